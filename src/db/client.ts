@@ -1,0 +1,48 @@
+/** @module SQLite connection with the pragmas of DESIGN §11, drizzle on top, the embedded migrator, and a tx helper. */
+import { Database } from "bun:sqlite";
+import { createHash } from "node:crypto";
+import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
+import type { MigrationMeta } from "drizzle-orm/migrator";
+import { EMBEDDED_MIGRATIONS, JOURNAL } from "./migrations.ts";
+import * as schema from "./schema.ts";
+
+export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+
+export function openDatabase(file: string): Db {
+  const sqlite = new Database(file, { create: true, strict: true });
+  sqlite.exec("PRAGMA journal_mode = WAL");
+  sqlite.exec("PRAGMA synchronous = FULL");
+  sqlite.exec("PRAGMA foreign_keys = ON");
+  sqlite.exec("PRAGMA busy_timeout = 5000");
+  return drizzle({ client: sqlite, schema }) as Db;
+}
+
+/** The migrations in journal order, built from the embedded SQL (hash as drizzle's file reader computes it). */
+export function embeddedMigrations(): MigrationMeta[] {
+  return JOURNAL.entries.map((entry) => {
+    const query = EMBEDDED_MIGRATIONS[entry.tag];
+    if (query === undefined) throw new Error(`migration ${entry.tag} is in the journal but not embedded`);
+    return {
+      sql: query.split("--> statement-breakpoint"),
+      bps: entry.breakpoints,
+      folderMillis: entry.when,
+      hash: createHash("sha256").update(query).digest("hex"),
+    };
+  });
+}
+
+/** Applies pending migrations in one transaction; a no-op when the database is current. */
+export function migrate(db: Db): void {
+  // biome-ignore lint/suspicious/noExplicitAny: drizzle exposes the dialect migrator only untyped.
+  const d = db as any;
+  d.dialect.migrate(embeddedMigrations(), d.session, {});
+}
+
+/**
+ * Runs `fn` in a write transaction (BEGIN IMMEDIATE, so concurrent writers queue on the lock
+ * instead of failing at commit). Synchronous on purpose: bun:sqlite is synchronous, and an await
+ * inside a transaction would let other requests interleave their statements into it.
+ */
+export function tx<T>(db: Db, fn: () => T): T {
+  return db.$client.transaction(fn).immediate();
+}

@@ -1,0 +1,245 @@
+/** @module Drizzle schema: the single source for tables; drizzle-kit generates `migrations/` from it. */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Timestamps are integer epoch milliseconds; the wire converts them to ISO 8601.
+const ms = (name: string) => integer(name, { mode: "number" });
+const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
+
+// ─── Platform subset (DESIGN §4) ────────────────────────────────────────────
+
+export const workspaces = sqliteTable("workspaces", {
+  id: text("id").primaryKey(),
+  slug: text("slug").notNull().unique(),
+  displayName: text("display_name").notNull(),
+  status: text("status").notNull().default("active"),
+  settings: json<Record<string, unknown>>("settings").notNull().default(sql`'{}'`),
+  createdBy: text("created_by").notNull(),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+export const platformUsers = sqliteTable("platform_users", {
+  id: text("id").primaryKey(),
+  email: text("email").notNull().unique(),
+  username: text("username").notNull().unique(),
+  displayName: text("display_name"),
+  passwordHash: text("password_hash").notNull(),
+  status: text("status").notNull().default("active"),
+  emailVerifiedAt: ms("email_verified_at"),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+export const workspaceMembers = sqliteTable(
+  "workspace_members",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => platformUsers.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["owner", "admin", "viewer"] }).notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("workspace_members_ws_user").on(t.workspaceId, t.userId),
+    index("workspace_members_user").on(t.userId),
+  ],
+);
+
+export const platformSessions = sqliteTable(
+  "platform_sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => platformUsers.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    createdAt: ms("created_at").notNull(),
+    expiresAt: ms("expires_at").notNull(),
+    lastUsedAt: ms("last_used_at"),
+    revokedAt: ms("revoked_at"),
+  },
+  (t) => [index("platform_sessions_user").on(t.userId)],
+);
+
+export interface PolicyStatement {
+  effect: "allow" | "deny";
+  actions: string[];
+  resources: string[];
+}
+
+export const workspacePolicies = sqliteTable(
+  "workspace_policies",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    statements: json<PolicyStatement[]>("statements").notNull(),
+    createdBy: text("created_by"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("workspace_policies_ws_name").on(t.workspaceId, t.name)],
+);
+
+export const paks = sqliteTable(
+  "paks",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description"),
+    tokenPrefix: text("token_prefix").notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    createdBy: text("created_by"),
+    lastUsedAt: ms("last_used_at"),
+    revokedAt: ms("revoked_at"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [index("paks_ws").on(t.workspaceId, t.createdAt)],
+);
+
+export const pakPolicies = sqliteTable(
+  "pak_policies",
+  {
+    pakId: text("pak_id")
+      .notNull()
+      .references(() => paks.id, { onDelete: "cascade" }),
+    policyId: text("policy_id")
+      .notNull()
+      .references(() => workspacePolicies.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.pakId, t.policyId] }), index("pak_policies_policy").on(t.policyId)],
+);
+
+// ─── Vault (DESIGN §6) ──────────────────────────────────────────────────────
+
+/** Envelope-encrypted secrets. Only `vault/` reads or writes this table. */
+export const vaultSecrets = sqliteTable("vault_secrets", {
+  id: text("id").primaryKey(),
+  /** AAD: `<purpose>:<owner…>`, e.g. `signing_key:<app_id>:<kid>`. */
+  aad: text("aad").notNull(),
+  kekId: text("kek_id").notNull(),
+  wrappedDek: text("wrapped_dek").notNull(),
+  dekNonce: text("dek_nonce").notNull(),
+  dataNonce: text("data_nonce").notNull(),
+  ciphertext: text("ciphertext").notNull(),
+  createdAt: ms("created_at").notNull(),
+});
+
+// ─── Apps ───────────────────────────────────────────────────────────────────
+
+export const apps = sqliteTable(
+  "apps",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "restrict" }),
+    slug: text("slug").notNull().unique(),
+    displayName: text("display_name").notNull(),
+    status: text("status", { enum: ["active", "suspended", "archived"] }).notNull().default("active"),
+    metadata: json<Record<string, unknown>>("metadata").notNull().default(sql`'{}'`),
+    createdBy: text("created_by").notNull(),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [index("apps_ws_created").on(t.workspaceId, t.createdAt, t.id)],
+);
+
+/** Per-app auth config; the JSON holds every field of AuthConfigResponseDto, defaults filled in by `apps/`. */
+export const authConfigs = sqliteTable("auth_configs", {
+  appId: text("app_id")
+    .primaryKey()
+    .references(() => apps.id, { onDelete: "cascade" }),
+  config: json<Record<string, unknown>>("config").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+export const signingKeys = sqliteTable(
+  "signing_keys",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    kid: text("kid").notNull().unique(),
+    alg: text("alg").notNull().default("RS256"),
+    bits: integer("bits").notNull(),
+    state: text("state", { enum: ["next", "active", "retiring", "retired"] }).notNull(),
+    /** Public JWK members only (kty, n, e). */
+    publicJwk: json<{ kty: string; n: string; e: string }>("public_jwk").notNull(),
+    vaultSecretId: text("vault_secret_id")
+      .notNull()
+      .references(() => vaultSecrets.id),
+    createdAt: ms("created_at").notNull(),
+    /** When a `next` key starts signing; when an `active` key started. */
+    activatesAt: ms("activates_at").notNull(),
+    /** When the key stopped signing (became `retiring`). */
+    rotatedAt: ms("rotated_at"),
+    /** When a `retiring` key leaves the JWKS. */
+    retireAt: ms("retire_at"),
+    retiredAt: ms("retired_at"),
+  },
+  (t) => [index("signing_keys_app_state").on(t.appId, t.state)],
+);
+
+// ─── Audit (DESIGN §8) ──────────────────────────────────────────────────────
+
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    /** Insertion order; the hash chain follows it. */
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull().unique(),
+    /** Chain key: the app id, or `workspace:<id>` for platform events. */
+    chain: text("chain").notNull(),
+    appId: text("app_id"),
+    workspaceId: text("workspace_id"),
+    action: text("action").notNull(),
+    resourceType: text("resource_type"),
+    resourceId: text("resource_id"),
+    actorType: text("actor_type", { enum: ["platform_user", "pak", "end_user", "m2m", "api_key", "system"] }).notNull(),
+    actorId: text("actor_id"),
+    details: json<Record<string, unknown>>("details"),
+    ip: text("ip"),
+    requestId: text("request_id"),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    index("audit_log_app_seq").on(t.appId, t.seq),
+    index("audit_log_app_action_seq").on(t.appId, t.action, t.seq),
+    index("audit_log_app_actor_seq").on(t.appId, t.actorId, t.seq),
+    index("audit_log_chain_seq").on(t.chain, t.seq),
+  ],
+);
+
+// ─── HTTP plumbing ──────────────────────────────────────────────────────────
+
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    /** `<principal>:<route>` so two callers never share a key space. */
+    scope: text("scope").notNull(),
+    key: text("key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    status: integer("status").notNull(),
+    body: text("body").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index("idempotency_keys_created").on(t.createdAt)],
+);

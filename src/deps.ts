@@ -1,0 +1,87 @@
+/** @module The one composition root: builds db, vault, keys, audit and every service from a Config. */
+import type { Config } from "./config/index.ts";
+import { type Db, migrate, openDatabase } from "./db/client.ts";
+import { type Clock, systemClock, HOUR, MINUTE } from "./platform/clock.ts";
+import { createLogger, type Logger } from "./platform/logger.ts";
+import { Metrics } from "./http/metrics.ts";
+import { createAuditWriter, type AuditWriter } from "./audit/writer.ts";
+import { loadMasterKeys } from "./vault/master-key.ts";
+import { createVault, type Vault } from "./vault/vault.ts";
+import { createKeyService, type KeyService } from "./keys/service.ts";
+import { createScheduler, type Scheduler } from "./scheduler/scheduler.ts";
+import { createPlatformAuth, type PlatformAuth } from "./workspaces/auth.ts";
+import { createWorkspaceService, type WorkspaceService } from "./workspaces/service.ts";
+import { createAppService, type AppService } from "./apps/service.ts";
+import { createIdempotency, type Idempotency } from "./http/idempotency.ts";
+
+export interface Deps {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly db: Db;
+  readonly metrics: Metrics;
+  readonly vault: Vault;
+  readonly keys: KeyService;
+  readonly audit: AuditWriter;
+  readonly platformAuth: PlatformAuth;
+  readonly workspaces: WorkspaceService;
+  readonly apps: AppService;
+  readonly idempotency: Idempotency;
+  readonly scheduler: Scheduler;
+}
+
+export interface BuildOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** An already-open database (tests pass `:memory:`); otherwise `config.dbFile` is opened. */
+  db?: Db;
+}
+
+/**
+ * Wires everything. The caller has already checked the data directory (see `cli/serve.ts`):
+ * the master key file exists and is private. Migrations are applied here.
+ */
+export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger(config.logLevel);
+  const db = opts.db ?? openDatabase(config.dbFile);
+  migrate(db);
+  const metrics = new Metrics();
+  const vault = createVault({ db, keys: loadMasterKeys(config.masterKeyFile), clock });
+  const audit = createAuditWriter({ db, clock });
+  const keys = createKeyService({
+    db,
+    vault,
+    clock,
+    rsaBits: config.rsaBits,
+    log,
+    audit: (e) =>
+      audit.record({
+        appId: e.appId,
+        action: e.action,
+        resourceType: "signing_key",
+        resourceId: (e.details?.new_kid as string | undefined) ?? null,
+        actor: e.actor ?? { type: "system", id: null },
+        details: e.details,
+        meta: e.meta,
+      }),
+  });
+  const platformAuth = createPlatformAuth({ db, clock, config, log });
+  const workspaces = createWorkspaceService({ db, clock, audit, config });
+  const apps = createAppService({ db, clock, audit, keys });
+  const idempotency = createIdempotency({ db, clock });
+  const scheduler = createScheduler({
+    clock,
+    log,
+    jobs: [
+      { name: "keys.rotate", intervalMs: MINUTE, run: () => keys.tick() },
+      { name: "cleanup", intervalMs: HOUR, run: async () => ({ idempotency: idempotency.purge(), sessions: platformAuth.purge() }) },
+    ],
+  });
+  metrics.addGauge({
+    name: "heimdall_signing_key_age_seconds",
+    help: "Age of each app's active signing key.",
+    collect: () => keys.activeKeyAges().map((k) => ({ labels: { app_id: k.appId, kid: k.kid }, value: k.ageSeconds })),
+  });
+  return { config, clock, log, db, metrics, vault, keys, audit, platformAuth, workspaces, apps, idempotency, scheduler };
+}

@@ -1,0 +1,50 @@
+/** @module Request bodies: size cap, JSON and form parsing, and zod validation into the DESIGN §2 detail list. */
+import type { z } from "zod";
+import { HeimdallError, validationError } from "../platform/errors.ts";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Symbol placed in `body` when the request had none, so routes can tell "missing" from "{}". */
+export const NO_BODY = Symbol("no-body");
+
+/** Used as Elysia's `onParse`: reads at most 64 KiB, parses JSON or urlencoded forms, else leaves the text. */
+export async function parseBody(request: Request, contentType: string): Promise<unknown> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) throw tooLarge();
+  const buf = await request.arrayBuffer();
+  if (buf.byteLength > MAX_BODY_BYTES) throw tooLarge();
+  if (buf.byteLength === 0) return NO_BODY;
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(buf);
+  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  if (type === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(text));
+  if (type === "application/json" || type.endsWith("+json") || type === "" || type === "text/plain") {
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new HeimdallError(400, "INVALID_JSON", "Request body is not valid JSON");
+    }
+  }
+  throw new HeimdallError(415, "UNSUPPORTED_MEDIA_TYPE", `Content-Type ${type} is not supported`);
+}
+
+function tooLarge(): HeimdallError {
+  return new HeimdallError(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${MAX_BODY_BYTES} bytes`);
+}
+
+/** Validates `input` against a zod schema; failures become 400 VALIDATION_ERROR with one detail per issue. */
+export function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const value = input === NO_BODY || input === undefined ? undefined : input;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw validationError(
+    result.error.issues.map((issue) => ({
+      field: issue.path.length ? issue.path.join(".") : "body",
+      reason: reasonOf(issue),
+    })),
+  );
+}
+
+function reasonOf(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) return "required";
+  return issue.message;
+}

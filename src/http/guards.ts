@@ -1,0 +1,28 @@
+/** @module Lane guards as Elysia macros, declared once: routes opt in with `{ platform: "any" }` and read `principal`. */
+import { Elysia } from "elysia";
+import type { Deps } from "../deps.ts";
+import type { CallMeta, PlatformPrincipal } from "./principal.ts";
+import { requestState } from "./request-state.ts";
+
+export function callMeta(request: Request): CallMeta {
+  const s = requestState(request);
+  return { requestId: s.id, ip: s.ip, userAgent: request.headers.get("user-agent") };
+}
+
+/**
+ * `platform: "any"` accepts the `auth_token` session (cookie or Bearer) and a PAK;
+ * `platform: "user"` accepts only a human session (PAKs get 403, e.g. PAK minting).
+ * Resolution happens after body validation, never in `derive`.
+ */
+export function guards(deps: Pick<Deps, "platformAuth">) {
+  return new Elysia({ name: "heimdall.guards", seed: deps }).macro({
+    platform: (mode: "any" | "user") => ({
+      async resolve({ request }) {
+        const principal: PlatformPrincipal = await deps.platformAuth.authenticate(request, {
+          allowPak: mode === "any",
+        });
+        return { principal, meta: callMeta(request) };
+      },
+    }),
+  });
+}

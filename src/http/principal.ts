@@ -1,0 +1,40 @@
+/** @module Who is calling the platform/Admin surface, and the rule that maps a principal to an audit actor. */
+import type { PolicyStatement } from "../db/schema.ts";
+
+export type WorkspaceRole = "owner" | "admin" | "viewer";
+
+export interface PlatformUserPrincipal {
+  readonly kind: "platform_user";
+  readonly userId: string;
+  readonly sessionId: string;
+  /** `cookie` requests are subject to the CSRF rule; `bearer` carries the same session token in a header. */
+  readonly via: "cookie" | "bearer";
+  readonly memberships: ReadonlyArray<{ readonly workspaceId: string; readonly role: WorkspaceRole }>;
+}
+
+export interface PakPrincipal {
+  readonly kind: "pak";
+  readonly pakId: string;
+  readonly workspaceId: string;
+  readonly statements: readonly PolicyStatement[];
+}
+
+export type PlatformPrincipal = PlatformUserPrincipal | PakPrincipal;
+
+export interface AuditActor {
+  readonly type: "platform_user" | "pak" | "end_user" | "m2m" | "api_key" | "system";
+  readonly id: string | null;
+}
+
+export const SYSTEM_ACTOR: AuditActor = { type: "system", id: null };
+
+export function actorOf(p: PlatformPrincipal): AuditActor {
+  return p.kind === "pak" ? { type: "pak", id: p.pakId } : { type: "platform_user", id: p.userId };
+}
+
+/** Request facts every service call that writes audit rows needs. */
+export interface CallMeta {
+  readonly requestId: string;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}

@@ -1,0 +1,58 @@
+/** @module Per-request facts (id, start time, client ip) kept beside the Request, not in framework context. */
+import type { Server } from "bun";
+
+export interface RequestState {
+  readonly id: string;
+  readonly start: number;
+  readonly ip: string | null;
+  status?: number;
+}
+
+const states = new WeakMap<Request, RequestState>();
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function beginRequest(
+  request: Request,
+  server: Server<unknown> | null | undefined,
+  trustedProxies: readonly string[],
+): RequestState {
+  const sent = request.headers.get("x-request-id");
+  const state: RequestState = {
+    id: sent && REQUEST_ID.test(sent) ? sent : crypto.randomUUID(),
+    start: performance.now(),
+    ip: clientIp(request, server, trustedProxies),
+  };
+  states.set(request, state);
+  return state;
+}
+
+export function requestState(request: Request): RequestState {
+  return states.get(request) ?? { id: "unknown", start: performance.now(), ip: null };
+}
+
+/**
+ * The socket peer, unless it is a configured proxy: then the right-most X-Forwarded-For hop that
+ * is not itself a trusted proxy (the left part of the header is client-controlled).
+ */
+export function clientIp(
+  request: Request,
+  server: Server<unknown> | null | undefined,
+  trustedProxies: readonly string[],
+): string | null {
+  const peer = server?.requestIP(request)?.address ?? null;
+  if (!peer || trustedProxies.length === 0 || !isTrusted(peer, trustedProxies)) return peer;
+  const hops = (request.headers.get("x-forwarded-for") ?? "")
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    if (!isTrusted(hops[i]!, trustedProxies)) return hops[i]!;
+  }
+  return peer;
+}
+
+function isTrusted(ip: string, trusted: readonly string[]): boolean {
+  const bare = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+  return trusted.some((t) => t === ip || t === bare || (t.endsWith(".*") && bare.startsWith(t.slice(0, -1))));
+}

@@ -1,0 +1,34 @@
+/** @module The Admin-surface permission check shared by every route: workspace membership or PAK policy. */
+import { forbidden, type HeimdallError } from "../platform/errors.ts";
+import type { PlatformPrincipal } from "../http/principal.ts";
+import { evaluatePolicy, roleAllows } from "./policy.ts";
+
+/**
+ * Throws unless `p` may perform `action` on `resource` in `workspaceId`. A caller outside the
+ * workspace gets `hidden` (a 404 of the resource) so that other workspaces' ids do not leak.
+ */
+export function authorize(
+  p: PlatformPrincipal,
+  workspaceId: string,
+  action: string,
+  resource: string,
+  hidden: () => HeimdallError,
+): void {
+  if (p.kind === "pak") {
+    if (p.workspaceId !== workspaceId) throw hidden();
+    if (!evaluatePolicy(p.statements, action, resource)) {
+      throw forbidden("POLICY_DENIED", `API key policy does not allow ${action} on ${resource}`);
+    }
+    return;
+  }
+  const membership = p.memberships.find((m) => m.workspaceId === workspaceId);
+  if (!membership) throw hidden();
+  if (!roleAllows(membership.role, action)) {
+    throw forbidden("FORBIDDEN", `Workspace role ${membership.role} does not allow ${action}`);
+  }
+}
+
+/** Workspace ids the principal can see. */
+export function visibleWorkspaces(p: PlatformPrincipal): string[] {
+  return p.kind === "pak" ? [p.workspaceId] : p.memberships.map((m) => m.workspaceId);
+}

@@ -1,0 +1,109 @@
+/** @module Test harness: the real app graph on `:memory:` SQLite, a temp master key, a FakeClock, and a contract-checking client. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config/index.ts";
+import { openDatabase } from "../../src/db/client.ts";
+import { buildDeps, type Deps } from "../../src/deps.ts";
+import { createApp } from "../../src/http/app.ts";
+import { FakeClock } from "../../src/platform/clock.ts";
+import { memoryLogger } from "../../src/platform/logger.ts";
+import { createMasterKeyFile } from "../../src/vault/master-key.ts";
+import { expectResponseMatches, operationExists } from "./openapi.ts";
+
+export const PUBLIC_URL = "http://localhost:8080";
+export const BOOT_EMAIL = "owner@example.test";
+export const BOOT_PASSWORD = "correct horse battery staple";
+export const BOOT_PAK = `pcft_live_${"T".repeat(40)}`;
+
+export type Auth = { pak: string } | { cookie: string; csrf?: boolean } | { bearer: string } | null;
+
+export interface CallOptions {
+  params?: Record<string, string>;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  /** Raw body text (for malformed-JSON cases); wins over `body`. */
+  raw?: string;
+  headers?: Record<string, string>;
+  /** Defaults to the bootstrap PAK; `null` sends no credential. */
+  auth?: Auth;
+  /** Skip the contract check (for appliance-only routes and deliberate garbage). */
+  unchecked?: boolean;
+}
+
+export interface CallResult<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+export interface TestContext {
+  app: ReturnType<typeof createApp>;
+  deps: Deps;
+  clock: FakeClock;
+  log: ReturnType<typeof memoryLogger>;
+  pak: string;
+  workspaceId: string;
+  ownerId: string;
+  /** Calls `method template` with params filled in; validates the response against the contract. */
+  call<T = any>(method: string, template: string, opts?: CallOptions): Promise<CallResult<T>>;
+  /** Signs the bootstrap owner in; returns the `auth_token` cookie value. */
+  signIn(identifier?: string, password?: string): Promise<string>;
+}
+
+function specFor(template: string): "heimdall" | "platform" {
+  return /^\/v1\/(auth|session|me|workspaces)(\/|$)/.test(template) ? "platform" : "heimdall";
+}
+
+export async function createTestContext(env: Record<string, string> = {}): Promise<TestContext> {
+  const dir = mkdtempSync(join(tmpdir(), "heimdall-test-"));
+  createMasterKeyFile(join(dir, "master.key"));
+  const config = loadConfig({ "data-dir": dir, "public-url": PUBLIC_URL }, { HEIMDALL_LOG_LEVEL: "warn", ...env });
+  const clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
+  const log = memoryLogger("warn");
+  const deps = buildDeps(config, { clock, log, db: openDatabase(":memory:") });
+  const boot = await deps.workspaces.bootstrap({ email: BOOT_EMAIL, password: BOOT_PASSWORD, pak: BOOT_PAK });
+  const app = createApp(deps);
+
+  const call = async (method: string, template: string, opts: CallOptions = {}): Promise<CallResult> => {
+    let path = template;
+    for (const [k, v] of Object.entries(opts.params ?? {})) path = path.replace(`{${k}}`, encodeURIComponent(v));
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) qs.set(k, String(v));
+    const url = `${PUBLIC_URL}${path}${qs.size ? `?${qs}` : ""}`;
+    const headers: Record<string, string> = { ...opts.headers };
+    const auth = opts.auth === undefined ? { pak: BOOT_PAK } : opts.auth;
+    if (auth && "pak" in auth) headers.authorization = `Bearer ${auth.pak}`;
+    if (auth && "bearer" in auth) headers.authorization = `Bearer ${auth.bearer}`;
+    if (auth && "cookie" in auth) {
+      headers.cookie = `auth_token=${auth.cookie}`;
+      if (auth.csrf !== false) headers.origin = PUBLIC_URL;
+    }
+    let body: string | undefined;
+    if (opts.raw !== undefined) body = opts.raw;
+    else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+    if (body !== undefined) headers["content-type"] ??= "application/json";
+    const res = await app.handle(new Request(url, { method, headers, body }));
+    const text = await res.text();
+    let parsed: unknown = text;
+    if ((res.headers.get("content-type") ?? "").includes("json") && text) parsed = JSON.parse(text);
+    if (!opts.unchecked) {
+      const spec = specFor(template);
+      if (operationExists(spec, method, template) || res.status >= 400) {
+        expectResponseMatches(spec, method, template, res.status, text === "" ? undefined : parsed);
+      }
+    }
+    return { status: res.status, headers: res.headers, body: parsed, text };
+  };
+
+  const signIn = async (identifier = BOOT_EMAIL, password = BOOT_PASSWORD) => {
+    const res = await call("POST", "/v1/auth/signin", { body: { identifier, password }, auth: null });
+    if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${res.text}`);
+    const cookie = (res.headers.get("set-cookie") ?? "").match(/auth_token=([^;]+)/)?.[1];
+    if (!cookie) throw new Error("sign-in set no auth_token cookie");
+    return cookie;
+  };
+
+  return { app, deps, clock, log, pak: BOOT_PAK, workspaceId: boot.workspace.id, ownerId: boot.user.id, call, signIn };
+}
