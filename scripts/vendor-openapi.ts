@@ -8,13 +8,31 @@ type Json = Record<string, unknown>;
 const SOURCES = { heimdall: "heimdall.openapi.json", platform: "platform-auth.openapi.json" } as const;
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
 const KEEP = new Set([
-  "type", "properties", "required", "items", "enum", "nullable", "format", "$ref", "allOf", "oneOf", "anyOf",
-  "additionalProperties", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "pattern",
+  "type",
+  "properties",
+  "required",
+  "items",
+  "enum",
+  "nullable",
+  "format",
+  "$ref",
+  "allOf",
+  "oneOf",
+  "anyOf",
+  "additionalProperties",
+  "minLength",
+  "maxLength",
+  "minimum",
+  "maximum",
+  "minItems",
+  "maxItems",
+  "pattern",
 ]);
 const REF_PREFIX = "#/components/schemas/";
 
 const obj = (v: unknown, where: string): Json => {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error(`${where}: expected an object`);
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new Error(`${where}: expected an object`);
   return v as Json;
 };
 
@@ -33,7 +51,8 @@ function strip(raw: unknown, where: string, refs: Set<string>): Schema {
       out[k] = v.map((s, i) => strip(s, `${where}.${k}[${i}]`, refs));
     } else {
       if (k === "$ref") {
-        if (typeof v !== "string" || !v.startsWith(REF_PREFIX)) throw new Error(`${where}: unsupported $ref ${v}`);
+        if (typeof v !== "string" || !v.startsWith(REF_PREFIX))
+          throw new Error(`${where}: unsupported $ref ${v}`);
         refs.add(v.slice(REF_PREFIX.length));
       }
       out[k] = v;
@@ -76,14 +95,17 @@ function vendor(specPath: string): Contract {
         const content = Object.entries(obj(rb.content ?? {}, `${where} requestBody.content`));
         requestBody = {
           required: rb.required === true,
-          content: Object.fromEntries(content.map(([ct, m]) => [ct, jsonSchemaOf(m, `${where} body ${ct}`, refs)])),
+          content: Object.fromEntries(
+            content.map(([ct, m]) => [ct, jsonSchemaOf(m, `${where} body ${ct}`, refs)]),
+          ),
         };
       }
       const responses: Record<string, Schema | null> = {};
       for (const [status, raw] of Object.entries(obj(op.responses ?? {}, `${where} responses`))) {
         const r = obj(raw, `${where} ${status}`);
         if (r.$ref !== undefined) throw new Error(`${where} ${status}: $ref responses are not supported`);
-        const json = r.content === undefined ? undefined : obj(r.content, `${where} ${status}`)["application/json"];
+        const json =
+          r.content === undefined ? undefined : obj(r.content, `${where} ${status}`)["application/json"];
         responses[status] = json === undefined ? null : jsonSchemaOf(json, `${where} ${status}`, refs);
       }
       paths[path] ??= {};
@@ -109,7 +131,7 @@ function vendor(specPath: string): Contract {
   };
 }
 
-/** Recursively sorts object keys (arrays keep their order) so output is byte-stable. */
+/** Recursively sorts object keys (arrays keep their order) so output is byte-stable; the header stays on top. */
 const sortKeys = (v: unknown): unknown =>
   Array.isArray(v)
     ? v.map(sortKeys)
@@ -121,16 +143,42 @@ const sortKeys = (v: unknown): unknown =>
         )
       : v;
 
+/**
+ * Pretty-prints like Biome's JSON formatter (the repo's `lint` covers test/**): objects always expanded,
+ * arrays of scalars inline when the line fits in 110 columns.
+ */
+function print(v: unknown, indent = "", margin = 0): string {
+  const inner = `${indent}  `;
+  const last = (i: number, n: number) => (i === n - 1 ? 0 : 1); // a trailing comma counts toward the width
+  if (Array.isArray(v) && v.length) {
+    const flat = `[${v.map((x) => JSON.stringify(x)).join(", ")}]`;
+    if (v.every((x) => typeof x !== "object" || x === null) && indent.length + margin + flat.length <= 110)
+      return flat;
+    return `[\n${v.map((x, i) => inner + print(x, inner, last(i, v.length))).join(",\n")}\n${indent}]`;
+  }
+  if (typeof v === "object" && v !== null && Object.keys(v).length) {
+    const entries = Object.entries(v).map(([k, x], i, all) => {
+      const key = `${JSON.stringify(k)}: `;
+      return inner + key + print(x, inner, key.length + last(i, all.length));
+    });
+    return `{\n${entries.join(",\n")}\n${indent}}`;
+  }
+  return JSON.stringify(v);
+}
+
 const argv = process.argv.slice(2);
-const at = argv.indexOf("--spec-dir");
-const specDir = at >= 0 && argv[at + 1] ? resolve(argv[at + 1]) : resolve(import.meta.dir, "../../shared/spec");
+const dirArg = argv[argv.indexOf("--spec-dir") + 1];
+const specDir =
+  argv.includes("--spec-dir") && dirArg ? resolve(dirArg) : resolve(import.meta.dir, "../../shared/spec");
 const outDir = resolve(import.meta.dir, "../test/support/contract");
 mkdirSync(outDir, { recursive: true });
 for (const [name, file] of Object.entries(SOURCES)) {
   const contract = vendor(join(specDir, file));
   const out = join(outDir, `${name}.json`);
-  const text = `${JSON.stringify(sortKeys(contract), null, 2)}\n`;
+  const text = `${print({ ...contract, paths: sortKeys(contract.paths), schemas: sortKeys(contract.schemas) })}\n`;
   writeFileSync(out, text);
   const ops = Object.values(contract.paths).reduce((n, m) => n + Object.keys(m).length, 0);
-  console.log(`${out}: ${ops} operations, ${Object.keys(contract.schemas).length} schemas, ${text.length} bytes`);
+  console.log(
+    `${out}: ${ops} operations, ${Object.keys(contract.schemas).length} schemas, ${text.length} bytes`,
+  );
 }
