@@ -1,0 +1,374 @@
+/** @module Per-app RSA signing keys: sign JWTs, serve the JWKS from memory, rotate on schedule or on demand. */
+import { importJWK, type JWTPayload, SignJWT } from "jose";
+import { type Db, tx } from "../db/client.ts";
+import type { AuditActor, CallMeta } from "../http/principal.ts";
+import { type Clock, iso } from "../platform/clock.ts";
+import { HeimdallError, notFound } from "../platform/errors.ts";
+import { newId } from "../platform/ids.ts";
+import type { Logger } from "../platform/logger.ts";
+import type { Vault } from "../vault/vault.ts";
+import { buildJwks, type JwksDocument } from "./jwks.ts";
+import { generateKeyMaterial, Material, type PublicJwk } from "./material.ts";
+import { nextActivatesAt, OVERLAP } from "./policy.ts";
+import { createKeyStore, type KeyRow, type KeyState } from "./store.ts";
+
+export type { JwksDocument } from "./jwks.ts";
+export type { Material } from "./material.ts";
+
+export interface KeyAuditEvent {
+  appId: string;
+  action: "app.key_rotated";
+  details: {
+    old_kid: string | null;
+    new_kid: string;
+    next_kid: string | null;
+    emergency: boolean;
+    trigger: "manual" | "scheduled";
+  };
+  /** Who asked, for a manual rotation; absent for the scheduler (the audit writer records `system`). */
+  actor?: AuditActor;
+  meta?: Partial<CallMeta>;
+}
+
+export interface RotateOptions {
+  emergency?: boolean;
+  actor?: AuditActor;
+  meta?: Partial<CallMeta>;
+}
+
+export interface KeyServiceDeps {
+  db: Db;
+  vault: Vault;
+  clock: Clock;
+  rsaBits: number;
+  log: Logger;
+  /** Called inside the rotation's transaction, so the audit row commits or rolls back with it. */
+  audit?: (event: KeyAuditEvent) => void;
+}
+
+export interface SignOptions {
+  /** Sets `exp = iat + ttlSeconds`; without it the claims' own `exp` (if any) is kept. */
+  ttlSeconds?: number;
+  /** JWT `typ` header; access tokens use the default `at+jwt` (RFC 9068). */
+  typ?: string;
+}
+
+export interface KeyListItem {
+  kid: string;
+  alg: string;
+  state: KeyState;
+  created_at: string;
+  activates_at: string;
+  rotated_at: string | null;
+  retire_at: string | null;
+  retired_at: string | null;
+}
+
+export interface RotationResult {
+  oldKid: string | null;
+  newKid: string;
+  nextKid: string | null;
+}
+
+export interface TickResult {
+  rotated: number;
+  retired: number;
+  created: number;
+}
+
+export interface KeyService {
+  generateKeyMaterial(): Promise<Material>;
+  insertInitialKeys(appId: string, active: Material, next: Material): void;
+  sign(appId: string, claims: JWTPayload, opts?: SignOptions): Promise<string>;
+  jwks(appId: string): JwksDocument | null;
+  verifyKey(appId: string, kid: string): Promise<CryptoKey | null>;
+  activeKid(appId: string): string | null;
+  /** For the key-age gauge: every cached app's active key and how long it has been signing. */
+  activeKeyAges(): { appId: string; kid: string; ageSeconds: number }[];
+  list(appId: string): KeyListItem[];
+  rotate(appId: string, opts?: RotateOptions): Promise<RotationResult>;
+  tick(): Promise<TickResult>;
+  invalidate(appId: string): void;
+  load(): void;
+}
+
+/** What one app's keys look like from memory: everything a request needs is a Map lookup away. */
+interface AppKeys {
+  jwks: JwksDocument;
+  activeKid: string | null;
+  activeSince: number | null;
+  published: Map<string, { jwk: PublicJwk; verifier?: Promise<CryptoKey> }>;
+}
+
+const RS256 = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+
+export function createKeyService(deps: KeyServiceDeps): KeyService {
+  const { db, vault, clock, rsaBits, log, audit } = deps;
+  if (!Number.isInteger(rsaBits) || rsaBits < 2048) {
+    throw new Error(`rsaBits must be an integer ≥ 2048, got ${rsaBits}`);
+  }
+  const store = createKeyStore(db);
+  const apps = new Map<string, AppKeys>();
+  /** Private keys, imported non-extractable, so the vault is opened once per kid, not per token. */
+  const signers = new Map<string, Promise<CryptoKey>>();
+
+  const aadFor = (appId: string, kid: string) => `signing_key:${appId}:${kid}`;
+
+  // ─── Cache ────────────────────────────────────────────────────────────────
+
+  function install(appId: string, rows: KeyRow[]): AppKeys | null {
+    const prev = apps.get(appId);
+    const activeRow = rows.find((r) => r.state === "active");
+    const activeKid = activeRow?.kid ?? null;
+    const activeSince = activeRow?.activatesAt ?? null;
+    if (prev?.activeKid && prev.activeKid !== activeKid) signers.delete(prev.activeKid);
+    if (rows.length === 0) {
+      apps.delete(appId);
+      return null;
+    }
+    const jwks = buildJwks(rows);
+    // Unchanged keys keep the very same entry (and its ETag, and the imported verify keys).
+    const unchanged =
+      prev?.jwks.body === jwks.body && prev.activeKid === activeKid && prev.activeSince === activeSince;
+    if (prev && unchanged) return prev;
+    const published = new Map(
+      rows.map((r) => [r.kid, { jwk: r.publicJwk, verifier: prev?.published.get(r.kid)?.verifier }]),
+    );
+    const next: AppKeys = { jwks, activeKid, activeSince, published };
+    apps.set(appId, next);
+    return next;
+  }
+
+  const refresh = (appId: string) => install(appId, store.published(appId));
+  const cached = (appId: string) => apps.get(appId) ?? refresh(appId);
+
+  function load(): void {
+    const byApp = new Map<string, KeyRow[]>();
+    for (const row of store.published()) {
+      const rows = byApp.get(row.appId);
+      if (rows) rows.push(row);
+      else byApp.set(row.appId, [row]);
+    }
+    for (const appId of apps.keys()) if (!byApp.has(appId)) install(appId, []);
+    for (const [appId, rows] of byApp) install(appId, rows);
+    const active = new Set([...apps.values()].map((a) => a.activeKid));
+    for (const kid of signers.keys()) if (!active.has(kid)) signers.delete(kid);
+  }
+
+  function signer(appId: string, kid: string): Promise<CryptoKey> {
+    let key = signers.get(kid);
+    if (!key) {
+      const pending = importSigner(appId, kid);
+      // A failed import must not stick: the next request retries instead of failing forever.
+      pending.catch(() => signers.get(kid) === pending && signers.delete(kid));
+      signers.set(kid, pending);
+      key = pending;
+    }
+    return key;
+  }
+
+  async function importSigner(appId: string, kid: string): Promise<CryptoKey> {
+    const row = store.byKid(kid);
+    if (row?.appId !== appId) throw new Error(`signing key ${kid} does not belong to app ${appId}`);
+    const der = vault.open(row.vaultSecretId, aadFor(appId, kid));
+    try {
+      return await crypto.subtle.importKey("pkcs8", der, RS256, false, ["sign"]);
+    } finally {
+      der.fill(0);
+    }
+  }
+
+  // ─── Writes (synchronous, inside a transaction) ───────────────────────────
+
+  function insertKey(appId: string, m: Material, state: KeyState, activatesAt: number, now: number): string {
+    const id = newId(clock);
+    const vaultSecretId = vault.seal(aadFor(appId, m.kid), Material.privateKeyDer(m));
+    store.insert({
+      id,
+      appId,
+      kid: m.kid,
+      alg: "RS256",
+      bits: m.bits,
+      state,
+      publicJwk: m.publicJwk,
+      vaultSecretId,
+      createdAt: now,
+      activatesAt,
+    });
+    return id;
+  }
+
+  function recordRotation(
+    appId: string,
+    details: KeyAuditEvent["details"],
+    who: Omit<RotateOptions, "emergency"> = {},
+  ): void {
+    audit?.({ appId, action: "app.key_rotated", details, ...who });
+    log.info("signing key rotated", { app_id: appId, ...details });
+  }
+
+  /** Creates the missing next key of one app; false when someone else created it while we generated. */
+  async function addNextKey(appId: string): Promise<boolean> {
+    const material = await generateKeyMaterial(clock, rsaBits);
+    return tx(db, () => {
+      if (store.inState(appId, "next")) return false;
+      const active = store.inState(appId, "active");
+      if (!active) return false;
+      const now = clock.now();
+      const activatesAt = nextActivatesAt(now, active.activatesAt);
+      insertKey(appId, material, "next", activatesAt, now);
+      log.info("next signing key published", {
+        app_id: appId,
+        kid: material.kid,
+        activates_at: iso(activatesAt),
+      });
+      return true;
+    });
+  }
+
+  return {
+    generateKeyMaterial: () => generateKeyMaterial(clock, rsaBits),
+
+    insertInitialKeys(appId, active, next) {
+      if (store.countForApp(appId) > 0) {
+        throw new HeimdallError(409, "SIGNING_KEYS_EXIST", `app ${appId} already has signing keys`);
+      }
+      const now = clock.now();
+      insertKey(appId, active, "active", now, now);
+      insertKey(appId, next, "next", nextActivatesAt(now, now), now);
+      // Dropped rather than rebuilt: the caller's transaction may still roll back. First use reloads.
+      apps.delete(appId);
+    },
+
+    async sign(appId, claims, opts = {}) {
+      const kid = cached(appId)?.activeKid;
+      if (!kid) throw new HeimdallError(500, "SIGNING_KEY_MISSING", `app ${appId} has no active signing key`);
+      const key = await signer(appId, kid);
+      const iat = Math.floor(clock.now() / 1000);
+      const jwt = new SignJWT(claims)
+        .setProtectedHeader({ alg: "RS256", kid, typ: opts.typ ?? "at+jwt" })
+        .setIssuedAt(iat);
+      if (opts.ttlSeconds !== undefined) jwt.setExpirationTime(iat + opts.ttlSeconds);
+      return jwt.sign(key);
+    },
+
+    jwks: (appId) => cached(appId)?.jwks ?? null,
+
+    verifyKey(appId, kid) {
+      const entry = cached(appId)?.published.get(kid);
+      if (!entry) return Promise.resolve(null);
+      entry.verifier ??= importJWK({ ...entry.jwk, alg: "RS256" }, "RS256") as Promise<CryptoKey>;
+      return entry.verifier;
+    },
+
+    activeKid: (appId) => cached(appId)?.activeKid ?? null,
+
+    activeKeyAges() {
+      const now = clock.now();
+      const ages: { appId: string; kid: string; ageSeconds: number }[] = [];
+      for (const [appId, a] of apps) {
+        if (a.activeKid && a.activeSince !== null)
+          ages.push({ appId, kid: a.activeKid, ageSeconds: (now - a.activeSince) / 1000 });
+      }
+      return ages;
+    },
+
+    list(appId) {
+      return store.all(appId).map((r) => ({
+        kid: r.kid,
+        alg: r.alg,
+        state: r.state,
+        created_at: iso(r.createdAt),
+        activates_at: iso(r.activatesAt),
+        rotated_at: iso(r.rotatedAt),
+        retire_at: iso(r.retireAt),
+        retired_at: iso(r.retiredAt),
+      }));
+    },
+
+    async rotate(appId, { emergency = false, actor, meta } = {}) {
+      // Keygen takes ~100 ms of CPU on the thread pool: done before the transaction, never inside it.
+      const fresh = await generateKeyMaterial(clock, rsaBits);
+      const result = tx(db, (): RotationResult => {
+        const now = clock.now();
+        const next = store.inState(appId, "next");
+        if (!next && !store.inState(appId, "active")) {
+          throw notFound("SIGNING_KEYS_NOT_FOUND", `app ${appId} has no signing keys`);
+        }
+        // The pre-published next key signs from now on: verifiers have had it since it was created,
+        // unless that was under PREPUBLISH ago (a rotation right after another, or after app creation);
+        // a verifier with a stale JWKS then refetches on the unknown kid. Accepted for a manual action.
+        // Without a next key (the scheduler has not made one yet) the fresh key signs at once instead,
+        // and the next tick publishes a new next key.
+        let activeId: string;
+        let newKid: string;
+        let nextKid: string | null = null;
+        if (next) {
+          store.promote(next.id, now);
+          insertKey(appId, fresh, "next", nextActivatesAt(now, now), now);
+          [activeId, newKid, nextKid] = [next.id, next.kid, fresh.kid];
+        } else {
+          activeId = insertKey(appId, fresh, "active", now, now);
+          newKid = fresh.kid;
+        }
+        // Emergency drops the old key from the JWKS at once (tokens it signed stop verifying, which is
+        // the point after a compromise). The next key is kept: it never signed, and replacing it too
+        // would leave verifiers nothing pre-published.
+        const [oldKid = null] = store.demoteActive(appId, activeId, now, emergency ? "now" : now + OVERLAP);
+        const details = {
+          old_kid: oldKid,
+          new_kid: newKid,
+          next_kid: nextKid,
+          emergency,
+          trigger: "manual" as const,
+        };
+        recordRotation(appId, details, { actor, meta });
+        return { oldKid, newKid, nextKid };
+      });
+      refresh(appId);
+      return result;
+    },
+
+    async tick() {
+      const now = clock.now();
+      // One BEGIN IMMEDIATE transaction that re-reads state; the conditional promote makes a racing
+      // tick (another connection or process) a no-op rather than a double rotation.
+      const { rotated, retired } = tx(db, () => {
+        const retired = store.retireDue(now);
+        let rotated = 0;
+        for (const next of store.dueNext(now)) {
+          if (!store.promote(next.id, now, now)) continue;
+          const [oldKid = null] = store.demoteActive(next.appId, next.id, now, now + OVERLAP);
+          rotated++;
+          recordRotation(next.appId, {
+            old_kid: oldKid,
+            new_kid: next.kid,
+            next_kid: null,
+            emergency: false,
+            trigger: "scheduled",
+          });
+        }
+        return { rotated, retired };
+      });
+      // One app at a time: keygen is CPU-bound, and a burst after downtime should not starve requests.
+      let created = 0;
+      for (const appId of store.appsWithoutNext()) {
+        try {
+          if (await addNextKey(appId)) created++;
+        } catch (err) {
+          log.error("could not create the next signing key", { app_id: appId, err });
+        }
+      }
+      // A full reload, not only the apps touched here: rotations done by the CLI in another process
+      // reach this process's JWKS within one tick. Unchanged apps keep their cached document.
+      load();
+      return { rotated, retired, created };
+    },
+
+    invalidate(appId) {
+      install(appId, []);
+    },
+
+    load,
+  };
+}

@@ -1,0 +1,130 @@
+/** @module Drizzle queries on `signing_keys`; every state change is conditional on the state it expects. */
+import { and, asc, count, desc, eq, inArray, lte, ne, notExists } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
+import type { Db } from "../db/client.ts";
+import { signingKeys } from "../db/schema.ts";
+
+export type KeyRow = typeof signingKeys.$inferSelect;
+export type KeyState = KeyRow["state"];
+
+/** States whose public key is in the JWKS. */
+export const PUBLISHED: KeyState[] = ["next", "active", "retiring"];
+
+export function createKeyStore(db: Db) {
+  return {
+    /** Published keys of one app, or of every app when `appId` is omitted (start-up warm-up, tick reload). */
+    published(appId?: string): KeyRow[] {
+      const inJwks = inArray(signingKeys.state, PUBLISHED);
+      return db
+        .select()
+        .from(signingKeys)
+        .where(appId === undefined ? inJwks : and(eq(signingKeys.appId, appId), inJwks))
+        .all();
+    },
+
+    all(appId: string): KeyRow[] {
+      return db
+        .select()
+        .from(signingKeys)
+        .where(eq(signingKeys.appId, appId))
+        .orderBy(desc(signingKeys.createdAt), desc(signingKeys.kid))
+        .all();
+    },
+
+    countForApp(appId: string): number {
+      return db.select({ n: count() }).from(signingKeys).where(eq(signingKeys.appId, appId)).get()?.n ?? 0;
+    },
+
+    byKid(kid: string): KeyRow | undefined {
+      return db.select().from(signingKeys).where(eq(signingKeys.kid, kid)).get();
+    },
+
+    inState(appId: string, state: KeyState): KeyRow | undefined {
+      return db
+        .select()
+        .from(signingKeys)
+        .where(and(eq(signingKeys.appId, appId), eq(signingKeys.state, state)))
+        .orderBy(desc(signingKeys.activatesAt))
+        .get();
+    },
+
+    insert(row: typeof signingKeys.$inferInsert): void {
+      db.insert(signingKeys).values(row).run();
+    },
+
+    /** Next keys whose time has come, oldest first. */
+    dueNext(now: number): KeyRow[] {
+      return db
+        .select()
+        .from(signingKeys)
+        .where(and(eq(signingKeys.state, "next"), lte(signingKeys.activatesAt, now)))
+        .orderBy(asc(signingKeys.activatesAt))
+        .all();
+    },
+
+    /**
+     * next → active, only if it is still `next` and (for the scheduler) due: a racing tick that got
+     * there first makes this a no-op instead of a second rotation. `activates_at` becomes the real start.
+     */
+    promote(id: string, now: number, dueBy?: number): boolean {
+      const due = dueBy === undefined ? undefined : lte(signingKeys.activatesAt, dueBy);
+      const changed = db
+        .update(signingKeys)
+        .set({ state: "active", activatesAt: now })
+        .where(and(eq(signingKeys.id, id), eq(signingKeys.state, "next"), due))
+        .returning({ id: signingKeys.id })
+        .all();
+      return changed.length === 1;
+    },
+
+    /** Every other active key of the app stops signing: retiring for OVERLAP, or retired at once. */
+    demoteActive(appId: string, exceptId: string, now: number, retireAt: number | "now"): string[] {
+      const set =
+        retireAt === "now"
+          ? { state: "retired" as const, rotatedAt: now, retireAt: now, retiredAt: now }
+          : { state: "retiring" as const, rotatedAt: now, retireAt };
+      return db
+        .update(signingKeys)
+        .set(set)
+        .where(
+          and(eq(signingKeys.appId, appId), eq(signingKeys.state, "active"), ne(signingKeys.id, exceptId)),
+        )
+        .returning({ kid: signingKeys.kid })
+        .all()
+        .map((r) => r.kid);
+    },
+
+    /** retiring → retired once the overlap is over; returns how many left the JWKS. */
+    retireDue(now: number): number {
+      return db
+        .update(signingKeys)
+        .set({ state: "retired", retiredAt: now })
+        .where(and(eq(signingKeys.state, "retiring"), lte(signingKeys.retireAt, now)))
+        .returning({ id: signingKeys.id })
+        .all().length;
+    },
+
+    /** Apps that sign (have an active key) but have nothing pre-published to rotate to. */
+    appsWithoutNext(): string[] {
+      const next = alias(signingKeys, "next_key");
+      return db
+        .selectDistinct({ appId: signingKeys.appId })
+        .from(signingKeys)
+        .where(
+          and(
+            eq(signingKeys.state, "active"),
+            notExists(
+              db
+                .select({ one: next.id })
+                .from(next)
+                .where(and(eq(next.appId, signingKeys.appId), eq(next.state, "next"))),
+            ),
+          ),
+        )
+        .all()
+        .map((r) => r.appId);
+    },
+  };
+}
+
+export type KeyStore = ReturnType<typeof createKeyStore>;

@@ -1,0 +1,97 @@
+/** @module Shared fixtures for the vault and signing-key unit tests: temp master key, migrated DB, app rows. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Db, migrate, openDatabase, tx } from "../../src/db/client.ts";
+import { apps, workspaces } from "../../src/db/schema.ts";
+import { createKeyService, type KeyAuditEvent, type KeyService } from "../../src/keys/service.ts";
+import { FakeClock } from "../../src/platform/clock.ts";
+import { newId } from "../../src/platform/ids.ts";
+import { memoryLogger } from "../../src/platform/logger.ts";
+import { createMasterKeyFile, loadMasterKeys } from "../../src/vault/master-key.ts";
+import { createVault, type Vault } from "../../src/vault/vault.ts";
+
+export const START = Date.UTC(2026, 0, 1, 12);
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "heimdall-keys-"));
+}
+
+export function newKeyFile(dir = tempDir()): string {
+  const file = join(dir, "master.key");
+  createMasterKeyFile(file);
+  return file;
+}
+
+export interface KeysContext {
+  dir: string;
+  keyFile: string;
+  db: Db;
+  clock: FakeClock;
+  vault: Vault;
+  svc: KeyService;
+  log: ReturnType<typeof memoryLogger>;
+  audits: KeyAuditEvent[];
+}
+
+export function setupKeys(opts: { dbFile?: string; wrapVault?: (v: Vault) => Vault } = {}): KeysContext {
+  const dir = tempDir();
+  const keyFile = newKeyFile(dir);
+  const db = openDatabase(opts.dbFile ?? ":memory:");
+  migrate(db);
+  const clock = new FakeClock(START);
+  const base = createVault({ db, keys: loadMasterKeys(keyFile), clock });
+  const vault = opts.wrapVault ? opts.wrapVault(base) : base;
+  const log = memoryLogger("warn");
+  const audits: KeyAuditEvent[] = [];
+  const svc = createKeyService({ db, vault, clock, rsaBits: 2048, log, audit: (e) => audits.push(e) });
+  return { dir, keyFile, db, clock, vault, svc, log, audits };
+}
+
+/** Inserts a workspace (once per DB) and an app row, as `apps/` will. */
+export function insertApp(db: Db, clock: FakeClock, slug = `app-${newId(clock).slice(-8)}`): string {
+  const now = clock.now();
+  const ws = db.select().from(workspaces).get();
+  const workspaceId = ws?.id ?? newId(clock);
+  if (!ws) {
+    db.insert(workspaces)
+      .values({
+        id: workspaceId,
+        slug: "acme",
+        displayName: "Acme",
+        createdBy: "test",
+        createdAt: now,
+        updatedAt: now,
+      })
+      .run();
+  }
+  const id = newId(clock);
+  db.insert(apps)
+    .values({ id, workspaceId, slug, displayName: slug, createdBy: "test", createdAt: now, updatedAt: now })
+    .run();
+  return id;
+}
+
+/** An app with its initial active + next keys, created in one transaction like the app service does. */
+export async function createAppWithKeys(ctx: Pick<KeysContext, "db" | "clock" | "svc">): Promise<string> {
+  const [active, next] = await Promise.all([ctx.svc.generateKeyMaterial(), ctx.svc.generateKeyMaterial()]);
+  return tx(ctx.db, () => {
+    const appId = insertApp(ctx.db, ctx.clock);
+    ctx.svc.insertInitialKeys(appId, active, next);
+    return appId;
+  });
+}
+
+export function jwksKids(svc: KeyService, appId: string): string[] {
+  const doc = svc.jwks(appId);
+  return doc ? (JSON.parse(doc.body).keys as { kid: string }[]).map((k) => k.kid) : [];
+}
+
+export function states(svc: KeyService, appId: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const k of svc.list(appId)) {
+    out[k.state] ??= [];
+    out[k.state]!.push(k.kid);
+  }
+  return out;
+}
