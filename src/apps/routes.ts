@@ -1,4 +1,87 @@
-/** @module STUB — replaced by the apps slice. */
+/** @module Admin API for apps: CRUD, status, auth config and the caller's stats; thin handlers over AppService. */
 import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
-export const appsRoutes = (_deps: Deps) => new Elysia();
+import { validate } from "../http/body.ts";
+import { guards } from "../http/guards.ts";
+import type { PlatformPrincipal } from "../http/principal.ts";
+import { authConfigPatchSchema } from "./auth-config.ts";
+import { createAppSchema, updateAppSchema, updateStatusSchema } from "./model.ts";
+import { queryParam } from "./pagination.ts";
+
+/** Idempotency keys are per caller: a PAK and a person never share a key space, nor do two people. */
+const idempotencyScope = (p: PlatformPrincipal, route: string) =>
+  `${p.kind === "pak" ? `pak:${p.pakId}` : `user:${p.userId}`}:${route}`;
+
+export const appsRoutes = (deps: Deps) =>
+  new Elysia({ name: "heimdall.apps" })
+    .use(guards({ platformAuth: deps.platformAuth }))
+    .get(
+      "/v1/apps",
+      ({ query, principal }) =>
+        deps.apps.list(principal, {
+          limit: queryParam(query, "limit"),
+          cursor: queryParam(query, "cursor"),
+          workspace_id: queryParam(query, "workspace_id"),
+        }),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps",
+      async ({ body, request, principal, meta, set }) => {
+        const input = validate(createAppSchema, body);
+        const res = await deps.idempotency.run(
+          idempotencyScope(principal, "POST /v1/apps"),
+          request.headers.get("idempotency-key"),
+          body,
+          async () => ({ status: 201, body: await deps.apps.create(principal, input, meta) }),
+        );
+        set.status = res.status;
+        if (res.replayed) set.headers["idempotent-replayed"] = "true";
+        return res.body;
+      },
+      { platform: "any" },
+    )
+    .get("/v1/apps/:app_id", ({ params, principal }) => deps.apps.get(principal, params.app_id), {
+      platform: "any",
+    })
+    .patch(
+      "/v1/apps/:app_id",
+      ({ params, body, principal, meta }) =>
+        deps.apps.update(principal, params.app_id, validate(updateAppSchema, body), meta),
+      { platform: "any" },
+    )
+    .delete(
+      "/v1/apps/:app_id",
+      ({ params, principal, meta, set }) => {
+        deps.apps.remove(principal, params.app_id, meta);
+        set.status = 204;
+      },
+      { platform: "any" },
+    )
+    .patch(
+      "/v1/apps/:app_id/status",
+      ({ params, body, principal, meta }) =>
+        deps.apps.setStatus(principal, params.app_id, validate(updateStatusSchema, body).status, meta),
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/auth-config",
+      ({ params, principal }) => deps.apps.getAuthConfig(principal, params.app_id),
+      {
+        platform: "any",
+      },
+    )
+    .patch(
+      "/v1/apps/:app_id/auth-config",
+      ({ params, body, principal, meta }) =>
+        deps.apps.updateAuthConfig(principal, params.app_id, validate(authConfigPatchSchema, body), meta),
+      { platform: "any" },
+    )
+    .get(
+      "/v1/stats/me",
+      ({ query, principal }) =>
+        deps.apps.stats(principal, { workspace_id: queryParam(query, "workspace_id") }),
+      {
+        platform: "any",
+      },
+    );

@@ -1,3 +1,347 @@
-/** @module STUB — replaced by the apps slice. */
-export type AppService = Record<string, never>;
-export const createAppService = (_: unknown): AppService => ({});
+/** @module Apps rules: create with signing keys in one transaction, read/update/status/delete, auth config, stats. */
+import type { AuditWriter } from "../audit/writer.ts";
+import { type Db, tx } from "../db/client.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
+import type { KeyService } from "../keys/service.ts";
+import type { Clock } from "../platform/clock.ts";
+import { badRequest, conflict, type HeimdallError, notFound, validationError } from "../platform/errors.ts";
+import { isUuid, newId } from "../platform/ids.ts";
+import { authorize, visibleWorkspaces } from "../workspaces/authorize.ts";
+import { appResource } from "../workspaces/policy.ts";
+import {
+  AUTH_CONFIG_DEFAULTS,
+  type AuthConfig,
+  type AuthConfigPatch,
+  applyAuthConfigPatch,
+  resolveAuthConfig,
+} from "./auth-config.ts";
+import {
+  type AppCursor,
+  type AppDto,
+  type AppRow,
+  type AppStatus,
+  type CreateAppInput,
+  isAppCursor,
+  type PlatformStatsDto,
+  STATUS_TRANSITIONS,
+  toAppDto,
+  type UpdateAppInput,
+} from "./model.ts";
+import { decodeCursor, type Page, pageOf, parseLimit } from "./pagination.ts";
+import { createAppStore, isSlugConflict } from "./store.ts";
+
+export interface AppServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  keys: Pick<KeyService, "generateKeyMaterial" | "insertInitialKeys" | "invalidate">;
+}
+
+export interface ListAppsQuery {
+  limit?: string;
+  cursor?: string;
+  workspace_id?: string;
+}
+
+/** Every Admin action an app route maps to (DESIGN §3). */
+export type AppAction =
+  | "heimdall.read"
+  | "heimdall.create"
+  | "heimdall.update"
+  | "heimdall.delete"
+  | "heimdall.audit.read";
+
+/** Resource a create is evaluated against: the app does not exist yet, so "any app" of the workspace. */
+export const ANY_APP_RESOURCE = "pcft:heimdall:app/*";
+
+export interface AppService {
+  list(p: PlatformPrincipal, query: ListAppsQuery): Page<AppDto>;
+  create(p: PlatformPrincipal, input: CreateAppInput, meta: CallMeta): Promise<AppDto>;
+  get(p: PlatformPrincipal, ref: string): AppDto;
+  update(p: PlatformPrincipal, ref: string, input: UpdateAppInput, meta: CallMeta): AppDto;
+  setStatus(p: PlatformPrincipal, ref: string, status: AppStatus, meta: CallMeta): AppDto;
+  remove(p: PlatformPrincipal, ref: string, meta: CallMeta): void;
+  getAuthConfig(p: PlatformPrincipal, ref: string): AuthConfig;
+  updateAuthConfig(p: PlatformPrincipal, ref: string, patch: AuthConfigPatch, meta: CallMeta): AuthConfig;
+  stats(p: PlatformPrincipal, query: { workspace_id?: string }): PlatformStatsDto;
+  /**
+   * Resolves `{app_id}` (UUID or slug) and checks `action` for the caller; the row on success.
+   * Other Admin modules (keys, audit, …) use it so every route hides and refuses alike.
+   */
+  authorizeApp(p: PlatformPrincipal, ref: string, action: AppAction): AppRow;
+  /** The app by UUID or slug, no access check (Consumer routing, CLI). */
+  find(ref: string): AppRow | undefined;
+  /** The effective auth config of an app (defaults filled in), for the Consumer API. */
+  authConfigOf(appId: string): AuthConfig;
+}
+
+const appNotFound = () => notFound("APP_NOT_FOUND", "App not found");
+const workspaceNotFound = () => notFound("WORKSPACE_NOT_FOUND", "Workspace not found");
+const slugTaken = (slug: string) => conflict("SLUG_TAKEN", `The slug ${slug} is already taken`);
+const archived = () => conflict("APP_ARCHIVED", "The app is archived and read-only");
+
+/** True when `authorize` would let the call through; used to filter lists instead of failing them. */
+function allowed(p: PlatformPrincipal, workspaceId: string, action: AppAction, resource: string): boolean {
+  try {
+    authorize(p, workspaceId, action, resource, appNotFound);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function createAppService(deps: AppServiceDeps): AppService {
+  const { db, clock, audit, keys } = deps;
+  const store = createAppStore(db);
+
+  const find = (ref: string) => (isUuid(ref) ? store.byId(ref.toLowerCase()) : store.bySlug(ref));
+
+  function authorizeApp(p: PlatformPrincipal, ref: string, action: AppAction): AppRow {
+    const app = find(ref);
+    if (!app) throw appNotFound();
+    authorize(p, app.workspaceId, action, appResource(app.id), appNotFound);
+    return app;
+  }
+
+  /** A workspace the caller can see and that exists; anything else is indistinguishable from absent. */
+  function visibleWorkspace(p: PlatformPrincipal, id: string): string {
+    const ws = id.toLowerCase();
+    if (!visibleWorkspaces(p).includes(ws) || !store.workspaceExists(ws)) throw workspaceNotFound();
+    return ws;
+  }
+
+  /** Workspaces in scope of a list or count: the one asked for, or all the caller sees. */
+  function scope(p: PlatformPrincipal, workspaceId: string | undefined): string[] {
+    return workspaceId ? [visibleWorkspace(p, workspaceId)] : visibleWorkspaces(p);
+  }
+
+  function writable(app: AppRow): void {
+    if (app.status === "archived") throw archived();
+  }
+
+  return {
+    list(p, query) {
+      const limit = parseLimit(query.limit);
+      let after = decodeCursor<AppCursor>(query.cursor, isAppCursor);
+      const workspaceIds = scope(p, query.workspace_id);
+      // A PAK may be limited to some apps: rows it cannot read are skipped, so pages are filled
+      // batch by batch from SQL rather than filtered after the fact (which would shrink pages).
+      const rows: AppRow[] = [];
+      while (rows.length <= limit) {
+        const batch = store.list(workspaceIds, after, limit + 1);
+        for (const r of batch)
+          if (allowed(p, r.workspaceId, "heimdall.read", appResource(r.id))) rows.push(r);
+        if (batch.length < limit + 1) break;
+        const last = batch.at(-1)!;
+        after = { c: last.createdAt, i: last.id };
+      }
+      return pageOf(rows, limit, (r): AppCursor => ({ c: r.createdAt, i: r.id }), toAppDto);
+    },
+
+    async create(p, input, meta) {
+      let workspaceId: string;
+      if (input.workspace_id !== undefined) {
+        workspaceId = visibleWorkspace(p, input.workspace_id);
+      } else {
+        const visible = visibleWorkspaces(p);
+        if (visible.length !== 1) {
+          throw validationError([
+            { field: "workspace_id", reason: "required when the caller belongs to several workspaces" },
+          ]);
+        }
+        workspaceId = visibleWorkspace(p, visible[0]!);
+      }
+      authorize(p, workspaceId, "heimdall.create", ANY_APP_RESOURCE, workspaceNotFound);
+      // Checked before keygen to fail fast, and again inside the transaction where it is authoritative.
+      if (store.slugTaken(input.slug)) throw slugTaken(input.slug);
+
+      // RSA keygen is slow and async: it must finish before the synchronous transaction starts.
+      const active = await keys.generateKeyMaterial();
+      const next = await keys.generateKeyMaterial();
+
+      const actor = actorOf(p);
+      const id = newId(clock);
+      let row: AppRow;
+      try {
+        row = tx(db, () => {
+          if (store.slugTaken(input.slug)) throw slugTaken(input.slug);
+          const now = clock.now();
+          store.insert({
+            id,
+            workspaceId,
+            slug: input.slug,
+            displayName: input.display_name,
+            status: "active",
+            metadata: {},
+            createdBy: actor.id ?? "system",
+            createdAt: now,
+            updatedAt: now,
+          });
+          store.putAuthConfig(id, { ...AUTH_CONFIG_DEFAULTS }, now);
+          keys.insertInitialKeys(id, active, next);
+          audit.record({
+            appId: id,
+            workspaceId,
+            action: "app.created",
+            resourceType: "app",
+            resourceId: id,
+            actor,
+            details: { slug: input.slug, display_name: input.display_name, workspace_id: workspaceId },
+            meta,
+          });
+          return store.byId(id)!;
+        });
+      } catch (err) {
+        if (isSlugConflict(err)) throw slugTaken(input.slug);
+        throw err;
+      }
+      keys.invalidate(id);
+      return toAppDto(row);
+    },
+
+    get(p, ref) {
+      return toAppDto(authorizeApp(p, ref, "heimdall.read"));
+    },
+
+    update(p, ref, input, meta) {
+      const app = authorizeApp(p, ref, "heimdall.update");
+      writable(app);
+      const set: Parameters<typeof store.update>[1] = {};
+      const changed: string[] = [];
+      const details: Record<string, unknown> = {};
+      if (input.display_name !== undefined && input.display_name !== app.displayName) {
+        set.displayName = input.display_name;
+        changed.push("display_name");
+      }
+      if (input.slug !== undefined && input.slug !== app.slug) {
+        set.slug = input.slug;
+        changed.push("slug");
+        details.previous_slug = app.slug;
+        details.slug = input.slug;
+      }
+      if (input.metadata !== undefined && JSON.stringify(input.metadata) !== JSON.stringify(app.metadata)) {
+        set.metadata = input.metadata;
+        changed.push("metadata");
+      }
+      // Nothing to change: no write, no audit row, `updated_at` untouched.
+      if (changed.length === 0) return toAppDto(app);
+      try {
+        const row = tx(db, () => {
+          const current = store.byId(app.id);
+          if (!current) throw appNotFound();
+          writable(current);
+          if (set.slug !== undefined && store.slugTaken(set.slug)) throw slugTaken(set.slug);
+          const updated = store.update(app.id, { ...set, updatedAt: clock.now() });
+          audit.record({
+            appId: app.id,
+            workspaceId: app.workspaceId,
+            action: "app.updated",
+            resourceType: "app",
+            resourceId: app.id,
+            actor: actorOf(p),
+            details: { changed, ...details },
+            meta,
+          });
+          return updated;
+        });
+        return toAppDto(row);
+      } catch (err) {
+        if (isSlugConflict(err)) throw slugTaken(set.slug ?? "");
+        throw err;
+      }
+    },
+
+    setStatus(p, ref, status, meta) {
+      const app = authorizeApp(p, ref, "heimdall.update");
+      if (app.status === status) return toAppDto(app);
+      if (!STATUS_TRANSITIONS[app.status].includes(status)) throw invalidTransition(app.status, status);
+      const row = tx(db, () => {
+        const current = store.byId(app.id);
+        if (!current) throw appNotFound();
+        if (current.status === status) return current;
+        if (!STATUS_TRANSITIONS[current.status].includes(status))
+          throw invalidTransition(current.status, status);
+        const updated = store.update(app.id, { status, updatedAt: clock.now() });
+        audit.record({
+          appId: app.id,
+          workspaceId: app.workspaceId,
+          action: "app.status_changed",
+          resourceType: "app",
+          resourceId: app.id,
+          actor: actorOf(p),
+          details: { from: current.status, to: status },
+          meta,
+        });
+        return updated;
+      });
+      return toAppDto(row);
+    },
+
+    remove(p, ref, meta) {
+      const app = authorizeApp(p, ref, "heimdall.delete");
+      tx(db, () => {
+        if (!store.delete(app.id)) throw appNotFound();
+        // Written after the delete so it is the last row of the app's chain; the log outlives the app.
+        audit.record({
+          appId: app.id,
+          workspaceId: app.workspaceId,
+          action: "app.deleted",
+          resourceType: "app",
+          resourceId: app.id,
+          actor: actorOf(p),
+          details: { slug: app.slug, display_name: app.displayName, status: app.status },
+          meta,
+        });
+      });
+      keys.invalidate(app.id);
+    },
+
+    getAuthConfig(p, ref) {
+      const app = authorizeApp(p, ref, "heimdall.read");
+      return resolveAuthConfig(store.authConfig(app.id));
+    },
+
+    updateAuthConfig(p, ref, patch, meta) {
+      const app = authorizeApp(p, ref, "heimdall.update");
+      writable(app);
+      return tx(db, () => {
+        const { next, changed } = applyAuthConfigPatch(resolveAuthConfig(store.authConfig(app.id)), patch);
+        if (changed.length === 0) return next;
+        store.putAuthConfig(app.id, { ...next }, clock.now());
+        audit.record({
+          appId: app.id,
+          workspaceId: app.workspaceId,
+          action: "auth_config.updated",
+          resourceType: "auth_config",
+          resourceId: app.id,
+          actor: actorOf(p),
+          details: { changed },
+          meta,
+        });
+        return next;
+      });
+    },
+
+    stats(p, query) {
+      const workspaceIds = scope(p, query.workspace_id);
+      // Same visibility as the list: a PAK counts only the apps its policy lets it read.
+      const appIds = store
+        .idsIn(workspaceIds)
+        .filter((a) => allowed(p, a.workspaceId, "heimdall.read", appResource(a.id)))
+        .map((a) => a.id);
+      return {
+        apps: appIds.length,
+        end_users: store.endUserCount(appIds),
+        api_keys_active: store.activePakCount(workspaceIds),
+      };
+    },
+
+    authorizeApp,
+    find,
+    authConfigOf: (appId) => resolveAuthConfig(store.authConfig(appId)),
+  };
+}
+
+function invalidTransition(from: AppStatus, to: AppStatus): HeimdallError {
+  return badRequest("INVALID_STATUS_TRANSITION", `An app cannot go from ${from} to ${to}`);
+}

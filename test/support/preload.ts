@@ -1,2 +1,4 @@
-/** @module Test preload: keeps test runs quiet and deterministic. */
-process.env.HEIMDALL_LOG_LEVEL ??= "error";
+/** @module Test preload: a default timeout that fits tests which start servers or generate RSA keys. */
+import { setDefaultTimeout } from "bun:test";
+
+setDefaultTimeout(30_000);

@@ -1,0 +1,116 @@
+/** @module Drizzle queries for apps, their auth config, and the workspace/PAK counts the Admin API needs. */
+import { and, count, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { apps, authConfigs, paks, workspaces } from "../db/schema.ts";
+import type { AppCursor, AppRow } from "./model.ts";
+
+export function createAppStore(db: Db) {
+  return {
+    byId(id: string): AppRow | undefined {
+      return db.select().from(apps).where(eq(apps.id, id)).get();
+    },
+
+    bySlug(slug: string): AppRow | undefined {
+      return db.select().from(apps).where(eq(apps.slug, slug)).get();
+    },
+
+    slugTaken(slug: string): boolean {
+      return db.select({ id: apps.id }).from(apps).where(eq(apps.slug, slug)).get() !== undefined;
+    },
+
+    workspaceExists(id: string): boolean {
+      return (
+        db.select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.id, id)).get() !== undefined
+      );
+    },
+
+    /** Newest first, strictly after `after`, in the given workspaces. */
+    list(workspaceIds: string[], after: AppCursor | undefined, limit: number): AppRow[] {
+      if (workspaceIds.length === 0) return [];
+      const inWs = inArray(apps.workspaceId, workspaceIds);
+      const older = after
+        ? or(lt(apps.createdAt, after.c), and(eq(apps.createdAt, after.c), lt(apps.id, after.i)))
+        : undefined;
+      return db
+        .select()
+        .from(apps)
+        .where(and(inWs, older))
+        .orderBy(desc(apps.createdAt), desc(apps.id))
+        .limit(limit)
+        .all();
+    },
+
+    /** Ids of every app in the given workspaces (for counting under a per-app policy). */
+    idsIn(workspaceIds: string[]): { id: string; workspaceId: string }[] {
+      if (workspaceIds.length === 0) return [];
+      return db
+        .select({ id: apps.id, workspaceId: apps.workspaceId })
+        .from(apps)
+        .where(inArray(apps.workspaceId, workspaceIds))
+        .all();
+    },
+
+    insert(row: typeof apps.$inferInsert): void {
+      db.insert(apps).values(row).run();
+    },
+
+    update(
+      id: string,
+      set: Partial<Pick<AppRow, "displayName" | "slug" | "metadata" | "status" | "updatedAt">>,
+    ): AppRow {
+      return db.update(apps).set(set).where(eq(apps.id, id)).returning().get()!;
+    },
+
+    /** Removes the app; its keys and auth config go with it by FK cascade, audit rows have no FK and stay. */
+    delete(id: string): boolean {
+      return db.delete(apps).where(eq(apps.id, id)).returning({ id: apps.id }).all().length === 1;
+    },
+
+    authConfig(appId: string): Record<string, unknown> | undefined {
+      return db
+        .select({ config: authConfigs.config })
+        .from(authConfigs)
+        .where(eq(authConfigs.appId, appId))
+        .get()?.config;
+    },
+
+    putAuthConfig(appId: string, config: Record<string, unknown>, now: number): void {
+      db.insert(authConfigs)
+        .values({ appId, config, updatedAt: now })
+        .onConflictDoUpdate({ target: authConfigs.appId, set: { config, updatedAt: now } })
+        .run();
+    },
+
+    /** PAKs that still authenticate: revocation sets `revoked_at`, so live means not revoked. */
+    activePakCount(workspaceIds: string[]): number {
+      if (workspaceIds.length === 0) return 0;
+      return (
+        db
+          .select({ n: count() })
+          .from(paks)
+          .where(and(inArray(paks.workspaceId, workspaceIds), isNull(paks.revokedAt)))
+          .get()?.n ?? 0
+      );
+    },
+
+    /**
+     * End users across the given apps. The appliance has no end-user table yet; the users module
+     * replaces this query when it adds one, and the stats route picks it up unchanged.
+     */
+    endUserCount(_appIds: string[]): number {
+      return 0;
+    },
+  };
+}
+
+export type AppStore = ReturnType<typeof createAppStore>;
+
+/** SQLite's unique-constraint failure on `apps.slug`: the race the pre-check cannot close. */
+export function isSlugConflict(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  return (
+    !!e &&
+    (e.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(e.message ?? "")) &&
+    /apps\.slug/.test(e.message ?? "")
+  );
+}

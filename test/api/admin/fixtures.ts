@@ -1,0 +1,206 @@
+/** @module Admin API test fixtures: direct-row workspaces, apps, PAKs and members, and audit-row readers. */
+import { expect } from "bun:test";
+import { asc, eq, isNotNull } from "drizzle-orm";
+import {
+  apps,
+  auditLog,
+  type PolicyStatement,
+  pakPolicies,
+  paks,
+  platformUsers,
+  workspaceMembers,
+  workspacePolicies,
+  workspaces,
+} from "../../../src/db/schema.ts";
+import type { WorkspaceRole } from "../../../src/http/principal.ts";
+import { sha256Hex } from "../../../src/platform/crypto.ts";
+import { newId, randomToken } from "../../../src/platform/ids.ts";
+import { hashPassword } from "../../../src/workspaces/passwords.ts";
+import type { Auth, TestContext } from "../../support/harness.ts";
+
+export type AppBody = {
+  id: string;
+  slug: string;
+  display_name: string;
+  workspace_id: string;
+  status: string;
+  created_by: string;
+  metadata: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+};
+
+/** Creates an app through the API (real keys, auth config, audit row) and returns its body. */
+export async function createAppVia(
+  ctx: TestContext,
+  slug: string,
+  opts: { auth?: Auth; display_name?: string; workspace_id?: string } = {},
+): Promise<AppBody> {
+  const body: Record<string, unknown> = { slug, display_name: opts.display_name ?? `App ${slug}` };
+  if (opts.workspace_id) body.workspace_id = opts.workspace_id;
+  const res = await ctx.call<AppBody>("POST", "/v1/apps", { body, auth: opts.auth });
+  if (res.status !== 201) throw new Error(`create ${slug} failed: ${res.status} ${res.text}`);
+  return res.body;
+}
+
+/** A workspace the bootstrap owner is not a member of (unless `ownerRole` is given). */
+export function insertWorkspace(ctx: TestContext, slug: string, ownerRole?: WorkspaceRole): string {
+  const id = newId(ctx.clock);
+  const now = ctx.clock.now();
+  ctx.deps.db
+    .insert(workspaces)
+    .values({ id, slug, displayName: slug, createdBy: ctx.ownerId, createdAt: now, updatedAt: now })
+    .run();
+  if (ownerRole) addMembership(ctx, id, ctx.ownerId, ownerRole);
+  return id;
+}
+
+export function addMembership(
+  ctx: TestContext,
+  workspaceId: string,
+  userId: string,
+  role: WorkspaceRole,
+): void {
+  ctx.deps.db
+    .insert(workspaceMembers)
+    .values({ id: newId(ctx.clock), workspaceId, userId, role, createdAt: ctx.clock.now() })
+    .run();
+}
+
+/** An app row without keys: enough for listing, visibility and authorization checks. */
+export function insertBareApp(
+  ctx: TestContext,
+  workspaceId: string,
+  slug: string,
+  createdAt = ctx.clock.now(),
+): string {
+  const id = newId(ctx.clock);
+  ctx.deps.db
+    .insert(apps)
+    .values({
+      id,
+      workspaceId,
+      slug,
+      displayName: slug,
+      createdBy: ctx.ownerId,
+      createdAt,
+      updatedAt: createdAt,
+    })
+    .run();
+  return id;
+}
+
+/** A PAK bound to one managed policy with `statements`; returns the token and the PAK id. */
+export function insertPak(
+  ctx: TestContext,
+  statements: PolicyStatement[],
+  workspaceId = ctx.workspaceId,
+): { token: string; id: string } {
+  const token = randomToken("pcft_live_", 32);
+  const id = newId(ctx.clock);
+  const policyId = newId(ctx.clock);
+  const now = ctx.clock.now();
+  const { db } = ctx.deps;
+  db.insert(workspacePolicies)
+    .values({ id: policyId, workspaceId, name: `p-${policyId}`, statements, createdAt: now, updatedAt: now })
+    .run();
+  db.insert(paks)
+    .values({
+      id,
+      workspaceId,
+      name: `pak-${id}`,
+      tokenPrefix: token.slice(0, 14),
+      tokenHash: sha256Hex(token),
+      createdAt: now,
+      updatedAt: now,
+    })
+    .run();
+  db.insert(pakPolicies).values({ pakId: id, policyId }).run();
+  return { token, id };
+}
+
+export const allow = (actions: string[], resources: string[] = ["*"]): PolicyStatement => ({
+  effect: "allow",
+  actions,
+  resources,
+});
+export const deny = (actions: string[], resources: string[] = ["*"]): PolicyStatement => ({
+  effect: "deny",
+  actions,
+  resources,
+});
+
+/** A platform user with a membership; sign in with `ctx.signIn(email, password)`. */
+export async function insertMember(
+  ctx: TestContext,
+  email: string,
+  role: WorkspaceRole,
+  workspaceId = ctx.workspaceId,
+): Promise<{ id: string; password: string }> {
+  const password = "a-long-enough-test-password";
+  const id = newId(ctx.clock);
+  const now = ctx.clock.now();
+  ctx.deps.db
+    .insert(platformUsers)
+    .values({
+      id,
+      email,
+      username: email.split("@")[0]!,
+      passwordHash: await hashPassword(password),
+      emailVerifiedAt: now,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .run();
+  addMembership(ctx, workspaceId, id, role);
+  return { id, password };
+}
+
+export function bootstrapPakId(ctx: TestContext): string {
+  const row = ctx.deps.db
+    .select({ id: paks.id })
+    .from(paks)
+    .where(eq(paks.tokenHash, sha256Hex(ctx.pak)))
+    .get();
+  if (!row) throw new Error("bootstrap PAK row not found");
+  return row.id;
+}
+
+export function auditRowsOf(ctx: TestContext, appId: string) {
+  return ctx.deps.db
+    .select()
+    .from(auditLog)
+    .where(eq(auditLog.appId, appId))
+    .orderBy(asc(auditLog.seq))
+    .all();
+}
+
+/** App-event rows only: platform rows such as the debounced `pak.used` come and go with the clock. */
+export function auditCount(ctx: TestContext): number {
+  return ctx.deps.db.select({ seq: auditLog.seq }).from(auditLog).where(isNotNull(auditLog.appId)).all()
+    .length;
+}
+
+/** The newest audit row of an app must be `action` by `actorType`, and every chain must still verify. */
+export function expectLastAudit(
+  ctx: TestContext,
+  appId: string,
+  action: string,
+  actorType: string,
+  actorId?: string,
+) {
+  const last = auditRowsOf(ctx, appId).at(-1);
+  expect(last?.action).toBe(action);
+  expect(last?.actorType as string | undefined).toBe(actorType);
+  if (actorId !== undefined) expect(last?.actorId).toBe(actorId);
+  expect(ctx.deps.audit.verify().ok).toBe(true);
+  return last!;
+}
+
+export function errCode(res: { body: unknown }): string | undefined {
+  return (res.body as { code?: string } | null)?.code;
+}
+
+export function detailFields(res: { body: unknown }): string[] {
+  return ((res.body as { details?: { field: string }[] } | null)?.details ?? []).map((d) => d.field);
+}
