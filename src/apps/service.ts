@@ -49,6 +49,7 @@ export type AppAction =
   | "heimdall.create"
   | "heimdall.update"
   | "heimdall.delete"
+  | "heimdall.rotate-secret"
   | "heimdall.audit.read";
 
 /** Resource a create is evaluated against: the app does not exist yet, so "any app" of the workspace. */
@@ -280,6 +281,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
     remove(p, ref, meta) {
       const app = authorizeApp(p, ref, "heimdall.delete");
       tx(db, () => {
+        keys.deleteApp(app.id);
         if (!store.delete(app.id)) throw appNotFound();
         // Written after the delete so it is the last row of the app's chain; the log outlives the app.
         audit.record({

@@ -15,7 +15,9 @@ export function callMeta(request: Request): CallMeta {
  * Resolution happens after body validation, never in `derive`.
  */
 export function guards(deps: Pick<Deps, "platformAuth">) {
-  return new Elysia({ name: "heimdall.guards", seed: deps }).macro({
+  // Unnamed on purpose: each module gets its own copy bound to the same deps (a named plugin would be
+  // deduplicated by a seed that Elysia serialises, and deps is a cyclic graph).
+  return new Elysia().macro({
     platform: (mode: "any" | "user") => ({
       async resolve({ request }) {
         const principal: PlatformPrincipal = await deps.platformAuth.authenticate(request, {

@@ -1,6 +1,10 @@
 /** @module Per-app discovery (JWKS, OpenID/OAuth metadata) on the Consumer surface, and the Admin key routes. */
 import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
+import { z } from "zod";
+import { validate } from "../http/body.ts";
+import { guards } from "../http/guards.ts";
+import { actorOf } from "../http/principal.ts";
 import { notFound } from "../platform/errors.ts";
 
 const CACHE = "public, max-age=3600";
@@ -85,5 +89,32 @@ export function discoveryRoutes(deps: Deps) {
     );
 }
 
-/** Replaced once the apps slice lands: the Admin key routes need its app loader. */
-export const keysAdminRoutes = (_deps: Deps) => new Elysia();
+const rotateSchema = z.object({ emergency: z.boolean().optional() }).strict().optional();
+
+/**
+ * Appliance additions to the Admin API: list an app's signing keys (public facts only) and rotate
+ * them by hand. Rotation is a secret rotation for policy purposes (`heimdall.rotate-secret`).
+ */
+export function keysAdminRoutes(deps: Deps) {
+  const { apps, keys } = deps;
+  return new Elysia()
+    .use(guards({ platformAuth: deps.platformAuth }))
+    .get(
+      "/v1/apps/:app_id/keys",
+      ({ params, principal }) => {
+        const app = apps.authorizeApp(principal, params.app_id, "heimdall.read");
+        return { data: keys.list(app.id) };
+      },
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/keys/rotate",
+      async ({ params, body, principal, meta }) => {
+        const app = apps.authorizeApp(principal, params.app_id, "heimdall.rotate-secret");
+        const { emergency = false } = validate(rotateSchema, body) ?? {};
+        const r = await keys.rotate(app.id, { emergency, actor: actorOf(principal), meta });
+        return { old_kid: r.oldKid, new_kid: r.newKid, next_kid: r.nextKid, emergency, keys: keys.list(app.id) };
+      },
+      { platform: "any" },
+    );
+}

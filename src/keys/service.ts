@@ -89,6 +89,11 @@ export interface KeyService {
   rotate(appId: string, opts?: RotateOptions): Promise<RotationResult>;
   tick(): Promise<TickResult>;
   invalidate(appId: string): void;
+  /**
+   * Deletes every key of an app together with its sealed private key (crypto-shredding). Synchronous:
+   * call it inside the app's delete transaction, before the app row goes.
+   */
+  deleteApp(appId: string): void;
   load(): void;
 }
 
@@ -367,6 +372,12 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
 
     invalidate(appId) {
       install(appId, []);
+    },
+
+    deleteApp(appId) {
+      const secretIds = store.all(appId).map((k) => k.vaultSecretId);
+      store.deleteForApp(appId);
+      deps.vault.destroy(secretIds);
     },
 
     load,

@@ -48,6 +48,10 @@ export function createKeyStore(db: Db) {
         .get();
     },
 
+    deleteForApp(appId: string): void {
+      db.delete(signingKeys).where(eq(signingKeys.appId, appId)).run();
+    },
+
     insert(row: typeof signingKeys.$inferInsert): void {
       db.insert(signingKeys).values(row).run();
     },

@@ -1,6 +1,6 @@
 /** @module Envelope encryption of secrets at rest: per-secret DEK, wrapped by the master key; the only holder of master keys. */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { eq, ne } from "drizzle-orm";
+import { eq, inArray, ne } from "drizzle-orm";
 import { type Db, tx } from "../db/client.ts";
 import { vaultSecrets } from "../db/schema.ts";
 import type { Clock } from "../platform/clock.ts";
@@ -21,6 +21,8 @@ export interface Vault {
   hasSecrets(): boolean;
   /** The master key ids that sealed secrets still depend on (ids only), for `retireOldMasterKeys`. */
   kekIdsInUse(): string[];
+  /** Deletes sealed secrets for good (crypto-shredding); call inside the owner's delete transaction. */
+  destroy(ids: readonly string[]): number;
 }
 
 type Row = typeof vaultSecrets.$inferSelect;
@@ -127,6 +129,11 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
 
     hasSecrets() {
       return db.select({ id: vaultSecrets.id }).from(vaultSecrets).limit(1).get() !== undefined;
+    },
+
+    destroy(ids) {
+      if (ids.length === 0) return 0;
+      return db.delete(vaultSecrets).where(inArray(vaultSecrets.id, [...ids])).run().changes;
     },
 
     kekIdsInUse() {

@@ -302,11 +302,15 @@ describe("DELETE /v1/apps/{app_id}", () => {
       });
       const auth = lane === "cookie" ? { cookie } : undefined;
 
+      const sealed = ctx.deps.db.$client.query("SELECT count(*) AS n FROM vault_secrets WHERE aad LIKE ?");
+      expect(sealed.get(`signing_key:${app.id}:%`)).toEqual({ n: 2 });
       const res = await ctx.call("DELETE", "/v1/apps/{app_id}", { params: { app_id: app.slug }, auth });
       expect(res.status).toBe(204);
       expect(res.text).toBe("");
 
       const { db } = ctx.deps;
+      // The sealed private keys are shredded with the app.
+      expect(sealed.get(`signing_key:${app.id}:%`)).toEqual({ n: 0 });
       expect(db.select().from(apps).where(eq(apps.id, app.id)).get()).toBeUndefined();
       expect(db.select().from(signingKeys).where(eq(signingKeys.appId, app.id)).all()).toEqual([]);
       expect(db.select().from(authConfigs).where(eq(authConfigs.appId, app.id)).all()).toEqual([]);
