@@ -75,7 +75,11 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     log,
     jobs: [
       { name: "keys.rotate", intervalMs: MINUTE, run: () => keys.tick() },
-      { name: "cleanup", intervalMs: HOUR, run: async () => ({ idempotency: idempotency.purge(), sessions: platformAuth.purge() }) },
+      { name: "cleanup", intervalMs: HOUR, run: async () => ({
+          idempotency: idempotency.purge(),
+          sessions: platformAuth.purge(),
+          slugAliases: apps.purgeAliases(),
+        }) },
     ],
   });
   metrics.addGauge({

@@ -3,7 +3,7 @@ import type { AuditWriter } from "../audit/writer.ts";
 import { type Db, tx } from "../db/client.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
 import type { KeyService } from "../keys/service.ts";
-import type { Clock } from "../platform/clock.ts";
+import { type Clock, DAY } from "../platform/clock.ts";
 import { badRequest, conflict, type HeimdallError, notFound, validationError } from "../platform/errors.ts";
 import { isUuid, newId } from "../platform/ids.ts";
 import { authorize, visibleWorkspaces } from "../workspaces/authorize.ts";
@@ -74,7 +74,12 @@ export interface AppService {
   find(ref: string): AppRow | undefined;
   /** The effective auth config of an app (defaults filled in), for the Consumer API. */
   authConfigOf(appId: string): AuthConfig;
+  /** Drops expired slug aliases (scheduled cleanup). */
+  purgeAliases(): number;
 }
+
+/** How long a renamed app's old slug keeps serving its JWKS (the spec's alias window). */
+export const SLUG_ALIAS_TTL = 30 * DAY;
 
 const appNotFound = () => notFound("APP_NOT_FOUND", "App not found");
 const workspaceNotFound = () => notFound("WORKSPACE_NOT_FOUND", "Workspace not found");
@@ -154,7 +159,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
       }
       authorize(p, workspaceId, "heimdall.create", ANY_APP_RESOURCE, workspaceNotFound);
       // Checked before keygen to fail fast, and again inside the transaction where it is authoritative.
-      if (store.slugTaken(input.slug)) throw slugTaken(input.slug);
+      if (store.slugTaken(input.slug, clock.now())) throw slugTaken(input.slug);
 
       // RSA keygen is slow and async: it must finish before the synchronous transaction starts.
       const active = await keys.generateKeyMaterial();
@@ -165,7 +170,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
       let row: AppRow;
       try {
         row = tx(db, () => {
-          if (store.slugTaken(input.slug)) throw slugTaken(input.slug);
+          if (store.slugTaken(input.slug, clock.now())) throw slugTaken(input.slug);
           const now = clock.now();
           store.insert({
             id,
@@ -231,7 +236,10 @@ export function createAppService(deps: AppServiceDeps): AppService {
           const current = store.byId(app.id);
           if (!current) throw appNotFound();
           writable(current);
-          if (set.slug !== undefined && store.slugTaken(set.slug)) throw slugTaken(set.slug);
+          if (set.slug !== undefined) {
+            if (store.slugTaken(set.slug, clock.now(), app.id)) throw slugTaken(set.slug);
+            store.renameSlug(app.id, current.slug, set.slug, clock.now() + SLUG_ALIAS_TTL);
+          }
           const updated = store.update(app.id, { ...set, updatedAt: clock.now() });
           audit.record({
             appId: app.id,
@@ -296,6 +304,10 @@ export function createAppService(deps: AppServiceDeps): AppService {
         });
       });
       keys.invalidate(app.id);
+    },
+
+    purgeAliases() {
+      return store.purgeAliases(clock.now());
     },
 
     getAuthConfig(p, ref) {

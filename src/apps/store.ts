@@ -1,7 +1,7 @@
 /** @module Drizzle queries for apps, their auth config, and the workspace/PAK counts the Admin API needs. */
 import { and, count, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { apps, authConfigs, paks, workspaces } from "../db/schema.ts";
+import { appSlugAliases, apps, authConfigs, paks, workspaces } from "../db/schema.ts";
 import type { AppCursor, AppRow } from "./model.ts";
 
 export function createAppStore(db: Db) {
@@ -14,8 +14,24 @@ export function createAppStore(db: Db) {
       return db.select().from(apps).where(eq(apps.slug, slug)).get();
     },
 
-    slugTaken(slug: string): boolean {
-      return db.select({ id: apps.id }).from(apps).where(eq(apps.slug, slug)).get() !== undefined;
+    /** In use by an app, or held as a live alias of another app than `forAppId`. */
+    slugTaken(slug: string, now: number, forAppId?: string): boolean {
+      if (db.select({ id: apps.id }).from(apps).where(eq(apps.slug, slug)).get()) return true;
+      const alias = db.select().from(appSlugAliases).where(eq(appSlugAliases.slug, slug)).get();
+      return alias !== undefined && alias.expiresAt > now && alias.appId !== forAppId;
+    },
+
+    /** Keeps `slug` resolving to the app until `expiresAt`; taking an alias back as the live slug drops it. */
+    renameSlug(appId: string, oldSlug: string, newSlug: string, expiresAt: number): void {
+      db.delete(appSlugAliases).where(eq(appSlugAliases.slug, newSlug)).run();
+      db.insert(appSlugAliases)
+        .values({ slug: oldSlug, appId, expiresAt })
+        .onConflictDoUpdate({ target: appSlugAliases.slug, set: { appId, expiresAt } })
+        .run();
+    },
+
+    purgeAliases(now: number): number {
+      return db.delete(appSlugAliases).where(lt(appSlugAliases.expiresAt, now)).run().changes;
     },
 
     workspaceExists(id: string): boolean {

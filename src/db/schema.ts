@@ -159,6 +159,22 @@ export const apps = sqliteTable(
   (t) => [index("apps_ws_created").on(t.workspaceId, t.createdAt, t.id)],
 );
 
+/**
+ * A renamed app's previous slug keeps resolving its JWKS for 30 days, so verifiers configured with
+ * the old URL keep working while customers move; the slug cannot be taken by another app meanwhile.
+ */
+export const appSlugAliases = sqliteTable(
+  "app_slug_aliases",
+  {
+    slug: text("slug").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    expiresAt: ms("expires_at").notNull(),
+  },
+  (t) => [index("app_slug_aliases_app").on(t.appId)],
+);
+
 /** Per-app auth config; the JSON holds every field of AuthConfigResponseDto, defaults filled in by `apps/`. */
 export const authConfigs = sqliteTable("auth_configs", {
   appId: text("app_id")

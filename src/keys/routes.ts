@@ -49,6 +49,9 @@ function cached(request: Request, body: string, etag: string): Response {
 export function discoveryRoutes(deps: Deps) {
   const { config, keys, db } = deps;
   const bySlug = db.$client.query<PublicApp, [string]>("SELECT id, status FROM apps WHERE slug = ?");
+  const byAlias = db.$client.query<PublicApp, [string, number]>(
+    "SELECT a.id, a.status FROM app_slug_aliases s JOIN apps a ON a.id = s.app_id WHERE s.slug = ? AND s.expires_at > ?",
+  );
   // Archived apps leave the Consumer surface; suspended apps keep publishing keys so issued tokens stay verifiable.
   const publishedApp = (slug: string): PublicApp => {
     const app = bySlug.get(slug);
@@ -72,7 +75,9 @@ export function discoveryRoutes(deps: Deps) {
   };
   return new Elysia()
     .get("/:app_slug/v1/.well-known/jwks.json", ({ request, params }) => {
-      const app = publishedApp(params.app_slug);
+      // A renamed app's old slug keeps serving the JWKS (only the JWKS) during the alias window.
+      const alias = bySlug.get(params.app_slug) ? undefined : byAlias.get(params.app_slug, deps.clock.now());
+      const app = alias && alias.status !== "archived" ? alias : publishedApp(params.app_slug);
       const doc = keys.jwks(app.id);
       if (!doc) throw notFound("APP_NOT_FOUND", `No keys for app ${params.app_slug}`);
       return cached(request, doc.body, doc.etag);

@@ -149,3 +149,43 @@ describe("Admin key routes (appliance additions)", () => {
     expect(res.body.code).toBe("VALIDATION_ERROR");
   });
 });
+
+describe("slug rename alias", () => {
+  test("the old slug serves the JWKS for 30 days and cannot be taken meanwhile", async () => {
+    const created = await ctx.call("POST", "/v1/apps", { body: { slug: "before-rename", display_name: "Renamed" } });
+    const id = created.body.id;
+    const jwks = (s: string) => ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: s }, auth: null });
+    const original = await jwks("before-rename");
+    const renamed = await ctx.call("PATCH", "/v1/apps/{app_id}", { params: { app_id: id }, body: { slug: "after-rename" } });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body.slug).toBe("after-rename");
+
+    expect((await jwks("after-rename")).body).toEqual(original.body);
+    expect((await jwks("before-rename")).body).toEqual(original.body);
+    const taken = await ctx.call("POST", "/v1/apps", { body: { slug: "before-rename", display_name: "Squatter" } });
+    expect(taken.status).toBe(409);
+    expect(taken.body.code).toBe("SLUG_TAKEN");
+    // Discovery metadata follows the live slug only: its issuer is the new one.
+    const oldMeta = await ctx.call("GET", "/{app_slug}/v1/.well-known/openid-configuration", {
+      params: { app_slug: "before-rename" },
+      auth: null,
+    });
+    expect(oldMeta.status).toBe(404);
+
+    ctx.clock.advance(30 * 24 * 3600 * 1000 + 1);
+    const expired = await jwks("before-rename");
+    expect(expired.status).toBe(404);
+    expect(expired.body.code).toBe("APP_NOT_FOUND");
+    expect((await ctx.call("POST", "/v1/apps", { body: { slug: "before-rename", display_name: "Now free" } })).status).toBe(201);
+  });
+
+  test("renaming back to a live alias of the same app is allowed", async () => {
+    const created = await ctx.call("POST", "/v1/apps", { body: { slug: "ping-app", display_name: "Ping" } });
+    const id = created.body.id;
+    expect((await ctx.call("PATCH", "/v1/apps/{app_id}", { params: { app_id: id }, body: { slug: "pong-app" } })).status).toBe(200);
+    const back = await ctx.call("PATCH", "/v1/apps/{app_id}", { params: { app_id: id }, body: { slug: "ping-app" } });
+    expect(back.status).toBe(200);
+    const rows = ctx.deps.db.$client.query("SELECT slug FROM app_slug_aliases WHERE app_id = ?").all(id);
+    expect(rows).toEqual([{ slug: "pong-app" }]);
+  });
+});
