@@ -1,4 +1,176 @@
-/** @module STUB — replaced by the platform slice. */
+/** @module Platform subset routes (DESIGN §4): sign-in, logout, sessions, me, workspaces, members, PAKs, policies. */
 import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
-export const platformRoutes = (_deps: Deps) => new Elysia();
+import { validate } from "../http/body.ts";
+import { callMeta, guards } from "../http/guards.ts";
+import { HeimdallError } from "../platform/errors.ts";
+import { requestCredential } from "./auth.ts";
+import {
+  createPakSchema,
+  createPolicySchema,
+  logoutSchema,
+  SESSION_COOKIE,
+  signInSchema,
+  updatePakSchema,
+  updatePolicySchema,
+} from "./model.ts";
+
+type Query = Record<string, string | undefined>;
+
+export function platformRoutes(deps: Deps) {
+  const { workspaces: svc, platformAuth, config } = deps;
+  const secure = config.publicUrl.startsWith("https:") ? "; Secure" : "";
+  const sessionCookie = (token: string, maxAge: number) =>
+    `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${maxAge}${secure}`;
+  const clearCookie = sessionCookie("", 0);
+
+  return (
+    new Elysia()
+      .use(guards({ platformAuth }))
+      // ─── Authentication ────────────────────────────────────────────────────
+      .post("/v1/auth/signin", async ({ body, request, set }) => {
+        const input = validate(signInSchema, body);
+        const { token, expiresIn } = await svc.signIn(input, callMeta(request));
+        set.headers["set-cookie"] = sessionCookie(token, expiresIn);
+        set.headers["cache-control"] = "no-store";
+        // The session token is the bearer credential; the appliance issues no refresh token.
+        return { access_token: token, token_type: "Bearer", expires_in: expiresIn };
+      })
+      .post("/v1/auth/logout", async ({ body, request, set }) => {
+        const token = validate(logoutSchema, body)?.refresh_token;
+        const cred = requestCredential(request);
+        try {
+          if (token !== undefined) {
+            svc.logoutToken(token, callMeta(request));
+          } else {
+            if (!cred) {
+              throw new HeimdallError(400, "VALIDATION_ERROR", "Request validation failed", [
+                { field: "refresh_token", reason: "required" },
+              ]);
+            }
+            svc.logoutCurrent(
+              await platformAuth.authenticate(request, { allowPak: false }),
+              callMeta(request),
+            );
+          }
+        } catch (err) {
+          // A dead cookie is cleared; any other refusal (CSRF, a PAK) leaves the browser's cookie alone.
+          if (err instanceof HeimdallError && err.status === 401 && cred?.via === "cookie") {
+            throw new HeimdallError(err.status, err.code, err.message, err.details, {
+              ...err.headers,
+              "set-cookie": clearCookie,
+            });
+          }
+          throw err;
+        }
+        // Only the cookie of the session that ended is cleared, so a body token cannot log a browser out.
+        if (cred?.via === "cookie" && (token === undefined || token === cred.token)) {
+          set.headers["set-cookie"] = clearCookie;
+        }
+        set.status = 204;
+      })
+      .get("/v1/session", ({ principal }) => svc.sessions(principal), { platform: "user" })
+      .get("/v1/me", ({ principal }) => svc.me(principal), { platform: "user" })
+      // ─── Workspaces ────────────────────────────────────────────────────────
+      .get("/v1/workspaces", ({ principal, query }) => svc.listWorkspaces(principal, query as Query), {
+        platform: "any",
+      })
+      .get(
+        "/v1/workspaces/:workspace_slug",
+        ({ principal, params }) => svc.getWorkspace(principal, params.workspace_slug),
+        {
+          platform: "any",
+        },
+      )
+      .get(
+        "/v1/workspaces/:workspace_slug/members",
+        ({ principal, params, query, meta }) =>
+          svc.listMembers(principal, params.workspace_slug, query as Query, meta),
+        { platform: "any" },
+      )
+      // ─── Platform API keys ─────────────────────────────────────────────────
+      .get(
+        "/v1/workspaces/:workspace_slug/api-keys",
+        ({ principal, params }) => svc.listPaks(principal, params.workspace_slug),
+        {
+          platform: "any",
+        },
+      )
+      .post(
+        "/v1/workspaces/:workspace_slug/api-keys",
+        ({ principal, params, body, meta, set }) => {
+          const input = validate(createPakSchema, body);
+          set.status = 201;
+          set.headers["cache-control"] = "no-store";
+          return svc.mintPak(principal, params.workspace_slug, input, meta);
+        },
+        { platform: "user" },
+      )
+      .get(
+        "/v1/workspaces/:workspace_slug/api-keys/:id",
+        ({ principal, params }) => svc.getPak(principal, params.workspace_slug, params.id),
+        { platform: "any" },
+      )
+      .patch(
+        "/v1/workspaces/:workspace_slug/api-keys/:id",
+        ({ principal, params, body, meta }) =>
+          svc.updatePak(principal, params.workspace_slug, params.id, validate(updatePakSchema, body), meta),
+        { platform: "any" },
+      )
+      .delete(
+        "/v1/workspaces/:workspace_slug/api-keys/:id",
+        ({ principal, params, meta, set }) => {
+          svc.revokePak(principal, params.workspace_slug, params.id, meta);
+          set.status = 204;
+        },
+        { platform: "any" },
+      )
+      // ─── Managed policies ──────────────────────────────────────────────────
+      .get(
+        "/v1/workspaces/:workspace_slug/policies/actions/catalog",
+        ({ principal, params }) => svc.catalog(principal, params.workspace_slug),
+        { platform: "any" },
+      )
+      .get(
+        "/v1/workspaces/:workspace_slug/policies",
+        ({ principal, params }) => svc.listPolicies(principal, params.workspace_slug),
+        {
+          platform: "any",
+        },
+      )
+      .post(
+        "/v1/workspaces/:workspace_slug/policies",
+        ({ principal, params, body, meta, set }) => {
+          const input = validate(createPolicySchema, body);
+          set.status = 201;
+          return svc.createPolicy(principal, params.workspace_slug, input, meta);
+        },
+        { platform: "user" },
+      )
+      .get(
+        "/v1/workspaces/:workspace_slug/policies/:policy_id",
+        ({ principal, params }) => svc.getPolicy(principal, params.workspace_slug, params.policy_id),
+        { platform: "any" },
+      )
+      .patch(
+        "/v1/workspaces/:workspace_slug/policies/:policy_id",
+        ({ principal, params, body, meta }) =>
+          svc.updatePolicy(
+            principal,
+            params.workspace_slug,
+            params.policy_id,
+            validate(updatePolicySchema, body),
+            meta,
+          ),
+        { platform: "user" },
+      )
+      .delete(
+        "/v1/workspaces/:workspace_slug/policies/:policy_id",
+        ({ principal, params, meta, set }) => {
+          svc.deletePolicy(principal, params.workspace_slug, params.policy_id, meta);
+          set.status = 204;
+        },
+        { platform: "user" },
+      )
+  );
+}

@@ -1,0 +1,214 @@
+/** @module Platform credential check (DESIGN §3): PAK or platform session, CSRF for the cookie, no caching. */
+
+import { type AuditWriter, createAuditWriter } from "../audit/writer.ts";
+import type { Config } from "../config/index.ts";
+import { type Db, tx } from "../db/client.ts";
+import type { PolicyStatement } from "../db/schema.ts";
+import type { PlatformPrincipal, WorkspaceRole } from "../http/principal.ts";
+import { requestState } from "../http/request-state.ts";
+import { type Clock, DAY, MINUTE } from "../platform/clock.ts";
+import { constantTimeEqual, sha256Hex } from "../platform/crypto.ts";
+import { HeimdallError } from "../platform/errors.ts";
+import type { Logger } from "../platform/logger.ts";
+import { PAK_PREFIX, SESSION_COOKIE, SESSION_PREFIX } from "./model.ts";
+
+export interface PlatformAuth {
+  /** Resolves the caller or throws 401 (no/invalid credential) or 403 (PAK on a human-only route, CSRF). */
+  authenticate(request: Request, opts: { allowPak: boolean }): Promise<PlatformPrincipal>;
+  /** Deletes sessions that expired or were revoked more than 30 days ago; returns how many. */
+  purge(): number;
+}
+
+export interface PlatformAuthDeps {
+  db: Db;
+  clock: Clock;
+  config: Config;
+  log: Logger;
+  /** Records `pak.used`; built from `db` and `clock` when not given (the writer holds no state of its own). */
+  audit?: AuditWriter;
+}
+
+/** How often `last_used_at` (and the `pak.used` audit row) may be written for one credential. */
+export const USE_DEBOUNCE_MS = MINUTE;
+const PURGE_AFTER_MS = 30 * DAY;
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export interface Credential {
+  token: string;
+  via: "cookie" | "bearer";
+}
+
+/** The credential a request carries: an `Authorization: Bearer` header wins over the `auth_token` cookie. */
+export function requestCredential(request: Request): Credential | null {
+  const header = request.headers.get("authorization");
+  const bearer = header?.match(/^Bearer[ \t]+(\S+)[ \t]*$/i)?.[1];
+  if (bearer) return { token: bearer, via: "bearer" };
+  const cookie = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
+  return cookie ? { token: cookie, via: "cookie" } : null;
+}
+
+export function readCookie(header: string | null, name: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
+
+/**
+ * A state-changing request authenticated by the ambient cookie must prove it came from our own pages.
+ * Browsers send `Origin` on every cross-site write, so when present it alone decides; without it a
+ * `Referer` decides; with neither, an `X-Requested-With` header (which a cross-site form cannot send,
+ * and a cross-site script cannot send without a CORS preflight we never grant) is accepted.
+ */
+export function csrfAllowed(request: Request, publicOrigin: string): boolean {
+  if (SAFE_METHODS.has(request.method)) return true;
+  const origin = request.headers.get("origin");
+  if (origin !== null) return origin === publicOrigin;
+  const referer = request.headers.get("referer");
+  if (referer) return URL.parse(referer)?.origin === publicOrigin;
+  return request.headers.has("x-requested-with");
+}
+
+const isStale = (lastUsedAt: number | null, now: number) =>
+  lastUsedAt === null || lastUsedAt <= now - USE_DEBOUNCE_MS;
+
+const CHALLENGE = { "www-authenticate": 'Bearer realm="heimdall"' };
+const missing = () => new HeimdallError(401, "UNAUTHORIZED", "Authentication required", undefined, CHALLENGE);
+const invalid = () =>
+  new HeimdallError(
+    401,
+    "INVALID_TOKEN",
+    "The credential is invalid, expired or revoked",
+    undefined,
+    CHALLENGE,
+  );
+
+interface PakLookup {
+  id: string;
+  workspaceId: string;
+  tokenHash: string;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+interface SessionLookup {
+  id: string;
+  userId: string;
+  tokenHash: string;
+  expiresAt: number;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+  userStatus: string;
+}
+
+export function createPlatformAuth({ db, clock, config, log, audit: given }: PlatformAuthDeps): PlatformAuth {
+  const audit = given ?? createAuditWriter({ db, clock });
+  const publicOrigin = new URL(config.publicUrl).origin;
+  const sql = db.$client;
+  // Every request reads the rows afresh (one indexed lookup), so a revocation takes effect on the next call.
+  const pakByHash = sql.query<PakLookup, [string]>(
+    "SELECT id, workspace_id AS workspaceId, token_hash AS tokenHash, revoked_at AS revokedAt, last_used_at AS lastUsedAt FROM paks WHERE token_hash = ?",
+  );
+  const pakStatements = sql.query<{ statements: string }, [string]>(
+    "SELECT wp.statements FROM pak_policies pp JOIN workspace_policies wp ON wp.id = pp.policy_id WHERE pp.pak_id = ?",
+  );
+  // Conditional on the previous write being old enough: the row itself is the debounce state.
+  const touchPak = sql.query<never, [number, string, number]>(
+    "UPDATE paks SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
+  );
+  const sessionByHash = sql.query<SessionLookup, [string]>(
+    `SELECT s.id, s.user_id AS userId, s.token_hash AS tokenHash, s.expires_at AS expiresAt,
+            s.revoked_at AS revokedAt, s.last_used_at AS lastUsedAt, u.status AS userStatus
+       FROM platform_sessions s JOIN platform_users u ON u.id = s.user_id
+      WHERE s.token_hash = ?`,
+  );
+  const membershipsOf = sql.query<{ workspaceId: string; role: WorkspaceRole }, [string]>(
+    "SELECT workspace_id AS workspaceId, role FROM workspace_members WHERE user_id = ? ORDER BY created_at, id",
+  );
+  const touchSession = sql.query<never, [number, string, number]>(
+    "UPDATE platform_sessions SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
+  );
+  const purgeSessions = sql.query<never, [number, number]>(
+    "DELETE FROM platform_sessions WHERE expires_at < ? OR (revoked_at IS NOT NULL AND revoked_at < ?)",
+  );
+
+  function pakPrincipal(request: Request, token: string, allowPak: boolean): PlatformPrincipal {
+    const hash = sha256Hex(token);
+    const row = pakByHash.get(hash);
+    if (!row || !constantTimeEqual(row.tokenHash, hash) || row.revokedAt !== null) throw invalid();
+    if (!allowPak) {
+      throw new HeimdallError(
+        403,
+        "PAK_NOT_ALLOWED",
+        "This operation requires a human session, not an API key",
+      );
+    }
+    const statements = pakStatements
+      .all(row.id)
+      .flatMap((r) => JSON.parse(r.statements) as PolicyStatement[]);
+    if (isStale(row.lastUsedAt, clock.now())) recordUse(request, row);
+    return { kind: "pak", pakId: row.id, workspaceId: row.workspaceId, statements };
+  }
+
+  /** `last_used_at` and the `pak.used` audit row, at most once per debounce window (the guarded UPDATE decides). */
+  function recordUse(request: Request, row: PakLookup): void {
+    const now = clock.now();
+    tx(db, () => {
+      if (touchPak.run(now, row.id, now - USE_DEBOUNCE_MS).changes === 0) return;
+      const state = requestState(request);
+      audit.record({
+        workspaceId: row.workspaceId,
+        action: "pak.used",
+        resourceType: "pak",
+        resourceId: row.id,
+        actor: { type: "pak", id: row.id },
+        details: { method: request.method, path: new URL(request.url).pathname },
+        meta: { requestId: state.id, ip: state.ip },
+      });
+    });
+  }
+
+  function sessionPrincipal(request: Request, token: string, via: "cookie" | "bearer"): PlatformPrincipal {
+    if (!token.startsWith(SESSION_PREFIX)) throw invalid();
+    const hash = sha256Hex(token);
+    const row = sessionByHash.get(hash);
+    const now = clock.now();
+    if (!row || !constantTimeEqual(row.tokenHash, hash) || row.revokedAt !== null || row.expiresAt <= now) {
+      throw invalid();
+    }
+    if (row.userStatus !== "active") throw invalid();
+    if (via === "cookie" && !csrfAllowed(request, publicOrigin)) {
+      throw new HeimdallError(
+        403,
+        "CSRF_REJECTED",
+        "Cross-site request rejected: Origin does not match PUBLIC_URL",
+      );
+    }
+    if (isStale(row.lastUsedAt, now)) touchSession.run(now, row.id, now - USE_DEBOUNCE_MS);
+    return {
+      kind: "platform_user",
+      userId: row.userId,
+      sessionId: row.id,
+      via,
+      memberships: membershipsOf.all(row.userId),
+    };
+  }
+
+  return {
+    async authenticate(request, { allowPak }) {
+      const cred = requestCredential(request);
+      if (!cred) throw missing();
+      if (cred.via === "bearer" && cred.token.startsWith(PAK_PREFIX))
+        return pakPrincipal(request, cred.token, allowPak);
+      return sessionPrincipal(request, cred.token, cred.via);
+    },
+    purge() {
+      const cutoff = clock.now() - PURGE_AFTER_MS;
+      const n = purgeSessions.run(cutoff, cutoff).changes;
+      if (n > 0) log.debug("purged platform sessions", { count: n });
+      return n;
+    },
+  };
+}

@@ -1,0 +1,270 @@
+/** @module Drizzle queries of the platform subset: workspaces, platform users, members, sessions, policies, PAKs. */
+import { and, asc, type Column, count, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import {
+  pakPolicies,
+  paks,
+  platformSessions,
+  platformUsers,
+  workspaceMembers,
+  workspacePolicies,
+  workspaces,
+} from "../db/schema.ts";
+import type { WorkspaceRole } from "../http/principal.ts";
+import type {
+  BoundPolicy,
+  MemberRow,
+  PakRow,
+  PolicyRow,
+  Position,
+  SessionRow,
+  UserRow,
+  WorkspaceRow,
+} from "./model.ts";
+
+/** bun:sqlite reports affected rows; drizzle's bun-sqlite typings declare `run()` as void. */
+const changes = (result: unknown) => (result as { changes: number }).changes;
+
+/** Keyset condition for newest-first lists: rows strictly after the cursor's `(created_at, id)`. */
+const before = (createdAt: Column, id: Column, p: Position | undefined) =>
+  p ? or(lt(createdAt, p.c), and(eq(createdAt, p.c), lt(id, p.i))) : undefined;
+
+export function createWorkspaceStore(db: Db) {
+  return {
+    // ─── Workspaces ──────────────────────────────────────────────────────────
+    hasAnyWorkspace(): boolean {
+      return db.select({ id: workspaces.id }).from(workspaces).limit(1).get() !== undefined;
+    },
+    workspaceBySlug(slug: string): WorkspaceRow | undefined {
+      return db.select().from(workspaces).where(eq(workspaces.slug, slug)).get();
+    },
+    workspaceById(id: string): WorkspaceRow | undefined {
+      return db.select().from(workspaces).where(eq(workspaces.id, id)).get();
+    },
+    insertWorkspace(row: WorkspaceRow): void {
+      db.insert(workspaces).values(row).run();
+    },
+    /** The workspaces a user belongs to with the user's role, newest first. */
+    workspacesOfUser(userId: string, limit: number, after?: Position) {
+      return db
+        .select({ workspace: workspaces, role: workspaceMembers.role })
+        .from(workspaceMembers)
+        .innerJoin(workspaces, eq(workspaces.id, workspaceMembers.workspaceId))
+        .where(and(eq(workspaceMembers.userId, userId), before(workspaces.createdAt, workspaces.id, after)))
+        .orderBy(desc(workspaces.createdAt), desc(workspaces.id))
+        .limit(limit)
+        .all();
+    },
+    /** The user's oldest membership: the audit chain for events about the user. */
+    firstWorkspaceIdOfUser(userId: string): string | undefined {
+      return db
+        .select({ id: workspaceMembers.workspaceId })
+        .from(workspaceMembers)
+        .where(eq(workspaceMembers.userId, userId))
+        .orderBy(asc(workspaceMembers.createdAt), asc(workspaceMembers.id))
+        .limit(1)
+        .get()?.id;
+    },
+
+    // ─── Users and members ───────────────────────────────────────────────────
+    userById(id: string): UserRow | undefined {
+      return db.select().from(platformUsers).where(eq(platformUsers.id, id)).get();
+    },
+    /** Email match is case-insensitive (emails are stored lower-case); username match is exact. */
+    userByIdentifier(identifier: string): UserRow | undefined {
+      return db
+        .select()
+        .from(platformUsers)
+        .where(or(eq(platformUsers.email, identifier.toLowerCase()), eq(platformUsers.username, identifier)))
+        .get();
+    },
+    emailTaken(email: string): boolean {
+      return (
+        db
+          .select({ id: platformUsers.id })
+          .from(platformUsers)
+          .where(eq(platformUsers.email, email))
+          .get() !== undefined
+      );
+    },
+    usernameTaken(username: string): boolean {
+      return (
+        db
+          .select({ id: platformUsers.id })
+          .from(platformUsers)
+          .where(eq(platformUsers.username, username))
+          .get() !== undefined
+      );
+    },
+    insertUser(row: UserRow): void {
+      db.insert(platformUsers).values(row).run();
+    },
+    insertMember(row: {
+      id: string;
+      workspaceId: string;
+      userId: string;
+      role: WorkspaceRole;
+      createdAt: number;
+    }): void {
+      db.insert(workspaceMembers).values(row).run();
+    },
+    membersOf(workspaceId: string, limit: number, after?: Position): MemberRow[] {
+      return db
+        .select({
+          id: workspaceMembers.id,
+          userId: workspaceMembers.userId,
+          role: workspaceMembers.role,
+          createdAt: workspaceMembers.createdAt,
+          username: platformUsers.username,
+          displayName: platformUsers.displayName,
+          email: platformUsers.email,
+        })
+        .from(workspaceMembers)
+        .innerJoin(platformUsers, eq(platformUsers.id, workspaceMembers.userId))
+        .where(
+          and(
+            eq(workspaceMembers.workspaceId, workspaceId),
+            before(workspaceMembers.createdAt, workspaceMembers.id, after),
+          ),
+        )
+        .orderBy(desc(workspaceMembers.createdAt), desc(workspaceMembers.id))
+        .limit(limit)
+        .all();
+    },
+
+    // ─── Sessions ────────────────────────────────────────────────────────────
+    insertSession(row: SessionRow): void {
+      db.insert(platformSessions).values(row).run();
+    },
+    sessionByTokenHash(tokenHash: string): SessionRow | undefined {
+      return db.select().from(platformSessions).where(eq(platformSessions.tokenHash, tokenHash)).get();
+    },
+    revokeSession(id: string, now: number): boolean {
+      const r = db
+        .update(platformSessions)
+        .set({ revokedAt: now })
+        .where(and(eq(platformSessions.id, id), isNull(platformSessions.revokedAt)))
+        .run();
+      return changes(r) > 0;
+    },
+    liveSessionsOf(userId: string, now: number): SessionRow[] {
+      return db
+        .select()
+        .from(platformSessions)
+        .where(
+          and(
+            eq(platformSessions.userId, userId),
+            isNull(platformSessions.revokedAt),
+            gt(platformSessions.expiresAt, now),
+          ),
+        )
+        .orderBy(desc(platformSessions.createdAt), desc(platformSessions.id))
+        .all();
+    },
+
+    // ─── Policies ────────────────────────────────────────────────────────────
+    insertPolicy(row: PolicyRow): void {
+      db.insert(workspacePolicies).values(row).run();
+    },
+    policiesOf(workspaceId: string): PolicyRow[] {
+      return db
+        .select()
+        .from(workspacePolicies)
+        .where(eq(workspacePolicies.workspaceId, workspaceId))
+        .orderBy(desc(workspacePolicies.createdAt), desc(workspacePolicies.id))
+        .all();
+    },
+    policyById(workspaceId: string, id: string): PolicyRow | undefined {
+      return db
+        .select()
+        .from(workspacePolicies)
+        .where(and(eq(workspacePolicies.workspaceId, workspaceId), eq(workspacePolicies.id, id)))
+        .get();
+    },
+    policyByName(workspaceId: string, name: string): PolicyRow | undefined {
+      return db
+        .select()
+        .from(workspacePolicies)
+        .where(and(eq(workspacePolicies.workspaceId, workspaceId), eq(workspacePolicies.name, name)))
+        .get();
+    },
+    policiesByIds(workspaceId: string, ids: string[]): PolicyRow[] {
+      if (ids.length === 0) return [];
+      return db
+        .select()
+        .from(workspacePolicies)
+        .where(and(eq(workspacePolicies.workspaceId, workspaceId), inArray(workspacePolicies.id, ids)))
+        .all();
+    },
+    updatePolicy(
+      id: string,
+      set: Partial<Pick<PolicyRow, "name" | "description" | "statements" | "updatedAt">>,
+    ): void {
+      db.update(workspacePolicies).set(set).where(eq(workspacePolicies.id, id)).run();
+    },
+    deletePolicy(id: string): void {
+      db.delete(workspacePolicies).where(eq(workspacePolicies.id, id)).run();
+    },
+    pakBindingCount(policyId: string): number {
+      return (
+        db.select({ n: count() }).from(pakPolicies).where(eq(pakPolicies.policyId, policyId)).get()?.n ?? 0
+      );
+    },
+
+    // ─── PAKs ────────────────────────────────────────────────────────────────
+    insertPak(row: PakRow, policyIds: string[]): void {
+      db.insert(paks).values(row).run();
+      if (policyIds.length)
+        db.insert(pakPolicies)
+          .values(policyIds.map((policyId) => ({ pakId: row.id, policyId })))
+          .run();
+    },
+    paksOf(workspaceId: string): PakRow[] {
+      return db
+        .select()
+        .from(paks)
+        .where(eq(paks.workspaceId, workspaceId))
+        .orderBy(desc(paks.createdAt), desc(paks.id))
+        .all();
+    },
+    pakById(workspaceId: string, id: string): PakRow | undefined {
+      return db
+        .select()
+        .from(paks)
+        .where(and(eq(paks.workspaceId, workspaceId), eq(paks.id, id)))
+        .get();
+    },
+    updatePak(id: string, set: Partial<Pick<PakRow, "name" | "description" | "updatedAt">>): void {
+      db.update(paks).set(set).where(eq(paks.id, id)).run();
+    },
+    revokePak(id: string, now: number): boolean {
+      const r = db
+        .update(paks)
+        .set({ revokedAt: now, updatedAt: now })
+        .where(and(eq(paks.id, id), isNull(paks.revokedAt)))
+        .run();
+      return changes(r) > 0;
+    },
+    /** Bound policy summaries for each PAK id, in policy name order. */
+    boundPolicies(pakIds: string[]): Map<string, BoundPolicy[]> {
+      const out = new Map<string, BoundPolicy[]>(pakIds.map((id) => [id, []]));
+      if (pakIds.length === 0) return out;
+      const rows = db
+        .select({
+          pakId: pakPolicies.pakId,
+          id: workspacePolicies.id,
+          name: workspacePolicies.name,
+          description: workspacePolicies.description,
+        })
+        .from(pakPolicies)
+        .innerJoin(workspacePolicies, eq(workspacePolicies.id, pakPolicies.policyId))
+        .where(inArray(pakPolicies.pakId, pakIds))
+        .orderBy(asc(workspacePolicies.name))
+        .all();
+      for (const r of rows) out.get(r.pakId)?.push({ id: r.id, name: r.name, description: r.description });
+      return out;
+    },
+  };
+}
+
+export type WorkspaceStore = ReturnType<typeof createWorkspaceStore>;

@@ -1,0 +1,186 @@
+/** @module Bootstrap and the CLI-facing service calls (`user create`, `pak create`), checked through the API. */
+import { beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import { loadConfig } from "../../../src/config/index.ts";
+import { openDatabase } from "../../../src/db/client.ts";
+import { paks, platformUsers, workspacePolicies } from "../../../src/db/schema.ts";
+import { buildDeps } from "../../../src/deps.ts";
+import { FakeClock } from "../../../src/platform/clock.ts";
+import { HeimdallError } from "../../../src/platform/errors.ts";
+import { memoryLogger } from "../../../src/platform/logger.ts";
+import { createMasterKeyFile } from "../../../src/vault/master-key.ts";
+import { BOOT_PAK, createTestContext, type TestContext } from "../../support/harness.ts";
+import { auditRows } from "./helpers.ts";
+
+function freshDeps() {
+  const dir = mkdtempSync(join(tmpdir(), "heimdall-test-"));
+  createMasterKeyFile(join(dir, "master.key"));
+  const config = loadConfig({ "data-dir": dir }, {});
+  return buildDeps(config, {
+    clock: new FakeClock(),
+    log: memoryLogger("error"),
+    db: openDatabase(":memory:"),
+  });
+}
+
+async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    if (e instanceof HeimdallError) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+describe("bootstrap", () => {
+  test("with nothing given, generates the password and the PAK, and seeds the admin policy", async () => {
+    const deps = freshDeps();
+    const r = await deps.workspaces.bootstrap({});
+    expect(r.generated).toEqual({ password: true, pak: true });
+    expect(r.password.length).toBeGreaterThanOrEqual(24);
+    expect(r.pakToken).toMatch(/^pcft_live_[A-Za-z0-9_-]{43}$/);
+    expect(r.workspace.slug).toBe("default");
+    const user = deps.db.select().from(platformUsers).get()!;
+    expect(user.email).toBe(r.email);
+    expect(user.passwordHash).toStartWith("$argon2id$v=19$m=19456,t=2,p=1$");
+    expect(JSON.stringify(user)).not.toContain(r.password);
+    const policy = deps.db.select().from(workspacePolicies).get()!;
+    expect(policy).toMatchObject({
+      name: "heimdall-admin",
+      statements: [{ effect: "allow", actions: ["heimdall.*"], resources: ["*"] }],
+    });
+    const pak = deps.db.select().from(paks).get()!;
+    expect(pak.name).toBe("bootstrap");
+    expect(JSON.stringify(pak)).not.toContain(r.pakToken);
+    expect(deps.audit.verify()).toMatchObject({ ok: true });
+  });
+
+  test("runs once: a second bootstrap fails and changes nothing", async () => {
+    const deps = freshDeps();
+    await deps.workspaces.bootstrap({ email: "a@example.test", password: "long enough password" });
+    expect(await codeOf(deps.workspaces.bootstrap({}))).toBe("ALREADY_BOOTSTRAPPED");
+    expect(deps.db.select().from(platformUsers).all()).toHaveLength(1);
+  });
+
+  test.each([
+    ["a malformed PAK", { pak: "pcft_live_short" }],
+    ["a short password", { password: "short" }],
+    ["a malformed email", { email: "not-an-email" }],
+  ])("rejects %s", async (_name, input) => {
+    const deps = freshDeps();
+    expect(await codeOf(deps.workspaces.bootstrap(input))).toBe("VALIDATION_ERROR");
+    expect(deps.db.select().from(platformUsers).all()).toHaveLength(0);
+  });
+});
+
+describe("CLI calls on a bootstrapped instance", () => {
+  let ctx: TestContext;
+  beforeEach(async () => {
+    ctx = await createTestContext();
+  });
+
+  test("user create: the new user signs in with its role; duplicates and unknown workspaces are refused", async () => {
+    const r = await ctx.deps.workspaces.createUser({ email: "Ops@Example.test", role: "viewer" });
+    expect(r.generated.password).toBe(true);
+    expect(r.user).toMatchObject({ email: "ops@example.test", username: "ops" });
+    const cookie = await ctx.signIn("ops@example.test", r.password);
+    const list = await ctx.call("GET", "/v1/workspaces", { auth: { cookie } });
+    expect(list.body.data[0].member_role).toBe("viewer");
+    expect(auditRows(ctx, "member.added")).toHaveLength(1);
+
+    expect(await codeOf(ctx.deps.workspaces.createUser({ email: "ops@example.test" }))).toBe("EMAIL_TAKEN");
+    expect(await codeOf(ctx.deps.workspaces.createUser({ email: "x@example.test", workspace: "nope" }))).toBe(
+      "WORKSPACE_NOT_FOUND",
+    );
+    // A colliding username gets a suffix.
+    const twin = await ctx.deps.workspaces.createUser({
+      email: "ops@elsewhere.test",
+      password: "long enough password",
+    });
+    expect(twin.user.username).toBe("ops-2");
+  });
+
+  test("pak create without a policy file binds heimdall-admin; the key works", async () => {
+    const r = ctx.deps.workspaces.createPak({ workspaceSlug: "default", name: "ci" });
+    expect(r.record.policies.map((p) => p.name)).toEqual(["heimdall-admin"]);
+    expect(r.record.created_by).toBeNull();
+    const res = await ctx.call("GET", "/v1/workspaces/{workspace_slug}/api-keys", {
+      params: { workspace_slug: "default" },
+      auth: { pak: r.token },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toHaveLength(2);
+    expect(auditRows(ctx, "pak.created").at(-1)!.actorType).toBe("system");
+  });
+
+  test("pak create with a policy file binds a new policy holding exactly those statements", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "heimdall-policy-"));
+    const file = join(dir, "policy.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ policy: [{ effect: "allow", actions: ["heimdall.read"], resources: ["*"] }] }),
+    );
+    const r = ctx.deps.workspaces.createPak({
+      workspaceSlug: "default",
+      name: "reader/ci",
+      policyFile: file,
+    });
+    const bound = ctx.deps.db
+      .select()
+      .from(workspacePolicies)
+      .where(eq(workspacePolicies.id, r.record.policies[0]!.id))
+      .get()!;
+    expect(bound.statements).toEqual([{ effect: "allow", actions: ["heimdall.read"], resources: ["*"] }]);
+    const read = await ctx.call("GET", "/v1/workspaces/{workspace_slug}/api-keys", {
+      params: { workspace_slug: "default" },
+      auth: { pak: r.token },
+    });
+    expect(read.status).toBe(200);
+    const write = await ctx.call("DELETE", "/v1/workspaces/{workspace_slug}/api-keys/{id}", {
+      params: { workspace_slug: "default", id: r.record.id },
+      auth: { pak: r.token },
+    });
+    expect(write.status).toBe(403);
+    // The same name again gets a distinct policy name rather than a conflict.
+    const again = ctx.deps.workspaces.createPak({
+      workspaceSlug: "default",
+      name: "reader/ci",
+      policyFile: file,
+    });
+    expect(again.record.policies[0]!.name).not.toBe(r.record.policies[0]!.name);
+  });
+
+  test.each([
+    ["a missing file", "/nonexistent/policy.json", undefined],
+    ["invalid JSON", "policy.json", "{nope"],
+    [
+      "an unknown action",
+      "policy.json",
+      JSON.stringify([{ effect: "allow", actions: ["nope"], resources: ["*"] }]),
+    ],
+  ])("pak create with %s → VALIDATION_ERROR", async (_name, path, content) => {
+    let file = path;
+    if (content !== undefined) {
+      file = join(mkdtempSync(join(tmpdir(), "heimdall-policy-")), path);
+      writeFileSync(file, content);
+    }
+    expect(
+      await codeOf(() =>
+        ctx.deps.workspaces.createPak({ workspaceSlug: "default", name: "k", policyFile: file }),
+      ),
+    ).toBe("VALIDATION_ERROR");
+    expect(await codeOf(() => ctx.deps.workspaces.createPak({ workspaceSlug: "nope", name: "k" }))).toBe(
+      "WORKSPACE_NOT_FOUND",
+    );
+    expect(ctx.deps.db.select().from(paks).all()).toHaveLength(1);
+  });
+
+  test("the harness bootstrap PAK is the configured one", async () => {
+    const row = ctx.deps.db.select().from(paks).get()!;
+    expect(row.tokenPrefix).toBe(BOOT_PAK.slice(0, 14));
+  });
+});
