@@ -66,7 +66,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
         meta: e.meta,
       }),
   });
-  const platformAuth = createPlatformAuth({ db, clock, config, log });
+  const platformAuth = createPlatformAuth({ db, clock, config, log, audit });
   const workspaces = createWorkspaceService({ db, clock, audit, config });
   const apps = createAppService({ db, clock, audit, keys });
   const idempotency = createIdempotency({ db, clock });

@@ -1,4 +1,5 @@
 /** @module Apps wire model: slug rules, request schemas, and the row → AppResponseDto mapping. */
+import { isPosition, type Position } from "../http/pagination.ts";
 import { z } from "zod";
 import type { apps } from "../db/schema.ts";
 import { iso } from "../platform/clock.ts";
@@ -102,17 +103,8 @@ export function toAppDto(r: AppRow): AppDto {
 }
 
 /** Position of an app in the newest-first list. */
-export interface AppCursor {
-  c: number;
-  i: string;
-}
-
-export const isAppCursor = (v: unknown): v is AppCursor =>
-  typeof v === "object" &&
-  v !== null &&
-  Number.isSafeInteger((v as AppCursor).c) &&
-  typeof (v as AppCursor).i === "string" &&
-  (v as AppCursor).i.length <= 64;
+export type AppCursor = Position;
+export const isAppCursor = isPosition;
 
 export interface PlatformStatsDto {
   apps: number;

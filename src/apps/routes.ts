@@ -6,7 +6,7 @@ import { guards } from "../http/guards.ts";
 import type { PlatformPrincipal } from "../http/principal.ts";
 import { authConfigPatchSchema } from "./auth-config.ts";
 import { createAppSchema, updateAppSchema, updateStatusSchema } from "./model.ts";
-import { queryParam } from "./pagination.ts";
+import { queryParam } from "../http/pagination.ts";
 
 /** Idempotency keys are per caller: a PAK and a person never share a key space, nor do two people. */
 const idempotencyScope = (p: PlatformPrincipal, route: string) =>

@@ -27,14 +27,14 @@ import {
   toAppDto,
   type UpdateAppInput,
 } from "./model.ts";
-import { decodeCursor, type Page, pageOf, parseLimit } from "./pagination.ts";
+import { decodeCursor, type Page, pageOf, parseLimit } from "../http/pagination.ts";
 import { createAppStore, isSlugConflict } from "./store.ts";
 
 export interface AppServiceDeps {
   db: Db;
   clock: Clock;
   audit: AuditWriter;
-  keys: Pick<KeyService, "generateKeyMaterial" | "insertInitialKeys" | "invalidate">;
+  keys: Pick<KeyService, "generateKeyMaterial" | "insertInitialKeys" | "invalidate" | "deleteApp">;
 }
 
 export interface ListAppsQuery {

@@ -1,6 +1,6 @@
 /** @module Drizzle queries for apps, their auth config, and the workspace/PAK counts the Admin API needs. */
 import { and, count, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import { changes, type Db } from "../db/client.ts";
 import { appSlugAliases, apps, authConfigs, paks, workspaces } from "../db/schema.ts";
 import type { AppCursor, AppRow } from "./model.ts";
 
@@ -31,7 +31,7 @@ export function createAppStore(db: Db) {
     },
 
     purgeAliases(now: number): number {
-      return db.delete(appSlugAliases).where(lt(appSlugAliases.expiresAt, now)).run().changes;
+      return changes(db.delete(appSlugAliases).where(lt(appSlugAliases.expiresAt, now)).run());
     },
 
     workspaceExists(id: string): boolean {

@@ -31,6 +31,11 @@ export function embeddedMigrations(): MigrationMeta[] {
   });
 }
 
+/** Rows affected by a drizzle `.run()`: bun:sqlite reports them, drizzle's bun-sqlite typings declare `void`. */
+export function changes(result: unknown): number {
+  return (result as { changes: number }).changes;
+}
+
 /** Applies pending migrations in one transaction; a no-op when the database is current. */
 export function migrate(db: Db): void {
   // biome-ignore lint/suspicious/noExplicitAny: drizzle exposes the dialect migrator only untyped.

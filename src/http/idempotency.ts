@@ -1,6 +1,6 @@
 /** @module Idempotency-Key (DESIGN §2): same key + same body replays for 24 h; a different body is a 409. */
 import { and, eq, lt } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import { changes, type Db } from "../db/client.ts";
 import { idempotencyKeys } from "../db/schema.ts";
 import { type Clock, DAY } from "../platform/clock.ts";
 import { sha256Hex } from "../platform/crypto.ts";
@@ -64,7 +64,7 @@ export function createIdempotency({ db, clock }: { db: Db; clock: Clock }): Idem
       }
     },
     purge() {
-      return db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, clock.now() - DAY)).run().changes;
+      return changes(db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, clock.now() - DAY)).run());
     },
   };
 }

@@ -1,7 +1,7 @@
 /** @module Envelope encryption of secrets at rest: per-secret DEK, wrapped by the master key; the only holder of master keys. */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { eq, inArray, ne } from "drizzle-orm";
-import { type Db, tx } from "../db/client.ts";
+import { changes, type Db, tx } from "../db/client.ts";
 import { vaultSecrets } from "../db/schema.ts";
 import type { Clock } from "../platform/clock.ts";
 import { newId } from "../platform/ids.ts";
@@ -133,7 +133,7 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
 
     destroy(ids) {
       if (ids.length === 0) return 0;
-      return db.delete(vaultSecrets).where(inArray(vaultSecrets.id, [...ids])).run().changes;
+      return changes(db.delete(vaultSecrets).where(inArray(vaultSecrets.id, [...ids])).run());
     },
 
     kekIdsInUse() {

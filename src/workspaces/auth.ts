@@ -1,6 +1,6 @@
 /** @module Platform credential check (DESIGN §3): PAK or platform session, CSRF for the cookie, no caching. */
 
-import { type AuditWriter, createAuditWriter } from "../audit/writer.ts";
+import type { AuditWriter } from "../audit/writer.ts";
 import type { Config } from "../config/index.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { PolicyStatement } from "../db/schema.ts";
@@ -25,7 +25,7 @@ export interface PlatformAuthDeps {
   config: Config;
   log: Logger;
   /** Records `pak.used`; built from `db` and `clock` when not given (the writer holds no state of its own). */
-  audit?: AuditWriter;
+  audit: AuditWriter;
 }
 
 /** How often `last_used_at` (and the `pak.used` audit row) may be written for one credential. */
@@ -103,8 +103,7 @@ interface SessionLookup {
   userStatus: string;
 }
 
-export function createPlatformAuth({ db, clock, config, log, audit: given }: PlatformAuthDeps): PlatformAuth {
-  const audit = given ?? createAuditWriter({ db, clock });
+export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAuthDeps): PlatformAuth {
   const publicOrigin = new URL(config.publicUrl).origin;
   const sql = db.$client;
   // Every request reads the rows afresh (one indexed lookup), so a revocation takes effect on the next call.

@@ -1,4 +1,5 @@
 /** @module Platform subset wire model: zod request schemas, DTO mappers and the list cursor (DESIGN §2, §4). */
+import { decodeCursor, isPosition } from "../http/pagination.ts";
 import { z } from "zod";
 import type {
   PolicyStatement,
@@ -123,72 +124,12 @@ export const policyFileSchema = z.union([
   z.object({ statements: statementsSchema }).transform((o) => o.statements),
 ]);
 
-// ─── Pagination (DESIGN §2) ──────────────────────────────────────────────────
+// ─── Pagination (DESIGN §2): the shared helpers, with this module's cursor shape ──────
 
-export const DEFAULT_LIMIT = 50;
-export const MAX_LIMIT = 200;
-
-export interface Position {
-  c: number;
-  i: string;
-}
-
-export interface Page<T> {
-  data: T[];
-  pagination: { has_more: boolean; next_cursor: string | null };
-}
-
-export function parseLimit(raw: string | undefined): number {
-  if (raw === undefined || raw === "") return DEFAULT_LIMIT;
-  const n = /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!(n >= 1 && n <= MAX_LIMIT)) {
-    throw validationError([{ field: "limit", reason: `must be an integer between 1 and ${MAX_LIMIT}` }]);
-  }
-  return n;
-}
+export { type Page, pageOf, parseLimit, type Position } from "../http/pagination.ts";
 
 /** Opaque base64url JSON of `(created_at, id)`; anything that does not decode to that is a 400. */
-export function parseCursor(raw: string | undefined): Position | undefined {
-  if (raw === undefined || raw === "") return undefined;
-  const bad = () => validationError([{ field: "cursor", reason: "invalid cursor" }]);
-  if (raw.length > 256 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw bad();
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(raw, "base64url").toString("utf8"));
-  } catch {
-    throw bad();
-  }
-  const p = v as Partial<Position> | null;
-  if (
-    !p ||
-    typeof p !== "object" ||
-    !Number.isSafeInteger(p.c) ||
-    typeof p.i !== "string" ||
-    p.i.length > 64
-  ) {
-    throw bad();
-  }
-  return { c: p.c as number, i: p.i };
-}
-
-/** Builds the page from `limit + 1` rows: the extra row only says that another page exists. */
-export function pageOf<R, T>(
-  rows: R[],
-  limit: number,
-  position: (r: R) => Position,
-  toDto: (r: R) => T,
-): Page<T> {
-  const hasMore = rows.length > limit;
-  const items = hasMore ? rows.slice(0, limit) : rows;
-  const last = items.at(-1);
-  return {
-    data: items.map(toDto),
-    pagination: {
-      has_more: hasMore,
-      next_cursor: hasMore && last ? Buffer.from(JSON.stringify(position(last))).toString("base64url") : null,
-    },
-  };
-}
+export const parseCursor = (raw: string | undefined) => decodeCursor(raw, isPosition);
 
 // ─── DTOs ────────────────────────────────────────────────────────────────────
 

@@ -1,6 +1,6 @@
 /** @module Drizzle queries of the platform subset: workspaces, platform users, members, sessions, policies, PAKs. */
 import { and, asc, type Column, count, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import { changes, type Db } from "../db/client.ts";
 import {
   pakPolicies,
   paks,
@@ -21,9 +21,6 @@ import type {
   UserRow,
   WorkspaceRow,
 } from "./model.ts";
-
-/** bun:sqlite reports affected rows; drizzle's bun-sqlite typings declare `run()` as void. */
-const changes = (result: unknown) => (result as { changes: number }).changes;
 
 /** Keyset condition for newest-first lists: rows strictly after the cursor's `(created_at, id)`. */
 const before = (createdAt: Column, id: Column, p: Position | undefined) =>

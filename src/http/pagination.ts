@@ -49,6 +49,19 @@ export function decodeCursor<T>(raw: string | undefined, accept: (v: unknown) =>
   return value;
 }
 
+/** A row's place in a newest-first `(created_at, id)` ordering. */
+export interface Position {
+  c: number;
+  i: string;
+}
+
+export const isPosition = (v: unknown): v is Position =>
+  typeof v === "object" &&
+  v !== null &&
+  Number.isSafeInteger((v as Position).c) &&
+  typeof (v as Position).i === "string" &&
+  (v as Position).i.length <= 64;
+
 /** Builds the envelope from `limit + 1` fetched items: the extra one only tells that another page exists. */
 export function pageOf<R, T>(
   rows: R[],
