@@ -13,6 +13,8 @@ import { createPlatformAuth, type PlatformAuth } from "./workspaces/auth.ts";
 import { createWorkspaceService, type WorkspaceService } from "./workspaces/service.ts";
 import { createAppService, type AppService } from "./apps/service.ts";
 import { createIdempotency, type Idempotency } from "./http/idempotency.ts";
+import { createPasswordHasher, type PasswordHasher } from "./auth/passwords.ts";
+import { createServerSecrets, type ServerSecrets } from "./vault/server-secrets.ts";
 
 export interface Deps {
   readonly config: Config;
@@ -21,6 +23,8 @@ export interface Deps {
   readonly db: Db;
   readonly metrics: Metrics;
   readonly vault: Vault;
+  readonly secrets: ServerSecrets;
+  readonly passwords: PasswordHasher;
   readonly keys: KeyService;
   readonly audit: AuditWriter;
   readonly platformAuth: PlatformAuth;
@@ -48,6 +52,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   migrate(db);
   const metrics = new Metrics();
   const vault = createVault({ db, keys: loadMasterKeys(config.masterKeyFile), clock });
+  const secrets = createServerSecrets({ db, vault, clock });
   const audit = createAuditWriter({ db, clock });
   const keys = createKeyService({
     db,
@@ -67,7 +72,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
       }),
   });
   const platformAuth = createPlatformAuth({ db, clock, config, log, audit });
-  const workspaces = createWorkspaceService({ db, clock, audit, config });
+  const passwords = createPasswordHasher();
+  const workspaces = createWorkspaceService({ db, clock, audit, config, passwords });
   const apps = createAppService({ db, clock, audit, keys });
   const idempotency = createIdempotency({ db, clock });
   const scheduler = createScheduler({
@@ -87,5 +93,5 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     help: "Age of each app's active signing key.",
     collect: () => keys.activeKeyAges().map((k) => ({ labels: { app_id: k.appId, kid: k.kid }, value: k.ageSeconds })),
   });
-  return { config, clock, log, db, metrics, vault, keys, audit, platformAuth, workspaces, apps, idempotency, scheduler };
+  return { config, clock, log, db, metrics, vault, secrets, passwords, keys, audit, platformAuth, workspaces, apps, idempotency, scheduler };
 }

@@ -259,3 +259,180 @@ export const idempotencyKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.scope, t.key] }), index("idempotency_keys_created").on(t.createdAt)],
 );
+
+// ─── Server-wide secrets (refresh-token HMAC key, code pepper), sealed in the vault ──
+
+export const serverSecrets = sqliteTable("server_secrets", {
+  name: text("name").primaryKey(),
+  vaultSecretId: text("vault_secret_id")
+    .notNull()
+    .references(() => vaultSecrets.id),
+  createdAt: ms("created_at").notNull(),
+});
+
+// ─── End users (Consumer API) ───────────────────────────────────────────────
+
+export const endUsers = sqliteTable(
+  "end_users",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    /** Stored case-folded: usernames are unique per app regardless of case. */
+    username: text("username").notNull(),
+    displayName: text("display_name"),
+    /** Null for accounts provisioned without a password (they use the reset flow). */
+    passwordHash: text("password_hash"),
+    status: text("status", { enum: ["active", "suspended", "deactivated"] })
+      .notNull()
+      .default("active"),
+    /** App role name; role names are immutable, so the name is a stable reference. */
+    role: text("role").notNull().default("member"),
+    failedLoginCount: integer("failed_login_count").notNull().default(0),
+    lockedUntil: ms("locked_until"),
+    passwordChangedAt: ms("password_changed_at"),
+    lastUsedAt: ms("last_used_at"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("end_users_app_username").on(t.appId, t.username),
+    index("end_users_app_created").on(t.appId, t.createdAt, t.id),
+    index("end_users_app_status_created").on(t.appId, t.status, t.createdAt, t.id),
+  ],
+);
+
+export const endUserContacts = sqliteTable(
+  "end_user_contacts",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => endUsers.id, { onDelete: "cascade" }),
+    type: text("type", { enum: ["email", "phone"] }).notNull(),
+    /** Normalised: emails lower-cased and NFKC, phones stripped to `+` and digits. */
+    value: text("value").notNull(),
+    isPrimary: integer("is_primary", { mode: "boolean" }).notNull().default(false),
+    verifiedAt: ms("verified_at"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    // One owner per address in an app: a code or a sign-in identifier always names one account.
+    uniqueIndex("end_user_contacts_app_value").on(t.appId, t.type, t.value),
+    index("end_user_contacts_user").on(t.userId),
+  ],
+);
+
+export const endUserSessions = sqliteTable(
+  "end_user_sessions",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => endUsers.id, { onDelete: "cascade" }),
+    /** SHA-256 of the one live refresh token. */
+    refreshHash: text("refresh_hash").notNull(),
+    /** SHA-256 of the immediate predecessor and when it was rotated: the 60 s retry window. */
+    prevRefreshHash: text("prev_refresh_hash"),
+    prevRotatedAt: ms("prev_rotated_at"),
+    amr: json<string[]>("amr").notNull(),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+    createdAt: ms("created_at").notNull(),
+    expiresAt: ms("expires_at").notNull(),
+    lastUsedAt: ms("last_used_at"),
+    revokedAt: ms("revoked_at"),
+    revokeReason: text("revoke_reason"),
+  },
+  (t) => [index("end_user_sessions_user").on(t.userId, t.revokedAt), index("end_user_sessions_app").on(t.appId)],
+);
+
+/** Every refresh token ever issued for a session (hash only), so any reuse of an old one is recognised. */
+export const endUserRefreshTokens = sqliteTable(
+  "end_user_refresh_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => endUserSessions.id, { onDelete: "cascade" }),
+    issuedAt: ms("issued_at").notNull(),
+  },
+  (t) => [index("end_user_refresh_tokens_session").on(t.sessionId)],
+);
+
+export const oneTimeCodes = sqliteTable(
+  "one_time_codes",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => endUsers.id, { onDelete: "cascade" }),
+    contactId: text("contact_id")
+      .notNull()
+      .references(() => endUserContacts.id, { onDelete: "cascade" }),
+    purpose: text("purpose", { enum: ["verify", "reset"] }).notNull(),
+    /** HMAC-SHA256 of `<app_id>:<purpose>:<code>` under the server's code pepper. */
+    codeHash: text("code_hash").notNull(),
+    expiresAt: ms("expires_at").notNull(),
+    consumedAt: ms("consumed_at"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    index("one_time_codes_app_hash").on(t.appId, t.codeHash),
+    index("one_time_codes_contact").on(t.contactId, t.purpose),
+  ],
+);
+
+/** Fixed-window counters; living in SQLite, limits hold across restarts. */
+export const rateLimits = sqliteTable("rate_limits", {
+  key: text("key").primaryKey(),
+  windowStart: ms("window_start").notNull(),
+  count: integer("count").notNull(),
+});
+
+export const notificationSettings = sqliteTable("notification_settings", {
+  appId: text("app_id")
+    .primaryKey()
+    .references(() => apps.id, { onDelete: "cascade" }),
+  notificationsViaEnvoi: integer("notifications_via_envoi", { mode: "boolean" }).notNull().default(false),
+  defaultSenderAddress: text("default_sender_address"),
+  verificationTemplateName: text("verification_template_name"),
+  welcomeTemplateName: text("welcome_template_name"),
+  passwordResetTemplateName: text("password_reset_template_name"),
+  webOrigin: text("web_origin"),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+/** Durable email outbox: written in the request's transaction, delivered by the scheduler with retries. */
+export const emailOutbox = sqliteTable(
+  "email_outbox",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id"),
+    to: text("to").notNull(),
+    from: text("from").notNull(),
+    subject: text("subject").notNull(),
+    text: text("text").notNull(),
+    html: text("html"),
+    status: text("status", { enum: ["pending", "sent", "failed"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ms("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+    createdAt: ms("created_at").notNull(),
+    sentAt: ms("sent_at"),
+  },
+  (t) => [index("email_outbox_due").on(t.status, t.nextAttemptAt), index("email_outbox_app").on(t.appId, t.createdAt)],
+);

@@ -50,7 +50,7 @@ import {
   workspaceDto,
   workspaceListItemDto,
 } from "./model.ts";
-import { dummyVerify, hashPassword, verifyPassword } from "./passwords.ts";
+import type { PasswordHasher } from "../auth/passwords.ts";
 import {
   evaluatePolicy,
   firstUngranted,
@@ -66,6 +66,7 @@ export interface WorkspaceServiceDeps {
   clock: Clock;
   audit: AuditWriter;
   config: Config;
+  passwords: PasswordHasher;
 }
 
 export interface BootstrapInput {
@@ -131,7 +132,7 @@ function usernameBase(email: string): string {
   return cleaned || "user";
 }
 
-export function createWorkspaceService({ db, clock, audit }: WorkspaceServiceDeps) {
+export function createWorkspaceService({ db, clock, audit, passwords }: WorkspaceServiceDeps) {
   const store = createWorkspaceStore(db);
 
   // ─── Access helpers ────────────────────────────────────────────────────────
@@ -314,7 +315,7 @@ export function createWorkspaceService({ db, clock, audit }: WorkspaceServiceDep
         throw validationError([{ field: "pak", reason: "must match pcft_live_[A-Za-z0-9_-]{32,}" }]);
       }
       const pakToken = input.pak ?? randomToken(PAK_PREFIX);
-      const passwordHash = await hashPassword(password);
+      const passwordHash = await passwords.hash(password);
       return tx(db, () => {
         // Checked again under the write lock: two concurrent first starts must not both bootstrap.
         if (store.hasAnyWorkspace()) {
@@ -396,7 +397,7 @@ export function createWorkspaceService({ db, clock, audit }: WorkspaceServiceDep
       if (!store.workspaceBySlug(slug)) throw workspaceNotFound();
       if (store.emailTaken(email))
         throw conflict("EMAIL_TAKEN", "A platform user with this email already exists");
-      const passwordHash = await hashPassword(password);
+      const passwordHash = await passwords.hash(password);
       return tx(db, () => {
         const ws = store.workspaceBySlug(slug);
         if (!ws) throw workspaceNotFound();
@@ -508,8 +509,8 @@ export function createWorkspaceService({ db, clock, audit }: WorkspaceServiceDep
     async signIn(input: z.infer<typeof signInSchema>, meta: CallMeta) {
       const user = store.userByIdentifier(input.identifier);
       const ok = user
-        ? await verifyPassword(user.passwordHash, input.password)
-        : await dummyVerify(input.password);
+        ? await passwords.verify(user.passwordHash, input.password)
+        : await passwords.dummyVerify(input.password);
       const chain = user ? store.firstWorkspaceIdOfUser(user.id) : undefined;
       if (!user || !ok || user.status !== "active") {
         const reason = !user ? "unknown_user" : !ok ? "wrong_password" : "user_inactive";

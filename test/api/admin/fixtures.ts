@@ -15,7 +15,7 @@ import {
 import type { WorkspaceRole } from "../../../src/http/principal.ts";
 import { sha256Hex } from "../../../src/platform/crypto.ts";
 import { newId, randomToken } from "../../../src/platform/ids.ts";
-import { hashPassword } from "../../../src/workspaces/passwords.ts";
+
 import type { Auth, TestContext } from "../../support/harness.ts";
 
 export type AppBody = {
@@ -146,7 +146,7 @@ export async function insertMember(
       id,
       email,
       username: email.split("@")[0]!,
-      passwordHash: await hashPassword(password),
+      passwordHash: await ctx.deps.passwords.hash(password),
       emailVerifiedAt: now,
       createdAt: now,
       updatedAt: now,
