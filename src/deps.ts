@@ -13,6 +13,9 @@ import { createPlatformAuth, type PlatformAuth } from "./workspaces/auth.ts";
 import { createWorkspaceService, type WorkspaceService } from "./workspaces/service.ts";
 import { createAppService, type AppService } from "./apps/service.ts";
 import { createIdempotency, type Idempotency } from "./http/idempotency.ts";
+import { createRateLimiter, type RateLimiter } from "./ratelimit/limiter.ts";
+import { createSessionService, type SessionService } from "./sessions/service.ts";
+import { createTokenService, type TokenService } from "./sessions/tokens.ts";
 import { createPasswordHasher, type PasswordHasher } from "./auth/passwords.ts";
 import { createServerSecrets, type ServerSecrets } from "./vault/server-secrets.ts";
 
@@ -26,11 +29,14 @@ export interface Deps {
   readonly secrets: ServerSecrets;
   readonly passwords: PasswordHasher;
   readonly keys: KeyService;
+  readonly tokens: TokenService;
+  readonly sessions: SessionService;
   readonly audit: AuditWriter;
   readonly platformAuth: PlatformAuth;
   readonly workspaces: WorkspaceService;
   readonly apps: AppService;
   readonly idempotency: Idempotency;
+  readonly rateLimiter: RateLimiter;
   readonly scheduler: Scheduler;
 }
 
@@ -71,11 +77,14 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
         meta: e.meta,
       }),
   });
+  const tokens = createTokenService({ keys, config, clock });
+  const sessions = createSessionService({ db, clock, secrets, audit });
   const platformAuth = createPlatformAuth({ db, clock, config, log, audit });
   const passwords = createPasswordHasher();
   const workspaces = createWorkspaceService({ db, clock, audit, config, passwords });
   const apps = createAppService({ db, clock, audit, keys });
   const idempotency = createIdempotency({ db, clock });
+  const rateLimiter = createRateLimiter({ db, clock });
   const scheduler = createScheduler({
     clock,
     log,
@@ -84,6 +93,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
       { name: "cleanup", intervalMs: HOUR, run: async () => ({
           idempotency: idempotency.purge(),
           sessions: platformAuth.purge(),
+          endUserSessions: sessions.purge(),
+          rateLimits: rateLimiter.purge(),
           slugAliases: apps.purgeAliases(),
         }) },
     ],
@@ -93,5 +104,5 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     help: "Age of each app's active signing key.",
     collect: () => keys.activeKeyAges().map((k) => ({ labels: { app_id: k.appId, kid: k.kid }, value: k.ageSeconds })),
   });
-  return { config, clock, log, db, metrics, vault, secrets, passwords, keys, audit, platformAuth, workspaces, apps, idempotency, scheduler };
+  return { config, clock, log, db, metrics, vault, secrets, passwords, keys, tokens, sessions, audit, platformAuth, workspaces, apps, idempotency, rateLimiter, scheduler };
 }

@@ -1,0 +1,114 @@
+/** @module Drizzle queries and prepared statements for end-user sessions and their refresh-token history. */
+import { and, asc, desc, eq, gt, isNull, lt, ne, or } from "drizzle-orm";
+import { changes, type Db } from "../db/client.ts";
+import { endUserRefreshTokens, endUserSessions } from "../db/schema.ts";
+
+export type SessionRow = typeof endUserSessions.$inferSelect;
+
+/** What an authenticated request needs to know about its session, in one indexed lookup. */
+export interface LiveSessionFacts {
+  userId: string;
+  appId: string;
+  revokedAt: number | null;
+  expiresAt: number;
+  status: "active" | "suspended" | "deactivated";
+  role: string;
+}
+
+export function createSessionStore(db: Db) {
+  const facts = db.$client.query<LiveSessionFacts, [string]>(
+    `SELECT s.user_id AS userId, s.app_id AS appId, s.revoked_at AS revokedAt, s.expires_at AS expiresAt,
+            u.status AS status, u.role AS role
+       FROM end_user_sessions s JOIN end_users u ON u.id = s.user_id
+      WHERE s.id = ?`,
+  );
+  const live = (userId: string, now: number) =>
+    and(eq(endUserSessions.userId, userId), isNull(endUserSessions.revokedAt), gt(endUserSessions.expiresAt, now));
+
+  return {
+    facts: (sessionId: string) => facts.get(sessionId) ?? undefined,
+
+    byId(id: string): SessionRow | undefined {
+      return db.select().from(endUserSessions).where(eq(endUserSessions.id, id)).get();
+    },
+
+    /** The session that was ever issued `tokenHash`, with the app it belongs to. */
+    byTokenHash(tokenHash: string): SessionRow | undefined {
+      const t = db.select().from(endUserRefreshTokens).where(eq(endUserRefreshTokens.tokenHash, tokenHash)).get();
+      return t ? db.select().from(endUserSessions).where(eq(endUserSessions.id, t.sessionId)).get() : undefined;
+    },
+
+    insert(row: typeof endUserSessions.$inferInsert): void {
+      db.insert(endUserSessions).values(row).run();
+      db.insert(endUserRefreshTokens)
+        .values({ tokenHash: row.refreshHash, sessionId: row.id, issuedAt: row.createdAt })
+        .run();
+    },
+
+    /** Moves the session to its successor token, only if `fromHash` is still the live one (a racing rotation loses). */
+    rotate(id: string, fromHash: string, toHash: string, now: number): boolean {
+      const r = db
+        .update(endUserSessions)
+        .set({ refreshHash: toHash, prevRefreshHash: fromHash, prevRotatedAt: now, lastUsedAt: now })
+        .where(and(eq(endUserSessions.id, id), eq(endUserSessions.refreshHash, fromHash), isNull(endUserSessions.revokedAt)))
+        .run();
+      if (changes(r) !== 1) return false;
+      db.insert(endUserRefreshTokens).values({ tokenHash: toHash, sessionId: id, issuedAt: now }).onConflictDoNothing().run();
+      return true;
+    },
+
+    revoke(id: string, reason: string, now: number): boolean {
+      return (
+        changes(
+          db
+            .update(endUserSessions)
+            .set({ revokedAt: now, revokeReason: reason })
+            .where(and(eq(endUserSessions.id, id), isNull(endUserSessions.revokedAt)))
+            .run(),
+        ) === 1
+      );
+    },
+
+    revokeAllOfUser(userId: string, reason: string, now: number, exceptId?: string): number {
+      return changes(
+        db
+          .update(endUserSessions)
+          .set({ revokedAt: now, revokeReason: reason })
+          .where(and(live(userId, now), exceptId ? ne(endUserSessions.id, exceptId) : undefined))
+          .run(),
+      );
+    },
+
+    /** Live sessions, newest first. */
+    liveOfUser(userId: string, now: number): SessionRow[] {
+      return db.select().from(endUserSessions).where(live(userId, now)).orderBy(desc(endUserSessions.createdAt)).all();
+    },
+
+    /** Live sessions oldest first: eviction order for `max_sessions`. */
+    oldestLiveOfUser(userId: string, now: number): SessionRow[] {
+      return db.select().from(endUserSessions).where(live(userId, now)).orderBy(asc(endUserSessions.createdAt)).all();
+    },
+
+    touch(id: string, now: number, debounceMs: number): void {
+      db.update(endUserSessions)
+        .set({ lastUsedAt: now })
+        .where(
+          and(
+            eq(endUserSessions.id, id),
+            or(isNull(endUserSessions.lastUsedAt), lt(endUserSessions.lastUsedAt, now - debounceMs)),
+          ),
+        )
+        .run();
+    },
+
+    /** Sessions ended (revoked or expired) more than `olderThan` ago, with their token history. */
+    purge(olderThan: number): number {
+      return changes(
+        db
+          .delete(endUserSessions)
+          .where(or(lt(endUserSessions.revokedAt, olderThan), lt(endUserSessions.expiresAt, olderThan)))
+          .run(),
+      );
+    },
+  };
+}

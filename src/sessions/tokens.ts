@@ -1,0 +1,119 @@
+/** @module Access tokens (DESIGN §5): RS256 `at+jwt` signed with the app's active key, verified against its published keys. */
+import { errors, type JWTPayload, jwtVerify } from "jose";
+import type { Config } from "../config/index.ts";
+import type { KeyService } from "../keys/service.ts";
+import type { Clock } from "../platform/clock.ts";
+
+export const ACCESS_TOKEN_TTL_SECONDS = 3600;
+
+export interface TokenApp {
+  readonly id: string;
+  readonly slug: string;
+}
+
+export interface EndUserClaims extends JWTPayload {
+  type: "end_user";
+  sub: string;
+  aid: string;
+  sid: string;
+  role: string | null;
+  amr: string[];
+  client_id: string;
+}
+
+export interface M2mClaims extends JWTPayload {
+  type: "m2m";
+  sub: string;
+  aid: string;
+  scopes: string[];
+  client_id: string;
+}
+
+export type AccessClaims = EndUserClaims | M2mClaims;
+
+/** Why a token did not verify; `/verify` reports these, guards map them to 401s. */
+export type TokenFailure = "TOKEN_INVALID" | "TOKEN_EXPIRED";
+
+export class TokenError extends Error {
+  constructor(readonly reason: TokenFailure) {
+    super(reason);
+  }
+}
+
+export interface TokenService {
+  issuer(app: TokenApp): string;
+  /** Signs an EndUser access token; `maxExp` (Unix seconds) caps `exp`, e.g. at the session's end. */
+  issueEndUser(
+    app: TokenApp,
+    claims: { sub: string; sid: string; role: string | null; amr: string[] },
+    maxExp?: number,
+  ): Promise<{ token: string; expiresIn: number }>;
+  issueM2m(
+    app: TokenApp,
+    claims: { clientId: string; scopes: string[] },
+    ttlSeconds?: number,
+  ): Promise<{ token: string; expiresIn: number }>;
+  /** Signature by one of the app's published keys, `iss`, `aud`, `aid`, `typ` and expiry; throws TokenError. */
+  verify(app: TokenApp, token: string): Promise<AccessClaims>;
+}
+
+export function createTokenService({
+  keys,
+  config,
+  clock,
+}: {
+  keys: KeyService;
+  config: Config;
+  clock: Clock;
+}): TokenService {
+  const issuer = (app: TokenApp) => `${config.publicUrl}/${app.slug}`;
+  const nowSeconds = () => Math.floor(clock.now() / 1000);
+
+  const sign = async (app: TokenApp, claims: JWTPayload, ttl: number) => {
+    const token = await keys.sign(
+      app.id,
+      { ...claims, iss: issuer(app), aud: app.slug, aid: app.id, client_id: claims.client_id ?? app.slug, jti: crypto.randomUUID() },
+      { ttlSeconds: ttl },
+    );
+    return { token, expiresIn: ttl };
+  };
+
+  return {
+    issuer,
+    issueEndUser(app, c, maxExp) {
+      const ttl = Math.max(1, Math.min(ACCESS_TOKEN_TTL_SECONDS, (maxExp ?? Number.MAX_SAFE_INTEGER) - nowSeconds()));
+      return sign(app, { type: "end_user", sub: c.sub, sid: c.sid, role: c.role, amr: c.amr }, ttl);
+    },
+    issueM2m(app, c, ttl = ACCESS_TOKEN_TTL_SECONDS) {
+      return sign(app, { type: "m2m", sub: c.clientId, scopes: c.scopes, client_id: c.clientId }, ttl);
+    },
+    async verify(app, token) {
+      try {
+        const { payload } = await jwtVerify(
+          token,
+          async (header) => {
+            const key = header.kid ? await keys.verifyKey(app.id, header.kid) : null;
+            if (!key) throw new TokenError("TOKEN_INVALID");
+            return key;
+          },
+          {
+            algorithms: ["RS256"],
+            typ: "at+jwt",
+            issuer: issuer(app),
+            audience: app.slug,
+            currentDate: new Date(clock.now()),
+            requiredClaims: ["sub", "exp", "iat", "aid", "type"],
+          },
+        );
+        if (payload.aid !== app.id) throw new TokenError("TOKEN_INVALID");
+        if (payload.type === "end_user" && typeof payload.sid === "string") return payload as EndUserClaims;
+        if (payload.type === "m2m" && Array.isArray(payload.scopes)) return payload as M2mClaims;
+        throw new TokenError("TOKEN_INVALID");
+      } catch (err) {
+        if (err instanceof TokenError) throw err;
+        if (err instanceof errors.JWTExpired) throw new TokenError("TOKEN_EXPIRED");
+        throw new TokenError("TOKEN_INVALID");
+      }
+    },
+  };
+}

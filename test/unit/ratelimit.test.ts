@@ -1,0 +1,55 @@
+/** @module The SQLite fixed-window limiter: counting, refusal with Retry-After, window roll-over, reset. */
+import { expect, test } from "bun:test";
+import { migrate, openDatabase } from "../../src/db/client.ts";
+import { FakeClock } from "../../src/platform/clock.ts";
+import { HeimdallError } from "../../src/platform/errors.ts";
+import { createRateLimiter } from "../../src/ratelimit/limiter.ts";
+
+function setup() {
+  const db = openDatabase(":memory:");
+  migrate(db);
+  const clock = new FakeClock(1_000_000);
+  return { db, clock, limiter: createRateLimiter({ db, clock }) };
+}
+
+test("allows max hits per window, then refuses with 429 and Retry-After", () => {
+  const { limiter, clock } = setup();
+  const l = { key: "k", max: 3, windowMs: 60_000 };
+  expect(limiter.consume([l]).remaining).toBe(2);
+  limiter.consume([l]);
+  expect(limiter.consume([l]).remaining).toBe(0);
+  clock.advance(20_000);
+  try {
+    limiter.consume([l], "SIGNIN_RATE_LIMITED");
+    throw new Error("expected a refusal");
+  } catch (err) {
+    expect(err).toBeInstanceOf(HeimdallError);
+    const e = err as HeimdallError;
+    expect([e.status, e.code]).toEqual([429, "SIGNIN_RATE_LIMITED"]);
+    expect(e.headers?.["retry-after"]).toBe("40");
+  }
+  clock.advance(40_000);
+  expect(limiter.consume([l]).allowed).toBe(true);
+});
+
+test("peek does not count; reset forgets; limits survive a new limiter on the same database", () => {
+  const { db, clock, limiter } = setup();
+  const l = { key: "p", max: 2, windowMs: 60_000 };
+  limiter.consume([l]);
+  expect(limiter.peek(l).remaining).toBe(1);
+  expect(limiter.peek(l).remaining).toBe(1);
+  const again = createRateLimiter({ db, clock });
+  again.consume([l]);
+  expect(() => again.consume([l])).toThrow(HeimdallError);
+  again.reset("p");
+  expect(limiter.peek(l).remaining).toBe(2);
+});
+
+test("every limit in a call counts; the first exhausted one refuses", () => {
+  const { limiter } = setup();
+  const perIp = { key: "ip", max: 10, windowMs: 60_000 };
+  const perUser = { key: "user", max: 1, windowMs: 60_000 };
+  limiter.consume([perIp, perUser]);
+  expect(() => limiter.consume([perIp, perUser])).toThrow(HeimdallError);
+  expect(limiter.peek(perIp).remaining).toBe(8);
+});
