@@ -5,7 +5,7 @@ import { HeimdallError } from "../platform/errors.ts";
 import { parseBody } from "./body.ts";
 import { mapError } from "./errors.ts";
 import { beginRequest, requestState } from "./request-state.ts";
-import { opsRoutes } from "./ops.ts";
+import { type MountedRoute, opsRoutes } from "./ops.ts";
 import { platformRoutes } from "../workspaces/routes.ts";
 import { appsRoutes } from "../apps/routes.ts";
 import { keysAdminRoutes, discoveryRoutes } from "../keys/routes.ts";
@@ -13,7 +13,8 @@ import { auditRoutes } from "../audit/routes.ts";
 
 export function createApp(deps: Deps) {
   const { config, log, metrics } = deps;
-  return (
+  // Ops documents the composed app's routes, which exist only once every module is mounted below.
+  const app = (
     new Elysia({ normalize: false })
       .onRequest(({ request, server, set }) => {
         const state = beginRequest(request, server, config.trustedProxies);
@@ -43,13 +44,14 @@ export function createApp(deps: Deps) {
           ip: state.ip,
         });
       })
-      .use(opsRoutes(deps))
+      .use(opsRoutes(deps, (): readonly MountedRoute[] => app.routes))
       .use(platformRoutes(deps))
       .use(appsRoutes(deps))
       .use(auditRoutes(deps))
       .use(keysAdminRoutes(deps))
       .use(discoveryRoutes(deps))
   );
+  return app;
 }
 
 export type HeimdallApp = ReturnType<typeof createApp>;

@@ -1,0 +1,71 @@
+/** @module `heimdall master-key rotate`: a new active master key, every DEK re-wrapped in one transaction, old keys retired on request. */
+import { migrate, openDatabase } from "../db/client.ts";
+import { systemClock } from "../platform/clock.ts";
+import { appendMasterKey, loadMasterKeys, retireOldMasterKeys, VaultError } from "../vault/master-key.ts";
+import { createVault } from "../vault/vault.ts";
+import { CliError, commandGroup, configFrom, EXIT_FAILURE, EXIT_OK, type Io, type Parsed } from "./args.ts";
+import { checkMasterKey, inspectDataDir } from "./data-dir.ts";
+
+const rotateSpec = {
+  name: "master-key rotate",
+  summary: "Add a new active master key and re-wrap every data key under it.",
+  notes: [
+    "The old key lines stay in the file (they are harmless) until --retire-old, which removes them only",
+    "after the re-wrap succeeded. Stop the server first, or restart it afterwards: a running server",
+    "holds the key file it started with. Back up the new key file.",
+  ],
+  options: { "retire-old": { type: "boolean" as const, help: "remove the old key lines after re-wrapping" } },
+  config: true,
+};
+
+async function rotate(args: Parsed, io: Io): Promise<number> {
+  const config = configFrom(args.values);
+  const path = config.masterKeyFile;
+  const state = inspectDataDir(config);
+  if (!state.dbExists)
+    throw new CliError(`heimdall: no database at ${config.dbFile}; nothing to re-wrap`, EXIT_FAILURE);
+  checkMasterKey(config, state);
+
+  const db = openDatabase(config.dbFile);
+  try {
+    migrate(db);
+    // Prove the current file opens everything before changing it: never rotate on top of a wrong key.
+    try {
+      createVault({ db, keys: loadMasterKeys(path), clock: systemClock }).verifyAll();
+    } catch (err) {
+      if (err instanceof VaultError)
+        throw new CliError(`heimdall: not rotating: ${err.message}`, EXIT_FAILURE);
+      throw err;
+    }
+    const newId = appendMasterKey(path);
+    io.out(`added master key ${newId} (now active)`);
+    const vault = createVault({ db, keys: loadMasterKeys(path), clock: systemClock });
+    let rewrapped: number;
+    try {
+      rewrapped = vault.rewrapAll();
+    } catch (err) {
+      throw new CliError(
+        `heimdall: re-wrap failed and was rolled back (${(err as Error).message}); ` +
+          `the key file keeps every old key, so nothing is lost. Fix the cause and run the command again.`,
+        EXIT_FAILURE,
+      );
+    }
+    io.out(`re-wrapped ${rewrapped} secret(s) under ${newId}`);
+    if (args.values["retire-old"]) {
+      const removed = retireOldMasterKeys(path, vault.kekIdsInUse());
+      io.out(`retired ${removed} old master key(s)`);
+    }
+    io.out(`back up ${path} now; restart a running server so it loads the new key`);
+  } finally {
+    db.$client.close();
+  }
+  return EXIT_OK;
+}
+
+export const command = commandGroup(
+  "master-key",
+  "Rotate the master key that wraps every stored secret (DESIGN §6).",
+  {
+    rotate: { spec: rotateSpec, run: rotate },
+  },
+);

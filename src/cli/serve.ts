@@ -1,0 +1,88 @@
+/** @module `heimdall serve`: checks the data dir, initialises it on first run, serves HTTP, and shuts down cleanly on SIGTERM/SIGINT. */
+import { buildDeps, type Deps } from "../deps.ts";
+import { createApp } from "../http/app.ts";
+import { MAX_BODY_BYTES } from "../http/body.ts";
+import { type CommandSpec, configFrom, EXIT_OK, simpleCommand } from "./args.ts";
+import {
+  checkMasterKey,
+  inspectDataDir,
+  needsBootstrap,
+  prepareFreshDataDir,
+  printCredentials,
+  verifyVault,
+} from "./data-dir.ts";
+
+const spec: CommandSpec = {
+  name: "serve",
+  summary: "Run the server (initialises an empty data dir first).",
+  notes: [
+    "On an empty data dir it first does what `heimdall init` does and prints the credentials once.",
+    "It refuses to start when the database exists without its master key, when the key file is readable",
+    "by group or others, or when the key cannot decrypt the stored secrets. SIGTERM/SIGINT drain and exit 0.",
+  ],
+  options: {},
+  config: true,
+};
+
+/** In-flight requests get this long to finish after a stop signal; then connections are closed. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export const command = simpleCommand(spec, async (args, io) => {
+  const config = configFrom(args.values);
+
+  const state = inspectDataDir(config);
+  checkMasterKey(config, state);
+  if (!state.dbExists) prepareFreshDataDir(config, state);
+
+  const deps = buildDeps(config);
+  const { log } = deps;
+  let app: ReturnType<typeof createApp>;
+  try {
+    verifyVault(deps);
+    if (needsBootstrap(deps)) {
+      printCredentials(io, await deps.workspaces.bootstrap(config.bootstrap), config);
+      log.info("data dir initialised", { data_dir: config.dataDir });
+    }
+    deps.keys.load();
+    app = createApp(deps).listen({
+      hostname: config.host,
+      port: config.port,
+      // The body parser answers 413 in the API's error shape at 64 KiB; this is Bun's hard stop
+      // for anything that would not even fit in the parser's read.
+      maxRequestBodySize: MAX_BODY_BYTES * 2,
+      // Elysia defaults to SO_REUSEPORT, which would let a second instance silently share the port.
+      reusePort: false,
+      development: false,
+    });
+  } catch (err) {
+    deps.db.$client.close();
+    throw err;
+  }
+  deps.scheduler.start();
+  const server = app.server!;
+  log.info("listening", { url: server.url.href.replace(/\/$/, ""), public_url: config.publicUrl });
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  await shutdown(deps, server, signal);
+  return EXIT_OK;
+});
+
+/** Stop accepting, let in-flight requests finish (bounded), stop the jobs, then close the database last. */
+async function shutdown(deps: Deps, server: Bun.Server<unknown>, signal: string): Promise<void> {
+  const { log } = deps;
+  log.info("shutting down", { signal, in_flight: server.pendingRequests });
+  const drained = await Promise.race([
+    server.stop(false).then(() => true),
+    Bun.sleep(DRAIN_TIMEOUT_MS).then(() => false),
+  ]);
+  if (!drained) {
+    log.warn("drain timed out; closing remaining connections", { in_flight: server.pendingRequests });
+    await server.stop(true);
+  }
+  await deps.scheduler.stop();
+  deps.db.$client.close();
+  log.info("stopped");
+}

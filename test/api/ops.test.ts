@@ -1,0 +1,267 @@
+/** @module Operations endpoints and the HTTP plumbing every route shares: request ids, 404, malformed JSON, body cap. */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { vaultSecrets } from "../../src/db/schema.ts";
+import { KEYS_CHECK_TTL, keyRotationSchema, signingKeyListSchema } from "../../src/http/ops.ts";
+import { createTestContext, type TestContext } from "../support/harness.ts";
+import { expectErrorShape } from "../support/openapi.ts";
+
+let ctx: TestContext;
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+
+/** Lets Elysia's after-response hooks (metrics) run: they fire once the response has been handed over. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe("GET /healthz", () => {
+  test("200 {status: ok}, never cached, without credentials", async () => {
+    const res = await ctx.call("GET", "/healthz", { auth: null });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: "ok" });
+    expect(res.headers.get("cache-control")).toBe("no-store");
+  });
+});
+
+describe("GET /readyz", () => {
+  test("200 ready with both checks ok", async () => {
+    const res = await ctx.call("GET", "/readyz", { auth: null });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: "ready", checks: { db: "ok", keys: "ok" } });
+  });
+
+  test("503 naming the db check when the write lock cannot be taken", async () => {
+    // An open transaction on the one connection makes BEGIN IMMEDIATE fail, as a stuck writer would.
+    ctx.deps.db.$client.exec("BEGIN");
+    try {
+      const res = await ctx.call("GET", "/readyz", { auth: null, unchecked: true });
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({ status: "unavailable", checks: { db: "failed", keys: "ok" } });
+    } finally {
+      ctx.deps.db.$client.exec("ROLLBACK");
+    }
+    expect((await ctx.call("GET", "/readyz", { auth: null })).status).toBe(200);
+  });
+
+  test("503 naming the keys check once a secret is undecryptable; the vault result is reused for a minute", async () => {
+    const own = await createTestContext();
+    expect((await own.call("GET", "/readyz", { auth: null })).status).toBe(200);
+    own.deps.db
+      .insert(vaultSecrets)
+      .values({
+        id: "bogus",
+        aad: "test:bogus",
+        kekId: "mk-unknown",
+        wrappedDek: "AAAA",
+        dekNonce: "AAAA",
+        dataNonce: "AAAA",
+        ciphertext: "AAAA",
+        createdAt: own.clock.now(),
+      })
+      .run();
+    // Still within the cache window: the last vault check stands.
+    own.clock.advance(KEYS_CHECK_TTL - 1);
+    expect((await own.call("GET", "/readyz", { auth: null })).status).toBe(200);
+    own.clock.advance(1);
+    const res = await own.call("GET", "/readyz", { auth: null, unchecked: true });
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ status: "unavailable", checks: { db: "ok", keys: "failed" } });
+    // The reason goes to the log, not to the unauthenticated body.
+    expect(own.log.lines.some((l) => l.includes("readiness") && l.includes("mk-unknown"))).toBe(true);
+  });
+});
+
+describe("GET /metrics", () => {
+  test("Prometheus text with request counters and latency histograms by route template", async () => {
+    await ctx.call("GET", "/healthz", { auth: null });
+    await ctx.call("GET", "/v1/apps");
+    await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: "no-such-app" } });
+    await settle();
+    const res = await ctx.call("GET", "/metrics", { auth: null });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toStartWith("text/plain; version=0.0.4");
+    const text = res.text;
+    expect(text).toContain("# TYPE heimdall_http_requests_total counter");
+    expect(text).toMatch(
+      /^heimdall_http_requests_total\{method="GET",route="\/healthz",status="200"\} [1-9]\d*$/m,
+    );
+    expect(text).toMatch(
+      /^heimdall_http_requests_total\{method="GET",route="\/v1\/apps",status="200"\} [1-9]\d*$/m,
+    );
+    // Labelled by template, not by the raw path: ids never blow up the series count.
+    expect(text).toMatch(
+      /^heimdall_http_requests_total\{method="GET",route="\/v1\/apps\/:app_id",status="404"\} [1-9]\d*$/m,
+    );
+    expect(text).not.toContain("no-such-app");
+    expect(text).toMatch(
+      /^heimdall_http_request_duration_seconds_bucket\{method="GET",route="\/healthz",le="\+Inf"\} [1-9]\d*$/m,
+    );
+  });
+});
+
+describe("GET /openapi.json", () => {
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by the assertions below.
+  let doc: any;
+  beforeAll(async () => {
+    const res = await ctx.call("GET", "/openapi.json", { auth: null });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("application/json");
+    doc = res.body;
+  });
+
+  test("is OpenAPI 3.1 for this server's public URL", () => {
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.servers).toEqual([{ url: "http://localhost:8080" }]);
+  });
+
+  test("lists the mounted routes with OpenAPI path templates, tagged by surface", () => {
+    expect(doc.paths["/v1/apps"].get.tags).toEqual(["admin"]);
+    expect(doc.paths["/v1/apps"].post.tags).toEqual(["admin"]);
+    expect(doc.paths["/{app_slug}/v1/.well-known/jwks.json"].get.tags).toEqual(["consumer"]);
+    expect(doc.paths["/v1/auth/signin"].post.tags).toEqual(["platform"]);
+    for (const p of ["/healthz", "/readyz", "/metrics", "/openapi.json"])
+      expect(doc.paths[p].get.tags).toEqual(["ops"]);
+    expect(Object.keys(doc.paths).some((p) => p.includes(":"))).toBe(false);
+  });
+
+  test("every operation has a unique operationId and declares its path parameters", () => {
+    const ids: string[] = [];
+    for (const [path, ops] of Object.entries<
+      Record<string, { operationId: string; parameters?: { name: string; in: string }[] }>
+    >(doc.paths)) {
+      const names = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!).sort();
+      for (const op of Object.values(ops)) {
+        ids.push(op.operationId);
+        expect(
+          (op.parameters ?? [])
+            .filter((p) => p.in === "path")
+            .map((p) => p.name)
+            .sort(),
+        ).toEqual(names);
+      }
+    }
+    expect(ids.length).toBeGreaterThan(10);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  test("declares the cookie and PAK schemes; admin routes accept them, discovery and probes are public", () => {
+    expect(doc.components.securitySchemes.cookieAuth).toEqual(
+      expect.objectContaining({ type: "apiKey", in: "cookie", name: "auth_token" }),
+    );
+    expect(doc.components.securitySchemes.pak).toEqual(
+      expect.objectContaining({ type: "http", scheme: "bearer" }),
+    );
+    expect(doc.paths["/v1/apps"].get.security).toContainEqual({ cookieAuth: [] });
+    expect(doc.paths["/v1/apps"].get.security).toContainEqual({ pak: [] });
+    expect(doc.paths["/v1/auth/signin"].post.security).toEqual([]);
+    expect(doc.paths["/{app_slug}/v1/.well-known/jwks.json"].get.security).toEqual([]);
+    expect(doc.paths["/healthz"].get.security).toEqual([]);
+    // A PAK cannot mint a PAK, and profile routes belong to a person (DESIGN §4).
+    expect(doc.paths["/v1/me"].get.security).not.toContainEqual({ pak: [] });
+    expect(doc.paths["/v1/workspaces/{workspace_slug}/api-keys"].post.security).not.toContainEqual({
+      pak: [],
+    });
+    expect(doc.paths["/v1/workspaces/{workspace_slug}/api-keys"].get.security).toContainEqual({ pak: [] });
+  });
+
+  test("every $ref resolves to a component schema", () => {
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map(
+      (m) => m[1]!,
+    );
+    expect(refs.length).toBeGreaterThan(0);
+    for (const r of refs) expect(doc.components.schemas[r]).toBeDefined();
+  });
+
+  test("describes the appliance's key routes with their response schemas", () => {
+    const list = doc.paths["/v1/apps/{app_id}/keys"].get;
+    expect(list.operationId).toBe("listAppSigningKeys");
+    expect(list.responses["200"].content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/SigningKeyList",
+    });
+    const rotate = doc.paths["/v1/apps/{app_id}/keys/rotate"].post;
+    expect(rotate.operationId).toBe("rotateAppSigningKey");
+    expect(rotate.responses["200"].content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/KeyRotation",
+    });
+    expect(doc.components.schemas.SigningKey.properties.state.enum).toEqual([
+      "next",
+      "active",
+      "retiring",
+      "retired",
+    ]);
+  });
+
+  test("the documented key schemas are what the key routes really answer", async () => {
+    const created = await ctx.call("POST", "/v1/apps", {
+      body: { slug: "ops-keys", display_name: "Ops keys" },
+    });
+    expect(created.status).toBe(201);
+    const list = await ctx.call("GET", "/v1/apps/{app_id}/keys", {
+      params: { app_id: created.body.id },
+      unchecked: true,
+    });
+    expect(list.status).toBe(200);
+    const keys = signingKeyListSchema.parse(list.body);
+    expect(keys.data.map((k) => k.state).sort()).toEqual(["active", "next"]);
+    const rotated = await ctx.call("POST", "/v1/apps/{app_id}/keys/rotate", {
+      params: { app_id: created.body.id },
+      body: { emergency: false },
+      unchecked: true,
+    });
+    expect(rotated.status).toBe(200);
+    const result = keyRotationSchema.parse(rotated.body);
+    expect(result.old_kid).toBe(keys.data.find((k) => k.state === "active")!.kid);
+    expect(result.new_kid).toBe(keys.data.find((k) => k.state === "next")!.kid);
+  });
+});
+
+describe("request ids", () => {
+  test.each([
+    ["a probe", "GET", "/healthz"],
+    ["an admin route", "GET", "/v1/apps"],
+    ["an error", "GET", "/v1/apps/{app_id}"],
+  ])("%s carries a fresh x-request-id", async (_name, method, path) => {
+    const res = await ctx.call(method, path, { params: { app_id: "missing" } });
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  test("a well-formed client id is echoed, also in the error body", async () => {
+    const res = await ctx.call("GET", "/v1/apps/{app_id}", {
+      params: { app_id: "missing" },
+      headers: { "x-request-id": "trace-42.a:b" },
+    });
+    expect(res.status).toBe(404);
+    expect(res.headers.get("x-request-id")).toBe("trace-42.a:b");
+    expect(res.body.request_id).toBe("trace-42.a:b");
+  });
+
+  test("a malformed client id is replaced, not reflected", async () => {
+    const res = await ctx.call("GET", "/healthz", { headers: { "x-request-id": "<script>" } });
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("plumbing errors have the DESIGN §2 shape", () => {
+  test("unknown route: 404 NOT_FOUND", async () => {
+    const res = await ctx.call("GET", "/v1/definitely/not/here", { unchecked: true });
+    expect(res.status).toBe(404);
+    expectErrorShape(res.body, "NOT_FOUND");
+    expect(res.body.request_id).toBe(res.headers.get("x-request-id"));
+  });
+
+  test.each([
+    ["truncated object", "{"],
+    ["trailing comma", '{"slug": "x",}'],
+    ["bare word", "slug"],
+  ])("malformed JSON (%s): 400 INVALID_JSON", async (_name, raw) => {
+    const res = await ctx.call("POST", "/v1/apps", { raw });
+    expect(res.status).toBe(400);
+    expectErrorShape(res.body, "INVALID_JSON");
+  });
+
+  test("a 65 KiB body: 413 before anything reads it", async () => {
+    const raw = JSON.stringify({ slug: "big", display_name: "x".repeat(65 * 1024) });
+    const res = await ctx.call("POST", "/v1/apps", { raw });
+    expect(res.status).toBe(413);
+    expectErrorShape(res.body, "PAYLOAD_TOO_LARGE");
+  });
+});
