@@ -12,11 +12,13 @@ import { createScheduler, type Scheduler } from "./scheduler/scheduler.ts";
 import { createPlatformAuth, type PlatformAuth } from "./workspaces/auth.ts";
 import { createWorkspaceService, type WorkspaceService } from "./workspaces/service.ts";
 import { createAppService, type AppService } from "./apps/service.ts";
+import { createAppDirectory, type AppDirectory } from "./apps/directory.ts";
 import { createIdempotency, type Idempotency } from "./http/idempotency.ts";
 import { createRateLimiter, type RateLimiter } from "./ratelimit/limiter.ts";
 import { createSessionService, type SessionService } from "./sessions/service.ts";
 import { createTokenService, type TokenService } from "./sessions/tokens.ts";
 import { createPasswordHasher, type PasswordHasher } from "./auth/passwords.ts";
+import { createAuthService, type AuthService } from "./auth/service.ts";
 import { createServerSecrets, type ServerSecrets } from "./vault/server-secrets.ts";
 
 export interface Deps {
@@ -28,6 +30,7 @@ export interface Deps {
   readonly vault: Vault;
   readonly secrets: ServerSecrets;
   readonly passwords: PasswordHasher;
+  readonly auth: AuthService;
   readonly keys: KeyService;
   readonly tokens: TokenService;
   readonly sessions: SessionService;
@@ -35,6 +38,7 @@ export interface Deps {
   readonly platformAuth: PlatformAuth;
   readonly workspaces: WorkspaceService;
   readonly apps: AppService;
+  readonly directory: AppDirectory;
   readonly idempotency: Idempotency;
   readonly rateLimiter: RateLimiter;
   readonly scheduler: Scheduler;
@@ -82,9 +86,11 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const platformAuth = createPlatformAuth({ db, clock, config, log, audit });
   const passwords = createPasswordHasher();
   const workspaces = createWorkspaceService({ db, clock, audit, config, passwords });
-  const apps = createAppService({ db, clock, audit, keys });
+  const directory = createAppDirectory({ db, clock });
+  const apps = createAppService({ db, clock, audit, keys, directory });
   const idempotency = createIdempotency({ db, clock });
   const rateLimiter = createRateLimiter({ db, clock });
+  const auth = createAuthService({ db, clock, audit, apps, passwords, sessions, tokens, rateLimiter });
   const scheduler = createScheduler({
     clock,
     log,
@@ -104,5 +110,5 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     help: "Age of each app's active signing key.",
     collect: () => keys.activeKeyAges().map((k) => ({ labels: { app_id: k.appId, kid: k.kid }, value: k.ageSeconds })),
   });
-  return { config, clock, log, db, metrics, vault, secrets, passwords, keys, tokens, sessions, audit, platformAuth, workspaces, apps, idempotency, rateLimiter, scheduler };
+  return { config, clock, log, db, metrics, vault, secrets, passwords, auth, keys, tokens, sessions, audit, platformAuth, workspaces, apps, directory, idempotency, rateLimiter, scheduler };
 }

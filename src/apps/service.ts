@@ -28,6 +28,7 @@ import {
   type UpdateAppInput,
 } from "./model.ts";
 import { decodeCursor, type Page, pageOf, parseLimit } from "../http/pagination.ts";
+import type { AppDirectory } from "./directory.ts";
 import { createAppStore, isSlugConflict } from "./store.ts";
 
 export interface AppServiceDeps {
@@ -35,6 +36,8 @@ export interface AppServiceDeps {
   clock: Clock;
   audit: AuditWriter;
   keys: Pick<KeyService, "generateKeyMaterial" | "insertInitialKeys" | "invalidate" | "deleteApp">;
+  /** Invalidated after every app write, so the Consumer surface never serves a stale slug or status. */
+  directory: Pick<AppDirectory, "invalidate">;
 }
 
 export interface ListAppsQuery {
@@ -97,7 +100,7 @@ function allowed(p: PlatformPrincipal, workspaceId: string, action: AppAction, r
 }
 
 export function createAppService(deps: AppServiceDeps): AppService {
-  const { db, clock, audit, keys } = deps;
+  const { db, clock, audit, keys, directory } = deps;
   const store = createAppStore(db);
 
   const find = (ref: string) => (isUuid(ref) ? store.byId(ref.toLowerCase()) : store.bySlug(ref));
@@ -202,6 +205,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
         throw err;
       }
       keys.invalidate(id);
+      directory.invalidate();
       return toAppDto(row);
     },
 
@@ -253,6 +257,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
           });
           return updated;
         });
+        directory.invalidate();
         return toAppDto(row);
       } catch (err) {
         if (isSlugConflict(err)) throw slugTaken(set.slug ?? "");
@@ -283,6 +288,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
         });
         return updated;
       });
+      directory.invalidate();
       return toAppDto(row);
     },
 
@@ -304,6 +310,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
         });
       });
       keys.invalidate(app.id);
+      directory.invalidate();
     },
 
     purgeAliases() {

@@ -8,17 +8,33 @@ import { beginRequest, requestState } from "./request-state.ts";
 import { type MountedRoute, opsRoutes } from "./ops.ts";
 import { platformRoutes } from "../workspaces/routes.ts";
 import { appsRoutes } from "../apps/routes.ts";
-import { keysAdminRoutes, discoveryRoutes } from "../keys/routes.ts";
+import { discoveryRoutes, JWKS_ROUTE, jwksNativeRoute, keysAdminRoutes } from "../keys/routes.ts";
 import { auditRoutes } from "../audit/routes.ts";
+import { authRoutes } from "../auth/routes.ts";
+import { meRoutes } from "../me/routes.ts";
 
 export function createApp(deps: Deps) {
   const { config, log, metrics } = deps;
   // Ops documents the composed app's routes, which exist only once every module is mounted below.
   const app = (
-    new Elysia({ normalize: false })
-      .onRequest(({ request, server, set }) => {
-        const state = beginRequest(request, server, config.trustedProxies);
-        set.headers["x-request-id"] = state.id;
+    new Elysia({
+      normalize: false,
+      // Bun native routes answered before the Elysia pipeline (used by `listen`; `handle` in tests
+      // reaches the same responder through the ordinary route).
+      serve: { routes: { [JWKS_ROUTE]: { GET: jwksNativeRoute(deps, (request): Response | Promise<Response> => app.fetch(request)) } } },
+    })
+      .onRequest(({ request, server }) => {
+        beginRequest(request, server, config.trustedProxies);
+      })
+      // The request id goes on the final response. Set on a returned Response directly: putting it in
+      // `set.headers` would make Elysia rebuild that Response around a streamed copy of its body.
+      .mapResponse({ as: "global" }, ({ responseValue, set, request }) => {
+        const id = requestState(request).id;
+        if (responseValue instanceof Response) {
+          responseValue.headers.set("x-request-id", id);
+          return responseValue;
+        }
+        set.headers["x-request-id"] = id;
       })
       .onParse({ as: "global" }, ({ request, contentType }) => parseBody(request, contentType))
       .onError({ as: "global" }, ({ error, code, request }) => {
@@ -50,6 +66,8 @@ export function createApp(deps: Deps) {
       .use(auditRoutes(deps))
       .use(keysAdminRoutes(deps))
       .use(discoveryRoutes(deps))
+      .use(authRoutes(deps))
+      .use(meRoutes(deps))
   );
   return app;
 }

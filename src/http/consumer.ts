@@ -30,7 +30,7 @@ export interface EndUserPrincipal {
   readonly claims: EndUserClaims;
 }
 
-type ConsumerDeps = Pick<Deps, "db" | "tokens" | "sessions" | "platformAuth">;
+type ConsumerDeps = Pick<Deps, "directory" | "tokens" | "sessions" | "platformAuth">;
 
 export const appNotFound = (slug: string) => notFound("APP_NOT_FOUND", `No app with slug ${slug}`);
 
@@ -48,13 +48,9 @@ const tokenError = (reason: string) =>
   });
 
 export function createConsumerResolver(deps: ConsumerDeps) {
-  const bySlug = deps.db.$client.query<ConsumerApp, [string]>(
-    "SELECT id, slug, workspace_id AS workspaceId, status FROM apps WHERE slug = ?",
-  );
-
   /** Archived apps leave the Consumer API (404); suspended apps refuse it (403). */
   const app = (slug: string): ConsumerApp => {
-    const a = bySlug.get(slug);
+    const a = deps.directory.bySlug(slug);
     if (!a || a.status === "archived") throw appNotFound(slug);
     if (a.status === "suspended") throw forbidden("APP_SUSPENDED", "This app is suspended");
     return a;

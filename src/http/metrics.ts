@@ -15,22 +15,44 @@ export interface Gauge {
 }
 
 export class Metrics {
-  private readonly requests = new Map<string, number>();
+  /** `method\0route\0status` → a mutable counter cell, so hot paths increment without map writes. */
+  private readonly requests = new Map<string, { n: number }>();
   private readonly latency = new Map<string, Histogram>();
   private readonly gauges: Gauge[] = [];
+  private readonly recorders = new Map<string, (status: number, seconds: number) => void>();
 
   observe(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method}\u0000${route}\u0000${status}`;
-    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+    this.series(method, route)(status, seconds);
+  }
+
+  /**
+   * A recorder bound to one method and route, for hot paths that should not rebuild map keys on
+   * every request. Counters per status live in a small array scanned linearly (few statuses per route).
+   */
+  series(method: string, route: string): (status: number, seconds: number) => void {
     const hkey = `${method}\u0000${route}`;
-    let h = this.latency.get(hkey);
-    if (!h) {
-      h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.latency.set(hkey, h);
-    }
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) h.counts[i]!++;
-    h.sum += seconds;
-    h.count++;
+    const cached = this.recorders.get(hkey);
+    if (cached) return cached;
+    const h: Histogram = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
+    this.latency.set(hkey, h);
+    const statuses: Array<{ status: number; cell: { n: number } }> = [];
+    const record = (status: number, seconds: number) => {
+      let entry = statuses.find((s) => s.status === status);
+      if (!entry) {
+        entry = { status, cell: { n: 0 } };
+        this.requests.set(`${hkey}\u0000${status}`, entry.cell);
+        statuses.push(entry);
+      }
+      entry.cell.n++;
+      // Buckets are cumulative; only the first bucket that fits is counted here, render() sums them.
+      let i = 0;
+      while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+      if (i < BUCKETS.length) h.counts[i]!++;
+      h.sum += seconds;
+      h.count++;
+    };
+    this.recorders.set(hkey, record);
+    return record;
   }
 
   addGauge(g: Gauge): void {
@@ -42,7 +64,7 @@ export class Metrics {
       "# HELP heimdall_http_requests_total HTTP requests by method, route and status.",
       "# TYPE heimdall_http_requests_total counter",
     ];
-    for (const [key, n] of this.requests) {
+    for (const [key, { n }] of this.requests) {
       const [method, route, status] = key.split("\u0000");
       out.push(`heimdall_http_requests_total{method="${method}",route="${esc(route!)}",status="${status}"} ${n}`);
     }
@@ -53,8 +75,10 @@ export class Metrics {
     for (const [key, h] of this.latency) {
       const [method, route] = key.split("\u0000");
       const l = `method="${method}",route="${esc(route!)}"`;
+      let cumulative = 0;
       BUCKETS.forEach((b, i) => {
-        out.push(`heimdall_http_request_duration_seconds_bucket{${l},le="${b}"} ${h.counts[i]}`);
+        cumulative += h.counts[i]!;
+        out.push(`heimdall_http_request_duration_seconds_bucket{${l},le="${b}"} ${cumulative}`);
       });
       out.push(`heimdall_http_request_duration_seconds_bucket{${l},le="+Inf"} ${h.count}`);
       out.push(`heimdall_http_request_duration_seconds_sum{${l}} ${h.sum}`);

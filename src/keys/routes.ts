@@ -8,11 +8,7 @@ import { actorOf } from "../http/principal.ts";
 import { notFound } from "../platform/errors.ts";
 
 const CACHE = "public, max-age=3600";
-
-interface PublicApp {
-  id: string;
-  status: "active" | "suspended" | "archived";
-}
+export const JWKS_ROUTE = "/:app_slug/v1/.well-known/jwks.json";
 
 /** Metadata of one app's authorization server; the same object answers at every discovery location. */
 export function discoveryDocument(publicUrl: string, slug: string) {
@@ -37,8 +33,13 @@ export function discoveryDocument(publicUrl: string, slug: string) {
 }
 
 /** A cacheable JSON response that honours If-None-Match. */
-function cached(request: Request, body: string, etag: string): Response {
-  const headers = { "content-type": "application/json; charset=utf-8", "cache-control": CACHE, etag };
+function cached(request: Request, body: string | Uint8Array, etag: string, requestId?: string): Response {
+  const headers: Record<string, string> = {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": CACHE,
+    etag,
+  };
+  if (requestId) headers["x-request-id"] = requestId;
   const inm = request.headers.get("if-none-match");
   if (inm && inm.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
     return new Response(null, { status: 304, headers });
@@ -46,18 +47,55 @@ function cached(request: Request, body: string, etag: string): Response {
   return new Response(body, { headers });
 }
 
-export function discoveryRoutes(deps: Deps) {
-  const { config, keys, db } = deps;
-  const bySlug = db.$client.query<PublicApp, [string]>("SELECT id, status FROM apps WHERE slug = ?");
-  const byAlias = db.$client.query<PublicApp, [string, number]>(
-    "SELECT a.id, a.status FROM app_slug_aliases s JOIN apps a ON a.id = s.app_id WHERE s.slug = ? AND s.expires_at > ?",
-  );
-  // Archived apps leave the Consumer surface; suspended apps keep publishing keys so issued tokens stay verifiable.
-  const publishedApp = (slug: string): PublicApp => {
-    const app = bySlug.get(slug);
-    if (!app || app.status === "archived") throw notFound("APP_NOT_FOUND", `No app with slug ${slug}`);
-    return app;
+/**
+ * The JWKS of `slug` from memory, or null when it has none to serve (unknown or archived app): the
+ * caller then answers 404. A renamed app's old slug keeps serving it during the alias window, and
+ * suspended apps keep publishing so that tokens already issued stay verifiable.
+ */
+export function createJwksResponder(deps: Pick<Deps, "directory" | "keys">) {
+  // Encoded once per document (the keys cache hands out the same object until the keys change).
+  const encoded = new WeakMap<object, Uint8Array>();
+  const utf8 = new TextEncoder();
+  return (request: Request, slug: string, requestId?: string): Response | null => {
+    const app = deps.directory.bySlug(slug) ?? deps.directory.byAlias(slug);
+    if (!app || app.status === "archived") return null;
+    const doc = deps.keys.jwks(app.id);
+    if (!doc) return null;
+    let bytes = encoded.get(doc);
+    if (!bytes) {
+      bytes = utf8.encode(doc.body);
+      encoded.set(doc, bytes);
+    }
+    return cached(request, bytes, doc.etag, requestId);
   };
+}
+
+/**
+ * The JWKS as a Bun native route, ahead of the Elysia pipeline: it is the hottest public endpoint
+ * (every verifier polls it) and a static document per app, so it is answered from memory with only
+ * what every response needs (request id, metrics). Anything it cannot answer goes to `fallback`.
+ */
+export function jwksNativeRoute(
+  deps: Pick<Deps, "directory" | "keys" | "metrics">,
+  fallback: (request: Request) => Response | Promise<Response>,
+) {
+  const respond = createJwksResponder(deps);
+  const record = deps.metrics.series("GET", JWKS_ROUTE);
+  return (request: Request & { params: Record<string, string> }): Response | Promise<Response> => {
+    const start = performance.now();
+    const sent = request.headers.get("x-request-id");
+    const id = sent && /^[A-Za-z0-9._:-]{1,128}$/.test(sent) ? sent : crypto.randomUUID();
+    const res = respond(request, request.params.app_slug ?? "", id);
+    if (!res) return fallback(request);
+    record(res.status, (performance.now() - start) / 1000);
+    return res;
+  };
+}
+
+export function discoveryRoutes(deps: Deps) {
+  const { config, directory } = deps;
+  const jwks = createJwksResponder(deps);
+  const noApp = (slug: string) => notFound("APP_NOT_FOUND", `No app with slug ${slug}`);
   const discovery = new Map<string, { body: string; etag: string }>();
   const metadata = (slug: string) => {
     let doc = discovery.get(slug);
@@ -68,19 +106,18 @@ export function discoveryRoutes(deps: Deps) {
     }
     return doc;
   };
+  // Metadata follows the live slug only: its issuer names the slug.
   const metadataResponse = (request: Request, slug: string) => {
-    publishedApp(slug);
+    const app = directory.bySlug(slug);
+    if (!app || app.status === "archived") throw noApp(slug);
     const doc = metadata(slug);
     return cached(request, doc.body, doc.etag);
   };
   return new Elysia()
-    .get("/:app_slug/v1/.well-known/jwks.json", ({ request, params }) => {
-      // A renamed app's old slug keeps serving the JWKS (only the JWKS) during the alias window.
-      const alias = bySlug.get(params.app_slug) ? undefined : byAlias.get(params.app_slug, deps.clock.now());
-      const app = alias && alias.status !== "archived" ? alias : publishedApp(params.app_slug);
-      const doc = keys.jwks(app.id);
-      if (!doc) throw notFound("APP_NOT_FOUND", `No keys for app ${params.app_slug}`);
-      return cached(request, doc.body, doc.etag);
+    .get(JWKS_ROUTE, ({ request, params }) => {
+      const res = jwks(request, params.app_slug);
+      if (!res) throw noApp(params.app_slug);
+      return res;
     })
     .get("/:app_slug/v1/.well-known/openid-configuration", ({ request, params }) =>
       metadataResponse(request, params.app_slug),
