@@ -3,12 +3,14 @@ import journal from "../../migrations/meta/_journal.json" with { type: "json" };
 import m0000 from "../../migrations/0000_init.sql" with { type: "text" };
 import m0001 from "../../migrations/0001_slug_aliases.sql" with { type: "text" };
 import m0002 from "../../migrations/0002_end_users.sql" with { type: "text" };
+import m0003 from "../../migrations/0003_m2m.sql" with { type: "text" };
 
 /** Tag (as in the journal) → SQL text. Append a line here for every migration drizzle-kit generates. */
 export const EMBEDDED_MIGRATIONS: Record<string, string> = {
   "0000_init": m0000,
   "0001_slug_aliases": m0001,
   "0002_end_users": m0002,
+  "0003_m2m": m0003,
 };
 
 export const JOURNAL: { entries: { idx: number; tag: string; when: number; breakpoints: boolean }[] } = journal;

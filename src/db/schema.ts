@@ -436,3 +436,45 @@ export const emailOutbox = sqliteTable(
   },
   (t) => [index("email_outbox_due").on(t.status, t.nextAttemptAt), index("email_outbox_app").on(t.appId, t.createdAt)],
 );
+
+// ─── Machine-to-machine (Consumer OAuth) and app API keys ───────────────────
+
+export const m2mClients = sqliteTable(
+  "m2m_clients",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    /** Public identifier, `m2m_…`; unique across the appliance so a token's `sub` names one client. */
+    clientId: text("client_id").notNull().unique(),
+    name: text("name").notNull(),
+    /** SHA-256 of the secret (≥ 256 random bits, so a fast hash is enough). */
+    secretHash: text("secret_hash").notNull(),
+    isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    /** Permission strings `resource.action` the client may be granted. */
+    scopes: json<string[]>("scopes").notNull(),
+    lastUsedAt: ms("last_used_at"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [index("m2m_clients_app_created").on(t.appId, t.createdAt, t.id)],
+);
+
+export const appApiKeys = sqliteTable(
+  "app_api_keys",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** First 16 characters of the key, for display. */
+    keyPrefix: text("key_prefix").notNull(),
+    keyHash: text("key_hash").notNull().unique(),
+    permissions: json<string[]>("permissions").notNull(),
+    lastUsedAt: ms("last_used_at"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [index("app_api_keys_app_created").on(t.appId, t.createdAt, t.id)],
+);
