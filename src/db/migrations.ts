@@ -4,6 +4,7 @@ import m0000 from "../../migrations/0000_init.sql" with { type: "text" };
 import m0001 from "../../migrations/0001_slug_aliases.sql" with { type: "text" };
 import m0002 from "../../migrations/0002_end_users.sql" with { type: "text" };
 import m0003 from "../../migrations/0003_m2m.sql" with { type: "text" };
+import m0004 from "../../migrations/0004_rbac.sql" with { type: "text" };
 
 /** Tag (as in the journal) → SQL text. Append a line here for every migration drizzle-kit generates. */
 export const EMBEDDED_MIGRATIONS: Record<string, string> = {
@@ -11,6 +12,7 @@ export const EMBEDDED_MIGRATIONS: Record<string, string> = {
   "0001_slug_aliases": m0001,
   "0002_end_users": m0002,
   "0003_m2m": m0003,
+  "0004_rbac": m0004,
 };
 
 export const JOURNAL: { entries: { idx: number; tag: string; when: number; breakpoints: boolean }[] } = journal;

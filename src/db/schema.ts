@@ -478,3 +478,57 @@ export const appApiKeys = sqliteTable(
   },
   (t) => [index("app_api_keys_app_created").on(t.appId, t.createdAt, t.id)],
 );
+
+// ─── Roles and permissions (RBAC) ───────────────────────────────────────────
+
+/**
+ * The permission catalogue: system rows (`app_id` null, `is_system`) are shared by every app; custom
+ * rows belong to one app. `key` is `<resource>.<action>`, unique per app and against the system set.
+ */
+export const permissions = sqliteTable(
+  "permissions",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id").references(() => apps.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    resource: text("resource").notNull(),
+    action: text("action").notNull(),
+    description: text("description"),
+    isSystem: integer("is_system", { mode: "boolean" }).notNull().default(false),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("permissions_app_key").on(t.appId, t.key),
+    index("permissions_key").on(t.key),
+  ],
+);
+
+export const roles = sqliteTable(
+  "roles",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    /** Immutable once created: end users reference their role by name. */
+    name: text("name").notNull(),
+    description: text("description"),
+    isSystem: integer("is_system", { mode: "boolean" }).notNull().default(false),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("roles_app_name").on(t.appId, t.name)],
+);
+
+export const rolePermissions = sqliteTable(
+  "role_permissions",
+  {
+    roleId: text("role_id")
+      .notNull()
+      .references(() => roles.id, { onDelete: "cascade" }),
+    permissionId: text("permission_id")
+      .notNull()
+      .references(() => permissions.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.roleId, t.permissionId] }), index("role_permissions_permission").on(t.permissionId)],
+);
