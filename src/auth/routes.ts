@@ -1,0 +1,72 @@
+/** @module Consumer routes for sign-up, sign-in, refresh and logout: thin handlers over AuthService. */
+import { Elysia } from "elysia";
+import type { Deps } from "../deps.ts";
+import { validate } from "../http/body.ts";
+import { appNotFound, bearerToken, type ConsumerApp, consumerGuards } from "../http/consumer.ts";
+import type { PakPrincipal } from "../http/principal.ts";
+import { unauthorized } from "../platform/errors.ts";
+import { authorize } from "../workspaces/authorize.ts";
+import { appResource } from "../workspaces/policy.ts";
+import { logoutSchema, refreshSchema, signinSchema, signupSchema } from "./model.ts";
+
+type Headers = Record<string, string | number>;
+
+/** Token responses must never be cached (RFC 6749 §5.1). */
+function noStore(headers: Headers): void {
+  headers["cache-control"] = "no-store";
+  headers.pragma = "no-cache";
+}
+
+export function authRoutes(deps: Deps) {
+  const svc = deps.auth;
+
+  /** The `consumerPak` guard's check, run only when the app's config asks for it (see AuthService.signup). */
+  const signupPak = (request: Request, app: ConsumerApp) => async () => {
+    const token = bearerToken(request);
+    if (!token?.startsWith("pcft_live_"))
+      throw unauthorized("UNAUTHORIZED", "A platform API key is required");
+    const principal = (await deps.platformAuth.authenticate(request, { allowPak: true })) as PakPrincipal;
+    authorize(principal, app.workspaceId, "heimdall.signup.create", appResource(app.id), () =>
+      appNotFound(app.slug),
+    );
+    return principal;
+  };
+
+  return new Elysia()
+    .use(consumerGuards(deps))
+    .post(
+      "/:app_slug/v1/auth/signup",
+      async ({ app, meta, body, request, set }) => {
+        const input = validate(signupSchema, body);
+        noStore(set.headers);
+        return svc.signup(app, input, meta, signupPak(request, app));
+      },
+      { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/auth/signin",
+      async ({ app, meta, body, set }) => {
+        const input = validate(signinSchema, body);
+        noStore(set.headers);
+        return svc.signin(app, input, meta);
+      },
+      { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/auth/refresh",
+      async ({ app, meta, body, set }) => {
+        const input = validate(refreshSchema, body);
+        noStore(set.headers);
+        return svc.refresh(app, input.refresh_token, meta);
+      },
+      { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/auth/logout",
+      ({ app, meta, body, set }) => {
+        svc.logout(app, validate(logoutSchema, body).refresh_token, meta);
+        set.status = 204;
+      },
+      { consumer: true },
+    );
+}

@@ -1,0 +1,329 @@
+/**
+ * @module End-user sign-up, sign-in, refresh and logout on the Consumer API (DESIGN §5, §7).
+ *
+ * Sign-in never tells an unknown account from a wrong password: same 401, same body, same argon2 cost.
+ * Two things do show that an account exists, on purpose and as every mainstream IdP does: sign-up
+ * (409 USERNAME_TAKEN / EMAIL_TAKEN — a sign-up form cannot work otherwise) and the lockout
+ * (429 ACCOUNT_LOCKED — telling the real user why their right password fails matters more).
+ */
+import type { AppService } from "../apps/service.ts";
+import type { AuditWriter } from "../audit/writer.ts";
+import { type Db, tx } from "../db/client.ts";
+import type { AuditActor, CallMeta } from "../http/principal.ts";
+import { type Clock, MINUTE, SECOND } from "../platform/clock.ts";
+import { conflict, forbidden, HeimdallError } from "../platform/errors.ts";
+import { newId } from "../platform/ids.ts";
+import type { Limit, RateLimiter } from "../ratelimit/limiter.ts";
+import type { SessionService } from "../sessions/service.ts";
+import type { SessionRow } from "../sessions/store.ts";
+import type { TokenApp, TokenService } from "../sessions/tokens.ts";
+import { emailDomain, normalizeEmail, normalizeUsername } from "../users/normalize.ts";
+import { createUserStore, type EndUserRow } from "../users/store.ts";
+import { type SigninInput, type SignupInput, type TokenResponse, tokenResponse } from "./model.ts";
+import type { PasswordHasher } from "./passwords.ts";
+import { checkPassword } from "./policy.ts";
+import { createAuthStore } from "./store.ts";
+
+/** How long `max_failed_login_attempts` consecutive wrong passwords lock an account (DESIGN §7). */
+export const LOCKOUT_DURATION = 15 * MINUTE;
+
+/**
+ * Per-app limits, counted per client IP and (for sign-in) per identifier. Generous enough for people behind
+ * one NAT, tight enough that guessing is slow even before the per-account lockout. A trusted backend that
+ * signs users up from one address should turn on `signup_requires_pak`: PAK-authorised sign-ups skip the
+ * per-IP limit.
+ */
+export const AUTH_LIMITS = {
+  signupPerIp: { max: 30, windowMs: 10 * MINUTE },
+  signinPerIp: { max: 30, windowMs: MINUTE },
+  signinPerIdentifier: { max: 10, windowMs: MINUTE },
+  refreshPerIp: { max: 150, windowMs: 5 * MINUTE },
+} as const;
+
+/** Why a sign-in failed, as the audit row records it (never shown to the caller). */
+export type SigninFailure =
+  | "unknown_identifier"
+  | "wrong_password"
+  | "account_suspended"
+  | "account_locked"
+  | "signin_disabled";
+
+export interface AuthServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  apps: Pick<AppService, "authConfigOf">;
+  passwords: PasswordHasher;
+  sessions: SessionService;
+  tokens: Pick<TokenService, "issueEndUser">;
+  rateLimiter: RateLimiter;
+}
+
+/** Proves a PAK allowed `heimdall.signup.create` on the app; called only when the app's config demands it. */
+export type SignupPakCheck = () => Promise<{ pakId: string }>;
+
+export interface AuthService {
+  signup(
+    app: TokenApp,
+    input: SignupInput,
+    meta: CallMeta,
+    requirePak: SignupPakCheck,
+  ): Promise<TokenResponse>;
+  signin(app: TokenApp, input: SigninInput, meta: CallMeta): Promise<TokenResponse>;
+  refresh(app: TokenApp, refreshToken: string, meta: CallMeta): Promise<TokenResponse>;
+  /** Ends the session owning the token; silently does nothing when there is none (logout is idempotent). */
+  logout(app: TokenApp, refreshToken: string, meta: CallMeta): void;
+}
+
+const PASSWORD_AMR = ["pwd"];
+
+/** One message for every credential failure, so the body cannot tell them apart either. */
+const invalidCredentials = () =>
+  new HeimdallError(401, "INVALID_CREDENTIALS", "Invalid identifier or password");
+
+const endUserActor = (userId: string): AuditActor => ({ type: "end_user", id: userId });
+
+export function createAuthService(deps: AuthServiceDeps): AuthService {
+  const { db, clock, audit, apps, passwords, sessions, tokens, rateLimiter } = deps;
+  const users = createUserStore(db);
+  const store = createAuthStore(db);
+
+  const ipOf = (meta: CallMeta) => meta.ip ?? "unknown";
+  const limit = (name: string, appId: string, who: string, l: { max: number; windowMs: number }): Limit => ({
+    key: `${name}:${appId}:${who}`,
+    ...l,
+  });
+
+  /** The access token lives no longer than its session. */
+  const accessFor = (app: TokenApp, session: SessionRow, role: string) =>
+    tokens.issueEndUser(
+      app,
+      { sub: session.userId, sid: session.id, role, amr: session.amr },
+      Math.floor(session.expiresAt / SECOND),
+    );
+
+  function signinFailed(
+    appId: string,
+    user: EndUserRow | undefined,
+    reason: SigninFailure,
+    meta: CallMeta,
+    extra: Record<string, unknown> = {},
+  ): void {
+    audit.record({
+      appId,
+      action: "user.signin_failed",
+      resourceType: "end_user",
+      resourceId: user?.id ?? null,
+      actor: user ? endUserActor(user.id) : { type: "system", id: null },
+      details: { reason, ...extra },
+      meta,
+    });
+  }
+
+  function assertAvailable(appId: string, username: string, email: string): void {
+    if (users.byUsername(appId, username)) throw conflict("USERNAME_TAKEN", "This username is already taken");
+    if (users.contactByValue(appId, "email", email)) {
+      throw conflict("EMAIL_TAKEN", "This email address is already in use");
+    }
+  }
+
+  return {
+    async signup(app, input, meta, requirePak) {
+      const config = apps.authConfigOf(app.id);
+      if (!config.signup_enabled) throw forbidden("SIGNUP_DISABLED", "Sign-up is disabled for this app");
+      let pakId: string | null = null;
+      if (config.signup_requires_pak) pakId = (await requirePak()).pakId;
+      else rateLimiter.consume([limit("signup:ip", app.id, ipOf(meta), AUTH_LIMITS.signupPerIp)]);
+
+      const allowed = config.signup_allowed_email_domains;
+      if (allowed.length > 0 && !allowed.includes(emailDomain(input.email))) {
+        throw forbidden("SIGNUP_EMAIL_DOMAIN_NOT_ALLOWED", "Sign-up is not open to this email domain");
+      }
+      checkPassword(input.password, config, { username: input.username, email: input.email });
+      // Checked before hashing so a taken name costs no argon2 work, and again under the write lock below.
+      assertAvailable(app.id, input.username, input.email);
+      const passwordHash = await passwords.hash(input.password);
+
+      const { session, refreshToken, role } = tx(db, () => {
+        assertAvailable(app.id, input.username, input.email);
+        const now = clock.now();
+        const userId = newId(clock);
+        const role = config.signup_default_role;
+        users.insertUser({
+          id: userId,
+          appId: app.id,
+          username: input.username,
+          displayName: input.display_name ?? null,
+          passwordHash,
+          status: "active",
+          role,
+          failedLoginCount: 0,
+          lockedUntil: null,
+          passwordChangedAt: now,
+          lastUsedAt: now,
+          createdAt: now,
+          updatedAt: now,
+        });
+        users.insertContact({
+          id: newId(clock),
+          appId: app.id,
+          userId,
+          type: "email",
+          value: input.email,
+          isPrimary: true,
+          verifiedAt: null,
+          createdAt: now,
+        });
+        const opened = sessions.create({
+          appId: app.id,
+          userId,
+          amr: PASSWORD_AMR,
+          durationMinutes: config.session_duration_minutes,
+          maxSessions: config.max_sessions,
+          meta,
+        });
+        audit.record({
+          appId: app.id,
+          action: "user.signed_up",
+          resourceType: "end_user",
+          resourceId: userId,
+          actor: endUserActor(userId),
+          details: {
+            username: input.username,
+            role,
+            session_id: opened.session.id,
+            ...(pakId ? { pak_id: pakId } : {}),
+          },
+          meta,
+        });
+        return { ...opened, role };
+      });
+      return tokenResponse(await accessFor(app, session, role), refreshToken);
+    },
+
+    async signin(app, input, meta) {
+      const config = apps.authConfigOf(app.id);
+      // A username never contains `@`, so the identifier's kind is unambiguous.
+      const byEmail = input.identifier.includes("@");
+      const identifier = byEmail ? normalizeEmail(input.identifier) : normalizeUsername(input.identifier);
+      rateLimiter.consume([
+        limit("signin:ip", app.id, ipOf(meta), AUTH_LIMITS.signinPerIp),
+        limit("signin:id", app.id, identifier, AUTH_LIMITS.signinPerIdentifier),
+      ]);
+      if (!config.signin_enabled) {
+        tx(db, () => signinFailed(app.id, undefined, "signin_disabled", meta));
+        throw forbidden("SIGNIN_DISABLED", "Sign-in is disabled for this app");
+      }
+
+      // Secondary and unverified emails do not authenticate: they may not even belong to the account holder.
+      const user = byEmail
+        ? users.byVerifiedPrimaryEmail(app.id, identifier)
+        : users.byUsername(app.id, identifier);
+      const lockedUntil = user?.lockedUntil ?? 0;
+      if (user && lockedUntil > clock.now()) {
+        tx(db, () => signinFailed(app.id, user, "account_locked", meta));
+        const retryAfter = Math.max(1, Math.ceil((lockedUntil - clock.now()) / SECOND));
+        throw new HeimdallError(
+          429,
+          "ACCOUNT_LOCKED",
+          "Too many failed sign-ins; the account is locked for a while",
+          undefined,
+          {
+            "retry-after": String(retryAfter),
+          },
+        );
+      }
+
+      // The same argon2 work whether or not the account exists (or has a password at all).
+      const ok = user?.passwordHash
+        ? await passwords.verify(user.passwordHash, input.password)
+        : await passwords.dummyVerify(input.password);
+
+      if (!user || !ok) {
+        tx(db, () => {
+          if (!user) return signinFailed(app.id, undefined, "unknown_identifier", meta);
+          // Accounts without a password cannot be guessed into, so their failures do not count towards a lock.
+          const now = clock.now();
+          const locked = user.passwordHash
+            ? store.recordFailure(user.id, config.max_failed_login_attempts, now + LOCKOUT_DURATION, now)
+            : null;
+          signinFailed(app.id, user, "wrong_password", meta, { locked: locked !== null });
+          if (locked !== null) {
+            audit.record({
+              appId: app.id,
+              action: "user.locked",
+              resourceType: "end_user",
+              resourceId: user.id,
+              actor: { type: "system", id: null },
+              details: {
+                locked_until: new Date(locked).toISOString(),
+                max_failed_login_attempts: config.max_failed_login_attempts,
+              },
+              meta,
+            });
+          }
+        });
+        throw invalidCredentials();
+      }
+
+      const result = tx(db, () => {
+        // Re-read under the write lock: a suspension that landed while argon2 ran must win.
+        const current = users.byId(app.id, user.id);
+        if (current?.status !== "active") {
+          signinFailed(app.id, user, "account_suspended", meta, { status: current?.status ?? "deleted" });
+          return null;
+        }
+        store.recordSuccess(user.id, clock.now());
+        const opened = sessions.create({
+          appId: app.id,
+          userId: user.id,
+          amr: PASSWORD_AMR,
+          durationMinutes: config.session_duration_minutes,
+          maxSessions: config.max_sessions,
+          meta,
+        });
+        audit.record({
+          appId: app.id,
+          action: "user.signed_in",
+          resourceType: "end_user",
+          resourceId: user.id,
+          actor: endUserActor(user.id),
+          details: {
+            session_id: opened.session.id,
+            amr: PASSWORD_AMR,
+            identifier_type: byEmail ? "email" : "username",
+          },
+          meta,
+        });
+        return { ...opened, role: current.role };
+      });
+      if (!result) throw invalidCredentials();
+      return tokenResponse(await accessFor(app, result.session, result.role), result.refreshToken);
+    },
+
+    async refresh(app, refreshToken, meta) {
+      rateLimiter.consume([limit("refresh:ip", app.id, ipOf(meta), AUTH_LIMITS.refreshPerIp)]);
+      const { session, refreshToken: successor } = sessions.rotate(app.id, refreshToken, meta);
+      // The role is read afresh, so a role change shows in the very next access token.
+      const facts = sessions.facts(session.id);
+      if (facts?.status !== "active") throw forbidden("ACCOUNT_SUSPENDED", "This account is not active");
+      return tokenResponse(await accessFor(app, session, facts.role), successor);
+    },
+
+    logout(app, refreshToken, meta) {
+      tx(db, () => {
+        const ended = sessions.revokeByRefreshToken(app.id, refreshToken, "logout");
+        if (!ended) return;
+        audit.record({
+          appId: app.id,
+          action: "session.revoked",
+          resourceType: "session",
+          resourceId: ended.id,
+          actor: endUserActor(ended.userId),
+          details: { reason: "logout", user_id: ended.userId },
+          meta,
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,397 @@
+/** @module POST /{app_slug}/v1/auth/signin: identifiers, indistinguishable failures, lockout, session cap, rate limits, argon2 queue. */
+import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { decodeJwt } from "jose";
+import { createPasswordHasher } from "../../../src/auth/passwords.ts";
+import { createAuthService } from "../../../src/auth/service.ts";
+import { createApp } from "../../../src/http/app.ts";
+import { MINUTE } from "../../../src/platform/clock.ts";
+import { newId } from "../../../src/platform/ids.ts";
+import {
+  auditRows,
+  createConsumerApp,
+  type EndUserTokens,
+  GOOD_PASSWORD,
+  queryRow,
+  setAuthConfig,
+  signIn,
+  signUp,
+  verifyPrimaryEmail,
+} from "../../support/end-users.ts";
+import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
+
+let ctx: TestContext;
+let app: { id: string; slug: string };
+let alice: EndUserTokens;
+
+const signin = (body: unknown, opts: { raw?: string } = {}) =>
+  ctx.call("POST", "/{app_slug}/v1/auth/signin", {
+    params: { app_slug: app.slug },
+    body,
+    raw: opts.raw,
+    auth: null,
+  });
+
+const refresh = (token: string) =>
+  ctx.call("POST", "/{app_slug}/v1/auth/refresh", {
+    params: { app_slug: app.slug },
+    body: { refresh_token: token },
+    auth: null,
+  });
+
+const userRow = (id: string) => queryRow(ctx, "SELECT * FROM end_users WHERE id = ?", id)!;
+
+const lastFailure = () => auditRows(ctx, app.id, "user.signin_failed").at(-1)!;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  app = await createConsumerApp(ctx, "signin-app");
+  alice = await signUp(ctx, app.slug, {
+    username: "alice",
+    email: "Alice@Example.com",
+    password: GOOD_PASSWORD,
+  });
+});
+
+// Every test starts in fresh per-minute sign-in windows (all in-process requests share the address "unknown").
+beforeEach(() => ctx.clock.advance(MINUTE + 1));
+
+describe("identifiers", () => {
+  test("username, in any case → 200 with a token pair; audit user.signed_in; last_used_at stamped", async () => {
+    const res = await signin({ identifier: "  ALICE ", password: GOOD_PASSWORD });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const claims = decodeJwt(res.body.access_token);
+    expect(claims).toMatchObject({ sub: alice.userId, type: "end_user", role: "member", amr: ["pwd"] });
+    expect(claims.sid).not.toBe(alice.sessionId);
+    expect(userRow(alice.userId).last_used_at).toBe(ctx.clock.now());
+    const row = auditRows(ctx, app.id, "user.signed_in").at(-1)!;
+    expect(row).toMatchObject({ actor_type: "end_user", actor_id: alice.userId, resource_id: alice.userId });
+    expect(row.details).toMatchObject({ session_id: claims.sid, identifier_type: "username" });
+  });
+
+  test("an unverified primary email does not authenticate → 401 INVALID_CREDENTIALS", async () => {
+    const res = await signin({ identifier: "alice@example.com", password: GOOD_PASSWORD });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("INVALID_CREDENTIALS");
+    expect(lastFailure().details).toEqual({ reason: "unknown_identifier" });
+  });
+
+  test("the verified primary email, in any case → 200", async () => {
+    verifyPrimaryEmail(ctx, alice.userId);
+    const t = await signIn(ctx, app.slug, "ALICE@example.COM", GOOD_PASSWORD);
+    expect(t.userId).toBe(alice.userId);
+    expect(auditRows(ctx, app.id, "user.signed_in").at(-1)!.details.identifier_type).toBe("email");
+  });
+
+  test("a verified secondary email does not authenticate", async () => {
+    ctx.deps.db.$client
+      .query(
+        "INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, verified_at, created_at) VALUES (?, ?, ?, 'email', ?, 0, ?, ?)",
+      )
+      .run(newId(ctx.clock), app.id, alice.userId, "alice.alt@example.com", ctx.clock.now(), ctx.clock.now());
+    const res = await signin({ identifier: "alice.alt@example.com", password: GOOD_PASSWORD });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("INVALID_CREDENTIALS");
+  });
+
+  test("tenant_id is accepted and ignored (tenants arrive later)", async () => {
+    const res = await signin({ identifier: "alice", password: GOOD_PASSWORD, tenant_id: newId(ctx.clock) });
+    expect(res.status).toBe(200);
+    expect(decodeJwt(res.body.access_token).tid).toBeUndefined();
+  });
+
+  test("an account of another app with the same username is not this app's", async () => {
+    const other = await createConsumerApp(ctx, "signin-other");
+    await signUp(ctx, other.slug, { username: "bob", email: "bob@example.com", password: GOOD_PASSWORD });
+    const res = await signin({ identifier: "bob", password: GOOD_PASSWORD });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("INVALID_CREDENTIALS");
+  });
+});
+
+describe("failures look alike", () => {
+  test("wrong password and unknown account: same status, code, message and body keys; audit tells them apart", async () => {
+    const wrong = await signin({ identifier: "alice", password: "not the password at all" });
+    const wrongAudit = lastFailure();
+    const unknown = await signin({ identifier: "nobody-here", password: "not the password at all" });
+    const unknownAudit = lastFailure();
+    for (const r of [wrong, unknown]) {
+      expect(r.status).toBe(401);
+      expect(r.body.code).toBe("INVALID_CREDENTIALS");
+    }
+    expect(Object.keys(wrong.body).sort()).toEqual(Object.keys(unknown.body).sort());
+    expect(wrong.body.message).toBe(unknown.body.message);
+    expect(wrongAudit).toMatchObject({ resource_id: alice.userId, actor_type: "end_user" });
+    expect(wrongAudit.details).toEqual({ reason: "wrong_password", locked: false });
+    expect(unknownAudit).toMatchObject({ resource_id: null, actor_type: "system" });
+    expect(unknownAudit.details).toEqual({ reason: "unknown_identifier" });
+    // The wrong guess counted; clear it for the next tests.
+    expect(userRow(alice.userId).failed_login_count).toBe(1);
+    await signIn(ctx, app.slug, "alice", GOOD_PASSWORD);
+    expect(userRow(alice.userId).failed_login_count).toBe(0);
+  });
+
+  const inactive = ["suspended", "deactivated"] as const;
+  for (const status of inactive) {
+    test(`a ${status} account with the right password → the same 401; audit reason account_suspended`, async () => {
+      const t = await signUp(ctx, app.slug, {
+        username: `acct-${status}`,
+        email: `${status}@example.com`,
+        password: GOOD_PASSWORD,
+      });
+      ctx.deps.db.$client.query("UPDATE end_users SET status = ? WHERE id = ?").run(status, t.userId);
+      const sessionsBefore = ctx.deps.sessions.liveOfUser(t.userId).length;
+      const res = await signin({ identifier: `acct-${status}`, password: GOOD_PASSWORD });
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe("INVALID_CREDENTIALS");
+      expect(lastFailure()).toMatchObject({ resource_id: t.userId });
+      expect(lastFailure().details).toEqual({ reason: "account_suspended", status });
+      expect(ctx.deps.sessions.liveOfUser(t.userId).length).toBe(sessionsBefore);
+    });
+  }
+
+  test("an account without a password (provisioned) never signs in, and its failures do not lock it", async () => {
+    const t = await signUp(ctx, app.slug, {
+      username: "no-password",
+      email: "nopw@example.com",
+      password: GOOD_PASSWORD,
+    });
+    ctx.deps.db.$client.query("UPDATE end_users SET password_hash = NULL WHERE id = ?").run(t.userId);
+    const res = await signin({ identifier: "no-password", password: GOOD_PASSWORD });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("INVALID_CREDENTIALS");
+    expect(userRow(t.userId).failed_login_count).toBe(0);
+  });
+
+  test("signin_enabled false → 403 SIGNIN_DISABLED; audit reason signin_disabled", async () => {
+    await setAuthConfig(ctx, app.id, { signin_enabled: false });
+    try {
+      const res = await signin({ identifier: "alice", password: GOOD_PASSWORD });
+      expect(res.status).toBe(403);
+      expect(res.body.code).toBe("SIGNIN_DISABLED");
+      expect(lastFailure().details).toEqual({ reason: "signin_disabled" });
+    } finally {
+      await setAuthConfig(ctx, app.id, { signin_enabled: true });
+    }
+  });
+});
+
+describe("lockout", () => {
+  let carol: EndUserTokens;
+  beforeAll(async () => {
+    await setAuthConfig(ctx, app.id, { max_failed_login_attempts: 3 });
+    carol = await signUp(ctx, app.slug, {
+      username: "carol",
+      email: "carol@example.com",
+      password: GOOD_PASSWORD,
+    });
+  });
+
+  test("max_failed_login_attempts wrong passwords lock the account for 15 minutes → 429 ACCOUNT_LOCKED even with the right one", async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await signin({ identifier: "carol", password: `wrong guess ${i}` });
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe("INVALID_CREDENTIALS");
+    }
+    expect(lastFailure().details).toEqual({ reason: "wrong_password", locked: true });
+    const lock = auditRows(ctx, app.id, "user.locked").at(-1)!;
+    expect(lock).toMatchObject({ resource_id: carol.userId });
+    expect(userRow(carol.userId).locked_until).toBe(ctx.clock.now() + 15 * MINUTE);
+
+    const locked = await signin({ identifier: "carol", password: GOOD_PASSWORD });
+    expect(locked.status).toBe(429);
+    expect(locked.body.code).toBe("ACCOUNT_LOCKED");
+    expect(Number(locked.headers.get("retry-after"))).toBe(15 * 60);
+    expect(lastFailure().details).toEqual({ reason: "account_locked" });
+
+    ctx.clock.advance(14 * MINUTE);
+    const still = await signin({ identifier: "carol", password: GOOD_PASSWORD });
+    expect(still.status).toBe(429);
+    expect(Number(still.headers.get("retry-after"))).toBeLessThanOrEqual(60);
+
+    ctx.clock.advance(MINUTE);
+    const t = await signIn(ctx, app.slug, "carol", GOOD_PASSWORD);
+    expect(t.userId).toBe(carol.userId);
+    expect(userRow(carol.userId)).toMatchObject({ failed_login_count: 0, locked_until: null });
+  });
+
+  test("a success resets the count: failures must be consecutive", async () => {
+    for (let i = 0; i < 2; i++)
+      expect((await signin({ identifier: "carol", password: "nope nope nope" })).status).toBe(401);
+    expect(userRow(carol.userId).failed_login_count).toBe(2);
+    await signIn(ctx, app.slug, "carol", GOOD_PASSWORD);
+    expect(userRow(carol.userId).failed_login_count).toBe(0);
+    for (let i = 0; i < 2; i++)
+      expect((await signin({ identifier: "carol", password: "nope nope nope" })).status).toBe(401);
+    expect((await signin({ identifier: "carol", password: GOOD_PASSWORD })).status).toBe(200);
+  });
+
+  test("the lock is per account: another user of the app is unaffected", async () => {
+    for (let i = 0; i < 3; i++) await signin({ identifier: "carol", password: "nope nope nope" });
+    expect((await signin({ identifier: "carol", password: GOOD_PASSWORD })).status).toBe(429);
+    expect((await signin({ identifier: "alice", password: GOOD_PASSWORD })).status).toBe(200);
+    ctx.clock.advance(15 * MINUTE);
+  });
+
+  test("restore", async () => {
+    await setAuthConfig(ctx, app.id, { max_failed_login_attempts: 5 });
+  });
+});
+
+describe("max_sessions", () => {
+  test("a sign-in beyond max_sessions evicts the oldest session; its refresh token stops working", async () => {
+    await setAuthConfig(ctx, app.id, { max_sessions: 2 });
+    try {
+      const dave = await signUp(ctx, app.slug, {
+        username: "dave",
+        email: "dave@example.com",
+        password: GOOD_PASSWORD,
+      });
+      const second = await signIn(ctx, app.slug, "dave", GOOD_PASSWORD);
+      const third = await signIn(ctx, app.slug, "dave", GOOD_PASSWORD);
+      const live = ctx.deps.sessions
+        .liveOfUser(dave.userId)
+        .map((s) => s.id)
+        .sort();
+      expect(live).toEqual([second.sessionId, third.sessionId].sort());
+      const evicted = queryRow(
+        ctx,
+        "SELECT revoke_reason FROM end_user_sessions WHERE id = ?",
+        dave.sessionId,
+      )!;
+      expect(evicted.revoke_reason).toBe("evicted");
+      expect(auditRows(ctx, app.id, "session.evicted").some((r) => r.resource_id === dave.sessionId)).toBe(
+        true,
+      );
+
+      const old = await refresh(dave.refresh_token);
+      expect(old.status).toBe(401);
+      expect(old.body.code).toBe("INVALID_REFRESH_TOKEN");
+      expect((await refresh(second.refresh_token)).status).toBe(200);
+    } finally {
+      await setAuthConfig(ctx, app.id, { max_sessions: 5 });
+    }
+  });
+});
+
+describe("malformed requests", () => {
+  const cases: Array<{ name: string; body?: unknown; raw?: string; code: string; fields?: string[] }> = [
+    { name: "no body", code: "VALIDATION_ERROR", fields: ["body"] },
+    { name: "invalid JSON", raw: '{"identifier"', code: "INVALID_JSON" },
+    { name: "both fields missing", body: {}, code: "VALIDATION_ERROR", fields: ["identifier", "password"] },
+    {
+      name: "empty identifier",
+      body: { identifier: "   ", password: "x" },
+      code: "VALIDATION_ERROR",
+      fields: ["identifier"],
+    },
+    {
+      name: "empty password",
+      body: { identifier: "alice", password: "" },
+      code: "VALIDATION_ERROR",
+      fields: ["password"],
+    },
+    {
+      name: "identifier of the wrong type",
+      body: { identifier: 1, password: "x" },
+      code: "VALIDATION_ERROR",
+      fields: ["identifier"],
+    },
+    {
+      name: "password of the wrong type",
+      body: { identifier: "alice", password: null },
+      code: "VALIDATION_ERROR",
+      fields: ["password"],
+    },
+    {
+      name: "a password no sign-up could set (> 1024 bytes)",
+      body: { identifier: "alice", password: "é".repeat(513) },
+      code: "VALIDATION_ERROR",
+      fields: ["password"],
+    },
+    {
+      name: "tenant_id of the wrong type",
+      body: { identifier: "alice", password: "x", tenant_id: 5 },
+      code: "VALIDATION_ERROR",
+      fields: ["tenant_id"],
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.name} → 400 ${c.code}`, async () => {
+      const res = await signin(c.body, { raw: c.raw });
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe(c.code);
+      if (c.fields)
+        expect(res.body.details.map((d: { field: string }) => d.field).sort()).toEqual([...c.fields].sort());
+    });
+  }
+
+  test("a suspended app → 403 APP_SUSPENDED", async () => {
+    const a = await createConsumerApp(ctx, "signin-suspended");
+    const s = await ctx.call("PATCH", "/v1/apps/{app_id}/status", {
+      params: { app_id: a.id },
+      body: { status: "suspended" },
+    });
+    expect(s.status).toBe(200);
+    const res = await ctx.call("POST", "/{app_slug}/v1/auth/signin", {
+      params: { app_slug: a.slug },
+      body: { identifier: "alice", password: GOOD_PASSWORD },
+      auth: null,
+    });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe("APP_SUSPENDED");
+  });
+});
+
+describe("rate limits", () => {
+  test("the 11th sign-in for one identifier within a minute → 429 RATE_LIMITED with Retry-After", async () => {
+    for (let i = 0; i < 10; i++)
+      expect((await signin({ identifier: "ghost", password: "whatever it is" })).status).toBe(401);
+    const res = await signin({ identifier: "GHOST", password: "whatever it is" });
+    expect(res.status).toBe(429);
+    expect(res.body.code).toBe("RATE_LIMITED");
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(res.headers.get("ratelimit-limit")).toBe("10");
+    // Another identifier from the same address still gets through.
+    expect((await signin({ identifier: "alice", password: GOOD_PASSWORD })).status).toBe(200);
+  });
+
+  test("the 31st sign-in from one address within a minute → 429, whatever the identifier", async () => {
+    const attempts = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => signin({ identifier: `spray-${i}`, password: "whatever it is" })),
+    );
+    expect(attempts.every((r) => r.status === 401)).toBe(true);
+    const res = await signin({ identifier: "alice", password: GOOD_PASSWORD });
+    expect(res.status).toBe(429);
+    expect(res.body.code).toBe("RATE_LIMITED");
+    expect(res.headers.get("ratelimit-limit")).toBe("30");
+    ctx.clock.advance(MINUTE);
+    expect((await signin({ identifier: "alice", password: GOOD_PASSWORD })).status).toBe(200);
+  });
+});
+
+describe("argon2 queue", () => {
+  test("more concurrent sign-ins than the hasher runs and queues → 429 TOO_MANY_REQUESTS at once", async () => {
+    // The same graph, but a hasher that runs one verification and queues one more.
+    const passwords = createPasswordHasher({ concurrency: 1, maxQueued: 1 });
+    const deps = { ...ctx.deps, passwords, auth: createAuthService({ ...ctx.deps, passwords }) };
+    const narrow = createApp(deps);
+    const fire = () =>
+      narrow.handle(
+        new Request(`${PUBLIC_URL}/${app.slug}/v1/auth/signin`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ identifier: "alice", password: GOOD_PASSWORD }),
+        }),
+      );
+    const responses = await Promise.all([fire(), fire(), fire(), fire()]);
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(2);
+    const refused = responses.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(2);
+    for (const r of refused) {
+      expect(((await r.json()) as { code: string }).code).toBe("TOO_MANY_REQUESTS");
+      expect(r.headers.get("retry-after")).toBe("1");
+    }
+  });
+});

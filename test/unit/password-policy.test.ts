@@ -1,0 +1,158 @@
+/** @module The end-user password policy: lengths in code points, Unicode-aware classes, the breached list, identity echo. */
+import { describe, expect, test } from "bun:test";
+import { AUTH_CONFIG_DEFAULTS } from "../../src/apps/auth-config.ts";
+import { COMMON_PASSWORDS } from "../../src/auth/common-passwords.ts";
+import { MAX_PASSWORD_BYTES } from "../../src/auth/passwords.ts";
+import {
+  checkPassword,
+  MAX_PASSWORD_CODE_POINTS,
+  type PasswordPolicy,
+  passwordFailures,
+} from "../../src/auth/policy.ts";
+import { HeimdallError } from "../../src/platform/errors.ts";
+
+const base: PasswordPolicy = {
+  password_min_length: 12,
+  password_require_uppercase: false,
+  password_require_number: false,
+  password_require_symbol: false,
+};
+const strict: PasswordPolicy = {
+  ...base,
+  password_require_uppercase: true,
+  password_require_number: true,
+  password_require_symbol: true,
+};
+
+describe("passwordFailures", () => {
+  const cases: Array<{
+    name: string;
+    password: string;
+    policy?: PasswordPolicy;
+    identity?: object;
+    expected: string[];
+  }> = [
+    { name: "a long passphrase passes the defaults", password: "lantern orbit tangerine", expected: [] },
+    { name: "exactly the minimum passes", password: "abcdefghijkm", expected: [] },
+    { name: "one short of the minimum", password: "abcdefghijk", expected: ["too_short"] },
+    // 6 astral emoji are 12 UTF-16 units but 6 characters.
+    {
+      name: "length counts code points, not UTF-16 units",
+      password: "🦊🦊🦊🦊🦊🦊",
+      expected: ["too_short"],
+    },
+    { name: "12 emoji are 12 characters", password: "🦊🐙🦉🐝🦀🐢🦔🐳🦋🐌🦜🐬", expected: [] },
+    {
+      name: "257 code points is too long",
+      password: "a".repeat(MAX_PASSWORD_CODE_POINTS + 1),
+      expected: ["too_long"],
+    },
+    { name: "256 code points is fine", password: "ab".repeat(MAX_PASSWORD_CODE_POINTS / 2), expected: [] },
+    {
+      name: "too long reports nothing else",
+      password: "a".repeat(2000),
+      policy: strict,
+      expected: ["too_long"],
+    },
+    {
+      name: "strict policy lists every missing class, in order",
+      password: "onlylowercaseletters",
+      policy: strict,
+      expected: ["missing_uppercase", "missing_number", "missing_symbol"],
+    },
+    { name: "strict policy satisfied", password: "Lantern-Orbit-47", policy: strict, expected: [] },
+    { name: "non-ASCII uppercase counts (É)", password: "élan-vital-Énorme-9", policy: strict, expected: [] },
+    {
+      name: "non-ASCII digits count (Arabic-Indic ٣)",
+      password: "Lantern-Orbit-٣",
+      policy: strict,
+      expected: [],
+    },
+    { name: "a space is a symbol", password: "Lantern Orbit 47", policy: strict, expected: [] },
+    {
+      name: "accented letters are not symbols",
+      password: "Lanterné0rbitß47",
+      policy: strict,
+      expected: ["missing_symbol"],
+    },
+    { name: "a breached password", password: "qwertyuiop123", expected: ["common_password"] },
+    { name: "breached list is case-insensitive", password: "QwertyUIOP123", expected: ["common_password"] },
+    {
+      name: "short and breached reports both",
+      password: "password",
+      policy: { ...base, password_min_length: 12 },
+      expected: ["too_short", "common_password"],
+    },
+    {
+      name: "equal to the username (any case)",
+      password: "Jane.Doe.Example",
+      identity: { username: "jane.doe.example" },
+      expected: ["common_password"],
+    },
+    {
+      name: "equal to the email (any case)",
+      password: "JANE@EXAMPLE.COM",
+      identity: { email: "jane@example.com" },
+      expected: ["common_password"],
+    },
+    {
+      name: "containing the username is fine",
+      password: "jane.doe.example and more",
+      identity: { username: "jane.doe.example" },
+      expected: [],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      expect(passwordFailures(c.password, c.policy ?? base, c.identity)).toEqual(c.expected as never);
+    });
+  }
+
+  test("the app defaults are a valid policy", () => {
+    expect(passwordFailures("lantern orbit tangerine", AUTH_CONFIG_DEFAULTS)).toEqual([]);
+  });
+
+  test("256 four-byte characters sit exactly on both bounds and pass", () => {
+    // The byte bound can only bite first if the code-point bound is ever raised; this pins the two together.
+    expect(Buffer.byteLength("🦊".repeat(256))).toBe(MAX_PASSWORD_BYTES);
+    expect(passwordFailures("🦊".repeat(256), base)).toEqual([]);
+    expect(passwordFailures("🦊".repeat(257), base)).toEqual(["too_long"]);
+  });
+});
+
+describe("checkPassword", () => {
+  test("throws 400 WEAK_PASSWORD with one password detail per failure", () => {
+    let caught: unknown;
+    try {
+      checkPassword("short", strict);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(HeimdallError);
+    const err = caught as HeimdallError;
+    expect(err.status).toBe(400);
+    expect(err.code).toBe("WEAK_PASSWORD");
+    expect(err.details).toEqual([
+      { field: "password", reason: "too_short" },
+      { field: "password", reason: "missing_uppercase" },
+      { field: "password", reason: "missing_number" },
+      { field: "password", reason: "missing_symbol" },
+    ]);
+  });
+
+  test("returns quietly for an acceptable password", () => {
+    expect(() =>
+      checkPassword("Lantern-Orbit-47", strict, { username: "jane", email: "j@example.com" }),
+    ).not.toThrow();
+  });
+});
+
+describe("COMMON_PASSWORDS", () => {
+  test("holds at least 500 lower-case entries, including the classics", () => {
+    expect(COMMON_PASSWORDS.size).toBeGreaterThanOrEqual(500);
+    for (const p of COMMON_PASSWORDS) expect(p).toBe(p.toLowerCase());
+    for (const p of ["123456", "password", "qwerty", "iloveyou", "letmein", "123456789", "football"]) {
+      expect(COMMON_PASSWORDS.has(p)).toBe(true);
+    }
+  });
+});
