@@ -1,0 +1,147 @@
+/** @module Wire model of the signed-in EndUser's own account (`/me*`): request schemas, DTOs and row mappers. */
+import { z } from "zod";
+import type { AuditRow } from "../audit/store.ts";
+import { iso } from "../platform/clock.ts";
+import type { SessionRow } from "../sessions/store.ts";
+import type { ContactRow } from "../users/store.ts";
+
+/** At most this many contacts per account: enough for real people, bounded against abuse of the unique index. */
+export const MAX_CONTACTS_PER_USER = 10;
+
+/** Wrong current passwords on change-password, per account: a stolen access token must not become an oracle. */
+export const CHANGE_PASSWORD_FAILURES = { max: 5, windowMs: 15 * 60 * 1000 } as const;
+
+export const updateMeSchema = z.object({
+  // "" clears the name; omitted leaves it alone.
+  display_name: z.string().max(120).optional(),
+});
+export type UpdateMeInput = z.output<typeof updateMeSchema>;
+
+// Passwords are bounded by the password policy (too_long), not here, so the client gets WEAK_PASSWORD details.
+export const changePasswordSchema = z.object({
+  current_password: z.string().min(1).max(4096),
+  new_password: z.string().max(4096),
+});
+export type ChangePasswordInput = z.output<typeof changePasswordSchema>;
+
+export const addContactSchema = z.object({
+  type: z.enum(["email", "phone"]),
+  value: z.string().min(1).max(320),
+  is_primary: z.boolean().optional(),
+});
+export type AddContactInput = z.output<typeof addContactSchema>;
+
+/** What the profile query returns: the account joined with its primary email, if any. */
+export interface ProfileRow {
+  id: string;
+  username: string;
+  displayName: string | null;
+  role: string;
+  createdAt: number;
+  email: string | null;
+  emailVerifiedAt: number | null;
+}
+
+export interface MeProfileDto {
+  id: string;
+  username: string;
+  display_name: string | null;
+  role: string | null;
+  joined_at: string;
+  created_at: string;
+  email: string | null;
+  email_verified_at: string | null;
+}
+
+export function toProfileDto(r: ProfileRow): MeProfileDto {
+  const created = iso(r.createdAt);
+  return {
+    id: r.id,
+    username: r.username,
+    display_name: r.displayName,
+    role: r.role,
+    // An account joins its app when it is created; there is no separate membership row.
+    joined_at: created,
+    created_at: created,
+    email: r.email,
+    email_verified_at: iso(r.emailVerifiedAt),
+  };
+}
+
+export interface MeSessionDto {
+  id: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string;
+  is_current: boolean;
+}
+
+export function toSessionDto(s: SessionRow, currentSessionId: string): MeSessionDto {
+  return {
+    id: s.id,
+    ip: s.ip,
+    user_agent: s.userAgent,
+    created_at: iso(s.createdAt),
+    last_used_at: iso(s.lastUsedAt),
+    expires_at: iso(s.expiresAt),
+    is_current: s.id === currentSessionId,
+  };
+}
+
+export interface MeContactDto {
+  id: string;
+  type: "email" | "phone";
+  value: string;
+  is_primary: boolean;
+  verified_at: string | null;
+  created_at: string;
+}
+
+export function toContactDto(c: ContactRow): MeContactDto {
+  return {
+    id: c.id,
+    type: c.type,
+    value: c.value,
+    is_primary: c.isPrimary,
+    verified_at: iso(c.verifiedAt),
+    created_at: iso(c.createdAt),
+  };
+}
+
+export interface MeActivityEntryDto {
+  id: string;
+  app_id: string;
+  action: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  actor_id: string | null;
+  details: Record<string, unknown> | null;
+  created_at: string;
+}
+
+/**
+ * Only the user's own id is shown as an actor: when an operator or the system acted on the account,
+ * the row says what happened, but the ids of PAKs and platform users stay out of the end user's view.
+ */
+export function toActivityDto(r: AuditRow, userId: string): MeActivityEntryDto {
+  return {
+    id: r.id,
+    app_id: r.appId ?? "",
+    action: r.action,
+    resource_type: r.resourceType,
+    resource_id: r.resourceId,
+    actor_id: r.actorType === "end_user" && r.actorId === userId ? userId : null,
+    details: r.details,
+    created_at: iso(r.createdAt),
+  };
+}
+
+/** Activity cursor: the audit `seq` of the last row shown (the chain order, so it never skips or repeats). */
+export interface SeqCursor {
+  s: number;
+}
+
+export const isSeqCursor = (v: unknown): v is SeqCursor =>
+  typeof v === "object" && v !== null && Number.isSafeInteger((v as SeqCursor).s) && (v as SeqCursor).s > 0;

@@ -1,0 +1,94 @@
+/** @module Consumer API `/{app_slug}/v1/me*`: the signed-in EndUser's own account; thin handlers over MeService. */
+import { Elysia } from "elysia";
+import type { Deps } from "../deps.ts";
+import { validate } from "../http/body.ts";
+import { consumerGuards, type EndUserPrincipal } from "../http/consumer.ts";
+import { queryParam } from "../http/pagination.ts";
+import { addContactSchema, changePasswordSchema, updateMeSchema } from "./model.ts";
+import { createMeService, type MeCaller } from "./service.ts";
+
+const callerOf = (app: { id: string }, u: EndUserPrincipal): MeCaller => ({
+  appId: app.id,
+  userId: u.userId,
+  sessionId: u.sessionId,
+});
+
+export const meRoutes = (deps: Deps) => {
+  const me = createMeService(deps);
+  return (
+    new Elysia({ name: "heimdall.me" })
+      .use(consumerGuards(deps))
+      .get("/:app_slug/v1/me", ({ app, endUser }) => me.profile(app.id, endUser.userId), { endUser: true })
+      .patch(
+        "/:app_slug/v1/me",
+        ({ app, endUser, body, meta }) =>
+          me.update(callerOf(app, endUser), validate(updateMeSchema, body), meta),
+        { endUser: true },
+      )
+      .delete(
+        "/:app_slug/v1/me",
+        ({ app, endUser, meta, set }) => {
+          me.deleteAccount(callerOf(app, endUser), meta);
+          set.status = 204;
+        },
+        { endUser: true },
+      )
+      .get("/:app_slug/v1/me/sessions", ({ app, endUser }) => me.sessions(callerOf(app, endUser)), {
+        endUser: true,
+      })
+      // The spec's `session.revoke` permission check (when enforce_app_permissions is on) arrives with app RBAC.
+      .delete(
+        "/:app_slug/v1/me/sessions/:id",
+        ({ app, endUser, params, meta, set }) => {
+          me.revokeSession(callerOf(app, endUser), params.id, meta);
+          set.status = 204;
+        },
+        { endUser: true },
+      )
+      .post(
+        "/:app_slug/v1/me/change-password",
+        async ({ app, endUser, body, meta, set }) => {
+          await me.changePassword(callerOf(app, endUser), validate(changePasswordSchema, body), meta);
+          set.status = 204;
+        },
+        { endUser: true },
+      )
+      .get("/:app_slug/v1/me/contacts", ({ app, endUser }) => me.contacts(callerOf(app, endUser)), {
+        endUser: true,
+      })
+      .post(
+        "/:app_slug/v1/me/contacts",
+        ({ app, endUser, body, meta, set }) => {
+          const contact = me.addContact(callerOf(app, endUser), validate(addContactSchema, body), meta);
+          set.status = 201;
+          return contact;
+        },
+        { endUser: true },
+      )
+      .delete(
+        "/:app_slug/v1/me/contacts/:id",
+        ({ app, endUser, params, meta, set }) => {
+          me.deleteContact(callerOf(app, endUser), params.id, meta);
+          set.status = 204;
+        },
+        { endUser: true },
+      )
+      .post(
+        "/:app_slug/v1/me/contacts/:id/promote",
+        ({ app, endUser, params, meta, set }) => {
+          me.promoteContact(callerOf(app, endUser), params.id, meta);
+          set.status = 204;
+        },
+        { endUser: true },
+      )
+      .get(
+        "/:app_slug/v1/me/activity",
+        ({ app, endUser, query }) =>
+          me.activity(callerOf(app, endUser), {
+            limit: queryParam(query, "limit"),
+            cursor: queryParam(query, "cursor"),
+          }),
+        { endUser: true },
+      )
+  );
+};

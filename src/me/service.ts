@@ -1,0 +1,332 @@
+/**
+ * @module The signed-in EndUser's own account: profile, deletion, sessions, password change, contacts and
+ * activity. Every method acts on the caller's account only; ids of anything else read as "not found".
+ */
+import { passwordFailures } from "../auth/policy.ts";
+import { tx } from "../db/client.ts";
+import type { Deps } from "../deps.ts";
+import { decodeCursor, type Page, pageOf, parseLimit } from "../http/pagination.ts";
+import type { AuditActor, CallMeta } from "../http/principal.ts";
+import { conflict, HeimdallError, notFound, unauthorized, validationError } from "../platform/errors.ts";
+import { newId } from "../platform/ids.ts";
+import { headersOf } from "../ratelimit/limiter.ts";
+import { isEmail, isPhone, normalizeEmail, normalizePhone } from "../users/normalize.ts";
+import { createUserStore } from "../users/store.ts";
+import {
+  type AddContactInput,
+  CHANGE_PASSWORD_FAILURES,
+  type ChangePasswordInput,
+  isSeqCursor,
+  MAX_CONTACTS_PER_USER,
+  type MeActivityEntryDto,
+  type MeContactDto,
+  type MeProfileDto,
+  type MeSessionDto,
+  type SeqCursor,
+  toActivityDto,
+  toContactDto,
+  toProfileDto,
+  toSessionDto,
+  type UpdateMeInput,
+} from "./model.ts";
+import { createMeStore } from "./store.ts";
+
+/** Who is calling: the EndUser guard's facts, reduced to what the rules need. */
+export interface MeCaller {
+  readonly appId: string;
+  readonly userId: string;
+  readonly sessionId: string;
+}
+
+export interface MeService {
+  profile(appId: string, userId: string): MeProfileDto;
+  update(caller: MeCaller, input: UpdateMeInput, meta: CallMeta): MeProfileDto;
+  deleteAccount(caller: MeCaller, meta: CallMeta): void;
+  sessions(caller: MeCaller): Page<MeSessionDto>;
+  revokeSession(caller: MeCaller, sessionId: string, meta: CallMeta): void;
+  changePassword(caller: MeCaller, input: ChangePasswordInput, meta: CallMeta): Promise<void>;
+  contacts(caller: MeCaller): { data: MeContactDto[] };
+  addContact(caller: MeCaller, input: AddContactInput, meta: CallMeta): MeContactDto;
+  deleteContact(caller: MeCaller, contactId: string, meta: CallMeta): void;
+  promoteContact(caller: MeCaller, contactId: string, meta: CallMeta): void;
+  activity(caller: MeCaller, query: { limit?: string; cursor?: string }): Page<MeActivityEntryDto>;
+}
+
+type MeDeps = Pick<Deps, "db" | "clock" | "audit" | "sessions" | "passwords" | "rateLimiter" | "apps">;
+
+const userNotFound = () => notFound("USER_NOT_FOUND", "Account not found");
+const sessionNotFound = () => notFound("SESSION_NOT_FOUND", "Session not found");
+const contactNotFound = () => notFound("CONTACT_NOT_FOUND", "Contact not found");
+const notVerified = () =>
+  conflict("CONTACT_NOT_VERIFIED", "Only a verified contact can be primary; verify it, then promote it");
+const invalidCurrent = () => unauthorized("INVALID_CREDENTIALS", "The current password is incorrect");
+
+const actor = (c: MeCaller): AuditActor => ({ type: "end_user", id: c.userId });
+const passwordKey = (userId: string) => `change_password:user:${userId}`;
+
+export function createMeService(deps: MeDeps): MeService {
+  const { db, clock, audit } = deps;
+  const store = createMeStore(db);
+  const users = createUserStore(db);
+  const failureLimit = (userId: string) => ({ key: passwordKey(userId), ...CHANGE_PASSWORD_FAILURES });
+
+  const profile = (appId: string, userId: string): MeProfileDto => {
+    const row = store.profile(appId, userId);
+    if (!row) throw userNotFound();
+    return toProfileDto(row);
+  };
+
+  /** A wrong current password is counted and recorded; the counter, not argon2's cost, bounds guessing. */
+  const recordWrongPassword = (caller: MeCaller, reason: string, meta: CallMeta) => {
+    deps.rateLimiter.consume([failureLimit(caller.userId)]);
+    tx(db, () =>
+      audit.record({
+        appId: caller.appId,
+        action: "user.password_change_failed",
+        resourceType: "user",
+        resourceId: caller.userId,
+        actor: actor(caller),
+        details: { reason },
+        meta,
+      }),
+    );
+  };
+
+  return {
+    profile,
+
+    update(caller, input, meta) {
+      if (input.display_name === undefined) return profile(caller.appId, caller.userId);
+      // Surrounding blanks are never meant; a name of only blanks is no name.
+      const displayName = input.display_name.trim() || null;
+      tx(db, () => {
+        const current = store.profile(caller.appId, caller.userId);
+        if (!current) throw userNotFound();
+        if (current.displayName === displayName) return;
+        users.updateUser(caller.userId, { displayName, updatedAt: clock.now() });
+        audit.record({
+          appId: caller.appId,
+          action: "user.updated",
+          resourceType: "user",
+          resourceId: caller.userId,
+          actor: actor(caller),
+          details: { fields: ["display_name"] },
+          meta,
+        });
+      });
+      return profile(caller.appId, caller.userId);
+    },
+
+    deleteAccount(caller, meta) {
+      tx(db, () => {
+        if (!users.byId(caller.appId, caller.userId)) throw userNotFound();
+        // Written first and kept: audit rows outlive the account (DESIGN §8); the id is all they hold of it.
+        audit.record({
+          appId: caller.appId,
+          action: "user.deleted",
+          resourceType: "user",
+          resourceId: caller.userId,
+          actor: actor(caller),
+          details: { session_id: caller.sessionId },
+          meta,
+        });
+        // Contacts, sessions (and their refresh tokens) and one-time codes go with it by cascade; the
+        // caller's token dies with its session, since every guard looks the session up.
+        users.deleteUser(caller.userId);
+        deps.rateLimiter.reset(passwordKey(caller.userId));
+      });
+    },
+
+    sessions(caller) {
+      return {
+        data: deps.sessions.liveOfUser(caller.userId).map((s) => toSessionDto(s, caller.sessionId)),
+        // Live sessions are capped by max_sessions, so one page always holds them all.
+        pagination: { has_more: false, next_cursor: null },
+      };
+    },
+
+    revokeSession(caller, sessionId, meta) {
+      tx(db, () => {
+        // Someone else's session, an ended one and a made-up id all look the same.
+        if (!store.liveSessionOf(caller.userId, sessionId, clock.now())) throw sessionNotFound();
+        if (!deps.sessions.revoke(sessionId, "user_revoked")) throw sessionNotFound();
+        audit.record({
+          appId: caller.appId,
+          action: "session.revoked",
+          resourceType: "session",
+          resourceId: sessionId,
+          actor: actor(caller),
+          details: {
+            user_id: caller.userId,
+            reason: "user_revoked",
+            current: sessionId === caller.sessionId,
+          },
+          meta,
+        });
+      });
+    },
+
+    async changePassword(caller, input, meta) {
+      const limit = failureLimit(caller.userId);
+      const state = deps.rateLimiter.peek(limit);
+      if (state.remaining === 0) {
+        throw new HeimdallError(429, "RATE_LIMITED", "Too many wrong passwords; retry later", undefined, {
+          ...headersOf(state),
+          "retry-after": String(state.resetSeconds),
+        });
+      }
+      const user = users.byId(caller.appId, caller.userId);
+      if (!user) throw userNotFound();
+
+      const failures: string[] = passwordFailures(input.new_password, deps.apps.authConfigOf(caller.appId), {
+        username: user.username,
+        email: users.primaryEmail(user.id)?.value ?? null,
+      });
+      // Equal inputs: if the current password is right, the "new" one changes nothing.
+      if (input.new_password === input.current_password) failures.push("same_as_current");
+      if (failures.length > 0) {
+        throw new HeimdallError(
+          400,
+          "WEAK_PASSWORD",
+          "The new password does not meet the password policy",
+          failures.map((reason) => ({ field: "new_password", reason })),
+        );
+      }
+
+      // Accounts without a password (provisioned by an operator) use the reset flow; same cost, same answer.
+      const ok = user.passwordHash
+        ? await deps.passwords.verify(user.passwordHash, input.current_password)
+        : await deps.passwords.dummyVerify(input.current_password);
+      if (!ok || !user.passwordHash) {
+        recordWrongPassword(caller, user.passwordHash ? "invalid_current_password" : "no_password", meta);
+        throw invalidCurrent();
+      }
+
+      const newHash = await deps.passwords.hash(input.new_password);
+      const changed = tx(db, () => {
+        // Another change may have landed while argon2 ran; the current password it proved is then stale.
+        if (!store.replacePasswordHash(user.id, user.passwordHash!, newHash, clock.now())) return false;
+        const revoked = deps.sessions.revokeAllOfUser(user.id, "password_changed", caller.sessionId);
+        audit.record({
+          appId: caller.appId,
+          action: "user.password_changed",
+          resourceType: "user",
+          resourceId: user.id,
+          actor: actor(caller),
+          details: { revoked_sessions: revoked },
+          meta,
+        });
+        return true;
+      });
+      if (!changed) throw invalidCurrent();
+      deps.rateLimiter.reset(limit.key);
+    },
+
+    contacts(caller) {
+      return { data: users.contactsOf(caller.userId).map(toContactDto) };
+    },
+
+    addContact(caller, input, meta) {
+      const value = input.type === "email" ? normalizeEmail(input.value) : normalizePhone(input.value);
+      const valid = input.type === "email" ? isEmail(value) : isPhone(value);
+      if (!valid) {
+        throw validationError([
+          {
+            field: "value",
+            reason: input.type === "email" ? "must be an email address" : "must be a phone number (E.164)",
+          },
+        ]);
+      }
+      // A new contact is unverified, and an unverified primary would let whoever typed the address
+      // receive the account's reset codes; verify first, then promote.
+      if (input.is_primary === true) throw notVerified();
+      return tx(db, () => {
+        if (store.contactCount(caller.userId) >= MAX_CONTACTS_PER_USER) {
+          throw conflict("CONTACT_LIMIT", `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`);
+        }
+        if (users.contactByValue(caller.appId, input.type, value)) {
+          throw conflict("CONTACT_TAKEN", `This ${input.type} is already in use`);
+        }
+        const row = {
+          id: newId(clock),
+          appId: caller.appId,
+          userId: caller.userId,
+          type: input.type,
+          value,
+          isPrimary: false,
+          verifiedAt: null,
+          createdAt: clock.now(),
+        };
+        users.insertContact(row);
+        audit.record({
+          appId: caller.appId,
+          action: "contact.added",
+          resourceType: "contact",
+          resourceId: row.id,
+          actor: actor(caller),
+          details: { user_id: caller.userId, type: row.type },
+          meta,
+        });
+        return toContactDto(row);
+      });
+    },
+
+    deleteContact(caller, contactId, meta) {
+      tx(db, () => {
+        const c = store.contactOf(caller.userId, contactId);
+        if (!c) throw contactNotFound();
+        // The primary email is the account's recovery address (reset codes go there) and its email sign-in
+        // identifier; it can be replaced (add, verify, promote) but not dropped. A primary phone can go.
+        if (c.isPrimary && c.type === "email") {
+          throw conflict(
+            "CONTACT_IS_PRIMARY",
+            "The primary email cannot be deleted; promote another one first",
+          );
+        }
+        store.deleteContact(c.id);
+        audit.record({
+          appId: caller.appId,
+          action: "contact.deleted",
+          resourceType: "contact",
+          resourceId: c.id,
+          actor: actor(caller),
+          details: { user_id: caller.userId, type: c.type, was_primary: c.isPrimary },
+          meta,
+        });
+      });
+    },
+
+    promoteContact(caller, contactId, meta) {
+      tx(db, () => {
+        const c = store.contactOf(caller.userId, contactId);
+        if (!c) throw contactNotFound();
+        if (c.verifiedAt === null) throw notVerified();
+        if (c.isPrimary) return; // already primary: nothing changes, nothing to record
+        const previous = store.otherPrimary(caller.userId, c.type, c.id);
+        if (previous) store.setPrimary(previous.id, false);
+        store.setPrimary(c.id, true);
+        audit.record({
+          appId: caller.appId,
+          action: "contact.promoted",
+          resourceType: "contact",
+          resourceId: c.id,
+          actor: actor(caller),
+          details: { user_id: caller.userId, type: c.type, previous_contact_id: previous?.id ?? null },
+          meta,
+        });
+      });
+    },
+
+    activity(caller, query) {
+      const limit = parseLimit(query.limit);
+      const cursor = decodeCursor(query.cursor, isSeqCursor);
+      const rows = store.activity(caller.appId, caller.userId, cursor?.s, limit + 1);
+      return pageOf(
+        rows,
+        limit,
+        (r): SeqCursor => ({ s: r.seq }),
+        (r) => toActivityDto(r, caller.userId),
+      );
+    },
+  };
+}

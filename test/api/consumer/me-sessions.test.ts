@@ -1,0 +1,161 @@
+/** @module `/{app_slug}/v1/me/sessions`: the caller's live sessions, and signing one of them out. */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { tx } from "../../../src/db/client.ts";
+import { MINUTE } from "../../../src/platform/clock.ts";
+import { createTestContext, type TestContext } from "../../support/harness.ts";
+import {
+  auditRows,
+  bearer,
+  createApp,
+  createUser,
+  openSession,
+  sessionRow,
+  type TestApp,
+  type TestUser,
+} from "./me-fixtures.ts";
+
+let ctx: TestContext;
+let app: TestApp;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  app = await createApp(ctx, "sessions-app");
+});
+
+const list = (u: { token: string }) =>
+  ctx.call("GET", "/{app_slug}/v1/me/sessions", { params: { app_slug: app.slug }, auth: bearer(u) });
+const revoke = (u: { token: string }, id: string) =>
+  ctx.call("DELETE", "/{app_slug}/v1/me/sessions/{id}", {
+    params: { app_slug: app.slug, id },
+    auth: bearer(u),
+  });
+
+describe("GET /{app_slug}/v1/me/sessions", () => {
+  test("lists the caller's live sessions newest first, flagging the current one", async () => {
+    const u = await createUser(ctx, app, "lister");
+    ctx.clock.advance(MINUTE);
+    const laptop = await openSession(ctx, app, u.id, { ip: "198.51.100.4", userAgent: "Laptop/2" });
+    ctx.clock.advance(MINUTE);
+    const ended = await openSession(ctx, app, u.id);
+    ctx.deps.sessions.revoke(ended.sessionId, "test");
+    const stranger = await createUser(ctx, app, "stranger");
+
+    const res = await list(laptop);
+    expect(res.status).toBe(200);
+    expect(res.body.pagination).toEqual({ has_more: false, next_cursor: null });
+    expect(res.body.data.map((s: { id: string }) => s.id)).toEqual([laptop.sessionId, u.sessionId]);
+    const [first, second] = res.body.data;
+    expect(first).toEqual({
+      id: laptop.sessionId,
+      ip: "198.51.100.4",
+      user_agent: "Laptop/2",
+      created_at: new Date(sessionRow(ctx, laptop.sessionId)!.createdAt).toISOString(),
+      last_used_at: expect.any(String),
+      expires_at: new Date(sessionRow(ctx, laptop.sessionId)!.expiresAt).toISOString(),
+      is_current: true,
+    });
+    expect(second.is_current).toBe(false);
+    expect(res.body.data.some((s: { id: string }) => s.id === stranger.sessionId)).toBe(false);
+
+    const fromOld = await list(u);
+    expect(fromOld.body.data.map((s: { is_current: boolean }) => s.is_current)).toEqual([false, true]);
+  });
+});
+
+describe("DELETE /{app_slug}/v1/me/sessions/{id}", () => {
+  let u: TestUser;
+  beforeAll(async () => {
+    u = await createUser(ctx, app, "revoker");
+  });
+
+  test("signs one of the caller's other devices out at once", async () => {
+    const phone = await openSession(ctx, app, u.id);
+    const res = await revoke(u, phone.sessionId);
+    expect(res.status).toBe(204);
+    expect(res.text).toBe("");
+    expect(sessionRow(ctx, phone.sessionId)).toMatchObject({
+      revokeReason: "user_revoked",
+      revokedAt: ctx.clock.now(),
+    });
+
+    const dead = await list(phone);
+    expect(dead.status).toBe(401);
+    expect(dead.body.code).toBe("TOKEN_REVOKED");
+    expect((await list(u)).body.data.map((s: { id: string }) => s.id)).toEqual([u.sessionId]);
+
+    const row = auditRows(ctx, app.id, "session.revoked").find((r) => r.resourceId === phone.sessionId);
+    expect(row).toMatchObject({
+      actorType: "end_user",
+      actorId: u.id,
+      resourceType: "session",
+      details: { user_id: u.id, reason: "user_revoked", current: false },
+    });
+  });
+
+  test("the refresh token of a revoked session no longer refreshes", async () => {
+    const { session, refreshToken } = tx(ctx.deps.db, () =>
+      ctx.deps.sessions.create({
+        appId: app.id,
+        userId: u.id,
+        amr: ["pwd"],
+        durationMinutes: 60,
+        maxSessions: 5,
+        meta: {},
+      }),
+    );
+    expect((await revoke(u, session.id)).status).toBe(204);
+    let code: string | undefined;
+    try {
+      ctx.deps.sessions.rotate(app.id, refreshToken, {});
+    } catch (err) {
+      code = (err as { code?: string }).code;
+    }
+    expect(code).toBe("INVALID_REFRESH_TOKEN");
+  });
+
+  const notFound: [string, () => Promise<string>][] = [
+    [
+      "another user's session",
+      async () => (await createUser(ctx, app, `victim-${Math.random().toString(36).slice(2, 8)}`)).sessionId,
+    ],
+    ["an unknown id", async () => "01900000-0000-7000-8000-000000000000"],
+    [
+      "a session already revoked",
+      async () => {
+        const s = await openSession(ctx, app, u.id);
+        ctx.deps.sessions.revoke(s.sessionId, "test");
+        return s.sessionId;
+      },
+    ],
+    [
+      "a session of another app",
+      async () => (await createUser(ctx, await otherApp(), "elsewhere")).sessionId,
+    ],
+  ];
+  test.each(notFound)("%s is 404 SESSION_NOT_FOUND and stays as it was", async (_name, make) => {
+    const id = await make();
+    const before = sessionRow(ctx, id);
+    const res = await revoke(u, id);
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe("SESSION_NOT_FOUND");
+    expect(sessionRow(ctx, id)).toEqual(before);
+  });
+
+  test("revoking the current session is allowed and ends the caller's own token", async () => {
+    const self = await createUser(ctx, app, "self-revoker");
+    const before = auditRows(ctx, app.id, "session.revoked").length;
+    expect((await revoke(self, self.sessionId)).status).toBe(204);
+    const after = await list(self);
+    expect(after.status).toBe(401);
+    expect(after.body.code).toBe("TOKEN_REVOKED");
+    const rows = auditRows(ctx, app.id, "session.revoked");
+    expect(rows).toHaveLength(before + 1);
+    expect(rows.at(-1)!.details).toMatchObject({ current: true });
+  });
+});
+
+let other: TestApp | undefined;
+async function otherApp(): Promise<TestApp> {
+  other ??= await createApp(ctx, "sessions-other");
+  return other;
+}
