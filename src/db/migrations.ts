@@ -5,6 +5,7 @@ import m0001 from "../../migrations/0001_slug_aliases.sql" with { type: "text" }
 import m0002 from "../../migrations/0002_end_users.sql" with { type: "text" };
 import m0003 from "../../migrations/0003_m2m.sql" with { type: "text" };
 import m0004 from "../../migrations/0004_rbac.sql" with { type: "text" };
+import m0005 from "../../migrations/0005_audit_resource_index.sql" with { type: "text" };
 
 /** Tag (as in the journal) → SQL text. Append a line here for every migration drizzle-kit generates. */
 export const EMBEDDED_MIGRATIONS: Record<string, string> = {
@@ -13,6 +14,7 @@ export const EMBEDDED_MIGRATIONS: Record<string, string> = {
   "0002_end_users": m0002,
   "0003_m2m": m0003,
   "0004_rbac": m0004,
+  "0005_audit_resource_index": m0005,
 };
 
 export const JOURNAL: { entries: { idx: number; tag: string; when: number; breakpoints: boolean }[] } = journal;

@@ -240,6 +240,8 @@ export const auditLog = sqliteTable(
     index("audit_log_app_seq").on(t.appId, t.seq),
     index("audit_log_app_action_seq").on(t.appId, t.action, t.seq),
     index("audit_log_app_actor_seq").on(t.appId, t.actorId, t.seq),
+    // An end user's own activity: rows where they are the subject rather than the actor.
+    index("audit_log_app_resource_seq").on(t.appId, t.resourceId, t.seq),
     index("audit_log_chain_seq").on(t.chain, t.seq),
   ],
 );

@@ -1,0 +1,1 @@
+CREATE INDEX `audit_log_app_resource_seq` ON `audit_log` (`app_id`,`resource_id`,`seq`);
