@@ -1,0 +1,393 @@
+/**
+ * @module Verification and password-reset codes (DESIGN §7): mint (returned to a PAK holder, or emailed
+ * through the outbox), verify a contact, reset a password.
+ *
+ * A code is 6 digits from a CSPRNG, lives 10 minutes, is used once, and is stored only as
+ * HMAC-SHA256(`<app_id>:<purpose>:<code>`) under the sealed `code_pepper`: a stolen database yields no
+ * code, and the purpose in the MAC keeps a reset code from verifying a contact and vice versa. Codes are
+ * unique among an app's live codes of a purpose, so a submitted code names one contact. Minting for a
+ * contact supersedes its previous unused code.
+ *
+ * Guessing: submissions are limited per IP and app; 5 wrong codes from one address lock that address
+ * out of the app's code routes for 15 minutes, and wrong codes across the whole app are capped too (a
+ * distributed guesser then locks the routes rather than finding codes). A right code does not reset an
+ * address's count: otherwise one valid code of the guesser's own would buy another five guesses.
+ *
+ * Enumeration: the mint routes answer `{}` for an unknown, already-verified (verification) or unverified
+ * (reset) contact, and the email routes check every precondition of the app before touching the contact.
+ */
+import { randomInt } from "node:crypto";
+import type { AppService } from "../apps/service.ts";
+import type { AuditWriter } from "../audit/writer.ts";
+import type { PasswordHasher } from "../auth/passwords.ts";
+import { checkPassword } from "../auth/policy.ts";
+import { type Db, tx } from "../db/client.ts";
+import type { EmailService, MailPlan } from "../email/service.ts";
+import type { ConsumerApp } from "../http/consumer.ts";
+import { actorOf, type CallMeta, type PakPrincipal } from "../http/principal.ts";
+import { type Clock, iso, MINUTE } from "../platform/clock.ts";
+import { constantTimeEqual, hmacSha256Hex } from "../platform/crypto.ts";
+import { HeimdallError } from "../platform/errors.ts";
+import { newId } from "../platform/ids.ts";
+import type { Limit, RateLimiter } from "../ratelimit/limiter.ts";
+import type { SessionService } from "../sessions/service.ts";
+import { type ContactRow, createUserStore, type EndUserRow } from "../users/store.ts";
+import type { ServerSecrets } from "../vault/server-secrets.ts";
+import type { CodeDispatchDto, CodeIssueDto, ContactRef, VerifyResultDto } from "./model.ts";
+import { type CodePurpose, createCodeStore } from "./store.ts";
+
+export const CODE_TTL = 10 * MINUTE;
+/** Wrong codes from one address before it is locked out of the app's code routes. */
+export const LOCK_AFTER_FAILURES = 5;
+export const LOCK_DURATION = 15 * MINUTE;
+/** Submissions (right or wrong) per address per minute: a plain flood guard. */
+export const SUBMISSIONS_PER_MINUTE = 20;
+/** Wrong codes across the app per 10 minutes: bounds what a guesser spread over many addresses can try. */
+export const APP_FAILURES_PER_WINDOW = 200;
+const APP_FAILURE_WINDOW = 10 * MINUTE;
+/** Code emails to one address per 15 minutes: Heimdall must not become a mail cannon. */
+export const EMAILS_PER_ADDRESS = 5;
+const EMAIL_WINDOW = 15 * MINUTE;
+/** Re-draws before giving up on a unique code; with 10^6 codes this only fails under absurd load. */
+const MAX_DRAWS = 20;
+
+export type CodeMintResult = CodeIssueDto | Record<string, never>;
+export type CodeDispatchResult = CodeDispatchDto | Record<string, never>;
+
+export interface CodeService {
+  requestVerification(app: ConsumerApp, p: PakPrincipal, contact: ContactRef, meta: CallMeta): CodeMintResult;
+  requestPasswordReset(
+    app: ConsumerApp,
+    p: PakPrincipal,
+    contact: ContactRef,
+    meta: CallMeta,
+  ): CodeMintResult;
+  sendVerificationEmail(
+    app: ConsumerApp,
+    p: PakPrincipal,
+    contact: ContactRef,
+    meta: CallMeta,
+  ): Promise<CodeDispatchResult>;
+  sendPasswordResetEmail(
+    app: ConsumerApp,
+    p: PakPrincipal,
+    contact: ContactRef,
+    meta: CallMeta,
+  ): Promise<CodeDispatchResult>;
+  verify(app: ConsumerApp, code: string, meta: CallMeta): VerifyResultDto;
+  resetPassword(app: ConsumerApp, code: string, newPassword: string, meta: CallMeta): Promise<void>;
+  purge(): number;
+}
+
+export interface CodeServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  secrets: Pick<ServerSecrets, "get">;
+  rateLimiter: RateLimiter;
+  passwords: Pick<PasswordHasher, "hash">;
+  sessions: Pick<SessionService, "revokeAllOfUser">;
+  apps: Pick<AppService, "authConfigOf">;
+  email: Pick<EmailService, "codeMailPlan" | "welcomePlan" | "enqueue" | "deliverNow">;
+}
+
+const codeInvalid = () =>
+  new HeimdallError(410, "CODE_INVALID", "The code is invalid, expired or already used");
+
+const PURPOSE_LABEL: Record<CodePurpose, string> = { verify: "verification", reset: "password_reset" };
+
+interface Target {
+  user: EndUserRow;
+  contact: ContactRow;
+}
+
+export function createCodeService(deps: CodeServiceDeps): CodeService {
+  const { db, clock, audit, rateLimiter } = deps;
+  const store = createCodeStore(db);
+  const users = createUserStore(db);
+
+  const hashOf = (appId: string, purpose: CodePurpose, code: string) =>
+    hmacSha256Hex(deps.secrets.get("code_pepper"), `${appId}:${purpose}:${code}`);
+
+  /** Who a mint for `contact` would serve, or null: the rules of the spec for each purpose. */
+  function target(appId: string, purpose: CodePurpose, ref: ContactRef): Target | null {
+    const contact = users.contactByValue(appId, ref.type, ref.value);
+    if (!contact) return null;
+    const user = users.byId(appId, contact.userId);
+    if (!user) return null;
+    if (purpose === "verify") return contact.verifiedAt === null ? { user, contact } : null;
+    // Reset: only a verified contact may push a reset onto an account, and only an active account has one.
+    return contact.verifiedAt !== null && user.status === "active" ? { user, contact } : null;
+  }
+
+  /** Mints a code for `t` (inside the caller's transaction); the previous unused one is gone. */
+  function issue(
+    appId: string,
+    purpose: CodePurpose,
+    t: Target,
+  ): { id: string; code: string; expiresAt: number } {
+    const now = clock.now();
+    store.supersede(t.contact.id, purpose);
+    for (let i = 0; i < MAX_DRAWS; i++) {
+      const code = String(randomInt(0, 1_000_000)).padStart(6, "0");
+      const codeHash = hashOf(appId, purpose, code);
+      if (store.liveByHash(appId, codeHash, now)) continue;
+      const id = newId(clock);
+      const expiresAt = now + CODE_TTL;
+      store.insert({
+        id,
+        appId,
+        userId: t.user.id,
+        contactId: t.contact.id,
+        purpose,
+        codeHash,
+        expiresAt,
+        consumedAt: null,
+        createdAt: now,
+      });
+      return { id, code, expiresAt };
+    }
+    throw new HeimdallError(503, "CODE_SPACE_EXHAUSTED", "Too many live codes; retry shortly", undefined, {
+      "retry-after": "60",
+    });
+  }
+
+  function mint(
+    app: ConsumerApp,
+    p: PakPrincipal,
+    purpose: CodePurpose,
+    ref: ContactRef,
+    meta: CallMeta,
+  ): CodeMintResult {
+    return tx(db, (): CodeMintResult => {
+      const t = target(app.id, purpose, ref);
+      if (!t) return {};
+      const issued = issue(app.id, purpose, t);
+      audit.record({
+        appId: app.id,
+        action: "code.issued",
+        resourceType: "contact",
+        resourceId: t.contact.id,
+        actor: actorOf(p),
+        details: {
+          purpose: PURPOSE_LABEL[purpose],
+          contact_type: t.contact.type,
+          user_id: t.user.id,
+          delivery: "response",
+        },
+        meta,
+      });
+      return { code: issued.code, expires_at: iso(issued.expiresAt) };
+    });
+  }
+
+  async function mintAndSend(
+    app: ConsumerApp,
+    p: PakPrincipal,
+    purpose: CodePurpose,
+    ref: ContactRef,
+    meta: CallMeta,
+  ): Promise<CodeDispatchResult> {
+    // Every precondition of the app first: their errors must not depend on whether the contact exists.
+    const plan: MailPlan = deps.email.codeMailPlan(
+      app.id,
+      purpose === "verify" ? "verification" : "password_reset",
+    );
+    rateLimiter.consume([
+      { key: `code-email:${app.id}:${ref.value}`, max: EMAILS_PER_ADDRESS, windowMs: EMAIL_WINDOW },
+    ]);
+    const queued = tx(db, () => {
+      const t = target(app.id, purpose, ref);
+      if (!t) return null;
+      const issued = issue(app.id, purpose, t);
+      const outboxId = deps.email.enqueue(app.id, plan, t.contact.value, {
+        code: issued.code,
+        expiresInMinutes: CODE_TTL / MINUTE,
+      });
+      audit.record({
+        appId: app.id,
+        action: "code.issued",
+        resourceType: "contact",
+        resourceId: t.contact.id,
+        actor: actorOf(p),
+        details: {
+          purpose: PURPOSE_LABEL[purpose],
+          contact_type: t.contact.type,
+          user_id: t.user.id,
+          delivery: "email",
+          outbox_id: outboxId,
+        },
+        meta,
+      });
+      return { ...issued, outboxId, contactId: t.contact.id };
+    });
+    if (!queued) return {};
+    // One attempt now, so that an SMTP server refusing the message surfaces as 503 to the caller. A
+    // transient failure or a slow server leaves the message to the outbox's retries: the caller gets 201.
+    const outcome = await deps.email.deliverNow(queued.outboxId);
+    if (outcome === "failed") {
+      // Refused for good: no email will ever carry this code, so it is withdrawn, and the caller may retry.
+      tx(db, () => {
+        store.consume(queued.id, clock.now());
+        audit.record({
+          appId: app.id,
+          action: "code.voided",
+          resourceType: "contact",
+          resourceId: queued.contactId,
+          actor: actorOf(p),
+          details: { purpose: PURPOSE_LABEL[purpose], reason: "dispatch_failed", outbox_id: queued.outboxId },
+          meta,
+        });
+      });
+      throw new HeimdallError(503, "ENVOI_DISPATCH_FAILED", "The mail server refused the message");
+    }
+    return { expires_at: iso(queued.expiresAt) };
+  }
+
+  const ipOf = (meta: CallMeta) => meta.ip ?? "unknown";
+  const lockKey = (appId: string, meta: CallMeta) => `code-lock:${appId}:${ipOf(meta)}`;
+  const lockLimit = (appId: string, meta: CallMeta): Limit => ({
+    key: lockKey(appId, meta),
+    max: 1,
+    windowMs: LOCK_DURATION,
+  });
+  const failLimit = (appId: string, meta: CallMeta): Limit => ({
+    key: `code-fail:${appId}:${ipOf(meta)}`,
+    max: LOCK_AFTER_FAILURES,
+    windowMs: LOCK_DURATION,
+  });
+  const appFailLimit = (appId: string): Limit => ({
+    key: `code-fail:${appId}`,
+    max: APP_FAILURES_PER_WINDOW,
+    windowMs: APP_FAILURE_WINDOW,
+  });
+
+  const locked = (resetSeconds: number) =>
+    new HeimdallError(429, "RATE_LIMITED", "Too many wrong codes; retry later", undefined, {
+      "retry-after": String(resetSeconds),
+    });
+
+  /** Before a code is even looked at: the address's lock, the app's failure cap, the flood guard. */
+  function admit(appId: string, meta: CallMeta): void {
+    const lock = rateLimiter.peek(lockLimit(appId, meta));
+    if (lock.remaining === 0) throw locked(lock.resetSeconds);
+    const appFails = rateLimiter.peek(appFailLimit(appId));
+    if (appFails.remaining === 0) throw locked(appFails.resetSeconds);
+    rateLimiter.consume([
+      { key: `code-submit:${appId}:${ipOf(meta)}`, max: SUBMISSIONS_PER_MINUTE, windowMs: MINUTE },
+    ]);
+  }
+
+  /** Counts a wrong code; the fifth from an address starts its 15-minute lock. */
+  function failed(appId: string, meta: CallMeta): HeimdallError {
+    const perIp = rateLimiter.consume([failLimit(appId, meta)]);
+    rateLimiter.consume([appFailLimit(appId)]);
+    if (perIp.remaining === 0) {
+      // The lock runs from this failure, a full 15 minutes, whatever was left of the failure window.
+      rateLimiter.reset(lockKey(appId, meta));
+      rateLimiter.consume([lockLimit(appId, meta)]);
+      rateLimiter.reset(failLimit(appId, meta).key);
+    }
+    return codeInvalid();
+  }
+
+  /** The live code of `purpose` matching `code`, or null; the index finds it, the MAC is compared in constant time. */
+  function lookup(appId: string, purpose: CodePurpose, code: string) {
+    if (!/^\d{6}$/.test(code)) return null;
+    const codeHash = hashOf(appId, purpose, code);
+    const row = store.liveByHash(appId, codeHash, clock.now());
+    return row && constantTimeEqual(row.codeHash, codeHash) ? row : null;
+  }
+
+  return {
+    requestVerification: (app, p, contact, meta) => mint(app, p, "verify", contact, meta),
+    requestPasswordReset: (app, p, contact, meta) => mint(app, p, "reset", contact, meta),
+    sendVerificationEmail: (app, p, contact, meta) => mintAndSend(app, p, "verify", contact, meta),
+    sendPasswordResetEmail: (app, p, contact, meta) => mintAndSend(app, p, "reset", contact, meta),
+
+    verify(app, code, meta) {
+      admit(app.id, meta);
+      const row = lookup(app.id, "verify", code);
+      if (!row) throw failed(app.id, meta);
+      const welcome = deps.email.welcomePlan(app.id);
+      return tx(db, () => {
+        const now = clock.now();
+        if (!store.consume(row.id, now)) throw codeInvalid();
+        const contact = store.contactById(row.contactId);
+        if (!contact) throw codeInvalid();
+        const firstTime = contact.verifiedAt === null;
+        const verifiedAt = contact.verifiedAt ?? now;
+        if (firstTime) store.markContactVerified(contact.id, now);
+        const welcomeId =
+          firstTime && welcome && contact.type === "email"
+            ? deps.email.enqueue(app.id, welcome, contact.value, {})
+            : null;
+        audit.record({
+          appId: app.id,
+          action: "contact.verified",
+          resourceType: "contact",
+          resourceId: contact.id,
+          actor: { type: "end_user", id: row.userId },
+          details: {
+            user_id: row.userId,
+            contact_type: contact.type,
+            ...(welcomeId ? { welcome_outbox_id: welcomeId } : {}),
+          },
+          meta,
+        });
+        return {
+          account_id: row.userId,
+          contact_id: contact.id,
+          type: contact.type,
+          value: contact.value,
+          verified_at: iso(verifiedAt),
+        };
+      });
+    },
+
+    async resetPassword(app, code, newPassword, meta) {
+      admit(app.id, meta);
+      const row = lookup(app.id, "reset", code);
+      if (!row) throw failed(app.id, meta);
+      const user = users.byId(app.id, row.userId);
+      // The account was suspended or removed since the code was minted: the code is dead, not wrong.
+      if (user?.status !== "active") throw codeInvalid();
+      checkPassword(newPassword, deps.apps.authConfigOf(app.id), {
+        username: user.username,
+        email: users.primaryEmail(user.id)?.value ?? null,
+      });
+      // argon2 is async: hashed before the synchronous transaction.
+      const passwordHash = await deps.passwords.hash(newPassword);
+      tx(db, () => {
+        const now = clock.now();
+        if (!store.consume(row.id, now)) throw codeInvalid();
+        const current = users.byId(app.id, user.id);
+        if (current?.status !== "active") throw codeInvalid();
+        store.consumeAllOfUser(user.id, "reset", now);
+        users.updateUser(user.id, {
+          passwordHash,
+          passwordChangedAt: now,
+          failedLoginCount: 0,
+          lockedUntil: null,
+          updatedAt: now,
+        });
+        // A reset means the old password may be known to someone else: every session ends now.
+        const revoked = deps.sessions.revokeAllOfUser(user.id, "password_reset");
+        audit.record({
+          appId: app.id,
+          action: "user.password_reset",
+          resourceType: "user",
+          resourceId: user.id,
+          actor: { type: "end_user", id: user.id },
+          details: { contact_id: row.contactId, sessions_revoked: revoked },
+          meta,
+        });
+      });
+    },
+
+    purge() {
+      // A day of grace keeps used and expired codes around for support questions, then they go.
+      return store.purge(clock.now() - 24 * 60 * MINUTE);
+    },
+  };
+}

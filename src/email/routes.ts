@@ -1,0 +1,43 @@
+/**
+ * @module Admin API of the email module: `GET|PATCH /v1/apps/{app_id}/notification-settings`, and the
+ * appliance's `GET /v1/apps/{app_id}/outbox` (DESIGN §10) — the operator's view of queued and sent mail,
+ * which in `EMAIL_MODE=log` is where a developer reads the codes. It is served in both modes (it is
+ * operator-only, and in SMTP mode it shows delivery errors) and needs the code-minting actions.
+ */
+import { Elysia } from "elysia";
+import type { Deps } from "../deps.ts";
+import { validate } from "../http/body.ts";
+import { guards } from "../http/guards.ts";
+import { notificationSettingsPatchSchema } from "./model.ts";
+
+export const emailRoutes = (deps: Deps) =>
+  new Elysia({ name: "heimdall.email" })
+    .use(guards({ platformAuth: deps.platformAuth }))
+    .get(
+      "/v1/apps/:app_id/notification-settings",
+      ({ params, principal }) => deps.email.getSettings(principal, params.app_id),
+      { platform: "any" },
+    )
+    .patch(
+      "/v1/apps/:app_id/notification-settings",
+      ({ params, body, principal, meta }) =>
+        deps.email.updateSettings(
+          principal,
+          params.app_id,
+          validate(notificationSettingsPatchSchema, body),
+          meta,
+        ),
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/outbox",
+      ({ params, query, principal, meta }) => deps.email.listOutbox(principal, params.app_id, query, meta),
+      {
+        platform: "any",
+        detail: {
+          summary: "List the app's email outbox, newest first (appliance addition)",
+          description:
+            "Queued, sent and failed messages with their delivery attempts and last error; `?limit=&cursor=` pagination. With `HEIMDALL_EMAIL_MODE=log` this is where a developer reads verification and reset codes. The texts carry live codes, so the caller needs `heimdall.read` plus `heimdall.user.verify.create` and `heimdall.user.password-reset.create`; each read is audited as `outbox.read`.",
+        },
+      },
+    );

@@ -1,0 +1,338 @@
+/**
+ * @module Email rules (DESIGN §10): per-app notification settings, the preconditions of a code email,
+ * the durable outbox and its delivery with retries.
+ *
+ * Delivery. A message is written to `email_outbox` in the transaction of the change that causes it, so a
+ * crash can lose neither the message nor leave one for a change that did not happen. Right after the
+ * commit the request makes one bounded attempt (`deliverNow`); the `email.deliver` job sends whatever is
+ * still pending, with exponential backoff (1, 2, 4 … min, capped at 1 h) for 24 h, then gives up
+ * (`failed`). An SMTP 5yz reply is final at once: retrying would only be refused again.
+ */
+import type { AppService } from "../apps/service.ts";
+import type { AuditWriter } from "../audit/writer.ts";
+import type { Config } from "../config/index.ts";
+import { type Db, tx } from "../db/client.ts";
+import {
+  decodeCursor,
+  isPosition,
+  type Page,
+  type Position,
+  pageOf,
+  parseLimit,
+  queryParam,
+} from "../http/pagination.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
+import { type Clock, DAY, HOUR, MINUTE } from "../platform/clock.ts";
+import { conflict, HeimdallError } from "../platform/errors.ts";
+import { newId } from "../platform/ids.ts";
+import type { Logger } from "../platform/logger.ts";
+import { authorize } from "../workspaces/authorize.ts";
+import { appResource } from "../workspaces/policy.ts";
+import {
+  defaultSettings,
+  type NotificationSettingsDto,
+  type NotificationSettingsPatch,
+  type OutboxEntryDto,
+  SETTINGS_FIELDS,
+  toOutboxDto,
+  toSettingsDto,
+} from "./model.ts";
+import { createEmailStore, type NotificationSettingsRow, type OutboxRow } from "./store.ts";
+import { renderTemplate, type TemplateVars } from "./templates.ts";
+import type { MailTransport } from "./transport.ts";
+
+/** How long a request waits for its own first delivery attempt before leaving it to the outbox. */
+export const DELIVER_NOW_BUDGET_MS = 5_000;
+/** A claimed row is not retried by anyone else for this long (covers the SMTP socket timeouts). */
+export const DELIVERY_LEASE = 2 * MINUTE;
+/** Retries stop this long after the message was queued. */
+export const GIVE_UP_AFTER = DAY;
+/** Delivered and abandoned rows are kept this long for the operator, then dropped. */
+export const OUTBOX_RETENTION = 7 * DAY;
+const BATCH = 50;
+
+/** Delay before attempt `attempts + 1`: 1 min after the first failure, doubling, at most an hour. */
+export function backoff(attempts: number): number {
+  return Math.min(MINUTE * 2 ** Math.max(0, attempts - 1), HOUR);
+}
+
+export type CodeMailKind = "verification" | "password_reset";
+
+/** Everything needed to render and address an email of an app, resolved before the transaction. */
+export interface MailPlan {
+  readonly from: string;
+  readonly template: string;
+  readonly webOrigin: string | null;
+  readonly appName: string;
+}
+
+/** `sent`: delivered; `queued`: left to the outbox (transient failure or slow server); `failed`: refused for good. */
+export type DeliveryOutcome = "sent" | "queued" | "failed";
+
+export interface EmailService {
+  readonly transport: MailTransport;
+  getSettings(p: PlatformPrincipal, ref: string): NotificationSettingsDto;
+  updateSettings(
+    p: PlatformPrincipal,
+    ref: string,
+    patch: NotificationSettingsPatch,
+    meta: CallMeta,
+  ): NotificationSettingsDto;
+  /** The operator's view of an app's outbox (DESIGN §10, dev only); it shows codes, so minting rights are required. */
+  listOutbox(
+    p: PlatformPrincipal,
+    ref: string,
+    query: Record<string, unknown>,
+    meta: CallMeta,
+  ): Page<OutboxEntryDto>;
+  /** The plan of a code email, or the 412/503 precondition error; reveals nothing about any contact. */
+  codeMailPlan(appId: string, kind: CodeMailKind): MailPlan;
+  /** The plan of the welcome email, or null when the app sends none. */
+  welcomePlan(appId: string): MailPlan | null;
+  /** Renders `plan` for `to` and queues it; synchronous, call it inside the change's transaction. */
+  enqueue(
+    appId: string,
+    plan: MailPlan,
+    to: string,
+    vars: Omit<TemplateVars, "appName" | "webOrigin">,
+  ): string;
+  /** One attempt at a just-queued message, waiting at most DELIVER_NOW_BUDGET_MS. */
+  deliverNow(id: string): Promise<DeliveryOutcome>;
+  /** The delivery job: every due pending message, one attempt each. */
+  deliverDue(): Promise<{ sent: number; queued: number; failed: number }>;
+  purge(): number;
+}
+
+export interface EmailServiceDeps {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  config: Pick<Config, "emailFrom">;
+  audit: AuditWriter;
+  apps: Pick<AppService, "authorizeApp" | "find">;
+  transport: MailTransport;
+}
+
+const precondition = (code: string, message: string) => new HeimdallError(412, code, message);
+
+/** Reading the outbox hands over live codes: as strong as minting them, so it needs the minting actions. */
+const OUTBOX_ACTIONS = ["heimdall.user.verify.create", "heimdall.user.password-reset.create"] as const;
+
+export function createEmailService(deps: EmailServiceDeps): EmailService {
+  const { db, clock, log, config, audit, apps, transport } = deps;
+  const store = createEmailStore(db);
+
+  const appNotFound = () => new HeimdallError(404, "APP_NOT_FOUND", "App not found");
+
+  function settingsOf(appId: string): NotificationSettingsRow {
+    const row = store.settings(appId);
+    if (row) return row;
+    return defaultSettings(appId, apps.find(appId)?.createdAt ?? clock.now());
+  }
+
+  function plan(appId: string, s: NotificationSettingsRow, template: string): MailPlan | null {
+    const from = s.defaultSenderAddress ?? config.emailFrom;
+    if (!from) return null;
+    return { from, template, webOrigin: s.webOrigin, appName: apps.find(appId)?.displayName ?? "your app" };
+  }
+
+  async function attempt(row: OutboxRow): Promise<DeliveryOutcome | "skipped"> {
+    const start = clock.now();
+    if (!store.claim(row.id, start, start + DELIVERY_LEASE)) return "skipped";
+    const attempts = row.attempts + 1;
+    const result = await transport.send(row);
+    const now = clock.now();
+    if (result.ok) {
+      store.markSent(row.id, now);
+      return "sent";
+    }
+    const next = now + backoff(attempts);
+    if (result.permanent || next > row.createdAt + GIVE_UP_AFTER) {
+      tx(db, () => {
+        store.markFailed(row.id, result.error);
+        audit.record({
+          appId: row.appId,
+          action: "email.failed",
+          resourceType: "email",
+          resourceId: row.id,
+          actor: { type: "system", id: null },
+          details: { attempts, permanent: result.permanent },
+        });
+      });
+      log.warn("email delivery failed", {
+        outbox_id: row.id,
+        app_id: row.appId,
+        attempts,
+        error: result.error,
+      });
+      return "failed";
+    }
+    store.markRetry(row.id, next, result.error);
+    log.warn("email delivery deferred", {
+      outbox_id: row.id,
+      app_id: row.appId,
+      attempts,
+      error: result.error,
+    });
+    return "queued";
+  }
+
+  /** Never rejects: a delivery problem is recorded on the row, not thrown at the caller. */
+  async function safeAttempt(row: OutboxRow): Promise<DeliveryOutcome | "skipped"> {
+    try {
+      return await attempt(row);
+    } catch (err) {
+      log.error("email delivery crashed", { outbox_id: row.id, err });
+      return "queued";
+    }
+  }
+
+  return {
+    transport,
+
+    getSettings(p, ref) {
+      const app = apps.authorizeApp(p, ref, "heimdall.read");
+      return toSettingsDto(settingsOf(app.id));
+    },
+
+    updateSettings(p, ref, patch, meta) {
+      const app = apps.authorizeApp(p, ref, "heimdall.update");
+      if (app.status === "archived") throw conflict("APP_ARCHIVED", "The app is archived and read-only");
+      return tx(db, () => {
+        const current = store.settings(app.id);
+        const base = current ?? { ...defaultSettings(app.id, app.createdAt), createdAt: clock.now() };
+        const next: NotificationSettingsRow = { ...base };
+        const changed: string[] = [];
+        for (const field of Object.keys(SETTINGS_FIELDS) as (keyof typeof SETTINGS_FIELDS)[]) {
+          const column = SETTINGS_FIELDS[field];
+          const value = patch[field];
+          if (value === undefined || value === base[column]) continue;
+          (next as Record<string, unknown>)[column] = value;
+          changed.push(field);
+        }
+        // Nothing changes: no write, no audit row, `updated_at` untouched.
+        if (changed.length === 0) return toSettingsDto(current ?? defaultSettings(app.id, app.createdAt));
+        next.updatedAt = clock.now();
+        store.putSettings(next);
+        audit.record({
+          appId: app.id,
+          workspaceId: app.workspaceId,
+          action: "notification_settings.updated",
+          resourceType: "notification_settings",
+          resourceId: app.id,
+          actor: actorOf(p),
+          details: { changed },
+          meta,
+        });
+        return toSettingsDto(next);
+      });
+    },
+
+    listOutbox(p, ref, query, meta) {
+      const limit = parseLimit(queryParam(query, "limit"));
+      const after = decodeCursor(queryParam(query, "cursor"), isPosition);
+      const app = apps.authorizeApp(p, ref, "heimdall.read");
+      for (const action of OUTBOX_ACTIONS)
+        authorize(p, app.workspaceId, action, appResource(app.id), appNotFound);
+      const rows = store.listForApp(app.id, after, limit + 1);
+      // A read that hands out codes and addresses is itself worth a trace (DESIGN §8).
+      audit.record({
+        appId: app.id,
+        workspaceId: app.workspaceId,
+        action: "outbox.read",
+        resourceType: "email_outbox",
+        resourceId: app.id,
+        actor: actorOf(p),
+        details: { count: Math.min(rows.length, limit) },
+        meta,
+      });
+      return pageOf(rows, limit, (r): Position => ({ c: r.createdAt, i: r.id }), toOutboxDto);
+    },
+
+    codeMailPlan(appId, kind) {
+      const s = settingsOf(appId);
+      if (!s.notificationsViaEnvoi) {
+        throw precondition(
+          "ENVOI_NOT_ENABLED",
+          "Email notifications are off for this app (notification-settings)",
+        );
+      }
+      if (!(s.defaultSenderAddress ?? config.emailFrom)) {
+        throw precondition(
+          "ENVOI_SENDER_NOT_CONFIGURED",
+          "No sender address: set default_sender_address or HEIMDALL_EMAIL_FROM",
+        );
+      }
+      const template = kind === "verification" ? s.verificationTemplateName : s.passwordResetTemplateName;
+      if (!template) {
+        throw precondition(
+          "ENVOI_TEMPLATE_NOT_CONFIGURED",
+          `No ${kind.replace("_", "-")} template is configured`,
+        );
+      }
+      if (transport.kind === "unwired") {
+        throw new HeimdallError(503, "ENVOI_NOT_WIRED", "Email is set to SMTP but no SMTP URL is configured");
+      }
+      return plan(appId, s, template)!;
+    },
+
+    welcomePlan(appId) {
+      const s = settingsOf(appId);
+      if (!s.notificationsViaEnvoi || !s.welcomeTemplateName || transport.kind === "unwired") return null;
+      return plan(appId, s, s.welcomeTemplateName);
+    },
+
+    enqueue(appId, p, to, vars) {
+      const rendered = renderTemplate(p.template, { ...vars, appName: p.appName, webOrigin: p.webOrigin });
+      const id = newId(clock);
+      const now = clock.now();
+      store.insertOutbox({
+        id,
+        appId,
+        to,
+        from: p.from,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        status: "pending",
+        attempts: 0,
+        nextAttemptAt: now,
+        createdAt: now,
+      });
+      return id;
+    },
+
+    async deliverNow(id) {
+      const row = store.outboxById(id);
+      if (!row) throw new Error(`outbox row ${id} does not exist`);
+      if (row.status !== "pending") return row.status;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      // A slow server does not hold the request: past the budget the attempt finishes on its own and
+      // records its outcome on the row, and the caller treats the message as queued.
+      const budget = new Promise<"queued">((resolve) => {
+        timer = setTimeout(() => resolve("queued"), DELIVER_NOW_BUDGET_MS);
+      });
+      try {
+        const outcome = await Promise.race([safeAttempt(row), budget]);
+        return outcome === "skipped" ? "queued" : outcome;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+
+    async deliverDue() {
+      const counts = { sent: 0, queued: 0, failed: 0 };
+      // Sequential on purpose: one SMTP conversation at a time is plenty for an appliance and keeps
+      // a flaky server from being hammered by a burst.
+      for (const row of store.due(clock.now(), BATCH)) {
+        const outcome = await safeAttempt(row);
+        if (outcome !== "skipped") counts[outcome]++;
+      }
+      return counts;
+    },
+
+    purge() {
+      return store.purge(clock.now() - OUTBOX_RETENTION);
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/** @module Drizzle queries of the email module: per-app notification settings and the durable outbox. */
+import { and, asc, desc, eq, inArray, lt, lte, or } from "drizzle-orm";
+import { changes, type Db } from "../db/client.ts";
+import { emailOutbox, notificationSettings } from "../db/schema.ts";
+import type { Position } from "../http/pagination.ts";
+
+export type NotificationSettingsRow = typeof notificationSettings.$inferSelect;
+export type OutboxRow = typeof emailOutbox.$inferSelect;
+
+export function createEmailStore(db: Db) {
+  return {
+    settings(appId: string): NotificationSettingsRow | undefined {
+      return db.select().from(notificationSettings).where(eq(notificationSettings.appId, appId)).get();
+    },
+
+    putSettings(row: NotificationSettingsRow): void {
+      const { appId: _, createdAt: __, ...set } = row;
+      db.insert(notificationSettings)
+        .values(row)
+        .onConflictDoUpdate({ target: notificationSettings.appId, set })
+        .run();
+    },
+
+    insertOutbox(row: typeof emailOutbox.$inferInsert): void {
+      db.insert(emailOutbox).values(row).run();
+    },
+
+    outboxById(id: string): OutboxRow | undefined {
+      return db.select().from(emailOutbox).where(eq(emailOutbox.id, id)).get();
+    },
+
+    /** Pending rows whose attempt is due, oldest due first. */
+    due(now: number, limit: number): OutboxRow[] {
+      return db
+        .select()
+        .from(emailOutbox)
+        .where(and(eq(emailOutbox.status, "pending"), lte(emailOutbox.nextAttemptAt, now)))
+        .orderBy(asc(emailOutbox.nextAttemptAt), asc(emailOutbox.id))
+        .limit(limit)
+        .all();
+    },
+
+    /**
+     * Takes a pending row for one attempt: counts the attempt and pushes `next_attempt_at` past a lease,
+     * so neither the delivery job nor a request retries it meanwhile. A process that dies mid-send
+     * leaves the row to be picked up again once the lease has passed. False when someone else has it.
+     */
+    claim(id: string, now: number, leaseUntil: number): boolean {
+      const row = db.$client
+        .query<{ attempts: number }, [number, string, number]>(
+          `UPDATE email_outbox SET attempts = attempts + 1, next_attempt_at = ?1
+           WHERE id = ?2 AND status = 'pending' AND next_attempt_at <= ?3 RETURNING attempts`,
+        )
+        .get(leaseUntil, id, now);
+      return row !== null;
+    },
+
+    markSent(id: string, now: number): void {
+      db.update(emailOutbox)
+        .set({ status: "sent", sentAt: now, lastError: null })
+        .where(eq(emailOutbox.id, id))
+        .run();
+    },
+
+    markRetry(id: string, nextAttemptAt: number, error: string): void {
+      db.update(emailOutbox).set({ nextAttemptAt, lastError: error }).where(eq(emailOutbox.id, id)).run();
+    },
+
+    markFailed(id: string, error: string): void {
+      db.update(emailOutbox).set({ status: "failed", lastError: error }).where(eq(emailOutbox.id, id)).run();
+    },
+
+    /** An app's outbox, newest first, keyset-paginated over `(created_at, id)`. */
+    listForApp(appId: string, after: Position | undefined, limit: number): OutboxRow[] {
+      const before = after
+        ? or(
+            lt(emailOutbox.createdAt, after.c),
+            and(eq(emailOutbox.createdAt, after.c), lt(emailOutbox.id, after.i)),
+          )
+        : undefined;
+      return db
+        .select()
+        .from(emailOutbox)
+        .where(and(eq(emailOutbox.appId, appId), before))
+        .orderBy(desc(emailOutbox.createdAt), desc(emailOutbox.id))
+        .limit(limit)
+        .all();
+    },
+
+    /** Drops delivered and abandoned rows created before `cutoff`: their text may hold codes and addresses. */
+    purge(cutoff: number): number {
+      return changes(
+        db
+          .delete(emailOutbox)
+          .where(and(inArray(emailOutbox.status, ["sent", "failed"]), lt(emailOutbox.createdAt, cutoff)))
+          .run(),
+      );
+    },
+  };
+}
+
+export type EmailStore = ReturnType<typeof createEmailStore>;

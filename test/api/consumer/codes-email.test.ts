@@ -1,0 +1,268 @@
+/**
+ * @module send-verification-email and send-password-reset-email in `EMAIL_MODE=log`: the 412 preconditions
+ * (checked before any contact lookup), the `{}` branches, lanes, the outbox row written with the code, the
+ * per-address cap, the portal link, the welcome email, and 503 ENVOI_NOT_WIRED.
+ */
+import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
+import {
+  allow,
+  auditRows,
+  type CodesApp,
+  codeIn,
+  codeRows,
+  createApp,
+  enableEmail,
+  freshWindows,
+  insertPak,
+  insertUser,
+  outboxRows,
+  submitReset,
+  submitVerify,
+} from "./codes-fixtures.ts";
+
+let ctx: TestContext;
+let app: CodesApp;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  app = await createApp(ctx, "mail-app", `Acme <b>"Portal"</b>`);
+  await insertUser(ctx, app, "unverified");
+  await insertUser(ctx, app, "verified", { emailVerified: true });
+});
+
+beforeEach(() => freshWindows(ctx));
+
+const send = (
+  kind: "verification" | "password-reset",
+  email: unknown,
+  opts: { auth?: Auth; unchecked?: boolean; slug?: string } = {},
+) =>
+  ctx.call("POST", `/{app_slug}/v1/auth/send-${kind}-email`, {
+    params: { app_slug: opts.slug ?? app.slug },
+    body: email === undefined ? undefined : { email },
+    auth: opts.auth,
+    unchecked: opts.unchecked,
+  });
+
+const settings = (body: Record<string, unknown>) =>
+  ctx.call("PATCH", "/v1/apps/{app_id}/notification-settings", { params: { app_id: app.id }, body });
+
+describe("preconditions, in order, whatever the contact", () => {
+  const contacts = ["unverified@example.test", "verified@example.test", "nobody@example.test"];
+
+  test("notifications off (the default) → 412 ENVOI_NOT_ENABLED", async () => {
+    for (const email of contacts) {
+      for (const kind of ["verification", "password-reset"] as const) {
+        const res = await send(kind, email);
+        expect(res.status).toBe(412);
+        expect(res.body.code).toBe("ENVOI_NOT_ENABLED");
+      }
+    }
+  });
+
+  test("on, but no sender (no default_sender_address and no HEIMDALL_EMAIL_FROM) → 412 ENVOI_SENDER_NOT_CONFIGURED", async () => {
+    expect((await settings({ notifications_via_envoi: true })).status).toBe(200);
+    for (const email of contacts) {
+      const res = await send("verification", email);
+      expect(res.status).toBe(412);
+      expect(res.body.code).toBe("ENVOI_SENDER_NOT_CONFIGURED");
+    }
+  });
+
+  test("a sender but no template for the slot → 412 ENVOI_TEMPLATE_NOT_CONFIGURED", async () => {
+    expect((await settings({ default_sender_address: "no-reply@acme.test" })).status).toBe(200);
+    for (const email of contacts) {
+      for (const kind of ["verification", "password-reset"] as const) {
+        const res = await send(kind, email);
+        expect(res.status).toBe(412);
+        expect(res.body.code).toBe("ENVOI_TEMPLATE_NOT_CONFIGURED");
+      }
+    }
+    // Only the verification slot filled: reset still refuses.
+    expect((await settings({ verification_template_name: "heimdall-verification" })).status).toBe(200);
+    const reset = await send("password-reset", "verified@example.test");
+    expect(reset.status).toBe(412);
+    expect(reset.body.code).toBe("ENVOI_TEMPLATE_NOT_CONFIGURED");
+    expect(outboxRows(ctx, app.id)).toHaveLength(0);
+    expect(codeRows(ctx, app.id)).toHaveLength(0);
+  });
+});
+
+describe("sending", () => {
+  beforeAll(async () => {
+    await enableEmail(ctx, app.id);
+  });
+
+  test("verification: 201 {expires_at}, no code in the response; the outbox row carries it and it verifies", async () => {
+    const res = await send("verification", "Unverified@Example.test");
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ expires_at: new Date(ctx.clock.now() + 10 * 60_000).toISOString() });
+
+    const row = outboxRows(ctx, app.id).at(-1)!;
+    expect(row).toMatchObject({
+      to: "unverified@example.test",
+      from: "no-reply@acme.test",
+      status: "sent",
+      attempts: 1,
+    });
+    expect(row.sentAt).toBe(ctx.clock.now());
+    // The display name is escaped in the HTML part and stripped of nothing in the text.
+    expect(row.subject).toBe(`Verify your email for Acme <b>"Portal"</b>`);
+    expect(row.html).toContain("Acme &lt;b&gt;&quot;Portal&quot;&lt;/b&gt;");
+    expect(row.html).not.toContain("<b>");
+    const code = codeIn(row.text);
+    expect(row.text).not.toContain("http");
+
+    const audit = auditRows(ctx, app.id, "code.issued").at(-1)!;
+    expect(audit.details).toMatchObject({ purpose: "verification", delivery: "email", outbox_id: row.id });
+    expect(JSON.stringify(audit).includes(code)).toBe(false);
+
+    const verified = await submitVerify(ctx, app, code);
+    expect(verified.status).toBe(200);
+    expect(verified.body.value).toBe("unverified@example.test");
+  });
+
+  test("password reset: 201; the emailed code resets the password", async () => {
+    const res = await send("password-reset", "verified@example.test");
+    expect(res.status).toBe(201);
+    expect(Object.keys(res.body)).toEqual(["expires_at"]);
+    const row = outboxRows(ctx, app.id).at(-1)!;
+    expect(row.subject).toBe(`Reset your Acme <b>"Portal"</b> password`);
+    expect((await submitReset(ctx, app, codeIn(row.text))).status).toBe(204);
+  });
+
+  test.each([
+    ["verification", "nobody@example.test", "unknown"],
+    ["verification", "verified@example.test", "already verified"],
+    ["password-reset", "nobody@example.test", "unknown"],
+    ["password-reset", "fresh-unverified@example.test", "unverified"],
+  ] as const)("%s to %s (%s) → {} and nothing queued", async (kind, email) => {
+    if (email.startsWith("fresh")) await insertUser(ctx, app, "fresh-unverified");
+    const before = outboxRows(ctx, app.id).length;
+    const res = await send(kind, email, { unchecked: true });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({});
+    expect(outboxRows(ctx, app.id)).toHaveLength(before);
+  });
+
+  test("with a web_origin the email links to the portal's /verify and /reset-password", async () => {
+    expect((await settings({ web_origin: "https://portal.acme.test/" })).status).toBe(200);
+    await insertUser(ctx, app, "linked", { emailVerified: false });
+    await send("verification", "linked@example.test");
+    const verifyRow = outboxRows(ctx, app.id).at(-1)!;
+    const code = codeIn(verifyRow.text);
+    expect(verifyRow.text).toContain(`https://portal.acme.test/verify?code=${code}`);
+    expect(verifyRow.html).toContain(`href="https://portal.acme.test/verify?code=${code}"`);
+    await send("password-reset", "verified@example.test");
+    const resetRow = outboxRows(ctx, app.id).at(-1)!;
+    expect(resetRow.text).toContain(`https://portal.acme.test/reset-password?code=${codeIn(resetRow.text)}`);
+    expect((await settings({ web_origin: null })).status).toBe(200);
+  });
+
+  test("a welcome template sends a welcome email after the first verification", async () => {
+    expect((await settings({ welcome_template_name: "heimdall-welcome" })).status).toBe(200);
+    await insertUser(ctx, app, "welcomed");
+    await send("verification", "welcomed@example.test");
+    const code = codeIn(outboxRows(ctx, app.id).at(-1)!.text);
+    expect((await submitVerify(ctx, app, code)).status).toBe(200);
+    const welcome = outboxRows(ctx, app.id).at(-1)!;
+    expect(welcome).toMatchObject({
+      to: "welcomed@example.test",
+      status: "pending",
+      subject: `Welcome to Acme <b>"Portal"</b>`,
+    });
+    expect(auditRows(ctx, app.id, "contact.verified").at(-1)!.details?.welcome_outbox_id).toBe(welcome.id);
+    // The delivery job sends it.
+    expect(await ctx.deps.email.deliverDue()).toEqual({ sent: 1, queued: 0, failed: 0 });
+    expect(outboxRows(ctx, app.id).find((r) => r.id === welcome.id)?.status).toBe("sent");
+    expect((await settings({ welcome_template_name: null })).status).toBe(200);
+  });
+
+  test("a phone verification never sends a welcome email", async () => {
+    expect((await settings({ welcome_template_name: "heimdall-welcome" })).status).toBe(200);
+    await insertUser(ctx, app, "phoneonly", { email: null, phone: "+15553334444" });
+    const mint = await ctx.call("POST", "/{app_slug}/v1/auth/request-verification", {
+      params: { app_slug: app.slug },
+      body: { phone: "+15553334444" },
+    });
+    const before = outboxRows(ctx, app.id).length;
+    expect((await submitVerify(ctx, app, mint.body.code)).status).toBe(200);
+    expect(outboxRows(ctx, app.id)).toHaveLength(before);
+    expect((await settings({ welcome_template_name: null })).status).toBe(200);
+  });
+
+  test("at most 5 code emails per address per 15 minutes → then 429 RATE_LIMITED, known address or not", async () => {
+    for (const email of ["verified@example.test", "ghost@example.test"]) {
+      for (let i = 0; i < 5; i++) {
+        const res = await send("password-reset", email, { unchecked: true });
+        expect(res.status).toBe(201);
+      }
+      const capped = await send("password-reset", email);
+      expect(capped.status).toBe(429);
+      expect(capped.body.code).toBe("RATE_LIMITED");
+      expect(capped.headers.get("retry-after")).toBeTruthy();
+    }
+  });
+
+  test("validation: a missing or malformed email → 400", async () => {
+    for (const email of [undefined, "not-an-email", 7]) {
+      const res = await send("verification", email);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe("VALIDATION_ERROR");
+    }
+  });
+});
+
+describe("lanes", () => {
+  test("no PAK → 401", async () => {
+    for (const kind of ["verification", "password-reset"] as const) {
+      const res = await send(kind, "verified@example.test", { auth: null });
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe("UNAUTHORIZED");
+    }
+  });
+
+  test.each([
+    ["verification", ["heimdall.user.verify.create"]],
+    ["password-reset", ["heimdall.user.password-reset.create"]],
+    ["verification", ["heimdall.user.password-reset.send-email"]],
+    ["password-reset", ["heimdall.user.verify.send-email"]],
+  ] as const)("send-%s-email with a PAK allowed only %p → 403 POLICY_DENIED", async (kind, actions) => {
+    const pak = insertPak(ctx, [allow([...actions])]);
+    const res = await send(kind, "verified@example.test", { auth: { pak: pak.token } });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe("POLICY_DENIED");
+  });
+
+  test("a PAK allowed exactly the send action passes", async () => {
+    const pak = insertPak(ctx, [allow(["heimdall.user.verify.send-email"], [`pcft:heimdall:app/${app.id}`])]);
+    await insertUser(ctx, app, "narrow");
+    const res = await send("verification", "narrow@example.test", { auth: { pak: pak.token } });
+    expect(res.status).toBe(201);
+    expect(auditRows(ctx, app.id, "code.issued").at(-1)!.actor_id).toBe(pak.id);
+  });
+});
+
+describe("EMAIL_MODE=smtp without an SMTP URL", () => {
+  test("→ 503 ENVOI_NOT_WIRED once the app's settings are complete", async () => {
+    const unwired = await createTestContext({
+      HEIMDALL_EMAIL_MODE: "smtp",
+      HEIMDALL_EMAIL_FROM: "no-reply@heimdall.test",
+    });
+    const a = await createApp(unwired, "unwired-app");
+    await insertUser(unwired, a, "someone");
+    const call = () =>
+      unwired.call("POST", "/{app_slug}/v1/auth/send-verification-email", {
+        params: { app_slug: a.slug },
+        body: { email: "someone@example.test" },
+      });
+    expect((await call()).body.code).toBe("ENVOI_NOT_ENABLED");
+    // HEIMDALL_EMAIL_FROM stands in for the app's sender.
+    await enableEmail(unwired, a.id, { default_sender_address: null });
+    const res = await call();
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe("ENVOI_NOT_WIRED");
+    expect(codeRows(unwired, a.id)).toHaveLength(0);
+  });
+});

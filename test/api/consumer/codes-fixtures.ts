@@ -1,0 +1,201 @@
+/** @module Fixtures for the code and email tests: apps, end users inserted directly, PAKs, settings, outbox reads. */
+import { expect } from "bun:test";
+import { eq } from "drizzle-orm";
+import { tx } from "../../../src/db/client.ts";
+import { emailOutbox, endUserContacts, endUsers, oneTimeCodes } from "../../../src/db/schema.ts";
+import { MINUTE } from "../../../src/platform/clock.ts";
+import { newId } from "../../../src/platform/ids.ts";
+import type { TestContext } from "../../support/harness.ts";
+
+export { allow, deny, insertPak, insertWorkspace } from "../admin/fixtures.ts";
+
+export interface CodesApp {
+  id: string;
+  slug: string;
+}
+
+export interface CodesUser {
+  id: string;
+  username: string;
+  emailContactId: string | null;
+  phoneContactId: string | null;
+}
+
+export const PASSWORD = "an old but fine passphrase";
+export const NEW_PASSWORD = "Tangerine-Orbit-47-Lantern";
+
+export async function createApp(ctx: TestContext, slug: string, displayName = slug): Promise<CodesApp> {
+  const res = await ctx.call("POST", "/v1/apps", { body: { slug, display_name: displayName } });
+  expect(res.status).toBe(201);
+  return { id: res.body.id, slug };
+}
+
+/** An account with an email and/or a phone contact, inserted directly (no argon2 unless a password is asked for). */
+export async function insertUser(
+  ctx: TestContext,
+  app: CodesApp,
+  username: string,
+  opts: {
+    email?: string | null;
+    phone?: string | null;
+    emailVerified?: boolean;
+    phoneVerified?: boolean;
+    status?: "active" | "suspended" | "deactivated";
+    password?: string | null;
+  } = {},
+): Promise<CodesUser> {
+  const now = ctx.clock.now();
+  const id = newId(ctx.clock);
+  const email = opts.email === undefined ? `${username}@example.test` : opts.email;
+  const phone = opts.phone ?? null;
+  const passwordHash = opts.password ? await ctx.deps.passwords.hash(opts.password) : null;
+  const emailContactId = email ? newId(ctx.clock) : null;
+  const phoneContactId = phone ? newId(ctx.clock) : null;
+  tx(ctx.deps.db, () => {
+    ctx.deps.db
+      .insert(endUsers)
+      .values({
+        id,
+        appId: app.id,
+        username,
+        passwordHash,
+        status: opts.status ?? "active",
+        createdAt: now,
+        updatedAt: now,
+      })
+      .run();
+    if (email && emailContactId) {
+      ctx.deps.db
+        .insert(endUserContacts)
+        .values({
+          id: emailContactId,
+          appId: app.id,
+          userId: id,
+          type: "email",
+          value: email,
+          isPrimary: true,
+          verifiedAt: opts.emailVerified ? now : null,
+          createdAt: now,
+        })
+        .run();
+    }
+    if (phone && phoneContactId) {
+      ctx.deps.db
+        .insert(endUserContacts)
+        .values({
+          id: phoneContactId,
+          appId: app.id,
+          userId: id,
+          type: "phone",
+          value: phone,
+          isPrimary: false,
+          verifiedAt: opts.phoneVerified ? now : null,
+          createdAt: now,
+        })
+        .run();
+    }
+  });
+  return { id, username, emailContactId, phoneContactId };
+}
+
+export function contactRow(ctx: TestContext, id: string) {
+  return ctx.deps.db.select().from(endUserContacts).where(eq(endUserContacts.id, id)).get()!;
+}
+
+export function userRow(ctx: TestContext, id: string) {
+  return ctx.deps.db.select().from(endUsers).where(eq(endUsers.id, id)).get()!;
+}
+
+export function codeRows(ctx: TestContext, appId: string) {
+  return ctx.deps.db.select().from(oneTimeCodes).where(eq(oneTimeCodes.appId, appId)).all();
+}
+
+export function outboxRows(ctx: TestContext, appId: string) {
+  return ctx.deps.db.select().from(emailOutbox).where(eq(emailOutbox.appId, appId)).all();
+}
+
+export interface AuditRowView {
+  action: string;
+  actor_type: string;
+  actor_id: string | null;
+  resource_id: string | null;
+  details: Record<string, unknown> | null;
+}
+
+/** An app's audit rows with `action`, oldest first, details parsed. */
+export function auditRows(ctx: TestContext, appId: string, action: string): AuditRowView[] {
+  return ctx.deps.db.$client
+    .query<Omit<AuditRowView, "details"> & { details: string | null }, [string, string]>(
+      "SELECT action, actor_type, actor_id, resource_id, details FROM audit_log WHERE app_id = ? AND action = ? ORDER BY seq",
+    )
+    .all(appId, action)
+    .map((r) => ({ ...r, details: r.details ? JSON.parse(r.details) : null }));
+}
+
+/** `POST request-verification` or `request-password-reset` expecting a code; returns it. */
+export async function mintCode(
+  ctx: TestContext,
+  app: CodesApp,
+  kind: "verification" | "password-reset",
+  contact: { email: string } | { phone: string },
+): Promise<string> {
+  const res = await ctx.call("POST", `/{app_slug}/v1/auth/request-${kind}`, {
+    params: { app_slug: app.slug },
+    body: contact,
+  });
+  expect(res.status).toBe(201);
+  expect(res.body.code).toMatch(/^\d{6}$/);
+  return res.body.code;
+}
+
+export function submitVerify(ctx: TestContext, app: CodesApp, code: unknown) {
+  return ctx.call("POST", "/{app_slug}/v1/auth/verify", {
+    params: { app_slug: app.slug },
+    body: { code },
+    auth: null,
+  });
+}
+
+export function submitReset(
+  ctx: TestContext,
+  app: CodesApp,
+  code: unknown,
+  newPassword: string = NEW_PASSWORD,
+) {
+  return ctx.call("POST", "/{app_slug}/v1/auth/reset-password", {
+    params: { app_slug: app.slug },
+    body: { code, new_password: newPassword },
+    auth: null,
+  });
+}
+
+/** Every code-route counter (flood guard, failures, locks) runs on windows of at most 15 minutes. */
+export function freshWindows(ctx: TestContext): void {
+  ctx.clock.advance(16 * MINUTE);
+}
+
+/** Turns email on for the app with every built-in template and a sender; `patch` overrides. */
+export async function enableEmail(
+  ctx: TestContext,
+  appId: string,
+  patch: Record<string, unknown> = {},
+): Promise<void> {
+  const res = await ctx.call("PATCH", "/v1/apps/{app_id}/notification-settings", {
+    params: { app_id: appId },
+    body: {
+      notifications_via_envoi: true,
+      default_sender_address: "no-reply@acme.test",
+      verification_template_name: "heimdall-verification",
+      password_reset_template_name: "heimdall-password-reset",
+      ...patch,
+    },
+  });
+  expect(res.status).toBe(200);
+}
+
+/** The 6-digit code in an email text. */
+export function codeIn(text: string): string {
+  const m = /Your code: (\d{6})/.exec(text);
+  if (!m) throw new Error(`no code in email text: ${text}`);
+  return m[1]!;
+}

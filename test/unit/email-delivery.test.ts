@@ -1,0 +1,250 @@
+/**
+ * @module Outbox delivery with a scripted transport: the immediate attempt, backoff (1, 2, 4 … min, capped
+ * at 1 h), giving up after 24 h, permanent refusals, claims (no double sends), purge, and the log transport.
+ */
+import { beforeEach, describe, expect, test } from "bun:test";
+import { createAuditWriter } from "../../src/audit/writer.ts";
+import { migrate, openDatabase, tx } from "../../src/db/client.ts";
+import { emailOutbox } from "../../src/db/schema.ts";
+import {
+  backoff,
+  createEmailService,
+  DELIVERY_LEASE,
+  type EmailService,
+  type MailPlan,
+} from "../../src/email/service.ts";
+import {
+  createMailTransport,
+  type MailTransport,
+  type OutgoingEmail,
+  type SendResult,
+} from "../../src/email/transport.ts";
+import { DAY, FakeClock, HOUR, MINUTE } from "../../src/platform/clock.ts";
+import { memoryLogger } from "../../src/platform/logger.ts";
+
+const PLAN: MailPlan = {
+  from: "no-reply@acme.test",
+  template: "heimdall-verification",
+  webOrigin: null,
+  appName: "Acme",
+};
+
+interface Scripted extends MailTransport {
+  sent: OutgoingEmail[];
+  next: SendResult[];
+  /** Resolves sends only when released (to test claims during a slow send). */
+  hold?: Promise<void>;
+}
+
+function scripted(): Scripted {
+  const t: Scripted = {
+    kind: "smtp",
+    sent: [],
+    next: [],
+    async send(m) {
+      if (t.hold) await t.hold;
+      t.sent.push(m);
+      return t.next.shift() ?? { ok: true };
+    },
+    close() {},
+  };
+  return t;
+}
+
+let clock: FakeClock;
+let transport: Scripted;
+let email: EmailService;
+let db: ReturnType<typeof openDatabase>;
+
+beforeEach(() => {
+  clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
+  db = openDatabase(":memory:");
+  migrate(db);
+  transport = scripted();
+  email = createEmailService({
+    db,
+    clock,
+    log: memoryLogger("error"),
+    config: { emailFrom: undefined },
+    audit: createAuditWriter({ db, clock }),
+    apps: {
+      authorizeApp: () => {
+        throw new Error("unused");
+      },
+      find: () => undefined,
+    },
+    transport,
+  });
+});
+
+const queue = () =>
+  tx(db, () => email.enqueue("app-1", PLAN, "user@example.test", { code: "123456", expiresInMinutes: 10 }));
+const row = (id: string) =>
+  db
+    .select()
+    .from(emailOutbox)
+    .all()
+    .find((r) => r.id === id)!;
+
+describe("backoff", () => {
+  test("1, 2, 4, 8, 16, 32 minutes, then capped at an hour", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map(backoff)).toEqual([
+      MINUTE,
+      2 * MINUTE,
+      4 * MINUTE,
+      8 * MINUTE,
+      16 * MINUTE,
+      32 * MINUTE,
+      HOUR,
+      HOUR,
+      HOUR,
+    ]);
+  });
+});
+
+describe("deliverNow", () => {
+  test("sent at once: status sent, one attempt, the rendered message went out", async () => {
+    const id = queue();
+    expect(await email.deliverNow(id)).toBe("sent");
+    expect(row(id)).toMatchObject({ status: "sent", attempts: 1, sentAt: clock.now(), lastError: null });
+    expect(transport.sent[0]).toMatchObject({ id, to: "user@example.test", from: "no-reply@acme.test" });
+    expect(transport.sent[0]!.text).toContain("Your code: 123456");
+    // Nothing is left for the job.
+    expect(await email.deliverDue()).toEqual({ sent: 0, queued: 0, failed: 0 });
+  });
+
+  test("a transient failure is queued with a retry in 1 minute; the job delivers it when due", async () => {
+    transport.next.push({ ok: false, permanent: false, error: "421 try later" });
+    const id = queue();
+    expect(await email.deliverNow(id)).toBe("queued");
+    expect(row(id)).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      nextAttemptAt: clock.now() + MINUTE,
+      lastError: "421 try later",
+    });
+    clock.advance(MINUTE - 1);
+    expect(await email.deliverDue()).toEqual({ sent: 0, queued: 0, failed: 0 });
+    clock.advance(1);
+    expect(await email.deliverDue()).toEqual({ sent: 1, queued: 0, failed: 0 });
+    expect(row(id)).toMatchObject({ status: "sent", attempts: 2, lastError: null });
+  });
+
+  test("a permanent refusal fails the row at once and is audited", async () => {
+    transport.next.push({ ok: false, permanent: true, error: "550 no such user" });
+    const id = queue();
+    expect(await email.deliverNow(id)).toBe("failed");
+    expect(row(id)).toMatchObject({ status: "failed", attempts: 1, lastError: "550 no such user" });
+    const audit = db.$client.query("SELECT action, resource_id, details FROM audit_log").all();
+    expect(audit).toEqual([
+      { action: "email.failed", resource_id: id, details: JSON.stringify({ attempts: 1, permanent: true }) },
+    ]);
+    clock.advance(DAY);
+    expect(await email.deliverDue()).toEqual({ sent: 0, queued: 0, failed: 0 });
+  });
+});
+
+describe("deliverDue", () => {
+  test("retries with backoff for 24 h, then gives up", async () => {
+    const id = queue();
+    const created = clock.now();
+    let attempts = 0;
+    while (row(id).status === "pending") {
+      transport.next.push({ ok: false, permanent: false, error: "ECONNREFUSED" });
+      clock.set(Math.max(clock.now(), row(id).nextAttemptAt));
+      await email.deliverDue();
+      attempts++;
+      if (row(id).status === "pending") {
+        expect(row(id).nextAttemptAt - clock.now()).toBe(backoff(row(id).attempts));
+      }
+    }
+    expect(row(id).status).toBe("failed");
+    expect(row(id).attempts).toBe(attempts);
+    // 1+2+4+8+16+32 min, then hourly: the last attempt falls within the day, the next would not.
+    expect(clock.now() - created).toBeLessThanOrEqual(DAY);
+    expect(clock.now() + backoff(attempts) - created).toBeGreaterThan(DAY);
+    expect(attempts).toBe(29);
+  });
+
+  test("a row being sent is claimed: a concurrent job run does not send it twice", async () => {
+    const id = queue();
+    let release!: () => void;
+    transport.hold = new Promise<void>((r) => {
+      release = r;
+    });
+    const first = email.deliverDue();
+    const second = await email.deliverDue();
+    expect(second).toEqual({ sent: 0, queued: 0, failed: 0 });
+    expect(row(id).nextAttemptAt).toBe(clock.now() + DELIVERY_LEASE);
+    release();
+    expect(await first).toEqual({ sent: 1, queued: 0, failed: 0 });
+    expect(transport.sent).toHaveLength(1);
+  });
+
+  test("a send that crashed mid-way (lease expired, row still pending) is retried", async () => {
+    const id = queue();
+    db.$client
+      .query("UPDATE email_outbox SET attempts = 1, next_attempt_at = ? WHERE id = ?")
+      .run(clock.now() + DELIVERY_LEASE, id);
+    expect(await email.deliverDue()).toEqual({ sent: 0, queued: 0, failed: 0 });
+    clock.advance(DELIVERY_LEASE);
+    expect(await email.deliverDue()).toEqual({ sent: 1, queued: 0, failed: 0 });
+    expect(row(id).attempts).toBe(2);
+  });
+});
+
+describe("purge", () => {
+  test("drops sent and failed rows after 7 days, never pending ones", async () => {
+    const sent = queue();
+    await email.deliverNow(sent);
+    transport.next.push({ ok: false, permanent: true, error: "550" });
+    const failed = queue();
+    await email.deliverNow(failed);
+    const pending = queue();
+    clock.advance(7 * DAY - 1);
+    expect(email.purge()).toBe(0);
+    clock.advance(2);
+    expect(email.purge()).toBe(2);
+    expect(
+      db
+        .select()
+        .from(emailOutbox)
+        .all()
+        .map((r) => r.id),
+    ).toEqual([pending]);
+  });
+});
+
+describe("log transport", () => {
+  test("EMAIL_MODE=log writes the whole message as one JSON line (codes included, by design)", async () => {
+    const log = memoryLogger("info");
+    const t = createMailTransport({ emailMode: "log", smtpUrl: undefined }, log);
+    expect(t.kind).toBe("log");
+    const res = await t.send({
+      id: "m1",
+      to: "a@example.test",
+      from: "f@example.test",
+      subject: "S",
+      text: "Your code: 123456\n",
+      html: null,
+    });
+    expect(res).toEqual({ ok: true });
+    expect(log.lines).toHaveLength(1);
+    const line = JSON.parse(log.lines[0]!);
+    expect(line).toMatchObject({
+      level: "info",
+      msg: "email",
+      to: "a@example.test",
+      subject: "S",
+      text: "Your code: 123456\n",
+    });
+  });
+
+  test("smtp mode without a URL is unwired and never claims success", async () => {
+    const t = createMailTransport({ emailMode: "smtp", smtpUrl: undefined }, memoryLogger("error"));
+    expect(t.kind).toBe("unwired");
+    expect(
+      (await t.send({ id: "m", to: "a@b.test", from: "f@b.test", subject: "s", text: "t", html: null })).ok,
+    ).toBe(false);
+  });
+});
