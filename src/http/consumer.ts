@@ -4,12 +4,15 @@
  * Routes opt in with `{ consumer: true }` (the app only), `{ endUser: true }` (a live EndUser access
  * token of this app) or `{ consumerPak: "heimdall.user.verify.create" }` (a PAK whose policy allows the
  * action on this app). Every guard resolves `app` and `meta`; the lanes add `endUser` or `principal`.
+ * The admin lane, `{ consumerAdmin: "user.list" }`, takes an EndUser or M2M token of this app or an
+ * app API key and resolves `caller` with the permissions it holds.
  */
 import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { forbidden, HeimdallError, notFound, unauthorized } from "../platform/errors.ts";
 import type { EndUserClaims } from "../sessions/tokens.ts";
 import { TokenError } from "../sessions/tokens.ts";
+import { createTokenInspector, type InspectFailure } from "../verify/inspect.ts";
 import { appResource } from "../workspaces/policy.ts";
 import { authorize } from "../workspaces/authorize.ts";
 import { callMeta } from "./guards.ts";
@@ -30,7 +33,28 @@ export interface EndUserPrincipal {
   readonly claims: EndUserClaims;
 }
 
-type ConsumerDeps = Pick<Deps, "directory" | "tokens" | "sessions" | "platformAuth">;
+/** Who called an admin-lane route, and exactly what it may do there. */
+export interface ConsumerAdminCaller {
+  readonly kind: "end_user" | "m2m" | "api_key";
+  /** Account id, M2M `client_id`, or API key id. */
+  readonly id: string;
+  readonly held: ReadonlySet<string>;
+}
+
+type ConsumerDeps = Pick<
+  Deps,
+  | "directory"
+  | "tokens"
+  | "sessions"
+  | "platformAuth"
+  | "db"
+  | "apps"
+  | "apiKeys"
+  | "permissions"
+  | "enforcement"
+>;
+
+const API_KEY_PREFIX = "hdk_live_";
 
 export const appNotFound = (slug: string) => notFound("APP_NOT_FOUND", `No app with slug ${slug}`);
 
@@ -78,7 +102,37 @@ export function createConsumerResolver(deps: ConsumerDeps) {
     return { kind: "end_user", userId: claims.sub, sessionId: claims.sid, role: facts.role, claims };
   };
 
-  return { app, endUser };
+  const inspector = createTokenInspector(deps);
+  const adminLaneError = (failure: InspectFailure) =>
+    failure === "ACCOUNT_SUSPENDED"
+      ? forbidden("ACCOUNT_SUSPENDED", "This account is not active")
+      : failure === "TOKEN_REVOKED"
+        ? new HeimdallError(401, "TOKEN_REVOKED", "The session or client of this token has ended", undefined, {
+            "www-authenticate": `Bearer error="invalid_token"`,
+          })
+        : tokenError(failure);
+
+  /**
+   * The admin lane's credential: an app API key holds exactly its `permissions[]`; an M2M token its
+   * scopes (while its client stays active); an EndUser token what the account's current role grants.
+   */
+  const adminCaller = async (a: ConsumerApp, request: Request): Promise<ConsumerAdminCaller> => {
+    const token = bearerToken(request);
+    if (!token) throw unauthorized("UNAUTHORIZED", "An access token or app API key is required");
+    if (token.startsWith(API_KEY_PREFIX)) {
+      const key = deps.apiKeys.authenticate(a.id, token, callMeta(request));
+      if (!key) throw tokenError("TOKEN_INVALID");
+      return { kind: "api_key", id: key.id, held: new Set(key.permissions) };
+    }
+    const r = await inspector.inspect(a, token);
+    if (!r.ok) throw adminLaneError(r.error);
+    const p = r.principal;
+    if (p.type === "m2m") return { kind: "m2m", id: p.clientId, held: new Set(p.scopes) };
+    deps.sessions.touch(p.sessionId);
+    return { kind: "end_user", id: p.sub, held: deps.permissions.forEndUser(a.id, p.role) };
+  };
+
+  return { app, endUser, adminCaller };
 }
 
 export function consumerGuards(deps: ConsumerDeps) {
@@ -107,5 +161,24 @@ export function consumerGuards(deps: ConsumerDeps) {
         return { app, meta: callMeta(request), principal };
       },
     }),
+    /**
+     * With `enforce_app_permissions` off the hosted API lets any valid token through; an app API key is
+     * always held to exactly its permissions. The permission is registered as enforced when a route
+     * declares it.
+     */
+    consumerAdmin: (permission: string) => {
+      deps.enforcement.register(permission);
+      return {
+        async resolve({ params, request }) {
+          const app = resolver.app((params as { app_slug: string }).app_slug);
+          const caller = await resolver.adminCaller(app, request);
+          const enforced = caller.kind === "api_key" || deps.apps.authConfigOf(app.id).enforce_app_permissions;
+          if (enforced && !caller.held.has(permission)) {
+            throw forbidden("PERMISSION_DENIED", `This route requires the ${permission} permission`);
+          }
+          return { app, meta: callMeta(request), caller };
+        },
+      };
+    },
   });
 }

@@ -1,0 +1,52 @@
+/** @module Consumer API `/{app_slug}/v1/oauth/introspect`, `/verify`, `/authorize`, `/authorize/batch`: thin handlers over VerifyService. */
+import { Elysia } from "elysia";
+import type { Deps } from "../deps.ts";
+import { validate } from "../http/body.ts";
+import { bearerToken, consumerGuards } from "../http/consumer.ts";
+import { createTokenInspector } from "./inspect.ts";
+import { authorizeBatchSchema, authorizeSchema, introspectSchema, verifySchema } from "./model.ts";
+import { createVerifyService } from "./service.ts";
+
+/** Answers describe a live credential: no cache may keep them (RFC 7662 §4 for introspection). */
+const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
+
+export const verifyRoutes = (deps: Deps) => {
+  const verifier = createVerifyService({
+    inspector: createTokenInspector(deps),
+    permissions: deps.permissions,
+  });
+  return new Elysia({ name: "heimdall.verify" })
+    .use(consumerGuards(deps))
+    .post(
+      "/:app_slug/v1/oauth/introspect",
+      ({ app, request, body, set }) => {
+        Object.assign(set.headers, NO_STORE);
+        return verifier.introspect(app, bearerToken(request), validate(introspectSchema, body));
+      },
+      { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/verify",
+      ({ app, request, body, set }) => {
+        Object.assign(set.headers, NO_STORE);
+        return verifier.verify(app, bearerToken(request), validate(verifySchema, body));
+      },
+      { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/authorize",
+      ({ app, request, body, set }) => {
+        Object.assign(set.headers, NO_STORE);
+        return verifier.authorize(app, bearerToken(request), validate(authorizeSchema, body));
+      },
+      { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/authorize/batch",
+      ({ app, request, body, set }) => {
+        Object.assign(set.headers, NO_STORE);
+        return verifier.authorizeBatch(app, bearerToken(request), validate(authorizeBatchSchema, body));
+      },
+      { consumer: true },
+    );
+};

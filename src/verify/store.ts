@@ -1,0 +1,20 @@
+/** @module Queries the token checks need beyond the session facts: the live state of an M2M client. */
+import type { Db } from "../db/client.ts";
+
+export interface M2mClientState {
+  appId: string;
+  isActive: boolean;
+}
+
+export function createVerifyStore(db: Db) {
+  // Read on every check, so deactivating or deleting a client ends its tokens at once.
+  const client = db.$client.query<{ appId: string; isActive: number }, [string]>(
+    "SELECT app_id AS appId, is_active AS isActive FROM m2m_clients WHERE client_id = ?",
+  );
+  return {
+    m2mClient(clientId: string): M2mClientState | undefined {
+      const row = client.get(clientId);
+      return row ? { appId: row.appId, isActive: row.isActive === 1 } : undefined;
+    },
+  };
+}

@@ -1,0 +1,185 @@
+/** @module Fixtures for the introspection, verify/authorize and admin-lane tests: accounts, sessions, M2M clients and tokens made directly. */
+import { expect } from "bun:test";
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose";
+import { tx } from "../../../src/db/client.ts";
+import { sha256Hex } from "../../../src/platform/crypto.ts";
+import { newId } from "../../../src/platform/ids.ts";
+import type { TestContext } from "../../support/harness.ts";
+
+export interface TestApp {
+  id: string;
+  slug: string;
+}
+
+export interface TestEndUser {
+  id: string;
+  sessionId: string;
+  refreshToken: string;
+  token: string;
+}
+
+export async function createApp(ctx: TestContext, slug: string): Promise<TestApp> {
+  const res = await ctx.call("POST", "/v1/apps", { body: { slug, display_name: slug } });
+  expect(res.status).toBe(201);
+  return { id: res.body.id, slug };
+}
+
+/**
+ * Inserts an account (no password: these tests never sign in) with an optional primary email, opens a
+ * session and issues an access token for it. `sessionMinutes` shortens the session to test its end.
+ */
+export async function createEndUser(
+  ctx: TestContext,
+  app: TestApp,
+  username: string,
+  opts: { role?: string; email?: string | null; emailVerified?: boolean; sessionMinutes?: number } = {},
+): Promise<TestEndUser> {
+  const id = newId(ctx.clock);
+  const now = ctx.clock.now();
+  const email = opts.email === undefined ? `${username}@example.test` : opts.email;
+  const { session, refreshToken } = tx(ctx.deps.db, () => {
+    ctx.deps.db.$client
+      .query(
+        `INSERT INTO end_users (id, app_id, username, role, status, failed_login_count, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'active', 0, ?, ?)`,
+      )
+      .run(id, app.id, username, opts.role ?? "member", now, now);
+    if (email !== null) {
+      ctx.deps.db.$client
+        .query(
+          `INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, verified_at, created_at)
+           VALUES (?, ?, ?, 'email', ?, 1, ?, ?)`,
+        )
+        .run(newId(ctx.clock), app.id, id, email, opts.emailVerified === false ? null : now, now);
+    }
+    return ctx.deps.sessions.create({
+      appId: app.id,
+      userId: id,
+      amr: ["pwd"],
+      durationMinutes: opts.sessionMinutes ?? 7 * 24 * 60,
+      maxSessions: 5,
+      meta: { ip: "203.0.113.9", userAgent: "verify-tests/1.0" },
+    });
+  });
+  const { token } = await ctx.deps.tokens.issueEndUser(app, {
+    sub: id,
+    sid: session.id,
+    role: opts.role ?? "member",
+    amr: ["pwd"],
+  });
+  return { id, sessionId: session.id, refreshToken, token };
+}
+
+/** A fresh access token for an existing session (e.g. after the clock moved). */
+export async function reissue(
+  ctx: TestContext,
+  app: TestApp,
+  user: TestEndUser,
+  role = "member",
+): Promise<string> {
+  const { token } = await ctx.deps.tokens.issueEndUser(app, {
+    sub: user.id,
+    sid: user.sessionId,
+    role,
+    amr: ["pwd"],
+  });
+  return token;
+}
+
+export function setUser(ctx: TestContext, userId: string, set: { status?: string; role?: string }): void {
+  if (set.status)
+    ctx.deps.db.$client.query("UPDATE end_users SET status = ? WHERE id = ?").run(set.status, userId);
+  if (set.role) ctx.deps.db.$client.query("UPDATE end_users SET role = ? WHERE id = ?").run(set.role, userId);
+}
+
+export interface TestM2mClient {
+  clientId: string;
+  token: string;
+}
+
+/** Inserts an `m2m_clients` row and issues a token for it, as the token endpoint would. */
+export async function createM2mClient(
+  ctx: TestContext,
+  app: TestApp,
+  scopes: string[],
+): Promise<TestM2mClient> {
+  const clientId = `m2m_${crypto.randomUUID().replaceAll("-", "")}`;
+  const now = ctx.clock.now();
+  ctx.deps.db.$client
+    .query(
+      `INSERT INTO m2m_clients (id, app_id, client_id, name, secret_hash, is_active, scopes, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+    )
+    .run(
+      newId(ctx.clock),
+      app.id,
+      clientId,
+      "test client",
+      sha256Hex(crypto.randomUUID()),
+      JSON.stringify(scopes),
+      now,
+      now,
+    );
+  const { token } = await ctx.deps.tokens.issueM2m(app, { clientId, scopes });
+  return { clientId, token };
+}
+
+export function setM2mClientActive(ctx: TestContext, clientId: string, active: boolean): void {
+  ctx.deps.db.$client
+    .query("UPDATE m2m_clients SET is_active = ? WHERE client_id = ?")
+    .run(active ? 1 : 0, clientId);
+}
+
+export function deleteM2mClient(ctx: TestContext, clientId: string): void {
+  ctx.deps.db.$client.query("DELETE FROM m2m_clients WHERE client_id = ?").run(clientId);
+}
+
+/** The same header and claims as `genuine`, signed by a key the app never had. */
+export async function forge(genuine: string, override: Record<string, unknown> = {}): Promise<string> {
+  const { privateKey } = await generateKeyPair("RS256");
+  const header = decodeProtectedHeader(genuine);
+  return new SignJWT({ ...decodeJwt(genuine), ...override })
+    .setProtectedHeader({ alg: "RS256", kid: header.kid, typ: header.typ })
+    .sign(privateKey);
+}
+
+/** Mints an app API key through the Admin API; returns its id and the raw key. */
+export async function createApiKey(
+  ctx: TestContext,
+  app: TestApp,
+  permissions: string[],
+): Promise<{ id: string; key: string }> {
+  const res = await ctx.call("POST", "/v1/apps/{app_id}/api-keys", {
+    params: { app_id: app.id },
+    body: { name: `key ${permissions.join(" ")}`, permissions },
+  });
+  expect(res.status).toBe(201);
+  return { id: res.body.id, key: res.body.key };
+}
+
+export async function setEnforcement(ctx: TestContext, app: TestApp, on: boolean): Promise<void> {
+  const res = await ctx.call("PATCH", "/v1/apps/{app_id}/auth-config", {
+    params: { app_id: app.id },
+    body: { enforce_app_permissions: on },
+  });
+  expect(res.status).toBe(200);
+}
+
+/** Audit rows of `action` in the app, oldest first, details parsed. */
+export interface AuditRow {
+  action: string;
+  actor_type: string;
+  actor_id: string | null;
+  resource_type: string | null;
+  resource_id: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export function auditRows(ctx: TestContext, appId: string, action: string): AuditRow[] {
+  return ctx.deps.db.$client
+    .query<AuditRow & { details: string | null }, [string, string]>(
+      "SELECT * FROM audit_log WHERE app_id = ? AND action = ? ORDER BY seq",
+    )
+    .all(appId, action)
+    .map((r) => ({ ...r, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null }));
+}
