@@ -1,14 +1,23 @@
 /** @module Idempotency-Key (DESIGN §2): same key + same body replays for 24 h; a different body is a 409. */
-import { and, eq, lt } from "drizzle-orm";
+import { and, eq, like, lt } from "drizzle-orm";
 import { changes, type Db } from "../db/client.ts";
 import { idempotencyKeys } from "../db/schema.ts";
 import { type Clock, DAY } from "../platform/clock.ts";
 import { sha256Hex } from "../platform/crypto.ts";
 import { HeimdallError, validationError } from "../platform/errors.ts";
+import type { Vault } from "../vault/vault.ts";
 
 export interface StoredResponse {
   status: number;
   body: unknown;
+}
+
+export interface RunOptions {
+  /**
+   * The response carries a secret shown once (a client secret, an API key): it is kept for the replay
+   * window sealed by the vault, never in clear, and shredded with the row.
+   */
+  seal?: boolean;
 }
 
 export interface Idempotency {
@@ -16,15 +25,44 @@ export interface Idempotency {
    * Runs `fn` once per (scope, key). `scope` must identify the caller and the route so that two
    * callers never share keys. A request still in flight with the same key gets 409 too.
    */
-  run(scope: string, key: string | null, body: unknown, fn: () => Promise<StoredResponse>): Promise<StoredResponse & { replayed: boolean }>;
+  run(
+    scope: string,
+    key: string | null,
+    body: unknown,
+    fn: () => Promise<StoredResponse>,
+    opts?: RunOptions,
+  ): Promise<StoredResponse & { replayed: boolean }>;
   purge(): number;
 }
 
 const IN_FLIGHT = 0;
 
-export function createIdempotency({ db, clock }: { db: Db; clock: Clock }): Idempotency {
+/** What the `body` column holds for a sealed response: a pointer to the vault row, nothing readable. */
+const SEALED_MARK = '{"$vault":';
+const sealedRef = (stored: string): string | null =>
+  stored.startsWith(SEALED_MARK) ? (JSON.parse(stored) as { $vault: string }).$vault : null;
+
+export function createIdempotency({ db, clock, vault }: { db: Db; clock: Clock; vault?: Vault }): Idempotency {
+  const aadOf = (scope: string, key: string) => `idempotency:${scope}:${key}`;
+  const sealBody = (scope: string, key: string, body: unknown): string => {
+    if (!vault) throw new Error("idempotency: sealed responses need a vault");
+    const id = vault.seal(aadOf(scope, key), new TextEncoder().encode(JSON.stringify(body)));
+    return JSON.stringify({ $vault: id });
+  };
+  const openBody = (scope: string, key: string, stored: string): unknown => {
+    const ref = sealedRef(stored);
+    if (ref === null) return JSON.parse(stored);
+    if (!vault) throw new Error("idempotency: sealed responses need a vault");
+    return JSON.parse(new TextDecoder().decode(vault.open(ref, aadOf(scope, key))));
+  };
+  /** Shreds the sealed copy of a stored response that is being dropped or overwritten. */
+  const release = (stored: string | undefined): void => {
+    const ref = stored === undefined ? null : sealedRef(stored);
+    if (ref !== null) vault?.destroy([ref]);
+  };
+
   return {
-    async run(scope, key, body, fn) {
+    async run(scope, key, body, fn, opts = {}) {
       if (key === null) return { ...(await fn()), replayed: false };
       if (key.length < 1 || key.length > 255) {
         throw validationError([{ field: "Idempotency-Key", reason: "must be 1-255 characters" }]);
@@ -39,8 +77,9 @@ export function createIdempotency({ db, clock }: { db: Db; clock: Clock }): Idem
         if (existing.status === IN_FLIGHT) {
           throw new HeimdallError(409, "IDEMPOTENCY_KEY_IN_USE", "A request with this Idempotency-Key is still in progress");
         }
-        return { status: existing.status, body: JSON.parse(existing.body), replayed: true };
+        return { status: existing.status, body: openBody(scope, key, existing.body), replayed: true };
       }
+      release(existing?.body);
       // Reserve the key before doing the work, so a concurrent duplicate cannot run it twice.
       db.insert(idempotencyKeys)
         .values({ scope, key, requestHash, status: IN_FLIGHT, body: "null", createdAt: clock.now() })
@@ -52,7 +91,8 @@ export function createIdempotency({ db, clock }: { db: Db; clock: Clock }): Idem
       try {
         const res = await fn();
         if (res.status >= 200 && res.status < 300) {
-          db.update(idempotencyKeys).set({ status: res.status, body: JSON.stringify(res.body) }).where(where).run();
+          const stored = opts.seal ? sealBody(scope, key, res.body) : JSON.stringify(res.body);
+          db.update(idempotencyKeys).set({ status: res.status, body: stored }).where(where).run();
         } else {
           db.delete(idempotencyKeys).where(where).run();
         }
@@ -64,7 +104,14 @@ export function createIdempotency({ db, clock }: { db: Db; clock: Clock }): Idem
       }
     },
     purge() {
-      return changes(db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, clock.now() - DAY)).run());
+      const expired = lt(idempotencyKeys.createdAt, clock.now() - DAY);
+      const sealed = db
+        .select({ body: idempotencyKeys.body })
+        .from(idempotencyKeys)
+        .where(and(expired, like(idempotencyKeys.body, `${SEALED_MARK}%`)))
+        .all();
+      for (const r of sealed) release(r.body);
+      return changes(db.delete(idempotencyKeys).where(expired).run());
     },
   };
 }

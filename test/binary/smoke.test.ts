@@ -2,12 +2,18 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
+import {
+  waitHealthy as awaitHealth,
+  buildBinary,
+  freePort,
+  type RunningServer as Server,
+  startServer,
+  stopServer,
+} from "./support.ts";
 
-const ROOT = join(import.meta.dir, "../..");
 const TIMEOUT = 60_000;
 const EMAIL = "smoke@example.test";
 const PASSWORD = "smoke test password 123";
@@ -19,14 +25,6 @@ const runDir = join(work, "run");
 const binary = join(runDir, "heimdall");
 let port = 0;
 let baseUrl = "";
-
-/** A port nothing listens on right now: bind an ephemeral one and release it. */
-function freePort(): number {
-  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const p = probe.port!;
-  probe.stop(true);
-  return p;
-}
 
 /** Only what the binary needs: no HEIMDALL_* leaks in from the test runner's environment. */
 function env(extra: Record<string, string> = {}): Record<string, string> {
@@ -41,46 +39,9 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   };
 }
 
-interface Server {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  stdout: Promise<string>;
-  stderr: Promise<string>;
-}
-
-function start(): Server {
-  const proc = Bun.spawn(
-    [binary, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", "./data"],
-    {
-      cwd: runDir,
-      env: env(),
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    },
-  );
-  return { proc, stdout: new Response(proc.stdout).text(), stderr: new Response(proc.stderr).text() };
-}
-
-async function waitHealthy(server: Server): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (server.proc.exitCode !== null) {
-      throw new Error(`server exited early (${server.proc.exitCode}): ${await server.stderr}`);
-    }
-    try {
-      if ((await fetch(`${baseUrl}/healthz`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await Bun.sleep(100);
-  }
-  throw new Error("server did not become healthy within 20 s");
-}
-
-async function stop(server: Server): Promise<number> {
-  server.proc.kill("SIGTERM");
-  return server.proc.exited;
-}
+const start = (): Server => startServer({ binary, cwd: runDir, port, env: env() });
+const waitHealthy = (server: Server) => awaitHealth(baseUrl, server);
+const stop = stopServer;
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn([binary, ...args], { cwd: runDir, env: env(), stdout: "pipe", stderr: "pipe" });
@@ -94,16 +55,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 
 beforeAll(async () => {
   // Build fresh every run (a few seconds) so the test never exercises a stale ./heimdall.
-  const out = join(work, "build", "heimdall");
-  const build = Bun.spawnSync(
-    [process.execPath, "build", "--compile", "--minify", "--sourcemap", "src/main.ts", "--outfile", out],
-    { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
-  );
-  if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`);
-  mkdirSync(runDir);
-  copyFileSync(out, binary);
-  chmodSync(binary, 0o755);
-  rmSync(join(work, "build"), { recursive: true, force: true });
+  buildBinary(work, runDir);
   port = freePort();
   baseUrl = `http://127.0.0.1:${port}`;
 }, TIMEOUT);

@@ -1,0 +1,55 @@
+/** @module Admin API for app API keys: list, mint (shown once, idempotent), delete; thin handlers over ApiKeyService. */
+import { Elysia } from "elysia";
+import type { Deps } from "../deps.ts";
+import { validate } from "../http/body.ts";
+import { guards } from "../http/guards.ts";
+import { queryParam } from "../http/pagination.ts";
+import type { PlatformPrincipal } from "../http/principal.ts";
+import { createApiKeySchema } from "./model.ts";
+
+/** Idempotency keys are per caller and per app route: two callers, or two apps, never share a key space. */
+export const idempotencyScope = (p: PlatformPrincipal, route: string) =>
+  `${p.kind === "pak" ? `pak:${p.pakId}` : `user:${p.userId}`}:${route}`;
+
+export const apiKeysRoutes = (deps: Deps) =>
+  new Elysia({ name: "heimdall.api-keys" })
+    .use(guards({ platformAuth: deps.platformAuth }))
+    .get(
+      "/v1/apps/:app_id/api-keys",
+      ({ params, query, principal, meta }) =>
+        deps.apiKeys.list(
+          principal,
+          params.app_id,
+          { limit: queryParam(query, "limit"), cursor: queryParam(query, "cursor") },
+          meta,
+        ),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/api-keys",
+      async ({ params, body, request, principal, meta, set }) => {
+        const input = validate(createApiKeySchema, body);
+        // Checked before a replay too: a caller who lost the right must not be shown the stored key again.
+        deps.apps.authorizeApp(principal, params.app_id, "heimdall.create");
+        const res = await deps.idempotency.run(
+          idempotencyScope(principal, `POST /v1/apps/${params.app_id}/api-keys`),
+          request.headers.get("idempotency-key"),
+          body,
+          async () => ({ status: 201, body: deps.apiKeys.create(principal, params.app_id, input, meta) }),
+          // The replay must show the same key again, so the stored response holds it: sealed.
+          { seal: true },
+        );
+        set.status = res.status;
+        if (res.replayed) set.headers["idempotent-replayed"] = "true";
+        return res.body;
+      },
+      { platform: "any" },
+    )
+    .delete(
+      "/v1/apps/:app_id/api-keys/:key_id",
+      ({ params, principal, meta, set }) => {
+        deps.apiKeys.remove(principal, params.app_id, params.key_id, meta);
+        set.status = 204;
+      },
+      { platform: "any" },
+    );

@@ -1,0 +1,105 @@
+/** @module M2M routes: the Admin credentials API and the Consumer token endpoint (RFC 6749 §4.4); thin handlers. */
+import { Elysia } from "elysia";
+import { idempotencyScope } from "../api-keys/routes.ts";
+import type { Deps } from "../deps.ts";
+import { validate } from "../http/body.ts";
+import { consumerGuards } from "../http/consumer.ts";
+import { guards } from "../http/guards.ts";
+import { queryParam } from "../http/pagination.ts";
+import { createM2mClientSchema, setScopesSchema, updateM2mClientSchema } from "./model.ts";
+
+/** RFC 6749 §5.1: token responses must not be cached anywhere. */
+const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
+
+export const credentialsRoutes = (deps: Deps) =>
+  new Elysia({ name: "heimdall.m2m.credentials" })
+    .use(guards({ platformAuth: deps.platformAuth }))
+    .get(
+      "/v1/apps/:app_id/credentials",
+      ({ params, query, principal, meta }) =>
+        deps.m2m.list(
+          principal,
+          params.app_id,
+          { limit: queryParam(query, "limit"), cursor: queryParam(query, "cursor") },
+          meta,
+        ),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/credentials",
+      async ({ params, body, request, principal, meta, set }) => {
+        const input = validate(createM2mClientSchema, body);
+        // Checked before a replay too: a caller who lost the right must not be shown the stored secret again.
+        deps.apps.authorizeApp(principal, params.app_id, "heimdall.create");
+        const res = await deps.idempotency.run(
+          idempotencyScope(principal, `POST /v1/apps/${params.app_id}/credentials`),
+          request.headers.get("idempotency-key"),
+          body,
+          async () => ({ status: 201, body: deps.m2m.create(principal, params.app_id, input, meta) }),
+          // The replay must show the same secret again, so the stored response holds it: sealed.
+          { seal: true },
+        );
+        set.status = res.status;
+        if (res.replayed) set.headers["idempotent-replayed"] = "true";
+        return res.body;
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/credentials/:client_id",
+      ({ params, principal, meta }) => deps.m2m.get(principal, params.app_id, params.client_id, meta),
+      { platform: "any" },
+    )
+    .patch(
+      "/v1/apps/:app_id/credentials/:client_id",
+      ({ params, body, principal, meta, set }) => {
+        deps.m2m.update(
+          principal,
+          params.app_id,
+          params.client_id,
+          validate(updateM2mClientSchema, body),
+          meta,
+        );
+        set.status = 200;
+        return "";
+      },
+      { platform: "any" },
+    )
+    .delete(
+      "/v1/apps/:app_id/credentials/:client_id",
+      ({ params, principal, meta, set }) => {
+        deps.m2m.remove(principal, params.app_id, params.client_id, meta);
+        set.status = 204;
+      },
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/credentials/:client_id/rotate",
+      ({ params, principal, meta }) =>
+        deps.m2m.rotateSecret(principal, params.app_id, params.client_id, meta),
+      { platform: "any" },
+    )
+    .put(
+      "/v1/apps/:app_id/credentials/:client_id/scopes",
+      ({ params, body, principal, meta, set }) => {
+        deps.m2m.setScopes(principal, params.app_id, params.client_id, validate(setScopesSchema, body), meta);
+        set.status = 200;
+        return "";
+      },
+      { platform: "any" },
+    );
+
+export const oauthTokenRoutes = (deps: Deps) =>
+  new Elysia({ name: "heimdall.m2m.token" }).use(consumerGuards(deps)).post(
+    "/:app_slug/v1/oauth/token",
+    async ({ app, meta, body, request, set }) => {
+      const res = await deps.m2mGrant.token(
+        app,
+        { authorization: request.headers.get("authorization"), body },
+        meta,
+      );
+      Object.assign(set.headers, NO_STORE);
+      return res;
+    },
+    { consumer: true },
+  );

@@ -1,0 +1,239 @@
+/** @module M2M clients on the Admin API: create (secret shown once), read, activate/deactivate, rotate, scopes, delete. */
+
+import { randomBytes } from "node:crypto";
+import type { AppRow } from "../apps/model.ts";
+import type { AppService } from "../apps/service.ts";
+import type { AuditWriter } from "../audit/writer.ts";
+import { type Db, tx } from "../db/client.ts";
+import {
+  decodeCursor,
+  isPosition,
+  type Page,
+  type Position,
+  pageOf,
+  parseLimit,
+} from "../http/pagination.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
+import type { Clock } from "../platform/clock.ts";
+import { iso } from "../platform/clock.ts";
+import { sha256Hex } from "../platform/crypto.ts";
+import { conflict, notFound } from "../platform/errors.ts";
+import { newId, randomToken } from "../platform/ids.ts";
+import {
+  CLIENT_ID_PREFIX,
+  CLIENT_SECRET_PREFIX,
+  type CreateM2mClientInput,
+  type M2mClientCreateResponseDto,
+  type M2mClientDetailDto,
+  type M2mClientRow,
+  type M2mClientSummaryDto,
+  type M2mRotateSecretResponseDto,
+  type SetScopesInput,
+  toClientDetail,
+  toClientSummary,
+  type UpdateM2mClientInput,
+} from "./model.ts";
+import { createM2mStore } from "./store.ts";
+
+export interface M2mClientService {
+  list(
+    p: PlatformPrincipal,
+    appRef: string,
+    query: { limit?: string; cursor?: string },
+    meta: CallMeta,
+  ): Page<M2mClientSummaryDto>;
+  create(
+    p: PlatformPrincipal,
+    appRef: string,
+    input: CreateM2mClientInput,
+    meta: CallMeta,
+  ): M2mClientCreateResponseDto;
+  get(p: PlatformPrincipal, appRef: string, clientRef: string, meta: CallMeta): M2mClientDetailDto;
+  update(
+    p: PlatformPrincipal,
+    appRef: string,
+    clientRef: string,
+    input: UpdateM2mClientInput,
+    meta: CallMeta,
+  ): void;
+  rotateSecret(
+    p: PlatformPrincipal,
+    appRef: string,
+    clientRef: string,
+    meta: CallMeta,
+  ): M2mRotateSecretResponseDto;
+  setScopes(
+    p: PlatformPrincipal,
+    appRef: string,
+    clientRef: string,
+    input: SetScopesInput,
+    meta: CallMeta,
+  ): void;
+  remove(p: PlatformPrincipal, appRef: string, clientRef: string, meta: CallMeta): void;
+}
+
+export interface M2mClientServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  apps: Pick<AppService, "authorizeApp">;
+}
+
+const clientNotFound = () => notFound("M2M_CLIENT_NOT_FOUND", "M2M client not found");
+const archived = () => conflict("APP_ARCHIVED", "The app is archived and read-only");
+
+export const newClientId = () => CLIENT_ID_PREFIX + randomBytes(16).toString("hex");
+export const newClientSecret = () => randomToken(CLIENT_SECRET_PREFIX, 32);
+
+export function createM2mClientService({ db, clock, audit, apps }: M2mClientServiceDeps): M2mClientService {
+  const store = createM2mStore(db);
+
+  const writableApp = (
+    p: PlatformPrincipal,
+    ref: string,
+    action: "heimdall.create" | "heimdall.update" | "heimdall.rotate-secret",
+  ) => {
+    const app = apps.authorizeApp(p, ref, action);
+    if (app.status === "archived") throw archived();
+    return app;
+  };
+
+  const clientOf = (app: AppRow, ref: string): M2mClientRow => {
+    const row = store.byRef(app.id, ref);
+    if (!row) throw clientNotFound();
+    return row;
+  };
+
+  const record = (
+    p: PlatformPrincipal,
+    app: AppRow,
+    action: string,
+    resourceId: string | null,
+    details: Record<string, unknown>,
+    meta: CallMeta,
+  ) =>
+    audit.record({
+      appId: app.id,
+      workspaceId: app.workspaceId,
+      action,
+      resourceType: "m2m_client",
+      resourceId,
+      actor: actorOf(p),
+      details,
+      meta,
+    });
+
+  /**
+   * A change to one client, re-read inside the write transaction so a concurrent delete is a 404 rather
+   * than a silent no-op; `change` returns the audit details, or null when there is nothing to write.
+   */
+  const mutate = (
+    p: PlatformPrincipal,
+    app: AppRow,
+    ref: string,
+    action: string,
+    meta: CallMeta,
+    change: (row: M2mClientRow) => Record<string, unknown> | null,
+  ): M2mClientRow =>
+    tx(db, () => {
+      const row = clientOf(app, ref);
+      const details = change(row);
+      if (details !== null) record(p, app, action, row.id, { client_id: row.clientId, ...details }, meta);
+      return row;
+    });
+
+  return {
+    list(p, appRef, query, meta) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.read");
+      const limit = parseLimit(query.limit);
+      const after = decodeCursor<Position>(query.cursor, isPosition);
+      const rows = store.list(app.id, after, limit + 1);
+      // Credential listings are secrets-bearing reads (DESIGN §8), even though no secret is shown.
+      record(p, app, "m2m_client.listed", null, { count: Math.min(rows.length, limit) }, meta);
+      return pageOf(rows, limit, (r): Position => ({ c: r.createdAt, i: r.id }), toClientSummary);
+    },
+
+    create(p, appRef, input, meta) {
+      const app = writableApp(p, appRef, "heimdall.create");
+      const secret = newClientSecret();
+      const scopes = input.scopes ?? [];
+      const row = tx(db, () => {
+        const now = clock.now();
+        const inserted = store.insert({
+          id: newId(clock),
+          appId: app.id,
+          clientId: newClientId(),
+          name: input.name,
+          secretHash: sha256Hex(secret),
+          isActive: true,
+          scopes,
+          createdAt: now,
+          updatedAt: now,
+        });
+        record(
+          p,
+          app,
+          "m2m_client.created",
+          inserted.id,
+          { client_id: inserted.clientId, name: input.name, scopes },
+          meta,
+        );
+        return inserted;
+      });
+      return {
+        id: row.id,
+        client_id: row.clientId,
+        client_secret: secret,
+        name: row.name,
+        created_at: iso(row.createdAt),
+      };
+    },
+
+    get(p, appRef, clientRef, meta) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.read");
+      const row = clientOf(app, clientRef);
+      record(p, app, "m2m_client.viewed", row.id, { client_id: row.clientId }, meta);
+      return toClientDetail(row);
+    },
+
+    update(p, appRef, clientRef, input, meta) {
+      const app = writableApp(p, appRef, "heimdall.update");
+      mutate(p, app, clientRef, "m2m_client.updated", meta, (row) => {
+        // Nothing to change: no write, no audit row, `updated_at` untouched.
+        if (input.is_active === undefined || input.is_active === row.isActive) return null;
+        store.update(row.id, { isActive: input.is_active, updatedAt: clock.now() });
+        return { is_active: { from: row.isActive, to: input.is_active } };
+      });
+    },
+
+    rotateSecret(p, appRef, clientRef, meta) {
+      const app = writableApp(p, appRef, "heimdall.rotate-secret");
+      const secret = newClientSecret();
+      // The old hash is overwritten in the same write: the previous secret stops working at once.
+      const row = mutate(p, app, clientRef, "m2m_client.secret_rotated", meta, (r) => {
+        store.update(r.id, { secretHash: sha256Hex(secret), updatedAt: clock.now() });
+        return {};
+      });
+      return { client_id: row.clientId, client_secret: secret };
+    },
+
+    setScopes(p, appRef, clientRef, input, meta) {
+      const app = writableApp(p, appRef, "heimdall.update");
+      mutate(p, app, clientRef, "m2m_client.scopes_set", meta, (row) => {
+        if (JSON.stringify(row.scopes) === JSON.stringify(input.permissions)) return null;
+        store.update(row.id, { scopes: input.permissions, updatedAt: clock.now() });
+        return { from: row.scopes, to: input.permissions };
+      });
+    },
+
+    remove(p, appRef, clientRef, meta) {
+      // Deleting stays possible on an archived app: taking a credential away never widens access.
+      const app = apps.authorizeApp(p, appRef, "heimdall.delete");
+      tx(db, () => {
+        const row = clientOf(app, clientRef);
+        if (!store.delete(row.id)) throw clientNotFound();
+        record(p, app, "m2m_client.deleted", row.id, { client_id: row.clientId, name: row.name }, meta);
+      });
+    },
+  };
+}

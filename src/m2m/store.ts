@@ -1,0 +1,81 @@
+/** @module Drizzle and prepared queries for M2M clients: keyset listing, CRUD, and the token endpoint's hot lookups. */
+import { and, desc, eq, lt, or } from "drizzle-orm";
+import { changes, type Db } from "../db/client.ts";
+import { m2mClients } from "../db/schema.ts";
+import type { Position } from "../http/pagination.ts";
+import { isUuid } from "../platform/ids.ts";
+import type { M2mClientRow } from "./model.ts";
+
+/** The columns the token endpoint reads on every grant. */
+export interface ClientLookup {
+  id: string;
+  appId: string;
+  clientId: string;
+  secretHash: string;
+  isActive: number;
+  scopes: string;
+  lastUsedAt: number | null;
+}
+
+export function createM2mStore(db: Db) {
+  const sql = db.$client;
+  const byClientId = sql.query<ClientLookup, [string]>(
+    `SELECT id, app_id AS appId, client_id AS clientId, secret_hash AS secretHash, is_active AS isActive,
+            scopes, last_used_at AS lastUsedAt
+       FROM m2m_clients WHERE client_id = ?`,
+  );
+  // Conditional on the previous write being old enough: the row itself is the debounce state.
+  const touch = sql.query<never, [number, string, number]>(
+    "UPDATE m2m_clients SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
+  );
+
+  /** `ref` is the public `client_id` or the row UUID; either way it must belong to `appId`. */
+  const refWhere = (appId: string, ref: string) =>
+    and(
+      eq(m2mClients.appId, appId),
+      isUuid(ref) ? eq(m2mClients.id, ref.toLowerCase()) : eq(m2mClients.clientId, ref),
+    );
+
+  return {
+    lookup: (clientId: string): ClientLookup | null => byClientId.get(clientId),
+
+    touch: (id: string, now: number, debounceMs: number): boolean =>
+      touch.run(now, id, now - debounceMs).changes > 0,
+
+    byRef(appId: string, ref: string): M2mClientRow | undefined {
+      return db.select().from(m2mClients).where(refWhere(appId, ref)).get();
+    },
+
+    /** Newest first, strictly after `after`. */
+    list(appId: string, after: Position | undefined, limit: number): M2mClientRow[] {
+      const older = after
+        ? or(
+            lt(m2mClients.createdAt, after.c),
+            and(eq(m2mClients.createdAt, after.c), lt(m2mClients.id, after.i)),
+          )
+        : undefined;
+      return db
+        .select()
+        .from(m2mClients)
+        .where(and(eq(m2mClients.appId, appId), older))
+        .orderBy(desc(m2mClients.createdAt), desc(m2mClients.id))
+        .limit(limit)
+        .all();
+    },
+
+    insert(row: typeof m2mClients.$inferInsert): M2mClientRow {
+      return db.insert(m2mClients).values(row).returning().get();
+    },
+
+    update(
+      id: string,
+      set: Partial<Pick<M2mClientRow, "isActive" | "scopes" | "secretHash" | "updatedAt">>,
+    ): M2mClientRow {
+      return db.update(m2mClients).set(set).where(eq(m2mClients.id, id)).returning().get()!;
+    },
+
+    delete(id: string): boolean {
+      return changes(db.delete(m2mClients).where(eq(m2mClients.id, id)).run()) > 0;
+    },
+  };
+}

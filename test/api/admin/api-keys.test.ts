@@ -1,0 +1,300 @@
+/** @module Admin app API keys: mint (`hdk_live_…` once, idempotent and sealed), list, delete, and `authenticate`. */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { API_KEY_USE_DEBOUNCE_MS } from "../../../src/api-keys/service.ts";
+import { appApiKeys, idempotencyKeys } from "../../../src/db/schema.ts";
+import { sha256Hex } from "../../../src/platform/crypto.ts";
+import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
+import { expectResponseMatches } from "../../support/openapi.ts";
+import {
+  type AppBody,
+  allow,
+  auditCount,
+  auditRowsOf,
+  bootstrapPakId,
+  createAppVia,
+  detailFields,
+  errCode,
+  expectLastAudit,
+  insertMember,
+  insertPak,
+  insertWorkspace,
+} from "./fixtures.ts";
+
+type Created = {
+  id: string;
+  name: string;
+  key: string;
+  key_prefix: string;
+  permissions: string[];
+  created_at: string;
+};
+
+let ctx: TestContext;
+let app: AppBody;
+let other: AppBody;
+
+const BASE = "/v1/apps/{app_id}/api-keys";
+const ONE = "/v1/apps/{app_id}/api-keys/{key_id}";
+
+async function mint(appId: string, body: Record<string, unknown>, headers?: Record<string, string>) {
+  const res = await ctx.call<Created>("POST", BASE, { params: { app_id: appId }, body, headers });
+  if (res.status !== 201) throw new Error(`mint failed: ${res.status} ${res.text}`);
+  return res;
+}
+
+const rowOf = (id: string) => ctx.deps.db.select().from(appApiKeys).where(eq(appApiKeys.id, id)).get();
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  app = await createAppVia(ctx, "keys-app");
+  other = await createAppVia(ctx, "keys-other");
+});
+
+describe("POST /api-keys", () => {
+  test("201: hdk_live_ + 43 base64url chars shown once; prefix is its first 16 chars; only the hash is stored", async () => {
+    const res = await mint(app.id, {
+      name: "CI deploy bot",
+      permissions: ["user.read", "user.list", "user.read"],
+    });
+    expectResponseMatches("heimdall", "POST", BASE, 201, res.body, { strict: true });
+    expect(res.body.key).toMatch(/^hdk_live_[A-Za-z0-9_-]{43}$/);
+    expect(res.body.key_prefix).toBe(res.body.key.slice(0, 16));
+    expect(res.body.permissions).toEqual(["user.read", "user.list"]);
+    const row = rowOf(res.body.id)!;
+    expect(row).toMatchObject({
+      appId: app.id,
+      name: "CI deploy bot",
+      keyPrefix: res.body.key_prefix,
+      keyHash: sha256Hex(res.body.key),
+    });
+    expect(JSON.stringify(row)).not.toContain(res.body.key);
+    const audit = expectLastAudit(ctx, app.id, "api_key.created", "pak", bootstrapPakId(ctx));
+    expect(audit.resourceId).toBe(res.body.id);
+    expect(JSON.stringify(audit.details)).not.toContain(res.body.key);
+  });
+
+  const INVALID: [string, unknown, string][] = [
+    ["missing name", { permissions: ["user.read"] }, "name"],
+    ["blank name", { name: " ", permissions: ["user.read"] }, "name"],
+    ["overlong name", { name: "k".repeat(121), permissions: ["user.read"] }, "name"],
+    ["missing permissions", { name: "k" }, "permissions"],
+    ["empty permissions", { name: "k", permissions: [] }, "permissions"],
+    ["permission without a dot", { name: "k", permissions: ["userread"] }, "permissions.0"],
+    ["upper-case permission", { name: "k", permissions: ["user.Read"] }, "permissions.0"],
+    ["permission with spaces", { name: "k", permissions: ["user. read"] }, "permissions.0"],
+    ["permission not a string", { name: "k", permissions: [{ resource: "user" }] }, "permissions.0"],
+  ];
+  test.each(INVALID)("%s → 400 VALIDATION_ERROR, nothing written", async (_n, body, field) => {
+    const before = auditCount(ctx);
+    const res = await ctx.call("POST", BASE, { params: { app_id: app.id }, body });
+    expect(res.status).toBe(400);
+    expect(errCode(res)).toBe("VALIDATION_ERROR");
+    expect(detailFields(res)).toContain(field);
+    expect(auditCount(ctx)).toBe(before);
+  });
+
+  test("Idempotency-Key: a replay shows the same key again, from a sealed copy; another body → 409", async () => {
+    const headers = { "idempotency-key": "tf-key-1" };
+    const body = { name: "terraform", permissions: ["user.read"] };
+    const first = await mint(app.id, body, headers);
+    const again = await mint(app.id, body, headers);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+    expect(ctx.deps.db.select().from(appApiKeys).where(eq(appApiKeys.name, "terraform")).all()).toHaveLength(
+      1,
+    );
+    const stored = ctx.deps.db
+      .select()
+      .from(idempotencyKeys)
+      .where(eq(idempotencyKeys.key, "tf-key-1"))
+      .get()!;
+    expect(stored.body).not.toContain(first.body.key);
+    const reuse = await ctx.call("POST", BASE, {
+      params: { app_id: app.id },
+      body: { ...body, name: "x" },
+      headers,
+    });
+    expect(reuse.status).toBe(409);
+    expect(errCode(reuse)).toBe("IDEMPOTENCY_KEY_REUSE");
+  });
+});
+
+describe("GET /api-keys", () => {
+  let listApp: AppBody;
+  const made: Created[] = [];
+
+  beforeAll(async () => {
+    listApp = await createAppVia(ctx, "keys-list");
+    for (const name of ["a", "b", "c"]) {
+      made.push((await mint(listApp.id, { name, permissions: ["user.read"] })).body);
+      ctx.clock.advance(1000);
+    }
+    await mint(other.id, { name: "elsewhere", permissions: ["user.read"] });
+  });
+
+  test("newest first, paginated, prefix only; the listing is audited", async () => {
+    const p1 = await ctx.call("GET", BASE, { params: { app_id: listApp.id }, query: { limit: 2 } });
+    expect(p1.status).toBe(200);
+    expectResponseMatches("heimdall", "GET", BASE, 200, p1.body, { strict: true });
+    expect(p1.body.data[0]).toEqual({
+      id: made[2]!.id,
+      name: "c",
+      key_prefix: made[2]!.key_prefix,
+      permissions: ["user.read"],
+      last_used_at: null,
+      created_at: made[2]!.created_at,
+    });
+    expect(p1.body.data.map((k: Created) => k.name)).toEqual(["c", "b"]);
+    expectLastAudit(ctx, listApp.id, "api_key.listed", "pak");
+    const p2 = await ctx.call("GET", BASE, {
+      params: { app_id: listApp.id },
+      query: { limit: 2, cursor: p1.body.pagination.next_cursor },
+    });
+    expect(p2.body.data.map((k: Created) => k.name)).toEqual(["a"]);
+    expect(p2.body.pagination).toEqual({ has_more: false, next_cursor: null });
+    for (const k of made) expect(p1.text + p2.text).not.toContain(k.key);
+  });
+
+  test("a bad cursor → 400 VALIDATION_ERROR", async () => {
+    const res = await ctx.call("GET", BASE, { params: { app_id: listApp.id }, query: { cursor: "e30" } });
+    expect(res.status).toBe(400);
+    expect(detailFields(res)).toEqual(["cursor"]);
+  });
+});
+
+describe("authenticate (the Consumer admin lane's key check)", () => {
+  let key: Created;
+
+  beforeAll(async () => {
+    key = (await mint(app.id, { name: "lane", permissions: ["user.read", "user.list"] })).body;
+  });
+
+  test("the right app's key → its id and exactly its permissions", () => {
+    expect(ctx.deps.apiKeys.authenticate(app.id, key.key)).toEqual({
+      id: key.id,
+      permissions: ["user.read", "user.list"],
+    });
+  });
+
+  test.each([
+    ["another app", () => [other.id, key.key]],
+    ["a changed character", () => [app.id, `${key.key.slice(0, -1)}${key.key.endsWith("A") ? "B" : "A"}`]],
+    ["a truncated key", () => [app.id, key.key.slice(0, -1)]],
+    ["a PAK", () => [app.id, ctx.pak]],
+    ["empty", () => [app.id, ""]],
+  ] as [string, () => [string, string]][])("%s → null", (_n, args) => {
+    const [appId, token] = args();
+    expect(ctx.deps.apiKeys.authenticate(appId, token)).toBeNull();
+  });
+
+  test("last_used_at and the api_key.used row are written at most once a minute", () => {
+    const uses = () =>
+      auditRowsOf(ctx, app.id).filter((r) => r.action === "api_key.used" && r.resourceId === key.id).length;
+    ctx.clock.advance(API_KEY_USE_DEBOUNCE_MS + 1);
+    const before = uses();
+    ctx.deps.apiKeys.authenticate(app.id, key.key, { requestId: "r1", ip: "10.0.0.1" });
+    const stamped = rowOf(key.id)!.lastUsedAt;
+    expect(stamped).toBe(ctx.clock.now());
+    ctx.clock.advance(30_000);
+    ctx.deps.apiKeys.authenticate(app.id, key.key);
+    expect(rowOf(key.id)!.lastUsedAt).toBe(stamped);
+    expect(uses()).toBe(before + 1);
+    ctx.clock.advance(API_KEY_USE_DEBOUNCE_MS);
+    ctx.deps.apiKeys.authenticate(app.id, key.key);
+    expect(rowOf(key.id)!.lastUsedAt).toBe(ctx.clock.now());
+    expect(uses()).toBe(before + 2);
+    const row = auditRowsOf(ctx, app.id)
+      .filter((r) => r.action === "api_key.used")
+      .at(-2)!;
+    expect(row).toMatchObject({ actorType: "api_key", actorId: key.id, ip: "10.0.0.1", requestId: "r1" });
+    expect(ctx.deps.audit.verify().ok).toBe(true);
+  });
+
+  test("the list shows last_used_at once used", async () => {
+    const res = await ctx.call("GET", BASE, { params: { app_id: app.id } });
+    const listed = res.body.data.find((k: { id: string }) => k.id === key.id);
+    expect(listed.last_used_at).toBe(new Date(rowOf(key.id)!.lastUsedAt!).toISOString());
+  });
+});
+
+describe("DELETE /api-keys/{key_id}", () => {
+  test("204; the key stops authenticating at once; audited; again → 404 API_KEY_NOT_FOUND", async () => {
+    const key = (await mint(app.id, { name: "short-lived", permissions: ["user.read"] })).body;
+    expect(ctx.deps.apiKeys.authenticate(app.id, key.key)).not.toBeNull();
+    const res = await ctx.call("DELETE", ONE, { params: { app_id: app.id, key_id: key.id } });
+    expect(res.status).toBe(204);
+    expect(res.text).toBe("");
+    expect(rowOf(key.id)).toBeUndefined();
+    expect(ctx.deps.apiKeys.authenticate(app.id, key.key)).toBeNull();
+    const audit = expectLastAudit(ctx, app.id, "api_key.deleted", "pak");
+    expect(audit.resourceId).toBe(key.id);
+    const again = await ctx.call("DELETE", ONE, { params: { app_id: app.id, key_id: key.id } });
+    expect(again.status).toBe(404);
+    expect(errCode(again)).toBe("API_KEY_NOT_FOUND");
+  });
+
+  test("another app's key or a garbage id → 404, and the other app's key survives", async () => {
+    const foreign = (await mint(other.id, { name: "foreign", permissions: ["user.read"] })).body;
+    for (const id of [foreign.id, "not-a-key"]) {
+      const res = await ctx.call("DELETE", ONE, { params: { app_id: app.id, key_id: id } });
+      expect(res.status).toBe(404);
+      expect(errCode(res)).toBe("API_KEY_NOT_FOUND");
+    }
+    expect(rowOf(foreign.id)).toBeDefined();
+  });
+});
+
+describe("access", () => {
+  let target: Created;
+  const paks: Record<string, string> = {};
+  let viewerCookie: string;
+
+  beforeAll(async () => {
+    target = (await mint(app.id, { name: "guarded", permissions: ["user.read"] })).body;
+    paks.readOnly = insertPak(ctx, [allow(["heimdall.read"])]).token;
+    paks.foreign = insertPak(ctx, [allow(["heimdall.*"])], insertWorkspace(ctx, "keys-elsewhere")).token;
+    paks.otherApp = insertPak(ctx, [allow(["heimdall.*"], [`pcft:heimdall:app/${other.id}`])]).token;
+    const viewer = await insertMember(ctx, "keys-viewer@example.test", "viewer");
+    viewerCookie = await ctx.signIn("keys-viewer@example.test", viewer.password);
+  });
+
+  const ROUTES = [
+    { method: "GET", path: BASE },
+    { method: "POST", path: BASE, body: { name: "x", permissions: ["user.read"] } },
+    { method: "DELETE", path: ONE },
+  ] as const;
+  const call = (r: (typeof ROUTES)[number], auth: Auth) =>
+    ctx.call(r.method, r.path, {
+      params: { app_id: app.id, key_id: target.id },
+      body: "body" in r ? r.body : undefined,
+      auth,
+    });
+
+  test.each(ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))("%s", async (_n, r) => {
+    const cases: [Auth, number, string][] = [
+      [null, 401, "UNAUTHORIZED"],
+      [{ pak: paks.foreign! }, 404, "APP_NOT_FOUND"],
+      [{ pak: paks.otherApp! }, 403, "POLICY_DENIED"],
+    ];
+    if (r.method !== "GET") {
+      cases.push(
+        [{ pak: paks.readOnly! }, 403, "POLICY_DENIED"],
+        [{ cookie: viewerCookie }, 403, "FORBIDDEN"],
+      );
+    }
+    for (const [auth, status, code] of cases) {
+      const before = auditCount(ctx);
+      const res = await call(r, auth);
+      expect(res.status).toBe(status);
+      expect(errCode(res)).toBe(code);
+      expect(auditCount(ctx)).toBe(before);
+    }
+    expect(rowOf(target.id)).toBeDefined();
+  });
+
+  test("a read-only PAK and a viewer may list", async () => {
+    expect((await call(ROUTES[0], { pak: paks.readOnly! })).status).toBe(200);
+    expect((await call(ROUTES[0], { cookie: viewerCookie })).status).toBe(200);
+  });
+});

@@ -1,0 +1,80 @@
+/** @module Helpers shared by the binary tests: compile `src/main.ts`, pick a free port, start, await health, stop. */
+import { chmodSync, copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+export const ROOT = join(import.meta.dir, "../..");
+
+/** A port nothing listens on right now: bind an ephemeral one and release it. */
+export function freePort(): number {
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const p = probe.port!;
+  probe.stop(true);
+  return p;
+}
+
+/**
+ * Compiles the binary fresh (a few seconds, so a test never exercises a stale ./heimdall) and copies it
+ * alone into `runDir`; returns its path. `work` holds the intermediate build.
+ */
+export function buildBinary(work: string, runDir: string): string {
+  const out = join(work, "build", "heimdall");
+  const build = Bun.spawnSync(
+    [process.execPath, "build", "--compile", "--minify", "--sourcemap", "src/main.ts", "--outfile", out],
+    { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
+  );
+  if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`);
+  mkdirSync(runDir, { recursive: true });
+  const binary = join(runDir, "heimdall");
+  copyFileSync(out, binary);
+  chmodSync(binary, 0o755);
+  rmSync(join(work, "build"), { recursive: true, force: true });
+  return binary;
+}
+
+export interface RunningServer {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  stdout: Promise<string>;
+  stderr: Promise<string>;
+}
+
+/** `heimdall serve` on 127.0.0.1:`port` with exactly `env` (plus PATH/HOME): nothing leaks from the runner. */
+export function startServer(o: {
+  binary: string;
+  cwd: string;
+  port: number;
+  env: Record<string, string>;
+}): RunningServer {
+  const proc = Bun.spawn(
+    [o.binary, "serve", "--port", String(o.port), "--host", "127.0.0.1", "--data-dir", "./data"],
+    {
+      cwd: o.cwd,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? o.cwd, ...o.env },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
+  return { proc, stdout: new Response(proc.stdout).text(), stderr: new Response(proc.stderr).text() };
+}
+
+export async function waitHealthy(baseUrl: string, server: RunningServer): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (server.proc.exitCode !== null) {
+      throw new Error(`server exited early (${server.proc.exitCode}): ${await server.stderr}`);
+    }
+    try {
+      if ((await fetch(`${baseUrl}/healthz`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await Bun.sleep(100);
+  }
+  throw new Error("server did not become healthy within 20 s");
+}
+
+export async function stopServer(server: RunningServer): Promise<number> {
+  server.proc.kill("SIGTERM");
+  return server.proc.exited;
+}
