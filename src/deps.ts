@@ -20,6 +20,14 @@ import { createTokenService, type TokenService } from "./sessions/tokens.ts";
 import { createPasswordHasher, type PasswordHasher } from "./auth/passwords.ts";
 import { createAuthService, type AuthService } from "./auth/service.ts";
 import { createServerSecrets, type ServerSecrets } from "./vault/server-secrets.ts";
+import { createPermissionResolver, type PermissionResolver } from "./rbac/resolver.ts";
+import { createEnforcementRegistry, type EnforcementRegistry } from "./rbac/enforced.ts";
+import { createApiKeyService, type ApiKeyService } from "./api-keys/service.ts";
+import { createM2mClientService, type M2mClientService } from "./m2m/service.ts";
+import { createM2mGrant, type M2mGrant } from "./m2m/grant.ts";
+import { createEmailService, type EmailService } from "./email/service.ts";
+import { createMailTransport } from "./email/transport.ts";
+import { createCodeService, type CodeService } from "./codes/service.ts";
 
 export interface Deps {
   readonly config: Config;
@@ -42,6 +50,14 @@ export interface Deps {
   readonly idempotency: Idempotency;
   readonly rateLimiter: RateLimiter;
   readonly scheduler: Scheduler;
+  readonly permissions: PermissionResolver;
+  /** Permissions the Consumer routes check, filled in as the routes are mounted. */
+  readonly enforcement: EnforcementRegistry;
+  readonly apiKeys: ApiKeyService;
+  readonly m2m: M2mClientService;
+  readonly m2mGrant: M2mGrant;
+  readonly email: EmailService;
+  readonly codes: CodeService;
 }
 
 export interface BuildOptions {
@@ -88,20 +104,30 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const workspaces = createWorkspaceService({ db, clock, audit, config, passwords });
   const directory = createAppDirectory({ db, clock });
   const apps = createAppService({ db, clock, audit, keys, directory });
-  const idempotency = createIdempotency({ db, clock });
+  const idempotency = createIdempotency({ db, clock, vault });
+  const apiKeys = createApiKeyService({ db, clock, audit, apps });
+  const m2m = createM2mClientService({ db, clock, audit, apps });
   const rateLimiter = createRateLimiter({ db, clock });
+  const m2mGrant = createM2mGrant({ db, clock, audit, tokens, rateLimiter });
+  const permissions = createPermissionResolver({ db, clock });
+  const enforcement = createEnforcementRegistry();
+  const email = createEmailService({ db, clock, log, config, audit, apps, transport: createMailTransport(config, log) });
+  const codes = createCodeService({ db, clock, audit, secrets, rateLimiter, passwords, sessions, apps, email });
   const auth = createAuthService({ db, clock, audit, apps, passwords, sessions, tokens, rateLimiter });
   const scheduler = createScheduler({
     clock,
     log,
     jobs: [
       { name: "keys.rotate", intervalMs: MINUTE, run: () => keys.tick() },
+      { name: "email.deliver", intervalMs: 15_000, run: () => email.deliverDue() },
       { name: "cleanup", intervalMs: HOUR, run: async () => ({
           idempotency: idempotency.purge(),
           sessions: platformAuth.purge(),
           endUserSessions: sessions.purge(),
           rateLimits: rateLimiter.purge(),
           slugAliases: apps.purgeAliases(),
+          codes: codes.purge(),
+          outbox: email.purge(),
         }) },
     ],
   });
@@ -110,5 +136,5 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     help: "Age of each app's active signing key.",
     collect: () => keys.activeKeyAges().map((k) => ({ labels: { app_id: k.appId, kid: k.kid }, value: k.ageSeconds })),
   });
-  return { config, clock, log, db, metrics, vault, secrets, passwords, auth, keys, tokens, sessions, audit, platformAuth, workspaces, apps, directory, idempotency, rateLimiter, scheduler };
+  return { config, clock, log, db, metrics, vault, secrets, passwords, auth, keys, tokens, sessions, audit, platformAuth, workspaces, apps, directory, idempotency, rateLimiter, scheduler, apiKeys, m2m, m2mGrant, email, codes, permissions, enforcement };
 }

@@ -36,8 +36,14 @@ export interface PasswordHasher {
   load(): { running: number; queued: number };
 }
 
+/**
+ * argon2 gets one core fewer than the machine has (at least one): the remaining core keeps serving
+ * every other route while a sign-in flood saturates the hasher.
+ */
+export const DEFAULT_HASH_CONCURRENCY = Math.max(1, availableParallelism() - 1);
+
 export function createPasswordHasher({
-  concurrency = Math.max(1, availableParallelism()),
+  concurrency = DEFAULT_HASH_CONCURRENCY,
   maxQueued = 64,
 }: { concurrency?: number; maxQueued?: number } = {}): PasswordHasher {
   let running = 0;

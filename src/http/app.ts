@@ -10,8 +10,14 @@ import { platformRoutes } from "../workspaces/routes.ts";
 import { appsRoutes } from "../apps/routes.ts";
 import { discoveryRoutes, JWKS_ROUTE, jwksNativeRoute, keysAdminRoutes } from "../keys/routes.ts";
 import { auditRoutes } from "../audit/routes.ts";
+import { apiKeysRoutes } from "../api-keys/routes.ts";
+import { credentialsRoutes, oauthTokenRoutes } from "../m2m/routes.ts";
+import { emailRoutes } from "../email/routes.ts";
+import { codesRoutes } from "../codes/routes.ts";
 import { authRoutes } from "../auth/routes.ts";
 import { meRoutes } from "../me/routes.ts";
+import { verifyRoutes } from "../verify/routes.ts";
+import { consumerAdminUserRoutes } from "../users/routes.ts";
 
 export function createApp(deps: Deps) {
   const { config, log, metrics } = deps;
@@ -64,10 +70,17 @@ export function createApp(deps: Deps) {
       .use(platformRoutes(deps))
       .use(appsRoutes(deps))
       .use(auditRoutes(deps))
+      .use(credentialsRoutes(deps))
+      .use(apiKeysRoutes(deps))
+      .use(oauthTokenRoutes(deps))
+      .use(emailRoutes(deps))
+      .use(codesRoutes(deps))
       .use(keysAdminRoutes(deps))
       .use(discoveryRoutes(deps))
       .use(authRoutes(deps))
       .use(meRoutes(deps))
+      .use(verifyRoutes(deps))
+      .use(consumerAdminUserRoutes(deps))
   );
   return app;
 }

@@ -26,7 +26,6 @@ export function discoveryDocument(publicUrl: string, slug: string) {
     grant_types_supported: ["client_credentials"],
     response_types_supported: ["token"],
     token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
     id_token_signing_alg_values_supported: ["RS256"],
     subject_types_supported: ["public"],
   };
