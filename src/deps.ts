@@ -1,6 +1,7 @@
 /** @module The one composition root: builds db, vault, keys, audit and every service from a Config. */
 import type { Config } from "./config/index.ts";
-import { type Db, migrate, openDatabase } from "./db/client.ts";
+import { type Db, migrate, openDatabase, tx } from "./db/client.ts";
+import { backfillAppRoles, seedSystemPermissions } from "./rbac/seed.ts";
 import { type Clock, systemClock, HOUR, MINUTE } from "./platform/clock.ts";
 import { createLogger, type Logger } from "./platform/logger.ts";
 import { Metrics } from "./http/metrics.ts";
@@ -76,6 +77,11 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const log = opts.log ?? createLogger(config.logLevel);
   const db = opts.db ?? openDatabase(config.dbFile);
   migrate(db);
+  // Catalogue rows the code defines: inserted once, and apps from before roles existed catch up.
+  tx(db, () => {
+    seedSystemPermissions(db, clock);
+    backfillAppRoles(db, clock);
+  });
   const metrics = new Metrics();
   const vault = createVault({ db, keys: loadMasterKeys(config.masterKeyFile), clock });
   const secrets = createServerSecrets({ db, vault, clock });

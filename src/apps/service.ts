@@ -30,6 +30,7 @@ import {
 import { decodeCursor, type Page, pageOf, parseLimit } from "../http/pagination.ts";
 import type { AppDirectory } from "./directory.ts";
 import { createAppStore, isSlugConflict } from "./store.ts";
+import { seedAppRoles } from "../rbac/seed.ts";
 
 export interface AppServiceDeps {
   db: Db;
@@ -188,6 +189,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
           });
           store.putAuthConfig(id, { ...AUTH_CONFIG_DEFAULTS }, now);
           keys.insertInitialKeys(id, active, next);
+          seedAppRoles(db, clock, id);
           audit.record({
             appId: id,
             workspaceId,

@@ -1,0 +1,42 @@
+/** @module RBAC seeding: system permissions once per database, three system roles per app, backfill at start-up. */
+import { beforeAll, expect, test } from "bun:test";
+import { backfillAppRoles, seedSystemPermissions } from "../../../src/rbac/seed.ts";
+import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
+import { createTestContext, type TestContext } from "../../support/harness.ts";
+
+let ctx: TestContext;
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+
+const q = <T>(sql: string, ...args: string[]) => ctx.deps.db.$client.query(sql).all(...args) as T[];
+
+test("the system permission catalogue exists once, shared by every app", () => {
+  const rows = q<{ key: string }>("SELECT key FROM permissions WHERE app_id IS NULL AND is_system = 1 ORDER BY key");
+  expect(rows.map((r) => r.key)).toEqual(SYSTEM_PERMISSIONS.map((p) => p.key).sort());
+  // Seeding again adds nothing.
+  expect(seedSystemPermissions(ctx.deps.db, ctx.clock)).toBe(0);
+});
+
+test("creating an app seeds owner, admin and member with their bindings, in the same transaction", async () => {
+  const res = await ctx.call("POST", "/v1/apps", { body: { slug: "seeded-app", display_name: "Seeded" } });
+  expect(res.status).toBe(201);
+  const roles = q<{ name: string; n: number; is_system: number }>(
+    `SELECT r.name, r.is_system, (SELECT count(*) FROM role_permissions rp WHERE rp.role_id = r.id) AS n
+       FROM roles r WHERE r.app_id = ? ORDER BY r.name`,
+    res.body.id,
+  );
+  expect(roles).toEqual([
+    { name: "admin", is_system: 1, n: SYSTEM_ROLE_PERMISSIONS.admin.size },
+    { name: "member", is_system: 1, n: 0 },
+    { name: "owner", is_system: 1, n: SYSTEM_ROLE_PERMISSIONS.owner.size },
+  ]);
+});
+
+test("apps without roles (from before roles existed) are backfilled, and only they", async () => {
+  const res = await ctx.call("POST", "/v1/apps", { body: { slug: "legacy-app", display_name: "Legacy" } });
+  ctx.deps.db.$client.query("DELETE FROM roles WHERE app_id = ?").run(res.body.id);
+  expect(backfillAppRoles(ctx.deps.db, ctx.clock)).toBe(1);
+  expect(q<{ n: number }>("SELECT count(*) AS n FROM roles WHERE app_id = ?", res.body.id)).toEqual([{ n: 3 }]);
+  expect(backfillAppRoles(ctx.deps.db, ctx.clock)).toBe(0);
+});
