@@ -45,11 +45,13 @@ test("peek does not count; reset forgets; limits survive a new limiter on the sa
   expect(limiter.peek(l).remaining).toBe(2);
 });
 
-test("every limit in a call counts; the first exhausted one refuses", () => {
+test("every limit in a call counts; a refused call counts nowhere (one transaction)", () => {
   const { limiter } = setup();
   const perIp = { key: "ip", max: 10, windowMs: 60_000 };
   const perUser = { key: "user", max: 1, windowMs: 60_000 };
   limiter.consume([perIp, perUser]);
+  expect(limiter.peek(perIp).remaining).toBe(9);
   expect(() => limiter.consume([perIp, perUser])).toThrow(HeimdallError);
-  expect(limiter.peek(perIp).remaining).toBe(8);
+  expect(limiter.peek(perIp).remaining).toBe(9);
+  expect(limiter.peek(perUser).remaining).toBe(0);
 });
