@@ -82,6 +82,8 @@ export interface KeyService {
   sign(appId: string, claims: JWTPayload, opts?: SignOptions): Promise<string>;
   jwks(appId: string): JwksDocument | null;
   verifyKey(appId: string, kid: string): Promise<CryptoKey | null>;
+  /** The verification key if it is already imported (the hot path: no promise, no await). */
+  verifyKeySync(appId: string, kid: string): CryptoKey | undefined;
   activeKid(appId: string): string | null;
   /** For the key-age gauge: every cached app's active key and how long it has been signing. */
   activeKeyAges(): { appId: string; kid: string; ageSeconds: number }[];
@@ -102,7 +104,7 @@ interface AppKeys {
   jwks: JwksDocument;
   activeKid: string | null;
   activeSince: number | null;
-  published: Map<string, { jwk: PublicJwk; verifier?: Promise<CryptoKey> }>;
+  published: Map<string, { jwk: PublicJwk; verifier?: Promise<CryptoKey>; ready?: CryptoKey }>;
 }
 
 const RS256 = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
@@ -262,9 +264,14 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
     verifyKey(appId, kid) {
       const entry = cached(appId)?.published.get(kid);
       if (!entry) return Promise.resolve(null);
-      entry.verifier ??= importJWK({ ...entry.jwk, alg: "RS256" }, "RS256") as Promise<CryptoKey>;
+      entry.verifier ??= (importJWK({ ...entry.jwk, alg: "RS256" }, "RS256") as Promise<CryptoKey>).then((k) => {
+        entry.ready = k;
+        return k;
+      });
       return entry.verifier;
     },
+
+    verifyKeySync: (appId, kid) => cached(appId)?.published.get(kid)?.ready,
 
     activeKid: (appId) => cached(appId)?.activeKid ?? null,
 
