@@ -3,13 +3,10 @@ import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
+import { idempotencyScope } from "../http/idempotency.ts";
 import { queryParam } from "../http/pagination.ts";
-import type { PlatformPrincipal } from "../http/principal.ts";
 import { createApiKeySchema } from "./model.ts";
 
-/** Idempotency keys are per caller and per app route: two callers, or two apps, never share a key space. */
-export const idempotencyScope = (p: PlatformPrincipal, route: string) =>
-  `${p.kind === "pak" ? `pak:${p.pakId}` : `user:${p.userId}`}:${route}`;
 
 export const apiKeysRoutes = (deps: Deps) =>
   new Elysia({ name: "heimdall.api-keys" })

@@ -3,14 +3,11 @@ import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
-import type { PlatformPrincipal } from "../http/principal.ts";
+import { idempotencyScope } from "../http/idempotency.ts";
 import { authConfigPatchSchema } from "./auth-config.ts";
 import { createAppSchema, updateAppSchema, updateStatusSchema } from "./model.ts";
 import { queryParam } from "../http/pagination.ts";
 
-/** Idempotency keys are per caller: a PAK and a person never share a key space, nor do two people. */
-const idempotencyScope = (p: PlatformPrincipal, route: string) =>
-  `${p.kind === "pak" ? `pak:${p.pakId}` : `user:${p.userId}`}:${route}`;
 
 export const appsRoutes = (deps: Deps) =>
   new Elysia({ name: "heimdall.apps" })

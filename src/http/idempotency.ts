@@ -4,6 +4,7 @@ import { changes, type Db } from "../db/client.ts";
 import { idempotencyKeys } from "../db/schema.ts";
 import { type Clock, DAY } from "../platform/clock.ts";
 import { sha256Hex } from "../platform/crypto.ts";
+import type { PlatformPrincipal } from "./principal.ts";
 import { HeimdallError, validationError } from "../platform/errors.ts";
 import type { Vault } from "../vault/vault.ts";
 
@@ -115,3 +116,7 @@ export function createIdempotency({ db, clock, vault }: { db: Db; clock: Clock; 
     },
   };
 }
+
+/** Idempotency keys are per caller and per route: a PAK and a person never share a key space, nor do two apps. */
+export const idempotencyScope = (p: PlatformPrincipal, route: string) =>
+  `${p.kind === "pak" ? `pak:${p.pakId}` : `user:${p.userId}`}:${route}`;
