@@ -12,7 +12,11 @@ export async function signUpUsers(h: Heimdall, slug: string, n: number): Promise
     const res = await fetch(`${h.url}/${slug}/v1/auth/signup`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-forwarded-for": `198.18.${i >> 8}.${i & 255}` },
-      body: JSON.stringify({ username: `benchuser${i}`, email: `benchuser${i}@example.test`, password: BENCH_PASSWORD }),
+      body: JSON.stringify({
+        username: `benchuser${i}`,
+        email: `benchuser${i}@example.test`,
+        password: BENCH_PASSWORD,
+      }),
     });
     if (res.status !== 200) throw new Error(`signup ${i} failed: ${res.status} ${await res.text()}`);
     const body = (await res.json()) as { access_token: string };

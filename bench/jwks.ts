@@ -4,14 +4,24 @@
  * Uses `wrk` when installed (apt install wrk), else an in-process fetch loader (which flatters the ratio:
  * the client, not the server, is then the bottleneck). Target: Heimdall ≥ 0.85 × bare.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { Subprocess } from "bun";
+import {
+  BENCH_PAK as PAK,
+  cleanup,
+  cpuMicros,
+  freePort,
+  hasWrk,
+  loadCpu,
+  pin,
+  serverCpu,
+  startHeimdall,
+  track,
+  waitFor,
+  work,
+} from "./lib.ts";
 
-const ROOT = join(import.meta.dir, "..");
-const PAK = `pcft_live_${"B".repeat(43)}`;
 const SLUG = "bench";
 
 const { values: opts } = parseArgs({
@@ -29,69 +39,6 @@ const warmup = Number(opts.warmup);
 const connections = Number(opts.connections);
 const rounds = Number(opts.rounds);
 
-const work = mkdtempSync(join(tmpdir(), "heimdall-bench-"));
-const children: Subprocess[] = [];
-const cleanup = () => {
-  for (const c of children) c.kill("SIGTERM");
-  rmSync(work, { recursive: true, force: true });
-};
-process.on("SIGINT", () => {
-  cleanup();
-  process.exit(130);
-});
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-  }
-  return newest;
-}
-
-/** ./heimdall when it is newer than every source file, else a fresh build in the temp dir. */
-function binary(): string {
-  const local = join(ROOT, "heimdall");
-  try {
-    if (
-      statSync(local).mtimeMs >
-      Math.max(newestMtime(join(ROOT, "src")), newestMtime(join(ROOT, "migrations")))
-    )
-      return local;
-  } catch {
-    // no ./heimdall yet
-  }
-  const out = join(work, "heimdall");
-  const build = Bun.spawnSync(
-    [process.execPath, "build", "--compile", "--minify", "--sourcemap", "src/main.ts", "--outfile", out],
-    {
-      cwd: ROOT,
-      stderr: "pipe",
-      stdout: "pipe",
-    },
-  );
-  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr}`);
-  return out;
-}
-
-function freePort(): number {
-  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = probe.port!;
-  probe.stop(true);
-  return port;
-}
-
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await Bun.sleep(50);
-  }
-  throw new Error(`${url} did not come up`);
-}
-
 interface Result {
   rps: number;
   requests: number;
@@ -100,27 +47,6 @@ interface Result {
   /** Server CPU time per request, when /proc is there. */
   cpuUs: number | null;
   tool: string;
-}
-
-const hasWrk = Bun.which("wrk") !== null;
-
-/**
- * On a shared VM throughput swings by 2× between identical runs; pinning the server to CPU 0 and the
- * load generator to the others, and also reporting server CPU time per request, gives a stable figure.
- */
-const pin = Bun.which("taskset") !== null && cpus().length >= 2;
-const serverCpu = pin ? ["taskset", "-c", "0"] : [];
-const loadCpu = pin ? ["taskset", "-c", `1-${cpus().length - 1}`] : [];
-const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
-
-/** utime + stime of a process, in microseconds (Linux /proc); null elsewhere. */
-async function cpuMicros(pid: number): Promise<number | null> {
-  try {
-    const fields = (await Bun.file(`/proc/${pid}/stat`).text()).split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
-  } catch {
-    return null;
-  }
 }
 
 async function measure(url: string, seconds: number, pid: number): Promise<Result> {
@@ -179,35 +105,9 @@ async function load(url: string, seconds: number): Promise<Omit<Result, "cpuUs">
 }
 
 try {
-  const bin = binary();
-  const heimdallPort = freePort();
-  const heimdallUrl = `http://127.0.0.1:${heimdallPort}`;
-  const dataDir = join(work, "data");
-  const heimdall = Bun.spawn(
-    [
-      ...serverCpu,
-      bin,
-      "serve",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(heimdallPort),
-      "--data-dir",
-      dataDir,
-    ],
-    {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HEIMDALL_BOOTSTRAP_PAK: PAK,
-        HEIMDALL_PUBLIC_URL: heimdallUrl,
-        HEIMDALL_LOG_LEVEL: opts["log-level"],
-      },
-      stdout: "ignore",
-      stderr: "inherit",
-    },
-  );
-  children.push(heimdall);
-  await waitFor(`${heimdallUrl}/healthz`);
+  const started = await startHeimdall({ HEIMDALL_LOG_LEVEL: opts["log-level"] });
+  const heimdall = started.proc;
+  const heimdallUrl = started.url;
   const created = await fetch(`${heimdallUrl}/v1/apps`, {
     method: "POST",
     headers: { authorization: `Bearer ${PAK}`, "content-type": "application/json" },
@@ -227,21 +127,22 @@ try {
 
   const barePort = freePort();
   const bareUrl = `http://127.0.0.1:${barePort}/${SLUG}/v1/.well-known/jwks.json`;
-  const bare = Bun.spawn(
-    [
-      ...serverCpu,
-      process.execPath,
-      join(import.meta.dir, "bare-server.ts"),
-      String(barePort),
-      bodyFile,
-      JSON.stringify(headers),
-    ],
-    {
-      stdout: "inherit",
-      stderr: "inherit",
-    },
+  const bare = track(
+    Bun.spawn(
+      [
+        ...serverCpu,
+        process.execPath,
+        join(import.meta.dir, "bare-server.ts"),
+        String(barePort),
+        bodyFile,
+        JSON.stringify(headers),
+      ],
+      {
+        stdout: "inherit",
+        stderr: "inherit",
+      },
+    ),
   );
-  children.push(bare);
   await waitFor(bareUrl);
   const bareSample = await fetch(bareUrl);
   if (Buffer.compare(Buffer.from(await bareSample.arrayBuffer()), Buffer.from(body)) !== 0)

@@ -37,7 +37,10 @@ function newestMtime(dir: string): number {
 export function binary(): string {
   const local = join(ROOT, "heimdall");
   try {
-    if (statSync(local).mtimeMs > Math.max(newestMtime(join(ROOT, "src")), newestMtime(join(ROOT, "migrations"))))
+    if (
+      statSync(local).mtimeMs >
+      Math.max(newestMtime(join(ROOT, "src")), newestMtime(join(ROOT, "migrations")))
+    )
       return local;
   } catch {
     // no ./heimdall yet
@@ -92,22 +95,38 @@ export interface Heimdall {
   proc: Subprocess;
 }
 
-export async function startHeimdall(env: Record<string, string> = {}, { pinned = true } = {}): Promise<Heimdall> {
+export async function startHeimdall(
+  env: Record<string, string> = {},
+  { pinned = true } = {},
+): Promise<Heimdall> {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   const dataDir = join(work, `data-${port}`);
   const proc = track(
-    Bun.spawn([...(pinned ? serverCpu : []), binary(), "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HEIMDALL_BOOTSTRAP_PAK: BENCH_PAK,
-        HEIMDALL_PUBLIC_URL: url,
-        HEIMDALL_LOG_LEVEL: "info",
-        ...env,
+    Bun.spawn(
+      [
+        ...(pinned ? serverCpu : []),
+        binary(),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--data-dir",
+        dataDir,
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? "",
+          HEIMDALL_BOOTSTRAP_PAK: BENCH_PAK,
+          HEIMDALL_PUBLIC_URL: url,
+          HEIMDALL_LOG_LEVEL: "info",
+          ...env,
+        },
+        stdout: "ignore",
+        stderr: "inherit",
       },
-      stdout: "ignore",
-      stderr: "inherit",
-    }),
+    ),
   );
   await waitFor(`${url}/healthz`);
   return { url, dataDir, proc };
@@ -137,11 +156,25 @@ export const hasWrk = Bun.which("wrk") !== null;
 /** Runs wrk against `url`; `script` is a Lua file (for POST bodies or per-request headers). */
 export async function wrk(
   url: string,
-  o: { seconds: number; connections: number; threads?: number; script?: string; headers?: string[]; pid?: number },
+  o: {
+    seconds: number;
+    connections: number;
+    threads?: number;
+    script?: string;
+    headers?: string[];
+    pid?: number;
+  },
 ): Promise<WrkResult> {
   if (!hasWrk) throw new Error("wrk is not installed (apt install wrk)");
   const cpu0 = o.pid ? await cpuMicros(o.pid) : null;
-  const args = [...loadCpu, "wrk", `-t${o.threads ?? 1}`, `-c${o.connections}`, `-d${o.seconds}s`, "--latency"];
+  const args = [
+    ...loadCpu,
+    "wrk",
+    `-t${o.threads ?? 1}`,
+    `-c${o.connections}`,
+    `-d${o.seconds}s`,
+    "--latency",
+  ];
   for (const h of o.headers ?? []) args.push("-H", h);
   if (o.script) args.push("-s", o.script);
   args.push(url);

@@ -95,7 +95,9 @@ try {
   console.log("| | |");
   console.log("|---|---|");
   console.log(`| machine | ${machineLine()} |`);
-  console.log(`| GET /me, Heimdall | ${median(heimdallRps).toFixed(0)} req/s (wrk -c${connections}, ${seconds} s × ${rounds}, median) |`);
+  console.log(
+    `| GET /me, Heimdall | ${median(heimdallRps).toFixed(0)} req/s (wrk -c${connections}, ${seconds} s × ${rounds}, median) |`,
+  );
   console.log(`| bare Bun.serve + jose verify + 1 SQLite lookup | ${median(bareRps).toFixed(0)} req/s |`);
   console.log(`| throughput ratio | ${verdict(ratio, 0.75)} |`);
   console.log(`| /me p99 idle (wrk -c4) | ${idle.p99ms?.toFixed(2)} ms |`);
@@ -103,7 +105,9 @@ try {
     `| /me p99 during sign-in flood (wrk -c64 sign-ins: ${floodResult.rps.toFixed(0)} req/s, ${floodResult.non2xx} non-2xx) | ${busy.p99ms?.toFixed(2)} ms |`,
   );
   const slowdown = (busy.p99ms ?? 0) / (idle.p99ms ?? 1);
-  console.log(`| p99 busy / idle | ${slowdown.toFixed(2)} (target ≤ 2: ${slowdown <= 2 ? "met" : "NOT met"}) |`);
+  console.log(
+    `| p99 busy / idle | ${slowdown.toFixed(2)} (target ≤ 2: ${slowdown <= 2 ? "met" : "NOT met"}) |`,
+  );
 } finally {
   cleanup();
 }

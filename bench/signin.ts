@@ -25,7 +25,12 @@ try {
   await signUpUsers(h, SLUG, 200);
   const script = await signinScript(SLUG, 200);
   await wrk(`${h.url}/`, { seconds: 2, connections: Number(opts.connections), script });
-  const signin = await wrk(`${h.url}/`, { seconds, connections: Number(opts.connections), script, pid: h.proc.pid });
+  const signin = await wrk(`${h.url}/`, {
+    seconds,
+    connections: Number(opts.connections),
+    script,
+    pid: h.proc.pid,
+  });
   const ok = signin.requests - signin.non2xx;
 
   // Raw verifications with as many in flight as the server's hasher allows, and with every core.
@@ -46,7 +51,9 @@ try {
   console.log(
     `| sign-ins (wrk -c${opts.connections}, ${seconds} s) | ${signinPerSecond.toFixed(1)}/s (${signin.non2xx} non-2xx), p99 ${signin.p99ms?.toFixed(0)} ms |`,
   );
-  console.log(`| raw argon2id verify (${rawResult.concurrency} in flight) | ${rawResult.perSecond.toFixed(1)}/s |`);
+  console.log(
+    `| raw argon2id verify (${rawResult.concurrency} in flight) | ${rawResult.perSecond.toFixed(1)}/s |`,
+  );
   console.log(`| ratio | ${verdict(signinPerSecond / rawResult.perSecond, 0.85)} |`);
   console.log(
     `| for reference: raw argon2id with every core (${rawAll.concurrency} in flight) | ${rawAll.perSecond.toFixed(1)}/s; ratio ${(signinPerSecond / rawAll.perSecond).toFixed(3)} |`,
