@@ -7,14 +7,14 @@
  * The admin lane, `{ consumerAdmin: "user.list" }`, takes an EndUser or M2M token of this app or an
  * app API key and resolves `caller` with the permissions it holds.
  */
-import { Elysia } from "elysia";
+import { type DocumentDecoration, Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { forbidden, HeimdallError, notFound, unauthorized } from "../platform/errors.ts";
 import type { EndUserClaims } from "../sessions/tokens.ts";
 import { TokenError } from "../sessions/tokens.ts";
 import { createTokenInspector, type InspectFailure } from "../verify/inspect.ts";
-import { appResource } from "../workspaces/policy.ts";
 import { authorize } from "../workspaces/authorize.ts";
+import { appResource } from "../workspaces/policy.ts";
 import { callMeta } from "./guards.ts";
 import type { PakPrincipal } from "./principal.ts";
 
@@ -67,9 +67,15 @@ export function bearerToken(request: Request): string | null {
 }
 
 const tokenError = (reason: string) =>
-  new HeimdallError(401, reason === "TOKEN_EXPIRED" ? "TOKEN_EXPIRED" : "INVALID_TOKEN", "Access token is invalid or expired", undefined, {
-    "www-authenticate": `Bearer error="invalid_token"`,
-  });
+  new HeimdallError(
+    401,
+    reason === "TOKEN_EXPIRED" ? "TOKEN_EXPIRED" : "INVALID_TOKEN",
+    "Access token is invalid or expired",
+    undefined,
+    {
+      "www-authenticate": `Bearer error="invalid_token"`,
+    },
+  );
 
 export function createConsumerResolver(deps: ConsumerDeps) {
   /** Archived apps leave the Consumer API (404); suspended apps refuse it (403). */
@@ -107,9 +113,15 @@ export function createConsumerResolver(deps: ConsumerDeps) {
     failure === "ACCOUNT_SUSPENDED"
       ? forbidden("ACCOUNT_SUSPENDED", "This account is not active")
       : failure === "TOKEN_REVOKED"
-        ? new HeimdallError(401, "TOKEN_REVOKED", "The session or client of this token has ended", undefined, {
-            "www-authenticate": `Bearer error="invalid_token"`,
-          })
+        ? new HeimdallError(
+            401,
+            "TOKEN_REVOKED",
+            "The session or client of this token has ended",
+            undefined,
+            {
+              "www-authenticate": `Bearer error="invalid_token"`,
+            },
+          )
         : tokenError(failure);
 
   /**
@@ -151,11 +163,35 @@ export function consumerGuards(deps: ConsumerDeps) {
         return { app, meta: callMeta(request), endUser: await resolver.endUser(app, token) };
       },
     },
+    /**
+     * The EndUser lane plus one app permission, checked when `enforce_app_permissions` is on (the
+     * spec's rule for self-service routes such as revoking a session); registered as enforced.
+     */
+    endUserWith: (permission: string) => {
+      deps.enforcement.register(permission);
+      return {
+        detail: { "x-required-permission": permission } as DocumentDecoration,
+        async resolve({ params, request }) {
+          const app = resolver.app((params as { app_slug: string }).app_slug);
+          const token = bearerToken(request);
+          if (!token) throw unauthorized("UNAUTHORIZED", "An EndUser access token is required");
+          const endUser = await resolver.endUser(app, token);
+          if (
+            deps.apps.authConfigOf(app.id).enforce_app_permissions &&
+            !deps.permissions.forEndUser(app.id, endUser.role).has(permission)
+          ) {
+            throw forbidden("PERMISSION_DENIED", `This route requires the ${permission} permission`);
+          }
+          return { app, meta: callMeta(request), endUser };
+        },
+      };
+    },
     consumerPak: (action: string) => ({
       async resolve({ params, request }) {
         const app = resolver.app((params as { app_slug: string }).app_slug);
         const token = bearerToken(request);
-        if (!token?.startsWith("pcft_live_")) throw unauthorized("UNAUTHORIZED", "A platform API key is required");
+        if (!token?.startsWith("pcft_live_"))
+          throw unauthorized("UNAUTHORIZED", "A platform API key is required");
         const principal = (await deps.platformAuth.authenticate(request, { allowPak: true })) as PakPrincipal;
         authorize(principal, app.workspaceId, action, appResource(app.id), () => appNotFound(app.slug));
         return { app, meta: callMeta(request), principal };
@@ -164,15 +200,17 @@ export function consumerGuards(deps: ConsumerDeps) {
     /**
      * With `enforce_app_permissions` off the hosted API lets any valid token through; an app API key is
      * always held to exactly its permissions. The permission is registered as enforced when a route
-     * declares it.
+     * declares it, and stamped on the route (`x-required-permission`) so the route table names it too.
      */
     consumerAdmin: (permission: string) => {
       deps.enforcement.register(permission);
       return {
+        detail: { "x-required-permission": permission } as DocumentDecoration,
         async resolve({ params, request }) {
           const app = resolver.app((params as { app_slug: string }).app_slug);
           const caller = await resolver.adminCaller(app, request);
-          const enforced = caller.kind === "api_key" || deps.apps.authConfigOf(app.id).enforce_app_permissions;
+          const enforced =
+            caller.kind === "api_key" || deps.apps.authConfigOf(app.id).enforce_app_permissions;
           if (enforced && !caller.held.has(permission)) {
             throw forbidden("PERMISSION_DENIED", `This route requires the ${permission} permission`);
           }

@@ -36,14 +36,14 @@ export const meRoutes = (deps: Deps) => {
       .get("/:app_slug/v1/me/sessions", ({ app, endUser }) => me.sessions(callerOf(app, endUser)), {
         endUser: true,
       })
-      // The spec's `session.revoke` permission check (when enforce_app_permissions is on) arrives with app RBAC.
+      // The spec: revoking a session needs `session.revoke` when the app enforces its permissions.
       .delete(
         "/:app_slug/v1/me/sessions/:id",
         ({ app, endUser, params, meta, set }) => {
           me.revokeSession(callerOf(app, endUser), params.id, meta);
           set.status = 204;
         },
-        { endUser: true },
+        { endUserWith: "session.revoke" },
       )
       .post(
         "/:app_slug/v1/me/change-password",

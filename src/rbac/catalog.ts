@@ -44,7 +44,10 @@ export const isSystemRole = (name: string): name is SystemRole =>
 /** What only an owner may do: removing roles and changing the catalogue itself. */
 const OWNER_ONLY: ReadonlySet<string> = new Set(["role.delete", "permission.create", "permission.delete"]);
 
-/** System permissions of each system role; `owner` additionally holds the app's custom permissions. */
+/**
+ * Bindings each app's system roles are seeded with; `admin` and `member` can be re-bound later, while
+ * `owner` always holds the whole catalogue (custom permissions included) whatever its rows say.
+ */
 export const SYSTEM_ROLE_PERMISSIONS: Readonly<Record<SystemRole, ReadonlySet<string>>> = Object.freeze({
   owner: SYSTEM_PERMISSION_KEYS,
   admin: new Set([...SYSTEM_PERMISSION_KEYS].filter((k) => !OWNER_ONLY.has(k))),

@@ -1,17 +1,20 @@
 /**
- * @module Effective permissions of a caller: what an EndUser's app role grants.
+ * @module Effective permissions of an EndUser's app role, read from the database through a short cache.
  *
- * Roles are resolved by name from the static system mapping; a custom role grants nothing until roles
- * are stored per app. The owner also holds the app's custom permissions, read through a short cache so
- * a hot `/authorize` path does not query the catalogue on every call. `invalidate(appId)` is for the
- * writers of that catalogue; the TTL bounds staleness when a writer forgets.
+ * A role holds exactly its `role_permissions` rows; `owner` holds every system permission and every
+ * custom permission of the app, whatever its rows say, so a new custom permission never needs binding to
+ * it. Results are cached per (app, role): the writers of roles and permissions call `invalidate(appId)`
+ * after their transaction, so this process sees an edit at once; the TTL bounds how long another process
+ * sharing the database (a CLI command, a second server) can serve a stale set.
  */
 import type { Db } from "../db/client.ts";
 import { type Clock, SECOND } from "../platform/clock.ts";
-import { isSystemRole, SYSTEM_PERMISSION_KEYS, SYSTEM_ROLE_PERMISSIONS } from "./catalog.ts";
+import { SYSTEM_PERMISSION_KEYS } from "./catalog.ts";
 import { createRbacStore } from "./store.ts";
 
 export const PERMISSION_CACHE_TTL = 60 * SECOND;
+/** Entries are (app, role) pairs that accounts actually hold, so this is generous; past it the cache restarts. */
+export const PERMISSION_CACHE_MAX_ENTRIES = 10_000;
 
 export interface PermissionResolver {
   /** The permissions `role` holds in the app; an unknown role holds none. */
@@ -20,29 +23,53 @@ export interface PermissionResolver {
   invalidate(appId: string): void;
 }
 
-const NONE: ReadonlySet<string> = new Set<string>();
+const NONE: ReadonlySet<string> = Object.freeze(new Set<string>());
+
+interface Entry {
+  readonly held: ReadonlySet<string>;
+  readonly until: number;
+}
 
 export function createPermissionResolver({ db, clock }: { db: Db; clock: Clock }): PermissionResolver {
   const store = createRbacStore(db);
-  const ownerSets = new Map<string, { held: ReadonlySet<string>; until: number }>();
+  const cache = new Map<string, Map<string, Entry>>();
+  let size = 0;
 
-  const ownerOf = (appId: string): ReadonlySet<string> => {
-    const now = clock.now();
-    const hit = ownerSets.get(appId);
-    if (hit && hit.until > now) return hit.held;
-    const custom = store.customPermissionKeys(appId);
-    const held = custom.length ? new Set([...SYSTEM_PERMISSION_KEYS, ...custom]) : SYSTEM_PERMISSION_KEYS;
-    ownerSets.set(appId, { held, until: now + PERMISSION_CACHE_TTL });
-    return held;
+  const load = (appId: string, role: string): ReadonlySet<string> => {
+    if (role === "owner") {
+      const custom = store.customPermissionKeys(appId);
+      return custom.length ? new Set([...SYSTEM_PERMISSION_KEYS, ...custom]) : SYSTEM_PERMISSION_KEYS;
+    }
+    const keys = store.rolePermissionKeys(appId, role);
+    return keys.length ? new Set(keys) : NONE;
   };
 
   return {
     forEndUser(appId, role) {
-      if (role === null || !isSystemRole(role)) return NONE;
-      return role === "owner" ? ownerOf(appId) : SYSTEM_ROLE_PERMISSIONS[role];
+      if (role === null) return NONE;
+      const now = clock.now();
+      let perApp = cache.get(appId);
+      const hit = perApp?.get(role);
+      if (hit && hit.until > now) return hit.held;
+      const held = load(appId, role);
+      if (size >= PERMISSION_CACHE_MAX_ENTRIES) {
+        cache.clear();
+        size = 0;
+        perApp = undefined;
+      }
+      if (!perApp) {
+        perApp = new Map();
+        cache.set(appId, perApp);
+      }
+      if (!perApp.has(role)) size++;
+      perApp.set(role, { held, until: now + PERMISSION_CACHE_TTL });
+      return held;
     },
     invalidate(appId) {
-      ownerSets.delete(appId);
+      const perApp = cache.get(appId);
+      if (!perApp) return;
+      size -= perApp.size;
+      cache.delete(appId);
     },
   };
 }

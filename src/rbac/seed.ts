@@ -70,7 +70,15 @@ export function seedAppRoles(db: Db, clock: Clock, appId: string): void {
     const id = newId(clock);
     const now = clock.now();
     db.insert(roles)
-      .values({ id, appId, name, description: ROLE_DESCRIPTIONS[name], isSystem: true, createdAt: now, updatedAt: now })
+      .values({
+        id,
+        appId,
+        name,
+        description: ROLE_DESCRIPTIONS[name],
+        isSystem: true,
+        createdAt: now,
+        updatedAt: now,
+      })
       .run();
     for (const key of SYSTEM_ROLE_PERMISSIONS[name]) {
       const permissionId = systemIds.get(key);

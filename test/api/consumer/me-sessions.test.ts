@@ -159,3 +159,35 @@ async function otherApp(): Promise<TestApp> {
   other ??= await createApp(ctx, "sessions-other");
   return other;
 }
+
+describe("DELETE /{app_slug}/v1/me/sessions/{id} under enforce_app_permissions", () => {
+  test("needs session.revoke once the app enforces its permissions; listed as enforced", async () => {
+    const enforced = await createApp(ctx, "sessions-enforced");
+    const member = await createUser(ctx, enforced, "plain-member");
+    const other = await openSession(ctx, enforced, member.id);
+    const patch = await ctx.call("PATCH", "/v1/apps/{app_id}/auth-config", {
+      params: { app_id: enforced.id },
+      body: { enforce_app_permissions: true },
+    });
+    expect(patch.status).toBe(200);
+    const refused = await ctx.call("DELETE", "/{app_slug}/v1/me/sessions/{id}", {
+      params: { app_slug: enforced.slug, id: other.sessionId },
+      auth: bearer(member),
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe("PERMISSION_DENIED");
+    expect(sessionRow(ctx, other.sessionId)!.revokedAt).toBeNull();
+
+    // An admin holds session.revoke.
+    ctx.deps.db.$client.query("UPDATE end_users SET role = 'admin' WHERE id = ?").run(member.id);
+    const allowed = await ctx.call("DELETE", "/{app_slug}/v1/me/sessions/{id}", {
+      params: { app_slug: enforced.slug, id: other.sessionId },
+      auth: bearer(member),
+    });
+    expect(allowed.status).toBe(204);
+    const list = await ctx.call("GET", "/v1/apps/{app_id}/permissions/enforcement", {
+      params: { app_id: enforced.id },
+    });
+    expect(list.body.data).toContain("session.revoke");
+  });
+});

@@ -1,0 +1,23 @@
+/**
+ * @module Caller-narrowing: nobody hands out a permission they do not hold themselves.
+ *
+ * Shared by every Consumer-lane route that grants (a role's permission set, and assigning a role to an
+ * account), so the refusal reads the same everywhere. Platform callers (PAK, console user) administer
+ * the whole app and pass `null`: they hold everything.
+ */
+import { forbidden } from "../platform/errors.ts";
+
+export const GRANT_DENIED = "PERMISSION_GRANT_DENIED";
+
+/** The requested permissions the caller lacks, sorted; empty when the grant may proceed. */
+export function ungrantable(held: ReadonlySet<string> | null, requested: Iterable<string>): string[] {
+  if (held === null) return [];
+  return [...new Set(requested)].filter((p) => !held.has(p)).sort();
+}
+
+/** Throws 403 `PERMISSION_GRANT_DENIED` naming what the caller lacks. */
+export function assertCanGrant(held: ReadonlySet<string> | null, requested: Iterable<string>): void {
+  const missing = ungrantable(held, requested);
+  if (missing.length)
+    throw forbidden(GRANT_DENIED, `Cannot grant actions you don't have: ${missing.join(", ")}`);
+}

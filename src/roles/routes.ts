@@ -1,0 +1,259 @@
+/**
+ * @module Roles and permissions over HTTP: the Admin API (`/v1/apps/{app_id}/roles|permissions*`), the
+ * Consumer admin lane (`/{app_slug}/v1/admin/roles|permissions*`) and `GET /{app_slug}/v1/me/permissions`.
+ * Thin handlers over the one RoleService; the lane decides who the caller is and what it may grant.
+ */
+import { Elysia } from "elysia";
+import type { Deps } from "../deps.ts";
+import { validate } from "../http/body.ts";
+import { type ConsumerAdminCaller, type ConsumerApp, consumerGuards } from "../http/consumer.ts";
+import { guards } from "../http/guards.ts";
+import { queryParam } from "../http/pagination.ts";
+import {
+  assignRoleSchema,
+  createPermissionSchema,
+  createRoleSchema,
+  setPermissionsSchema,
+  updateRoleSchema,
+} from "./model.ts";
+import type { RbacScope } from "./service.ts";
+
+/** A Consumer admin-lane caller grants at most what it holds: its role's set, its scopes, or its key's permissions. */
+const laneScope = (app: ConsumerApp, caller: ConsumerAdminCaller): RbacScope => ({
+  appId: app.id,
+  workspaceId: app.workspaceId,
+  actor: { type: caller.kind, id: caller.id },
+  held: caller.held,
+});
+
+const pageQuery = (query: Record<string, unknown>) => ({
+  limit: queryParam(query, "limit"),
+  cursor: queryParam(query, "cursor"),
+});
+
+/** Admin API: any platform caller the app's workspace policy allows; such callers hold every permission. */
+export const adminRbacRoutes = (deps: Deps) => {
+  const roles = deps.roles;
+  return new Elysia({ name: "heimdall.admin.rbac" })
+    .use(guards({ platformAuth: deps.platformAuth }))
+    .get(
+      "/v1/apps/:app_id/roles",
+      ({ params, principal, query }) =>
+        roles.listRoles(roles.forPlatform(principal, params.app_id, "heimdall.read"), pageQuery(query)),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/roles",
+      ({ params, principal, body, meta, set }) => {
+        const input = validate(createRoleSchema, body);
+        const role = roles.createRole(
+          roles.forPlatform(principal, params.app_id, "heimdall.create"),
+          input,
+          meta,
+        );
+        set.status = 201;
+        return role;
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/roles/permissions",
+      ({ params, principal }) =>
+        roles.catalogue(roles.forPlatform(principal, params.app_id, "heimdall.read")),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/roles/assign",
+      ({ params, principal, body, meta }) => {
+        const input = validate(assignRoleSchema, body);
+        // Giving an existing account another role changes it rather than creating anything.
+        return roles.assignRole(roles.forPlatform(principal, params.app_id, "heimdall.update"), input, meta);
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/roles/:role_name",
+      ({ params, principal }) =>
+        roles.getRole(roles.forPlatform(principal, params.app_id, "heimdall.read"), params.role_name),
+      { platform: "any" },
+    )
+    .patch(
+      "/v1/apps/:app_id/roles/:role_name",
+      ({ params, principal, body, meta }) => {
+        const input = validate(updateRoleSchema, body);
+        return roles.updateRole(
+          roles.forPlatform(principal, params.app_id, "heimdall.update"),
+          params.role_name,
+          input,
+          meta,
+        );
+      },
+      { platform: "any" },
+    )
+    .delete(
+      "/v1/apps/:app_id/roles/:role_name",
+      ({ params, principal, meta, set }) => {
+        roles.deleteRole(
+          roles.forPlatform(principal, params.app_id, "heimdall.delete"),
+          params.role_name,
+          meta,
+        );
+        set.status = 204;
+      },
+      { platform: "any" },
+    )
+    .put(
+      "/v1/apps/:app_id/roles/:role_name/permissions",
+      ({ params, principal, body, meta }) => {
+        const input = validate(setPermissionsSchema, body);
+        roles.setRolePermissions(
+          roles.forPlatform(principal, params.app_id, "heimdall.update"),
+          params.role_name,
+          input,
+          meta,
+        );
+        return empty200();
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/permissions",
+      ({ params, principal }) =>
+        roles.listPermissions(roles.forPlatform(principal, params.app_id, "heimdall.read")),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/permissions",
+      ({ params, principal, body, meta, set }) => {
+        const input = validate(createPermissionSchema, body);
+        const p = roles.createPermission(
+          roles.forPlatform(principal, params.app_id, "heimdall.create"),
+          input,
+          meta,
+        );
+        set.status = 201;
+        return p;
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/permissions/enforcement",
+      ({ params, principal }) => {
+        // App-agnostic answer, but still only for callers who may read this app.
+        roles.forPlatform(principal, params.app_id, "heimdall.read");
+        return roles.enforced();
+      },
+      { platform: "any" },
+    )
+    .delete(
+      "/v1/apps/:app_id/permissions/:permission_key",
+      ({ params, principal, meta, set }) => {
+        roles.deletePermission(
+          roles.forPlatform(principal, params.app_id, "heimdall.delete"),
+          params.permission_key,
+          meta,
+        );
+        set.status = 204;
+      },
+      { platform: "any" },
+    );
+};
+
+/** Consumer admin lane: each route names the permission it checks (listed by `/permissions/enforcement`). */
+export const consumerAdminRbacRoutes = (deps: Deps) => {
+  const roles = deps.roles;
+  return new Elysia({ name: "heimdall.consumer-admin.rbac" })
+    .use(consumerGuards(deps))
+    .get(
+      "/:app_slug/v1/admin/roles",
+      ({ app, caller, query }) => roles.listRoles(laneScope(app, caller), pageQuery(query)),
+      { consumerAdmin: "role.read" },
+    )
+    .post(
+      "/:app_slug/v1/admin/roles",
+      ({ app, caller, body, meta, set }) => {
+        const role = roles.createRole(laneScope(app, caller), validate(createRoleSchema, body), meta);
+        set.status = 201;
+        return role;
+      },
+      { consumerAdmin: "role.create" },
+    )
+    .get(
+      "/:app_slug/v1/admin/roles/:role_name",
+      ({ app, caller, params }) => roles.getRole(laneScope(app, caller), params.role_name),
+      { consumerAdmin: "role.read" },
+    )
+    .patch(
+      "/:app_slug/v1/admin/roles/:role_name",
+      ({ app, caller, params, body, meta }) =>
+        roles.updateRole(laneScope(app, caller), params.role_name, validate(updateRoleSchema, body), meta),
+      { consumerAdmin: "role.update" },
+    )
+    .delete(
+      "/:app_slug/v1/admin/roles/:role_name",
+      ({ app, caller, params, meta, set }) => {
+        roles.deleteRole(laneScope(app, caller), params.role_name, meta);
+        set.status = 204;
+      },
+      { consumerAdmin: "role.delete" },
+    )
+    .put(
+      "/:app_slug/v1/admin/roles/:role_name/permissions",
+      ({ app, caller, params, body, meta }) => {
+        roles.setRolePermissions(
+          laneScope(app, caller),
+          params.role_name,
+          validate(setPermissionsSchema, body),
+          meta,
+        );
+        return empty200();
+      },
+      { consumerAdmin: "role.update" },
+    )
+    .get("/:app_slug/v1/admin/permissions", ({ app, caller }) => roles.catalogue(laneScope(app, caller)), {
+      consumerAdmin: "permission.read",
+    })
+    .post(
+      "/:app_slug/v1/admin/permissions",
+      ({ app, caller, body, meta, set }) => {
+        const p = roles.createPermission(
+          laneScope(app, caller),
+          validate(createPermissionSchema, body),
+          meta,
+        );
+        set.status = 201;
+        return p;
+      },
+      { consumerAdmin: "permission.create" },
+    )
+    .delete(
+      "/:app_slug/v1/admin/permissions/:permission_key",
+      ({ app, caller, params, meta, set }) => {
+        roles.deletePermission(laneScope(app, caller), params.permission_key, meta);
+        set.status = 204;
+      },
+      { consumerAdmin: "permission.delete" },
+    );
+};
+
+/** `GET /me/permissions`: EndUser tokens only (an M2M token's scopes are read through introspection). */
+export const mePermissionsRoutes = (deps: Deps) =>
+  new Elysia({ name: "heimdall.me.permissions" }).use(consumerGuards(deps)).get(
+    "/:app_slug/v1/me/permissions",
+    ({ app, endUser, set }) => {
+      // Per-caller and changes with role edits: never served from a shared cache.
+      set.headers["cache-control"] = "no-store";
+      return deps.roles.mePermissions(app.id, endUser.role);
+    },
+    { endUser: true },
+  );
+
+/** The spec's "Permissions updated (empty body)": a 200 with nothing in it. */
+const empty200 = () => new Response(null, { status: 200 });
+
+/** Every RBAC route, mounted with one `.use` in `createApp`. */
+export const rbacRoutes = (deps: Deps) =>
+  new Elysia({ name: "heimdall.rbac" })
+    .use(adminRbacRoutes(deps))
+    .use(consumerAdminRbacRoutes(deps))
+    .use(mePermissionsRoutes(deps));

@@ -1,0 +1,367 @@
+/**
+ * @module Roles and permissions of an app, one service for both surfaces: the Admin API (platform callers,
+ * who administer the whole app) and the Consumer admin lane (EndUser, M2M and API-key callers, narrowed to
+ * what they hold).
+ *
+ * Rules: system roles and system permissions cannot be deleted; role names are immutable; a role held by
+ * an account (or named as the sign-up default) cannot be deleted; `owner` always holds the whole
+ * catalogue, so its set cannot be edited. Every write is audited in its transaction and then invalidates
+ * the permission cache, so `/authorize`, `/me/permissions` and the admin lane see it at once.
+ */
+
+import { PERMISSION_PATTERN } from "../api-keys/model.ts";
+import type { AppAction, AppService } from "../apps/service.ts";
+import type { AuditWriter } from "../audit/writer.ts";
+import { type Db, tx } from "../db/client.ts";
+import {
+  decodeCursor,
+  isPosition,
+  type Page,
+  type Position,
+  pageOf,
+  parseLimit,
+} from "../http/pagination.ts";
+import { type AuditActor, actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
+import { type Clock, iso } from "../platform/clock.ts";
+import { conflict, forbidden, notFound, validationError } from "../platform/errors.ts";
+import { newId } from "../platform/ids.ts";
+import { SYSTEM_PERMISSION_KEYS } from "../rbac/catalog.ts";
+import type { EnforcementRegistry } from "../rbac/enforced.ts";
+import { assertCanGrant } from "../rbac/narrowing.ts";
+import type { PermissionResolver } from "../rbac/resolver.ts";
+import { createUserStore } from "../users/store.ts";
+import {
+  type AppMembershipDto,
+  type AssignRoleInput,
+  type CreatePermissionInput,
+  type CreateRoleInput,
+  type MePermissionsDto,
+  type PermissionCatalogEntryDto,
+  type PermissionDto,
+  type RoleDto,
+  type RoleRow,
+  type RoleWithPermissionsDto,
+  type SetPermissionsInput,
+  toCatalogEntry,
+  toPermissionDto,
+  toRoleDto,
+  toRolePermissionEntry,
+  type UpdateRoleInput,
+} from "./model.ts";
+import { createRolesStore } from "./store.ts";
+
+/** Who acts on which app, and what they may hand out. */
+export interface RbacScope {
+  readonly appId: string;
+  readonly workspaceId: string;
+  readonly actor: AuditActor;
+  /** What the caller may grant; `null` for platform callers, who administer the whole app. */
+  readonly held: ReadonlySet<string> | null;
+}
+
+export interface RoleService {
+  /** The Admin API's scope: the app the principal may act on with `action` (writes refuse archived apps). */
+  forPlatform(p: PlatformPrincipal, appRef: string, action: AppAction): RbacScope;
+  listRoles(s: RbacScope, query: { limit?: string; cursor?: string }): Page<RoleDto>;
+  getRole(s: RbacScope, name: string): RoleWithPermissionsDto;
+  createRole(s: RbacScope, input: CreateRoleInput, meta: CallMeta): RoleDto;
+  updateRole(s: RbacScope, name: string, input: UpdateRoleInput, meta: CallMeta): RoleDto;
+  deleteRole(s: RbacScope, name: string, meta: CallMeta): void;
+  setRolePermissions(s: RbacScope, name: string, input: SetPermissionsInput, meta: CallMeta): void;
+  /** Admin API only: platform callers may give any role (the Consumer lane's role change lives in users/). */
+  assignRole(s: RbacScope, input: AssignRoleInput, meta: CallMeta): AppMembershipDto;
+  /** The catalogue as `PermissionDto` (the Admin `/permissions` list). */
+  listPermissions(s: RbacScope): PermissionDto[];
+  /** The catalogue with `is_system` (role editors pick from it). */
+  catalogue(s: RbacScope): PermissionCatalogEntryDto[];
+  createPermission(s: RbacScope, input: CreatePermissionInput, meta: CallMeta): PermissionDto;
+  deletePermission(s: RbacScope, key: string, meta: CallMeta): void;
+  /** `GET /me/permissions`: what the account's current role grants, sorted. */
+  mePermissions(appId: string, role: string | null): MePermissionsDto;
+  /** Permissions some Consumer route checks, as registered by the routes themselves. */
+  enforced(): { data: string[] };
+}
+
+export interface RoleServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  apps: Pick<AppService, "authorizeApp" | "authConfigOf">;
+  permissions: PermissionResolver;
+  enforcement: EnforcementRegistry;
+}
+
+const roleNotFound = (name: string) => notFound("ROLE_NOT_FOUND", `No role named ${name} in this app`);
+const permissionNotFound = (key: string) =>
+  notFound("PERMISSION_NOT_FOUND", `No custom permission ${key} in this app`);
+const archived = () => conflict("APP_ARCHIVED", "The app is archived and read-only");
+
+/** Role names are lower-case by construction, so a lookup folds case rather than missing. */
+const roleKey = (name: string) => name.toLowerCase();
+
+export function createRoleService(deps: RoleServiceDeps): RoleService {
+  const { db, clock, audit, apps, permissions: resolver } = deps;
+  const store = createRolesStore(db);
+  const users = createUserStore(db);
+
+  const roleOf = (s: RbacScope, name: string): RoleRow => {
+    const role = store.roleByName(s.appId, roleKey(name));
+    if (!role) throw roleNotFound(name);
+    return role;
+  };
+
+  const record = (
+    s: RbacScope,
+    action: string,
+    resourceType: string,
+    resourceId: string | null,
+    details: Record<string, unknown>,
+    meta: CallMeta,
+  ) =>
+    audit.record({
+      appId: s.appId,
+      workspaceId: s.workspaceId,
+      action,
+      resourceType,
+      resourceId,
+      actor: s.actor,
+      details,
+      meta,
+    });
+
+  /** Runs a catalogue or role write, then drops the app's cached permission sets (after commit, never before). */
+  const write = <T>(s: RbacScope, fn: () => T): T => {
+    const out = tx(db, fn);
+    resolver.invalidate(s.appId);
+    return out;
+  };
+
+  return {
+    forPlatform(p, appRef, action) {
+      const app = apps.authorizeApp(p, appRef, action);
+      if (action !== "heimdall.read" && app.status === "archived") throw archived();
+      return { appId: app.id, workspaceId: app.workspaceId, actor: actorOf(p), held: null };
+    },
+
+    listRoles(s, query) {
+      const limit = parseLimit(query.limit);
+      const after = decodeCursor<Position>(query.cursor, isPosition);
+      const rows = store.listRoles(s.appId, after, limit + 1);
+      return pageOf(rows, limit, (r): Position => ({ c: r.createdAt, i: r.id }), toRoleDto);
+    },
+
+    getRole(s, name) {
+      const role = roleOf(s, name);
+      // The owner's set is implicit: the whole catalogue, custom permissions included.
+      const bound = role.name === "owner" ? store.catalogue(s.appId) : store.permissionsOfRole(role.id);
+      const sorted = [...bound].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return { ...toRoleDto(role), permissions: sorted.map(toRolePermissionEntry) };
+    },
+
+    createRole(s, input, meta) {
+      const row = write(s, () => {
+        if (store.roleByName(s.appId, input.name))
+          throw conflict("ROLE_EXISTS", `A role named ${input.name} already exists`);
+        const now = clock.now();
+        const inserted = store.insertRole({
+          id: newId(clock),
+          appId: s.appId,
+          name: input.name,
+          description: input.description ?? null,
+          isSystem: false,
+          createdAt: now,
+          updatedAt: now,
+        });
+        record(
+          s,
+          "role.created",
+          "role",
+          inserted.id,
+          { name: inserted.name, description: inserted.description },
+          meta,
+        );
+        return inserted;
+      });
+      return toRoleDto(row);
+    },
+
+    updateRole(s, name, input, meta) {
+      return toRoleDto(
+        write(s, () => {
+          const role = roleOf(s, name);
+          // Nothing to change: no write, no audit row, `updated_at` untouched.
+          if (input.description === undefined || input.description === role.description) return role;
+          const updated = store.updateRole(role.id, {
+            description: input.description,
+            updatedAt: clock.now(),
+          });
+          record(
+            s,
+            "role.updated",
+            "role",
+            role.id,
+            {
+              name: role.name,
+              changes: ["description"],
+              previous_description: role.description,
+              description: input.description,
+            },
+            meta,
+          );
+          return updated;
+        }),
+      );
+    },
+
+    deleteRole(s, name, meta) {
+      write(s, () => {
+        const role = roleOf(s, name);
+        if (role.isSystem) throw forbidden("SYSTEM_ROLE", `The system role ${role.name} cannot be deleted`);
+        if (store.roleInUse(s.appId, role.name))
+          throw conflict(
+            "ROLE_IN_USE",
+            `The role ${role.name} is assigned to at least one user; reassign them first`,
+          );
+        // Sign-ups would otherwise be given a role that no longer exists.
+        if (apps.authConfigOf(s.appId).signup_default_role === role.name)
+          throw conflict(
+            "ROLE_IN_USE",
+            `The role ${role.name} is the app's sign-up default role; change that first`,
+          );
+        const bindings = store.permissionsOfRole(role.id).map((p) => p.key);
+        store.deleteRole(role.id);
+        record(s, "role.deleted", "role", role.id, { name: role.name, permissions: bindings }, meta);
+      });
+    },
+
+    setRolePermissions(s, name, input, meta) {
+      const requested = [...new Set(input.permissions)];
+      write(s, () => {
+        const role = roleOf(s, name);
+        if (role.name === "owner")
+          throw forbidden(
+            "SYSTEM_ROLE",
+            "The owner role always holds every permission; its set cannot be changed",
+          );
+        const rows = store.permissionsByKeys(s.appId, requested);
+        const known = new Set(rows.map((r) => r.key));
+        const unknown = input.permissions.map((key, i) => ({ key, i })).filter(({ key }) => !known.has(key));
+        if (unknown.length)
+          throw validationError(
+            unknown.map(({ key, i }) => ({
+              field: `permissions.${i}`,
+              reason: PERMISSION_PATTERN.test(key)
+                ? "unknown permission"
+                : "must be resource.action (lowercase)",
+            })),
+            "Unknown permission(s) in the request",
+          );
+        assertCanGrant(s.held, requested);
+        const before = store.permissionsOfRole(role.id).map((p) => p.key);
+        const after = [...known].sort();
+        const added = after.filter((k) => !before.includes(k));
+        const removed = before.filter((k) => !known.has(k));
+        // The same set again changes nothing: no write and no audit row.
+        if (!added.length && !removed.length) return;
+        store.setRolePermissions(
+          role.id,
+          rows.map((r) => r.id),
+        );
+        store.updateRole(role.id, { updatedAt: clock.now() });
+        record(
+          s,
+          "role.permissions_set",
+          "role",
+          role.id,
+          { name: role.name, permissions: after, added, removed },
+          meta,
+        );
+      });
+    },
+
+    assignRole(s, input, meta) {
+      return write(s, () => {
+        const user = users.byId(s.appId, input.account_id);
+        if (!user) throw notFound("USER_NOT_FOUND", "No such account in this app");
+        const role = roleOf(s, input.role);
+        if (user.role !== role.name) {
+          users.updateUser(user.id, { role: role.name, updatedAt: clock.now() });
+          record(s, "role.assigned", "user", user.id, { role: role.name, previous_role: user.role }, meta);
+        }
+        return {
+          // An account belongs to exactly one app, so the account is its own membership.
+          id: user.id,
+          app_id: s.appId,
+          account_id: user.id,
+          role_id: role.id,
+          joined_at: iso(user.createdAt),
+        };
+      });
+    },
+
+    listPermissions(s) {
+      return store.catalogue(s.appId).map(toPermissionDto);
+    },
+
+    catalogue(s) {
+      return store.catalogue(s.appId).map(toCatalogEntry);
+    },
+
+    createPermission(s, input, meta) {
+      const key = `${input.resource}.${input.action}`;
+      const row = write(s, () => {
+        const existing = store.permissionByKey(s.appId, key);
+        if (existing || SYSTEM_PERMISSION_KEYS.has(key))
+          throw conflict(
+            "PERMISSION_EXISTS",
+            existing?.isSystem || SYSTEM_PERMISSION_KEYS.has(key)
+              ? `${key} is a system permission`
+              : `The permission ${key} already exists in this app`,
+          );
+        const inserted = store.insertPermission({
+          id: newId(clock),
+          appId: s.appId,
+          key,
+          resource: input.resource,
+          action: input.action,
+          description: input.description ?? null,
+          isSystem: false,
+          createdAt: clock.now(),
+        });
+        record(
+          s,
+          "permission.created",
+          "permission",
+          inserted.id,
+          { key, description: inserted.description },
+          meta,
+        );
+        return inserted;
+      });
+      return toPermissionDto(row);
+    },
+
+    deletePermission(s, key, meta) {
+      if (!PERMISSION_PATTERN.test(key))
+        throw validationError([{ field: "permission_key", reason: "must be resource.action (lowercase)" }]);
+      if (SYSTEM_PERMISSION_KEYS.has(key))
+        throw forbidden("SYSTEM_PERMISSION", `${key} is a system permission and cannot be deleted`);
+      write(s, () => {
+        const row = store.permissionByKey(s.appId, key);
+        if (!row) throw permissionNotFound(key);
+        if (row.isSystem)
+          throw forbidden("SYSTEM_PERMISSION", `${key} is a system permission and cannot be deleted`);
+        const unbound = store.deletePermission(row.id);
+        record(s, "permission.deleted", "permission", row.id, { key, unbound_roles: unbound }, meta);
+      });
+    },
+
+    mePermissions(appId, role) {
+      return { role, org_role: null, permissions: [...resolver.forEndUser(appId, role)].sort() };
+    },
+
+    enforced() {
+      return { data: deps.enforcement.list() };
+    },
+  };
+}
