@@ -1,7 +1,7 @@
 /** @module `heimdall serve`: checks the data dir, initialises it on first run, serves HTTP, and shuts down cleanly on SIGTERM/SIGINT. */
 import { buildDeps, type Deps } from "../deps.ts";
 import { createApp } from "../http/app.ts";
-import { MAX_BODY_BYTES } from "../http/body.ts";
+import { MAX_BULK_BODY_BYTES } from "../http/body.ts";
 import { type CommandSpec, configFrom, EXIT_OK, simpleCommand } from "./args.ts";
 import {
   checkMasterKey,
@@ -49,7 +49,7 @@ export const command = simpleCommand(spec, async (args, io) => {
       port: config.port,
       // The body parser answers 413 in the API's error shape at 64 KiB; this is Bun's hard stop
       // for anything that would not even fit in the parser's read.
-      maxRequestBodySize: MAX_BODY_BYTES * 2,
+      maxRequestBodySize: MAX_BULK_BODY_BYTES * 2,
       // Elysia defaults to SO_REUSEPORT, which would let a second instance silently share the port.
       reusePort: false,
       development: false,

@@ -24,7 +24,7 @@ import { checkPassword } from "../auth/policy.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { EmailService, MailPlan } from "../email/service.ts";
 import type { ConsumerApp } from "../http/consumer.ts";
-import { actorOf, type CallMeta, type PakPrincipal } from "../http/principal.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
 import { type Clock, iso, MINUTE } from "../platform/clock.ts";
 import { constantTimeEqual, hmacSha256Hex } from "../platform/crypto.ts";
 import { HeimdallError } from "../platform/errors.ts";
@@ -55,22 +55,27 @@ export type CodeMintResult = CodeIssueDto | Record<string, never>;
 export type CodeDispatchResult = CodeDispatchDto | Record<string, never>;
 
 export interface CodeService {
-  requestVerification(app: ConsumerApp, p: PakPrincipal, contact: ContactRef, meta: CallMeta): CodeMintResult;
+  requestVerification(
+    app: ConsumerApp,
+    p: PlatformPrincipal,
+    contact: ContactRef,
+    meta: CallMeta,
+  ): CodeMintResult;
   requestPasswordReset(
     app: ConsumerApp,
-    p: PakPrincipal,
+    p: PlatformPrincipal,
     contact: ContactRef,
     meta: CallMeta,
   ): CodeMintResult;
   sendVerificationEmail(
     app: ConsumerApp,
-    p: PakPrincipal,
+    p: PlatformPrincipal,
     contact: ContactRef,
     meta: CallMeta,
   ): Promise<CodeDispatchResult>;
   sendPasswordResetEmail(
     app: ConsumerApp,
-    p: PakPrincipal,
+    p: PlatformPrincipal,
     contact: ContactRef,
     meta: CallMeta,
   ): Promise<CodeDispatchResult>;
@@ -154,7 +159,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
 
   function mint(
     app: ConsumerApp,
-    p: PakPrincipal,
+    p: PlatformPrincipal,
     purpose: CodePurpose,
     ref: ContactRef,
     meta: CallMeta,
@@ -183,7 +188,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
 
   async function mintAndSend(
     app: ConsumerApp,
-    p: PakPrincipal,
+    p: PlatformPrincipal,
     purpose: CodePurpose,
     ref: ContactRef,
     meta: CallMeta,

@@ -1,11 +1,13 @@
 /** @module The migrations compiled into the binary; `test/unit/migrations.test.ts` checks them against the journal. */
-import journal from "../../migrations/meta/_journal.json" with { type: "json" };
+
 import m0000 from "../../migrations/0000_init.sql" with { type: "text" };
 import m0001 from "../../migrations/0001_slug_aliases.sql" with { type: "text" };
 import m0002 from "../../migrations/0002_end_users.sql" with { type: "text" };
 import m0003 from "../../migrations/0003_m2m.sql" with { type: "text" };
 import m0004 from "../../migrations/0004_rbac.sql" with { type: "text" };
 import m0005 from "../../migrations/0005_audit_resource_index.sql" with { type: "text" };
+import m0006 from "../../migrations/0006_end_users_role_index.sql" with { type: "text" };
+import journal from "../../migrations/meta/_journal.json" with { type: "json" };
 
 /** Tag (as in the journal) → SQL text. Append a line here for every migration drizzle-kit generates. */
 export const EMBEDDED_MIGRATIONS: Record<string, string> = {
@@ -15,6 +17,8 @@ export const EMBEDDED_MIGRATIONS: Record<string, string> = {
   "0003_m2m": m0003,
   "0004_rbac": m0004,
   "0005_audit_resource_index": m0005,
+  "0006_end_users_role_index": m0006,
 };
 
-export const JOURNAL: { entries: { idx: number; tag: string; when: number; breakpoints: boolean }[] } = journal;
+export const JOURNAL: { entries: { idx: number; tag: string; when: number; breakpoints: boolean }[] } =
+  journal;

@@ -150,7 +150,9 @@ export const apps = sqliteTable(
       .references(() => workspaces.id, { onDelete: "restrict" }),
     slug: text("slug").notNull().unique(),
     displayName: text("display_name").notNull(),
-    status: text("status", { enum: ["active", "suspended", "archived"] }).notNull().default("active"),
+    status: text("status", { enum: ["active", "suspended", "archived"] })
+      .notNull()
+      .default("active"),
     metadata: json<Record<string, unknown>>("metadata").notNull().default(sql`'{}'`),
     createdBy: text("created_by").notNull(),
     createdAt: ms("created_at").notNull(),
@@ -227,7 +229,9 @@ export const auditLog = sqliteTable(
     action: text("action").notNull(),
     resourceType: text("resource_type"),
     resourceId: text("resource_id"),
-    actorType: text("actor_type", { enum: ["platform_user", "pak", "end_user", "m2m", "api_key", "system"] }).notNull(),
+    actorType: text("actor_type", {
+      enum: ["platform_user", "pak", "end_user", "m2m", "api_key", "system"],
+    }).notNull(),
     actorId: text("actor_id"),
     details: json<Record<string, unknown>>("details"),
     ip: text("ip"),
@@ -302,6 +306,8 @@ export const endUsers = sqliteTable(
     uniqueIndex("end_users_app_username").on(t.appId, t.username),
     index("end_users_app_created").on(t.appId, t.createdAt, t.id),
     index("end_users_app_status_created").on(t.appId, t.status, t.createdAt, t.id),
+    // "Is this role still held by anyone?" before a role is deleted, without scanning the app.
+    index("end_users_app_role").on(t.appId, t.role),
   ],
 );
 
@@ -353,7 +359,10 @@ export const endUserSessions = sqliteTable(
     revokedAt: ms("revoked_at"),
     revokeReason: text("revoke_reason"),
   },
-  (t) => [index("end_user_sessions_user").on(t.userId, t.revokedAt), index("end_user_sessions_app").on(t.appId)],
+  (t) => [
+    index("end_user_sessions_user").on(t.userId, t.revokedAt),
+    index("end_user_sessions_app").on(t.appId),
+  ],
 );
 
 /** Every refresh token ever issued for a session (hash only), so any reuse of an old one is recognised. */
@@ -436,7 +445,10 @@ export const emailOutbox = sqliteTable(
     createdAt: ms("created_at").notNull(),
     sentAt: ms("sent_at"),
   },
-  (t) => [index("email_outbox_due").on(t.status, t.nextAttemptAt), index("email_outbox_app").on(t.appId, t.createdAt)],
+  (t) => [
+    index("email_outbox_due").on(t.status, t.nextAttemptAt),
+    index("email_outbox_app").on(t.appId, t.createdAt),
+  ],
 );
 
 // ─── Machine-to-machine (Consumer OAuth) and app API keys ───────────────────
@@ -499,10 +511,7 @@ export const permissions = sqliteTable(
     isSystem: integer("is_system", { mode: "boolean" }).notNull().default(false),
     createdAt: ms("created_at").notNull(),
   },
-  (t) => [
-    uniqueIndex("permissions_app_key").on(t.appId, t.key),
-    index("permissions_key").on(t.key),
-  ],
+  (t) => [uniqueIndex("permissions_app_key").on(t.appId, t.key), index("permissions_key").on(t.key)],
 );
 
 export const roles = sqliteTable(
@@ -532,5 +541,8 @@ export const rolePermissions = sqliteTable(
       .notNull()
       .references(() => permissions.id, { onDelete: "cascade" }),
   },
-  (t) => [primaryKey({ columns: [t.roleId, t.permissionId] }), index("role_permissions_permission").on(t.permissionId)],
+  (t) => [
+    primaryKey({ columns: [t.roleId, t.permissionId] }),
+    index("role_permissions_permission").on(t.permissionId),
+  ],
 );

@@ -1,26 +1,319 @@
-/** @module Consumer admin lane `/{app_slug}/v1/admin/users*`: end-user administration by app admins, M2M clients and app API keys. */
+/**
+ * @module End-user administration routes: the Admin API (`/v1/apps/{app_id}/end-users*`, `/members*`) and the
+ * Consumer admin lane (`/{app_slug}/v1/admin/users*`), thin handlers over one service.
+ */
 import { Elysia } from "elysia";
+import type { AppAction } from "../apps/service.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { consumerGuards } from "../http/consumer.ts";
+import { guards } from "../http/guards.ts";
 import { queryParam } from "../http/pagination.ts";
-import { listUsersQuerySchema } from "./model.ts";
-import { createUserAdminService } from "./service.ts";
+import type { PlatformPrincipal } from "../http/principal.ts";
+import { notFound } from "../platform/errors.ts";
+import { authorize } from "../workspaces/authorize.ts";
+import { appResource } from "../workspaces/policy.ts";
+import {
+  addContactSchema,
+  bulkRoleSchema,
+  bulkSchema,
+  bulkStatusSchema,
+  createUserSchema,
+  listMembersQuerySchema,
+  listUsersQuerySchema,
+  updateRoleSchema,
+  updateStatusSchema,
+  updateUserSchema,
+} from "./model.ts";
+import { adminScope, consumerScope, createUserAdminService } from "./service.ts";
+
+const listQuery = (query: Record<string, unknown>) =>
+  validate(listUsersQuerySchema, {
+    limit: queryParam(query, "limit"),
+    cursor: queryParam(query, "cursor"),
+    status: queryParam(query, "status"),
+    search: queryParam(query, "search"),
+  });
+
+/** A response carrying a live code: no cache may keep it. */
+const NO_STORE = { "cache-control": "no-store" };
+
+export const endUserAdminRoutes = (deps: Deps) => {
+  const users = createUserAdminService(deps);
+  const scoped = (p: PlatformPrincipal, ref: string, action: AppAction) =>
+    adminScope(deps.apps.authorizeApp(p, ref, action), p);
+  /** Handing out a verification code is what the code-minting action guards, on top of the route's create. */
+  const codeMinter = (p: PlatformPrincipal, ref: string) => {
+    const app = deps.apps.authorizeApp(p, ref, "heimdall.create");
+    authorize(p, app.workspaceId, "heimdall.user.verify.create", appResource(app.id), () =>
+      notFound("APP_NOT_FOUND", "App not found"),
+    );
+    return app;
+  };
+
+  return new Elysia({ name: "heimdall.admin.end-users" })
+    .use(guards({ platformAuth: deps.platformAuth }))
+    .get(
+      "/v1/apps/:app_id/end-users",
+      ({ params, query, principal, meta }) =>
+        users.list(scoped(principal, params.app_id, "heimdall.read"), listQuery(query), meta),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/end-users/bulk-delete",
+      ({ params, body, principal, meta }) => {
+        const input = validate(bulkSchema, body);
+        return users.bulk(scoped(principal, params.app_id, "heimdall.delete"), "delete", input, meta);
+      },
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/end-users/bulk-revoke-sessions",
+      ({ params, body, principal, meta }) => {
+        const input = validate(bulkSchema, body);
+        return users.bulk(
+          scoped(principal, params.app_id, "heimdall.update"),
+          "revoke_sessions",
+          input,
+          meta,
+        );
+      },
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/end-users/bulk-update-role",
+      ({ params, body, principal, meta }) => {
+        const input = validate(bulkRoleSchema, body);
+        return users.bulk(scoped(principal, params.app_id, "heimdall.update"), "update_role", input, meta);
+      },
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/end-users/bulk-update-status",
+      ({ params, body, principal, meta }) => {
+        const input = validate(bulkStatusSchema, body);
+        return users.bulk(scoped(principal, params.app_id, "heimdall.update"), "update_status", input, meta);
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/end-users/:user_id",
+      ({ params, principal }) => users.get(scoped(principal, params.app_id, "heimdall.read"), params.user_id),
+      { platform: "any" },
+    )
+    .patch(
+      "/v1/apps/:app_id/end-users/:user_id",
+      ({ params, body, principal, meta }) => {
+        const input = validate(updateUserSchema, body);
+        return users.update(scoped(principal, params.app_id, "heimdall.update"), params.user_id, input, meta);
+      },
+      { platform: "any" },
+    )
+    .delete(
+      "/v1/apps/:app_id/end-users/:user_id",
+      ({ params, principal, meta, set }) => {
+        users.remove(scoped(principal, params.app_id, "heimdall.delete"), params.user_id, meta);
+        set.status = 204;
+      },
+      { platform: "any" },
+    )
+    .patch(
+      "/v1/apps/:app_id/end-users/:user_id/role",
+      ({ params, body, principal, meta, set }) => {
+        const input = validate(updateRoleSchema, body);
+        users.setRole(
+          scoped(principal, params.app_id, "heimdall.update"),
+          params.user_id,
+          input.role_name,
+          meta,
+        );
+        set.status = 200;
+        return "";
+      },
+      { platform: "any" },
+    )
+    .patch(
+      "/v1/apps/:app_id/end-users/:user_id/status",
+      ({ params, body, principal, meta }) => {
+        const input = validate(updateStatusSchema, body);
+        return users.setStatus(
+          scoped(principal, params.app_id, "heimdall.update"),
+          params.user_id,
+          input.status,
+          meta,
+        );
+      },
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/end-users/:user_id/sessions/revoke-all",
+      ({ params, principal, meta, set }) => {
+        users.revokeSessions(scoped(principal, params.app_id, "heimdall.update"), params.user_id, meta);
+        set.status = 204;
+      },
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/end-users/:user_id/resend-verification",
+      async ({ params, principal, meta, set }) => {
+        const app = codeMinter(principal, params.app_id);
+        const res = await users.resendVerification(
+          adminScope(app, principal),
+          app,
+          principal,
+          params.user_id,
+          null,
+          meta,
+        );
+        set.status = 201;
+        Object.assign(set.headers, NO_STORE);
+        return res;
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/end-users/:user_id/contacts",
+      ({ params, principal }) =>
+        users.contacts(scoped(principal, params.app_id, "heimdall.read"), params.user_id),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/end-users/:user_id/contacts",
+      ({ params, body, principal, meta, set }) => {
+        const input = validate(addContactSchema, body);
+        const res = users.addContact(
+          scoped(principal, params.app_id, "heimdall.create"),
+          params.user_id,
+          input,
+          meta,
+        );
+        set.status = 201;
+        return res;
+      },
+      { platform: "any" },
+    )
+    .delete(
+      "/v1/apps/:app_id/end-users/:user_id/contacts/:contact_id",
+      ({ params, principal, meta, set }) => {
+        users.deleteContact(
+          scoped(principal, params.app_id, "heimdall.delete"),
+          params.user_id,
+          params.contact_id,
+          meta,
+        );
+        set.status = 204;
+      },
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/end-users/:user_id/contacts/:contact_id/promote",
+      ({ params, principal, meta, set }) => {
+        users.promoteContact(
+          scoped(principal, params.app_id, "heimdall.update"),
+          params.user_id,
+          params.contact_id,
+          meta,
+        );
+        set.status = 204;
+      },
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/end-users/:user_id/contacts/:contact_id/resend-verification",
+      async ({ params, principal, meta, set }) => {
+        const app = codeMinter(principal, params.app_id);
+        const res = await users.resendVerification(
+          adminScope(app, principal),
+          app,
+          principal,
+          params.user_id,
+          params.contact_id,
+          meta,
+        );
+        set.status = 201;
+        Object.assign(set.headers, NO_STORE);
+        return res;
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/members",
+      ({ params, query, principal, meta }) => {
+        const q = validate(listMembersQuerySchema, {
+          limit: queryParam(query, "limit"),
+          cursor: queryParam(query, "cursor"),
+        });
+        return users.members(scoped(principal, params.app_id, "heimdall.read"), q, meta);
+      },
+      { platform: "any" },
+    )
+    .delete(
+      "/v1/apps/:app_id/members/:account_id",
+      ({ params, principal, meta, set }) => {
+        // An account belongs to one app here: ending its membership is deleting it.
+        users.remove(scoped(principal, params.app_id, "heimdall.delete"), params.account_id, meta, "members");
+        set.status = 204;
+      },
+      { platform: "any" },
+    );
+};
 
 export const consumerAdminUserRoutes = (deps: Deps) => {
   const users = createUserAdminService(deps);
-  return new Elysia({ name: "heimdall.consumer-admin.users" }).use(consumerGuards(deps)).get(
-    "/:app_slug/v1/admin/users",
-    ({ app, caller, query, meta }) => {
-      const q = query as Record<string, unknown>;
-      const input = validate(listUsersQuerySchema, {
-        limit: queryParam(q, "limit"),
-        cursor: queryParam(q, "cursor"),
-        status: queryParam(q, "status"),
-        search: queryParam(q, "search"),
-      });
-      return users.list(app.id, { type: caller.kind, id: caller.id }, input, meta);
-    },
-    { consumerAdmin: "user.list" },
-  );
+  return new Elysia({ name: "heimdall.consumer-admin.users" })
+    .use(consumerGuards(deps))
+    .get(
+      "/:app_slug/v1/admin/users",
+      ({ app, caller, query, meta }) => users.list(consumerScope(app, caller), listQuery(query), meta),
+      { consumerAdmin: "user.list" },
+    )
+    .post(
+      "/:app_slug/v1/admin/users",
+      async ({ app, caller, body, meta, set }) => {
+        const input = validate(createUserSchema, body);
+        const res = await users.create(consumerScope(app, caller), input, meta);
+        set.status = 201;
+        return res;
+      },
+      { consumerAdmin: "user.create" },
+    )
+    .get(
+      "/:app_slug/v1/admin/users/:user_id",
+      ({ app, caller, params }) => users.get(consumerScope(app, caller), params.user_id),
+      { consumerAdmin: "user.read" },
+    )
+    .patch(
+      "/:app_slug/v1/admin/users/:user_id",
+      ({ app, caller, params, body, meta }) => {
+        const input = validate(updateUserSchema, body);
+        return users.update(consumerScope(app, caller), params.user_id, input, meta);
+      },
+      { consumerAdmin: "user.update" },
+    )
+    .delete(
+      "/:app_slug/v1/admin/users/:user_id",
+      ({ app, caller, params, meta, set }) => {
+        users.remove(consumerScope(app, caller), params.user_id, meta);
+        set.status = 204;
+      },
+      { consumerAdmin: "user.delete" },
+    )
+    .patch(
+      "/:app_slug/v1/admin/users/:user_id/role",
+      ({ app, caller, params, body, meta, set }) => {
+        const input = validate(updateRoleSchema, body);
+        users.setRole(consumerScope(app, caller), params.user_id, input.role_name, meta);
+        set.status = 200;
+        return "";
+      },
+      { consumerAdmin: "role.assign" },
+    )
+    .patch(
+      "/:app_slug/v1/admin/users/:user_id/status",
+      ({ app, caller, params, body, meta }) => {
+        const input = validate(updateStatusSchema, body);
+        return users.setStatus(consumerScope(app, caller), params.user_id, input.status, meta);
+      },
+      { consumerAdmin: "user.status" },
+    );
 };

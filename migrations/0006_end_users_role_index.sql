@@ -1,0 +1,1 @@
+CREATE INDEX `end_users_app_role` ON `end_users` (`app_id`,`role`);
