@@ -8,12 +8,12 @@ import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
-  BENCH_PAK as PAK,
   cleanup,
   cpuMicros,
   freePort,
   hasWrk,
   loadCpu,
+  BENCH_PAK as PAK,
   pin,
   serverCpu,
   startHeimdall,

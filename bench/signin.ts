@@ -5,8 +5,8 @@
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { signinScript, signUpUsers } from "./end-users.ts";
 import { DEFAULT_HASH_CONCURRENCY } from "../src/auth/passwords.ts";
+import { signinScript, signUpUsers } from "./end-users.ts";
 import { cleanup, createApp, machineLine, startHeimdall, verdict, wrk } from "./lib.ts";
 
 const { values: opts } = parseArgs({

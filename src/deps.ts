@@ -1,34 +1,36 @@
 /** @module The one composition root: builds db, vault, keys, audit and every service from a Config. */
+
+import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
+import { type AppDirectory, createAppDirectory } from "./apps/directory.ts";
+import { type AppService, createAppService } from "./apps/service.ts";
+import { type AuditWriter, createAuditWriter } from "./audit/writer.ts";
+import { createPasswordHasher, type PasswordHasher } from "./auth/passwords.ts";
+import { type AuthService, createAuthService } from "./auth/service.ts";
+import { type CodeService, createCodeService } from "./codes/service.ts";
 import type { Config } from "./config/index.ts";
 import { type Db, migrate, openDatabase, tx } from "./db/client.ts";
-import { backfillAppRoles, seedSystemPermissions } from "./rbac/seed.ts";
-import { type Clock, systemClock, HOUR, MINUTE } from "./platform/clock.ts";
-import { createLogger, type Logger } from "./platform/logger.ts";
-import { Metrics } from "./http/metrics.ts";
-import { createAuditWriter, type AuditWriter } from "./audit/writer.ts";
-import { loadMasterKeys } from "./vault/master-key.ts";
-import { createVault, type Vault } from "./vault/vault.ts";
-import { createKeyService, type KeyService } from "./keys/service.ts";
-import { createScheduler, type Scheduler } from "./scheduler/scheduler.ts";
-import { createPlatformAuth, type PlatformAuth } from "./workspaces/auth.ts";
-import { createWorkspaceService, type WorkspaceService } from "./workspaces/service.ts";
-import { createAppService, type AppService } from "./apps/service.ts";
-import { createAppDirectory, type AppDirectory } from "./apps/directory.ts";
-import { createIdempotency, type Idempotency } from "./http/idempotency.ts";
-import { createRateLimiter, type RateLimiter } from "./ratelimit/limiter.ts";
-import { createSessionService, type SessionService } from "./sessions/service.ts";
-import { createTokenService, type TokenService } from "./sessions/tokens.ts";
-import { createPasswordHasher, type PasswordHasher } from "./auth/passwords.ts";
-import { createAuthService, type AuthService } from "./auth/service.ts";
-import { createServerSecrets, type ServerSecrets } from "./vault/server-secrets.ts";
-import { createPermissionResolver, type PermissionResolver } from "./rbac/resolver.ts";
-import { createEnforcementRegistry, type EnforcementRegistry } from "./rbac/enforced.ts";
-import { createApiKeyService, type ApiKeyService } from "./api-keys/service.ts";
-import { createM2mClientService, type M2mClientService } from "./m2m/service.ts";
-import { createM2mGrant, type M2mGrant } from "./m2m/grant.ts";
 import { createEmailService, type EmailService } from "./email/service.ts";
 import { createMailTransport } from "./email/transport.ts";
-import { createCodeService, type CodeService } from "./codes/service.ts";
+import { createIdempotency, type Idempotency } from "./http/idempotency.ts";
+import { Metrics } from "./http/metrics.ts";
+import { createKeyService, type KeyService } from "./keys/service.ts";
+import { createM2mGrant, type M2mGrant } from "./m2m/grant.ts";
+import { createM2mClientService, type M2mClientService } from "./m2m/service.ts";
+import { type Clock, HOUR, MINUTE, systemClock } from "./platform/clock.ts";
+import { createLogger, type Logger } from "./platform/logger.ts";
+import { createRateLimiter, type RateLimiter } from "./ratelimit/limiter.ts";
+import { createEnforcementRegistry, type EnforcementRegistry } from "./rbac/enforced.ts";
+import { createPermissionResolver, type PermissionResolver } from "./rbac/resolver.ts";
+import { backfillAppRoles, seedSystemPermissions } from "./rbac/seed.ts";
+import { createRoleService, type RoleService } from "./roles/service.ts";
+import { createScheduler, type Scheduler } from "./scheduler/scheduler.ts";
+import { createSessionService, type SessionService } from "./sessions/service.ts";
+import { createTokenService, type TokenService } from "./sessions/tokens.ts";
+import { loadMasterKeys } from "./vault/master-key.ts";
+import { createServerSecrets, type ServerSecrets } from "./vault/server-secrets.ts";
+import { createVault, type Vault } from "./vault/vault.ts";
+import { createPlatformAuth, type PlatformAuth } from "./workspaces/auth.ts";
+import { createWorkspaceService, type WorkspaceService } from "./workspaces/service.ts";
 
 export interface Deps {
   readonly config: Config;
@@ -54,6 +56,8 @@ export interface Deps {
   readonly permissions: PermissionResolver;
   /** Permissions the Consumer routes check, filled in as the routes are mounted. */
   readonly enforcement: EnforcementRegistry;
+  /** Roles and permissions administration, shared by the Admin API and the Consumer admin lane. */
+  readonly roles: RoleService;
   readonly apiKeys: ApiKeyService;
   readonly m2m: M2mClientService;
   readonly m2mGrant: M2mGrant;
@@ -117,8 +121,27 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const m2mGrant = createM2mGrant({ db, clock, audit, tokens, rateLimiter });
   const permissions = createPermissionResolver({ db, clock });
   const enforcement = createEnforcementRegistry();
-  const email = createEmailService({ db, clock, log, config, audit, apps, transport: createMailTransport(config, log) });
-  const codes = createCodeService({ db, clock, audit, secrets, rateLimiter, passwords, sessions, apps, email });
+  const roles = createRoleService({ db, clock, audit, apps, permissions, enforcement });
+  const email = createEmailService({
+    db,
+    clock,
+    log,
+    config,
+    audit,
+    apps,
+    transport: createMailTransport(config, log),
+  });
+  const codes = createCodeService({
+    db,
+    clock,
+    audit,
+    secrets,
+    rateLimiter,
+    passwords,
+    sessions,
+    apps,
+    email,
+  });
   const auth = createAuthService({ db, clock, audit, apps, passwords, sessions, tokens, rateLimiter });
   const scheduler = createScheduler({
     clock,
@@ -126,7 +149,10 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     jobs: [
       { name: "keys.rotate", intervalMs: MINUTE, run: () => keys.tick() },
       { name: "email.deliver", intervalMs: 15_000, run: () => email.deliverDue() },
-      { name: "cleanup", intervalMs: HOUR, run: async () => ({
+      {
+        name: "cleanup",
+        intervalMs: HOUR,
+        run: async () => ({
           idempotency: idempotency.purge(),
           sessions: platformAuth.purge(),
           endUserSessions: sessions.purge(),
@@ -134,13 +160,44 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
           slugAliases: apps.purgeAliases(),
           codes: codes.purge(),
           outbox: email.purge(),
-        }) },
+        }),
+      },
     ],
   });
   metrics.addGauge({
     name: "heimdall_signing_key_age_seconds",
     help: "Age of each app's active signing key.",
-    collect: () => keys.activeKeyAges().map((k) => ({ labels: { app_id: k.appId, kid: k.kid }, value: k.ageSeconds })),
+    collect: () =>
+      keys.activeKeyAges().map((k) => ({ labels: { app_id: k.appId, kid: k.kid }, value: k.ageSeconds })),
   });
-  return { config, clock, log, db, metrics, vault, secrets, passwords, auth, keys, tokens, sessions, audit, platformAuth, workspaces, apps, directory, idempotency, rateLimiter, scheduler, apiKeys, m2m, m2mGrant, email, codes, permissions, enforcement };
+  return {
+    config,
+    clock,
+    log,
+    db,
+    metrics,
+    vault,
+    secrets,
+    passwords,
+    auth,
+    keys,
+    tokens,
+    sessions,
+    audit,
+    platformAuth,
+    workspaces,
+    apps,
+    directory,
+    idempotency,
+    rateLimiter,
+    scheduler,
+    apiKeys,
+    m2m,
+    m2mGrant,
+    email,
+    codes,
+    permissions,
+    enforcement,
+    roles,
+  };
 }

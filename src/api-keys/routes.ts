@@ -7,7 +7,6 @@ import { idempotencyScope } from "../http/idempotency.ts";
 import { queryParam } from "../http/pagination.ts";
 import { createApiKeySchema } from "./model.ts";
 
-
 export const apiKeysRoutes = (deps: Deps) =>
   new Elysia({ name: "heimdall.api-keys" })
     .use(guards({ platformAuth: deps.platformAuth }))

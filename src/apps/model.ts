@@ -1,7 +1,8 @@
 /** @module Apps wire model: slug rules, request schemas, and the row → AppResponseDto mapping. */
-import { isPosition, type Position } from "../http/pagination.ts";
+
 import { z } from "zod";
 import type { apps } from "../db/schema.ts";
+import { isPosition, type Position } from "../http/pagination.ts";
 import { iso } from "../platform/clock.ts";
 import { isUuid } from "../platform/ids.ts";
 

@@ -4,10 +4,9 @@ import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
 import { idempotencyScope } from "../http/idempotency.ts";
+import { queryParam } from "../http/pagination.ts";
 import { authConfigPatchSchema } from "./auth-config.ts";
 import { createAppSchema, updateAppSchema, updateStatusSchema } from "./model.ts";
-import { queryParam } from "../http/pagination.ts";
-
 
 export const appsRoutes = (deps: Deps) =>
   new Elysia({ name: "heimdall.apps" })

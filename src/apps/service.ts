@@ -1,11 +1,13 @@
 /** @module Apps rules: create with signing keys in one transaction, read/update/status/delete, auth config, stats. */
 import type { AuditWriter } from "../audit/writer.ts";
 import { type Db, tx } from "../db/client.ts";
+import { decodeCursor, type Page, pageOf, parseLimit } from "../http/pagination.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
 import type { KeyService } from "../keys/service.ts";
 import { type Clock, DAY } from "../platform/clock.ts";
 import { badRequest, conflict, type HeimdallError, notFound, validationError } from "../platform/errors.ts";
 import { isUuid, newId } from "../platform/ids.ts";
+import { seedAppRoles } from "../rbac/seed.ts";
 import { authorize, visibleWorkspaces } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";
 import {
@@ -15,6 +17,7 @@ import {
   applyAuthConfigPatch,
   resolveAuthConfig,
 } from "./auth-config.ts";
+import type { AppDirectory } from "./directory.ts";
 import {
   type AppCursor,
   type AppDto,
@@ -27,10 +30,7 @@ import {
   toAppDto,
   type UpdateAppInput,
 } from "./model.ts";
-import { decodeCursor, type Page, pageOf, parseLimit } from "../http/pagination.ts";
-import type { AppDirectory } from "./directory.ts";
 import { createAppStore, isSlugConflict } from "./store.ts";
-import { seedAppRoles } from "../rbac/seed.ts";
 
 export interface AppServiceDeps {
   db: Db;

@@ -2,10 +2,10 @@
 import { asc, desc, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { auditLog } from "../db/schema.ts";
+import type { AuditActor, CallMeta } from "../http/principal.ts";
 import type { Clock } from "../platform/clock.ts";
 import { sha256Hex } from "../platform/crypto.ts";
 import { newId } from "../platform/ids.ts";
-import type { AuditActor, CallMeta } from "../http/principal.ts";
 
 export interface AuditEntry {
   /** Set for app events; the chain is then the app id. */
@@ -48,7 +48,9 @@ export interface AuditWriter {
   /** Appends one row. Call it inside the transaction of the change it records. */
   record(entry: AuditEntry): string;
   /** Walks every chain; returns the first break found, or null when all chains are intact. */
-  verify(): { ok: true; rows: number; chains: number } | { ok: false; chain: string; seq: number; reason: string };
+  verify():
+    | { ok: true; rows: number; chains: number }
+    | { ok: false; chain: string; seq: number; reason: string };
 }
 
 export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): AuditWriter {
@@ -85,9 +87,11 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
       const heads = new Map<string, string>();
       for (const r of rows) {
         const expectedPrev = heads.get(r.chain) ?? GENESIS_HASH;
-        if (r.prevHash !== expectedPrev) return { ok: false, chain: r.chain, seq: r.seq, reason: "prev_hash mismatch" };
+        if (r.prevHash !== expectedPrev)
+          return { ok: false, chain: r.chain, seq: r.seq, reason: "prev_hash mismatch" };
         const { seq: _s, hash, ...rest } = r;
-        if (sha256Hex(canonical(rest)) !== hash) return { ok: false, chain: r.chain, seq: r.seq, reason: "hash mismatch" };
+        if (sha256Hex(canonical(rest)) !== hash)
+          return { ok: false, chain: r.chain, seq: r.seq, reason: "hash mismatch" };
         heads.set(r.chain, hash);
       }
       return { ok: true, rows: rows.length, chains: heads.size };
@@ -97,5 +101,11 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
 
 /** Newest row of a chain; used by tests and by `audit verify` output. */
 export function chainHead(db: Db, chain: string): Row | undefined {
-  return db.select().from(auditLog).where(eq(auditLog.chain, chain)).orderBy(desc(auditLog.seq)).limit(1).get();
+  return db
+    .select()
+    .from(auditLog)
+    .where(eq(auditLog.chain, chain))
+    .orderBy(desc(auditLog.seq))
+    .limit(1)
+    .get();
 }

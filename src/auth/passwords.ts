@@ -11,7 +11,12 @@ import { HeimdallError } from "../platform/errors.ts";
 
 // `Algorithm` is a `const enum` in the package's typings, which `verbatimModuleSyntax` cannot import; 2 is Argon2id.
 const ARGON2ID = 2;
-export const ARGON2_OPTIONS = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+export const ARGON2_OPTIONS = {
+  algorithm: ARGON2ID,
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
 
 /**
  * A hash of a throw-away password with the same parameters as real hashes. Verifying against it costs what a
@@ -45,16 +50,25 @@ export const DEFAULT_HASH_CONCURRENCY = Math.max(1, availableParallelism() - 1);
 export function createPasswordHasher({
   concurrency = DEFAULT_HASH_CONCURRENCY,
   maxQueued = 64,
-}: { concurrency?: number; maxQueued?: number } = {}): PasswordHasher {
+}: {
+  concurrency?: number;
+  maxQueued?: number;
+} = {}): PasswordHasher {
   let running = 0;
   const waiting: Array<() => void> = [];
 
   const run = async <T>(job: () => Promise<T>): Promise<T> => {
     if (running >= concurrency) {
       if (waiting.length >= maxQueued) {
-        throw new HeimdallError(429, "TOO_MANY_REQUESTS", "Too many concurrent password checks; retry shortly", undefined, {
-          "retry-after": "1",
-        });
+        throw new HeimdallError(
+          429,
+          "TOO_MANY_REQUESTS",
+          "Too many concurrent password checks; retry shortly",
+          undefined,
+          {
+            "retry-after": "1",
+          },
+        );
       }
       await new Promise<void>((resolve) => waiting.push(resolve));
     } else {

@@ -17,17 +17,16 @@ const schema = z
     bootstrap_email: z.email().optional(),
     bootstrap_password: z.string().min(12).max(256).optional(),
     bootstrap_pak: z.string().regex(PAK_PATTERN, "must match pcft_live_[A-Za-z0-9_-]{32,}").optional(),
-    smtp_url: z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional(),
+    smtp_url: z
+      .string()
+      .regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL")
+      .optional(),
     email_from: z.string().min(3).optional(),
     email_mode: z.enum(["smtp", "log"]).optional(),
     trusted_proxies: z
       .union([z.string(), z.array(z.string())])
       .optional()
-      .transform((v) =>
-        (Array.isArray(v) ? v : (v ?? "").split(","))
-          .map((s) => s.trim())
-          .filter(Boolean),
-      ),
+      .transform((v) => (Array.isArray(v) ? v : (v ?? "").split(",")).map((s) => s.trim()).filter(Boolean)),
     rsa_bits: z.coerce
       .number()
       .int()
@@ -91,7 +90,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   const text = readFileSync(path, "utf8");
   try {
     const parsed = path.endsWith(".toml") ? parseToml(text) : JSON.parse(text);
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new Error("not an object");
     return parsed as Record<string, unknown>;
   } catch (e) {
     throw new ConfigError(`config: cannot parse ${path}: ${(e as Error).message}`);
@@ -135,7 +135,11 @@ export function loadConfig(
     dbFile: join(dataDir, "heimdall.db"),
     masterKeyFile: c.master_key_file ?? join(dataDir, "master.key"),
     logLevel: c.log_level,
-    bootstrap: Object.freeze({ email: c.bootstrap_email, password: c.bootstrap_password, pak: c.bootstrap_pak }),
+    bootstrap: Object.freeze({
+      email: c.bootstrap_email,
+      password: c.bootstrap_password,
+      pak: c.bootstrap_pak,
+    }),
     smtpUrl: c.smtp_url,
     emailFrom: c.email_from,
     emailMode: c.email_mode ?? (c.smtp_url ? "smtp" : "log"),

@@ -24,8 +24,17 @@ export class OAuthError extends Error {
 
 export const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 
-export function errorResponse(err: HeimdallError, requestId: string, extra: Record<string, string> = {}): Response {
-  const body: ErrorBody = { statusCode: err.status, code: err.code, message: err.message, request_id: requestId };
+export function errorResponse(
+  err: HeimdallError,
+  requestId: string,
+  extra: Record<string, string> = {},
+): Response {
+  const body: ErrorBody = {
+    statusCode: err.status,
+    code: err.code,
+    message: err.message,
+    request_id: requestId,
+  };
   if (err.details?.length) body.details = err.details;
   return new Response(JSON.stringify(body), {
     status: err.status,
@@ -62,11 +71,23 @@ export function mapError(
     case "NOT_FOUND":
       return errorResponse(new HeimdallError(404, "NOT_FOUND", "Route not found"), requestId, headers);
     case "PARSE":
-      return errorResponse(new HeimdallError(400, "INVALID_JSON", "Request body is not valid JSON"), requestId, headers);
+      return errorResponse(
+        new HeimdallError(400, "INVALID_JSON", "Request body is not valid JSON"),
+        requestId,
+        headers,
+      );
     case "VALIDATION":
-      return errorResponse(new HeimdallError(400, "VALIDATION_ERROR", "Request validation failed"), requestId, headers);
+      return errorResponse(
+        new HeimdallError(400, "VALIDATION_ERROR", "Request validation failed"),
+        requestId,
+        headers,
+      );
     default:
       log.error("unhandled error", { request_id: requestId, err: error });
-      return errorResponse(new HeimdallError(500, "INTERNAL_ERROR", "Internal server error"), requestId, headers);
+      return errorResponse(
+        new HeimdallError(500, "INTERNAL_ERROR", "Internal server error"),
+        requestId,
+        headers,
+      );
   }
 }

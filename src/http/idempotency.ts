@@ -4,9 +4,9 @@ import { changes, type Db } from "../db/client.ts";
 import { idempotencyKeys } from "../db/schema.ts";
 import { type Clock, DAY } from "../platform/clock.ts";
 import { sha256Hex } from "../platform/crypto.ts";
-import type { PlatformPrincipal } from "./principal.ts";
 import { HeimdallError, validationError } from "../platform/errors.ts";
 import type { Vault } from "../vault/vault.ts";
+import type { PlatformPrincipal } from "./principal.ts";
 
 export interface StoredResponse {
   status: number;
@@ -43,7 +43,15 @@ const SEALED_MARK = '{"$vault":';
 const sealedRef = (stored: string): string | null =>
   stored.startsWith(SEALED_MARK) ? (JSON.parse(stored) as { $vault: string }).$vault : null;
 
-export function createIdempotency({ db, clock, vault }: { db: Db; clock: Clock; vault?: Vault }): Idempotency {
+export function createIdempotency({
+  db,
+  clock,
+  vault,
+}: {
+  db: Db;
+  clock: Clock;
+  vault?: Vault;
+}): Idempotency {
   const aadOf = (scope: string, key: string) => `idempotency:${scope}:${key}`;
   const sealBody = (scope: string, key: string, body: unknown): string => {
     if (!vault) throw new Error("idempotency: sealed responses need a vault");
@@ -73,10 +81,18 @@ export function createIdempotency({ db, clock, vault }: { db: Db; clock: Clock; 
       const existing = db.select().from(idempotencyKeys).where(where).get();
       if (existing && existing.createdAt > clock.now() - DAY) {
         if (existing.requestHash !== requestHash) {
-          throw new HeimdallError(409, "IDEMPOTENCY_KEY_REUSE", "Idempotency-Key was already used with a different request body");
+          throw new HeimdallError(
+            409,
+            "IDEMPOTENCY_KEY_REUSE",
+            "Idempotency-Key was already used with a different request body",
+          );
         }
         if (existing.status === IN_FLIGHT) {
-          throw new HeimdallError(409, "IDEMPOTENCY_KEY_IN_USE", "A request with this Idempotency-Key is still in progress");
+          throw new HeimdallError(
+            409,
+            "IDEMPOTENCY_KEY_IN_USE",
+            "A request with this Idempotency-Key is still in progress",
+          );
         }
         return { status: existing.status, body: openBody(scope, key, existing.body), replayed: true };
       }

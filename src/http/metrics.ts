@@ -66,7 +66,9 @@ export class Metrics {
     ];
     for (const [key, { n }] of this.requests) {
       const [method, route, status] = key.split("\u0000");
-      out.push(`heimdall_http_requests_total{method="${method}",route="${esc(route!)}",status="${status}"} ${n}`);
+      out.push(
+        `heimdall_http_requests_total{method="${method}",route="${esc(route!)}",status="${status}"} ${n}`,
+      );
     }
     out.push(
       "# HELP heimdall_http_request_duration_seconds Request latency by method and route.",

@@ -1,7 +1,7 @@
 /** @module Per-app discovery (JWKS, OpenID/OAuth metadata) on the Consumer surface, and the Admin key routes. */
 import { Elysia } from "elysia";
-import type { Deps } from "../deps.ts";
 import { z } from "zod";
+import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
 import { actorOf } from "../http/principal.ts";
@@ -40,7 +40,7 @@ function cached(request: Request, body: string | Uint8Array, etag: string, reque
   };
   if (requestId) headers["x-request-id"] = requestId;
   const inm = request.headers.get("if-none-match");
-  if (inm && inm.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
+  if (inm?.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
     return new Response(null, { status: 304, headers });
   }
   return new Response(body, { headers });
@@ -112,22 +112,24 @@ export function discoveryRoutes(deps: Deps) {
     const doc = metadata(slug);
     return cached(request, doc.body, doc.etag);
   };
-  return new Elysia()
-    .get(JWKS_ROUTE, ({ request, params }) => {
-      const res = jwks(request, params.app_slug);
-      if (!res) throw noApp(params.app_slug);
-      return res;
-    })
-    .get("/:app_slug/v1/.well-known/openid-configuration", ({ request, params }) =>
-      metadataResponse(request, params.app_slug),
-    )
-    // Where stock clients look for an issuer `PUBLIC_URL/slug`: OIDC Discovery §4 and RFC 8414 §3.
-    .get("/:app_slug/.well-known/openid-configuration", ({ request, params }) =>
-      metadataResponse(request, params.app_slug),
-    )
-    .get("/.well-known/oauth-authorization-server/:app_slug", ({ request, params }) =>
-      metadataResponse(request, params.app_slug),
-    );
+  return (
+    new Elysia()
+      .get(JWKS_ROUTE, ({ request, params }) => {
+        const res = jwks(request, params.app_slug);
+        if (!res) throw noApp(params.app_slug);
+        return res;
+      })
+      .get("/:app_slug/v1/.well-known/openid-configuration", ({ request, params }) =>
+        metadataResponse(request, params.app_slug),
+      )
+      // Where stock clients look for an issuer `PUBLIC_URL/slug`: OIDC Discovery §4 and RFC 8414 §3.
+      .get("/:app_slug/.well-known/openid-configuration", ({ request, params }) =>
+        metadataResponse(request, params.app_slug),
+      )
+      .get("/.well-known/oauth-authorization-server/:app_slug", ({ request, params }) =>
+        metadataResponse(request, params.app_slug),
+      )
+  );
 }
 
 const rotateSchema = z.object({ emergency: z.boolean().optional() }).strict().optional();
@@ -154,7 +156,13 @@ export function keysAdminRoutes(deps: Deps) {
         const app = apps.authorizeApp(principal, params.app_id, "heimdall.rotate-secret");
         const { emergency = false } = validate(rotateSchema, body) ?? {};
         const r = await keys.rotate(app.id, { emergency, actor: actorOf(principal), meta });
-        return { old_kid: r.oldKid, new_kid: r.newKid, next_kid: r.nextKid, emergency, keys: keys.list(app.id) };
+        return {
+          old_kid: r.oldKid,
+          new_kid: r.newKid,
+          next_kid: r.nextKid,
+          emergency,
+          keys: keys.list(app.id),
+        };
       },
       { platform: "any" },
     );

@@ -264,10 +264,12 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
     verifyKey(appId, kid) {
       const entry = cached(appId)?.published.get(kid);
       if (!entry) return Promise.resolve(null);
-      entry.verifier ??= (importJWK({ ...entry.jwk, alg: "RS256" }, "RS256") as Promise<CryptoKey>).then((k) => {
-        entry.ready = k;
-        return k;
-      });
+      entry.verifier ??= (importJWK({ ...entry.jwk, alg: "RS256" }, "RS256") as Promise<CryptoKey>).then(
+        (k) => {
+          entry.ready = k;
+          return k;
+        },
+      );
       return entry.verifier;
     },
 

@@ -1,10 +1,10 @@
 /** @module M2M routes: the Admin credentials API and the Consumer token endpoint (RFC 6749 §4.4); thin handlers. */
 import { Elysia } from "elysia";
-import { idempotencyScope } from "../http/idempotency.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { consumerGuards } from "../http/consumer.ts";
 import { guards } from "../http/guards.ts";
+import { idempotencyScope } from "../http/idempotency.ts";
 import { queryParam } from "../http/pagination.ts";
 import { createM2mClientSchema, setScopesSchema, updateM2mClientSchema } from "./model.ts";
 

@@ -96,7 +96,12 @@ export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): Rate
     },
     purge() {
       // Windows are at most a day long; anything older is dead weight.
-      return changes(db.delete(rateLimits).where(lt(rateLimits.windowStart, clock.now() - 24 * 3600 * 1000)).run());
+      return changes(
+        db
+          .delete(rateLimits)
+          .where(lt(rateLimits.windowStart, clock.now() - 24 * 3600 * 1000))
+          .run(),
+      );
     },
   };
 }

@@ -35,7 +35,11 @@ export interface SessionService {
   /** Opens a session and evicts the oldest beyond `maxSessions`. Synchronous: call inside the caller's tx. */
   create(input: NewSession): { session: SessionRow; refreshToken: string };
   /** Exchanges a refresh token for its successor; 401 INVALID_REFRESH_TOKEN otherwise (reuse revokes the session). */
-  rotate(appId: string, presented: string, meta: Partial<CallMeta>): { session: SessionRow; refreshToken: string };
+  rotate(
+    appId: string,
+    presented: string,
+    meta: Partial<CallMeta>,
+  ): { session: SessionRow; refreshToken: string };
   /** Ends the session that owns `token` (any token of its history); false when none is live. */
   revokeByRefreshToken(appId: string, token: string, reason: string): SessionRow | undefined;
   revoke(sessionId: string, reason: string): boolean;
@@ -48,7 +52,8 @@ export interface SessionService {
   purge(): number;
 }
 
-const invalidRefresh = () => new HeimdallError(401, "INVALID_REFRESH_TOKEN", "Refresh token is invalid, expired or revoked");
+const invalidRefresh = () =>
+  new HeimdallError(401, "INVALID_REFRESH_TOKEN", "Refresh token is invalid, expired or revoked");
 
 export function createSessionService({
   db,
@@ -64,7 +69,8 @@ export function createSessionService({
   const store = createSessionStore(db);
   const touched = new Map<string, number>();
   const successorOf = (token: string) =>
-    REFRESH_PREFIX + Buffer.from(hmacSha256Hex(secrets.get("refresh_token_hmac"), token), "hex").toString("base64url");
+    REFRESH_PREFIX +
+    Buffer.from(hmacSha256Hex(secrets.get("refresh_token_hmac"), token), "hex").toString("base64url");
 
   const service: SessionService = {
     create(input) {
@@ -116,7 +122,10 @@ export function createSessionService({
         }
         if (session.refreshHash === hash) {
           store.rotate(session.id, hash, successorHash, now);
-          return { session: { ...session, refreshHash: successorHash, lastUsedAt: now }, refreshToken: successor };
+          return {
+            session: { ...session, refreshHash: successorHash, lastUsedAt: now },
+            refreshToken: successor,
+          };
         }
         const isRetry =
           session.prevRefreshHash === hash &&
@@ -149,9 +158,11 @@ export function createSessionService({
     },
 
     revoke: (sessionId, reason) => store.revoke(sessionId, reason, clock.now()),
-    revokeAllOfUser: (userId, reason, exceptSessionId) => store.revokeAllOfUser(userId, reason, clock.now(), exceptSessionId),
+    revokeAllOfUser: (userId, reason, exceptSessionId) =>
+      store.revokeAllOfUser(userId, reason, clock.now(), exceptSessionId),
     facts: (sessionId) => store.facts(sessionId),
-    isLive: (f) => f !== undefined && f.revokedAt === null && f.expiresAt > clock.now() && f.status === "active",
+    isLive: (f) =>
+      f !== undefined && f.revokedAt === null && f.expiresAt > clock.now() && f.status === "active",
     liveOfUser: (userId) => store.liveOfUser(userId, clock.now()),
     touch(sessionId) {
       // Remembered in memory too, so a busy session costs no statement at all between writes.

@@ -30,7 +30,11 @@ export function createSessionStore(db: Db) {
     "UPDATE end_user_sessions SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
   );
   const live = (userId: string, now: number) =>
-    and(eq(endUserSessions.userId, userId), isNull(endUserSessions.revokedAt), gt(endUserSessions.expiresAt, now));
+    and(
+      eq(endUserSessions.userId, userId),
+      isNull(endUserSessions.revokedAt),
+      gt(endUserSessions.expiresAt, now),
+    );
 
   return {
     facts: (sessionId: string) => {
@@ -45,8 +49,14 @@ export function createSessionStore(db: Db) {
 
     /** The session that was ever issued `tokenHash`, with the app it belongs to. */
     byTokenHash(tokenHash: string): SessionRow | undefined {
-      const t = db.select().from(endUserRefreshTokens).where(eq(endUserRefreshTokens.tokenHash, tokenHash)).get();
-      return t ? db.select().from(endUserSessions).where(eq(endUserSessions.id, t.sessionId)).get() : undefined;
+      const t = db
+        .select()
+        .from(endUserRefreshTokens)
+        .where(eq(endUserRefreshTokens.tokenHash, tokenHash))
+        .get();
+      return t
+        ? db.select().from(endUserSessions).where(eq(endUserSessions.id, t.sessionId)).get()
+        : undefined;
     },
 
     insert(row: typeof endUserSessions.$inferInsert): void {
@@ -61,10 +71,19 @@ export function createSessionStore(db: Db) {
       const r = db
         .update(endUserSessions)
         .set({ refreshHash: toHash, prevRefreshHash: fromHash, prevRotatedAt: now, lastUsedAt: now })
-        .where(and(eq(endUserSessions.id, id), eq(endUserSessions.refreshHash, fromHash), isNull(endUserSessions.revokedAt)))
+        .where(
+          and(
+            eq(endUserSessions.id, id),
+            eq(endUserSessions.refreshHash, fromHash),
+            isNull(endUserSessions.revokedAt),
+          ),
+        )
         .run();
       if (changes(r) !== 1) return false;
-      db.insert(endUserRefreshTokens).values({ tokenHash: toHash, sessionId: id, issuedAt: now }).onConflictDoNothing().run();
+      db.insert(endUserRefreshTokens)
+        .values({ tokenHash: toHash, sessionId: id, issuedAt: now })
+        .onConflictDoNothing()
+        .run();
       return true;
     },
 
@@ -92,12 +111,22 @@ export function createSessionStore(db: Db) {
 
     /** Live sessions, newest first. */
     liveOfUser(userId: string, now: number): SessionRow[] {
-      return db.select().from(endUserSessions).where(live(userId, now)).orderBy(desc(endUserSessions.createdAt)).all();
+      return db
+        .select()
+        .from(endUserSessions)
+        .where(live(userId, now))
+        .orderBy(desc(endUserSessions.createdAt))
+        .all();
     },
 
     /** Live sessions oldest first: eviction order for `max_sessions`. */
     oldestLiveOfUser(userId: string, now: number): SessionRow[] {
-      return db.select().from(endUserSessions).where(live(userId, now)).orderBy(asc(endUserSessions.createdAt)).all();
+      return db
+        .select()
+        .from(endUserSessions)
+        .where(live(userId, now))
+        .orderBy(asc(endUserSessions.createdAt))
+        .all();
     },
 
     touch(id: string, now: number, debounceMs: number): void {

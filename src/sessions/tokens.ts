@@ -72,7 +72,14 @@ export function createTokenService({
   const sign = async (app: TokenApp, claims: JWTPayload, ttl: number) => {
     const token = await keys.sign(
       app.id,
-      { ...claims, iss: issuer(app), aud: app.slug, aid: app.id, client_id: claims.client_id ?? app.slug, jti: crypto.randomUUID() },
+      {
+        ...claims,
+        iss: issuer(app),
+        aud: app.slug,
+        aid: app.id,
+        client_id: claims.client_id ?? app.slug,
+        jti: crypto.randomUUID(),
+      },
       { ttlSeconds: ttl },
     );
     return { token, expiresIn: ttl };
@@ -81,7 +88,10 @@ export function createTokenService({
   return {
     issuer,
     issueEndUser(app, c, maxExp) {
-      const ttl = Math.max(1, Math.min(ACCESS_TOKEN_TTL_SECONDS, (maxExp ?? Number.MAX_SAFE_INTEGER) - nowSeconds()));
+      const ttl = Math.max(
+        1,
+        Math.min(ACCESS_TOKEN_TTL_SECONDS, (maxExp ?? Number.MAX_SAFE_INTEGER) - nowSeconds()),
+      );
       return sign(app, { type: "end_user", sub: c.sub, sid: c.sid, role: c.role, amr: c.amr }, ttl);
     },
     issueM2m(app, c, ttl = ACCESS_TOKEN_TTL_SECONDS) {

@@ -13,7 +13,15 @@ export interface ServerSecrets {
   get(name: ServerSecretName): Uint8Array;
 }
 
-export function createServerSecrets({ db, vault, clock }: { db: Db; vault: Vault; clock: Clock }): ServerSecrets {
+export function createServerSecrets({
+  db,
+  vault,
+  clock,
+}: {
+  db: Db;
+  vault: Vault;
+  clock: Clock;
+}): ServerSecrets {
   const cache = new Map<ServerSecretName, Uint8Array>();
   const aad = (name: string) => `server_secret:${name}`;
   return {

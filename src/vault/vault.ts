@@ -133,7 +133,12 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
 
     destroy(ids) {
       if (ids.length === 0) return 0;
-      return changes(db.delete(vaultSecrets).where(inArray(vaultSecrets.id, [...ids])).run());
+      return changes(
+        db
+          .delete(vaultSecrets)
+          .where(inArray(vaultSecrets.id, [...ids]))
+          .run(),
+      );
     },
 
     kekIdsInUse() {

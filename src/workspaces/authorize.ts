@@ -1,6 +1,7 @@
 /** @module The Admin-surface permission check shared by every route: workspace membership or PAK policy. */
-import { forbidden, type HeimdallError } from "../platform/errors.ts";
+
 import type { PlatformPrincipal } from "../http/principal.ts";
+import { forbidden, type HeimdallError } from "../platform/errors.ts";
 import { evaluatePolicy, roleAllows } from "./policy.ts";
 
 /**

@@ -1,5 +1,5 @@
 /** @module Platform subset wire model: zod request schemas, DTO mappers and the list cursor (DESIGN §2, §4). */
-import { decodeCursor, isPosition } from "../http/pagination.ts";
+
 import { z } from "zod";
 import type {
   PolicyStatement,
@@ -9,9 +9,9 @@ import type {
   workspacePolicies,
   workspaces,
 } from "../db/schema.ts";
+import { decodeCursor, isPosition } from "../http/pagination.ts";
 import type { WorkspaceRole } from "../http/principal.ts";
 import { DAY, HOUR, iso } from "../platform/clock.ts";
-import { validationError } from "../platform/errors.ts";
 import { isKnownActionPattern } from "./policy.ts";
 
 export type WorkspaceRow = typeof workspaces.$inferSelect;
@@ -126,7 +126,7 @@ export const policyFileSchema = z.union([
 
 // ─── Pagination (DESIGN §2): the shared helpers, with this module's cursor shape ──────
 
-export { type Page, pageOf, parseLimit, type Position } from "../http/pagination.ts";
+export { type Page, type Position, pageOf, parseLimit } from "../http/pagination.ts";
 
 /** Opaque base64url JSON of `(created_at, id)`; anything that does not decode to that is a 400. */
 export const parseCursor = (raw: string | undefined) => decodeCursor(raw, isPosition);

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { AuditWriter } from "../audit/writer.ts";
+import type { PasswordHasher } from "../auth/passwords.ts";
 import type { Config } from "../config/index.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { PolicyStatement } from "../db/schema.ts";
@@ -50,7 +51,6 @@ import {
   workspaceDto,
   workspaceListItemDto,
 } from "./model.ts";
-import type { PasswordHasher } from "../auth/passwords.ts";
 import {
   evaluatePolicy,
   firstUngranted,

@@ -4,7 +4,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRemoteJWKSet, jwtVerify } from "jose";
-import { buildBinary, freePort, type RunningServer, startServer, stopServer, waitHealthy } from "./support.ts";
+import {
+  buildBinary,
+  freePort,
+  type RunningServer,
+  startServer,
+  stopServer,
+  waitHealthy,
+} from "./support.ts";
 
 const PAK = `pcft_live_${"E".repeat(43)}`;
 const SLUG = "journey";
@@ -56,7 +63,11 @@ describe("end-user journey through the compiled binary", () => {
     const signin = await post("/auth/signin", { identifier: "ada", password: "Analytical-Engine-1843" });
     expect(signin.status).toBe(200);
     expect(signin.headers.get("cache-control")).toBe("no-store");
-    const tokens = (await signin.json()) as { access_token: string; refresh_token: string; token_type: string };
+    const tokens = (await signin.json()) as {
+      access_token: string;
+      refresh_token: string;
+      token_type: string;
+    };
     expect(tokens.token_type).toBe("Bearer");
 
     // A stock verifier: the remote JWKS, issuer and audience pinned.
@@ -69,7 +80,9 @@ describe("end-user journey through the compiled binary", () => {
     expect(protectedHeader.typ).toBe("at+jwt");
     expect(payload).toMatchObject({ type: "end_user", role: "member", client_id: SLUG });
 
-    const me = await fetch(`${baseUrl}/${SLUG}/v1/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    const me = await fetch(`${baseUrl}/${SLUG}/v1/me`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
     expect(me.status).toBe(200);
     const profile = (await me.json()) as { id: string; username: string; email: string };
     expect(profile).toMatchObject({ id: payload.sub, username: "ada", email: "ada@example.test" });
@@ -85,7 +98,9 @@ describe("end-user journey through the compiled binary", () => {
     expect(dead.status).toBe(401);
     expect(((await dead.json()) as { code: string }).code).toBe("INVALID_REFRESH_TOKEN");
     // Logout takes effect at once for Heimdall's own endpoints.
-    const after = await fetch(`${baseUrl}/${SLUG}/v1/me`, { headers: { authorization: `Bearer ${next.access_token}` } });
+    const after = await fetch(`${baseUrl}/${SLUG}/v1/me`, {
+      headers: { authorization: `Bearer ${next.access_token}` },
+    });
     expect(after.status).toBe(401);
     expect(((await after.json()) as { code: string }).code).toBe("TOKEN_REVOKED");
   }, 60_000);

@@ -31,6 +31,7 @@ export interface CallOptions {
   unchecked?: boolean;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: bodies are checked against the contract schema, not by the type system.
 export interface CallResult<T = any> {
   status: number;
   headers: Headers;
@@ -47,6 +48,7 @@ export interface TestContext {
   workspaceId: string;
   ownerId: string;
   /** Calls `method template` with params filled in; validates the response against the contract. */
+  // biome-ignore lint/suspicious/noExplicitAny: see CallResult.
   call<T = any>(method: string, template: string, opts?: CallOptions): Promise<CallResult<T>>;
   /** Signs the bootstrap owner in; returns the `auth_token` cookie value. */
   signIn(identifier?: string, password?: string): Promise<string>;
@@ -59,7 +61,10 @@ function specFor(template: string): "heimdall" | "platform" {
 export async function createTestContext(env: Record<string, string> = {}): Promise<TestContext> {
   const dir = mkdtempSync(join(tmpdir(), "heimdall-test-"));
   createMasterKeyFile(join(dir, "master.key"));
-  const config = loadConfig({ "data-dir": dir, "public-url": PUBLIC_URL }, { HEIMDALL_LOG_LEVEL: "warn", ...env });
+  const config = loadConfig(
+    { "data-dir": dir, "public-url": PUBLIC_URL },
+    { HEIMDALL_LOG_LEVEL: "warn", ...env },
+  );
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
   const log = memoryLogger("warn");
   const deps = buildDeps(config, { clock, log, db: openDatabase(":memory:") });
@@ -68,7 +73,8 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
 
   const call = async (method: string, template: string, opts: CallOptions = {}): Promise<CallResult> => {
     let path = template;
-    for (const [k, v] of Object.entries(opts.params ?? {})) path = path.replace(`{${k}}`, encodeURIComponent(v));
+    for (const [k, v] of Object.entries(opts.params ?? {}))
+      path = path.replace(`{${k}}`, encodeURIComponent(v));
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) qs.set(k, String(v));
     const url = `${PUBLIC_URL}${path}${qs.size ? `?${qs}` : ""}`;
@@ -105,5 +111,15 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     return cookie;
   };
 
-  return { app, deps, clock, log, pak: BOOT_PAK, workspaceId: boot.workspace.id, ownerId: boot.user.id, call, signIn };
+  return {
+    app,
+    deps,
+    clock,
+    log,
+    pak: BOOT_PAK,
+    workspaceId: boot.workspace.id,
+    ownerId: boot.user.id,
+    call,
+    signIn,
+  };
 }

@@ -263,7 +263,13 @@ describe("all or nothing", () => {
     };
     const broken = createApp({
       ...deps,
-      apps: createAppService({ db: deps.db, clock: deps.clock, audit: deps.audit, keys: failingKeys, directory: deps.directory }),
+      apps: createAppService({
+        db: deps.db,
+        clock: deps.clock,
+        audit: deps.audit,
+        keys: failingKeys,
+        directory: deps.directory,
+      }),
     });
     const before = snapshot();
     const res = await broken.handle(

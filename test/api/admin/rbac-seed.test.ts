@@ -1,7 +1,7 @@
 /** @module RBAC seeding: system permissions once per database, three system roles per app, backfill at start-up. */
 import { beforeAll, expect, test } from "bun:test";
-import { backfillAppRoles, seedSystemPermissions } from "../../../src/rbac/seed.ts";
 import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
+import { backfillAppRoles, seedSystemPermissions } from "../../../src/rbac/seed.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 
 let ctx: TestContext;
@@ -12,7 +12,9 @@ beforeAll(async () => {
 const q = <T>(sql: string, ...args: string[]) => ctx.deps.db.$client.query(sql).all(...args) as T[];
 
 test("the system permission catalogue exists once, shared by every app", () => {
-  const rows = q<{ key: string }>("SELECT key FROM permissions WHERE app_id IS NULL AND is_system = 1 ORDER BY key");
+  const rows = q<{ key: string }>(
+    "SELECT key FROM permissions WHERE app_id IS NULL AND is_system = 1 ORDER BY key",
+  );
   expect(rows.map((r) => r.key)).toEqual(SYSTEM_PERMISSIONS.map((p) => p.key).sort());
   // Seeding again adds nothing.
   expect(seedSystemPermissions(ctx.deps.db, ctx.clock)).toBe(0);
@@ -37,6 +39,8 @@ test("apps without roles (from before roles existed) are backfilled, and only th
   const res = await ctx.call("POST", "/v1/apps", { body: { slug: "legacy-app", display_name: "Legacy" } });
   ctx.deps.db.$client.query("DELETE FROM roles WHERE app_id = ?").run(res.body.id);
   expect(backfillAppRoles(ctx.deps.db, ctx.clock)).toBe(1);
-  expect(q<{ n: number }>("SELECT count(*) AS n FROM roles WHERE app_id = ?", res.body.id)).toEqual([{ n: 3 }]);
+  expect(q<{ n: number }>("SELECT count(*) AS n FROM roles WHERE app_id = ?", res.body.id)).toEqual([
+    { n: 3 },
+  ]);
   expect(backfillAppRoles(ctx.deps.db, ctx.clock)).toBe(0);
 });

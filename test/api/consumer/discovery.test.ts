@@ -16,7 +16,10 @@ beforeAll(async () => {
 
 describe("GET /{app_slug}/v1/.well-known/jwks.json", () => {
   test("publishes the active and next keys with public members only, cacheable", async () => {
-    const res = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: slug }, auth: null });
+    const res = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
+      params: { app_slug: slug },
+      auth: null,
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("public, max-age=3600");
     expect(res.headers.get("etag")).toMatch(/^".+"$/);
@@ -29,7 +32,10 @@ describe("GET /{app_slug}/v1/.well-known/jwks.json", () => {
   });
 
   test("If-None-Match with the current ETag answers 304", async () => {
-    const first = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: slug }, auth: null });
+    const first = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
+      params: { app_slug: slug },
+      auth: null,
+    });
     const res = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
       params: { app_slug: slug },
       auth: null,
@@ -41,8 +47,15 @@ describe("GET /{app_slug}/v1/.well-known/jwks.json", () => {
   });
 
   test("a token signed for the app verifies against the served JWKS", async () => {
-    const res = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: slug }, auth: null });
-    const token = await ctx.deps.keys.sign(appId, { iss: `${PUBLIC_URL}/${slug}`, sub: "x" }, { ttlSeconds: 60 });
+    const res = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
+      params: { app_slug: slug },
+      auth: null,
+    });
+    const token = await ctx.deps.keys.sign(
+      appId,
+      { iss: `${PUBLIC_URL}/${slug}`, sub: "x" },
+      { ttlSeconds: 60 },
+    );
     const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(res.body), {
       issuer: `${PUBLIC_URL}/${slug}`,
       currentDate: new Date(ctx.clock.now()),
@@ -52,7 +65,10 @@ describe("GET /{app_slug}/v1/.well-known/jwks.json", () => {
   });
 
   test("unknown slug is 404 APP_NOT_FOUND", async () => {
-    const res = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: "nope-app" }, auth: null });
+    const res = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
+      params: { app_slug: "nope-app" },
+      auth: null,
+    });
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("APP_NOT_FOUND");
   });
@@ -71,12 +87,21 @@ describe("discovery metadata", () => {
     expect(res.body.jwks_uri).toBe(`${PUBLIC_URL}/${slug}/v1/.well-known/jwks.json`);
     expect(res.body.token_endpoint).toBe(`${PUBLIC_URL}/${slug}/v1/oauth/token`);
     expect(res.body.grant_types_supported).toEqual(["client_credentials"]);
-    expect(res.body.token_endpoint_auth_methods_supported).toEqual(["client_secret_basic", "client_secret_post"]);
+    expect(res.body.token_endpoint_auth_methods_supported).toEqual([
+      "client_secret_basic",
+      "client_secret_post",
+    ]);
   });
 
   test("the same document is served where stock clients look for the issuer", async () => {
-    const base = await ctx.call("GET", "/{app_slug}/v1/.well-known/openid-configuration", { params: { app_slug: slug }, auth: null });
-    for (const path of [`/${slug}/.well-known/openid-configuration`, `/.well-known/oauth-authorization-server/${slug}`]) {
+    const base = await ctx.call("GET", "/{app_slug}/v1/.well-known/openid-configuration", {
+      params: { app_slug: slug },
+      auth: null,
+    });
+    for (const path of [
+      `/${slug}/.well-known/openid-configuration`,
+      `/.well-known/oauth-authorization-server/${slug}`,
+    ]) {
       const res = await ctx.call("GET", path, { auth: null, unchecked: true });
       expect(res.status).toBe(200);
       expect(res.body).toEqual(base.body);
@@ -84,12 +109,32 @@ describe("discovery metadata", () => {
   });
 
   test("suspended apps keep publishing keys; archived apps disappear", async () => {
-    const created = await ctx.call("POST", "/v1/apps", { body: { slug: "fading-app", display_name: "Fading" } });
+    const created = await ctx.call("POST", "/v1/apps", {
+      body: { slug: "fading-app", display_name: "Fading" },
+    });
     const id = created.body.id;
-    const jwks = () => ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: "fading-app" }, auth: null });
-    expect((await ctx.call("PATCH", "/v1/apps/{app_id}/status", { params: { app_id: id }, body: { status: "suspended" } })).status).toBe(200);
+    const jwks = () =>
+      ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
+        params: { app_slug: "fading-app" },
+        auth: null,
+      });
+    expect(
+      (
+        await ctx.call("PATCH", "/v1/apps/{app_id}/status", {
+          params: { app_id: id },
+          body: { status: "suspended" },
+        })
+      ).status,
+    ).toBe(200);
     expect((await jwks()).status).toBe(200);
-    expect((await ctx.call("PATCH", "/v1/apps/{app_id}/status", { params: { app_id: id }, body: { status: "archived" } })).status).toBe(200);
+    expect(
+      (
+        await ctx.call("PATCH", "/v1/apps/{app_id}/status", {
+          params: { app_id: id },
+          body: { status: "archived" },
+        })
+      ).status,
+    ).toBe(200);
     const gone = await jwks();
     expect(gone.status).toBe(404);
     expect(gone.body.code).toBe("APP_NOT_FOUND");
@@ -98,19 +143,31 @@ describe("discovery metadata", () => {
 
 describe("Admin key routes (appliance additions)", () => {
   test("GET /v1/apps/{app_id}/keys lists states without private material", async () => {
-    const res = await ctx.call("GET", "/v1/apps/{app_id}/keys", { params: { app_id: appId }, unchecked: true });
+    const res = await ctx.call("GET", "/v1/apps/{app_id}/keys", {
+      params: { app_id: appId },
+      unchecked: true,
+    });
     expect(res.status).toBe(200);
     expect(res.body.data.map((k: { state: string }) => k.state).sort()).toEqual(["active", "next"]);
     expect(res.text).not.toMatch(/"d"|PRIVATE/);
   });
 
   test("rotation publishes a new next key, keeps the old one retiring, and is audited", async () => {
-    const before = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: slug }, auth: null });
-    const res = await ctx.call("POST", "/v1/apps/{app_id}/keys/rotate", { params: { app_id: appId }, unchecked: true });
+    const before = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
+      params: { app_slug: slug },
+      auth: null,
+    });
+    const res = await ctx.call("POST", "/v1/apps/{app_id}/keys/rotate", {
+      params: { app_id: appId },
+      unchecked: true,
+    });
     expect(res.status).toBe(200);
     const states = res.body.keys.map((k: { state: string }) => k.state).sort();
     expect(states).toEqual(["active", "next", "retiring"]);
-    const after = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: slug }, auth: null });
+    const after = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
+      params: { app_slug: slug },
+      auth: null,
+    });
     expect(after.headers.get("etag")).not.toBe(before.headers.get("etag"));
     expect(after.body.keys.map((k: { kid: string }) => k.kid)).toContain(res.body.old_kid);
     const rows = ctx.deps.db.$client
@@ -126,7 +183,10 @@ describe("Admin key routes (appliance additions)", () => {
       unchecked: true,
     });
     expect(res.status).toBe(200);
-    const jwks = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: slug }, auth: null });
+    const jwks = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
+      params: { app_slug: slug },
+      auth: null,
+    });
     expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).not.toContain(res.body.old_kid);
   });
 
@@ -134,7 +194,11 @@ describe("Admin key routes (appliance additions)", () => {
     ["no credential", null, 401, "UNAUTHORIZED"],
     ["unknown PAK", { pak: `pcft_live_${"x".repeat(40)}` }, 401, "INVALID_TOKEN"],
   ] as const)("rotate with %s", async (_n, auth, status, code) => {
-    const res = await ctx.call("POST", "/v1/apps/{app_id}/keys/rotate", { params: { app_id: appId }, auth, unchecked: true });
+    const res = await ctx.call("POST", "/v1/apps/{app_id}/keys/rotate", {
+      params: { app_id: appId },
+      auth,
+      unchecked: true,
+    });
     expect(res.status).toBe(status);
     expect(res.body.code).toBe(code);
   });
@@ -152,17 +216,25 @@ describe("Admin key routes (appliance additions)", () => {
 
 describe("slug rename alias", () => {
   test("the old slug serves the JWKS for 30 days and cannot be taken meanwhile", async () => {
-    const created = await ctx.call("POST", "/v1/apps", { body: { slug: "before-rename", display_name: "Renamed" } });
+    const created = await ctx.call("POST", "/v1/apps", {
+      body: { slug: "before-rename", display_name: "Renamed" },
+    });
     const id = created.body.id;
-    const jwks = (s: string) => ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: s }, auth: null });
+    const jwks = (s: string) =>
+      ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: { app_slug: s }, auth: null });
     const original = await jwks("before-rename");
-    const renamed = await ctx.call("PATCH", "/v1/apps/{app_id}", { params: { app_id: id }, body: { slug: "after-rename" } });
+    const renamed = await ctx.call("PATCH", "/v1/apps/{app_id}", {
+      params: { app_id: id },
+      body: { slug: "after-rename" },
+    });
     expect(renamed.status).toBe(200);
     expect(renamed.body.slug).toBe("after-rename");
 
     expect((await jwks("after-rename")).body).toEqual(original.body);
     expect((await jwks("before-rename")).body).toEqual(original.body);
-    const taken = await ctx.call("POST", "/v1/apps", { body: { slug: "before-rename", display_name: "Squatter" } });
+    const taken = await ctx.call("POST", "/v1/apps", {
+      body: { slug: "before-rename", display_name: "Squatter" },
+    });
     expect(taken.status).toBe(409);
     expect(taken.body.code).toBe("SLUG_TAKEN");
     // Discovery metadata follows the live slug only: its issuer is the new one.
@@ -176,14 +248,23 @@ describe("slug rename alias", () => {
     const expired = await jwks("before-rename");
     expect(expired.status).toBe(404);
     expect(expired.body.code).toBe("APP_NOT_FOUND");
-    expect((await ctx.call("POST", "/v1/apps", { body: { slug: "before-rename", display_name: "Now free" } })).status).toBe(201);
+    expect(
+      (await ctx.call("POST", "/v1/apps", { body: { slug: "before-rename", display_name: "Now free" } }))
+        .status,
+    ).toBe(201);
   });
 
   test("renaming back to a live alias of the same app is allowed", async () => {
     const created = await ctx.call("POST", "/v1/apps", { body: { slug: "ping-app", display_name: "Ping" } });
     const id = created.body.id;
-    expect((await ctx.call("PATCH", "/v1/apps/{app_id}", { params: { app_id: id }, body: { slug: "pong-app" } })).status).toBe(200);
-    const back = await ctx.call("PATCH", "/v1/apps/{app_id}", { params: { app_id: id }, body: { slug: "ping-app" } });
+    expect(
+      (await ctx.call("PATCH", "/v1/apps/{app_id}", { params: { app_id: id }, body: { slug: "pong-app" } }))
+        .status,
+    ).toBe(200);
+    const back = await ctx.call("PATCH", "/v1/apps/{app_id}", {
+      params: { app_id: id },
+      body: { slug: "ping-app" },
+    });
     expect(back.status).toBe(200);
     const rows = ctx.deps.db.$client.query("SELECT slug FROM app_slug_aliases WHERE app_id = ?").all(id);
     expect(rows).toEqual([{ slug: "pong-app" }]);
