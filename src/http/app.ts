@@ -16,9 +16,13 @@ import { consumerAdminUserRoutes, endUserAdminRoutes } from "../users/routes.ts"
 import { verifyRoutes } from "../verify/routes.ts";
 import { platformRoutes } from "../workspaces/routes.ts";
 import { parseBody } from "./body.ts";
-import { mapError } from "./errors.ts";
+import { mapError, OAuthError } from "./errors.ts";
 import { type MountedRoute, opsRoutes } from "./ops.ts";
 import { beginRequest, requestState } from "./request-state.ts";
+
+const OAUTH_TOKEN_PATH = /^\/[^/]+\/v1\/oauth\/token$/;
+/** Body-level refusals of the global parser, which the token endpoint reports as `invalid_request`. */
+const BODY_ERRORS = new Set(["INVALID_JSON", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"]);
 
 export function createApp(deps: Deps) {
   const { config, log, metrics } = deps;
@@ -53,7 +57,15 @@ export function createApp(deps: Deps) {
       const state = requestState(request);
       // Errors thrown while parsing reach us wrapped in Elysia's ParseError.
       const cause = (error as { cause?: unknown }).cause;
-      const err = cause instanceof HeimdallError ? cause : error;
+      let err = cause instanceof HeimdallError ? cause : error;
+      // The token endpoint speaks RFC 6749 §5.2 even about bodies the global parser refused.
+      if (
+        err instanceof HeimdallError &&
+        BODY_ERRORS.has(err.code) &&
+        OAUTH_TOKEN_PATH.test(new URL(request.url).pathname)
+      ) {
+        err = new OAuthError(err.status === 413 ? 413 : 400, "invalid_request", err.message);
+      }
       const res = mapError(err, code, state.id, log);
       state.status = res.status;
       return res;

@@ -430,16 +430,18 @@ describe("RFC 6749 errors", () => {
     expect(ctx.deps.audit.verify().ok).toBe(true);
   });
 
-  test("malformed JSON → 400 INVALID_JSON; unknown app → 404; suspended app → 403 APP_SUSPENDED", async () => {
-    // The body parser is shared by every route and answers in the DESIGN error shape (checked by ctx.call).
+  test("malformed JSON → 400 invalid_request (RFC 6749 shape); unknown app → 404; suspended app → 403", async () => {
+    // The body parser is shared by every route; on the token endpoint its refusals speak OAuth.
     const bad = await ctx.call("POST", TOKEN, {
       params: { app_slug: app.slug },
       raw: "{grant_type",
       headers: { authorization: basic(client.client_id, client.client_secret) },
       auth: null,
+      unchecked: true,
     });
     expect(bad.status).toBe(400);
-    expect(errCode(bad)).toBe("INVALID_JSON");
+    expect(bad.body.error).toBe("invalid_request");
+    expect(bad.headers.get("cache-control")).toBe("no-store");
     const missing = await token({
       slug: "no-such-app",
       form: { grant_type: "client_credentials" },
