@@ -149,6 +149,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     jobs: [
       { name: "keys.rotate", intervalMs: MINUTE, run: () => keys.tick() },
       { name: "email.deliver", intervalMs: 15_000, run: () => email.deliverDue() },
+      { name: "ratelimit.flush", intervalMs: 1_000, run: async () => rateLimiter.flush() },
       {
         name: "cleanup",
         intervalMs: HOUR,

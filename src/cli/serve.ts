@@ -83,6 +83,8 @@ async function shutdown(deps: Deps, server: Bun.Server<unknown>, signal: string)
     await server.stop(true);
   }
   await deps.scheduler.stop();
+  // Rate-limit counters are written behind; the last second of them goes to disk before the database closes.
+  deps.rateLimiter.flush();
   deps.db.$client.close();
   log.info("stopped");
 }

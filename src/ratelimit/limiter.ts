@@ -1,6 +1,11 @@
 /**
- * @module Fixed-window rate limits stored in SQLite (DESIGN §7): they hold across restarts and are shared
- * by every request of this process. One UPSERT per check; RateLimit-* headers per the IETF draft.
+ * @module Fixed-window rate limits (DESIGN §7), counted in memory and written behind to SQLite.
+ *
+ * Counting in a write transaction per request would put an fsync (`synchronous=FULL`, ~0.3 ms here) on
+ * every limited request — and a flood of refused requests would then spend the event loop on fsyncs.
+ * Counters therefore live in memory (loaded from SQLite on first use) and dirty ones are flushed to
+ * SQLite in one transaction every second and at shutdown: limits hold across restarts, losing at most
+ * the last second of counts on a crash. One process owns the database, so memory is the truth.
  */
 import { lt } from "drizzle-orm";
 import { changes, type Db, tx } from "../db/client.ts";
@@ -30,6 +35,8 @@ export interface RateLimiter {
   peek(limit: Limit): LimitState;
   /** Forgets a counter (e.g. failed sign-ins after a success). */
   reset(key: string): void;
+  /** Writes the counters changed since the last flush, in one transaction. */
+  flush(): number;
   purge(): number;
 }
 
@@ -41,67 +48,105 @@ export function headersOf(s: LimitState): Record<string, string> {
   };
 }
 
+interface Counter {
+  windowStart: number;
+  count: number;
+}
+
+const MAX_COUNTERS = 200_000;
+
 export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): RateLimiter {
-  // A new window starts when the stored one has ended; otherwise the count goes up by one.
-  const hit = db.$client.query<{ windowStart: number; count: number }, [string, number, number]>(
-    `INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, 1)
-     ON CONFLICT(key) DO UPDATE SET
-       count = CASE WHEN window_start + ?3 <= ?2 THEN 1 ELSE count + 1 END,
-       window_start = CASE WHEN window_start + ?3 <= ?2 THEN ?2 ELSE window_start END
-     RETURNING window_start AS windowStart, count`,
-  );
-  const read = db.$client.query<{ windowStart: number; count: number }, [string]>(
+  const read = db.$client.query<Counter, [string]>(
     "SELECT window_start AS windowStart, count FROM rate_limits WHERE key = ?",
   );
+  const write = db.$client.query<never, [string, number, number]>(
+    "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET window_start = ?2, count = ?3",
+  );
   const del = db.$client.query<never, [string]>("DELETE FROM rate_limits WHERE key = ?");
+  const counters = new Map<string, Counter>();
+  const dirty = new Set<string>();
 
-  const state = (l: Limit, windowStart: number, count: number, now: number): LimitState => ({
-    allowed: count <= l.max,
+  const counter = (key: string): Counter => {
+    let c = counters.get(key);
+    if (!c) {
+      if (counters.size >= MAX_COUNTERS) evictStale();
+      c = read.get(key) ?? { windowStart: 0, count: 0 };
+      counters.set(key, c);
+    }
+    return c;
+  };
+  // Windows are at most a day long: older counters can be dropped from memory (after being written).
+  const evictStale = () => {
+    const horizon = clock.now() - 24 * 3600 * 1000;
+    flushNow();
+    for (const [k, c] of counters) if (c.windowStart < horizon) counters.delete(k);
+  };
+  const state = (l: Limit, c: Counter, now: number): LimitState => ({
+    allowed: c.count <= l.max,
     limit: l.max,
-    remaining: Math.max(0, l.max - count),
-    resetSeconds: Math.max(1, Math.ceil((windowStart + l.windowMs - now) / 1000)),
+    remaining: Math.max(0, l.max - c.count),
+    resetSeconds: Math.max(1, Math.ceil((c.windowStart + l.windowMs - now) / 1000)),
   });
+  const flushNow = (): number => {
+    if (dirty.size === 0) return 0;
+    const keys = [...dirty];
+    dirty.clear();
+    tx(db, () => {
+      for (const k of keys) {
+        const c = counters.get(k);
+        if (c) write.run(k, c.windowStart, c.count);
+      }
+    });
+    return keys.length;
+  };
 
   return {
     consume(limits, code = "RATE_LIMITED") {
       const now = clock.now();
-      // One transaction for all the counters of a request: one commit (one fsync) instead of one per limit.
-      // A refusal rolls the increments back, which a fixed window can afford: its count is already spent.
-      return tx(db, () => {
-        let tightest: LimitState | undefined;
-        for (const l of limits) {
-          const row = hit.get(l.key, now, l.windowMs)!;
-          const s = state(l, row.windowStart, row.count, now);
-          if (!s.allowed) {
-            throw new HeimdallError(429, code, "Too many requests; retry later", undefined, {
-              ...headersOf(s),
-              "retry-after": String(s.resetSeconds),
-            });
-          }
-          if (!tightest || s.remaining < tightest.remaining) tightest = s;
-        }
-        return tightest ?? { allowed: true, limit: 0, remaining: 0, resetSeconds: 0 };
+      const cs = limits.map((l) => {
+        const c = counter(l.key);
+        return c.windowStart + l.windowMs <= now ? { windowStart: now, count: 0 } : { ...c };
       });
+      // All or nothing: a refused call counts nowhere (its window's count is already spent).
+      let tightest: LimitState | undefined;
+      for (let i = 0; i < limits.length; i++) {
+        const l = limits[i]!;
+        const next = { windowStart: cs[i]!.windowStart, count: cs[i]!.count + 1 };
+        const s = state(l, next, now);
+        if (!s.allowed) {
+          throw new HeimdallError(429, code, "Too many requests; retry later", undefined, {
+            ...headersOf(s),
+            "retry-after": String(s.resetSeconds),
+          });
+        }
+        cs[i] = next;
+        if (!tightest || s.remaining < tightest.remaining) tightest = s;
+      }
+      limits.forEach((l, i) => {
+        counters.set(l.key, cs[i]!);
+        dirty.add(l.key);
+      });
+      return tightest ?? { allowed: true, limit: 0, remaining: 0, resetSeconds: 0 };
     },
     peek(l) {
       const now = clock.now();
-      const row = read.get(l.key);
-      if (!row || row.windowStart + l.windowMs <= now) {
+      const c = counter(l.key);
+      if (c.windowStart + l.windowMs <= now) {
         return { allowed: true, limit: l.max, remaining: l.max, resetSeconds: Math.ceil(l.windowMs / 1000) };
       }
-      return state(l, row.windowStart, row.count, now);
+      return state(l, c, now);
     },
     reset(key) {
+      counters.delete(key);
+      dirty.delete(key);
       del.run(key);
     },
+    flush: flushNow,
     purge() {
-      // Windows are at most a day long; anything older is dead weight.
-      return changes(
-        db
-          .delete(rateLimits)
-          .where(lt(rateLimits.windowStart, clock.now() - 24 * 3600 * 1000))
-          .run(),
-      );
+      flushNow();
+      const horizon = clock.now() - 24 * 3600 * 1000;
+      for (const [k, c] of counters) if (c.windowStart < horizon) counters.delete(k);
+      return changes(db.delete(rateLimits).where(lt(rateLimits.windowStart, horizon)).run());
     },
   };
 }

@@ -32,17 +32,22 @@ test("allows max hits per window, then refuses with 429 and Retry-After", () => 
   expect(limiter.consume([l]).allowed).toBe(true);
 });
 
-test("peek does not count; reset forgets; limits survive a new limiter on the same database", () => {
+test("peek does not count; reset forgets; flushed limits survive a new limiter on the same database", () => {
   const { db, clock, limiter } = setup();
   const l = { key: "p", max: 2, windowMs: 60_000 };
   limiter.consume([l]);
   expect(limiter.peek(l).remaining).toBe(1);
   expect(limiter.peek(l).remaining).toBe(1);
+  // Counted in memory, written behind: nothing is on disk until a flush, then one row.
+  expect(db.$client.query("SELECT count(*) AS n FROM rate_limits").get()).toEqual({ n: 0 });
+  expect(limiter.flush()).toBe(1);
+  expect(db.$client.query("SELECT key, count FROM rate_limits").all()).toEqual([{ key: "p", count: 1 }]);
   const again = createRateLimiter({ db, clock });
   again.consume([l]);
   expect(() => again.consume([l])).toThrow(HeimdallError);
   again.reset("p");
-  expect(limiter.peek(l).remaining).toBe(2);
+  expect(again.peek(l).remaining).toBe(2);
+  expect(createRateLimiter({ db, clock }).peek(l).remaining).toBe(2);
 });
 
 test("every limit in a call counts; a refused call counts nowhere (one transaction)", () => {
