@@ -1,36 +1,16 @@
 /** @module The compiled binary on the end-user journey: sign-up, sign-in, /me, refresh, logout, and a remote JWKS verification. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createRemoteJWKSet, jwtVerify } from "jose";
-import {
-  buildBinary,
-  freePort,
-  type RunningServer,
-  startServer,
-  stopServer,
-  waitHealthy,
-} from "./support.ts";
+import { type Appliance, startAppliance } from "./support.ts";
 
 const PAK = `pcft_live_${"E".repeat(43)}`;
 const SLUG = "journey";
-const work = mkdtempSync(join(tmpdir(), "heimdall-enduser-"));
-const runDir = join(work, "run");
+let appliance: Appliance;
 let baseUrl = "";
-let server: RunningServer;
 
 beforeAll(async () => {
-  const binary = buildBinary(work, runDir);
-  const port = freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  server = startServer({
-    binary,
-    cwd: runDir,
-    port,
-    env: { HEIMDALL_PUBLIC_URL: baseUrl, HEIMDALL_BOOTSTRAP_PAK: PAK, HEIMDALL_LOG_LEVEL: "warn" },
-  });
-  await waitHealthy(baseUrl, server);
+  appliance = await startAppliance("enduser", PAK);
+  baseUrl = appliance.baseUrl;
   const app = await fetch(`${baseUrl}/v1/apps`, {
     method: "POST",
     headers: { authorization: `Bearer ${PAK}`, "content-type": "application/json" },
@@ -40,8 +20,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (server) expect(await stopServer(server)).toBe(0);
-  rmSync(work, { recursive: true, force: true });
+  if (appliance) expect(await appliance.dispose()).toBe(0);
 });
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>

@@ -4,30 +4,18 @@
  * JWKS verifies the tokens with issuer and audience pinned. Also the per-address failure limit on real sockets.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import * as oidc from "openid-client";
 import { FAILED_AUTH_LIMITS } from "../../src/m2m/grant.ts";
-import {
-  buildBinary,
-  freePort,
-  type RunningServer,
-  startServer,
-  stopServer,
-  waitHealthy,
-} from "./support.ts";
+import { type Appliance, startAppliance } from "./support.ts";
 
 const TIMEOUT = 60_000;
 const PAK = `pcft_live_${"I".repeat(43)}`;
 const SLUG = "interop";
 const SCOPES = ["user.read", "user.list"];
 
-const work = mkdtempSync(join(tmpdir(), "heimdall-interop-"));
-const runDir = join(work, "run");
+let appliance: Appliance;
 let baseUrl = "";
-let server: RunningServer;
 let client: { client_id: string; client_secret: string };
 
 async function admin<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -41,23 +29,14 @@ async function admin<T>(method: string, path: string, body?: unknown): Promise<T
 }
 
 beforeAll(async () => {
-  const binary = buildBinary(work, runDir);
-  const port = freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  server = startServer({
-    binary,
-    cwd: runDir,
-    port,
-    env: { HEIMDALL_PUBLIC_URL: baseUrl, HEIMDALL_BOOTSTRAP_PAK: PAK, HEIMDALL_LOG_LEVEL: "warn" },
-  });
-  await waitHealthy(baseUrl, server);
+  appliance = await startAppliance("interop", PAK);
+  baseUrl = appliance.baseUrl;
   const app = await admin<{ id: string }>("POST", "/v1/apps", { slug: SLUG, display_name: "Interop" });
   client = await admin("POST", `/v1/apps/${app.id}/credentials`, { name: "interop", scopes: SCOPES });
 }, TIMEOUT);
 
 afterAll(async () => {
-  if (server) await stopServer(server);
-  rmSync(work, { recursive: true, force: true });
+  if (appliance) await appliance.dispose();
 });
 
 const issuer = () => `${baseUrl}/${SLUG}`;

@@ -3,43 +3,22 @@
  * apps, roles and permissions, end-user administration and `verify.authorize`, with `baseUrl` pointed here.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Heimdall } from "@productcraft/heimdall";
-import {
-  buildBinary,
-  freePort,
-  type RunningServer,
-  startServer,
-  stopServer,
-  waitHealthy,
-} from "./support.ts";
+import { type Appliance, startAppliance } from "./support.ts";
 
 const PAK = `pcft_live_${"K".repeat(43)}`;
 const SLUG = "sdk-app";
 const PASSWORD = "Difference-Engine-1822";
-const work = mkdtempSync(join(tmpdir(), "heimdall-sdk-"));
-const runDir = join(work, "run");
+let appliance: Appliance;
 let baseUrl = "";
-let server: RunningServer;
 
 beforeAll(async () => {
-  const binary = buildBinary(work, runDir);
-  const port = freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  server = startServer({
-    binary,
-    cwd: runDir,
-    port,
-    env: { HEIMDALL_PUBLIC_URL: baseUrl, HEIMDALL_BOOTSTRAP_PAK: PAK, HEIMDALL_LOG_LEVEL: "warn" },
-  });
-  await waitHealthy(baseUrl, server);
+  appliance = await startAppliance("sdk", PAK);
+  baseUrl = appliance.baseUrl;
 }, 60_000);
 
 afterAll(async () => {
-  if (server) expect(await stopServer(server)).toBe(0);
-  rmSync(work, { recursive: true, force: true });
+  if (appliance) expect(await appliance.dispose()).toBe(0);
 });
 
 describe("@productcraft/heimdall 0.4.1 against the appliance", () => {

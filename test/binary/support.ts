@@ -1,5 +1,6 @@
 /** @module Helpers shared by the binary tests: compile `src/main.ts`, pick a free port, start, await health, stop. */
-import { chmodSync, copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 
@@ -77,4 +78,43 @@ export async function waitHealthy(baseUrl: string, server: RunningServer): Promi
 export async function stopServer(server: RunningServer): Promise<number> {
   server.proc.kill("SIGTERM");
   return server.proc.exited;
+}
+
+export interface Appliance {
+  baseUrl: string;
+  server: RunningServer;
+  /** Stops the server (asserting a clean exit is the caller's business) and removes the temp dir. */
+  dispose(): Promise<number>;
+}
+
+/**
+ * A freshly built binary, alone in a temp dir, serving on a free port with a known bootstrap PAK and
+ * `HEIMDALL_PUBLIC_URL` set to where it listens: the set-up every end-to-end test file shares.
+ */
+export async function startAppliance(
+  name: string,
+  pak: string,
+  env: Record<string, string> = {},
+): Promise<Appliance> {
+  const work = mkdtempSync(join(tmpdir(), `heimdall-${name}-`));
+  const runDir = join(work, "run");
+  const binary = buildBinary(work, runDir);
+  const port = freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const server = startServer({
+    binary,
+    cwd: runDir,
+    port,
+    env: { HEIMDALL_PUBLIC_URL: baseUrl, HEIMDALL_BOOTSTRAP_PAK: pak, HEIMDALL_LOG_LEVEL: "warn", ...env },
+  });
+  await waitHealthy(baseUrl, server);
+  return {
+    baseUrl,
+    server,
+    async dispose() {
+      const code = await stopServer(server);
+      rmSync(work, { recursive: true, force: true });
+      return code;
+    },
+  };
 }
