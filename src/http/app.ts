@@ -25,7 +25,22 @@ const OAUTH_TOKEN_PATH = /^\/[^/]+\/v1\/oauth\/token$/;
 const BODY_ERRORS = new Set(["INVALID_JSON", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"]);
 
 export function createApp(deps: Deps) {
-  const { config, log, metrics } = deps;
+  const observe = (request: Request, route: string, status: number) => {
+    const state = requestState(request);
+    const seconds = (performance.now() - state.start) / 1000;
+    deps.metrics.observe(request.method, route || "unmatched", status, seconds);
+    if (deps.config.logLevel === "debug") {
+      deps.log.debug("request", {
+        request_id: state.id,
+        method: request.method,
+        route: route || "unmatched",
+        status,
+        ms: Math.round(seconds * 1e4) / 10,
+        ip: state.ip,
+      });
+    }
+  };
+  const { config, log } = deps;
   // Ops documents the composed app's routes, which exist only once every module is mounted below.
   const app = new Elysia({
     normalize: false,
@@ -44,13 +59,17 @@ export function createApp(deps: Deps) {
     })
     // The request id goes on the final response. Set on a returned Response directly: putting it in
     // `set.headers` would make Elysia rebuild that Response around a streamed copy of its body.
-    .mapResponse({ as: "global" }, ({ responseValue, set, request }) => {
+    // Metrics are recorded here too (every matched route, errors included, passes through) rather than
+    // in an after-response hook, which costs a measurable share of a small request.
+    .mapResponse({ as: "global" }, ({ responseValue, set, request, route }) => {
       const id = requestState(request).id;
       if (responseValue instanceof Response) {
         responseValue.headers.set("x-request-id", id);
+        observe(request, route, responseValue.status);
         return responseValue;
       }
       set.headers["x-request-id"] = id;
+      observe(request, route, typeof set.status === "number" ? set.status : 200);
     })
     .onParse({ as: "global" }, ({ request, contentType }) => parseBody(request, contentType))
     .onError({ as: "global" }, ({ error, code, request }) => {
@@ -67,22 +86,9 @@ export function createApp(deps: Deps) {
         err = new OAuthError(err.status === 413 ? 413 : 400, "invalid_request", err.message);
       }
       const res = mapError(err, code, state.id, log);
-      state.status = res.status;
+      // No route matched: the one case that does not pass through mapResponse.
+      if (code === "NOT_FOUND") observe(request, "", res.status);
       return res;
-    })
-    .onAfterResponse({ as: "global" }, ({ request, route, set }) => {
-      const state = requestState(request);
-      const status = state.status ?? (typeof set.status === "number" ? set.status : 200);
-      const seconds = (performance.now() - state.start) / 1000;
-      metrics.observe(request.method, route || "unmatched", status, seconds);
-      log.debug("request", {
-        request_id: state.id,
-        method: request.method,
-        route: route || "unmatched",
-        status,
-        ms: Math.round(seconds * 1e4) / 10,
-        ip: state.ip,
-      });
     })
     .use(opsRoutes(deps, (): readonly MountedRoute[] => app.routes))
     .use(platformRoutes(deps))

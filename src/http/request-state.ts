@@ -5,7 +5,6 @@ export interface RequestState {
   readonly id: string;
   readonly start: number;
   readonly ip: string | null;
-  status?: number;
 }
 
 const states = new WeakMap<Request, RequestState>();
@@ -18,10 +17,15 @@ export function beginRequest(
   trustedProxies: readonly string[],
 ): RequestState {
   const sent = request.headers.get("x-request-id");
+  // The client address is worked out only when something asks (audit, rate limits): most requests don't.
+  let ip: string | null | undefined;
   const state: RequestState = {
     id: sent && REQUEST_ID.test(sent) ? sent : crypto.randomUUID(),
     start: performance.now(),
-    ip: clientIp(request, server, trustedProxies),
+    get ip() {
+      if (ip === undefined) ip = clientIp(request, server, trustedProxies);
+      return ip;
+    },
   };
   states.set(request, state);
   return state;
