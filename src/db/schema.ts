@@ -199,9 +199,8 @@ export const signingKeys = sqliteTable(
     state: text("state", { enum: ["next", "active", "retiring", "retired"] }).notNull(),
     /** Public JWK members only (kty, n, e). */
     publicJwk: json<{ kty: string; n: string; e: string }>("public_jwk").notNull(),
-    vaultSecretId: text("vault_secret_id")
-      .notNull()
-      .references(() => vaultSecrets.id),
+    /** The sealed private key; null once the key is retired and its private half destroyed. */
+    vaultSecretId: text("vault_secret_id").references(() => vaultSecrets.id),
     createdAt: ms("created_at").notNull(),
     /** When a `next` key starts signing; when an `active` key started. */
     activatesAt: ms("activates_at").notNull(),

@@ -177,6 +177,8 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
   async function importSigner(appId: string, kid: string): Promise<CryptoKey> {
     const row = store.byKid(kid);
     if (row?.appId !== appId) throw new Error(`signing key ${kid} does not belong to app ${appId}`);
+    if (row.vaultSecretId === null)
+      throw new Error(`signing key ${kid} is retired; its private key is destroyed`);
     const der = vault.open(row.vaultSecretId, aadFor(appId, kid));
     try {
       return await crypto.subtle.importKey("pkcs8", der, RS256, false, ["sign"]);
@@ -337,6 +339,7 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
           trigger: "manual" as const,
         };
         recordRotation(appId, details, { actor, meta });
+        vault.destroy(store.detachRetiredSecrets());
         return { oldKid, newKid, nextKid };
       });
       refresh(appId);
@@ -362,6 +365,8 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
             trigger: "scheduled",
           });
         }
+        // A retired key never signs again, and what it signed has expired: its private half is destroyed.
+        vault.destroy(store.detachRetiredSecrets());
         return { rotated, retired };
       });
       // One app at a time: keygen is CPU-bound, and a burst after downtime should not starve requests.
@@ -384,7 +389,7 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
     },
 
     deleteApp(appId) {
-      const secretIds = store.all(appId).map((k) => k.vaultSecretId);
+      const secretIds = store.all(appId).flatMap((k) => (k.vaultSecretId ? [k.vaultSecretId] : []));
       store.deleteForApp(appId);
       deps.vault.destroy(secretIds);
     },

@@ -1,5 +1,5 @@
 /** @module Drizzle queries on `signing_keys`; every state change is conditional on the state it expects. */
-import { and, asc, count, desc, eq, inArray, lte, ne, notExists } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, isNotNull, lte, ne, notExists } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client.ts";
 import { signingKeys } from "../db/schema.ts";
@@ -106,6 +106,23 @@ export function createKeyStore(db: Db) {
         .where(and(eq(signingKeys.state, "retiring"), lte(signingKeys.retireAt, now)))
         .returning({ id: signingKeys.id })
         .all().length;
+    },
+
+    /**
+     * Detaches the sealed private keys of retired keys and returns their vault ids, for the caller to
+     * destroy in the same transaction: a key that can never sign again should not be recoverable.
+     */
+    detachRetiredSecrets(): string[] {
+      // RETURNING would report the new (null) value, so the ids are read first, in the same transaction.
+      const retired = and(eq(signingKeys.state, "retired"), isNotNull(signingKeys.vaultSecretId));
+      const ids = db
+        .select({ secret: signingKeys.vaultSecretId })
+        .from(signingKeys)
+        .where(retired)
+        .all()
+        .flatMap((r) => (r.secret ? [r.secret] : []));
+      if (ids.length) db.update(signingKeys).set({ vaultSecretId: null }).where(retired).run();
+      return ids;
     },
 
     /** Apps that sign (have an active key) but have nothing pre-published to rotate to. */

@@ -220,6 +220,44 @@ describe("manual rotation", () => {
     expect(ctx.audits.map((e) => e.details)).toEqual([
       { old_kid: a!, new_kid: b!, next_kid: res.nextKid!, emergency: true, trigger: "manual" },
     ]);
+    // The withdrawn key can never sign again: its sealed private half is destroyed in the same transaction.
+    const row = ctx.db.select().from(signingKeys).where(eq(signingKeys.kid, a!)).get()!;
+    expect(row.vaultSecretId).toBeNull();
+    expect(
+      ctx.db.$client
+        .query("SELECT count(*) AS n FROM vault_secrets WHERE aad = ?")
+        .get(`signing_key:${appId}:${a}`),
+    ).toEqual({ n: 0 });
+  });
+
+  test("a key retired by the scheduler loses its private half; keys still published keep theirs", async () => {
+    const ctx = setupKeys();
+    const appId = await createAppWithKeys(ctx);
+    const [a] = jwksKids(ctx.svc, appId);
+    ctx.clock.advance(ROTATION_INTERVAL);
+    await ctx.svc.tick();
+    const sealed = () =>
+      ctx.db
+        .select()
+        .from(signingKeys)
+        .where(eq(signingKeys.appId, appId))
+        .all()
+        .map((k) => [k.kid, k.state, k.vaultSecretId !== null] as const);
+    // Retiring (still published for verifiers): the sealed key is kept until it retires.
+    expect(sealed().find(([kid]) => kid === a)).toEqual([a!, "retiring", true]);
+    ctx.clock.advance(OVERLAP);
+    expect((await ctx.svc.tick()).retired).toBe(1);
+    expect(sealed().find(([kid]) => kid === a)).toEqual([a!, "retired", false]);
+    expect(
+      sealed()
+        .filter(([, state]) => state !== "retired")
+        .every(([, , has]) => has),
+    ).toBe(true);
+    expect(
+      ctx.db.$client
+        .query("SELECT count(*) AS n FROM vault_secrets WHERE aad = ?")
+        .get(`signing_key:${appId}:${a}`),
+    ).toEqual({ n: 0 });
   });
 
   test("an app without keys cannot rotate", async () => {
