@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
-import { idempotencyScope } from "../http/idempotency.ts";
+import { idempotentCreate } from "../http/idempotency.ts";
 import { queryParam } from "../http/pagination.ts";
 import { createApiKeySchema } from "./model.ts";
 
@@ -27,17 +27,11 @@ export const apiKeysRoutes = (deps: Deps) =>
         const input = validate(createApiKeySchema, body);
         // Checked before a replay too: a caller who lost the right must not be shown the stored key again.
         deps.apps.authorizeApp(principal, params.app_id, "heimdall.create");
-        const res = await deps.idempotency.run(
-          idempotencyScope(principal, `POST /v1/apps/${params.app_id}/api-keys`),
-          request.headers.get("idempotency-key"),
-          body,
-          async () => ({ status: 201, body: deps.apiKeys.create(principal, params.app_id, input, meta) }),
-          // The replay must show the same key again, so the stored response holds it: sealed.
-          { seal: true },
+        return idempotentCreate(
+          deps.idempotency,
+          { principal, route: `POST /v1/apps/${params.app_id}/api-keys`, request, body, set, seal: true },
+          () => deps.apiKeys.create(principal, params.app_id, input, meta),
         );
-        set.status = res.status;
-        if (res.replayed) set.headers["idempotent-replayed"] = "true";
-        return res.body;
       },
       { platform: "any" },
     )

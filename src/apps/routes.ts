@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
-import { idempotencyScope } from "../http/idempotency.ts";
+import { idempotentCreate } from "../http/idempotency.ts";
 import { queryParam } from "../http/pagination.ts";
 import { authConfigPatchSchema } from "./auth-config.ts";
 import { createAppSchema, updateAppSchema, updateStatusSchema } from "./model.ts";
@@ -25,15 +25,11 @@ export const appsRoutes = (deps: Deps) =>
       "/v1/apps",
       async ({ body, request, principal, meta, set }) => {
         const input = validate(createAppSchema, body);
-        const res = await deps.idempotency.run(
-          idempotencyScope(principal, "POST /v1/apps"),
-          request.headers.get("idempotency-key"),
-          body,
-          async () => ({ status: 201, body: await deps.apps.create(principal, input, meta) }),
+        return idempotentCreate(
+          deps.idempotency,
+          { principal, route: "POST /v1/apps", request, body, set },
+          () => deps.apps.create(principal, input, meta),
         );
-        set.status = res.status;
-        if (res.replayed) set.headers["idempotent-replayed"] = "true";
-        return res.body;
       },
       { platform: "any" },
     )

@@ -1,5 +1,5 @@
 /** @module The append-only audit log (DESIGN §8): one writer, a SHA-256 hash chain per app, and its verifier. */
-import { asc, desc, eq } from "drizzle-orm";
+import { asc } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { auditLog } from "../db/schema.ts";
 import type { AuditActor, CallMeta } from "../http/principal.ts";
@@ -97,15 +97,4 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
       return { ok: true, rows: rows.length, chains: heads.size };
     },
   };
-}
-
-/** Newest row of a chain; used by tests and by `audit verify` output. */
-export function chainHead(db: Db, chain: string): Row | undefined {
-  return db
-    .select()
-    .from(auditLog)
-    .where(eq(auditLog.chain, chain))
-    .orderBy(desc(auditLog.seq))
-    .limit(1)
-    .get();
 }

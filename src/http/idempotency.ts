@@ -136,3 +136,32 @@ export function createIdempotency({
 /** Idempotency keys are per caller and per route: a PAK and a person never share a key space, nor do two apps. */
 export const idempotencyScope = (p: PlatformPrincipal, route: string) =>
   `${p.kind === "pak" ? `pak:${p.pakId}` : `user:${p.userId}`}:${route}`;
+
+/**
+ * The create-route glue shared by every route that honours `Idempotency-Key`: runs `create` once per
+ * (caller, route, key), answers 201 or the replayed status, and marks replays with `Idempotent-Replayed`.
+ */
+export async function idempotentCreate(
+  idempotency: Idempotency,
+  o: {
+    principal: PlatformPrincipal;
+    route: string;
+    request: Request;
+    body: unknown;
+    set: { status?: unknown; headers: Record<string, unknown> };
+    /** The response holds a secret shown once: stored sealed so a replay can show it again. */
+    seal?: boolean;
+  },
+  create: () => unknown,
+): Promise<unknown> {
+  const res = await idempotency.run(
+    idempotencyScope(o.principal, o.route),
+    o.request.headers.get("idempotency-key"),
+    o.body,
+    async () => ({ status: 201, body: await create() }),
+    { seal: o.seal ?? false },
+  );
+  o.set.status = res.status;
+  if (res.replayed) o.set.headers["idempotent-replayed"] = "true";
+  return res.body;
+}

@@ -4,7 +4,7 @@ import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { consumerGuards } from "../http/consumer.ts";
 import { guards } from "../http/guards.ts";
-import { idempotencyScope } from "../http/idempotency.ts";
+import { idempotentCreate } from "../http/idempotency.ts";
 import { queryParam } from "../http/pagination.ts";
 import { createM2mClientSchema, setScopesSchema, updateM2mClientSchema } from "./model.ts";
 
@@ -31,17 +31,11 @@ export const credentialsRoutes = (deps: Deps) =>
         const input = validate(createM2mClientSchema, body);
         // Checked before a replay too: a caller who lost the right must not be shown the stored secret again.
         deps.apps.authorizeApp(principal, params.app_id, "heimdall.create");
-        const res = await deps.idempotency.run(
-          idempotencyScope(principal, `POST /v1/apps/${params.app_id}/credentials`),
-          request.headers.get("idempotency-key"),
-          body,
-          async () => ({ status: 201, body: deps.m2m.create(principal, params.app_id, input, meta) }),
-          // The replay must show the same secret again, so the stored response holds it: sealed.
-          { seal: true },
+        return idempotentCreate(
+          deps.idempotency,
+          { principal, route: `POST /v1/apps/${params.app_id}/credentials`, request, body, set, seal: true },
+          () => deps.m2m.create(principal, params.app_id, input, meta),
         );
-        set.status = res.status;
-        if (res.replayed) set.headers["idempotent-replayed"] = "true";
-        return res.body;
       },
       { platform: "any" },
     )
