@@ -32,9 +32,7 @@ if ! "$bun" --version >/dev/null 2>&1; then
   fi
 fi
 echo "==> building ./heimdall with Bun $("$bun" --version)"
-"$bun" build --compile --minify --sourcemap src/main.ts --outfile heimdall
-# The source map is embedded in the binary; the side file is not needed.
-rm -f heimdall.map
+"$bun" scripts/build.ts heimdall
 ./heimdall version >/dev/null || die "the built binary does not run"
 
 cat <<'TXT'

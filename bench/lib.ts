@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { buildBinary } from "../scripts/build.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const BENCH_PAK = `pcft_live_${"B".repeat(43)}`;
@@ -46,11 +47,7 @@ export function binary(): string {
     // no ./heimdall yet
   }
   const out = join(work, "heimdall");
-  const build = Bun.spawnSync(
-    [process.execPath, "build", "--compile", "--minify", "--sourcemap", "src/main.ts", "--outfile", out],
-    { cwd: ROOT, stderr: "pipe", stdout: "pipe" },
-  );
-  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr}`);
+  buildBinary(out);
   return out;
 }
 

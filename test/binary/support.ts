@@ -3,6 +3,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { buildBinary as compile } from "../../scripts/build.ts";
 
 export const ROOT = join(import.meta.dir, "../..");
 
@@ -20,11 +21,7 @@ export function freePort(): number {
  */
 export function buildBinary(work: string, runDir: string): string {
   const out = join(work, "build", "heimdall");
-  const build = Bun.spawnSync(
-    [process.execPath, "build", "--compile", "--minify", "--sourcemap", "src/main.ts", "--outfile", out],
-    { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
-  );
-  if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`);
+  compile(out);
   mkdirSync(runDir, { recursive: true });
   const binary = join(runDir, "heimdall");
   copyFileSync(out, binary);

@@ -1,0 +1,36 @@
+/**
+ * @module Compiles the single `heimdall` binary: `bun scripts/build.ts [outfile]` (default `./heimdall`).
+ * Every entry point of the binary is listed here — the server and the argon2 worker thread, which Bun
+ * bundles as an entry point of its own — so install.sh, the binary tests and the benchmarks build alike.
+ */
+import { rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+export const ROOT = join(import.meta.dir, "..");
+export const ENTRY_POINTS = ["src/main.ts", "src/auth/hash-worker.ts"];
+
+/** Builds the binary at `outfile`; throws with the compiler's output when the build fails. */
+export function buildBinary(outfile: string): void {
+  const build = Bun.spawnSync(
+    [
+      process.execPath,
+      "build",
+      "--compile",
+      "--minify",
+      "--sourcemap",
+      ...ENTRY_POINTS,
+      "--outfile",
+      outfile,
+    ],
+    { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
+  );
+  if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`);
+  // The source map is embedded in the binary; the side file is not needed.
+  rmSync(`${outfile}.map`, { force: true });
+}
+
+if (import.meta.main) {
+  const outfile = resolve(process.argv[2] ?? join(ROOT, "heimdall"));
+  buildBinary(outfile);
+  console.log(`built ${outfile}`);
+}

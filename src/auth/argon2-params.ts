@@ -1,0 +1,17 @@
+/** @module The argon2id parameters every password hash uses (DESIGN §7; OWASP's minimum for argon2id). */
+
+// `Algorithm` is a `const enum` in the package's typings, which `verbatimModuleSyntax` cannot import; 2 is Argon2id.
+const ARGON2ID = 2;
+
+export const ARGON2_OPTIONS = {
+  algorithm: ARGON2ID,
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
+
+/**
+ * The nice value of the hashing threads (Linux): the lowest priority, so that under a sign-in flood the
+ * scheduler gives the event loop and every other thread the CPU first and argon2 takes what is left.
+ */
+export const HASH_THREAD_NICE = 19;

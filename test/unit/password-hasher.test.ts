@@ -1,0 +1,74 @@
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { HASH_THREAD_NICE } from "../../src/auth/argon2-params.ts";
+import { createPasswordHasher } from "../../src/auth/passwords.ts";
+
+/** [thread name, nice value] of every thread of this process (Linux /proc). */
+function threads(): Array<[string, number]> {
+  return readdirSync("/proc/self/task").map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    // Fields after the name start at field 3 (state); nice is field 19.
+    return [name, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])];
+  });
+}
+
+describe("password hasher (argon2id on worker threads)", () => {
+  const hasher = createPasswordHasher();
+
+  test("hash then verify: PHC argon2id string with the DESIGN §7 parameters; right and wrong passwords", async () => {
+    const phc = await hasher.hash("correct horse battery staple");
+    expect(phc).toStartWith("$argon2id$v=19$m=19456,t=2,p=1$");
+    expect(await hasher.verify(phc, "correct horse battery staple")).toBe(true);
+    expect(await hasher.verify(phc, "correct horse battery stapl")).toBe(false);
+  });
+
+  test("a malformed stored hash verifies nothing and does not throw", async () => {
+    expect(await hasher.verify("not-a-phc-string", "whatever")).toBe(false);
+    expect(await hasher.verify("$argon2id$v=19$m=19456,t=2,p=1$broken", "whatever")).toBe(false);
+  });
+
+  test("dummyVerify is always false", async () => {
+    expect(await hasher.dummyVerify("anything at all")).toBe(false);
+  });
+
+  test("many jobs at once all come back to their own callers", async () => {
+    const wide = createPasswordHasher({ concurrency: 2, maxQueued: 16 });
+    const phcA = await wide.hash("password-A-123");
+    const phcB = await wide.hash("password-B-456");
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        i % 2 === 0
+          ? wide.verify(phcA, i % 4 === 0 ? "password-A-123" : "nope")
+          : wide.verify(phcB, "password-B-456"),
+      ),
+    );
+    expect(results).toEqual(Array.from({ length: 12 }, (_, i) => i % 2 === 1 || i % 4 === 0));
+    expect(wide.load()).toEqual({ running: 0, queued: 0 });
+  });
+
+  test("admission: concurrency + maxQueued in flight, the next is refused at once with 429 and Retry-After", async () => {
+    const narrow = createPasswordHasher({ concurrency: 1, maxQueued: 2 });
+    const phc = await narrow.hash("bounded-queue-pw");
+    const admitted = [1, 2, 3].map(() => narrow.verify(phc, "bounded-queue-pw"));
+    expect(narrow.load()).toEqual({ running: 1, queued: 2 });
+    const refused = await narrow.verify(phc, "bounded-queue-pw").catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      status: 429,
+      code: "TOO_MANY_REQUESTS",
+      headers: { "retry-after": "1" },
+    });
+    expect(await Promise.all(admitted)).toEqual([true, true, true]);
+    expect(narrow.load()).toEqual({ running: 0, queued: 0 });
+  });
+
+  test.if(process.platform === "linux")(
+    "the hashing thread runs at the lowest priority; the event loop thread does not",
+    async () => {
+      await hasher.hash("warm the thread up");
+      const all = threads();
+      expect(all[0]).toEqual([expect.any(String), 0]);
+      expect(all.some(([name, nice]) => name === "Worker" && nice === HASH_THREAD_NICE)).toBe(true);
+    },
+  );
+});
