@@ -1,6 +1,6 @@
 /** @module The append-only audit log (DESIGN §8): one writer, a SHA-256 hash chain per app, and its verifier. */
 import { asc } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import { type Db, preparedInsert } from "../db/client.ts";
 import { auditLog } from "../db/schema.ts";
 import type { AuditActor, CallMeta } from "../http/principal.ts";
 import type { Clock } from "../platform/clock.ts";
@@ -57,6 +57,24 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
   const lastHash = db.$client.query<{ hash: string }, [string]>(
     "SELECT hash FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 1",
   );
+  // Every audited action runs this; compiled once.
+  const insert = preparedInsert(db, auditLog, [
+    "id",
+    "chain",
+    "appId",
+    "workspaceId",
+    "action",
+    "resourceType",
+    "resourceId",
+    "actorType",
+    "actorId",
+    "details",
+    "ip",
+    "requestId",
+    "createdAt",
+    "prevHash",
+    "hash",
+  ]);
   return {
     record(entry) {
       const chain = entry.appId ?? (entry.workspaceId ? `workspace:${entry.workspaceId}` : "platform");
@@ -77,9 +95,7 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
         createdAt: clock.now(),
         prevHash,
       };
-      db.insert(auditLog)
-        .values({ ...row, hash: sha256Hex(canonical(row)) })
-        .run();
+      insert({ ...row, hash: sha256Hex(canonical(row)) });
       return row.id;
     },
     verify() {

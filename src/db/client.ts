@@ -1,8 +1,10 @@
 /** @module SQLite connection with the pragmas of DESIGN §11, drizzle on top, the embedded migrator, and a tx helper. */
 import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
+import { sql } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import type { MigrationMeta } from "drizzle-orm/migrator";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { EMBEDDED_MIGRATIONS, JOURNAL } from "./migrations.ts";
 import * as schema from "./schema.ts";
 
@@ -50,4 +52,27 @@ export function migrate(db: Db): void {
  */
 export function tx<T>(db: Db, fn: () => T): T {
   return db.$client.transaction(fn).immediate();
+}
+
+/**
+ * An INSERT of the listed columns, built and compiled once. Hot paths use it instead of building the statement
+ * per call: drizzle's builder plus SQLite's prepare cost tens of microseconds per statement, more than the
+ * insert itself. Values still go through the columns' encoders (JSON, booleans, timestamps); a listed column the
+ * row leaves out is written as NULL.
+ */
+export function preparedInsert<T extends SQLiteTable>(
+  db: Db,
+  table: T,
+  columns: readonly (keyof T["$inferInsert"] & string)[],
+): (row: T["$inferInsert"]) => void {
+  const placeholders = Object.fromEntries(columns.map((c) => [c, sql.placeholder(c)]));
+  const statement = db
+    .insert(table)
+    .values(placeholders as T["$inferInsert"])
+    .prepare();
+  return (row) => {
+    const values: Record<string, unknown> = {};
+    for (const c of columns) values[c] = (row as Record<string, unknown>)[c] ?? null;
+    statement.run(values);
+  };
 }

@@ -1,6 +1,6 @@
 /** @module Drizzle queries and prepared statements for end-user sessions and their refresh-token history. */
-import { and, asc, desc, eq, gt, isNull, lt, ne, or } from "drizzle-orm";
-import { changes, type Db } from "../db/client.ts";
+import { and, asc, desc, eq, gt, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { changes, type Db, preparedInsert } from "../db/client.ts";
 import { endUserRefreshTokens, endUserSessions } from "../db/schema.ts";
 
 export type SessionRow = typeof endUserSessions.$inferSelect;
@@ -35,6 +35,39 @@ export function createSessionStore(db: Db) {
       isNull(endUserSessions.revokedAt),
       gt(endUserSessions.expiresAt, now),
     );
+  // Every sign-in, sign-up and refresh runs these; compiled once.
+  const insertSession = preparedInsert(db, endUserSessions, [
+    "id",
+    "appId",
+    "userId",
+    "refreshHash",
+    "prevRefreshHash",
+    "prevRotatedAt",
+    "amr",
+    "ip",
+    "userAgent",
+    "createdAt",
+    "expiresAt",
+    "lastUsedAt",
+    "revokedAt",
+    "revokeReason",
+  ]);
+  const insertToken = preparedInsert(db, endUserRefreshTokens, ["tokenHash", "sessionId", "issuedAt"]);
+  const oldestLive = db
+    .select()
+    .from(endUserSessions)
+    .where(
+      and(
+        eq(endUserSessions.userId, sql.placeholder("userId")),
+        isNull(endUserSessions.revokedAt),
+        gt(endUserSessions.expiresAt, sql.placeholder("now")),
+      ),
+    )
+    .orderBy(asc(endUserSessions.createdAt))
+    .prepare();
+  const revokeOne = db.$client.query<never, [number, string, string]>(
+    "UPDATE end_user_sessions SET revoked_at = ?1, revoke_reason = ?2 WHERE id = ?3 AND revoked_at IS NULL",
+  );
 
   return {
     facts: (sessionId: string) => {
@@ -60,10 +93,8 @@ export function createSessionStore(db: Db) {
     },
 
     insert(row: typeof endUserSessions.$inferInsert): void {
-      db.insert(endUserSessions).values(row).run();
-      db.insert(endUserRefreshTokens)
-        .values({ tokenHash: row.refreshHash, sessionId: row.id, issuedAt: row.createdAt })
-        .run();
+      insertSession(row);
+      insertToken({ tokenHash: row.refreshHash, sessionId: row.id, issuedAt: row.createdAt });
     },
 
     /** Moves the session to its successor token, only if `fromHash` is still the live one (a racing rotation loses). */
@@ -88,15 +119,7 @@ export function createSessionStore(db: Db) {
     },
 
     revoke(id: string, reason: string, now: number): boolean {
-      return (
-        changes(
-          db
-            .update(endUserSessions)
-            .set({ revokedAt: now, revokeReason: reason })
-            .where(and(eq(endUserSessions.id, id), isNull(endUserSessions.revokedAt)))
-            .run(),
-        ) === 1
-      );
+      return revokeOne.run(now, reason, id).changes === 1;
     },
 
     revokeAllOfUser(userId: string, reason: string, now: number, exceptId?: string): number {
@@ -121,12 +144,7 @@ export function createSessionStore(db: Db) {
 
     /** Live sessions oldest first: eviction order for `max_sessions`. */
     oldestLiveOfUser(userId: string, now: number): SessionRow[] {
-      return db
-        .select()
-        .from(endUserSessions)
-        .where(live(userId, now))
-        .orderBy(asc(endUserSessions.createdAt))
-        .all();
+      return oldestLive.all({ userId, now });
     },
 
     touch(id: string, now: number, debounceMs: number): void {

@@ -2,7 +2,7 @@
  * @module Shared queries on end users and their contacts. Feature modules (auth, me, codes, admin) keep
  * their own specific queries in their own store; what more than one of them needs lives here.
  */
-import { and, asc, eq, isNotNull } from "drizzle-orm";
+import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { endUserContacts, endUsers } from "../db/schema.ts";
 
@@ -10,21 +10,40 @@ export type EndUserRow = typeof endUsers.$inferSelect;
 export type ContactRow = typeof endUserContacts.$inferSelect;
 
 export function createUserStore(db: Db) {
+  // The sign-in path's lookups, compiled once (see preparedInsert in db/client.ts for why).
+  const byIdQuery = db
+    .select()
+    .from(endUsers)
+    .where(and(eq(endUsers.appId, sql.placeholder("appId")), eq(endUsers.id, sql.placeholder("id"))))
+    .prepare();
+  const byUsernameQuery = db
+    .select()
+    .from(endUsers)
+    .where(
+      and(eq(endUsers.appId, sql.placeholder("appId")), eq(endUsers.username, sql.placeholder("username"))),
+    )
+    .prepare();
+  const verifiedPrimaryEmailQuery = db
+    .select({ userId: endUserContacts.userId })
+    .from(endUserContacts)
+    .where(
+      and(
+        eq(endUserContacts.appId, sql.placeholder("appId")),
+        eq(endUserContacts.type, "email"),
+        eq(endUserContacts.value, sql.placeholder("email")),
+        eq(endUserContacts.isPrimary, true),
+        isNotNull(endUserContacts.verifiedAt),
+      ),
+    )
+    .prepare();
+
   return {
     byId(appId: string, id: string): EndUserRow | undefined {
-      return db
-        .select()
-        .from(endUsers)
-        .where(and(eq(endUsers.appId, appId), eq(endUsers.id, id)))
-        .get();
+      return byIdQuery.get({ appId, id });
     },
 
     byUsername(appId: string, username: string): EndUserRow | undefined {
-      return db
-        .select()
-        .from(endUsers)
-        .where(and(eq(endUsers.appId, appId), eq(endUsers.username, username)))
-        .get();
+      return byUsernameQuery.get({ appId, username });
     },
 
     /** The contact holding `value` in the app, whoever owns it. */
@@ -44,20 +63,8 @@ export function createUserStore(db: Db) {
 
     /** Sign-in by email: only a verified primary email authenticates. */
     byVerifiedPrimaryEmail(appId: string, email: string): EndUserRow | undefined {
-      const c = db
-        .select({ userId: endUserContacts.userId })
-        .from(endUserContacts)
-        .where(
-          and(
-            eq(endUserContacts.appId, appId),
-            eq(endUserContacts.type, "email"),
-            eq(endUserContacts.value, email),
-            eq(endUserContacts.isPrimary, true),
-            isNotNull(endUserContacts.verifiedAt),
-          ),
-        )
-        .get();
-      return c ? this.byId(appId, c.userId) : undefined;
+      const c = verifiedPrimaryEmailQuery.get({ appId, email });
+      return c ? byIdQuery.get({ appId, id: c.userId }) : undefined;
     },
 
     contactsOf(userId: string): ContactRow[] {
