@@ -4,7 +4,7 @@
  * bundles as an entry point of its own — so install.sh, the binary tests and the benchmarks build alike.
  */
 import { rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..");
 export const ENTRY_POINTS = ["src/main.ts", "src/auth/hash-worker.ts"];
@@ -25,8 +25,11 @@ export function buildBinary(outfile: string): void {
     { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
   );
   if (build.exitCode !== 0) throw new Error(`bun build failed: ${build.stderr.toString()}`);
-  // The source map is embedded in the binary; the side file is not needed.
+  // The source maps are embedded in the binary; the side files are not needed.
   rmSync(`${outfile}.map`, { force: true });
+  for (const entry of ENTRY_POINTS.slice(1)) {
+    rmSync(join(dirname(outfile), `${basename(entry, ".ts")}.js.map`), { force: true });
+  }
 }
 
 if (import.meta.main) {

@@ -15,3 +15,6 @@ export const ARGON2_OPTIONS = {
  * scheduler gives the event loop and every other thread the CPU first and argon2 takes what is left.
  */
 export const HASH_THREAD_NICE = 19;
+
+/** Linux's SCHED_IDLE policy (`sched.h`), which the hashing threads take where glibc is available. */
+export const SCHED_IDLE = 5;

@@ -1,16 +1,18 @@
 /**
  * @module The argon2id worker thread. It runs hashes and verifications one after another from its message
  * queue (so a finished verification hands over to the next without waiting for the event loop), at the
- * lowest CPU priority: password hashing is batch work, and every other route must win the CPU from it.
+ * lowest CPU priority the OS offers: password hashing is batch work, and every other route must win the CPU
+ * from it.
  *
  * Protocol: `{ id, op: "hash", password }` → `{ id, ok: true, value: <PHC string> }`;
  * `{ id, op: "verify", password, hash }` → `{ id, ok: true, value: boolean }` (false for a malformed hash);
  * an unexpected failure → `{ id, ok: false }`. Nothing about a password ever leaves the thread but the result.
  */
 
+import { dlopen, FFIType, ptr } from "bun:ffi";
 import { setPriority } from "node:os";
 import { hashSync, verifySync } from "@node-rs/argon2";
-import { ARGON2_OPTIONS, HASH_THREAD_NICE } from "./argon2-params.ts";
+import { ARGON2_OPTIONS, HASH_THREAD_NICE, SCHED_IDLE } from "./argon2-params.ts";
 
 declare const self: Worker;
 
@@ -19,16 +21,32 @@ export type HashJob =
   | { id: number; op: "verify"; password: string; hash: string };
 export type HashResult = { id: number; ok: true; value: string | boolean } | { id: number; ok: false };
 
-// Linux keeps the nice value per thread, and `setpriority(PRIO_PROCESS, 0, …)` applies to the calling thread
-// only, so this lowers this worker and nothing else. Elsewhere the same call would renice the whole process,
-// so it is not made there.
-if (process.platform === "linux") {
+/**
+ * Linux keeps the scheduling policy and the nice value per thread, and both calls below address the calling
+ * thread (id 0), so they lower this worker and nothing else. First nice 19; then SCHED_IDLE, under which the
+ * thread runs only on CPU time no normal thread wants, and a waking request handler preempts it at once
+ * instead of at the next scheduler tick. Elsewhere the same calls would address the whole process, so they are
+ * not made there; where libc cannot be opened (musl, sandboxes) the nice value alone applies.
+ */
+function lowerPriority(): void {
+  if (process.platform !== "linux") return;
   try {
     setPriority(0, HASH_THREAD_NICE);
   } catch {
     // Not permitted in some sandboxes; the hasher still works at normal priority.
   }
+  try {
+    const libc = dlopen("libc.so.6", {
+      sched_setscheduler: { args: [FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+    });
+    // struct sched_param { int sched_priority; }, which must be 0 for SCHED_IDLE.
+    libc.symbols.sched_setscheduler(0, SCHED_IDLE, ptr(new Int32Array(1)));
+    libc.close();
+  } catch {
+    // No glibc: nice 19 it is.
+  }
 }
+lowerPriority();
 
 self.onmessage = (event: MessageEvent<HashJob>) => {
   const job = event.data;

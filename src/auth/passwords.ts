@@ -2,9 +2,9 @@
  * @module Password hashing (argon2id, m=19456 KiB, t=2, p=1) behind a bounded queue, and the password policy.
  *
  * Each verification costs ~7 ms of CPU and 19 MiB of memory, so it runs on dedicated worker threads
- * (`hash-worker.ts`) at the lowest CPU priority, `concurrency` of them, each working through its own queue
- * back to back. Unbounded, a sign-in flood would queue thousands of verifications, so at most `concurrency`
- * run and `maxQueued` wait; beyond that the caller gets 429 at once.
+ * (`hash-worker.ts`) at the lowest CPU priority, `concurrency` of them, each going from one job to the next
+ * without waiting for the event loop. Unbounded, a sign-in flood would queue thousands of verifications, so at
+ * most `concurrency` run and `maxQueued` wait; beyond that the caller gets 429 at once.
  */
 import { availableParallelism } from "node:os";
 import { HeimdallError } from "../platform/errors.ts";
@@ -25,12 +25,16 @@ const DUMMY_HASH =
  */
 export const MAX_PASSWORD_BYTES = 1024;
 
+/**
+ * Every method takes the caller's `signal` (the request's): a job still waiting when it aborts is dropped and
+ * rejected with 499 CLIENT_CLOSED_REQUEST, so a flood's abandoned requests cost no argon2 work.
+ */
 export interface PasswordHasher {
-  hash(password: string): Promise<string>;
+  hash(password: string, signal?: AbortSignal): Promise<string>;
   /** False for a wrong password and for a malformed stored hash (never throws on bad input). */
-  verify(passwordHash: string, password: string): Promise<boolean>;
+  verify(passwordHash: string, password: string, signal?: AbortSignal): Promise<boolean>;
   /** Burns one verification's worth of work against a dummy hash; always false. */
-  dummyVerify(password: string): Promise<false>;
+  dummyVerify(password: string, signal?: AbortSignal): Promise<false>;
   /** Work running and waiting, for metrics. */
   load(): { running: number; queued: number };
 }
@@ -49,36 +53,67 @@ const WORKER_URL = import.meta.url.startsWith("file:///$bunfs/")
   ? "./auth/hash-worker.ts"
   : new URL("./hash-worker.ts", import.meta.url).href;
 
+interface Waiter {
+  resolve: (value: string | boolean) => void;
+  reject: (error: Error) => void;
+}
+
+interface QueuedJob extends Waiter {
+  job: HashJob;
+  signal: AbortSignal | undefined;
+  /** The job may run on threads[0 .. width): its hasher's concurrency. */
+  width: number;
+}
+
 interface HashThread {
   worker: Worker;
-  pending: Map<number, { resolve: (value: string | boolean) => void; reject: (error: Error) => void }>;
+  /** Jobs posted to the thread: the one it runs and the one it will run next. */
+  posted: Map<number, Waiter>;
 }
 
 /**
- * The hashing threads, shared by every hasher in the process (a hasher only adds its own admission bound).
- * A thread is started on first use and keeps the process alive only while it has work.
+ * A thread holds at most this many posted jobs: the running one and the next, so it goes from one to the
+ * next without waiting for the event loop. The rest wait here, where a job whose caller has gone away
+ * (the client closed the connection) is dropped before it costs any argon2 work.
+ */
+const POSTED_PER_THREAD = 2;
+
+/**
+ * The hashing threads and the backlog, shared by every hasher in the process (a hasher only adds its own
+ * admission bound); the pool grows to the largest concurrency asked for. A thread is started on first use
+ * and keeps the process alive only while it has work.
  */
 const threads: HashThread[] = [];
+const backlog: QueuedJob[] = [];
 let nextJobId = 1;
+
+const clientGone = () =>
+  new HeimdallError(499, "CLIENT_CLOSED_REQUEST", "The client closed the connection while waiting");
 
 function startThread(): HashThread {
   const worker = new Worker(WORKER_URL);
-  const thread: HashThread = { worker, pending: new Map() };
+  const thread: HashThread = { worker, posted: new Map() };
   worker.unref();
   worker.onmessage = ({ data }: MessageEvent<HashResult>) => {
-    const waiter = thread.pending.get(data.id);
+    const waiter = thread.posted.get(data.id);
     if (!waiter) return;
-    thread.pending.delete(data.id);
-    if (thread.pending.size === 0) worker.unref();
+    thread.posted.delete(data.id);
+    pump();
+    if (thread.posted.size === 0) worker.unref();
     if (data.ok) waiter.resolve(data.value);
     else waiter.reject(new Error("argon2 failed in the hashing thread"));
   };
   const lost = () => {
     const at = threads.indexOf(thread);
     if (at >= 0) threads.splice(at, 1);
-    for (const waiter of thread.pending.values()) waiter.reject(new Error("the hashing thread stopped"));
-    thread.pending.clear();
+    for (const waiter of thread.posted.values()) waiter.reject(new Error("the hashing thread stopped"));
+    thread.posted.clear();
     worker.terminate();
+    // Whatever still waits gets a fresh thread.
+    if (backlog.length > 0) {
+      ensureThreads(Math.max(...backlog.map((q) => q.width)));
+      pump();
+    }
   };
   worker.onerror = (event) => {
     event.preventDefault();
@@ -88,15 +123,50 @@ function startThread(): HashThread {
   return thread;
 }
 
-/** Runs `job` on the least busy of the first `width` threads, starting them as needed. */
-function submit(job: HashJob, width: number): Promise<string | boolean> {
-  while (threads.length < width) threads.push(startThread());
-  let thread = threads[0]!;
-  for (let i = 1; i < width; i++) if (threads[i]!.pending.size < thread.pending.size) thread = threads[i]!;
+function ensureThreads(count: number): void {
+  while (threads.length < count) threads.push(startThread());
+}
+
+/** Moves jobs, oldest first, from the backlog to threads with room, dropping those whose caller has gone. */
+function pump(): void {
+  for (let i = 0; i < backlog.length; ) {
+    const next = backlog[i]!;
+    if (next.signal?.aborted) {
+      backlog.splice(i, 1);
+      next.reject(clientGone());
+      continue;
+    }
+    const thread = threads.slice(0, next.width).find((t) => t.posted.size < POSTED_PER_THREAD);
+    if (!thread) {
+      i++;
+      continue;
+    }
+    backlog.splice(i, 1);
+    thread.posted.set(next.job.id, next);
+    if (thread.posted.size === 1) thread.worker.ref();
+    thread.worker.postMessage(next.job);
+  }
+}
+
+function submit(job: HashJob, width: number, signal: AbortSignal | undefined): Promise<string | boolean> {
+  if (signal?.aborted) return Promise.reject(clientGone());
+  ensureThreads(width);
   return new Promise((resolve, reject) => {
-    thread.pending.set(job.id, { resolve, reject });
-    if (thread.pending.size === 1) thread.worker.ref();
-    thread.worker.postMessage(job);
+    const queued: QueuedJob = { job, signal, width, resolve, reject };
+    backlog.push(queued);
+    // Leaving the backlog at once frees the caller's admission slot; a posted job runs to completion.
+    signal?.addEventListener(
+      "abort",
+      () => {
+        const at = backlog.indexOf(queued);
+        if (at >= 0) {
+          backlog.splice(at, 1);
+          reject(clientGone());
+        }
+      },
+      { once: true },
+    );
+    pump();
   });
 }
 
@@ -109,7 +179,7 @@ export function createPasswordHasher({
 } = {}): PasswordHasher {
   let inFlight = 0;
 
-  const run = async (job: HashJob): Promise<string | boolean> => {
+  const run = async (job: HashJob, signal?: AbortSignal): Promise<string | boolean> => {
     if (inFlight >= concurrency + maxQueued) {
       throw new HeimdallError(
         429,
@@ -121,20 +191,20 @@ export function createPasswordHasher({
     }
     inFlight++;
     try {
-      return await submit(job, concurrency);
+      return await submit(job, concurrency, signal);
     } finally {
       inFlight--;
     }
   };
 
-  const verify = async (passwordHash: string, password: string) =>
-    (await run({ id: nextJobId++, op: "verify", password, hash: passwordHash })) === true;
+  const verify = async (passwordHash: string, password: string, signal?: AbortSignal) =>
+    (await run({ id: nextJobId++, op: "verify", password, hash: passwordHash }, signal)) === true;
 
   return {
-    hash: async (password) => String(await run({ id: nextJobId++, op: "hash", password })),
+    hash: async (password, signal) => String(await run({ id: nextJobId++, op: "hash", password }, signal)),
     verify,
-    async dummyVerify(password) {
-      await verify(DUMMY_HASH, password);
+    async dummyVerify(password, signal) {
+      await verify(DUMMY_HASH, password, signal);
       return false;
     },
     load: () => ({ running: Math.min(inFlight, concurrency), queued: Math.max(0, inFlight - concurrency) }),

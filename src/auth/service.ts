@@ -142,7 +142,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       checkPassword(input.password, config, { username: input.username, email: input.email });
       // Checked before hashing so a taken name costs no argon2 work, and again under the write lock below.
       assertAvailable(app.id, input.username, input.email);
-      const passwordHash = await passwords.hash(input.password);
+      const passwordHash = await passwords.hash(input.password, meta.signal);
 
       const { session, refreshToken, role } = tx(db, () => {
         assertAvailable(app.id, input.username, input.email);
@@ -236,8 +236,8 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
 
       // The same argon2 work whether or not the account exists (or has a password at all).
       const ok = user?.passwordHash
-        ? await passwords.verify(user.passwordHash, input.password)
-        : await passwords.dummyVerify(input.password);
+        ? await passwords.verify(user.passwordHash, input.password, meta.signal)
+        : await passwords.dummyVerify(input.password, meta.signal);
 
       if (!user || !ok) {
         tx(db, () => {

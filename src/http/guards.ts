@@ -6,7 +6,7 @@ import { requestState } from "./request-state.ts";
 
 export function callMeta(request: Request): CallMeta {
   const s = requestState(request);
-  return { requestId: s.id, ip: s.ip, userAgent: request.headers.get("user-agent") };
+  return { requestId: s.id, ip: s.ip, userAgent: request.headers.get("user-agent"), signal: request.signal };
 }
 
 /**

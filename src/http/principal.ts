@@ -37,4 +37,6 @@ export interface CallMeta {
   readonly requestId: string;
   readonly ip: string | null;
   readonly userAgent: string | null;
+  /** Aborts when the client goes away; long waits (the argon2 queue) give up on it. */
+  readonly signal?: AbortSignal;
 }

@@ -509,8 +509,8 @@ export function createWorkspaceService({ db, clock, audit, passwords }: Workspac
     async signIn(input: z.infer<typeof signInSchema>, meta: CallMeta) {
       const user = store.userByIdentifier(input.identifier);
       const ok = user
-        ? await passwords.verify(user.passwordHash, input.password)
-        : await passwords.dummyVerify(input.password);
+        ? await passwords.verify(user.passwordHash, input.password, meta.signal)
+        : await passwords.dummyVerify(input.password, meta.signal);
       const chain = user ? store.firstWorkspaceIdOfUser(user.id) : undefined;
       if (!user || !ok || user.status !== "active") {
         const reason = !user ? "unknown_user" : !ok ? "wrong_password" : "user_inactive";

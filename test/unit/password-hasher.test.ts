@@ -1,17 +1,25 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { HASH_THREAD_NICE } from "../../src/auth/argon2-params.ts";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { HASH_THREAD_NICE, SCHED_IDLE } from "../../src/auth/argon2-params.ts";
 import { createPasswordHasher } from "../../src/auth/passwords.ts";
 
-/** [thread name, nice value] of every thread of this process (Linux /proc). */
-function threads(): Array<[string, number]> {
+/** [thread name, nice value, scheduling policy] of every thread of this process (Linux /proc). */
+function threads(): Array<[string, number, number]> {
   return readdirSync("/proc/self/task").map((tid) => {
     const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
     const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    // Fields after the name start at field 3 (state); nice is field 19.
-    return [name, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])];
+    // Fields after the name start at field 3 (state); nice is field 19, policy field 41.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return [name, Number(fields[16]), Number(fields[38])];
   });
 }
+
+/** The glibc the worker opens to set SCHED_IDLE; without it only the nice value applies. */
+const glibc = [
+  "/lib/x86_64-linux-gnu/libc.so.6",
+  "/lib/aarch64-linux-gnu/libc.so.6",
+  "/lib64/libc.so.6",
+].some(existsSync);
 
 describe("password hasher (argon2id on worker threads)", () => {
   const hasher = createPasswordHasher();
@@ -62,13 +70,35 @@ describe("password hasher (argon2id on worker threads)", () => {
     expect(narrow.load()).toEqual({ running: 0, queued: 0 });
   });
 
+  test("a waiting job whose caller went away is dropped at once (499) and frees its slot", async () => {
+    const narrow = createPasswordHasher({ concurrency: 1, maxQueued: 3 });
+    const phc = await narrow.hash("abandoned-queue-pw");
+    // Two jobs go to the thread (running and next); the third waits in the backlog.
+    const kept = [1, 2, 3].map(() => narrow.verify(phc, "abandoned-queue-pw"));
+    const gone = new AbortController();
+    const abandoned = narrow.verify(phc, "abandoned-queue-pw", gone.signal).catch((e: unknown) => e);
+    expect(narrow.load()).toEqual({ running: 1, queued: 3 });
+    gone.abort();
+    expect(await abandoned).toMatchObject({ status: 499, code: "CLIENT_CLOSED_REQUEST" });
+    expect(narrow.load()).toEqual({ running: 1, queued: 2 });
+    const late = await narrow.dummyVerify("x", AbortSignal.abort()).catch((e: unknown) => e);
+    expect(late).toMatchObject({ status: 499 });
+    expect(await Promise.all(kept)).toEqual([true, true, true]);
+    expect(narrow.load()).toEqual({ running: 0, queued: 0 });
+  });
+
   test.if(process.platform === "linux")(
-    "the hashing thread runs at the lowest priority; the event loop thread does not",
+    "the hashing thread runs at the lowest priority (nice 19, SCHED_IDLE); the event loop thread does not",
     async () => {
       await hasher.hash("warm the thread up");
       const all = threads();
-      expect(all[0]).toEqual([expect.any(String), 0]);
-      expect(all.some(([name, nice]) => name === "Worker" && nice === HASH_THREAD_NICE)).toBe(true);
+      expect(all[0]).toEqual([expect.any(String), 0, 0]);
+      const workers = all.filter(([name]) => name === "Worker");
+      expect(workers.length).toBeGreaterThan(0);
+      for (const [, nice, policy] of workers) {
+        expect(nice).toBe(HASH_THREAD_NICE);
+        if (glibc) expect(policy).toBe(SCHED_IDLE);
+      }
     },
   );
 });

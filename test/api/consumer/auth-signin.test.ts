@@ -394,4 +394,31 @@ describe("argon2 queue", () => {
       expect(r.headers.get("retry-after")).toBe("1");
     }
   });
+
+  test("a queued sign-in whose client went away is dropped (499) and frees its place in the queue", async () => {
+    const passwords = createPasswordHasher({ concurrency: 1, maxQueued: 2 });
+    const deps = { ...ctx.deps, passwords, auth: createAuthService({ ...ctx.deps, passwords }) };
+    const narrow = createApp(deps);
+    const fire = (signal?: AbortSignal) =>
+      narrow.handle(
+        new Request(`${PUBLIC_URL}/${app.slug}/v1/auth/signin`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ identifier: "alice", password: GOOD_PASSWORD }),
+          signal,
+        }),
+      );
+    const first = [fire(), fire()];
+    const gone = new AbortController();
+    const abandoned = fire(gone.signal);
+    await Bun.sleep(5);
+    expect(passwords.load()).toEqual({ running: 1, queued: 2 });
+    gone.abort();
+    const dropped = await abandoned;
+    expect(dropped.status).toBe(499);
+    expect(((await dropped.json()) as { code: string }).code).toBe("CLIENT_CLOSED_REQUEST");
+    // Its place is free again: a newcomer is queued instead of refused.
+    const statuses = (await Promise.all([...first, fire()])).map((r) => r.status);
+    expect(statuses).toEqual([200, 200, 200]);
+  });
 });
