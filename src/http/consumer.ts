@@ -10,6 +10,7 @@
 import { type DocumentDecoration, Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { forbidden, HeimdallError, notFound, unauthorized } from "../platform/errors.ts";
+import type { AccountSnapshot } from "../sessions/store.ts";
 import type { EndUserClaims } from "../sessions/tokens.ts";
 import { TokenError } from "../sessions/tokens.ts";
 import { createTokenInspector, type InspectFailure } from "../verify/inspect.ts";
@@ -31,6 +32,8 @@ export interface EndUserPrincipal {
   readonly sessionId: string;
   readonly role: string;
   readonly claims: EndUserClaims;
+  /** The account as read with the session's liveness, in the same statement. */
+  readonly account: AccountSnapshot;
 }
 
 /** Who called an admin-lane route, and exactly what it may do there. */
@@ -105,7 +108,14 @@ export function createConsumerResolver(deps: ConsumerDeps) {
       });
     }
     deps.sessions.touch(claims.sid);
-    return { kind: "end_user", userId: claims.sub, sessionId: claims.sid, role: facts.role, claims };
+    return {
+      kind: "end_user",
+      userId: claims.sub,
+      sessionId: claims.sid,
+      role: facts.role,
+      claims,
+      account: facts.account,
+    };
   };
 
   const inspector = createTokenInspector(deps);

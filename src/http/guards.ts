@@ -4,9 +4,21 @@ import type { Deps } from "../deps.ts";
 import type { CallMeta, PlatformPrincipal } from "./principal.ts";
 import { requestState } from "./request-state.ts";
 
+/** Read lazily: most requests never look at the address, the user agent or the signal. */
 export function callMeta(request: Request): CallMeta {
   const s = requestState(request);
-  return { requestId: s.id, ip: s.ip, userAgent: request.headers.get("user-agent"), signal: request.signal };
+  return {
+    requestId: s.id,
+    get ip() {
+      return s.ip;
+    },
+    get userAgent() {
+      return request.headers.get("user-agent");
+    },
+    get signal() {
+      return request.signal;
+    },
+  };
 }
 
 /**

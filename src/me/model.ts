@@ -1,8 +1,9 @@
 /** @module Wire model of the signed-in EndUser's own account (`/me*`): request schemas, DTOs and row mappers. */
+
 import { z } from "zod";
 import type { AuditRow } from "../audit/store.ts";
 import { iso } from "../platform/clock.ts";
-import type { SessionRow } from "../sessions/store.ts";
+import type { AccountSnapshot, SessionRow } from "../sessions/store.ts";
 import type { ContactRow } from "../users/store.ts";
 
 /** At most this many contacts per account: enough for real people, bounded against abuse of the unique index. */
@@ -32,15 +33,7 @@ export const addContactSchema = z.object({
 export type AddContactInput = z.output<typeof addContactSchema>;
 
 /** What the profile query returns: the account joined with its primary email, if any. */
-export interface ProfileRow {
-  id: string;
-  username: string;
-  displayName: string | null;
-  role: string;
-  createdAt: number;
-  email: string | null;
-  emailVerifiedAt: number | null;
-}
+export type ProfileRow = AccountSnapshot;
 
 export interface MeProfileDto {
   id: string;

@@ -4,7 +4,7 @@ import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { consumerGuards, type EndUserPrincipal } from "../http/consumer.ts";
 import { queryParam } from "../http/pagination.ts";
-import { addContactSchema, changePasswordSchema, updateMeSchema } from "./model.ts";
+import { addContactSchema, changePasswordSchema, toProfileDto, updateMeSchema } from "./model.ts";
 import { createMeService, type MeCaller } from "./service.ts";
 
 const callerOf = (app: { id: string }, u: EndUserPrincipal): MeCaller => ({
@@ -18,7 +18,8 @@ export const meRoutes = (deps: Deps) => {
   return (
     new Elysia({ name: "heimdall.me" })
       .use(consumerGuards(deps))
-      .get("/:app_slug/v1/me", ({ app, endUser }) => me.profile(app.id, endUser.userId), { endUser: true })
+      // The account was read with the session's liveness, in one statement: nothing more to look up.
+      .get("/:app_slug/v1/me", ({ endUser }) => toProfileDto(endUser.account), { endUser: true })
       .patch(
         "/:app_slug/v1/me",
         ({ app, endUser, body, meta }) =>
