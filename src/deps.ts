@@ -166,6 +166,17 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     ],
   });
   metrics.addGauge({
+    name: "heimdall_password_checks",
+    help: "argon2 hashes and verifications running and waiting (at most 64 wait; then sign-in answers 429).",
+    collect: () => {
+      const { running, queued } = passwords.load();
+      return [
+        { labels: { state: "running" }, value: running },
+        { labels: { state: "queued" }, value: queued },
+      ];
+    },
+  });
+  metrics.addGauge({
     name: "heimdall_signing_key_age_seconds",
     help: "Age of each app's active signing key.",
     collect: () =>

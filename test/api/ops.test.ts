@@ -95,6 +95,27 @@ describe("GET /metrics", () => {
     expect(text).toMatch(
       /^heimdall_http_request_duration_seconds_bucket\{method="GET",route="\/healthz",le="\+Inf"\} [1-9]\d*$/m,
     );
+    // The argon2 queue, idle here.
+    expect(text).toContain("# TYPE heimdall_password_checks gauge");
+    expect(text).toMatch(/^heimdall_password_checks\{state="running"\} 0$/m);
+    expect(text).toMatch(/^heimdall_password_checks\{state="queued"\} 0$/m);
+  });
+
+  test("heimdall_password_checks counts argon2 work in flight", async () => {
+    const inFlight = [
+      ctx.deps.passwords.hash("metrics-gauge-pw-1"),
+      ctx.deps.passwords.hash("metrics-gauge-pw-2"),
+    ];
+    const during = (await ctx.call("GET", "/metrics", { auth: null })).text;
+    // The default hasher runs cores − 1 (at least one) at once; the rest wait.
+    const running = Number(during.match(/^heimdall_password_checks\{state="running"\} (\d+)$/m)?.[1]);
+    const queued = Number(during.match(/^heimdall_password_checks\{state="queued"\} (\d+)$/m)?.[1]);
+    expect(running).toBeGreaterThanOrEqual(1);
+    expect(running + queued).toBe(2);
+    await Promise.all(inFlight);
+    expect((await ctx.call("GET", "/metrics", { auth: null })).text).toMatch(
+      /^heimdall_password_checks\{state="running"\} 0$/m,
+    );
   });
 });
 
