@@ -24,8 +24,8 @@ export type HashResult = { id: number; ok: true; value: string | boolean } | { i
 /**
  * Linux keeps the scheduling policy and the nice value per thread, and both calls below address the calling
  * thread (id 0), so they lower this worker and nothing else. First nice 19; then SCHED_IDLE, under which the
- * thread runs only on CPU time no normal thread wants, and a waking request handler preempts it at once
- * instead of at the next scheduler tick. Elsewhere the same calls would address the whole process, so they are
+ * thread runs only on CPU time no normal thread wants, and a waking request handler always preempts it.
+ * Elsewhere the same calls would address the whole process, so they are
  * not made there; where libc cannot be opened (musl, sandboxes) the nice value alone applies.
  */
 function lowerPriority(): void {
