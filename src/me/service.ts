@@ -39,7 +39,6 @@ export interface MeCaller {
 }
 
 export interface MeService {
-  profile(appId: string, userId: string): MeProfileDto;
   update(caller: MeCaller, input: UpdateMeInput, meta: CallMeta): MeProfileDto;
   deleteAccount(caller: MeCaller, meta: CallMeta): void;
   sessions(caller: MeCaller): Page<MeSessionDto>;
@@ -93,8 +92,6 @@ export function createMeService(deps: MeDeps): MeService {
   };
 
   return {
-    profile,
-
     update(caller, input, meta) {
       if (input.display_name === undefined) return profile(caller.appId, caller.userId);
       // Surrounding blanks are never meant; a name of only blanks is no name.
