@@ -18,3 +18,10 @@ export const HASH_THREAD_NICE = 19;
 
 /** Linux's SCHED_IDLE policy (`sched.h`), which the hashing threads take where glibc is available. */
 export const SCHED_IDLE = 5;
+
+/**
+ * How far the hashing threads step back (Linux): `idle` = nice 19 then SCHED_IDLE (the default: argon2 gets
+ * only CPU time nothing else wants), `low` = nice 19 only, `normal` = as the rest of the process. A thread
+ * cannot raise its priority again without privileges, so each level has threads of its own.
+ */
+export type HashPriority = "idle" | "low" | "normal";

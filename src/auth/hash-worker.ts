@@ -4,7 +4,7 @@
  * lowest CPU priority the OS offers: password hashing is batch work, and every other route must win the CPU
  * from it.
  *
- * Protocol: `{ id, op: "hash", password }` → `{ id, ok: true, value: <PHC string> }`;
+ * Protocol: first `{ op: "setup", priority }` (no reply); then `{ id, op: "hash", password }` → `{ id, ok: true, value: <PHC string> }`;
  * `{ id, op: "verify", password, hash }` → `{ id, ok: true, value: boolean }` (false for a malformed hash);
  * an unexpected failure → `{ id, ok: false }`. Nothing about a password ever leaves the thread but the result.
  */
@@ -12,13 +12,15 @@
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { setPriority } from "node:os";
 import { hashSync, verifySync } from "@node-rs/argon2";
-import { ARGON2_OPTIONS, HASH_THREAD_NICE, SCHED_IDLE } from "./argon2-params.ts";
+import { ARGON2_OPTIONS, HASH_THREAD_NICE, type HashPriority, SCHED_IDLE } from "./argon2-params.ts";
 
 declare const self: Worker;
 
 export type HashJob =
   | { id: number; op: "hash"; password: string }
   | { id: number; op: "verify"; password: string; hash: string };
+/** The first message a thread gets, before any job. */
+export type HashThreadSetup = { op: "setup"; priority: HashPriority };
 export type HashResult = { id: number; ok: true; value: string | boolean } | { id: number; ok: false };
 
 /**
@@ -28,13 +30,14 @@ export type HashResult = { id: number; ok: true; value: string | boolean } | { i
  * Elsewhere the same calls would address the whole process, so they are
  * not made there; where libc cannot be opened (musl, sandboxes) the nice value alone applies.
  */
-function lowerPriority(): void {
-  if (process.platform !== "linux") return;
+function lowerPriority(priority: HashPriority): void {
+  if (process.platform !== "linux" || priority === "normal") return;
   try {
     setPriority(0, HASH_THREAD_NICE);
   } catch {
     // Not permitted in some sandboxes; the hasher still works at normal priority.
   }
+  if (priority !== "idle") return;
   try {
     const libc = dlopen("libc.so.6", {
       sched_setscheduler: { args: [FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
@@ -46,10 +49,12 @@ function lowerPriority(): void {
     // No glibc: nice 19 it is.
   }
 }
-lowerPriority();
-
-self.onmessage = (event: MessageEvent<HashJob>) => {
+self.onmessage = (event: MessageEvent<HashJob | HashThreadSetup>) => {
   const job = event.data;
+  if (job.op === "setup") {
+    lowerPriority(job.priority);
+    return;
+  }
   let result: HashResult;
   try {
     if (job.op === "hash") {

@@ -8,7 +8,8 @@
  */
 import { availableParallelism } from "node:os";
 import { HeimdallError } from "../platform/errors.ts";
-import type { HashJob, HashResult } from "./hash-worker.ts";
+import type { HashPriority } from "./argon2-params.ts";
+import type { HashJob, HashResult, HashThreadSetup } from "./hash-worker.ts";
 
 export { ARGON2_OPTIONS } from "./argon2-params.ts";
 
@@ -61,8 +62,9 @@ interface Waiter {
 interface QueuedJob extends Waiter {
   job: HashJob;
   signal: AbortSignal | undefined;
-  /** The job may run on threads[0 .. width): its hasher's concurrency. */
+  /** The job may run on the first `width` threads of its priority: its hasher's concurrency. */
   width: number;
+  priority: HashPriority;
 }
 
 interface HashThread {
@@ -79,21 +81,31 @@ interface HashThread {
 const POSTED_PER_THREAD = 2;
 
 /**
- * The hashing threads and the backlog, shared by every hasher in the process (a hasher only adds its own
- * admission bound); the pool grows to the largest concurrency asked for. A thread is started on first use
- * and keeps the process alive only while it has work.
+ * The hashing threads, one pool per priority, and the backlog, shared by every hasher in the process (a
+ * hasher only adds its own admission bound); a pool grows to the largest concurrency asked for. A thread is
+ * started on first use and keeps the process alive only while it has work.
  */
-const threads: HashThread[] = [];
+const pools = new Map<HashPriority, HashThread[]>();
 const backlog: QueuedJob[] = [];
 let nextJobId = 1;
 
 const clientGone = () =>
   new HeimdallError(499, "CLIENT_CLOSED_REQUEST", "The client closed the connection while waiting");
 
-function startThread(): HashThread {
+function poolOf(priority: HashPriority): HashThread[] {
+  let pool = pools.get(priority);
+  if (!pool) {
+    pool = [];
+    pools.set(priority, pool);
+  }
+  return pool;
+}
+
+function startThread(priority: HashPriority): HashThread {
   const worker = new Worker(WORKER_URL);
   const thread: HashThread = { worker, posted: new Map() };
   worker.unref();
+  worker.postMessage({ op: "setup", priority } satisfies HashThreadSetup);
   worker.onmessage = ({ data }: MessageEvent<HashResult>) => {
     const waiter = thread.posted.get(data.id);
     if (!waiter) return;
@@ -104,16 +116,15 @@ function startThread(): HashThread {
     else waiter.reject(new Error("argon2 failed in the hashing thread"));
   };
   const lost = () => {
-    const at = threads.indexOf(thread);
-    if (at >= 0) threads.splice(at, 1);
+    const pool = poolOf(priority);
+    const at = pool.indexOf(thread);
+    if (at >= 0) pool.splice(at, 1);
     for (const waiter of thread.posted.values()) waiter.reject(new Error("the hashing thread stopped"));
     thread.posted.clear();
     worker.terminate();
     // Whatever still waits gets a fresh thread.
-    if (backlog.length > 0) {
-      ensureThreads(Math.max(...backlog.map((q) => q.width)));
-      pump();
-    }
+    for (const q of backlog) ensureThreads(q.priority, q.width);
+    pump();
   };
   worker.onerror = (event) => {
     event.preventDefault();
@@ -123,8 +134,9 @@ function startThread(): HashThread {
   return thread;
 }
 
-function ensureThreads(count: number): void {
-  while (threads.length < count) threads.push(startThread());
+function ensureThreads(priority: HashPriority, count: number): void {
+  const pool = poolOf(priority);
+  while (pool.length < count) pool.push(startThread(priority));
 }
 
 /** Moves jobs, oldest first, from the backlog to threads with room, dropping those whose caller has gone. */
@@ -136,7 +148,9 @@ function pump(): void {
       next.reject(clientGone());
       continue;
     }
-    const thread = threads.slice(0, next.width).find((t) => t.posted.size < POSTED_PER_THREAD);
+    const thread = poolOf(next.priority)
+      .slice(0, next.width)
+      .find((t) => t.posted.size < POSTED_PER_THREAD);
     if (!thread) {
       i++;
       continue;
@@ -148,11 +162,16 @@ function pump(): void {
   }
 }
 
-function submit(job: HashJob, width: number, signal: AbortSignal | undefined): Promise<string | boolean> {
+function submit(
+  job: HashJob,
+  width: number,
+  priority: HashPriority,
+  signal: AbortSignal | undefined,
+): Promise<string | boolean> {
   if (signal?.aborted) return Promise.reject(clientGone());
-  ensureThreads(width);
+  ensureThreads(priority, width);
   return new Promise((resolve, reject) => {
-    const queued: QueuedJob = { job, signal, width, resolve, reject };
+    const queued: QueuedJob = { job, signal, width, priority, resolve, reject };
     backlog.push(queued);
     // Leaving the backlog at once frees the caller's admission slot; a posted job runs to completion.
     signal?.addEventListener(
@@ -173,9 +192,11 @@ function submit(job: HashJob, width: number, signal: AbortSignal | undefined): P
 export function createPasswordHasher({
   concurrency = DEFAULT_HASH_CONCURRENCY,
   maxQueued = 64,
+  priority = "idle",
 }: {
   concurrency?: number;
   maxQueued?: number;
+  priority?: HashPriority;
 } = {}): PasswordHasher {
   let inFlight = 0;
 
@@ -191,7 +212,7 @@ export function createPasswordHasher({
     }
     inFlight++;
     try {
-      return await submit(job, concurrency, signal);
+      return await submit(job, concurrency, priority, signal);
     } finally {
       inFlight--;
     }

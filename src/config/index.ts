@@ -27,6 +27,7 @@ const schema = z
       .union([z.string(), z.array(z.string())])
       .optional()
       .transform((v) => (Array.isArray(v) ? v : (v ?? "").split(",")).map((s) => s.trim()).filter(Boolean)),
+    hash_priority: z.enum(["idle", "low", "normal"]).default("idle"),
     rsa_bits: z.coerce
       .number()
       .int()
@@ -51,6 +52,8 @@ export interface Config {
   readonly emailMode: "smtp" | "log";
   readonly trustedProxies: readonly string[];
   readonly rsaBits: 2048 | 3072 | 4096;
+  /** CPU priority of the argon2 threads (Linux): SCHED_IDLE, nice 19, or as the rest of the process. */
+  readonly hashPriority: "idle" | "low" | "normal";
 }
 
 export class ConfigError extends Error {
@@ -83,6 +86,7 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   HEIMDALL_EMAIL_MODE: "email_mode",
   HEIMDALL_TRUSTED_PROXIES: "trusted_proxies",
   HEIMDALL_RSA_BITS: "rsa_bits",
+  HEIMDALL_HASH_PRIORITY: "hash_priority",
 };
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -145,5 +149,6 @@ export function loadConfig(
     emailMode: c.email_mode ?? (c.smtp_url ? "smtp" : "log"),
     trustedProxies: Object.freeze(c.trusted_proxies),
     rsaBits: c.rsa_bits as 2048 | 3072 | 4096,
+    hashPriority: c.hash_priority,
   });
 }

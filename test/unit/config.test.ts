@@ -30,9 +30,15 @@ describe("defaults", () => {
       emailMode: "log",
       trustedProxies: [],
       rsaBits: 2048,
+      hashPriority: "idle",
       bootstrap: { email: undefined, password: undefined, pak: undefined },
     });
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  test("HEIMDALL_HASH_PRIORITY picks the argon2 threads' priority", () => {
+    expect(loadConfig({}, { HEIMDALL_HASH_PRIORITY: "normal" }).hashPriority).toBe("normal");
+    expect(loadConfig({}, { HEIMDALL_HASH_PRIORITY: "low" }).hashPriority).toBe("low");
   });
 
   test("the public URL follows the port and the key file follows the data dir; a trailing slash is dropped", () => {
@@ -148,6 +154,7 @@ describe("bad values fail at start-up, naming the key", () => {
     ["rsa_bits", {}, { HEIMDALL_RSA_BITS: "1024" }],
     ["email_mode", {}, { HEIMDALL_EMAIL_MODE: "pigeon" }],
     ["smtp_url", {}, { HEIMDALL_SMTP_URL: "http://mail" }],
+    ["hash_priority", {}, { HEIMDALL_HASH_PRIORITY: "realtime" }],
   ] as const)("%s: %j %j", (key, flags, env) => {
     expect(() => loadConfig(flags, env)).toThrow(ConfigError);
     expect(() => loadConfig(flags, env)).toThrow(key);

@@ -3,14 +3,14 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { HASH_THREAD_NICE, SCHED_IDLE } from "../../src/auth/argon2-params.ts";
 import { createPasswordHasher } from "../../src/auth/passwords.ts";
 
-/** [thread name, nice value, scheduling policy] of every thread of this process (Linux /proc). */
-function threads(): Array<[string, number, number]> {
+/** [thread name, nice value, scheduling policy, thread id] of every thread of this process (Linux /proc). */
+function threads(): Array<[string, number, number, string]> {
   return readdirSync("/proc/self/task").map((tid) => {
     const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
     const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     // Fields after the name start at field 3 (state); nice is field 19, policy field 41.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return [name, Number(fields[16]), Number(fields[38])];
+    return [name, Number(fields[16]), Number(fields[38]), tid];
   });
 }
 
@@ -88,17 +88,31 @@ describe("password hasher (argon2id on worker threads)", () => {
   });
 
   test.if(process.platform === "linux")(
-    "the hashing thread runs at the lowest priority (nice 19, SCHED_IDLE); the event loop thread does not",
+    "priority low: nice 19 without SCHED_IDLE; normal: as the event loop (threads of their own)",
+    async () => {
+      const workers = () => new Set(threads().filter(([name]) => name === "Worker"));
+      const before = new Set([...workers()].map(([, , , tid]) => tid));
+      await createPasswordHasher({ priority: "low", concurrency: 1 }).hash("low priority thread");
+      const low = [...workers()].filter(([, , , tid]) => !before.has(tid));
+      expect(low.map(([, nice, policy]) => [nice, policy])).toEqual([[HASH_THREAD_NICE, 0]]);
+      const seen = new Set([...workers()].map(([, , , tid]) => tid));
+      await createPasswordHasher({ priority: "normal", concurrency: 1 }).hash("normal priority thread");
+      const normal = [...workers()].filter(([, , , tid]) => !seen.has(tid));
+      expect(normal.map(([, nice, policy]) => [nice, policy])).toEqual([[0, 0]]);
+    },
+  );
+
+  test.if(process.platform === "linux")(
+    "by default the hashing thread runs at the lowest priority (nice 19, SCHED_IDLE); the event loop does not",
     async () => {
       await hasher.hash("warm the thread up");
       const all = threads();
-      expect(all[0]).toEqual([expect.any(String), 0, 0]);
-      const workers = all.filter(([name]) => name === "Worker");
-      expect(workers.length).toBeGreaterThan(0);
-      for (const [, nice, policy] of workers) {
-        expect(nice).toBe(HASH_THREAD_NICE);
-        if (glibc) expect(policy).toBe(SCHED_IDLE);
-      }
+      expect(all[0]).toEqual([expect.any(String), 0, 0, expect.any(String)]);
+      const idle = all.filter(
+        ([name, nice, policy]) =>
+          name === "Worker" && nice === HASH_THREAD_NICE && policy === (glibc ? SCHED_IDLE : 0),
+      );
+      expect(idle.length).toBeGreaterThan(0);
     },
   );
 });
