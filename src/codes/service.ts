@@ -362,7 +362,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
         email: users.primaryEmail(user.id)?.value ?? null,
       });
       // argon2 is async: hashed before the synchronous transaction.
-      const passwordHash = await deps.passwords.hash(newPassword);
+      const passwordHash = await deps.passwords.hash(newPassword, meta.signal);
       tx(db, () => {
         const now = clock.now();
         if (!store.consume(row.id, now)) throw codeInvalid();

@@ -1,5 +1,4 @@
 /** @module Wire model of the signed-in EndUser's own account (`/me*`): request schemas, DTOs and row mappers. */
-
 import { z } from "zod";
 import type { AuditRow } from "../audit/store.ts";
 import { iso } from "../platform/clock.ts";
@@ -32,9 +31,6 @@ export const addContactSchema = z.object({
 });
 export type AddContactInput = z.output<typeof addContactSchema>;
 
-/** What the profile query returns: the account joined with its primary email, if any. */
-export type ProfileRow = AccountSnapshot;
-
 export interface MeProfileDto {
   id: string;
   username: string;
@@ -46,7 +42,7 @@ export interface MeProfileDto {
   email_verified_at: string | null;
 }
 
-export function toProfileDto(r: ProfileRow): MeProfileDto {
+export function toProfileDto(r: AccountSnapshot): MeProfileDto {
   const created = iso(r.createdAt);
   return {
     id: r.id,

@@ -69,10 +69,11 @@ export function createMeService(deps: MeDeps): MeService {
   const users = createUserStore(db);
   const failureLimit = (userId: string) => ({ key: passwordKey(userId), ...CHANGE_PASSWORD_FAILURES });
 
-  const profile = (appId: string, userId: string): MeProfileDto => {
-    const row = store.profile(appId, userId);
-    if (!row) throw userNotFound();
-    return toProfileDto(row);
+  /** The account as `GET /me` shows it, read by the same statement that authenticates EndUser requests. */
+  const profile = (caller: MeCaller): MeProfileDto => {
+    const account = deps.sessions.facts(caller.sessionId)?.account;
+    if (!account) throw userNotFound();
+    return toProfileDto(account);
   };
 
   /** A wrong current password is counted and recorded; the counter, not argon2's cost, bounds guessing. */
@@ -93,11 +94,11 @@ export function createMeService(deps: MeDeps): MeService {
 
   return {
     update(caller, input, meta) {
-      if (input.display_name === undefined) return profile(caller.appId, caller.userId);
+      if (input.display_name === undefined) return profile(caller);
       // Surrounding blanks are never meant; a name of only blanks is no name.
       const displayName = input.display_name.trim() || null;
       tx(db, () => {
-        const current = store.profile(caller.appId, caller.userId);
+        const current = users.byId(caller.appId, caller.userId);
         if (!current) throw userNotFound();
         if (current.displayName === displayName) return;
         users.updateUser(caller.userId, { displayName, updatedAt: clock.now() });
@@ -111,7 +112,7 @@ export function createMeService(deps: MeDeps): MeService {
           meta,
         });
       });
-      return profile(caller.appId, caller.userId);
+      return profile(caller);
     },
 
     deleteAccount(caller, meta) {
@@ -192,14 +193,14 @@ export function createMeService(deps: MeDeps): MeService {
 
       // Accounts without a password (provisioned by an operator) use the reset flow; same cost, same answer.
       const ok = user.passwordHash
-        ? await deps.passwords.verify(user.passwordHash, input.current_password)
-        : await deps.passwords.dummyVerify(input.current_password);
+        ? await deps.passwords.verify(user.passwordHash, input.current_password, meta.signal)
+        : await deps.passwords.dummyVerify(input.current_password, meta.signal);
       if (!ok || !user.passwordHash) {
         recordWrongPassword(caller, user.passwordHash ? "invalid_current_password" : "no_password", meta);
         throw invalidCurrent();
       }
 
-      const newHash = await deps.passwords.hash(input.new_password);
+      const newHash = await deps.passwords.hash(input.new_password, meta.signal);
       const changed = tx(db, () => {
         // Another change may have landed while argon2 ran; the current password it proved is then stale.
         if (!store.replacePasswordHash(user.id, user.passwordHash!, newHash, clock.now())) return false;

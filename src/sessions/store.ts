@@ -1,5 +1,5 @@
 /** @module Drizzle queries and prepared statements for end-user sessions and their refresh-token history. */
-import { and, asc, desc, eq, gt, isNull, lt, ne, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, isNull, lt, ne, or, type Placeholder, sql } from "drizzle-orm";
 import { changes, type Db, preparedInsert } from "../db/client.ts";
 import { endUserRefreshTokens, endUserSessions } from "../db/schema.ts";
 
@@ -53,7 +53,7 @@ export function createSessionStore(db: Db) {
   const touch = db.$client.query<never, [number, string, number]>(
     "UPDATE end_user_sessions SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)",
   );
-  const live = (userId: string, now: number) =>
+  const live = (userId: string | Placeholder, now: number | Placeholder) =>
     and(
       eq(endUserSessions.userId, userId),
       isNull(endUserSessions.revokedAt),
@@ -80,13 +80,7 @@ export function createSessionStore(db: Db) {
   const oldestLive = db
     .select()
     .from(endUserSessions)
-    .where(
-      and(
-        eq(endUserSessions.userId, sql.placeholder("userId")),
-        isNull(endUserSessions.revokedAt),
-        gt(endUserSessions.expiresAt, sql.placeholder("now")),
-      ),
-    )
+    .where(live(sql.placeholder("userId"), sql.placeholder("now")))
     .orderBy(asc(endUserSessions.createdAt))
     .prepare();
   const revokeOne = db.$client.query<never, [number, string, string]>(

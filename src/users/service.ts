@@ -321,7 +321,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
           username: input.username ?? usernameFromEmail(input.email),
           email: input.email,
         });
-        passwordHash = await deps.passwords.hash(input.password);
+        passwordHash = await deps.passwords.hash(input.password, meta.signal);
       }
       return tx(db, () => {
         // Again under the write lock: the checks above ran before an await.
