@@ -1,7 +1,8 @@
 /**
  * @module `GET /me` on the compiled binary: throughput against a bare Bun.serve doing jose verify + one
  * prepared SQLite lookup (target ≥ 0.75), and `/me` p99 idle versus under a concurrent sign-in flood
- * (target ≤ 2×). Run by hand: `node_modules/.bin/bun bench/me.ts [--duration 10] [--rounds 3] [--flood-rounds 5]`.
+ * (target ≤ 2×), each flood round followed by a control round beside a same-core SCHED_IDLE CPU spinner.
+ * Run by hand: `node_modules/.bin/bun bench/me.ts [--duration 10] [--rounds 3] [--flood-rounds 5]`.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
