@@ -10,6 +10,7 @@ import type { AuditActor, CallMeta } from "../http/principal.ts";
 import { conflict, HeimdallError, notFound, unauthorized, validationError } from "../platform/errors.ts";
 import { newId } from "../platform/ids.ts";
 import { headersOf } from "../ratelimit/limiter.ts";
+import { contactNotVerified, contactOf, deleteContact, promoteContact } from "../users/contacts.ts";
 import { isEmail, isPhone, normalizeEmail, normalizePhone } from "../users/normalize.ts";
 import { createUserStore } from "../users/store.ts";
 import {
@@ -55,9 +56,6 @@ type MeDeps = Pick<Deps, "db" | "clock" | "audit" | "sessions" | "passwords" | "
 
 const userNotFound = () => notFound("USER_NOT_FOUND", "Account not found");
 const sessionNotFound = () => notFound("SESSION_NOT_FOUND", "Session not found");
-const contactNotFound = () => notFound("CONTACT_NOT_FOUND", "Contact not found");
-const notVerified = () =>
-  conflict("CONTACT_NOT_VERIFIED", "Only a verified contact can be primary; verify it, then promote it");
 const invalidCurrent = () => unauthorized("INVALID_CREDENTIALS", "The current password is incorrect");
 
 const actor = (c: MeCaller): AuditActor => ({ type: "end_user", id: c.userId });
@@ -237,9 +235,9 @@ export function createMeService(deps: MeDeps): MeService {
       }
       // A new contact is unverified, and an unverified primary would let whoever typed the address
       // receive the account's reset codes; verify first, then promote.
-      if (input.is_primary === true) throw notVerified();
+      if (input.is_primary === true) throw contactNotVerified();
       return tx(db, () => {
-        if (store.contactCount(caller.userId) >= MAX_CONTACTS_PER_USER) {
+        if (users.contactCount(caller.userId) >= MAX_CONTACTS_PER_USER) {
           throw conflict("CONTACT_LIMIT", `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`);
         }
         if (users.contactByValue(caller.appId, input.type, value)) {
@@ -271,17 +269,8 @@ export function createMeService(deps: MeDeps): MeService {
 
     deleteContact(caller, contactId, meta) {
       tx(db, () => {
-        const c = store.contactOf(caller.userId, contactId);
-        if (!c) throw contactNotFound();
-        // The primary email is the account's recovery address (reset codes go there) and its email sign-in
-        // identifier; it can be replaced (add, verify, promote) but not dropped. A primary phone can go.
-        if (c.isPrimary && c.type === "email") {
-          throw conflict(
-            "CONTACT_IS_PRIMARY",
-            "The primary email cannot be deleted; promote another one first",
-          );
-        }
-        store.deleteContact(c.id);
+        const c = contactOf(users, caller.userId, contactId);
+        deleteContact(users, c);
         audit.record({
           appId: caller.appId,
           action: "contact.deleted",
@@ -296,20 +285,16 @@ export function createMeService(deps: MeDeps): MeService {
 
     promoteContact(caller, contactId, meta) {
       tx(db, () => {
-        const c = store.contactOf(caller.userId, contactId);
-        if (!c) throw contactNotFound();
-        if (c.verifiedAt === null) throw notVerified();
-        if (c.isPrimary) return; // already primary: nothing changes, nothing to record
-        const previous = store.otherPrimary(caller.userId, c.type, c.id);
-        if (previous) store.setPrimary(previous.id, false);
-        store.setPrimary(c.id, true);
+        const c = contactOf(users, caller.userId, contactId);
+        const promoted = promoteContact(users, c);
+        if (!promoted) return; // already primary: nothing changes, nothing to record
         audit.record({
           appId: caller.appId,
           action: "contact.promoted",
           resourceType: "contact",
           resourceId: c.id,
           actor: actor(caller),
-          details: { user_id: caller.userId, type: c.type, previous_contact_id: previous?.id ?? null },
+          details: { user_id: caller.userId, type: c.type, previous_contact_id: promoted.previous },
           meta,
         });
       });

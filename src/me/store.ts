@@ -1,10 +1,9 @@
-/** @module Queries behind `/me*`: contact rules' lookups and the user's activity (the profile comes with the session lookup). */
-import { and, count, desc, eq, gt, isNull, lt, ne, or } from "drizzle-orm";
+/** @module Queries behind `/me*` of its own: sessions, the password swap and the activity (contacts use the shared users store; the profile comes with the session lookup). */
+import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
 import type { AuditRow } from "../audit/store.ts";
 import { changes, type Db } from "../db/client.ts";
-import { auditLog, endUserContacts, endUserSessions, endUsers } from "../db/schema.ts";
+import { auditLog, endUserSessions, endUsers } from "../db/schema.ts";
 import type { SessionRow } from "../sessions/store.ts";
-import type { ContactRow } from "../users/store.ts";
 
 export function createMeStore(db: Db) {
   return {
@@ -32,45 +31,6 @@ export function createMeStore(db: Db) {
         .where(and(eq(endUsers.id, userId), eq(endUsers.passwordHash, fromHash)))
         .run();
       return changes(r) === 1;
-    },
-
-    contactOf(userId: string, contactId: string): ContactRow | undefined {
-      return db
-        .select()
-        .from(endUserContacts)
-        .where(and(eq(endUserContacts.id, contactId), eq(endUserContacts.userId, userId)))
-        .get();
-    },
-
-    contactCount(userId: string): number {
-      return (
-        db.select({ n: count() }).from(endUserContacts).where(eq(endUserContacts.userId, userId)).get()?.n ??
-        0
-      );
-    },
-
-    /** The current primary of `type` other than `exceptId`, if any. */
-    otherPrimary(userId: string, type: ContactRow["type"], exceptId: string): ContactRow | undefined {
-      return db
-        .select()
-        .from(endUserContacts)
-        .where(
-          and(
-            eq(endUserContacts.userId, userId),
-            eq(endUserContacts.type, type),
-            eq(endUserContacts.isPrimary, true),
-            ne(endUserContacts.id, exceptId),
-          ),
-        )
-        .get();
-    },
-
-    setPrimary(contactId: string, isPrimary: boolean): void {
-      db.update(endUserContacts).set({ isPrimary }).where(eq(endUserContacts.id, contactId)).run();
-    },
-
-    deleteContact(contactId: string): void {
-      db.delete(endUserContacts).where(eq(endUserContacts.id, contactId)).run();
     },
 
     /**

@@ -17,7 +17,7 @@
 import type { SQLQueryBindings } from "bun:sqlite";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { changes, type Db } from "../db/client.ts";
-import { endUserContacts, endUserSessions, endUsers, roles } from "../db/schema.ts";
+import { endUserSessions, endUsers, roles } from "../db/schema.ts";
 import type { Position } from "../http/pagination.ts";
 import type { EndUserStatus, RoleRow, SearchCursor, UserViewRow } from "./model.ts";
 
@@ -267,15 +267,6 @@ export function createUserAdminStore(db: Db) {
         for (const r of ended) out.set(r.userId, (out.get(r.userId) ?? 0) + 1);
       }
       return out;
-    },
-
-    setPrimary(contactId: string, isPrimary: boolean): void {
-      db.update(endUserContacts).set({ isPrimary }).where(eq(endUserContacts.id, contactId)).run();
-    },
-
-    /** Codes minted for the contact go with it (FK cascade). */
-    deleteContact(contactId: string): void {
-      db.delete(endUserContacts).where(eq(endUserContacts.id, contactId)).run();
     },
 
     roleByName(appId: string, name: string): RoleRow | undefined {

@@ -25,6 +25,7 @@ import { badRequest, conflict, HeimdallError, notFound, validationError } from "
 import { newId } from "../platform/ids.ts";
 import { assertCanGrant } from "../rbac/narrowing.ts";
 import { byKey, createUserAdminStore, type KeyedId } from "./admin-store.ts";
+import { contactNotFound, contactOf, deleteContact, demotePrimary, promoteContact } from "./contacts.ts";
 import {
   type AddContactInput,
   type AdminEndUserDto,
@@ -46,7 +47,7 @@ import {
   type UserViewRow,
 } from "./model.ts";
 import { isEmail, isPhone, normalizePhone } from "./normalize.ts";
-import { type ContactRow, createUserStore, type EndUserRow } from "./store.ts";
+import { createUserStore, type EndUserRow } from "./store.ts";
 
 /** Who acts on the app's accounts, as both surfaces reduce it. */
 export interface UserScope {
@@ -132,12 +133,9 @@ type UserAdminDeps = Pick<
 >;
 
 const userNotFound = () => notFound("USER_NOT_FOUND", "End user not found in this app");
-const contactNotFound = () => notFound("CONTACT_NOT_FOUND", "Contact not found");
 const roleNotFound = (name: string) => badRequest("ROLE_NOT_FOUND", `This app has no role named ${name}`);
 const archived = () => conflict("APP_ARCHIVED", "The app is archived and read-only");
 const emailTaken = () => conflict("EMAIL_TAKEN", "This email address is already in use");
-const notVerified = () =>
-  conflict("CONTACT_NOT_VERIFIED", "Only a verified contact can be promoted; verify it first");
 
 /** Attempts at a free username derived from an email before falling back to a random suffix. */
 const DERIVED_USERNAME_TRIES = 20;
@@ -205,25 +203,6 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
   const narrow = (scope: UserScope, role: string) => {
     if (scope.grantable !== null)
       assertCanGrant(scope.grantable, deps.permissions.forEndUser(scope.appId, role));
-  };
-
-  const contactOf = (userId: string, contactId: string): ContactRow => {
-    const c = users.contactsOf(userId).find((x) => x.id === contactId);
-    if (!c) throw contactNotFound();
-    return c;
-  };
-
-  /** Demotes the user's current primary of `type` (other than `exceptId`); its id, if there was one. */
-  const demotePrimary = (
-    userId: string,
-    type: ContactRow["type"],
-    exceptId: string | null,
-  ): string | null => {
-    const previous = users
-      .contactsOf(userId)
-      .find((c) => c.type === type && c.isPrimary && c.id !== exceptId);
-    if (previous) store.setPrimary(previous.id, false);
-    return previous?.id ?? null;
   };
 
   /** A free username for a derived base: `base`, `base-2` … then a random suffix. */
@@ -401,8 +380,8 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
             if (holder && holder.userId !== user.id) throw emailTaken();
             if (holder) {
               // One of the account's own addresses: promoted as it is (verified or not), the old primary kept.
-              const previous = demotePrimary(user.id, "email", holder.id);
-              store.setPrimary(holder.id, true);
+              const previous = demotePrimary(users, user.id, "email", holder.id);
+              users.setPrimary(holder.id, true);
               Object.assign(details, {
                 email_change: "promoted",
                 contact_id: holder.id,
@@ -411,8 +390,8 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
             } else {
               // A new address replaces the primary contact, unverified. A new row rather than an edited one:
               // codes minted for the old address die with its row instead of verifying the new one.
-              if (current) store.deleteContact(current.id);
-              else if (users.contactsOf(user.id).length >= MAX_CONTACTS_PER_USER) {
+              if (current) users.deleteContact(current.id);
+              else if (users.contactCount(user.id) >= MAX_CONTACTS_PER_USER) {
                 throw conflict("CONTACT_LIMIT", `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`);
               }
               const contactId = newId(clock);
@@ -512,7 +491,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
       }
       return tx(db, () => {
         const user = userOf(scope, userId);
-        if (users.contactsOf(user.id).length >= MAX_CONTACTS_PER_USER) {
+        if (users.contactCount(user.id) >= MAX_CONTACTS_PER_USER) {
           throw conflict("CONTACT_LIMIT", `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`);
         }
         if (users.contactByValue(scope.appId, input.type, value)) {
@@ -520,7 +499,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         }
         // The spec lets an operator make the new (unverified) contact primary; the previous one is demoted.
         const isPrimary = input.is_primary === true;
-        const previous = isPrimary ? demotePrimary(user.id, input.type, null) : null;
+        const previous = isPrimary ? demotePrimary(users, user.id, input.type, null) : null;
         const row = {
           id: newId(clock),
           appId: scope.appId,
@@ -545,16 +524,8 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
     deleteContact(scope, userId, contactId, meta) {
       tx(db, () => {
         const user = userOf(scope, userId);
-        const c = contactOf(user.id, contactId);
-        // The primary email is the account's recovery address and email sign-in identifier: it can be
-        // replaced (PATCH email, or promote another) but not dropped, as on `/me/contacts`.
-        if (c.isPrimary && c.type === "email") {
-          throw conflict(
-            "CONTACT_IS_PRIMARY",
-            "The primary email cannot be deleted; promote another one first",
-          );
-        }
-        store.deleteContact(c.id);
+        const c = contactOf(users, user.id, contactId);
+        deleteContact(users, c);
         record(scope, meta, "contact.deleted", "contact", c.id, {
           user_id: user.id,
           type: c.type,
@@ -567,15 +538,13 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
       writable(scope);
       tx(db, () => {
         const user = userOf(scope, userId);
-        const c = contactOf(user.id, contactId);
-        if (c.verifiedAt === null) throw notVerified();
-        if (c.isPrimary) return;
-        const previous = demotePrimary(user.id, c.type, c.id);
-        store.setPrimary(c.id, true);
+        const c = contactOf(users, user.id, contactId);
+        const promoted = promoteContact(users, c);
+        if (!promoted) return;
         record(scope, meta, "contact.promoted", "contact", c.id, {
           user_id: user.id,
           type: c.type,
-          previous_contact_id: previous,
+          previous_contact_id: promoted.previous,
         });
       });
     },
@@ -583,7 +552,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
     async resendVerification(scope, app, principal, userId, contactId, meta) {
       writable(scope);
       const user = userOf(scope, userId);
-      const contact = contactId === null ? users.primaryEmail(user.id) : contactOf(user.id, contactId);
+      const contact = contactId === null ? users.primaryEmail(user.id) : contactOf(users, user.id, contactId);
       if (!contact) throw contactNotFound();
       if (contact.verifiedAt !== null) {
         throw conflict("CONTACT_ALREADY_VERIFIED", "This contact is already verified");

@@ -2,7 +2,7 @@
  * @module Shared queries on end users and their contacts. Feature modules (auth, me, codes, admin) keep
  * their own specific queries in their own store; what more than one of them needs lives here.
  */
-import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
+import { and, asc, count, eq, isNotNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { endUserContacts, endUsers } from "../db/schema.ts";
 
@@ -36,6 +36,25 @@ export function createUserStore(db: Db) {
       ),
     )
     .prepare();
+
+  /** The user's current primary of `type`, other than `exceptId` when given. */
+  const primaryOf = (
+    userId: string,
+    type: ContactRow["type"],
+    exceptId: string | null,
+  ): ContactRow | undefined =>
+    db
+      .select()
+      .from(endUserContacts)
+      .where(
+        and(
+          eq(endUserContacts.userId, userId),
+          eq(endUserContacts.type, type),
+          eq(endUserContacts.isPrimary, true),
+          exceptId === null ? undefined : ne(endUserContacts.id, exceptId),
+        ),
+      )
+      .get();
 
   return {
     byId(appId: string, id: string): EndUserRow | undefined {
@@ -76,19 +95,25 @@ export function createUserStore(db: Db) {
         .all();
     },
 
-    primaryEmail(userId: string): ContactRow | undefined {
+    contactCount(userId: string): number {
+      return (
+        db.select({ n: count() }).from(endUserContacts).where(eq(endUserContacts.userId, userId)).get()?.n ??
+        0
+      );
+    },
+
+    /** One of the user's contacts; another user's contact reads as absent. */
+    contactOf(userId: string, contactId: string): ContactRow | undefined {
       return db
         .select()
         .from(endUserContacts)
-        .where(
-          and(
-            eq(endUserContacts.userId, userId),
-            eq(endUserContacts.type, "email"),
-            eq(endUserContacts.isPrimary, true),
-          ),
-        )
+        .where(and(eq(endUserContacts.id, contactId), eq(endUserContacts.userId, userId)))
         .get();
     },
+
+    primaryOf,
+
+    primaryEmail: (userId: string): ContactRow | undefined => primaryOf(userId, "email", null),
 
     insertUser(row: typeof endUsers.$inferInsert): void {
       db.insert(endUsers).values(row).run();
@@ -96,6 +121,15 @@ export function createUserStore(db: Db) {
 
     insertContact(row: typeof endUserContacts.$inferInsert): void {
       db.insert(endUserContacts).values(row).run();
+    },
+
+    setPrimary(contactId: string, isPrimary: boolean): void {
+      db.update(endUserContacts).set({ isPrimary }).where(eq(endUserContacts.id, contactId)).run();
+    },
+
+    /** Codes minted for the contact go with it (FK cascade). */
+    deleteContact(contactId: string): void {
+      db.delete(endUserContacts).where(eq(endUserContacts.id, contactId)).run();
     },
 
     updateUser(id: string, set: Partial<typeof endUsers.$inferInsert>): void {

@@ -385,6 +385,27 @@ describe("contacts", () => {
     expect(res.body.code).toBe(code);
   });
 
+  test("an account holds at most 10 contacts: the 11th is 409 CONTACT_LIMIT, nothing written", async () => {
+    const u = await insertUser(ctx, app, "hoarder");
+    const params = { app_id: app.id, user_id: u.id };
+    for (let i = 1; i < 10; i++) {
+      const res = await ctx.call("POST", CONTACTS, {
+        params,
+        body: { type: "email", value: `hoard-${i}@example.test` },
+      });
+      expect(res.status).toBe(201);
+    }
+    const res = await ctx.call("POST", CONTACTS, {
+      params,
+      body: { type: "email", value: "hoard-11@example.test", is_primary: true },
+    });
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe("CONTACT_LIMIT");
+    expect((await ctx.call("GET", CONTACTS, { params })).body.data).toHaveLength(10);
+    // The refused primary did not demote the current one.
+    expect(contactRow(ctx, u.emailContactId!).isPrimary).toBe(true);
+  });
+
   test("the primary email cannot be deleted → 409 CONTACT_IS_PRIMARY", async () => {
     const u = await insertUser(ctx, app, "keeper");
     const res = await ctx.call("DELETE", CONTACT, {

@@ -1,0 +1,53 @@
+/**
+ * @module Contact rules that `/me/contacts` and the Admin API's end-user contacts share. Each caller finds
+ * the user its own way (the caller's own account, or one in an admin's scope) and records its own audit
+ * event; the rules themselves live here once. Synchronous: call inside the caller's transaction.
+ */
+import { conflict, notFound } from "../platform/errors.ts";
+import type { ContactRow, UserStore } from "./store.ts";
+
+export const contactNotFound = () => notFound("CONTACT_NOT_FOUND", "Contact not found");
+export const contactNotVerified = () =>
+  conflict("CONTACT_NOT_VERIFIED", "Only a verified contact can be primary; verify it, then promote it");
+
+/** The user's contact, or 404 CONTACT_NOT_FOUND (another user's contact included). */
+export function contactOf(users: UserStore, userId: string, contactId: string): ContactRow {
+  const c = users.contactOf(userId, contactId);
+  if (!c) throw contactNotFound();
+  return c;
+}
+
+/** Demotes the user's current primary of `type` (other than `exceptId`); its id, or null when there was none. */
+export function demotePrimary(
+  users: UserStore,
+  userId: string,
+  type: ContactRow["type"],
+  exceptId: string | null,
+): string | null {
+  const previous = users.primaryOf(userId, type, exceptId);
+  if (previous) users.setPrimary(previous.id, false);
+  return previous?.id ?? null;
+}
+
+/**
+ * Deletes a contact. The primary email is the account's recovery address (reset codes go there) and its
+ * email sign-in identifier: it can be replaced (promote another) but not dropped. A primary phone can go.
+ */
+export function deleteContact(users: UserStore, c: ContactRow): void {
+  if (c.isPrimary && c.type === "email") {
+    throw conflict("CONTACT_IS_PRIMARY", "The primary email cannot be deleted; promote another one first");
+  }
+  users.deleteContact(c.id);
+}
+
+/**
+ * Makes a verified contact the primary of its type, demoting the previous one. `null` when it already was
+ * primary (nothing changed, nothing to record); otherwise the demoted contact's id, if any.
+ */
+export function promoteContact(users: UserStore, c: ContactRow): { previous: string | null } | null {
+  if (c.verifiedAt === null) throw contactNotVerified();
+  if (c.isPrimary) return null;
+  const previous = demotePrimary(users, c.userId, c.type, c.id);
+  users.setPrimary(c.id, true);
+  return { previous };
+}
