@@ -157,6 +157,30 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
     });
   }
 
+  function recordIssued(
+    app: ConsumerApp,
+    p: PlatformPrincipal,
+    purpose: CodePurpose,
+    t: Target,
+    delivery: { delivery: "response" } | { delivery: "email"; outbox_id: string },
+    meta: CallMeta,
+  ): void {
+    audit.record({
+      appId: app.id,
+      action: "code.issued",
+      resourceType: "contact",
+      resourceId: t.contact.id,
+      actor: actorOf(p),
+      details: {
+        purpose: PURPOSE_LABEL[purpose],
+        contact_type: t.contact.type,
+        user_id: t.user.id,
+        ...delivery,
+      },
+      meta,
+    });
+  }
+
   function mint(
     app: ConsumerApp,
     p: PlatformPrincipal,
@@ -168,20 +192,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
       const t = target(app.id, purpose, ref);
       if (!t) return {};
       const issued = issue(app.id, purpose, t);
-      audit.record({
-        appId: app.id,
-        action: "code.issued",
-        resourceType: "contact",
-        resourceId: t.contact.id,
-        actor: actorOf(p),
-        details: {
-          purpose: PURPOSE_LABEL[purpose],
-          contact_type: t.contact.type,
-          user_id: t.user.id,
-          delivery: "response",
-        },
-        meta,
-      });
+      recordIssued(app, p, purpose, t, { delivery: "response" }, meta);
       return { code: issued.code, expires_at: iso(issued.expiresAt) };
     });
   }
@@ -209,21 +220,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
         code: issued.code,
         expiresInMinutes: CODE_TTL / MINUTE,
       });
-      audit.record({
-        appId: app.id,
-        action: "code.issued",
-        resourceType: "contact",
-        resourceId: t.contact.id,
-        actor: actorOf(p),
-        details: {
-          purpose: PURPOSE_LABEL[purpose],
-          contact_type: t.contact.type,
-          user_id: t.user.id,
-          delivery: "email",
-          outbox_id: outboxId,
-        },
-        meta,
-      });
+      recordIssued(app, p, purpose, t, { delivery: "email", outbox_id: outboxId }, meta);
       return { ...issued, outboxId, contactId: t.contact.id };
     });
     if (!queued) return {};
