@@ -8,6 +8,7 @@ import m0004 from "../../migrations/0004_rbac.sql" with { type: "text" };
 import m0005 from "../../migrations/0005_audit_resource_index.sql" with { type: "text" };
 import m0006 from "../../migrations/0006_end_users_role_index.sql" with { type: "text" };
 import m0007 from "../../migrations/0007_shred_retired_keys.sql" with { type: "text" };
+import m0008 from "../../migrations/0008_hardening.sql" with { type: "text" };
 import journal from "../../migrations/meta/_journal.json" with { type: "json" };
 
 /** Tag (as in the journal) → SQL text. Append a line here for every migration drizzle-kit generates. */
@@ -20,6 +21,7 @@ export const EMBEDDED_MIGRATIONS: Record<string, string> = {
   "0005_audit_resource_index": m0005,
   "0006_end_users_role_index": m0006,
   "0007_shred_retired_keys": m0007,
+  "0008_hardening": m0008,
 };
 
 export const JOURNAL: { entries: { idx: number; tag: string; when: number; breakpoints: boolean }[] } =

@@ -105,6 +105,8 @@ export const paks = sqliteTable(
     createdBy: text("created_by"),
     lastUsedAt: ms("last_used_at"),
     revokedAt: ms("revoked_at"),
+    /** Optional expiry chosen at creation; null never expires. */
+    expiresAt: ms("expires_at"),
     createdAt: ms("created_at").notNull(),
     updatedAt: ms("updated_at").notNull(),
   },
@@ -249,6 +251,20 @@ export const auditLog = sqliteTable(
   ],
 );
 
+/**
+ * Where retention cut a chain: the hash of the last pruned row (the `prev_hash` the first kept row must
+ * carry), so `audit verify` still proves the kept part unbroken.
+ */
+export const auditAnchors = sqliteTable("audit_anchors", {
+  chain: text("chain").primaryKey(),
+  /** `seq` of the last pruned row. */
+  prunedThroughSeq: integer("pruned_through_seq").notNull(),
+  /** `hash` of the last pruned row. */
+  hash: text("hash").notNull(),
+  prunedCount: integer("pruned_count").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
+
 // ─── HTTP plumbing ──────────────────────────────────────────────────────────
 
 export const idempotencyKeys = sqliteTable(
@@ -353,6 +369,8 @@ export const endUserSessions = sqliteTable(
     ip: text("ip"),
     userAgent: text("user_agent"),
     createdAt: ms("created_at").notNull(),
+    /** When the holder last proved a credential (sign-in or re-authentication); null means `created_at`. */
+    authenticatedAt: ms("authenticated_at"),
     expiresAt: ms("expires_at").notNull(),
     lastUsedAt: ms("last_used_at"),
     revokedAt: ms("revoked_at"),
@@ -433,8 +451,11 @@ export const emailOutbox = sqliteTable(
     to: text("to").notNull(),
     from: text("from").notNull(),
     subject: text("subject").notNull(),
+    /** Redacted once the message is sealed: the body lives in the vault until delivery, then is destroyed. */
     text: text("text").notNull(),
     html: text("html"),
+    /** The sealed `{text, html}` of a pending message; null once delivered or failed. */
+    bodySecretId: text("body_secret_id").references(() => vaultSecrets.id),
     status: text("status", { enum: ["pending", "sent", "failed"] })
       .notNull()
       .default("pending"),
@@ -464,6 +485,9 @@ export const m2mClients = sqliteTable(
     name: text("name").notNull(),
     /** SHA-256 of the secret (≥ 256 random bits, so a fast hash is enough). */
     secretHash: text("secret_hash").notNull(),
+    /** The secret replaced by the last rotation, still accepted until `prev_secret_expires_at`. */
+    prevSecretHash: text("prev_secret_hash"),
+    prevSecretExpiresAt: ms("prev_secret_expires_at"),
     isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
     /** Permission strings `resource.action` the client may be granted. */
     scopes: json<string[]>("scopes").notNull(),
@@ -487,6 +511,8 @@ export const appApiKeys = sqliteTable(
     keyHash: text("key_hash").notNull().unique(),
     permissions: json<string[]>("permissions").notNull(),
     lastUsedAt: ms("last_used_at"),
+    /** Optional expiry chosen at creation; null never expires. */
+    expiresAt: ms("expires_at"),
     createdAt: ms("created_at").notNull(),
   },
   (t) => [index("app_api_keys_app_created").on(t.appId, t.createdAt, t.id)],
