@@ -87,6 +87,7 @@ export function createSessionService({
         ip: input.meta.ip ?? null,
         userAgent: input.meta.userAgent?.slice(0, 512) ?? null,
         createdAt: now,
+        authenticatedAt: now,
         expiresAt: now + input.durationMinutes * MINUTE,
         lastUsedAt: now,
         revokedAt: null,

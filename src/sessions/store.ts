@@ -71,6 +71,7 @@ export function createSessionStore(db: Db) {
     "ip",
     "userAgent",
     "createdAt",
+    "authenticatedAt",
     "expiresAt",
     "lastUsedAt",
     "revokedAt",

@@ -198,6 +198,7 @@ export function createWorkspaceService({ db, clock, audit, passwords }: Workspac
       description: input.description,
       tokenPrefix: input.token.slice(0, PAK_SHOWN_PREFIX_LENGTH),
       tokenHash: sha256Hex(input.token),
+      expiresAt: null,
       createdBy: input.createdBy,
       lastUsedAt: null,
       revokedAt: null,
