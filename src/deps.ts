@@ -3,6 +3,7 @@
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { type AppDirectory, createAppDirectory } from "./apps/directory.ts";
 import { type AppService, createAppService } from "./apps/service.ts";
+import { type AuditRetention, createAuditRetention } from "./audit/retention.ts";
 import { type AuditWriter, createAuditWriter } from "./audit/writer.ts";
 import { createPasswordHasher, type PasswordHasher } from "./auth/passwords.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
@@ -16,7 +17,7 @@ import { Metrics } from "./http/metrics.ts";
 import { createKeyService, type KeyService } from "./keys/service.ts";
 import { createM2mGrant, type M2mGrant } from "./m2m/grant.ts";
 import { createM2mClientService, type M2mClientService } from "./m2m/service.ts";
-import { type Clock, HOUR, MINUTE, systemClock } from "./platform/clock.ts";
+import { type Clock, DAY, HOUR, MINUTE, systemClock } from "./platform/clock.ts";
 import { createLogger, type Logger } from "./platform/logger.ts";
 import { createRateLimiter, type RateLimiter } from "./ratelimit/limiter.ts";
 import { createEnforcementRegistry, type EnforcementRegistry } from "./rbac/enforced.ts";
@@ -46,6 +47,7 @@ export interface Deps {
   readonly tokens: TokenService;
   readonly sessions: SessionService;
   readonly audit: AuditWriter;
+  readonly auditRetention: AuditRetention;
   readonly platformAuth: PlatformAuth;
   readonly workspaces: WorkspaceService;
   readonly apps: AppService;
@@ -90,6 +92,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const vault = createVault({ db, keys: loadMasterKeys(config.masterKeyFile), clock });
   const secrets = createServerSecrets({ db, vault, clock });
   const audit = createAuditWriter({ db, clock });
+  const auditRetention = createAuditRetention({ db, clock, retentionDays: config.auditRetentionDays });
   const keys = createKeyService({
     db,
     vault,
@@ -113,7 +116,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const passwords = createPasswordHasher({ priority: config.hashPriority });
   const workspaces = createWorkspaceService({ db, clock, audit, config, passwords });
   const directory = createAppDirectory({ db, clock });
-  const apps = createAppService({ db, clock, audit, keys, directory });
+  const apps = createAppService({ db, clock, audit, keys, directory, log });
   const idempotency = createIdempotency({ db, clock, vault });
   const apiKeys = createApiKeyService({ db, clock, audit, apps });
   const m2m = createM2mClientService({ db, clock, audit, apps });
@@ -130,6 +133,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     audit,
     apps,
     transport: createMailTransport(config, log),
+    vault,
   });
   const codes = createCodeService({
     db,
@@ -150,6 +154,9 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
       { name: "keys.rotate", intervalMs: MINUTE, run: () => keys.tick() },
       { name: "email.deliver", intervalMs: 15_000, run: () => email.deliverDue() },
       { name: "ratelimit.flush", intervalMs: 1_000, run: async () => rateLimiter.flush() },
+      // Daily, and once at start: a server that was down past its run catches up then (the cutoff is
+      // absolute, so one run removes every day missed).
+      { name: "audit.retention", intervalMs: DAY, run: () => auditRetention.prune() },
       {
         name: "cleanup",
         intervalMs: HOUR,
@@ -182,6 +189,16 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     collect: () =>
       keys.activeKeyAges().map((k) => ({ labels: { app_id: k.appId, kid: k.kid }, value: k.ageSeconds })),
   });
+  metrics.addGauge({
+    name: "heimdall_audit_rows_pruned",
+    help: "Audit rows deleted by retention since the process started.",
+    collect: () => [{ labels: {}, value: auditRetention.prunedTotal() }],
+  });
+  metrics.addGauge({
+    name: "heimdall_audit_oldest_row_age_seconds",
+    help: "Age of the oldest audit row kept; stays below audit_retention_days plus a day while retention runs.",
+    collect: () => [{ labels: {}, value: auditRetention.oldestRowAgeSeconds() }],
+  });
   return {
     config,
     clock,
@@ -196,6 +213,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     tokens,
     sessions,
     audit,
+    auditRetention,
     platformAuth,
     workspaces,
     apps,

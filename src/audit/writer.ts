@@ -1,7 +1,7 @@
 /** @module The append-only audit log (DESIGN §8): one writer, a SHA-256 hash chain per app, and its verifier. */
-import { asc } from "drizzle-orm";
+import { asc, gt } from "drizzle-orm";
 import { type Db, preparedInsert } from "../db/client.ts";
-import { auditLog } from "../db/schema.ts";
+import { auditAnchors, auditLog } from "../db/schema.ts";
 import type { AuditActor, CallMeta } from "../http/principal.ts";
 import type { Clock } from "../platform/clock.ts";
 import { sha256Hex } from "../platform/crypto.ts";
@@ -23,6 +23,8 @@ export interface AuditEntry {
 export const GENESIS_HASH = "0".repeat(64);
 
 type Row = typeof auditLog.$inferSelect;
+
+const VERIFY_PAGE = 5000;
 
 /** The bytes that are hashed: every column but seq and hash, in a fixed order. */
 function canonical(r: Omit<Row, "seq" | "hash">): string {
@@ -47,15 +49,25 @@ function canonical(r: Omit<Row, "seq" | "hash">): string {
 export interface AuditWriter {
   /** Appends one row. Call it inside the transaction of the change it records. */
   record(entry: AuditEntry): string;
-  /** Walks every chain; returns the first break found, or null when all chains are intact. */
-  verify():
-    | { ok: true; rows: number; chains: number }
-    | { ok: false; chain: string; seq: number; reason: string };
+  /**
+   * Walks every chain from its retention anchor (or from the genesis hash when nothing was pruned);
+   * returns the first break found, or the counts when all chains are intact.
+   */
+  verify(): AuditVerifyResult;
 }
 
+export type AuditVerifyResult =
+  | { ok: true; rows: number; chains: number; pruned: number }
+  | { ok: false; chain: string; seq: number; reason: string };
+
 export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): AuditWriter {
-  const lastHash = db.$client.query<{ hash: string }, [string]>(
-    "SELECT hash FROM audit_log WHERE chain = ? ORDER BY seq DESC LIMIT 1",
+  // The chain's head: its newest row, or, when retention pruned every row of it, the anchor that
+  // holds the last pruned row's hash (coalesce evaluates lazily: the anchor is read only then).
+  const lastHash = db.$client.query<{ hash: string | null }, [string]>(
+    `SELECT coalesce(
+       (SELECT hash FROM audit_log WHERE chain = ?1 ORDER BY seq DESC LIMIT 1),
+       (SELECT hash FROM audit_anchors WHERE chain = ?1)
+     ) AS hash`,
   );
   // Every audited action runs this; compiled once.
   const insert = preparedInsert(db, auditLog, [
@@ -75,6 +87,22 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
     "prevHash",
     "hash",
   ]);
+  function* pages(): Generator<Row> {
+    let after = 0;
+    for (;;) {
+      const page = db
+        .select()
+        .from(auditLog)
+        .where(gt(auditLog.seq, after))
+        .orderBy(asc(auditLog.seq))
+        .limit(VERIFY_PAGE)
+        .all();
+      yield* page;
+      if (page.length < VERIFY_PAGE) return;
+      after = page[page.length - 1]!.seq;
+    }
+  }
+
   return {
     record(entry) {
       const chain = entry.appId ?? (entry.workspaceId ? `workspace:${entry.workspaceId}` : "platform");
@@ -99,18 +127,44 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
       return row.id;
     },
     verify() {
-      const rows = db.select().from(auditLog).orderBy(asc(auditLog.seq)).all();
+      const anchors = new Map(
+        db
+          .select()
+          .from(auditAnchors)
+          .all()
+          .map((a) => [a.chain, a]),
+      );
       const heads = new Map<string, string>();
-      for (const r of rows) {
-        const expectedPrev = heads.get(r.chain) ?? GENESIS_HASH;
+      let rows = 0;
+      // Read in pages, not loaded whole: the log can be large, and verify runs beside a serving process.
+      for (const r of pages()) {
+        rows++;
+        const anchor = anchors.get(r.chain);
+        let expectedPrev = heads.get(r.chain);
+        if (expectedPrev === undefined) {
+          // The first kept row of a chain: it continues from the anchor, and must come after the cut.
+          if (anchor && r.seq <= anchor.prunedThroughSeq)
+            return { ok: false, chain: r.chain, seq: r.seq, reason: "row at or before the retention anchor" };
+          expectedPrev = anchor?.hash ?? GENESIS_HASH;
+        }
         if (r.prevHash !== expectedPrev)
-          return { ok: false, chain: r.chain, seq: r.seq, reason: "prev_hash mismatch" };
+          return {
+            ok: false,
+            chain: r.chain,
+            seq: r.seq,
+            reason: heads.has(r.chain)
+              ? "prev_hash mismatch"
+              : "prev_hash does not continue from the chain's start",
+          };
         const { seq: _s, hash, ...rest } = r;
         if (sha256Hex(canonical(rest)) !== hash)
           return { ok: false, chain: r.chain, seq: r.seq, reason: "hash mismatch" };
         heads.set(r.chain, hash);
       }
-      return { ok: true, rows: rows.length, chains: heads.size };
+      for (const chain of anchors.keys()) if (!heads.has(chain)) heads.set(chain, anchors.get(chain)!.hash);
+      let pruned = 0;
+      for (const a of anchors.values()) pruned += a.prunedCount;
+      return { ok: true, rows, chains: heads.size, pruned };
     },
   };
 }

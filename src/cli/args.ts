@@ -62,6 +62,11 @@ const CONFIG_OPTIONS: Options = {
   port: { type: "string", arg: "<port>", help: "listen port (HEIMDALL_PORT, default 8080)" },
   "public-url": { type: "string", arg: "<url>", help: "base of issuer URLs (HEIMDALL_PUBLIC_URL)" },
   "log-level": { type: "string", arg: "<level>", help: "debug | info | warn | error (default info)" },
+  "audit-retention-days": {
+    type: "string",
+    arg: "<days>",
+    help: "prune audit rows older than this (HEIMDALL_AUDIT_RETENTION_DAYS, default 90; 0 keeps all)",
+  },
 };
 
 export interface Parsed {

@@ -1,4 +1,4 @@
-/** @module `heimdall audit verify`: walks every audit hash chain (DESIGN §8); exit 0 intact, 1 with the first break. */
+/** @module `heimdall audit verify`: walks every audit hash chain from its retention anchor (DESIGN §8); exit 0 intact, 1 with the first break. */
 import { commandGroup, configFrom, EXIT_FAILURE, EXIT_OK, type Io, type Parsed } from "./args.ts";
 import { withDataDir } from "./data-dir.ts";
 
@@ -13,7 +13,9 @@ async function verify(args: Parsed, io: Io): Promise<number> {
   return withDataDir(configFrom(args.values), io, async (deps) => {
     const result = deps.audit.verify();
     if (result.ok) {
-      io.out(`audit log intact: ${result.rows} row(s) in ${result.chains} chain(s)`);
+      // Rows pruned by retention are named so that a short log is not mistaken for a truncated one.
+      const pruned = result.pruned ? `; ${result.pruned} older row(s) pruned by retention` : "";
+      io.out(`audit log intact: ${result.rows} row(s) in ${result.chains} chain(s)${pruned}`);
       return EXIT_OK;
     }
     io.err(`audit log BROKEN: chain ${result.chain}, row seq ${result.seq}: ${result.reason}`);

@@ -28,6 +28,8 @@ const schema = z
       .optional()
       .transform((v) => (Array.isArray(v) ? v : (v ?? "").split(",")).map((s) => s.trim()).filter(Boolean)),
     hash_priority: z.enum(["idle", "low", "normal"]).default("idle"),
+    // An integer number of days; 0 keeps the audit log forever. The cap (100 years) only catches typos.
+    audit_retention_days: z.coerce.number().int().min(0).max(36_500).default(90),
     rsa_bits: z.coerce
       .number()
       .int()
@@ -54,6 +56,8 @@ export interface Config {
   readonly rsaBits: 2048 | 3072 | 4096;
   /** CPU priority of the argon2 threads (Linux): SCHED_IDLE, nice 19, or as the rest of the process. */
   readonly hashPriority: "idle" | "low" | "normal";
+  /** Audit rows older than this many days are pruned by the `audit.retention` job; 0 keeps them forever. */
+  readonly auditRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -69,6 +73,7 @@ export const CONFIG_FLAGS = [
   "master-key-file",
   "config",
   "log-level",
+  "audit-retention-days",
 ] as const;
 
 const ENV_KEYS: Record<string, keyof ConfigInput> = {
@@ -87,6 +92,7 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   HEIMDALL_TRUSTED_PROXIES: "trusted_proxies",
   HEIMDALL_RSA_BITS: "rsa_bits",
   HEIMDALL_HASH_PRIORITY: "hash_priority",
+  HEIMDALL_AUDIT_RETENTION_DAYS: "audit_retention_days",
 };
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -150,5 +156,6 @@ export function loadConfig(
     trustedProxies: Object.freeze(c.trusted_proxies),
     rsaBits: c.rsa_bits as 2048 | 3072 | 4096,
     hashPriority: c.hash_priority,
+    auditRetentionDays: c.audit_retention_days,
   });
 }

@@ -31,6 +31,7 @@ describe("defaults", () => {
       trustedProxies: [],
       rsaBits: 2048,
       hashPriority: "idle",
+      auditRetentionDays: 90,
       bootstrap: { email: undefined, password: undefined, pak: undefined },
     });
     expect(Object.isFrozen(c)).toBe(true);
@@ -39,6 +40,16 @@ describe("defaults", () => {
   test("HEIMDALL_HASH_PRIORITY picks the argon2 threads' priority", () => {
     expect(loadConfig({}, { HEIMDALL_HASH_PRIORITY: "normal" }).hashPriority).toBe("normal");
     expect(loadConfig({}, { HEIMDALL_HASH_PRIORITY: "low" }).hashPriority).toBe("low");
+  });
+
+  test("audit retention comes from the file, HEIMDALL_AUDIT_RETENTION_DAYS or --audit-retention-days; 0 keeps all", () => {
+    const path = file("retention.json", JSON.stringify({ audit_retention_days: 30 }));
+    expect(loadConfig({ config: path }, {}).auditRetentionDays).toBe(30);
+    const env = { HEIMDALL_AUDIT_RETENTION_DAYS: "400" };
+    expect(loadConfig({ config: path }, env).auditRetentionDays).toBe(400);
+    expect(loadConfig({ config: path, "audit-retention-days": "0" }, env).auditRetentionDays).toBe(0);
+    const toml = file("retention.toml", "audit_retention_days = 7\n");
+    expect(loadConfig({ config: toml }, {}).auditRetentionDays).toBe(7);
   });
 
   test("the public URL follows the port and the key file follows the data dir; a trailing slash is dropped", () => {
@@ -155,6 +166,9 @@ describe("bad values fail at start-up, naming the key", () => {
     ["email_mode", {}, { HEIMDALL_EMAIL_MODE: "pigeon" }],
     ["smtp_url", {}, { HEIMDALL_SMTP_URL: "http://mail" }],
     ["hash_priority", {}, { HEIMDALL_HASH_PRIORITY: "realtime" }],
+    ["audit_retention_days", {}, { HEIMDALL_AUDIT_RETENTION_DAYS: "-1" }],
+    ["audit_retention_days", {}, { HEIMDALL_AUDIT_RETENTION_DAYS: "1.5" }],
+    ["audit_retention_days", { "audit-retention-days": "forever" }, {}],
   ] as const)("%s: %j %j", (key, flags, env) => {
     expect(() => loadConfig(flags, env)).toThrow(ConfigError);
     expect(() => loadConfig(flags, env)).toThrow(key);

@@ -1,0 +1,128 @@
+/** @module Audit retention: prunes rows past `audit_retention_days` in short batches, anchoring each chain where it was cut. */
+import { sql } from "drizzle-orm";
+import { type Db, tx } from "../db/client.ts";
+import { auditAnchors } from "../db/schema.ts";
+import { type Clock, DAY } from "../platform/clock.ts";
+
+/**
+ * Rows deleted per write transaction. Deleting a row also touches the table's six indexes; a batch of
+ * this size holds the write lock for a few milliseconds (see docs/operations.md), so sign-ins and
+ * token grants queue behind it for no longer than behind one ordinary group commit.
+ */
+export const AUDIT_PRUNE_BATCH = 500;
+
+export interface PruneResult {
+  /** Rows deleted by this run. */
+  pruned: number;
+  /** Chains whose anchor moved. */
+  chains: number;
+  /** Write transactions used. */
+  batches: number;
+}
+
+export interface AuditRetention {
+  /**
+   * Deletes every row older than the cutoff, oldest first, batch by batch, yielding to the event loop
+   * between batches. A no-op when retention is 0 (keep forever).
+   */
+  prune(): Promise<PruneResult>;
+  /** Rows pruned since the process started (for /metrics). */
+  prunedTotal(): number;
+  /** Age of the oldest kept row in seconds, 0 when the log is empty (for /metrics). */
+  oldestRowAgeSeconds(): number;
+}
+
+interface Candidate {
+  seq: number;
+  chain: string;
+  hash: string;
+  created_at: number;
+}
+
+export function createAuditRetention(deps: {
+  db: Db;
+  clock: Clock;
+  retentionDays: number;
+  batchSize?: number;
+}): AuditRetention {
+  const { db, clock, retentionDays } = deps;
+  const batchSize = deps.batchSize ?? AUDIT_PRUNE_BATCH;
+  // The oldest rows by `seq` (the rowid): a walk of the table's b-tree from its start, no index needed.
+  const oldest = db.$client.query<Candidate, [number]>(
+    "SELECT seq, chain, hash, created_at FROM audit_log ORDER BY seq LIMIT ?",
+  );
+  const oldestCreatedAt = db.$client.query<{ created_at: number }, []>(
+    "SELECT created_at FROM audit_log ORDER BY seq LIMIT 1",
+  );
+  const deleteThrough = db.$client.query<unknown, [number]>("DELETE FROM audit_log WHERE seq <= ?");
+  let total = 0;
+
+  /** One transaction: the next prefix of old rows goes, and every chain it touched moves its anchor. */
+  function pruneBatch(cutoff: number): { pruned: number; chains: string[]; more: boolean } {
+    return tx(db, () => {
+      const rows = oldest.all(batchSize);
+      // Pruning follows `seq`, and stops at the first row young enough to keep: what goes is always a
+      // prefix of the log, hence a prefix of every chain, so each chain stays one unbroken run from its
+      // anchor. A row written under a clock that stepped back simply waits for a later run.
+      let n = 0;
+      while (n < rows.length && rows[n]!.created_at < cutoff) n++;
+      if (n === 0) return { pruned: 0, chains: [], more: false };
+      const last = new Map<string, { seq: number; hash: string; count: number }>();
+      for (const r of rows.slice(0, n)) {
+        const prev = last.get(r.chain);
+        last.set(r.chain, { seq: r.seq, hash: r.hash, count: (prev?.count ?? 0) + 1 });
+      }
+      deleteThrough.run(rows[n - 1]!.seq);
+      const now = clock.now();
+      for (const [chain, cut] of last) {
+        db.insert(auditAnchors)
+          .values({
+            chain,
+            prunedThroughSeq: cut.seq,
+            hash: cut.hash,
+            prunedCount: cut.count,
+            updatedAt: now,
+          })
+          .onConflictDoUpdate({
+            target: auditAnchors.chain,
+            set: {
+              prunedThroughSeq: cut.seq,
+              hash: cut.hash,
+              prunedCount: sql`${auditAnchors.prunedCount} + ${cut.count}`,
+              updatedAt: now,
+            },
+          })
+          .run();
+      }
+      return { pruned: n, chains: [...last.keys()], more: n === rows.length };
+    });
+  }
+
+  return {
+    async prune() {
+      const result: PruneResult = { pruned: 0, chains: 0, batches: 0 };
+      if (retentionDays === 0) return result;
+      // Fixed for the whole run, so a long catch-up cannot chase rows written while it runs.
+      const cutoff = clock.now() - retentionDays * DAY;
+      const touched = new Set<string>();
+      for (;;) {
+        const batch = pruneBatch(cutoff);
+        if (batch.pruned === 0) break;
+        result.batches++;
+        result.pruned += batch.pruned;
+        total += batch.pruned;
+        for (const chain of batch.chains) touched.add(chain);
+        result.chains = touched.size;
+        if (!batch.more) break;
+        // Requests get the lock (and the event loop) between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return result;
+    },
+    prunedTotal: () => total,
+    oldestRowAgeSeconds() {
+      const row = oldestCreatedAt.get();
+      return row ? Math.max(0, (clock.now() - row.created_at) / 1000) : 0;
+    },
+  };
+}
