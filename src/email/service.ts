@@ -7,6 +7,11 @@
  * commit the request makes one bounded attempt (`deliverNow`); the `email.deliver` job sends whatever is
  * still pending, with exponential backoff (1, 2, 4 … min, capped at 1 h) for 24 h, then gives up
  * (`failed`). An SMTP 5yz reply is final at once: retrying would only be refused again.
+ *
+ * Sealed bodies. A pending message may carry a live code, so its real text and HTML are sealed in the vault
+ * (`email_outbox:<id>`) and the row keeps only a copy rendered with the code masked — what the outbox
+ * listing shows. Delivery opens the sealed body; the status change that ends the message (sent, or failed
+ * for good) destroys it in the same transaction, so no code outlives its message in the database.
  */
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
@@ -26,6 +31,7 @@ import { type Clock, DAY, HOUR, MINUTE } from "../platform/clock.ts";
 import { conflict, HeimdallError } from "../platform/errors.ts";
 import { newId } from "../platform/ids.ts";
 import type { Logger } from "../platform/logger.ts";
+import type { Vault } from "../vault/vault.ts";
 import { authorize } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";
 import {
@@ -38,8 +44,14 @@ import {
   toSettingsDto,
 } from "./model.ts";
 import { createEmailStore, type NotificationSettingsRow, type OutboxRow } from "./store.ts";
-import { renderTemplate, type TemplateVars } from "./templates.ts";
-import type { MailTransport } from "./transport.ts";
+import {
+  NOTICE_TEMPLATES,
+  type NoticeKind,
+  REDACTED_CODE,
+  renderTemplate,
+  type TemplateVars,
+} from "./templates.ts";
+import type { MailTransport, SendResult } from "./transport.ts";
 
 /** How long a request waits for its own first delivery attempt before leaving it to the outbox. */
 export const DELIVER_NOW_BUDGET_MS = 5_000;
@@ -89,7 +101,15 @@ export interface EmailService {
   codeMailPlan(appId: string, kind: CodeMailKind): MailPlan;
   /** The plan of the welcome email, or null when the app sends none. */
   welcomePlan(appId: string): MailPlan | null;
-  /** Renders `plan` for `to` and queues it; synchronous, call it inside the change's transaction. */
+  /**
+   * The plan of a security notice, or null when the app sends no email. Never throws for a disabled
+   * channel: the change a notice reports goes ahead whether or not it can be told.
+   */
+  noticePlan(appId: string, kind: NoticeKind): MailPlan | null;
+  /**
+   * Renders `plan` for `to` and queues it, the body sealed and the row holding a redacted copy;
+   * synchronous, call it inside the change's transaction.
+   */
   enqueue(
     appId: string,
     plan: MailPlan,
@@ -111,15 +131,32 @@ export interface EmailServiceDeps {
   audit: AuditWriter;
   apps: Pick<AppService, "authorizeApp" | "find">;
   transport: MailTransport;
+  vault: Pick<Vault, "seal" | "open" | "destroy">;
 }
 
 const precondition = (code: string, message: string) => new HeimdallError(412, code, message);
 
-/** Reading the outbox hands over live codes: as strong as minting them, so it needs the minting actions. */
+/**
+ * The outbox shows who was sent what and when; codes are masked in it since bodies are sealed, but it
+ * stays behind the minting actions: it was the code reader in log mode, and addresses are personal data.
+ */
 const OUTBOX_ACTIONS = ["heimdall.user.verify.create", "heimdall.user.password-reset.create"] as const;
 
 export function createEmailService(deps: EmailServiceDeps): EmailService {
-  const { db, clock, log, config, audit, apps, transport } = deps;
+  const { db, clock, log, config, audit, apps, transport, vault } = deps;
+  const aadOf = (id: string) => `email_outbox:${id}`;
+
+  /** The body to send: the sealed one while it exists (rows queued before sealing carry their own). */
+  function bodyOf(row: OutboxRow): { text: string; html: string | null } {
+    if (!row.bodySecretId) return { text: row.text, html: row.html };
+    const body = JSON.parse(new TextDecoder().decode(vault.open(row.bodySecretId, aadOf(row.id))));
+    return { text: String(body.text), html: typeof body.html === "string" ? body.html : null };
+  }
+
+  /** Ends a message's sealed body with the status change that ends the message; call inside its tx. */
+  function shred(row: OutboxRow): void {
+    if (row.bodySecretId) vault.destroy([row.bodySecretId]);
+  }
   const store = createEmailStore(db);
 
   const appNotFound = () => new HeimdallError(404, "APP_NOT_FOUND", "App not found");
@@ -140,16 +177,30 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
     const start = clock.now();
     if (!store.claim(row.id, start, start + DELIVERY_LEASE)) return "skipped";
     const attempts = row.attempts + 1;
-    const result = await transport.send(row);
+    let body: { text: string; html: string | null } | null = null;
+    try {
+      body = bodyOf(row);
+    } catch (err) {
+      // The sealed body is gone or undecryptable: no later attempt can do better, and the job must not
+      // trip over the row every 15 seconds.
+      log.error("email body cannot be opened", { outbox_id: row.id, err });
+    }
+    const result: SendResult = body
+      ? await transport.send({ ...row, ...body })
+      : { ok: false, permanent: true, error: "the sealed message body cannot be opened" };
     const now = clock.now();
     if (result.ok) {
-      store.markSent(row.id, now);
+      tx(db, () => {
+        store.markSent(row.id, now);
+        shred(row);
+      });
       return "sent";
     }
     const next = now + backoff(attempts);
     if (result.permanent || next > row.createdAt + GIVE_UP_AFTER) {
       tx(db, () => {
         store.markFailed(row.id, result.error);
+        shred(row);
         audit.record({
           appId: row.appId,
           action: "email.failed",
@@ -282,18 +333,35 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
       return plan(appId, s, s.welcomeTemplateName);
     },
 
+    noticePlan(appId, kind) {
+      // The same switch as every other email of the app; no template slot: the built-in notice is used.
+      const s = settingsOf(appId);
+      if (!s.notificationsViaEnvoi || transport.kind === "unwired") return null;
+      return plan(appId, s, NOTICE_TEMPLATES[kind]);
+    },
+
     enqueue(appId, p, to, vars) {
-      const rendered = renderTemplate(p.template, { ...vars, appName: p.appName, webOrigin: p.webOrigin });
+      const common = { appName: p.appName, webOrigin: p.webOrigin };
+      const rendered = renderTemplate(p.template, { ...vars, ...common });
+      // The same message with the code masked: the row's copy, for the outbox listing and the operator.
+      const redacted = vars.code
+        ? renderTemplate(p.template, { ...vars, ...common, code: REDACTED_CODE })
+        : rendered;
       const id = newId(clock);
       const now = clock.now();
+      const bodySecretId = vault.seal(
+        aadOf(id),
+        new TextEncoder().encode(JSON.stringify({ text: rendered.text, html: rendered.html })),
+      );
       store.insertOutbox({
         id,
         appId,
         to,
         from: p.from,
         subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
+        text: redacted.text,
+        html: redacted.html,
+        bodySecretId,
         status: "pending",
         attempts: 0,
         nextAttemptAt: now,

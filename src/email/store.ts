@@ -55,9 +55,10 @@ export function createEmailStore(db: Db) {
       return row !== null;
     },
 
+    /** Ends the message: its sealed body (destroyed by the caller in the same tx) is no longer referenced. */
     markSent(id: string, now: number): void {
       db.update(emailOutbox)
-        .set({ status: "sent", sentAt: now, lastError: null })
+        .set({ status: "sent", sentAt: now, lastError: null, bodySecretId: null })
         .where(eq(emailOutbox.id, id))
         .run();
     },
@@ -67,7 +68,10 @@ export function createEmailStore(db: Db) {
     },
 
     markFailed(id: string, error: string): void {
-      db.update(emailOutbox).set({ status: "failed", lastError: error }).where(eq(emailOutbox.id, id)).run();
+      db.update(emailOutbox)
+        .set({ status: "failed", lastError: error, bodySecretId: null })
+        .where(eq(emailOutbox.id, id))
+        .run();
     },
 
     /** An app's outbox, newest first, keyset-paginated over `(created_at, id)`. */
@@ -87,7 +91,7 @@ export function createEmailStore(db: Db) {
         .all();
     },
 
-    /** Drops delivered and abandoned rows created before `cutoff`: their text may hold codes and addresses. */
+    /** Drops delivered and abandoned rows created before `cutoff`: they still hold addresses (codes are masked). */
     purge(cutoff: number): number {
       return changes(
         db

@@ -1,6 +1,7 @@
 /**
  * @module The built-in email templates (DESIGN §10): verification, password reset and welcome, each a
- * subject, a plain-text body and a minimal HTML body. Every interpolated value is escaped for HTML and
+ * subject, a plain-text body and a minimal HTML body; plus the security notices (password changed,
+ * primary email changed), which no settings slot selects: an app that sends email sends them. Every interpolated value is escaped for HTML and
  * stripped of control characters for the subject, so an app's display name cannot inject markup or headers.
  *
  * Links: when the app's `web_origin` is set, code emails carry `${web_origin}/verify?code=…` and
@@ -9,7 +10,20 @@
  */
 
 /** What a template is for; a notification-settings slot accepts only templates of its own kind. */
-export type TemplateKind = "verification" | "password_reset" | "welcome";
+export type TemplateKind = "verification" | "password_reset" | "welcome" | "notice";
+
+/** The security notices, by the change they report. */
+export const NOTICE_TEMPLATES = {
+  password_changed: "heimdall-password-changed",
+  primary_email_changed: "heimdall-primary-email-changed",
+} as const;
+export type NoticeKind = keyof typeof NOTICE_TEMPLATES;
+
+/**
+ * What stands in for a code in the stored (redacted) copy of a message: the real body is sealed in the
+ * vault until delivery, and the outbox row keeps the message's shape without the secret.
+ */
+export const REDACTED_CODE = "******";
 
 export interface TemplateVars {
   /** The app's display name, as the user knows it. */
@@ -20,6 +34,8 @@ export interface TemplateVars {
   expiresInMinutes?: number;
   /** The customer's portal origin, or null for code-only delivery. */
   webOrigin?: string | null;
+  /** When the reported change happened (notices only), ISO 8601. */
+  changedAt?: string;
 }
 
 export interface RenderedEmail {
@@ -90,6 +106,22 @@ function codeEmail(
   return { subject: headerSafe(words.subject), text: `${text}\n`, html };
 }
 
+/** A notice: what changed, when, and what to do if it was not the reader. No codes, links or secrets. */
+function notice(
+  v: TemplateVars & { appName: string },
+  words: { subject: string; what: string; ifNotYou: string },
+): RenderedEmail {
+  const when = v.changedAt
+    ? `This happened at ${v.changedAt.replace("T", " ").replace(/\.\d+Z$/, " UTC")}.`
+    : "";
+  const lines = [words.what, ...(when ? [when] : []), words.ifNotYou];
+  return {
+    subject: headerSafe(words.subject),
+    text: `${lines.join("\n\n")}\n`,
+    html: page(words.subject, lines.map(escapeHtml)),
+  };
+}
+
 const TEMPLATES: Readonly<Record<string, Template>> = {
   "heimdall-verification": {
     kind: "verification",
@@ -119,6 +151,26 @@ const TEMPLATES: Readonly<Record<string, Template>> = {
       return { subject: headerSafe(subject), text: `${line}\n`, html: page(subject, [escapeHtml(line)]) };
     },
   },
+  [NOTICE_TEMPLATES.password_changed]: {
+    kind: "notice",
+    render: (v) =>
+      notice(v, {
+        subject: `Your ${v.appName} password was changed`,
+        what: `The password of your ${v.appName} account was changed, and the account's other sessions were signed out.`,
+        ifNotYou:
+          "If you did this, there is nothing more to do. If you did not, reset your password now from this address, and contact the app's support.",
+      }),
+  },
+  [NOTICE_TEMPLATES.primary_email_changed]: {
+    kind: "notice",
+    render: (v) =>
+      notice(v, {
+        subject: `The email address of your ${v.appName} account was changed`,
+        what: `This address is no longer the primary email of your ${v.appName} account: sign-in and account messages now go to another address.`,
+        ifNotYou:
+          "If you did this, there is nothing more to do. If you did not, reset your password at once and contact the app's support.",
+      }),
+  },
 };
 
 /** Names a notification-settings slot may hold, by kind. */
@@ -126,6 +178,7 @@ export const TEMPLATE_NAMES: Readonly<Record<TemplateKind, readonly string[]>> =
   verification: Object.keys(TEMPLATES).filter((n) => TEMPLATES[n]!.kind === "verification"),
   password_reset: Object.keys(TEMPLATES).filter((n) => TEMPLATES[n]!.kind === "password_reset"),
   welcome: Object.keys(TEMPLATES).filter((n) => TEMPLATES[n]!.kind === "welcome"),
+  notice: Object.keys(TEMPLATES).filter((n) => TEMPLATES[n]!.kind === "notice"),
 };
 
 export function isTemplateOf(kind: TemplateKind, name: string): boolean {

@@ -1,11 +1,12 @@
 /**
  * @module Outbox delivery with a scripted transport: the immediate attempt, backoff (1, 2, 4 … min, capped
- * at 1 h), giving up after 24 h, permanent refusals, claims (no double sends), purge, and the log transport.
+ * at 1 h), giving up after 24 h, permanent refusals, claims (no double sends), purge, the log transport,
+ * and sealed bodies (no code stored in plaintext; the sealed copy destroyed when the message ends).
  */
 import { beforeEach, describe, expect, test } from "bun:test";
 import { createAuditWriter } from "../../src/audit/writer.ts";
 import { migrate, openDatabase, tx } from "../../src/db/client.ts";
-import { emailOutbox } from "../../src/db/schema.ts";
+import { emailOutbox, vaultSecrets } from "../../src/db/schema.ts";
 import {
   backoff,
   createEmailService,
@@ -21,6 +22,9 @@ import {
 } from "../../src/email/transport.ts";
 import { DAY, FakeClock, HOUR, MINUTE } from "../../src/platform/clock.ts";
 import { memoryLogger } from "../../src/platform/logger.ts";
+import { appendMasterKey, loadMasterKeys } from "../../src/vault/master-key.ts";
+import { createVault, type Vault } from "../../src/vault/vault.ts";
+import { newKeyFile } from "./keys-fixtures.ts";
 
 const PLAN: MailPlan = {
   from: "no-reply@acme.test",
@@ -55,13 +59,11 @@ let clock: FakeClock;
 let transport: Scripted;
 let email: EmailService;
 let db: ReturnType<typeof openDatabase>;
+let keyFile: string;
+let vault: Vault;
 
-beforeEach(() => {
-  clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
-  db = openDatabase(":memory:");
-  migrate(db);
-  transport = scripted();
-  email = createEmailService({
+const serviceWith = (v: Vault) =>
+  createEmailService({
     db,
     clock,
     log: memoryLogger("error"),
@@ -74,11 +76,23 @@ beforeEach(() => {
       find: () => undefined,
     },
     transport,
+    vault: v,
   });
+
+beforeEach(() => {
+  clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
+  db = openDatabase(":memory:");
+  migrate(db);
+  transport = scripted();
+  keyFile = newKeyFile();
+  vault = createVault({ db, keys: loadMasterKeys(keyFile), clock });
+  email = serviceWith(vault);
 });
 
+/** A code no id, timestamp or ciphertext of these tests contains by chance. */
+const CODE = "482913";
 const queue = () =>
-  tx(db, () => email.enqueue("app-1", PLAN, "user@example.test", { code: "123456", expiresInMinutes: 10 }));
+  tx(db, () => email.enqueue("app-1", PLAN, "user@example.test", { code: CODE, expiresInMinutes: 10 }));
 const row = (id: string) =>
   db
     .select()
@@ -108,7 +122,7 @@ describe("deliverNow", () => {
     expect(await email.deliverNow(id)).toBe("sent");
     expect(row(id)).toMatchObject({ status: "sent", attempts: 1, sentAt: clock.now(), lastError: null });
     expect(transport.sent[0]).toMatchObject({ id, to: "user@example.test", from: "no-reply@acme.test" });
-    expect(transport.sent[0]!.text).toContain("Your code: 123456");
+    expect(transport.sent[0]!.text).toContain(`Your code: ${CODE}`);
     // Nothing is left for the job.
     expect(await email.deliverDue()).toEqual({ sent: 0, queued: 0, failed: 0 });
   });
@@ -246,5 +260,99 @@ describe("log transport", () => {
     expect(
       (await t.send({ id: "m", to: "a@b.test", from: "f@b.test", subject: "s", text: "t", html: null })).ok,
     ).toBe(false);
+  });
+});
+
+/** Every value of every row of every table, as one string: what a stolen database file would show. */
+function everyStoredValue(): string {
+  const tables = db.$client
+    .query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table'")
+    .all()
+    .map((t) => t.name);
+  return tables.map((t) => JSON.stringify(db.$client.query(`SELECT * FROM "${t}"`).all())).join("\n");
+}
+
+const sealedRows = () => db.select().from(vaultSecrets).all();
+
+describe("sealed bodies", () => {
+  test("a queued message stores no code: the row holds a masked copy, the real body is sealed for it", () => {
+    const id = queue();
+    const r = row(id);
+    expect(r.text).toContain("Your code: ******");
+    expect(r.html).toContain("******");
+    expect(r.bodySecretId).not.toBeNull();
+    expect(sealedRows()).toEqual([
+      expect.objectContaining({ id: r.bodySecretId, aad: `email_outbox:${id}` }),
+    ]);
+    expect(everyStoredValue()).not.toContain(CODE);
+    const opened = JSON.parse(new TextDecoder().decode(vault.open(r.bodySecretId!, `email_outbox:${id}`)));
+    expect(opened.text).toContain(`Your code: ${CODE}`);
+    expect(opened.html).toContain(CODE);
+  });
+
+  test("delivery sends the sealed body, then destroys it with the status change", async () => {
+    const id = queue();
+    expect(await email.deliverNow(id)).toBe("sent");
+    expect(transport.sent[0]!.text).toContain(`Your code: ${CODE}`);
+    expect(transport.sent[0]!.html).toContain(CODE);
+    expect(row(id)).toMatchObject({ status: "sent", bodySecretId: null });
+    expect(row(id).text).toContain("Your code: ******");
+    expect(sealedRows()).toEqual([]);
+    expect(everyStoredValue()).not.toContain(CODE);
+  });
+
+  test("a transient failure keeps the sealed body for the retry, which sends the real code", async () => {
+    transport.next.push({ ok: false, permanent: false, error: "421 try later" });
+    const id = queue();
+    expect(await email.deliverNow(id)).toBe("queued");
+    expect(sealedRows()).toHaveLength(1);
+    clock.advance(MINUTE);
+    expect(await email.deliverDue()).toEqual({ sent: 1, queued: 0, failed: 0 });
+    expect(transport.sent.map((m) => m.text.includes(`Your code: ${CODE}`))).toEqual([true, true]);
+    expect(sealedRows()).toEqual([]);
+  });
+
+  test("a message that fails for good has its sealed body destroyed too", async () => {
+    transport.next.push({ ok: false, permanent: true, error: "550 no such user" });
+    const id = queue();
+    expect(await email.deliverNow(id)).toBe("failed");
+    expect(row(id)).toMatchObject({ status: "failed", bodySecretId: null });
+    expect(sealedRows()).toEqual([]);
+    expect(everyStoredValue()).not.toContain(CODE);
+  });
+
+  test("a message without a code is sealed all the same, and its row keeps the whole text", async () => {
+    const welcome: MailPlan = { ...PLAN, template: "heimdall-welcome" };
+    const id = tx(db, () => email.enqueue("app-1", welcome, "user@example.test", {}));
+    expect(row(id).text).toContain("Welcome to Acme");
+    expect(row(id).bodySecretId).not.toBeNull();
+    expect(await email.deliverNow(id)).toBe("sent");
+    expect(transport.sent[0]!.text).toBe(row(id).text);
+    expect(sealedRows()).toEqual([]);
+  });
+
+  test("a sealed body that cannot be opened fails the message for good instead of crashing the job", async () => {
+    const id = queue();
+    // Its sealed row lost, as after restoring a database without the matching secrets.
+    db.$client.exec("PRAGMA foreign_keys = OFF");
+    db.delete(vaultSecrets).run();
+    db.$client.exec("PRAGMA foreign_keys = ON");
+    expect(await email.deliverNow(id)).toBe("failed");
+    expect(transport.sent).toEqual([]);
+    expect(row(id)).toMatchObject({ status: "failed", bodySecretId: null });
+    expect(row(id).lastError).toContain("sealed");
+  });
+
+  test("master-key rotation re-wraps a pending body like any vault secret, and it still delivers", async () => {
+    const id = queue();
+    const before = sealedRows()[0]!;
+    const newKek = appendMasterKey(keyFile, clock);
+    const rotated = createVault({ db, keys: loadMasterKeys(keyFile), clock });
+    expect(rotated.rewrapAll()).toBe(1);
+    expect(sealedRows()[0]).toMatchObject({ id: before.id, kekId: newKek, ciphertext: before.ciphertext });
+    expect(sealedRows()[0]!.wrappedDek).not.toBe(before.wrappedDek);
+    expect(await serviceWith(rotated).deliverNow(id)).toBe("sent");
+    expect(transport.sent[0]!.text).toContain(`Your code: ${CODE}`);
+    expect(sealedRows()).toEqual([]);
   });
 });

@@ -256,7 +256,7 @@ describe("GET /v1/apps/{app_id}/outbox (appliance addition)", () => {
     return res;
   };
 
-  test("newest first, every field, with the code in the text; the read is audited", async () => {
+  test("newest first, every field, the code masked in the text (bodies are sealed); the read is audited", async () => {
     const res = await list();
     expect(res.status).toBe(200);
     expect(res.body.data.map((m: { to: string }) => m.to)).toEqual([
@@ -280,7 +280,8 @@ describe("GET /v1/apps/{app_id}/outbox (appliance addition)", () => {
       ].sort(),
     );
     expect(m).toMatchObject({ from: "no-reply@acme.test", status: "sent", attempts: 1, last_error: null });
-    expect(m.text).toMatch(/Your code: \d{6}/);
+    expect(m.text).toContain("Your code: ******");
+    expect(m.text).not.toMatch(/\d{6}/);
     expect(res.body.pagination).toEqual({ has_more: false, next_cursor: null });
     const row = expectLastAudit(ctx, mailApp.id, "outbox.read", "pak");
     expect(row.details).toEqual({ count: 3 });

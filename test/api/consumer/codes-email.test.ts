@@ -12,6 +12,7 @@ import {
   codeIn,
   codeRows,
   createApp,
+  deliveredMail,
   enableEmail,
   freshWindows,
   insertPak,
@@ -94,7 +95,7 @@ describe("sending", () => {
     await enableEmail(ctx, app.id);
   });
 
-  test("verification: 201 {expires_at}, no code in the response; the outbox row carries it and it verifies", async () => {
+  test("verification: 201 {expires_at}, no code in the response; the delivered email carries it (the row a masked copy) and it verifies", async () => {
     const res = await send("verification", "Unverified@Example.test");
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ expires_at: new Date(ctx.clock.now() + 10 * 60_000).toISOString() });
@@ -111,8 +112,12 @@ describe("sending", () => {
     expect(row.subject).toBe(`Verify your email for Acme <b>"Portal"</b>`);
     expect(row.html).toContain("Acme &lt;b&gt;&quot;Portal&quot;&lt;/b&gt;");
     expect(row.html).not.toContain("<b>");
-    const code = codeIn(row.text);
-    expect(row.text).not.toContain("http");
+    const sent = deliveredMail(ctx, row.id);
+    const code = codeIn(sent.text);
+    expect(sent.text).not.toContain("http");
+    // The stored copy has the message's shape, not its code; the sealed original is gone with delivery.
+    expect(row.text).toBe(sent.text.replace(code, "******"));
+    expect(row.bodySecretId).toBeNull();
 
     const audit = auditRows(ctx, app.id, "code.issued").at(-1)!;
     expect(audit.details).toMatchObject({ purpose: "verification", delivery: "email", outbox_id: row.id });
@@ -129,7 +134,7 @@ describe("sending", () => {
     expect(Object.keys(res.body)).toEqual(["expires_at"]);
     const row = outboxRows(ctx, app.id).at(-1)!;
     expect(row.subject).toBe(`Reset your Acme <b>"Portal"</b> password`);
-    expect((await submitReset(ctx, app, codeIn(row.text))).status).toBe(204);
+    expect((await submitReset(ctx, app, codeIn(deliveredMail(ctx, row.id).text))).status).toBe(204);
   });
 
   test.each([
@@ -151,12 +156,15 @@ describe("sending", () => {
     await insertUser(ctx, app, "linked", { emailVerified: false });
     await send("verification", "linked@example.test");
     const verifyRow = outboxRows(ctx, app.id).at(-1)!;
-    const code = codeIn(verifyRow.text);
-    expect(verifyRow.text).toContain(`https://portal.acme.test/verify?code=${code}`);
-    expect(verifyRow.html).toContain(`href="https://portal.acme.test/verify?code=${code}"`);
+    const verifyMail = deliveredMail(ctx, verifyRow.id);
+    const code = codeIn(verifyMail.text);
+    expect(verifyMail.text).toContain(`https://portal.acme.test/verify?code=${code}`);
+    expect(verifyMail.html).toContain(`href="https://portal.acme.test/verify?code=${code}"`);
+    expect(verifyRow.text).toContain("https://portal.acme.test/verify?code=******");
     await send("password-reset", "verified@example.test");
     const resetRow = outboxRows(ctx, app.id).at(-1)!;
-    expect(resetRow.text).toContain(`https://portal.acme.test/reset-password?code=${codeIn(resetRow.text)}`);
+    const resetText = deliveredMail(ctx, resetRow.id).text;
+    expect(resetText).toContain(`https://portal.acme.test/reset-password?code=${codeIn(resetText)}`);
     expect((await settings({ web_origin: null })).status).toBe(200);
   });
 
@@ -164,7 +172,7 @@ describe("sending", () => {
     expect((await settings({ welcome_template_name: "heimdall-welcome" })).status).toBe(200);
     await insertUser(ctx, app, "welcomed");
     await send("verification", "welcomed@example.test");
-    const code = codeIn(outboxRows(ctx, app.id).at(-1)!.text);
+    const code = codeIn(deliveredMail(ctx, outboxRows(ctx, app.id).at(-1)!.id).text);
     expect((await submitVerify(ctx, app, code)).status).toBe(200);
     const welcome = outboxRows(ctx, app.id).at(-1)!;
     expect(welcome).toMatchObject({

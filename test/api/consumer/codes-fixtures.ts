@@ -3,6 +3,7 @@ import { expect } from "bun:test";
 import { eq } from "drizzle-orm";
 import { tx } from "../../../src/db/client.ts";
 import { emailOutbox, endUserContacts, endUsers, oneTimeCodes } from "../../../src/db/schema.ts";
+import type { OutgoingEmail } from "../../../src/email/transport.ts";
 import { MINUTE } from "../../../src/platform/clock.ts";
 import { newId } from "../../../src/platform/ids.ts";
 import type { TestContext } from "../../support/harness.ts";
@@ -174,6 +175,36 @@ export function freshWindows(ctx: TestContext): void {
   ctx.clock.advance(16 * MINUTE);
 }
 
+const deliveries = new WeakMap<TestContext, OutgoingEmail[]>();
+
+/**
+ * Every message the context's transport delivered, oldest first, as it went out. The outbox keeps only a
+ * masked copy of a code email (the real body is sealed until delivery), so codes are read from here.
+ */
+export function sentMail(ctx: TestContext): OutgoingEmail[] {
+  let sent = deliveries.get(ctx);
+  if (!sent) {
+    const list: OutgoingEmail[] = [];
+    const transport = ctx.deps.email.transport;
+    const send = transport.send.bind(transport);
+    transport.send = async (m) => {
+      const result = await send(m);
+      if (result.ok) list.push(m);
+      return result;
+    };
+    deliveries.set(ctx, list);
+    sent = list;
+  }
+  return sent;
+}
+
+/** The delivered message of outbox row `outboxId`. */
+export function deliveredMail(ctx: TestContext, outboxId: string): OutgoingEmail {
+  const m = sentMail(ctx).find((x) => x.id === outboxId);
+  if (!m) throw new Error(`outbox row ${outboxId} was not delivered`);
+  return m;
+}
+
 /** Turns email on for the app with every built-in template and a sender; `patch` overrides. */
 export async function enableEmail(
   ctx: TestContext,
@@ -191,6 +222,8 @@ export async function enableEmail(
     },
   });
   expect(res.status).toBe(200);
+  // From here on the app sends mail: start recording what is delivered.
+  sentMail(ctx);
 }
 
 /** The 6-digit code in an email text. */
