@@ -2,6 +2,7 @@
 import { Elysia } from "elysia";
 import { apiKeysRoutes } from "../api-keys/routes.ts";
 import { appsRoutes } from "../apps/routes.ts";
+import { AccessDenied, createDenialRecorder } from "../audit/denials.ts";
 import { auditRoutes } from "../audit/routes.ts";
 import { authRoutes } from "../auth/routes.ts";
 import { codesRoutes } from "../codes/routes.ts";
@@ -10,19 +11,41 @@ import { emailRoutes } from "../email/routes.ts";
 import { discoveryRoutes, JWKS_ROUTE, jwksNativeRoute, keysAdminRoutes } from "../keys/routes.ts";
 import { credentialsRoutes, oauthTokenRoutes } from "../m2m/routes.ts";
 import { meRoutes } from "../me/routes.ts";
-import { HeimdallError } from "../platform/errors.ts";
+import { HeimdallError, validationError } from "../platform/errors.ts";
 import { rbacRoutes } from "../roles/routes.ts";
 import { consumerAdminUserRoutes, endUserAdminRoutes } from "../users/routes.ts";
 import { verifyRoutes } from "../verify/routes.ts";
 import { platformRoutes } from "../workspaces/routes.ts";
 import { parseBody } from "./body.ts";
-import { mapError, OAuthError } from "./errors.ts";
+import { bearerChallenge, mapError, OAuthError } from "./errors.ts";
+import { callMeta } from "./guards.ts";
 import { type MountedRoute, opsRoutes } from "./ops.ts";
 import { beginRequest, requestState } from "./request-state.ts";
 
 const OAUTH_TOKEN_PATH = /^\/[^/]+\/v1\/oauth\/token$/;
-/** Body-level refusals of the global parser, which the token endpoint reports as `invalid_request`. */
-const BODY_ERRORS = new Set(["INVALID_JSON", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"]);
+/**
+ * Refusals made before the route runs (the body parser, a repeated form field, the NUL check), which the
+ * token endpoint reports as RFC 6749 `invalid_request`.
+ */
+const BODY_ERRORS = new Set([
+  "INVALID_JSON",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "VALIDATION_ERROR",
+]);
+
+/**
+ * A percent-encoded NUL in the path or query: no slug, id or parameter may hold one, and decoded it
+ * would cut strings short in C-string layers. (A raw NUL byte never gets this far: Bun's HTTP parser
+ * answers 505 itself; see docs/decisions.md.)
+ */
+function refuseNul(url: string): void {
+  const at = url.indexOf("%00");
+  if (at === -1) return;
+  const q = url.indexOf("?");
+  const field = q !== -1 && at > q ? "query" : "path";
+  throw validationError([{ field, reason: "must not contain a NUL byte" }]);
+}
 
 export function createApp(deps: Deps) {
   const observe = (request: Request, route: string, status: number) => {
@@ -41,6 +64,8 @@ export function createApp(deps: Deps) {
     }
   };
   const { config, log } = deps;
+  const denials = createDenialRecorder(deps);
+  const jwksNative = jwksNativeRoute(deps, (request): Response | Promise<Response> => app.fetch(request));
   // Ops documents the composed app's routes, which exist only once every module is mounted below.
   const app = new Elysia({
     normalize: false,
@@ -49,13 +74,16 @@ export function createApp(deps: Deps) {
     serve: {
       routes: {
         [JWKS_ROUTE]: {
-          GET: jwksNativeRoute(deps, (request): Response | Promise<Response> => app.fetch(request)),
+          // A NUL-bearing URL takes the full pipeline, which refuses it in the API's error shape.
+          GET: (request: Request & { params: Record<string, string> }): Response | Promise<Response> =>
+            request.url.includes("%00") ? app.fetch(request) : jwksNative(request),
         },
       },
     },
   })
     .onRequest(({ request, server }) => {
       beginRequest(request, server, config.trustedProxies);
+      refuseNul(request.url);
     })
     // The request id goes on the final response. Set on a returned Response directly: putting it in
     // `set.headers` would make Elysia rebuild that Response around a streamed copy of its body.
@@ -72,11 +100,24 @@ export function createApp(deps: Deps) {
       observe(request, route, typeof set.status === "number" ? set.status : 200);
     })
     .onParse({ as: "global" }, ({ request, contentType }) => parseBody(request, contentType))
-    .onError({ as: "global" }, ({ error, code, request }) => {
+    .onError({ as: "global" }, ({ error, code, request, route }) => {
       const state = requestState(request);
       // Errors thrown while parsing reach us wrapped in Elysia's ParseError.
       const cause = (error as { cause?: unknown }).cause;
       let err = cause instanceof HeimdallError ? cause : error;
+      if (err instanceof AccessDenied) {
+        const path = new URL(request.url).pathname;
+        // Never let the audit write turn a 403 into a 500: the refusal is what the client must see.
+        try {
+          denials.record(
+            err.denial,
+            { method: request.method, path, route: route || path },
+            callMeta(request),
+          );
+        } catch (auditErr) {
+          log.error("denial audit failed", { request_id: state.id, err: auditErr });
+        }
+      }
       // The token endpoint speaks RFC 6749 §5.2 even about bodies the global parser refused.
       if (
         err instanceof HeimdallError &&
@@ -85,7 +126,10 @@ export function createApp(deps: Deps) {
       ) {
         err = new OAuthError(err.status === 413 ? 413 : 400, "invalid_request", err.message);
       }
-      const res = mapError(err, code, state.id, log);
+      // RFC 7235 §3.1 / RFC 6750 §3: every bearer 401 names its scheme (body-credential 401s excepted).
+      const challenge =
+        err instanceof HeimdallError && err.status === 401 ? bearerChallenge(err.code, request) : undefined;
+      const res = mapError(err, code, state.id, log, challenge ? { "www-authenticate": challenge } : {});
       // No route matched: the one case that does not pass through mapResponse.
       if (code === "NOT_FOUND") observe(request, "", res.status);
       return res;

@@ -31,7 +31,7 @@ export async function parseBody(request: Request, contentType: string): Promise<
   if (buf.byteLength === 0) return NO_BODY;
   const text = new TextDecoder("utf-8", { fatal: false }).decode(buf);
   const type = contentType.split(";")[0]!.trim().toLowerCase();
-  if (type === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(text));
+  if (type === "application/x-www-form-urlencoded") return formFields(text);
   if (type === "application/json" || type.endsWith("+json") || type === "" || type === "text/plain") {
     try {
       return JSON.parse(text);
@@ -40,6 +40,24 @@ export async function parseBody(request: Request, contentType: string): Promise<
     }
   }
   throw new HeimdallError(415, "UNSUPPORTED_MEDIA_TYPE", `Content-Type ${type} is not supported`);
+}
+
+/**
+ * A form's fields, refusing a repeated name: RFC 6749 §3.2 forbids repeating a parameter, and no route
+ * takes a list from a form, so keeping the first or the last copy would only hide an ambiguous request.
+ */
+function formFields(text: string): Record<string, string> {
+  const fields = new Map<string, string>();
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (fields.has(name)) {
+      throw validationError(
+        [{ field: name.slice(0, 64), reason: "must not be repeated" }],
+        "A form parameter is repeated",
+      );
+    }
+    fields.set(name, value);
+  }
+  return Object.fromEntries(fields);
 }
 
 function tooLarge(limit: number): HeimdallError {

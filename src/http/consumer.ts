@@ -8,6 +8,7 @@
  * app API key and resolves `caller` with the permissions it holds.
  */
 import { type DocumentDecoration, Elysia } from "elysia";
+import { AccessDenied } from "../audit/denials.ts";
 import type { Deps } from "../deps.ts";
 import { forbidden, HeimdallError, notFound, unauthorized } from "../platform/errors.ts";
 import type { AccountSnapshot } from "../sessions/store.ts";
@@ -17,7 +18,7 @@ import { createTokenInspector, type InspectFailure } from "../verify/inspect.ts"
 import { authorize } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";
 import { callMeta } from "./guards.ts";
-import type { PakPrincipal } from "./principal.ts";
+import type { AuditActor, PakPrincipal } from "./principal.ts";
 
 export interface ConsumerApp {
   readonly id: string;
@@ -69,16 +70,22 @@ export function bearerToken(request: Request): string | null {
   return m ? m[1]! : null;
 }
 
+// The `WWW-Authenticate: Bearer` challenge of every 401 is added in one place, by the error mapper.
 const tokenError = (reason: string) =>
   new HeimdallError(
     401,
     reason === "TOKEN_EXPIRED" ? "TOKEN_EXPIRED" : "INVALID_TOKEN",
     "Access token is invalid or expired",
-    undefined,
-    {
-      "www-authenticate": `Bearer error="invalid_token"`,
-    },
   );
+
+/** The admin lane's RBAC refusal; audited as `access.denied` on the app's chain (see audit/denials.ts). */
+const permissionDenied = (app: ConsumerApp, actor: AuditActor, permission: string) =>
+  new AccessDenied("PERMISSION_DENIED", `This route requires the ${permission} permission`, {
+    reason: "permission",
+    actor,
+    appId: app.id,
+    required: permission,
+  });
 
 export function createConsumerResolver(deps: ConsumerDeps) {
   /** Archived apps leave the Consumer API (404); suspended apps refuse it (403). */
@@ -103,9 +110,7 @@ export function createConsumerResolver(deps: ConsumerDeps) {
     if (!facts || facts.userId !== claims.sub || facts.appId !== a.id) throw tokenError("TOKEN_INVALID");
     if (facts.status !== "active") throw forbidden("ACCOUNT_SUSPENDED", "This account is not active");
     if (!deps.sessions.isLive(facts)) {
-      throw new HeimdallError(401, "TOKEN_REVOKED", "The session of this token has ended", undefined, {
-        "www-authenticate": `Bearer error="invalid_token"`,
-      });
+      throw new HeimdallError(401, "TOKEN_REVOKED", "The session of this token has ended");
     }
     deps.sessions.touch(claims.sid);
     return {
@@ -123,15 +128,7 @@ export function createConsumerResolver(deps: ConsumerDeps) {
     failure === "ACCOUNT_SUSPENDED"
       ? forbidden("ACCOUNT_SUSPENDED", "This account is not active")
       : failure === "TOKEN_REVOKED"
-        ? new HeimdallError(
-            401,
-            "TOKEN_REVOKED",
-            "The session or client of this token has ended",
-            undefined,
-            {
-              "www-authenticate": `Bearer error="invalid_token"`,
-            },
-          )
+        ? new HeimdallError(401, "TOKEN_REVOKED", "The session or client of this token has ended")
         : tokenError(failure);
 
   /**
@@ -190,7 +187,7 @@ export function consumerGuards(deps: ConsumerDeps) {
             deps.apps.authConfigOf(app.id).enforce_app_permissions &&
             !deps.permissions.forEndUser(app.id, endUser.role).has(permission)
           ) {
-            throw forbidden("PERMISSION_DENIED", `This route requires the ${permission} permission`);
+            throw permissionDenied(app, { type: "end_user", id: endUser.userId }, permission);
           }
           return { app, meta: callMeta(request), endUser };
         },
@@ -222,7 +219,7 @@ export function consumerGuards(deps: ConsumerDeps) {
           const enforced =
             caller.kind === "api_key" || deps.apps.authConfigOf(app.id).enforce_app_permissions;
           if (enforced && !caller.held.has(permission)) {
-            throw forbidden("PERMISSION_DENIED", `This route requires the ${permission} permission`);
+            throw permissionDenied(app, { type: caller.kind, id: caller.id }, permission);
           }
           return { app, meta: callMeta(request), caller };
         },

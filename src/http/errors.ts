@@ -24,6 +24,23 @@ export class OAuthError extends Error {
 
 export const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 
+/**
+ * 401s about a credential in the body (a password, a refresh token), not about the request's bearer:
+ * a Bearer challenge there would tell a client to drop a token that is fine (`PATCH /me/password` with
+ * a wrong current password) or to send one where none applies (sign-in).
+ */
+const BODY_CREDENTIAL_CODES = new Set(["INVALID_CREDENTIALS", "INVALID_REFRESH_TOKEN"]);
+
+/**
+ * The `WWW-Authenticate` value of a 401 with `code`: `error="invalid_token"` only when the request sent
+ * a bearer token (RFC 6750 §3.1: no error code when it carried no credential); undefined when exempt.
+ */
+export function bearerChallenge(code: string, request: Request): string | undefined {
+  if (BODY_CREDENTIAL_CODES.has(code)) return undefined;
+  const sent = /^Bearer[ \t]+\S/i.test(request.headers.get("authorization")?.trim() ?? "");
+  return sent ? 'Bearer realm="heimdall", error="invalid_token"' : 'Bearer realm="heimdall"';
+}
+
 export function errorResponse(
   err: HeimdallError,
   requestId: string,
@@ -53,7 +70,11 @@ export function mapError(
   log: Logger,
   headers: Record<string, string> = {},
 ): Response {
-  if (error instanceof HeimdallError) return errorResponse(error, requestId, headers);
+  if (error instanceof HeimdallError) {
+    if (error.status < 500 || EXPOSED_5XX.has(error.status)) return errorResponse(error, requestId, headers);
+    // A 500 thrown on purpose (VAULT_ERROR, SIGNING_KEY_MISSING) still describes our internals.
+    return internalError(error, requestId, log, headers);
+  }
   if (error instanceof OAuthError) {
     return new Response(JSON.stringify({ error: error.error, error_description: error.description }), {
       status: error.status,
@@ -83,11 +104,27 @@ export function mapError(
         headers,
       );
     default:
-      log.error("unhandled error", { request_id: requestId, err: error });
-      return errorResponse(
-        new HeimdallError(500, "INTERNAL_ERROR", "Internal server error"),
-        requestId,
-        headers,
-      );
+      return internalError(error, requestId, log, headers);
   }
+}
+
+/**
+ * 503 is the one server-side status whose codes are documented for clients (ENVOI_DISPATCH_FAILED,
+ * ENVOI_NOT_WIRED, CODE_SPACE_EXHAUSTED: a dependency or capacity they can retry against).
+ */
+const EXPOSED_5XX = new Set([503]);
+
+/** Generic body with the request id; the cause (message, stack, any secret id it names) goes to the log only. */
+function internalError(
+  error: unknown,
+  requestId: string,
+  log: Logger,
+  headers: Record<string, string>,
+): Response {
+  log.error("unhandled error", {
+    request_id: requestId,
+    ...(error instanceof HeimdallError && { code: error.code }),
+    err: error,
+  });
+  return errorResponse(new HeimdallError(500, "INTERNAL_ERROR", "Internal server error"), requestId, headers);
 }

@@ -1,5 +1,6 @@
 /** @module Platform credential check (DESIGN §3): PAK or platform session, CSRF for the cookie, no caching. */
 
+import { AccessDenied } from "../audit/denials.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Config } from "../config/index.ts";
 import { type Db, tx } from "../db/client.ts";
@@ -9,6 +10,7 @@ import { requestState } from "../http/request-state.ts";
 import { type Clock, DAY, MINUTE } from "../platform/clock.ts";
 import { constantTimeEqual, sha256Hex } from "../platform/crypto.ts";
 import { HeimdallError } from "../platform/errors.ts";
+import { isExpired } from "../platform/expiry.ts";
 import type { Logger } from "../platform/logger.ts";
 import { PAK_PREFIX, SESSION_COOKIE, SESSION_PREFIX } from "./model.ts";
 
@@ -74,22 +76,17 @@ export function csrfAllowed(request: Request, publicOrigin: string): boolean {
 const isStale = (lastUsedAt: number | null, now: number) =>
   lastUsedAt === null || lastUsedAt <= now - USE_DEBOUNCE_MS;
 
-const CHALLENGE = { "www-authenticate": 'Bearer realm="heimdall"' };
-const missing = () => new HeimdallError(401, "UNAUTHORIZED", "Authentication required", undefined, CHALLENGE);
+// The `WWW-Authenticate: Bearer` challenge of every 401 is added in one place, by the error mapper.
+const missing = () => new HeimdallError(401, "UNAUTHORIZED", "Authentication required");
 const invalid = () =>
-  new HeimdallError(
-    401,
-    "INVALID_TOKEN",
-    "The credential is invalid, expired or revoked",
-    undefined,
-    CHALLENGE,
-  );
+  new HeimdallError(401, "INVALID_TOKEN", "The credential is invalid, expired or revoked");
 
 interface PakLookup {
   id: string;
   workspaceId: string;
   tokenHash: string;
   revokedAt: number | null;
+  expiresAt: number | null;
   lastUsedAt: number | null;
 }
 
@@ -108,7 +105,7 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
   const sql = db.$client;
   // Every request reads the rows afresh (one indexed lookup), so a revocation takes effect on the next call.
   const pakByHash = sql.query<PakLookup, [string]>(
-    "SELECT id, workspace_id AS workspaceId, token_hash AS tokenHash, revoked_at AS revokedAt, last_used_at AS lastUsedAt FROM paks WHERE token_hash = ?",
+    "SELECT id, workspace_id AS workspaceId, token_hash AS tokenHash, revoked_at AS revokedAt, expires_at AS expiresAt, last_used_at AS lastUsedAt FROM paks WHERE token_hash = ?",
   );
   const pakStatements = sql.query<{ statements: string }, [string]>(
     "SELECT wp.statements FROM pak_policies pp JOIN workspace_policies wp ON wp.id = pp.policy_id WHERE pp.pak_id = ?",
@@ -136,7 +133,15 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
   function pakPrincipal(request: Request, token: string, allowPak: boolean): PlatformPrincipal {
     const hash = sha256Hex(token);
     const row = pakByHash.get(hash);
-    if (!row || !constantTimeEqual(row.tokenHash, hash) || row.revokedAt !== null) throw invalid();
+    // An expired key is refused exactly like a revoked one: same code, no hint which it was.
+    if (
+      !row ||
+      !constantTimeEqual(row.tokenHash, hash) ||
+      row.revokedAt !== null ||
+      isExpired(row.expiresAt, clock.now())
+    ) {
+      throw invalid();
+    }
     if (!allowPak) {
       throw new HeimdallError(
         403,
@@ -179,10 +184,15 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
     }
     if (row.userStatus !== "active") throw invalid();
     if (via === "cookie" && !csrfAllowed(request, publicOrigin)) {
-      throw new HeimdallError(
-        403,
+      // Audited on the user's first workspace, the chain its sign-ins use.
+      throw new AccessDenied(
         "CSRF_REJECTED",
         "Cross-site request rejected: Origin does not match PUBLIC_URL",
+        {
+          reason: "csrf",
+          actor: { type: "platform_user", id: row.userId },
+          workspaceId: membershipsOf.get(row.userId)?.workspaceId ?? null,
+        },
       );
     }
     if (isStale(row.lastUsedAt, now)) touchSession.run(now, row.id, now - USE_DEBOUNCE_MS);

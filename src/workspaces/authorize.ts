@@ -1,7 +1,8 @@
 /** @module The Admin-surface permission check shared by every route: workspace membership or PAK policy. */
 
-import type { PlatformPrincipal } from "../http/principal.ts";
-import { forbidden, type HeimdallError } from "../platform/errors.ts";
+import { AccessDenied, appIdOfResource } from "../audit/denials.ts";
+import { actorOf, type PlatformPrincipal } from "../http/principal.ts";
+import type { HeimdallError } from "../platform/errors.ts";
 import { evaluatePolicy, roleAllows } from "./policy.ts";
 
 /**
@@ -18,14 +19,26 @@ export function authorize(
   if (p.kind === "pak") {
     if (p.workspaceId !== workspaceId) throw hidden();
     if (!evaluatePolicy(p.statements, action, resource)) {
-      throw forbidden("POLICY_DENIED", `API key policy does not allow ${action} on ${resource}`);
+      throw new AccessDenied("POLICY_DENIED", `API key policy does not allow ${action} on ${resource}`, {
+        reason: "policy",
+        actor: actorOf(p),
+        appId: appIdOfResource(resource),
+        workspaceId,
+        required: action,
+      });
     }
     return;
   }
   const membership = p.memberships.find((m) => m.workspaceId === workspaceId);
   if (!membership) throw hidden();
   if (!roleAllows(membership.role, action)) {
-    throw forbidden("FORBIDDEN", `Workspace role ${membership.role} does not allow ${action}`);
+    throw new AccessDenied("FORBIDDEN", `Workspace role ${membership.role} does not allow ${action}`, {
+      reason: "role",
+      actor: actorOf(p),
+      appId: appIdOfResource(resource),
+      workspaceId,
+      required: action,
+    });
   }
 }
 

@@ -8,6 +8,7 @@ import {
   createAppVia,
   deny,
   errCode,
+  expectLastAudit,
   insertBareApp,
   insertMember,
   insertPak,
@@ -112,7 +113,9 @@ describe("PAK policy", () => {
       const res = await call(route, app.id, { pak: paks.readOnly! });
       expect(res.status).toBe(403);
       expect(errCode(res)).toBe("POLICY_DENIED");
-      expect(auditCount(ctx)).toBe(before);
+      // The refusal changes nothing but is itself recorded, once (issue 10: denials are audited).
+      expect(auditCount(ctx)).toBe(before + 1);
+      expectLastAudit(ctx, app.id, "access.denied", "pak");
     },
   );
 
