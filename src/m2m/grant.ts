@@ -163,6 +163,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
     creds: ClientCredentials,
     client: ClientLookup | null,
     meta: CallMeta,
+    reason?: string,
   ): never => {
     const limits = [];
     if (meta.ip) limits.push(ipLimit(app.id, meta.ip));
@@ -173,7 +174,9 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
       if (err instanceof HeimdallError && err.status === 429) throw tooMany(err);
       throw err;
     }
-    tx(db, () => failureRow(app, client ? "invalid_secret" : "unknown_client", creds, client, meta));
+    tx(db, () =>
+      failureRow(app, reason ?? (client ? "invalid_secret" : "unknown_client"), creds, client, meta),
+    );
     throw new OAuthError(401, "invalid_client", "Client authentication failed", {
       "www-authenticate": `Basic realm="${app.slug}"`,
     });
@@ -273,8 +276,16 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
       // Another app's client is as unknown here as a client that does not exist.
       const client = found && found.appId === app.id ? found : null;
       const hash = sha256Hex(creds.secret);
-      const secretOk = constantTimeEqual(client?.secretHash ?? DUMMY_HASH, hash);
-      if (!client || !secretOk) return authFailed(app, creds, client, meta);
+      // Both hashes are always compared, so the answer costs the same whether a grace window is open.
+      const currentOk = constantTimeEqual(client?.secretHash ?? DUMMY_HASH, hash);
+      const previousMatch = constantTimeEqual(client?.prevSecretHash ?? DUMMY_HASH, hash);
+      const previousLive = client?.prevSecretExpiresAt != null && client.prevSecretExpiresAt > clock.now();
+      const secretUsed = currentOk ? "current" : previousMatch && previousLive ? "previous" : null;
+      if (!client || secretUsed === null) {
+        const reason =
+          client && previousMatch && client.prevSecretHash ? "previous_secret_expired" : undefined;
+        return authFailed(app, creds, client, meta, reason);
+      }
 
       if (!client.isActive) {
         tx(db, () => failureRow(app, "client_inactive", creds, client, meta));
@@ -310,6 +321,8 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
             client_id: client.clientId,
             scopes: granted,
             auth_method: creds.method,
+            // "previous" while a rotation's grace window is open: shows who still has to switch over.
+            secret: secretUsed,
             expires_in: issued.expiresIn,
           },
           meta,

@@ -27,6 +27,35 @@ export const setScopesSchema = z.object({
 });
 export type SetScopesInput = z.output<typeof setScopesSchema>;
 
+/** The longest a replaced secret may keep working: long enough for a weekly deploy, short enough to matter. */
+export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 60 * 60;
+
+const graceSchema = z
+  .number()
+  .int("must be an integer")
+  .min(0, "must be at least 0")
+  .max(MAX_ROTATION_GRACE_SECONDS, `must be at most ${MAX_ROTATION_GRACE_SECONDS} (7 days)`);
+
+/**
+ * The contract's rotate operation takes no body; this optional one (or the query parameter of the same
+ * name) is an appliance addition, so a caller that sends nothing gets the old behaviour: no grace.
+ */
+export const rotateSecretSchema = z
+  .object({ grace_period_seconds: graceSchema.optional() })
+  .optional()
+  .transform((b) => ({ grace_period_seconds: b?.grace_period_seconds }));
+export type RotateSecretInput = { grace_period_seconds?: number };
+
+/** `?grace_period_seconds=` arrives as text: digits only, then the same bounds as the body field. */
+export const rotateSecretQuerySchema = z.object({
+  grace_period_seconds: z
+    .string()
+    .regex(/^\d{1,7}$/, "must be an integer")
+    .transform(Number)
+    .pipe(graceSchema)
+    .optional(),
+});
+
 export interface M2mClientSummaryDto {
   id: string;
   app_id: string;
@@ -57,6 +86,8 @@ export interface M2mClientCreateResponseDto {
 export interface M2mRotateSecretResponseDto {
   client_id: string;
   client_secret: string;
+  /** Appliance addition: until when the replaced secret is still accepted; null when it stopped at once. */
+  previous_secret_expires_at: string | null;
 }
 
 export const toClientSummary = (r: M2mClientRow): M2mClientSummaryDto => ({

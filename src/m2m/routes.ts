@@ -6,7 +6,14 @@ import { consumerGuards } from "../http/consumer.ts";
 import { guards } from "../http/guards.ts";
 import { idempotentCreate } from "../http/idempotency.ts";
 import { queryParam } from "../http/pagination.ts";
-import { createM2mClientSchema, setScopesSchema, updateM2mClientSchema } from "./model.ts";
+import { validationError } from "../platform/errors.ts";
+import {
+  createM2mClientSchema,
+  rotateSecretQuerySchema,
+  rotateSecretSchema,
+  setScopesSchema,
+  updateM2mClientSchema,
+} from "./model.ts";
 
 /** RFC 6749 §5.1: token responses must not be cached anywhere. */
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
@@ -69,8 +76,25 @@ export const credentialsRoutes = (deps: Deps) =>
     )
     .post(
       "/v1/apps/:app_id/credentials/:client_id/rotate",
-      ({ params, principal, meta }) =>
-        deps.m2m.rotateSecret(principal, params.app_id, params.client_id, meta),
+      ({ params, query, body, principal, meta }) => {
+        // The grace period may come as a body field or, for clients that send no body, a query parameter.
+        const fromBody = validate(rotateSecretSchema, body).grace_period_seconds;
+        const fromQuery = validate(rotateSecretQuerySchema, {
+          grace_period_seconds: queryParam(query, "grace_period_seconds"),
+        }).grace_period_seconds;
+        if (fromBody !== undefined && fromQuery !== undefined && fromBody !== fromQuery) {
+          throw validationError([
+            { field: "grace_period_seconds", reason: "the body and the query disagree" },
+          ]);
+        }
+        return deps.m2m.rotateSecret(
+          principal,
+          params.app_id,
+          params.client_id,
+          { grace_period_seconds: fromBody ?? fromQuery },
+          meta,
+        );
+      },
       { platform: "any" },
     )
     .put(

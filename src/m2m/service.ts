@@ -15,7 +15,7 @@ import {
 } from "../http/pagination.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
 import type { Clock } from "../platform/clock.ts";
-import { iso } from "../platform/clock.ts";
+import { iso, SECOND } from "../platform/clock.ts";
 import { sha256Hex } from "../platform/crypto.ts";
 import { conflict, notFound } from "../platform/errors.ts";
 import { newId, randomToken } from "../platform/ids.ts";
@@ -28,6 +28,7 @@ import {
   type M2mClientRow,
   type M2mClientSummaryDto,
   type M2mRotateSecretResponseDto,
+  type RotateSecretInput,
   type SetScopesInput,
   toClientDetail,
   toClientSummary,
@@ -60,6 +61,7 @@ export interface M2mClientService {
     p: PlatformPrincipal,
     appRef: string,
     clientRef: string,
+    input: RotateSecretInput,
     meta: CallMeta,
   ): M2mRotateSecretResponseDto;
   setScopes(
@@ -201,20 +203,56 @@ export function createM2mClientService({ db, clock, audit, apps }: M2mClientServ
       mutate(p, app, clientRef, "m2m_client.updated", meta, (row) => {
         // Nothing to change: no write, no audit row, `updated_at` untouched.
         if (input.is_active === undefined || input.is_active === row.isActive) return null;
-        store.update(row.id, { isActive: input.is_active, updatedAt: clock.now() });
-        return { is_active: { from: row.isActive, to: input.is_active } };
+        if (input.is_active) {
+          store.update(row.id, { isActive: true, updatedAt: clock.now() });
+          return { is_active: { from: row.isActive, to: true } };
+        }
+        // Deactivation also ends a rotation's grace window for good: turning the client back on must
+        // not revive a secret that was on its way out.
+        const graceEnded = row.prevSecretHash !== null;
+        store.update(row.id, {
+          isActive: false,
+          prevSecretHash: null,
+          prevSecretExpiresAt: null,
+          updatedAt: clock.now(),
+        });
+        return {
+          is_active: { from: row.isActive, to: false },
+          ...(graceEnded ? { previous_secret_ended: true } : {}),
+        };
       });
     },
 
-    rotateSecret(p, appRef, clientRef, meta) {
+    rotateSecret(p, appRef, clientRef, input, meta) {
       const app = writableApp(p, appRef, "heimdall.rotate-secret");
       const secret = newClientSecret();
-      // The old hash is overwritten in the same write: the previous secret stops working at once.
+      const requested = input.grace_period_seconds ?? 0;
+      let previousUntil: number | null = null;
       const row = mutate(p, app, clientRef, "m2m_client.secret_rotated", meta, (r) => {
-        store.update(r.id, { secretHash: sha256Hex(secret), updatedAt: clock.now() });
-        return {};
+        const now = clock.now();
+        // Only one previous secret is kept: the one this rotation replaces. A secret replaced earlier
+        // and still in its grace window ends here. A deactivated client keeps none (see `update`).
+        const grace = r.isActive ? requested : 0;
+        previousUntil = grace > 0 ? now + grace * SECOND : null;
+        store.update(r.id, {
+          secretHash: sha256Hex(secret),
+          prevSecretHash: previousUntil === null ? null : r.secretHash,
+          prevSecretExpiresAt: previousUntil,
+          updatedAt: now,
+        });
+        return {
+          grace_period_seconds: grace,
+          previous_secret_expires_at: iso(previousUntil),
+          ...(r.prevSecretExpiresAt !== null && r.prevSecretExpiresAt > now
+            ? { earlier_secret_ended: true }
+            : {}),
+        };
       });
-      return { client_id: row.clientId, client_secret: secret };
+      return {
+        client_id: row.clientId,
+        client_secret: secret,
+        previous_secret_expires_at: iso(previousUntil),
+      };
     },
 
     setScopes(p, appRef, clientRef, input, meta) {

@@ -12,6 +12,9 @@ export interface ClientLookup {
   appId: string;
   clientId: string;
   secretHash: string;
+  /** The secret the last rotation replaced, accepted while `prevSecretExpiresAt` is in the future. */
+  prevSecretHash: string | null;
+  prevSecretExpiresAt: number | null;
   isActive: number;
   scopes: string;
   lastUsedAt: number | null;
@@ -20,7 +23,8 @@ export interface ClientLookup {
 export function createM2mStore(db: Db) {
   const sql = db.$client;
   const byClientId = sql.query<ClientLookup, [string]>(
-    `SELECT id, app_id AS appId, client_id AS clientId, secret_hash AS secretHash, is_active AS isActive,
+    `SELECT id, app_id AS appId, client_id AS clientId, secret_hash AS secretHash,
+            prev_secret_hash AS prevSecretHash, prev_secret_expires_at AS prevSecretExpiresAt, is_active AS isActive,
             scopes, last_used_at AS lastUsedAt
        FROM m2m_clients WHERE client_id = ?`,
   );
@@ -69,7 +73,12 @@ export function createM2mStore(db: Db) {
 
     update(
       id: string,
-      set: Partial<Pick<M2mClientRow, "isActive" | "scopes" | "secretHash" | "updatedAt">>,
+      set: Partial<
+        Pick<
+          M2mClientRow,
+          "isActive" | "scopes" | "secretHash" | "prevSecretHash" | "prevSecretExpiresAt" | "updatedAt"
+        >
+      >,
     ): M2mClientRow {
       return db.update(m2mClients).set(set).where(eq(m2mClients.id, id)).returning().get()!;
     },
