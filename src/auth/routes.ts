@@ -8,6 +8,7 @@ import { unauthorized } from "../platform/errors.ts";
 import { authorize } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";
 import { logoutSchema, refreshSchema, signinSchema, signupSchema } from "./model.ts";
+import type { SignupPak } from "./service.ts";
 
 type Headers = Record<string, string | number>;
 
@@ -20,16 +21,24 @@ function noStore(headers: Headers): void {
 export function authRoutes(deps: Deps) {
   const svc = deps.auth;
 
-  /** The `consumerPak` guard's check, run only when the app's config asks for it (see AuthService.signup). */
-  const signupPak = (request: Request, app: ConsumerApp) => async () => {
+  /**
+   * The `consumerPak` guard's check, run when the app's config asks for it or the request presents a PAK
+   * (see AuthService.signup). Any other bearer token (an end user's, say) is not a PAK and is ignored.
+   */
+  const signupPak = (request: Request, app: ConsumerApp): SignupPak => {
     const token = bearerToken(request);
-    if (!token?.startsWith("pcft_live_"))
-      throw unauthorized("UNAUTHORIZED", "A platform API key is required");
-    const principal = (await deps.platformAuth.authenticate(request, { allowPak: true })) as PakPrincipal;
-    authorize(principal, app.workspaceId, "heimdall.signup.create", appResource(app.id), () =>
-      appNotFound(app.slug),
-    );
-    return principal;
+    return {
+      presented: token?.startsWith("pcft_live_") ?? false,
+      check: async () => {
+        if (!token?.startsWith("pcft_live_"))
+          throw unauthorized("UNAUTHORIZED", "A platform API key is required");
+        const principal = (await deps.platformAuth.authenticate(request, { allowPak: true })) as PakPrincipal;
+        authorize(principal, app.workspaceId, "heimdall.signup.create", appResource(app.id), () =>
+          appNotFound(app.slug),
+        );
+        return principal;
+      },
+    };
   };
 
   return new Elysia()

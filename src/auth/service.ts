@@ -1,10 +1,10 @@
 /**
  * @module End-user sign-up, sign-in, refresh and logout on the Consumer API (DESIGN §5, §7).
  *
- * Sign-in never tells an unknown account from a wrong password: same 401, same body, same argon2 cost.
- * Two things do show that an account exists, on purpose and as every mainstream IdP does: sign-up
- * (409 USERNAME_TAKEN / EMAIL_TAKEN — a sign-up form cannot work otherwise) and the lockout
- * (429 ACCOUNT_LOCKED — telling the real user why their right password fails matters more).
+ * Sign-in never tells an unknown account from a wrong password: same 401, same body, same argon2 cost,
+ * and the throttling (`signin-throttle.ts`) counts by the identifier typed, so its 429 ACCOUNT_LOCKED comes
+ * at the same attempt for an identifier nobody holds. Only sign-up shows that an account exists, on purpose
+ * and as every mainstream IdP does (409 USERNAME_TAKEN / EMAIL_TAKEN — a sign-up form cannot work otherwise).
  */
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
@@ -22,21 +22,18 @@ import { createUserStore, type EndUserRow } from "../users/store.ts";
 import { type SigninInput, type SignupInput, type TokenResponse, tokenResponse } from "./model.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import { checkPassword } from "./policy.ts";
+import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "./signin-throttle.ts";
 import { createAuthStore } from "./store.ts";
 
-/** How long `max_failed_login_attempts` consecutive wrong passwords lock an account (DESIGN §7). */
-export const LOCKOUT_DURATION = 15 * MINUTE;
-
 /**
- * Per-app limits, counted per client IP and (for sign-in) per identifier. Generous enough for people behind
- * one NAT, tight enough that guessing is slow even before the per-account lockout. A trusted backend that
- * signs users up from one address should turn on `signup_requires_pak`: PAK-authorised sign-ups skip the
- * per-IP limit.
+ * Per-app limits, counted per client IP. Generous enough for people behind one NAT; guessing one account is
+ * slowed by the sign-in throttle, not here. There is deliberately no per-identifier limit on attempts: one
+ * that counted every address would let anyone keep an account's holder out. Sign-ups authorised by a PAK
+ * skip the per-IP limit (a trusted backend signs up from one address).
  */
 export const AUTH_LIMITS = {
   signupPerIp: { max: 30, windowMs: 10 * MINUTE },
   signinPerIp: { max: 30, windowMs: MINUTE },
-  signinPerIdentifier: { max: 10, windowMs: MINUTE },
   refreshPerIp: { max: 150, windowMs: 5 * MINUTE },
 } as const;
 
@@ -59,16 +56,16 @@ export interface AuthServiceDeps {
   rateLimiter: RateLimiter;
 }
 
-/** Proves a PAK allowed `heimdall.signup.create` on the app; called only when the app's config demands it. */
-export type SignupPakCheck = () => Promise<{ pakId: string }>;
+/** The platform API key a sign-up request carries, if any. */
+export interface SignupPak {
+  /** The request presents a PAK (a `pcft_live_` bearer token); other credentials are not PAKs. */
+  presented: boolean;
+  /** Proves the PAK is allowed `heimdall.signup.create` on the app: 401/403 otherwise, or when there is none. */
+  check(): Promise<{ pakId: string }>;
+}
 
 export interface AuthService {
-  signup(
-    app: TokenApp,
-    input: SignupInput,
-    meta: CallMeta,
-    requirePak: SignupPakCheck,
-  ): Promise<TokenResponse>;
+  signup(app: TokenApp, input: SignupInput, meta: CallMeta, pak: SignupPak): Promise<TokenResponse>;
   signin(app: TokenApp, input: SigninInput, meta: CallMeta): Promise<TokenResponse>;
   refresh(app: TokenApp, refreshToken: string, meta: CallMeta): Promise<TokenResponse>;
   /** Ends the session owning the token; silently does nothing when there is none (logout is idempotent). */
@@ -87,6 +84,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   const { db, clock, audit, apps, passwords, sessions, tokens, rateLimiter } = deps;
   const users = createUserStore(db);
   const store = createAuthStore(db);
+  const throttle = createSigninThrottle({ rateLimiter, clock });
 
   const ipOf = (meta: CallMeta) => meta.ip ?? "unknown";
   const limit = (name: string, appId: string, who: string, l: { max: number; windowMs: number }): Limit => ({
@@ -120,6 +118,30 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
     });
   }
 
+  /** A back-off or ceiling started: one row, with or without an account behind the identifier. */
+  function lockedAudit(
+    appId: string,
+    user: EndUserRow | undefined,
+    trip: ThrottleTrip,
+    maxFailures: number,
+    meta: CallMeta,
+  ): void {
+    audit.record({
+      appId,
+      action: "user.locked",
+      resourceType: "end_user",
+      resourceId: user?.id ?? null,
+      actor: { type: "system", id: null },
+      details: {
+        throttle: trip.kind,
+        failures: trip.failures,
+        locked_until: new Date(trip.until).toISOString(),
+        max_failed_login_attempts: maxFailures,
+      },
+      meta,
+    });
+  }
+
   function assertAvailable(appId: string, username: string, email: string): void {
     if (users.byUsername(appId, username)) throw conflict("USERNAME_TAKEN", "This username is already taken");
     if (users.contactByValue(appId, "email", email)) {
@@ -128,11 +150,13 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   }
 
   return {
-    async signup(app, input, meta, requirePak) {
+    async signup(app, input, meta, pak) {
       const config = apps.authConfigOf(app.id);
       if (!config.signup_enabled) throw forbidden("SIGNUP_DISABLED", "Sign-up is disabled for this app");
+      // A PAK that is presented is checked even where none is required: a bad one is refused (401/403), not
+      // quietly demoted to an anonymous sign-up. A good one exempts the sign-up from the per-address limit.
       let pakId: string | null = null;
-      if (config.signup_requires_pak) pakId = (await requirePak()).pakId;
+      if (config.signup_requires_pak || pak.presented) pakId = (await pak.check()).pakId;
       else rateLimiter.consume([limit("signup:ip", app.id, ipOf(meta), AUTH_LIMITS.signupPerIp)]);
 
       const allowed = config.signup_allowed_email_domains;
@@ -206,62 +230,41 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       // A username never contains `@`, so the identifier's kind is unambiguous.
       const byEmail = input.identifier.includes("@");
       const identifier = byEmail ? normalizeEmail(input.identifier) : normalizeUsername(input.identifier);
-      rateLimiter.consume([
-        limit("signin:ip", app.id, ipOf(meta), AUTH_LIMITS.signinPerIp),
-        limit("signin:id", app.id, identifier, AUTH_LIMITS.signinPerIdentifier),
-      ]);
+      rateLimiter.consume([limit("signin:ip", app.id, ipOf(meta), AUTH_LIMITS.signinPerIp)]);
       if (!config.signin_enabled) {
         tx(db, () => signinFailed(app.id, undefined, "signin_disabled", meta));
         throw forbidden("SIGNIN_DISABLED", "Sign-in is disabled for this app");
       }
 
+      const throttled: ThrottleScope = {
+        scope: `app:${app.id}`,
+        identifier,
+        ip: ipOf(meta),
+        maxFailures: config.max_failed_login_attempts,
+      };
       // Secondary and unverified emails do not authenticate: they may not even belong to the account holder.
-      const user = byEmail
-        ? users.byVerifiedPrimaryEmail(app.id, identifier)
-        : users.byUsername(app.id, identifier);
-      const lockedUntil = user?.lockedUntil ?? 0;
-      if (user && lockedUntil > clock.now()) {
-        tx(db, () => signinFailed(app.id, user, "account_locked", meta));
-        const retryAfter = Math.max(1, Math.ceil((lockedUntil - clock.now()) / SECOND));
-        throw new HeimdallError(
-          429,
-          "ACCOUNT_LOCKED",
-          "Too many failed sign-ins; the account is locked for a while",
-          undefined,
-          {
-            "retry-after": String(retryAfter),
-          },
-        );
+      const lookup = () =>
+        byEmail ? users.byVerifiedPrimaryEmail(app.id, identifier) : users.byUsername(app.id, identifier);
+      const refused = throttle.begin(throttled);
+      if (refused) {
+        // Decided before the account is read; the lookup is for the operator's audit row only.
+        const user = lookup();
+        tx(db, () => signinFailed(app.id, user, "account_locked", meta, { throttle: refused.kind }));
+        throw refused.error;
       }
 
+      const user = lookup();
       // The same argon2 work whether or not the account exists (or has a password at all).
       const ok = user?.passwordHash
         ? await passwords.verify(user.passwordHash, input.password, meta.signal)
         : await passwords.dummyVerify(input.password, meta.signal);
 
       if (!user || !ok) {
+        const trips = throttle.failed(throttled);
         tx(db, () => {
-          if (!user) return signinFailed(app.id, undefined, "unknown_identifier", meta);
-          // Accounts without a password cannot be guessed into, so their failures do not count towards a lock.
-          const now = clock.now();
-          const locked = user.passwordHash
-            ? store.recordFailure(user.id, config.max_failed_login_attempts, now + LOCKOUT_DURATION, now)
-            : null;
-          signinFailed(app.id, user, "wrong_password", meta, { locked: locked !== null });
-          if (locked !== null) {
-            audit.record({
-              appId: app.id,
-              action: "user.locked",
-              resourceType: "end_user",
-              resourceId: user.id,
-              actor: { type: "system", id: null },
-              details: {
-                locked_until: new Date(locked).toISOString(),
-                max_failed_login_attempts: config.max_failed_login_attempts,
-              },
-              meta,
-            });
-          }
+          if (!user) signinFailed(app.id, undefined, "unknown_identifier", meta);
+          else signinFailed(app.id, user, "wrong_password", meta, { locked: trips.length > 0 });
+          for (const trip of trips) lockedAudit(app.id, user, trip, config.max_failed_login_attempts, meta);
         });
         throw invalidCredentials();
       }
@@ -273,6 +276,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
           signinFailed(app.id, user, "account_suspended", meta, { status: current?.status ?? "deleted" });
           return null;
         }
+        throttle.succeeded(throttled);
         store.recordSuccess(user.id, clock.now());
         const opened = sessions.create({
           appId: app.id,
@@ -297,7 +301,14 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         });
         return { ...opened, role: current.role };
       });
-      if (!result) throw invalidCredentials();
+      if (!result) {
+        // Counted like a wrong password, so the right password of a suspended account shows nothing either.
+        const trips = throttle.failed(throttled);
+        tx(db, () => {
+          for (const trip of trips) lockedAudit(app.id, user, trip, config.max_failed_login_attempts, meta);
+        });
+        throw invalidCredentials();
+      }
       return tokenResponse(await accessFor(app, result.session, result.role), result.refreshToken);
     },
 

@@ -33,11 +33,27 @@ export interface RateLimiter {
   consume(limits: readonly Limit[], code?: string): LimitState;
   /** Reads without counting (e.g. "is this address locked?"). */
   peek(limit: Limit): LimitState;
+  /** Counts one hit and never refuses (e.g. a failure that only a later call is refused for). */
+  hit(limit: Limit): LimitState;
+  /**
+   * A back-off counter: counts one strike and restarts its window, so the count lasts until `windowMs`
+   * (at most a day: older counters are purged) passes with no strike. The caller turns count and time
+   * into a delay; the limiter only remembers them.
+   */
+  strike(key: string, windowMs: number): Strikes;
+  /** Reads a back-off counter without counting; `count` is 0 once it has lapsed. */
+  strikes(key: string, windowMs: number): Strikes;
   /** Forgets a counter (e.g. failed sign-ins after a success). */
   reset(key: string): void;
   /** Writes the counters changed since the last flush, in one transaction. */
   flush(): number;
   purge(): number;
+}
+
+export interface Strikes {
+  count: number;
+  /** When the last strike was counted (epoch ms; 0 when there is none). */
+  last: number;
 }
 
 export function headersOf(s: LimitState): Record<string, string> {
@@ -135,6 +151,30 @@ export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): Rate
         return { allowed: true, limit: l.max, remaining: l.max, resetSeconds: Math.ceil(l.windowMs / 1000) };
       }
       return state(l, c, now);
+    },
+    hit(l) {
+      const now = clock.now();
+      const c = counter(l.key);
+      const next =
+        c.windowStart + l.windowMs <= now ? { windowStart: now, count: 1 } : { ...c, count: c.count + 1 };
+      counters.set(l.key, next);
+      dirty.add(l.key);
+      return state(l, next, now);
+    },
+    // A strike counter keeps the time of the last strike in `window_start`: the same row and the same
+    // purge (rows idle for a day go) as the fixed windows.
+    strike(key, windowMs) {
+      const now = clock.now();
+      const c = counter(key);
+      const next = { windowStart: now, count: c.windowStart + windowMs <= now ? 1 : c.count + 1 };
+      counters.set(key, next);
+      dirty.add(key);
+      return { count: next.count, last: now };
+    },
+    strikes(key, windowMs) {
+      const c = counter(key);
+      if (c.count === 0 || c.windowStart + windowMs <= clock.now()) return { count: 0, last: 0 };
+      return { count: c.count, last: c.windowStart };
     },
     reset(key) {
       counters.delete(key);

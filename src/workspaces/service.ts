@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { PasswordHasher } from "../auth/passwords.ts";
+import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "../auth/signin-throttle.ts";
 import type { Config } from "../config/index.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { PolicyStatement } from "../db/schema.ts";
@@ -20,6 +21,7 @@ import { sha256Hex } from "../platform/crypto.ts";
 import { conflict, forbidden, HeimdallError, notFound, validationError } from "../platform/errors.ts";
 import { newId, randomToken } from "../platform/ids.ts";
 import { authorize, visibleWorkspaces } from "./authorize.ts";
+import type { RateLimiter } from "../ratelimit/limiter.ts";
 import {
   ADMIN_POLICY,
   ADMIN_POLICY_NAME,
@@ -46,6 +48,7 @@ import {
   sessionSeconds,
   type signInSchema,
   type updatePakSchema,
+  type UserRow,
   type updatePolicySchema,
   type WorkspaceRow,
   workspaceDto,
@@ -68,6 +71,7 @@ export interface WorkspaceServiceDeps {
   config: Config;
   passwords: PasswordHasher;
 }
+  rateLimiter: RateLimiter;
 
 export interface BootstrapInput {
   email?: string;
@@ -112,6 +116,14 @@ const emailSchema = z.email().max(320);
 
 const invalidCredentials = () =>
   new HeimdallError(401, "INVALID_CREDENTIALS", "Invalid email/username or password");
+/**
+ * Operator sign-in is throttled like end-user sign-in (auth/signin-throttle.ts), with the defaults of an
+ * app: failures from one address for one identifier before its back-off starts, and attempts per address.
+ */
+export const PLATFORM_SIGNIN = {
+  maxFailures: 5,
+  perIp: { max: 30, windowMs: 60_000 },
+} as const;
 const workspaceNotFound = () => notFound("WORKSPACE_NOT_FOUND", "Workspace not found");
 const pakNotFound = () => notFound("PAK_NOT_FOUND", "API key not found");
 const policyNotFound = () => notFound("POLICY_NOT_FOUND", "Policy not found");
@@ -132,13 +144,14 @@ function usernameBase(email: string): string {
   return cleaned || "user";
 }
 
-export function createWorkspaceService({ db, clock, audit, passwords }: WorkspaceServiceDeps) {
+export function createWorkspaceService({ db, clock, audit, passwords, rateLimiter }: WorkspaceServiceDeps) {
   const store = createWorkspaceStore(db);
 
   // ─── Access helpers ────────────────────────────────────────────────────────
 
   /** The workspace named by the path, if the caller can see it; otherwise a 404 that reveals nothing. */
   function visibleWorkspace(p: PlatformPrincipal, slug: string): WorkspaceRow {
+  const throttle = createSigninThrottle({ rateLimiter, clock });
     const w = store.workspaceBySlug(slug);
     if (!w || !visibleWorkspaces(p).includes(w.id)) throw workspaceNotFound();
     return w;
@@ -512,20 +525,9 @@ export function createWorkspaceService({ db, clock, audit, passwords }: Workspac
       const ok = user
         ? await passwords.verify(user.passwordHash, input.password, meta.signal)
         : await passwords.dummyVerify(input.password, meta.signal);
-      const chain = user ? store.firstWorkspaceIdOfUser(user.id) : undefined;
       if (!user || !ok || user.status !== "active") {
         const reason = !user ? "unknown_user" : !ok ? "wrong_password" : "user_inactive";
-        tx(db, () =>
-          audit.record({
-            workspaceId: chain ?? null,
-            action: "platform.signin_failed",
-            resourceType: "platform_user",
-            resourceId: user?.id ?? null,
-            actor: user ? { type: "platform_user", id: user.id } : SYSTEM_ACTOR,
-            details: { reason },
-            meta,
-          }),
-        );
+        signinFailed(user, { reason }, throttle.failed(throttled));
         throw invalidCredentials();
       }
       const seconds = sessionSeconds(input.session_duration);
@@ -534,6 +536,57 @@ export function createWorkspaceService({ db, clock, audit, passwords }: Workspac
       const sessionId = newId(clock);
       tx(db, () => {
         store.insertSession({
+      const ip = meta.ip ?? "unknown";
+      rateLimiter.consume([{ key: `platform-signin:ip:${ip}`, ...PLATFORM_SIGNIN.perIp }]);
+      // Counted by what was typed (emails match case-insensitively), never by the account found.
+      const throttled: ThrottleScope = {
+        scope: "platform",
+        identifier: input.identifier.toLowerCase(),
+        ip,
+        maxFailures: PLATFORM_SIGNIN.maxFailures,
+      };
+      const signinFailed = (
+        user: UserRow | undefined,
+        details: Record<string, unknown>,
+        trips: ThrottleTrip[],
+      ) => {
+        const chain = user ? (store.firstWorkspaceIdOfUser(user.id) ?? null) : null;
+        const actor: AuditActor = user ? { type: "platform_user", id: user.id } : SYSTEM_ACTOR;
+        tx(db, () => {
+          audit.record({
+            workspaceId: chain,
+            action: "platform.signin_failed",
+            resourceType: "platform_user",
+            resourceId: user?.id ?? null,
+            actor,
+            details,
+            meta,
+          });
+          for (const trip of trips) {
+            audit.record({
+              workspaceId: chain,
+              action: "platform.signin_throttled",
+              resourceType: "platform_user",
+              resourceId: user?.id ?? null,
+              actor: SYSTEM_ACTOR,
+              details: {
+                throttle: trip.kind,
+                failures: trip.failures,
+                locked_until: new Date(trip.until).toISOString(),
+              },
+              meta,
+            });
+          }
+        });
+      };
+
+      const refused = throttle.begin(throttled);
+      if (refused) {
+        // Decided before the account is read; the lookup is for the audit row only.
+        const user = store.userByIdentifier(input.identifier);
+        signinFailed(user, { reason: "throttled", throttle: refused.kind }, []);
+        throw refused.error;
+      }
           id: sessionId,
           userId: user.id,
           tokenHash: sha256Hex(token),
@@ -554,6 +607,8 @@ export function createWorkspaceService({ db, clock, audit, passwords }: Workspac
           meta,
         });
       });
+      throttle.succeeded(throttled);
+      const chain = store.firstWorkspaceIdOfUser(user.id);
       return { token, expiresIn: seconds };
     },
 
