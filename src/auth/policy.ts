@@ -2,7 +2,8 @@
 import type { AuthConfig } from "../apps/auth-config.ts";
 import type { ErrorDetail } from "../platform/errors.ts";
 import { HeimdallError } from "../platform/errors.ts";
-import { COMMON_PASSWORDS } from "./common-passwords.ts";
+import { foldPassword } from "./common-passwords.ts";
+import { isCommonPassword, isTrivialPattern } from "./guessable.ts";
 import { MAX_PASSWORD_BYTES } from "./passwords.ts";
 
 /**
@@ -22,14 +23,13 @@ export type PasswordFailure =
   | "missing_uppercase"
   | "missing_number"
   | "missing_symbol"
-  | "common_password";
+  | "common_password"
+  | "repetitive_or_sequential";
 
 const UPPERCASE = /\p{Lu}/u;
 const DIGIT = /\p{Nd}/u;
 /** A symbol is anything that is neither a letter nor a digit (so `é`, `ß` and `٣` never count as symbols). */
 const SYMBOL = /[^\p{L}\p{Nd}]/u;
-
-const fold = (s: string) => s.normalize("NFKC").toLowerCase();
 
 /** Every rule the password breaks, in a stable order; empty when it is acceptable. */
 export function passwordFailures(
@@ -48,9 +48,12 @@ export function passwordFailures(
   if (policy.password_require_uppercase && !UPPERCASE.test(password)) failures.push("missing_uppercase");
   if (policy.password_require_number && !DIGIT.test(password)) failures.push("missing_number");
   if (policy.password_require_symbol && !SYMBOL.test(password)) failures.push("missing_symbol");
-  const folded = fold(password);
-  const sameAsIdentity = [identity.username, identity.email].some((v) => v && fold(v) === folded);
-  if (COMMON_PASSWORDS.has(folded) || sameAsIdentity) failures.push("common_password");
+  const folded = foldPassword(password);
+  const sameAsIdentity = [identity.username, identity.email].some((v) => v && foldPassword(v) === folded);
+  // One guessability reason, not two: a listed password is often also a keyboard walk (`qwertyuiop123`),
+  // and the caller needs to know only that it must pick another.
+  if (sameAsIdentity || isCommonPassword(folded)) failures.push("common_password");
+  else if (isTrivialPattern(folded)) failures.push("repetitive_or_sequential");
   return failures;
 }
 

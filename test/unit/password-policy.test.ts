@@ -1,4 +1,4 @@
-/** @module The end-user password policy: lengths in code points, Unicode-aware classes, the breached list, identity echo. */
+/** @module The end-user password policy: lengths in code points, Unicode-aware classes, the breached list and its variants, repetitive and sequential shapes, identity echo. */
 import { describe, expect, test } from "bun:test";
 import { AUTH_CONFIG_DEFAULTS } from "../../src/apps/auth-config.ts";
 import { COMMON_PASSWORDS } from "../../src/auth/common-passwords.ts";
@@ -24,6 +24,15 @@ const strict: PasswordPolicy = {
   password_require_symbol: true,
 };
 
+/** 256 code points that repeat no pattern (a pseudo-random walk over the lower-case letters). */
+const LONG_256 = (() => {
+  let x = 12345;
+  return Array.from({ length: MAX_PASSWORD_CODE_POINTS }, () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return String.fromCharCode(97 + ((x >> 16) % 26));
+  }).join("");
+})();
+
 describe("passwordFailures", () => {
   const cases: Array<{
     name: string;
@@ -33,12 +42,12 @@ describe("passwordFailures", () => {
     expected: string[];
   }> = [
     { name: "a long passphrase passes the defaults", password: "lantern orbit tangerine", expected: [] },
-    { name: "exactly the minimum passes", password: "abcdefghijkm", expected: [] },
-    { name: "one short of the minimum", password: "abcdefghijk", expected: ["too_short"] },
+    { name: "exactly the minimum passes", password: "lanternorbit", expected: [] },
+    { name: "one short of the minimum", password: "lanternorbi", expected: ["too_short"] },
     // 6 astral emoji are 12 UTF-16 units but 6 characters.
     {
       name: "length counts code points, not UTF-16 units",
-      password: "🦊🦊🦊🦊🦊🦊",
+      password: "🦊🐙🦉🐝🦀🐢",
       expected: ["too_short"],
     },
     { name: "12 emoji are 12 characters", password: "🦊🐙🦉🐝🦀🐢🦔🐳🦋🐌🦜🐬", expected: [] },
@@ -47,7 +56,7 @@ describe("passwordFailures", () => {
       password: "a".repeat(MAX_PASSWORD_CODE_POINTS + 1),
       expected: ["too_long"],
     },
-    { name: "256 code points is fine", password: "ab".repeat(MAX_PASSWORD_CODE_POINTS / 2), expected: [] },
+    { name: "256 code points is fine", password: LONG_256, expected: [] },
     {
       name: "too long reports nothing else",
       password: "a".repeat(2000),
@@ -114,9 +123,85 @@ describe("passwordFailures", () => {
 
   test("256 four-byte characters sit exactly on both bounds and pass", () => {
     // The byte bound can only bite first if the code-point bound is ever raised; this pins the two together.
-    expect(Buffer.byteLength("🦊".repeat(256))).toBe(MAX_PASSWORD_BYTES);
-    expect(passwordFailures("🦊".repeat(256), base)).toEqual([]);
-    expect(passwordFailures("🦊".repeat(257), base)).toEqual(["too_long"]);
+    // Distinct emoji (U+1F400 on): 256 of one would be refused as repetitive, which is not what is tested here.
+    const emoji = (n: number) =>
+      Array.from({ length: n }, (_, i) => String.fromCodePoint(0x1f400 + i)).join("");
+    expect(Buffer.byteLength(emoji(256))).toBe(MAX_PASSWORD_BYTES);
+    expect(passwordFailures(emoji(256), base)).toEqual([]);
+    expect(passwordFailures(emoji(257), base)).toEqual(["too_long"]);
+  });
+});
+
+describe("guessable passwords at the 12-character minimum", () => {
+  const dictionary: Array<[string, string]> = [
+    ["a listed word padded with digits", "password1234567"],
+    ["capitalised, digits and a symbol", "Password123!"],
+    ["a listed number", "123456789012"],
+    ["look-alikes and a year", "P@ssw0rd2024!"],
+    ["look-alikes throughout, 1 read as i", "4dm1n1str4tor"],
+    ["1 read as l", "1etmein12345"],
+    ["$ and 5 for s, 7 for t", "$un$hine7777"],
+    ["leading digits and symbols", "2024!!sunshine"],
+    ["full-width letters fold (NFKC)", "ＰＡＳＳＷＯＲＤ１２３４"],
+    ["a keyboard walk with digits", "qwerty123456"],
+    ["a service default", "changeme123!"],
+  ];
+  for (const [name, password] of dictionary) {
+    test(`${name}: ${password} → common_password`, () => {
+      expect(passwordFailures(password, base)).toEqual(["common_password"]);
+    });
+  }
+
+  const shapes: Array<[string, string]> = [
+    ["one character", "aaaaaaaaaaaa"],
+    ["a repeated unit", "abcabcabcabc"],
+    ["a repeated pair of digits", "121212121212"],
+    ["the alphabet", "abcdefghijkl"],
+    ["the alphabet backwards", "lkjihgfedcba"],
+    ["a keyboard row running on to the next", "qwertyuiopas"],
+    ["the alphabet with symbols around it", "!!abcdefghij!!"],
+    ["two runs", "mnopqr765432"],
+    ["three characters", "abbaabbabaab"],
+    ["digits running past 9", "789012345678"],
+  ];
+  for (const [name, password] of shapes) {
+    test(`${name}: ${password} → repetitive_or_sequential`, () => {
+      expect(passwordFailures(password, base)).toEqual(["repetitive_or_sequential"]);
+    });
+  }
+
+  test("the examples also fail the strict policy's other rules only where they should", () => {
+    expect(passwordFailures("Password123!", strict)).toEqual(["common_password"]);
+    expect(passwordFailures("Abcdefghijk1!", strict)).toEqual(["repetitive_or_sequential"]);
+  });
+
+  const good = [
+    "correct horse battery staple",
+    "Tangerine-Orbit-47-Lantern",
+    "an old but fine passphrase",
+    "Analytical-Engine-1843",
+    "xK9#mQ2$vL7!",
+    "lanternorbit",
+    "7rou8ad0r&horse",
+    "élan-vital-Énorme-9",
+    "walrus sunshine 1984 kettle",
+    "🦊🐙🦉🐝🦀🐢🦔🐳🦋🐌🦜🐬",
+  ];
+  for (const password of good) {
+    test(`accepted: ${password}`, () => {
+      expect(passwordFailures(password, base)).toEqual([]);
+    });
+  }
+
+  test("checkPassword reports a shape as one WEAK_PASSWORD detail", () => {
+    expect(() => checkPassword("abcdefghijkl", base)).toThrow(HeimdallError);
+    try {
+      checkPassword("abcdefghijkl", base);
+    } catch (err) {
+      expect((err as HeimdallError).details).toEqual([
+        { field: "password", reason: "repetitive_or_sequential" },
+      ]);
+    }
   });
 });
 
@@ -124,7 +209,7 @@ describe("checkPassword", () => {
   test("throws 400 WEAK_PASSWORD with one password detail per failure", () => {
     let caught: unknown;
     try {
-      checkPassword("short", strict);
+      checkPassword("zqxv", strict);
     } catch (err) {
       caught = err;
     }
@@ -148,11 +233,14 @@ describe("checkPassword", () => {
 });
 
 describe("COMMON_PASSWORDS", () => {
-  test("holds at least 500 lower-case entries, including the classics", () => {
-    expect(COMMON_PASSWORDS.size).toBeGreaterThanOrEqual(500);
+  test("holds the package dictionary (tens of thousands of folded entries), including the classics", () => {
+    expect(COMMON_PASSWORDS.size).toBeGreaterThanOrEqual(40_000);
     for (const p of COMMON_PASSWORDS) expect(p).toBe(p.toLowerCase());
     for (const p of ["123456", "password", "qwerty", "iloveyou", "letmein", "123456789", "football"]) {
       expect(COMMON_PASSWORDS.has(p)).toBe(true);
     }
+    // From the package dictionary, absent from the old hand-kept list.
+    for (const p of ["tangerine", "administrator", "trustno1", "sunshine"])
+      expect(COMMON_PASSWORDS.has(p)).toBe(true);
   });
 });

@@ -118,7 +118,7 @@ describe("refusals", () => {
   });
 
   const weak: [string, string, string[]][] = [
-    ["shorter than the app's minimum", "short1", ["too_short"]],
+    ["shorter than the app's minimum", "qzv8kx", ["too_short"]],
     ["a common password", "QwertyUIOP123", ["common_password"]],
     ["the same as the current one", DEFAULT_PASSWORD, ["same_as_current"]],
     ["over the length cap", "x".repeat(300), ["too_long"]],
