@@ -20,8 +20,8 @@ import type { Clock } from "../platform/clock.ts";
 import { sha256Hex } from "../platform/crypto.ts";
 import { conflict, forbidden, HeimdallError, notFound, validationError } from "../platform/errors.ts";
 import { newId, randomToken } from "../platform/ids.ts";
-import { authorize, visibleWorkspaces } from "./authorize.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
+import { authorize, visibleWorkspaces } from "./authorize.ts";
 import {
   ADMIN_POLICY,
   ADMIN_POLICY_NAME,
@@ -47,8 +47,8 @@ import {
   sessionDto,
   sessionSeconds,
   type signInSchema,
-  type updatePakSchema,
   type UserRow,
+  type updatePakSchema,
   type updatePolicySchema,
   type WorkspaceRow,
   workspaceDto,
@@ -70,8 +70,8 @@ export interface WorkspaceServiceDeps {
   audit: AuditWriter;
   config: Config;
   passwords: PasswordHasher;
-}
   rateLimiter: RateLimiter;
+}
 
 export interface BootstrapInput {
   email?: string;
@@ -111,11 +111,6 @@ export interface ListQuery {
 
 /** Used when `bootstrap` is given no email: an address that cannot receive mail, to be changed later. */
 const DEFAULT_BOOTSTRAP_EMAIL = "admin@heimdall.local";
-const MIN_PASSWORD_LENGTH = 12;
-const emailSchema = z.email().max(320);
-
-const invalidCredentials = () =>
-  new HeimdallError(401, "INVALID_CREDENTIALS", "Invalid email/username or password");
 /**
  * Operator sign-in is throttled like end-user sign-in (auth/signin-throttle.ts), with the defaults of an
  * app: failures from one address for one identifier before its back-off starts, and attempts per address.
@@ -124,6 +119,11 @@ export const PLATFORM_SIGNIN = {
   maxFailures: 5,
   perIp: { max: 30, windowMs: 60_000 },
 } as const;
+const MIN_PASSWORD_LENGTH = 12;
+const emailSchema = z.email().max(320);
+
+const invalidCredentials = () =>
+  new HeimdallError(401, "INVALID_CREDENTIALS", "Invalid email/username or password");
 const workspaceNotFound = () => notFound("WORKSPACE_NOT_FOUND", "Workspace not found");
 const pakNotFound = () => notFound("PAK_NOT_FOUND", "API key not found");
 const policyNotFound = () => notFound("POLICY_NOT_FOUND", "Policy not found");
@@ -146,12 +146,12 @@ function usernameBase(email: string): string {
 
 export function createWorkspaceService({ db, clock, audit, passwords, rateLimiter }: WorkspaceServiceDeps) {
   const store = createWorkspaceStore(db);
+  const throttle = createSigninThrottle({ rateLimiter, clock });
 
   // ─── Access helpers ────────────────────────────────────────────────────────
 
   /** The workspace named by the path, if the caller can see it; otherwise a 404 that reveals nothing. */
   function visibleWorkspace(p: PlatformPrincipal, slug: string): WorkspaceRow {
-  const throttle = createSigninThrottle({ rateLimiter, clock });
     const w = store.workspaceBySlug(slug);
     if (!w || !visibleWorkspaces(p).includes(w.id)) throw workspaceNotFound();
     return w;
@@ -521,21 +521,6 @@ export function createWorkspaceService({ db, clock, audit, passwords, rateLimite
      * tells them apart for the operator.
      */
     async signIn(input: z.infer<typeof signInSchema>, meta: CallMeta) {
-      const user = store.userByIdentifier(input.identifier);
-      const ok = user
-        ? await passwords.verify(user.passwordHash, input.password, meta.signal)
-        : await passwords.dummyVerify(input.password, meta.signal);
-      if (!user || !ok || user.status !== "active") {
-        const reason = !user ? "unknown_user" : !ok ? "wrong_password" : "user_inactive";
-        signinFailed(user, { reason }, throttle.failed(throttled));
-        throw invalidCredentials();
-      }
-      const seconds = sessionSeconds(input.session_duration);
-      const token = randomToken(SESSION_PREFIX);
-      const now = clock.now();
-      const sessionId = newId(clock);
-      tx(db, () => {
-        store.insertSession({
       const ip = meta.ip ?? "unknown";
       rateLimiter.consume([{ key: `platform-signin:ip:${ip}`, ...PLATFORM_SIGNIN.perIp }]);
       // Counted by what was typed (emails match case-insensitively), never by the account found.
@@ -587,6 +572,23 @@ export function createWorkspaceService({ db, clock, audit, passwords, rateLimite
         signinFailed(user, { reason: "throttled", throttle: refused.kind }, []);
         throw refused.error;
       }
+      const user = store.userByIdentifier(input.identifier);
+      const ok = user
+        ? await passwords.verify(user.passwordHash, input.password, meta.signal)
+        : await passwords.dummyVerify(input.password, meta.signal);
+      if (!user || !ok || user.status !== "active") {
+        const reason = !user ? "unknown_user" : !ok ? "wrong_password" : "user_inactive";
+        signinFailed(user, { reason }, throttle.failed(throttled));
+        throw invalidCredentials();
+      }
+      throttle.succeeded(throttled);
+      const chain = store.firstWorkspaceIdOfUser(user.id);
+      const seconds = sessionSeconds(input.session_duration);
+      const token = randomToken(SESSION_PREFIX);
+      const now = clock.now();
+      const sessionId = newId(clock);
+      tx(db, () => {
+        store.insertSession({
           id: sessionId,
           userId: user.id,
           tokenHash: sha256Hex(token),
@@ -607,8 +609,6 @@ export function createWorkspaceService({ db, clock, audit, passwords, rateLimite
           meta,
         });
       });
-      throttle.succeeded(throttled);
-      const chain = store.firstWorkspaceIdOfUser(user.id);
       return { token, expiresIn: seconds };
     },
 
