@@ -34,7 +34,8 @@ export const AUTH_CONFIG_DEFAULTS: Readonly<AuthConfig> = Object.freeze({
   password_require_number: false,
   password_require_symbol: false,
   max_sessions: 5,
-  enforce_app_permissions: false,
+  // Secure by default, unlike the hosted API (docs/decisions.md, "Admin lane secure by default").
+  enforce_app_permissions: true,
   oauth_link_policy: "confirm",
   allowed_redirect_origins: [],
   signup_requires_pak: false,
@@ -131,11 +132,29 @@ export const authConfigPatchSchema = z.object({
 
 export type AuthConfigPatch = z.output<typeof authConfigPatchSchema>;
 
+/**
+ * Kept in the stored JSON beside the fields, never on the wire: the operator set `enforce_app_permissions`
+ * through the Admin API. Every config row used to be written whole with the then-default `false`, so a
+ * stored `false` alone does not say anyone chose it; only one carrying this mark turns the admin lane off.
+ */
+export const ENFORCEMENT_CHOSEN = "enforce_app_permissions_chosen";
+
+/** A row from before the secure default: `false` that no operator chose. It reads as enforced. */
+export function isUnchosenOptOut(stored: Record<string, unknown> | null | undefined): boolean {
+  return stored?.enforce_app_permissions === false && stored[ENFORCEMENT_CHOSEN] !== true;
+}
+
 /** Stored JSON → full config: fields added after a row was written take their defaults; unknown keys drop. */
 export function resolveAuthConfig(stored: Record<string, unknown> | null | undefined): AuthConfig {
   const out = { ...AUTH_CONFIG_DEFAULTS } as Record<string, unknown>;
   for (const k of AUTH_CONFIG_FIELDS) if (stored && Object.hasOwn(stored, k)) out[k] = stored[k];
+  if (isUnchosenOptOut(stored)) out.enforce_app_permissions = true;
   return out as unknown as AuthConfig;
+}
+
+/** Config → stored JSON; `chosen` records that the operator set `enforce_app_permissions` explicitly. */
+export function storedAuthConfig(config: AuthConfig, chosen: boolean): Record<string, unknown> {
+  return chosen ? { ...config, [ENFORCEMENT_CHOSEN]: true } : { ...config };
 }
 
 /** Applies a patch; returns the new config and the names of the fields whose value actually changed. */

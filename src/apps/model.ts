@@ -87,9 +87,14 @@ export interface AppDto {
   metadata: Record<string, unknown>;
   created_at: string;
   updated_at: string;
+  /**
+   * Appliance field (the contract's app shape admits extra properties): stable codes of settings that
+   * weaken the app's security, e.g. `ENFORCE_APP_PERMISSIONS_OFF`; empty when there are none.
+   */
+  security_warnings: string[];
 }
 
-export function toAppDto(r: AppRow): AppDto {
+export function toAppDto(r: AppRow, securityWarnings: readonly string[]): AppDto {
   return {
     id: r.id,
     slug: r.slug,
@@ -100,6 +105,7 @@ export function toAppDto(r: AppRow): AppDto {
     metadata: r.metadata ?? {},
     created_at: iso(r.createdAt),
     updated_at: iso(r.updatedAt),
+    security_warnings: [...securityWarnings],
   };
 }
 

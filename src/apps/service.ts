@@ -2,11 +2,12 @@
 import type { AuditWriter } from "../audit/writer.ts";
 import { type Db, tx } from "../db/client.ts";
 import { decodeCursor, type Page, pageOf, parseLimit } from "../http/pagination.ts";
-import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "../http/principal.ts";
 import type { KeyService } from "../keys/service.ts";
 import { type Clock, DAY } from "../platform/clock.ts";
 import { badRequest, conflict, type HeimdallError, notFound, validationError } from "../platform/errors.ts";
 import { isUuid, newId } from "../platform/ids.ts";
+import type { Logger } from "../platform/logger.ts";
 import { seedAppRoles } from "../rbac/seed.ts";
 import { authorize, visibleWorkspaces } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";
@@ -15,7 +16,10 @@ import {
   type AuthConfig,
   type AuthConfigPatch,
   applyAuthConfigPatch,
+  ENFORCEMENT_CHOSEN,
+  isUnchosenOptOut,
   resolveAuthConfig,
+  storedAuthConfig,
 } from "./auth-config.ts";
 import type { AppDirectory } from "./directory.ts";
 import {
@@ -39,6 +43,8 @@ export interface AppServiceDeps {
   keys: Pick<KeyService, "generateKeyMaterial" | "insertInitialKeys" | "invalidate" | "deleteApp">;
   /** Invalidated after every app write, so the Consumer surface never serves a stale slug or status. */
   directory: Pick<AppDirectory, "invalidate">;
+  /** Warns when an operator turns the admin lane's permission checks off. */
+  log: Logger;
 }
 
 export interface ListAppsQuery {
@@ -80,7 +86,17 @@ export interface AppService {
   authConfigOf(appId: string): AuthConfig;
   /** Drops expired slug aliases (scheduled cleanup). */
   purgeAliases(): number;
+  /**
+   * Apps whose stored `enforce_app_permissions: false` predates the secure default and was never an
+   * operator's choice: stored as `true` from now on, each with a system-actor audit row. Idempotent.
+   */
+  adoptSecureDefault(): AppRow[];
+  /** Apps whose operator turned `enforce_app_permissions` off, oldest first. */
+  unenforcedApps(): AppRow[];
 }
+
+/** `security_warnings` code of an app whose admin lane lets any valid token through. */
+export const ENFORCEMENT_OFF_WARNING = "ENFORCE_APP_PERMISSIONS_OFF";
 
 /** How long a renamed app's old slug keeps serving its JWKS (the spec's alias window). */
 export const SLUG_ALIAS_TTL = 30 * DAY;
@@ -101,8 +117,15 @@ function allowed(p: PlatformPrincipal, workspaceId: string, action: AppAction, r
 }
 
 export function createAppService(deps: AppServiceDeps): AppService {
-  const { db, clock, audit, keys, directory } = deps;
+  const { db, clock, audit, keys, directory, log } = deps;
   const store = createAppStore(db);
+
+  /** The wire shape, flagged with what weakens the app (one config read per app). */
+  const dto = (row: AppRow): AppDto =>
+    toAppDto(
+      row,
+      resolveAuthConfig(store.authConfig(row.id)).enforce_app_permissions ? [] : [ENFORCEMENT_OFF_WARNING],
+    );
 
   const find = (ref: string) => (isUuid(ref) ? store.byId(ref.toLowerCase()) : store.bySlug(ref));
 
@@ -145,7 +168,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
         const last = batch.at(-1)!;
         after = { c: last.createdAt, i: last.id };
       }
-      return pageOf(rows, limit, (r): AppCursor => ({ c: r.createdAt, i: r.id }), toAppDto);
+      return pageOf(rows, limit, (r): AppCursor => ({ c: r.createdAt, i: r.id }), dto);
     },
 
     async create(p, input, meta) {
@@ -208,11 +231,11 @@ export function createAppService(deps: AppServiceDeps): AppService {
       }
       keys.invalidate(id);
       directory.invalidate();
-      return toAppDto(row);
+      return dto(row);
     },
 
     get(p, ref) {
-      return toAppDto(authorizeApp(p, ref, "heimdall.read"));
+      return dto(authorizeApp(p, ref, "heimdall.read"));
     },
 
     update(p, ref, input, meta) {
@@ -236,7 +259,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
         changed.push("metadata");
       }
       // Nothing to change: no write, no audit row, `updated_at` untouched.
-      if (changed.length === 0) return toAppDto(app);
+      if (changed.length === 0) return dto(app);
       try {
         const row = tx(db, () => {
           const current = store.byId(app.id);
@@ -260,7 +283,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
           return updated;
         });
         directory.invalidate();
-        return toAppDto(row);
+        return dto(row);
       } catch (err) {
         if (isSlugConflict(err)) throw slugTaken(set.slug ?? "");
         throw err;
@@ -269,7 +292,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
 
     setStatus(p, ref, status, meta) {
       const app = authorizeApp(p, ref, "heimdall.update");
-      if (app.status === status) return toAppDto(app);
+      if (app.status === status) return dto(app);
       if (!STATUS_TRANSITIONS[app.status].includes(status)) throw invalidTransition(app.status, status);
       const row = tx(db, () => {
         const current = store.byId(app.id);
@@ -291,7 +314,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
         return updated;
       });
       directory.invalidate();
-      return toAppDto(row);
+      return dto(row);
     },
 
     remove(p, ref, meta) {
@@ -327,10 +350,13 @@ export function createAppService(deps: AppServiceDeps): AppService {
     updateAuthConfig(p, ref, patch, meta) {
       const app = authorizeApp(p, ref, "heimdall.update");
       writable(app);
-      return tx(db, () => {
-        const { next, changed } = applyAuthConfigPatch(resolveAuthConfig(store.authConfig(app.id)), patch);
-        if (changed.length === 0) return next;
-        store.putAuthConfig(app.id, { ...next }, clock.now());
+      const result = tx(db, () => {
+        const stored = store.authConfig(app.id);
+        const { next, changed } = applyAuthConfigPatch(resolveAuthConfig(stored), patch);
+        if (changed.length === 0) return { next, changed };
+        // Sending the field at all is the operator's choice; the mark stays until the row is replaced.
+        const chosen = patch.enforce_app_permissions !== undefined || stored?.[ENFORCEMENT_CHOSEN] === true;
+        store.putAuthConfig(app.id, storedAuthConfig(next, chosen), clock.now());
         audit.record({
           appId: app.id,
           workspaceId: app.workspaceId,
@@ -341,8 +367,19 @@ export function createAppService(deps: AppServiceDeps): AppService {
           details: { changed },
           meta,
         });
-        return next;
+        return { next, changed };
       });
+      if (result.changed.includes("enforce_app_permissions") && !result.next.enforce_app_permissions) {
+        // Any valid token of the app now passes the admin lane's permission checks: worth a line in the log.
+        log.warn("enforce_app_permissions turned off: the admin lane no longer checks permissions", {
+          app_id: app.id,
+          slug: app.slug,
+          actor_type: actorOf(p).type,
+          actor_id: actorOf(p).id,
+          request_id: meta.requestId,
+        });
+      }
+      return result.next;
     },
 
     stats(p, query) {
@@ -357,6 +394,34 @@ export function createAppService(deps: AppServiceDeps): AppService {
         end_users: store.endUserCount(appIds),
         api_keys_active: store.activePakCount(workspaceIds),
       };
+    },
+
+    adoptSecureDefault() {
+      return tx(db, () => {
+        const adopted: AppRow[] = [];
+        for (const { app, config } of store.withAuthConfigs()) {
+          if (!config || !isUnchosenOptOut(config)) continue;
+          store.putAuthConfig(app.id, { ...config, enforce_app_permissions: true }, clock.now());
+          audit.record({
+            appId: app.id,
+            workspaceId: app.workspaceId,
+            action: "auth_config.updated",
+            resourceType: "auth_config",
+            resourceId: app.id,
+            actor: SYSTEM_ACTOR,
+            details: { changed: ["enforce_app_permissions"], reason: "secure_default" },
+          });
+          adopted.push(app);
+        }
+        return adopted;
+      });
+    },
+
+    unenforcedApps() {
+      return store
+        .withAuthConfigs()
+        .filter(({ config }) => !resolveAuthConfig(config).enforce_app_permissions)
+        .map(({ app }) => app);
     },
 
     authorizeApp,

@@ -90,6 +90,16 @@ export function createAppStore(db: Db) {
         .get()?.config;
     },
 
+    /** Every app with its stored config (start-up review of the admin-lane setting). */
+    withAuthConfigs(): { app: AppRow; config: Record<string, unknown> | null }[] {
+      return db
+        .select({ app: apps, config: authConfigs.config })
+        .from(apps)
+        .leftJoin(authConfigs, eq(authConfigs.appId, apps.id))
+        .orderBy(apps.createdAt, apps.id)
+        .all();
+    },
+
     putAuthConfig(appId: string, config: Record<string, unknown>, now: number): void {
       db.insert(authConfigs)
         .values({ appId, config, updatedAt: now })

@@ -1,4 +1,5 @@
 /** @module `heimdall serve`: checks the data dir, initialises it on first run, serves HTTP, and shuts down cleanly on SIGTERM/SIGINT. */
+import { reviewAdminLaneEnforcement } from "../apps/enforcement.ts";
 import { buildDeps, type Deps } from "../deps.ts";
 import { createApp } from "../http/app.ts";
 import { MAX_BULK_BODY_BYTES } from "../http/body.ts";
@@ -44,6 +45,7 @@ export const command = simpleCommand(spec, async (args, io) => {
       log.info("data dir initialised", { data_dir: config.dataDir });
     }
     deps.keys.load();
+    reviewAdminLaneEnforcement(deps);
     app = createApp(deps).listen({
       hostname: config.host,
       port: config.port,

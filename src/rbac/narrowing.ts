@@ -15,6 +15,20 @@ export function ungrantable(held: ReadonlySet<string> | null, requested: Iterabl
   return [...new Set(requested)].filter((p) => !held.has(p)).sort();
 }
 
+/**
+ * Throws 403 `PERMISSION_GRANT_DENIED` when the target account's role holds a permission the caller lacks.
+ * Suspending, deleting or re-roling an account takes away what its role grants; a caller may take away
+ * only what it could have granted, so the same code answers. Holds with `enforce_app_permissions` off too.
+ */
+export function assertCanActOn(held: ReadonlySet<string> | null, targetHolds: Iterable<string>): void {
+  const missing = ungrantable(held, targetHolds);
+  if (missing.length)
+    throw forbidden(
+      GRANT_DENIED,
+      `Cannot act on a user whose role holds permissions you don't have: ${missing.join(", ")}`,
+    );
+}
+
 /** Throws 403 `PERMISSION_GRANT_DENIED` naming what the caller lacks. */
 export function assertCanGrant(held: ReadonlySet<string> | null, requested: Iterable<string>): void {
   const missing = ungrantable(held, requested);

@@ -4,7 +4,9 @@
  *
  * The surfaces differ only in who is calling, which a `UserScope` carries: the audit actor, and for an
  * EndUser admin the permissions it holds, since it may grant no role that carries more (caller-narrowing;
- * operators and machine credentials are bounded by their route permission alone, as the spec says of M2M).
+ * machine credentials may assign any role their route permission allows, as the spec says of M2M). Every
+ * admin-lane caller — EndUser, M2M or API key — may suspend, delete, edit or re-role only an account whose
+ * role holds nothing it lacks, also with `enforce_app_permissions` off; operators act on the whole app.
  * Every write and every listing writes its audit row in the transaction of the change (DESIGN §8).
  *
  * Suspending or deactivating an account ends its sessions in the same transaction: every Heimdall guard
@@ -23,7 +25,7 @@ import { MAX_CONTACTS_PER_USER, type MeContactDto, toContactDto } from "../me/mo
 import { iso, MINUTE } from "../platform/clock.ts";
 import { badRequest, conflict, HeimdallError, notFound, validationError } from "../platform/errors.ts";
 import { newId } from "../platform/ids.ts";
-import { assertCanGrant } from "../rbac/narrowing.ts";
+import { assertCanActOn, assertCanGrant } from "../rbac/narrowing.ts";
 import { byKey, createUserAdminStore, type KeyedId } from "./admin-store.ts";
 import { contactNotFound, contactOf, deleteContact, demotePrimary, promoteContact } from "./contacts.ts";
 import {
@@ -57,6 +59,11 @@ export interface UserScope {
   readonly actor: AuditActor;
   /** An EndUser admin's own permissions, which bound the roles it may hand out; null for everyone else. */
   readonly grantable: ReadonlySet<string> | null;
+  /**
+   * What an admin-lane caller holds (role permissions, M2M scopes, API key permissions): it may act only on
+   * accounts whose role holds no more. Null for operators, who administer the whole app.
+   */
+  readonly held: ReadonlySet<string> | null;
   /** Archived apps are read-only (DESIGN §1), except for taking access away. */
   readonly archived: boolean;
 }
@@ -67,6 +74,7 @@ export function adminScope(app: AppRow, p: PlatformPrincipal): UserScope {
     workspaceId: app.workspaceId,
     actor: actorOf(p),
     grantable: null,
+    held: null,
     archived: app.status === "archived",
   };
 }
@@ -77,6 +85,7 @@ export function consumerScope(app: ConsumerApp, caller: ConsumerAdminCaller): Us
     workspaceId: null,
     actor: { type: caller.kind, id: caller.id },
     grantable: caller.kind === "end_user" ? caller.held : null,
+    held: caller.held,
     archived: false,
   };
 }
@@ -203,6 +212,14 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
   const narrow = (scope: UserScope, role: string) => {
     if (scope.grantable !== null)
       assertCanGrant(scope.grantable, deps.permissions.forEndUser(scope.appId, role));
+  };
+
+  /**
+   * The caller may act on this account only if its role holds nothing the caller lacks: without this, a
+   * member of an app with enforcement off could delete the owner (DESIGN §3).
+   */
+  const mayActOn = (scope: UserScope, user: EndUserRow) => {
+    if (scope.held !== null) assertCanActOn(scope.held, deps.permissions.forEndUser(scope.appId, user.role));
   };
 
   /** A free username for a derived base: `base`, `base-2` … then a random suffix. */
@@ -366,6 +383,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
       writable(scope);
       tx(db, () => {
         const user = userOf(scope, userId);
+        mayActOn(scope, user);
         const fields: string[] = [];
         const details: Record<string, unknown> = {};
         const now = clock.now();
@@ -424,12 +442,12 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
       writable(scope);
       tx(db, () => {
         const user = userOf(scope, userId);
+        // Narrowed on both sides: nobody strips a role it could not have granted (demoting an owner is
+        // taking away what the caller does not hold), and an admin cannot raise someone above itself.
+        mayActOn(scope, user);
         requireRole(scope, roleName);
         if (user.role === roleName) return;
-        // Narrowed on both sides: an admin can neither raise someone above itself nor strip a role it
-        // could not have granted (demoting an owner is taking away what the caller does not hold).
         narrow(scope, roleName);
-        narrow(scope, user.role);
         users.updateUser(user.id, { role: roleName, updatedAt: clock.now() });
         record(scope, meta, "user.role_changed", "user", user.id, { from: user.role, to: roleName });
       });
@@ -440,6 +458,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
       if (status === "active") writable(scope);
       tx(db, () => {
         const user = userOf(scope, userId);
+        mayActOn(scope, user);
         if (user.status === status) return;
         users.updateUser(user.id, { status, updatedAt: clock.now() });
         const revoked = status === "active" ? 0 : deps.sessions.revokeAllOfUser(user.id, `account_${status}`);
@@ -455,6 +474,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
     remove(scope, userId, meta, via = "end_users") {
       tx(db, () => {
         const user = userOf(scope, userId);
+        mayActOn(scope, user);
         // Written first and kept: audit rows outlive the account (DESIGN §8); the id is all they hold of it.
         record(scope, meta, "user.deleted", "user", user.id, { via });
         // Contacts, sessions, refresh tokens and codes go with it (FK cascades).

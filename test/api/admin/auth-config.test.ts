@@ -22,7 +22,8 @@ const DEFAULTS = {
   password_require_number: false,
   password_require_symbol: false,
   max_sessions: 5,
-  enforce_app_permissions: false,
+  // Secure by default (the hosted API defaults to false).
+  enforce_app_permissions: true,
   oauth_link_policy: "confirm",
   allowed_redirect_origins: [],
   signup_requires_pak: false,

@@ -269,6 +269,7 @@ describe("all or nothing", () => {
         audit: deps.audit,
         keys: failingKeys,
         directory: deps.directory,
+        log: deps.log,
       }),
     });
     const before = snapshot();

@@ -55,7 +55,11 @@ describe("Consumer admin lane", () => {
     expect(ctx.deps.enforcement.list()).toContain("user.list");
   });
 
-  describe("enforce_app_permissions off (the default)", () => {
+  describe("enforce_app_permissions off (an explicit operator choice)", () => {
+    beforeAll(async () => {
+      await setEnforcement(ctx, app, false);
+    });
+
     test.each([
       ["an owner", () => owner.token],
       ["an admin", () => admin.token],

@@ -361,6 +361,8 @@ describe("enforce_app_permissions off", () => {
 
   beforeAll(async () => {
     loose = await createApp(ctx, "lane-roles-loose");
+    // Off is an operator's explicit choice; new apps enforce.
+    await setEnforcement(ctx, loose, false);
     looseMember = await createEndUser(ctx, loose, "molly", { role: "member" });
     const res = await call("POST", ROLES, looseMember.token, { slug: loose.slug, body: { name: "helpers" } });
     expect(res.status).toBe(201);

@@ -47,6 +47,9 @@ let machine: string;
 beforeAll(async () => {
   ctx = await createTestContext();
   app = await createApp(ctx, "cau-app");
+  // This app runs the lane with enforcement off, an operator's explicit choice; new apps enforce, which
+  // "enforce_app_permissions on" below covers.
+  await setEnforcement(ctx, app, false);
   other = await createApp(ctx, "cau-other");
   owner = await createEndUser(ctx, app, "the-owner", { role: "owner" });
   admin = await createEndUser(ctx, app, "the-admin", { role: "admin" });

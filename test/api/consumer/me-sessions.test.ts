@@ -20,6 +20,13 @@ let app: TestApp;
 beforeAll(async () => {
   ctx = await createTestContext();
   app = await createApp(ctx, "sessions-app");
+  // New apps enforce their permissions, and revoking a session needs session.revoke: members get it here,
+  // as an app whose users sign their other devices out would bind it.
+  const grant = await ctx.call("PUT", "/v1/apps/{app_id}/roles/{role_name}/permissions", {
+    params: { app_id: app.id, role_name: "member" },
+    body: { permissions: ["session.revoke"] },
+  });
+  expect(grant.status).toBe(200);
 });
 
 const list = (u: { token: string }) =>

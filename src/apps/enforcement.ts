@@ -1,0 +1,23 @@
+/** @module Start-up review of `enforce_app_permissions`: old rows adopt the secure default, and every app left open is named in the log. */
+import type { Deps } from "../deps.ts";
+
+/**
+ * Run once by `serve` before it listens. An operator who turned the admin lane's checks off sees that
+ * choice again at every start; an app switched on by the upgrade is named once, when it happens.
+ */
+export function reviewAdminLaneEnforcement(deps: Pick<Deps, "apps" | "log">): void {
+  for (const app of deps.apps.adoptSecureDefault()) {
+    // The stored off predates the secure default and no operator ever set it.
+    deps.log.warn("enforce_app_permissions turned on: new default, never set off by an operator", {
+      app_id: app.id,
+      slug: app.slug,
+    });
+  }
+  for (const app of deps.apps.unenforcedApps()) {
+    deps.log.warn("enforce_app_permissions is off: any valid token of the app passes its admin lane", {
+      app_id: app.id,
+      slug: app.slug,
+      status: app.status,
+    });
+  }
+}
