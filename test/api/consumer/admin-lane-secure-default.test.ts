@@ -1,0 +1,378 @@
+/**
+ * @module The Consumer admin lane is secure by default: new apps enforce their permissions, old rows that
+ * never chose otherwise adopt it at start-up, turning it off is logged and flagged, and even then nobody
+ * suspends, deletes, edits or re-roles an account whose role holds permissions the caller lacks.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { reviewAdminLaneEnforcement } from "../../../src/apps/enforcement.ts";
+import { memoryLogger } from "../../../src/platform/logger.ts";
+import { GOOD_PASSWORD, queryRow, signUp } from "../../support/end-users.ts";
+import { createTestContext, type TestContext } from "../../support/harness.ts";
+import {
+  auditRows,
+  createApiKey,
+  createApp,
+  createEndUser,
+  createM2mClient,
+  setEnforcement,
+  type TestApp,
+  type TestEndUser,
+} from "./verify-fixtures.ts";
+
+const USERS = "/{app_slug}/v1/admin/users";
+const USER = `${USERS}/{user_id}`;
+const PERMISSIONS = "/{app_slug}/v1/admin/permissions";
+const OFF_WARNING = "ENFORCE_APP_PERMISSIONS_OFF";
+
+let ctx: TestContext;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+
+const as = (bearer: string) => ({ bearer });
+const userRow = (id: string) => queryRow(ctx, "SELECT role, status FROM end_users WHERE id = ?", id);
+const storedConfig = (appId: string) =>
+  JSON.parse(
+    queryRow(ctx, "SELECT config FROM auth_configs WHERE app_id = ?", appId)!.config as string,
+  ) as Record<string, unknown>;
+const warnings = () => ctx.log.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** Writes of the lane that act on one account, with a body that passes validation. */
+const suspend = (app: TestApp, userId: string, bearer: string) =>
+  ctx.call("PATCH", `${USER}/status`, {
+    params: { app_slug: app.slug, user_id: userId },
+    body: { status: "suspended" },
+    auth: as(bearer),
+  });
+const remove = (app: TestApp, userId: string, bearer: string) =>
+  ctx.call("DELETE", USER, { params: { app_slug: app.slug, user_id: userId }, auth: as(bearer) });
+const setRole = (app: TestApp, userId: string, role: string, bearer: string) =>
+  ctx.call("PATCH", `${USER}/role`, {
+    params: { app_slug: app.slug, user_id: userId },
+    body: { role_name: role },
+    auth: as(bearer),
+  });
+const editEmail = (app: TestApp, userId: string, email: string, bearer: string) =>
+  ctx.call("PATCH", USER, {
+    params: { app_slug: app.slug, user_id: userId },
+    body: { email },
+    auth: as(bearer),
+  });
+
+/** Audit rows of the writes a refused call must not have made, for one account. */
+const writesOn = (appId: string, userId: string) =>
+  ["user.status_changed", "user.deleted", "user.role_changed", "user.updated"].flatMap((a) =>
+    auditRows(ctx, appId, a).filter((r) => r.resource_id === userId),
+  );
+
+describe("a new app", () => {
+  let app: TestApp;
+  let owner: TestEndUser;
+  let member: { userId: string; access_token: string };
+
+  beforeAll(async () => {
+    app = await createApp(ctx, "secure-new");
+    owner = await createEndUser(ctx, app, "the-owner", { role: "owner" });
+    member = await signUp(ctx, app.slug, {
+      username: "fresh-member",
+      email: "fresh-member@example.test",
+      password: GOOD_PASSWORD,
+    });
+  });
+
+  test("reports enforce_app_permissions true, stored without an operator's mark, and no security warning", async () => {
+    const config = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", { params: { app_id: app.id } });
+    expect(config.status).toBe(200);
+    expect(config.body.enforce_app_permissions).toBe(true);
+    expect(storedConfig(app.id).enforce_app_permissions).toBe(true);
+    const got = await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: app.id } });
+    expect(got.status).toBe(200);
+    expect(got.body.security_warnings).toEqual([]);
+  });
+
+  test("a freshly signed-up member cannot list users → 403 PERMISSION_DENIED, nothing audited", async () => {
+    expect(userRow(member.userId)).toEqual({ role: "member", status: "active" });
+    const before = auditRows(ctx, app.id, "end_user.listed").length;
+    const res = await ctx.call("GET", USERS, {
+      params: { app_slug: app.slug },
+      auth: as(member.access_token),
+    });
+    expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
+    expect(auditRows(ctx, app.id, "end_user.listed")).toHaveLength(before);
+  });
+
+  test("nor suspend, delete or re-role the owner → 403 PERMISSION_DENIED, the owner untouched", async () => {
+    for (const res of [
+      await suspend(app, owner.id, member.access_token),
+      await remove(app, owner.id, member.access_token),
+      await setRole(app, owner.id, "member", member.access_token),
+    ]) {
+      expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
+    }
+    expect(userRow(owner.id)).toEqual({ role: "owner", status: "active" });
+    expect(writesOn(app.id, owner.id)).toEqual([]);
+  });
+
+  test("nor create a permission → 403 PERMISSION_DENIED, the catalogue unchanged", async () => {
+    const res = await ctx.call("POST", PERMISSIONS, {
+      params: { app_slug: app.slug },
+      body: { key: "billing.refund", description: "Refund" },
+      auth: as(member.access_token),
+    });
+    expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
+    expect(
+      queryRow(
+        ctx,
+        "SELECT count(*) AS n FROM permissions WHERE app_id = ? AND key = ?",
+        app.id,
+        "billing.refund",
+      ),
+    ).toEqual({ n: 0 });
+  });
+
+  test("an M2M token without scopes cannot suspend a user → 403 PERMISSION_DENIED", async () => {
+    const bare = await createM2mClient(ctx, app, []);
+    const res = await suspend(app, member.userId, bare.token);
+    expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
+    expect(userRow(member.userId)).toEqual({ role: "member", status: "active" });
+    expect(writesOn(app.id, member.userId)).toEqual([]);
+  });
+
+  test("an admin holding user.status still cannot suspend the owner: its role lacks what the owner's holds", async () => {
+    const admin = await createEndUser(ctx, app, "an-admin", { role: "admin" });
+    const res = await suspend(app, owner.id, admin.token);
+    expect([res.status, res.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
+    expect(res.body.message).toContain("permission.create");
+    expect(userRow(owner.id)).toEqual({ role: "owner", status: "active" });
+    // The owner holds everything the admin does: it may act on the admin.
+    const back = await suspend(app, admin.id, owner.token);
+    expect(back.status).toBe(200);
+    expect(userRow(admin.id)!.status).toBe("suspended");
+  });
+
+  test("an API key holding user.status suspends a member but not an admin", async () => {
+    const key = await createApiKey(ctx, app, ["user.status"]);
+    const admin = await createEndUser(ctx, app, "key-target-admin", { role: "admin" });
+    const peer = await createEndUser(ctx, app, "key-target-member", { role: "member" });
+    const refused = await suspend(app, admin.id, key.key);
+    expect([refused.status, refused.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
+    expect(userRow(admin.id)!.status).toBe("active");
+    const done = await suspend(app, peer.id, key.key);
+    expect(done.status).toBe(200);
+    expect(auditRows(ctx, app.id, "user.status_changed").at(-1)).toMatchObject({
+      actor_type: "api_key",
+      resource_id: peer.id,
+    });
+  });
+});
+
+describe("enforcement explicitly off", () => {
+  let app: TestApp;
+  let owner: TestEndUser;
+  let member: { userId: string; access_token: string };
+
+  beforeAll(async () => {
+    app = await createApp(ctx, "secure-open");
+    owner = await createEndUser(ctx, app, "open-owner", { role: "owner" });
+    member = await signUp(ctx, app.slug, {
+      username: "open-member",
+      email: "open-member@example.test",
+      password: GOOD_PASSWORD,
+    });
+  });
+
+  test("turning it off is audited, logs a warning naming the app and the operator, and flags the app", async () => {
+    const logged = ctx.log.lines.length;
+    const res = await ctx.call("PATCH", "/v1/apps/{app_id}/auth-config", {
+      params: { app_id: app.id },
+      body: { enforce_app_permissions: false },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.enforce_app_permissions).toBe(false);
+    expect(auditRows(ctx, app.id, "auth_config.updated").at(-1)).toMatchObject({
+      actor_type: "pak",
+      details: { changed: ["enforce_app_permissions"] },
+    });
+    const line = warnings()
+      .slice(logged)
+      .find((l) => String(l.msg).startsWith("enforce_app_permissions turned off"));
+    expect(line).toMatchObject({ level: "warn", app_id: app.id, slug: app.slug, actor_type: "pak" });
+
+    const got = await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: app.id } });
+    expect(got.body.security_warnings).toEqual([OFF_WARNING]);
+    const list = await ctx.call("GET", "/v1/apps", { query: { limit: 200 } });
+    const flags = Object.fromEntries(
+      list.body.data.map((a: { slug: string; security_warnings: string[] }) => [a.slug, a.security_warnings]),
+    );
+    expect(flags["secure-open"]).toEqual([OFF_WARNING]);
+    expect(flags["secure-new"]).toEqual([]);
+    const status = await ctx.call("PATCH", "/v1/apps/{app_id}/status", {
+      params: { app_id: app.id },
+      body: { status: "active" },
+    });
+    expect(status.body.security_warnings).toEqual([OFF_WARNING]);
+  });
+
+  test("a member passes the guard: it lists users (the operator's choice)", async () => {
+    const res = await ctx.call("GET", USERS, {
+      params: { app_slug: app.slug },
+      auth: as(member.access_token),
+    });
+    expect(res.status).toBe(200);
+  });
+
+  test("but cannot suspend, delete, re-role or re-address the owner → 403 PERMISSION_GRANT_DENIED", async () => {
+    const refusals = [
+      await suspend(app, owner.id, member.access_token),
+      await remove(app, owner.id, member.access_token),
+      await setRole(app, owner.id, "member", member.access_token),
+      await editEmail(app, owner.id, "attacker@example.test", member.access_token),
+    ];
+    for (const res of refusals) {
+      expect([res.status, res.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
+      expect(res.body.message).toContain("user.delete");
+    }
+    expect(userRow(owner.id)).toEqual({ role: "owner", status: "active" });
+    expect(
+      queryRow(ctx, "SELECT value FROM end_user_contacts WHERE user_id = ? AND is_primary = 1", owner.id),
+    ).toEqual({ value: "open-owner@example.test" });
+    expect(writesOn(app.id, owner.id)).toEqual([]);
+  });
+
+  test("nor raise itself: making itself owner is still narrowed", async () => {
+    const res = await setRole(app, member.userId, "owner", member.access_token);
+    expect([res.status, res.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
+    expect(userRow(member.userId)!.role).toBe("member");
+  });
+
+  test("an M2M token without scopes cannot suspend the owner, but may suspend a member", async () => {
+    const bare = await createM2mClient(ctx, app, []);
+    const refused = await suspend(app, owner.id, bare.token);
+    expect([refused.status, refused.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
+    expect(userRow(owner.id)!.status).toBe("active");
+    const peer = await createEndUser(ctx, app, "m2m-peer", { role: "member" });
+    expect((await suspend(app, peer.id, bare.token)).status).toBe(200);
+    expect(userRow(peer.id)!.status).toBe("suspended");
+  });
+
+  test("a member may act on a peer whose role holds no more than its own", async () => {
+    const peer = await createEndUser(ctx, app, "open-peer", { role: "member" });
+    const res = await suspend(app, peer.id, member.access_token);
+    expect(res.status).toBe(200);
+    expect(auditRows(ctx, app.id, "user.status_changed").at(-1)).toMatchObject({
+      actor_type: "end_user",
+      actor_id: member.userId,
+      resource_id: peer.id,
+      details: { from: "active", to: "suspended" },
+    });
+    expect((await remove(app, peer.id, member.access_token)).status).toBe(204);
+    expect(userRow(peer.id)).toBeUndefined();
+  });
+
+  test("the Admin API is exempt: an operator suspends and reinstates the owner", async () => {
+    const res = await ctx.call("PATCH", "/v1/apps/{app_id}/end-users/{user_id}/status", {
+      params: { app_id: app.id, user_id: owner.id },
+      body: { status: "suspended" },
+    });
+    expect(res.status).toBe(200);
+    expect(userRow(owner.id)!.status).toBe("suspended");
+    const back = await ctx.call("PATCH", "/v1/apps/{app_id}/end-users/{user_id}/status", {
+      params: { app_id: app.id, user_id: owner.id },
+      body: { status: "active" },
+    });
+    expect(back.status).toBe(200);
+  });
+
+  test("the server names the app at start-up, at every start", async () => {
+    for (let run = 0; run < 2; run++) {
+      const log = memoryLogger("warn");
+      reviewAdminLaneEnforcement({ apps: ctx.deps.apps, log });
+      const named = log.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => String(l.msg).startsWith("enforce_app_permissions is off"));
+      expect(named).toEqual([expect.objectContaining({ level: "warn", app_id: app.id, slug: app.slug })]);
+    }
+    // Its explicit off survives the review.
+    expect(storedConfig(app.id).enforce_app_permissions).toBe(false);
+  });
+
+  test("turning it back on logs nothing and clears the flag", async () => {
+    const logged = ctx.log.lines.length;
+    await setEnforcement(ctx, app, true);
+    expect(ctx.log.lines.slice(logged).filter((l) => l.includes("enforce_app_permissions"))).toEqual([]);
+    const got = await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: app.id } });
+    expect(got.body.security_warnings).toEqual([]);
+    const res = await ctx.call("GET", USERS, {
+      params: { app_slug: app.slug },
+      auth: as(member.access_token),
+    });
+    expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
+  });
+});
+
+describe("apps from before the secure default", () => {
+  let legacy: TestApp;
+  let member: TestEndUser;
+
+  beforeAll(async () => {
+    legacy = await createApp(ctx, "secure-legacy");
+    member = await createEndUser(ctx, legacy, "legacy-member", { role: "member" });
+    // Every config row used to be written whole with the then-default false, chosen by nobody.
+    const stored = { ...storedConfig(legacy.id), enforce_app_permissions: false };
+    ctx.deps.db.$client
+      .query("UPDATE auth_configs SET config = ? WHERE app_id = ?")
+      .run(JSON.stringify(stored), legacy.id);
+  });
+
+  test("a stored false that no operator chose reads as enforced", async () => {
+    const config = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", { params: { app_id: legacy.id } });
+    expect(config.body.enforce_app_permissions).toBe(true);
+    const res = await ctx.call("GET", USERS, { params: { app_slug: legacy.slug }, auth: as(member.token) });
+    expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
+  });
+
+  test("start-up stores it as on, audited as the system and logged once; the next start changes nothing", async () => {
+    const before = auditRows(ctx, legacy.id, "auth_config.updated").length;
+    const log = memoryLogger("warn");
+    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, log });
+    expect(storedConfig(legacy.id).enforce_app_permissions).toBe(true);
+    const rows = auditRows(ctx, legacy.id, "auth_config.updated");
+    expect(rows).toHaveLength(before + 1);
+    expect(rows.at(-1)).toMatchObject({
+      actor_type: "system",
+      actor_id: null,
+      details: { changed: ["enforce_app_permissions"], reason: "secure_default" },
+    });
+    const lines = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.app_id === legacy.id)).toEqual([
+      expect.objectContaining({ level: "warn", msg: expect.stringContaining("turned on") }),
+    ]);
+
+    const again = memoryLogger("warn");
+    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, log: again });
+    expect(again.lines.filter((l) => l.includes(legacy.id))).toEqual([]);
+    expect(auditRows(ctx, legacy.id, "auth_config.updated")).toHaveLength(before + 1);
+    expect(ctx.deps.audit.verify().ok).toBe(true);
+  });
+
+  test("its operator can still choose off, and that choice is kept", async () => {
+    await setEnforcement(ctx, legacy, false);
+    expect(storedConfig(legacy.id)).toMatchObject({
+      enforce_app_permissions: false,
+      enforce_app_permissions_chosen: true,
+    });
+    // Another field's change keeps the mark.
+    const other = await ctx.call("PATCH", "/v1/apps/{app_id}/auth-config", {
+      params: { app_id: legacy.id },
+      body: { max_sessions: 4 },
+    });
+    expect(other.body.enforce_app_permissions).toBe(false);
+    const log = memoryLogger("warn");
+    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, log });
+    expect(storedConfig(legacy.id).enforce_app_permissions).toBe(false);
+    expect(
+      (await ctx.call("GET", USERS, { params: { app_slug: legacy.slug }, auth: as(member.token) })).status,
+    ).toBe(200);
+  });
+});
