@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { appApiKeys } from "../db/schema.ts";
 import { iso } from "../platform/clock.ts";
+import { expiresAtSchema } from "../platform/expiry.ts";
 
 export type ApiKeyRow = typeof appApiKeys.$inferSelect;
 
@@ -36,6 +37,8 @@ export const createApiKeySchema = z.object({
     .min(1, "must have at least one entry")
     .max(MAX_PERMISSIONS, `must have at most ${MAX_PERMISSIONS} entries`)
     .transform((list) => [...new Set(list)]),
+  /** Appliance addition (the contract has no expiry): after it the key is refused like a deleted one. */
+  expires_at: expiresAtSchema,
 });
 export type CreateApiKeyInput = z.output<typeof createApiKeySchema>;
 
@@ -45,6 +48,8 @@ export interface ApiKeySummaryDto {
   key_prefix: string;
   permissions: string[];
   last_used_at: string | null;
+  /** Appliance addition; null when the key never expires. */
+  expires_at: string | null;
   created_at: string;
 }
 
@@ -54,6 +59,8 @@ export interface CreateApiKeyResponseDto {
   key: string;
   key_prefix: string;
   permissions: string[];
+  /** Appliance addition; null when the key never expires. */
+  expires_at: string | null;
   created_at: string;
 }
 
@@ -63,5 +70,6 @@ export const toApiKeySummary = (r: ApiKeyRow): ApiKeySummaryDto => ({
   key_prefix: r.keyPrefix,
   permissions: r.permissions,
   last_used_at: iso(r.lastUsedAt),
+  expires_at: iso(r.expiresAt),
   created_at: iso(r.createdAt),
 });

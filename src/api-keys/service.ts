@@ -14,6 +14,7 @@ import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principa
 import { type Clock, iso, MINUTE } from "../platform/clock.ts";
 import { constantTimeEqual, sha256Hex } from "../platform/crypto.ts";
 import { conflict, notFound } from "../platform/errors.ts";
+import { isExpired, resolveExpiry } from "../platform/expiry.ts";
 import { newId, randomToken } from "../platform/ids.ts";
 import {
   API_KEY_PREFIX,
@@ -49,7 +50,7 @@ export interface ApiKeyService {
   ): CreateApiKeyResponseDto;
   remove(p: PlatformPrincipal, appRef: string, keyId: string, meta: CallMeta): void;
   /**
-   * The key of `appId` that `token` is, or null (unknown, deleted, or another app's key). Reads the row
+   * The key of `appId` that `token` is, or null (unknown, deleted, expired, or another app's key). Reads the row
    * afresh on every call, so a deleted key stops working at once. `meta` attributes the debounced use row.
    */
   authenticate(appId: string, token: string, meta?: Partial<CallMeta>): ApiKeyIdentity | null;
@@ -99,6 +100,8 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
     },
 
     create(p, appRef, input, meta) {
+      // A 400 before the lookup, like every other body check (the bounds need the clock, so not in zod).
+      const expiresAt = resolveExpiry(input.expires_at, clock.now());
       const app = authorizeApp(p, appRef, "heimdall.create");
       if (app.status === "archived") throw archived();
       const key = randomToken(API_KEY_PREFIX, 32);
@@ -111,6 +114,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
           keyPrefix,
           keyHash: sha256Hex(key),
           permissions: input.permissions,
+          expiresAt,
           createdAt: clock.now(),
         });
         audit.record({
@@ -120,7 +124,12 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
           resourceType: "api_key",
           resourceId: inserted.id,
           actor: actorOf(p),
-          details: { name: input.name, key_prefix: keyPrefix, permissions: input.permissions },
+          details: {
+            name: input.name,
+            key_prefix: keyPrefix,
+            permissions: input.permissions,
+            ...(expiresAt !== null ? { expires_at: iso(expiresAt) } : {}),
+          },
           meta,
         });
         return inserted;
@@ -131,6 +140,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
         key,
         key_prefix: row.keyPrefix,
         permissions: row.permissions,
+        expires_at: iso(row.expiresAt),
         created_at: iso(row.createdAt),
       };
     },
@@ -158,8 +168,16 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
       if (!KEY_SHAPE.test(token)) return null;
       const hash = sha256Hex(token);
       const row = store.byHash(hash);
-      if (!row || !constantTimeEqual(row.keyHash, hash) || row.appId !== appId) return null;
       const now = clock.now();
+      // An expired key is answered exactly like a deleted one.
+      if (
+        !row ||
+        !constantTimeEqual(row.keyHash, hash) ||
+        row.appId !== appId ||
+        isExpired(row.expiresAt, now)
+      ) {
+        return null;
+      }
       if (row.lastUsedAt === null || row.lastUsedAt <= now - API_KEY_USE_DEBOUNCE_MS) {
         tx(db, () => {
           // The guarded UPDATE decides, so concurrent requests write one use row per window.

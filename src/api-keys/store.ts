@@ -11,13 +11,14 @@ export interface ApiKeyLookup {
   appId: string;
   keyHash: string;
   permissions: string;
+  expiresAt: number | null;
   lastUsedAt: number | null;
 }
 
 export function createApiKeyStore(db: Db) {
   const sql = db.$client;
   const byHash = sql.query<ApiKeyLookup, [string]>(
-    "SELECT id, app_id AS appId, key_hash AS keyHash, permissions, last_used_at AS lastUsedAt FROM app_api_keys WHERE key_hash = ?",
+    "SELECT id, app_id AS appId, key_hash AS keyHash, permissions, expires_at AS expiresAt, last_used_at AS lastUsedAt FROM app_api_keys WHERE key_hash = ?",
   );
   // Conditional on the previous write being old enough: the row itself is the debounce state.
   const touch = sql.query<never, [number, string, number]>(

@@ -392,7 +392,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
       return {
         apps: appIds.length,
         end_users: store.endUserCount(appIds),
-        api_keys_active: store.activePakCount(workspaceIds),
+        api_keys_active: store.activePakCount(workspaceIds, clock.now()),
       };
     },
 

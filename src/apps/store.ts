@@ -1,5 +1,5 @@
 /** @module Drizzle queries for apps, their auth config, and the workspace/PAK counts the Admin API needs. */
-import { and, count, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
+import { and, count, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
 import { changes, type Db } from "../db/client.ts";
 import { appSlugAliases, apps, authConfigs, paks, workspaces } from "../db/schema.ts";
 import type { AppCursor, AppRow } from "./model.ts";
@@ -107,14 +107,20 @@ export function createAppStore(db: Db) {
         .run();
     },
 
-    /** PAKs that still authenticate: revocation sets `revoked_at`, so live means not revoked. */
-    activePakCount(workspaceIds: string[]): number {
+    /** PAKs that still authenticate: neither revoked nor past their optional expiry at `now`. */
+    activePakCount(workspaceIds: string[], now: number): number {
       if (workspaceIds.length === 0) return 0;
       return (
         db
           .select({ n: count() })
           .from(paks)
-          .where(and(inArray(paks.workspaceId, workspaceIds), isNull(paks.revokedAt)))
+          .where(
+            and(
+              inArray(paks.workspaceId, workspaceIds),
+              isNull(paks.revokedAt),
+              or(isNull(paks.expiresAt), gt(paks.expiresAt, now)),
+            ),
+          )
           .get()?.n ?? 0
       );
     },

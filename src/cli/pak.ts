@@ -1,8 +1,12 @@
 /** @module `heimdall pak create`: mints a platform API key from the command line and prints its token once (DESIGN §4). */
+import { DAY, HOUR, MINUTE } from "../platform/clock.ts";
 import {
+  CliError,
   commandGroup,
   configFrom,
   EXIT_OK,
+  EXIT_USAGE,
+  helpText,
   type Io,
   optionalString,
   type Parsed,
@@ -18,32 +22,60 @@ const createSpec = {
     'A policy file is JSON: [{"effect":"allow","actions":["heimdall.read"],"resources":["*"]}]',
     '(or {"statements": [...]}); it becomes a managed policy bound to the new key.',
     "Example: TOKEN=$(heimdall pak create --name ci --quiet)",
+    "--expires-in takes <n>d, <n>h or <n>m (days, hours, minutes), e.g. 30d; --expires-at an ISO 8601",
+    "date-time. Either must be in the future and at most 730 days ahead; without them the key never",
+    "expires. After its expiry the key is refused (401 INVALID_TOKEN) like a revoked one.",
   ],
   options: {
     workspace: { type: "string" as const, arg: "<slug>", help: "workspace slug (default: default)" },
     name: { type: "string" as const, arg: "<name>", help: "a name for the key, e.g. ci" },
     description: { type: "string" as const, arg: "<text>", help: "optional description" },
     policy: { type: "string" as const, arg: "<file>", help: "JSON file of policy statements" },
+    "expires-in": { type: "string" as const, arg: "<duration>", help: "lifetime, e.g. 30d, 12h, 90m" },
+    "expires-at": { type: "string" as const, arg: "<date-time>", help: "expiry, e.g. 2027-06-30T00:00:00Z" },
     quiet: { type: "boolean" as const, short: "q", help: "print only the token" },
     json: { type: "boolean" as const, help: "print {token, record} as JSON" },
   },
   config: true,
 };
 
+const DURATION_UNITS: Record<string, number> = { d: DAY, h: HOUR, m: MINUTE };
+
+/** `30d` → milliseconds; anything else is a usage error naming the flag. */
+export function parseDuration(raw: string): number {
+  const m = /^(\d{1,6})([dhm])$/.exec(raw.trim());
+  if (!m || Number(m[1]) === 0) {
+    throw new CliError(
+      `--expires-in must be a positive <n>d, <n>h or <n>m (e.g. 30d), got "${raw}"\n\n${helpText(createSpec)}`,
+      EXIT_USAGE,
+    );
+  }
+  return Number(m[1]) * DURATION_UNITS[m[2]!]!;
+}
+
 async function create(args: Parsed, io: Io): Promise<number> {
   const name = requireString(args.values, "name", createSpec);
+  const expiresIn = optionalString(args.values, "expires-in");
+  const expiresAt = optionalString(args.values, "expires-at");
+  if (expiresIn !== undefined && expiresAt !== undefined) {
+    throw new CliError(`give --expires-in or --expires-at, not both\n\n${helpText(createSpec)}`, EXIT_USAGE);
+  }
+  const expiresInMs = expiresIn === undefined ? undefined : parseDuration(expiresIn);
   return withDataDir(configFrom(args.values), io, async (deps) => {
     const { token, record, workspace } = deps.workspaces.createPak({
       workspaceSlug: optionalString(args.values, "workspace") ?? "default",
       name,
       description: optionalString(args.values, "description"),
       policyFile: optionalString(args.values, "policy"),
+      expiresAt,
+      expiresInMs,
     });
     if (args.values.json) io.out(JSON.stringify({ token, record }, null, 2));
     else if (args.values.quiet) io.out(token);
     else {
       io.out(`created PAK "${record.name}" (${record.id}) in workspace ${workspace.slug}`);
       io.out(`policies: ${record.policies.map((p) => p.name).join(", ")}`);
+      io.out(`expires: ${record.expires_at ?? "never"}`);
       io.out("token (shown only now; store it as a secret):");
       io.out(token);
     }

@@ -12,6 +12,7 @@ import type {
 import { decodeCursor, isPosition } from "../http/pagination.ts";
 import type { WorkspaceRole } from "../http/principal.ts";
 import { DAY, HOUR, iso } from "../platform/clock.ts";
+import { expiresAtSchema } from "../platform/expiry.ts";
 import { isKnownActionPattern } from "./policy.ts";
 
 export type WorkspaceRow = typeof workspaces.$inferSelect;
@@ -110,6 +111,8 @@ export const createPakSchema = z.object({
   name: z.string().trim().min(1).max(120),
   description: description.optional(),
   policy_ids: z.array(z.string().min(1).max(64)).min(1).max(50),
+  /** Appliance addition (the contract has no expiry): after it the key is refused like a revoked one. */
+  expires_at: expiresAtSchema,
 });
 
 export const updatePakSchema = z.object({
@@ -191,6 +194,7 @@ export function pakDto(k: PakRow, policies: BoundPolicy[]) {
     policies: policies.map((p) => ({ id: p.id, name: p.name, description: p.description })),
     last_used_at: iso(k.lastUsedAt),
     revoked_at: iso(k.revokedAt),
+    expires_at: iso(k.expiresAt),
     created_at: iso(k.createdAt),
     updated_at: iso(k.updatedAt),
   };

@@ -16,9 +16,10 @@ import {
   SYSTEM_ACTOR,
   type WorkspaceRole,
 } from "../http/principal.ts";
-import type { Clock } from "../platform/clock.ts";
+import { type Clock, iso } from "../platform/clock.ts";
 import { sha256Hex } from "../platform/crypto.ts";
 import { conflict, forbidden, HeimdallError, notFound, validationError } from "../platform/errors.ts";
+import { resolveExpiry } from "../platform/expiry.ts";
 import { newId, randomToken } from "../platform/ids.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
 import { authorize, visibleWorkspaces } from "./authorize.ts";
@@ -102,6 +103,10 @@ export interface CreatePakInput {
   description?: string;
   /** JSON file of policy statements; without it the key gets the full `heimdall-admin` policy. */
   policyFile?: string;
+  /** ISO 8601 expiry (`--expires-at`); at most one of this and `expiresInMs`. */
+  expiresAt?: string;
+  /** Lifetime from now (`--expires-in`). */
+  expiresInMs?: number;
 }
 
 export interface ListQuery {
@@ -198,7 +203,13 @@ export function createWorkspaceService({ db, clock, audit, passwords, rateLimite
   /** Inserts a PAK and its bindings; call inside a transaction. */
   function insertPak(
     ws: WorkspaceRow,
-    input: { name: string; description: string | null; token: string; createdBy: string | null },
+    input: {
+      name: string;
+      description: string | null;
+      token: string;
+      createdBy: string | null;
+      expiresAt?: number | null;
+    },
     policyIds: string[],
     actor: AuditActor,
     meta?: Partial<CallMeta>,
@@ -211,7 +222,7 @@ export function createWorkspaceService({ db, clock, audit, passwords, rateLimite
       description: input.description,
       tokenPrefix: input.token.slice(0, PAK_SHOWN_PREFIX_LENGTH),
       tokenHash: sha256Hex(input.token),
-      expiresAt: null,
+      expiresAt: input.expiresAt ?? null,
       createdBy: input.createdBy,
       lastUsedAt: null,
       revokedAt: null,
@@ -225,7 +236,12 @@ export function createWorkspaceService({ db, clock, audit, passwords, rateLimite
       resourceType: "pak",
       resourceId: row.id,
       actor,
-      details: { name: row.name, token_prefix: row.tokenPrefix, policy_ids: policyIds },
+      details: {
+        name: row.name,
+        token_prefix: row.tokenPrefix,
+        policy_ids: policyIds,
+        ...(row.expiresAt !== null ? { expires_at: iso(row.expiresAt) } : {}),
+      },
       meta,
     });
     return row;
@@ -474,6 +490,16 @@ export function createWorkspaceService({ db, clock, audit, passwords, rateLimite
         }
         statements = r.data;
       }
+      if (input.expiresAt !== undefined && input.expiresInMs !== undefined) {
+        throw validationError([
+          { field: "expires_at", reason: "give an expiry date or a lifetime, not both" },
+        ]);
+      }
+      const now = clock.now();
+      const expiresAt =
+        input.expiresInMs !== undefined
+          ? resolveExpiry(new Date(now + input.expiresInMs).toISOString(), now, "expires_in")
+          : resolveExpiry(input.expiresAt, now);
       const token = randomToken(PAK_PREFIX);
       return tx(db, () => {
         const ws = store.workspaceBySlug(input.workspaceSlug);
@@ -506,7 +532,7 @@ export function createWorkspaceService({ db, clock, audit, passwords, rateLimite
         }
         const row = insertPak(
           ws,
-          { name, description: input.description ?? null, token, createdBy: null },
+          { name, description: input.description ?? null, token, createdBy: null, expiresAt },
           [policy.id],
           SYSTEM_ACTOR,
         );
@@ -727,11 +753,18 @@ export function createWorkspaceService({ db, clock, audit, passwords, rateLimite
         ws.id,
         policies.flatMap((x) => x.statements),
       );
+      const expiresAt = resolveExpiry(body.expires_at, clock.now());
       const token = randomToken(PAK_PREFIX);
       const row = tx(db, () =>
         insertPak(
           ws,
-          { name: body.name, description: body.description ?? null, token, createdBy: p.userId },
+          {
+            name: body.name,
+            description: body.description ?? null,
+            token,
+            createdBy: p.userId,
+            expiresAt,
+          },
           ids,
           actorOf(p),
           meta,
