@@ -8,10 +8,14 @@
  * unique among an app's live codes of a purpose, so a submitted code names one contact. Minting for a
  * contact supersedes its previous unused code.
  *
- * Guessing: submissions are limited per IP and app; 5 wrong codes from one address lock that address
- * out of the app's code routes for 15 minutes, and wrong codes across the whole app are capped too (a
- * distributed guesser then locks the routes rather than finding codes). A right code does not reset an
- * address's count: otherwise one valid code of the guesser's own would buy another five guesses.
+ * Guessing: submissions are limited per source address (an IPv4 address or an IPv6 /64) and app; 5
+ * wrong codes from one source lock it out of the app's code routes for 15 minutes. A right code does not
+ * reset a source's count: otherwise one valid code of the guesser's own would buy another five guesses.
+ * Wrong codes cannot be charged to a code or contact: the submit bodies carry the code alone, and a wrong
+ * code names nothing. Wrong codes across the app are counted too, but that count never refuses a request
+ * (it used to lock the routes, so a guesser with many addresses could keep every user's valid code out):
+ * past its ceiling the app is under attack, and each source's allowance drops from 5 wrong codes to 2.
+ * A right code from an unlocked source always works.
  *
  * Enumeration: the mint routes answer `{}` for an unknown, already-verified (verification) or unverified
  * (reset) contact, and the email routes check every precondition of the app before touching the contact.
@@ -29,8 +33,10 @@ import { type Clock, iso, MINUTE } from "../platform/clock.ts";
 import { constantTimeEqual, hmacSha256Hex } from "../platform/crypto.ts";
 import { HeimdallError } from "../platform/errors.ts";
 import { newId } from "../platform/ids.ts";
+import { addressKey } from "../ratelimit/address.ts";
 import type { Limit, RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
+import { noticePasswordChanged } from "../users/notices.ts";
 import { type ContactRow, createUserStore, type EndUserRow } from "../users/store.ts";
 import type { ServerSecrets } from "../vault/server-secrets.ts";
 import type { CodeDispatchDto, CodeIssueDto, ContactRef, VerifyResultDto } from "./model.ts";
@@ -39,10 +45,15 @@ import { type CodePurpose, createCodeStore } from "./store.ts";
 export const CODE_TTL = 10 * MINUTE;
 /** Wrong codes from one address before it is locked out of the app's code routes. */
 export const LOCK_AFTER_FAILURES = 5;
+/** The same, while the app is past {@link APP_FAILURES_PER_WINDOW}: one typo is forgiven, a second locks. */
+export const LOCK_AFTER_FAILURES_UNDER_ATTACK = 2;
 export const LOCK_DURATION = 15 * MINUTE;
 /** Submissions (right or wrong) per address per minute: a plain flood guard. */
 export const SUBMISSIONS_PER_MINUTE = 20;
-/** Wrong codes across the app per 10 minutes: bounds what a guesser spread over many addresses can try. */
+/**
+ * Wrong codes across the app per 10 minutes before the app counts as under attack. It refuses nothing by
+ * itself; it only shrinks every address's allowance (see LOCK_AFTER_FAILURES_UNDER_ATTACK).
+ */
 export const APP_FAILURES_PER_WINDOW = 200;
 const APP_FAILURE_WINDOW = 10 * MINUTE;
 /** Code emails to one address per 15 minutes: Heimdall must not become a mail cannon. */
@@ -93,7 +104,7 @@ export interface CodeServiceDeps {
   passwords: Pick<PasswordHasher, "hash">;
   sessions: Pick<SessionService, "revokeAllOfUser">;
   apps: Pick<AppService, "authConfigOf">;
-  email: Pick<EmailService, "codeMailPlan" | "welcomePlan" | "enqueue" | "deliverNow">;
+  email: Pick<EmailService, "codeMailPlan" | "welcomePlan" | "noticePlan" | "enqueue" | "deliverNow">;
 }
 
 const codeInvalid = () =>
@@ -246,15 +257,15 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
     return { expires_at: iso(queued.expiresAt) };
   }
 
-  const ipOf = (meta: CallMeta) => meta.ip ?? "unknown";
-  const lockKey = (appId: string, meta: CallMeta) => `code-lock:${appId}:${ipOf(meta)}`;
+  const sourceOf = (meta: CallMeta) => addressKey(meta.ip);
+  const lockKey = (appId: string, meta: CallMeta) => `code-lock:${appId}:${sourceOf(meta)}`;
   const lockLimit = (appId: string, meta: CallMeta): Limit => ({
     key: lockKey(appId, meta),
     max: 1,
     windowMs: LOCK_DURATION,
   });
   const failLimit = (appId: string, meta: CallMeta): Limit => ({
-    key: `code-fail:${appId}:${ipOf(meta)}`,
+    key: `code-fail:${appId}:${sourceOf(meta)}`,
     max: LOCK_AFTER_FAILURES,
     windowMs: LOCK_DURATION,
   });
@@ -269,22 +280,32 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
       "retry-after": String(resetSeconds),
     });
 
-  /** Before a code is even looked at: the address's lock, the app's failure cap, the flood guard. */
+  /**
+   * Before a code is even looked at: the address's lock and the flood guard. Nothing app-wide is checked
+   * here: a refusal before the lookup would refuse the right code too, which is what a guesser spread over
+   * many addresses must not be able to cause.
+   */
   function admit(appId: string, meta: CallMeta): void {
     const lock = rateLimiter.peek(lockLimit(appId, meta));
     if (lock.remaining === 0) throw locked(lock.resetSeconds);
-    const appFails = rateLimiter.peek(appFailLimit(appId));
-    if (appFails.remaining === 0) throw locked(appFails.resetSeconds);
     rateLimiter.consume([
-      { key: `code-submit:${appId}:${ipOf(meta)}`, max: SUBMISSIONS_PER_MINUTE, windowMs: MINUTE },
+      { key: `code-submit:${appId}:${sourceOf(meta)}`, max: SUBMISSIONS_PER_MINUTE, windowMs: MINUTE },
     ]);
   }
 
-  /** Counts a wrong code; the fifth from an address starts its 15-minute lock. */
+  /**
+   * Counts a wrong code against the address and the app; the address's fifth (second while the app is
+   * under attack) starts its 15-minute lock. The answer is the same 410 either way, so it says nothing
+   * about other codes or about the app's state; the lock shows on the address's next submission.
+   */
   function failed(appId: string, meta: CallMeta): HeimdallError {
-    const perIp = rateLimiter.consume([failLimit(appId, meta)]);
-    rateLimiter.consume([appFailLimit(appId)]);
-    if (perIp.remaining === 0) {
+    const app = rateLimiter.peek(appFailLimit(appId));
+    // Past the ceiling the count stays full until its window ends: consuming further would only throw.
+    const underAttack = app.remaining === 0;
+    if (!underAttack) rateLimiter.consume([appFailLimit(appId)]);
+    const perSource = rateLimiter.consume([failLimit(appId, meta)]);
+    const wrongSoFar = LOCK_AFTER_FAILURES - perSource.remaining;
+    if (wrongSoFar >= (underAttack ? LOCK_AFTER_FAILURES_UNDER_ATTACK : LOCK_AFTER_FAILURES)) {
       // The lock runs from this failure, a full 15 minutes, whatever was left of the failure window.
       rateLimiter.reset(lockKey(appId, meta));
       rateLimiter.consume([lockLimit(appId, meta)]);
@@ -375,6 +396,8 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
         });
         // A reset means the old password may be known to someone else: every session ends now.
         const revoked = deps.sessions.revokeAllOfUser(user.id, "password_reset");
+        // The owner hears of it even when someone else held the reset code; no mail if the app sends none.
+        noticePasswordChanged(deps.email, users, app.id, user.id, now);
         audit.record({
           appId: app.id,
           action: "user.password_reset",
