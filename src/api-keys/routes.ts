@@ -33,7 +33,13 @@ export const apiKeysRoutes = (deps: Deps) =>
           () => deps.apiKeys.create(principal, params.app_id, input, meta),
         );
       },
-      { platform: "any" },
+      {
+        platform: "any",
+        detail: {
+          description:
+            "Appliance addition: an optional `expires_at` (ISO 8601, in the future, at most 730 days ahead; null or absent never expires). After it the key is refused with 401 `INVALID_TOKEN`, as a deleted key is. Create and list responses carry `expires_at`.",
+        },
+      },
     )
     .delete(
       "/v1/apps/:app_id/api-keys/:key_id",

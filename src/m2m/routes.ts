@@ -95,7 +95,13 @@ export const credentialsRoutes = (deps: Deps) =>
           meta,
         );
       },
-      { platform: "any" },
+      {
+        platform: "any",
+        detail: {
+          description:
+            "Appliance additions: an optional `grace_period_seconds` (integer 0–604800, in a JSON body or as a query parameter; default 0) keeps the replaced secret working until `previous_secret_expires_at` (in the response; null when it stopped at once). Only one previous secret is kept; deactivating or deleting the client ends it. Grants audit which secret was used (`secret: current|previous`).",
+        },
+      },
     )
     .put(
       "/v1/apps/:app_id/credentials/:client_id/scopes",

@@ -104,7 +104,13 @@ export function platformRoutes(deps: Deps) {
           set.headers["cache-control"] = "no-store";
           return svc.mintPak(principal, params.workspace_slug, input, meta);
         },
-        { platform: "user" },
+        {
+          platform: "user",
+          detail: {
+            description:
+              "Appliance addition: an optional `expires_at` (ISO 8601, in the future, at most 730 days ahead; null or absent never expires). After it the key is refused with 401 `INVALID_TOKEN`, as a revoked key is. PAK records carry `expires_at`.",
+          },
+        },
       )
       .get(
         "/v1/workspaces/:workspace_slug/api-keys/:id",
