@@ -97,6 +97,12 @@ export interface KeyService {
    */
   deleteApp(appId: string): void;
   load(): void;
+  /**
+   * For readiness: opens the sealed private key of every active app's active signing key, bypassing the
+   * in-memory signers (a key imported before its vault row went bad would still sign here, but not in a
+   * restarted or second process). `failing` lists the apps that could not sign now, for the log.
+   */
+  signingHealth(): { apps: number; failing: { appId: string; kid: string | null; error: string }[] };
 }
 
 /** What one app's keys look like from memory: everything a request needs is a Map lookup away. */
@@ -120,6 +126,13 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
   const signers = new Map<string, Promise<CryptoKey>>();
 
   const aadFor = (appId: string, kid: string) => `signing_key:${appId}:${kid}`;
+  // Compiled on first use (readiness only), so building the service needs no more than its own table.
+  const activeSigners = () =>
+    db.$client.query<{ app_id: string; kid: string | null; vault_secret_id: string | null }, []>(
+      `SELECT a.id AS app_id, k.kid, k.vault_secret_id FROM apps a
+       LEFT JOIN signing_keys k ON k.app_id = a.id AND k.state = 'active'
+       WHERE a.status = 'active'`,
+    );
 
   // ─── Cache ────────────────────────────────────────────────────────────────
 
@@ -386,6 +399,21 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
 
     invalidate(appId) {
       install(appId, []);
+    },
+
+    signingHealth() {
+      const rows = activeSigners().all();
+      const failing: { appId: string; kid: string | null; error: string }[] = [];
+      for (const r of rows) {
+        try {
+          if (r.kid === null) throw new Error("no active signing key");
+          if (r.vault_secret_id === null) throw new Error("the active key's private half is destroyed");
+          vault.open(r.vault_secret_id, aadFor(r.app_id, r.kid)).fill(0);
+        } catch (err) {
+          failing.push({ appId: r.app_id, kid: r.kid, error: (err as Error).message });
+        }
+      }
+      return { apps: rows.length, failing };
     },
 
     deleteApp(appId) {

@@ -1,7 +1,16 @@
 /** @module Operations endpoints and the HTTP plumbing every route shares: request ids, 404, malformed JSON, body cap. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { vaultSecrets } from "../../src/db/schema.ts";
-import { KEYS_CHECK_TTL, keyRotationSchema, signingKeyListSchema } from "../../src/http/ops.ts";
+import { and, eq } from "drizzle-orm";
+import { rateLimits, signingKeys, vaultSecrets } from "../../src/db/schema.ts";
+import {
+  DB_WRITE_CHECK_TTL,
+  KEYS_CHECK_TTL,
+  keyRotationSchema,
+  READYZ_PROBE_KEY,
+  readinessSchema,
+  SIGNING_CHECK_TTL,
+  signingKeyListSchema,
+} from "../../src/http/ops.ts";
 import { createTestContext, type TestContext } from "../support/harness.ts";
 import { expectErrorShape } from "../support/openapi.ts";
 
@@ -32,7 +41,11 @@ describe("GET /readyz", () => {
     try {
       const res = await ctx.call("GET", "/readyz", { auth: null, unchecked: true });
       expect(res.status).toBe(503);
-      expect(res.body).toEqual({ status: "unavailable", checks: { db: "failed", keys: "ok" } });
+      expect(res.body).toEqual({
+        status: "unavailable",
+        checks: { db: "failed", keys: "ok" },
+        reasons: { db: "write lock failed (SQLITE_ERROR)" },
+      });
     } finally {
       ctx.deps.db.$client.exec("ROLLBACK");
     }
@@ -61,9 +74,155 @@ describe("GET /readyz", () => {
     own.clock.advance(1);
     const res = await own.call("GET", "/readyz", { auth: null, unchecked: true });
     expect(res.status).toBe(503);
-    expect(res.body).toEqual({ status: "unavailable", checks: { db: "ok", keys: "failed" } });
-    // The reason goes to the log, not to the unauthenticated body.
+    expect(res.body).toEqual({
+      status: "unavailable",
+      checks: { db: "ok", keys: "failed" },
+      reasons: { keys: "the master key does not open every stored secret" },
+    });
+    // The details (key ids) go to the log, not to the unauthenticated body.
+    expect(res.text).not.toContain("mk-unknown");
     expect(own.log.lines.some((l) => l.includes("readiness") && l.includes("mk-unknown"))).toBe(true);
+  });
+});
+
+describe("GET /readyz tells the truth about the store and the signing keys", () => {
+  const ready = async (c: TestContext) => {
+    const res = await c.call("GET", "/readyz", { auth: null, unchecked: true });
+    expect(readinessSchema.safeParse(res.body).success).toBe(true);
+    return res;
+  };
+
+  test("a store that takes the lock but fails the write is not ready", async () => {
+    const own = await createTestContext();
+    // As a full disk would: the lock is granted, the change is refused.
+    own.deps.db.$client.exec(
+      "CREATE TEMP TRIGGER refuse BEFORE UPDATE ON rate_limits BEGIN SELECT RAISE(FAIL, 'refused'); END",
+    );
+    await ready(own); // the first probe inserts the row; later ones update it
+    own.clock.advance(DB_WRITE_CHECK_TTL);
+    const res = await ready(own);
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ checks: { db: "failed", keys: "ok" } });
+    expect((res.body as { reasons: { db: string } }).reasons.db).toStartWith(
+      "write failed (SQLITE_CONSTRAINT",
+    );
+    expect(own.deps.db.$client.inTransaction).toBe(false);
+    own.deps.db.$client.exec("DROP TRIGGER temp.refuse");
+    expect((await ready(own)).status).toBe(200);
+  });
+
+  test("a store that reads but refuses writes is not ready (read-only connection)", async () => {
+    const own = await createTestContext();
+    own.deps.db.$client.exec("PRAGMA query_only = ON");
+    try {
+      const res = await ready(own);
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({
+        status: "unavailable",
+        checks: { db: "failed", keys: "ok" },
+        reasons: { db: "write lock failed (SQLITE_READONLY)" },
+      });
+    } finally {
+      own.deps.db.$client.exec("PRAGMA query_only = OFF");
+    }
+    expect((await ready(own)).status).toBe(200);
+    // The failed probe left no transaction open behind it.
+    expect(own.deps.db.$client.inTransaction).toBe(false);
+  });
+
+  test("a closed store is not ready, and says so for both checks without leaking anything", async () => {
+    const own = await createTestContext();
+    const file = own.deps.config.dbFile;
+    own.deps.db.$client.close();
+    const res = await ready(own);
+    expect(res.status).toBe(503);
+    const body = res.body as { checks: unknown; reasons: { db: string; keys: string } };
+    expect(body.checks).toEqual({ db: "failed", keys: "failed" });
+    expect(body.reasons.db).toBe("read failed (error)");
+    expect(body.reasons.keys).toStartWith("signing keys cannot be read");
+    expect(res.text).not.toContain(file);
+    expect(res.text).not.toContain(own.deps.config.dataDir);
+  });
+
+  test("the write probe commits at most every DB_WRITE_CHECK_TTL, and rolls back in between", async () => {
+    const own = await createTestContext();
+    const probe = () =>
+      own.deps.db.select().from(rateLimits).where(eq(rateLimits.key, READYZ_PROBE_KEY)).get()?.windowStart;
+    expect(probe()).toBeUndefined();
+    await ready(own);
+    const first = own.clock.now();
+    expect(probe()).toBe(first);
+    own.clock.advance(DB_WRITE_CHECK_TTL - 1);
+    await ready(own);
+    expect(probe()).toBe(first);
+    own.clock.advance(1);
+    await ready(own);
+    expect(probe()).toBe(own.clock.now());
+  });
+
+  describe("an active app whose signing key cannot be opened", () => {
+    async function withApp() {
+      const own = await createTestContext();
+      const created = await own.call("POST", "/v1/apps", {
+        body: { slug: "ready-app", display_name: "Ready" },
+      });
+      expect(created.status).toBe(201);
+      const appId = created.body.id as string;
+      // A token is signed once, so the key service holds the imported private key in memory.
+      expect(await own.deps.keys.sign(appId, { sub: "x" })).toBeString();
+      const key = own.deps.db
+        .select()
+        .from(signingKeys)
+        .where(and(eq(signingKeys.appId, appId), eq(signingKeys.state, "active")))
+        .get()!;
+      expect((await ready(own)).status).toBe(200);
+      return { own, appId, key };
+    }
+
+    test("its vault row deleted: 503 within SIGNING_CHECK_TTL, though the in-memory signer still works", async () => {
+      const { own, appId, key } = await withApp();
+      own.deps.db.$client.exec("PRAGMA foreign_keys = OFF");
+      own.deps.db.delete(vaultSecrets).where(eq(vaultSecrets.id, key.vaultSecretId!)).run();
+      own.deps.db.$client.exec("PRAGMA foreign_keys = ON");
+      own.clock.advance(SIGNING_CHECK_TTL);
+      const res = await ready(own);
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual({
+        status: "unavailable",
+        checks: { db: "ok", keys: "failed" },
+        reasons: { keys: "1 of 1 active app(s) cannot sign: active signing key missing or unreadable" },
+      });
+      for (const secret of [appId, key.kid, key.vaultSecretId!]) expect(res.text).not.toContain(secret);
+      expect(own.log.lines.some((l) => l.includes("readiness") && l.includes(key.kid))).toBe(true);
+    });
+
+    test("its sealed private key altered (the master key opens the DEK, not the data): 503", async () => {
+      const { own, key } = await withApp();
+      own.deps.db
+        .update(vaultSecrets)
+        .set({ ciphertext: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })
+        .where(eq(vaultSecrets.id, key.vaultSecretId!))
+        .run();
+      // The vault-wide check (DEKs only) still passes; the signing check does not.
+      own.clock.advance(SIGNING_CHECK_TTL);
+      const res = await ready(own);
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ checks: { db: "ok", keys: "failed" } });
+    });
+
+    test("a suspended app does not count; an app with no active key does", async () => {
+      const { own, appId, key } = await withApp();
+      own.deps.db.update(signingKeys).set({ state: "retired" }).where(eq(signingKeys.id, key.id)).run();
+      own.clock.advance(SIGNING_CHECK_TTL);
+      expect((await ready(own)).status).toBe(503);
+      const suspended = await own.call("PATCH", "/v1/apps/{app_id}/status", {
+        params: { app_id: appId },
+        body: { status: "suspended" },
+      });
+      expect(suspended.status).toBe(200);
+      own.clock.advance(SIGNING_CHECK_TTL);
+      expect((await ready(own)).status).toBe(200);
+    });
   });
 });
 
