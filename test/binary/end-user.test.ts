@@ -84,3 +84,18 @@ describe("end-user journey through the compiled binary", () => {
     expect(((await after.json()) as { code: string }).code).toBe("TOKEN_REVOKED");
   }, 60_000);
 });
+
+describe("password screening in the compiled binary", () => {
+  test("the embedded dictionary and the shape checks refuse guessable passwords at sign-up", async () => {
+    for (const [password, reason] of [
+      ["P@ssw0rd2024!", "common_password"],
+      ["qwertyuiopas", "repetitive_or_sequential"],
+    ]) {
+      const res = await post("/auth/signup", { username: "grace", email: "grace@example.test", password });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { code: string; details: unknown };
+      expect(body.code).toBe("WEAK_PASSWORD");
+      expect(body.details).toEqual([{ field: "password", reason }]);
+    }
+  });
+});
