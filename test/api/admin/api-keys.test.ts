@@ -297,7 +297,10 @@ describe("access", () => {
       const res = await call(r, auth);
       expect(res.status).toBe(status);
       expect(errCode(res)).toBe(code);
-      expect(auditCount(ctx)).toBe(before);
+      // Nothing is written but, for a 403, the refusal itself (access.denied); a 401 or 404 leaves no row.
+      expect(auditCount(ctx)).toBe(before + (status === 403 ? 1 : 0));
+      if (status === 403)
+        expectLastAudit(ctx, app.id, "access.denied", auth && "pak" in auth ? "pak" : "platform_user");
     }
     expect(rowOf(target.id)).toBeDefined();
   });

@@ -450,7 +450,9 @@ describe("access", () => {
       const res = await call(r, { pak: paks.readOnly! });
       expect(res.status).toBe(403);
       expect(errCode(res)).toBe("POLICY_DENIED");
-      expect(auditCount(ctx)).toBe(before);
+      // The only row is the refusal itself.
+      expect(auditCount(ctx)).toBe(before + 1);
+      expectLastAudit(ctx, app.id, "access.denied", "pak");
     },
   );
 
