@@ -11,6 +11,23 @@ export const MAX_CONTACTS_PER_USER = 10;
 /** Wrong current passwords on change-password, per account: a stolen access token must not become an oracle. */
 export const CHANGE_PASSWORD_FAILURES = { max: 5, windowMs: 15 * 60 * 1000 } as const;
 
+/**
+ * How recent the session's last proof of the password must be for the account's recovery-critical changes
+ * (promote a contact, change the password, delete a verified contact): a stolen access token alone, up to
+ * an hour old, must not be enough to take the account over.
+ */
+export const REAUTH_WINDOW_MS = 10 * 60 * 1000;
+
+/** Wrong passwords on re-authentication per client address and app, beside the per-account count above. */
+export const REAUTH_FAILURES_PER_ADDRESS = { max: 20, windowMs: 15 * 60 * 1000 } as const;
+
+export const reauthenticateSchema = z.object({ password: z.string().min(1).max(4096) });
+export type ReauthenticateInput = z.output<typeof reauthenticateSchema>;
+
+export interface ReauthenticationDto {
+  authenticated_at: string;
+}
+
 export const updateMeSchema = z.object({
   // "" clears the name; omitted leaves it alone.
   display_name: z.string().max(120).optional(),

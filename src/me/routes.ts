@@ -4,7 +4,13 @@ import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { consumerGuards, type EndUserPrincipal } from "../http/consumer.ts";
 import { queryParam } from "../http/pagination.ts";
-import { addContactSchema, changePasswordSchema, toProfileDto, updateMeSchema } from "./model.ts";
+import {
+  addContactSchema,
+  changePasswordSchema,
+  reauthenticateSchema,
+  toProfileDto,
+  updateMeSchema,
+} from "./model.ts";
 import { createMeService, type MeCaller } from "./service.ts";
 
 const callerOf = (app: { id: string }, u: EndUserPrincipal): MeCaller => ({
@@ -52,6 +58,13 @@ export const meRoutes = (deps: Deps) => {
           await me.changePassword(callerOf(app, endUser), validate(changePasswordSchema, body), meta);
           set.status = 204;
         },
+        { endUser: true },
+      )
+      // Appliance addition (documented in http/ops.ts): what unlocks the changes that need a recent sign-in.
+      .post(
+        "/:app_slug/v1/me/reauthenticate",
+        ({ app, endUser, body, meta }) =>
+          me.reauthenticate(callerOf(app, endUser), validate(reauthenticateSchema, body), meta),
         { endUser: true },
       )
       .get("/:app_slug/v1/me/contacts", ({ app, endUser }) => me.contacts(callerOf(app, endUser)), {

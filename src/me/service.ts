@@ -1,17 +1,33 @@
 /**
  * @module The signed-in EndUser's own account: profile, deletion, sessions, password change, contacts and
  * activity. Every method acts on the caller's account only; ids of anything else read as "not found".
+ *
+ * Re-authentication. An access token lives up to an hour and may leak; with it alone nobody may take the
+ * account over. The changes that decide who controls the account — promoting a contact to primary (where
+ * reset codes and sign-in go), changing the password, and deleting a verified contact (a verified contact
+ * is a recovery channel of the owner) — need the session to have proved the password within
+ * REAUTH_WINDOW_MS: at sign-in, or later through `POST /me/reauthenticate`; else 403
+ * REAUTHENTICATION_REQUIRED. A refresh proves nothing and leaves the time alone.
  */
 import { passwordFailures } from "../auth/policy.ts";
 import { tx } from "../db/client.ts";
 import type { Deps } from "../deps.ts";
 import { decodeCursor, type Page, pageOf, parseLimit } from "../http/pagination.ts";
 import type { AuditActor, CallMeta } from "../http/principal.ts";
-import { conflict, HeimdallError, notFound, unauthorized, validationError } from "../platform/errors.ts";
+import { iso } from "../platform/clock.ts";
+import {
+  conflict,
+  forbidden,
+  HeimdallError,
+  notFound,
+  unauthorized,
+  validationError,
+} from "../platform/errors.ts";
 import { newId } from "../platform/ids.ts";
-import { headersOf } from "../ratelimit/limiter.ts";
+import { headersOf, type Limit, type LimitState } from "../ratelimit/limiter.ts";
 import { contactNotVerified, contactOf, deleteContact, promoteContact } from "../users/contacts.ts";
 import { isEmail, isPhone, normalizeEmail, normalizePhone } from "../users/normalize.ts";
+import { noticePasswordChanged, noticePrimaryEmailChanged } from "../users/notices.ts";
 import { createUserStore } from "../users/store.ts";
 import {
   type AddContactInput,
@@ -23,6 +39,10 @@ import {
   type MeContactDto,
   type MeProfileDto,
   type MeSessionDto,
+  REAUTH_FAILURES_PER_ADDRESS,
+  REAUTH_WINDOW_MS,
+  type ReauthenticateInput,
+  type ReauthenticationDto,
   type SeqCursor,
   toActivityDto,
   toContactDto,
@@ -45,6 +65,8 @@ export interface MeService {
   sessions(caller: MeCaller): Page<MeSessionDto>;
   revokeSession(caller: MeCaller, sessionId: string, meta: CallMeta): void;
   changePassword(caller: MeCaller, input: ChangePasswordInput, meta: CallMeta): Promise<void>;
+  /** Proves the password again: the session counts as freshly authenticated (see the module comment). */
+  reauthenticate(caller: MeCaller, input: ReauthenticateInput, meta: CallMeta): Promise<ReauthenticationDto>;
   contacts(caller: MeCaller): { data: MeContactDto[] };
   addContact(caller: MeCaller, input: AddContactInput, meta: CallMeta): MeContactDto;
   deleteContact(caller: MeCaller, contactId: string, meta: CallMeta): void;
@@ -52,11 +74,25 @@ export interface MeService {
   activity(caller: MeCaller, query: { limit?: string; cursor?: string }): Page<MeActivityEntryDto>;
 }
 
-type MeDeps = Pick<Deps, "db" | "clock" | "audit" | "sessions" | "passwords" | "rateLimiter" | "apps">;
+type MeDeps = Pick<
+  Deps,
+  "db" | "clock" | "audit" | "sessions" | "passwords" | "rateLimiter" | "apps" | "email"
+>;
 
 const userNotFound = () => notFound("USER_NOT_FOUND", "Account not found");
 const sessionNotFound = () => notFound("SESSION_NOT_FOUND", "Session not found");
 const invalidCurrent = () => unauthorized("INVALID_CREDENTIALS", "The current password is incorrect");
+const invalidPassword = () => unauthorized("INVALID_CREDENTIALS", "The password is incorrect");
+const reauthenticationRequired = () =>
+  forbidden(
+    "REAUTHENTICATION_REQUIRED",
+    "This change needs a recent sign-in: confirm the password (POST /me/reauthenticate), then retry",
+  );
+const tooManyWrong = (state: LimitState) =>
+  new HeimdallError(429, "RATE_LIMITED", "Too many wrong passwords; retry later", undefined, {
+    ...headersOf(state),
+    "retry-after": String(state.resetSeconds),
+  });
 
 const actor = (c: MeCaller): AuditActor => ({ type: "end_user", id: c.userId });
 const passwordKey = (userId: string) => `change_password:user:${userId}`;
@@ -65,7 +101,19 @@ export function createMeService(deps: MeDeps): MeService {
   const { db, clock, audit } = deps;
   const store = createMeStore(db);
   const users = createUserStore(db);
-  const failureLimit = (userId: string) => ({ key: passwordKey(userId), ...CHANGE_PASSWORD_FAILURES });
+  // One count of wrong passwords per account for change-password and re-authentication: both guess the
+  // same secret with the same stolen token.
+  const failureLimit = (userId: string): Limit => ({ key: passwordKey(userId), ...CHANGE_PASSWORD_FAILURES });
+  const addressLimit = (caller: MeCaller, meta: CallMeta): Limit => ({
+    key: `reauth:ip:${caller.appId}:${meta.ip ?? "unknown"}`,
+    ...REAUTH_FAILURES_PER_ADDRESS,
+  });
+
+  /** 403 REAUTHENTICATION_REQUIRED unless the session proved the password within the window. */
+  const requireRecentAuth = (caller: MeCaller) => {
+    const at = store.authenticatedAt(caller.sessionId);
+    if (at === undefined || clock.now() - at >= REAUTH_WINDOW_MS) throw reauthenticationRequired();
+  };
 
   /** The account as `GET /me` shows it, read by the same statement that authenticates EndUser requests. */
   const profile = (caller: MeCaller): MeProfileDto => {
@@ -163,14 +211,11 @@ export function createMeService(deps: MeDeps): MeService {
     },
 
     async changePassword(caller, input, meta) {
+      // First, before the password is even looked at: a stale session gets no guess at it here either.
+      requireRecentAuth(caller);
       const limit = failureLimit(caller.userId);
       const state = deps.rateLimiter.peek(limit);
-      if (state.remaining === 0) {
-        throw new HeimdallError(429, "RATE_LIMITED", "Too many wrong passwords; retry later", undefined, {
-          ...headersOf(state),
-          "retry-after": String(state.resetSeconds),
-        });
-      }
+      if (state.remaining === 0) throw tooManyWrong(state);
       const user = users.byId(caller.appId, caller.userId);
       if (!user) throw userNotFound();
 
@@ -203,6 +248,9 @@ export function createMeService(deps: MeDeps): MeService {
         // Another change may have landed while argon2 ran; the current password it proved is then stale.
         if (!store.replacePasswordHash(user.id, user.passwordHash!, newHash, clock.now())) return false;
         const revoked = deps.sessions.revokeAllOfUser(user.id, "password_changed", caller.sessionId);
+        const now = clock.now();
+        // The caller just proved the password (the old one, and chose the new): its session is fresh.
+        store.markAuthenticated(caller.sessionId, user.id, newHash, now);
         audit.record({
           appId: caller.appId,
           action: "user.password_changed",
@@ -212,10 +260,61 @@ export function createMeService(deps: MeDeps): MeService {
           details: { revoked_sessions: revoked },
           meta,
         });
+        noticePasswordChanged(deps.email, users, caller.appId, user.id, now);
         return true;
       });
       if (!changed) throw invalidCurrent();
       deps.rateLimiter.reset(limit.key);
+    },
+
+    async reauthenticate(caller, input, meta) {
+      const limits = [failureLimit(caller.userId), addressLimit(caller, meta)];
+      for (const limit of limits) {
+        const state = deps.rateLimiter.peek(limit);
+        if (state.remaining === 0) throw tooManyWrong(state);
+      }
+      const user = users.byId(caller.appId, caller.userId);
+      if (!user) throw userNotFound();
+      // Accounts without a password (provisioned by an operator) set one through the reset flow first.
+      const ok = user.passwordHash
+        ? await deps.passwords.verify(user.passwordHash, input.password, meta.signal)
+        : await deps.passwords.dummyVerify(input.password, meta.signal);
+      if (!ok || !user.passwordHash) {
+        deps.rateLimiter.consume(limits);
+        tx(db, () =>
+          audit.record({
+            appId: caller.appId,
+            action: "session.reauthentication_failed",
+            resourceType: "session",
+            resourceId: caller.sessionId,
+            actor: actor(caller),
+            details: {
+              user_id: caller.userId,
+              reason: user.passwordHash ? "invalid_password" : "no_password",
+            },
+            meta,
+          }),
+        );
+        throw invalidPassword();
+      }
+      const now = clock.now();
+      const done = tx(db, () => {
+        // The session ended or the password changed while argon2 ran: what was proved no longer counts.
+        if (!store.markAuthenticated(caller.sessionId, user.id, user.passwordHash!, now)) return false;
+        audit.record({
+          appId: caller.appId,
+          action: "session.reauthenticated",
+          resourceType: "session",
+          resourceId: caller.sessionId,
+          actor: actor(caller),
+          details: { user_id: caller.userId },
+          meta,
+        });
+        return true;
+      });
+      if (!done) throw invalidPassword();
+      deps.rateLimiter.reset(failureLimit(caller.userId).key);
+      return { authenticated_at: iso(now) };
     },
 
     contacts(caller) {
@@ -270,7 +369,10 @@ export function createMeService(deps: MeDeps): MeService {
     deleteContact(caller, contactId, meta) {
       tx(db, () => {
         const c = contactOf(users, caller.userId, contactId);
-        deleteContact(users, c);
+        // A verified contact is a way back into the account for its owner; an unverified one is not yet.
+        deleteContact(users, c, () => {
+          if (c.verifiedAt !== null) requireRecentAuth(caller);
+        });
         audit.record({
           appId: caller.appId,
           action: "contact.deleted",
@@ -286,8 +388,10 @@ export function createMeService(deps: MeDeps): MeService {
     promoteContact(caller, contactId, meta) {
       tx(db, () => {
         const c = contactOf(users, caller.userId, contactId);
-        const promoted = promoteContact(users, c);
+        const promoted = promoteContact(users, c, () => requireRecentAuth(caller));
         if (!promoted) return; // already primary: nothing changes, nothing to record
+        const former = promoted.previous ? users.contactOf(caller.userId, promoted.previous) : null;
+        noticePrimaryEmailChanged(deps.email, caller.appId, former, clock.now());
         audit.record({
           appId: caller.appId,
           action: "contact.promoted",

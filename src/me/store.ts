@@ -1,5 +1,5 @@
-/** @module Queries behind `/me*` of its own: sessions, the password swap and the activity (contacts use the shared users store; the profile comes with the session lookup). */
-import { and, desc, eq, gt, isNull, lt, or } from "drizzle-orm";
+/** @module Queries behind `/me*` of its own: sessions (and their authentication time), the password swap and the activity (contacts use the shared users store; the profile comes with the session lookup). */
+import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import type { AuditRow } from "../audit/store.ts";
 import { changes, type Db } from "../db/client.ts";
 import { auditLog, endUserSessions, endUsers } from "../db/schema.ts";
@@ -21,6 +21,38 @@ export function createMeStore(db: Db) {
           ),
         )
         .get();
+    },
+
+    /** When the session last proved a credential: `authenticated_at`, or its creation for older rows. */
+    authenticatedAt(sessionId: string): number | undefined {
+      return db
+        .select({
+          at: sql<number>`coalesce(${endUserSessions.authenticatedAt}, ${endUserSessions.createdAt})`,
+        })
+        .from(endUserSessions)
+        .where(eq(endUserSessions.id, sessionId))
+        .get()?.at;
+    },
+
+    /**
+     * Stamps a live session as authenticated at `now`, only while the account's password hash is still
+     * `passwordHash` (the one just proved): a change that landed meanwhile makes the proof stale.
+     */
+    markAuthenticated(sessionId: string, userId: string, passwordHash: string, now: number): boolean {
+      const r = db
+        .update(endUserSessions)
+        .set({ authenticatedAt: now })
+        .where(
+          and(
+            eq(endUserSessions.id, sessionId),
+            eq(endUserSessions.userId, userId),
+            isNull(endUserSessions.revokedAt),
+            gt(endUserSessions.expiresAt, now),
+            sql`(SELECT password_hash FROM end_users WHERE id = ${userId}) = ${passwordHash}`,
+          ),
+        )
+        .run();
+      return changes(r) === 1;
     },
 
     /** Swaps the hash only if it is still the one the caller verified (a concurrent change wins, not both). */

@@ -32,21 +32,29 @@ export function demotePrimary(
 /**
  * Deletes a contact. The primary email is the account's recovery address (reset codes go there) and its
  * email sign-in identifier: it can be replaced (promote another) but not dropped. A primary phone can go.
+ * `beforeChange` runs once the rules allow the delete and before it happens (the caller's own checks).
  */
-export function deleteContact(users: UserStore, c: ContactRow): void {
+export function deleteContact(users: UserStore, c: ContactRow, beforeChange?: () => void): void {
   if (c.isPrimary && c.type === "email") {
     throw conflict("CONTACT_IS_PRIMARY", "The primary email cannot be deleted; promote another one first");
   }
+  beforeChange?.();
   users.deleteContact(c.id);
 }
 
 /**
  * Makes a verified contact the primary of its type, demoting the previous one. `null` when it already was
- * primary (nothing changed, nothing to record); otherwise the demoted contact's id, if any.
+ * primary (nothing changed, nothing to record); otherwise the demoted contact's id, if any. `beforeChange`
+ * runs only when something is about to change.
  */
-export function promoteContact(users: UserStore, c: ContactRow): { previous: string | null } | null {
+export function promoteContact(
+  users: UserStore,
+  c: ContactRow,
+  beforeChange?: () => void,
+): { previous: string | null } | null {
   if (c.verifiedAt === null) throw contactNotVerified();
   if (c.isPrimary) return null;
+  beforeChange?.();
   const previous = demotePrimary(users, c.userId, c.type, c.id);
   users.setPrimary(c.id, true);
   return { previous };

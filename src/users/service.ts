@@ -28,6 +28,7 @@ import { newId } from "../platform/ids.ts";
 import { assertCanActOn, assertCanGrant } from "../rbac/narrowing.ts";
 import { byKey, createUserAdminStore, type KeyedId } from "./admin-store.ts";
 import { contactNotFound, contactOf, deleteContact, demotePrimary, promoteContact } from "./contacts.ts";
+import { noticePrimaryEmailChanged } from "./notices.ts";
 import {
   type AddContactInput,
   type AdminEndUserDto,
@@ -400,6 +401,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
               // One of the account's own addresses: promoted as it is (verified or not), the old primary kept.
               const previous = demotePrimary(users, user.id, "email", holder.id);
               users.setPrimary(holder.id, true);
+              if (previous) noticePrimaryEmailChanged(deps.email, scope.appId, current, now);
               Object.assign(details, {
                 email_change: "promoted",
                 contact_id: holder.id,
@@ -408,8 +410,10 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
             } else {
               // A new address replaces the primary contact, unverified. A new row rather than an edited one:
               // codes minted for the old address die with its row instead of verifying the new one.
-              if (current) users.deleteContact(current.id);
-              else if (users.contactCount(user.id) >= MAX_CONTACTS_PER_USER) {
+              if (current) {
+                users.deleteContact(current.id);
+                noticePrimaryEmailChanged(deps.email, scope.appId, current, now);
+              } else if (users.contactCount(user.id) >= MAX_CONTACTS_PER_USER) {
                 throw conflict("CONTACT_LIMIT", `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`);
               }
               const contactId = newId(clock);
@@ -519,7 +523,9 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         }
         // The spec lets an operator make the new (unverified) contact primary; the previous one is demoted.
         const isPrimary = input.is_primary === true;
+        const former = isPrimary ? users.primaryOf(user.id, input.type, null) : undefined;
         const previous = isPrimary ? demotePrimary(users, user.id, input.type, null) : null;
+        noticePrimaryEmailChanged(deps.email, scope.appId, former, clock.now());
         const row = {
           id: newId(clock),
           appId: scope.appId,
@@ -561,6 +567,8 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         const c = contactOf(users, user.id, contactId);
         const promoted = promoteContact(users, c);
         if (!promoted) return;
+        const former = promoted.previous ? users.contactOf(user.id, promoted.previous) : null;
+        noticePrimaryEmailChanged(deps.email, scope.appId, former, clock.now());
         record(scope, meta, "contact.promoted", "contact", c.id, {
           user_id: user.id,
           type: c.type,

@@ -135,6 +135,15 @@ describe("sending", () => {
     const row = outboxRows(ctx, app.id).at(-1)!;
     expect(row.subject).toBe(`Reset your Acme <b>"Portal"</b> password`);
     expect((await submitReset(ctx, app, codeIn(deliveredMail(ctx, row.id).text))).status).toBe(204);
+    // The owner is told, by a notice without any code, queued with the change; the job delivers it.
+    const notice = outboxRows(ctx, app.id).at(-1)!;
+    expect(notice).toMatchObject({
+      to: "verified@example.test",
+      status: "pending",
+      subject: `Your Acme <b>"Portal"</b> password was changed`,
+    });
+    expect(await ctx.deps.email.deliverDue()).toEqual({ sent: 1, queued: 0, failed: 0 });
+    expect(deliveredMail(ctx, notice.id).text).not.toMatch(/\d{6}/);
   });
 
   test.each([
