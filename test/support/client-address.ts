@@ -1,7 +1,5 @@
 /** @module Tests that need distinct client addresses: the in-process app behind a trusted proxy, X-Forwarded-For per call. */
-import type { TestContext } from "./harness.ts";
-
-/** The proxy every in-process request appears to come through; create the context with `PROXY_ENV`. */
+/** The proxy every in-process request appears to come through; create the test context with `PROXY_ENV`. */
 export const PROXY = "10.255.0.1";
 export const PROXY_ENV = { HEIMDALL_TRUSTED_PROXIES: PROXY } as const;
 
@@ -9,9 +7,9 @@ export const PROXY_ENV = { HEIMDALL_TRUSTED_PROXIES: PROXY } as const;
  * `app.handle` has no socket, so every request's address is unknown. Giving the app a server whose peer is
  * the trusted proxy lets the real address logic (request-state.ts) take the client from X-Forwarded-For.
  */
-export function behindProxy(ctx: TestContext): void {
+export function behindProxy(app: object): void {
   const server = { requestIP: () => ({ address: PROXY, family: "IPv4", port: 40000 }) };
-  (ctx.app as unknown as { server: unknown }).server = server;
+  (app as { server?: unknown }).server = server;
 }
 
 /** Headers that make a call come from `ip`. */
