@@ -317,8 +317,8 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
           resourceType: "m2m_client",
           resourceId: client.id,
           actor: { type: "m2m", id: client.clientId },
+          // The client id is the row's actor_id already; every grant writes a row, so nothing is repeated.
           details: {
-            client_id: client.clientId,
             scopes: granted,
             auth_method: creds.method,
             // "previous" while a rotation's grace window is open: shows who still has to switch over.

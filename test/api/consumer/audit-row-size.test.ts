@@ -1,0 +1,42 @@
+/** @module Audit row size: a token grant's row carries what an auditor needs once, not twice. */
+import { expect, test } from "bun:test";
+import { and, eq } from "drizzle-orm";
+import { auditLog } from "../../../src/db/schema.ts";
+import { createTestContext } from "../../support/harness.ts";
+import { createAppVia } from "../admin/fixtures.ts";
+
+test("m2m.token_issued names the client once (actor_id), with the granted scopes, method, secret and lifetime", async () => {
+  const ctx = await createTestContext();
+  const app = await createAppVia(ctx, "row-size");
+  const created = await ctx.call("POST", "/v1/apps/{app_id}/credentials", {
+    params: { app_id: app.id },
+    body: { name: "svc", scopes: ["user.read", "user.list"] },
+  });
+  expect(created.status).toBe(201);
+  const client = created.body as { id: string; client_id: string; client_secret: string };
+  const res = await ctx.call("POST", "/{app_slug}/v1/oauth/token", {
+    params: { app_slug: app.slug },
+    raw: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: client.client_id,
+      client_secret: client.client_secret,
+    }).toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    auth: null,
+  });
+  expect(res.status).toBe(200);
+  const row = ctx.deps.db
+    .select()
+    .from(auditLog)
+    .where(and(eq(auditLog.appId, app.id), eq(auditLog.action, "m2m.token_issued")))
+    .get()!;
+  expect(row.actorId).toBe(client.client_id);
+  expect(row.resourceId).toBe(client.id);
+  expect(row.details).toEqual({
+    scopes: ["user.read", "user.list"],
+    auth_method: "client_secret_post",
+    secret: "current",
+    expires_in: res.body.expires_in,
+  });
+  expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
+});
