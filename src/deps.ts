@@ -72,6 +72,11 @@ export interface BuildOptions {
   log?: Logger;
   /** An already-open database (tests pass `:memory:`); otherwise `config.dbFile` is opened. */
   db?: Db;
+  /**
+   * Skip the migrations and the catalogue seeding: for read-only CLI commands beside a running server,
+   * which must not change the schema under it (the caller checks that none are pending).
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -82,12 +87,14 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
   const db = opts.db ?? openDatabase(config.dbFile);
-  migrate(db);
-  // Catalogue rows the code defines: inserted once, and apps from before roles existed catch up.
-  tx(db, () => {
-    seedSystemPermissions(db, clock);
-    backfillAppRoles(db, clock);
-  });
+  if (!opts.readOnly) {
+    migrate(db);
+    // Catalogue rows the code defines: inserted once, and apps from before roles existed catch up.
+    tx(db, () => {
+      seedSystemPermissions(db, clock);
+      backfillAppRoles(db, clock);
+    });
+  }
   const metrics = new Metrics();
   const vault = createVault({ db, keys: loadMasterKeys(config.masterKeyFile), clock });
   const secrets = createServerSecrets({ db, vault, clock });

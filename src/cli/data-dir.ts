@@ -1,55 +1,143 @@
 /** @module The data-dir lifecycle (DESIGN §4, §6, §11): what `serve` and `init` check before they touch anything, and first-run set-up. */
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join, resolve, sep } from "node:path";
 import type { Config } from "../config/index.ts";
+import { databaseFileProblem, openDatabase, pendingMigrations } from "../db/client.ts";
 import { workspaces } from "../db/schema.ts";
 import { buildDeps, type Deps } from "../deps.ts";
-import { createLogger } from "../platform/logger.ts";
+import { createLogger, type Logger } from "../platform/logger.ts";
 import { createMasterKeyFile, loadMasterKeys, VaultError } from "../vault/master-key.ts";
 import { CliError, EXIT_FAILURE, type Io } from "./args.ts";
+import { dataDirHolder, type Instead, lockDataDir } from "./data-dir-lock.ts";
 
 export interface DataDirState {
   readonly dbExists: boolean;
+  /** The database file exists with 0 bytes: never a database Heimdall wrote (see `initialiseDataDir`). */
+  readonly dbEmpty: boolean;
   readonly keyExists: boolean;
+  /** The key file lives outside the data dir (e.g. a mounted secret): present before the first start by design. */
+  readonly keyOutside: boolean;
 }
 
 export function inspectDataDir(config: Config): DataDirState {
-  return { dbExists: existsSync(config.dbFile), keyExists: existsSync(config.masterKeyFile) };
+  const dbExists = existsSync(config.dbFile);
+  const inside = resolve(config.masterKeyFile).startsWith(resolve(config.dataDir) + sep);
+  return {
+    dbExists,
+    dbEmpty: dbExists && statSync(config.dbFile).isFile() && statSync(config.dbFile).size === 0,
+    keyExists: existsSync(config.masterKeyFile),
+    keyOutside: !inside,
+  };
 }
+
+/** A first start: nothing to lose. A key from outside the data dir does not count (it is meant to be there). */
+export const isFirstStart = (state: DataDirState) =>
+  !state.dbExists && (!state.keyExists || state.keyOutside);
 
 const refuse = (why: string) => new CliError(`heimdall: refusing to open the data dir: ${why}`, EXIT_FAILURE);
 
 /**
- * Checks the master key before the database is opened, so a refusal changes nothing on disk.
- * With a database, the key file must exist, be private and parse: a missing key is never
- * replaced, because a new key cannot open the secrets the database holds. Without a database,
- * a key file that is already there (restored ahead of time) is kept, but it must still be valid.
+ * Everything that must hold before the database is opened for writing, so that a refusal changes
+ * nothing on disk. A first start happens only on a data dir with neither database nor master key;
+ * every other state that is not a sound pair is refused with the file, the problem and the fix,
+ * because guessing (a fresh database beside an old key, a new key beside an old database) silently
+ * replaces an identity server with an empty one.
  */
-export function checkMasterKey(config: Config, state: DataDirState): void {
+export function checkDataDir(config: Config, state: DataDirState): void {
+  const db = config.dbFile;
+  const key = config.masterKeyFile;
+  if (state.dbEmpty) {
+    throw refuse(
+      state.keyExists
+        ? `${db} is empty (0 bytes) but ${key} exists: restore the database from a backup, or move both away to start fresh`
+        : `${db} is empty (0 bytes): restore the database and ${key} from a backup, or remove the empty file to start fresh`,
+    );
+  }
   if (state.dbExists && !state.keyExists) {
     throw refuse(
-      `the database ${config.dbFile} exists but the master key file ${config.masterKeyFile} does not. ` +
+      `the database ${db} exists but the master key file ${key} does not. ` +
         "Restore the master key from your backup (or point --master-key-file at it); a new key cannot decrypt the existing signing keys.",
     );
   }
-  if (!state.keyExists) return;
-  try {
-    loadMasterKeys(config.masterKeyFile);
-  } catch (err) {
-    if (err instanceof VaultError) throw refuse(err.message);
-    throw err;
+  if (!state.dbExists && state.keyExists && !state.keyOutside) {
+    throw refuse(
+      `${key} exists but ${db} does not: restore the database from a backup, or move ${key} away to start fresh`,
+    );
+  }
+  if (state.keyExists) {
+    try {
+      loadMasterKeys(key);
+    } catch (err) {
+      if (err instanceof VaultError) throw refuse(err.message);
+      throw err;
+    }
+  }
+  if (state.dbExists) {
+    const problem = databaseFileProblem(db);
+    if (problem)
+      throw refuse(`${db} ${problem}: restore it (with ${key}, if that changed too) from a backup`);
   }
 }
 
+/** Where a first run builds the database (and key) before moving them into place; gone when it is done. */
+const stagingDir = (config: Config) => join(config.dataDir, ".first-start");
+
 /**
- * First run: a private data dir; unless one was provided, a fresh master key; then an empty database
- * file that only the owner can read (SQLite gives the -wal and -shm files the same mode). The key
- * comes first: a crash in between must not leave a database without its key, which start-up refuses.
+ * First run, made all-or-nothing: the key and database are created and bootstrapped in a staging
+ * dir inside the data dir, then renamed into place (the key first). A first run that dies leaves
+ * only the staging dir, which the next one removes — never the "empty database beside a key" that
+ * `checkDataDir` refuses. Between the two renames a crash leaves a key without a database, which is
+ * refused with a message that says to move it away: nothing was ever served from it.
+ * The caller holds the data-dir lock.
  */
-export function prepareFreshDataDir(config: Config, state: DataDirState): { createdKey: boolean } {
+export async function initialiseDataDir(config: Config, log: Logger): Promise<BootstrapResult> {
+  const staging = stagingDir(config);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { mode: 0o700 });
+  const state = inspectDataDir(config);
+  const staged: Config = {
+    ...config,
+    dbFile: join(staging, "heimdall.db"),
+    masterKeyFile: state.keyOutside ? config.masterKeyFile : join(staging, "master.key"),
+  };
+  // A key outside the data dir is the operator's (a mounted secret, or its own path): made in place when
+  // missing, since a crash then leaves a key and no database, which is still a first start.
+  if (!state.keyExists) createMasterKeyFile(staged.masterKeyFile);
+  // A private database file from the start (SQLite gives the -wal and -shm files the same mode).
+  closeSync(openSync(staged.dbFile, "a", 0o600));
+  const deps = buildDeps(staged, { log });
+  let result: BootstrapResult;
+  try {
+    result = await deps.workspaces.bootstrap(config.bootstrap);
+    // Everything into the database file itself: only that file is moved into place.
+    const [row] = deps.db.$client.query<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)").all();
+    if (row?.busy !== 0) throw new Error("could not checkpoint the new database");
+  } finally {
+    deps.db.$client.close();
+  }
+  if (!state.keyOutside) {
+    mkdirSync(dirname(config.masterKeyFile), { recursive: true, mode: 0o700 });
+    renameSync(staged.masterKeyFile, config.masterKeyFile);
+  }
+  renameSync(staged.dbFile, config.dbFile);
+  syncDir(config.dataDir);
+  rmSync(staging, { recursive: true, force: true });
+  return result;
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The data dir exists (mode 0700 when created here) and this process holds its lock. */
+export function lockForWriting(config: Config, command: string, instead: Instead) {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  if (!state.keyExists) createMasterKeyFile(config.masterKeyFile);
-  closeSync(openSync(config.dbFile, "a", 0o600));
-  return { createdKey: !state.keyExists };
+  return lockDataDir(config.dataDir, command, instead);
 }
 
 /** Proves the master key opens every sealed secret; a wrong key must stop start-up, never lead to new keys. */
@@ -100,12 +188,36 @@ export function printCredentials(io: Io, result: BootstrapResult, config: Config
   io.out(`└${"─".repeat(width + 2)}┘`);
 }
 
+/** A maintenance command that writes the data dir: its name and what to do instead while a server holds it. */
+export interface Writer {
+  readonly command: string;
+  readonly instead: Instead;
+}
+
+/** `withDataDir` for a command that writes: it holds the data-dir lock, so it is refused beside a running server. */
+export function withLockedDataDir<T>(
+  config: Config,
+  io: Io,
+  writer: Writer,
+  fn: (deps: Deps) => Promise<T>,
+): Promise<T> {
+  return withDataDir(config, io, fn, writer);
+}
+
 /**
  * For the maintenance commands (keys, pak, user, audit): the full graph on an initialised data dir,
- * after the same key checks as `serve`, logging to stderr so stdout stays the command's output.
- * The database is closed when `fn` settles.
+ * after the same checks as `serve`, logging to stderr so stdout stays the command's output.
+ * A writer holds the data-dir lock until `fn` settles, so it refuses beside a running server. A reader
+ * (no `writer`) works beside one, but then applies no migrations (the schema belongs to the server) and
+ * refuses when this binary expects a newer schema than the database has. The database is closed when
+ * `fn` settles.
  */
-export async function withDataDir<T>(config: Config, io: Io, fn: (deps: Deps) => Promise<T>): Promise<T> {
+export async function withDataDir<T>(
+  config: Config,
+  io: Io,
+  fn: (deps: Deps) => Promise<T>,
+  writer?: Writer,
+): Promise<T> {
   const state = inspectDataDir(config);
   if (!state.dbExists) {
     throw new CliError(
@@ -113,12 +225,36 @@ export async function withDataDir<T>(config: Config, io: Io, fn: (deps: Deps) =>
       EXIT_FAILURE,
     );
   }
-  checkMasterKey(config, state);
-  const deps = buildDeps(config, { log: createLogger(config.logLevel, (line) => io.err(line)) });
+  const lock = writer ? lockDataDir(config.dataDir, writer.command, writer.instead) : undefined;
   try {
-    verifyVault(deps);
-    return await fn(deps);
+    checkDataDir(config, state);
+    const holder = writer ? null : dataDirHolder(config.dataDir);
+    if (holder) {
+      const db = openDatabase(config.dbFile);
+      let pending: number;
+      try {
+        pending = pendingMigrations(db);
+      } finally {
+        db.$client.close();
+      }
+      if (pending > 0)
+        throw new CliError(
+          `heimdall: ${config.dbFile} lacks ${pending} migration(s) this binary needs, and a running server (pid ${holder.pid}) holds it; ` +
+            "run this command with the same version as the server, or after the server was upgraded",
+          EXIT_FAILURE,
+        );
+    }
+    const deps = buildDeps(config, {
+      log: createLogger(config.logLevel, (line) => io.err(line)),
+      readOnly: holder !== null,
+    });
+    try {
+      verifyVault(deps);
+      return await fn(deps);
+    } finally {
+      deps.db.$client.close();
+    }
   } finally {
-    deps.db.$client.close();
+    lock?.release();
   }
 }

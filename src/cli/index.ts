@@ -69,6 +69,13 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       io.err(`heimdall ${name}: ${err.message} (${err.code})${details}`);
       return EXIT_FAILURE;
     }
+    // A database failure after the start-up checks (disk full, I/O error, a file damaged while open):
+    // one line with SQLite's code, not a stack trace through the driver.
+    if (err instanceof Error && err.name === "SQLiteError") {
+      const code = (err as Error & { code?: string }).code ?? "SQLITE_ERROR";
+      io.err(`heimdall ${name}: database error: ${err.message} (${code}); see docs/operations.md`);
+      return EXIT_FAILURE;
+    }
     io.err(`heimdall ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return EXIT_FAILURE;
   }

@@ -11,7 +11,13 @@ import {
   type Parsed,
   requireString,
 } from "./args.ts";
-import { withDataDir } from "./data-dir.ts";
+import { withDataDir, withLockedDataDir } from "./data-dir.ts";
+
+/** Writes the data dir: refused while a server holds it, with what to do instead. */
+const WRITER = {
+  command: "keys rotate",
+  instead: "stop it first, or rotate through the running server: POST /v1/apps/{app_id}/keys/rotate",
+};
 
 /** Audit rows written by CLI commands: a system actor, and a request id that says where it came from. */
 export const CLI_ACTOR: AuditActor = { type: "system", id: "cli" };
@@ -64,8 +70,8 @@ const rotateSpec = {
   summary: "Rotate an app's signing key now: the pre-published next key starts signing.",
   notes: [
     "--emergency also drops the old key from the JWKS at once (tokens it signed stop verifying).",
-    "A running server picks the change up at its next scheduler tick (within a minute);",
-    "`POST /v1/apps/{app_id}/keys/rotate` on the running server takes effect immediately.",
+    "It writes the data dir, so it is refused while a server runs on it (<data dir>/heimdall.lock);",
+    "then `POST /v1/apps/{app_id}/keys/rotate` on the running server does the same, immediately.",
   ],
   options: { ...APP_OPTION, emergency: { type: "boolean" as const, help: "retire the old key immediately" } },
   config: true,
@@ -74,7 +80,7 @@ const rotateSpec = {
 async function rotate(args: Parsed, io: Io): Promise<number> {
   const ref = requireString(args.values, "app", rotateSpec);
   const emergency = args.values.emergency === true;
-  return withDataDir(configFrom(args.values), io, async (deps) => {
+  return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
     const app = findApp(deps, ref);
     const r = await deps.keys.rotate(app.id, { emergency, actor: CLI_ACTOR, meta: cliMeta("keys-rotate") });
     io.out(

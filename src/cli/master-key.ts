@@ -1,18 +1,21 @@
 /** @module `heimdall master-key rotate`: a new active master key, every DEK re-wrapped in one transaction, old keys retired on request. */
+import type { Config } from "../config/index.ts";
 import { migrate, openDatabase } from "../db/client.ts";
 import { systemClock } from "../platform/clock.ts";
 import { appendMasterKey, loadMasterKeys, retireOldMasterKeys, VaultError } from "../vault/master-key.ts";
 import { createVault } from "../vault/vault.ts";
 import { CliError, commandGroup, configFrom, EXIT_FAILURE, EXIT_OK, type Io, type Parsed } from "./args.ts";
-import { checkMasterKey, inspectDataDir } from "./data-dir.ts";
+import { checkDataDir, inspectDataDir } from "./data-dir.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 
 const rotateSpec = {
   name: "master-key rotate",
   summary: "Add a new active master key and re-wrap every data key under it.",
   notes: [
     "The old key lines stay in the file (they are harmless) until --retire-old, which removes them only",
-    "after the re-wrap succeeded. Stop the server first, or restart it afterwards: a running server",
-    "holds the key file it started with. Back up the new key file.",
+    "after the re-wrap succeeded. The server must be stopped: a running one holds the key file it started",
+    "with (and would seal new secrets under a retired key), so the command is refused beside it.",
+    "Back up the new key file.",
   ],
   options: { "retire-old": { type: "boolean" as const, help: "remove the old key lines after re-wrapping" } },
   config: true,
@@ -20,12 +23,26 @@ const rotateSpec = {
 
 async function rotate(args: Parsed, io: Io): Promise<number> {
   const config = configFrom(args.values);
-  const path = config.masterKeyFile;
   const state = inspectDataDir(config);
   if (!state.dbExists)
     throw new CliError(`heimdall: no database at ${config.dbFile}; nothing to re-wrap`, EXIT_FAILURE);
-  checkMasterKey(config, state);
+  // A running server keeps the keys it read at start and seals new secrets under its active one; after
+  // a --retire-old beside it those secrets would be unreadable by every later start. So: never beside one.
+  const lock = lockDataDir(
+    config.dataDir,
+    "master-key rotate",
+    "stop it first (master-key rotation has no HTTP API: a running server keeps the key file it started with), then start it again after the rotation",
+  );
+  try {
+    checkDataDir(config, state);
+    return await rotateLocked(args, io, config);
+  } finally {
+    lock.release();
+  }
+}
 
+async function rotateLocked(args: Parsed, io: Io, config: Config): Promise<number> {
+  const path = config.masterKeyFile;
   const db = openDatabase(config.dbFile);
   try {
     migrate(db);
@@ -55,7 +72,7 @@ async function rotate(args: Parsed, io: Io): Promise<number> {
       const removed = retireOldMasterKeys(path, vault.kekIdsInUse());
       io.out(`retired ${removed} old master key(s)`);
     }
-    io.out(`back up ${path} now; restart a running server so it loads the new key`);
+    io.out(`back up ${path} now`);
   } finally {
     db.$client.close();
   }

@@ -2,6 +2,8 @@
 import { existsSync } from "node:fs";
 import { migrate, openDatabase } from "../db/client.ts";
 import { CliError, type CommandSpec, configFrom, EXIT_FAILURE, EXIT_OK, simpleCommand } from "./args.ts";
+import { checkDataDir, inspectDataDir } from "./data-dir.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 
 const spec: CommandSpec = {
   name: "migrate",
@@ -22,14 +24,25 @@ export const command = simpleCommand(spec, async (args, io) => {
       EXIT_FAILURE,
     );
   }
-  const db = openDatabase(config.dbFile);
+  // Never under a running server: its statements and caches were built for the schema it started with.
+  const lock = lockDataDir(
+    config.dataDir,
+    "migrate",
+    "stop it first (the server applies pending migrations itself when it starts)",
+  );
   try {
-    const before = appliedCount(db);
-    migrate(db);
-    const after = appliedCount(db);
-    io.out(`applied ${after - before} migration(s); ${after} in total`);
+    checkDataDir(config, inspectDataDir(config));
+    const db = openDatabase(config.dbFile);
+    try {
+      const before = appliedCount(db);
+      migrate(db);
+      const after = appliedCount(db);
+      io.out(`applied ${after - before} migration(s); ${after} in total`);
+    } finally {
+      db.$client.close();
+    }
   } finally {
-    db.$client.close();
+    lock.release();
   }
   return EXIT_OK;
 });

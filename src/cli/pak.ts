@@ -12,7 +12,14 @@ import {
   type Parsed,
   requireString,
 } from "./args.ts";
-import { withDataDir } from "./data-dir.ts";
+import { withLockedDataDir } from "./data-dir.ts";
+
+/** Writes the data dir: refused while a server holds it, with what to do instead. */
+const WRITER = {
+  command: "pak create",
+  instead:
+    "stop it first, or create the key through the running server: POST /v1/workspaces/{workspace_slug}/api-keys",
+};
 
 const createSpec = {
   name: "pak create",
@@ -61,7 +68,7 @@ async function create(args: Parsed, io: Io): Promise<number> {
     throw new CliError(`give --expires-in or --expires-at, not both\n\n${helpText(createSpec)}`, EXIT_USAGE);
   }
   const expiresInMs = expiresIn === undefined ? undefined : parseDuration(expiresIn);
-  return withDataDir(configFrom(args.values), io, async (deps) => {
+  return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
     const { token, record, workspace } = deps.workspaces.createPak({
       workspaceSlug: optionalString(args.values, "workspace") ?? "default",
       name,

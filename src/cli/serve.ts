@@ -3,12 +3,15 @@ import { reviewAdminLaneEnforcement } from "../apps/enforcement.ts";
 import { buildDeps, type Deps } from "../deps.ts";
 import { createApp } from "../http/app.ts";
 import { MAX_BULK_BODY_BYTES } from "../http/body.ts";
-import { type CommandSpec, configFrom, EXIT_OK, simpleCommand } from "./args.ts";
+import { createLogger } from "../platform/logger.ts";
+import { CliError, type CommandSpec, configFrom, EXIT_FAILURE, EXIT_OK, simpleCommand } from "./args.ts";
 import {
-  checkMasterKey,
+  checkDataDir,
+  initialiseDataDir,
   inspectDataDir,
+  isFirstStart,
+  lockForWriting,
   needsBootstrap,
-  prepareFreshDataDir,
   printCredentials,
   verifyVault,
 } from "./data-dir.ts";
@@ -18,8 +21,10 @@ const spec: CommandSpec = {
   summary: "Run the server (initialises an empty data dir first).",
   notes: [
     "On an empty data dir it first does what `heimdall init` does and prints the credentials once.",
-    "It refuses to start when the database exists without its master key, when the key file is readable",
-    "by group or others, or when the key cannot decrypt the stored secrets. SIGTERM/SIGINT drain and exit 0.",
+    "It holds <data dir>/heimdall.lock while it runs: a second server and the CLI commands that write",
+    "the data dir are refused. It refuses to start when the database is missing, empty, truncated or",
+    "corrupt but the master key is there (or the reverse), when the key file is readable by group or",
+    "others, or when the key cannot decrypt the stored secrets. SIGTERM/SIGINT drain and exit 0.",
   ],
   options: {},
   config: true,
@@ -31,18 +36,36 @@ const DRAIN_TIMEOUT_MS = 10_000;
 export const command = simpleCommand(spec, async (args, io) => {
   const config = configFrom(args.values);
 
-  const state = inspectDataDir(config);
-  checkMasterKey(config, state);
-  if (!state.dbExists) prepareFreshDataDir(config, state);
-
-  const deps = buildDeps(config);
+  // Held for the life of the process; the kernel releases it when the process dies, however it dies.
+  const lock = lockForWriting(
+    config,
+    "serve",
+    "stop that server first: two servers on one data dir would each cache what the other changes",
+  );
+  let deps: Deps;
+  try {
+    const state = inspectDataDir(config);
+    checkDataDir(config, state);
+    if (isFirstStart(state)) {
+      const log = createLogger(config.logLevel);
+      printCredentials(io, await initialiseDataDir(config, log), config);
+      log.info("data dir initialised", { data_dir: config.dataDir });
+    }
+    deps = buildDeps(config);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const { log } = deps;
   let app: ReturnType<typeof createApp>;
   try {
     verifyVault(deps);
     if (needsBootstrap(deps)) {
-      printCredentials(io, await deps.workspaces.bootstrap(config.bootstrap), config);
-      log.info("data dir initialised", { data_dir: config.dataDir });
+      throw new CliError(
+        `heimdall: refusing to open the data dir: ${config.dbFile} holds no workspace (it was never initialised, or its data is gone): ` +
+          `restore it from a backup, or move it and ${config.masterKeyFile} away to start fresh`,
+        EXIT_FAILURE,
+      );
     }
     deps.keys.load();
     reviewAdminLaneEnforcement(deps);
@@ -58,6 +81,7 @@ export const command = simpleCommand(spec, async (args, io) => {
     });
   } catch (err) {
     deps.db.$client.close();
+    lock.release();
     throw err;
   }
   deps.scheduler.start();
@@ -69,6 +93,7 @@ export const command = simpleCommand(spec, async (args, io) => {
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   await shutdown(deps, server, signal);
+  lock.release();
   return EXIT_OK;
 });
 

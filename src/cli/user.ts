@@ -10,7 +10,14 @@ import {
   type Parsed,
   requireString,
 } from "./args.ts";
-import { withDataDir } from "./data-dir.ts";
+import { withLockedDataDir } from "./data-dir.ts";
+
+/** Writes the data dir: refused while a server holds it, with what to do instead. */
+const WRITER = {
+  command: "user create",
+  instead:
+    "stop it first, or invite the user through the running server: POST /v1/workspaces/{workspace_slug}/invites",
+};
 
 const ROLES = ["owner", "admin", "viewer"] as const;
 
@@ -42,7 +49,7 @@ async function create(args: Parsed, io: Io): Promise<number> {
   if (!(ROLES as readonly string[]).includes(role)) {
     throw new CliError(`--role must be one of ${ROLES.join(", ")}`, EXIT_USAGE);
   }
-  return withDataDir(configFrom(args.values), io, async (deps) => {
+  return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
     const result = await deps.workspaces.createUser({
       email,
       password: optionalString(args.values, "password"),

@@ -1,6 +1,7 @@
 /** @module SQLite connection with the pragmas of DESIGN §11, drizzle on top, the embedded migrator, and a tx helper. */
 import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { sql } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import type { MigrationMeta } from "drizzle-orm/migrator";
@@ -17,6 +18,88 @@ export function openDatabase(file: string): Db {
   sqlite.exec("PRAGMA foreign_keys = ON");
   sqlite.exec("PRAGMA busy_timeout = 5000");
   return drizzle({ client: sqlite, schema }) as Db;
+}
+
+const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
+
+/**
+ * Proves that `file` is a readable SQLite database before anything opens it for writing; returns the
+ * problem in words, or null when it is sound. It must come first because a read-write open is not
+ * harmless on a broken store: with a `-wal` that belongs to another database, SQLite replays that
+ * WAL's pages and checkpoints them into the file when the connection closes, destroying it for good.
+ * So: the header is read by hand, then a read-only connection (which never checkpoints) reads the
+ * schema, the migrations table and runs `PRAGMA quick_check` (about 0.3 s per 300 MB warm; see
+ * docs/operations.md). A WAL with the same schema as the database still replays unnoticed — SQLite
+ * has no way to tell it apart from the database's own.
+ */
+export function databaseFileProblem(file: string): string | null {
+  const size = statSync(file).size;
+  const wal = `${file}-wal`;
+  const hasWal = existsSync(wal) && statSync(wal).size > 0;
+  const header = Buffer.alloc(100);
+  const fd = openSync(file, "r");
+  try {
+    readSync(fd, header, 0, 100, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (size < 100 && !header.subarray(0, 16).equals(SQLITE_MAGIC.subarray(0, 16)))
+    return `is not a SQLite database (${size} bytes, no SQLite header)`;
+  if (size < 100) return `is truncated (${size} bytes, shorter than a SQLite header)`;
+  if (!header.subarray(0, 16).equals(SQLITE_MAGIC)) return "is not a SQLite database (no SQLite header)";
+  const rawPageSize = header.readUInt16BE(16);
+  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0)
+    return "is corrupt (invalid page size in its header)";
+  // The page count in the header is valid when its "version-valid-for" matches the change counter. A
+  // WAL may legitimately hold pages a crashed checkpoint did not write yet, so only without one.
+  const pages = header.readUInt32BE(28);
+  if (!hasWal && header.readUInt32BE(92) === header.readUInt32BE(24) && size < pages * pageSize)
+    return `is truncated (${size} bytes; its header says ${pages * pageSize})`;
+  const problem = readableProblem(file);
+  // The WAL is read as part of the database: with one present, it is as likely the culprit.
+  return problem && hasWal ? `${problem} when read with the WAL beside it (${wal})` : problem;
+}
+
+function readableProblem(file: string): string | null {
+  let db: Database | undefined;
+  try {
+    db = new Database(file, { readonly: true });
+    const migrations = db
+      .query<{ n: number }, []>(
+        "SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table' AND name = '__drizzle_migrations'",
+      )
+      .get()!.n;
+    if (migrations === 0) return "is a SQLite database but not Heimdall's (it has no migrations table)";
+    db.query("SELECT count(*) FROM __drizzle_migrations").get();
+    const check = db.query<{ quick_check: string }, []>("PRAGMA quick_check(1)").get();
+    return check?.quick_check === "ok"
+      ? null
+      : `is corrupt (quick_check: ${check?.quick_check ?? "no answer"})`;
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e.code === "SQLITE_NOTADB") return "is not a SQLite database";
+    if (e.code?.startsWith("SQLITE_CORRUPT")) return "is corrupt (database disk image is malformed)";
+    return `cannot be read (${e.message})`;
+  } finally {
+    db?.close();
+  }
+}
+
+/** How many embedded migrations the database has not applied yet (drizzle's rule: newer than the last applied). */
+export function pendingMigrations(db: Db): number {
+  const table = db.$client
+    .query<{ n: number }, []>(
+      "SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table' AND name = '__drizzle_migrations'",
+    )
+    .get()!.n;
+  const last =
+    table === 0
+      ? -1
+      : (db.$client
+          .query<{ at: number | null }, []>("SELECT max(created_at) AS at FROM __drizzle_migrations")
+          .get()?.at ?? -1);
+  return JOURNAL.entries.filter((e) => e.when > last).length;
 }
 
 /** The migrations in journal order, built from the embedded SQL (hash as drizzle's file reader computes it). */

@@ -107,7 +107,10 @@ function read(path: string): { lines: string[]; keys: MasterKeys } {
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l !== "");
-  if (lines.length === 0) throw new VaultError(`master key file ${path} is empty`);
+  if (lines.length === 0)
+    throw new VaultError(
+      `master key file ${path} is empty; restore it from your backup (a new key cannot open the old secrets)`,
+    );
   const all = new Map<string, Buffer>();
   for (const [i, line] of lines.entries()) {
     const m = LINE.exec(line);
