@@ -118,6 +118,11 @@ describe("sending", () => {
     // The stored copy has the message's shape, not its code; the sealed original is gone with delivery.
     expect(row.text).toBe(sent.text.replace(code, "******"));
     expect(row.bodySecretId).toBeNull();
+    const stored = ["email_outbox", "vault_secrets"].map((t) =>
+      JSON.stringify(ctx.deps.db.$client.query(`SELECT * FROM ${t}`).all()),
+    );
+    for (const dump of stored) expect(dump).not.toContain(code);
+    expect(stored[1]).not.toContain(`email_outbox:${row.id}`);
 
     const audit = auditRows(ctx, app.id, "code.issued").at(-1)!;
     expect(audit.details).toMatchObject({ purpose: "verification", delivery: "email", outbox_id: row.id });
