@@ -1,8 +1,9 @@
 /**
  * @module Admin API of the email module: `GET|PATCH /v1/apps/{app_id}/notification-settings`, and the
  * appliance's `GET /v1/apps/{app_id}/outbox` (DESIGN §10) — the operator's view of queued and sent mail,
- * which in `EMAIL_MODE=log` is where a developer reads the codes. It is served in both modes (it is
- * operator-only, and in SMTP mode it shows delivery errors) and needs the code-minting actions.
+ * with codes masked (bodies are sealed until delivery; in `EMAIL_MODE=log` the log line carries the code).
+ * It is served in both modes (it is operator-only, and in SMTP mode it shows delivery errors) and needs
+ * the code-minting actions.
  */
 import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
@@ -37,7 +38,7 @@ export const emailRoutes = (deps: Deps) =>
         detail: {
           summary: "List the app's email outbox, newest first (appliance addition)",
           description:
-            "Queued, sent and failed messages with their delivery attempts and last error; `?limit=&cursor=` pagination. With `HEIMDALL_EMAIL_MODE=log` this is where a developer reads verification and reset codes. The texts carry live codes, so the caller needs `heimdall.read` plus `heimdall.user.verify.create` and `heimdall.user.password-reset.create`; each read is audited as `outbox.read`.",
+            "Queued, sent and failed messages with their delivery attempts and last error; `?limit=&cursor=` pagination. Codes are masked (`******`) in the texts: a pending message's real body is sealed in the vault until it is delivered, then destroyed; with `HEIMDALL_EMAIL_MODE=log` a developer reads codes from the server log, where delivery writes the whole message. Addresses are personal data and the listing was the code reader, so the caller needs `heimdall.read` plus `heimdall.user.verify.create` and `heimdall.user.password-reset.create`; each read is audited as `outbox.read`.",
         },
       },
     );

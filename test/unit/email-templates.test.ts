@@ -54,11 +54,40 @@ describe("renderTemplate", () => {
   });
 });
 
+describe("security notices", () => {
+  test.each([
+    ["heimdall-password-changed", "Your Acme password was changed"],
+    ["heimdall-primary-email-changed", "The email address of your Acme account was changed"],
+  ])("%s says what changed and when, and carries no code or link", (name, subject) => {
+    const m = renderTemplate(name, {
+      appName: "Acme",
+      webOrigin: "https://portal.acme.test",
+      code: "482913",
+      changedAt: "2026-11-01T12:00:00.000Z",
+    });
+    expect(m.subject).toBe(subject);
+    expect(m.text).toContain("This happened at 2026-11-01 12:00:00 UTC.");
+    for (const part of [m.text, m.html]) {
+      expect(part).not.toContain("482913");
+      expect(part).not.toContain("http");
+    }
+  });
+
+  test("the app's name is escaped in the HTML like everywhere else", () => {
+    const m = renderTemplate("heimdall-password-changed", { appName: "<b>Acme</b>" });
+    expect(m.html).toContain("&lt;b&gt;Acme&lt;/b&gt;");
+    expect(m.html).not.toContain("<b>");
+  });
+});
+
 describe("kinds", () => {
   test("each slot accepts only its own kind", () => {
     expect(TEMPLATE_NAMES.verification).toEqual(["heimdall-verification"]);
     expect(TEMPLATE_NAMES.password_reset).toEqual(["heimdall-password-reset"]);
     expect(TEMPLATE_NAMES.welcome).toEqual(["heimdall-welcome"]);
+    // Security notices fill no slot: a slot of another kind refuses them.
+    expect(TEMPLATE_NAMES.notice).toEqual(["heimdall-password-changed", "heimdall-primary-email-changed"]);
+    expect(isTemplateOf("welcome", "heimdall-password-changed")).toBe(false);
     expect(isTemplateOf("verification", "heimdall-verification")).toBe(true);
     expect(isTemplateOf("welcome", "heimdall-verification")).toBe(false);
   });
