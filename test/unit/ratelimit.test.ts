@@ -60,3 +60,30 @@ test("every limit in a call counts; a refused call counts nowhere (one transacti
   expect(limiter.peek(perIp).remaining).toBe(9);
   expect(limiter.peek(perUser).remaining).toBe(0);
 });
+
+test("hit counts without refusing; peek then shows the window exhausted", () => {
+  const { limiter, clock } = setup();
+  const l = { key: "h", max: 2, windowMs: 60_000 };
+  expect(limiter.hit(l).remaining).toBe(1);
+  expect(limiter.hit(l).remaining).toBe(0);
+  expect(limiter.hit(l)).toMatchObject({ allowed: false, remaining: 0 });
+  expect(limiter.peek(l).remaining).toBe(0);
+  clock.advance(60_000);
+  expect(limiter.hit(l).remaining).toBe(1);
+});
+
+test("strikes last until a window passes with none, keep the last strike's time, and survive a new limiter", () => {
+  const { db, limiter, clock } = setup();
+  expect(limiter.strikes("s", 10_000)).toEqual({ count: 0, last: 0 });
+  limiter.strike("s", 10_000);
+  clock.advance(9_000);
+  // Each strike restarts the window: a steady trickle keeps the count.
+  expect(limiter.strike("s", 10_000)).toEqual({ count: 2, last: clock.now() });
+  clock.advance(9_000);
+  expect(limiter.strikes("s", 10_000)).toEqual({ count: 2, last: clock.now() - 9_000 });
+  limiter.flush();
+  expect(createRateLimiter({ db, clock }).strikes("s", 10_000).count).toBe(2);
+  clock.advance(1_000);
+  expect(limiter.strikes("s", 10_000)).toEqual({ count: 0, last: 0 });
+  expect(limiter.strike("s", 10_000).count).toBe(1);
+});

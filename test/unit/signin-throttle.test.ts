@@ -1,0 +1,17 @@
+/** @module The sign-in back-off schedule: none below the threshold, a minute at it, doubling, capped at an hour. */
+import { expect, test } from "bun:test";
+import { backoffMs } from "../../src/auth/signin-throttle.ts";
+import { HOUR, MINUTE } from "../../src/platform/clock.ts";
+
+test.each([
+  [0, 0],
+  [4, 0],
+  [5, MINUTE],
+  [6, 2 * MINUTE],
+  [9, 16 * MINUTE],
+  [10, 32 * MINUTE],
+  [11, HOUR],
+  [500, HOUR],
+])("%p failures with a threshold of 5 → %p ms", (failures, ms) => {
+  expect(backoffMs(failures, 5)).toBe(ms);
+});
