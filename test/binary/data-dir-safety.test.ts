@@ -294,6 +294,16 @@ describe("start-up checks", () => {
     async () => {
       const dir = await initialised("key-only");
       const data = join(dir, "data");
+      // First: a zero-byte key beside a sound database.
+      const keyText = readFileSync(join(data, "master.key"), "utf8");
+      writeFileSync(join(data, "master.key"), "");
+      const emptyKey = await cli(dir, ["keys", "list", "--app", "x"]);
+      expect(emptyKey.code).toBe(1);
+      expectOneLine(emptyKey.stderr);
+      expect(emptyKey.stderr).toContain(
+        "master key file data/master.key is empty; restore it from your backup",
+      );
+      writeFileSync(join(data, "master.key"), keyText);
       rmSync(join(data, "heimdall.db"));
       const r = await cli(dir, ["init"]);
       expect(r.code).toBe(1);
