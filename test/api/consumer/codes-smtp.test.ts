@@ -112,6 +112,13 @@ describe("a server that accepts", () => {
     expect((await submitReset(ctx, app, code)).status).toBe(204);
     expect((await signin("erin@example.test", NEW_PASSWORD)).status).toBe(200);
     expect((await signin("erin@example.test", PASSWORD)).status).toBe(401);
+
+    // The owner is told of the new password by the delivery job, without any code.
+    expect(await ctx.deps.email.deliverDue()).toEqual({ sent: 1, queued: 0, failed: 0 });
+    const notice = received.at(-1)!;
+    expect(notice.to).toEqual(["erin@example.test"]);
+    expect(notice.raw).toMatch(/^Subject: Your Acme password was changed\r?$/m);
+    expect(notice.raw).not.toContain(code);
   });
 });
 
