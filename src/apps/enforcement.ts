@@ -7,8 +7,8 @@ import type { Deps } from "../deps.ts";
  */
 export function reviewAdminLaneEnforcement(deps: Pick<Deps, "apps" | "log">): void {
   for (const app of deps.apps.adoptSecureDefault()) {
-    // The stored off predates the secure default and no operator ever set it.
-    deps.log.warn("enforce_app_permissions turned on: new default, never set off by an operator", {
+    // The stored off predates the secure default and carries no operator's mark.
+    deps.log.warn("enforce_app_permissions turned on: the stored off predates the secure default", {
       app_id: app.id,
       slug: app.slug,
     });
