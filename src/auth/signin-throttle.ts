@@ -10,6 +10,7 @@
  * allows at most 100 consecutive failures per account).
  */
 import { type Clock, DAY, HOUR, MINUTE } from "../platform/clock.ts";
+import { sha256Hex } from "../platform/crypto.ts";
 import { HeimdallError } from "../platform/errors.ts";
 import { headersOf, type Limit, type RateLimiter } from "../ratelimit/limiter.ts";
 
@@ -85,9 +86,10 @@ export function createSigninThrottle({
   rateLimiter: RateLimiter;
   clock: Clock;
 }): SigninThrottle {
-  const pairKey = (s: ThrottleScope) => `signin-fail:${s.scope}:${s.identifier}:${s.ip}`;
+  // The identifier is hashed: what people type there is sometimes their password, and these rows persist.
+  const pairKey = (s: ThrottleScope) => `signin-fail:${s.scope}:${sha256Hex(s.identifier)}:${s.ip}`;
   const ceiling = (s: ThrottleScope): Limit => ({
-    key: `signin-fail:${s.scope}:${s.identifier}`,
+    key: `signin-fail:${s.scope}:${sha256Hex(s.identifier)}`,
     max: SIGNIN_THROTTLE.identifierCeiling,
     windowMs: SIGNIN_THROTTLE.identifierWindow,
   });

@@ -5,6 +5,7 @@ import { createPasswordHasher } from "../../../src/auth/passwords.ts";
 import { createAuthService } from "../../../src/auth/service.ts";
 import { createApp } from "../../../src/http/app.ts";
 import { DAY, MINUTE } from "../../../src/platform/clock.ts";
+import { sha256Hex } from "../../../src/platform/crypto.ts";
 import { newId } from "../../../src/platform/ids.ts";
 import {
   auditRows,
@@ -44,7 +45,7 @@ const lastFailure = () => auditRows(ctx, app.id, "user.signin_failed").at(-1)!;
 
 /** Failures the sign-in throttle holds for `identifier` from the in-process address ("unknown"). */
 const failuresOf = (identifier: string) =>
-  ctx.deps.rateLimiter.strikes(`signin-fail:app:${app.id}:${identifier}:unknown`, DAY).count;
+  ctx.deps.rateLimiter.strikes(`signin-fail:app:${app.id}:${sha256Hex(identifier)}:unknown`, DAY).count;
 
 beforeAll(async () => {
   ctx = await createTestContext();
