@@ -28,7 +28,6 @@ import { newId } from "../platform/ids.ts";
 import { assertCanActOn, assertCanGrant } from "../rbac/narrowing.ts";
 import { byKey, createUserAdminStore, type KeyedId } from "./admin-store.ts";
 import { contactNotFound, contactOf, deleteContact, demotePrimary, promoteContact } from "./contacts.ts";
-import { noticePrimaryEmailChanged } from "./notices.ts";
 import {
   type AddContactInput,
   type AdminEndUserDto,
@@ -50,6 +49,7 @@ import {
   type UserViewRow,
 } from "./model.ts";
 import { isEmail, isPhone, normalizePhone } from "./normalize.ts";
+import { noticePrimaryEmailChanged } from "./notices.ts";
 import { createUserStore, type EndUserRow } from "./store.ts";
 
 /** Who acts on the app's accounts, as both surfaces reduce it. */
