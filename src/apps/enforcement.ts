@@ -5,8 +5,10 @@ import type { Deps } from "../deps.ts";
  * Run once by `serve` before it listens. An operator who turned the admin lane's checks off sees that
  * choice again at every start; an app switched on by the upgrade is named once, when it happens.
  */
-export function reviewAdminLaneEnforcement(deps: Pick<Deps, "apps" | "log">): void {
+export function reviewAdminLaneEnforcement(deps: Pick<Deps, "apps" | "log" | "permissions">): void {
   for (const app of deps.apps.adoptSecureDefault()) {
+    // Adoption may have bound member defaults: what was cached for the app's roles is stale.
+    deps.permissions.invalidate(app.id);
     // The stored off predates the secure default and carries no operator's mark.
     deps.log.warn("enforce_app_permissions turned on: the stored off predates the secure default", {
       app_id: app.id,

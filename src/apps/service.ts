@@ -8,7 +8,7 @@ import { type Clock, DAY } from "../platform/clock.ts";
 import { badRequest, conflict, type HeimdallError, notFound, validationError } from "../platform/errors.ts";
 import { isUuid, newId } from "../platform/ids.ts";
 import type { Logger } from "../platform/logger.ts";
-import { seedAppRoles } from "../rbac/seed.ts";
+import { grantMemberDefaults, seedAppRoles } from "../rbac/seed.ts";
 import { authorize, visibleWorkspaces } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";
 import {
@@ -402,6 +402,8 @@ export function createAppService(deps: AppServiceDeps): AppService {
         for (const { app, config } of store.withAuthConfigs()) {
           if (!config || !isUnchosenOptOut(config)) continue;
           store.putAuthConfig(app.id, { ...config, enforce_app_permissions: true }, clock.now());
+          // Members keep signing their own lost devices out once the checks apply to them.
+          grantMemberDefaults(db, app.id);
           audit.record({
             appId: app.id,
             workspaceId: app.workspaceId,

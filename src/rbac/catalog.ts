@@ -48,8 +48,16 @@ const OWNER_ONLY: ReadonlySet<string> = new Set(["role.delete", "permission.crea
  * Bindings each app's system roles are seeded with; `admin` and `member` can be re-bound later, while
  * `owner` always holds the whole catalogue (custom permissions included) whatever its rows say.
  */
+/**
+ * Permissions that only ever let an account act on itself (`session.revoke` gates `DELETE /me/sessions/{id}`).
+ * Holding one makes an account no more powerful than another, so the act-on rule does not weigh them.
+ */
+export const SELF_SERVICE_PERMISSIONS: ReadonlySet<string> = new Set(["session.revoke"]);
+
 export const SYSTEM_ROLE_PERMISSIONS: Readonly<Record<SystemRole, ReadonlySet<string>>> = Object.freeze({
   owner: SYSTEM_PERMISSION_KEYS,
   admin: new Set([...SYSTEM_PERMISSION_KEYS].filter((k) => !OWNER_ONLY.has(k))),
-  member: new Set<string>(),
+  // Revoking one's own other sessions (`DELETE /me/sessions/{id}`) is the only thing this permission gates:
+  // a member must be able to sign a lost device out although the app enforces its permissions.
+  member: new Set(["session.revoke"]),
 });

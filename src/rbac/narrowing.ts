@@ -6,6 +6,7 @@
  * the whole app and pass `null`: they hold everything.
  */
 import { forbidden } from "../platform/errors.ts";
+import { SELF_SERVICE_PERMISSIONS } from "./catalog.ts";
 
 export const GRANT_DENIED = "PERMISSION_GRANT_DENIED";
 
@@ -19,9 +20,11 @@ export function ungrantable(held: ReadonlySet<string> | null, requested: Iterabl
  * Throws 403 `PERMISSION_GRANT_DENIED` when the target account's role holds a permission the caller lacks.
  * Suspending, deleting or re-roling an account takes away what its role grants; a caller may take away
  * only what it could have granted, so the same code answers. Holds with `enforce_app_permissions` off too.
+ * Self-service permissions are not weighed: they give the target no power over anyone else.
  */
 export function assertCanActOn(held: ReadonlySet<string> | null, targetHolds: Iterable<string>): void {
-  const missing = ungrantable(held, targetHolds);
+  const weighed = [...targetHolds].filter((p) => !SELF_SERVICE_PERMISSIONS.has(p));
+  const missing = ungrantable(held, weighed);
   if (missing.length)
     throw forbidden(
       GRANT_DENIED,

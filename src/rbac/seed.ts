@@ -4,7 +4,7 @@
  * start-up calls `seedSystemPermissions` and `backfillAppRoles` so databases from before roles existed catch up.
  */
 import { and, eq, isNull, notExists } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import { changes, type Db } from "../db/client.ts";
 import { apps, permissions, rolePermissions, roles } from "../db/schema.ts";
 import type { Clock } from "../platform/clock.ts";
 import { newId } from "../platform/ids.ts";
@@ -85,6 +85,36 @@ export function seedAppRoles(db: Db, clock: Clock, appId: string): void {
       if (permissionId) db.insert(rolePermissions).values({ roleId: id, permissionId }).run();
     }
   }
+}
+
+/**
+ * Binds the `member` role's default permissions where they are missing: for apps created before members
+ * held any, called once when such an app adopts the secure default (an operator's later unbinding stays).
+ */
+export function grantMemberDefaults(db: Db, appId: string): number {
+  const member = db
+    .select({ id: roles.id })
+    .from(roles)
+    .where(and(eq(roles.appId, appId), eq(roles.name, "member"), eq(roles.isSystem, true)))
+    .get();
+  if (!member) return 0;
+  let added = 0;
+  for (const key of SYSTEM_ROLE_PERMISSIONS.member) {
+    const permission = db
+      .select({ id: permissions.id })
+      .from(permissions)
+      .where(and(isNull(permissions.appId), eq(permissions.key, key)))
+      .get();
+    if (!permission) continue;
+    added += changes(
+      db
+        .insert(rolePermissions)
+        .values({ roleId: member.id, permissionId: permission.id })
+        .onConflictDoNothing()
+        .run(),
+    );
+  }
+  return added;
 }
 
 /** Seeds the system roles of every app that has none yet. */

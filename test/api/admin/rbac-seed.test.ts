@@ -30,7 +30,7 @@ test("creating an app seeds owner, admin and member with their bindings, in the 
   );
   expect(roles).toEqual([
     { name: "admin", is_system: 1, n: SYSTEM_ROLE_PERMISSIONS.admin.size },
-    { name: "member", is_system: 1, n: 0 },
+    { name: "member", is_system: 1, n: SYSTEM_ROLE_PERMISSIONS.member.size },
     { name: "owner", is_system: 1, n: SYSTEM_ROLE_PERMISSIONS.owner.size },
   ]);
 });

@@ -287,7 +287,7 @@ describe("enforcement explicitly off", () => {
   test("the server names the app at start-up, at every start", async () => {
     for (let run = 0; run < 2; run++) {
       const log = memoryLogger("warn");
-      reviewAdminLaneEnforcement({ apps: ctx.deps.apps, log });
+      reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
       const named = log.lines
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .filter((l) => String(l.msg).startsWith("enforce_app_permissions is off"));
@@ -323,6 +323,12 @@ describe("apps from before the secure default", () => {
     ctx.deps.db.$client
       .query("UPDATE auth_configs SET config = ? WHERE app_id = ?")
       .run(JSON.stringify(stored), legacy.id);
+    // Members held no permission at all before the secure default.
+    ctx.deps.db.$client
+      .query(
+        "DELETE FROM role_permissions WHERE role_id = (SELECT id FROM roles WHERE app_id = ? AND name = 'member')",
+      )
+      .run(legacy.id);
   });
 
   test("a stored false that no operator chose reads as enforced", async () => {
@@ -335,7 +341,7 @@ describe("apps from before the secure default", () => {
   test("start-up stores it as on, audited as the system and logged once; the next start changes nothing", async () => {
     const before = auditRows(ctx, legacy.id, "auth_config.updated").length;
     const log = memoryLogger("warn");
-    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, log });
+    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
     expect(storedConfig(legacy.id).enforce_app_permissions).toBe(true);
     const rows = auditRows(ctx, legacy.id, "auth_config.updated");
     expect(rows).toHaveLength(before + 1);
@@ -349,8 +355,15 @@ describe("apps from before the secure default", () => {
       expect.objectContaining({ level: "warn", msg: expect.stringContaining("turned on") }),
     ]);
 
+    // Its members keep signing their own devices out: the upgrade binds session.revoke to member, once.
+    const perms = await ctx.call("GET", "/{app_slug}/v1/me/permissions", {
+      params: { app_slug: legacy.slug },
+      auth: as(member.token),
+    });
+    expect(perms.body.permissions).toEqual(["session.revoke"]);
+
     const again = memoryLogger("warn");
-    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, log: again });
+    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log: again });
     expect(again.lines.filter((l) => l.includes(legacy.id))).toEqual([]);
     expect(auditRows(ctx, legacy.id, "auth_config.updated")).toHaveLength(before + 1);
     expect(ctx.deps.audit.verify().ok).toBe(true);
@@ -369,7 +382,7 @@ describe("apps from before the secure default", () => {
     });
     expect(other.body.enforce_app_permissions).toBe(false);
     const log = memoryLogger("warn");
-    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, log });
+    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
     expect(storedConfig(legacy.id).enforce_app_permissions).toBe(false);
     expect(
       (await ctx.call("GET", USERS, { params: { app_slug: legacy.slug }, auth: as(member.token) })).status,

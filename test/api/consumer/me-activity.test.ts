@@ -28,12 +28,6 @@ const act = (who: TestUser, method: string, path: string, body?: unknown, a: Tes
 beforeAll(async () => {
   ctx = await createTestContext();
   app = await createApp(ctx, "activity-app");
-  // New apps enforce their permissions; revoking a session below needs session.revoke.
-  const grant = await ctx.call("PUT", "/v1/apps/{app_id}/roles/{role_name}/permissions", {
-    params: { app_id: app.id, role_name: "member" },
-    body: { permissions: ["session.revoke"] },
-  });
-  expect(grant.status).toBe(200);
   elsewhereApp = await createApp(ctx, "activity-other");
   u = await createUser(ctx, app, "actor");
   neighbour = await createUser(ctx, app, "neighbour");

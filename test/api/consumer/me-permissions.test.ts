@@ -72,7 +72,7 @@ describe("what each role resolves to", () => {
   const CASES: Case[] = [
     ["owner", () => sorted([...SYSTEM_PERMISSIONS.map((p) => p.key), "invoice.pay", "invoice.read"])],
     ["admin", () => sorted(SYSTEM_ROLE_PERMISSIONS.admin)],
-    ["member", () => []],
+    ["member", () => ["session.revoke"]],
     ["accountant", () => ["invoice.pay", "invoice.read", "user.read"]],
     ["auditor", () => []],
   ];
@@ -91,7 +91,7 @@ describe("what each role resolves to", () => {
     const u = await createEndUser(ctx, loose, "plain", { role: "member" });
     const res = await me(u.token, loose.slug);
     expect(res.status).toBe(200);
-    expect(res.body.permissions).toEqual([]);
+    expect(res.body.permissions).toEqual(["session.revoke"]);
   });
 });
 

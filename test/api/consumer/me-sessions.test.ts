@@ -20,13 +20,6 @@ let app: TestApp;
 beforeAll(async () => {
   ctx = await createTestContext();
   app = await createApp(ctx, "sessions-app");
-  // New apps enforce their permissions, and revoking a session needs session.revoke: members get it here,
-  // as an app whose users sign their other devices out would bind it.
-  const grant = await ctx.call("PUT", "/v1/apps/{app_id}/roles/{role_name}/permissions", {
-    params: { app_id: app.id, role_name: "member" },
-    body: { permissions: ["session.revoke"] },
-  });
-  expect(grant.status).toBe(200);
 });
 
 const list = (u: { token: string }) =>
@@ -168,15 +161,35 @@ async function otherApp(): Promise<TestApp> {
 }
 
 describe("DELETE /{app_slug}/v1/me/sessions/{id} under enforce_app_permissions", () => {
-  test("needs session.revoke once the app enforces its permissions; listed as enforced", async () => {
+  test("a new app's member holds session.revoke, so it signs its own devices out with enforcement on", async () => {
     const enforced = await createApp(ctx, "sessions-enforced");
+    const config = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", {
+      params: { app_id: enforced.id },
+    });
+    expect(config.body.enforce_app_permissions).toBe(true);
+    const member = await createUser(ctx, enforced, "plain-member");
+    const first = await openSession(ctx, enforced, member.id);
+    const allowed = await ctx.call("DELETE", "/{app_slug}/v1/me/sessions/{id}", {
+      params: { app_slug: enforced.slug, id: first.sessionId },
+      auth: bearer(member),
+    });
+    expect(allowed.status).toBe(204);
+    expect(sessionRow(ctx, first.sessionId)!.revokedAt).not.toBeNull();
+    const list = await ctx.call("GET", "/v1/apps/{app_id}/permissions/enforcement", {
+      params: { app_id: enforced.id },
+    });
+    expect(list.body.data).toContain("session.revoke");
+  });
+
+  test("an operator who unbinds session.revoke from member makes the route 403 PERMISSION_DENIED", async () => {
+    const enforced = await createApp(ctx, "sessions-unbound");
+    const unbind = await ctx.call("PUT", "/v1/apps/{app_id}/roles/{role_name}/permissions", {
+      params: { app_id: enforced.id, role_name: "member" },
+      body: { permissions: [] },
+    });
+    expect(unbind.status).toBe(200);
     const member = await createUser(ctx, enforced, "plain-member");
     const other = await openSession(ctx, enforced, member.id);
-    const patch = await ctx.call("PATCH", "/v1/apps/{app_id}/auth-config", {
-      params: { app_id: enforced.id },
-      body: { enforce_app_permissions: true },
-    });
-    expect(patch.status).toBe(200);
     const refused = await ctx.call("DELETE", "/{app_slug}/v1/me/sessions/{id}", {
       params: { app_slug: enforced.slug, id: other.sessionId },
       auth: bearer(member),
@@ -192,9 +205,5 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id} under enforce_app_permissions",
       auth: bearer(member),
     });
     expect(allowed.status).toBe(204);
-    const list = await ctx.call("GET", "/v1/apps/{app_id}/permissions/enforcement", {
-      params: { app_id: enforced.id },
-    });
-    expect(list.body.data).toContain("session.revoke");
   });
 });

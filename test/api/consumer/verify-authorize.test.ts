@@ -65,7 +65,8 @@ describe("POST /authorize and /authorize/batch", () => {
       ],
       ["admin", { permission: "invoice.read" }, false, ["invoice.read"]],
       ["member", { permission: "user.read" }, false, ["user.read"]],
-      ["member", { permission: "session.revoke" }, false, ["session.revoke"]],
+      ["member", { permission: "session.revoke" }, true, []],
+      ["member", { permission: "user.delete" }, false, ["user.delete"]],
       ["member", { permissions: ["user.read", "user.read"] }, false, ["user.read"]],
     ];
     test.each(cases)("%s asking %j → %p", async (who, body, authorized, missing) => {
