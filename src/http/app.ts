@@ -126,7 +126,7 @@ export function createApp(deps: Deps) {
       ) {
         err = new OAuthError(err.status === 413 ? 413 : 400, "invalid_request", err.message);
       }
-      // RFC 7235 §3.1 / RFC 6750 §3: every bearer 401 names its scheme (body-credential 401s excepted).
+      // RFC 7235 §3.1 / RFC 6750 §3: every 401 names its scheme.
       const challenge =
         err instanceof HeimdallError && err.status === 401 ? bearerChallenge(err.code, request) : undefined;
       const res = mapError(err, code, state.id, log, challenge ? { "www-authenticate": challenge } : {});

@@ -25,18 +25,19 @@ export class OAuthError extends Error {
 export const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 
 /**
- * 401s about a credential in the body (a password, a refresh token), not about the request's bearer:
- * a Bearer challenge there would tell a client to drop a token that is fine (`PATCH /me/password` with
- * a wrong current password) or to send one where none applies (sign-in).
+ * 401s about a credential in the body (a password, a refresh token), not about the request's bearer.
+ * They still name the scheme (RFC 7235 §3.1: a 401 MUST carry a challenge), but never with
+ * `error="invalid_token"`: that would tell a client to drop a token that is fine (`POST
+ * /me/change-password` with a wrong current password).
  */
 const BODY_CREDENTIAL_CODES = new Set(["INVALID_CREDENTIALS", "INVALID_REFRESH_TOKEN"]);
 
 /**
  * The `WWW-Authenticate` value of a 401 with `code`: `error="invalid_token"` only when the request sent
- * a bearer token (RFC 6750 §3.1: no error code when it carried no credential); undefined when exempt.
+ * a bearer token that was refused (RFC 6750 §3.1: no error code when it carried no credential).
  */
-export function bearerChallenge(code: string, request: Request): string | undefined {
-  if (BODY_CREDENTIAL_CODES.has(code)) return undefined;
+export function bearerChallenge(code: string, request: Request): string {
+  if (BODY_CREDENTIAL_CODES.has(code)) return 'Bearer realm="heimdall"';
   const sent = /^Bearer[ \t]+\S/i.test(request.headers.get("authorization")?.trim() ?? "");
   return sent ? 'Bearer realm="heimdall", error="invalid_token"' : 'Bearer realm="heimdall"';
 }

@@ -185,7 +185,7 @@ describe("every 401 carries a WWW-Authenticate challenge", () => {
     expect(res.headers.get("www-authenticate")).toBe(`Basic realm="${app.slug}"`);
   });
 
-  test("a wrong password at sign-in is not a bearer challenge: no header", async () => {
+  test("a wrong password at sign-in names the scheme without invalid_token", async () => {
     const consumer = await ctx.call("POST", "/{app_slug}/v1/auth/signin", {
       params: { app_slug: app.slug },
       body: { identifier: "alice", password: "not her password at all" },
@@ -193,17 +193,17 @@ describe("every 401 carries a WWW-Authenticate challenge", () => {
     });
     expect(consumer.status).toBe(401);
     expect(consumer.body.code).toBe("INVALID_CREDENTIALS");
-    expect(consumer.headers.get("www-authenticate")).toBeNull();
+    expect(consumer.headers.get("www-authenticate")).toBe('Bearer realm="heimdall"');
     const platform = await ctx.call("POST", "/v1/auth/signin", {
       body: { identifier: "owner@example.test", password: "not the password" },
       auth: null,
     });
     expect(platform.status).toBe(401);
     expect(platform.body.code).toBe("INVALID_CREDENTIALS");
-    expect(platform.headers.get("www-authenticate")).toBeNull();
+    expect(platform.headers.get("www-authenticate")).toBe('Bearer realm="heimdall"');
   });
 
-  test("an unknown refresh token is a body credential too: no header", async () => {
+  test("an unknown refresh token is a body credential too: the scheme, no invalid_token", async () => {
     const res = await ctx.call("POST", "/{app_slug}/v1/auth/refresh", {
       params: { app_slug: app.slug },
       body: { refresh_token: `hrt_${"x".repeat(43)}` },
@@ -211,7 +211,7 @@ describe("every 401 carries a WWW-Authenticate challenge", () => {
     });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_REFRESH_TOKEN");
-    expect(res.headers.get("www-authenticate")).toBeNull();
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="heimdall"');
   });
 });
 
