@@ -198,7 +198,9 @@ describe("GET /roles/{role_name}", () => {
     const res = await ctx.call("GET", ROLE, { params: { app_id: app.id, role_name: "MEMBER" } });
     expect(res.status).toBe(200);
     expect(res.body.name).toBe("member");
-    expect(res.body.permissions).toEqual([expect.objectContaining({ resource: "session", action: "revoke" })]);
+    expect(res.body.permissions).toEqual([
+      expect.objectContaining({ resource: "session", action: "revoke" }),
+    ]);
   });
 
   test.each([
