@@ -14,13 +14,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config/index.ts";
+import { systemClock } from "../src/core/clock.ts";
+import { sha256Hex } from "../src/core/crypto.ts";
+import { memoryLogger } from "../src/core/logger.ts";
 import { openDatabase } from "../src/db/client.ts";
 import { buildDeps } from "../src/deps.ts";
-import { createApp } from "../src/http/app.ts";
-import { systemClock } from "../src/platform/clock.ts";
-import { sha256Hex } from "../src/platform/crypto.ts";
-import { memoryLogger } from "../src/platform/logger.ts";
 import { createMasterKeyFile } from "../src/vault/master-key.ts";
 import { BENCH_PAK, machineLine } from "./lib.ts";
 

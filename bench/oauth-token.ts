@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { sha256Hex } from "../src/platform/crypto.ts";
+import { sha256Hex } from "../src/core/crypto.ts";
 import {
   BENCH_PAK,
   cleanup,

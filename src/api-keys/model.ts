@@ -1,8 +1,8 @@
 /** @module App API keys wire model: the permission grammar shared with M2M scopes, the create schema, row → DTO. */
 import { z } from "zod";
+import { iso } from "../core/clock.ts";
+import { expiresAtSchema } from "../core/expiry.ts";
 import type { appApiKeys } from "../db/schema.ts";
-import { iso } from "../platform/clock.ts";
-import { expiresAtSchema } from "../platform/expiry.ts";
 
 export type ApiKeyRow = typeof appApiKeys.$inferSelect;
 

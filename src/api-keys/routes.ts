@@ -1,10 +1,10 @@
 /** @module Admin API for app API keys: list, mint (shown once, idempotent), delete; thin handlers over ApiKeyService. */
 import { Elysia } from "elysia";
+import { queryParam } from "../core/pagination.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
 import { idempotentCreate } from "../http/idempotency.ts";
-import { queryParam } from "../http/pagination.ts";
 import { createApiKeySchema } from "./model.ts";
 
 export const apiKeysRoutes = (deps: Deps) =>

@@ -1,7 +1,11 @@
 /** @module App API keys (`hdk_live_…`): Admin create/list/delete, and `authenticate` for the Consumer admin lane. */
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
-import { type Db, tx } from "../db/client.ts";
+import { type Clock, iso, MINUTE } from "../core/clock.ts";
+import { constantTimeEqual, sha256Hex } from "../core/crypto.ts";
+import { conflict, notFound } from "../core/errors.ts";
+import { isExpired, resolveExpiry } from "../core/expiry.ts";
+import { newId, randomToken } from "../core/ids.ts";
 import {
   decodeCursor,
   isPosition,
@@ -9,13 +13,9 @@ import {
   type Position,
   pageOf,
   parseLimit,
-} from "../http/pagination.ts";
-import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
-import { type Clock, iso, MINUTE } from "../platform/clock.ts";
-import { constantTimeEqual, sha256Hex } from "../platform/crypto.ts";
-import { conflict, notFound } from "../platform/errors.ts";
-import { isExpired, resolveExpiry } from "../platform/expiry.ts";
-import { newId, randomToken } from "../platform/ids.ts";
+} from "../core/pagination.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
 import {
   API_KEY_PREFIX,
   type ApiKeySummaryDto,

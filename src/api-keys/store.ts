@@ -1,8 +1,8 @@
 /** @module Drizzle and prepared queries for app API keys: keyset listing, insert, delete, the hot hash lookup. */
 import { and, desc, eq, lt, or } from "drizzle-orm";
+import type { Position } from "../core/pagination.ts";
 import { changes, type Db } from "../db/client.ts";
 import { appApiKeys } from "../db/schema.ts";
-import type { Position } from "../http/pagination.ts";
 import type { ApiKeyRow } from "./model.ts";
 
 /** The columns `authenticate` needs, read on every request that presents a key. */

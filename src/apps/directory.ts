@@ -2,21 +2,15 @@
  * @module Slug → app, from memory: the Consumer surface resolves `/{app_slug}` on every request, and
  * JWKS requests must not pay a database read. The apps service invalidates it on every app write.
  */
+import type { AppRef } from "../core/app-ref.ts";
+import type { Clock } from "../core/clock.ts";
 import type { Db } from "../db/client.ts";
-import type { Clock } from "../platform/clock.ts";
-
-export interface DirectoryEntry {
-  readonly id: string;
-  readonly slug: string;
-  readonly workspaceId: string;
-  readonly status: "active" | "suspended" | "archived";
-}
 
 export interface AppDirectory {
   /** The app whose live slug is `slug`. */
-  bySlug(slug: string): DirectoryEntry | undefined;
+  bySlug(slug: string): AppRef | undefined;
   /** The app a renamed slug still points at, during its alias window. */
-  byAlias(slug: string): DirectoryEntry | undefined;
+  byAlias(slug: string): AppRef | undefined;
   /** Forget everything: app writes are rare, reads are constant. */
   invalidate(): void;
 }
@@ -24,15 +18,15 @@ export interface AppDirectory {
 const MAX_NEGATIVE = 10_000;
 
 export function createAppDirectory({ db, clock }: { db: Db; clock: Clock }): AppDirectory {
-  const bySlugQuery = db.$client.query<DirectoryEntry, [string]>(
+  const bySlugQuery = db.$client.query<AppRef, [string]>(
     "SELECT id, slug, workspace_id AS workspaceId, status FROM apps WHERE slug = ?",
   );
-  const byAliasQuery = db.$client.query<DirectoryEntry & { expiresAt: number }, [string]>(
+  const byAliasQuery = db.$client.query<AppRef & { expiresAt: number }, [string]>(
     `SELECT a.id, a.slug, a.workspace_id AS workspaceId, a.status, s.expires_at AS expiresAt
        FROM app_slug_aliases s JOIN apps a ON a.id = s.app_id WHERE s.slug = ?`,
   );
-  const live = new Map<string, DirectoryEntry | null>();
-  const aliases = new Map<string, (DirectoryEntry & { expiresAt: number }) | null>();
+  const live = new Map<string, AppRef | null>();
+  const aliases = new Map<string, (AppRef & { expiresAt: number }) | null>();
   // Unknown slugs are remembered too (a scanner must not turn into a query per request), but boundedly.
   const remember = <T>(map: Map<string, T | null>, key: string, value: T | null) => {
     if (value === null && map.size >= MAX_NEGATIVE) return;

@@ -1,10 +1,10 @@
 /** @module Apps wire model: slug rules, request schemas, and the row → AppResponseDto mapping. */
 
 import { z } from "zod";
+import { iso } from "../core/clock.ts";
+import { isUuid } from "../core/ids.ts";
+import { isPosition, type Position } from "../core/pagination.ts";
 import type { apps } from "../db/schema.ts";
-import { isPosition, type Position } from "../http/pagination.ts";
-import { iso } from "../platform/clock.ts";
-import { isUuid } from "../platform/ids.ts";
 
 export type AppRow = typeof apps.$inferSelect;
 export type AppStatus = AppRow["status"];

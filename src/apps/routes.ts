@@ -1,10 +1,10 @@
 /** @module Admin API for apps: CRUD, status, auth config and the caller's stats; thin handlers over AppService. */
 import { Elysia } from "elysia";
+import { queryParam } from "../core/pagination.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
 import { idempotentCreate } from "../http/idempotency.ts";
-import { queryParam } from "../http/pagination.ts";
 import { authConfigPatchSchema } from "./auth-config.ts";
 import { createAppSchema, updateAppSchema, updateStatusSchema } from "./model.ts";
 

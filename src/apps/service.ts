@@ -1,13 +1,13 @@
 /** @module Apps rules: create with signing keys in one transaction, read/update/status/delete, auth config, stats. */
 import type { AuditWriter } from "../audit/writer.ts";
+import { type Clock, DAY } from "../core/clock.ts";
+import { badRequest, conflict, type HeimdallError, notFound, validationError } from "../core/errors.ts";
+import { isUuid, newId } from "../core/ids.ts";
+import type { Logger } from "../core/logger.ts";
+import { decodeCursor, type Page, pageOf, parseLimit } from "../core/pagination.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
-import { decodeCursor, type Page, pageOf, parseLimit } from "../http/pagination.ts";
-import { actorOf, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "../http/principal.ts";
 import type { KeyService } from "../keys/service.ts";
-import { type Clock, DAY } from "../platform/clock.ts";
-import { badRequest, conflict, type HeimdallError, notFound, validationError } from "../platform/errors.ts";
-import { isUuid, newId } from "../platform/ids.ts";
-import type { Logger } from "../platform/logger.ts";
 import { grantMemberDefaults, seedAppRoles } from "../rbac/seed.ts";
 import { authorize, visibleWorkspaces } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";

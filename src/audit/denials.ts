@@ -1,8 +1,9 @@
 /** @module Access denials (RBAC, PAK policy, workspace role, CSRF): the 403 that carries who was refused, and its debounced audit row. */
+
+import { type Clock, MINUTE } from "../core/clock.ts";
+import { HeimdallError } from "../core/errors.ts";
+import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
-import type { AuditActor, CallMeta } from "../http/principal.ts";
-import { type Clock, MINUTE } from "../platform/clock.ts";
-import { HeimdallError } from "../platform/errors.ts";
 import type { AuditWriter } from "./writer.ts";
 
 export const DENIAL_ACTION = "access.denied";

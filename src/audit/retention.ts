@@ -1,8 +1,8 @@
 /** @module Audit retention: prunes rows past `audit_retention_days` in short batches, anchoring each chain where it was cut. */
 import { sql } from "drizzle-orm";
+import { type Clock, DAY } from "../core/clock.ts";
 import { type Db, tx } from "../db/client.ts";
 import { auditAnchors } from "../db/schema.ts";
-import { type Clock, DAY } from "../platform/clock.ts";
 
 /**
  * Rows deleted per write transaction. Each row also leaves six indexes; measured on a file database

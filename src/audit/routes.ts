@@ -1,10 +1,10 @@
 /** @module Admin API: an app's audit log, newest first, filtered by action and actor, cursor-paginated over `seq`. */
 import { Elysia } from "elysia";
+import { validationError } from "../core/errors.ts";
+import { decodeCursor, type Page, pageOf, parseLimit, queryParam } from "../core/pagination.ts";
+import type { PlatformPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
 import { guards } from "../http/guards.ts";
-import { decodeCursor, type Page, pageOf, parseLimit, queryParam } from "../http/pagination.ts";
-import type { PlatformPrincipal } from "../http/principal.ts";
-import { validationError } from "../platform/errors.ts";
 import { type AuditLogEntryDto, createAuditStore, toAuditLogDto } from "./store.ts";
 
 interface SeqCursor {

@@ -1,8 +1,8 @@
 /** @module Read side of the audit log: the per-app, newest-first listing behind the Admin audit-logs route. */
 import { and, desc, eq, lt } from "drizzle-orm";
+import { iso } from "../core/clock.ts";
 import type { Db } from "../db/client.ts";
 import { auditLog } from "../db/schema.ts";
-import { iso } from "../platform/clock.ts";
 
 export type AuditRow = typeof auditLog.$inferSelect;
 

@@ -1,11 +1,11 @@
 /** @module The append-only audit log (DESIGN §8): one writer, a SHA-256 hash chain per app, and its verifier. */
 import { asc, gt } from "drizzle-orm";
+import type { Clock } from "../core/clock.ts";
+import { sha256Hex } from "../core/crypto.ts";
+import { newId } from "../core/ids.ts";
+import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, preparedInsert } from "../db/client.ts";
 import { auditAnchors, auditLog } from "../db/schema.ts";
-import type { AuditActor, CallMeta } from "../http/principal.ts";
-import type { Clock } from "../platform/clock.ts";
-import { sha256Hex } from "../platform/crypto.ts";
-import { newId } from "../platform/ids.ts";
 
 export interface AuditEntry {
   /** Set for app events; the chain is then the app id. */

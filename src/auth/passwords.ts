@@ -7,7 +7,7 @@
  * most `concurrency` run and `maxQueued` wait; beyond that the caller gets 429 at once.
  */
 import { availableParallelism } from "node:os";
-import { HeimdallError } from "../platform/errors.ts";
+import { HeimdallError } from "../core/errors.ts";
 import type { HashPriority } from "./argon2-params.ts";
 import type { HashJob, HashResult, HashThreadSetup } from "./hash-worker.ts";
 

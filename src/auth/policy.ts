@@ -1,7 +1,7 @@
 /** @module The end-user password policy: one pure check shared by signup, change-password and reset-password. */
 import type { AuthConfig } from "../apps/auth-config.ts";
-import type { ErrorDetail } from "../platform/errors.ts";
-import { HeimdallError } from "../platform/errors.ts";
+import type { ErrorDetail } from "../core/errors.ts";
+import { HeimdallError } from "../core/errors.ts";
 import { foldPassword } from "./common-passwords.ts";
 import { isCommonPassword, isTrivialPattern } from "./guessable.ts";
 import { MAX_PASSWORD_BYTES } from "./passwords.ts";

@@ -1,10 +1,13 @@
 /** @module Consumer routes for sign-up, sign-in, refresh and logout: thin handlers over AuthService. */
+
 import { Elysia } from "elysia";
+import type { AppRef } from "../core/app-ref.ts";
+import { unauthorized } from "../core/errors.ts";
+import type { PakPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { appNotFound, bearerToken, type ConsumerApp, consumerGuards } from "../http/consumer.ts";
-import type { PakPrincipal } from "../http/principal.ts";
-import { unauthorized } from "../platform/errors.ts";
+import { appNotFound, bearerToken, consumerGuards } from "../http/consumer.ts";
+import { callMeta } from "../http/guards.ts";
 import { authorize } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";
 import { logoutSchema, refreshSchema, signinSchema, signupSchema } from "./model.ts";
@@ -25,14 +28,17 @@ export function authRoutes(deps: Deps) {
    * The `consumerPak` guard's check, run when the app's config asks for it or the request presents a PAK
    * (see AuthService.signup). Any other bearer token (an end user's, say) is not a PAK and is ignored.
    */
-  const signupPak = (request: Request, app: ConsumerApp): SignupPak => {
+  const signupPak = (request: Request, app: AppRef): SignupPak => {
     const token = bearerToken(request);
     return {
       presented: token?.startsWith("pcft_live_") ?? false,
       check: async () => {
         if (!token?.startsWith("pcft_live_"))
           throw unauthorized("UNAUTHORIZED", "A platform API key is required");
-        const principal = (await deps.platformAuth.authenticate(request, { allowPak: true })) as PakPrincipal;
+        const principal = (await deps.platformAuth.authenticate(request, {
+          allowPak: true,
+          meta: callMeta(request),
+        })) as PakPrincipal;
         authorize(principal, app.workspaceId, "heimdall.signup.create", appResource(app.id), () =>
           appNotFound(app.slug),
         );

@@ -6,17 +6,19 @@
  * at the same attempt for an identifier nobody holds. Only sign-up shows that an account exists, on purpose
  * and as every mainstream IdP does (409 USERNAME_TAKEN / EMAIL_TAKEN — a sign-up form cannot work otherwise).
  */
+
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
+import type { AppRef } from "../core/app-ref.ts";
+import { type Clock, MINUTE, SECOND } from "../core/clock.ts";
+import { conflict, forbidden, HeimdallError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
-import type { AuditActor, CallMeta } from "../http/principal.ts";
-import { type Clock, MINUTE, SECOND } from "../platform/clock.ts";
-import { conflict, forbidden, HeimdallError } from "../platform/errors.ts";
-import { newId } from "../platform/ids.ts";
 import type { Limit, RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { SessionRow } from "../sessions/store.ts";
-import type { TokenApp, TokenService } from "../sessions/tokens.ts";
+import type { TokenService } from "../sessions/tokens.ts";
 import { emailDomain, normalizeEmail, normalizeUsername } from "../users/normalize.ts";
 import { createUserStore, type EndUserRow } from "../users/store.ts";
 import { type SigninInput, type SignupInput, type TokenResponse, tokenResponse } from "./model.ts";
@@ -65,11 +67,11 @@ export interface SignupPak {
 }
 
 export interface AuthService {
-  signup(app: TokenApp, input: SignupInput, meta: CallMeta, pak: SignupPak): Promise<TokenResponse>;
-  signin(app: TokenApp, input: SigninInput, meta: CallMeta): Promise<TokenResponse>;
-  refresh(app: TokenApp, refreshToken: string, meta: CallMeta): Promise<TokenResponse>;
+  signup(app: AppRef, input: SignupInput, meta: CallMeta, pak: SignupPak): Promise<TokenResponse>;
+  signin(app: AppRef, input: SigninInput, meta: CallMeta): Promise<TokenResponse>;
+  refresh(app: AppRef, refreshToken: string, meta: CallMeta): Promise<TokenResponse>;
   /** Ends the session owning the token; silently does nothing when there is none (logout is idempotent). */
-  logout(app: TokenApp, refreshToken: string, meta: CallMeta): void;
+  logout(app: AppRef, refreshToken: string, meta: CallMeta): void;
 }
 
 const PASSWORD_AMR = ["pwd"];
@@ -93,7 +95,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   });
 
   /** The access token lives no longer than its session. */
-  const accessFor = (app: TokenApp, session: SessionRow, role: string) =>
+  const accessFor = (app: AppRef, session: SessionRow, role: string) =>
     tokens.issueEndUser(
       app,
       { sub: session.userId, sid: session.id, role, amr: session.amr },

@@ -9,9 +9,9 @@
  * untouched until failures from many addresses reach the per-identifier ceiling (NIST SP 800-63B §5.2.2
  * allows at most 100 consecutive failures per account).
  */
-import { type Clock, DAY, HOUR, MINUTE } from "../platform/clock.ts";
-import { sha256Hex } from "../platform/crypto.ts";
-import { HeimdallError } from "../platform/errors.ts";
+import { type Clock, DAY, HOUR, MINUTE } from "../core/clock.ts";
+import { sha256Hex } from "../core/crypto.ts";
+import { HeimdallError } from "../core/errors.ts";
 import { headersOf, type Limit, type RateLimiter } from "../ratelimit/limiter.ts";
 
 export const SIGNIN_THROTTLE = {

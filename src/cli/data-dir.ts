@@ -2,10 +2,10 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import type { Config } from "../config/index.ts";
+import { createLogger, type Logger } from "../core/logger.ts";
 import { databaseFileProblem, openDatabase, pendingMigrations } from "../db/client.ts";
 import { workspaces } from "../db/schema.ts";
 import { buildDeps, type Deps } from "../deps.ts";
-import { createLogger, type Logger } from "../platform/logger.ts";
 import { createMasterKeyFile, loadMasterKeys, VaultError } from "../vault/master-key.ts";
 import { CliError, EXIT_FAILURE, type Io } from "./args.ts";
 import { dataDirHolder, type Instead, lockDataDir } from "./data-dir-lock.ts";

@@ -1,6 +1,6 @@
 /** @module The CLI dispatcher: `heimdall <command> …` → the command's module; errors become a message and an exit code. */
 import { ConfigError } from "../config/index.ts";
-import { HeimdallError } from "../platform/errors.ts";
+import { HeimdallError } from "../core/errors.ts";
 import { CliError, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Io } from "./args.ts";
 import { command as audit } from "./audit.ts";
 import { command as healthcheck } from "./healthcheck.ts";

@@ -1,5 +1,5 @@
 /** @module `heimdall init`: creates the data dir, master key, database, default workspace, owner and PAK — only on an empty data dir. */
-import { createLogger } from "../platform/logger.ts";
+import { createLogger } from "../core/logger.ts";
 import { CliError, type CommandSpec, configFrom, EXIT_FAILURE, EXIT_OK, simpleCommand } from "./args.ts";
 import {
   checkDataDir,

@@ -1,6 +1,7 @@
 /** @module `heimdall keys list|rotate`: an app's signing keys from the command line (DESIGN §6). */
+
+import type { AuditActor, CallMeta } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
-import type { AuditActor, CallMeta } from "../http/principal.ts";
 import {
   CliError,
   commandGroup,

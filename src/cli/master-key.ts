@@ -1,7 +1,7 @@
 /** @module `heimdall master-key rotate`: a new active master key, every DEK re-wrapped in one transaction, old keys retired on request. */
 import type { Config } from "../config/index.ts";
+import { systemClock } from "../core/clock.ts";
 import { migrate, openDatabase } from "../db/client.ts";
-import { systemClock } from "../platform/clock.ts";
 import { appendMasterKey, loadMasterKeys, retireOldMasterKeys, VaultError } from "../vault/master-key.ts";
 import { createVault } from "../vault/vault.ts";
 import { CliError, commandGroup, configFrom, EXIT_FAILURE, EXIT_OK, type Io, type Parsed } from "./args.ts";

@@ -1,5 +1,5 @@
 /** @module `heimdall pak create`: mints a platform API key from the command line and prints its token once (DESIGN §4). */
-import { DAY, HOUR, MINUTE } from "../platform/clock.ts";
+import { DAY, HOUR, MINUTE } from "../core/clock.ts";
 import {
   CliError,
   commandGroup,

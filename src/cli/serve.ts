@@ -1,9 +1,10 @@
 /** @module `heimdall serve`: checks the data dir, initialises it on first run, serves HTTP, and shuts down cleanly on SIGTERM/SIGINT. */
+
+import { createApp } from "../app.ts";
 import { reviewAdminLaneEnforcement } from "../apps/enforcement.ts";
+import { createLogger } from "../core/logger.ts";
 import { buildDeps, type Deps } from "../deps.ts";
-import { createApp } from "../http/app.ts";
 import { MAX_BULK_BODY_BYTES } from "../http/body.ts";
-import { createLogger } from "../platform/logger.ts";
 import { CliError, type CommandSpec, configFrom, EXIT_FAILURE, EXIT_OK, simpleCommand } from "./args.ts";
 import {
   checkDataDir,

@@ -20,19 +20,20 @@
  * Enumeration: the mint routes answer `{}` for an unknown, already-verified (verification) or unverified
  * (reset) contact, and the email routes check every precondition of the app before touching the contact.
  */
+
 import { randomInt } from "node:crypto";
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { PasswordHasher } from "../auth/passwords.ts";
 import { checkPassword } from "../auth/policy.ts";
+import type { AppRef } from "../core/app-ref.ts";
+import { type Clock, iso, MINUTE } from "../core/clock.ts";
+import { constantTimeEqual, hmacSha256Hex } from "../core/crypto.ts";
+import { HeimdallError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { EmailService, MailPlan } from "../email/service.ts";
-import type { ConsumerApp } from "../http/consumer.ts";
-import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
-import { type Clock, iso, MINUTE } from "../platform/clock.ts";
-import { constantTimeEqual, hmacSha256Hex } from "../platform/crypto.ts";
-import { HeimdallError } from "../platform/errors.ts";
-import { newId } from "../platform/ids.ts";
 import { addressKey } from "../ratelimit/address.ts";
 import type { Limit, RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -66,32 +67,27 @@ export type CodeMintResult = CodeIssueDto | Record<string, never>;
 export type CodeDispatchResult = CodeDispatchDto | Record<string, never>;
 
 export interface CodeService {
-  requestVerification(
-    app: ConsumerApp,
-    p: PlatformPrincipal,
-    contact: ContactRef,
-    meta: CallMeta,
-  ): CodeMintResult;
+  requestVerification(app: AppRef, p: PlatformPrincipal, contact: ContactRef, meta: CallMeta): CodeMintResult;
   requestPasswordReset(
-    app: ConsumerApp,
+    app: AppRef,
     p: PlatformPrincipal,
     contact: ContactRef,
     meta: CallMeta,
   ): CodeMintResult;
   sendVerificationEmail(
-    app: ConsumerApp,
+    app: AppRef,
     p: PlatformPrincipal,
     contact: ContactRef,
     meta: CallMeta,
   ): Promise<CodeDispatchResult>;
   sendPasswordResetEmail(
-    app: ConsumerApp,
+    app: AppRef,
     p: PlatformPrincipal,
     contact: ContactRef,
     meta: CallMeta,
   ): Promise<CodeDispatchResult>;
-  verify(app: ConsumerApp, code: string, meta: CallMeta): VerifyResultDto;
-  resetPassword(app: ConsumerApp, code: string, newPassword: string, meta: CallMeta): Promise<void>;
+  verify(app: AppRef, code: string, meta: CallMeta): VerifyResultDto;
+  resetPassword(app: AppRef, code: string, newPassword: string, meta: CallMeta): Promise<void>;
   purge(): number;
 }
 
@@ -169,7 +165,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
   }
 
   function recordIssued(
-    app: ConsumerApp,
+    app: AppRef,
     p: PlatformPrincipal,
     purpose: CodePurpose,
     t: Target,
@@ -193,7 +189,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
   }
 
   function mint(
-    app: ConsumerApp,
+    app: AppRef,
     p: PlatformPrincipal,
     purpose: CodePurpose,
     ref: ContactRef,
@@ -209,7 +205,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
   }
 
   async function mintAndSend(
-    app: ConsumerApp,
+    app: AppRef,
     p: PlatformPrincipal,
     purpose: CodePurpose,
     ref: ContactRef,

@@ -1,7 +1,7 @@
 /** @module Email wire model: the notification-settings PATCH schema, its DTO, and the outbox listing DTO. */
 import { z } from "zod";
 import { normalizeOrigin } from "../apps/auth-config.ts";
-import { iso } from "../platform/clock.ts";
+import { iso } from "../core/clock.ts";
 import { isEmail } from "../users/normalize.ts";
 import type { NotificationSettingsRow, OutboxRow } from "./store.ts";
 import { isTemplateOf, TEMPLATE_NAMES, type TemplateKind } from "./templates.ts";

@@ -16,7 +16,10 @@
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Config } from "../config/index.ts";
-import { type Db, tx } from "../db/client.ts";
+import { type Clock, DAY, HOUR, MINUTE } from "../core/clock.ts";
+import { conflict, HeimdallError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import type { Logger } from "../core/logger.ts";
 import {
   decodeCursor,
   isPosition,
@@ -25,12 +28,9 @@ import {
   pageOf,
   parseLimit,
   queryParam,
-} from "../http/pagination.ts";
-import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
-import { type Clock, DAY, HOUR, MINUTE } from "../platform/clock.ts";
-import { conflict, HeimdallError } from "../platform/errors.ts";
-import { newId } from "../platform/ids.ts";
-import type { Logger } from "../platform/logger.ts";
+} from "../core/pagination.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
 import type { Vault } from "../vault/vault.ts";
 import { authorize } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";

@@ -1,8 +1,8 @@
 /** @module Drizzle queries of the email module: per-app notification settings and the durable outbox. */
 import { and, asc, desc, eq, inArray, lt, lte, or } from "drizzle-orm";
+import type { Position } from "../core/pagination.ts";
 import { changes, type Db } from "../db/client.ts";
 import { emailOutbox, notificationSettings } from "../db/schema.ts";
-import type { Position } from "../http/pagination.ts";
 
 export type NotificationSettingsRow = typeof notificationSettings.$inferSelect;
 export type OutboxRow = typeof emailOutbox.$inferSelect;

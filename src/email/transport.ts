@@ -5,7 +5,7 @@
  */
 import { createTransport } from "nodemailer";
 import type { Config } from "../config/index.ts";
-import type { Logger } from "../platform/logger.ts";
+import type { Logger } from "../core/logger.ts";
 
 export interface OutgoingEmail {
   id: string;

@@ -1,6 +1,6 @@
 /** @module Request bodies: size cap, JSON and form parsing, and zod validation into the DESIGN §2 detail list. */
 import type { z } from "zod";
-import { HeimdallError, validationError } from "../platform/errors.ts";
+import { HeimdallError, validationError } from "../core/errors.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 

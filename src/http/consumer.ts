@@ -7,10 +7,13 @@
  * The admin lane, `{ consumerAdmin: "user.list" }`, takes an EndUser or M2M token of this app or an
  * app API key and resolves `caller` with the permissions it holds.
  */
+
 import { type DocumentDecoration, Elysia } from "elysia";
 import { AccessDenied } from "../audit/denials.ts";
+import type { AppRef } from "../core/app-ref.ts";
+import { forbidden, HeimdallError, notFound, unauthorized } from "../core/errors.ts";
+import type { AuditActor, ConsumerAdminCaller, PakPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
-import { forbidden, HeimdallError, notFound, unauthorized } from "../platform/errors.ts";
 import type { AccountSnapshot } from "../sessions/store.ts";
 import type { EndUserClaims } from "../sessions/tokens.ts";
 import { TokenError } from "../sessions/tokens.ts";
@@ -18,14 +21,6 @@ import { createTokenInspector, type InspectFailure } from "../verify/inspect.ts"
 import { authorize } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";
 import { callMeta } from "./guards.ts";
-import type { AuditActor, PakPrincipal } from "./principal.ts";
-
-export interface ConsumerApp {
-  readonly id: string;
-  readonly slug: string;
-  readonly workspaceId: string;
-  readonly status: "active" | "suspended" | "archived";
-}
 
 export interface EndUserPrincipal {
   readonly kind: "end_user";
@@ -35,14 +30,6 @@ export interface EndUserPrincipal {
   readonly claims: EndUserClaims;
   /** The account as read with the session's liveness, in the same statement. */
   readonly account: AccountSnapshot;
-}
-
-/** Who called an admin-lane route, and exactly what it may do there. */
-export interface ConsumerAdminCaller {
-  readonly kind: "end_user" | "m2m" | "api_key";
-  /** Account id, M2M `client_id`, or API key id. */
-  readonly id: string;
-  readonly held: ReadonlySet<string>;
 }
 
 type ConsumerDeps = Pick<
@@ -79,7 +66,7 @@ const tokenError = (reason: string) =>
   );
 
 /** The admin lane's RBAC refusal; audited as `access.denied` on the app's chain (see audit/denials.ts). */
-const permissionDenied = (app: ConsumerApp, actor: AuditActor, permission: string) =>
+const permissionDenied = (app: AppRef, actor: AuditActor, permission: string) =>
   new AccessDenied("PERMISSION_DENIED", `This route requires the ${permission} permission`, {
     reason: "permission",
     actor,
@@ -89,7 +76,7 @@ const permissionDenied = (app: ConsumerApp, actor: AuditActor, permission: strin
 
 export function createConsumerResolver(deps: ConsumerDeps) {
   /** Archived apps leave the Consumer API (404); suspended apps refuse it (403). */
-  const app = (slug: string): ConsumerApp => {
+  const app = (slug: string): AppRef => {
     const a = deps.directory.bySlug(slug);
     if (!a || a.status === "archived") throw appNotFound(slug);
     if (a.status === "suspended") throw forbidden("APP_SUSPENDED", "This app is suspended");
@@ -97,7 +84,7 @@ export function createConsumerResolver(deps: ConsumerDeps) {
   };
 
   /** Verifies an EndUser access token of `a` and that its session is live right now. */
-  const endUser = async (a: ConsumerApp, token: string): Promise<EndUserPrincipal> => {
+  const endUser = async (a: AppRef, token: string): Promise<EndUserPrincipal> => {
     let claims: Awaited<ReturnType<typeof deps.tokens.verify>>;
     try {
       claims = await deps.tokens.verify(a, token);
@@ -135,7 +122,7 @@ export function createConsumerResolver(deps: ConsumerDeps) {
    * The admin lane's credential: an app API key holds exactly its `permissions[]`; an M2M token its
    * scopes (while its client stays active); an EndUser token what the account's current role grants.
    */
-  const adminCaller = async (a: ConsumerApp, request: Request): Promise<ConsumerAdminCaller> => {
+  const adminCaller = async (a: AppRef, request: Request): Promise<ConsumerAdminCaller> => {
     const token = bearerToken(request);
     if (!token) throw unauthorized("UNAUTHORIZED", "An access token or app API key is required");
     if (token.startsWith(API_KEY_PREFIX)) {
@@ -199,7 +186,10 @@ export function consumerGuards(deps: ConsumerDeps) {
         const token = bearerToken(request);
         if (!token?.startsWith("pcft_live_"))
           throw unauthorized("UNAUTHORIZED", "A platform API key is required");
-        const principal = (await deps.platformAuth.authenticate(request, { allowPak: true })) as PakPrincipal;
+        const principal = (await deps.platformAuth.authenticate(request, {
+          allowPak: true,
+          meta: callMeta(request),
+        })) as PakPrincipal;
         authorize(principal, app.workspaceId, action, appResource(app.id), () => appNotFound(app.slug));
         return { app, meta: callMeta(request), principal };
       },

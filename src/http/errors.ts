@@ -1,6 +1,6 @@
 /** @module The one error mapper: every thrown error becomes the DESIGN §2 wire shape; internals are logged, never sent. */
-import { HeimdallError } from "../platform/errors.ts";
-import type { Logger } from "../platform/logger.ts";
+import { HeimdallError, OAuthError } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
 
 export interface ErrorBody {
   statusCode: number;
@@ -8,18 +8,6 @@ export interface ErrorBody {
   message: string;
   details?: { field: string; reason: string }[];
   request_id: string;
-}
-
-/** RFC 6749 §5.2 error for the OAuth token endpoint: routes throw it and the mapper keeps its shape. */
-export class OAuthError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly description: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(description);
-  }
 }
 
 export const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };

@@ -1,7 +1,7 @@
 /** @module Lane guards as Elysia macros, declared once: routes opt in with `{ platform: "any" }` and read `principal`. */
 import { Elysia } from "elysia";
+import type { CallMeta, PlatformPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
-import type { CallMeta, PlatformPrincipal } from "./principal.ts";
 import { requestState } from "./request-state.ts";
 
 /** Read lazily: most requests never look at the address, the user agent or the signal. */
@@ -32,10 +32,12 @@ export function guards(deps: Pick<Deps, "platformAuth">) {
   return new Elysia().macro({
     platform: (mode: "any" | "user") => ({
       async resolve({ request }) {
+        const meta = callMeta(request);
         const principal: PlatformPrincipal = await deps.platformAuth.authenticate(request, {
           allowPak: mode === "any",
+          meta,
         });
-        return { principal, meta: callMeta(request) };
+        return { principal, meta };
       },
     }),
   });

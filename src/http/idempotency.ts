@@ -1,12 +1,12 @@
 /** @module Idempotency-Key (DESIGN §2): same key + same body replays for 24 h; a different body is a 409. */
 import { and, eq, like, lt } from "drizzle-orm";
+import { type Clock, DAY } from "../core/clock.ts";
+import { sha256Hex } from "../core/crypto.ts";
+import { HeimdallError, validationError } from "../core/errors.ts";
+import type { PlatformPrincipal } from "../core/principal.ts";
 import { changes, type Db } from "../db/client.ts";
 import { idempotencyKeys } from "../db/schema.ts";
-import { type Clock, DAY } from "../platform/clock.ts";
-import { sha256Hex } from "../platform/crypto.ts";
-import { HeimdallError, validationError } from "../platform/errors.ts";
 import type { Vault } from "../vault/vault.ts";
-import type { PlatformPrincipal } from "./principal.ts";
 
 export interface StoredResponse {
   status: number;

@@ -2,8 +2,8 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import type { Config } from "../config/index.ts";
+import { MINUTE, SECOND } from "../core/clock.ts";
 import type { Deps } from "../deps.ts";
-import { MINUTE, SECOND } from "../platform/clock.ts";
 
 /** What the generator needs of a mounted route (a subset of Elysia's `app.routes` entries). */
 export interface MountedRoute {

@@ -1,7 +1,7 @@
 /** @module Fresh RSA key material for one signing key: generated off the event loop, private half kept opaque. */
 import { generateKeyPair, randomBytes } from "node:crypto";
 import { promisify } from "node:util";
-import type { Clock } from "../platform/clock.ts";
+import type { Clock } from "../core/clock.ts";
 
 export interface PublicJwk {
   kty: string;

@@ -1,5 +1,5 @@
 /** @module Signing-key rotation policy (DESIGN §6): the timings and the one rule that schedules a next key. */
-import { DAY, HOUR } from "../platform/clock.ts";
+import { DAY, HOUR } from "../core/clock.ts";
 
 /** How long a key signs before the scheduler replaces it. */
 export const ROTATION_INTERVAL = 90 * DAY;

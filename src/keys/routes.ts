@@ -1,11 +1,11 @@
 /** @module Per-app discovery (JWKS, OpenID/OAuth metadata) on the Consumer surface, and the Admin key routes. */
 import { Elysia } from "elysia";
 import { z } from "zod";
+import { notFound } from "../core/errors.ts";
+import { actorOf } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
-import { actorOf } from "../http/principal.ts";
-import { notFound } from "../platform/errors.ts";
 
 const CACHE = "public, max-age=3600";
 export const JWKS_ROUTE = "/:app_slug/v1/.well-known/jwks.json";

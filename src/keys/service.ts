@@ -1,11 +1,11 @@
 /** @module Per-app RSA signing keys: sign JWTs, serve the JWKS from memory, rotate on schedule or on demand. */
 import { importJWK, type JWTPayload, SignJWT } from "jose";
+import { type Clock, iso } from "../core/clock.ts";
+import { HeimdallError, notFound } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import type { Logger } from "../core/logger.ts";
+import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
-import type { AuditActor, CallMeta } from "../http/principal.ts";
-import { type Clock, iso } from "../platform/clock.ts";
-import { HeimdallError, notFound } from "../platform/errors.ts";
-import { newId } from "../platform/ids.ts";
-import type { Logger } from "../platform/logger.ts";
 import type { Vault } from "../vault/vault.ts";
 import { buildJwks, type JwksDocument } from "./jwks.ts";
 import { generateKeyMaterial, Material, type PublicJwk } from "./material.ts";

@@ -2,16 +2,16 @@
  * @module The OAuth 2.0 token endpoint's rules (RFC 6749 §2.3.1, §4.4, §5): client authentication by
  * `client_secret_basic` or `client_secret_post`, the client_credentials grant, scope narrowing, RFC errors.
  */
+
 import type { AuditEntry, AuditWriter } from "../audit/writer.ts";
+import type { AppRef } from "../core/app-ref.ts";
+import { type Clock, MINUTE } from "../core/clock.ts";
+import { constantTimeEqual, sha256Hex } from "../core/crypto.ts";
+import { HeimdallError, OAuthError } from "../core/errors.ts";
+import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
-import { NO_BODY } from "../http/body.ts";
-import { OAuthError } from "../http/errors.ts";
-import type { AuditActor, CallMeta } from "../http/principal.ts";
-import { type Clock, MINUTE } from "../platform/clock.ts";
-import { constantTimeEqual, sha256Hex } from "../platform/crypto.ts";
-import { HeimdallError } from "../platform/errors.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
-import type { TokenApp, TokenService } from "../sessions/tokens.ts";
+import type { TokenService } from "../sessions/tokens.ts";
 import { type ClientLookup, createM2mStore } from "./store.ts";
 
 export const GRANT_TYPE = "client_credentials";
@@ -32,7 +32,7 @@ export const FAILED_AUTH_LIMITS = {
 export interface TokenRequest {
   /** The `Authorization` header, if any. */
   authorization: string | null;
-  /** The parsed body: a form or JSON object, or `NO_BODY`. */
+  /** The parsed body: a form or JSON object, or undefined when there was none. */
   body: unknown;
 }
 
@@ -45,7 +45,7 @@ export interface OAuthTokenResponse {
 
 export interface M2mGrant {
   /** Runs the client_credentials grant for `app`; throws `OAuthError` with the RFC 6749 §5.2 code. */
-  token(app: TokenApp, req: TokenRequest, meta: CallMeta): Promise<OAuthTokenResponse>;
+  token(app: AppRef, req: TokenRequest, meta: CallMeta): Promise<OAuthTokenResponse>;
 }
 
 export interface M2mGrantDeps {
@@ -98,7 +98,7 @@ function basicCredentials(header: string | null): { clientId: string; secret: st
 function bodyParams(
   body: unknown,
 ): Record<"grant_type" | "client_id" | "client_secret" | "scope", string | undefined> {
-  if (body === NO_BODY || body === undefined) body = {};
+  if (body === undefined) body = {};
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw invalidRequest("The request body must be a form or a JSON object");
   }
@@ -135,7 +135,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
     });
 
   const failureRow = (
-    app: TokenApp,
+    app: AppRef,
     reason: string,
     creds: ClientCredentials,
     client: ClientLookup | null,
@@ -159,7 +159,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
    * client; audited while under the limits. Past them the answer is 429 and nothing more is written.
    */
   const authFailed = (
-    app: TokenApp,
+    app: AppRef,
     creds: ClientCredentials,
     client: ClientLookup | null,
     meta: CallMeta,
@@ -218,7 +218,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
 
   /** Which client is calling and how, refusing a request that uses both methods or neither. */
   function credentialsOf(
-    app: TokenApp,
+    app: AppRef,
     req: TokenRequest,
     params: ReturnType<typeof bodyParams>,
   ): ClientCredentials {

@@ -1,8 +1,8 @@
 /** @module M2M clients wire model: request schemas, the client_id and secret formats, row → DTO mappings. */
 import { z } from "zod";
 import { credentialNameSchema, permissionListSchema } from "../api-keys/model.ts";
+import { iso } from "../core/clock.ts";
 import type { m2mClients } from "../db/schema.ts";
-import { iso } from "../platform/clock.ts";
 
 export type M2mClientRow = typeof m2mClients.$inferSelect;
 

@@ -1,12 +1,12 @@
 /** @module M2M routes: the Admin credentials API and the Consumer token endpoint (RFC 6749 §4.4); thin handlers. */
 import { Elysia } from "elysia";
+import { validationError } from "../core/errors.ts";
+import { queryParam } from "../core/pagination.ts";
 import type { Deps } from "../deps.ts";
-import { validate } from "../http/body.ts";
+import { NO_BODY, validate } from "../http/body.ts";
 import { consumerGuards } from "../http/consumer.ts";
 import { guards } from "../http/guards.ts";
 import { idempotentCreate } from "../http/idempotency.ts";
-import { queryParam } from "../http/pagination.ts";
-import { validationError } from "../platform/errors.ts";
 import {
   createM2mClientSchema,
   rotateSecretQuerySchema,
@@ -119,7 +119,7 @@ export const oauthTokenRoutes = (deps: Deps) =>
     async ({ app, meta, body, request, set }) => {
       const res = await deps.m2mGrant.token(
         app,
-        { authorization: request.headers.get("authorization"), body },
+        { authorization: request.headers.get("authorization"), body: body === NO_BODY ? undefined : body },
         meta,
       );
       Object.assign(set.headers, NO_STORE);

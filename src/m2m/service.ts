@@ -4,7 +4,11 @@ import { randomBytes } from "node:crypto";
 import type { AppRow } from "../apps/model.ts";
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
-import { type Db, tx } from "../db/client.ts";
+import type { Clock } from "../core/clock.ts";
+import { iso, SECOND } from "../core/clock.ts";
+import { sha256Hex } from "../core/crypto.ts";
+import { conflict, notFound } from "../core/errors.ts";
+import { newId, randomToken } from "../core/ids.ts";
 import {
   decodeCursor,
   isPosition,
@@ -12,13 +16,9 @@ import {
   type Position,
   pageOf,
   parseLimit,
-} from "../http/pagination.ts";
-import { actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
-import type { Clock } from "../platform/clock.ts";
-import { iso, SECOND } from "../platform/clock.ts";
-import { sha256Hex } from "../platform/crypto.ts";
-import { conflict, notFound } from "../platform/errors.ts";
-import { newId, randomToken } from "../platform/ids.ts";
+} from "../core/pagination.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
 import {
   CLIENT_ID_PREFIX,
   CLIENT_SECRET_PREFIX,

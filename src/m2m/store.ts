@@ -1,9 +1,9 @@
 /** @module Drizzle and prepared queries for M2M clients: keyset listing, CRUD, and the token endpoint's hot lookups. */
 import { and, desc, eq, lt, or } from "drizzle-orm";
+import { isUuid } from "../core/ids.ts";
+import type { Position } from "../core/pagination.ts";
 import { changes, type Db } from "../db/client.ts";
 import { m2mClients } from "../db/schema.ts";
-import type { Position } from "../http/pagination.ts";
-import { isUuid } from "../platform/ids.ts";
 import type { M2mClientRow } from "./model.ts";
 
 /** The columns the token endpoint reads on every grant. */

@@ -1,7 +1,7 @@
 /** @module Wire model of the signed-in EndUser's own account (`/me*`): request schemas, DTOs and row mappers. */
 import { z } from "zod";
 import type { AuditRow } from "../audit/store.ts";
-import { iso } from "../platform/clock.ts";
+import { iso } from "../core/clock.ts";
 import type { AccountSnapshot, SessionRow } from "../sessions/store.ts";
 import type { ContactRow } from "../users/store.ts";
 

@@ -1,9 +1,9 @@
 /** @module Consumer API `/{app_slug}/v1/me*`: the signed-in EndUser's own account; thin handlers over MeService. */
 import { Elysia } from "elysia";
+import { queryParam } from "../core/pagination.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { consumerGuards, type EndUserPrincipal } from "../http/consumer.ts";
-import { queryParam } from "../http/pagination.ts";
 import {
   addContactSchema,
   changePasswordSchema,

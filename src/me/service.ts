@@ -10,11 +10,7 @@
  * REAUTHENTICATION_REQUIRED. A refresh proves nothing and leaves the time alone.
  */
 import { passwordFailures } from "../auth/policy.ts";
-import { tx } from "../db/client.ts";
-import type { Deps } from "../deps.ts";
-import { decodeCursor, type Page, pageOf, parseLimit } from "../http/pagination.ts";
-import type { AuditActor, CallMeta } from "../http/principal.ts";
-import { iso } from "../platform/clock.ts";
+import { iso } from "../core/clock.ts";
 import {
   conflict,
   forbidden,
@@ -22,8 +18,12 @@ import {
   notFound,
   unauthorized,
   validationError,
-} from "../platform/errors.ts";
-import { newId } from "../platform/ids.ts";
+} from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import { decodeCursor, type Page, pageOf, parseLimit } from "../core/pagination.ts";
+import type { AuditActor, CallMeta } from "../core/principal.ts";
+import { tx } from "../db/client.ts";
+import type { Deps } from "../deps.ts";
 import { headersOf, type Limit, type LimitState } from "../ratelimit/limiter.ts";
 import { contactNotVerified, contactOf, deleteContact, promoteContact } from "../users/contacts.ts";
 import { isEmail, isPhone, normalizeEmail, normalizePhone } from "../users/normalize.ts";

@@ -8,10 +8,10 @@
  * the last second of counts on a crash. One process owns the database, so memory is the truth.
  */
 import { lt } from "drizzle-orm";
+import type { Clock } from "../core/clock.ts";
+import { HeimdallError } from "../core/errors.ts";
 import { changes, type Db, tx } from "../db/client.ts";
 import { rateLimits } from "../db/schema.ts";
-import type { Clock } from "../platform/clock.ts";
-import { HeimdallError } from "../platform/errors.ts";
 
 export interface Limit {
   /** Counter key, e.g. `signin:ip:<app_id>:<ip>`. */

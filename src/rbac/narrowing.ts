@@ -5,7 +5,7 @@
  * account), so the refusal reads the same everywhere. Platform callers (PAK, console user) administer
  * the whole app and pass `null`: they hold everything.
  */
-import { forbidden } from "../platform/errors.ts";
+import { forbidden } from "../core/errors.ts";
 import { SELF_SERVICE_PERMISSIONS } from "./catalog.ts";
 
 export const GRANT_DENIED = "PERMISSION_GRANT_DENIED";

@@ -7,8 +7,9 @@
  * after their transaction, so this process sees an edit at once; the TTL bounds how long another process
  * sharing the database (a CLI command, a second server) can serve a stale set.
  */
+
+import { type Clock, SECOND } from "../core/clock.ts";
 import type { Db } from "../db/client.ts";
-import { type Clock, SECOND } from "../platform/clock.ts";
 import { SYSTEM_PERMISSION_KEYS } from "./catalog.ts";
 import { createRbacStore } from "./store.ts";
 

@@ -4,10 +4,10 @@
  * start-up calls `seedSystemPermissions` and `backfillAppRoles` so databases from before roles existed catch up.
  */
 import { and, eq, isNull, notExists } from "drizzle-orm";
+import type { Clock } from "../core/clock.ts";
+import { newId } from "../core/ids.ts";
 import { changes, type Db } from "../db/client.ts";
 import { apps, permissions, rolePermissions, roles } from "../db/schema.ts";
-import type { Clock } from "../platform/clock.ts";
-import { newId } from "../platform/ids.ts";
 import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS, SYSTEM_ROLES } from "./catalog.ts";
 
 const ROLE_DESCRIPTIONS: Record<(typeof SYSTEM_ROLES)[number], string> = {

@@ -1,7 +1,7 @@
 /** @module Wire shapes of roles and permissions: request schemas, and row → DTO for both surfaces. */
 import { z } from "zod";
+import { iso } from "../core/clock.ts";
 import type { permissions, roles } from "../db/schema.ts";
-import { iso } from "../platform/clock.ts";
 
 export type RoleRow = typeof roles.$inferSelect;
 export type PermissionRow = typeof permissions.$inferSelect;

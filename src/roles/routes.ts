@@ -3,12 +3,15 @@
  * Consumer admin lane (`/{app_slug}/v1/admin/roles|permissions*`) and `GET /{app_slug}/v1/me/permissions`.
  * Thin handlers over the one RoleService; the lane decides who the caller is and what it may grant.
  */
+
 import { Elysia } from "elysia";
+import type { AppRef } from "../core/app-ref.ts";
+import { queryParam } from "../core/pagination.ts";
+import type { ConsumerAdminCaller } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { type ConsumerAdminCaller, type ConsumerApp, consumerGuards } from "../http/consumer.ts";
+import { consumerGuards } from "../http/consumer.ts";
 import { guards } from "../http/guards.ts";
-import { queryParam } from "../http/pagination.ts";
 import {
   assignRoleSchema,
   createPermissionSchema,
@@ -19,7 +22,7 @@ import {
 import type { RbacScope } from "./service.ts";
 
 /** A Consumer admin-lane caller grants at most what it holds: its role's set, its scopes, or its key's permissions. */
-const laneScope = (app: ConsumerApp, caller: ConsumerAdminCaller): RbacScope => ({
+const laneScope = (app: AppRef, caller: ConsumerAdminCaller): RbacScope => ({
   appId: app.id,
   workspaceId: app.workspaceId,
   actor: { type: caller.kind, id: caller.id },

@@ -12,7 +12,9 @@
 import { PERMISSION_PATTERN } from "../api-keys/model.ts";
 import type { AppAction, AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
-import { type Db, tx } from "../db/client.ts";
+import { type Clock, iso } from "../core/clock.ts";
+import { conflict, forbidden, notFound, validationError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
 import {
   decodeCursor,
   isPosition,
@@ -20,11 +22,9 @@ import {
   type Position,
   pageOf,
   parseLimit,
-} from "../http/pagination.ts";
-import { type AuditActor, actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
-import { type Clock, iso } from "../platform/clock.ts";
-import { conflict, forbidden, notFound, validationError } from "../platform/errors.ts";
-import { newId } from "../platform/ids.ts";
+} from "../core/pagination.ts";
+import { type AuditActor, actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
 import { SYSTEM_PERMISSION_KEYS } from "../rbac/catalog.ts";
 import type { EnforcementRegistry } from "../rbac/enforced.ts";
 import { assertCanGrant } from "../rbac/narrowing.ts";

@@ -1,8 +1,8 @@
 /** @module Drizzle queries of role and permission administration: roles, the catalogue an app sees, bindings. */
 import { and, asc, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
+import type { Position } from "../core/pagination.ts";
 import { changes, type Db } from "../db/client.ts";
 import { endUsers, permissions, rolePermissions, roles } from "../db/schema.ts";
-import type { Position } from "../http/pagination.ts";
 import type { PermissionRow, RoleRow } from "./model.ts";
 
 /** The permissions an app can use: the shared system rows and its own. */

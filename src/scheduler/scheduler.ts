@@ -1,6 +1,6 @@
 /** @module In-process periodic jobs: run at start then every interval, one run per job at a time, drained on stop(). */
-import type { Clock } from "../platform/clock.ts";
-import type { Logger } from "../platform/logger.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../core/logger.ts";
 
 export interface Job {
   name: string;

@@ -9,12 +9,12 @@
  */
 import { randomBytes } from "node:crypto";
 import type { AuditWriter } from "../audit/writer.ts";
+import { type Clock, MINUTE, SECOND } from "../core/clock.ts";
+import { hmacSha256Hex, sha256Hex } from "../core/crypto.ts";
+import { HeimdallError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import type { CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
-import type { CallMeta } from "../http/principal.ts";
-import { type Clock, MINUTE, SECOND } from "../platform/clock.ts";
-import { hmacSha256Hex, sha256Hex } from "../platform/crypto.ts";
-import { HeimdallError } from "../platform/errors.ts";
-import { newId } from "../platform/ids.ts";
 import type { ServerSecrets } from "../vault/server-secrets.ts";
 import { createSessionStore, type LiveSessionFacts, type SessionRow } from "./store.ts";
 

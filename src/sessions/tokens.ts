@@ -1,15 +1,15 @@
 /** @module Access tokens (DESIGN §5): RS256 `at+jwt` signed with the app's active key, verified against its published keys. */
+
 import { decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from "jose";
 import type { Config } from "../config/index.ts";
+import type { AppRef } from "../core/app-ref.ts";
+import type { Clock } from "../core/clock.ts";
 import type { KeyService } from "../keys/service.ts";
-import type { Clock } from "../platform/clock.ts";
+
+/** Tokens need only the issuing app's identity: its id (`aid`) and slug (`iss`, `client_id`). */
+type IssuerApp = Pick<AppRef, "id" | "slug">;
 
 export const ACCESS_TOKEN_TTL_SECONDS = 3600;
-
-export interface TokenApp {
-  readonly id: string;
-  readonly slug: string;
-}
 
 export interface EndUserClaims extends JWTPayload {
   type: "end_user";
@@ -41,20 +41,20 @@ export class TokenError extends Error {
 }
 
 export interface TokenService {
-  issuer(app: TokenApp): string;
+  issuer(app: IssuerApp): string;
   /** Signs an EndUser access token; `maxExp` (Unix seconds) caps `exp`, e.g. at the session's end. */
   issueEndUser(
-    app: TokenApp,
+    app: IssuerApp,
     claims: { sub: string; sid: string; role: string | null; amr: string[] },
     maxExp?: number,
   ): Promise<{ token: string; expiresIn: number }>;
   issueM2m(
-    app: TokenApp,
+    app: IssuerApp,
     claims: { clientId: string; scopes: string[] },
     ttlSeconds?: number,
   ): Promise<{ token: string; expiresIn: number }>;
   /** Signature by one of the app's published keys, `iss`, `aud`, `aid`, `typ` and expiry; throws TokenError. */
-  verify(app: TokenApp, token: string): Promise<AccessClaims>;
+  verify(app: IssuerApp, token: string): Promise<AccessClaims>;
 }
 
 export function createTokenService({
@@ -66,10 +66,10 @@ export function createTokenService({
   config: Config;
   clock: Clock;
 }): TokenService {
-  const issuer = (app: TokenApp) => `${config.publicUrl}/${app.slug}`;
+  const issuer = (app: IssuerApp) => `${config.publicUrl}/${app.slug}`;
   const nowSeconds = () => Math.floor(clock.now() / 1000);
 
-  const sign = async (app: TokenApp, claims: JWTPayload, ttl: number) => {
+  const sign = async (app: IssuerApp, claims: JWTPayload, ttl: number) => {
     const token = await keys.sign(
       app.id,
       {

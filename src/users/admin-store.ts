@@ -16,9 +16,9 @@
  */
 import type { SQLQueryBindings } from "bun:sqlite";
 import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Position } from "../core/pagination.ts";
 import { changes, type Db } from "../db/client.ts";
 import { endUserSessions, endUsers, roles } from "../db/schema.ts";
-import type { Position } from "../http/pagination.ts";
 import type { EndUserStatus, RoleRow, SearchCursor, UserViewRow } from "./model.ts";
 
 /** Bound parameters per `IN (…)` list: far below SQLite's limit, and each statement stays small. */

@@ -3,7 +3,7 @@
  * the user its own way (the caller's own account, or one in an admin's scope) and records its own audit
  * event; the rules themselves live here once. Synchronous: call inside the caller's transaction.
  */
-import { conflict, notFound } from "../platform/errors.ts";
+import { conflict, notFound } from "../core/errors.ts";
 import type { ContactRow, UserStore } from "./store.ts";
 
 export const contactNotFound = () => notFound("CONTACT_NOT_FOUND", "Contact not found");

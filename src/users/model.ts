@@ -1,7 +1,7 @@
 /** @module Wire shapes of end-user administration (Admin API and Consumer admin lane): request schemas, DTOs, mappers. */
 import { z } from "zod";
+import { iso } from "../core/clock.ts";
 import type { roles } from "../db/schema.ts";
-import { iso } from "../platform/clock.ts";
 import { isEmail, normalizeEmail, normalizeUsername, USERNAME_PATTERN } from "./normalize.ts";
 import type { EndUserRow } from "./store.ts";
 

@@ -4,8 +4,9 @@
  * the change (synchronous: call inside it). An app that sends no email sends none, and the change goes
  * ahead all the same: a notice reports a change, it never gates one.
  */
+
+import { iso } from "../core/clock.ts";
 import type { EmailService } from "../email/service.ts";
-import { iso } from "../platform/clock.ts";
 import type { ContactRow, UserStore } from "./store.ts";
 
 export type NoticeMailer = Pick<EmailService, "noticePlan" | "enqueue">;

@@ -4,13 +4,13 @@
  */
 import { Elysia } from "elysia";
 import type { AppAction } from "../apps/service.ts";
+import { notFound } from "../core/errors.ts";
+import { queryParam } from "../core/pagination.ts";
+import type { PlatformPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { consumerGuards } from "../http/consumer.ts";
 import { guards } from "../http/guards.ts";
-import { queryParam } from "../http/pagination.ts";
-import type { PlatformPrincipal } from "../http/principal.ts";
-import { notFound } from "../platform/errors.ts";
 import { authorize } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/policy.ts";
 import {

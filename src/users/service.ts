@@ -12,19 +12,26 @@
  * Suspending or deactivating an account ends its sessions in the same transaction: every Heimdall guard
  * looks the session up, so the account's tokens stop working at once (DESIGN §5).
  */
+
 import type { AppRow } from "../apps/model.ts";
 import { checkPassword } from "../auth/policy.ts";
 import { CODE_TTL, EMAILS_PER_ADDRESS } from "../codes/service.ts";
+import type { AppRef } from "../core/app-ref.ts";
+import { iso, MINUTE } from "../core/clock.ts";
+import { badRequest, conflict, HeimdallError, notFound, validationError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import { decodeCursor, isPosition, type Page, pageOf, parseLimit } from "../core/pagination.ts";
+import {
+  type AuditActor,
+  actorOf,
+  type CallMeta,
+  type ConsumerAdminCaller,
+  type PlatformPrincipal,
+} from "../core/principal.ts";
 import { tx } from "../db/client.ts";
 import type { Deps } from "../deps.ts";
 import type { MailPlan } from "../email/service.ts";
-import type { ConsumerAdminCaller, ConsumerApp } from "../http/consumer.ts";
-import { decodeCursor, isPosition, type Page, pageOf, parseLimit } from "../http/pagination.ts";
-import { type AuditActor, actorOf, type CallMeta, type PlatformPrincipal } from "../http/principal.ts";
 import { MAX_CONTACTS_PER_USER, type MeContactDto, toContactDto } from "../me/model.ts";
-import { iso, MINUTE } from "../platform/clock.ts";
-import { badRequest, conflict, HeimdallError, notFound, validationError } from "../platform/errors.ts";
-import { newId } from "../platform/ids.ts";
 import { assertCanActOn, assertCanGrant } from "../rbac/narrowing.ts";
 import { byKey, createUserAdminStore, type KeyedId } from "./admin-store.ts";
 import { contactNotFound, contactOf, deleteContact, demotePrimary, promoteContact } from "./contacts.ts";
@@ -80,7 +87,7 @@ export function adminScope(app: AppRow, p: PlatformPrincipal): UserScope {
   };
 }
 
-export function consumerScope(app: ConsumerApp, caller: ConsumerAdminCaller): UserScope {
+export function consumerScope(app: AppRef, caller: ConsumerAdminCaller): UserScope {
   return {
     appId: app.id,
     workspaceId: null,

@@ -11,8 +11,8 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
-import { type Clock, systemClock } from "../platform/clock.ts";
-import { HeimdallError } from "../platform/errors.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
+import { HeimdallError } from "../core/errors.ts";
 
 /**
  * Anything wrong with the master key file or a sealed secret. A 500 on purpose: if one ever escapes

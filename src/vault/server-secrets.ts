@@ -1,9 +1,9 @@
 /** @module Named server-wide keys (refresh-token HMAC key, code pepper): 256 random bits each, sealed in the vault. */
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
+import type { Clock } from "../core/clock.ts";
 import { type Db, tx } from "../db/client.ts";
 import { serverSecrets } from "../db/schema.ts";
-import type { Clock } from "../platform/clock.ts";
 import type { Vault } from "./vault.ts";
 
 export type ServerSecretName = "refresh_token_hmac" | "code_pepper";

@@ -1,10 +1,10 @@
 /** @module Envelope encryption of secrets at rest: per-secret DEK, wrapped by the master key; the only holder of master keys. */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { eq, inArray, ne } from "drizzle-orm";
+import type { Clock } from "../core/clock.ts";
+import { newId } from "../core/ids.ts";
 import { changes, type Db, tx } from "../db/client.ts";
 import { vaultSecrets } from "../db/schema.ts";
-import type { Clock } from "../platform/clock.ts";
-import { newId } from "../platform/ids.ts";
 import { type MasterKeys, VaultError } from "./master-key.ts";
 
 export { VaultError } from "./master-key.ts";

@@ -6,15 +6,10 @@
  * (EndUser), or its client must still exist and be active (M2M). Failures are values, not throws —
  * `/verify` reports them in a 200 body, the admin lane turns them into 401/403.
  */
+import type { AppRef } from "../core/app-ref.ts";
 import type { Db } from "../db/client.ts";
 import type { SessionService } from "../sessions/service.ts";
-import {
-  type EndUserClaims,
-  type M2mClaims,
-  type TokenApp,
-  TokenError,
-  type TokenService,
-} from "../sessions/tokens.ts";
+import { type EndUserClaims, type M2mClaims, TokenError, type TokenService } from "../sessions/tokens.ts";
 import { createVerifyStore } from "./store.ts";
 
 /** A signed JWT is well under this; anything longer is refused before any parsing. */
@@ -44,7 +39,7 @@ export type TokenPrincipal = EndUserTokenPrincipal | M2mTokenPrincipal;
 export type Inspection = { ok: true; principal: TokenPrincipal } | { ok: false; error: InspectFailure };
 
 export interface TokenInspector {
-  inspect(app: TokenApp, token: string): Promise<Inspection>;
+  inspect(app: AppRef, token: string): Promise<Inspection>;
 }
 
 const fail = (error: InspectFailure): Inspection => ({ ok: false, error });

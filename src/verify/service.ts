@@ -5,9 +5,9 @@
  * (`active: false`, `valid: false`, `authorized: false`) in a 200, never an error status. What a token
  * holds: an M2M token its `scopes`, an EndUser token the permissions of the account's current role.
  */
-import type { ConsumerApp } from "../http/consumer.ts";
-import { constantTimeEqual } from "../platform/crypto.ts";
-import { unauthorized, validationError } from "../platform/errors.ts";
+import type { AppRef } from "../core/app-ref.ts";
+import { constantTimeEqual } from "../core/crypto.ts";
+import { unauthorized, validationError } from "../core/errors.ts";
 import type { PermissionResolver } from "../rbac/resolver.ts";
 import type { TokenInspector, TokenPrincipal } from "./inspect.ts";
 import {
@@ -23,11 +23,11 @@ import {
 } from "./model.ts";
 
 export interface VerifyService {
-  introspect(app: ConsumerApp, bearer: string | null, body: IntrospectBody): Promise<IntrospectResponse>;
-  verify(app: ConsumerApp, bearer: string | null, body: VerifyBody): Promise<VerifyResponse>;
-  authorize(app: ConsumerApp, bearer: string | null, body: AuthorizeBody): Promise<AuthorizeResponse>;
+  introspect(app: AppRef, bearer: string | null, body: IntrospectBody): Promise<IntrospectResponse>;
+  verify(app: AppRef, bearer: string | null, body: VerifyBody): Promise<VerifyResponse>;
+  authorize(app: AppRef, bearer: string | null, body: AuthorizeBody): Promise<AuthorizeResponse>;
   authorizeBatch(
-    app: ConsumerApp,
+    app: AppRef,
     bearer: string | null,
     body: AuthorizeBatchBody,
   ): Promise<AuthorizeBatchResponse>;
@@ -50,7 +50,7 @@ export function createVerifyService({
   inspector: TokenInspector;
   permissions: PermissionResolver;
 }): VerifyService {
-  const heldBy = (app: ConsumerApp, p: TokenPrincipal): ReadonlySet<string> =>
+  const heldBy = (app: AppRef, p: TokenPrincipal): ReadonlySet<string> =>
     p.type === "m2m" ? new Set(p.scopes) : permissions.forEndUser(app.id, p.role);
 
   const missingOf = (held: ReadonlySet<string>, required: string[]) => required.filter((r) => !held.has(r));

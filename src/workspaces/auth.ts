@@ -3,20 +3,19 @@
 import { AccessDenied } from "../audit/denials.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Config } from "../config/index.ts";
+import { type Clock, DAY, MINUTE } from "../core/clock.ts";
+import { constantTimeEqual, sha256Hex } from "../core/crypto.ts";
+import { HeimdallError } from "../core/errors.ts";
+import { isExpired } from "../core/expiry.ts";
+import type { Logger } from "../core/logger.ts";
+import type { CallMeta, PlatformPrincipal, WorkspaceRole } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { PolicyStatement } from "../db/schema.ts";
-import type { PlatformPrincipal, WorkspaceRole } from "../http/principal.ts";
-import { requestState } from "../http/request-state.ts";
-import { type Clock, DAY, MINUTE } from "../platform/clock.ts";
-import { constantTimeEqual, sha256Hex } from "../platform/crypto.ts";
-import { HeimdallError } from "../platform/errors.ts";
-import { isExpired } from "../platform/expiry.ts";
-import type { Logger } from "../platform/logger.ts";
 import { PAK_PREFIX, SESSION_COOKIE, SESSION_PREFIX } from "./model.ts";
 
 export interface PlatformAuth {
   /** Resolves the caller or throws 401 (no/invalid credential) or 403 (PAK on a human-only route, CSRF). */
-  authenticate(request: Request, opts: { allowPak: boolean }): Promise<PlatformPrincipal>;
+  authenticate(request: Request, opts: { allowPak: boolean; meta: CallMeta }): Promise<PlatformPrincipal>;
   /** Deletes sessions that expired or were revoked more than 30 days ago; returns how many. */
   purge(): number;
 }
@@ -130,7 +129,12 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
     "DELETE FROM platform_sessions WHERE expires_at < ? OR (revoked_at IS NOT NULL AND revoked_at < ?)",
   );
 
-  function pakPrincipal(request: Request, token: string, allowPak: boolean): PlatformPrincipal {
+  function pakPrincipal(
+    request: Request,
+    token: string,
+    allowPak: boolean,
+    meta: CallMeta,
+  ): PlatformPrincipal {
     const hash = sha256Hex(token);
     const row = pakByHash.get(hash);
     // An expired key is refused exactly like a revoked one: same code, no hint which it was.
@@ -152,16 +156,15 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
     const statements = pakStatements
       .all(row.id)
       .flatMap((r) => JSON.parse(r.statements) as PolicyStatement[]);
-    if (isStale(row.lastUsedAt, clock.now())) recordUse(request, row);
+    if (isStale(row.lastUsedAt, clock.now())) recordUse(request, row, meta);
     return { kind: "pak", pakId: row.id, workspaceId: row.workspaceId, statements };
   }
 
   /** `last_used_at` and the `pak.used` audit row, at most once per debounce window (the guarded UPDATE decides). */
-  function recordUse(request: Request, row: PakLookup): void {
+  function recordUse(request: Request, row: PakLookup, meta: CallMeta): void {
     const now = clock.now();
     tx(db, () => {
       if (touchPak.run(now, row.id, now - USE_DEBOUNCE_MS).changes === 0) return;
-      const state = requestState(request);
       audit.record({
         workspaceId: row.workspaceId,
         action: "pak.used",
@@ -169,7 +172,7 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
         resourceId: row.id,
         actor: { type: "pak", id: row.id },
         details: { method: request.method, path: new URL(request.url).pathname },
-        meta: { requestId: state.id, ip: state.ip },
+        meta,
       });
     });
   }
@@ -206,11 +209,11 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
   }
 
   return {
-    async authenticate(request, { allowPak }) {
+    async authenticate(request, { allowPak, meta }) {
       const cred = requestCredential(request);
       if (!cred) throw missing();
       if (cred.via === "bearer" && cred.token.startsWith(PAK_PREFIX))
-        return pakPrincipal(request, cred.token, allowPak);
+        return pakPrincipal(request, cred.token, allowPak, meta);
       return sessionPrincipal(request, cred.token, cred.via);
     },
     purge() {

@@ -1,8 +1,8 @@
 /** @module The Admin-surface permission check shared by every route: workspace membership or PAK policy. */
 
 import { AccessDenied, appIdOfResource } from "../audit/denials.ts";
-import { actorOf, type PlatformPrincipal } from "../http/principal.ts";
-import type { HeimdallError } from "../platform/errors.ts";
+import type { HeimdallError } from "../core/errors.ts";
+import { actorOf, type PlatformPrincipal } from "../core/principal.ts";
 import { evaluatePolicy, roleAllows } from "./policy.ts";
 
 /**

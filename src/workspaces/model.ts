@@ -1,6 +1,10 @@
 /** @module Platform subset wire model: zod request schemas, DTO mappers and the list cursor (DESIGN §2, §4). */
 
 import { z } from "zod";
+import { DAY, HOUR, iso } from "../core/clock.ts";
+import { expiresAtSchema } from "../core/expiry.ts";
+import { decodeCursor, isPosition } from "../core/pagination.ts";
+import type { WorkspaceRole } from "../core/principal.ts";
 import type {
   PolicyStatement,
   paks,
@@ -9,10 +13,6 @@ import type {
   workspacePolicies,
   workspaces,
 } from "../db/schema.ts";
-import { decodeCursor, isPosition } from "../http/pagination.ts";
-import type { WorkspaceRole } from "../http/principal.ts";
-import { DAY, HOUR, iso } from "../platform/clock.ts";
-import { expiresAtSchema } from "../platform/expiry.ts";
 import { isKnownActionPattern } from "./policy.ts";
 
 export type WorkspaceRow = typeof workspaces.$inferSelect;
@@ -129,7 +129,7 @@ export const policyFileSchema = z.union([
 
 // ─── Pagination (DESIGN §2): the shared helpers, with this module's cursor shape ──────
 
-export { type Page, type Position, pageOf, parseLimit } from "../http/pagination.ts";
+export { type Page, type Position, pageOf, parseLimit } from "../core/pagination.ts";
 
 /** Opaque base64url JSON of `(created_at, id)`; anything that does not decode to that is a 400. */
 export const parseCursor = (raw: string | undefined) => decodeCursor(raw, isPosition);

@@ -1,6 +1,7 @@
 /** @module PAK policy evaluation (DESIGN §3): union of statements, wildcards, deny wins. Pure functions. */
+
+import type { WorkspaceRole } from "../core/principal.ts";
 import type { PolicyStatement } from "../db/schema.ts";
-import type { WorkspaceRole } from "../http/principal.ts";
 
 /** Every action a Heimdall policy statement can name (the platform's action catalogue for this service). */
 export const HEIMDALL_ACTIONS = [

@@ -1,9 +1,9 @@
 /** @module Platform subset routes (DESIGN §4): sign-in, logout, sessions, me, workspaces, members, PAKs, policies. */
 import { Elysia } from "elysia";
+import { HeimdallError } from "../core/errors.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { callMeta, guards } from "../http/guards.ts";
-import { HeimdallError } from "../platform/errors.ts";
 import { requestCredential } from "./auth.ts";
 import {
   createPakSchema,
@@ -49,7 +49,7 @@ export function platformRoutes(deps: Deps) {
               ]);
             }
             svc.logoutCurrent(
-              await platformAuth.authenticate(request, { allowPak: false }),
+              await platformAuth.authenticate(request, { allowPak: false, meta: callMeta(request) }),
               callMeta(request),
             );
           }

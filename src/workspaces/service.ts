@@ -6,8 +6,11 @@ import type { AuditWriter } from "../audit/writer.ts";
 import type { PasswordHasher } from "../auth/passwords.ts";
 import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "../auth/signin-throttle.ts";
 import type { Config } from "../config/index.ts";
-import { type Db, tx } from "../db/client.ts";
-import type { PolicyStatement } from "../db/schema.ts";
+import { type Clock, iso } from "../core/clock.ts";
+import { sha256Hex } from "../core/crypto.ts";
+import { conflict, forbidden, HeimdallError, notFound, validationError } from "../core/errors.ts";
+import { resolveExpiry } from "../core/expiry.ts";
+import { newId, randomToken } from "../core/ids.ts";
 import {
   type AuditActor,
   actorOf,
@@ -15,12 +18,9 @@ import {
   type PlatformPrincipal,
   SYSTEM_ACTOR,
   type WorkspaceRole,
-} from "../http/principal.ts";
-import { type Clock, iso } from "../platform/clock.ts";
-import { sha256Hex } from "../platform/crypto.ts";
-import { conflict, forbidden, HeimdallError, notFound, validationError } from "../platform/errors.ts";
-import { resolveExpiry } from "../platform/expiry.ts";
-import { newId, randomToken } from "../platform/ids.ts";
+} from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import type { PolicyStatement } from "../db/schema.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
 import { authorize, visibleWorkspaces } from "./authorize.ts";
 import {

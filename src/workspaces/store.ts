@@ -1,5 +1,6 @@
 /** @module Drizzle queries of the platform subset: workspaces, platform users, members, sessions, policies, PAKs. */
 import { and, asc, type Column, count, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
+import type { WorkspaceRole } from "../core/principal.ts";
 import { changes, type Db } from "../db/client.ts";
 import {
   pakPolicies,
@@ -10,7 +11,6 @@ import {
   workspacePolicies,
   workspaces,
 } from "../db/schema.ts";
-import type { WorkspaceRole } from "../http/principal.ts";
 import type {
   BoundPolicy,
   MemberRow,

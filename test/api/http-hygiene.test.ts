@@ -1,7 +1,7 @@
 /** @module HTTP hygiene (issue 10): generic 500s, the Bearer challenge of every 401, audited denials, repeated form fields. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { sha256Hex } from "../../src/platform/crypto.ts";
-import { newId } from "../../src/platform/ids.ts";
+import { sha256Hex } from "../../src/core/crypto.ts";
+import { newId } from "../../src/core/ids.ts";
 import { type Auth, createTestContext, type TestContext } from "../support/harness.ts";
 import { allow, insertPak } from "./admin/fixtures.ts";
 import {

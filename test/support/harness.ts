@@ -2,12 +2,12 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
+import { FakeClock } from "../../src/core/clock.ts";
+import { memoryLogger } from "../../src/core/logger.ts";
 import { openDatabase } from "../../src/db/client.ts";
 import { buildDeps, type Deps } from "../../src/deps.ts";
-import { createApp } from "../../src/http/app.ts";
-import { FakeClock } from "../../src/platform/clock.ts";
-import { memoryLogger } from "../../src/platform/logger.ts";
 import { createMasterKeyFile } from "../../src/vault/master-key.ts";
 import { expectResponseMatches, operationExists } from "./openapi.ts";
 

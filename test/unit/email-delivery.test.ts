@@ -5,6 +5,8 @@
  */
 import { beforeEach, describe, expect, test } from "bun:test";
 import { createAuditWriter } from "../../src/audit/writer.ts";
+import { DAY, FakeClock, HOUR, MINUTE } from "../../src/core/clock.ts";
+import { memoryLogger } from "../../src/core/logger.ts";
 import { migrate, openDatabase, tx } from "../../src/db/client.ts";
 import { emailOutbox, vaultSecrets } from "../../src/db/schema.ts";
 import {
@@ -20,8 +22,6 @@ import {
   type OutgoingEmail,
   type SendResult,
 } from "../../src/email/transport.ts";
-import { DAY, FakeClock, HOUR, MINUTE } from "../../src/platform/clock.ts";
-import { memoryLogger } from "../../src/platform/logger.ts";
 import { appendMasterKey, loadMasterKeys } from "../../src/vault/master-key.ts";
 import { createVault, type Vault } from "../../src/vault/vault.ts";
 import { newKeyFile } from "./keys-fixtures.ts";

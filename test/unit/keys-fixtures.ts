@@ -2,12 +2,12 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { FakeClock } from "../../src/core/clock.ts";
+import { newId } from "../../src/core/ids.ts";
+import { memoryLogger } from "../../src/core/logger.ts";
 import { type Db, migrate, openDatabase, tx } from "../../src/db/client.ts";
 import { apps, workspaces } from "../../src/db/schema.ts";
 import { createKeyService, type KeyAuditEvent, type KeyService } from "../../src/keys/service.ts";
-import { FakeClock } from "../../src/platform/clock.ts";
-import { newId } from "../../src/platform/ids.ts";
-import { memoryLogger } from "../../src/platform/logger.ts";
 import { createMasterKeyFile, loadMasterKeys } from "../../src/vault/master-key.ts";
 import { createVault, type Vault } from "../../src/vault/vault.ts";
 

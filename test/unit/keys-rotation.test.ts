@@ -1,8 +1,8 @@
 /** @module A simulated year of scheduled rotation with downtime: no verifier ever misses a key that signed a live token. */
 import { expect, test } from "bun:test";
 import { decodeProtectedHeader } from "jose";
+import { DAY, HOUR } from "../../src/core/clock.ts";
 import { PREPUBLISH, ROTATION_INTERVAL } from "../../src/keys/policy.ts";
-import { DAY, HOUR } from "../../src/platform/clock.ts";
 import { createAppWithKeys, jwksKids, setupKeys } from "./keys-fixtures.ts";
 
 const TTL_SECONDS = 3600;

@@ -2,13 +2,13 @@
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
+import { DAY, HOUR } from "../../src/core/clock.ts";
+import { HeimdallError } from "../../src/core/errors.ts";
+import { memoryLogger } from "../../src/core/logger.ts";
 import { migrate, openDatabase, tx } from "../../src/db/client.ts";
 import { signingKeys } from "../../src/db/schema.ts";
 import { OVERLAP, PREPUBLISH, ROTATION_INTERVAL, rotationPolicy } from "../../src/keys/policy.ts";
 import { createKeyService } from "../../src/keys/service.ts";
-import { DAY, HOUR } from "../../src/platform/clock.ts";
-import { HeimdallError } from "../../src/platform/errors.ts";
-import { memoryLogger } from "../../src/platform/logger.ts";
 import { loadMasterKeys } from "../../src/vault/master-key.ts";
 import { createVault } from "../../src/vault/vault.ts";
 import {

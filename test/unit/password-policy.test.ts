@@ -9,7 +9,7 @@ import {
   type PasswordPolicy,
   passwordFailures,
 } from "../../src/auth/policy.ts";
-import { HeimdallError } from "../../src/platform/errors.ts";
+import { HeimdallError } from "../../src/core/errors.ts";
 
 const base: PasswordPolicy = {
   password_min_length: 12,

@@ -1,8 +1,8 @@
 /** @module The SQLite fixed-window limiter: counting, refusal with Retry-After, window roll-over, reset. */
 import { expect, test } from "bun:test";
+import { FakeClock } from "../../src/core/clock.ts";
+import { HeimdallError } from "../../src/core/errors.ts";
 import { migrate, openDatabase } from "../../src/db/client.ts";
-import { FakeClock } from "../../src/platform/clock.ts";
-import { HeimdallError } from "../../src/platform/errors.ts";
 import { createRateLimiter } from "../../src/ratelimit/limiter.ts";
 
 function setup() {

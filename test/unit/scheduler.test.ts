@@ -1,7 +1,7 @@
 /** @module Scheduler: runs at start and on its interval, one run per job at a time, failures logged, stop() drains. */
 import { expect, test } from "bun:test";
-import { systemClock } from "../../src/platform/clock.ts";
-import { memoryLogger } from "../../src/platform/logger.ts";
+import { systemClock } from "../../src/core/clock.ts";
+import { memoryLogger } from "../../src/core/logger.ts";
 import { createScheduler } from "../../src/scheduler/scheduler.ts";
 
 function gate() {

@@ -3,9 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
+import { FakeClock } from "../../src/core/clock.ts";
 import { migrate, openDatabase } from "../../src/db/client.ts";
 import { vaultSecrets } from "../../src/db/schema.ts";
-import { FakeClock } from "../../src/platform/clock.ts";
 import {
   appendMasterKey,
   createMasterKeyFile,

@@ -1,9 +1,9 @@
 /** @module App API keys with an optional expiry: accepted on the Consumer admin lane until `expires_at`, then 401 INVALID_TOKEN. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { DAY, HOUR, SECOND } from "../../../src/core/clock.ts";
+import { MAX_KEY_LIFETIME_MS } from "../../../src/core/expiry.ts";
 import { appApiKeys } from "../../../src/db/schema.ts";
-import { DAY, HOUR, SECOND } from "../../../src/platform/clock.ts";
-import { MAX_KEY_LIFETIME_MS } from "../../../src/platform/expiry.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {

@@ -2,8 +2,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { API_KEY_USE_DEBOUNCE_MS } from "../../../src/api-keys/service.ts";
+import { sha256Hex } from "../../../src/core/crypto.ts";
 import { appApiKeys, idempotencyKeys } from "../../../src/db/schema.ts";
-import { sha256Hex } from "../../../src/platform/crypto.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {

@@ -1,8 +1,8 @@
 /** @module Admin API apps: create, read, update, status, delete through both lanes, with their DB and audit effects. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { MINUTE } from "../../../src/core/clock.ts";
 import { apps, authConfigs, signingKeys } from "../../../src/db/schema.ts";
-import { MINUTE } from "../../../src/platform/clock.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   type AppBody,

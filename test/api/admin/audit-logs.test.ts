@@ -1,6 +1,6 @@
 /** @module GET /v1/apps/{app_id}/audit-logs: shape, order, filters, cursor pagination, isolation between apps. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { encodeCursor } from "../../../src/http/pagination.ts";
+import { encodeCursor } from "../../../src/core/pagination.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   type AppBody,

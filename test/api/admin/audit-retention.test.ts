@@ -2,8 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { asc, eq } from "drizzle-orm";
 import { createAuditRetention } from "../../../src/audit/retention.ts";
+import { DAY } from "../../../src/core/clock.ts";
 import { auditAnchors, auditLog } from "../../../src/db/schema.ts";
-import { DAY } from "../../../src/platform/clock.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { type AppBody, createAppVia } from "./fixtures.ts";
 

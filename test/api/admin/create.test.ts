@@ -1,7 +1,9 @@
 /** @module POST /v1/apps: input validation, workspace resolution, slug conflicts, idempotency and all-or-nothing creation. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { createApp } from "../../../src/app.ts";
 import { createAppService } from "../../../src/apps/service.ts";
+import { HOUR } from "../../../src/core/clock.ts";
 import {
   apps,
   type auditLog,
@@ -10,8 +12,6 @@ import {
   signingKeys,
   vaultSecrets,
 } from "../../../src/db/schema.ts";
-import { createApp } from "../../../src/http/app.ts";
-import { HOUR } from "../../../src/platform/clock.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
 import {

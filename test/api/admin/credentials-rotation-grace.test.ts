@@ -1,10 +1,10 @@
 /** @module M2M secret rotation with a grace period: the old secret keeps working until its window ends, then never again. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { and, asc, eq } from "drizzle-orm";
+import { HOUR, SECOND } from "../../../src/core/clock.ts";
+import { sha256Hex } from "../../../src/core/crypto.ts";
 import { auditLog, m2mClients } from "../../../src/db/schema.ts";
 import { MAX_ROTATION_GRACE_SECONDS } from "../../../src/m2m/model.ts";
-import { HOUR, SECOND } from "../../../src/platform/clock.ts";
-import { sha256Hex } from "../../../src/platform/crypto.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import { type AppBody, createAppVia, detailFields, errCode, expectLastAudit } from "./fixtures.ts";

@@ -1,9 +1,9 @@
 /** @module Admin M2M credentials: create (secret once, idempotent and sealed), list, detail, activate, rotate, scopes, delete. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { HOUR } from "../../../src/core/clock.ts";
+import { sha256Hex } from "../../../src/core/crypto.ts";
 import { idempotencyKeys, m2mClients, vaultSecrets } from "../../../src/db/schema.ts";
-import { HOUR } from "../../../src/platform/clock.ts";
-import { sha256Hex } from "../../../src/platform/crypto.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {

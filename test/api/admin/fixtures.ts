@@ -1,6 +1,9 @@
 /** @module Admin API test fixtures: direct-row workspaces, apps, PAKs and members, and audit-row readers. */
 import { expect } from "bun:test";
 import { asc, eq, isNotNull } from "drizzle-orm";
+import { sha256Hex } from "../../../src/core/crypto.ts";
+import { newId, randomToken } from "../../../src/core/ids.ts";
+import type { WorkspaceRole } from "../../../src/core/principal.ts";
 import {
   apps,
   auditLog,
@@ -12,9 +15,6 @@ import {
   workspacePolicies,
   workspaces,
 } from "../../../src/db/schema.ts";
-import type { WorkspaceRole } from "../../../src/http/principal.ts";
-import { sha256Hex } from "../../../src/platform/crypto.ts";
-import { newId, randomToken } from "../../../src/platform/ids.ts";
 
 import type { Auth, TestContext } from "../../support/harness.ts";
 

@@ -1,8 +1,8 @@
 /** @module Admin API: app listing (visibility, workspace filter, keyset pagination) and GET /v1/stats/me. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { encodeCursor } from "../../../src/core/pagination.ts";
 import { paks } from "../../../src/db/schema.ts";
-import { encodeCursor } from "../../../src/http/pagination.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   type AppBody,

@@ -3,7 +3,7 @@
  * memberships (role id and name, primary email), paginated and audited; removing a member deletes the account.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { SECOND } from "../../../src/platform/clock.ts";
+import { SECOND } from "../../../src/core/clock.ts";
 import { queryRow, queryRows } from "../../support/end-users.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { auditRows, insertUser } from "../consumer/codes-fixtures.ts";

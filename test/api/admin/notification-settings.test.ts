@@ -1,6 +1,6 @@
 /** @module GET/PATCH /v1/apps/{app_id}/notification-settings and the appliance's GET /v1/apps/{app_id}/outbox. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { MINUTE } from "../../../src/platform/clock.ts";
+import { MINUTE } from "../../../src/core/clock.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
 import {

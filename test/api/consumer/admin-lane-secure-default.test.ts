@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { reviewAdminLaneEnforcement } from "../../../src/apps/enforcement.ts";
-import { memoryLogger } from "../../../src/platform/logger.ts";
+import { memoryLogger } from "../../../src/core/logger.ts";
 import { GOOD_PASSWORD, queryRow, signUp } from "../../support/end-users.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {

@@ -1,7 +1,7 @@
 /** @module `GET /{app_slug}/v1/admin/users`: the admin view of accounts, keyset pagination, status and search filters. */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { SECOND } from "../../../src/core/clock.ts";
 import { tx } from "../../../src/db/client.ts";
-import { SECOND } from "../../../src/platform/clock.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   auditRows,

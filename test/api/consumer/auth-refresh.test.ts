@@ -1,7 +1,7 @@
 /** @module Refresh rotation (retry window, reuse detection), logout, cross-app isolation, and the access token's wire form. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
-import { MINUTE, SECOND } from "../../../src/platform/clock.ts";
+import { MINUTE, SECOND } from "../../../src/core/clock.ts";
 import {
   auditRows,
   createConsumerApp,

@@ -1,12 +1,12 @@
 /** @module POST /{app_slug}/v1/auth/signin: identifiers, indistinguishable failures, back-off, session cap, rate limits, argon2 queue. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { decodeJwt } from "jose";
+import { createApp } from "../../../src/app.ts";
 import { createPasswordHasher } from "../../../src/auth/passwords.ts";
 import { createAuthService } from "../../../src/auth/service.ts";
-import { createApp } from "../../../src/http/app.ts";
-import { DAY, MINUTE } from "../../../src/platform/clock.ts";
-import { sha256Hex } from "../../../src/platform/crypto.ts";
-import { newId } from "../../../src/platform/ids.ts";
+import { DAY, MINUTE } from "../../../src/core/clock.ts";
+import { sha256Hex } from "../../../src/core/crypto.ts";
+import { newId } from "../../../src/core/ids.ts";
 import {
   auditRows,
   createConsumerApp,

@@ -1,8 +1,8 @@
 /** @module POST /{app_slug}/v1/auth/signup: the account, its contact, session and audit row; policy, config and input refusals. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { decodeJwt } from "jose";
-import { MINUTE } from "../../../src/platform/clock.ts";
-import { newId } from "../../../src/platform/ids.ts";
+import { MINUTE } from "../../../src/core/clock.ts";
+import { newId } from "../../../src/core/ids.ts";
 import {
   auditRows,
   createConsumerApp,

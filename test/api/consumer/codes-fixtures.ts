@@ -1,11 +1,11 @@
 /** @module Fixtures for the code and email tests: apps, end users inserted directly, PAKs, settings, outbox reads. */
 import { expect } from "bun:test";
 import { eq } from "drizzle-orm";
+import { MINUTE } from "../../../src/core/clock.ts";
+import { newId } from "../../../src/core/ids.ts";
 import { tx } from "../../../src/db/client.ts";
 import { emailOutbox, endUserContacts, endUsers, oneTimeCodes } from "../../../src/db/schema.ts";
 import type { OutgoingEmail } from "../../../src/email/transport.ts";
-import { MINUTE } from "../../../src/platform/clock.ts";
-import { newId } from "../../../src/platform/ids.ts";
 import type { TestContext } from "../../support/harness.ts";
 
 export { allow, deny, insertPak, insertWorkspace } from "../admin/fixtures.ts";

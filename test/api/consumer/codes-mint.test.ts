@@ -1,6 +1,6 @@
 /** @module request-verification and request-password-reset: who gets a code, the `{}` branches, lanes, validation, storage. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { hmacSha256Hex } from "../../../src/platform/crypto.ts";
+import { hmacSha256Hex } from "../../../src/core/crypto.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   allow,

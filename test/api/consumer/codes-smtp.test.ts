@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { SMTPServer } from "smtp-server";
-import { MINUTE } from "../../../src/platform/clock.ts";
+import { MINUTE } from "../../../src/core/clock.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   auditRows,

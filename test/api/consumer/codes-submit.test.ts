@@ -1,6 +1,6 @@
 /** @module verify and reset-password: single use, expiry, supersession, app and purpose binding, the IP lock, session revocation. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { MINUTE } from "../../../src/platform/clock.ts";
+import { MINUTE } from "../../../src/core/clock.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   auditRows,

@@ -1,7 +1,7 @@
 /** @module Wrong-code throttling by source address: a distributed guesser cannot lock out valid codes; a busy app only shrinks each address's allowance; IPv6 counts by /64. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { APP_FAILURES_PER_WINDOW } from "../../../src/codes/service.ts";
-import { MINUTE } from "../../../src/platform/clock.ts";
+import { MINUTE } from "../../../src/core/clock.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   type CodesApp,

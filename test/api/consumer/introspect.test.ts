@@ -1,6 +1,6 @@
 /** @module `POST /{app_slug}/v1/oauth/introspect`: the active/inactive matrix, token sources and errors. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { HOUR, MINUTE } from "../../../src/platform/clock.ts";
+import { HOUR, MINUTE } from "../../../src/core/clock.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import {
   createApiKey,

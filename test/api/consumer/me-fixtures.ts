@@ -2,9 +2,9 @@
 
 import { expect } from "bun:test";
 import { eq } from "drizzle-orm";
+import { newId } from "../../../src/core/ids.ts";
 import { tx } from "../../../src/db/client.ts";
 import { auditLog, endUserSessions, endUsers } from "../../../src/db/schema.ts";
-import { newId } from "../../../src/platform/ids.ts";
 import type { TestContext } from "../../support/harness.ts";
 
 export interface TestApp {

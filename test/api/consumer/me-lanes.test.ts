@@ -1,8 +1,8 @@
 /** @module Every `/me*` route accepts only a live EndUser token of its own app, for an active account. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { HOUR, SECOND } from "../../../src/core/clock.ts";
 import { endUsers } from "../../../src/db/schema.ts";
-import { HOUR, SECOND } from "../../../src/platform/clock.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { createApp, createUser, openSession, type TestApp } from "./me-fixtures.ts";
 

@@ -1,6 +1,6 @@
 /** @module POST `/{app_slug}/v1/me/change-password`: proof of the current password, policy, other sessions ended, guessing bounded. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { MINUTE, SECOND } from "../../../src/platform/clock.ts";
+import { MINUTE, SECOND } from "../../../src/core/clock.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   auditRows,

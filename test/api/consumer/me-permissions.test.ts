@@ -3,7 +3,7 @@
  * writer invalidates), within the 60 s cache TTL for a writer in another process.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { SECOND } from "../../../src/platform/clock.ts";
+import { SECOND } from "../../../src/core/clock.ts";
 import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { PERMISSION_CACHE_TTL } from "../../../src/rbac/resolver.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";

@@ -1,13 +1,13 @@
 /** @module GET, PATCH and DELETE `/{app_slug}/v1/me`: the profile, its one editable field, and account deletion. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { newId } from "../../../src/core/ids.ts";
 import {
   endUserContacts,
   endUserRefreshTokens,
   endUserSessions,
   oneTimeCodes,
 } from "../../../src/db/schema.ts";
-import { newId } from "../../../src/platform/ids.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   auditRows,

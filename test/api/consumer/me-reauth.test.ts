@@ -5,8 +5,8 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { MINUTE, SECOND } from "../../../src/core/clock.ts";
 import { emailOutbox, endUserContacts } from "../../../src/db/schema.ts";
-import { MINUTE, SECOND } from "../../../src/platform/clock.ts";
 import { signIn, signUp } from "../../support/end-users.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";

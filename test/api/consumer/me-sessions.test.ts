@@ -1,7 +1,7 @@
 /** @module `/{app_slug}/v1/me/sessions`: the caller's live sessions, and signing one of them out. */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { MINUTE } from "../../../src/core/clock.ts";
 import { tx } from "../../../src/db/client.ts";
-import { MINUTE } from "../../../src/platform/clock.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   auditRows,

@@ -2,10 +2,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { and, asc, eq } from "drizzle-orm";
 import { decodeJwt, decodeProtectedHeader } from "jose";
+import { sha256Hex } from "../../../src/core/crypto.ts";
+import { newId } from "../../../src/core/ids.ts";
 import { auditLog, m2mClients } from "../../../src/db/schema.ts";
 import { CLIENT_USE_DEBOUNCE_MS, FAILED_AUTH_LIMITS } from "../../../src/m2m/grant.ts";
-import { sha256Hex } from "../../../src/platform/crypto.ts";
-import { newId } from "../../../src/platform/ids.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import { type AppBody, createAppVia, errCode } from "../admin/fixtures.ts";

@@ -1,6 +1,6 @@
 /** @module Guessable passwords (listed words dressed up, repetitive or sequential shapes) refused at sign-up, change-password and reset-password alike. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { MINUTE } from "../../../src/platform/clock.ts";
+import { MINUTE } from "../../../src/core/clock.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { insertUser, mintCode, submitReset } from "./codes-fixtures.ts";
 import { bearer, createApp, createUser, DEFAULT_PASSWORD, type TestApp, userRow } from "./me-fixtures.ts";

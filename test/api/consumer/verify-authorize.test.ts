@@ -1,6 +1,6 @@
 /** @module `POST /{app_slug}/v1/authorize` and `/authorize/batch`: held permissions per lane and role, failures as answers. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { newId } from "../../../src/platform/ids.ts";
+import { newId } from "../../../src/core/ids.ts";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {

@@ -1,9 +1,9 @@
 /** @module Fixtures for the introspection, verify/authorize and admin-lane tests: accounts, sessions, M2M clients and tokens made directly. */
 import { expect } from "bun:test";
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose";
+import { sha256Hex } from "../../../src/core/crypto.ts";
+import { newId } from "../../../src/core/ids.ts";
 import { tx } from "../../../src/db/client.ts";
-import { sha256Hex } from "../../../src/platform/crypto.ts";
-import { newId } from "../../../src/platform/ids.ts";
 import type { TestContext } from "../../support/harness.ts";
 
 export interface TestApp {

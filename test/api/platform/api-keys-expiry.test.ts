@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import type { Io } from "../../../src/cli/args.ts";
 import { runCli } from "../../../src/cli/index.ts";
+import { DAY, HOUR, SECOND } from "../../../src/core/clock.ts";
+import { MAX_KEY_LIFETIME_MS } from "../../../src/core/expiry.ts";
 import { paks } from "../../../src/db/schema.ts";
-import { DAY, HOUR, SECOND } from "../../../src/platform/clock.ts";
-import { MAX_KEY_LIFETIME_MS } from "../../../src/platform/expiry.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { auditRowsFor } from "./helpers.ts";
 

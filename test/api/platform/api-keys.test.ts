@@ -1,9 +1,9 @@
 /** @module Platform API keys: mint once, hash at rest, human-only minting, grant ceiling, revoke, last use. */
 import { beforeEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { SECOND } from "../../../src/core/clock.ts";
+import { sha256Hex } from "../../../src/core/crypto.ts";
 import { pakPolicies, paks } from "../../../src/db/schema.ts";
-import { SECOND } from "../../../src/platform/clock.ts";
-import { sha256Hex } from "../../../src/platform/crypto.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { auditRows, auditRowsFor, insertWorkspace, userWithRole } from "./helpers.ts";
 

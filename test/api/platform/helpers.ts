@@ -1,8 +1,8 @@
 /** @module Platform-subset test helpers: extra users and workspaces, and audit-row readers. */
 import { and, asc, eq } from "drizzle-orm";
+import { newId } from "../../../src/core/ids.ts";
+import type { WorkspaceRole } from "../../../src/core/principal.ts";
 import { auditLog, workspaceMembers, workspaces } from "../../../src/db/schema.ts";
-import type { WorkspaceRole } from "../../../src/http/principal.ts";
-import { newId } from "../../../src/platform/ids.ts";
 import type { TestContext } from "../../support/harness.ts";
 
 export const USER_PASSWORD = "another long enough password";

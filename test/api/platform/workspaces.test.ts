@@ -1,6 +1,6 @@
 /** @module Workspaces and members: visibility per caller, cursor pagination, cross-workspace isolation. */
 import { beforeEach, describe, expect, test } from "bun:test";
-import { SECOND } from "../../../src/platform/clock.ts";
+import { SECOND } from "../../../src/core/clock.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { auditRows, insertWorkspace, userWithRole } from "./helpers.ts";
 

@@ -1,4 +1,4 @@
-/** @module The one error type services throw; `http/errors.ts` maps it to the wire shape. */
+/** @module The error types services throw; `http/errors.ts` maps them to the wire shape. */
 
 export interface ErrorDetail {
   field: string;
@@ -27,3 +27,15 @@ export const unauthorized = (code = "UNAUTHORIZED", message = "Authentication re
 export const forbidden = (code: string, message: string) => new HeimdallError(403, code, message);
 export const notFound = (code: string, message: string) => new HeimdallError(404, code, message);
 export const conflict = (code: string, message: string) => new HeimdallError(409, code, message);
+
+/** RFC 6749 §5.2 error for the OAuth token endpoint: routes throw it and the mapper keeps its shape. */
+export class OAuthError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly description: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(description);
+  }
+}

@@ -1,4 +1,4 @@
-/** @module Who is calling the platform/Admin surface, and the rule that maps a principal to an audit actor. */
+/** @module Who is calling (platform and admin-lane principals), and the rule that maps a principal to an audit actor. */
 import type { PolicyStatement } from "../db/schema.ts";
 
 export type WorkspaceRole = "owner" | "admin" | "viewer";
@@ -39,4 +39,12 @@ export interface CallMeta {
   readonly userAgent: string | null;
   /** Aborts when the client goes away; long waits (the argon2 queue) give up on it. */
   readonly signal?: AbortSignal;
+}
+
+/** Who called an admin-lane route, and exactly what it may do there. */
+export interface ConsumerAdminCaller {
+  readonly kind: "end_user" | "m2m" | "api_key";
+  /** Account id, M2M `client_id`, or API key id. */
+  readonly id: string;
+  readonly held: ReadonlySet<string>;
 }

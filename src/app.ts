@@ -1,26 +1,26 @@
 /** @module createApp(deps): the whole HTTP surface — global hooks, the error mapper, and every module mounted. */
 import { Elysia } from "elysia";
-import { apiKeysRoutes } from "../api-keys/routes.ts";
-import { appsRoutes } from "../apps/routes.ts";
-import { AccessDenied, createDenialRecorder } from "../audit/denials.ts";
-import { auditRoutes } from "../audit/routes.ts";
-import { authRoutes } from "../auth/routes.ts";
-import { codesRoutes } from "../codes/routes.ts";
-import type { Deps } from "../deps.ts";
-import { emailRoutes } from "../email/routes.ts";
-import { discoveryRoutes, JWKS_ROUTE, jwksNativeRoute, keysAdminRoutes } from "../keys/routes.ts";
-import { credentialsRoutes, oauthTokenRoutes } from "../m2m/routes.ts";
-import { meRoutes } from "../me/routes.ts";
-import { HeimdallError, validationError } from "../platform/errors.ts";
-import { rbacRoutes } from "../roles/routes.ts";
-import { consumerAdminUserRoutes, endUserAdminRoutes } from "../users/routes.ts";
-import { verifyRoutes } from "../verify/routes.ts";
-import { platformRoutes } from "../workspaces/routes.ts";
-import { parseBody } from "./body.ts";
-import { bearerChallenge, mapError, OAuthError } from "./errors.ts";
-import { callMeta } from "./guards.ts";
-import { type MountedRoute, opsRoutes } from "./ops.ts";
-import { beginRequest, requestState } from "./request-state.ts";
+import { apiKeysRoutes } from "./api-keys/routes.ts";
+import { appsRoutes } from "./apps/routes.ts";
+import { AccessDenied, createDenialRecorder } from "./audit/denials.ts";
+import { auditRoutes } from "./audit/routes.ts";
+import { authRoutes } from "./auth/routes.ts";
+import { codesRoutes } from "./codes/routes.ts";
+import { HeimdallError, OAuthError, validationError } from "./core/errors.ts";
+import type { Deps } from "./deps.ts";
+import { emailRoutes } from "./email/routes.ts";
+import { parseBody } from "./http/body.ts";
+import { bearerChallenge, mapError } from "./http/errors.ts";
+import { callMeta } from "./http/guards.ts";
+import { type MountedRoute, opsRoutes } from "./http/ops.ts";
+import { beginRequest, requestState } from "./http/request-state.ts";
+import { discoveryRoutes, JWKS_ROUTE, jwksNativeRoute, keysAdminRoutes } from "./keys/routes.ts";
+import { credentialsRoutes, oauthTokenRoutes } from "./m2m/routes.ts";
+import { meRoutes } from "./me/routes.ts";
+import { rbacRoutes } from "./roles/routes.ts";
+import { consumerAdminUserRoutes, endUserAdminRoutes } from "./users/routes.ts";
+import { verifyRoutes } from "./verify/routes.ts";
+import { platformRoutes } from "./workspaces/routes.ts";
 
 const OAUTH_TOKEN_PATH = /^\/[^/]+\/v1\/oauth\/token$/;
 /**

@@ -1,5 +1,5 @@
 /** @module Keyset pagination of DESIGN §2: `?limit=&cursor=` parsing, opaque base64url cursors, the page envelope. */
-import { validationError } from "../platform/errors.ts";
+import { validationError } from "./errors.ts";
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 200;
