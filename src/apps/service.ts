@@ -10,7 +10,7 @@ import { type Db, tx } from "../db/client.ts";
 import type { KeyService } from "../keys/service.ts";
 import { grantMemberDefaults, seedAppRoles } from "../rbac/seed.ts";
 import { authorize, visibleWorkspaces } from "../workspaces/authorize.ts";
-import { appResource } from "../workspaces/policy.ts";
+import { appResource } from "../workspaces/pak-policy.ts";
 import {
   AUTH_CONFIG_DEFAULTS,
   type AuthConfig,

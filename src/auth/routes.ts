@@ -9,7 +9,7 @@ import { validate } from "../http/body.ts";
 import { appNotFound, bearerToken, consumerGuards } from "../http/consumer.ts";
 import { callMeta } from "../http/guards.ts";
 import { authorize } from "../workspaces/authorize.ts";
-import { appResource } from "../workspaces/policy.ts";
+import { appResource } from "../workspaces/pak-policy.ts";
 import { logoutSchema, refreshSchema, signinSchema, signupSchema } from "./model.ts";
 import type { SignupPak } from "./service.ts";
 

@@ -23,7 +23,7 @@ import { emailDomain, normalizeEmail, normalizeUsername } from "../users/normali
 import { createUserStore, type EndUserRow } from "../users/store.ts";
 import { type SigninInput, type SignupInput, type TokenResponse, tokenResponse } from "./model.ts";
 import type { PasswordHasher } from "./passwords.ts";
-import { checkPassword } from "./policy.ts";
+import { checkPassword } from "./password-policy.ts";
 import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "./signin-throttle.ts";
 import { createAuthStore } from "./store.ts";
 

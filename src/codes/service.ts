@@ -25,7 +25,7 @@ import { randomInt } from "node:crypto";
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { PasswordHasher } from "../auth/passwords.ts";
-import { checkPassword } from "../auth/policy.ts";
+import { checkPassword } from "../auth/password-policy.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { type Clock, iso, MINUTE } from "../core/clock.ts";
 import { constantTimeEqual, hmacSha256Hex } from "../core/crypto.ts";

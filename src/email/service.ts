@@ -33,7 +33,7 @@ import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principa
 import { type Db, tx } from "../db/client.ts";
 import type { Vault } from "../vault/vault.ts";
 import { authorize } from "../workspaces/authorize.ts";
-import { appResource } from "../workspaces/policy.ts";
+import { appResource } from "../workspaces/pak-policy.ts";
 import {
   defaultSettings,
   type NotificationSettingsDto,

@@ -19,7 +19,7 @@ import type { EndUserClaims } from "../sessions/tokens.ts";
 import { TokenError } from "../sessions/tokens.ts";
 import { createTokenInspector, type InspectFailure } from "../verify/inspect.ts";
 import { authorize } from "../workspaces/authorize.ts";
-import { appResource } from "../workspaces/policy.ts";
+import { appResource } from "../workspaces/pak-policy.ts";
 import { callMeta } from "./guards.ts";
 
 export interface EndUserPrincipal {

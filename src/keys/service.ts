@@ -9,7 +9,7 @@ import { type Db, tx } from "../db/client.ts";
 import type { Vault } from "../vault/vault.ts";
 import { buildJwks, type JwksDocument } from "./jwks.ts";
 import { generateKeyMaterial, Material, type PublicJwk } from "./material.ts";
-import { nextActivatesAt, OVERLAP } from "./policy.ts";
+import { nextActivatesAt, OVERLAP } from "./rotation-schedule.ts";
 import { createKeyStore, type KeyRow, type KeyState } from "./store.ts";
 
 export type { JwksDocument } from "./jwks.ts";

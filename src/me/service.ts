@@ -9,7 +9,7 @@
  * REAUTH_WINDOW_MS: at sign-in, or later through `POST /me/reauthenticate`; else 403
  * REAUTHENTICATION_REQUIRED. A refresh proves nothing and leaves the time alone.
  */
-import { passwordFailures } from "../auth/policy.ts";
+import { passwordFailures } from "../auth/password-policy.ts";
 import { iso } from "../core/clock.ts";
 import {
   conflict,

@@ -12,7 +12,7 @@ import { validate } from "../http/body.ts";
 import { consumerGuards } from "../http/consumer.ts";
 import { guards } from "../http/guards.ts";
 import { authorize } from "../workspaces/authorize.ts";
-import { appResource } from "../workspaces/policy.ts";
+import { appResource } from "../workspaces/pak-policy.ts";
 import {
   addContactSchema,
   bulkRoleSchema,

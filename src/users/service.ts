@@ -14,7 +14,7 @@
  */
 
 import type { AppRow } from "../apps/model.ts";
-import { checkPassword } from "../auth/policy.ts";
+import { checkPassword } from "../auth/password-policy.ts";
 import { CODE_TTL, EMAILS_PER_ADDRESS } from "../codes/service.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { iso, MINUTE } from "../core/clock.ts";

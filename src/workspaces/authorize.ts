@@ -3,7 +3,7 @@
 import { AccessDenied, appIdOfResource } from "../audit/denials.ts";
 import type { HeimdallError } from "../core/errors.ts";
 import { actorOf, type PlatformPrincipal } from "../core/principal.ts";
-import { evaluatePolicy, roleAllows } from "./policy.ts";
+import { evaluatePolicy, roleAllows } from "./pak-policy.ts";
 
 /**
  * Throws unless `p` may perform `action` on `resource` in `workspaceId`. A caller outside the

@@ -13,7 +13,7 @@ import type {
   workspacePolicies,
   workspaces,
 } from "../db/schema.ts";
-import { isKnownActionPattern } from "./policy.ts";
+import { isKnownActionPattern } from "./pak-policy.ts";
 
 export type WorkspaceRow = typeof workspaces.$inferSelect;
 export type UserRow = typeof platformUsers.$inferSelect;

@@ -62,7 +62,7 @@ import {
   roleAllows,
   roleStatements,
   workspaceResource,
-} from "./policy.ts";
+} from "./pak-policy.ts";
 import { createWorkspaceStore } from "./store.ts";
 
 export interface WorkspaceServiceDeps {

@@ -2,7 +2,7 @@
 import { expect, test } from "bun:test";
 import { decodeProtectedHeader } from "jose";
 import { DAY, HOUR } from "../../src/core/clock.ts";
-import { PREPUBLISH, ROTATION_INTERVAL } from "../../src/keys/policy.ts";
+import { PREPUBLISH, ROTATION_INTERVAL } from "../../src/keys/rotation-schedule.ts";
 import { createAppWithKeys, jwksKids, setupKeys } from "./keys-fixtures.ts";
 
 const TTL_SECONDS = 3600;

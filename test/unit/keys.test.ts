@@ -7,7 +7,7 @@ import { HeimdallError } from "../../src/core/errors.ts";
 import { memoryLogger } from "../../src/core/logger.ts";
 import { migrate, openDatabase, tx } from "../../src/db/client.ts";
 import { signingKeys } from "../../src/db/schema.ts";
-import { OVERLAP, PREPUBLISH, ROTATION_INTERVAL, rotationPolicy } from "../../src/keys/policy.ts";
+import { OVERLAP, PREPUBLISH, ROTATION_INTERVAL, rotationPolicy } from "../../src/keys/rotation-schedule.ts";
 import { createKeyService } from "../../src/keys/service.ts";
 import { loadMasterKeys } from "../../src/vault/master-key.ts";
 import { createVault } from "../../src/vault/vault.ts";

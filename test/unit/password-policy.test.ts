@@ -8,7 +8,7 @@ import {
   MAX_PASSWORD_CODE_POINTS,
   type PasswordPolicy,
   passwordFailures,
-} from "../../src/auth/policy.ts";
+} from "../../src/auth/password-policy.ts";
 import { HeimdallError } from "../../src/core/errors.ts";
 
 const base: PasswordPolicy = {

@@ -13,7 +13,7 @@ import {
   resourceMatches,
   roleAllows,
   roleStatements,
-} from "../../src/workspaces/policy.ts";
+} from "../../src/workspaces/pak-policy.ts";
 
 const APP_A = appResource("0190a0a0-0000-7000-8000-00000000000a");
 const APP_B = appResource("0190a0a0-0000-7000-8000-00000000000b");
