@@ -12,7 +12,8 @@ import { emailRoutes } from "./email/routes.ts";
 import { parseBody } from "./http/body.ts";
 import { bearerChallenge, mapError } from "./http/errors.ts";
 import { callMeta } from "./http/guards.ts";
-import { type MountedRoute, opsRoutes } from "./http/ops.ts";
+import { healthRoutes } from "./http/health.ts";
+import { type MountedRoute, openApiRoutes } from "./http/openapi.ts";
 import { beginRequest, requestState } from "./http/request-state.ts";
 import { discoveryRoutes, JWKS_ROUTE, jwksNativeRoute, keysAdminRoutes } from "./keys/routes.ts";
 import { credentialsRoutes, oauthTokenRoutes } from "./m2m/routes.ts";
@@ -66,7 +67,7 @@ export function createApp(deps: Deps) {
   const { config, log } = deps;
   const denials = createDenialRecorder(deps);
   const jwksNative = jwksNativeRoute(deps, (request): Response | Promise<Response> => app.fetch(request));
-  // Ops documents the composed app's routes, which exist only once every module is mounted below.
+  // /openapi.json documents the composed app's routes, which exist only once every module is mounted below.
   const app = new Elysia({
     normalize: false,
     // Bun native routes answered before the Elysia pipeline (used by `listen`; `handle` in tests
@@ -134,7 +135,8 @@ export function createApp(deps: Deps) {
       if (code === "NOT_FOUND") observe(request, "", res.status);
       return res;
     })
-    .use(opsRoutes(deps, (): readonly MountedRoute[] => app.routes))
+    .use(healthRoutes(deps))
+    .use(openApiRoutes(config, (): readonly MountedRoute[] => app.routes))
     .use(platformRoutes(deps))
     .use(appsRoutes(deps))
     .use(auditRoutes(deps))

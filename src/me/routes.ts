@@ -60,7 +60,7 @@ export const meRoutes = (deps: Deps) => {
         },
         { endUser: true },
       )
-      // Appliance addition (documented in http/ops.ts): what unlocks the changes that need a recent sign-in.
+      // Appliance addition (documented in http/openapi.ts): what unlocks the changes that need a recent sign-in.
       .post(
         "/:app_slug/v1/me/reauthenticate",
         ({ app, endUser, body, meta }) =>

@@ -5,12 +5,10 @@ import { rateLimits, signingKeys, vaultSecrets } from "../../src/db/schema.ts";
 import {
   DB_WRITE_CHECK_TTL,
   KEYS_CHECK_TTL,
-  keyRotationSchema,
   READYZ_PROBE_KEY,
-  readinessSchema,
   SIGNING_CHECK_TTL,
-  signingKeyListSchema,
-} from "../../src/http/ops.ts";
+} from "../../src/http/health.ts";
+import { keyRotationSchema, readinessSchema, signingKeyListSchema } from "../../src/http/openapi.ts";
 import { createTestContext, type TestContext } from "../support/harness.ts";
 import { expectErrorShape } from "../support/openapi.ts";
 

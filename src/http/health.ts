@@ -1,0 +1,169 @@
+/** @module Health endpoints (DESIGN §11): /healthz (liveness), /readyz (database, signing keys, vault) and /metrics. */
+import { Elysia } from "elysia";
+import { MINUTE, SECOND } from "../core/clock.ts";
+import type { Deps } from "../deps.ts";
+
+const NO_STORE = { "cache-control": "no-store" };
+const PROMETHEUS = { ...NO_STORE, "content-type": "text/plain; version=0.0.4; charset=utf-8" };
+
+/** How long a successful or failed vault check is reused: decrypting every DEK per probe would be waste. */
+export const KEYS_CHECK_TTL = MINUTE;
+/** How long the signing-key check (one decryption per active app) is reused. */
+export const SIGNING_CHECK_TTL = 5 * SECOND;
+/**
+ * How often a probe commits a real write. A commit is an fsync (`synchronous=FULL`, ~0.5–1.5 ms here with the
+ * write lock held); /readyz needs no credential, so it must not turn a flood of probes into a flood of fsyncs.
+ */
+export const DB_WRITE_CHECK_TTL = 10 * SECOND;
+/** The probe's own row in a small key-value table; no rate limiter key has this form. */
+export const READYZ_PROBE_KEY = "readyz:probe";
+
+type Check = "ok" | "failed";
+interface Outcome {
+  result: Check;
+  /** Short and non-secret: it goes into the unauthenticated body. */
+  reason?: string;
+}
+
+/** A SQLite error code (`SQLITE_CORRUPT`, `SQLITE_FULL`, …) says what broke without paths or contents. */
+const sqliteCode = (err: unknown): string => {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && /^SQLITE_[A-Z_]+$/.test(code) ? code : "error";
+};
+
+export function healthRoutes(deps: Deps) {
+  const { db, vault, keys, clock, log, metrics } = deps;
+  let vaultCheck: (Outcome & { at: number }) | undefined;
+  let signingCheck: (Outcome & { at: number }) | undefined;
+  let durableWriteAt: number | undefined;
+  const sqlite = db.$client;
+
+  // Reads page 1, the schema and a real table's b-tree: a file that is not (or no longer) a database,
+  // or whose schema pages are corrupt, fails here while BEGIN IMMEDIATE alone still succeeds.
+  const readProbe = () =>
+    sqlite
+      .query(
+        "SELECT (SELECT count(*) FROM sqlite_schema) AS s, (SELECT count(*) FROM (SELECT 1 FROM apps LIMIT 1)) AS a",
+      )
+      .get();
+  const upsertProbe = (now: number) =>
+    sqlite
+      .query(
+        "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, 0) ON CONFLICT(key) DO UPDATE SET window_start = ?2",
+      )
+      .run(READYZ_PROBE_KEY, now);
+
+  /**
+   * Every probe reads, takes the write lock and changes a row in it, then rolls back: that costs
+   * tens of microseconds and no fsync. At most every DB_WRITE_CHECK_TTL the change is committed instead,
+   * so a disk that stopped taking writes (full, read-only remount) shows within seconds.
+   */
+  const dbCheck = (): Outcome => {
+    let stage = "read";
+    try {
+      readProbe();
+      stage = "write lock";
+      sqlite.exec("BEGIN IMMEDIATE");
+      stage = "write";
+      const now = clock.now();
+      const durable = durableWriteAt === undefined || now - durableWriteAt >= DB_WRITE_CHECK_TTL;
+      try {
+        upsertProbe(now);
+      } catch (err) {
+        sqlite.exec("ROLLBACK");
+        throw err;
+      }
+      if (durable) {
+        stage = "commit";
+        sqlite.exec("COMMIT");
+        durableWriteAt = now;
+      } else sqlite.exec("ROLLBACK");
+      return { result: "ok" };
+    } catch (err) {
+      // A failed COMMIT may leave the probe's transaction open; an earlier stage opened none of its own
+      // (and a transaction already open on the connection is not the probe's to end).
+      if (stage === "commit") {
+        try {
+          sqlite.exec("ROLLBACK");
+        } catch {
+          // SQLite already rolled it back.
+        }
+      }
+      log.warn("readiness: database check failed", { stage, err });
+      return { result: "failed", reason: `${stage} failed (${sqliteCode(err)})` };
+    }
+  };
+
+  const cachedCheck = (
+    prev: (Outcome & { at: number }) | undefined,
+    ttl: number,
+    run: () => Outcome,
+  ): Outcome & { at: number } => {
+    const now = clock.now();
+    if (prev && now - prev.at < ttl) return prev;
+    return { ...run(), at: now };
+  };
+
+  // The master key still opens every stored secret (DEKs only: cheap per secret, but there may be many).
+  const runVaultCheck = (): Outcome => {
+    try {
+      vault.verifyAll();
+      return { result: "ok" };
+    } catch (err) {
+      log.warn("readiness: stored secrets cannot be decrypted", { err });
+      return { result: "failed", reason: "the master key does not open every stored secret" };
+    }
+  };
+
+  // Every active app can sign: its active key exists and its sealed private half opens.
+  const runSigningCheck = (): Outcome => {
+    try {
+      const { apps, failing } = keys.signingHealth();
+      if (failing.length === 0) return { result: "ok" };
+      log.warn("readiness: signing keys cannot be used", { failing });
+      return {
+        result: "failed",
+        reason: `${failing.length} of ${apps} active app(s) cannot sign: active signing key missing or unreadable`,
+      };
+    } catch (err) {
+      log.warn("readiness: signing keys cannot be checked", { err });
+      return { result: "failed", reason: `signing keys cannot be read (${sqliteCode(err)})` };
+    }
+  };
+
+  const keysCheck = (): Outcome => {
+    signingCheck = cachedCheck(signingCheck, SIGNING_CHECK_TTL, runSigningCheck);
+    vaultCheck = cachedCheck(vaultCheck, KEYS_CHECK_TTL, runVaultCheck);
+    const reasons = [signingCheck.reason, vaultCheck.reason].filter(Boolean);
+    return signingCheck.result === "ok" && vaultCheck.result === "ok"
+      ? { result: "ok" }
+      : { result: "failed", reason: reasons.join("; ") };
+  };
+
+  return (
+    new Elysia()
+      .get("/healthz", ({ set }) => {
+        Object.assign(set.headers, NO_STORE);
+        return { status: "ok" };
+      })
+      .get("/readyz", ({ set }) => {
+        const store = dbCheck();
+        const signing = keysCheck();
+        const ready = store.result === "ok" && signing.result === "ok";
+        set.status = ready ? 200 : 503;
+        Object.assign(set.headers, NO_STORE);
+        const checks = { db: store.result, keys: signing.result };
+        if (ready) return { status: "ready", checks };
+        const reasons: { db?: string; keys?: string } = {};
+        if (store.reason) reasons.db = store.reason;
+        if (signing.reason) reasons.keys = signing.reason;
+        return { status: "unavailable", checks, reasons };
+      })
+      // Strings plus `set.headers`, not Response objects: Elysia rebuilds a returned Response to merge
+      // the request-id header into it, which costs more than the work these handlers do.
+      .get("/metrics", ({ set }) => {
+        Object.assign(set.headers, PROMETHEUS);
+        return metrics.render();
+      })
+  );
+}
