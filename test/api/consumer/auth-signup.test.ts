@@ -1,5 +1,5 @@
 /** @module POST /{app_slug}/v1/auth/signup: the account, its contact, session and audit row; policy, config and input refusals. */
-import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { decodeJwt } from "jose";
 import { MINUTE } from "../../../src/core/clock.ts";
 import { newId } from "../../../src/core/ids.ts";
@@ -246,6 +246,7 @@ describe("app configuration", () => {
 
   describe("signup_allowed_email_domains", () => {
     beforeAll(() => setAuthConfig(ctx, app.id, { signup_allowed_email_domains: ["example.org"] }));
+    afterAll(() => setAuthConfig(ctx, app.id, { signup_allowed_email_domains: [] }));
     const cases = [
       { name: "another domain", email: "a@other.net", status: 403 },
       { name: "a subdomain of an allowed one", email: "b@mail.example.org", status: 403 },
@@ -259,9 +260,6 @@ describe("app configuration", () => {
         if (c.status === 403) expect(res.body.code).toBe("SIGNUP_EMAIL_DOMAIN_NOT_ALLOWED");
       });
     }
-    test("restore", async () => {
-      await setAuthConfig(ctx, app.id, { signup_allowed_email_domains: [] });
-    });
   });
 
   describe("signup_requires_pak", () => {
@@ -276,6 +274,7 @@ describe("app configuration", () => {
         allow(["heimdall.signup.create"], [`pcft:heimdall:app/${newId(ctx.clock)}`]),
       ]).token;
     });
+    afterAll(() => setAuthConfig(ctx, app.id, { signup_requires_pak: false }));
 
     const body = (n: string) => ({
       username: `pak-${n}`,
@@ -324,10 +323,6 @@ describe("app configuration", () => {
     test("the full-policy bootstrap PAK is allowed too", async () => {
       const res = await signup(body("boot"), { auth: { pak: ctx.pak } });
       expect(res.status).toBe(200);
-    });
-
-    test("restore", async () => {
-      await setAuthConfig(ctx, app.id, { signup_requires_pak: false });
     });
   });
 });
