@@ -26,7 +26,7 @@ import { backfillAppRoles, seedSystemPermissions } from "./rbac/seed.ts";
 import { createRoleService, type RoleService } from "./roles/service.ts";
 import { createScheduler, type Scheduler } from "./scheduler/scheduler.ts";
 import { createSessionService, type SessionService } from "./sessions/service.ts";
-import { createTokenService, type TokenService } from "./sessions/tokens.ts";
+import { createTokenService, type TokenService } from "./tokens/service.ts";
 import { loadMasterKeys } from "./vault/master-key.ts";
 import { createServerSecrets, type ServerSecrets } from "./vault/server-secrets.ts";
 import { createVault, type Vault } from "./vault/vault.ts";

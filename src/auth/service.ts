@@ -18,7 +18,7 @@ import { type Db, tx } from "../db/client.ts";
 import type { Limit, RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { SessionRow } from "../sessions/store.ts";
-import type { TokenService } from "../sessions/tokens.ts";
+import type { TokenService } from "../tokens/service.ts";
 import { emailDomain, normalizeEmail, normalizeUsername } from "../users/normalize.ts";
 import { createUserStore, type EndUserRow } from "../users/store.ts";
 import { type SigninInput, type SignupInput, type TokenResponse, tokenResponse } from "./model.ts";

@@ -15,8 +15,8 @@ import { forbidden, HeimdallError, notFound, unauthorized } from "../core/errors
 import type { AuditActor, ConsumerAdminCaller, PakPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
 import type { AccountSnapshot } from "../sessions/store.ts";
-import type { EndUserClaims } from "../sessions/tokens.ts";
-import { TokenError } from "../sessions/tokens.ts";
+import type { EndUserClaims } from "../tokens/service.ts";
+import { TokenError } from "../tokens/service.ts";
 import { createTokenInspector, type InspectFailure } from "../verify/inspect.ts";
 import { authorize } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/pak-policy.ts";

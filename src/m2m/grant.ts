@@ -11,7 +11,7 @@ import { HeimdallError, OAuthError } from "../core/errors.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
-import type { TokenService } from "../sessions/tokens.ts";
+import type { TokenService } from "../tokens/service.ts";
 import { type ClientLookup, createM2mStore } from "./store.ts";
 
 export const GRANT_TYPE = "client_credentials";

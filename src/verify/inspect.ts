@@ -9,7 +9,7 @@
 import type { AppRef } from "../core/app-ref.ts";
 import type { Db } from "../db/client.ts";
 import type { SessionService } from "../sessions/service.ts";
-import { type EndUserClaims, type M2mClaims, TokenError, type TokenService } from "../sessions/tokens.ts";
+import { type EndUserClaims, type M2mClaims, TokenError, type TokenService } from "../tokens/service.ts";
 import { createVerifyStore } from "./store.ts";
 
 /** A signed JWT is well under this; anything longer is refused before any parsing. */

@@ -1,4 +1,12 @@
-/** @module Access tokens (DESIGN §5): RS256 `at+jwt` signed with the app's active key, verified against its published keys. */
+/**
+ * @module Access tokens (DESIGN §5): RS256 `at+jwt` signed with the app's active key, verified against its
+ * published keys.
+ *
+ * Its own module rather than part of `sessions/` or `keys/`: sessions mint tokens for end users and the M2M
+ * grant mints them for clients, so minting belongs to neither; and `keys/` owns key material (generation,
+ * sealing, rotation, JWKS), which this module only asks for. The claims, lifetimes and verification
+ * failures that guards and `/verify` read live here, beside the one place that signs them.
+ */
 
 import { decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from "jose";
 import type { Config } from "../config/index.ts";
