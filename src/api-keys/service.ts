@@ -85,7 +85,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
       const limit = parseLimit(query.limit);
       const after = decodeCursor<Position>(query.cursor, isPosition);
       const rows = store.list(app.id, after, limit + 1);
-      // Listing credentials is a secrets-bearing read (DESIGN §8); the row names no secret.
+      // Listing credentials is a secrets-bearing read (docs/architecture.md, "Audit"); the row names no secret.
       audit.record({
         appId: app.id,
         workspaceId: app.workspaceId,

@@ -11,7 +11,7 @@ export type AppStatus = AppRow["status"];
 
 export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{1,62}[a-z0-9])$/;
 
-/** First path segments the appliance itself serves (DESIGN §1); an app slug there would shadow them. */
+/** First path segments the appliance itself serves (docs/architecture.md, "Surfaces"); an app slug there would shadow them. */
 export const RESERVED_SLUGS: ReadonlySet<string> = new Set([
   "v1",
   "healthz",

@@ -53,7 +53,7 @@ export interface ListAppsQuery {
   workspace_id?: string;
 }
 
-/** Every Admin action an app route maps to (DESIGN §3). */
+/** Every Admin action an app route maps to (docs/architecture.md, "Lanes"). */
 export type AppAction =
   | "heimdall.read"
   | "heimdall.create"

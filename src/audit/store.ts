@@ -11,7 +11,7 @@ export interface AuditFilter {
   actorId?: string;
 }
 
-/** AuditLogEntryDto plus the appliance's actor_type, ip and request_id (DESIGN §8). */
+/** AuditLogEntryDto plus the appliance's actor_type, ip and request_id (docs/architecture.md, "Audit"). */
 export interface AuditLogEntryDto {
   id: string;
   app_id: string;

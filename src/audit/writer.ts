@@ -1,4 +1,4 @@
-/** @module The append-only audit log (DESIGN §8): one writer, a SHA-256 hash chain per app, and its verifier. */
+/** @module The append-only audit log (docs/architecture.md, "Audit"): one writer, a SHA-256 hash chain per app, and its verifier. */
 import { asc, gt } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";

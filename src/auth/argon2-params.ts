@@ -1,4 +1,4 @@
-/** @module The argon2id parameters every password hash uses (DESIGN §7; OWASP's minimum for argon2id). */
+/** @module The argon2id parameters every password hash uses (docs/architecture.md, "Passwords": OWASP's minimum for argon2id). */
 
 // `Algorithm` is a `const enum` in the package's typings, which `verbatimModuleSyntax` cannot import; 2 is Argon2id.
 const ARGON2ID = 2;

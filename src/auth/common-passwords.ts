@@ -1,5 +1,5 @@
 /**
- * @module The breached-password list, embedded so the check works offline (DESIGN §7).
+ * @module The breached-password list, embedded so the check works offline (docs/decisions.md, "Password screening").
  *
  * The bulk is the `passwords-common` dictionary of `@zxcvbn-ts/language-common` (MIT; about 49,000 of the
  * most frequent leaked passwords), imported statically so `bun build --compile` puts it in the binary. The

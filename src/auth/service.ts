@@ -1,5 +1,5 @@
 /**
- * @module End-user sign-up, sign-in, refresh and logout on the Consumer API (DESIGN §5, §7).
+ * @module End-user sign-up, sign-in, refresh and logout on the Consumer API (docs/architecture.md, "Tokens and sessions"; docs/decisions.md, "End users").
  *
  * Sign-in never tells an unknown account from a wrong password: same 401, same body, same argon2 cost,
  * and the throttling (`signin-throttle.ts`) counts by the identifier typed, so its 429 ACCOUNT_LOCKED comes

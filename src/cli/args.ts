@@ -46,7 +46,7 @@ export interface CommandSpec {
   /** Extra usage lines after the synopsis (notes, examples). */
   notes?: string[];
   options: Options;
-  /** Accept the config flags (DESIGN §12); every command that opens the data dir does. */
+  /** Accept the config flags (README.md, "Configuration"); every command that opens the data dir does. */
   config: boolean;
 }
 

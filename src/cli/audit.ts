@@ -1,4 +1,4 @@
-/** @module `heimdall audit verify`: walks every audit hash chain from its retention anchor (DESIGN §8); exit 0 intact, 1 with the first break. */
+/** @module `heimdall audit verify`: walks every audit hash chain from its retention anchor (docs/operations.md, "Audit retention"); exit 0 intact, 1 with the first break. */
 import { commandGroup, configFrom, EXIT_FAILURE, EXIT_OK, type Io, type Parsed } from "./args.ts";
 import { withDataDir } from "./data-dir.ts";
 

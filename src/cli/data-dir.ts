@@ -1,4 +1,4 @@
-/** @module The data-dir lifecycle (DESIGN §4, §6, §11): what `serve` and `init` check before they touch anything, and first-run set-up. */
+/** @module The data-dir lifecycle (docs/operations.md, "First start" and "Data-dir lock and start-up checks"): what `serve` and `init` check before they touch anything, and first-run set-up. */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import type { Config } from "../config/index.ts";

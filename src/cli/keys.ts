@@ -1,4 +1,4 @@
-/** @module `heimdall keys list|rotate`: an app's signing keys from the command line (DESIGN §6). */
+/** @module `heimdall keys list|rotate`: an app's signing keys from the command line (docs/operations.md, "Signing keys"). */
 
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";

@@ -81,7 +81,7 @@ async function rotateLocked(args: Parsed, io: Io, config: Config): Promise<numbe
 
 export const command = commandGroup(
   "master-key",
-  "Rotate the master key that wraps every stored secret (DESIGN §6).",
+  "Rotate the master key that wraps every stored secret (see docs/operations.md).",
   {
     rotate: { spec: rotateSpec, run: rotate },
   },

@@ -1,4 +1,4 @@
-/** @module `heimdall pak create`: mints a platform API key from the command line and prints its token once (DESIGN §4). */
+/** @module `heimdall pak create`: mints a platform API key from the command line and prints its token once (docs/decisions.md, "Platform subset"). */
 import { DAY, HOUR, MINUTE } from "../core/clock.ts";
 import {
   CliError,

@@ -1,4 +1,4 @@
-/** @module `heimdall user create`: adds a platform user to a workspace, e.g. a second owner or a read-only viewer (DESIGN §4). */
+/** @module `heimdall user create`: adds a platform user to a workspace, e.g. a second owner or a read-only viewer (docs/decisions.md, "Platform subset"). */
 import {
   CliError,
   commandGroup,

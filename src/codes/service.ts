@@ -1,5 +1,5 @@
 /**
- * @module Verification and password-reset codes (DESIGN §7): mint (returned to a PAK holder, or emailed
+ * @module Verification and password-reset codes (docs/decisions.md, "Codes" under "End users"): mint (returned to a PAK holder, or emailed
  * through the outbox), verify a contact, reset a password.
  *
  * A code is 6 digits from a CSPRNG, lives 10 minutes, is used once, and is stored only as

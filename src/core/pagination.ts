@@ -1,4 +1,4 @@
-/** @module Keyset pagination of DESIGN §2: `?limit=&cursor=` parsing, opaque base64url cursors, the page envelope. */
+/** @module Keyset pagination (docs/decisions.md, "Wire and HTTP"): `?limit=&cursor=` parsing, opaque base64url cursors, the page envelope. */
 import { validationError } from "./errors.ts";
 
 export const DEFAULT_LIMIT = 50;

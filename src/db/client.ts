@@ -1,4 +1,4 @@
-/** @module SQLite connection with the pragmas of DESIGN §11, drizzle on top, the embedded migrator, and a tx helper. */
+/** @module SQLite connection with the pragmas of docs/architecture.md ("Storage"), drizzle on top, the embedded migrator, and a tx helper. */
 import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";

@@ -6,7 +6,7 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "driz
 const ms = (name: string) => integer(name, { mode: "number" });
 const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
 
-// ─── Platform subset (DESIGN §4) ────────────────────────────────────────────
+// ─── Platform subset (docs/decisions.md) ────────────────────────────────────
 
 export const workspaces = sqliteTable("workspaces", {
   id: text("id").primaryKey(),
@@ -126,7 +126,7 @@ export const pakPolicies = sqliteTable(
   (t) => [primaryKey({ columns: [t.pakId, t.policyId] }), index("pak_policies_policy").on(t.policyId)],
 );
 
-// ─── Vault (DESIGN §6) ──────────────────────────────────────────────────────
+// ─── Vault (docs/operations.md, "The data dir") ───────────────────────────
 
 /** Envelope-encrypted secrets. Only `vault/` reads or writes this table. */
 export const vaultSecrets = sqliteTable("vault_secrets", {
@@ -215,7 +215,7 @@ export const signingKeys = sqliteTable(
   (t) => [index("signing_keys_app_state").on(t.appId, t.state)],
 );
 
-// ─── Audit (DESIGN §8) ──────────────────────────────────────────────────────
+// ─── Audit (docs/architecture.md, "Audit") ────────────────────────────────
 
 export const auditLog = sqliteTable(
   "audit_log",

@@ -1,6 +1,6 @@
 /**
  * @module Admin API of the email module: `GET|PATCH /v1/apps/{app_id}/notification-settings`, and the
- * appliance's `GET /v1/apps/{app_id}/outbox` (DESIGN §10) — the operator's view of queued and sent mail,
+ * appliance's `GET /v1/apps/{app_id}/outbox` (docs/decisions.md, "Outbox route") — the operator's view of queued and sent mail,
  * with codes masked (bodies are sealed until delivery; in `EMAIL_MODE=log` the log line carries the code).
  * It is served in both modes (it is operator-only, and in SMTP mode it shows delivery errors) and needs
  * the code-minting actions.

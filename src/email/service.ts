@@ -1,5 +1,5 @@
 /**
- * @module Email rules (DESIGN §10): per-app notification settings, the preconditions of a code email,
+ * @module Email rules (docs/decisions.md, "Email dispatch" under "End users"): per-app notification settings, the preconditions of a code email,
  * the durable outbox and its delivery with retries.
  *
  * Delivery. A message is written to `email_outbox` in the transaction of the change that causes it, so a
@@ -90,7 +90,7 @@ export interface EmailService {
     patch: NotificationSettingsPatch,
     meta: CallMeta,
   ): NotificationSettingsDto;
-  /** The operator's view of an app's outbox (DESIGN §10, dev only); it shows codes, so minting rights are required. */
+  /** The operator's view of an app's outbox (dev only; docs/decisions.md, "Outbox route"); it shows codes, so minting rights are required. */
   listOutbox(
     p: PlatformPrincipal,
     ref: string,
@@ -286,7 +286,7 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
       for (const action of OUTBOX_ACTIONS)
         authorize(p, app.workspaceId, action, appResource(app.id), appNotFound);
       const rows = store.listForApp(app.id, after, limit + 1);
-      // A read that hands out codes and addresses is itself worth a trace (DESIGN §8).
+      // A read that hands out codes and addresses is itself worth a trace (docs/architecture.md, "Audit").
       audit.record({
         appId: app.id,
         workspaceId: app.workspaceId,

@@ -1,5 +1,5 @@
 /**
- * @module The built-in email templates (DESIGN §10): verification, password reset and welcome, each a
+ * @module The built-in email templates (docs/decisions.md, "Templates" under "End users"): verification, password reset and welcome, each a
  * subject, a plain-text body and a minimal HTML body; plus the security notices (password changed,
  * primary email changed), which no settings slot selects: an app that sends email sends them. Every interpolated value is escaped for HTML and
  * stripped of control characters for the subject, so an app's display name cannot inject markup or headers.

@@ -1,5 +1,5 @@
 /**
- * @module How an outbox message leaves the appliance (DESIGN §10): over SMTP with nodemailer, or — in
+ * @module How an outbox message leaves the appliance (docs/operations.md, "Email"): over SMTP with nodemailer, or — in
  * `EMAIL_MODE=log`, the default without an SMTP URL — as one JSON log line. Log mode is for development:
  * the line carries the whole text, so verification and reset codes appear in the log by design.
  */

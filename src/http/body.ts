@@ -1,4 +1,4 @@
-/** @module Request bodies: size cap, JSON and form parsing, and zod validation into the DESIGN §2 detail list. */
+/** @module Request bodies: size cap, JSON and form parsing, and zod validation into the wire error's detail list (docs/architecture.md, "Wire"). */
 import type { z } from "zod";
 import { HeimdallError, validationError } from "../core/errors.ts";
 
@@ -6,7 +6,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * Bulk end-user operations take up to 5,000 account ids (the spec's cap), about 190 KB of JSON; they
- * alone get a larger body allowance. Everything else keeps DESIGN §2's 64 KiB.
+ * alone get a larger body allowance. Everything else keeps the 64 KiB of docs/decisions.md ("Wire and HTTP").
  */
 export const MAX_BULK_BODY_BYTES = 256 * 1024;
 const BULK_PATH = /\/end-users\/bulk-[a-z-]+$/;

@@ -1,5 +1,5 @@
 /**
- * @module The Consumer surface's plumbing: `/{app_slug}` resolution and the lane guards (DESIGN §3) as macros.
+ * @module The Consumer surface's plumbing: `/{app_slug}` resolution and the lane guards as macros (docs/architecture.md, "Which guard for which lane").
  *
  * Routes opt in with `{ consumer: true }` (the app only), `{ endUser: true }` (a live EndUser access
  * token of this app) or `{ consumerPak: "heimdall.user.verify.create" }` (a PAK whose policy allows the

@@ -1,4 +1,4 @@
-/** @module The one error mapper: every thrown error becomes the DESIGN §2 wire shape; internals are logged, never sent. */
+/** @module The one error mapper: every thrown error becomes the wire shape of docs/architecture.md ("Wire"); internals are logged, never sent. */
 import { HeimdallError, OAuthError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 

@@ -1,4 +1,4 @@
-/** @module Health endpoints (DESIGN §11): /healthz (liveness), /readyz (database, signing keys, vault) and /metrics. */
+/** @module Health endpoints (docs/operations.md, "Probes, metrics, logs" and "Readiness checks"): /healthz (liveness), /readyz (database, signing keys, vault) and /metrics. */
 import { Elysia } from "elysia";
 import { MINUTE, SECOND } from "../core/clock.ts";
 import type { Deps } from "../deps.ts";

@@ -1,4 +1,4 @@
-/** @module Idempotency-Key (DESIGN §2): same key + same body replays for 24 h; a different body is a 409. */
+/** @module Idempotency-Key (docs/decisions.md, "Wire and HTTP"): same key + same body replays for 24 h; a different body is a 409. */
 import { and, eq, like, lt } from "drizzle-orm";
 import { type Clock, DAY } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";

@@ -242,7 +242,7 @@ const KNOWN: Record<string, OperationDoc> = {
 };
 
 const PUBLIC_PLATFORM = new Set(["POST /v1/auth/signin"]);
-/** Platform routes a PAK may not call (DESIGN §4: a PAK cannot mint a PAK; profile and sessions are a person's). */
+/** Platform routes a PAK may not call (docs/decisions.md, "Platform subset": a PAK cannot mint a PAK; profile and sessions are a person's). */
 const HUMAN_ONLY =
   /^(GET \/v1\/(me|session)|POST \/v1\/auth\/logout|POST \/v1\/workspaces\/\{[^}]+\}\/api-keys)$/;
 

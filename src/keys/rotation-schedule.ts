@@ -1,4 +1,4 @@
-/** @module Signing-key rotation schedule (DESIGN §6): the timings and the one rule that schedules a next key. */
+/** @module Signing-key rotation schedule (docs/operations.md, "Signing keys"; docs/decisions.md, "Keys"): the timings and the one rule that schedules a next key. */
 import { DAY, HOUR } from "../core/clock.ts";
 
 /** How long a key signs before the scheduler replaces it. */

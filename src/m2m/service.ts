@@ -150,7 +150,7 @@ export function createM2mClientService({ db, clock, audit, apps }: M2mClientServ
       const limit = parseLimit(query.limit);
       const after = decodeCursor<Position>(query.cursor, isPosition);
       const rows = store.list(app.id, after, limit + 1);
-      // Credential listings are secrets-bearing reads (DESIGN §8), even though no secret is shown.
+      // Credential listings are secrets-bearing reads (docs/architecture.md, "Audit"), even though no secret is shown.
       record(p, app, "m2m_client.listed", null, { count: Math.min(rows.length, limit) }, meta);
       return pageOf(rows, limit, (r): Position => ({ c: r.createdAt, i: r.id }), toClientSummary);
     },

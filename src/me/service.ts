@@ -164,7 +164,7 @@ export function createMeService(deps: MeDeps): MeService {
     deleteAccount(caller, meta) {
       tx(db, () => {
         if (!users.byId(caller.appId, caller.userId)) throw userNotFound();
-        // Written first and kept: audit rows outlive the account (DESIGN §8); the id is all they hold of it.
+        // Written first and kept: audit rows outlive the account (docs/architecture.md, "Audit"); the id is all they hold of it.
         audit.record({
           appId: caller.appId,
           action: "user.deleted",

@@ -1,5 +1,5 @@
 /**
- * @module Fixed-window rate limits (DESIGN §7), counted in memory and written behind to SQLite.
+ * @module Fixed-window rate limits (docs/decisions.md, "Rate limits" under "End users"), counted in memory and written behind to SQLite.
  *
  * Counting in a write transaction per request would put an fsync (`synchronous=FULL`, ~0.3 ms here) on
  * every limited request — and a flood of refused requests would then spend the event loop on fsyncs.

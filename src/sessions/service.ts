@@ -1,5 +1,5 @@
 /**
- * @module End-user sessions and refresh-token rotation (DESIGN §5).
+ * @module End-user sessions and refresh-token rotation (docs/architecture.md, "Tokens and sessions").
  *
  * Refresh tokens are opaque `hrt_` + 256 random bits, stored as SHA-256 and rotated on every use. The
  * successor of a token is derived from it (HMAC under a sealed server key), so a client that retries a

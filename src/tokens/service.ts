@@ -1,5 +1,5 @@
 /**
- * @module Access tokens (DESIGN §5): RS256 `at+jwt` signed with the app's active key, verified against its
+ * @module Access tokens (docs/architecture.md, "Tokens and sessions"): RS256 `at+jwt` signed with the app's active key, verified against its
  * published keys.
  *
  * Its own module rather than part of `sessions/` or `keys/`: sessions mint tokens for end users and the M2M

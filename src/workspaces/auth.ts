@@ -1,4 +1,4 @@
-/** @module Platform credential check (DESIGN §3): PAK or platform session, CSRF for the cookie, no caching. */
+/** @module Platform credential check (docs/architecture.md, "Lanes"; CSRF in docs/decisions.md, "Platform subset"): PAK or platform session, CSRF for the cookie, no caching. */
 
 import { AccessDenied } from "../audit/denials.ts";
 import type { AuditWriter } from "../audit/writer.ts";

@@ -1,4 +1,4 @@
-/** @module Platform subset wire model: zod request schemas, DTO mappers and the list cursor (DESIGN §2, §4). */
+/** @module Platform subset wire model: zod request schemas, DTO mappers and the list cursor (docs/decisions.md, "Wire and HTTP" and "Platform subset"). */
 
 import { z } from "zod";
 import { DAY, HOUR, iso } from "../core/clock.ts";
@@ -127,7 +127,7 @@ export const policyFileSchema = z.union([
   z.object({ statements: statementsSchema }).transform((o) => o.statements),
 ]);
 
-// ─── Pagination (DESIGN §2): the shared helpers, with this module's cursor shape ──────
+// ─── Pagination (docs/architecture.md, "Wire"): the shared helpers, with this module's cursor shape ──────
 
 export { type Page, type Position, pageOf, parseLimit } from "../core/pagination.ts";
 

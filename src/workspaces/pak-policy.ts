@@ -1,4 +1,4 @@
-/** @module PAK policy evaluation (DESIGN §3): union of statements, wildcards, deny wins. Pure functions. */
+/** @module PAK policy evaluation (docs/architecture.md, "Lanes"): union of statements, wildcards, deny wins. Pure functions. */
 
 import type { WorkspaceRole } from "../core/principal.ts";
 import type { PolicyStatement } from "../db/schema.ts";

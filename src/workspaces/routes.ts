@@ -1,4 +1,4 @@
-/** @module Platform subset routes (DESIGN §4): sign-in, logout, sessions, me, workspaces, members, PAKs, policies. */
+/** @module Platform subset routes (docs/decisions.md, "Platform subset"): sign-in, logout, sessions, me, workspaces, members, PAKs, policies. */
 import { Elysia } from "elysia";
 import { HeimdallError } from "../core/errors.ts";
 import type { Deps } from "../deps.ts";

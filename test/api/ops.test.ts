@@ -333,7 +333,7 @@ describe("GET /openapi.json", () => {
     expect(doc.paths["/v1/auth/signin"].post.security).toEqual([]);
     expect(doc.paths["/{app_slug}/v1/.well-known/jwks.json"].get.security).toEqual([]);
     expect(doc.paths["/healthz"].get.security).toEqual([]);
-    // A PAK cannot mint a PAK, and profile routes belong to a person (DESIGN §4).
+    // A PAK cannot mint a PAK, and profile routes belong to a person (docs/decisions.md).
     expect(doc.paths["/v1/me"].get.security).not.toContainEqual({ pak: [] });
     expect(doc.paths["/v1/workspaces/{workspace_slug}/api-keys"].post.security).not.toContainEqual({
       pak: [],
@@ -418,7 +418,7 @@ describe("request ids", () => {
   });
 });
 
-describe("plumbing errors have the DESIGN §2 shape", () => {
+describe("plumbing errors have the wire error shape", () => {
   test("unknown route: 404 NOT_FOUND", async () => {
     const res = await ctx.call("GET", "/v1/definitely/not/here", { unchecked: true });
     expect(res.status).toBe(404);

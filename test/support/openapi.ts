@@ -97,7 +97,7 @@ const ISO_DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SNAKE_CODE = "^(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*|[a-z][a-z0-9]*(?:_[a-z0-9]+)*)$";
 
-/** DESIGN §2 wire error: `{statusCode, code, message, request_id, details?}`. */
+/** The wire error (docs/architecture.md, "Wire"): `{statusCode, code, message, request_id, details?}`. */
 export const ERROR_SCHEMA: Schema = {
   type: "object",
   required: ["statusCode", "code", "message", "request_id"],
@@ -225,7 +225,7 @@ const fail = (title: string, errs: string[], body: unknown): never => {
   );
 };
 
-/** Mismatches of `body` against the DESIGN §2 error shape (and `code`/`status` when given); empty when it conforms. */
+/** Mismatches of `body` against the wire error shape (and `code`/`status` when given); empty when it conforms. */
 export function errorShapeMismatches(
   body: unknown,
   code?: string,
@@ -240,7 +240,7 @@ export function errorShapeMismatches(
   return errs;
 }
 
-/** Asserts `body` is a DESIGN §2 error (optionally with this `code`); throws listing every mismatch. */
+/** Asserts `body` is a wire error (optionally with this `code`); throws listing every mismatch. */
 export function expectErrorShape(body: unknown, code?: string, opts: MatchOptions = {}): void {
   const errs = errorShapeMismatches(body, code, undefined, opts);
   if (errs.length) fail(`body is not a Heimdall error${code ? ` with code ${code}` : ""}`, errs, body);
@@ -249,7 +249,7 @@ export function expectErrorShape(body: unknown, code?: string, opts: MatchOption
 /**
  * Mismatches of a response against the contract; empty when it conforms. Throws when the operation is not
  * in the contract, or the status is not documented for it and is < 400. Error statuses without a schema are
- * checked against the DESIGN §2 error shape; 204 must have an empty body; other content-less responses are unchecked.
+ * checked against the wire error shape; 204 must have an empty body; other content-less responses are unchecked.
  */
 export function responseMismatches(
   spec: SpecName,

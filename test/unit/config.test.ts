@@ -17,7 +17,7 @@ function file(name: string, content: string): string {
 const PAK = `pcft_live_${"a".repeat(32)}`;
 
 describe("defaults", () => {
-  test("an empty environment gives the DESIGN §12 defaults", () => {
+  test("an empty environment gives the README's defaults", () => {
     const c = loadConfig({}, {});
     expect(c).toMatchObject({
       host: "0.0.0.0",

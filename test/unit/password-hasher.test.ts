@@ -24,7 +24,7 @@ const glibc = [
 describe("password hasher (argon2id on worker threads)", () => {
   const hasher = createPasswordHasher();
 
-  test("hash then verify: PHC argon2id string with the DESIGN §7 parameters; right and wrong passwords", async () => {
+  test("hash then verify: PHC argon2id string with the documented parameters; right and wrong passwords", async () => {
     const phc = await hasher.hash("correct horse battery staple");
     expect(phc).toStartWith("$argon2id$v=19$m=19456,t=2,p=1$");
     expect(await hasher.verify(phc, "correct horse battery staple")).toBe(true);

@@ -258,7 +258,7 @@ describe("refusals", () => {
     expect(res.body.details.map((d: { field: string }) => d.field)).toContain(field);
   });
 
-  // 5,000 UUIDs are ~190 KB of JSON: bulk routes get a larger body allowance than DESIGN §2's 64 KiB.
+  // 5,000 UUIDs are ~190 KB of JSON: bulk routes get a larger body allowance than the usual 64 KiB.
   test("exactly 5000 real account ids are accepted", async () => {
     const ids = [anna, ...Array.from({ length: 4999 }, () => crypto.randomUUID())];
     expect(JSON.stringify({ selection: { mode: "ids", ids } }).length).toBeGreaterThan(64 * 1024);

@@ -244,7 +244,7 @@ describe("GET /v1/apps/{app_id}/outbox (appliance addition)", () => {
     }
   });
 
-  // Not in the vendored contract: successes are checked here, errors against the DESIGN §2 shape.
+  // Not in the vendored contract: successes are checked here, errors against the wire error shape.
   const list = async (query: Record<string, string> = {}, auth?: Auth) => {
     const res = await ctx.call("GET", "/v1/apps/{app_id}/outbox", {
       params: { app_id: mailApp.id },

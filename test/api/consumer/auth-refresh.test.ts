@@ -40,7 +40,7 @@ beforeAll(async () => {
 beforeEach(() => ctx.clock.advance(MINUTE + 1));
 
 describe("access token", () => {
-  test("verifies against the served JWKS with iss PUBLIC_URL/slug and aud = slug; header and claims per DESIGN §5", async () => {
+  test("verifies against the served JWKS with iss PUBLIC_URL/slug and aud = slug; header and claims as docs/architecture.md states them", async () => {
     const t = await fresh();
     const jwks = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
       params: { app_slug: app.slug },

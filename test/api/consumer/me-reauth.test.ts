@@ -76,7 +76,7 @@ const change = (u: { token: string }, a: TestApp, current = DEFAULT_PASSWORD, ne
     auth: bearer(u),
     body: { current_password: current, new_password: next },
   });
-/** Not in the vendored contract: successes are checked here, errors against the DESIGN §2 shape. */
+/** Not in the vendored contract: successes are checked here, errors against the wire error shape. */
 const reauth = async (u: { token: string }, a: TestApp, body: unknown) => {
   const res = await ctx.call("POST", "/{app_slug}/v1/me/reauthenticate", {
     params: { app_slug: a.slug },

@@ -1,4 +1,4 @@
-/** @module CSRF rule of DESIGN §3: cookie-authenticated writes need a same-origin Origin/Referer or X-Requested-With. */
+/** @module CSRF rule (docs/decisions.md, "Platform subset"): cookie-authenticated writes need a same-origin Origin/Referer or X-Requested-With. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 
