@@ -1,0 +1,144 @@
+/**
+ * @module The error catalogue: every code the API answers with, its one status and its default message.
+ *
+ * A code means one thing on every route, so it has exactly one status; a refusal that needs another
+ * status is another code. `fail(code)` in `core/errors.ts` builds the error from here, and the test in
+ * test/unit/error-catalogue.test.ts fails when a code is missing here or from docs/errors.md. RFC 6749
+ * `error` values of the token endpoint are not API codes: they are `OAuthErrorCode` in `core/errors.ts`.
+ */
+
+interface CatalogueEntry {
+  readonly status: number;
+  readonly message: string;
+}
+
+export const ERROR_CATALOGUE = {
+  // ─── Requests the server cannot read ─────────────────────────────────────────
+  VALIDATION_ERROR: { status: 400, message: "Request validation failed" },
+  INVALID_JSON: { status: 400, message: "Request body is not valid JSON" },
+  PAYLOAD_TOO_LARGE: { status: 413, message: "Request body is too large" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "This Content-Type is not supported" },
+  NOT_FOUND: { status: 404, message: "Route not found" },
+  IDEMPOTENCY_KEY_REUSE: {
+    status: 409,
+    message: "Idempotency-Key was already used with a different request body",
+  },
+  IDEMPOTENCY_KEY_IN_USE: {
+    status: 409,
+    message: "A request with this Idempotency-Key is still in progress",
+  },
+
+  // ─── Credentials (401: the request's own credential, or one in the body) ─────
+  UNAUTHORIZED: { status: 401, message: "Authentication required" },
+  INVALID_TOKEN: { status: 401, message: "The credential is invalid, expired or revoked" },
+  TOKEN_EXPIRED: { status: 401, message: "Access token is invalid or expired" },
+  TOKEN_REVOKED: { status: 401, message: "The session of this token has ended" },
+  INVALID_CREDENTIALS: { status: 401, message: "Invalid identifier or password" },
+  INVALID_REFRESH_TOKEN: { status: 401, message: "Refresh token is invalid, expired or revoked" },
+  // 400, not 401: the token is data to act on (platform logout's body), not the caller's credential.
+  INVALID_SESSION_TOKEN: {
+    status: 400,
+    message: "The session token is invalid, expired or already revoked",
+  },
+
+  // ─── Refusals (403) ──────────────────────────────────────────────────────────
+  FORBIDDEN: { status: 403, message: "The workspace role does not allow this action" },
+  PERMISSION_DENIED: { status: 403, message: "The caller lacks the permission this route requires" },
+  POLICY_DENIED: { status: 403, message: "The API key policy does not allow this action" },
+  PERMISSION_GRANT_DENIED: { status: 403, message: "Cannot grant permissions you don't have" },
+  GRANT_EXCEEDS_CALLER: { status: 403, message: "You cannot grant more than you hold" },
+  CSRF_REJECTED: { status: 403, message: "Cross-site request rejected: Origin does not match PUBLIC_URL" },
+  PAK_NOT_ALLOWED: { status: 403, message: "This operation requires a human session, not an API key" },
+  REAUTHENTICATION_REQUIRED: {
+    status: 403,
+    message: "This change needs a recent sign-in: confirm the password (POST /me/reauthenticate), then retry",
+  },
+  ACCOUNT_SUSPENDED: { status: 403, message: "This account is not active" },
+  APP_SUSPENDED: { status: 403, message: "This app is suspended" },
+  SIGNUP_DISABLED: { status: 403, message: "Sign-up is disabled for this app" },
+  SIGNUP_EMAIL_DOMAIN_NOT_ALLOWED: { status: 403, message: "Sign-up is not open to this email domain" },
+  SIGNIN_DISABLED: { status: 403, message: "Sign-in is disabled for this app" },
+  SYSTEM_ROLE: { status: 403, message: "A system role cannot be changed this way" },
+  SYSTEM_PERMISSION: { status: 403, message: "A system permission cannot be deleted" },
+
+  // ─── Unknown resources (404) ─────────────────────────────────────────────────
+  WORKSPACE_NOT_FOUND: { status: 404, message: "Workspace not found" },
+  ACCOUNT_NOT_FOUND: { status: 404, message: "No account for this session" },
+  PAK_NOT_FOUND: { status: 404, message: "API key not found" },
+  POLICY_NOT_FOUND: { status: 404, message: "Policy not found" },
+  APP_NOT_FOUND: { status: 404, message: "App not found" },
+  API_KEY_NOT_FOUND: { status: 404, message: "API key not found" },
+  M2M_CLIENT_NOT_FOUND: { status: 404, message: "M2M client not found" },
+  USER_NOT_FOUND: { status: 404, message: "End user not found in this app" },
+  CONTACT_NOT_FOUND: { status: 404, message: "Contact not found" },
+  SESSION_NOT_FOUND: { status: 404, message: "Session not found" },
+  // The role a route acts on (its path, or the target of POST /roles/assign). A role named as an
+  // attribute of an account (create, update, bulk, invite) is UNKNOWN_ROLE, 400 as the contract says.
+  ROLE_NOT_FOUND: { status: 404, message: "No role by this name in this app" },
+  PERMISSION_NOT_FOUND: { status: 404, message: "No custom permission by this key in this app" },
+  SIGNING_KEYS_NOT_FOUND: { status: 404, message: "The app has no signing keys" },
+
+  // ─── Bad values that pass validation (400) ───────────────────────────────────
+  UNKNOWN_ROLE: { status: 400, message: "This app has no role by this name" },
+  WEAK_PASSWORD: { status: 400, message: "Password does not meet the password policy" },
+  INVALID_STATUS_TRANSITION: {
+    status: 400,
+    message: "The app cannot go to this status from its current one",
+  },
+
+  // ─── State conflicts (409) ───────────────────────────────────────────────────
+  APP_ARCHIVED: { status: 409, message: "The app is archived and read-only" },
+  SLUG_TAKEN: { status: 409, message: "This slug is already taken" },
+  EMAIL_TAKEN: { status: 409, message: "This email address is already in use" },
+  USERNAME_TAKEN: { status: 409, message: "This username is already taken" },
+  CONTACT_TAKEN: { status: 409, message: "This contact is already in use" },
+  CONTACT_LIMIT: { status: 409, message: "The account holds the most contacts it may" },
+  CONTACT_ALREADY_VERIFIED: { status: 409, message: "This contact is already verified" },
+  CONTACT_NOT_VERIFIED: {
+    status: 409,
+    message: "Only a verified contact can be primary; verify it, then promote it",
+  },
+  CONTACT_IS_PRIMARY: {
+    status: 409,
+    message: "The primary email cannot be deleted; promote another one first",
+  },
+  ROLE_EXISTS: { status: 409, message: "A role by this name already exists" },
+  ROLE_IN_USE: { status: 409, message: "The role is in use; reassign its users first" },
+  PERMISSION_EXISTS: { status: 409, message: "This permission already exists in this app" },
+  POLICY_NAME_TAKEN: { status: 409, message: "A policy by this name already exists" },
+  ALREADY_BOOTSTRAPPED: {
+    status: 409,
+    message: "The database already has a workspace; bootstrap runs only once",
+  },
+  SIGNING_KEYS_EXIST: { status: 409, message: "The app already has signing keys" },
+
+  // ─── Codes that expire (410) and email preconditions (412) ───────────────────
+  CODE_INVALID: { status: 410, message: "The code is invalid, expired or already used" },
+  ENVOI_NOT_ENABLED: {
+    status: 412,
+    message: "Email notifications are off for this app (notification-settings)",
+  },
+  ENVOI_SENDER_NOT_CONFIGURED: {
+    status: 412,
+    message: "No sender address: set default_sender_address or HEIMDALL_EMAIL_FROM",
+  },
+  ENVOI_TEMPLATE_NOT_CONFIGURED: { status: 412, message: "No template is configured for this email" },
+
+  // ─── Too many (429) and a client that left (499) ─────────────────────────────
+  RATE_LIMITED: { status: 429, message: "Too many requests; retry later" },
+  ACCOUNT_LOCKED: { status: 429, message: "Too many failed sign-ins; retry later" },
+  TOO_MANY_REQUESTS: { status: 429, message: "Too many concurrent password checks; retry shortly" },
+  CLIENT_CLOSED_REQUEST: { status: 499, message: "The client closed the connection while waiting" },
+
+  // ─── Server side: 503s are told to clients, 500s only to the log ────────────
+  ENVOI_NOT_WIRED: { status: 503, message: "Email is set to SMTP but no SMTP URL is configured" },
+  ENVOI_DISPATCH_FAILED: { status: 503, message: "The mail server refused the message" },
+  CODE_SPACE_EXHAUSTED: { status: 503, message: "Too many live codes; retry shortly" },
+  INTERNAL_ERROR: { status: 500, message: "Internal server error" },
+  VAULT_ERROR: { status: 500, message: "The vault cannot open a secret" },
+  SIGNING_KEY_MISSING: { status: 500, message: "The app has no active signing key" },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERROR_CATALOGUE, code);
