@@ -2,16 +2,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { sha256Hex } from "../../src/core/crypto.ts";
 import { newId } from "../../src/core/ids.ts";
+import { auditRows, createApp } from "../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../support/harness.ts";
 import { allow, insertPak } from "./admin/fixtures.ts";
-import {
-  auditRows,
-  createApiKey,
-  createApp,
-  createEndUser,
-  type TestApp,
-  type TestEndUser,
-} from "./consumer/verify-fixtures.ts";
+import { createApiKey, createEndUser, type TestApp, type TestEndUser } from "./consumer/verify-fixtures.ts";
 
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 

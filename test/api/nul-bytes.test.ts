@@ -1,8 +1,8 @@
 /** @module NUL bytes in the request target, sent as raw HTTP/1.1 to the app listening on a real Bun server. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
+import { createApp, type TestApp } from "../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../support/harness.ts";
-import { createApp, type TestApp } from "./consumer/verify-fixtures.ts";
 
 let ctx: TestContext;
 let app: TestApp;

@@ -30,16 +30,6 @@ function withIds(body: Omit<EndUserTokens, "userId" | "sessionId">): EndUserToke
   return { ...body, userId: claims.sub as string, sessionId: claims.sid as string };
 }
 
-/** Creates an app through the Admin API (with the bootstrap PAK) and returns its id and slug. */
-export async function createConsumerApp(
-  ctx: TestContext,
-  slug: string,
-): Promise<{ id: string; slug: string }> {
-  const res = await ctx.call("POST", "/v1/apps", { body: { slug, display_name: slug } });
-  expect(res.status).toBe(201);
-  return { id: res.body.id, slug };
-}
-
 /** `POST /{slug}/v1/auth/signup`; fails the test unless it answers 200. */
 export async function signUp(
   ctx: TestContext,
@@ -91,23 +81,6 @@ export function queryRow(ctx: TestContext, sql: string, ...params: SQLQueryBindi
 
 export function queryRows(ctx: TestContext, sql: string, ...params: SQLQueryBindings[]): DbRow[] {
   return ctx.deps.db.$client.query(sql).all(...params) as DbRow[];
-}
-
-export interface AuditRowView extends DbRow {
-  resource_id: string | null;
-  actor_type: string;
-  actor_id: string | null;
-  details: Record<string, unknown>;
-}
-
-/** Audit rows of an app with `action`, oldest first, `details` parsed. */
-export function auditRows(ctx: TestContext, appId: string, action: string): AuditRowView[] {
-  return queryRows(
-    ctx,
-    "SELECT * FROM audit_log WHERE app_id = ? AND action = ? ORDER BY seq",
-    appId,
-    action,
-  ).map((r) => ({ ...r, details: r.details ? JSON.parse(String(r.details)) : {} }) as AuditRowView);
 }
 
 /** Patches the app's auth config through the Admin API. */

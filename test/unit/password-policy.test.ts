@@ -2,13 +2,13 @@
 import { describe, expect, test } from "bun:test";
 import { AUTH_CONFIG_DEFAULTS } from "../../src/apps/auth-config.ts";
 import { COMMON_PASSWORDS } from "../../src/auth/common-passwords.ts";
-import { MAX_PASSWORD_BYTES } from "../../src/auth/passwords.ts";
 import {
   checkPassword,
   MAX_PASSWORD_CODE_POINTS,
   type PasswordPolicy,
   passwordFailures,
 } from "../../src/auth/password-policy.ts";
+import { MAX_PASSWORD_BYTES } from "../../src/auth/passwords.ts";
 import { HeimdallError } from "../../src/core/errors.ts";
 
 const base: PasswordPolicy = {

@@ -20,12 +20,12 @@ test("allows max hits per window, then refuses with 429 and Retry-After", () => 
   expect(limiter.consume([l]).remaining).toBe(0);
   clock.advance(20_000);
   try {
-    limiter.consume([l], "SIGNIN_RATE_LIMITED");
+    limiter.consume([l]);
     throw new Error("expected a refusal");
   } catch (err) {
     expect(err).toBeInstanceOf(HeimdallError);
     const e = err as HeimdallError;
-    expect([e.status, e.code]).toEqual([429, "SIGNIN_RATE_LIMITED"]);
+    expect([e.status, e.code]).toEqual([429, "RATE_LIMITED"]);
     expect(e.headers?.["retry-after"]).toBe("40");
   }
   clock.advance(40_000);

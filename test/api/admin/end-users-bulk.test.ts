@@ -4,9 +4,10 @@
  */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { queryRow, queryRows } from "../../support/end-users.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditRows, insertUser } from "../consumer/codes-fixtures.ts";
-import { createApp, createEndUser, type TestApp, type TestEndUser } from "../consumer/verify-fixtures.ts";
+import { insertUser } from "../consumer/codes-fixtures.ts";
+import { createEndUser, type TestApp, type TestEndUser } from "../consumer/verify-fixtures.ts";
 import { allow, deny, insertPak } from "./fixtures.ts";
 
 const BULK = "/v1/apps/{app_id}/end-users/bulk-{op}";

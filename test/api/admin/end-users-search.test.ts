@@ -5,8 +5,9 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { tx } from "../../../src/db/client.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { createApp, createM2mClient, type TestApp } from "../consumer/verify-fixtures.ts";
+import { createM2mClient, type TestApp } from "../consumer/verify-fixtures.ts";
 
 interface Seeded {
   id: string;

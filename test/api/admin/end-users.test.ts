@@ -4,9 +4,9 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { GOOD_PASSWORD, queryRows, signIn, signUp } from "../../support/end-users.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  auditRows,
   codeIn,
   contactRow,
   deliveredMail,
@@ -16,7 +16,7 @@ import {
   submitVerify,
   userRow,
 } from "../consumer/codes-fixtures.ts";
-import { createApp, createEndUser, type TestApp } from "../consumer/verify-fixtures.ts";
+import { createEndUser, type TestApp } from "../consumer/verify-fixtures.ts";
 import { allow, deny, insertBareApp, insertMember, insertPak, insertWorkspace } from "./fixtures.ts";
 
 const USER = "/v1/apps/{app_id}/end-users/{user_id}";

@@ -5,9 +5,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SECOND } from "../../../src/core/clock.ts";
 import { queryRow, queryRows } from "../../support/end-users.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditRows, insertUser } from "../consumer/codes-fixtures.ts";
-import { createApp, createEndUser, type TestApp } from "../consumer/verify-fixtures.ts";
+import { insertUser } from "../consumer/codes-fixtures.ts";
+import { createEndUser, type TestApp } from "../consumer/verify-fixtures.ts";
 import { allow, insertBareApp, insertMember, insertPak, insertWorkspace } from "./fixtures.ts";
 
 const MEMBERS = "/v1/apps/{app_id}/members";

@@ -7,11 +7,10 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { reviewAdminLaneEnforcement } from "../../../src/apps/enforcement.ts";
 import { memoryLogger } from "../../../src/core/logger.ts";
 import { GOOD_PASSWORD, queryRow, signUp } from "../../support/end-users.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  auditRows,
   createApiKey,
-  createApp,
   createEndUser,
   createM2mClient,
   setEnforcement,

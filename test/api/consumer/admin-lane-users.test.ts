@@ -2,10 +2,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SECOND } from "../../../src/core/clock.ts";
 import { tx } from "../../../src/db/client.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  auditRows,
-  createApp,
   createEndUser,
   createM2mClient,
   setUser,

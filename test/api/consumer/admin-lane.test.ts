@@ -3,11 +3,10 @@
  * credential kind, enforcement on and off, the API key's fixed scope, and the failures.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  auditRows,
   createApiKey,
-  createApp,
   createEndUser,
   createM2mClient,
   forge,

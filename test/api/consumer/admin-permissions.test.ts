@@ -4,12 +4,11 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {
-  auditRows,
   createApiKey,
-  createApp,
   createEndUser,
   createM2mClient,
   setEnforcement,

@@ -12,11 +12,10 @@ import {
   signIn,
   signUp,
 } from "../../support/end-users.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  auditRows,
   createApiKey,
-  createApp,
   createEndUser,
   createM2mClient,
   setEnforcement,

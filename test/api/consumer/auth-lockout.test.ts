@@ -1,12 +1,13 @@
 /** @module End-user sign-in throttling: back-off per (identifier, address), the per-identifier ceiling, no account oracle, PAK sign-ups exempt from the per-address limit. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { createApp } from "../../../src/app.ts";
+import { createApp as createHttpApp } from "../../../src/app.ts";
 import type { PasswordHasher } from "../../../src/auth/passwords.ts";
 import { createAuthService } from "../../../src/auth/service.ts";
 import { SIGNIN_THROTTLE } from "../../../src/auth/signin-throttle.ts";
 import { DAY, HOUR, MINUTE } from "../../../src/core/clock.ts";
 import { behindProxy, from, PROXY_ENV } from "../../support/client-address.ts";
-import { auditRows, createConsumerApp, GOOD_PASSWORD, queryRows, signUp } from "../../support/end-users.ts";
+import { GOOD_PASSWORD, queryRows, signUp } from "../../support/end-users.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { allow, insertPak } from "../admin/fixtures.ts";
 
@@ -16,7 +17,7 @@ let app: { id: string; slug: string };
 beforeAll(async () => {
   ctx = await createTestContext(PROXY_ENV);
   behindProxy(ctx.app);
-  app = await createConsumerApp(ctx, "lockout-app");
+  app = await createApp(ctx, "lockout-app");
 });
 
 // Fresh per-minute address windows and no leftover back-off or ceiling from the test before.
@@ -55,7 +56,7 @@ function countingApp() {
     },
   };
   const deps = { ...ctx.deps, passwords };
-  const app2 = createApp({ ...deps, auth: createAuthService(deps) });
+  const app2 = createHttpApp({ ...deps, auth: createAuthService(deps) });
   behindProxy(app2);
   const attempt = async (identifier: string, password: string, ip: string) => {
     const before = probe.argon2;

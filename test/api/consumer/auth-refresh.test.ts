@@ -3,8 +3,6 @@ import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
 import {
-  auditRows,
-  createConsumerApp,
   type EndUserTokens,
   GOOD_PASSWORD,
   queryRow,
@@ -12,6 +10,7 @@ import {
   signIn,
   signUp,
 } from "../../support/end-users.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 
 let ctx: TestContext;
@@ -28,8 +27,8 @@ const sessionRow = (id: string) => queryRow(ctx, "SELECT * FROM end_user_session
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createConsumerApp(ctx, "refresh-app");
-  other = await createConsumerApp(ctx, "refresh-other");
+  app = await createApp(ctx, "refresh-app");
+  other = await createApp(ctx, "refresh-other");
   userId = (
     await signUp(ctx, app.slug, { username: "erin", email: "erin@example.com", password: GOOD_PASSWORD })
   ).userId;

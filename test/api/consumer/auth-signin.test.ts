@@ -1,15 +1,13 @@
 /** @module POST /{app_slug}/v1/auth/signin: identifiers, indistinguishable failures, back-off, session cap, rate limits, argon2 queue. */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { decodeJwt } from "jose";
-import { createApp } from "../../../src/app.ts";
+import { createApp as createHttpApp } from "../../../src/app.ts";
 import { createPasswordHasher } from "../../../src/auth/passwords.ts";
 import { createAuthService } from "../../../src/auth/service.ts";
 import { DAY, MINUTE } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId } from "../../../src/core/ids.ts";
 import {
-  auditRows,
-  createConsumerApp,
   type EndUserTokens,
   GOOD_PASSWORD,
   queryRow,
@@ -18,6 +16,7 @@ import {
   signUp,
   verifyPrimaryEmail,
 } from "../../support/end-users.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 
 let ctx: TestContext;
@@ -49,7 +48,7 @@ const failuresOf = (identifier: string) =>
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createConsumerApp(ctx, "signin-app");
+  app = await createApp(ctx, "signin-app");
   alice = await signUp(ctx, app.slug, {
     username: "alice",
     email: "Alice@Example.com",
@@ -106,7 +105,7 @@ describe("identifiers", () => {
   });
 
   test("an account of another app with the same username is not this app's", async () => {
-    const other = await createConsumerApp(ctx, "signin-other");
+    const other = await createApp(ctx, "signin-other");
     await signUp(ctx, other.slug, { username: "bob", email: "bob@example.com", password: GOOD_PASSWORD });
     const res = await signin({ identifier: "bob", password: GOOD_PASSWORD });
     expect(res.status).toBe(401);
@@ -350,7 +349,7 @@ describe("malformed requests", () => {
   }
 
   test("a suspended app → 403 APP_SUSPENDED", async () => {
-    const a = await createConsumerApp(ctx, "signin-suspended");
+    const a = await createApp(ctx, "signin-suspended");
     const s = await ctx.call("PATCH", "/v1/apps/{app_id}/status", {
       params: { app_id: a.id },
       body: { status: "suspended" },
@@ -393,7 +392,7 @@ describe("argon2 queue", () => {
     // The same graph, but a hasher that runs one verification and queues one more.
     const passwords = createPasswordHasher({ concurrency: 1, maxQueued: 1 });
     const deps = { ...ctx.deps, passwords, auth: createAuthService({ ...ctx.deps, passwords }) };
-    const narrow = createApp(deps);
+    const narrow = createHttpApp(deps);
     const fire = () =>
       narrow.handle(
         new Request(`${PUBLIC_URL}/${app.slug}/v1/auth/signin`, {
@@ -416,7 +415,7 @@ describe("argon2 queue", () => {
   test("a queued sign-in whose client went away is dropped (499) and frees its place in the queue", async () => {
     const passwords = createPasswordHasher({ concurrency: 1, maxQueued: 2 });
     const deps = { ...ctx.deps, passwords, auth: createAuthService({ ...ctx.deps, passwords }) };
-    const narrow = createApp(deps);
+    const narrow = createHttpApp(deps);
     const fire = (signal?: AbortSignal) =>
       narrow.handle(
         new Request(`${PUBLIC_URL}/${app.slug}/v1/auth/signin`, {

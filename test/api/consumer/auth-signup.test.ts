@@ -3,15 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { decodeJwt } from "jose";
 import { MINUTE } from "../../../src/core/clock.ts";
 import { newId } from "../../../src/core/ids.ts";
-import {
-  auditRows,
-  createConsumerApp,
-  GOOD_PASSWORD,
-  queryRow,
-  queryRows,
-  setAuthConfig,
-  signUp,
-} from "../../support/end-users.ts";
+import { GOOD_PASSWORD, queryRow, queryRows, setAuthConfig, signUp } from "../../support/end-users.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { allow, insertPak } from "../admin/fixtures.ts";
 
@@ -39,7 +32,7 @@ const countUsers = () =>
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createConsumerApp(ctx, "signup-app");
+  app = await createApp(ctx, "signup-app");
 });
 
 // Every test starts in a fresh per-IP sign-up window (all in-process requests share the address "unknown").
@@ -370,7 +363,7 @@ describe("uniqueness", () => {
   });
 
   test("the same username and email in another app are independent", async () => {
-    const other = await createConsumerApp(ctx, "signup-other");
+    const other = await createApp(ctx, "signup-other");
     const t = await signUp(ctx, other.slug, {
       username: "taken",
       email: "taken@example.com",

@@ -4,14 +4,13 @@
  * per-address cap, the portal link, the welcome email, and 503 ENVOI_NOT_WIRED.
  */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   allow,
-  auditRows,
   type CodesApp,
   codeIn,
   codeRows,
-  createApp,
   deliveredMail,
   enableEmail,
   freshWindows,
@@ -27,7 +26,7 @@ let app: CodesApp;
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createApp(ctx, "mail-app", `Acme <b>"Portal"</b>`);
+  app = await createApp(ctx, "mail-app", { display_name: `Acme <b>"Portal"</b>` });
   await insertUser(ctx, app, "unverified");
   await insertUser(ctx, app, "verified", { emailVerified: true });
 });

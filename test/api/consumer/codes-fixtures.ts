@@ -6,14 +6,12 @@ import { newId } from "../../../src/core/ids.ts";
 import { tx } from "../../../src/db/client.ts";
 import { emailOutbox, endUserContacts, endUsers, oneTimeCodes } from "../../../src/db/schema.ts";
 import type { OutgoingEmail } from "../../../src/email/transport.ts";
+import type { TestApp } from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
 
 export { allow, deny, insertPak, insertWorkspace } from "../admin/fixtures.ts";
 
-export interface CodesApp {
-  id: string;
-  slug: string;
-}
+export type CodesApp = TestApp;
 
 export interface CodesUser {
   id: string;
@@ -24,12 +22,6 @@ export interface CodesUser {
 
 export const PASSWORD = "an old but fine passphrase";
 export const NEW_PASSWORD = "Tangerine-Orbit-47-Lantern";
-
-export async function createApp(ctx: TestContext, slug: string, displayName = slug): Promise<CodesApp> {
-  const res = await ctx.call("POST", "/v1/apps", { body: { slug, display_name: displayName } });
-  expect(res.status).toBe(201);
-  return { id: res.body.id, slug };
-}
 
 /** An account with an email and/or a phone contact, inserted directly (no argon2 unless a password is asked for). */
 export async function insertUser(
@@ -113,24 +105,6 @@ export function codeRows(ctx: TestContext, appId: string) {
 
 export function outboxRows(ctx: TestContext, appId: string) {
   return ctx.deps.db.select().from(emailOutbox).where(eq(emailOutbox.appId, appId)).all();
-}
-
-export interface AuditRowView {
-  action: string;
-  actor_type: string;
-  actor_id: string | null;
-  resource_id: string | null;
-  details: Record<string, unknown> | null;
-}
-
-/** An app's audit rows with `action`, oldest first, details parsed. */
-export function auditRows(ctx: TestContext, appId: string, action: string): AuditRowView[] {
-  return ctx.deps.db.$client
-    .query<Omit<AuditRowView, "details"> & { details: string | null }, [string, string]>(
-      "SELECT action, actor_type, actor_id, resource_id, details FROM audit_log WHERE app_id = ? AND action = ? ORDER BY seq",
-    )
-    .all(appId, action)
-    .map((r) => ({ ...r, details: r.details ? JSON.parse(r.details) : null }));
 }
 
 /** `POST request-verification` or `request-password-reset` expecting a code; returns it. */

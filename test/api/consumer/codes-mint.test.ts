@@ -1,14 +1,13 @@
 /** @module request-verification and request-password-reset: who gets a code, the `{}` branches, lanes, validation, storage. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { hmacSha256Hex } from "../../../src/core/crypto.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   allow,
-  auditRows,
   type CodesApp,
   type CodesUser,
   codeRows,
-  createApp,
   deny,
   insertPak,
   insertUser,

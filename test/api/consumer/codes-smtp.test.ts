@@ -6,13 +6,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { SMTPServer } from "smtp-server";
 import { MINUTE } from "../../../src/core/clock.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  auditRows,
   type CodesApp,
   codeIn,
   codeRows,
-  createApp,
   enableEmail,
   freshWindows,
   insertUser,
@@ -66,7 +65,7 @@ beforeAll(async () => {
     HEIMDALL_SMTP_URL: `smtp://127.0.0.1:${port}`,
     HEIMDALL_EMAIL_FROM: "Heimdall <no-reply@heimdall.test>",
   });
-  app = await createApp(ctx, "smtp-app", "Acme");
+  app = await createApp(ctx, "smtp-app", { display_name: "Acme" });
   // The config's sender stands in for the app's own.
   await enableEmail(ctx, app.id, { default_sender_address: null });
 });

@@ -1,13 +1,12 @@
 /** @module verify and reset-password: single use, expiry, supersession, app and purpose binding, the IP lock, session revocation. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { MINUTE } from "../../../src/core/clock.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  auditRows,
   type CodesApp,
   codeRows,
   contactRow,
-  createApp,
   freshWindows,
   insertUser,
   mintCode,

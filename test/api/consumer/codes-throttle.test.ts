@@ -2,11 +2,11 @@
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { APP_FAILURES_PER_WINDOW } from "../../../src/codes/service.ts";
 import { MINUTE } from "../../../src/core/clock.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   type CodesApp,
   contactRow,
-  createApp,
   freshWindows,
   insertUser,
   mintCode,

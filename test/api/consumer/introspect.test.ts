@@ -1,10 +1,10 @@
 /** @module `POST /{app_slug}/v1/oauth/introspect`: the active/inactive matrix, token sources and errors. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { HOUR, MINUTE } from "../../../src/core/clock.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import {
   createApiKey,
-  createApp,
   createEndUser,
   createM2mClient,
   deleteM2mClient,

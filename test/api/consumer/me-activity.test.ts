@@ -1,10 +1,10 @@
 /** @module GET `/{app_slug}/v1/me/activity`: the caller's own audit trail, newest first, cursor-paginated, nobody else's. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SECOND } from "../../../src/core/clock.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   bearer,
-  createApp,
   createUser,
   DEFAULT_PASSWORD,
   openSession,

@@ -1,16 +1,13 @@
 /** @module Fixtures for the `/me*` tests: an app, and end users with a session and an access token made directly in the store. */
 
-import { expect } from "bun:test";
 import { eq } from "drizzle-orm";
 import { newId } from "../../../src/core/ids.ts";
 import { tx } from "../../../src/db/client.ts";
 import { auditLog, endUserSessions, endUsers } from "../../../src/db/schema.ts";
+import type { TestApp } from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
 
-export interface TestApp {
-  id: string;
-  slug: string;
-}
+export type { TestApp };
 
 export interface TestUser {
   id: string;
@@ -23,12 +20,6 @@ export interface TestUser {
 }
 
 export const DEFAULT_PASSWORD = "a perfectly fine passphrase";
-
-export async function createApp(ctx: TestContext, slug: string): Promise<TestApp> {
-  const res = await ctx.call("POST", "/v1/apps", { body: { slug, display_name: slug } });
-  expect(res.status).toBe(201);
-  return { id: res.body.id, slug };
-}
 
 /** A live session for `userId` and an access token bound to it. */
 export async function openSession(

@@ -1,6 +1,7 @@
 /** @module `/me*` end to end with real sign-up, sign-in and refresh: what a customer's app sees over one account's life. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { createConsumerApp, GOOD_PASSWORD, signIn, signUp } from "../../support/end-users.ts";
+import { GOOD_PASSWORD, signIn, signUp } from "../../support/end-users.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 
 let ctx: TestContext;
@@ -8,7 +9,7 @@ let slug: string;
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  slug = (await createConsumerApp(ctx, "journey-app")).slug;
+  slug = (await createApp(ctx, "journey-app")).slug;
 });
 
 const NEW_PASSWORD = "Saffron-Meadow-83-Compass";

@@ -1,11 +1,11 @@
 /** @module POST `/{app_slug}/v1/me/change-password`: proof of the current password, policy, other sessions ended, guessing bounded. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   auditRows,
   bearer,
-  createApp,
   createUser,
   DEFAULT_PASSWORD,
   openSession,

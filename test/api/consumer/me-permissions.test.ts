@@ -6,10 +6,10 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { SECOND } from "../../../src/core/clock.ts";
 import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { PERMISSION_CACHE_TTL } from "../../../src/rbac/resolver.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {
-  createApp,
   createEndUser,
   createM2mClient,
   setEnforcement,

@@ -8,11 +8,11 @@ import {
   endUserSessions,
   oneTimeCodes,
 } from "../../../src/db/schema.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   auditRows,
   bearer,
-  createApp,
   createUser,
   openSession,
   type TestApp,

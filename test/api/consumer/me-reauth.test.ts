@@ -8,13 +8,13 @@ import { eq } from "drizzle-orm";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
 import { emailOutbox, endUserContacts } from "../../../src/db/schema.ts";
 import { signIn, signUp } from "../../support/end-users.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
 import { deliveredMail, enableEmail, freshWindows, mintCode, submitReset } from "./codes-fixtures.ts";
 import {
   auditRows,
   bearer,
-  createApp,
   createUser,
   DEFAULT_PASSWORD,
   openSession,

@@ -2,11 +2,11 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { MINUTE } from "../../../src/core/clock.ts";
 import { tx } from "../../../src/db/client.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   auditRows,
   bearer,
-  createApp,
   createUser,
   openSession,
   sessionRow,

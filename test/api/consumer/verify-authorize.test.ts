@@ -2,9 +2,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { newId } from "../../../src/core/ids.ts";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  createApp,
   createEndUser,
   createM2mClient,
   setM2mClientActive,

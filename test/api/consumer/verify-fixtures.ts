@@ -4,24 +4,16 @@ import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId } from "../../../src/core/ids.ts";
 import { tx } from "../../../src/db/client.ts";
+import type { TestApp } from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
 
-export interface TestApp {
-  id: string;
-  slug: string;
-}
+export type { TestApp };
 
 export interface TestEndUser {
   id: string;
   sessionId: string;
   refreshToken: string;
   token: string;
-}
-
-export async function createApp(ctx: TestContext, slug: string): Promise<TestApp> {
-  const res = await ctx.call("POST", "/v1/apps", { body: { slug, display_name: slug } });
-  expect(res.status).toBe(201);
-  return { id: res.body.id, slug };
 }
 
 /**
@@ -163,23 +155,4 @@ export async function setEnforcement(ctx: TestContext, app: TestApp, on: boolean
     body: { enforce_app_permissions: on },
   });
   expect(res.status).toBe(200);
-}
-
-/** Audit rows of `action` in the app, oldest first, details parsed. */
-export interface AuditRow {
-  action: string;
-  actor_type: string;
-  actor_id: string | null;
-  resource_type: string | null;
-  resource_id: string | null;
-  details: Record<string, unknown> | null;
-}
-
-export function auditRows(ctx: TestContext, appId: string, action: string): AuditRow[] {
-  return ctx.deps.db.$client
-    .query<AuditRow & { details: string | null }, [string, string]>(
-      "SELECT * FROM audit_log WHERE app_id = ? AND action = ? ORDER BY seq",
-    )
-    .all(appId, action)
-    .map((r) => ({ ...r, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null }));
 }

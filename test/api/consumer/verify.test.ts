@@ -1,9 +1,9 @@
 /** @module `POST /{app_slug}/v1/verify`: token sources, principals, and every failure as a 200 answer. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { HOUR, MINUTE } from "../../../src/core/clock.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  createApp,
   createEndUser,
   createM2mClient,
   deleteM2mClient,

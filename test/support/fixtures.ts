@@ -1,0 +1,86 @@
+/** @module Shared test factories: an app through the Admin API, an app's audit rows, a workspace written directly. */
+import { newId } from "../../src/core/ids.ts";
+import type { WorkspaceRole } from "../../src/core/principal.ts";
+import { workspaceMembers, workspaces } from "../../src/db/schema.ts";
+import type { Auth, TestContext } from "./harness.ts";
+
+/** What most tests need of an app: enough to build a path or a token. */
+export interface TestApp {
+  id: string;
+  slug: string;
+}
+
+/** The Admin API's app body, as `POST /v1/apps` returns it. */
+export interface AppBody extends TestApp {
+  display_name: string;
+  workspace_id: string;
+  status: string;
+  created_by: string;
+  metadata: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+}
+
+/**
+ * Creates an app through the Admin API (real keys, auth config and `app.created` row), by default with the
+ * bootstrap PAK and its slug as display name; throws unless it answers 201.
+ */
+export async function createApp(
+  ctx: TestContext,
+  slug: string,
+  opts: { auth?: Auth; display_name?: string; workspace_id?: string } = {},
+): Promise<AppBody> {
+  const body: Record<string, unknown> = { slug, display_name: opts.display_name ?? slug };
+  if (opts.workspace_id) body.workspace_id = opts.workspace_id;
+  const res = await ctx.call<AppBody>("POST", "/v1/apps", { body, auth: opts.auth });
+  if (res.status !== 201) throw new Error(`create app ${slug} failed: ${res.status} ${res.text}`);
+  return res.body;
+}
+
+/** One `audit_log` row as stored (snake_case columns), with `details` parsed (`{}` when there are none). */
+export interface AuditRowView {
+  seq: number;
+  id: string;
+  chain: string;
+  app_id: string | null;
+  workspace_id: string | null;
+  action: string;
+  actor_type: string;
+  actor_id: string | null;
+  resource_type: string | null;
+  resource_id: string | null;
+  ip: string | null;
+  request_id: string | null;
+  prev_hash: string;
+  hash: string;
+  /** Milliseconds since the epoch, as stored. */
+  created_at: number;
+  details: Record<string, unknown>;
+}
+
+/** The app's audit rows with `action`, oldest first. */
+export function auditRows(ctx: TestContext, appId: string, action: string): AuditRowView[] {
+  return ctx.deps.db.$client
+    .query<Omit<AuditRowView, "details"> & { details: string | null }, [string, string]>(
+      "SELECT * FROM audit_log WHERE app_id = ? AND action = ? ORDER BY seq",
+    )
+    .all(appId, action)
+    .map((r) => ({ ...r, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {} }));
+}
+
+/** A workspace written straight to the database; the bootstrap owner joins it only when `ownerRole` is given. */
+export function insertWorkspace(ctx: TestContext, slug: string, ownerRole?: WorkspaceRole): string {
+  const id = newId(ctx.clock);
+  const now = ctx.clock.now();
+  ctx.deps.db
+    .insert(workspaces)
+    .values({ id, slug, displayName: slug, createdBy: ctx.ownerId, createdAt: now, updatedAt: now })
+    .run();
+  if (ownerRole) {
+    ctx.deps.db
+      .insert(workspaceMembers)
+      .values({ id: newId(ctx.clock), workspaceId: id, userId: ctx.ownerId, role: ownerRole, createdAt: now })
+      .run();
+  }
+  return id;
+}
