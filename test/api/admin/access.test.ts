@@ -1,11 +1,10 @@
 /** @module Admin API access rules: credentials, PAK policy, workspace roles and cross-workspace hiding, for every app route. */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  type AppBody,
   allow,
   auditCount,
-  createAppVia,
   deny,
   errCode,
   expectLastAudit,
@@ -55,8 +54,8 @@ const WRITES = ROUTES.filter((r) => r.method !== "GET");
 beforeAll(async () => {
   ctx = await createTestContext();
   cookie = await ctx.signIn();
-  app = await createAppVia(ctx, "guarded");
-  sibling = await createAppVia(ctx, "sibling");
+  app = await createApp(ctx, "guarded");
+  sibling = await createApp(ctx, "sibling");
   foreignWs = insertWorkspace(ctx, "elsewhere");
   foreignAppId = insertBareApp(ctx, foreignWs, "foreign-app");
   const viewer = await insertMember(ctx, "viewer@example.test", "viewer");

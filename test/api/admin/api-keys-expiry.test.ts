@@ -4,16 +4,10 @@ import { eq } from "drizzle-orm";
 import { DAY, HOUR, SECOND } from "../../../src/core/clock.ts";
 import { MAX_KEY_LIFETIME_MS } from "../../../src/core/expiry.ts";
 import { appApiKeys } from "../../../src/db/schema.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
-import {
-  type AppBody,
-  auditCount,
-  createAppVia,
-  detailFields,
-  errCode,
-  expectLastAudit,
-} from "./fixtures.ts";
+import { auditCount, detailFields, errCode, expectLastAudit } from "./fixtures.ts";
 
 type Created = {
   id: string;
@@ -36,7 +30,7 @@ const rowOf = (id: string) => ctx.deps.db.select().from(appApiKeys).where(eq(app
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createAppVia(ctx, "key-expiry");
+  app = await createApp(ctx, "key-expiry");
 });
 
 function mint(body: Record<string, unknown>) {

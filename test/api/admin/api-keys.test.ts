@@ -4,15 +4,14 @@ import { eq } from "drizzle-orm";
 import { API_KEY_USE_DEBOUNCE_MS } from "../../../src/api-keys/service.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { appApiKeys, idempotencyKeys } from "../../../src/db/schema.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {
-  type AppBody,
   allow,
   auditCount,
   auditRowsOf,
   bootstrapPakId,
-  createAppVia,
   detailFields,
   errCode,
   expectLastAudit,
@@ -47,8 +46,8 @@ const rowOf = (id: string) => ctx.deps.db.select().from(appApiKeys).where(eq(app
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createAppVia(ctx, "keys-app");
-  other = await createAppVia(ctx, "keys-other");
+  app = await createApp(ctx, "keys-app");
+  other = await createApp(ctx, "keys-other");
 });
 
 describe("POST /api-keys", () => {
@@ -128,7 +127,7 @@ describe("GET /api-keys", () => {
   const made: Created[] = [];
 
   beforeAll(async () => {
-    listApp = await createAppVia(ctx, "keys-list");
+    listApp = await createApp(ctx, "keys-list");
     for (const name of ["a", "b", "c"]) {
       made.push((await mint(listApp.id, { name, permissions: ["user.read"] })).body);
       ctx.clock.advance(1000);

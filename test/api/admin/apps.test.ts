@@ -3,13 +3,12 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { MINUTE } from "../../../src/core/clock.ts";
 import { apps, authConfigs, signingKeys } from "../../../src/db/schema.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  type AppBody,
   auditCount,
   auditRowsOf,
   bootstrapPakId,
-  createAppVia,
   detailFields,
   errCode,
   expectLastAudit,
@@ -185,7 +184,7 @@ describe("PATCH /v1/apps/{app_id}", () => {
 describe("PATCH /v1/apps/{app_id}/status", () => {
   let app: AppBody;
   beforeAll(async () => {
-    app = await createAppVia(ctx, "status-app");
+    app = await createApp(ctx, "status-app");
   });
 
   const setStatus = (status: string, auth?: { cookie: string }) =>
@@ -267,7 +266,7 @@ describe("PATCH /v1/apps/{app_id}/status", () => {
   });
 
   test("active → archived directly is allowed", async () => {
-    const other = await createAppVia(ctx, "archive-direct");
+    const other = await createApp(ctx, "archive-direct");
     const res = await ctx.call<AppBody>("PATCH", "/v1/apps/{app_id}/status", {
       params: { app_id: other.slug },
       body: { status: "archived" },
@@ -295,7 +294,7 @@ describe("DELETE /v1/apps/{app_id}", () => {
   ] as const)(
     "%s: 204, rows cascade, audit rows survive with app.deleted last",
     async (_name, lane, actorType) => {
-      const app = await createAppVia(ctx, `doomed-${actorType.replace("_", "-")}`);
+      const app = await createApp(ctx, `doomed-${actorType.replace("_", "-")}`);
       await ctx.call("PATCH", "/v1/apps/{app_id}", {
         params: { app_id: app.id },
         body: { display_name: "About to go" },
@@ -334,7 +333,7 @@ describe("DELETE /v1/apps/{app_id}", () => {
         expect(errCode(again)).toBe("APP_NOT_FOUND");
       }
       // The slug is free again.
-      const reuse = await createAppVia(ctx, app.slug);
+      const reuse = await createApp(ctx, app.slug);
       expect(reuse.id).not.toBe(app.id);
     },
   );

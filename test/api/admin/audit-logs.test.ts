@@ -1,17 +1,9 @@
 /** @module GET /v1/apps/{app_id}/audit-logs: shape, order, filters, cursor pagination, isolation between apps. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { encodeCursor } from "../../../src/core/pagination.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import {
-  type AppBody,
-  auditCount,
-  auditRowsOf,
-  bootstrapPakId,
-  createAppVia,
-  detailFields,
-  errCode,
-  insertBareApp,
-} from "./fixtures.ts";
+import { auditCount, auditRowsOf, bootstrapPakId, detailFields, errCode, insertBareApp } from "./fixtures.ts";
 
 type Entry = {
   id: string;
@@ -39,7 +31,7 @@ beforeAll(async () => {
   ctx = await createTestContext();
   cookie = await ctx.signIn();
   pakId = bootstrapPakId(ctx);
-  app = await createAppVia(ctx, "audited");
+  app = await createApp(ctx, "audited");
   const path = "/v1/apps/{app_id}";
   const params = { app_id: app.id };
   // A mix of actions and actors; request ids are fixed so the rows can be matched to the calls.

@@ -4,8 +4,8 @@ import { asc, eq } from "drizzle-orm";
 import { createAuditRetention } from "../../../src/audit/retention.ts";
 import { DAY } from "../../../src/core/clock.ts";
 import { auditAnchors, auditLog } from "../../../src/db/schema.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { type AppBody, createAppVia } from "./fixtures.ts";
 
 const allRows = (ctx: TestContext) => ctx.deps.db.select().from(auditLog).orderBy(asc(auditLog.seq)).all();
 const anchors = (ctx: TestContext) =>
@@ -31,7 +31,7 @@ async function rename(ctx: TestContext, app: AppBody, name: string) {
  */
 async function agedLog(env: Record<string, string> = {}) {
   const ctx = await createTestContext(env);
-  const app = await createAppVia(ctx, "retained");
+  const app = await createApp(ctx, "retained");
   await rename(ctx, app, "Old one");
   await rename(ctx, app, "Old two");
   ctx.clock.advance(60 * DAY);

@@ -1,14 +1,8 @@
 /** @module GET/PATCH /v1/apps/{app_id}/auth-config: defaults, partial updates, normalisation, bounds and audit. */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import {
-  type AppBody,
-  auditCount,
-  createAppVia,
-  detailFields,
-  errCode,
-  expectLastAudit,
-} from "./fixtures.ts";
+import { auditCount, detailFields, errCode, expectLastAudit } from "./fixtures.ts";
 
 const DEFAULTS = {
   signup_enabled: true,
@@ -37,7 +31,7 @@ let current: Record<string, unknown>;
 beforeAll(async () => {
   ctx = await createTestContext();
   cookie = await ctx.signIn();
-  app = await createAppVia(ctx, "config-app");
+  app = await createApp(ctx, "config-app");
 });
 
 const patch = (body: unknown, auth?: { cookie: string }) =>

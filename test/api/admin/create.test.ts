@@ -1,7 +1,7 @@
 /** @module POST /v1/apps: input validation, workspace resolution, slug conflicts, idempotency and all-or-nothing creation. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { createApp } from "../../../src/app.ts";
+import { createApp as createHttpApp } from "../../../src/app.ts";
 import { createAppService } from "../../../src/apps/service.ts";
 import { HOUR } from "../../../src/core/clock.ts";
 import {
@@ -12,16 +12,10 @@ import {
   signingKeys,
   vaultSecrets,
 } from "../../../src/db/schema.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
-import {
-  type AppBody,
-  auditCount,
-  createAppVia,
-  detailFields,
-  errCode,
-  insertWorkspace,
-} from "./fixtures.ts";
+import { auditCount, detailFields, errCode, insertWorkspace } from "./fixtures.ts";
 
 let ctx: TestContext;
 let cookie: string;
@@ -29,7 +23,7 @@ let cookie: string;
 beforeAll(async () => {
   ctx = await createTestContext();
   cookie = await ctx.signIn();
-  await createAppVia(ctx, "taken");
+  await createApp(ctx, "taken");
 });
 
 const count = (
@@ -79,9 +73,9 @@ describe("validation", () => {
   });
 
   test("boundary values are accepted: 3- and 64-character slugs, 120-character name", async () => {
-    const short = await createAppVia(ctx, "a-1", { display_name: "x".repeat(120) });
+    const short = await createApp(ctx, "a-1", { display_name: "x".repeat(120) });
     expect(short.display_name).toHaveLength(120);
-    const long = await createAppVia(ctx, `a${"-".repeat(62)}z`);
+    const long = await createApp(ctx, `a${"-".repeat(62)}z`);
     expect(long.slug).toHaveLength(64);
   });
 
@@ -261,7 +255,7 @@ describe("all or nothing", () => {
         throw new Error("simulated failure after the keys were inserted");
       },
     };
-    const broken = createApp({
+    const broken = createHttpApp({
       ...deps,
       apps: createAppService({
         db: deps.db,
@@ -291,7 +285,7 @@ describe("all or nothing", () => {
       [],
     );
     // Nothing half-made blocks the slug.
-    const ok = await createAppVia(ctx, "doomed-app");
+    const ok = await createApp(ctx, "doomed-app");
     expect(ok.slug).toBe("doomed-app");
     expect(deps.audit.verify().ok).toBe(true);
   });

@@ -5,9 +5,10 @@ import { HOUR, SECOND } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { auditLog, m2mClients } from "../../../src/db/schema.ts";
 import { MAX_ROTATION_GRACE_SECONDS } from "../../../src/m2m/model.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
-import { type AppBody, createAppVia, detailFields, errCode, expectLastAudit } from "./fixtures.ts";
+import { detailFields, errCode, expectLastAudit } from "./fixtures.ts";
 
 type Client = { id: string; client_id: string; client_secret: string };
 type Rotated = { client_id: string; client_secret: string; previous_secret_expires_at: string | null };
@@ -22,7 +23,7 @@ const TOKEN = "/{app_slug}/v1/oauth/token";
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createAppVia(ctx, "grace-app");
+  app = await createApp(ctx, "grace-app");
 });
 
 async function createClient(name: string): Promise<Client> {

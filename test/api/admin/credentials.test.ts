@@ -4,15 +4,14 @@ import { eq } from "drizzle-orm";
 import { HOUR } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { idempotencyKeys, m2mClients, vaultSecrets } from "../../../src/db/schema.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {
-  type AppBody,
   allow,
   auditCount,
   auditRowsOf,
   bootstrapPakId,
-  createAppVia,
   deny,
   detailFields,
   errCode,
@@ -42,8 +41,8 @@ const rowOf = (clientId: string) =>
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createAppVia(ctx, "creds-app");
-  other = await createAppVia(ctx, "creds-other");
+  app = await createApp(ctx, "creds-app");
+  other = await createApp(ctx, "creds-other");
 });
 
 describe("POST /credentials", () => {
@@ -189,7 +188,7 @@ describe("GET /credentials", () => {
   const made: Created[] = [];
 
   beforeAll(async () => {
-    listApp = await createAppVia(ctx, "creds-list");
+    listApp = await createApp(ctx, "creds-list");
     for (const name of ["one", "two", "three"]) {
       made.push((await createClient(listApp.id, { name })).body);
       ctx.clock.advance(1000);
@@ -490,7 +489,7 @@ describe("access", () => {
 
 describe("archived app", () => {
   test("creates and changes → 409 APP_ARCHIVED; reads and deletes still work", async () => {
-    const doomed = await createAppVia(ctx, "creds-archived");
+    const doomed = await createApp(ctx, "creds-archived");
     const c = (await createClient(doomed.id, { name: "left over" })).body;
     const st = await ctx.call("PATCH", "/v1/apps/{app_id}/status", {
       params: { app_id: doomed.id },

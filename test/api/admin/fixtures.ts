@@ -16,32 +16,7 @@ import {
   workspaces,
 } from "../../../src/db/schema.ts";
 
-import type { Auth, TestContext } from "../../support/harness.ts";
-
-export type AppBody = {
-  id: string;
-  slug: string;
-  display_name: string;
-  workspace_id: string;
-  status: string;
-  created_by: string;
-  metadata: Record<string, unknown>;
-  created_at: string;
-  updated_at: string;
-};
-
-/** Creates an app through the API (real keys, auth config, audit row) and returns its body. */
-export async function createAppVia(
-  ctx: TestContext,
-  slug: string,
-  opts: { auth?: Auth; display_name?: string; workspace_id?: string } = {},
-): Promise<AppBody> {
-  const body: Record<string, unknown> = { slug, display_name: opts.display_name ?? `App ${slug}` };
-  if (opts.workspace_id) body.workspace_id = opts.workspace_id;
-  const res = await ctx.call<AppBody>("POST", "/v1/apps", { body, auth: opts.auth });
-  if (res.status !== 201) throw new Error(`create ${slug} failed: ${res.status} ${res.text}`);
-  return res.body;
-}
+import type { TestContext } from "../../support/harness.ts";
 
 /** A workspace the bootstrap owner is not a member of (unless `ownerRole` is given). */
 export function insertWorkspace(ctx: TestContext, slug: string, ownerRole?: WorkspaceRole): string {

@@ -3,17 +3,9 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { encodeCursor } from "../../../src/core/pagination.ts";
 import { paks } from "../../../src/db/schema.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import {
-  type AppBody,
-  allow,
-  createAppVia,
-  detailFields,
-  errCode,
-  insertBareApp,
-  insertPak,
-  insertWorkspace,
-} from "./fixtures.ts";
+import { allow, detailFields, errCode, insertBareApp, insertPak, insertWorkspace } from "./fixtures.ts";
 
 type ListBody = { data: AppBody[]; pagination: { has_more: boolean; next_cursor: string | null } };
 type StatsBody = { apps: number; end_users: number; api_keys_active: number };
@@ -30,7 +22,7 @@ let realApp: AppBody;
 beforeAll(async () => {
   ctx = await createTestContext();
   cookie = await ctx.signIn();
-  realApp = await createAppVia(ctx, "real-app");
+  realApp = await createApp(ctx, "real-app");
   const t0 = ctx.clock.now() - 10_000;
   // Seven apps, two pairs with equal created_at so the id tie-break is exercised.
   const inserted = [0, 1, 1, 2, 3, 3, 4].map((d, i) => ({

@@ -1,13 +1,12 @@
 /** @module GET/PATCH /v1/apps/{app_id}/notification-settings and the appliance's GET /v1/apps/{app_id}/outbox. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { MINUTE } from "../../../src/core/clock.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
 import {
-  type AppBody,
   allow,
   auditCount,
-  createAppVia,
   detailFields,
   errCode,
   expectLastAudit,
@@ -22,7 +21,7 @@ let viewerCookie: string;
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createAppVia(ctx, "notify-app");
+  app = await createApp(ctx, "notify-app");
   cookie = await ctx.signIn();
   const viewer = await insertMember(ctx, "viewer@example.test", "viewer");
   viewerCookie = await ctx.signIn("viewer@example.test", viewer.password);
@@ -168,7 +167,7 @@ describe("PATCH", () => {
   });
 
   test("an archived app is read-only → 409 APP_ARCHIVED; it still reads", async () => {
-    const archived = await createAppVia(ctx, "notify-archived");
+    const archived = await createApp(ctx, "notify-archived");
     const status = await ctx.call("PATCH", "/v1/apps/{app_id}/status", {
       params: { app_id: archived.id },
       body: { status: "archived" },
@@ -210,7 +209,7 @@ describe("GET /v1/apps/{app_id}/outbox (appliance addition)", () => {
   let mailApp: AppBody;
 
   beforeAll(async () => {
-    mailApp = await createAppVia(ctx, "outbox-app");
+    mailApp = await createApp(ctx, "outbox-app");
     expect(
       (
         await patch(

@@ -1,14 +1,13 @@
 /** @module Admin API permissions: the catalogue (system + custom), create, delete with cascade, and the enforced list. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {
-  type AppBody,
   allow,
   auditCount,
   bootstrapPakId,
-  createAppVia,
   detailFields,
   errCode,
   expectLastAudit,
@@ -34,8 +33,8 @@ async function create(appId: string, body: Record<string, unknown>) {
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createAppVia(ctx, "perms-app");
-  other = await createAppVia(ctx, "perms-other");
+  app = await createApp(ctx, "perms-app");
+  other = await createApp(ctx, "perms-other");
 });
 
 describe("POST /permissions", () => {

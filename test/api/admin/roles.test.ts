@@ -1,15 +1,14 @@
 /** @module Admin API roles: list, create, read, describe, delete, set permissions, assign, the catalogue; both platform lanes. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import { createEndUser } from "../consumer/verify-fixtures.ts";
 import {
-  type AppBody,
   allow,
   auditCount,
   bootstrapPakId,
-  createAppVia,
   detailFields,
   errCode,
   expectLastAudit,
@@ -57,8 +56,8 @@ async function addPermission(appId: string, resource: string, action: string) {
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createAppVia(ctx, "roles-app");
-  other = await createAppVia(ctx, "roles-other");
+  app = await createApp(ctx, "roles-app");
+  other = await createApp(ctx, "roles-other");
   await addPermission(app.id, "invoice", "read");
   await createRole(other.id, "only-there");
   ids.local = (await createEndUser(ctx, { id: app.id, slug: app.slug }, "local-one")).id;
@@ -79,7 +78,7 @@ describe("GET /roles", () => {
   });
 
   test("pages through the roles with limit and cursor, without repeats", async () => {
-    const paged = await createAppVia(ctx, "roles-paged");
+    const paged = await createApp(ctx, "roles-paged");
     for (const n of ["editor", "viewer", "billing"]) {
       ctx.clock.advance(1);
       await createRole(paged.id, n);
@@ -622,7 +621,7 @@ describe("who may call", () => {
   });
 
   test("an archived app is read-only: writes → 409 APP_ARCHIVED, reads answer", async () => {
-    const archivedApp = await createAppVia(ctx, "roles-archived");
+    const archivedApp = await createApp(ctx, "roles-archived");
     ctx.deps.db.$client.query("UPDATE apps SET status = 'archived' WHERE id = ?").run(archivedApp.id);
     expect((await ctx.call("GET", ROLES, { params: { app_id: archivedApp.id } })).status).toBe(200);
     const res = await ctx.call("POST", ROLES, { params: { app_id: archivedApp.id }, body: { name: "late" } });

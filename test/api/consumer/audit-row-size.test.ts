@@ -2,12 +2,12 @@
 import { expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
 import { auditLog } from "../../../src/db/schema.ts";
+import { createApp } from "../../support/fixtures.ts";
 import { createTestContext } from "../../support/harness.ts";
-import { createAppVia } from "../admin/fixtures.ts";
 
 test("m2m.token_issued names the client once (actor_id), with the granted scopes, method, secret and lifetime", async () => {
   const ctx = await createTestContext();
-  const app = await createAppVia(ctx, "row-size");
+  const app = await createApp(ctx, "row-size");
   const created = await ctx.call("POST", "/v1/apps/{app_id}/credentials", {
     params: { app_id: app.id },
     body: { name: "svc", scopes: ["user.read", "user.list"] },

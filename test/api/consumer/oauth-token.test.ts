@@ -6,9 +6,10 @@ import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId } from "../../../src/core/ids.ts";
 import { auditLog, m2mClients } from "../../../src/db/schema.ts";
 import { CLIENT_USE_DEBOUNCE_MS, FAILED_AUTH_LIMITS } from "../../../src/m2m/grant.ts";
+import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
-import { type AppBody, createAppVia, errCode } from "../admin/fixtures.ts";
+import { errCode } from "../admin/fixtures.ts";
 
 type Client = { id: string; client_id: string; client_secret: string };
 
@@ -92,8 +93,8 @@ const rowOf = (clientId: string) =>
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  app = await createAppVia(ctx, "oauth-app");
-  other = await createAppVia(ctx, "oauth-other");
+  app = await createApp(ctx, "oauth-app");
+  other = await createApp(ctx, "oauth-other");
   client = await createClient(app.id, "worker", SCOPES);
   otherClient = await createClient(other.id, "foreign", ["user.read"]);
 });
@@ -449,7 +450,7 @@ describe("RFC 6749 errors", () => {
     });
     expect(missing.status).toBe(404);
     expect(errCode(missing)).toBe("APP_NOT_FOUND");
-    const suspended = await createAppVia(ctx, "oauth-suspended");
+    const suspended = await createApp(ctx, "oauth-suspended");
     const c = await createClient(suspended.id, "s");
     await ctx.call("PATCH", "/v1/apps/{app_id}/status", {
       params: { app_id: suspended.id },
@@ -591,7 +592,7 @@ describe("lifecycle: rotation, deactivation, deletion", () => {
 
 describe("failed-authentication limits", () => {
   test("past the per-client limit further failures → 429 (Retry-After, not audited); the right secret still works", async () => {
-    const limited = await createAppVia(ctx, "oauth-limited");
+    const limited = await createApp(ctx, "oauth-limited");
     const c = await createClient(limited.id, "target");
     const wrong = () =>
       token({
