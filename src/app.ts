@@ -2,7 +2,7 @@
 import { Elysia } from "elysia";
 import { apiKeysRoutes } from "./api-keys/routes.ts";
 import { appsRoutes } from "./apps/routes.ts";
-import { AccessDenied, createDenialRecorder } from "./audit/denials.ts";
+import { AccessDenied } from "./audit/denials.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { codesRoutes } from "./codes/routes.ts";
@@ -64,8 +64,7 @@ export function createApp(deps: Deps) {
       });
     }
   };
-  const { config, log } = deps;
-  const denials = createDenialRecorder(deps);
+  const { config, log, denials } = deps;
   const jwksNative = jwksNativeRoute(deps, (request): Response | Promise<Response> => app.fetch(request));
   // /openapi.json documents the composed app's routes, which exist only once every module is mounted below.
   const app = new Elysia({

@@ -3,6 +3,8 @@
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { type AppDirectory, createAppDirectory } from "./apps/directory.ts";
 import { type AppService, createAppService } from "./apps/service.ts";
+import { createDenialRecorder, type DenialRecorder } from "./audit/denials.ts";
+import { type AuditReader, createAuditReader } from "./audit/reader.ts";
 import { type AuditRetention, createAuditRetention } from "./audit/retention.ts";
 import { type AuditWriter, createAuditWriter } from "./audit/writer.ts";
 import { createPasswordHasher, type PasswordHasher } from "./auth/passwords.ts";
@@ -19,6 +21,7 @@ import { Metrics } from "./http/metrics.ts";
 import { createKeyService, type KeyService } from "./keys/service.ts";
 import { createM2mGrant, type M2mGrant } from "./m2m/grant.ts";
 import { createM2mClientService, type M2mClientService } from "./m2m/service.ts";
+import { createMeService, type MeService } from "./me/service.ts";
 import { createRateLimiter, type RateLimiter } from "./ratelimit/limiter.ts";
 import { createEnforcementRegistry, type EnforcementRegistry } from "./rbac/enforced.ts";
 import { createPermissionResolver, type PermissionResolver } from "./rbac/resolver.ts";
@@ -30,6 +33,9 @@ import { createTokenService, type TokenService } from "./tokens/service.ts";
 import { loadMasterKeys } from "./vault/master-key.ts";
 import { createServerSecrets, type ServerSecrets } from "./vault/server-secrets.ts";
 import { createVault, type Vault } from "./vault/vault.ts";
+import { type ConsumerResolver, createConsumerResolver } from "./verify/consumer-resolver.ts";
+import { createTokenInspector, type TokenInspector } from "./verify/inspect.ts";
+import { createVerifyService, type VerifyService } from "./verify/service.ts";
 import { createPlatformAuth, type PlatformAuth } from "./workspaces/auth.ts";
 import { createWorkspaceService, type WorkspaceService } from "./workspaces/service.ts";
 
@@ -48,6 +54,10 @@ export interface Deps {
   readonly sessions: SessionService;
   readonly audit: AuditWriter;
   readonly auditRetention: AuditRetention;
+  /** The Admin API's read of an app's audit log. */
+  readonly auditReader: AuditReader;
+  /** Writes `access.denied` rows for the error mapper, debounced per caller and route. */
+  readonly denials: DenialRecorder;
   readonly platformAuth: PlatformAuth;
   readonly workspaces: WorkspaceService;
   readonly apps: AppService;
@@ -65,6 +75,13 @@ export interface Deps {
   readonly m2mGrant: M2mGrant;
   readonly email: EmailService;
   readonly codes: CodeService;
+  /** The signed-in EndUser's own account (`/me*`). */
+  readonly me: MeService;
+  /** "What is this access token right now?", for introspection, `/verify`, `/authorize*` and the admin lane. */
+  readonly inspector: TokenInspector;
+  readonly verifier: VerifyService;
+  /** The Consumer lanes' app, EndUser and admin-lane caller, asked by the guards of `http/consumer.ts`. */
+  readonly consumerResolver: ConsumerResolver;
 }
 
 export interface BuildOptions {
@@ -125,6 +142,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const workspaces = createWorkspaceService({ db, clock, audit, config, passwords, rateLimiter });
   const directory = createAppDirectory({ db, clock });
   const apps = createAppService({ db, clock, audit, keys, directory, log });
+  const auditReader = createAuditReader({ db, apps });
+  const denials = createDenialRecorder({ db, clock, audit });
   const idempotency = createIdempotency({ db, clock, vault });
   const apiKeys = createApiKeyService({ db, clock, audit, apps });
   const m2m = createM2mClientService({ db, clock, audit, apps });
@@ -152,6 +171,17 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     sessions,
     apps,
     email,
+  });
+  const me = createMeService({ db, clock, audit, sessions, passwords, rateLimiter, apps, email });
+  const inspector = createTokenInspector({ db, tokens, sessions });
+  const verifier = createVerifyService({ inspector, permissions });
+  const consumerResolver = createConsumerResolver({
+    directory,
+    tokens,
+    sessions,
+    apiKeys,
+    permissions,
+    inspector,
   });
   const auth = createAuthService({ db, clock, audit, apps, passwords, sessions, tokens, rateLimiter });
   const scheduler = createScheduler({
@@ -221,6 +251,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     sessions,
     audit,
     auditRetention,
+    auditReader,
+    denials,
     platformAuth,
     workspaces,
     apps,
@@ -233,6 +265,10 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     m2mGrant,
     email,
     codes,
+    me,
+    inspector,
+    verifier,
+    consumerResolver,
     permissions,
     enforcement,
     roles,

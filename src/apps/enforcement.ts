@@ -1,11 +1,17 @@
 /** @module Start-up review of `enforce_app_permissions`: old rows adopt the secure default, and every app left open is named in the log. */
-import type { Deps } from "../deps.ts";
+import type { Logger } from "../core/logger.ts";
+import type { PermissionResolver } from "../rbac/resolver.ts";
+import type { AppService } from "./service.ts";
 
 /**
  * Run once by `serve` before it listens. An operator who turned the admin lane's checks off sees that
  * choice again at every start; an app switched on by the upgrade is named once, when it happens.
  */
-export function reviewAdminLaneEnforcement(deps: Pick<Deps, "apps" | "log" | "permissions">): void {
+export function reviewAdminLaneEnforcement(deps: {
+  apps: Pick<AppService, "adoptSecureDefault" | "unenforcedApps">;
+  log: Pick<Logger, "warn">;
+  permissions: Pick<PermissionResolver, "invalidate">;
+}): void {
   for (const app of deps.apps.adoptSecureDefault()) {
     // Adoption may have bound member defaults: what was cached for the app's roles is stale.
     deps.permissions.invalidate(app.id);

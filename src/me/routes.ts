@@ -3,7 +3,8 @@ import { Elysia } from "elysia";
 import { queryParam } from "../core/pagination.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { consumerGuards, type EndUserPrincipal } from "../http/consumer.ts";
+import { consumerGuards } from "../http/consumer.ts";
+import type { EndUserPrincipal } from "../verify/consumer-resolver.ts";
 import {
   addContactSchema,
   changePasswordSchema,
@@ -11,7 +12,7 @@ import {
   toProfileDto,
   updateMeSchema,
 } from "./model.ts";
-import { createMeService, type MeCaller } from "./service.ts";
+import type { MeCaller } from "./service.ts";
 
 const callerOf = (app: { id: string }, u: EndUserPrincipal): MeCaller => ({
   appId: app.id,
@@ -20,7 +21,7 @@ const callerOf = (app: { id: string }, u: EndUserPrincipal): MeCaller => ({
 });
 
 export const meRoutes = (deps: Deps) => {
-  const me = createMeService(deps);
+  const { me } = deps;
   return (
     new Elysia({ name: "heimdall.me" })
       .use(consumerGuards(deps))

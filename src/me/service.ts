@@ -9,8 +9,11 @@
  * REAUTH_WINDOW_MS: at sign-in, or later through `POST /me/reauthenticate`; else 403
  * REAUTHENTICATION_REQUIRED. A refresh proves nothing and leaves the time alone.
  */
+import type { AppService } from "../apps/service.ts";
+import type { AuditWriter } from "../audit/writer.ts";
 import { passwordFailures } from "../auth/password-policy.ts";
-import { iso } from "../core/clock.ts";
+import type { PasswordHasher } from "../auth/passwords.ts";
+import { type Clock, iso } from "../core/clock.ts";
 import {
   conflict,
   forbidden,
@@ -22,12 +25,12 @@ import {
 import { newId } from "../core/ids.ts";
 import { decodeCursor, type Page, pageOf, parseLimit } from "../core/pagination.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
-import { tx } from "../db/client.ts";
-import type { Deps } from "../deps.ts";
-import { headersOf, type Limit, type LimitState } from "../ratelimit/limiter.ts";
+import { type Db, tx } from "../db/client.ts";
+import { headersOf, type Limit, type LimitState, type RateLimiter } from "../ratelimit/limiter.ts";
+import type { SessionService } from "../sessions/service.ts";
 import { contactNotVerified, contactOf, deleteContact, promoteContact } from "../users/contacts.ts";
 import { isEmail, isPhone, normalizeEmail, normalizePhone } from "../users/normalize.ts";
-import { noticePasswordChanged, noticePrimaryEmailChanged } from "../users/notices.ts";
+import { type NoticeMailer, noticePasswordChanged, noticePrimaryEmailChanged } from "../users/notices.ts";
 import { createUserStore } from "../users/store.ts";
 import {
   type AddContactInput,
@@ -74,10 +77,17 @@ export interface MeService {
   activity(caller: MeCaller, query: { limit?: string; cursor?: string }): Page<MeActivityEntryDto>;
 }
 
-type MeDeps = Pick<
-  Deps,
-  "db" | "clock" | "audit" | "sessions" | "passwords" | "rateLimiter" | "apps" | "email"
->;
+/** What the rules read and write, nothing more: the service never sees the whole graph. */
+interface MeDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  sessions: Pick<SessionService, "facts" | "liveOfUser" | "revoke" | "revokeAllOfUser">;
+  passwords: Pick<PasswordHasher, "hash" | "verify" | "dummyVerify">;
+  rateLimiter: Pick<RateLimiter, "consume" | "peek" | "reset">;
+  apps: Pick<AppService, "authConfigOf">;
+  email: NoticeMailer;
+}
 
 const userNotFound = () => notFound("USER_NOT_FOUND", "Account not found");
 const sessionNotFound = () => notFound("SESSION_NOT_FOUND", "Session not found");

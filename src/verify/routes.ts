@@ -3,18 +3,13 @@ import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { bearerToken, consumerGuards } from "../http/consumer.ts";
-import { createTokenInspector } from "./inspect.ts";
 import { authorizeBatchSchema, authorizeSchema, introspectSchema, verifySchema } from "./model.ts";
-import { createVerifyService } from "./service.ts";
 
 /** Answers describe a live credential: no cache may keep them (RFC 7662 §4 for introspection). */
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
 
 export const verifyRoutes = (deps: Deps) => {
-  const verifier = createVerifyService({
-    inspector: createTokenInspector(deps),
-    permissions: deps.permissions,
-  });
+  const { verifier } = deps;
   return new Elysia({ name: "heimdall.verify" })
     .use(consumerGuards(deps))
     .post(
