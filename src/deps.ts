@@ -30,6 +30,10 @@ import { createRoleService, type RoleService } from "./roles/service.ts";
 import { createScheduler, type Scheduler } from "./scheduler/scheduler.ts";
 import { createSessionService, type SessionService } from "./sessions/service.ts";
 import { createTokenService, type TokenService } from "./tokens/service.ts";
+import { createUserBulkService, type UserBulkService } from "./users/bulk.ts";
+import { createUserContactService, type UserContactService } from "./users/contact-admin.ts";
+import { createUserRules } from "./users/scope.ts";
+import { createUserAdminService, type UserAdminService } from "./users/service.ts";
 import { loadMasterKeys } from "./vault/master-key.ts";
 import { createServerSecrets, type ServerSecrets } from "./vault/server-secrets.ts";
 import { createVault, type Vault } from "./vault/vault.ts";
@@ -75,6 +79,12 @@ export interface Deps {
   readonly m2mGrant: M2mGrant;
   readonly email: EmailService;
   readonly codes: CodeService;
+  /** End-user accounts, for the Admin API and the Consumer admin lane. */
+  readonly users: UserAdminService;
+  /** End users' contacts and resend-verification, for the Admin API. */
+  readonly userContacts: UserContactService;
+  /** The Admin API's bulk end-user operations. */
+  readonly userBulk: UserBulkService;
   /** The signed-in EndUser's own account (`/me*`). */
   readonly me: MeService;
   /** "What is this access token right now?", for introspection, `/verify`, `/authorize*` and the admin lane. */
@@ -183,6 +193,10 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     permissions,
     inspector,
   });
+  const userRules = createUserRules({ db, clock, audit, permissions });
+  const users = createUserAdminService({ db, clock, rules: userRules, apps, passwords, sessions, email });
+  const userContacts = createUserContactService({ db, clock, rules: userRules, email, codes });
+  const userBulk = createUserBulkService({ db, clock, rules: userRules });
   const auth = createAuthService({ db, clock, audit, apps, passwords, sessions, tokens, rateLimiter });
   const scheduler = createScheduler({
     clock,
@@ -272,5 +286,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     permissions,
     enforcement,
     roles,
+    users,
+    userContacts,
+    userBulk,
   };
 }

@@ -22,8 +22,8 @@ import type { TokenService } from "../tokens/service.ts";
 import { emailDomain, normalizeEmail, normalizeUsername } from "../users/normalize.ts";
 import { createUserStore, type EndUserRow } from "../users/store.ts";
 import { type SigninInput, type SignupInput, type TokenResponse, tokenResponse } from "./model.ts";
-import type { PasswordHasher } from "./passwords.ts";
 import { checkPassword } from "./password-policy.ts";
+import type { PasswordHasher } from "./passwords.ts";
 import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "./signin-throttle.ts";
 import { createAuthStore } from "./store.ts";
 

@@ -45,7 +45,7 @@ export const codesRoutes = (deps: Deps) =>
       "/:app_slug/v1/auth/send-verification-email",
       async ({ app, principal, meta, body, set }) => {
         const contact = validate(sendEmailSchema, body);
-        const res = await deps.codes.sendVerificationEmail(app, principal, contact, meta);
+        const res = await deps.codes.sendVerification(app, principal, contact, meta, "email");
         set.status = 201;
         return res;
       },

@@ -24,8 +24,8 @@
 import { randomInt } from "node:crypto";
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
-import type { PasswordHasher } from "../auth/passwords.ts";
 import { checkPassword } from "../auth/password-policy.ts";
+import type { PasswordHasher } from "../auth/passwords.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { type Clock, iso, MINUTE } from "../core/clock.ts";
 import { constantTimeEqual, hmacSha256Hex } from "../core/crypto.ts";
@@ -66,6 +66,15 @@ const MAX_DRAWS = 20;
 export type CodeMintResult = CodeIssueDto | Record<string, never>;
 export type CodeDispatchResult = CodeDispatchDto | Record<string, never>;
 
+/**
+ * How a verification code reaches its reader. `email`: only by email, so the app must send email (the
+ * Consumer's `auth/send-verification-email`; the code never appears in the response). `operator`: returned
+ * to the operator who asked, and emailed as well when the contact is an email address and the app sends
+ * email (the Admin API's resend-verification); the operator holds the code either way, so a mail server's
+ * refusal is left to the outbox.
+ */
+export type VerificationDelivery = "email" | "operator";
+
 export interface CodeService {
   requestVerification(app: AppRef, p: PlatformPrincipal, contact: ContactRef, meta: CallMeta): CodeMintResult;
   requestPasswordReset(
@@ -74,12 +83,24 @@ export interface CodeService {
     contact: ContactRef,
     meta: CallMeta,
   ): CodeMintResult;
-  sendVerificationEmail(
+  /**
+   * The one verification-email flow behind both surfaces: the same per-address email allowance, the same
+   * outbox, the same audit rows. `{}` when there is no unverified contact of that value.
+   */
+  sendVerification(
     app: AppRef,
     p: PlatformPrincipal,
     contact: ContactRef,
     meta: CallMeta,
+    delivery: "email",
   ): Promise<CodeDispatchResult>;
+  sendVerification(
+    app: AppRef,
+    p: PlatformPrincipal,
+    contact: ContactRef,
+    meta: CallMeta,
+    delivery: "operator",
+  ): Promise<CodeMintResult>;
   sendPasswordResetEmail(
     app: AppRef,
     p: PlatformPrincipal,
@@ -204,6 +225,63 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
     });
   }
 
+  /** The app's mail plan for an operator's code, or null when the app sends no email (the operator delivers). */
+  function optionalPlan(appId: string, ref: ContactRef): MailPlan | null {
+    if (ref.type !== "email") return null;
+    try {
+      return deps.email.codeMailPlan(appId, "verification");
+    } catch (err) {
+      if (!(err instanceof HeimdallError) || err.status < 412) throw err;
+      return null;
+    }
+  }
+
+  /** Counts one code email to the address: Heimdall must not become a mail cannon, whoever asks. */
+  const chargeEmail = (appId: string, ref: ContactRef) =>
+    rateLimiter.consume([
+      { key: `code-email:${appId}:${ref.value}`, max: EMAILS_PER_ADDRESS, windowMs: EMAIL_WINDOW },
+    ]);
+
+  /**
+   * A verification code for an operator: returned, and emailed too when the app sends email. Audited as
+   * issued into the response, plus `contact.verification_sent` on the app's chain when it was queued.
+   */
+  async function mintForOperator(
+    app: AppRef,
+    p: PlatformPrincipal,
+    ref: ContactRef,
+    meta: CallMeta,
+  ): Promise<CodeMintResult> {
+    const plan = optionalPlan(app.id, ref);
+    if (plan) chargeEmail(app.id, ref);
+    const minted = tx(db, () => {
+      const t = target(app.id, "verify", ref);
+      if (!t) return null;
+      const issued = issue(app.id, "verify", t);
+      recordIssued(app, p, "verify", t, { delivery: "response" }, meta);
+      if (!plan) return { issued, outboxId: null };
+      const outboxId = deps.email.enqueue(app.id, plan, t.contact.value, {
+        code: issued.code,
+        expiresInMinutes: CODE_TTL / MINUTE,
+      });
+      audit.record({
+        appId: app.id,
+        workspaceId: app.workspaceId,
+        action: "contact.verification_sent",
+        resourceType: "contact",
+        resourceId: t.contact.id,
+        actor: actorOf(p),
+        details: { user_id: t.user.id, outbox_id: outboxId },
+        meta,
+      });
+      return { issued, outboxId };
+    });
+    if (!minted) return {};
+    // A refusal is left to the outbox record: the operator holds the code either way.
+    if (minted.outboxId !== null) await deps.email.deliverNow(minted.outboxId);
+    return { code: minted.issued.code, expires_at: iso(minted.issued.expiresAt) };
+  }
+
   async function mintAndSend(
     app: AppRef,
     p: PlatformPrincipal,
@@ -216,9 +294,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
       app.id,
       purpose === "verify" ? "verification" : "password_reset",
     );
-    rateLimiter.consume([
-      { key: `code-email:${app.id}:${ref.value}`, max: EMAILS_PER_ADDRESS, windowMs: EMAIL_WINDOW },
-    ]);
+    chargeEmail(app.id, ref);
     const queued = tx(db, () => {
       const t = target(app.id, purpose, ref);
       if (!t) return null;
@@ -318,10 +394,36 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
     return row && constantTimeEqual(row.codeHash, codeHash) ? row : null;
   }
 
+  function sendVerification(
+    app: AppRef,
+    p: PlatformPrincipal,
+    ref: ContactRef,
+    meta: CallMeta,
+    delivery: "email",
+  ): Promise<CodeDispatchResult>;
+  function sendVerification(
+    app: AppRef,
+    p: PlatformPrincipal,
+    ref: ContactRef,
+    meta: CallMeta,
+    delivery: "operator",
+  ): Promise<CodeMintResult>;
+  function sendVerification(
+    app: AppRef,
+    p: PlatformPrincipal,
+    ref: ContactRef,
+    meta: CallMeta,
+    delivery: VerificationDelivery,
+  ): Promise<CodeDispatchResult | CodeMintResult> {
+    return delivery === "email"
+      ? mintAndSend(app, p, "verify", ref, meta)
+      : mintForOperator(app, p, ref, meta);
+  }
+
   return {
     requestVerification: (app, p, contact, meta) => mint(app, p, "verify", contact, meta),
     requestPasswordReset: (app, p, contact, meta) => mint(app, p, "reset", contact, meta),
-    sendVerificationEmail: (app, p, contact, meta) => mintAndSend(app, p, "verify", contact, meta),
+    sendVerification,
     sendPasswordResetEmail: (app, p, contact, meta) => mintAndSend(app, p, "reset", contact, meta),
 
     verify(app, code, meta) {

@@ -1,6 +1,7 @@
 /**
  * @module End-user administration routes: the Admin API (`/v1/apps/{app_id}/end-users*`, `/members*`) and the
- * Consumer admin lane (`/{app_slug}/v1/admin/users*`), thin handlers over one service.
+ * Consumer admin lane (`/{app_slug}/v1/admin/users*`), thin handlers over the account, contact and bulk
+ * services that `deps.ts` builds.
  */
 import { Elysia } from "elysia";
 import type { AppAction } from "../apps/service.ts";
@@ -25,7 +26,7 @@ import {
   updateStatusSchema,
   updateUserSchema,
 } from "./model.ts";
-import { adminScope, consumerScope, createUserAdminService } from "./service.ts";
+import { adminScope, consumerScope } from "./scope.ts";
 
 const listQuery = (query: Record<string, unknown>) =>
   validate(listUsersQuerySchema, {
@@ -39,7 +40,7 @@ const listQuery = (query: Record<string, unknown>) =>
 const NO_STORE = { "cache-control": "no-store" };
 
 export const endUserAdminRoutes = (deps: Deps) => {
-  const users = createUserAdminService(deps);
+  const { users, userContacts, userBulk } = deps;
   const scoped = (p: PlatformPrincipal, ref: string, action: AppAction) =>
     adminScope(deps.apps.authorizeApp(p, ref, action), p);
   /** Handing out a verification code is what the code-minting action guards, on top of the route's create. */
@@ -63,7 +64,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
       "/v1/apps/:app_id/end-users/bulk-delete",
       ({ params, body, principal, meta }) => {
         const input = validate(bulkSchema, body);
-        return users.bulk(scoped(principal, params.app_id, "heimdall.delete"), "delete", input, meta);
+        return userBulk.bulk(scoped(principal, params.app_id, "heimdall.delete"), "delete", input, meta);
       },
       { platform: "any" },
     )
@@ -71,7 +72,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
       "/v1/apps/:app_id/end-users/bulk-revoke-sessions",
       ({ params, body, principal, meta }) => {
         const input = validate(bulkSchema, body);
-        return users.bulk(
+        return userBulk.bulk(
           scoped(principal, params.app_id, "heimdall.update"),
           "revoke_sessions",
           input,
@@ -84,7 +85,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
       "/v1/apps/:app_id/end-users/bulk-update-role",
       ({ params, body, principal, meta }) => {
         const input = validate(bulkRoleSchema, body);
-        return users.bulk(scoped(principal, params.app_id, "heimdall.update"), "update_role", input, meta);
+        return userBulk.bulk(scoped(principal, params.app_id, "heimdall.update"), "update_role", input, meta);
       },
       { platform: "any" },
     )
@@ -92,7 +93,12 @@ export const endUserAdminRoutes = (deps: Deps) => {
       "/v1/apps/:app_id/end-users/bulk-update-status",
       ({ params, body, principal, meta }) => {
         const input = validate(bulkStatusSchema, body);
-        return users.bulk(scoped(principal, params.app_id, "heimdall.update"), "update_status", input, meta);
+        return userBulk.bulk(
+          scoped(principal, params.app_id, "heimdall.update"),
+          "update_status",
+          input,
+          meta,
+        );
       },
       { platform: "any" },
     )
@@ -157,7 +163,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
       "/v1/apps/:app_id/end-users/:user_id/resend-verification",
       async ({ params, principal, meta, set }) => {
         const app = codeMinter(principal, params.app_id);
-        const res = await users.resendVerification(
+        const res = await userContacts.resendVerification(
           adminScope(app, principal),
           app,
           principal,
@@ -174,14 +180,14 @@ export const endUserAdminRoutes = (deps: Deps) => {
     .get(
       "/v1/apps/:app_id/end-users/:user_id/contacts",
       ({ params, principal }) =>
-        users.contacts(scoped(principal, params.app_id, "heimdall.read"), params.user_id),
+        userContacts.contacts(scoped(principal, params.app_id, "heimdall.read"), params.user_id),
       { platform: "any" },
     )
     .post(
       "/v1/apps/:app_id/end-users/:user_id/contacts",
       ({ params, body, principal, meta, set }) => {
         const input = validate(addContactSchema, body);
-        const res = users.addContact(
+        const res = userContacts.addContact(
           scoped(principal, params.app_id, "heimdall.create"),
           params.user_id,
           input,
@@ -195,7 +201,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
     .delete(
       "/v1/apps/:app_id/end-users/:user_id/contacts/:contact_id",
       ({ params, principal, meta, set }) => {
-        users.deleteContact(
+        userContacts.deleteContact(
           scoped(principal, params.app_id, "heimdall.delete"),
           params.user_id,
           params.contact_id,
@@ -208,7 +214,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
     .post(
       "/v1/apps/:app_id/end-users/:user_id/contacts/:contact_id/promote",
       ({ params, principal, meta, set }) => {
-        users.promoteContact(
+        userContacts.promoteContact(
           scoped(principal, params.app_id, "heimdall.update"),
           params.user_id,
           params.contact_id,
@@ -222,7 +228,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
       "/v1/apps/:app_id/end-users/:user_id/contacts/:contact_id/resend-verification",
       async ({ params, principal, meta, set }) => {
         const app = codeMinter(principal, params.app_id);
-        const res = await users.resendVerification(
+        const res = await userContacts.resendVerification(
           adminScope(app, principal),
           app,
           principal,
@@ -259,7 +265,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
 };
 
 export const consumerAdminUserRoutes = (deps: Deps) => {
-  const users = createUserAdminService(deps);
+  const { users } = deps;
   return new Elysia({ name: "heimdall.consumer-admin.users" })
     .use(consumerGuards(deps))
     .get(

@@ -1,50 +1,32 @@
 /**
- * @module End-user administration, one service for both surfaces: the Admin API (`/v1/apps/{app_id}/end-users`,
- * `/members`) and the Consumer admin lane (`/{app_slug}/v1/admin/users`).
- *
- * The surfaces differ only in who is calling, which a `UserScope` carries: the audit actor, and for an
- * EndUser admin the permissions it holds, since it may grant no role that carries more (caller-narrowing;
- * machine credentials may assign any role their route permission allows, as the spec says of M2M). Every
- * admin-lane caller — EndUser, M2M or API key — may suspend, delete, edit or re-role only an account whose
- * role holds nothing it lacks, also with `enforce_app_permissions` off; operators act on the whole app.
- * Every write and every listing writes its audit row in the transaction of the change (DESIGN §8).
+ * @module End-user accounts, one service for both surfaces: the Admin API (`/v1/apps/{app_id}/end-users`,
+ * `/members`) and the Consumer admin lane (`/{app_slug}/v1/admin/users`). Who may act on which account is
+ * `scope.ts`; contacts are `contact-admin.ts`, bulk operations `bulk.ts`.
+ * Every write and every listing writes its audit row in the transaction of the change (docs/architecture.md, "Audit").
  *
  * Suspending or deactivating an account ends its sessions in the same transaction: every Heimdall guard
- * looks the session up, so the account's tokens stop working at once (DESIGN §5).
+ * looks the session up, so the account's tokens stop working at once (docs/architecture.md, "Tokens and sessions").
  */
 
-import type { AppRow } from "../apps/model.ts";
+import type { AppService } from "../apps/service.ts";
 import { checkPassword } from "../auth/password-policy.ts";
-import { CODE_TTL, EMAILS_PER_ADDRESS } from "../codes/service.ts";
-import type { AppRef } from "../core/app-ref.ts";
-import { iso, MINUTE } from "../core/clock.ts";
-import { badRequest, conflict, HeimdallError, notFound, validationError } from "../core/errors.ts";
+import type { PasswordHasher } from "../auth/passwords.ts";
+import { type Clock, iso } from "../core/clock.ts";
+import { conflict } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { decodeCursor, isPosition, type Page, pageOf, parseLimit } from "../core/pagination.ts";
-import {
-  type AuditActor,
-  actorOf,
-  type CallMeta,
-  type ConsumerAdminCaller,
-  type PlatformPrincipal,
-} from "../core/principal.ts";
-import { tx } from "../db/client.ts";
-import type { Deps } from "../deps.ts";
-import type { MailPlan } from "../email/service.ts";
-import { MAX_CONTACTS_PER_USER, type MeContactDto, toContactDto } from "../me/model.ts";
-import { assertCanActOn, assertCanGrant } from "../rbac/narrowing.ts";
+import type { CallMeta } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import { MAX_CONTACTS_PER_USER } from "../me/model.ts";
+import type { SessionService } from "../sessions/service.ts";
 import { byKey, createUserAdminStore, type KeyedId } from "./admin-store.ts";
-import { contactNotFound, contactOf, deleteContact, demotePrimary, promoteContact } from "./contacts.ts";
+import { demotePrimary } from "./contacts.ts";
 import {
-  type AddContactInput,
   type AdminEndUserDto,
   type AppMemberDto,
-  type BulkInput,
-  type BulkSelection,
   type CreatedUserDto,
   type CreateUserInput,
   type EndUserStatus,
-  type IssuedCodeDto,
   isSearchCursor,
   type ListMembersQuery,
   type ListUsersQuery,
@@ -55,50 +37,9 @@ import {
   type UpdateUserInput,
   type UserViewRow,
 } from "./model.ts";
-import { isEmail, isPhone, normalizePhone } from "./normalize.ts";
-import { noticePrimaryEmailChanged } from "./notices.ts";
-import { createUserStore, type EndUserRow } from "./store.ts";
-
-/** Who acts on the app's accounts, as both surfaces reduce it. */
-export interface UserScope {
-  readonly appId: string;
-  /** Set on the Admin surface, where audit rows also name the workspace. */
-  readonly workspaceId: string | null;
-  readonly actor: AuditActor;
-  /** An EndUser admin's own permissions, which bound the roles it may hand out; null for everyone else. */
-  readonly grantable: ReadonlySet<string> | null;
-  /**
-   * What an admin-lane caller holds (role permissions, M2M scopes, API key permissions): it may act only on
-   * accounts whose role holds no more. Null for operators, who administer the whole app.
-   */
-  readonly held: ReadonlySet<string> | null;
-  /** Archived apps are read-only (DESIGN §1), except for taking access away. */
-  readonly archived: boolean;
-}
-
-export function adminScope(app: AppRow, p: PlatformPrincipal): UserScope {
-  return {
-    appId: app.id,
-    workspaceId: app.workspaceId,
-    actor: actorOf(p),
-    grantable: null,
-    held: null,
-    archived: app.status === "archived",
-  };
-}
-
-export function consumerScope(app: AppRef, caller: ConsumerAdminCaller): UserScope {
-  return {
-    appId: app.id,
-    workspaceId: null,
-    actor: { type: caller.kind, id: caller.id },
-    grantable: caller.kind === "end_user" ? caller.held : null,
-    held: caller.held,
-    archived: false,
-  };
-}
-
-export type BulkKind = "delete" | "revoke_sessions" | "update_role" | "update_status";
+import { type NoticeMailer, noticePrimaryEmailChanged } from "./notices.ts";
+import { emailTaken, type UserRules, type UserScope } from "./scope.ts";
+import { createUserStore } from "./store.ts";
 
 export interface UserAdminService {
   list(scope: UserScope, query: ListUsersQuery, meta: CallMeta): Page<AdminEndUserDto>;
@@ -110,53 +51,22 @@ export interface UserAdminService {
   /** Deletes the account; its audit rows stay. `via` names the route in the audit row. */
   remove(scope: UserScope, userId: string, meta: CallMeta, via?: "end_users" | "members"): void;
   revokeSessions(scope: UserScope, userId: string, meta: CallMeta): void;
-  contacts(scope: UserScope, userId: string): { data: MeContactDto[] };
-  addContact(scope: UserScope, userId: string, input: AddContactInput, meta: CallMeta): MeContactDto;
-  deleteContact(scope: UserScope, userId: string, contactId: string, meta: CallMeta): void;
-  promoteContact(scope: UserScope, userId: string, contactId: string, meta: CallMeta): void;
-  /**
-   * A fresh verification code for the contact (`null`: the primary email), returned to the operator and,
-   * when the app sends email, also emailed to the address.
-   */
-  resendVerification(
-    scope: UserScope,
-    app: AppRow,
-    principal: PlatformPrincipal,
-    userId: string,
-    contactId: string | null,
-    meta: CallMeta,
-  ): Promise<IssuedCodeDto>;
-  bulk(
-    scope: UserScope,
-    kind: BulkKind,
-    input: BulkInput & { roleName?: string; status?: EndUserStatus },
-    meta: CallMeta,
-  ): { affected_users: number };
   members(scope: UserScope, query: ListMembersQuery, meta: CallMeta): Page<AppMemberDto>;
 }
 
-type UserAdminDeps = Pick<
-  Deps,
-  | "db"
-  | "clock"
-  | "audit"
-  | "sessions"
-  | "passwords"
-  | "apps"
-  | "permissions"
-  | "codes"
-  | "email"
-  | "rateLimiter"
->;
-
-const userNotFound = () => notFound("USER_NOT_FOUND", "End user not found in this app");
-const roleNotFound = (name: string) => badRequest("ROLE_NOT_FOUND", `This app has no role named ${name}`);
-const archived = () => conflict("APP_ARCHIVED", "The app is archived and read-only");
-const emailTaken = () => conflict("EMAIL_TAKEN", "This email address is already in use");
+export interface UserAdminDeps {
+  db: Db;
+  clock: Clock;
+  rules: UserRules;
+  apps: Pick<AppService, "authConfigOf">;
+  passwords: Pick<PasswordHasher, "hash">;
+  sessions: Pick<SessionService, "revokeAllOfUser">;
+  /** Security notices to a replaced primary address. */
+  email: NoticeMailer;
+}
 
 /** Attempts at a free username derived from an email before falling back to a random suffix. */
 const DERIVED_USERNAME_TRIES = 20;
-const EMAIL_WINDOW = 15 * MINUTE;
 
 /**
  * A username from an email's local part, shaped to the username pattern: `Jane.Doe+news@x` → `jane.doe-news`.
@@ -173,62 +83,9 @@ export function usernameFromEmail(email: string): string {
 }
 
 export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
-  const { db, clock, audit } = deps;
+  const { db, clock, rules } = deps;
   const users = createUserStore(db);
   const store = createUserAdminStore(db);
-
-  const record = (
-    scope: UserScope,
-    meta: CallMeta,
-    action: string,
-    resourceType: string,
-    resourceId: string | null,
-    details: Record<string, unknown>,
-  ) =>
-    audit.record({
-      appId: scope.appId,
-      workspaceId: scope.workspaceId,
-      action,
-      resourceType,
-      resourceId,
-      actor: scope.actor,
-      details,
-      meta,
-    });
-
-  const writable = (scope: UserScope) => {
-    if (scope.archived) throw archived();
-  };
-
-  const userOf = (scope: UserScope, userId: string): EndUserRow => {
-    const u = users.byId(scope.appId, userId);
-    if (!u) throw userNotFound();
-    return u;
-  };
-
-  const viewOf = (scope: UserScope, userId: string): UserViewRow => {
-    const row = store.viewOf(scope.appId, [userId], clock.now())[0];
-    if (!row) throw userNotFound();
-    return row;
-  };
-
-  const requireRole = (scope: UserScope, name: string) => {
-    if (!store.roleByName(scope.appId, name)) throw roleNotFound(name);
-  };
-
-  /** An EndUser admin may hand out only a role it could have granted itself (the spec's caller-narrowing). */
-  const narrow = (scope: UserScope, role: string) => {
-    if (scope.grantable !== null)
-      assertCanGrant(scope.grantable, deps.permissions.forEndUser(scope.appId, role));
-  };
-
-  /**
-   * The caller may act on this account only if its role holds nothing the caller lacks: without this, a
-   * member of an app with enforcement off could delete the owner (DESIGN §3).
-   */
-  const mayActOn = (scope: UserScope, user: EndUserRow) => {
-    if (scope.held !== null) assertCanActOn(scope.held, deps.permissions.forEndUser(scope.appId, user.role));
-  };
 
   /** A free username for a derived base: `base`, `base-2` … then a random suffix. */
   const freeUsername = (appId: string, base: string): string => {
@@ -272,17 +129,6 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
     };
   }
 
-  /** The ids a bulk write targets, read inside its transaction. */
-  const selected = (scope: UserScope, s: BulkSelection): string[] =>
-    s.mode === "ids"
-      ? store.existingIds(scope.appId, s.ids)
-      : store.matchingIds(scope.appId, { status: s.status, search: s.search });
-
-  const selectionDetails = (s: BulkSelection) =>
-    s.mode === "ids"
-      ? { mode: "ids", requested: s.ids.length }
-      : { mode: "filter", status: s.status ?? null, search: s.search ?? null };
-
   return {
     list(scope, query, meta) {
       const limit = parseLimit(query.limit);
@@ -295,8 +141,8 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         } else {
           page = searchPage(scope, search, query, limit);
         }
-        // Who looked at the user base, and how (DESIGN §8); the rows themselves are not repeated.
-        record(scope, meta, "end_user.listed", "user", null, {
+        // Who looked at the user base, and how (docs/architecture.md, "Audit"); the rows themselves are not repeated.
+        rules.record(scope, meta, "end_user.listed", "user", null, {
           count: page.data.length,
           status: query.status ?? null,
           search: search ?? null,
@@ -306,15 +152,15 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
     },
 
     get(scope, userId) {
-      return toAdminEndUserDto(viewOf(scope, userId));
+      return toAdminEndUserDto(rules.viewOf(scope, userId));
     },
 
     async create(scope, input, meta) {
       const config = deps.apps.authConfigOf(scope.appId);
       const role = input.role_name ?? config.signup_default_role;
       // Every refusal that costs nothing comes before argon2.
-      requireRole(scope, role);
-      narrow(scope, role);
+      rules.requireRole(scope, role);
+      rules.narrow(scope, role);
       if (input.username !== undefined && users.byUsername(scope.appId, input.username)) {
         throw conflict("USERNAME_TAKEN", "This username is already taken");
       }
@@ -329,7 +175,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
       }
       return tx(db, () => {
         // Again under the write lock: the checks above ran before an await.
-        requireRole(scope, role);
+        rules.requireRole(scope, role);
         if (users.contactByValue(scope.appId, "email", input.email)) throw emailTaken();
         let username: string;
         if (input.username !== undefined) {
@@ -369,7 +215,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
           verifiedAt: null,
           createdAt: now,
         });
-        record(scope, meta, "user.created", "user", id, {
+        rules.record(scope, meta, "user.created", "user", id, {
           username,
           role,
           has_password: passwordHash !== null,
@@ -388,10 +234,10 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
     },
 
     update(scope, userId, input, meta) {
-      writable(scope);
+      rules.writable(scope);
       tx(db, () => {
-        const user = userOf(scope, userId);
-        mayActOn(scope, user);
+        const user = rules.userOf(scope, userId);
+        rules.mayActOn(scope, user);
         const fields: string[] = [];
         const details: Record<string, unknown> = {};
         const now = clock.now();
@@ -444,50 +290,51 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
             fields.push("email");
           }
         }
-        if (fields.length > 0) record(scope, meta, "user.updated", "user", user.id, { fields, ...details });
+        if (fields.length > 0)
+          rules.record(scope, meta, "user.updated", "user", user.id, { fields, ...details });
       });
-      return toAdminEndUserDto(viewOf(scope, userId));
+      return toAdminEndUserDto(rules.viewOf(scope, userId));
     },
 
     setRole(scope, userId, roleName, meta) {
-      writable(scope);
+      rules.writable(scope);
       tx(db, () => {
-        const user = userOf(scope, userId);
+        const user = rules.userOf(scope, userId);
         // Narrowed on both sides: nobody strips a role it could not have granted (demoting an owner is
         // taking away what the caller does not hold), and an admin cannot raise someone above itself.
-        mayActOn(scope, user);
-        requireRole(scope, roleName);
+        rules.mayActOn(scope, user);
+        rules.requireRole(scope, roleName);
         if (user.role === roleName) return;
-        narrow(scope, roleName);
+        rules.narrow(scope, roleName);
         users.updateUser(user.id, { role: roleName, updatedAt: clock.now() });
-        record(scope, meta, "user.role_changed", "user", user.id, { from: user.role, to: roleName });
+        rules.record(scope, meta, "user.role_changed", "user", user.id, { from: user.role, to: roleName });
       });
     },
 
     setStatus(scope, userId, status, meta) {
       // Suspending an account of an archived app only takes access away, so it stays possible.
-      if (status === "active") writable(scope);
+      if (status === "active") rules.writable(scope);
       tx(db, () => {
-        const user = userOf(scope, userId);
-        mayActOn(scope, user);
+        const user = rules.userOf(scope, userId);
+        rules.mayActOn(scope, user);
         if (user.status === status) return;
         users.updateUser(user.id, { status, updatedAt: clock.now() });
         const revoked = status === "active" ? 0 : deps.sessions.revokeAllOfUser(user.id, `account_${status}`);
-        record(scope, meta, "user.status_changed", "user", user.id, {
+        rules.record(scope, meta, "user.status_changed", "user", user.id, {
           from: user.status,
           to: status,
           sessions_revoked: revoked,
         });
       });
-      return toAdminEndUserDto(viewOf(scope, userId));
+      return toAdminEndUserDto(rules.viewOf(scope, userId));
     },
 
     remove(scope, userId, meta, via = "end_users") {
       tx(db, () => {
-        const user = userOf(scope, userId);
-        mayActOn(scope, user);
-        // Written first and kept: audit rows outlive the account (DESIGN §8); the id is all they hold of it.
-        record(scope, meta, "user.deleted", "user", user.id, { via });
+        const user = rules.userOf(scope, userId);
+        rules.mayActOn(scope, user);
+        // Written first and kept: audit rows outlive the account (docs/architecture.md, "Audit"); the id is all they hold of it.
+        rules.record(scope, meta, "user.deleted", "user", user.id, { via });
         // Contacts, sessions, refresh tokens and codes go with it (FK cascades).
         users.deleteUser(user.id);
       });
@@ -495,214 +342,9 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
 
     revokeSessions(scope, userId, meta) {
       tx(db, () => {
-        const user = userOf(scope, userId);
+        const user = rules.userOf(scope, userId);
         const revoked = deps.sessions.revokeAllOfUser(user.id, "admin_revoked");
-        record(scope, meta, "user.sessions_revoked", "user", user.id, { sessions_revoked: revoked });
-      });
-    },
-
-    contacts(scope, userId) {
-      const user = userOf(scope, userId);
-      return { data: users.contactsOf(user.id).map(toContactDto) };
-    },
-
-    addContact(scope, userId, input, meta) {
-      writable(scope);
-      const value =
-        input.type === "email"
-          ? input.value.normalize("NFKC").trim().toLowerCase()
-          : normalizePhone(input.value);
-      if (!(input.type === "email" ? isEmail(value) : isPhone(value))) {
-        throw validationError([
-          {
-            field: "value",
-            reason: input.type === "email" ? "must be an email address" : "must be a phone number (E.164)",
-          },
-        ]);
-      }
-      return tx(db, () => {
-        const user = userOf(scope, userId);
-        if (users.contactCount(user.id) >= MAX_CONTACTS_PER_USER) {
-          throw conflict("CONTACT_LIMIT", `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`);
-        }
-        if (users.contactByValue(scope.appId, input.type, value)) {
-          throw conflict("CONTACT_TAKEN", `This ${input.type} is already in use`);
-        }
-        // The spec lets an operator make the new (unverified) contact primary; the previous one is demoted.
-        const isPrimary = input.is_primary === true;
-        const former = isPrimary ? users.primaryOf(user.id, input.type, null) : undefined;
-        const previous = isPrimary ? demotePrimary(users, user.id, input.type, null) : null;
-        noticePrimaryEmailChanged(deps.email, scope.appId, former, clock.now());
-        const row = {
-          id: newId(clock),
-          appId: scope.appId,
-          userId: user.id,
-          type: input.type,
-          value,
-          isPrimary,
-          verifiedAt: null,
-          createdAt: clock.now(),
-        };
-        users.insertContact(row);
-        record(scope, meta, "contact.added", "contact", row.id, {
-          user_id: user.id,
-          type: row.type,
-          is_primary: isPrimary,
-          previous_primary_id: previous,
-        });
-        return toContactDto(row);
-      });
-    },
-
-    deleteContact(scope, userId, contactId, meta) {
-      tx(db, () => {
-        const user = userOf(scope, userId);
-        const c = contactOf(users, user.id, contactId);
-        deleteContact(users, c);
-        record(scope, meta, "contact.deleted", "contact", c.id, {
-          user_id: user.id,
-          type: c.type,
-          was_primary: c.isPrimary,
-        });
-      });
-    },
-
-    promoteContact(scope, userId, contactId, meta) {
-      writable(scope);
-      tx(db, () => {
-        const user = userOf(scope, userId);
-        const c = contactOf(users, user.id, contactId);
-        const promoted = promoteContact(users, c);
-        if (!promoted) return;
-        const former = promoted.previous ? users.contactOf(user.id, promoted.previous) : null;
-        noticePrimaryEmailChanged(deps.email, scope.appId, former, clock.now());
-        record(scope, meta, "contact.promoted", "contact", c.id, {
-          user_id: user.id,
-          type: c.type,
-          previous_contact_id: promoted.previous,
-        });
-      });
-    },
-
-    async resendVerification(scope, app, principal, userId, contactId, meta) {
-      writable(scope);
-      const user = userOf(scope, userId);
-      const contact = contactId === null ? users.primaryEmail(user.id) : contactOf(users, user.id, contactId);
-      if (!contact) throw contactNotFound();
-      if (contact.verifiedAt !== null) {
-        throw conflict("CONTACT_ALREADY_VERIFIED", "This contact is already verified");
-      }
-      // Emailed too when the app sends email; otherwise the operator delivers the returned code.
-      let plan: MailPlan | null = null;
-      if (contact.type === "email") {
-        try {
-          plan = deps.email.codeMailPlan(scope.appId, "verification");
-        } catch (err) {
-          if (!(err instanceof HeimdallError) || err.status < 412) throw err;
-        }
-      }
-      if (plan) {
-        deps.rateLimiter.consume([
-          {
-            key: `code-email:${scope.appId}:${contact.value}`,
-            max: EMAILS_PER_ADDRESS,
-            windowMs: EMAIL_WINDOW,
-          },
-        ]);
-      }
-      // The codes module mints (HMAC under the pepper, supersedes the previous code, audits `code.issued`).
-      const minted: Partial<IssuedCodeDto> = deps.codes.requestVerification(
-        app,
-        principal,
-        { type: contact.type, value: contact.value },
-        meta,
-      );
-      // `{}` means the contact was verified meanwhile.
-      if (minted.code === undefined || minted.expires_at === undefined) {
-        throw conflict("CONTACT_ALREADY_VERIFIED", "This contact is already verified");
-      }
-      const issued: IssuedCodeDto = { code: minted.code, expires_at: minted.expires_at };
-      let outboxId: string | null = null;
-      if (plan) {
-        const p = plan;
-        outboxId = tx(db, () => {
-          const id = deps.email.enqueue(scope.appId, p, contact.value, {
-            code: issued.code,
-            expiresInMinutes: CODE_TTL / MINUTE,
-          });
-          record(scope, meta, "contact.verification_sent", "contact", contact.id, {
-            user_id: user.id,
-            outbox_id: id,
-          });
-          return id;
-        });
-        // A refusal is left to the outbox record: the operator holds the code either way.
-        await deps.email.deliverNow(outboxId);
-      }
-      return issued;
-    },
-
-    bulk(scope, kind, input, meta) {
-      const s = input.selection;
-      if (s.mode === "filter" && s.status === undefined && s.search === undefined && !input.confirmAll) {
-        throw validationError(
-          [{ field: "confirm_all_in_app", reason: "must be true to select every account of the app" }],
-          "The selection matches every account of the app",
-        );
-      }
-      // Deleting accounts and ending sessions only take access away: allowed on an archived app.
-      if (kind === "update_role" || (kind === "update_status" && input.status === "active")) writable(scope);
-      if (kind === "update_role") requireRole(scope, input.roleName!);
-      return tx(db, () => {
-        const ids = selected(scope, s);
-        const operation = newId(clock);
-        const now = clock.now();
-        const summary: Record<string, unknown> = { operation_id: operation, selection: selectionDetails(s) };
-        const perUser = (id: string, action: string, details: Record<string, unknown>) =>
-          record(scope, meta, action, "user", id, { ...details, bulk_operation_id: operation });
-        if (kind === "delete") {
-          for (const id of ids) perUser(id, "user.deleted", { via: "bulk" });
-          store.deleteUsers(ids);
-        } else if (kind === "revoke_sessions") {
-          const revoked = store.revokeSessionsOf(ids, "admin_revoked", now);
-          for (const [id, n] of revoked) perUser(id, "user.sessions_revoked", { sessions_revoked: n });
-          summary.sessions_revoked = [...revoked.values()].reduce((a, b) => a + b, 0);
-        } else if (kind === "update_role") {
-          requireRole(scope, input.roleName!);
-          const changed = store.currentOf(ids, "role").filter((r) => r.value !== input.roleName);
-          store.setColumn(
-            changed.map((r) => r.id),
-            { role: input.roleName },
-            now,
-          );
-          for (const r of changed) perUser(r.id, "user.role_changed", { from: r.value, to: input.roleName });
-          summary.role = input.roleName;
-        } else {
-          const status = input.status!;
-          const changed = store.currentOf(ids, "status").filter((r) => r.value !== status);
-          store.setColumn(
-            changed.map((r) => r.id),
-            { status },
-            now,
-          );
-          const revoked =
-            status === "active"
-              ? new Map<string, number>()
-              : store.revokeSessionsOf(ids, `account_${status}`, now);
-          for (const r of changed) {
-            perUser(r.id, "user.status_changed", {
-              from: r.value,
-              to: status,
-              sessions_revoked: revoked.get(r.id) ?? 0,
-            });
-          }
-          summary.status = status;
-        }
-        record(scope, meta, `end_user.bulk_${kind}`, "user", null, {
-          ...summary,
-          affected_users: ids.length,
-        });
-        return { affected_users: ids.length };
+        rules.record(scope, meta, "user.sessions_revoked", "user", user.id, { sessions_revoked: revoked });
       });
     },
 
@@ -712,7 +354,10 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         const { rows, position } = newestPage(scope, undefined, query.cursor, limit);
         const roleIds = store.roleIds(scope.appId);
         const page = pageOf(rows, limit, position, (r) => toAppMemberDto(r, roleIds));
-        record(scope, meta, "end_user.listed", "user", null, { count: page.data.length, view: "members" });
+        rules.record(scope, meta, "end_user.listed", "user", null, {
+          count: page.data.length,
+          view: "members",
+        });
         return page;
       });
     },

@@ -1,0 +1,159 @@
+/**
+ * @module An end user's contacts as the Admin API administers them: list, add, delete, promote, and
+ * resend-verification, which hands the code to the operator through the codes module's one verification flow.
+ */
+
+import type { AppRow } from "../apps/model.ts";
+import type { CodeService } from "../codes/service.ts";
+import type { Clock } from "../core/clock.ts";
+import { conflict, validationError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import type { CallMeta, PlatformPrincipal } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import { MAX_CONTACTS_PER_USER, type MeContactDto, toContactDto } from "../me/model.ts";
+import { contactNotFound, contactOf, deleteContact, demotePrimary, promoteContact } from "./contacts.ts";
+import type { AddContactInput, IssuedCodeDto } from "./model.ts";
+import { isEmail, isPhone, normalizePhone } from "./normalize.ts";
+import { type NoticeMailer, noticePrimaryEmailChanged } from "./notices.ts";
+import type { UserRules, UserScope } from "./scope.ts";
+import { createUserStore } from "./store.ts";
+
+export interface UserContactService {
+  contacts(scope: UserScope, userId: string): { data: MeContactDto[] };
+  addContact(scope: UserScope, userId: string, input: AddContactInput, meta: CallMeta): MeContactDto;
+  deleteContact(scope: UserScope, userId: string, contactId: string, meta: CallMeta): void;
+  promoteContact(scope: UserScope, userId: string, contactId: string, meta: CallMeta): void;
+  /**
+   * A fresh verification code for the contact (`null`: the primary email), returned to the operator and,
+   * when the app sends email, also emailed to the address.
+   */
+  resendVerification(
+    scope: UserScope,
+    app: AppRow,
+    principal: PlatformPrincipal,
+    userId: string,
+    contactId: string | null,
+    meta: CallMeta,
+  ): Promise<IssuedCodeDto>;
+}
+
+export interface UserContactDeps {
+  db: Db;
+  clock: Clock;
+  rules: UserRules;
+  /** Security notices to the previous primary address. */
+  email: NoticeMailer;
+  codes: Pick<CodeService, "sendVerification">;
+}
+
+const alreadyVerified = () => conflict("CONTACT_ALREADY_VERIFIED", "This contact is already verified");
+
+export function createUserContactService(deps: UserContactDeps): UserContactService {
+  const { db, clock, rules } = deps;
+  const users = createUserStore(db);
+
+  return {
+    contacts(scope, userId) {
+      const user = rules.userOf(scope, userId);
+      return { data: users.contactsOf(user.id).map(toContactDto) };
+    },
+
+    addContact(scope, userId, input, meta) {
+      rules.writable(scope);
+      const value =
+        input.type === "email"
+          ? input.value.normalize("NFKC").trim().toLowerCase()
+          : normalizePhone(input.value);
+      if (!(input.type === "email" ? isEmail(value) : isPhone(value))) {
+        throw validationError([
+          {
+            field: "value",
+            reason: input.type === "email" ? "must be an email address" : "must be a phone number (E.164)",
+          },
+        ]);
+      }
+      return tx(db, () => {
+        const user = rules.userOf(scope, userId);
+        if (users.contactCount(user.id) >= MAX_CONTACTS_PER_USER) {
+          throw conflict("CONTACT_LIMIT", `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`);
+        }
+        if (users.contactByValue(scope.appId, input.type, value)) {
+          throw conflict("CONTACT_TAKEN", `This ${input.type} is already in use`);
+        }
+        // The spec lets an operator make the new (unverified) contact primary; the previous one is demoted.
+        const isPrimary = input.is_primary === true;
+        const former = isPrimary ? users.primaryOf(user.id, input.type, null) : undefined;
+        const previous = isPrimary ? demotePrimary(users, user.id, input.type, null) : null;
+        noticePrimaryEmailChanged(deps.email, scope.appId, former, clock.now());
+        const row = {
+          id: newId(clock),
+          appId: scope.appId,
+          userId: user.id,
+          type: input.type,
+          value,
+          isPrimary,
+          verifiedAt: null,
+          createdAt: clock.now(),
+        };
+        users.insertContact(row);
+        rules.record(scope, meta, "contact.added", "contact", row.id, {
+          user_id: user.id,
+          type: row.type,
+          is_primary: isPrimary,
+          previous_primary_id: previous,
+        });
+        return toContactDto(row);
+      });
+    },
+
+    deleteContact(scope, userId, contactId, meta) {
+      tx(db, () => {
+        const user = rules.userOf(scope, userId);
+        const c = contactOf(users, user.id, contactId);
+        deleteContact(users, c);
+        rules.record(scope, meta, "contact.deleted", "contact", c.id, {
+          user_id: user.id,
+          type: c.type,
+          was_primary: c.isPrimary,
+        });
+      });
+    },
+
+    promoteContact(scope, userId, contactId, meta) {
+      rules.writable(scope);
+      tx(db, () => {
+        const user = rules.userOf(scope, userId);
+        const c = contactOf(users, user.id, contactId);
+        const promoted = promoteContact(users, c);
+        if (!promoted) return;
+        const former = promoted.previous ? users.contactOf(user.id, promoted.previous) : null;
+        noticePrimaryEmailChanged(deps.email, scope.appId, former, clock.now());
+        rules.record(scope, meta, "contact.promoted", "contact", c.id, {
+          user_id: user.id,
+          type: c.type,
+          previous_contact_id: promoted.previous,
+        });
+      });
+    },
+
+    async resendVerification(scope, app, principal, userId, contactId, meta) {
+      rules.writable(scope);
+      const user = rules.userOf(scope, userId);
+      const contact = contactId === null ? users.primaryEmail(user.id) : contactOf(users, user.id, contactId);
+      if (!contact) throw contactNotFound();
+      if (contact.verifiedAt !== null) throw alreadyVerified();
+      // The codes module mints (HMAC under the pepper, supersedes the previous code), emails it when the app
+      // sends email (the per-address allowance the Consumer's send-verification-email also spends), audits.
+      const minted = await deps.codes.sendVerification(
+        app,
+        principal,
+        { type: contact.type, value: contact.value },
+        meta,
+        "operator",
+      );
+      // `{}` means the contact was verified meanwhile.
+      if (minted.code === undefined) throw alreadyVerified();
+      return { code: minted.code, expires_at: minted.expires_at };
+    },
+  };
+}
