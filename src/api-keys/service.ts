@@ -3,7 +3,7 @@ import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import { type Clock, iso, MINUTE } from "../core/clock.ts";
 import { constantTimeEqual, sha256Hex } from "../core/crypto.ts";
-import { conflict, notFound } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { isExpired, resolveExpiry } from "../core/expiry.ts";
 import { newId, randomToken } from "../core/ids.ts";
 import {
@@ -64,8 +64,8 @@ export interface ApiKeyServiceDeps {
   apps?: Pick<AppService, "authorizeApp">;
 }
 
-const keyNotFound = () => notFound("API_KEY_NOT_FOUND", "API key not found");
-const archived = () => conflict("APP_ARCHIVED", "The app is archived and read-only");
+const keyNotFound = () => fail("API_KEY_NOT_FOUND");
+const archived = () => fail("APP_ARCHIVED");
 
 /** A well-formed key: the prefix and 43 base64url characters (256 bits). */
 const KEY_SHAPE = /^hdk_live_[A-Za-z0-9_-]{43}$/;

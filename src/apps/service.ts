@@ -1,7 +1,7 @@
 /** @module Apps rules: create with signing keys in one transaction, read/update/status/delete, auth config, stats. */
 import type { AuditWriter } from "../audit/writer.ts";
 import { type Clock, DAY } from "../core/clock.ts";
-import { badRequest, conflict, type HeimdallError, notFound, validationError } from "../core/errors.ts";
+import { fail, type HeimdallError, validationError } from "../core/errors.ts";
 import { isUuid, newId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
 import { decodeCursor, type Page, pageOf, parseLimit } from "../core/pagination.ts";
@@ -101,10 +101,10 @@ export const ENFORCEMENT_OFF_WARNING = "ENFORCE_APP_PERMISSIONS_OFF";
 /** How long a renamed app's old slug keeps serving its JWKS (the spec's alias window). */
 export const SLUG_ALIAS_TTL = 30 * DAY;
 
-const appNotFound = () => notFound("APP_NOT_FOUND", "App not found");
-const workspaceNotFound = () => notFound("WORKSPACE_NOT_FOUND", "Workspace not found");
-const slugTaken = (slug: string) => conflict("SLUG_TAKEN", `The slug ${slug} is already taken`);
-const archived = () => conflict("APP_ARCHIVED", "The app is archived and read-only");
+const appNotFound = () => fail("APP_NOT_FOUND");
+const workspaceNotFound = () => fail("WORKSPACE_NOT_FOUND");
+const slugTaken = (slug: string) => fail("SLUG_TAKEN", { message: `The slug ${slug} is already taken` });
+const archived = () => fail("APP_ARCHIVED");
 
 /** True when `authorize` would let the call through; used to filter lists instead of failing them. */
 function allowed(p: PlatformPrincipal, workspaceId: string, action: AppAction, resource: string): boolean {
@@ -433,5 +433,5 @@ export function createAppService(deps: AppServiceDeps): AppService {
 }
 
 function invalidTransition(from: AppStatus, to: AppStatus): HeimdallError {
-  return badRequest("INVALID_STATUS_TRANSITION", `An app cannot go from ${from} to ${to}`);
+  return fail("INVALID_STATUS_TRANSITION", { message: `An app cannot go from ${from} to ${to}` });
 }

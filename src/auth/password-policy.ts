@@ -1,7 +1,7 @@
 /** @module The end-user password policy: one pure check shared by signup, change-password and reset-password. */
 import type { AuthConfig } from "../apps/auth-config.ts";
 import type { ErrorDetail } from "../core/errors.ts";
-import { HeimdallError } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { foldPassword } from "./common-passwords.ts";
 import { isCommonPassword, isTrivialPattern } from "./guessable.ts";
 import { MAX_PASSWORD_BYTES } from "./passwords.ts";
@@ -66,5 +66,5 @@ export function checkPassword(
   const failures = passwordFailures(password, policy, identity);
   if (failures.length === 0) return;
   const details: ErrorDetail[] = failures.map((reason) => ({ field: "password", reason }));
-  throw new HeimdallError(400, "WEAK_PASSWORD", "Password does not meet the password policy", details);
+  throw fail("WEAK_PASSWORD", { details });
 }

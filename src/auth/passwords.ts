@@ -7,7 +7,7 @@
  * most `concurrency` run and `maxQueued` wait; beyond that the caller gets 429 at once.
  */
 import { availableParallelism } from "node:os";
-import { HeimdallError } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import type { HashPriority } from "./argon2-params.ts";
 import type { HashJob, HashResult, HashThreadSetup } from "./hash-worker.ts";
 
@@ -89,8 +89,7 @@ const pools = new Map<HashPriority, HashThread[]>();
 const backlog: QueuedJob[] = [];
 let nextJobId = 1;
 
-const clientGone = () =>
-  new HeimdallError(499, "CLIENT_CLOSED_REQUEST", "The client closed the connection while waiting");
+const clientGone = () => fail("CLIENT_CLOSED_REQUEST");
 
 function poolOf(priority: HashPriority): HashThread[] {
   let pool = pools.get(priority);
@@ -202,13 +201,7 @@ export function createPasswordHasher({
 
   const run = async (job: HashJob, signal?: AbortSignal): Promise<string | boolean> => {
     if (inFlight >= concurrency + maxQueued) {
-      throw new HeimdallError(
-        429,
-        "TOO_MANY_REQUESTS",
-        "Too many concurrent password checks; retry shortly",
-        undefined,
-        { "retry-after": "1" },
-      );
+      throw fail("TOO_MANY_REQUESTS", { headers: { "retry-after": "1" } });
     }
     inFlight++;
     try {

@@ -11,7 +11,7 @@
  */
 import { type Clock, DAY, HOUR, MINUTE } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
-import { HeimdallError } from "../core/errors.ts";
+import { fail, type HeimdallError } from "../core/errors.ts";
 import { headersOf, type Limit, type RateLimiter } from "../ratelimit/limiter.ts";
 
 export const SIGNIN_THROTTLE = {
@@ -74,9 +74,11 @@ export function backoffMs(failures: number, maxFailures: number): number {
 }
 
 const locked = (limit: number, retryAfter: number) =>
-  new HeimdallError(429, "ACCOUNT_LOCKED", "Too many failed sign-ins; retry later", undefined, {
-    ...headersOf({ allowed: false, limit, remaining: 0, resetSeconds: retryAfter }),
-    "retry-after": String(retryAfter),
+  fail("ACCOUNT_LOCKED", {
+    headers: {
+      ...headersOf({ allowed: false, limit, remaining: 0, resetSeconds: retryAfter }),
+      "retry-after": String(retryAfter),
+    },
   });
 
 export function createSigninThrottle({

@@ -17,7 +17,7 @@ import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Config } from "../config/index.ts";
 import { type Clock, DAY, HOUR, MINUTE } from "../core/clock.ts";
-import { conflict, HeimdallError } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
 import {
@@ -134,8 +134,6 @@ export interface EmailServiceDeps {
   vault: Pick<Vault, "seal" | "open" | "destroy">;
 }
 
-const precondition = (code: string, message: string) => new HeimdallError(412, code, message);
-
 /**
  * The outbox shows who was sent what and when; codes are masked in it since bodies are sealed, but it
  * stays behind the minting actions: it was the code reader in log mode, and addresses are personal data.
@@ -159,7 +157,7 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
   }
   const store = createEmailStore(db);
 
-  const appNotFound = () => new HeimdallError(404, "APP_NOT_FOUND", "App not found");
+  const appNotFound = () => fail("APP_NOT_FOUND");
 
   function settingsOf(appId: string): NotificationSettingsRow {
     const row = store.settings(appId);
@@ -248,7 +246,7 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
 
     updateSettings(p, ref, patch, meta) {
       const app = apps.authorizeApp(p, ref, "heimdall.update");
-      if (app.status === "archived") throw conflict("APP_ARCHIVED", "The app is archived and read-only");
+      if (app.status === "archived") throw fail("APP_ARCHIVED");
       return tx(db, () => {
         const current = store.settings(app.id);
         const base = current ?? { ...defaultSettings(app.id, app.createdAt), createdAt: clock.now() };
@@ -303,26 +301,19 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
     codeMailPlan(appId, kind) {
       const s = settingsOf(appId);
       if (!s.notificationsViaEnvoi) {
-        throw precondition(
-          "ENVOI_NOT_ENABLED",
-          "Email notifications are off for this app (notification-settings)",
-        );
+        throw fail("ENVOI_NOT_ENABLED");
       }
       if (!(s.defaultSenderAddress ?? config.emailFrom)) {
-        throw precondition(
-          "ENVOI_SENDER_NOT_CONFIGURED",
-          "No sender address: set default_sender_address or HEIMDALL_EMAIL_FROM",
-        );
+        throw fail("ENVOI_SENDER_NOT_CONFIGURED");
       }
       const template = kind === "verification" ? s.verificationTemplateName : s.passwordResetTemplateName;
       if (!template) {
-        throw precondition(
-          "ENVOI_TEMPLATE_NOT_CONFIGURED",
-          `No ${kind.replace("_", "-")} template is configured`,
-        );
+        throw fail("ENVOI_TEMPLATE_NOT_CONFIGURED", {
+          message: `No ${kind.replace("_", "-")} template is configured`,
+        });
       }
       if (transport.kind === "unwired") {
-        throw new HeimdallError(503, "ENVOI_NOT_WIRED", "Email is set to SMTP but no SMTP URL is configured");
+        throw fail("ENVOI_NOT_WIRED");
       }
       return plan(appId, s, template)!;
     },

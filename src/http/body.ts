@@ -1,6 +1,6 @@
 /** @module Request bodies: size cap, JSON and form parsing, and zod validation into the wire error's detail list (docs/architecture.md, "Wire"). */
 import type { z } from "zod";
-import { HeimdallError, validationError } from "../core/errors.ts";
+import { fail, type HeimdallError, validationError } from "../core/errors.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -36,10 +36,10 @@ export async function parseBody(request: Request, contentType: string): Promise<
     try {
       return JSON.parse(text);
     } catch {
-      throw new HeimdallError(400, "INVALID_JSON", "Request body is not valid JSON");
+      throw fail("INVALID_JSON");
     }
   }
-  throw new HeimdallError(415, "UNSUPPORTED_MEDIA_TYPE", `Content-Type ${type} is not supported`);
+  throw fail("UNSUPPORTED_MEDIA_TYPE", { message: `Content-Type ${type} is not supported` });
 }
 
 /**
@@ -61,7 +61,7 @@ function formFields(text: string): Record<string, string> {
 }
 
 function tooLarge(limit: number): HeimdallError {
-  return new HeimdallError(413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`);
+  return fail("PAYLOAD_TOO_LARGE", { message: `Request body exceeds ${limit} bytes` });
 }
 
 /** Validates `input` against a zod schema; failures become 400 VALIDATION_ERROR with one detail per issue. */

@@ -1,5 +1,5 @@
 /** @module The one error mapper: every thrown error becomes the wire shape of docs/architecture.md ("Wire"); internals are logged, never sent. */
-import { HeimdallError, OAuthError } from "../core/errors.ts";
+import { fail, HeimdallError, OAuthError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 
 export interface ErrorBody {
@@ -79,19 +79,11 @@ export function mapError(
   }
   switch (elysiaCode) {
     case "NOT_FOUND":
-      return errorResponse(new HeimdallError(404, "NOT_FOUND", "Route not found"), requestId, headers);
+      return errorResponse(fail("NOT_FOUND"), requestId, headers);
     case "PARSE":
-      return errorResponse(
-        new HeimdallError(400, "INVALID_JSON", "Request body is not valid JSON"),
-        requestId,
-        headers,
-      );
+      return errorResponse(fail("INVALID_JSON"), requestId, headers);
     case "VALIDATION":
-      return errorResponse(
-        new HeimdallError(400, "VALIDATION_ERROR", "Request validation failed"),
-        requestId,
-        headers,
-      );
+      return errorResponse(fail("VALIDATION_ERROR"), requestId, headers);
     default:
       return internalError(error, requestId, log, headers);
   }
@@ -115,5 +107,5 @@ function internalError(
     ...(error instanceof HeimdallError && { code: error.code }),
     err: error,
   });
-  return errorResponse(new HeimdallError(500, "INTERNAL_ERROR", "Internal server error"), requestId, headers);
+  return errorResponse(fail("INTERNAL_ERROR"), requestId, headers);
 }

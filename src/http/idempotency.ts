@@ -2,7 +2,7 @@
 import { and, eq, like, lt } from "drizzle-orm";
 import { type Clock, DAY } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
-import { HeimdallError, validationError } from "../core/errors.ts";
+import { fail, validationError } from "../core/errors.ts";
 import type { PlatformPrincipal } from "../core/principal.ts";
 import { changes, type Db } from "../db/client.ts";
 import { idempotencyKeys } from "../db/schema.ts";
@@ -81,18 +81,10 @@ export function createIdempotency({
       const existing = db.select().from(idempotencyKeys).where(where).get();
       if (existing && existing.createdAt > clock.now() - DAY) {
         if (existing.requestHash !== requestHash) {
-          throw new HeimdallError(
-            409,
-            "IDEMPOTENCY_KEY_REUSE",
-            "Idempotency-Key was already used with a different request body",
-          );
+          throw fail("IDEMPOTENCY_KEY_REUSE");
         }
         if (existing.status === IN_FLIGHT) {
-          throw new HeimdallError(
-            409,
-            "IDEMPOTENCY_KEY_IN_USE",
-            "A request with this Idempotency-Key is still in progress",
-          );
+          throw fail("IDEMPOTENCY_KEY_IN_USE");
         }
         return { status: existing.status, body: openBody(scope, key, existing.body), replayed: true };
       }

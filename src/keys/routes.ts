@@ -1,7 +1,7 @@
 /** @module Per-app discovery (JWKS, OpenID/OAuth metadata) on the Consumer surface, and the Admin key routes. */
 import { Elysia } from "elysia";
 import { z } from "zod";
-import { notFound } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { actorOf } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
@@ -94,7 +94,7 @@ export function jwksNativeRoute(
 export function discoveryRoutes(deps: Deps) {
   const { config, directory } = deps;
   const jwks = createJwksResponder(deps);
-  const noApp = (slug: string) => notFound("APP_NOT_FOUND", `No app with slug ${slug}`);
+  const noApp = (slug: string) => fail("APP_NOT_FOUND", { message: `No app with slug ${slug}` });
   const discovery = new Map<string, { body: string; etag: string }>();
   const metadata = (slug: string) => {
     let doc = discovery.get(slug);

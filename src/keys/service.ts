@@ -1,7 +1,7 @@
 /** @module Per-app RSA signing keys: sign JWTs, serve the JWKS from memory, rotate on schedule or on demand. */
 import { importJWK, type JWTPayload, SignJWT } from "jose";
 import { type Clock, iso } from "../core/clock.ts";
-import { HeimdallError, notFound } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
@@ -253,7 +253,7 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
 
     insertInitialKeys(appId, active, next) {
       if (store.countForApp(appId) > 0) {
-        throw new HeimdallError(409, "SIGNING_KEYS_EXIST", `app ${appId} already has signing keys`);
+        throw fail("SIGNING_KEYS_EXIST", { message: `app ${appId} already has signing keys` });
       }
       const now = clock.now();
       insertKey(appId, active, "active", now, now);
@@ -264,7 +264,7 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
 
     async sign(appId, claims, opts = {}) {
       const kid = cached(appId)?.activeKid;
-      if (!kid) throw new HeimdallError(500, "SIGNING_KEY_MISSING", `app ${appId} has no active signing key`);
+      if (!kid) throw fail("SIGNING_KEY_MISSING", { message: `app ${appId} has no active signing key` });
       const key = await signer(appId, kid);
       const iat = Math.floor(clock.now() / 1000);
       const jwt = new SignJWT(claims)
@@ -322,7 +322,7 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
         const now = clock.now();
         const next = store.inState(appId, "next");
         if (!next && !store.inState(appId, "active")) {
-          throw notFound("SIGNING_KEYS_NOT_FOUND", `app ${appId} has no signing keys`);
+          throw fail("SIGNING_KEYS_NOT_FOUND", { message: `app ${appId} has no signing keys` });
         }
         // The pre-published next key signs from now on: verifiers have had it since it was created,
         // unless that was under PREPUBLISH ago (a rotation right after another, or after app creation);

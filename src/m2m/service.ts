@@ -7,7 +7,7 @@ import type { AuditWriter } from "../audit/writer.ts";
 import type { Clock } from "../core/clock.ts";
 import { iso, SECOND } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
-import { conflict, notFound } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { newId, randomToken } from "../core/ids.ts";
 import {
   decodeCursor,
@@ -81,8 +81,8 @@ export interface M2mClientServiceDeps {
   apps: Pick<AppService, "authorizeApp">;
 }
 
-const clientNotFound = () => notFound("M2M_CLIENT_NOT_FOUND", "M2M client not found");
-const archived = () => conflict("APP_ARCHIVED", "The app is archived and read-only");
+const clientNotFound = () => fail("M2M_CLIENT_NOT_FOUND");
+const archived = () => fail("APP_ARCHIVED");
 
 export const newClientId = () => CLIENT_ID_PREFIX + randomBytes(16).toString("hex");
 export const newClientSecret = () => randomToken(CLIENT_SECRET_PREFIX, 32);

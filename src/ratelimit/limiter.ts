@@ -9,7 +9,7 @@
  */
 import { lt } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";
-import { HeimdallError } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { changes, type Db, tx } from "../db/client.ts";
 import { rateLimits } from "../db/schema.ts";
 
@@ -29,8 +29,8 @@ export interface LimitState {
 }
 
 export interface RateLimiter {
-  /** Counts one hit against every limit; refuses with 429 (and Retry-After) when any is exhausted. */
-  consume(limits: readonly Limit[], code?: string): LimitState;
+  /** Counts one hit against every limit; refuses with 429 `RATE_LIMITED` (and Retry-After) when any is exhausted. */
+  consume(limits: readonly Limit[]): LimitState;
   /** Reads without counting (e.g. "is this address locked?"). */
   peek(limit: Limit): LimitState;
   /** Counts one hit and never refuses (e.g. a failure that only a later call is refused for). */
@@ -117,7 +117,7 @@ export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): Rate
   };
 
   return {
-    consume(limits, code = "RATE_LIMITED") {
+    consume(limits) {
       const now = clock.now();
       const cs = limits.map((l) => {
         const c = counter(l.key);
@@ -130,9 +130,8 @@ export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): Rate
         const next = { windowStart: cs[i]!.windowStart, count: cs[i]!.count + 1 };
         const s = state(l, next, now);
         if (!s.allowed) {
-          throw new HeimdallError(429, code, "Too many requests; retry later", undefined, {
-            ...headersOf(s),
-            "retry-after": String(s.resetSeconds),
+          throw fail("RATE_LIMITED", {
+            headers: { ...headersOf(s), "retry-after": String(s.resetSeconds) },
           });
         }
         cs[i] = next;

@@ -5,10 +5,8 @@
  * account), so the refusal reads the same everywhere. Platform callers (PAK, console user) administer
  * the whole app and pass `null`: they hold everything.
  */
-import { forbidden } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { SELF_SERVICE_PERMISSIONS } from "./catalog.ts";
-
-export const GRANT_DENIED = "PERMISSION_GRANT_DENIED";
 
 /** The requested permissions the caller lacks, sorted; empty when the grant may proceed. */
 export function ungrantable(held: ReadonlySet<string> | null, requested: Iterable<string>): string[] {
@@ -26,15 +24,16 @@ export function assertCanActOn(held: ReadonlySet<string> | null, targetHolds: It
   const weighed = [...targetHolds].filter((p) => !SELF_SERVICE_PERMISSIONS.has(p));
   const missing = ungrantable(held, weighed);
   if (missing.length)
-    throw forbidden(
-      GRANT_DENIED,
-      `Cannot act on a user whose role holds permissions you don't have: ${missing.join(", ")}`,
-    );
+    throw fail("PERMISSION_GRANT_DENIED", {
+      message: `Cannot act on a user whose role holds permissions you don't have: ${missing.join(", ")}`,
+    });
 }
 
 /** Throws 403 `PERMISSION_GRANT_DENIED` naming what the caller lacks. */
 export function assertCanGrant(held: ReadonlySet<string> | null, requested: Iterable<string>): void {
   const missing = ungrantable(held, requested);
   if (missing.length)
-    throw forbidden(GRANT_DENIED, `Cannot grant actions you don't have: ${missing.join(", ")}`);
+    throw fail("PERMISSION_GRANT_DENIED", {
+      message: `Cannot grant actions you don't have: ${missing.join(", ")}`,
+    });
 }

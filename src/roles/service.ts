@@ -13,7 +13,7 @@ import { PERMISSION_PATTERN } from "../api-keys/model.ts";
 import type { AppAction, AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import { type Clock, iso } from "../core/clock.ts";
-import { conflict, forbidden, notFound, validationError } from "../core/errors.ts";
+import { fail, validationError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import {
   decodeCursor,
@@ -91,10 +91,11 @@ export interface RoleServiceDeps {
   enforcement: EnforcementRegistry;
 }
 
-const roleNotFound = (name: string) => notFound("ROLE_NOT_FOUND", `No role named ${name} in this app`);
+const roleNotFound = (name: string) =>
+  fail("ROLE_NOT_FOUND", { message: `No role named ${name} in this app` });
 const permissionNotFound = (key: string) =>
-  notFound("PERMISSION_NOT_FOUND", `No custom permission ${key} in this app`);
-const archived = () => conflict("APP_ARCHIVED", "The app is archived and read-only");
+  fail("PERMISSION_NOT_FOUND", { message: `No custom permission ${key} in this app` });
+const archived = () => fail("APP_ARCHIVED");
 
 /** Role names are lower-case by construction, so a lookup folds case rather than missing. */
 const roleKey = (name: string) => name.toLowerCase();
@@ -161,7 +162,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
     createRole(s, input, meta) {
       const row = write(s, () => {
         if (store.roleByName(s.appId, input.name))
-          throw conflict("ROLE_EXISTS", `A role named ${input.name} already exists`);
+          throw fail("ROLE_EXISTS", { message: `A role named ${input.name} already exists` });
         const now = clock.now();
         const inserted = store.insertRole({
           id: newId(clock),
@@ -216,18 +217,17 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
     deleteRole(s, name, meta) {
       write(s, () => {
         const role = roleOf(s, name);
-        if (role.isSystem) throw forbidden("SYSTEM_ROLE", `The system role ${role.name} cannot be deleted`);
+        if (role.isSystem)
+          throw fail("SYSTEM_ROLE", { message: `The system role ${role.name} cannot be deleted` });
         if (store.roleInUse(s.appId, role.name))
-          throw conflict(
-            "ROLE_IN_USE",
-            `The role ${role.name} is assigned to at least one user; reassign them first`,
-          );
+          throw fail("ROLE_IN_USE", {
+            message: `The role ${role.name} is assigned to at least one user; reassign them first`,
+          });
         // Sign-ups would otherwise be given a role that no longer exists.
         if (apps.authConfigOf(s.appId).signup_default_role === role.name)
-          throw conflict(
-            "ROLE_IN_USE",
-            `The role ${role.name} is the app's sign-up default role; change that first`,
-          );
+          throw fail("ROLE_IN_USE", {
+            message: `The role ${role.name} is the app's sign-up default role; change that first`,
+          });
         const bindings = store.permissionsOfRole(role.id).map((p) => p.key);
         store.deleteRole(role.id);
         record(s, "role.deleted", "role", role.id, { name: role.name, permissions: bindings }, meta);
@@ -239,10 +239,9 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       write(s, () => {
         const role = roleOf(s, name);
         if (role.name === "owner")
-          throw forbidden(
-            "SYSTEM_ROLE",
-            "The owner role always holds every permission; its set cannot be changed",
-          );
+          throw fail("SYSTEM_ROLE", {
+            message: "The owner role always holds every permission; its set cannot be changed",
+          });
         const rows = store.permissionsByKeys(s.appId, requested);
         const known = new Set(rows.map((r) => r.key));
         const unknown = input.permissions.map((key, i) => ({ key, i })).filter(({ key }) => !known.has(key));
@@ -282,7 +281,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
     assignRole(s, input, meta) {
       return write(s, () => {
         const user = users.byId(s.appId, input.account_id);
-        if (!user) throw notFound("USER_NOT_FOUND", "No such account in this app");
+        if (!user) throw fail("USER_NOT_FOUND", { message: "No such account in this app" });
         const role = roleOf(s, input.role);
         if (user.role !== role.name) {
           users.updateUser(user.id, { role: role.name, updatedAt: clock.now() });
@@ -312,12 +311,12 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       const row = write(s, () => {
         const existing = store.permissionByKey(s.appId, key);
         if (existing || SYSTEM_PERMISSION_KEYS.has(key))
-          throw conflict(
-            "PERMISSION_EXISTS",
-            existing?.isSystem || SYSTEM_PERMISSION_KEYS.has(key)
-              ? `${key} is a system permission`
-              : `The permission ${key} already exists in this app`,
-          );
+          throw fail("PERMISSION_EXISTS", {
+            message:
+              existing?.isSystem || SYSTEM_PERMISSION_KEYS.has(key)
+                ? `${key} is a system permission`
+                : `The permission ${key} already exists in this app`,
+          });
         const inserted = store.insertPermission({
           id: newId(clock),
           appId: s.appId,
@@ -345,12 +344,12 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       if (!PERMISSION_PATTERN.test(key))
         throw validationError([{ field: "permission_key", reason: "must be resource.action (lowercase)" }]);
       if (SYSTEM_PERMISSION_KEYS.has(key))
-        throw forbidden("SYSTEM_PERMISSION", `${key} is a system permission and cannot be deleted`);
+        throw fail("SYSTEM_PERMISSION", { message: `${key} is a system permission and cannot be deleted` });
       write(s, () => {
         const row = store.permissionByKey(s.appId, key);
         if (!row) throw permissionNotFound(key);
         if (row.isSystem)
-          throw forbidden("SYSTEM_PERMISSION", `${key} is a system permission and cannot be deleted`);
+          throw fail("SYSTEM_PERMISSION", { message: `${key} is a system permission and cannot be deleted` });
         const unbound = store.deletePermission(row.id);
         record(s, "permission.deleted", "permission", row.id, { key, unbound_roles: unbound }, meta);
       });

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import type { AuditWriter } from "../audit/writer.ts";
 import { type Clock, MINUTE, SECOND } from "../core/clock.ts";
 import { hmacSha256Hex, sha256Hex } from "../core/crypto.ts";
-import { HeimdallError } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
@@ -52,8 +52,7 @@ export interface SessionService {
   purge(): number;
 }
 
-const invalidRefresh = () =>
-  new HeimdallError(401, "INVALID_REFRESH_TOKEN", "Refresh token is invalid, expired or revoked");
+const invalidRefresh = () => fail("INVALID_REFRESH_TOKEN");
 
 export function createSessionService({
   db,

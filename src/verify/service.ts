@@ -7,7 +7,7 @@
  */
 import type { AppRef } from "../core/app-ref.ts";
 import { constantTimeEqual } from "../core/crypto.ts";
-import { unauthorized, validationError } from "../core/errors.ts";
+import { fail, validationError } from "../core/errors.ts";
 import type { PermissionResolver } from "../rbac/resolver.ts";
 import type { TokenInspector, TokenPrincipal } from "./inspect.ts";
 import {
@@ -58,7 +58,7 @@ export function createVerifyService({
   return {
     async introspect(app, bearer, body) {
       if (bearer === null)
-        throw unauthorized("UNAUTHORIZED", "The token to introspect is sent as a Bearer token");
+        throw fail("UNAUTHORIZED", { message: "The token to introspect is sent as a Bearer token" });
       // Only a token the caller already holds may be introspected: no probing one credential with another.
       if (body?.token !== undefined && !constantTimeEqual(body.token, bearer)) return INACTIVE;
       const r = await inspector.inspect(app, bearer);
