@@ -4,7 +4,7 @@ import type { Clock } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
 import { newId } from "../core/ids.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
-import { type Db, preparedInsert } from "../db/client.ts";
+import { type Db, preparedInsert, tx } from "../db/client.ts";
 import { auditAnchors, auditLog } from "../db/schema.ts";
 
 export interface AuditEntry {
@@ -46,9 +46,26 @@ function canonical(r: Omit<Row, "seq" | "hash">): string {
   ]);
 }
 
+/** A row for {@link AuditWriter.recordDurably}, with an optional write that commits with it. */
+export interface DurableEntry {
+  entry: AuditEntry;
+  /**
+   * A small write that rides in the row's transaction, run once per `key` per batch: under load a batch
+   * holds many rows of one party (a client's tokens), and one UPDATE of its `last_used_at` serves them all.
+   */
+  alongside?: { key: string; write: (now: number) => void };
+}
+
 export interface AuditWriter {
   /** Appends one row. Call it inside the transaction of the change it records. */
   record(entry: AuditEntry): string;
+  /**
+   * Appends a row that records an event with no transaction of its own (a token issued), and resolves
+   * once it is committed. Group commit: each commit is an fsync (`synchronous=FULL`) that would otherwise
+   * block the event loop once per event, so rows recorded in the same turn of the loop share one
+   * transaction. Rejects, for every row of the batch, if that transaction fails.
+   */
+  recordDurably(item: DurableEntry): Promise<void>;
   /**
    * Walks every chain from its retention anchor (or from the genesis hash when nothing was pruned);
    * returns the first break found, or the counts when all chains are intact.
@@ -103,7 +120,35 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
     }
   }
 
-  return {
+  let pending: (DurableEntry & { done: (err?: unknown) => void })[] = [];
+  const flush = () => {
+    const batch = pending;
+    pending = [];
+    try {
+      tx(db, () => {
+        const now = clock.now();
+        const ran = new Set<string>();
+        for (const { entry, alongside } of batch) {
+          if (alongside && !ran.has(alongside.key)) {
+            alongside.write(now);
+            ran.add(alongside.key);
+          }
+          writer.record(entry);
+        }
+      });
+    } catch (err) {
+      for (const p of batch) p.done(err);
+      return;
+    }
+    for (const p of batch) p.done();
+  };
+
+  const writer: AuditWriter = {
+    recordDurably: (item) =>
+      new Promise<void>((resolve, reject) => {
+        if (pending.length === 0) setImmediate(flush);
+        pending.push({ ...item, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      }),
     record(entry) {
       const chain = entry.appId ?? (entry.workspaceId ? `workspace:${entry.workspaceId}` : "platform");
       const prevHash = lastHash.get(chain)?.hash ?? GENESIS_HASH;
@@ -167,4 +212,5 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
       return { ok: true, rows, chains: heads.size, pruned };
     },
   };
+  return writer;
 }

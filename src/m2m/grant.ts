@@ -3,7 +3,7 @@
  * `client_secret_basic` or `client_secret_post`, the client_credentials grant, scope narrowing, RFC errors.
  */
 
-import type { AuditEntry, AuditWriter } from "../audit/writer.ts";
+import type { AuditWriter } from "../audit/writer.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { type Clock, MINUTE } from "../core/clock.ts";
 import { constantTimeEqual, sha256Hex } from "../core/crypto.ts";
@@ -182,40 +182,6 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
     });
   };
 
-  /**
-   * Group commit of issuance rows. Each commit is an fsync (`synchronous=FULL`) that would otherwise
-   * block the event loop once per token; rows from grants that finish signing in the same turn of the
-   * loop share one transaction. Every caller still waits for its own row to be committed.
-   */
-  let pending: { client: ClientLookup; entry: AuditEntry; done: (err?: unknown) => void }[] = [];
-  const flush = () => {
-    const batch = pending;
-    pending = [];
-    try {
-      tx(db, () => {
-        const now = clock.now();
-        const touched = new Set<string>();
-        for (const { client, entry } of batch) {
-          const stale = client.lastUsedAt === null || client.lastUsedAt <= now - CLIENT_USE_DEBOUNCE_MS;
-          if (stale && !touched.has(client.id)) {
-            store.touch(client.id, now, CLIENT_USE_DEBOUNCE_MS);
-            touched.add(client.id);
-          }
-          audit.record(entry);
-        }
-      });
-    } catch (err) {
-      for (const p of batch) p.done(err);
-      return;
-    }
-    for (const p of batch) p.done();
-  };
-  const recordIssue = (item: { client: ClientLookup; entry: AuditEntry }) =>
-    new Promise<void>((resolve, reject) => {
-      if (pending.length === 0) setImmediate(flush);
-      pending.push({ ...item, done: (err) => (err === undefined ? resolve() : reject(err)) });
-    });
-
   /** Which client is calling and how, refusing a request that uses both methods or neither. */
   function credentialsOf(
     app: AppRef,
@@ -307,10 +273,17 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
       }
 
       const issued = await tokens.issueM2m(app, { clientId: client.clientId, scopes: granted });
-      // Every issuance is audited, durably, before the token leaves; `last_used_at` rides in the same
-      // write at most once a minute.
-      await recordIssue({
-        client,
+      // Every issuance is audited, durably, before the token leaves: the audit writer's group commit, so
+      // concurrent grants share one fsync; `last_used_at` rides in the same write at most once a minute.
+      await audit.recordDurably({
+        alongside: {
+          key: client.id,
+          write: (now) => {
+            if (client.lastUsedAt === null || client.lastUsedAt <= now - CLIENT_USE_DEBOUNCE_MS) {
+              store.touch(client.id, now, CLIENT_USE_DEBOUNCE_MS);
+            }
+          },
+        },
         entry: {
           appId: app.id,
           action: "m2m.token_issued",

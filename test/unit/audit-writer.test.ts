@@ -1,0 +1,70 @@
+/** @module The audit writer's group commit (`recordDurably`): one transaction per turn of the loop, side writes once per key. */
+import { expect, test } from "bun:test";
+import { type AuditEntry, createAuditWriter } from "../../src/audit/writer.ts";
+import { FakeClock } from "../../src/core/clock.ts";
+import { migrate, openDatabase } from "../../src/db/client.ts";
+
+function setup() {
+  const db = openDatabase(":memory:");
+  migrate(db);
+  const clock = new FakeClock(1_000_000);
+  const audit = createAuditWriter({ db, clock });
+  const rows = () =>
+    db.$client
+      .query<{ action: string }, []>("SELECT action FROM audit_log ORDER BY seq")
+      .all()
+      .map((r) => r.action);
+  return { db, clock, audit, rows };
+}
+
+const entry = (action: string): AuditEntry => ({
+  appId: "app-1",
+  action,
+  actor: { type: "system", id: null },
+});
+
+test("rows recorded in one turn commit together, in order, and each caller resolves after the commit", async () => {
+  const { audit, rows } = setup();
+  const waits = ["a", "b", "c"].map((a) => audit.recordDurably({ entry: entry(a) }));
+  // Nothing is written before the turn ends: the batch is one transaction.
+  expect(rows()).toEqual([]);
+  await Promise.all(waits);
+  expect(rows()).toEqual(["a", "b", "c"]);
+  expect(audit.verify()).toMatchObject({ ok: true, rows: 3 });
+});
+
+test("a side write runs once per key per batch, inside the batch, at the batch's time", async () => {
+  const { audit, clock } = setup();
+  const calls: [string, number][] = [];
+  const side = (key: string) => ({ key, write: (now: number) => void calls.push([key, now]) });
+  await Promise.all([
+    audit.recordDurably({ entry: entry("t1"), alongside: side("client-1") }),
+    audit.recordDurably({ entry: entry("t2"), alongside: side("client-1") }),
+    audit.recordDurably({ entry: entry("t3"), alongside: side("client-2") }),
+  ]);
+  expect(calls).toEqual([
+    ["client-1", clock.now()],
+    ["client-2", clock.now()],
+  ]);
+  // The next batch runs it again.
+  await audit.recordDurably({ entry: entry("t4"), alongside: side("client-1") });
+  expect(calls).toHaveLength(3);
+});
+
+test("a failing batch rolls back every row of it and rejects every caller; the next batch commits", async () => {
+  const { audit, rows } = setup();
+  const boom = {
+    key: "k",
+    write: () => {
+      throw new Error("disk full");
+    },
+  };
+  const results = await Promise.allSettled([
+    audit.recordDurably({ entry: entry("x") }),
+    audit.recordDurably({ entry: entry("y"), alongside: boom }),
+  ]);
+  expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+  expect(rows()).toEqual([]);
+  await audit.recordDurably({ entry: entry("z") });
+  expect(rows()).toEqual(["z"]);
+});
