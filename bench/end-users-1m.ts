@@ -91,7 +91,7 @@ try {
   const config = loadConfig({ "data-dir": dir, "public-url": PUBLIC_URL }, { HEIMDALL_LOG_LEVEL: "warn" });
   const db = openDatabase(config.dbFile);
   const deps = buildDeps(config, { clock: systemClock, log: memoryLogger("warn"), db });
-  await deps.workspaces.bootstrap({
+  await deps.provisioning.bootstrap({
     email: "bench@example.test",
     password: "bench password long enough",
     pak: BENCH_PAK,

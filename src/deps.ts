@@ -41,7 +41,11 @@ import { type ConsumerResolver, createConsumerResolver } from "./verify/consumer
 import { createTokenInspector, type TokenInspector } from "./verify/inspect.ts";
 import { createVerifyService, type VerifyService } from "./verify/service.ts";
 import { createPlatformAuth, type PlatformAuth } from "./workspaces/auth.ts";
-import { createWorkspaceService, type WorkspaceService } from "./workspaces/service.ts";
+import { createPakService, type PakService } from "./workspaces/paks.ts";
+import { createPolicyService, type PolicyService } from "./workspaces/policies.ts";
+import { createProvisioningService, type ProvisioningService } from "./workspaces/provisioning.ts";
+import { createPlatformSessionService, type PlatformSessionService } from "./workspaces/sessions.ts";
+import { createWorkspaceService, type WorkspaceService } from "./workspaces/workspaces.ts";
 
 export interface Deps {
   readonly config: Config;
@@ -63,7 +67,15 @@ export interface Deps {
   /** Writes `access.denied` rows for the error mapper, debounced per caller and route. */
   readonly denials: DenialRecorder;
   readonly platformAuth: PlatformAuth;
+  /** Bootstrap, `heimdall user create` and `heimdall pak create`: provisioning without a session. */
+  readonly provisioning: ProvisioningService;
+  /** Operator sign-in, logout, sessions and profile (end users' sessions are `sessions`). */
+  readonly platformSessions: PlatformSessionService;
   readonly workspaces: WorkspaceService;
+  /** Platform API keys through the API. */
+  readonly paks: PakService;
+  /** A workspace's managed policies, the statements PAKs are bound to (app roles are `roles`). */
+  readonly policies: PolicyService;
   readonly apps: AppService;
   readonly directory: AppDirectory;
   readonly idempotency: Idempotency;
@@ -149,7 +161,11 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const platformAuth = createPlatformAuth({ db, clock, config, log, audit });
   const passwords = createPasswordHasher({ priority: config.hashPriority });
   const rateLimiter = createRateLimiter({ db, clock });
-  const workspaces = createWorkspaceService({ db, clock, audit, config, passwords, rateLimiter });
+  const provisioning = createProvisioningService({ db, clock, audit, passwords });
+  const platformSessions = createPlatformSessionService({ db, clock, audit, passwords, rateLimiter });
+  const workspaces = createWorkspaceService({ db, audit });
+  const paks = createPakService({ db, clock, audit });
+  const policies = createPolicyService({ db, clock, audit });
   const directory = createAppDirectory({ db, clock });
   const apps = createAppService({ db, clock, audit, keys, directory, log });
   const auditReader = createAuditReader({ db, apps });
@@ -268,7 +284,11 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     auditReader,
     denials,
     platformAuth,
+    provisioning,
+    platformSessions,
     workspaces,
+    paks,
+    policies,
     apps,
     directory,
     idempotency,

@@ -108,7 +108,7 @@ export async function initialiseDataDir(config: Config, log: Logger): Promise<Bo
   const deps = buildDeps(staged, { log });
   let result: BootstrapResult;
   try {
-    result = await deps.workspaces.bootstrap(config.bootstrap);
+    result = await deps.provisioning.bootstrap(config.bootstrap);
     // Everything into the database file itself: only that file is moved into place.
     const [row] = deps.db.$client.query<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)").all();
     if (row?.busy !== 0) throw new Error("could not checkpoint the new database");
@@ -158,7 +158,7 @@ export function needsBootstrap(deps: Pick<Deps, "db">): boolean {
   return deps.db.select({ id: workspaces.id }).from(workspaces).limit(1).get() === undefined;
 }
 
-export type BootstrapResult = Awaited<ReturnType<Deps["workspaces"]["bootstrap"]>>;
+export type BootstrapResult = Awaited<ReturnType<Deps["provisioning"]["bootstrap"]>>;
 
 /**
  * The one place first-run credentials are shown: stdout, boxed, once. They never go to the

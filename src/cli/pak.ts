@@ -1,5 +1,7 @@
 /** @module `heimdall pak create`: mints a platform API key from the command line and prints its token once (docs/decisions.md, "Platform subset"). */
+import { readFileSync } from "node:fs";
 import { DAY, HOUR, MINUTE } from "../core/clock.ts";
+import { validationError } from "../core/errors.ts";
 import {
   CliError,
   commandGroup,
@@ -60,6 +62,18 @@ export function parseDuration(raw: string): number {
   return Number(m[1]) * DURATION_UNITS[m[2]!]!;
 }
 
+/**
+ * The `--policy` file as parsed JSON; what the statements may say is the service's check. An unreadable
+ * file or broken JSON is a validation error on `policy`, as the statements' own errors are.
+ */
+export function readPolicyFile(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw validationError([{ field: "policy", reason: `cannot read ${path}: ${(e as Error).message}` }]);
+  }
+}
+
 async function create(args: Parsed, io: Io): Promise<number> {
   const name = requireString(args.values, "name", createSpec);
   const expiresIn = optionalString(args.values, "expires-in");
@@ -69,11 +83,12 @@ async function create(args: Parsed, io: Io): Promise<number> {
   }
   const expiresInMs = expiresIn === undefined ? undefined : parseDuration(expiresIn);
   return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
-    const { token, record, workspace } = deps.workspaces.createPak({
+    const policyFile = optionalString(args.values, "policy");
+    const { token, record, workspace } = deps.provisioning.createPak({
       workspaceSlug: optionalString(args.values, "workspace") ?? "default",
       name,
       description: optionalString(args.values, "description"),
-      policyFile: optionalString(args.values, "policy"),
+      policy: policyFile === undefined ? undefined : readPolicyFile(policyFile),
       expiresAt,
       expiresInMs,
     });

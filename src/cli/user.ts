@@ -50,7 +50,7 @@ async function create(args: Parsed, io: Io): Promise<number> {
     throw new CliError(`--role must be one of ${ROLES.join(", ")}`, EXIT_USAGE);
   }
   return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
-    const result = await deps.workspaces.createUser({
+    const result = await deps.provisioning.createUser({
       email,
       password: optionalString(args.values, "password"),
       workspace: optionalString(args.values, "workspace"),

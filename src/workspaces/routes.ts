@@ -18,7 +18,7 @@ import {
 type Query = Record<string, string | undefined>;
 
 export function platformRoutes(deps: Deps) {
-  const { workspaces: svc, platformAuth, config } = deps;
+  const { platformSessions, workspaces, paks, policies, platformAuth, config } = deps;
   const secure = config.publicUrl.startsWith("https:") ? "; Secure" : "";
   const sessionCookie = (token: string, maxAge: number) =>
     `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${maxAge}${secure}`;
@@ -30,7 +30,7 @@ export function platformRoutes(deps: Deps) {
       // ─── Authentication ────────────────────────────────────────────────────
       .post("/v1/auth/signin", async ({ body, request, set }) => {
         const input = validate(signInSchema, body);
-        const { token, expiresIn } = await svc.signIn(input, callMeta(request));
+        const { token, expiresIn } = await platformSessions.signIn(input, callMeta(request));
         set.headers["set-cookie"] = sessionCookie(token, expiresIn);
         set.headers["cache-control"] = "no-store";
         // The session token is the bearer credential; the appliance issues no refresh token.
@@ -41,14 +41,14 @@ export function platformRoutes(deps: Deps) {
         const cred = requestCredential(request);
         try {
           if (token !== undefined) {
-            svc.logoutToken(token, callMeta(request));
+            platformSessions.logoutToken(token, callMeta(request));
           } else {
             if (!cred) {
               throw new HeimdallError(400, "VALIDATION_ERROR", "Request validation failed", [
                 { field: "refresh_token", reason: "required" },
               ]);
             }
-            svc.logoutCurrent(
+            platformSessions.logoutCurrent(
               await platformAuth.authenticate(request, { allowPak: false, meta: callMeta(request) }),
               callMeta(request),
             );
@@ -69,15 +69,15 @@ export function platformRoutes(deps: Deps) {
         }
         set.status = 204;
       })
-      .get("/v1/session", ({ principal }) => svc.sessions(principal), { platform: "user" })
-      .get("/v1/me", ({ principal }) => svc.me(principal), { platform: "user" })
+      .get("/v1/session", ({ principal }) => platformSessions.sessions(principal), { platform: "user" })
+      .get("/v1/me", ({ principal }) => platformSessions.me(principal), { platform: "user" })
       // ─── Workspaces ────────────────────────────────────────────────────────
-      .get("/v1/workspaces", ({ principal, query }) => svc.listWorkspaces(principal, query as Query), {
+      .get("/v1/workspaces", ({ principal, query }) => workspaces.listWorkspaces(principal, query as Query), {
         platform: "any",
       })
       .get(
         "/v1/workspaces/:workspace_slug",
-        ({ principal, params }) => svc.getWorkspace(principal, params.workspace_slug),
+        ({ principal, params }) => workspaces.getWorkspace(principal, params.workspace_slug),
         {
           platform: "any",
         },
@@ -85,13 +85,13 @@ export function platformRoutes(deps: Deps) {
       .get(
         "/v1/workspaces/:workspace_slug/members",
         ({ principal, params, query, meta }) =>
-          svc.listMembers(principal, params.workspace_slug, query as Query, meta),
+          workspaces.listMembers(principal, params.workspace_slug, query as Query, meta),
         { platform: "any" },
       )
       // ─── Platform API keys ─────────────────────────────────────────────────
       .get(
         "/v1/workspaces/:workspace_slug/api-keys",
-        ({ principal, params }) => svc.listPaks(principal, params.workspace_slug),
+        ({ principal, params }) => paks.listPaks(principal, params.workspace_slug),
         {
           platform: "any",
         },
@@ -102,7 +102,7 @@ export function platformRoutes(deps: Deps) {
           const input = validate(createPakSchema, body);
           set.status = 201;
           set.headers["cache-control"] = "no-store";
-          return svc.mintPak(principal, params.workspace_slug, input, meta);
+          return paks.mintPak(principal, params.workspace_slug, input, meta);
         },
         {
           platform: "user",
@@ -114,19 +114,19 @@ export function platformRoutes(deps: Deps) {
       )
       .get(
         "/v1/workspaces/:workspace_slug/api-keys/:id",
-        ({ principal, params }) => svc.getPak(principal, params.workspace_slug, params.id),
+        ({ principal, params }) => paks.getPak(principal, params.workspace_slug, params.id),
         { platform: "any" },
       )
       .patch(
         "/v1/workspaces/:workspace_slug/api-keys/:id",
         ({ principal, params, body, meta }) =>
-          svc.updatePak(principal, params.workspace_slug, params.id, validate(updatePakSchema, body), meta),
+          paks.updatePak(principal, params.workspace_slug, params.id, validate(updatePakSchema, body), meta),
         { platform: "any" },
       )
       .delete(
         "/v1/workspaces/:workspace_slug/api-keys/:id",
         ({ principal, params, meta, set }) => {
-          svc.revokePak(principal, params.workspace_slug, params.id, meta);
+          paks.revokePak(principal, params.workspace_slug, params.id, meta);
           set.status = 204;
         },
         { platform: "any" },
@@ -134,12 +134,12 @@ export function platformRoutes(deps: Deps) {
       // ─── Managed policies ──────────────────────────────────────────────────
       .get(
         "/v1/workspaces/:workspace_slug/policies/actions/catalog",
-        ({ principal, params }) => svc.catalog(principal, params.workspace_slug),
+        ({ principal, params }) => policies.catalog(principal, params.workspace_slug),
         { platform: "any" },
       )
       .get(
         "/v1/workspaces/:workspace_slug/policies",
-        ({ principal, params }) => svc.listPolicies(principal, params.workspace_slug),
+        ({ principal, params }) => policies.listPolicies(principal, params.workspace_slug),
         {
           platform: "any",
         },
@@ -149,19 +149,19 @@ export function platformRoutes(deps: Deps) {
         ({ principal, params, body, meta, set }) => {
           const input = validate(createPolicySchema, body);
           set.status = 201;
-          return svc.createPolicy(principal, params.workspace_slug, input, meta);
+          return policies.createPolicy(principal, params.workspace_slug, input, meta);
         },
         { platform: "user" },
       )
       .get(
         "/v1/workspaces/:workspace_slug/policies/:policy_id",
-        ({ principal, params }) => svc.getPolicy(principal, params.workspace_slug, params.policy_id),
+        ({ principal, params }) => policies.getPolicy(principal, params.workspace_slug, params.policy_id),
         { platform: "any" },
       )
       .patch(
         "/v1/workspaces/:workspace_slug/policies/:policy_id",
         ({ principal, params, body, meta }) =>
-          svc.updatePolicy(
+          policies.updatePolicy(
             principal,
             params.workspace_slug,
             params.policy_id,
@@ -173,7 +173,7 @@ export function platformRoutes(deps: Deps) {
       .delete(
         "/v1/workspaces/:workspace_slug/policies/:policy_id",
         ({ principal, params, meta, set }) => {
-          svc.deletePolicy(principal, params.workspace_slug, params.policy_id, meta);
+          policies.deletePolicy(principal, params.workspace_slug, params.policy_id, meta);
           set.status = 204;
         },
         { platform: "user" },

@@ -68,7 +68,11 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
   const log = memoryLogger("warn");
   const deps = buildDeps(config, { clock, log, db: openDatabase(":memory:") });
-  const boot = await deps.workspaces.bootstrap({ email: BOOT_EMAIL, password: BOOT_PASSWORD, pak: BOOT_PAK });
+  const boot = await deps.provisioning.bootstrap({
+    email: BOOT_EMAIL,
+    password: BOOT_PASSWORD,
+    pak: BOOT_PAK,
+  });
   const app = createApp(deps);
 
   const call = async (method: string, template: string, opts: CallOptions = {}): Promise<CallResult> => {

@@ -13,7 +13,7 @@ export async function userWithRole(
   email: string,
   role: WorkspaceRole,
 ): Promise<{ id: string; cookie: string }> {
-  const created = await ctx.deps.workspaces.createUser({ email, password: USER_PASSWORD, role });
+  const created = await ctx.deps.provisioning.createUser({ email, password: USER_PASSWORD, role });
   return { id: created.user.id, cookie: await ctx.signIn(email, USER_PASSWORD) };
 }
 

@@ -1,9 +1,10 @@
-/** @module Bootstrap and the CLI-facing service calls (`user create`, `pak create`), checked through the API. */
+/** @module Bootstrap and the CLI-facing provisioning calls (`user create`, `pak create` with its policy file), checked through the API. */
 import { beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
+import { readPolicyFile } from "../../../src/cli/pak.ts";
 import { loadConfig } from "../../../src/config/index.ts";
 import { FakeClock } from "../../../src/core/clock.ts";
 import { HeimdallError } from "../../../src/core/errors.ts";
@@ -39,7 +40,7 @@ async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | u
 describe("bootstrap", () => {
   test("with nothing given, generates the password and the PAK, and seeds the admin policy", async () => {
     const deps = freshDeps();
-    const r = await deps.workspaces.bootstrap({});
+    const r = await deps.provisioning.bootstrap({});
     expect(r.generated).toEqual({ password: true, pak: true });
     expect(r.password.length).toBeGreaterThanOrEqual(24);
     expect(r.pakToken).toMatch(/^pcft_live_[A-Za-z0-9_-]{43}$/);
@@ -61,8 +62,8 @@ describe("bootstrap", () => {
 
   test("runs once: a second bootstrap fails and changes nothing", async () => {
     const deps = freshDeps();
-    await deps.workspaces.bootstrap({ email: "a@example.test", password: "long enough password" });
-    expect(await codeOf(deps.workspaces.bootstrap({}))).toBe("ALREADY_BOOTSTRAPPED");
+    await deps.provisioning.bootstrap({ email: "a@example.test", password: "long enough password" });
+    expect(await codeOf(deps.provisioning.bootstrap({}))).toBe("ALREADY_BOOTSTRAPPED");
     expect(deps.db.select().from(platformUsers).all()).toHaveLength(1);
   });
 
@@ -72,7 +73,7 @@ describe("bootstrap", () => {
     ["a malformed email", { email: "not-an-email" }],
   ])("rejects %s", async (_name, input) => {
     const deps = freshDeps();
-    expect(await codeOf(deps.workspaces.bootstrap(input))).toBe("VALIDATION_ERROR");
+    expect(await codeOf(deps.provisioning.bootstrap(input))).toBe("VALIDATION_ERROR");
     expect(deps.db.select().from(platformUsers).all()).toHaveLength(0);
   });
 });
@@ -84,7 +85,7 @@ describe("CLI calls on a bootstrapped instance", () => {
   });
 
   test("user create: the new user signs in with its role; duplicates and unknown workspaces are refused", async () => {
-    const r = await ctx.deps.workspaces.createUser({ email: "Ops@Example.test", role: "viewer" });
+    const r = await ctx.deps.provisioning.createUser({ email: "Ops@Example.test", role: "viewer" });
     expect(r.generated.password).toBe(true);
     expect(r.user).toMatchObject({ email: "ops@example.test", username: "ops" });
     const cookie = await ctx.signIn("ops@example.test", r.password);
@@ -92,12 +93,12 @@ describe("CLI calls on a bootstrapped instance", () => {
     expect(list.body.data[0].member_role).toBe("viewer");
     expect(auditRows(ctx, "member.added")).toHaveLength(1);
 
-    expect(await codeOf(ctx.deps.workspaces.createUser({ email: "ops@example.test" }))).toBe("EMAIL_TAKEN");
-    expect(await codeOf(ctx.deps.workspaces.createUser({ email: "x@example.test", workspace: "nope" }))).toBe(
-      "WORKSPACE_NOT_FOUND",
-    );
+    expect(await codeOf(ctx.deps.provisioning.createUser({ email: "ops@example.test" }))).toBe("EMAIL_TAKEN");
+    expect(
+      await codeOf(ctx.deps.provisioning.createUser({ email: "x@example.test", workspace: "nope" })),
+    ).toBe("WORKSPACE_NOT_FOUND");
     // A colliding username gets a suffix.
-    const twin = await ctx.deps.workspaces.createUser({
+    const twin = await ctx.deps.provisioning.createUser({
       email: "ops@elsewhere.test",
       password: "long enough password",
     });
@@ -105,7 +106,7 @@ describe("CLI calls on a bootstrapped instance", () => {
   });
 
   test("pak create without a policy file binds heimdall-admin; the key works", async () => {
-    const r = ctx.deps.workspaces.createPak({ workspaceSlug: "default", name: "ci" });
+    const r = ctx.deps.provisioning.createPak({ workspaceSlug: "default", name: "ci" });
     expect(r.record.policies.map((p) => p.name)).toEqual(["heimdall-admin"]);
     expect(r.record.created_by).toBeNull();
     const res = await ctx.call("GET", "/v1/workspaces/{workspace_slug}/api-keys", {
@@ -124,10 +125,10 @@ describe("CLI calls on a bootstrapped instance", () => {
       file,
       JSON.stringify({ policy: [{ effect: "allow", actions: ["heimdall.read"], resources: ["*"] }] }),
     );
-    const r = ctx.deps.workspaces.createPak({
+    const r = ctx.deps.provisioning.createPak({
       workspaceSlug: "default",
       name: "reader/ci",
-      policyFile: file,
+      policy: readPolicyFile(file),
     });
     const bound = ctx.deps.db
       .select()
@@ -146,10 +147,10 @@ describe("CLI calls on a bootstrapped instance", () => {
     });
     expect(write.status).toBe(403);
     // The same name again gets a distinct policy name rather than a conflict.
-    const again = ctx.deps.workspaces.createPak({
+    const again = ctx.deps.provisioning.createPak({
       workspaceSlug: "default",
       name: "reader/ci",
-      policyFile: file,
+      policy: readPolicyFile(file),
     });
     expect(again.record.policies[0]!.name).not.toBe(r.record.policies[0]!.name);
   });
@@ -170,10 +171,14 @@ describe("CLI calls on a bootstrapped instance", () => {
     }
     expect(
       await codeOf(() =>
-        ctx.deps.workspaces.createPak({ workspaceSlug: "default", name: "k", policyFile: file }),
+        ctx.deps.provisioning.createPak({
+          workspaceSlug: "default",
+          name: "k",
+          policy: readPolicyFile(file),
+        }),
       ),
     ).toBe("VALIDATION_ERROR");
-    expect(await codeOf(() => ctx.deps.workspaces.createPak({ workspaceSlug: "nope", name: "k" }))).toBe(
+    expect(await codeOf(() => ctx.deps.provisioning.createPak({ workspaceSlug: "nope", name: "k" }))).toBe(
       "WORKSPACE_NOT_FOUND",
     );
     expect(ctx.deps.db.select().from(paks).all()).toHaveLength(1);

@@ -4,7 +4,7 @@ import { createApp } from "../../../src/app.ts";
 import type { PasswordHasher } from "../../../src/auth/passwords.ts";
 import { SIGNIN_THROTTLE } from "../../../src/auth/signin-throttle.ts";
 import { HOUR } from "../../../src/core/clock.ts";
-import { createWorkspaceService } from "../../../src/workspaces/service.ts";
+import { createPlatformSessionService } from "../../../src/workspaces/sessions.ts";
 import { behindProxy, from, PROXY_ENV } from "../../support/client-address.ts";
 import { BOOT_EMAIL, BOOT_PASSWORD, createTestContext, type TestContext } from "../../support/harness.ts";
 import { auditRows } from "./helpers.ts";
@@ -100,8 +100,8 @@ describe("POST /v1/auth/signin under attack", () => {
       verify: async (_hash, password) => password === BOOT_PASSWORD,
       dummyVerify: async () => false,
     };
-    const workspaces = createWorkspaceService({ ...ctx.deps, passwords: fast });
-    const flood = createApp({ ...ctx.deps, workspaces });
+    const platformSessions = createPlatformSessionService({ ...ctx.deps, passwords: fast });
+    const flood = createApp({ ...ctx.deps, platformSessions });
     behindProxy(flood);
     for (let a = 1; a <= SIGNIN_THROTTLE.identifierCeiling / 5; a++) {
       for (let i = 0; i < 5; i++) {

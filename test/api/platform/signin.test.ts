@@ -127,7 +127,7 @@ describe("POST /v1/auth/signin", () => {
       log: memoryLogger("error"),
       db: openDatabase(":memory:"),
     });
-    await deps.workspaces.bootstrap({ email: BOOT_EMAIL, password: BOOT_PASSWORD });
+    await deps.provisioning.bootstrap({ email: BOOT_EMAIL, password: BOOT_PASSWORD });
     const res = await createApp(deps).handle(
       new Request("https://id.example.test/v1/auth/signin", {
         method: "POST",

@@ -1,0 +1,135 @@
+/** @module Platform API keys (PAKs) through the API: list, read, mint within the minter's own rights, rename, revoke. */
+import type { z } from "zod";
+import type { AuditWriter } from "../audit/writer.ts";
+import type { Clock } from "../core/clock.ts";
+import { notFound, validationError } from "../core/errors.ts";
+import { resolveExpiry } from "../core/expiry.ts";
+import { randomToken } from "../core/ids.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import { createWorkspaceAccess, pakNotAllowed } from "./access.ts";
+import { type createPakSchema, PAK_PREFIX, pakDto, type updatePakSchema } from "./model.ts";
+import { createWorkspaceRecords } from "./records.ts";
+import { createWorkspaceStore } from "./store.ts";
+
+export interface PakServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+}
+
+const pakNotFound = () => notFound("PAK_NOT_FOUND", "API key not found");
+
+export function createPakService({ db, clock, audit }: PakServiceDeps) {
+  const store = createWorkspaceStore(db);
+  const access = createWorkspaceAccess(store);
+  const records = createWorkspaceRecords({ store, clock, audit });
+
+  return {
+    listPaks(p: PlatformPrincipal, slug: string) {
+      const ws = access.workspaceFor(p, slug, "heimdall.read");
+      const rows = store.paksOf(ws.id);
+      const bound = store.boundPolicies(rows.map((r) => r.id));
+      return rows.map((r) => pakDto(r, bound.get(r.id) ?? []));
+    },
+
+    getPak(p: PlatformPrincipal, slug: string, id: string) {
+      const ws = access.workspaceFor(p, slug, "heimdall.read");
+      const row = store.pakById(ws.id, id);
+      if (!row) throw pakNotFound();
+      return records.pakRecord(row);
+    },
+
+    /** Human-only (the route refuses PAKs); the bound policies must stay within the minter's own rights. */
+    mintPak(p: PlatformPrincipal, slug: string, body: z.infer<typeof createPakSchema>, meta: CallMeta) {
+      if (p.kind !== "platform_user") throw pakNotAllowed();
+      const ws = access.visibleWorkspace(p, slug);
+      const ids = [...new Set(body.policy_ids)];
+      const policies = store.policiesByIds(ws.id, ids);
+      const found = new Set(policies.map((x) => x.id));
+      const unknown = body.policy_ids.flatMap((id, i) =>
+        found.has(id) ? [] : [{ field: `policy_ids.${i}`, reason: "no such policy in this workspace" }],
+      );
+      if (unknown.length) throw validationError(unknown);
+      access.assertGrantable(
+        p,
+        ws.id,
+        policies.flatMap((x) => x.statements),
+      );
+      const expiresAt = resolveExpiry(body.expires_at, clock.now());
+      const token = randomToken(PAK_PREFIX);
+      const row = tx(db, () =>
+        records.insertPak(
+          ws,
+          {
+            name: body.name,
+            description: body.description ?? null,
+            token,
+            createdBy: p.userId,
+            expiresAt,
+          },
+          ids,
+          actorOf(p),
+          meta,
+        ),
+      );
+      return { token, record: records.pakRecord(row) };
+    },
+
+    updatePak(
+      p: PlatformPrincipal,
+      slug: string,
+      id: string,
+      body: z.infer<typeof updatePakSchema>,
+      meta: CallMeta,
+    ) {
+      const ws = access.workspaceFor(p, slug, "heimdall.update");
+      const row = tx(db, () => {
+        const current = store.pakById(ws.id, id);
+        if (!current) throw pakNotFound();
+        const changed: string[] = [];
+        if (body.name !== undefined && body.name !== current.name) changed.push("name");
+        if (body.description !== undefined && body.description !== current.description)
+          changed.push("description");
+        if (changed.length === 0) return current;
+        store.updatePak(current.id, {
+          name: body.name ?? current.name,
+          description: body.description === undefined ? current.description : body.description,
+          updatedAt: clock.now(),
+        });
+        audit.record({
+          workspaceId: ws.id,
+          action: "pak.updated",
+          resourceType: "pak",
+          resourceId: current.id,
+          actor: actorOf(p),
+          details: { changed },
+          meta,
+        });
+        return store.pakById(ws.id, id)!;
+      });
+      return records.pakRecord(row);
+    },
+
+    /** Keeps the row (revoked_at set) so listings and audit keep their meaning; revoking twice is a no-op. */
+    revokePak(p: PlatformPrincipal, slug: string, id: string, meta: CallMeta): void {
+      const ws = access.workspaceFor(p, slug, "heimdall.delete");
+      tx(db, () => {
+        const row = store.pakById(ws.id, id);
+        if (!row) throw pakNotFound();
+        if (!store.revokePak(row.id, clock.now())) return;
+        audit.record({
+          workspaceId: ws.id,
+          action: "pak.revoked",
+          resourceType: "pak",
+          resourceId: row.id,
+          actor: actorOf(p),
+          details: { name: row.name, token_prefix: row.tokenPrefix },
+          meta,
+        });
+      });
+    },
+  };
+}
+
+export type PakService = ReturnType<typeof createPakService>;

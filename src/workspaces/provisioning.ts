@@ -1,0 +1,331 @@
+/** @module Provisioning without a session (CLI and first start): bootstrap, `heimdall user create`, `heimdall pak create`. */
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import type { AuditWriter } from "../audit/writer.ts";
+import type { PasswordHasher } from "../auth/passwords.ts";
+import type { Clock } from "../core/clock.ts";
+import { conflict, validationError } from "../core/errors.ts";
+import { resolveExpiry } from "../core/expiry.ts";
+import { newId, randomToken } from "../core/ids.ts";
+import { SYSTEM_ACTOR, type WorkspaceRole } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import type { PolicyStatement } from "../db/schema.ts";
+import { workspaceNotFound } from "./access.ts";
+import {
+  ADMIN_POLICY,
+  ADMIN_POLICY_NAME,
+  DEFAULT_WORKSPACE_SLUG,
+  PAK_PATTERN,
+  PAK_PREFIX,
+  POLICY_NAME,
+  type PolicyRow,
+  policyFileSchema,
+  type WorkspaceRow,
+} from "./model.ts";
+import { createWorkspaceRecords } from "./records.ts";
+import { createWorkspaceStore } from "./store.ts";
+
+export interface ProvisioningServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  passwords: PasswordHasher;
+}
+
+export interface BootstrapInput {
+  email?: string;
+  password?: string;
+  pak?: string;
+}
+
+export interface BootstrapResult {
+  workspace: { id: string; slug: string };
+  user: { id: string; email: string };
+  email: string;
+  password: string;
+  pakToken: string;
+  generated: { password: boolean; pak: boolean };
+}
+
+export interface CreateUserInput {
+  email: string;
+  password?: string;
+  workspace?: string;
+  role?: WorkspaceRole;
+  displayName?: string;
+}
+
+export interface CreatePakInput {
+  workspaceSlug: string;
+  name: string;
+  description?: string;
+  /**
+   * A policy file's parsed JSON (statements, or `{policy|statements: [...]}`), checked here; the CLI reads
+   * the file. Without it the key gets the full `heimdall-admin` policy.
+   */
+  policy?: unknown;
+  /** ISO 8601 expiry (`--expires-at`); at most one of this and `expiresInMs`. */
+  expiresAt?: string;
+  /** Lifetime from now (`--expires-in`). */
+  expiresInMs?: number;
+}
+
+/** Used when `bootstrap` is given no email: an address that cannot receive mail, to be changed later. */
+const DEFAULT_BOOTSTRAP_EMAIL = "admin@heimdall.local";
+const MIN_PASSWORD_LENGTH = 12;
+const emailSchema = z.email().max(320);
+
+/** 24 characters from 144 random bits; base64url keeps it copy-paste safe. */
+const generatePassword = () => randomBytes(18).toString("base64url");
+
+/** `Jane.Doe+x@…` → `jane.doe-x`; never contains `@`, so a username can never equal an email. */
+function usernameBase(email: string): string {
+  const local = email.split("@")[0] ?? "";
+  const cleaned = local
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[-.]+|[-.]+$/g, "")
+    .slice(0, 32);
+  return cleaned || "user";
+}
+
+export function createProvisioningService({ db, clock, audit, passwords }: ProvisioningServiceDeps) {
+  const store = createWorkspaceStore(db);
+  const records = createWorkspaceRecords({ store, clock, audit });
+
+  function uniqueUsername(email: string): string {
+    const base = usernameBase(email);
+    if (!store.usernameTaken(base)) return base;
+    for (let i = 2; ; i++) {
+      const candidate = `${base}-${i}`;
+      if (!store.usernameTaken(candidate)) return candidate;
+    }
+  }
+
+  function parseEmail(email: string): string {
+    const r = emailSchema.safeParse(email.trim().toLowerCase());
+    if (!r.success) throw validationError([{ field: "email", reason: "must be a valid email address" }]);
+    return r.data;
+  }
+
+  function checkPassword(password: string): void {
+    if (password.length < MIN_PASSWORD_LENGTH || password.length > 256) {
+      throw validationError([{ field: "password", reason: `must be ${MIN_PASSWORD_LENGTH}-256 characters` }]);
+    }
+  }
+
+  /** A policy name not yet used in the workspace, derived from `wanted` and kept within the name pattern. */
+  function freePolicyName(workspaceId: string, wanted: string): string {
+    const base = wanted.replace(/[^A-Za-z0-9 _-]+/g, "-").slice(0, 56) || "pak";
+    for (let i = 1; ; i++) {
+      const candidate = i === 1 ? base : `${base} ${i}`;
+      if (POLICY_NAME.test(candidate) && !store.policyByName(workspaceId, candidate)) return candidate;
+    }
+  }
+
+  return {
+    /** First start on an empty database: workspace `default`, its owner, `heimdall-admin` and one PAK. */
+    async bootstrap(input: BootstrapInput = {}): Promise<BootstrapResult> {
+      if (store.hasAnyWorkspace()) {
+        throw conflict(
+          "ALREADY_BOOTSTRAPPED",
+          "The database already has a workspace; bootstrap runs only once",
+        );
+      }
+      const email = parseEmail(input.email ?? DEFAULT_BOOTSTRAP_EMAIL);
+      const password = input.password ?? generatePassword();
+      checkPassword(password);
+      if (input.pak !== undefined && !PAK_PATTERN.test(input.pak)) {
+        throw validationError([{ field: "pak", reason: "must match pcft_live_[A-Za-z0-9_-]{32,}" }]);
+      }
+      const pakToken = input.pak ?? randomToken(PAK_PREFIX);
+      const passwordHash = await passwords.hash(password);
+      return tx(db, () => {
+        // Checked again under the write lock: two concurrent first starts must not both bootstrap.
+        if (store.hasAnyWorkspace()) {
+          throw conflict(
+            "ALREADY_BOOTSTRAPPED",
+            "The database already has a workspace; bootstrap runs only once",
+          );
+        }
+        const now = clock.now();
+        const userId = newId(clock);
+        const ws: WorkspaceRow = {
+          id: newId(clock),
+          slug: DEFAULT_WORKSPACE_SLUG,
+          displayName: "Default",
+          status: "active",
+          settings: {},
+          createdBy: userId,
+          createdAt: now,
+          updatedAt: now,
+        };
+        store.insertWorkspace(ws);
+        store.insertUser({
+          id: userId,
+          email,
+          username: uniqueUsername(email),
+          displayName: null,
+          passwordHash,
+          status: "active",
+          emailVerifiedAt: null,
+          createdAt: now,
+          updatedAt: now,
+        });
+        store.insertMember({ id: newId(clock), workspaceId: ws.id, userId, role: "owner", createdAt: now });
+        audit.record({
+          workspaceId: ws.id,
+          action: "workspace.bootstrapped",
+          resourceType: "workspace",
+          resourceId: ws.id,
+          actor: SYSTEM_ACTOR,
+          details: { slug: ws.slug, owner_id: userId },
+        });
+        const policy = records.insertPolicy(
+          ws,
+          {
+            name: ADMIN_POLICY_NAME,
+            description: "Full access to Heimdall",
+            statements: ADMIN_POLICY,
+            createdBy: userId,
+          },
+          SYSTEM_ACTOR,
+        );
+        records.insertPak(
+          ws,
+          { name: "bootstrap", description: "Created on first start", token: pakToken, createdBy: userId },
+          [policy.id],
+          SYSTEM_ACTOR,
+        );
+        return {
+          workspace: { id: ws.id, slug: ws.slug },
+          user: { id: userId, email },
+          email,
+          password,
+          pakToken,
+          generated: { password: input.password === undefined, pak: input.pak === undefined },
+        };
+      });
+    },
+
+    /** `heimdall user create`: a platform user and its membership; the password is generated when absent. */
+    async createUser(input: CreateUserInput) {
+      const email = parseEmail(input.email);
+      const role = input.role ?? "owner";
+      if (!["owner", "admin", "viewer"].includes(role)) {
+        throw validationError([{ field: "role", reason: "must be owner, admin or viewer" }]);
+      }
+      const password = input.password ?? generatePassword();
+      checkPassword(password);
+      const slug = input.workspace ?? DEFAULT_WORKSPACE_SLUG;
+      if (!store.workspaceBySlug(slug)) throw workspaceNotFound();
+      if (store.emailTaken(email))
+        throw conflict("EMAIL_TAKEN", "A platform user with this email already exists");
+      const passwordHash = await passwords.hash(password);
+      return tx(db, () => {
+        const ws = store.workspaceBySlug(slug);
+        if (!ws) throw workspaceNotFound();
+        if (store.emailTaken(email))
+          throw conflict("EMAIL_TAKEN", "A platform user with this email already exists");
+        const now = clock.now();
+        const user = {
+          id: newId(clock),
+          email,
+          username: uniqueUsername(email),
+          displayName: input.displayName ?? null,
+          passwordHash,
+          status: "active",
+          emailVerifiedAt: null,
+          createdAt: now,
+          updatedAt: now,
+        };
+        store.insertUser(user);
+        const memberId = newId(clock);
+        store.insertMember({ id: memberId, workspaceId: ws.id, userId: user.id, role, createdAt: now });
+        audit.record({
+          workspaceId: ws.id,
+          action: "member.added",
+          resourceType: "platform_user",
+          resourceId: user.id,
+          actor: SYSTEM_ACTOR,
+          details: { email, role },
+        });
+        return {
+          user: { id: user.id, email, username: user.username },
+          workspace: { id: ws.id, slug: ws.slug },
+          role,
+          password,
+          generated: { password: input.password === undefined },
+        };
+      });
+    },
+
+    /** `heimdall pak create`: a policy file's statements (bound as a new managed policy) or `heimdall-admin`. */
+    createPak(input: CreatePakInput) {
+      const name = input.name.trim();
+      if (name.length < 1 || name.length > 120) {
+        throw validationError([{ field: "name", reason: "must be 1-120 characters" }]);
+      }
+      let statements: PolicyStatement[] | undefined;
+      if (input.policy !== undefined) {
+        const r = policyFileSchema.safeParse(input.policy);
+        if (!r.success) {
+          throw validationError(
+            r.error.issues.map((i) => ({ field: ["policy", ...i.path].join("."), reason: i.message })),
+          );
+        }
+        statements = r.data;
+      }
+      if (input.expiresAt !== undefined && input.expiresInMs !== undefined) {
+        throw validationError([
+          { field: "expires_at", reason: "give an expiry date or a lifetime, not both" },
+        ]);
+      }
+      const now = clock.now();
+      const expiresAt =
+        input.expiresInMs !== undefined
+          ? resolveExpiry(new Date(now + input.expiresInMs).toISOString(), now, "expires_in")
+          : resolveExpiry(input.expiresAt, now);
+      const token = randomToken(PAK_PREFIX);
+      return tx(db, () => {
+        const ws = store.workspaceBySlug(input.workspaceSlug);
+        if (!ws) throw workspaceNotFound();
+        let policy: PolicyRow;
+        if (statements) {
+          policy = records.insertPolicy(
+            ws,
+            {
+              name: freePolicyName(ws.id, `pak ${name}`),
+              description: `Created for API key "${name}"`,
+              statements,
+              createdBy: null,
+            },
+            SYSTEM_ACTOR,
+          );
+        } else {
+          policy =
+            store.policyByName(ws.id, ADMIN_POLICY_NAME) ??
+            records.insertPolicy(
+              ws,
+              {
+                name: ADMIN_POLICY_NAME,
+                description: "Full access to Heimdall",
+                statements: ADMIN_POLICY,
+                createdBy: null,
+              },
+              SYSTEM_ACTOR,
+            );
+        }
+        const row = records.insertPak(
+          ws,
+          { name, description: input.description ?? null, token, createdBy: null, expiresAt },
+          [policy.id],
+          SYSTEM_ACTOR,
+        );
+        return { token, record: records.pakRecord(row), workspace: { id: ws.id, slug: ws.slug } };
+      });
+    },
+  };
+}
+
+export type ProvisioningService = ReturnType<typeof createProvisioningService>;

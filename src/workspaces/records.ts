@@ -1,0 +1,114 @@
+/** @module PAK and policy rows as both provisioning (CLI, first start) and the API write and show them, each write with its audit row. */
+import type { AuditWriter } from "../audit/writer.ts";
+import { type Clock, iso } from "../core/clock.ts";
+import { sha256Hex } from "../core/crypto.ts";
+import { conflict } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import type { AuditActor, CallMeta } from "../core/principal.ts";
+import type { PolicyStatement } from "../db/schema.ts";
+import { PAK_SHOWN_PREFIX_LENGTH, type PakRow, type PolicyRow, pakDto, type WorkspaceRow } from "./model.ts";
+import type { WorkspaceStore } from "./store.ts";
+
+export interface WorkspaceRecordsDeps {
+  store: WorkspaceStore;
+  clock: Clock;
+  audit: AuditWriter;
+}
+
+export const policyNameTaken = (name: string) =>
+  conflict("POLICY_NAME_TAKEN", `A policy named "${name}" already exists`);
+
+export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecordsDeps) {
+  return {
+    /** The PAK's wire record with its bound policies. */
+    pakRecord(row: PakRow) {
+      return pakDto(row, store.boundPolicies([row.id]).get(row.id) ?? []);
+    },
+
+    /** Inserts a PAK and its bindings; call inside a transaction. */
+    insertPak(
+      ws: WorkspaceRow,
+      input: {
+        name: string;
+        description: string | null;
+        token: string;
+        createdBy: string | null;
+        expiresAt?: number | null;
+      },
+      policyIds: string[],
+      actor: AuditActor,
+      meta?: Partial<CallMeta>,
+    ): PakRow {
+      const now = clock.now();
+      const row: PakRow = {
+        id: newId(clock),
+        workspaceId: ws.id,
+        name: input.name,
+        description: input.description,
+        tokenPrefix: input.token.slice(0, PAK_SHOWN_PREFIX_LENGTH),
+        tokenHash: sha256Hex(input.token),
+        expiresAt: input.expiresAt ?? null,
+        createdBy: input.createdBy,
+        lastUsedAt: null,
+        revokedAt: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      store.insertPak(row, policyIds);
+      audit.record({
+        workspaceId: ws.id,
+        action: "pak.created",
+        resourceType: "pak",
+        resourceId: row.id,
+        actor,
+        details: {
+          name: row.name,
+          token_prefix: row.tokenPrefix,
+          policy_ids: policyIds,
+          ...(row.expiresAt !== null ? { expires_at: iso(row.expiresAt) } : {}),
+        },
+        meta,
+      });
+      return row;
+    },
+
+    /** Inserts a managed policy; call inside a transaction. */
+    insertPolicy(
+      ws: WorkspaceRow,
+      input: {
+        name: string;
+        description: string | null;
+        statements: PolicyStatement[];
+        createdBy: string | null;
+      },
+      actor: AuditActor,
+      meta?: Partial<CallMeta>,
+    ): PolicyRow {
+      if (store.policyByName(ws.id, input.name)) throw policyNameTaken(input.name);
+      const now = clock.now();
+      const row: PolicyRow = {
+        id: newId(clock),
+        workspaceId: ws.id,
+        name: input.name,
+        description: input.description,
+        statements: input.statements,
+        createdBy: input.createdBy,
+        createdAt: now,
+        updatedAt: now,
+      };
+      store.insertPolicy(row);
+      audit.record({
+        workspaceId: ws.id,
+        action: "policy.created",
+        resourceType: "policy",
+        resourceId: row.id,
+        actor,
+        details: { name: row.name },
+        meta,
+      });
+      return row;
+    },
+  };
+}
+
+export type WorkspaceRecords = ReturnType<typeof createWorkspaceRecords>;

@@ -1,0 +1,198 @@
+/** @module Platform sign-in (throttled like end-user sign-in), logout, and the signed-in user's sessions and profile. */
+import type { z } from "zod";
+import type { AuditWriter } from "../audit/writer.ts";
+import type { PasswordHasher } from "../auth/passwords.ts";
+import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "../auth/signin-throttle.ts";
+import type { Clock } from "../core/clock.ts";
+import { sha256Hex } from "../core/crypto.ts";
+import { HeimdallError, notFound } from "../core/errors.ts";
+import { newId, randomToken } from "../core/ids.ts";
+import { type AuditActor, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import type { RateLimiter } from "../ratelimit/limiter.ts";
+import { pakNotAllowed } from "./access.ts";
+import {
+  meDto,
+  SESSION_PREFIX,
+  sessionDto,
+  sessionSeconds,
+  type signInSchema,
+  type UserRow,
+} from "./model.ts";
+import { createWorkspaceStore } from "./store.ts";
+
+export interface PlatformSessionServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  passwords: PasswordHasher;
+  rateLimiter: RateLimiter;
+}
+
+/**
+ * Operator sign-in is throttled like end-user sign-in (auth/signin-throttle.ts), with the defaults of an
+ * app: failures from one address for one identifier before its back-off starts, and attempts per address.
+ */
+export const PLATFORM_SIGNIN = {
+  maxFailures: 5,
+  perIp: { max: 30, windowMs: 60_000 },
+} as const;
+
+const invalidCredentials = () =>
+  new HeimdallError(401, "INVALID_CREDENTIALS", "Invalid email/username or password");
+
+export function createPlatformSessionService({
+  db,
+  clock,
+  audit,
+  passwords,
+  rateLimiter,
+}: PlatformSessionServiceDeps) {
+  const store = createWorkspaceStore(db);
+  const throttle = createSigninThrottle({ rateLimiter, clock });
+
+  function revokeSession(sessionId: string, userId: string, meta: CallMeta): void {
+    tx(db, () => {
+      if (!store.revokeSession(sessionId, clock.now())) return;
+      audit.record({
+        workspaceId: store.firstWorkspaceIdOfUser(userId) ?? null,
+        action: "platform.logout",
+        resourceType: "platform_session",
+        resourceId: sessionId,
+        actor: { type: "platform_user", id: userId },
+        meta,
+      });
+    });
+  }
+
+  return {
+    /**
+     * Unknown identifier and wrong password do the same argon2 work and give the same 401; the audit row
+     * tells them apart for the operator.
+     */
+    async signIn(input: z.infer<typeof signInSchema>, meta: CallMeta) {
+      const ip = meta.ip ?? "unknown";
+      rateLimiter.consume([{ key: `platform-signin:ip:${ip}`, ...PLATFORM_SIGNIN.perIp }]);
+      // Counted by what was typed (emails match case-insensitively), never by the account found.
+      const throttled: ThrottleScope = {
+        scope: "platform",
+        identifier: input.identifier.toLowerCase(),
+        ip,
+        maxFailures: PLATFORM_SIGNIN.maxFailures,
+      };
+      const signinFailed = (
+        user: UserRow | undefined,
+        details: Record<string, unknown>,
+        trips: ThrottleTrip[],
+      ) => {
+        const chain = user ? (store.firstWorkspaceIdOfUser(user.id) ?? null) : null;
+        const actor: AuditActor = user ? { type: "platform_user", id: user.id } : SYSTEM_ACTOR;
+        tx(db, () => {
+          audit.record({
+            workspaceId: chain,
+            action: "platform.signin_failed",
+            resourceType: "platform_user",
+            resourceId: user?.id ?? null,
+            actor,
+            details,
+            meta,
+          });
+          for (const trip of trips) {
+            audit.record({
+              workspaceId: chain,
+              action: "platform.signin_throttled",
+              resourceType: "platform_user",
+              resourceId: user?.id ?? null,
+              actor: SYSTEM_ACTOR,
+              details: {
+                throttle: trip.kind,
+                failures: trip.failures,
+                locked_until: new Date(trip.until).toISOString(),
+              },
+              meta,
+            });
+          }
+        });
+      };
+
+      const refused = throttle.begin(throttled);
+      if (refused) {
+        // Decided before the account is read; the lookup is for the audit row only.
+        const user = store.userByIdentifier(input.identifier);
+        signinFailed(user, { reason: "throttled", throttle: refused.kind }, []);
+        throw refused.error;
+      }
+      const user = store.userByIdentifier(input.identifier);
+      const ok = user
+        ? await passwords.verify(user.passwordHash, input.password, meta.signal)
+        : await passwords.dummyVerify(input.password, meta.signal);
+      if (!user || !ok || user.status !== "active") {
+        const reason = !user ? "unknown_user" : !ok ? "wrong_password" : "user_inactive";
+        signinFailed(user, { reason }, throttle.failed(throttled));
+        throw invalidCredentials();
+      }
+      throttle.succeeded(throttled);
+      const chain = store.firstWorkspaceIdOfUser(user.id);
+      const seconds = sessionSeconds(input.session_duration);
+      const token = randomToken(SESSION_PREFIX);
+      const now = clock.now();
+      const sessionId = newId(clock);
+      tx(db, () => {
+        store.insertSession({
+          id: sessionId,
+          userId: user.id,
+          tokenHash: sha256Hex(token),
+          ip: meta.ip,
+          userAgent: meta.userAgent?.slice(0, 512) ?? null,
+          createdAt: now,
+          expiresAt: now + seconds * 1000,
+          lastUsedAt: null,
+          revokedAt: null,
+        });
+        audit.record({
+          workspaceId: chain ?? null,
+          action: "platform.signin",
+          resourceType: "platform_session",
+          resourceId: sessionId,
+          actor: { type: "platform_user", id: user.id },
+          details: { session_seconds: seconds },
+          meta,
+        });
+      });
+      return { token, expiresIn: seconds };
+    },
+
+    /** Revokes the session whose token is given (logout body) — possession of the token is the authority. */
+    logoutToken(token: string, meta: CallMeta): void {
+      const s = store.sessionByTokenHash(sha256Hex(token));
+      if (!s || s.revokedAt !== null || s.expiresAt <= clock.now()) {
+        throw new HeimdallError(
+          400,
+          "INVALID_TOKEN",
+          "The session token is invalid, expired or already revoked",
+        );
+      }
+      revokeSession(s.id, s.userId, meta);
+    },
+
+    /** Revokes the caller's own session (cookie or Bearer logout). */
+    logoutCurrent(p: PlatformPrincipal, meta: CallMeta): void {
+      if (p.kind !== "platform_user") return;
+      revokeSession(p.sessionId, p.userId, meta);
+    },
+
+    sessions(p: PlatformPrincipal) {
+      if (p.kind !== "platform_user") throw pakNotAllowed();
+      return store.liveSessionsOf(p.userId, clock.now()).map(sessionDto);
+    },
+
+    me(p: PlatformPrincipal) {
+      if (p.kind !== "platform_user") throw pakNotAllowed();
+      const user = store.userById(p.userId);
+      if (!user) throw notFound("ACCOUNT_NOT_FOUND", "No account for this session");
+      return meDto(user);
+    },
+  };
+}
+
+export type PlatformSessionService = ReturnType<typeof createPlatformSessionService>;

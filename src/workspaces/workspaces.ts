@@ -1,0 +1,76 @@
+/** @module Workspaces and their members as the platform API lists them: a PAK sees its own workspace, a user its memberships. */
+import type { AuditWriter } from "../audit/writer.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import { createWorkspaceAccess } from "./access.ts";
+import { memberDto, pageOf, parseCursor, parseLimit, workspaceDto, workspaceListItemDto } from "./model.ts";
+import { createWorkspaceStore } from "./store.ts";
+
+export interface WorkspaceServiceDeps {
+  db: Db;
+  audit: AuditWriter;
+}
+
+export interface ListQuery {
+  limit?: string;
+  cursor?: string;
+}
+
+export function createWorkspaceService({ db, audit }: WorkspaceServiceDeps) {
+  const store = createWorkspaceStore(db);
+  const access = createWorkspaceAccess(store);
+
+  return {
+    /** A PAK sees its own workspace only; a user sees every workspace it is a member of. */
+    listWorkspaces(p: PlatformPrincipal, q: ListQuery) {
+      const limit = parseLimit(q.limit);
+      const after = parseCursor(q.cursor);
+      if (p.kind === "pak") {
+        const w = store.workspaceById(p.workspaceId);
+        const rows =
+          w && (!after || w.createdAt < after.c || (w.createdAt === after.c && w.id < after.i))
+            ? [{ workspace: w, role: null }]
+            : [];
+        return pageOf(
+          rows,
+          limit,
+          (r) => ({ c: r.workspace.createdAt, i: r.workspace.id }),
+          (r) => workspaceListItemDto(r.workspace, r.role),
+        );
+      }
+      const rows = store.workspacesOfUser(p.userId, limit + 1, after);
+      return pageOf(
+        rows,
+        limit,
+        (r) => ({ c: r.workspace.createdAt, i: r.workspace.id }),
+        (r) => workspaceListItemDto(r.workspace, r.role),
+      );
+    },
+
+    getWorkspace(p: PlatformPrincipal, slug: string) {
+      return workspaceDto(access.visibleWorkspace(p, slug));
+    },
+
+    /** A user-listing read, so it is audited (DESIGN §8). */
+    listMembers(p: PlatformPrincipal, slug: string, q: ListQuery, meta: CallMeta) {
+      const limit = parseLimit(q.limit);
+      const after = parseCursor(q.cursor);
+      const ws = access.workspaceFor(p, slug, "heimdall.read");
+      const rows = store.membersOf(ws.id, limit + 1, after);
+      tx(db, () =>
+        audit.record({
+          workspaceId: ws.id,
+          action: "workspace.members_listed",
+          resourceType: "workspace",
+          resourceId: ws.id,
+          actor: actorOf(p),
+          details: { count: Math.min(rows.length, limit) },
+          meta,
+        }),
+      );
+      return pageOf(rows, limit, (r) => ({ c: r.createdAt, i: r.id }), memberDto);
+    },
+  };
+}
+
+export type WorkspaceService = ReturnType<typeof createWorkspaceService>;
