@@ -5,6 +5,9 @@
  * add custom ones for their product. `owner` holds everything, custom permissions included; `admin` runs
  * the user base but cannot tear down the permission model; `member` holds no administrative verb — as in
  * the hosted API, a member with enforcement on cannot even revoke its own other sessions.
+ *
+ * Folder `rbac/` is the permission model every guard and service reads: catalogue, seeding, resolution,
+ * narrowing, the enforced list. Administering it over HTTP is `roles/`, which imports from here; never the reverse.
  */
 
 export interface SystemPermission {

@@ -3,6 +3,9 @@
  *
  * The `consumerAdmin` guard registers its permission when a route declares it, so the list cannot drift
  * from the code: a console can tell whether binding `user.delete` to a role changes anything.
+ *
+ * Folder `rbac/` is the permission model every guard and service reads: catalogue, seeding, resolution,
+ * narrowing, the enforced list. Administering it over HTTP is `roles/`, which imports from here; never the reverse.
  */
 
 export interface EnforcementRegistry {

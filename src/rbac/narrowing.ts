@@ -4,6 +4,9 @@
  * Shared by every Consumer-lane route that grants (a role's permission set, and assigning a role to an
  * account), so the refusal reads the same everywhere. Platform callers (PAK, console user) administer
  * the whole app and pass `null`: they hold everything.
+ *
+ * Folder `rbac/` is the permission model every guard and service reads: catalogue, seeding, resolution,
+ * narrowing, the enforced list. Administering it over HTTP is `roles/`, which imports from here; never the reverse.
  */
 import { fail } from "../core/errors.ts";
 import { SELF_SERVICE_PERMISSIONS } from "./catalog.ts";

@@ -6,6 +6,9 @@
  * it. Results are cached per (app, role): the writers of roles and permissions call `invalidate(appId)`
  * after their transaction, so this process sees an edit at once; the TTL bounds how long another process
  * sharing the database (a CLI command, a second server) can serve a stale set.
+ *
+ * Folder `rbac/` is the permission model every guard and service reads: catalogue, seeding, resolution,
+ * narrowing, the enforced list. Administering it over HTTP is `roles/`, which imports from here; never the reverse.
  */
 
 import { type Clock, SECOND } from "../core/clock.ts";

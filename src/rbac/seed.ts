@@ -2,6 +2,9 @@
  * @module Seeding of the RBAC model: the shared system permission rows (once per database) and each app's
  * three system roles. Synchronous and idempotent: app creation calls `seedAppRoles` inside its transaction,
  * start-up calls `seedSystemPermissions` and `backfillAppRoles` so databases from before roles existed catch up.
+ *
+ * Folder `rbac/` is the permission model every guard and service reads: catalogue, seeding, resolution,
+ * narrowing, the enforced list. Administering it over HTTP is `roles/`, which imports from here; never the reverse.
  */
 import { and, eq, isNull, notExists } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";

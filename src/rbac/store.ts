@@ -1,4 +1,9 @@
-/** @module Prepared queries of the permission resolver: what a role of an app is bound to, and the app's custom catalogue. */
+/**
+ * @module Prepared queries of the permission resolver: what a role of an app is bound to, and the app's custom catalogue.
+ *
+ * Folder `rbac/` is the permission model every guard and service reads: catalogue, seeding, resolution,
+ * narrowing, the enforced list. Administering it over HTTP is `roles/`, which imports from here; never the reverse.
+ */
 import type { Db } from "../db/client.ts";
 
 export function createRbacStore(db: Db) {

@@ -1,4 +1,9 @@
-/** @module Wire shapes of roles and permissions: request schemas, and row → DTO for both surfaces. */
+/**
+ * @module Wire shapes of roles and permissions: request schemas, and row → DTO for both surfaces.
+ *
+ * Folder `roles/` administers roles and permissions over HTTP (routes, rules, writes) for both surfaces. The
+ * model it edits — catalogue, seeding, resolution, narrowing — is `rbac/`, which never imports from here.
+ */
 import { z } from "zod";
 import { iso } from "../core/clock.ts";
 import type { permissions, roles } from "../db/schema.ts";

@@ -2,6 +2,9 @@
  * @module Roles and permissions over HTTP: the Admin API (`/v1/apps/{app_id}/roles|permissions*`), the
  * Consumer admin lane (`/{app_slug}/v1/admin/roles|permissions*`) and `GET /{app_slug}/v1/me/permissions`.
  * Thin handlers over the one RoleService; the lane decides who the caller is and what it may grant.
+ *
+ * Folder `roles/` administers roles and permissions over HTTP (routes, rules, writes) for both surfaces. The
+ * model it edits — catalogue, seeding, resolution, narrowing — is `rbac/`, which never imports from here.
  */
 
 import { Elysia } from "elysia";

@@ -7,6 +7,9 @@
  * an account (or named as the sign-up default) cannot be deleted; `owner` always holds the whole
  * catalogue, so its set cannot be edited. Every write is audited in its transaction and then invalidates
  * the permission cache, so `/authorize`, `/me/permissions` and the admin lane see it at once.
+ *
+ * Folder `roles/` administers roles and permissions over HTTP (routes, rules, writes) for both surfaces. The
+ * model it edits — catalogue, seeding, resolution, narrowing — is `rbac/`, which never imports from here.
  */
 
 import { PERMISSION_PATTERN } from "../api-keys/model.ts";

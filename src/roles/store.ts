@@ -1,4 +1,9 @@
-/** @module Drizzle queries of role and permission administration: roles, the catalogue an app sees, bindings. */
+/**
+ * @module Drizzle queries of role and permission administration: roles, the catalogue an app sees, bindings.
+ *
+ * Folder `roles/` administers roles and permissions over HTTP (routes, rules, writes) for both surfaces. The
+ * model it edits — catalogue, seeding, resolution, narrowing — is `rbac/`, which never imports from here.
+ */
 import { and, asc, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import type { Position } from "../core/pagination.ts";
 import { changes, type Db } from "../db/client.ts";
