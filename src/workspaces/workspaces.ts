@@ -51,7 +51,7 @@ export function createWorkspaceService({ db, audit }: WorkspaceServiceDeps) {
       return workspaceDto(access.visibleWorkspace(p, slug));
     },
 
-    /** A user-listing read, so it is audited (DESIGN §8). */
+    /** A user-listing read, so it is audited (docs/architecture.md, "Audit"). */
     listMembers(p: PlatformPrincipal, slug: string, q: ListQuery, meta: CallMeta) {
       const limit = parseLimit(q.limit);
       const after = parseCursor(q.cursor);
