@@ -2,7 +2,7 @@
 
 import { Elysia } from "elysia";
 import type { AppRef } from "../core/app-ref.ts";
-import { unauthorized } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import type { PakPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
@@ -35,7 +35,7 @@ export function authRoutes(deps: Deps) {
       presented: token?.startsWith("pcft_live_") ?? false,
       check: async () => {
         if (!token?.startsWith("pcft_live_"))
-          throw unauthorized("UNAUTHORIZED", "A platform API key is required");
+          throw fail("UNAUTHORIZED", { message: "A platform API key is required" });
         const principal = (await deps.platformAuth.authenticate(request, {
           allowPak: true,
           meta: callMeta(request),

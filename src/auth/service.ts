@@ -11,7 +11,7 @@ import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { type Clock, MINUTE, SECOND } from "../core/clock.ts";
-import { conflict, forbidden, HeimdallError } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
@@ -77,8 +77,7 @@ export interface AuthService {
 const PASSWORD_AMR = ["pwd"];
 
 /** One message for every credential failure, so the body cannot tell them apart either. */
-const invalidCredentials = () =>
-  new HeimdallError(401, "INVALID_CREDENTIALS", "Invalid identifier or password");
+const invalidCredentials = () => fail("INVALID_CREDENTIALS");
 
 const endUserActor = (userId: string): AuditActor => ({ type: "end_user", id: userId });
 
@@ -145,16 +144,16 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   }
 
   function assertAvailable(appId: string, username: string, email: string): void {
-    if (users.byUsername(appId, username)) throw conflict("USERNAME_TAKEN", "This username is already taken");
+    if (users.byUsername(appId, username)) throw fail("USERNAME_TAKEN");
     if (users.contactByValue(appId, "email", email)) {
-      throw conflict("EMAIL_TAKEN", "This email address is already in use");
+      throw fail("EMAIL_TAKEN");
     }
   }
 
   return {
     async signup(app, input, meta, pak) {
       const config = apps.authConfigOf(app.id);
-      if (!config.signup_enabled) throw forbidden("SIGNUP_DISABLED", "Sign-up is disabled for this app");
+      if (!config.signup_enabled) throw fail("SIGNUP_DISABLED");
       // A PAK that is presented is checked even where none is required: a bad one is refused (401/403), not
       // quietly demoted to an anonymous sign-up. A good one exempts the sign-up from the per-address limit.
       let pakId: string | null = null;
@@ -163,7 +162,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
 
       const allowed = config.signup_allowed_email_domains;
       if (allowed.length > 0 && !allowed.includes(emailDomain(input.email))) {
-        throw forbidden("SIGNUP_EMAIL_DOMAIN_NOT_ALLOWED", "Sign-up is not open to this email domain");
+        throw fail("SIGNUP_EMAIL_DOMAIN_NOT_ALLOWED");
       }
       checkPassword(input.password, config, { username: input.username, email: input.email });
       // Checked before hashing so a taken name costs no argon2 work, and again under the write lock below.
@@ -235,7 +234,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       rateLimiter.consume([limit("signin:ip", app.id, ipOf(meta), AUTH_LIMITS.signinPerIp)]);
       if (!config.signin_enabled) {
         tx(db, () => signinFailed(app.id, undefined, "signin_disabled", meta));
-        throw forbidden("SIGNIN_DISABLED", "Sign-in is disabled for this app");
+        throw fail("SIGNIN_DISABLED");
       }
 
       const throttled: ThrottleScope = {
@@ -319,7 +318,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       const { session, refreshToken: successor } = sessions.rotate(app.id, refreshToken, meta);
       // The role is read afresh, so a role change shows in the very next access token.
       const facts = sessions.facts(session.id);
-      if (facts?.status !== "active") throw forbidden("ACCOUNT_SUSPENDED", "This account is not active");
+      if (facts?.status !== "active") throw fail("ACCOUNT_SUSPENDED");
       return tokenResponse(await accessFor(app, session, facts.role), successor);
     },
 

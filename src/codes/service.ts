@@ -29,7 +29,7 @@ import type { PasswordHasher } from "../auth/passwords.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { type Clock, iso, MINUTE } from "../core/clock.ts";
 import { constantTimeEqual, hmacSha256Hex } from "../core/crypto.ts";
-import { HeimdallError } from "../core/errors.ts";
+import { fail, HeimdallError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
@@ -124,8 +124,7 @@ export interface CodeServiceDeps {
   email: Pick<EmailService, "codeMailPlan" | "welcomePlan" | "noticePlan" | "enqueue" | "deliverNow">;
 }
 
-const codeInvalid = () =>
-  new HeimdallError(410, "CODE_INVALID", "The code is invalid, expired or already used");
+const codeInvalid = () => fail("CODE_INVALID");
 
 const PURPOSE_LABEL: Record<CodePurpose, string> = { verify: "verification", reset: "password_reset" };
 
@@ -180,8 +179,8 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
       });
       return { id, code, expiresAt };
     }
-    throw new HeimdallError(503, "CODE_SPACE_EXHAUSTED", "Too many live codes; retry shortly", undefined, {
-      "retry-after": "60",
+    throw fail("CODE_SPACE_EXHAUSTED", {
+      headers: { "retry-after": "60" },
     });
   }
 
@@ -324,7 +323,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
           meta,
         });
       });
-      throw new HeimdallError(503, "ENVOI_DISPATCH_FAILED", "The mail server refused the message");
+      throw fail("ENVOI_DISPATCH_FAILED");
     }
     return { expires_at: iso(queued.expiresAt) };
   }
@@ -348,8 +347,11 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
   });
 
   const locked = (resetSeconds: number) =>
-    new HeimdallError(429, "RATE_LIMITED", "Too many wrong codes; retry later", undefined, {
-      "retry-after": String(resetSeconds),
+    fail("RATE_LIMITED", {
+      message: "Too many wrong codes; retry later",
+      headers: {
+        "retry-after": String(resetSeconds),
+      },
     });
 
   /**

@@ -11,7 +11,7 @@
 import { type DocumentDecoration, Elysia } from "elysia";
 import { AccessDenied } from "../audit/denials.ts";
 import type { AppRef } from "../core/app-ref.ts";
-import { unauthorized } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import type { AuditActor, PakPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
 import { appNotFound } from "../verify/consumer-resolver.ts";
@@ -51,7 +51,7 @@ export function consumerGuards(deps: ConsumerDeps) {
       async resolve({ params, request }) {
         const app = resolver.app((params as { app_slug: string }).app_slug);
         const token = bearerToken(request);
-        if (!token) throw unauthorized("UNAUTHORIZED", "An EndUser access token is required");
+        if (!token) throw fail("UNAUTHORIZED", { message: "An EndUser access token is required" });
         return { app, meta: callMeta(request), endUser: await resolver.endUser(app, token) };
       },
     },
@@ -66,7 +66,7 @@ export function consumerGuards(deps: ConsumerDeps) {
         async resolve({ params, request }) {
           const app = resolver.app((params as { app_slug: string }).app_slug);
           const token = bearerToken(request);
-          if (!token) throw unauthorized("UNAUTHORIZED", "An EndUser access token is required");
+          if (!token) throw fail("UNAUTHORIZED", { message: "An EndUser access token is required" });
           const endUser = await resolver.endUser(app, token);
           if (
             deps.apps.authConfigOf(app.id).enforce_app_permissions &&
@@ -83,7 +83,7 @@ export function consumerGuards(deps: ConsumerDeps) {
         const app = resolver.app((params as { app_slug: string }).app_slug);
         const token = bearerToken(request);
         if (!token?.startsWith("pcft_live_"))
-          throw unauthorized("UNAUTHORIZED", "A platform API key is required");
+          throw fail("UNAUTHORIZED", { message: "A platform API key is required" });
         const principal = (await deps.platformAuth.authenticate(request, {
           allowPak: true,
           meta: callMeta(request),

@@ -14,14 +14,7 @@ import type { AuditWriter } from "../audit/writer.ts";
 import { passwordFailures } from "../auth/password-policy.ts";
 import type { PasswordHasher } from "../auth/passwords.ts";
 import { type Clock, iso } from "../core/clock.ts";
-import {
-  conflict,
-  forbidden,
-  HeimdallError,
-  notFound,
-  unauthorized,
-  validationError,
-} from "../core/errors.ts";
+import { fail, validationError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { decodeCursor, type Page, pageOf, parseLimit } from "../core/pagination.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
@@ -89,19 +82,18 @@ interface MeDeps {
   email: NoticeMailer;
 }
 
-const userNotFound = () => notFound("USER_NOT_FOUND", "Account not found");
-const sessionNotFound = () => notFound("SESSION_NOT_FOUND", "Session not found");
-const invalidCurrent = () => unauthorized("INVALID_CREDENTIALS", "The current password is incorrect");
-const invalidPassword = () => unauthorized("INVALID_CREDENTIALS", "The password is incorrect");
-const reauthenticationRequired = () =>
-  forbidden(
-    "REAUTHENTICATION_REQUIRED",
-    "This change needs a recent sign-in: confirm the password (POST /me/reauthenticate), then retry",
-  );
+const userNotFound = () => fail("USER_NOT_FOUND", { message: "Account not found" });
+const sessionNotFound = () => fail("SESSION_NOT_FOUND");
+const invalidCurrent = () => fail("INVALID_CREDENTIALS", { message: "The current password is incorrect" });
+const invalidPassword = () => fail("INVALID_CREDENTIALS", { message: "The password is incorrect" });
+const reauthenticationRequired = () => fail("REAUTHENTICATION_REQUIRED");
 const tooManyWrong = (state: LimitState) =>
-  new HeimdallError(429, "RATE_LIMITED", "Too many wrong passwords; retry later", undefined, {
-    ...headersOf(state),
-    "retry-after": String(state.resetSeconds),
+  fail("RATE_LIMITED", {
+    message: "Too many wrong passwords; retry later",
+    headers: {
+      ...headersOf(state),
+      "retry-after": String(state.resetSeconds),
+    },
   });
 
 const actor = (c: MeCaller): AuditActor => ({ type: "end_user", id: c.userId });
@@ -236,12 +228,10 @@ export function createMeService(deps: MeDeps): MeService {
       // Equal inputs: if the current password is right, the "new" one changes nothing.
       if (input.new_password === input.current_password) failures.push("same_as_current");
       if (failures.length > 0) {
-        throw new HeimdallError(
-          400,
-          "WEAK_PASSWORD",
-          "The new password does not meet the password policy",
-          failures.map((reason) => ({ field: "new_password", reason })),
-        );
+        throw fail("WEAK_PASSWORD", {
+          message: "The new password does not meet the password policy",
+          details: failures.map((reason) => ({ field: "new_password", reason })),
+        });
       }
 
       // Accounts without a password (provisioned by an operator) use the reset flow; same cost, same answer.
@@ -347,10 +337,12 @@ export function createMeService(deps: MeDeps): MeService {
       if (input.is_primary === true) throw contactNotVerified();
       return tx(db, () => {
         if (users.contactCount(caller.userId) >= MAX_CONTACTS_PER_USER) {
-          throw conflict("CONTACT_LIMIT", `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`);
+          throw fail("CONTACT_LIMIT", {
+            message: `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`,
+          });
         }
         if (users.contactByValue(caller.appId, input.type, value)) {
-          throw conflict("CONTACT_TAKEN", `This ${input.type} is already in use`);
+          throw fail("CONTACT_TAKEN", { message: `This ${input.type} is already in use` });
         }
         const row = {
           id: newId(clock),

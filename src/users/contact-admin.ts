@@ -6,7 +6,7 @@
 import type { AppRow } from "../apps/model.ts";
 import type { CodeService } from "../codes/service.ts";
 import type { Clock } from "../core/clock.ts";
-import { conflict, validationError } from "../core/errors.ts";
+import { fail, validationError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { CallMeta, PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
@@ -46,7 +46,7 @@ export interface UserContactDeps {
   codes: Pick<CodeService, "sendVerification">;
 }
 
-const alreadyVerified = () => conflict("CONTACT_ALREADY_VERIFIED", "This contact is already verified");
+const alreadyVerified = () => fail("CONTACT_ALREADY_VERIFIED");
 
 export function createUserContactService(deps: UserContactDeps): UserContactService {
   const { db, clock, rules } = deps;
@@ -75,10 +75,12 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
       return tx(db, () => {
         const user = rules.userOf(scope, userId);
         if (users.contactCount(user.id) >= MAX_CONTACTS_PER_USER) {
-          throw conflict("CONTACT_LIMIT", `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`);
+          throw fail("CONTACT_LIMIT", {
+            message: `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`,
+          });
         }
         if (users.contactByValue(scope.appId, input.type, value)) {
-          throw conflict("CONTACT_TAKEN", `This ${input.type} is already in use`);
+          throw fail("CONTACT_TAKEN", { message: `This ${input.type} is already in use` });
         }
         // The spec lets an operator make the new (unverified) contact primary; the previous one is demoted.
         const isPrimary = input.is_primary === true;

@@ -3,12 +3,11 @@
  * the user its own way (the caller's own account, or one in an admin's scope) and records its own audit
  * event; the rules themselves live here once. Synchronous: call inside the caller's transaction.
  */
-import { conflict, notFound } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import type { ContactRow, UserStore } from "./store.ts";
 
-export const contactNotFound = () => notFound("CONTACT_NOT_FOUND", "Contact not found");
-export const contactNotVerified = () =>
-  conflict("CONTACT_NOT_VERIFIED", "Only a verified contact can be primary; verify it, then promote it");
+export const contactNotFound = () => fail("CONTACT_NOT_FOUND");
+export const contactNotVerified = () => fail("CONTACT_NOT_VERIFIED");
 
 /** The user's contact, or 404 CONTACT_NOT_FOUND (another user's contact included). */
 export function contactOf(users: UserStore, userId: string, contactId: string): ContactRow {
@@ -36,7 +35,7 @@ export function demotePrimary(
  */
 export function deleteContact(users: UserStore, c: ContactRow, beforeChange?: () => void): void {
   if (c.isPrimary && c.type === "email") {
-    throw conflict("CONTACT_IS_PRIMARY", "The primary email cannot be deleted; promote another one first");
+    throw fail("CONTACT_IS_PRIMARY");
   }
   beforeChange?.();
   users.deleteContact(c.id);

@@ -5,7 +5,7 @@
  */
 import { Elysia } from "elysia";
 import type { AppAction } from "../apps/service.ts";
-import { notFound } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { queryParam } from "../core/pagination.ts";
 import type { PlatformPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
@@ -47,7 +47,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
   const codeMinter = (p: PlatformPrincipal, ref: string) => {
     const app = deps.apps.authorizeApp(p, ref, "heimdall.create");
     authorize(p, app.workspaceId, "heimdall.user.verify.create", appResource(app.id), () =>
-      notFound("APP_NOT_FOUND", "App not found"),
+      fail("APP_NOT_FOUND"),
     );
     return app;
   };

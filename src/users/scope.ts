@@ -14,7 +14,7 @@ import type { AppRow } from "../apps/model.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import type { Clock } from "../core/clock.ts";
-import { badRequest, conflict, notFound } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import {
   type AuditActor,
   actorOf,
@@ -68,10 +68,13 @@ export function consumerScope(app: AppRef, caller: ConsumerAdminCaller): UserSco
   };
 }
 
-export const userNotFound = () => notFound("USER_NOT_FOUND", "End user not found in this app");
-export const emailTaken = () => conflict("EMAIL_TAKEN", "This email address is already in use");
-const roleNotFound = (name: string) => badRequest("ROLE_NOT_FOUND", `This app has no role named ${name}`);
-const archived = () => conflict("APP_ARCHIVED", "The app is archived and read-only");
+export const userNotFound = () => fail("USER_NOT_FOUND");
+export const emailTaken = () => fail("EMAIL_TAKEN");
+// 400 UNKNOWN_ROLE, not 404 ROLE_NOT_FOUND: the role is a value in the body, not the resource the route
+// acts on (docs/errors.md; the contract's invite route answers 400 "Unknown role").
+const roleNotFound = (name: string) =>
+  fail("UNKNOWN_ROLE", { message: `This app has no role named ${name}` });
+const archived = () => fail("APP_ARCHIVED");
 
 /** The scope rules, shared by the account, contact and bulk services. */
 export interface UserRules {

@@ -12,7 +12,7 @@ import type { AppService } from "../apps/service.ts";
 import { checkPassword } from "../auth/password-policy.ts";
 import type { PasswordHasher } from "../auth/passwords.ts";
 import { type Clock, iso } from "../core/clock.ts";
-import { conflict } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { decodeCursor, isPosition, type Page, pageOf, parseLimit } from "../core/pagination.ts";
 import type { CallMeta } from "../core/principal.ts";
@@ -162,7 +162,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
       rules.requireRole(scope, role);
       rules.narrow(scope, role);
       if (input.username !== undefined && users.byUsername(scope.appId, input.username)) {
-        throw conflict("USERNAME_TAKEN", "This username is already taken");
+        throw fail("USERNAME_TAKEN");
       }
       if (users.contactByValue(scope.appId, "email", input.email)) throw emailTaken();
       let passwordHash: string | null = null;
@@ -180,7 +180,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         let username: string;
         if (input.username !== undefined) {
           if (users.byUsername(scope.appId, input.username)) {
-            throw conflict("USERNAME_TAKEN", "This username is already taken");
+            throw fail("USERNAME_TAKEN");
           }
           username = input.username;
         } else {
@@ -267,7 +267,9 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
                 users.deleteContact(current.id);
                 noticePrimaryEmailChanged(deps.email, scope.appId, current, now);
               } else if (users.contactCount(user.id) >= MAX_CONTACTS_PER_USER) {
-                throw conflict("CONTACT_LIMIT", `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`);
+                throw fail("CONTACT_LIMIT", {
+                  message: `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`,
+                });
               }
               const contactId = newId(clock);
               users.insertContact({

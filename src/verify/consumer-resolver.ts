@@ -6,7 +6,7 @@
 import type { ApiKeyService } from "../api-keys/service.ts";
 import type { AppDirectory } from "../apps/directory.ts";
 import type { AppRef } from "../core/app-ref.ts";
-import { forbidden, HeimdallError, notFound, unauthorized } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import type { CallMeta, ConsumerAdminCaller } from "../core/principal.ts";
 import type { PermissionResolver } from "../rbac/resolver.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -38,21 +38,19 @@ export interface ConsumerResolver {
 
 const API_KEY_PREFIX = "hdk_live_";
 
-export const appNotFound = (slug: string) => notFound("APP_NOT_FOUND", `No app with slug ${slug}`);
+export const appNotFound = (slug: string) => fail("APP_NOT_FOUND", { message: `No app with slug ${slug}` });
 
 // The `WWW-Authenticate: Bearer` challenge of every 401 is added in one place, by the error mapper.
 const tokenError = (reason: string) =>
-  new HeimdallError(
-    401,
-    reason === "TOKEN_EXPIRED" ? "TOKEN_EXPIRED" : "INVALID_TOKEN",
-    "Access token is invalid or expired",
-  );
+  fail(reason === "TOKEN_EXPIRED" ? "TOKEN_EXPIRED" : "INVALID_TOKEN", {
+    message: "Access token is invalid or expired",
+  });
 
 const adminLaneError = (failure: InspectFailure) =>
   failure === "ACCOUNT_SUSPENDED"
-    ? forbidden("ACCOUNT_SUSPENDED", "This account is not active")
+    ? fail("ACCOUNT_SUSPENDED")
     : failure === "TOKEN_REVOKED"
-      ? new HeimdallError(401, "TOKEN_REVOKED", "The session or client of this token has ended")
+      ? fail("TOKEN_REVOKED", { message: "The session or client of this token has ended" })
       : tokenError(failure);
 
 export function createConsumerResolver(deps: {
@@ -68,7 +66,7 @@ export function createConsumerResolver(deps: {
     app(slug) {
       const a = directory.bySlug(slug);
       if (!a || a.status === "archived") throw appNotFound(slug);
-      if (a.status === "suspended") throw forbidden("APP_SUSPENDED", "This app is suspended");
+      if (a.status === "suspended") throw fail("APP_SUSPENDED");
       return a;
     },
 
@@ -83,9 +81,9 @@ export function createConsumerResolver(deps: {
       if (claims.type !== "end_user") throw tokenError("TOKEN_INVALID");
       const facts = sessions.facts(claims.sid);
       if (!facts || facts.userId !== claims.sub || facts.appId !== a.id) throw tokenError("TOKEN_INVALID");
-      if (facts.status !== "active") throw forbidden("ACCOUNT_SUSPENDED", "This account is not active");
+      if (facts.status !== "active") throw fail("ACCOUNT_SUSPENDED");
       if (!sessions.isLive(facts)) {
-        throw new HeimdallError(401, "TOKEN_REVOKED", "The session of this token has ended");
+        throw fail("TOKEN_REVOKED");
       }
       sessions.touch(claims.sid);
       return {
@@ -99,7 +97,7 @@ export function createConsumerResolver(deps: {
     },
 
     async adminCaller(a, token, meta) {
-      if (!token) throw unauthorized("UNAUTHORIZED", "An access token or app API key is required");
+      if (!token) throw fail("UNAUTHORIZED", { message: "An access token or app API key is required" });
       if (token.startsWith(API_KEY_PREFIX)) {
         const key = apiKeys.authenticate(a.id, token, meta);
         if (!key) throw tokenError("TOKEN_INVALID");

@@ -5,7 +5,7 @@ import type { AuditWriter } from "../audit/writer.ts";
 import type { Config } from "../config/index.ts";
 import { type Clock, DAY, MINUTE } from "../core/clock.ts";
 import { constantTimeEqual, sha256Hex } from "../core/crypto.ts";
-import { HeimdallError } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { isExpired } from "../core/expiry.ts";
 import type { Logger } from "../core/logger.ts";
 import type { CallMeta, PlatformPrincipal, WorkspaceRole } from "../core/principal.ts";
@@ -76,9 +76,8 @@ const isStale = (lastUsedAt: number | null, now: number) =>
   lastUsedAt === null || lastUsedAt <= now - USE_DEBOUNCE_MS;
 
 // The `WWW-Authenticate: Bearer` challenge of every 401 is added in one place, by the error mapper.
-const missing = () => new HeimdallError(401, "UNAUTHORIZED", "Authentication required");
-const invalid = () =>
-  new HeimdallError(401, "INVALID_TOKEN", "The credential is invalid, expired or revoked");
+const missing = () => fail("UNAUTHORIZED");
+const invalid = () => fail("INVALID_TOKEN");
 
 interface PakLookup {
   id: string;
@@ -147,11 +146,7 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
       throw invalid();
     }
     if (!allowPak) {
-      throw new HeimdallError(
-        403,
-        "PAK_NOT_ALLOWED",
-        "This operation requires a human session, not an API key",
-      );
+      throw fail("PAK_NOT_ALLOWED");
     }
     const statements = pakStatements
       .all(row.id)

@@ -277,13 +277,13 @@ describe("refusals", () => {
     expect(res.body.code).toBe("PAYLOAD_TOO_LARGE");
   });
 
-  test("update-role to an unknown role → 400 ROLE_NOT_FOUND, nobody changed", async () => {
+  test("update-role to an unknown role → 400 UNKNOWN_ROLE, nobody changed", async () => {
     const res = await bulk(app, "update-role", {
       selection: { mode: "ids", ids: [anna] },
       role_name: "emperor",
     });
     expect(res.status).toBe(400);
-    expect(res.body.code).toBe("ROLE_NOT_FOUND");
+    expect(res.body.code).toBe("UNKNOWN_ROLE");
     expect(roleOf(anna)).toBe("member");
   });
 

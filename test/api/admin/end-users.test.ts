@@ -179,7 +179,7 @@ describe("PATCH /end-users/{user_id}/role", () => {
   });
 
   test.each([
-    ["an unknown role", { role_name: "emperor" }, 400, "ROLE_NOT_FOUND"],
+    ["an unknown role", { role_name: "emperor" }, 400, "UNKNOWN_ROLE"],
     ["no role_name", {}, 400, "VALIDATION_ERROR"],
     ["an empty role_name", { role_name: "" }, 400, "VALIDATION_ERROR"],
   ])("%s → %d %s", async (_name, body, status, code) => {

@@ -132,7 +132,7 @@ describe("POST /admin/users", () => {
     ["no email", {}, 400, "VALIDATION_ERROR"],
     ["an invalid email", { email: "nope" }, 400, "VALIDATION_ERROR"],
     ["an invalid username", { email: "u1@example.test", username: "a@b" }, 400, "VALIDATION_ERROR"],
-    ["an unknown role", { email: "u2@example.test", role_name: "emperor" }, 400, "ROLE_NOT_FOUND"],
+    ["an unknown role", { email: "u2@example.test", role_name: "emperor" }, 400, "UNKNOWN_ROLE"],
     ["a weak password", { email: "u3@example.test", password: "short" }, 400, "WEAK_PASSWORD"],
     ["a taken email in another case", { email: "JANE.DOE+NEWS@example.test" }, 409, "EMAIL_TAKEN"],
     ["a taken username", { email: "u4@example.test", username: "the-admin" }, 409, "USERNAME_TAKEN"],
@@ -307,7 +307,7 @@ describe("PATCH /admin/users/{user_id}/role", () => {
   });
 
   test.each([
-    ["an unknown role", { role_name: "emperor" }, 400, "ROLE_NOT_FOUND"],
+    ["an unknown role", { role_name: "emperor" }, 400, "UNKNOWN_ROLE"],
     ["no role_name", {}, 400, "VALIDATION_ERROR"],
   ])("%s → %d %s", async (_name, body, status, code) => {
     const res = await ctx.call("PATCH", `${USER}/role`, {
