@@ -220,6 +220,47 @@ describe("compiled binary", () => {
     TIMEOUT,
   );
 
+  test("pak create --policy: the CLI reads the file, its statements bind a new policy; a bad file creates nothing", async () => {
+    const statements = [{ effect: "allow", actions: ["heimdall.read"], resources: ["*"] }];
+    const good = join(work, "reader.json");
+    await Bun.write(good, JSON.stringify({ statements }));
+    const pakCreate = (name: string, file: string, ...more: string[]) =>
+      cli("pak", "create", "--name", name, "--policy", file, ...more, "--data-dir", "./data");
+    const created = await pakCreate("reader", good, "--json");
+    expect(created.code).toBe(0);
+    const { record } = JSON.parse(created.stdout) as { record: { id: string; policies: { id: string }[] } };
+    expect(record.policies).toHaveLength(1);
+
+    const dbFile = join(runDir, "data", "heimdall.db");
+    const read = (sql: string, ...params: string[]) => {
+      const db = new Database(dbFile, { readonly: true });
+      try {
+        return db.query(sql).all(...params) as Record<string, unknown>[];
+      } finally {
+        db.close();
+      }
+    };
+    const [bound] = read("SELECT statements FROM workspace_policies WHERE id = ?", record.policies[0]!.id);
+    expect(JSON.parse(bound!.statements as string)).toEqual(statements);
+    const paksBefore = read("SELECT id FROM paks").length;
+
+    const broken = join(work, "broken.json");
+    await Bun.write(broken, "{nope");
+    const unknownAction = join(work, "unknown-action.json");
+    await Bun.write(
+      unknownAction,
+      JSON.stringify([{ effect: "allow", actions: ["nope"], resources: ["*"] }]),
+    );
+    for (const file of [join(work, "missing.json"), broken, unknownAction]) {
+      const refused = await pakCreate("bad", file);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("(VALIDATION_ERROR)");
+      expect(refused.stderr).toMatch(/^ {2}policy(\.[\w.]+)?: /m);
+      expect(refused.stdout).not.toContain("pcft_live_");
+    }
+    expect(read("SELECT id FROM paks")).toHaveLength(paksBefore);
+  });
+
   test("usage errors exit 2, config errors name the key and exit 2", async () => {
     expect((await cli("keys", "list", "--data-dir", "./data")).code).toBe(2);
     expect((await cli("no-such-command")).code).toBe(2);
