@@ -6,7 +6,7 @@ import { AccessDenied } from "./audit/denials.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { codesRoutes } from "./codes/routes.ts";
-import { HeimdallError, OAuthError, validationError } from "./core/errors.ts";
+import { HeimdallError, validationError } from "./core/errors.ts";
 import type { Deps } from "./deps.ts";
 import { emailRoutes } from "./email/routes.ts";
 import { parseBody } from "./http/body.ts";
@@ -15,6 +15,7 @@ import { callMeta } from "./http/guards.ts";
 import { healthRoutes } from "./http/health.ts";
 import { type MountedRoute, openApiRoutes } from "./http/openapi.ts";
 import { beginRequest, requestState } from "./http/request-state.ts";
+import { routeRulesOf } from "./http/route-rules.ts";
 import { discoveryRoutes, JWKS_ROUTE, jwksNativeRoute, keysAdminRoutes } from "./keys/routes.ts";
 import { credentialsRoutes, oauthTokenRoutes } from "./m2m/routes.ts";
 import { meRoutes } from "./me/routes.ts";
@@ -22,18 +23,6 @@ import { rbacRoutes } from "./roles/routes.ts";
 import { consumerAdminUserRoutes, endUserAdminRoutes } from "./users/routes.ts";
 import { verifyRoutes } from "./verify/routes.ts";
 import { platformRoutes } from "./workspaces/routes.ts";
-
-const OAUTH_TOKEN_PATH = /^\/[^/]+\/v1\/oauth\/token$/;
-/**
- * Refusals made before the route runs (the body parser, a repeated form field, the NUL check), which the
- * token endpoint reports as RFC 6749 `invalid_request`.
- */
-const BODY_ERRORS = new Set([
-  "INVALID_JSON",
-  "PAYLOAD_TOO_LARGE",
-  "UNSUPPORTED_MEDIA_TYPE",
-  "VALIDATION_ERROR",
-]);
 
 /**
  * A percent-encoded NUL in the path or query: no slug, id or parameter may hold one, and decoded it
@@ -83,7 +72,6 @@ export function createApp(deps: Deps) {
   })
     .onRequest(({ request, server }) => {
       beginRequest(request, server, config.trustedProxies);
-      refuseNul(request.url);
     })
     // The request id goes on the final response. Set on a returned Response directly: putting it in
     // `set.headers` would make Elysia rebuild that Response around a streamed copy of its body.
@@ -118,14 +106,9 @@ export function createApp(deps: Deps) {
           log.error("denial audit failed", { request_id: state.id, err: auditErr });
         }
       }
-      // The token endpoint speaks RFC 6749 §5.2 even about bodies the global parser refused.
-      if (
-        err instanceof HeimdallError &&
-        BODY_ERRORS.has(err.code) &&
-        OAUTH_TOKEN_PATH.test(new URL(request.url).pathname)
-      ) {
-        err = new OAuthError(err.status === 413 ? 413 : 400, "invalid_request", err.message);
-      }
+      // A route with its own error shape (the token endpoint's RFC 6749 errors) says so in routeRules.
+      const rewrite = routeRulesOf(request).rewriteError;
+      if (rewrite && err instanceof HeimdallError) err = rewrite(err);
       // RFC 7235 §3.1 / RFC 6750 §3: every 401 names its scheme.
       const challenge =
         err instanceof HeimdallError && err.status === 401 ? bearerChallenge(err.code, request) : undefined;
@@ -151,7 +134,10 @@ export function createApp(deps: Deps) {
     .use(verifyRoutes(deps))
     .use(consumerAdminUserRoutes(deps))
     .use(endUserAdminRoutes(deps))
-    .use(rbacRoutes(deps));
+    .use(rbacRoutes(deps))
+    // Last of the onRequest hooks (they run in the order registered): after the routes' routeRules
+    // have tagged the request, so the token endpoint reports a NUL in its URL the RFC 6749 way.
+    .onRequest(({ request }) => refuseNul(request.url));
   return app;
 }
 

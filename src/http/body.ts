@@ -1,29 +1,23 @@
 /** @module Request bodies: size cap, JSON and form parsing, and zod validation into the wire error's detail list (docs/architecture.md, "Wire"). */
 import type { z } from "zod";
 import { fail, type HeimdallError, validationError } from "../core/errors.ts";
+import { routeRulesOf } from "./route-rules.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * Bulk end-user operations take up to 5,000 account ids (the spec's cap), about 190 KB of JSON; they
- * alone get a larger body allowance. Everything else keeps the 64 KiB of docs/decisions.md ("Wire and HTTP").
+ * alone get a larger body allowance, which their routes declare (`routeRules` in users/routes.ts).
+ * Everything else keeps the 64 KiB of docs/decisions.md ("Wire and HTTP"). cli/serve.ts caps above both.
  */
 export const MAX_BULK_BODY_BYTES = 256 * 1024;
-const BULK_PATH = /\/end-users\/bulk-[a-z-]+$/;
-
-function bodyLimit(request: Request): number {
-  const q = request.url.indexOf("?");
-  return BULK_PATH.test(q === -1 ? request.url : request.url.slice(0, q))
-    ? MAX_BULK_BODY_BYTES
-    : MAX_BODY_BYTES;
-}
 
 /** Symbol placed in `body` when the request had none, so routes can tell "missing" from "{}". */
 export const NO_BODY = Symbol("no-body");
 
-/** Used as Elysia's `onParse`: reads at most 64 KiB, parses JSON or urlencoded forms, else leaves the text. */
+/** Used as Elysia's `onParse`: reads at most 64 KiB (or the route's `bodyLimit`), parses JSON or urlencoded forms, else leaves the text. */
 export async function parseBody(request: Request, contentType: string): Promise<unknown> {
-  const limit = bodyLimit(request);
+  const limit = routeRulesOf(request).bodyLimit ?? MAX_BODY_BYTES;
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge(limit);
   const buf = await request.arrayBuffer();

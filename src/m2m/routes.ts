@@ -1,12 +1,13 @@
 /** @module M2M routes: the Admin credentials API and the Consumer token endpoint (RFC 6749 §4.4); thin handlers. */
 import { Elysia } from "elysia";
-import { validationError } from "../core/errors.ts";
+import { type ErrorCode, type HeimdallError, OAuthError, validationError } from "../core/errors.ts";
 import { queryParam } from "../core/pagination.ts";
 import type { Deps } from "../deps.ts";
 import { NO_BODY, validate } from "../http/body.ts";
 import { consumerGuards } from "../http/consumer.ts";
 import { guards } from "../http/guards.ts";
 import { idempotentCreate } from "../http/idempotency.ts";
+import { routeRules } from "../http/route-rules.ts";
 import {
   createM2mClientSchema,
   rotateSecretQuerySchema,
@@ -17,6 +18,25 @@ import {
 
 /** RFC 6749 §5.1: token responses must not be cached anywhere. */
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
+
+const TOKEN_PATH = "/:app_slug/v1/oauth/token";
+
+/**
+ * Refusals made before the route runs (the body parser, a repeated form field, the NUL check), which the
+ * token endpoint reports as RFC 6749 `invalid_request`.
+ */
+const BODY_ERRORS = new Set<ErrorCode>([
+  "INVALID_JSON",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "VALIDATION_ERROR",
+]);
+
+/** The token endpoint speaks RFC 6749 §5.2 even about bodies the global parser refused. */
+const asOAuthError = (err: HeimdallError): HeimdallError | OAuthError =>
+  BODY_ERRORS.has(err.code as ErrorCode)
+    ? new OAuthError(err.status === 413 ? 413 : 400, "invalid_request", err.message)
+    : err;
 
 export const credentialsRoutes = (deps: Deps) =>
   new Elysia({ name: "heimdall.m2m.credentials" })
@@ -114,16 +134,19 @@ export const credentialsRoutes = (deps: Deps) =>
     );
 
 export const oauthTokenRoutes = (deps: Deps) =>
-  new Elysia({ name: "heimdall.m2m.token" }).use(consumerGuards(deps)).post(
-    "/:app_slug/v1/oauth/token",
-    async ({ app, meta, body, request, set }) => {
-      const res = await deps.m2mGrant.token(
-        app,
-        { authorization: request.headers.get("authorization"), body: body === NO_BODY ? undefined : body },
-        meta,
-      );
-      Object.assign(set.headers, NO_STORE);
-      return res;
-    },
-    { consumer: true },
-  );
+  new Elysia({ name: "heimdall.m2m.token" })
+    .use(routeRules("oauth-token", [TOKEN_PATH], { rewriteError: asOAuthError }))
+    .use(consumerGuards(deps))
+    .post(
+      TOKEN_PATH,
+      async ({ app, meta, body, request, set }) => {
+        const res = await deps.m2mGrant.token(
+          app,
+          { authorization: request.headers.get("authorization"), body: body === NO_BODY ? undefined : body },
+          meta,
+        );
+        Object.assign(set.headers, NO_STORE);
+        return res;
+      },
+      { consumer: true },
+    );

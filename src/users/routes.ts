@@ -9,9 +9,10 @@ import { fail } from "../core/errors.ts";
 import { queryParam } from "../core/pagination.ts";
 import type { PlatformPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
-import { validate } from "../http/body.ts";
+import { MAX_BULK_BODY_BYTES, validate } from "../http/body.ts";
 import { consumerGuards } from "../http/consumer.ts";
 import { guards } from "../http/guards.ts";
+import { routeRules } from "../http/route-rules.ts";
 import { authorize } from "../workspaces/authorize.ts";
 import { appResource } from "../workspaces/pak-policy.ts";
 import {
@@ -27,6 +28,14 @@ import {
   updateUserSchema,
 } from "./model.ts";
 import { adminScope, consumerScope } from "./scope.ts";
+
+/** The bulk routes: up to 5,000 account ids each, so they take bodies up to `MAX_BULK_BODY_BYTES`. */
+const BULK = {
+  delete: "/v1/apps/:app_id/end-users/bulk-delete",
+  revokeSessions: "/v1/apps/:app_id/end-users/bulk-revoke-sessions",
+  updateRole: "/v1/apps/:app_id/end-users/bulk-update-role",
+  updateStatus: "/v1/apps/:app_id/end-users/bulk-update-status",
+} as const;
 
 const listQuery = (query: Record<string, unknown>) =>
   validate(listUsersQuerySchema, {
@@ -53,6 +62,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
   };
 
   return new Elysia({ name: "heimdall.admin.end-users" })
+    .use(routeRules("end-users-bulk", Object.values(BULK), { bodyLimit: MAX_BULK_BODY_BYTES }))
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps/:app_id/end-users",
@@ -61,7 +71,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
       { platform: "any" },
     )
     .post(
-      "/v1/apps/:app_id/end-users/bulk-delete",
+      BULK.delete,
       ({ params, body, principal, meta }) => {
         const input = validate(bulkSchema, body);
         return userBulk.bulk(scoped(principal, params.app_id, "heimdall.delete"), "delete", input, meta);
@@ -69,7 +79,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
       { platform: "any" },
     )
     .post(
-      "/v1/apps/:app_id/end-users/bulk-revoke-sessions",
+      BULK.revokeSessions,
       ({ params, body, principal, meta }) => {
         const input = validate(bulkSchema, body);
         return userBulk.bulk(
@@ -82,7 +92,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
       { platform: "any" },
     )
     .post(
-      "/v1/apps/:app_id/end-users/bulk-update-role",
+      BULK.updateRole,
       ({ params, body, principal, meta }) => {
         const input = validate(bulkRoleSchema, body);
         return userBulk.bulk(scoped(principal, params.app_id, "heimdall.update"), "update_role", input, meta);
@@ -90,7 +100,7 @@ export const endUserAdminRoutes = (deps: Deps) => {
       { platform: "any" },
     )
     .post(
-      "/v1/apps/:app_id/end-users/bulk-update-status",
+      BULK.updateStatus,
       ({ params, body, principal, meta }) => {
         const input = validate(bulkStatusSchema, body);
         return userBulk.bulk(
