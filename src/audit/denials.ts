@@ -1,7 +1,7 @@
 /** @module Access denials (RBAC, PAK policy, workspace role, CSRF): the 403 that carries who was refused, and its debounced audit row. */
 
 import { type Clock, MINUTE } from "../core/clock.ts";
-import { HeimdallError } from "../core/errors.ts";
+import { type ErrorCode, HeimdallError } from "../core/errors.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { AuditWriter } from "./writer.ts";
@@ -14,6 +14,12 @@ export const DENIAL_DEBOUNCE_MS = MINUTE;
 const MAX_TRACKED = 10_000;
 
 export type DenialReason = "permission" | "policy" | "role" | "csrf";
+
+/** The 403 codes an audited denial answers with (docs/errors.md). */
+export type DenialCode = Extract<
+  ErrorCode,
+  "PERMISSION_DENIED" | "POLICY_DENIED" | "FORBIDDEN" | "CSRF_REJECTED"
+>;
 
 export interface Denial {
   readonly reason: DenialReason;
@@ -31,11 +37,11 @@ export interface Denial {
  */
 export class AccessDenied extends HeimdallError {
   constructor(
-    code: string,
+    code: DenialCode,
     message: string,
     readonly denial: Denial,
   ) {
-    super(403, code, message);
+    super(code, { message });
     this.name = "AccessDenied";
   }
 }

@@ -8,19 +8,6 @@ export interface ErrorDetail {
   reason: string;
 }
 
-export class HeimdallError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: ErrorDetail[],
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-    this.name = "HeimdallError";
-  }
-}
-
 export interface FailOptions {
   /** Overrides the catalogue's default message (say which thing: "No app with slug x"). */
   message?: string;
@@ -29,29 +16,35 @@ export interface FailOptions {
 }
 
 /**
- * The one way to build an API error: the status comes from the catalogue, so a code cannot answer two
- * statuses. `throw fail("APP_NOT_FOUND")`, `throw fail("VALIDATION_ERROR", { details })`.
+ * An API error. Its status is the catalogue's for its code (core/error-catalogue.ts), never the
+ * thrower's choice, so a code cannot answer two statuses. Build it with `fail`; subclasses (the vault's,
+ * access denials) pass their code to `super`.
  */
-export function fail(code: ErrorCode, options: FailOptions = {}): HeimdallError {
-  const entry = ERROR_CATALOGUE[code];
-  return new HeimdallError(
-    entry.status,
-    code,
-    options.message ?? entry.message,
-    options.details,
-    options.headers,
-  );
+export class HeimdallError extends Error {
+  readonly status: number;
+  readonly details?: ErrorDetail[];
+  readonly headers?: Record<string, string>;
+
+  constructor(
+    readonly code: ErrorCode,
+    options: FailOptions = {},
+  ) {
+    const entry = ERROR_CATALOGUE[code];
+    super(options.message ?? entry.message);
+    this.name = "HeimdallError";
+    this.status = entry.status;
+    if (options.details) this.details = options.details;
+    if (options.headers) this.headers = options.headers;
+  }
 }
 
-export const badRequest = (code: string, message: string, details?: ErrorDetail[]) =>
-  new HeimdallError(400, code, message, details);
-export const validationError = (details: ErrorDetail[], message = "Request validation failed") =>
-  new HeimdallError(400, "VALIDATION_ERROR", message, details);
-export const unauthorized = (code = "UNAUTHORIZED", message = "Authentication required") =>
-  new HeimdallError(401, code, message);
-export const forbidden = (code: string, message: string) => new HeimdallError(403, code, message);
-export const notFound = (code: string, message: string) => new HeimdallError(404, code, message);
-export const conflict = (code: string, message: string) => new HeimdallError(409, code, message);
+/** `throw fail("APP_NOT_FOUND")`, `throw fail("VALIDATION_ERROR", { details })`: the one way to refuse. */
+export const fail = (code: ErrorCode, options?: FailOptions): HeimdallError =>
+  new HeimdallError(code, options);
+
+/** 400 VALIDATION_ERROR with one `{field, reason}` per problem: the most common refusal, named for it. */
+export const validationError = (details: ErrorDetail[], message?: string): HeimdallError =>
+  fail("VALIDATION_ERROR", { details, ...(message !== undefined && { message }) });
 
 /**
  * RFC 6749 §5.2 `error` values the token endpoint answers with: a registry of the RFC's, not ours, so

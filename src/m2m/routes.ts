@@ -34,7 +34,7 @@ const BODY_ERRORS = new Set<ErrorCode>([
 
 /** The token endpoint speaks RFC 6749 §5.2 even about bodies the global parser refused. */
 const asOAuthError = (err: HeimdallError): HeimdallError | OAuthError =>
-  BODY_ERRORS.has(err.code as ErrorCode)
+  BODY_ERRORS.has(err.code)
     ? new OAuthError(err.status === 413 ? 413 : 400, "invalid_request", err.message)
     : err;
 

@@ -20,7 +20,7 @@ import { HeimdallError } from "../core/errors.ts";
  */
 export class VaultError extends HeimdallError {
   constructor(message: string) {
-    super(500, "VAULT_ERROR", message);
+    super("VAULT_ERROR", { message });
     this.name = "VaultError";
   }
 }

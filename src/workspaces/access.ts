@@ -1,5 +1,5 @@
 /** @module Who may see a workspace and what a caller may grant in it: the checks the PAK, policy and workspace services share. */
-import { forbidden, notFound } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import type { PlatformPrincipal, WorkspaceRole } from "../core/principal.ts";
 import type { PolicyStatement } from "../db/schema.ts";
 import { authorize, visibleWorkspaces } from "./authorize.ts";
@@ -13,10 +13,9 @@ import {
 } from "./pak-policy.ts";
 import type { WorkspaceStore } from "./store.ts";
 
-export const workspaceNotFound = () => notFound("WORKSPACE_NOT_FOUND", "Workspace not found");
+export const workspaceNotFound = () => fail("WORKSPACE_NOT_FOUND");
 
-export const pakNotAllowed = () =>
-  forbidden("PAK_NOT_ALLOWED", "This operation requires a human session, not an API key");
+export const pakNotAllowed = () => fail("PAK_NOT_ALLOWED");
 
 function roleIn(p: PlatformPrincipal, workspaceId: string): WorkspaceRole | null {
   if (p.kind === "pak") return null;
@@ -52,7 +51,9 @@ export function createWorkspaceAccess(store: WorkspaceStore) {
     assertGrantable(p: PlatformPrincipal, workspaceId: string, statements: PolicyStatement[]): void {
       const excess = firstUngranted(statements, grantable(p, workspaceId));
       if (excess) {
-        throw forbidden("GRANT_EXCEEDS_CALLER", `You cannot grant ${excess.action} on ${excess.resource}`);
+        throw fail("GRANT_EXCEEDS_CALLER", {
+          message: `You cannot grant ${excess.action} on ${excess.resource}`,
+        });
       }
     },
 

@@ -2,7 +2,7 @@
 import type { z } from "zod";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Clock } from "../core/clock.ts";
-import { notFound, validationError } from "../core/errors.ts";
+import { fail, validationError } from "../core/errors.ts";
 import { resolveExpiry } from "../core/expiry.ts";
 import { randomToken } from "../core/ids.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
@@ -18,7 +18,7 @@ export interface PakServiceDeps {
   audit: AuditWriter;
 }
 
-const pakNotFound = () => notFound("PAK_NOT_FOUND", "API key not found");
+const pakNotFound = () => fail("PAK_NOT_FOUND");
 
 export function createPakService({ db, clock, audit }: PakServiceDeps) {
   const store = createWorkspaceStore(db);

@@ -2,7 +2,7 @@
 import type { z } from "zod";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Clock } from "../core/clock.ts";
-import { notFound } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import { createWorkspaceAccess } from "./access.ts";
@@ -17,7 +17,7 @@ export interface PolicyServiceDeps {
   audit: AuditWriter;
 }
 
-const policyNotFound = () => notFound("POLICY_NOT_FOUND", "Policy not found");
+const policyNotFound = () => fail("POLICY_NOT_FOUND");
 
 export function createPolicyService({ db, clock, audit }: PolicyServiceDeps) {
   const store = createWorkspaceStore(db);

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { PasswordHasher } from "../auth/passwords.ts";
 import type { Clock } from "../core/clock.ts";
-import { conflict, validationError } from "../core/errors.ts";
+import { fail, validationError } from "../core/errors.ts";
 import { resolveExpiry } from "../core/expiry.ts";
 import { newId, randomToken } from "../core/ids.ts";
 import { SYSTEM_ACTOR, type WorkspaceRole } from "../core/principal.ts";
@@ -127,10 +127,7 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
     /** First start on an empty database: workspace `default`, its owner, `heimdall-admin` and one PAK. */
     async bootstrap(input: BootstrapInput = {}): Promise<BootstrapResult> {
       if (store.hasAnyWorkspace()) {
-        throw conflict(
-          "ALREADY_BOOTSTRAPPED",
-          "The database already has a workspace; bootstrap runs only once",
-        );
+        throw fail("ALREADY_BOOTSTRAPPED");
       }
       const email = parseEmail(input.email ?? DEFAULT_BOOTSTRAP_EMAIL);
       const password = input.password ?? generatePassword();
@@ -143,10 +140,7 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
       return tx(db, () => {
         // Checked again under the write lock: two concurrent first starts must not both bootstrap.
         if (store.hasAnyWorkspace()) {
-          throw conflict(
-            "ALREADY_BOOTSTRAPPED",
-            "The database already has a workspace; bootstrap runs only once",
-          );
+          throw fail("ALREADY_BOOTSTRAPPED");
         }
         const now = clock.now();
         const userId = newId(clock);
@@ -220,13 +214,13 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
       const slug = input.workspace ?? DEFAULT_WORKSPACE_SLUG;
       if (!store.workspaceBySlug(slug)) throw workspaceNotFound();
       if (store.emailTaken(email))
-        throw conflict("EMAIL_TAKEN", "A platform user with this email already exists");
+        throw fail("EMAIL_TAKEN", { message: "A platform user with this email already exists" });
       const passwordHash = await passwords.hash(password);
       return tx(db, () => {
         const ws = store.workspaceBySlug(slug);
         if (!ws) throw workspaceNotFound();
         if (store.emailTaken(email))
-          throw conflict("EMAIL_TAKEN", "A platform user with this email already exists");
+          throw fail("EMAIL_TAKEN", { message: "A platform user with this email already exists" });
         const now = clock.now();
         const user = {
           id: newId(clock),

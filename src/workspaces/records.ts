@@ -2,7 +2,7 @@
 import type { AuditWriter } from "../audit/writer.ts";
 import { type Clock, iso } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
-import { conflict } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import type { PolicyStatement } from "../db/schema.ts";
@@ -16,7 +16,7 @@ export interface WorkspaceRecordsDeps {
 }
 
 export const policyNameTaken = (name: string) =>
-  conflict("POLICY_NAME_TAKEN", `A policy named "${name}" already exists`);
+  fail("POLICY_NAME_TAKEN", { message: `A policy named "${name}" already exists` });
 
 export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecordsDeps) {
   return {

@@ -1,6 +1,6 @@
 /** @module Platform subset routes (docs/decisions.md, "Platform subset"): sign-in, logout, sessions, me, workspaces, members, PAKs, policies. */
 import { Elysia } from "elysia";
-import { HeimdallError } from "../core/errors.ts";
+import { fail, HeimdallError } from "../core/errors.ts";
 import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { callMeta, guards } from "../http/guards.ts";
@@ -44,9 +44,7 @@ export function platformRoutes(deps: Deps) {
             platformSessions.logoutToken(token, callMeta(request));
           } else {
             if (!cred) {
-              throw new HeimdallError(400, "VALIDATION_ERROR", "Request validation failed", [
-                { field: "refresh_token", reason: "required" },
-              ]);
+              throw fail("VALIDATION_ERROR", { details: [{ field: "refresh_token", reason: "required" }] });
             }
             platformSessions.logoutCurrent(
               await platformAuth.authenticate(request, { allowPak: false, meta: callMeta(request) }),
@@ -56,9 +54,10 @@ export function platformRoutes(deps: Deps) {
         } catch (err) {
           // A dead cookie is cleared; any other refusal (CSRF, a PAK) leaves the browser's cookie alone.
           if (err instanceof HeimdallError && err.status === 401 && cred?.via === "cookie") {
-            throw new HeimdallError(err.status, err.code, err.message, err.details, {
-              ...err.headers,
-              "set-cookie": clearCookie,
+            throw fail(err.code, {
+              message: err.message,
+              details: err.details,
+              headers: { ...err.headers, "set-cookie": clearCookie },
             });
           }
           throw err;

@@ -5,7 +5,7 @@ import type { PasswordHasher } from "../auth/passwords.ts";
 import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "../auth/signin-throttle.ts";
 import type { Clock } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
-import { HeimdallError, notFound } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { newId, randomToken } from "../core/ids.ts";
 import { type AuditActor, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
@@ -39,7 +39,7 @@ export const PLATFORM_SIGNIN = {
 } as const;
 
 const invalidCredentials = () =>
-  new HeimdallError(401, "INVALID_CREDENTIALS", "Invalid email/username or password");
+  fail("INVALID_CREDENTIALS", { message: "Invalid email/username or password" });
 
 export function createPlatformSessionService({
   db,
@@ -166,11 +166,9 @@ export function createPlatformSessionService({
     logoutToken(token: string, meta: CallMeta): void {
       const s = store.sessionByTokenHash(sha256Hex(token));
       if (!s || s.revokedAt !== null || s.expiresAt <= clock.now()) {
-        throw new HeimdallError(
-          400,
-          "INVALID_TOKEN",
-          "The session token is invalid, expired or already revoked",
-        );
+        // 400 INVALID_SESSION_TOKEN, not 401 INVALID_TOKEN: the token is the body's data, not this
+        // request's credential (the contract's 400 "invalid token"; docs/errors.md).
+        throw fail("INVALID_SESSION_TOKEN");
       }
       revokeSession(s.id, s.userId, meta);
     },
@@ -189,7 +187,7 @@ export function createPlatformSessionService({
     me(p: PlatformPrincipal) {
       if (p.kind !== "platform_user") throw pakNotAllowed();
       const user = store.userById(p.userId);
-      if (!user) throw notFound("ACCOUNT_NOT_FOUND", "No account for this session");
+      if (!user) throw fail("ACCOUNT_NOT_FOUND");
       return meDto(user);
     },
   };

@@ -147,7 +147,28 @@ describe("the source emits catalogue codes only", () => {
 
   test("every literal code passed to fail() is catalogued", () => {
     const sites = [...files].flatMap(([file, text]) => sitesOf(file, text, "fail", "call"));
+    expect(sites.length).toBeGreaterThan(100);
     const unknown = sites.filter((s) => s.code !== null && !isErrorCode(s.code));
     expect(unknown.map((s) => `${s.file}:${s.line}: ${s.text}`)).toEqual([]);
+  });
+
+  test("no HeimdallError is built outside core/: every refusal goes through fail(code)", () => {
+    const raw = [...files]
+      .filter(([file]) => !file.startsWith("src/core/"))
+      .flatMap(([file, text]) => sitesOf(file, text, "HeimdallError", "new"));
+    expect(raw.map((s) => `${s.file}:${s.line}: ${s.text}`)).toEqual([]);
+  });
+
+  test("the free-string helpers (badRequest, forbidden, notFound, conflict, unauthorized) are gone", async () => {
+    const errors = await import("../../src/core/errors.ts");
+    for (const name of ["badRequest", "forbidden", "notFound", "conflict", "unauthorized"]) {
+      expect(Object.keys(errors)).not.toContain(name);
+    }
+  });
+
+  test("every catalogue code is answered somewhere: no entry outlives its last throw site", () => {
+    const source = [...files.values()].join("\n");
+    const unused = Object.keys(ERROR_CATALOGUE).filter((code) => !source.includes(`"${code}"`));
+    expect(unused).toEqual([]);
   });
 });

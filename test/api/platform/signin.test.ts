@@ -224,7 +224,7 @@ describe("POST /v1/auth/logout", () => {
     expect((await ctx.call("GET", "/v1/me", { auth: { bearer: token } })).status).toBe(401);
     const again = await ctx.call("POST", "/v1/auth/logout", { body: { refresh_token: token }, auth: null });
     expect(again.status).toBe(400);
-    expect(again.body.code).toBe("INVALID_TOKEN");
+    expect(again.body.code).toBe("INVALID_SESSION_TOKEN");
   });
 
   test("a body token for another session does not clear the caller's cookie", async () => {
@@ -256,7 +256,12 @@ describe("POST /v1/auth/logout", () => {
   test.each([
     ["nothing at all", { auth: null }, 400, "VALIDATION_ERROR"],
     ["a PAK", {}, 403, "PAK_NOT_ALLOWED"],
-    ["an unknown body token", { body: { refresh_token: "hps_nope" }, auth: null }, 400, "INVALID_TOKEN"],
+    [
+      "an unknown body token",
+      { body: { refresh_token: "hps_nope" }, auth: null },
+      400,
+      "INVALID_SESSION_TOKEN",
+    ],
     ["a non-string body token", { body: { refresh_token: 5 }, auth: null }, 400, "VALIDATION_ERROR"],
   ] as const)("with %s → %d %s", async (_name, opts, status, code) => {
     const res = await ctx.call("POST", "/v1/auth/logout", opts as never);
