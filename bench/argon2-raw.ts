@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { hash, verify } from "@node-rs/argon2";
-import { ARGON2_OPTIONS } from "../src/auth/passwords.ts";
+import { ARGON2_OPTIONS } from "../src/passwords/hasher.ts";
 
 const seconds = Number(Bun.argv[2] ?? "10");
 const concurrency = Number(Bun.argv[3] ?? String(availableParallelism()));

@@ -5,7 +5,7 @@
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_HASH_CONCURRENCY } from "../src/auth/passwords.ts";
+import { DEFAULT_HASH_CONCURRENCY } from "../src/passwords/hasher.ts";
 import { signinScript, signUpUsers } from "./end-users.ts";
 import { cleanup, createApp, machineLine, startHeimdall, verdict, wrk } from "./lib.ts";
 

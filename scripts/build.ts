@@ -7,7 +7,7 @@ import { rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..");
-export const ENTRY_POINTS = ["src/main.ts", "src/auth/hash-worker.ts"];
+export const ENTRY_POINTS = ["src/main.ts", "src/passwords/hash-worker.ts"];
 
 /** Builds the binary at `outfile`; throws with the compiler's output when the build fails. */
 export function buildBinary(outfile: string): void {

@@ -1,4 +1,7 @@
 /** @module Apps rules: create with signing keys in one transaction, read/update/status/delete, auth config, stats. */
+
+import { authorize, visibleWorkspaces } from "../access/authorize.ts";
+import { appResource } from "../access/pak-policy.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import { type Clock, DAY } from "../core/clock.ts";
 import { fail, type HeimdallError, validationError } from "../core/errors.ts";
@@ -9,8 +12,6 @@ import { actorOf, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "..
 import { type Db, tx } from "../db/client.ts";
 import type { KeyService } from "../keys/service.ts";
 import { grantMemberDefaults, seedAppRoles } from "../rbac/seed.ts";
-import { authorize, visibleWorkspaces } from "../workspaces/authorize.ts";
-import { appResource } from "../workspaces/pak-policy.ts";
 import {
   AUTH_CONFIG_DEFAULTS,
   type AuthConfig,

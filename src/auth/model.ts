@@ -1,7 +1,7 @@
 /** @module Wire shapes of the Consumer sign-up, sign-in, refresh and logout endpoints, and their token response. */
 import { z } from "zod";
+import { MAX_PASSWORD_BYTES } from "../passwords/hasher.ts";
 import { isEmail, normalizeEmail, normalizeUsername, USERNAME_PATTERN } from "../users/normalize.ts";
-import { MAX_PASSWORD_BYTES } from "./passwords.ts";
 
 /** Longest display name kept; the spec sets no bound, one row should not hold a novel. */
 const MAX_DISPLAY_NAME = 256;

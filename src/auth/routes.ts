@@ -1,6 +1,8 @@
 /** @module Consumer routes for sign-up, sign-in, refresh and logout: thin handlers over AuthService. */
 
 import { Elysia } from "elysia";
+import { authorize } from "../access/authorize.ts";
+import { appResource } from "../access/pak-policy.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { fail } from "../core/errors.ts";
 import type { PakPrincipal } from "../core/principal.ts";
@@ -9,8 +11,6 @@ import { validate } from "../http/body.ts";
 import { bearerToken, consumerGuards } from "../http/consumer.ts";
 import { callMeta } from "../http/guards.ts";
 import { appNotFound } from "../verify/consumer-resolver.ts";
-import { authorize } from "../workspaces/authorize.ts";
-import { appResource } from "../workspaces/pak-policy.ts";
 import { logoutSchema, refreshSchema, signinSchema, signupSchema } from "./model.ts";
 import type { SignupPak } from "./service.ts";
 

@@ -15,16 +15,16 @@ import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import type { PasswordHasher } from "../passwords/hasher.ts";
+import { checkPassword } from "../passwords/password-policy.ts";
 import type { Limit, RateLimiter } from "../ratelimit/limiter.ts";
+import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "../ratelimit/signin-throttle.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { SessionRow } from "../sessions/store.ts";
 import type { TokenService } from "../tokens/service.ts";
 import { emailDomain, normalizeEmail, normalizeUsername } from "../users/normalize.ts";
 import { createUserStore, type EndUserRow } from "../users/store.ts";
 import { type SigninInput, type SignupInput, type TokenResponse, tokenResponse } from "./model.ts";
-import { checkPassword } from "./password-policy.ts";
-import type { PasswordHasher } from "./passwords.ts";
-import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "./signin-throttle.ts";
 import { createAuthStore } from "./store.ts";
 
 /**

@@ -24,8 +24,6 @@
 import { randomInt } from "node:crypto";
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
-import { checkPassword } from "../auth/password-policy.ts";
-import type { PasswordHasher } from "../auth/passwords.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { type Clock, iso, MINUTE } from "../core/clock.ts";
 import { constantTimeEqual, hmacSha256Hex } from "../core/crypto.ts";
@@ -34,6 +32,8 @@ import { newId } from "../core/ids.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { EmailService, MailPlan } from "../email/service.ts";
+import type { PasswordHasher } from "../passwords/hasher.ts";
+import { checkPassword } from "../passwords/password-policy.ts";
 import { addressKey } from "../ratelimit/address.ts";
 import type { Limit, RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";

@@ -1,5 +1,11 @@
 /** @module Who is calling (platform and admin-lane principals), and the rule that maps a principal to an audit actor. */
-import type { PolicyStatement } from "../db/schema.ts";
+
+/** One statement of a PAK policy (stored as JSON in `workspace_policies.statements`). */
+export interface PolicyStatement {
+  effect: "allow" | "deny";
+  actions: string[];
+  resources: string[];
+}
 
 export type WorkspaceRole = "owner" | "admin" | "viewer";
 

@@ -1,6 +1,7 @@
 /** @module Drizzle schema: the single source for tables; drizzle-kit generates `migrations/` from it. */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { PolicyStatement } from "../core/principal.ts";
 
 // Timestamps are integer epoch milliseconds; the wire converts them to ISO 8601.
 const ms = (name: string) => integer(name, { mode: "number" });
@@ -67,12 +68,6 @@ export const platformSessions = sqliteTable(
   },
   (t) => [index("platform_sessions_user").on(t.userId)],
 );
-
-export interface PolicyStatement {
-  effect: "allow" | "deny";
-  actions: string[];
-  resources: string[];
-}
 
 export const workspacePolicies = sqliteTable(
   "workspace_policies",

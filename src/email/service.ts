@@ -13,6 +13,9 @@
  * listing shows. Delivery opens the sealed body; the status change that ends the message (sent, or failed
  * for good) destroys it in the same transaction, so no code outlives its message in the database.
  */
+
+import { authorize } from "../access/authorize.ts";
+import { appResource } from "../access/pak-policy.ts";
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Config } from "../config/index.ts";
@@ -32,8 +35,6 @@ import {
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { Vault } from "../vault/vault.ts";
-import { authorize } from "../workspaces/authorize.ts";
-import { appResource } from "../workspaces/pak-policy.ts";
 import {
   defaultSettings,
   type NotificationSettingsDto,

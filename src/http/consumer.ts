@@ -9,14 +9,14 @@
  */
 
 import { type DocumentDecoration, Elysia } from "elysia";
+import { authorize } from "../access/authorize.ts";
+import { appResource } from "../access/pak-policy.ts";
 import { AccessDenied } from "../audit/denials.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { fail } from "../core/errors.ts";
 import type { AuditActor, PakPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
 import { appNotFound } from "../verify/consumer-resolver.ts";
-import { authorize } from "../workspaces/authorize.ts";
-import { appResource } from "../workspaces/pak-policy.ts";
 import { callMeta } from "./guards.ts";
 
 // The lanes' facts come from the resolver built in deps.ts; these macros only read the request and ask it.

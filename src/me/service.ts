@@ -11,14 +11,14 @@
  */
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
-import { passwordFailures } from "../auth/password-policy.ts";
-import type { PasswordHasher } from "../auth/passwords.ts";
 import { type Clock, iso } from "../core/clock.ts";
 import { fail, validationError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { decodeCursor, type Page, pageOf, parseLimit } from "../core/pagination.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import type { PasswordHasher } from "../passwords/hasher.ts";
+import { passwordFailures } from "../passwords/password-policy.ts";
 import { headersOf, type Limit, type LimitState, type RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
 import { contactNotVerified, contactOf, deleteContact, promoteContact } from "../users/contacts.ts";

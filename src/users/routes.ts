@@ -4,6 +4,8 @@
  * services that `deps.ts` builds.
  */
 import { Elysia } from "elysia";
+import { authorize } from "../access/authorize.ts";
+import { appResource } from "../access/pak-policy.ts";
 import type { AppAction } from "../apps/service.ts";
 import { fail } from "../core/errors.ts";
 import { queryParam } from "../core/pagination.ts";
@@ -13,8 +15,6 @@ import { MAX_BULK_BODY_BYTES, validate } from "../http/body.ts";
 import { consumerGuards } from "../http/consumer.ts";
 import { guards } from "../http/guards.ts";
 import { routeRules } from "../http/route-rules.ts";
-import { authorize } from "../workspaces/authorize.ts";
-import { appResource } from "../workspaces/pak-policy.ts";
 import {
   addContactSchema,
   bulkRoleSchema,

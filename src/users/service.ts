@@ -9,8 +9,6 @@
  */
 
 import type { AppService } from "../apps/service.ts";
-import { checkPassword } from "../auth/password-policy.ts";
-import type { PasswordHasher } from "../auth/passwords.ts";
 import { type Clock, iso } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
@@ -18,6 +16,8 @@ import { decodeCursor, isPosition, type Page, pageOf, parseLimit } from "../core
 import type { CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import { MAX_CONTACTS_PER_USER } from "../me/model.ts";
+import type { PasswordHasher } from "../passwords/hasher.ts";
+import { checkPassword } from "../passwords/password-policy.ts";
 import type { SessionService } from "../sessions/service.ts";
 import { byKey, createUserAdminStore, type KeyedId } from "./admin-store.ts";
 import { demotePrimary } from "./contacts.ts";

@@ -1,16 +1,16 @@
 /** @module Who may see a workspace and what a caller may grant in it: the checks the PAK, policy and workspace services share. */
-import { fail } from "../core/errors.ts";
-import type { PlatformPrincipal, WorkspaceRole } from "../core/principal.ts";
-import type { PolicyStatement } from "../db/schema.ts";
-import { authorize, visibleWorkspaces } from "./authorize.ts";
-import type { WorkspaceRow } from "./model.ts";
+
+import { authorize, visibleWorkspaces } from "../access/authorize.ts";
 import {
   evaluatePolicy,
   firstUngranted,
   roleAllows,
   roleStatements,
   workspaceResource,
-} from "./pak-policy.ts";
+} from "../access/pak-policy.ts";
+import { fail } from "../core/errors.ts";
+import type { PlatformPrincipal, PolicyStatement, WorkspaceRole } from "../core/principal.ts";
+import type { WorkspaceRow } from "./model.ts";
 import type { WorkspaceStore } from "./store.ts";
 
 export const workspaceNotFound = () => fail("WORKSPACE_NOT_FOUND");

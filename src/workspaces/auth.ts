@@ -8,9 +8,8 @@ import { constantTimeEqual, sha256Hex } from "../core/crypto.ts";
 import { fail } from "../core/errors.ts";
 import { isExpired } from "../core/expiry.ts";
 import type { Logger } from "../core/logger.ts";
-import type { CallMeta, PlatformPrincipal, WorkspaceRole } from "../core/principal.ts";
+import type { CallMeta, PlatformPrincipal, PolicyStatement, WorkspaceRole } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
-import type { PolicyStatement } from "../db/schema.ts";
 import { PAK_PREFIX, SESSION_COOKIE, SESSION_PREFIX } from "./model.ts";
 
 export interface PlatformAuth {

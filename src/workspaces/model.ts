@@ -1,19 +1,12 @@
 /** @module Platform subset wire model: zod request schemas, DTO mappers and the list cursor (docs/decisions.md, "Wire and HTTP" and "Platform subset"). */
 
 import { z } from "zod";
+import { isKnownActionPattern } from "../access/pak-policy.ts";
 import { DAY, HOUR, iso } from "../core/clock.ts";
 import { expiresAtSchema } from "../core/expiry.ts";
 import { decodeCursor, isPosition } from "../core/pagination.ts";
-import type { WorkspaceRole } from "../core/principal.ts";
-import type {
-  PolicyStatement,
-  paks,
-  platformSessions,
-  platformUsers,
-  workspacePolicies,
-  workspaces,
-} from "../db/schema.ts";
-import { isKnownActionPattern } from "./pak-policy.ts";
+import type { PolicyStatement, WorkspaceRole } from "../core/principal.ts";
+import type { paks, platformSessions, platformUsers, workspacePolicies, workspaces } from "../db/schema.ts";
 
 export type WorkspaceRow = typeof workspaces.$inferSelect;
 export type UserRow = typeof platformUsers.$inferSelect;

@@ -1,5 +1,6 @@
 /** @module Managed policies of a workspace (the statements PAKs are bound to): list, read, the action catalogue, create, update, delete. */
 import type { z } from "zod";
+import { HEIMDALL_ACTIONS } from "../access/pak-policy.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Clock } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
@@ -7,7 +8,6 @@ import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principa
 import { type Db, tx } from "../db/client.ts";
 import { createWorkspaceAccess } from "./access.ts";
 import { type createPolicySchema, policyDetailDto, policyDto, type updatePolicySchema } from "./model.ts";
-import { HEIMDALL_ACTIONS } from "./pak-policy.ts";
 import { createWorkspaceRecords, policyNameTaken } from "./records.ts";
 import { createWorkspaceStore } from "./store.ts";
 

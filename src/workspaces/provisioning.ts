@@ -2,14 +2,14 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import type { AuditWriter } from "../audit/writer.ts";
-import type { PasswordHasher } from "../auth/passwords.ts";
 import type { Clock } from "../core/clock.ts";
 import { fail, validationError } from "../core/errors.ts";
 import { resolveExpiry } from "../core/expiry.ts";
 import { newId, randomToken } from "../core/ids.ts";
+import type { PolicyStatement } from "../core/principal.ts";
 import { SYSTEM_ACTOR, type WorkspaceRole } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
-import type { PolicyStatement } from "../db/schema.ts";
+import type { PasswordHasher } from "../passwords/hasher.ts";
 import { workspaceNotFound } from "./access.ts";
 import {
   ADMIN_POLICY,

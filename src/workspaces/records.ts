@@ -4,8 +4,7 @@ import { type Clock, iso } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
 import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
-import type { AuditActor, CallMeta } from "../core/principal.ts";
-import type { PolicyStatement } from "../db/schema.ts";
+import type { AuditActor, CallMeta, PolicyStatement } from "../core/principal.ts";
 import { PAK_SHOWN_PREFIX_LENGTH, type PakRow, type PolicyRow, pakDto, type WorkspaceRow } from "./model.ts";
 import type { WorkspaceStore } from "./store.ts";
 

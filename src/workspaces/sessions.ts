@@ -1,15 +1,15 @@
 /** @module Platform sign-in (throttled like end-user sign-in), logout, and the signed-in user's sessions and profile. */
 import type { z } from "zod";
 import type { AuditWriter } from "../audit/writer.ts";
-import type { PasswordHasher } from "../auth/passwords.ts";
-import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "../auth/signin-throttle.ts";
 import type { Clock } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
 import { fail } from "../core/errors.ts";
 import { newId, randomToken } from "../core/ids.ts";
 import { type AuditActor, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import type { PasswordHasher } from "../passwords/hasher.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
+import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "../ratelimit/signin-throttle.ts";
 import { pakNotAllowed } from "./access.ts";
 import {
   meDto,
@@ -30,7 +30,7 @@ export interface PlatformSessionServiceDeps {
 }
 
 /**
- * Operator sign-in is throttled like end-user sign-in (auth/signin-throttle.ts), with the defaults of an
+ * Operator sign-in is throttled like end-user sign-in (ratelimit/signin-throttle.ts), with the defaults of an
  * app: failures from one address for one identifier before its back-off starts, and attempts per address.
  */
 export const PLATFORM_SIGNIN = {

@@ -1,6 +1,5 @@
 /** @module PAK policy evaluation: wildcards, deny wins, resource scoping, grant ceilings, role rights. */
 import { describe, expect, test } from "bun:test";
-import type { PolicyStatement } from "../../src/db/schema.ts";
 import {
   actionCovers,
   actionMatches,
@@ -13,7 +12,8 @@ import {
   resourceMatches,
   roleAllows,
   roleStatements,
-} from "../../src/workspaces/pak-policy.ts";
+} from "../../src/access/pak-policy.ts";
+import type { PolicyStatement } from "../../src/core/principal.ts";
 
 const APP_A = appResource("0190a0a0-0000-7000-8000-00000000000a");
 const APP_B = appResource("0190a0a0-0000-7000-8000-00000000000b");

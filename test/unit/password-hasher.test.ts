@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { HASH_THREAD_NICE, SCHED_IDLE } from "../../src/auth/argon2-params.ts";
-import { createPasswordHasher } from "../../src/auth/passwords.ts";
+import { HASH_THREAD_NICE, SCHED_IDLE } from "../../src/passwords/argon2-params.ts";
+import { createPasswordHasher } from "../../src/passwords/hasher.ts";
 
 /** [thread name, nice value, scheduling policy, thread id] of every thread of this process (Linux /proc). */
 function threads(): Array<[string, number, number, string]> {

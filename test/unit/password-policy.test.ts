@@ -1,15 +1,15 @@
 /** @module The end-user password policy: lengths in code points, Unicode-aware classes, the breached list and its variants, repetitive and sequential shapes, identity echo. */
 import { describe, expect, test } from "bun:test";
 import { AUTH_CONFIG_DEFAULTS } from "../../src/apps/auth-config.ts";
-import { COMMON_PASSWORDS } from "../../src/auth/common-passwords.ts";
+import { HeimdallError } from "../../src/core/errors.ts";
+import { COMMON_PASSWORDS } from "../../src/passwords/common-passwords.ts";
+import { MAX_PASSWORD_BYTES } from "../../src/passwords/hasher.ts";
 import {
   checkPassword,
   MAX_PASSWORD_CODE_POINTS,
   type PasswordPolicy,
   passwordFailures,
-} from "../../src/auth/password-policy.ts";
-import { MAX_PASSWORD_BYTES } from "../../src/auth/passwords.ts";
-import { HeimdallError } from "../../src/core/errors.ts";
+} from "../../src/passwords/password-policy.ts";
 
 const base: PasswordPolicy = {
   password_min_length: 12,

@@ -1,7 +1,7 @@
 /** @module The sign-in back-off schedule: none below the threshold, a minute at it, doubling, capped at an hour. */
 import { expect, test } from "bun:test";
-import { backoffMs } from "../../src/auth/signin-throttle.ts";
 import { HOUR, MINUTE } from "../../src/core/clock.ts";
+import { backoffMs } from "../../src/ratelimit/signin-throttle.ts";
 
 test.each([
   [0, 0],

@@ -3,11 +3,10 @@ import { expect } from "bun:test";
 import { asc, eq, isNotNull } from "drizzle-orm";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId, randomToken } from "../../../src/core/ids.ts";
-import type { WorkspaceRole } from "../../../src/core/principal.ts";
+import type { PolicyStatement, WorkspaceRole } from "../../../src/core/principal.ts";
 import {
   apps,
   auditLog,
-  type PolicyStatement,
   pakPolicies,
   paks,
   platformUsers,

@@ -1,10 +1,10 @@
 /** @module End-user sign-in throttling: back-off per (identifier, address), the per-identifier ceiling, no account oracle, PAK sign-ups exempt from the per-address limit. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { createApp as createHttpApp } from "../../../src/app.ts";
-import type { PasswordHasher } from "../../../src/auth/passwords.ts";
 import { createAuthService } from "../../../src/auth/service.ts";
-import { SIGNIN_THROTTLE } from "../../../src/auth/signin-throttle.ts";
 import { DAY, HOUR, MINUTE } from "../../../src/core/clock.ts";
+import type { PasswordHasher } from "../../../src/passwords/hasher.ts";
+import { SIGNIN_THROTTLE } from "../../../src/ratelimit/signin-throttle.ts";
 import { behindProxy, from, PROXY_ENV } from "../../support/client-address.ts";
 import { GOOD_PASSWORD, queryRows, signUp } from "../../support/end-users.ts";
 import { auditRows, createApp } from "../../support/fixtures.ts";

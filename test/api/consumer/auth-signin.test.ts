@@ -2,11 +2,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { decodeJwt } from "jose";
 import { createApp as createHttpApp } from "../../../src/app.ts";
-import { createPasswordHasher } from "../../../src/auth/passwords.ts";
 import { createAuthService } from "../../../src/auth/service.ts";
 import { DAY, MINUTE } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId } from "../../../src/core/ids.ts";
+import { createPasswordHasher } from "../../../src/passwords/hasher.ts";
 import {
   type EndUserTokens,
   GOOD_PASSWORD,

@@ -1,6 +1,6 @@
 /** @module Managed workspace policies: CRUD, name rules, statement validation, human-only authoring, catalog. */
 import { beforeEach, describe, expect, test } from "bun:test";
-import { HEIMDALL_ACTIONS } from "../../../src/workspaces/pak-policy.ts";
+import { HEIMDALL_ACTIONS } from "../../../src/access/pak-policy.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { auditRowsFor, userWithRole } from "./helpers.ts";
 

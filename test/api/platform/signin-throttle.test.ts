@@ -1,9 +1,9 @@
 /** @module Operator sign-in throttling: per address, back-off per (identifier, address), the per-identifier ceiling, audited, no account oracle. */
 import { beforeEach, describe, expect, test } from "bun:test";
 import { createApp } from "../../../src/app.ts";
-import type { PasswordHasher } from "../../../src/auth/passwords.ts";
-import { SIGNIN_THROTTLE } from "../../../src/auth/signin-throttle.ts";
 import { HOUR } from "../../../src/core/clock.ts";
+import type { PasswordHasher } from "../../../src/passwords/hasher.ts";
+import { SIGNIN_THROTTLE } from "../../../src/ratelimit/signin-throttle.ts";
 import { createPlatformSessionService } from "../../../src/workspaces/sessions.ts";
 import { behindProxy, from, PROXY_ENV } from "../../support/client-address.ts";
 import { BOOT_EMAIL, BOOT_PASSWORD, createTestContext, type TestContext } from "../../support/harness.ts";

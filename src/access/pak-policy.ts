@@ -1,7 +1,6 @@
 /** @module PAK policy evaluation (docs/architecture.md, "Lanes"): union of statements, wildcards, deny wins. Pure functions. */
 
-import type { WorkspaceRole } from "../core/principal.ts";
-import type { PolicyStatement } from "../db/schema.ts";
+import type { PolicyStatement, WorkspaceRole } from "../core/principal.ts";
 
 /** Every action a Heimdall policy statement can name (the platform's action catalogue for this service). */
 export const HEIMDALL_ACTIONS = [

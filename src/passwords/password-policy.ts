@@ -4,7 +4,7 @@ import type { ErrorDetail } from "../core/errors.ts";
 import { fail } from "../core/errors.ts";
 import { foldPassword } from "./common-passwords.ts";
 import { isCommonPassword, isTrivialPattern } from "./guessable.ts";
-import { MAX_PASSWORD_BYTES } from "./passwords.ts";
+import { MAX_PASSWORD_BYTES } from "./hasher.ts";
 
 /**
  * Upper bound in code points. Long passphrases are welcome, but a password is never silently truncated

@@ -12,7 +12,7 @@
 import { type Clock, DAY, HOUR, MINUTE } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
 import { fail, type HeimdallError } from "../core/errors.ts";
-import { headersOf, type Limit, type RateLimiter } from "../ratelimit/limiter.ts";
+import { headersOf, type Limit, type RateLimiter } from "./limiter.ts";
 
 export const SIGNIN_THROTTLE = {
   /** The first back-off of a pair; each further failure after one doubles it. */

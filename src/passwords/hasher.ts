@@ -51,7 +51,7 @@ export const DEFAULT_HASH_CONCURRENCY = Math.max(1, availableParallelism() - 1);
  * worker is an entry point of its own (`scripts/build.ts` lists it), addressed from the embedded root.
  */
 const WORKER_URL = import.meta.url.startsWith("file:///$bunfs/")
-  ? "./auth/hash-worker.ts"
+  ? "./passwords/hash-worker.ts"
   : new URL("./hash-worker.ts", import.meta.url).href;
 
 interface Waiter {
