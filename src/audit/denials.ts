@@ -13,12 +13,12 @@ export const DENIAL_DEBOUNCE_MS = MINUTE;
 /** Debounce entries kept before stale ones are swept; bounded by real credentials, not by attackers. */
 const MAX_TRACKED = 10_000;
 
-export type DenialReason = "permission" | "policy" | "role" | "csrf";
+export type DenialReason = "permission" | "grant" | "policy" | "role" | "csrf";
 
 /** The 403 codes an audited denial answers with (docs/errors.md). */
 export type DenialCode = Extract<
   ErrorCode,
-  "PERMISSION_DENIED" | "POLICY_DENIED" | "FORBIDDEN" | "CSRF_REJECTED"
+  "PERMISSION_DENIED" | "PERMISSION_GRANT_DENIED" | "POLICY_DENIED" | "FORBIDDEN" | "CSRF_REJECTED"
 >;
 
 export interface Denial {
@@ -27,7 +27,7 @@ export interface Denial {
   /** The app's chain when the refused action was on an app; else the workspace's. */
   readonly appId?: string | null;
   readonly workspaceId?: string | null;
-  /** The permission (RBAC) or action (policy, role) the caller lacked; absent for CSRF. */
+  /** The permission(s) (RBAC, grant) or action (policy, role) the caller lacked; absent for CSRF. */
   readonly required?: string;
 }
 

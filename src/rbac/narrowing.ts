@@ -8,8 +8,23 @@
  * Folder `rbac/` is the permission model every guard and service reads: catalogue, seeding, resolution,
  * narrowing, the enforced list. Administering it over HTTP is `roles/`, which imports from here; never the reverse.
  */
-import { fail } from "../core/errors.ts";
+import { AccessDenied } from "../audit/denials.ts";
+import type { AuditActor } from "../core/principal.ts";
 import { SELF_SERVICE_PERMISSIONS } from "./catalog.ts";
+
+/** Who is refused, for the `access.denied` audit row the error mapper writes (an RBAC denial like any other). */
+export interface Refused {
+  readonly actor: AuditActor;
+  readonly appId: string;
+}
+
+const refused = (who: Refused, missing: string[], message: string) =>
+  new AccessDenied("PERMISSION_GRANT_DENIED", message, {
+    reason: "grant",
+    actor: who.actor,
+    appId: who.appId,
+    required: missing.join(","),
+  });
 
 /** The requested permissions the caller lacks, sorted; empty when the grant may proceed. */
 export function ungrantable(held: ReadonlySet<string> | null, requested: Iterable<string>): string[] {
@@ -23,20 +38,28 @@ export function ungrantable(held: ReadonlySet<string> | null, requested: Iterabl
  * only what it could have granted, so the same code answers. Holds with `enforce_app_permissions` off too.
  * Self-service permissions are not weighed: they give the target no power over anyone else.
  */
-export function assertCanActOn(held: ReadonlySet<string> | null, targetHolds: Iterable<string>): void {
+export function assertCanActOn(
+  held: ReadonlySet<string> | null,
+  targetHolds: Iterable<string>,
+  who: Refused,
+): void {
   const weighed = [...targetHolds].filter((p) => !SELF_SERVICE_PERMISSIONS.has(p));
   const missing = ungrantable(held, weighed);
   if (missing.length)
-    throw fail("PERMISSION_GRANT_DENIED", {
-      message: `Cannot act on a user whose role holds permissions you don't have: ${missing.join(", ")}`,
-    });
+    throw refused(
+      who,
+      missing,
+      `Cannot act on a user whose role holds permissions you don't have: ${missing.join(", ")}`,
+    );
 }
 
 /** Throws 403 `PERMISSION_GRANT_DENIED` naming what the caller lacks. */
-export function assertCanGrant(held: ReadonlySet<string> | null, requested: Iterable<string>): void {
+export function assertCanGrant(
+  held: ReadonlySet<string> | null,
+  requested: Iterable<string>,
+  who: Refused,
+): void {
   const missing = ungrantable(held, requested);
   if (missing.length)
-    throw fail("PERMISSION_GRANT_DENIED", {
-      message: `Cannot grant actions you don't have: ${missing.join(", ")}`,
-    });
+    throw refused(who, missing, `Cannot grant actions you don't have: ${missing.join(", ")}`);
 }

@@ -258,7 +258,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
             })),
             "Unknown permission(s) in the request",
           );
-        assertCanGrant(s.held, requested);
+        assertCanGrant(s.held, requested, s);
         const before = store.permissionsOfRole(role.id).map((p) => p.key);
         const after = [...known].sort();
         const added = after.filter((k) => !before.includes(k));

@@ -143,10 +143,11 @@ export function createUserRules(deps: UserRulesDeps): UserRules {
     },
     narrow(scope, role) {
       if (scope.grantable !== null)
-        assertCanGrant(scope.grantable, permissions.forEndUser(scope.appId, role));
+        assertCanGrant(scope.grantable, permissions.forEndUser(scope.appId, role), scope);
     },
     mayActOn(scope, user) {
-      if (scope.held !== null) assertCanActOn(scope.held, permissions.forEndUser(scope.appId, user.role));
+      if (scope.held !== null)
+        assertCanActOn(scope.held, permissions.forEndUser(scope.appId, user.role), scope);
     },
   };
 }
