@@ -227,7 +227,7 @@ describe("denials are audited", () => {
     const res = await list();
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("PERMISSION_DENIED");
-    const rows = auditRows(ctx, app.id, "access.denied");
+    const rows = auditRows(ctx, { app_id: app.id, action: "access.denied" });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       actor_type: "api_key",
@@ -242,11 +242,11 @@ describe("denials are audited", () => {
 
     // A flood of the same refusal writes nothing more within the minute ...
     for (let i = 0; i < 5; i++) expect((await list()).status).toBe(403);
-    expect(auditRows(ctx, app.id, "access.denied")).toHaveLength(1);
+    expect(auditRows(ctx, { app_id: app.id, action: "access.denied" })).toHaveLength(1);
     // ... and one row again after it.
     ctx.clock.advance(60_000);
     expect((await list()).status).toBe(403);
-    expect(auditRows(ctx, app.id, "access.denied")).toHaveLength(2);
+    expect(auditRows(ctx, { app_id: app.id, action: "access.denied" })).toHaveLength(2);
   });
 
   test("a PAK policy denial lands in the app's chain", async () => {
@@ -258,7 +258,9 @@ describe("denials are audited", () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("POLICY_DENIED");
-    const rows = auditRows(ctx, app.id, "access.denied").filter((r) => r.actor_type === "pak");
+    const rows = auditRows(ctx, { app_id: app.id, action: "access.denied" }).filter(
+      (r) => r.actor_type === "pak",
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       actor_id: pak.id,
@@ -339,7 +341,7 @@ describe("a repeated form parameter is refused", () => {
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: "invalid_request" });
     expect(res.body.access_token).toBeUndefined();
-    expect(auditRows(ctx, app.id, "m2m.token_issued")).toHaveLength(0);
+    expect(auditRows(ctx, { app_id: app.id, action: "m2m.token_issued" })).toHaveLength(0);
   });
 
   test("token endpoint: each parameter once still works", async () => {

@@ -1,4 +1,4 @@
-/** @module Shared test factories: an app through the Admin API, an app's audit rows, a workspace written directly. */
+/** @module Shared test factories: an app through the Admin API, audit rows by any column, a workspace written directly. */
 import { newId } from "../../src/core/ids.ts";
 import type { WorkspaceRole } from "../../src/core/principal.ts";
 import { workspaceMembers, workspaces } from "../../src/db/schema.ts";
@@ -58,13 +58,46 @@ export interface AuditRowView {
   details: Record<string, unknown>;
 }
 
-/** The app's audit rows with `action`, oldest first. */
-export function auditRows(ctx: TestContext, appId: string, action: string): AuditRowView[] {
+/**
+ * Which audit rows to read: every column given must match (`null` matches NULL, so `app_id: null` is the
+ * platform rows); a column left out is not filtered, so the empty filter reads them all.
+ */
+export type AuditFilter = Partial<
+  Pick<
+    AuditRowView,
+    "app_id" | "workspace_id" | "chain" | "action" | "actor_type" | "actor_id" | "resource_id"
+  >
+>;
+
+// The filter's keys become column names in the SQL below, so only these may pass.
+const AUDIT_FILTER_COLUMNS = new Set<string>([
+  "app_id",
+  "workspace_id",
+  "chain",
+  "action",
+  "actor_type",
+  "actor_id",
+  "resource_id",
+]);
+
+/** The audit rows matching `filter`, oldest first: the one audit-row query of the test tree. */
+export function auditRows(ctx: TestContext, filter: AuditFilter = {}): AuditRowView[] {
+  const where: string[] = [];
+  const params: string[] = [];
+  for (const [column, value] of Object.entries(filter)) {
+    // A column named with no value is a test bug (an unset id): reading every row would pass it silently.
+    if (value === undefined) throw new Error(`auditRows: ${column} is undefined`);
+    if (!AUDIT_FILTER_COLUMNS.has(column)) throw new Error(`auditRows cannot filter on ${column}`);
+    if (value === null) where.push(`${column} IS NULL`);
+    else {
+      where.push(`${column} = ?`);
+      params.push(value);
+    }
+  }
+  const sql = `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY seq`;
   return ctx.deps.db.$client
-    .query<Omit<AuditRowView, "details"> & { details: string | null }, [string, string]>(
-      "SELECT * FROM audit_log WHERE app_id = ? AND action = ? ORDER BY seq",
-    )
-    .all(appId, action)
+    .query<Omit<AuditRowView, "details"> & { details: string | null }, string[]>(sql)
+    .all(...params)
     .map((r) => ({ ...r, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {} }));
 }
 

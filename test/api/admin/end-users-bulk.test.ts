@@ -71,13 +71,13 @@ describe("selection by ids", () => {
     expect(liveSessions(users.bert!.id)).toBe(0);
     expect(liveSessions(users.carl!.id)).toBe(1);
     expect(liveSessions(outsider.id)).toBe(1);
-    const summary = auditRows(ctx, app.id, "end_user.bulk_revoke_sessions");
+    const summary = auditRows(ctx, { app_id: app.id, action: "end_user.bulk_revoke_sessions" });
     expect(summary).toHaveLength(1);
     expect(summary[0]).toMatchObject({
       actor_type: "pak",
       details: { selection: { mode: "ids", requested: 4 }, affected_users: 2, sessions_revoked: 2 },
     });
-    const perUser = auditRows(ctx, app.id, "user.sessions_revoked");
+    const perUser = auditRows(ctx, { app_id: app.id, action: "user.sessions_revoked" });
     expect(perUser.map((r) => r.resource_id).sort()).toEqual([users.anna!.id, users.bert!.id].sort());
     expect(perUser[0]!.details!.bulk_operation_id).toBe(summary[0]!.details!.operation_id);
   });
@@ -90,7 +90,9 @@ describe("selection by ids", () => {
     expect(statusOf(users.carl!.id)).toBeUndefined();
     expect(statusOf(outsider.id)).toBe("active");
     expect(queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", users.carl!.id)).toEqual([]);
-    expect(auditRows(ctx, app.id, "user.deleted").map((r) => r.resource_id)).toEqual([users.carl!.id]);
+    expect(auditRows(ctx, { app_id: app.id, action: "user.deleted" }).map((r) => r.resource_id)).toEqual([
+      users.carl!.id,
+    ]);
     expect(ctx.deps.audit.verify().ok).toBe(true);
   });
 
@@ -104,7 +106,7 @@ describe("selection by ids", () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ affected_users: 2 });
     expect(roleOf(users.anna!.id)).toBe("admin");
-    expect(auditRows(ctx, app.id, "user.role_changed")).toEqual([
+    expect(auditRows(ctx, { app_id: app.id, action: "user.role_changed" })).toEqual([
       expect.objectContaining({
         resource_id: users.anna!.id,
         details: expect.objectContaining({ from: "member", to: "admin" }),
@@ -141,11 +143,13 @@ describe("selection by filter", () => {
     expect(liveSessions(users.bert!.id)).toBe(1);
     // sam was already suspended: selected (counted), but not changed.
     expect(
-      auditRows(ctx, app.id, "user.status_changed")
+      auditRows(ctx, { app_id: app.id, action: "user.status_changed" })
         .map((r) => r.resource_id)
         .sort(),
     ).toEqual([users.anna!.id, users.annie!.id].sort());
-    expect(auditRows(ctx, app.id, "end_user.bulk_update_status")[0]!.details).toMatchObject({
+    expect(
+      auditRows(ctx, { app_id: app.id, action: "end_user.bulk_update_status" })[0]!.details,
+    ).toMatchObject({
       selection: { mode: "filter", status: null, search: "ann" },
       status: "suspended",
       affected_users: 3,
@@ -197,7 +201,7 @@ describe("selection by filter", () => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("VALIDATION_ERROR");
     expect(liveSessions(users.anna!.id)).toBe(1);
-    expect(auditRows(ctx, app.id, `end_user.bulk_${op.replace("-", "_")}`)).toEqual([]);
+    expect(auditRows(ctx, { app_id: app.id, action: `end_user.bulk_${op.replace("-", "_")}` })).toEqual([]);
   });
 });
 

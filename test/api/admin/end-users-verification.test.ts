@@ -81,7 +81,7 @@ describe("one allowance per address", () => {
     }
     expect(outboxRows(ctx, app.id)).toHaveLength(outbox);
     expect(
-      auditRows(ctx, app.id, "contact.verification_sent").filter((r) => r.resource_id === u.phoneContactId),
+      auditRows(ctx, { app_id: app.id, action: "contact.verification_sent", resource_id: u.phoneContactId }),
     ).toHaveLength(0);
   });
 });
@@ -91,8 +91,8 @@ describe("the rows of an operator's emailed code", () => {
     const u = await insertUser(ctx, app, "rows");
     const res = await resend(u.id);
     expect(res.status).toBe(201);
-    const issued = auditRows(ctx, app.id, "code.issued").at(-1)!;
-    const sent = auditRows(ctx, app.id, "contact.verification_sent").at(-1)!;
+    const issued = auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!;
+    const sent = auditRows(ctx, { app_id: app.id, action: "contact.verification_sent" }).at(-1)!;
     const mail = outboxRows(ctx, app.id).at(-1)!;
     expect(issued).toMatchObject({
       actor_type: "pak",

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { GOOD_PASSWORD, queryRows, signIn, signUp } from "../../support/end-users.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   codeIn,
@@ -17,7 +17,7 @@ import {
   userRow,
 } from "../consumer/codes-fixtures.ts";
 import { createEndUser, type TestApp } from "../consumer/verify-fixtures.ts";
-import { allow, deny, insertBareApp, insertMember, insertPak, insertWorkspace } from "./fixtures.ts";
+import { allow, deny, insertBareApp, insertMember, insertPak } from "./fixtures.ts";
 
 const USER = "/v1/apps/{app_id}/end-users/{user_id}";
 
@@ -87,7 +87,7 @@ describe("PATCH /end-users/{user_id}", () => {
     const res = await patch(u.id, { display_name: "  Ren Amed " });
     expect(res.status).toBe(200);
     expect(res.body.display_name).toBe("Ren Amed");
-    const row = auditRows(ctx, app.id, "user.updated").at(-1)!;
+    const row = auditRows(ctx, { app_id: app.id, action: "user.updated" }).at(-1)!;
     expect(row).toMatchObject({
       actor_type: "pak",
       resource_id: u.id,
@@ -108,7 +108,7 @@ describe("PATCH /end-users/{user_id}", () => {
     );
     expect(contacts).toEqual([{ id: expect.any(String), value: "mover@new.example", is_primary: 1 }]);
     expect(contacts[0]!.id).not.toBe(u.emailContactId);
-    expect(auditRows(ctx, app.id, "user.updated").at(-1)!.details).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.updated" }).at(-1)!.details).toMatchObject({
       fields: ["email"],
       email_change: "replaced",
       previous_contact_id: u.emailContactId,
@@ -133,11 +133,11 @@ describe("PATCH /end-users/{user_id}", () => {
 
   test("the same email again changes nothing and writes no audit row", async () => {
     const u = await insertUser(ctx, app, "steady", { emailVerified: true });
-    const before = auditRows(ctx, app.id, "user.updated").length;
+    const before = auditRows(ctx, { app_id: app.id, action: "user.updated" }).length;
     const res = await patch(u.id, { email: "steady@example.test" });
     expect(res.status).toBe(200);
     expect(res.body.email_verified_at).not.toBeNull();
-    expect(auditRows(ctx, app.id, "user.updated").length).toBe(before);
+    expect(auditRows(ctx, { app_id: app.id, action: "user.updated" }).length).toBe(before);
   });
 
   test("an email of another account → 409 EMAIL_TAKEN", async () => {
@@ -171,7 +171,7 @@ describe("PATCH /end-users/{user_id}/role", () => {
     expect(res.status).toBe(200);
     expect(userRow(ctx, u.id).role).toBe("admin");
     expect((await get(u.id)).body.role).toBe("admin");
-    expect(auditRows(ctx, app.id, "user.role_changed").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.role_changed" }).at(-1)).toMatchObject({
       actor_type: "pak",
       resource_id: u.id,
       details: { from: "member", to: "admin" },
@@ -226,7 +226,7 @@ describe("PATCH /end-users/{user_id}/status and sessions/revoke-all", () => {
       const res = await setStatus(t.userId, status);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ id: t.userId, status, active_session_count: 0 });
-      expect(auditRows(ctx, app.id, "user.status_changed").at(-1)).toMatchObject({
+      expect(auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).at(-1)).toMatchObject({
         resource_id: t.userId,
         details: { from: "active", to: status, sessions_revoked: 2 },
       });
@@ -258,9 +258,9 @@ describe("PATCH /end-users/{user_id}/status and sessions/revoke-all", () => {
 
   test("setting the current status again changes nothing", async () => {
     const u = await insertUser(ctx, app, "already-active");
-    const before = auditRows(ctx, app.id, "user.status_changed").length;
+    const before = auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).length;
     expect((await setStatus(u.id, "active")).status).toBe(200);
-    expect(auditRows(ctx, app.id, "user.status_changed").length).toBe(before);
+    expect(auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).length).toBe(before);
   });
 
   test.each([["banned"], [null], [""]])("status %p → 400 VALIDATION_ERROR", async (status) => {
@@ -281,7 +281,7 @@ describe("PATCH /end-users/{user_id}/status and sessions/revoke-all", () => {
     expect(meRes.status).toBe(401);
     expect(meRes.body.code).toBe("TOKEN_REVOKED");
     expect((await get(u.id)).body).toMatchObject({ status: "active", active_session_count: 0 });
-    expect(auditRows(ctx, app.id, "user.sessions_revoked").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.sessions_revoked" }).at(-1)).toMatchObject({
       resource_id: u.id,
       details: { sessions_revoked: 1 },
     });
@@ -300,7 +300,9 @@ describe("DELETE /end-users/{user_id}", () => {
     const rows = queryRows(ctx, "SELECT action FROM audit_log WHERE resource_id = ? ORDER BY seq", u.id);
     expect(rows.map((r) => r.action)).toEqual(["user.updated", "user.deleted"]);
     // The id is all the kept rows hold of the account.
-    expect(auditRows(ctx, app.id, "user.deleted").at(-1)!.details).toEqual({ via: "end_users" });
+    expect(auditRows(ctx, { app_id: app.id, action: "user.deleted" }).at(-1)!.details).toEqual({
+      via: "end_users",
+    });
     expect(ctx.deps.audit.verify().ok).toBe(true);
     const again = await ctx.call("DELETE", USER, { params: { app_id: app.id, user_id: u.id } });
     expect(again.status).toBe(404);
@@ -326,7 +328,7 @@ describe("contacts", () => {
       is_primary: false,
       verified_at: null,
     });
-    expect(auditRows(ctx, app.id, "contact.added").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "contact.added" }).at(-1)).toMatchObject({
       actor_type: "pak",
       resource_id: phone.body.id,
       details: { user_id: u.id, type: "phone", is_primary: false },
@@ -351,11 +353,13 @@ describe("contacts", () => {
     });
     expect(promoted.status).toBe(204);
     expect(contactRow(ctx, phone.body.id).isPrimary).toBe(true);
-    expect(auditRows(ctx, app.id, "contact.promoted").at(-1)!.resource_id).toBe(phone.body.id);
+    expect(auditRows(ctx, { app_id: app.id, action: "contact.promoted" }).at(-1)!.resource_id).toBe(
+      phone.body.id,
+    );
 
     const del = await ctx.call("DELETE", CONTACT, { params: { ...params, contact_id: phone.body.id } });
     expect(del.status).toBe(204);
-    expect(auditRows(ctx, app.id, "contact.deleted").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "contact.deleted" }).at(-1)).toMatchObject({
       resource_id: phone.body.id,
       details: { was_primary: true },
     });
@@ -457,7 +461,7 @@ describe("resend-verification", () => {
     expect(Date.parse(res.body.expires_at)).toBe(ctx.clock.now() + 10 * 60 * 1000);
     // Email is off for this app: nothing queued, the operator delivers the code.
     expect(outboxRows(ctx, app.id)).toHaveLength(0);
-    expect(auditRows(ctx, app.id, "code.issued").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)).toMatchObject({
       actor_type: "pak",
       resource_id: u.emailContactId,
       details: { purpose: "verification", delivery: "response" },
@@ -478,7 +482,7 @@ describe("resend-verification", () => {
     expect(mail.to).toBe("mailed@example.test");
     expect(codeIn(deliveredMail(ctx, mail.id).text)).toBe(res.body.code);
     expect(mail.text).not.toContain(res.body.code);
-    expect(auditRows(ctx, mailApp.id, "contact.verification_sent").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: mailApp.id, action: "contact.verification_sent" }).at(-1)).toMatchObject({
       resource_id: u.emailContactId,
       details: { user_id: u.id, outbox_id: mail.id },
     });
@@ -633,7 +637,7 @@ describe("access", () => {
       auth: { cookie },
     });
     expect(res.status).toBe(200);
-    expect(auditRows(ctx, app.id, "user.updated").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.updated" }).at(-1)).toMatchObject({
       actor_type: "platform_user",
       actor_id: ctx.ownerId,
     });

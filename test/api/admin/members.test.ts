@@ -5,11 +5,11 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SECOND } from "../../../src/core/clock.ts";
 import { queryRow, queryRows } from "../../support/end-users.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { insertUser } from "../consumer/codes-fixtures.ts";
 import { createEndUser, type TestApp } from "../consumer/verify-fixtures.ts";
-import { allow, insertBareApp, insertMember, insertPak, insertWorkspace } from "./fixtures.ts";
+import { allow, insertBareApp, insertMember, insertPak } from "./fixtures.ts";
 
 const MEMBERS = "/v1/apps/{app_id}/members";
 const MEMBER = `${MEMBERS}/{account_id}`;
@@ -82,7 +82,7 @@ describe("GET /members", () => {
 
   test("the read is audited as a user listing", async () => {
     await ctx.call("GET", MEMBERS, { params: { app_id: app.id } });
-    expect(auditRows(ctx, app.id, "end_user.listed").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).at(-1)).toMatchObject({
       actor_type: "pak",
       details: { count: 3, view: "members" },
     });
@@ -105,7 +105,7 @@ describe("DELETE /members/{account_id}", () => {
     const res = await ctx.call("DELETE", MEMBER, { params: { app_id: app.id, account_id: u.id } });
     expect(res.status).toBe(204);
     expect(queryRows(ctx, "SELECT id FROM end_users WHERE id = ?", u.id)).toEqual([]);
-    expect(auditRows(ctx, app.id, "user.deleted").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.deleted" }).at(-1)).toMatchObject({
       resource_id: u.id,
       details: { via: "members" },
     });
@@ -164,6 +164,8 @@ describe("access", () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("FORBIDDEN");
-    expect(auditRows(ctx, app.id, "end_user.listed").at(-1)!.actor_type).toBe("platform_user");
+    expect(auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).at(-1)!.actor_type).toBe(
+      "platform_user",
+    );
   });
 });

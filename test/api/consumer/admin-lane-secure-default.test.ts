@@ -62,7 +62,7 @@ const editEmail = (app: TestApp, userId: string, email: string, bearer: string) 
 /** Audit rows of the writes a refused call must not have made, for one account. */
 const writesOn = (appId: string, userId: string) =>
   ["user.status_changed", "user.deleted", "user.role_changed", "user.updated"].flatMap((a) =>
-    auditRows(ctx, appId, a).filter((r) => r.resource_id === userId),
+    auditRows(ctx, { app_id: appId, action: a, resource_id: userId }),
   );
 
 describe("a new app", () => {
@@ -92,13 +92,13 @@ describe("a new app", () => {
 
   test("a freshly signed-up member cannot list users → 403 PERMISSION_DENIED, nothing audited", async () => {
     expect(userRow(member.userId)).toEqual({ role: "member", status: "active" });
-    const before = auditRows(ctx, app.id, "end_user.listed").length;
+    const before = auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).length;
     const res = await ctx.call("GET", USERS, {
       params: { app_slug: app.slug },
       auth: as(member.access_token),
     });
     expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
-    expect(auditRows(ctx, app.id, "end_user.listed")).toHaveLength(before);
+    expect(auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).toHaveLength(before);
   });
 
   test("nor suspend, delete or re-role the owner → 403 PERMISSION_DENIED, the owner untouched", async () => {
@@ -159,7 +159,7 @@ describe("a new app", () => {
     expect(userRow(admin.id)!.status).toBe("active");
     const done = await suspend(app, peer.id, key.key);
     expect(done.status).toBe(200);
-    expect(auditRows(ctx, app.id, "user.status_changed").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).at(-1)).toMatchObject({
       actor_type: "api_key",
       resource_id: peer.id,
     });
@@ -189,7 +189,7 @@ describe("enforcement explicitly off", () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.enforce_app_permissions).toBe(false);
-    expect(auditRows(ctx, app.id, "auth_config.updated").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "auth_config.updated" }).at(-1)).toMatchObject({
       actor_type: "pak",
       details: { changed: ["enforce_app_permissions"] },
     });
@@ -259,7 +259,7 @@ describe("enforcement explicitly off", () => {
     const peer = await createEndUser(ctx, app, "open-peer", { role: "member" });
     const res = await suspend(app, peer.id, member.access_token);
     expect(res.status).toBe(200);
-    expect(auditRows(ctx, app.id, "user.status_changed").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).at(-1)).toMatchObject({
       actor_type: "end_user",
       actor_id: member.userId,
       resource_id: peer.id,
@@ -338,11 +338,11 @@ describe("apps from before the secure default", () => {
   });
 
   test("start-up stores it as on, audited as the system and logged once; the next start changes nothing", async () => {
-    const before = auditRows(ctx, legacy.id, "auth_config.updated").length;
+    const before = auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" }).length;
     const log = memoryLogger("warn");
     reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
     expect(storedConfig(legacy.id).enforce_app_permissions).toBe(true);
-    const rows = auditRows(ctx, legacy.id, "auth_config.updated");
+    const rows = auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" });
     expect(rows).toHaveLength(before + 1);
     expect(rows.at(-1)).toMatchObject({
       actor_type: "system",
@@ -364,7 +364,7 @@ describe("apps from before the secure default", () => {
     const again = memoryLogger("warn");
     reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log: again });
     expect(again.lines.filter((l) => l.includes(legacy.id))).toEqual([]);
-    expect(auditRows(ctx, legacy.id, "auth_config.updated")).toHaveLength(before + 1);
+    expect(auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" })).toHaveLength(before + 1);
     expect(ctx.deps.audit.verify().ok).toBe(true);
   });
 

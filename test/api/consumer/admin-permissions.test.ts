@@ -76,7 +76,7 @@ describe("POST /admin/permissions (permission.create)", () => {
       expect(res.status).toBe(201);
       expectResponseMatches("heimdall", "POST", LIST, 201, res.body, { strict: true });
       expect(res.body).toMatchObject({ app_id: app.id, resource, action: "approve", description: "Approve" });
-      expect(auditRows(ctx, app.id, "permission.created").at(-1)).toMatchObject({
+      expect(auditRows(ctx, { app_id: app.id, action: "permission.created" }).at(-1)).toMatchObject({
         actor_type: actorType,
         actor_id: actorId(),
         resource_id: res.body.id,
@@ -181,7 +181,7 @@ describe("DELETE /admin/permissions/{permission_key} (permission.delete)", () =>
       missing_permissions: ["ticket.approve"],
     });
     expect((await authorize(owner.token)).body.authorized).toBe(false);
-    expect(auditRows(ctx, app.id, "permission.deleted").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "permission.deleted" }).at(-1)).toMatchObject({
       actor_type: "api_key",
       actor_id: key.id,
       details: { key: "ticket.approve", unbound_roles: 1 },

@@ -135,7 +135,7 @@ describe("POST /admin/roles (role.create)", () => {
         is_system: false,
         description: "made on the lane",
       });
-      const row = auditRows(ctx, app.id, "role.created").at(-1)!;
+      const row = auditRows(ctx, { app_id: app.id, action: "role.created" }).at(-1)!;
       expect(row).toMatchObject({ actor_type: actorType, actor_id: actorId(), resource_id: res.body.id });
     },
   );
@@ -211,7 +211,7 @@ describe("PATCH /admin/roles/{role_name} (role.update)", () => {
     expect(res.status).toBe(200);
     expectResponseMatches("heimdall", "PATCH", ROLE, 200, res.body, { strict: true });
     expect(res.body.description).toBe("edited");
-    expect(auditRows(ctx, app.id, "role.updated").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "role.updated" }).at(-1)).toMatchObject({
       actor_type: "m2m",
       actor_id: m2mNarrow.clientId,
     });
@@ -240,7 +240,9 @@ describe("DELETE /admin/roles/{role_name} (role.delete)", () => {
   ] as [string, Bearer, string][])("%s deletes a custom role → 204", async (_n, bearer, role) => {
     const res = await call("DELETE", ROLE, bearer(), { role });
     expect(res.status).toBe(204);
-    expect(auditRows(ctx, app.id, "role.deleted").at(-1)?.details).toMatchObject({ name: role });
+    expect(auditRows(ctx, { app_id: app.id, action: "role.deleted" }).at(-1)?.details).toMatchObject({
+      name: role,
+    });
   });
 
   test("an admin lacks role.delete → 403 PERMISSION_DENIED", async () => {
@@ -284,7 +286,7 @@ describe("PUT /admin/roles/{role_name}/permissions (role.update, caller-narrowed
     expect(res.status).toBe(200);
     expect(res.text).toBe("");
     expect(boundKeys("curator")).toEqual(["invoice.approve", "role.delete", "user.read"]);
-    expect(auditRows(ctx, app.id, "role.permissions_set").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "role.permissions_set" }).at(-1)).toMatchObject({
       actor_type: "end_user",
       actor_id: owner.id,
     });
@@ -299,12 +301,12 @@ describe("PUT /admin/roles/{role_name}/permissions (role.update, caller-narrowed
   ];
   test.each(REFUSED)("%s → 403 PERMISSION_GRANT_DENIED, nothing changed", async (_n, bearer, permissions) => {
     const before = boundKeys("clerk");
-    const audits = auditRows(ctx, app.id, "role.permissions_set").length;
+    const audits = auditRows(ctx, { app_id: app.id, action: "role.permissions_set" }).length;
     const res = await call("PUT", ROLE_PERMS, bearer(), { role: "clerk", body: { permissions } });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("PERMISSION_GRANT_DENIED");
     expect(boundKeys("clerk")).toEqual(before);
-    expect(auditRows(ctx, app.id, "role.permissions_set")).toHaveLength(audits);
+    expect(auditRows(ctx, { app_id: app.id, action: "role.permissions_set" })).toHaveLength(audits);
   });
 
   const ALLOWED: Narrowed[] = [

@@ -90,7 +90,7 @@ describe("POST /admin/users", () => {
       is_primary: 1,
       verified_at: null,
     });
-    expect(auditRows(ctx, app.id, "user.created").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.created" }).at(-1)).toMatchObject({
       actor_type: "m2m",
       resource_id: res.body.id,
       details: { username: "jane.doe-news", role: "member", has_password: false },
@@ -137,11 +137,11 @@ describe("POST /admin/users", () => {
     ["a taken email in another case", { email: "JANE.DOE+NEWS@example.test" }, 409, "EMAIL_TAKEN"],
     ["a taken username", { email: "u4@example.test", username: "the-admin" }, 409, "USERNAME_TAKEN"],
   ])("%s → %d %s", async (_name, body, status, code) => {
-    const before = auditRows(ctx, app.id, "user.created").length;
+    const before = auditRows(ctx, { app_id: app.id, action: "user.created" }).length;
     const res = await create(body);
     expect(res.status).toBe(status);
     expect(res.body.code).toBe(code);
-    expect(auditRows(ctx, app.id, "user.created").length).toBe(before);
+    expect(auditRows(ctx, { app_id: app.id, action: "user.created" }).length).toBe(before);
   });
 
   test("an EndUser admin cannot create an account in a role above its own", async () => {
@@ -150,7 +150,7 @@ describe("POST /admin/users", () => {
     expect(res.body.code).toBe("PERMISSION_GRANT_DENIED");
     const ok = await create({ email: "helper@example.test", role_name: "admin" }, admin.token);
     expect(ok.status).toBe(201);
-    expect(auditRows(ctx, app.id, "user.created").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.created" }).at(-1)).toMatchObject({
       actor_type: "end_user",
       actor_id: admin.id,
     });
@@ -207,7 +207,7 @@ describe("GET, PATCH, DELETE /admin/users/{user_id}", () => {
       email: "edited-new@example.test",
       email_verified_at: null,
     });
-    expect(auditRows(ctx, app.id, "user.updated").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.updated" }).at(-1)).toMatchObject({
       actor_type: "end_user",
       actor_id: owner.id,
       details: { fields: ["display_name", "email"], email_change: "replaced" },
@@ -222,7 +222,7 @@ describe("GET, PATCH, DELETE /admin/users/{user_id}", () => {
     });
     expect(res.status).toBe(204);
     expect(queryRow(ctx, "SELECT id FROM end_users WHERE id = ?", u.id)).toBeUndefined();
-    expect(auditRows(ctx, app.id, "user.deleted").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.deleted" }).at(-1)).toMatchObject({
       actor_type: "m2m",
       resource_id: u.id,
     });
@@ -247,7 +247,7 @@ describe("PATCH /admin/users/{user_id}/role", () => {
     const res = await setRole(u.id, "owner", (await createM2mClient(ctx, app, ["role.assign"])).token);
     expect(res.status).toBe(200);
     expect(roleOf(u.id)).toBe("owner");
-    expect(auditRows(ctx, app.id, "user.role_changed").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.role_changed" }).at(-1)).toMatchObject({
       actor_type: "m2m",
       details: { from: "member", to: "owner" },
     });
@@ -338,7 +338,7 @@ describe("PATCH /admin/users/{user_id}/status", () => {
     const res = await setStatus(t.userId, "suspended");
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: t.userId, status: "suspended", active_session_count: 0 });
-    expect(auditRows(ctx, app.id, "user.status_changed").at(-1)).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).at(-1)).toMatchObject({
       actor_type: "m2m",
       details: { from: "active", to: "suspended", sessions_revoked: 1 },
     });

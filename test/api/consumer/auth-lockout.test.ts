@@ -34,7 +34,7 @@ const signin = (identifier: string, password: string, ip: string) =>
 const account = (username: string) =>
   signUp(ctx, app.slug, { username, email: `${username}@example.com`, password: GOOD_PASSWORD });
 
-const lockRows = () => auditRows(ctx, app.id, "user.locked");
+const lockRows = () => auditRows(ctx, { app_id: app.id, action: "user.locked" });
 
 /**
  * The app over the same database and counters, with a hasher that counts its work and, when `fast` is on,
@@ -103,7 +103,7 @@ describe("back-off per (identifier, address)", () => {
       failures: 5,
       max_failed_login_attempts: 5,
     });
-    const refusals = auditRows(ctx, app.id, "user.signin_failed").filter(
+    const refusals = auditRows(ctx, { app_id: app.id, action: "user.signin_failed" }).filter(
       (r) => r.resource_id === owner.userId && r.details.reason === "account_locked",
     );
     expect(refusals).toHaveLength(9);
@@ -157,7 +157,7 @@ describe("per-identifier ceiling", () => {
     const wait = Number(refused.headers.get("retry-after"));
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(HOUR / 1000);
-    const last = auditRows(ctx, app.id, "user.signin_failed").at(-1)!;
+    const last = auditRows(ctx, { app_id: app.id, action: "user.signin_failed" }).at(-1)!;
     expect(last).toMatchObject({ resource_id: owner.userId, ip: "203.0.113.40" });
     expect(last.details).toEqual({ reason: "account_locked", throttle: "identifier" });
 
@@ -241,7 +241,7 @@ describe("sign-ups authorised by a PAK", () => {
       results.push(await signup(`bulk-${i}`, { authorization: `Bearer ${granted}` }));
     expect(results.map((r) => r.status)).toEqual(Array(35).fill(200));
     expect(perAddress("198.51.103.1")).toBe(30);
-    const rows = auditRows(ctx, app.id, "user.signed_up").filter((r) =>
+    const rows = auditRows(ctx, { app_id: app.id, action: "user.signed_up" }).filter((r) =>
       String(r.details.username).startsWith("pak-signup-bulk-"),
     );
     expect(rows).toHaveLength(35);

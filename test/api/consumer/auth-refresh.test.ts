@@ -127,7 +127,9 @@ describe("rotation", () => {
     expect(replay.body.code).toBe("INVALID_REFRESH_TOKEN");
     expect(sessionRow(t0.sessionId)).toMatchObject({ revoke_reason: "refresh_reuse" });
     expect(
-      auditRows(ctx, app.id, "session.refresh_reuse_detected").some((r) => r.resource_id === t0.sessionId),
+      auditRows(ctx, { app_id: app.id, action: "session.refresh_reuse_detected" }).some(
+        (r) => r.resource_id === t0.sessionId,
+      ),
     ).toBe(true);
     // The legitimate holder's current token dies with the session.
     const current = await refresh(t1.body.refresh_token);
@@ -152,11 +154,11 @@ describe("rotation", () => {
     const t2 = await refresh(t1.body.refresh_token);
     const t3 = await refresh(t2.body.refresh_token);
     expect(t3.status).toBe(200);
-    const before = auditRows(ctx, app.id, "session.refresh_reuse_detected").length;
+    const before = auditRows(ctx, { app_id: app.id, action: "session.refresh_reuse_detected" }).length;
     const replay = await refresh(t0.refresh_token);
     expect(replay.status).toBe(401);
     expect(replay.body.code).toBe("INVALID_REFRESH_TOKEN");
-    const rows = auditRows(ctx, app.id, "session.refresh_reuse_detected");
+    const rows = auditRows(ctx, { app_id: app.id, action: "session.refresh_reuse_detected" });
     expect(rows).toHaveLength(before + 1);
     expect(rows.at(-1)).toMatchObject({
       resource_id: t0.sessionId,
@@ -251,7 +253,7 @@ describe("logout", () => {
 
     // Idempotent: the same token again is still 204, and nothing more is recorded.
     expect((await logout(t.refresh_token)).status).toBe(204);
-    const rows = auditRows(ctx, app.id, "session.revoked").filter((r) => r.resource_id === t.sessionId);
+    const rows = auditRows(ctx, { app_id: app.id, action: "session.revoked", resource_id: t.sessionId });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ actor_type: "end_user", actor_id: userId });
     expect(rows[0]!.details).toEqual({ reason: "logout", user_id: userId });
@@ -272,10 +274,10 @@ describe("logout", () => {
   });
 
   test("an unknown or malformed token → 204, nothing recorded", async () => {
-    const before = auditRows(ctx, app.id, "session.revoked").length;
+    const before = auditRows(ctx, { app_id: app.id, action: "session.revoked" }).length;
     expect((await logout(`hrt_${"B".repeat(43)}`)).status).toBe(204);
     expect((await logout("garbage")).status).toBe(204);
-    expect(auditRows(ctx, app.id, "session.revoked")).toHaveLength(before);
+    expect(auditRows(ctx, { app_id: app.id, action: "session.revoked" })).toHaveLength(before);
   });
 });
 
@@ -290,7 +292,7 @@ describe("cross-app isolation", () => {
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_REFRESH_TOKEN");
     expect(sessionRow(t.sessionId).revoked_at).toBeNull();
-    expect(auditRows(ctx, other.id, "session.refresh_reuse_detected")).toHaveLength(0);
+    expect(auditRows(ctx, { app_id: other.id, action: "session.refresh_reuse_detected" })).toHaveLength(0);
   });
 
   test("app A's refresh token cannot log out of app B, nor end A's session from there", async () => {

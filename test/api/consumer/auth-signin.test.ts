@@ -40,7 +40,7 @@ const refresh = (token: string) =>
 
 const userRow = (id: string) => queryRow(ctx, "SELECT * FROM end_users WHERE id = ?", id)!;
 
-const lastFailure = () => auditRows(ctx, app.id, "user.signin_failed").at(-1)!;
+const lastFailure = () => auditRows(ctx, { app_id: app.id, action: "user.signin_failed" }).at(-1)!;
 
 /** Failures the sign-in throttle holds for `identifier` from the in-process address ("unknown"). */
 const failuresOf = (identifier: string) =>
@@ -68,7 +68,7 @@ describe("identifiers", () => {
     expect(claims).toMatchObject({ sub: alice.userId, type: "end_user", role: "member", amr: ["pwd"] });
     expect(claims.sid).not.toBe(alice.sessionId);
     expect(userRow(alice.userId).last_used_at).toBe(ctx.clock.now());
-    const row = auditRows(ctx, app.id, "user.signed_in").at(-1)!;
+    const row = auditRows(ctx, { app_id: app.id, action: "user.signed_in" }).at(-1)!;
     expect(row).toMatchObject({ actor_type: "end_user", actor_id: alice.userId, resource_id: alice.userId });
     expect(row.details).toMatchObject({ session_id: claims.sid, identifier_type: "username" });
   });
@@ -84,7 +84,9 @@ describe("identifiers", () => {
     verifyPrimaryEmail(ctx, alice.userId);
     const t = await signIn(ctx, app.slug, "ALICE@example.COM", GOOD_PASSWORD);
     expect(t.userId).toBe(alice.userId);
-    expect(auditRows(ctx, app.id, "user.signed_in").at(-1)!.details.identifier_type).toBe("email");
+    expect(auditRows(ctx, { app_id: app.id, action: "user.signed_in" }).at(-1)!.details.identifier_type).toBe(
+      "email",
+    );
   });
 
   test("a verified secondary email does not authenticate", async () => {
@@ -200,7 +202,7 @@ describe("lockout", () => {
       expect(res.body.code).toBe("INVALID_CREDENTIALS");
     }
     expect(lastFailure().details).toEqual({ reason: "wrong_password", locked: true });
-    const lock = auditRows(ctx, app.id, "user.locked").at(-1)!;
+    const lock = auditRows(ctx, { app_id: app.id, action: "user.locked" }).at(-1)!;
     expect(lock).toMatchObject({ resource_id: carol.userId, actor_type: "system" });
     expect(lock.details).toMatchObject({ throttle: "address", failures: 3, max_failed_login_attempts: 3 });
     // The account row no longer carries a lock: the back-off is the address's, not the account's.
@@ -282,9 +284,11 @@ describe("max_sessions", () => {
         dave.sessionId,
       )!;
       expect(evicted.revoke_reason).toBe("evicted");
-      expect(auditRows(ctx, app.id, "session.evicted").some((r) => r.resource_id === dave.sessionId)).toBe(
-        true,
-      );
+      expect(
+        auditRows(ctx, { app_id: app.id, action: "session.evicted" }).some(
+          (r) => r.resource_id === dave.sessionId,
+        ),
+      ).toBe(true);
 
       const old = await refresh(dave.refresh_token);
       expect(old.status).toBe(401);

@@ -80,7 +80,7 @@ describe("successful sign-up", () => {
     expect(session).toMatchObject({ user_id: userId, app_id: app.id, revoked_at: null, amr: '["pwd"]' });
     expect(Number(session.expires_at) - Number(session.created_at)).toBe(10080 * MINUTE);
 
-    const audit = auditRows(ctx, app.id, "user.signed_up").filter((r) => r.resource_id === userId);
+    const audit = auditRows(ctx, { app_id: app.id, action: "user.signed_up", resource_id: userId });
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ actor_type: "end_user", actor_id: userId, resource_type: "end_user" });
     expect(audit[0]!.details).toMatchObject({ username: "jane_doe", role: "member", session_id: session.id });
@@ -309,7 +309,7 @@ describe("app configuration", () => {
       const res = await signup(body("ok"), { auth: { pak: granted } });
       expect(res.status).toBe(200);
       const sub = decodeJwt(res.body.access_token).sub;
-      const row = auditRows(ctx, app.id, "user.signed_up").find((r) => r.resource_id === sub)!;
+      const row = auditRows(ctx, { app_id: app.id, action: "user.signed_up", resource_id: sub })[0]!;
       expect(row.details.pak_id).toBeString();
     });
 

@@ -123,7 +123,7 @@ describe("sending", () => {
     for (const dump of stored) expect(dump).not.toContain(code);
     expect(stored[1]).not.toContain(`email_outbox:${row.id}`);
 
-    const audit = auditRows(ctx, app.id, "code.issued").at(-1)!;
+    const audit = auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!;
     expect(audit.details).toMatchObject({ purpose: "verification", delivery: "email", outbox_id: row.id });
     expect(JSON.stringify(audit).includes(code)).toBe(false);
 
@@ -193,7 +193,9 @@ describe("sending", () => {
       status: "pending",
       subject: `Welcome to Acme <b>"Portal"</b>`,
     });
-    expect(auditRows(ctx, app.id, "contact.verified").at(-1)!.details?.welcome_outbox_id).toBe(welcome.id);
+    expect(
+      auditRows(ctx, { app_id: app.id, action: "contact.verified" }).at(-1)!.details?.welcome_outbox_id,
+    ).toBe(welcome.id);
     // The delivery job sends it.
     expect(await ctx.deps.email.deliverDue()).toEqual({ sent: 1, queued: 0, failed: 0 });
     expect(outboxRows(ctx, app.id).find((r) => r.id === welcome.id)?.status).toBe("sent");
@@ -261,7 +263,7 @@ describe("lanes", () => {
     await insertUser(ctx, app, "narrow");
     const res = await send("verification", "narrow@example.test", { auth: { pak: pak.token } });
     expect(res.status).toBe(201);
-    expect(auditRows(ctx, app.id, "code.issued").at(-1)!.actor_id).toBe(pak.id);
+    expect(auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!.actor_id).toBe(pak.id);
   });
 });
 

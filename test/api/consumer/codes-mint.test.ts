@@ -1,7 +1,7 @@
 /** @module request-verification and request-password-reset: who gets a code, the `{}` branches, lanes, validation, storage. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { hmacSha256Hex } from "../../../src/core/crypto.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   allow,
@@ -11,7 +11,6 @@ import {
   deny,
   insertPak,
   insertUser,
-  insertWorkspace,
   mintCode,
 } from "./codes-fixtures.ts";
 
@@ -64,7 +63,7 @@ describe("request-verification", () => {
     const dump = JSON.stringify(codeRows(ctx, app.id));
     expect(dump.includes(res.body.code)).toBe(false);
 
-    const audit = auditRows(ctx, app.id, "code.issued").at(-1)!;
+    const audit = auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!;
     expect(audit.actor_type).toBe("pak");
     expect(audit.resource_id).toBe(alice.emailContactId);
     expect(audit.details).toMatchObject({
@@ -129,7 +128,7 @@ describe("request-password-reset", () => {
       (r) => r.contactId === bob.emailContactId && r.purpose === "reset",
     );
     expect(row?.userId).toBe(bob.id);
-    expect(auditRows(ctx, app.id, "code.issued").at(-1)!.details).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!.details).toMatchObject({
       purpose: "password_reset",
     });
     await mintCode(ctx, app, "password-reset", { phone: "+15550002222" });
@@ -235,7 +234,7 @@ describe("lanes", () => {
     const here = insertPak(ctx, [allow(["heimdall.user.verify.create"], [`pcft:heimdall:app/${app.id}`])]);
     const ok = await call("verification", { email: "alice@example.test" }, { auth: { pak: here.token } });
     expect(ok.status).toBe(201);
-    expect(auditRows(ctx, app.id, "code.issued").at(-1)!.actor_id).toBe(here.id);
+    expect(auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!.actor_id).toBe(here.id);
   });
 
   test("a PAK of another workspace sees no app (404); an unknown slug is 404 too", async () => {

@@ -159,8 +159,8 @@ describe("a server that refuses", () => {
     const codes = codeRows(ctx, app.id).filter((c) => c.contactId === gina.emailContactId);
     expect(codes).toHaveLength(1);
     expect(codes[0]!.consumedAt).not.toBeNull();
-    expect(auditRows(ctx, app.id, "email.failed").at(-1)!.resource_id).toBe(row.id);
-    expect(auditRows(ctx, app.id, "code.voided").at(-1)!.details).toMatchObject({
+    expect(auditRows(ctx, { app_id: app.id, action: "email.failed" }).at(-1)!.resource_id).toBe(row.id);
+    expect(auditRows(ctx, { app_id: app.id, action: "code.voided" }).at(-1)!.details).toMatchObject({
       reason: "dispatch_failed",
       outbox_id: row.id,
     });

@@ -59,7 +59,7 @@ describe("verify", () => {
     expect(codeRows(ctx, app.id).find((r) => r.contactId === u.emailContactId)?.consumedAt).toBe(
       ctx.clock.now(),
     );
-    const audit = auditRows(ctx, app.id, "contact.verified").at(-1)!;
+    const audit = auditRows(ctx, { app_id: app.id, action: "contact.verified" }).at(-1)!;
     expect(audit.actor_type).toBe("end_user");
     expect(audit.actor_id).toBe(u.id);
     expect(audit.resource_id).toBe(u.emailContactId);
@@ -257,7 +257,7 @@ describe("reset-password", () => {
       });
       expect(me.status).toBe(401);
     }
-    const audit = auditRows(ctx, app.id, "user.password_reset").at(-1)!;
+    const audit = auditRows(ctx, { app_id: app.id, action: "user.password_reset" }).at(-1)!;
     expect(audit.actor_type).toBe("end_user");
     expect(audit.resource_id).toBe(u.id);
     expect(audit.details).toMatchObject({ sessions_revoked: 2, contact_id: u.phoneContactId });
