@@ -2,9 +2,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { endUserContacts } from "../../../src/db/schema.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditRows, bearer, createUser, type TestApp, type TestUser } from "./me-fixtures.ts";
+import { bearer, createUser, type TestApp, type TestUser } from "./me-fixtures.ts";
 
 let ctx: TestContext;
 let app: TestApp;
@@ -89,11 +89,11 @@ describe("POST /{app_slug}/v1/me/contacts", () => {
       isPrimary: false,
       verifiedAt: null,
     });
-    const row = auditRows(ctx, app.id, "contact.added").find((r) => r.resourceId === res.body.id);
+    const row = auditRows(ctx, { app_id: app.id, action: "contact.added", resource_id: res.body.id })[0];
     expect(row).toMatchObject({
-      actorType: "end_user",
-      actorId: u.id,
-      resourceType: "contact",
+      actor_type: "end_user",
+      actor_id: u.id,
+      resource_type: "contact",
       details: { user_id: u.id, type: "email" },
     });
     // The profile's email is still the primary one.
@@ -198,9 +198,9 @@ describe("DELETE /{app_slug}/v1/me/contacts/{id}", () => {
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
     expect(contactRow(c.body.id)).toBeUndefined();
-    const row = auditRows(ctx, app.id, "contact.deleted").find((r) => r.resourceId === c.body.id);
+    const row = auditRows(ctx, { app_id: app.id, action: "contact.deleted", resource_id: c.body.id })[0];
     expect(row).toMatchObject({
-      actorId: u.id,
+      actor_id: u.id,
       details: { user_id: u.id, type: "email", was_primary: false },
     });
     // The address is free again.
@@ -269,9 +269,9 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
       auth: bearer(u),
     });
     expect(me.body.email).toBe("new-primary@example.test");
-    const row = auditRows(ctx, app.id, "contact.promoted").find((r) => r.resourceId === c.body.id);
+    const row = auditRows(ctx, { app_id: app.id, action: "contact.promoted", resource_id: c.body.id })[0];
     expect(row).toMatchObject({
-      actorId: u.id,
+      actor_id: u.id,
       details: { user_id: u.id, type: "email", previous_contact_id: u.emailContactId },
     });
 
@@ -281,10 +281,10 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
 
   test("promoting the current primary changes and records nothing", async () => {
     const p = await createUser(ctx, app, "already-primary");
-    const before = auditRows(ctx, app.id, "contact.promoted").length;
+    const before = auditRows(ctx, { app_id: app.id, action: "contact.promoted" }).length;
     expect((await promote(p, p.emailContactId!)).status).toBe(204);
     expect(contactRow(p.emailContactId!)!.isPrimary).toBe(true);
-    expect(auditRows(ctx, app.id, "contact.promoted")).toHaveLength(before);
+    expect(auditRows(ctx, { app_id: app.id, action: "contact.promoted" })).toHaveLength(before);
   });
 
   test("another user's contact is 404 CONTACT_NOT_FOUND", async () => {

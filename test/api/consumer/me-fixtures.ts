@@ -3,7 +3,7 @@
 import { eq } from "drizzle-orm";
 import { newId } from "../../../src/core/ids.ts";
 import { tx } from "../../../src/db/client.ts";
-import { auditLog, endUserSessions, endUsers } from "../../../src/db/schema.ts";
+import { endUserSessions, endUsers } from "../../../src/db/schema.ts";
 import type { TestApp } from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
 
@@ -95,15 +95,6 @@ export async function createUser(
 }
 
 export const bearer = (u: { token: string }) => ({ bearer: u.token });
-
-/** Audit rows of `action` in the app, oldest first. */
-export function auditRows(ctx: TestContext, appId: string, action: string) {
-  return ctx.deps.db
-    .select()
-    .from(auditLog)
-    .all()
-    .filter((r) => r.appId === appId && r.action === action);
-}
 
 export function sessionRow(ctx: TestContext, id: string) {
   return ctx.deps.db.select().from(endUserSessions).where(eq(endUserSessions.id, id)).get();

@@ -1,10 +1,9 @@
 /** @module POST `/{app_slug}/v1/me/change-password`: proof of the current password, policy, other sessions ended, guessing bounded. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
-  auditRows,
   bearer,
   createUser,
   DEFAULT_PASSWORD,
@@ -73,12 +72,12 @@ describe("a successful change", () => {
   });
 
   test("records user.password_changed with the number of sessions ended", () => {
-    const rows = auditRows(ctx, app.id, "user.password_changed").filter((r) => r.resourceId === u.id);
+    const rows = auditRows(ctx, { app_id: app.id, action: "user.password_changed", resource_id: u.id });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
-      actorType: "end_user",
-      actorId: u.id,
-      resourceType: "user",
+      actor_type: "end_user",
+      actor_id: u.id,
+      resource_type: "user",
       details: { revoked_sessions: 2 },
     });
   });
@@ -105,8 +104,8 @@ describe("refusals", () => {
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
     expect(userRow(ctx, u.id)!.passwordHash).toBe(before);
-    const rows = auditRows(ctx, app.id, "user.password_change_failed").filter((r) => r.resourceId === u.id);
-    expect(rows.at(-1)).toMatchObject({ actorId: u.id, details: { reason: "invalid_current_password" } });
+    const rows = auditRows(ctx, { app_id: app.id, action: "user.password_change_failed", resource_id: u.id });
+    expect(rows.at(-1)).toMatchObject({ actor_id: u.id, details: { reason: "invalid_current_password" } });
   });
 
   test("an account without a password credential is 401 INVALID_CREDENTIALS", async () => {

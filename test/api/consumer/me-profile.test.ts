@@ -8,17 +8,9 @@ import {
   endUserSessions,
   oneTimeCodes,
 } from "../../../src/db/schema.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import {
-  auditRows,
-  bearer,
-  createUser,
-  openSession,
-  type TestApp,
-  type TestUser,
-  userRow,
-} from "./me-fixtures.ts";
+import { bearer, createUser, openSession, type TestApp, type TestUser, userRow } from "./me-fixtures.ts";
 
 let ctx: TestContext;
 let app: TestApp;
@@ -99,28 +91,28 @@ describe("PATCH /{app_slug}/v1/me", () => {
   });
 
   test("sets the display name, answers with the profile and records user.updated", async () => {
-    const before = auditRows(ctx, app.id, "user.updated").length;
+    const before = auditRows(ctx, { app_id: app.id, action: "user.updated" }).length;
     const res = await me(grace, "PATCH", { display_name: "  Grace Hopper " });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: grace.id, username: "grace", display_name: "Grace Hopper" });
     expect(userRow(ctx, grace.id)!.displayName).toBe("Grace Hopper");
-    const rows = auditRows(ctx, app.id, "user.updated");
+    const rows = auditRows(ctx, { app_id: app.id, action: "user.updated" });
     expect(rows).toHaveLength(before + 1);
     expect(rows.at(-1)).toMatchObject({
-      actorType: "end_user",
-      actorId: grace.id,
-      resourceType: "user",
-      resourceId: grace.id,
+      actor_type: "end_user",
+      actor_id: grace.id,
+      resource_type: "user",
+      resource_id: grace.id,
       details: { fields: ["display_name"] },
     });
     expect((await me(grace)).body.display_name).toBe("Grace Hopper");
   });
 
   test("the same name again changes nothing and records nothing", async () => {
-    const before = auditRows(ctx, app.id, "user.updated").length;
+    const before = auditRows(ctx, { app_id: app.id, action: "user.updated" }).length;
     const res = await me(grace, "PATCH", { display_name: "Grace Hopper" });
     expect(res.status).toBe(200);
-    expect(auditRows(ctx, app.id, "user.updated")).toHaveLength(before);
+    expect(auditRows(ctx, { app_id: app.id, action: "user.updated" })).toHaveLength(before);
   });
 
   test("an omitted display_name leaves it unchanged; unknown fields are ignored", async () => {
@@ -202,9 +194,9 @@ describe("DELETE /{app_slug}/v1/me", () => {
     }
     expect(db.select().from(oneTimeCodes).where(eq(oneTimeCodes.userId, alan.id)).all()).toEqual([]);
 
-    const deleted = auditRows(ctx, app.id, "user.deleted").filter((r) => r.resourceId === alan.id);
+    const deleted = auditRows(ctx, { app_id: app.id, action: "user.deleted", resource_id: alan.id });
     expect(deleted).toHaveLength(1);
-    expect(deleted[0]).toMatchObject({ actorType: "end_user", actorId: alan.id, resourceType: "user" });
+    expect(deleted[0]).toMatchObject({ actor_type: "end_user", actor_id: alan.id, resource_type: "user" });
     expect(ctx.deps.audit.verify().ok).toBe(true);
 
     for (const token of [alan.token, second.token]) {

@@ -8,12 +8,11 @@ import { eq } from "drizzle-orm";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
 import { emailOutbox, endUserContacts } from "../../../src/db/schema.ts";
 import { signIn, signUp } from "../../support/end-users.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
 import { deliveredMail, enableEmail, freshWindows, mintCode, submitReset } from "./codes-fixtures.ts";
 import {
-  auditRows,
   bearer,
   createUser,
   DEFAULT_PASSWORD,
@@ -108,7 +107,7 @@ describe("a session that proved its password more than 10 minutes ago", () => {
     expect(res.body.code).toBe("REAUTHENTICATION_REQUIRED");
     expect(contact(email)!.isPrimary).toBe(false);
     expect(contact(u.emailContactId!)!.isPrimary).toBe(true);
-    expect(auditRows(ctx, app.id, "contact.promoted").filter((r) => r.resourceId === email)).toEqual([]);
+    expect(auditRows(ctx, { app_id: app.id, action: "contact.promoted", resource_id: email })).toEqual([]);
     expect(outboxTo("stale-promoter@example.test")).toEqual([]);
   });
 
@@ -125,7 +124,7 @@ describe("a session that proved its password more than 10 minutes ago", () => {
     expect(userRow(ctx, u.id)!.passwordHash).toBe(before);
     expect(sessionRow(ctx, other.sessionId)!.revokedAt).toBeNull();
     expect(
-      auditRows(ctx, app.id, "user.password_change_failed").filter((r) => r.resourceId === u.id),
+      auditRows(ctx, { app_id: app.id, action: "user.password_change_failed", resource_id: u.id }),
     ).toEqual([]);
     expect(outboxTo("stale-changer@example.test")).toEqual([]);
   });
@@ -178,8 +177,12 @@ describe("POST /{app_slug}/v1/me/reauthenticate", () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ authenticated_at: new Date(ctx.clock.now()).toISOString() });
     expect(sessionRow(ctx, u.sessionId)!.authenticatedAt).toBe(ctx.clock.now());
-    const row = auditRows(ctx, app.id, "session.reauthenticated").find((r) => r.resourceId === u.sessionId);
-    expect(row).toMatchObject({ actorType: "end_user", actorId: u.id, details: { user_id: u.id } });
+    const row = auditRows(ctx, {
+      app_id: app.id,
+      action: "session.reauthenticated",
+      resource_id: u.sessionId,
+    })[0];
+    expect(row).toMatchObject({ actor_type: "end_user", actor_id: u.id, details: { user_id: u.id } });
 
     expect((await promote(u, app, email)).status).toBe(204);
     expect((await remove(u, app, phone)).status).toBe(204);
@@ -194,13 +197,15 @@ describe("POST /{app_slug}/v1/me/reauthenticate", () => {
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
     expect(sessionRow(ctx, u.sessionId)!.authenticatedAt).toBe(before);
-    const rows = auditRows(ctx, app.id, "session.reauthentication_failed").filter(
-      (r) => r.resourceId === u.sessionId,
-    );
+    const rows = auditRows(ctx, {
+      app_id: app.id,
+      action: "session.reauthentication_failed",
+      resource_id: u.sessionId,
+    });
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ actorId: u.id, details: { user_id: u.id, reason: "invalid_password" } });
+    expect(rows[0]).toMatchObject({ actor_id: u.id, details: { user_id: u.id, reason: "invalid_password" } });
     expect(
-      auditRows(ctx, app.id, "session.reauthenticated").filter((r) => r.resourceId === u.sessionId),
+      auditRows(ctx, { app_id: app.id, action: "session.reauthenticated", resource_id: u.sessionId }),
     ).toEqual([]);
     expect((await promote(u, app, email)).status).toBe(403);
   });
@@ -210,9 +215,11 @@ describe("POST /{app_slug}/v1/me/reauthenticate", () => {
     const res = await reauth(p, app, { password: "anything at all here" });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
-    const row = auditRows(ctx, app.id, "session.reauthentication_failed").find(
-      (r) => r.resourceId === p.sessionId,
-    );
+    const row = auditRows(ctx, {
+      app_id: app.id,
+      action: "session.reauthentication_failed",
+      resource_id: p.sessionId,
+    })[0];
     expect(row?.details).toEqual({ user_id: p.id, reason: "no_password" });
   });
 

@@ -2,17 +2,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { MINUTE } from "../../../src/core/clock.ts";
 import { tx } from "../../../src/db/client.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import {
-  auditRows,
-  bearer,
-  createUser,
-  openSession,
-  sessionRow,
-  type TestApp,
-  type TestUser,
-} from "./me-fixtures.ts";
+import { bearer, createUser, openSession, sessionRow, type TestApp, type TestUser } from "./me-fixtures.ts";
 
 let ctx: TestContext;
 let app: TestApp;
@@ -83,11 +75,15 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id}", () => {
     expect(dead.body.code).toBe("TOKEN_REVOKED");
     expect((await list(u)).body.data.map((s: { id: string }) => s.id)).toEqual([u.sessionId]);
 
-    const row = auditRows(ctx, app.id, "session.revoked").find((r) => r.resourceId === phone.sessionId);
+    const row = auditRows(ctx, {
+      app_id: app.id,
+      action: "session.revoked",
+      resource_id: phone.sessionId,
+    })[0];
     expect(row).toMatchObject({
-      actorType: "end_user",
-      actorId: u.id,
-      resourceType: "session",
+      actor_type: "end_user",
+      actor_id: u.id,
+      resource_type: "session",
       details: { user_id: u.id, reason: "user_revoked", current: false },
     });
   });
@@ -143,12 +139,12 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id}", () => {
 
   test("revoking the current session is allowed and ends the caller's own token", async () => {
     const self = await createUser(ctx, app, "self-revoker");
-    const before = auditRows(ctx, app.id, "session.revoked").length;
+    const before = auditRows(ctx, { app_id: app.id, action: "session.revoked" }).length;
     expect((await revoke(self, self.sessionId)).status).toBe(204);
     const after = await list(self);
     expect(after.status).toBe(401);
     expect(after.body.code).toBe("TOKEN_REVOKED");
-    const rows = auditRows(ctx, app.id, "session.revoked");
+    const rows = auditRows(ctx, { app_id: app.id, action: "session.revoked" });
     expect(rows).toHaveLength(before + 1);
     expect(rows.at(-1)!.details).toMatchObject({ current: true });
   });
