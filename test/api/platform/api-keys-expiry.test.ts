@@ -9,8 +9,8 @@ import { runCli } from "../../../src/cli/index.ts";
 import { DAY, HOUR, SECOND } from "../../../src/core/clock.ts";
 import { MAX_KEY_LIFETIME_MS } from "../../../src/core/expiry.ts";
 import { paks } from "../../../src/db/schema.ts";
+import { auditRows } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditRowsFor } from "./helpers.ts";
 
 const WS = { workspace_slug: "default" };
 const KEYS = "/v1/workspaces/{workspace_slug}/api-keys";
@@ -49,7 +49,9 @@ describe("minting a PAK with expires_at", () => {
     expect(res.body.record.expires_at).toBe(expiresAt);
     const id = res.body.record.id;
     expect(rowOf(id)!.expiresAt).toBe(Date.parse(expiresAt));
-    expect(auditRowsFor(ctx, "pak.created", id).at(-1)!.details).toMatchObject({ expires_at: expiresAt });
+    expect(auditRows(ctx, { action: "pak.created", resource_id: id }).at(-1)!.details).toMatchObject({
+      expires_at: expiresAt,
+    });
 
     const one = await ctx.call("GET", KEY, { params: { ...WS, id }, auth: { cookie } });
     expect(one.body.expires_at).toBe(expiresAt);

@@ -4,8 +4,9 @@ import { eq } from "drizzle-orm";
 import { SECOND } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { pakPolicies, paks } from "../../../src/db/schema.ts";
+import { auditRows, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditRows, auditRowsFor, insertWorkspace, userWithRole } from "./helpers.ts";
+import { userWithRole } from "./helpers.ts";
 
 const WS = { workspace_slug: "default" };
 const KEYS = "/v1/workspaces/{workspace_slug}/api-keys";
@@ -69,9 +70,9 @@ describe("minting", () => {
     expect(got.body).toEqual(record);
     expect(list.body.map((k: { id: string }) => k.id)).toContain(record.id);
 
-    const audit = auditRowsFor(ctx, "pak.created", record.id);
+    const audit = auditRows(ctx, { action: "pak.created", resource_id: record.id });
     expect(audit).toHaveLength(1);
-    expect(audit[0]!.actorType).toBe("platform_user");
+    expect(audit[0]!.actor_type).toBe("platform_user");
     expect(JSON.stringify(audit[0])).not.toContain(token);
   });
 
@@ -165,14 +166,14 @@ describe("revoking and updating", () => {
     expect(
       (await ctx.call("DELETE", KEY, { params: { ...WS, id: record.id }, auth: { cookie } })).status,
     ).toBe(204);
-    expect(auditRowsFor(ctx, "pak.revoked", record.id)).toHaveLength(1);
+    expect(auditRows(ctx, { action: "pak.revoked", resource_id: record.id })).toHaveLength(1);
   });
 
   test("a PAK with heimdall.delete may revoke itself, and is refused from then on", async () => {
     const boot = (await ctx.call("GET", KEYS, { params: WS })).body[0];
     expect((await ctx.call("DELETE", KEY, { params: { ...WS, id: boot.id } })).status).toBe(204);
     expect((await ctx.call("GET", KEYS, { params: WS })).status).toBe(401);
-    expect(auditRowsFor(ctx, "pak.revoked", boot.id)[0]!.actorType).toBe("pak");
+    expect(auditRows(ctx, { action: "pak.revoked", resource_id: boot.id })[0]!.actor_type).toBe("pak");
   });
 
   test("PATCH changes name and description only, and is audited", async () => {
@@ -188,7 +189,7 @@ describe("revoking and updating", () => {
     expect(res.body).toMatchObject({ name: "new", description: null, token_prefix: record.token_prefix });
     expect(res.body.updated_at).not.toBe(record.updated_at);
     expect(res.body.policies).toEqual(record.policies);
-    expect(auditRowsFor(ctx, "pak.updated", record.id)[0]!.details).toEqual({
+    expect(auditRows(ctx, { action: "pak.updated", resource_id: record.id })[0]!.details).toEqual({
       changed: ["name", "description"],
     });
   });
@@ -239,27 +240,27 @@ describe("last use", () => {
     }
     let row = ctx.deps.db.select().from(paks).where(eq(paks.id, record.id)).get()!;
     expect(row.lastUsedAt).toBe(t0);
-    expect(auditRowsFor(ctx, "pak.used", record.id)).toHaveLength(1);
+    expect(auditRows(ctx, { action: "pak.used", resource_id: record.id })).toHaveLength(1);
     ctx.clock.set(t0 + 60 * SECOND);
     await ctx.call("GET", "/v1/workspaces", { auth: { pak: token } });
     row = ctx.deps.db.select().from(paks).where(eq(paks.id, record.id)).get()!;
     expect(row.lastUsedAt).toBe(t0 + 60 * SECOND);
-    const used = auditRowsFor(ctx, "pak.used", record.id);
+    const used = auditRows(ctx, { action: "pak.used", resource_id: record.id });
     expect(used).toHaveLength(2);
     expect(used[1]!).toMatchObject({
       chain: `workspace:${ctx.workspaceId}`,
-      actorType: "pak",
-      actorId: record.id,
+      actor_type: "pak",
+      actor_id: record.id,
     });
     const got = await ctx.call("GET", KEY, { params: { ...WS, id: record.id } });
     expect(got.body.last_used_at).toBe(new Date(t0 + 60 * SECOND).toISOString());
   });
 
   test("a refused PAK call (human-only route) records no use", async () => {
-    const before = auditRows(ctx, "pak.used").length;
+    const before = auditRows(ctx, { action: "pak.used" }).length;
     ctx.clock.advance(120 * SECOND);
     await ctx.call("GET", "/v1/me");
-    expect(auditRows(ctx, "pak.used")).toHaveLength(before);
+    expect(auditRows(ctx, { action: "pak.used" })).toHaveLength(before);
   });
 });
 

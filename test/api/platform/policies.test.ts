@@ -1,8 +1,9 @@
 /** @module Managed workspace policies: CRUD, name rules, statement validation, human-only authoring, catalog. */
 import { beforeEach, describe, expect, test } from "bun:test";
 import { HEIMDALL_ACTIONS } from "../../../src/access/pak-policy.ts";
+import { auditRows } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditRowsFor, userWithRole } from "./helpers.ts";
+import { userWithRole } from "./helpers.ts";
 
 const WS = { workspace_slug: "default" };
 const LIST = "/v1/workspaces/{workspace_slug}/policies";
@@ -59,15 +60,15 @@ describe("CRUD", () => {
     expect(gone.body.code).toBe("POLICY_NOT_FOUND");
 
     for (const action of ["policy.created", "policy.updated", "policy.deleted"]) {
-      const rows = auditRowsFor(ctx, action, id);
+      const rows = auditRows(ctx, { action, resource_id: id });
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({
         chain: `workspace:${ctx.workspaceId}`,
-        actorType: "platform_user",
-        actorId: ctx.ownerId,
+        actor_type: "platform_user",
+        actor_id: ctx.ownerId,
       });
     }
-    expect(auditRowsFor(ctx, "policy.updated", id)[0]!.details).toEqual({
+    expect(auditRows(ctx, { action: "policy.updated", resource_id: id })[0]!.details).toEqual({
       changed: ["name", "description", "policy"],
     });
   });

@@ -13,8 +13,8 @@ import { openDatabase } from "../../../src/db/client.ts";
 import { paks, platformUsers, workspacePolicies } from "../../../src/db/schema.ts";
 import { buildDeps } from "../../../src/deps.ts";
 import { createMasterKeyFile } from "../../../src/vault/master-key.ts";
+import { auditRows } from "../../support/fixtures.ts";
 import { BOOT_PAK, createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditRows } from "./helpers.ts";
 
 function freshDeps() {
   const dir = mkdtempSync(join(tmpdir(), "heimdall-test-"));
@@ -91,7 +91,7 @@ describe("CLI calls on a bootstrapped instance", () => {
     const cookie = await ctx.signIn("ops@example.test", r.password);
     const list = await ctx.call("GET", "/v1/workspaces", { auth: { cookie } });
     expect(list.body.data[0].member_role).toBe("viewer");
-    expect(auditRows(ctx, "member.added")).toHaveLength(1);
+    expect(auditRows(ctx, { action: "member.added" })).toHaveLength(1);
 
     expect(await codeOf(ctx.deps.provisioning.createUser({ email: "ops@example.test" }))).toBe("EMAIL_TAKEN");
     expect(
@@ -115,7 +115,7 @@ describe("CLI calls on a bootstrapped instance", () => {
     });
     expect(res.status).toBe(200);
     expect(res.body).toHaveLength(2);
-    expect(auditRows(ctx, "pak.created").at(-1)!.actorType).toBe("system");
+    expect(auditRows(ctx, { action: "pak.created" }).at(-1)!.actor_type).toBe("system");
   });
 
   test("pak create with a policy file binds a new policy holding exactly those statements", async () => {

@@ -6,8 +6,8 @@ import type { PasswordHasher } from "../../../src/passwords/hasher.ts";
 import { SIGNIN_THROTTLE } from "../../../src/ratelimit/signin-throttle.ts";
 import { createPlatformSessionService } from "../../../src/workspaces/sessions.ts";
 import { behindProxy, from, PROXY_ENV } from "../../support/client-address.ts";
+import { auditRows } from "../../support/fixtures.ts";
 import { BOOT_EMAIL, BOOT_PASSWORD, createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditRows } from "./helpers.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -47,15 +47,15 @@ describe("POST /v1/auth/signin under attack", () => {
     expect(refused.at(-1)!.headers.get("ratelimit-limit")).toBe("30");
 
     // Audited: the failures, the start of the back-off, the refusals.
-    const failed = auditRows(ctx, "platform.signin_failed");
+    const failed = auditRows(ctx, { action: "platform.signin_failed" });
     expect(failed.filter((r) => r.details?.reason === "wrong_password")).toHaveLength(5);
     const throttledRows = failed.filter((r) => r.details?.reason === "throttled");
     expect(throttledRows).toHaveLength(25);
-    expect(throttledRows[0]).toMatchObject({ resourceId: ctx.ownerId, ip: ATTACKER });
+    expect(throttledRows[0]).toMatchObject({ resource_id: ctx.ownerId, ip: ATTACKER });
     expect(throttledRows[0]!.details).toEqual({ reason: "throttled", throttle: "address" });
-    const started = auditRows(ctx, "platform.signin_throttled");
+    const started = auditRows(ctx, { action: "platform.signin_throttled" });
     expect(started).toHaveLength(1);
-    expect(started[0]).toMatchObject({ resourceId: ctx.ownerId, ip: ATTACKER, actorType: "system" });
+    expect(started[0]).toMatchObject({ resource_id: ctx.ownerId, ip: ATTACKER, actor_type: "system" });
     expect(started[0]!.details).toMatchObject({ throttle: "address", failures: 5 });
 
     // After the minute the pair gets one more try; failing it doubles the back-off. The right password is
@@ -68,7 +68,10 @@ describe("POST /v1/auth/signin under attack", () => {
     expect(during.headers.get("retry-after")).toBe("120");
     const elsewhere = await signin(BOOT_EMAIL, BOOT_PASSWORD, OPERATOR);
     expect(elsewhere.status).toBe(200);
-    expect(auditRows(ctx, "platform.signin").at(-1)).toMatchObject({ ip: OPERATOR, actorId: ctx.ownerId });
+    expect(auditRows(ctx, { action: "platform.signin" }).at(-1)).toMatchObject({
+      ip: OPERATOR,
+      actor_id: ctx.ownerId,
+    });
   });
 
   test("the back-off is keyed by the identifier as typed: the username and the email count apart, any case alike", async () => {
@@ -115,11 +118,11 @@ describe("POST /v1/auth/signin under attack", () => {
         expect(res.status).toBe(401);
       }
     }
-    const ceiling = auditRows(ctx, "platform.signin_throttled").filter(
+    const ceiling = auditRows(ctx, { action: "platform.signin_throttled" }).filter(
       (r) => r.details?.throttle === "identifier",
     );
     expect(ceiling).toHaveLength(1);
-    expect(ceiling[0]).toMatchObject({ resourceId: ctx.ownerId, chain: `workspace:${ctx.workspaceId}` });
+    expect(ceiling[0]).toMatchObject({ resource_id: ctx.ownerId, chain: `workspace:${ctx.workspaceId}` });
 
     const refused = await signin(BOOT_EMAIL, BOOT_PASSWORD, OPERATOR);
     expect(refused.status).toBe(429);

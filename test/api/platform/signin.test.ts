@@ -13,8 +13,9 @@ import { openDatabase } from "../../../src/db/client.ts";
 import { platformSessions } from "../../../src/db/schema.ts";
 import { buildDeps } from "../../../src/deps.ts";
 import { createMasterKeyFile } from "../../../src/vault/master-key.ts";
+import { auditRows } from "../../support/fixtures.ts";
 import { BOOT_EMAIL, BOOT_PASSWORD, createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditRows, USER_PASSWORD, userWithRole } from "./helpers.ts";
+import { USER_PASSWORD, userWithRole } from "./helpers.ts";
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -44,10 +45,10 @@ describe("POST /v1/auth/signin", () => {
       .get();
     expect(row?.userId).toBe(ctx.ownerId);
     expect(JSON.stringify(row)).not.toContain(res.body.access_token);
-    const audit = auditRows(ctx, "platform.signin");
+    const audit = auditRows(ctx, { action: "platform.signin" });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.chain).toBe(`workspace:${ctx.workspaceId}`);
-    expect(audit[0]!.actorId).toBe(ctx.ownerId);
+    expect(audit[0]!.actor_id).toBe(ctx.ownerId);
   });
 
   test("accepts the username and a mixed-case email", async () => {
@@ -79,7 +80,7 @@ describe("POST /v1/auth/signin", () => {
     }
     expect(Object.keys(wrong.body).sort()).toEqual(Object.keys(unknown.body).sort());
     expect(wrong.body.message).toBe(unknown.body.message);
-    const rows = auditRows(ctx, "platform.signin_failed");
+    const rows = auditRows(ctx, { action: "platform.signin_failed" });
     expect(rows.map((r) => [r.chain, r.details?.reason])).toEqual([
       [`workspace:${ctx.workspaceId}`, "wrong_password"],
       ["platform", "unknown_user"],
@@ -214,7 +215,7 @@ describe("POST /v1/auth/logout", () => {
     const me = await ctx.call("GET", "/v1/me", { auth: { cookie } });
     expect(me.status).toBe(401);
     expect(me.body.code).toBe("INVALID_TOKEN");
-    expect(auditRows(ctx, "platform.logout")).toHaveLength(1);
+    expect(auditRows(ctx, { action: "platform.logout" })).toHaveLength(1);
   });
 
   test("with the token in the body (LogoutDto.refresh_token) and no other credential", async () => {

@@ -1,8 +1,9 @@
 /** @module Workspaces and members: visibility per caller, cursor pagination, cross-workspace isolation. */
 import { beforeEach, describe, expect, test } from "bun:test";
 import { SECOND } from "../../../src/core/clock.ts";
+import { auditRows, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditRows, insertWorkspace, userWithRole } from "./helpers.ts";
+import { userWithRole } from "./helpers.ts";
 
 let ctx: TestContext;
 let cookie: string;
@@ -179,12 +180,12 @@ describe("GET /v1/workspaces/{workspace_slug}/members", () => {
       ["owner@example.test", "owner", "owner"],
     ]);
     expect(res.body.data.every((m: { role_is_system: boolean }) => m.role_is_system)).toBe(true);
-    const rows = auditRows(ctx, "workspace.members_listed");
+    const rows = auditRows(ctx, { action: "workspace.members_listed" });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
-      actorType: "platform_user",
-      actorId: viewer.id,
-      workspaceId: ctx.workspaceId,
+      actor_type: "platform_user",
+      actor_id: viewer.id,
+      workspace_id: ctx.workspaceId,
     });
   });
 
