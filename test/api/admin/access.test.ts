@@ -1,6 +1,6 @@
 /** @module Admin API access rules: credentials, PAK policy, workspace roles and cross-workspace hiding, for every app route. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   allow,
@@ -11,7 +11,6 @@ import {
   insertBareApp,
   insertMember,
   insertPak,
-  insertWorkspace,
 } from "./fixtures.ts";
 
 let ctx: TestContext;

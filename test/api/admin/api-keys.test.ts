@@ -4,20 +4,18 @@ import { eq } from "drizzle-orm";
 import { API_KEY_USE_DEBOUNCE_MS } from "../../../src/api-keys/service.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { appApiKeys, idempotencyKeys } from "../../../src/db/schema.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {
   allow,
   auditCount,
-  auditRowsOf,
   bootstrapPakId,
   detailFields,
   errCode,
   expectLastAudit,
   insertMember,
   insertPak,
-  insertWorkspace,
 } from "./fixtures.ts";
 
 type Created = {
@@ -72,7 +70,7 @@ describe("POST /api-keys", () => {
     });
     expect(JSON.stringify(row)).not.toContain(res.body.key);
     const audit = expectLastAudit(ctx, app.id, "api_key.created", "pak", bootstrapPakId(ctx));
-    expect(audit.resourceId).toBe(res.body.id);
+    expect(audit.resource_id).toBe(res.body.id);
     expect(JSON.stringify(audit.details)).not.toContain(res.body.key);
   });
 
@@ -197,8 +195,7 @@ describe("authenticate (the Consumer admin lane's key check)", () => {
   });
 
   test("last_used_at and the api_key.used row are written at most once a minute", () => {
-    const uses = () =>
-      auditRowsOf(ctx, app.id).filter((r) => r.action === "api_key.used" && r.resourceId === key.id).length;
+    const uses = () => auditRows(ctx, { app_id: app.id, action: "api_key.used", resource_id: key.id }).length;
     ctx.clock.advance(API_KEY_USE_DEBOUNCE_MS + 1);
     const before = uses();
     ctx.deps.apiKeys.authenticate(app.id, key.key, { requestId: "r1", ip: "10.0.0.1" });
@@ -212,10 +209,8 @@ describe("authenticate (the Consumer admin lane's key check)", () => {
     ctx.deps.apiKeys.authenticate(app.id, key.key);
     expect(rowOf(key.id)!.lastUsedAt).toBe(ctx.clock.now());
     expect(uses()).toBe(before + 2);
-    const row = auditRowsOf(ctx, app.id)
-      .filter((r) => r.action === "api_key.used")
-      .at(-2)!;
-    expect(row).toMatchObject({ actorType: "api_key", actorId: key.id, ip: "10.0.0.1", requestId: "r1" });
+    const row = auditRows(ctx, { app_id: app.id, action: "api_key.used" }).at(-2)!;
+    expect(row).toMatchObject({ actor_type: "api_key", actor_id: key.id, ip: "10.0.0.1", request_id: "r1" });
     expect(ctx.deps.audit.verify().ok).toBe(true);
   });
 
@@ -236,7 +231,7 @@ describe("DELETE /api-keys/{key_id}", () => {
     expect(rowOf(key.id)).toBeUndefined();
     expect(ctx.deps.apiKeys.authenticate(app.id, key.key)).toBeNull();
     const audit = expectLastAudit(ctx, app.id, "api_key.deleted", "pak");
-    expect(audit.resourceId).toBe(key.id);
+    expect(audit.resource_id).toBe(key.id);
     const again = await ctx.call("DELETE", ONE, { params: { app_id: app.id, key_id: key.id } });
     expect(again.status).toBe(404);
     expect(errCode(again)).toBe("API_KEY_NOT_FOUND");

@@ -3,16 +3,9 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { MINUTE } from "../../../src/core/clock.ts";
 import { apps, authConfigs, signingKeys } from "../../../src/db/schema.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import {
-  auditCount,
-  auditRowsOf,
-  bootstrapPakId,
-  detailFields,
-  errCode,
-  expectLastAudit,
-} from "./fixtures.ts";
+import { auditCount, bootstrapPakId, detailFields, errCode, expectLastAudit } from "./fixtures.ts";
 
 let ctx: TestContext;
 let cookie: string;
@@ -48,9 +41,9 @@ describe("POST /v1/apps", () => {
     expect(JSON.parse(ctx.deps.keys.jwks(app.id)!.body).keys).toHaveLength(2);
 
     const row = expectLastAudit(ctx, app.id, "app.created", "pak", pakId);
-    expect(row.resourceType).toBe("app");
-    expect(row.resourceId).toBe(app.id);
-    expect(row.workspaceId).toBe(ctx.workspaceId);
+    expect(row.resource_type).toBe("app");
+    expect(row.resource_id).toBe(app.id);
+    expect(row.workspace_id).toBe(ctx.workspaceId);
     expect(row.details).toMatchObject({ slug: "acme-app", workspace_id: ctx.workspaceId });
   });
 
@@ -315,7 +308,7 @@ describe("DELETE /v1/apps/{app_id}", () => {
       expect(db.select().from(authConfigs).where(eq(authConfigs.appId, app.id)).all()).toEqual([]);
       expect(ctx.deps.keys.jwks(app.id)).toBeNull();
 
-      expect(auditRowsOf(ctx, app.id).map((r) => r.action)).toEqual([
+      expect(auditRows(ctx, { app_id: app.id }).map((r) => r.action)).toEqual([
         "app.created",
         "app.updated",
         "app.deleted",

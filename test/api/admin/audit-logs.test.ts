@@ -1,9 +1,9 @@
 /** @module GET /v1/apps/{app_id}/audit-logs: shape, order, filters, cursor pagination, isolation between apps. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { encodeCursor } from "../../../src/core/pagination.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { auditCount, auditRowsOf, bootstrapPakId, detailFields, errCode, insertBareApp } from "./fixtures.ts";
+import { auditCount, bootstrapPakId, detailFields, errCode, insertBareApp } from "./fixtures.ts";
 
 type Entry = {
   id: string;
@@ -58,7 +58,7 @@ beforeAll(async () => {
     actor: { type: "pak", id: pakId },
     details: {},
   });
-  expected = auditRowsOf(ctx, app.id)
+  expected = auditRows(ctx, { app_id: app.id })
     .map((r) => r.id)
     .reverse();
 });

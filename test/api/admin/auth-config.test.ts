@@ -63,7 +63,7 @@ describe("PATCH", () => {
     current = { ...current, signup_enabled: false, max_sessions: 3, oauth_link_policy: "auto" };
     expect(res.body).toEqual(current);
     const row = expectLastAudit(ctx, app.id, "auth_config.updated", "pak");
-    expect(row.resourceType).toBe("auth_config");
+    expect(row.resource_type).toBe("auth_config");
     expect(row.details).toEqual({ changed: ["signup_enabled", "max_sessions", "oauth_link_policy"] });
     const again = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", { params: { app_id: app.id } });
     expect(again.body).toEqual(current);

@@ -12,10 +12,10 @@ import {
   signingKeys,
   vaultSecrets,
 } from "../../../src/db/schema.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
-import { auditCount, detailFields, errCode, insertWorkspace } from "./fixtures.ts";
+import { auditCount, detailFields, errCode } from "./fixtures.ts";
 
 let ctx: TestContext;
 let cookie: string;

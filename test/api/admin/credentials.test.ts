@@ -4,13 +4,12 @@ import { eq } from "drizzle-orm";
 import { HOUR } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { idempotencyKeys, m2mClients, vaultSecrets } from "../../../src/db/schema.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {
   allow,
   auditCount,
-  auditRowsOf,
   bootstrapPakId,
   deny,
   detailFields,
@@ -18,7 +17,6 @@ import {
   expectLastAudit,
   insertMember,
   insertPak,
-  insertWorkspace,
 } from "./fixtures.ts";
 
 type Created = { id: string; client_id: string; client_secret: string; name: string; created_at: string };
@@ -62,7 +60,7 @@ describe("POST /credentials", () => {
     expect(row.scopes).toEqual(["user.read", "user.list"]);
     expect(JSON.stringify(row)).not.toContain(res.body.client_secret);
     const audit = expectLastAudit(ctx, app.id, "m2m_client.created", "pak", bootstrapPakId(ctx));
-    expect(audit.resourceId).toBe(res.body.id);
+    expect(audit.resource_id).toBe(res.body.id);
     expect(JSON.stringify(audit.details)).not.toContain(res.body.client_secret);
   });
 
@@ -396,7 +394,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     expect(res.text).toBe("");
     expect(rowOf(client.client_id)).toBeUndefined();
     const audit = expectLastAudit(ctx, app.id, "m2m_client.deleted", "pak");
-    expect(audit.resourceId).toBe(client.id);
+    expect(audit.resource_id).toBe(client.id);
     const again = await ctx.call("DELETE", ONE, { params });
     expect(again.status).toBe(404);
     expect(errCode(again)).toBe("M2M_CLIENT_NOT_FOUND");
@@ -509,6 +507,6 @@ describe("archived app", () => {
     }
     expect((await ctx.call("GET", ONE, { params })).status).toBe(200);
     expect((await ctx.call("DELETE", ONE, { params })).status).toBe(204);
-    expect(auditRowsOf(ctx, doomed.id).at(-1)?.action).toBe("m2m_client.deleted");
+    expect(auditRows(ctx, { app_id: doomed.id }).at(-1)?.action).toBe("m2m_client.deleted");
   });
 });

@@ -1,6 +1,6 @@
-/** @module Admin API test fixtures: direct-row workspaces, apps, PAKs and members, and audit-row readers. */
+/** @module Admin API test fixtures: direct-row memberships, apps, PAKs and members, and audit assertions. */
 import { expect } from "bun:test";
-import { asc, eq, isNotNull } from "drizzle-orm";
+import { eq, isNotNull } from "drizzle-orm";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId, randomToken } from "../../../src/core/ids.ts";
 import type { PolicyStatement, WorkspaceRole } from "../../../src/core/principal.ts";
@@ -12,22 +12,9 @@ import {
   platformUsers,
   workspaceMembers,
   workspacePolicies,
-  workspaces,
 } from "../../../src/db/schema.ts";
-
+import { auditRows } from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
-
-/** A workspace the bootstrap owner is not a member of (unless `ownerRole` is given). */
-export function insertWorkspace(ctx: TestContext, slug: string, ownerRole?: WorkspaceRole): string {
-  const id = newId(ctx.clock);
-  const now = ctx.clock.now();
-  ctx.deps.db
-    .insert(workspaces)
-    .values({ id, slug, displayName: slug, createdBy: ctx.ownerId, createdAt: now, updatedAt: now })
-    .run();
-  if (ownerRole) addMembership(ctx, id, ctx.ownerId, ownerRole);
-  return id;
-}
 
 export function addMembership(
   ctx: TestContext,
@@ -140,15 +127,6 @@ export function bootstrapPakId(ctx: TestContext): string {
   return row.id;
 }
 
-export function auditRowsOf(ctx: TestContext, appId: string) {
-  return ctx.deps.db
-    .select()
-    .from(auditLog)
-    .where(eq(auditLog.appId, appId))
-    .orderBy(asc(auditLog.seq))
-    .all();
-}
-
 /** App-event rows only: platform rows such as the debounced `pak.used` come and go with the clock. */
 export function auditCount(ctx: TestContext): number {
   return ctx.deps.db.select({ seq: auditLog.seq }).from(auditLog).where(isNotNull(auditLog.appId)).all()
@@ -163,10 +141,10 @@ export function expectLastAudit(
   actorType: string,
   actorId?: string,
 ) {
-  const last = auditRowsOf(ctx, appId).at(-1);
+  const last = auditRows(ctx, { app_id: appId }).at(-1);
   expect(last?.action).toBe(action);
-  expect(last?.actorType as string | undefined).toBe(actorType);
-  if (actorId !== undefined) expect(last?.actorId).toBe(actorId);
+  expect(last?.actor_type).toBe(actorType);
+  if (actorId !== undefined) expect(last?.actor_id).toBe(actorId);
   expect(ctx.deps.audit.verify().ok).toBe(true);
   return last!;
 }

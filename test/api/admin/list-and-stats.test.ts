@@ -3,9 +3,9 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { encodeCursor } from "../../../src/core/pagination.ts";
 import { paks } from "../../../src/db/schema.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { allow, detailFields, errCode, insertBareApp, insertPak, insertWorkspace } from "./fixtures.ts";
+import { allow, detailFields, errCode, insertBareApp, insertPak } from "./fixtures.ts";
 
 type ListBody = { data: AppBody[]; pagination: { has_more: boolean; next_cursor: string | null } };
 type StatsBody = { apps: number; end_users: number; api_keys_active: number };

@@ -1,7 +1,7 @@
 /** @module Admin API permissions: the catalogue (system + custom), create, delete with cascade, and the enforced list. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import {
@@ -13,7 +13,6 @@ import {
   expectLastAudit,
   insertBareApp,
   insertPak,
-  insertWorkspace,
 } from "./fixtures.ts";
 
 const LIST = "/v1/apps/{app_id}/permissions";
@@ -52,7 +51,7 @@ describe("POST /permissions", () => {
       { key: "invoice.read", is_system: 0 },
     ]);
     const audit = expectLastAudit(ctx, app.id, "permission.created", "pak", bootstrapPakId(ctx));
-    expect(audit.resourceId).toBe(res.body.id);
+    expect(audit.resource_id).toBe(res.body.id);
     expect(audit.details).toMatchObject({ key: "invoice.read" });
   });
 
@@ -157,7 +156,7 @@ describe("DELETE /permissions/{permission_key}", () => {
     expect(ctx.deps.permissions.forEndUser(app.id, "owner").has("report.export")).toBe(false);
     expect(ctx.deps.permissions.forEndUser(app.id, "analyst")).toEqual(new Set(["user.read"]));
     const audit = expectLastAudit(ctx, app.id, "permission.deleted", "pak");
-    expect(audit.resourceId).toBe(id);
+    expect(audit.resource_id).toBe(id);
     expect(audit.details).toEqual({ key: "report.export", unbound_roles: 1 });
   });
 

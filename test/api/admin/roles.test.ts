@@ -1,7 +1,7 @@
 /** @module Admin API roles: list, create, read, describe, delete, set permissions, assign, the catalogue; both platform lanes. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import { createEndUser } from "../consumer/verify-fixtures.ts";
@@ -15,7 +15,6 @@ import {
   insertBareApp,
   insertMember,
   insertPak,
-  insertWorkspace,
 } from "./fixtures.ts";
 
 const ROLES = "/v1/apps/{app_id}/roles";
@@ -124,7 +123,7 @@ describe("POST /roles", () => {
     });
     expect(boundKeys(app.id, "editor")).toEqual([]);
     const audit = expectLastAudit(ctx, app.id, "role.created", "pak", bootstrapPakId(ctx));
-    expect(audit.resourceId).toBe(res.body.id);
+    expect(audit.resource_id).toBe(res.body.id);
   });
 
   test("a description is optional (null)", async () => {
@@ -286,7 +285,7 @@ describe("DELETE /roles/{role_name}", () => {
     expect(q("SELECT 1 FROM roles WHERE id = ?", roleId)).toHaveLength(0);
     expect(q("SELECT 1 FROM role_permissions WHERE role_id = ?", roleId)).toHaveLength(0);
     const audit = expectLastAudit(ctx, app.id, "role.deleted", "pak");
-    expect(audit.resourceId).toBe(roleId);
+    expect(audit.resource_id).toBe(roleId);
     expect(audit.details).toMatchObject({ name: "temp", permissions: ["invoice.read", "user.read"] });
   });
 
@@ -473,7 +472,7 @@ describe("POST /roles/assign", () => {
       { role: "editor" },
     ]);
     const audit = expectLastAudit(ctx, app.id, "role.assigned", "pak");
-    expect(audit.resourceId).toBe(u.id);
+    expect(audit.resource_id).toBe(u.id);
     expect(audit.details).toEqual({ role: "editor", previous_role: "member" });
   });
 

@@ -9,7 +9,7 @@ import type { OutgoingEmail } from "../../../src/email/transport.ts";
 import type { TestApp } from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
 
-export { allow, deny, insertPak, insertWorkspace } from "../admin/fixtures.ts";
+export { allow, deny, insertPak } from "../admin/fixtures.ts";
 
 export type CodesApp = TestApp;
 
