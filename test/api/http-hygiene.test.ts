@@ -282,18 +282,14 @@ describe("denials are audited", () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("CSRF_REJECTED");
-    const rows = ctx.deps.db.$client
-      .query<{ actor_type: string; actor_id: string; workspace_id: string; details: string }, []>(
-        "SELECT actor_type, actor_id, workspace_id, details FROM audit_log WHERE action = 'access.denied' AND app_id IS NULL",
-      )
-      .all();
+    const rows = auditRows(ctx, { action: "access.denied", app_id: null });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       actor_type: "platform_user",
       actor_id: ctx.ownerId,
       workspace_id: ctx.workspaceId,
     });
-    expect(JSON.parse(rows[0]!.details)).toEqual({
+    expect(rows[0]!.details).toEqual({
       reason: "csrf",
       method: "POST",
       path: "/v1/workspaces/default/policies",

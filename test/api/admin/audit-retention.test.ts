@@ -1,13 +1,12 @@
 /** @module Audit retention: the daily job prunes rows past the cutoff per chain, anchors each cut, and verify keeps working across it. */
 import { describe, expect, test } from "bun:test";
-import { asc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { createAuditRetention } from "../../../src/audit/retention.ts";
 import { DAY } from "../../../src/core/clock.ts";
 import { auditAnchors, auditLog } from "../../../src/db/schema.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 
-const allRows = (ctx: TestContext) => ctx.deps.db.select().from(auditLog).orderBy(asc(auditLog.seq)).all();
 const anchors = (ctx: TestContext) =>
   new Map(
     ctx.deps.db
@@ -38,7 +37,7 @@ async function agedLog(env: Record<string, string> = {}) {
   await rename(ctx, app, "Kept one");
   await rename(ctx, app, "Kept two");
   ctx.clock.advance(31 * DAY);
-  const before = allRows(ctx);
+  const before = auditRows(ctx);
   const cutoff = ctx.clock.now() - 90 * DAY;
   return { ctx, app, before, cutoff };
 }
@@ -46,14 +45,14 @@ async function agedLog(env: Record<string, string> = {}) {
 describe("audit.retention (default 90 days)", () => {
   test("the job prunes rows older than the cutoff, keeps the newer ones and anchors every chain it cut", async () => {
     const { ctx, app, before, cutoff } = await agedLog();
-    const old = before.filter((r) => r.createdAt < cutoff);
-    const young = before.filter((r) => r.createdAt >= cutoff);
+    const old = before.filter((r) => r.created_at < cutoff);
+    const young = before.filter((r) => r.created_at >= cutoff);
     expect(old.length).toBeGreaterThanOrEqual(3);
-    expect(young.filter((r) => r.appId === app.id).length).toBe(2);
+    expect(young.filter((r) => r.app_id === app.id).length).toBe(2);
 
     await ctx.deps.scheduler.runOnce("audit.retention");
 
-    const after = allRows(ctx);
+    const after = auditRows(ctx);
     expect(after.map((r) => r.id)).toEqual(young.map((r) => r.id));
     const cut = anchors(ctx);
     const chains = [...new Set(old.map((r) => r.chain))];
@@ -80,7 +79,7 @@ describe("audit.retention (default 90 days)", () => {
     expect(listed.status).toBe(200);
     expect((listed.body.data as { id: string }[]).map((e) => e.id)).toEqual(
       after
-        .filter((r) => r.appId === app.id)
+        .filter((r) => r.app_id === app.id)
         .map((r) => r.id)
         .reverse(),
     );
@@ -88,14 +87,14 @@ describe("audit.retention (default 90 days)", () => {
     const metrics = (await ctx.call("GET", "/metrics", { auth: null })).text;
     expect(metrics).toMatch(new RegExp(`^heimdall_audit_rows_pruned\\{\\} ${old.length}$`, "m"));
     const oldest = Number(metrics.match(/^heimdall_audit_oldest_row_age_seconds\{\} (\S+)$/m)?.[1]);
-    expect(oldest).toBe((ctx.clock.now() - after[0]!.createdAt) / 1000);
+    expect(oldest).toBe((ctx.clock.now() - after[0]!.created_at) / 1000);
     expect(oldest).toBeLessThan(90 * 86_400);
   });
 
   test("a second run finds nothing; later cuts move the anchor and add to its count", async () => {
     const { ctx, app, before, cutoff } = await agedLog();
     const first = await ctx.deps.auditRetention.prune();
-    expect(first.pruned).toBe(before.filter((r) => r.createdAt < cutoff).length);
+    expect(first.pruned).toBe(before.filter((r) => r.created_at < cutoff).length);
     expect(await ctx.deps.auditRetention.prune()).toEqual({ pruned: 0, chains: 0, batches: 0 });
     const appAnchor = anchors(ctx).get(app.id)!;
 
@@ -103,7 +102,7 @@ describe("audit.retention (default 90 days)", () => {
     const second = await ctx.deps.auditRetention.prune();
     expect(second.pruned).toBeGreaterThanOrEqual(2);
     const moved = anchors(ctx).get(app.id)!;
-    const keptBefore = before.filter((r) => r.appId === app.id && r.createdAt >= cutoff);
+    const keptBefore = before.filter((r) => r.app_id === app.id && r.created_at >= cutoff);
     expect(moved.prunedThroughSeq).toBe(keptBefore.at(-1)!.seq);
     expect(moved.hash).toBe(keptBefore.at(-1)!.hash);
     expect(moved.prunedCount).toBe(appAnchor.prunedCount + keptBefore.length);
@@ -114,16 +113,16 @@ describe("audit.retention (default 90 days)", () => {
     const { ctx, app } = await agedLog();
     ctx.clock.advance(365 * DAY);
     await ctx.deps.auditRetention.prune();
-    expect(allRows(ctx).filter((r) => r.appId === app.id)).toEqual([]);
+    expect(auditRows(ctx, { app_id: app.id })).toEqual([]);
     await rename(ctx, app, "After the cut");
-    const [row] = allRows(ctx).filter((r) => r.appId === app.id);
-    expect(row?.prevHash).toBe(anchors(ctx).get(app.id)!.hash);
+    const [row] = auditRows(ctx, { app_id: app.id });
+    expect(row?.prev_hash).toBe(anchors(ctx).get(app.id)!.hash);
     expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 
   test("small batches give the same result as one, in several transactions", async () => {
     const { ctx, before, cutoff } = await agedLog();
-    const old = before.filter((r) => r.createdAt < cutoff);
+    const old = before.filter((r) => r.created_at < cutoff);
     const retention = createAuditRetention({
       db: ctx.deps.db,
       clock: ctx.clock,
@@ -133,7 +132,7 @@ describe("audit.retention (default 90 days)", () => {
     const result = await retention.prune();
     expect(result.pruned).toBe(old.length);
     expect(result.batches).toBe(Math.ceil(old.length / 2));
-    expect(allRows(ctx).length).toBe(before.length - old.length);
+    expect(auditRows(ctx).length).toBe(before.length - old.length);
     const cut = anchors(ctx);
     for (const chain of new Set(old.map((r) => r.chain)))
       expect(cut.get(chain)?.prunedCount).toBe(old.filter((r) => r.chain === chain).length);
@@ -147,8 +146,8 @@ describe("audit.retention (default 90 days)", () => {
     await rename(ctx, app, "Back in time");
     ctx.clock.advance(200 * DAY);
     await ctx.deps.auditRetention.prune();
-    const kept = allRows(ctx);
-    expect(kept.some((r) => r.createdAt < cutoff)).toBe(true);
+    const kept = auditRows(ctx);
+    expect(kept.some((r) => r.created_at < cutoff)).toBe(true);
     expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 });
@@ -157,7 +156,7 @@ describe("verify after pruning still catches tampering", () => {
   async function pruned() {
     const aged = await agedLog();
     await aged.ctx.deps.auditRetention.prune();
-    const kept = allRows(aged.ctx).filter((r) => r.appId === aged.app.id);
+    const kept = auditRows(aged.ctx, { app_id: aged.app.id });
     expect(kept.length).toBe(2);
     return { ...aged, kept };
   }
@@ -221,7 +220,7 @@ describe("audit_retention_days = 0 keeps everything", () => {
     ctx.clock.advance(3650 * DAY);
     await ctx.deps.scheduler.runOnce("audit.retention");
     expect(await ctx.deps.auditRetention.prune()).toEqual({ pruned: 0, chains: 0, batches: 0 });
-    expect(allRows(ctx).map((r) => r.id)).toEqual(before.map((r) => r.id));
+    expect(auditRows(ctx).map((r) => r.id)).toEqual(before.map((r) => r.id));
     expect(anchors(ctx).size).toBe(0);
     expect(ctx.deps.audit.verify()).toMatchObject({ ok: true, pruned: 0 });
   });
@@ -229,7 +228,7 @@ describe("audit_retention_days = 0 keeps everything", () => {
   test("a shorter retention cuts more: 30 days prunes the day-60 rows too", async () => {
     const { ctx, app } = await agedLog({ HEIMDALL_AUDIT_RETENTION_DAYS: "30" });
     await ctx.deps.auditRetention.prune();
-    expect(allRows(ctx).filter((r) => r.appId === app.id)).toEqual([]);
+    expect(auditRows(ctx, { app_id: app.id })).toEqual([]);
     expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 });

@@ -1,11 +1,11 @@
 /** @module M2M secret rotation with a grace period: the old secret keeps working until its window ends, then never again. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { and, asc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { HOUR, SECOND } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
-import { auditLog, m2mClients } from "../../../src/db/schema.ts";
+import { m2mClients } from "../../../src/db/schema.ts";
 import { MAX_ROTATION_GRACE_SECONDS } from "../../../src/m2m/model.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import { detailFields, errCode, expectLastAudit } from "./fixtures.ts";
@@ -61,16 +61,8 @@ async function grant(clientId: string, secret: string): Promise<number> {
   return res.status;
 }
 
-const tokenRows = (clientRowId: string, action: string) =>
-  ctx.deps.db
-    .select()
-    .from(auditLog)
-    .where(and(eq(auditLog.resourceId, clientRowId), eq(auditLog.action, action)))
-    .orderBy(asc(auditLog.seq))
-    .all();
-
 const lastDetails = (clientRowId: string, action: string) =>
-  tokenRows(clientRowId, action).at(-1)?.details as Record<string, unknown> | undefined;
+  auditRows(ctx, { resource_id: clientRowId, action }).at(-1)?.details;
 
 const rowOf = (clientId: string) =>
   ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.clientId, clientId)).get()!;

@@ -297,7 +297,7 @@ describe("DELETE /end-users/{user_id}", () => {
     expect((await get(u.id)).status).toBe(404);
     expect(queryRows(ctx, "SELECT id FROM end_user_contacts WHERE user_id = ?", u.id)).toEqual([]);
     expect(queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", u.id)).toEqual([]);
-    const rows = queryRows(ctx, "SELECT action FROM audit_log WHERE resource_id = ? ORDER BY seq", u.id);
+    const rows = auditRows(ctx, { resource_id: u.id });
     expect(rows.map((r) => r.action)).toEqual(["user.updated", "user.deleted"]);
     // The id is all the kept rows hold of the account.
     expect(auditRows(ctx, { app_id: app.id, action: "user.deleted" }).at(-1)!.details).toEqual({

@@ -1,12 +1,11 @@
 /** @module Admin API test fixtures: direct-row memberships, apps, PAKs and members, and audit assertions. */
 import { expect } from "bun:test";
-import { eq, isNotNull } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId, randomToken } from "../../../src/core/ids.ts";
 import type { PolicyStatement, WorkspaceRole } from "../../../src/core/principal.ts";
 import {
   apps,
-  auditLog,
   pakPolicies,
   paks,
   platformUsers,
@@ -129,8 +128,7 @@ export function bootstrapPakId(ctx: TestContext): string {
 
 /** App-event rows only: platform rows such as the debounced `pak.used` come and go with the clock. */
 export function auditCount(ctx: TestContext): number {
-  return ctx.deps.db.select({ seq: auditLog.seq }).from(auditLog).where(isNotNull(auditLog.appId)).all()
-    .length;
+  return auditRows(ctx).filter((r) => r.app_id !== null).length;
 }
 
 /** The newest audit row of an app must be `action` by `actorType`, and every chain must still verify. */

@@ -1,8 +1,6 @@
 /** @module Audit row size: a token grant's row carries what an auditor needs once, not twice. */
 import { expect, test } from "bun:test";
-import { and, eq } from "drizzle-orm";
-import { auditLog } from "../../../src/db/schema.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext } from "../../support/harness.ts";
 
 test("m2m.token_issued names the client once (actor_id), with the granted scopes, method, secret and lifetime", async () => {
@@ -25,13 +23,9 @@ test("m2m.token_issued names the client once (actor_id), with the granted scopes
     auth: null,
   });
   expect(res.status).toBe(200);
-  const row = ctx.deps.db
-    .select()
-    .from(auditLog)
-    .where(and(eq(auditLog.appId, app.id), eq(auditLog.action, "m2m.token_issued")))
-    .get()!;
-  expect(row.actorId).toBe(client.client_id);
-  expect(row.resourceId).toBe(client.id);
+  const row = auditRows(ctx, { app_id: app.id, action: "m2m.token_issued" })[0]!;
+  expect(row.actor_id).toBe(client.client_id);
+  expect(row.resource_id).toBe(client.id);
   expect(row.details).toEqual({
     scopes: ["user.read", "user.list"],
     auth_method: "client_secret_post",

@@ -2,7 +2,7 @@
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { APP_FAILURES_PER_WINDOW } from "../../../src/codes/service.ts";
 import { MINUTE } from "../../../src/core/clock.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   type CodesApp,
@@ -79,12 +79,13 @@ async function victim(app: CodesApp, name: string) {
   return { u, verifyCode, resetCode };
 }
 
+/** Who did it, to what, from where: the columns these tests compare whole. */
 function auditOf(appId: string, action: string) {
-  return ctx.deps.db.$client
-    .query<{ actor_id: string; resource_id: string; ip: string | null }, [string, string]>(
-      "SELECT actor_id, resource_id, ip FROM audit_log WHERE app_id = ? AND action = ? ORDER BY seq",
-    )
-    .all(appId, action);
+  return auditRows(ctx, { app_id: appId, action }).map(({ actor_id, resource_id, ip }) => ({
+    actor_id,
+    resource_id,
+    ip,
+  }));
 }
 
 describe("a guesser spread over many addresses", () => {

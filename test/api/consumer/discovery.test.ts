@@ -1,6 +1,7 @@
 /** @module Consumer discovery: per-app JWKS and OpenID/OAuth metadata, their caching headers and locations. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createLocalJWKSet, jwtVerify } from "jose";
+import { auditRows } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 
 let ctx: TestContext;
@@ -170,10 +171,8 @@ describe("Admin key routes (appliance additions)", () => {
     });
     expect(after.headers.get("etag")).not.toBe(before.headers.get("etag"));
     expect(after.body.keys.map((k: { kid: string }) => k.kid)).toContain(res.body.old_kid);
-    const rows = ctx.deps.db.$client
-      .query("SELECT actor_type FROM audit_log WHERE app_id = ? AND action = 'app.key_rotated'")
-      .all(appId) as { actor_type: string }[];
-    expect(rows).toEqual([{ actor_type: "pak" }]);
+    const rows = auditRows(ctx, { app_id: appId, action: "app.key_rotated" });
+    expect(rows.map((r) => r.actor_type)).toEqual(["pak"]);
   });
 
   test("emergency rotation drops the old key from the JWKS at once", async () => {

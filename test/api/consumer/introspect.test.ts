@@ -1,7 +1,7 @@
 /** @module `POST /{app_slug}/v1/oauth/introspect`: the active/inactive matrix, token sources and errors. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { HOUR, MINUTE } from "../../../src/core/clock.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import {
   createApiKey,
@@ -250,8 +250,7 @@ describe("POST /oauth/introspect", () => {
 
     test("introspection writes nothing to the audit log", async () => {
       const u = await createEndUser(ctx, app, "quiet");
-      const count = () =>
-        (ctx.deps.db.$client.query("SELECT count(*) AS n FROM audit_log").get() as { n: number }).n;
+      const count = () => auditRows(ctx).length;
       const before = count();
       await introspect(u.token);
       await introspect("garbage");

@@ -1,12 +1,12 @@
 /** @module POST /{app_slug}/v1/oauth/token: client_credentials with Basic and post auth, scopes, RFC 6749 errors, audit, limits. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { and, asc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId } from "../../../src/core/ids.ts";
-import { auditLog, m2mClients } from "../../../src/db/schema.ts";
+import { m2mClients } from "../../../src/db/schema.ts";
 import { CLIENT_USE_DEBOUNCE_MS, FAILED_AUTH_LIMITS } from "../../../src/m2m/grant.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import { errCode } from "../admin/fixtures.ts";
@@ -74,20 +74,8 @@ function expectOAuthError(body: unknown) {
   expect((body as { error: string }).error).toMatch(/^[a-z_]+$/);
 }
 
-const failures = (appId: string) =>
-  ctx.deps.db
-    .select()
-    .from(auditLog)
-    .where(and(eq(auditLog.appId, appId), eq(auditLog.action, "m2m.token_failed")))
-    .orderBy(asc(auditLog.seq))
-    .all();
-const issued = (appId: string) =>
-  ctx.deps.db
-    .select()
-    .from(auditLog)
-    .where(and(eq(auditLog.appId, appId), eq(auditLog.action, "m2m.token_issued")))
-    .orderBy(asc(auditLog.seq))
-    .all();
+const failures = (appId: string) => auditRows(ctx, { app_id: appId, action: "m2m.token_failed" });
+const issued = (appId: string) => auditRows(ctx, { app_id: appId, action: "m2m.token_issued" });
 const rowOf = (clientId: string) =>
   ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.clientId, clientId)).get()!;
 
@@ -183,7 +171,11 @@ describe("successful grants", () => {
     expect(rowOf(client.client_id).lastUsedAt).toBe(stamped);
     const rows = issued(app.id);
     expect(rows.length).toBe(before + 2);
-    expect(rows.at(-2)).toMatchObject({ actorType: "m2m", actorId: client.client_id, resourceId: client.id });
+    expect(rows.at(-2)).toMatchObject({
+      actor_type: "m2m",
+      actor_id: client.client_id,
+      resource_id: client.id,
+    });
     expect(rows.at(-2)!.details).toMatchObject({ auth_method: "client_secret_basic", scopes: SCOPES });
     expect(rows.at(-1)!.details).toMatchObject({ auth_method: "client_secret_post", scopes: ["user.read"] });
     expect(JSON.stringify(rows)).not.toContain(client.client_secret);
@@ -407,16 +399,16 @@ describe("RFC 6749 errors", () => {
       form: { grant_type: "client_credentials", client_id: client.client_id, client_secret: wrong },
     });
     expect(failures(app.id).at(-1)).toMatchObject({
-      actorType: "m2m",
-      actorId: client.client_id,
-      resourceId: client.id,
+      actor_type: "m2m",
+      actor_id: client.client_id,
+      resource_id: client.id,
       details: { reason: "invalid_secret", client_id: client.client_id, auth_method: "client_secret_post" },
     });
     await token({ form: { grant_type: "client_credentials" }, authorization: basic("m2m_nobody", "x") });
     expect(failures(app.id).at(-1)).toMatchObject({
-      actorType: "m2m",
-      actorId: null,
-      resourceId: null,
+      actor_type: "m2m",
+      actor_id: null,
+      resource_id: null,
       details: { reason: "unknown_client", client_id: "m2m_nobody", auth_method: "client_secret_basic" },
     });
     await token({
