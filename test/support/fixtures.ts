@@ -1,7 +1,9 @@
-/** @module Shared test factories: an app through the Admin API, audit rows by any column, a workspace written directly. */
+/** @module Shared test factories: an app through the Admin API, audit rows by any column, and workspaces, end users and sessions written directly. */
+import { eq } from "drizzle-orm";
 import { newId } from "../../src/core/ids.ts";
 import type { WorkspaceRole } from "../../src/core/principal.ts";
-import { workspaceMembers, workspaces } from "../../src/db/schema.ts";
+import { tx } from "../../src/db/client.ts";
+import { endUserContacts, endUsers, workspaceMembers, workspaces } from "../../src/db/schema.ts";
 import type { Auth, TestContext } from "./harness.ts";
 
 /** What most tests need of an app: enough to build a path or a token. */
@@ -116,4 +118,118 @@ export function insertWorkspace(ctx: TestContext, slug: string, ownerRole?: Work
       .run();
   }
   return id;
+}
+
+/** The ids `insertEndUser` wrote. */
+export interface InsertedEndUser {
+  id: string;
+  username: string;
+  /** The primary email contact, when the user was given one. */
+  emailContactId: string | null;
+  /** The (secondary) phone contact, when the user was given one. */
+  phoneContactId: string | null;
+}
+
+export interface InsertEndUserOptions {
+  /** `null`: no email contact. */
+  email?: string | null;
+  emailVerified?: boolean;
+  phone?: string | null;
+  phoneVerified?: boolean;
+  password?: string | null;
+  displayName?: string | null;
+  role?: string;
+  status?: "active" | "suspended" | "deactivated";
+}
+
+/**
+ * An end user written straight to the database, as an operator would provision it: active, role `member`,
+ * a verified primary email `<username>@example.test`, no phone and no password unless told otherwise. The
+ * password is hashed (argon2, slow) only when one is given.
+ */
+export async function insertEndUser(
+  ctx: TestContext,
+  app: TestApp,
+  username: string,
+  opts: InsertEndUserOptions = {},
+): Promise<InsertedEndUser> {
+  const now = ctx.clock.now();
+  const id = newId(ctx.clock);
+  const email = opts.email === undefined ? `${username}@example.test` : opts.email;
+  const phone = opts.phone ?? null;
+  const passwordHash = opts.password ? await ctx.deps.passwords.hash(opts.password) : null;
+  const emailContactId = email ? newId(ctx.clock) : null;
+  const phoneContactId = phone ? newId(ctx.clock) : null;
+  tx(ctx.deps.db, () => {
+    ctx.deps.db
+      .insert(endUsers)
+      .values({
+        id,
+        appId: app.id,
+        username,
+        displayName: opts.displayName ?? null,
+        passwordHash,
+        role: opts.role ?? "member",
+        status: opts.status ?? "active",
+        createdAt: now,
+        updatedAt: now,
+      })
+      .run();
+    const contact = (contactId: string, type: "email" | "phone", value: string, verified: boolean) =>
+      ctx.deps.db
+        .insert(endUserContacts)
+        .values({
+          id: contactId,
+          appId: app.id,
+          userId: id,
+          type,
+          value,
+          isPrimary: type === "email",
+          verifiedAt: verified ? now : null,
+          createdAt: now,
+        })
+        .run();
+    if (email && emailContactId) contact(emailContactId, "email", email, opts.emailVerified !== false);
+    if (phone && phoneContactId) contact(phoneContactId, "phone", phone, opts.phoneVerified === true);
+  });
+  return { id, username, emailContactId, phoneContactId };
+}
+
+/**
+ * A live session for `userId` and an access token bound to it, made in the store as sign-in would (password
+ * amr, a week long unless `minutes` says otherwise). `role` is the token's role claim, `member` by default.
+ */
+export async function openSession(
+  ctx: TestContext,
+  app: TestApp,
+  userId: string,
+  opts: { role?: string; minutes?: number; ip?: string; userAgent?: string } = {},
+): Promise<{ sessionId: string; refreshToken: string; token: string }> {
+  const { session, refreshToken } = tx(ctx.deps.db, () =>
+    ctx.deps.sessions.create({
+      appId: app.id,
+      userId,
+      amr: ["pwd"],
+      durationMinutes: opts.minutes ?? 7 * 24 * 60,
+      maxSessions: 5,
+      meta: { ip: opts.ip ?? "203.0.113.7", userAgent: opts.userAgent ?? "test-client/1.0" },
+    }),
+  );
+  const { token } = await ctx.deps.tokens.issueEndUser(app, {
+    sub: userId,
+    sid: session.id,
+    role: opts.role ?? "member",
+    amr: ["pwd"],
+  });
+  return { sessionId: session.id, refreshToken, token };
+}
+
+/** The `end_users` row, or undefined once it is gone. */
+export function userRow(ctx: TestContext, id: string) {
+  return ctx.deps.db.select().from(endUsers).where(eq(endUsers.id, id)).get();
+}
+
+/** The `end_user_contacts` row, or undefined once it is gone. */
+export function contactRow(ctx: TestContext, id: string) {
+  return ctx.deps.db.select().from(endUserContacts).where(eq(endUserContacts.id, id)).get();
 }

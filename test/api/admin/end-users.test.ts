@@ -4,17 +4,15 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { GOOD_PASSWORD, queryRows, signIn, signUp } from "../../support/end-users.ts";
-import { auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
+import { auditRows, contactRow, createApp, insertWorkspace, userRow } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   codeIn,
-  contactRow,
   deliveredMail,
   enableEmail,
   insertUser,
   outboxRows,
   submitVerify,
-  userRow,
 } from "../consumer/codes-fixtures.ts";
 import { createEndUser, type TestApp } from "../consumer/verify-fixtures.ts";
 import { allow, deny, insertBareApp, insertMember, insertPak } from "./fixtures.ts";
@@ -114,7 +112,7 @@ describe("PATCH /end-users/{user_id}", () => {
       previous_contact_id: u.emailContactId,
     });
     // An unverified primary does not sign in: the username still does.
-    expect(userRow(ctx, u.id).status).toBe("active");
+    expect(userRow(ctx, u.id)!.status).toBe("active");
   });
 
   test("an email the account already holds is promoted as it is", async () => {
@@ -127,8 +125,8 @@ describe("PATCH /end-users/{user_id}", () => {
     const res = await patch(u.id, { email: "second@example.test" });
     expect(res.status).toBe(200);
     expect(res.body.email).toBe("second@example.test");
-    expect(contactRow(ctx, u.emailContactId!).isPrimary).toBe(false);
-    expect(contactRow(ctx, added.body.id).isPrimary).toBe(true);
+    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(false);
+    expect(contactRow(ctx, added.body.id)!.isPrimary).toBe(true);
   });
 
   test("the same email again changes nothing and writes no audit row", async () => {
@@ -169,7 +167,7 @@ describe("PATCH /end-users/{user_id}/role", () => {
     const u = await insertUser(ctx, app, "promoted");
     const res = await setRole(u.id, { role_name: "admin" });
     expect(res.status).toBe(200);
-    expect(userRow(ctx, u.id).role).toBe("admin");
+    expect(userRow(ctx, u.id)!.role).toBe("admin");
     expect((await get(u.id)).body.role).toBe("admin");
     expect(auditRows(ctx, { app_id: app.id, action: "user.role_changed" }).at(-1)).toMatchObject({
       actor_type: "pak",
@@ -191,7 +189,7 @@ describe("PATCH /end-users/{user_id}/role", () => {
     const res = await setRole(u.id, body);
     expect(res.status).toBe(status);
     expect(res.body.code).toBe(code);
-    expect(userRow(ctx, u.id).role).toBe("member");
+    expect(userRow(ctx, u.id)!.role).toBe("member");
   });
 
   test("an unknown account → 404 USER_NOT_FOUND", async () => {
@@ -352,7 +350,7 @@ describe("contacts", () => {
       params: { ...params, contact_id: phone.body.id },
     });
     expect(promoted.status).toBe(204);
-    expect(contactRow(ctx, phone.body.id).isPrimary).toBe(true);
+    expect(contactRow(ctx, phone.body.id)!.isPrimary).toBe(true);
     expect(auditRows(ctx, { app_id: app.id, action: "contact.promoted" }).at(-1)!.resource_id).toBe(
       phone.body.id,
     );
@@ -374,7 +372,7 @@ describe("contacts", () => {
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ value: "switched@example.test", is_primary: true, verified_at: null });
-    expect(contactRow(ctx, u.emailContactId!).isPrimary).toBe(false);
+    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(false);
     expect((await get(u.id)).body).toMatchObject({ email: "switched@example.test", email_verified_at: null });
   });
 
@@ -408,7 +406,7 @@ describe("contacts", () => {
     expect(res.body.code).toBe("CONTACT_LIMIT");
     expect((await ctx.call("GET", CONTACTS, { params })).body.data).toHaveLength(10);
     // The refused primary did not demote the current one.
-    expect(contactRow(ctx, u.emailContactId!).isPrimary).toBe(true);
+    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(true);
   });
 
   test("the primary email cannot be deleted → 409 CONTACT_IS_PRIMARY", async () => {
@@ -468,7 +466,7 @@ describe("resend-verification", () => {
     });
     const verified = await submitVerify(ctx, app, res.body.code);
     expect(verified.status).toBe(200);
-    expect(contactRow(ctx, u.emailContactId!).verifiedAt).not.toBeNull();
+    expect(contactRow(ctx, u.emailContactId!)!.verifiedAt).not.toBeNull();
   });
 
   test("with email on, the same code is also emailed", async () => {
@@ -500,7 +498,7 @@ describe("resend-verification", () => {
       expect((await submitVerify(ctx, app, first.body.code)).status).toBe(410);
     }
     expect((await submitVerify(ctx, app, second.body.code)).status).toBe(200);
-    expect(contactRow(ctx, u.phoneContactId!).verifiedAt).not.toBeNull();
+    expect(contactRow(ctx, u.phoneContactId!)!.verifiedAt).not.toBeNull();
   });
 
   test.each([

@@ -1,7 +1,7 @@
 /** @module GET/PATCH /v1/apps/{app_id}/notification-settings and the appliance's GET /v1/apps/{app_id}/outbox. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { MINUTE } from "../../../src/core/clock.ts";
-import { type AppBody, createApp } from "../../support/fixtures.ts";
+import { type AppBody, createApp, insertEndUser } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
 import {
@@ -223,17 +223,8 @@ describe("GET /v1/apps/{app_id}/outbox (appliance addition)", () => {
         )
       ).status,
     ).toBe(200);
-    const now = ctx.clock.now();
     for (const name of ["first", "second", "third"]) {
-      const userId = crypto.randomUUID();
-      ctx.deps.db.$client
-        .query("INSERT INTO end_users (id, app_id, username, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
-        .run(userId, mailApp.id, name, now, now);
-      ctx.deps.db.$client
-        .query(
-          "INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, created_at) VALUES (?, ?, ?, 'email', ?, 1, ?)",
-        )
-        .run(crypto.randomUUID(), mailApp.id, userId, `${name}@example.test`, now);
+      await insertEndUser(ctx, mailApp, name, { emailVerified: false });
       ctx.clock.advance(1000);
       const res = await ctx.call("POST", "/{app_slug}/v1/auth/send-verification-email", {
         params: { app_slug: mailApp.slug },

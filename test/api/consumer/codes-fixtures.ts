@@ -2,101 +2,36 @@
 import { expect } from "bun:test";
 import { eq } from "drizzle-orm";
 import { MINUTE } from "../../../src/core/clock.ts";
-import { newId } from "../../../src/core/ids.ts";
-import { tx } from "../../../src/db/client.ts";
-import { emailOutbox, endUserContacts, endUsers, oneTimeCodes } from "../../../src/db/schema.ts";
+import { emailOutbox, oneTimeCodes } from "../../../src/db/schema.ts";
 import type { OutgoingEmail } from "../../../src/email/transport.ts";
-import type { TestApp } from "../../support/fixtures.ts";
+import {
+  type InsertEndUserOptions,
+  type InsertedEndUser,
+  insertEndUser,
+  type TestApp,
+} from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
 
 export { allow, deny, insertPak } from "../admin/fixtures.ts";
 
 export type CodesApp = TestApp;
 
-export interface CodesUser {
-  id: string;
-  username: string;
-  emailContactId: string | null;
-  phoneContactId: string | null;
-}
+export type CodesUser = InsertedEndUser;
 
 export const PASSWORD = "an old but fine passphrase";
 export const NEW_PASSWORD = "Tangerine-Orbit-47-Lantern";
 
-/** An account with an email and/or a phone contact, inserted directly (no argon2 unless a password is asked for). */
-export async function insertUser(
+/**
+ * An account with an email and/or a phone contact, inserted directly (no argon2 unless a password is asked
+ * for). Unlike `insertEndUser`'s, its contacts start unverified: these tests are about verifying them.
+ */
+export function insertUser(
   ctx: TestContext,
   app: CodesApp,
   username: string,
-  opts: {
-    email?: string | null;
-    phone?: string | null;
-    emailVerified?: boolean;
-    phoneVerified?: boolean;
-    status?: "active" | "suspended" | "deactivated";
-    password?: string | null;
-  } = {},
+  opts: InsertEndUserOptions = {},
 ): Promise<CodesUser> {
-  const now = ctx.clock.now();
-  const id = newId(ctx.clock);
-  const email = opts.email === undefined ? `${username}@example.test` : opts.email;
-  const phone = opts.phone ?? null;
-  const passwordHash = opts.password ? await ctx.deps.passwords.hash(opts.password) : null;
-  const emailContactId = email ? newId(ctx.clock) : null;
-  const phoneContactId = phone ? newId(ctx.clock) : null;
-  tx(ctx.deps.db, () => {
-    ctx.deps.db
-      .insert(endUsers)
-      .values({
-        id,
-        appId: app.id,
-        username,
-        passwordHash,
-        status: opts.status ?? "active",
-        createdAt: now,
-        updatedAt: now,
-      })
-      .run();
-    if (email && emailContactId) {
-      ctx.deps.db
-        .insert(endUserContacts)
-        .values({
-          id: emailContactId,
-          appId: app.id,
-          userId: id,
-          type: "email",
-          value: email,
-          isPrimary: true,
-          verifiedAt: opts.emailVerified ? now : null,
-          createdAt: now,
-        })
-        .run();
-    }
-    if (phone && phoneContactId) {
-      ctx.deps.db
-        .insert(endUserContacts)
-        .values({
-          id: phoneContactId,
-          appId: app.id,
-          userId: id,
-          type: "phone",
-          value: phone,
-          isPrimary: false,
-          verifiedAt: opts.phoneVerified ? now : null,
-          createdAt: now,
-        })
-        .run();
-    }
-  });
-  return { id, username, emailContactId, phoneContactId };
-}
-
-export function contactRow(ctx: TestContext, id: string) {
-  return ctx.deps.db.select().from(endUserContacts).where(eq(endUserContacts.id, id)).get()!;
-}
-
-export function userRow(ctx: TestContext, id: string) {
-  return ctx.deps.db.select().from(endUsers).where(eq(endUsers.id, id)).get()!;
+  return insertEndUser(ctx, app, username, { ...opts, emailVerified: opts.emailVerified ?? false });
 }
 
 export function codeRows(ctx: TestContext, appId: string) {

@@ -1,12 +1,11 @@
 /** @module verify and reset-password: single use, expiry, supersession, app and purpose binding, the IP lock, session revocation. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { MINUTE } from "../../../src/core/clock.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, contactRow, createApp, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   type CodesApp,
   codeRows,
-  contactRow,
   freshWindows,
   insertUser,
   mintCode,
@@ -14,7 +13,6 @@ import {
   PASSWORD,
   submitReset,
   submitVerify,
-  userRow,
 } from "./codes-fixtures.ts";
 
 let ctx: TestContext;
@@ -55,7 +53,7 @@ describe("verify", () => {
       value: `${u.username}@example.test`,
       verified_at: now,
     });
-    expect(contactRow(ctx, u.emailContactId!).verifiedAt).toBe(ctx.clock.now());
+    expect(contactRow(ctx, u.emailContactId!)!.verifiedAt).toBe(ctx.clock.now());
     expect(codeRows(ctx, app.id).find((r) => r.contactId === u.emailContactId)?.consumedAt).toBe(
       ctx.clock.now(),
     );
@@ -84,7 +82,7 @@ describe("verify", () => {
     const res = await submitVerify(ctx, app, code);
     expect(res.status).toBe(410);
     expect(res.body.code).toBe("CODE_INVALID");
-    expect(contactRow(ctx, u.emailContactId!).verifiedAt).toBeNull();
+    expect(contactRow(ctx, u.emailContactId!)!.verifiedAt).toBeNull();
   });
 
   test("a code used just before its expiry still works", async () => {
@@ -160,7 +158,7 @@ describe("verify", () => {
 });
 
 async function contactPhone(contactId: string): Promise<string> {
-  return contactRow(ctx, contactId).value;
+  return contactRow(ctx, contactId)!.value;
 }
 
 describe("lock after 5 wrong codes", () => {
@@ -237,7 +235,7 @@ describe("reset-password", () => {
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
 
-    const row = userRow(ctx, u.id);
+    const row = userRow(ctx, u.id)!;
     expect(row.passwordChangedAt).toBe(ctx.clock.now());
     expect(row.failedLoginCount).toBe(0);
     expect(row.lockedUntil).toBeNull();
@@ -306,7 +304,7 @@ describe("reset-password", () => {
     ctx.deps.db.$client.query("UPDATE end_users SET status = 'suspended' WHERE id = ?").run(u.id);
     const res = await submitReset(ctx, app, code);
     expect(res.status).toBe(410);
-    expect(userRow(ctx, u.id).passwordHash).toBeNull();
+    expect(userRow(ctx, u.id)!.passwordHash).toBeNull();
   });
 
   test.each([

@@ -2,17 +2,15 @@
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { APP_FAILURES_PER_WINDOW } from "../../../src/codes/service.ts";
 import { MINUTE } from "../../../src/core/clock.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, contactRow, createApp, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   type CodesApp,
-  contactRow,
   freshWindows,
   insertUser,
   mintCode,
   NEW_PASSWORD,
   PASSWORD,
-  userRow,
 } from "./codes-fixtures.ts";
 
 let ctx: TestContext;
@@ -106,15 +104,15 @@ describe("a guesser spread over many addresses", () => {
     const verified = await verifyFrom(app, "203.0.113.10", verifyCode);
     expect(verified.status).toBe(200);
     expect(verified.body).toMatchObject({ account_id: u.id, contact_id: u.emailContactId, type: "email" });
-    expect(contactRow(ctx, u.emailContactId!).verifiedAt).toBe(ctx.clock.now());
+    expect(contactRow(ctx, u.emailContactId!)!.verifiedAt).toBe(ctx.clock.now());
     expect(auditOf(app.id, "contact.verified")).toEqual([
       { actor_id: u.id, resource_id: u.emailContactId!, ip: "203.0.113.10" },
     ]);
 
     const reset = await resetFrom(app, "203.0.113.11", resetCode);
     expect(reset.status).toBe(204);
-    expect(await ctx.deps.passwords.verify(userRow(ctx, u.id).passwordHash!, NEW_PASSWORD)).toBe(true);
-    expect(userRow(ctx, u.id).passwordChangedAt).toBe(ctx.clock.now());
+    expect(await ctx.deps.passwords.verify(userRow(ctx, u.id)!.passwordHash!, NEW_PASSWORD)).toBe(true);
+    expect(userRow(ctx, u.id)!.passwordChangedAt).toBe(ctx.clock.now());
     expect(auditOf(app.id, "user.password_reset")).toEqual([
       { actor_id: u.id, resource_id: u.id, ip: "203.0.113.11" },
     ]);
@@ -140,7 +138,7 @@ describe("a guesser spread over many addresses", () => {
     expect(locked.status).toBe(429);
     expect(locked.body.code).toBe("RATE_LIMITED");
     expect(Number(locked.headers.get("retry-after"))).toBe(15 * 60);
-    expect(contactRow(ctx, u.emailContactId!).verifiedAt).toBeNull();
+    expect(contactRow(ctx, u.emailContactId!)!.verifiedAt).toBeNull();
     // One wrong code (a typo) is still forgiven under attack.
     const typo = "203.0.113.21";
     expect((await verifyFrom(app, typo, guesses.next().value!)).status).toBe(410);
@@ -172,9 +170,9 @@ describe("one address", () => {
     const good = "198.51.100.67";
     expect((await verifyFrom(app, good, guesses.next().value!)).status).toBe(410);
     expect((await verifyFrom(app, good, verifyCode)).status).toBe(200);
-    expect(contactRow(ctx, u.emailContactId!).verifiedAt).toBe(ctx.clock.now());
+    expect(contactRow(ctx, u.emailContactId!)!.verifiedAt).toBe(ctx.clock.now());
     expect((await resetFrom(app, good, resetCode)).status).toBe(204);
-    expect(await ctx.deps.passwords.verify(userRow(ctx, u.id).passwordHash!, NEW_PASSWORD)).toBe(true);
+    expect(await ctx.deps.passwords.verify(userRow(ctx, u.id)!.passwordHash!, NEW_PASSWORD)).toBe(true);
     expect(auditOf(app.id, "contact.verified").map((r) => r.ip)).toEqual([good]);
     expect(auditOf(app.id, "user.password_reset").map((r) => r.ip)).toEqual([good]);
   });

@@ -1,16 +1,9 @@
 /** @module GET `/{app_slug}/v1/me/activity`: the caller's own audit trail, newest first, cursor-paginated, nobody else's. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SECOND } from "../../../src/core/clock.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { createApp, openSession } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import {
-  bearer,
-  createUser,
-  DEFAULT_PASSWORD,
-  openSession,
-  type TestApp,
-  type TestUser,
-} from "./me-fixtures.ts";
+import { bearer, createUser, DEFAULT_PASSWORD, type TestApp, type TestUser } from "./me-fixtures.ts";
 
 let ctx: TestContext;
 let app: TestApp;

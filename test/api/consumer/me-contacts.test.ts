@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { endUserContacts } from "../../../src/db/schema.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, contactRow, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { bearer, createUser, type TestApp, type TestUser } from "./me-fixtures.ts";
 
@@ -29,8 +29,6 @@ const promote = (u: TestUser, id: string) =>
     auth: bearer(u),
   });
 
-const contactRow = (id: string) =>
-  ctx.deps.db.select().from(endUserContacts).where(eq(endUserContacts.id, id)).get();
 /** Stands in for the verification flow, which another module owns. */
 const markVerified = (id: string) =>
   ctx.deps.db
@@ -53,7 +51,7 @@ describe("GET /{app_slug}/v1/me/contacts", () => {
         type: "email",
         value: "lister@example.test",
         is_primary: true,
-        verified_at: new Date(contactRow(u.emailContactId!)!.verifiedAt!).toISOString(),
+        verified_at: new Date(contactRow(ctx, u.emailContactId!)!.verifiedAt!).toISOString(),
         created_at: expect.any(String),
       },
       phone.body,
@@ -83,7 +81,7 @@ describe("POST /{app_slug}/v1/me/contacts", () => {
       verified_at: null,
       created_at: new Date(ctx.clock.now()).toISOString(),
     });
-    expect(contactRow(res.body.id)).toMatchObject({
+    expect(contactRow(ctx, res.body.id)).toMatchObject({
       userId: u.id,
       appId: app.id,
       isPrimary: false,
@@ -197,7 +195,7 @@ describe("DELETE /{app_slug}/v1/me/contacts/{id}", () => {
     const res = await remove(u, c.body.id);
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect(contactRow(c.body.id)).toBeUndefined();
+    expect(contactRow(ctx, c.body.id)).toBeUndefined();
     const row = auditRows(ctx, { app_id: app.id, action: "contact.deleted", resource_id: c.body.id })[0];
     expect(row).toMatchObject({
       actor_id: u.id,
@@ -211,7 +209,7 @@ describe("DELETE /{app_slug}/v1/me/contacts/{id}", () => {
     const res = await remove(u, u.emailContactId!);
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("CONTACT_IS_PRIMARY");
-    expect(contactRow(u.emailContactId!)).toBeDefined();
+    expect(contactRow(ctx, u.emailContactId!)).toBeDefined();
   });
 
   test("a primary phone can be deleted", async () => {
@@ -219,7 +217,7 @@ describe("DELETE /{app_slug}/v1/me/contacts/{id}", () => {
     markVerified(p.body.id);
     expect((await promote(u, p.body.id)).status).toBe(204);
     expect((await remove(u, p.body.id)).status).toBe(204);
-    expect(contactRow(p.body.id)).toBeUndefined();
+    expect(contactRow(ctx, p.body.id)).toBeUndefined();
   });
 
   test("another user's contact is 404 CONTACT_NOT_FOUND and stays", async () => {
@@ -230,7 +228,7 @@ describe("DELETE /{app_slug}/v1/me/contacts/{id}", () => {
       expect(res.status).toBe(404);
       expect(res.body.code).toBe("CONTACT_NOT_FOUND");
     }
-    expect(contactRow(extra.body.id)).toBeDefined();
+    expect(contactRow(ctx, extra.body.id)).toBeDefined();
   });
 });
 
@@ -245,8 +243,8 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
     const res = await promote(u, c.body.id);
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("CONTACT_NOT_VERIFIED");
-    expect(contactRow(c.body.id)!.isPrimary).toBe(false);
-    expect(contactRow(u.emailContactId!)!.isPrimary).toBe(true);
+    expect(contactRow(ctx, c.body.id)!.isPrimary).toBe(false);
+    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(true);
   });
 
   test("a verified contact becomes primary, the previous primary of its type is demoted, in one step", async () => {
@@ -259,10 +257,10 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
     const res = await promote(u, c.body.id);
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect(contactRow(c.body.id)!.isPrimary).toBe(true);
-    expect(contactRow(u.emailContactId!)!.isPrimary).toBe(false);
+    expect(contactRow(ctx, c.body.id)!.isPrimary).toBe(true);
+    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(false);
     // Another type's primary is untouched.
-    expect(contactRow(phone.body.id)!.isPrimary).toBe(true);
+    expect(contactRow(ctx, phone.body.id)!.isPrimary).toBe(true);
 
     const me = await ctx.call("GET", "/{app_slug}/v1/me", {
       params: { app_slug: app.slug },
@@ -283,7 +281,7 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
     const p = await createUser(ctx, app, "already-primary");
     const before = auditRows(ctx, { app_id: app.id, action: "contact.promoted" }).length;
     expect((await promote(p, p.emailContactId!)).status).toBe(204);
-    expect(contactRow(p.emailContactId!)!.isPrimary).toBe(true);
+    expect(contactRow(ctx, p.emailContactId!)!.isPrimary).toBe(true);
     expect(auditRows(ctx, { app_id: app.id, action: "contact.promoted" })).toHaveLength(before);
   });
 
@@ -294,6 +292,6 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
     const res = await promote(u, extra.body.id);
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("CONTACT_NOT_FOUND");
-    expect(contactRow(extra.body.id)!.isPrimary).toBe(false);
+    expect(contactRow(ctx, extra.body.id)!.isPrimary).toBe(false);
   });
 });

@@ -3,9 +3,9 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { HOUR, SECOND } from "../../../src/core/clock.ts";
 import { endUsers } from "../../../src/db/schema.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { createApp, openSession } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
-import { createUser, openSession, type TestApp } from "./me-fixtures.ts";
+import { createUser, type TestApp } from "./me-fixtures.ts";
 
 interface Route {
   method: string;

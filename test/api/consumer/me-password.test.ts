@@ -1,17 +1,15 @@
 /** @module POST `/{app_slug}/v1/me/change-password`: proof of the current password, policy, other sessions ended, guessing bounded. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp, openSession, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
   bearer,
   createUser,
   DEFAULT_PASSWORD,
-  openSession,
   sessionRow,
   type TestApp,
   type TestUser,
-  userRow,
 } from "./me-fixtures.ts";
 
 let ctx: TestContext;

@@ -8,9 +8,9 @@ import {
   endUserSessions,
   oneTimeCodes,
 } from "../../../src/db/schema.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp, openSession, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { bearer, createUser, openSession, type TestApp, type TestUser, userRow } from "./me-fixtures.ts";
+import { bearer, createUser, type TestApp, type TestUser } from "./me-fixtures.ts";
 
 let ctx: TestContext;
 let app: TestApp;

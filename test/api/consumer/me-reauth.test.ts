@@ -8,7 +8,7 @@ import { eq } from "drizzle-orm";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
 import { emailOutbox, endUserContacts } from "../../../src/db/schema.ts";
 import { signIn, signUp } from "../../support/end-users.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, contactRow, createApp, openSession, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
 import { deliveredMail, enableEmail, freshWindows, mintCode, submitReset } from "./codes-fixtures.ts";
@@ -16,11 +16,9 @@ import {
   bearer,
   createUser,
   DEFAULT_PASSWORD,
-  openSession,
   sessionRow,
   type TestApp,
   type TestUser,
-  userRow,
 } from "./me-fixtures.ts";
 
 let ctx: TestContext;
@@ -55,8 +53,6 @@ const markVerified = (id: string) =>
     .set({ verifiedAt: ctx.clock.now() })
     .where(eq(endUserContacts.id, id))
     .run();
-const contact = (id: string) =>
-  ctx.deps.db.select().from(endUserContacts).where(eq(endUserContacts.id, id)).get();
 const outboxTo = (to: string) => ctx.deps.db.select().from(emailOutbox).where(eq(emailOutbox.to, to)).all();
 
 const promote = (u: { token: string }, a: TestApp, id: string) =>
@@ -105,8 +101,8 @@ describe("a session that proved its password more than 10 minutes ago", () => {
     const res = await promote(u, app, email);
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("REAUTHENTICATION_REQUIRED");
-    expect(contact(email)!.isPrimary).toBe(false);
-    expect(contact(u.emailContactId!)!.isPrimary).toBe(true);
+    expect(contactRow(ctx, email)!.isPrimary).toBe(false);
+    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(true);
     expect(auditRows(ctx, { app_id: app.id, action: "contact.promoted", resource_id: email })).toEqual([]);
     expect(outboxTo("stale-promoter@example.test")).toEqual([]);
   });
@@ -137,7 +133,7 @@ describe("a session that proved its password more than 10 minutes ago", () => {
       const res = await remove(u, app, id);
       expect(res.status).toBe(403);
       expect(res.body.code).toBe("REAUTHENTICATION_REQUIRED");
-      expect(contact(id)).toBeDefined();
+      expect(contactRow(ctx, id)).toBeDefined();
     }
   });
 
@@ -146,7 +142,7 @@ describe("a session that proved its password more than 10 minutes ago", () => {
     const typo = await addContact(u, app, "email", "stale-tidier.typo@example.test");
     ctx.clock.advance(WINDOW);
     expect((await remove(u, app, typo)).status).toBe(204);
-    expect(contact(typo)).toBeUndefined();
+    expect(contactRow(ctx, typo)).toBeUndefined();
   });
 
   test("the rules of the contacts come first: the primary email is still 409, an unverified one still 409", async () => {
@@ -163,7 +159,7 @@ describe("a session that proved its password more than 10 minutes ago", () => {
     const { u, email } = await userWithContacts(app, "in-time");
     ctx.clock.advance(WINDOW - SECOND);
     expect((await promote(u, app, email)).status).toBe(204);
-    expect(contact(email)!.isPrimary).toBe(true);
+    expect(contactRow(ctx, email)!.isPrimary).toBe(true);
   });
 });
 
@@ -358,7 +354,7 @@ describe("security notices", () => {
       },
     );
     expect(res.status).toBe(204);
-    expect(contact(email)!.isPrimary).toBe(true);
+    expect(contactRow(ctx, email)!.isPrimary).toBe(true);
     expect(outboxTo("operated@example.test")).toEqual([
       expect.objectContaining({ subject: "The email address of your reauth-app account was changed" }),
     ]);

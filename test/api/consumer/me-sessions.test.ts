@@ -2,9 +2,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { MINUTE } from "../../../src/core/clock.ts";
 import { tx } from "../../../src/db/client.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp, openSession } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
-import { bearer, createUser, openSession, sessionRow, type TestApp, type TestUser } from "./me-fixtures.ts";
+import { bearer, createUser, sessionRow, type TestApp, type TestUser } from "./me-fixtures.ts";
 
 let ctx: TestContext;
 let app: TestApp;

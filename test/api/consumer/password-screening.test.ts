@@ -1,10 +1,10 @@
 /** @module Guessable passwords (listed words dressed up, repetitive or sequential shapes) refused at sign-up, change-password and reset-password alike. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { MINUTE } from "../../../src/core/clock.ts";
-import { createApp } from "../../support/fixtures.ts";
+import { createApp, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { insertUser, mintCode, submitReset } from "./codes-fixtures.ts";
-import { bearer, createUser, DEFAULT_PASSWORD, type TestApp, userRow } from "./me-fixtures.ts";
+import { bearer, createUser, DEFAULT_PASSWORD, type TestApp } from "./me-fixtures.ts";
 
 let ctx: TestContext;
 let app: TestApp;

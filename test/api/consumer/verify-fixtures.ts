@@ -3,8 +3,7 @@ import { expect } from "bun:test";
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId } from "../../../src/core/ids.ts";
-import { tx } from "../../../src/db/client.ts";
-import type { TestApp } from "../../support/fixtures.ts";
+import { insertEndUser, openSession, type TestApp } from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
 
 export type { TestApp };
@@ -26,40 +25,9 @@ export async function createEndUser(
   username: string,
   opts: { role?: string; email?: string | null; emailVerified?: boolean; sessionMinutes?: number } = {},
 ): Promise<TestEndUser> {
-  const id = newId(ctx.clock);
-  const now = ctx.clock.now();
-  const email = opts.email === undefined ? `${username}@example.test` : opts.email;
-  const { session, refreshToken } = tx(ctx.deps.db, () => {
-    ctx.deps.db.$client
-      .query(
-        `INSERT INTO end_users (id, app_id, username, role, status, failed_login_count, created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'active', 0, ?, ?)`,
-      )
-      .run(id, app.id, username, opts.role ?? "member", now, now);
-    if (email !== null) {
-      ctx.deps.db.$client
-        .query(
-          `INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, verified_at, created_at)
-           VALUES (?, ?, ?, 'email', ?, 1, ?, ?)`,
-        )
-        .run(newId(ctx.clock), app.id, id, email, opts.emailVerified === false ? null : now, now);
-    }
-    return ctx.deps.sessions.create({
-      appId: app.id,
-      userId: id,
-      amr: ["pwd"],
-      durationMinutes: opts.sessionMinutes ?? 7 * 24 * 60,
-      maxSessions: 5,
-      meta: { ip: "203.0.113.9", userAgent: "verify-tests/1.0" },
-    });
-  });
-  const { token } = await ctx.deps.tokens.issueEndUser(app, {
-    sub: id,
-    sid: session.id,
-    role: opts.role ?? "member",
-    amr: ["pwd"],
-  });
-  return { id, sessionId: session.id, refreshToken, token };
+  const { id } = await insertEndUser(ctx, app, username, opts);
+  const session = await openSession(ctx, app, id, { role: opts.role, minutes: opts.sessionMinutes });
+  return { id, ...session };
 }
 
 /** A fresh access token for an existing session (e.g. after the clock moved). */
