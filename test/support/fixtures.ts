@@ -111,13 +111,21 @@ export function insertWorkspace(ctx: TestContext, slug: string, ownerRole?: Work
     .insert(workspaces)
     .values({ id, slug, displayName: slug, createdBy: ctx.ownerId, createdAt: now, updatedAt: now })
     .run();
-  if (ownerRole) {
-    ctx.deps.db
-      .insert(workspaceMembers)
-      .values({ id: newId(ctx.clock), workspaceId: id, userId: ctx.ownerId, role: ownerRole, createdAt: now })
-      .run();
-  }
+  if (ownerRole) addMembership(ctx, id, ctx.ownerId, ownerRole);
   return id;
+}
+
+/** `userId` joins the workspace with `role`, written straight to the database. */
+export function addMembership(
+  ctx: TestContext,
+  workspaceId: string,
+  userId: string,
+  role: WorkspaceRole,
+): void {
+  ctx.deps.db
+    .insert(workspaceMembers)
+    .values({ id: newId(ctx.clock), workspaceId, userId, role, createdAt: ctx.clock.now() })
+    .run();
 }
 
 /** The ids `insertEndUser` wrote. */

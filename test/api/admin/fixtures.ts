@@ -1,31 +1,12 @@
-/** @module Admin API test fixtures: direct-row memberships, apps, PAKs and members, and audit assertions. */
+/** @module Admin API test fixtures: direct-row apps, PAKs and members, policy statements, and audit assertions. */
 import { expect } from "bun:test";
 import { eq } from "drizzle-orm";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId, randomToken } from "../../../src/core/ids.ts";
 import type { PolicyStatement, WorkspaceRole } from "../../../src/core/principal.ts";
-import {
-  apps,
-  pakPolicies,
-  paks,
-  platformUsers,
-  workspaceMembers,
-  workspacePolicies,
-} from "../../../src/db/schema.ts";
-import { auditRows } from "../../support/fixtures.ts";
+import { apps, pakPolicies, paks, platformUsers, workspacePolicies } from "../../../src/db/schema.ts";
+import { addMembership, auditRows } from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
-
-export function addMembership(
-  ctx: TestContext,
-  workspaceId: string,
-  userId: string,
-  role: WorkspaceRole,
-): void {
-  ctx.deps.db
-    .insert(workspaceMembers)
-    .values({ id: newId(ctx.clock), workspaceId, userId, role, createdAt: ctx.clock.now() })
-    .run();
-}
 
 /** An app row without keys: enough for listing, visibility and authorization checks. */
 export function insertBareApp(

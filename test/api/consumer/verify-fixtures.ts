@@ -3,6 +3,7 @@ import { expect } from "bun:test";
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId } from "../../../src/core/ids.ts";
+import { setAuthConfig } from "../../support/end-users.ts";
 import { insertEndUser, openSession, type TestApp } from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
 
@@ -117,10 +118,7 @@ export async function createApiKey(
   return { id: res.body.id, key: res.body.key };
 }
 
-export async function setEnforcement(ctx: TestContext, app: TestApp, on: boolean): Promise<void> {
-  const res = await ctx.call("PATCH", "/v1/apps/{app_id}/auth-config", {
-    params: { app_id: app.id },
-    body: { enforce_app_permissions: on },
-  });
-  expect(res.status).toBe(200);
+/** Turns the app's permission enforcement on or off through the Admin API. */
+export function setEnforcement(ctx: TestContext, app: TestApp, on: boolean): Promise<void> {
+  return setAuthConfig(ctx, app.id, { enforce_app_permissions: on });
 }
