@@ -97,10 +97,11 @@ export function auditRows(ctx: TestContext, filter: AuditFilter = {}): AuditRowV
     }
   }
   const sql = `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY seq`;
+  // The writer stores "no details" as JSON null; `{}` lets a test read a field without a null check.
   return ctx.deps.db.$client
     .query<Omit<AuditRowView, "details"> & { details: string | null }, string[]>(sql)
     .all(...params)
-    .map((r) => ({ ...r, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {} }));
+    .map((r) => ({ ...r, details: (r.details ? JSON.parse(r.details) : null) ?? {} }));
 }
 
 /** A workspace written straight to the database; the bootstrap owner joins it only when `ownerRole` is given. */
