@@ -2,10 +2,10 @@
 import { Elysia } from "elysia";
 import { apiKeysRoutes } from "./api-keys/routes.ts";
 import { appsRoutes } from "./apps/routes.ts";
-import { AccessDenied } from "./audit/denials.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { codesRoutes } from "./codes/routes.ts";
+import { AccessDenied } from "./core/access-denied.ts";
 import { HeimdallError, validationError } from "./core/errors.ts";
 import type { Deps } from "./deps.ts";
 import { emailRoutes } from "./email/routes.ts";

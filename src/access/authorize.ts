@@ -1,9 +1,9 @@
 /** @module The Admin-surface permission check shared by every route: workspace membership or PAK policy. */
 
-import { AccessDenied, appIdOfResource } from "../audit/denials.ts";
+import { AccessDenied } from "../core/access-denied.ts";
 import type { HeimdallError } from "../core/errors.ts";
 import { actorOf, type PlatformPrincipal } from "../core/principal.ts";
-import { evaluatePolicy, roleAllows } from "./pak-policy.ts";
+import { appIdOfResource, evaluatePolicy, roleAllows } from "./pak-policy.ts";
 
 /**
  * Throws unless `p` may perform `action` on `resource` in `workspaceId`. A caller outside the

@@ -157,3 +157,9 @@ export function isKnownActionPattern(pattern: string): boolean {
   if (isActionWildcard(pattern)) return HEIMDALL_ACTIONS.some((a) => actionMatches(pattern, a));
   return (HEIMDALL_ACTIONS as readonly string[]).includes(pattern);
 }
+
+/** `pcft:heimdall:app/<uuid>` → the app id, so a policy denial on an app lands in that app's audit log. */
+export function appIdOfResource(resource: string): string | null {
+  const m = /^pcft:heimdall:app\/([^/]+)$/.exec(resource);
+  return m ? m[1]! : null;
+}

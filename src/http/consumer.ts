@@ -11,7 +11,7 @@
 import { type DocumentDecoration, Elysia } from "elysia";
 import { authorize } from "../access/authorize.ts";
 import { appResource } from "../access/pak-policy.ts";
-import { AccessDenied } from "../audit/denials.ts";
+import { AccessDenied } from "../core/access-denied.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { fail } from "../core/errors.ts";
 import type { AuditActor, PakPrincipal } from "../core/principal.ts";

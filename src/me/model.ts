@@ -3,10 +3,8 @@ import { z } from "zod";
 import type { AuditRow } from "../audit/store.ts";
 import { iso } from "../core/clock.ts";
 import type { AccountSnapshot, SessionRow } from "../sessions/store.ts";
-import type { ContactRow } from "../users/store.ts";
 
-/** At most this many contacts per account: enough for real people, bounded against abuse of the unique index. */
-export const MAX_CONTACTS_PER_USER = 10;
+export { MAX_CONTACTS_PER_USER, type MeContactDto, toContactDto } from "../users/contacts.ts";
 
 /** Wrong current passwords on change-password, per account: a stolen access token must not become an oracle. */
 export const CHANGE_PASSWORD_FAILURES = { max: 5, windowMs: 15 * 60 * 1000 } as const;
@@ -93,26 +91,6 @@ export function toSessionDto(s: SessionRow, currentSessionId: string): MeSession
     last_used_at: iso(s.lastUsedAt),
     expires_at: iso(s.expiresAt),
     is_current: s.id === currentSessionId,
-  };
-}
-
-export interface MeContactDto {
-  id: string;
-  type: "email" | "phone";
-  value: string;
-  is_primary: boolean;
-  verified_at: string | null;
-  created_at: string;
-}
-
-export function toContactDto(c: ContactRow): MeContactDto {
-  return {
-    id: c.id,
-    type: c.type,
-    value: c.value,
-    is_primary: c.isPrimary,
-    verified_at: iso(c.verifiedAt),
-    created_at: iso(c.createdAt),
   };
 }
 

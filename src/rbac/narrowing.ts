@@ -8,7 +8,7 @@
  * Folder `rbac/` is the permission model every guard and service reads: catalogue, seeding, resolution,
  * narrowing, the enforced list. Administering it over HTTP is `roles/`, which imports from here; never the reverse.
  */
-import { AccessDenied } from "../audit/denials.ts";
+import { AccessDenied } from "../core/access-denied.ts";
 import type { AuditActor } from "../core/principal.ts";
 import { SELF_SERVICE_PERMISSIONS } from "./catalog.ts";
 

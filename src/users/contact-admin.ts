@@ -10,8 +10,16 @@ import { fail, validationError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { CallMeta, PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
-import { MAX_CONTACTS_PER_USER, type MeContactDto, toContactDto } from "../me/model.ts";
-import { contactNotFound, contactOf, deleteContact, demotePrimary, promoteContact } from "./contacts.ts";
+import {
+  contactNotFound,
+  contactOf,
+  deleteContact,
+  demotePrimary,
+  MAX_CONTACTS_PER_USER,
+  type MeContactDto,
+  promoteContact,
+  toContactDto,
+} from "./contacts.ts";
 import type { AddContactInput, IssuedCodeDto } from "./model.ts";
 import { isEmail, isPhone, normalizePhone } from "./normalize.ts";
 import { type NoticeMailer, noticePrimaryEmailChanged } from "./notices.ts";

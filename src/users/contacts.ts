@@ -3,8 +3,33 @@
  * the user its own way (the caller's own account, or one in an admin's scope) and records its own audit
  * event; the rules themselves live here once. Synchronous: call inside the caller's transaction.
  */
+import { iso } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
 import type { ContactRow, UserStore } from "./store.ts";
+
+/** At most this many contacts per account: enough for real people, bounded against abuse of the unique index. */
+export const MAX_CONTACTS_PER_USER = 10;
+
+/** A contact on the wire, as `/me/contacts` and the Admin API's end-user contacts both answer it. */
+export interface MeContactDto {
+  id: string;
+  type: "email" | "phone";
+  value: string;
+  is_primary: boolean;
+  verified_at: string | null;
+  created_at: string;
+}
+
+export function toContactDto(c: ContactRow): MeContactDto {
+  return {
+    id: c.id,
+    type: c.type,
+    value: c.value,
+    is_primary: c.isPrimary,
+    verified_at: iso(c.verifiedAt),
+    created_at: iso(c.createdAt),
+  };
+}
 
 export const contactNotFound = () => fail("CONTACT_NOT_FOUND");
 export const contactNotVerified = () => fail("CONTACT_NOT_VERIFIED");

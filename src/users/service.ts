@@ -15,12 +15,11 @@ import { newId } from "../core/ids.ts";
 import { decodeCursor, isPosition, type Page, pageOf, parseLimit } from "../core/pagination.ts";
 import type { CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
-import { MAX_CONTACTS_PER_USER } from "../me/model.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
 import { checkPassword } from "../passwords/password-policy.ts";
 import type { SessionService } from "../sessions/service.ts";
 import { byKey, createUserAdminStore, type KeyedId } from "./admin-store.ts";
-import { demotePrimary } from "./contacts.ts";
+import { demotePrimary, MAX_CONTACTS_PER_USER } from "./contacts.ts";
 import {
   type AdminEndUserDto,
   type AppMemberDto,

@@ -1,8 +1,8 @@
 /** @module Platform credential check (docs/architecture.md, "Lanes"; CSRF in docs/decisions.md, "Platform subset"): PAK or platform session, CSRF for the cookie, no caching. */
 
-import { AccessDenied } from "../audit/denials.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Config } from "../config/index.ts";
+import { AccessDenied } from "../core/access-denied.ts";
 import { type Clock, DAY, MINUTE } from "../core/clock.ts";
 import { constantTimeEqual, sha256Hex } from "../core/crypto.ts";
 import { fail } from "../core/errors.ts";
