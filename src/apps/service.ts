@@ -393,7 +393,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
       return {
         apps: appIds.length,
         end_users: store.endUserCount(appIds),
-        api_keys_active: store.activePakCount(workspaceIds, clock.now()),
+        api_keys_active: store.activeApiKeyCount(appIds, clock.now()),
       };
     },
 

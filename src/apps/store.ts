@@ -1,7 +1,7 @@
-/** @module Drizzle queries for apps, their auth config, and the workspace/PAK counts the Admin API needs. */
+/** @module Drizzle queries for apps, their auth config, and the counts behind the caller's stats. */
 import { and, count, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
 import { changes, type Db } from "../db/client.ts";
-import { appSlugAliases, apps, authConfigs, paks, workspaces } from "../db/schema.ts";
+import { appApiKeys, appSlugAliases, apps, authConfigs, endUsers, workspaces } from "../db/schema.ts";
 import type { AppCursor, AppRow } from "./model.ts";
 
 export function createAppStore(db: Db) {
@@ -107,30 +107,31 @@ export function createAppStore(db: Db) {
         .run();
     },
 
-    /** PAKs that still authenticate: neither revoked nor past their optional expiry at `now`. */
-    activePakCount(workspaceIds: string[], now: number): number {
-      if (workspaceIds.length === 0) return 0;
+    /**
+     * The apps' API keys (`hdk_live_…`) that still authenticate at `now`. Revoking deletes the row (the
+     * contract: "existence implies active"), so only the optional expiry is left to check. Workspace PAKs
+     * and M2M clients are other credentials and are not counted here.
+     */
+    activeApiKeyCount(appIds: string[], now: number): number {
+      if (appIds.length === 0) return 0;
       return (
         db
           .select({ n: count() })
-          .from(paks)
+          .from(appApiKeys)
           .where(
             and(
-              inArray(paks.workspaceId, workspaceIds),
-              isNull(paks.revokedAt),
-              or(isNull(paks.expiresAt), gt(paks.expiresAt, now)),
+              inArray(appApiKeys.appId, appIds),
+              or(isNull(appApiKeys.expiresAt), gt(appApiKeys.expiresAt, now)),
             ),
           )
           .get()?.n ?? 0
       );
     },
 
-    /**
-     * End users across the given apps. The appliance has no end-user table yet; the users module
-     * replaces this query when it adds one, and the stats route picks it up unchanged.
-     */
-    endUserCount(_appIds: string[]): number {
-      return 0;
+    /** End users across the given apps, whatever their status: a suspended account is still one of the app's users. */
+    endUserCount(appIds: string[]): number {
+      if (appIds.length === 0) return 0;
+      return db.select({ n: count() }).from(endUsers).where(inArray(endUsers.appId, appIds)).get()?.n ?? 0;
     },
   };
 }
