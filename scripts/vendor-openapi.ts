@@ -171,14 +171,23 @@ const dirArg = argv[argv.indexOf("--spec-dir") + 1];
 const specDir =
   argv.includes("--spec-dir") && dirArg ? resolve(dirArg) : resolve(import.meta.dir, "../../shared/spec");
 const outDir = resolve(import.meta.dir, "../test/support/contract");
+// The server's own copy (src/http/openapi.ts builds /openapi.json from it): the same prose-free data, both
+// specs in one file, since the binary may not read test/.
+const serverCopy = resolve(import.meta.dir, "../src/http/openapi-contract.json");
 mkdirSync(outDir, { recursive: true });
+const both: Record<string, Contract> = {};
 for (const [name, file] of Object.entries(SOURCES)) {
   const contract = vendor(join(specDir, file));
   const out = join(outDir, `${name}.json`);
-  const text = `${print({ ...contract, paths: sortKeys(contract.paths), schemas: sortKeys(contract.schemas) })}\n`;
+  const sorted = { ...contract, paths: sortKeys(contract.paths), schemas: sortKeys(contract.schemas) };
+  const text = `${print(sorted)}\n`;
   writeFileSync(out, text);
+  both[name] = sorted as Contract;
   const ops = Object.values(contract.paths).reduce((n, m) => n + Object.keys(m).length, 0);
   console.log(
     `${out}: ${ops} operations, ${Object.keys(contract.schemas).length} schemas, ${text.length} bytes`,
   );
 }
+const serverText = `${print(both)}\n`;
+writeFileSync(serverCopy, serverText);
+console.log(`${serverCopy}: ${serverText.length} bytes`);

@@ -1,7 +1,9 @@
-/** @module GET /openapi.json: an OpenAPI 3.1 document generated from the mounted routes, with the appliance-only additions described. */
+/** @module GET /openapi.json: an OpenAPI 3.1 document of the mounted routes, with the contract's schemas and the appliance additions'. */
 import { Elysia } from "elysia";
 import { z } from "zod";
 import type { Config } from "../config/index.ts";
+import type { OAuthErrorCode } from "../core/errors.ts";
+import vendored from "./openapi-contract.json" with { type: "json" };
 
 /** What the generator needs of a mounted route (a subset of Elysia's `app.routes` entries). */
 export interface MountedRoute {
@@ -19,11 +21,22 @@ const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
  */
 export function openApiRoutes(config: Pick<Config, "publicUrl">, routes: () => readonly MountedRoute[]) {
   let openapi: string | undefined;
-  return new Elysia().get("/openapi.json", ({ set }) => {
+  const serialized = () => {
     openapi ??= JSON.stringify(buildOpenApi(routes(), config));
-    Object.assign(set.headers, JSON_TYPE);
     return openapi;
-  });
+  };
+  return (
+    new Elysia()
+      // Built when the server starts listening, so the first request does not pay for it (in-process
+      // tests, which never listen, build it on the first request instead).
+      .onStart(() => {
+        serialized();
+      })
+      .get("/openapi.json", ({ set }) => {
+        Object.assign(set.headers, JSON_TYPE);
+        return serialized();
+      })
+  );
 }
 
 export type Surface = "consumer" | "admin" | "platform" | "ops";
@@ -109,14 +122,62 @@ export const reauthenticationSchema = component(
   }),
 );
 
+/** The wire error of every route but the token endpoint (docs/architecture.md, "Wire"; `http/errors.ts`). */
 const errorSchema = component(
   "Error",
   z.object({
-    statusCode: z.int(),
-    code: z.string().meta({ description: "Stable UPPER_SNAKE error code." }),
+    statusCode: z.int().min(400).max(599),
+    code: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/)
+      .meta({ description: "Stable UPPER_SNAKE code." }),
     message: z.string(),
-    details: z.array(z.object({ field: z.string(), reason: z.string() })).optional(),
-    request_id: z.string(),
+    details: z
+      .array(z.object({ field: z.string(), reason: z.string() }))
+      .optional()
+      .meta({ description: "Only on 400 VALIDATION_ERROR: one entry per refused field." }),
+    request_id: z.string().min(1),
+  }),
+);
+
+/** The token endpoint's errors (RFC 6749 §5.2). */
+const oauthErrorSchema = component(
+  "OAuthError",
+  z.object({
+    error: z.enum([
+      "invalid_request",
+      "invalid_client",
+      "unauthorized_client",
+      "unsupported_grant_type",
+      "invalid_scope",
+      "temporarily_unavailable",
+    ] satisfies OAuthErrorCode[]),
+    error_description: z.string().optional(),
+  }),
+);
+
+/** One row of `GET /v1/apps/{app_id}/outbox` (`email/model.ts`, `OutboxEntryDto`). */
+const outboxEntrySchema = component(
+  "OutboxEntry",
+  z.strictObject({
+    id: z.string(),
+    to: z.string(),
+    from: z.string(),
+    subject: z.string(),
+    text: z.string().meta({ description: "The message with any code masked." }),
+    status: z.enum(["pending", "sent", "failed"]),
+    attempts: z.int().min(0),
+    created_at: isoDate,
+    sent_at: isoDate.nullable(),
+    last_error: z.string().nullable(),
+  }),
+);
+
+export const outboxPageSchema = component(
+  "OutboxPage",
+  z.strictObject({
+    data: z.array(outboxEntrySchema),
+    pagination: z.strictObject({ has_more: z.boolean(), next_cursor: z.string().nullable() }),
   }),
 );
 
@@ -165,6 +226,7 @@ interface OperationDoc {
   description?: string;
   tags?: string[];
   security?: Security;
+  parameters?: unknown[];
   requestBody?: unknown;
   responses?: Record<string, unknown>;
   [extension: `x-${string}`]: unknown;
@@ -228,6 +290,17 @@ const KNOWN: Record<string, OperationDoc> = {
       ...ERROR_RESPONSES,
     },
   },
+  "GET /v1/apps/{app_id}/outbox": {
+    operationId: "listAppOutbox",
+    parameters: [
+      { name: "limit", in: "query", required: false, schema: { type: "string" } },
+      { name: "cursor", in: "query", required: false, schema: { type: "string" } },
+    ],
+    responses: {
+      "200": { description: "One page of the app's messages", ...jsonContent(outboxPageSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
   "POST /{app_slug}/v1/me/reauthenticate": {
     operationId: "reauthenticateMe",
     summary: "Confirm the password to renew the session's authentication time (appliance addition)",
@@ -242,13 +315,18 @@ const KNOWN: Record<string, OperationDoc> = {
 };
 
 const PUBLIC_PLATFORM = new Set(["POST /v1/auth/signin"]);
+/** Consumer routes that take no bearer credential: the sign-in family carries its proof in the body. */
+const PUBLIC_CONSUMER = /^POST \/\{[^}]+\}\/v1\/auth\/(signup|signin|refresh|logout)$/;
+const TOKEN_ENDPOINT = /^POST \/\{[^}]+\}\/v1\/oauth\/token$/;
 /** Platform routes a PAK may not call (docs/decisions.md, "Platform subset": a PAK cannot mint a PAK; profile and sessions are a person's). */
 const HUMAN_ONLY =
   /^(GET \/v1\/(me|session)|POST \/v1\/auth\/logout|POST \/v1\/workspaces\/\{[^}]+\}\/api-keys)$/;
 
 function defaultSecurity(method: string, path: string, surface: Surface): Security {
   const key = `${method} ${path}`;
-  if (surface === "ops" || PUBLIC_PLATFORM.has(key)) return [];
+  if (surface === "ops" || PUBLIC_PLATFORM.has(key) || PUBLIC_CONSUMER.test(key)) return [];
+  // The client authenticates with HTTP Basic or with client_id/client_secret in the body (the empty requirement).
+  if (TOKEN_ENDPOINT.test(key)) return [{ clientBasic: [] }, {}];
   if (surface === "consumer") return path.includes("/.well-known/") ? [] : [{ appBearer: [] }];
   if (HUMAN_ONLY.test(key)) return ADMIN_SECURITY.filter((s) => !("pak" in s));
   return ADMIN_SECURITY;
@@ -275,10 +353,196 @@ function pathParameters(path: string) {
   }));
 }
 
+/** The structural schema subset `scripts/vendor-openapi.ts` keeps (OpenAPI 3.0 style, with `nullable`). */
+type VendoredSchema = { [keyword: string]: unknown };
+interface VendoredOperation {
+  operationId: string;
+  parameters: { in: "path" | "query"; name: string; required: boolean; type?: string; enum?: unknown[] }[];
+  requestBody: { required: boolean; content: Record<string, VendoredSchema | null> } | null;
+  responses: Record<string, VendoredSchema | null>;
+}
+interface VendoredContract {
+  paths: Record<string, Record<string, VendoredOperation>>;
+  schemas: Record<string, VendoredSchema>;
+}
+const CONTRACTS = vendored as unknown as Record<"heimdall" | "platform", VendoredContract>;
+const REF = "#/components/schemas/";
+
 /**
- * An OpenAPI 3.1 document of exactly the routes this process serves. Paths, tags (by surface),
- * security and operation ids are derived; a route may refine its entry with Elysia's `detail`
- * option (`operationId`, `summary`, `description`, `tags`, `security`, `responses`, `x-*`).
+ * Component names of the merged document: the heimdall contract's as they are; a platform schema that
+ * differs from a heimdall one of the same name becomes `Platform<Name>`.
+ */
+const platformName = (name: string) => {
+  const h = CONTRACTS.heimdall.schemas[name];
+  const p = CONTRACTS.platform.schemas[name];
+  return h === undefined || JSON.stringify(h) === JSON.stringify(p) ? name : `Platform${name}`;
+};
+const NAMERS = { heimdall: (n: string) => n, platform: platformName };
+
+/** OpenAPI 3.0 `nullable` → JSON Schema 2020-12 (OpenAPI 3.1): `null` joins the type, or wraps the schema. */
+function toJsonSchema(s: VendoredSchema, name: (n: string) => string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const sub = (x: unknown) => toJsonSchema(x as VendoredSchema, name);
+  for (const [k, v] of Object.entries(s)) {
+    if (k === "nullable") continue;
+    if (k === "$ref") out.$ref = REF + name(String(v).slice(REF.length));
+    else if (k === "properties")
+      out.properties = Object.fromEntries(Object.entries(v as object).map(([p, x]) => [p, sub(x)]));
+    else if (k === "items") out.items = sub(v);
+    else if (k === "additionalProperties") out[k] = typeof v === "boolean" ? v : sub(v);
+    else if (k === "allOf" || k === "oneOf" || k === "anyOf") out[k] = (v as unknown[]).map(sub);
+    else out[k] = v;
+  }
+  if (s.nullable !== true) return out;
+  if (typeof out.type === "string" && out.$ref === undefined) {
+    out.type = [out.type, "null"];
+    if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+    return out;
+  }
+  return { anyOf: [out, { type: "null" }] };
+}
+
+/** `/v1/apps/{app_id}` and `/v1/apps/:id` alike → `/v1/apps/{}`: routes and contract may name parameters differently. */
+const shapeOf = (path: string) => path.replace(/\{[^}]+\}/g, "{}");
+
+/** Contract operations by `METHOD shape`; where both specs have one, the spec the harness would pick wins. */
+const contractIndex = (() => {
+  const index = new Map<string, { spec: "heimdall" | "platform"; path: string; op: VendoredOperation }>();
+  for (const spec of ["platform", "heimdall"] as const) {
+    for (const [path, ops] of Object.entries(CONTRACTS[spec].paths)) {
+      const platformPath = /^\/v1\/(auth|session|me|workspaces)(\/|$)/.test(path);
+      for (const [method, op] of Object.entries(ops)) {
+        const key = `${method.toUpperCase()} ${shapeOf(path)}`;
+        if (spec === "heimdall" && index.has(key) && platformPath) continue;
+        index.set(key, { spec, path, op });
+      }
+    }
+  }
+  return index;
+})();
+
+/** Served paths that answer exactly what a contract operation answers (stock clients' discovery locations). */
+const CONTRACT_ALIASES: Record<string, { of: string; operationId: string }> = {
+  "GET /{app_slug}/.well-known/openid-configuration": {
+    of: "GET /{}/v1/.well-known/openid-configuration",
+    operationId: "getOpenIdConfigurationAtIssuer",
+  },
+  "GET /.well-known/oauth-authorization-server/{app_slug}": {
+    of: "GET /{}/v1/.well-known/openid-configuration",
+    operationId: "getOAuthAuthorizationServerMetadata",
+  },
+};
+
+const STATUS_TEXT: Record<string, string> = {
+  "200": "OK",
+  "201": "Created",
+  "202": "Accepted",
+  "204": "No content",
+  "301": "Moved permanently",
+  "302": "Found",
+  "303": "See other",
+  "304": "Not modified",
+};
+
+/** The error responses of an operation: the wire error everywhere, RFC 6749's at the token endpoint. */
+function errorResponses(statuses: string[], token: boolean) {
+  const body = token
+    ? { content: { "application/json": { schema: { anyOf: [ref(oauthErrorSchema), ref(errorSchema)] } } } }
+    : jsonContent(errorSchema);
+  const out: Record<string, unknown> = {};
+  for (const status of statuses) out[status] = { description: `Error ${status}`, ...body };
+  return {
+    ...out,
+    "4XX": { description: "Client error", ...body },
+    "5XX": { description: "Server error", ...body },
+  };
+}
+
+/** The document's entry for a served route the contract describes: its parameters, body and responses. */
+function fromContract(key: string, path: string): OperationDoc | undefined {
+  const alias = CONTRACT_ALIASES[key];
+  const [method] = key.split(" ");
+  const found = contractIndex.get(alias?.of ?? `${method} ${shapeOf(path)}`);
+  if (!found) return undefined;
+  const { spec, path: contractPath, op } = found;
+  const name = NAMERS[spec];
+  const schema = (s: VendoredSchema) => toJsonSchema(s, name);
+  // Path parameters take the served route's names, matched by position.
+  const served = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
+  const theirs = [...contractPath.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
+  const parameters = op.parameters
+    .filter((p) => p.in === "query")
+    .map((p) => ({
+      name: p.name,
+      in: p.in,
+      required: p.required,
+      schema: { ...(p.type ? { type: p.type } : {}), ...(p.enum ? { enum: p.enum } : {}) },
+    }));
+  const pathParams = served.map((n, i) => {
+    const c = op.parameters.find((p) => p.in === "path" && p.name === theirs[i]);
+    return {
+      name: n,
+      in: "path",
+      required: true,
+      schema: { type: c?.type ?? "string", ...(c?.enum ? { enum: c.enum } : {}) },
+    };
+  });
+  const token = TOKEN_ENDPOINT.test(key);
+  let requestBody: unknown;
+  if (op.requestBody) {
+    const content: Record<string, unknown> = {};
+    for (const [ct, s] of Object.entries(op.requestBody.content))
+      content[ct] = s ? { schema: schema(s) } : {};
+    // The token endpoint also takes the form encoding RFC 6749 §4.4.2 specifies.
+    if (token && content["application/json"])
+      content["application/x-www-form-urlencoded"] = content["application/json"];
+    requestBody = { required: op.requestBody.required, content };
+  }
+  const responses: Record<string, unknown> = {};
+  const errors: string[] = [];
+  for (const [status, s] of Object.entries(op.responses)) {
+    if (Number(status) >= 400) errors.push(status);
+    else
+      responses[status] = {
+        description: STATUS_TEXT[status] ?? `Status ${status}`,
+        ...(s ? { content: { "application/json": { schema: schema(s) } } } : {}),
+      };
+  }
+  return {
+    operationId: alias?.operationId ?? op.operationId,
+    parameters: [...pathParams, ...parameters],
+    ...(requestBody ? { requestBody } : {}),
+    responses: { ...responses, ...errorResponses(errors, token) },
+  };
+}
+
+/** The contract components the document's `$ref`s reach, in JSON Schema 2020-12 form. */
+function contractSchemas(doc: unknown): Record<string, unknown> {
+  const byName = new Map<string, () => Record<string, unknown>>();
+  for (const spec of ["heimdall", "platform"] as const)
+    for (const [n, s] of Object.entries(CONTRACTS[spec].schemas)) {
+      const name = NAMERS[spec](n);
+      if (!byName.has(name)) byName.set(name, () => toJsonSchema(s, NAMERS[spec]));
+    }
+  const out: Record<string, unknown> = {};
+  const refsIn = (x: unknown) =>
+    [...JSON.stringify(x).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+  const queue = refsIn(doc);
+  for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+    const make = byName.get(name);
+    if (name in out || !make) continue;
+    out[name] = make();
+    queue.push(...refsIn(out[name]));
+  }
+  return out;
+}
+
+/**
+ * An OpenAPI 3.1 document of exactly the routes this process serves. A route the contract describes
+ * takes its parameters, request body and responses from the vendored contract schemas (structure only,
+ * no prose); the appliance's own routes are described in `KNOWN` from their zod models. Tags (by
+ * surface), security and the wire error responses are derived; a route may refine its entry with
+ * Elysia's `detail` option (`operationId`, `summary`, `description`, `tags`, `security`, `responses`, `x-*`).
  */
 export function buildOpenApi(routes: readonly MountedRoute[], config: Pick<Config, "publicUrl">) {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -290,15 +554,19 @@ export function buildOpenApi(routes: readonly MountedRoute[], config: Pick<Confi
     const key = `${route.method} ${path}`;
     const detail = (route.hooks?.detail ?? {}) as OperationDoc;
     const params = pathParameters(path);
-    const op: OperationDoc & { parameters?: unknown[] } = {
+    const known = KNOWN[key];
+    const op: OperationDoc = {
       operationId: operationId(route.method, path),
       tags: [surface],
       security: defaultSecurity(route.method, path, surface),
       ...(params.length ? { parameters: params } : {}),
       responses: { "2XX": { description: "Success" }, ...ERROR_RESPONSES },
-      ...KNOWN[key],
+      ...(known
+        ? { ...known, parameters: [...params, ...(known.parameters ?? [])] }
+        : fromContract(key, path)),
       ...detail,
     };
+    if (op.parameters?.length === 0) delete op.parameters;
     // Derived ids can only collide through odd paths (e.g. `a-b` vs `a_b`); keep them unique regardless.
     while (usedIds.has(op.operationId!)) op.operationId = `${op.operationId}_`;
     usedIds.add(op.operationId!);
@@ -324,7 +592,7 @@ export function buildOpenApi(routes: readonly MountedRoute[], config: Pick<Confi
     ],
     paths: sorted,
     components: {
-      schemas: componentSchemas(),
+      schemas: { ...contractSchemas(paths), ...componentSchemas() },
       securitySchemes: {
         cookieAuth: {
           type: "apiKey",
@@ -346,7 +614,13 @@ export function buildOpenApi(routes: readonly MountedRoute[], config: Pick<Confi
         appBearer: {
           type: "http",
           scheme: "bearer",
+          bearerFormat: "JWT",
           description: "An access token issued by the app (RS256 JWT), or an app API key (hdk_live_…)",
+        },
+        clientBasic: {
+          type: "http",
+          scheme: "basic",
+          description: "An M2M client's id and secret, at the token endpoint",
         },
       },
     },
