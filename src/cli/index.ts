@@ -3,12 +3,15 @@ import { ConfigError } from "../config/index.ts";
 import { HeimdallError } from "../core/errors.ts";
 import { CliError, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Io } from "./args.ts";
 import { command as audit } from "./audit.ts";
+import { command as backup } from "./backup.ts";
+import { command as doctor } from "./doctor.ts";
 import { command as healthcheck } from "./healthcheck.ts";
 import { command as init } from "./init.ts";
 import { command as keys } from "./keys.ts";
 import { command as masterKey } from "./master-key.ts";
 import { command as migrate } from "./migrate.ts";
 import { command as pak } from "./pak.ts";
+import { command as restore } from "./restore.ts";
 import { command as serve } from "./serve.ts";
 import { command as user } from "./user.ts";
 import { command as version } from "./version.ts";
@@ -23,6 +26,9 @@ export const COMMANDS: readonly Command[] = [
   pak,
   user,
   audit,
+  backup,
+  restore,
+  doctor,
   version,
 ];
 

@@ -103,6 +103,28 @@ export interface KeyService {
    * restarted or second process). `failing` lists the apps that could not sign now, for the log.
    */
   signingHealth(): { apps: number; failing: { appId: string; kid: string | null; error: string }[] };
+  /**
+   * For `heimdall doctor`: every app's keys with their timings, each unretired key's sealed private half
+   * opened through the vault (`error` says why it does not open). Reads only.
+   */
+  diagnose(): AppKeyDiagnosis[];
+}
+
+export interface KeyDiagnosis {
+  kid: string;
+  state: KeyState;
+  createdAt: number;
+  activatesAt: number;
+  retireAt: number | null;
+  /** Null when the private key opens (or is destroyed because the key is retired, as it should be). */
+  error: string | null;
+}
+
+export interface AppKeyDiagnosis {
+  appId: string;
+  slug: string;
+  status: string;
+  keys: KeyDiagnosis[];
 }
 
 /** What one app's keys look like from memory: everything a request needs is a Map lookup away. */
@@ -414,6 +436,39 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
         }
       }
       return { apps: rows.length, failing };
+    },
+
+    diagnose() {
+      const apps = db.$client
+        .query<{ id: string; slug: string; status: string }, []>(
+          "SELECT id, slug, status FROM apps ORDER BY slug",
+        )
+        .all();
+      return apps.map((app) => ({
+        appId: app.id,
+        slug: app.slug,
+        status: app.status,
+        keys: store.all(app.id).map((k) => {
+          let error: string | null = null;
+          if (k.vaultSecretId !== null) {
+            try {
+              vault.open(k.vaultSecretId, aadFor(app.id, k.kid)).fill(0);
+            } catch (err) {
+              error = (err as Error).message;
+            }
+          } else if (k.state !== "retired") {
+            error = "its private key is missing (no sealed secret)";
+          }
+          return {
+            kid: k.kid,
+            state: k.state,
+            createdAt: k.createdAt,
+            activatesAt: k.activatesAt,
+            retireAt: k.retireAt,
+            error,
+          };
+        }),
+      }));
     },
 
     deleteApp(appId) {

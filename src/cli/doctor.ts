@@ -1,0 +1,172 @@
+/** @module `heimdall doctor`: checks the data dir, database, keys, email and host, read-only, and prints each finding with its fix; exit 1 when anything fails. */
+import { Database } from "bun:sqlite";
+import type { Config } from "../config/index.ts";
+import { systemClock } from "../core/clock.ts";
+import { createLogger } from "../core/logger.ts";
+import { buildDeps, type Deps } from "../deps.ts";
+import {
+  checkClock,
+  checkDatabaseFile,
+  checkDiskSpace,
+  checkEmailConfig,
+  checkFiles,
+  checkLastBackup,
+  checkMasterKeys,
+  checkMigrations,
+  checkPublicUrl,
+  checkSigningKeys,
+  checkTrustedProxies,
+  type Finding,
+  sendTestEmail,
+} from "../ops/doctor.ts";
+import { loadMasterKeys, type MasterKeys, VaultError } from "../vault/master-key.ts";
+import {
+  type CommandSpec,
+  configFrom,
+  EXIT_FAILURE,
+  EXIT_OK,
+  type Io,
+  optionalString,
+  simpleCommand,
+} from "./args.ts";
+
+const spec: CommandSpec = {
+  name: "doctor",
+  summary: "Check the data dir, database, keys, email and host; print each problem with its fix.",
+  notes: [
+    "Each line is `ok|warn|fail  <check>: <finding> — <fix>`. Exit 0 when nothing fails (warnings are printed",
+    "but do not fail), 1 otherwise. Read-only: it runs beside a running server, applies no migrations and",
+    "sends nothing unless --send-test-email is given.",
+  ],
+  options: {
+    json: { type: "boolean", help: "print the findings as JSON" },
+    "send-test-email": {
+      type: "string",
+      arg: "<address>",
+      help: "send a test email to <address> through the configured transport",
+    },
+    "backup-dir": {
+      type: "string",
+      arg: "<dir>",
+      help: "where backups (heimdall-*.db) are kept, to report the newest (default HEIMDALL_BACKUP_DIR)",
+    },
+  },
+  config: true,
+};
+
+/** The reachability probe's timeout: short, because an unreachable URL is a warning, not a reason to hang. */
+const PROBE_TIMEOUT_MS = 3_000;
+
+const skipped = (check: string, why: string): Finding => ({
+  status: "warn",
+  check,
+  finding: `not checked: ${why}`,
+  fix: "fix the failures above, then run doctor again",
+});
+
+export const command = simpleCommand(spec, async (args, io) => {
+  const config = configFrom(args.values);
+  const clock = systemClock;
+  const findings: Finding[] = [];
+
+  const files = checkFiles(config, process.getuid?.() ?? null);
+  findings.push(...files);
+  const keyFileFailed = files.some((f) => f.check === "master key file" && f.status === "fail");
+  let keys: MasterKeys | null = null;
+  let keysProblem = "the master key file cannot be loaded";
+  if (!keyFileFailed) {
+    try {
+      keys = loadMasterKeys(config.masterKeyFile);
+    } catch (err) {
+      if (!(err instanceof VaultError)) throw err;
+      keysProblem = err.message;
+      findings.push({
+        status: "fail",
+        check: "master key file",
+        finding: err.message,
+        fix: "restore the key file from your backup",
+      });
+    }
+  }
+
+  const database = checkDatabaseFile(config.dbFile);
+  findings.push(database);
+  const dbSound = database.status === "ok";
+  if (dbSound) {
+    // A read-only connection of its own: doctor must not change the schema or checkpoint beside a server.
+    const raw = new Database(config.dbFile, { readonly: true });
+    try {
+      findings.push(checkMigrations({ $client: raw }), checkClock({ $client: raw }, clock));
+    } finally {
+      raw.close();
+    }
+  } else {
+    findings.push(skipped("migrations", "the database cannot be read"));
+  }
+
+  let deps: Deps | null = null;
+  let depsProblem = !dbSound ? "the database cannot be read" : keysProblem;
+  if (dbSound && keys) {
+    try {
+      deps = buildDeps(config, {
+        log: createLogger(config.logLevel, (line) => io.err(line)),
+        readOnly: true,
+      });
+    } catch (err) {
+      depsProblem = `the services cannot be opened (${(err as Error).message})`;
+      findings.push({
+        status: "fail",
+        check: "services",
+        finding: depsProblem,
+        fix: "apply pending migrations with `heimdall migrate`, or restore from a backup",
+      });
+    }
+  }
+  try {
+    if (deps && keys) {
+      findings.push(checkMasterKeys(keys, deps.vault.kekIdsInUse(), config.masterKeyFile));
+      findings.push(...checkSigningKeys(deps.keys.diagnose(), clock));
+    } else {
+      findings.push(skipped("master keys", depsProblem), skipped("signing keys", depsProblem));
+    }
+    findings.push(checkEmailConfig(config));
+    const testTo = optionalString(args.values, "send-test-email");
+    if (testTo !== undefined) {
+      findings.push(
+        deps
+          ? await sendTestEmail(deps.email.transport, testTo, config, clock)
+          : skipped("test email", depsProblem),
+      );
+    }
+  } finally {
+    if (deps) {
+      deps.email.transport.close();
+      deps.db.$client.close();
+    }
+  }
+  findings.push(checkTrustedProxies(config.trustedProxies));
+  findings.push(await checkPublicUrl(config.publicUrl, PROBE_TIMEOUT_MS));
+  findings.push(checkDiskSpace(config.dataDir));
+  findings.push(checkLastBackup(optionalString(args.values, "backup-dir") ?? backupDirOf(config), clock));
+
+  report(findings, args.values.json === true, io);
+  return findings.some((f) => f.status === "fail") ? EXIT_FAILURE : EXIT_OK;
+});
+
+/** The configured backup dir, once the config carries one (`HEIMDALL_BACKUP_DIR`); read loosely until then. */
+function backupDirOf(config: Config): string | undefined {
+  const dir = (config as Config & { backupDir?: unknown }).backupDir;
+  return typeof dir === "string" && dir !== "" ? dir : undefined;
+}
+
+function report(findings: readonly Finding[], json: boolean, io: Io): void {
+  const count = (s: Finding["status"]) => findings.filter((f) => f.status === s).length;
+  if (json) {
+    io.out(JSON.stringify({ ok: count("fail") === 0, checks: findings }, null, 2));
+    return;
+  }
+  for (const f of findings)
+    io.out(`${f.status.padEnd(4)}  ${f.check}: ${f.finding}${f.fix ? ` — ${f.fix}` : ""}`);
+  io.out("");
+  io.out(`${count("ok")} ok, ${count("warn")} warning(s), ${count("fail")} failure(s)`);
+}
