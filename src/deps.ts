@@ -8,6 +8,7 @@ import { type AuditReader, createAuditReader } from "./audit/reader.ts";
 import { type AuditRetention, createAuditRetention } from "./audit/retention.ts";
 import { type AuditWriter, createAuditWriter } from "./audit/writer.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
+import { type BackupJob, createBackupJob } from "./backup/scheduled.ts";
 import { type CodeService, createCodeService } from "./codes/service.ts";
 import type { Config } from "./config/index.ts";
 import { type Clock, DAY, HOUR, MINUTE, systemClock } from "./core/clock.ts";
@@ -81,6 +82,8 @@ export interface Deps {
   readonly idempotency: Idempotency;
   readonly rateLimiter: RateLimiter;
   readonly scheduler: Scheduler;
+  /** Scheduled backups (`backup_dir`); null when they are off. */
+  readonly backups: BackupJob | null;
   readonly permissions: PermissionResolver;
   /** Permissions the Consumer routes check, filled in as the routes are mounted. */
   readonly enforcement: EnforcementRegistry;
@@ -214,10 +217,32 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const userContacts = createUserContactService({ db, clock, rules: userRules, email, codes });
   const userBulk = createUserBulkService({ db, clock, rules: userRules });
   const auth = createAuthService({ db, clock, audit, apps, passwords, sessions, tokens, rateLimiter });
+  const backups = config.backupDir
+    ? createBackupJob({
+        db,
+        clock,
+        log,
+        schedule: {
+          dir: config.backupDir,
+          intervalMs: config.backupIntervalHours * HOUR,
+          keep: config.backupKeep,
+        },
+      })
+    : null;
   const scheduler = createScheduler({
     clock,
     log,
     jobs: [
+      // Checked hourly (and at start); the job decides from the newest file whether a backup is due.
+      ...(backups
+        ? [
+            {
+              name: "backup",
+              intervalMs: Math.min(HOUR, config.backupIntervalHours * HOUR),
+              run: backups.run,
+            },
+          ]
+        : []),
       { name: "keys.rotate", intervalMs: MINUTE, run: () => keys.tick() },
       { name: "email.deliver", intervalMs: 15_000, run: () => email.deliverDue() },
       { name: "ratelimit.flush", intervalMs: 1_000, run: async () => rateLimiter.flush() },
@@ -256,6 +281,18 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     collect: () =>
       keys.activeKeyAges().map((k) => ({ labels: { app_id: k.appId, kid: k.kid }, value: k.ageSeconds })),
   });
+  if (backups) {
+    metrics.addGauge({
+      name: "heimdall_backup_last_success_timestamp_seconds",
+      help: "Unix time of the newest good scheduled backup in backup_dir (0: none yet); alert when it lags the interval.",
+      collect: () => [{ labels: {}, value: backups.lastSuccessSeconds() }],
+    });
+    metrics.addGauge({
+      name: "heimdall_backup_failures",
+      help: "Scheduled backups that failed since the process started.",
+      collect: () => [{ labels: {}, value: backups.failures() }],
+    });
+  }
   metrics.addGauge({
     name: "heimdall_audit_rows_pruned",
     help: "Audit rows deleted by retention since the process started.",
@@ -294,6 +331,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     idempotency,
     rateLimiter,
     scheduler,
+    backups,
     apiKeys,
     m2m,
     m2mGrant,

@@ -48,6 +48,8 @@ export interface CommandSpec {
   options: Options;
   /** Accept the config flags (README.md, "Configuration"); every command that opens the data dir does. */
   config: boolean;
+  /** Arguments after the options, e.g. `backup [FILE]`: the synopsis shown in help and how many at most. */
+  positionals?: { synopsis: string; max: number };
 }
 
 const CONFIG_OPTIONS: Options = {
@@ -67,10 +69,17 @@ const CONFIG_OPTIONS: Options = {
     arg: "<days>",
     help: "prune audit rows older than this (HEIMDALL_AUDIT_RETENTION_DAYS, default 90; 0 keeps all)",
   },
+  "backup-dir": {
+    type: "string",
+    arg: "<dir>",
+    help: "serve: write scheduled backups here (HEIMDALL_BACKUP_DIR; off when unset)",
+  },
 };
 
 export interface Parsed {
   values: Record<string, string | boolean | undefined>;
+  /** Arguments that are not options; empty unless the spec declares `positionals`. */
+  positionals: string[];
 }
 
 function allOptions(spec: CommandSpec): Options {
@@ -83,7 +92,7 @@ export function helpText(spec: CommandSpec): string {
     `${o.short ? `-${o.short}, ` : "    "}--${name}${o.arg ? ` ${o.arg}` : ""}`;
   const width = Math.max(...opts.map((o) => flag(o).length), 10);
   return [
-    `Usage: heimdall ${spec.name}${opts.length ? " [options]" : ""}`,
+    `Usage: heimdall ${spec.name}${opts.length ? " [options]" : ""}${spec.positionals ? ` ${spec.positionals.synopsis}` : ""}`,
     "",
     spec.summary,
     ...(spec.notes?.length ? ["", ...spec.notes] : []),
@@ -102,7 +111,12 @@ export function parseCommand(spec: CommandSpec, argv: string[], io: Io): Parsed 
   const options = { ...allOptions(spec), help: { type: "boolean" as const, short: "h", help: "" } };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    parsed = parseArgs({
+      args: argv,
+      options,
+      strict: true,
+      allowPositionals: spec.positionals !== undefined,
+    });
   } catch (err) {
     throw new CliError(`${(err as Error).message}\n\n${helpText(spec)}`, EXIT_USAGE);
   }
@@ -110,7 +124,12 @@ export function parseCommand(spec: CommandSpec, argv: string[], io: Io): Parsed 
     io.out(helpText(spec));
     return null;
   }
-  return { values: parsed.values as Parsed["values"] };
+  if (spec.positionals && parsed.positionals.length > spec.positionals.max)
+    throw new CliError(
+      `too many arguments: ${parsed.positionals.join(" ")}\n\n${helpText(spec)}`,
+      EXIT_USAGE,
+    );
+  return { values: parsed.values as Parsed["values"], positionals: parsed.positionals };
 }
 
 /** The config from the command's flags (env and file are merged by `loadConfig`); throws ConfigError. */

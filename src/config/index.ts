@@ -30,6 +30,10 @@ const schema = z
     hash_priority: z.enum(["idle", "low", "normal"]).default("idle"),
     // An integer number of days; 0 keeps the audit log forever. The cap (100 years) only catches typos.
     audit_retention_days: z.coerce.number().int().min(0).max(36_500).default(90),
+    // Scheduled backups are off unless a directory is named (docs/operations.md, "Backups").
+    backup_dir: z.string().min(1).optional(),
+    backup_interval_hours: z.coerce.number().int().min(1).max(8_760).default(24),
+    backup_keep: z.coerce.number().int().min(1).max(10_000).default(7),
     rsa_bits: z.coerce
       .number()
       .int()
@@ -58,6 +62,11 @@ export interface Config {
   readonly hashPriority: "idle" | "low" | "normal";
   /** Audit rows older than this many days are pruned by the `audit.retention` job; 0 keeps them forever. */
   readonly auditRetentionDays: number;
+  /** Where the server writes scheduled backups; undefined turns them off. */
+  readonly backupDir?: string;
+  readonly backupIntervalHours: number;
+  /** How many scheduled backups to keep in `backupDir`; older ones are deleted after each new one. */
+  readonly backupKeep: number;
 }
 
 export class ConfigError extends Error {
@@ -74,6 +83,7 @@ export const CONFIG_FLAGS = [
   "config",
   "log-level",
   "audit-retention-days",
+  "backup-dir",
 ] as const;
 
 const ENV_KEYS: Record<string, keyof ConfigInput> = {
@@ -93,6 +103,9 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   HEIMDALL_RSA_BITS: "rsa_bits",
   HEIMDALL_HASH_PRIORITY: "hash_priority",
   HEIMDALL_AUDIT_RETENTION_DAYS: "audit_retention_days",
+  HEIMDALL_BACKUP_DIR: "backup_dir",
+  HEIMDALL_BACKUP_INTERVAL_HOURS: "backup_interval_hours",
+  HEIMDALL_BACKUP_KEEP: "backup_keep",
 };
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -157,5 +170,8 @@ export function loadConfig(
     rsaBits: c.rsa_bits as 2048 | 3072 | 4096,
     hashPriority: c.hash_priority,
     auditRetentionDays: c.audit_retention_days,
+    backupDir: c.backup_dir,
+    backupIntervalHours: c.backup_interval_hours,
+    backupKeep: c.backup_keep,
   });
 }

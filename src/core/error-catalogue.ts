@@ -136,6 +136,7 @@ export const ERROR_CATALOGUE = {
   CODE_SPACE_EXHAUSTED: { status: 503, message: "Too many live codes; retry shortly" },
   INTERNAL_ERROR: { status: 500, message: "Internal server error" },
   VAULT_ERROR: { status: 500, message: "The vault cannot open a secret" },
+  BACKUP_FAILED: { status: 500, message: "The backup could not be written or checked" },
   SIGNING_KEY_MISSING: { status: 500, message: "The app has no active signing key" },
 } as const satisfies Record<string, CatalogueEntry>;
 
