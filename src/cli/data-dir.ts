@@ -1,9 +1,10 @@
 /** @module The data-dir lifecycle (docs/operations.md, "First start" and "Data-dir lock and start-up checks"): what `serve` and `init` check before they touch anything, and first-run set-up. */
+import { Database } from "bun:sqlite";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import type { Config } from "../config/index.ts";
 import { createLogger, type Logger } from "../core/logger.ts";
-import { databaseFileProblem, openDatabase, pendingMigrations } from "../db/client.ts";
+import { databaseFileProblem, newerDatabaseMessage, openDatabase, pendingMigrations } from "../db/client.ts";
 import { workspaces } from "../db/schema.ts";
 import { buildDeps, type Deps } from "../deps.ts";
 import { createMasterKeyFile, loadMasterKeys, VaultError } from "../vault/master-key.ts";
@@ -76,6 +77,18 @@ export function checkDataDir(config: Config, state: DataDirState): void {
     const problem = databaseFileProblem(db);
     if (problem)
       throw refuse(`${db} ${problem}: restore it (with ${key}, if that changed too) from a backup`);
+    const newer = newerDatabaseProblem(db);
+    if (newer) throw refuse(newer);
+  }
+}
+
+/** A database from a newer Heimdall, read read-only (a sound file, as `databaseFileProblem` just proved). */
+function newerDatabaseProblem(file: string): string | null {
+  const sqlite = new Database(file, { readonly: true });
+  try {
+    return newerDatabaseMessage(file, sqlite);
+  } finally {
+    sqlite.close();
   }
 }
 
@@ -167,7 +180,8 @@ export type BootstrapResult = Awaited<ReturnType<Deps["provisioning"]["bootstrap
 export function printCredentials(io: Io, result: BootstrapResult, config: Config): void {
   const mark = (generated: boolean) => (generated ? "  (generated)" : "  (from environment)");
   const rows: [string, string][] = [
-    ["URL", config.publicUrl],
+    // The issuer base, not the listen address: an SDK pointed at 0.0.0.0 or 127.0.0.1 fails the `iss` check.
+    ["SDK baseUrl", `${config.publicUrl}  (issuer base, HEIMDALL_PUBLIC_URL)`],
     ["workspace", result.workspace.slug],
     ["email", result.email],
     ["password", result.password + mark(result.generated.password)],
@@ -176,7 +190,7 @@ export function printCredentials(io: Io, result: BootstrapResult, config: Config
   const lines = [
     "Heimdall is initialised. First-run credentials:",
     "",
-    ...rows.map(([k, v]) => `${k.padEnd(10)} ${v}`),
+    ...rows.map(([k, v]) => `${k.padEnd(11)} ${v}`),
     "",
     "They are shown only this once and are not written to the log.",
     "Sign in with the email and password; use the PAK as `Authorization: Bearer <PAK>`.",

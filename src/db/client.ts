@@ -86,6 +86,47 @@ function readableProblem(file: string): string | null {
   }
 }
 
+/**
+ * The migrations recorded in the database that this binary does not embed (by their journal timestamp,
+ * which drizzle stores as `created_at`): the database was written by a newer Heimdall. Drizzle's migrator
+ * would apply nothing and carry on, so an old binary would run on a schema it does not know; callers
+ * refuse instead (see `newerDatabaseMessage`). Read-only, so it is safe before anything opens the file for
+ * writing.
+ */
+export function unknownMigrations(sqlite: Database): { createdAt: number; hash: string }[] {
+  const table = sqlite
+    .query<{ n: number }, []>(
+      "SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table' AND name = '__drizzle_migrations'",
+    )
+    .get()!.n;
+  if (table === 0) return [];
+  const known = new Set(JOURNAL.entries.map((e) => e.when));
+  return sqlite
+    .query<{ created_at: number | null; hash: string }, []>(
+      "SELECT created_at, hash FROM __drizzle_migrations ORDER BY created_at",
+    )
+    .all()
+    .filter((r) => !known.has(Number(r.created_at)))
+    .map((r) => ({ createdAt: Number(r.created_at), hash: r.hash }));
+}
+
+/** The one-line refusal for a database from a newer Heimdall, or null when this binary knows all its migrations. */
+export function newerDatabaseMessage(file: string, sqlite: Database): string | null {
+  const unknown = unknownMigrations(sqlite);
+  if (unknown.length === 0) return null;
+  const latest = unknown.at(-1)!.createdAt;
+  const when = Number.isFinite(latest) ? new Date(latest).toISOString() : "an unknown time";
+  return (
+    `${file} was written by a newer Heimdall: it has ${unknown.length} migration(s) this binary does not know ` +
+    `(the latest from ${when}). Run the newer heimdall binary, or restore a backup taken before the upgrade`
+  );
+}
+
+/** Thrown by `migrate` on a database from a newer Heimdall (the CLI checks first and words it as a refusal). */
+export class NewerDatabaseError extends Error {
+  override readonly name = "NewerDatabaseError";
+}
+
 /** How many embedded migrations the database has not applied yet (drizzle's rule: newer than the last applied). */
 export function pendingMigrations(db: Db): number {
   const table = db.$client
@@ -121,8 +162,11 @@ export function changes(result: unknown): number {
   return (result as { changes: number }).changes;
 }
 
-/** Applies pending migrations in one transaction; a no-op when the database is current. */
+/** Applies pending migrations in one transaction; a no-op when the database is current; refuses one from a newer Heimdall. */
 export function migrate(db: Db): void {
+  // Before drizzle, which would apply nothing to a newer database and let this binary run on it.
+  const newer = newerDatabaseMessage("the database", db.$client);
+  if (newer) throw new NewerDatabaseError(newer);
   // biome-ignore lint/suspicious/noExplicitAny: drizzle exposes the dialect migrator only untyped.
   const d = db as any;
   d.dialect.migrate(embeddedMigrations(), d.session, {});
