@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import { fail, type HeimdallError, validationError } from "../core/errors.ts";
 import { routeRulesOf } from "./route-rules.ts";
+import { unknownFields } from "./unknown-fields.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -58,16 +59,30 @@ function tooLarge(limit: number): HeimdallError {
   return fail("PAYLOAD_TOO_LARGE", { message: `Request body exceeds ${limit} bytes` });
 }
 
-/** Validates `input` against a zod schema; failures become 400 VALIDATION_ERROR with one detail per issue. */
+/**
+ * Validates `input` against a zod schema; failures become 400 VALIDATION_ERROR with one detail per issue.
+ * A field the schema does not declare is one of them (docs/decisions.md, "Unknown body fields"): ignoring it
+ * would answer 200 to a request that changed nothing, e.g. `{passwordMinLength: 12}` from a camelCase client.
+ * A schema that must take any key says so itself (`z.looseObject`, `z.record`).
+ */
 export function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const value = input === NO_BODY || input === undefined ? undefined : input;
+  const unknown = unknownFields(schema, value);
   const result = schema.safeParse(value);
-  if (result.success) return result.data;
+  if (result.success && unknown.length === 0) return result.data;
+  // unknownFields names these (with a hint), so zod's own report of a `.strict()` object would repeat them.
+  const issues = result.success ? [] : result.error.issues.filter((i) => i.code !== "unrecognized_keys");
   throw validationError(
-    result.error.issues.map((issue) => ({
-      field: issue.path.length ? issue.path.join(".") : "body",
-      reason: reasonOf(issue),
-    })),
+    [
+      ...unknown,
+      ...issues.map((issue) => ({
+        field: issue.path.length ? issue.path.join(".") : "body",
+        reason: reasonOf(issue),
+      })),
+    ],
+    unknown.length > 0 && issues.length === 0
+      ? `Unknown field${unknown.length > 1 ? "s" : ""}: ${unknown.map((d) => d.field).join(", ")}`
+      : undefined,
   );
 }
 

@@ -25,9 +25,13 @@ function exactlyOne(v: { permission?: string; permissions?: string[] }, ctx: z.R
   }
 }
 
-/** RFC 7662 form or JSON; the whole body is optional because the bearer is what gets introspected. */
+/**
+ * RFC 7662 form or JSON; the whole body is optional because the bearer is what gets introspected. Open to
+ * other parameters: RFC 7662 §2.1 lets a server take (and so a client send) more than these two, and an
+ * OAuth library's extras must be ignored, as at the token endpoint (RFC 6749 §3.2).
+ */
 export const introspectSchema = z
-  .object({ token: z.string().optional(), token_type_hint: z.string().optional() })
+  .looseObject({ token: z.string().optional(), token_type_hint: z.string().optional() })
   .optional();
 
 export const verifySchema = z.object({ token: bodyToken }).optional();
