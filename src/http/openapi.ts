@@ -567,6 +567,10 @@ export function buildOpenApi(routes: readonly MountedRoute[], config: Pick<Confi
       ...detail,
     };
     if (op.parameters?.length === 0) delete op.parameters;
+    // Any route can be refused before its handler runs (a NUL in the URL, an oversized body, a 5xx).
+    const fallback = errorResponses([], TOKEN_ENDPOINT.test(key));
+    op.responses = { ...op.responses, "4XX": op.responses?.["4XX"] ?? fallback["4XX"] };
+    op.responses["5XX"] ??= fallback["5XX"];
     // Derived ids can only collide through odd paths (e.g. `a-b` vs `a_b`); keep them unique regardless.
     while (usedIds.has(op.operationId!)) op.operationId = `${op.operationId}_`;
     usedIds.add(op.operationId!);

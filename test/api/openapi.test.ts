@@ -1,0 +1,240 @@
+/** @module GET /openapi.json is a valid OpenAPI 3.1 document of exactly the served routes, and real answers fit it. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { openApiPath } from "../../src/http/openapi.ts";
+import { JWKS_ROUTE } from "../../src/keys/routes.ts";
+import { GOOD_PASSWORD, signUp } from "../support/end-users.ts";
+import { createApp } from "../support/fixtures.ts";
+import { type CallResult, createTestContext, type TestContext } from "../support/harness.ts";
+
+let ctx: TestContext;
+// biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by the assertions below.
+let doc: any;
+let raw: string;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  const res = await ctx.call("GET", "/openapi.json", { auth: null, unchecked: true });
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toContain("application/json");
+  raw = res.text;
+  doc = res.body;
+});
+afterAll(() => ctx.deps.db.$client.close());
+
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+const SUCCESS = /^[23]\d\d$/;
+
+/** `METHOD /path/{param}` of every route the server answers: Elysia's table plus the Bun-native JWKS route. */
+function servedOperations(): Set<string> {
+  const served = ctx.app.routes
+    .filter((r) => METHODS.includes(r.method))
+    .map((r) => `${r.method} ${openApiPath(r.path)}`);
+  return new Set([...served, `GET ${openApiPath(JWKS_ROUTE)}`]);
+}
+
+function documentedOperations(): Set<string> {
+  return new Set(
+    Object.entries<Record<string, unknown>>(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    ),
+  );
+}
+
+// strict: false lets the schemas sit beside the document's other keywords (`components`) and ignore
+// formats ajv-formats does not know; the checks below still cover types, required fields and enums.
+const ajv = new Ajv2020({ strict: false, allErrors: true, logger: false });
+addFormats.default(ajv);
+
+/** The JSON schema the document gives for `status` of `method template`: the exact status first, then `4XX`/`5XX`. */
+function documentedSchema(method: string, template: string, status: number): object {
+  const op = doc.paths[template]?.[method.toLowerCase()];
+  if (!op) throw new Error(`${method} ${template} is not in the document`);
+  const response = op.responses[String(status)] ?? op.responses[`${String(status)[0]}XX`];
+  if (!response) throw new Error(`${method} ${template} documents no ${status}`);
+  const schema = response.content?.["application/json"]?.schema;
+  if (!schema) throw new Error(`${method} ${template} ${status} documents no JSON body`);
+  return schema;
+}
+
+/** Validation errors of `body` against the document's schema for that response; empty when it fits. */
+function mismatches(method: string, template: string, status: number, body: unknown): string[] {
+  const check = ajv.compile({ ...documentedSchema(method, template, status), components: doc.components });
+  if (check(body)) return [];
+  return (check.errors ?? []).map((e) => `${e.instancePath || "(root)"} ${e.message}`);
+}
+
+function expectFits(method: string, template: string, res: CallResult): void {
+  expect({
+    [`${method} ${template} ${res.status}`]: mismatches(method, template, res.status, res.body),
+  }).toEqual({ [`${method} ${template} ${res.status}`]: [] });
+}
+
+describe("GET /openapi.json", () => {
+  test("passes a real OpenAPI 3.1 validator", async () => {
+    const result = await new Validator().validate(structuredClone(doc));
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(doc.openapi).toBe("3.1.0");
+  });
+
+  test("documents every served route, and serves every documented one", () => {
+    const served = servedOperations();
+    const documented = documentedOperations();
+    expect([...served].filter((op) => !documented.has(op))).toEqual([]);
+    expect([...documented].filter((op) => !served.has(op))).toEqual([]);
+    expect(documented.has("GET /{app_slug}/v1/.well-known/jwks.json")).toBe(true);
+    expect(documented.size).toBeGreaterThan(100);
+  });
+
+  test("every operation names its success statuses and bodies, and its errors in the wire shape", () => {
+    const errorRef = { $ref: "#/components/schemas/Error" };
+    type Documented = {
+      responses: Record<string, { content?: Record<string, { schema: { anyOf?: unknown[] } }> }>;
+    };
+    for (const [path, ops] of Object.entries<Record<string, Documented>>(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        const statuses = Object.keys(op.responses);
+        expect({ [where]: statuses.some((s) => SUCCESS.test(s)) }).toEqual({ [where]: true });
+        expect({ [where]: statuses.includes("2XX") }).toEqual({ [where]: false });
+        const clientError = op.responses["4XX"]?.content?.["application/json"]?.schema;
+        if (path.endsWith("/oauth/token")) {
+          expect(clientError?.anyOf).toContainEqual({ $ref: "#/components/schemas/OAuthError" });
+        } else {
+          expect({ [where]: clientError as unknown }).toEqual({ [where]: errorRef });
+        }
+      }
+    }
+  });
+
+  test("request bodies come with their schemas, the token endpoint's also as a form", () => {
+    const signup = doc.paths["/{app_slug}/v1/auth/signup"].post.requestBody;
+    expect(signup.required).toBe(true);
+    expect(signup.content["application/json"].schema.$ref).toMatch(/^#\/components\/schemas\//);
+    const token = doc.paths["/{app_slug}/v1/oauth/token"].post;
+    expect(Object.keys(token.requestBody.content).sort()).toEqual([
+      "application/json",
+      "application/x-www-form-urlencoded",
+    ]);
+    expect(token.security).toEqual([{ clientBasic: [] }, {}]);
+    expect(doc.components.securitySchemes.clientBasic).toEqual(
+      expect.objectContaining({ type: "http", scheme: "basic" }),
+    );
+    expect(doc.paths["/{app_slug}/v1/auth/signup"].post.security).toEqual([]);
+    expect(doc.paths["/{app_slug}/v1/me"].get.security).toEqual([{ appBearer: [] }]);
+  });
+
+  test("path parameters carry the served route's names; list routes their query parameters", () => {
+    const member = doc.paths["/v1/apps/{app_id}/end-users/{user_id}"].get.parameters;
+    expect(
+      member.filter((p: { in: string }) => p.in === "path").map((p: { name: string }) => p.name),
+    ).toEqual(["app_id", "user_id"]);
+    const list = doc.paths["/v1/apps"].get.parameters.map(
+      (p: { name: string; in: string }) => `${p.in}:${p.name}`,
+    );
+    expect(list).toEqual(expect.arrayContaining(["query:limit", "query:cursor"]));
+  });
+
+  test("nullable contract fields are OpenAPI 3.1 (null in the type), never the 3.0 keyword", () => {
+    expect(raw).not.toContain('"nullable"');
+    expect(raw).toContain('"null"');
+  });
+
+  test("every $ref resolves, and only the schemas the routes reach are included", () => {
+    const refs = new Set([...raw.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!));
+    for (const r of refs) expect({ [r]: doc.components.schemas[r] !== undefined }).toEqual({ [r]: true });
+    // Contract schemas of hosted operations this server does not serve stay out (e.g. tenants).
+    expect(Object.keys(doc.components.schemas).some((n) => /Tenant/.test(n))).toBe(false);
+    // Small enough to serve fast; built once and served as the same bytes.
+    expect(raw.length).toBeLessThan(400_000);
+  });
+
+  test("is built once: a second request answers the same bytes", async () => {
+    const again = await ctx.call("GET", "/openapi.json", { auth: null, unchecked: true });
+    expect(again.text).toBe(raw);
+  });
+});
+
+describe("real answers fit the document's response schemas", () => {
+  test("Admin, Consumer, ops and appliance routes, successes and errors", async () => {
+    const app = await createApp(ctx, "openapi-fit");
+    const created = await ctx.call("POST", "/v1/apps", {
+      body: { slug: "openapi-fit2", display_name: "Fit" },
+    });
+    expectFits("POST", "/v1/apps", created);
+    expectFits("GET", "/v1/apps", await ctx.call("GET", "/v1/apps"));
+    expectFits(
+      "GET",
+      "/v1/apps/{app_id}",
+      await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: app.id } }),
+    );
+    const missing = await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: "no-such-app" } });
+    expect(missing.status).toBe(404);
+    expectFits("GET", "/v1/apps/{app_id}", missing);
+
+    const user = await signUp(ctx, app.slug, {
+      username: "fit_user",
+      email: "fit@example.test",
+      password: GOOD_PASSWORD,
+    });
+    const slug = { app_slug: app.slug };
+    expectFits(
+      "GET",
+      "/{app_slug}/v1/me",
+      await ctx.call("GET", "/{app_slug}/v1/me", { params: slug, auth: { bearer: user.access_token } }),
+    );
+    expectFits(
+      "GET",
+      "/{app_slug}/v1/.well-known/jwks.json",
+      await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: slug, auth: null }),
+    );
+
+    // Appliance routes, which the contract does not describe.
+    const appId = { app_id: app.id };
+    const keys = await ctx.call("GET", "/v1/apps/{app_id}/keys", { params: appId, unchecked: true });
+    expect(keys.status).toBe(200);
+    expectFits("GET", "/v1/apps/{app_id}/keys", keys);
+    const outbox = await ctx.call("GET", "/v1/apps/{app_id}/outbox", { params: appId, unchecked: true });
+    expect(outbox.status).toBe(200);
+    expectFits("GET", "/v1/apps/{app_id}/outbox", outbox);
+    const alias = await ctx.call("GET", "/.well-known/oauth-authorization-server/{app_slug}", {
+      params: slug,
+      auth: null,
+      unchecked: true,
+    });
+    expect(alias.status).toBe(200);
+    expectFits("GET", "/.well-known/oauth-authorization-server/{app_slug}", alias);
+    for (const probe of ["/healthz", "/readyz"]) {
+      const res = await ctx.call("GET", probe, { auth: null, unchecked: true });
+      expect(res.status).toBe(200);
+      expectFits("GET", probe, res);
+    }
+  });
+
+  test("the token endpoint's refusal fits the RFC 6749 error schema, not the wire error", async () => {
+    const app = await createApp(ctx, "openapi-token");
+    const res = await ctx.call("POST", "/{app_slug}/v1/oauth/token", {
+      params: { app_slug: app.slug },
+      body: { grant_type: "client_credentials", client_id: "nobody", client_secret: "wrong" },
+      auth: null,
+      unchecked: true,
+    });
+    expect(res.status).toBe(401);
+    expect(res.body.error).toBe("invalid_client");
+    expectFits("POST", "/{app_slug}/v1/oauth/token", res);
+    expect(mismatches("GET", "/v1/apps/{app_id}", 401, res.body).length).toBeGreaterThan(0);
+  });
+
+  test("the schemas have teeth: a body missing a required field or with a wrong type does not fit", async () => {
+    const app = await createApp(ctx, "openapi-teeth");
+    const res = await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: app.id } });
+    expect(mismatches("GET", "/v1/apps/{app_id}", 200, res.body)).toEqual([]);
+    const { id: _id, ...withoutId } = res.body;
+    expect(mismatches("GET", "/v1/apps/{app_id}", 200, withoutId).length).toBeGreaterThan(0);
+    expect(mismatches("GET", "/v1/apps/{app_id}", 200, { ...res.body, slug: 42 }).length).toBeGreaterThan(0);
+    expect(mismatches("GET", "/v1/apps/{app_id}", 404, { code: "APP_NOT_FOUND" }).length).toBeGreaterThan(0);
+  });
+});
