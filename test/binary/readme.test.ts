@@ -4,7 +4,7 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeJwt, decodeProtectedHeader } from "jose";
@@ -80,7 +80,7 @@ beforeAll(async () => {
     stdout: "pipe",
     stderr: "pipe",
   });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), 100_000);
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 90_000);
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   await proc.exited;
   clearTimeout(timer);
@@ -115,7 +115,11 @@ describe("README quick start", () => {
   });
 
   test("every step runs to the end and the server stops cleanly (SIGTERM drains, exit 0)", () => {
-    if (serverExit !== "0") throw new Error(`the script stopped early:\n${transcript}`);
+    if (serverExit !== "0") {
+      const log = join(runDir, "heimdall.log");
+      const serverLog = existsSync(log) ? readFileSync(log, "utf8") : "(no heimdall.log)";
+      throw new Error(`the script stopped early:\n${transcript}\n--- heimdall.log ---\n${serverLog}`);
+    }
     expect(stepOut.every((s) => s !== "")).toBe(true);
     expect(readFileSync(join(runDir, "heimdall.log"), "utf8")).toContain(`http://127.0.0.1:${port}`);
   });
