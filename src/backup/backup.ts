@@ -170,8 +170,14 @@ function withBackupDb<T>(file: string, fn: (db: Db) => T): T {
 
 /** The backups `pruneBackups` manages in `dir`, newest first. Files of any other name are never touched. */
 export function listBackups(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    // Missing or not a directory: no backups yet (the job reports its own write failure).
+    return [];
+  }
+  return names
     .filter((n) => NAME.test(n))
     .sort()
     .reverse()
