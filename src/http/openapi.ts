@@ -433,6 +433,20 @@ const CONTRACT_ALIASES: Record<string, { of: string; operationId: string }> = {
   },
 };
 
+/** The creates that honour `Idempotency-Key` (`http/idempotency.ts`, `idempotentCreate`). */
+const IDEMPOTENT = new Set([
+  "POST /v1/apps",
+  "POST /v1/apps/{app_id}/api-keys",
+  "POST /v1/apps/{app_id}/credentials",
+]);
+const IDEMPOTENCY_KEY = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description: "Replays the first answer for 24 h; the same key with another body is 409.",
+  schema: { type: "string", minLength: 1, maxLength: 255 },
+};
+
 const STATUS_TEXT: Record<string, string> = {
   "200": "OK",
   "201": "Created",
@@ -510,7 +524,7 @@ function fromContract(key: string, path: string): OperationDoc | undefined {
   }
   return {
     operationId: alias?.operationId ?? op.operationId,
-    parameters: [...pathParams, ...parameters],
+    parameters: [...pathParams, ...parameters, ...(IDEMPOTENT.has(key) ? [IDEMPOTENCY_KEY] : [])],
     ...(requestBody ? { requestBody } : {}),
     responses: { ...responses, ...errorResponses(errors, token) },
   };

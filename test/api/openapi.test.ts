@@ -138,6 +138,24 @@ describe("GET /openapi.json", () => {
     expect(list).toEqual(expect.arrayContaining(["query:limit", "query:cursor"]));
   });
 
+  test("the creates that replay declare the Idempotency-Key header, and an idempotent replay fits too", async () => {
+    for (const path of ["/v1/apps", "/v1/apps/{app_id}/api-keys", "/v1/apps/{app_id}/credentials"]) {
+      const header = doc.paths[path].post.parameters.find((p: { in: string }) => p.in === "header");
+      expect({ [path]: header?.name }).toEqual({ [path]: "Idempotency-Key" });
+    }
+    expect(
+      doc.paths["/v1/apps/{app_id}"].patch.parameters.some((p: { in: string }) => p.in === "header"),
+    ).toBe(false);
+    const opts = {
+      body: { slug: "openapi-idem", display_name: "Idem" },
+      headers: { "idempotency-key": "k-1" },
+    };
+    const first = await ctx.call("POST", "/v1/apps", opts);
+    const replay = await ctx.call("POST", "/v1/apps", opts);
+    expect(replay.body.id).toBe(first.body.id);
+    expectFits("POST", "/v1/apps", replay);
+  });
+
   test("nullable contract fields are OpenAPI 3.1 (null in the type), never the 3.0 keyword", () => {
     expect(raw).not.toContain('"nullable"');
     expect(raw).toContain('"null"');
