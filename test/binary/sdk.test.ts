@@ -1,9 +1,11 @@
 /**
  * @module The official Node SDK (`@productcraft/heimdall` 0.4.1), unchanged, against the compiled binary:
- * apps, roles and permissions, end-user administration and `verify.authorize`, with `baseUrl` pointed here.
+ * apps, roles and permissions, end-user administration and `verify.authorize`, with `baseUrl` pointed here;
+ * every body the SDK sends for the methods called here is accepted, and the README's camelCase
+ * `authConfig.update({ passwordMinLength: 12 })` is refused naming the field it meant.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Heimdall } from "@productcraft/heimdall";
+import { Heimdall, HeimdallHttpError } from "@productcraft/heimdall";
 import { type Appliance, startAppliance } from "./support.ts";
 
 const PAK = `pcft_live_${"K".repeat(43)}`;
@@ -68,5 +70,104 @@ describe("@productcraft/heimdall 0.4.1 against the appliance", () => {
     const suspended = await consumer.verify.authorize({ token: accessToken, permission: "user.read" });
     expect(suspended.authorized).toBe(false);
     expect(suspended.error).toBe("ACCOUNT_SUSPENDED");
+  }, 60_000);
+
+  test("every body the SDK sends is accepted: nothing it sends is an unknown field", async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
+    const sdk: any = new Heimdall({ baseUrl, auth: { type: "apiKey", key: PAK } });
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
+    const anonymous: any = new Heimdall({ baseUrl });
+    const slug = "sdk-bodies";
+
+    const app = await sdk.apps.create({ slug, display_name: "SDK bodies" });
+    const admin = sdk.app(app.id);
+    const updated = await admin.update({ display_name: "SDK bodies, renamed", metadata: { tier: "gold" } });
+    expect(updated).toMatchObject({ display_name: "SDK bodies, renamed", metadata: { tier: "gold" } });
+    const config = await admin.authConfig.update({ password_min_length: 14, signup_enabled: true });
+    expect(config).toMatchObject({ password_min_length: 14, signup_enabled: true });
+
+    const permission = await admin.permissions.create({
+      resource: "invoice",
+      action: "read",
+      description: "Reads",
+    });
+    expect(permission).toMatchObject({ resource: "invoice", action: "read" });
+    await admin.roles.create({ name: "clerk", description: "Invoices" });
+    expect(await admin.roles.update("clerk", { description: "Reads invoices" })).toMatchObject({
+      description: "Reads invoices",
+    });
+    await admin.roles.setPermissions("clerk", { permissions: ["invoice.read"] });
+    const key = await admin.apiKeys.create({ name: "ci", permissions: ["user.read"] });
+    expect(key.key).toStartWith("hdk_live_");
+
+    const client = await admin.credentials.create({ name: "backend-svc" });
+    await admin.credentials.update(client.client_id, { is_active: true });
+    await admin.credentials.setScopes(client.client_id, { permissions: ["user.read"] });
+    expect(await admin.credentials.get(client.client_id)).toMatchObject({
+      is_active: true,
+      scopes: [{ resource: "user", action: "read" }],
+    });
+    const rotated = await admin.credentials.rotateSecret(client.client_id);
+    const m2m = await anonymous.consumer(slug).oauth.clientCredentials({
+      grant_type: "client_credentials",
+      client_id: client.client_id,
+      client_secret: rotated.client_secret,
+    });
+    expect(m2m.token_type).toBe("Bearer");
+
+    const consumer = anonymous.consumer(slug);
+    const signedUp = await consumer.auth.signup({
+      username: "lovelace",
+      email: "ada@example.test",
+      password: PASSWORD,
+      display_name: "Ada",
+    });
+    const userId = (await consumer.verifyToken(signedUp.access_token)).sub as string;
+    const minted = await sdk.consumer(slug).auth.requestVerification({ email: "ada@example.test" });
+    expect(await consumer.auth.verify({ code: minted.code })).toMatchObject({ account_id: userId });
+    const reset = await sdk.consumer(slug).auth.requestReset({ email: "ada@example.test" });
+    await consumer.auth.resetPassword({ code: reset.code, new_password: `${PASSWORD}-2` });
+
+    const session = await consumer.auth.signin({ identifier: "lovelace", password: `${PASSWORD}-2` });
+    const refreshed = await consumer.auth.refresh({ refresh_token: session.refresh_token });
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
+    const asUser: any = new Heimdall({ baseUrl, auth: { type: "bearer", token: refreshed.access_token } });
+    expect(await asUser.consumer(slug).me.updateProfile({ display_name: "Ada L." })).toMatchObject({
+      display_name: "Ada L.",
+    });
+
+    await admin.endUsers.update(userId, { display_name: "Ada Lovelace" });
+    await admin.endUsers.updateRole(userId, { role_name: "clerk" });
+    const checks = sdk.consumer(slug).verify;
+    const reissued = await consumer.auth.signin({ identifier: "lovelace", password: `${PASSWORD}-2` });
+    expect(await checks.verify({ token: reissued.access_token })).toMatchObject({ valid: true });
+    const batch = await checks.authorizeBatch({
+      token: reissued.access_token,
+      checks: [
+        { id: "one", permission: "invoice.read" },
+        { id: "all", permissions: ["invoice.read", "user.delete"] },
+      ],
+    });
+    expect(JSON.stringify(batch)).toContain("user.delete");
+    await consumer.auth.logout({ refresh_token: reissued.refresh_token });
+  }, 60_000);
+
+  test("the README's authConfig.update({ passwordMinLength: 12 }) is a 400 naming password_min_length", async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
+    const sdk: any = new Heimdall({ baseUrl, auth: { type: "apiKey", key: PAK } });
+    const app = await sdk.apps.create({ slug: "sdk-readme", display_name: "SDK README" });
+    const admin = sdk.app(app.id);
+    const before = await admin.authConfig.get();
+
+    const error = await admin.authConfig.update({ passwordMinLength: 12 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HeimdallHttpError);
+    expect(error.status).toBe(400);
+    expect(error.data).toMatchObject({
+      statusCode: 400,
+      code: "VALIDATION_ERROR",
+      details: [{ field: "passwordMinLength", reason: "unknown field; did you mean password_min_length?" }],
+    });
+    // Nothing was applied: the setting is what it was.
+    expect(await admin.authConfig.get()).toEqual(before);
   }, 60_000);
 });
