@@ -1,6 +1,5 @@
 /** @module `heimdall doctor`: checks the data dir, database, keys, email and host, read-only, and prints each finding with its fix; exit 1 when anything fails. */
 import { Database } from "bun:sqlite";
-import type { Config } from "../config/index.ts";
 import { systemClock } from "../core/clock.ts";
 import { createLogger } from "../core/logger.ts";
 import { buildDeps, type Deps } from "../deps.ts";
@@ -36,7 +35,8 @@ const spec: CommandSpec = {
   notes: [
     "Each line is `ok|warn|fail  <check>: <finding> — <fix>`. Exit 0 when nothing fails (warnings are printed",
     "but do not fail), 1 otherwise. Read-only: it runs beside a running server, applies no migrations and",
-    "sends nothing unless --send-test-email is given.",
+    "sends nothing unless --send-test-email is given. The last backup is looked for in --backup-dir",
+    "(HEIMDALL_BACKUP_DIR).",
   ],
   options: {
     json: { type: "boolean", help: "print the findings as JSON" },
@@ -44,11 +44,6 @@ const spec: CommandSpec = {
       type: "string",
       arg: "<address>",
       help: "send a test email to <address> through the configured transport",
-    },
-    "backup-dir": {
-      type: "string",
-      arg: "<dir>",
-      help: "where backups (heimdall-*.db) are kept, to report the newest (default HEIMDALL_BACKUP_DIR)",
     },
   },
   config: true,
@@ -147,17 +142,11 @@ export const command = simpleCommand(spec, async (args, io) => {
   findings.push(checkTrustedProxies(config.trustedProxies));
   findings.push(await checkPublicUrl(config.publicUrl, PROBE_TIMEOUT_MS));
   findings.push(checkDiskSpace(config.dataDir));
-  findings.push(checkLastBackup(optionalString(args.values, "backup-dir") ?? backupDirOf(config), clock));
+  findings.push(checkLastBackup(config.backupDir, clock));
 
   report(findings, args.values.json === true, io);
   return findings.some((f) => f.status === "fail") ? EXIT_FAILURE : EXIT_OK;
 });
-
-/** The configured backup dir, once the config carries one (`HEIMDALL_BACKUP_DIR`); read loosely until then. */
-function backupDirOf(config: Config): string | undefined {
-  const dir = (config as Config & { backupDir?: unknown }).backupDir;
-  return typeof dir === "string" && dir !== "" ? dir : undefined;
-}
 
 function report(findings: readonly Finding[], json: boolean, io: Io): void {
   const count = (s: Finding["status"]) => findings.filter((f) => f.status === s).length;

@@ -1,8 +1,8 @@
 /** @module The checks of `heimdall doctor` (docs/operations.md, "heimdall doctor"): each looks at one thing, read-only, and returns findings with a fix. */
 
-import { existsSync, readdirSync, statfsSync, statSync } from "node:fs";
+import { existsSync, statfsSync, statSync } from "node:fs";
 import { isIP } from "node:net";
-import { join } from "node:path";
+import { backupTime, listBackups } from "../backup/backup.ts";
 import type { Config } from "../config/index.ts";
 import { type Clock, DAY, HOUR, iso, MINUTE } from "../core/clock.ts";
 import { newId } from "../core/ids.ts";
@@ -429,30 +429,31 @@ export function checkDiskSpace(dataDir: string): Finding {
   return ok(check, shown);
 }
 
-/** The newest `heimdall-*.db` in the backup dir, by modification time; older than two days is a warning. */
+/**
+ * The newest backup in the backup dir (the names `heimdall backup` and the scheduled backups give, which
+ * carry their time); older than two days is a warning, as is no backup dir at all.
+ */
 export function checkLastBackup(dir: string | undefined, clock: Clock): Finding {
   const check = "last backup";
   if (!dir)
     return warn(
       check,
       "no backup dir configured",
-      "take backups with `heimdall backup` (or set HEIMDALL_BACKUP_DIR), and name the dir with --backup-dir here",
+      "set HEIMDALL_BACKUP_DIR (the server then takes scheduled backups), or take them with `heimdall backup --dir DIR` and pass --backup-dir DIR here",
     );
   if (!existsSync(dir))
     return warn(check, `${dir} does not exist`, "check the backup dir, then take a backup");
-  const backups = readdirSync(dir)
-    .filter((n) => /^heimdall-.*\.db$/.test(n))
-    .map((n) => ({ name: n, at: statSync(join(dir, n)).mtimeMs }))
-    .sort((a, b) => b.at - a.at);
-  const newest = backups[0];
-  if (!newest) return warn(check, `no heimdall-*.db in ${dir}`, "take a backup with `heimdall backup`");
-  const age = clock.now() - newest.at;
-  const finding = `${join(dir, newest.name)} from ${iso(Math.round(newest.at))}`;
+  const newest = listBackups(dir)[0];
+  if (!newest)
+    return warn(check, `no heimdall-<time>.db in ${dir}`, `take a backup: \`heimdall backup --dir ${dir}\``);
+  const at = backupTime(newest) ?? statSync(newest).mtimeMs;
+  const age = clock.now() - at;
+  const finding = `${newest} from ${iso(Math.round(at))}`;
   if (age > 2 * DAY)
     return warn(
       check,
       `${finding}, ${Math.floor(age / DAY)} days old`,
-      "take a backup now, and schedule them",
+      "take a backup now, and schedule them (HEIMDALL_BACKUP_DIR)",
     );
   return ok(check, finding);
 }

@@ -225,6 +225,30 @@ describe("heimdall doctor", () => {
     expect(failures(r.stdout)).toEqual([sent]);
   });
 
+  test("the last backup: none configured, an empty backup dir and one taken by `heimdall backup` are told apart", async () => {
+    const dir = await initialised("backups");
+    const none = await doctor(dir);
+    expect(none.code).toBe(0);
+    expect(line(none.stdout, "last backup")).toStartWith(
+      "warn  last backup: no backup dir configured — set HEIMDALL_BACKUP_DIR",
+    );
+
+    mkdirSync(join(dir, "backups"));
+    const empty = await doctor(dir, ["--backup-dir", "./backups"]);
+    expect(empty.code).toBe(0);
+    expect(line(empty.stdout, "last backup")).toBe(
+      "warn  last backup: no heimdall-<time>.db in ./backups — take a backup: `heimdall backup --dir ./backups`",
+    );
+
+    const backup = await cli(dir, ["backup", "--dir", "./backups"]);
+    expect(backup.code).toBe(0);
+    const taken = await doctor(dir, [], { HEIMDALL_BACKUP_DIR: "./backups" });
+    expect(taken.code).toBe(0);
+    expect(line(taken.stdout, "last backup")).toMatch(
+      /^ok {4}last backup: backups\/heimdall-\d{8}T\d{6}Z\.db from \d{4}-\d\d-\d\dT/,
+    );
+  });
+
   test(
     "--send-test-email delivers through the configured SMTP server",
     async () => {
