@@ -1,6 +1,7 @@
 /** @module What every CLI command shares: argv parsing with `--help`, the config flags, output streams and exit codes. */
 import { parseArgs } from "node:util";
 import { CONFIG_FLAGS, type Config, loadConfig } from "../config/index.ts";
+import { nearest } from "../core/nearest.ts";
 
 /** 0 done; 1 the operation failed or was refused (data dir, key file, broken audit chain); 2 bad usage or config. */
 export const EXIT_OK = 0;
@@ -118,7 +119,10 @@ export function parseCommand(spec: CommandSpec, argv: string[], io: Io): Parsed 
       allowPositionals: spec.positionals !== undefined,
     });
   } catch (err) {
-    throw new CliError(`${(err as Error).message}\n\n${helpText(spec)}`, EXIT_USAGE);
+    throw new CliError(
+      usageProblem(spec, Object.keys(options), err as Error & { code?: string }),
+      EXIT_USAGE,
+    );
   }
   if (parsed.values.help) {
     io.out(helpText(spec));
@@ -130,6 +134,20 @@ export function parseCommand(spec: CommandSpec, argv: string[], io: Io): Parsed 
       EXIT_USAGE,
     );
   return { values: parsed.values as Parsed["values"], positionals: parsed.positionals };
+}
+
+/**
+ * A usage mistake in one line and where to look next; an unknown flag gets the nearest valid one, since
+ * it is nearly always a typo and the full help would bury the one word that matters.
+ */
+function usageProblem(spec: CommandSpec, flags: string[], err: Error & { code?: string }): string {
+  const more = `run \`heimdall ${spec.name} --help\` for its options`;
+  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const given = err.message.match(/'(-{1,2}[^'=]*)/)?.[1] ?? "";
+    const guess = nearest(given.replace(/^-+/, ""), flags);
+    return `heimdall ${spec.name}: unknown flag ${given}; ${guess ? `did you mean --${guess}?` : more}`;
+  }
+  return `heimdall ${spec.name}: ${err.message}; ${more}`;
 }
 
 /** The config from the command's flags (env and file are merged by `loadConfig`); throws ConfigError. */

@@ -1,15 +1,17 @@
 /** @module Configuration: flags > HEIMDALL_* env > config file > defaults, validated once with zod and frozen. */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
+import { parseProxyEntry } from "../core/ip-ranges.ts";
+import { nearest } from "../core/nearest.ts";
 
 const PAK_PATTERN = /^pcft_live_[A-Za-z0-9_-]{32,}$/;
 
 const schema = z
   .object({
     host: z.string().min(1).default("0.0.0.0"),
-    port: z.coerce.number().int().min(0).max(65535).default(8080),
+    port: z.coerce.number().int().min(1).max(65535).default(8080),
     public_url: z.url({ protocol: /^https?$/ }).optional(),
     data_dir: z.string().min(1).default("./data"),
     master_key_file: z.string().min(1).optional(),
@@ -108,6 +110,41 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   HEIMDALL_BACKUP_KEEP: "backup_keep",
 };
 
+/** The sender of every email when `email_mode` is log and nothing else is set: nothing leaves the machine. */
+export const LOG_MODE_EMAIL_FROM = "heimdall@localhost";
+
+/**
+ * What each key expects, in the words of the README: a refused value is reported as "<where>: expected
+ * <this>, got <value>" instead of the validator's own wording ("received NaN"). A key missing here falls
+ * back to the validator's message, still with its source.
+ */
+const EXPECTED: Partial<Record<string, string>> = {
+  host: "a listen address, e.g. 0.0.0.0 or 127.0.0.1",
+  port: "an integer 1–65535",
+  public_url: "an http:// or https:// URL, e.g. https://id.example.com",
+  data_dir: "a directory path",
+  master_key_file: "a file path",
+  log_level: "one of debug, info, warn, error",
+  bootstrap_email: "an email address",
+  bootstrap_password: "12 to 256 characters",
+  bootstrap_pak: "a token matching pcft_live_[A-Za-z0-9_-]{32,}",
+  smtp_url: "an smtp:// or smtps:// URL",
+  email_from: "a sender address, e.g. Heimdall <no-reply@example.com>",
+  email_mode: "smtp or log",
+  trusted_proxies: "a comma-separated list of IP addresses or CIDR ranges",
+  hash_priority: "one of idle, low, normal",
+  audit_retention_days: "a whole number of days 0–36500 (0 keeps the audit log forever)",
+  rsa_bits: "2048, 3072 or 4096",
+};
+
+/** Values never echoed in a refusal: they are credentials, or may carry one (smtp://user:password@…). */
+const SECRET_KEYS = new Set(["bootstrap_password", "bootstrap_pak", "smtp_url"]);
+
+const shown = (key: string, value: unknown) =>
+  SECRET_KEYS.has(key)
+    ? `a value of ${String(value).length} characters (not shown)`
+    : (JSON.stringify(value) ?? String(value));
+
 function readConfigFile(path: string): Record<string, unknown> {
   if (!existsSync(path)) throw new ConfigError(`config: file ${path} does not exist`);
   const text = readFileSync(path, "utf8");
@@ -131,23 +168,49 @@ export function loadConfig(
 ): Config {
   const file = flags.config ?? env.HEIMDALL_CONFIG;
   const merged: Record<string, unknown> = file ? readConfigFile(file) : {};
+  // Where each value came from, as the operator wrote it: `--port`, `HEIMDALL_PORT`, `port in heimdall.toml`.
+  const source: Record<string, string> = {};
+  for (const key of Object.keys(merged)) source[key] = `${key} in ${file}`;
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const v = env[name];
-    if (v !== undefined && v !== "") merged[key] = v;
+    if (v !== undefined && v !== "") {
+      merged[key] = v;
+      source[key] = `${name} (env)`;
+    }
   }
   for (const flag of CONFIG_FLAGS) {
     if (flag === "config") continue;
     const v = flags[flag];
-    if (v !== undefined) merged[flag.replaceAll("-", "_")] = v;
+    if (v !== undefined) {
+      merged[flag.replaceAll("-", "_")] = v;
+      source[flag.replaceAll("-", "_")] = `--${flag}`;
+    }
   }
+  const where = (key: string) => source[key] ?? key;
   const result = schema.safeParse(merged);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const key = issue.path.join(".") || "(root)";
-    const shown = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : key;
-    throw new ConfigError(`config: invalid ${shown}: ${issue.message}`);
+    throw configProblems(
+      result.error.issues.flatMap((issue): string[] => {
+        if (issue.code === "unrecognized_keys") {
+          return issue.keys.map((k) => {
+            const guess = nearest(k, Object.keys(schema.shape));
+            return `${where(k)}: unknown key${guess ? `; did you mean ${guess}?` : ""}`;
+          });
+        }
+        const key = String(issue.path[0] ?? "(root)");
+        const expected = EXPECTED[key];
+        const got = shown(key, merged[key]);
+        return [
+          expected
+            ? `${where(key)}: expected ${expected}, got ${got}`
+            : `${where(key)}: ${issue.message} (got ${got})`,
+        ];
+      }),
+    );
   }
   const c = result.data;
+  const problems = crossChecks(c, merged, where);
+  if (problems.length > 0) throw configProblems(problems);
   const dataDir = c.data_dir;
   const publicUrl = (c.public_url ?? `http://localhost:${c.port}`).replace(/\/+$/, "");
   return Object.freeze({
@@ -164,8 +227,8 @@ export function loadConfig(
       pak: c.bootstrap_pak,
     }),
     smtpUrl: c.smtp_url,
-    emailFrom: c.email_from,
-    emailMode: c.email_mode ?? (c.smtp_url ? "smtp" : "log"),
+    emailFrom: c.email_from ?? (emailModeOf(c) === "log" ? LOG_MODE_EMAIL_FROM : undefined),
+    emailMode: emailModeOf(c),
     trustedProxies: Object.freeze(c.trusted_proxies),
     rsaBits: c.rsa_bits as 2048 | 3072 | 4096,
     hashPriority: c.hash_priority,
@@ -174,4 +237,54 @@ export function loadConfig(
     backupIntervalHours: c.backup_interval_hours,
     backupKeep: c.backup_keep,
   });
+}
+
+type Parsed = z.output<typeof schema>;
+
+const emailModeOf = (c: Parsed): "smtp" | "log" => c.email_mode ?? (c.smtp_url ? "smtp" : "log");
+
+/** One refusal naming every problem found, one per line, so a fix-and-retry loop takes one round. */
+function configProblems(lines: string[]): ConfigError {
+  return new ConfigError(
+    lines.length === 1 ? lines[0]! : `${lines.length} configuration problems:\n  ${lines.join("\n  ")}`,
+  );
+}
+
+/**
+ * What no single key's validator can see, refused at start-up instead of at the first request that
+ * trips over it (docs/decisions.md, "Configuration refusals").
+ */
+function crossChecks(c: Parsed, merged: Record<string, unknown>, where: (key: string) => string): string[] {
+  const problems: string[] = [];
+  if (c.email_mode === "smtp" && !c.smtp_url) {
+    problems.push(
+      `${where("email_mode")}: email mode smtp needs an SMTP URL: set HEIMDALL_SMTP_URL (smtp_url in the config file), or use email mode log`,
+    );
+  }
+  const badProxies = c.trusted_proxies.filter((p) => parseProxyEntry(p) === null);
+  if (badProxies.length > 0) {
+    problems.push(
+      `${where("trusted_proxies")}: expected ${EXPECTED.trusted_proxies}, got ${badProxies.map((p) => JSON.stringify(p)).join(", ")}`,
+    );
+  }
+  // A key file in a directory that does not exist is a typo far more often than a wish for a new tree:
+  // creating it silently would put the one secret that opens the database somewhere nobody backs up.
+  // The data dir itself is created by `serve`/`init`, so a key file directly in it is fine.
+  if (c.master_key_file !== undefined && merged.master_key_file !== undefined) {
+    const dir = resolve(dirname(c.master_key_file));
+    if (dir !== resolve(c.data_dir) && !isDirectory(dir)) {
+      problems.push(
+        `${where("master_key_file")}: the directory ${dirname(c.master_key_file)} does not exist; create it (mode 0700) or point the key file at an existing directory`,
+      );
+    }
+  }
+  return problems;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -1,5 +1,6 @@
 /** @module Per-request facts (id, start time, client ip) kept beside the Request, not in framework context. */
 import type { Server } from "bun";
+import { proxyMatcher } from "../core/ip-ranges.ts";
 
 export interface RequestState {
   readonly id: string;
@@ -56,7 +57,14 @@ export function clientIp(
   return peer;
 }
 
+/** Parsed once per list (the config's frozen array): addresses, CIDR ranges and `a.b.c.*` prefixes. */
+const matchers = new WeakMap<readonly string[], (ip: string) => boolean>();
+
 function isTrusted(ip: string, trusted: readonly string[]): boolean {
-  const bare = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
-  return trusted.some((t) => t === ip || t === bare || (t.endsWith(".*") && bare.startsWith(t.slice(0, -1))));
+  let match = matchers.get(trusted);
+  if (!match) {
+    match = proxyMatcher(trusted);
+    matchers.set(trusted, match);
+  }
+  return match(ip);
 }

@@ -3,7 +3,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "../../src/config/index.ts";
+import { CliError, EXIT_USAGE, parseCommand } from "../../src/cli/args.ts";
+import { ConfigError, LOG_MODE_EMAIL_FROM, loadConfig } from "../../src/config/index.ts";
+import { nearest } from "../../src/core/nearest.ts";
+import { clientIp } from "../../src/http/request-state.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "heimdall-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -152,26 +155,104 @@ describe("precedence", () => {
   });
 });
 
-describe("bad values fail at start-up, naming the key", () => {
+describe("bad values fail at start-up, naming the key as its source spells it and what it expects", () => {
   test.each([
-    ["port", {}, { HEIMDALL_PORT: "abc" }],
-    ["port", { port: "70000" }, {}],
-    ["bootstrap_pak", {}, { HEIMDALL_BOOTSTRAP_PAK: "pcft_live_short" }],
-    ["bootstrap_pak", {}, { HEIMDALL_BOOTSTRAP_PAK: `hdk_live_${"a".repeat(40)}` }],
-    ["bootstrap_email", {}, { HEIMDALL_BOOTSTRAP_EMAIL: "not-an-email" }],
-    ["bootstrap_password", {}, { HEIMDALL_BOOTSTRAP_PASSWORD: "short" }],
-    ["public_url", { "public-url": "ftp://example.com" }, {}],
-    ["log_level", { "log-level": "verbose" }, {}],
-    ["rsa_bits", {}, { HEIMDALL_RSA_BITS: "1024" }],
-    ["email_mode", {}, { HEIMDALL_EMAIL_MODE: "pigeon" }],
-    ["smtp_url", {}, { HEIMDALL_SMTP_URL: "http://mail" }],
-    ["hash_priority", {}, { HEIMDALL_HASH_PRIORITY: "realtime" }],
-    ["audit_retention_days", {}, { HEIMDALL_AUDIT_RETENTION_DAYS: "-1" }],
-    ["audit_retention_days", {}, { HEIMDALL_AUDIT_RETENTION_DAYS: "1.5" }],
-    ["audit_retention_days", { "audit-retention-days": "forever" }, {}],
-  ] as const)("%s: %j %j", (key, flags, env) => {
-    expect(() => loadConfig(flags, env)).toThrow(ConfigError);
-    expect(() => loadConfig(flags, env)).toThrow(key);
+    [{}, { HEIMDALL_PORT: "abc" }, 'HEIMDALL_PORT (env): expected an integer 1–65535, got "abc"'],
+    [{ port: "abc" }, {}, '--port: expected an integer 1–65535, got "abc"'],
+    [{ port: "70000" }, {}, '--port: expected an integer 1–65535, got "70000"'],
+    [{ port: "0" }, {}, '--port: expected an integer 1–65535, got "0"'],
+    [
+      {},
+      { HEIMDALL_BOOTSTRAP_PAK: "pcft_live_short" },
+      "HEIMDALL_BOOTSTRAP_PAK (env): expected a token matching pcft_live_[A-Za-z0-9_-]{32,}, got a value of 15 characters (not shown)",
+    ],
+    [
+      {},
+      { HEIMDALL_BOOTSTRAP_PAK: `hdk_live_${"a".repeat(40)}` },
+      "HEIMDALL_BOOTSTRAP_PAK (env): expected a token matching pcft_live_[A-Za-z0-9_-]{32,}, got a value of 49 characters (not shown)",
+    ],
+    [
+      {},
+      { HEIMDALL_BOOTSTRAP_EMAIL: "not-an-email" },
+      'HEIMDALL_BOOTSTRAP_EMAIL (env): expected an email address, got "not-an-email"',
+    ],
+    [
+      {},
+      { HEIMDALL_BOOTSTRAP_PASSWORD: "short" },
+      "HEIMDALL_BOOTSTRAP_PASSWORD (env): expected 12 to 256 characters, got a value of 5 characters (not shown)",
+    ],
+    [
+      { "public-url": "ftp://example.com" },
+      {},
+      '--public-url: expected an http:// or https:// URL, e.g. https://id.example.com, got "ftp://example.com"',
+    ],
+    [{ "log-level": "verbose" }, {}, '--log-level: expected one of debug, info, warn, error, got "verbose"'],
+    [{}, { HEIMDALL_RSA_BITS: "1024" }, 'HEIMDALL_RSA_BITS (env): expected 2048, 3072 or 4096, got "1024"'],
+    [{}, { HEIMDALL_EMAIL_MODE: "pigeon" }, 'HEIMDALL_EMAIL_MODE (env): expected smtp or log, got "pigeon"'],
+    [
+      {},
+      { HEIMDALL_SMTP_URL: "http://user:secret@mail" },
+      "HEIMDALL_SMTP_URL (env): expected an smtp:// or smtps:// URL, got a value of 23 characters (not shown)",
+    ],
+    [
+      {},
+      { HEIMDALL_HASH_PRIORITY: "realtime" },
+      'HEIMDALL_HASH_PRIORITY (env): expected one of idle, low, normal, got "realtime"',
+    ],
+    [
+      {},
+      { HEIMDALL_AUDIT_RETENTION_DAYS: "-1" },
+      'HEIMDALL_AUDIT_RETENTION_DAYS (env): expected a whole number of days 0–36500 (0 keeps the audit log forever), got "-1"',
+    ],
+    [
+      {},
+      { HEIMDALL_AUDIT_RETENTION_DAYS: "1.5" },
+      'HEIMDALL_AUDIT_RETENTION_DAYS (env): expected a whole number of days 0–36500 (0 keeps the audit log forever), got "1.5"',
+    ],
+    [
+      { "audit-retention-days": "forever" },
+      {},
+      '--audit-retention-days: expected a whole number of days 0–36500 (0 keeps the audit log forever), got "forever"',
+    ],
+  ] as const)("%j %j", (flags, env, message) => {
+    expect(() => loadConfig(flags, env)).toThrow(new ConfigError(message));
+  });
+
+  test("a value from the file is named with the file; a flag over it is named as the flag", () => {
+    const path = file("bad-port.json", JSON.stringify({ port: "eighty" }));
+    expect(() => loadConfig({ config: path }, {})).toThrow(
+      new ConfigError(`port in ${path}: expected an integer 1–65535, got "eighty"`),
+    );
+    // The flag replaces the file's value, so the file's mistake no longer matters.
+    expect(loadConfig({ config: path, port: "8081" }, {}).port).toBe(8081);
+  });
+
+  test("every problem is reported at once, one per line", () => {
+    expect(() =>
+      loadConfig({ port: "abc" }, { HEIMDALL_LOG_LEVEL: "loud", HEIMDALL_TRUSTED_PROXIES: "nope" }),
+    ).toThrow(
+      new ConfigError(
+        [
+          "2 configuration problems:",
+          '  --port: expected an integer 1–65535, got "abc"',
+          '  HEIMDALL_LOG_LEVEL (env): expected one of debug, info, warn, error, got "loud"',
+        ].join("\n"),
+      ),
+    );
+  });
+
+  test("an unknown key in the file suggests the nearest valid one", () => {
+    const path = file("prot.json", JSON.stringify({ prot: 8080, trusted_proxy: "10.0.0.1", zzz: 1 }));
+    expect(() => loadConfig({ config: path }, {})).toThrow(
+      new ConfigError(
+        [
+          "3 configuration problems:",
+          `  prot in ${path}: unknown key; did you mean port?`,
+          `  trusted_proxy in ${path}: unknown key; did you mean trusted_proxies?`,
+          `  zzz in ${path}: unknown key`,
+        ].join("\n"),
+      ),
+    );
   });
 
   test("an unknown key in the file is named", () => {
@@ -188,5 +269,142 @@ describe("bad values fail at start-up, naming the key", () => {
   ])("%s is a ConfigError naming the file", (_name, path) => {
     expect(() => loadConfig({ config: path }, {})).toThrow(ConfigError);
     expect(() => loadConfig({ config: path }, {})).toThrow(path);
+  });
+});
+
+describe("checks across keys, refused at start-up", () => {
+  test("email mode smtp without an SMTP URL names the mode's source and the key to set", () => {
+    const fix =
+      "email mode smtp needs an SMTP URL: set HEIMDALL_SMTP_URL (smtp_url in the config file), or use email mode log";
+    expect(() => loadConfig({}, { HEIMDALL_EMAIL_MODE: "smtp" })).toThrow(
+      new ConfigError(`HEIMDALL_EMAIL_MODE (env): ${fix}`),
+    );
+    const path = file("smtp-mode.toml", 'email_mode = "smtp"\n');
+    expect(() => loadConfig({ config: path }, {})).toThrow(new ConfigError(`email_mode in ${path}: ${fix}`));
+    expect(loadConfig({ config: path }, { HEIMDALL_SMTP_URL: "smtp://mail:25" }).emailMode).toBe("smtp");
+  });
+
+  test.each([
+    ["10.0.0.1"],
+    ["10.0.0.0/8"],
+    ["192.168.1.0/24, 10.1.2.3"],
+    ["::1"],
+    ["fd00::/8"],
+    ["2001:db8::1/128"],
+    ["::ffff:10.0.0.1"],
+    ["0.0.0.0/0"],
+    ["10.0.0.*"],
+  ])("a trusted proxy list of addresses and CIDR ranges is accepted: %s", (list) => {
+    expect(loadConfig({}, { HEIMDALL_TRUSTED_PROXIES: list }).trustedProxies.length).toBeGreaterThan(0);
+  });
+
+  test.each([
+    ["garbage", '"garbage"'],
+    ["10.0.0.1, proxy.internal", '"proxy.internal"'],
+    ["10.0.0.0/33", '"10.0.0.0/33"'],
+    ["::1/129", '"::1/129"'],
+    ["300.1.1.1", '"300.1.1.1"'],
+    ["10.0.0.1/abc", '"10.0.0.1/abc"'],
+    ["10.0.0.0/8/8, 1.2.3", '"10.0.0.0/8/8", "1.2.3"'],
+  ])("a trusted proxy list with %s is refused, naming each bad entry", (list, bad) => {
+    expect(() => loadConfig({}, { HEIMDALL_TRUSTED_PROXIES: list })).toThrow(
+      new ConfigError(
+        `HEIMDALL_TRUSTED_PROXIES (env): expected a comma-separated list of IP addresses or CIDR ranges, got ${bad}`,
+      ),
+    );
+  });
+
+  test("a master key file in a missing directory is refused; an existing one, or the data dir itself, is fine", () => {
+    const missing = join(dir, "no-such-dir", "keys", "master.key");
+    expect(() => loadConfig({ "master-key-file": missing }, {})).toThrow(
+      new ConfigError(
+        `--master-key-file: the directory ${join(dir, "no-such-dir", "keys")} does not exist; create it (mode 0700) or point the key file at an existing directory`,
+      ),
+    );
+    expect(() => loadConfig({}, { HEIMDALL_MASTER_KEY_FILE: missing })).toThrow(
+      "HEIMDALL_MASTER_KEY_FILE (env): the directory",
+    );
+    expect(loadConfig({ "master-key-file": join(dir, "master.key") }, {}).masterKeyFile).toBe(
+      join(dir, "master.key"),
+    );
+    // `serve`/`init` create the data dir, so a key file directly in a data dir yet to be made is fine…
+    const fresh = join(dir, "fresh-data");
+    expect(
+      loadConfig({ "data-dir": fresh, "master-key-file": join(fresh, "master.key") }, {}).masterKeyFile,
+    ).toBe(join(fresh, "master.key"));
+    // …and so is the default, which is always there.
+    expect(loadConfig({ "data-dir": join(dir, "other-fresh") }, {}).masterKeyFile).toBe(
+      join(dir, "other-fresh", "master.key"),
+    );
+    // A subdirectory of that data dir is not made by anyone.
+    expect(() =>
+      loadConfig({ "data-dir": fresh, "master-key-file": join(fresh, "keys", "master.key") }, {}),
+    ).toThrow(ConfigError);
+  });
+});
+
+describe("the email sender", () => {
+  test("log mode defaults HEIMDALL_EMAIL_FROM to heimdall@localhost; smtp mode has no default; a set value wins", () => {
+    expect(LOG_MODE_EMAIL_FROM).toBe("heimdall@localhost");
+    expect(loadConfig({}, {}).emailFrom).toBe("heimdall@localhost");
+    expect(loadConfig({}, { HEIMDALL_SMTP_URL: "smtp://mail:25" }).emailFrom).toBeUndefined();
+    expect(loadConfig({}, { HEIMDALL_EMAIL_FROM: "Acme <no-reply@acme.test>" }).emailFrom).toBe(
+      "Acme <no-reply@acme.test>",
+    );
+  });
+});
+
+describe("trusted proxies at request time", () => {
+  const server = (peer: string) => ({ requestIP: () => ({ address: peer, family: "IPv4", port: 1 }) });
+  const request = (xff: string) => new Request("http://h/", { headers: { "x-forwarded-for": xff } });
+  const ip = (peer: string, xff: string, trusted: readonly string[]) =>
+    clientIp(request(xff), server(peer) as never, trusted);
+
+  test("a CIDR range trusts every address in it, v4 and v6, and no other", () => {
+    const trusted = Object.freeze(["10.0.0.0/8", "fd00::/8"]);
+    expect(ip("10.200.3.4", "203.0.113.9", trusted)).toBe("203.0.113.9");
+    expect(ip("::ffff:10.1.1.1", "203.0.113.9", trusted)).toBe("203.0.113.9");
+    expect(ip("fd12::1", "203.0.113.9, 10.9.9.9", trusted)).toBe("203.0.113.9");
+    expect(ip("11.0.0.1", "203.0.113.9", trusted)).toBe("11.0.0.1");
+    expect(ip("fe80::1", "203.0.113.9", trusted)).toBe("fe80::1");
+  });
+
+  test("exact addresses and the a.b.c.* form still match as before", () => {
+    expect(ip("192.168.1.7", "198.51.100.1", ["192.168.1.*"])).toBe("198.51.100.1");
+    expect(ip("192.168.2.7", "198.51.100.1", ["192.168.1.*"])).toBe("192.168.2.7");
+    expect(ip("10.255.0.1", "198.51.100.1", ["10.255.0.1"])).toBe("198.51.100.1");
+    expect(ip("10.255.0.2", "198.51.100.1", ["10.255.0.1"])).toBe("10.255.0.2");
+  });
+});
+
+describe("command-line flags", () => {
+  const spec = { name: "serve", summary: "Run the server.", options: {}, config: true };
+  const io = { out: () => {}, err: () => {} };
+  const refusal = (argv: string[]) => {
+    try {
+      parseCommand(spec, argv, io);
+    } catch (err) {
+      expect(err).toBeInstanceOf(CliError);
+      expect((err as CliError).exitCode).toBe(EXIT_USAGE);
+      return (err as CliError).message;
+    }
+    throw new Error("parseCommand accepted the flags");
+  };
+
+  test("an unknown flag suggests the nearest valid one, without the whole usage", () => {
+    expect(refusal(["--prot", "8080"])).toBe("heimdall serve: unknown flag --prot; did you mean --port?");
+    expect(refusal(["--prot=abc"])).toBe("heimdall serve: unknown flag --prot; did you mean --port?");
+    expect(refusal(["--data-dri", "x"])).toBe(
+      "heimdall serve: unknown flag --data-dri; did you mean --data-dir?",
+    );
+    expect(refusal(["--xyzzy"])).toBe(
+      "heimdall serve: unknown flag --xyzzy; run `heimdall serve --help` for its options",
+    );
+  });
+
+  test("nearest picks a close name and declines a far one", () => {
+    expect(nearest("prot", ["host", "port", "public-url"])).toBe("port");
+    expect(nearest("loglevel", ["log-level", "data-dir"])).toBe("log-level");
+    expect(nearest("xyzzy", ["host", "port"])).toBeUndefined();
   });
 });
