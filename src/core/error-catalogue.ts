@@ -116,13 +116,19 @@ export const ERROR_CATALOGUE = {
   CODE_INVALID: { status: 410, message: "The code is invalid, expired or already used" },
   ENVOI_NOT_ENABLED: {
     status: 412,
-    message: "Email notifications are off for this app (notification-settings)",
+    message:
+      'Email notifications are off for this app: PATCH /v1/apps/{id}/notification-settings {"notifications_via_envoi": true}',
   },
   ENVOI_SENDER_NOT_CONFIGURED: {
     status: 412,
-    message: "No sender address: set default_sender_address or HEIMDALL_EMAIL_FROM",
+    message:
+      'No sender address: set HEIMDALL_EMAIL_FROM, or PATCH /v1/apps/{id}/notification-settings {"default_sender_address": …}',
   },
-  ENVOI_TEMPLATE_NOT_CONFIGURED: { status: 412, message: "No template is configured for this email" },
+  ENVOI_TEMPLATE_NOT_CONFIGURED: {
+    status: 412,
+    message:
+      "The app's template for this email is not a built-in one: PATCH /v1/apps/{id}/notification-settings with the slot set to null",
+  },
 
   // ─── Too many (429) and a client that left (499) ─────────────────────────────
   RATE_LIMITED: { status: 429, message: "Too many requests; retry later" },

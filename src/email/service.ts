@@ -46,6 +46,7 @@ import {
 } from "./model.ts";
 import { createEmailStore, type NotificationSettingsRow, type OutboxRow } from "./store.ts";
 import {
+  isTemplateOf,
   NOTICE_TEMPLATES,
   type NoticeKind,
   REDACTED_CODE,
@@ -63,6 +64,18 @@ export const GIVE_UP_AFTER = DAY;
 /** Delivered and abandoned rows are kept this long for the operator, then dropped. */
 export const OUTBOX_RETENTION = 7 * DAY;
 const BATCH = 50;
+
+/** The template a code email uses while its slot is empty: the one built in for its kind. */
+export const BUILT_IN_CODE_TEMPLATES = {
+  verification: "heimdall-verification",
+  password_reset: "heimdall-password-reset",
+} as const;
+
+/** Each code email's template slot: the wire field an operator PATCHes and the row column. */
+const CODE_TEMPLATE_SLOTS = {
+  verification: { field: "verification_template_name", column: "verificationTemplateName" },
+  password_reset: { field: "password_reset_template_name", column: "passwordResetTemplateName" },
+} as const;
 
 /** Delay before attempt `attempts + 1`: 1 min after the first failure, doubling, at most an hour. */
 export function backoff(attempts: number): number {
@@ -300,17 +313,32 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
     },
 
     codeMailPlan(appId, kind) {
+      // Each refusal names the one setting to change and how (docs/decisions.md, "Email in one step"):
+      // the sender defaults to HEIMDALL_EMAIL_FROM and an empty code slot to the built-in template, so
+      // in log mode switching notifications on is all a fresh app needs.
+      const settingsRoute = `PATCH /v1/apps/${appId}/notification-settings`;
       const s = settingsOf(appId);
       if (!s.notificationsViaEnvoi) {
-        throw fail("ENVOI_NOT_ENABLED");
+        throw fail("ENVOI_NOT_ENABLED", {
+          message: `Email notifications are off for this app: ${settingsRoute} {"notifications_via_envoi": true}`,
+        });
       }
       if (!(s.defaultSenderAddress ?? config.emailFrom)) {
-        throw fail("ENVOI_SENDER_NOT_CONFIGURED");
+        throw fail("ENVOI_SENDER_NOT_CONFIGURED", {
+          message:
+            "No sender address: set HEIMDALL_EMAIL_FROM on the server (email_from in the config file), " +
+            `or ${settingsRoute} {"default_sender_address": "no-reply@example.com"}`,
+        });
       }
-      const template = kind === "verification" ? s.verificationTemplateName : s.passwordResetTemplateName;
-      if (!template) {
+      const slot = CODE_TEMPLATE_SLOTS[kind];
+      const template = s[slot.column] ?? BUILT_IN_CODE_TEMPLATES[kind];
+      // Only a name this binary does not ship gets here (a row written by another version or by hand):
+      // the PATCH schema accepts nothing else.
+      if (!isTemplateOf(kind, template)) {
         throw fail("ENVOI_TEMPLATE_NOT_CONFIGURED", {
-          message: `No ${kind.replace("_", "-")} template is configured`,
+          message:
+            `The app's ${slot.field} "${template}" is not a built-in template: ` +
+            `${settingsRoute} {"${slot.field}": null} to use ${BUILT_IN_CODE_TEMPLATES[kind]}`,
         });
       }
       if (transport.kind === "unwired") {

@@ -4,6 +4,7 @@
  * per-address cap, the portal link, the welcome email, and 503 ENVOI_NOT_WIRED.
  */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { ConfigError } from "../../../src/config/index.ts";
 import { auditRows, createApp } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
@@ -17,6 +18,7 @@ import {
   insertPak,
   insertUser,
   outboxRows,
+  sentMail,
   submitReset,
   submitVerify,
 } from "./codes-fixtures.ts";
@@ -48,44 +50,117 @@ const send = (
 const settings = (body: Record<string, unknown>) =>
   ctx.call("PATCH", "/v1/apps/{app_id}/notification-settings", { params: { app_id: app.id }, body });
 
-describe("preconditions, in order, whatever the contact", () => {
+describe("preconditions, in order, whatever the contact; each refusal names its fix", () => {
   const contacts = ["unverified@example.test", "verified@example.test", "nobody@example.test"];
 
-  test("notifications off (the default) → 412 ENVOI_NOT_ENABLED", async () => {
+  test("notifications off (the default) → 412 ENVOI_NOT_ENABLED with the PATCH that switches them on", async () => {
     for (const email of contacts) {
       for (const kind of ["verification", "password-reset"] as const) {
         const res = await send(kind, email);
         expect(res.status).toBe(412);
         expect(res.body.code).toBe("ENVOI_NOT_ENABLED");
+        expect(res.body.message).toBe(
+          `Email notifications are off for this app: PATCH /v1/apps/${app.id}/notification-settings {"notifications_via_envoi": true}`,
+        );
       }
     }
   });
 
-  test("on, but no sender (no default_sender_address and no HEIMDALL_EMAIL_FROM) → 412 ENVOI_SENDER_NOT_CONFIGURED", async () => {
+  test("in log mode, switching notifications on is the one step: the sender is heimdall@localhost, the templates the built-in ones", async () => {
+    sentMail(ctx); // taps the transport before anything is sent
+    const fresh = await createApp(ctx, "one-step-app", { display_name: "One Step" });
+    await insertUser(ctx, fresh, "newcomer");
+    await insertUser(ctx, fresh, "resetter", { emailVerified: true });
+    const sendFor = (kind: "verification" | "password-reset", email: string) =>
+      ctx.call("POST", `/{app_slug}/v1/auth/send-${kind}-email`, {
+        params: { app_slug: fresh.slug },
+        body: { email },
+      });
+    expect((await sendFor("verification", "newcomer@example.test")).body.code).toBe("ENVOI_NOT_ENABLED");
+    const on = await ctx.call("PATCH", "/v1/apps/{app_id}/notification-settings", {
+      params: { app_id: fresh.id },
+      body: { notifications_via_envoi: true },
+    });
+    expect(on.status).toBe(200);
+    // The settings still read as stored: an empty slot means the built-in template.
+    expect(on.body).toMatchObject({
+      default_sender_address: null,
+      verification_template_name: null,
+      password_reset_template_name: null,
+    });
+
+    const verification = await sendFor("verification", "newcomer@example.test");
+    expect(verification.status).toBe(201);
+    const reset = await sendFor("password-reset", "resetter@example.test");
+    expect(reset.status).toBe(201);
+    const rows = outboxRows(ctx, fresh.id);
+    expect(rows.map((r) => ({ to: r.to, from: r.from, subject: r.subject, status: r.status }))).toEqual([
+      {
+        to: "newcomer@example.test",
+        from: "heimdall@localhost",
+        subject: "Verify your email for One Step",
+        status: "sent",
+      },
+      {
+        to: "resetter@example.test",
+        from: "heimdall@localhost",
+        subject: expect.stringContaining("One Step"),
+        status: "sent",
+      },
+    ]);
+    // The code in the first email verifies the address.
+    const code = codeIn(deliveredMail(ctx, rows[0]!.id).text);
+    expect((await submitVerify(ctx, fresh, code)).status).toBe(200);
+    expect(codeRows(ctx, fresh.id)).toHaveLength(2);
+  });
+
+  test("a slot naming a template this server does not ship → 412 ENVOI_TEMPLATE_NOT_CONFIGURED naming the slot and the fix", async () => {
     expect((await settings({ notifications_via_envoi: true })).status).toBe(200);
+    // Only a row written by another version (or by hand) can hold such a name: the PATCH refuses it.
+    ctx.deps.db.$client
+      .query(
+        "UPDATE notification_settings SET password_reset_template_name = 'acme-reset-v0' WHERE app_id = ?",
+      )
+      .run(app.id);
     for (const email of contacts) {
-      const res = await send("verification", email);
+      const res = await send("password-reset", email);
       expect(res.status).toBe(412);
-      expect(res.body.code).toBe("ENVOI_SENDER_NOT_CONFIGURED");
+      expect(res.body.code).toBe("ENVOI_TEMPLATE_NOT_CONFIGURED");
+      expect(res.body.message).toBe(
+        `The app's password_reset_template_name "acme-reset-v0" is not a built-in template: ` +
+          `PATCH /v1/apps/${app.id}/notification-settings {"password_reset_template_name": null} to use heimdall-password-reset`,
+      );
     }
-  });
-
-  test("a sender but no template for the slot → 412 ENVOI_TEMPLATE_NOT_CONFIGURED", async () => {
-    expect((await settings({ default_sender_address: "no-reply@acme.test" })).status).toBe(200);
-    for (const email of contacts) {
-      for (const kind of ["verification", "password-reset"] as const) {
-        const res = await send(kind, email);
-        expect(res.status).toBe(412);
-        expect(res.body.code).toBe("ENVOI_TEMPLATE_NOT_CONFIGURED");
-      }
-    }
-    // Only the verification slot filled: reset still refuses.
-    expect((await settings({ verification_template_name: "heimdall-verification" })).status).toBe(200);
-    const reset = await send("password-reset", "verified@example.test");
-    expect(reset.status).toBe(412);
-    expect(reset.body.code).toBe("ENVOI_TEMPLATE_NOT_CONFIGURED");
     expect(outboxRows(ctx, app.id)).toHaveLength(0);
     expect(codeRows(ctx, app.id)).toHaveLength(0);
+    // The fix the message gives works.
+    expect((await settings({ password_reset_template_name: null })).status).toBe(200);
+    expect((await send("password-reset", "verified@example.test")).status).toBe(201);
+    expect((await settings({ notifications_via_envoi: false })).status).toBe(200);
+  });
+});
+
+describe("EMAIL_MODE=smtp without HEIMDALL_EMAIL_FROM", () => {
+  test("→ 412 ENVOI_SENDER_NOT_CONFIGURED naming both places a sender can be set, until one is", async () => {
+    // Port 9 (discard): nothing is sent, since the refusal comes before any delivery.
+    const smtp = await createTestContext({ HEIMDALL_SMTP_URL: "smtp://127.0.0.1:9" });
+    const a = await createApp(smtp, "no-sender-app");
+    await insertUser(smtp, a, "someone");
+    const call = () =>
+      smtp.call("POST", "/{app_slug}/v1/auth/send-verification-email", {
+        params: { app_slug: a.slug },
+        body: { email: "someone@example.test" },
+      });
+    await enableEmail(smtp, a.id, { default_sender_address: null });
+    const res = await call();
+    expect(res.status).toBe(412);
+    expect(res.body.code).toBe("ENVOI_SENDER_NOT_CONFIGURED");
+    expect(res.body.message).toBe(
+      "No sender address: set HEIMDALL_EMAIL_FROM on the server (email_from in the config file), " +
+        `or PATCH /v1/apps/${a.id}/notification-settings {"default_sender_address": "no-reply@example.com"}`,
+    );
+    expect(outboxRows(smtp, a.id)).toHaveLength(0);
+    expect(codeRows(smtp, a.id)).toHaveLength(0);
   });
 });
 
@@ -268,24 +343,13 @@ describe("lanes", () => {
 });
 
 describe("EMAIL_MODE=smtp without an SMTP URL", () => {
-  test("→ 503 ENVOI_NOT_WIRED once the app's settings are complete", async () => {
-    const unwired = await createTestContext({
-      HEIMDALL_EMAIL_MODE: "smtp",
-      HEIMDALL_EMAIL_FROM: "no-reply@heimdall.test",
-    });
-    const a = await createApp(unwired, "unwired-app");
-    await insertUser(unwired, a, "someone");
-    const call = () =>
-      unwired.call("POST", "/{app_slug}/v1/auth/send-verification-email", {
-        params: { app_slug: a.slug },
-        body: { email: "someone@example.test" },
-      });
-    expect((await call()).body.code).toBe("ENVOI_NOT_ENABLED");
-    // HEIMDALL_EMAIL_FROM stands in for the app's sender.
-    await enableEmail(unwired, a.id, { default_sender_address: null });
-    const res = await call();
-    expect(res.status).toBe(503);
-    expect(res.body.code).toBe("ENVOI_NOT_WIRED");
-    expect(codeRows(unwired, a.id)).toHaveLength(0);
+  test("is refused at start-up, naming the setting, instead of answering 503 ENVOI_NOT_WIRED at the first send", async () => {
+    await expect(
+      createTestContext({ HEIMDALL_EMAIL_MODE: "smtp", HEIMDALL_EMAIL_FROM: "no-reply@heimdall.test" }),
+    ).rejects.toThrow(
+      new ConfigError(
+        "HEIMDALL_EMAIL_MODE (env): email mode smtp needs an SMTP URL: set HEIMDALL_SMTP_URL (smtp_url in the config file), or use email mode log",
+      ),
+    );
   });
 });
