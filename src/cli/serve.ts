@@ -31,6 +31,9 @@ const spec: CommandSpec = {
   config: true,
 };
 
+/** The start-up line naming the public URL; the binary tests look for it. */
+export const ISSUER_LINE = "Issuer base / SDK baseUrl: ";
+
 /** In-flight requests get this long to finish after a stop signal; then connections are closed. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
@@ -88,6 +91,11 @@ export const command = simpleCommand(spec, async (args, io) => {
   deps.scheduler.start();
   const server = app.server!;
   log.info("listening", { url: server.url.href.replace(/\/$/, ""), public_url: config.publicUrl });
+  // The listen address (0.0.0.0, 127.0.0.1) is not what clients must use: tokens name the public URL as
+  // their issuer, so an SDK given the listen address fails its `iss` check. Said plainly on every start.
+  io.out(
+    `${ISSUER_LINE}${config.publicUrl}  (tokens carry iss = ${config.publicUrl}/<app slug>; set HEIMDALL_PUBLIC_URL to change it)`,
+  );
 
   const signal = await new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
