@@ -2,9 +2,19 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createRemoteJWKSet, jwtVerify } from "jose";
 import {
   buildBinary,
   freePort,
@@ -213,6 +223,52 @@ describe("heimdall backup and restore", () => {
       expect(foreign.stdout).toBe("");
       expect(dataFiles(other)).toEqual(filesBefore);
       expect(sha(join(other, "data", "heimdall.db"))).toBe(dbBefore);
+    },
+    TIMEOUT,
+  );
+
+  test(
+    "the restore drill: on a fresh data dir with only the key file copied, the restored server signs its users in",
+    async () => {
+      const fresh = join(work, "drill");
+      mkdirSync(join(fresh, "data"), { recursive: true, mode: 0o700 });
+      copyFileSync(join(live, "data", "master.key"), join(fresh, "data", "master.key"));
+      chmodSync(join(fresh, "data", "master.key"), 0o600);
+
+      const restored = await cli(fresh, ["restore", join(live, "late.db")]);
+      expect(restored.code).toBe(0);
+      // Nothing was there to replace, so nothing is kept aside.
+      expect(dataFiles(fresh).filter((f) => f.includes("replaced"))).toEqual([]);
+      const verify = await cli(fresh, ["audit", "verify"]);
+      expect(verify.code).toBe(0);
+      expect(verify.stdout).toContain("audit log intact");
+
+      const port = freePort();
+      const baseUrl = `http://127.0.0.1:${port}`;
+      const drill = startServer({ binary, cwd: fresh, port, env: env(baseUrl) });
+      try {
+        await waitHealthy(baseUrl, drill);
+        // The first start of a restored dir is not a first start: no new credentials are printed.
+        const username = acknowledged[0]!;
+        const i = Number(username.slice(4));
+        const signin = await fetch(`${baseUrl}/${SLUG}/v1/auth/signin`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ identifier: username, password: `Correct-Horse-${i}-Battery` }),
+        });
+        expect(signin.status).toBe(200);
+        // The access token is signed with the restored (sealed) signing key and verifies against the JWKS.
+        const { access_token } = (await signin.json()) as { access_token: string };
+        const jwks = createRemoteJWKSet(new URL(`${baseUrl}/${SLUG}/v1/.well-known/jwks.json`));
+        const { payload } = await jwtVerify(access_token, jwks, {
+          issuer: `${baseUrl}/${SLUG}`,
+          audience: SLUG,
+        });
+        expect(payload.type).toBe("end_user");
+      } finally {
+        expect(await stopServer(drill)).toBe(0);
+      }
+      expect(await drill.stdout).not.toContain("First-run credentials");
     },
     TIMEOUT,
   );
