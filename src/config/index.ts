@@ -135,6 +135,9 @@ const EXPECTED: Partial<Record<string, string>> = {
   hash_priority: "one of idle, low, normal",
   audit_retention_days: "a whole number of days 0–36500 (0 keeps the audit log forever)",
   rsa_bits: "2048, 3072 or 4096",
+  backup_dir: "a directory path (scheduled backups are off when it is unset)",
+  backup_interval_hours: "a whole number of hours 1–8760",
+  backup_keep: "a whole number of backups to keep, 1–10000",
 };
 
 /** Values never echoed in a refusal: they are credentials, or may carry one (smtp://user:password@…). */

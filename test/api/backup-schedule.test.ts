@@ -94,6 +94,11 @@ describe("scheduled backups", () => {
     expect([c.backupDir, c.backupIntervalHours, c.backupKeep]).toEqual(["/var/backups/heimdall", 24, 7]);
     expect(loadConfig({}, {}).backupDir).toBeUndefined();
     expect(() => loadConfig({}, { HEIMDALL_BACKUP_KEEP: "0" })).toThrow(ConfigError);
-    expect(() => loadConfig({}, { HEIMDALL_BACKUP_INTERVAL_HOURS: "0" })).toThrow(ConfigError);
+    expect(() => loadConfig({}, { HEIMDALL_BACKUP_KEEP: "0" })).toThrow(
+      "HEIMDALL_BACKUP_KEEP (env): expected a whole number of backups to keep, 1–10000",
+    );
+    expect(() => loadConfig({}, { HEIMDALL_BACKUP_INTERVAL_HOURS: "daily" })).toThrow(
+      "HEIMDALL_BACKUP_INTERVAL_HOURS (env): expected a whole number of hours 1–8760",
+    );
   });
 });
