@@ -4,10 +4,12 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { openApiPath } from "../../src/http/openapi.ts";
+import serverContract from "../../src/http/openapi-contract.json" with { type: "json" };
 import { JWKS_ROUTE } from "../../src/keys/routes.ts";
 import { GOOD_PASSWORD, signUp } from "../support/end-users.ts";
 import { createApp } from "../support/fixtures.ts";
 import { type CallResult, createTestContext, type TestContext } from "../support/harness.ts";
+import { loadContract } from "../support/openapi.ts";
 
 let ctx: TestContext;
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by the assertions below.
@@ -168,6 +170,12 @@ describe("GET /openapi.json", () => {
     expect(Object.keys(doc.components.schemas).some((n) => /Tenant/.test(n))).toBe(false);
     // Small enough to serve fast; built once and served as the same bytes.
     expect(raw.length).toBeLessThan(400_000);
+  });
+
+  test("the server's contract data is the tests' prose-free copy, written by the same script run", () => {
+    // test/unit/openapi-validator.test.ts checks the test copies carry no prose; equal data carries none either.
+    expect(serverContract.heimdall as unknown).toEqual(loadContract("heimdall"));
+    expect(serverContract.platform as unknown).toEqual(loadContract("platform"));
   });
 
   test("is built once: a second request answers the same bytes", async () => {
