@@ -80,6 +80,10 @@ describe("deploy/heimdall.service", () => {
     ] as const)
       expect([key, service(key)]).toEqual([key, value]);
     expect(all(unit, "Service", "SystemCallFilter")[0]).toBe("@system-service");
+    // The hashing threads' setpriority/sched_setscheduler (@resources) must survive the deny list.
+    for (const deny of all(unit, "Service", "SystemCallFilter").filter((f) => f.startsWith("~")))
+      expect(deny).not.toContain("@resources");
+    expect(service("SystemCallErrorNumber")).toBe("EPERM");
     expect(service("AmbientCapabilities")).toBeUndefined();
     // Off on purpose: the JavaScript engine's JIT needs writable+executable memory (docs/operations.md).
     expect(service("MemoryDenyWriteExecute")).toBeUndefined();
