@@ -59,6 +59,25 @@ const skipped = (check: string, why: string): Finding => ({
   fix: "fix the failures above, then run doctor again",
 });
 
+/**
+ * A check that reads tables: on a database whose schema is not what this binary expects (pending or
+ * foreign migrations) a query may fail, which is then that check's finding rather than a crash.
+ */
+function guarded(check: string, run: () => Finding[]): Finding[] {
+  try {
+    return run();
+  } catch (err) {
+    return [
+      {
+        status: "fail",
+        check,
+        finding: `cannot be read (${(err as Error).message})`,
+        fix: "fix the migrations finding first; otherwise restore the database from a backup",
+      },
+    ];
+  }
+}
+
 export const command = simpleCommand(spec, async (args, io) => {
   const config = configFrom(args.values);
   const clock = systemClock;
@@ -119,8 +138,12 @@ export const command = simpleCommand(spec, async (args, io) => {
   }
   try {
     if (deps && keys) {
-      findings.push(checkMasterKeys(keys, deps.vault.kekIdsInUse(), config.masterKeyFile));
-      findings.push(...checkSigningKeys(deps.keys.diagnose(), clock));
+      const d = deps;
+      const k = keys;
+      findings.push(
+        ...guarded("master keys", () => [checkMasterKeys(k, d.vault.kekIdsInUse(), config.masterKeyFile)]),
+        ...guarded("signing keys", () => checkSigningKeys(d.keys.diagnose(), clock)),
+      );
     } else {
       findings.push(skipped("master keys", depsProblem), skipped("signing keys", depsProblem));
     }

@@ -1,11 +1,11 @@
 /** @module The checks of `heimdall doctor` (docs/operations.md, "heimdall doctor"): each looks at one thing, read-only, and returns findings with a fix. */
 
 import { existsSync, statfsSync, statSync } from "node:fs";
-import { isIP } from "node:net";
 import { backupTime, listBackups } from "../backup/backup.ts";
 import type { Config } from "../config/index.ts";
 import { type Clock, DAY, HOUR, iso, MINUTE } from "../core/clock.ts";
 import { newId } from "../core/ids.ts";
+import { parseProxyEntry } from "../core/ip-ranges.ts";
 import { type Db, databaseFileProblem } from "../db/client.ts";
 import { JOURNAL } from "../db/migrations.ts";
 import type { MailTransport } from "../email/transport.ts";
@@ -375,17 +375,20 @@ export async function sendTestEmail(
 
 // ─── Network and host ──────────────────────────────────────────────────────
 
-/** Each entry must be what the address resolver understands: an exact IP or an IPv4 prefix like `10.0.*`. */
+/**
+ * Each entry must be what the address resolver understands (an IP address, a CIDR range or an `a.b.*`
+ * prefix): the config refuses anything else at load, so this mostly shows what is trusted.
+ */
 export function checkTrustedProxies(proxies: readonly string[]): Finding {
   const check = "trusted proxies";
   if (proxies.length === 0)
     return ok(check, "none: X-Forwarded-For is ignored, the peer address is the client");
-  const bad = proxies.filter((p) => isIP(p) === 0 && !/^(\d{1,3}\.){1,3}\*$/.test(p));
+  const bad = proxies.filter((p) => parseProxyEntry(p) === null);
   if (bad.length > 0)
     return fail(
       check,
       `not understood (never match): ${bad.join(", ")}`,
-      "set HEIMDALL_TRUSTED_PROXIES to IP addresses or IPv4 prefixes such as 10.0.*, comma-separated",
+      "set HEIMDALL_TRUSTED_PROXIES to IP addresses or CIDR ranges (e.g. 10.0.0.0/8), comma-separated",
     );
   return ok(check, proxies.join(", "));
 }
