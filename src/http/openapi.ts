@@ -522,6 +522,8 @@ function fromContract(key: string, path: string): OperationDoc | undefined {
         ...(s ? { content: { "application/json": { schema: schema(s) } } } : {}),
       };
   }
+  // The key set and the metadata carry an ETag; a matching If-None-Match gets an empty 304.
+  if (path.includes("/.well-known/")) responses["304"] = { description: STATUS_TEXT["304"] };
   return {
     operationId: alias?.operationId ?? op.operationId,
     parameters: [...pathParams, ...parameters, ...(IDEMPOTENT.has(key) ? [IDEMPOTENCY_KEY] : [])],

@@ -212,11 +212,19 @@ describe("real answers fit the document's response schemas", () => {
       "/{app_slug}/v1/me",
       await ctx.call("GET", "/{app_slug}/v1/me", { params: slug, auth: { bearer: user.access_token } }),
     );
-    expectFits(
-      "GET",
-      "/{app_slug}/v1/.well-known/jwks.json",
-      await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: slug, auth: null }),
-    );
+    const jwks = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", { params: slug, auth: null });
+    expectFits("GET", "/{app_slug}/v1/.well-known/jwks.json", jwks);
+    // A revalidation answers the documented empty 304.
+    const etag = jwks.headers.get("etag")!;
+    const again = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
+      params: slug,
+      auth: null,
+      headers: { "if-none-match": etag },
+      unchecked: true,
+    });
+    expect(again.status).toBe(304);
+    const documented = doc.paths["/{app_slug}/v1/.well-known/jwks.json"].get.responses["304"];
+    expect(documented).toEqual({ description: "Not modified" });
 
     // Appliance routes, which the contract does not describe.
     const appId = { app_id: app.id };
