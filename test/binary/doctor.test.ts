@@ -162,6 +162,17 @@ describe("heimdall doctor", () => {
     expect(r.stdout).toContain("1 failure(s)");
   });
 
+  test("after master-key rotate without --retire-old, the unused old line warns (exit 0) with the command that retires it", async () => {
+    const dir = await initialised("master-keys");
+    const rotated = await cli(dir, ["master-key", "rotate"]);
+    expect(rotated.code).toBe(0);
+    const r = await doctor(dir);
+    expect(r.code).toBe(0);
+    const keys = line(r.stdout, "master keys");
+    expect(keys).toMatch(/^warn {2}master keys: 1 old key line\(s\) no secret uses: mk-\S+ — /);
+    expect(keys).toContain("retire with `heimdall master-key rotate --retire-old`");
+  });
+
   test("a pending migration fails with `heimdall migrate` as the fix, and doctor applies nothing", async () => {
     const dir = await initialised("migration");
     const last = JOURNAL.entries.at(-1)!;
