@@ -133,15 +133,22 @@ describe("PATCH", () => {
 
   test("a patch that changes nothing (or is empty) writes no audit row", async () => {
     const before = auditCount(ctx);
-    for (const body of [
-      {},
-      { max_sessions: current.max_sessions, signup_enabled: current.signup_enabled },
-      { unknown_field: 1 },
-    ]) {
+    for (const body of [{}, { max_sessions: current.max_sessions, signup_enabled: current.signup_enabled }]) {
       const res = await patch(body);
       expect(res.status).toBe(200);
       expect(res.body).toEqual(current);
     }
+    expect(auditCount(ctx)).toBe(before);
+  });
+
+  test("an unknown field → 400 VALIDATION_ERROR naming it; nothing changes, no audit row", async () => {
+    const before = auditCount(ctx);
+    const res = await patch({ unknown_field: 1, max_sessions: 7 });
+    expect(res.status).toBe(400);
+    expect(errCode(res)).toBe("VALIDATION_ERROR");
+    expect(res.body.details).toEqual([{ field: "unknown_field", reason: "unknown field" }]);
+    const after = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", { params: { app_id: app.id } });
+    expect(after.body).toEqual(current);
     expect(auditCount(ctx)).toBe(before);
   });
 

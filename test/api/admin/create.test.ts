@@ -89,12 +89,19 @@ describe("validation", () => {
     expect(errCode(res)).toBe(code);
   });
 
-  test("unknown fields are ignored", async () => {
-    const res = await ctx.call<AppBody>("POST", "/v1/apps", {
-      body: { slug: "extra-fields", display_name: "X", colour: "blue", status: "archived" },
+  test("unknown fields → 400 VALIDATION_ERROR naming each, nothing written", async () => {
+    const before = snapshot();
+    const res = await ctx.call("POST", "/v1/apps", {
+      body: { slug: "extra-fields", display_name: "X", colour: "blue", status: "archived", displayName: "Y" },
     });
-    expect(res.status).toBe(201);
-    expect(res.body.status).toBe("active");
+    expect(res.status).toBe(400);
+    expect(errCode(res)).toBe("VALIDATION_ERROR");
+    expect(res.body.details).toEqual([
+      { field: "colour", reason: "unknown field" },
+      { field: "status", reason: "unknown field" },
+      { field: "displayName", reason: "unknown field; did you mean display_name?" },
+    ]);
+    expect(snapshot()).toEqual(before);
   });
 });
 

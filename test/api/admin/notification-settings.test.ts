@@ -68,7 +68,6 @@ describe("PATCH", () => {
       default_sender_address: "  no-reply@acme.test ",
       verification_template_name: "heimdall-verification",
       web_origin: "https://Portal.Acme.test:8443/",
-      unknown_field: "ignored",
     });
     expect(res.status).toBe(200);
     const now = new Date(ctx.clock.now()).toISOString();
@@ -121,6 +120,19 @@ describe("PATCH", () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual(before);
     expect((await patch({})).body).toEqual(before);
+    expect(auditCount(ctx)).toBe(audits);
+  });
+
+  test("an unknown field → 400 VALIDATION_ERROR naming it and the field meant; nothing changes", async () => {
+    const before = (await get()).body;
+    const audits = auditCount(ctx);
+    const res = await patch({ notifications_via_envoi: false, webOrigin: "https://other.acme.test" });
+    expect(res.status).toBe(400);
+    expect(errCode(res)).toBe("VALIDATION_ERROR");
+    expect(res.body.details).toEqual([
+      { field: "webOrigin", reason: "unknown field; did you mean web_origin?" },
+    ]);
+    expect((await get()).body).toEqual(before);
     expect(auditCount(ctx)).toBe(audits);
   });
 

@@ -496,15 +496,22 @@ describe("malformed requests", () => {
     });
   }
 
-  test("unknown fields are ignored", async () => {
+  test("unknown fields → 400 VALIDATION_ERROR naming each; no account is created", async () => {
+    const before = countUsers();
     const res = await signup({
       username: "extra-fields",
       email: "extra@example.com",
       password: GOOD_PASSWORD,
       role: "admin",
+      displayName: "Extra",
     });
-    expect(res.status).toBe(200);
-    expect(decodeJwt(res.body.access_token).role).toBe("member");
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("VALIDATION_ERROR");
+    expect(res.body.details).toEqual([
+      { field: "role", reason: "unknown field" },
+      { field: "displayName", reason: "unknown field; did you mean display_name?" },
+    ]);
+    expect(countUsers()).toBe(before);
   });
 
   test("an unknown app → 404 APP_NOT_FOUND", async () => {

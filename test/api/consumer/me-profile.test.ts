@@ -115,10 +115,26 @@ describe("PATCH /{app_slug}/v1/me", () => {
     expect(auditRows(ctx, { app_id: app.id, action: "user.updated" })).toHaveLength(before);
   });
 
-  test("an omitted display_name leaves it unchanged; unknown fields are ignored", async () => {
-    const res = await me(grace, "PATCH", { username: "hacker", role: "admin" });
+  test("an omitted display_name leaves it unchanged", async () => {
+    const res = await me(grace, "PATCH", {});
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ username: "grace", role: "member", display_name: "Grace Hopper" });
+  });
+
+  test("unknown fields → 400 VALIDATION_ERROR naming each; nothing changes", async () => {
+    const res = await me(grace, "PATCH", { username: "hacker", role: "admin", displayName: "H" });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("VALIDATION_ERROR");
+    expect(res.body.details).toEqual([
+      { field: "username", reason: "unknown field" },
+      { field: "role", reason: "unknown field" },
+      { field: "displayName", reason: "unknown field; did you mean display_name?" },
+    ]);
+    expect(userRow(ctx, grace.id)).toMatchObject({
+      username: "grace",
+      role: "member",
+      displayName: "Grace Hopper",
+    });
   });
 
   test.each([[""], ["   "]])("%p clears the display name", async (value) => {

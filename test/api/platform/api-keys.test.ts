@@ -180,9 +180,19 @@ describe("revoking and updating", () => {
     const { record } = (await mint({ name: "old", description: "d", policy_ids: [await adminPolicyId()] }))
       .body;
     ctx.clock.advance(SECOND);
+    // Any other field is refused, and the request with it changes nothing.
+    const refused = await ctx.call("PATCH", KEY, {
+      params: { ...WS, id: record.id },
+      body: { name: "new", description: null, token_prefix: "pcft_live_XXXXXX" },
+      auth: { cookie },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe("VALIDATION_ERROR");
+    expect(refused.body.details).toEqual([{ field: "token_prefix", reason: "unknown field" }]);
+    expect(auditRows(ctx, { action: "pak.updated", resource_id: record.id })).toEqual([]);
     const res = await ctx.call("PATCH", KEY, {
       params: { ...WS, id: record.id },
-      body: { name: "new", description: null, token_prefix: "ignored" },
+      body: { name: "new", description: null },
       auth: { cookie },
     });
     expect(res.status).toBe(200);

@@ -103,7 +103,13 @@ describe("cross-workspace isolation", () => {
     "%s %s of a workspace I am not in → 404 WORKSPACE_NOT_FOUND (user and PAK)",
     async (method, path) => {
       insertWorkspace(ctx, "hidden");
-      const body = method === "POST" ? { name: "x", policy: [], policy_ids: ["x"] } : undefined;
+      // Each POST gets a body of its own shape: a field of the other route's body would be refused first.
+      const body =
+        method === "GET"
+          ? undefined
+          : path.endsWith("/policies")
+            ? { name: "x", policy: [] }
+            : { name: "x", policy_ids: ["x"] };
       const asUser = await ctx.call(method, path, {
         params: { workspace_slug: "hidden" },
         body,
