@@ -34,6 +34,11 @@ export interface M2mClaims extends JWTPayload {
   sub: string;
   aid: string;
   scopes: string[];
+  /**
+   * The same scopes space-separated (RFC 9068 §2.2.3), the claim stock scope middleware reads. Optional
+   * only because tokens minted before it existed may still be live; `scopes` stays the one Heimdall reads.
+   */
+  scope?: string;
   client_id: string;
 }
 
@@ -103,7 +108,9 @@ export function createTokenService({
       return sign(app, { type: "end_user", sub: c.sub, sid: c.sid, role: c.role, amr: c.amr }, ttl);
     },
     issueM2m(app, c, ttl = ACCESS_TOKEN_TTL_SECONDS) {
-      return sign(app, { type: "m2m", sub: c.clientId, scopes: c.scopes, client_id: c.clientId }, ttl);
+      // `scopes` is Heimdall's own claim; `scope` is RFC 9068's, for resource servers that only read that.
+      const claims = { type: "m2m", sub: c.clientId, scopes: c.scopes, scope: c.scopes.join(" ") };
+      return sign(app, { ...claims, client_id: c.clientId }, ttl);
     },
     async verify(app, token) {
       try {

@@ -142,6 +142,8 @@ describe("successful grants", () => {
       sub: client.client_id,
       client_id: client.client_id,
       scopes: SCOPES,
+      // RFC 9068 §2.2.3: the same scopes as one space-separated string, for stock scope middleware.
+      scope: SCOPES.join(" "),
       aid: app.id,
       aud: app.slug,
       iss: `${PUBLIC_URL}/${app.slug}`,
