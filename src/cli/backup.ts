@@ -1,6 +1,7 @@
 /** @module `heimdall backup [FILE]`: an online, consistent, integrity-checked copy of the database, taken beside a running server (docs/operations.md, "Backups"). */
 import { Database } from "bun:sqlite";
-import { join, resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { backupFileName, writeBackup } from "../backup/backup.ts";
 import { systemClock } from "../core/clock.ts";
 import {
@@ -43,6 +44,8 @@ export const command = simpleCommand(spec, async (args, io) => {
   // database or a key file that does not load is reported now rather than found in a restore.
   checkDataDir(config, state);
   const target = resolve(file ?? join(dir ?? ".", backupFileName(systemClock.now())));
+  // A backup directory that does not exist yet is created private, as `HEIMDALL_BACKUP_DIR` is.
+  if (dir !== undefined) mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   // Read-only, and no data-dir lock: a backup must not stop (or be stopped by) the running server.
   const client = new Database(config.dbFile, { readonly: true });
   let result: ReturnType<typeof writeBackup>;

@@ -11,6 +11,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -272,6 +273,19 @@ describe("heimdall backup and restore", () => {
     },
     TIMEOUT,
   );
+
+  test("backup --dir creates a missing directory, private, and writes the copy there", async () => {
+    const fresh = join(work, "dir-target");
+    mkdirSync(fresh);
+    expect((await cli(fresh, ["init"])).code).toBe(0);
+    const target = join(fresh, "backups", "nightly");
+    const r = await cli(fresh, ["backup", "--dir", target]);
+    expect(r.code).toBe(0);
+    const files = readdirSync(target).filter((f) => /^heimdall-\d{8}T\d{6}Z\.db$/.test(f));
+    expect(files).toHaveLength(1);
+    expect(statSync(target).mode & 0o777).toBe(0o700);
+    expect(integrity(join(target, files[0]!))).toBe("ok");
+  });
 
   test("restore refuses a file that is not a sound database before it touches the data dir", async () => {
     const junk = join(work, "junk.db");
