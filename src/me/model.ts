@@ -55,6 +55,15 @@ export interface MeProfileDto {
   created_at: string;
   email: string | null;
   email_verified_at: string | null;
+  /**
+   * OIDC UserInfo's claims (Core §5.1, §5.3.2), beside the contract's fields: discovery advertises `/me` as
+   * the `userinfo_endpoint`, and stock clients refuse a UserInfo answer without `sub` (the account id, as in
+   * the access token). Each means what OIDC says: `email_verified` is about `email`, `preferred_username`
+   * is the app's username.
+   */
+  sub: string;
+  email_verified: boolean;
+  preferred_username: string;
 }
 
 export function toProfileDto(r: AccountSnapshot): MeProfileDto {
@@ -69,6 +78,9 @@ export function toProfileDto(r: AccountSnapshot): MeProfileDto {
     created_at: created,
     email: r.email,
     email_verified_at: iso(r.emailVerifiedAt),
+    sub: r.id,
+    email_verified: r.email !== null && r.emailVerifiedAt !== null,
+    preferred_username: r.username,
   };
 }
 

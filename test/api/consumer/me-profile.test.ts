@@ -42,6 +42,10 @@ describe("GET /{app_slug}/v1/me", () => {
       created_at: created,
       email: "ada@example.test",
       email_verified_at: created,
+      // OIDC UserInfo claims: `/me` is the advertised userinfo_endpoint.
+      sub: ada.id,
+      email_verified: true,
+      preferred_username: "ada",
     });
   });
 
@@ -51,6 +55,7 @@ describe("GET /{app_slug}/v1/me", () => {
     expect(res.status).toBe(200);
     expect(res.body.email).toBe("unverified@example.test");
     expect(res.body.email_verified_at).toBeNull();
+    expect(res.body.email_verified).toBe(false);
   });
 
   test("an account without an email has email and email_verified_at null", async () => {
@@ -62,6 +67,7 @@ describe("GET /{app_slug}/v1/me", () => {
       display_name: null,
       email: null,
       email_verified_at: null,
+      email_verified: false,
     });
   });
 
