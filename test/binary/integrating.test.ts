@@ -1,0 +1,288 @@
+/**
+ * @module docs/integrating.md, run as written: each ```lang recipe=name``` block is saved to a file and run
+ * against the compiled binary with the real client library it names (curl, jose under Bun, Debian's PyJWT
+ * and Authlib under /usr/bin/python3, go-oidc with Debian's Go in GOPATH mode), reading only the
+ * environment variables the page tells readers to export.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { expectResponseMatches } from "../support/openapi.ts";
+import { type Appliance, ROOT, startAppliance } from "./support.ts";
+
+const TIMEOUT = 60_000;
+const PAK = `pcft_live_${"G".repeat(43)}`;
+const SLUG = "demo";
+const OTHER = "elsewhere";
+const SCOPES = ["user.read", "user.list"];
+/** Debian's interpreter: the one python3-jwt and python3-authlib install into (not a pyenv python3 on PATH). */
+const PYTHON = "/usr/bin/python3";
+/** The page's command for the Go recipe with Debian's packages; the test runs exactly this. */
+const GO_RUN = "GO111MODULE=off GOPATH=/usr/share/gocode go run verify.go";
+
+interface Recipe {
+  lang: string;
+  body: string;
+}
+
+const PAGE = readFileSync(join(ROOT, "docs/integrating.md"), "utf8");
+const recipes = new Map(
+  [...PAGE.matchAll(/^```(\w+) recipe=(\S+)\n([\s\S]*?)^```$/gm)].map((m) => [
+    m[2]!,
+    { lang: m[1]!, body: m[3]! } satisfies Recipe,
+  ]),
+);
+
+let appliance: Appliance;
+let baseUrl = "";
+let work = "";
+let client: { client_id: string; client_secret: string };
+let otherClient: { client_id: string; client_secret: string };
+let endUser: { access_token: string; refresh_token: string; sub: string };
+
+const issuer = (slug = SLUG) => `${baseUrl}/${slug}`;
+
+async function call<T>(method: string, path: string, body?: unknown, bearer = PAK): Promise<T> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+/** A client_credentials token straight from the token endpoint (independent of the recipes under test). */
+async function m2mToken(slug: string, c: { client_id: string; client_secret: string }): Promise<string> {
+  const res = await fetch(`${issuer(slug)}/v1/oauth/token`, {
+    method: "POST",
+    body: new URLSearchParams({ grant_type: "client_credentials", ...c }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs recipe `name` with the page's environment variables (and nothing else of the runner's but PATH/HOME). */
+async function run(name: string, env: Record<string, string> = {}): Promise<Run> {
+  const recipe = recipes.get(name);
+  if (!recipe) throw new Error(`docs/integrating.md has no recipe=${name} block`);
+  const files: Record<string, [string, string[]]> = {
+    sh: [`${name}.sh`, ["bash", "-euo", "pipefail", `${name}.sh`]],
+    ts: [`${name}.ts`, [join(ROOT, "node_modules/.bin/bun"), `${name}.ts`]],
+    python: [`${name}.py`, [PYTHON, `${name}.py`]],
+    // One directory per Go recipe: `go run verify.go` is the page's command, file name included.
+    go: [`${name}/verify.go`, ["bash", "-c", `cd ${name} && ${GO_RUN}`]],
+  };
+  const [file, argv] = files[recipe.lang] ?? [];
+  if (!file || !argv) throw new Error(`no runner for \`${recipe.lang}\` recipes`);
+  if (recipe.lang === "go") Bun.spawnSync(["mkdir", "-p", join(work, name)]);
+  writeFileSync(join(work, file), recipe.body);
+  const proc = Bun.spawn(argv, {
+    cwd: work,
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? work,
+      HEIMDALL_ISSUER: issuer(),
+      HEIMDALL_AUDIENCE: SLUG,
+      HEIMDALL_CLIENT_ID: client.client_id,
+      HEIMDALL_CLIENT_SECRET: client.client_secret,
+      ...env,
+    },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  const code = await proc.exited;
+  clearTimeout(timer);
+  return { code, out: out.trim(), err };
+}
+
+/** Runs a recipe that must succeed; a failure shows what it printed. */
+async function ok(name: string, env: Record<string, string> = {}): Promise<string> {
+  const r = await run(name, env);
+  if (r.code !== 0) throw new Error(`recipe ${name} exited ${r.code}:\n${r.out}\n${r.err}`);
+  return r.out;
+}
+
+beforeAll(async () => {
+  appliance = await startAppliance("integrating", PAK);
+  baseUrl = appliance.baseUrl;
+  work = mkdtempSync(join(tmpdir(), "heimdall-integrating-"));
+  // The TypeScript recipe imports jose as a reader's project would: from its node_modules.
+  symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"));
+
+  const app = await call<{ id: string }>("POST", "/v1/apps", { slug: SLUG, display_name: "Demo" });
+  client = await call("POST", `/v1/apps/${app.id}/credentials`, { name: "integrator", scopes: SCOPES });
+  const other = await call<{ id: string }>("POST", "/v1/apps", { slug: OTHER, display_name: "Other" });
+  otherClient = await call("POST", `/v1/apps/${other.id}/credentials`, { name: "other", scopes: SCOPES });
+
+  const signup = await fetch(`${issuer()}/v1/auth/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "ada", email: "ada@example.com", password: "Analytical-Engine-1843" }),
+  });
+  expect(signup.status).toBe(200);
+  const tokens = (await signup.json()) as { access_token: string; refresh_token: string };
+  endUser = { ...tokens, sub: decodeJwt(tokens.access_token).sub! };
+}, TIMEOUT);
+
+afterAll(async () => {
+  if (appliance) expect(await appliance.dispose()).toBe(0);
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("docs/integrating.md", () => {
+  test("marks every recipe the page promises, each in a language the test runs", () => {
+    expect([...recipes.keys()].sort()).toEqual(
+      [
+        "discovery",
+        "jwks",
+        "token-basic",
+        "token-post",
+        "verify-node",
+        "verify-pyjwt",
+        "verify-authlib",
+        "verify-go",
+        "introspect-bearer",
+      ].sort(),
+    );
+    expect(PAGE).toContain(`\n${GO_RUN}\n`);
+    expect(readFileSync(join(ROOT, "README.md"), "utf8")).toContain("(docs/integrating.md)");
+  });
+
+  test(
+    "discovery: the issuer is PUBLIC_URL/<slug>; the same document at the OIDC and RFC 8414 locations",
+    async () => {
+      const doc = JSON.parse(await ok("discovery")) as Record<string, unknown>;
+      expect(doc).toMatchObject({
+        issuer: issuer(),
+        jwks_uri: `${issuer()}/v1/.well-known/jwks.json`,
+        token_endpoint: `${issuer()}/v1/oauth/token`,
+        introspection_endpoint: `${issuer()}/v1/oauth/introspect`,
+      });
+      expect(doc.token_endpoint_auth_methods_supported).toEqual(
+        expect.arrayContaining(["client_secret_basic", "client_secret_post"]),
+      );
+      for (const url of [
+        `${issuer()}/v1/.well-known/openid-configuration`,
+        `${baseUrl}/.well-known/oauth-authorization-server/${SLUG}`,
+      ]) {
+        const res = await fetch(url);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual(doc);
+      }
+      expectResponseMatches("heimdall", "GET", "/{app_slug}/v1/.well-known/openid-configuration", 200, doc);
+    },
+    TIMEOUT,
+  );
+
+  test(
+    "jwks: max-age=3600 with an ETag, 304 on If-None-Match; it holds the key the tokens name",
+    async () => {
+      const [head, body] = (await ok("jwks")).split(/\r?\n\r?\n/, 2) as [string, string];
+      expect(head).toMatch(/^HTTP\/1\.1 200/);
+      expect(head).toMatch(/^cache-control: public, max-age=3600\r?$/im);
+      const etag = head.match(/^etag: (.+?)\r?$/im)?.[1];
+      expect(etag).toBeString();
+      const jwks = JSON.parse(body) as { keys: { kid: string }[] };
+      expectResponseMatches("heimdall", "GET", "/{app_slug}/v1/.well-known/jwks.json", 200, jwks);
+      expect(jwks.keys.map((k) => k.kid)).toContain(decodeProtectedHeader(endUser.access_token).kid!);
+
+      const again = await fetch(`${issuer()}/v1/.well-known/jwks.json`, {
+        headers: { "if-none-match": etag! },
+      });
+      expect(again.status).toBe(304);
+      expect(await again.text()).toBe("");
+    },
+    TIMEOUT,
+  );
+
+  for (const [name, scope] of [
+    ["token-basic", "user.read"],
+    ["token-post", SCOPES.join(" ")],
+  ] as const) {
+    test(
+      `${name}: client_credentials answers a bearer token for the client, iss and aud as the page says`,
+      async () => {
+        const answer = JSON.parse(await ok(name)) as Record<string, unknown>;
+        expect(answer).toMatchObject({ token_type: "Bearer", expires_in: 3600, scope });
+        const { payload } = await jwtVerify(
+          answer.access_token as string,
+          createRemoteJWKSet(new URL(`${issuer()}/v1/.well-known/jwks.json`)),
+          { issuer: issuer(), audience: SLUG, algorithms: ["RS256"], typ: "at+jwt" },
+        );
+        expect(payload).toMatchObject({ sub: client.client_id, client_id: client.client_id, type: "m2m" });
+        expect(payload.scopes).toEqual(scope.split(" "));
+
+        // The same recipe with a wrong secret fails (curl -f): the page's commands do not hide errors.
+        const refused = await run(name, { HEIMDALL_CLIENT_SECRET: "hcs_wrong" });
+        expect(refused.code).not.toBe(0);
+      },
+      TIMEOUT,
+    );
+  }
+
+  for (const name of ["verify-node", "verify-pyjwt", "verify-authlib", "verify-go"]) {
+    test(
+      `${name}: verifies M2M and end-user tokens; refuses another app's token and a wrong audience`,
+      async () => {
+        const m2m = await m2mToken(SLUG, client);
+        expect(await ok(name, { ACCESS_TOKEN: m2m })).toBe(`verified sub=${client.client_id}`);
+        expect(await ok(name, { ACCESS_TOKEN: endUser.access_token })).toBe(`verified sub=${endUser.sub}`);
+
+        // Same server, other app: other key, issuer and audience.
+        const foreign = await run(name, { ACCESS_TOKEN: await m2mToken(OTHER, otherClient) });
+        expect(foreign.code).not.toBe(0);
+        expect(foreign.out).not.toContain("verified");
+        // A valid signature and issuer but another audience: the recipe pins aud, not only the key.
+        const wrongAud = await run(name, { ACCESS_TOKEN: m2m, HEIMDALL_AUDIENCE: OTHER });
+        expect(wrongAud.code).not.toBe(0);
+        expect(wrongAud.out).not.toContain("verified");
+      },
+      TIMEOUT,
+    );
+  }
+
+  test(
+    "introspect-bearer: a live token describes itself; after logout the same recipe says active: false",
+    async () => {
+      const m2m = JSON.parse(await ok("introspect-bearer", { ACCESS_TOKEN: await m2mToken(SLUG, client) }));
+      expectResponseMatches("heimdall", "POST", "/{app_slug}/v1/oauth/introspect", 200, m2m);
+      expect(m2m).toMatchObject({
+        active: true,
+        sub: client.client_id,
+        client_id: client.client_id,
+        scope: SCOPES.join(" "),
+        iss: issuer(),
+        type: "m2m",
+      });
+
+      const user = JSON.parse(await ok("introspect-bearer", { ACCESS_TOKEN: endUser.access_token }));
+      expect(user).toMatchObject({ active: true, sub: endUser.sub, type: "end_user" });
+
+      const out = await fetch(`${issuer()}/v1/auth/logout`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ refresh_token: endUser.refresh_token }),
+      });
+      expect(out.status).toBe(204);
+      const after = JSON.parse(await ok("introspect-bearer", { ACCESS_TOKEN: endUser.access_token }));
+      expect(after).toEqual({ active: false });
+      // Offline verification cannot see the logout (the page says so): the signature still holds.
+      expect(await ok("verify-node", { ACCESS_TOKEN: endUser.access_token })).toBe(
+        `verified sub=${endUser.sub}`,
+      );
+    },
+    TIMEOUT,
+  );
+});
