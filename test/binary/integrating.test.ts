@@ -38,6 +38,7 @@ const recipes = new Map(
 let appliance: Appliance;
 let baseUrl = "";
 let work = "";
+let appId = "";
 let client: { client_id: string; client_secret: string };
 let otherClient: { client_id: string; client_secret: string };
 let endUser: { access_token: string; refresh_token: string; sub: string };
@@ -122,6 +123,7 @@ beforeAll(async () => {
   symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"));
 
   const app = await call<{ id: string }>("POST", "/v1/apps", { slug: SLUG, display_name: "Demo" });
+  appId = app.id;
   client = await call("POST", `/v1/apps/${app.id}/credentials`, { name: "integrator", scopes: SCOPES });
   const other = await call<{ id: string }>("POST", "/v1/apps", { slug: OTHER, display_name: "Other" });
   otherClient = await call("POST", `/v1/apps/${other.id}/credentials`, { name: "other", scopes: SCOPES });
@@ -203,6 +205,17 @@ describe("docs/integrating.md", () => {
       });
       expect(again.status).toBe(304);
       expect(await again.text()).toBe("");
+
+      // The rotation guarantee's first half: the next key is already published, ≥ 2 h before it signs.
+      const { data: keys } = await call<{
+        data: { kid: string; state: string; created_at: string; activates_at: string }[];
+      }>("GET", `/v1/apps/${appId}/keys`);
+      const next = keys.find((k) => k.state === "next");
+      expect(next).toBeDefined();
+      expect(jwks.keys.map((k) => k.kid)).toContain(next!.kid);
+      expect(Date.parse(next!.activates_at) - Date.parse(next!.created_at)).toBeGreaterThanOrEqual(
+        2 * 3600_000,
+      );
     },
     TIMEOUT,
   );
