@@ -10,6 +10,7 @@ import { HeimdallError, validationError } from "./core/errors.ts";
 import type { Deps } from "./deps.ts";
 import { emailRoutes } from "./email/routes.ts";
 import { parseBody } from "./http/body.ts";
+import { corsPlugin } from "./http/cors.ts";
 import { bearerChallenge, mapError } from "./http/errors.ts";
 import { callMeta } from "./http/guards.ts";
 import { healthRoutes } from "./http/health.ts";
@@ -117,6 +118,8 @@ export function createApp(deps: Deps) {
       if (code === "NOT_FOUND") observe(request, "", res.status);
       return res;
     })
+    // Before the routes: it answers CORS preflights, which no route takes, and tags browser requests.
+    .use(corsPlugin(deps))
     .use(healthRoutes(deps))
     .use(openApiRoutes(config, (): readonly MountedRoute[] => app.routes))
     .use(platformRoutes(deps))

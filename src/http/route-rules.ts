@@ -33,7 +33,7 @@ function templateToRegExp(template: string): RegExp {
 }
 
 /** The raw (still percent-encoded) path of an absolute request URL, without building a URL object. */
-function pathOf(url: string): string {
+export function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
   if (start === -1) return "/";
   const q = url.indexOf("?", start);

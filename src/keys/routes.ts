@@ -31,11 +31,15 @@ export function discoveryDocument(publicUrl: string, slug: string) {
   };
 }
 
-/** A cacheable JSON response that honours If-None-Match. */
+/**
+ * A cacheable JSON response that honours If-None-Match. Public to every origin, always (not only when
+ * `Origin` was sent): a cache may hand this copy to a browser later (http/cors.ts answers the preflight).
+ */
 function cached(request: Request, body: string | Uint8Array, etag: string, requestId?: string): Response {
   const headers: Record<string, string> = {
     "content-type": "application/json; charset=utf-8",
     "cache-control": CACHE,
+    "access-control-allow-origin": "*",
     etag,
   };
   if (requestId) headers["x-request-id"] = requestId;
