@@ -203,7 +203,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   });
   const me = createMeService({ db, clock, audit, sessions, passwords, rateLimiter, apps, email });
   const inspector = createTokenInspector({ db, tokens, sessions });
-  const verifier = createVerifyService({ inspector, permissions });
+  const verifier = createVerifyService({ inspector, permissions, clients: m2mGrant });
   const consumerResolver = createConsumerResolver({
     directory,
     tokens,

@@ -43,9 +43,28 @@ export interface OAuthTokenResponse {
   scope: string;
 }
 
+/** Which endpoint a client authenticated at; written into failure rows other than the token endpoint's. */
+export type ClientAuthEndpoint = "token" | "introspection";
+
+export interface AuthenticatedClient {
+  clientId: string;
+  method: AuthMethod;
+}
+
 export interface M2mGrant {
   /** Runs the client_credentials grant for `app`; throws `OAuthError` with the RFC 6749 §5.2 code. */
   token(app: AppRef, req: TokenRequest, meta: CallMeta): Promise<OAuthTokenResponse>;
+  /**
+   * The token endpoint's client authentication, for another endpoint that takes the same credentials
+   * (RFC 7662 introspection): the same methods, failure limits and audit rows; an active client of `app`
+   * or a thrown `OAuthError` (401 `invalid_client` with a Basic challenge, 429 past the limits).
+   */
+  authenticateClient(
+    app: AppRef,
+    req: TokenRequest,
+    meta: CallMeta,
+    endpoint: ClientAuthEndpoint,
+  ): AuthenticatedClient;
 }
 
 export interface M2mGrantDeps {
@@ -56,7 +75,7 @@ export interface M2mGrantDeps {
   rateLimiter: RateLimiter;
 }
 
-type AuthMethod = "client_secret_basic" | "client_secret_post";
+export type AuthMethod = "client_secret_basic" | "client_secret_post";
 
 interface ClientCredentials {
   method: AuthMethod;
@@ -163,7 +182,8 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
     creds: ClientCredentials,
     client: ClientLookup | null,
     meta: CallMeta,
-    reason?: string,
+    reason: string | undefined,
+    where: Record<string, unknown>,
   ): never => {
     const limits = [];
     if (meta.ip) limits.push(ipLimit(app.id, meta.ip));
@@ -175,7 +195,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
       throw err;
     }
     tx(db, () =>
-      failureRow(app, reason ?? (client ? "invalid_secret" : "unknown_client"), creds, client, meta),
+      failureRow(app, reason ?? (client ? "invalid_secret" : "unknown_client"), creds, client, meta, where),
     );
     throw new OAuthError(401, "invalid_client", "Client authentication failed", {
       "www-authenticate": `Basic realm="${app.slug}"`,
@@ -211,6 +231,52 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
     return { method: "client_secret_post", clientId: params.client_id, secret: params.client_secret };
   }
 
+  /**
+   * The client behind `creds`, if it is one of `app` and the secret (current, or previous within its grace
+   * window) matches; otherwise counted, audited and refused. Whether the client is active is the caller's.
+   */
+  const authenticate = (
+    app: AppRef,
+    creds: ClientCredentials,
+    meta: CallMeta,
+    endpoint: ClientAuthEndpoint,
+  ): { client: ClientLookup; secretUsed: "current" | "previous" } => {
+    // Token-endpoint rows stay as they always were; another endpoint says which it was.
+    const where = endpoint === "token" ? {} : { endpoint };
+    if (meta.ip) {
+      // Spent once the address has used up its allowance of failures (the next one would be refused).
+      const s = rateLimiter.peek(ipLimit(app.id, meta.ip));
+      if (s.remaining === 0) {
+        throw new OAuthError(
+          429,
+          "temporarily_unavailable",
+          "Too many failed client authentications; retry later",
+          {
+            "retry-after": String(s.resetSeconds),
+            "ratelimit-limit": String(s.limit),
+            "ratelimit-remaining": "0",
+            "ratelimit-reset": String(s.resetSeconds),
+          },
+        );
+      }
+    }
+
+    const found = creds.clientId.length <= 128 ? store.lookup(creds.clientId) : null;
+    // Another app's client is as unknown here as a client that does not exist.
+    const client = found && found.appId === app.id ? found : null;
+    const hash = sha256Hex(creds.secret);
+    // Both hashes are always compared, so the answer costs the same whether a grace window is open.
+    const currentOk = constantTimeEqual(client?.secretHash ?? DUMMY_HASH, hash);
+    const previousMatch = constantTimeEqual(client?.prevSecretHash ?? DUMMY_HASH, hash);
+    const previousLive = client?.prevSecretExpiresAt != null && client.prevSecretExpiresAt > clock.now();
+    const secretUsed = currentOk ? "current" : previousMatch && previousLive ? "previous" : null;
+    if (!client || secretUsed === null) {
+      const reason = client && previousMatch && client.prevSecretHash ? "previous_secret_expired" : undefined;
+      return authFailed(app, creds, client, meta, reason, where);
+    }
+    return { client, secretUsed };
+  };
+
   return {
     async token(app, req, meta) {
       const params = bodyParams(req.body);
@@ -220,38 +286,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
         throw new OAuthError(400, "unsupported_grant_type", `Only ${GRANT_TYPE} is supported`);
       }
 
-      if (meta.ip) {
-        // Spent once the address has used up its allowance of failures (the next one would be refused).
-        const s = rateLimiter.peek(ipLimit(app.id, meta.ip));
-        if (s.remaining === 0) {
-          throw new OAuthError(
-            429,
-            "temporarily_unavailable",
-            "Too many failed client authentications; retry later",
-            {
-              "retry-after": String(s.resetSeconds),
-              "ratelimit-limit": String(s.limit),
-              "ratelimit-remaining": "0",
-              "ratelimit-reset": String(s.resetSeconds),
-            },
-          );
-        }
-      }
-
-      const found = creds.clientId.length <= 128 ? store.lookup(creds.clientId) : null;
-      // Another app's client is as unknown here as a client that does not exist.
-      const client = found && found.appId === app.id ? found : null;
-      const hash = sha256Hex(creds.secret);
-      // Both hashes are always compared, so the answer costs the same whether a grace window is open.
-      const currentOk = constantTimeEqual(client?.secretHash ?? DUMMY_HASH, hash);
-      const previousMatch = constantTimeEqual(client?.prevSecretHash ?? DUMMY_HASH, hash);
-      const previousLive = client?.prevSecretExpiresAt != null && client.prevSecretExpiresAt > clock.now();
-      const secretUsed = currentOk ? "current" : previousMatch && previousLive ? "previous" : null;
-      if (!client || secretUsed === null) {
-        const reason =
-          client && previousMatch && client.prevSecretHash ? "previous_secret_expired" : undefined;
-        return authFailed(app, creds, client, meta, reason);
-      }
+      const { client, secretUsed } = authenticate(app, creds, meta, "token");
 
       if (!client.isActive) {
         tx(db, () => failureRow(app, "client_inactive", creds, client, meta));
@@ -271,6 +306,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
         }
         granted = requested;
       }
+
 
       const issued = await tokens.issueM2m(app, { clientId: client.clientId, scopes: granted });
       // Every issuance is audited, durably, before the token leaves: the audit writer's group commit, so
@@ -307,6 +343,20 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
         expires_in: issued.expiresIn,
         scope: granted.join(" "),
       };
+    },
+
+    authenticateClient(app, req, meta, endpoint) {
+      const creds = credentialsOf(app, req, bodyParams(req.body));
+      const { client } = authenticate(app, creds, meta, endpoint);
+      if (!client.isActive) {
+        tx(db, () => failureRow(app, "client_inactive", creds, client, meta, { endpoint }));
+        // Not the token endpoint's 400 unauthorized_client: here the client is the caller, and a
+        // deactivated caller is not authenticated (RFC 7662 §2.1 requires an authenticated caller).
+        throw new OAuthError(401, "invalid_client", "This client is deactivated", {
+          "www-authenticate": `Basic realm="${app.slug}"`,
+        });
+      }
+      return { clientId: client.clientId, method: creds.method };
     },
   };
 }

@@ -26,7 +26,9 @@ function exactlyOne(v: { permission?: string; permissions?: string[] }, ctx: z.R
 }
 
 /**
- * RFC 7662 form or JSON; the whole body is optional because the bearer is what gets introspected. Open to
+ * RFC 7662 form or JSON; the whole body is optional because in the contract's mode the bearer is what gets
+ * introspected. In the client-authenticated mode `client_id`/`client_secret` ride here too
+ * (`client_secret_post`); the token endpoint's own parser checks them, so they stay unknown here. Open to
  * other parameters: RFC 7662 §2.1 lets a server take (and so a client send) more than these two, and an
  * OAuth library's extras must be ignored, as at the token endpoint (RFC 6749 §3.2).
  */
@@ -68,6 +70,10 @@ export type IntrospectResponse =
       scope?: string;
       scopes?: string[];
       role?: string;
+      /** Client-authenticated (RFC 7662) mode only. */
+      token_type?: "Bearer";
+      aud?: string;
+      jti?: string;
     };
 
 export interface VerifyResponse {

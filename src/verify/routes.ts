@@ -14,11 +14,25 @@ export const verifyRoutes = (deps: Deps) => {
     .use(consumerGuards(deps))
     .post(
       "/:app_slug/v1/oauth/introspect",
-      ({ app, request, body, set }) => {
+      ({ app, meta, request, body, set }) => {
         Object.assign(set.headers, NO_STORE);
-        return verifier.introspect(app, bearerToken(request), validate(introspectSchema, body));
+        return verifier.introspect(
+          app,
+          {
+            authorization: request.headers.get("authorization"),
+            bearer: bearerToken(request),
+            body: validate(introspectSchema, body),
+          },
+          meta,
+        );
       },
-      { consumer: true },
+      {
+        consumer: true,
+        detail: {
+          description:
+            "Two modes. The contract's: the Bearer access token introspects itself (a body `token` must equal it). Appliance addition, RFC 7662: an active M2M client of the app authenticates as at the token endpoint (HTTP Basic, or `client_id` and `client_secret` in the body) and sends any `token` of the app; the answer adds `token_type`, `aud` and `jti`, an inactive token is `{active: false}` only, and a failed client authentication is 401 `invalid_client` with a Basic challenge.",
+        },
+      },
     )
     .post(
       "/:app_slug/v1/verify",

@@ -7,7 +7,8 @@
  */
 import type { AppRef } from "../core/app-ref.ts";
 import { constantTimeEqual } from "../core/crypto.ts";
-import { fail, validationError } from "../core/errors.ts";
+import { fail, OAuthError, validationError } from "../core/errors.ts";
+import type { CallMeta } from "../core/principal.ts";
 import type { PermissionResolver } from "../rbac/resolver.ts";
 import type { TokenInspector, TokenPrincipal } from "./inspect.ts";
 import {
@@ -22,8 +23,30 @@ import {
   type VerifyResponse,
 } from "./model.ts";
 
+/** What introspection is asked with: the raw `Authorization` header, its Bearer token if any, the body. */
+export interface IntrospectRequest {
+  authorization: string | null;
+  bearer: string | null;
+  body: IntrospectBody;
+}
+
+/** The token endpoint's client authentication (`m2m/grant.ts`), as introspection needs it. */
+export interface ClientAuthenticator {
+  authenticateClient(
+    app: AppRef,
+    req: { authorization: string | null; body: unknown },
+    meta: CallMeta,
+    endpoint: "introspection",
+  ): { clientId: string };
+}
+
 export interface VerifyService {
-  introspect(app: AppRef, bearer: string | null, body: IntrospectBody): Promise<IntrospectResponse>;
+  /**
+   * RFC 7662 introspection in two modes: an M2M client authenticated as at the token endpoint (Basic, or
+   * `client_id`/`client_secret` in the body) asks about any `token` of its app; otherwise the Bearer
+   * token is asked about itself (the contract's mode).
+   */
+  introspect(app: AppRef, req: IntrospectRequest, meta: CallMeta): Promise<IntrospectResponse>;
   verify(app: AppRef, bearer: string | null, body: VerifyBody): Promise<VerifyResponse>;
   authorize(app: AppRef, bearer: string | null, body: AuthorizeBody): Promise<AuthorizeResponse>;
   authorizeBatch(
@@ -43,12 +66,34 @@ function tokenOf(bearer: string | null, body: { token?: string } | undefined): s
   return token;
 }
 
+/** The `Authorization` header's scheme, lower-cased; null without one. */
+const schemeOf = (authorization: string | null): string | null =>
+  /^\s*([^\s]+)/.exec(authorization ?? "")?.[1]?.toLowerCase() ?? null;
+
+/** The claims both modes report about an active token (the contract's IntrospectResponseDto). */
+function describe(app: AppRef, p: TokenPrincipal): IntrospectResponse & { active: true } {
+  const common = {
+    active: true as const,
+    sub: p.sub,
+    aid: app.id,
+    type: p.type,
+    iss: p.claims.iss as string,
+    exp: p.claims.exp as number,
+    iat: p.claims.iat as number,
+  };
+  return p.type === "m2m"
+    ? { ...common, client_id: p.clientId, scope: p.scopes.join(" "), scopes: [...p.scopes] }
+    : { ...common, role: p.role };
+}
+
 export function createVerifyService({
   inspector,
   permissions,
+  clients,
 }: {
   inspector: TokenInspector;
   permissions: PermissionResolver;
+  clients: ClientAuthenticator;
 }): VerifyService {
   const heldBy = (app: AppRef, p: TokenPrincipal): ReadonlySet<string> =>
     p.type === "m2m" ? new Set(p.scopes) : permissions.forEndUser(app.id, p.role);
@@ -56,26 +101,39 @@ export function createVerifyService({
   const missingOf = (held: ReadonlySet<string>, required: string[]) => required.filter((r) => !held.has(r));
 
   return {
-    async introspect(app, bearer, body) {
+    async introspect(app, { authorization, bearer, body }, meta) {
+      const scheme = schemeOf(authorization);
+      const bodyClient = body?.client_id !== undefined || body?.client_secret !== undefined;
+      if (scheme === "basic" || (scheme !== "bearer" && bodyClient)) {
+        // RFC 7662 §2.1: the caller authenticates as a client and names the token in the body.
+        clients.authenticateClient(app, { authorization, body }, meta, "introspection");
+        if (typeof body?.token !== "string" || body.token === "") {
+          throw new OAuthError(400, "invalid_request", "token is required");
+        }
+        const r = await inspector.inspect(app, body.token);
+        // Inactive, unknown, expired, revoked or another app's: all the same bare answer (RFC 7662 §2.2).
+        if (!r.ok) return INACTIVE;
+        return {
+          ...describe(app, r.principal),
+          // The token's type in the RFC 6749 §7.1 sense: every token Heimdall introspects is a Bearer token.
+          token_type: "Bearer",
+          aud: r.principal.claims.aud as string,
+          jti: r.principal.claims.jti as string,
+        };
+      }
+      if (scheme === "bearer" && bodyClient) {
+        throw new OAuthError(
+          400,
+          "invalid_request",
+          "Authenticate either as a client (Basic or client_id/client_secret) or with a Bearer token, not both",
+        );
+      }
       if (bearer === null)
         throw fail("UNAUTHORIZED", { message: "The token to introspect is sent as a Bearer token" });
       // Only a token the caller already holds may be introspected: no probing one credential with another.
       if (body?.token !== undefined && !constantTimeEqual(body.token, bearer)) return INACTIVE;
       const r = await inspector.inspect(app, bearer);
-      if (!r.ok) return INACTIVE;
-      const p = r.principal;
-      const common = {
-        active: true as const,
-        sub: p.sub,
-        aid: app.id,
-        type: p.type,
-        iss: p.claims.iss as string,
-        exp: p.claims.exp as number,
-        iat: p.claims.iat as number,
-      };
-      return p.type === "m2m"
-        ? { ...common, client_id: p.clientId, scope: p.scopes.join(" "), scopes: [...p.scopes] }
-        : { ...common, role: p.role };
+      return r.ok ? describe(app, r.principal) : INACTIVE;
     },
 
     async verify(app, bearer, body) {
