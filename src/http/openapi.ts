@@ -156,6 +156,20 @@ const oauthErrorSchema = component(
   }),
 );
 
+/**
+ * Introspection's RFC 7662 §2.1 form: the token, and for `client_secret_post` the client's credentials
+ * (with `client_secret_basic` they ride in the Authorization header instead).
+ */
+const introspectFormSchema = component(
+  "IntrospectForm",
+  z.object({
+    token: z.string().optional(),
+    token_type_hint: z.string().optional(),
+    client_id: z.string().optional(),
+    client_secret: z.string().optional(),
+  }),
+);
+
 /** One row of `GET /v1/apps/{app_id}/outbox` (`email/model.ts`, `OutboxEntryDto`). */
 const outboxEntrySchema = component(
   "OutboxEntry",
@@ -318,6 +332,8 @@ const PUBLIC_PLATFORM = new Set(["POST /v1/auth/signin"]);
 /** Consumer routes that take no bearer credential: the sign-in family carries its proof in the body. */
 const PUBLIC_CONSUMER = /^POST \/\{[^}]+\}\/v1\/auth\/(signup|signin|refresh|logout)$/;
 const TOKEN_ENDPOINT = /^POST \/\{[^}]+\}\/v1\/oauth\/token$/;
+/** Introspection: an M2M client's credentials (RFC 7662) or the contract's Bearer self-introspection. */
+const INTROSPECTION = /^POST \/\{[^}]+\}\/v1\/oauth\/introspect$/;
 /** Platform routes a PAK may not call (docs/decisions.md, "Platform subset": a PAK cannot mint a PAK; profile and sessions are a person's). */
 const HUMAN_ONLY =
   /^(GET \/v1\/(me|session)|POST \/v1\/auth\/logout|POST \/v1\/workspaces\/\{[^}]+\}\/api-keys)$/;
@@ -327,6 +343,7 @@ function defaultSecurity(method: string, path: string, surface: Surface): Securi
   if (surface === "ops" || PUBLIC_PLATFORM.has(key) || PUBLIC_CONSUMER.test(key)) return [];
   // The client authenticates with HTTP Basic or with client_id/client_secret in the body (the empty requirement).
   if (TOKEN_ENDPOINT.test(key)) return [{ clientBasic: [] }, {}];
+  if (INTROSPECTION.test(key)) return [{ clientBasic: [] }, { appBearer: [] }, {}];
   if (surface === "consumer") return path.includes("/.well-known/") ? [] : [{ appBearer: [] }];
   if (HUMAN_ONLY.test(key)) return ADMIN_SECURITY.filter((s) => !("pak" in s));
   return ADMIN_SECURITY;
@@ -501,7 +518,8 @@ function fromContract(key: string, path: string): OperationDoc | undefined {
       schema: { type: c?.type ?? "string", ...(c?.enum ? { enum: c.enum } : {}) },
     };
   });
-  const token = TOKEN_ENDPOINT.test(key);
+  // Introspection's client-authenticated mode answers a failed client authentication in RFC 6749 §5.2's shape.
+  const token = TOKEN_ENDPOINT.test(key) || INTROSPECTION.test(key);
   let requestBody: unknown;
   if (op.requestBody) {
     const content: Record<string, unknown> = {};
@@ -510,6 +528,8 @@ function fromContract(key: string, path: string): OperationDoc | undefined {
     // The token endpoint also takes the form encoding RFC 6749 §4.4.2 specifies.
     if (token && content["application/json"])
       content["application/x-www-form-urlencoded"] = content["application/json"];
+    if (INTROSPECTION.test(key))
+      content["application/x-www-form-urlencoded"] = { schema: ref(introspectFormSchema) };
     requestBody = { required: op.requestBody.required, content };
   }
   const responses: Record<string, unknown> = {};
@@ -584,7 +604,7 @@ export function buildOpenApi(routes: readonly MountedRoute[], config: Pick<Confi
     };
     if (op.parameters?.length === 0) delete op.parameters;
     // Any route can be refused before its handler runs (a NUL in the URL, an oversized body, a 5xx).
-    const fallback = errorResponses([], TOKEN_ENDPOINT.test(key));
+    const fallback = errorResponses([], TOKEN_ENDPOINT.test(key) || INTROSPECTION.test(key));
     op.responses = { ...op.responses, "4XX": op.responses?.["4XX"] ?? fallback["4XX"] };
     op.responses["5XX"] ??= fallback["5XX"];
     // Derived ids can only collide through odd paths (e.g. `a-b` vs `a_b`); keep them unique regardless.
@@ -640,7 +660,7 @@ export function buildOpenApi(routes: readonly MountedRoute[], config: Pick<Confi
         clientBasic: {
           type: "http",
           scheme: "basic",
-          description: "An M2M client's id and secret, at the token endpoint",
+          description: "An M2M client's id and secret, at the token and introspection endpoints",
         },
       },
     },

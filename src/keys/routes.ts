@@ -19,6 +19,8 @@ export function discoveryDocument(publicUrl: string, slug: string) {
     jwks_uri: `${v1}/.well-known/jwks.json`,
     token_endpoint: `${v1}/oauth/token`,
     introspection_endpoint: `${v1}/oauth/introspect`,
+    // The client-authenticated (RFC 7662) mode; the contract's Bearer self-introspection has no registered name.
+    introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
     userinfo_endpoint: `${v1}/me`,
     heimdall_verify_endpoint: `${v1}/verify`,
     heimdall_authorize_endpoint: `${v1}/authorize`,

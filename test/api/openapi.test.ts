@@ -103,7 +103,7 @@ describe("GET /openapi.json", () => {
         expect({ [where]: statuses.some((s) => SUCCESS.test(s)) }).toEqual({ [where]: true });
         expect({ [where]: statuses.includes("2XX") }).toEqual({ [where]: false });
         const clientError = op.responses["4XX"]?.content?.["application/json"]?.schema;
-        if (path.endsWith("/oauth/token")) {
+        if (path.endsWith("/oauth/token") || path.endsWith("/oauth/introspect")) {
           expect(clientError?.anyOf).toContainEqual({ $ref: "#/components/schemas/OAuthError" });
         } else {
           expect({ [where]: clientError as unknown }).toEqual({ [where]: errorRef });
@@ -125,6 +125,17 @@ describe("GET /openapi.json", () => {
     expect(doc.components.securitySchemes.clientBasic).toEqual(
       expect.objectContaining({ type: "http", scheme: "basic" }),
     );
+    const introspect = doc.paths["/{app_slug}/v1/oauth/introspect"].post;
+    expect(introspect.requestBody.content["application/x-www-form-urlencoded"].schema).toEqual({
+      $ref: "#/components/schemas/IntrospectForm",
+    });
+    expect(Object.keys(doc.components.schemas.IntrospectForm.properties).sort()).toEqual([
+      "client_id",
+      "client_secret",
+      "token",
+      "token_type_hint",
+    ]);
+    expect(introspect.security).toEqual([{ clientBasic: [] }, { appBearer: [] }, {}]);
     expect(doc.paths["/{app_slug}/v1/auth/signup"].post.security).toEqual([]);
     expect(doc.paths["/{app_slug}/v1/me"].get.security).toEqual([{ appBearer: [] }]);
   });

@@ -92,6 +92,12 @@ describe("discovery metadata", () => {
       "client_secret_basic",
       "client_secret_post",
     ]);
+    // Introspection's client-authenticated mode takes the token endpoint's methods (RFC 8414 §2).
+    expect(res.body.introspection_endpoint).toBe(`${PUBLIC_URL}/${slug}/v1/oauth/introspect`);
+    expect(res.body.introspection_endpoint_auth_methods_supported).toEqual([
+      "client_secret_basic",
+      "client_secret_post",
+    ]);
   });
 
   test("the same document is served where stock clients look for the issuer", async () => {
