@@ -298,4 +298,29 @@ describe("docs/integrating.md", () => {
     },
     TIMEOUT,
   );
+
+  test(
+    "after an emergency rotation the recipes refuse the old key's tokens and verify the new key's",
+    async () => {
+      const before = await m2mToken(SLUG, client);
+      const rotated = await call<{ old_kid: string; new_kid: string }>(
+        "POST",
+        `/v1/apps/${appId}/keys/rotate`,
+        { emergency: true },
+      );
+      expect(decodeProtectedHeader(before).kid).toBe(rotated.old_kid);
+      const jwks = JSON.parse((await ok("jwks")).split(/\r?\n\r?\n/, 2)[1]!) as { keys: { kid: string }[] };
+      expect(jwks.keys.map((k) => k.kid)).not.toContain(rotated.old_kid);
+
+      const after = await m2mToken(SLUG, client);
+      expect(decodeProtectedHeader(after).kid).toBe(rotated.new_kid);
+      for (const name of ["verify-node", "verify-pyjwt", "verify-authlib", "verify-go"]) {
+        expect(await ok(name, { ACCESS_TOKEN: after })).toBe(`verified sub=${client.client_id}`);
+        const old = await run(name, { ACCESS_TOKEN: before });
+        expect(old.code).not.toBe(0);
+      }
+      expect(JSON.parse(await ok("introspect-bearer", { ACCESS_TOKEN: before }))).toEqual({ active: false });
+    },
+    TIMEOUT,
+  );
 });
