@@ -17,7 +17,13 @@ import { healthRoutes } from "./http/health.ts";
 import { type MountedRoute, openApiRoutes } from "./http/openapi.ts";
 import { beginRequest, requestState } from "./http/request-state.ts";
 import { routeRulesOf } from "./http/route-rules.ts";
-import { discoveryRoutes, JWKS_ROUTE, jwksNativeRoute, keysAdminRoutes } from "./keys/routes.ts";
+import {
+  discoveryRoutes,
+  JWKS_AT_ISSUER_ROUTE,
+  JWKS_ROUTE,
+  jwksNativeRoute,
+  keysAdminRoutes,
+} from "./keys/routes.ts";
 import { credentialsRoutes, oauthTokenRoutes } from "./m2m/routes.ts";
 import { meRoutes } from "./me/routes.ts";
 import { rbacRoutes } from "./roles/routes.ts";
@@ -56,6 +62,7 @@ export function createApp(deps: Deps) {
   };
   const { config, log, denials } = deps;
   const jwksNative = jwksNativeRoute(deps, (request): Response | Promise<Response> => app.fetch(request));
+  const jwksAtIssuer = jwksNativeRoute(deps, (request) => app.fetch(request), JWKS_AT_ISSUER_ROUTE);
   // /openapi.json documents the composed app's routes, which exist only once every module is mounted below.
   const app = new Elysia({
     normalize: false,
@@ -67,6 +74,11 @@ export function createApp(deps: Deps) {
           // A NUL-bearing URL takes the full pipeline, which refuses it in the API's error shape.
           GET: (request: Request & { params: Record<string, string> }): Response | Promise<Response> =>
             request.url.includes("%00") ? app.fetch(request) : jwksNative(request),
+        },
+        // `{issuer}/.well-known/jwks.json` (get-jwks' default): the same document, the same fast path.
+        [JWKS_AT_ISSUER_ROUTE]: {
+          GET: (request: Request & { params: Record<string, string> }): Response | Promise<Response> =>
+            request.url.includes("%00") ? app.fetch(request) : jwksAtIssuer(request),
         },
       },
     },

@@ -448,6 +448,16 @@ const CONTRACT_ALIASES: Record<string, { of: string; operationId: string }> = {
     of: "GET /{}/v1/.well-known/openid-configuration",
     operationId: "getOAuthAuthorizationServerMetadata",
   },
+  "GET /{app_slug}/.well-known/jwks.json": {
+    of: "GET /{}/v1/.well-known/jwks.json",
+    operationId: "getJwksAtIssuer",
+  },
+};
+/** RFC 8414 §3's location under a path-prefixed public URL (`keys/routes.ts`, `prefixedMetadataRoute`). */
+const PREFIXED_METADATA = /^GET \/\.well-known\/oauth-authorization-server\/.+\/\{[^}]+\}$/;
+const PREFIXED_METADATA_ALIAS = {
+  of: "GET /{}/v1/.well-known/openid-configuration",
+  operationId: "getOAuthAuthorizationServerMetadataUnderPrefix",
 };
 
 /** The creates that honour `Idempotency-Key` (`http/idempotency.ts`, `idempotentCreate`). */
@@ -491,7 +501,7 @@ function errorResponses(statuses: string[], token: boolean) {
 
 /** The document's entry for a served route the contract describes: its parameters, body and responses. */
 function fromContract(key: string, path: string): OperationDoc | undefined {
-  const alias = CONTRACT_ALIASES[key];
+  const alias = CONTRACT_ALIASES[key] ?? (PREFIXED_METADATA.test(key) ? PREFIXED_METADATA_ALIAS : undefined);
   const [method] = key.split(" ");
   const found = contractIndex.get(alias?.of ?? `${method} ${shapeOf(path)}`);
   if (!found) return undefined;

@@ -9,8 +9,31 @@ import { guards } from "../http/guards.ts";
 
 const CACHE = "public, max-age=3600";
 export const JWKS_ROUTE = "/:app_slug/v1/.well-known/jwks.json";
+/**
+ * The same key set at `{issuer}/.well-known/jwks.json`, where clients that derive the JWKS from the
+ * issuer instead of reading discovery look (get-jwks, and @fastify/jwt through it).
+ */
+export const JWKS_AT_ISSUER_ROUTE = "/:app_slug/.well-known/jwks.json";
+const RFC8414_ROUTE = "/.well-known/oauth-authorization-server/:app_slug";
 
-/** Metadata of one app's authorization server; the same object answers at every discovery location. */
+/**
+ * Where RFC 8414 §3 puts the metadata of issuer `PUBLIC_URL/slug` when the public URL has a path (a proxy
+ * at `/auth`): the well-known segment goes between host and path, `/.well-known/oauth-authorization-server/auth/slug`.
+ * Null when the public URL has no path (the plain route already is that location).
+ */
+export function prefixedMetadataRoute(publicUrl: string): string | null {
+  const prefix = new URL(publicUrl).pathname.replace(/\/+$/, "");
+  return prefix ? `/.well-known/oauth-authorization-server${prefix}/:app_slug` : null;
+}
+
+/**
+ * One app's RFC 8414 authorization-server metadata, the same object at every discovery location
+ * (docs/decisions.md, "Discovery documents"). Only what Heimdall does: the client_credentials grant at the
+ * token endpoint, no authorization endpoint, no ID tokens. The contract requires `response_types_supported`
+ * and `id_token_signing_alg_values_supported`, so they stay, empty: nothing is answered at an authorization
+ * endpoint and no ID token is ever signed. Every URL derives from the public URL, so a path-prefixed one
+ * (`https://host/auth`) keeps them all inside its prefix.
+ */
 export function discoveryDocument(publicUrl: string, slug: string) {
   const issuer = `${publicUrl}/${slug}`;
   const v1 = `${issuer}/v1`;
@@ -21,14 +44,15 @@ export function discoveryDocument(publicUrl: string, slug: string) {
     introspection_endpoint: `${v1}/oauth/introspect`,
     // The client-authenticated (RFC 7662) mode; the contract's Bearer self-introspection has no registered name.
     introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    // `/me` answers OIDC UserInfo's `sub` (and `email_verified`, `preferred_username`) for an EndUser token.
     userinfo_endpoint: `${v1}/me`,
     heimdall_verify_endpoint: `${v1}/verify`,
     heimdall_authorize_endpoint: `${v1}/authorize`,
     heimdall_admin_users_endpoint: `${v1}/admin/users`,
     grant_types_supported: ["client_credentials"],
-    response_types_supported: ["token"],
+    response_types_supported: [] as string[],
     token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-    id_token_signing_alg_values_supported: ["RS256"],
+    id_token_signing_alg_values_supported: [] as string[],
     subject_types_supported: ["public"],
   };
 }
@@ -83,9 +107,10 @@ export function createJwksResponder(deps: Pick<Deps, "directory" | "keys">) {
 export function jwksNativeRoute(
   deps: Pick<Deps, "directory" | "keys" | "metrics">,
   fallback: (request: Request) => Response | Promise<Response>,
+  route: typeof JWKS_ROUTE | typeof JWKS_AT_ISSUER_ROUTE = JWKS_ROUTE,
 ) {
   const respond = createJwksResponder(deps);
-  const record = deps.metrics.series("GET", JWKS_ROUTE);
+  const record = deps.metrics.series("GET", route);
   return (request: Request & { params: Record<string, string> }): Response | Promise<Response> => {
     const start = performance.now();
     const sent = request.headers.get("x-request-id");
@@ -118,24 +143,30 @@ export function discoveryRoutes(deps: Deps) {
     const doc = metadata(slug);
     return cached(request, doc.body, doc.etag);
   };
-  return (
-    new Elysia()
-      .get(JWKS_ROUTE, ({ request, params }) => {
-        const res = jwks(request, params.app_slug);
-        if (!res) throw noApp(params.app_slug);
-        return res;
-      })
-      .get("/:app_slug/v1/.well-known/openid-configuration", ({ request, params }) =>
-        metadataResponse(request, params.app_slug),
+  // In-process requests (`app.handle`) and anything the native routes hand back land here.
+  const keySet = ({ request, params }: { request: Request; params: { app_slug: string } }) => {
+    const res = jwks(request, params.app_slug);
+    if (!res) throw noApp(params.app_slug);
+    return res;
+  };
+  const prefixed = prefixedMetadataRoute(config.publicUrl);
+  const routes = new Elysia()
+    .get(JWKS_ROUTE, keySet)
+    .get(JWKS_AT_ISSUER_ROUTE, keySet)
+    .get("/:app_slug/v1/.well-known/openid-configuration", ({ request, params }) =>
+      metadataResponse(request, params.app_slug),
+    )
+    // Where stock clients look for an issuer `PUBLIC_URL/slug`: OIDC Discovery §4 and RFC 8414 §3.
+    .get("/:app_slug/.well-known/openid-configuration", ({ request, params }) =>
+      metadataResponse(request, params.app_slug),
+    )
+    .get(RFC8414_ROUTE, ({ request, params }) => metadataResponse(request, params.app_slug));
+  // Behind a proxy at a path, the proxy forwards this host-level location unchanged (operations.md).
+  return prefixed
+    ? routes.get(prefixed, ({ request, params }) =>
+        metadataResponse(request, (params as { app_slug: string }).app_slug),
       )
-      // Where stock clients look for an issuer `PUBLIC_URL/slug`: OIDC Discovery §4 and RFC 8414 §3.
-      .get("/:app_slug/.well-known/openid-configuration", ({ request, params }) =>
-        metadataResponse(request, params.app_slug),
-      )
-      .get("/.well-known/oauth-authorization-server/:app_slug", ({ request, params }) =>
-        metadataResponse(request, params.app_slug),
-      )
-  );
+    : routes;
 }
 
 const rotateSchema = z.object({ emergency: z.boolean().optional() }).strict().optional();

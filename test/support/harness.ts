@@ -58,11 +58,15 @@ function specFor(template: string): "heimdall" | "platform" {
   return /^\/v1\/(auth|session|me|workspaces)(\/|$)/.test(template) ? "platform" : "heimdall";
 }
 
-export async function createTestContext(env: Record<string, string> = {}): Promise<TestContext> {
+/** `publicUrl` sets the advertised public URL (e.g. one with a path); requests still go to PUBLIC_URL's paths. */
+export async function createTestContext(
+  env: Record<string, string> = {},
+  { publicUrl = PUBLIC_URL }: { publicUrl?: string } = {},
+): Promise<TestContext> {
   const dir = mkdtempSync(join(tmpdir(), "heimdall-test-"));
   createMasterKeyFile(join(dir, "master.key"));
   const config = loadConfig(
-    { "data-dir": dir, "public-url": PUBLIC_URL },
+    { "data-dir": dir, "public-url": publicUrl },
     { HEIMDALL_LOG_LEVEL: "warn", ...env },
   );
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
