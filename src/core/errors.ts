@@ -57,6 +57,7 @@ export type OAuthErrorCode =
   | "unauthorized_client"
   | "unsupported_grant_type"
   | "invalid_scope"
+  | "invalid_target"
   | "temporarily_unavailable";
 
 /** RFC 6749 §5.2 error for the OAuth token endpoint: routes throw it and the mapper keeps its shape. */

@@ -150,6 +150,7 @@ const oauthErrorSchema = component(
       "unauthorized_client",
       "unsupported_grant_type",
       "invalid_scope",
+      "invalid_target",
       "temporarily_unavailable",
     ] satisfies OAuthErrorCode[]),
     error_description: z.string().optional(),

@@ -136,6 +136,23 @@ function bodyParams(
   };
 }
 
+/**
+ * The first `resource` or `audience` parameter (RFC 8707 §2; `audience` is the name several client
+ * libraries use) that names another audience than the app's own: every token carries `aud` = the app's
+ * slug and nothing else, so that is the only target Heimdall can honour. Undefined when there is none.
+ */
+function requestedTarget(body: unknown, app: AppRef): { param: string; value: string } | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const b = body as Record<string, unknown>;
+  for (const param of ["resource", "audience"]) {
+    const v = b[param];
+    if (v === undefined || v === null || v === "") continue;
+    if (typeof v !== "string") throw invalidRequest(`Parameter ${param} must be a string`);
+    if (v !== app.slug) return { param, value: v };
+  }
+  return undefined;
+}
+
 export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGrantDeps): M2mGrant {
   const store = createM2mStore(db);
 
@@ -307,6 +324,20 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
         granted = requested;
       }
 
+      // RFC 8707 §2: a target the token will not be valid for is refused, not silently ignored.
+      const target = requestedTarget(req.body, app);
+      if (target !== undefined) {
+        tx(db, () =>
+          failureRow(app, "invalid_target", creds, client, meta, {
+            [target.param]: target.value.slice(0, 256),
+          }),
+        );
+        throw new OAuthError(
+          400,
+          "invalid_target",
+          `${target.param} must be this app's audience (${app.slug}), the only one its tokens carry`,
+        );
+      }
 
       const issued = await tokens.issueM2m(app, { clientId: client.clientId, scopes: granted });
       // Every issuance is audited, durably, before the token leaves: the audit writer's group commit, so

@@ -148,5 +148,23 @@ export const oauthTokenRoutes = (deps: Deps) =>
         Object.assign(set.headers, NO_STORE);
         return res;
       },
+      {
+        consumer: true,
+        detail: {
+          description:
+            "Standard OAuth 2.0 client_credentials grant (RFC 6749 §4.4), with `client_secret_basic` or `client_secret_post`. A `resource` or `audience` parameter (RFC 8707) is accepted only when it names the app's own audience (its slug, the tokens' `aud`); any other value is 400 `invalid_target`. Any other method on this path answers 405 with `Allow: POST` and an RFC 6749 `invalid_request` body.",
+        },
+      },
+    )
+    // RFC 6749 §3.2: the token endpoint takes POST only. `all` is the fallback for every other method
+    // (Elysia prefers the POST route); it is no operation, so /openapi.json leaves it out and the POST
+    // entry says it. An unknown app is still its 404 first, as for a POST.
+    .all(
+      TOKEN_PATH,
+      ({ request }) => {
+        throw new OAuthError(405, "invalid_request", `The token endpoint takes POST, not ${request.method}`, {
+          allow: "POST",
+        });
+      },
       { consumer: true },
     );

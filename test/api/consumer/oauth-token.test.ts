@@ -614,3 +614,116 @@ describe("failed-authentication limits", () => {
     expect((await wrong()).status).toBe(401);
   });
 });
+
+describe("other methods: 405 with Allow: POST (RFC 6749 §3.2)", () => {
+  test.each(["GET", "PUT", "PATCH", "DELETE"])(
+    "%s → 405 invalid_request, Allow: POST, no-store",
+    async (method) => {
+      const before = failures(app.id).length + issued(app.id).length;
+      const res = await ctx.call(method, TOKEN, {
+        params: { app_slug: app.slug },
+        query: method === "GET" ? { grant_type: "client_credentials", client_id: client.client_id } : {},
+        auth: null,
+        unchecked: true,
+      });
+      expect(res.status).toBe(405);
+      expect(res.headers.get("allow")).toBe("POST");
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      expectOAuthError(res.body);
+      expect(res.body.error).toBe("invalid_request");
+      // Nothing was attempted: no grant, no failed authentication.
+      expect(failures(app.id).length + issued(app.id).length).toBe(before);
+    },
+  );
+
+  test("HEAD → 405 with Allow: POST (the server drops the body on the socket)", async () => {
+    const res = await ctx.call("HEAD", TOKEN, {
+      params: { app_slug: app.slug },
+      auth: null,
+      unchecked: true,
+    });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("POST");
+  });
+
+  test("GET at an unknown app is its 404 first, in the wire error shape", async () => {
+    const res = await ctx.call("GET", TOKEN, {
+      params: { app_slug: "no-such-app" },
+      auth: null,
+      unchecked: true,
+    });
+    expect(res.status).toBe(404);
+    expect(errCode(res)).toBe("APP_NOT_FOUND");
+  });
+
+  test("/openapi.json documents the POST only, and says what other methods get", async () => {
+    const res = await ctx.call("GET", "/openapi.json", { auth: null, unchecked: true });
+    const ops = res.body.paths["/{app_slug}/v1/oauth/token"];
+    expect(Object.keys(ops)).toEqual(["post"]);
+    expect(ops.post.description).toContain("405");
+    expect(ops.post.description).toContain("invalid_target");
+  });
+});
+
+describe("resource / audience (RFC 8707): only the app's own audience", () => {
+  const grant = (extra: Record<string, string>, slug = app.slug) =>
+    token({
+      slug,
+      form: { grant_type: "client_credentials", ...extra },
+      authorization: basic(client.client_id, client.client_secret),
+    });
+
+  test.each(["resource", "audience"])(
+    "%s naming the app's audience (its slug, the tokens' aud) → 200",
+    async (param) => {
+      const res = await grant({ [param]: app.slug });
+      expect(res.status).toBe(200);
+      expect(decodeJwt(res.body.access_token).aud).toBe(app.slug);
+    },
+  );
+
+  test.each([
+    ["resource", "https://api.example.com"],
+    ["resource", `${PUBLIC_URL}/oauth-app`],
+    ["resource", "oauth-other"],
+    ["audience", "https://api.example.com"],
+    ["audience", "OAUTH-APP"],
+  ])("%s=%s → 400 invalid_target, no token, a failure row", async (param, value) => {
+    const before = issued(app.id).length;
+    const res = await grant({ [param]: value });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe("invalid_target");
+    expect(res.body.error_description).toContain(app.slug);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(issued(app.id).length).toBe(before);
+    const row = failures(app.id).at(-1)!;
+    expect(row.details).toMatchObject({
+      reason: "invalid_target",
+      [param]: value,
+      auth_method: "client_secret_basic",
+    });
+    expect(row.actor_id).toBe(client.client_id);
+  });
+
+  test("the same in a JSON body; a non-string value is invalid_request", async () => {
+    const json = (extra: Record<string, unknown>) =>
+      token({
+        json: { grant_type: "client_credentials", ...extra },
+        authorization: basic(client.client_id, client.client_secret),
+      });
+    expect((await json({ audience: "elsewhere" })).body.error).toBe("invalid_target");
+    const arr = await json({ resource: [app.slug] });
+    expect(arr.status).toBe(400);
+    expect(arr.body.error).toBe("invalid_request");
+  });
+
+  test("another app's slug at this app is another audience; a wrong secret is still invalid_client first", async () => {
+    expect((await grant({ resource: other.slug })).body.error).toBe("invalid_target");
+    const res = await token({
+      form: { grant_type: "client_credentials", resource: "https://api.example.com" },
+      authorization: basic(client.client_id, "hcs_wrong"),
+    });
+    expect(res.status).toBe(401);
+    expect(res.body.error).toBe("invalid_client");
+  });
+});
