@@ -156,6 +156,8 @@ describe("docs/integrating.md", () => {
         "verify-authlib",
         "verify-go",
         "introspect-bearer",
+        "introspect-client",
+        "introspect-node",
       ].sort(),
     );
     expect(PAGE).toContain(`\n${GO_RUN}\n`);
@@ -265,6 +267,46 @@ describe("docs/integrating.md", () => {
       TIMEOUT,
     );
   }
+
+  test(
+    "introspect-client and introspect-node: an M2M client asks about an end user's and another client's token",
+    async () => {
+      const second = await call<{ client_id: string; client_secret: string }>(
+        "POST",
+        `/v1/apps/${appId}/credentials`,
+        { name: "worker", scopes: ["user.list"] },
+      );
+      const m2m = await m2mToken(SLUG, second);
+      for (const name of ["introspect-client", "introspect-node"]) {
+        const user = JSON.parse(await ok(name, { ACCESS_TOKEN: endUser.access_token }));
+        expect(user).toMatchObject({
+          active: true,
+          token_type: "Bearer",
+          sub: endUser.sub,
+          aud: SLUG,
+          iss: issuer(),
+          type: "end_user",
+        });
+        const worker = JSON.parse(await ok(name, { ACCESS_TOKEN: m2m }));
+        expect(worker).toMatchObject({
+          active: true,
+          client_id: second.client_id,
+          sub: second.client_id,
+          scope: "user.list",
+          aud: SLUG,
+          jti: decodeJwt(m2m).jti,
+        });
+        // Another app's token is no token of this app: inactive, nothing more.
+        const foreign = await m2mToken(OTHER, otherClient);
+        expect(JSON.parse(await ok(name, { ACCESS_TOKEN: foreign }))).toEqual({ active: false });
+        // A wrong secret is refused, not answered.
+        expect((await run(name, { ACCESS_TOKEN: m2m, HEIMDALL_CLIENT_SECRET: "hcs_wrong" })).code).not.toBe(
+          0,
+        );
+      }
+    },
+    TIMEOUT,
+  );
 
   test(
     "introspect-bearer: a live token describes itself; after logout the same recipe says active: false",
