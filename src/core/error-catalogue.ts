@@ -111,6 +111,10 @@ export const ERROR_CATALOGUE = {
     message: "The database already has a workspace; bootstrap runs only once",
   },
   SIGNING_KEYS_EXIST: { status: 409, message: "The app already has signing keys" },
+  ROTATION_TOO_SOON: {
+    status: 409,
+    message: "The next signing key has not been published long enough for verifier caches; retry later",
+  },
 
   // ─── Codes that expire (410) and email preconditions (412) ───────────────────
   CODE_INVALID: { status: 410, message: "The code is invalid, expired or already used" },

@@ -95,6 +95,14 @@ export const keyRotationSchema = component(
     emergency: z
       .boolean()
       .meta({ description: "True when the old key was withdrawn from the JWKS at once." }),
+    new_key_published_at: isoDate.meta({
+      description:
+        "When the key that signs from now on entered the JWKS: at least 2 h ago for a non-emergency rotation.",
+    }),
+    warning: z.string().nullable().meta({
+      description:
+        "Emergency rotations only: what verifier caches (JWKS max-age 1 h) may still get wrong until they refetch (accepting the withdrawn key's tokens; rejecting new tokens signed by a recently published key). Null otherwise.",
+    }),
     keys: z.array(signingKeySchema).meta({ description: "The app's keys after the rotation." }),
   }),
 );
@@ -298,10 +306,21 @@ const KNOWN: Record<string, OperationDoc> = {
     operationId: "rotateAppSigningKey",
     summary: "Rotate the app's signing key now (appliance addition)",
     description:
-      "The pre-published next key starts signing and a new next key is published. With `emergency: true` the old key leaves the JWKS immediately instead of staying published for the overlap period. Audited as `app.key_rotated`. Policy action: `heimdall.rotate-secret`.",
+      "The pre-published next key starts signing and a new next key is published. A rotation without `emergency` never promotes a next key published less than 2 h ago (verifiers cache the JWKS for 1 h): it is refused with 409 `ROTATION_TOO_SOON` and changes nothing (when the app had no next key, one is published first), `Retry-After` and the message saying when it becomes possible. With `emergency: true` it happens at once whatever the next key's age, and the old key leaves the JWKS immediately instead of staying published for the overlap period; `warning` says what verifier caches may still miss. Audited as `app.key_rotated`. Policy action: `heimdall.rotate-secret`.",
     requestBody: { required: false, ...jsonContent(keyRotationRequestSchema) },
     responses: {
       "200": { description: "Rotation result", ...jsonContent(keyRotationSchema) },
+      "409": {
+        description:
+          "`ROTATION_TOO_SOON`: the next key has not been published for 2 h yet; nothing was rotated. The message names the time from which a rotation is possible.",
+        headers: {
+          "Retry-After": {
+            description: "Seconds until a non-emergency rotation becomes possible.",
+            schema: { type: "integer", minimum: 1 },
+          },
+        },
+        ...jsonContent(errorSchema),
+      },
       ...ERROR_RESPONSES,
     },
   },

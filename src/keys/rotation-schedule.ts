@@ -7,6 +7,8 @@ export const ROTATION_INTERVAL = 90 * DAY;
 export const OVERLAP = 7 * DAY;
 /** Minimum time a next key is published before it signs: above the JWKS `max-age` (1 h), so no verifier cache misses it. */
 export const PREPUBLISH = 2 * HOUR;
+/** The JWKS `Cache-Control: max-age` verifiers honour: how long a cached JWKS may lack a newly published key. */
+export const JWKS_MAX_AGE = HOUR;
 
 export const rotationPolicy = Object.freeze({ ROTATION_INTERVAL, OVERLAP, PREPUBLISH });
 
@@ -17,4 +19,13 @@ export const rotationPolicy = Object.freeze({ ROTATION_INTERVAL, OVERLAP, PREPUB
  */
 export function nextActivatesAt(now: number, activeActivatesAt: number): number {
   return Math.max(now + PREPUBLISH, activeActivatesAt + ROTATION_INTERVAL);
+}
+
+/**
+ * The earliest moment a key published at `publishedAt` may start signing by hand (a non-emergency
+ * rotation): PREPUBLISH after it entered the JWKS, so every verifier cache (max-age 1 h) has refetched
+ * since. Before it, new tokens would carry a kid some verifiers cannot resolve until their cache expires.
+ */
+export function earliestPromotion(publishedAt: number): number {
+  return publishedAt + PREPUBLISH;
 }

@@ -9,7 +9,13 @@ import { type Db, tx } from "../db/client.ts";
 import type { Vault } from "../vault/vault.ts";
 import { buildJwks, type JwksDocument } from "./jwks.ts";
 import { generateKeyMaterial, Material, type PublicJwk } from "./material.ts";
-import { nextActivatesAt, OVERLAP } from "./rotation-schedule.ts";
+import {
+  earliestPromotion,
+  JWKS_MAX_AGE,
+  nextActivatesAt,
+  OVERLAP,
+  PREPUBLISH,
+} from "./rotation-schedule.ts";
 import { createKeyStore, type KeyRow, type KeyState } from "./store.ts";
 
 export type { JwksDocument } from "./jwks.ts";
@@ -68,6 +74,10 @@ export interface RotationResult {
   oldKid: string | null;
   newKid: string;
   nextKid: string | null;
+  /** When the key that signs from now on entered the JWKS (its `created_at`). */
+  newKeyPublishedAt: number;
+  /** An emergency rotation's caveat about verifier caches; null for an ordinary rotation, which has none. */
+  warning: string | null;
 }
 
 export interface TickResult {
@@ -91,6 +101,12 @@ export interface KeyService {
   rotate(appId: string, opts?: RotateOptions): Promise<RotationResult>;
   tick(): Promise<TickResult>;
   invalidate(appId: string): void;
+  /**
+   * Reloads every app's keys when another connection (a `heimdall keys rotate` beside the server) has
+   * committed to the database since the last load; true when it reloaded. Cheap enough to poll twice a
+   * second: one `PRAGMA data_version`, which SQLite bumps only for commits by other connections.
+   */
+  reloadIfChanged(): boolean;
   /**
    * Deletes every key of an app together with its sealed private key (crypto-shredding). Synchronous:
    * call it inside the app's delete transaction, before the app row goes.
@@ -136,6 +152,38 @@ interface AppKeys {
 }
 
 const RS256 = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+
+const minutes = (ms: number) => `${Math.ceil(ms / 60_000)} min`;
+
+/**
+ * 409 ROTATION_TOO_SOON for a next key published under PREPUBLISH ago: when it becomes possible, as a
+ * time in the message and as `Retry-After`, and the emergency way out with its cost.
+ */
+function rotationTooSoon(next: Pick<KeyRow, "kid" | "createdAt">, now: number) {
+  const at = earliestPromotion(next.createdAt);
+  const seconds = Math.max(1, Math.ceil((at - now) / 1000));
+  return fail("ROTATION_TOO_SOON", {
+    message:
+      `The next signing key ${next.kid} was published at ${iso(next.createdAt)}; verifiers cache the JWKS for up to ` +
+      `${minutes(JWKS_MAX_AGE)}, so it may start signing from ${iso(at)} (in ${minutes(at - now)}). Nothing was rotated: ` +
+      "retry then, or rotate with emergency: true to promote it now (verifiers with a cached JWKS then reject new tokens until they refetch).",
+    headers: { "retry-after": String(seconds) },
+  });
+}
+
+/** What an emergency rotation leaves to verifier caches, said in the response and the CLI output. */
+function emergencyWarning(oldKid: string | null, promoted: { kid: string; createdAt: number }, now: number) {
+  const parts: string[] = [];
+  if (oldKid)
+    parts.push(
+      `${oldKid} left the JWKS now, but verifiers that cached the JWKS keep accepting its tokens until they refetch (up to ${minutes(JWKS_MAX_AGE)}).`,
+    );
+  if (now - promoted.createdAt < PREPUBLISH)
+    parts.push(
+      `${promoted.kid} was published ${now === promoted.createdAt ? "just now" : `only ${minutes(now - promoted.createdAt)} ago`}: verifier caches may miss it, so they may reject new tokens until they refetch the JWKS (on the unknown kid, or after up to ${minutes(JWKS_MAX_AGE)}).`,
+    );
+  return parts.length ? parts.join(" ") : "Verifier caches already hold the new key.";
+}
 
 export function createKeyService(deps: KeyServiceDeps): KeyService {
   const { db, vault, clock, rsaBits, log, audit } = deps;
@@ -184,7 +232,14 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
   const refresh = (appId: string) => install(appId, store.published(appId));
   const cached = (appId: string) => apps.get(appId) ?? refresh(appId);
 
+  // `PRAGMA data_version` changes only when another connection commits, never for this one's writes.
+  const dataVersion = () =>
+    db.$client.query<{ data_version: number }, []>("PRAGMA data_version").get()?.data_version ?? 0;
+  /** The data version the cache reflects; read before the keys, so a commit in between reloads again. */
+  let loadedVersion: number | null = null;
+
   function load(): void {
+    loadedVersion = dataVersion();
     const byApp = new Map<string, KeyRow[]>();
     for (const row of store.published()) {
       const rows = byApp.get(row.appId);
@@ -340,27 +395,36 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
     async rotate(appId, { emergency = false, actor, meta } = {}) {
       // Keygen takes ~100 ms of CPU on the thread pool: done before the transaction, never inside it.
       const fresh = await generateKeyMaterial(clock, rsaBits);
-      const result = tx(db, (): RotationResult => {
+      const outcome = tx(db, (): RotationResult | { tooSoon: KeyRow } => {
         const now = clock.now();
         const next = store.inState(appId, "next");
-        if (!next && !store.inState(appId, "active")) {
+        const active = store.inState(appId, "active");
+        if (!next && !active) {
           throw fail("SIGNING_KEYS_NOT_FOUND", { message: `app ${appId} has no signing keys` });
         }
-        // The pre-published next key signs from now on: verifiers have had it since it was created,
-        // unless that was under PREPUBLISH ago (a rotation right after another, or after app creation);
-        // a verifier with a stale JWKS then refetches on the unknown kid. Accepted for a manual action.
-        // Without a next key (the scheduler has not made one yet) the fresh key signs at once instead,
-        // and the next tick publishes a new next key.
+        if (!emergency) {
+          // A non-emergency rotation never promotes a key verifiers may not have yet (docs/decisions.md,
+          // "Rotation never outruns verifier caches"). Without a next key the fresh one is published
+          // now, as the scheduler would, so the refusal can name the moment the rotation becomes possible.
+          if (!next) {
+            insertKey(appId, fresh, "next", nextActivatesAt(now, active!.activatesAt), now);
+            return { tooSoon: store.byKid(fresh.kid)! };
+          }
+          if (now < earliestPromotion(next.createdAt)) return { tooSoon: next };
+        }
+        // Emergency: the pre-published next key signs from now on, whatever its age (the caller was
+        // told that caches may miss); without a next key the fresh key signs at once instead, and the
+        // next tick publishes a new next key.
         let activeId: string;
-        let newKid: string;
+        let promoted: { kid: string; createdAt: number };
         let nextKid: string | null = null;
         if (next) {
           store.promote(next.id, now);
           insertKey(appId, fresh, "next", nextActivatesAt(now, now), now);
-          [activeId, newKid, nextKid] = [next.id, next.kid, fresh.kid];
+          [activeId, promoted, nextKid] = [next.id, next, fresh.kid];
         } else {
           activeId = insertKey(appId, fresh, "active", now, now);
-          newKid = fresh.kid;
+          promoted = { kid: fresh.kid, createdAt: now };
         }
         // Emergency drops the old key from the JWKS at once (tokens it signed stop verifying, which is
         // the point after a compromise). The next key is kept: it never signed, and replacing it too
@@ -368,17 +432,24 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
         const [oldKid = null] = store.demoteActive(appId, activeId, now, emergency ? "now" : now + OVERLAP);
         const details = {
           old_kid: oldKid,
-          new_kid: newKid,
+          new_kid: promoted.kid,
           next_kid: nextKid,
           emergency,
           trigger: "manual" as const,
         };
         recordRotation(appId, details, { actor, meta });
         vault.destroy(store.detachRetiredSecrets());
-        return { oldKid, newKid, nextKid };
+        return {
+          oldKid,
+          newKid: promoted.kid,
+          nextKid,
+          newKeyPublishedAt: promoted.createdAt,
+          warning: emergency ? emergencyWarning(oldKid, promoted, now) : null,
+        };
       });
       refresh(appId);
-      return result;
+      if ("tooSoon" in outcome) throw rotationTooSoon(outcome.tooSoon, clock.now());
+      return outcome;
     },
 
     async tick() {
@@ -421,6 +492,12 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
 
     invalidate(appId) {
       install(appId, []);
+    },
+
+    reloadIfChanged() {
+      if (loadedVersion !== null && dataVersion() === loadedVersion) return false;
+      load();
+      return true;
     },
 
     signingHealth() {

@@ -9,6 +9,7 @@ import {
   SIGNING_CHECK_TTL,
 } from "../../src/http/health.ts";
 import { keyRotationSchema, readinessSchema, signingKeyListSchema } from "../../src/http/openapi.ts";
+import { PREPUBLISH } from "../../src/keys/rotation-schedule.ts";
 import { createTestContext, type TestContext } from "../support/harness.ts";
 import { expectErrorShape } from "../support/openapi.ts";
 
@@ -380,6 +381,15 @@ describe("GET /openapi.json", () => {
     expect(list.status).toBe(200);
     const keys = signingKeyListSchema.parse(list.body);
     expect(keys.data.map((k) => k.state).sort()).toEqual(["active", "next"]);
+    const tooSoon = await ctx.call("POST", "/v1/apps/{app_id}/keys/rotate", {
+      params: { app_id: created.body.id },
+      body: { emergency: false },
+      unchecked: true,
+    });
+    expect(tooSoon.status).toBe(409);
+    expectErrorShape(tooSoon.body);
+    expect(tooSoon.body.code).toBe("ROTATION_TOO_SOON");
+    ctx.clock.advance(PREPUBLISH);
     const rotated = await ctx.call("POST", "/v1/apps/{app_id}/keys/rotate", {
       params: { app_id: created.body.id },
       body: { emergency: false },

@@ -75,6 +75,7 @@ describe("signing and JWKS", () => {
     ctx.svc.load();
     ctx.svc.invalidate(appId);
     expect(ctx.svc.jwks(appId)!.etag).toBe(first.etag);
+    ctx.clock.advance(PREPUBLISH);
     await ctx.svc.rotate(appId);
     const second = ctx.svc.jwks(appId)!;
     expect(second.etag).not.toBe(first.etag);
@@ -98,6 +99,7 @@ describe("signing and JWKS", () => {
     await Promise.all(Array.from({ length: 5 }, () => ctx.svc.sign(appId, { sub: "u" })));
     await ctx.svc.sign(appId, { sub: "u" });
     expect(opens).toBe(1);
+    ctx.clock.advance(PREPUBLISH);
     await ctx.svc.rotate(appId);
     await ctx.svc.sign(appId, { sub: "u" });
     await ctx.svc.sign(appId, { sub: "u" });
@@ -167,13 +169,14 @@ describe("manual rotation", () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
     const [a, b] = jwksKids(ctx.svc, appId);
-    const oldToken = await ctx.svc.sign(appId, { sub: "u" }, { ttlSeconds: 3600 });
-    ctx.clock.advance(30 * 60 * 1000);
+    const oldToken = await ctx.svc.sign(appId, { sub: "u" }, { ttlSeconds: 3 * 3600 });
+    const published = ctx.clock.now();
+    ctx.clock.advance(PREPUBLISH);
 
     const actor = { type: "platform_user" as const, id: "user_1" };
     const res = await ctx.svc.rotate(appId, { actor, meta: { requestId: "req_1", ip: "10.0.0.1" } });
     const c = res.nextKid!;
-    expect(res).toEqual({ oldKid: a!, newKid: b!, nextKid: c });
+    expect(res).toEqual({ oldKid: a!, newKid: b!, nextKid: c, newKeyPublishedAt: published, warning: null });
     expect(states(ctx.svc, appId)).toEqual({ active: [b!], next: [c], retiring: [a!] });
     expect(jwksKids(ctx.svc, appId)).toEqual([b!, c, a!]);
     expect(ctx.svc.activeKid(appId)).toBe(b!);
@@ -269,13 +272,32 @@ describe("manual rotation", () => {
     });
   });
 
-  test("without a next key the fresh key signs at once, and the next tick publishes a next key", async () => {
+  test("without a next key a rotation publishes one and is refused until it is PREPUBLISH old", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
     const [a, b] = jwksKids(ctx.svc, appId);
     ctx.db.delete(signingKeys).where(eq(signingKeys.kid, b!)).run();
-    const res = await ctx.svc.rotate(appId);
-    expect(res).toMatchObject({ oldKid: a!, nextKid: null });
+    ctx.svc.invalidate(appId);
+    const refused = await ctx.svc.rotate(appId).catch((e) => e);
+    expect(refused).toMatchObject({ status: 409, code: "ROTATION_TOO_SOON" });
+    expect(refused.headers).toEqual({ "retry-after": String(PREPUBLISH / 1000) });
+    const next = states(ctx.svc, appId).next!;
+    expect(next).toHaveLength(1);
+    expect(jwksKids(ctx.svc, appId)).toEqual([a!, next[0]!]);
+    expect(ctx.svc.activeKid(appId)).toBe(a!);
+    expect(ctx.audits).toEqual([]);
+    ctx.clock.advance(PREPUBLISH);
+    expect(await ctx.svc.rotate(appId)).toMatchObject({ oldKid: a!, newKid: next[0]! });
+  });
+
+  test("an emergency rotation without a next key signs with a fresh key at once, and the next tick publishes a next key", async () => {
+    const ctx = setupKeys();
+    const appId = await createAppWithKeys(ctx);
+    const [a, b] = jwksKids(ctx.svc, appId);
+    ctx.db.delete(signingKeys).where(eq(signingKeys.kid, b!)).run();
+    const res = await ctx.svc.rotate(appId, { emergency: true });
+    expect(res).toMatchObject({ oldKid: a!, nextKid: null, newKeyPublishedAt: ctx.clock.now() });
+    expect(res.warning).toContain(`${res.newKid} was published just now`);
     expect(ctx.svc.activeKid(appId)).toBe(res.newKid);
     expect(await ctx.svc.tick()).toEqual({ rotated: 0, retired: 0, created: 1 });
     expect(states(ctx.svc, appId).next).toHaveLength(1);

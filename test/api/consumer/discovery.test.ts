@@ -1,6 +1,7 @@
 /** @module Consumer discovery: per-app JWKS and OpenID/OAuth metadata, their caching headers and locations. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createLocalJWKSet, jwtVerify } from "jose";
+import { PREPUBLISH } from "../../../src/keys/rotation-schedule.ts";
 import { auditRows } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 
@@ -160,6 +161,8 @@ describe("Admin key routes (appliance additions)", () => {
   });
 
   test("rotation publishes a new next key, keeps the old one retiring, and is audited", async () => {
+    // The next key must have been published for PREPUBLISH before a non-emergency rotation promotes it.
+    ctx.clock.advance(PREPUBLISH);
     const before = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
       params: { app_slug: slug },
       auth: null,
