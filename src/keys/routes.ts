@@ -198,6 +198,8 @@ export function keysAdminRoutes(deps: Deps) {
           new_kid: r.newKid,
           next_kid: r.nextKid,
           emergency,
+          new_key_published_at: new Date(r.newKeyPublishedAt).toISOString(),
+          warning: r.warning,
           keys: keys.list(app.id),
         };
       },
