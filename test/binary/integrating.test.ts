@@ -185,6 +185,17 @@ describe("docs/integrating.md", () => {
         expect(res.status).toBe(200);
         expect(await res.json()).toEqual(doc);
       }
+      // Only what Heimdall does: client_credentials, no authorization endpoint, no ID tokens.
+      expect(doc.grant_types_supported).toEqual(["client_credentials"]);
+      expect(doc.authorization_endpoint).toBeUndefined();
+      expect(doc.response_types_supported).toEqual([]);
+      expect(doc.introspection_endpoint_auth_methods_supported).toEqual(
+        expect.arrayContaining(["client_secret_basic", "client_secret_post"]),
+      );
+      const cors = await fetch(`${issuer()}/.well-known/openid-configuration`, {
+        headers: { origin: "https://spa.example" },
+      });
+      expect(cors.headers.get("access-control-allow-origin")).toBe("*");
       expectResponseMatches("heimdall", "GET", "/{app_slug}/v1/.well-known/openid-configuration", 200, doc);
     },
     TIMEOUT,
@@ -207,6 +218,20 @@ describe("docs/integrating.md", () => {
       });
       expect(again.status).toBe(304);
       expect(await again.text()).toBe("");
+
+      // The page's second location, and what a browser on any origin gets (a preflight included).
+      const atIssuer = await fetch(`${issuer()}/.well-known/jwks.json`, {
+        headers: { origin: "https://spa.example" },
+      });
+      expect(atIssuer.status).toBe(200);
+      expect(atIssuer.headers.get("access-control-allow-origin")).toBe("*");
+      expect(await atIssuer.json()).toEqual(jwks);
+      const preflight = await fetch(`${issuer()}/v1/.well-known/jwks.json`, {
+        method: "OPTIONS",
+        headers: { origin: "https://spa.example", "access-control-request-method": "GET" },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
 
       // The rotation guarantee's first half: the next key is already published, ≥ 2 h before it signs.
       const { data: keys } = await call<{
