@@ -29,9 +29,11 @@ export function prefixedMetadataRoute(publicUrl: string): string | null {
 /**
  * One app's RFC 8414 authorization-server metadata, the same object at every discovery location
  * (docs/decisions.md, "Discovery documents"). Only what Heimdall does: the client_credentials grant at the
- * token endpoint, no authorization endpoint, no ID tokens. The contract requires `response_types_supported`
- * and `id_token_signing_alg_values_supported`, so they stay, empty: nothing is answered at an authorization
- * endpoint and no ID token is ever signed. Every URL derives from the public URL, so a path-prefixed one
+ * token endpoint, no authorization endpoint, no ID tokens. The contract requires `response_types_supported`:
+ * it stays, empty, as nothing answers at an authorization endpoint. It also requires
+ * `id_token_signing_alg_values_supported`, which stays `["RS256"]`: no ID token is ever signed, but stock
+ * access-token middleware (express-oauth2-jwt-bearer) takes it as the algorithms a token may be signed with
+ * and refuses every token when it is empty. Every URL derives from the public URL, so a path-prefixed one
  * (`https://host/auth`) keeps them all inside its prefix.
  */
 export function discoveryDocument(publicUrl: string, slug: string) {
@@ -52,7 +54,7 @@ export function discoveryDocument(publicUrl: string, slug: string) {
     grant_types_supported: ["client_credentials"],
     response_types_supported: [] as string[],
     token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-    id_token_signing_alg_values_supported: [] as string[],
+    id_token_signing_alg_values_supported: ["RS256"],
     subject_types_supported: ["public"],
   };
 }

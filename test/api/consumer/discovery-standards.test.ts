@@ -19,7 +19,7 @@ describe("RFC 8414 metadata (default public URL)", () => {
     await createApp(ctx, slug);
   });
 
-  test("publishes only what Heimdall does: client_credentials, no authorization endpoint, no ID tokens", async () => {
+  test("publishes only what Heimdall does: client_credentials, no authorization endpoint, RS256 only", async () => {
     // Contract-checked: the fields the contract requires are all still there.
     const res = await ctx.call("GET", METADATA, { params: { app_slug: slug }, auth: null });
     expect(res.status).toBe(200);
@@ -34,10 +34,11 @@ describe("RFC 8414 metadata (default public URL)", () => {
       heimdall_authorize_endpoint: `${issuer}/v1/authorize`,
       heimdall_admin_users_endpoint: `${issuer}/v1/admin/users`,
       grant_types_supported: ["client_credentials"],
-      // No authorization endpoint answers any response_type, and no ID token is ever signed.
+      // No authorization endpoint answers any response_type.
       response_types_supported: [],
       token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-      id_token_signing_alg_values_supported: [],
+      // No ID token is signed either, but verifiers (express-oauth2-jwt-bearer) read this as the token algorithms.
+      id_token_signing_alg_values_supported: ["RS256"],
       subject_types_supported: ["public"],
       // Another change adds this key; it is not this test's business beyond its presence being allowed.
       ...(res.body.introspection_endpoint_auth_methods_supported
