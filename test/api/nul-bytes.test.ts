@@ -65,6 +65,8 @@ describe("a percent-encoded NUL is a 400 in the API's error shape", () => {
       ["in a Consumer slug", "/nul%00probe/v1/.well-known/openid-configuration", "path"],
       ["in the JWKS query (Bun's native route)", `/${app.slug}/v1/.well-known/jwks.json?x=%00`, "query"],
       ["in the JWKS slug (Bun's native route)", `/${app.slug}%00/v1/.well-known/jwks.json`, "path"],
+      ["in the issuer-level JWKS query (native route)", `/${app.slug}/.well-known/jwks.json?x=%00`, "query"],
+      ["in the issuer-level JWKS slug (native route)", `/${app.slug}%00/.well-known/jwks.json`, "path"],
     ] as const;
 
   test("each case", async () => {
@@ -91,6 +93,7 @@ describe("a percent-encoded NUL is a 400 in the API's error shape", () => {
   test("the same requests without the NUL are served", async () => {
     expect((await rawGet("/healthz?probe=ab")).status).toBe(200);
     expect((await rawGet(`/${app.slug}/v1/.well-known/jwks.json?x=1`)).status).toBe(200);
+    expect((await rawGet(`/${app.slug}/.well-known/jwks.json?x=1`)).status).toBe(200);
   });
 });
 
