@@ -113,6 +113,8 @@ export function corsPlugin(deps: CorsDeps) {
     const origin = request.headers.get("origin");
     const options = request.method === "OPTIONS";
     if (origin === null && !options) return;
+    // A NUL in the URL is refused by the app's last onRequest hook; no preflight answer may pre-empt it.
+    if (options && request.url.includes("%00")) return;
     const path = pathOf(request.url);
 
     if (isPublicDocument(path)) {

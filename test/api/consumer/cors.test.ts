@@ -98,6 +98,15 @@ describe("public documents: any origin", () => {
     });
   });
 
+  test("a preflight with a NUL in the URL is refused like any request (400), not granted", async () => {
+    const res = await preflight("/cors-app%00/v1/.well-known/jwks.json", "https://anyone.example", {
+      "access-control-request-method": "GET",
+    });
+    expect(res.status).toBe(400);
+    expectErrorShape(res.body, "VALIDATION_ERROR");
+    expect(res.headers.get("access-control-allow-methods")).toBeNull();
+  });
+
   test("an unknown app's 404 is readable by the browser (wildcard), still in the wire error shape", async () => {
     const res = await ctx.call("GET", "/no-such-app/v1/.well-known/openid-configuration", {
       auth: null,
