@@ -244,6 +244,9 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
           ]
         : []),
       { name: "keys.rotate", intervalMs: MINUTE, run: () => keys.tick() },
+      // A `heimdall keys rotate` beside the server commits on another connection: picked up within
+      // half a second (one PRAGMA per beat), so a withdrawn key stops signing and verifying at once.
+      { name: "keys.watch", intervalMs: 500, run: async () => keys.reloadIfChanged() },
       { name: "email.deliver", intervalMs: 15_000, run: () => email.deliverDue() },
       { name: "ratelimit.flush", intervalMs: 1_000, run: async () => rateLimiter.flush() },
       // Daily, and once at start: a server that was down past its run catches up then (the cutoff is

@@ -206,6 +206,12 @@ export function printCredentials(io: Io, result: BootstrapResult, config: Config
 export interface Writer {
   readonly command: string;
   readonly instead: Instead;
+  /**
+   * Writes beside a running server instead of being refused: without the lock and without migrating or
+   * seeding (refused when the schema is not current). Only for a write the server picks up by itself
+   * (`keys rotate`: the server reloads its keys when another connection commits).
+   */
+  readonly besideServer?: boolean;
 }
 
 /** `withDataDir` for a command that writes: it holds the data-dir lock, so it is refused beside a running server. */
@@ -221,8 +227,8 @@ export function withLockedDataDir<T>(
 /**
  * For the maintenance commands (keys, pak, user, audit): the full graph on an initialised data dir,
  * after the same checks as `serve`, logging to stderr so stdout stays the command's output.
- * A writer holds the data-dir lock until `fn` settles, so it refuses beside a running server. A reader
- * (no `writer`) works beside one, but then applies no migrations (the schema belongs to the server) and
+ * A writer holds the data-dir lock until `fn` settles, so it refuses beside a running server (unless it
+ * is marked `besideServer`: then it works like a reader that writes). A reader (no `writer`) works beside one, but then applies no migrations (the schema belongs to the server) and
  * refuses when this binary expects a newer schema than the database has. The database is closed when
  * `fn` settles.
  */
@@ -239,10 +245,13 @@ export async function withDataDir<T>(
       EXIT_FAILURE,
     );
   }
-  const lock = writer ? lockDataDir(config.dataDir, writer.command, writer.instead) : undefined;
+  // A server holding the data dir is no refusal for a writer that may work beside it; anything else is.
+  const beside = writer?.besideServer === true && dataDirHolder(config.dataDir)?.command === "serve";
+  const lock = writer && !beside ? lockDataDir(config.dataDir, writer.command, writer.instead) : undefined;
   try {
     checkDataDir(config, state);
-    const holder = writer ? null : dataDirHolder(config.dataDir);
+    // A writer beside the server stays in that mode even if the server stopped since: it holds no lock.
+    const holder = lock ? null : (dataDirHolder(config.dataDir) ?? (beside ? { pid: 0 } : null));
     if (holder) {
       const db = openDatabase(config.dbFile);
       let pending: number;
@@ -253,7 +262,7 @@ export async function withDataDir<T>(
       }
       if (pending > 0)
         throw new CliError(
-          `heimdall: ${config.dbFile} lacks ${pending} migration(s) this binary needs, and a running server (pid ${holder.pid}) holds it; ` +
+          `heimdall: ${config.dbFile} lacks ${pending} migration(s) this binary needs, and a running server${holder.pid ? ` (pid ${holder.pid})` : ""} holds it; ` +
             "run this command with the same version as the server, or after the server was upgraded",
           EXIT_FAILURE,
         );

@@ -1,7 +1,9 @@
 /** @module `heimdall keys list|rotate`: an app's signing keys from the command line (docs/operations.md, "Signing keys"). */
 
+import { HeimdallError } from "../core/errors.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
+import type { RotationResult } from "../keys/service.ts";
 import {
   CliError,
   commandGroup,
@@ -14,10 +16,15 @@ import {
 } from "./args.ts";
 import { withDataDir, withLockedDataDir } from "./data-dir.ts";
 
-/** Writes the data dir: refused while a server holds it, with what to do instead. */
+/**
+ * Writes the data dir, also beside a running server: the rotation commits on its own connection and the
+ * server reloads its keys within a second (it polls `PRAGMA data_version`). Refused only while another
+ * writing command holds the lock.
+ */
 const WRITER = {
   command: "keys rotate",
-  instead: "stop it first, or rotate through the running server: POST /v1/apps/{app_id}/keys/rotate",
+  instead: "retry when it has finished",
+  besideServer: true,
 };
 
 /** Audit rows written by CLI commands: a system actor, and a request id that says where it came from. */
@@ -70,9 +77,13 @@ const rotateSpec = {
   name: "keys rotate",
   summary: "Rotate an app's signing key now: the pre-published next key starts signing.",
   notes: [
-    "--emergency also drops the old key from the JWKS at once (tokens it signed stop verifying).",
-    "It writes the data dir, so it is refused while a server runs on it (<data dir>/heimdall.lock);",
-    "then `POST /v1/apps/{app_id}/keys/rotate` on the running server does the same, immediately.",
+    "Refused (exit 1, nothing changed) while the next key has been published for less than 2 h:",
+    "verifiers cache the JWKS for 1 h and would reject tokens signed by a key they have not seen.",
+    "The refusal says from when a rotation is possible.",
+    "--emergency rotates at once whatever the next key's age and drops the old key from the JWKS",
+    "(tokens it signed stop verifying); verifier caches may miss until they refetch.",
+    "Works beside a running server on the same data dir (no migrations then): the server serves",
+    "and signs with the new keys within a second.",
   ],
   options: { ...APP_OPTION, emergency: { type: "boolean" as const, help: "retire the old key immediately" } },
   config: true,
@@ -83,11 +94,22 @@ async function rotate(args: Parsed, io: Io): Promise<number> {
   const emergency = args.values.emergency === true;
   return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
     const app = findApp(deps, ref);
-    const r = await deps.keys.rotate(app.id, { emergency, actor: CLI_ACTOR, meta: cliMeta("keys-rotate") });
+    let r: RotationResult;
+    try {
+      r = await deps.keys.rotate(app.id, { emergency, actor: CLI_ACTOR, meta: cliMeta("keys-rotate") });
+    } catch (err) {
+      // The refusal is the answer, not a crash: one line saying when, exit 1.
+      if (err instanceof HeimdallError && err.code === "ROTATION_TOO_SOON")
+        throw new CliError(`heimdall keys rotate: refused: ${err.message} (ROTATION_TOO_SOON)`, EXIT_FAILURE);
+      throw err;
+    }
     io.out(
       `rotated ${app.slug}: ${r.oldKid ?? "(none)"} -> ${r.newKid}${emergency ? " (emergency: old key withdrawn)" : ""}`,
     );
     io.out(`next key: ${r.nextKid ?? "(scheduled by the next tick)"}`);
+    io.out(`new key published since ${new Date(r.newKeyPublishedAt).toISOString()}`);
+    if (r.warning) io.out(`warning: ${r.warning}`);
+    io.out("a server running on this data dir signs with the new key within a second");
     return EXIT_OK;
   });
 }
