@@ -180,9 +180,14 @@ describe("get-jwks with its defaults ({issuer}/.well-known/jwks.json)", () => {
       const token = await m2mToken();
       const { kid, alg } = decodeProtectedHeader(token);
       // What get-jwks fetches by default: the domain (here the issuer) + `.well-known/jwks.json`.
-      const direct = await fetch(`${issuer()}/.well-known/jwks.json`);
+      const direct = await fetch(`${issuer()}/.well-known/jwks.json`, {
+        headers: { origin: "https://spa.example.test" },
+      });
       expect(direct.status).toBe(200);
       expect(direct.headers.get("cache-control")).toBe("public, max-age=3600");
+      // The native route answers like the /v1 one, browsers included.
+      expect(direct.headers.get("access-control-allow-origin")).toBe("*");
+      expect(direct.headers.get("x-request-id")).toBeString();
       expect(await direct.text()).toBe(await (await fetch(`${issuer()}/v1/.well-known/jwks.json`)).text());
 
       const getJwks = buildGetJwks();
