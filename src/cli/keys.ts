@@ -100,7 +100,10 @@ async function rotate(args: Parsed, io: Io): Promise<number> {
     } catch (err) {
       // The refusal is the answer, not a crash: one line saying when, exit 1.
       if (err instanceof HeimdallError && err.code === "ROTATION_TOO_SOON")
-        throw new CliError(`heimdall keys rotate: refused: ${err.message} (ROTATION_TOO_SOON)`, EXIT_FAILURE);
+        throw new CliError(
+          `heimdall keys rotate: refused: ${err.message.replace("rotate with emergency: true", "run it with --emergency")} (ROTATION_TOO_SOON)`,
+          EXIT_FAILURE,
+        );
       throw err;
     }
     io.out(
