@@ -367,6 +367,27 @@ describe("docs/integrating.md", () => {
   );
 
   test(
+    "a manual rotation right after the app was created is refused (409 ROTATION_TOO_SOON); the JWKS is unchanged",
+    async () => {
+      const before = await fetch(`${issuer()}/v1/.well-known/jwks.json`);
+      const res = await fetch(`${baseUrl}/v1/apps/${appId}/keys/rotate`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${PAK}`, "content-type": "application/json" },
+        body: "{}",
+      });
+      expect(res.status).toBe(409);
+      expect(((await res.json()) as { code: string }).code).toBe("ROTATION_TOO_SOON");
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(3600);
+      const after = await fetch(`${issuer()}/v1/.well-known/jwks.json`);
+      expect(after.headers.get("etag")).toBe(before.headers.get("etag"));
+      expect(await ok("verify-node", { ACCESS_TOKEN: await m2mToken(SLUG, client) })).toBe(
+        `verified sub=${client.client_id}`,
+      );
+    },
+    TIMEOUT,
+  );
+
+  test(
     "after an emergency rotation the recipes refuse the old key's tokens and verify the new key's",
     async () => {
       const before = await m2mToken(SLUG, client);
