@@ -242,8 +242,8 @@ describe("bodies that stay open", () => {
         grant_type: "client_credentials",
         client_id: created.body.client_id,
         client_secret: created.body.client_secret,
-        audience: "https://api.example.test",
         clientId: "ignored",
+        client_assertion_hint: "ignored",
       }).toString(),
     });
     expect(res.status).toBe(200);
