@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tx } from "../../src/db/client.ts";
 import { Material } from "../../src/keys/material.ts";
+import { PREPUBLISH } from "../../src/keys/rotation-schedule.ts";
 import { insertApp, setupKeys, tempDir } from "./keys-fixtures.ts";
 
 test("heimdall.db and its WAL contain no PEM, no private JWK members, no raw private key bytes", async () => {
@@ -16,6 +17,7 @@ test("heimdall.db and its WAL contain no PEM, no private JWK members, no raw pri
     return id;
   });
   await ctx.svc.sign(appId, { sub: "u" });
+  ctx.clock.advance(PREPUBLISH); // a non-emergency rotation needs the next key published for PREPUBLISH
   await ctx.svc.rotate(appId);
 
   // Fingerprints of the real private keys: 32-byte windows from the middle of each PKCS#8 DER.
