@@ -484,8 +484,8 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
           log.error("could not create the next signing key", { app_id: appId, err });
         }
       }
-      // A full reload, not only the apps touched here: rotations done by the CLI in another process
-      // reach this process's JWKS within one tick. Unchanged apps keep their cached document.
+      // A full reload, not only the apps touched here: a backstop for what another process changed
+      // (`reloadIfChanged` normally picks that up within half a second). Unchanged apps keep their document.
       load();
       return { rotated, retired, created };
     },
