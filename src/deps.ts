@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "./core/logger.ts";
 import { type Db, migrate, openDatabase, tx } from "./db/client.ts";
 import { createEmailService, type EmailService } from "./email/service.ts";
 import { createMailTransport } from "./email/transport.ts";
+import { createEventEmitter, type EventEmitter } from "./events/emit.ts";
 import { createIdempotency, type Idempotency } from "./http/idempotency.ts";
 import { Metrics } from "./http/metrics.ts";
 import { createKeyService, type KeyService } from "./keys/service.ts";
@@ -62,6 +63,8 @@ export interface Deps {
   readonly tokens: TokenService;
   readonly sessions: SessionService;
   readonly audit: AuditWriter;
+  /** The one way a feature emits a domain event (the `events` outbox, in the caller's transaction). */
+  readonly events: EventEmitter;
   readonly auditRetention: AuditRetention;
   /** The Admin API's read of an app's audit log. */
   readonly auditReader: AuditReader;
@@ -141,6 +144,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const vault = createVault({ db, keys: loadMasterKeys(config.masterKeyFile), clock });
   const secrets = createServerSecrets({ db, vault, clock });
   const audit = createAuditWriter({ db, clock });
+  const events = createEventEmitter({ db, clock });
   const auditRetention = createAuditRetention({ db, clock, retentionDays: config.auditRetentionDays });
   const keys = createKeyService({
     db,
@@ -320,6 +324,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     tokens,
     sessions,
     audit,
+    events,
     auditRetention,
     auditReader,
     denials,

@@ -265,6 +265,92 @@ export const auditAnchors = sqliteTable("audit_anchors", {
   updatedAt: ms("updated_at").notNull(),
 });
 
+// ─── Multi-factor authentication ───────────────────────────────────────────
+
+/** An end user's second factors (TOTP today). Pending until confirmed with codes from the authenticator. */
+export const mfaFactors = sqliteTable(
+  "mfa_factors",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => endUsers.id, { onDelete: "cascade" }),
+    type: text("type", { enum: ["totp"] }).notNull(),
+    label: text("label"),
+    /** The sealed TOTP secret (vault). */
+    secretId: text("secret_id")
+      .notNull()
+      .references(() => vaultSecrets.id),
+    enabledAt: ms("enabled_at"),
+    /** The last TOTP time step accepted: a code of that step or earlier is a replay. */
+    lastUsedStep: integer("last_used_step"),
+    lastUsedAt: ms("last_used_at"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [index("mfa_factors_user").on(t.userId, t.createdAt)],
+);
+
+/** Single-use recovery codes, stored only as hashes. */
+export const mfaRecoveryCodes = sqliteTable(
+  "mfa_recovery_codes",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => endUsers.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    usedAt: ms("used_at"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [index("mfa_recovery_codes_user").on(t.userId)],
+);
+
+/** A sign-in paused for its second factor: the `mfa_token` (stored hashed), single-use and short-lived. */
+export const mfaChallenges = sqliteTable(
+  "mfa_challenges",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => endUsers.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    /** `signin`: complete with a factor; `enroll`: the app requires MFA and the account has none yet. */
+    purpose: text("purpose", { enum: ["signin", "enroll"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    expiresAt: ms("expires_at").notNull(),
+    consumedAt: ms("consumed_at"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [index("mfa_challenges_user").on(t.userId)],
+);
+
+// ─── Domain events (outbox) ─────────────────────────────────────────────────
+
+/**
+ * Every domain event, written in the transaction of the change it reports (`events/emit.ts`); webhook
+ * delivery and other readers consume it from here.
+ */
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id"),
+    type: text("type").notNull(),
+    data: json<Record<string, unknown>>("data").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [index("events_app_created").on(t.appId, t.createdAt)],
+);
+
 // ─── HTTP plumbing ──────────────────────────────────────────────────────────
 
 export const idempotencyKeys = sqliteTable(
@@ -375,6 +461,8 @@ export const endUserSessions = sqliteTable(
     lastUsedAt: ms("last_used_at"),
     revokedAt: ms("revoked_at"),
     revokeReason: text("revoke_reason"),
+    /** When the holder last proved a second factor (sign-in challenge or step-up); null when never. */
+    mfaAt: ms("mfa_at"),
   },
   (t) => [
     index("end_user_sessions_user").on(t.userId, t.revokedAt),

@@ -26,6 +26,8 @@ export interface NewSession {
   appId: string;
   userId: string;
   amr: string[];
+  /** When a second factor was proved for this sign-in (epoch ms); absent for a password-only sign-in. */
+  mfaAt?: number;
   durationMinutes: number;
   maxSessions: number;
   meta: Partial<CallMeta>;
@@ -91,6 +93,7 @@ export function createSessionService({
         lastUsedAt: now,
         revokedAt: null,
         revokeReason: null,
+        mfaAt: input.mfaAt ?? null,
       } satisfies SessionRow;
       store.insert(session);
       const live = store.oldestLiveOfUser(input.userId, now);

@@ -76,6 +76,7 @@ export function createSessionStore(db: Db) {
     "lastUsedAt",
     "revokedAt",
     "revokeReason",
+    "mfaAt",
   ]);
   const insertToken = preparedInsert(db, endUserRefreshTokens, ["tokenHash", "sessionId", "issuedAt"]);
   const oldestLive = db

@@ -1,0 +1,31 @@
+/**
+ * @module The one internal function that emits a domain event: a row in the `events` outbox, written in
+ * the caller's transaction, so a change and its event commit or roll back together. Webhook delivery and
+ * other readers consume the outbox; features never call them directly. `data` never holds secrets,
+ * hashes or codes.
+ */
+import type { Clock } from "../core/clock.ts";
+import { newId } from "../core/ids.ts";
+import type { Db } from "../db/client.ts";
+import { events } from "../db/schema.ts";
+
+export interface DomainEvent {
+  readonly type: string;
+  readonly appId: string | null;
+  readonly data: Record<string, unknown>;
+}
+
+export interface EventEmitter {
+  /** Inserts the event; call inside the transaction of the change it reports. Returns the event id. */
+  emit(event: DomainEvent): string;
+}
+
+export function createEventEmitter({ db, clock }: { db: Db; clock: Clock }): EventEmitter {
+  return {
+    emit({ type, appId, data }) {
+      const id = newId(clock);
+      db.insert(events).values({ id, appId, type, data, createdAt: clock.now() }).run();
+      return id;
+    },
+  };
+}
