@@ -16,6 +16,10 @@ export const ERROR_CATALOGUE = {
   // ─── Requests the server cannot read ─────────────────────────────────────────
   VALIDATION_ERROR: { status: 400, message: "Request validation failed" },
   INVALID_JSON: { status: 400, message: "Request body is not valid JSON" },
+  MFA_ENROLLMENT_CODES_INVALID: {
+    status: 400,
+    message: "The codes are wrong, malformed or not from two consecutive 30-second windows",
+  },
   PAYLOAD_TOO_LARGE: { status: 413, message: "Request body is too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "This Content-Type is not supported" },
   NOT_FOUND: { status: 404, message: "Route not found" },
@@ -72,6 +76,7 @@ export const ERROR_CATALOGUE = {
   USER_NOT_FOUND: { status: 404, message: "End user not found in this app" },
   CONTACT_NOT_FOUND: { status: 404, message: "Contact not found" },
   SESSION_NOT_FOUND: { status: 404, message: "Session not found" },
+  MFA_FACTOR_NOT_FOUND: { status: 404, message: "MFA factor not found" },
   // The role a route acts on (its path, or the target of POST /roles/assign). A role named as an
   // attribute of an account (create, update, bulk, invite) is UNKNOWN_ROLE, 400 as the contract says.
   ROLE_NOT_FOUND: { status: 404, message: "No role by this name in this app" },
@@ -94,6 +99,8 @@ export const ERROR_CATALOGUE = {
   CONTACT_TAKEN: { status: 409, message: "This contact is already in use" },
   CONTACT_LIMIT: { status: 409, message: "The account holds the most contacts it may" },
   CONTACT_ALREADY_VERIFIED: { status: 409, message: "This contact is already verified" },
+  MFA_FACTOR_ALREADY_ENABLED: { status: 409, message: "This factor is already enabled" },
+  MFA_NOT_ENABLED: { status: 409, message: "The account has no enabled MFA factor" },
   CONTACT_NOT_VERIFIED: {
     status: 409,
     message: "Only a verified contact can be primary; verify it, then promote it",
