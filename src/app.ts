@@ -26,6 +26,7 @@ import {
 } from "./keys/routes.ts";
 import { credentialsRoutes, oauthTokenRoutes } from "./m2m/routes.ts";
 import { meRoutes } from "./me/routes.ts";
+import { mfaRoutes } from "./mfa/routes.ts";
 import { rbacRoutes } from "./roles/routes.ts";
 import { consumerAdminUserRoutes, endUserAdminRoutes } from "./users/routes.ts";
 import { verifyRoutes } from "./verify/routes.ts";
@@ -146,6 +147,7 @@ export function createApp(deps: Deps) {
     .use(discoveryRoutes(deps))
     .use(authRoutes(deps))
     .use(meRoutes(deps))
+    .use(mfaRoutes(deps))
     .use(verifyRoutes(deps))
     .use(consumerAdminUserRoutes(deps))
     .use(endUserAdminRoutes(deps))

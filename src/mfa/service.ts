@@ -19,6 +19,7 @@ import { newId } from "../core/ids.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { EventEmitter } from "../events/emit.ts";
+import type { UserRules, UserScope } from "../users/scope.ts";
 import { createUserStore } from "../users/store.ts";
 import type { ServerSecrets } from "../vault/server-secrets.ts";
 import type { Vault } from "../vault/vault.ts";
@@ -56,12 +57,6 @@ export interface MfaCaller {
   readonly sessionId: string;
 }
 
-/** Who acts on another account's factors through the admin lane (already authorised by the caller). */
-export interface MfaAdminActor {
-  readonly appId: string;
-  readonly actor: AuditActor;
-}
-
 export interface MfaService {
   // ─── What the sign-in challenge and step-up call ────────────────────────────
   /** The account's enabled factors, oldest first. */
@@ -95,14 +90,14 @@ export interface MfaService {
   regenerateRecoveryCodes(caller: MfaCaller, meta: CallMeta): { recovery_codes: string[] };
 
   // ─── Admin lane ────────────────────────────────────────────────────────────
-  adminList(admin: MfaAdminActor, userId: string): { data: PublicFactorDto[] };
+  adminList(admin: UserScope, userId: string): { data: PublicFactorDto[] };
   adminProvision(
-    admin: MfaAdminActor,
+    admin: UserScope,
     userId: string,
     input: StartEnrollmentInput,
     meta: CallMeta,
   ): Promise<AdminProvisionFactorResponseDto>;
-  adminDisable(admin: MfaAdminActor, userId: string, factorId: string, meta: CallMeta): void;
+  adminDisable(admin: UserScope, userId: string, factorId: string, meta: CallMeta): void;
 
   /** Destroys the account's factor secrets and deletes its factors; call in the account's delete transaction. */
   forgetUser(appId: string, userId: string): void;
@@ -115,6 +110,8 @@ interface MfaDeps {
   events: EventEmitter;
   vault: Pick<Vault, "seal" | "open" | "destroy">;
   secrets: Pick<ServerSecrets, "get">;
+  /** The admin lane's account rules: 404 for an unknown account, and act only on accounts holding no more. */
+  rules: Pick<UserRules, "userOf" | "mayActOn">;
 }
 
 const factorNotFound = () => fail("MFA_FACTOR_NOT_FOUND");
@@ -388,13 +385,14 @@ export function createMfaService(deps: MfaDeps): MfaService {
     },
 
     adminList(admin, userId) {
-      requireUser(admin.appId, userId);
+      deps.rules.userOf(admin, userId);
       return { data: store.factors(admin.appId, userId).map(toFactorDto) };
     },
     async adminProvision(admin, userId, input, meta) {
+      deps.rules.mayActOn(admin, deps.rules.userOf(admin, userId));
       const n = await newFactor(admin.appId, userId, input.label);
       return tx(db, () => {
-        requireUser(admin.appId, userId);
+        deps.rules.userOf(admin, userId);
         dropStalePending(admin.appId, userId);
         const now = clock.now();
         // Enabled at once: the operator hands the secret and the recovery codes over together.
@@ -425,7 +423,7 @@ export function createMfaService(deps: MfaDeps): MfaService {
     },
     adminDisable(admin, userId, factorId, meta) {
       tx(db, () => {
-        requireUser(admin.appId, userId);
+        deps.rules.mayActOn(admin, deps.rules.userOf(admin, userId));
         const f = store.factor(admin.appId, userId, factorId);
         if (!f) throw factorNotFound();
         removeFactor(f, admin.actor, meta, "admin");
