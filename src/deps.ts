@@ -7,6 +7,7 @@ import { createDenialRecorder, type DenialRecorder } from "./audit/denials.ts";
 import { type AuditReader, createAuditReader } from "./audit/reader.ts";
 import { type AuditRetention, createAuditRetention } from "./audit/retention.ts";
 import { type AuditWriter, createAuditWriter } from "./audit/writer.ts";
+import { createMfaSigninService, type MfaSigninService } from "./auth/mfa-service.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
 import { type BackupJob, createBackupJob } from "./backup/scheduled.ts";
 import { type CodeService, createCodeService } from "./codes/service.ts";
@@ -23,6 +24,7 @@ import { createKeyService, type KeyService } from "./keys/service.ts";
 import { createM2mGrant, type M2mGrant } from "./m2m/grant.ts";
 import { createM2mClientService, type M2mClientService } from "./m2m/service.ts";
 import { createMeService, type MeService } from "./me/service.ts";
+import { createMfaService, type MfaService } from "./mfa/service.ts";
 import { createPasswordHasher, type PasswordHasher } from "./passwords/hasher.ts";
 import { createRateLimiter, type RateLimiter } from "./ratelimit/limiter.ts";
 import { createEnforcementRegistry, type EnforcementRegistry } from "./rbac/enforced.ts";
@@ -59,6 +61,9 @@ export interface Deps {
   readonly secrets: ServerSecrets;
   readonly passwords: PasswordHasher;
   readonly auth: AuthService;
+  readonly mfa: MfaService;
+  /** The sign-in's MFA challenge, its completion and step-up. */
+  readonly mfaSignin: MfaSigninService;
   readonly keys: KeyService;
   readonly tokens: TokenService;
   readonly sessions: SessionService;
@@ -205,6 +210,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     apps,
     email,
   });
+  const userRules = createUserRules({ db, clock, audit, permissions });
+  const mfa = createMfaService({ db, clock, audit, events, vault, secrets, rules: userRules });
   const me = createMeService({ db, clock, audit, sessions, passwords, rateLimiter, apps, email });
   const inspector = createTokenInspector({ db, tokens, sessions });
   const verifier = createVerifyService({ inspector, permissions, clients: m2mGrant });
@@ -216,11 +223,32 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     permissions,
     inspector,
   });
-  const userRules = createUserRules({ db, clock, audit, permissions });
   const users = createUserAdminService({ db, clock, rules: userRules, apps, passwords, sessions, email });
   const userContacts = createUserContactService({ db, clock, rules: userRules, email, codes });
   const userBulk = createUserBulkService({ db, clock, rules: userRules });
-  const auth = createAuthService({ db, clock, audit, apps, passwords, sessions, tokens, rateLimiter });
+  const mfaSignin = createMfaSigninService({
+    db,
+    clock,
+    audit,
+    events,
+    apps,
+    sessions,
+    tokens,
+    rateLimiter,
+    mfa,
+  });
+  const auth = createAuthService({
+    db,
+    clock,
+    audit,
+    apps,
+    passwords,
+    sessions,
+    tokens,
+    rateLimiter,
+    mfa,
+    mfaSignin,
+  });
   const backups = config.backupDir
     ? createBackupJob({
         db,
@@ -325,6 +353,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     sessions,
     audit,
     events,
+    mfa,
+    mfaSignin,
     auditRetention,
     auditReader,
     denials,

@@ -24,6 +24,8 @@ import type { SessionRow } from "../sessions/store.ts";
 import type { TokenService } from "../tokens/service.ts";
 import { emailDomain, normalizeEmail, normalizeUsername } from "../users/normalize.ts";
 import { createUserStore, type EndUserRow } from "../users/store.ts";
+import type { MfaChallengeResponse } from "./mfa-model.ts";
+import type { MfaChecks, MfaSigninService } from "./mfa-service.ts";
 import { type SigninInput, type SignupInput, type TokenResponse, tokenResponse } from "./model.ts";
 import { createAuthStore } from "./store.ts";
 
@@ -56,6 +58,9 @@ export interface AuthServiceDeps {
   sessions: SessionService;
   tokens: Pick<TokenService, "issueEndUser">;
   rateLimiter: RateLimiter;
+  /** The second stage: an account with an enabled factor gets a challenge instead of tokens. */
+  mfa: Pick<MfaChecks, "enabledFactors">;
+  mfaSignin: Pick<MfaSigninService, "challenge">;
 }
 
 /** The platform API key a sign-up request carries, if any. */
@@ -68,7 +73,8 @@ export interface SignupPak {
 
 export interface AuthService {
   signup(app: AppRef, input: SignupInput, meta: CallMeta, pak: SignupPak): Promise<TokenResponse>;
-  signin(app: AppRef, input: SigninInput, meta: CallMeta): Promise<TokenResponse>;
+  /** Tokens, or the MFA challenge when the account has an enabled factor (no session yet then). */
+  signin(app: AppRef, input: SigninInput, meta: CallMeta): Promise<TokenResponse | MfaChallengeResponse>;
   refresh(app: AppRef, refreshToken: string, meta: CallMeta): Promise<TokenResponse>;
   /** Ends the session owning the token; silently does nothing when there is none (logout is idempotent). */
   logout(app: AppRef, refreshToken: string, meta: CallMeta): void;
@@ -82,7 +88,7 @@ const invalidCredentials = () => fail("INVALID_CREDENTIALS");
 const endUserActor = (userId: string): AuditActor => ({ type: "end_user", id: userId });
 
 export function createAuthService(deps: AuthServiceDeps): AuthService {
-  const { db, clock, audit, apps, passwords, sessions, tokens, rateLimiter } = deps;
+  const { db, clock, audit, apps, passwords, sessions, tokens, rateLimiter, mfa, mfaSignin } = deps;
   const users = createUserStore(db);
   const store = createAuthStore(db);
   const throttle = createSigninThrottle({ rateLimiter, clock });
@@ -97,7 +103,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   const accessFor = (app: AppRef, session: SessionRow, role: string) =>
     tokens.issueEndUser(
       app,
-      { sub: session.userId, sid: session.id, role, amr: session.amr },
+      { sub: session.userId, sid: session.id, role, amr: session.amr, mfaAt: session.mfaAt },
       Math.floor(session.expiresAt / SECOND),
     );
 
@@ -277,8 +283,27 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
           signinFailed(app.id, user, "account_suspended", meta, { status: current?.status ?? "deleted" });
           return null;
         }
+        // The password stage succeeded, for the throttle too; the second factor has its own limits.
         throttle.succeeded(throttled);
         store.recordSuccess(user.id, clock.now());
+        const factors = mfa.enabledFactors(app.id, user.id);
+        if (factors.length > 0) {
+          const challenge = mfaSignin.challenge(app, user.id, factors);
+          audit.record({
+            appId: app.id,
+            action: "user.signin_mfa_challenged",
+            resourceType: "end_user",
+            resourceId: user.id,
+            actor: endUserActor(user.id),
+            details: {
+              factors: factors.length,
+              expires_at: challenge.expires_at,
+              identifier_type: byEmail ? "email" : "username",
+            },
+            meta,
+          });
+          return { kind: "challenge" as const, challenge };
+        }
         const opened = sessions.create({
           appId: app.id,
           userId: user.id,
@@ -300,7 +325,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
           },
           meta,
         });
-        return { ...opened, role: current.role };
+        return { kind: "tokens" as const, ...opened, role: current.role };
       });
       if (!result) {
         // Counted like a wrong password, so the right password of a suspended account shows nothing either.
@@ -310,6 +335,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         });
         throw invalidCredentials();
       }
+      if (result.kind === "challenge") return result.challenge;
       return tokenResponse(await accessFor(app, result.session, result.role), result.refreshToken);
     },
 

@@ -39,6 +39,11 @@ export const ERROR_CATALOGUE = {
   TOKEN_REVOKED: { status: 401, message: "The session of this token has ended" },
   INVALID_CREDENTIALS: { status: 401, message: "Invalid identifier or password" },
   INVALID_REFRESH_TOKEN: { status: 401, message: "Refresh token is invalid, expired or revoked" },
+  MFA_TOKEN_INVALID: { status: 401, message: "The MFA challenge is invalid, expired or already used" },
+  MFA_CODE_INVALID: {
+    status: 401,
+    message: "The code does not match an enabled factor or unused recovery code",
+  },
   // 400, not 401: the token is data to act on (platform logout's body), not the caller's credential.
   INVALID_SESSION_TOKEN: {
     status: 400,
@@ -144,6 +149,7 @@ export const ERROR_CATALOGUE = {
   // ─── Too many (429) and a client that left (499) ─────────────────────────────
   RATE_LIMITED: { status: 429, message: "Too many requests; retry later" },
   ACCOUNT_LOCKED: { status: 429, message: "Too many failed sign-ins; retry later" },
+  MFA_LOCKED: { status: 429, message: "Too many wrong MFA codes; retry later" },
   TOO_MANY_REQUESTS: { status: 429, message: "Too many concurrent password checks; retry shortly" },
   CLIENT_CLOSED_REQUEST: { status: 499, message: "The client closed the connection while waiting" },
 

@@ -26,6 +26,8 @@ export interface EndUserClaims extends JWTPayload {
   sid: string;
   role: string | null;
   amr: string[];
+  /** When the session last proved a second factor (Unix seconds); absent when it never did. */
+  mfa_at?: number;
   client_id: string;
 }
 
@@ -58,7 +60,7 @@ export interface TokenService {
   /** Signs an EndUser access token; `maxExp` (Unix seconds) caps `exp`, e.g. at the session's end. */
   issueEndUser(
     app: IssuerApp,
-    claims: { sub: string; sid: string; role: string | null; amr: string[] },
+    claims: { sub: string; sid: string; role: string | null; amr: string[]; mfaAt?: number | null },
     maxExp?: number,
   ): Promise<{ token: string; expiresIn: number }>;
   issueM2m(
@@ -105,7 +107,8 @@ export function createTokenService({
         1,
         Math.min(ACCESS_TOKEN_TTL_SECONDS, (maxExp ?? Number.MAX_SAFE_INTEGER) - nowSeconds()),
       );
-      return sign(app, { type: "end_user", sub: c.sub, sid: c.sid, role: c.role, amr: c.amr }, ttl);
+      const mfa = c.mfaAt == null ? {} : { mfa_at: Math.floor(c.mfaAt / 1000) };
+      return sign(app, { type: "end_user", sub: c.sub, sid: c.sid, role: c.role, amr: c.amr, ...mfa }, ttl);
     },
     issueM2m(app, c, ttl = ACCESS_TOKEN_TTL_SECONDS) {
       // `scopes` is Heimdall's own claim; `scope` is RFC 9068's, for resource servers that only read that.

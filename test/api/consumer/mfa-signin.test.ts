@@ -1,0 +1,344 @@
+/**
+ * @module Sign-in with MFA: a correct password on an account with an enabled factor answers the
+ * contract's challenge (no session yet); `auth/mfa/verify` (TOTP) and `auth/mfa/recover` complete it with
+ * tokens carrying `amr` and `mfa_at`. The `mfa_token` is single-use, five minutes, bound to its app,
+ * stored hashed; five wrong codes kill a challenge, ten per account in 15 minutes stop fresh ones too.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { MINUTE, SECOND } from "../../../src/core/clock.ts";
+import { sha256Hex } from "../../../src/core/crypto.ts";
+import { endUserSessions, events, mfaChallenges, mfaRecoveryCodes } from "../../../src/db/schema.ts";
+import { GOOD_PASSWORD, signUp, verifyPrimaryEmail } from "../../support/end-users.ts";
+import { auditRows, createApp, type TestApp } from "../../support/fixtures.ts";
+import { createTestContext, type TestContext } from "../../support/harness.ts";
+import { expectErrorShape } from "../../support/openapi.ts";
+import { mintCode, submitReset } from "./codes-fixtures.ts";
+import {
+  challenge,
+  claimsOf,
+  codeAt,
+  type MfaUser,
+  recover,
+  refresh,
+  STEP,
+  signinRaw,
+  userWithFactor,
+  verify,
+  wrongCode,
+} from "./mfa-signin-fixtures.ts";
+
+let ctx: TestContext;
+let app: TestApp;
+let other: TestApp;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  app = await createApp(ctx, "mfa-signin");
+  other = await createApp(ctx, "mfa-signin-other");
+});
+
+const sessionsOf = (userId: string) =>
+  ctx.deps.db.select().from(endUserSessions).where(eq(endUserSessions.userId, userId)).all();
+const challengeRow = (token: string) =>
+  ctx.deps.db
+    .select()
+    .from(mfaChallenges)
+    .where(eq(mfaChallenges.tokenHash, sha256Hex(token)))
+    .get();
+const eventsOf = (type: string) => ctx.deps.db.select().from(events).where(eq(events.type, type)).all();
+
+describe("the challenge", () => {
+  test("an account without a factor still gets tokens, without mfa_at", async () => {
+    await signUp(ctx, app.slug, { username: "plain", email: "plain@example.test", password: GOOD_PASSWORD });
+    const res = await signinRaw(ctx, app, "plain");
+    expect(res.status).toBe(200);
+    expect(res.body.mfa_required).toBeUndefined();
+    const claims = claimsOf(res.body.access_token);
+    expect(claims.amr).toEqual(["pwd"]);
+    expect(claims.mfa_at).toBeUndefined();
+  });
+
+  test("a correct password on an account with a factor answers the challenge, and opens no session", async () => {
+    const u = await userWithFactor(ctx, app, "chal");
+    const before = sessionsOf(u.userId).length;
+    const res = await signinRaw(ctx, app, "chal");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.body.access_token).toBeUndefined();
+    expect(res.body.mfa_required).toBe(true);
+    expect(res.body.mfa_token).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.body.expires_at).toBe(new Date(ctx.clock.now() + 5 * MINUTE).toISOString());
+    expect(res.body.factors).toEqual([{ id: u.factorId, type: "totp", label: null }]);
+    expect(sessionsOf(u.userId)).toHaveLength(before);
+
+    // Stored hashed, bound to the app and account.
+    const row = challengeRow(res.body.mfa_token);
+    expect(row).toMatchObject({
+      appId: app.id,
+      userId: u.userId,
+      purpose: "signin",
+      attempts: 0,
+      consumedAt: null,
+    });
+    const raw = ctx.deps.db.$client.query("SELECT * FROM mfa_challenges").all();
+    expect(JSON.stringify(raw)).not.toContain(res.body.mfa_token);
+
+    const audit = auditRows(ctx, {
+      app_id: app.id,
+      action: "user.signin_mfa_challenged",
+      resource_id: u.userId,
+    });
+    expect(audit).toHaveLength(1);
+    expect(JSON.stringify(audit[0]!.details)).not.toContain(res.body.mfa_token);
+  });
+
+  test("a wrong password is still INVALID_CREDENTIALS, with no challenge", async () => {
+    await userWithFactor(ctx, app, "wrongpw");
+    const res = await signinRaw(ctx, app, "wrongpw", "not the password at all");
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("INVALID_CREDENTIALS");
+  });
+});
+
+describe("auth/mfa/verify", () => {
+  let u: MfaUser;
+  beforeAll(async () => {
+    u = await userWithFactor(ctx, app, "verifier");
+  });
+
+  test("a current code completes the sign-in: a session with amr pwd+totp and mfa_at, in the token too", async () => {
+    const token = await challenge(ctx, app, "verifier");
+    const now = ctx.clock.now();
+    const res = await verify(ctx, app, token, codeAt(u.secret, now));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const claims = claimsOf(res.body.access_token);
+    expect(claims.sub).toBe(u.userId);
+    expect(claims.amr).toEqual(["pwd", "totp"]);
+    expect(claims.mfa_at).toBe(Math.floor(now / SECOND));
+    const session = sessionsOf(u.userId).find((s) => s.id === claims.sid)!;
+    expect(session.amr).toEqual(["pwd", "totp"]);
+    expect(session.mfaAt).toBe(now);
+    expect(challengeRow(token)!.consumedAt).toBe(now);
+    const signedIn = auditRows(ctx, { app_id: app.id, action: "user.signed_in", resource_id: u.userId });
+    expect(signedIn.at(-1)!.details).toMatchObject({ session_id: claims.sid, amr: ["pwd", "totp"] });
+
+    // Single use.
+    ctx.clock.advance(STEP);
+    const again = await verify(ctx, app, token, codeAt(u.secret, ctx.clock.now()));
+    expect(again.status).toBe(401);
+    expect(again.body.code).toBe("MFA_TOKEN_INVALID");
+    expectErrorShape(again.body);
+  });
+
+  test("refresh keeps the session's amr and mfa_at", async () => {
+    ctx.clock.advance(STEP);
+    const token = await challenge(ctx, app, "verifier");
+    const at = ctx.clock.now();
+    const signed = await verify(ctx, app, token, codeAt(u.secret, at));
+    expect(signed.status).toBe(200);
+    ctx.clock.advance(10 * MINUTE);
+    const res = await refresh(ctx, app, signed.body.refresh_token);
+    expect(res.status).toBe(200);
+    const claims = claimsOf(res.body.access_token);
+    expect(claims.amr).toEqual(["pwd", "totp"]);
+    expect(claims.mfa_at).toBe(Math.floor(at / SECOND));
+  });
+
+  test("a code already used in its window is refused at the next challenge (replay)", async () => {
+    ctx.clock.advance(STEP);
+    const code = codeAt(u.secret, ctx.clock.now());
+    const first = await verify(ctx, app, await challenge(ctx, app, "verifier"), code);
+    expect(first.status).toBe(200);
+    const second = await verify(ctx, app, await challenge(ctx, app, "verifier"), code);
+    expect(second.status).toBe(401);
+    expect(second.body.code).toBe("MFA_CODE_INVALID");
+  });
+
+  test("one step of drift either way is accepted, two are not", async () => {
+    ctx.clock.advance(3 * STEP);
+    const now = ctx.clock.now();
+    const token = await challenge(ctx, app, "verifier");
+    const tooOld = await verify(ctx, app, token, codeAt(u.secret, now - 2 * STEP));
+    expect(tooOld.status).toBe(401);
+    expect(tooOld.body.code).toBe("MFA_CODE_INVALID");
+    const behind = await verify(ctx, app, token, codeAt(u.secret, now - STEP));
+    expect(behind.status).toBe(200);
+
+    ctx.clock.advance(3 * STEP);
+    const ahead = await verify(
+      ctx,
+      app,
+      await challenge(ctx, app, "verifier"),
+      codeAt(u.secret, ctx.clock.now() + STEP),
+    );
+    expect(ahead.status).toBe(200);
+  });
+
+  test("the mfa_token lives five minutes", async () => {
+    ctx.clock.advance(3 * STEP);
+    const live = await challenge(ctx, app, "verifier");
+    ctx.clock.advance(5 * MINUTE - SECOND);
+    expect((await verify(ctx, app, live, codeAt(u.secret, ctx.clock.now()))).status).toBe(200);
+
+    ctx.clock.advance(STEP);
+    const stale = await challenge(ctx, app, "verifier");
+    ctx.clock.advance(5 * MINUTE);
+    const res = await verify(ctx, app, stale, codeAt(u.secret, ctx.clock.now()));
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("MFA_TOKEN_INVALID");
+  });
+
+  test("an unknown token, or one of another app, is the same 401", async () => {
+    ctx.clock.advance(STEP);
+    const code = codeAt(u.secret, ctx.clock.now());
+    const unknown = await verify(ctx, app, crypto.randomUUID(), code);
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.code).toBe("MFA_TOKEN_INVALID");
+    const token = await challenge(ctx, app, "verifier");
+    const foreign = await verify(ctx, other, token, code);
+    expect(foreign.status).toBe(401);
+    expect(foreign.body.code).toBe("MFA_TOKEN_INVALID");
+    expect(foreign.body.message).toBe(unknown.body.message);
+    expect(challengeRow(token)!.consumedAt).toBeNull();
+  });
+
+  test("a malformed code or a missing token is 400", async () => {
+    const token = await challenge(ctx, app, "verifier");
+    for (const code of ["12345", "1234567", "abcdef", 123456]) {
+      const res = await verify(ctx, app, token, code);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe("VALIDATION_ERROR");
+    }
+    const missing = await ctx.call("POST", "/{app_slug}/v1/auth/mfa/verify", {
+      params: { app_slug: app.slug },
+      body: { code: "123456" },
+      auth: null,
+    });
+    expect(missing.status).toBe(400);
+    // Malformed input is not a guess.
+    expect(challengeRow(token)!.attempts).toBe(0);
+  });
+});
+
+describe("guessing", () => {
+  test("five wrong codes lock the challenge (429); it stays dead for the right code", async () => {
+    const u = await userWithFactor(ctx, app, "guesser");
+    const token = await challenge(ctx, app, "guesser");
+    const bad = wrongCode(u.secret, ctx.clock.now());
+    for (let i = 1; i <= 4; i++) {
+      const res = await verify(ctx, app, token, bad);
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe("MFA_CODE_INVALID");
+    }
+    const fifth = await verify(ctx, app, token, bad);
+    expect(fifth.status).toBe(429);
+    expect(fifth.body.code).toBe("MFA_LOCKED");
+    expect(Number(fifth.headers.get("retry-after"))).toBeGreaterThan(0);
+    const right = await verify(ctx, app, token, codeAt(u.secret, ctx.clock.now()));
+    expect(right.status).toBe(429);
+    expect(right.body.code).toBe("MFA_LOCKED");
+    expect(challengeRow(token)!.attempts).toBe(5);
+    expect(
+      auditRows(ctx, { app_id: app.id, action: "user.mfa.challenge_locked", resource_id: u.userId }),
+    ).toHaveLength(1);
+    const failed = auditRows(ctx, { app_id: app.id, action: "user.signin_failed", resource_id: u.userId });
+    expect(failed).toHaveLength(5);
+    expect(failed[0]!.details).toMatchObject({ reason: "wrong_mfa_code", method: "totp" });
+    expect(JSON.stringify(failed)).not.toContain(bad);
+  });
+
+  test("fresh challenges buy no extra guesses: ten wrong codes per account in 15 minutes stop the next", async () => {
+    const u = await userWithFactor(ctx, app, "patient");
+    const bad = wrongCode(u.secret, ctx.clock.now());
+    for (let round = 0; round < 2; round++) {
+      const token = await challenge(ctx, app, "patient");
+      for (let i = 0; i < 5; i++) await verify(ctx, app, token, bad);
+    }
+    const token = await challenge(ctx, app, "patient");
+    const res = await verify(ctx, app, token, codeAt(u.secret, ctx.clock.now()));
+    expect(res.status).toBe(429);
+    expect(res.body.code).toBe("MFA_LOCKED");
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    // The refusal spent nothing: the challenge still has all its attempts once the window has passed.
+    expect(challengeRow(token)!.attempts).toBe(0);
+
+    ctx.clock.advance(15 * MINUTE);
+    const later = await challenge(ctx, app, "patient");
+    const ok = await verify(ctx, app, later, codeAt(u.secret, ctx.clock.now()));
+    expect(ok.status).toBe(200);
+  });
+});
+
+describe("auth/mfa/recover", () => {
+  test("a recovery code completes the sign-in once, hyphenated or not", async () => {
+    const u = await userWithFactor(ctx, app, "recoverer");
+    const [first, second] = u.recoveryCodes as [string, string];
+    const token = await challenge(ctx, app, "recoverer");
+    const now = ctx.clock.now();
+    const res = await recover(ctx, app, token, first.replaceAll("-", "").toUpperCase());
+    expect(res.status).toBe(200);
+    const claims = claimsOf(res.body.access_token);
+    expect(claims.amr).toEqual(["pwd", "recovery_code"]);
+    expect(claims.mfa_at).toBe(Math.floor(now / SECOND));
+    const used = ctx.deps.db
+      .select()
+      .from(mfaRecoveryCodes)
+      .where(eq(mfaRecoveryCodes.userId, u.userId))
+      .all()
+      .filter((r) => r.usedAt !== null);
+    expect(used).toHaveLength(1);
+    const emitted = eventsOf("user.mfa.recovery_code_used").filter((e) => e.data.user_id === u.userId);
+    expect(emitted).toHaveLength(1);
+    expect(JSON.stringify(emitted[0]!.data)).not.toContain(first.replaceAll("-", ""));
+
+    // Spent: the same code fails at the next challenge; another one works (with hyphens).
+    const again = await recover(ctx, app, await challenge(ctx, app, "recoverer"), first);
+    expect(again.status).toBe(401);
+    expect(again.body.code).toBe("MFA_CODE_INVALID");
+    const hyphenated = second.replaceAll("-", "").replace(/(.{4})(?!$)/g, "$1-");
+    const next = await recover(ctx, app, await challenge(ctx, app, "recoverer"), hyphenated);
+    expect(next.status).toBe(200);
+  });
+
+  test("a malformed recovery code is 400; a wrong token 401", async () => {
+    const u = await userWithFactor(ctx, app, "recover-bad");
+    const token = await challenge(ctx, app, "recover-bad");
+    for (const code of ["123456", "zzzzzzzzzzzzzzzz", "0123456789abcdef0"]) {
+      const res = await recover(ctx, app, token, code);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe("VALIDATION_ERROR");
+    }
+    const res = await recover(ctx, app, crypto.randomUUID(), u.recoveryCodes[0]);
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("MFA_TOKEN_INVALID");
+  });
+});
+
+describe("no bypass", () => {
+  test("a password reset leaves the factor: the next sign-in is still challenged", async () => {
+    const u = await userWithFactor(ctx, app, "resetter");
+    verifyPrimaryEmail(ctx, u.userId);
+    const code = await mintCode(ctx, app, "password-reset", { email: u.email });
+    const reset = await submitReset(ctx, app, code, "A-brand-new-Passphrase-93");
+    expect(reset.status).toBeLessThan(300);
+    const res = await signinRaw(ctx, app, "resetter", "A-brand-new-Passphrase-93");
+    expect(res.status).toBe(200);
+    expect(res.body.mfa_required).toBe(true);
+    expect(res.body.access_token).toBeUndefined();
+  });
+
+  test("an account suspended after its challenge gets nothing at verify", async () => {
+    const u = await userWithFactor(ctx, app, "suspendee");
+    const token = await challenge(ctx, app, "suspendee");
+    const before = sessionsOf(u.userId).length;
+    ctx.deps.db.$client.query("UPDATE end_users SET status = 'suspended' WHERE id = ?").run(u.userId);
+    const res = await verify(ctx, app, token, codeAt(u.secret, ctx.clock.now()));
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("MFA_TOKEN_INVALID");
+    expect(sessionsOf(u.userId)).toHaveLength(before);
+    const failed = auditRows(ctx, { app_id: app.id, action: "user.signin_failed", resource_id: u.userId });
+    expect(failed.at(-1)!.details).toMatchObject({ reason: "account_suspended", stage: "mfa" });
+  });
+});
