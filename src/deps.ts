@@ -212,7 +212,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   });
   const userRules = createUserRules({ db, clock, audit, permissions });
   const mfa = createMfaService({ db, clock, audit, events, vault, secrets, rules: userRules });
-  const me = createMeService({ db, clock, audit, sessions, passwords, rateLimiter, apps, email });
+  const me = createMeService({ db, clock, audit, sessions, passwords, rateLimiter, apps, email, mfa });
   const inspector = createTokenInspector({ db, tokens, sessions });
   const verifier = createVerifyService({ inspector, permissions, clients: m2mGrant });
   const consumerResolver = createConsumerResolver({
@@ -223,9 +223,18 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     permissions,
     inspector,
   });
-  const users = createUserAdminService({ db, clock, rules: userRules, apps, passwords, sessions, email });
+  const users = createUserAdminService({
+    db,
+    clock,
+    rules: userRules,
+    apps,
+    passwords,
+    sessions,
+    email,
+    mfa,
+  });
   const userContacts = createUserContactService({ db, clock, rules: userRules, email, codes });
-  const userBulk = createUserBulkService({ db, clock, rules: userRules });
+  const userBulk = createUserBulkService({ db, clock, rules: userRules, mfa });
   const mfaSignin = createMfaSigninService({
     db,
     clock,

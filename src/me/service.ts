@@ -80,6 +80,8 @@ interface MeDeps {
   rateLimiter: Pick<RateLimiter, "consume" | "peek" | "reset">;
   apps: Pick<AppService, "authConfigOf">;
   email: NoticeMailer;
+  /** The account's MFA factors: their sealed secrets are destroyed with it (crypto-shredding). */
+  mfa: { forgetUser(appId: string, userId: string): void };
 }
 
 const userNotFound = () => fail("USER_NOT_FOUND", { message: "Account not found" });
@@ -177,7 +179,9 @@ export function createMeService(deps: MeDeps): MeService {
           meta,
         });
         // Contacts, sessions (and their refresh tokens) and one-time codes go with it by cascade; the
-        // caller's token dies with its session, since every guard looks the session up.
+        // caller's token dies with its session, since every guard looks the session up. MFA factors are
+        // removed first: their sealed secrets would outlive a cascade.
+        deps.mfa.forgetUser(caller.appId, caller.userId);
         users.deleteUser(caller.userId);
         deps.rateLimiter.reset(passwordKey(caller.userId));
       });

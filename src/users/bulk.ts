@@ -28,6 +28,8 @@ export interface UserBulkDeps {
   db: Db;
   clock: Clock;
   rules: UserRules;
+  /** The accounts' MFA factors: their sealed secrets are destroyed with them (crypto-shredding). */
+  mfa: { forgetUser(appId: string, userId: string): void };
 }
 
 const selectionDetails = (s: BulkSelection) =>
@@ -35,7 +37,7 @@ const selectionDetails = (s: BulkSelection) =>
     ? { mode: "ids", requested: s.ids.length }
     : { mode: "filter", status: s.status ?? null, search: s.search ?? null };
 
-export function createUserBulkService({ db, clock, rules }: UserBulkDeps): UserBulkService {
+export function createUserBulkService({ db, clock, rules, mfa }: UserBulkDeps): UserBulkService {
   const store = createUserAdminStore(db);
 
   /** The ids a bulk write targets, read inside its transaction. */
@@ -67,6 +69,8 @@ export function createUserBulkService({ db, clock, rules }: UserBulkDeps): UserB
           rules.record(scope, meta, action, "user", id, { ...details, bulk_operation_id: operation });
         if (kind === "delete") {
           for (const id of ids) perUser(id, "user.deleted", { via: "bulk" });
+          // MFA factors first: their sealed secrets would outlive the cascade.
+          for (const id of ids) mfa.forgetUser(scope.appId, id);
           store.deleteUsers(ids);
         } else if (kind === "revoke_sessions") {
           const revoked = store.revokeSessionsOf(ids, "admin_revoked", now);

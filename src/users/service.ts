@@ -62,6 +62,8 @@ export interface UserAdminDeps {
   sessions: Pick<SessionService, "revokeAllOfUser">;
   /** Security notices to a replaced primary address. */
   email: NoticeMailer;
+  /** The account's MFA factors: their sealed secrets are destroyed with it (crypto-shredding). */
+  mfa: { forgetUser(appId: string, userId: string): void };
 }
 
 /** Attempts at a free username derived from an email before falling back to a random suffix. */
@@ -336,7 +338,9 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         rules.mayActOn(scope, user);
         // Written first and kept: audit rows outlive the account (docs/architecture.md, "Audit"); the id is all they hold of it.
         rules.record(scope, meta, "user.deleted", "user", user.id, { via });
-        // Contacts, sessions, refresh tokens and codes go with it (FK cascades).
+        // Contacts, sessions, refresh tokens and codes go with it (FK cascades); MFA factors first, since
+        // their sealed secrets would outlive a cascade.
+        deps.mfa.forgetUser(scope.appId, user.id);
         users.deleteUser(user.id);
       });
     },
