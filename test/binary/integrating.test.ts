@@ -158,6 +158,8 @@ describe("docs/integrating.md", () => {
         "introspect-bearer",
         "introspect-client",
         "introspect-node",
+        // Run by test/binary/mfa-oathtool.test.ts, which enrols the account it signs in with.
+        "mfa-signin",
       ].sort(),
     );
     expect(PAGE).toContain(`\n${GO_RUN}\n`);
