@@ -179,7 +179,16 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const paks = createPakService({ db, clock, audit });
   const policies = createPolicyService({ db, clock, audit });
   const directory = createAppDirectory({ db, clock });
-  const apps = createAppService({ db, clock, audit, keys, directory, log });
+  // The MFA service is built later (it needs the user rules); the app service only calls it on a delete.
+  const apps = createAppService({
+    db,
+    clock,
+    audit,
+    keys,
+    directory,
+    log,
+    mfa: { forgetApp: (appId) => mfa.forgetApp(appId) },
+  });
   const auditReader = createAuditReader({ db, apps });
   const denials = createDenialRecorder({ db, clock, audit });
   const idempotency = createIdempotency({ db, clock, vault });

@@ -46,6 +46,8 @@ export interface AppServiceDeps {
   directory: Pick<AppDirectory, "invalidate">;
   /** Warns when an operator turns the admin lane's permission checks off. */
   log: Logger;
+  /** The app's MFA factors: their sealed secrets are destroyed with it (the cascade would leave them). */
+  mfa: { forgetApp(appId: string): void };
 }
 
 export interface ListAppsQuery {
@@ -322,6 +324,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
       const app = authorizeApp(p, ref, "heimdall.delete");
       tx(db, () => {
         keys.deleteApp(app.id);
+        deps.mfa.forgetApp(app.id);
         if (!store.delete(app.id)) throw appNotFound();
         // Written after the delete so it is the last row of the app's chain; the log outlives the app.
         audit.record({

@@ -101,6 +101,8 @@ export interface MfaService {
 
   /** Destroys the account's factor secrets and deletes its factors; call in the account's delete transaction. */
   forgetUser(appId: string, userId: string): void;
+  /** The same for every account of the app; call in the app's delete transaction. */
+  forgetApp(appId: string): void;
 }
 
 interface MfaDeps {
@@ -434,6 +436,11 @@ export function createMfaService(deps: MfaDeps): MfaService {
       const ids = store.secretIdsOfUser(appId, userId);
       store.deleteFactorsOfUser(appId, userId);
       store.deleteRecoveryCodes(appId, userId);
+      if (ids.length > 0) vault.destroy(ids);
+    },
+    forgetApp(appId) {
+      const ids = store.secretIdsOfApp(appId);
+      store.deleteFactorsOfApp(appId);
       if (ids.length > 0) vault.destroy(ids);
     },
   };

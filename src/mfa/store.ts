@@ -72,6 +72,17 @@ export function createMfaStore(db: Db) {
         .all()
         .map((r) => r.secretId);
     },
+    secretIdsOfApp(appId: string): string[] {
+      return db
+        .select({ secretId: mfaFactors.secretId })
+        .from(mfaFactors)
+        .where(eq(mfaFactors.appId, appId))
+        .all()
+        .map((r) => r.secretId);
+    },
+    deleteFactorsOfApp(appId: string): void {
+      db.delete(mfaFactors).where(eq(mfaFactors.appId, appId)).run();
+    },
     deleteFactorsOfUser(appId: string, userId: string): void {
       db.delete(mfaFactors)
         .where(and(eq(mfaFactors.appId, appId), eq(mfaFactors.userId, userId)))

@@ -271,6 +271,7 @@ describe("all or nothing", () => {
         keys: failingKeys,
         directory: deps.directory,
         log: deps.log,
+        mfa: deps.mfa,
       }),
     });
     const before = snapshot();

@@ -253,3 +253,17 @@ describe("DELETE /users/{user_id}/factors/{factor_id}", () => {
       expect(queryRow(ctx, "SELECT id FROM vault_secrets WHERE id = ?", id)).toBeUndefined();
   });
 });
+
+describe("deleting the app", () => {
+  test("destroys every factor's sealed secret with it", async () => {
+    await provision();
+    const member = await createEndUser(ctx, app, "milo");
+    await provision(m2m, member.id);
+    const sealed = ctx.deps.db.$client.query("SELECT count(*) AS n FROM vault_secrets WHERE aad LIKE ?");
+    expect(sealed.get(`mfa_factor:${app.id}:%`)).toEqual({ n: 2 });
+    const res = await ctx.call("DELETE", "/v1/apps/{app_id}", { params: { app_id: app.id } });
+    expect(res.status).toBe(204);
+    expect(sealed.get(`mfa_factor:${app.id}:%`)).toEqual({ n: 0 });
+    expect(queryRows(ctx, "SELECT * FROM mfa_factors WHERE app_id = ?", app.id)).toHaveLength(0);
+  });
+});
