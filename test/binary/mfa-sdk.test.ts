@@ -1,8 +1,9 @@
 /**
  * @module MFA end to end through the compiled binary with the official SDK (`@productcraft/heimdall` 0.4.1):
- * enrol → sign-in challenge → verify → step-up → recover → disable. The SDK 0.4.1 has no MFA methods (its
- * `auth.signin` only types the challenge), so the SDK signs up, signs in, refreshes and verifies tokens, and
- * the MFA routes are called over plain HTTP; codes come from `otpauth` reading the enrolment's URI.
+ * enrol → sign-in challenge → verify → step-up → recover (and regenerate) → disable. The SDK 0.4.1 has no
+ * MFA methods (its `auth.signin` only types the challenge), so the SDK signs up, signs in, refreshes and
+ * verifies tokens, and the MFA routes are called over plain HTTP; codes come from `otpauth` reading the
+ * enrolment's URI.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Heimdall } from "@productcraft/heimdall";
@@ -175,6 +176,35 @@ describe("@productcraft/heimdall 0.4.1: MFA through the binary", () => {
     });
     expect(reused.status).toBe(401);
     expectErrorShape(reused.body, "MFA_CODE_INVALID");
+
+    // After a recovery the user regenerates the set: the old codes stop working, the new ones work.
+    const regenerated = await send<{ recovery_codes: string[] }>(
+      "POST",
+      "/me/mfa/recovery-codes/regenerate",
+      undefined,
+      recovered.body.access_token,
+    );
+    expect(regenerated.status).toBe(200);
+    expectResponseMatches(
+      "heimdall",
+      "POST",
+      "/{app_slug}/v1/me/mfa/recovery-codes/regenerate",
+      200,
+      regenerated.body,
+    );
+    expect(regenerated.body.recovery_codes).toHaveLength(10);
+    const stale = await send<unknown>("POST", "/auth/mfa/recover", {
+      mfa_token: again.mfa_token,
+      recovery_code: recoveryCodes[1],
+    });
+    expect(stale.status).toBe(401);
+    expectErrorShape(stale.body, "MFA_CODE_INVALID");
+    const fresh = await send<{ access_token: string }>("POST", "/auth/mfa/recover", {
+      mfa_token: again.mfa_token,
+      recovery_code: regenerated.body.recovery_codes[0],
+    });
+    expect(fresh.status).toBe(200);
+    expect((await consumer.verifyToken(fresh.body.access_token)).amr).toEqual(["pwd", "recovery_code"]);
 
     // Disable with the freshly recovered session (a recent authentication): the next sign-in is password-only.
     const disabled = await send<unknown>(
