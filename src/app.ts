@@ -3,7 +3,6 @@ import { Elysia } from "elysia";
 import { apiKeysRoutes } from "./api-keys/routes.ts";
 import { appsRoutes } from "./apps/routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
-import { mfaSigninRoutes } from "./auth/mfa-routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { codesRoutes } from "./codes/routes.ts";
 import { AccessDenied } from "./core/access-denied.ts";
@@ -147,7 +146,6 @@ export function createApp(deps: Deps) {
     .use(keysAdminRoutes(deps))
     .use(discoveryRoutes(deps))
     .use(authRoutes(deps))
-    .use(mfaSigninRoutes(deps))
     .use(meRoutes(deps))
     .use(mfaRoutes(deps))
     .use(verifyRoutes(deps))

@@ -20,6 +20,10 @@ export interface AuthConfig {
   allowed_redirect_origins: string[];
   /** Appliance field: when true, Consumer signup needs a PAK allowed `heimdall.signup.create`. */
   signup_requires_pak: boolean;
+  /** Appliance field: every account must sign in with a second factor (one without enrols at sign-in). */
+  mfa_required: boolean;
+  /** Appliance field: accounts holding one of these roles must, as with `mfa_required`. */
+  mfa_required_roles: string[];
 }
 
 export const AUTH_CONFIG_DEFAULTS: Readonly<AuthConfig> = Object.freeze({
@@ -39,6 +43,8 @@ export const AUTH_CONFIG_DEFAULTS: Readonly<AuthConfig> = Object.freeze({
   oauth_link_policy: "confirm",
   allowed_redirect_origins: [],
   signup_requires_pak: false,
+  mfa_required: false,
+  mfa_required_roles: [],
 });
 
 export const AUTH_CONFIG_FIELDS = Object.keys(AUTH_CONFIG_DEFAULTS) as (keyof AuthConfig)[];
@@ -128,6 +134,12 @@ export const authConfigPatchSchema = z.object({
     .transform(unique)
     .optional(),
   signup_requires_pak: z.boolean().optional(),
+  mfa_required: z.boolean().optional(),
+  mfa_required_roles: z
+    .array(z.string().regex(/^[a-z][a-z0-9_-]{1,47}$/, "must be a role slug"))
+    .max(MAX_LIST)
+    .transform(unique)
+    .optional(),
 });
 
 export type AuthConfigPatch = z.output<typeof authConfigPatchSchema>;

@@ -18,6 +18,19 @@ export const stepUpSchema = z.object({
   code: z.union([totpCode, recoveryCode], { error: "must be a 6-digit code or a 16-hex recovery code" }),
 });
 
+/** The enrolment a required-MFA sign-in allows (appliance addition): start, then confirm with two codes. */
+export const mfaEnrollSchema = z.object({
+  mfa_token: mfaToken,
+  label: z.string().trim().min(1).max(64).optional(),
+});
+export const mfaEnrollConfirmSchema = z.object({
+  mfa_token: mfaToken,
+  factor_id: z.string().min(1).max(64),
+  codes: z.array(totpCode).length(2),
+});
+
+export type MfaEnrollInput = z.output<typeof mfaEnrollSchema>;
+export type MfaEnrollConfirmInput = z.output<typeof mfaEnrollConfirmSchema>;
 export type MfaVerifyInput = z.output<typeof mfaVerifySchema>;
 export type MfaRecoverInput = z.output<typeof mfaRecoverSchema>;
 
@@ -33,6 +46,8 @@ export interface MfaChallengeResponse {
   mfa_token: string;
   expires_at: string;
   factors: MfaChallengeFactor[];
+  /** Appliance addition, on an enrolment challenge only: the app requires MFA and the account has none. */
+  enrollment_required?: true;
 }
 
 /** `StepUpResponseDto`. */

@@ -13,11 +13,13 @@ import type { AuditWriter } from "../audit/writer.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { type Clock, iso, MINUTE, SECOND } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
-import { fail } from "../core/errors.ts";
+import { fail, HeimdallError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { EventEmitter } from "../events/emit.ts";
+import type { ConfirmEnrollmentResponseDto, StartEnrollmentResponseDto } from "../mfa/model.ts";
+import type { MfaService } from "../mfa/service.ts";
 import { headersOf, type Limit, type RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { SessionRow } from "../sessions/store.ts";
@@ -26,11 +28,13 @@ import { createUserStore } from "../users/store.ts";
 import type {
   MfaChallengeFactor,
   MfaChallengeResponse,
+  MfaEnrollConfirmInput,
+  MfaEnrollInput,
   MfaRecoverInput,
   MfaVerifyInput,
   StepUpResponse,
 } from "./mfa-model.ts";
-import { createMfaChallengeStore } from "./mfa-store.ts";
+import { createMfaChallengeStore, type MfaChallengeRow } from "./mfa-store.ts";
 import { type TokenResponse, tokenResponse } from "./model.ts";
 
 export const MFA_LIMITS = {
@@ -67,12 +71,28 @@ export interface MfaSigninServiceDeps {
   sessions: SessionService;
   tokens: Pick<TokenService, "issueEndUser">;
   rateLimiter: RateLimiter;
-  mfa: MfaChecks;
+  mfa: MfaChecks & Pick<MfaService, "startEnrollment" | "confirmEnrollment">;
 }
 
 export interface MfaSigninService {
-  /** Opens a challenge for an account whose password was just proved; call inside the sign-in's tx. */
-  challenge(app: AppRef, userId: string, factors: MfaChallengeFactor[]): MfaChallengeResponse;
+  /**
+   * Opens a challenge for an account whose password was just proved; call inside the sign-in's tx.
+   * `enroll`: the app requires MFA and the account has no factor; the token only allows enrolment.
+   */
+  challenge(
+    app: AppRef,
+    userId: string,
+    factors: MfaChallengeFactor[],
+    purpose?: "signin" | "enroll",
+  ): MfaChallengeResponse;
+  /** Starts a TOTP enrolment with an enrolment challenge's token. */
+  enrollStart(app: AppRef, input: MfaEnrollInput, meta: CallMeta): Promise<StartEnrollmentResponseDto>;
+  /** Confirms it with two consecutive codes: the factor is enabled and the sign-in completes. */
+  enrollConfirm(
+    app: AppRef,
+    input: MfaEnrollConfirmInput,
+    meta: CallMeta,
+  ): Promise<TokenResponse & Pick<ConfirmEnrollmentResponseDto, "recovery_codes">>;
   verify(app: AppRef, input: MfaVerifyInput, meta: CallMeta): Promise<TokenResponse>;
   recover(app: AppRef, input: MfaRecoverInput, meta: CallMeta): Promise<TokenResponse>;
   stepUp(
@@ -103,19 +123,18 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
   const stepUpKey = (sessionId: string) => `mfa-stepup-fail:${sessionId}`;
   const actor = (userId: string) => ({ type: "end_user" as const, id: userId });
 
-  async function complete(
+  /** The live challenge of `purpose` behind `mfaToken` on this app, or the one dead-token answer. */
+  function liveChallenge(
     app: AppRef,
     mfaToken: string,
-    method: typeof AMR_TOTP | typeof AMR_RECOVERY,
-    check: (userId: string) => boolean,
-    meta: CallMeta,
-  ): Promise<TokenResponse> {
-    const now = clock.now();
+    purpose: "signin" | "enroll",
+    now: number,
+  ): MfaChallengeRow {
     const challenge = store.byTokenHash(sha256Hex(mfaToken));
     if (
       !challenge ||
       challenge.appId !== app.id ||
-      challenge.purpose !== "signin" ||
+      challenge.purpose !== purpose ||
       challenge.consumedAt !== null ||
       challenge.expiresAt <= now
     ) {
@@ -127,91 +146,132 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
         "Too many wrong codes for this sign-in; sign in again",
       );
     }
+    return challenge;
+  }
+
+  /** The challenge's account if still active; otherwise the challenge is spent and the answer is a dead token. */
+  function activeUser(app: AppRef, challenge: MfaChallengeRow, now: number, meta: CallMeta) {
     const user = users.byId(app.id, challenge.userId);
-    if (user?.status !== "active") {
-      tx(db, () => {
-        store.consume(challenge.id, now);
-        audit.record({
-          appId: app.id,
-          action: "user.signin_failed",
-          resourceType: "end_user",
-          resourceId: challenge.userId,
-          actor: actor(challenge.userId),
-          details: { reason: "account_suspended", stage: "mfa", status: user?.status ?? "deleted" },
-          meta,
-        });
+    if (user?.status === "active") return user;
+    tx(db, () => {
+      store.consume(challenge.id, now);
+      audit.record({
+        appId: app.id,
+        action: "user.signin_failed",
+        resourceType: "end_user",
+        resourceId: challenge.userId,
+        actor: actor(challenge.userId),
+        details: { reason: "account_suspended", stage: "mfa", status: user?.status ?? "deleted" },
+        meta,
       });
-      throw deadToken();
+    });
+    throw deadToken();
+  }
+
+  /** Opens the session a completed challenge earns; null when a racing request consumed it first. */
+  function openSession(
+    app: AppRef,
+    challenge: MfaChallengeRow,
+    role: string,
+    amr: string[],
+    now: number,
+    meta: CallMeta,
+  ) {
+    if (!store.consume(challenge.id, now)) return null;
+    const config = apps.authConfigOf(app.id);
+    const result = sessions.create({
+      appId: app.id,
+      userId: challenge.userId,
+      amr,
+      mfaAt: now,
+      durationMinutes: config.session_duration_minutes,
+      maxSessions: config.max_sessions,
+      meta,
+    });
+    audit.record({
+      appId: app.id,
+      action: "user.signed_in",
+      resourceType: "end_user",
+      resourceId: challenge.userId,
+      actor: actor(challenge.userId),
+      details: {
+        session_id: result.session.id,
+        amr,
+        ...(challenge.purpose === "enroll" ? { enrolled: true } : {}),
+      },
+      meta,
+    });
+    return { ...result, role };
+  }
+
+  /** Counts a wrong code on the challenge (audited; the fifth kills it); call inside a transaction. */
+  function recordWrongCode(app: AppRef, challenge: MfaChallengeRow, method: string, meta: CallMeta): number {
+    const n = store.addAttempt(challenge.id);
+    const dead = n >= MFA_LIMITS.attemptsPerChallenge;
+    audit.record({
+      appId: app.id,
+      action: "user.signin_failed",
+      resourceType: "end_user",
+      resourceId: challenge.userId,
+      actor: actor(challenge.userId),
+      details: { reason: "wrong_mfa_code", method, attempts: n, locked: dead },
+      meta,
+    });
+    if (dead) {
+      audit.record({
+        appId: app.id,
+        action: "user.mfa.challenge_locked",
+        resourceType: "end_user",
+        resourceId: challenge.userId,
+        actor: { type: "system", id: null },
+        details: { attempts: n },
+        meta,
+      });
     }
-    const perAccount = rateLimiter.peek(accountFailures(app.id, user.id));
+    return n;
+  }
+
+  /** After a wrong code: counts it for the account too and answers 401, or 429 once the challenge is dead. */
+  function refuseWrongCode(app: AppRef, challenge: MfaChallengeRow, attempts: number, now: number): never {
+    rateLimiter.hit(accountFailures(app.id, challenge.userId));
+    if (attempts >= MFA_LIMITS.attemptsPerChallenge) {
+      throw locked(
+        seconds(challenge.expiresAt - now),
+        "Too many wrong codes for this sign-in; sign in again",
+      );
+    }
+    throw wrongCode();
+  }
+
+  /** Wrong codes per account across challenges: past the limit even a right code waits (429). */
+  function assertAccountNotLocked(appId: string, userId: string): void {
+    const perAccount = rateLimiter.peek(accountFailures(appId, userId));
     if (perAccount.remaining === 0) {
       throw fail("MFA_LOCKED", {
         headers: { ...headersOf(perAccount), "retry-after": String(perAccount.resetSeconds) },
       });
     }
+  }
 
-    const config = apps.authConfigOf(app.id);
-    const amr = ["pwd", method];
+  async function complete(
+    app: AppRef,
+    mfaToken: string,
+    method: typeof AMR_TOTP | typeof AMR_RECOVERY,
+    check: (userId: string) => boolean,
+    meta: CallMeta,
+  ): Promise<TokenResponse> {
+    const now = clock.now();
+    const challenge = liveChallenge(app, mfaToken, "signin", now);
+    const user = activeUser(app, challenge, now, meta);
+    assertAccountNotLocked(app.id, user.id);
     // The check, its write (replay step, spent code) and the session commit together.
     const outcome = tx(db, () => {
-      if (!check(user.id)) {
-        const n = store.addAttempt(challenge.id);
-        const dead = n >= MFA_LIMITS.attemptsPerChallenge;
-        audit.record({
-          appId: app.id,
-          action: "user.signin_failed",
-          resourceType: "end_user",
-          resourceId: user.id,
-          actor: actor(user.id),
-          details: { reason: "wrong_mfa_code", method, attempts: n, locked: dead },
-          meta,
-        });
-        if (dead) {
-          audit.record({
-            appId: app.id,
-            action: "user.mfa.challenge_locked",
-            resourceType: "end_user",
-            resourceId: user.id,
-            actor: { type: "system", id: null },
-            details: { attempts: n },
-            meta,
-          });
-        }
-        return { failed: n } as const;
-      }
+      if (!check(user.id)) return { failed: recordWrongCode(app, challenge, method, meta) };
       // A racing request with the same token may have won; then this one gets the dead-token answer.
-      if (!store.consume(challenge.id, now)) return null;
-      const result = sessions.create({
-        appId: app.id,
-        userId: user.id,
-        amr,
-        mfaAt: now,
-        durationMinutes: config.session_duration_minutes,
-        maxSessions: config.max_sessions,
-        meta,
-      });
-      audit.record({
-        appId: app.id,
-        action: "user.signed_in",
-        resourceType: "end_user",
-        resourceId: user.id,
-        actor: actor(user.id),
-        details: { session_id: result.session.id, amr },
-        meta,
-      });
-      return { ...result, role: user.role };
+      return { opened: openSession(app, challenge, user.role, ["pwd", method], now, meta) };
     });
-    if (outcome && "failed" in outcome && outcome.failed !== undefined) {
-      rateLimiter.hit(accountFailures(app.id, user.id));
-      if (outcome.failed >= MFA_LIMITS.attemptsPerChallenge) {
-        throw locked(
-          seconds(challenge.expiresAt - now),
-          "Too many wrong codes for this sign-in; sign in again",
-        );
-      }
-      throw wrongCode();
-    }
-    const opened = outcome;
+    if (outcome.failed !== undefined) refuseWrongCode(app, challenge, outcome.failed, now);
+    const opened = outcome.opened;
     if (!opened) throw deadToken();
     rateLimiter.reset(accountFailures(app.id, user.id).key);
     const access = await accessFor(app, opened.session, opened.role);
@@ -226,7 +286,7 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
     );
 
   return {
-    challenge(app, userId, factors) {
+    challenge(app, userId, factors, purpose = "signin") {
       const now = clock.now();
       const token = crypto.randomUUID();
       const expiresAt = now + MFA_LIMITS.challengeTtl;
@@ -235,7 +295,7 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
         appId: app.id,
         userId,
         tokenHash: sha256Hex(token),
-        purpose: "signin",
+        purpose,
         attempts: 0,
         expiresAt,
         consumedAt: null,
@@ -246,7 +306,50 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
         mfa_token: token,
         expires_at: iso(expiresAt),
         factors: factors.map(({ id, type, label }) => ({ id, type, label })),
+        ...(purpose === "enroll" ? { enrollment_required: true as const } : {}),
       };
+    },
+
+    enrollStart(app, input, meta) {
+      const now = clock.now();
+      const challenge = liveChallenge(app, input.mfa_token, "enroll", now);
+      const user = activeUser(app, challenge, now, meta);
+      // The challenge stands in for a session: it is the proof of the password a moment ago.
+      const caller = { appId: app.id, userId: user.id, sessionId: challenge.id };
+      return mfa.startEnrollment(
+        caller,
+        { type: "totp", ...(input.label ? { label: input.label } : {}) },
+        meta,
+      );
+    },
+
+    async enrollConfirm(app, input, meta) {
+      const now = clock.now();
+      const challenge = liveChallenge(app, input.mfa_token, "enroll", now);
+      const user = activeUser(app, challenge, now, meta);
+      assertAccountNotLocked(app.id, user.id);
+      const caller = { appId: app.id, userId: user.id, sessionId: challenge.id };
+      let confirmed: ConfirmEnrollmentResponseDto;
+      try {
+        confirmed = mfa.confirmEnrollment(caller, input.factor_id, { codes: input.codes }, meta);
+      } catch (err) {
+        if (err instanceof HeimdallError && err.code === "MFA_ENROLLMENT_CODES_INVALID") {
+          const attempts = tx(db, () => recordWrongCode(app, challenge, AMR_TOTP, meta));
+          rateLimiter.hit(accountFailures(app.id, user.id));
+          if (attempts >= MFA_LIMITS.attemptsPerChallenge) {
+            throw locked(
+              seconds(challenge.expiresAt - now),
+              "Too many wrong codes for this sign-in; sign in again",
+            );
+          }
+        }
+        throw err;
+      }
+      // The factor is enabled now; should a racing request have spent the challenge, a normal sign-in works.
+      const opened = tx(db, () => openSession(app, challenge, user.role, ["pwd", AMR_TOTP], now, meta));
+      if (!opened) throw deadToken();
+      const access = await accessFor(app, opened.session, opened.role);
+      return { ...tokenResponse(access, opened.refreshToken), recovery_codes: confirmed.recovery_codes };
     },
 
     verify(app, input, meta) {

@@ -1,4 +1,7 @@
-/** @module Consumer routes for sign-up, sign-in, refresh and logout: thin handlers over AuthService. */
+/**
+ * @module Consumer routes for sign-up, sign-in, refresh and logout (AuthService), and the sign-in's MFA
+ * challenge, the enrolment a required-MFA sign-in allows, and step-up (MfaSigninService): thin handlers.
+ */
 
 import { Elysia } from "elysia";
 import { authorize } from "../access/authorize.ts";
@@ -11,6 +14,13 @@ import { validate } from "../http/body.ts";
 import { bearerToken, consumerGuards } from "../http/consumer.ts";
 import { callMeta } from "../http/guards.ts";
 import { appNotFound } from "../verify/consumer-resolver.ts";
+import {
+  mfaEnrollConfirmSchema,
+  mfaEnrollSchema,
+  mfaRecoverSchema,
+  mfaVerifySchema,
+  stepUpSchema,
+} from "./mfa-model.ts";
 import { logoutSchema, refreshSchema, signinSchema, signupSchema } from "./model.ts";
 import type { SignupPak } from "./service.ts";
 
@@ -84,5 +94,55 @@ export function authRoutes(deps: Deps) {
         set.status = 204;
       },
       { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/auth/mfa/verify",
+      async ({ app, meta, body, set }) => {
+        const input = validate(mfaVerifySchema, body);
+        noStore(set.headers);
+        return deps.mfaSignin.verify(app, input, meta);
+      },
+      { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/auth/mfa/recover",
+      async ({ app, meta, body, set }) => {
+        const input = validate(mfaRecoverSchema, body);
+        noStore(set.headers);
+        return deps.mfaSignin.recover(app, input, meta);
+      },
+      { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/auth/mfa/enroll",
+      async ({ app, meta, body, set }) => {
+        const input = validate(mfaEnrollSchema, body);
+        noStore(set.headers);
+        set.status = 201;
+        return deps.mfaSignin.enrollStart(app, input, meta);
+      },
+      { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/auth/mfa/enroll/confirm",
+      async ({ app, meta, body, set }) => {
+        const input = validate(mfaEnrollConfirmSchema, body);
+        noStore(set.headers);
+        return deps.mfaSignin.enrollConfirm(app, input, meta);
+      },
+      { consumer: true },
+    )
+    .post(
+      "/:app_slug/v1/me/mfa/step-up",
+      ({ app, meta, body, endUser }) => {
+        const input = validate(stepUpSchema, body);
+        return deps.mfaSignin.stepUp(
+          app,
+          { userId: endUser.userId, sessionId: endUser.sessionId },
+          input.code,
+          meta,
+        );
+      },
+      { endUser: true },
     );
 }

@@ -287,8 +287,11 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         throttle.succeeded(throttled);
         store.recordSuccess(user.id, clock.now());
         const factors = mfa.enabledFactors(app.id, user.id);
-        if (factors.length > 0) {
-          const challenge = mfaSignin.challenge(app, user.id, factors);
+        // An account the app requires MFA of, with no factor yet, may only enrol (docs/decisions.md).
+        const mustEnroll =
+          factors.length === 0 && (config.mfa_required || config.mfa_required_roles.includes(current.role));
+        if (factors.length > 0 || mustEnroll) {
+          const challenge = mfaSignin.challenge(app, user.id, factors, mustEnroll ? "enroll" : "signin");
           audit.record({
             appId: app.id,
             action: "user.signin_mfa_challenged",
@@ -297,6 +300,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
             actor: endUserActor(user.id),
             details: {
               factors: factors.length,
+              purpose: mustEnroll ? "enroll" : "signin",
               expires_at: challenge.expires_at,
               identifier_type: byEmail ? "email" : "username",
             },

@@ -130,6 +130,59 @@ export const reauthenticationSchema = component(
   }),
 );
 
+/** `POST /{app_slug}/v1/auth/mfa/enroll` and `…/enroll/confirm` (appliance additions; `auth/mfa-model.ts`). */
+const mfaEnrollRequestSchema = component(
+  "MfaEnrollRequest",
+  z.object({
+    mfa_token: z
+      .string()
+      .meta({ description: "The `mfa_token` of a sign-in answered with `enrollment_required: true`." }),
+    label: z.string().max(64).optional(),
+  }),
+);
+
+const mfaEnrollStartSchema = component(
+  "MfaEnrollStart",
+  z.object({
+    factor: z.object({
+      id: z.string(),
+      type: z.string(),
+      label: z.string().nullable(),
+      enabled: z.boolean(),
+      created_at: isoDate,
+      enabled_at: isoDate.nullable(),
+    }),
+    enrollment: z.object({
+      otpauth_uri: z.string(),
+      secret: z.string().meta({ description: "The TOTP secret in Base32." }),
+      qr_data_url: z.string(),
+      algorithm: z.string(),
+      digits: z.int(),
+      period: z.int(),
+    }),
+  }),
+);
+
+const mfaEnrollConfirmRequestSchema = component(
+  "MfaEnrollConfirmRequest",
+  z.object({
+    mfa_token: z.string(),
+    factor_id: z.string(),
+    codes: z.array(z.string()).length(2).meta({ description: "Two consecutive 6-digit TOTP codes." }),
+  }),
+);
+
+const mfaEnrollTokensSchema = component(
+  "MfaEnrollTokens",
+  z.object({
+    access_token: z.string(),
+    refresh_token: z.string(),
+    token_type: z.literal("Bearer"),
+    expires_in: z.number(),
+    recovery_codes: z.array(z.string()).meta({ description: "Shown once: 10 single-use recovery codes." }),
+  }),
+);
+
 /** The wire error of every route but the token endpoint (docs/architecture.md, "Wire"; `http/errors.ts`). */
 const errorSchema = component(
   "Error",
@@ -346,11 +399,37 @@ const KNOWN: Record<string, OperationDoc> = {
       ...ERROR_RESPONSES,
     },
   },
+  "POST /{app_slug}/v1/auth/mfa/enroll": {
+    operationId: "mfaEnrollAtSignin",
+    summary: "Start the TOTP enrolment a required-MFA sign-in allows (appliance addition)",
+    description:
+      "When the app requires MFA (`mfa_required`, or the account's role in `mfa_required_roles`) and the account has no enabled factor, a correct password answers the challenge with `factors: []` and `enrollment_required: true`. Its `mfa_token` starts a pending TOTP factor here (the secret, the otpauth URI and a QR code), then `POST …/auth/mfa/enroll/confirm` enables it and completes the sign-in. A dead, expired or foreign token is 401 `MFA_TOKEN_INVALID`.",
+    requestBody: { required: true, ...jsonContent(mfaEnrollRequestSchema) },
+    responses: {
+      "201": {
+        description: "The pending factor and its enrolment data",
+        ...jsonContent(mfaEnrollStartSchema),
+      },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "POST /{app_slug}/v1/auth/mfa/enroll/confirm": {
+    operationId: "mfaEnrollConfirmAtSignin",
+    summary: "Confirm the enrolment with two consecutive codes and finish the sign-in (appliance addition)",
+    description:
+      'Enables the factor and answers the token pair (`amr` `["pwd","totp"]`, `mfa_at` now) with the recovery codes, shown once. Wrong codes are 400 `MFA_ENROLLMENT_CODES_INVALID` and count against the challenge (five kill it: 429 `MFA_LOCKED`).',
+    requestBody: { required: true, ...jsonContent(mfaEnrollConfirmRequestSchema) },
+    responses: {
+      "200": { description: "Tokens and the recovery codes", ...jsonContent(mfaEnrollTokensSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
 };
 
 const PUBLIC_PLATFORM = new Set(["POST /v1/auth/signin"]);
 /** Consumer routes that take no bearer credential: the sign-in family carries its proof in the body. */
-const PUBLIC_CONSUMER = /^POST \/\{[^}]+\}\/v1\/auth\/(signup|signin|refresh|logout)$/;
+const PUBLIC_CONSUMER =
+  /^POST \/\{[^}]+\}\/v1\/auth\/(signup|signin|refresh|logout|mfa\/verify|mfa\/recover|mfa\/enroll|mfa\/enroll\/confirm)$/;
 const TOKEN_ENDPOINT = /^POST \/\{[^}]+\}\/v1\/oauth\/token$/;
 /** Introspection: an M2M client's credentials (RFC 7662) or the contract's Bearer self-introspection. */
 const INTROSPECTION = /^POST \/\{[^}]+\}\/v1\/oauth\/introspect$/;

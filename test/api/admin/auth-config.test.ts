@@ -21,6 +21,8 @@ const DEFAULTS = {
   oauth_link_policy: "confirm",
   allowed_redirect_origins: [],
   signup_requires_pak: false,
+  mfa_required: false,
+  mfa_required_roles: [],
 };
 
 let ctx: TestContext;
@@ -166,6 +168,8 @@ describe("PATCH", () => {
     ["session_duration_minutes null", { session_duration_minutes: null }, "session_duration_minutes"],
     ["signup_enabled as string", { signup_enabled: "true" }, "signup_enabled"],
     ["signup_requires_pak as number", { signup_requires_pak: 1 }, "signup_requires_pak"],
+    ["mfa_required as string", { mfa_required: "yes" }, "mfa_required"],
+    ["mfa_required_roles not slugs", { mfa_required_roles: ["Admin"] }, "mfa_required_roles.0"],
     ["oauth_link_policy unknown", { oauth_link_policy: "sometimes" }, "oauth_link_policy"],
     ["signup_default_role upper case", { signup_default_role: "Member" }, "signup_default_role"],
     ["signup_default_role one char", { signup_default_role: "m" }, "signup_default_role"],

@@ -6,10 +6,11 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { Secret } from "otpauth";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { endUserSessions, events, mfaChallenges, mfaRecoveryCodes } from "../../../src/db/schema.ts";
-import { GOOD_PASSWORD, signUp, verifyPrimaryEmail } from "../../support/end-users.ts";
+import { GOOD_PASSWORD, setAuthConfig, signUp, verifyPrimaryEmail } from "../../support/end-users.ts";
 import { auditRows, createApp, type TestApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
@@ -340,5 +341,138 @@ describe("no bypass", () => {
     expect(sessionsOf(u.userId)).toHaveLength(before);
     const failed = auditRows(ctx, { app_id: app.id, action: "user.signin_failed", resource_id: u.userId });
     expect(failed.at(-1)!.details).toMatchObject({ reason: "account_suspended", stage: "mfa" });
+  });
+});
+
+describe("MFA required by the app (mfa_required, mfa_required_roles)", () => {
+  let strict: TestApp;
+  beforeAll(async () => {
+    strict = await createApp(ctx, "mfa-required");
+  });
+
+  const enroll = (body: Record<string, unknown>) =>
+    ctx.call("POST", "/{app_slug}/v1/auth/mfa/enroll", {
+      params: { app_slug: strict.slug },
+      body,
+      auth: null,
+      unchecked: true,
+    });
+  const confirm = (body: Record<string, unknown>) =>
+    ctx.call("POST", "/{app_slug}/v1/auth/mfa/enroll/confirm", {
+      params: { app_slug: strict.slug },
+      body,
+      auth: null,
+      unchecked: true,
+    });
+
+  test("the config fields default off, and read back once set", async () => {
+    const before = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", { params: { app_id: strict.id } });
+    expect(before.status).toBe(200);
+    expect(before.body).toMatchObject({ mfa_required: false, mfa_required_roles: [] });
+    await setAuthConfig(ctx, strict.id, { mfa_required_roles: ["admin"] });
+    const after = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", { params: { app_id: strict.id } });
+    expect(after.body).toMatchObject({ mfa_required: false, mfa_required_roles: ["admin"] });
+    const bad = await ctx.call("PATCH", "/v1/apps/{app_id}/auth-config", {
+      params: { app_id: strict.id },
+      body: { mfa_required_roles: ["Not A Role"] },
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  test("a role in mfa_required_roles gets an enrolment challenge; other roles sign in as before", async () => {
+    await signUp(ctx, strict.slug, {
+      username: "member1",
+      email: "member1@example.test",
+      password: GOOD_PASSWORD,
+    });
+    const member = await signinRaw(ctx, strict, "member1");
+    expect(member.status).toBe(200);
+    expect(member.body.access_token).toBeString();
+
+    const boss = await signUp(ctx, strict.slug, {
+      username: "boss",
+      email: "boss@example.test",
+      password: GOOD_PASSWORD,
+    });
+    ctx.deps.db.$client.query("UPDATE end_users SET role = 'admin' WHERE id = ?").run(boss.userId);
+    const res = await signinRaw(ctx, strict, "boss");
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ mfa_required: true, factors: [], enrollment_required: true });
+    expect(challengeRow(res.body.mfa_token)!.purpose).toBe("enroll");
+  });
+
+  test("mfa_required: enrol with the challenge, confirm with two codes, get tokens and recovery codes", async () => {
+    await setAuthConfig(ctx, strict.id, { mfa_required: true });
+    const u = await signUp(ctx, strict.slug, {
+      username: "newbie",
+      email: "newbie@example.test",
+      password: GOOD_PASSWORD,
+    });
+    const sessionsBefore = sessionsOf(u.userId).length;
+    const signin = await signinRaw(ctx, strict, "newbie");
+    expect(signin.body).toMatchObject({ mfa_required: true, factors: [], enrollment_required: true });
+    const token = signin.body.mfa_token as string;
+
+    // The enrolment token does not complete a sign-in by itself.
+    const asSignin = await verify(ctx, strict, token, "123456");
+    expect(asSignin.status).toBe(401);
+    expect(asSignin.body.code).toBe("MFA_TOKEN_INVALID");
+
+    const started = await enroll({ mfa_token: token, label: "phone" });
+    expect(started.status).toBe(201);
+    expect(started.body.factor).toMatchObject({ type: "totp", label: "phone", enabled: false });
+    expect(started.body.enrollment.otpauth_uri).toStartWith("otpauth://totp/");
+    const secret = Secret.fromBase32(started.body.enrollment.secret);
+
+    const now = ctx.clock.now();
+    const wrong = await confirm({
+      mfa_token: token,
+      factor_id: started.body.factor.id,
+      codes: ["000000", "111111"],
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.code).toBe("MFA_ENROLLMENT_CODES_INVALID");
+    expect(challengeRow(token)!.attempts).toBe(1);
+
+    const done = await confirm({
+      mfa_token: token,
+      factor_id: started.body.factor.id,
+      codes: [codeAt(secret, now - STEP), codeAt(secret, now)],
+    });
+    expect(done.status).toBe(200);
+    expect(done.body.recovery_codes).toHaveLength(10);
+    const claims = claimsOf(done.body.access_token);
+    expect(claims.sub).toBe(u.userId);
+    expect(claims.amr).toEqual(["pwd", "totp"]);
+    expect(claims.mfa_at).toBe(Math.floor(now / SECOND));
+    expect(sessionsOf(u.userId)).toHaveLength(sessionsBefore + 1);
+
+    // Spent; and the next sign-in is an ordinary challenge against the new factor.
+    const reuse = await enroll({ mfa_token: token });
+    expect(reuse.status).toBe(401);
+    expect(reuse.body.code).toBe("MFA_TOKEN_INVALID");
+    ctx.clock.advance(STEP);
+    const next = await signinRaw(ctx, strict, "newbie");
+    expect(next.body.enrollment_required).toBeUndefined();
+    expect(next.body.factors).toEqual([{ id: started.body.factor.id, type: "totp", label: "phone" }]);
+    expect((await verify(ctx, strict, next.body.mfa_token, codeAt(secret, ctx.clock.now()))).status).toBe(
+      200,
+    );
+  });
+
+  test("a sign-in challenge cannot enrol, and an expired enrolment challenge is dead", async () => {
+    await setAuthConfig(ctx, strict.id, { mfa_required: true });
+    const u = await userWithFactor(ctx, strict, "enrolled");
+    const signinToken = await challenge(ctx, strict, u.username);
+    const res = await enroll({ mfa_token: signinToken });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe("MFA_TOKEN_INVALID");
+
+    await signUp(ctx, strict.slug, { username: "late", email: "late@example.test", password: GOOD_PASSWORD });
+    const late = await signinRaw(ctx, strict, "late");
+    ctx.clock.advance(5 * MINUTE);
+    const expired = await enroll({ mfa_token: late.body.mfa_token });
+    expect(expired.status).toBe(401);
+    expect(expired.body.code).toBe("MFA_TOKEN_INVALID");
   });
 });
