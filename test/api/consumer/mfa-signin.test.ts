@@ -94,6 +94,21 @@ describe("the challenge", () => {
     expect(JSON.stringify(audit[0]!.details)).not.toContain(res.body.mfa_token);
   });
 
+  test("the password stage is a success for the sign-in throttle: it clears the address's failures", async () => {
+    await userWithFactor(ctx, app, "throttled");
+    // Four wrong, the right one (a challenge), four wrong again: without the reset the pair would be at
+    // eight failures, past the default five, and the right password would be refused (429).
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 4; i++) {
+        const res = await signinRaw(ctx, app, "throttled", "a wrong password entirely");
+        expect(res.status).toBe(401);
+      }
+      const right = await signinRaw(ctx, app, "throttled");
+      expect(right.status).toBe(200);
+      expect(right.body.mfa_required).toBe(true);
+    }
+  });
+
   test("a wrong password is still INVALID_CREDENTIALS, with no challenge", async () => {
     await userWithFactor(ctx, app, "wrongpw");
     const res = await signinRaw(ctx, app, "wrongpw", "not the password at all");
