@@ -1,6 +1,7 @@
 /**
  * @module The second stage of an end-user sign-in (the `mfa_token` challenge and its completion with a TOTP
- * or recovery code) and step-up on a live session (docs/decisions.md, "MFA at sign-in and step-up").
+ * or recovery code) and step-up on a live session (docs/decisions.md, "MFA at sign-in, step-up and required MFA"), and the enrolment a required-MFA sign-in
+ * allows.
  *
  * A challenge is the proof that the password was right a moment ago: single-use, five minutes, bound to
  * the app and the account, stored as SHA-256. Guessing is bounded three ways: five wrong codes kill one
