@@ -317,4 +317,77 @@ describe("TOTP with Debian's oathtool against the compiled binary", () => {
     },
     TIMEOUT,
   );
+  test(
+    "an app that requires MFA: a user without a factor enrols at sign-in with oathtool's codes and gets tokens",
+    async () => {
+      const slug = "oath-required";
+      const app = await send<{ id: string }>(
+        "POST",
+        "/v1/apps",
+        { slug, display_name: "Oath Required" },
+        PAK,
+      );
+      expect(app.status).toBe(201);
+      const signup = await send<Tokens>("POST", `/${slug}/v1/auth/signup`, {
+        username: "liskov",
+        email: "liskov@example.test",
+        password: PASSWORD,
+      });
+      expect(signup.status).toBe(200);
+      const config = await send<{ mfa_required: boolean }>(
+        "PATCH",
+        `/v1/apps/${app.body.id}/auth-config`,
+        { mfa_required: true },
+        PAK,
+      );
+      expect(config.status).toBe(200);
+      expect(config.body.mfa_required).toBe(true);
+
+      const challenge = await send<Challenge & { enrollment_required?: boolean }>(
+        "POST",
+        `/${slug}/v1/auth/signin`,
+        { identifier: "liskov", password: PASSWORD },
+      );
+      expect(challenge.status).toBe(200);
+      expectResponseMatches("heimdall", "POST", "/{app_slug}/v1/auth/signin", 200, challenge.body);
+      expect(challenge.body).toMatchObject({ mfa_required: true, factors: [], enrollment_required: true });
+      expect(challenge.body).not.toHaveProperty("access_token");
+
+      const started = await send<Enrolment>("POST", `/${slug}/v1/auth/mfa/enroll`, {
+        mfa_token: challenge.body.mfa_token,
+      });
+      expect(started.status).toBe(201);
+      const uri = new URL(started.body.enrollment.otpauth_uri);
+      expect(decodeURIComponent(uri.pathname)).toBe("/Oath Required:liskov@example.test");
+      const secret = uri.searchParams.get("secret")!;
+      const t = await safeNow();
+      const done = await send<Tokens & { recovery_codes: string[] }>(
+        "POST",
+        `/${slug}/v1/auth/mfa/enroll/confirm`,
+        {
+          mfa_token: challenge.body.mfa_token,
+          factor_id: started.body.factor.id,
+          codes: [oathtool(secret, t - 30), oathtool(secret, t)],
+        },
+      );
+      expect(done.status).toBe(200);
+      expect(done.body.recovery_codes).toHaveLength(10);
+      const jwks = createRemoteJWKSet(new URL(`${baseUrl}/${slug}/v1/.well-known/jwks.json`));
+      const { payload } = await jwtVerify(done.body.access_token, jwks, {
+        issuer: `${baseUrl}/${slug}`,
+        audience: slug,
+      });
+      expect(payload.amr).toEqual(["pwd", "totp"]);
+      expect(typeof payload.mfa_at).toBe("number");
+
+      // The enrolment finished the challenge: its token is spent.
+      const spent = await send<unknown>("POST", `/${slug}/v1/auth/mfa/verify`, {
+        mfa_token: challenge.body.mfa_token,
+        code: oathtool(secret, t + 30),
+      });
+      expect(spent.status).toBe(401);
+      expectErrorShape(spent.body, "MFA_TOKEN_INVALID");
+    },
+    TIMEOUT,
+  );
 });
