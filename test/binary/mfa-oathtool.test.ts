@@ -1,8 +1,8 @@
 /**
  * @module TOTP against a generator nobody here wrote: the compiled binary enrols and signs in an end user
  * with codes computed by Debian's `oathtool` from the Base32 secret the enrolment returns, so the secret's
- * encoding, the otpauth URI and RFC 6238's parameters are proven outside our own code; a replayed code is
- * refused. The server's clock is real here.
+ * encoding, the otpauth URI and RFC 6238's parameters are proven outside our own code; Debian's `zbarimg`
+ * reads the enrolment's QR code; a replayed code is refused. The server's clock is real here.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -46,6 +46,19 @@ function oathtool(secret: string, at: number, hmac: "SHA1" | "SHA256" = "SHA1"):
   const code = run.stdout.toString().trim();
   expect(code).toMatch(/^\d{6}$/);
   return code;
+}
+
+/** The text of the QR code in a PNG, read by Debian's `zbarimg` (zbar-tools). */
+function zbarimg(png: Uint8Array): string {
+  const dir = mkdtempSync(join(tmpdir(), "heimdall-mfa-qr-"));
+  try {
+    writeFileSync(join(dir, "qr.png"), png);
+    const run = Bun.spawnSync(["zbarimg", "--quiet", "--raw", join(dir, "qr.png")]);
+    if (run.exitCode !== 0) throw new Error(`zbarimg exited ${run.exitCode}: ${run.stderr.toString()}`);
+    return run.stdout.toString().replace(/\n$/, "");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** docs/integrating.md's `recipe=name` block (the page's recipes are listed in test/binary/integrating.test.ts). */
@@ -150,6 +163,8 @@ describe("TOTP with Debian's oathtool against the compiled binary", () => {
       expect(e.qr_data_url.startsWith("data:image/png;base64,")).toBe(true);
       const png = Buffer.from(e.qr_data_url.slice("data:image/png;base64,".length), "base64");
       expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      // The QR code a phone scans says exactly the URI: decoded by Debian's zbarimg, another outside reader.
+      expect(zbarimg(png)).toBe(e.otpauth_uri);
 
       // Key URI Format: otpauth://totp/<issuer>:<account>?secret=…&issuer=…&algorithm=…&digits=…&period=…
       const uri = new URL(e.otpauth_uri);
