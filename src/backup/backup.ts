@@ -16,7 +16,7 @@ import { basename, dirname, join } from "node:path";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import type { Clock } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
-import type { Db } from "../db/client.ts";
+import { type Db, unreadable } from "../db/client.ts";
 import { JOURNAL } from "../db/migrations.ts";
 import * as schema from "../db/schema.ts";
 import { type MasterKeys, VaultError } from "../vault/master-key.ts";
@@ -111,10 +111,7 @@ export function backupProblem(file: string): string | null {
     if (table === 0) return "is a SQLite database but not a Heimdall one (it has no migrations table)";
     return null;
   } catch (err) {
-    const e = err as Error & { code?: string };
-    if (e.code === "SQLITE_NOTADB") return "is not a SQLite database";
-    if (e.code?.startsWith("SQLITE_CORRUPT")) return "is corrupt (database disk image is malformed)";
-    return `cannot be read (${e.message})`;
+    return unreadable(err);
   } finally {
     db?.close();
   }

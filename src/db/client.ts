@@ -77,10 +77,7 @@ function readableProblem(file: string): string | null {
       ? null
       : `is corrupt (quick_check: ${check?.quick_check ?? "no answer"})`;
   } catch (err) {
-    const e = err as Error & { code?: string };
-    if (e.code === "SQLITE_NOTADB") return "is not a SQLite database";
-    if (e.code?.startsWith("SQLITE_CORRUPT")) return "is corrupt (database disk image is malformed)";
-    return `cannot be read (${e.message})`;
+    return unreadable(err);
   } finally {
     db?.close();
   }
@@ -202,4 +199,12 @@ export function preparedInsert<T extends SQLiteTable>(
     for (const c of columns) values[c] = (row as Record<string, unknown>)[c] ?? null;
     statement.run(values);
   };
+}
+
+/** What a SQLite error opening or reading a database file says about the file, as the end of a sentence. */
+export function unreadable(err: unknown): string {
+  const e = err as Error & { code?: string };
+  if (e.code === "SQLITE_NOTADB") return "is not a SQLite database";
+  if (e.code?.startsWith("SQLITE_CORRUPT")) return "is corrupt (database disk image is malformed)";
+  return `cannot be read (${e.message})`;
 }
