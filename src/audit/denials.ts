@@ -2,7 +2,7 @@
 
 import type { Denial } from "../core/access-denied.ts";
 import { type Clock, MINUTE } from "../core/clock.ts";
-import type { AuditActor, CallMeta } from "../core/principal.ts";
+import type { CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { AuditWriter } from "./writer.ts";
 
