@@ -11,16 +11,28 @@
 import { type DocumentDecoration, Elysia } from "elysia";
 import { authorize } from "../access/authorize.ts";
 import { appResource } from "../access/pak-policy.ts";
+import type { AppService } from "../apps/service.ts";
 import { AccessDenied } from "../core/access-denied.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { fail } from "../core/errors.ts";
 import type { AuditActor, PakPrincipal } from "../core/principal.ts";
-import type { Deps } from "../deps.ts";
-import { appNotFound } from "../verify/consumer-resolver.ts";
+import type { EnforcementRegistry } from "../rbac/enforced.ts";
+import type { PermissionResolver } from "../rbac/resolver.ts";
+import { appNotFound, type ConsumerResolver } from "../verify/consumer-resolver.ts";
+import type { PlatformAuth } from "../workspaces/auth.ts";
 import { callMeta } from "./guards.ts";
 
-// The lanes' facts come from the resolver built in deps.ts; these macros only read the request and ask it.
-type ConsumerDeps = Pick<Deps, "consumerResolver" | "platformAuth" | "apps" | "permissions" | "enforcement">;
+/**
+ * What the Consumer lanes read. The lanes' facts come from the resolver built in deps.ts; these macros
+ * only read the request and ask it (`apps` for the app's auth config, `platformAuth` for `consumerPak`).
+ */
+export interface ConsumerGuardDeps {
+  readonly consumerResolver: ConsumerResolver;
+  readonly platformAuth: PlatformAuth;
+  readonly apps: Pick<AppService, "authConfigOf">;
+  readonly permissions: PermissionResolver;
+  readonly enforcement: EnforcementRegistry;
+}
 
 /** The bearer token of a request, if it sent one. */
 export function bearerToken(request: Request): string | null {
@@ -39,7 +51,7 @@ const permissionDenied = (app: AppRef, actor: AuditActor, permission: string) =>
     required: permission,
   });
 
-export function consumerGuards(deps: ConsumerDeps) {
+export function consumerGuards(deps: ConsumerGuardDeps) {
   const resolver = deps.consumerResolver;
   return new Elysia().macro({
     consumer: {

@@ -9,11 +9,16 @@
  * Only requests that carry `Origin` pay for that merge; server-side callers never send it.
  */
 import { Elysia } from "elysia";
-import type { Deps } from "../deps.ts";
+import type { AppDirectory } from "../apps/directory.ts";
+import type { AppService } from "../apps/service.ts";
 import { requestState } from "./request-state.ts";
 import { pathOf } from "./route-rules.ts";
 
-type CorsDeps = Pick<Deps, "directory" | "apps">;
+/** What the CORS hook reads: the app behind a slug and its allowed origins. */
+export interface CorsDeps {
+  readonly directory: AppDirectory;
+  readonly apps: Pick<AppService, "authConfigOf">;
+}
 
 /** What the public documents answer to: reading them, nothing else. */
 export const PUBLIC_METHODS = "GET, HEAD, OPTIONS";

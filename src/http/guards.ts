@@ -1,7 +1,7 @@
 /** @module Lane guards as Elysia macros, declared once: routes opt in with `{ platform: "any" }` and read `principal`. */
 import { Elysia } from "elysia";
 import type { CallMeta, PlatformPrincipal } from "../core/principal.ts";
-import type { Deps } from "../deps.ts";
+import type { PlatformAuth } from "../workspaces/auth.ts";
 import { requestState } from "./request-state.ts";
 
 /** Read lazily: most requests never look at the address, the user agent or the signal. */
@@ -26,7 +26,12 @@ export function callMeta(request: Request): CallMeta {
  * `platform: "user"` accepts only a human session (PAKs get 403, e.g. PAK minting).
  * Resolution happens after body validation, never in `derive`.
  */
-export function guards(deps: Pick<Deps, "platformAuth">) {
+/** What the platform guard reads: only the session and PAK authenticator. */
+export interface PlatformGuardDeps {
+  readonly platformAuth: PlatformAuth;
+}
+
+export function guards(deps: PlatformGuardDeps) {
   // Unnamed on purpose: each module gets its own copy bound to the same deps (a named plugin would be
   // deduplicated by a seed that Elysia serialises, and deps is a cyclic graph).
   return new Elysia().macro({

@@ -1,7 +1,11 @@
 /** @module Health endpoints (docs/operations.md, "Probes, metrics, logs" and "Readiness checks"): /healthz (liveness), /readyz (database, signing keys, vault) and /metrics. */
 import { Elysia } from "elysia";
-import { MINUTE, SECOND } from "../core/clock.ts";
-import type { Deps } from "../deps.ts";
+import { type Clock, MINUTE, SECOND } from "../core/clock.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Db } from "../db/client.ts";
+import type { KeyService } from "../keys/service.ts";
+import type { Vault } from "../vault/vault.ts";
+import type { Metrics } from "./metrics.ts";
 
 const NO_STORE = { "cache-control": "no-store" };
 const PROMETHEUS = { ...NO_STORE, "content-type": "text/plain; version=0.0.4; charset=utf-8" };
@@ -31,7 +35,17 @@ const sqliteCode = (err: unknown): string => {
   return typeof code === "string" && /^SQLITE_[A-Z_]+$/.test(code) ? code : "error";
 };
 
-export function healthRoutes(deps: Deps) {
+/** What the probes read: the database, the vault and signing keys they check, and the metrics they render. */
+export interface HealthDeps {
+  readonly db: Db;
+  readonly vault: Vault;
+  readonly keys: KeyService;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+export function healthRoutes(deps: HealthDeps) {
   const { db, vault, keys, clock, log, metrics } = deps;
   let vaultCheck: (Outcome & { at: number }) | undefined;
   let signingCheck: (Outcome & { at: number }) | undefined;
