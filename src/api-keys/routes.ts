@@ -1,13 +1,23 @@
 /** @module Admin API for app API keys: list, mint (shown once, idempotent), delete; thin handlers over ApiKeyService. */
 import { Elysia } from "elysia";
+import type { AppService } from "../apps/service.ts";
 import { queryParam } from "../core/pagination.ts";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
-import { idempotentCreate } from "../http/idempotency.ts";
+import { type Idempotency, idempotentCreate } from "../http/idempotency.ts";
+import type { PlatformAuth } from "../workspaces/auth.ts";
 import { createApiKeySchema } from "./model.ts";
+import type { ApiKeyService } from "./service.ts";
 
-export const apiKeysRoutes = (deps: Deps) =>
+/** What the API-key routes read; `apps` only to authorise a create before an idempotent replay. */
+export interface ApiKeysRoutesDeps {
+  platformAuth: PlatformAuth;
+  apiKeys: ApiKeyService;
+  apps: Pick<AppService, "authorizeApp">;
+  idempotency: Idempotency;
+}
+
+export const apiKeysRoutes = (deps: ApiKeysRoutesDeps) =>
   new Elysia({ name: "heimdall.api-keys" })
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(

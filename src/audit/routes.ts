@@ -1,9 +1,16 @@
 /** @module Admin API: an app's audit log, newest first, filtered by action and actor, cursor-paginated over `seq`. */
 import { Elysia } from "elysia";
-import type { Deps } from "../deps.ts";
 import { guards } from "../http/guards.ts";
+import type { PlatformAuth } from "../workspaces/auth.ts";
+import type { AuditReader } from "./reader.ts";
 
-export const auditRoutes = (deps: Deps) =>
+/** What the audit-log route reads: the platform guard's authenticator and the reader. */
+export interface AuditRoutesDeps {
+  platformAuth: PlatformAuth;
+  auditReader: AuditReader;
+}
+
+export const auditRoutes = (deps: AuditRoutesDeps) =>
   new Elysia({ name: "heimdall.audit" })
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(

@@ -6,12 +6,19 @@
  * the code-minting actions.
  */
 import { Elysia } from "elysia";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
 import { guards } from "../http/guards.ts";
+import type { PlatformAuth } from "../workspaces/auth.ts";
 import { notificationSettingsPatchSchema } from "./model.ts";
+import type { EmailService } from "./service.ts";
 
-export const emailRoutes = (deps: Deps) =>
+/** What the email module's Admin routes read. */
+export interface EmailRoutesDeps {
+  platformAuth: PlatformAuth;
+  email: EmailService;
+}
+
+export const emailRoutes = (deps: EmailRoutesDeps) =>
   new Elysia({ name: "heimdall.email" })
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
