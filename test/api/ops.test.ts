@@ -8,7 +8,7 @@ import {
   READYZ_PROBE_KEY,
   SIGNING_CHECK_TTL,
 } from "../../src/http/health.ts";
-import { keyRotationSchema, readinessSchema, signingKeyListSchema } from "../../src/http/openapi.ts";
+import { keyRotationSchema, readinessSchema, signingKeyListSchema } from "../../src/http/openapi-schemas.ts";
 import { PREPUBLISH } from "../../src/keys/rotation-schedule.ts";
 import { createTestContext, type TestContext } from "../support/harness.ts";
 import { expectErrorShape } from "../support/openapi.ts";

@@ -1,0 +1,137 @@
+/** @module The appliance-only routes' OpenAPI entries (`KNOWN`): what the contract does not describe, from their zod models. */
+import {
+  ERROR_RESPONSES,
+  errorSchema,
+  healthSchema,
+  jsonContent,
+  keyRotationRequestSchema,
+  keyRotationSchema,
+  mfaEnrollConfirmRequestSchema,
+  mfaEnrollRequestSchema,
+  mfaEnrollStartSchema,
+  mfaEnrollTokensSchema,
+  type OperationDoc,
+  outboxPageSchema,
+  readinessSchema,
+  reauthenticationRequestSchema,
+  reauthenticationSchema,
+  signingKeyListSchema,
+} from "./openapi-schemas.ts";
+
+/** What this appliance documents itself, keyed `METHOD path`; everything else is described generically. */
+export const KNOWN: Record<string, OperationDoc> = {
+  "GET /healthz": {
+    operationId: "getHealth",
+    summary: "Liveness: the process is up",
+    security: [],
+    responses: { "200": { description: "Alive", ...jsonContent(healthSchema) } },
+  },
+  "GET /readyz": {
+    operationId: "getReadiness",
+    summary:
+      "Readiness: the database reads and takes writes, every active app's signing key opens, and the master key opens every stored secret",
+    security: [],
+    responses: {
+      "200": { description: "Ready", ...jsonContent(readinessSchema) },
+      "503": { description: "A check failed", ...jsonContent(readinessSchema) },
+    },
+  },
+  "GET /metrics": {
+    operationId: "getMetrics",
+    summary: "Prometheus metrics (text exposition format 0.0.4)",
+    security: [],
+    responses: {
+      "200": { description: "Metrics", content: { "text/plain": { schema: { type: "string" } } } },
+    },
+  },
+  "GET /openapi.json": {
+    operationId: "getOpenApi",
+    summary: "This document",
+    security: [],
+    responses: {
+      "200": {
+        description: "OpenAPI 3.1 document",
+        content: { "application/json": { schema: { type: "object" } } },
+      },
+    },
+  },
+  "GET /v1/apps/{app_id}/keys": {
+    operationId: "listAppSigningKeys",
+    summary: "List the app's signing keys (appliance addition)",
+    description:
+      "Key metadata and rotation schedule, newest first. Public key material is in the app's JWKS; private keys never leave the vault. Policy action: `heimdall.read`.",
+    responses: {
+      "200": { description: "The app's keys", ...jsonContent(signingKeyListSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "POST /v1/apps/{app_id}/keys/rotate": {
+    operationId: "rotateAppSigningKey",
+    summary: "Rotate the app's signing key now (appliance addition)",
+    description:
+      "The pre-published next key starts signing and a new next key is published. A rotation without `emergency` never promotes a next key published less than 2 h ago (verifiers cache the JWKS for 1 h): it is refused with 409 `ROTATION_TOO_SOON` and changes nothing (when the app had no next key, one is published first), `Retry-After` and the message saying when it becomes possible. With `emergency: true` it happens at once whatever the next key's age, and the old key leaves the JWKS immediately instead of staying published for the overlap period; `warning` says what verifier caches may still miss. Audited as `app.key_rotated`. Policy action: `heimdall.rotate-secret`.",
+    requestBody: { required: false, ...jsonContent(keyRotationRequestSchema) },
+    responses: {
+      "200": { description: "Rotation result", ...jsonContent(keyRotationSchema) },
+      "409": {
+        description:
+          "`ROTATION_TOO_SOON`: the next key has not been published for 2 h yet; nothing was rotated. The message names the time from which a rotation is possible.",
+        headers: {
+          "Retry-After": {
+            description: "Seconds until a non-emergency rotation becomes possible.",
+            schema: { type: "integer", minimum: 1 },
+          },
+        },
+        ...jsonContent(errorSchema),
+      },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "GET /v1/apps/{app_id}/outbox": {
+    operationId: "listAppOutbox",
+    parameters: [
+      { name: "limit", in: "query", required: false, schema: { type: "string" } },
+      { name: "cursor", in: "query", required: false, schema: { type: "string" } },
+    ],
+    responses: {
+      "200": { description: "One page of the app's messages", ...jsonContent(outboxPageSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "POST /{app_slug}/v1/me/reauthenticate": {
+    operationId: "reauthenticateMe",
+    summary: "Confirm the password to renew the session's authentication time (appliance addition)",
+    description:
+      "Promoting a contact to primary, changing the password and deleting a verified contact need the session to have proved the password within the last 10 minutes (at sign-in or here); otherwise they answer 403 `REAUTHENTICATION_REQUIRED`. A wrong password is 401 `INVALID_CREDENTIALS`, counted per account (shared with change-password) and per client address; past the limit 429 `RATE_LIMITED`. A refresh does not renew the time. Audited as `session.reauthenticated` / `session.reauthentication_failed`.",
+    requestBody: { required: true, ...jsonContent(reauthenticationRequestSchema) },
+    responses: {
+      "200": { description: "The session's new authentication time", ...jsonContent(reauthenticationSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "POST /{app_slug}/v1/auth/mfa/enroll": {
+    operationId: "mfaEnrollAtSignin",
+    summary: "Start the TOTP enrolment a required-MFA sign-in allows (appliance addition)",
+    description:
+      "When the app requires MFA (`mfa_required`, or the account's role in `mfa_required_roles`) and the account has no enabled factor, a correct password answers the challenge with `factors: []` and `enrollment_required: true`. Its `mfa_token` starts a pending TOTP factor here (the secret, the otpauth URI and a QR code), then `POST …/auth/mfa/enroll/confirm` enables it and completes the sign-in. A dead, expired or foreign token is 401 `MFA_TOKEN_INVALID`.",
+    requestBody: { required: true, ...jsonContent(mfaEnrollRequestSchema) },
+    responses: {
+      "201": {
+        description: "The pending factor and its enrolment data",
+        ...jsonContent(mfaEnrollStartSchema),
+      },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "POST /{app_slug}/v1/auth/mfa/enroll/confirm": {
+    operationId: "mfaEnrollConfirmAtSignin",
+    summary: "Confirm the enrolment with two consecutive codes and finish the sign-in (appliance addition)",
+    description:
+      'Enables the factor and answers the token pair (`amr` `["pwd","totp"]`, `mfa_at` now) with the recovery codes, shown once. Wrong codes are 400 `MFA_ENROLLMENT_CODES_INVALID` and count against the challenge (five kill it: 429 `MFA_LOCKED`).',
+    requestBody: { required: true, ...jsonContent(mfaEnrollConfirmRequestSchema) },
+    responses: {
+      "200": { description: "Tokens and the recovery codes", ...jsonContent(mfaEnrollTokensSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
+};
