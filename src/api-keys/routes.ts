@@ -3,18 +3,16 @@ import { Elysia } from "elysia";
 import type { AppService } from "../apps/service.ts";
 import { queryParam } from "../core/pagination.ts";
 import { validate } from "../http/body.ts";
-import { guards } from "../http/guards.ts";
+import { guards, type PlatformGuardDeps } from "../http/guards.ts";
 import { type Idempotency, idempotentCreate } from "../http/idempotency.ts";
-import type { PlatformAuth } from "../workspaces/auth.ts";
 import { createApiKeySchema } from "./model.ts";
 import type { ApiKeyService } from "./service.ts";
 
 /** What the API-key routes read; `apps` only to authorise a create before an idempotent replay. */
-export interface ApiKeysRoutesDeps {
-  platformAuth: PlatformAuth;
-  apiKeys: ApiKeyService;
-  apps: Pick<AppService, "authorizeApp">;
-  idempotency: Idempotency;
+export interface ApiKeysRoutesDeps extends PlatformGuardDeps {
+  readonly apiKeys: ApiKeyService;
+  readonly apps: Pick<AppService, "authorizeApp">;
+  readonly idempotency: Idempotency;
 }
 
 export const apiKeysRoutes = (deps: ApiKeysRoutesDeps) =>

@@ -1,13 +1,11 @@
 /** @module Admin API: an app's audit log, newest first, filtered by action and actor, cursor-paginated over `seq`. */
 import { Elysia } from "elysia";
-import { guards } from "../http/guards.ts";
-import type { PlatformAuth } from "../workspaces/auth.ts";
+import { guards, type PlatformGuardDeps } from "../http/guards.ts";
 import type { AuditReader } from "./reader.ts";
 
-/** What the audit-log route reads: the platform guard's authenticator and the reader. */
-export interface AuditRoutesDeps {
-  platformAuth: PlatformAuth;
-  auditReader: AuditReader;
+/** What the audit-log route reads besides the platform guard's deps. */
+export interface AuditRoutesDeps extends PlatformGuardDeps {
+  readonly auditReader: AuditReader;
 }
 
 export const auditRoutes = (deps: AuditRoutesDeps) =>

@@ -9,9 +9,8 @@ import { appResource } from "../access/pak-policy.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { fail } from "../core/errors.ts";
 import type { PakPrincipal } from "../core/principal.ts";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { bearerToken, consumerGuards } from "../http/consumer.ts";
+import { bearerToken, type ConsumerGuardDeps, consumerGuards } from "../http/consumer.ts";
 import { callMeta } from "../http/guards.ts";
 import { appNotFound } from "../verify/consumer-resolver.ts";
 import {
@@ -21,8 +20,18 @@ import {
   mfaVerifySchema,
   stepUpSchema,
 } from "./mfa-model.ts";
+import type { MfaSigninService } from "./mfa-service.ts";
 import { logoutSchema, refreshSchema, signinSchema, signupSchema } from "./model.ts";
-import type { SignupPak } from "./service.ts";
+import type { AuthService, SignupPak } from "./service.ts";
+
+/**
+ * What the sign-in routes read besides the Consumer guards' deps (whose `platformAuth` also checks a
+ * sign-up's PAK).
+ */
+export interface AuthRoutesDeps extends ConsumerGuardDeps {
+  readonly auth: AuthService;
+  readonly mfaSignin: MfaSigninService;
+}
 
 type Headers = Record<string, string | number>;
 
@@ -32,7 +41,7 @@ function noStore(headers: Headers): void {
   headers.pragma = "no-cache";
 }
 
-export function authRoutes(deps: Deps) {
+export function authRoutes(deps: AuthRoutesDeps) {
   const svc = deps.auth;
 
   /**

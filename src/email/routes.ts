@@ -7,15 +7,13 @@
  */
 import { Elysia } from "elysia";
 import { validate } from "../http/body.ts";
-import { guards } from "../http/guards.ts";
-import type { PlatformAuth } from "../workspaces/auth.ts";
+import { guards, type PlatformGuardDeps } from "../http/guards.ts";
 import { notificationSettingsPatchSchema } from "./model.ts";
 import type { EmailService } from "./service.ts";
 
-/** What the email module's Admin routes read. */
-export interface EmailRoutesDeps {
-  platformAuth: PlatformAuth;
-  email: EmailService;
+/** What the email module's Admin routes read besides the platform guard's deps. */
+export interface EmailRoutesDeps extends PlatformGuardDeps {
+  readonly email: EmailService;
 }
 
 export const emailRoutes = (deps: EmailRoutesDeps) =>

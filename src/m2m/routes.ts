@@ -1,13 +1,14 @@
 /** @module M2M routes: the Admin credentials API and the Consumer token endpoint (RFC 6749 §4.4); thin handlers. */
 import { Elysia } from "elysia";
+import type { AppService } from "../apps/service.ts";
 import { type ErrorCode, type HeimdallError, OAuthError, validationError } from "../core/errors.ts";
 import { queryParam } from "../core/pagination.ts";
-import type { Deps } from "../deps.ts";
 import { NO_BODY, validate } from "../http/body.ts";
-import { consumerGuards } from "../http/consumer.ts";
-import { guards } from "../http/guards.ts";
-import { idempotentCreate } from "../http/idempotency.ts";
+import { type ConsumerGuardDeps, consumerGuards } from "../http/consumer.ts";
+import { guards, type PlatformGuardDeps } from "../http/guards.ts";
+import { type Idempotency, idempotentCreate } from "../http/idempotency.ts";
 import { routeRules } from "../http/route-rules.ts";
+import type { M2mGrant } from "./grant.ts";
 import {
   createM2mClientSchema,
   rotateSecretQuerySchema,
@@ -15,6 +16,19 @@ import {
   setScopesSchema,
   updateM2mClientSchema,
 } from "./model.ts";
+import type { M2mClientService } from "./service.ts";
+
+/** What the Admin credentials routes read; `apps` only to authorise a create before an idempotent replay. */
+export interface CredentialsRoutesDeps extends PlatformGuardDeps {
+  readonly m2m: M2mClientService;
+  readonly apps: Pick<AppService, "authorizeApp">;
+  readonly idempotency: Idempotency;
+}
+
+/** What the token endpoint reads besides the Consumer guards' deps. */
+export interface OAuthTokenRoutesDeps extends ConsumerGuardDeps {
+  readonly m2mGrant: M2mGrant;
+}
 
 /** RFC 6749 §5.1: token responses must not be cached anywhere. */
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
@@ -38,7 +52,7 @@ const asOAuthError = (err: HeimdallError): HeimdallError | OAuthError =>
     ? new OAuthError(err.status === 413 ? 413 : 400, "invalid_request", err.message)
     : err;
 
-export const credentialsRoutes = (deps: Deps) =>
+export const credentialsRoutes = (deps: CredentialsRoutesDeps) =>
   new Elysia({ name: "heimdall.m2m.credentials" })
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
@@ -133,7 +147,7 @@ export const credentialsRoutes = (deps: Deps) =>
       { platform: "any" },
     );
 
-export const oauthTokenRoutes = (deps: Deps) =>
+export const oauthTokenRoutes = (deps: OAuthTokenRoutesDeps) =>
   new Elysia({ name: "heimdall.m2m.token" })
     .use(routeRules("oauth-token", [TOKEN_PATH], { rewriteError: asOAuthError }))
     .use(consumerGuards(deps))

@@ -1,9 +1,8 @@
 /** @module Consumer API `/{app_slug}/v1/me*`: the signed-in EndUser's own account; thin handlers over MeService. */
 import { Elysia } from "elysia";
 import { queryParam } from "../core/pagination.ts";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { consumerGuards } from "../http/consumer.ts";
+import { type ConsumerGuardDeps, consumerGuards } from "../http/consumer.ts";
 import type { EndUserPrincipal } from "../verify/consumer-resolver.ts";
 import {
   addContactSchema,
@@ -12,7 +11,12 @@ import {
   toProfileDto,
   updateMeSchema,
 } from "./model.ts";
-import type { MeCaller } from "./service.ts";
+import type { MeCaller, MeService } from "./service.ts";
+
+/** What the `/me*` routes read besides the Consumer guards' deps. */
+export interface MeRoutesDeps extends ConsumerGuardDeps {
+  readonly me: MeService;
+}
 
 const callerOf = (app: { id: string }, u: EndUserPrincipal): MeCaller => ({
   appId: app.id,
@@ -20,7 +24,7 @@ const callerOf = (app: { id: string }, u: EndUserPrincipal): MeCaller => ({
   sessionId: u.sessionId,
 });
 
-export const meRoutes = (deps: Deps) => {
+export const meRoutes = (deps: MeRoutesDeps) => {
   const { me } = deps;
   return (
     new Elysia({ name: "heimdall.me" })

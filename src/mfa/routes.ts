@@ -3,13 +3,17 @@
  * the admin lane's `/users/{user_id}/factors` (`factor.read|create|delete`); thin handlers over MfaService.
  */
 import { Elysia } from "elysia";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { consumerGuards } from "../http/consumer.ts";
+import { type ConsumerGuardDeps, consumerGuards } from "../http/consumer.ts";
 import { consumerScope } from "../users/scope.ts";
 import type { EndUserPrincipal } from "../verify/consumer-resolver.ts";
 import { ConfirmEnrollmentSchema, StartEnrollmentSchema } from "./model.ts";
-import type { MfaCaller } from "./service.ts";
+import type { MfaCaller, MfaService } from "./service.ts";
+
+/** What the MFA routes read besides the Consumer guards' deps. */
+export interface MfaRoutesDeps extends ConsumerGuardDeps {
+  readonly mfa: MfaService;
+}
 
 const callerOf = (app: { id: string }, u: EndUserPrincipal): MfaCaller => ({
   appId: app.id,
@@ -20,7 +24,7 @@ const callerOf = (app: { id: string }, u: EndUserPrincipal): MfaCaller => ({
 /** Enrolment payloads and recovery codes are secrets: no cache may keep them. */
 const NO_STORE = { "cache-control": "no-store" };
 
-export const mfaRoutes = (deps: Deps) => {
+export const mfaRoutes = (deps: MfaRoutesDeps) => {
   const { mfa } = deps;
   return new Elysia({ name: "heimdall.mfa" })
     .use(consumerGuards(deps))

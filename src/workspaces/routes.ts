@@ -1,9 +1,9 @@
 /** @module Platform subset routes (docs/decisions.md, "Platform subset"): sign-in, logout, sessions, me, workspaces, members, PAKs, policies. */
 import { Elysia } from "elysia";
+import type { Config } from "../config/index.ts";
 import { fail, HeimdallError } from "../core/errors.ts";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { callMeta, guards } from "../http/guards.ts";
+import { callMeta, guards, type PlatformGuardDeps } from "../http/guards.ts";
 import { requestCredential } from "./auth.ts";
 import {
   createPakSchema,
@@ -14,10 +14,23 @@ import {
   updatePakSchema,
   updatePolicySchema,
 } from "./model.ts";
+import type { PakService } from "./paks.ts";
+import type { PolicyService } from "./policies.ts";
+import type { PlatformSessionService } from "./sessions.ts";
+import type { WorkspaceService } from "./workspaces.ts";
+
+/** What the platform routes read besides the platform guard's deps; `config` for the cookie's `Secure`. */
+export interface PlatformRoutesDeps extends PlatformGuardDeps {
+  readonly platformSessions: PlatformSessionService;
+  readonly workspaces: WorkspaceService;
+  readonly paks: PakService;
+  readonly policies: PolicyService;
+  readonly config: Pick<Config, "publicUrl">;
+}
 
 type Query = Record<string, string | undefined>;
 
-export function platformRoutes(deps: Deps) {
+export function platformRoutes(deps: PlatformRoutesDeps) {
   const { platformSessions, workspaces, paks, policies, platformAuth, config } = deps;
   const secure = config.publicUrl.startsWith("https:") ? "; Secure" : "";
   const sessionCookie = (token: string, maxAge: number) =>
