@@ -1,14 +1,20 @@
 /** @module Admin API for apps: CRUD, status, auth config and the caller's stats; thin handlers over AppService. */
 import { Elysia } from "elysia";
 import { queryParam } from "../core/pagination.ts";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { guards } from "../http/guards.ts";
-import { idempotentCreate } from "../http/idempotency.ts";
+import { guards, type PlatformGuardDeps } from "../http/guards.ts";
+import { type Idempotency, idempotentCreate } from "../http/idempotency.ts";
 import { authConfigPatchSchema } from "./auth-config.ts";
 import { createAppSchema, updateAppSchema, updateStatusSchema } from "./model.ts";
+import type { AppService } from "./service.ts";
 
-export const appsRoutes = (deps: Deps) =>
+/** What the Admin app routes read: the app service, and the idempotency store for creation. */
+export interface AppsRoutesDeps extends PlatformGuardDeps {
+  readonly apps: AppService;
+  readonly idempotency: Idempotency;
+}
+
+export const appsRoutes = (deps: AppsRoutesDeps) =>
   new Elysia({ name: "heimdall.apps" })
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(

@@ -4,9 +4,9 @@
  * submissions (`verify`, `reset-password`); thin handlers over CodeService.
  */
 import { Elysia } from "elysia";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { consumerGuards } from "../http/consumer.ts";
+import { type ConsumerGuardDeps, consumerGuards } from "../http/consumer.ts";
+import type { CodeService } from "./context.ts";
 import { contactRequestSchema, resetPasswordSchema, sendEmailSchema, verifySchema } from "./model.ts";
 
 /** For the runtime OpenAPI document: mints take a PAK, submissions are public (the code is the credential). */
@@ -18,7 +18,11 @@ const noStore = (headers: Record<string, string | number>) => {
   headers["cache-control"] = "no-store";
 };
 
-export const codesRoutes = (deps: Deps) =>
+export interface CodesRoutesDeps extends ConsumerGuardDeps {
+  readonly codes: CodeService;
+}
+
+export const codesRoutes = (deps: CodesRoutesDeps) =>
   new Elysia()
     .use(consumerGuards(deps))
     .post(

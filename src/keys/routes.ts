@@ -1,11 +1,15 @@
 /** @module Per-app discovery (JWKS, OpenID/OAuth metadata) on the Consumer surface, and the Admin key routes. */
 import { Elysia } from "elysia";
 import { z } from "zod";
+import type { AppDirectory } from "../apps/directory.ts";
+import type { AppService } from "../apps/service.ts";
+import type { Config } from "../config/index.ts";
 import { fail } from "../core/errors.ts";
 import { actorOf } from "../core/principal.ts";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { guards } from "../http/guards.ts";
+import { guards, type PlatformGuardDeps } from "../http/guards.ts";
+import type { Metrics } from "../http/metrics.ts";
+import type { KeyService } from "./service.ts";
 
 const CACHE = "public, max-age=3600";
 export const JWKS_ROUTE = "/:app_slug/v1/.well-known/jwks.json";
@@ -83,7 +87,12 @@ function cached(request: Request, body: string | Uint8Array, etag: string, reque
  * caller then answers 404. A renamed app's old slug keeps serving it during the alias window, and
  * suspended apps keep publishing so that tokens already issued stay verifiable.
  */
-export function createJwksResponder(deps: Pick<Deps, "directory" | "keys">) {
+export interface JwksDeps {
+  readonly directory: Pick<AppDirectory, "bySlug" | "byAlias">;
+  readonly keys: Pick<KeyService, "jwks">;
+}
+
+export function createJwksResponder(deps: JwksDeps) {
   // Encoded once per document (the keys cache hands out the same object until the keys change).
   const encoded = new WeakMap<object, Uint8Array>();
   const utf8 = new TextEncoder();
@@ -107,7 +116,7 @@ export function createJwksResponder(deps: Pick<Deps, "directory" | "keys">) {
  * what every response needs (request id, metrics). Anything it cannot answer goes to `fallback`.
  */
 export function jwksNativeRoute(
-  deps: Pick<Deps, "directory" | "keys" | "metrics">,
+  deps: JwksDeps & { readonly metrics: Metrics },
   fallback: (request: Request) => Response | Promise<Response>,
   route: typeof JWKS_ROUTE | typeof JWKS_AT_ISSUER_ROUTE = JWKS_ROUTE,
 ) {
@@ -124,7 +133,12 @@ export function jwksNativeRoute(
   };
 }
 
-export function discoveryRoutes(deps: Deps) {
+/** What discovery reads: the public URL (the issuer) besides the key sets. */
+export interface DiscoveryRoutesDeps extends JwksDeps {
+  readonly config: Pick<Config, "publicUrl">;
+}
+
+export function discoveryRoutes(deps: DiscoveryRoutesDeps) {
   const { config, directory } = deps;
   const jwks = createJwksResponder(deps);
   const noApp = (slug: string) => fail("APP_NOT_FOUND", { message: `No app with slug ${slug}` });
@@ -177,7 +191,12 @@ const rotateSchema = z.object({ emergency: z.boolean().optional() }).strict().op
  * Appliance additions to the Admin API: list an app's signing keys (public facts only) and rotate
  * them by hand. Rotation is a secret rotation for policy purposes (`heimdall.rotate-secret`).
  */
-export function keysAdminRoutes(deps: Deps) {
+export interface KeysAdminRoutesDeps extends PlatformGuardDeps {
+  readonly apps: Pick<AppService, "authorizeApp">;
+  readonly keys: KeyService;
+}
+
+export function keysAdminRoutes(deps: KeysAdminRoutesDeps) {
   const { apps, keys } = deps;
   return new Elysia()
     .use(guards({ platformAuth: deps.platformAuth }))

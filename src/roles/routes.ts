@@ -11,10 +11,9 @@ import { Elysia } from "elysia";
 import type { AppRef } from "../core/app-ref.ts";
 import { queryParam } from "../core/pagination.ts";
 import type { ConsumerAdminCaller } from "../core/principal.ts";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { consumerGuards } from "../http/consumer.ts";
-import { guards } from "../http/guards.ts";
+import { type ConsumerGuardDeps, consumerGuards } from "../http/consumer.ts";
+import { guards, type PlatformGuardDeps } from "../http/guards.ts";
 import {
   assignRoleSchema,
   createPermissionSchema,
@@ -22,7 +21,7 @@ import {
   setPermissionsSchema,
   updateRoleSchema,
 } from "./model.ts";
-import type { RbacScope } from "./service.ts";
+import type { RbacScope, RoleService } from "./service.ts";
 
 /** A Consumer admin-lane caller grants at most what it holds: its role's set, its scopes, or its key's permissions. */
 const laneScope = (app: AppRef, caller: ConsumerAdminCaller): RbacScope => ({
@@ -38,7 +37,12 @@ const pageQuery = (query: Record<string, unknown>) => ({
 });
 
 /** Admin API: any platform caller the app's workspace policy allows; such callers hold every permission. */
-export const adminRbacRoutes = (deps: Deps) => {
+/** What the Admin RBAC routes read. */
+export interface AdminRbacRoutesDeps extends PlatformGuardDeps {
+  readonly roles: RoleService;
+}
+
+export const adminRbacRoutes = (deps: AdminRbacRoutesDeps) => {
   const roles = deps.roles;
   return new Elysia({ name: "heimdall.admin.rbac" })
     .use(guards({ platformAuth: deps.platformAuth }))
@@ -166,7 +170,12 @@ export const adminRbacRoutes = (deps: Deps) => {
 };
 
 /** Consumer admin lane: each route names the permission it checks (listed by `/permissions/enforcement`). */
-export const consumerAdminRbacRoutes = (deps: Deps) => {
+/** What the Consumer admin lane's RBAC routes and `/me/permissions` read. */
+export interface ConsumerRbacRoutesDeps extends ConsumerGuardDeps {
+  readonly roles: RoleService;
+}
+
+export const consumerAdminRbacRoutes = (deps: ConsumerRbacRoutesDeps) => {
   const roles = deps.roles;
   return new Elysia({ name: "heimdall.consumer-admin.rbac" })
     .use(consumerGuards(deps))
@@ -243,7 +252,7 @@ export const consumerAdminRbacRoutes = (deps: Deps) => {
 };
 
 /** `GET /me/permissions`: EndUser tokens only (an M2M token's scopes are read through introspection). */
-export const mePermissionsRoutes = (deps: Deps) =>
+export const mePermissionsRoutes = (deps: ConsumerRbacRoutesDeps) =>
   new Elysia({ name: "heimdall.me.permissions" }).use(consumerGuards(deps)).get(
     "/:app_slug/v1/me/permissions",
     ({ app, endUser, set }) => {
@@ -258,7 +267,9 @@ export const mePermissionsRoutes = (deps: Deps) =>
 const empty200 = () => new Response(null, { status: 200 });
 
 /** Every RBAC route, mounted with one `.use` in `createApp`. */
-export const rbacRoutes = (deps: Deps) =>
+export type RbacRoutesDeps = AdminRbacRoutesDeps & ConsumerRbacRoutesDeps;
+
+export const rbacRoutes = (deps: RbacRoutesDeps) =>
   new Elysia({ name: "heimdall.rbac" })
     .use(adminRbacRoutes(deps))
     .use(consumerAdminRbacRoutes(deps))

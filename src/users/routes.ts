@@ -6,15 +6,16 @@
 import { Elysia } from "elysia";
 import { authorize } from "../access/authorize.ts";
 import { appResource } from "../access/pak-policy.ts";
-import type { AppAction } from "../apps/service.ts";
+import type { AppAction, AppService } from "../apps/service.ts";
 import { fail } from "../core/errors.ts";
 import { queryParam } from "../core/pagination.ts";
 import type { PlatformPrincipal } from "../core/principal.ts";
-import type { Deps } from "../deps.ts";
 import { MAX_BULK_BODY_BYTES, validate } from "../http/body.ts";
-import { consumerGuards } from "../http/consumer.ts";
-import { guards } from "../http/guards.ts";
+import { type ConsumerGuardDeps, consumerGuards } from "../http/consumer.ts";
+import { guards, type PlatformGuardDeps } from "../http/guards.ts";
 import { routeRules } from "../http/route-rules.ts";
+import type { UserBulkService } from "./bulk.ts";
+import type { UserContactService } from "./contact-admin.ts";
 import {
   addContactSchema,
   bulkRoleSchema,
@@ -28,6 +29,7 @@ import {
   updateUserSchema,
 } from "./model.ts";
 import { adminScope, consumerScope } from "./scope.ts";
+import type { UserAdminService } from "./service.ts";
 
 /** The bulk routes: up to 5,000 account ids each, so they take bodies up to `MAX_BULK_BODY_BYTES`. */
 const BULK = {
@@ -48,7 +50,15 @@ const listQuery = (query: Record<string, unknown>) =>
 /** A response carrying a live code: no cache may keep it. */
 const NO_STORE = { "cache-control": "no-store" };
 
-export const endUserAdminRoutes = (deps: Deps) => {
+/** What the Admin API's end-user routes read: the three user services and the app check. */
+export interface EndUserAdminRoutesDeps extends PlatformGuardDeps {
+  readonly users: UserAdminService;
+  readonly userContacts: UserContactService;
+  readonly userBulk: UserBulkService;
+  readonly apps: Pick<AppService, "authorizeApp">;
+}
+
+export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
   const { users, userContacts, userBulk } = deps;
   const scoped = (p: PlatformPrincipal, ref: string, action: AppAction) =>
     adminScope(deps.apps.authorizeApp(p, ref, action), p);
@@ -274,7 +284,11 @@ export const endUserAdminRoutes = (deps: Deps) => {
     );
 };
 
-export const consumerAdminUserRoutes = (deps: Deps) => {
+export interface ConsumerAdminUserRoutesDeps extends ConsumerGuardDeps {
+  readonly users: UserAdminService;
+}
+
+export const consumerAdminUserRoutes = (deps: ConsumerAdminUserRoutesDeps) => {
   const { users } = deps;
   return new Elysia({ name: "heimdall.consumer-admin.users" })
     .use(consumerGuards(deps))

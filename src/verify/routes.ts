@@ -1,14 +1,18 @@
 /** @module Consumer API `/{app_slug}/v1/oauth/introspect`, `/verify`, `/authorize`, `/authorize/batch`: thin handlers over VerifyService. */
 import { Elysia } from "elysia";
-import type { Deps } from "../deps.ts";
 import { validate } from "../http/body.ts";
-import { bearerToken, consumerGuards } from "../http/consumer.ts";
+import { bearerToken, type ConsumerGuardDeps, consumerGuards } from "../http/consumer.ts";
 import { authorizeBatchSchema, authorizeSchema, introspectSchema, verifySchema } from "./model.ts";
+import type { VerifyService } from "./service.ts";
 
 /** Answers describe a live credential: no cache may keep them (RFC 7662 §4 for introspection). */
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
 
-export const verifyRoutes = (deps: Deps) => {
+export interface VerifyRoutesDeps extends ConsumerGuardDeps {
+  readonly verifier: VerifyService;
+}
+
+export const verifyRoutes = (deps: VerifyRoutesDeps) => {
   const { verifier } = deps;
   return new Elysia({ name: "heimdall.verify" })
     .use(consumerGuards(deps))
