@@ -3,7 +3,7 @@
 import { HeimdallError } from "../core/errors.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
-import type { RotationResult } from "../keys/service.ts";
+import type { RotationResult } from "../keys/rotation.ts";
 import {
   CliError,
   commandGroup,

@@ -9,8 +9,8 @@ import { parseProxyEntry } from "../core/ip-ranges.ts";
 import { type Db, databaseFileProblem } from "../db/client.ts";
 import { JOURNAL } from "../db/migrations.ts";
 import type { MailTransport } from "../email/transport.ts";
+import type { AppKeyDiagnosis } from "../keys/health.ts";
 import { PREPUBLISH, ROTATION_INTERVAL } from "../keys/rotation-schedule.ts";
-import type { AppKeyDiagnosis } from "../keys/service.ts";
 import type { MasterKeys } from "../vault/master-key.ts";
 
 export type Status = "ok" | "warn" | "fail";

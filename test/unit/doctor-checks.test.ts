@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DAY, FakeClock, HOUR, MINUTE } from "../../src/core/clock.ts";
-import type { AppKeyDiagnosis, KeyDiagnosis } from "../../src/keys/service.ts";
+import type { AppKeyDiagnosis, KeyDiagnosis } from "../../src/keys/health.ts";
 import {
   checkClock,
   checkEmailConfig,

@@ -7,7 +7,8 @@ import { newId } from "../../src/core/ids.ts";
 import { memoryLogger } from "../../src/core/logger.ts";
 import { type Db, migrate, openDatabase, tx } from "../../src/db/client.ts";
 import { apps, workspaces } from "../../src/db/schema.ts";
-import { createKeyService, type KeyAuditEvent, type KeyService } from "../../src/keys/service.ts";
+import type { KeyAuditEvent } from "../../src/keys/rotation.ts";
+import { createKeyService, type KeyService } from "../../src/keys/service.ts";
 import { createMasterKeyFile, loadMasterKeys } from "../../src/vault/master-key.ts";
 import { createVault, type Vault } from "../../src/vault/vault.ts";
 

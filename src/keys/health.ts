@@ -1,0 +1,93 @@
+/** @module Signing-key health: whether every active app can sign now (readiness) and every key's timings and sealed half (`heimdall doctor`). */
+import type { Db } from "../db/client.ts";
+import type { Vault } from "../vault/vault.ts";
+import { signingKeyAad } from "./signing.ts";
+import type { createKeyStore, KeyState } from "./store.ts";
+
+export interface KeyDiagnosis {
+  kid: string;
+  state: KeyState;
+  createdAt: number;
+  activatesAt: number;
+  retireAt: number | null;
+  /** Null when the private key opens (or is destroyed because the key is retired, as it should be). */
+  error: string | null;
+}
+
+export interface AppKeyDiagnosis {
+  appId: string;
+  slug: string;
+  status: string;
+  keys: KeyDiagnosis[];
+}
+
+export interface SigningHealth {
+  apps: number;
+  failing: { appId: string; kid: string | null; error: string }[];
+}
+
+export interface KeyHealthDeps {
+  db: Db;
+  vault: Vault;
+  store: ReturnType<typeof createKeyStore>;
+}
+
+export function createKeyHealth({ db, vault, store }: KeyHealthDeps) {
+  // Compiled on first use (readiness only), so building the service needs no more than its own table.
+  const activeSigners = () =>
+    db.$client.query<{ app_id: string; kid: string | null; vault_secret_id: string | null }, []>(
+      `SELECT a.id AS app_id, k.kid, k.vault_secret_id FROM apps a
+       LEFT JOIN signing_keys k ON k.app_id = a.id AND k.state = 'active'
+       WHERE a.status = 'active'`,
+    );
+
+  return {
+    signingHealth(): SigningHealth {
+      const rows = activeSigners().all();
+      const failing: SigningHealth["failing"] = [];
+      for (const r of rows) {
+        try {
+          if (r.kid === null) throw new Error("no active signing key");
+          if (r.vault_secret_id === null) throw new Error("the active key's private half is destroyed");
+          vault.open(r.vault_secret_id, signingKeyAad(r.app_id, r.kid)).fill(0);
+        } catch (err) {
+          failing.push({ appId: r.app_id, kid: r.kid, error: (err as Error).message });
+        }
+      }
+      return { apps: rows.length, failing };
+    },
+
+    diagnose(): AppKeyDiagnosis[] {
+      const apps = db.$client
+        .query<{ id: string; slug: string; status: string }, []>(
+          "SELECT id, slug, status FROM apps ORDER BY slug",
+        )
+        .all();
+      return apps.map((app) => ({
+        appId: app.id,
+        slug: app.slug,
+        status: app.status,
+        keys: store.all(app.id).map((k) => {
+          let error: string | null = null;
+          if (k.vaultSecretId !== null) {
+            try {
+              vault.open(k.vaultSecretId, signingKeyAad(app.id, k.kid)).fill(0);
+            } catch (err) {
+              error = (err as Error).message;
+            }
+          } else if (k.state !== "retired") {
+            error = "its private key is missing (no sealed secret)";
+          }
+          return {
+            kid: k.kid,
+            state: k.state,
+            createdAt: k.createdAt,
+            activatesAt: k.activatesAt,
+            retireAt: k.retireAt,
+            error,
+          };
+        }),
+      }));
+    },
+  };
+}

@@ -1,0 +1,259 @@
+/** @module Signing-key rotation: publishing next keys, promoting them on schedule or on demand (never ahead of verifier caches unless an emergency), retiring old ones. */
+import { type Clock, iso } from "../core/clock.ts";
+import { fail } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import type { Logger } from "../core/logger.ts";
+import type { AuditActor, CallMeta } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import type { Vault } from "../vault/vault.ts";
+import { generateKeyMaterial, Material } from "./material.ts";
+import {
+  earliestPromotion,
+  JWKS_MAX_AGE,
+  nextActivatesAt,
+  OVERLAP,
+  PREPUBLISH,
+} from "./rotation-schedule.ts";
+import { signingKeyAad } from "./signing.ts";
+import type { createKeyStore, KeyRow, KeyState } from "./store.ts";
+
+export interface KeyAuditEvent {
+  appId: string;
+  action: "app.key_rotated";
+  details: {
+    old_kid: string | null;
+    new_kid: string;
+    next_kid: string | null;
+    emergency: boolean;
+    trigger: "manual" | "scheduled";
+  };
+  /** Who asked, for a manual rotation; absent for the scheduler (the audit writer records `system`). */
+  actor?: AuditActor;
+  meta?: Partial<CallMeta>;
+}
+
+export interface RotateOptions {
+  emergency?: boolean;
+  actor?: AuditActor;
+  meta?: Partial<CallMeta>;
+}
+
+export interface RotationResult {
+  oldKid: string | null;
+  newKid: string;
+  nextKid: string | null;
+  /** When the key that signs from now on entered the JWKS (its `created_at`). */
+  newKeyPublishedAt: number;
+  /** An emergency rotation's caveat about verifier caches; null for an ordinary rotation, which has none. */
+  warning: string | null;
+}
+
+export interface TickResult {
+  rotated: number;
+  retired: number;
+  created: number;
+}
+
+const minutes = (ms: number) => `${Math.ceil(ms / 60_000)} min`;
+
+/**
+ * 409 ROTATION_TOO_SOON for a next key published under PREPUBLISH ago: when it becomes possible, as a
+ * time in the message and as `Retry-After`, and the emergency way out with its cost.
+ */
+function rotationTooSoon(next: Pick<KeyRow, "kid" | "createdAt">, now: number) {
+  const at = earliestPromotion(next.createdAt);
+  const seconds = Math.max(1, Math.ceil((at - now) / 1000));
+  return fail("ROTATION_TOO_SOON", {
+    message:
+      `The next signing key ${next.kid} was published at ${iso(next.createdAt)}; verifiers cache the JWKS for up to ` +
+      `${minutes(JWKS_MAX_AGE)}, so it may start signing from ${iso(at)} (in ${minutes(at - now)}). Nothing was rotated: ` +
+      "retry then, or rotate with emergency: true to promote it now (verifiers with a cached JWKS then reject new tokens until they refetch).",
+    headers: { "retry-after": String(seconds) },
+  });
+}
+
+/** What an emergency rotation leaves to verifier caches, said in the response and the CLI output. */
+function emergencyWarning(oldKid: string | null, promoted: { kid: string; createdAt: number }, now: number) {
+  const parts: string[] = [];
+  if (oldKid)
+    parts.push(
+      `${oldKid} left the JWKS now, but verifiers that cached the JWKS keep accepting its tokens until they refetch (up to ${minutes(JWKS_MAX_AGE)}).`,
+    );
+  if (now - promoted.createdAt < PREPUBLISH)
+    parts.push(
+      `${promoted.kid} was published ${now === promoted.createdAt ? "just now" : `only ${minutes(now - promoted.createdAt)} ago`}: verifier caches may miss it, so they may reject new tokens until they refetch the JWKS (on the unknown kid, or after up to ${minutes(JWKS_MAX_AGE)}).`,
+    );
+  return parts.length ? parts.join(" ") : "Verifier caches already hold the new key.";
+}
+
+export interface KeyRotationDeps {
+  db: Db;
+  vault: Vault;
+  clock: Clock;
+  rsaBits: number;
+  log: Logger;
+  /** Called inside the rotation's transaction, so the audit row commits or rolls back with it. */
+  audit?: (event: KeyAuditEvent) => void;
+  store: ReturnType<typeof createKeyStore>;
+  /** Rebuilds one app's keys in memory after a rotation. */
+  refresh(appId: string): void;
+  /** Reloads every app's keys in memory. */
+  load(): void;
+}
+
+export function createKeyRotation(deps: KeyRotationDeps) {
+  const { db, vault, clock, rsaBits, log, audit, store, refresh, load } = deps;
+
+  // ─── Writes (synchronous, inside a transaction) ───────────────────────────
+
+  function insertKey(appId: string, m: Material, state: KeyState, activatesAt: number, now: number): string {
+    const id = newId(clock);
+    const vaultSecretId = vault.seal(signingKeyAad(appId, m.kid), Material.privateKeyDer(m));
+    store.insert({
+      id,
+      appId,
+      kid: m.kid,
+      alg: "RS256",
+      bits: m.bits,
+      state,
+      publicJwk: m.publicJwk,
+      vaultSecretId,
+      createdAt: now,
+      activatesAt,
+    });
+    return id;
+  }
+
+  function recordRotation(
+    appId: string,
+    details: KeyAuditEvent["details"],
+    who: Omit<RotateOptions, "emergency"> = {},
+  ): void {
+    audit?.({ appId, action: "app.key_rotated", details, ...who });
+    log.info("signing key rotated", { app_id: appId, ...details });
+  }
+
+  /** Creates the missing next key of one app; false when someone else created it while we generated. */
+  async function addNextKey(appId: string): Promise<boolean> {
+    const material = await generateKeyMaterial(clock, rsaBits);
+    return tx(db, () => {
+      if (store.inState(appId, "next")) return false;
+      const active = store.inState(appId, "active");
+      if (!active) return false;
+      const now = clock.now();
+      const activatesAt = nextActivatesAt(now, active.activatesAt);
+      insertKey(appId, material, "next", activatesAt, now);
+      log.info("next signing key published", {
+        app_id: appId,
+        kid: material.kid,
+        activates_at: iso(activatesAt),
+      });
+      return true;
+    });
+  }
+
+  return {
+    insertKey,
+
+    async rotate(
+      appId: string,
+      { emergency = false, actor, meta }: RotateOptions = {},
+    ): Promise<RotationResult> {
+      // Keygen takes ~100 ms of CPU on the thread pool: done before the transaction, never inside it.
+      const fresh = await generateKeyMaterial(clock, rsaBits);
+      const outcome = tx(db, (): RotationResult | { tooSoon: KeyRow } => {
+        const now = clock.now();
+        const next = store.inState(appId, "next");
+        const active = store.inState(appId, "active");
+        if (!next && !active) {
+          throw fail("SIGNING_KEYS_NOT_FOUND", { message: `app ${appId} has no signing keys` });
+        }
+        if (!emergency) {
+          // A non-emergency rotation never promotes a key verifiers may not have yet (docs/decisions.md,
+          // "Rotation never outruns verifier caches"). Without a next key the fresh one is published
+          // now, as the scheduler would, so the refusal can name the moment the rotation becomes possible.
+          if (!next) {
+            insertKey(appId, fresh, "next", nextActivatesAt(now, active!.activatesAt), now);
+            return { tooSoon: store.byKid(fresh.kid)! };
+          }
+          if (now < earliestPromotion(next.createdAt)) return { tooSoon: next };
+        }
+        // Emergency: the pre-published next key signs from now on, whatever its age (the caller was
+        // told that caches may miss); without a next key the fresh key signs at once instead, and the
+        // next tick publishes a new next key.
+        let activeId: string;
+        let promoted: { kid: string; createdAt: number };
+        let nextKid: string | null = null;
+        if (next) {
+          store.promote(next.id, now);
+          insertKey(appId, fresh, "next", nextActivatesAt(now, now), now);
+          [activeId, promoted, nextKid] = [next.id, next, fresh.kid];
+        } else {
+          activeId = insertKey(appId, fresh, "active", now, now);
+          promoted = { kid: fresh.kid, createdAt: now };
+        }
+        // Emergency drops the old key from the JWKS at once (tokens it signed stop verifying, which is
+        // the point after a compromise). The next key is kept: it never signed, and replacing it too
+        // would leave verifiers nothing pre-published.
+        const [oldKid = null] = store.demoteActive(appId, activeId, now, emergency ? "now" : now + OVERLAP);
+        const details = {
+          old_kid: oldKid,
+          new_kid: promoted.kid,
+          next_kid: nextKid,
+          emergency,
+          trigger: "manual" as const,
+        };
+        recordRotation(appId, details, { actor, meta });
+        vault.destroy(store.detachRetiredSecrets());
+        return {
+          oldKid,
+          newKid: promoted.kid,
+          nextKid,
+          newKeyPublishedAt: promoted.createdAt,
+          warning: emergency ? emergencyWarning(oldKid, promoted, now) : null,
+        };
+      });
+      refresh(appId);
+      if ("tooSoon" in outcome) throw rotationTooSoon(outcome.tooSoon, clock.now());
+      return outcome;
+    },
+
+    async tick(): Promise<TickResult> {
+      const now = clock.now();
+      // One BEGIN IMMEDIATE transaction that re-reads state; the conditional promote makes a racing
+      // tick (another connection or process) a no-op rather than a double rotation.
+      const { rotated, retired } = tx(db, () => {
+        const retired = store.retireDue(now);
+        let rotated = 0;
+        for (const next of store.dueNext(now)) {
+          if (!store.promote(next.id, now, now)) continue;
+          const [oldKid = null] = store.demoteActive(next.appId, next.id, now, now + OVERLAP);
+          rotated++;
+          recordRotation(next.appId, {
+            old_kid: oldKid,
+            new_kid: next.kid,
+            next_kid: null,
+            emergency: false,
+            trigger: "scheduled",
+          });
+        }
+        // A retired key never signs again, and what it signed has expired: its private half is destroyed.
+        vault.destroy(store.detachRetiredSecrets());
+        return { rotated, retired };
+      });
+      // One app at a time: keygen is CPU-bound, and a burst after downtime should not starve requests.
+      let created = 0;
+      for (const appId of store.appsWithoutNext()) {
+        try {
+          if (await addNextKey(appId)) created++;
+        } catch (err) {
+          log.error("could not create the next signing key", { app_id: appId, err });
+        }
+      }
+      // A full reload, not only the apps touched here: a backstop for what another process changed
+      // (`reloadIfChanged` normally picks that up within half a second). Unchanged apps keep their document.
+      load();
+      return { rotated, retired, created };
+    },
+  };
+}

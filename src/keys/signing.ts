@@ -1,0 +1,171 @@
+/** @module Per-app signing keys in memory: sign JWTs, serve the JWKS and the verify keys, reload what another connection committed. */
+import { importJWK, type JWTPayload, SignJWT } from "jose";
+import type { Clock } from "../core/clock.ts";
+import { fail } from "../core/errors.ts";
+import type { Db } from "../db/client.ts";
+import type { Vault } from "../vault/vault.ts";
+import { buildJwks, type JwksDocument } from "./jwks.ts";
+import type { PublicJwk } from "./material.ts";
+import type { createKeyStore, KeyRow } from "./store.ts";
+
+export interface SignOptions {
+  /** Sets `exp = iat + ttlSeconds`; without it the claims' own `exp` (if any) is kept. */
+  ttlSeconds?: number;
+  /** JWT `typ` header; access tokens use the default `at+jwt` (RFC 9068). */
+  typ?: string;
+}
+
+/** What one app's keys look like from memory: everything a request needs is a Map lookup away. */
+interface AppKeys {
+  jwks: JwksDocument;
+  activeKid: string | null;
+  activeSince: number | null;
+  published: Map<string, { jwk: PublicJwk; verifier?: Promise<CryptoKey>; ready?: CryptoKey }>;
+}
+
+const RS256 = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+
+/** The vault AAD of a signing key's sealed private half: a sealed key opens only as its own app's kid. */
+export const signingKeyAad = (appId: string, kid: string) => `signing_key:${appId}:${kid}`;
+
+export interface KeySigningDeps {
+  db: Db;
+  vault: Vault;
+  clock: Clock;
+  store: ReturnType<typeof createKeyStore>;
+}
+
+export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
+  const apps = new Map<string, AppKeys>();
+  /** Private keys, imported non-extractable, so the vault is opened once per kid, not per token. */
+  const signers = new Map<string, Promise<CryptoKey>>();
+
+  function install(appId: string, rows: KeyRow[]): AppKeys | null {
+    const prev = apps.get(appId);
+    const activeRow = rows.find((r) => r.state === "active");
+    const activeKid = activeRow?.kid ?? null;
+    const activeSince = activeRow?.activatesAt ?? null;
+    if (prev?.activeKid && prev.activeKid !== activeKid) signers.delete(prev.activeKid);
+    if (rows.length === 0) {
+      apps.delete(appId);
+      return null;
+    }
+    const jwks = buildJwks(rows);
+    // Unchanged keys keep the very same entry (and its ETag, and the imported verify keys).
+    const unchanged =
+      prev?.jwks.body === jwks.body && prev.activeKid === activeKid && prev.activeSince === activeSince;
+    if (prev && unchanged) return prev;
+    const published = new Map(
+      rows.map((r) => [r.kid, { jwk: r.publicJwk, verifier: prev?.published.get(r.kid)?.verifier }]),
+    );
+    const next: AppKeys = { jwks, activeKid, activeSince, published };
+    apps.set(appId, next);
+    return next;
+  }
+
+  const refresh = (appId: string) => install(appId, store.published(appId));
+  const cached = (appId: string) => apps.get(appId) ?? refresh(appId);
+
+  // `PRAGMA data_version` changes only when another connection commits, never for this one's writes.
+  const dataVersion = () =>
+    db.$client.query<{ data_version: number }, []>("PRAGMA data_version").get()?.data_version ?? 0;
+  /** The data version the cache reflects; read before the keys, so a commit in between reloads again. */
+  let loadedVersion: number | null = null;
+
+  function load(): void {
+    loadedVersion = dataVersion();
+    const byApp = new Map<string, KeyRow[]>();
+    for (const row of store.published()) {
+      const rows = byApp.get(row.appId);
+      if (rows) rows.push(row);
+      else byApp.set(row.appId, [row]);
+    }
+    for (const appId of apps.keys()) if (!byApp.has(appId)) install(appId, []);
+    for (const [appId, rows] of byApp) install(appId, rows);
+    const active = new Set([...apps.values()].map((a) => a.activeKid));
+    for (const kid of signers.keys()) if (!active.has(kid)) signers.delete(kid);
+  }
+
+  function signer(appId: string, kid: string): Promise<CryptoKey> {
+    let key = signers.get(kid);
+    if (!key) {
+      const pending = importSigner(appId, kid);
+      // A failed import must not stick: the next request retries instead of failing forever.
+      pending.catch(() => signers.get(kid) === pending && signers.delete(kid));
+      signers.set(kid, pending);
+      key = pending;
+    }
+    return key;
+  }
+
+  async function importSigner(appId: string, kid: string): Promise<CryptoKey> {
+    const row = store.byKid(kid);
+    if (row?.appId !== appId) throw new Error(`signing key ${kid} does not belong to app ${appId}`);
+    if (row.vaultSecretId === null)
+      throw new Error(`signing key ${kid} is retired; its private key is destroyed`);
+    const der = vault.open(row.vaultSecretId, signingKeyAad(appId, kid));
+    try {
+      return await crypto.subtle.importKey("pkcs8", der, RS256, false, ["sign"]);
+    } finally {
+      der.fill(0);
+    }
+  }
+
+  return {
+    load,
+    refresh,
+    /** Drops an app's entry without rebuilding it (the caller's transaction may still roll back); first use reloads. */
+    forget: (appId: string) => void apps.delete(appId),
+
+    async sign(appId: string, claims: JWTPayload, opts: SignOptions = {}): Promise<string> {
+      const kid = cached(appId)?.activeKid;
+      if (!kid) throw fail("SIGNING_KEY_MISSING", { message: `app ${appId} has no active signing key` });
+      const key = await signer(appId, kid);
+      const iat = Math.floor(clock.now() / 1000);
+      const jwt = new SignJWT(claims)
+        .setProtectedHeader({ alg: "RS256", kid, typ: opts.typ ?? "at+jwt" })
+        .setIssuedAt(iat);
+      if (opts.ttlSeconds !== undefined) jwt.setExpirationTime(iat + opts.ttlSeconds);
+      return jwt.sign(key);
+    },
+
+    jwks: (appId: string): JwksDocument | null => cached(appId)?.jwks ?? null,
+
+    verifyKey(appId: string, kid: string): Promise<CryptoKey | null> {
+      const entry = cached(appId)?.published.get(kid);
+      if (!entry) return Promise.resolve(null);
+      entry.verifier ??= (importJWK({ ...entry.jwk, alg: "RS256" }, "RS256") as Promise<CryptoKey>).then(
+        (k) => {
+          entry.ready = k;
+          return k;
+        },
+      );
+      return entry.verifier;
+    },
+
+    verifyKeySync: (appId: string, kid: string): CryptoKey | undefined =>
+      cached(appId)?.published.get(kid)?.ready,
+
+    activeKid: (appId: string): string | null => cached(appId)?.activeKid ?? null,
+
+    activeKeyAges() {
+      const now = clock.now();
+      const ages: { appId: string; kid: string; ageSeconds: number }[] = [];
+      for (const [appId, a] of apps) {
+        if (a.activeKid && a.activeSince !== null)
+          ages.push({ appId, kid: a.activeKid, ageSeconds: (now - a.activeSince) / 1000 });
+      }
+      return ages;
+    },
+
+    invalidate(appId: string): void {
+      install(appId, []);
+    },
+
+    reloadIfChanged(): boolean {
+      if (loadedVersion !== null && dataVersion() === loadedVersion) return false;
+      load();
+      return true;
+    },
+  };
+}
