@@ -243,9 +243,9 @@ export function layerOf(path: string): number {
 }
 
 /**
- * Rule 4: every import points down or sideways. The one upward arrow allowed is the type `Deps` taken by
- * the web (route factories and plugins are `(deps: Deps) => Elysia`): it names the graph without
- * building any of it. `allowed` lists other known arrows as `from -> to`, each with its reason.
+ * Rule 4: every import points down or sideways. No exception for the type `Deps`: route factories and
+ * plugins declare the narrow deps they read (rule 5). `allowed` lists known arrows as `from -> to`, each
+ * with its reason.
  */
 export function arrowsAgainstLayering(
   tree: SourceTree,
@@ -255,13 +255,39 @@ export function arrowsAgainstLayering(
   for (const [path, text] of tree) {
     for (const e of importsOf(path, text)) {
       if (!e.relative || !tree.has(e.to) || layerOf(e.to) <= layerOf(path)) continue;
-      if (e.to === "src/deps.ts" && e.typeOnly && layerOf(path) >= 4) continue;
       if (allowed.has(`${path} -> ${e.to}`)) continue;
       out.push({
         file: path,
         line: e.line,
         message: `imports ${e.to}, a layer above it (docs/architecture.md)`,
       });
+    }
+  }
+  return out;
+}
+
+/** The files that may import the composition root: the app that mounts the routes, the CLI, the entry. */
+export const mayImportDeps = (path: string) =>
+  path === "src/app.ts" || path === "src/main.ts" || path.startsWith("src/cli/");
+
+/**
+ * Rule 5: only `src/app.ts`, `src/cli/` and `src/main.ts` import `src/deps.ts`, not even its types. A route
+ * factory or plugin that took the whole `Deps` would tie its folder to every feature deps.ts builds (the
+ * folder-level cycles this rule removed); it declares the narrow interface of what it reads instead.
+ */
+export function depsImportsOutsideTop(tree: SourceTree): Violation[] {
+  const out: Violation[] = [];
+  for (const [path, text] of tree) {
+    if (path === "src/deps.ts" || mayImportDeps(path)) continue;
+    for (const e of importsOf(path, text)) {
+      if (e.relative && e.to === "src/deps.ts") {
+        out.push({
+          file: path,
+          line: e.line,
+          message:
+            "imports src/deps.ts; only src/app.ts, src/cli/ and src/main.ts may (declare the narrow deps read)",
+        });
+      }
     }
   }
   return out;

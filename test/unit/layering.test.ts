@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   arrowsAgainstLayering,
+  depsImportsOutsideTop,
   domainImportsOfHttp,
   formatViolation,
   importCycles,
@@ -190,7 +191,7 @@ describe("rule 3: no import cycle in src/", () => {
 const KNOWN_ARROWS = new Set<string>();
 
 describe("rule 4: every import points down the layers", () => {
-  test("an arrow up is named; the web's type Deps and listed arrows pass", () => {
+  test("an arrow up is named, the web's type Deps included; listed arrows pass", () => {
     const broken = tree({
       ...CORE,
       "src/core/ids.ts": 'import type { Db } from "../db/client.ts";\n',
@@ -204,15 +205,60 @@ describe("rule 4: every import points down the layers", () => {
     });
     expect(arrowsAgainstLayering(broken).map(formatViolation)).toEqual([
       "src/widgets/service.ts:1: imports src/deps.ts, a layer above it (docs/architecture.md)",
+      "src/http/guards.ts:1: imports src/deps.ts, a layer above it (docs/architecture.md)",
       "src/core/ids.ts:1: imports src/db/client.ts, a layer above it (docs/architecture.md)",
       "src/widgets/model.ts:1: imports src/widgets/routes.ts, a layer above it (docs/architecture.md)",
+      "src/widgets/routes.ts:1: imports src/deps.ts, a layer above it (docs/architecture.md)",
     ]);
     expect(
-      arrowsAgainstLayering(broken, new Set(["src/core/ids.ts -> src/db/client.ts"])).map((v) => v.file),
-    ).toEqual(["src/widgets/service.ts", "src/widgets/model.ts"]);
+      arrowsAgainstLayering(
+        broken,
+        new Set(["src/core/ids.ts -> src/db/client.ts", "src/http/guards.ts -> src/deps.ts"]),
+      ).map((v) => v.file),
+    ).toEqual(["src/widgets/service.ts", "src/widgets/model.ts", "src/widgets/routes.ts"]);
   });
 
   test("the source tree: no arrow up but the known ones", () => {
     expect(arrowsAgainstLayering(sourceTree(), KNOWN_ARROWS).map(formatViolation)).toEqual([]);
+  });
+});
+
+describe("rule 5: only src/app.ts, src/cli/ and src/main.ts import src/deps.ts", () => {
+  test("a route, a plugin or a service importing deps.ts, even its type, is named with its line", () => {
+    const broken = tree({
+      ...CORE,
+      "src/widgets/routes.ts": [
+        'import { Elysia } from "elysia";',
+        'import type { Deps } from "../deps.ts";',
+        "export const widgetRoutes = (deps: Deps) => new Elysia();",
+      ].join("\n"),
+      "src/http/guards.ts": 'import { type Deps } from "../deps.ts";\n',
+      "src/widgets/service.ts": 'export type { Deps } from "../deps.ts";\n',
+      "src/deps.ts": 'import { createWidgetService } from "./widgets/service.ts";\n',
+    });
+    const hint =
+      "imports src/deps.ts; only src/app.ts, src/cli/ and src/main.ts may (declare the narrow deps read)";
+    expect(depsImportsOutsideTop(broken).map(formatViolation)).toEqual([
+      `src/widgets/service.ts:1: ${hint}`,
+      `src/http/guards.ts:1: ${hint}`,
+      `src/widgets/routes.ts:2: ${hint}`,
+    ]);
+  });
+
+  test("the app, the CLI and the entry may import it", () => {
+    const fine = tree({
+      ...CORE,
+      "src/deps.ts": 'import { createWidgetService } from "./widgets/service.ts";\n',
+      "src/app.ts": 'import type { Deps } from "./deps.ts";\n',
+      "src/cli/serve.ts": 'import { buildDeps, type Deps } from "../deps.ts";\n',
+      "src/main.ts": 'import { buildDeps } from "./deps.ts";\n',
+      "src/widgets/routes.ts":
+        'import type { WidgetService } from "./service.ts";\nexport const widgetRoutes = (deps: { widgets: WidgetService }) => deps;\n',
+    });
+    expect(depsImportsOutsideTop(fine)).toEqual([]);
+  });
+
+  test("the source tree: nothing else imports src/deps.ts", () => {
+    expect(depsImportsOutsideTop(sourceTree()).map(formatViolation)).toEqual([]);
   });
 });
