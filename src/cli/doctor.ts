@@ -3,21 +3,10 @@ import { Database } from "bun:sqlite";
 import { systemClock } from "../core/clock.ts";
 import { createLogger } from "../core/logger.ts";
 import { buildDeps, type Deps } from "../deps.ts";
-import {
-  checkClock,
-  checkDatabaseFile,
-  checkDiskSpace,
-  checkEmailConfig,
-  checkFiles,
-  checkLastBackup,
-  checkMasterKeys,
-  checkMigrations,
-  checkPublicUrl,
-  checkSigningKeys,
-  checkTrustedProxies,
-  type Finding,
-  sendTestEmail,
-} from "../ops/doctor.ts";
+import { checkClock, checkDatabaseFile, checkFiles, checkMigrations, type Finding } from "../ops/doctor.ts";
+import { checkEmailConfig, sendTestEmail } from "../ops/doctor-email.ts";
+import { checkDiskSpace, checkLastBackup, checkPublicUrl, checkTrustedProxies } from "../ops/doctor-host.ts";
+import { checkMasterKeys, checkSigningKeys } from "../ops/doctor-keys.ts";
 import { loadMasterKeys, type MasterKeys, VaultError } from "../vault/master-key.ts";
 import {
   type CommandSpec,

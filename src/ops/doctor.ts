@@ -1,17 +1,10 @@
-/** @module The checks of `heimdall doctor` (docs/operations.md, "heimdall doctor"): each looks at one thing, read-only, and returns findings with a fix. */
+/** @module The checks of `heimdall doctor` (docs/operations.md, "heimdall doctor"): each looks at one thing, read-only, and returns findings with a fix. Here: the finding shape, the files, the database and the clock; keys, email and host in `doctor-keys.ts`, `doctor-email.ts`, `doctor-host.ts`. */
 
-import { existsSync, statfsSync, statSync } from "node:fs";
-import { backupTime, listBackups } from "../backup/backup.ts";
+import { existsSync, statSync } from "node:fs";
 import type { Config } from "../config/index.ts";
-import { type Clock, DAY, HOUR, iso, MINUTE } from "../core/clock.ts";
-import { newId } from "../core/ids.ts";
-import { parseProxyEntry } from "../core/ip-ranges.ts";
+import { type Clock, iso, MINUTE } from "../core/clock.ts";
 import { type Db, databaseFileProblem } from "../db/client.ts";
 import { JOURNAL } from "../db/migrations.ts";
-import type { MailTransport } from "../email/transport.ts";
-import type { AppKeyDiagnosis } from "../keys/health.ts";
-import { PREPUBLISH, ROTATION_INTERVAL } from "../keys/rotation-schedule.ts";
-import type { MasterKeys } from "../vault/master-key.ts";
 
 export type Status = "ok" | "warn" | "fail";
 
@@ -23,14 +16,14 @@ export interface Finding {
   fix: string;
 }
 
-const ok = (check: string, finding: string): Finding => ({ status: "ok", check, finding, fix: "" });
-const warn = (check: string, finding: string, fix: string): Finding => ({
+export const ok = (check: string, finding: string): Finding => ({ status: "ok", check, finding, fix: "" });
+export const warn = (check: string, finding: string, fix: string): Finding => ({
   status: "warn",
   check,
   finding,
   fix,
 });
-const fail = (check: string, finding: string, fix: string): Finding => ({
+export const fail = (check: string, finding: string, fix: string): Finding => ({
   status: "fail",
   check,
   finding,
@@ -38,7 +31,6 @@ const fail = (check: string, finding: string, fix: string): Finding => ({
 });
 
 const mode = (m: number) => (m & 0o777).toString(8).padStart(3, "0");
-const GIB = 1024 ** 3;
 
 // ─── Files ─────────────────────────────────────────────────────────────────
 
@@ -211,252 +203,4 @@ export function checkClock(db: Pick<Db, "$client">, clock: Clock): Finding {
       "synchronise the clock (NTP: `timedatectl set-ntp true`) before starting the server",
     );
   return ok(check, `${iso(now)}; newest row ${iso(newest)}`);
-}
-
-// ─── Keys ──────────────────────────────────────────────────────────────────
-
-/**
- * Each app's signing keys: every unretired private key opens; there is one active key; the next key is
- * published at least PREPUBLISH before it signs (so no verifier's cached JWKS misses it); the rotation is
- * not overdue (the server's scheduler does it, so overdue means no server ran).
- */
-export function checkSigningKeys(apps: readonly AppKeyDiagnosis[], clock: Clock): Finding[] {
-  const now = clock.now();
-  if (apps.length === 0) return [ok("signing keys", "no apps yet")];
-  return apps.map((app) => {
-    const check = `signing keys of ${app.slug}`;
-    const broken = app.keys.filter((k) => k.error !== null);
-    if (broken.length > 0) {
-      const k = broken[0]!;
-      const fix =
-        k.state === "active"
-          ? `the app cannot sign tokens: restore the database and its master key from a backup, or (server stopped) \`heimdall keys rotate --app ${app.slug} --emergency\` to sign with the next key`
-          : "restore the database and its master key from a backup before this key is needed";
-      return fail(check, `${broken.length} key(s) cannot be opened: ${k.kid} (${k.state}): ${k.error}`, fix);
-    }
-    const active = app.keys.find((k) => k.state === "active");
-    const next = app.keys.find((k) => k.state === "next");
-    const retiring = app.keys.filter((k) => k.state === "retiring").length;
-    if (!active) {
-      return app.status === "archived"
-        ? ok(check, "archived app, no active key")
-        : fail(
-            check,
-            "no active signing key: the app cannot issue tokens",
-            `(server stopped) \`heimdall keys rotate --app ${app.slug}\` creates one`,
-          );
-    }
-    const states = `active ${active.kid} since ${iso(active.activatesAt)}${retiring ? `, ${retiring} retiring` : ""}`;
-    if (!next)
-      return warn(
-        check,
-        `${states}; no next key is published`,
-        "start the server: its scheduler publishes the next key within a minute",
-      );
-    const margin = next.activatesAt - next.createdAt;
-    if (margin < PREPUBLISH)
-      return warn(
-        check,
-        `${states}; next ${next.kid} signs at ${iso(next.activatesAt)}, only ${Math.round(margin / MINUTE)} min after it was published (under ${PREPUBLISH / HOUR} h)`,
-        "verifiers caching the JWKS may not know it yet when it signs; nothing to do unless tokens fail to verify after the rotation",
-      );
-    if (next.activatesAt < now)
-      return warn(
-        check,
-        `${states}; the rotation to ${next.kid} was due at ${iso(next.activatesAt)}`,
-        "start the server: its scheduler rotates within a minute",
-      );
-    if (now - active.activatesAt > ROTATION_INTERVAL + DAY)
-      return warn(check, `${states}; the active key is older than the rotation interval`, "start the server");
-    return ok(check, `${states}; next ${next.kid} signs at ${iso(next.activatesAt)}`);
-  });
-}
-
-/**
- * Master keys the sealed secrets are wrapped with against the lines of the key file: a missing one
- * makes those secrets unreadable; an unused old one is harmless but one more secret to guard.
- */
-export function checkMasterKeys(keys: MasterKeys, inUse: readonly string[], file: string): Finding {
-  const check = "master keys";
-  const missing = inUse.filter((id) => !keys.all.has(id));
-  if (missing.length > 0)
-    return fail(
-      check,
-      `secrets are wrapped by ${missing.join(", ")}, which ${missing.length === 1 ? "is" : "are"} not in ${file}`,
-      "restore the key file that holds those lines from your backup (a new key cannot open them)",
-    );
-  const unused = [...keys.all.keys()].filter((id) => id !== keys.active.id && !inUse.includes(id));
-  if (unused.length > 0)
-    return warn(
-      check,
-      `${unused.length} old key line(s) no secret uses: ${unused.join(", ")}`,
-      "retire with `heimdall master-key rotate --retire-old` (server stopped), then back up the key file",
-    );
-  return ok(check, `active ${keys.active.id}; ${keys.all.size} line(s) in the file, every one in use`);
-}
-
-// ─── Email ─────────────────────────────────────────────────────────────────
-
-/** The email settings as configured: the mode, the SMTP URL (parsed, credentials never shown) and the sender. */
-export function checkEmailConfig(config: Pick<Config, "emailMode" | "smtpUrl" | "emailFrom">): Finding {
-  const check = "email";
-  const from = config.emailFrom ? `, sender ${config.emailFrom}` : "";
-  if (config.emailMode === "log")
-    return warn(
-      check,
-      `log mode: emails are written to the log, not sent${from}`,
-      "for real delivery set HEIMDALL_SMTP_URL (smtp:// or smtps://) and HEIMDALL_EMAIL_FROM",
-    );
-  if (!config.smtpUrl)
-    return fail(
-      check,
-      "HEIMDALL_EMAIL_MODE is smtp but no SMTP URL is set",
-      "set HEIMDALL_SMTP_URL=smtp://host:587",
-    );
-  let url: URL;
-  try {
-    url = new URL(config.smtpUrl);
-  } catch {
-    return fail(
-      check,
-      "HEIMDALL_SMTP_URL does not parse as a URL",
-      "set it as smtp://user:pass@host:587 or smtps://…:465",
-    );
-  }
-  if (!["smtp:", "smtps:"].includes(url.protocol) || url.hostname === "")
-    return fail(
-      check,
-      `HEIMDALL_SMTP_URL has no host or a scheme other than smtp/smtps`,
-      "set it as smtp://host:587",
-    );
-  const where = `${url.protocol}//${url.hostname}:${url.port || (url.protocol === "smtps:" ? "465" : "587")}`;
-  if (!config.emailFrom)
-    return warn(
-      check,
-      `smtp mode via ${where}; no default sender`,
-      "set HEIMDALL_EMAIL_FROM, or give every app a sender address",
-    );
-  return ok(check, `smtp mode via ${where}${from}`);
-}
-
-/** One message through the configured transport, as the outbox would send it. */
-export async function sendTestEmail(
-  transport: MailTransport,
-  to: string,
-  config: Pick<Config, "emailMode" | "emailFrom" | "publicUrl">,
-  clock: Clock,
-): Promise<Finding> {
-  const check = "test email";
-  const from = config.emailFrom ?? `heimdall@${new URL(config.publicUrl).hostname}`;
-  const result = await transport.send({
-    id: newId(clock),
-    to,
-    from,
-    subject: "Heimdall test email",
-    text: `This is a test email sent by \`heimdall doctor\` from ${config.publicUrl} at ${iso(clock.now())}.\n`,
-    html: null,
-  });
-  if (!result.ok)
-    return fail(
-      check,
-      `sending to ${to} failed: ${result.error}`,
-      result.permanent
-        ? "the SMTP server refused the message: check the sender (HEIMDALL_EMAIL_FROM), the recipient and the account's rights"
-        : "check HEIMDALL_SMTP_URL (host, port, TLS, credentials) and that this machine can reach the SMTP server",
-    );
-  if (transport.kind === "log")
-    return warn(
-      check,
-      `log mode: the message to ${to} was written to the log`,
-      "set HEIMDALL_SMTP_URL to send it",
-    );
-  return ok(check, `sent to ${to} from ${from}; check that it arrived (and not as spam)`);
-}
-
-// ─── Network and host ──────────────────────────────────────────────────────
-
-/**
- * Each entry must be what the address resolver understands (an IP address, a CIDR range or an `a.b.*`
- * prefix): the config refuses anything else at load, so this mostly shows what is trusted.
- */
-export function checkTrustedProxies(proxies: readonly string[]): Finding {
-  const check = "trusted proxies";
-  if (proxies.length === 0)
-    return ok(check, "none: X-Forwarded-For is ignored, the peer address is the client");
-  const bad = proxies.filter((p) => parseProxyEntry(p) === null);
-  if (bad.length > 0)
-    return fail(
-      check,
-      `not understood (never match): ${bad.join(", ")}`,
-      "set HEIMDALL_TRUSTED_PROXIES to IP addresses or CIDR ranges (e.g. 10.0.0.0/8), comma-separated",
-    );
-  return ok(check, proxies.join(", "));
-}
-
-/** `<public_url>/healthz` from this machine: a warning only, since doctor also runs with the server stopped. */
-export async function checkPublicUrl(publicUrl: string, timeoutMs: number): Promise<Finding> {
-  const check = "public URL";
-  const target = `${publicUrl}/healthz`;
-  try {
-    const res = await fetch(target, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
-    await res.arrayBuffer();
-    if (res.status === 200) return ok(check, `${target} answers 200`);
-    return warn(
-      check,
-      `${target} answers ${res.status}`,
-      "check the reverse proxy in front of Heimdall and HEIMDALL_PUBLIC_URL",
-    );
-  } catch (err) {
-    return warn(
-      check,
-      `${target} is not reachable from this machine (${(err as Error).message})`,
-      "start the server; if it runs, check HEIMDALL_PUBLIC_URL, DNS and the reverse proxy (tokens' issuer is this URL)",
-    );
-  }
-}
-
-/** Free space where the database grows: under 1 GiB or 10 % is a warning (SQLite fails writes when full). */
-export function checkDiskSpace(dataDir: string): Finding {
-  const check = "disk space";
-  if (!existsSync(dataDir)) return warn(check, `${dataDir} does not exist`, "create the data dir first");
-  const fs = statfsSync(dataDir);
-  const free = fs.bavail * fs.bsize;
-  const share = fs.blocks > 0 ? fs.bavail / fs.blocks : 1;
-  const shown = `${(free / GIB).toFixed(1)} GiB free (${Math.round(share * 100)} %)`;
-  if (free < GIB || share < 0.1)
-    return warn(
-      check,
-      `${shown} on the data dir's file system`,
-      "free space or move the data dir: writes fail when the disk is full",
-    );
-  return ok(check, shown);
-}
-
-/**
- * The newest backup in the backup dir (the names `heimdall backup` and the scheduled backups give, which
- * carry their time); older than two days is a warning, as is no backup dir at all.
- */
-export function checkLastBackup(dir: string | undefined, clock: Clock): Finding {
-  const check = "last backup";
-  if (!dir)
-    return warn(
-      check,
-      "no backup dir configured",
-      "set HEIMDALL_BACKUP_DIR (the server then takes scheduled backups), or take them with `heimdall backup --dir DIR` and pass --backup-dir DIR here",
-    );
-  if (!existsSync(dir))
-    return warn(check, `${dir} does not exist`, "check the backup dir, then take a backup");
-  const newest = listBackups(dir)[0];
-  if (!newest)
-    return warn(check, `no heimdall-<time>.db in ${dir}`, `take a backup: \`heimdall backup --dir ${dir}\``);
-  const at = backupTime(newest) ?? statSync(newest).mtimeMs;
-  const age = clock.now() - at;
-  const finding = `${newest} from ${iso(Math.round(at))}`;
-  if (age > 2 * DAY)
-    return warn(
-      check,
-      `${finding}, ${Math.floor(age / DAY)} days old`,
-      "take a backup now, and schedule them (HEIMDALL_BACKUP_DIR)",
-    );
-  return ok(check, finding);
 }

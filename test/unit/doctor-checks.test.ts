@@ -1,4 +1,4 @@
-/** @module The judgements behind `heimdall doctor` (src/ops/doctor.ts) on made-up inputs: key timings and the pre-publish margin, master-key lines, the clock, trusted proxies, email settings and the last backup. */
+/** @module The judgements behind `heimdall doctor` (src/ops/doctor*.ts) on made-up inputs: key timings and the pre-publish margin, master-key lines, the clock, trusted proxies, email settings and the last backup. */
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -6,14 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DAY, FakeClock, HOUR, MINUTE } from "../../src/core/clock.ts";
 import type { AppKeyDiagnosis, KeyDiagnosis } from "../../src/keys/health.ts";
-import {
-  checkClock,
-  checkEmailConfig,
-  checkLastBackup,
-  checkMasterKeys,
-  checkSigningKeys,
-  checkTrustedProxies,
-} from "../../src/ops/doctor.ts";
+import { checkClock } from "../../src/ops/doctor.ts";
+import { checkEmailConfig } from "../../src/ops/doctor-email.ts";
+import { checkLastBackup, checkTrustedProxies } from "../../src/ops/doctor-host.ts";
+import { checkMasterKeys, checkSigningKeys } from "../../src/ops/doctor-keys.ts";
 
 const NOW = Date.UTC(2026, 11, 5, 12, 0, 0);
 const clock = new FakeClock(NOW);
