@@ -65,7 +65,7 @@ export const meRoutes = (deps: MeRoutesDeps) => {
         },
         { endUser: true },
       )
-      // Appliance addition (documented in http/openapi.ts): what unlocks the changes that need a recent sign-in.
+      // Appliance addition (documented in http/openapi-known.ts): what unlocks the changes that need a recent sign-in.
       .post(
         "/:app_slug/v1/me/reauthenticate",
         ({ app, endUser, body, meta }) =>
