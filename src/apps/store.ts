@@ -1,10 +1,17 @@
 /** @module Drizzle queries for apps, their auth config, and the counts behind the caller's stats. */
-import { and, count, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
+import { and, count, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { changes, type Db } from "../db/client.ts";
 import { appApiKeys, appSlugAliases, apps, authConfigs, endUsers, workspaces } from "../db/schema.ts";
 import type { AppCursor, AppRow } from "./model.ts";
 
 export function createAppStore(db: Db) {
+  // Read on every permission-gated Consumer request, every browser request's CORS check and once per
+  // app in a list: compiled once.
+  const configOf = db
+    .select({ config: authConfigs.config })
+    .from(authConfigs)
+    .where(eq(authConfigs.appId, sql.placeholder("appId")))
+    .prepare();
   return {
     byId(id: string): AppRow | undefined {
       return db.select().from(apps).where(eq(apps.id, id)).get();
@@ -83,11 +90,7 @@ export function createAppStore(db: Db) {
     },
 
     authConfig(appId: string): Record<string, unknown> | undefined {
-      return db
-        .select({ config: authConfigs.config })
-        .from(authConfigs)
-        .where(eq(authConfigs.appId, appId))
-        .get()?.config;
+      return configOf.get({ appId })?.config;
     },
 
     /** Every app with its stored config (start-up review of the admin-lane setting). */
