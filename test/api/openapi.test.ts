@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
+import { Secret } from "otpauth";
 import { openApiPath } from "../../src/http/openapi.ts";
 import serverContract from "../../src/http/openapi-contract.json" with { type: "json" };
 import { JWKS_ROUTE } from "../../src/keys/routes.ts";
@@ -10,6 +11,7 @@ import { GOOD_PASSWORD, signUp } from "../support/end-users.ts";
 import { createApp } from "../support/fixtures.ts";
 import { type CallResult, createTestContext, type TestContext } from "../support/harness.ts";
 import { loadContract } from "../support/openapi.ts";
+import { codeAt, STEP } from "./consumer/mfa-signin-fixtures.ts";
 
 let ctx: TestContext;
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by the assertions below.
@@ -257,6 +259,86 @@ describe("real answers fit the document's response schemas", () => {
       expect(res.status).toBe(200);
       expectFits("GET", probe, res);
     }
+  });
+
+  test("the appliance routes added beside the contract fit too: reauthenticate, rotate, sign-in enrolment", async () => {
+    const app = await createApp(ctx, "openapi-extra");
+    const slug = { app_slug: app.slug };
+    const user = await signUp(ctx, app.slug, {
+      username: "extra_user",
+      email: "extra@example.test",
+      password: GOOD_PASSWORD,
+    });
+    const reauth = (password: string) =>
+      ctx.call("POST", "/{app_slug}/v1/me/reauthenticate", {
+        params: slug,
+        auth: { bearer: user.access_token },
+        body: { password },
+        unchecked: true,
+      });
+    const ok = await reauth(GOOD_PASSWORD);
+    expect(ok.status).toBe(200);
+    expectFits("POST", "/{app_slug}/v1/me/reauthenticate", ok);
+    const wrong = await reauth("not the password at all");
+    expect(wrong.status).toBe(401);
+    expectFits("POST", "/{app_slug}/v1/me/reauthenticate", wrong);
+
+    const rotate = (body: unknown) =>
+      ctx.call("POST", "/v1/apps/{app_id}/keys/rotate", {
+        params: { app_id: app.id },
+        body,
+        unchecked: true,
+      });
+    const tooSoon = await rotate({});
+    expect([tooSoon.status, tooSoon.body.code]).toEqual([409, "ROTATION_TOO_SOON"]);
+    expectFits("POST", "/v1/apps/{app_id}/keys/rotate", tooSoon);
+    const emergency = await rotate({ emergency: true });
+    expect(emergency.status).toBe(200);
+    expectFits("POST", "/v1/apps/{app_id}/keys/rotate", emergency);
+
+    const required = await ctx.call("PATCH", "/v1/apps/{app_id}/auth-config", {
+      params: { app_id: app.id },
+      body: { mfa_required: true },
+      unchecked: true,
+    });
+    expect(required.status).toBe(200);
+    const challenge = await ctx.call("POST", "/{app_slug}/v1/auth/signin", {
+      params: slug,
+      auth: null,
+      body: { identifier: "extra_user", password: GOOD_PASSWORD },
+      unchecked: true,
+    });
+    expect(challenge.body.enrollment_required).toBe(true);
+    const started = await ctx.call("POST", "/{app_slug}/v1/auth/mfa/enroll", {
+      params: slug,
+      auth: null,
+      body: { mfa_token: challenge.body.mfa_token },
+      unchecked: true,
+    });
+    expect(started.status).toBe(201);
+    expectFits("POST", "/{app_slug}/v1/auth/mfa/enroll", started);
+    const secret = Secret.fromBase32(started.body.enrollment.secret);
+    const now = ctx.clock.now();
+    const confirmed = await ctx.call("POST", "/{app_slug}/v1/auth/mfa/enroll/confirm", {
+      params: slug,
+      auth: null,
+      body: {
+        mfa_token: challenge.body.mfa_token,
+        factor_id: started.body.factor.id,
+        codes: [codeAt(secret, now - STEP), codeAt(secret, now)],
+      },
+      unchecked: true,
+    });
+    expect(confirmed.status).toBe(200);
+    expectFits("POST", "/{app_slug}/v1/auth/mfa/enroll/confirm", confirmed);
+    const dead = await ctx.call("POST", "/{app_slug}/v1/auth/mfa/enroll", {
+      params: slug,
+      auth: null,
+      body: { mfa_token: challenge.body.mfa_token },
+      unchecked: true,
+    });
+    expect([dead.status, dead.body.code]).toEqual([401, "MFA_TOKEN_INVALID"]);
+    expectFits("POST", "/{app_slug}/v1/auth/mfa/enroll", dead);
   });
 
   test("the token endpoint's refusal fits the RFC 6749 error schema, not the wire error", async () => {
