@@ -16,6 +16,10 @@ export function authorize(
   resource: string,
   hidden: () => HeimdallError,
 ): void {
+  if (p.kind === "local") {
+    if (p.workspaceId !== workspaceId) throw hidden();
+    return;
+  }
   if (p.kind === "pak") {
     if (p.workspaceId !== workspaceId) throw hidden();
     if (!evaluatePolicy(p.statements, action, resource)) {
@@ -44,5 +48,5 @@ export function authorize(
 
 /** Workspace ids the principal can see. */
 export function visibleWorkspaces(p: PlatformPrincipal): string[] {
-  return p.kind === "pak" ? [p.workspaceId] : p.memberships.map((m) => m.workspaceId);
+  return p.kind === "platform_user" ? p.memberships.map((m) => m.workspaceId) : [p.workspaceId];
 }

@@ -25,7 +25,17 @@ export interface PakPrincipal {
   readonly statements: readonly PolicyStatement[];
 }
 
-export type PlatformPrincipal = PlatformUserPrincipal | PakPrincipal;
+/**
+ * The command line on the machine itself (`heimdall seed apply`, `heimdall dev`, `heimdall users import`):
+ * whoever can read the data dir and its master key already holds everything in it, so it acts in one
+ * workspace with an owner's reach. Never built from a request.
+ */
+export interface LocalOperatorPrincipal {
+  readonly kind: "local";
+  readonly workspaceId: string;
+}
+
+export type PlatformPrincipal = PlatformUserPrincipal | PakPrincipal | LocalOperatorPrincipal;
 
 export interface AuditActor {
   readonly type: "platform_user" | "pak" | "end_user" | "m2m" | "api_key" | "system";
@@ -35,6 +45,7 @@ export interface AuditActor {
 export const SYSTEM_ACTOR: AuditActor = { type: "system", id: null };
 
 export function actorOf(p: PlatformPrincipal): AuditActor {
+  if (p.kind === "local") return SYSTEM_ACTOR;
   return p.kind === "pak" ? { type: "pak", id: p.pakId } : { type: "platform_user", id: p.userId };
 }
 

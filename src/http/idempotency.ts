@@ -127,7 +127,7 @@ export function createIdempotency({
 
 /** Idempotency keys are per caller and per route: a PAK and a person never share a key space, nor do two apps. */
 export const idempotencyScope = (p: PlatformPrincipal, route: string) =>
-  `${p.kind === "pak" ? `pak:${p.pakId}` : `user:${p.userId}`}:${route}`;
+  `${p.kind === "pak" ? `pak:${p.pakId}` : p.kind === "local" ? `local:${p.workspaceId}` : `user:${p.userId}`}:${route}`;
 
 /**
  * The create-route glue shared by every route that honours `Idempotency-Key`: runs `create` once per

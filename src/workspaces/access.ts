@@ -19,6 +19,7 @@ export const pakNotAllowed = () => fail("PAK_NOT_ALLOWED");
 
 function roleIn(p: PlatformPrincipal, workspaceId: string): WorkspaceRole | null {
   if (p.kind === "pak") return null;
+  if (p.kind === "local") return p.workspaceId === workspaceId ? "owner" : null;
   return p.memberships.find((m) => m.workspaceId === workspaceId)?.role ?? null;
 }
 

@@ -25,7 +25,7 @@ export function createWorkspaceService({ db, audit }: WorkspaceServiceDeps) {
     listWorkspaces(p: PlatformPrincipal, q: ListQuery) {
       const limit = parseLimit(q.limit);
       const after = parseCursor(q.cursor);
-      if (p.kind === "pak") {
+      if (p.kind !== "platform_user") {
         const w = store.workspaceById(p.workspaceId);
         const rows =
           w && (!after || w.createdAt < after.c || (w.createdAt === after.c && w.id < after.i))
