@@ -463,6 +463,11 @@ export const endUserSessions = sqliteTable(
     revokeReason: text("revoke_reason"),
     /** When the holder last proved a second factor (sign-in challenge or step-up); null when never. */
     mfaAt: ms("mfa_at"),
+    /**
+     * The tenant the session acts in (sign-in with `tenant_id`, `switch-tenant`); null for app scope. Its
+     * tokens carry it only while the membership exists and the tenant is active (checked at every refresh).
+     */
+    tenantId: text("tenant_id").references(() => tenants.id, { onDelete: "set null" }),
   },
   (t) => [
     index("end_user_sessions_user").on(t.userId, t.revokedAt),
@@ -657,5 +662,92 @@ export const rolePermissions = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.roleId, t.permissionId] }),
     index("role_permissions_permission").on(t.permissionId),
+  ],
+);
+
+// ─── Tenants (organisations inside an app) and end-user invites ─────────────
+
+export const tenants = sqliteTable(
+  "tenants",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    /** `tnt_<12 hex>`, the customer-facing id; every route accepts it as well as `id`. */
+    displayId: text("display_id").notNull(),
+    /** Stored lower-cased: unique per app regardless of case. */
+    slug: text("slug").notNull(),
+    displayName: text("display_name").notNull(),
+    status: text("status", { enum: ["active", "suspended", "archived"] })
+      .notNull()
+      .default("active"),
+    metadata: json<Record<string, unknown>>("metadata").notNull(),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("tenants_display_id").on(t.displayId),
+    uniqueIndex("tenants_app_slug").on(t.appId, t.slug),
+    index("tenants_app_created").on(t.appId, t.createdAt, t.id),
+    index("tenants_app_status_created").on(t.appId, t.status, t.createdAt, t.id),
+  ],
+);
+
+export const tenantMembers = sqliteTable(
+  "tenant_members",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => endUsers.id, { onDelete: "cascade" }),
+    /** An app role name (role names are immutable, as for `end_users.role`). */
+    role: text("role").notNull(),
+    /** Who added the member (audit actor id), when known. */
+    invitedBy: text("invited_by"),
+    joinedAt: ms("joined_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("tenant_members_tenant_user").on(t.tenantId, t.userId),
+    index("tenant_members_tenant_joined").on(t.tenantId, t.joinedAt, t.id),
+    index("tenant_members_user").on(t.userId),
+    // "Is this role still held by a member?" before a role is deleted.
+    index("tenant_members_app_role").on(t.appId, t.role),
+  ],
+);
+
+export const endUserInvites = sqliteTable(
+  "end_user_invites",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    /** SHA-256 of the `inv_…` code; the code itself is shown once, at creation. */
+    codeHash: text("code_hash").notNull(),
+    /** Normalised as contacts are (lower-cased, NFKC). */
+    email: text("email").notNull(),
+    name: text("name"),
+    /** The app role granted on accept. */
+    role: text("role").notNull(),
+    maxUses: integer("max_uses").notNull(),
+    useCount: integer("use_count").notNull().default(0),
+    expiresAt: ms("expires_at").notNull(),
+    revokedAt: ms("revoked_at"),
+    /** Set when a newer invite for the same email replaced this one. */
+    supersededBy: text("superseded_by"),
+    createdBy: text("created_by"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("end_user_invites_code").on(t.codeHash),
+    index("end_user_invites_app_created").on(t.appId, t.createdAt, t.id),
+    index("end_user_invites_app_email").on(t.appId, t.email),
   ],
 );
