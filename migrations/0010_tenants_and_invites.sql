@@ -52,4 +52,5 @@ CREATE UNIQUE INDEX `tenants_display_id` ON `tenants` (`display_id`);--> stateme
 CREATE UNIQUE INDEX `tenants_app_slug` ON `tenants` (`app_id`,`slug`);--> statement-breakpoint
 CREATE INDEX `tenants_app_created` ON `tenants` (`app_id`,`created_at`,`id`);--> statement-breakpoint
 CREATE INDEX `tenants_app_status_created` ON `tenants` (`app_id`,`status`,`created_at`,`id`);--> statement-breakpoint
-ALTER TABLE `end_user_sessions` ADD `tenant_id` text REFERENCES tenants(id) ON DELETE SET NULL;
+ALTER TABLE `end_user_sessions` ADD `tenant_id` text REFERENCES tenants(id) ON DELETE SET NULL;--> statement-breakpoint
+ALTER TABLE `mfa_challenges` ADD `tenant_id` text;

@@ -325,6 +325,8 @@ export const mfaChallenges = sqliteTable(
     tokenHash: text("token_hash").notNull().unique(),
     /** `signin`: complete with a factor; `enroll`: the app requires MFA and the account has none yet. */
     purpose: text("purpose", { enum: ["signin", "enroll"] }).notNull(),
+    /** The `tenant_id` the sign-in asked for, applied when the challenge completes (checked again then). */
+    tenantId: text("tenant_id"),
     attempts: integer("attempts").notNull().default(0),
     expiresAt: ms("expires_at").notNull(),
     consumedAt: ms("consumed_at"),
