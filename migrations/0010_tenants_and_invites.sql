@@ -2,6 +2,7 @@ CREATE TABLE `end_user_invites` (
 	`id` text PRIMARY KEY NOT NULL,
 	`app_id` text NOT NULL,
 	`code_hash` text NOT NULL,
+	`code_hint` text NOT NULL,
 	`email` text NOT NULL,
 	`name` text,
 	`role` text NOT NULL,

@@ -733,6 +733,8 @@ export const endUserInvites = sqliteTable(
       .references(() => apps.id, { onDelete: "cascade" }),
     /** SHA-256 of the `inv_…` code; the code itself is shown once, at creation. */
     codeHash: text("code_hash").notNull(),
+    /** The code's last four characters, for lists (`inv_…wXyZ`): enough to tell invites apart, useless to guess. */
+    codeHint: text("code_hint").notNull(),
     /** Normalised as contacts are (lower-cased, NFKC). */
     email: text("email").notNull(),
     name: text("name"),
