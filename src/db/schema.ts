@@ -755,3 +755,80 @@ export const endUserInvites = sqliteTable(
     index("end_user_invites_app_email").on(t.appId, t.email),
   ],
 );
+
+// ─── Outbound webhooks ──────────────────────────────────────────────────────
+
+/** One destination per app (the contract's `PUT /v1/apps/{app_id}/webhook`). */
+export const webhookConfigs = sqliteTable(
+  "webhook_configs",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    /** Subscribed event types; empty means every type. */
+    eventTypes: json<string[]>("event_types").notNull(),
+    /** The `whsec_…` signing secret, sealed by the vault (AAD `webhook_secret:<app_id>:<id>`). */
+    secretId: text("secret_id").notNull(),
+    secretHint: text("secret_hint").notNull(),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    disabledAt: ms("disabled_at"),
+    disabledReason: text("disabled_reason"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("webhook_configs_app").on(t.appId)],
+);
+
+/**
+ * One event owed to one destination, written in the transaction that emits the event, so a committed change
+ * is always delivered (at least once) and a rolled-back one never is.
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    configId: text("config_id")
+      .notNull()
+      .references(() => webhookConfigs.id, { onDelete: "cascade" }),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "cascade" }),
+    status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ms("next_attempt_at").notNull(),
+    lastAttemptAt: ms("last_attempt_at"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_config_event").on(t.configId, t.eventId),
+    index("webhook_deliveries_due").on(t.status, t.nextAttemptAt),
+    index("webhook_deliveries_event").on(t.eventId),
+  ],
+);
+
+/** Every delivery attempt, listed by `GET …/webhook/attempts` and pruned by retention. */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    attemptNumber: integer("attempt_number").notNull(),
+    url: text("url").notNull(),
+    statusCode: integer("status_code"),
+    errorMessage: text("error_message"),
+    latencyMs: integer("latency_ms"),
+    /** The receiver's response body, cut to 1 KiB. */
+    responseBody: text("response_body"),
+    attemptedAt: ms("attempted_at").notNull(),
+  },
+  (t) => [index("webhook_attempts_app_attempted").on(t.appId, t.attemptedAt, t.id)],
+);
