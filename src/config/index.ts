@@ -8,6 +8,9 @@ import { nearest } from "../core/nearest.ts";
 
 const PAK_PATTERN = /^pcft_live_[A-Za-z0-9_-]{32,}$/;
 
+/** A boolean from a file (`true`) or the environment (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`). */
+const flag = z.preprocess((v) => (typeof v === "boolean" ? String(v) : v), z.stringbool());
+
 const schema = z
   .object({
     host: z.string().min(1).default("0.0.0.0"),
@@ -36,6 +39,9 @@ const schema = z
     backup_dir: z.string().min(1).optional(),
     backup_interval_hours: z.coerce.number().int().min(1).max(8_760).default(24),
     backup_keep: z.coerce.number().int().min(1).max(10_000).default(7),
+    // Webhook targets (docs/operations.md, "Webhooks"): plain http beyond loopback, and private ranges.
+    webhook_allow_http: flag.default(false),
+    webhook_allow_private: flag.default(false),
     rsa_bits: z.coerce
       .number()
       .int()
@@ -69,6 +75,10 @@ export interface Config {
   readonly backupIntervalHours: number;
   /** How many scheduled backups to keep in `backupDir`; older ones are deleted after each new one. */
   readonly backupKeep: number;
+  /** Webhook URLs may use plain http on any host, not only on loopback (an explicit, logged choice). */
+  readonly webhookAllowHttp: boolean;
+  /** Webhook URLs may resolve to private ranges (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10). */
+  readonly webhookAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -108,6 +118,8 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   HEIMDALL_BACKUP_DIR: "backup_dir",
   HEIMDALL_BACKUP_INTERVAL_HOURS: "backup_interval_hours",
   HEIMDALL_BACKUP_KEEP: "backup_keep",
+  HEIMDALL_WEBHOOK_ALLOW_HTTP: "webhook_allow_http",
+  HEIMDALL_WEBHOOK_ALLOW_PRIVATE: "webhook_allow_private",
 };
 
 /** The sender of every email when `email_mode` is log and nothing else is set: nothing leaves the machine. */
@@ -138,6 +150,8 @@ const EXPECTED: Partial<Record<string, string>> = {
   backup_dir: "a directory path (scheduled backups are off when it is unset)",
   backup_interval_hours: "a whole number of hours 1–8760",
   backup_keep: "a whole number of backups to keep, 1–10000",
+  webhook_allow_http: "true or false",
+  webhook_allow_private: "true or false",
 };
 
 /** Values never echoed in a refusal: they are credentials, or may carry one (smtp://user:password@…). */
@@ -162,18 +176,35 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /**
+ * A command's own defaults, under the config file (`heimdall dev`: a loopback listener, a dev data dir,
+ * fixed bootstrap credentials). Everything the operator sets still wins.
+ */
+export interface ConfigDefaults {
+  readonly values?: Partial<ConfigInput>;
+  /** The host of the default public URL, `http://<host>:<port>`, when none is set; `localhost` otherwise. */
+  readonly publicHost?: string;
+  /** How a refusal names a value that came from `values`, e.g. `heimdall dev`. */
+  readonly name?: string;
+}
+
+/**
  * Builds the frozen Config. `flags` holds CLI flags by their kebab-case name; `env` is usually
  * `process.env` (this module is the only reader of the environment).
  */
 export function loadConfig(
   flags: Record<string, string | undefined> = {},
   env: Record<string, string | undefined> = process.env,
+  defaults: ConfigDefaults = {},
 ): Config {
   const file = flags.config ?? env.HEIMDALL_CONFIG;
-  const merged: Record<string, unknown> = file ? readConfigFile(file) : {};
+  const fromFile: Record<string, unknown> = file ? readConfigFile(file) : {};
   // Where each value came from, as the operator wrote it: `--port`, `HEIMDALL_PORT`, `port in heimdall.toml`.
   const source: Record<string, string> = {};
-  for (const key of Object.keys(merged)) source[key] = `${key} in ${file}`;
+  for (const [key, v] of Object.entries(defaults.values ?? {})) {
+    if (v !== undefined) source[key] = `${key} (${defaults.name ?? "command"} default)`;
+  }
+  for (const key of Object.keys(fromFile)) source[key] = `${key} in ${file}`;
+  const merged: Record<string, unknown> = { ...defaults.values, ...fromFile };
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const v = env[name];
     if (v !== undefined && v !== "") {
@@ -215,7 +246,10 @@ export function loadConfig(
   const problems = crossChecks(c, merged, where);
   if (problems.length > 0) throw configProblems(problems);
   const dataDir = c.data_dir;
-  const publicUrl = (c.public_url ?? `http://localhost:${c.port}`).replace(/\/+$/, "");
+  const publicUrl = (c.public_url ?? `http://${defaults.publicHost ?? "localhost"}:${c.port}`).replace(
+    /\/+$/,
+    "",
+  );
   return Object.freeze({
     host: c.host,
     port: c.port,
@@ -239,6 +273,8 @@ export function loadConfig(
     backupDir: c.backup_dir,
     backupIntervalHours: c.backup_interval_hours,
     backupKeep: c.backup_keep,
+    webhookAllowHttp: c.webhook_allow_http,
+    webhookAllowPrivate: c.webhook_allow_private,
   });
 }
 
