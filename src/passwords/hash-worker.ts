@@ -5,7 +5,8 @@
  * from it.
  *
  * Protocol: first `{ op: "setup", priority }` (no reply); then `{ id, op: "hash", password }` → `{ id, ok: true, value: <PHC string> }`;
- * `{ id, op: "verify", password, hash }` → `{ id, ok: true, value: boolean }` (false for a malformed hash);
+ * `{ id, op: "verify", password, hash }` → `{ id, ok: true, value: boolean }` (false for a malformed hash); a hash
+ * Heimdall did not write (imported from another system, `imported.ts`) is verified by its own algorithm here too;
  * an unexpected failure → `{ id, ok: false }`. Nothing about a password ever leaves the thread but the result.
  */
 
@@ -13,6 +14,7 @@ import { dlopen, FFIType, ptr } from "bun:ffi";
 import { setPriority } from "node:os";
 import { hashSync, verifySync } from "@node-rs/argon2";
 import { ARGON2_OPTIONS, HASH_THREAD_NICE, type HashPriority, SCHED_IDLE } from "./argon2-params.ts";
+import { HEIMDALL_HASH_PREFIX, importedHashFormat, verifyImported } from "./imported.ts";
 
 declare const self: Worker;
 
@@ -62,7 +64,9 @@ self.onmessage = (event: MessageEvent<HashJob | HashThreadSetup>) => {
     } else {
       let value = false;
       try {
-        value = verifySync(job.hash, job.password);
+        if (job.hash.startsWith(HEIMDALL_HASH_PREFIX)) value = verifySync(job.hash, job.password);
+        // Bounded and parsed before any work: an imported hash cannot cost more than its format allows.
+        else if (importedHashFormat(job.hash)) value = verifyImported(job.hash, job.password);
       } catch {
         // A malformed stored hash verifies nothing.
       }

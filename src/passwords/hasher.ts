@@ -10,6 +10,7 @@ import { availableParallelism } from "node:os";
 import { fail } from "../core/errors.ts";
 import type { HashPriority } from "./argon2-params.ts";
 import type { HashJob, HashResult, HashThreadSetup } from "./hash-worker.ts";
+import { needsRehash } from "./imported.ts";
 
 export { ARGON2_OPTIONS } from "./argon2-params.ts";
 
@@ -38,6 +39,11 @@ export interface PasswordHasher {
   dummyVerify(password: string, signal?: AbortSignal): Promise<false>;
   /** Work running and waiting, for metrics. */
   load(): { running: number; queued: number };
+  /**
+   * True when the stored hash is not argon2id with this hasher's parameters (an imported hash, or older
+   * parameters): after a successful verification the password should be hashed again. Cheap, no thread.
+   */
+  needsRehash(passwordHash: string): boolean;
 }
 
 /**
@@ -222,5 +228,6 @@ export function createPasswordHasher({
       return false;
     },
     load: () => ({ running: Math.min(inFlight, concurrency), queued: Math.max(0, inFlight - concurrency) }),
+    needsRehash,
   };
 }

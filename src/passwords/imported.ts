@@ -277,7 +277,8 @@ function parseDjango(hash: string): ParseResult {
 }
 
 function checkIterations(label: string, iterations: number): string | null {
-  if (iterations < L.pbkdf2MinIterations || iterations > L.pbkdf2MaxIterations) {
+  // NaN (not a plain decimal) compares false with everything, so it is refused by name.
+  if (Number.isNaN(iterations) || iterations < L.pbkdf2MinIterations || iterations > L.pbkdf2MaxIterations) {
     return `${label}: iterations outside ${L.pbkdf2MinIterations}..${L.pbkdf2MaxIterations}`;
   }
   return null;
