@@ -12,6 +12,7 @@ import m0008 from "../../migrations/0008_hardening.sql" with { type: "text" };
 import m0009 from "../../migrations/0009_mfa_and_events.sql" with { type: "text" };
 import m0010 from "../../migrations/0010_tenants_and_invites.sql" with { type: "text" };
 import m0011 from "../../migrations/0011_webhooks.sql" with { type: "text" };
+import m0012 from "../../migrations/0012_rbac_catalogue.sql" with { type: "text" };
 import journal from "../../migrations/meta/_journal.json" with { type: "json" };
 
 /** Tag (as in the journal) → SQL text. Append a line here for every migration drizzle-kit generates. */
@@ -28,6 +29,7 @@ export const EMBEDDED_MIGRATIONS: Record<string, string> = {
   "0009_mfa_and_events": m0009,
   "0010_tenants_and_invites": m0010,
   "0011_webhooks": m0011,
+  "0012_rbac_catalogue": m0012,
 };
 
 export const JOURNAL: { entries: { idx: number; tag: string; when: number; breakpoints: boolean }[] } =
