@@ -36,6 +36,7 @@ import { createSessionService, type SessionService } from "./sessions/service.ts
 import { createTokenService, type TokenService } from "./tokens/service.ts";
 import { createUserBulkService, type UserBulkService } from "./users/bulk.ts";
 import { createUserContactService, type UserContactService } from "./users/contact-admin.ts";
+import { createUserImportService, type UserImportService } from "./users/import.ts";
 import { createUserRules } from "./users/scope.ts";
 import { createUserAdminService, type UserAdminService } from "./users/service.ts";
 import { loadMasterKeys } from "./vault/master-key.ts";
@@ -108,6 +109,8 @@ export interface Deps {
   readonly userContacts: UserContactService;
   /** The Admin API's bulk end-user operations. */
   readonly userBulk: UserBulkService;
+  /** `heimdall users import` and the seed file's users: accounts with existing password hashes, idempotent by email. */
+  readonly userImport: UserImportService;
   /** The signed-in EndUser's own account (`/me*`). */
   readonly me: MeService;
   /** "What is this access token right now?", for introspection, `/verify`, `/authorize*` and the admin lane. */
@@ -244,6 +247,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   });
   const userContacts = createUserContactService({ db, clock, rules: userRules, email, codes });
   const userBulk = createUserBulkService({ db, clock, rules: userRules, mfa });
+  const userImport = createUserImportService({ db, clock, audit, apps, passwords, sessions });
   const mfaSignin = createMfaSigninService({
     db,
     clock,
@@ -403,5 +407,6 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     users,
     userContacts,
     userBulk,
+    userImport,
   };
 }

@@ -14,6 +14,7 @@ import { command as pak } from "./pak.ts";
 import { command as restore } from "./restore.ts";
 import { command as serve } from "./serve.ts";
 import { command as user } from "./user.ts";
+import { command as users } from "./users.ts";
 import { command as version } from "./version.ts";
 
 export const COMMANDS: readonly Command[] = [
@@ -25,6 +26,7 @@ export const COMMANDS: readonly Command[] = [
   masterKey,
   pak,
   user,
+  users,
   audit,
   backup,
   restore,

@@ -38,13 +38,13 @@ export function normalizeSearch(raw: string | undefined): string | undefined {
   return raw?.normalize("NFKC").trim().toLowerCase() || undefined;
 }
 
-const emailField = z
+export const emailField = z
   .string()
   .max(MAX_IDENTIFIER)
   .transform(normalizeEmail)
   .refine(isEmail, "must be a valid email address");
 
-const usernameField = z
+export const usernameField = z
   .string()
   .max(MAX_IDENTIFIER)
   .transform(normalizeUsername)
@@ -54,7 +54,7 @@ const usernameField = z
   );
 
 /** Surrounding blanks are never meant; "" (or only blanks) clears the name. */
-const displayNameField = z
+export const displayNameField = z
   .string()
   .trim()
   .refine((s) => [...s].length <= MAX_DISPLAY_NAME, `must be at most ${MAX_DISPLAY_NAME} characters`)

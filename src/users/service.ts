@@ -83,20 +83,23 @@ export function usernameFromEmail(email: string): string {
   return base.length < 3 ? `${base}-user` : base;
 }
 
+/** A free username for a derived base: `base`, `base-2` … then a random suffix (also used by `import.ts`). */
+export function freeUsernameFor(base: string, taken: (username: string) => boolean): string {
+  if (!taken(base)) return base;
+  for (let n = 2; n < DERIVED_USERNAME_TRIES + 2; n++) {
+    const candidate = `${base}-${n}`;
+    if (!taken(candidate)) return candidate;
+  }
+  return `${base}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
 export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
   const { db, clock, rules } = deps;
   const users = createUserStore(db);
   const store = createUserAdminStore(db);
 
-  /** A free username for a derived base: `base`, `base-2` … then a random suffix. */
-  const freeUsername = (appId: string, base: string): string => {
-    if (!users.byUsername(appId, base)) return base;
-    for (let n = 2; n < DERIVED_USERNAME_TRIES + 2; n++) {
-      const candidate = `${base}-${n}`;
-      if (!users.byUsername(appId, candidate)) return candidate;
-    }
-    return `${base}-${crypto.randomUUID().slice(0, 8)}`;
-  };
+  const freeUsername = (appId: string, base: string): string =>
+    freeUsernameFor(base, (u) => users.byUsername(appId, u) !== undefined);
 
   function searchPage(scope: UserScope, search: string, query: ListUsersQuery, limit: number) {
     const after = decodeCursor<SearchCursor>(query.cursor, isSearchCursor);
