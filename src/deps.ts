@@ -270,6 +270,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     rateLimiter,
     mfa,
     mfaSignin,
+    log,
   });
   const backups = config.backupDir
     ? createBackupJob({

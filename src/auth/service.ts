@@ -13,9 +13,11 @@ import type { AppRef } from "../core/app-ref.ts";
 import { type Clock, MINUTE, SECOND } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
+import type { Logger } from "../core/logger.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
+import { importedHashFormat } from "../passwords/imported.ts";
 import { checkPassword } from "../passwords/password-policy.ts";
 import type { Limit, RateLimiter } from "../ratelimit/limiter.ts";
 import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "../ratelimit/signin-throttle.ts";
@@ -27,6 +29,7 @@ import { createUserStore, type EndUserRow } from "../users/store.ts";
 import type { MfaChallengeResponse } from "./mfa-model.ts";
 import type { MfaChecks, MfaSigninService } from "./mfa-service.ts";
 import { type SigninInput, type SignupInput, type TokenResponse, tokenResponse } from "./model.ts";
+import type { TenantScope, TenantScopeService } from "./tenant-scope.ts";
 import { createAuthStore } from "./store.ts";
 
 /**
@@ -47,7 +50,8 @@ export type SigninFailure =
   | "wrong_password"
   | "account_suspended"
   | "account_locked"
-  | "signin_disabled";
+  | "signin_disabled"
+  | "tenant_access_denied";
 
 export interface AuthServiceDeps {
   db: Db;
@@ -61,6 +65,10 @@ export interface AuthServiceDeps {
   /** The second stage: an account with an enabled factor gets a challenge instead of tokens. */
   mfa: Pick<MfaChecks, "enabledFactors">;
   mfaSignin: Pick<MfaSigninService, "challenge">;
+  /** Sign-in with `tenant_id`, and refresh's re-check of the session's tenant. */
+  tenants: Pick<TenantScopeService, "enter" | "atRefresh">;
+  /** A re-hash that fails is logged, never the sign-in's failure. */
+  log: Pick<Logger, "warn">;
 }
 
 /** The platform API key a sign-up request carries, if any. */
@@ -88,7 +96,8 @@ const invalidCredentials = () => fail("INVALID_CREDENTIALS");
 const endUserActor = (userId: string): AuditActor => ({ type: "end_user", id: userId });
 
 export function createAuthService(deps: AuthServiceDeps): AuthService {
-  const { db, clock, audit, apps, passwords, sessions, tokens, rateLimiter, mfa, mfaSignin } = deps;
+  const { db, clock, audit, apps, passwords, sessions, tokens, rateLimiter, mfa, mfaSignin, log, tenants } =
+    deps;
   const users = createUserStore(db);
   const store = createAuthStore(db);
   const throttle = createSigninThrottle({ rateLimiter, clock });
@@ -99,11 +108,11 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
     ...l,
   });
 
-  /** The access token lives no longer than its session. */
-  const accessFor = (app: AppRef, session: SessionRow, role: string) =>
+  /** The access token lives no longer than its session; `tenant` adds the `tid`/`trole` claims. */
+  const accessFor = (app: AppRef, session: SessionRow, role: string, tenant: TenantScope | null = null) =>
     tokens.issueEndUser(
       app,
-      { sub: session.userId, sid: session.id, role, amr: session.amr, mfaAt: session.mfaAt },
+      { sub: session.userId, sid: session.id, role, amr: session.amr, mfaAt: session.mfaAt, tenant },
       Math.floor(session.expiresAt / SECOND),
     );
 
@@ -147,6 +156,44 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       },
       meta,
     });
+  }
+
+  /**
+   * The password was just proven against a hash Heimdall did not write (imported, or older parameters): it is
+   * hashed again with today's argon2id and stored if the row still holds the old hash. `password_changed_at`
+   * stays, since the password itself did not change (docs/decisions.md, "Imported password hashes").
+   */
+  async function rehashIfNeeded(
+    appId: string,
+    user: EndUserRow,
+    oldHash: string,
+    password: string,
+    meta: CallMeta,
+  ) {
+    if (!passwords.needsRehash(oldHash)) return;
+    try {
+      const newHash = await passwords.hash(password, meta.signal);
+      tx(db, () => {
+        if (!store.replacePasswordHash(user.id, oldHash, newHash)) return;
+        audit.record({
+          appId,
+          action: "user.password_rehashed",
+          resourceType: "end_user",
+          resourceId: user.id,
+          actor: endUserActor(user.id),
+          // The formats only, never a hash.
+          details: { previous_format: importedHashFormat(oldHash) ?? "unknown", algorithm: "argon2id" },
+          meta,
+        });
+      });
+    } catch (err) {
+      log.warn("sign-in: re-hashing the password failed; the old hash stays", {
+        app_id: appId,
+        user_id: user.id,
+        // The error's code or class is enough to act on; its message is not logged.
+        reason: (err as { code?: string }).code ?? (err instanceof Error ? err.name : "unknown"),
+      });
+    }
   }
 
   function assertAvailable(appId: string, username: string, email: string): void {
@@ -286,12 +333,24 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         // The password stage succeeded, for the throttle too; the second factor has its own limits.
         throttle.succeeded(throttled);
         store.recordSuccess(user.id, clock.now());
+        // Asked for a tenant: the account must be a member of it, and it active (one 403 for every other case).
+        const tenant = input.tenant_id === undefined ? null : tenants.enter(app.id, user.id, input.tenant_id);
+        if (input.tenant_id !== undefined && !tenant) {
+          signinFailed(app.id, user, "tenant_access_denied", meta, { requested_tenant: input.tenant_id });
+          return { kind: "tenant_denied" as const };
+        }
         const factors = mfa.enabledFactors(app.id, user.id);
         // An account the app requires MFA of, with no factor yet, may only enrol (docs/decisions.md).
         const mustEnroll =
           factors.length === 0 && (config.mfa_required || config.mfa_required_roles.includes(current.role));
         if (factors.length > 0 || mustEnroll) {
-          const challenge = mfaSignin.challenge(app, user.id, factors, mustEnroll ? "enroll" : "signin");
+          const challenge = mfaSignin.challenge(
+            app,
+            user.id,
+            factors,
+            mustEnroll ? "enroll" : "signin",
+            tenant?.id ?? null,
+          );
           audit.record({
             appId: app.id,
             action: "user.signin_mfa_challenged",
@@ -314,6 +373,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
           amr: PASSWORD_AMR,
           durationMinutes: config.session_duration_minutes,
           maxSessions: config.max_sessions,
+          tenantId: tenant?.id ?? null,
           meta,
         });
         audit.record({
@@ -326,10 +386,11 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
             session_id: opened.session.id,
             amr: PASSWORD_AMR,
             identifier_type: byEmail ? "email" : "username",
+            ...(tenant ? { tenant_id: tenant.id, tenant_role: tenant.role } : {}),
           },
           meta,
         });
-        return { kind: "tokens" as const, ...opened, role: current.role };
+        return { kind: "tokens" as const, ...opened, role: current.role, tenant };
       });
       if (!result) {
         // Counted like a wrong password, so the right password of a suspended account shows nothing either.
@@ -339,8 +400,14 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         });
         throw invalidCredentials();
       }
+      // The password is proven whether tokens or an MFA challenge follow.
+      if (user.passwordHash) await rehashIfNeeded(app.id, user, user.passwordHash, input.password, meta);
+      if (result.kind === "tenant_denied") throw fail("TENANT_ACCESS_DENIED");
       if (result.kind === "challenge") return result.challenge;
-      return tokenResponse(await accessFor(app, result.session, result.role), result.refreshToken);
+      return tokenResponse(
+        await accessFor(app, result.session, result.role, result.tenant),
+        result.refreshToken,
+      );
     },
 
     async refresh(app, refreshToken, meta) {
@@ -349,7 +416,9 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       // The role is read afresh, so a role change shows in the very next access token.
       const facts = sessions.facts(session.id);
       if (facts?.status !== "active") throw fail("ACCOUNT_SUSPENDED");
-      return tokenResponse(await accessFor(app, session, facts.role), successor);
+      // So is the tenant: the current membership role, or app scope once the membership or tenant is gone.
+      const tenant = tenants.atRefresh(app.id, session, facts, meta);
+      return tokenResponse(await accessFor(app, session, facts.role, tenant), successor);
     },
 
     logout(app, refreshToken, meta) {

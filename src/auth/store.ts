@@ -1,4 +1,4 @@
-/** @module Sign-in bookkeeping on end_users: the last sign-in. */
+/** @module Sign-in bookkeeping on end_users: the last sign-in, and the re-hash of an imported password hash. */
 import type { Db } from "../db/client.ts";
 
 export function createAuthStore(db: Db) {
@@ -8,10 +8,19 @@ export function createAuthStore(db: Db) {
     "UPDATE end_users SET failed_login_count = 0, locked_until = NULL, last_used_at = ?1 WHERE id = ?2",
   );
 
+  // Compare-and-set: a password change or reset that landed while argon2 ran keeps its hash.
+  const rehash = db.$client.query<never, [string, string, string]>(
+    "UPDATE end_users SET password_hash = ?1 WHERE id = ?2 AND password_hash = ?3",
+  );
+
   return {
     /** A successful sign-in stamps `last_used_at`. */
     recordSuccess(userId: string, now: number): void {
       succeed.run(now, userId);
+    },
+    /** Replaces the hash only if it is still `oldHash`; true when it did. */
+    replacePasswordHash(userId: string, oldHash: string, newHash: string): boolean {
+      return rehash.run(newHash, userId, oldHash).changes === 1;
     },
   };
 }
