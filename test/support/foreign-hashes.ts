@@ -50,7 +50,7 @@ export function phcPbkdf2(digest: "sha256" | "sha512", password: string, iterati
     "salt = os.urandom(16)",
     "key = hashlib.pbkdf2_hmac(req['digest'], req['password'].encode(), salt, req['iterations'], 32)",
     "b = lambda x: base64.b64encode(x).decode().rstrip('=')",
-    "print(f\"$pbkdf2-{req['digest']}$i={req['iterations']},l=32${b(salt)}${b(key)}\")",
+    "print('$'.join(['', 'pbkdf2-' + req['digest'], 'i=%d,l=32' % req['iterations'], b(salt), b(key)]))",
   ].join("\n");
   return run([PYTHON, "-c", script], JSON.stringify({ digest, password, iterations }));
 }
