@@ -29,6 +29,10 @@ export const IMPORTED_HASH_LIMITS = {
   /** argon2 `m` (KiB) and scrypt's 128·N·r bytes: 256 MiB. */
   maxMemoryBytes: 256 * 1024 * 1024,
   argon2MaxTime: 10,
+  /** argon2 `m`·`t` in KiB: 1 GiB of memory passes, five times argon2-cffi's default (64 MiB, t=3). */
+  argon2MaxWorkKib: 1024 * 1024,
+  /** scrypt's 128·N·r·p bytes: 512 MiB of memory passes, eight times passlib's default (ln=16, r=8, p=1). */
+  scryptMaxWorkBytes: 512 * 1024 * 1024,
   maxParallelism: 16,
   bcryptMinCost: 4,
   bcryptMaxCost: 17,
@@ -182,6 +186,7 @@ function parseArgon2(hash: string, format: "argon2id" | "argon2i" | "argon2d"): 
   if (p.t < 1 || p.t > L.argon2MaxTime) return refuse(`${format}: t outside 1..${L.argon2MaxTime}`);
   if (p.p < 1 || p.p > L.maxParallelism) return refuse(`${format}: p outside 1..${L.maxParallelism}`);
   if (p.m < 8 * p.p) return refuse(`${format}: m below 8·p`);
+  if (p.m * p.t > L.argon2MaxWorkKib) return refuse(`${format}: m·t above ${L.argon2MaxWorkKib} KiB`);
   const saltBytes = b64(salt, "phc");
   const keyBytes = b64(key, "phc");
   if (!saltBytes || !keyBytes) return refuse(`${format}: salt or hash is not canonical unpadded base64`);
@@ -214,6 +219,9 @@ function parseScrypt(hash: string): ParseResult {
   const n = 2 ** p.ln;
   if (128 * n * p.r > L.maxMemoryBytes)
     return refuse(`scrypt: memory above ${L.maxMemoryBytes / 1024 / 1024} MiB`);
+  if (128 * n * p.r * p.p > L.scryptMaxWorkBytes) {
+    return refuse(`scrypt: 128·N·r·p above ${L.scryptMaxWorkBytes / 1024 / 1024} MiB`);
+  }
   const saltBytes = b64(salt, "phc");
   const keyBytes = b64(key, "phc");
   if (!saltBytes || !keyBytes) return refuse("scrypt: salt or hash is not canonical unpadded base64");

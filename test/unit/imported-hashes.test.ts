@@ -82,6 +82,13 @@ describe("hashes made by other systems' tools", () => {
     });
   }
 
+  test("passlib's default parameters are within the bounds", () => {
+    for (const scheme of ["argon2", "scrypt"] as const) {
+      const hash = passlibHash(scheme, PASSWORD);
+      expect([scheme, validateImportedHash(hash)]).toEqual([scheme, null]);
+    }
+  });
+
   test("bcrypt of a password over 72 bytes verifies as every bcrypt does: on its first 72 bytes", () => {
     const long = `${"x".repeat(70)}-long-tail-the-original-system-ignored`;
     const hash = htpasswdBcrypt(long);
@@ -178,6 +185,11 @@ describe("refused hashes", () => {
     },
     { name: "scrypt 1 GiB (ln=20, r=8)", hash: scrypt.replace(/ln=\d+/, "ln=20"), format: "scrypt" },
     { name: "scrypt p=64", hash: scrypt.replace(/p=\d+/, "p=64"), format: "scrypt" },
+    {
+      name: "scrypt 256 MiB × p=4",
+      hash: scrypt.replace(/ln=\d+/, "ln=18").replace(/p=\d+/, "p=4"),
+      format: "scrypt",
+    },
     { name: "scrypt ln=0", hash: scrypt.replace(/ln=\d+/, "ln=0"), format: "scrypt" },
     {
       name: "scrypt parameters reordered",
@@ -186,6 +198,11 @@ describe("refused hashes", () => {
     },
     { name: "argon2 1 GiB", hash: argon2.replace(/m=\d+/, "m=1048576"), format: "argon2id" },
     { name: "argon2 t=1000", hash: argon2.replace(/t=\d+/, "t=1000"), format: "argon2id" },
+    {
+      name: "argon2 256 MiB × t=8",
+      hash: argon2.replace(/m=\d+/, "m=262144").replace(/t=\d+/, "t=8"),
+      format: "argon2id",
+    },
     { name: "argon2 v=16", hash: argon2.replace("v=19", "v=16"), format: "argon2id" },
     {
       name: "argon2 salt with padding",
