@@ -68,7 +68,7 @@ const importSpec = {
 };
 
 /** The file's lines, read as a stream: a 100,000-line file is never in memory at once. */
-async function* fileLines(path: string): AsyncGenerator<string> {
+export async function* fileLines(path: string): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   let rest = "";
   for await (const chunk of Bun.file(path).stream()) {
@@ -159,7 +159,7 @@ async function importUsers(args: Parsed, io: Io): Promise<number> {
           `heimdall users import: ${path}: ${err.message}; nothing was imported`,
           EXIT_USAGE,
         );
-      if (err instanceof TypeError && /decode|utf-?8/i.test(err.message))
+      if ((err as { code?: string }).code === "ERR_ENCODING_INVALID_ENCODED_DATA")
         throw new CliError(
           `heimdall users import: ${path} is not UTF-8 text; lines before the bad bytes may have been imported (run it again once fixed: it is idempotent)`,
           EXIT_USAGE,

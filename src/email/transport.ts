@@ -85,15 +85,11 @@ function smtpTransport(url: string): MailTransport {
   };
 }
 
-/** Shows a log-mode message to a person as well (`heimdall dev` prints it to the terminal). */
-export type MailEcho = (message: OutgoingEmail) => void;
-
-function logTransport(log: Logger, echo?: MailEcho): MailTransport {
+function logTransport(log: Logger): MailTransport {
   return {
     kind: "log",
     async send(m) {
       log.info("email", { outbox_id: m.id, to: m.to, from: m.from, subject: m.subject, text: m.text });
-      echo?.(m);
       return { ok: true };
     },
     close() {},
@@ -111,8 +107,7 @@ const unwiredTransport: MailTransport = {
 export function createMailTransport(
   config: Pick<Config, "emailMode" | "smtpUrl">,
   log: Logger,
-  echo?: MailEcho,
 ): MailTransport {
-  if (config.emailMode === "log") return logTransport(log, echo);
+  if (config.emailMode === "log") return logTransport(log);
   return config.smtpUrl ? smtpTransport(config.smtpUrl) : unwiredTransport;
 }

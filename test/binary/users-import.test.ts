@@ -155,6 +155,10 @@ describe("heimdall users import", () => {
       const badCsv = await cli(["users", "import", "--app", SLUG, "bad.csv"]);
       expect(badCsv.code).toBe(2);
       expect(badCsv.stderr).toContain("nickname");
+      writeFileSync(join(runDir, "latin1.jsonl"), Buffer.from([0x7b, 0xe9, 0x7d, 0x0a]));
+      const latin1 = await cli(["users", "import", "--app", SLUG, "latin1.jsonl"]);
+      expect(latin1.code).toBe(2);
+      expect(latin1.stderr).toContain("not UTF-8");
       const noApp = await cli(["users", "import", "--app", "nope", "users.jsonl"]);
       expect(noApp.code).toBe(1);
       expect(noApp.stderr).toContain('no app with id or slug "nope"');
