@@ -16,7 +16,7 @@ import { type Clock, DAY, HOUR, MINUTE, systemClock } from "./core/clock.ts";
 import { createLogger, type Logger } from "./core/logger.ts";
 import { type Db, migrate, openDatabase, tx } from "./db/client.ts";
 import { createEmailService, type EmailService } from "./email/service.ts";
-import { createMailTransport } from "./email/transport.ts";
+import { createMailTransport, type MailEcho } from "./email/transport.ts";
 import { createEventEmitter, type EventEmitter } from "./events/emit.ts";
 import { createIdempotency, type Idempotency } from "./http/idempotency.ts";
 import { Metrics } from "./http/metrics.ts";
@@ -130,6 +130,8 @@ export interface BuildOptions {
    * which must not change the schema under it (the caller checks that none are pending).
    */
   readOnly?: boolean;
+  /** In email log mode, also hand each message to this (`heimdall dev` prints it readably); serve has none. */
+  mailEcho?: MailEcho;
 }
 
 /**
@@ -208,7 +210,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     config,
     audit,
     apps,
-    transport: createMailTransport(config, log),
+    transport: createMailTransport(config, log, opts.mailEcho),
     vault,
   });
   const codes = createCodeService({

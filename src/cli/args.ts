@@ -1,6 +1,6 @@
 /** @module What every CLI command shares: argv parsing with `--help`, the config flags, output streams and exit codes. */
 import { parseArgs } from "node:util";
-import { CONFIG_FLAGS, type Config, loadConfig } from "../config/index.ts";
+import { CONFIG_FLAGS, type Config, type ConfigDefaults, loadConfig } from "../config/index.ts";
 import { nearest } from "../core/nearest.ts";
 
 /** 0 done; 1 the operation failed or was refused (data dir, key file, broken audit chain); 2 bad usage or config. */
@@ -32,6 +32,8 @@ export class CliError extends Error {
 
 export interface OptionSpec {
   type: "string" | "boolean";
+  /** Repeatable (`--app a --app b`): the value is an array. */
+  multiple?: boolean;
   short?: string;
   /** Shown after the flag in help, e.g. `<id|slug>`. */
   arg?: string;
@@ -78,7 +80,7 @@ const CONFIG_OPTIONS: Options = {
 };
 
 export interface Parsed {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
   /** Arguments that are not options; empty unless the spec declares `positionals`. */
   positionals: string[];
 }
@@ -150,14 +152,17 @@ function usageProblem(spec: CommandSpec, flags: string[], err: Error & { code?: 
   return `heimdall ${spec.name}: ${err.message}; ${more}`;
 }
 
-/** The config from the command's flags (env and file are merged by `loadConfig`); throws ConfigError. */
-export function configFrom(values: Parsed["values"]): Config {
+/**
+ * The config from the command's flags (env and file are merged by `loadConfig`, over the command's own
+ * `defaults` if it has any); throws ConfigError.
+ */
+export function configFrom(values: Parsed["values"], defaults?: ConfigDefaults): Config {
   const flags: Record<string, string | undefined> = {};
   for (const name of CONFIG_FLAGS) {
     const v = values[name];
     if (typeof v === "string") flags[name] = v;
   }
-  return loadConfig(flags);
+  return loadConfig(flags, undefined, defaults);
 }
 
 export function requireString(values: Parsed["values"], name: string, spec: CommandSpec): string {

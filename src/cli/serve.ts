@@ -1,12 +1,22 @@
-/** @module `heimdall serve`: checks the data dir, initialises it on first run, serves HTTP, and shuts down cleanly on SIGTERM/SIGINT. */
+/** @module `heimdall serve`: checks the data dir, initialises it on first run, serves HTTP, and shuts down cleanly on SIGTERM/SIGINT; `runServer` is that life, shared with `heimdall dev`. */
 
 import { createApp } from "../app.ts";
 import { reviewAdminLaneEnforcement } from "../apps/enforcement.ts";
+import type { Config } from "../config/index.ts";
 import { createLogger } from "../core/logger.ts";
-import { buildDeps, type Deps } from "../deps.ts";
+import { type BuildOptions, buildDeps, type Deps } from "../deps.ts";
 import { MAX_BULK_BODY_BYTES } from "../http/body.ts";
-import { CliError, type CommandSpec, configFrom, EXIT_FAILURE, EXIT_OK, simpleCommand } from "./args.ts";
 import {
+  CliError,
+  type CommandSpec,
+  configFrom,
+  EXIT_FAILURE,
+  EXIT_OK,
+  type Io,
+  simpleCommand,
+} from "./args.ts";
+import {
+  type BootstrapResult,
   checkDataDir,
   initialiseDataDir,
   inspectDataDir,
@@ -37,9 +47,29 @@ export const ISSUER_LINE = "Issuer base / SDK baseUrl: ";
 /** In-flight requests get this long to finish after a stop signal; then connections are closed. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-export const command = simpleCommand(spec, async (args, io) => {
-  const config = configFrom(args.values);
+export const command = simpleCommand(spec, async (args, io) => runServer(configFrom(args.values), io));
 
+/** What a command built on `runServer` adds to `serve`'s start-up (`heimdall dev`). */
+export interface ServerHooks {
+  /** Right after the data-dir lock is taken, before anything in the data dir is read. */
+  readonly locked?: () => void;
+  /** On a first start, instead of printing the boxed first-run credentials. */
+  readonly initialised?: (result: BootstrapResult) => void;
+  readonly buildOptions?: BuildOptions;
+  /**
+   * After the start-up checks, with the signing keys loaded, before listening. A throw stops start-up:
+   * the database is closed and the lock released, nothing listens.
+   */
+  readonly beforeListen?: (deps: Deps) => Promise<void>;
+  /** After the listening lines. */
+  readonly listening?: (deps: Deps) => void;
+}
+
+/**
+ * The server's life, shared by `serve` and `dev`: lock and check the data dir, initialise it on a first
+ * start, build the graph, listen, run the jobs, then wait for SIGTERM/SIGINT and shut down cleanly.
+ */
+export async function runServer(config: Config, io: Io, hooks: ServerHooks = {}): Promise<number> {
   // Held for the life of the process; the kernel releases it when the process dies, however it dies.
   const lock = lockForWriting(
     config,
@@ -48,14 +78,17 @@ export const command = simpleCommand(spec, async (args, io) => {
   );
   let deps: Deps;
   try {
+    hooks.locked?.();
     const state = inspectDataDir(config);
     checkDataDir(config, state);
     if (isFirstStart(state)) {
       const log = createLogger(config.logLevel);
-      printCredentials(io, await initialiseDataDir(config, log), config);
+      const result = await initialiseDataDir(config, log);
+      if (hooks.initialised) hooks.initialised(result);
+      else printCredentials(io, result, config);
       log.info("data dir initialised", { data_dir: config.dataDir });
     }
-    deps = buildDeps(config);
+    deps = buildDeps(config, hooks.buildOptions);
   } catch (err) {
     lock.release();
     throw err;
@@ -73,6 +106,7 @@ export const command = simpleCommand(spec, async (args, io) => {
     }
     deps.keys.load();
     reviewAdminLaneEnforcement(deps);
+    await hooks.beforeListen?.(deps);
     app = createApp(deps).listen({
       hostname: config.host,
       port: config.port,
@@ -96,6 +130,7 @@ export const command = simpleCommand(spec, async (args, io) => {
   io.out(
     `${ISSUER_LINE}${config.publicUrl}  (tokens carry iss = ${config.publicUrl}/<app slug>; set HEIMDALL_PUBLIC_URL to change it)`,
   );
+  hooks.listening?.(deps);
 
   const signal = await new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -104,7 +139,7 @@ export const command = simpleCommand(spec, async (args, io) => {
   await shutdown(deps, server, signal);
   lock.release();
   return EXIT_OK;
-});
+}
 
 /** Stop accepting, let in-flight requests finish (bounded), stop the jobs, then close the database last. */
 async function shutdown(deps: Deps, server: Bun.Server<unknown>, signal: string): Promise<void> {

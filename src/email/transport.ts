@@ -85,11 +85,15 @@ function smtpTransport(url: string): MailTransport {
   };
 }
 
-function logTransport(log: Logger): MailTransport {
+/** Shows a log-mode message to a person as well (`heimdall dev` prints it to the terminal). */
+export type MailEcho = (message: OutgoingEmail) => void;
+
+function logTransport(log: Logger, echo?: MailEcho): MailTransport {
   return {
     kind: "log",
     async send(m) {
       log.info("email", { outbox_id: m.id, to: m.to, from: m.from, subject: m.subject, text: m.text });
+      echo?.(m);
       return { ok: true };
     },
     close() {},
@@ -107,7 +111,8 @@ const unwiredTransport: MailTransport = {
 export function createMailTransport(
   config: Pick<Config, "emailMode" | "smtpUrl">,
   log: Logger,
+  echo?: MailEcho,
 ): MailTransport {
-  if (config.emailMode === "log") return logTransport(log);
+  if (config.emailMode === "log") return logTransport(log, echo);
   return config.smtpUrl ? smtpTransport(config.smtpUrl) : unwiredTransport;
 }
