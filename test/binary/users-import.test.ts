@@ -142,7 +142,16 @@ describe("heimdall users import", () => {
   test(
     "the same file again changes nothing (--json); usage errors exit 2",
     async () => {
-      const again = await cli(["users", "import", "--app", SLUG, "users.jsonl", "--json"]);
+      const again = await cli([
+        "users",
+        "import",
+        "--app",
+        SLUG,
+        "--workspace",
+        "default",
+        "users.jsonl",
+        "--json",
+      ]);
       expect(again.code).toBe(1);
       const body = JSON.parse(again.stdout);
       expect(body).toMatchObject({ app: SLUG, created: 0, updated: 0, unchanged: 6, failed: 3 });
@@ -159,6 +168,17 @@ describe("heimdall users import", () => {
       const latin1 = await cli(["users", "import", "--app", SLUG, "latin1.jsonl"]);
       expect(latin1.code).toBe(2);
       expect(latin1.stderr).toContain("not UTF-8");
+      const otherWorkspace = await cli([
+        "users",
+        "import",
+        "--app",
+        SLUG,
+        "--workspace",
+        "elsewhere",
+        "users.jsonl",
+      ]);
+      expect(otherWorkspace.code).toBe(1);
+      expect(otherWorkspace.stderr).toContain('no app "imported" in workspace "elsewhere"');
       const noApp = await cli(["users", "import", "--app", "nope", "users.jsonl"]);
       expect(noApp.code).toBe(1);
       expect(noApp.stderr).toContain('no app with id or slug "nope"');
