@@ -6,7 +6,7 @@ import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Clock } from "../core/clock.ts";
 import { iso, SECOND } from "../core/clock.ts";
-import { sha256Hex } from "../core/crypto.ts";
+import { constantTimeEqual, sha256Hex } from "../core/crypto.ts";
 import { fail } from "../core/errors.ts";
 import { newId, randomToken } from "../core/ids.ts";
 import {
@@ -72,6 +72,11 @@ export interface M2mClientService {
     meta: CallMeta,
   ): void;
   remove(p: PlatformPrincipal, appRef: string, clientRef: string, meta: CallMeta): void;
+  /**
+   * Whether `secret` is the current secret of the active client `clientId` of app `appId`: `heimdall dev`
+   * checking the credentials file it keeps. Discloses nothing, so it writes no audit row.
+   */
+  secretMatches(appId: string, clientId: string, secret: string): boolean;
 }
 
 export interface M2mClientServiceDeps {
@@ -272,6 +277,16 @@ export function createM2mClientService({ db, clock, audit, apps }: M2mClientServ
         if (!store.delete(row.id)) throw clientNotFound();
         record(p, app, "m2m_client.deleted", row.id, { client_id: row.clientId, name: row.name }, meta);
       });
+    },
+
+    secretMatches(appId, clientId, secret) {
+      const row = store.lookup(clientId);
+      return (
+        row !== null &&
+        row.appId === appId &&
+        row.isActive === 1 &&
+        constantTimeEqual(sha256Hex(secret), row.secretHash)
+      );
     },
   };
 }

@@ -6,7 +6,7 @@ import type { Clock } from "../core/clock.ts";
 import { fail, validationError } from "../core/errors.ts";
 import { resolveExpiry } from "../core/expiry.ts";
 import { newId, randomToken } from "../core/ids.ts";
-import type { PolicyStatement } from "../core/principal.ts";
+import type { LocalOperatorPrincipal, PolicyStatement } from "../core/principal.ts";
 import { SYSTEM_ACTOR, type WorkspaceRole } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
@@ -252,6 +252,16 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           generated: { password: input.password === undefined },
         };
       });
+    },
+
+    /**
+     * The command line on this machine acting in workspace `slug` (`heimdall dev`, seeds): a
+     * `LocalOperatorPrincipal`, for the services' own checks and system-actor audit rows.
+     */
+    localOperator(slug: string = DEFAULT_WORKSPACE_SLUG): LocalOperatorPrincipal {
+      const ws = store.workspaceBySlug(slug);
+      if (!ws) throw workspaceNotFound();
+      return { kind: "local", workspaceId: ws.id };
     },
 
     /** `heimdall pak create`: a policy file's statements (bound as a new managed policy) or `heimdall-admin`. */
