@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { apiKeysRoutes } from "./api-keys/routes.ts";
 import { appsRoutes } from "./apps/routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
-import { authRoutes } from "./auth/routes.ts";
+import { authRoutes, tenantScopeRoutes } from "./auth/routes.ts";
 import { codesRoutes } from "./codes/routes.ts";
 import { AccessDenied } from "./core/access-denied.ts";
 import { HeimdallError, validationError } from "./core/errors.ts";
@@ -17,6 +17,7 @@ import { healthRoutes } from "./http/health.ts";
 import { type MountedRoute, openApiRoutes } from "./http/openapi.ts";
 import { beginRequest, requestState } from "./http/request-state.ts";
 import { routeRulesOf } from "./http/route-rules.ts";
+import { acceptInviteRoutes, inviteAdminRoutes } from "./invites/routes.ts";
 import {
   discoveryRoutes,
   JWKS_AT_ISSUER_ROUTE,
@@ -28,8 +29,10 @@ import { credentialsRoutes, oauthTokenRoutes } from "./m2m/routes.ts";
 import { meRoutes } from "./me/routes.ts";
 import { mfaRoutes } from "./mfa/routes.ts";
 import { rbacRoutes } from "./roles/routes.ts";
+import { tenantRoutes } from "./tenants/routes.ts";
 import { consumerAdminUserRoutes, endUserAdminRoutes } from "./users/routes.ts";
 import { verifyRoutes } from "./verify/routes.ts";
+import { webhookRoutes } from "./webhooks/routes.ts";
 import { platformRoutes } from "./workspaces/routes.ts";
 
 /**
@@ -138,6 +141,7 @@ export function createApp(deps: Deps) {
     .use(platformRoutes(deps))
     .use(appsRoutes(deps))
     .use(auditRoutes(deps))
+    .use(webhookRoutes(deps))
     .use(credentialsRoutes(deps))
     .use(apiKeysRoutes(deps))
     .use(oauthTokenRoutes(deps))
@@ -146,12 +150,17 @@ export function createApp(deps: Deps) {
     .use(keysAdminRoutes(deps))
     .use(discoveryRoutes(deps))
     .use(authRoutes(deps))
+    .use(tenantScopeRoutes(deps))
     .use(meRoutes(deps))
     .use(mfaRoutes(deps))
     .use(verifyRoutes(deps))
     .use(consumerAdminUserRoutes(deps))
+    .use(acceptInviteRoutes(deps))
+    // Before the end-user routes, whose `…/end-users/{user_id}` has the shape of `…/end-users/invites`.
+    .use(inviteAdminRoutes(deps))
     .use(endUserAdminRoutes(deps))
     .use(rbacRoutes(deps))
+    .use(tenantRoutes(deps))
     // Last of the onRequest hooks (they run in the order registered): after the routes' routeRules
     // have tagged the request, so the token endpoint reports a NUL in its URL the RFC 6749 way.
     .onRequest(({ request }) => refuseNul(request.url));

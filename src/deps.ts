@@ -9,6 +9,7 @@ import { type AuditRetention, createAuditRetention } from "./audit/retention.ts"
 import { type AuditWriter, createAuditWriter } from "./audit/writer.ts";
 import { createMfaSigninService, type MfaSigninService } from "./auth/mfa-service.ts";
 import { type AuthService, createAuthService } from "./auth/service.ts";
+import { createTenantScopeService, type TenantScopeService } from "./auth/tenant-scope.ts";
 import { type BackupJob, createBackupJob } from "./backup/scheduled.ts";
 import { type CodeService, createCodeService } from "./codes/service.ts";
 import type { Config } from "./config/index.ts";
@@ -20,6 +21,7 @@ import { createMailTransport, type MailEcho } from "./email/transport.ts";
 import { createEventEmitter, type EventEmitter } from "./events/emit.ts";
 import { createIdempotency, type Idempotency } from "./http/idempotency.ts";
 import { Metrics } from "./http/metrics.ts";
+import { createInviteService, type InviteService } from "./invites/service.ts";
 import { createKeyService, type KeyService } from "./keys/service.ts";
 import { createM2mGrant, type M2mGrant } from "./m2m/grant.ts";
 import { createM2mClientService, type M2mClientService } from "./m2m/service.ts";
@@ -33,6 +35,7 @@ import { backfillAppRoles, seedSystemPermissions } from "./rbac/seed.ts";
 import { createRoleService, type RoleService } from "./roles/service.ts";
 import { createScheduler, type Scheduler } from "./scheduler/scheduler.ts";
 import { createSessionService, type SessionService } from "./sessions/service.ts";
+import { createTenantService, type TenantService } from "./tenants/service.ts";
 import { createTokenService, type TokenService } from "./tokens/service.ts";
 import { createUserBulkService, type UserBulkService } from "./users/bulk.ts";
 import { createUserContactService, type UserContactService } from "./users/contact-admin.ts";
@@ -45,6 +48,10 @@ import { createVault, type Vault } from "./vault/vault.ts";
 import { type ConsumerResolver, createConsumerResolver } from "./verify/consumer-resolver.ts";
 import { createTokenInspector, type TokenInspector } from "./verify/inspect.ts";
 import { createVerifyService, type VerifyService } from "./verify/service.ts";
+import { createWebhookDelivery, type WebhookDelivery } from "./webhooks/delivery.ts";
+import { createWebhookFanout } from "./webhooks/fanout.ts";
+import { createWebhookService, type WebhookService } from "./webhooks/service.ts";
+import type { TargetPolicy } from "./webhooks/targets.ts";
 import { createPlatformAuth, type PlatformAuth } from "./workspaces/auth.ts";
 import { createPakService, type PakService } from "./workspaces/paks.ts";
 import { createPolicyService, type PolicyService } from "./workspaces/policies.ts";
@@ -65,6 +72,8 @@ export interface Deps {
   readonly mfa: MfaService;
   /** The sign-in's MFA challenge, its completion and step-up. */
   readonly mfaSignin: MfaSigninService;
+  /** The tenant an end-user session acts in: sign-in's check, `switch-tenant`, refresh, `/auth/me/tenants`. */
+  readonly tenantScope: TenantScopeService;
   readonly keys: KeyService;
   readonly tokens: TokenService;
   readonly sessions: SessionService;
@@ -111,6 +120,10 @@ export interface Deps {
   readonly userBulk: UserBulkService;
   /** `heimdall users import` and the seed file's users: accounts with existing password hashes, idempotent by email. */
   readonly userImport: UserImportService;
+  /** End-user invites: the Admin API's create, list and revoke, and the Consumer's accept. */
+  readonly invites: InviteService;
+  /** Tenants (organisations inside an app) and their memberships, for both surfaces and the seed file. */
+  readonly tenants: TenantService;
   /** The signed-in EndUser's own account (`/me*`). */
   readonly me: MeService;
   /** "What is this access token right now?", for introspection, `/verify`, `/authorize*` and the admin lane. */
@@ -118,6 +131,10 @@ export interface Deps {
   readonly verifier: VerifyService;
   /** The Consumer lanes' app, EndUser and admin-lane caller, asked by the guards of `http/consumer.ts`. */
   readonly consumerResolver: ConsumerResolver;
+  /** An app's webhook destination on the Admin API. */
+  readonly webhooks: WebhookService;
+  /** Sends due webhook deliveries (the `webhooks.deliver` job). */
+  readonly webhookDelivery: WebhookDelivery;
 }
 
 export interface BuildOptions {
@@ -154,7 +171,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const vault = createVault({ db, keys: loadMasterKeys(config.masterKeyFile), clock });
   const secrets = createServerSecrets({ db, vault, clock });
   const audit = createAuditWriter({ db, clock });
-  const events = createEventEmitter({ db, clock });
+  // Every event an app's webhook subscribes to gets a delivery row in the transaction that writes it.
+  const events = createEventEmitter({ db, clock, subscribers: [createWebhookFanout({ db, clock })] });
   const auditRetention = createAuditRetention({ db, clock, retentionDays: config.auditRetentionDays });
   const keys = createKeyService({
     db,
@@ -203,6 +221,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const permissions = createPermissionResolver({ db, clock });
   const enforcement = createEnforcementRegistry();
   const roles = createRoleService({ db, clock, audit, apps, permissions, enforcement });
+  const tenants = createTenantService({ db, clock, audit, events, apps });
   const email = createEmailService({
     db,
     clock,
@@ -250,6 +269,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const userContacts = createUserContactService({ db, clock, rules: userRules, email, codes });
   const userBulk = createUserBulkService({ db, clock, rules: userRules, mfa });
   const userImport = createUserImportService({ db, clock, audit, apps, passwords, sessions });
+  const tenantScope = createTenantScopeService({ db, audit, sessions, tokens });
   const mfaSignin = createMfaSigninService({
     db,
     clock,
@@ -260,6 +280,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     tokens,
     rateLimiter,
     mfa,
+    tenantScope,
   });
   const auth = createAuthService({
     db,
@@ -273,7 +294,28 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     mfa,
     mfaSignin,
     log,
+    tenantScope,
   });
+  const invites = createInviteService({
+    db,
+    clock,
+    audit,
+    events,
+    apps,
+    passwords,
+    sessions,
+    tokens,
+    rateLimiter,
+    email,
+  });
+  const webhookPolicy: TargetPolicy = {
+    allowHttp: config.webhookAllowHttp,
+    allowPrivate: config.webhookAllowPrivate,
+    publicUrl: config.publicUrl,
+    listenPort: config.port,
+  };
+  const webhooks = createWebhookService({ db, clock, audit, vault, apps, policy: webhookPolicy });
+  const webhookDelivery = createWebhookDelivery({ db, clock, vault, audit, log, policy: webhookPolicy });
   const backups = config.backupDir
     ? createBackupJob({
         db,
@@ -305,6 +347,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
       // half a second (one PRAGMA per beat), so a withdrawn key stops signing and verifying at once.
       { name: "keys.watch", intervalMs: 500, run: async () => keys.reloadIfChanged() },
       { name: "email.deliver", intervalMs: 15_000, run: () => email.deliverDue() },
+      // Events are queued in the transaction of their change; this sends them within about a second.
+      { name: "webhooks.deliver", intervalMs: 1_000, run: () => webhookDelivery.deliverDue() },
       { name: "ratelimit.flush", intervalMs: 1_000, run: async () => rateLimiter.flush() },
       // Daily, and once at start: a server that was down past its run catches up then (the cutoff is
       // absolute, so one run removes every day missed).
@@ -320,6 +364,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
           slugAliases: apps.purgeAliases(),
           codes: codes.purge(),
           outbox: email.purge(),
+          webhooks: webhookDelivery.prune(),
         }),
       },
     ],
@@ -354,6 +399,17 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     });
   }
   metrics.addGauge({
+    name: "heimdall_webhook_deliveries_pending",
+    help: "Webhook deliveries waiting to be sent (due now or backing off after a failure).",
+    collect: () => [{ labels: {}, value: webhookDelivery.pending() }],
+  });
+  metrics.addGauge({
+    name: "heimdall_webhook_attempts",
+    help: "Webhook delivery attempts since the process started, by outcome (disabled: destinations auto-disabled).",
+    collect: () =>
+      Object.entries(webhookDelivery.counters()).map(([outcome, value]) => ({ labels: { outcome }, value })),
+  });
+  metrics.addGauge({
     name: "heimdall_audit_rows_pruned",
     help: "Audit rows deleted by retention since the process started.",
     collect: () => [{ labels: {}, value: auditRetention.prunedTotal() }],
@@ -380,6 +436,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     events,
     mfa,
     mfaSignin,
+    tenantScope,
     auditRetention,
     auditReader,
     denials,
@@ -400,6 +457,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     m2mGrant,
     email,
     codes,
+    invites,
     me,
     inspector,
     verifier,
@@ -407,9 +465,12 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     permissions,
     enforcement,
     roles,
+    tenants,
     users,
     userContacts,
     userBulk,
     userImport,
+    webhooks,
+    webhookDelivery,
   };
 }

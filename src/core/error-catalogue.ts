@@ -53,6 +53,11 @@ export const ERROR_CATALOGUE = {
   // ─── Refusals (403) ──────────────────────────────────────────────────────────
   FORBIDDEN: { status: 403, message: "The workspace role does not allow this action" },
   PERMISSION_DENIED: { status: 403, message: "The caller lacks the permission this route requires" },
+  TENANT_ACCESS_DENIED: {
+    status: 403,
+    message:
+      "The account cannot act in this tenant: it is not an active tenant of this app with the account as a member",
+  },
   POLICY_DENIED: { status: 403, message: "The API key policy does not allow this action" },
   PERMISSION_GRANT_DENIED: { status: 403, message: "Cannot grant permissions you don't have" },
   GRANT_EXCEEDS_CALLER: { status: 403, message: "You cannot grant more than you hold" },
@@ -78,15 +83,20 @@ export const ERROR_CATALOGUE = {
   APP_NOT_FOUND: { status: 404, message: "App not found" },
   API_KEY_NOT_FOUND: { status: 404, message: "API key not found" },
   M2M_CLIENT_NOT_FOUND: { status: 404, message: "M2M client not found" },
+  WEBHOOK_NOT_FOUND: { status: 404, message: "No webhook is configured for this app" },
   USER_NOT_FOUND: { status: 404, message: "End user not found in this app" },
   CONTACT_NOT_FOUND: { status: 404, message: "Contact not found" },
   SESSION_NOT_FOUND: { status: 404, message: "Session not found" },
   MFA_FACTOR_NOT_FOUND: { status: 404, message: "MFA factor not found" },
+  INVITE_NOT_FOUND: { status: 404, message: "Invite not found in this app" },
   // The role a route acts on (its path, or the target of POST /roles/assign). A role named as an
   // attribute of an account (create, update, bulk, invite) is UNKNOWN_ROLE, 400 as the contract says.
   ROLE_NOT_FOUND: { status: 404, message: "No role by this name in this app" },
   PERMISSION_NOT_FOUND: { status: 404, message: "No custom permission by this key in this app" },
   SIGNING_KEYS_NOT_FOUND: { status: 404, message: "The app has no signing keys" },
+  // Another app's tenant reads the same as one that does not exist.
+  TENANT_NOT_FOUND: { status: 404, message: "Tenant not found in this app" },
+  TENANT_MEMBER_NOT_FOUND: { status: 404, message: "The account is not a member of this tenant" },
 
   // ─── Bad values that pass validation (400) ───────────────────────────────────
   UNKNOWN_ROLE: { status: 400, message: "This app has no role by this name" },
@@ -115,8 +125,15 @@ export const ERROR_CATALOGUE = {
     message: "The primary email cannot be deleted; promote another one first",
   },
   ROLE_EXISTS: { status: 409, message: "A role by this name already exists" },
+  WEBHOOK_DISABLED: { status: 409, message: "The webhook is disabled; PUT its configuration to enable it" },
   ROLE_IN_USE: { status: 409, message: "The role is in use; reassign its users first" },
   PERMISSION_EXISTS: { status: 409, message: "This permission already exists in this app" },
+  TENANT_SLUG_TAKEN: { status: 409, message: "Another tenant of this app has this slug" },
+  TENANT_MEMBER_EXISTS: { status: 409, message: "The account is already a member of this tenant" },
+  LAST_TENANT_OWNER: {
+    status: 409,
+    message: "The tenant's last owner cannot be removed or demoted; make another member owner first",
+  },
   POLICY_NAME_TAKEN: { status: 409, message: "A policy by this name already exists" },
   ALREADY_BOOTSTRAPPED: {
     status: 409,
@@ -130,6 +147,7 @@ export const ERROR_CATALOGUE = {
 
   // ─── Codes that expire (410) and email preconditions (412) ───────────────────
   CODE_INVALID: { status: 410, message: "The code is invalid, expired or already used" },
+  INVITE_EXPIRED: { status: 410, message: "The invite was revoked, has expired or is used up" },
   ENVOI_NOT_ENABLED: {
     status: 412,
     message:

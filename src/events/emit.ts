@@ -20,11 +20,23 @@ export interface EventEmitter {
   emit(event: DomainEvent): string;
 }
 
-export function createEventEmitter({ db, clock }: { db: Db; clock: Clock }): EventEmitter {
+/** What else happens, in the same transaction, when an event is written (webhook deliveries are queued). */
+export type EventSubscriber = (event: { id: string; appId: string | null; type: string }) => void;
+
+export function createEventEmitter({
+  db,
+  clock,
+  subscribers = [],
+}: {
+  db: Db;
+  clock: Clock;
+  subscribers?: readonly EventSubscriber[];
+}): EventEmitter {
   return {
     emit({ type, appId, data }) {
       const id = newId(clock);
       db.insert(events).values({ id, appId, type, data, createdAt: clock.now() }).run();
+      for (const subscriber of subscribers) subscriber({ id, appId, type });
       return id;
     },
   };

@@ -16,6 +16,8 @@ import {
   reauthenticationRequestSchema,
   reauthenticationSchema,
   signingKeyListSchema,
+  webhookReplayRequestSchema,
+  webhookReplaySchema,
 } from "./openapi-schemas.ts";
 
 /** What this appliance documents itself, keyed `METHOD path`; everything else is described generically. */
@@ -84,6 +86,17 @@ export const KNOWN: Record<string, OperationDoc> = {
         },
         ...jsonContent(errorSchema),
       },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "POST /v1/apps/{app_id}/webhook/replay": {
+    operationId: "replayAppWebhook",
+    summary: "Queue the app's past events for delivery again (appliance addition)",
+    description:
+      "Events since `since` (kept 30 days) are delivered again to the current webhook, signed with its current secret and keeping their ids (receivers deduplicate on `webhook-id`). 404 `WEBHOOK_NOT_FOUND` without a webhook; 409 `WEBHOOK_DISABLED` while it is auto-disabled (`PUT` it first). Audited as `webhook.replayed`. Policy action: `heimdall.update`.",
+    requestBody: { required: true, ...jsonContent(webhookReplayRequestSchema) },
+    responses: {
+      "200": { description: "How many deliveries were queued", ...jsonContent(webhookReplaySchema) },
       ...ERROR_RESPONSES,
     },
   },

@@ -204,6 +204,28 @@ export const outboxPageSchema = component(
   }),
 );
 
+/** `POST /v1/apps/{app_id}/webhook/replay` (appliance addition); the route validates with this schema. */
+export const webhookReplayRequestSchema = component(
+  "WebhookReplayRequest",
+  z.strictObject({
+    since: z
+      .string()
+      .min(1)
+      .max(64)
+      .meta({ description: "ISO 8601 date-time; events from then on are queued again." }),
+    event_types: z
+      .array(z.string())
+      .max(64)
+      .optional()
+      .meta({ description: "Only these types (default: the types the webhook subscribes to)." }),
+  }),
+);
+
+export const webhookReplaySchema = component(
+  "WebhookReplay",
+  z.strictObject({ queued: z.number().int().meta({ description: "Deliveries queued." }) }),
+);
+
 export const healthSchema = component("Health", z.object({ status: z.literal("ok") }));
 export const readinessSchema = component(
   "Readiness",

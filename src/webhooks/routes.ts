@@ -1,0 +1,54 @@
+/** @module Admin API: an app's outbound webhook (contract tag `app-outbound-webhooks`) and Heimdall's replay route; thin handlers. */
+import { Elysia } from "elysia";
+import { parseLimit, queryParam } from "../core/pagination.ts";
+import { validate } from "../http/body.ts";
+import { guards, type PlatformGuardDeps } from "../http/guards.ts";
+import { webhookReplayRequestSchema } from "../http/openapi-schemas.ts";
+import { upsertWebhookSchema } from "./model.ts";
+import { MAX_ATTEMPTS_LISTED, type WebhookService } from "./service.ts";
+
+export interface WebhookRoutesDeps extends PlatformGuardDeps {
+  readonly webhooks: WebhookService;
+}
+
+export const webhookRoutes = (deps: WebhookRoutesDeps) =>
+  new Elysia({ name: "heimdall.webhooks" })
+    .use(guards({ platformAuth: deps.platformAuth }))
+    .get("/v1/apps/:app_id/webhook", ({ params, principal }) => deps.webhooks.get(principal, params.app_id), {
+      platform: "any",
+    })
+    .put(
+      "/v1/apps/:app_id/webhook",
+      ({ params, body, principal, meta }) =>
+        deps.webhooks.put(principal, params.app_id, validate(upsertWebhookSchema, body), meta),
+      { platform: "any" },
+    )
+    .delete(
+      "/v1/apps/:app_id/webhook",
+      ({ params, principal, meta, set }) => {
+        deps.webhooks.remove(principal, params.app_id, meta);
+        set.status = 204;
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/webhook/attempts",
+      ({ params, query, principal }) =>
+        deps.webhooks.attempts(
+          principal,
+          params.app_id,
+          Math.min(parseLimit(queryParam(query, "limit")), MAX_ATTEMPTS_LISTED),
+        ),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/webhook/rotate-secret",
+      ({ params, principal, meta }) => deps.webhooks.rotateSecret(principal, params.app_id, meta),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/webhook/replay",
+      ({ params, body, principal, meta }) =>
+        deps.webhooks.replay(principal, params.app_id, validate(webhookReplayRequestSchema, body), meta),
+      { platform: "any" },
+    );

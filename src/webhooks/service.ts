@@ -1,0 +1,243 @@
+/**
+ * @module An app's webhook destination on the Admin API: set (secret shown once), read (hint only), rotate the
+ * secret, delete, list attempts, replay past events. Delivery itself is `delivery.ts`, run by the scheduler.
+ */
+import { randomBytes } from "node:crypto";
+import type { AppService } from "../apps/service.ts";
+import type { AuditWriter } from "../audit/writer.ts";
+import { type Clock, DAY } from "../core/clock.ts";
+import { fail, validationError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import type { Vault } from "../vault/vault.ts";
+import {
+  EVENT_TYPES,
+  toAttemptDto,
+  toConfigDto,
+  type UpsertWebhookInput,
+  type WebhookAttemptDto,
+  type WebhookConfigDto,
+  type WebhookConfigRow,
+  type WebhookConfigWithSecretDto,
+} from "./model.ts";
+import { createWebhookStore } from "./store.ts";
+import { checkWebhookUrl, type TargetPolicy } from "./targets.ts";
+
+export const SECRET_PREFIX = "whsec_";
+/** How far back a replay may reach: events are kept this long (docs/webhooks.md, "Retention"). */
+export const EVENT_RETENTION_MS = 30 * DAY;
+export const MAX_ATTEMPTS_LISTED = 200;
+
+export const secretAad = (appId: string, configId: string) => `webhook_secret:${appId}:${configId}`;
+
+export interface ReplayInput {
+  /** ISO 8601; events from this instant on are queued again. */
+  since: string;
+  event_types?: string[];
+}
+
+export interface WebhookService {
+  get(p: PlatformPrincipal, appRef: string): WebhookConfigDto | null;
+  put(
+    p: PlatformPrincipal,
+    appRef: string,
+    input: UpsertWebhookInput,
+    meta: CallMeta,
+  ): WebhookConfigWithSecretDto;
+  remove(p: PlatformPrincipal, appRef: string, meta: CallMeta): void;
+  rotateSecret(p: PlatformPrincipal, appRef: string, meta: CallMeta): WebhookConfigWithSecretDto;
+  attempts(p: PlatformPrincipal, appRef: string, limit: number): WebhookAttemptDto[];
+  /** Queues the app's events since `since` for delivery again (to the current destination); returns how many. */
+  replay(p: PlatformPrincipal, appRef: string, input: ReplayInput, meta: CallMeta): { queued: number };
+}
+
+export interface WebhookServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  vault: Vault;
+  apps: Pick<AppService, "authorizeApp">;
+  policy: TargetPolicy;
+}
+
+export const webhookNotFound = () => fail("WEBHOOK_NOT_FOUND");
+
+export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
+  const { db, clock, audit, vault, apps, policy } = deps;
+  const store = createWebhookStore(db);
+
+  const newSecret = (appId: string, configId: string) => {
+    const secret = SECRET_PREFIX + randomBytes(32).toString("base64");
+    const secretId = vault.seal(secretAad(appId, configId), new TextEncoder().encode(secret));
+    return { secret, secretId, hint: secret.slice(-4) };
+  };
+
+  const openSecret = (row: WebhookConfigRow) =>
+    new TextDecoder().decode(vault.open(row.secretId, secretAad(row.appId, row.id)));
+
+  const record = (
+    p: PlatformPrincipal,
+    appId: string,
+    action: string,
+    configId: string,
+    details: Record<string, unknown>,
+    meta: CallMeta,
+  ) =>
+    audit.record({
+      appId,
+      action,
+      resourceType: "webhook",
+      resourceId: configId,
+      actor: actorOf(p),
+      details,
+      meta,
+    });
+
+  return {
+    get(p, appRef) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.read");
+      const row = store.configOf(app.id);
+      return row ? toConfigDto(row) : null;
+    },
+
+    put(p, appRef, input, meta) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.update");
+      const url = checkWebhookUrl(input.url, policy);
+      const eventTypes = [...new Set(input.event_types)].sort(
+        (a, b) => EVENT_TYPES.indexOf(a) - EVENT_TYPES.indexOf(b),
+      );
+      return tx(db, () => {
+        const now = clock.now();
+        const existing = store.configOf(app.id);
+        if (!existing) {
+          const id = newId(clock);
+          const { secret, secretId, hint } = newSecret(app.id, id);
+          const row: WebhookConfigRow = {
+            id,
+            appId: app.id,
+            url,
+            eventTypes,
+            secretId,
+            secretHint: hint,
+            consecutiveFailures: 0,
+            disabledAt: null,
+            disabledReason: null,
+            createdAt: now,
+            updatedAt: now,
+          };
+          store.insertConfig(row);
+          record(p, app.id, "webhook.created", id, { url, event_types: eventTypes }, meta);
+          return { ...toConfigDto(row), signing_secret: secret };
+        }
+        // A replace keeps the secret, so receivers keep verifying; `rotate-secret` is how it changes.
+        const patch = {
+          url,
+          eventTypes,
+          consecutiveFailures: 0,
+          disabledAt: null,
+          disabledReason: null,
+          updatedAt: now,
+        };
+        store.updateConfig(existing.id, patch);
+        record(
+          p,
+          app.id,
+          "webhook.updated",
+          existing.id,
+          {
+            url,
+            event_types: eventTypes,
+            re_enabled: existing.disabledAt !== null,
+          },
+          meta,
+        );
+        return { ...toConfigDto({ ...existing, ...patch }), signing_secret: openSecret(existing) };
+      });
+    },
+
+    remove(p, appRef, meta) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.delete");
+      tx(db, () => {
+        const existing = store.configOf(app.id);
+        // Idempotent: a destination that is already gone is what the caller asked for (docs/webhooks.md).
+        if (!existing) return;
+        store.deleteConfig(existing.id);
+        vault.destroy([existing.secretId]);
+        record(p, app.id, "webhook.deleted", existing.id, { url: existing.url }, meta);
+      });
+    },
+
+    rotateSecret(p, appRef, meta) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.update");
+      return tx(db, () => {
+        const existing = store.configOf(app.id);
+        if (!existing) throw webhookNotFound();
+        const { secret, secretId, hint } = newSecret(app.id, existing.id);
+        const now = clock.now();
+        store.updateConfig(existing.id, { secretId, secretHint: hint, updatedAt: now });
+        // The old secret stops at once (the contract): it is destroyed, not kept for an overlap.
+        vault.destroy([existing.secretId]);
+        record(p, app.id, "webhook.secret_rotated", existing.id, { secret_hint: hint }, meta);
+        return {
+          ...toConfigDto({ ...existing, secretId, secretHint: hint, updatedAt: now }),
+          signing_secret: secret,
+        };
+      });
+    },
+
+    attempts(p, appRef, limit) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.read");
+      return store.attempts(app.id, limit).map(toAttemptDto);
+    },
+
+    replay(p, appRef, input, meta) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.update");
+      const since = Date.parse(input.since);
+      if (!Number.isFinite(since) || !/^\d{4}-\d{2}-\d{2}/.test(input.since)) {
+        throw validationError([{ field: "since", reason: "must be an ISO 8601 date-time" }]);
+      }
+      const types = input.event_types ?? [];
+      const unknown = types.find((t) => !EVENT_TYPES.includes(t));
+      if (unknown) throw validationError([{ field: "event_types", reason: `unknown event type ${unknown}` }]);
+      return tx(db, () => {
+        const config = store.configOf(app.id);
+        if (!config) throw webhookNotFound();
+        if (config.disabledAt !== null) {
+          throw fail("WEBHOOK_DISABLED", {
+            message: "The webhook is disabled; PUT its configuration to enable it, then replay",
+          });
+        }
+        const subscribed = config.eventTypes;
+        const wanted = types.length > 0 ? types : subscribed;
+        const now = clock.now();
+        let queued = 0;
+        for (const event of store.eventsSince(app.id, since, wanted)) {
+          if (!store.requeue(config.id, event.id, now)) {
+            store.insertDelivery({
+              id: newId(clock),
+              appId: app.id,
+              configId: config.id,
+              eventId: event.id,
+              status: "pending",
+              attempts: 0,
+              nextAttemptAt: now,
+              lastAttemptAt: null,
+              createdAt: now,
+            });
+          }
+          queued++;
+        }
+        record(
+          p,
+          app.id,
+          "webhook.replayed",
+          config.id,
+          { since: input.since, event_types: types, queued },
+          meta,
+        );
+        return { queued };
+      });
+    },
+  };
+}
