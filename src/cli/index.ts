@@ -5,6 +5,7 @@ import { CliError, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Io } fr
 import { command as audit } from "./audit.ts";
 import { command as backup } from "./backup.ts";
 import { command as doctor } from "./doctor.ts";
+import { command as exportCommand } from "./export.ts";
 import { command as healthcheck } from "./healthcheck.ts";
 import { command as init } from "./init.ts";
 import { command as keys } from "./keys.ts";
@@ -12,6 +13,7 @@ import { command as masterKey } from "./master-key.ts";
 import { command as migrate } from "./migrate.ts";
 import { command as pak } from "./pak.ts";
 import { command as restore } from "./restore.ts";
+import { command as seed } from "./seed.ts";
 import { command as serve } from "./serve.ts";
 import { command as user } from "./user.ts";
 import { command as users } from "./users.ts";
@@ -27,6 +29,8 @@ export const COMMANDS: readonly Command[] = [
   pak,
   user,
   users,
+  seed,
+  exportCommand,
   audit,
   backup,
   restore,

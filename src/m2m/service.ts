@@ -43,11 +43,13 @@ export interface M2mClientService {
     query: { limit?: string; cursor?: string },
     meta: CallMeta,
   ): Page<M2mClientSummaryDto>;
+  /** `given` is the local operator's (seed files): a secret it keeps itself instead of a generated one. */
   create(
     p: PlatformPrincipal,
     appRef: string,
     input: CreateM2mClientInput,
     meta: CallMeta,
+    given?: GivenSecret,
   ): M2mClientCreateResponseDto;
   get(p: PlatformPrincipal, appRef: string, clientRef: string, meta: CallMeta): M2mClientDetailDto;
   update(
@@ -63,6 +65,7 @@ export interface M2mClientService {
     clientRef: string,
     input: RotateSecretInput,
     meta: CallMeta,
+    given?: GivenSecret,
   ): M2mRotateSecretResponseDto;
   setScopes(
     p: PlatformPrincipal,
@@ -77,6 +80,11 @@ export interface M2mClientService {
    * checking the credentials file it keeps. Discloses nothing, so it writes no audit row.
    */
   secretMatches(appId: string, clientId: string, secret: string): boolean;
+}
+
+/** A client secret chosen by the operator on the machine, never over HTTP (the routes always generate one). */
+export interface GivenSecret {
+  readonly secret: string;
 }
 
 export interface M2mClientServiceDeps {
@@ -160,9 +168,9 @@ export function createM2mClientService({ db, clock, audit, apps }: M2mClientServ
       return pageOf(rows, limit, (r): Position => ({ c: r.createdAt, i: r.id }), toClientSummary);
     },
 
-    create(p, appRef, input, meta) {
+    create(p, appRef, input, meta, given) {
       const app = writableApp(p, appRef, "heimdall.create");
-      const secret = newClientSecret();
+      const secret = given?.secret ?? newClientSecret();
       const scopes = input.scopes ?? [];
       const row = tx(db, () => {
         const now = clock.now();
@@ -228,9 +236,9 @@ export function createM2mClientService({ db, clock, audit, apps }: M2mClientServ
       });
     },
 
-    rotateSecret(p, appRef, clientRef, input, meta) {
+    rotateSecret(p, appRef, clientRef, input, meta, given) {
       const app = writableApp(p, appRef, "heimdall.rotate-secret");
-      const secret = newClientSecret();
+      const secret = given?.secret ?? newClientSecret();
       const requested = input.grace_period_seconds ?? 0;
       let previousUntil: number | null = null;
       const row = mutate(p, app, clientRef, "m2m_client.secret_rotated", meta, (r) => {

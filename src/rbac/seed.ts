@@ -13,7 +13,7 @@ import { changes, type Db } from "../db/client.ts";
 import { apps, permissions, rolePermissions, roles } from "../db/schema.ts";
 import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS, SYSTEM_ROLES } from "./catalog.ts";
 
-const ROLE_DESCRIPTIONS: Record<(typeof SYSTEM_ROLES)[number], string> = {
+export const ROLE_DESCRIPTIONS: Record<(typeof SYSTEM_ROLES)[number], string> = {
   owner: "Every permission of the app, custom ones included",
   admin: "Runs the user base; cannot delete roles or change the permission catalogue",
   member: "Default role for new sign-ups; no administrative permission",

@@ -1,0 +1,148 @@
+/**
+ * @module What seed apply and export read of an app (docs/seed.md): its custom permissions, roles with their
+ * bindings, credentials and accounts. Reads only, straight from the tables: the services' listings of
+ * credentials write a secrets-bearing-read audit row, which a plan that changes nothing must not leave.
+ */
+import { and, asc, eq, inArray } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import {
+  appApiKeys,
+  apps,
+  endUserContacts,
+  endUsers,
+  m2mClients,
+  permissions,
+  rolePermissions,
+  roles,
+  workspaces,
+} from "../db/schema.ts";
+
+export interface SeedRoleRow {
+  name: string;
+  description: string | null;
+  isSystem: boolean;
+  /** Bound permission keys, sorted. */
+  permissions: string[];
+}
+
+export interface SeedUserRow {
+  id: string;
+  email: string | null;
+  username: string;
+  displayName: string | null;
+  role: string;
+  passwordHash: string | null;
+  emailVerified: boolean;
+}
+
+const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The stored list is JSON text in older rows and an array in newer ones. */
+const list = (v: unknown): string[] =>
+  typeof v === "string" ? (JSON.parse(v) as string[]) : (v as string[]);
+
+export function createSeedStore(db: Db) {
+  return {
+    /** The workspace the command line acts in (`--workspace`). */
+    workspaceId(slug: string): string | undefined {
+      return db.select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.slug, slug)).get()?.id;
+    },
+
+    /** Apps of the workspace, by slug. */
+    appsOf(workspaceId: string) {
+      return db.select().from(apps).where(eq(apps.workspaceId, workspaceId)).orderBy(asc(apps.slug)).all();
+    },
+
+    customPermissions(appId: string) {
+      return db
+        .select({ key: permissions.key, description: permissions.description })
+        .from(permissions)
+        .where(and(eq(permissions.appId, appId), eq(permissions.isSystem, false)))
+        .orderBy(asc(permissions.key))
+        .all();
+    },
+
+    roles(appId: string): SeedRoleRow[] {
+      const rows = db.select().from(roles).where(eq(roles.appId, appId)).orderBy(asc(roles.name)).all();
+      if (rows.length === 0) return [];
+      const bindings = db
+        .select({ roleId: rolePermissions.roleId, key: permissions.key })
+        .from(rolePermissions)
+        .innerJoin(permissions, eq(permissions.id, rolePermissions.permissionId))
+        .where(
+          inArray(
+            rolePermissions.roleId,
+            rows.map((r) => r.id),
+          ),
+        )
+        .all();
+      return rows.map((r) => ({
+        name: r.name,
+        description: r.description,
+        isSystem: r.isSystem,
+        permissions: bindings
+          .filter((b) => b.roleId === r.id)
+          .map((b) => b.key)
+          .sort(byString),
+      }));
+    },
+
+    m2mClients(appId: string) {
+      return db
+        .select()
+        .from(m2mClients)
+        .where(eq(m2mClients.appId, appId))
+        .orderBy(asc(m2mClients.name), asc(m2mClients.createdAt))
+        .all()
+        .map((r) => ({ ...r, scopes: list(r.scopes) }));
+    },
+
+    apiKeys(appId: string) {
+      return db
+        .select()
+        .from(appApiKeys)
+        .where(eq(appApiKeys.appId, appId))
+        .orderBy(asc(appApiKeys.name), asc(appApiKeys.createdAt))
+        .all()
+        .map((r) => ({ ...r, permissions: list(r.permissions) }));
+    },
+
+    /** Accounts with their primary email and whether it is verified, by email then username. */
+    users(appId: string): SeedUserRow[] {
+      const rows = db
+        .select({
+          id: endUsers.id,
+          username: endUsers.username,
+          displayName: endUsers.displayName,
+          role: endUsers.role,
+          passwordHash: endUsers.passwordHash,
+          email: endUserContacts.value,
+          verifiedAt: endUserContacts.verifiedAt,
+        })
+        .from(endUsers)
+        .leftJoin(
+          endUserContacts,
+          and(
+            eq(endUserContacts.userId, endUsers.id),
+            eq(endUserContacts.type, "email"),
+            eq(endUserContacts.isPrimary, true),
+          ),
+        )
+        .where(eq(endUsers.appId, appId))
+        .all();
+      return rows
+        .map((r) => ({
+          id: r.id,
+          email: r.email,
+          username: r.username,
+          displayName: r.displayName,
+          role: r.role,
+          passwordHash: r.passwordHash,
+          emailVerified: r.verifiedAt !== null && r.verifiedAt !== undefined,
+        }))
+        .sort((a, b) => byString(a.email ?? "", b.email ?? "") || byString(a.username, b.username));
+    },
+  };
+}
+
+export type SeedStore = ReturnType<typeof createSeedStore>;
