@@ -224,7 +224,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
           throw fail("SYSTEM_ROLE", { message: `The system role ${role.name} cannot be deleted` });
         if (store.roleInUse(s.appId, role.name))
           throw fail("ROLE_IN_USE", {
-            message: `The role ${role.name} is assigned to at least one user; reassign them first`,
+            message: `The role ${role.name} is held by at least one user or tenant member; reassign them first`,
           });
         // Sign-ups would otherwise be given a role that no longer exists.
         if (apps.authConfigOf(s.appId).signup_default_role === role.name)

@@ -7,7 +7,7 @@
 import { and, asc, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
 import type { Position } from "../core/pagination.ts";
 import { changes, type Db } from "../db/client.ts";
-import { endUsers, permissions, rolePermissions, roles } from "../db/schema.ts";
+import { endUsers, permissions, rolePermissions, roles, tenantMembers } from "../db/schema.ts";
 import type { PermissionRow, RoleRow } from "./model.ts";
 
 /** The permissions an app can use: the shared system rows and its own. */
@@ -51,13 +51,19 @@ export function createRolesStore(db: Db) {
       return changes(db.delete(roles).where(eq(roles.id, id)).run()) > 0;
     },
 
-    /** True when at least one account of the app holds the role. */
+    /** True when at least one account of the app holds the role: as its app role, or as a tenant role. */
     roleInUse(appId: string, name: string): boolean {
       return (
         db
           .select({ id: endUsers.id })
           .from(endUsers)
           .where(and(eq(endUsers.appId, appId), eq(endUsers.role, name)))
+          .limit(1)
+          .get() !== undefined ||
+        db
+          .select({ id: tenantMembers.id })
+          .from(tenantMembers)
+          .where(and(eq(tenantMembers.appId, appId), eq(tenantMembers.role, name)))
           .limit(1)
           .get() !== undefined
       );
