@@ -46,6 +46,7 @@ import {
 } from "./model.ts";
 import { createEmailStore, type NotificationSettingsRow, type OutboxRow } from "./store.ts";
 import {
+  INVITE_TEMPLATE,
   isTemplateOf,
   NOTICE_TEMPLATES,
   type NoticeKind,
@@ -120,6 +121,11 @@ export interface EmailService {
    * channel: the change a notice reports goes ahead whether or not it can be told.
    */
   noticePlan(appId: string, kind: NoticeKind): MailPlan | null;
+  /**
+   * The plan of an end-user invitation, or null when the app sends no email (or has no sender): the invite
+   * is made all the same and the operator hands its code over.
+   */
+  invitePlan(appId: string): MailPlan | null;
   /**
    * Renders `plan` for `to` and queues it, the body sealed and the row holding a redacted copy;
    * synchronous, call it inside the change's transaction.
@@ -358,6 +364,12 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
       const s = settingsOf(appId);
       if (!s.notificationsViaEnvoi || transport.kind === "unwired") return null;
       return plan(appId, s, NOTICE_TEMPLATES[kind]);
+    },
+
+    invitePlan(appId) {
+      const s = settingsOf(appId);
+      if (!s.notificationsViaEnvoi || transport.kind === "unwired") return null;
+      return plan(appId, s, INVITE_TEMPLATE);
     },
 
     enqueue(appId, p, to, vars) {

@@ -1,16 +1,20 @@
 /**
  * @module The built-in email templates (docs/decisions.md, "Templates" under "End users"): verification, password reset and welcome, each a
  * subject, a plain-text body and a minimal HTML body; plus the security notices (password changed,
- * primary email changed), which no settings slot selects: an app that sends email sends them. Every interpolated value is escaped for HTML and
+ * primary email changed) and the end-user invitation, which no settings slot selects: an app that sends email sends them. Every interpolated value is escaped for HTML and
  * stripped of control characters for the subject, so an app's display name cannot inject markup or headers.
  *
  * Links: when the app's `web_origin` is set, code emails carry `${web_origin}/verify?code=…` and
  * `${web_origin}/reset-password?code=…` — the customer's portal serves those two paths and posts the code
- * to `/auth/verify` or `/auth/reset-password`. Without a `web_origin` the email carries the code only.
+ * to `/auth/verify` or `/auth/reset-password`; an invitation links to `${web_origin}/accept-invite?code=inv_…`,
+ * which posts it to `/auth/accept-invite`. Without a `web_origin` the email carries the code only.
  */
 
 /** What a template is for; a notification-settings slot accepts only templates of its own kind. */
-export type TemplateKind = "verification" | "password_reset" | "welcome" | "notice";
+export type TemplateKind = "verification" | "password_reset" | "welcome" | "notice" | "invite";
+
+/** The end-user invitation (`POST …/end-users/invites`); no settings slot selects it either. */
+export const INVITE_TEMPLATE = "heimdall-invite";
 
 /** The security notices, by the change they report. */
 export const NOTICE_TEMPLATES = {
@@ -36,6 +40,10 @@ export interface TemplateVars {
   webOrigin?: string | null;
   /** When the reported change happened (notices only), ISO 8601. */
   changedAt?: string;
+  /** The invitee's name as the operator gave it (invitations only). */
+  inviteeName?: string | null;
+  /** When the invitation stops working (invitations only), ISO 8601. */
+  expiresAt?: string;
 }
 
 export interface RenderedEmail {
@@ -50,7 +58,11 @@ interface Template {
 }
 
 /** The path, under the app's `web_origin`, that each code email links to. */
-export const LINK_PATHS = { verification: "/verify", password_reset: "/reset-password" } as const;
+export const LINK_PATHS = {
+  verification: "/verify",
+  password_reset: "/reset-password",
+  invite: "/accept-invite",
+} as const;
 
 export function escapeHtml(value: string): string {
   return value
@@ -69,7 +81,7 @@ function headerSafe(value: string): string {
   return value.replace(CONTROL_CHARACTERS, " ").trim().slice(0, 200);
 }
 
-function linkOf(kind: "verification" | "password_reset", v: TemplateVars): string | null {
+function linkOf(kind: keyof typeof LINK_PATHS, v: TemplateVars): string | null {
   if (!v.webOrigin || !v.code) return null;
   return `${v.webOrigin}${LINK_PATHS[kind]}?code=${encodeURIComponent(v.code)}`;
 }
@@ -106,6 +118,42 @@ function codeEmail(
   return { subject: headerSafe(words.subject), text: `${text}\n`, html };
 }
 
+const utc = (at: string) => at.replace("T", " ").replace(/\.\d+Z$/, " UTC");
+
+/**
+ * The invitation: who is invited where, the `inv_…` code, when it expires, and the portal link when the app
+ * has a `web_origin` (the portal posts the code to `/auth/accept-invite` with the chosen password).
+ */
+function invitation(v: TemplateVars & { appName: string }): RenderedEmail {
+  const subject = `You're invited to ${v.appName}`;
+  const code = v.code ?? "";
+  const link = linkOf("invite", v);
+  const greeting = v.inviteeName ? `Hello ${v.inviteeName},` : "Hello,";
+  const intro = `You have been invited to create an account on ${v.appName}.`;
+  const expiry = v.expiresAt ? `The invitation expires at ${utc(v.expiresAt)}.` : "";
+  const ignore = "If you did not expect this invitation, you can ignore this email.";
+  const text = [
+    greeting,
+    "",
+    intro,
+    "",
+    `Your invite code: ${code}`,
+    ...(expiry ? [expiry] : []),
+    ...(link ? ["", `Accept the invitation: ${link}`] : []),
+    "",
+    ignore,
+  ].join("\n");
+  const html = page(subject, [
+    escapeHtml(greeting),
+    escapeHtml(intro),
+    `Your invite code: <code style="font-size:1.1em">${escapeHtml(code)}</code>`,
+    ...(expiry ? [escapeHtml(expiry)] : []),
+    ...(link ? [`<a href="${escapeHtml(link)}">Accept the invitation</a>`] : []),
+    escapeHtml(ignore),
+  ]);
+  return { subject: headerSafe(subject), text: `${text}\n`, html };
+}
+
 /** A notice: what changed, when, and what to do if it was not the reader. No codes, links or secrets. */
 function notice(
   v: TemplateVars & { appName: string },
@@ -123,6 +171,7 @@ function notice(
 }
 
 const TEMPLATES: Readonly<Record<string, Template>> = {
+  [INVITE_TEMPLATE]: { kind: "invite", render: invitation },
   "heimdall-verification": {
     kind: "verification",
     render: (v) =>
@@ -179,6 +228,7 @@ export const TEMPLATE_NAMES: Readonly<Record<TemplateKind, readonly string[]>> =
   password_reset: Object.keys(TEMPLATES).filter((n) => TEMPLATES[n]!.kind === "password_reset"),
   welcome: Object.keys(TEMPLATES).filter((n) => TEMPLATES[n]!.kind === "welcome"),
   notice: Object.keys(TEMPLATES).filter((n) => TEMPLATES[n]!.kind === "notice"),
+  invite: Object.keys(TEMPLATES).filter((n) => TEMPLATES[n]!.kind === "invite"),
 };
 
 export function isTemplateOf(kind: TemplateKind, name: string): boolean {

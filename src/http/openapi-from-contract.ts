@@ -98,6 +98,7 @@ const IDEMPOTENT = new Set([
   "POST /v1/apps",
   "POST /v1/apps/{app_id}/api-keys",
   "POST /v1/apps/{app_id}/credentials",
+  "POST /v1/apps/{app_id}/end-users/invites",
 ]);
 const IDEMPOTENCY_KEY = {
   name: "Idempotency-Key",
