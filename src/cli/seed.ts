@@ -1,10 +1,12 @@
 /** @module `heimdall seed apply FILE`: converge a workspace's apps to a declarative seed file (docs/seed.md). */
-import { applySeed, SeedPlanError, type SeedResult } from "../seed/apply.ts";
+import { HeimdallError } from "../core/errors.ts";
+import { applySeed, SeedPlanError, type SeedResult, SeedStepError } from "../seed/apply.ts";
 import { loadSeedFile, type SeedFile, SeedFileError } from "../seed/schema.ts";
 import {
   CliError,
   commandGroup,
   configFrom,
+  EXIT_FAILURE,
   EXIT_OK,
   EXIT_USAGE,
   helpText,
@@ -48,6 +50,21 @@ function problemsError(err: SeedFileError | SeedPlanError, file: string): CliErr
   return new CliError(
     `heimdall seed apply: ${file}: nothing applied; ${err.problems.length} problem(s):\n${err.problems.map((p) => `  ${p}`).join("\n")}`,
     EXIT_USAGE,
+  );
+}
+
+/** A change the services refused: nothing was applied (rolled back); the change and the service's reason. */
+function stepError(err: SeedStepError, file: string): CliError {
+  const cause = err.cause;
+  const why =
+    cause instanceof HeimdallError
+      ? `${cause.message} (${cause.code})${(cause.details ?? []).map((d) => `\n  ${d.field}: ${d.reason}`).join("")}`
+      : cause instanceof Error
+        ? cause.message
+        : String(cause);
+  return new CliError(
+    `heimdall seed apply: ${file}: nothing applied (rolled back); refused at "${err.step}": ${why}`,
+    EXIT_FAILURE,
   );
 }
 
@@ -95,6 +112,7 @@ async function apply(args: Parsed, io: Io): Promise<number> {
       });
     } catch (err) {
       if (err instanceof SeedPlanError) throw problemsError(err, file);
+      if (err instanceof SeedStepError) throw stepError(err, file);
       throw err;
     }
     if (args.values.json) io.out(JSON.stringify(result, null, 2));

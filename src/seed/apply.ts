@@ -87,6 +87,17 @@ export class SeedPlanError extends Error {
   }
 }
 
+/** A change the services refused while applying (everything was rolled back): which one, and why (`cause`). */
+export class SeedStepError extends Error {
+  constructor(
+    readonly step: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${step}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "SeedStepError";
+  }
+}
+
 type Op = "+" | "~" | "-";
 
 interface Step {
@@ -147,7 +158,13 @@ export async function applySeed(deps: SeedDeps, seed: SeedFile, opts: SeedOption
   const client = deps.db.$client;
   client.run("BEGIN IMMEDIATE");
   try {
-    for (const step of steps) await step.run();
+    for (const step of steps) {
+      try {
+        await step.run();
+      } catch (err) {
+        throw err instanceof SeedPlanError ? err : new SeedStepError(step.line, err);
+      }
+    }
     client.run("COMMIT");
   } catch (err) {
     client.run("ROLLBACK");

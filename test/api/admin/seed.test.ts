@@ -1,6 +1,6 @@
 /** Seed files in process (docs/seed.md): validation with paths, apply, idempotence, convergence, prune, dry run, atomicity, export round trip. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { applySeed, type SeedDeps, SeedPlanError } from "../../../src/seed/apply.ts";
+import { applySeed, type SeedDeps, SeedPlanError, SeedStepError } from "../../../src/seed/apply.ts";
 import { exportSeed } from "../../../src/seed/export.ts";
 import { parseSeed, type SeedFile, SeedFileError } from "../../../src/seed/schema.ts";
 import { auditRows } from "../../support/fixtures.ts";
@@ -377,7 +377,10 @@ describe("seed apply", () => {
         api_keys: [{ name: "old", permissions: ["user.read"], expires_at: "2020-01-01T00:00:00Z" }],
       },
     ]);
-    await expect(applySeed(ctx.deps, file, opts(ctx))).rejects.toMatchObject({ code: "VALIDATION_ERROR" });
+    const failure = await applySeed(ctx.deps, file, opts(ctx)).catch((e) => e);
+    expect(failure).toBeInstanceOf(SeedStepError);
+    expect(failure.step).toBe("+ api_key doomed/old");
+    expect(failure.cause).toMatchObject({ code: "VALIDATION_ERROR" });
     expect(Object.fromEntries(tables.map((t) => [t, count(ctx, t)]))).toEqual(before);
     expect(ctx.deps.apps.find("doomed")).toBeUndefined();
     expect(ctx.deps.directory.bySlug("doomed")).toBeUndefined();
