@@ -832,3 +832,82 @@ export const webhookAttempts = sqliteTable(
   },
   (t) => [index("webhook_attempts_app_attempted").on(t.appId, t.attemptedAt, t.id)],
 );
+
+// ─── Federated sign-in ──────────────────────────────────────────────────────
+
+/** An app's configuration of one sign-in provider (`apple`, `google`, `github`, `oidc`…). */
+export const identityProviders = sqliteTable(
+  "identity_providers",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    provider: text("provider").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(false),
+    /** The public part of the config (client ids, issuer, endpoints); never a secret. */
+    config: json<Record<string, unknown>>("config").notNull(),
+    /** The secret part (client secret, Apple private key) as sealed JSON; null when the provider has none. */
+    secretId: text("secret_id"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("identity_providers_app_provider").on(t.appId, t.provider)],
+);
+
+/** One person at one provider (`provider`, `subject`) mapped to one end user; kept when the provider config goes. */
+export const federatedIdentities = sqliteTable(
+  "federated_identities",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => endUsers.id, { onDelete: "cascade" }),
+    provider: text("provider").notNull(),
+    subject: text("subject").notNull(),
+    /** The email the provider last asserted, and whether it said it was verified. */
+    email: text("email"),
+    emailVerified: integer("email_verified", { mode: "boolean" }).notNull().default(false),
+    createdAt: ms("created_at").notNull(),
+    lastUsedAt: ms("last_used_at"),
+  },
+  (t) => [
+    uniqueIndex("federated_identities_subject").on(t.appId, t.provider, t.subject),
+    index("federated_identities_user").on(t.userId),
+  ],
+);
+
+/**
+ * Single-use, short-lived values of federated sign-in, stored only as hashes: `state` of a redirect (bound to
+ * app, provider and return_to), the `heimdall_code` a callback hands to `return_to`, a pending link, and a
+ * native sign-in's consumed nonce.
+ */
+export const oauthGrants = sqliteTable(
+  "oauth_grants",
+  {
+    id: text("id").primaryKey(),
+    appId: text("app_id")
+      .notNull()
+      .references(() => apps.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["state", "code", "link", "nonce"] }).notNull(),
+    /** SHA-256 of the value handed out. */
+    valueHash: text("value_hash").notNull(),
+    provider: text("provider").notNull(),
+    /** `state`: where the callback sends the browser. */
+    returnTo: text("return_to"),
+    /** `code`/`link`: the account it stands for (a `link` is the federated identity waiting to be attached). */
+    userId: text("user_id").references(() => endUsers.id, { onDelete: "cascade" }),
+    /** Facts the grant carries (the identity of a `link`; the `amr` of a `code`); never a secret. */
+    data: json<Record<string, unknown>>("data"),
+    expiresAt: ms("expires_at").notNull(),
+    consumedAt: ms("consumed_at"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("oauth_grants_value").on(t.kind, t.valueHash),
+    index("oauth_grants_expires").on(t.expiresAt),
+  ],
+);
