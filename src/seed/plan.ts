@@ -1,0 +1,443 @@
+/**
+ * @module Seed plan (docs/seed.md): compares one app of a validated seed file with what the workspace holds and
+ * returns the changes, each a plan line (`+ role demo/billing`) and the service call that makes it. Reads only;
+ * problems that need the database (unknown references, names that are not unique) are collected by path.
+ */
+import type { ApiKeyService } from "../api-keys/service.ts";
+import { AUTH_CONFIG_DEFAULTS, type AuthConfig, type AuthConfigPatch } from "../apps/auth-config.ts";
+import type { AppDirectory } from "../apps/directory.ts";
+import type { AppRow } from "../apps/model.ts";
+import type { AppService } from "../apps/service.ts";
+import type { Clock } from "../core/clock.ts";
+import { sha256Hex } from "../core/crypto.ts";
+import type { CallMeta, LocalOperatorPrincipal } from "../core/principal.ts";
+import type { Db } from "../db/client.ts";
+import type { NotificationSettingsPatch } from "../email/model.ts";
+import type { EmailService } from "../email/service.ts";
+import type { KeyService } from "../keys/service.ts";
+import type { M2mClientService } from "../m2m/service.ts";
+import type { PasswordHasher } from "../passwords/hasher.ts";
+import { SYSTEM_PERMISSION_KEYS, SYSTEM_ROLE_PERMISSIONS, SYSTEM_ROLES } from "../rbac/catalog.ts";
+import type { PermissionResolver } from "../rbac/resolver.ts";
+import { ROLE_DESCRIPTIONS } from "../rbac/seed.ts";
+import type { RoleService } from "../roles/service.ts";
+import type { ImportLine, ImportRecord, UserImportService } from "../users/import.ts";
+import type { SeedApp, SeedUser } from "./schema.ts";
+import type { createSeedStore, SeedRoleRow, SeedUserRow } from "./store.ts";
+
+/** What applying reads and writes: the services the Admin API uses, and the caches to drop after a rollback. */
+export interface SeedDeps {
+  db: Db;
+  clock: Clock;
+  apps: Pick<AppService, "create" | "update" | "find" | "authConfigOf" | "updateAuthConfig">;
+  roles: Pick<
+    RoleService,
+    | "forPlatform"
+    | "createRole"
+    | "updateRole"
+    | "deleteRole"
+    | "setRolePermissions"
+    | "createPermission"
+    | "deletePermission"
+  >;
+  m2m: Pick<M2mClientService, "create" | "update" | "setScopes" | "rotateSecret" | "remove">;
+  apiKeys: Pick<ApiKeyService, "create" | "remove">;
+  email: Pick<EmailService, "getSettings" | "updateSettings">;
+  passwords: Pick<PasswordHasher, "hash" | "verify">;
+  directory: Pick<AppDirectory, "invalidate">;
+  permissions: Pick<PermissionResolver, "invalidate">;
+  keys: Pick<KeyService, "invalidate">;
+  /** Writes the file's accounts inside this transaction, as `heimdall users import` does. */
+  userImport: Pick<UserImportService, "importRecords">;
+}
+
+/** A secret made by this apply, shown once. */
+export interface SeedSecret {
+  kind: "m2m" | "api_key";
+  app: string;
+  name: string;
+  /** The M2M client's public id. */
+  client_id?: string;
+  secret: string;
+}
+
+/** The file cannot be applied to this workspace (a reference or a name that does not resolve): every problem, by path. */
+export class SeedPlanError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `${problems.length} problem(s) applying the seed file:\n${problems.map((p) => `  ${p}`).join("\n")}`,
+    );
+    this.name = "SeedPlanError";
+  }
+}
+
+export type Op = "+" | "~" | "-";
+
+export interface Step {
+  op: Op;
+  line: string;
+  run: () => void | Promise<void>;
+}
+
+export const show = (v: unknown) => (v === undefined ? "(unset)" : JSON.stringify(v));
+export const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+export const sorted = (xs: readonly string[]) => [...xs].sort();
+
+export interface AppPlanContext {
+  deps: SeedDeps;
+  store: ReturnType<typeof createSeedStore>;
+  principal: LocalOperatorPrincipal;
+  meta: CallMeta;
+  at: string;
+  app: SeedApp;
+  existing: AppRow | undefined;
+  prune: boolean;
+  secrets: SeedSecret[];
+  problems: string[];
+}
+
+export async function planApp(c: AppPlanContext): Promise<Step[]> {
+  const { deps, store, principal: p, meta, at, app, existing, prune, problems } = c;
+  const slug = app.slug;
+  const steps: Step[] = [];
+  const add = (op: Op, line: string, run: Step["run"]) => steps.push({ op, line, run });
+  const scope = () => deps.roles.forPlatform(p, slug, "heimdall.update");
+
+  // The app itself.
+  if (!existing) {
+    add("+", `+ app ${slug}`, async () => {
+      await deps.apps.create(p, { slug, display_name: app.display_name, workspace_id: p.workspaceId }, meta);
+    });
+    if (app.metadata !== undefined && Object.keys(app.metadata).length > 0)
+      add("~", `~ app ${slug} metadata: {} → ${show(app.metadata)}`, () => {
+        deps.apps.update(p, slug, { metadata: app.metadata }, meta);
+      });
+  } else {
+    const patch: { display_name?: string; metadata?: Record<string, unknown> } = {};
+    if (app.display_name !== existing.displayName) {
+      patch.display_name = app.display_name;
+      add(
+        "~",
+        `~ app ${slug} display_name: ${show(existing.displayName)} → ${show(app.display_name)}`,
+        () => {},
+      );
+    }
+    if (app.metadata !== undefined && !same(app.metadata, existing.metadata ?? {})) {
+      patch.metadata = app.metadata;
+      add("~", `~ app ${slug} metadata: ${show(existing.metadata ?? {})} → ${show(app.metadata)}`, () => {});
+    }
+    if (Object.keys(patch).length)
+      steps[steps.length - 1]!.run = () => void deps.apps.update(p, slug, patch, meta);
+  }
+
+  // What exists now (nothing for a new app: its system roles come with it).
+  const currentPermissions = existing ? store.customPermissions(existing.id) : [];
+  // A new app starts with the catalogue's system roles (rbac/seed.ts); owner's rows are never compared.
+  const currentRoles: SeedRoleRow[] = existing
+    ? store.roles(existing.id)
+    : SYSTEM_ROLES.map((name) => ({
+        name,
+        description: ROLE_DESCRIPTIONS[name],
+        isSystem: true,
+        permissions: sorted([...SYSTEM_ROLE_PERMISSIONS[name]]),
+      }));
+  const roleByName = new Map(currentRoles.map((r) => [r.name, r]));
+  const permissionByKey = new Map(currentPermissions.map((r) => [r.key, r]));
+  const listedPermissions = new Set((app.permissions ?? []).map((x) => x.name));
+  const listedRoles = new Set((app.roles ?? []).map((r) => r.name));
+  // After the apply: permissions and roles the app will have, for checking references.
+  const permissionsAfter = new Set([
+    ...SYSTEM_PERMISSION_KEYS,
+    ...listedPermissions,
+    ...(prune ? [] : currentPermissions.map((x) => x.key)),
+  ]);
+  const rolesAfter = new Set([
+    ...SYSTEM_ROLES,
+    ...listedRoles,
+    ...(prune ? [] : currentRoles.map((r) => r.name)),
+  ]);
+
+  // Custom permissions (identity: the key; the Admin API cannot change one, so a new description is refused).
+  for (const [i, perm] of (app.permissions ?? []).entries()) {
+    const current = permissionByKey.get(perm.name);
+    if (!current) {
+      const [resource, action] = perm.name.split(".") as [string, string];
+      add("+", `+ permission ${slug}/${perm.name}`, () => {
+        deps.roles.createPermission(scope(), { resource, action, description: perm.description }, meta);
+      });
+    } else if (perm.description !== undefined && perm.description !== (current.description ?? undefined)) {
+      problems.push(
+        `${at}.permissions[${i}].description: differs from the existing permission's (${show(current.description)}); ` +
+          "a permission cannot be changed once created: delete it (or --prune it away) first",
+      );
+    }
+  }
+
+  // Roles (identity: the name); system roles may be listed to change their description or permissions.
+  for (const [i, role] of (app.roles ?? []).entries()) {
+    role.permissions?.forEach((key, j) => {
+      if (!permissionsAfter.has(key))
+        problems.push(`${at}.roles[${i}].permissions[${j}]: unknown permission "${key}"`);
+    });
+    const current = roleByName.get(role.name);
+    if (!current) {
+      add("+", `+ role ${slug}/${role.name}`, () => {
+        deps.roles.createRole(scope(), { name: role.name, description: role.description ?? undefined }, meta);
+      });
+      if (role.permissions?.length)
+        add("~", `~ role ${slug}/${role.name} permissions: [] → ${show(sorted(role.permissions))}`, () => {
+          deps.roles.setRolePermissions(scope(), role.name, { permissions: role.permissions! }, meta);
+        });
+      continue;
+    }
+    if (role.description !== undefined && role.description !== current.description) {
+      const after = role.description;
+      add(
+        "~",
+        `~ role ${slug}/${role.name} description: ${show(current.description)} → ${show(after)}`,
+        () => {
+          deps.roles.updateRole(scope(), role.name, { description: after }, meta);
+        },
+      );
+    }
+    if (role.permissions !== undefined && role.name !== "owner") {
+      const want = sorted([...new Set(role.permissions)]);
+      if (!same(want, current.permissions)) {
+        add(
+          "~",
+          `~ role ${slug}/${role.name} permissions: ${show(current.permissions)} → ${show(want)}`,
+          () => {
+            deps.roles.setRolePermissions(scope(), role.name, { permissions: want }, meta);
+          },
+        );
+      }
+    }
+  }
+
+  // Auth config: only the fields the file sets.
+  if (app.auth_config) {
+    const signupRole = app.auth_config.signup_default_role;
+    if (signupRole !== undefined && !rolesAfter.has(signupRole))
+      problems.push(`${at}.auth_config.signup_default_role: unknown role "${signupRole}"`);
+    const current: AuthConfig = existing ? deps.apps.authConfigOf(existing.id) : { ...AUTH_CONFIG_DEFAULTS };
+    const patch: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(app.auth_config)) {
+      if (v === undefined || same(v, current[k as keyof AuthConfig])) continue;
+      patch[k] = v;
+      add(
+        "~",
+        `~ app ${slug} auth_config.${k}: ${show(current[k as keyof AuthConfig])} → ${show(v)}`,
+        () => {},
+      );
+    }
+    if (Object.keys(patch).length)
+      steps[steps.length - 1]!.run = () =>
+        void deps.apps.updateAuthConfig(p, slug, patch as AuthConfigPatch, meta);
+  }
+
+  // Notification settings: only the fields the file sets.
+  if (app.notification_settings) {
+    const current: Record<string, unknown> = existing
+      ? { ...deps.email.getSettings(p, existing.id) }
+      : {
+          notifications_via_envoi: false,
+          default_sender_address: null,
+          verification_template_name: null,
+          welcome_template_name: null,
+          password_reset_template_name: null,
+          web_origin: null,
+        };
+    const patch: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(app.notification_settings)) {
+      if (v === undefined || same(v, current[k])) continue;
+      patch[k] = v;
+      add("~", `~ app ${slug} notification_settings.${k}: ${show(current[k])} → ${show(v)}`, () => {});
+    }
+    if (Object.keys(patch).length)
+      steps[steps.length - 1]!.run = () =>
+        void deps.email.updateSettings(p, slug, patch as NotificationSettingsPatch, meta);
+  }
+
+  // M2M clients (identity: the name).
+  const clients = existing ? store.m2mClients(existing.id) : [];
+  const clientsByName = groupBy(clients, (x) => x.name);
+  for (const [i, client] of (app.m2m_clients ?? []).entries()) {
+    const found = clientsByName.get(client.name) ?? [];
+    if (found.length > 1) {
+      problems.push(
+        `${at}.m2m_clients[${i}].name: ${found.length} clients of ${slug} are named "${client.name}"; rename or delete all but one`,
+      );
+      continue;
+    }
+    const row = found[0];
+    const scopes = client.scopes;
+    if (!row) {
+      add("+", `+ m2m ${slug}/${client.name}`, () => {
+        const created = deps.m2m.create(
+          p,
+          slug,
+          { name: client.name, scopes },
+          meta,
+          client.client_secret ? { secret: client.client_secret } : undefined,
+        );
+        if (!client.client_secret)
+          c.secrets.push({
+            kind: "m2m",
+            app: slug,
+            name: client.name,
+            client_id: created.client_id,
+            secret: created.client_secret,
+          });
+        if (client.is_active === false)
+          deps.m2m.update(p, slug, created.client_id, { is_active: false }, meta);
+      });
+      continue;
+    }
+    if (scopes !== undefined && !same(scopes, row.scopes))
+      add("~", `~ m2m ${slug}/${client.name} scopes: ${show(row.scopes)} → ${show(scopes)}`, () => {
+        deps.m2m.setScopes(p, slug, row.clientId, { permissions: scopes }, meta);
+      });
+    if (client.is_active !== undefined && client.is_active !== row.isActive)
+      add("~", `~ m2m ${slug}/${client.name} is_active: ${row.isActive} → ${client.is_active}`, () => {
+        deps.m2m.update(p, slug, row.clientId, { is_active: client.is_active }, meta);
+      });
+    if (client.client_secret !== undefined && sha256Hex(client.client_secret) !== row.secretHash)
+      add("~", `~ m2m ${slug}/${client.name} client_secret (from ${client.client_secret_env})`, () => {
+        deps.m2m.rotateSecret(p, slug, row.clientId, {}, meta, { secret: client.client_secret! });
+      });
+  }
+
+  // App API keys (identity: the name). Their permissions and expiry cannot change: a different one is replaced.
+  const keys = existing ? store.apiKeys(existing.id) : [];
+  const keysByName = groupBy(keys, (x) => x.name);
+  for (const [i, key] of (app.api_keys ?? []).entries()) {
+    const found = keysByName.get(key.name) ?? [];
+    if (found.length > 1) {
+      problems.push(
+        `${at}.api_keys[${i}].name: ${found.length} API keys of ${slug} are named "${key.name}"; rename or delete all but one`,
+      );
+      continue;
+    }
+    const row = found[0];
+    const wantPermissions = [...new Set(key.permissions)];
+    const wantExpiry = key.expires_at ? Date.parse(key.expires_at) : null;
+    const create = () => {
+      const created = deps.apiKeys.create(
+        p,
+        slug,
+        { name: key.name, permissions: wantPermissions, expires_at: key.expires_at },
+        meta,
+      );
+      c.secrets.push({ kind: "api_key", app: slug, name: key.name, secret: created.key });
+    };
+    if (!row) {
+      add("+", `+ api_key ${slug}/${key.name}`, create);
+    } else if (
+      !same(sorted(wantPermissions), sorted(row.permissions)) ||
+      wantExpiry !== (row.expiresAt ?? null)
+    ) {
+      add(
+        "~",
+        `~ api_key ${slug}/${key.name} replaced (a new key): permissions ${show(row.permissions)} → ${show(wantPermissions)}` +
+          `, expires_at ${show(row.expiresAt === null ? null : new Date(row.expiresAt).toISOString())} → ${show(key.expires_at ?? null)}`,
+        () => {
+          deps.apiKeys.remove(p, slug, row.id, meta);
+          create();
+        },
+      );
+    }
+  }
+
+  // Accounts (identity: the email), written as `heimdall users import` writes them. Never deleted by a seed file.
+  const accounts = existing ? store.users(existing.id) : [];
+  const byEmail = new Map<string, SeedUserRow>(accounts.filter((u) => u.email).map((u) => [u.email!, u]));
+  const records: ImportLine[] = [];
+  for (const [i, user] of (app.users ?? []).entries()) {
+    if (user.role !== undefined && !rolesAfter.has(user.role))
+      problems.push(`${at}.users[${i}].role: unknown role "${user.role}"`);
+    const planned = await planUser(deps, slug, user, byEmail.get(user.email));
+    if (!planned) continue;
+    records.push({ line: i, record: planned.record });
+    for (const line of planned.lines) add(planned.op, line, () => {});
+  }
+  if (records.length) {
+    steps[steps.length - 1]!.run = () => {
+      const appId = deps.apps.find(slug)!.id;
+      const result = deps.userImport.importRecords(appId, records, { source: "seed", meta });
+      if (result.errors.length)
+        throw new SeedPlanError(result.errors.map((e) => `${at}.users[${e.line}]: ${e.error}`));
+    };
+  }
+
+  // Prune: what the file does not list, within this app.
+  if (prune && existing) {
+    const listedKeys = new Set((app.api_keys ?? []).map((k) => k.name));
+    for (const k of keys)
+      if (!listedKeys.has(k.name))
+        add("-", `- api_key ${slug}/${k.name}`, () => deps.apiKeys.remove(p, slug, k.id, meta));
+    const listedClients = new Set((app.m2m_clients ?? []).map((k) => k.name));
+    for (const k of clients)
+      if (!listedClients.has(k.name))
+        add("-", `- m2m ${slug}/${k.name}`, () => deps.m2m.remove(p, slug, k.clientId, meta));
+    for (const r of currentRoles)
+      if (!r.isSystem && !listedRoles.has(r.name))
+        add("-", `- role ${slug}/${r.name}`, () => deps.roles.deleteRole(scope(), r.name, meta));
+    for (const x of currentPermissions)
+      if (!listedPermissions.has(x.key))
+        add("-", `- permission ${slug}/${x.key}`, () => deps.roles.deletePermission(scope(), x.key, meta));
+  }
+  return steps;
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    out.set(k, [...(out.get(k) ?? []), item]);
+  }
+  return out;
+}
+
+/**
+ * One account's record for the import and its plan lines, or null when nothing differs. A password from the
+ * environment is compared with the stored hash (argon2 verify) and hashed here, before the transaction.
+ */
+async function planUser(
+  deps: SeedDeps,
+  slug: string,
+  user: SeedUser,
+  current: SeedUserRow | undefined,
+): Promise<{ op: Op; lines: string[]; record: ImportRecord } | null> {
+  const who = `${slug}/${user.email}`;
+  const record: ImportRecord = { email: user.email };
+  if (user.username !== undefined) record.username = user.username;
+  if (user.display_name !== undefined) record.display_name = user.display_name;
+  if (user.role !== undefined) record.role = user.role;
+  if (user.email_verified !== undefined) record.email_verified = user.email_verified;
+  if (!current) {
+    if (user.password_hash !== undefined) record.password_hash = user.password_hash;
+    if (user.password !== undefined) record.password_hash = await deps.passwords.hash(user.password);
+    return { op: "+", lines: [`+ user ${who}`], record };
+  }
+  const lines: string[] = [];
+  const diff = (field: string, before: unknown, after: unknown) => {
+    if (after !== undefined && !same(before, after))
+      lines.push(`~ user ${who} ${field}: ${show(before)} → ${show(after)}`);
+  };
+  diff("username", current.username, user.username);
+  diff("display_name", current.displayName, user.display_name);
+  diff("role", current.role, user.role);
+  diff("email_verified", current.emailVerified, user.email_verified);
+  if (user.password_hash !== undefined && user.password_hash !== current.passwordHash) {
+    record.password_hash = user.password_hash;
+    lines.push(`~ user ${who} password_hash`);
+  }
+  if (
+    user.password !== undefined &&
+    (current.passwordHash === null || !(await deps.passwords.verify(current.passwordHash, user.password)))
+  ) {
+    record.password_hash = await deps.passwords.hash(user.password);
+    lines.push(`~ user ${who} password (from ${user.password_env})`);
+  }
+  return lines.length ? { op: "~", lines, record } : null;
+}
