@@ -11,7 +11,7 @@ import { decodeCursor, type Page, pageOf, parseLimit } from "../core/pagination.
 import { actorOf, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { KeyService } from "../keys/service.ts";
-import { grantMemberDefaults, seedAppRoles } from "../rbac/seed.ts";
+import { seedAppRoles } from "../rbac/seed.ts";
 import {
   AUTH_CONFIG_DEFAULTS,
   type AuthConfig,
@@ -406,8 +406,6 @@ export function createAppService(deps: AppServiceDeps): AppService {
         for (const { app, config } of store.withAuthConfigs()) {
           if (!config || !isUnchosenOptOut(config)) continue;
           store.putAuthConfig(app.id, { ...config, enforce_app_permissions: true }, clock.now());
-          // Members keep signing their own lost devices out once the checks apply to them.
-          grantMemberDefaults(db, app.id);
           audit.record({
             appId: app.id,
             workspaceId: app.workspaceId,

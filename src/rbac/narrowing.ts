@@ -10,7 +10,7 @@
  */
 import { AccessDenied } from "../core/access-denied.ts";
 import type { AuditActor } from "../core/principal.ts";
-import { SELF_SERVICE_PERMISSIONS } from "./catalog.ts";
+import { UNWEIGHED_PERMISSIONS } from "./catalog.ts";
 
 /** Who is refused, for the `access.denied` audit row the error mapper writes (an RBAC denial like any other). */
 export interface Refused {
@@ -32,19 +32,21 @@ export function ungrantable(held: ReadonlySet<string> | null, requested: Iterabl
   return [...new Set(requested)].filter((p) => !held.has(p)).sort();
 }
 
+/** What an account's role lets it do to other accounts: its permissions less the unweighed ones. */
+const weighed = (holds: Iterable<string>) => [...holds].filter((p) => !UNWEIGHED_PERMISSIONS.has(p));
+
 /**
  * Throws 403 `PERMISSION_GRANT_DENIED` when the target account's role holds a permission the caller lacks.
  * Suspending, deleting or re-roling an account takes away what its role grants; a caller may take away
  * only what it could have granted, so the same code answers. Holds with `enforce_app_permissions` off too.
- * Self-service permissions are not weighed: they give the target no power over anyone else.
+ * Unweighed permissions (catalog.ts) are not counted: they give the target no power over anyone else.
  */
 export function assertCanActOn(
   held: ReadonlySet<string> | null,
   targetHolds: Iterable<string>,
   who: Refused,
 ): void {
-  const weighed = [...targetHolds].filter((p) => !SELF_SERVICE_PERMISSIONS.has(p));
-  const missing = ungrantable(held, weighed);
+  const missing = ungrantable(held, weighed(targetHolds));
   if (missing.length)
     throw refused(
       who,
@@ -62,4 +64,16 @@ export function assertCanGrant(
   const missing = ungrantable(held, requested);
   if (missing.length)
     throw refused(who, missing, `Cannot grant actions you don't have: ${missing.join(", ")}`);
+}
+
+/**
+ * Throws 403 `PERMISSION_GRANT_DENIED` when the role handed to an account holds a permission the caller
+ * lacks, unweighed ones aside (as for the act-on rule: an admin resets an account to `member`).
+ */
+export function assertCanAssign(
+  held: ReadonlySet<string> | null,
+  roleHolds: Iterable<string>,
+  who: Refused,
+): void {
+  assertCanGrant(held, weighed(roleHolds), who);
 }

@@ -9,14 +9,14 @@
 import { and, eq, isNull, notExists } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";
 import { newId } from "../core/ids.ts";
-import { changes, type Db } from "../db/client.ts";
+import type { Db } from "../db/client.ts";
 import { apps, permissions, rolePermissions, roles } from "../db/schema.ts";
 import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS, SYSTEM_ROLES } from "./catalog.ts";
 
 export const ROLE_DESCRIPTIONS: Record<(typeof SYSTEM_ROLES)[number], string> = {
   owner: "Every permission of the app, custom ones included",
-  admin: "Runs the user base; cannot delete roles or change the permission catalogue",
-  member: "Default role for new sign-ups; no administrative permission",
+  admin: "Reads and edits end users; assigns and revokes their roles",
+  member: "Default role for new sign-ups; reads end users and roles",
 };
 
 /** Inserts the system permissions that are missing (app_id null, is_system). */
@@ -88,36 +88,6 @@ export function seedAppRoles(db: Db, clock: Clock, appId: string): void {
       if (permissionId) db.insert(rolePermissions).values({ roleId: id, permissionId }).run();
     }
   }
-}
-
-/**
- * Binds the `member` role's default permissions where they are missing: for apps created before members
- * held any, called once when such an app adopts the secure default (an operator's later unbinding stays).
- */
-export function grantMemberDefaults(db: Db, appId: string): number {
-  const member = db
-    .select({ id: roles.id })
-    .from(roles)
-    .where(and(eq(roles.appId, appId), eq(roles.name, "member"), eq(roles.isSystem, true)))
-    .get();
-  if (!member) return 0;
-  let added = 0;
-  for (const key of SYSTEM_ROLE_PERMISSIONS.member) {
-    const permission = db
-      .select({ id: permissions.id })
-      .from(permissions)
-      .where(and(isNull(permissions.appId), eq(permissions.key, key)))
-      .get();
-    if (!permission) continue;
-    added += changes(
-      db
-        .insert(rolePermissions)
-        .values({ roleId: member.id, permissionId: permission.id })
-        .onConflictDoNothing()
-        .run(),
-    );
-  }
-  return added;
 }
 
 /** Seeds the system roles of every app that has none yet. */

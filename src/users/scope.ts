@@ -23,7 +23,7 @@ import {
   type PlatformPrincipal,
 } from "../core/principal.ts";
 import type { Db } from "../db/client.ts";
-import { assertCanActOn, assertCanGrant } from "../rbac/narrowing.ts";
+import { assertCanActOn, assertCanAssign } from "../rbac/narrowing.ts";
 import type { PermissionResolver } from "../rbac/resolver.ts";
 import { createUserAdminStore } from "./admin-store.ts";
 import type { UserViewRow } from "./model.ts";
@@ -143,7 +143,7 @@ export function createUserRules(deps: UserRulesDeps): UserRules {
     },
     narrow(scope, role) {
       if (scope.grantable !== null)
-        assertCanGrant(scope.grantable, permissions.forEndUser(scope.appId, role), scope);
+        assertCanAssign(scope.grantable, permissions.forEndUser(scope.appId, role), scope);
     },
     mayActOn(scope, user) {
       if (scope.held !== null)

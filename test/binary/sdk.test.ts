@@ -45,8 +45,9 @@ describe("@productcraft/heimdall 0.4.1 against the appliance", () => {
     const userId = claims.sub as string;
 
     const catalogue = await admin.permissions.list();
-    expect(catalogue.map((p: { resource: string; action: string }) => `${p.resource}.${p.action}`)).toContain(
-      "user.read",
+    // The documented catalogue, role.revoke and token.create included, and Heimdall's additions.
+    expect(catalogue.map((p: { resource: string; action: string }) => `${p.resource}.${p.action}`)).toEqual(
+      expect.arrayContaining(["user.read", "role.revoke", "token.create", "user.status"]),
     );
 
     const role = await admin.roles.create({ name: "auditor", description: "Reads users" });

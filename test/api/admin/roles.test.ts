@@ -1,6 +1,6 @@
 /** @module Admin API roles: list, create, read, describe, delete, set permissions, assign, the catalogue; both platform lanes. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
+import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { type AppBody, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
@@ -180,7 +180,9 @@ describe("GET /roles/{role_name}", () => {
     const keys = res.body.permissions.map(
       (p: { resource: string; action: string }) => `${p.resource}.${p.action}`,
     );
-    expect(keys).toEqual([...SYSTEM_ROLE_PERMISSIONS.admin].sort());
+    // The hosted documentation's admin, exactly.
+    expect(keys).toEqual(["role.assign", "role.revoke", "user.list", "user.read", "user.update"]);
+    expect(res.body.description).toBe("Reads and edits end users; assigns and revokes their roles");
   });
 
   test("owner shows the whole catalogue, the app's custom permissions included", async () => {
@@ -192,13 +194,14 @@ describe("GET /roles/{role_name}", () => {
     expect(keys).toEqual([...SYSTEM_PERMISSIONS.map((p) => p.key), "invoice.read"].sort());
   });
 
-  test("member holds only the self-service session.revoke; the lookup folds case", async () => {
+  test("member holds the documented user.read and role.read; the lookup folds case", async () => {
     const res = await ctx.call("GET", ROLE, { params: { app_id: app.id, role_name: "MEMBER" } });
     expect(res.status).toBe(200);
     expect(res.body.name).toBe("member");
-    expect(res.body.permissions).toEqual([
-      expect.objectContaining({ resource: "session", action: "revoke" }),
-    ]);
+    const keys = res.body.permissions.map(
+      (p: { resource: string; action: string }) => `${p.resource}.${p.action}`,
+    );
+    expect(keys).toEqual(["role.read", "user.read"]);
   });
 
   test.each([

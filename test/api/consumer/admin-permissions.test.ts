@@ -115,7 +115,7 @@ describe("POST /admin/permissions (permission.create)", () => {
 
 describe("GET /admin/permissions (permission.read)", () => {
   test.each([
-    ["an admin", () => admin.token],
+    ["an owner", () => owner.token],
     ["an API key with permission.read", () => readKey.key],
     ["an M2M token", () => m2m.token],
   ])("%s: the system catalogue then this app's own, with is_system", async (_n, bearer) => {
@@ -130,6 +130,9 @@ describe("GET /admin/permissions (permission.read)", () => {
     }[];
     const key = (r: { resource: string; action: string }) => `${r.resource}.${r.action}`;
     expect(rows.filter((r) => r.is_system).map(key)).toEqual(SYSTEM_PERMISSIONS.map((p) => p.key).sort());
+    // The hosted catalogue's 16 and Heimdall's four additions.
+    expect(rows.filter((r) => r.is_system)).toHaveLength(20);
+    expect(rows.map(key)).toEqual(expect.arrayContaining(["role.revoke", "token.create", "user.status"]));
     expect(rows.filter((r) => !r.is_system).map(key)).toEqual([
       "invoice.approve",
       "report.approve",
@@ -138,8 +141,11 @@ describe("GET /admin/permissions (permission.read)", () => {
     expect(rows.every((r) => (r.is_system ? r.app_id === null : r.app_id === app.id))).toBe(true);
   });
 
-  test("a member → 403 PERMISSION_DENIED", async () => {
-    const res = await call("GET", LIST, member.token);
+  test.each([
+    ["a member", () => member.token],
+    ["the documented admin", () => admin.token],
+  ])("%s (no permission.read) → 403 PERMISSION_DENIED", async (_n, bearer) => {
+    const res = await call("GET", LIST, bearer());
     expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
   });
 

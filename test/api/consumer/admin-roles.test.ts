@@ -3,7 +3,7 @@
  * callers, the permission each route checks, caller-narrowing of permission grants, and the refusals.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
+import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
@@ -21,12 +21,24 @@ const ROLE = "/{app_slug}/v1/admin/roles/{role_name}";
 const ROLE_PERMS = "/{app_slug}/v1/admin/roles/{role_name}/permissions";
 
 const ROLE_VERBS = ["role.read", "role.create", "role.update", "role.delete"];
+const STEWARD = [
+  "role.read",
+  "role.create",
+  "role.update",
+  "role.assign",
+  "user.read",
+  "user.list",
+  "user.status",
+];
 
 let ctx: TestContext;
 let app: TestApp;
 let other: TestApp;
 let owner: TestEndUser;
+/** The documented admin (no role verb but role.assign/role.revoke). */
 let admin: TestEndUser;
+/** A custom role an operator made to run roles: the role verbs but role.delete, and some user verbs. */
+let steward: TestEndUser;
 let member: TestEndUser;
 /** M2M tokens: every role verb plus user.read; only role.read; role.update + user.read + user.list. */
 let m2mAll: { clientId: string; token: string };
@@ -67,6 +79,14 @@ beforeAll(async () => {
   other = await createApp(ctx, "lane-roles-b");
   owner = await createEndUser(ctx, app, "olga", { role: "owner" });
   admin = await createEndUser(ctx, app, "arne", { role: "admin" });
+  for (const [method, path, body] of [
+    ["POST", "/v1/apps/{app_id}/roles", { name: "steward" }],
+    ["PUT", "/v1/apps/{app_id}/roles/{role_name}/permissions", { permissions: STEWARD }],
+  ] as const) {
+    const res = await ctx.call(method, path, { params: { app_id: app.id, role_name: "steward" }, body });
+    expect(res.status).toBeLessThan(300);
+  }
+  steward = await createEndUser(ctx, app, "stew", { role: "steward" });
   member = await createEndUser(ctx, app, "mona", { role: "member" });
   m2mAll = await createM2mClient(ctx, app, [...ROLE_VERBS, "user.read"]);
   m2mRead = await createM2mClient(ctx, app, ["role.read"]);
@@ -84,14 +104,20 @@ beforeAll(async () => {
 describe("GET /admin/roles (role.read)", () => {
   test.each([
     ["an owner", () => owner.token],
-    ["an admin", () => admin.token],
+    ["a steward", () => steward.token],
+    ["a member (the documented member holds role.read)", () => member.token],
     ["an M2M token with role.read", () => m2mRead.token],
     ["an API key with role.read", () => keyRead.key],
   ] as [string, Bearer][])("%s → 200 ConsumerRoleListResponseDto", async (_n, bearer) => {
     const res = await call("GET", ROLES, bearer());
     expect(res.status).toBe(200);
     expectResponseMatches("heimdall", "GET", ROLES, 200, res.body, { strict: true });
-    expect(res.body.data.map((r: { name: string }) => r.name).sort()).toEqual(["admin", "member", "owner"]);
+    expect(res.body.data.map((r: { name: string }) => r.name).sort()).toEqual([
+      "admin",
+      "member",
+      "owner",
+      "steward",
+    ]);
   });
 
   test("limit and cursor page through", async () => {
@@ -108,7 +134,7 @@ describe("GET /admin/roles (role.read)", () => {
   });
 
   test.each([
-    ["a member", () => member.token],
+    ["the documented admin (no role.read)", () => admin.token],
     ["an M2M token without role.read", () => m2mNarrow.token],
   ] as [string, Bearer][])("%s → 403 PERMISSION_DENIED", async (_n, bearer) => {
     const res = await call("GET", ROLES, bearer());
@@ -120,7 +146,7 @@ describe("GET /admin/roles (role.read)", () => {
 describe("POST /admin/roles (role.create)", () => {
   test.each([
     ["an owner", "end_user", () => owner.token, () => owner.id, "by-owner"],
-    ["an admin", "end_user", () => admin.token, () => admin.id, "by-admin"],
+    ["a steward", "end_user", () => steward.token, () => steward.id, "by-admin"],
     ["an M2M token", "m2m", () => m2mAll.token, () => m2mAll.clientId, "by-m2m"],
     ["an API key", "api_key", () => keyAll.key, () => keyAll.id, "by-key"],
   ] as [string, string, Bearer, () => string, string][])(
@@ -184,7 +210,7 @@ describe("GET /admin/roles/{role_name} (role.read)", () => {
     const keys = res.body.permissions.map(
       (p: { resource: string; action: string }) => `${p.resource}.${p.action}`,
     );
-    expect(keys).toEqual([...SYSTEM_ROLE_PERMISSIONS.admin].sort());
+    expect(keys).toEqual(["role.assign", "role.revoke", "user.list", "user.read", "user.update"]);
   });
 
   test("owner lists the whole catalogue, custom permissions included", async () => {
@@ -245,8 +271,10 @@ describe("DELETE /admin/roles/{role_name} (role.delete)", () => {
     });
   });
 
-  test("an admin lacks role.delete → 403 PERMISSION_DENIED", async () => {
-    const res = await call("DELETE", ROLE, admin.token, { role: "by-admin" });
+  test("a steward or the documented admin lacks role.delete → 403 PERMISSION_DENIED", async () => {
+    const denied = await call("DELETE", ROLE, admin.token, { role: "by-admin" });
+    expect([denied.status, denied.body.code]).toEqual([403, "PERMISSION_DENIED"]);
+    const res = await call("DELETE", ROLE, steward.token, { role: "by-admin" });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("PERMISSION_DENIED");
   });
@@ -294,8 +322,8 @@ describe("PUT /admin/roles/{role_name}/permissions (role.update, caller-narrowed
 
   type Narrowed = [who: string, bearer: Bearer, permissions: string[]];
   const REFUSED: Narrowed[] = [
-    ["an admin granting role.delete (owner-only)", () => admin.token, ["user.read", "role.delete"]],
-    ["an admin granting a custom permission", () => admin.token, ["invoice.approve"]],
+    ["a steward granting role.delete", () => steward.token, ["user.read", "role.delete"]],
+    ["a steward granting a custom permission", () => steward.token, ["invoice.approve"]],
     ["an M2M token granting beyond its scopes", () => m2mNarrow.token, ["user.read", "user.delete"]],
     ["an API key granting beyond its permissions", () => keyAll.key, ["user.read", "user.list"]],
   ];
@@ -310,7 +338,7 @@ describe("PUT /admin/roles/{role_name}/permissions (role.update, caller-narrowed
   });
 
   const ALLOWED: Narrowed[] = [
-    ["an admin granting what it holds", () => admin.token, ["user.read", "user.status", "role.assign"]],
+    ["a steward granting what it holds", () => steward.token, ["user.read", "user.status", "role.assign"]],
     ["an M2M token granting within its scopes", () => m2mNarrow.token, ["user.read", "user.list"]],
     ["an API key granting within its permissions", () => keyAll.key, ["user.read", "role.read"]],
   ];
@@ -321,7 +349,7 @@ describe("PUT /admin/roles/{role_name}/permissions (role.update, caller-narrowed
   });
 
   test("unknown permissions → 400 VALIDATION_ERROR (before narrowing)", async () => {
-    const res = await call("PUT", ROLE_PERMS, admin.token, {
+    const res = await call("PUT", ROLE_PERMS, steward.token, {
       role: "clerk",
       body: { permissions: ["user.read", "nothing.here"] },
     });
@@ -375,13 +403,19 @@ describe("enforce_app_permissions off", () => {
     expect(list.body.data.map((r: { name: string }) => r.name)).toContain("helpers");
   });
 
-  test("but grants stay narrowed: a member holds nothing, so it can only clear a set", async () => {
+  test("but grants stay narrowed: a member grants only what it holds (user.read, role.read)", async () => {
     const grant = await call("PUT", ROLE_PERMS, looseMember.token, {
       slug: loose.slug,
       role: "helpers",
-      body: { permissions: ["user.read"] },
+      body: { permissions: ["user.read", "user.list"] },
     });
     expect([grant.status, grant.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
+    const held = await call("PUT", ROLE_PERMS, looseMember.token, {
+      slug: loose.slug,
+      role: "helpers",
+      body: { permissions: ["user.read", "role.read"] },
+    });
+    expect(held.status).toBe(200);
     const clear = await call("PUT", ROLE_PERMS, looseMember.token, {
       slug: loose.slug,
       role: "helpers",

@@ -21,6 +21,12 @@ const act = (who: TestUser, method: string, path: string, body?: unknown, a: Tes
 beforeAll(async () => {
   ctx = await createTestContext();
   app = await createApp(ctx, "activity-app");
+  // Members sign their own devices out here: the operator binds session.revoke (the documented member lacks it).
+  const bound = await ctx.call("PUT", "/v1/apps/{app_id}/roles/{role_name}/permissions", {
+    params: { app_id: app.id, role_name: "member" },
+    body: { permissions: ["user.read", "role.read", "session.revoke"] },
+  });
+  expect(bound.status).toBe(200);
   elsewhereApp = await createApp(ctx, "activity-other");
   u = await createUser(ctx, app, "actor");
   neighbour = await createUser(ctx, app, "neighbour");

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { SECOND } from "../../../src/core/clock.ts";
-import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
+import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { PERMISSION_CACHE_TTL } from "../../../src/rbac/resolver.ts";
 import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -71,8 +71,9 @@ describe("what each role resolves to", () => {
   type Case = [role: string, expected: () => string[]];
   const CASES: Case[] = [
     ["owner", () => sorted([...SYSTEM_PERMISSIONS.map((p) => p.key), "invoice.pay", "invoice.read"])],
-    ["admin", () => sorted(SYSTEM_ROLE_PERMISSIONS.admin)],
-    ["member", () => ["session.revoke"]],
+    // The hosted documentation's bindings.
+    ["admin", () => ["role.assign", "role.revoke", "user.list", "user.read", "user.update"]],
+    ["member", () => ["role.read", "user.read"]],
     ["accountant", () => ["invoice.pay", "invoice.read", "user.read"]],
     ["auditor", () => []],
   ];
@@ -91,7 +92,7 @@ describe("what each role resolves to", () => {
     const u = await createEndUser(ctx, loose, "plain", { role: "member" });
     const res = await me(u.token, loose.slug);
     expect(res.status).toBe(200);
-    expect(res.body.permissions).toEqual(["session.revoke"]);
+    expect(res.body.permissions).toEqual(["role.read", "user.read"]);
   });
 });
 

@@ -56,18 +56,33 @@ describe("POST /authorize and /authorize/batch", () => {
       ["owner", { permissions: SYSTEM_PERMISSIONS.map((p) => p.key) }, true, []],
       ["owner", { permission: "invoice.read" }, true, []],
       ["owner", { permissions: ["invoice.read", "invoice.delete"] }, false, ["invoice.delete"]],
-      ["admin", { permissions: ["user.list", "user.status", "role.assign"] }, true, []],
+      // The hosted documentation's bindings: admin = user.read user.list user.update role.assign role.revoke.
+      [
+        "admin",
+        { permissions: ["user.read", "user.list", "user.update", "role.assign", "role.revoke"] },
+        true,
+        [],
+      ],
       [
         "admin",
         { permissions: ["user.list", "role.delete", "permission.create"] },
         false,
         ["role.delete", "permission.create"],
       ],
+      // Heimdall's additions and the other verbs are the owner's only.
+      [
+        "admin",
+        { permissions: ["user.status", "factor.read", "session.revoke", "token.create", "role.read"] },
+        false,
+        ["user.status", "factor.read", "session.revoke", "token.create", "role.read"],
+      ],
       ["admin", { permission: "invoice.read" }, false, ["invoice.read"]],
-      ["member", { permission: "user.read" }, false, ["user.read"]],
-      ["member", { permission: "session.revoke" }, true, []],
+      // member = user.read role.read, the sign-up default.
+      ["member", { permissions: ["user.read", "role.read"] }, true, []],
+      ["member", { permission: "session.revoke" }, false, ["session.revoke"]],
       ["member", { permission: "user.delete" }, false, ["user.delete"]],
-      ["member", { permissions: ["user.read", "user.read"] }, false, ["user.read"]],
+      ["member", { permissions: ["user.read", "user.read"] }, true, []],
+      ["member", { permissions: ["user.read", "user.list"] }, false, ["user.list"]],
     ];
     test.each(cases)("%s asking %j → %p", async (who, body, authorized, missing) => {
       const token = { owner, admin, member }[who as "owner" | "admin" | "member"].token;
@@ -232,7 +247,7 @@ describe("POST /authorize and /authorize/batch", () => {
       expect(res.body).toEqual({
         results: [
           { id: "list", authorized: true, missing_permissions: [] },
-          { id: "destroy", authorized: false, missing_permissions: ["role.delete"] },
+          { id: "destroy", authorized: false, missing_permissions: ["user.delete", "role.delete"] },
           { authorized: true, missing_permissions: [] },
           { id: "custom", authorized: false, missing_permissions: ["invoice.read"] },
         ],
