@@ -211,16 +211,17 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     directory,
     log,
     mfa: { forgetApp: (appId) => mfa.forgetApp(appId) },
+    events,
   });
   const auditReader = createAuditReader({ db, apps });
   const denials = createDenialRecorder({ db, clock, audit });
   const idempotency = createIdempotency({ db, clock, vault });
   const apiKeys = createApiKeyService({ db, clock, audit, apps });
-  const m2m = createM2mClientService({ db, clock, audit, apps });
+  const m2m = createM2mClientService({ db, clock, audit, apps, events });
   const m2mGrant = createM2mGrant({ db, clock, audit, tokens, rateLimiter });
   const permissions = createPermissionResolver({ db, clock });
   const enforcement = createEnforcementRegistry();
-  const roles = createRoleService({ db, clock, audit, apps, permissions, enforcement });
+  const roles = createRoleService({ db, clock, audit, apps, permissions, enforcement, events });
   const tenants = createTenantService({ db, clock, audit, events, apps });
   const email = createEmailService({
     db,
@@ -242,10 +243,22 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     sessions,
     apps,
     email,
+    events,
   });
   const userRules = createUserRules({ db, clock, audit, permissions });
   const mfa = createMfaService({ db, clock, audit, events, vault, secrets, rules: userRules });
-  const me = createMeService({ db, clock, audit, sessions, passwords, rateLimiter, apps, email, mfa });
+  const me = createMeService({
+    db,
+    clock,
+    audit,
+    sessions,
+    passwords,
+    rateLimiter,
+    apps,
+    email,
+    mfa,
+    events,
+  });
   const inspector = createTokenInspector({ db, tokens, sessions });
   const verifier = createVerifyService({ inspector, permissions, clients: m2mGrant });
   const consumerResolver = createConsumerResolver({
@@ -265,9 +278,10 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     sessions,
     email,
     mfa,
+    events,
   });
   const userContacts = createUserContactService({ db, clock, rules: userRules, email, codes });
-  const userBulk = createUserBulkService({ db, clock, rules: userRules, mfa });
+  const userBulk = createUserBulkService({ db, clock, rules: userRules, mfa, events });
   const userImport = createUserImportService({ db, clock, audit, apps, passwords, sessions });
   const tenantScope = createTenantScopeService({ db, audit, sessions, tokens });
   const mfaSignin = createMfaSigninService({
@@ -295,6 +309,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     mfaSignin,
     log,
     tenantScope,
+    events,
   });
   const invites = createInviteService({
     db,

@@ -10,8 +10,9 @@ import type { Logger } from "../core/logger.ts";
 import { decodeCursor, type Page, pageOf, parseLimit } from "../core/pagination.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import type { EventEmitter } from "../events/emit.ts";
 import type { KeyService } from "../keys/service.ts";
-import { seedAppRoles } from "../rbac/seed.ts";
+import { grantMemberDefaults, seedAppRoles } from "../rbac/seed.ts";
 import {
   AUTH_CONFIG_DEFAULTS,
   type AuthConfig,
@@ -48,6 +49,8 @@ export interface AppServiceDeps {
   log: Logger;
   /** The app's MFA factors: their sealed secrets are destroyed with it (the cascade would leave them). */
   mfa: { forgetApp(appId: string): void };
+  /** `app.slug_changed` when an update renames the app (docs/webhooks.md). */
+  events: Pick<EventEmitter, "emit">;
 }
 
 export interface ListAppsQuery {
@@ -120,7 +123,7 @@ function allowed(p: PlatformPrincipal, workspaceId: string, action: AppAction, r
 }
 
 export function createAppService(deps: AppServiceDeps): AppService {
-  const { db, clock, audit, keys, directory, log } = deps;
+  const { db, clock, audit, keys, directory, log, events } = deps;
   const store = createAppStore(db);
 
   /** The wire shape, flagged with what weakens the app (one config read per app). */
@@ -273,6 +276,18 @@ export function createAppService(deps: AppServiceDeps): AppService {
             store.renameSlug(app.id, current.slug, set.slug, clock.now() + SLUG_ALIAS_TTL);
           }
           const updated = store.update(app.id, { ...set, updatedAt: clock.now() });
+          if (set.slug !== undefined) {
+            const actor = actorOf(p);
+            events.emit({
+              type: "app.slug_changed",
+              appId: app.id,
+              data: {
+                previous_slug: current.slug,
+                slug: set.slug,
+                actor: { type: actor.type, id: actor.id },
+              },
+            });
+          }
           audit.record({
             appId: app.id,
             workspaceId: app.workspaceId,
@@ -406,6 +421,8 @@ export function createAppService(deps: AppServiceDeps): AppService {
         for (const { app, config } of store.withAuthConfigs()) {
           if (!config || !isUnchosenOptOut(config)) continue;
           store.putAuthConfig(app.id, { ...config, enforce_app_permissions: true }, clock.now());
+          // Members keep signing their own lost devices out once the checks apply to them.
+          grantMemberDefaults(db, app.id);
           audit.record({
             appId: app.id,
             workspaceId: app.workspaceId,

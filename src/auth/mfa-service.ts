@@ -25,6 +25,7 @@ import { headersOf, type Limit, type RateLimiter } from "../ratelimit/limiter.ts
 import type { SessionService } from "../sessions/service.ts";
 import type { SessionRow } from "../sessions/store.ts";
 import type { TokenService } from "../tokens/service.ts";
+import { createUserEvents } from "../users/events.ts";
 import { createUserStore } from "../users/store.ts";
 import type {
   MfaChallengeFactor,
@@ -116,6 +117,7 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
   const { db, clock, audit, events, apps, sessions, tokens, rateLimiter, mfa } = deps;
   const store = createMfaChallengeStore(db);
   const users = createUserStore(db);
+  const userEvents = createUserEvents(events);
 
   const accountFailures = (appId: string, userId: string): Limit => ({
     key: `mfa-fail:${appId}:${userId}`,
@@ -202,6 +204,7 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
       },
       meta,
     });
+    userEvents.signedIn(app.id, challenge.userId, result.session);
     return { ...result, role };
   }
 

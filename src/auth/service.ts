@@ -16,6 +16,7 @@ import type { Logger } from "../core/logger.ts";
 import { newId } from "../core/ids.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import type { EventEmitter } from "../events/emit.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
 import { importedHashFormat } from "../passwords/imported.ts";
 import { checkPassword } from "../passwords/password-policy.ts";
@@ -24,6 +25,7 @@ import { createSigninThrottle, type ThrottleScope, type ThrottleTrip } from "../
 import type { SessionService } from "../sessions/service.ts";
 import type { SessionRow } from "../sessions/store.ts";
 import type { TokenService } from "../tokens/service.ts";
+import { createUserEvents } from "../users/events.ts";
 import { emailDomain, normalizeEmail, normalizeUsername } from "../users/normalize.ts";
 import { createUserStore, type EndUserRow } from "../users/store.ts";
 import type { MfaChallengeResponse } from "./mfa-model.ts";
@@ -65,6 +67,8 @@ export interface AuthServiceDeps {
   mfaSignin: Pick<MfaSigninService, "challenge">;
   /** A re-hash that fails is logged, never the sign-in's failure. */
   log: Pick<Logger, "warn">;
+  /** `user.signup` and `user.signin`, in the transaction that opens the session (docs/webhooks.md). */
+  events: Pick<EventEmitter, "emit">;
 }
 
 /** The platform API key a sign-up request carries, if any. */
@@ -95,6 +99,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
   const { db, clock, audit, apps, passwords, sessions, tokens, rateLimiter, mfa, mfaSignin, log } = deps;
   const users = createUserStore(db);
   const store = createAuthStore(db);
+  const userEvents = createUserEvents(deps.events);
   const throttle = createSigninThrottle({ rateLimiter, clock });
 
   const ipOf = (meta: CallMeta) => meta.ip ?? "unknown";
@@ -269,6 +274,12 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
           },
           meta,
         });
+        userEvents.signedUp(
+          app.id,
+          { id: userId, username: input.username, email: input.email, role },
+          pakId ? "pak" : "self",
+          endUserActor(userId),
+        );
         return { ...opened, role };
       });
       return tokenResponse(await accessFor(app, session, role), refreshToken);
@@ -371,6 +382,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
           },
           meta,
         });
+        userEvents.signedIn(app.id, user.id, opened.session);
         return { kind: "tokens" as const, ...opened, role: current.role };
       });
       if (!result) {

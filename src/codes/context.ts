@@ -6,9 +6,11 @@ import { type Clock, MINUTE } from "../core/clock.ts";
 import type { CallMeta, PlatformPrincipal } from "../core/principal.ts";
 import type { Db } from "../db/client.ts";
 import type { EmailService } from "../email/service.ts";
+import type { EventEmitter } from "../events/emit.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
+import type { UserEvents } from "../users/events.ts";
 import type { createUserStore } from "../users/store.ts";
 import type { ServerSecrets } from "../vault/server-secrets.ts";
 import type { CodeDispatchDto, CodeIssueDto, ContactRef, VerifyResultDto } from "./model.ts";
@@ -75,6 +77,8 @@ export interface CodeServiceDeps {
   sessions: Pick<SessionService, "revokeAllOfUser">;
   apps: Pick<AppService, "authConfigOf">;
   email: Pick<EmailService, "codeMailPlan" | "welcomePlan" | "noticePlan" | "enqueue" | "deliverNow">;
+  /** `user.contact_verified`/`user.email_verified` and the password-reset events (docs/webhooks.md). */
+  events: Pick<EventEmitter, "emit">;
 }
 
 /** What the issuing and submitting halves share: the service's deps, its stores and the code MAC. */
@@ -82,6 +86,7 @@ export interface CodeContext {
   deps: CodeServiceDeps;
   store: ReturnType<typeof createCodeStore>;
   users: ReturnType<typeof createUserStore>;
+  userEvents: UserEvents;
   /** HMAC-SHA256 of `<app_id>:<purpose>:<code>` under the sealed pepper: what is stored and looked up. */
   hashOf(appId: string, purpose: CodePurpose, code: string): string;
 }

@@ -41,7 +41,7 @@ export type CodeIssuer = Pick<
   "requestVerification" | "requestPasswordReset" | "sendVerification" | "sendPasswordResetEmail"
 >;
 
-export function createCodeIssuer({ deps, store, users, hashOf }: CodeContext): CodeIssuer {
+export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: CodeContext): CodeIssuer {
   const { db, clock, audit, rateLimiter } = deps;
 
   /** Who a mint for `contact` would serve, or null: the rules of the spec for each purpose. */
@@ -109,6 +109,10 @@ export function createCodeIssuer({ deps, store, users, hashOf }: CodeContext): C
       },
       meta,
     });
+    // Only a code actually issued is an event: an unknown or unverified contact yields nothing to report.
+    if (purpose === "reset") {
+      userEvents.passwordResetRequested(app.id, t.user.id, t.contact, delivery.delivery, actorOf(p));
+    }
   }
 
   function mint(

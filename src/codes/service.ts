@@ -23,6 +23,7 @@
 
 import { MINUTE } from "../core/clock.ts";
 import { hmacSha256Hex } from "../core/crypto.ts";
+import { createUserEvents } from "../users/events.ts";
 import { createUserStore } from "../users/store.ts";
 import type { CodeContext, CodeService, CodeServiceDeps } from "./context.ts";
 import { createCodeIssuer } from "./issue.ts";
@@ -52,6 +53,7 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
     deps,
     store,
     users: createUserStore(deps.db),
+    userEvents: createUserEvents(deps.events),
     hashOf: (appId, purpose, code) =>
       hmacSha256Hex(deps.secrets.get("code_pepper"), `${appId}:${purpose}:${code}`),
   };

@@ -33,7 +33,7 @@ const codeInvalid = () => fail("CODE_INVALID");
 
 export type CodeSubmitter = Pick<CodeService, "verify" | "resetPassword">;
 
-export function createCodeSubmitter({ deps, store, users, hashOf }: CodeContext): CodeSubmitter {
+export function createCodeSubmitter({ deps, store, users, userEvents, hashOf }: CodeContext): CodeSubmitter {
   const { db, clock, audit, rateLimiter } = deps;
 
   const sourceOf = (meta: CallMeta) => addressKey(meta.ip);
@@ -135,6 +135,8 @@ export function createCodeSubmitter({ deps, store, users, hashOf }: CodeContext)
           },
           meta,
         });
+        // Reported the first time only: a second code for a verified contact changes nothing.
+        if (firstTime) userEvents.contactVerified(app.id, row.userId, contact);
         return {
           account_id: row.userId,
           contact_id: contact.id,
@@ -184,6 +186,7 @@ export function createCodeSubmitter({ deps, store, users, hashOf }: CodeContext)
           details: { contact_id: row.contactId, sessions_revoked: revoked },
           meta,
         });
+        userEvents.passwordResetCompleted(app.id, user.id, revoked);
       });
     },
   };

@@ -19,6 +19,7 @@ import {
 } from "../core/pagination.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import type { EventEmitter } from "../events/emit.ts";
 import {
   CLIENT_ID_PREFIX,
   CLIENT_SECRET_PREFIX,
@@ -92,6 +93,8 @@ export interface M2mClientServiceDeps {
   clock: Clock;
   audit: AuditWriter;
   apps: Pick<AppService, "authorizeApp">;
+  /** `m2m.credential.created|rotated|deleted` (docs/webhooks.md); never the secret or its hash. */
+  events: Pick<EventEmitter, "emit">;
 }
 
 const clientNotFound = () => fail("M2M_CLIENT_NOT_FOUND");
@@ -100,8 +103,36 @@ const archived = () => fail("APP_ARCHIVED");
 export const newClientId = () => CLIENT_ID_PREFIX + randomBytes(16).toString("hex");
 export const newClientSecret = () => randomToken(CLIENT_SECRET_PREFIX, 32);
 
-export function createM2mClientService({ db, clock, audit, apps }: M2mClientServiceDeps): M2mClientService {
+export function createM2mClientService({
+  db,
+  clock,
+  audit,
+  apps,
+  events,
+}: M2mClientServiceDeps): M2mClientService {
   const store = createM2mStore(db);
+
+  /** A credential event: the public facts of the client and who acted; call inside the change's tx. */
+  const credentialEvent = (
+    type: "created" | "rotated" | "deleted",
+    p: PlatformPrincipal,
+    app: AppRow,
+    row: Pick<M2mClientRow, "clientId" | "name" | "scopes">,
+    extra: Record<string, unknown> = {},
+  ) => {
+    const actor = actorOf(p);
+    events.emit({
+      type: `m2m.credential.${type}`,
+      appId: app.id,
+      data: {
+        client_id: row.clientId,
+        name: row.name,
+        scopes: row.scopes,
+        ...extra,
+        actor: { type: actor.type, id: actor.id },
+      },
+    });
+  };
 
   const writableApp = (
     p: PlatformPrincipal,
@@ -193,6 +224,7 @@ export function createM2mClientService({ db, clock, audit, apps }: M2mClientServ
           { client_id: inserted.clientId, name: input.name, scopes },
           meta,
         );
+        credentialEvent("created", p, app, inserted);
         return inserted;
       });
       return {
@@ -253,6 +285,10 @@ export function createM2mClientService({ db, clock, audit, apps }: M2mClientServ
           prevSecretExpiresAt: previousUntil,
           updatedAt: now,
         });
+        credentialEvent("rotated", p, app, r, {
+          grace_period_seconds: grace,
+          previous_secret_expires_at: iso(previousUntil),
+        });
         return {
           grace_period_seconds: grace,
           previous_secret_expires_at: iso(previousUntil),
@@ -284,6 +320,7 @@ export function createM2mClientService({ db, clock, audit, apps }: M2mClientServ
         const row = clientOf(app, clientRef);
         if (!store.delete(row.id)) throw clientNotFound();
         record(p, app, "m2m_client.deleted", row.id, { client_id: row.clientId, name: row.name }, meta);
+        credentialEvent("deleted", p, app, row);
       });
     },
 

@@ -17,11 +17,13 @@ import { newId } from "../core/ids.ts";
 import { decodeCursor, type Page, pageOf, parseLimit } from "../core/pagination.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import type { EventEmitter } from "../events/emit.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
 import { passwordFailures } from "../passwords/password-policy.ts";
 import { headersOf, type Limit, type LimitState, type RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
 import { contactNotVerified, contactOf, deleteContact, promoteContact } from "../users/contacts.ts";
+import { createUserEvents } from "../users/events.ts";
 import { isEmail, isPhone, normalizeEmail, normalizePhone } from "../users/normalize.ts";
 import { type NoticeMailer, noticePasswordChanged, noticePrimaryEmailChanged } from "../users/notices.ts";
 import { createUserStore } from "../users/store.ts";
@@ -82,6 +84,8 @@ interface MeDeps {
   email: NoticeMailer;
   /** The account's MFA factors: their sealed secrets are destroyed with it (crypto-shredding). */
   mfa: { forgetUser(appId: string, userId: string): void };
+  /** `user.deleted` when the account deletes itself, as for an operator's deletion (docs/webhooks.md). */
+  events: Pick<EventEmitter, "emit">;
 }
 
 const userNotFound = () => fail("USER_NOT_FOUND", { message: "Account not found" });
@@ -105,6 +109,7 @@ export function createMeService(deps: MeDeps): MeService {
   const { db, clock, audit } = deps;
   const store = createMeStore(db);
   const users = createUserStore(db);
+  const userEvents = createUserEvents(deps.events);
   // One count of wrong passwords per account for change-password and re-authentication: both guess the
   // same secret with the same stolen token.
   const failureLimit = (userId: string): Limit => ({ key: passwordKey(userId), ...CHANGE_PASSWORD_FAILURES });
@@ -178,6 +183,7 @@ export function createMeService(deps: MeDeps): MeService {
           details: { session_id: caller.sessionId },
           meta,
         });
+        userEvents.deleted(caller.appId, caller.userId, "self", actor(caller));
         // Contacts, sessions (and their refresh tokens) and one-time codes go with it by cascade; the
         // caller's token dies with its session, since every guard looks the session up. MFA factors are
         // removed first: their sealed secrets would outlive a cascade.

@@ -28,10 +28,12 @@ import {
 } from "../core/pagination.ts";
 import { type AuditActor, actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import type { EventEmitter } from "../events/emit.ts";
 import { SYSTEM_PERMISSION_KEYS } from "../rbac/catalog.ts";
 import type { EnforcementRegistry } from "../rbac/enforced.ts";
 import { assertCanGrant } from "../rbac/narrowing.ts";
 import type { PermissionResolver } from "../rbac/resolver.ts";
+import { createUserEvents } from "../users/events.ts";
 import { createUserStore } from "../users/store.ts";
 import {
   type AppMembershipDto,
@@ -92,6 +94,8 @@ export interface RoleServiceDeps {
   apps: Pick<AppService, "authorizeApp" | "authConfigOf">;
   permissions: PermissionResolver;
   enforcement: EnforcementRegistry;
+  /** `user.role_changed` when an assignment changes an account's role (docs/webhooks.md). */
+  events: Pick<EventEmitter, "emit">;
 }
 
 const roleNotFound = (name: string) =>
@@ -107,6 +111,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
   const { db, clock, audit, apps, permissions: resolver } = deps;
   const store = createRolesStore(db);
   const users = createUserStore(db);
+  const userEvents = createUserEvents(deps.events);
 
   const roleOf = (s: RbacScope, name: string): RoleRow => {
     const role = store.roleByName(s.appId, roleKey(name));
@@ -289,6 +294,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
         if (user.role !== role.name) {
           users.updateUser(user.id, { role: role.name, updatedAt: clock.now() });
           record(s, "role.assigned", "user", user.id, { role: role.name, previous_role: user.role }, meta);
+          userEvents.roleChanged(s.appId, user.id, user.role, role.name, s.actor);
         }
         return {
           // An account belongs to exactly one app, so the account is its own membership.

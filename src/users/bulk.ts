@@ -9,7 +9,9 @@ import { validationError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import type { EventEmitter } from "../events/emit.ts";
 import { createUserAdminStore } from "./admin-store.ts";
+import { createUserEvents } from "./events.ts";
 import type { BulkInput, BulkSelection, EndUserStatus } from "./model.ts";
 import type { UserRules, UserScope } from "./scope.ts";
 
@@ -30,6 +32,8 @@ export interface UserBulkDeps {
   rules: UserRules;
   /** The accounts' MFA factors: their sealed secrets are destroyed with them (crypto-shredding). */
   mfa: { forgetUser(appId: string, userId: string): void };
+  /** One event per affected account, as the single-account routes emit (docs/webhooks.md). */
+  events: Pick<EventEmitter, "emit">;
 }
 
 const selectionDetails = (s: BulkSelection) =>
@@ -37,8 +41,9 @@ const selectionDetails = (s: BulkSelection) =>
     ? { mode: "ids", requested: s.ids.length }
     : { mode: "filter", status: s.status ?? null, search: s.search ?? null };
 
-export function createUserBulkService({ db, clock, rules, mfa }: UserBulkDeps): UserBulkService {
+export function createUserBulkService({ db, clock, rules, mfa, events }: UserBulkDeps): UserBulkService {
   const store = createUserAdminStore(db);
+  const userEvents = createUserEvents(events);
 
   /** The ids a bulk write targets, read inside its transaction. */
   const selected = (scope: UserScope, s: BulkSelection): string[] =>
@@ -68,7 +73,10 @@ export function createUserBulkService({ db, clock, rules, mfa }: UserBulkDeps): 
         const perUser = (id: string, action: string, details: Record<string, unknown>) =>
           rules.record(scope, meta, action, "user", id, { ...details, bulk_operation_id: operation });
         if (kind === "delete") {
-          for (const id of ids) perUser(id, "user.deleted", { via: "bulk" });
+          for (const id of ids) {
+            perUser(id, "user.deleted", { via: "bulk" });
+            userEvents.deleted(scope.appId, id, "bulk", scope.actor, { bulk_operation_id: operation });
+          }
           // MFA factors first: their sealed secrets would outlive the cascade.
           for (const id of ids) mfa.forgetUser(scope.appId, id);
           store.deleteUsers(ids);
@@ -84,7 +92,12 @@ export function createUserBulkService({ db, clock, rules, mfa }: UserBulkDeps): 
             { role: input.roleName },
             now,
           );
-          for (const r of changed) perUser(r.id, "user.role_changed", { from: r.value, to: input.roleName });
+          for (const r of changed) {
+            perUser(r.id, "user.role_changed", { from: r.value, to: input.roleName });
+            userEvents.roleChanged(scope.appId, r.id, r.value, input.roleName!, scope.actor, {
+              bulk_operation_id: operation,
+            });
+          }
           summary.role = input.roleName;
         } else {
           const status = input.status!;
@@ -103,6 +116,9 @@ export function createUserBulkService({ db, clock, rules, mfa }: UserBulkDeps): 
               from: r.value,
               to: status,
               sessions_revoked: revoked.get(r.id) ?? 0,
+            });
+            userEvents.statusChanged(scope.appId, r.id, r.value as EndUserStatus, status, scope.actor, {
+              bulk_operation_id: operation,
             });
           }
           summary.status = status;

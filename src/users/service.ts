@@ -17,9 +17,11 @@ import type { CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
 import { checkPassword } from "../passwords/password-policy.ts";
+import type { EventEmitter } from "../events/emit.ts";
 import type { SessionService } from "../sessions/service.ts";
 import { byKey, createUserAdminStore, type KeyedId } from "./admin-store.ts";
 import { demotePrimary, MAX_CONTACTS_PER_USER } from "./contacts.ts";
+import { createUserEvents } from "./events.ts";
 import {
   type AdminEndUserDto,
   type AppMemberDto,
@@ -64,6 +66,8 @@ export interface UserAdminDeps {
   email: NoticeMailer;
   /** The account's MFA factors: their sealed secrets are destroyed with it (crypto-shredding). */
   mfa: { forgetUser(appId: string, userId: string): void };
+  /** Webhook events of the changes (docs/webhooks.md): an account an operator creates is a `user.signup` too. */
+  events: Pick<EventEmitter, "emit">;
 }
 
 /** Attempts at a free username derived from an email before falling back to a random suffix. */
@@ -97,6 +101,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
   const { db, clock, rules } = deps;
   const users = createUserStore(db);
   const store = createUserAdminStore(db);
+  const userEvents = createUserEvents(deps.events);
 
   const freeUsername = (appId: string, base: string): string =>
     freeUsernameFor(base, (u) => users.byUsername(appId, u) !== undefined);
@@ -224,6 +229,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
           role,
           has_password: passwordHash !== null,
         });
+        userEvents.signedUp(scope.appId, { id, username, email: input.email, role }, "admin", scope.actor);
         return {
           id,
           username,
@@ -314,6 +320,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         rules.narrow(scope, roleName);
         users.updateUser(user.id, { role: roleName, updatedAt: clock.now() });
         rules.record(scope, meta, "user.role_changed", "user", user.id, { from: user.role, to: roleName });
+        userEvents.roleChanged(scope.appId, user.id, user.role, roleName, scope.actor);
       });
     },
 
@@ -331,6 +338,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
           to: status,
           sessions_revoked: revoked,
         });
+        userEvents.statusChanged(scope.appId, user.id, user.status, status, scope.actor);
       });
       return toAdminEndUserDto(rules.viewOf(scope, userId));
     },
@@ -341,6 +349,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         rules.mayActOn(scope, user);
         // Written first and kept: audit rows outlive the account (docs/architecture.md, "Audit"); the id is all they hold of it.
         rules.record(scope, meta, "user.deleted", "user", user.id, { via });
+        userEvents.deleted(scope.appId, user.id, "admin", scope.actor);
         // Contacts, sessions, refresh tokens and codes go with it (FK cascades); MFA factors first, since
         // their sealed secrets would outlive a cascade.
         deps.mfa.forgetUser(scope.appId, user.id);

@@ -272,6 +272,7 @@ describe("all or nothing", () => {
         directory: deps.directory,
         log: deps.log,
         mfa: deps.mfa,
+        events: deps.events,
       }),
     });
     const before = snapshot();

@@ -1,0 +1,158 @@
+/**
+ * @module The end-user events (docs/webhooks.md, "Event types"), shaped in one place so that every path making
+ * the same change — Admin API, Consumer admin lane, bulk operations, `/me`, role assignment — reports it with
+ * the same type and data. Call inside the change's transaction. Data holds ids and plain facts only: every
+ * event carries `user_id` and the `actor` (the audit row's actor), never a password, hash, code or token.
+ */
+import type { AuditActor } from "../core/principal.ts";
+import type { EventEmitter } from "../events/emit.ts";
+import type { EndUserStatus } from "./model.ts";
+
+/** The event a status change is: back to active is a reinstatement, whichever status it left. */
+const STATUS_EVENT: Record<EndUserStatus, string> = {
+  active: "user.reinstated",
+  suspended: "user.suspended",
+  deactivated: "user.deactivated",
+};
+
+/** How an account came to be: self sign-up, a sign-up a PAK made, or an operator or admin-lane caller. */
+export type SignupVia = "self" | "pak" | "admin";
+
+/** Which route deleted an account. */
+export type DeletedVia = "self" | "admin" | "bulk";
+
+const actorData = (actor: AuditActor) => ({ type: actor.type, id: actor.id });
+/** The account acting on itself: signing in, proving a contact, using a reset code. */
+const self = (userId: string) => ({ type: "end_user", id: userId });
+
+export interface UserEvents {
+  signedUp(
+    appId: string,
+    user: { id: string; username: string; email: string; role: string },
+    via: SignupVia,
+    actor: AuditActor,
+  ): void;
+  /** A session opened by proving the password, or the password and a second factor. */
+  signedIn(appId: string, userId: string, session: { id: string; amr: readonly string[] }): void;
+  /** A contact proved by its code; an email also yields `user.email_verified`. */
+  contactVerified(
+    appId: string,
+    userId: string,
+    contact: { id: string; type: string; value: string; isPrimary: boolean },
+  ): void;
+  /** A reset code was issued (and, for `email`, queued) for a verified contact of an active account. */
+  passwordResetRequested(
+    appId: string,
+    userId: string,
+    contact: { id: string; type: string },
+    delivery: "response" | "email",
+    actor: AuditActor,
+  ): void;
+  passwordResetCompleted(appId: string, userId: string, sessionsRevoked: number): void;
+  statusChanged(
+    appId: string,
+    userId: string,
+    previous: EndUserStatus,
+    status: EndUserStatus,
+    actor: AuditActor,
+    extra?: Record<string, unknown>,
+  ): void;
+  roleChanged(
+    appId: string,
+    userId: string,
+    previousRole: string,
+    role: string,
+    actor: AuditActor,
+    extra?: Record<string, unknown>,
+  ): void;
+  deleted(
+    appId: string,
+    userId: string,
+    via: DeletedVia,
+    actor: AuditActor,
+    extra?: Record<string, unknown>,
+  ): void;
+}
+
+export function createUserEvents(events: Pick<EventEmitter, "emit">): UserEvents {
+  return {
+    signedUp(appId, user, via, actor) {
+      events.emit({
+        type: "user.signup",
+        appId,
+        data: {
+          user_id: user.id,
+          username: user.username,
+          email: user.email,
+          role: user.role,
+          via,
+          actor: actorData(actor),
+        },
+      });
+    },
+    signedIn(appId, userId, session) {
+      events.emit({
+        type: "user.signin",
+        appId,
+        data: { user_id: userId, session_id: session.id, amr: [...session.amr], actor: self(userId) },
+      });
+    },
+    contactVerified(appId, userId, contact) {
+      const facts = { user_id: userId, contact_id: contact.id, is_primary: contact.isPrimary };
+      events.emit({
+        type: "user.contact_verified",
+        appId,
+        data: { ...facts, contact_type: contact.type, value: contact.value, actor: self(userId) },
+      });
+      if (contact.type !== "email") return;
+      events.emit({
+        type: "user.email_verified",
+        appId,
+        data: { ...facts, email: contact.value, actor: self(userId) },
+      });
+    },
+    passwordResetRequested(appId, userId, contact, delivery, actor) {
+      events.emit({
+        type: "user.password_reset.requested",
+        appId,
+        data: {
+          user_id: userId,
+          contact_id: contact.id,
+          contact_type: contact.type,
+          delivery,
+          actor: actorData(actor),
+        },
+      });
+    },
+    passwordResetCompleted(appId, userId, sessionsRevoked) {
+      events.emit({
+        type: "user.password_reset.completed",
+        appId,
+        data: { user_id: userId, sessions_revoked: sessionsRevoked, actor: self(userId) },
+      });
+    },
+    statusChanged(appId, userId, previous, status, actor, extra = {}) {
+      if (previous === status) return;
+      events.emit({
+        type: STATUS_EVENT[status],
+        appId,
+        data: { user_id: userId, previous_status: previous, status, actor: actorData(actor), ...extra },
+      });
+    },
+    roleChanged(appId, userId, previousRole, role, actor, extra = {}) {
+      if (previousRole === role) return;
+      events.emit({
+        type: "user.role_changed",
+        appId,
+        data: { user_id: userId, previous_role: previousRole, role, actor: actorData(actor), ...extra },
+      });
+    },
+    deleted(appId, userId, via, actor, extra = {}) {
+      events.emit({
+        type: "user.deleted",
+        appId,
+        data: { user_id: userId, via, actor: actorData(actor), ...extra },
+      });
+    },
+  };
+}
