@@ -330,16 +330,20 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
       );
       c.secrets.push({ kind: "api_key", app: slug, name: key.name, secret: created.key });
     };
+    const samePermissions = row !== undefined && same(sorted(wantPermissions), sorted(row.permissions));
     if (!row) {
       add("+", `+ api_key ${slug}/${key.name}`, create);
-    } else if (
-      !same(sorted(wantPermissions), sorted(row.permissions)) ||
-      wantExpiry !== (row.expiresAt ?? null)
-    ) {
+    } else if (!samePermissions || wantExpiry !== (row.expiresAt ?? null)) {
       add(
         "~",
-        `~ api_key ${slug}/${key.name} replaced (a new key): permissions ${show(row.permissions)} → ${show(wantPermissions)}` +
-          `, expires_at ${show(row.expiresAt === null ? null : new Date(row.expiresAt).toISOString())} → ${show(key.expires_at ?? null)}`,
+        `~ api_key ${slug}/${key.name} replaced (a new key): ${[
+          samePermissions ? null : `permissions ${show(row.permissions)} → ${show(wantPermissions)}`,
+          wantExpiry === (row.expiresAt ?? null)
+            ? null
+            : `expires_at ${show(row.expiresAt === null ? null : new Date(row.expiresAt).toISOString())} → ${show(key.expires_at ?? null)}`,
+        ]
+          .filter((x) => x !== null)
+          .join(", ")}`,
         () => {
           deps.apiKeys.remove(p, slug, row.id, meta);
           create();

@@ -298,6 +298,43 @@ describe("seed apply", () => {
     expect(back.updated).toBe(3);
   });
 
+  test("immutable things: a new permission description is refused by path; a changed API key is replaced; a new env secret rotates", async () => {
+    const problems = await planProblems(
+      applySeed(
+        ctx.deps,
+        seedOf([
+          demo({ permissions: [{ name: "invoice.read", description: "Other" }, { name: "invoice.write" }] }),
+        ]),
+        opts(ctx),
+      ),
+    );
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toStartWith(
+      "apps[0].permissions[0].description: differs from the existing permission's",
+    );
+
+    const rotated = "r".repeat(40);
+    const r = await applySeed(
+      ctx.deps,
+      seedOf([demo({ api_keys: [{ name: "ci", permissions: ["user.list", "user.read"] }] })], {
+        ...ENV,
+        DEMO_BACKEND_SECRET: rotated,
+      }),
+      opts(ctx),
+    );
+    expect(r.changes).toEqual([
+      "~ m2m demo/backend client_secret (from DEMO_BACKEND_SECRET)",
+      '~ api_key demo/ci replaced (a new key): permissions ["user.list"] → ["user.list","user.read"]',
+    ]);
+    expect(r.secrets.map((x) => `${x.kind} ${x.name}`)).toEqual(["api_key ci"]);
+    const app = ctx.deps.apps.find("demo")!;
+    expect(auditRows(ctx, { app_id: app.id, action: "m2m_client.secret_rotated" })).toHaveLength(1);
+    expect(auditRows(ctx, { app_id: app.id, action: "api_key.deleted" })).toHaveLength(1);
+    // Back to the first file: the secret and the key's permissions converge again.
+    const back = await applySeed(ctx.deps, seedOf([demo()]), opts(ctx));
+    expect(back.updated).toBe(2);
+  });
+
   test("--dry-run prints the plan and changes nothing", async () => {
     const audits = count(ctx, "audit_log");
     const file = seedOf([
