@@ -4,6 +4,7 @@ import { HeimdallError } from "../core/errors.ts";
 import { CliError, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Io } from "./args.ts";
 import { command as audit } from "./audit.ts";
 import { command as backup } from "./backup.ts";
+import { command as dev } from "./dev.ts";
 import { command as doctor } from "./doctor.ts";
 import { command as exportCommand } from "./export.ts";
 import { command as healthcheck } from "./healthcheck.ts";
@@ -21,6 +22,7 @@ import { command as version } from "./version.ts";
 
 export const COMMANDS: readonly Command[] = [
   serve,
+  dev,
   init,
   migrate,
   healthcheck,
