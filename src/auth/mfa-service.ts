@@ -38,6 +38,7 @@ import type {
 } from "./mfa-model.ts";
 import { createMfaChallengeStore, type MfaChallengeRow } from "./mfa-store.ts";
 import { type TokenResponse, tokenResponse } from "./model.ts";
+import { type TenantScope, type TenantScopeService, tenantAccessDenied } from "./tenant-scope.ts";
 
 export const MFA_LIMITS = {
   /** How long an `mfa_token` is good for. */
@@ -74,18 +75,22 @@ export interface MfaSigninServiceDeps {
   tokens: Pick<TokenService, "issueEndUser">;
   rateLimiter: RateLimiter;
   mfa: MfaChecks & Pick<MfaService, "startEnrollment" | "confirmEnrollment">;
+  /** The tenant a challenge's sign-in asked for is checked again when it completes. */
+  tenantScope: Pick<TenantScopeService, "atChallengeEnd">;
 }
 
 export interface MfaSigninService {
   /**
    * Opens a challenge for an account whose password was just proved; call inside the sign-in's tx.
    * `enroll`: the app requires MFA and the account has no factor; the token only allows enrolment.
+   * `tenantId`: the tenant the sign-in asked for (already checked), applied when the challenge completes.
    */
   challenge(
     app: AppRef,
     userId: string,
     factors: MfaChallengeFactor[],
     purpose?: "signin" | "enroll",
+    tenantId?: string | null,
   ): MfaChallengeResponse;
   /** Starts a TOTP enrolment with an enrolment challenge's token. */
   enrollStart(app: AppRef, input: MfaEnrollInput, meta: CallMeta): Promise<StartEnrollmentResponseDto>;
@@ -114,7 +119,7 @@ const locked = (retryAfter: number, message?: string) =>
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / SECOND));
 
 export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninService {
-  const { db, clock, audit, events, apps, sessions, tokens, rateLimiter, mfa } = deps;
+  const { db, clock, audit, events, apps, sessions, tokens, rateLimiter, mfa, tenantScope } = deps;
   const store = createMfaChallengeStore(db);
   const users = createUserStore(db);
   const userEvents = createUserEvents(events);
@@ -171,7 +176,10 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
     throw deadToken();
   }
 
-  /** Opens the session a completed challenge earns; null when a racing request consumed it first. */
+  /**
+   * Opens the session a completed challenge earns; null when a racing request consumed it first. The
+   * challenge is spent either way, also when its tenant refuses the account now (`denied`, audited).
+   */
   function openSession(
     app: AppRef,
     challenge: MfaChallengeRow,
@@ -181,12 +189,15 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
     meta: CallMeta,
   ) {
     if (!store.consume(challenge.id, now)) return null;
+    const tenant = tenantScope.atChallengeEnd(challenge, meta);
+    if (tenant === "denied") return tenant;
     const config = apps.authConfigOf(app.id);
     const result = sessions.create({
       appId: app.id,
       userId: challenge.userId,
       amr,
       mfaAt: now,
+      tenantId: tenant?.id ?? null,
       durationMinutes: config.session_duration_minutes,
       maxSessions: config.max_sessions,
       meta,
@@ -201,11 +212,12 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
         session_id: result.session.id,
         amr,
         ...(challenge.purpose === "enroll" ? { enrolled: true } : {}),
+        ...(tenant ? { tenant_id: tenant.id, tenant_role: tenant.role } : {}),
       },
       meta,
     });
     userEvents.signedIn(app.id, challenge.userId, result.session);
-    return { ...result, role };
+    return { ...result, role, tenant };
   }
 
   /** Counts a wrong code on the challenge (audited; the fifth kills it); call inside a transaction. */
@@ -278,19 +290,21 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
     const opened = outcome.opened;
     if (!opened) throw deadToken();
     rateLimiter.reset(accountFailures(app.id, user.id).key);
-    const access = await accessFor(app, opened.session, opened.role);
+    // The second factor was right: the refusal is the tenant's, as at a sign-in without MFA.
+    if (opened === "denied") throw tenantAccessDenied();
+    const access = await accessFor(app, opened.session, opened.role, opened.tenant);
     return tokenResponse(access, opened.refreshToken);
   }
 
-  const accessFor = (app: AppRef, session: SessionRow, role: string) =>
+  const accessFor = (app: AppRef, session: SessionRow, role: string, tenant: TenantScope | null) =>
     tokens.issueEndUser(
       app,
-      { sub: session.userId, sid: session.id, role, amr: session.amr, mfaAt: session.mfaAt },
+      { sub: session.userId, sid: session.id, role, amr: session.amr, mfaAt: session.mfaAt, tenant },
       Math.floor(session.expiresAt / SECOND),
     );
 
   return {
-    challenge(app, userId, factors, purpose = "signin") {
+    challenge(app, userId, factors, purpose = "signin", tenantId = null) {
       const now = clock.now();
       const token = crypto.randomUUID();
       const expiresAt = now + MFA_LIMITS.challengeTtl;
@@ -300,6 +314,7 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
         userId,
         tokenHash: sha256Hex(token),
         purpose,
+        tenantId,
         attempts: 0,
         expiresAt,
         consumedAt: null,
@@ -352,7 +367,8 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
       // The factor is enabled now; should a racing request have spent the challenge, a normal sign-in works.
       const opened = tx(db, () => openSession(app, challenge, user.role, ["pwd", AMR_TOTP], now, meta));
       if (!opened) throw deadToken();
-      const access = await accessFor(app, opened.session, opened.role);
+      if (opened === "denied") throw tenantAccessDenied();
+      const access = await accessFor(app, opened.session, opened.role, opened.tenant);
       return { ...tokenResponse(access, opened.refreshToken), recovery_codes: confirmed.recovery_codes };
     },
 

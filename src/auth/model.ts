@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { MAX_PASSWORD_BYTES } from "../passwords/hasher.ts";
 import { isEmail, normalizeEmail, normalizeUsername, USERNAME_PATTERN } from "../users/normalize.ts";
+import { tenantRef } from "./tenant-model.ts";
 
 /** Longest display name kept; the spec sets no bound, one row should not hold a novel. */
 const MAX_DISPLAY_NAME = 256;
@@ -45,8 +46,8 @@ export const signinSchema = z.object({
       (p) => Buffer.byteLength(p, "utf8") <= MAX_PASSWORD_BYTES,
       `must be at most ${MAX_PASSWORD_BYTES} bytes`,
     ),
-  /** Tenants arrive in a later release; until then the field is accepted and ignored. */
-  tenant_id: z.string().optional(),
+  /** A tenant to act in (its UUID or `tnt_` display id); the account must be a member (auth/tenant-scope.ts). */
+  tenant_id: tenantRef.optional(),
 });
 
 export type SigninInput = z.output<typeof signinSchema>;

@@ -1,6 +1,7 @@
 /**
  * @module Consumer routes for sign-up, sign-in, refresh and logout (AuthService), and the sign-in's MFA
- * challenge, the enrolment a required-MFA sign-in allows, and step-up (MfaSigninService): thin handlers.
+ * challenge, the enrolment a required-MFA sign-in allows, and step-up (MfaSigninService), and the session's
+ * tenant: `switch-tenant` and `/auth/me/tenants` (TenantScopeService): thin handlers.
  */
 
 import { Elysia } from "elysia";
@@ -23,6 +24,8 @@ import {
 import type { MfaSigninService } from "./mfa-service.ts";
 import { logoutSchema, refreshSchema, signinSchema, signupSchema } from "./model.ts";
 import type { AuthService, SignupPak } from "./service.ts";
+import { switchTenantSchema } from "./tenant-model.ts";
+import type { TenantScopeService } from "./tenant-scope.ts";
 
 /**
  * What the sign-in routes read besides the Consumer guards' deps (whose `platformAuth` also checks a
@@ -151,6 +154,40 @@ export function authRoutes(deps: AuthRoutesDeps) {
           input.code,
           meta,
         );
+      },
+      { endUser: true },
+    );
+}
+
+/** What the session's tenant routes read besides the Consumer guards' deps. */
+export interface TenantScopeRoutesDeps extends ConsumerGuardDeps {
+  readonly tenantScope: TenantScopeService;
+}
+
+/** `POST /auth/switch-tenant` and `GET /auth/me/tenants`, both on the EndUser lane. */
+export function tenantScopeRoutes(deps: TenantScopeRoutesDeps) {
+  return new Elysia({ name: "heimdall.auth.tenant-scope" })
+    .use(consumerGuards(deps))
+    .post(
+      "/:app_slug/v1/auth/switch-tenant",
+      ({ app, meta, body, endUser, set }) => {
+        const input = validate(switchTenantSchema, body);
+        noStore(set.headers);
+        return deps.tenantScope.switchTenant(
+          app,
+          { userId: endUser.userId, sessionId: endUser.sessionId, role: endUser.role },
+          input.tenant_id,
+          meta,
+        );
+      },
+      { endUser: true },
+    )
+    .get(
+      "/:app_slug/v1/auth/me/tenants",
+      ({ app, endUser, set }) => {
+        // Per caller, and changes with every membership edit.
+        set.headers["cache-control"] = "no-store";
+        return deps.tenantScope.mine(app.id, endUser.userId);
       },
       { endUser: true },
     );

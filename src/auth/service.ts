@@ -12,8 +12,8 @@ import type { AuditWriter } from "../audit/writer.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import { type Clock, MINUTE, SECOND } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
-import type { Logger } from "../core/logger.ts";
 import { newId } from "../core/ids.ts";
+import type { Logger } from "../core/logger.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { EventEmitter } from "../events/emit.ts";
@@ -32,6 +32,7 @@ import type { MfaChallengeResponse } from "./mfa-model.ts";
 import type { MfaChecks, MfaSigninService } from "./mfa-service.ts";
 import { type SigninInput, type SignupInput, type TokenResponse, tokenResponse } from "./model.ts";
 import { createAuthStore } from "./store.ts";
+import type { TenantScope, TenantScopeService } from "./tenant-scope.ts";
 
 /**
  * Per-app limits, counted per client IP. Generous enough for people behind one NAT; guessing one account is
@@ -51,7 +52,8 @@ export type SigninFailure =
   | "wrong_password"
   | "account_suspended"
   | "account_locked"
-  | "signin_disabled";
+  | "signin_disabled"
+  | "tenant_access_denied";
 
 export interface AuthServiceDeps {
   db: Db;
@@ -65,6 +67,8 @@ export interface AuthServiceDeps {
   /** The second stage: an account with an enabled factor gets a challenge instead of tokens. */
   mfa: Pick<MfaChecks, "enabledFactors">;
   mfaSignin: Pick<MfaSigninService, "challenge">;
+  /** Sign-in with `tenant_id`, and refresh's re-check of the session's tenant. */
+  tenantScope: Pick<TenantScopeService, "enter" | "atRefresh">;
   /** A re-hash that fails is logged, never the sign-in's failure. */
   log: Pick<Logger, "warn">;
   /** `user.signup` and `user.signin`, in the transaction that opens the session (docs/webhooks.md). */
@@ -97,6 +101,7 @@ const endUserActor = (userId: string): AuditActor => ({ type: "end_user", id: us
 
 export function createAuthService(deps: AuthServiceDeps): AuthService {
   const { db, clock, audit, apps, passwords, sessions, tokens, rateLimiter, mfa, mfaSignin, log } = deps;
+  const { tenantScope } = deps;
   const users = createUserStore(db);
   const store = createAuthStore(db);
   const userEvents = createUserEvents(deps.events);
@@ -108,11 +113,11 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
     ...l,
   });
 
-  /** The access token lives no longer than its session. */
-  const accessFor = (app: AppRef, session: SessionRow, role: string) =>
+  /** The access token lives no longer than its session; `tenant` adds the `tid`/`trole` claims. */
+  const accessFor = (app: AppRef, session: SessionRow, role: string, tenant: TenantScope | null = null) =>
     tokens.issueEndUser(
       app,
-      { sub: session.userId, sid: session.id, role, amr: session.amr, mfaAt: session.mfaAt },
+      { sub: session.userId, sid: session.id, role, amr: session.amr, mfaAt: session.mfaAt, tenant },
       Math.floor(session.expiresAt / SECOND),
     );
 
@@ -339,12 +344,25 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
         // The password stage succeeded, for the throttle too; the second factor has its own limits.
         throttle.succeeded(throttled);
         store.recordSuccess(user.id, clock.now());
+        // Asked for a tenant: the account must be a member of it, and it active (one 403 for every other case).
+        const tenant =
+          input.tenant_id === undefined ? null : tenantScope.enter(app.id, user.id, input.tenant_id);
+        if (input.tenant_id !== undefined && !tenant) {
+          signinFailed(app.id, user, "tenant_access_denied", meta, { requested_tenant: input.tenant_id });
+          return { kind: "tenant_denied" as const };
+        }
         const factors = mfa.enabledFactors(app.id, user.id);
         // An account the app requires MFA of, with no factor yet, may only enrol (docs/decisions.md).
         const mustEnroll =
           factors.length === 0 && (config.mfa_required || config.mfa_required_roles.includes(current.role));
         if (factors.length > 0 || mustEnroll) {
-          const challenge = mfaSignin.challenge(app, user.id, factors, mustEnroll ? "enroll" : "signin");
+          const challenge = mfaSignin.challenge(
+            app,
+            user.id,
+            factors,
+            mustEnroll ? "enroll" : "signin",
+            tenant?.id ?? null,
+          );
           audit.record({
             appId: app.id,
             action: "user.signin_mfa_challenged",
@@ -367,6 +385,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
           amr: PASSWORD_AMR,
           durationMinutes: config.session_duration_minutes,
           maxSessions: config.max_sessions,
+          tenantId: tenant?.id ?? null,
           meta,
         });
         audit.record({
@@ -379,11 +398,12 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
             session_id: opened.session.id,
             amr: PASSWORD_AMR,
             identifier_type: byEmail ? "email" : "username",
+            ...(tenant ? { tenant_id: tenant.id, tenant_role: tenant.role } : {}),
           },
           meta,
         });
         userEvents.signedIn(app.id, user.id, opened.session);
-        return { kind: "tokens" as const, ...opened, role: current.role };
+        return { kind: "tokens" as const, ...opened, role: current.role, tenant };
       });
       if (!result) {
         // Counted like a wrong password, so the right password of a suspended account shows nothing either.
@@ -395,8 +415,12 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       }
       // The password is proven whether tokens or an MFA challenge follow.
       if (user.passwordHash) await rehashIfNeeded(app.id, user, user.passwordHash, input.password, meta);
+      if (result.kind === "tenant_denied") throw fail("TENANT_ACCESS_DENIED");
       if (result.kind === "challenge") return result.challenge;
-      return tokenResponse(await accessFor(app, result.session, result.role), result.refreshToken);
+      return tokenResponse(
+        await accessFor(app, result.session, result.role, result.tenant),
+        result.refreshToken,
+      );
     },
 
     async refresh(app, refreshToken, meta) {
@@ -405,7 +429,9 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
       // The role is read afresh, so a role change shows in the very next access token.
       const facts = sessions.facts(session.id);
       if (facts?.status !== "active") throw fail("ACCOUNT_SUSPENDED");
-      return tokenResponse(await accessFor(app, session, facts.role), successor);
+      // So is the tenant: the current membership role, or app scope once the membership or tenant is gone.
+      const tenant = tenantScope.atRefresh(app.id, session, facts, meta);
+      return tokenResponse(await accessFor(app, session, facts.role, tenant), successor);
     },
 
     logout(app, refreshToken, meta) {

@@ -82,7 +82,7 @@ export function consumerGuards(deps: ConsumerGuardDeps) {
           const endUser = await resolver.endUser(app, token);
           if (
             deps.apps.authConfigOf(app.id).enforce_app_permissions &&
-            !deps.permissions.forEndUser(app.id, endUser.role).has(permission)
+            !deps.permissions.forEndUser(app.id, endUser.role, endUser.tenantRole).has(permission)
           ) {
             throw permissionDenied(app, { type: "end_user", id: endUser.userId }, permission);
           }

@@ -7,6 +7,12 @@
  * after their transaction, so this process sees an edit at once; the TTL bounds how long another process
  * sharing the database (a CLI command, a second server) can serve a stale set.
  *
+ * A session acting in a tenant holds the union of its app role and its tenant role (both app roles), cached
+ * per (app, role, tenant role) under the same invalidation. Which tenant role a request has is not cached
+ * here: the session's facts read the membership and the tenant's status live on every request
+ * (`sessions/store.ts`), so adding, removing or re-roling a member, or suspending a tenant, needs no
+ * invalidation and applies to the very next request.
+ *
  * Folder `rbac/` is the permission model every guard and service reads: catalogue, seeding, resolution,
  * narrowing, the enforced list. Administering it over HTTP is `roles/`, which imports from here; never the reverse.
  */
@@ -21,8 +27,11 @@ export const PERMISSION_CACHE_TTL = 60 * SECOND;
 export const PERMISSION_CACHE_MAX_ENTRIES = 10_000;
 
 export interface PermissionResolver {
-  /** The permissions `role` holds in the app; an unknown role holds none. */
-  forEndUser(appId: string, role: string | null): ReadonlySet<string>;
+  /**
+   * The permissions `role` holds in the app; an unknown role holds none. With `tenantRole` (the role the
+   * session holds in the tenant it acts in), the union of both roles' permissions.
+   */
+  forEndUser(appId: string, role: string | null, tenantRole?: string | null): ReadonlySet<string>;
   /** Drops what is cached for the app, after its roles or permissions changed. */
   invalidate(appId: string): void;
 }
@@ -48,26 +57,41 @@ export function createPermissionResolver({ db, clock }: { db: Db; clock: Clock }
     return keys.length ? new Set(keys) : NONE;
   };
 
+  /** The app's cache entry `key`, computed by `compute` when missing or stale. */
+  function cached(appId: string, key: string, compute: () => ReadonlySet<string>): ReadonlySet<string> {
+    const now = clock.now();
+    const hit = cache.get(appId)?.get(key);
+    if (hit && hit.until > now) return hit.held;
+    const held = compute();
+    // Read after computing: a union's compute fills (and may restart) the cache itself.
+    let perApp = cache.get(appId);
+    if (size >= PERMISSION_CACHE_MAX_ENTRIES) {
+      cache.clear();
+      size = 0;
+      perApp = undefined;
+    }
+    if (!perApp) {
+      perApp = new Map();
+      cache.set(appId, perApp);
+    }
+    if (!perApp.has(key)) size++;
+    perApp.set(key, { held, until: now + PERMISSION_CACHE_TTL });
+    return held;
+  }
+
+  const ofRole = (appId: string, role: string) => cached(appId, role, () => load(appId, role));
+
   return {
-    forEndUser(appId, role) {
-      if (role === null) return NONE;
-      const now = clock.now();
-      let perApp = cache.get(appId);
-      const hit = perApp?.get(role);
-      if (hit && hit.until > now) return hit.held;
-      const held = load(appId, role);
-      if (size >= PERMISSION_CACHE_MAX_ENTRIES) {
-        cache.clear();
-        size = 0;
-        perApp = undefined;
-      }
-      if (!perApp) {
-        perApp = new Map();
-        cache.set(appId, perApp);
-      }
-      if (!perApp.has(role)) size++;
-      perApp.set(role, { held, until: now + PERMISSION_CACHE_TTL });
-      return held;
+    forEndUser(appId, role, tenantRole) {
+      if (tenantRole == null || tenantRole === role) return role === null ? NONE : ofRole(appId, role);
+      // Its own entry, so a tenant-scoped request costs one lookup too; NUL never appears in a role name.
+      return cached(appId, `${role ?? ""}\u0000${tenantRole}`, () => {
+        const a = role === null ? NONE : ofRole(appId, role);
+        const b = ofRole(appId, tenantRole);
+        if (b.size === 0) return a;
+        if (a.size === 0) return b;
+        return new Set([...a, ...b]);
+      });
     },
     invalidate(appId) {
       const perApp = cache.get(appId);

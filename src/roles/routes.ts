@@ -258,7 +258,7 @@ export const mePermissionsRoutes = (deps: ConsumerRbacRoutesDeps) =>
     ({ app, endUser, set }) => {
       // Per-caller and changes with role edits: never served from a shared cache.
       set.headers["cache-control"] = "no-store";
-      return deps.roles.mePermissions(app.id, endUser.role);
+      return deps.roles.mePermissions(app.id, endUser.role, endUser.tenantRole);
     },
     { endUser: true },
   );

@@ -82,7 +82,8 @@ export interface RoleService {
   createPermission(s: RbacScope, input: CreatePermissionInput, meta: CallMeta): PermissionDto;
   deletePermission(s: RbacScope, key: string, meta: CallMeta): void;
   /** `GET /me/permissions`: what the account's current role grants, sorted. */
-  mePermissions(appId: string, role: string | null): MePermissionsDto;
+  /** The EndUser's effective permissions: its app role's, with its tenant role's when it acts in a tenant. */
+  mePermissions(appId: string, role: string | null, tenantRole?: string | null): MePermissionsDto;
   /** Permissions some Consumer route checks, as registered by the routes themselves. */
   enforced(): { data: string[] };
 }
@@ -364,8 +365,12 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       });
     },
 
-    mePermissions(appId, role) {
-      return { role, org_role: null, permissions: [...resolver.forEndUser(appId, role)].sort() };
+    mePermissions(appId, role, tenantRole = null) {
+      return {
+        role,
+        org_role: tenantRole,
+        permissions: [...resolver.forEndUser(appId, role, tenantRole)].sort(),
+      };
     },
 
     enforced() {

@@ -6,6 +6,10 @@
  * refresh — or sends two at once — within 60 s gets the same successor instead of forking the session.
  * Any other reuse (an older token, or the predecessor after its successor was used or after 60 s)
  * revokes the whole session: someone else holds a copy of the token.
+ *
+ * A tenant switch rotates too, without the refresh token in hand: its successor is derived from the live
+ * token's hash instead, so the switched-from token follows the same rule (within 60 s it yields the
+ * switch's token, the session's current one; after that, or once that one was used, it is a reuse).
  */
 import { randomBytes } from "node:crypto";
 import type { AuditWriter } from "../audit/writer.ts";
@@ -28,6 +32,8 @@ export interface NewSession {
   amr: string[];
   /** When a second factor was proved for this sign-in (epoch ms); absent for a password-only sign-in. */
   mfaAt?: number;
+  /** The tenant the session acts in from the start (sign-in with `tenant_id`); absent for app scope. */
+  tenantId?: string | null;
   durationMinutes: number;
   maxSessions: number;
   meta: Partial<CallMeta>;
@@ -42,12 +48,24 @@ export interface SessionService {
     presented: string,
     meta: Partial<CallMeta>,
   ): { session: SessionRow; refreshToken: string };
+  /**
+   * Moves a live session of `appId` into `tenantId` (null: app scope) and rotates its refresh token, the
+   * previous one entering the retry window. Synchronous: call inside the caller's tx. Undefined when the
+   * session is not live.
+   */
+  switchTenant(
+    appId: string,
+    sessionId: string,
+    tenantId: string | null,
+  ): { session: SessionRow; refreshToken: string } | undefined;
   /** Ends the session that owns `token` (any token of its history); false when none is live. */
   revokeByRefreshToken(appId: string, token: string, reason: string): SessionRow | undefined;
   revoke(sessionId: string, reason: string): boolean;
   revokeAllOfUser(userId: string, reason: string, exceptSessionId?: string): number;
   /** Session and account facts for a request's `sid`, or undefined. */
   facts(sessionId: string): LiveSessionFacts | undefined;
+  /** Moves a live session into a tenant, or back to app scope with null; false when it is not live. */
+  setTenant(sessionId: string, tenantId: string | null): boolean;
   isLive(facts: LiveSessionFacts | undefined): boolean;
   liveOfUser(userId: string): SessionRow[];
   touch(sessionId: string): void;
@@ -55,6 +73,25 @@ export interface SessionService {
 }
 
 const invalidRefresh = () => fail("INVALID_REFRESH_TOKEN");
+
+/** The tenant an access token acts in, and the account's role there; both null for app scope. */
+export interface ActingTenant {
+  tenantId: string | null;
+  tenantRole: string | null;
+}
+
+const APP_SCOPE: ActingTenant = Object.freeze({ tenantId: null, tenantRole: null });
+
+/**
+ * The tenant a request acts in: the session's tenant with the live membership role, but only for a token
+ * whose `tid` names that tenant. A token minted before a switch (or before the session entered a tenant)
+ * keeps to app scope: a resource server that scopes its data by the token's `tid` must never be answered
+ * with another tenant's role (docs/decisions.md, "Tenants and invites").
+ */
+export function actingTenant(facts: LiveSessionFacts, tid: unknown): ActingTenant {
+  if (facts.tenantRole === null || facts.tenantId === null || tid !== facts.tenantId) return APP_SCOPE;
+  return { tenantId: facts.tenantId, tenantRole: facts.tenantRole };
+}
 
 export function createSessionService({
   db,
@@ -72,6 +109,8 @@ export function createSessionService({
   const successorOf = (token: string) =>
     REFRESH_PREFIX +
     Buffer.from(hmacSha256Hex(secrets.get("refresh_token_hmac"), token), "hex").toString("base64url");
+  // Domain-separated from `successorOf`: the input is a token's hash, which a switch has instead of the token.
+  const switchSuccessorOf = (tokenHash: string) => successorOf(`switch:${tokenHash}`);
 
   const service: SessionService = {
     create(input) {
@@ -94,6 +133,7 @@ export function createSessionService({
         revokedAt: null,
         revokeReason: null,
         mfaAt: input.mfaAt ?? null,
+        tenantId: input.tenantId ?? null,
       } satisfies SessionRow;
       store.insert(session);
       const live = store.oldestLiveOfUser(input.userId, now);
@@ -115,8 +155,8 @@ export function createSessionService({
     rotate(appId, presented, meta) {
       if (!presented.startsWith(REFRESH_PREFIX) || presented.length > 128) throw invalidRefresh();
       const hash = sha256Hex(presented);
-      const successor = successorOf(presented);
-      const successorHash = sha256Hex(successor);
+      let successor = successorOf(presented);
+      let successorHash = sha256Hex(successor);
       const result = tx(db, () => {
         const now = clock.now();
         const session = store.byTokenHash(hash);
@@ -129,6 +169,14 @@ export function createSessionService({
             session: { ...session, refreshHash: successorHash, lastUsedAt: now },
             refreshToken: successor,
           };
+        }
+        if (session.prevRefreshHash === hash && session.refreshHash !== successorHash) {
+          // The presented token may have been rotated by a tenant switch rather than a refresh.
+          const switched = switchSuccessorOf(hash);
+          if (session.refreshHash === sha256Hex(switched)) {
+            successor = switched;
+            successorHash = session.refreshHash;
+          }
         }
         const isRetry =
           session.prevRefreshHash === hash &&
@@ -153,6 +201,29 @@ export function createSessionService({
       return result;
     },
 
+    switchTenant(appId, sessionId, tenantId) {
+      const now = clock.now();
+      const session = store.byId(sessionId);
+      if (!session || session.appId !== appId || session.revokedAt !== null || session.expiresAt <= now) {
+        return undefined;
+      }
+      const refreshToken = switchSuccessorOf(session.refreshHash);
+      const refreshHash = sha256Hex(refreshToken);
+      if (!store.rotate(session.id, session.refreshHash, refreshHash, now)) return undefined;
+      store.setTenant(session.id, tenantId);
+      return {
+        session: {
+          ...session,
+          refreshHash,
+          prevRefreshHash: session.refreshHash,
+          prevRotatedAt: now,
+          lastUsedAt: now,
+          tenantId,
+        },
+        refreshToken,
+      };
+    },
+
     revokeByRefreshToken(appId, token, reason) {
       if (!token.startsWith(REFRESH_PREFIX) || token.length > 128) return undefined;
       const session = store.byTokenHash(sha256Hex(token));
@@ -164,6 +235,7 @@ export function createSessionService({
     revokeAllOfUser: (userId, reason, exceptSessionId) =>
       store.revokeAllOfUser(userId, reason, clock.now(), exceptSessionId),
     facts: (sessionId) => store.facts(sessionId),
+    setTenant: (sessionId, tenantId) => store.setTenant(sessionId, tenantId),
     isLive: (f) =>
       f !== undefined && f.revokedAt === null && f.expiresAt > clock.now() && f.status === "active",
     liveOfUser: (userId) => store.liveOfUser(userId, clock.now()),

@@ -27,6 +27,14 @@ export interface LiveSessionFacts {
   expiresAt: number;
   status: "active" | "suspended" | "deactivated";
   role: string;
+  /** The tenant the session acts in (`end_user_sessions.tenant_id`); null for app scope. */
+  tenantId: string | null;
+  /**
+   * The account's role in that tenant, read now: null when the session has no tenant, the membership is
+   * gone or the tenant is not `active`. Read here rather than cached, so no membership change needs an
+   * invalidation.
+   */
+  tenantRole: string | null;
   account: AccountSnapshot;
 }
 
@@ -35,6 +43,7 @@ type FactsRow = Omit<LiveSessionFacts, "account"> & Omit<AccountSnapshot, "id" |
 export function createSessionStore(db: Db) {
   // Runs on every authenticated request. Written with scalar subqueries rather than a JOIN: SQLite
   // plans both as primary-key lookups, but the JOIN form measured several times slower in bun:sqlite.
+  // The tenant role is one more: the membership by its (tenant, user) unique index, the tenant by its key.
   const facts = db.$client.query<FactsRow, [string]>(
     `SELECT s.user_id AS userId, s.app_id AS appId, s.revoked_at AS revokedAt, s.expires_at AS expiresAt,
             (SELECT status FROM end_users WHERE id = s.user_id) AS status,
@@ -45,7 +54,11 @@ export function createSessionStore(db: Db) {
             (SELECT value FROM end_user_contacts
               WHERE user_id = s.user_id AND type = 'email' AND is_primary = 1) AS email,
             (SELECT verified_at FROM end_user_contacts
-              WHERE user_id = s.user_id AND type = 'email' AND is_primary = 1) AS emailVerifiedAt
+              WHERE user_id = s.user_id AND type = 'email' AND is_primary = 1) AS emailVerifiedAt,
+            s.tenant_id AS tenantId,
+            (SELECT m.role FROM tenant_members m
+              WHERE m.tenant_id = s.tenant_id AND m.user_id = s.user_id
+                AND (SELECT status FROM tenants WHERE id = s.tenant_id) = 'active') AS tenantRole
        FROM end_user_sessions s
       WHERE s.id = ?`,
   );
@@ -77,6 +90,7 @@ export function createSessionStore(db: Db) {
     "revokedAt",
     "revokeReason",
     "mfaAt",
+    "tenantId",
   ]);
   const insertToken = preparedInsert(db, endUserRefreshTokens, ["tokenHash", "sessionId", "issuedAt"]);
   const oldestLive = db
@@ -87,6 +101,10 @@ export function createSessionStore(db: Db) {
     .prepare();
   const revokeOne = db.$client.query<never, [number, string, string]>(
     "UPDATE end_user_sessions SET revoked_at = ?1, revoke_reason = ?2 WHERE id = ?3 AND revoked_at IS NULL",
+  );
+
+  const setTenant = db.$client.query<never, [string | null, string]>(
+    "UPDATE end_user_sessions SET tenant_id = ?1 WHERE id = ?2 AND revoked_at IS NULL",
   );
 
   return {
@@ -101,6 +119,8 @@ export function createSessionStore(db: Db) {
         expiresAt: f.expiresAt,
         status: f.status,
         role: f.role,
+        tenantId: f.tenantId,
+        tenantRole: f.tenantId === null ? null : f.tenantRole,
         account: {
           id: f.userId,
           username: f.username,
@@ -153,6 +173,11 @@ export function createSessionStore(db: Db) {
         .onConflictDoNothing()
         .run();
       return true;
+    },
+
+    /** Moves a live session into `tenantId` (null: back to app scope); false when it is not live. */
+    setTenant(id: string, tenantId: string | null): boolean {
+      return setTenant.run(tenantId, id).changes === 1;
     },
 
     revoke(id: string, reason: string, now: number): boolean {

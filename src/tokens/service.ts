@@ -28,6 +28,9 @@ export interface EndUserClaims extends JWTPayload {
   amr: string[];
   /** When the session last proved a second factor (Unix seconds); absent when it never did. */
   mfa_at?: number;
+  /** The tenant the session acts in (its UUID) and the account's role there; absent for app scope. */
+  tid?: string;
+  trole?: string;
   client_id: string;
 }
 
@@ -60,7 +63,15 @@ export interface TokenService {
   /** Signs an EndUser access token; `maxExp` (Unix seconds) caps `exp`, e.g. at the session's end. */
   issueEndUser(
     app: IssuerApp,
-    claims: { sub: string; sid: string; role: string | null; amr: string[]; mfaAt?: number | null },
+    claims: {
+      sub: string;
+      sid: string;
+      role: string | null;
+      amr: string[];
+      mfaAt?: number | null;
+      /** The tenant scope (`tid`, `trole`); absent or null for an app-scoped token. */
+      tenant?: { id: string; role: string } | null;
+    },
     maxExp?: number,
   ): Promise<{ token: string; expiresIn: number }>;
   issueM2m(
@@ -108,7 +119,13 @@ export function createTokenService({
         Math.min(ACCESS_TOKEN_TTL_SECONDS, (maxExp ?? Number.MAX_SAFE_INTEGER) - nowSeconds()),
       );
       const mfa = c.mfaAt == null ? {} : { mfa_at: Math.floor(c.mfaAt / 1000) };
-      return sign(app, { type: "end_user", sub: c.sub, sid: c.sid, role: c.role, amr: c.amr, ...mfa }, ttl);
+      // The contract's sign-in names `tid`/`trole`; no `org_id`/`org_role` aliases (docs/decisions.md).
+      const tenant = c.tenant ? { tid: c.tenant.id, trole: c.tenant.role } : {};
+      return sign(
+        app,
+        { type: "end_user", sub: c.sub, sid: c.sid, role: c.role, amr: c.amr, ...mfa, ...tenant },
+        ttl,
+      );
     },
     issueM2m(app, c, ttl = ACCESS_TOKEN_TTL_SECONDS) {
       // `scopes` is Heimdall's own claim; `scope` is RFC 9068's, for resource servers that only read that.

@@ -9,7 +9,7 @@ import type { AppRef } from "../core/app-ref.ts";
 import { fail } from "../core/errors.ts";
 import type { CallMeta, ConsumerAdminCaller } from "../core/principal.ts";
 import type { PermissionResolver } from "../rbac/resolver.ts";
-import type { SessionService } from "../sessions/service.ts";
+import { actingTenant, type SessionService } from "../sessions/service.ts";
 import type { AccountSnapshot } from "../sessions/store.ts";
 import { type EndUserClaims, TokenError, type TokenService } from "../tokens/service.ts";
 import type { InspectFailure, TokenInspector } from "./inspect.ts";
@@ -19,6 +19,9 @@ export interface EndUserPrincipal {
   readonly userId: string;
   readonly sessionId: string;
   readonly role: string;
+  /** The tenant the token acts in and the account's role there now; both null for app scope. */
+  readonly tenantId: string | null;
+  readonly tenantRole: string | null;
   readonly claims: EndUserClaims;
   /** The account as read with the session's liveness, in the same statement. */
   readonly account: AccountSnapshot;
@@ -31,7 +34,8 @@ export interface ConsumerResolver {
   endUser(app: AppRef, token: string): Promise<EndUserPrincipal>;
   /**
    * The admin lane's credential: an app API key holds exactly its `permissions[]`; an M2M token its
-   * scopes (while its client stays active); an EndUser token what the account's current role grants.
+   * scopes (while its client stays active); an EndUser token what the account's current role grants,
+   * with its tenant role's when it acts in a tenant.
    */
   adminCaller(app: AppRef, token: string | null, meta: CallMeta): Promise<ConsumerAdminCaller>;
 }
@@ -91,6 +95,7 @@ export function createConsumerResolver(deps: {
         userId: claims.sub,
         sessionId: claims.sid,
         role: facts.role,
+        ...actingTenant(facts, claims.tid),
         claims,
         account: facts.account,
       };
@@ -108,7 +113,7 @@ export function createConsumerResolver(deps: {
       const p = r.principal;
       if (p.type === "m2m") return { kind: "m2m", id: p.clientId, held: new Set(p.scopes) };
       sessions.touch(p.sessionId);
-      return { kind: "end_user", id: p.sub, held: permissions.forEndUser(a.id, p.role) };
+      return { kind: "end_user", id: p.sub, held: permissions.forEndUser(a.id, p.role, p.tenantRole) };
     },
   };
 }

@@ -8,7 +8,7 @@
  */
 import type { AppRef } from "../core/app-ref.ts";
 import type { Db } from "../db/client.ts";
-import type { SessionService } from "../sessions/service.ts";
+import { actingTenant, type SessionService } from "../sessions/service.ts";
 import { type EndUserClaims, type M2mClaims, TokenError, type TokenService } from "../tokens/service.ts";
 import { createVerifyStore } from "./store.ts";
 
@@ -23,6 +23,12 @@ export interface EndUserTokenPrincipal {
   readonly sessionId: string;
   /** The account's role now, not the one in the token: role changes apply to live tokens at once. */
   readonly role: string;
+  /**
+   * The tenant the token acts in and the account's role there, read now: both null for app scope, and
+   * also once the membership or the tenant is gone (see `sessions/service.ts`, `actingTenant`).
+   */
+  readonly tenantId: string | null;
+  readonly tenantRole: string | null;
   readonly claims: EndUserClaims;
 }
 
@@ -82,7 +88,14 @@ export function createTokenInspector({
       if (!sessions.isLive(facts)) return fail("TOKEN_REVOKED");
       return {
         ok: true,
-        principal: { type: "end_user", sub: claims.sub, sessionId: claims.sid, role: facts.role, claims },
+        principal: {
+          type: "end_user",
+          sub: claims.sub,
+          sessionId: claims.sid,
+          role: facts.role,
+          ...actingTenant(facts, claims.tid),
+          claims,
+        },
       };
     },
   };

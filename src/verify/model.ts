@@ -70,6 +70,9 @@ export type IntrospectResponse =
       scope?: string;
       scopes?: string[];
       role?: string;
+      /** An EndUser token acting in a tenant: the tenant's UUID and the account's role there, as of now. */
+      tid?: string;
+      trole?: string;
       /** Client-authenticated (RFC 7662) mode only. */
       token_type?: "Bearer";
       aud?: string;
@@ -79,7 +82,16 @@ export type IntrospectResponse =
 export interface VerifyResponse {
   valid: boolean;
   error?: string;
-  principal?: { sub: string; aid: string; type: "end_user" | "m2m"; role?: string; permissions?: string[] };
+  principal?: {
+    sub: string;
+    aid: string;
+    type: "end_user" | "m2m";
+    role?: string;
+    /** As in introspection: the tenant an EndUser token acts in now, and the role there. */
+    tid?: string;
+    trole?: string;
+    permissions?: string[];
+  };
 }
 
 export interface AuthorizeResponse {

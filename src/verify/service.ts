@@ -3,14 +3,15 @@
  *
  * These endpoints answer about a token rather than act for it, so a bad token is an answer
  * (`active: false`, `valid: false`, `authorized: false`) in a 200, never an error status. What a token
- * holds: an M2M token its `scopes`, an EndUser token the permissions of the account's current role.
+ * holds: an M2M token its `scopes`, an EndUser token the permissions of the account's current role, with
+ * those of its current tenant role when it acts in a tenant.
  */
 import type { AppRef } from "../core/app-ref.ts";
 import { constantTimeEqual } from "../core/crypto.ts";
 import { fail, OAuthError, validationError } from "../core/errors.ts";
 import type { CallMeta } from "../core/principal.ts";
 import type { PermissionResolver } from "../rbac/resolver.ts";
-import type { TokenInspector, TokenPrincipal } from "./inspect.ts";
+import type { EndUserTokenPrincipal, TokenInspector, TokenPrincipal } from "./inspect.ts";
 import {
   type AuthorizeBatchBody,
   type AuthorizeBatchResponse,
@@ -83,8 +84,15 @@ function describe(app: AppRef, p: TokenPrincipal): IntrospectResponse & { active
   };
   return p.type === "m2m"
     ? { ...common, client_id: p.clientId, scope: p.scopes.join(" "), scopes: [...p.scopes] }
-    : { ...common, role: p.role };
+    : { ...common, role: p.role, ...tenantClaims(p) };
 }
+
+/**
+ * The tenant an EndUser token acts in, as of now (RFC 7662 §2.2 allows members beyond its list): `tid`
+ * and `trole` only while the session acts in that tenant with a live membership.
+ */
+const tenantClaims = (p: EndUserTokenPrincipal): { tid?: string; trole?: string } =>
+  p.tenantId !== null && p.tenantRole !== null ? { tid: p.tenantId, trole: p.tenantRole } : {};
 
 export function createVerifyService({
   inspector,
@@ -96,7 +104,7 @@ export function createVerifyService({
   clients: ClientAuthenticator;
 }): VerifyService {
   const heldBy = (app: AppRef, p: TokenPrincipal): ReadonlySet<string> =>
-    p.type === "m2m" ? new Set(p.scopes) : permissions.forEndUser(app.id, p.role);
+    p.type === "m2m" ? new Set(p.scopes) : permissions.forEndUser(app.id, p.role, p.tenantRole);
 
   const missingOf = (held: ReadonlySet<string>, required: string[]) => required.filter((r) => !held.has(r));
 
@@ -145,7 +153,7 @@ export function createVerifyService({
         principal:
           p.type === "m2m"
             ? { sub: p.sub, aid: app.id, type: "m2m", permissions: [...p.scopes] }
-            : { sub: p.sub, aid: app.id, type: "end_user", role: p.role },
+            : { sub: p.sub, aid: app.id, type: "end_user", role: p.role, ...tenantClaims(p) },
       };
     },
 

@@ -100,10 +100,11 @@ describe("identifiers", () => {
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
   });
 
-  test("tenant_id is accepted and ignored (tenants arrive later)", async () => {
+  // Tenant-scoped sign-in in full: tenant-tokens.test.ts.
+  test("a tenant_id the account is no member of: 403 TENANT_ACCESS_DENIED after the right password", async () => {
     const res = await signin({ identifier: "alice", password: GOOD_PASSWORD, tenant_id: newId(ctx.clock) });
-    expect(res.status).toBe(200);
-    expect(decodeJwt(res.body.access_token).tid).toBeUndefined();
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe("TENANT_ACCESS_DENIED");
   });
 
   test("an account of another app with the same username is not this app's", async () => {

@@ -1,0 +1,55 @@
+/** @module The tenant a session may act in: tenant and membership lookups for sign-in, switch, refresh and `/auth/me/tenants`. */
+import type { Db } from "../db/client.ts";
+
+export interface TenantAccessRow {
+  id: string;
+  status: "active" | "suspended" | "archived";
+  /** The account's role in the tenant; null when it is not a member. */
+  role: string | null;
+}
+
+export interface MyTenantRow {
+  id: string;
+  displayId: string;
+  slug: string;
+  displayName: string;
+  role: string;
+  joinedAt: number;
+}
+
+export function createTenantScopeStore(db: Db) {
+  // Every sign-in with a tenant, every switch: compiled once.
+  const access = db.$client.query<TenantAccessRow, [string, string, string, string]>(
+    `SELECT t.id AS id, t.status AS status,
+            (SELECT m.role FROM tenant_members m WHERE m.tenant_id = t.id AND m.user_id = ?1) AS role
+       FROM tenants t
+      WHERE t.app_id = ?2 AND (t.id = ?3 OR t.display_id = ?4)`,
+  );
+  const mine = db.$client.query<MyTenantRow, [string, string]>(
+    `SELECT t.id AS id, t.display_id AS displayId, t.slug AS slug, t.display_name AS displayName,
+            m.role AS role, m.joined_at AS joinedAt
+       FROM tenant_members m JOIN tenants t ON t.id = m.tenant_id
+      WHERE m.user_id = ?1 AND m.app_id = ?2 AND t.status = 'active'
+      ORDER BY m.joined_at, t.id`,
+  );
+  const status = db.$client.query<{ status: TenantAccessRow["status"] }, [string]>(
+    "SELECT status FROM tenants WHERE id = ?1",
+  );
+
+  return {
+    /** The app's tenant named by its id or display id, with the account's role there (if a member). */
+    access(appId: string, userId: string, ref: string): TenantAccessRow | undefined {
+      return access.get(userId, appId, ref, ref) ?? undefined;
+    },
+
+    /** The account's memberships in the app's active tenants, oldest first. */
+    mine(appId: string, userId: string): MyTenantRow[] {
+      return mine.all(userId, appId);
+    },
+
+    /** A tenant's status; undefined once it is deleted. */
+    status(tenantId: string): TenantAccessRow["status"] | undefined {
+      return status.get(tenantId)?.status;
+    },
+  };
+}
