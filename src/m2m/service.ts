@@ -285,9 +285,10 @@ export function createM2mClientService({
           prevSecretExpiresAt: previousUntil,
           updatedAt: now,
         });
+        // Named apart from the response's field: event data keys never mention secrets (docs/webhooks.md).
         credentialEvent("rotated", p, app, r, {
           grace_period_seconds: grace,
-          previous_secret_expires_at: iso(previousUntil),
+          grace_ends_at: iso(previousUntil),
         });
         return {
           grace_period_seconds: grace,
