@@ -9,6 +9,7 @@ import { AccessDenied } from "./core/access-denied.ts";
 import { HeimdallError, validationError } from "./core/errors.ts";
 import type { Deps } from "./deps.ts";
 import { emailRoutes } from "./email/routes.ts";
+import { federationRoutes, providerAdminRoutes } from "./federation/routes.ts";
 import { parseBody } from "./http/body.ts";
 import { corsPlugin } from "./http/cors.ts";
 import { bearerChallenge, mapError } from "./http/errors.ts";
@@ -142,6 +143,7 @@ export function createApp(deps: Deps) {
     .use(appsRoutes(deps))
     .use(auditRoutes(deps))
     .use(webhookRoutes(deps))
+    .use(providerAdminRoutes(deps))
     .use(credentialsRoutes(deps))
     .use(apiKeysRoutes(deps))
     .use(oauthTokenRoutes(deps))
@@ -150,6 +152,7 @@ export function createApp(deps: Deps) {
     .use(keysAdminRoutes(deps))
     .use(discoveryRoutes(deps))
     .use(authRoutes(deps))
+    .use(federationRoutes(deps))
     .use(tenantScopeRoutes(deps))
     .use(meRoutes(deps))
     .use(mfaRoutes(deps))

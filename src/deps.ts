@@ -19,6 +19,9 @@ import { type Db, migrate, openDatabase, tx } from "./db/client.ts";
 import { createEmailService, type EmailService } from "./email/service.ts";
 import { createMailTransport, type MailEcho } from "./email/transport.ts";
 import { createEventEmitter, type EventEmitter } from "./events/emit.ts";
+import { createProviderClients } from "./federation/clients.ts";
+import { createProviderConfigService, type ProviderConfigService } from "./federation/config-service.ts";
+import { createFederationService, type FederationService } from "./federation/service.ts";
 import { createIdempotency, type Idempotency } from "./http/idempotency.ts";
 import { Metrics } from "./http/metrics.ts";
 import { createInviteService, type InviteService } from "./invites/service.ts";
@@ -135,6 +138,10 @@ export interface Deps {
   readonly webhooks: WebhookService;
   /** Sends due webhook deliveries (the `webhooks.deliver` job). */
   readonly webhookDelivery: WebhookDelivery;
+  /** Federated sign-in providers of an app on the Admin API (secrets sealed), and their read for sign-in. */
+  readonly providerConfigs: ProviderConfigService;
+  /** Federated sign-in: the redirect and native flows, the code exchange and linking. */
+  readonly federation: FederationService;
 }
 
 export interface BuildOptions {
@@ -330,6 +337,31 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     listenPort: config.port,
   };
   const webhooks = createWebhookService({ db, clock, audit, vault, apps, policy: webhookPolicy });
+  const providerClients = createProviderClients({ clock, log });
+  const providerConfigs = createProviderConfigService({
+    db,
+    clock,
+    audit,
+    vault,
+    apps,
+    onChange: (appId, provider) => providerClients.forget(appId, provider),
+  });
+  const federation = createFederationService({
+    db,
+    clock,
+    audit,
+    events,
+    apps,
+    providers: providerConfigs,
+    clients: providerClients,
+    secrets,
+    sessions,
+    tokens,
+    rateLimiter,
+    mfa,
+    log,
+    publicUrl: config.publicUrl,
+  });
   const webhookDelivery = createWebhookDelivery({ db, clock, vault, audit, log, policy: webhookPolicy });
   const backups = config.backupDir
     ? createBackupJob({
@@ -380,6 +412,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
           codes: codes.purge(),
           outbox: email.purge(),
           webhooks: webhookDelivery.prune(),
+          oauthGrants: federation.purge(),
         }),
       },
     ],
@@ -487,5 +520,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     userImport,
     webhooks,
     webhookDelivery,
+    providerConfigs,
+    federation,
   };
 }

@@ -14,6 +14,17 @@ interface CatalogueEntry {
 
 export const ERROR_CATALOGUE = {
   // ─── Requests the server cannot read ─────────────────────────────────────────
+  UNKNOWN_PROVIDER: { status: 400, message: "Unknown sign-in provider" },
+  RETURN_TO_NOT_ALLOWED: {
+    status: 400,
+    message: "return_to must be an absolute URL whose origin is in the app's allowed_redirect_origins",
+  },
+  OAUTH_STATE_INVALID: {
+    status: 400,
+    message: "The sign-in state is unknown, expired, already used or not for this provider",
+  },
+  NATIVE_FLOW_UNSUPPORTED: { status: 400, message: "This provider signs in through the redirect flow only" },
+  LINK_TOKEN_INVALID: { status: 400, message: "The link token is unknown, expired or already used" },
   VALIDATION_ERROR: { status: 400, message: "Request validation failed" },
   INVALID_JSON: { status: 400, message: "Request body is not valid JSON" },
   MFA_ENROLLMENT_CODES_INVALID: {
@@ -33,6 +44,13 @@ export const ERROR_CATALOGUE = {
   },
 
   // ─── Credentials (401: the request's own credential, or one in the body) ─────
+  ID_TOKEN_INVALID: {
+    status: 401,
+    message: "The ID token failed verification (signature, issuer, audience or expiry)",
+  },
+  NONCE_MISMATCH: { status: 401, message: "The ID token's nonce does not match the nonce sent" },
+  NONCE_REPLAYED: { status: 401, message: "This nonce was already used" },
+  OAUTH_CODE_INVALID: { status: 401, message: "The code is unknown, expired or already redeemed" },
   UNAUTHORIZED: { status: 401, message: "Authentication required" },
   INVALID_TOKEN: { status: 401, message: "The credential is invalid, expired or revoked" },
   TOKEN_EXPIRED: { status: 401, message: "Access token is invalid or expired" },
@@ -51,6 +69,15 @@ export const ERROR_CATALOGUE = {
   },
 
   // ─── Refusals (403) ──────────────────────────────────────────────────────────
+  OAUTH_CODE_OTHER_APP: { status: 403, message: "The code does not belong to this app" },
+  LINK_EMAIL_MISMATCH: {
+    status: 403,
+    message: "The signed-in account does not own the email address of the identity to link",
+  },
+  FEDERATED_MFA_UNSUPPORTED: {
+    status: 403,
+    message: "This account signs in with a second factor; use the password sign-in",
+  },
   FORBIDDEN: { status: 403, message: "The workspace role does not allow this action" },
   PERMISSION_DENIED: { status: 403, message: "The caller lacks the permission this route requires" },
   TENANT_ACCESS_DENIED: {
@@ -76,6 +103,7 @@ export const ERROR_CATALOGUE = {
   SYSTEM_PERMISSION: { status: 403, message: "A system permission cannot be deleted" },
 
   // ─── Unknown resources (404) ─────────────────────────────────────────────────
+  PROVIDER_NOT_CONFIGURED: { status: 404, message: "The provider is not configured for this app" },
   WORKSPACE_NOT_FOUND: { status: 404, message: "Workspace not found" },
   ACCOUNT_NOT_FOUND: { status: 404, message: "No account for this session" },
   PAK_NOT_FOUND: { status: 404, message: "API key not found" },
@@ -107,6 +135,19 @@ export const ERROR_CATALOGUE = {
   },
 
   // ─── State conflicts (409) ───────────────────────────────────────────────────
+  LINK_REQUIRED: {
+    status: 409,
+    message:
+      "An account with this email exists: sign in with it, then link the provider (POST /auth/oauth/link with link_token)",
+  },
+  ACCOUNT_EXISTS_WITH_DIFFERENT_PROVIDER: {
+    status: 409,
+    message: "An account with this email exists; sign in with the method it was created with",
+  },
+  IDENTITY_LINKED_ELSEWHERE: {
+    status: 409,
+    message: "This provider identity already belongs to another account",
+  },
   APP_ARCHIVED: { status: 409, message: "The app is archived and read-only" },
   SLUG_TAKEN: { status: 409, message: "This slug is already taken" },
   EMAIL_TAKEN: { status: 409, message: "This email address is already in use" },
@@ -172,6 +213,11 @@ export const ERROR_CATALOGUE = {
   CLIENT_CLOSED_REQUEST: { status: 499, message: "The client closed the connection while waiting" },
 
   // ─── Server side: 503s are told to clients, 500s only to the log ────────────
+  PROVIDER_DISABLED: { status: 503, message: "This sign-in provider is not configured or not enabled" },
+  PROVIDER_UNAVAILABLE: {
+    status: 503,
+    message: "The sign-in provider could not be reached or answered with an error",
+  },
   ENVOI_NOT_WIRED: { status: 503, message: "Email is set to SMTP but no SMTP URL is configured" },
   ENVOI_DISPATCH_FAILED: { status: 503, message: "The mail server refused the message" },
   CODE_SPACE_EXHAUSTED: { status: 503, message: "Too many live codes; retry shortly" },
@@ -182,5 +228,14 @@ export const ERROR_CATALOGUE = {
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/**
+ * Codes whose wire spelling the contract fixes in OAuth style (lower-case): federated sign-in's 409s. The
+ * catalogue keeps one UPPER_SNAKE key per code; the mapper sends this spelling instead.
+ */
+export const WIRE_CODES: Partial<Record<ErrorCode, string>> = {
+  LINK_REQUIRED: "link_required",
+  ACCOUNT_EXISTS_WITH_DIFFERENT_PROVIDER: "account_exists_with_different_provider",
+};
 
 export const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERROR_CATALOGUE, code);

@@ -13,6 +13,8 @@ export interface FailOptions {
   message?: string;
   details?: ErrorDetail[];
   headers?: Record<string, string>;
+  /** Top-level fields added to the wire body beside `code` (e.g. `link_token` of a 409 link_required). */
+  fields?: Record<string, string>;
 }
 
 /**
@@ -24,6 +26,7 @@ export class HeimdallError extends Error {
   readonly status: number;
   readonly details?: ErrorDetail[];
   readonly headers?: Record<string, string>;
+  readonly fields?: Record<string, string>;
 
   constructor(
     readonly code: ErrorCode,
@@ -35,6 +38,7 @@ export class HeimdallError extends Error {
     this.status = entry.status;
     if (options.details) this.details = options.details;
     if (options.headers) this.headers = options.headers;
+    if (options.fields) this.fields = options.fields;
   }
 }
 

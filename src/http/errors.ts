@@ -1,4 +1,5 @@
 /** @module The one error mapper: every thrown error becomes the wire shape of docs/architecture.md ("Wire"); internals are logged, never sent. */
+import { WIRE_CODES } from "../core/error-catalogue.ts";
 import { fail, HeimdallError, OAuthError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 
@@ -18,7 +19,14 @@ export const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" 
  * `error="invalid_token"`: that would tell a client to drop a token that is fine (`POST
  * /me/change-password` with a wrong current password).
  */
-const BODY_CREDENTIAL_CODES = new Set(["INVALID_CREDENTIALS", "INVALID_REFRESH_TOKEN"]);
+const BODY_CREDENTIAL_CODES = new Set([
+  "INVALID_CREDENTIALS",
+  "INVALID_REFRESH_TOKEN",
+  "ID_TOKEN_INVALID",
+  "NONCE_MISMATCH",
+  "NONCE_REPLAYED",
+  "OAUTH_CODE_INVALID",
+]);
 
 /**
  * The `WWW-Authenticate` value of a 401 with `code`: `error="invalid_token"` only when the request sent
@@ -36,8 +44,9 @@ export function errorResponse(
   extra: Record<string, string> = {},
 ): Response {
   const body: ErrorBody = {
+    ...err.fields,
     statusCode: err.status,
-    code: err.code,
+    code: WIRE_CODES[err.code] ?? err.code,
     message: err.message,
     request_id: requestId,
   };

@@ -2,6 +2,8 @@
 import {
   ERROR_RESPONSES,
   errorSchema,
+  federatedLinkRequestSchema,
+  federatedLinkSchema,
   healthSchema,
   jsonContent,
   keyRotationRequestSchema,
@@ -144,6 +146,17 @@ export const KNOWN: Record<string, OperationDoc> = {
     requestBody: { required: true, ...jsonContent(mfaEnrollConfirmRequestSchema) },
     responses: {
       "200": { description: "Tokens and the recovery codes", ...jsonContent(mfaEnrollTokensSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "POST /{app_slug}/v1/auth/oauth/link": {
+    operationId: "linkFederatedIdentity",
+    summary: "Attach a provider identity to the signed-in account (appliance addition)",
+    description:
+      "Completes a federated sign-in that answered 409 `link_required` (the app's `oauth_link_policy` is `confirm`): sign in with the account's password, then send the `link_token` from that answer with the EndUser access token. Only the account that holds the identity's verified email may complete it (403 `LINK_EMAIL_MISMATCH`); an unknown, used, expired (10 min) or foreign token is 400 `LINK_TOKEN_INVALID`; an identity already on another account is 409 `IDENTITY_LINKED_ELSEWHERE`. The next federated sign-in with that identity opens this account. Audited as `user.identity_linked`.",
+    requestBody: { required: true, ...jsonContent(federatedLinkRequestSchema) },
+    responses: {
+      "200": { description: "The identity is linked", ...jsonContent(federatedLinkSchema) },
       ...ERROR_RESPONSES,
     },
   },

@@ -119,6 +119,24 @@ export const mfaEnrollConfirmRequestSchema = component(
   }),
 );
 
+/** `POST /{app_slug}/v1/auth/oauth/link` (appliance addition; `federation/model.ts`). */
+export const federatedLinkRequestSchema = component(
+  "FederatedLinkRequest",
+  z.object({
+    link_token: z.string().min(16).max(256).meta({
+      description: "The `link_token` of a 409 `link_required` (or `heimdall_link` of its redirect).",
+    }),
+  }),
+);
+
+export const federatedLinkSchema = component(
+  "FederatedLink",
+  z.strictObject({
+    provider: z.enum(["apple", "google", "github", "oidc"]),
+    linked: z.literal(true),
+  }),
+);
+
 export const mfaEnrollTokensSchema = component(
   "MfaEnrollTokens",
   z.object({

@@ -31,9 +31,16 @@ export interface UserEvents {
     user: { id: string; username: string; email: string; role: string },
     via: SignupVia,
     actor: AuditActor,
+    /** Extra facts, e.g. the `provider` of a federated sign-up. */
+    extra?: Record<string, unknown>,
   ): void;
-  /** A session opened by proving the password, or the password and a second factor. */
-  signedIn(appId: string, userId: string, session: { id: string; amr: readonly string[] }): void;
+  /** A session opened by proving the password (and a second factor), or by a provider (`extra.provider`). */
+  signedIn(
+    appId: string,
+    userId: string,
+    session: { id: string; amr: readonly string[] },
+    extra?: Record<string, unknown>,
+  ): void;
   /** A contact proved by its code; an email also yields `user.email_verified`. */
   contactVerified(
     appId: string,
@@ -76,7 +83,7 @@ export interface UserEvents {
 
 export function createUserEvents(events: Pick<EventEmitter, "emit">): UserEvents {
   return {
-    signedUp(appId, user, via, actor) {
+    signedUp(appId, user, via, actor, extra = {}) {
       events.emit({
         type: "user.signup",
         appId,
@@ -87,14 +94,21 @@ export function createUserEvents(events: Pick<EventEmitter, "emit">): UserEvents
           role: user.role,
           via,
           actor: actorData(actor),
+          ...extra,
         },
       });
     },
-    signedIn(appId, userId, session) {
+    signedIn(appId, userId, session, extra = {}) {
       events.emit({
         type: "user.signin",
         appId,
-        data: { user_id: userId, session_id: session.id, amr: [...session.amr], actor: self(userId) },
+        data: {
+          user_id: userId,
+          session_id: session.id,
+          amr: [...session.amr],
+          actor: self(userId),
+          ...extra,
+        },
       });
     },
     contactVerified(appId, userId, contact) {

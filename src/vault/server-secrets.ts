@@ -6,7 +6,7 @@ import { type Db, tx } from "../db/client.ts";
 import { serverSecrets } from "../db/schema.ts";
 import type { Vault } from "./vault.ts";
 
-export type ServerSecretName = "refresh_token_hmac" | "code_pepper";
+export type ServerSecretName = "refresh_token_hmac" | "code_pepper" | "oauth_flow";
 
 export interface ServerSecrets {
   /** The key named `name`, created and sealed on first use; decrypted once per process. */

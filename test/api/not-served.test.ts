@@ -45,7 +45,6 @@ afterAll(() => ctx.deps.db.$client.close());
 describe('README "Not served yet"', () => {
   test("lists each operation once, under a tag whose count is its number of entries", () => {
     const { groups } = notServedSection();
-    expect(groups.length).toBeGreaterThan(0);
     for (const g of groups) expect(g.ops).toHaveLength(g.count);
     const all = groups.flatMap((g) => g.ops);
     expect(new Set(all).size).toBe(all.length);
@@ -68,7 +67,10 @@ describe('README "Not served yet"', () => {
     expect(listed).toEqual(unserved);
     const { text } = notServedSection();
     expect(text).toContain(`Of the ${ops.length} operations`);
-    expect(text).toContain(`all but the ${unserved.length} below`);
+    // With nothing left to list, the section says so instead of counting.
+    expect(text).toContain(
+      unserved.length === 0 ? "serves\nall of them" : `all but the ${unserved.length} below`,
+    );
   });
 
   test("a listed operation answers 404 with the wire error shape, never a success", async () => {
@@ -88,6 +90,7 @@ describe('README "Not served yet"', () => {
       codes.set(op, res.body.code);
     }
     // Most hit no route at all; a few share a served route's shape and get its not-found code.
-    expect([...codes.values()].filter((c) => c === "NOT_FOUND").length).toBeGreaterThan(codes.size / 2);
+    const notFound = [...codes.values()].filter((c) => c === "NOT_FOUND").length;
+    expect(codes.size === 0 || notFound > codes.size / 2).toBe(true);
   });
 });

@@ -73,7 +73,12 @@ function jsonOperations(): JsonOperation[] {
  * The contract's RFC endpoints take a form or JSON and must ignore parameters they do not know (RFC 6749
  * §3.2, RFC 7662 §2.1); a probe there is accepted, not refused.
  */
-const OPEN_BODIES = new Set(["POST /{app_slug}/v1/oauth/token", "POST /{app_slug}/v1/oauth/introspect"]);
+const OPEN_BODIES = new Set([
+  "POST /{app_slug}/v1/oauth/token",
+  "POST /{app_slug}/v1/oauth/introspect",
+  // A provider's callback (Apple's form_post) carries the parameters the provider chooses (RFC 6749 §4.1.2).
+  "POST /{app_slug}/v1/auth/oauth/{provider}/callback",
+]);
 
 let ctx: TestContext;
 let app: AppBody;
@@ -91,7 +96,7 @@ beforeAll(async () => {
   const workspace = ctx.deps.db.$client
     .query<{ slug: string }, [string]>("SELECT slug FROM workspaces WHERE id = ?")
     .get(ctx.workspaceId)!;
-  params = { app_id: app.id, app_slug: app.slug, workspace_slug: workspace.slug };
+  params = { app_id: app.id, app_slug: app.slug, workspace_slug: workspace.slug, provider: "google" };
 });
 
 const unknownOf = (body: { details?: Detail[] }): Detail[] =>

@@ -1,0 +1,189 @@
+/**
+ * @module Provider configuration on the Admin API (list, read, write, delete) and its read for sign-in: the
+ * public part stored as JSON, the secret (client secret, Apple private key) sealed by the vault, never returned.
+ */
+import { importPKCS8 } from "jose";
+import type { AppService } from "../apps/service.ts";
+import type { AuditWriter } from "../audit/writer.ts";
+import type { Clock } from "../core/clock.ts";
+import { fail, validationError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import type { Vault } from "../vault/vault.ts";
+import {
+  PROVIDERS,
+  type ProviderDetailDto,
+  type ProviderId,
+  type ProviderListEntryDto,
+  SECRET_FIELD,
+  toDetailDto,
+  toListEntry,
+  type UpsertProviderInput,
+} from "./model.ts";
+import { createFederationStore } from "./store.ts";
+
+export const providerSecretAad = (appId: string, provider: string) =>
+  `identity_provider:${appId}:${provider}`;
+
+/** A provider ready for sign-in: its public config and the opened secret (only in memory, never logged). */
+export interface ResolvedProvider {
+  readonly appId: string;
+  readonly provider: ProviderId;
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly secret: string | null;
+  /** Changes with every write, so caches keyed on it never serve a replaced config. */
+  readonly version: number;
+}
+
+export interface ProviderConfigService {
+  list(p: PlatformPrincipal, appRef: string): ProviderListEntryDto[];
+  get(p: PlatformPrincipal, appRef: string, provider: ProviderId): ProviderDetailDto;
+  put(
+    p: PlatformPrincipal,
+    appRef: string,
+    provider: ProviderId,
+    input: UpsertProviderInput,
+    meta: CallMeta,
+  ): Promise<ProviderDetailDto>;
+  remove(p: PlatformPrincipal, appRef: string, provider: ProviderId, meta: CallMeta): void;
+  /** The enabled provider of an app for sign-in; 503 PROVIDER_DISABLED when unconfigured or disabled. */
+  resolve(appId: string, provider: ProviderId): ResolvedProvider;
+}
+
+export interface ProviderConfigDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  vault: Pick<Vault, "seal" | "open" | "destroy">;
+  apps: Pick<AppService, "authorizeApp">;
+  /** Told after each write so cached provider metadata and keys are dropped. */
+  onChange?: (appId: string, provider: ProviderId) => void;
+}
+
+async function checkApplePrivateKey(pem: string): Promise<void> {
+  try {
+    await importPKCS8(pem.trim(), "ES256");
+  } catch {
+    throw validationError(
+      [
+        {
+          field: "config.private_key_pem",
+          reason: "must be a PKCS#8 PEM P-256 private key (Apple's .p8 file)",
+        },
+      ],
+      "The private key does not parse as an ES256 key",
+    );
+  }
+}
+
+export function createProviderConfigService(deps: ProviderConfigDeps): ProviderConfigService {
+  const { db, clock, audit, vault, apps } = deps;
+  const store = createFederationStore(db);
+  const writable = (status: string) => {
+    if (status === "archived") throw fail("APP_ARCHIVED");
+  };
+
+  return {
+    list(p, appRef) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.read");
+      const rows = new Map(store.providersOf(app.id).map((r) => [r.provider, r]));
+      return PROVIDERS.map((id) => toListEntry(id, rows.get(id)));
+    },
+
+    get(p, appRef, provider) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.read");
+      const row = store.provider(app.id, provider);
+      if (!row) throw fail("PROVIDER_NOT_CONFIGURED");
+      return toDetailDto(row);
+    },
+
+    async put(p, appRef, provider, input, meta) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.update");
+      writable(app.status);
+      const { field } = SECRET_FIELD[provider];
+      const { [field]: rawSecret, ...publicConfig } = input.config as Record<string, unknown>;
+      const secret = typeof rawSecret === "string" ? rawSecret.trim() : undefined;
+      if (provider === "apple" && secret !== undefined) await checkApplePrivateKey(secret);
+
+      const row = tx(db, () => {
+        const now = clock.now();
+        const existing = store.provider(app.id, provider);
+        // The secret may be left out of a later write (to flip `enabled` or change a client id): it stays.
+        if (secret === undefined && !existing?.secretId) {
+          throw validationError([{ field: `config.${field}`, reason: "required" }]);
+        }
+        const aad = providerSecretAad(app.id, provider);
+        const secretId =
+          secret === undefined ? existing!.secretId : vault.seal(aad, new TextEncoder().encode(secret));
+        if (existing?.secretId && secret !== undefined) vault.destroy([existing.secretId]);
+        const enabled = input.enabled ?? false;
+        if (existing) {
+          store.updateProvider(existing.id, { config: publicConfig, enabled, secretId, updatedAt: now });
+        } else {
+          store.insertProvider({
+            id: newId(clock),
+            appId: app.id,
+            provider,
+            enabled,
+            config: publicConfig,
+            secretId,
+            createdAt: now,
+            updatedAt: now,
+          });
+        }
+        audit.record({
+          appId: app.id,
+          workspaceId: app.workspaceId,
+          action: existing ? "identity_provider.updated" : "identity_provider.created",
+          resourceType: "identity_provider",
+          resourceId: provider,
+          actor: actorOf(p),
+          // Which fields, never their values: a client id is public, but the secret's field is named only.
+          details: {
+            provider,
+            enabled,
+            fields: Object.keys(publicConfig).sort(),
+            secret_replaced: secret !== undefined,
+          },
+          meta,
+        });
+        return store.provider(app.id, provider)!;
+      });
+      deps.onChange?.(app.id, provider);
+      return toDetailDto(row);
+    },
+
+    remove(p, appRef, provider, meta) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.update");
+      writable(app.status);
+      tx(db, () => {
+        const existing = store.provider(app.id, provider);
+        if (!existing) return;
+        store.deleteProvider(existing.id);
+        if (existing.secretId) vault.destroy([existing.secretId]);
+        // The federated identities stay (the contract): the people keep their accounts, not this sign-in.
+        audit.record({
+          appId: app.id,
+          workspaceId: app.workspaceId,
+          action: "identity_provider.deleted",
+          resourceType: "identity_provider",
+          resourceId: provider,
+          actor: actorOf(p),
+          details: { provider },
+          meta,
+        });
+      });
+      deps.onChange?.(app.id, provider);
+    },
+
+    resolve(appId, provider) {
+      const row = store.provider(appId, provider);
+      if (!row?.enabled) throw fail("PROVIDER_DISABLED");
+      const secret = row.secretId
+        ? new TextDecoder().decode(vault.open(row.secretId, providerSecretAad(appId, provider)))
+        : null;
+      return { appId, provider, config: row.config, secret, version: row.updatedAt };
+    },
+  };
+}

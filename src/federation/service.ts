@@ -1,0 +1,440 @@
+/**
+ * @module Federated sign-in on the Consumer API (docs/federation.md): the redirect flow (authorize, callback,
+ * exchange), the native ID-token flow, and completing a pending link. Every value handed out (state, code,
+ * link token) is random and stored only as its SHA-256; the PKCE verifier and nonce of a redirect are derived
+ * from its state under a server key, so nothing secret is stored either.
+ */
+import { createHmac, randomBytes } from "node:crypto";
+import { errors as joseErrors, jwtVerify } from "jose";
+import { authorizationCodeGrant, buildAuthorizationUrl, calculatePKCECodeChallenge } from "openid-client";
+import type { AppService } from "../apps/service.ts";
+import type { AuditWriter } from "../audit/writer.ts";
+import type { TokenResponse } from "../auth/model.ts";
+import { tokenResponse } from "../auth/model.ts";
+import type { AppRef } from "../core/app-ref.ts";
+import { type Clock, MINUTE, SECOND } from "../core/clock.ts";
+import { sha256Hex } from "../core/crypto.ts";
+import { fail, HeimdallError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import type { Logger } from "../core/logger.ts";
+import type { CallMeta } from "../core/principal.ts";
+import { type Db, tx } from "../db/client.ts";
+import type { EventEmitter } from "../events/emit.ts";
+import type { RateLimiter } from "../ratelimit/limiter.ts";
+import type { SessionService } from "../sessions/service.ts";
+import type { SessionRow } from "../sessions/store.ts";
+import type { TokenService } from "../tokens/service.ts";
+import type { ServerSecrets } from "../vault/server-secrets.ts";
+import { createFederatedAccounts, factsOf, type ProviderFacts } from "./accounts.ts";
+import { GITHUB_API, type ProviderClient, type ProviderClients } from "./clients.ts";
+import type { ProviderConfigService, ResolvedProvider } from "./config-service.ts";
+import type { CallbackParams, NativeSigninInput, ProviderId } from "./model.ts";
+import { createFederationStore, type GrantKind } from "./store.ts";
+
+export const STATE_TTL = 10 * MINUTE;
+export const CODE_TTL = 60 * SECOND;
+export const LINK_TTL = 10 * MINUTE;
+/** Federated sign-in attempts per client address per app and minute (authorize, native, exchange alike). */
+export const FEDERATION_PER_IP = { max: 30, windowMs: MINUTE };
+
+const ID_TOKEN_ALGS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+];
+
+const SCOPES: Record<ProviderId, string> = {
+  apple: "name email",
+  google: "openid email profile",
+  github: "read:user user:email",
+  oidc: "openid email profile",
+};
+
+export interface FederationServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditWriter;
+  events: Pick<EventEmitter, "emit">;
+  apps: Pick<AppService, "authConfigOf">;
+  providers: Pick<ProviderConfigService, "resolve">;
+  clients: ProviderClients;
+  secrets: Pick<ServerSecrets, "get">;
+  sessions: Pick<SessionService, "create">;
+  tokens: Pick<TokenService, "issueEndUser">;
+  rateLimiter: Pick<RateLimiter, "consume">;
+  mfa: { enabledFactors(appId: string, userId: string): readonly unknown[] };
+  log: Pick<Logger, "warn">;
+  /** The server's advertised URL: the callback every provider is told is `<publicUrl>/<slug>/v1/auth/oauth/<provider>/callback`. */
+  publicUrl: string;
+}
+
+export interface FederationService {
+  /** The provider's authorization URL to send the browser to. */
+  authorize(app: AppRef, provider: ProviderId, returnTo: string | undefined, meta: CallMeta): Promise<string>;
+  /** Where the browser goes next: `return_to` with `heimdall_code` or `heimdall_error`. Throws only on a bad state. */
+  callback(app: AppRef, provider: ProviderId, params: CallbackParams, meta: CallMeta): Promise<string>;
+  exchange(app: AppRef, code: string, meta: CallMeta): Promise<TokenResponse>;
+  native(app: AppRef, provider: ProviderId, input: NativeSigninInput, meta: CallMeta): Promise<TokenResponse>;
+  /** Attaches the identity of a `link_required` answer to the signed-in account that owns its email. */
+  link(
+    app: AppRef,
+    userId: string,
+    linkToken: string,
+    meta: CallMeta,
+  ): { provider: ProviderId; linked: true };
+  purge(): number;
+}
+
+const opaque = () => randomBytes(32).toString("base64url");
+
+/** Only exact, same-origin redirects: see docs/federation.md, "return_to". */
+export function checkReturnTo(raw: string | undefined, allowed: readonly string[]): URL {
+  if (allowed.length === 0) {
+    throw fail("RETURN_TO_NOT_ALLOWED", {
+      message: "The web flow is off for this app: allowed_redirect_origins is empty",
+    });
+  }
+  const refuse = () => fail("RETURN_TO_NOT_ALLOWED");
+  // An absolute http(s) URL, nothing a browser would re-interpret (backslashes, controls, spaces).
+  const odd = (ch: string) => ch <= " " || ch === "\x7f" || ch === "\\";
+  if (!raw || raw.length > 2048 || !/^https?:\/\/[^/\\]/i.test(raw) || [...raw].some(odd)) {
+    throw refuse();
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw refuse();
+  }
+  if (url.username || url.password || !allowed.includes(url.origin)) throw refuse();
+  return url;
+}
+
+function withParams(target: string, params: Record<string, string>): string {
+  const url = new URL(target);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return url.href;
+}
+
+/** The redirect's `heimdall_error` for a refusal: the code, lower-case. */
+const errorParam = (err: unknown): string =>
+  err instanceof HeimdallError ? err.code.toLowerCase() : "provider_unavailable";
+
+export function createFederationService(deps: FederationServiceDeps): FederationService {
+  const { db, clock, apps, providers, clients, secrets, tokens, rateLimiter, log } = deps;
+  const store = createFederationStore(db);
+  const accounts = createFederatedAccounts(deps);
+  const publicUrl = deps.publicUrl.replace(/\/+$/, "");
+
+  const redirectUri = (app: AppRef, provider: ProviderId) =>
+    `${publicUrl}/${app.slug}/v1/auth/oauth/${provider}/callback`;
+  const derive = (label: string, state: string) =>
+    createHmac("sha256", secrets.get("oauth_flow")).update(`${label}:${state}`).digest("base64url");
+
+  function throttle(app: AppRef, meta: CallMeta) {
+    rateLimiter.consume([{ key: `oauth:ip:${app.id}:${meta.ip ?? "unknown"}`, ...FEDERATION_PER_IP }]);
+  }
+
+  function signinAllowed(app: AppRef) {
+    const config = apps.authConfigOf(app.id);
+    if (!config.signin_enabled) throw fail("SIGNIN_DISABLED");
+    return config;
+  }
+
+  function grant(
+    app: AppRef,
+    kind: GrantKind,
+    provider: ProviderId,
+    ttl: number,
+    extra: {
+      returnTo?: string;
+      userId?: string;
+      data?: Record<string, unknown>;
+    },
+  ): string {
+    const value = opaque();
+    const now = clock.now();
+    store.insertGrant({
+      id: newId(clock),
+      appId: app.id,
+      kind,
+      valueHash: sha256Hex(value),
+      provider,
+      returnTo: extra.returnTo ?? null,
+      userId: extra.userId ?? null,
+      data: extra.data ?? null,
+      expiresAt: now + ttl,
+      consumedAt: null,
+      createdAt: now,
+    });
+    return value;
+  }
+
+  async function tokensFor(app: AppRef, opened: { session: SessionRow; refreshToken: string; role: string }) {
+    const s = opened.session;
+    const access = await tokens.issueEndUser(
+      app,
+      { sub: s.userId, sid: s.id, role: opened.role, amr: s.amr, mfaAt: s.mfaAt, tenant: null },
+      Math.floor(s.expiresAt / SECOND),
+    );
+    return tokenResponse(access, opened.refreshToken);
+  }
+
+  /**
+   * The account for verified facts. `confirm` answers 409 link_required with a link token, written in its
+   * own transaction first so the refusal does not roll it back.
+   */
+  function resolveAccount(app: AppRef, provider: ProviderId, facts: ProviderFacts, meta: CallMeta) {
+    const config = signinAllowed(app);
+    const outcome = tx(db, () => {
+      const o = accounts.resolve(app, provider, facts, config, meta);
+      if (o.kind === "user") return { ...o, linkToken: null };
+      const linkToken = grant(app, "link", provider, LINK_TTL, {
+        userId: o.userId,
+        data: { ...facts },
+      });
+      deps.audit.record({
+        appId: app.id,
+        action: "user.identity_link_requested",
+        resourceType: "end_user",
+        resourceId: o.userId,
+        actor: { type: "system", id: null },
+        details: { provider, subject: facts.subject },
+        meta,
+      });
+      return { ...o, linkToken };
+    });
+    if (outcome.kind === "link_required") {
+      throw fail("LINK_REQUIRED", { fields: { link_token: outcome.linkToken! } });
+    }
+    return { user: outcome.user, config };
+  }
+
+  async function githubFacts(r: ResolvedProvider, accessToken: string): Promise<ProviderFacts> {
+    const base = String(r.config.api_base_url ?? GITHUB_API).replace(/\/+$/, "");
+    const get = async (path: string) => {
+      const res = await fetch(`${base}${path}`, {
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          accept: "application/vnd.github+json",
+          "user-agent": "heimdall",
+          "x-github-api-version": "2022-11-28",
+        },
+        signal: AbortSignal.timeout(10 * SECOND),
+      });
+      if (!res.ok) throw fail("PROVIDER_UNAVAILABLE");
+      return res.json() as Promise<unknown>;
+    };
+    const user = (await get("/user")) as { id?: unknown; login?: unknown; name?: unknown };
+    if (typeof user.id !== "number" && typeof user.id !== "string") throw fail("PROVIDER_UNAVAILABLE");
+    const emails = (await get("/user/emails")) as {
+      email?: unknown;
+      primary?: unknown;
+      verified?: unknown;
+    }[];
+    const primary = Array.isArray(emails)
+      ? emails.find((e) => e.primary === true && e.verified === true)
+      : undefined;
+    return factsOf(
+      { sub: String(user.id), email: primary?.email, email_verified: primary !== undefined, name: user.name },
+      typeof user.login === "string" ? user.login : null,
+    );
+  }
+
+  /** The code → tokens step of the callback, with openid-client's checks; the facts it proves. */
+  async function codeFacts(
+    app: AppRef,
+    r: ResolvedProvider,
+    client: ProviderClient,
+    state: string,
+    params: CallbackParams,
+  ): Promise<ProviderFacts> {
+    const current = new URL(redirectUri(app, r.provider));
+    for (const [k, v] of Object.entries(params)) if (typeof v === "string") current.searchParams.set(k, v);
+    const oidc = r.provider !== "github";
+    let result: Awaited<ReturnType<typeof authorizationCodeGrant>>;
+    try {
+      result = await authorizationCodeGrant(client.config, current, {
+        pkceCodeVerifier: derive("pkce", state),
+        expectedState: state,
+        ...(oidc ? { expectedNonce: derive("nonce", state), idTokenExpected: true } : {}),
+      });
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? (err instanceof Error ? err.name : "unknown");
+      log.warn("federated sign-in: the code exchange or ID token check failed", {
+        app_id: app.id,
+        provider: r.provider,
+        reason: code,
+      });
+      // A token endpoint that refused or could not be reached is the provider's failure; a token that
+      // fails a check (issuer, audience, nonce, signature, expiry) is the token's.
+      if (
+        code === "OAUTH_RESPONSE_BODY_ERROR" ||
+        err instanceof TypeError ||
+        code === "OAUTH_RESPONSE_IS_NOT_CONFORM"
+      ) {
+        throw fail("PROVIDER_UNAVAILABLE");
+      }
+      throw fail("ID_TOKEN_INVALID");
+    }
+    if (!oidc) return githubFacts(r, result.access_token);
+    const claims = result.claims() as Record<string, unknown> | undefined;
+    if (!claims?.sub) throw fail("ID_TOKEN_INVALID");
+    return factsOf(claims);
+  }
+
+  return {
+    async authorize(app, provider, returnTo, meta) {
+      throttle(app, meta);
+      const config = signinAllowed(app);
+      const r = providers.resolve(app.id, provider);
+      const target = checkReturnTo(returnTo, config.allowed_redirect_origins);
+      const client = await clients.client(r);
+      const state = tx(db, () => grant(app, "state", provider, STATE_TTL, { returnTo: target.href }));
+      const scopes = Array.isArray(r.config.scopes)
+        ? (r.config.scopes as string[]).join(" ")
+        : SCOPES[provider];
+      const params: Record<string, string> = {
+        redirect_uri: redirectUri(app, provider),
+        response_type: "code",
+        scope: scopes,
+        state,
+        code_challenge: await calculatePKCECodeChallenge(derive("pkce", state)),
+        code_challenge_method: "S256",
+      };
+      if (provider !== "github") params.nonce = derive("nonce", state);
+      if (provider === "apple") params.response_mode = "form_post";
+      return buildAuthorizationUrl(client.config, params).href;
+    },
+
+    async callback(app, provider, params, meta) {
+      throttle(app, meta);
+      const state = params.state ?? "";
+      const row = state ? store.grant("state", sha256Hex(state)) : undefined;
+      // Unknown, another app's or provider's, used or expired: the return_to is not trusted, so no redirect.
+      if (!row || row.appId !== app.id || row.provider !== provider || !row.returnTo)
+        throw fail("OAUTH_STATE_INVALID");
+      if (!tx(db, () => store.consumeGrant(row.id, clock.now()))) throw fail("OAUTH_STATE_INVALID");
+      const returnTo = row.returnTo;
+      if (params.error) {
+        const code = /^[a-z_]{1,64}$/.test(params.error) ? params.error : "provider_error";
+        return withParams(returnTo, { heimdall_error: code });
+      }
+      if (!params.code) return withParams(returnTo, { heimdall_error: "invalid_request" });
+      try {
+        const r = providers.resolve(app.id, provider);
+        const facts = await codeFacts(app, r, await clients.client(r), state, params);
+        const { user } = resolveAccount(app, provider, facts, meta);
+        const code = tx(db, () => grant(app, "code", provider, CODE_TTL, { userId: user.id }));
+        return withParams(returnTo, { heimdall_code: code });
+      } catch (err) {
+        if (!(err instanceof HeimdallError)) throw err;
+        const extra: Record<string, string> = err.fields?.link_token
+          ? { heimdall_link: err.fields.link_token }
+          : {};
+        return withParams(returnTo, { heimdall_error: errorParam(err), ...extra });
+      }
+    },
+
+    async exchange(app, code, meta) {
+      throttle(app, meta);
+      const row = store.grant("code", sha256Hex(code));
+      if (!row) throw fail("OAUTH_CODE_INVALID");
+      if (row.appId !== app.id) throw fail("OAUTH_CODE_OTHER_APP");
+      const config = signinAllowed(app);
+      const opened = tx(db, () => {
+        if (!store.consumeGrant(row.id, clock.now()) || !row.userId) throw fail("OAUTH_CODE_INVALID");
+        return accounts.openSession(app, row.userId, row.provider as ProviderId, config, meta);
+      });
+      return tokensFor(app, opened);
+    },
+
+    async native(app, provider, input, meta) {
+      if (provider === "github") throw fail("NATIVE_FLOW_UNSUPPORTED");
+      throttle(app, meta);
+      signinAllowed(app);
+      const r = providers.resolve(app.id, provider);
+      const client = await clients.client(r);
+      const meta_ = client.config.serverMetadata();
+      if (!client.jwks) throw fail("PROVIDER_UNAVAILABLE");
+      const audience =
+        provider === "apple"
+          ? [...((r.config.bundle_ids as string[]) ?? []), String(r.config.service_id)]
+          : [String(r.config.client_id), ...((r.config.native_client_ids as string[]) ?? [])];
+      let claims: Record<string, unknown>;
+      try {
+        ({ payload: claims } = await jwtVerify(input.id_token, client.jwks, {
+          issuer: meta_.issuer,
+          audience,
+          algorithms: ID_TOKEN_ALGS,
+          currentDate: new Date(clock.now()),
+          requiredClaims: ["sub", "exp", "iat"],
+        }));
+      } catch (err) {
+        if (err instanceof joseErrors.JWKSTimeout || (err as { code?: string }).code === "ERR_JOSE_GENERIC") {
+          throw fail("PROVIDER_UNAVAILABLE");
+        }
+        throw fail("ID_TOKEN_INVALID");
+      }
+      // The token carries the SHA-256 of the raw nonce (Apple: hex; some SDKs base64url); Google and generic
+      // providers may carry the raw value itself.
+      const raw = input.nonce;
+      const accepted = [sha256Hex(raw), Buffer.from(sha256Hex(raw), "hex").toString("base64url")];
+      if (provider !== "apple") accepted.push(raw);
+      if (typeof claims.nonce !== "string" || !accepted.includes(claims.nonce)) throw fail("NONCE_MISMATCH");
+      const exp = typeof claims.exp === "number" ? claims.exp * SECOND : clock.now() + STATE_TTL;
+      tx(db, () => {
+        if (store.grant("nonce", sha256Hex(raw))) throw fail("NONCE_REPLAYED");
+        grantNonce(app, provider, raw, Math.max(exp, clock.now() + STATE_TTL));
+      });
+      const facts = factsOf(claims);
+      if (!facts.name && input.user?.name) facts.name = input.user.name.slice(0, 128);
+      const { user, config } = resolveAccount(app, provider, facts, meta);
+      const opened = tx(db, () => accounts.openSession(app, user.id, provider, config, meta));
+      return tokensFor(app, opened);
+    },
+
+    link(app, userId, linkToken, meta) {
+      return tx(db, () => {
+        const row = store.grant("link", sha256Hex(linkToken));
+        if (!row || row.appId !== app.id || !row.userId || !row.data) throw fail("LINK_TOKEN_INVALID");
+        if (row.consumedAt !== null || row.expiresAt <= clock.now()) throw fail("LINK_TOKEN_INVALID");
+        // The token names the account that holds the email; only that account's holder completes it.
+        if (row.userId !== userId) throw fail("LINK_EMAIL_MISMATCH");
+        store.consumeGrant(row.id, clock.now());
+        const provider = row.provider as ProviderId;
+        accounts.link(app, userId, provider, row.data as unknown as ProviderFacts, meta);
+        return { provider, linked: true as const };
+      });
+    },
+
+    purge() {
+      return store.purgeGrants(clock.now() - MINUTE);
+    },
+  };
+
+  /** A native sign-in's nonce, kept (hashed) until its token would have expired anyway. */
+  function grantNonce(app: AppRef, provider: ProviderId, raw: string, until: number) {
+    const now = clock.now();
+    store.insertGrant({
+      id: newId(clock),
+      appId: app.id,
+      kind: "nonce",
+      valueHash: sha256Hex(raw),
+      provider,
+      returnTo: null,
+      userId: null,
+      data: null,
+      expiresAt: until,
+      consumedAt: now,
+      createdAt: now,
+    });
+  }
+}
