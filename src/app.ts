@@ -5,6 +5,7 @@ import { appsRoutes } from "./apps/routes.ts";
 import { auditRoutes } from "./audit/routes.ts";
 import { authRoutes, tenantScopeRoutes } from "./auth/routes.ts";
 import { codesRoutes } from "./codes/routes.ts";
+import { consoleRoutes } from "./console/routes.ts";
 import { AccessDenied } from "./core/access-denied.ts";
 import { HeimdallError, validationError } from "./core/errors.ts";
 import type { Deps } from "./deps.ts";
@@ -138,6 +139,7 @@ export function createApp(deps: Deps) {
     // Before the routes: it answers CORS preflights, which no route takes, and tags browser requests.
     .use(corsPlugin(deps))
     .use(healthRoutes(deps))
+    .use(consoleRoutes(deps))
     .use(openApiRoutes(config, (): readonly MountedRoute[] => app.routes))
     .use(platformRoutes(deps))
     .use(appsRoutes(deps))

@@ -42,6 +42,8 @@ const schema = z
     // Webhook targets (docs/operations.md, "Webhooks"): plain http beyond loopback, and private ranges.
     webhook_allow_http: flag.default(false),
     webhook_allow_private: flag.default(false),
+    // The admin console at /console (docs/console.md); off serves neither it nor the / redirect.
+    console: flag.default(true),
     rsa_bits: z.coerce
       .number()
       .int()
@@ -79,6 +81,8 @@ export interface Config {
   readonly webhookAllowHttp: boolean;
   /** Webhook URLs may resolve to private ranges (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10). */
   readonly webhookAllowPrivate: boolean;
+  /** The admin console is served at /console, and / redirects there. */
+  readonly console: boolean;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +124,7 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   HEIMDALL_BACKUP_KEEP: "backup_keep",
   HEIMDALL_WEBHOOK_ALLOW_HTTP: "webhook_allow_http",
   HEIMDALL_WEBHOOK_ALLOW_PRIVATE: "webhook_allow_private",
+  HEIMDALL_CONSOLE: "console",
 };
 
 /** The sender of every email when `email_mode` is log and nothing else is set: nothing leaves the machine. */
@@ -152,6 +157,7 @@ const EXPECTED: Partial<Record<string, string>> = {
   backup_keep: "a whole number of backups to keep, 1–10000",
   webhook_allow_http: "true or false",
   webhook_allow_private: "true or false",
+  console: "on or off (the admin console at /console)",
 };
 
 /** Values never echoed in a refusal: they are credentials, or may carry one (smtp://user:password@…). */
@@ -275,6 +281,7 @@ export function loadConfig(
     backupKeep: c.backup_keep,
     webhookAllowHttp: c.webhook_allow_http,
     webhookAllowPrivate: c.webhook_allow_private,
+    console: c.console,
   });
 }
 

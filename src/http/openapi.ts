@@ -14,6 +14,10 @@ export interface MountedRoute {
   readonly hooks?: { readonly detail?: unknown };
 }
 
+/** A route that is not part of the API (the console's pages, flagged `detail: { hide: true }`, Elysia's convention). */
+export const isHidden = (route: MountedRoute): boolean =>
+  (route.hooks?.detail as { hide?: unknown } | undefined)?.hide === true;
+
 const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
 
 /**
@@ -77,7 +81,7 @@ export function buildOpenApi(routes: readonly MountedRoute[], config: Pick<Confi
   const paths: Record<string, Record<string, unknown>> = {};
   const usedIds = new Set<string>();
   for (const route of routes) {
-    if (!METHODS.has(route.method) || route.path.includes("*")) continue;
+    if (!METHODS.has(route.method) || route.path.includes("*") || isHidden(route)) continue;
     const path = openApiPath(route.path);
     const surface = surfaceOf(path);
     const key = `${route.method} ${path}`;

@@ -4,7 +4,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { Secret } from "otpauth";
-import { openApiPath } from "../../src/http/openapi.ts";
+import { isHidden, openApiPath } from "../../src/http/openapi.ts";
 import serverContract from "../../src/http/openapi-contract.json" with { type: "json" };
 import { JWKS_ROUTE } from "../../src/keys/routes.ts";
 import { GOOD_PASSWORD, signUp } from "../support/end-users.ts";
@@ -31,10 +31,13 @@ afterAll(() => ctx.deps.db.$client.close());
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 const SUCCESS = /^[23]\d\d$/;
 
-/** `METHOD /path/{param}` of every route the server answers: Elysia's table plus the Bun-native JWKS route. */
+/**
+ * `METHOD /path/{param}` of every API route the server answers: Elysia's table plus the Bun-native JWKS
+ * route, less the console's pages (hidden from the document; the test below pins which routes those are).
+ */
 function servedOperations(): Set<string> {
   const served = ctx.app.routes
-    .filter((r) => METHODS.includes(r.method))
+    .filter((r) => METHODS.includes(r.method) && !isHidden(r))
     .map((r) => `${r.method} ${openApiPath(r.path)}`);
   return new Set([...served, `GET ${openApiPath(JWKS_ROUTE)}`]);
 }
@@ -91,6 +94,12 @@ describe("GET /openapi.json", () => {
     expect([...documented].filter((op) => !served.has(op))).toEqual([]);
     expect(documented.has("GET /{app_slug}/v1/.well-known/jwks.json")).toBe(true);
     expect(documented.size).toBeGreaterThan(100);
+  });
+
+  test("leaves out only the console's pages, which are not API routes", () => {
+    const hidden = ctx.app.routes.filter(isHidden).map((r) => `${r.method} ${r.path}`);
+    expect(hidden.sort()).toEqual(["GET /", "GET /console", "GET /console/*", "GET /console/assets/:file"]);
+    expect(Object.keys(doc.paths).filter((p) => p === "/" || p.startsWith("/console"))).toEqual([]);
   });
 
   test("every operation names its success statuses and bodies, and its errors in the wire shape", () => {

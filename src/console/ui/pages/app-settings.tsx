@@ -1,0 +1,4 @@
+/** @module AppSettingsPage (in progress). */
+export function AppSettingsPage() {
+  return <p>Coming next.</p>;
+}

@@ -1,0 +1,4 @@
+/** @module UserDetailPage (in progress). */
+export function UserDetailPage() {
+  return <p>Coming next.</p>;
+}

@@ -1,0 +1,4 @@
+/** @module UsersPage (in progress). */
+export function UsersPage() {
+  return <p>Coming next.</p>;
+}
