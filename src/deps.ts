@@ -3,6 +3,7 @@
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { type AppDirectory, createAppDirectory } from "./apps/directory.ts";
 import { type AppService, createAppService } from "./apps/service.ts";
+import { type AppStatsService, createAppStatsService } from "./apps/stats.ts";
 import { createDenialRecorder, type DenialRecorder } from "./audit/denials.ts";
 import { type AuditReader, createAuditReader } from "./audit/reader.ts";
 import { type AuditRetention, createAuditRetention } from "./audit/retention.ts";
@@ -99,6 +100,8 @@ export interface Deps {
   /** A workspace's managed policies, the statements PAKs are bound to (app roles are `roles`). */
   readonly policies: PolicyService;
   readonly apps: AppService;
+  /** One app's live figures (the console's overview). */
+  readonly appStats: AppStatsService;
   readonly directory: AppDirectory;
   readonly idempotency: Idempotency;
   readonly rateLimiter: RateLimiter;
@@ -220,6 +223,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     mfa: { forgetApp: (appId) => mfa.forgetApp(appId) },
     events,
   });
+  const appStats = createAppStatsService({ db, clock, apps });
   const auditReader = createAuditReader({ db, apps });
   const denials = createDenialRecorder({ db, clock, audit });
   const idempotency = createIdempotency({ db, clock, vault });
@@ -495,6 +499,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     paks,
     policies,
     apps,
+    appStats,
     directory,
     idempotency,
     rateLimiter,

@@ -7,10 +7,12 @@ import { type Idempotency, idempotentCreate } from "../http/idempotency.ts";
 import { authConfigPatchSchema } from "./auth-config.ts";
 import { createAppSchema, updateAppSchema, updateStatusSchema } from "./model.ts";
 import type { AppService } from "./service.ts";
+import type { AppStatsService } from "./stats.ts";
 
-/** What the Admin app routes read: the app service, and the idempotency store for creation. */
+/** What the Admin app routes read: the app service, its figures, and the idempotency store for creation. */
 export interface AppsRoutesDeps extends PlatformGuardDeps {
   readonly apps: AppService;
+  readonly appStats: AppStatsService;
   readonly idempotency: Idempotency;
 }
 
@@ -74,6 +76,13 @@ export const appsRoutes = (deps: AppsRoutesDeps) =>
       ({ params, body, principal, meta }) =>
         deps.apps.updateAuthConfig(principal, params.app_id, validate(authConfigPatchSchema, body), meta),
       { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/stats",
+      ({ params, principal }) => deps.appStats.forApp(principal, params.app_id),
+      {
+        platform: "any",
+      },
     )
     .get(
       "/v1/stats/me",

@@ -59,6 +59,33 @@ export const KNOWN: Record<string, OperationDoc> = {
       },
     },
   },
+  "GET /v1/apps/{app_id}/stats": {
+    operationId: "getAppStats",
+    summary: "One app's live figures (appliance addition)",
+    description:
+      "Counts for the console's overview: end users, live sessions (not revoked, not expired), and sign-ins that succeeded and failed in the last 24 hours (counted from the audit log, so within its retention). Read-only; no audit row. Policy action: `heimdall.read`.",
+    responses: {
+      "200": {
+        description: "The figures",
+        content: {
+          "application/json": {
+            schema: {
+              type: "object",
+              properties: {
+                end_users: { type: "integer", minimum: 0 },
+                active_sessions: { type: "integer", minimum: 0 },
+                sign_ins_24h: { type: "integer", minimum: 0 },
+                failed_sign_ins_24h: { type: "integer", minimum: 0 },
+              },
+              required: ["end_users", "active_sessions", "sign_ins_24h", "failed_sign_ins_24h"],
+              additionalProperties: false,
+            },
+          },
+        },
+      },
+      ...ERROR_RESPONSES,
+    },
+  },
   "GET /v1/apps/{app_id}/keys": {
     operationId: "listAppSigningKeys",
     summary: "List the app's signing keys (appliance addition)",

@@ -1,0 +1,26 @@
+/** @module The counts behind one app's live figures, prepared once: end users, live sessions, audit rows of an action since a time. */
+import type { Db } from "../db/client.ts";
+
+export interface AppStatsStore {
+  endUsers(appId: string): number;
+  liveSessions(appId: string, now: number): number;
+  /** Audit rows of `action` on the app's chain at or after `since`. */
+  auditActionsSince(appId: string, action: string, since: number): number;
+}
+
+export function createAppStatsStore(db: Db): AppStatsStore {
+  const sql = db.$client;
+  const endUsers = sql.query<{ n: number }, [string]>("SELECT count(*) AS n FROM end_users WHERE app_id = ?");
+  const sessions = sql.query<{ n: number }, [string, number]>(
+    "SELECT count(*) AS n FROM end_user_sessions WHERE app_id = ? AND revoked_at IS NULL AND expires_at > ?",
+  );
+  // Walks the (app_id, action, seq) index: the rows of one action on one app, bounded by the retention.
+  const actions = sql.query<{ n: number }, [string, string, number]>(
+    "SELECT count(*) AS n FROM audit_log WHERE app_id = ? AND action = ? AND created_at >= ?",
+  );
+  return {
+    endUsers: (appId) => endUsers.get(appId)?.n ?? 0,
+    liveSessions: (appId, now) => sessions.get(appId, now)?.n ?? 0,
+    auditActionsSince: (appId, action, since) => actions.get(appId, action, since)?.n ?? 0,
+  };
+}
