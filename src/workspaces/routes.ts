@@ -34,7 +34,7 @@ export function platformRoutes(deps: PlatformRoutesDeps) {
   const { platformSessions, workspaces, paks, policies, platformAuth, config } = deps;
   const secure = config.publicUrl.startsWith("https:") ? "; Secure" : "";
   const sessionCookie = (token: string, maxAge: number) =>
-    `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${maxAge}${secure}`;
+    `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${secure}`;
   const clearCookie = sessionCookie("", 0);
 
   return (

@@ -25,7 +25,7 @@ beforeEach(async () => {
 const signin = (body: unknown) => ctx.call("POST", "/v1/auth/signin", { body, auth: null });
 
 describe("POST /v1/auth/signin", () => {
-  test("returns the session token and sets an HttpOnly SameSite=Lax cookie", async () => {
+  test("returns the session token and sets an HttpOnly SameSite=Strict cookie", async () => {
     const res = await signin({ identifier: BOOT_EMAIL, password: BOOT_PASSWORD });
     expect(res.status).toBe(200);
     expect(res.body.token_type).toBe("Bearer");
@@ -34,7 +34,7 @@ describe("POST /v1/auth/signin", () => {
     expect(res.body.refresh_token).toBeUndefined();
     const cookie = res.headers.get("set-cookie")!;
     expect(cookie).toStartWith(`auth_token=${res.body.access_token};`);
-    for (const attr of ["HttpOnly", "SameSite=Lax", "Path=/", `Max-Age=${30 * 24 * 3600}`]) {
+    for (const attr of ["HttpOnly", "SameSite=Strict", "Path=/", `Max-Age=${30 * 24 * 3600}`]) {
       expect(cookie.split("; ")).toContain(attr);
     }
     expect(cookie).not.toContain("Secure"); // PUBLIC_URL is http in the harness
