@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import { type Clock, DAY } from "../core/clock.ts";
+import { constantTimeEqual } from "../core/crypto.ts";
 import { fail, validationError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
@@ -37,16 +38,31 @@ export interface ReplayInput {
   event_types?: string[];
 }
 
+/** A signing secret chosen by the operator on the machine (seed files), never over HTTP: the routes generate one. */
+export interface GivenSecret {
+  /** Standard Webhooks form, `whsec_` + base64; the caller has checked it. */
+  readonly secret: string;
+}
+
 export interface WebhookService {
   get(p: PlatformPrincipal, appRef: string): WebhookConfigDto | null;
+  /** `given` is the secret of a new destination (a replace keeps the current one; `rotateSecret` changes it). */
   put(
     p: PlatformPrincipal,
     appRef: string,
     input: UpsertWebhookInput,
     meta: CallMeta,
+    given?: GivenSecret,
   ): WebhookConfigWithSecretDto;
   remove(p: PlatformPrincipal, appRef: string, meta: CallMeta): void;
-  rotateSecret(p: PlatformPrincipal, appRef: string, meta: CallMeta): WebhookConfigWithSecretDto;
+  rotateSecret(
+    p: PlatformPrincipal,
+    appRef: string,
+    meta: CallMeta,
+    given?: GivenSecret,
+  ): WebhookConfigWithSecretDto;
+  /** Whether `secret` is the app's current signing secret (a seed file converging); discloses nothing, no audit row. */
+  secretMatches(p: PlatformPrincipal, appRef: string, secret: string): boolean;
   attempts(p: PlatformPrincipal, appRef: string, limit: number): WebhookAttemptDto[];
   /** Queues the app's events since `since` for delivery again (to the current destination); returns how many. */
   replay(p: PlatformPrincipal, appRef: string, input: ReplayInput, meta: CallMeta): { queued: number };
@@ -67,8 +83,8 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
   const { db, clock, audit, vault, apps, policy } = deps;
   const store = createWebhookStore(db);
 
-  const newSecret = (appId: string, configId: string) => {
-    const secret = SECRET_PREFIX + randomBytes(32).toString("base64");
+  const newSecret = (appId: string, configId: string, given?: GivenSecret) => {
+    const secret = given?.secret ?? SECRET_PREFIX + randomBytes(32).toString("base64");
     const secretId = vault.seal(secretAad(appId, configId), new TextEncoder().encode(secret));
     return { secret, secretId, hint: secret.slice(-4) };
   };
@@ -101,7 +117,13 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
       return row ? toConfigDto(row) : null;
     },
 
-    put(p, appRef, input, meta) {
+    secretMatches(p, appRef, secret) {
+      const app = apps.authorizeApp(p, appRef, "heimdall.read");
+      const row = store.configOf(app.id);
+      return row !== undefined && constantTimeEqual(openSecret(row), secret);
+    },
+
+    put(p, appRef, input, meta, given) {
       const app = apps.authorizeApp(p, appRef, "heimdall.update");
       const url = checkWebhookUrl(input.url, policy);
       const eventTypes = [...new Set(input.event_types)].sort(
@@ -112,7 +134,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
         const existing = store.configOf(app.id);
         if (!existing) {
           const id = newId(clock);
-          const { secret, secretId, hint } = newSecret(app.id, id);
+          const { secret, secretId, hint } = newSecret(app.id, id, given);
           const row: WebhookConfigRow = {
             id,
             appId: app.id,
@@ -168,12 +190,12 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
       });
     },
 
-    rotateSecret(p, appRef, meta) {
+    rotateSecret(p, appRef, meta, given) {
       const app = apps.authorizeApp(p, appRef, "heimdall.update");
       return tx(db, () => {
         const existing = store.configOf(app.id);
         if (!existing) throw webhookNotFound();
-        const { secret, secretId, hint } = newSecret(app.id, existing.id);
+        const { secret, secretId, hint } = newSecret(app.id, existing.id, given);
         const now = clock.now();
         store.updateConfig(existing.id, { secretId, secretHint: hint, updatedAt: now });
         // The old secret stops at once (the contract): it is destroyed, not kept for an overlap.
