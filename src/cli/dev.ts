@@ -221,7 +221,9 @@ async function applySeedFile(
   }
   for (const s of result.secrets) {
     io.out(
-      `  new ${s.kind === "m2m" ? `M2M client ${s.client_id}` : "API key"} "${s.name}" of ${s.app}: ${s.secret}  (shown once)`,
+      s.kind === "webhook"
+        ? `  new webhook signing secret of ${s.app}: ${s.secret}  (shown once)`
+        : `  new ${s.kind === "m2m" ? `M2M client ${s.client_id}` : "API key"} "${s.name}" of ${s.app}: ${s.secret}  (shown once)`,
     );
   }
   return seed.apps.map((a) => a.slug);

@@ -25,18 +25,19 @@ const WRITER = {
 
 const applySpec = {
   name: "seed apply",
-  summary: "Create or update apps, roles, permissions, credentials and users from a seed file.",
+  summary:
+    "Create or update apps, roles, permissions, credentials, users, tenants and webhooks from a seed file.",
   notes: [
     "FILE is JSON, or TOML when it ends in .toml (docs/seed.md). Everything is applied in one transaction:",
     "a failure leaves the database as it was. Equal things are left alone, so applying twice changes nothing.",
-    "Secrets made by the apply (M2M client secrets, API keys) are printed once, on stdout.",
+    "Secrets made by the apply (M2M client secrets, API keys, webhook signing secrets) are printed once, on stdout.",
     "Exit 2: the file is malformed or does not fit the workspace (every problem listed, nothing applied).",
   ],
   options: {
     "dry-run": { type: "boolean" as const, help: "print the plan, change nothing" },
     prune: {
       type: "boolean" as const,
-      help: "also delete custom permissions, custom roles, M2M clients and API keys of the listed apps that the file does not list",
+      help: "also delete custom permissions, custom roles, M2M clients and API keys of the listed apps that the file does not list, tenants and members not listed where the app lists tenants, and a webhook the file sets to null",
     },
     workspace: { type: "string" as const, arg: "<slug>", help: "workspace slug (default: default)" },
     json: { type: "boolean" as const, help: "print the result as JSON" },
@@ -85,7 +86,9 @@ export function printSeedResult(io: Io, r: SeedResult): void {
       io.out(
         s.kind === "m2m"
           ? `m2m ${s.app}/${s.name} client_id=${s.client_id} client_secret=${s.secret}`
-          : `api_key ${s.app}/${s.name} key=${s.secret}`,
+          : s.kind === "webhook"
+            ? `webhook ${s.app} signing_secret=${s.secret}`
+            : `api_key ${s.app}/${s.name} key=${s.secret}`,
       );
   }
 }

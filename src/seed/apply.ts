@@ -4,11 +4,12 @@
  * the same file writes nothing; deletions happen only with `prune`.
  */
 import type { CallMeta, LocalOperatorPrincipal } from "../core/principal.ts";
-import { planApp, type SeedDeps, SeedPlanError, type SeedSecret, type Step } from "./plan.ts";
+import { planApp } from "./plan.ts";
+import { type SeedDeps, SeedPlanError, type SeedSecret, type Step } from "./plan-context.ts";
 import type { SeedFile } from "./schema.ts";
 import { createSeedStore } from "./store.ts";
 
-export { type SeedDeps, SeedPlanError, type SeedSecret } from "./plan.ts";
+export { type SeedDeps, SeedPlanError, type SeedSecret } from "./plan-context.ts";
 
 export interface SeedOptions {
   dryRun?: boolean;

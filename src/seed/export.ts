@@ -1,7 +1,8 @@
 /**
  * @module Seed export (docs/seed.md, "Export"): a workspace's apps written in the seed file format, so that
  * applying the export to an empty data dir rebuilds them. Deterministic (sorted everywhere, no ids or times)
- * so that two exports diff cleanly in git. Secrets are never exported: applying generates new ones.
+ * so that two exports diff cleanly in git. Secrets are never exported (a webhook's signing secret neither):
+ * applying generates new ones.
  */
 import { stringify as stringifyToml } from "smol-toml";
 import type { AppService } from "../apps/service.ts";
@@ -107,6 +108,21 @@ export function exportSeed(deps: SeedExportDeps, opts: ExportOptions): SeedExpor
         return [user];
       });
     }
+    // Members name accounts by email, so they come with the accounts (--with-users); without them a tenant
+    // has no `members`, which on apply leaves its members as they are.
+    out.tenants = store.tenants(app.id).map((t) => {
+      const tenant: Record<string, unknown> = { slug: t.slug, display_name: t.displayName, status: t.status };
+      if (Object.keys(t.metadata).length) tenant.metadata = t.metadata;
+      if (opts.withUsers)
+        tenant.members = t.members.flatMap((m) => {
+          if (m.email !== null) return [{ email: m.email, role: m.role }];
+          warnings.push(`a member of tenant ${app.slug}/${t.slug} has no email address; left out`);
+          return [];
+        });
+      return tenant;
+    });
+    const hook = store.webhook(app.id);
+    out.webhook = hook ? { url: hook.url, event_types: hook.eventTypes } : null;
     return out;
   });
   return { document: { version: SEED_VERSION, apps }, warnings };
@@ -126,7 +142,7 @@ function withoutNulls(v: unknown): unknown {
 
 const TOML_HEADER = [
   "# Heimdall seed file (docs/seed.md), written by `heimdall export`.",
-  "# No secrets: applying it creates M2M client secrets and API keys anew and prints them once.",
+  "# No secrets: applying it creates M2M client secrets, API keys and webhook signing secrets anew and prints them once.",
   "",
 ];
 

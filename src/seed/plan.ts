@@ -3,104 +3,30 @@
  * returns the changes, each a plan line (`+ role demo/billing`) and the service call that makes it. Reads only;
  * problems that need the database (unknown references, names that are not unique) are collected by path.
  */
-import type { ApiKeyService } from "../api-keys/service.ts";
 import { AUTH_CONFIG_DEFAULTS, type AuthConfig, type AuthConfigPatch } from "../apps/auth-config.ts";
-import type { AppDirectory } from "../apps/directory.ts";
-import type { AppRow } from "../apps/model.ts";
-import type { AppService } from "../apps/service.ts";
-import type { Clock } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
-import type { CallMeta, LocalOperatorPrincipal } from "../core/principal.ts";
-import type { Db } from "../db/client.ts";
 import type { NotificationSettingsPatch } from "../email/model.ts";
-import type { EmailService } from "../email/service.ts";
-import type { KeyService } from "../keys/service.ts";
-import type { M2mClientService } from "../m2m/service.ts";
-import type { PasswordHasher } from "../passwords/hasher.ts";
 import { SYSTEM_PERMISSION_KEYS, SYSTEM_ROLE_PERMISSIONS, SYSTEM_ROLES } from "../rbac/catalog.ts";
-import type { PermissionResolver } from "../rbac/resolver.ts";
 import { ROLE_DESCRIPTIONS } from "../rbac/seed.ts";
-import type { RoleService } from "../roles/service.ts";
-import type { ImportLine, ImportRecord, UserImportService } from "../users/import.ts";
-import type { SeedApp, SeedUser } from "./schema.ts";
-import type { createSeedStore, SeedRoleRow, SeedUserRow } from "./store.ts";
+import { type AppPlanContext, adder, groupBy, type Step, same, show, sorted } from "./plan-context.ts";
+import { planTenants } from "./plan-tenants.ts";
+import { planUsers } from "./plan-users.ts";
+import { planWebhook } from "./plan-webhook.ts";
+import type { SeedRoleRow } from "./store.ts";
 
-/** What applying reads and writes: the services the Admin API uses, and the caches to drop after a rollback. */
-export interface SeedDeps {
-  db: Db;
-  clock: Clock;
-  apps: Pick<AppService, "create" | "update" | "find" | "authConfigOf" | "updateAuthConfig">;
-  roles: Pick<
-    RoleService,
-    | "forPlatform"
-    | "createRole"
-    | "updateRole"
-    | "deleteRole"
-    | "setRolePermissions"
-    | "createPermission"
-    | "deletePermission"
-  >;
-  m2m: Pick<M2mClientService, "create" | "update" | "setScopes" | "rotateSecret" | "remove">;
-  apiKeys: Pick<ApiKeyService, "create" | "remove">;
-  email: Pick<EmailService, "getSettings" | "updateSettings">;
-  passwords: Pick<PasswordHasher, "hash" | "verify">;
-  directory: Pick<AppDirectory, "invalidate">;
-  permissions: Pick<PermissionResolver, "invalidate">;
-  keys: Pick<KeyService, "invalidate">;
-  /** Writes the file's accounts inside this transaction, as `heimdall users import` does. */
-  userImport: Pick<UserImportService, "importRecords">;
-}
-
-/** A secret made by this apply, shown once. */
-export interface SeedSecret {
-  kind: "m2m" | "api_key";
-  app: string;
-  name: string;
-  /** The M2M client's public id. */
-  client_id?: string;
-  secret: string;
-}
-
-/** The file cannot be applied to this workspace (a reference or a name that does not resolve): every problem, by path. */
-export class SeedPlanError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(
-      `${problems.length} problem(s) applying the seed file:\n${problems.map((p) => `  ${p}`).join("\n")}`,
-    );
-    this.name = "SeedPlanError";
-  }
-}
-
-export type Op = "+" | "~" | "-";
-
-export interface Step {
-  op: Op;
-  line: string;
-  run: () => void | Promise<void>;
-}
-
-export const show = (v: unknown) => (v === undefined ? "(unset)" : JSON.stringify(v));
-export const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-export const sorted = (xs: readonly string[]) => [...xs].sort();
-
-export interface AppPlanContext {
-  deps: SeedDeps;
-  store: ReturnType<typeof createSeedStore>;
-  principal: LocalOperatorPrincipal;
-  meta: CallMeta;
-  at: string;
-  app: SeedApp;
-  existing: AppRow | undefined;
-  prune: boolean;
-  secrets: SeedSecret[];
-  problems: string[];
-}
+export {
+  type AppPlanContext,
+  type SeedDeps,
+  SeedPlanError,
+  type SeedSecret,
+  type Step,
+} from "./plan-context.ts";
 
 export async function planApp(c: AppPlanContext): Promise<Step[]> {
   const { deps, store, principal: p, meta, at, app, existing, prune, problems } = c;
   const slug = app.slug;
   const steps: Step[] = [];
-  const add = (op: Op, line: string, run: Step["run"]) => steps.push({ op, line, run });
+  const add = adder(steps);
   const scope = () => deps.roles.forPlatform(p, slug, "heimdall.update");
 
   // The app itself.
@@ -231,8 +157,10 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
       );
     }
     if (Object.keys(patch).length)
-      steps[steps.length - 1]!.run = () =>
-        void deps.apps.updateAuthConfig(p, slug, patch as AuthConfigPatch, meta);
+      // Awaited: a signing_alg change generates its key before it writes.
+      steps[steps.length - 1]!.run = async () => {
+        await deps.apps.updateAuthConfig(p, slug, patch as AuthConfigPatch, meta);
+      };
   }
 
   // Notification settings: only the fields the file sets.
@@ -352,26 +280,11 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
     }
   }
 
-  // Accounts (identity: the email), written as `heimdall users import` writes them. Never deleted by a seed file.
-  const accounts = existing ? store.users(existing.id) : [];
-  const byEmail = new Map<string, SeedUserRow>(accounts.filter((u) => u.email).map((u) => [u.email!, u]));
-  const records: ImportLine[] = [];
-  for (const [i, user] of (app.users ?? []).entries()) {
-    if (user.role !== undefined && !rolesAfter.has(user.role))
-      problems.push(`${at}.users[${i}].role: unknown role "${user.role}"`);
-    const planned = await planUser(deps, slug, user, byEmail.get(user.email));
-    if (!planned) continue;
-    records.push({ line: i, record: planned.record });
-    for (const line of planned.lines) add(planned.op, line, () => {});
-  }
-  if (records.length) {
-    steps[steps.length - 1]!.run = () => {
-      const appId = deps.apps.find(slug)!.id;
-      const result = deps.userImport.importRecords(appId, records, { source: "seed", meta });
-      if (result.errors.length)
-        throw new SeedPlanError(result.errors.map((e) => `${at}.users[${e.line}]: ${e.error}`));
-    };
-  }
+  // Accounts (identity: the email), then tenants and their members (which may name those accounts), then the
+  // webhook: a destination the apply creates is sent the events of later changes only, not of its own seeding.
+  steps.push(...(await planUsers(c, rolesAfter)));
+  steps.push(...planTenants(c, rolesAfter));
+  steps.push(...planWebhook(c));
 
   // Prune: what the file does not list, within this app.
   if (prune && existing) {
@@ -391,57 +304,4 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
         add("-", `- permission ${slug}/${x.key}`, () => deps.roles.deletePermission(scope(), x.key, meta));
   }
   return steps;
-}
-
-function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    out.set(k, [...(out.get(k) ?? []), item]);
-  }
-  return out;
-}
-
-/**
- * One account's record for the import and its plan lines, or null when nothing differs. A password from the
- * environment is compared with the stored hash (argon2 verify) and hashed here, before the transaction.
- */
-async function planUser(
-  deps: SeedDeps,
-  slug: string,
-  user: SeedUser,
-  current: SeedUserRow | undefined,
-): Promise<{ op: Op; lines: string[]; record: ImportRecord } | null> {
-  const who = `${slug}/${user.email}`;
-  const record: ImportRecord = { email: user.email };
-  if (user.username !== undefined) record.username = user.username;
-  if (user.display_name !== undefined) record.display_name = user.display_name;
-  if (user.role !== undefined) record.role = user.role;
-  if (user.email_verified !== undefined) record.email_verified = user.email_verified;
-  if (!current) {
-    if (user.password_hash !== undefined) record.password_hash = user.password_hash;
-    if (user.password !== undefined) record.password_hash = await deps.passwords.hash(user.password);
-    return { op: "+", lines: [`+ user ${who}`], record };
-  }
-  const lines: string[] = [];
-  const diff = (field: string, before: unknown, after: unknown) => {
-    if (after !== undefined && !same(before, after))
-      lines.push(`~ user ${who} ${field}: ${show(before)} → ${show(after)}`);
-  };
-  diff("username", current.username, user.username);
-  diff("display_name", current.displayName, user.display_name);
-  diff("role", current.role, user.role);
-  diff("email_verified", current.emailVerified, user.email_verified);
-  if (user.password_hash !== undefined && user.password_hash !== current.passwordHash) {
-    record.password_hash = user.password_hash;
-    lines.push(`~ user ${who} password_hash`);
-  }
-  if (
-    user.password !== undefined &&
-    (current.passwordHash === null || !(await deps.passwords.verify(current.passwordHash, user.password)))
-  ) {
-    record.password_hash = await deps.passwords.hash(user.password);
-    lines.push(`~ user ${who} password (from ${user.password_env})`);
-  }
-  return lines.length ? { op: "~", lines, record } : null;
 }

@@ -20,7 +20,9 @@ import { notificationSettingsPatchSchema } from "../email/model.ts";
 import { validateImportedHash } from "../passwords/imported.ts";
 import { SYSTEM_PERMISSION_KEYS, SYSTEM_ROLES } from "../rbac/catalog.ts";
 import { createRoleSchema, NAME_PATTERN } from "../roles/model.ts";
+import { createTenantSchema, updateTenantSchema } from "../tenants/model.ts";
 import { createUserSchema } from "../users/model.ts";
+import { upsertWebhookSchema } from "../webhooks/model.ts";
 
 export const SEED_VERSION = 1;
 
@@ -86,6 +88,39 @@ const userEntry = z.strictObject({
     .optional(),
 });
 
+const tenantShape = createTenantSchema.shape;
+const tenantEntry = z.strictObject({
+  // The identity: required here, where the Admin API would derive one from the display name.
+  slug: tenantShape.slug.unwrap(),
+  display_name: tenantShape.display_name,
+  status: updateTenantSchema.shape.status,
+  metadata: tenantShape.metadata,
+  members: z
+    .array(
+      z.strictObject({
+        email: userShape.email,
+        role: z.string().min(1, "required").max(48, "is not a role name"),
+      }),
+    )
+    .optional(),
+});
+
+const webhookEntry = z.strictObject({
+  url: upsertWebhookSchema.shape.url,
+  event_types: upsertWebhookSchema.shape.event_types,
+  signing_secret_env: ENV_NAME.optional(),
+});
+
+/** Standard Webhooks: `whsec_` and the base64 of 24 to 64 random bytes. */
+const WEBHOOK_SECRET = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
+function webhookSecretProblem(secret: string): string | null {
+  const body = WEBHOOK_SECRET.exec(secret)?.[1];
+  const bytes = body === undefined || body.length % 4 !== 0 ? 0 : Buffer.from(body, "base64").length;
+  return bytes >= 24 && bytes <= 64
+    ? null
+    : "must be a Standard Webhooks secret: whsec_ and the base64 of 24 to 64 random bytes";
+}
+
 const appEntry = z.strictObject({
   slug: slugSchema,
   display_name: createAppSchema.shape.display_name,
@@ -97,11 +132,14 @@ const appEntry = z.strictObject({
   m2m_clients: z.array(m2mEntry).optional(),
   api_keys: z.array(apiKeyEntry).optional(),
   users: z.array(userEntry).optional(),
+  tenants: z.array(tenantEntry).optional(),
+  // `null` says the app has no destination: with --prune an existing one is deleted (docs/seed.md).
+  webhook: webhookEntry.nullable().optional(),
 });
 
 /**
- * Version 1. Sections planned elsewhere (signing algorithm, tenants, webhooks) will be keys of their own
- * here and in `appEntry`, so a version-1 file stays valid.
+ * Version 1. Sections added later (tenants, webhook; the signing algorithm to come) are optional keys of
+ * `appEntry`, so a version-1 file written before them stays valid and means what it meant.
  */
 export const seedFileSchema = z.strictObject({
   version: z.literal(SEED_VERSION, { message: `must be ${SEED_VERSION}` }),
@@ -117,9 +155,11 @@ export type SeedUser = NonNullable<RawApp["users"]>[number] & {
   password?: string;
 };
 export type SeedM2mClient = NonNullable<RawApp["m2m_clients"]>[number] & { client_secret?: string };
-export type SeedApp = Omit<RawApp, "users" | "m2m_clients"> & {
+export type SeedWebhook = NonNullable<RawApp["webhook"]> & { signing_secret?: string };
+export type SeedApp = Omit<RawApp, "users" | "m2m_clients" | "webhook"> & {
   users?: SeedUser[];
   m2m_clients?: SeedM2mClient[];
+  webhook?: SeedWebhook | null;
 };
 
 /** A parsed and validated seed file; secrets named by `*_env` already read from the environment. */
@@ -196,6 +236,9 @@ function crossProblems(seed: RawSeed): string[] {
       if (u.password_env !== undefined && u.password_hash !== undefined)
         out.push(`${at}.users[${i}]: give password_env or password_hash, not both`);
     });
+    dupes(app.tenants, (t) => t.slug, `${at}.tenants`, "slug");
+    for (const [i, t] of (app.tenants ?? []).entries())
+      dupes(t.members, (m) => m.email, `${at}.tenants[${i}].members`, "email");
   });
   return out;
 }
@@ -229,6 +272,15 @@ function resolveSecrets(
       if (u.password_env === undefined) return u;
       return { ...u, password: read(u.password_env, `apps[${a}].users[${i}].password_env`) };
     }),
+    webhook: (() => {
+      const hook = app.webhook;
+      if (!hook || hook.signing_secret_env === undefined) return hook;
+      const path = `apps[${a}].webhook.signing_secret_env`;
+      const secret = read(hook.signing_secret_env, path);
+      const problem = secret === undefined ? null : webhookSecretProblem(secret);
+      if (problem) problems.push(`${path}: ${hook.signing_secret_env} ${problem}`);
+      return { ...hook, signing_secret: secret };
+    })(),
   }));
   return { file: { version: SEED_VERSION, apps }, problems };
 }

@@ -1,6 +1,6 @@
 /**
  * @module What seed apply and export read of an app (docs/seed.md): its custom permissions, roles with their
- * bindings, credentials and accounts. Reads only, straight from the tables: the services' listings of
+ * bindings, credentials, accounts, tenants with their members, and webhook destination. Reads only, straight from the tables: the services' listings of
  * credentials write a secrets-bearing-read audit row, which a plan that changes nothing must not leave.
  */
 import { and, asc, eq, inArray } from "drizzle-orm";
@@ -14,6 +14,9 @@ import {
   permissions,
   rolePermissions,
   roles,
+  tenantMembers,
+  tenants,
+  webhookConfigs,
   workspaces,
 } from "../db/schema.ts";
 
@@ -33,6 +36,16 @@ export interface SeedUserRow {
   role: string;
   passwordHash: string | null;
   emailVerified: boolean;
+}
+
+export interface SeedTenantRow {
+  id: string;
+  slug: string;
+  displayName: string;
+  status: "active" | "suspended" | "archived";
+  metadata: Record<string, unknown>;
+  /** By email (members whose account has no email address last, by account id). */
+  members: { userId: string; email: string | null; role: string }[];
 }
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -141,6 +154,78 @@ export function createSeedStore(db: Db) {
           emailVerified: r.verifiedAt !== null && r.verifiedAt !== undefined,
         }))
         .sort((a, b) => byString(a.email ?? "", b.email ?? "") || byString(a.username, b.username));
+    },
+
+    /** The app's tenants by slug, each with its members and their accounts' primary email. */
+    tenants(appId: string): SeedTenantRow[] {
+      const rows = db.select().from(tenants).where(eq(tenants.appId, appId)).orderBy(asc(tenants.slug)).all();
+      if (rows.length === 0) return [];
+      const members = db
+        .select({
+          tenantId: tenantMembers.tenantId,
+          userId: tenantMembers.userId,
+          role: tenantMembers.role,
+          email: endUserContacts.value,
+        })
+        .from(tenantMembers)
+        .leftJoin(
+          endUserContacts,
+          and(
+            eq(endUserContacts.userId, tenantMembers.userId),
+            eq(endUserContacts.type, "email"),
+            eq(endUserContacts.isPrimary, true),
+          ),
+        )
+        .where(eq(tenantMembers.appId, appId))
+        .all();
+      return rows.map((t) => ({
+        id: t.id,
+        slug: t.slug,
+        displayName: t.displayName,
+        status: t.status,
+        metadata: t.metadata ?? {},
+        members: members
+          .filter((m) => m.tenantId === t.id)
+          .map((m) => ({ userId: m.userId, email: m.email ?? null, role: m.role }))
+          .sort(
+            (a, b) =>
+              Number(a.email === null) - Number(b.email === null) ||
+              byString(a.email ?? "", b.email ?? "") ||
+              byString(a.userId, b.userId),
+          ),
+      }));
+    },
+
+    /** The account holding this email address (any of its addresses, as the tenant service finds members). */
+    accountByEmail(appId: string, email: string): string | undefined {
+      return db
+        .select({ userId: endUserContacts.userId })
+        .from(endUserContacts)
+        .where(
+          and(
+            eq(endUserContacts.appId, appId),
+            eq(endUserContacts.type, "email"),
+            eq(endUserContacts.value, email),
+          ),
+        )
+        .get()?.userId;
+    },
+
+    tenantId(appId: string, slug: string): string | undefined {
+      return db
+        .select({ id: tenants.id })
+        .from(tenants)
+        .where(and(eq(tenants.appId, appId), eq(tenants.slug, slug)))
+        .get()?.id;
+    },
+
+    /** The app's webhook destination (one at most), without its secret. */
+    webhook(appId: string) {
+      return db
+        .select({ url: webhookConfigs.url, eventTypes: webhookConfigs.eventTypes })
+        .from(webhookConfigs)
+        .where(eq(webhookConfigs.appId, appId))
+        .get();
     },
   };
 }

@@ -2,7 +2,8 @@
  * @module `heimdall seed apply` and `heimdall export` in the compiled binary: a TOML seed applied twice (the
  * second changes nothing), a malformed file refused with its paths (exit 2, nothing applied), export → apply
  * into a second data dir → the same export, and over HTTP: the printed M2M secret mints a token, the Admin
- * API shows the seeded role, and a seeded user signs in on the copy with the exported password hash.
+ * API shows the seeded role, tenant members and webhook (its given secret), and a seeded user signs in on the
+ * copy with the exported password hash.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -13,6 +14,7 @@ import { buildBinary, freePort, startServer, stopServer, waitHealthy } from "./s
 const TIMEOUT = 60_000;
 const PAK = `pcft_live_${"S".repeat(43)}`;
 const ALICE_PASSWORD = "Velvet-Harbour-73-Quill";
+const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 5).toString("base64")}`;
 
 const work = mkdtempSync(join(tmpdir(), "heimdall-seed-"));
 const runDir = join(work, "run");
@@ -27,6 +29,7 @@ const env = (): Record<string, string> => ({
   HEIMDALL_BOOTSTRAP_PAK: PAK,
   HEIMDALL_LOG_LEVEL: "warn",
   DEMO_ALICE_PASSWORD: ALICE_PASSWORD,
+  DEMO_WEBHOOK_SECRET: WEBHOOK_SECRET,
 });
 
 async function cli(args: string[], dataDir = "./data") {
@@ -76,6 +79,20 @@ display_name = "Alice"
 role = "billing"
 email_verified = true
 password_env = "DEMO_ALICE_PASSWORD"
+
+[[apps.tenants]]
+slug = "acme"
+display_name = "Acme"
+metadata = { plan = "pro" }
+
+[[apps.tenants.members]]
+email = "alice@example.com"
+role = "owner"
+
+[apps.webhook]
+url = "https://hooks.example.com/heimdall"
+event_types = ["tenant.created", "user.signup"]
+signing_secret_env = "DEMO_WEBHOOK_SECRET"
 `;
 
 /** The `m2m demo/backend client_id=… client_secret=…` line of the first apply. */
@@ -137,6 +154,10 @@ describe("heimdall seed apply / export", () => {
       expect(first.stderr).toBe("");
       expect(first.code).toBe(0);
       expect(first.stdout).toContain("+ role demo/billing");
+      expect(first.stdout).toContain("+ tenant_member demo/acme alice@example.com (owner)");
+      expect(first.stdout).toContain("+ webhook demo https://hooks.example.com/heimdall");
+      // The given webhook secret is not printed.
+      expect(first.stdout).not.toContain("whsec_");
       expect(first.stdout).toMatch(/seed apply: \d+ created, \d+ updated, 0 deleted/);
       const m = first.stdout.match(/^m2m demo\/backend client_id=(m2m_\w+) client_secret=(hcs_[\w-]+)$/m);
       expect(m).not.toBeNull();
@@ -175,6 +196,23 @@ describe("heimdall seed apply / export", () => {
       // The copy's credentials are new ones, printed once.
       expect(applied.stdout).toMatch(/^m2m demo\/backend client_id=m2m_\w+ client_secret=hcs_/m);
       expect(applied.stdout).not.toContain(clientId);
+      expect(applied.stdout).toMatch(/^webhook demo signing_secret=whsec_\S+$/m);
+      expect(first).not.toContain(WEBHOOK_SECRET);
+      expect(JSON.parse(first).apps[0]).toMatchObject({
+        tenants: [
+          {
+            slug: "acme",
+            display_name: "Acme",
+            status: "active",
+            metadata: { plan: "pro" },
+            members: [{ email: "alice@example.com", role: "owner" }],
+          },
+        ],
+        webhook: {
+          url: "https://hooks.example.com/heimdall",
+          event_types: ["user.signup", "tenant.created"],
+        },
+      });
 
       const second = await cli(["export", "--with-users"], "./copy");
       expect(second.code).toBe(0);
@@ -217,6 +255,27 @@ describe("heimdall seed apply / export", () => {
         expect(body.permissions.map((p) => `${p.resource}.${p.action}`)).toEqual([
           "invoice.read",
           "user.read",
+        ]);
+        const hook = await fetch(`${baseUrl}/v1/apps/demo/webhook`, {
+          headers: { authorization: `Bearer ${PAK}` },
+        });
+        expect(hook.status).toBe(200);
+        expect(await hook.json()).toMatchObject({
+          url: "https://hooks.example.com/heimdall",
+          signing_secret_hint: WEBHOOK_SECRET.slice(-4),
+        });
+        const tenants = await fetch(`${baseUrl}/v1/apps/demo/tenants`, {
+          headers: { authorization: `Bearer ${PAK}` },
+        });
+        expect(tenants.status).toBe(200);
+        const list = (await tenants.json()) as { data: { slug: string; id: string }[] };
+        expect(list.data.map((t) => t.slug)).toEqual(["acme"]);
+        const members = await fetch(`${baseUrl}/v1/apps/demo/tenants/${list.data[0]!.id}/members`, {
+          headers: { authorization: `Bearer ${PAK}` },
+        });
+        expect(members.status).toBe(200);
+        expect(((await members.json()) as { data: { role_name: string }[] }).data).toEqual([
+          expect.objectContaining({ role_name: "owner" }),
         ]);
         // Beside the running server the apply is refused (it holds the data-dir lock for one transaction).
         const refused = await cli(["seed", "apply", "seed.toml"]);

@@ -449,9 +449,24 @@ describe("export round trip", () => {
   });
 
   test("export → apply on a fresh database → the same export, field by field", async () => {
+    const tenants = [
+      {
+        slug: "acme",
+        display_name: "Acme",
+        metadata: { plan: "pro" },
+        members: [
+          { email: "alice@example.com", role: "owner" },
+          { email: "bob@example.com", role: "billing" },
+        ],
+      },
+    ];
+    const webhook = { url: "https://hooks.example.com/heimdall", event_types: ["tenant.created"] };
     await applySeed(
       a.deps,
-      seedOf([demo(), { slug: "zeta", display_name: "Zeta", metadata: { tier: "gold" } }]),
+      seedOf([
+        demo({ tenants, webhook }),
+        { slug: "zeta", display_name: "Zeta", metadata: { tier: "gold" } },
+      ]),
       opts(a),
     );
     // An operator's later changes through the API are part of what is exported.
@@ -468,6 +483,12 @@ describe("export round trip", () => {
     expect(r.created).toBeGreaterThan(0);
     const second = exportSeed(b.deps, { workspaceId: b.workspaceId, withUsers: true }).document;
     expect(second).toEqual(first);
+    // Tenants with their members and the webhook (a new secret) came across too.
+    expect((second.apps as Record<string, unknown>[])[0]).toMatchObject({
+      tenants: [{ ...tenants[0], status: "active" }],
+      webhook,
+    });
+    expect(r.secrets.map((x) => x.kind)).toContain("webhook");
     const again = await applySeed(b.deps, parseSeed(second, {}), opts(b));
     expect(again.changes).toEqual([]);
   });
