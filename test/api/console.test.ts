@@ -36,7 +36,7 @@ function expectSecurityHeaders(headers: Headers): void {
 /** The `/console/assets/…` paths the index names, scripts and stylesheets. */
 function assetPaths(html: string): { scripts: string[]; styles: string[] } {
   const scripts = [...html.matchAll(/<script[^>]*\ssrc="([^"]+)"/g)].map((m) => m[1]!);
-  const styles = [...html.matchAll(/<link[^>]*\shref="([^"]+)"/g)].map((m) => m[1]!);
+  const styles = [...html.matchAll(/<link rel="stylesheet"[^>]*\shref="([^"]+)"/g)].map((m) => m[1]!);
   return { scripts, styles };
 }
 
