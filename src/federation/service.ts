@@ -29,6 +29,7 @@ import { createFederatedAccounts, factsOf, type ProviderFacts } from "./accounts
 import { GITHUB_API, type ProviderClient, type ProviderClients } from "./clients.ts";
 import type { ProviderConfigService, ResolvedProvider } from "./config-service.ts";
 import type { CallbackParams, NativeSigninInput, ProviderId } from "./model.ts";
+import { checkReturnTo, withParams } from "./return-to.ts";
 import { createFederationStore, type GrantKind } from "./store.ts";
 
 export const STATE_TTL = 10 * MINUTE;
@@ -36,6 +37,8 @@ export const CODE_TTL = 60 * SECOND;
 export const LINK_TTL = 10 * MINUTE;
 /** Federated sign-in attempts per client address per app and minute (authorize, native, exchange alike). */
 export const FEDERATION_PER_IP = { max: 30, windowMs: MINUTE };
+
+const GOOGLE_ISSUER = "https://accounts.google.com";
 
 const ID_TOKEN_ALGS = [
   "RS256",
@@ -93,35 +96,6 @@ export interface FederationService {
 }
 
 const opaque = () => randomBytes(32).toString("base64url");
-
-/** Only exact, same-origin redirects: see docs/federation.md, "return_to". */
-export function checkReturnTo(raw: string | undefined, allowed: readonly string[]): URL {
-  if (allowed.length === 0) {
-    throw fail("RETURN_TO_NOT_ALLOWED", {
-      message: "The web flow is off for this app: allowed_redirect_origins is empty",
-    });
-  }
-  const refuse = () => fail("RETURN_TO_NOT_ALLOWED");
-  // An absolute http(s) URL, nothing a browser would re-interpret (backslashes, controls, spaces).
-  const odd = (ch: string) => ch <= " " || ch === "\x7f" || ch === "\\";
-  if (!raw || raw.length > 2048 || !/^https?:\/\/[^/\\]/i.test(raw) || [...raw].some(odd)) {
-    throw refuse();
-  }
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw refuse();
-  }
-  if (url.username || url.password || !allowed.includes(url.origin)) throw refuse();
-  return url;
-}
-
-function withParams(target: string, params: Record<string, string>): string {
-  const url = new URL(target);
-  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-  return url.href;
-}
 
 /** The redirect's `heimdall_error` for a refusal: the code, lower-case. */
 const errorParam = (err: unknown): string =>
@@ -335,7 +309,15 @@ export function createFederationService(deps: FederationServiceDeps): Federation
         const code = tx(db, () => grant(app, "code", provider, CODE_TTL, { userId: user.id }));
         return withParams(returnTo, { heimdall_code: code });
       } catch (err) {
-        if (!(err instanceof HeimdallError)) throw err;
+        if (!(err instanceof HeimdallError)) {
+          // The provider's API failed in a way no check names (a reset connection, a malformed answer).
+          log.warn("federated sign-in: the callback failed", {
+            app_id: app.id,
+            provider,
+            reason: err instanceof Error ? err.name : "unknown",
+          });
+          return withParams(returnTo, { heimdall_error: "provider_unavailable" });
+        }
         const extra: Record<string, string> = err.fields?.link_token
           ? { heimdall_link: err.fields.link_token }
           : {};
@@ -371,7 +353,8 @@ export function createFederationService(deps: FederationServiceDeps): Federation
       let claims: Record<string, unknown>;
       try {
         ({ payload: claims } = await jwtVerify(input.id_token, client.jwks, {
-          issuer: meta_.issuer,
+          // Google's tokens carry either spelling of its issuer (its documentation says so).
+          issuer: meta_.issuer === GOOGLE_ISSUER ? [GOOGLE_ISSUER, "accounts.google.com"] : meta_.issuer,
           audience,
           algorithms: ID_TOKEN_ALGS,
           currentDate: new Date(clock.now()),
