@@ -11,6 +11,7 @@ import {
   Configuration,
   clockSkew,
   discovery,
+  enableNonRepudiationChecks,
   type ServerMetadata,
 } from "openid-client";
 import { type Clock, HOUR, SECOND } from "../core/clock.ts";
@@ -118,6 +119,12 @@ export function createProviderClients(deps: { clock: Clock; log: Pick<Logger, "w
     const skew = Math.round((clock.now() - Date.now()) / SECOND);
     const config = new Configuration(metadata, clientId, { [clockSkew]: skew }, ClientSecretPost(secret));
     if (insecure) allowInsecureRequests(config);
+    // An ID token from the token endpoint is verified against the provider's JWKS too, not only trusted for
+    // having come over TLS: a provider that issues ID tokens without publishing keys is not usable.
+    if (r.provider !== "github") {
+      if (!metadata.jwks_uri) throw new Error(`${r.provider}: the provider publishes no jwks_uri`);
+      enableNonRepudiationChecks(config);
+    }
     const jwks = metadata.jwks_uri ? createRemoteJWKSet(new URL(metadata.jwks_uri)) : null;
     return { config, clientId, jwks };
   }

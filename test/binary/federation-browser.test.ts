@@ -484,3 +484,61 @@ describe("return_to through the binary", () => {
     expect(new URL(ok.headers.get("location")!).origin).toBe(idp.issuer);
   });
 });
+
+describe("ID tokens from the token endpoint", () => {
+  test(
+    "a forged ID token in the code exchange (unknown key, published kid over another key, other audience, expired, other issuer, other nonce, alg none) lands on return_to with heimdall_error, never a code",
+    async () => {
+      const kinds = [
+        "unknown_key",
+        "forged_kid",
+        "wrong_audience",
+        "expired",
+        "wrong_issuer",
+        "wrong_nonce",
+        "alg_none",
+      ] as const;
+      const seen: Record<string, unknown> = {};
+      for (const forge of kinds) {
+        const start = await fetch(
+          `${appliance.baseUrl}/fed-apple/v1/auth/oauth/apple/authorize?return_to=${encodeURIComponent(`${siteOrigin}/landing`)}`,
+          { redirect: "manual" },
+        );
+        const to = new URL(start.headers.get("location")!);
+        const code = apple.issueCode({
+          nonce: to.searchParams.get("nonce")!,
+          sub: "001234.apple-forged.0001",
+          email: "forged@apple-user.example",
+          emailVerified: "true",
+          forge,
+        });
+        const back = await fetch(callbackOf("fed-apple", "apple"), {
+          method: "POST",
+          redirect: "manual",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ state: to.searchParams.get("state")!, code }).toString(),
+        });
+        const landing = new URL(back.headers.get("location") ?? "http://no-location.invalid");
+        seen[forge] = {
+          status: back.status,
+          origin: landing.origin,
+          heimdall_error: landing.searchParams.get("heimdall_error"),
+          heimdall_code: landing.searchParams.get("heimdall_code"),
+        };
+      }
+      const refused = {
+        status: 303,
+        origin: siteOrigin,
+        heimdall_error: "id_token_invalid",
+        heimdall_code: null,
+      };
+      expect(seen).toEqual(Object.fromEntries(kinds.map((k) => [k, refused])));
+      const users = await admin<{ data: { email: string | null }[] }>(
+        "GET",
+        `/v1/apps/${appIds["fed-apple"]}/end-users`,
+      );
+      expect(users.data.map((u) => u.email)).not.toContain("forged@apple-user.example");
+    },
+    TIMEOUT,
+  );
+});
