@@ -233,23 +233,24 @@ export function SearchBox(props: {
     const t = setTimeout(() => props.onSearch(term.trim()), 300);
     return () => clearTimeout(t);
   }, [term]);
+  // <search> is the search landmark; the form inside it only submits.
   return (
-    <form
-      class="search"
-      aria-label={props.label}
-      onSubmit={(e) => {
-        e.preventDefault();
-        props.onSearch(term.trim());
-      }}
-    >
-      <label for={id}>{props.label}</label>
-      <input
-        id={id}
-        type="search"
-        value={term}
-        placeholder={props.placeholder}
-        onInput={(e) => setTerm((e.currentTarget as HTMLInputElement).value)}
-      />
-    </form>
+    <search class="search">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          props.onSearch(term.trim());
+        }}
+      >
+        <label for={id}>{props.label}</label>
+        <input
+          id={id}
+          type="search"
+          value={term}
+          placeholder={props.placeholder}
+          onInput={(e) => setTerm((e.currentTarget as HTMLInputElement).value)}
+        />
+      </form>
+    </search>
   );
 }

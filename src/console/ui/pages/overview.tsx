@@ -36,7 +36,7 @@ function Figures({ app }: { readonly app: App }) {
           <dd>{stats.active_sessions.toLocaleString()}</dd>
         </div>
         <div>
-          <dt>Sign-ins today</dt>
+          <dt>Sign-ins (24 h)</dt>
           <dd>
             {stats.sign_ins_24h.toLocaleString()}
             {stats.failed_sign_ins_24h > 0 && (

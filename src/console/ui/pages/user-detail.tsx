@@ -2,7 +2,7 @@
  * @module One end user: profile, contacts, role and live sessions; suspend or reinstate, change the role,
  * end every session, and delete (typed confirmation). Each action is one Admin API call, audited there.
  */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { ApiError, api, type Page, path } from "../api.ts";
 import { Badge, ConfirmDialog, ErrorNotice, Field, Loading, Notice, Time } from "../components.tsx";
@@ -31,16 +31,22 @@ export function UserDetailPage({ appId, userId }: { readonly appId: string; read
   const [error, setError] = useState<ApiError>();
   const [done, setDone] = useState<string>();
   const [role, setRole] = useState<string>();
+  // The account as the last action returned it, so the page shows the change with its notice.
+  const [fresh, setFresh] = useState<EndUser>();
+  useEffect(() => setFresh(undefined), [appId, userId]);
 
   const run = async (what: string, call: () => Promise<unknown>, after?: () => void) => {
     setBusy(true);
     setError(undefined);
     setDone(undefined);
     try {
-      await call();
+      const result = await call();
+      const returned =
+        result && typeof result === "object" && "status" in result ? (result as EndUser) : undefined;
+      setFresh(returned);
+      if (!returned) user.reload();
       setDone(what);
-      if (after) after();
-      else user.reload();
+      after?.();
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError(0, "CLIENT_ERROR", String(err)));
     } finally {
@@ -55,7 +61,7 @@ export function UserDetailPage({ appId, userId }: { readonly appId: string; read
 
   if (user.error) return <ErrorNotice error={user.error} all />;
   if (!user.data) return <Loading />;
-  const u = user.data;
+  const u = fresh ?? user.data;
   const currentRole = role ?? u.role ?? "";
   return (
     <section aria-labelledby="user-title">
