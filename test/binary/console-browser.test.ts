@@ -96,8 +96,8 @@ describe("the console in Chromium", () => {
         await screenshot(page, "console-overview");
 
         // The session is the HttpOnly cookie: no script can read it, and nothing was put in storage.
-        expect(await page.evaluate(() => document.cookie)).not.toContain("auth_token");
-        expect(await page.evaluate(() => localStorage.length + sessionStorage.length)).toBe(0);
+        expect(await page.evaluate<string>("document.cookie")).not.toContain("auth_token");
+        expect(await page.evaluate<number>("localStorage.length + sessionStorage.length")).toBe(0);
         expect(problems).toEqual([]);
       } finally {
         await context.close();
