@@ -125,6 +125,13 @@ export async function runServer(config: Config, io: Io, hooks: ServerHooks = {})
   deps.scheduler.start();
   const server = app.server!;
   log.info("listening", { url: server.url.href.replace(/\/$/, ""), public_url: config.publicUrl });
+  // Plain http and private-range webhook targets are the operator's explicit choices: said on every start.
+  if (config.webhookAllowHttp || config.webhookAllowPrivate) {
+    log.warn("webhook targets widened by configuration (docs/webhooks.md)", {
+      webhook_allow_http: config.webhookAllowHttp,
+      webhook_allow_private: config.webhookAllowPrivate,
+    });
+  }
   // The listen address (0.0.0.0, 127.0.0.1) is not what clients must use: tokens name the public URL as
   // their issuer, so an SDK given the listen address fails its `iss` check. Said plainly on every start.
   io.out(

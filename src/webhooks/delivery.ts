@@ -3,8 +3,10 @@
  * (`standardwebhooks`, the reference implementation) plus `X-Heimdall-Signature`, one at a time per app in
  * event order and apps side by side. Success is any 2xx; anything else (a 3xx is not followed, a timeout, a
  * refused target) is retried with exponential back-off and jitter until 24 h after the event; ten failed
- * attempts in a row disable the destination. At least once: a delivery is leased before it is sent, so a
- * crash mid-request sends it again after the lease, and the `webhook-id` lets receivers drop the repeat.
+ * attempts in a row disable the destination. At least once: a delivery stays pending until its attempt is
+ * recorded, so a crash mid-request sends it again at the next start, and the `webhook-id` lets receivers drop
+ * the repeat. One process owns the database (the data-dir lock) and its ticks never overlap, so nothing needs
+ * a lease in the database: one would hold a crashed process's deliveries back after the restart.
  */
 import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
@@ -122,7 +124,7 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
     try {
       secret = new TextDecoder().decode(vault.open(d.secretId, secretAad(d.appId, d.configId)));
     } catch {
-      // Rotated between the lease and now: the next tick reads the new secret.
+      // Rotated between the read and now: the next tick reads the new secret.
       return {
         ok: false,
         statusCode: null,
@@ -240,41 +242,59 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
     });
   }
 
-  return {
-    async deliverDue() {
-      const now = clock.now();
-      const due = tx(db, () => {
-        const rows = store.due(now, BATCH);
-        // Leased past the request timeout: a tick that dies mid-request leaves them to be sent again.
-        store.lease(
-          rows.map((r) => r.id),
-          now + timeoutMs + MINUTE,
-        );
-        return rows;
-      });
-      const byApp = new Map<string, DueDelivery[]>();
-      for (const d of due) byApp.set(d.appId, [...(byApp.get(d.appId) ?? []), d]);
-      let delivered = 0;
-      let failed = 0;
-      await Promise.all(
-        [...byApp.values()].map(async (queue) => {
-          for (const d of queue) {
-            const outcome = await send(d);
-            try {
-              settle(d, outcome);
-            } catch (err) {
-              // The app was deleted meanwhile (its rows are gone): nothing to record.
-              log.debug("webhook attempt not recorded", { app_id: d.appId, err });
-              continue;
-            }
-            if (outcome.ok) delivered++;
-            else failed++;
-            // Disabled by this failure: the rest of the app's queue waits for a PUT and a replay.
-            if (!outcome.ok && store.configOf(d.appId)?.disabledAt != null) break;
+  /**
+   * The destination as it is now, right before the request: a rotation, a replace or a delete between the
+   * tick's read and this delivery's turn is honoured (the new secret signs; a deleted or disabled
+   * destination is sent nothing).
+   */
+  function current(d: DueDelivery): DueDelivery | null {
+    const config = store.configOf(d.appId);
+    if (!config || config.id !== d.configId || config.disabledAt !== null) return null;
+    return { ...d, url: config.url, secretId: config.secretId };
+  }
+
+  async function tick(): Promise<{ delivered: number; failed: number }> {
+    const due = store.due(clock.now(), BATCH);
+    const byApp = new Map<string, DueDelivery[]>();
+    for (const d of due) byApp.set(d.appId, [...(byApp.get(d.appId) ?? []), d]);
+    let delivered = 0;
+    let failed = 0;
+    await Promise.all(
+      [...byApp.values()].map(async (queue) => {
+        for (const due of queue) {
+          const d = current(due);
+          if (!d) break;
+          const outcome = await send(d);
+          try {
+            settle(d, outcome);
+          } catch (err) {
+            // The app was deleted meanwhile (its rows are gone): nothing to record.
+            log.debug("webhook attempt not recorded", { app_id: d.appId, err });
+            break;
           }
-        }),
-      );
-      return { delivered, failed };
+          if (outcome.ok) {
+            delivered++;
+            continue;
+          }
+          failed++;
+          // A failing receiver gets one attempt per tick: the rest of its queue waits for the next tick
+          // (in event order), and a dead one cannot hold a tick for a hundred timeouts.
+          break;
+        }
+      }),
+    );
+    return { delivered, failed };
+  }
+
+  let running: Promise<{ delivered: number; failed: number }> | null = null;
+
+  return {
+    deliverDue() {
+      // One tick at a time, also when called beside the scheduler (tests, `heimdall dev`): joined, not doubled.
+      running ??= tick().finally(() => {
+        running = null;
+      });
+      return running;
     },
     pending: () => store.pendingCount(),
     counters: () => ({ ...totals }),

@@ -14,9 +14,13 @@ export interface WebhookRoutesDeps extends PlatformGuardDeps {
 export const webhookRoutes = (deps: WebhookRoutesDeps) =>
   new Elysia({ name: "heimdall.webhooks" })
     .use(guards({ platformAuth: deps.platformAuth }))
-    .get("/v1/apps/:app_id/webhook", ({ params, principal }) => deps.webhooks.get(principal, params.app_id), {
-      platform: "any",
-    })
+    .get(
+      "/v1/apps/:app_id/webhook",
+      // No destination is the JSON `null` the contract describes, not an empty body (Elysia's rendering of null).
+      ({ params, principal }) =>
+        deps.webhooks.get(principal, params.app_id) ?? Response.json(null, { status: 200 }),
+      { platform: "any" },
+    )
     .put(
       "/v1/apps/:app_id/webhook",
       ({ params, body, principal, meta }) =>

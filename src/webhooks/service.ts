@@ -3,6 +3,7 @@
  * secret, delete, list attempts, replay past events. Delivery itself is `delivery.ts`, run by the scheduler.
  */
 import { randomBytes } from "node:crypto";
+import type { AppRow } from "../apps/model.ts";
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
 import { type Clock, DAY } from "../core/clock.ts";
@@ -89,6 +90,17 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     return { secret, secretId, hint: secret.slice(-4) };
   };
 
+  /** A change to an archived app's destination is refused like every other write to it (read-only). */
+  const writableApp = (
+    p: PlatformPrincipal,
+    appRef: string,
+    action: "heimdall.update" | "heimdall.delete" | "heimdall.rotate-secret",
+  ): AppRow => {
+    const app = apps.authorizeApp(p, appRef, action);
+    if (app.status === "archived") throw fail("APP_ARCHIVED");
+    return app;
+  };
+
   const openSecret = (row: WebhookConfigRow) =>
     new TextDecoder().decode(vault.open(row.secretId, secretAad(row.appId, row.id)));
 
@@ -124,7 +136,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     },
 
     put(p, appRef, input, meta, given) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.update");
+      const app = writableApp(p, appRef, "heimdall.update");
       const url = checkWebhookUrl(input.url, policy);
       const eventTypes = [...new Set(input.event_types)].sort(
         (a, b) => EVENT_TYPES.indexOf(a) - EVENT_TYPES.indexOf(b),
@@ -179,7 +191,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     },
 
     remove(p, appRef, meta) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.delete");
+      const app = writableApp(p, appRef, "heimdall.delete");
       tx(db, () => {
         const existing = store.configOf(app.id);
         // Idempotent: a destination that is already gone is what the caller asked for (docs/webhooks.md).
@@ -191,7 +203,8 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     },
 
     rotateSecret(p, appRef, meta, given) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.update");
+      // A secret rotation for policy purposes, like M2M secrets and signing keys (architecture.md, "Lanes").
+      const app = writableApp(p, appRef, "heimdall.rotate-secret");
       return tx(db, () => {
         const existing = store.configOf(app.id);
         if (!existing) throw webhookNotFound();
@@ -214,7 +227,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     },
 
     replay(p, appRef, input, meta) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.update");
+      const app = writableApp(p, appRef, "heimdall.update");
       const since = Date.parse(input.since);
       if (!Number.isFinite(since) || !/^\d{4}-\d{2}-\d{2}/.test(input.since)) {
         throw validationError([{ field: "since", reason: "must be an ISO 8601 date-time" }]);
@@ -230,11 +243,18 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
             message: "The webhook is disabled; PUT its configuration to enable it, then replay",
           });
         }
+        // A replay re-sends what the destination subscribes to, never more: the filter narrows it further.
         const subscribed = config.eventTypes;
-        const wanted = types.length > 0 ? types : subscribed;
+        const wanted =
+          types.length === 0
+            ? subscribed
+            : subscribed.length === 0
+              ? types
+              : types.filter((t) => subscribed.includes(t));
         const now = clock.now();
         let queued = 0;
-        for (const event of store.eventsSince(app.id, since, wanted)) {
+        const due = types.length > 0 && wanted.length === 0 ? [] : store.eventsSince(app.id, since, wanted);
+        for (const event of due) {
           if (!store.requeue(config.id, event.id, now)) {
             store.insertDelivery({
               id: newId(clock),

@@ -75,15 +75,6 @@ export function createWebhookStore(db: Db) {
         .all();
     },
 
-    /** Claims deliveries for one tick: their next attempt moves past the request timeout. */
-    lease(ids: string[], until: number): void {
-      if (ids.length === 0) return;
-      db.update(webhookDeliveries)
-        .set({ nextAttemptAt: until })
-        .where(inArray(webhookDeliveries.id, ids))
-        .run();
-    },
-
     updateDelivery(id: string, patch: Partial<typeof webhookDeliveries.$inferInsert>): void {
       db.update(webhookDeliveries).set(patch).where(eq(webhookDeliveries.id, id)).run();
     },
