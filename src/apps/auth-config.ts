@@ -1,5 +1,6 @@
 /** @module Per-app auth config: the defaults, the PATCH schema with the spec's bounds, and the stored-to-wire merge. */
 import { z } from "zod";
+import { SIGNING_ALGS, type SigningAlg } from "../keys/material.ts";
 
 export type OAuthLinkPolicy = "auto" | "confirm" | "reject";
 
@@ -24,6 +25,11 @@ export interface AuthConfig {
   mfa_required: boolean;
   /** Appliance field: accounts holding one of these roles must, as with `mfa_required`. */
   mfa_required_roles: string[];
+  /**
+   * Appliance field: the JWS algorithm of the app's access tokens. A change publishes a key of the new
+   * algorithm as the next key; it signs once every verifier cache can hold it (docs/operations.md).
+   */
+  signing_alg: SigningAlg;
 }
 
 export const AUTH_CONFIG_DEFAULTS: Readonly<AuthConfig> = Object.freeze({
@@ -45,6 +51,8 @@ export const AUTH_CONFIG_DEFAULTS: Readonly<AuthConfig> = Object.freeze({
   signup_requires_pak: false,
   mfa_required: false,
   mfa_required_roles: [],
+  // The hosted API signs RS256; ES256 and EdDSA sign an order of magnitude faster (docs/decisions.md).
+  signing_alg: "RS256",
 });
 
 export const AUTH_CONFIG_FIELDS = Object.keys(AUTH_CONFIG_DEFAULTS) as (keyof AuthConfig)[];
@@ -140,6 +148,7 @@ export const authConfigPatchSchema = z.object({
     .max(MAX_LIST)
     .transform(unique)
     .optional(),
+  signing_alg: z.enum(SIGNING_ALGS).optional(),
 });
 
 export type AuthConfigPatch = z.output<typeof authConfigPatchSchema>;

@@ -3,7 +3,7 @@
 import { authorize, visibleWorkspaces } from "../access/authorize.ts";
 import { appResource } from "../access/pak-policy.ts";
 import type { AuditWriter } from "../audit/writer.ts";
-import { type Clock, DAY } from "../core/clock.ts";
+import { type Clock, DAY, iso } from "../core/clock.ts";
 import { fail, type HeimdallError, validationError } from "../core/errors.ts";
 import { isUuid, newId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
@@ -42,7 +42,10 @@ export interface AppServiceDeps {
   db: Db;
   clock: Clock;
   audit: AuditWriter;
-  keys: Pick<KeyService, "generateKeyMaterial" | "insertInitialKeys" | "invalidate" | "deleteApp">;
+  keys: Pick<
+    KeyService,
+    "generateKeyMaterial" | "insertInitialKeys" | "scheduleAlgorithm" | "invalidate" | "deleteApp"
+  >;
   /** Invalidated after every app write, so the Consumer surface never serves a stale slug or status. */
   directory: Pick<AppDirectory, "invalidate">;
   /** Warns when an operator turns the admin lane's permission checks off. */
@@ -79,7 +82,13 @@ export interface AppService {
   setStatus(p: PlatformPrincipal, ref: string, status: AppStatus, meta: CallMeta): AppDto;
   remove(p: PlatformPrincipal, ref: string, meta: CallMeta): void;
   getAuthConfig(p: PlatformPrincipal, ref: string): AuthConfig;
-  updateAuthConfig(p: PlatformPrincipal, ref: string, patch: AuthConfigPatch, meta: CallMeta): AuthConfig;
+  /** Async only for a `signing_alg` change, whose key is generated off the event loop before the write. */
+  updateAuthConfig(
+    p: PlatformPrincipal,
+    ref: string,
+    patch: AuthConfigPatch,
+    meta: CallMeta,
+  ): Promise<AuthConfig>;
   stats(p: PlatformPrincipal, query: { workspace_id?: string }): PlatformStatsDto;
   /**
    * Resolves `{app_id}` (UUID or slug) and checks `action` for the caller; the row on success.
@@ -366,13 +375,42 @@ export function createAppService(deps: AppServiceDeps): AppService {
       return resolveAuthConfig(store.authConfig(app.id));
     },
 
-    updateAuthConfig(p, ref, patch, meta) {
+    async updateAuthConfig(p, ref, patch, meta) {
       const app = authorizeApp(p, ref, "heimdall.update");
       writable(app);
+      const wanted = patch.signing_alg;
+      // A new algorithm needs a key of it: generated off the event loop before the (synchronous) transaction,
+      // as at app creation. Nothing awaits between the check inside and the write, so the two agree.
+      const material =
+        wanted !== undefined && wanted !== resolveAuthConfig(store.authConfig(app.id)).signing_alg
+          ? await keys.generateKeyMaterial(wanted)
+          : null;
       const result = tx(db, () => {
         const stored = store.authConfig(app.id);
-        const { next, changed } = applyAuthConfigPatch(resolveAuthConfig(stored), patch);
+        const current = resolveAuthConfig(stored);
+        const { next, changed } = applyAuthConfigPatch(current, patch);
         if (changed.length === 0) return { next, changed };
+        if (changed.includes("signing_alg")) {
+          // Only another process switching it back meanwhile gets here; the write is refused, not half-done.
+          if (material?.alg !== next.signing_alg) throw new Error("signing_alg changed during the update");
+          const s = keys.scheduleAlgorithm(app.id, material);
+          audit.record({
+            appId: app.id,
+            workspaceId: app.workspaceId,
+            action: "app.signing_alg_changed",
+            resourceType: "app",
+            resourceId: app.id,
+            actor: actorOf(p),
+            details: {
+              from: current.signing_alg,
+              to: next.signing_alg,
+              next_kid: s.nextKid,
+              activates_at: iso(s.activatesAt),
+              withdrawn_kid: s.withdrawnKid,
+            },
+            meta,
+          });
+        }
         // Sending the field at all is the operator's choice; the mark stays until the row is replaced.
         const chosen = patch.enforce_app_permissions !== undefined || stored?.[ENFORCEMENT_CHOSEN] === true;
         store.putAuthConfig(app.id, storedAuthConfig(next, chosen), clock.now());

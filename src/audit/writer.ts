@@ -1,5 +1,5 @@
 /** @module The append-only audit log (docs/architecture.md, "Audit"): one writer, a SHA-256 hash chain per app, and its verifier. */
-import { and, asc, eq, gt } from "drizzle-orm";
+import { asc, gt } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
 import { newId } from "../core/ids.ts";
@@ -68,10 +68,9 @@ export interface AuditWriter {
   recordDurably(item: DurableEntry): Promise<void>;
   /**
    * Walks every chain from its retention anchor (or from the genesis hash when nothing was pruned);
-   * returns the first break found, or the counts when all chains are intact. With `chain` (an app's id,
-   * `workspace:<id>`, `platform`) only that chain is walked.
+   * returns the first break found, or the counts when all chains are intact.
    */
-  verify(chain?: string): AuditVerifyResult;
+  verify(): AuditVerifyResult;
 }
 
 export type AuditVerifyResult =
@@ -105,17 +104,13 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
     "prevHash",
     "hash",
   ]);
-  function* pages(chain?: string): Generator<Row> {
+  function* pages(): Generator<Row> {
     let after = 0;
     for (;;) {
       const page = db
         .select()
         .from(auditLog)
-        .where(
-          chain === undefined
-            ? gt(auditLog.seq, after)
-            : and(eq(auditLog.chain, chain), gt(auditLog.seq, after)),
-        )
+        .where(gt(auditLog.seq, after))
         .orderBy(asc(auditLog.seq))
         .limit(VERIFY_PAGE)
         .all();
@@ -176,17 +171,18 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
       insert({ ...row, hash: sha256Hex(canonical(row)) });
       return row.id;
     },
-    verify(only) {
+    verify() {
       const anchors = new Map(
-        (only === undefined
-          ? db.select().from(auditAnchors).all()
-          : db.select().from(auditAnchors).where(eq(auditAnchors.chain, only)).all()
-        ).map((a) => [a.chain, a]),
+        db
+          .select()
+          .from(auditAnchors)
+          .all()
+          .map((a) => [a.chain, a]),
       );
       const heads = new Map<string, string>();
       let rows = 0;
       // Read in pages, not loaded whole: the log can be large, and verify runs beside a serving process.
-      for (const r of pages(only)) {
+      for (const r of pages()) {
         rows++;
         const anchor = anchors.get(r.chain);
         let expectedPrev = heads.get(r.chain);

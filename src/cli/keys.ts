@@ -1,8 +1,9 @@
-/** @module `heimdall keys list|rotate`: an app's signing keys from the command line (docs/operations.md, "Signing keys"). */
+/** @module `heimdall keys list|rotate|alg`: an app's signing keys from the command line (docs/operations.md, "Signing keys"). */
 
 import { HeimdallError } from "../core/errors.ts";
-import type { AuditActor, CallMeta } from "../core/principal.ts";
+import type { AuditActor, CallMeta, LocalOperatorPrincipal } from "../core/principal.ts";
 import type { Deps } from "../deps.ts";
+import { isSigningAlg, SIGNING_ALGS } from "../keys/material.ts";
 import type { RotationResult } from "../keys/rotation.ts";
 import {
   CliError,
@@ -10,6 +11,8 @@ import {
   configFrom,
   EXIT_FAILURE,
   EXIT_OK,
+  EXIT_USAGE,
+  helpText,
   type Io,
   type Parsed,
   requireString,
@@ -58,8 +61,15 @@ async function list(args: Parsed, io: Io): Promise<number> {
       return EXIT_OK;
     }
     const rows = [
-      ["KID", "STATE", "CREATED", "ACTIVATES", "RETIRES"],
-      ...keys.map((k) => [k.kid, k.state, k.created_at, k.activates_at, k.retired_at ?? k.retire_at ?? "-"]),
+      ["KID", "ALG", "STATE", "CREATED", "ACTIVATES", "RETIRES"],
+      ...keys.map((k) => [
+        k.kid,
+        k.alg,
+        k.state,
+        k.created_at,
+        k.activates_at,
+        k.retired_at ?? k.retire_at ?? "-",
+      ]),
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows)
@@ -117,7 +127,55 @@ async function rotate(args: Parsed, io: Io): Promise<number> {
   });
 }
 
+const algSpec = {
+  name: "keys alg",
+  summary:
+    "Set an app's signing algorithm (RS256, ES256 or EdDSA): a key of it is published now and signs in 2 h.",
+  notes: [
+    "The same as PATCH /v1/apps/{app_id}/auth-config {signing_alg}: the app's next key is replaced by",
+    "one of the new algorithm, published in the JWKS at once; it starts signing once every verifier",
+    "cache (JWKS max-age 1 h) can hold it, 2 h from now. Until then tokens keep the old algorithm,",
+    "and tokens of the old key keep verifying for 7 days after. Verifiers must accept the new",
+    "algorithm (the official SDK accepts all three). Without ALG it prints the current one.",
+    "Works beside a running server on the same data dir.",
+  ],
+  options: APP_OPTION,
+  positionals: { synopsis: "[RS256|ES256|EdDSA]", max: 1 },
+  config: true,
+};
+
+async function alg(args: Parsed, io: Io): Promise<number> {
+  const ref = requireString(args.values, "app", algSpec);
+  const [wanted] = args.positionals;
+  if (wanted !== undefined && !isSigningAlg(wanted))
+    throw new CliError(
+      `heimdall keys alg: unknown algorithm "${wanted}" (one of ${SIGNING_ALGS.join(", ")})\n\n${helpText(algSpec)}`,
+      EXIT_USAGE,
+    );
+  const run = async (deps: Deps) => {
+    const app = findApp(deps, ref);
+    const current = deps.apps.authConfigOf(app.id).signing_alg;
+    if (wanted === undefined || wanted === current) {
+      io.out(`${app.slug}: ${current}${wanted === undefined ? "" : " (unchanged)"}`);
+      return EXIT_OK;
+    }
+    const local: LocalOperatorPrincipal = { kind: "local", workspaceId: app.workspaceId };
+    const meta = { requestId: `cli-keys-alg-${crypto.randomUUID()}`, ip: null, userAgent: null };
+    await deps.apps.updateAuthConfig(local, app.id, { signing_alg: wanted }, meta);
+    const next = deps.keys.list(app.id).find((k) => k.state === "next" && k.alg === wanted);
+    io.out(`${app.slug}: signing_alg ${current} -> ${wanted}`);
+    if (next) io.out(`next key: ${next.kid} (${next.alg}), published now, signs from ${next.activates_at}`);
+    io.out(`tokens stay ${current} until then; verifiers must accept ${wanted}`);
+    return EXIT_OK;
+  };
+  // Reading needs no lock; a change writes, as `keys rotate` does, beside a running server too.
+  return wanted === undefined
+    ? withDataDir(configFrom(args.values), io, run)
+    : withLockedDataDir(configFrom(args.values), io, { ...WRITER, command: "keys alg" }, run);
+}
+
 export const command = commandGroup("keys", "Inspect and rotate per-app signing keys.", {
   list: { spec: listSpec, run: list },
   rotate: { spec: rotateSpec, run: rotate },
+  alg: { spec: algSpec, run: alg },
 });

@@ -199,8 +199,10 @@ export const signingKeys = sqliteTable(
     alg: text("alg").notNull().default("RS256"),
     bits: integer("bits").notNull(),
     state: text("state", { enum: ["next", "active", "retiring", "retired"] }).notNull(),
-    /** Public JWK members only (kty, n, e). */
-    publicJwk: json<{ kty: string; n: string; e: string }>("public_jwk").notNull(),
+    /** Public JWK members only: RSA (kty, n, e), EC P-256 (kty, crv, x, y) or OKP Ed25519 (kty, crv, x). */
+    publicJwk: json<{ kty: string; n?: string; e?: string; crv?: string; x?: string; y?: string }>(
+      "public_jwk",
+    ).notNull(),
     /** The sealed private key; null once the key is retired and its private half destroyed. */
     vaultSecretId: text("vault_secret_id").references(() => vaultSecrets.id),
     createdAt: ms("created_at").notNull(),

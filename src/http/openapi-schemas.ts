@@ -1,6 +1,7 @@
 /** @module The OpenAPI document's own component schemas (the appliance additions' zod models) and the wire error responses. */
 import { z } from "zod";
 import type { OAuthErrorCode } from "../core/errors.ts";
+import { SIGNING_ALGS } from "../keys/material.ts";
 
 /** The documented component schemas; a private registry, so nothing else registered with zod leaks in. */
 const components = z.registry<{ id: string }>();
@@ -16,7 +17,7 @@ export const signingKeySchema = component(
   "SigningKey",
   z.strictObject({
     kid: z.string(),
-    alg: z.literal("RS256"),
+    alg: z.enum(SIGNING_ALGS),
     state: z.enum(["next", "active", "retiring", "retired"]),
     created_at: isoDate,
     activates_at: isoDate.meta({
@@ -211,21 +212,6 @@ const outboxEntrySchema = component(
     created_at: isoDate,
     sent_at: isoDate.nullable(),
     last_error: z.string().nullable(),
-    delivered_text: z.string().nullable().meta({
-      description:
-        "`EMAIL_MODE=log` only: the text as delivered, codes and links in clear, kept in memory for an hour (the console's dev inbox); null in SMTP mode.",
-    }),
-  }),
-);
-
-/** `GET /v1/apps/{app_id}/audit-logs/verify` (`audit/reader.ts`, `AuditChainStatusDto`). */
-export const auditChainStatusSchema = component(
-  "AuditChainStatus",
-  z.strictObject({
-    ok: z.boolean(),
-    rows: z.int().min(0).nullable().meta({ description: "Rows walked; null when the chain is broken." }),
-    pruned: z.int().min(0).nullable().meta({ description: "Rows retention removed before the anchor." }),
-    first_break: z.strictObject({ seq: z.int(), reason: z.string() }).nullable(),
   }),
 );
 

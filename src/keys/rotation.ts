@@ -6,7 +6,7 @@ import type { Logger } from "../core/logger.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { Vault } from "../vault/vault.ts";
-import { generateKeyMaterial, Material } from "./material.ts";
+import { generateKeyMaterial, isSigningAlg, Material, type SigningAlg } from "./material.ts";
 import {
   earliestPromotion,
   JWKS_MAX_AGE,
@@ -46,6 +46,16 @@ export interface RotationResult {
   newKeyPublishedAt: number;
   /** An emergency rotation's caveat about verifier caches; null for an ordinary rotation, which has none. */
   warning: string | null;
+}
+
+/** What switching an app to another algorithm scheduled (docs/operations.md, "Signing keys"). */
+export interface AlgorithmSchedule {
+  /** The pre-published key of the new algorithm, or null when the active key already has it. */
+  nextKid: string | null;
+  /** When that key starts signing (the scheduler promotes it then). */
+  activatesAt: number | null;
+  /** A next key of the old algorithm that was withdrawn before it ever signed. */
+  withdrawnKid: string | null;
 }
 
 export interface TickResult {
@@ -113,7 +123,7 @@ export function createKeyRotation(deps: KeyRotationDeps) {
       id,
       appId,
       kid: m.kid,
-      alg: "RS256",
+      alg: m.alg,
       bits: m.bits,
       state,
       publicJwk: m.publicJwk,
@@ -133,9 +143,15 @@ export function createKeyRotation(deps: KeyRotationDeps) {
     log.info("signing key rotated", { app_id: appId, ...details });
   }
 
+  /** The algorithm an app's new keys take: that of its key latest in line to sign (see `store.newestAlg`). */
+  const algFor = (appId: string): SigningAlg => {
+    const alg = store.newestAlg(appId);
+    return isSigningAlg(alg) ? alg : "RS256";
+  };
+
   /** Creates the missing next key of one app; false when someone else created it while we generated. */
   async function addNextKey(appId: string): Promise<boolean> {
-    const material = await generateKeyMaterial(clock, rsaBits);
+    const material = await generateKeyMaterial(clock, rsaBits, algFor(appId));
     return tx(db, () => {
       if (store.inState(appId, "next")) return false;
       const active = store.inState(appId, "active");
@@ -155,12 +171,45 @@ export function createKeyRotation(deps: KeyRotationDeps) {
   return {
     insertKey,
 
+    /**
+     * Switches the keys of an app to `m`'s algorithm, inside the caller's transaction (the auth-config
+     * write that changed `signing_alg`). A next key of another algorithm never signed, so it is withdrawn
+     * and `m` published in its place. It starts signing PREPUBLISH from now (every verifier cache has
+     * refetched the JWKS by then) when the active key has another algorithm, or on the ordinary schedule
+     * when the active key already has `m`'s (a switch back before the new key ever signed).
+     */
+    scheduleAlgorithm(appId: string, m: Material): AlgorithmSchedule {
+      const now = clock.now();
+      const active = store.inState(appId, "active");
+      const next = store.inState(appId, "next");
+      if (!active)
+        throw fail("SIGNING_KEYS_NOT_FOUND", { message: `app ${appId} has no active signing key` });
+      if (next?.alg === m.alg)
+        return { nextKid: next.kid, activatesAt: next.activatesAt, withdrawnKid: null };
+      const withdrawnKid = next && store.withdrawNext(next.id, now) ? next.kid : null;
+      const activatesAt =
+        active.alg === m.alg ? nextActivatesAt(now, active.activatesAt) : earliestPromotion(now);
+      insertKey(appId, m, "next", activatesAt, now);
+      vault.destroy(store.detachRetiredSecrets());
+      log.info("next signing key published", {
+        app_id: appId,
+        kid: m.kid,
+        alg: m.alg,
+        activates_at: iso(activatesAt),
+        withdrawn_kid: withdrawnKid,
+      });
+      return { nextKid: m.kid, activatesAt, withdrawnKid };
+    },
+
     async rotate(
       appId: string,
       { emergency = false, actor, meta }: RotateOptions = {},
     ): Promise<RotationResult> {
       // Keygen takes ~100 ms of CPU on the thread pool: done before the transaction, never inside it.
-      const fresh = await generateKeyMaterial(clock, rsaBits);
+      // The algorithm is read again inside: a switch committed meanwhile means generating once more.
+      let fresh = await generateKeyMaterial(clock, rsaBits, algFor(appId));
+      for (let i = 0; i < 3 && fresh.alg !== algFor(appId); i++)
+        fresh = await generateKeyMaterial(clock, rsaBits, algFor(appId));
       const outcome = tx(db, (): RotationResult | { tooSoon: KeyRow } => {
         const now = clock.now();
         const next = store.inState(appId, "next");

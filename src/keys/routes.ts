@@ -9,6 +9,7 @@ import { actorOf } from "../core/principal.ts";
 import { validate } from "../http/body.ts";
 import { guards, type PlatformGuardDeps } from "../http/guards.ts";
 import type { Metrics } from "../http/metrics.ts";
+import type { JwksDocument } from "./jwks.ts";
 import type { KeyService } from "./service.ts";
 
 const CACHE = "public, max-age=3600";
@@ -35,12 +36,13 @@ export function prefixedMetadataRoute(publicUrl: string): string | null {
  * (docs/decisions.md, "Discovery documents"). Only what Heimdall does: the client_credentials grant at the
  * token endpoint, no authorization endpoint, no ID tokens. The contract requires `response_types_supported`:
  * it stays, empty, as nothing answers at an authorization endpoint. It also requires
- * `id_token_signing_alg_values_supported`, which stays `["RS256"]`: no ID token is ever signed, but stock
+ * `id_token_signing_alg_values_supported`, which lists the algorithms of the app's published keys (the
+ * active key's first; `RS256` unless the app's `signing_alg` changed): no ID token is ever signed, but stock
  * access-token middleware (express-oauth2-jwt-bearer) takes it as the algorithms a token may be signed with
- * and refuses every token when it is empty. Every URL derives from the public URL, so a path-prefixed one
- * (`https://host/auth`) keeps them all inside its prefix.
+ * and refuses every token when it is empty or lacks the active key's. Every URL derives from the public
+ * URL, so a path-prefixed one (`https://host/auth`) keeps them all inside its prefix.
  */
-export function discoveryDocument(publicUrl: string, slug: string) {
+export function discoveryDocument(publicUrl: string, slug: string, algs: readonly string[] = ["RS256"]) {
   const issuer = `${publicUrl}/${slug}`;
   const v1 = `${issuer}/v1`;
   return {
@@ -58,7 +60,7 @@ export function discoveryDocument(publicUrl: string, slug: string) {
     grant_types_supported: ["client_credentials"],
     response_types_supported: [] as string[],
     token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-    id_token_signing_alg_values_supported: ["RS256"],
+    id_token_signing_alg_values_supported: algs.length ? [...algs] : ["RS256"],
     subject_types_supported: ["public"],
   };
 }
@@ -142,12 +144,15 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps) {
   const { config, directory } = deps;
   const jwks = createJwksResponder(deps);
   const noApp = (slug: string) => fail("APP_NOT_FOUND", { message: `No app with slug ${slug}` });
-  const discovery = new Map<string, { body: string; etag: string }>();
-  const metadata = (slug: string) => {
+  // Rebuilt when the app's key set changes (its algorithms are in it); the keys cache hands out the same
+  // JWKS object until then, so an identity check is enough.
+  const discovery = new Map<string, { keys: JwksDocument | null; body: string; etag: string }>();
+  const metadata = (slug: string, appId: string) => {
+    const keys = deps.keys.jwks(appId);
     let doc = discovery.get(slug);
-    if (!doc) {
-      const body = JSON.stringify(discoveryDocument(config.publicUrl, slug));
-      doc = { body, etag: `"${Bun.hash(body).toString(36)}"` };
+    if (doc?.keys !== keys) {
+      const body = JSON.stringify(discoveryDocument(config.publicUrl, slug, keys?.algs));
+      doc = { keys, body, etag: `"${Bun.hash(body).toString(36)}"` };
       discovery.set(slug, doc);
     }
     return doc;
@@ -156,7 +161,7 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps) {
   const metadataResponse = (request: Request, slug: string) => {
     const app = directory.bySlug(slug);
     if (!app || app.status === "archived") throw noApp(slug);
-    const doc = metadata(slug);
+    const doc = metadata(slug, app.id);
     return cached(request, doc.body, doc.etag);
   };
   // In-process requests (`app.handle`) and anything the native routes hand back land here.

@@ -1,4 +1,4 @@
-/** @module Per-app RSA signing keys: sign JWTs, serve the JWKS from memory, rotate on schedule or on demand. The service composes its concerns: `signing.ts` (the in-memory keys), `rotation.ts`, `health.ts`. */
+/** @module Per-app signing keys (RS256, ES256 or EdDSA): sign JWTs, serve the JWKS from memory, rotate on schedule or on demand. The service composes its concerns: `signing.ts` (the in-memory keys), `rotation.ts`, `health.ts`. */
 import type { JWTPayload } from "jose";
 import { type Clock, iso } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
@@ -7,8 +7,9 @@ import type { Db } from "../db/client.ts";
 import type { Vault } from "../vault/vault.ts";
 import { type AppKeyDiagnosis, createKeyHealth, type SigningHealth } from "./health.ts";
 import type { JwksDocument } from "./jwks.ts";
-import { generateKeyMaterial, type Material } from "./material.ts";
+import { generateKeyMaterial, type Material, type SigningAlg } from "./material.ts";
 import {
+  type AlgorithmSchedule,
   createKeyRotation,
   type KeyAuditEvent,
   type RotateOptions,
@@ -41,8 +42,14 @@ export interface KeyListItem {
 }
 
 export interface KeyService {
-  generateKeyMaterial(): Promise<Material>;
+  /** Off the event loop; RS256 (`rsaBits`) unless another algorithm is asked for. */
+  generateKeyMaterial(alg?: SigningAlg): Promise<Material>;
   insertInitialKeys(appId: string, active: Material, next: Material): void;
+  /**
+   * Publishes `next` (of the app's new algorithm) as the app's next key in place of one of another
+   * algorithm. Synchronous: call it inside the transaction that changes the app's `signing_alg`.
+   */
+  scheduleAlgorithm(appId: string, next: Material): AlgorithmSchedule;
   sign(appId: string, claims: JWTPayload, opts?: SignOptions): Promise<string>;
   jwks(appId: string): JwksDocument | null;
   verifyKey(appId: string, kid: string): Promise<CryptoKey | null>;
@@ -101,7 +108,7 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
   const health = createKeyHealth({ db, vault, store });
 
   return {
-    generateKeyMaterial: () => generateKeyMaterial(clock, rsaBits),
+    generateKeyMaterial: (alg = "RS256") => generateKeyMaterial(clock, rsaBits, alg),
 
     insertInitialKeys(appId, active, next) {
       if (store.countForApp(appId) > 0) {
@@ -112,6 +119,12 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
       rotation.insertKey(appId, next, "next", nextActivatesAt(now, now), now);
       // Dropped rather than rebuilt: the caller's transaction may still roll back. First use reloads.
       signing.forget(appId);
+    },
+
+    scheduleAlgorithm(appId, next) {
+      const r = rotation.scheduleAlgorithm(appId, next);
+      signing.forget(appId);
+      return r;
     },
 
     sign: signing.sign,

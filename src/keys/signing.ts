@@ -5,7 +5,7 @@ import { fail } from "../core/errors.ts";
 import type { Db } from "../db/client.ts";
 import type { Vault } from "../vault/vault.ts";
 import { buildJwks, type JwksDocument } from "./jwks.ts";
-import type { PublicJwk } from "./material.ts";
+import type { PublicJwk, SigningAlg } from "./material.ts";
 import type { createKeyStore, KeyRow } from "./store.ts";
 
 export interface SignOptions {
@@ -19,11 +19,25 @@ export interface SignOptions {
 interface AppKeys {
   jwks: JwksDocument;
   activeKid: string | null;
+  /** The active key's algorithm: the `alg` header of every token signed now. */
+  activeAlg: SigningAlg;
   activeSince: number | null;
-  published: Map<string, { jwk: PublicJwk; verifier?: Promise<CryptoKey>; ready?: CryptoKey }>;
+  published: Map<
+    string,
+    { jwk: PublicJwk; alg: SigningAlg; verifier?: Promise<CryptoKey>; ready?: CryptoKey }
+  >;
 }
 
-const RS256 = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+/** WebCrypto parameters of each algorithm's private key (PKCS#8). */
+const IMPORT_PARAMS: Record<SigningAlg, Parameters<typeof crypto.subtle.importKey>[2]> = {
+  RS256: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+  ES256: { name: "ECDSA", namedCurve: "P-256" },
+  EdDSA: { name: "Ed25519" },
+};
+
+/** A row's algorithm; rows only ever hold the three (anything else is read as the historical RS256). */
+const algOf = (row: Pick<KeyRow, "alg">): SigningAlg =>
+  row.alg === "ES256" || row.alg === "EdDSA" ? row.alg : "RS256";
 
 /** The vault AAD of a signing key's sealed private half: a sealed key opens only as its own app's kid. */
 export const signingKeyAad = (appId: string, kid: string) => `signing_key:${appId}:${kid}`;
@@ -44,6 +58,7 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
     const prev = apps.get(appId);
     const activeRow = rows.find((r) => r.state === "active");
     const activeKid = activeRow?.kid ?? null;
+    const activeAlg = activeRow ? algOf(activeRow) : "RS256";
     const activeSince = activeRow?.activatesAt ?? null;
     if (prev?.activeKid && prev.activeKid !== activeKid) signers.delete(prev.activeKid);
     if (rows.length === 0) {
@@ -56,9 +71,12 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
       prev?.jwks.body === jwks.body && prev.activeKid === activeKid && prev.activeSince === activeSince;
     if (prev && unchanged) return prev;
     const published = new Map(
-      rows.map((r) => [r.kid, { jwk: r.publicJwk, verifier: prev?.published.get(r.kid)?.verifier }]),
+      rows.map((r) => [
+        r.kid,
+        { jwk: r.publicJwk, alg: algOf(r), verifier: prev?.published.get(r.kid)?.verifier },
+      ]),
     );
-    const next: AppKeys = { jwks, activeKid, activeSince, published };
+    const next: AppKeys = { jwks, activeKid, activeAlg, activeSince, published };
     apps.set(appId, next);
     return next;
   }
@@ -105,7 +123,7 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
       throw new Error(`signing key ${kid} is retired; its private key is destroyed`);
     const der = vault.open(row.vaultSecretId, signingKeyAad(appId, kid));
     try {
-      return await crypto.subtle.importKey("pkcs8", der, RS256, false, ["sign"]);
+      return await crypto.subtle.importKey("pkcs8", der, IMPORT_PARAMS[algOf(row)], false, ["sign"]);
     } finally {
       der.fill(0);
     }
@@ -118,12 +136,14 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
     forget: (appId: string) => void apps.delete(appId),
 
     async sign(appId: string, claims: JWTPayload, opts: SignOptions = {}): Promise<string> {
-      const kid = cached(appId)?.activeKid;
+      const keys = cached(appId);
+      const kid = keys?.activeKid;
       if (!kid) throw fail("SIGNING_KEY_MISSING", { message: `app ${appId} has no active signing key` });
+      const alg = keys.activeAlg;
       const key = await signer(appId, kid);
       const iat = Math.floor(clock.now() / 1000);
       const jwt = new SignJWT(claims)
-        .setProtectedHeader({ alg: "RS256", kid, typ: opts.typ ?? "at+jwt" })
+        .setProtectedHeader({ alg, kid, typ: opts.typ ?? "at+jwt" })
         .setIssuedAt(iat);
       if (opts.ttlSeconds !== undefined) jwt.setExpirationTime(iat + opts.ttlSeconds);
       return jwt.sign(key);
@@ -134,7 +154,7 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
     verifyKey(appId: string, kid: string): Promise<CryptoKey | null> {
       const entry = cached(appId)?.published.get(kid);
       if (!entry) return Promise.resolve(null);
-      entry.verifier ??= (importJWK({ ...entry.jwk, alg: "RS256" }, "RS256") as Promise<CryptoKey>).then(
+      entry.verifier ??= (importJWK({ ...entry.jwk, alg: entry.alg }, entry.alg) as Promise<CryptoKey>).then(
         (k) => {
           entry.ready = k;
           return k;

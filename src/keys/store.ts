@@ -48,6 +48,32 @@ export function createKeyStore(db: Db) {
         .get();
     },
 
+    /**
+     * The algorithm of the app's key latest in line to sign (the next key, else the active one): the one
+     * its new keys take. Every change of the app's `signing_alg` publishes a next key of the new algorithm,
+     * so that key carries it. Retired keys (a withdrawn next key among them) no longer count.
+     */
+    newestAlg(appId: string): string | undefined {
+      return db
+        .select({ alg: signingKeys.alg })
+        .from(signingKeys)
+        .where(and(eq(signingKeys.appId, appId), inArray(signingKeys.state, PUBLISHED)))
+        .orderBy(desc(signingKeys.activatesAt), desc(signingKeys.createdAt))
+        .get()?.alg;
+    },
+
+    /** A published next key that never signed leaves the JWKS at once (replaced by one of another algorithm). */
+    withdrawNext(id: string, now: number): boolean {
+      return (
+        db
+          .update(signingKeys)
+          .set({ state: "retired", retireAt: now, retiredAt: now })
+          .where(and(eq(signingKeys.id, id), eq(signingKeys.state, "next")))
+          .returning({ id: signingKeys.id })
+          .all().length === 1
+      );
+    },
+
     deleteForApp(appId: string): void {
       db.delete(signingKeys).where(eq(signingKeys.appId, appId)).run();
     },

@@ -1,6 +1,6 @@
 /**
- * @module Access tokens (docs/architecture.md, "Tokens and sessions"): RS256 `at+jwt` signed with the app's active key, verified against its
- * published keys.
+ * @module Access tokens (docs/architecture.md, "Tokens and sessions"): `at+jwt` signed with the app's active key (RS256, ES256 or
+ * EdDSA, the app's `signing_alg`), verified against its published keys.
  *
  * Its own module rather than part of `sessions/` or `keys/`: sessions mint tokens for end users and the M2M
  * grant mints them for clients, so minting belongs to neither; and `keys/` owns key material (generation,
@@ -18,6 +18,17 @@ import type { KeyService } from "../keys/service.ts";
 type IssuerApp = Pick<AppRef, "id" | "slug">;
 
 export const ACCESS_TOKEN_TTL_SECONDS = 3600;
+
+/**
+ * The one algorithm each verification key accepts, by the WebCrypto algorithm it was imported as: a key
+ * verifies only tokens of its own `alg`, so a token can never pick another (RFC 8725 §3.1). Constant
+ * arrays, so the hot path allocates none.
+ */
+const ALGORITHMS_OF_KEY: Readonly<Record<string, string[]>> = Object.freeze({
+  "RSASSA-PKCS1-v1_5": ["RS256"],
+  ECDSA: ["ES256"],
+  Ed25519: ["EdDSA"],
+});
 
 export interface EndUserClaims extends JWTPayload {
   type: "end_user";
@@ -139,9 +150,10 @@ export function createTokenService({
         const { kid, typ } = decodeProtectedHeader(token);
         if (typ !== "at+jwt" || typeof kid !== "string") throw new TokenError("TOKEN_INVALID");
         const key = keys.verifyKeySync(app.id, kid) ?? (await keys.verifyKey(app.id, kid));
-        if (!key) throw new TokenError("TOKEN_INVALID");
+        const algorithms = key && ALGORITHMS_OF_KEY[key.algorithm.name];
+        if (!key || !algorithms) throw new TokenError("TOKEN_INVALID");
         const { payload } = await jwtVerify(token, key, {
-          algorithms: ["RS256"],
+          algorithms,
           issuer: issuer(app),
           audience: app.slug,
           currentDate: new Date(clock.now()),

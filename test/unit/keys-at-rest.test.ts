@@ -41,7 +41,7 @@ test("heimdall.db and its WAL contain no PEM, no private JWK members, no raw pri
       }
     }
     // Sanity: the public keys are there in clear, so the scan is looking at the right bytes.
-    expect(all).toContain(materials[0]!.publicJwk.n.slice(0, 40));
+    expect(all).toContain(materials[0]!.publicJwk.n!.slice(0, 40));
   };
   expect(existsSync(`${file}-wal`)).toBe(true);
   check();

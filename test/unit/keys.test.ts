@@ -160,7 +160,7 @@ describe("signing and JWKS", () => {
     const m = await ctx.svc.generateKeyMaterial();
     const json = JSON.stringify({ ...m, m });
     expect(json).not.toContain('"d"');
-    expect(Object.keys(m).sort()).toEqual(["bits", "kid", "publicJwk"]);
+    expect(Object.keys(m).sort()).toEqual(["alg", "bits", "kid", "publicJwk"]);
   });
 });
 

@@ -23,6 +23,7 @@ const DEFAULTS = {
   signup_requires_pak: false,
   mfa_required: false,
   mfa_required_roles: [],
+  signing_alg: "RS256",
 };
 
 let ctx: TestContext;
