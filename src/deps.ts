@@ -18,6 +18,7 @@ import { type Clock, DAY, HOUR, MINUTE, systemClock } from "./core/clock.ts";
 import { createLogger, type Logger } from "./core/logger.ts";
 import { type Db, migrate, openDatabase, tx } from "./db/client.ts";
 import { createEmailService, type EmailService } from "./email/service.ts";
+import { createDevInbox } from "./email/dev-inbox.ts";
 import { createMailTransport, type MailEcho } from "./email/transport.ts";
 import { createEventEmitter, type EventEmitter } from "./events/emit.ts";
 import { createProviderClients } from "./federation/clients.ts";
@@ -224,7 +225,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     events,
   });
   const appStats = createAppStatsService({ db, clock, apps });
-  const auditReader = createAuditReader({ db, apps });
+  const auditReader = createAuditReader({ db, apps, verify: (chain) => audit.verify(chain) });
   const denials = createDenialRecorder({ db, clock, audit });
   const idempotency = createIdempotency({ db, clock, vault });
   const apiKeys = createApiKeyService({ db, clock, audit, apps });
@@ -234,6 +235,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const enforcement = createEnforcementRegistry();
   const roles = createRoleService({ db, clock, audit, apps, permissions, enforcement, events });
   const tenants = createTenantService({ db, clock, audit, events, apps });
+  // Log mode only: delivered texts kept in memory for the console's dev inbox (never in SMTP mode).
+  const devInbox = config.emailMode === "log" ? createDevInbox({ clock }) : undefined;
   const email = createEmailService({
     db,
     clock,
@@ -241,8 +244,18 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     config,
     audit,
     apps,
-    transport: createMailTransport(config, log, opts.mailEcho),
+    transport: createMailTransport(
+      config,
+      log,
+      devInbox
+        ? (m) => {
+            devInbox.keep(m);
+            opts.mailEcho?.(m);
+          }
+        : opts.mailEcho,
+    ),
     vault,
+    devInbox,
   });
   const codes = createCodeService({
     db,

@@ -5,6 +5,7 @@ import { decodeCursor, type Page, pageOf, parseLimit, queryParam } from "../core
 import type { PlatformPrincipal } from "../core/principal.ts";
 import type { Db } from "../db/client.ts";
 import { type AuditLogEntryDto, createAuditStore, toAuditLogDto } from "./store.ts";
+import type { AuditVerifyResult } from "./writer.ts";
 
 interface SeqCursor {
   s: number;
@@ -28,14 +29,29 @@ export interface AuditReader {
     ref: string,
     query: Record<string, unknown>,
   ): Page<AuditLogEntryDto>;
+  /** Walks the app's hash chain from its retention anchor (what `heimdall audit verify` does for every chain). */
+  verifyForApp(principal: PlatformPrincipal, ref: string): AuditChainStatusDto;
+}
+
+/** `GET /v1/apps/{app_id}/audit-logs/verify`: intact with the counts, or the first break. */
+export interface AuditChainStatusDto {
+  ok: boolean;
+  /** Rows walked (intact chains only). */
+  rows: number | null;
+  /** Rows retention removed before the anchor (intact chains only). */
+  pruned: number | null;
+  first_break: { seq: number; reason: string } | null;
 }
 
 export function createAuditReader({
   db,
   apps,
+  verify,
 }: {
   db: Db;
   apps: Pick<AppService, "authorizeApp">;
+  /** The writer's chain walk, for one chain. */
+  verify: (chain: string) => AuditVerifyResult;
 }): AuditReader {
   const store = createAuditStore(db);
   return {
@@ -46,6 +62,14 @@ export function createAuditReader({
       const app = apps.authorizeApp(principal, ref, "heimdall.audit.read");
       const rows = store.listForApp(app.id, filter, cursor?.s, limit + 1);
       return pageOf(rows, limit, (r): SeqCursor => ({ s: r.seq }), toAuditLogDto);
+    },
+    verifyForApp(principal, ref) {
+      const app = apps.authorizeApp(principal, ref, "heimdall.audit.read");
+      // An app's rows form the chain named by its id (writer.ts).
+      const r = verify(app.id);
+      return r.ok
+        ? { ok: true, rows: r.rows, pruned: r.pruned, first_break: null }
+        : { ok: false, rows: null, pruned: null, first_break: { seq: r.seq, reason: r.reason } };
     },
   };
 }

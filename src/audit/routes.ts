@@ -1,4 +1,4 @@
-/** @module Admin API: an app's audit log, newest first, filtered by action and actor, cursor-paginated over `seq`. */
+/** @module Admin API: an app's audit log, newest first, filtered by action and actor, cursor-paginated over `seq`; and its hash chain's verification. */
 import { Elysia } from "elysia";
 import { guards, type PlatformGuardDeps } from "../http/guards.ts";
 import type { AuditReader } from "./reader.ts";
@@ -14,5 +14,10 @@ export const auditRoutes = (deps: AuditRoutesDeps) =>
     .get(
       "/v1/apps/:app_id/audit-logs",
       ({ params, query, principal }) => deps.auditReader.listForApp(principal, params.app_id, query),
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/audit-logs/verify",
+      ({ params, principal }) => deps.auditReader.verifyForApp(principal, params.app_id),
       { platform: "any" },
     );

@@ -1,5 +1,5 @@
 /** @module The append-only audit log (docs/architecture.md, "Audit"): one writer, a SHA-256 hash chain per app, and its verifier. */
-import { asc, gt } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
 import { newId } from "../core/ids.ts";
@@ -68,9 +68,10 @@ export interface AuditWriter {
   recordDurably(item: DurableEntry): Promise<void>;
   /**
    * Walks every chain from its retention anchor (or from the genesis hash when nothing was pruned);
-   * returns the first break found, or the counts when all chains are intact.
+   * returns the first break found, or the counts when all chains are intact. With `chain` (an app's id,
+   * `workspace:<id>`, `platform`) only that chain is walked.
    */
-  verify(): AuditVerifyResult;
+  verify(chain?: string): AuditVerifyResult;
 }
 
 export type AuditVerifyResult =
@@ -104,13 +105,17 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
     "prevHash",
     "hash",
   ]);
-  function* pages(): Generator<Row> {
+  function* pages(chain?: string): Generator<Row> {
     let after = 0;
     for (;;) {
       const page = db
         .select()
         .from(auditLog)
-        .where(gt(auditLog.seq, after))
+        .where(
+          chain === undefined
+            ? gt(auditLog.seq, after)
+            : and(eq(auditLog.chain, chain), gt(auditLog.seq, after)),
+        )
         .orderBy(asc(auditLog.seq))
         .limit(VERIFY_PAGE)
         .all();
@@ -171,18 +176,17 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
       insert({ ...row, hash: sha256Hex(canonical(row)) });
       return row.id;
     },
-    verify() {
+    verify(only) {
       const anchors = new Map(
-        db
-          .select()
-          .from(auditAnchors)
-          .all()
-          .map((a) => [a.chain, a]),
+        (only === undefined
+          ? db.select().from(auditAnchors).all()
+          : db.select().from(auditAnchors).where(eq(auditAnchors.chain, only)).all()
+        ).map((a) => [a.chain, a]),
       );
       const heads = new Map<string, string>();
       let rows = 0;
       // Read in pages, not loaded whole: the log can be large, and verify runs beside a serving process.
-      for (const r of pages()) {
+      for (const r of pages(only)) {
         rows++;
         const anchor = anchors.get(r.chain);
         let expectedPrev = heads.get(r.chain);

@@ -112,9 +112,14 @@ export interface OutboxEntryDto {
   created_at: string;
   sent_at: string | null;
   last_error: string | null;
+  /**
+   * `EMAIL_MODE=log` only: the text as delivered, codes and links in clear, while the dev inbox still holds
+   * it (in memory, an hour; `email/dev-inbox.ts`). Null in SMTP mode, before delivery and after that.
+   */
+  delivered_text: string | null;
 }
 
-export function toOutboxDto(r: OutboxRow): OutboxEntryDto {
+export function toOutboxDto(r: OutboxRow, deliveredText: string | null = null): OutboxEntryDto {
   return {
     id: r.id,
     to: r.to,
@@ -126,5 +131,6 @@ export function toOutboxDto(r: OutboxRow): OutboxEntryDto {
     created_at: iso(r.createdAt),
     sent_at: iso(r.sentAt),
     last_error: r.lastError,
+    delivered_text: deliveredText,
   };
 }

@@ -35,6 +35,7 @@ import {
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { Vault } from "../vault/vault.ts";
+import type { DevInbox } from "./dev-inbox.ts";
 import {
   defaultSettings,
   type NotificationSettingsDto,
@@ -152,6 +153,8 @@ export interface EmailServiceDeps {
   apps: Pick<AppService, "authorizeApp" | "find">;
   transport: MailTransport;
   vault: Pick<Vault, "seal" | "open" | "destroy">;
+  /** `EMAIL_MODE=log` only: the delivered texts the outbox listing shows as `delivered_text`. */
+  devInbox?: Pick<DevInbox, "textOf">;
 }
 
 /**
@@ -161,7 +164,7 @@ export interface EmailServiceDeps {
 const OUTBOX_ACTIONS = ["heimdall.user.verify.create", "heimdall.user.password-reset.create"] as const;
 
 export function createEmailService(deps: EmailServiceDeps): EmailService {
-  const { db, clock, log, config, audit, apps, transport, vault } = deps;
+  const { db, clock, log, config, audit, apps, transport, vault, devInbox } = deps;
   const aadOf = (id: string) => `email_outbox:${id}`;
 
   /** The body to send: the sealed one while it exists (rows queued before sealing carry their own). */
@@ -315,7 +318,12 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
         details: { count: Math.min(rows.length, limit) },
         meta,
       });
-      return pageOf(rows, limit, (r): Position => ({ c: r.createdAt, i: r.id }), toOutboxDto);
+      return pageOf(
+        rows,
+        limit,
+        (r): Position => ({ c: r.createdAt, i: r.id }),
+        (r) => toOutboxDto(r, devInbox?.textOf(r.id) ?? null),
+      );
     },
 
     codeMailPlan(appId, kind) {

@@ -1,5 +1,6 @@
 /** @module The appliance-only routes' OpenAPI entries (`KNOWN`): what the contract does not describe, from their zod models. */
 import {
+  auditChainStatusSchema,
   ERROR_RESPONSES,
   errorSchema,
   federatedLinkRequestSchema,
@@ -126,6 +127,16 @@ export const KNOWN: Record<string, OperationDoc> = {
     requestBody: { required: true, ...jsonContent(webhookReplayRequestSchema) },
     responses: {
       "200": { description: "How many deliveries were queued", ...jsonContent(webhookReplaySchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "GET /v1/apps/{app_id}/audit-logs/verify": {
+    operationId: "verifyAppAuditChain",
+    summary: "Verify the app's audit hash chain (appliance addition)",
+    description:
+      "Walks the app's audit rows from the retention anchor, checking each row's hash and its link to the one before — what `heimdall audit verify` does for every chain. Answers 200 either way: `ok` with the counts, or the first break (`seq`, `reason`). Read-only; no audit row. Policy action: `heimdall.audit.read`.",
+    responses: {
+      "200": { description: "The chain's state", ...jsonContent(auditChainStatusSchema) },
       ...ERROR_RESPONSES,
     },
   },

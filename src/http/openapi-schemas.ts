@@ -212,6 +212,21 @@ const outboxEntrySchema = component(
     created_at: isoDate,
     sent_at: isoDate.nullable(),
     last_error: z.string().nullable(),
+    delivered_text: z.string().nullable().meta({
+      description:
+        "`EMAIL_MODE=log` only: the text as delivered, codes and links in clear, kept in memory for an hour (the console's dev inbox); null in SMTP mode.",
+    }),
+  }),
+);
+
+/** `GET /v1/apps/{app_id}/audit-logs/verify` (`audit/reader.ts`, `AuditChainStatusDto`). */
+export const auditChainStatusSchema = component(
+  "AuditChainStatus",
+  z.strictObject({
+    ok: z.boolean(),
+    rows: z.int().min(0).nullable().meta({ description: "Rows walked; null when the chain is broken." }),
+    pruned: z.int().min(0).nullable().meta({ description: "Rows retention removed before the anchor." }),
+    first_break: z.strictObject({ seq: z.int(), reason: z.string() }).nullable(),
   }),
 );
 

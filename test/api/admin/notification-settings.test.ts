@@ -271,6 +271,7 @@ describe("GET /v1/apps/{app_id}/outbox (appliance addition)", () => {
       [
         "attempts",
         "created_at",
+        "delivered_text",
         "from",
         "id",
         "last_error",

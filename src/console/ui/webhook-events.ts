@@ -1,0 +1,33 @@
+/** @module The webhook event types the console offers as checkboxes (a plain module, so the API test can compare it with the server's list). */
+
+/** The event types a webhook may subscribe to (the server's list; test/api/console-pages.test.ts keeps them equal). */
+export const WEBHOOK_EVENT_TYPES = [
+  "user.signup",
+  "user.signin",
+  "user.contact_verified",
+  "user.email_verified",
+  "user.password_reset.requested",
+  "user.password_reset.completed",
+  "user.suspended",
+  "user.deactivated",
+  "user.reinstated",
+  "user.role_changed",
+  "user.deleted",
+  "tenant.created",
+  "tenant.updated",
+  "tenant.deleted",
+  "tenant.member.added",
+  "tenant.member.removed",
+  "tenant.member.role_changed",
+  "app.slug_changed",
+  "user.mfa.factor_enrolled",
+  "user.mfa.factor_disabled",
+  "user.mfa.recovery_code_used",
+  "user.mfa.step_up_succeeded",
+  "user.mfa.step_up_locked",
+  "m2m.credential.created",
+  "m2m.credential.rotated",
+  "m2m.credential.deleted",
+  "invite.created",
+  "invite.revoked",
+];
