@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Heimdall } from "@productcraft/heimdall";
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { expectResponseMatches } from "../support/openapi.ts";
 import { type Appliance, ROOT, startAppliance } from "./support.ts";
@@ -410,6 +411,122 @@ describe("docs/integrating.md", () => {
         expect(old.code).not.toBe(0);
       }
       expect(JSON.parse(await ok("introspect-bearer", { ACCESS_TOKEN: before }))).toEqual({ active: false });
+    },
+    TIMEOUT,
+  );
+});
+
+describe("docs/integrating.md with an ES256 app and an EdDSA app (signing_alg)", () => {
+  interface AlgApp {
+    alg: "ES256" | "EdDSA";
+    slug: string;
+    client: { client_id: string; client_secret: string };
+    user: { access_token: string; sub: string };
+  }
+  const apps: AlgApp[] = [];
+  /** The page's environment for one of these apps instead of the demo app. */
+  const envOf = (a: AlgApp, token: string) => ({
+    HEIMDALL_ISSUER: issuer(a.slug),
+    HEIMDALL_AUDIENCE: a.slug,
+    HEIMDALL_CLIENT_ID: a.client.client_id,
+    HEIMDALL_CLIENT_SECRET: a.client.client_secret,
+    ACCESS_TOKEN: token,
+  });
+
+  beforeAll(async () => {
+    for (const alg of ["ES256", "EdDSA"] as const) {
+      const slug = `demo-${alg.toLowerCase()}`;
+      const app = await call<{ id: string }>("POST", "/v1/apps", { slug, display_name: `Demo ${alg}` });
+      const config = await call<{ signing_alg: string }>("PATCH", `/v1/apps/${app.id}/auth-config`, {
+        signing_alg: alg,
+      });
+      expect(config.signing_alg).toBe(alg);
+      // The switch signs 2 h later; an emergency rotation promotes the new key now (no token exists yet).
+      await call("POST", `/v1/apps/${app.id}/keys/rotate`, { emergency: true });
+      const c = await call<AlgApp["client"]>("POST", `/v1/apps/${app.id}/credentials`, {
+        name: "integrator",
+        scopes: SCOPES,
+      });
+      const signup = await fetch(`${issuer(slug)}/v1/auth/signup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          username: "grace",
+          email: "grace@example.com",
+          password: "Analytical-Engine-1843",
+        }),
+      });
+      expect(signup.status).toBe(200);
+      const { access_token } = (await signup.json()) as { access_token: string };
+      apps.push({ alg, slug, client: c, user: { access_token, sub: decodeJwt(access_token).sub! } });
+    }
+  }, TIMEOUT);
+
+  test(
+    "JWKS and discovery: EC / OKP members with alg per key; discovery lists the algorithm",
+    async () => {
+      for (const a of apps) {
+        const jwks = (await (await fetch(`${issuer(a.slug)}/v1/.well-known/jwks.json`)).json()) as {
+          keys: Record<string, string>[];
+        };
+        const want = a.alg === "ES256" ? { kty: "EC", crv: "P-256" } : { kty: "OKP", crv: "Ed25519" };
+        // The emergency rotation withdrew the RSA key: both published keys are of the new algorithm.
+        expect(jwks.keys.map((k) => ({ kty: k.kty, crv: k.crv, alg: k.alg, use: k.use }))).toEqual([
+          { ...want, alg: a.alg, use: "sig" },
+          { ...want, alg: a.alg, use: "sig" },
+        ]);
+        for (const k of jwks.keys) expect(k.n ?? k.e ?? k.d).toBeUndefined();
+        const doc = (await (await fetch(`${issuer(a.slug)}/.well-known/openid-configuration`)).json()) as {
+          id_token_signing_alg_values_supported: string[];
+        };
+        expect(doc.id_token_signing_alg_values_supported).toEqual([a.alg]);
+      }
+    },
+    TIMEOUT,
+  );
+
+  for (const name of ["verify-node", "verify-pyjwt", "verify-authlib", "verify-go"]) {
+    test(
+      `${name}: verifies the ES256 and EdDSA apps' M2M and end-user tokens; refuses a wrong audience`,
+      async () => {
+        for (const a of apps) {
+          const m2m = await m2mToken(a.slug, a.client);
+          expect(decodeProtectedHeader(m2m).alg).toBe(a.alg);
+          expect(decodeProtectedHeader(a.user.access_token).alg).toBe(a.alg);
+          expect(await ok(name, envOf(a, m2m))).toBe(`verified sub=${a.client.client_id}`);
+          expect(await ok(name, envOf(a, a.user.access_token))).toBe(`verified sub=${a.user.sub}`);
+          const wrongAud = await run(name, { ...envOf(a, m2m), HEIMDALL_AUDIENCE: SLUG });
+          expect(wrongAud.code).not.toBe(0);
+          expect(wrongAud.out).not.toContain("verified");
+        }
+      },
+      TIMEOUT,
+    );
+  }
+
+  test(
+    "introspection (openid-client, Bearer) and the official SDK's verifyToken accept both algorithms",
+    async () => {
+      for (const a of apps) {
+        const m2m = await m2mToken(a.slug, a.client);
+        for (const [token, sub] of [
+          [m2m, a.client.client_id],
+          [a.user.access_token, a.user.sub],
+        ] as const) {
+          expect(JSON.parse(await ok("introspect-node", envOf(a, token)))).toMatchObject({
+            active: true,
+            sub,
+            iss: issuer(a.slug),
+          });
+          expect(JSON.parse(await ok("introspect-bearer", envOf(a, token)))).toMatchObject({
+            active: true,
+            sub,
+          });
+          // biome-ignore lint/suspicious/noExplicitAny: the SDK's generated types are not what this test checks.
+          const sdk: any = new Heimdall({ baseUrl });
+          expect((await sdk.consumer(a.slug).verifyToken(token)).sub).toBe(sub);
+        }
+      }
     },
     TIMEOUT,
   );

@@ -282,3 +282,80 @@ describe("heimdall keys rotate beside the running server", () => {
     TIMEOUT,
   );
 });
+
+describe("heimdall keys alg beside the running server", () => {
+  const ALG_APP = "rotate-alg";
+
+  test(
+    "switching to ES256 publishes an ES256 next key within about a second; tokens stay RS256 until it signs",
+    async () => {
+      const app = await admin<{ id: string }>("POST", "/v1/apps", { slug: ALG_APP, display_name: ALG_APP });
+      const c = await admin<{ client_id: string; client_secret: string }>(
+        "POST",
+        `/v1/apps/${app.body.id}/credentials`,
+        { name: "alg", scopes: [] },
+      );
+      clients.set(ALG_APP, { ...c.body, appId: app.body.id });
+      expect((await cli("keys", "alg", "--app", ALG_APP)).stdout.trim()).toBe(`${ALG_APP}: RS256`);
+      const [rsaActive] = await jwksKids(ALG_APP);
+
+      const bad = await cli("keys", "alg", "--app", ALG_APP, "HS256");
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('unknown algorithm "HS256"');
+
+      const r = await cli("keys", "alg", "--app", ALG_APP, "ES256");
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`${ALG_APP}: signing_alg RS256 -> ES256`);
+      const esKid = /next key: (es256-\S+) \(ES256\)/.exec(r.stdout)?.[1];
+      expect(esKid).toBeString();
+
+      const deadline = Date.now() + PICKUP_MS;
+      while (!(await jwksKids(ALG_APP)).includes(esKid!) && Date.now() < deadline) await Bun.sleep(50);
+      const jwks = (await (await fetch(`${baseUrl}/${ALG_APP}/v1/.well-known/jwks.json`)).json()) as {
+        keys: Record<string, string>[];
+      };
+      expect(jwks.keys.map((k) => [k.kid, k.kty, k.alg])).toEqual([
+        [rsaActive!, "RSA", "RS256"],
+        [esKid!, "EC", "ES256"],
+      ]);
+      const discovery = (await (
+        await fetch(`${baseUrl}/${ALG_APP}/.well-known/openid-configuration`)
+      ).json()) as { id_token_signing_alg_values_supported: string[] };
+      expect(discovery.id_token_signing_alg_values_supported).toEqual(["RS256", "ES256"]);
+      const config = await admin<{ signing_alg: string }>("GET", `/v1/apps/${app.body.id}/auth-config`);
+      expect(config.body.signing_alg).toBe("ES256");
+      expect(decodeProtectedHeader(await token(ALG_APP))).toMatchObject({ alg: "RS256", kid: rsaActive });
+      const list = await cli("keys", "list", "--app", ALG_APP);
+      expect(list.stdout).toMatch(new RegExp(`${esKid}\\s+ES256\\s+next`));
+    },
+    TIMEOUT,
+  );
+
+  test(
+    "after an emergency rotation the app signs ES256: jose and oauth4webapi verify its tokens",
+    async () => {
+      const r = await cli("keys", "rotate", "--app", ALG_APP, "--emergency");
+      expect(r.code).toBe(0);
+      const { jwt } = await firstTokenNotSignedBy(ALG_APP, (await jwksKids(ALG_APP))[0]!);
+      expect(decodeProtectedHeader(jwt).alg).toBe("ES256");
+      const issuer = `${baseUrl}/${ALG_APP}`;
+      const jwks = createRemoteJWKSet(new URL(`${issuer}/v1/.well-known/jwks.json`));
+      const { protectedHeader } = await jwtVerify(jwt, jwks, {
+        issuer,
+        audience: ALG_APP,
+        algorithms: ["ES256"],
+      });
+      expect(protectedHeader.kid!.startsWith("es256-")).toBe(true);
+      const insecure = { [oauth.allowInsecureRequests]: true };
+      const as = await oauth.processDiscoveryResponse(
+        new URL(issuer),
+        await oauth.discoveryRequest(new URL(issuer), { algorithm: "oauth2", ...insecure }),
+      );
+      const request = new Request(`${baseUrl}/resource`, { headers: { authorization: `Bearer ${jwt}` } });
+      const claims = await oauth.validateJwtAccessToken(as, request, ALG_APP, insecure);
+      expect(claims.client_id).toBe(clients.get(ALG_APP)!.client_id);
+    },
+    TIMEOUT,
+  );
+});

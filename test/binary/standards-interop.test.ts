@@ -242,3 +242,51 @@ describe("get-jwks with its defaults ({issuer}/.well-known/jwks.json)", () => {
     TIMEOUT,
   );
 });
+
+describe("express-oauth2-jwt-bearer on its discovery defaults with ES256 and EdDSA apps", () => {
+  test(
+    "discovery lists the app's algorithm, which the middleware then allows: M2M tokens of each pass",
+    async () => {
+      for (const alg of ["ES256", "EdDSA"] as const) {
+        const slug = `standards-${alg.toLowerCase()}`;
+        const created = await call<{ id: string }>("POST", "/v1/apps", { slug, display_name: alg });
+        await call("PATCH", `/v1/apps/${created.id}/auth-config`, { signing_alg: alg });
+        // Signs at once instead of 2 h later: no token of the old key exists yet.
+        await call("POST", `/v1/apps/${created.id}/keys/rotate`, { emergency: true });
+        const c = await call<{ client_id: string; client_secret: string }>(
+          "POST",
+          `/v1/apps/${created.id}/credentials`,
+          { name: "api", scopes: SCOPES },
+        );
+        const token = await fetch(`${baseUrl}/${slug}/v1/oauth/token`, {
+          method: "POST",
+          body: new URLSearchParams({ grant_type: "client_credentials", ...c }),
+        }).then(async (r) => ((await r.json()) as { access_token: string }).access_token);
+        expect(decodeProtectedHeader(token).alg).toBe(alg);
+
+        const app = express();
+        app.use(auth({ issuerBaseURL: `${baseUrl}/${slug}`, audience: slug }));
+        app.get("/read", requiredScopes("user.read"), (_req, res) => {
+          res.json({ ok: true });
+        });
+        const server = await new Promise<Server>((resolve) => {
+          const s = app.listen(0, "127.0.0.1", () => resolve(s));
+        });
+        try {
+          const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+          const ok = await fetch(`${api}/read`, { headers: { authorization: `Bearer ${token}` } });
+          expect(ok.status).toBe(200);
+          expect(await ok.json()).toEqual({ ok: true });
+          // The demo app's RS256 token names another issuer and audience: refused.
+          const foreign = await fetch(`${api}/read`, {
+            headers: { authorization: `Bearer ${await m2mToken()}` },
+          });
+          expect(foreign.status).toBe(401);
+        } finally {
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
+      }
+    },
+    TIMEOUT,
+  );
+});
