@@ -1,7 +1,9 @@
 /**
  * @module client_credentials on the compiled binary against a bare Bun.serve doing the same SHA-256 secret
- * check and RS256 signing (target ≥ 0.70), plus introspection and /verify throughput of the issued token.
- * Run by hand: `node_modules/.bin/bun bench/oauth-token.ts [--duration 10] [--rounds 3] [--connections 32]`.
+ * check and signing with the same algorithm (target ≥ 0.70), plus introspection and /verify throughput of the
+ * issued token. `--alg ES256|EdDSA` switches the app's `signing_alg` (and promotes the new key at once)
+ * before measuring; the default is the app default, RS256.
+ * Run by hand: `node_modules/.bin/bun bench/oauth-token.ts [--alg RS256|ES256|EdDSA] [--duration 10] [--rounds 3] [--connections 32]`.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -28,8 +30,11 @@ const { values: opts } = parseArgs({
     rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "32" },
     warmup: { type: "string", default: "2" },
+    alg: { type: "string", default: "RS256" },
   },
 });
+const alg = opts.alg;
+if (!["RS256", "ES256", "EdDSA"].includes(alg)) throw new Error(`--alg: RS256, ES256 or EdDSA, not ${alg}`);
 const seconds = Number(opts.duration);
 const rounds = Number(opts.rounds);
 const connections = Number(opts.connections);
@@ -54,6 +59,22 @@ const fmt = (r: WrkResult) =>
 try {
   const h = await startHeimdall();
   const app = await createApp(h, SLUG);
+  if (alg !== "RS256") {
+    const admin = { authorization: `Bearer ${BENCH_PAK}`, "content-type": "application/json" };
+    const set = await fetch(`${h.url}/v1/apps/${app.id}/auth-config`, {
+      method: "PATCH",
+      headers: admin,
+      body: JSON.stringify({ signing_alg: alg }),
+    });
+    if (set.status !== 200) throw new Error(`signing_alg: ${set.status} ${await set.text()}`);
+    // The new key would sign 2 h from now; nothing verifies this app yet, so promote it at once.
+    const rotated = await fetch(`${h.url}/v1/apps/${app.id}/keys/rotate`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ emergency: true }),
+    });
+    if (rotated.status !== 200) throw new Error(`rotate: ${rotated.status} ${await rotated.text()}`);
+  }
   const created = await fetch(`${h.url}/v1/apps/${app.id}/credentials`, {
     method: "POST",
     headers: { authorization: `Bearer ${BENCH_PAK}`, "content-type": "application/json" },
@@ -75,6 +96,8 @@ try {
   });
   if (first.status !== 200) throw new Error(`token: ${first.status} ${await first.text()}`);
   const accessToken = ((await first.json()) as { access_token: string }).access_token;
+  const signedWith = JSON.parse(atob(accessToken.split(".")[0]!.replace(/-/g, "+").replace(/_/g, "/"))).alg;
+  if (signedWith !== alg) throw new Error(`tokens are signed ${signedWith}, not ${alg}`);
 
   const barePort = freePort();
   const bareUrl = `http://127.0.0.1:${barePort}/token`;
@@ -90,6 +113,7 @@ try {
         `${h.url}/${SLUG}`,
         SLUG,
         SCOPE,
+        alg,
       ],
       { stdout: "inherit", stderr: "inherit" },
     ),
@@ -153,8 +177,8 @@ try {
   console.log(
     `| load | \`wrk -t1 -c${connections}\`, ${seconds} s × ${rounds} rounds after ${warmup} s warm-up, medians; client_secret_post form body |`,
   );
-  console.log(`| Heimdall \`POST /{slug}/v1/oauth/token\` | ${fmt(hm)} |`);
-  console.log(`| bare \`Bun.serve\` (SHA-256 check + jose RS256) | ${fmt(bm)} |`);
+  console.log(`| Heimdall \`POST /{slug}/v1/oauth/token\`, ${alg} | ${fmt(hm)} |`);
+  console.log(`| bare \`Bun.serve\` (SHA-256 check + jose ${alg}) | ${fmt(bm)} |`);
   console.log(
     `| ratio | ${verdict(ratio, 0.7)} by throughput; ${hm.cpuUs && bm.cpuUs ? (bm.cpuUs / hm.cpuUs).toFixed(3) : "?"} by CPU cost |`,
   );
