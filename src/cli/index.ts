@@ -19,6 +19,7 @@ import { command as serve } from "./serve.ts";
 import { command as user } from "./user.ts";
 import { command as users } from "./users.ts";
 import { command as version } from "./version.ts";
+import { command as webhooks } from "./webhooks.ts";
 
 export const COMMANDS: readonly Command[] = [
   serve,
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   pak,
   user,
   users,
+  webhooks,
   seed,
   exportCommand,
   audit,
