@@ -170,6 +170,27 @@ describe("user.signup", () => {
     expect(taken).toEqual([]);
   });
 
+  test("a sign-up a PAK makes is `via: pak`, the account still its actor (as in its audit row)", async () => {
+    let tokens!: Awaited<ReturnType<typeof signUp>>;
+    const events = await during(async () => {
+      tokens = await signUp(
+        ctx,
+        app.slug,
+        { username: "backend-made", email: "backend-made@example.test", password: GOOD_PASSWORD },
+        { pak: ctx.pak },
+      );
+    });
+    secrets.add(tokens.access_token).add(tokens.refresh_token);
+    expect(one(events, "user.signup")).toEqual({
+      user_id: tokens.userId,
+      username: "backend-made",
+      email: "backend-made@example.test",
+      role: "member",
+      via: "pak",
+      actor: selfActor(tokens.userId),
+    });
+  });
+
   test("an account an admin-lane caller creates is a sign-up `via: admin`, its actor the caller", async () => {
     let id = "";
     const events = await during(async () => {
