@@ -12,7 +12,7 @@ import { actorOf, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "..
 import { type Db, tx } from "../db/client.ts";
 import type { EventEmitter } from "../events/emit.ts";
 import type { KeyService } from "../keys/service.ts";
-import { grantMemberDefaults, seedAppRoles } from "../rbac/seed.ts";
+import { seedAppRoles } from "../rbac/seed.ts";
 import {
   AUTH_CONFIG_DEFAULTS,
   type AuthConfig,
@@ -459,8 +459,6 @@ export function createAppService(deps: AppServiceDeps): AppService {
         for (const { app, config } of store.withAuthConfigs()) {
           if (!config || !isUnchosenOptOut(config)) continue;
           store.putAuthConfig(app.id, { ...config, enforce_app_permissions: true }, clock.now());
-          // Members keep signing their own lost devices out once the checks apply to them.
-          grantMemberDefaults(db, app.id);
           audit.record({
             appId: app.id,
             workspaceId: app.workspaceId,
