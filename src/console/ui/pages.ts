@@ -4,11 +4,20 @@
  */
 import type { ComponentType } from "preact";
 import { AppSettingsPage } from "./pages/app-settings.tsx";
+import { AuditPage } from "./pages/audit.tsx";
+import { CredentialsPage } from "./pages/credentials.tsx";
+import { InboxPage } from "./pages/inbox.tsx";
+import { InvitesPage } from "./pages/invites.tsx";
 import { KeysPage } from "./pages/keys.tsx";
 import { OverviewPage } from "./pages/overview.tsx";
+import { PlatformPage } from "./pages/platform.tsx";
+import { ProvidersPage } from "./pages/providers.tsx";
+import { RolesPage } from "./pages/roles.tsx";
 import { SignInPage } from "./pages/signin.tsx";
+import { TenantPage, TenantsPage } from "./pages/tenants.tsx";
 import { UserDetailPage } from "./pages/user-detail.tsx";
 import { UsersPage } from "./pages/users.tsx";
+import { WebhookPage } from "./pages/webhook.tsx";
 
 export interface ConsolePage {
   /** A preact-iso route pattern; `:appId` marks a page of one app. */
@@ -30,6 +39,26 @@ export const PAGES: readonly ConsolePage[] = [
   { path: "/console/apps/:appId/keys", component: KeysPage, title: "Signing keys", tab: "Signing keys" },
   { path: "/console/apps/:appId/users", component: UsersPage, title: "End users", tab: "End users" },
   { path: "/console/apps/:appId/users/:userId", component: UserDetailPage, title: "End user" },
+  { path: "/console/apps/:appId/roles", component: RolesPage, title: "Roles and permissions", tab: "Roles" },
+  {
+    path: "/console/apps/:appId/credentials",
+    component: CredentialsPage,
+    title: "Credentials",
+    tab: "Credentials",
+  },
+  { path: "/console/apps/:appId/tenants", component: TenantsPage, title: "Tenants", tab: "Tenants" },
+  { path: "/console/apps/:appId/tenants/:tenantId", component: TenantPage, title: "Tenant" },
+  { path: "/console/apps/:appId/invites", component: InvitesPage, title: "Invites", tab: "Invites" },
+  { path: "/console/apps/:appId/webhook", component: WebhookPage, title: "Webhook", tab: "Webhook" },
+  {
+    path: "/console/apps/:appId/providers",
+    component: ProvidersPage,
+    title: "Sign-in providers",
+    tab: "Providers",
+  },
+  { path: "/console/apps/:appId/audit", component: AuditPage, title: "Audit log", tab: "Audit log" },
+  { path: "/console/apps/:appId/inbox", component: InboxPage, title: "Dev inbox", tab: "Dev inbox" },
+  { path: "/console/workspace", component: PlatformPage, title: "Platform access" },
 ];
 
 /** The path of an app page: `/console/apps/:appId/keys` for app `id`. */

@@ -45,6 +45,9 @@ function Header() {
       ) : (
         <span class="workspace">{workspace?.display_name}</span>
       )}
+      <a class="platform-link" href="/console/workspace">
+        Platform access
+      </a>
       <span class="who" title={me.email ?? me.username}>
         {me.display_name ?? me.email ?? me.username}
       </span>
@@ -78,7 +81,9 @@ function AppFrame({ appId, children }: { readonly appId: string; readonly childr
       <nav class="tabs" aria-label="App sections">
         {PAGES.filter((p) => p.tab).map((p) => {
           const href = appPath(p, appId);
-          const current = path === href || (p.path.endsWith("/users") && path.startsWith(`${href}/`));
+          const current =
+            path === href ||
+            ((p.path.endsWith("/users") || p.path.endsWith("/tenants")) && path.startsWith(`${href}/`));
           return (
             <a key={p.path} href={href} aria-current={current ? "page" : undefined}>
               {p.tab}
