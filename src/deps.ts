@@ -376,6 +376,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     tokens,
     rateLimiter,
     mfa,
+    mfaSignin,
     log,
     publicUrl: config.publicUrl,
   });

@@ -84,6 +84,8 @@ export interface MfaSigninService {
    * Opens a challenge for an account whose password was just proved; call inside the sign-in's tx.
    * `enroll`: the app requires MFA and the account has no factor; the token only allows enrolment.
    * `tenantId`: the tenant the sign-in asked for (already checked), applied when the challenge completes.
+   * `firstFactorAmr`: what proved the first factor when it was not the password (a federated sign-in's
+   * `["oauth", provider]`); the session's `amr` is it plus the second factor's method.
    */
   challenge(
     app: AppRef,
@@ -91,6 +93,7 @@ export interface MfaSigninService {
     factors: MfaChallengeFactor[],
     purpose?: "signin" | "enroll",
     tenantId?: string | null,
+    firstFactorAmr?: readonly string[] | null,
   ): MfaChallengeResponse;
   /** Starts a TOTP enrolment with an enrolment challenge's token. */
   enrollStart(app: AppRef, input: MfaEnrollInput, meta: CallMeta): Promise<StartEnrollmentResponseDto>;
@@ -130,6 +133,11 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
   });
   const stepUpKey = (sessionId: string) => `mfa-stepup-fail:${sessionId}`;
   const actor = (userId: string) => ({ type: "end_user" as const, id: userId });
+  /** The completed sign-in's `amr`: the first factor's (the password unless the challenge says otherwise), then the method. */
+  const amrOf = (challenge: MfaChallengeRow, method: string) => [
+    ...(challenge.firstFactorAmr ?? ["pwd"]),
+    method,
+  ];
 
   /** The live challenge of `purpose` behind `mfaToken` on this app, or the one dead-token answer. */
   function liveChallenge(
@@ -284,7 +292,7 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
     const outcome = tx(db, () => {
       if (!check(user.id)) return { failed: recordWrongCode(app, challenge, method, meta) };
       // A racing request with the same token may have won; then this one gets the dead-token answer.
-      return { opened: openSession(app, challenge, user.role, ["pwd", method], now, meta) };
+      return { opened: openSession(app, challenge, user.role, amrOf(challenge, method), now, meta) };
     });
     if (outcome.failed !== undefined) refuseWrongCode(app, challenge, outcome.failed, now);
     const opened = outcome.opened;
@@ -304,7 +312,7 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
     );
 
   return {
-    challenge(app, userId, factors, purpose = "signin", tenantId = null) {
+    challenge(app, userId, factors, purpose = "signin", tenantId = null, firstFactorAmr = null) {
       const now = clock.now();
       const token = crypto.randomUUID();
       const expiresAt = now + MFA_LIMITS.challengeTtl;
@@ -315,6 +323,7 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
         tokenHash: sha256Hex(token),
         purpose,
         tenantId,
+        firstFactorAmr: firstFactorAmr ? [...firstFactorAmr] : null,
         attempts: 0,
         expiresAt,
         consumedAt: null,
@@ -365,7 +374,9 @@ export function createMfaSigninService(deps: MfaSigninServiceDeps): MfaSigninSer
         throw err;
       }
       // The factor is enabled now; should a racing request have spent the challenge, a normal sign-in works.
-      const opened = tx(db, () => openSession(app, challenge, user.role, ["pwd", AMR_TOTP], now, meta));
+      const opened = tx(db, () =>
+        openSession(app, challenge, user.role, amrOf(challenge, AMR_TOTP), now, meta),
+      );
       if (!opened) throw deadToken();
       if (opened === "denied") throw tenantAccessDenied();
       const access = await accessFor(app, opened.session, opened.role, opened.tenant);

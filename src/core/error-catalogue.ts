@@ -74,10 +74,6 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: "The signed-in account does not own the email address of the identity to link",
   },
-  FEDERATED_MFA_UNSUPPORTED: {
-    status: 403,
-    message: "This account signs in with a second factor; use the password sign-in",
-  },
   FORBIDDEN: { status: 403, message: "The workspace role does not allow this action" },
   PERMISSION_DENIED: { status: 403, message: "The caller lacks the permission this route requires" },
   TENANT_ACCESS_DENIED: {
@@ -217,6 +213,10 @@ export const ERROR_CATALOGUE = {
   PROVIDER_UNAVAILABLE: {
     status: 503,
     message: "The sign-in provider could not be reached or answered with an error",
+  },
+  REDIRECT_FLOW_UNCONFIGURED: {
+    status: 503,
+    message: "This provider is configured for the native flow only; its redirect flow needs a signing key",
   },
   ENVOI_NOT_WIRED: { status: 503, message: "Email is set to SMTP but no SMTP URL is configured" },
   ENVOI_DISPATCH_FAILED: { status: 503, message: "The mail server refused the message" },

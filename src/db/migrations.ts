@@ -14,6 +14,7 @@ import m0010 from "../../migrations/0010_tenants_and_invites.sql" with { type: "
 import m0011 from "../../migrations/0011_webhooks.sql" with { type: "text" };
 import m0012 from "../../migrations/0012_rbac_catalogue.sql" with { type: "text" };
 import m0013 from "../../migrations/0013_federated_signin.sql" with { type: "text" };
+import m0014 from "../../migrations/0014_federated_mfa.sql" with { type: "text" };
 import journal from "../../migrations/meta/_journal.json" with { type: "json" };
 
 /** Tag (as in the journal) → SQL text. Append a line here for every migration drizzle-kit generates. */
@@ -32,6 +33,7 @@ export const EMBEDDED_MIGRATIONS: Record<string, string> = {
   "0011_webhooks": m0011,
   "0012_rbac_catalogue": m0012,
   "0013_federated_signin": m0013,
+  "0014_federated_mfa": m0014,
 };
 
 export const JOURNAL: { entries: { idx: number; tag: string; when: number; breakpoints: boolean }[] } =

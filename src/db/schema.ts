@@ -329,6 +329,8 @@ export const mfaChallenges = sqliteTable(
     purpose: text("purpose", { enum: ["signin", "enroll"] }).notNull(),
     /** The `tenant_id` the sign-in asked for, applied when the challenge completes (checked again then). */
     tenantId: text("tenant_id"),
+    /** The first factor's `amr` (a federated sign-in: `["oauth", provider]`); null is the password, `["pwd"]`. */
+    firstFactorAmr: json<string[]>("first_factor_amr"),
     attempts: integer("attempts").notNull().default(0),
     expiresAt: ms("expires_at").notNull(),
     consumedAt: ms("consumed_at"),

@@ -1,10 +1,13 @@
 /**
  * @module Which account a provider identity signs in to (docs/federation.md, "Accounts and linking"): the linked
  * one; else, on a verified email that an account holds verified, the app's `oauth_link_policy` decides (link,
- * ask to confirm, refuse); else a new account. Also opens the session. Call inside one transaction.
+ * ask to confirm, refuse); else a new account. Also opens the session, or the MFA challenge when the account
+ * has a factor or the app requires one (the provider proved the first factor only). Call inside one transaction.
  */
 import type { AuthConfig } from "../apps/auth-config.ts";
 import type { AuditWriter } from "../audit/writer.ts";
+import type { MfaChallengeResponse } from "../auth/mfa-model.ts";
+import type { MfaChecks, MfaSigninService } from "../auth/mfa-service.ts";
 import type { AppRef } from "../core/app-ref.ts";
 import type { Clock } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
@@ -13,6 +16,7 @@ import type { CallMeta } from "../core/principal.ts";
 import type { Db } from "../db/client.ts";
 import type { EventEmitter } from "../events/emit.ts";
 import type { SessionService } from "../sessions/service.ts";
+import type { SessionRow } from "../sessions/store.ts";
 import { createUserEvents } from "../users/events.ts";
 import { isEmail, normalizeEmail, USERNAME_PATTERN } from "../users/normalize.ts";
 import { freeUsernameFor, usernameFromEmail } from "../users/service.ts";
@@ -42,8 +46,14 @@ export interface AccountDeps {
   audit: AuditWriter;
   events: Pick<EventEmitter, "emit">;
   sessions: Pick<SessionService, "create">;
-  mfa: { enabledFactors(appId: string, userId: string): readonly unknown[] };
+  mfa: Pick<MfaChecks, "enabledFactors">;
+  mfaSignin: Pick<MfaSigninService, "challenge">;
 }
+
+/** A federated sign-in's end: a session, or the MFA challenge to complete at `auth/mfa/verify` (or enrol). */
+export type SigninOutcome =
+  | { kind: "session"; session: SessionRow; refreshToken: string; role: string }
+  | { kind: "challenge"; challenge: MfaChallengeResponse };
 
 const self = (userId: string) => ({ type: "end_user" as const, id: userId });
 
@@ -57,7 +67,7 @@ export function factsOf(claims: Record<string, unknown>, login: string | null = 
 }
 
 export function createFederatedAccounts(deps: AccountDeps) {
-  const { db, clock, audit, sessions, mfa } = deps;
+  const { db, clock, audit, sessions, mfa, mfaSignin } = deps;
   const users = createUserStore(db);
   const store = createFederationStore(db);
   const userEvents = createUserEvents(deps.events);
@@ -174,9 +184,6 @@ export function createFederatedAccounts(deps: AccountDeps) {
       if (domains.length > 0 && !(facts.emailVerified && domains.includes(facts.email!.split("@")[1]!))) {
         throw fail("SIGNUP_EMAIL_DOMAIN_NOT_ALLOWED");
       }
-      if (config.mfa_required || config.mfa_required_roles.includes(config.signup_default_role)) {
-        throw fail("FEDERATED_MFA_UNSUPPORTED");
-      }
       const now = clock.now();
       const userId = newId(clock);
       const role = config.signup_default_role;
@@ -232,14 +239,37 @@ export function createFederatedAccounts(deps: AccountDeps) {
       return { kind: "user", user: users.byId(app.id, userId)! };
     },
 
-    /** Opens the session of a federated sign-in (`amr: ["oauth", provider]`), audited and announced. */
-    openSession(app: AppRef, userId: string, provider: ProviderId, config: AuthConfig, meta: CallMeta) {
+    /**
+     * Opens the session of a federated sign-in (`amr: ["oauth", provider]`), audited and announced; or, as a
+     * password sign-in does, the MFA challenge (an enrolment one when the app requires MFA of an account
+     * without a factor), whose completion adds the factor to that `amr`.
+     */
+    signIn(
+      app: AppRef,
+      userId: string,
+      provider: ProviderId,
+      config: AuthConfig,
+      meta: CallMeta,
+    ): SigninOutcome {
       const user = active(app, users.byId(app.id, userId), provider, meta);
-      if (mfa.enabledFactors(app.id, user.id).length > 0) {
-        refused(app, user.id, provider, "mfa_enabled", meta);
-        throw fail("FEDERATED_MFA_UNSUPPORTED");
-      }
       const amr = ["oauth", provider];
+      const factors = mfa.enabledFactors(app.id, user.id);
+      const mustEnroll =
+        factors.length === 0 && (config.mfa_required || config.mfa_required_roles.includes(user.role));
+      if (factors.length > 0 || mustEnroll) {
+        const purpose = mustEnroll ? "enroll" : "signin";
+        const challenge = mfaSignin.challenge(app, user.id, factors, purpose, null, amr);
+        audit.record({
+          appId: app.id,
+          action: "user.signin_mfa_challenged",
+          resourceType: "end_user",
+          resourceId: user.id,
+          actor: self(user.id),
+          details: { factors: factors.length, purpose, expires_at: challenge.expires_at, provider },
+          meta,
+        });
+        return { kind: "challenge", challenge };
+      }
       const opened = sessions.create({
         appId: app.id,
         userId: user.id,
@@ -258,7 +288,7 @@ export function createFederatedAccounts(deps: AccountDeps) {
         meta,
       });
       userEvents.signedIn(app.id, user.id, opened.session, { provider });
-      return { ...opened, role: user.role };
+      return { kind: "session", ...opened, role: user.role };
     },
 
     /** Attaches a pending identity to the account that proved it owns the email (the `confirm` policy's end). */

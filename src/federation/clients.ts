@@ -20,6 +20,23 @@ import type { Logger } from "../core/logger.ts";
 import type { ResolvedProvider } from "./config-service.ts";
 import type { ProviderId } from "./model.ts";
 
+/**
+ * The ID token signatures accepted, from the token endpoint and in the native flow: every asymmetric JWS
+ * algorithm (the key itself comes from the provider's JWKS and must fit the algorithm); never `none` or HMAC.
+ */
+export const ID_TOKEN_ALGS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+];
+
 /** How long discovered metadata is trusted before it is fetched again. */
 export const METADATA_TTL = HOUR;
 
@@ -113,8 +130,20 @@ export function createProviderClients(deps: { clock: Clock; log: Pick<Logger, "w
       const base = WELL_KNOWN[r.provider as Exclude<ProviderId, "oidc">];
       metadata = { ...base, ...(issuer ? { issuer } : {}), ...overrides };
     }
+    // Without `id_token_signing_alg_values_supported` (the hand-built metadata of Google and Apple, or a
+    // discovery document that leaves it out) openid-client would accept RS256 ID tokens only, whatever the
+    // provider's JWKS holds (a proxy or a local IdP signing with ES256).
+    metadata = {
+      ...metadata,
+      id_token_signing_alg_values_supported: metadata.id_token_signing_alg_values_supported ?? ID_TOKEN_ALGS,
+    };
+    // Apple's key signs the redirect flow's client secret; a native-only config has none (and needs none).
     const secret =
-      r.provider === "apple" ? await appleSecret(r, WELL_KNOWN.apple.issuer) : (r.secret ?? undefined);
+      r.provider === "apple"
+        ? r.secret
+          ? await appleSecret(r, WELL_KNOWN.apple.issuer)
+          : undefined
+        : (r.secret ?? undefined);
     // Heimdall's clock is the one that decides whether an ID token has expired (0 in production).
     const skew = Math.round((clock.now() - Date.now()) / SECOND);
     const config = new Configuration(metadata, clientId, { [clockSkew]: skew }, ClientSecretPost(secret));

@@ -110,12 +110,19 @@ export function createProviderConfigService(deps: ProviderConfigDeps): ProviderC
         const now = clock.now();
         const existing = store.provider(app.id, provider);
         // The secret may be left out of a later write (to flip `enabled` or change a client id): it stays.
-        if (secret === undefined && !existing?.secretId) {
+        // Apple's key signs only the redirect flow's client secret: a native-only config has none.
+        const keeps = secret !== undefined || Boolean(existing?.secretId);
+        if (!keeps && provider !== "apple") {
           throw validationError([{ field: `config.${field}`, reason: "required" }]);
+        }
+        if (provider === "apple" && keeps && publicConfig.key_id === undefined) {
+          throw validationError([{ field: "config.key_id", reason: "required" }]);
         }
         const aad = providerSecretAad(app.id, provider);
         const secretId =
-          secret === undefined ? existing!.secretId : vault.seal(aad, new TextEncoder().encode(secret));
+          secret === undefined
+            ? (existing?.secretId ?? null)
+            : vault.seal(aad, new TextEncoder().encode(secret));
         if (existing?.secretId && secret !== undefined) vault.destroy([existing.secretId]);
         const enabled = input.enabled ?? false;
         if (existing) {

@@ -58,7 +58,11 @@ const appleConfig = z.strictObject({
   service_id: text(),
   bundle_ids: z.array(text()).max(20).default([]),
   team_id: z.string().regex(/^[A-Z0-9]{10}$/, "must be Apple's 10-character team id"),
-  key_id: z.string().regex(/^[A-Z0-9]{10}$/, "must be Apple's 10-character key id"),
+  /** With the key: the redirect flow's client secret is signed with it. Both may be left out for native only. */
+  key_id: z
+    .string()
+    .regex(/^[A-Z0-9]{10}$/, "must be Apple's 10-character key id")
+    .optional(),
   /** The .p8 file's content (PKCS#8, P-256); checked to parse as an ES256 key by the service. */
   private_key_pem: z.string().max(8192).optional(),
   ...overrides,

@@ -61,6 +61,10 @@ export interface FederationRoutesDeps extends ConsumerGuardDeps {
 
 type Headers = Record<string, string | number>;
 
+/** The MFA answer is an appliance extension of the contract's token-only 200 (docs/federation.md). */
+const MFA_EXTENSION =
+  "When the account has an enabled second factor, or the app requires MFA of it (`mfa_required`, `mfa_required_roles`), the 200 is the MFA challenge `POST …/auth/signin` answers (`ConsumerMfaChallengeResponseDto`: `mfa_required`, `mfa_token`, `expires_at`, `factors`; with `enrollment_required: true` and no factors when a factor must be enrolled first) instead of tokens. Complete it with `POST …/auth/mfa/verify` (or `…/mfa/recover`, or `…/mfa/enroll` then `…/mfa/enroll/confirm`); the session's `amr` is then `oauth`, the provider, and `totp` (or `recovery_code`).";
+
 /** Token responses and redirects carrying codes must never be cached. */
 function noStore(headers: Headers): void {
   headers["cache-control"] = "no-store";
@@ -86,7 +90,7 @@ export const federationRoutes = (deps: FederationRoutesDeps) =>
         noStore(set.headers);
         return tokens;
       },
-      { consumer: true },
+      { consumer: true, detail: { description: MFA_EXTENSION } },
     )
     .post(
       "/:app_slug/v1/auth/oauth/link",
@@ -102,7 +106,7 @@ export const federationRoutes = (deps: FederationRoutesDeps) =>
         noStore(set.headers);
         return tokens;
       },
-      { consumer: true },
+      { consumer: true, detail: { description: MFA_EXTENSION } },
     )
     .get(
       "/:app_slug/v1/auth/oauth/:provider/authorize",

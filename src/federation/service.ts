@@ -9,6 +9,8 @@ import { errors as joseErrors, jwtVerify } from "jose";
 import { authorizationCodeGrant, buildAuthorizationUrl, calculatePKCECodeChallenge } from "openid-client";
 import type { AppService } from "../apps/service.ts";
 import type { AuditWriter } from "../audit/writer.ts";
+import type { MfaChallengeResponse } from "../auth/mfa-model.ts";
+import type { MfaChecks, MfaSigninService } from "../auth/mfa-service.ts";
 import type { TokenResponse } from "../auth/model.ts";
 import { tokenResponse } from "../auth/model.ts";
 import type { AppRef } from "../core/app-ref.ts";
@@ -22,11 +24,10 @@ import { type Db, tx } from "../db/client.ts";
 import type { EventEmitter } from "../events/emit.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
-import type { SessionRow } from "../sessions/store.ts";
 import type { TokenService } from "../tokens/service.ts";
 import type { ServerSecrets } from "../vault/server-secrets.ts";
-import { createFederatedAccounts, factsOf, type ProviderFacts } from "./accounts.ts";
-import { GITHUB_API, type ProviderClient, type ProviderClients } from "./clients.ts";
+import { createFederatedAccounts, factsOf, type ProviderFacts, type SigninOutcome } from "./accounts.ts";
+import { GITHUB_API, ID_TOKEN_ALGS, type ProviderClient, type ProviderClients } from "./clients.ts";
 import type { ProviderConfigService, ResolvedProvider } from "./config-service.ts";
 import type { CallbackParams, NativeSigninInput, ProviderId } from "./model.ts";
 import { checkReturnTo, withParams } from "./return-to.ts";
@@ -39,19 +40,6 @@ export const LINK_TTL = 10 * MINUTE;
 export const FEDERATION_PER_IP = { max: 30, windowMs: MINUTE };
 
 const GOOGLE_ISSUER = "https://accounts.google.com";
-
-const ID_TOKEN_ALGS = [
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "ES256",
-  "ES384",
-  "ES512",
-  "EdDSA",
-];
 
 const SCOPES: Record<ProviderId, string> = {
   apple: "name email",
@@ -72,7 +60,8 @@ export interface FederationServiceDeps {
   sessions: Pick<SessionService, "create">;
   tokens: Pick<TokenService, "issueEndUser">;
   rateLimiter: Pick<RateLimiter, "consume">;
-  mfa: { enabledFactors(appId: string, userId: string): readonly unknown[] };
+  mfa: Pick<MfaChecks, "enabledFactors">;
+  mfaSignin: Pick<MfaSigninService, "challenge">;
   log: Pick<Logger, "warn">;
   /** The server's advertised URL: the callback every provider is told is `<publicUrl>/<slug>/v1/auth/oauth/<provider>/callback`. */
   publicUrl: string;
@@ -83,8 +72,14 @@ export interface FederationService {
   authorize(app: AppRef, provider: ProviderId, returnTo: string | undefined, meta: CallMeta): Promise<string>;
   /** Where the browser goes next: `return_to` with `heimdall_code` or `heimdall_error`. Throws only on a bad state. */
   callback(app: AppRef, provider: ProviderId, params: CallbackParams, meta: CallMeta): Promise<string>;
-  exchange(app: AppRef, code: string, meta: CallMeta): Promise<TokenResponse>;
-  native(app: AppRef, provider: ProviderId, input: NativeSigninInput, meta: CallMeta): Promise<TokenResponse>;
+  /** Tokens, or the MFA challenge (as `auth/signin` answers) when the account has a factor or must enrol one. */
+  exchange(app: AppRef, code: string, meta: CallMeta): Promise<TokenResponse | MfaChallengeResponse>;
+  native(
+    app: AppRef,
+    provider: ProviderId,
+    input: NativeSigninInput,
+    meta: CallMeta,
+  ): Promise<TokenResponse | MfaChallengeResponse>;
   /** Attaches the identity of a `link_required` answer to the signed-in account that owns its email. */
   link(
     app: AppRef,
@@ -151,7 +146,8 @@ export function createFederationService(deps: FederationServiceDeps): Federation
     return value;
   }
 
-  async function tokensFor(app: AppRef, opened: { session: SessionRow; refreshToken: string; role: string }) {
+  async function answer(app: AppRef, opened: SigninOutcome) {
+    if (opened.kind === "challenge") return opened.challenge;
     const s = opened.session;
     const access = await tokens.issueEndUser(
       app,
@@ -189,6 +185,12 @@ export function createFederationService(deps: FederationServiceDeps): Federation
       throw fail("LINK_REQUIRED", { fields: { link_token: outcome.linkToken! } });
     }
     return { user: outcome.user, config };
+  }
+
+  /** The redirect flow needs a way to authenticate at the token endpoint: Apple's key may be left out (native only). */
+  function redirectable(r: ResolvedProvider): ResolvedProvider {
+    if (r.provider === "apple" && !r.secret) throw fail("REDIRECT_FLOW_UNCONFIGURED");
+    return r;
   }
 
   async function githubFacts(r: ResolvedProvider, accessToken: string): Promise<ProviderFacts> {
@@ -268,7 +270,7 @@ export function createFederationService(deps: FederationServiceDeps): Federation
     async authorize(app, provider, returnTo, meta) {
       throttle(app, meta);
       const config = signinAllowed(app);
-      const r = providers.resolve(app.id, provider);
+      const r = redirectable(providers.resolve(app.id, provider));
       const target = checkReturnTo(returnTo, config.allowed_redirect_origins);
       const client = await clients.client(r);
       const state = tx(db, () => grant(app, "state", provider, STATE_TTL, { returnTo: target.href }));
@@ -303,7 +305,7 @@ export function createFederationService(deps: FederationServiceDeps): Federation
       }
       if (!params.code) return withParams(returnTo, { heimdall_error: "invalid_request" });
       try {
-        const r = providers.resolve(app.id, provider);
+        const r = redirectable(providers.resolve(app.id, provider));
         const facts = await codeFacts(app, r, await clients.client(r), state, params);
         const { user } = resolveAccount(app, provider, facts, meta);
         const code = tx(db, () => grant(app, "code", provider, CODE_TTL, { userId: user.id }));
@@ -333,9 +335,9 @@ export function createFederationService(deps: FederationServiceDeps): Federation
       const config = signinAllowed(app);
       const opened = tx(db, () => {
         if (!store.consumeGrant(row.id, clock.now()) || !row.userId) throw fail("OAUTH_CODE_INVALID");
-        return accounts.openSession(app, row.userId, row.provider as ProviderId, config, meta);
+        return accounts.signIn(app, row.userId, row.provider as ProviderId, config, meta);
       });
-      return tokensFor(app, opened);
+      return answer(app, opened);
     },
 
     async native(app, provider, input, meta) {
@@ -380,8 +382,8 @@ export function createFederationService(deps: FederationServiceDeps): Federation
       const facts = factsOf(claims);
       if (!facts.name && input.user?.name) facts.name = input.user.name.slice(0, 128);
       const { user, config } = resolveAccount(app, provider, facts, meta);
-      const opened = tx(db, () => accounts.openSession(app, user.id, provider, config, meta));
-      return tokensFor(app, opened);
+      const opened = tx(db, () => accounts.signIn(app, user.id, provider, config, meta));
+      return answer(app, opened);
     },
 
     link(app, userId, linkToken, meta) {

@@ -450,3 +450,41 @@ export async function startIdp(
       }),
   };
 }
+
+/**
+ * Drives the IdP as a browser would (cookies, redirects, the login form, the consent page) from an
+ * authorize URL until a redirect leaves for `stopAt` (the relying party); returns that URL.
+ */
+export async function browseIdp(authorizeUrl: string, user: IdpUser, stopAt: string): Promise<URL> {
+  const jar = new Map<string, string>();
+  let url = authorizeUrl;
+  let init: RequestInit = {};
+  for (let hop = 0; hop < 12; hop++) {
+    const headers = new Headers(init.headers);
+    headers.set("cookie", [...jar].map(([k, v]) => `${k}=${v}`).join("; "));
+    const res = await fetch(url, { ...init, headers, redirect: "manual" });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const eq = pair!.indexOf("=");
+      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+    const location = res.headers.get("location");
+    if (location) {
+      const next = new URL(location, url);
+      if (next.href.startsWith(stopAt)) return next;
+      url = next.href;
+      init = {};
+      continue;
+    }
+    const html = await res.text();
+    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+    if (!action) throw new Error(`the IdP stopped at ${url}: ${res.status}`);
+    url = new URL(action.replace(/&amp;/g, "&"), url).href;
+    init = {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ username: user.username, password: user.password }).toString(),
+    };
+  }
+  throw new Error("too many redirects at the IdP");
+}

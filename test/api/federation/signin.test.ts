@@ -15,7 +15,7 @@ import {
 } from "../../support/end-users.ts";
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
-import { DEFAULT_USERS, hashNonce, type LocalIdp, rawNonce, startIdp } from "../../support/idp.ts";
+import { browseIdp, DEFAULT_USERS, hashNonce, type LocalIdp, rawNonce, startIdp } from "../../support/idp.ts";
 
 const ORIGIN = "https://app.example.com";
 const RETURN_TO = `${ORIGIN}/signed-in?tab=1#top`;
@@ -87,40 +87,8 @@ const native = (target: AppBody, body: Record<string, unknown>, provider = "oidc
     unchecked: provider === "oidc",
   });
 
-/** Drives the IdP as a browser would (cookies, redirects, the login form); returns Heimdall's callback URL. */
-async function loginAtIdp(authorizeUrl: string, user = ADA): Promise<URL> {
-  const jar = new Map<string, string>();
-  let url = authorizeUrl;
-  let init: RequestInit = {};
-  for (let hop = 0; hop < 12; hop++) {
-    const headers = new Headers(init.headers);
-    headers.set("cookie", [...jar].map(([k, v]) => `${k}=${v}`).join("; "));
-    const res = await fetch(url, { ...init, headers, redirect: "manual" });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(";");
-      const eq = pair!.indexOf("=");
-      jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-    const location = res.headers.get("location");
-    if (location) {
-      const next = new URL(location, url);
-      if (next.href.startsWith(PUBLIC_URL)) return next;
-      url = next.href;
-      init = {};
-      continue;
-    }
-    const html = await res.text();
-    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
-    if (!action) throw new Error(`the IdP stopped at ${url}: ${res.status}`);
-    url = new URL(action.replace(/&amp;/g, "&"), url).href;
-    init = {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ username: user.username, password: user.password }).toString(),
-    };
-  }
-  throw new Error("too many redirects at the IdP");
-}
+/** Drives the IdP's login form as a browser would; returns Heimdall's callback URL. */
+const loginAtIdp = (authorizeUrl: string, user = ADA) => browseIdp(authorizeUrl, user, PUBLIC_URL);
 
 /** authorize → IdP → callback; the 303's Location. */
 async function redirectFlow(target: AppBody, user = ADA): Promise<URL> {
