@@ -43,7 +43,7 @@ export const emailRoutes = (deps: EmailRoutesDeps) =>
         detail: {
           summary: "List the app's email outbox, newest first (appliance addition)",
           description:
-            "Queued, sent and failed messages with their delivery attempts and last error; `?limit=&cursor=` pagination. Codes are masked (`******`) in the texts: a pending message's real body is sealed in the vault until it is delivered, then destroyed; with `HEIMDALL_EMAIL_MODE=log` a developer reads codes from the server log, where delivery writes the whole message. Addresses are personal data and the listing was the code reader, so the caller needs `heimdall.read` plus `heimdall.user.verify.create` and `heimdall.user.password-reset.create`; each read is audited as `outbox.read`.",
+            "Queued, sent and failed messages with their delivery attempts and last error; `?limit=&cursor=` pagination. Codes are masked (`******`) in the texts: a pending message's real body is sealed in the vault until it is delivered, then destroyed; with `HEIMDALL_EMAIL_MODE=log` a developer reads codes from the server log, where delivery writes the whole message, and from `delivered_text`: the text as delivered, kept in memory for an hour (at most 200 messages) for the console's dev inbox — null in SMTP mode. Addresses are personal data and the listing was the code reader, so the caller needs `heimdall.read` plus `heimdall.user.verify.create` and `heimdall.user.password-reset.create`; each read is audited as `outbox.read`.",
         },
       },
     );
