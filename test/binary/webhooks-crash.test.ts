@@ -72,6 +72,8 @@ function start(port: number): RunningServer {
       HEIMDALL_PUBLIC_URL: `http://127.0.0.1:${port}`,
       HEIMDALL_BOOTSTRAP_PAK: PAK,
       HEIMDALL_LOG_LEVEL: "warn",
+      // An operator's widening of the targets is said at every start (checked at the end).
+      HEIMDALL_WEBHOOK_ALLOW_PRIVATE: "true",
     },
   });
 }
@@ -234,6 +236,10 @@ test(
     expect(wrong.stderr.toString()).toContain('no workspace "nowhere"');
 
     expect(await stopServer(server)).toBe(0);
+    const log = `${await server.stdout}${await server.stderr}`;
+    expect(log).toContain("webhook targets widened by configuration");
+    expect(log).toMatch(/webhook_allow_private"?[:=]\s*true/);
+    expect(log).not.toContain(secret);
   },
   TIMEOUT,
 );
