@@ -34,6 +34,7 @@ import { type Db, tx } from "../db/client.ts";
 import type { EventEmitter } from "../events/emit.ts";
 import type { RoleRow } from "../roles/model.ts";
 import { createRolesStore } from "../roles/store.ts";
+import { createUserEvents } from "../users/events.ts";
 import { usernameFromEmail } from "../users/service.ts";
 import { createUserStore } from "../users/store.ts";
 import {
@@ -168,6 +169,8 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
     return `${base}-${crypto.randomUUID().slice(0, 8)}`;
   };
 
+  const userEvents = createUserEvents(events);
+
   const memberEvent = (s: TenantScope, t: TenantRow, type: string, data: Record<string, unknown>) =>
     events.emit({
       type,
@@ -178,6 +181,7 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
   /** An account in the app with this email (any of its addresses, as uniqueness counts them), or a new one. */
   const accountForEmail = (
     s: TenantScope,
+    t: TenantRow,
     input: AddMemberInput & { email: string },
     meta: CallMeta,
   ): { userId: string; created: boolean } => {
@@ -226,6 +230,10 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
       role,
       has_password: false,
       via: "tenant_member",
+    });
+    // An account an operator or backend made is a sign-up for receivers that keep their own copy of users.
+    userEvents.signedUp(s.appId, { id, username, email: input.email, role }, "admin", s.actor, {
+      tenant_id: t.id,
     });
     return { userId: id, created: true };
   };
@@ -368,7 +376,7 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
         const role = roleOf(s, input.role_name);
         let account: { userId: string; created: boolean };
         if (input.email !== undefined) {
-          account = accountForEmail(s, { ...input, email: input.email }, meta);
+          account = accountForEmail(s, t, { ...input, email: input.email }, meta);
         } else {
           const user = users.byId(s.appId, input.account_id!);
           if (!user) throw fail("USER_NOT_FOUND");

@@ -357,6 +357,10 @@ describe("members", () => {
     expect(created[0]!.details).toMatchObject({ has_password: false, via: "tenant_member" });
     const ev = eventsOf("tenant.member.added").find((e) => e.data.account_id === user.id);
     expect(ev?.data.created_account).toBe(true);
+    // A new account is a sign-up for webhook receivers, as accounts an operator creates are.
+    const signups = eventsOf("user.signup").filter((e) => e.data.user_id === user.id);
+    expect(signups).toHaveLength(1);
+    expect(signups[0]!.data).toMatchObject({ via: "admin", tenant_id: tenant.id, role: user.role });
   });
 
   test.each([
