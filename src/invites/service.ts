@@ -38,6 +38,7 @@ import { addressKey } from "../ratelimit/address.ts";
 import type { Limit, RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { TokenService } from "../tokens/service.ts";
+import { createUserEvents } from "../users/events.ts";
 import type { UserScope } from "../users/scope.ts";
 import { freeUsernameFor, usernameFromEmail } from "../users/service.ts";
 import { createUserStore } from "../users/store.ts";
@@ -101,6 +102,7 @@ const inviteExpired = (why: keyof typeof EXPIRED_MESSAGES) =>
 
 export function createInviteService(deps: InviteServiceDeps): InviteService {
   const { db, clock, audit, events, apps, passwords, sessions, tokens, rateLimiter, email } = deps;
+  const userEvents = createUserEvents(events);
   const store = createInviteStore(db);
   const users = createUserStore(db);
 
@@ -400,18 +402,14 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
           use_count: row.useCount + 1,
           max_uses: row.maxUses,
         });
-        events.emit({
-          type: "user.signup",
-          appId: app.id,
-          data: {
-            user_id: userId,
-            username,
-            email: row.email,
-            role: role.name,
-            via: "invite",
-            invite_id: row.id,
-          },
-        });
+        // The invitee signs itself up with the code: the actor is the new account, as in a self sign-up.
+        userEvents.signedUp(
+          app.id,
+          { id: userId, username, email: row.email, role: role.name },
+          "invite",
+          { type: "end_user", id: userId },
+          { invite_id: row.id },
+        );
         return { ...session, role: role.name };
       });
       const access = await tokens.issueEndUser(

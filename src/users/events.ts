@@ -15,8 +15,8 @@ const STATUS_EVENT: Record<EndUserStatus, string> = {
   deactivated: "user.deactivated",
 };
 
-/** How an account came to be: self sign-up, a sign-up a PAK made, or an operator or admin-lane caller. */
-export type SignupVia = "self" | "pak" | "admin";
+/** How an account came to be: self sign-up, a sign-up a PAK made, an operator or admin-lane caller, an accepted invite. */
+export type SignupVia = "self" | "pak" | "admin" | "invite";
 
 /** Which route deleted an account. */
 export type DeletedVia = "self" | "admin" | "bulk";

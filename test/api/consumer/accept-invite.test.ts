@@ -113,6 +113,7 @@ describe("accepting an invite", () => {
       email: "ada@example.test",
       role: "admin",
       via: "invite",
+      actor: { type: "end_user", id: user.id },
       invite_id: inv.id,
     });
     expect(JSON.stringify([signedUp, accepted, eventsOf("user.signup")])).not.toContain(inv.code);
