@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Server } from "bun";
 import { and, eq } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
-import { HOUR, SECOND } from "../../../src/core/clock.ts";
+import { DAY, HOUR, SECOND } from "../../../src/core/clock.ts";
 import { tx } from "../../../src/db/client.ts";
 import { events, webhookConfigs, webhookDeliveries } from "../../../src/db/schema.ts";
 import {
@@ -479,6 +479,49 @@ describe("failures", () => {
   });
 });
 
+describe("retention", () => {
+  test("after 30 days attempts, finished deliveries and events nothing needs are pruned; an event still owed stays", async () => {
+    const app = await createApp(ctx, "deliver-retention");
+    await configure(app, ["user.signup"]);
+    const done = emit(app, "user.signup");
+    const unsubscribed = emit(app, "user.deleted");
+    await delivery.deliverDue();
+    expect(deliveryOf(done)!.status).toBe("delivered");
+    const eventIds = () =>
+      new Set(
+        ctx.deps.db
+          .select({ id: events.id })
+          .from(events)
+          .all()
+          .map((e) => e.id),
+      );
+    advance(29 * DAY);
+    delivery.prune();
+    expect(eventIds().has(done)).toBe(true);
+    expect(deliveryOf(done)).toBeDefined();
+    expect(await attempts(app)).toHaveLength(1);
+    advance(2 * DAY);
+    // Owed (pending, as a disabled or backing-off destination's would be) when retention runs.
+    const owed = emit(app, "user.signup");
+    ctx.deps.db
+      .update(events)
+      .set({ createdAt: ctx.clock.now() - 31 * DAY })
+      .where(eq(events.id, owed))
+      .run();
+    const pruned = delivery.prune();
+    expect(pruned.attempts).toBeGreaterThanOrEqual(1);
+    expect(pruned.deliveries).toBeGreaterThanOrEqual(1);
+    expect(pruned.events).toBeGreaterThanOrEqual(2);
+    const left = eventIds();
+    expect(left.has(done)).toBe(false);
+    expect(left.has(unsubscribed)).toBe(false);
+    expect(left.has(owed)).toBe(true);
+    expect(deliveryOf(done)).toBeUndefined();
+    expect(deliveryOf(owed)!.status).toBe("pending");
+    expect(await attempts(app)).toEqual([]);
+  });
+});
+
 describe("docs/webhooks.md receiver recipes", () => {
   const PAGE = readFileSync(join(ROOT, "docs/webhooks.md"), "utf8");
   const recipe = (name: string) => {
@@ -557,6 +600,13 @@ describe("docs/webhooks.md receiver recipes", () => {
         body,
       });
       expect(forged.status).toBe(400);
+      // So is a request without the signature headers.
+      const unsigned = await fetch(`http://127.0.0.1:${port}/hook`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      expect(unsigned.status).toBe(400);
       // A second delivery of the same event (a replay) is acknowledged and not printed twice.
       const replay = await real.call("POST", `${HOOK}/replay`, {
         params: { app_id: app.id },
