@@ -37,7 +37,7 @@ export const RETRY_WINDOW_MS = 24 * HOUR;
 export const DISABLE_AFTER_FAILURES = 10;
 export const REQUEST_TIMEOUT_MS = 10 * SECOND;
 export const RESPONSE_BODY_LIMIT = 1024;
-/** Deliveries taken per tick; the rest wait for the next one. */
+/** Deliveries taken per app per tick; the rest wait for the next one. */
 const BATCH = 100;
 
 export interface WebhookDeliveryDeps {
@@ -254,14 +254,13 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
   }
 
   async function tick(): Promise<{ delivered: number; failed: number }> {
-    const due = store.due(clock.now(), BATCH);
-    const byApp = new Map<string, DueDelivery[]>();
-    for (const d of due) byApp.set(d.appId, [...(byApp.get(d.appId) ?? []), d]);
+    const now = clock.now();
     let delivered = 0;
     let failed = 0;
+    // Each app takes its own batch, so one app's backlog (a replay of a month) never starves the others.
     await Promise.all(
-      [...byApp.values()].map(async (queue) => {
-        for (const due of queue) {
+      store.dueApps(now).map(async (appId) => {
+        for (const due of store.due(now, BATCH, appId)) {
           const d = current(due);
           if (!d) break;
           const outcome = await send(d);

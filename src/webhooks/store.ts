@@ -44,8 +44,25 @@ export function createWebhookStore(db: Db) {
       db.insert(webhookDeliveries).values(row).onConflictDoNothing().run();
     },
 
-    /** Pending deliveries whose time has come, of enabled destinations, oldest event first. */
-    due(now: number, limit: number): DueDelivery[] {
+    /** Apps with a delivery due now to an enabled destination. */
+    dueApps(now: number): string[] {
+      return db
+        .selectDistinct({ appId: webhookDeliveries.appId })
+        .from(webhookDeliveries)
+        .innerJoin(webhookConfigs, eq(webhookConfigs.id, webhookDeliveries.configId))
+        .where(
+          and(
+            eq(webhookDeliveries.status, "pending"),
+            lte(webhookDeliveries.nextAttemptAt, now),
+            isNull(webhookConfigs.disabledAt),
+          ),
+        )
+        .all()
+        .map((r) => r.appId);
+    },
+
+    /** One app's pending deliveries whose time has come, to an enabled destination, oldest event first. */
+    due(now: number, limit: number, appId: string): DueDelivery[] {
       return db
         .select({
           id: webhookDeliveries.id,
@@ -65,6 +82,7 @@ export function createWebhookStore(db: Db) {
         .innerJoin(webhookConfigs, eq(webhookConfigs.id, webhookDeliveries.configId))
         .where(
           and(
+            eq(webhookDeliveries.appId, appId),
             eq(webhookDeliveries.status, "pending"),
             lte(webhookDeliveries.nextAttemptAt, now),
             isNull(webhookConfigs.disabledAt),

@@ -237,6 +237,21 @@ describe("a healthy receiver", () => {
     expect(received.map((r) => r.id)).toEqual(ids);
   });
 
+  test("one app's backlog does not hold another app's events back: each app takes its own batch per tick", async () => {
+    const busy = await createApp(ctx, "deliver-backlog");
+    const quiet = await createApp(ctx, "deliver-quiet");
+    await configure(busy);
+    await configure(quiet);
+    const backlog = Array.from({ length: 150 }, () => emit(busy, "user.signup"));
+    advance(1);
+    const prompt = emit(quiet, "user.signup");
+    await delivery.deliverDue();
+    expect(receivedFor(quiet).map((r) => r.id)).toEqual([prompt]);
+    expect(receivedFor(busy).map((r) => r.id)).toEqual(backlog.slice(0, 100));
+    await delivery.deliverDue();
+    expect(receivedFor(busy).map((r) => r.id)).toEqual(backlog);
+  });
+
   test("a signing secret rotation takes effect on the next delivery; the old secret no longer verifies", async () => {
     const rotated = await ctx.call("POST", `${HOOK}/rotate-secret`, { params: { app_id: app.id } });
     expect(rotated.status).toBe(200);
