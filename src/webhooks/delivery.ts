@@ -2,8 +2,8 @@
  * @module Webhook delivery, run by the scheduler: due deliveries are POSTed with Standard Webhooks signatures
  * (`standardwebhooks`, the reference implementation) plus `X-Heimdall-Signature`, one at a time per app in
  * event order and apps side by side. Success is any 2xx; anything else (a 3xx is not followed, a timeout, a
- * refused target) is retried with exponential back-off and jitter until 24 h after the event; ten failed
- * attempts in a row disable the destination. At least once: a delivery stays pending until its attempt is
+ * refused target) is retried with exponential back-off and jitter until 24 h after the event; ten events
+ * in a row that fail (each counted once, at its first failed attempt) disable the destination. At least once: a delivery stays pending until its attempt is
  * recorded, so a crash mid-request sends it again at the next start, and the `webhook-id` lets receivers drop
  * the repeat. One process owns the database (the data-dir lock) and its ticks never overlap, so nothing needs
  * a lease in the database: one would hold a crashed process's deliveries back after the restart.
@@ -218,12 +218,15 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
         nextAttemptAt: expired ? now : next,
       });
       if (!current || current.disabledAt !== null) return;
+      // What disables a destination is events it cannot take, not retries: an event counts once, at its first
+      // failed attempt, so one poison event retried all day never disables it, and ten events in a row do.
+      if (d.attempts > 0) return;
       const failures = current.consecutiveFailures + 1;
       if (failures < DISABLE_AFTER_FAILURES) {
         store.updateConfig(current.id, { consecutiveFailures: failures });
         return;
       }
-      const reason = `${failures} consecutive failed delivery attempts (last: ${o.error ?? "unknown"})`;
+      const reason = `${failures} consecutive events could not be delivered (last: ${o.error ?? "unknown"})`;
       store.updateConfig(current.id, {
         consecutiveFailures: failures,
         disabledAt: now,

@@ -377,23 +377,24 @@ describe("failures", () => {
     expect(deliveryOf(id)!.status).toBe("pending");
   });
 
-  test("10 failed attempts in a row disable the destination; nothing more is sent or queued until a PUT, then replay re-sends with the same ids", async () => {
+  test("10 events in a row that fail disable the destination; nothing more is sent or queued until a PUT, then replay re-sends with the same ids", async () => {
     const app = await createApp(ctx, "deliver-disable");
     const { id: configId } = await configure(app);
     behaviour = () => new Response("down", { status: 503 });
-    const first = emit(app, "user.signup");
-    advance(1);
-    const second = emit(app, "tenant.created");
     const since = new Date(ctx.clock.now() - 1).toISOString();
-
-    for (let i = 0; i < 40 && config(app)!.disabledAt === null; i++) {
-      await delivery.deliverDue();
-      advanceToNextAttempt(app);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      ids.push(emit(app, i % 2 ? "tenant.created" : "user.signup"));
+      advance(1);
     }
+    const second = ids[1]!;
+
+    // One attempt per tick: each tick sends the next event whose time has come (the failed ones back off).
+    for (let i = 0; i < 20 && config(app)!.disabledAt === null; i++) await delivery.deliverDue();
     expect(receivedFor(app).length).toBe(10);
     const disabled = config(app)!;
     expect(disabled.consecutiveFailures).toBe(10);
-    expect(disabled.disabledReason).toContain("10 consecutive failed delivery attempts");
+    expect(disabled.disabledReason).toContain("10 consecutive events could not be delivered");
     const read = await ctx.call("GET", HOOK, { params: { app_id: app.id } });
     expect(read.body.disabled_at).toBe(new Date(disabled.disabledAt!).toISOString());
     expect(read.body.disabled_reason).toBe(disabled.disabledReason);
@@ -430,15 +431,27 @@ describe("failures", () => {
       unchecked: true,
     });
     expect(replay.status).toBe(200);
-    expect(replay.body).toEqual({ queued: 3 });
+    expect(replay.body).toEqual({ queued: 11 });
     const replayed = auditRows(ctx, { app_id: app.id, action: "webhook.replayed" });
-    expect(replayed.at(-1)!.details).toMatchObject({ since, queued: 3 });
-    await delivery.deliverDue();
-    await delivery.deliverDue();
-    const ids = new Set(receivedFor(app).map((r) => r.id));
-    expect(ids).toEqual(new Set([first, second, during]));
+    expect(replayed.at(-1)!.details).toMatchObject({ since, queued: 11 });
+    for (let i = 0; i < 11; i++) await delivery.deliverDue();
+    const got = new Set(receivedFor(app).map((r) => r.id));
+    expect(got).toEqual(new Set([...ids, during]));
     expect(receivedFor(app).every((r) => r.verifiedBy.length === 1)).toBe(true);
     expect(deliveryOf(second)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  test("one event failing all its retries counts once: the destination stays enabled", async () => {
+    const app = await createApp(ctx, "deliver-poison");
+    await configure(app);
+    behaviour = () => new Response("no", { status: 500 });
+    const id = emit(app, "user.signup");
+    for (let i = 0; i < 12; i++) {
+      await delivery.deliverDue();
+      advanceToNextAttempt(app);
+    }
+    expect(deliveryOf(id)!.attempts).toBeGreaterThanOrEqual(9);
+    expect(config(app)).toMatchObject({ disabledAt: null, consecutiveFailures: 1 });
   });
 
   test("a delivery still failing 24 h after it was queued is marked failed and not retried", async () => {
