@@ -2,6 +2,9 @@
 import {
   auditChainStatusSchema,
   ERROR_RESPONSES,
+  endUserFactorListSchema,
+  endUserSessionListSchema,
+  endUserTenantListSchema,
   errorSchema,
   federatedLinkRequestSchema,
   federatedLinkSchema,
@@ -148,6 +151,53 @@ export const KNOWN: Record<string, OperationDoc> = {
     ],
     responses: {
       "200": { description: "One page of the app's messages", ...jsonContent(outboxPageSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "GET /v1/apps/{app_id}/end-users/{user_id}/sessions": {
+    operationId: "listEndUserSessions",
+    summary: "An end user's live sessions (appliance addition)",
+    description:
+      "Sessions neither revoked nor expired, newest first; capped by the app's `max_sessions`, so one unpaged list. No token or token hash is ever shown. Read-only; no audit row. 404 `USER_NOT_FOUND` for an account of another app. Policy action: `heimdall.read`.",
+    responses: {
+      "200": { description: "The live sessions", ...jsonContent(endUserSessionListSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "DELETE /v1/apps/{app_id}/end-users/{user_id}/sessions/{session_id}": {
+    operationId: "revokeEndUserSession",
+    summary: "End one of an end user's sessions (appliance addition)",
+    description:
+      "Its refresh token stops working and its access tokens fail every Heimdall check at once. Another account's session, an ended one or an unknown id is 404 `SESSION_NOT_FOUND`. Allowed on an archived app (it takes access away). Audited as `session.revoked` (`reason: admin_revoked`). Policy action: `heimdall.update`.",
+    responses: { "204": { description: "Ended" }, ...ERROR_RESPONSES },
+  },
+  "GET /v1/apps/{app_id}/end-users/{user_id}/tenants": {
+    operationId: "listEndUserTenants",
+    summary: "An end user's tenant memberships (appliance addition)",
+    description:
+      "Every tenant the account belongs to, whatever the tenant's status, oldest membership first, with the account's role there. Read-only; no audit row. Policy action: `heimdall.read`.",
+    responses: {
+      "200": { description: "The memberships", ...jsonContent(endUserTenantListSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "GET /v1/apps/{app_id}/end-users/{user_id}/factors": {
+    operationId: "listEndUserFactors",
+    summary: "An end user's MFA factors (appliance addition)",
+    description:
+      "The factors the Consumer admin lane's `GET /{app_slug}/v1/users/{user_id}/factors` lists: type, label, whether enabled, dates. Never a secret, a QR code or a recovery code. Read-only; no audit row. Policy action: `heimdall.read`.",
+    responses: {
+      "200": { description: "The factors", ...jsonContent(endUserFactorListSchema) },
+      ...ERROR_RESPONSES,
+    },
+  },
+  "POST /v1/apps/{app_id}/end-users/{user_id}/password-reset": {
+    operationId: "sendEndUserPasswordReset",
+    summary: "Email the end user a password-reset code (appliance addition)",
+    description:
+      "The same flow as `POST /{app_slug}/v1/auth/send-password-reset-email`: a fresh code (the previous one is superseded) emailed to the account's primary address, counted against the address's email allowance (429 `RATE_LIMITED`), audited as `code.issued` (`purpose: password_reset`, `delivery: email`). The code is never in the response. The address must be verified (409 `CONTACT_NOT_VERIFIED`; none at all is 404 `CONTACT_NOT_FOUND`) and the account active (403 `ACCOUNT_SUSPENDED`); the app must send email (its email errors as on the Consumer route). Policy actions: `heimdall.update` and `heimdall.user.password-reset.send-email`.",
+    responses: {
+      "204": { description: "Queued and sent (or left to the outbox's retries)" },
       ...ERROR_RESPONSES,
     },
   },

@@ -260,6 +260,66 @@ export const webhookReplaySchema = component(
   z.strictObject({ queued: z.number().int().meta({ description: "Deliveries queued." }) }),
 );
 
+/** An end user's live sessions (`GET /v1/apps/{app_id}/end-users/{user_id}/sessions`, appliance addition). */
+export const endUserSessionSchema = component(
+  "EndUserSession",
+  z.strictObject({
+    id: z.string(),
+    created_at: isoDate,
+    last_used_at: isoDate.nullable(),
+    expires_at: isoDate,
+    ip: z.string().nullable(),
+    user_agent: z.string().nullable(),
+    amr: z.array(z.string()).meta({ description: "How the session was authenticated (`pwd`, `totp`, …)." }),
+    tenant_id: z
+      .string()
+      .nullable()
+      .meta({ description: "The tenant the session acts in; null for app scope." }),
+  }),
+);
+
+export const endUserSessionListSchema = component(
+  "EndUserSessionList",
+  z.strictObject({ data: z.array(endUserSessionSchema) }),
+);
+
+/** An end user's tenant memberships (`GET …/end-users/{user_id}/tenants`, appliance addition). */
+export const endUserTenantSchema = component(
+  "EndUserTenant",
+  z.strictObject({
+    tenant_id: z.string(),
+    display_id: z.string(),
+    tenant_slug: z.string(),
+    display_name: z.string(),
+    tenant_status: z.enum(["active", "suspended", "archived"]),
+    role_name: z.string(),
+    joined_at: isoDate,
+  }),
+);
+
+export const endUserTenantListSchema = component(
+  "EndUserTenantList",
+  z.strictObject({ data: z.array(endUserTenantSchema) }),
+);
+
+/** An end user's MFA factors (`GET …/end-users/{user_id}/factors`, appliance addition): metadata, never secrets. */
+export const endUserFactorSchema = component(
+  "EndUserFactor",
+  z.strictObject({
+    id: z.string(),
+    type: z.string(),
+    label: z.string().nullable(),
+    enabled: z.boolean().meta({ description: "False while an enrolment is pending confirmation." }),
+    created_at: isoDate,
+    enabled_at: isoDate.nullable(),
+  }),
+);
+
+export const endUserFactorListSchema = component(
+  "EndUserFactorList",
+  z.strictObject({ data: z.array(endUserFactorSchema) }),
+);
+
 export const healthSchema = component("Health", z.object({ status: z.literal("ok") }));
 export const readinessSchema = component(
   "Readiness",

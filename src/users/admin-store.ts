@@ -18,8 +18,8 @@ import type { SQLQueryBindings } from "bun:sqlite";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Position } from "../core/pagination.ts";
 import { changes, type Db } from "../db/client.ts";
-import { endUserSessions, endUsers, roles } from "../db/schema.ts";
-import type { EndUserStatus, RoleRow, SearchCursor, UserViewRow } from "./model.ts";
+import { endUserSessions, endUsers, roles, tenantMembers, tenants } from "../db/schema.ts";
+import type { EndUserStatus, RoleRow, SearchCursor, UserTenantRow, UserViewRow } from "./model.ts";
 
 /** Bound parameters per `IN (…)` list: far below SQLite's limit, and each statement stays small. */
 const CHUNK = 1000;
@@ -275,6 +275,25 @@ export function createUserAdminStore(db: Db) {
         .from(roles)
         .where(and(eq(roles.appId, appId), eq(roles.name, name)))
         .get();
+    },
+
+    /** The account's tenant memberships, oldest first, whatever each tenant's status. */
+    tenantsOf(appId: string, userId: string): UserTenantRow[] {
+      return db
+        .select({
+          tenantId: tenants.id,
+          displayId: tenants.displayId,
+          slug: tenants.slug,
+          displayName: tenants.displayName,
+          status: tenants.status,
+          role: tenantMembers.role,
+          joinedAt: tenantMembers.joinedAt,
+        })
+        .from(tenantMembers)
+        .innerJoin(tenants, eq(tenants.id, tenantMembers.tenantId))
+        .where(and(eq(tenantMembers.appId, appId), eq(tenantMembers.userId, userId)))
+        .orderBy(tenantMembers.joinedAt, tenants.id)
+        .all();
     },
 
     /** Role name → id for the app (a handful of rows). */

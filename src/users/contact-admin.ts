@@ -43,6 +43,17 @@ export interface UserContactService {
     contactId: string | null,
     meta: CallMeta,
   ): Promise<IssuedCodeDto>;
+  /**
+   * Emails a password-reset code to the account's verified primary address through the codes module's one
+   * reset-email flow (the PAK lane's `send-password-reset-email`); the code never reaches the operator.
+   */
+  sendPasswordReset(
+    scope: UserScope,
+    app: AppRow,
+    principal: PlatformPrincipal,
+    userId: string,
+    meta: CallMeta,
+  ): Promise<void>;
 }
 
 export interface UserContactDeps {
@@ -51,7 +62,7 @@ export interface UserContactDeps {
   rules: UserRules;
   /** Security notices to the previous primary address. */
   email: NoticeMailer;
-  codes: Pick<CodeService, "sendVerification">;
+  codes: Pick<CodeService, "sendVerification" | "sendPasswordResetEmail">;
 }
 
 const alreadyVerified = () => fail("CONTACT_ALREADY_VERIFIED");
@@ -164,6 +175,29 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
       // `{}` means the contact was verified meanwhile.
       if (minted.code === undefined) throw alreadyVerified();
       return { code: minted.code, expires_at: minted.expires_at };
+    },
+
+    async sendPasswordReset(scope, app, principal, userId, meta) {
+      rules.writable(scope);
+      const user = rules.userOf(scope, userId);
+      // A reset only reaches an active account (a code could not be redeemed by another one).
+      if (user.status !== "active")
+        throw fail("ACCOUNT_SUSPENDED", { message: "A password reset is sent only to an active account" });
+      const email = users.primaryEmail(user.id);
+      if (!email) throw fail("CONTACT_NOT_FOUND", { message: "The account has no email address" });
+      if (email.verifiedAt === null)
+        throw fail("CONTACT_NOT_VERIFIED", {
+          message: "The account's email address is not verified; a reset goes only to a verified address",
+        });
+      // The app's mail settings, the per-address allowance, the outbox and the audit rows are the codes module's.
+      const sent = await deps.codes.sendPasswordResetEmail(
+        app,
+        principal,
+        { type: "email", value: email.value },
+        meta,
+      );
+      // `{}`: the address or the account changed meanwhile.
+      if (!("expires_at" in sent)) throw fail("CONTACT_NOT_VERIFIED");
     },
   };
 }

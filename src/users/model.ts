@@ -251,3 +251,70 @@ export const isSearchCursor = (v: unknown): v is SearchCursor =>
   Object.keys(v).length === 1 &&
   typeof (v as SearchCursor).k === "string" &&
   (v as SearchCursor).k.length <= MAX_SEARCH + 64;
+
+/** One live session of an account as the Admin API shows it (appliance addition): never a token. */
+export interface AdminSessionDto {
+  id: string;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  amr: string[];
+  tenant_id: string | null;
+}
+
+export function toAdminSessionDto(s: {
+  id: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  expiresAt: number;
+  ip: string | null;
+  userAgent: string | null;
+  amr: string[];
+  tenantId: string | null;
+}): AdminSessionDto {
+  return {
+    id: s.id,
+    created_at: iso(s.createdAt),
+    last_used_at: iso(s.lastUsedAt),
+    expires_at: iso(s.expiresAt),
+    ip: s.ip,
+    user_agent: s.userAgent,
+    amr: s.amr,
+    tenant_id: s.tenantId,
+  };
+}
+
+/** An account's tenant membership as the Admin API shows it (appliance addition), whatever the tenant's status. */
+export interface UserTenantRow {
+  tenantId: string;
+  displayId: string;
+  slug: string;
+  displayName: string;
+  status: string;
+  role: string;
+  joinedAt: number;
+}
+
+export interface UserTenantDto {
+  tenant_id: string;
+  display_id: string;
+  tenant_slug: string;
+  display_name: string;
+  tenant_status: string;
+  role_name: string;
+  joined_at: string;
+}
+
+export function toUserTenantDto(r: UserTenantRow): UserTenantDto {
+  return {
+    tenant_id: r.tenantId,
+    display_id: r.displayId,
+    tenant_slug: r.slug,
+    display_name: r.displayName,
+    tenant_status: r.status,
+    role_name: r.role,
+    joined_at: iso(r.joinedAt),
+  };
+}

@@ -14,6 +14,7 @@ import { MAX_BULK_BODY_BYTES, validate } from "../http/body.ts";
 import { type ConsumerGuardDeps, consumerGuards } from "../http/consumer.ts";
 import { guards, type PlatformGuardDeps } from "../http/guards.ts";
 import { routeRules } from "../http/route-rules.ts";
+import type { MfaService } from "../mfa/service.ts";
 import type { UserBulkService } from "./bulk.ts";
 import type { UserContactService } from "./contact-admin.ts";
 import {
@@ -56,6 +57,8 @@ export interface EndUserAdminRoutesDeps extends PlatformGuardDeps {
   readonly userContacts: UserContactService;
   readonly userBulk: UserBulkService;
   readonly apps: Pick<AppService, "authorizeApp">;
+  /** The account's factors, as the admin lane lists them (metadata only). */
+  readonly mfa: Pick<MfaService, "adminList">;
 }
 
 export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
@@ -66,6 +69,16 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
   const codeMinter = (p: PlatformPrincipal, ref: string) => {
     const app = deps.apps.authorizeApp(p, ref, "heimdall.create");
     authorize(p, app.workspaceId, "heimdall.user.verify.create", appResource(app.id), () =>
+      fail("APP_NOT_FOUND"),
+    );
+    return app;
+  };
+  // The per-user sessions, tenants, factors and password-reset routes are appliance additions
+  // (http/openapi-known.ts): what the console's end-user page shows and does.
+  /** Sending a reset email is what the PAK lane's send-email action guards, on top of the route's update. */
+  const resetSender = (p: PlatformPrincipal, ref: string) => {
+    const app = deps.apps.authorizeApp(p, ref, "heimdall.update");
+    authorize(p, app.workspaceId, "heimdall.user.password-reset.send-email", appResource(app.id), () =>
       fail("APP_NOT_FOUND"),
     );
     return app;
@@ -175,6 +188,54 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
       "/v1/apps/:app_id/end-users/:user_id/sessions/revoke-all",
       ({ params, principal, meta, set }) => {
         users.revokeSessions(scoped(principal, params.app_id, "heimdall.update"), params.user_id, meta);
+        set.status = 204;
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/end-users/:user_id/sessions",
+      ({ params, principal, set }) => {
+        set.headers["cache-control"] = "no-store";
+        return users.sessions(scoped(principal, params.app_id, "heimdall.read"), params.user_id);
+      },
+      { platform: "any" },
+    )
+    .delete(
+      "/v1/apps/:app_id/end-users/:user_id/sessions/:session_id",
+      ({ params, principal, meta, set }) => {
+        users.revokeSession(
+          scoped(principal, params.app_id, "heimdall.update"),
+          params.user_id,
+          params.session_id,
+          meta,
+        );
+        set.status = 204;
+      },
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/end-users/:user_id/tenants",
+      ({ params, principal }) =>
+        users.tenants(scoped(principal, params.app_id, "heimdall.read"), params.user_id),
+      { platform: "any" },
+    )
+    .get(
+      "/v1/apps/:app_id/end-users/:user_id/factors",
+      ({ params, principal }) =>
+        deps.mfa.adminList(scoped(principal, params.app_id, "heimdall.read"), params.user_id),
+      { platform: "any" },
+    )
+    .post(
+      "/v1/apps/:app_id/end-users/:user_id/password-reset",
+      async ({ params, principal, meta, set }) => {
+        const app = resetSender(principal, params.app_id);
+        await userContacts.sendPasswordReset(
+          adminScope(app, principal),
+          app,
+          principal,
+          params.user_id,
+          meta,
+        );
         set.status = 204;
       },
       { platform: "any" },

@@ -24,6 +24,7 @@ import { demotePrimary, MAX_CONTACTS_PER_USER } from "./contacts.ts";
 import { createUserEvents } from "./events.ts";
 import {
   type AdminEndUserDto,
+  type AdminSessionDto,
   type AppMemberDto,
   type CreatedUserDto,
   type CreateUserInput,
@@ -34,8 +35,11 @@ import {
   normalizeSearch,
   type SearchCursor,
   toAdminEndUserDto,
+  toAdminSessionDto,
   toAppMemberDto,
+  toUserTenantDto,
   type UpdateUserInput,
+  type UserTenantDto,
   type UserViewRow,
 } from "./model.ts";
 import { type NoticeMailer, noticePrimaryEmailChanged } from "./notices.ts";
@@ -52,6 +56,12 @@ export interface UserAdminService {
   /** Deletes the account; its audit rows stay. `via` names the route in the audit row. */
   remove(scope: UserScope, userId: string, meta: CallMeta, via?: "end_users" | "members"): void;
   revokeSessions(scope: UserScope, userId: string, meta: CallMeta): void;
+  /** The account's live sessions (appliance addition): capped by `max_sessions`, so one unpaged list. */
+  sessions(scope: UserScope, userId: string): { data: AdminSessionDto[] };
+  /** Ends one live session of the account; another account's, an ended or an unknown one is 404. */
+  revokeSession(scope: UserScope, userId: string, sessionId: string, meta: CallMeta): void;
+  /** The account's tenant memberships (appliance addition). */
+  tenants(scope: UserScope, userId: string): { data: UserTenantDto[] };
   members(scope: UserScope, query: ListMembersQuery, meta: CallMeta): Page<AppMemberDto>;
 }
 
@@ -61,7 +71,7 @@ export interface UserAdminDeps {
   rules: UserRules;
   apps: Pick<AppService, "authConfigOf">;
   passwords: Pick<PasswordHasher, "hash">;
-  sessions: Pick<SessionService, "revokeAllOfUser">;
+  sessions: Pick<SessionService, "revokeAllOfUser" | "liveOfUser" | "revoke">;
   /** Security notices to a replaced primary address. */
   email: NoticeMailer;
   /** The account's MFA factors: their sealed secrets are destroyed with it (crypto-shredding). */
@@ -363,6 +373,29 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         const revoked = deps.sessions.revokeAllOfUser(user.id, "admin_revoked");
         rules.record(scope, meta, "user.sessions_revoked", "user", user.id, { sessions_revoked: revoked });
       });
+    },
+
+    sessions(scope, userId) {
+      const user = rules.userOf(scope, userId);
+      return { data: deps.sessions.liveOfUser(user.id).map(toAdminSessionDto) };
+    },
+
+    revokeSession(scope, userId, sessionId, meta) {
+      tx(db, () => {
+        const user = rules.userOf(scope, userId);
+        // Another account's session, an ended one and a made-up id all look the same.
+        const live = deps.sessions.liveOfUser(user.id).some((s) => s.id === sessionId);
+        if (!live || !deps.sessions.revoke(sessionId, "admin_revoked")) throw fail("SESSION_NOT_FOUND");
+        rules.record(scope, meta, "session.revoked", "session", sessionId, {
+          user_id: user.id,
+          reason: "admin_revoked",
+        });
+      });
+    },
+
+    tenants(scope, userId) {
+      const user = rules.userOf(scope, userId);
+      return { data: store.tenantsOf(scope.appId, user.id).map(toUserTenantDto) };
     },
 
     members(scope, query, meta) {
