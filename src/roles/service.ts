@@ -232,6 +232,11 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
           throw fail("ROLE_IN_USE", {
             message: `The role ${role.name} is held by at least one user or tenant member; reassign them first`,
           });
+        // An accepted invite would otherwise create an account holding a role that no longer exists.
+        if (store.roleInvited(s.appId, role.name, clock.now()))
+          throw fail("ROLE_IN_USE", {
+            message: `The role ${role.name} is granted by a live invite; revoke it first`,
+          });
         // Sign-ups would otherwise be given a role that no longer exists.
         if (apps.authConfigOf(s.appId).signup_default_role === role.name)
           throw fail("ROLE_IN_USE", {

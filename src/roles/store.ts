@@ -4,10 +4,17 @@
  * Folder `roles/` administers roles and permissions over HTTP (routes, rules, writes) for both surfaces. The
  * model it edits — catalogue, seeding, resolution, narrowing — is `rbac/`, which never imports from here.
  */
-import { and, asc, desc, eq, inArray, isNull, lt, or } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
 import type { Position } from "../core/pagination.ts";
 import { changes, type Db } from "../db/client.ts";
-import { endUsers, permissions, rolePermissions, roles, tenantMembers } from "../db/schema.ts";
+import {
+  endUserInvites,
+  endUsers,
+  permissions,
+  rolePermissions,
+  roles,
+  tenantMembers,
+} from "../db/schema.ts";
 import type { PermissionRow, RoleRow } from "./model.ts";
 
 /** The permissions an app can use: the shared system rows and its own. */
@@ -64,6 +71,26 @@ export function createRolesStore(db: Db) {
           .select({ id: tenantMembers.id })
           .from(tenantMembers)
           .where(and(eq(tenantMembers.appId, appId), eq(tenantMembers.role, name)))
+          .limit(1)
+          .get() !== undefined
+      );
+    },
+
+    /** True when an invite that can still be accepted (not revoked, not expired, uses left) grants the role. */
+    roleInvited(appId: string, name: string, now: number): boolean {
+      return (
+        db
+          .select({ id: endUserInvites.id })
+          .from(endUserInvites)
+          .where(
+            and(
+              eq(endUserInvites.appId, appId),
+              eq(endUserInvites.role, name),
+              isNull(endUserInvites.revokedAt),
+              gt(endUserInvites.expiresAt, now),
+              lt(endUserInvites.useCount, endUserInvites.maxUses),
+            ),
+          )
           .limit(1)
           .get() !== undefined
       );

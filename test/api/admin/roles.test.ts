@@ -315,6 +315,26 @@ describe("DELETE /roles/{role_name}", () => {
     );
   });
 
+  test("a role a live invite grants → 409 ROLE_IN_USE; once the invite is revoked it can go", async () => {
+    await createRole(app.id, "invited");
+    const inv = await ctx.call("POST", "/v1/apps/{app_id}/end-users/invites", {
+      params: { app_id: app.id },
+      body: { email: "invitee@example.test", role_name: "invited" },
+    });
+    expect(inv.status).toBe(201);
+    const res = await ctx.call("DELETE", ROLE, { params: { app_id: app.id, role_name: "invited" } });
+    expect(res.status).toBe(409);
+    expect(errCode(res)).toBe("ROLE_IN_USE");
+    expect(q("SELECT 1 FROM roles WHERE app_id = ? AND name = ?", app.id, "invited")).toHaveLength(1);
+    const revoked = await ctx.call("DELETE", "/v1/apps/{app_id}/end-users/invites/{invite_id}", {
+      params: { app_id: app.id, invite_id: inv.body.id },
+    });
+    expect(revoked.status).toBe(204);
+    expect((await ctx.call("DELETE", ROLE, { params: { app_id: app.id, role_name: "invited" } })).status).toBe(
+      204,
+    );
+  });
+
   test("the app's sign-up default role → 409 ROLE_IN_USE", async () => {
     await createRole(app.id, "newcomer");
     const cfg = await ctx.call("PATCH", "/v1/apps/{app_id}/auth-config", {
