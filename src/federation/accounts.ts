@@ -229,7 +229,8 @@ export function createFederatedAccounts(deps: AccountDeps) {
       });
       userEvents.signedUp(
         app.id,
-        { id: userId, username, email: facts.email ?? "", role },
+        // The account's email, not the provider's claim: an unverified address was not kept as a contact.
+        { id: userId, username, email: facts.email && facts.emailVerified ? facts.email : null, role },
         "self",
         self(userId),
         {

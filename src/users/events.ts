@@ -28,7 +28,8 @@ const self = (userId: string) => ({ type: "end_user", id: userId });
 export interface UserEvents {
   signedUp(
     appId: string,
-    user: { id: string; username: string; email: string; role: string },
+    /** `email` is the account's primary email, null when it has none (a provider gave no verified one). */
+    user: { id: string; username: string; email: string | null; role: string },
     via: SignupVia,
     actor: AuditActor,
     /** Extra facts, e.g. the `provider` of a federated sign-up. */
