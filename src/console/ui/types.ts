@@ -76,6 +76,39 @@ export interface Contact {
   readonly verified_at: string | null;
 }
 
+/** GET …/end-users/{user_id}/sessions (an appliance addition). */
+export interface EndUserSession {
+  readonly id: string;
+  readonly created_at: string;
+  readonly last_used_at: string | null;
+  readonly expires_at: string;
+  readonly ip: string | null;
+  readonly user_agent: string | null;
+  readonly amr: string[];
+  readonly tenant_id: string | null;
+}
+
+/** GET …/end-users/{user_id}/tenants (an appliance addition). */
+export interface EndUserTenant {
+  readonly tenant_id: string;
+  readonly display_id: string;
+  readonly tenant_slug: string;
+  readonly display_name: string;
+  readonly tenant_status: "active" | "suspended" | "archived";
+  readonly role_name: string;
+  readonly joined_at: string;
+}
+
+/** GET …/end-users/{user_id}/factors (an appliance addition): metadata only. */
+export interface EndUserFactor {
+  readonly id: string;
+  readonly type: string;
+  readonly label: string | null;
+  readonly enabled: boolean;
+  readonly created_at: string;
+  readonly enabled_at: string | null;
+}
+
 /** GET /v1/apps/{app_id}/stats (an appliance addition; see docs/console.md). */
 export interface AppStats {
   readonly end_users: number;

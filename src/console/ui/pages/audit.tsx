@@ -69,7 +69,7 @@ export function AuditPage({ appId }: { readonly appId: string }) {
       ) : rows.length === 0 ? (
         <p class="empty">{action || actor ? "No entry matches." : "No entries yet."}</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">Audit log entries</caption>
             <thead>

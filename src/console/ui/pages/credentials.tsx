@@ -171,7 +171,7 @@ function M2mSection({ appId }: { readonly appId: string }) {
       ) : clients.length === 0 ? (
         <p class="empty">{search ? "No credential matches." : "No M2M credentials yet."}</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">M2M credentials</caption>
             <thead>
@@ -211,7 +211,7 @@ function M2mSection({ appId }: { readonly appId: string }) {
                       </button>
                       <ConfirmButton
                         label="Rotate secret"
-                        accessibleName={`Rotate the secret of ${c.name}`}
+                        accessibleName={`Rotate secret of ${c.name}`}
                         danger={false}
                         title={`Rotate the secret of ${c.name}?`}
                         action="Rotate"
@@ -358,7 +358,7 @@ function ApiKeySection({ appId }: { readonly appId: string }) {
       ) : keys.length === 0 ? (
         <p class="empty">{search ? "No key matches." : "No API keys yet."}</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">API keys</caption>
             <thead>

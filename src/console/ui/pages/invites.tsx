@@ -122,7 +122,7 @@ export function InvitesPage({ appId }: { readonly appId: string }) {
       ) : invites.length === 0 ? (
         <p class="empty">{email || status ? "No invite matches." : "No invites yet."}</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">Invites</caption>
             <thead>

@@ -65,7 +65,7 @@ export function KeysPage({ appId }: { readonly appId: string }) {
       {!keys.data ? (
         !keys.error && <Loading />
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">The app's signing keys</caption>
             <thead>

@@ -1,12 +1,15 @@
 /**
  * @module Workspace overview: the workspace's apps, a page at a time, each with its live figures (end users,
  * live sessions, sign-ins in the last 24 hours, signing-key states). The apps list has no server-side search,
- * so the search box filters the page shown (docs/console.md).
+ * so the search box filters the page shown (docs/console.md). A form creates an app in the workspace shown
+ * (`POST /v1/apps`), with the API's refusal beside the field it names.
  */
 import { useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
 import { api, type Page, path } from "../api.ts";
-import { Badge, ErrorNotice, Loading, Pager, SearchBox } from "../components.tsx";
+import { Badge, ErrorNotice, Field, Loading, Pager, SearchBox } from "../components.tsx";
 import { useApi, useCursorList } from "../hooks.ts";
+import { useAction } from "../parts.tsx";
 import { useSession } from "../session.tsx";
 import type { App, AppStats, KeyState, SigningKey } from "../types.ts";
 
@@ -79,6 +82,67 @@ function AppCard({ app }: { readonly app: App }) {
   );
 }
 
+/** Creates an app in the workspace shown, then opens it. */
+function CreateApp({ workspaceId }: { readonly workspaceId: string | undefined }) {
+  const { route } = useLocation();
+  const [name, setName] = useState("");
+  const [slug, setSlug] = useState("");
+  const action = useAction();
+  return (
+    <details class="card create-app">
+      <summary>Create an app</summary>
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void action.run(async () => {
+            const app = await api<App>("POST", "/v1/apps", {
+              slug,
+              display_name: name,
+              ...(workspaceId ? { workspace_id: workspaceId } : {}),
+            });
+            route(`/console/apps/${encodeURIComponent(app.id)}`);
+          });
+        }}
+      >
+        <Field label="App name" name="display_name" error={action.error}>
+          {(id, describedBy, invalid) => (
+            <input
+              id={id}
+              value={name}
+              required
+              aria-describedby={describedBy}
+              aria-invalid={invalid || undefined}
+              onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)}
+            />
+          )}
+        </Field>
+        <Field
+          label="Slug"
+          name="slug"
+          error={action.error}
+          hint="The first segment of the app's Consumer API paths, e.g. /shop/v1/auth/signin."
+        >
+          {(id, describedBy, invalid) => (
+            <input
+              id={id}
+              value={slug}
+              required
+              aria-describedby={describedBy}
+              aria-invalid={invalid || undefined}
+              onInput={(e) => setSlug((e.currentTarget as HTMLInputElement).value)}
+            />
+          )}
+        </Field>
+        <button type="submit" disabled={action.busy}>
+          Create app
+        </button>
+      </form>
+      <ErrorNotice error={action.error} />
+    </details>
+  );
+}
+
 export function OverviewPage() {
   const { workspace } = useSession();
   const [term, setTerm] = useState("");
@@ -94,6 +158,7 @@ export function OverviewPage() {
   return (
     <>
       <h1>Apps{workspace ? ` in ${workspace.display_name}` : ""}</h1>
+      <CreateApp workspaceId={workspace?.id} />
       <SearchBox
         label="Filter apps on this page"
         value={term}
@@ -107,7 +172,7 @@ export function OverviewPage() {
         <p class="empty">
           {term
             ? "No app on this page matches."
-            : "No apps yet. Create one with the Admin API or `heimdall seed apply`."}
+            : "No apps yet. Create one here, with the Admin API or with `heimdall seed apply`."}
         </p>
       ) : (
         <ul class="cards" aria-label="Apps">

@@ -56,7 +56,7 @@ function Members({ ws }: { readonly ws: string }) {
       {list.loading && !list.data ? (
         <Loading />
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">Workspace members</caption>
             <thead>
@@ -110,7 +110,7 @@ function Policies({
       </p>
       <ErrorNotice error={policies.error} all />
       {policies.data && (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">Managed policies</caption>
             <thead>
@@ -296,7 +296,7 @@ function Paks({ ws, policies }: { readonly ws: string; readonly policies: Policy
       {!paks.data ? (
         !paks.error && <Loading />
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">Platform API keys</caption>
             <thead>

@@ -234,7 +234,7 @@ export function RolesPage({ appId }: { readonly appId: string }) {
       </p>
       <ErrorNotice error={perms.error} all />
       {perms.data && (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">Permission catalogue</caption>
             <thead>

@@ -135,7 +135,7 @@ export function TenantsPage({ appId }: { readonly appId: string }) {
       ) : tenants.length === 0 ? (
         <p class="empty">{search || status ? "No tenant matches." : "No tenants yet."}</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">Tenants</caption>
             <thead>
@@ -230,7 +230,7 @@ function Members({ appId, tenantId }: { readonly appId: string; readonly tenantI
       ) : members.length === 0 ? (
         <p class="empty">No members.</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">Tenant members</caption>
             <thead>

@@ -1,15 +1,16 @@
 /**
- * @module One end user: profile, contacts, role and live sessions; suspend or reinstate, change the role,
- * end every session, and delete (typed confirmation). Each action is one Admin API call, audited there.
+ * @module One end user: profile, contacts, role, live sessions, tenants and MFA factors; suspend or
+ * reinstate, change the role, end one session or every session, send a password reset, and delete (typed
+ * confirmation). Each action is one Admin API call, audited there.
  */
 import { useEffect, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { ApiError, api, type Page, path } from "../api.ts";
 import { Badge, ConfirmDialog, ErrorNotice, Field, Loading, Notice, Time } from "../components.tsx";
 import { useApi } from "../hooks.ts";
-import type { Contact, EndUser } from "../types.ts";
+import type { Contact, EndUser, EndUserFactor, EndUserSession, EndUserTenant } from "../types.ts";
 
-type Dialog = "suspend" | "reinstate" | "revoke" | "delete";
+type Dialog = "suspend" | "reinstate" | "revoke" | "delete" | "reset" | { session: string };
 
 export function UserDetailPage({ appId, userId }: { readonly appId: string; readonly userId: string }) {
   const { route } = useLocation();
@@ -20,6 +21,18 @@ export function UserDetailPage({ appId, userId }: { readonly appId: string; read
   );
   const contacts = useApi(
     () => api<{ data: Contact[] }>("GET", path("/v1/apps/{id}/end-users/{user}/contacts", base)),
+    [appId, userId],
+  );
+  const sessions = useApi(
+    () => api<{ data: EndUserSession[] }>("GET", path("/v1/apps/{id}/end-users/{user}/sessions", base)),
+    [appId, userId],
+  );
+  const tenants = useApi(
+    () => api<{ data: EndUserTenant[] }>("GET", path("/v1/apps/{id}/end-users/{user}/tenants", base)),
+    [appId, userId],
+  );
+  const factors = useApi(
+    () => api<{ data: EndUserFactor[] }>("GET", path("/v1/apps/{id}/end-users/{user}/factors", base)),
     [appId, userId],
   );
   const roles = useApi(
@@ -45,6 +58,7 @@ export function UserDetailPage({ appId, userId }: { readonly appId: string; read
         result && typeof result === "object" && "status" in result ? (result as EndUser) : undefined;
       setFresh(returned);
       if (!returned) user.reload();
+      sessions.reload();
       setDone(what);
       after?.();
     } catch (err) {
@@ -122,6 +136,98 @@ export function UserDetailPage({ appId, userId }: { readonly appId: string; read
           </ul>
         ))}
 
+      <h3>Sessions</h3>
+      <ErrorNotice error={sessions.error} all />
+      {sessions.data &&
+        (sessions.data.data.length === 0 ? (
+          <p class="empty">No live sessions.</p>
+        ) : (
+          <div class="table-wrap" tabIndex={0}>
+            <table>
+              <caption class="visually-hidden">Live sessions</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Started</th>
+                  <th scope="col">Last used</th>
+                  <th scope="col">Address</th>
+                  <th scope="col">Client</th>
+                  <th scope="col">Signed in with</th>
+                  <th scope="col">Tenant</th>
+                  <th scope="col">
+                    <span class="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {sessions.data.data.map((s) => (
+                  <tr key={s.id}>
+                    <td>
+                      <Time iso={s.created_at} />
+                    </td>
+                    <td>
+                      <Time iso={s.last_used_at} />
+                    </td>
+                    <td>{s.ip ?? <span class="muted">—</span>}</td>
+                    <td>{s.user_agent ?? <span class="muted">—</span>}</td>
+                    <td>{s.amr.join(", ")}</td>
+                    <td>{s.tenant_id ? <code>{s.tenant_id}</code> : <span class="muted">app</span>}</td>
+                    <td>
+                      <button
+                        type="button"
+                        class="secondary"
+                        disabled={busy}
+                        aria-label={`End the session started ${new Date(s.created_at).toLocaleString()}`}
+                        onClick={() => setDialog({ session: s.id })}
+                      >
+                        End…
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ))}
+
+      <h3>Tenants</h3>
+      <ErrorNotice error={tenants.error} all />
+      {tenants.data &&
+        (tenants.data.data.length === 0 ? (
+          <p class="empty">Not a member of any tenant.</p>
+        ) : (
+          <ul class="plain">
+            {tenants.data.data.map((t) => (
+              <li key={t.tenant_id}>
+                <a
+                  href={`/console/apps/${encodeURIComponent(appId)}/tenants/${encodeURIComponent(t.tenant_id)}`}
+                >
+                  {t.display_name}
+                </a>{" "}
+                as {t.role_name}
+                {t.tenant_status !== "active" && <Badge tone="warn">{t.tenant_status}</Badge>}
+              </li>
+            ))}
+          </ul>
+        ))}
+
+      <h3>MFA factors</h3>
+      <ErrorNotice error={factors.error} all />
+      {factors.data &&
+        (factors.data.data.length === 0 ? (
+          <p class="empty">No factors.</p>
+        ) : (
+          <ul class="plain">
+            {factors.data.data.map((f) => (
+              <li key={f.id}>
+                {f.type}
+                {f.label && ` (${f.label})`}{" "}
+                {f.enabled ? <Badge tone="active">enabled</Badge> : <Badge tone="warn">pending</Badge>} since{" "}
+                <Time iso={f.enabled_at ?? f.created_at} />
+              </li>
+            ))}
+          </ul>
+        ))}
+
       <h3>Role</h3>
       <form
         class="inline"
@@ -172,11 +278,56 @@ export function UserDetailPage({ appId, userId }: { readonly appId: string; read
         <button type="button" class="secondary" onClick={() => setDialog("revoke")} disabled={busy}>
           End all sessions…
         </button>
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => setDialog("reset")}
+          disabled={busy || !u.email || !u.email_verified_at || u.status !== "active"}
+          aria-describedby="reset-hint"
+        >
+          Send password reset…
+        </button>
         <button type="button" class="danger" onClick={() => setDialog("delete")} disabled={busy}>
           Delete…
         </button>
       </div>
+      <p class="hint" id="reset-hint">
+        A password reset is emailed to a verified address of an active account; the code is never shown here.
+      </p>
 
+      <ConfirmDialog
+        open={typeof dialog === "object"}
+        title="End this session?"
+        action="End session"
+        busy={busy}
+        onConfirm={() => {
+          if (typeof dialog !== "object") return;
+          const session = dialog.session;
+          void run("Session ended.", () =>
+            api("DELETE", path("/v1/apps/{id}/end-users/{user}/sessions/{session}", { ...base, session })),
+          );
+        }}
+        onCancel={() => setDialog(undefined)}
+      >
+        <p>Its refresh token stops working and its access tokens are refused at once.</p>
+      </ConfirmDialog>
+      <ConfirmDialog
+        open={dialog === "reset"}
+        title={`Email ${u.username} a password reset?`}
+        action="Send reset"
+        busy={busy}
+        onConfirm={() =>
+          run(`Password reset sent to ${u.email ?? "their email"}.`, () =>
+            api("POST", path("/v1/apps/{id}/end-users/{user}/password-reset", base)),
+          )
+        }
+        onCancel={() => setDialog(undefined)}
+      >
+        <p>
+          A one-time code goes to {u.email}. Their password stays as it is until they use it; any earlier
+          reset code stops working.
+        </p>
+      </ConfirmDialog>
       <ConfirmDialog
         open={dialog === "suspend"}
         title={`Suspend ${u.username}?`}

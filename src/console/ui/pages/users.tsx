@@ -50,7 +50,7 @@ export function UsersPage({ appId }: { readonly appId: string }) {
       ) : users.length === 0 ? (
         <p class="empty">{search || status ? "No user matches." : "No end users yet."}</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">End users{search ? ` matching ${search}` : ""}</caption>
             <thead>

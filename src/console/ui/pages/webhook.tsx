@@ -65,7 +65,7 @@ function Attempts({ appId }: { readonly appId: string }) {
       ) : rows.length === 0 ? (
         <p class="empty">No delivery attempts{search ? " match" : " yet"}.</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <caption class="visually-hidden">Webhook delivery attempts</caption>
             <thead>
