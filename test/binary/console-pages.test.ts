@@ -3,9 +3,11 @@
  * platform pages in headless Chromium against the compiled binary: each test does what a person would
  * (fill a form, press the button, read the answer off the page) and checks the result through the API
  * too — an M2M secret copied from the page gets a token, a refused field shows the API's reason beside it.
+ * Each page is also checked with axe, light and dark (test/support/axe.ts); findings join `problems`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { accessibilityProblems, installAxe } from "../support/axe.ts";
 import { launchBrowser } from "../support/browser.ts";
 import { type Appliance, startAppliance } from "./support.ts";
 
@@ -34,6 +36,11 @@ async function admin<T>(method: string, path: string, body?: unknown): Promise<T
 
 const at = (tail: string) => `${appliance.baseUrl}/console/apps/${appId}${tail}`;
 
+/** axe on the page as it stands (light and dark); serious and critical findings join `problems`. */
+async function checkA11y(where: string): Promise<void> {
+  problems.push(...(await accessibilityProblems(page, where)));
+}
+
 beforeAll(async () => {
   appliance = await startAppliance("console-pages", PAK, {
     HEIMDALL_BOOTSTRAP_EMAIL: EMAIL,
@@ -43,6 +50,7 @@ beforeAll(async () => {
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: appliance.baseUrl });
+  await installAxe(context);
   page = await context.newPage();
   page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
   page.on("console", (msg) => {
@@ -84,6 +92,7 @@ describe("the console's pages in Chromium", () => {
         `/v1/apps/${appId}/roles/editor`,
       );
       expect(role.permissions.map((p) => `${p.resource}.${p.action}`)).toEqual(["user.read"]);
+      await checkA11y("roles");
     },
     TIMEOUT,
   );
@@ -125,6 +134,7 @@ describe("the console's pages in Chromium", () => {
       const key = await page.getByRole("textbox", { name: /API key reporting/ }).inputValue();
       expect(key).toStartWith("hdk_live_");
       await page.getByRole("cell", { name: "reporting", exact: true }).waitFor();
+      await checkA11y("credentials");
     },
     TIMEOUT,
   );
@@ -154,6 +164,7 @@ describe("the console's pages in Chromium", () => {
         `/v1/apps/${appId}/tenants/${acme!.id}/members`,
       );
       expect(members.data).toHaveLength(1);
+      await checkA11y("tenant");
 
       await page.goto(at("/invites"));
       await page.getByLabel("Invitee email").fill("cleo@example.com");
@@ -161,6 +172,7 @@ describe("the console's pages in Chromium", () => {
       const code = await page.getByRole("textbox", { name: /Invite code for cleo@example.com/ }).inputValue();
       expect(code.length).toBeGreaterThan(10);
       await page.getByRole("cell", { name: "cleo@example.com", exact: true }).waitFor();
+      await checkA11y("invites");
     },
     TIMEOUT,
   );
@@ -182,6 +194,7 @@ describe("the console's pages in Chromium", () => {
       await page.getByRole("heading", { name: "Delivery attempts" }).waitFor();
       const hook = await admin<{ event_types: string[] }>("GET", `/v1/apps/${appId}/webhook`);
       expect(hook.event_types).toEqual(["user.signup"]);
+      await checkA11y("webhook");
     },
     TIMEOUT,
   );
@@ -207,6 +220,7 @@ describe("the console's pages in Chromium", () => {
       expect(await page.getByLabel("Client secret").inputValue()).toBe("");
       await page.getByText("Stored (never shown)").waitFor();
       expect(await page.content()).not.toContain("gh-secret-value");
+      await checkA11y("providers");
     },
     TIMEOUT,
   );
@@ -243,6 +257,7 @@ describe("the console's pages in Chromium", () => {
       const body = (await page.locator("#inbox-message pre").textContent()) ?? "";
       expect(body).toMatch(/\b\d{6}\b/);
       expect(body).not.toContain("******");
+      await checkA11y("dev inbox");
     },
     TIMEOUT,
   );
@@ -259,6 +274,7 @@ describe("the console's pages in Chromium", () => {
         `[...document.querySelectorAll("tbody tr td:nth-child(2) code")].every((c) => c.textContent === "tenant.created")`,
       );
       expect(await page.locator("tbody tr").count()).toBe(1);
+      await checkA11y("audit log");
     },
     TIMEOUT,
   );
@@ -282,6 +298,7 @@ describe("the console's pages in Chromium", () => {
         headers: { authorization: `Bearer ${token}` },
       });
       expect(res.status).toBe(200);
+      await checkA11y("platform access");
       // Narrow phone width: the page still fits without sideways scrolling of the body.
       await page.setViewportSize({ width: 375, height: 800 });
       const wide = await page.evaluate<string[]>(`[...document.querySelectorAll("body *")]
