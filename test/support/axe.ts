@@ -14,8 +14,8 @@ import type { BrowserContext, Page } from "playwright-core";
 const AXE_PATH = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 /** Makes `window.axe` available in every page the context opens from now on. */
-export function installAxe(context: BrowserContext): Promise<void> {
-  return context.addInitScript({ path: AXE_PATH });
+export async function installAxe(context: BrowserContext): Promise<void> {
+  await context.addInitScript({ path: AXE_PATH });
 }
 
 interface AxeNode {
@@ -32,8 +32,10 @@ interface AxeViolation {
 /** Runs axe once on the page as it is now; the serious and critical violations, as readable lines. */
 async function seriousViolations(page: Page): Promise<string[]> {
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (o: unknown) => Promise<{ violations: unknown[] }> } })
-      .axe;
+    // Runs in the page; the test tree has no DOM types, so the page's global is reached through globalThis.
+    const axe = (
+      globalThis as unknown as { axe: { run: (o: unknown) => Promise<{ violations: unknown[] }> } }
+    ).axe;
     const result = await axe.run({ resultTypes: ["violations"] });
     return result.violations;
   });
