@@ -205,7 +205,10 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   const tokens = createTokenService({ keys, config, clock });
   const sessions = createSessionService({ db, clock, secrets, audit });
   const platformAuth = createPlatformAuth({ db, clock, config, log, audit });
-  const passwords = createPasswordHasher({ priority: config.hashPriority });
+  const passwords = createPasswordHasher({
+    priority: config.hashPriority,
+    concurrency: config.hashThreads,
+  });
   const rateLimiter = createRateLimiter({ db, clock });
   const provisioning = createProvisioningService({ db, clock, audit, passwords });
   const platformSessions = createPlatformSessionService({ db, clock, audit, passwords, rateLimiter });
@@ -445,6 +448,11 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
         { labels: { state: "queued" }, value: queued },
       ];
     },
+  });
+  metrics.addGauge({
+    name: "heimdall_password_hash_threads",
+    help: "argon2 threads that run at once (HEIMDALL_HASH_THREADS; auto is cores − 1, at least 1).",
+    collect: () => [{ labels: {}, value: passwords.concurrency }],
   });
   metrics.addGauge({
     name: "heimdall_signing_key_age_seconds",

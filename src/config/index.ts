@@ -1,10 +1,12 @@
 /** @module Configuration: flags > HEIMDALL_* env > config file > defaults, validated once with zod and frozen. */
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { parseProxyEntry } from "../core/ip-ranges.ts";
 import { nearest } from "../core/nearest.ts";
+import { autoHashThreads } from "../passwords/argon2-params.ts";
 
 const PAK_PATTERN = /^pcft_live_[A-Za-z0-9_-]{32,}$/;
 
@@ -33,6 +35,17 @@ const schema = z
       .optional()
       .transform((v) => (Array.isArray(v) ? v : (v ?? "").split(",")).map((s) => s.trim()).filter(Boolean)),
     hash_priority: z.enum(["idle", "low", "normal"]).default("idle"),
+    // argon2 threads: `auto` (cores − 1, at least 1) or a whole number up to twice the cores.
+    hash_threads: z
+      .union([
+        z.literal("auto"),
+        z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(availableParallelism() * 2),
+      ])
+      .default("auto"),
     // An integer number of days; 0 keeps the audit log forever. The cap (100 years) only catches typos.
     audit_retention_days: z.coerce.number().int().min(0).max(36_500).default(90),
     // Scheduled backups are off unless a directory is named (docs/operations.md, "Backups").
@@ -70,6 +83,8 @@ export interface Config {
   readonly rsaBits: 2048 | 3072 | 4096;
   /** CPU priority of the argon2 threads (Linux): SCHED_IDLE, nice 19, or as the rest of the process. */
   readonly hashPriority: "idle" | "low" | "normal";
+  /** How many argon2 hashes or verifications run at once, each on a thread of its own (`auto` resolved). */
+  readonly hashThreads: number;
   /** Audit rows older than this many days are pruned by the `audit.retention` job; 0 keeps them forever. */
   readonly auditRetentionDays: number;
   /** Where the server writes scheduled backups; undefined turns them off. */
@@ -118,6 +133,7 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   HEIMDALL_TRUSTED_PROXIES: "trusted_proxies",
   HEIMDALL_RSA_BITS: "rsa_bits",
   HEIMDALL_HASH_PRIORITY: "hash_priority",
+  HEIMDALL_HASH_THREADS: "hash_threads",
   HEIMDALL_AUDIT_RETENTION_DAYS: "audit_retention_days",
   HEIMDALL_BACKUP_DIR: "backup_dir",
   HEIMDALL_BACKUP_INTERVAL_HOURS: "backup_interval_hours",
@@ -150,6 +166,7 @@ const EXPECTED: Partial<Record<string, string>> = {
   email_mode: "smtp or log",
   trusted_proxies: "a comma-separated list of IP addresses or CIDR ranges",
   hash_priority: "one of idle, low, normal",
+  hash_threads: `auto or a whole number of threads 1–${availableParallelism() * 2} (twice the cores)`,
   audit_retention_days: "a whole number of days 0–36500 (0 keeps the audit log forever)",
   rsa_bits: "2048, 3072 or 4096",
   backup_dir: "a directory path (scheduled backups are off when it is unset)",
@@ -275,6 +292,7 @@ export function loadConfig(
     trustedProxies: Object.freeze(c.trusted_proxies),
     rsaBits: c.rsa_bits as 2048 | 3072 | 4096,
     hashPriority: c.hash_priority,
+    hashThreads: c.hash_threads === "auto" ? autoHashThreads(availableParallelism()) : c.hash_threads,
     auditRetentionDays: c.audit_retention_days,
     backupDir: c.backup_dir,
     backupIntervalHours: c.backup_interval_hours,

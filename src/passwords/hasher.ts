@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from "node:os";
 import { fail } from "../core/errors.ts";
-import type { HashPriority } from "./argon2-params.ts";
+import { autoHashThreads, type HashPriority } from "./argon2-params.ts";
 import type { HashJob, HashResult, HashThreadSetup } from "./hash-worker.ts";
 import { needsRehash } from "./imported.ts";
 
@@ -39,6 +39,8 @@ export interface PasswordHasher {
   dummyVerify(password: string, signal?: AbortSignal): Promise<false>;
   /** Work running and waiting, for metrics. */
   load(): { running: number; queued: number };
+  /** How many hashing threads this hasher runs at once (`HEIMDALL_HASH_THREADS`). */
+  readonly concurrency: number;
   /**
    * True when the stored hash is not argon2id with this hasher's parameters (an imported hash, or older
    * parameters): after a successful verification the password should be hashed again. Cheap, no thread.
@@ -46,11 +48,8 @@ export interface PasswordHasher {
   needsRehash(passwordHash: string): boolean;
 }
 
-/**
- * argon2 gets one core fewer than the machine has (at least one): the remaining core keeps serving
- * every other route while a sign-in flood saturates the hasher.
- */
-export const DEFAULT_HASH_CONCURRENCY = Math.max(1, availableParallelism() - 1);
+/** The thread count of `HEIMDALL_HASH_THREADS=auto` on this machine (`autoHashThreads`). */
+export const DEFAULT_HASH_CONCURRENCY = autoHashThreads(availableParallelism());
 
 /**
  * Where the worker's code is: beside this module when running from source; in the compiled binary the
@@ -228,6 +227,7 @@ export function createPasswordHasher({
       return false;
     },
     load: () => ({ running: Math.min(inFlight, concurrency), queued: Math.max(0, inFlight - concurrency) }),
+    concurrency,
     needsRehash,
   };
 }

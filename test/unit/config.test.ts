@@ -1,12 +1,13 @@
 /** @module Config loading: precedence flags > HEIMDALL_* env > file (JSON or TOML) > defaults; bad values name their key. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CliError, EXIT_USAGE, parseCommand } from "../../src/cli/args.ts";
 import { ConfigError, LOG_MODE_EMAIL_FROM, loadConfig } from "../../src/config/index.ts";
 import { nearest } from "../../src/core/nearest.ts";
 import { clientIp } from "../../src/http/request-state.ts";
+import { autoHashThreads } from "../../src/passwords/argon2-params.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "heimdall-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,6 +44,38 @@ describe("defaults", () => {
   test("HEIMDALL_HASH_PRIORITY picks the argon2 threads' priority", () => {
     expect(loadConfig({}, { HEIMDALL_HASH_PRIORITY: "normal" }).hashPriority).toBe("normal");
     expect(loadConfig({}, { HEIMDALL_HASH_PRIORITY: "low" }).hashPriority).toBe("low");
+  });
+
+  test("HEIMDALL_HASH_THREADS / hash_threads: auto (the default) is cores − 1, at least 1; or 1 to twice the cores", () => {
+    const cores = availableParallelism();
+    expect(loadConfig({}, {}).hashThreads).toBe(Math.max(1, cores - 1));
+    expect(loadConfig({}, { HEIMDALL_HASH_THREADS: "auto" }).hashThreads).toBe(Math.max(1, cores - 1));
+    expect(loadConfig({}, { HEIMDALL_HASH_THREADS: "1" }).hashThreads).toBe(1);
+    expect(loadConfig({}, { HEIMDALL_HASH_THREADS: String(cores * 2) }).hashThreads).toBe(cores * 2);
+    expect(loadConfig({ config: file("threads.json", '{"hash_threads": 2}') }, {}).hashThreads).toBe(2);
+    expect(loadConfig({ config: file("threads.toml", 'hash_threads = "auto"\n') }, {}).hashThreads).toBe(
+      Math.max(1, cores - 1),
+    );
+    // The environment wins over the file, as for every key.
+    const path = file("threads-env.toml", "hash_threads = 1\n");
+    expect(loadConfig({ config: path }, { HEIMDALL_HASH_THREADS: "2" }).hashThreads).toBe(2);
+    expect(autoHashThreads(1)).toBe(1);
+    expect(autoHashThreads(2)).toBe(1);
+    expect(autoHashThreads(16)).toBe(15);
+  });
+
+  test("HEIMDALL_HASH_THREADS refuses 0, more than twice the cores, fractions and words, naming what it expects", () => {
+    const max = availableParallelism() * 2;
+    const expected = `expected auto or a whole number of threads 1–${max} (twice the cores)`;
+    for (const bad of ["0", String(max + 1), "1.5", "all", "-2"]) {
+      expect(() => loadConfig({}, { HEIMDALL_HASH_THREADS: bad })).toThrow(
+        new ConfigError(`HEIMDALL_HASH_THREADS (env): ${expected}, got "${bad}"`),
+      );
+    }
+    const path = file("threads-bad.json", '{"hash_threads": 0}');
+    expect(() => loadConfig({ config: path }, {})).toThrow(
+      new ConfigError(`hash_threads in ${path}: ${expected}, got 0`),
+    );
   });
 
   test("audit retention comes from the file, HEIMDALL_AUDIT_RETENTION_DAYS or --audit-retention-days; 0 keeps all", () => {

@@ -115,4 +115,33 @@ describe("password hasher (argon2id on worker threads)", () => {
       expect(idle.length).toBeGreaterThan(0);
     },
   );
+
+  test.if(process.platform === "linux")(
+    "a hasher's work runs on exactly `concurrency` threads (HEIMDALL_HASH_THREADS): 1 and 3",
+    async () => {
+      /** CPU ticks (utime + stime) of every worker thread, by thread id. */
+      const ticks = () =>
+        new Map(
+          readdirSync("/proc/self/task").flatMap((tid) => {
+            const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+            if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== "Worker") return [];
+            const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            return [[tid, Number(f[11]) + Number(f[12])] as const];
+          }),
+        );
+      const busyThreads = async (concurrency: number, jobs: number) => {
+        const h = createPasswordHasher({ priority: "normal", concurrency, maxQueued: jobs });
+        expect(h.concurrency).toBe(concurrency);
+        const phc = await h.hash("thread-count-pw");
+        const before = ticks();
+        const all = Array.from({ length: jobs }, () => h.verify(phc, "thread-count-pw"));
+        expect(h.load()).toEqual({ running: concurrency, queued: jobs - concurrency });
+        expect(await Promise.all(all)).toEqual(Array(jobs).fill(true));
+        return [...ticks()].filter(([tid, t]) => t > (before.get(tid) ?? 0)).length;
+      };
+      // Each thread gets several verifications (~7 ms of CPU each), well over a clock tick.
+      expect(await busyThreads(3, 30)).toBe(3);
+      expect(await busyThreads(1, 8)).toBe(1);
+    },
+  );
 });
