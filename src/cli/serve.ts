@@ -6,6 +6,7 @@ import type { Config } from "../config/index.ts";
 import { createLogger } from "../core/logger.ts";
 import { type BuildOptions, buildDeps, type Deps } from "../deps.ts";
 import { MAX_BULK_BODY_BYTES } from "../http/body.ts";
+import { commonPasswords } from "../passwords/common-passwords.ts";
 import {
   CliError,
   type CommandSpec,
@@ -123,6 +124,9 @@ export async function runServer(config: Config, io: Io, hooks: ServerHooks = {})
     throw err;
   }
   deps.scheduler.start();
+  // The breached-password list is built on first use (~50–110 ms); build it now that /readyz answers,
+  // after the first readiness probes, so the first sign-up does not pay for it.
+  setTimeout(commonPasswords, 200).unref();
   const server = app.server!;
   log.info("listening", { url: server.url.href.replace(/\/$/, ""), public_url: config.publicUrl });
   // Plain http and private-range webhook targets are the operator's explicit choices: said on every start.

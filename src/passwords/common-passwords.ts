@@ -8,11 +8,11 @@
  * (NFKC + case fold), so `Password1` and `PASSWORD1` are caught too. Short entries still matter: an app may
  * lower `password_min_length` to 8.
  *
- * Built once at module load. In the compiled binary that costs about 50–110 ms of start-up (half of it the
- * package decompressing its dictionaries) and about 7 MB of heap (25–30 MB of RSS); the binary grows by
- * about 0.4 MB. A lookup is a few hash probes (see guessable.ts).
+ * Built on first use, not at module load: the package decompresses its dictionaries when it is loaded, which
+ * in the compiled binary costs about 50–110 ms, and the server answers `/readyz` without it (`serve` builds it
+ * just after it starts listening, so the first sign-up does not pay either). It holds about 7 MB of heap
+ * (25–30 MB of RSS); the binary grows by about 0.4 MB. A lookup is a few hash probes (see guessable.ts).
  */
-import { dictionary } from "@zxcvbn-ts/language-common";
 
 const LIST = `
 123456 password 12345678 qwerty 123456789 12345 1234 111111 1234567 dragon
@@ -129,8 +129,16 @@ export const foldPassword = (s: string) => s.normalize("NFKC").toUpperCase().toL
 /** Already folded: printable ASCII without capitals. Every entry today, so start-up skips the Unicode work. */
 const FOLDED = /^[\x21-\x40\x5b-\x7e]*$/;
 
-export const COMMON_PASSWORDS: ReadonlySet<string> = new Set(
-  [...dictionary["passwords-common"], ...LIST.split(/\s+/).filter(Boolean)].map((p) =>
-    FOLDED.test(p) ? p : foldPassword(p),
-  ),
-);
+let common: ReadonlySet<string> | undefined;
+/** The folded breached-password list, built on the first call. */
+export function commonPasswords(): ReadonlySet<string> {
+  if (common) return common;
+  // A require, not an import: the package is bundled all the same, but loaded (and decompressed) only here.
+  const { dictionary } = require("@zxcvbn-ts/language-common") as typeof import("@zxcvbn-ts/language-common");
+  common = new Set(
+    [...dictionary["passwords-common"], ...LIST.split(/\s+/).filter(Boolean)].map((p) =>
+      FOLDED.test(p) ? p : foldPassword(p),
+    ),
+  );
+  return common;
+}

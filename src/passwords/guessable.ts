@@ -6,7 +6,7 @@
  * dictionary words and is a good passphrase, whereas `P@ssw0rd2024!` is one dictionary word dressed up the
  * way every cracking rule set (append digits, swap letters for look-alikes) undresses it.
  */
-import { COMMON_PASSWORDS } from "./common-passwords.ts";
+import { commonPasswords } from "./common-passwords.ts";
 
 /** Digits and symbols wrapped around a word: `!!password2024` → `password`. Letters of any script stay. */
 const AFFIXES = /^[^\p{L}]+|[^\p{L}]+$/gu;
@@ -26,6 +26,7 @@ const MIN_CORE = 4;
 
 /** True when `folded` (see `foldPassword`) or a normalised variant of it is on the breached list. */
 export function isCommonPassword(folded: string): boolean {
+  const COMMON_PASSWORDS = commonPasswords();
   if (COMMON_PASSWORDS.has(folded)) return true;
   // Digits are both padding and look-alikes, so the swaps are tried before and after each way of stripping:
   // `p@ssw0rd2024!` → `p@ssw0rd` → `password`; `4dm1n1str4tor` → `administrator`; `$un$hine7777` needs
