@@ -62,7 +62,7 @@ export interface AuditWriter {
   /**
    * Appends a row that records an event with no transaction of its own (a token issued), and resolves
    * once it is committed. Group commit: each commit is an fsync (`synchronous=FULL`) that would otherwise
-   * block the event loop once per event, so rows recorded in the same turn of the loop share one
+   * block the event loop once per event, so rows recorded in the same two turns of the loop share one
    * transaction. Rejects, for every row of the batch, if that transaction fails.
    */
   recordDurably(item: DurableEntry): Promise<void>;
@@ -125,20 +125,32 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
     }
   }
 
+  /**
+   * Chain heads written by the batch whose transaction is running, or null outside one. A batch holds the
+   * write lock from its first statement (BEGIN IMMEDIATE), so no other connection or process can extend a
+   * chain under it: after a chain's first row the head is known without reading it back (under load a batch
+   * holds a dozen rows of one app's chain, and the read costs as much as the insert).
+   */
+  let batchHeads: Map<string, string> | null = null;
   let pending: (DurableEntry & { done: (err?: unknown) => void })[] = [];
   const flush = () => {
     const batch = pending;
     pending = [];
     try {
       tx(db, () => {
-        const now = clock.now();
-        const ran = new Set<string>();
-        for (const { entry, alongside } of batch) {
-          if (alongside && !ran.has(alongside.key)) {
-            alongside.write(now);
-            ran.add(alongside.key);
+        batchHeads = new Map();
+        try {
+          const now = clock.now();
+          const ran = new Set<string>();
+          for (const { entry, alongside } of batch) {
+            if (alongside && !ran.has(alongside.key)) {
+              alongside.write(now);
+              ran.add(alongside.key);
+            }
+            writer.record(entry);
           }
-          writer.record(entry);
+        } finally {
+          batchHeads = null;
         }
       });
     } catch (err) {
@@ -151,12 +163,14 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
   const writer: AuditWriter = {
     recordDurably: (item) =>
       new Promise<void>((resolve, reject) => {
-        if (pending.length === 0) setImmediate(flush);
+        // Two turns, not one: the grants whose signatures finish in the next turn join this batch, so under
+        // load a commit (one fsync, which blocks the loop) serves about 25 tokens instead of about 18.
+        if (pending.length === 0) setImmediate(() => setImmediate(flush));
         pending.push({ ...item, done: (err) => (err === undefined ? resolve() : reject(err)) });
       }),
     record(entry) {
       const chain = entry.appId ?? (entry.workspaceId ? `workspace:${entry.workspaceId}` : "platform");
-      const prevHash = lastHash.get(chain)?.hash ?? GENESIS_HASH;
+      const prevHash = batchHeads?.get(chain) ?? lastHash.get(chain)?.hash ?? GENESIS_HASH;
       const row = {
         id: newId(clock),
         chain,
@@ -173,7 +187,9 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
         createdAt: clock.now(),
         prevHash,
       };
-      insert({ ...row, hash: sha256Hex(canonical(row)) });
+      const hash = sha256Hex(canonical(row));
+      insert({ ...row, hash });
+      batchHeads?.set(chain, hash);
       return row.id;
     },
     verify(only) {

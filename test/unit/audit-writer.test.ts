@@ -68,3 +68,31 @@ test("a failing batch rolls back every row of it and rejects every caller; the n
   await audit.recordDurably({ entry: entry("z") });
   expect(rows()).toEqual(["z"]);
 });
+
+test("a batch over several chains links each row to the one before it in its chain, as rows recorded one by one do", async () => {
+  const { db, audit } = setup();
+  // A row recorded on its own first, so the batch's first row of that chain reads its head from the database.
+  audit.record(entry("before"));
+  const other = (action: string): AuditEntry => ({ ...entry(action), appId: "app-2" });
+  await Promise.all(
+    ["t1", "t2", "t3", "t4"].map((a, i) => audit.recordDurably({ entry: i % 2 ? other(a) : entry(a) })),
+  );
+  audit.record(entry("after"));
+  const chain = (appId: string) =>
+    db.$client
+      .query<{ action: string; prev_hash: string; hash: string }, [string]>(
+        "SELECT action, prev_hash, hash FROM audit_log WHERE chain = ?1 ORDER BY seq",
+      )
+      .all(appId);
+  for (const [appId, actions] of [
+    ["app-1", ["before", "t1", "t3", "after"]],
+    ["app-2", ["t2", "t4"]],
+  ] as const) {
+    const rows = chain(appId);
+    expect(rows.map((r) => r.action)).toEqual([...actions]);
+    rows.forEach((r, i) => {
+      expect(r.prev_hash).toBe(i === 0 ? "0".repeat(64) : rows[i - 1]!.hash);
+    });
+  }
+  expect(audit.verify()).toMatchObject({ ok: true, rows: 6, chains: 2 });
+});
