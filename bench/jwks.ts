@@ -2,7 +2,8 @@
  * @module JWKS throughput: the compiled Heimdall against a bare Bun.serve sending the same bytes and headers.
  * Run by hand: `node_modules/.bin/bun bench/jwks.ts [--duration 10] [--connections 32] [--rounds 1]`.
  * Uses `wrk` when installed (apt install wrk), else an in-process fetch loader (which flatters the ratio:
- * the client, not the server, is then the bottleneck). Target: Heimdall ≥ 0.85 × bare.
+ * the client, not the server, is then the bottleneck). Target: Heimdall ≥ 0.85 × bare. oidc-provider's
+ * `/jwks` (one RSA-2048 key, under Node when it is installed) is measured in the same rounds, as the peer.
  */
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,7 @@ import {
   waitFor,
   work,
 } from "./lib.ts";
+import { peerRuntime, startOidcProvider } from "./peers.ts";
 
 const SLUG = "bench";
 
@@ -148,16 +150,20 @@ try {
   if (Buffer.compare(Buffer.from(await bareSample.arrayBuffer()), Buffer.from(body)) !== 0)
     throw new Error("bare server bytes differ");
 
+  const peer = await startOidcProvider({ id: "bench-peer", secret: `peer-${"s".repeat(40)}`, scope: "api" });
+  const peerUrl = `${peer.url}/jwks`;
+
   console.log(`JWKS body ${body.byteLength} bytes; headers ${JSON.stringify(headers)}`);
   console.log(
     `load: ${hasWrk ? "wrk" : "in-process fetch loader (wrk not installed)"}, ${duration} s per run, ${warmup} s warm-up, ` +
       `${rounds} round(s), ${pin ? "server pinned to CPU 0, load to the others" : "no CPU pinning"}`,
   );
-  const results = { heimdall: [] as Result[], bare: [] as Result[] };
+  const results = { heimdall: [] as Result[], bare: [] as Result[], "oidc-provider": [] as Result[] };
   for (let r = 0; r < rounds; r++) {
     for (const [name, url, pid] of [
       ["heimdall", jwksUrl, heimdall.pid],
       ["bare", bareUrl, bare.pid],
+      ["oidc-provider", peerUrl, peer.proc.pid],
     ] as const) {
       if (warmup > 0) await load(url, warmup);
       const res = await measure(url, duration, pid);
@@ -194,6 +200,9 @@ try {
   console.log(`| throughput ratio | ${verdict(ratio)} |`);
   if (hCpu !== null && bCpu !== null)
     console.log(`| CPU-cost ratio (bare/Heimdall) | ${verdict(bCpu / hCpu)} |`);
+  const p = median(results["oidc-provider"].map((x) => x.rps));
+  console.log(`| oidc-provider /jwks (${peerRuntime}) | ${p.toFixed(0)} req/s |`);
+  console.log(`| Heimdall / oidc-provider | ${(h / p).toFixed(2)} |`);
 } finally {
   cleanup();
 }

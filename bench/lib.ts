@@ -34,8 +34,12 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** ./heimdall when it is newer than every source file, else a fresh build in the temp dir. */
+/**
+ * `HEIMDALL_BENCH_BINARY` when set (a build of your own, e.g. `bun scripts/build.ts /tmp/x/heimdall`); else
+ * ./heimdall when it is newer than every source file, else a fresh build in the temp dir.
+ */
 export function binary(): string {
+  if (process.env.HEIMDALL_BENCH_BINARY) return process.env.HEIMDALL_BENCH_BINARY;
   const local = join(ROOT, "heimdall");
   try {
     if (

@@ -2,8 +2,14 @@
  * @module `GET /me` on the compiled binary: throughput against a bare Bun.serve doing jose verify + one
  * prepared SQLite lookup (target ≥ 0.75), and `/me` p99 idle versus under a concurrent sign-in flood
  * (target ≤ 2×), each flood round followed by a control round beside a same-core SCHED_IDLE CPU spinner.
- * Run by hand: `node_modules/.bin/bun bench/me.ts [--duration 10] [--rounds 3] [--flood-rounds 5]`.
+ * The throughput rounds also load better-auth's `GET /api/auth/get-session` (bun:sqlite, a session cookie)
+ * in the same run. `--hash-threads N` starts the flood servers with HEIMDALL_HASH_THREADS=N; the unpinned
+ * flood rounds (`--unpinned-rounds`, where more than one hashing thread can matter) are each followed by a
+ * control round beside one SCHED_IDLE spinner per core.
+ * Run by hand: `node_modules/.bin/bun bench/me.ts [--duration 10] [--rounds 3] [--flood-rounds 5]
+ * [--unpinned-rounds 3] [--hash-threads auto|N]`.
  */
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { signinScript, signUpUsers } from "./end-users.ts";
@@ -22,6 +28,7 @@ import {
   waitFor,
   wrk,
 } from "./lib.ts";
+import { startBetterAuth } from "./peers.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -29,12 +36,16 @@ const { values: opts } = parseArgs({
     rounds: { type: "string", default: "3" },
     "flood-rounds": { type: "string", default: "5" },
     connections: { type: "string", default: "32" },
+    "unpinned-rounds": { type: "string", default: "3" },
+    "hash-threads": { type: "string", default: "auto" },
   },
 });
 const seconds = Number(opts.duration);
 const rounds = Number(opts.rounds);
 const floodRounds = Number(opts["flood-rounds"]);
 const connections = Number(opts.connections);
+const unpinnedRounds = Number(opts["unpinned-rounds"]);
+const floodEnv = { HEIMDALL_TRUSTED_PROXIES: "127.0.0.1", HEIMDALL_HASH_THREADS: opts["hash-threads"] };
 const SLUG = "bench-me";
 
 try {
@@ -67,18 +78,35 @@ try {
   await Bun.sleep(300);
   await waitFor(`${bareUrl}`).catch(() => undefined);
 
+  // The peer: better-auth's session check with a session cookie, pinned like the others.
+  const peer = await startBetterAuth(2);
+  const peerUrl = `${peer.url}/api/auth/get-session`;
+  const peerCheck = await fetch(peerUrl, { headers: { cookie: peer.cookie } });
+  if (peerCheck.status !== 200 || !((await peerCheck.json()) as { session?: unknown } | null)?.session)
+    throw new Error(`better-auth get-session: ${peerCheck.status}`);
+
   const heimdallRps: number[] = [];
   const bareRps: number[] = [];
+  const peerRps: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const a = await wrk(meUrl, { seconds, connections, headers: [auth], pid: h.proc.pid });
     const b = await wrk(bareUrl, { seconds, connections, headers: [auth], pid: bare.pid });
-    if (a.non2xx || b.non2xx) throw new Error(`non-2xx responses: heimdall ${a.non2xx}, bare ${b.non2xx}`);
+    const c = await wrk(peerUrl, {
+      seconds,
+      connections,
+      headers: [`Cookie: ${peer.cookie}`],
+      pid: peer.proc.pid,
+    });
+    if (a.non2xx || b.non2xx || c.non2xx)
+      throw new Error(`non-2xx responses: heimdall ${a.non2xx}, bare ${b.non2xx}, better-auth ${c.non2xx}`);
     heimdallRps.push(a.rps);
     bareRps.push(b.rps);
+    peerRps.push(c.rps);
     console.log(
-      `  round ${r + 1}: heimdall ${a.rps.toFixed(0)} req/s (${a.cpuUs?.toFixed(1)} µs CPU/req), bare ${b.rps.toFixed(0)} req/s (${b.cpuUs?.toFixed(1)} µs CPU/req)`,
+      `  round ${r + 1}: heimdall ${a.rps.toFixed(0)} req/s (${a.cpuUs?.toFixed(1)} µs CPU/req), bare ${b.rps.toFixed(0)} req/s (${b.cpuUs?.toFixed(1)} µs CPU/req), better-auth get-session ${c.rps.toFixed(0)} req/s (${c.cpuUs?.toFixed(1)} µs CPU/req)`,
     );
   }
+  peer.proc.kill();
 
   // p99 of a light /me load, alone and then beside a sign-in flood. On two vCPUs the load generators must
   // not share the server's core, or their own scheduling shows up as server latency: the server is pinned to
@@ -122,21 +150,33 @@ try {
     done: wrk(`${h.url}/`, { seconds: seconds + 2, connections: 64, script }),
   });
   const chrt = Bun.which("chrt");
-  const idleSpinner = () => {
-    const spinner = track(
-      Bun.spawn([...serverCpu, chrt!, "--idle", "0", process.execPath, join(import.meta.dir, "spin.ts")], {
-        stdout: "ignore",
-        stderr: "inherit",
-      }),
-    );
-    return {
-      done: Bun.sleep((seconds + 2) * 1000).then(() => {
-        spinner.kill();
-        return { rps: 0, non2xx: 0 };
-      }),
+  /** SCHED_IDLE spinners: one on the server's core, or (unpinned) one per core wherever the OS puts them. */
+  const idleSpinner =
+    (pinned = true) =>
+    () => {
+      const spinners = Array.from({ length: pinned ? 1 : availableParallelism() }, () =>
+        track(
+          Bun.spawn(
+            [
+              ...(pinned ? serverCpu : []),
+              chrt!,
+              "--idle",
+              "0",
+              process.execPath,
+              join(import.meta.dir, "spin.ts"),
+            ],
+            { stdout: "ignore", stderr: "inherit" },
+          ),
+        ),
+      );
+      return {
+        done: Bun.sleep((seconds + 2) * 1000).then(() => {
+          for (const s of spinners) s.kill();
+          return { rps: 0, non2xx: 0 };
+        }),
+      };
     };
-  };
-  const pinnedServer = await startHeimdall({ HEIMDALL_TRUSTED_PROXIES: "127.0.0.1" });
+  const pinnedServer = await startHeimdall(floodEnv);
   await createApp(pinnedServer, SLUG);
   const pinnedUsers = await signUpUsers(pinnedServer, SLUG, floodUsers + 1);
   const floods: Awaited<ReturnType<typeof busyRound>>[] = [];
@@ -148,19 +188,38 @@ try {
       `  flood round ${r + 1}: /me p99 idle ${round.idle.p99ms?.toFixed(2)} ms, under flood ${round.busy.p99ms?.toFixed(2)} ms (${round.ratio.toFixed(2)}×); /me ${round.idle.rps.toFixed(0)} → ${round.busy.rps.toFixed(0)} req/s; sign-ins ${round.flood.rps.toFixed(0)}/s, ${round.flood.non2xx} non-2xx`,
     );
     if (!pin || !chrt) continue;
-    const control = await busyRound(pinnedServer, pinnedUsers, idleSpinner);
+    const control = await busyRound(pinnedServer, pinnedUsers, idleSpinner());
     controls.push(control);
     console.log(
       `  control round ${r + 1}: /me p99 idle ${control.idle.p99ms?.toFixed(2)} ms, beside a SCHED_IDLE spinner ${control.busy.p99ms?.toFixed(2)} ms (${control.ratio.toFixed(2)}×); /me ${control.idle.rps.toFixed(0)} → ${control.busy.rps.toFixed(0)} req/s`,
     );
   }
-  const freeServer = await startHeimdall({ HEIMDALL_TRUSTED_PROXIES: "127.0.0.1" }, { pinned: false });
+  pinnedServer.proc.kill();
+  // Unpinned: the hashing threads may use every core (HEIMDALL_HASH_THREADS decides how many do), and so
+  // may the load generators; the control spinners are unpinned too, one per core.
+  const freeServer = await startHeimdall(floodEnv, { pinned: false });
   await createApp(freeServer, SLUG);
   const freeUsers = await signUpUsers(freeServer, SLUG, floodUsers + 1);
-  const unpinned = await busyRound(freeServer, freeUsers, signinFlood(freeServer));
-  console.log(
-    `  unpinned server: /me p99 idle ${unpinned.idle.p99ms?.toFixed(2)} ms, under flood ${unpinned.busy.p99ms?.toFixed(2)} ms (${unpinned.ratio.toFixed(2)}×); sign-ins ${unpinned.flood.rps.toFixed(0)}/s`,
-  );
+  const unpinnedFloods: Awaited<ReturnType<typeof busyRound>>[] = [];
+  const unpinnedControls: Awaited<ReturnType<typeof busyRound>>[] = [];
+  for (let r = 0; r < Math.max(1, unpinnedRounds); r++) {
+    const round = await busyRound(freeServer, freeUsers, signinFlood(freeServer));
+    unpinnedFloods.push(round);
+    console.log(
+      `  unpinned flood round ${r + 1}: /me p99 idle ${round.idle.p99ms?.toFixed(2)} ms, under flood ${round.busy.p99ms?.toFixed(2)} ms (${round.ratio.toFixed(2)}×); sign-ins ${round.flood.rps.toFixed(0)}/s, ${round.flood.non2xx} non-2xx`,
+    );
+    if (!chrt) continue;
+    const control = await busyRound(freeServer, freeUsers, idleSpinner(false));
+    unpinnedControls.push(control);
+    console.log(
+      `  unpinned control round ${r + 1}: /me p99 idle ${control.idle.p99ms?.toFixed(2)} ms, beside ${availableParallelism()} SCHED_IDLE spinners ${control.busy.p99ms?.toFixed(2)} ms (${control.ratio.toFixed(2)}×)`,
+    );
+  }
+  const unpinned = {
+    ratio: median(unpinnedFloods.map((f) => f.ratio)),
+    control: unpinnedControls.length ? median(unpinnedControls.map((c) => c.ratio)) : null,
+    signins: median(unpinnedFloods.map((f) => f.flood.rps)),
+  };
 
   const ratio = median(heimdallRps) / median(bareRps);
   console.log("");
@@ -172,6 +231,10 @@ try {
   );
   console.log(`| bare Bun.serve + jose verify + 1 SQLite lookup | ${median(bareRps).toFixed(0)} req/s |`);
   console.log(`| throughput ratio | ${verdict(ratio, 0.75)} |`);
+  console.log(
+    `| better-auth GET /api/auth/get-session (${peer.runtime}, bun:sqlite) | ${median(peerRps).toFixed(0)} req/s; Heimdall / better-auth ${(median(heimdallRps) / median(peerRps)).toFixed(2)} |`,
+  );
+  console.log(`| flood servers | HEIMDALL_HASH_THREADS=${opts["hash-threads"]} |`);
   const idleP99 = median(floods.map((f) => f.idle.p99ms ?? 0));
   const busyP99 = median(floods.map((f) => f.busy.p99ms ?? 0));
   console.log(
@@ -191,7 +254,21 @@ try {
       `| control: p99 beside a SCHED_IDLE CPU spinner on the server's core, no sign-ins / idle | ${median(controls.map((c) => c.ratio)).toFixed(2)} (median of ${controls.length}); per round ${controls.map((c) => c.ratio.toFixed(2)).join(", ")} |`,
     );
   }
-  console.log(`| for reference, unpinned server | ${unpinned.ratio.toFixed(2)} |`);
+  if (controls.length > 0 && floods.length > 0) {
+    const over = slowdown - median(controls.map((c) => c.ratio));
+    console.log(
+      `| pinned: flood − control | ${over.toFixed(2)} (target ≤ 0.5: ${over <= 0.5 ? "met" : "NOT met"}) |`,
+    );
+  }
+  console.log(
+    `| unpinned: p99 busy / idle, median of ${unpinnedFloods.length} | ${unpinned.ratio.toFixed(2)}; per round ${unpinnedFloods.map((f) => f.ratio.toFixed(2)).join(", ")}; sign-ins ${unpinned.signins.toFixed(0)}/s |`,
+  );
+  if (unpinned.control !== null) {
+    const over = unpinned.ratio - unpinned.control;
+    console.log(
+      `| unpinned control: ${availableParallelism()} SCHED_IDLE spinners / idle | ${unpinned.control.toFixed(2)}; per round ${unpinnedControls.map((c) => c.ratio.toFixed(2)).join(", ")}; flood − control ${over.toFixed(2)} (target ≤ 0.5: ${over <= 0.5 ? "met" : "NOT met"}) |`,
+    );
+  }
 } finally {
   cleanup();
 }

@@ -3,6 +3,9 @@
  * check and signing with the same algorithm (target ≥ 0.70), plus introspection and /verify throughput of the
  * issued token. `--alg ES256|EdDSA` switches the app's `signing_alg` (and promotes the new key at once)
  * before measuring; the default is the app default, RS256.
+ * In the same run, oidc-provider (under Node when it is installed) issues RS256 JWT access tokens for the same
+ * grant: the peer ratio (issue 18: ES256 and EdDSA ≥ 5×, RS256 ≥ 0.9×), beside the raw RSA-2048 signing
+ * ceilings of both runtimes.
  * Run by hand: `node_modules/.bin/bun bench/oauth-token.ts [--alg RS256|ES256|EdDSA] [--duration 10] [--rounds 3] [--connections 32]`.
  */
 import { join } from "node:path";
@@ -23,6 +26,7 @@ import {
   work,
   wrk,
 } from "./lib.ts";
+import { oidcProviderGrantForm, peerRuntime, startOidcProvider } from "./peers.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -130,21 +134,53 @@ try {
     await Bun.sleep(50);
   }
 
+  // The peer: oidc-provider, the same grant (client_secret_post, the two scopes), RS256 JWT access tokens.
+  const peerClient = { id: "bench-peer", secret: `peer-${"s".repeat(40)}`, scope: SCOPE };
+  const peer = await startOidcProvider(peerClient);
+  const peerUrl = `${peer.url}/token`;
+  const peerForm = oidcProviderGrantForm(peerClient);
+  const peerFirst = await fetch(peerUrl, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: peerForm,
+  });
+  const peerToken = ((await peerFirst.json()) as { access_token?: string }).access_token ?? "";
+  if (peerFirst.status !== 200 || !peerToken.startsWith("eyJhbGciOiJSUzI1NiIs"))
+    throw new Error(`oidc-provider token: ${peerFirst.status} ${peerToken}`);
+
   const grant = await postScript("grant", form, "application/x-www-form-urlencoded");
+  const peerGrant = await postScript("peer-grant", peerForm, "application/x-www-form-urlencoded");
   if (warmup > 0) {
     await wrk(tokenUrl, { seconds: warmup, connections, script: grant });
     await wrk(bareUrl, { seconds: warmup, connections, script: grant });
+    await wrk(peerUrl, { seconds: warmup, connections, script: peerGrant });
   }
   const heimdall: WrkResult[] = [];
   const baseline: WrkResult[] = [];
+  const peers: WrkResult[] = [];
   for (let r = 0; r < rounds; r++) {
     const a = await wrk(tokenUrl, { seconds, connections, script: grant, pid: h.proc.pid });
     const b = await wrk(bareUrl, { seconds, connections, script: grant, pid: bare.pid });
-    if (a.non2xx || b.non2xx) throw new Error(`non-2xx responses: heimdall ${a.non2xx}, bare ${b.non2xx}`);
+    const c = await wrk(peerUrl, { seconds, connections, script: peerGrant, pid: peer.proc.pid });
+    if (a.non2xx || b.non2xx || c.non2xx)
+      throw new Error(`non-2xx responses: heimdall ${a.non2xx}, bare ${b.non2xx}, oidc-provider ${c.non2xx}`);
     heimdall.push(a);
     baseline.push(b);
-    console.log(`  round ${r + 1}: heimdall ${fmt(a)} | bare ${fmt(b)}`);
+    peers.push(c);
+    console.log(`  round ${r + 1}: heimdall ${fmt(a)} | bare ${fmt(b)} | oidc-provider RS256 ${fmt(c)}`);
   }
+  // The raw RSA-2048 ceilings of both runtimes, one thread each, on the server's core.
+  const ceiling = (runtime: string) => {
+    const out = Bun.spawnSync(
+      [...serverCpu, runtime, join(import.meta.dir, "peers", "rsa-ceiling.mjs"), "3"],
+      {
+        stdout: "pipe",
+        stderr: "inherit",
+      },
+    );
+    return JSON.parse(out.stdout.toString()) as { runtime: string; nodeCrypto: number; webCrypto: number };
+  };
+  const ceilings = [ceiling(process.execPath), ...(Bun.which("node") ? [ceiling(Bun.which("node")!)] : [])];
 
   // The issued token checked by the two read paths (owned by the verify module); reported, no target.
   const extra: [string, WrkResult | string][] = [];
@@ -166,6 +202,37 @@ try {
     extra.push([path, runs.sort((x, y) => x.rps - y.rps)[Math.floor(runs.length / 2)]!]);
   }
 
+  // The peer's introspection, of an opaque token of its own (its JWT access tokens are not introspectable),
+  // authenticated with client_secret_post as RFC 7662 asks.
+  const opaque = await fetch(peerUrl, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: `${peerForm}&resource=${encodeURIComponent("urn:bench:opaque")}`,
+  });
+  const opaqueToken = ((await opaque.json()) as { access_token?: string }).access_token ?? "";
+  const introspectForm = new URLSearchParams({
+    token: opaqueToken,
+    client_id: peerClient.id,
+    client_secret: peerClient.secret,
+  }).toString();
+  const probe = await fetch(`${peer.url}/token/introspection`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: introspectForm,
+  });
+  const active = ((await probe.json()) as { active?: boolean }).active;
+  let peerIntrospection: WrkResult | string = `not measured: ${probe.status}, active ${active}`;
+  if (probe.status === 200 && active === true) {
+    const script = await postScript("peer-introspect", introspectForm, "application/x-www-form-urlencoded");
+    const runs: WrkResult[] = [];
+    for (let r = 0; r < rounds; r++)
+      runs.push(
+        await wrk(`${peer.url}/token/introspection`, { seconds, connections, script, pid: peer.proc.pid }),
+      );
+    peerIntrospection = runs.sort((x, y) => x.rps - y.rps)[Math.floor(runs.length / 2)]!;
+  }
+  peer.proc.kill();
+
   const mid = (xs: WrkResult[]) => xs.find((x) => x.rps === median(xs.map((y) => y.rps)))!;
   const hm = mid(heimdall);
   const bm = mid(baseline);
@@ -182,11 +249,30 @@ try {
   console.log(
     `| ratio | ${verdict(ratio, 0.7)} by throughput; ${hm.cpuUs && bm.cpuUs ? (bm.cpuUs / hm.cpuUs).toFixed(3) : "?"} by CPU cost |`,
   );
+  const pm = mid(peers);
+  const peerRatio = hm.rps / pm.rps;
+  console.log(`| oidc-provider \`POST /token\`, RS256 JWT (${peerRuntime}) | ${fmt(pm)} |`);
+  console.log(
+    `| Heimdall ${alg} / oidc-provider RS256 | ${verdict(peerRatio, alg === "RS256" ? 0.9 : 5)} by throughput; ${hm.cpuUs && pm.cpuUs ? (pm.cpuUs / hm.cpuUs).toFixed(3) : "?"} by CPU cost |`,
+  );
+  for (const c of ceilings) {
+    console.log(
+      `| raw RSA-2048 RS256 signatures/s, one thread, ${c.runtime} | node:crypto ${c.nodeCrypto.toFixed(0)}, WebCrypto ${c.webCrypto.toFixed(0)} |`,
+    );
+  }
   for (const [path, r] of extra) {
     console.log(
       `| Heimdall \`POST /{slug}/v1/${path}\` (M2M token) | ${typeof r === "string" ? r : fmt(r)} |`,
     );
   }
+  const introspect = extra.find(([path]) => path === "oauth/introspect")?.[1];
+  console.log(
+    `| oidc-provider \`POST /token/introspection\` (its opaque token, ${peerRuntime}) | ${typeof peerIntrospection === "string" ? peerIntrospection : fmt(peerIntrospection)} |`,
+  );
+  if (introspect && typeof introspect !== "string" && typeof peerIntrospection !== "string")
+    console.log(
+      `| introspection, Heimdall / oidc-provider | ${(introspect.rps / peerIntrospection.rps).toFixed(2)} |`,
+    );
 } finally {
   cleanup();
 }
