@@ -91,8 +91,8 @@ describe("the console in Chromium", () => {
           .filter({ has: page.getByRole("link", { name: "Console Shop" }) });
         await card.waitFor();
         await card.getByText("1 active").waitFor();
-        expect(await card.locator(".figures dd").first().innerText()).toBe("1");
-        expect(await card.innerText()).toContain("console-shop");
+        expect(await card.locator(".figures dd").first().textContent()).toBe("1");
+        expect(await card.textContent()).toContain("console-shop");
         await screenshot(page, "console-overview");
 
         // The session is the HttpOnly cookie: no script can read it, and nothing was put in storage.

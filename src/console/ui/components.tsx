@@ -254,3 +254,22 @@ export function SearchBox(props: {
     </search>
   );
 }
+
+/**
+ * A table's scroll box. It takes keyboard focus so that a table wider than a phone can be scrolled without a
+ * mouse (axe's scrollable-region-focusable), and is a labelled region so a screen reader says what it is.
+ */
+export function TableWrap({
+  label,
+  children,
+}: {
+  readonly label: string;
+  readonly children: ComponentChildren;
+}) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (WCAG 2.1.1).
+    <section class="table-wrap" aria-label={label} tabIndex={0}>
+      {children}
+    </section>
+  );
+}

@@ -330,9 +330,9 @@ describe("DELETE /roles/{role_name}", () => {
       params: { app_id: app.id, invite_id: inv.body.id },
     });
     expect(revoked.status).toBe(204);
-    expect((await ctx.call("DELETE", ROLE, { params: { app_id: app.id, role_name: "invited" } })).status).toBe(
-      204,
-    );
+    expect(
+      (await ctx.call("DELETE", ROLE, { params: { app_id: app.id, role_name: "invited" } })).status,
+    ).toBe(204);
   });
 
   test("the app's sign-up default role → 409 ROLE_IN_USE", async () => {

@@ -1,7 +1,7 @@
 /** @module The app's audit log: newest first, filtered by action and actor through the API, cursor-paged, with the hash chain's verification status. */
 import { useState } from "preact/hooks";
 import { api, type Page, path } from "../api.ts";
-import { Badge, ErrorNotice, Loading, Pager, SearchBox, Time } from "../components.tsx";
+import { Badge, ErrorNotice, Loading, Pager, SearchBox, TableWrap, Time } from "../components.tsx";
 import { useApi, useCursorList } from "../hooks.ts";
 
 interface AuditEntry {
@@ -69,7 +69,7 @@ export function AuditPage({ appId }: { readonly appId: string }) {
       ) : rows.length === 0 ? (
         <p class="empty">{action || actor ? "No entry matches." : "No entries yet."}</p>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="Audit log entries">
           <table>
             <caption class="visually-hidden">Audit log entries</caption>
             <thead>
@@ -111,7 +111,7 @@ export function AuditPage({ appId }: { readonly appId: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <Pager list={list} label="Audit log" />
     </section>

@@ -2,7 +2,17 @@
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { api, type Page, path } from "../api.ts";
-import { Badge, ErrorNotice, Field, Loading, Notice, Pager, SearchBox, Time } from "../components.tsx";
+import {
+  Badge,
+  ErrorNotice,
+  Field,
+  Loading,
+  Notice,
+  Pager,
+  SearchBox,
+  TableWrap,
+  Time,
+} from "../components.tsx";
 import { useApi, useCursorList } from "../hooks.ts";
 import { ConfirmButton, SecretOnce, splitList, useAction } from "../parts.tsx";
 
@@ -171,7 +181,7 @@ function M2mSection({ appId }: { readonly appId: string }) {
       ) : clients.length === 0 ? (
         <p class="empty">{search ? "No credential matches." : "No M2M credentials yet."}</p>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="M2M credentials">
           <table>
             <caption class="visually-hidden">M2M credentials</caption>
             <thead>
@@ -273,7 +283,7 @@ function M2mSection({ appId }: { readonly appId: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <Pager list={list} label="M2M credentials" />
     </section>
@@ -358,7 +368,7 @@ function ApiKeySection({ appId }: { readonly appId: string }) {
       ) : keys.length === 0 ? (
         <p class="empty">{search ? "No key matches." : "No API keys yet."}</p>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="API keys">
           <table>
             <caption class="visually-hidden">API keys</caption>
             <thead>
@@ -408,7 +418,7 @@ function ApiKeySection({ appId }: { readonly appId: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <Pager list={list} label="API keys" />
     </section>

@@ -1,7 +1,17 @@
 /** @module End-user invites: the list (filtered by status and exact email through the API), create with the code shown once, revoke. */
 import { useState } from "preact/hooks";
 import { api, type Page, path } from "../api.ts";
-import { Badge, ErrorNotice, Field, Loading, Pager, SearchBox, Time, useId } from "../components.tsx";
+import {
+  Badge,
+  ErrorNotice,
+  Field,
+  Loading,
+  Pager,
+  SearchBox,
+  TableWrap,
+  Time,
+  useId,
+} from "../components.tsx";
 import { useCursorList } from "../hooks.ts";
 import { ConfirmButton, SecretOnce, useAction } from "../parts.tsx";
 
@@ -122,7 +132,7 @@ export function InvitesPage({ appId }: { readonly appId: string }) {
       ) : invites.length === 0 ? (
         <p class="empty">{email || status ? "No invite matches." : "No invites yet."}</p>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="Invites">
           <table>
             <caption class="visually-hidden">Invites</caption>
             <thead>
@@ -181,7 +191,7 @@ export function InvitesPage({ appId }: { readonly appId: string }) {
               })}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <Pager list={list} label="Invites" />
     </section>

@@ -1,7 +1,7 @@
 /** @module Signing keys: each key's state and dates; rotate, and emergency rotate behind a typed confirmation. */
 import { useState } from "preact/hooks";
 import { ApiError, api, path } from "../api.ts";
-import { Badge, ConfirmDialog, ErrorNotice, Loading, Notice, Time } from "../components.tsx";
+import { Badge, ConfirmDialog, ErrorNotice, Loading, Notice, TableWrap, Time } from "../components.tsx";
 import { useApi } from "../hooks.ts";
 import type { KeyRotation, SigningKey } from "../types.ts";
 
@@ -65,7 +65,7 @@ export function KeysPage({ appId }: { readonly appId: string }) {
       {!keys.data ? (
         !keys.error && <Loading />
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="The app's signing keys">
           <table>
             <caption class="visually-hidden">The app's signing keys</caption>
             <thead>
@@ -104,7 +104,7 @@ export function KeysPage({ appId }: { readonly appId: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <ConfirmDialog
         open={dialog === "rotate"}

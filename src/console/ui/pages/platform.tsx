@@ -1,7 +1,7 @@
 /** @module The workspace's platform access: its members, its platform API keys (create with the token shown once, revoke) and the managed policies they carry (list, create). */
 import { useState } from "preact/hooks";
 import { ApiError, api, type Page, path } from "../api.ts";
-import { Badge, ErrorNotice, Field, Loading, Pager, SearchBox, Time } from "../components.tsx";
+import { Badge, ErrorNotice, Field, Loading, Pager, SearchBox, TableWrap, Time } from "../components.tsx";
 import { useApi, useCursorList } from "../hooks.ts";
 import { ConfirmButton, SecretOnce, useAction } from "../parts.tsx";
 import { useSession } from "../session.tsx";
@@ -56,7 +56,7 @@ function Members({ ws }: { readonly ws: string }) {
       {list.loading && !list.data ? (
         <Loading />
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="Workspace members">
           <table>
             <caption class="visually-hidden">Workspace members</caption>
             <thead>
@@ -83,7 +83,7 @@ function Members({ ws }: { readonly ws: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <Pager list={list} label="Members" />
     </section>
@@ -110,7 +110,7 @@ function Policies({
       </p>
       <ErrorNotice error={policies.error} all />
       {policies.data && (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="Managed policies">
           <table>
             <caption class="visually-hidden">Managed policies</caption>
             <thead>
@@ -140,7 +140,7 @@ function Policies({
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <h3>New policy</h3>
       <form
@@ -296,7 +296,7 @@ function Paks({ ws, policies }: { readonly ws: string; readonly policies: Policy
       {!paks.data ? (
         !paks.error && <Loading />
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="Platform API keys">
           <table>
             <caption class="visually-hidden">Platform API keys</caption>
             <thead>
@@ -356,7 +356,7 @@ function Paks({ ws, policies }: { readonly ws: string; readonly policies: Policy
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </section>
   );

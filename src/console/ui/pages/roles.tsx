@@ -1,7 +1,7 @@
 /** @module Roles and permissions: the app's roles a page at a time, custom roles created and deleted, a role's permissions edited as checkboxes over the catalogue, custom permissions created and deleted. */
 import { useEffect, useState } from "preact/hooks";
 import { api, type Page, path } from "../api.ts";
-import { Badge, ErrorNotice, Field, Loading, Notice, Pager, SearchBox } from "../components.tsx";
+import { Badge, ErrorNotice, Field, Loading, Notice, Pager, SearchBox, TableWrap } from "../components.tsx";
 import { useApi, useCursorList } from "../hooks.ts";
 import { ConfirmButton, useAction } from "../parts.tsx";
 
@@ -234,7 +234,7 @@ export function RolesPage({ appId }: { readonly appId: string }) {
       </p>
       <ErrorNotice error={perms.error} all />
       {perms.data && (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="Permission catalogue">
           <table>
             <caption class="visually-hidden">Permission catalogue</caption>
             <thead>
@@ -281,7 +281,7 @@ export function RolesPage({ appId }: { readonly appId: string }) {
                 ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <h3>New permission</h3>
       <form

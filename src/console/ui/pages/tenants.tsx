@@ -1,7 +1,18 @@
 /** @module Tenants: the list (status filtered by the API, the name filtered on the page) and create; one tenant's settings and its members (add, change role, remove). */
 import { useEffect, useState } from "preact/hooks";
 import { api, type Page, path } from "../api.ts";
-import { Badge, ErrorNotice, Field, Loading, Notice, Pager, SearchBox, Time, useId } from "../components.tsx";
+import {
+  Badge,
+  ErrorNotice,
+  Field,
+  Loading,
+  Notice,
+  Pager,
+  SearchBox,
+  TableWrap,
+  Time,
+  useId,
+} from "../components.tsx";
 import { useApi, useCursorList } from "../hooks.ts";
 import { ConfirmButton, useAction } from "../parts.tsx";
 
@@ -135,7 +146,7 @@ export function TenantsPage({ appId }: { readonly appId: string }) {
       ) : tenants.length === 0 ? (
         <p class="empty">{search || status ? "No tenant matches." : "No tenants yet."}</p>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="Tenants">
           <table>
             <caption class="visually-hidden">Tenants</caption>
             <thead>
@@ -165,7 +176,7 @@ export function TenantsPage({ appId }: { readonly appId: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <Pager list={list} label="Tenants" />
     </section>
@@ -230,7 +241,7 @@ function Members({ appId, tenantId }: { readonly appId: string; readonly tenantI
       ) : members.length === 0 ? (
         <p class="empty">No members.</p>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="Tenant members">
           <table>
             <caption class="visually-hidden">Tenant members</caption>
             <thead>
@@ -285,7 +296,7 @@ function Members({ appId, tenantId }: { readonly appId: string; readonly tenantI
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <Pager list={list} label="Members" />
     </section>

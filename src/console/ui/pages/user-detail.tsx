@@ -6,7 +6,16 @@
 import { useEffect, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { ApiError, api, type Page, path } from "../api.ts";
-import { Badge, ConfirmDialog, ErrorNotice, Field, Loading, Notice, Time } from "../components.tsx";
+import {
+  Badge,
+  ConfirmDialog,
+  ErrorNotice,
+  Field,
+  Loading,
+  Notice,
+  TableWrap,
+  Time,
+} from "../components.tsx";
 import { useApi } from "../hooks.ts";
 import type { Contact, EndUser, EndUserFactor, EndUserSession, EndUserTenant } from "../types.ts";
 
@@ -142,7 +151,7 @@ export function UserDetailPage({ appId, userId }: { readonly appId: string; read
         (sessions.data.data.length === 0 ? (
           <p class="empty">No live sessions.</p>
         ) : (
-          <div class="table-wrap" tabIndex={0}>
+          <TableWrap label="Live sessions">
             <table>
               <caption class="visually-hidden">Live sessions</caption>
               <thead>
@@ -186,7 +195,7 @@ export function UserDetailPage({ appId, userId }: { readonly appId: string; read
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         ))}
 
       <h3>Tenants</h3>

@@ -1,7 +1,7 @@
 /** @module End users: the app's accounts a page at a time, searched by the API (`?search=`) and filtered by status. */
 import { useState } from "preact/hooks";
 import { api, type Page, path } from "../api.ts";
-import { Badge, ErrorNotice, Loading, Pager, SearchBox, Time, useId } from "../components.tsx";
+import { Badge, ErrorNotice, Loading, Pager, SearchBox, TableWrap, Time, useId } from "../components.tsx";
 import { useCursorList } from "../hooks.ts";
 import type { EndUser } from "../types.ts";
 
@@ -50,7 +50,7 @@ export function UsersPage({ appId }: { readonly appId: string }) {
       ) : users.length === 0 ? (
         <p class="empty">{search || status ? "No user matches." : "No end users yet."}</p>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="End users">
           <table>
             <caption class="visually-hidden">End users{search ? ` matching ${search}` : ""}</caption>
             <thead>
@@ -88,7 +88,7 @@ export function UsersPage({ appId }: { readonly appId: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       <Pager list={list} label="End users" />
     </section>

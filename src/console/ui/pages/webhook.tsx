@@ -1,7 +1,7 @@
 /** @module The app's webhook: destination URL and event types, the signing secret shown after a save or rotation, the recent delivery attempts with their response bodies, and replay since a date. */
 import { useEffect, useState } from "preact/hooks";
 import { api, path } from "../api.ts";
-import { Badge, ErrorNotice, Field, Loading, Notice, SearchBox, Time } from "../components.tsx";
+import { Badge, ErrorNotice, Field, Loading, Notice, SearchBox, TableWrap, Time } from "../components.tsx";
 import { useApi } from "../hooks.ts";
 import { ConfirmButton, SecretOnce, useAction } from "../parts.tsx";
 import { WEBHOOK_EVENT_TYPES } from "../webhook-events.ts";
@@ -65,7 +65,7 @@ function Attempts({ appId }: { readonly appId: string }) {
       ) : rows.length === 0 ? (
         <p class="empty">No delivery attempts{search ? " match" : " yet"}.</p>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
+        <TableWrap label="Webhook delivery attempts">
           <table>
             <caption class="visually-hidden">Webhook delivery attempts</caption>
             <thead>
@@ -109,7 +109,7 @@ function Attempts({ appId }: { readonly appId: string }) {
               })}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </section>
   );
