@@ -6,9 +6,15 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { parseProxyEntry } from "../core/ip-ranges.ts";
 import { nearest } from "../core/nearest.ts";
-import { autoHashThreads } from "../passwords/argon2-params.ts";
 
 const PAK_PATTERN = /^pcft_live_[A-Za-z0-9_-]{32,}$/;
+
+/**
+ * The argon2 thread count for `HEIMDALL_HASH_THREADS=auto` on a machine with `cores` cores: one core fewer
+ * than the machine has (at least one), so the remaining core keeps serving every other route while a sign-in
+ * flood saturates the hasher (docs/benchmarks.md, "Hashing threads", has the measurements behind it).
+ */
+export const autoHashThreads = (cores: number): number => Math.max(1, cores - 1);
 
 /** A boolean from a file (`true`) or the environment (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`). */
 const flag = z.preprocess((v) => (typeof v === "boolean" ? String(v) : v), z.stringbool());

@@ -26,9 +26,5 @@ export const SCHED_IDLE = 5;
  */
 export type HashPriority = "idle" | "low" | "normal";
 
-/**
- * The argon2 thread count for `HEIMDALL_HASH_THREADS=auto` on a machine with `cores` cores: one core fewer
- * than the machine has (at least one), so the remaining core keeps serving every other route while a sign-in
- * flood saturates the hasher (docs/benchmarks.md, "Hashing threads", has the measurements behind it).
- */
-export const autoHashThreads = (cores: number): number => Math.max(1, cores - 1);
+/** `HEIMDALL_HASH_THREADS=auto`, decided where the configuration is read. */
+export { autoHashThreads } from "../config/index.ts";

@@ -9,8 +9,8 @@ import { sql } from "drizzle-orm";
 import { WEBHOOK_EVENT_TYPES } from "../../../src/console/ui/webhook-events.ts";
 import { MINUTE } from "../../../src/core/clock.ts";
 import { createDevInbox, DEV_INBOX_MAX } from "../../../src/email/dev-inbox.ts";
+import contract from "../../../src/http/openapi-contract.json" with { type: "json" };
 import { auditChainStatusSchema } from "../../../src/http/openapi-schemas.ts";
-import { EVENT_TYPES } from "../../../src/webhooks/model.ts";
 import { type AppBody, createApp, insertEndUser } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
@@ -165,6 +165,17 @@ describe("the dev inbox: the outbox's delivered_text", () => {
   });
 });
 
-test("the webhook page offers exactly the server's event types", () => {
-  expect([...WEBHOOK_EVENT_TYPES].sort()).toEqual([...EVENT_TYPES].sort());
+test("the webhook page offers every event type of the contract, and the server takes each one it offers", async () => {
+  // biome-ignore lint/suspicious/noExplicitAny: the vendored contract is untyped JSON.
+  const upsert = (contract as { heimdall: { schemas: Record<string, any> } }).heimdall.schemas
+    .UpsertAppWebhookDto;
+  const contractTypes: string[] = upsert.properties.event_types.items.enum;
+  expect(contractTypes.filter((t) => !WEBHOOK_EVENT_TYPES.includes(t))).toEqual([]);
+  const app = await createApp(ctx, "hook-types");
+  const put = await ctx.call("PUT", "/v1/apps/{app_id}/webhook", {
+    params: { app_id: app.id },
+    body: { url: "http://127.0.0.1:9/hook", event_types: [...WEBHOOK_EVENT_TYPES] },
+  });
+  expect(put.status).toBe(200);
+  expect([...put.body.event_types].sort()).toEqual([...WEBHOOK_EVENT_TYPES].sort());
 });
