@@ -1,114 +1,36 @@
-/** @module Apps rules: create with signing keys in one transaction, read/update/status/delete, auth config, stats. */
+/**
+ * @module Apps rules: create with signing keys in one transaction, read/update/status/delete, stats. The
+ * service composes its concerns: the auth config and its secure default live in `auth-config-rules.ts`,
+ * the shared interface and deps in `context.ts`.
+ */
 
 import { authorize, visibleWorkspaces } from "../access/authorize.ts";
 import { appResource } from "../access/pak-policy.ts";
-import type { AuditWriter } from "../audit/writer.ts";
-import { type Clock, DAY, iso } from "../core/clock.ts";
+import { DAY } from "../core/clock.ts";
 import { fail, type HeimdallError, validationError } from "../core/errors.ts";
 import { isUuid, newId } from "../core/ids.ts";
-import type { Logger } from "../core/logger.ts";
-import { decodeCursor, type Page, pageOf, parseLimit } from "../core/pagination.ts";
-import { actorOf, type CallMeta, type PlatformPrincipal, SYSTEM_ACTOR } from "../core/principal.ts";
-import { type Db, tx } from "../db/client.ts";
-import type { EventEmitter } from "../events/emit.ts";
-import type { KeyService } from "../keys/service.ts";
+import { decodeCursor, pageOf, parseLimit } from "../core/pagination.ts";
+import { actorOf, type PlatformPrincipal } from "../core/principal.ts";
+import { tx } from "../db/client.ts";
 import { seedAppRoles } from "../rbac/seed.ts";
-import {
-  AUTH_CONFIG_DEFAULTS,
-  type AuthConfig,
-  type AuthConfigPatch,
-  applyAuthConfigPatch,
-  ENFORCEMENT_CHOSEN,
-  isUnchosenOptOut,
-  resolveAuthConfig,
-  storedAuthConfig,
-} from "./auth-config.ts";
-import type { AppDirectory } from "./directory.ts";
+import { AUTH_CONFIG_DEFAULTS, resolveAuthConfig } from "./auth-config.ts";
+import { createAppAuthConfigRules } from "./auth-config-rules.ts";
+import type { AppAction, AppService, AppServiceDeps } from "./context.ts";
 import {
   type AppCursor,
   type AppDto,
   type AppRow,
   type AppStatus,
-  type CreateAppInput,
   isAppCursor,
-  type PlatformStatsDto,
   STATUS_TRANSITIONS,
   toAppDto,
-  type UpdateAppInput,
 } from "./model.ts";
 import { createAppStore, isSlugConflict } from "./store.ts";
 
-export interface AppServiceDeps {
-  db: Db;
-  clock: Clock;
-  audit: AuditWriter;
-  keys: Pick<
-    KeyService,
-    "generateKeyMaterial" | "insertInitialKeys" | "scheduleAlgorithm" | "invalidate" | "deleteApp"
-  >;
-  /** Invalidated after every app write, so the Consumer surface never serves a stale slug or status. */
-  directory: Pick<AppDirectory, "invalidate">;
-  /** Warns when an operator turns the admin lane's permission checks off. */
-  log: Logger;
-  /** The app's MFA factors: their sealed secrets are destroyed with it (the cascade would leave them). */
-  mfa: { forgetApp(appId: string): void };
-  /** `app.slug_changed` when an update renames the app (docs/webhooks.md). */
-  events: Pick<EventEmitter, "emit">;
-}
-
-export interface ListAppsQuery {
-  limit?: string;
-  cursor?: string;
-  workspace_id?: string;
-}
-
-/** Every Admin action an app route maps to (docs/architecture.md, "Lanes"). */
-export type AppAction =
-  | "heimdall.read"
-  | "heimdall.create"
-  | "heimdall.update"
-  | "heimdall.delete"
-  | "heimdall.rotate-secret"
-  | "heimdall.audit.read";
+export type { AppAction, AppService, AppServiceDeps, ListAppsQuery } from "./context.ts";
 
 /** Resource a create is evaluated against: the app does not exist yet, so "any app" of the workspace. */
 export const ANY_APP_RESOURCE = "pcft:heimdall:app/*";
-
-export interface AppService {
-  list(p: PlatformPrincipal, query: ListAppsQuery): Page<AppDto>;
-  create(p: PlatformPrincipal, input: CreateAppInput, meta: CallMeta): Promise<AppDto>;
-  get(p: PlatformPrincipal, ref: string): AppDto;
-  update(p: PlatformPrincipal, ref: string, input: UpdateAppInput, meta: CallMeta): AppDto;
-  setStatus(p: PlatformPrincipal, ref: string, status: AppStatus, meta: CallMeta): AppDto;
-  remove(p: PlatformPrincipal, ref: string, meta: CallMeta): void;
-  getAuthConfig(p: PlatformPrincipal, ref: string): AuthConfig;
-  /** Async only for a `signing_alg` change, whose key is generated off the event loop before the write. */
-  updateAuthConfig(
-    p: PlatformPrincipal,
-    ref: string,
-    patch: AuthConfigPatch,
-    meta: CallMeta,
-  ): Promise<AuthConfig>;
-  stats(p: PlatformPrincipal, query: { workspace_id?: string }): PlatformStatsDto;
-  /**
-   * Resolves `{app_id}` (UUID or slug) and checks `action` for the caller; the row on success.
-   * Other Admin modules (keys, audit, …) use it so every route hides and refuses alike.
-   */
-  authorizeApp(p: PlatformPrincipal, ref: string, action: AppAction): AppRow;
-  /** The app by UUID or slug, no access check (Consumer routing, CLI). */
-  find(ref: string): AppRow | undefined;
-  /** The effective auth config of an app (defaults filled in), for the Consumer API. */
-  authConfigOf(appId: string): AuthConfig;
-  /** Drops expired slug aliases (scheduled cleanup). */
-  purgeAliases(): number;
-  /**
-   * Apps whose stored `enforce_app_permissions: false` predates the secure default and was never an
-   * operator's choice: stored as `true` from now on, each with a system-actor audit row. Idempotent.
-   */
-  adoptSecureDefault(): AppRow[];
-  /** Apps whose operator turned `enforce_app_permissions` off, oldest first. */
-  unenforcedApps(): AppRow[];
-}
 
 /** `security_warnings` code of an app whose admin lane lets any valid token through. */
 export const ENFORCEMENT_OFF_WARNING = "ENFORCE_APP_PERMISSIONS_OFF";
@@ -132,7 +54,7 @@ function allowed(p: PlatformPrincipal, workspaceId: string, action: AppAction, r
 }
 
 export function createAppService(deps: AppServiceDeps): AppService {
-  const { db, clock, audit, keys, directory, log, events } = deps;
+  const { db, clock, audit, keys, directory, events } = deps;
   const store = createAppStore(db);
 
   /** The wire shape, flagged with what weakens the app (one config read per app). */
@@ -370,75 +292,6 @@ export function createAppService(deps: AppServiceDeps): AppService {
       return store.purgeAliases(clock.now());
     },
 
-    getAuthConfig(p, ref) {
-      const app = authorizeApp(p, ref, "heimdall.read");
-      return resolveAuthConfig(store.authConfig(app.id));
-    },
-
-    async updateAuthConfig(p, ref, patch, meta) {
-      const app = authorizeApp(p, ref, "heimdall.update");
-      writable(app);
-      const wanted = patch.signing_alg;
-      // A new algorithm needs a key of it: generated off the event loop before the (synchronous) transaction,
-      // as at app creation. Nothing awaits between the check inside and the write, so the two agree.
-      const material =
-        wanted !== undefined && wanted !== resolveAuthConfig(store.authConfig(app.id)).signing_alg
-          ? await keys.generateKeyMaterial(wanted)
-          : null;
-      const result = tx(db, () => {
-        const stored = store.authConfig(app.id);
-        const current = resolveAuthConfig(stored);
-        const { next, changed } = applyAuthConfigPatch(current, patch);
-        if (changed.length === 0) return { next, changed };
-        if (changed.includes("signing_alg")) {
-          // Only another process switching it back meanwhile gets here; the write is refused, not half-done.
-          if (material?.alg !== next.signing_alg) throw new Error("signing_alg changed during the update");
-          const s = keys.scheduleAlgorithm(app.id, material);
-          audit.record({
-            appId: app.id,
-            workspaceId: app.workspaceId,
-            action: "app.signing_alg_changed",
-            resourceType: "app",
-            resourceId: app.id,
-            actor: actorOf(p),
-            details: {
-              from: current.signing_alg,
-              to: next.signing_alg,
-              next_kid: s.nextKid,
-              activates_at: iso(s.activatesAt),
-              withdrawn_kid: s.withdrawnKid,
-            },
-            meta,
-          });
-        }
-        // Sending the field at all is the operator's choice; the mark stays until the row is replaced.
-        const chosen = patch.enforce_app_permissions !== undefined || stored?.[ENFORCEMENT_CHOSEN] === true;
-        store.putAuthConfig(app.id, storedAuthConfig(next, chosen), clock.now());
-        audit.record({
-          appId: app.id,
-          workspaceId: app.workspaceId,
-          action: "auth_config.updated",
-          resourceType: "auth_config",
-          resourceId: app.id,
-          actor: actorOf(p),
-          details: { changed },
-          meta,
-        });
-        return { next, changed };
-      });
-      if (result.changed.includes("enforce_app_permissions") && !result.next.enforce_app_permissions) {
-        // Any valid token of the app now passes the admin lane's permission checks: worth a line in the log.
-        log.warn("enforce_app_permissions turned off: the admin lane no longer checks permissions", {
-          app_id: app.id,
-          slug: app.slug,
-          actor_type: actorOf(p).type,
-          actor_id: actorOf(p).id,
-          request_id: meta.requestId,
-        });
-      }
-      return result.next;
-    },
-
     stats(p, query) {
       const workspaceIds = scope(p, query.workspace_id);
       // Same visibility as the list: a PAK counts only the apps its policy lets it read.
@@ -453,37 +306,9 @@ export function createAppService(deps: AppServiceDeps): AppService {
       };
     },
 
-    adoptSecureDefault() {
-      return tx(db, () => {
-        const adopted: AppRow[] = [];
-        for (const { app, config } of store.withAuthConfigs()) {
-          if (!config || !isUnchosenOptOut(config)) continue;
-          store.putAuthConfig(app.id, { ...config, enforce_app_permissions: true }, clock.now());
-          audit.record({
-            appId: app.id,
-            workspaceId: app.workspaceId,
-            action: "auth_config.updated",
-            resourceType: "auth_config",
-            resourceId: app.id,
-            actor: SYSTEM_ACTOR,
-            details: { changed: ["enforce_app_permissions"], reason: "secure_default" },
-          });
-          adopted.push(app);
-        }
-        return adopted;
-      });
-    },
-
-    unenforcedApps() {
-      return store
-        .withAuthConfigs()
-        .filter(({ config }) => !resolveAuthConfig(config).enforce_app_permissions)
-        .map(({ app }) => app);
-    },
-
+    ...createAppAuthConfigRules({ deps, store, authorizeApp, writable }),
     authorizeApp,
     find,
-    authConfigOf: (appId) => resolveAuthConfig(store.authConfig(appId)),
   };
 }
 
