@@ -1,18 +1,23 @@
 /**
  * @module The breached-password list, embedded so the check works offline (docs/decisions.md, "Password screening").
  *
- * The bulk is the `passwords-common` dictionary of `@zxcvbn-ts/language-common` (MIT; about 49,000 of the
- * most frequent leaked passwords), imported statically so `bun build --compile` puts it in the binary. The
- * short list below adds what that dictionary leaves out on purpose (zxcvbn finds `aaaaaa` or `987654` by
+ * The bulk is common-passwords.txt: the `passwords-common` dictionary of `@zxcvbn-ts/language-common`
+ * (about 49,000 of the most frequent leaked passwords), folded and sorted, one entry a line, written by
+ * `bun scripts/vendor-common-passwords.ts`. That dictionary is Copyright (c) 2012-2016 Dan Wheeler and
+ * Dropbox, Inc. and Copyright (c) 2021 @zxcvbn-ts, under the MIT licence (the package's LICENSE.txt). It is
+ * vendored rather than imported because the package decompresses all of its dictionaries when loaded, for
+ * the one list used here; the text import below is embedded by `bun build --compile`.
+ * The short list below adds what that dictionary leaves out on purpose (zxcvbn finds `aaaaaa` or `987654` by
  * shape instead) and service defaults (`postgres`, `changeme123`). Entries are folded like the candidate
  * (NFKC + case fold), so `Password1` and `PASSWORD1` are caught too. Short entries still matter: an app may
  * lower `password_min_length` to 8.
  *
- * Built on first use, not at module load: the package decompresses its dictionaries when it is loaded, which
- * in the compiled binary costs about 50–110 ms, and the server answers `/readyz` without it (`serve` builds it
- * just after it starts listening, so the first sign-up does not pay either). It holds about 7 MB of heap
- * (25–30 MB of RSS); the binary grows by about 0.4 MB. A lookup is a few hash probes (see guessable.ts).
+ * The entries stay one string, searched in place (`isLine`): held as a Set of strings, the list cost about
+ * 10 MiB of the server's idle RSS (docs/benchmarks.md). The file adds about 0.4 MB to the binary; the first
+ * call folds the short list and counts the entries (~5 ms), and a lookup is a binary search of about 16
+ * probes (a whole `isCommonPassword` with its variants, ~4 µs; see guessable.ts).
  */
+import VENDORED from "./common-passwords.txt" with { type: "text" };
 
 const LIST = `
 123456 password 12345678 qwerty 123456789 12345 1234 111111 1234567 dragon
@@ -129,16 +134,56 @@ export const foldPassword = (s: string) => s.normalize("NFKC").toUpperCase().toL
 /** Already folded: printable ASCII without capitals. Every entry today, so start-up skips the Unicode work. */
 const FOLDED = /^[\x21-\x40\x5b-\x7e]*$/;
 
-let common: ReadonlySet<string> | undefined;
-/** The folded breached-password list, built on the first call. */
-export function commonPasswords(): ReadonlySet<string> {
+/**
+ * True when `entry` is a line of `text`, whose lines are sorted by code unit and which ends in a newline: a
+ * binary search over the characters, so the 49,000 entries never become 49,000 strings (as a Set they cost
+ * 10–20 MiB of RSS, most of it allocator slack left behind by building them).
+ */
+function isLine(text: string, entry: string): boolean {
+  let lo = 0; // lo is always the start of a line; the lines still in play start in [lo, hi)
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const start = text.lastIndexOf("\n", mid - 1) + 1;
+    const end = text.indexOf("\n", start);
+    const line = text.slice(start, end);
+    if (line === entry) return true;
+    if (line < entry) lo = end + 1;
+    else hi = start;
+  }
+  return false;
+}
+
+/** The breached-password list: membership, size and the entries (for tests and tooling). */
+export interface CommonPasswordList {
+  has(folded: string): boolean;
+  readonly size: number;
+  [Symbol.iterator](): Iterator<string>;
+}
+
+let common: CommonPasswordList | undefined;
+/** The folded breached-password list; the hand-kept additions are folded on the first call. */
+export function commonPasswords(): CommonPasswordList {
   if (common) return common;
-  // A require, not an import: the package is bundled all the same, but loaded (and decompressed) only here.
-  const { dictionary } = require("@zxcvbn-ts/language-common") as typeof import("@zxcvbn-ts/language-common");
-  common = new Set(
-    [...dictionary["passwords-common"], ...LIST.split(/\s+/).filter(Boolean)].map((p) =>
-      FOLDED.test(p) ? p : foldPassword(p),
-    ),
+  const extra = new Set(
+    LIST.split(/\s+/)
+      .filter(Boolean)
+      .map((p) => (FOLDED.test(p) ? p : foldPassword(p)))
+      .filter((p) => !isLine(VENDORED, p)),
   );
+  let lines = 0;
+  for (let at = VENDORED.indexOf("\n"); at !== -1; at = VENDORED.indexOf("\n", at + 1)) lines++;
+  common = {
+    has: (folded) => extra.has(folded) || isLine(VENDORED, folded),
+    size: lines + extra.size,
+    *[Symbol.iterator]() {
+      for (let at = 0; at < VENDORED.length; ) {
+        const end = VENDORED.indexOf("\n", at);
+        yield VENDORED.slice(at, end);
+        at = end + 1;
+      }
+      yield* extra;
+    },
+  };
   return common;
 }
