@@ -124,8 +124,8 @@ export async function runServer(config: Config, io: Io, hooks: ServerHooks = {})
     throw err;
   }
   deps.scheduler.start();
-  // The breached-password list is built on first use (~50–110 ms); build it now that /readyz answers,
-  // after the first readiness probes, so the first sign-up does not pay for it.
+  // The breached-password list is indexed on first use (a few ms); do it now that /readyz answers, after
+  // the first readiness probes, so the first sign-up does not pay for it.
   setTimeout(commonPasswords, 200).unref();
   const server = app.server!;
   log.info("listening", { url: server.url.href.replace(/\/$/, ""), public_url: config.publicUrl });
