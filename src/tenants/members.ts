@@ -11,7 +11,7 @@ import { tx } from "../db/client.ts";
 import type { RoleRow } from "../roles/model.ts";
 import { createRolesStore } from "../roles/store.ts";
 import { createUserEvents } from "../users/events.ts";
-import { usernameFromEmail } from "../users/service.ts";
+import { freeUsernameFor, usernameFromEmail } from "../users/service.ts";
 import { createUserStore } from "../users/store.ts";
 import type { TenantContext, TenantScope, TenantService } from "./context.ts";
 import { type AddMemberInput, type TenantRow, toMembershipDto } from "./model.ts";
@@ -42,12 +42,6 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
   /** The actor's id, as a membership's `invited_by`: the PAK or platform user who added it. */
   const inviter = (s: TenantScope) => s.actor.id;
 
-  const freeUsername = (appId: string, base: string): string => {
-    if (!users.byUsername(appId, base)) return base;
-    for (let n = 2; n < 22; n++) if (!users.byUsername(appId, `${base}-${n}`)) return `${base}-${n}`;
-    return `${base}-${crypto.randomUUID().slice(0, 8)}`;
-  };
-
   const userEvents = createUserEvents(events);
 
   const memberEvent = (s: TenantScope, t: TenantRow, type: string, data: Record<string, unknown>) =>
@@ -71,7 +65,10 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
       if (users.byUsername(s.appId, input.username)) throw fail("USERNAME_TAKEN");
       username = input.username;
     } else {
-      username = freeUsername(s.appId, usernameFromEmail(input.email));
+      username = freeUsernameFor(
+        usernameFromEmail(input.email),
+        (u) => users.byUsername(s.appId, u) !== undefined,
+      );
     }
     // The account's app role is the app's sign-up default; what it may do in the tenant is its membership.
     const role = apps.authConfigOf(s.appId).signup_default_role;
