@@ -109,6 +109,19 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
   const timeoutMs = deps.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const random = deps.random ?? Math.random;
   const totals = { succeeded: 0, failed: 0, disabled: 0 };
+  /**
+   * Each destination's opened secret, by the vault id it was sealed under: the vault (an unwrap and a
+   * decryption) is opened once per secret, not per delivery. A rotation seals under a new id, so an entry is
+   * never stale; it is replaced at the next delivery.
+   */
+  const secrets = new Map<string, { secretId: string; secret: string }>();
+  const secretOf = (d: DueDelivery): string => {
+    const hit = secrets.get(d.configId);
+    if (hit?.secretId === d.secretId) return hit.secret;
+    const secret = new TextDecoder().decode(vault.open(d.secretId, secretAad(d.appId, d.configId)));
+    secrets.set(d.configId, { secretId: d.secretId, secret });
+    return secret;
+  };
 
   async function send(d: DueDelivery): Promise<Outcome> {
     const problem = await resolvedTargetProblem(d.url, policy);
@@ -122,7 +135,7 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
       };
     let secret: string;
     try {
-      secret = new TextDecoder().decode(vault.open(d.secretId, secretAad(d.appId, d.configId)));
+      secret = secretOf(d);
     } catch {
       // Rotated between the read and now: the next tick reads the new secret.
       return {
@@ -201,6 +214,8 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
       const config = store.configOf(d.appId);
       // The destination was deleted or replaced while the request was out: nothing more to do.
       const current = config?.id === d.configId ? config : undefined;
+      // A deleted destination's secret is not kept in memory past its last delivery.
+      if (!current) secrets.delete(d.configId);
       if (o.ok) {
         totals.succeeded++;
         store.updateDelivery(d.id, { status: "delivered", attempts: attempt, lastAttemptAt: now });
