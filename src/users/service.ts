@@ -97,7 +97,7 @@ export function usernameFromEmail(email: string): string {
   return base.length < 3 ? `${base}-user` : base;
 }
 
-/** A free username for a derived base: `base`, `base-2` … then a random suffix (also used by `import.ts`). */
+/** A free username for a derived base: `base`, `base-2` … then a random suffix; the one rule for every account made without a chosen username (admin create, import, federation, tenant members, invites). */
 export function freeUsernameFor(base: string, taken: (username: string) => boolean): string {
   if (!taken(base)) return base;
   for (let n = 2; n < DERIVED_USERNAME_TRIES + 2; n++) {
