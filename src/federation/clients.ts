@@ -88,8 +88,8 @@ export function createProviderClients(deps: { clock: Clock; log: Pick<Logger, "w
   const { clock, log } = deps;
   const cache = new Map<string, { version: number; until: number; client: Promise<ProviderClient> }>();
 
-  async function appleSecret(r: ResolvedProvider, audience: string): Promise<string> {
-    const key = await importPKCS8(r.secret ?? "", "ES256");
+  async function appleSecret(r: ResolvedProvider, pem: string, audience: string): Promise<string> {
+    const key = await importPKCS8(pem, "ES256");
     const now = Math.floor(clock.now() / SECOND);
     return new SignJWT({})
       .setProtectedHeader({ alg: "ES256", kid: String(r.config.key_id) })
@@ -138,12 +138,13 @@ export function createProviderClients(deps: { clock: Clock; log: Pick<Logger, "w
       id_token_signing_alg_values_supported: metadata.id_token_signing_alg_values_supported ?? ID_TOKEN_ALGS,
     };
     // Apple's key signs the redirect flow's client secret; a native-only config has none (and needs none).
+    const opened = r.secret();
     const secret =
       r.provider === "apple"
-        ? r.secret
-          ? await appleSecret(r, WELL_KNOWN.apple.issuer)
+        ? opened
+          ? await appleSecret(r, opened, WELL_KNOWN.apple.issuer)
           : undefined
-        : (r.secret ?? undefined);
+        : (opened ?? undefined);
     // Heimdall's clock is the one that decides whether an ID token has expired (0 in production).
     const skew = Math.round((clock.now() - Date.now()) / SECOND);
     const config = new Configuration(metadata, clientId, { [clockSkew]: skew }, ClientSecretPost(secret));

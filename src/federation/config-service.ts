@@ -26,12 +26,14 @@ import { createFederationStore } from "./store.ts";
 export const providerSecretAad = (appId: string, provider: string) =>
   `identity_provider:${appId}:${provider}`;
 
-/** A provider ready for sign-in: its public config and the opened secret (only in memory, never logged). */
+/** A provider ready for sign-in: its public config and its secret (opened on demand, only in memory, never logged). */
 export interface ResolvedProvider {
   readonly appId: string;
   readonly provider: ProviderId;
   readonly config: Readonly<Record<string, unknown>>;
-  readonly secret: string | null;
+  readonly hasSecret: boolean;
+  /** Opens the sealed secret; called only when a provider client is built, not on every sign-in request. */
+  secret(): string | null;
   /** Changes with every write, so caches keyed on it never serve a replaced config. */
   readonly version: number;
 }
@@ -187,10 +189,17 @@ export function createProviderConfigService(deps: ProviderConfigDeps): ProviderC
     resolve(appId, provider) {
       const row = store.provider(appId, provider);
       if (!row?.enabled) throw fail("PROVIDER_DISABLED");
-      const secret = row.secretId
-        ? new TextDecoder().decode(vault.open(row.secretId, providerSecretAad(appId, provider)))
-        : null;
-      return { appId, provider, config: row.config, secret, version: row.updatedAt };
+      const { secretId } = row;
+      const secret = () =>
+        secretId ? new TextDecoder().decode(vault.open(secretId, providerSecretAad(appId, provider))) : null;
+      return {
+        appId,
+        provider,
+        config: row.config,
+        hasSecret: secretId !== null,
+        secret,
+        version: row.updatedAt,
+      };
     },
   };
 }

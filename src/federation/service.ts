@@ -189,7 +189,7 @@ export function createFederationService(deps: FederationServiceDeps): Federation
 
   /** The redirect flow needs a way to authenticate at the token endpoint: Apple's key may be left out (native only). */
   function redirectable(r: ResolvedProvider): ResolvedProvider {
-    if (r.provider === "apple" && !r.secret) throw fail("REDIRECT_FLOW_UNCONFIGURED");
+    if (r.provider === "apple" && !r.hasSecret) throw fail("REDIRECT_FLOW_UNCONFIGURED");
     return r;
   }
 
