@@ -1,17 +1,18 @@
 /** @module GET /openapi.json is a valid OpenAPI 3.1 document of exactly the served routes, and real answers fit it. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
 import { Secret } from "otpauth";
 import { isHidden, openApiPath } from "../../src/http/openapi.ts";
 import serverContract from "../../src/http/openapi-contract.json" with { type: "json" };
 import { JWKS_ROUTE } from "../../src/keys/routes.ts";
 import { GOOD_PASSWORD, signUp } from "../support/end-users.ts";
-import { createApp } from "../support/fixtures.ts";
+import { createApp, insertEndUser, openSession } from "../support/fixtures.ts";
 import { type CallResult, createTestContext, type TestContext } from "../support/harness.ts";
 import { loadContract } from "../support/openapi.ts";
-import { codeAt, STEP } from "./consumer/mfa-signin-fixtures.ts";
+import { expectServedFit, servedMismatches } from "../support/served-openapi.ts";
+import { addTenantMember, insertTenant } from "../support/tenants.ts";
+import { enableEmail } from "./consumer/codes-fixtures.ts";
+import { codeAt, STEP, userWithFactor } from "./consumer/mfa-signin-fixtures.ts";
 
 let ctx: TestContext;
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document walked by the assertions below.
@@ -50,34 +51,12 @@ function documentedOperations(): Set<string> {
   );
 }
 
-// strict: false lets the schemas sit beside the document's other keywords (`components`) and ignore
-// formats ajv-formats does not know; the checks below still cover types, required fields and enums.
-const ajv = new Ajv2020({ strict: false, allErrors: true, logger: false });
-addFormats.default(ajv);
+/** Validation errors of `body` against the served document's schema for that response; empty when it fits. */
+const mismatches = (method: string, template: string, status: number, body: unknown): string[] =>
+  servedMismatches(doc, method, template, status, body);
 
-/** The JSON schema the document gives for `status` of `method template`: the exact status first, then `4XX`/`5XX`. */
-function documentedSchema(method: string, template: string, status: number): object {
-  const op = doc.paths[template]?.[method.toLowerCase()];
-  if (!op) throw new Error(`${method} ${template} is not in the document`);
-  const response = op.responses[String(status)] ?? op.responses[`${String(status)[0]}XX`];
-  if (!response) throw new Error(`${method} ${template} documents no ${status}`);
-  const schema = response.content?.["application/json"]?.schema;
-  if (!schema) throw new Error(`${method} ${template} ${status} documents no JSON body`);
-  return schema;
-}
-
-/** Validation errors of `body` against the document's schema for that response; empty when it fits. */
-function mismatches(method: string, template: string, status: number, body: unknown): string[] {
-  const check = ajv.compile({ ...documentedSchema(method, template, status), components: doc.components });
-  if (check(body)) return [];
-  return (check.errors ?? []).map((e) => `${e.instancePath || "(root)"} ${e.message}`);
-}
-
-function expectFits(method: string, template: string, res: CallResult): void {
-  expect({
-    [`${method} ${template} ${res.status}`]: mismatches(method, template, res.status, res.body),
-  }).toEqual({ [`${method} ${template} ${res.status}`]: [] });
-}
+const expectFits = (method: string, template: string, res: CallResult): void =>
+  expectServedFit(doc, method, template, res);
 
 describe("GET /openapi.json", () => {
   test("passes a real OpenAPI 3.1 validator", async () => {
@@ -207,6 +186,12 @@ describe("GET /openapi.json", () => {
   });
 });
 
+async function fitsReadyz(status: number): Promise<void> {
+  const res = await ctx.call("GET", "/readyz", { auth: null, unchecked: true });
+  expect(res.status).toBe(status);
+  expectFits("GET", "/readyz", res);
+}
+
 describe("real answers fit the document's response schemas", () => {
   test("Admin, Consumer, ops and appliance routes, successes and errors", async () => {
     const app = await createApp(ctx, "openapi-fit");
@@ -327,6 +312,18 @@ describe("real answers fit the document's response schemas", () => {
     });
     expect(started.status).toBe(201);
     expectFits("POST", "/{app_slug}/v1/auth/mfa/enroll", started);
+    const wrongCodes = await ctx.call("POST", "/{app_slug}/v1/auth/mfa/enroll/confirm", {
+      params: slug,
+      auth: null,
+      body: {
+        mfa_token: challenge.body.mfa_token,
+        factor_id: started.body.factor.id,
+        codes: ["000000", "000001"],
+      },
+      unchecked: true,
+    });
+    expect([wrongCodes.status, wrongCodes.body.code]).toEqual([400, "MFA_ENROLLMENT_CODES_INVALID"]);
+    expectFits("POST", "/{app_slug}/v1/auth/mfa/enroll/confirm", wrongCodes);
     const secret = Secret.fromBase32(started.body.enrollment.secret);
     const now = ctx.clock.now();
     const confirmed = await ctx.call("POST", "/{app_slug}/v1/auth/mfa/enroll/confirm", {
@@ -349,6 +346,94 @@ describe("real answers fit the document's response schemas", () => {
     });
     expect([dead.status, dead.body.code]).toEqual([401, "MFA_TOKEN_INVALID"]);
     expectFits("POST", "/{app_slug}/v1/auth/mfa/enroll", dead);
+  });
+
+  test("the Admin API's appliance routes fit with a success and a refusal each: stats, keys, outbox, audit verify, webhook replay, end-user details", async () => {
+    const app = await createApp(ctx, "openapi-admin-extra");
+    const other = await createApp(ctx, "openapi-admin-other");
+    const appId = { app_id: app.id };
+    const unknownApp = { app_id: "no-such-app" };
+    const get = (template: string, params: Record<string, string>) =>
+      ctx.call("GET", template, { params, unchecked: true });
+    const fits = async (method: string, template: string, res: CallResult, status: number, code?: string) => {
+      expect([res.status, res.body?.code]).toEqual([status, code]);
+      expectFits(method, template, res);
+    };
+
+    for (const template of [
+      "/v1/apps/{app_id}/stats",
+      "/v1/apps/{app_id}/keys",
+      "/v1/apps/{app_id}/outbox",
+      "/v1/apps/{app_id}/audit-logs/verify",
+    ]) {
+      await fits("GET", template, await get(template, appId), 200);
+      await fits("GET", template, await get(template, unknownApp), 404, "APP_NOT_FOUND");
+    }
+
+    const replayPath = "/v1/apps/{app_id}/webhook/replay";
+    const replay = () =>
+      ctx.call("POST", replayPath, {
+        params: appId,
+        body: { since: new Date(ctx.clock.now() - 60_000).toISOString() },
+        unchecked: true,
+      });
+    await fits("POST", replayPath, await replay(), 404, "WEBHOOK_NOT_FOUND");
+    const hook = await ctx.call("PUT", "/v1/apps/{app_id}/webhook", {
+      params: appId,
+      body: { url: "https://hooks.example.com/heimdall", event_types: [] },
+    });
+    expect(hook.status).toBe(200);
+    await fits("POST", replayPath, await replay(), 200);
+
+    const user = await insertEndUser(ctx, app, "details_user");
+    const foreign = await insertEndUser(ctx, other, "details_foreign");
+    const mine = { app_id: app.id, user_id: user.id };
+    const notMine = { app_id: app.id, user_id: foreign.id };
+    const session = await openSession(ctx, app, user.id);
+    const tenant = insertTenant(ctx, app.id, { slug: "fit-tenant" });
+    addTenantMember(ctx, app.id, tenant.id, user.id, "member");
+    const withFactor = await userWithFactor(ctx, app, "details_factor");
+    for (const [suffix, params] of [
+      ["/sessions", mine],
+      ["/tenants", mine],
+      ["/factors", { app_id: app.id, user_id: withFactor.userId }],
+    ] as const) {
+      const template = `/v1/apps/{app_id}/end-users/{user_id}${suffix}`;
+      const res = await get(template, params);
+      expect(res.body.data.length).toBe(1);
+      await fits("GET", template, res, 200);
+      await fits("GET", template, await get(template, notMine), 404, "USER_NOT_FOUND");
+    }
+
+    const endSession = "/v1/apps/{app_id}/end-users/{user_id}/sessions/{session_id}";
+    const end = () =>
+      ctx.call("DELETE", endSession, { params: { ...mine, session_id: session.sessionId }, unchecked: true });
+    await fits("DELETE", endSession, await end(), 204);
+    await fits("DELETE", endSession, await end(), 404, "SESSION_NOT_FOUND");
+
+    await enableEmail(ctx, app.id);
+    const resetPath = "/v1/apps/{app_id}/end-users/{user_id}/password-reset";
+    const reset = (userId: string) =>
+      ctx.call("POST", resetPath, { params: { app_id: app.id, user_id: userId }, unchecked: true });
+    await fits("POST", resetPath, await reset(user.id), 204);
+    const unverified = await insertEndUser(ctx, app, "details_unverified", { emailVerified: false });
+    await fits("POST", resetPath, await reset(unverified.id), 409, "CONTACT_NOT_VERIFIED");
+  });
+
+  test("the ops routes' documented answers: readiness ready and unavailable, metrics as text", async () => {
+    await fitsReadyz(200);
+    // An open transaction on the one connection makes the write check fail, as a stuck writer would.
+    ctx.deps.db.$client.exec("BEGIN");
+    try {
+      await fitsReadyz(503);
+    } finally {
+      ctx.deps.db.$client.exec("ROLLBACK");
+    }
+    const metrics = await ctx.call("GET", "/metrics", { auth: null, unchecked: true });
+    expect(metrics.status).toBe(200);
+    expect(Object.keys(doc.paths["/metrics"].get.responses["200"].content)).toEqual(["text/plain"]);
+    expect(metrics.headers.get("content-type")).toStartWith("text/plain");
+    expect(metrics.text).toContain("# TYPE ");
   });
 
   test("the token endpoint's refusal fits the RFC 6749 error schema, not the wire error", async () => {

@@ -16,6 +16,7 @@ import {
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { browseIdp, DEFAULT_USERS, hashNonce, type LocalIdp, rawNonce, startIdp } from "../../support/idp.ts";
+import { expectServedFit, servedDocument } from "../../support/served-openapi.ts";
 
 const ORIGIN = "https://app.example.com";
 const RETURN_TO = `${ORIGIN}/signed-in?tab=1#top`;
@@ -477,15 +478,21 @@ describe("accounts and linking", () => {
     const refused = await link(strangerTokens.access_token);
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe("LINK_EMAIL_MISMATCH");
+    // Not in the contract: each answer is checked against the served document instead.
+    const doc = await servedDocument(ctx);
+    const LINK = "/{app_slug}/v1/auth/oauth/link";
+    expectServedFit(doc, "POST", LINK, refused);
 
     const own = await signIn(ctx, other.slug, user.username, GOOD_PASSWORD);
     const done = await link(own.access_token);
     expect(done.status).toBe(200);
     expect(done.body).toEqual({ provider: "oidc", linked: true });
+    expectServedFit(doc, "POST", LINK, done);
     expect(identityOwner(other, "sub-confirm")).toBe(user.userId);
     const reused = await link(own.access_token);
     expect(reused.status).toBe(400);
     expect(reused.body.code).toBe("LINK_TOKEN_INVALID");
+    expectServedFit(doc, "POST", LINK, reused);
 
     const after = await nativeFor(other, "sub-confirm", "confirm@example.com");
     expect(after.status).toBe(200);
