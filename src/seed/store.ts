@@ -17,7 +17,6 @@ import {
   tenantMembers,
   tenants,
   webhookConfigs,
-  workspaces,
 } from "../db/schema.ts";
 
 export interface SeedRoleRow {
@@ -56,11 +55,6 @@ const list = (v: unknown): string[] =>
 
 export function createSeedStore(db: Db) {
   return {
-    /** The workspace the command line acts in (`--workspace`). */
-    workspaceId(slug: string): string | undefined {
-      return db.select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.slug, slug)).get()?.id;
-    },
-
     /** Apps of the workspace, by slug. */
     appsOf(workspaceId: string) {
       return db.select().from(apps).where(eq(apps.workspaceId, workspaceId)).orderBy(asc(apps.slug)).all();
