@@ -1,21 +1,21 @@
 /** @module The migrations compiled into the binary; `test/unit/migrations.test.ts` checks them against the journal. */
 
-import m0000 from "../../migrations/0000_init.sql" with { type: "text" };
-import m0001 from "../../migrations/0001_slug_aliases.sql" with { type: "text" };
-import m0002 from "../../migrations/0002_end_users.sql" with { type: "text" };
-import m0003 from "../../migrations/0003_m2m.sql" with { type: "text" };
-import m0004 from "../../migrations/0004_rbac.sql" with { type: "text" };
-import m0005 from "../../migrations/0005_audit_resource_index.sql" with { type: "text" };
-import m0006 from "../../migrations/0006_end_users_role_index.sql" with { type: "text" };
-import m0007 from "../../migrations/0007_shred_retired_keys.sql" with { type: "text" };
-import m0008 from "../../migrations/0008_hardening.sql" with { type: "text" };
-import m0009 from "../../migrations/0009_mfa_and_events.sql" with { type: "text" };
-import m0010 from "../../migrations/0010_tenants_and_invites.sql" with { type: "text" };
-import m0011 from "../../migrations/0011_webhooks.sql" with { type: "text" };
-import m0012 from "../../migrations/0012_rbac_catalogue.sql" with { type: "text" };
-import m0013 from "../../migrations/0013_federated_signin.sql" with { type: "text" };
-import m0014 from "../../migrations/0014_federated_mfa.sql" with { type: "text" };
-import journal from "../../migrations/meta/_journal.json" with { type: "json" };
+import m0000 from "../../migrations/sqlite/0000_init.sql" with { type: "text" };
+import m0001 from "../../migrations/sqlite/0001_slug_aliases.sql" with { type: "text" };
+import m0002 from "../../migrations/sqlite/0002_end_users.sql" with { type: "text" };
+import m0003 from "../../migrations/sqlite/0003_m2m.sql" with { type: "text" };
+import m0004 from "../../migrations/sqlite/0004_rbac.sql" with { type: "text" };
+import m0005 from "../../migrations/sqlite/0005_audit_resource_index.sql" with { type: "text" };
+import m0006 from "../../migrations/sqlite/0006_end_users_role_index.sql" with { type: "text" };
+import m0007 from "../../migrations/sqlite/0007_shred_retired_keys.sql" with { type: "text" };
+import m0008 from "../../migrations/sqlite/0008_hardening.sql" with { type: "text" };
+import m0009 from "../../migrations/sqlite/0009_mfa_and_events.sql" with { type: "text" };
+import m0010 from "../../migrations/sqlite/0010_tenants_and_invites.sql" with { type: "text" };
+import m0011 from "../../migrations/sqlite/0011_webhooks.sql" with { type: "text" };
+import m0012 from "../../migrations/sqlite/0012_rbac_catalogue.sql" with { type: "text" };
+import m0013 from "../../migrations/sqlite/0013_federated_signin.sql" with { type: "text" };
+import m0014 from "../../migrations/sqlite/0014_federated_mfa.sql" with { type: "text" };
+import journal from "../../migrations/sqlite/meta/_journal.json" with { type: "json" };
 
 /** Tag (as in the journal) → SQL text. Append a line here for every migration drizzle-kit generates. */
 export const EMBEDDED_MIGRATIONS: Record<string, string> = {

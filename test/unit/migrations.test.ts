@@ -8,7 +8,7 @@ import { embeddedMigrations, migrate, openDatabase } from "../../src/db/client.t
 import { EMBEDDED_MIGRATIONS, JOURNAL } from "../../src/db/migrations.ts";
 import * as schema from "../../src/db/schema.ts";
 
-const FOLDER = join(import.meta.dir, "../../migrations");
+const FOLDER = join(import.meta.dir, "../../migrations/sqlite");
 
 describe("embedded migrations", () => {
   const journalOnDisk = JSON.parse(readFileSync(join(FOLDER, "meta/_journal.json"), "utf8")) as {
@@ -24,7 +24,7 @@ describe("embedded migrations", () => {
     }
   });
 
-  test("every .sql file in migrations/ is in the journal (none forgotten)", () => {
+  test("every .sql file in migrations/sqlite/ is in the journal (none forgotten)", () => {
     const files = readdirSync(FOLDER)
       .filter((f) => f.endsWith(".sql"))
       .map((f) => f.slice(0, -4))
