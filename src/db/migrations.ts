@@ -1,5 +1,7 @@
-/** @module The migrations compiled into the binary; `test/unit/migrations.test.ts` checks them against the journal. */
+/** @module The migrations compiled into the binary, one set per database dialect; `test/unit/migrations.test.ts` checks each against its journal. */
 
+import p0000 from "../../migrations/postgres/0000_init.sql" with { type: "text" };
+import postgresJournal from "../../migrations/postgres/meta/_journal.json" with { type: "json" };
 import m0000 from "../../migrations/sqlite/0000_init.sql" with { type: "text" };
 import m0001 from "../../migrations/sqlite/0001_slug_aliases.sql" with { type: "text" };
 import m0002 from "../../migrations/sqlite/0002_end_users.sql" with { type: "text" };
@@ -38,3 +40,10 @@ export const EMBEDDED_MIGRATIONS: Record<string, string> = {
 
 export const JOURNAL: { entries: { idx: number; tag: string; when: number; breakpoints: boolean }[] } =
   journal;
+
+/** PostgreSQL's set (`migrations/postgres/`, from `schema.pg.ts`); a line here for each one, as above. */
+export const POSTGRES_MIGRATIONS: Record<string, string> = {
+  "0000_init": p0000,
+};
+
+export const POSTGRES_JOURNAL: typeof JOURNAL = postgresJournal;

@@ -1,40 +1,88 @@
-/** @module The migrations compiled into the binary are exactly drizzle-kit's files, and applying them is idempotent. */
+/** @module The migrations compiled into the binary are exactly drizzle-kit's files (both dialects), and applying SQLite's is idempotent. */
 import { describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { readMigrationFiles } from "drizzle-orm/migrator";
+import { type MigrationMeta, readMigrationFiles } from "drizzle-orm/migrator";
 import { getTableConfig, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { embeddedMigrations, migrate, openDatabase } from "../../src/db/client.ts";
-import { EMBEDDED_MIGRATIONS, JOURNAL } from "../../src/db/migrations.ts";
+import {
+  EMBEDDED_MIGRATIONS,
+  JOURNAL,
+  POSTGRES_JOURNAL,
+  POSTGRES_MIGRATIONS,
+} from "../../src/db/migrations.ts";
 import * as schema from "../../src/db/schema.ts";
 
-const FOLDER = join(import.meta.dir, "../../migrations/sqlite");
+const MIGRATIONS = join(import.meta.dir, "../../migrations");
+const FOLDER = join(MIGRATIONS, "sqlite");
 
-describe("embedded migrations", () => {
-  const journalOnDisk = JSON.parse(readFileSync(join(FOLDER, "meta/_journal.json"), "utf8")) as {
-    entries: { tag: string; when: number; breakpoints: boolean }[];
-  };
-
-  test("embed exactly the journal's tags, in order, with the SQL text on disk", () => {
-    const tags = journalOnDisk.entries.map((e) => e.tag);
-    expect(JOURNAL.entries.map((e) => e.tag)).toEqual(tags);
-    expect(Object.keys(EMBEDDED_MIGRATIONS).sort()).toEqual([...tags].sort());
-    for (const tag of tags) {
-      expect(EMBEDDED_MIGRATIONS[tag]).toBe(readFileSync(join(FOLDER, `${tag}.sql`), "utf8"));
-    }
+/** What a migrator builds from an embedded set: drizzle's own recipe, in `embeddedMigrations` for SQLite. */
+const toMigrationMeta = (embedded: Record<string, string>, journal: typeof JOURNAL): MigrationMeta[] =>
+  journal.entries.map((entry) => {
+    const query = embedded[entry.tag] ?? "";
+    return {
+      sql: query.split("--> statement-breakpoint"),
+      bps: entry.breakpoints,
+      folderMillis: entry.when,
+      hash: createHash("sha256").update(query).digest("hex"),
+    };
   });
 
-  test("every .sql file in migrations/sqlite/ is in the journal (none forgotten)", () => {
-    const files = readdirSync(FOLDER)
-      .filter((f) => f.endsWith(".sql"))
-      .map((f) => f.slice(0, -4))
-      .sort();
-    expect(files).toEqual(journalOnDisk.entries.map((e) => e.tag).sort());
-  });
+const dialects = [
+  {
+    dialect: "sqlite",
+    folder: FOLDER,
+    embedded: EMBEDDED_MIGRATIONS,
+    journal: JOURNAL,
+    built: embeddedMigrations,
+  },
+  {
+    dialect: "postgres",
+    folder: join(MIGRATIONS, "postgres"),
+    embedded: POSTGRES_MIGRATIONS,
+    journal: POSTGRES_JOURNAL,
+    built: () => toMigrationMeta(POSTGRES_MIGRATIONS, POSTGRES_JOURNAL),
+  },
+];
 
-  test("build the same migration list (statements, hashes, timestamps) as drizzle's own file reader", () => {
-    expect(embeddedMigrations()).toEqual(readMigrationFiles({ migrationsFolder: FOLDER }));
+for (const { dialect, folder, embedded, journal, built } of dialects) {
+  describe(`embedded ${dialect} migrations`, () => {
+    const journalOnDisk = JSON.parse(readFileSync(join(folder, "meta/_journal.json"), "utf8")) as {
+      dialect: string;
+      entries: { tag: string; when: number; breakpoints: boolean }[];
+    };
+
+    test("embed exactly the journal's tags, in order, with the SQL text on disk", () => {
+      const tags = journalOnDisk.entries.map((e) => e.tag);
+      expect(tags.length).toBeGreaterThan(0);
+      expect(journal.entries.map((e) => e.tag)).toEqual(tags);
+      expect(Object.keys(embedded).sort()).toEqual([...tags].sort());
+      for (const tag of tags) {
+        expect(embedded[tag]).toBe(readFileSync(join(folder, `${tag}.sql`), "utf8"));
+      }
+    });
+
+    test(`every .sql file in migrations/${dialect}/ is in the journal (none forgotten)`, () => {
+      const files = readdirSync(folder)
+        .filter((f) => f.endsWith(".sql"))
+        .map((f) => f.slice(0, -4))
+        .sort();
+      expect(files).toEqual(journalOnDisk.entries.map((e) => e.tag).sort());
+    });
+
+    test("build the same migration list (statements, hashes, timestamps) as drizzle's own file reader", () => {
+      expect(built()).toEqual(readMigrationFiles({ migrationsFolder: folder }));
+    });
   });
+}
+
+test("each dialect's journal is drizzle-kit's for that dialect", () => {
+  const dialectOf = (folder: string) =>
+    (JSON.parse(readFileSync(join(MIGRATIONS, folder, "meta/_journal.json"), "utf8")) as { dialect: string })
+      .dialect;
+  expect([dialectOf("sqlite"), dialectOf("postgres")]).toEqual(["sqlite", "postgresql"]);
+  expect(readdirSync(MIGRATIONS).sort()).toEqual(["postgres", "sqlite"]);
 });
 
 describe("migrate", () => {
