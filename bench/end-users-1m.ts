@@ -90,7 +90,7 @@ try {
   createMasterKeyFile(join(dir, "master.key"));
   const config = loadConfig({ "data-dir": dir, "public-url": PUBLIC_URL }, { HEIMDALL_LOG_LEVEL: "warn" });
   const db = openDatabase(config.dbFile);
-  const deps = buildDeps(config, { clock: systemClock, log: memoryLogger("warn"), db });
+  const deps = await buildDeps(config, { clock: systemClock, log: memoryLogger("warn"), db });
   await deps.provisioning.bootstrap({
     email: "bench@example.test",
     password: "bench password long enough",

@@ -32,7 +32,7 @@ const CHUNK = 1000;
 const PASSWORD = "Bench-Import-Password-1";
 
 /** A handful of hashes, each computed once (the import never computes a hash it is given). */
-async function hashes(deps: ReturnType<typeof buildDeps>): Promise<(string | null)[]> {
+async function hashes(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<(string | null)[]> {
   const salt = randomBytes(12)
     .toString("base64")
     .replace(/[^a-zA-Z0-9]/g, "")
@@ -50,7 +50,7 @@ async function hashes(deps: ReturnType<typeof buildDeps>): Promise<(string | nul
   ];
 }
 
-function freshDeps(name: string) {
+async function freshDeps(name: string) {
   const dir = join(work, name);
   const keyFile = join(dir, "master.key");
   createMasterKeyFile(keyFile);
@@ -58,14 +58,14 @@ function freshDeps(name: string) {
     { "data-dir": dir, "public-url": "http://localhost:8080" },
     { HEIMDALL_LOG_LEVEL: "warn" },
   );
-  return buildDeps(config, {
+  return await buildDeps(config, {
     clock: systemClock,
     log: memoryLogger("warn"),
     db: openDatabase(config.dbFile),
   });
 }
 
-async function freshApp(deps: ReturnType<typeof buildDeps>): Promise<string> {
+async function freshApp(deps: Awaited<ReturnType<typeof buildDeps>>): Promise<string> {
   const boot = await deps.provisioning.bootstrap({
     email: "bench@example.test",
     password: "bench password long enough",
@@ -84,7 +84,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 try {
   const results = { first: [] as number[], again: [] as number[], raw: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
-    const deps = freshDeps(`import-${round}`);
+    const deps = await freshDeps(`import-${round}`);
     const appId = await freshApp(deps);
     const mix = await hashes(deps);
     const file = join(work, `users-${round}.jsonl`);
@@ -114,7 +114,7 @@ try {
     deps.db.$client.close();
 
     // Baseline: the same rows, raw prepared INSERTs into a fresh, migrated database, same transaction size.
-    const bare = freshDeps(`raw-${round}`);
+    const bare = await freshDeps(`raw-${round}`);
     const rawApp = await freshApp(bare);
     const sqlite = bare.db.$client;
     const insUser = sqlite.prepare(

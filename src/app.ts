@@ -107,7 +107,7 @@ export function createApp(deps: Deps) {
       observe(request, route, typeof set.status === "number" ? set.status : 200);
     })
     .onParse({ as: "global" }, ({ request, contentType }) => parseBody(request, contentType))
-    .onError({ as: "global" }, ({ error, code, request, route }) => {
+    .onError({ as: "global" }, async ({ error, code, request, route }) => {
       const state = requestState(request);
       // Errors thrown while parsing reach us wrapped in Elysia's ParseError.
       const cause = (error as { cause?: unknown }).cause;
@@ -116,7 +116,7 @@ export function createApp(deps: Deps) {
         const path = new URL(request.url).pathname;
         // Never let the audit write turn a 403 into a 500: the refusal is what the client must see.
         try {
-          denials.record(
+          await denials.record(
             err.denial,
             { method: request.method, path, route: route || path },
             callMeta(request),

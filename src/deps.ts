@@ -166,16 +166,16 @@ export interface BuildOptions {
  * Wires everything. The caller has already checked the data directory (see `cli/serve.ts`):
  * the master key file exists and is private. Migrations are applied here.
  */
-export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
+export async function buildDeps(config: Config, opts: BuildOptions = {}): Promise<Deps> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
   const db = opts.db ?? openDatabase(config.dbFile);
   if (!opts.readOnly) {
     migrate(db);
     // Catalogue rows the code defines: inserted once, and apps from before roles existed catch up.
-    tx(db, () => {
-      seedSystemPermissions(db, clock);
-      backfillAppRoles(db, clock);
+    await tx(db, async () => {
+      await seedSystemPermissions(db, clock);
+      await backfillAppRoles(db, clock);
     });
   }
   const metrics = new Metrics();
@@ -191,8 +191,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     clock,
     rsaBits: config.rsaBits,
     log,
-    audit: (e) =>
-      audit.record({
+    audit: async (e) => {
+      await audit.record({
         appId: e.appId,
         action: e.action,
         resourceType: "signing_key",
@@ -200,7 +200,8 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
         actor: e.actor ?? { type: "system", id: null },
         details: e.details,
         meta: e.meta,
-      }),
+      });
+    },
   });
   const tokens = createTokenService({ keys, config, clock });
   const sessions = createSessionService({ db, clock, secrets, audit });
@@ -224,11 +225,11 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
     keys,
     directory,
     log,
-    mfa: { forgetApp: (appId) => mfa.forgetApp(appId) },
+    mfa: { forgetApp: async (appId) => await mfa.forgetApp(appId) },
     events,
   });
   const appStats = createAppStatsService({ db, clock, apps });
-  const auditReader = createAuditReader({ db, apps, verify: (chain) => audit.verify(chain) });
+  const auditReader = createAuditReader({ db, apps, verify: async (chain) => await audit.verify(chain) });
   const denials = createDenialRecorder({ db, clock, audit });
   const idempotency = createIdempotency({ db, clock, vault });
   const apiKeys = createApiKeyService({ db, clock, audit, apps });
@@ -410,30 +411,30 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
             },
           ]
         : []),
-      { name: "keys.rotate", intervalMs: MINUTE, run: () => keys.tick() },
+      { name: "keys.rotate", intervalMs: MINUTE, run: async () => await keys.tick() },
       // A `heimdall keys rotate` beside the server commits on another connection: picked up within
       // half a second (one PRAGMA per beat), so a withdrawn key stops signing and verifying at once.
-      { name: "keys.watch", intervalMs: 500, run: async () => keys.reloadIfChanged() },
-      { name: "email.deliver", intervalMs: 15_000, run: () => email.deliverDue() },
+      { name: "keys.watch", intervalMs: 500, run: async () => await keys.reloadIfChanged() },
+      { name: "email.deliver", intervalMs: 15_000, run: async () => await email.deliverDue() },
       // Events are queued in the transaction of their change; this sends them within about a second.
-      { name: "webhooks.deliver", intervalMs: 1_000, run: () => webhookDelivery.deliverDue() },
-      { name: "ratelimit.flush", intervalMs: 1_000, run: async () => rateLimiter.flush() },
+      { name: "webhooks.deliver", intervalMs: 1_000, run: async () => await webhookDelivery.deliverDue() },
+      { name: "ratelimit.flush", intervalMs: 1_000, run: async () => await rateLimiter.flush() },
       // Daily, and once at start: a server that was down past its run catches up then (the cutoff is
       // absolute, so one run removes every day missed).
-      { name: "audit.retention", intervalMs: DAY, run: () => auditRetention.prune() },
+      { name: "audit.retention", intervalMs: DAY, run: async () => await auditRetention.prune() },
       {
         name: "cleanup",
         intervalMs: HOUR,
         run: async () => ({
-          idempotency: idempotency.purge(),
-          sessions: platformAuth.purge(),
-          endUserSessions: sessions.purge(),
-          rateLimits: rateLimiter.purge(),
-          slugAliases: apps.purgeAliases(),
-          codes: codes.purge(),
-          outbox: email.purge(),
-          webhooks: webhookDelivery.prune(),
-          oauthGrants: federation.purge(),
+          idempotency: await idempotency.purge(),
+          sessions: await platformAuth.purge(),
+          endUserSessions: await sessions.purge(),
+          rateLimits: await rateLimiter.purge(),
+          slugAliases: await apps.purgeAliases(),
+          codes: await codes.purge(),
+          outbox: await email.purge(),
+          webhooks: await webhookDelivery.prune(),
+          oauthGrants: await federation.purge(),
         }),
       },
     ],
@@ -475,7 +476,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   metrics.addGauge({
     name: "heimdall_webhook_deliveries_pending",
     help: "Webhook deliveries waiting to be sent (due now or backing off after a failure).",
-    collect: () => [{ labels: {}, value: webhookDelivery.pending() }],
+    collect: async () => [{ labels: {}, value: await webhookDelivery.pending() }],
   });
   metrics.addGauge({
     name: "heimdall_webhook_attempts",
@@ -491,7 +492,7 @@ export function buildDeps(config: Config, opts: BuildOptions = {}): Deps {
   metrics.addGauge({
     name: "heimdall_audit_oldest_row_age_seconds",
     help: "Age of the oldest audit row kept; stays below audit_retention_days plus a day while retention runs.",
-    collect: () => [{ labels: {}, value: auditRetention.oldestRowAgeSeconds() }],
+    collect: async () => [{ labels: {}, value: await auditRetention.oldestRowAgeSeconds() }],
   });
   return {
     config,

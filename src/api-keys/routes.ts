@@ -20,8 +20,8 @@ export const apiKeysRoutes = (deps: ApiKeysRoutesDeps) =>
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps/:app_id/api-keys",
-      ({ params, query, principal, meta }) =>
-        deps.apiKeys.list(
+      async ({ params, query, principal, meta }) =>
+        await deps.apiKeys.list(
           principal,
           params.app_id,
           { limit: queryParam(query, "limit"), cursor: queryParam(query, "cursor") },
@@ -34,11 +34,11 @@ export const apiKeysRoutes = (deps: ApiKeysRoutesDeps) =>
       async ({ params, body, request, principal, meta, set }) => {
         const input = validate(createApiKeySchema, body);
         // Checked before a replay too: a caller who lost the right must not be shown the stored key again.
-        deps.apps.authorizeApp(principal, params.app_id, "heimdall.create");
+        await deps.apps.authorizeApp(principal, params.app_id, "heimdall.create");
         return idempotentCreate(
           deps.idempotency,
           { principal, route: `POST /v1/apps/${params.app_id}/api-keys`, request, body, set, seal: true },
-          () => deps.apiKeys.create(principal, params.app_id, input, meta),
+          async () => await deps.apiKeys.create(principal, params.app_id, input, meta),
         );
       },
       {
@@ -51,8 +51,8 @@ export const apiKeysRoutes = (deps: ApiKeysRoutesDeps) =>
     )
     .delete(
       "/v1/apps/:app_id/api-keys/:key_id",
-      ({ params, principal, meta, set }) => {
-        deps.apiKeys.remove(principal, params.app_id, params.key_id, meta);
+      async ({ params, principal, meta, set }) => {
+        await deps.apiKeys.remove(principal, params.app_id, params.key_id, meta);
         set.status = 204;
       },
       { platform: "any" },

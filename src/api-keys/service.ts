@@ -41,19 +41,19 @@ export interface ApiKeyService {
     appRef: string,
     query: { limit?: string; cursor?: string },
     meta: CallMeta,
-  ): Page<ApiKeySummaryDto>;
+  ): Promise<Page<ApiKeySummaryDto>>;
   create(
     p: PlatformPrincipal,
     appRef: string,
     input: CreateApiKeyInput,
     meta: CallMeta,
-  ): CreateApiKeyResponseDto;
-  remove(p: PlatformPrincipal, appRef: string, keyId: string, meta: CallMeta): void;
+  ): Promise<CreateApiKeyResponseDto>;
+  remove(p: PlatformPrincipal, appRef: string, keyId: string, meta: CallMeta): Promise<void>;
   /**
    * The key of `appId` that `token` is, or null (unknown, deleted, expired, or another app's key). Reads the row
    * afresh on every call, so a deleted key stops working at once. `meta` attributes the debounced use row.
    */
-  authenticate(appId: string, token: string, meta?: Partial<CallMeta>): ApiKeyIdentity | null;
+  authenticate(appId: string, token: string, meta?: Partial<CallMeta>): Promise<ApiKeyIdentity | null>;
 }
 
 export interface ApiKeyServiceDeps {
@@ -74,19 +74,19 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
   const { db, clock, audit } = deps;
   const store = createApiKeyStore(db);
 
-  const authorizeApp: NonNullable<ApiKeyServiceDeps["apps"]>["authorizeApp"] = (p, ref, action) => {
+  const authorizeApp: NonNullable<ApiKeyServiceDeps["apps"]>["authorizeApp"] = async (p, ref, action) => {
     if (!deps.apps) throw new Error("api keys: the Admin routes need the app service");
-    return deps.apps.authorizeApp(p, ref, action);
+    return await deps.apps.authorizeApp(p, ref, action);
   };
 
   return {
-    list(p, appRef, query, meta) {
-      const app = authorizeApp(p, appRef, "heimdall.read");
+    async list(p, appRef, query, meta) {
+      const app = await authorizeApp(p, appRef, "heimdall.read");
       const limit = parseLimit(query.limit);
       const after = decodeCursor<Position>(query.cursor, isPosition);
-      const rows = store.list(app.id, after, limit + 1);
+      const rows = await store.list(app.id, after, limit + 1);
       // Listing credentials is a secrets-bearing read (docs/architecture.md, "Audit"); the row names no secret.
-      audit.record({
+      await audit.record({
         appId: app.id,
         workspaceId: app.workspaceId,
         action: "api_key.listed",
@@ -99,15 +99,15 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
       return pageOf(rows, limit, (r): Position => ({ c: r.createdAt, i: r.id }), toApiKeySummary);
     },
 
-    create(p, appRef, input, meta) {
+    async create(p, appRef, input, meta) {
       // A 400 before the lookup, like every other body check (the bounds need the clock, so not in zod).
       const expiresAt = resolveExpiry(input.expires_at, clock.now());
-      const app = authorizeApp(p, appRef, "heimdall.create");
+      const app = await authorizeApp(p, appRef, "heimdall.create");
       if (app.status === "archived") throw archived();
       const key = randomToken(API_KEY_PREFIX, 32);
       const keyPrefix = key.slice(0, KEY_PREFIX_LENGTH);
-      const row = tx(db, () => {
-        const inserted = store.insert({
+      const row = await tx(db, async () => {
+        const inserted = await store.insert({
           id: newId(clock),
           appId: app.id,
           name: input.name,
@@ -117,7 +117,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
           expiresAt,
           createdAt: clock.now(),
         });
-        audit.record({
+        await audit.record({
           appId: app.id,
           workspaceId: app.workspaceId,
           action: "api_key.created",
@@ -145,13 +145,13 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
       };
     },
 
-    remove(p, appRef, keyId, meta) {
+    async remove(p, appRef, keyId, meta) {
       // Revoking stays possible on an archived app: taking a credential away never widens access.
-      const app = authorizeApp(p, appRef, "heimdall.delete");
-      tx(db, () => {
-        const row = store.byId(app.id, keyId);
-        if (!row || !store.delete(app.id, keyId)) throw keyNotFound();
-        audit.record({
+      const app = await authorizeApp(p, appRef, "heimdall.delete");
+      await tx(db, async () => {
+        const row = await store.byId(app.id, keyId);
+        if (!row || !(await store.delete(app.id, keyId))) throw keyNotFound();
+        await audit.record({
           appId: app.id,
           workspaceId: app.workspaceId,
           action: "api_key.deleted",
@@ -164,10 +164,10 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
       });
     },
 
-    authenticate(appId, token, meta) {
+    async authenticate(appId, token, meta) {
       if (!KEY_SHAPE.test(token)) return null;
       const hash = sha256Hex(token);
-      const row = store.byHash(hash);
+      const row = await store.byHash(hash);
       const now = clock.now();
       // An expired key is answered exactly like a deleted one.
       if (
@@ -179,10 +179,10 @@ export function createApiKeyService(deps: ApiKeyServiceDeps): ApiKeyService {
         return null;
       }
       if (row.lastUsedAt === null || row.lastUsedAt <= now - API_KEY_USE_DEBOUNCE_MS) {
-        tx(db, () => {
+        await tx(db, async () => {
           // The guarded UPDATE decides, so concurrent requests write one use row per window.
-          if (!store.touch(row.id, now, API_KEY_USE_DEBOUNCE_MS)) return;
-          audit.record({
+          if (!(await store.touch(row.id, now, API_KEY_USE_DEBOUNCE_MS))) return;
+          await audit.record({
             appId,
             action: "api_key.used",
             resourceType: "api_key",

@@ -26,13 +26,13 @@ export function createApiKeyStore(db: Db) {
   );
 
   return {
-    byHash: (hash: string): ApiKeyLookup | null => byHash.get(hash),
+    byHash: async (hash: string): Promise<ApiKeyLookup | null> => byHash.get(hash),
 
     /** True when this call wrote `last_used_at` (i.e. the debounce window had passed). */
-    touch: (id: string, now: number, debounceMs: number): boolean =>
+    touch: async (id: string, now: number, debounceMs: number): Promise<boolean> =>
       touch.run(now, id, now - debounceMs).changes > 0,
 
-    byId(appId: string, id: string): ApiKeyRow | undefined {
+    async byId(appId: string, id: string): Promise<ApiKeyRow | undefined> {
       return db
         .select()
         .from(appApiKeys)
@@ -41,7 +41,7 @@ export function createApiKeyStore(db: Db) {
     },
 
     /** Newest first, strictly after `after`. */
-    list(appId: string, after: Position | undefined, limit: number): ApiKeyRow[] {
+    async list(appId: string, after: Position | undefined, limit: number): Promise<ApiKeyRow[]> {
       const older = after
         ? or(
             lt(appApiKeys.createdAt, after.c),
@@ -57,11 +57,11 @@ export function createApiKeyStore(db: Db) {
         .all();
     },
 
-    insert(row: typeof appApiKeys.$inferInsert): ApiKeyRow {
+    async insert(row: typeof appApiKeys.$inferInsert): Promise<ApiKeyRow> {
       return db.insert(appApiKeys).values(row).returning().get();
     },
 
-    delete(appId: string, id: string): boolean {
+    async delete(appId: string, id: string): Promise<boolean> {
       return (
         changes(
           db

@@ -26,31 +26,31 @@ export function createAppAuthConfigRules(ctx: AppContext): AppAuthConfigRules {
   const { db, clock, audit, keys, log } = deps;
 
   return {
-    getAuthConfig(p, ref) {
-      const app = authorizeApp(p, ref, "heimdall.read");
-      return resolveAuthConfig(store.authConfig(app.id));
+    async getAuthConfig(p, ref) {
+      const app = await authorizeApp(p, ref, "heimdall.read");
+      return resolveAuthConfig(await store.authConfig(app.id));
     },
 
     async updateAuthConfig(p, ref, patch, meta) {
-      const app = authorizeApp(p, ref, "heimdall.update");
+      const app = await authorizeApp(p, ref, "heimdall.update");
       writable(app);
       const wanted = patch.signing_alg;
       // A new algorithm needs a key of it: generated off the event loop before the (synchronous) transaction,
       // as at app creation. Nothing awaits between the check inside and the write, so the two agree.
       const material =
-        wanted !== undefined && wanted !== resolveAuthConfig(store.authConfig(app.id)).signing_alg
+        wanted !== undefined && wanted !== resolveAuthConfig(await store.authConfig(app.id)).signing_alg
           ? await keys.generateKeyMaterial(wanted)
           : null;
-      const result = tx(db, () => {
-        const stored = store.authConfig(app.id);
+      const result = await tx(db, async () => {
+        const stored = await store.authConfig(app.id);
         const current = resolveAuthConfig(stored);
         const { next, changed } = applyAuthConfigPatch(current, patch);
         if (changed.length === 0) return { next, changed };
         if (changed.includes("signing_alg")) {
           // Only another process switching it back meanwhile gets here; the write is refused, not half-done.
           if (material?.alg !== next.signing_alg) throw new Error("signing_alg changed during the update");
-          const s = keys.scheduleAlgorithm(app.id, material);
-          audit.record({
+          const s = await keys.scheduleAlgorithm(app.id, material);
+          await audit.record({
             appId: app.id,
             workspaceId: app.workspaceId,
             action: "app.signing_alg_changed",
@@ -69,8 +69,8 @@ export function createAppAuthConfigRules(ctx: AppContext): AppAuthConfigRules {
         }
         // Sending the field at all is the operator's choice; the mark stays until the row is replaced.
         const chosen = patch.enforce_app_permissions !== undefined || stored?.[ENFORCEMENT_CHOSEN] === true;
-        store.putAuthConfig(app.id, storedAuthConfig(next, chosen), clock.now());
-        audit.record({
+        await store.putAuthConfig(app.id, storedAuthConfig(next, chosen), clock.now());
+        await audit.record({
           appId: app.id,
           workspaceId: app.workspaceId,
           action: "auth_config.updated",
@@ -95,15 +95,15 @@ export function createAppAuthConfigRules(ctx: AppContext): AppAuthConfigRules {
       return result.next;
     },
 
-    authConfigOf: (appId) => resolveAuthConfig(store.authConfig(appId)),
+    authConfigOf: async (appId) => resolveAuthConfig(await store.authConfig(appId)),
 
-    adoptSecureDefault() {
-      return tx(db, () => {
+    async adoptSecureDefault() {
+      return await tx(db, async () => {
         const adopted: AppRow[] = [];
-        for (const { app, config } of store.withAuthConfigs()) {
+        for (const { app, config } of await store.withAuthConfigs()) {
           if (!config || !isUnchosenOptOut(config)) continue;
-          store.putAuthConfig(app.id, { ...config, enforce_app_permissions: true }, clock.now());
-          audit.record({
+          await store.putAuthConfig(app.id, { ...config, enforce_app_permissions: true }, clock.now());
+          await audit.record({
             appId: app.id,
             workspaceId: app.workspaceId,
             action: "auth_config.updated",
@@ -118,9 +118,8 @@ export function createAppAuthConfigRules(ctx: AppContext): AppAuthConfigRules {
       });
     },
 
-    unenforcedApps() {
-      return store
-        .withAuthConfigs()
+    async unenforcedApps() {
+      return (await store.withAuthConfigs())
         .filter(({ config }) => !resolveAuthConfig(config).enforce_app_permissions)
         .map(({ app }) => app);
     },

@@ -25,7 +25,7 @@ export interface AppServiceDeps {
   /** Warns when an operator turns the admin lane's permission checks off. */
   log: Logger;
   /** The app's MFA factors: their sealed secrets are destroyed with it (the cascade would leave them). */
-  mfa: { forgetApp(appId: string): void };
+  mfa: { forgetApp(appId: string): Promise<void> };
   /** `app.slug_changed` when an update renames the app (docs/webhooks.md). */
   events: Pick<EventEmitter, "emit">;
 }
@@ -46,13 +46,13 @@ export type AppAction =
   | "heimdall.audit.read";
 
 export interface AppService {
-  list(p: PlatformPrincipal, query: ListAppsQuery): Page<AppDto>;
+  list(p: PlatformPrincipal, query: ListAppsQuery): Promise<Page<AppDto>>;
   create(p: PlatformPrincipal, input: CreateAppInput, meta: CallMeta): Promise<AppDto>;
-  get(p: PlatformPrincipal, ref: string): AppDto;
-  update(p: PlatformPrincipal, ref: string, input: UpdateAppInput, meta: CallMeta): AppDto;
-  setStatus(p: PlatformPrincipal, ref: string, status: AppStatus, meta: CallMeta): AppDto;
-  remove(p: PlatformPrincipal, ref: string, meta: CallMeta): void;
-  getAuthConfig(p: PlatformPrincipal, ref: string): AuthConfig;
+  get(p: PlatformPrincipal, ref: string): Promise<AppDto>;
+  update(p: PlatformPrincipal, ref: string, input: UpdateAppInput, meta: CallMeta): Promise<AppDto>;
+  setStatus(p: PlatformPrincipal, ref: string, status: AppStatus, meta: CallMeta): Promise<AppDto>;
+  remove(p: PlatformPrincipal, ref: string, meta: CallMeta): Promise<void>;
+  getAuthConfig(p: PlatformPrincipal, ref: string): Promise<AuthConfig>;
   /** Async only for a `signing_alg` change, whose key is generated off the event loop before the write. */
   updateAuthConfig(
     p: PlatformPrincipal,
@@ -60,25 +60,25 @@ export interface AppService {
     patch: AuthConfigPatch,
     meta: CallMeta,
   ): Promise<AuthConfig>;
-  stats(p: PlatformPrincipal, query: { workspace_id?: string }): PlatformStatsDto;
+  stats(p: PlatformPrincipal, query: { workspace_id?: string }): Promise<PlatformStatsDto>;
   /**
    * Resolves `{app_id}` (UUID or slug) and checks `action` for the caller; the row on success.
    * Other Admin modules (keys, audit, …) use it so every route hides and refuses alike.
    */
-  authorizeApp(p: PlatformPrincipal, ref: string, action: AppAction): AppRow;
+  authorizeApp(p: PlatformPrincipal, ref: string, action: AppAction): Promise<AppRow>;
   /** The app by UUID or slug, no access check (Consumer routing, CLI). */
-  find(ref: string): AppRow | undefined;
+  find(ref: string): Promise<AppRow | undefined>;
   /** The effective auth config of an app (defaults filled in), for the Consumer API. */
-  authConfigOf(appId: string): AuthConfig;
+  authConfigOf(appId: string): Promise<AuthConfig>;
   /** Drops expired slug aliases (scheduled cleanup). */
-  purgeAliases(): number;
+  purgeAliases(): Promise<number>;
   /**
    * Apps whose stored `enforce_app_permissions: false` predates the secure default and was never an
    * operator's choice: stored as `true` from now on, each with a system-actor audit row. Idempotent.
    */
-  adoptSecureDefault(): AppRow[];
+  adoptSecureDefault(): Promise<AppRow[]>;
   /** Apps whose operator turned `enforce_app_permissions` off, oldest first. */
-  unenforcedApps(): AppRow[];
+  unenforcedApps(): Promise<AppRow[]>;
 }
 
 /** What `service.ts` hands its concerns: the deps, the one store, and the access and archive checks. */

@@ -8,9 +8,11 @@ import type { Db } from "../db/client.ts";
 
 export interface AppDirectory {
   /** The app whose live slug is `slug`. */
-  bySlug(slug: string): AppRef | undefined;
+  bySlug(slug: string): Promise<AppRef | undefined>;
   /** The app a renamed slug still points at, during its alias window. */
-  byAlias(slug: string): AppRef | undefined;
+  byAlias(slug: string): Promise<AppRef | undefined>;
+  /** The app with live slug `slug` if the directory knows the answer without a query (null: known absent). */
+  peek(slug: string): AppRef | null | undefined;
   /** Forget everything: app writes are rare, reads are constant. */
   invalidate(): void;
 }
@@ -33,7 +35,7 @@ export function createAppDirectory({ db, clock }: { db: Db; clock: Clock }): App
     map.set(key, value);
   };
   return {
-    bySlug(slug) {
+    async bySlug(slug) {
       let hit = live.get(slug);
       if (hit === undefined) {
         hit = bySlugQuery.get(slug) ?? null;
@@ -41,7 +43,8 @@ export function createAppDirectory({ db, clock }: { db: Db; clock: Clock }): App
       }
       return hit ?? undefined;
     },
-    byAlias(slug) {
+    peek: (slug) => live.get(slug),
+    async byAlias(slug) {
       let hit = aliases.get(slug);
       if (hit === undefined) {
         hit = byAliasQuery.get(slug) ?? null;

@@ -21,8 +21,8 @@ export const appsRoutes = (deps: AppsRoutesDeps) =>
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps",
-      ({ query, principal }) =>
-        deps.apps.list(principal, {
+      async ({ query, principal }) =>
+        await deps.apps.list(principal, {
           limit: queryParam(query, "limit"),
           cursor: queryParam(query, "cursor"),
           workspace_id: queryParam(query, "workspace_id"),
@@ -36,58 +36,63 @@ export const appsRoutes = (deps: AppsRoutesDeps) =>
         return idempotentCreate(
           deps.idempotency,
           { principal, route: "POST /v1/apps", request, body, set },
-          () => deps.apps.create(principal, input, meta),
+          async () => await deps.apps.create(principal, input, meta),
         );
       },
       { platform: "any" },
     )
-    .get("/v1/apps/:app_id", ({ params, principal }) => deps.apps.get(principal, params.app_id), {
+    .get("/v1/apps/:app_id", async ({ params, principal }) => await deps.apps.get(principal, params.app_id), {
       platform: "any",
     })
     .patch(
       "/v1/apps/:app_id",
-      ({ params, body, principal, meta }) =>
-        deps.apps.update(principal, params.app_id, validate(updateAppSchema, body), meta),
+      async ({ params, body, principal, meta }) =>
+        await deps.apps.update(principal, params.app_id, validate(updateAppSchema, body), meta),
       { platform: "any" },
     )
     .delete(
       "/v1/apps/:app_id",
-      ({ params, principal, meta, set }) => {
-        deps.apps.remove(principal, params.app_id, meta);
+      async ({ params, principal, meta, set }) => {
+        await deps.apps.remove(principal, params.app_id, meta);
         set.status = 204;
       },
       { platform: "any" },
     )
     .patch(
       "/v1/apps/:app_id/status",
-      ({ params, body, principal, meta }) =>
-        deps.apps.setStatus(principal, params.app_id, validate(updateStatusSchema, body).status, meta),
+      async ({ params, body, principal, meta }) =>
+        await deps.apps.setStatus(principal, params.app_id, validate(updateStatusSchema, body).status, meta),
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/auth-config",
-      ({ params, principal }) => deps.apps.getAuthConfig(principal, params.app_id),
+      async ({ params, principal }) => await deps.apps.getAuthConfig(principal, params.app_id),
       {
         platform: "any",
       },
     )
     .patch(
       "/v1/apps/:app_id/auth-config",
-      ({ params, body, principal, meta }) =>
-        deps.apps.updateAuthConfig(principal, params.app_id, validate(authConfigPatchSchema, body), meta),
+      async ({ params, body, principal, meta }) =>
+        await deps.apps.updateAuthConfig(
+          principal,
+          params.app_id,
+          validate(authConfigPatchSchema, body),
+          meta,
+        ),
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/stats",
-      ({ params, principal }) => deps.appStats.forApp(principal, params.app_id),
+      async ({ params, principal }) => await deps.appStats.forApp(principal, params.app_id),
       {
         platform: "any",
       },
     )
     .get(
       "/v1/stats/me",
-      ({ query, principal }) =>
-        deps.apps.stats(principal, { workspace_id: queryParam(query, "workspace_id") }),
+      async ({ query, principal }) =>
+        await deps.apps.stats(principal, { workspace_id: queryParam(query, "workspace_id") }),
       {
         platform: "any",
       },

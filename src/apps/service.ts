@@ -58,31 +58,34 @@ export function createAppService(deps: AppServiceDeps): AppService {
   const store = createAppStore(db);
 
   /** The wire shape, flagged with what weakens the app (one config read per app). */
-  const dto = (row: AppRow): AppDto =>
+  const dto = async (row: AppRow): Promise<AppDto> =>
     toAppDto(
       row,
-      resolveAuthConfig(store.authConfig(row.id)).enforce_app_permissions ? [] : [ENFORCEMENT_OFF_WARNING],
+      resolveAuthConfig(await store.authConfig(row.id)).enforce_app_permissions
+        ? []
+        : [ENFORCEMENT_OFF_WARNING],
     );
 
-  const find = (ref: string) => (isUuid(ref) ? store.byId(ref.toLowerCase()) : store.bySlug(ref));
+  const find = async (ref: string) =>
+    isUuid(ref) ? await store.byId(ref.toLowerCase()) : await store.bySlug(ref);
 
-  function authorizeApp(p: PlatformPrincipal, ref: string, action: AppAction): AppRow {
-    const app = find(ref);
+  async function authorizeApp(p: PlatformPrincipal, ref: string, action: AppAction): Promise<AppRow> {
+    const app = await find(ref);
     if (!app) throw appNotFound();
     authorize(p, app.workspaceId, action, appResource(app.id), appNotFound);
     return app;
   }
 
   /** A workspace the caller can see and that exists; anything else is indistinguishable from absent. */
-  function visibleWorkspace(p: PlatformPrincipal, id: string): string {
+  async function visibleWorkspace(p: PlatformPrincipal, id: string): Promise<string> {
     const ws = id.toLowerCase();
-    if (!visibleWorkspaces(p).includes(ws) || !store.workspaceExists(ws)) throw workspaceNotFound();
+    if (!visibleWorkspaces(p).includes(ws) || !(await store.workspaceExists(ws))) throw workspaceNotFound();
     return ws;
   }
 
   /** Workspaces in scope of a list or count: the one asked for, or all the caller sees. */
-  function scope(p: PlatformPrincipal, workspaceId: string | undefined): string[] {
-    return workspaceId ? [visibleWorkspace(p, workspaceId)] : visibleWorkspaces(p);
+  async function scope(p: PlatformPrincipal, workspaceId: string | undefined): Promise<string[]> {
+    return workspaceId ? [await visibleWorkspace(p, workspaceId)] : visibleWorkspaces(p);
   }
 
   function writable(app: AppRow): void {
@@ -90,28 +93,34 @@ export function createAppService(deps: AppServiceDeps): AppService {
   }
 
   return {
-    list(p, query) {
+    async list(p, query) {
       const limit = parseLimit(query.limit);
       let after = decodeCursor<AppCursor>(query.cursor, isAppCursor);
-      const workspaceIds = scope(p, query.workspace_id);
+      const workspaceIds = await scope(p, query.workspace_id);
       // A PAK may be limited to some apps: rows it cannot read are skipped, so pages are filled
       // batch by batch from SQL rather than filtered after the fact (which would shrink pages).
       const rows: AppRow[] = [];
       while (rows.length <= limit) {
-        const batch = store.list(workspaceIds, after, limit + 1);
+        const batch = await store.list(workspaceIds, after, limit + 1);
         for (const r of batch)
           if (allowed(p, r.workspaceId, "heimdall.read", appResource(r.id))) rows.push(r);
         if (batch.length < limit + 1) break;
         const last = batch.at(-1)!;
         after = { c: last.createdAt, i: last.id };
       }
-      return pageOf(rows, limit, (r): AppCursor => ({ c: r.createdAt, i: r.id }), dto);
+      const page = pageOf(
+        rows,
+        limit,
+        (r): AppCursor => ({ c: r.createdAt, i: r.id }),
+        (r) => r,
+      );
+      return { ...page, data: await Promise.all(page.data.map(dto)) };
     },
 
     async create(p, input, meta) {
       let workspaceId: string;
       if (input.workspace_id !== undefined) {
-        workspaceId = visibleWorkspace(p, input.workspace_id);
+        workspaceId = await visibleWorkspace(p, input.workspace_id);
       } else {
         const visible = visibleWorkspaces(p);
         if (visible.length !== 1) {
@@ -119,11 +128,11 @@ export function createAppService(deps: AppServiceDeps): AppService {
             { field: "workspace_id", reason: "required when the caller belongs to several workspaces" },
           ]);
         }
-        workspaceId = visibleWorkspace(p, visible[0]!);
+        workspaceId = await visibleWorkspace(p, visible[0]!);
       }
       authorize(p, workspaceId, "heimdall.create", ANY_APP_RESOURCE, workspaceNotFound);
       // Checked before keygen to fail fast, and again inside the transaction where it is authoritative.
-      if (store.slugTaken(input.slug, clock.now())) throw slugTaken(input.slug);
+      if (await store.slugTaken(input.slug, clock.now())) throw slugTaken(input.slug);
 
       // RSA keygen is slow and async: it must finish before the synchronous transaction starts.
       const active = await keys.generateKeyMaterial();
@@ -133,10 +142,10 @@ export function createAppService(deps: AppServiceDeps): AppService {
       const id = newId(clock);
       let row: AppRow;
       try {
-        row = tx(db, () => {
-          if (store.slugTaken(input.slug, clock.now())) throw slugTaken(input.slug);
+        row = await tx(db, async () => {
+          if (await store.slugTaken(input.slug, clock.now())) throw slugTaken(input.slug);
           const now = clock.now();
-          store.insert({
+          await store.insert({
             id,
             workspaceId,
             slug: input.slug,
@@ -147,10 +156,10 @@ export function createAppService(deps: AppServiceDeps): AppService {
             createdAt: now,
             updatedAt: now,
           });
-          store.putAuthConfig(id, { ...AUTH_CONFIG_DEFAULTS }, now);
-          keys.insertInitialKeys(id, active, next);
-          seedAppRoles(db, clock, id);
-          audit.record({
+          await store.putAuthConfig(id, { ...AUTH_CONFIG_DEFAULTS }, now);
+          await keys.insertInitialKeys(id, active, next);
+          await seedAppRoles(db, clock, id);
+          await audit.record({
             appId: id,
             workspaceId,
             action: "app.created",
@@ -160,7 +169,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
             details: { slug: input.slug, display_name: input.display_name, workspace_id: workspaceId },
             meta,
           });
-          return store.byId(id)!;
+          return (await store.byId(id))!;
         });
       } catch (err) {
         if (isSlugConflict(err)) throw slugTaken(input.slug);
@@ -168,15 +177,15 @@ export function createAppService(deps: AppServiceDeps): AppService {
       }
       keys.invalidate(id);
       directory.invalidate();
-      return dto(row);
+      return await dto(row);
     },
 
-    get(p, ref) {
-      return dto(authorizeApp(p, ref, "heimdall.read"));
+    async get(p, ref) {
+      return await dto(await authorizeApp(p, ref, "heimdall.read"));
     },
 
-    update(p, ref, input, meta) {
-      const app = authorizeApp(p, ref, "heimdall.update");
+    async update(p, ref, input, meta) {
+      const app = await authorizeApp(p, ref, "heimdall.update");
       writable(app);
       const set: Parameters<typeof store.update>[1] = {};
       const changed: string[] = [];
@@ -196,20 +205,20 @@ export function createAppService(deps: AppServiceDeps): AppService {
         changed.push("metadata");
       }
       // Nothing to change: no write, no audit row, `updated_at` untouched.
-      if (changed.length === 0) return dto(app);
+      if (changed.length === 0) return await dto(app);
       try {
-        const row = tx(db, () => {
-          const current = store.byId(app.id);
+        const row = await tx(db, async () => {
+          const current = await store.byId(app.id);
           if (!current) throw appNotFound();
           writable(current);
           if (set.slug !== undefined) {
-            if (store.slugTaken(set.slug, clock.now(), app.id)) throw slugTaken(set.slug);
-            store.renameSlug(app.id, current.slug, set.slug, clock.now() + SLUG_ALIAS_TTL);
+            if (await store.slugTaken(set.slug, clock.now(), app.id)) throw slugTaken(set.slug);
+            await store.renameSlug(app.id, current.slug, set.slug, clock.now() + SLUG_ALIAS_TTL);
           }
-          const updated = store.update(app.id, { ...set, updatedAt: clock.now() });
+          const updated = await store.update(app.id, { ...set, updatedAt: clock.now() });
           if (set.slug !== undefined) {
             const actor = actorOf(p);
-            events.emit({
+            await events.emit({
               type: "app.slug_changed",
               appId: app.id,
               data: {
@@ -219,7 +228,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
               },
             });
           }
-          audit.record({
+          await audit.record({
             appId: app.id,
             workspaceId: app.workspaceId,
             action: "app.updated",
@@ -232,25 +241,25 @@ export function createAppService(deps: AppServiceDeps): AppService {
           return updated;
         });
         directory.invalidate();
-        return dto(row);
+        return await dto(row);
       } catch (err) {
         if (isSlugConflict(err)) throw slugTaken(set.slug ?? "");
         throw err;
       }
     },
 
-    setStatus(p, ref, status, meta) {
-      const app = authorizeApp(p, ref, "heimdall.update");
-      if (app.status === status) return dto(app);
+    async setStatus(p, ref, status, meta) {
+      const app = await authorizeApp(p, ref, "heimdall.update");
+      if (app.status === status) return await dto(app);
       if (!STATUS_TRANSITIONS[app.status].includes(status)) throw invalidTransition(app.status, status);
-      const row = tx(db, () => {
-        const current = store.byId(app.id);
+      const row = await tx(db, async () => {
+        const current = await store.byId(app.id);
         if (!current) throw appNotFound();
         if (current.status === status) return current;
         if (!STATUS_TRANSITIONS[current.status].includes(status))
           throw invalidTransition(current.status, status);
-        const updated = store.update(app.id, { status, updatedAt: clock.now() });
-        audit.record({
+        const updated = await store.update(app.id, { status, updatedAt: clock.now() });
+        await audit.record({
           appId: app.id,
           workspaceId: app.workspaceId,
           action: "app.status_changed",
@@ -263,17 +272,17 @@ export function createAppService(deps: AppServiceDeps): AppService {
         return updated;
       });
       directory.invalidate();
-      return dto(row);
+      return await dto(row);
     },
 
-    remove(p, ref, meta) {
-      const app = authorizeApp(p, ref, "heimdall.delete");
-      tx(db, () => {
-        keys.deleteApp(app.id);
-        deps.mfa.forgetApp(app.id);
-        if (!store.delete(app.id)) throw appNotFound();
+    async remove(p, ref, meta) {
+      const app = await authorizeApp(p, ref, "heimdall.delete");
+      await tx(db, async () => {
+        await keys.deleteApp(app.id);
+        await deps.mfa.forgetApp(app.id);
+        if (!(await store.delete(app.id))) throw appNotFound();
         // Written after the delete so it is the last row of the app's chain; the log outlives the app.
-        audit.record({
+        await audit.record({
           appId: app.id,
           workspaceId: app.workspaceId,
           action: "app.deleted",
@@ -288,21 +297,20 @@ export function createAppService(deps: AppServiceDeps): AppService {
       directory.invalidate();
     },
 
-    purgeAliases() {
-      return store.purgeAliases(clock.now());
+    async purgeAliases() {
+      return await store.purgeAliases(clock.now());
     },
 
-    stats(p, query) {
-      const workspaceIds = scope(p, query.workspace_id);
+    async stats(p, query) {
+      const workspaceIds = await scope(p, query.workspace_id);
       // Same visibility as the list: a PAK counts only the apps its policy lets it read.
-      const appIds = store
-        .idsIn(workspaceIds)
+      const appIds = (await store.idsIn(workspaceIds))
         .filter((a) => allowed(p, a.workspaceId, "heimdall.read", appResource(a.id)))
         .map((a) => a.id);
       return {
         apps: appIds.length,
-        end_users: store.endUserCount(appIds),
-        api_keys_active: store.activeApiKeyCount(appIds, clock.now()),
+        end_users: await store.endUserCount(appIds),
+        api_keys_active: await store.activeApiKeyCount(appIds, clock.now()),
       };
     },
 

@@ -2,10 +2,10 @@
 import type { Db } from "../db/client.ts";
 
 export interface AppStatsStore {
-  endUsers(appId: string): number;
-  liveSessions(appId: string, now: number): number;
+  endUsers(appId: string): Promise<number>;
+  liveSessions(appId: string, now: number): Promise<number>;
   /** Audit rows of `action` on the app's chain at or after `since`. */
-  auditActionsSince(appId: string, action: string, since: number): number;
+  auditActionsSince(appId: string, action: string, since: number): Promise<number>;
 }
 
 export function createAppStatsStore(db: Db): AppStatsStore {
@@ -19,8 +19,8 @@ export function createAppStatsStore(db: Db): AppStatsStore {
     "SELECT count(*) AS n FROM audit_log WHERE app_id = ? AND action = ? AND created_at >= ?",
   );
   return {
-    endUsers: (appId) => endUsers.get(appId)?.n ?? 0,
-    liveSessions: (appId, now) => sessions.get(appId, now)?.n ?? 0,
-    auditActionsSince: (appId, action, since) => actions.get(appId, action, since)?.n ?? 0,
+    endUsers: async (appId) => endUsers.get(appId)?.n ?? 0,
+    liveSessions: async (appId, now) => sessions.get(appId, now)?.n ?? 0,
+    auditActionsSince: async (appId, action, since) => actions.get(appId, action, since)?.n ?? 0,
   };
 }

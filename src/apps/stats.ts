@@ -20,7 +20,7 @@ export interface AppStatsDto {
 
 export interface AppStatsService {
   /** The figures of the app `ref` (UUID or slug), for a caller allowed to read it. */
-  forApp(p: PlatformPrincipal, ref: string): AppStatsDto;
+  forApp(p: PlatformPrincipal, ref: string): Promise<AppStatsDto>;
 }
 
 export function createAppStatsService({
@@ -34,15 +34,15 @@ export function createAppStatsService({
 }): AppStatsService {
   const store = createAppStatsStore(db);
   return {
-    forApp(p, ref) {
-      const app = apps.authorizeApp(p, ref, "heimdall.read");
+    async forApp(p, ref) {
+      const app = await apps.authorizeApp(p, ref, "heimdall.read");
       const now = clock.now();
       const since = now - STATS_WINDOW_MS;
       return {
-        end_users: store.endUsers(app.id),
-        active_sessions: store.liveSessions(app.id, now),
-        sign_ins_24h: store.auditActionsSince(app.id, "user.signed_in", since),
-        failed_sign_ins_24h: store.auditActionsSince(app.id, "user.signin_failed", since),
+        end_users: await store.endUsers(app.id),
+        active_sessions: await store.liveSessions(app.id, now),
+        sign_ins_24h: await store.auditActionsSince(app.id, "user.signed_in", since),
+        failed_sign_ins_24h: await store.auditActionsSince(app.id, "user.signin_failed", since),
       };
     },
   };

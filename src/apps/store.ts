@@ -13,23 +13,23 @@ export function createAppStore(db: Db) {
     .where(eq(authConfigs.appId, sql.placeholder("appId")))
     .prepare();
   return {
-    byId(id: string): AppRow | undefined {
+    async byId(id: string): Promise<AppRow | undefined> {
       return db.select().from(apps).where(eq(apps.id, id)).get();
     },
 
-    bySlug(slug: string): AppRow | undefined {
+    async bySlug(slug: string): Promise<AppRow | undefined> {
       return db.select().from(apps).where(eq(apps.slug, slug)).get();
     },
 
     /** In use by an app, or held as a live alias of another app than `forAppId`. */
-    slugTaken(slug: string, now: number, forAppId?: string): boolean {
+    async slugTaken(slug: string, now: number, forAppId?: string): Promise<boolean> {
       if (db.select({ id: apps.id }).from(apps).where(eq(apps.slug, slug)).get()) return true;
       const alias = db.select().from(appSlugAliases).where(eq(appSlugAliases.slug, slug)).get();
       return alias !== undefined && alias.expiresAt > now && alias.appId !== forAppId;
     },
 
     /** Keeps `slug` resolving to the app until `expiresAt`; taking an alias back as the live slug drops it. */
-    renameSlug(appId: string, oldSlug: string, newSlug: string, expiresAt: number): void {
+    async renameSlug(appId: string, oldSlug: string, newSlug: string, expiresAt: number): Promise<void> {
       db.delete(appSlugAliases).where(eq(appSlugAliases.slug, newSlug)).run();
       db.insert(appSlugAliases)
         .values({ slug: oldSlug, appId, expiresAt })
@@ -37,18 +37,18 @@ export function createAppStore(db: Db) {
         .run();
     },
 
-    purgeAliases(now: number): number {
+    async purgeAliases(now: number): Promise<number> {
       return changes(db.delete(appSlugAliases).where(lt(appSlugAliases.expiresAt, now)).run());
     },
 
-    workspaceExists(id: string): boolean {
+    async workspaceExists(id: string): Promise<boolean> {
       return (
         db.select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.id, id)).get() !== undefined
       );
     },
 
     /** Newest first, strictly after `after`, in the given workspaces. */
-    list(workspaceIds: string[], after: AppCursor | undefined, limit: number): AppRow[] {
+    async list(workspaceIds: string[], after: AppCursor | undefined, limit: number): Promise<AppRow[]> {
       if (workspaceIds.length === 0) return [];
       const inWs = inArray(apps.workspaceId, workspaceIds);
       const older = after
@@ -64,7 +64,7 @@ export function createAppStore(db: Db) {
     },
 
     /** Ids of every app in the given workspaces (for counting under a per-app policy). */
-    idsIn(workspaceIds: string[]): { id: string; workspaceId: string }[] {
+    async idsIn(workspaceIds: string[]): Promise<{ id: string; workspaceId: string }[]> {
       if (workspaceIds.length === 0) return [];
       return db
         .select({ id: apps.id, workspaceId: apps.workspaceId })
@@ -73,28 +73,28 @@ export function createAppStore(db: Db) {
         .all();
     },
 
-    insert(row: typeof apps.$inferInsert): void {
+    async insert(row: typeof apps.$inferInsert): Promise<void> {
       db.insert(apps).values(row).run();
     },
 
-    update(
+    async update(
       id: string,
       set: Partial<Pick<AppRow, "displayName" | "slug" | "metadata" | "status" | "updatedAt">>,
-    ): AppRow {
+    ): Promise<AppRow> {
       return db.update(apps).set(set).where(eq(apps.id, id)).returning().get()!;
     },
 
     /** Removes the app; its keys and auth config go with it by FK cascade, audit rows have no FK and stay. */
-    delete(id: string): boolean {
+    async delete(id: string): Promise<boolean> {
       return db.delete(apps).where(eq(apps.id, id)).returning({ id: apps.id }).all().length === 1;
     },
 
-    authConfig(appId: string): Record<string, unknown> | undefined {
+    async authConfig(appId: string): Promise<Record<string, unknown> | undefined> {
       return configOf.get({ appId })?.config;
     },
 
     /** Every app with its stored config (start-up review of the admin-lane setting). */
-    withAuthConfigs(): { app: AppRow; config: Record<string, unknown> | null }[] {
+    async withAuthConfigs(): Promise<{ app: AppRow; config: Record<string, unknown> | null }[]> {
       return db
         .select({ app: apps, config: authConfigs.config })
         .from(apps)
@@ -103,7 +103,7 @@ export function createAppStore(db: Db) {
         .all();
     },
 
-    putAuthConfig(appId: string, config: Record<string, unknown>, now: number): void {
+    async putAuthConfig(appId: string, config: Record<string, unknown>, now: number): Promise<void> {
       db.insert(authConfigs)
         .values({ appId, config, updatedAt: now })
         .onConflictDoUpdate({ target: authConfigs.appId, set: { config, updatedAt: now } })
@@ -115,7 +115,7 @@ export function createAppStore(db: Db) {
      * contract: "existence implies active"), so only the optional expiry is left to check. Workspace PAKs
      * and M2M clients are other credentials and are not counted here.
      */
-    activeApiKeyCount(appIds: string[], now: number): number {
+    async activeApiKeyCount(appIds: string[], now: number): Promise<number> {
       if (appIds.length === 0) return 0;
       return (
         db
@@ -132,7 +132,7 @@ export function createAppStore(db: Db) {
     },
 
     /** End users across the given apps, whatever their status: a suspended account is still one of the app's users. */
-    endUserCount(appIds: string[]): number {
+    async endUserCount(appIds: string[]): Promise<number> {
       if (appIds.length === 0) return 0;
       return db.select({ n: count() }).from(endUsers).where(inArray(endUsers.appId, appIds)).get()?.n ?? 0;
     },

@@ -15,7 +15,11 @@ const MAX_TRACKED = 10_000;
 
 export interface DenialRecorder {
   /** Writes the `access.denied` row unless the same caller hit the same refusal on `route` within the window. */
-  record(denial: Denial, request: { method: string; path: string; route: string }, meta: CallMeta): void;
+  record(
+    denial: Denial,
+    request: { method: string; path: string; route: string },
+    meta: CallMeta,
+  ): Promise<void>;
 }
 
 export function createDenialRecorder({
@@ -38,7 +42,7 @@ export function createDenialRecorder({
   };
 
   return {
-    record(denial, request, meta) {
+    async record(denial, request, meta) {
       const now = clock.now();
       const key = [denial.actor.type, denial.actor.id, denial.reason, request.method, request.route].join(
         "\u0000",
@@ -47,22 +51,24 @@ export function createDenialRecorder({
       if (last !== undefined && last > now - DENIAL_DEBOUNCE_MS) return;
       if (lastWritten.size >= MAX_TRACKED) sweep(now);
       lastWritten.set(key, now);
-      tx(db, () =>
-        audit.record({
-          appId: denial.appId ?? null,
-          workspaceId: denial.workspaceId ?? null,
-          action: DENIAL_ACTION,
-          resourceType: null,
-          resourceId: null,
-          actor: denial.actor,
-          details: {
-            reason: denial.reason,
-            ...(denial.required !== undefined && { required: denial.required }),
-            method: request.method,
-            path: request.path,
-          },
-          meta,
-        }),
+      await tx(
+        db,
+        async () =>
+          await audit.record({
+            appId: denial.appId ?? null,
+            workspaceId: denial.workspaceId ?? null,
+            action: DENIAL_ACTION,
+            resourceType: null,
+            resourceId: null,
+            actor: denial.actor,
+            details: {
+              reason: denial.reason,
+              ...(denial.required !== undefined && { required: denial.required }),
+              method: request.method,
+              path: request.path,
+            },
+            meta,
+          }),
       );
     },
   };

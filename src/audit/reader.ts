@@ -28,9 +28,9 @@ export interface AuditReader {
     principal: PlatformPrincipal,
     ref: string,
     query: Record<string, unknown>,
-  ): Page<AuditLogEntryDto>;
+  ): Promise<Page<AuditLogEntryDto>>;
   /** Walks the app's hash chain from its retention anchor (what `heimdall audit verify` does for every chain). */
-  verifyForApp(principal: PlatformPrincipal, ref: string): AuditChainStatusDto;
+  verifyForApp(principal: PlatformPrincipal, ref: string): Promise<AuditChainStatusDto>;
 }
 
 /** `GET /v1/apps/{app_id}/audit-logs/verify`: intact with the counts, or the first break. */
@@ -51,22 +51,22 @@ export function createAuditReader({
   db: Db;
   apps: Pick<AppService, "authorizeApp">;
   /** The writer's chain walk, for one chain. */
-  verify: (chain: string) => AuditVerifyResult;
+  verify: (chain: string) => Promise<AuditVerifyResult>;
 }): AuditReader {
   const store = createAuditStore(db);
   return {
-    listForApp(principal, ref, query) {
+    async listForApp(principal, ref, query) {
       const limit = parseLimit(queryParam(query, "limit"));
       const cursor = decodeCursor(queryParam(query, "cursor"), isSeqCursor);
       const filter = { action: filterParam(query, "action"), actorId: filterParam(query, "actor_id") };
-      const app = apps.authorizeApp(principal, ref, "heimdall.audit.read");
-      const rows = store.listForApp(app.id, filter, cursor?.s, limit + 1);
+      const app = await apps.authorizeApp(principal, ref, "heimdall.audit.read");
+      const rows = await store.listForApp(app.id, filter, cursor?.s, limit + 1);
       return pageOf(rows, limit, (r): SeqCursor => ({ s: r.seq }), toAuditLogDto);
     },
-    verifyForApp(principal, ref) {
-      const app = apps.authorizeApp(principal, ref, "heimdall.audit.read");
+    async verifyForApp(principal, ref) {
+      const app = await apps.authorizeApp(principal, ref, "heimdall.audit.read");
       // An app's rows form the chain named by its id (writer.ts).
-      const r = verify(app.id);
+      const r = await verify(app.id);
       return r.ok
         ? { ok: true, rows: r.rows, pruned: r.pruned, first_break: null }
         : { ok: false, rows: null, pruned: null, first_break: { seq: r.seq, reason: r.reason } };

@@ -29,7 +29,7 @@ export interface AuditRetention {
   /** Rows pruned since the process started (for /metrics). */
   prunedTotal(): number;
   /** Age of the oldest kept row in seconds, 0 when the log is empty (for /metrics). */
-  oldestRowAgeSeconds(): number;
+  oldestRowAgeSeconds(): Promise<number>;
 }
 
 interface Candidate {
@@ -58,8 +58,8 @@ export function createAuditRetention(deps: {
   let total = 0;
 
   /** One transaction: the next prefix of old rows goes, and every chain it touched moves its anchor. */
-  function pruneBatch(cutoff: number): { pruned: number; chains: string[]; more: boolean } {
-    return tx(db, () => {
+  async function pruneBatch(cutoff: number): Promise<{ pruned: number; chains: string[]; more: boolean }> {
+    return await tx(db, async () => {
       const rows = oldest.all(batchSize);
       // Pruning follows `seq`, and stops at the first row young enough to keep: what goes is always a
       // prefix of the log, hence a prefix of every chain, so each chain stays one unbroken run from its
@@ -106,7 +106,7 @@ export function createAuditRetention(deps: {
       const cutoff = clock.now() - retentionDays * DAY;
       const touched = new Set<string>();
       for (;;) {
-        const batch = pruneBatch(cutoff);
+        const batch = await pruneBatch(cutoff);
         if (batch.pruned === 0) break;
         result.batches++;
         result.pruned += batch.pruned;
@@ -120,7 +120,7 @@ export function createAuditRetention(deps: {
       return result;
     },
     prunedTotal: () => total,
-    oldestRowAgeSeconds() {
+    async oldestRowAgeSeconds() {
       const row = oldestCreatedAt.get();
       return row ? Math.max(0, (clock.now() - row.created_at) / 1000) : 0;
     },

@@ -13,11 +13,12 @@ export const auditRoutes = (deps: AuditRoutesDeps) =>
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps/:app_id/audit-logs",
-      ({ params, query, principal }) => deps.auditReader.listForApp(principal, params.app_id, query),
+      async ({ params, query, principal }) =>
+        await deps.auditReader.listForApp(principal, params.app_id, query),
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/audit-logs/verify",
-      ({ params, principal }) => deps.auditReader.verifyForApp(principal, params.app_id),
+      async ({ params, principal }) => await deps.auditReader.verifyForApp(principal, params.app_id),
       { platform: "any" },
     );

@@ -45,7 +45,12 @@ export function toAuditLogDto(r: AuditRow): AuditLogEntryDto {
 export function createAuditStore(db: Db) {
   return {
     /** Rows of one app, newest first (by `seq`, the chain order), strictly before `beforeSeq`. */
-    listForApp(appId: string, filter: AuditFilter, beforeSeq: number | undefined, limit: number): AuditRow[] {
+    async listForApp(
+      appId: string,
+      filter: AuditFilter,
+      beforeSeq: number | undefined,
+      limit: number,
+    ): Promise<AuditRow[]> {
       return db
         .select()
         .from(auditLog)

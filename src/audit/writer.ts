@@ -53,12 +53,12 @@ export interface DurableEntry {
    * A small write that rides in the row's transaction, run once per `key` per batch: under load a batch
    * holds many rows of one party (a client's tokens), and one UPDATE of its `last_used_at` serves them all.
    */
-  alongside?: { key: string; write: (now: number) => void };
+  alongside?: { key: string; write: (now: number) => Promise<void> };
 }
 
 export interface AuditWriter {
   /** Appends one row. Call it inside the transaction of the change it records. */
-  record(entry: AuditEntry): string;
+  record(entry: AuditEntry): Promise<string>;
   /**
    * Appends a row that records an event with no transaction of its own (a token issued), and resolves
    * once it is committed. Group commit: each commit is an fsync (`synchronous=FULL`) that would otherwise
@@ -71,7 +71,7 @@ export interface AuditWriter {
    * returns the first break found, or the counts when all chains are intact. With `chain` (an app's id,
    * `workspace:<id>`, `platform`) only that chain is walked.
    */
-  verify(chain?: string): AuditVerifyResult;
+  verify(chain?: string): Promise<AuditVerifyResult>;
 }
 
 export type AuditVerifyResult =
@@ -105,7 +105,7 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
     "prevHash",
     "hash",
   ]);
-  function* pages(chain?: string): Generator<Row> {
+  async function* pages(chain?: string): AsyncGenerator<Row> {
     let after = 0;
     for (;;) {
       const page = db
@@ -133,21 +133,21 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
    */
   let batchHeads: Map<string, string> | null = null;
   let pending: (DurableEntry & { done: (err?: unknown) => void })[] = [];
-  const flush = () => {
+  const flush = async () => {
     const batch = pending;
     pending = [];
     try {
-      tx(db, () => {
+      await tx(db, async () => {
         batchHeads = new Map();
         try {
           const now = clock.now();
           const ran = new Set<string>();
           for (const { entry, alongside } of batch) {
             if (alongside && !ran.has(alongside.key)) {
-              alongside.write(now);
+              await alongside.write(now);
               ran.add(alongside.key);
             }
-            writer.record(entry);
+            await writer.record(entry);
           }
         } finally {
           batchHeads = null;
@@ -168,7 +168,7 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
         if (pending.length === 0) setImmediate(() => setImmediate(flush));
         pending.push({ ...item, done: (err) => (err === undefined ? resolve() : reject(err)) });
       }),
-    record(entry) {
+    async record(entry) {
       const chain = entry.appId ?? (entry.workspaceId ? `workspace:${entry.workspaceId}` : "platform");
       const prevHash = batchHeads?.get(chain) ?? lastHash.get(chain)?.hash ?? GENESIS_HASH;
       const row = {
@@ -188,11 +188,11 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
         prevHash,
       };
       const hash = sha256Hex(canonical(row));
-      insert({ ...row, hash });
+      await insert({ ...row, hash });
       batchHeads?.set(chain, hash);
       return row.id;
     },
-    verify(only) {
+    async verify(only) {
       const anchors = new Map(
         (only === undefined
           ? db.select().from(auditAnchors).all()
@@ -202,7 +202,7 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
       const heads = new Map<string, string>();
       let rows = 0;
       // Read in pages, not loaded whole: the log can be large, and verify runs beside a serving process.
-      for (const r of pages(only)) {
+      for await (const r of pages(only)) {
         rows++;
         const anchor = anchors.get(r.chain);
         let expectedPrev = heads.get(r.chain);

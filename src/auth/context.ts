@@ -69,7 +69,7 @@ export interface AuthService {
   signin(app: AppRef, input: SigninInput, meta: CallMeta): Promise<TokenResponse | MfaChallengeResponse>;
   refresh(app: AppRef, refreshToken: string, meta: CallMeta): Promise<TokenResponse>;
   /** Ends the session owning the token; silently does nothing when there is none (logout is idempotent). */
-  logout(app: AppRef, refreshToken: string, meta: CallMeta): void;
+  logout(app: AppRef, refreshToken: string, meta: CallMeta): Promise<void>;
 }
 
 export const PASSWORD_AMR = ["pwd"];

@@ -41,13 +41,13 @@ export function createChallengeSteps({ deps, store, users, userEvents }: MfaCont
   ];
 
   /** The live challenge of `purpose` behind `mfaToken` on this app, or the one dead-token answer. */
-  function liveChallenge(
+  async function liveChallenge(
     app: AppRef,
     mfaToken: string,
     purpose: "signin" | "enroll",
     now: number,
-  ): MfaChallengeRow {
-    const challenge = store.byTokenHash(sha256Hex(mfaToken));
+  ): Promise<MfaChallengeRow> {
+    const challenge = await store.byTokenHash(sha256Hex(mfaToken));
     if (
       !challenge ||
       challenge.appId !== app.id ||
@@ -67,12 +67,12 @@ export function createChallengeSteps({ deps, store, users, userEvents }: MfaCont
   }
 
   /** The challenge's account if still active; otherwise the challenge is spent and the answer is a dead token. */
-  function activeUser(app: AppRef, challenge: MfaChallengeRow, now: number, meta: CallMeta) {
-    const user = users.byId(app.id, challenge.userId);
+  async function activeUser(app: AppRef, challenge: MfaChallengeRow, now: number, meta: CallMeta) {
+    const user = await users.byId(app.id, challenge.userId);
     if (user?.status === "active") return user;
-    tx(db, () => {
-      store.consume(challenge.id, now);
-      audit.record({
+    await tx(db, async () => {
+      await store.consume(challenge.id, now);
+      await audit.record({
         appId: app.id,
         action: "user.signin_failed",
         resourceType: "end_user",
@@ -89,7 +89,7 @@ export function createChallengeSteps({ deps, store, users, userEvents }: MfaCont
    * Opens the session a completed challenge earns; null when a racing request consumed it first. The
    * challenge is spent either way, also when its tenant refuses the account now (`denied`, audited).
    */
-  function openSession(
+  async function openSession(
     app: AppRef,
     challenge: MfaChallengeRow,
     role: string,
@@ -97,11 +97,11 @@ export function createChallengeSteps({ deps, store, users, userEvents }: MfaCont
     now: number,
     meta: CallMeta,
   ) {
-    if (!store.consume(challenge.id, now)) return null;
-    const tenant = tenantScope.atChallengeEnd(challenge, meta);
+    if (!(await store.consume(challenge.id, now))) return null;
+    const tenant = await tenantScope.atChallengeEnd(challenge, meta);
     if (tenant === "denied") return tenant;
-    const config = apps.authConfigOf(app.id);
-    const result = sessions.create({
+    const config = await apps.authConfigOf(app.id);
+    const result = await sessions.create({
       appId: app.id,
       userId: challenge.userId,
       amr,
@@ -111,7 +111,7 @@ export function createChallengeSteps({ deps, store, users, userEvents }: MfaCont
       maxSessions: config.max_sessions,
       meta,
     });
-    audit.record({
+    await audit.record({
       appId: app.id,
       action: "user.signed_in",
       resourceType: "end_user",
@@ -125,15 +125,20 @@ export function createChallengeSteps({ deps, store, users, userEvents }: MfaCont
       },
       meta,
     });
-    userEvents.signedIn(app.id, challenge.userId, result.session);
+    await userEvents.signedIn(app.id, challenge.userId, result.session);
     return { ...result, role, tenant };
   }
 
   /** Counts a wrong code on the challenge (audited; the fifth kills it); call inside a transaction. */
-  function recordWrongCode(app: AppRef, challenge: MfaChallengeRow, method: string, meta: CallMeta): number {
-    const n = store.addAttempt(challenge.id);
+  async function recordWrongCode(
+    app: AppRef,
+    challenge: MfaChallengeRow,
+    method: string,
+    meta: CallMeta,
+  ): Promise<number> {
+    const n = await store.addAttempt(challenge.id);
     const dead = n >= MFA_LIMITS.attemptsPerChallenge;
-    audit.record({
+    await audit.record({
       appId: app.id,
       action: "user.signin_failed",
       resourceType: "end_user",
@@ -143,7 +148,7 @@ export function createChallengeSteps({ deps, store, users, userEvents }: MfaCont
       meta,
     });
     if (dead) {
-      audit.record({
+      await audit.record({
         appId: app.id,
         action: "user.mfa.challenge_locked",
         resourceType: "end_user",
@@ -157,8 +162,13 @@ export function createChallengeSteps({ deps, store, users, userEvents }: MfaCont
   }
 
   /** After a wrong code: counts it for the account too and answers 401, or 429 once the challenge is dead. */
-  function refuseWrongCode(app: AppRef, challenge: MfaChallengeRow, attempts: number, now: number): never {
-    rateLimiter.hit(accountFailures(app.id, challenge.userId));
+  async function refuseWrongCode(
+    app: AppRef,
+    challenge: MfaChallengeRow,
+    attempts: number,
+    now: number,
+  ): Promise<never> {
+    await rateLimiter.hit(accountFailures(app.id, challenge.userId));
     if (attempts >= MFA_LIMITS.attemptsPerChallenge) {
       throw locked(
         seconds(challenge.expiresAt - now),
@@ -169,8 +179,8 @@ export function createChallengeSteps({ deps, store, users, userEvents }: MfaCont
   }
 
   /** Wrong codes per account across challenges: past the limit even a right code waits (429). */
-  function assertAccountNotLocked(appId: string, userId: string): void {
-    const perAccount = rateLimiter.peek(accountFailures(appId, userId));
+  async function assertAccountNotLocked(appId: string, userId: string): Promise<void> {
+    const perAccount = await rateLimiter.peek(accountFailures(appId, userId));
     if (perAccount.remaining === 0) {
       throw fail("MFA_LOCKED", {
         headers: { ...headersOf(perAccount), "retry-after": String(perAccount.resetSeconds) },
@@ -186,18 +196,18 @@ export function createChallengeSteps({ deps, store, users, userEvents }: MfaCont
     );
 
   /** Opens a challenge for an account whose password was just proved (`MfaSigninService.challenge`). */
-  function open(
+  async function open(
     app: AppRef,
     userId: string,
     factors: MfaChallengeFactor[],
     purpose: "signin" | "enroll" = "signin",
     tenantId: string | null = null,
     firstFactorAmr: readonly string[] | null = null,
-  ): MfaChallengeResponse {
+  ): Promise<MfaChallengeResponse> {
     const now = clock.now();
     const token = crypto.randomUUID();
     const expiresAt = now + MFA_LIMITS.challengeTtl;
-    store.insert({
+    await store.insert({
       id: newId(clock),
       appId: app.id,
       userId,

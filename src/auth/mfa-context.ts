@@ -48,11 +48,11 @@ export const AMR_RECOVERY = "recovery_code";
 
 /** What this module needs from the MFA core (`src/mfa/`); each check may write (replay step, used code). */
 export interface MfaChecks {
-  enabledFactors(appId: string, userId: string): MfaChallengeFactor[];
+  enabledFactors(appId: string, userId: string): Promise<MfaChallengeFactor[]>;
   /** A current, unused TOTP code of an enabled factor (stores its step); call inside a transaction. */
-  verifyTotp(appId: string, userId: string, code: string): { factorId: string } | null;
+  verifyTotp(appId: string, userId: string, code: string): Promise<{ factorId: string } | null>;
   /** Spends an unused recovery code (audits and emits `user.mfa.recovery_code_used`); inside a transaction. */
-  useRecoveryCode(appId: string, userId: string, code: string, meta?: Partial<CallMeta>): boolean;
+  useRecoveryCode(appId: string, userId: string, code: string, meta?: Partial<CallMeta>): Promise<boolean>;
 }
 
 export interface MfaSigninServiceDeps {
@@ -84,7 +84,7 @@ export interface MfaSigninService {
     purpose?: "signin" | "enroll",
     tenantId?: string | null,
     firstFactorAmr?: readonly string[] | null,
-  ): MfaChallengeResponse;
+  ): Promise<MfaChallengeResponse>;
   /** Starts a TOTP enrolment with an enrolment challenge's token. */
   enrollStart(app: AppRef, input: MfaEnrollInput, meta: CallMeta): Promise<StartEnrollmentResponseDto>;
   /** Confirms it with two consecutive codes: the factor is enabled and the sign-in completes. */
@@ -100,7 +100,7 @@ export interface MfaSigninService {
     who: { userId: string; sessionId: string },
     code: string,
     meta: CallMeta,
-  ): StepUpResponse;
+  ): Promise<StepUpResponse>;
 }
 
 /** What `mfa-service.ts` builds once and hands to each part. */

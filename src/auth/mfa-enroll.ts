@@ -36,13 +36,13 @@ export function createMfaEnrollment(
   } = steps;
 
   return {
-    enrollStart(app, input, meta) {
+    async enrollStart(app, input, meta) {
       const now = clock.now();
-      const challenge = liveChallenge(app, input.mfa_token, "enroll", now);
-      const user = activeUser(app, challenge, now, meta);
+      const challenge = await liveChallenge(app, input.mfa_token, "enroll", now);
+      const user = await activeUser(app, challenge, now, meta);
       // The challenge stands in for a session: it is the proof of the password a moment ago.
       const caller = { appId: app.id, userId: user.id, sessionId: challenge.id };
-      return mfa.startEnrollment(
+      return await mfa.startEnrollment(
         caller,
         { type: "totp", ...(input.label ? { label: input.label } : {}) },
         meta,
@@ -51,17 +51,17 @@ export function createMfaEnrollment(
 
     async enrollConfirm(app, input, meta) {
       const now = clock.now();
-      const challenge = liveChallenge(app, input.mfa_token, "enroll", now);
-      const user = activeUser(app, challenge, now, meta);
-      assertAccountNotLocked(app.id, user.id);
+      const challenge = await liveChallenge(app, input.mfa_token, "enroll", now);
+      const user = await activeUser(app, challenge, now, meta);
+      await assertAccountNotLocked(app.id, user.id);
       const caller = { appId: app.id, userId: user.id, sessionId: challenge.id };
       let confirmed: ConfirmEnrollmentResponseDto;
       try {
-        confirmed = mfa.confirmEnrollment(caller, input.factor_id, { codes: input.codes }, meta);
+        confirmed = await mfa.confirmEnrollment(caller, input.factor_id, { codes: input.codes }, meta);
       } catch (err) {
         if (err instanceof HeimdallError && err.code === "MFA_ENROLLMENT_CODES_INVALID") {
-          const attempts = tx(db, () => recordWrongCode(app, challenge, AMR_TOTP, meta));
-          rateLimiter.hit(accountFailures(app.id, user.id));
+          const attempts = await tx(db, async () => await recordWrongCode(app, challenge, AMR_TOTP, meta));
+          await rateLimiter.hit(accountFailures(app.id, user.id));
           if (attempts >= MFA_LIMITS.attemptsPerChallenge) {
             throw locked(
               seconds(challenge.expiresAt - now),
@@ -72,8 +72,9 @@ export function createMfaEnrollment(
         throw err;
       }
       // The factor is enabled now; should a racing request have spent the challenge, a normal sign-in works.
-      const opened = tx(db, () =>
-        openSession(app, challenge, user.role, amrOf(challenge, AMR_TOTP), now, meta),
+      const opened = await tx(
+        db,
+        async () => await openSession(app, challenge, user.role, amrOf(challenge, AMR_TOTP), now, meta),
       );
       if (!opened) throw deadToken();
       if (opened === "denied") throw tenantAccessDenied();

@@ -22,26 +22,26 @@ export function createMfaStepUp({ deps, store }: MfaContext): Pick<MfaSigninServ
   const stepUpKey = (sessionId: string) => `mfa-stepup-fail:${sessionId}`;
 
   return {
-    stepUp(app, who, code, meta) {
+    async stepUp(app, who, code, meta) {
       const now = clock.now();
       const key = stepUpKey(who.sessionId);
-      const strikes = rateLimiter.strikes(key, MFA_LIMITS.stepUpLock);
+      const strikes = await rateLimiter.strikes(key, MFA_LIMITS.stepUpLock);
       if (strikes.count >= MFA_LIMITS.stepUpFailures) {
         const until = strikes.last + MFA_LIMITS.stepUpLock;
         if (until > now) throw locked(seconds(until - now));
-        rateLimiter.reset(key);
+        await rateLimiter.reset(key);
       }
       const method = /^[0-9]{6}$/.test(code) ? AMR_TOTP : AMR_RECOVERY;
       // A success's check and its session update commit together; a failure's check wrote nothing.
-      const amr = tx(db, () => {
+      const amr = await tx(db, async () => {
         const ok =
           method === AMR_TOTP
-            ? mfa.verifyTotp(app.id, who.userId, code) !== null
-            : mfa.useRecoveryCode(app.id, who.userId, code, meta);
+            ? (await mfa.verifyTotp(app.id, who.userId, code)) !== null
+            : await mfa.useRecoveryCode(app.id, who.userId, code, meta);
         if (!ok) return null;
-        const merged = [...new Set([...(store.sessionAmr(who.sessionId) ?? ["pwd"]), method])];
-        store.stepUp(who.sessionId, merged, now);
-        audit.record({
+        const merged = [...new Set([...((await store.sessionAmr(who.sessionId)) ?? ["pwd"]), method])];
+        await store.stepUp(who.sessionId, merged, now);
+        await audit.record({
           appId: app.id,
           action: "user.mfa.step_up_succeeded",
           resourceType: "session",
@@ -50,7 +50,7 @@ export function createMfaStepUp({ deps, store }: MfaContext): Pick<MfaSigninServ
           details: { method, amr: merged },
           meta,
         });
-        events.emit({
+        await events.emit({
           type: "user.mfa.step_up_succeeded",
           appId: app.id,
           data: { user_id: who.userId, session_id: who.sessionId, method },
@@ -58,13 +58,13 @@ export function createMfaStepUp({ deps, store }: MfaContext): Pick<MfaSigninServ
         return merged;
       });
       if (amr) {
-        rateLimiter.reset(key);
+        await rateLimiter.reset(key);
         return { amr, mfa_at: iso(now) };
       }
-      const { count } = rateLimiter.strike(key, MFA_LIMITS.stepUpLock);
+      const { count } = await rateLimiter.strike(key, MFA_LIMITS.stepUpLock);
       const lockedNow = count >= MFA_LIMITS.stepUpFailures;
-      tx(db, () => {
-        audit.record({
+      await tx(db, async () => {
+        await audit.record({
           appId: app.id,
           action: "user.mfa.step_up_failed",
           resourceType: "session",
@@ -75,7 +75,7 @@ export function createMfaStepUp({ deps, store }: MfaContext): Pick<MfaSigninServ
         });
         if (lockedNow) {
           const lockedUntil = iso(now + MFA_LIMITS.stepUpLock);
-          audit.record({
+          await audit.record({
             appId: app.id,
             action: "user.mfa.step_up_locked",
             resourceType: "session",
@@ -84,7 +84,7 @@ export function createMfaStepUp({ deps, store }: MfaContext): Pick<MfaSigninServ
             details: { user_id: who.userId, failures: count, locked_until: lockedUntil },
             meta,
           });
-          events.emit({
+          await events.emit({
             type: "user.mfa.step_up_locked",
             appId: app.id,
             data: { user_id: who.userId, session_id: who.sessionId, locked_until: lockedUntil },

@@ -7,16 +7,16 @@ export type MfaChallengeRow = typeof mfaChallenges.$inferSelect;
 
 export function createMfaChallengeStore(db: Db) {
   return {
-    insert(row: typeof mfaChallenges.$inferInsert): void {
+    async insert(row: typeof mfaChallenges.$inferInsert): Promise<void> {
       db.insert(mfaChallenges).values(row).run();
     },
 
-    byTokenHash(tokenHash: string): MfaChallengeRow | undefined {
+    async byTokenHash(tokenHash: string): Promise<MfaChallengeRow | undefined> {
       return db.select().from(mfaChallenges).where(eq(mfaChallenges.tokenHash, tokenHash)).get();
     },
 
     /** Counts one wrong code; returns the new count. */
-    addAttempt(id: string): number {
+    async addAttempt(id: string): Promise<number> {
       const row = db.$client
         .query<{ attempts: number }, [string]>(
           "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
@@ -26,7 +26,7 @@ export function createMfaChallengeStore(db: Db) {
     },
 
     /** Marks the challenge used; false when it already was (a racing request won). */
-    consume(id: string, now: number): boolean {
+    async consume(id: string, now: number): Promise<boolean> {
       const r = db
         .update(mfaChallenges)
         .set({ consumedAt: now })
@@ -36,7 +36,7 @@ export function createMfaChallengeStore(db: Db) {
       return r.length === 1;
     },
 
-    sessionAmr(sessionId: string): string[] | undefined {
+    async sessionAmr(sessionId: string): Promise<string[] | undefined> {
       return db
         .select({ amr: endUserSessions.amr })
         .from(endUserSessions)
@@ -45,7 +45,7 @@ export function createMfaChallengeStore(db: Db) {
     },
 
     /** Records a proved second factor on a session: its new `amr` and `mfa_at`. */
-    stepUp(sessionId: string, amr: string[], mfaAt: number): void {
+    async stepUp(sessionId: string, amr: string[], mfaAt: number): Promise<void> {
       db.update(endUserSessions).set({ amr, mfaAt }).where(eq(endUserSessions.id, sessionId)).run();
     },
   };

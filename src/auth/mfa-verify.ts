@@ -31,23 +31,23 @@ export function createMfaCompletion(
     app: AppRef,
     mfaToken: string,
     method: typeof AMR_TOTP | typeof AMR_RECOVERY,
-    check: (userId: string) => boolean,
+    check: (userId: string) => Promise<boolean>,
     meta: CallMeta,
   ): Promise<TokenResponse> {
     const now = clock.now();
-    const challenge = liveChallenge(app, mfaToken, "signin", now);
-    const user = activeUser(app, challenge, now, meta);
-    assertAccountNotLocked(app.id, user.id);
+    const challenge = await liveChallenge(app, mfaToken, "signin", now);
+    const user = await activeUser(app, challenge, now, meta);
+    await assertAccountNotLocked(app.id, user.id);
     // The check, its write (replay step, spent code) and the session commit together.
-    const outcome = tx(db, () => {
-      if (!check(user.id)) return { failed: recordWrongCode(app, challenge, method, meta) };
+    const outcome = await tx(db, async () => {
+      if (!(await check(user.id))) return { failed: await recordWrongCode(app, challenge, method, meta) };
       // A racing request with the same token may have won; then this one gets the dead-token answer.
-      return { opened: openSession(app, challenge, user.role, amrOf(challenge, method), now, meta) };
+      return { opened: await openSession(app, challenge, user.role, amrOf(challenge, method), now, meta) };
     });
-    if (outcome.failed !== undefined) refuseWrongCode(app, challenge, outcome.failed, now);
+    if (outcome.failed !== undefined) await refuseWrongCode(app, challenge, outcome.failed, now);
     const opened = outcome.opened;
     if (!opened) throw deadToken();
-    rateLimiter.reset(accountFailures(app.id, user.id).key);
+    await rateLimiter.reset(accountFailures(app.id, user.id).key);
     // The second factor was right: the refusal is the tenant's, as at a sign-in without MFA.
     if (opened === "denied") throw tenantAccessDenied();
     const access = await accessFor(app, opened.session, opened.role, opened.tenant);
@@ -55,22 +55,22 @@ export function createMfaCompletion(
   }
 
   return {
-    verify(app, input, meta) {
-      return complete(
+    async verify(app, input, meta) {
+      return await complete(
         app,
         input.mfa_token,
         AMR_TOTP,
-        (userId) => mfa.verifyTotp(app.id, userId, input.code) !== null,
+        async (userId) => (await mfa.verifyTotp(app.id, userId, input.code)) !== null,
         meta,
       );
     },
 
-    recover(app, input, meta) {
-      return complete(
+    async recover(app, input, meta) {
+      return await complete(
         app,
         input.mfa_token,
         AMR_RECOVERY,
-        (userId) => mfa.useRecoveryCode(app.id, userId, input.recovery_code, meta),
+        async (userId) => await mfa.useRecoveryCode(app.id, userId, input.recovery_code, meta),
         meta,
       );
     },

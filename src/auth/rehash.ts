@@ -28,9 +28,9 @@ export function createPasswordRehash({ deps, store }: AuthContext): PasswordReha
     if (!passwords.needsRehash(oldHash)) return;
     try {
       const newHash = await passwords.hash(password, meta.signal);
-      tx(db, () => {
-        if (!store.replacePasswordHash(user.id, oldHash, newHash)) return;
-        audit.record({
+      await tx(db, async () => {
+        if (!(await store.replacePasswordHash(user.id, oldHash, newHash))) return;
+        await audit.record({
           appId,
           action: "user.password_rehashed",
           resourceType: "end_user",

@@ -77,7 +77,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
       async ({ app, meta, body, request, set }) => {
         const input = validate(signupSchema, body);
         noStore(set.headers);
-        return svc.signup(app, input, meta, signupPak(request, app));
+        return await svc.signup(app, input, meta, signupPak(request, app));
       },
       { consumer: true },
     )
@@ -86,7 +86,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
       async ({ app, meta, body, set }) => {
         const input = validate(signinSchema, body);
         noStore(set.headers);
-        return svc.signin(app, input, meta);
+        return await svc.signin(app, input, meta);
       },
       { consumer: true },
     )
@@ -95,14 +95,14 @@ export function authRoutes(deps: AuthRoutesDeps) {
       async ({ app, meta, body, set }) => {
         const input = validate(refreshSchema, body);
         noStore(set.headers);
-        return svc.refresh(app, input.refresh_token, meta);
+        return await svc.refresh(app, input.refresh_token, meta);
       },
       { consumer: true },
     )
     .post(
       "/:app_slug/v1/auth/logout",
-      ({ app, meta, body, set }) => {
-        svc.logout(app, validate(logoutSchema, body).refresh_token, meta);
+      async ({ app, meta, body, set }) => {
+        await svc.logout(app, validate(logoutSchema, body).refresh_token, meta);
         set.status = 204;
       },
       { consumer: true },
@@ -112,7 +112,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
       async ({ app, meta, body, set }) => {
         const input = validate(mfaVerifySchema, body);
         noStore(set.headers);
-        return deps.mfaSignin.verify(app, input, meta);
+        return await deps.mfaSignin.verify(app, input, meta);
       },
       { consumer: true },
     )
@@ -121,7 +121,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
       async ({ app, meta, body, set }) => {
         const input = validate(mfaRecoverSchema, body);
         noStore(set.headers);
-        return deps.mfaSignin.recover(app, input, meta);
+        return await deps.mfaSignin.recover(app, input, meta);
       },
       { consumer: true },
     )
@@ -131,7 +131,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
         const input = validate(mfaEnrollSchema, body);
         noStore(set.headers);
         set.status = 201;
-        return deps.mfaSignin.enrollStart(app, input, meta);
+        return await deps.mfaSignin.enrollStart(app, input, meta);
       },
       { consumer: true },
     )
@@ -140,15 +140,15 @@ export function authRoutes(deps: AuthRoutesDeps) {
       async ({ app, meta, body, set }) => {
         const input = validate(mfaEnrollConfirmSchema, body);
         noStore(set.headers);
-        return deps.mfaSignin.enrollConfirm(app, input, meta);
+        return await deps.mfaSignin.enrollConfirm(app, input, meta);
       },
       { consumer: true },
     )
     .post(
       "/:app_slug/v1/me/mfa/step-up",
-      ({ app, meta, body, endUser }) => {
+      async ({ app, meta, body, endUser }) => {
         const input = validate(stepUpSchema, body);
-        return deps.mfaSignin.stepUp(
+        return await deps.mfaSignin.stepUp(
           app,
           { userId: endUser.userId, sessionId: endUser.sessionId },
           input.code,
@@ -170,10 +170,10 @@ export function tenantScopeRoutes(deps: TenantScopeRoutesDeps) {
     .use(consumerGuards(deps))
     .post(
       "/:app_slug/v1/auth/switch-tenant",
-      ({ app, meta, body, endUser, set }) => {
+      async ({ app, meta, body, endUser, set }) => {
         const input = validate(switchTenantSchema, body);
         noStore(set.headers);
-        return deps.tenantScope.switchTenant(
+        return await deps.tenantScope.switchTenant(
           app,
           { userId: endUser.userId, sessionId: endUser.sessionId, role: endUser.role },
           input.tenant_id,
@@ -184,10 +184,10 @@ export function tenantScopeRoutes(deps: TenantScopeRoutesDeps) {
     )
     .get(
       "/:app_slug/v1/auth/me/tenants",
-      ({ app, endUser, set }) => {
+      async ({ app, endUser, set }) => {
         // Per caller, and changes with every membership edit.
         set.headers["cache-control"] = "no-store";
-        return deps.tenantScope.mine(app.id, endUser.userId);
+        return await deps.tenantScope.mine(app.id, endUser.userId);
       },
       { endUser: true },
     );

@@ -59,20 +59,20 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
 
     async refresh(app, refreshToken, meta) {
       rateLimiter.consume([limit("refresh:ip", app.id, ipOf(meta), AUTH_LIMITS.refreshPerIp)]);
-      const { session, refreshToken: successor } = sessions.rotate(app.id, refreshToken, meta);
+      const { session, refreshToken: successor } = await sessions.rotate(app.id, refreshToken, meta);
       // The role is read afresh, so a role change shows in the very next access token.
-      const facts = sessions.facts(session.id);
+      const facts = await sessions.facts(session.id);
       if (facts?.status !== "active") throw fail("ACCOUNT_SUSPENDED");
       // So is the tenant: the current membership role, or app scope once the membership or tenant is gone.
-      const tenant = tenantScope.atRefresh(app.id, session, facts, meta);
+      const tenant = await tenantScope.atRefresh(app.id, session, facts, meta);
       return tokenResponse(await accessFor(app, session, facts.role, tenant), successor);
     },
 
-    logout(app, refreshToken, meta) {
-      tx(db, () => {
-        const ended = sessions.revokeByRefreshToken(app.id, refreshToken, "logout");
+    async logout(app, refreshToken, meta) {
+      await tx(db, async () => {
+        const ended = await sessions.revokeByRefreshToken(app.id, refreshToken, "logout");
         if (!ended) return;
-        audit.record({
+        await audit.record({
           appId: app.id,
           action: "session.revoked",
           resourceType: "session",

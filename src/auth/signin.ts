@@ -34,14 +34,14 @@ export function createSignin(ctx: AuthContext, rehashIfNeeded: PasswordRehash): 
   const { db, clock, audit, apps, passwords, sessions, rateLimiter, mfa, mfaSignin, tenantScope } = deps;
   const throttle = createSigninThrottle({ rateLimiter, clock });
 
-  function signinFailed(
+  async function signinFailed(
     appId: string,
     user: EndUserRow | undefined,
     reason: SigninFailure,
     meta: CallMeta,
     extra: Record<string, unknown> = {},
-  ): void {
-    audit.record({
+  ): Promise<void> {
+    await audit.record({
       appId,
       action: "user.signin_failed",
       resourceType: "end_user",
@@ -53,14 +53,14 @@ export function createSignin(ctx: AuthContext, rehashIfNeeded: PasswordRehash): 
   }
 
   /** A back-off or ceiling started: one row, with or without an account behind the identifier. */
-  function lockedAudit(
+  async function lockedAudit(
     appId: string,
     user: EndUserRow | undefined,
     trip: ThrottleTrip,
     maxFailures: number,
     meta: CallMeta,
-  ): void {
-    audit.record({
+  ): Promise<void> {
+    await audit.record({
       appId,
       action: "user.locked",
       resourceType: "end_user",
@@ -78,13 +78,13 @@ export function createSignin(ctx: AuthContext, rehashIfNeeded: PasswordRehash): 
 
   return {
     async signin(app, input, meta) {
-      const config = apps.authConfigOf(app.id);
+      const config = await apps.authConfigOf(app.id);
       // A username never contains `@`, so the identifier's kind is unambiguous.
       const byEmail = input.identifier.includes("@");
       const identifier = byEmail ? normalizeEmail(input.identifier) : normalizeUsername(input.identifier);
       rateLimiter.consume([limit("signin:ip", app.id, ipOf(meta), AUTH_LIMITS.signinPerIp)]);
       if (!config.signin_enabled) {
-        tx(db, () => signinFailed(app.id, undefined, "signin_disabled", meta));
+        await tx(db, async () => await signinFailed(app.id, undefined, "signin_disabled", meta));
         throw fail("SIGNIN_DISABLED");
       }
 
@@ -95,62 +95,72 @@ export function createSignin(ctx: AuthContext, rehashIfNeeded: PasswordRehash): 
         maxFailures: config.max_failed_login_attempts,
       };
       // Secondary and unverified emails do not authenticate: they may not even belong to the account holder.
-      const lookup = () =>
-        byEmail ? users.byVerifiedPrimaryEmail(app.id, identifier) : users.byUsername(app.id, identifier);
-      const refused = throttle.begin(throttled);
+      const lookup = async () =>
+        byEmail
+          ? await users.byVerifiedPrimaryEmail(app.id, identifier)
+          : await users.byUsername(app.id, identifier);
+      const refused = await throttle.begin(throttled);
       if (refused) {
         // Decided before the account is read; the lookup is for the operator's audit row only.
-        const user = lookup();
-        tx(db, () => signinFailed(app.id, user, "account_locked", meta, { throttle: refused.kind }));
+        const user = await lookup();
+        await tx(
+          db,
+          async () => await signinFailed(app.id, user, "account_locked", meta, { throttle: refused.kind }),
+        );
         throw refused.error;
       }
 
-      const user = lookup();
+      const user = await lookup();
       // The same argon2 work whether or not the account exists (or has a password at all).
       const ok = user?.passwordHash
         ? await passwords.verify(user.passwordHash, input.password, meta.signal)
         : await passwords.dummyVerify(input.password, meta.signal);
 
       if (!user || !ok) {
-        const trips = throttle.failed(throttled);
-        tx(db, () => {
-          if (!user) signinFailed(app.id, undefined, "unknown_identifier", meta);
-          else signinFailed(app.id, user, "wrong_password", meta, { locked: trips.length > 0 });
-          for (const trip of trips) lockedAudit(app.id, user, trip, config.max_failed_login_attempts, meta);
+        const trips = await throttle.failed(throttled);
+        await tx(db, async () => {
+          if (!user) await signinFailed(app.id, undefined, "unknown_identifier", meta);
+          else await signinFailed(app.id, user, "wrong_password", meta, { locked: trips.length > 0 });
+          for (const trip of trips)
+            await lockedAudit(app.id, user, trip, config.max_failed_login_attempts, meta);
         });
         throw invalidCredentials();
       }
 
-      const result = tx(db, () => {
+      const result = await tx(db, async () => {
         // Re-read under the write lock: a suspension that landed while argon2 ran must win.
-        const current = users.byId(app.id, user.id);
+        const current = await users.byId(app.id, user.id);
         if (current?.status !== "active") {
-          signinFailed(app.id, user, "account_suspended", meta, { status: current?.status ?? "deleted" });
+          await signinFailed(app.id, user, "account_suspended", meta, {
+            status: current?.status ?? "deleted",
+          });
           return null;
         }
         // The password stage succeeded, for the throttle too; the second factor has its own limits.
-        throttle.succeeded(throttled);
-        store.recordSuccess(user.id, clock.now());
+        await throttle.succeeded(throttled);
+        await store.recordSuccess(user.id, clock.now());
         // Asked for a tenant: the account must be a member of it, and it active (one 403 for every other case).
         const tenant =
-          input.tenant_id === undefined ? null : tenantScope.enter(app.id, user.id, input.tenant_id);
+          input.tenant_id === undefined ? null : await tenantScope.enter(app.id, user.id, input.tenant_id);
         if (input.tenant_id !== undefined && !tenant) {
-          signinFailed(app.id, user, "tenant_access_denied", meta, { requested_tenant: input.tenant_id });
+          await signinFailed(app.id, user, "tenant_access_denied", meta, {
+            requested_tenant: input.tenant_id,
+          });
           return { kind: "tenant_denied" as const };
         }
-        const factors = mfa.enabledFactors(app.id, user.id);
+        const factors = await mfa.enabledFactors(app.id, user.id);
         // An account the app requires MFA of, with no factor yet, may only enrol (docs/decisions.md).
         const mustEnroll =
           factors.length === 0 && (config.mfa_required || config.mfa_required_roles.includes(current.role));
         if (factors.length > 0 || mustEnroll) {
-          const challenge = mfaSignin.challenge(
+          const challenge = await mfaSignin.challenge(
             app,
             user.id,
             factors,
             mustEnroll ? "enroll" : "signin",
             tenant?.id ?? null,
           );
-          audit.record({
+          await audit.record({
             appId: app.id,
             action: "user.signin_mfa_challenged",
             resourceType: "end_user",
@@ -166,7 +176,7 @@ export function createSignin(ctx: AuthContext, rehashIfNeeded: PasswordRehash): 
           });
           return { kind: "challenge" as const, challenge };
         }
-        const opened = sessions.create({
+        const opened = await sessions.create({
           appId: app.id,
           userId: user.id,
           amr: PASSWORD_AMR,
@@ -175,7 +185,7 @@ export function createSignin(ctx: AuthContext, rehashIfNeeded: PasswordRehash): 
           tenantId: tenant?.id ?? null,
           meta,
         });
-        audit.record({
+        await audit.record({
           appId: app.id,
           action: "user.signed_in",
           resourceType: "end_user",
@@ -189,14 +199,15 @@ export function createSignin(ctx: AuthContext, rehashIfNeeded: PasswordRehash): 
           },
           meta,
         });
-        userEvents.signedIn(app.id, user.id, opened.session);
+        await userEvents.signedIn(app.id, user.id, opened.session);
         return { kind: "tokens" as const, ...opened, role: current.role, tenant };
       });
       if (!result) {
         // Counted like a wrong password, so the right password of a suspended account shows nothing either.
-        const trips = throttle.failed(throttled);
-        tx(db, () => {
-          for (const trip of trips) lockedAudit(app.id, user, trip, config.max_failed_login_attempts, meta);
+        const trips = await throttle.failed(throttled);
+        await tx(db, async () => {
+          for (const trip of trips)
+            await lockedAudit(app.id, user, trip, config.max_failed_login_attempts, meta);
         });
         throw invalidCredentials();
       }

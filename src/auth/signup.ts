@@ -17,16 +17,16 @@ export function createSignup(ctx: AuthContext): Pick<AuthService, "signup"> {
   const { deps, users, userEvents, limit, ipOf, accessFor } = ctx;
   const { db, clock, audit, apps, passwords, sessions, rateLimiter } = deps;
 
-  function assertAvailable(appId: string, username: string, email: string): void {
-    if (users.byUsername(appId, username)) throw fail("USERNAME_TAKEN");
-    if (users.contactByValue(appId, "email", email)) {
+  async function assertAvailable(appId: string, username: string, email: string): Promise<void> {
+    if (await users.byUsername(appId, username)) throw fail("USERNAME_TAKEN");
+    if (await users.contactByValue(appId, "email", email)) {
       throw fail("EMAIL_TAKEN");
     }
   }
 
   return {
     async signup(app, input, meta, pak) {
-      const config = apps.authConfigOf(app.id);
+      const config = await apps.authConfigOf(app.id);
       if (!config.signup_enabled) throw fail("SIGNUP_DISABLED");
       // A PAK that is presented is checked even where none is required: a bad one is refused (401/403), not
       // quietly demoted to an anonymous sign-up. A good one exempts the sign-up from the per-address limit.
@@ -40,15 +40,15 @@ export function createSignup(ctx: AuthContext): Pick<AuthService, "signup"> {
       }
       checkPassword(input.password, config, { username: input.username, email: input.email });
       // Checked before hashing so a taken name costs no argon2 work, and again under the write lock below.
-      assertAvailable(app.id, input.username, input.email);
+      await assertAvailable(app.id, input.username, input.email);
       const passwordHash = await passwords.hash(input.password, meta.signal);
 
-      const { session, refreshToken, role } = tx(db, () => {
-        assertAvailable(app.id, input.username, input.email);
+      const { session, refreshToken, role } = await tx(db, async () => {
+        await assertAvailable(app.id, input.username, input.email);
         const now = clock.now();
         const userId = newId(clock);
         const role = config.signup_default_role;
-        users.insertUser({
+        await users.insertUser({
           id: userId,
           appId: app.id,
           username: input.username,
@@ -63,7 +63,7 @@ export function createSignup(ctx: AuthContext): Pick<AuthService, "signup"> {
           createdAt: now,
           updatedAt: now,
         });
-        users.insertContact({
+        await users.insertContact({
           id: newId(clock),
           appId: app.id,
           userId,
@@ -73,7 +73,7 @@ export function createSignup(ctx: AuthContext): Pick<AuthService, "signup"> {
           verifiedAt: null,
           createdAt: now,
         });
-        const opened = sessions.create({
+        const opened = await sessions.create({
           appId: app.id,
           userId,
           amr: PASSWORD_AMR,
@@ -81,7 +81,7 @@ export function createSignup(ctx: AuthContext): Pick<AuthService, "signup"> {
           maxSessions: config.max_sessions,
           meta,
         });
-        audit.record({
+        await audit.record({
           appId: app.id,
           action: "user.signed_up",
           resourceType: "end_user",
@@ -95,7 +95,7 @@ export function createSignup(ctx: AuthContext): Pick<AuthService, "signup"> {
           },
           meta,
         });
-        userEvents.signedUp(
+        await userEvents.signedUp(
           app.id,
           { id: userId, username: input.username, email: input.email, role },
           pakId ? "pak" : "self",

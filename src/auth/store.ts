@@ -15,11 +15,11 @@ export function createAuthStore(db: Db) {
 
   return {
     /** A successful sign-in stamps `last_used_at`. */
-    recordSuccess(userId: string, now: number): void {
+    async recordSuccess(userId: string, now: number): Promise<void> {
       succeed.run(now, userId);
     },
     /** Replaces the hash only if it is still `oldHash`; true when it did. */
-    replacePasswordHash(userId: string, oldHash: string, newHash: string): boolean {
+    async replacePasswordHash(userId: string, oldHash: string, newHash: string): Promise<boolean> {
       return rehash.run(newHash, userId, oldHash).changes === 1;
     },
   };

@@ -38,17 +38,17 @@ export function createTenantScopeStore(db: Db) {
 
   return {
     /** The app's tenant named by its id or display id, with the account's role there (if a member). */
-    access(appId: string, userId: string, ref: string): TenantAccessRow | undefined {
+    async access(appId: string, userId: string, ref: string): Promise<TenantAccessRow | undefined> {
       return access.get(userId, appId, ref, ref) ?? undefined;
     },
 
     /** The account's memberships in the app's active tenants, oldest first. */
-    mine(appId: string, userId: string): MyTenantRow[] {
+    async mine(appId: string, userId: string): Promise<MyTenantRow[]> {
       return mine.all(userId, appId);
     },
 
     /** A tenant's status; undefined once it is deleted. */
-    status(tenantId: string): TenantAccessRow["status"] | undefined {
+    async status(tenantId: string): Promise<TenantAccessRow["status"] | undefined> {
       return status.get(tenantId)?.status;
     },
   };

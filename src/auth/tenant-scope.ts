@@ -48,7 +48,7 @@ export interface TenantScopeService {
    * The tenant `ref` (UUID or display id) names, when the account may act in it now; null otherwise.
    * Reads only, so it runs inside a caller's transaction.
    */
-  enter(appId: string, userId: string, ref: string): TenantScope | null;
+  enter(appId: string, userId: string, ref: string): Promise<TenantScope | null>;
   /**
    * When a sign-in's MFA challenge completes: the tenant it asked for, checked again (the membership may
    * have ended since); null without one, `denied` (audited as a failed sign-in) when it is refused now.
@@ -57,16 +57,21 @@ export interface TenantScopeService {
   atChallengeEnd(
     challenge: { appId: string; userId: string; tenantId: string | null },
     meta: CallMeta,
-  ): TenantScope | null | "denied";
+  ): Promise<TenantScope | null | "denied">;
   /** Moves the caller's session into the tenant and answers a rotated token pair carrying it; 403 otherwise. */
   switchTenant(app: AppRef, caller: SwitchCaller, ref: string, meta: CallMeta): Promise<TokenResponse>;
   /**
    * At refresh: the session's tenant scope now, from its live facts. A session whose membership or tenant
    * is gone leaves the tenant (its row's `tenant_id` cleared, audited) and gets app-scoped tokens.
    */
-  atRefresh(appId: string, session: SessionRow, facts: LiveSessionFacts, meta: CallMeta): TenantScope | null;
+  atRefresh(
+    appId: string,
+    session: SessionRow,
+    facts: LiveSessionFacts,
+    meta: CallMeta,
+  ): Promise<TenantScope | null>;
   /** The caller's memberships in the app's active tenants. */
-  mine(appId: string, userId: string): MyTenantsResponse;
+  mine(appId: string, userId: string): Promise<MyTenantsResponse>;
 }
 
 export const tenantAccessDenied = () => fail("TENANT_ACCESS_DENIED");
@@ -76,19 +81,19 @@ export function createTenantScopeService(deps: TenantScopeServiceDeps): TenantSc
   const store = createTenantScopeStore(db);
   const actor = (userId: string) => ({ type: "end_user" as const, id: userId });
 
-  const enter = (appId: string, userId: string, ref: string): TenantScope | null => {
-    const t = store.access(appId, userId, ref);
+  const enter = async (appId: string, userId: string, ref: string): Promise<TenantScope | null> => {
+    const t = await store.access(appId, userId, ref);
     return t && t.status === "active" && t.role !== null ? { id: t.id, role: t.role } : null;
   };
 
   return {
     enter,
 
-    atChallengeEnd({ appId, userId, tenantId }, meta) {
+    async atChallengeEnd({ appId, userId, tenantId }, meta) {
       if (tenantId === null) return null;
-      const tenant = enter(appId, userId, tenantId);
+      const tenant = await enter(appId, userId, tenantId);
       if (tenant) return tenant;
-      audit.record({
+      await audit.record({
         appId,
         action: "user.signin_failed",
         resourceType: "end_user",
@@ -101,10 +106,10 @@ export function createTenantScopeService(deps: TenantScopeServiceDeps): TenantSc
     },
 
     async switchTenant(app, caller, ref, meta) {
-      const switched = tx(db, () => {
-        const tenant = enter(app.id, caller.userId, ref);
+      const switched = await tx(db, async () => {
+        const tenant = await enter(app.id, caller.userId, ref);
         if (!tenant) {
-          audit.record({
+          await audit.record({
             appId: app.id,
             action: "session.tenant_switch_denied",
             resourceType: "session",
@@ -116,10 +121,10 @@ export function createTenantScopeService(deps: TenantScopeServiceDeps): TenantSc
           });
           return null;
         }
-        const opened = sessions.switchTenant(app.id, caller.sessionId, tenant.id);
+        const opened = await sessions.switchTenant(app.id, caller.sessionId, tenant.id);
         // The guard saw the session live a moment ago; a revocation that landed since wins.
         if (!opened) throw fail("TOKEN_REVOKED");
-        audit.record({
+        await audit.record({
           appId: app.id,
           action: "session.tenant_switched",
           resourceType: "session",
@@ -147,14 +152,14 @@ export function createTenantScopeService(deps: TenantScopeServiceDeps): TenantSc
       return tokenResponse(access, refreshToken);
     },
 
-    atRefresh(appId, session, facts, meta) {
+    async atRefresh(appId, session, facts, meta) {
       if (facts.tenantId === null) return null;
       if (facts.tenantRole !== null) return { id: facts.tenantId, role: facts.tenantRole };
       const tenantId = facts.tenantId;
-      tx(db, () => {
-        sessions.setTenant(session.id, null);
-        const status = store.status(tenantId);
-        audit.record({
+      await tx(db, async () => {
+        await sessions.setTenant(session.id, null);
+        const status = await store.status(tenantId);
+        await audit.record({
           appId,
           action: "session.tenant_scope_ended",
           resourceType: "session",
@@ -171,8 +176,8 @@ export function createTenantScopeService(deps: TenantScopeServiceDeps): TenantSc
       return null;
     },
 
-    mine(appId, userId) {
-      return { data: store.mine(appId, userId).map(toMyTenantDto) };
+    async mine(appId, userId) {
+      return { data: (await store.mine(appId, userId)).map(toMyTenantDto) };
     },
   };
 }

@@ -62,7 +62,7 @@ export interface BackupResult {
  * what sits in the `-wal`). The copy goes to a temp name beside `target`, is checked with
  * `PRAGMA integrity_check`, fsynced, and only then renamed, so `target` is either absent or whole.
  */
-export function writeBackup(client: Database, target: string): BackupResult {
+export async function writeBackup(client: Database, target: string): Promise<BackupResult> {
   if (existsSync(target))
     throw fail("BACKUP_FAILED", { message: `${target} already exists; not overwriting it` });
   const tmp = join(dirname(target), `.${basename(target)}.partial-${randomBytes(4).toString("hex")}`);
@@ -76,7 +76,7 @@ export function writeBackup(client: Database, target: string): BackupResult {
     chmodSync(tmp, 0o600);
     const problem = backupProblem(tmp);
     if (problem) throw fail("BACKUP_FAILED", { message: `the copy ${problem}; nothing was kept` });
-    const keyIds = withBackupDb(tmp, (db) => kekIds(db));
+    const keyIds = await withBackupDb(tmp, kekIds);
     syncFile(tmp);
     renameSync(tmp, target);
     syncFile(dirname(target));
@@ -122,15 +122,20 @@ export function backupProblem(file: string): string | null {
  * wrapped by a key id the file does not hold is named by that id: the operator then knows which key
  * file to fetch from where the backup came from.
  */
-export function verifyBackupSecrets(file: string, keys: MasterKeys, clock: Clock, keyFile: string): void {
-  withBackupDb(file, (db) => {
+export async function verifyBackupSecrets(
+  file: string,
+  keys: MasterKeys,
+  clock: Clock,
+  keyFile: string,
+): Promise<void> {
+  await withBackupDb(file, async (db) => {
     const missing = kekIds(db).filter((id) => !keys.all.has(id));
     if (missing.length > 0)
       throw new VaultError(
         `the backup's secrets are sealed under master key ${missing.join(", ")}, which ${keyFile} does not hold; ` +
           `restore with the key file that was current when the backup was taken (or a later one that still holds ${missing.length > 1 ? "those lines" : "that line"})`,
       );
-    createVault({ db, keys, clock }).verifyAll();
+    await createVault({ db, keys, clock }).verifyAll();
   });
 }
 
@@ -138,9 +143,9 @@ export function verifyBackupSecrets(file: string, keys: MasterKeys, clock: Clock
  * Whether the backup has a migration later than the last one this binary embeds: it was taken by a
  * newer Heimdall, whose schema this one would run against blind. Restoring it is refused.
  */
-export function backupIsNewer(file: string): boolean {
+export async function backupIsNewer(file: string): Promise<boolean> {
   const newest = Math.max(...JOURNAL.entries.map((e) => e.when));
-  return withBackupDb(file, (db) => {
+  return await withBackupDb(file, (db) => {
     const at = db.$client
       .query<{ at: number | null }, []>("SELECT max(created_at) AS at FROM __drizzle_migrations")
       .get()?.at;
@@ -156,10 +161,10 @@ function kekIds(db: Db): string[] {
 }
 
 /** A read-only drizzle handle on a backup file, closed when `fn` returns. */
-function withBackupDb<T>(file: string, fn: (db: Db) => T): T {
+async function withBackupDb<T>(file: string, fn: (db: Db) => T | Promise<T>): Promise<T> {
   const client = new Database(file, { readonly: true, strict: true });
   try {
-    return fn(drizzle({ client, schema }) as Db);
+    return await fn(drizzle({ client, schema }) as Db);
   } finally {
     client.close();
   }

@@ -55,7 +55,7 @@ export function createBackupJob(deps: {
       }
       try {
         mkdirSync(schedule.dir, { recursive: true, mode: 0o700 });
-        const result = writeBackup(db.$client, join(schedule.dir, backupFileName(now)));
+        const result = await writeBackup(db.$client, join(schedule.dir, backupFileName(now)));
         lastSuccess = now;
         const pruned = pruneBackups(schedule.dir, schedule.keep);
         log.info("backup written", {

@@ -218,7 +218,7 @@ export function commandGroup(name: string, summary: string, subs: Record<string,
           EXIT_USAGE,
         );
       const args = parseCommand(chosen.spec, rest, io);
-      return args ? chosen.run(args, io) : EXIT_OK;
+      return args ? await chosen.run(args, io) : EXIT_OK;
     },
   };
 }
@@ -230,7 +230,7 @@ export function simpleCommand(spec: CommandSpec, body: (args: Parsed, io: Io) =>
     summary: spec.summary,
     async run(argv, io) {
       const args = parseCommand(spec, argv, io);
-      return args ? body(args, io) : EXIT_OK;
+      return args ? await body(args, io) : EXIT_OK;
     },
   };
 }

@@ -10,8 +10,8 @@ const verifySpec = {
 };
 
 async function verify(args: Parsed, io: Io): Promise<number> {
-  return withDataDir(configFrom(args.values), io, async (deps) => {
-    const result = deps.audit.verify();
+  return await withDataDir(configFrom(args.values), io, async (deps) => {
+    const result = await deps.audit.verify();
     if (result.ok) {
       // Rows pruned by retention are named so that a short log is not mistaken for a truncated one.
       const pruned = result.pruned ? `; ${result.pruned} older row(s) pruned by retention` : "";

@@ -48,10 +48,10 @@ export const command = simpleCommand(spec, async (args, io) => {
   if (dir !== undefined) mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   // Read-only, and no data-dir lock: a backup must not stop (or be stopped by) the running server.
   const client = new Database(config.dbFile, { readonly: true });
-  let result: ReturnType<typeof writeBackup>;
+  let result: Awaited<ReturnType<typeof writeBackup>>;
   try {
     client.exec("PRAGMA busy_timeout = 5000");
-    result = writeBackup(client, target);
+    result = await writeBackup(client, target);
   } finally {
     client.close();
   }

@@ -118,7 +118,7 @@ export async function initialiseDataDir(config: Config, log: Logger): Promise<Bo
   if (!state.keyExists) createMasterKeyFile(staged.masterKeyFile);
   // A private database file from the start (SQLite gives the -wal and -shm files the same mode).
   closeSync(openSync(staged.dbFile, "a", 0o600));
-  const deps = buildDeps(staged, { log });
+  const deps = await buildDeps(staged, { log });
   let result: BootstrapResult;
   try {
     result = await deps.provisioning.bootstrap(config.bootstrap);
@@ -154,9 +154,9 @@ export function lockForWriting(config: Config, command: string, instead: Instead
 }
 
 /** Proves the master key opens every sealed secret; a wrong key must stop start-up, never lead to new keys. */
-export function verifyVault(deps: Pick<Deps, "vault">): void {
+export async function verifyVault(deps: Pick<Deps, "vault">): Promise<void> {
   try {
-    deps.vault.verifyAll();
+    await deps.vault.verifyAll();
   } catch (err) {
     if (err instanceof VaultError) throw refuse(err.message);
     throw err;
@@ -215,13 +215,13 @@ export interface Writer {
 }
 
 /** `withDataDir` for a command that writes: it holds the data-dir lock, so it is refused beside a running server. */
-export function withLockedDataDir<T>(
+export async function withLockedDataDir<T>(
   config: Config,
   io: Io,
   writer: Writer,
   fn: (deps: Deps) => Promise<T>,
 ): Promise<T> {
-  return withDataDir(config, io, fn, writer);
+  return await withDataDir(config, io, fn, writer);
 }
 
 /**
@@ -267,12 +267,12 @@ export async function withDataDir<T>(
           EXIT_FAILURE,
         );
     }
-    const deps = buildDeps(config, {
+    const deps = await buildDeps(config, {
       log: createLogger(config.logLevel, (line) => io.err(line)),
       readOnly: holder !== null,
     });
     try {
-      verifyVault(deps);
+      await verifyVault(deps);
       return await fn(deps);
     } finally {
       deps.db.$client.close();

@@ -110,26 +110,26 @@ export async function ensureApp(
   slug: string,
   meta: CallMeta,
 ): Promise<AppRow> {
-  const found = deps.apps.find(slug);
+  const found = await deps.apps.find(slug);
   if (found) return found;
   const created = await deps.apps.create(p, { slug, display_name: displayNameOf(slug) }, meta);
-  deps.email.updateSettings(p, created.id, { notifications_via_envoi: true }, meta);
-  return deps.apps.find(created.id)!;
+  await deps.email.updateSettings(p, created.id, { notifications_via_envoi: true }, meta);
+  return (await deps.apps.find(created.id))!;
 }
 
 /**
  * The app's `dev` M2M client and its secret. The secret from the file when it still opens the client;
  * otherwise the `dev` client's secret is rotated (or the client created) and `file` updated in place.
  */
-export function ensureDevClient(
+export async function ensureDevClient(
   deps: Pick<Deps, "m2m">,
   p: LocalOperatorPrincipal,
   app: AppRow,
   file: DevCredentialsFile,
   meta: CallMeta,
-): DevAppCredentials {
+): Promise<DevAppCredentials> {
   const known = file.apps[app.id];
-  if (known && deps.m2m.secretMatches(app.id, known.m2m_client_id, known.m2m_client_secret)) {
+  if (known && (await deps.m2m.secretMatches(app.id, known.m2m_client_id, known.m2m_client_secret))) {
     known.slug = app.slug;
     return {
       slug: app.slug,
@@ -138,11 +138,11 @@ export function ensureDevClient(
       m2mClientSecret: known.m2m_client_secret,
     };
   }
-  const existing = findDevClient(deps, p, app, meta);
+  const existing = await findDevClient(deps, p, app, meta);
   const issued = existing
-    ? deps.m2m.rotateSecret(p, app.id, existing, {}, meta)
-    : deps.m2m.create(p, app.id, { name: DEV_CLIENT_NAME }, meta);
-  if (existing) deps.m2m.update(p, app.id, existing, { is_active: true }, meta);
+    ? await deps.m2m.rotateSecret(p, app.id, existing, {}, meta)
+    : await deps.m2m.create(p, app.id, { name: DEV_CLIENT_NAME }, meta);
+  if (existing) await deps.m2m.update(p, app.id, existing, { is_active: true }, meta);
   file.apps[app.id] = {
     slug: app.slug,
     m2m_client_id: issued.client_id,
@@ -157,16 +157,16 @@ export function ensureDevClient(
 }
 
 /** The client named `dev`, oldest first; only read when the file's secret no longer works. */
-function findDevClient(
+async function findDevClient(
   deps: Pick<Deps, "m2m">,
   p: LocalOperatorPrincipal,
   app: AppRow,
   meta: CallMeta,
-): string | null {
+): Promise<string | null> {
   let cursor: string | undefined;
   let found: string | null = null;
   do {
-    const page = deps.m2m.list(p, app.id, { limit: "200", ...(cursor ? { cursor } : {}) }, meta);
+    const page = await deps.m2m.list(p, app.id, { limit: "200", ...(cursor ? { cursor } : {}) }, meta);
     for (const c of page.data) if (c.name === DEV_CLIENT_NAME) found = c.client_id;
     cursor = page.pagination.next_cursor ?? undefined;
   } while (cursor);

@@ -123,7 +123,7 @@ export const command = simpleCommand(spec, async (args, io) => {
   const seed = seedFile ? loadSeed(seedFile) : null;
   let apps: DevAppCredentials[] = [];
   let operator: DevOperatorCredentials | undefined;
-  return runServer(config, io, {
+  return await runServer(config, io, {
     locked: () => {
       if (args.values.reset === true) resetDevDataDir(config);
     },
@@ -137,7 +137,7 @@ export const command = simpleCommand(spec, async (args, io) => {
     },
     buildOptions: { mailEcho: (m) => io.out(formatEmail(m)) },
     beforeListen: async (deps) => {
-      const p = deps.provisioning.localOperator();
+      const p = await deps.provisioning.localOperator();
       const file = readDevCredentials(config);
       const before = JSON.stringify(file);
       const targets = [...slugs];
@@ -146,7 +146,7 @@ export const command = simpleCommand(spec, async (args, io) => {
       apps = [];
       for (const slug of [...new Set(targets)]) {
         const app = await ensureApp(deps, p, slug, meta);
-        apps.push(ensureDevClient(deps, p, app, file, meta));
+        apps.push(await ensureDevClient(deps, p, app, file, meta));
       }
       if (JSON.stringify(file) !== before || !file.operator) {
         file.operator ??= operatorCredentials(config, file);

@@ -52,9 +52,9 @@ const skipped = (check: string, why: string): Finding => ({
  * A check that reads tables: on a database whose schema is not what this binary expects (pending or
  * foreign migrations) a query may fail, which is then that check's finding rather than a crash.
  */
-function guarded(check: string, run: () => Finding[]): Finding[] {
+async function guarded(check: string, run: () => Promise<Finding[]>): Promise<Finding[]> {
   try {
-    return run();
+    return await run();
   } catch (err) {
     return [
       {
@@ -111,7 +111,7 @@ export const command = simpleCommand(spec, async (args, io) => {
   let depsProblem = !dbSound ? "the database cannot be read" : keysProblem;
   if (dbSound && keys) {
     try {
-      deps = buildDeps(config, {
+      deps = await buildDeps(config, {
         log: createLogger(config.logLevel, (line) => io.err(line)),
         readOnly: true,
       });
@@ -130,8 +130,10 @@ export const command = simpleCommand(spec, async (args, io) => {
       const d = deps;
       const k = keys;
       findings.push(
-        ...guarded("master keys", () => [checkMasterKeys(k, d.vault.kekIdsInUse(), config.masterKeyFile)]),
-        ...guarded("signing keys", () => checkSigningKeys(d.keys.diagnose(), clock)),
+        ...(await guarded("master keys", async () => [
+          checkMasterKeys(k, await d.vault.kekIdsInUse(), config.masterKeyFile),
+        ])),
+        ...(await guarded("signing keys", async () => checkSigningKeys(await d.keys.diagnose(), clock))),
       );
     } else {
       findings.push(skipped("master keys", depsProblem), skipped("signing keys", depsProblem));

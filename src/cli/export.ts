@@ -50,11 +50,11 @@ export const command = simpleCommand(spec, async (args, io) => {
     throw new CliError(`--format must be json or toml, got "${asked}"\n\n${helpText(spec)}`, EXIT_USAGE);
   const format: SeedFormat = (asked as SeedFormat | undefined) ?? (file ? formatOfPath(file) : "json");
   const withUsers = args.values["with-users"] === true;
-  return withDataDir(configFrom(args.values), io, async (deps) => {
-    const workspaceId = workspaceOf(deps, optionalString(args.values, "workspace") ?? "default");
-    let exported: ReturnType<typeof exportSeed>;
+  return await withDataDir(configFrom(args.values), io, async (deps) => {
+    const workspaceId = await workspaceOf(deps, optionalString(args.values, "workspace") ?? "default");
+    let exported: Awaited<ReturnType<typeof exportSeed>>;
     try {
-      exported = exportSeed(deps, {
+      exported = await exportSeed(deps, {
         workspaceId,
         app: optionalString(args.values, "app"),
         withUsers,

@@ -62,7 +62,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     (name === undefined ? io.err : io.out)(usage());
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  if (name === "--version" || name === "-v") return version.run([], io);
+  if (name === "--version" || name === "-v") return await version.run([], io);
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
     io.err(`heimdall: unknown command "${name}"\n\n${usage()}`);

@@ -39,8 +39,8 @@ export const cliMeta = (command: string): Partial<CallMeta> => ({
 
 const APP_OPTION = { app: { type: "string" as const, arg: "<id|slug>", help: "the app (UUID or slug)" } };
 
-function findApp(deps: Deps, ref: string) {
-  const app = deps.apps.find(ref);
+async function findApp(deps: Deps, ref: string) {
+  const app = await deps.apps.find(ref);
   if (!app) throw new CliError(`heimdall: no app with id or slug "${ref}"`, EXIT_FAILURE);
   return app;
 }
@@ -54,8 +54,8 @@ const listSpec = {
 
 async function list(args: Parsed, io: Io): Promise<number> {
   const ref = requireString(args.values, "app", listSpec);
-  return withDataDir(configFrom(args.values), io, async (deps) => {
-    const keys = deps.keys.list(findApp(deps, ref).id);
+  return await withDataDir(configFrom(args.values), io, async (deps) => {
+    const keys = await deps.keys.list((await findApp(deps, ref)).id);
     if (args.values.json) {
       io.out(JSON.stringify(keys, null, 2));
       return EXIT_OK;
@@ -102,8 +102,8 @@ const rotateSpec = {
 async function rotate(args: Parsed, io: Io): Promise<number> {
   const ref = requireString(args.values, "app", rotateSpec);
   const emergency = args.values.emergency === true;
-  return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
-    const app = findApp(deps, ref);
+  return await withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
+    const app = await findApp(deps, ref);
     let r: RotationResult;
     try {
       r = await deps.keys.rotate(app.id, { emergency, actor: CLI_ACTOR, meta: cliMeta("keys-rotate") });
@@ -153,8 +153,8 @@ async function alg(args: Parsed, io: Io): Promise<number> {
       EXIT_USAGE,
     );
   const run = async (deps: Deps) => {
-    const app = findApp(deps, ref);
-    const current = deps.apps.authConfigOf(app.id).signing_alg;
+    const app = await findApp(deps, ref);
+    const current = (await deps.apps.authConfigOf(app.id)).signing_alg;
     if (wanted === undefined || wanted === current) {
       io.out(`${app.slug}: ${current}${wanted === undefined ? "" : " (unchanged)"}`);
       return EXIT_OK;
@@ -162,7 +162,7 @@ async function alg(args: Parsed, io: Io): Promise<number> {
     const local: LocalOperatorPrincipal = { kind: "local", workspaceId: app.workspaceId };
     const meta = { requestId: `cli-keys-alg-${crypto.randomUUID()}`, ip: null, userAgent: null };
     await deps.apps.updateAuthConfig(local, app.id, { signing_alg: wanted }, meta);
-    const next = deps.keys.list(app.id).find((k) => k.state === "next" && k.alg === wanted);
+    const next = (await deps.keys.list(app.id)).find((k) => k.state === "next" && k.alg === wanted);
     io.out(`${app.slug}: signing_alg ${current} -> ${wanted}`);
     if (next) io.out(`next key: ${next.kid} (${next.alg}), published now, signs from ${next.activates_at}`);
     io.out(`tokens stay ${current} until then; verifiers must accept ${wanted}`);
@@ -170,8 +170,8 @@ async function alg(args: Parsed, io: Io): Promise<number> {
   };
   // Reading needs no lock; a change writes, as `keys rotate` does, beside a running server too.
   return wanted === undefined
-    ? withDataDir(configFrom(args.values), io, run)
-    : withLockedDataDir(configFrom(args.values), io, { ...WRITER, command: "keys alg" }, run);
+    ? await withDataDir(configFrom(args.values), io, run)
+    : await withLockedDataDir(configFrom(args.values), io, { ...WRITER, command: "keys alg" }, run);
 }
 
 export const command = commandGroup("keys", "Inspect and rotate per-app signing keys.", {

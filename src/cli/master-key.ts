@@ -48,7 +48,7 @@ async function rotateLocked(args: Parsed, io: Io, config: Config): Promise<numbe
     migrate(db);
     // Prove the current file opens everything before changing it: never rotate on top of a wrong key.
     try {
-      createVault({ db, keys: loadMasterKeys(path), clock: systemClock }).verifyAll();
+      await createVault({ db, keys: loadMasterKeys(path), clock: systemClock }).verifyAll();
     } catch (err) {
       if (err instanceof VaultError)
         throw new CliError(`heimdall: not rotating: ${err.message}`, EXIT_FAILURE);
@@ -59,7 +59,7 @@ async function rotateLocked(args: Parsed, io: Io, config: Config): Promise<numbe
     const vault = createVault({ db, keys: loadMasterKeys(path), clock: systemClock });
     let rewrapped: number;
     try {
-      rewrapped = vault.rewrapAll();
+      rewrapped = await vault.rewrapAll();
     } catch (err) {
       throw new CliError(
         `heimdall: re-wrap failed and was rolled back (${(err as Error).message}); ` +
@@ -69,7 +69,7 @@ async function rotateLocked(args: Parsed, io: Io, config: Config): Promise<numbe
     }
     io.out(`re-wrapped ${rewrapped} secret(s) under ${newId}`);
     if (args.values["retire-old"]) {
-      const removed = retireOldMasterKeys(path, vault.kekIdsInUse());
+      const removed = retireOldMasterKeys(path, await vault.kekIdsInUse());
       io.out(`retired ${removed} old master key(s)`);
     }
     io.out(`back up ${path} now`);

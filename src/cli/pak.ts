@@ -82,9 +82,9 @@ async function create(args: Parsed, io: Io): Promise<number> {
     throw new CliError(`give --expires-in or --expires-at, not both\n\n${helpText(createSpec)}`, EXIT_USAGE);
   }
   const expiresInMs = expiresIn === undefined ? undefined : parseDuration(expiresIn);
-  return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
+  return await withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
     const policyFile = optionalString(args.values, "policy");
-    const { token, record, workspace } = deps.provisioning.createPak({
+    const { token, record, workspace } = await deps.provisioning.createPak({
       workspaceSlug: optionalString(args.values, "workspace") ?? "default",
       name,
       description: optionalString(args.values, "description"),

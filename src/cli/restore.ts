@@ -64,12 +64,12 @@ export const command = simpleCommand(spec, async (args, io) => {
     let keys: ReturnType<typeof loadMasterKeys>;
     try {
       keys = loadMasterKeys(config.masterKeyFile);
-      verifyBackupSecrets(file, keys, systemClock, config.masterKeyFile);
+      await verifyBackupSecrets(file, keys, systemClock, config.masterKeyFile);
     } catch (err) {
       if (err instanceof VaultError) throw refuse(err.message);
       throw err;
     }
-    if (backupIsNewer(file))
+    if (await backupIsNewer(file))
       throw refuse(
         `${file} was written by a newer Heimdall (it has migrations this binary does not know); restore it with that version`,
       );

@@ -3,8 +3,8 @@ import type { Deps } from "../deps.ts";
 import { createWorkspaceStore } from "../workspaces/store.ts";
 import { CliError, EXIT_FAILURE } from "./args.ts";
 
-export function workspaceOf(deps: Pick<Deps, "db">, slug: string): string {
-  const id = createWorkspaceStore(deps.db).workspaceBySlug(slug)?.id;
+export async function workspaceOf(deps: Pick<Deps, "db">, slug: string): Promise<string> {
+  const id = (await createWorkspaceStore(deps.db).workspaceBySlug(slug))?.id;
   if (id === undefined) throw new CliError(`heimdall: no workspace with slug "${slug}"`, EXIT_FAILURE);
   return id;
 }

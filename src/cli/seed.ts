@@ -104,8 +104,8 @@ async function apply(args: Parsed, io: Io): Promise<number> {
     throw err;
   }
   const workspace = optionalString(args.values, "workspace") ?? "default";
-  return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
-    const workspaceId = workspaceOf(deps, workspace);
+  return await withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
+    const workspaceId = await workspaceOf(deps, workspace);
     let result: SeedResult;
     try {
       result = await applySeed(deps, seed, {

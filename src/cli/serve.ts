@@ -48,7 +48,7 @@ export const ISSUER_LINE = "Issuer base / SDK baseUrl: ";
 /** In-flight requests get this long to finish after a stop signal; then connections are closed. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-export const command = simpleCommand(spec, async (args, io) => runServer(configFrom(args.values), io));
+export const command = simpleCommand(spec, async (args, io) => await runServer(configFrom(args.values), io));
 
 /** What a command built on `runServer` adds to `serve`'s start-up (`heimdall dev`). */
 export interface ServerHooks {
@@ -89,7 +89,7 @@ export async function runServer(config: Config, io: Io, hooks: ServerHooks = {})
       else printCredentials(io, result, config);
       log.info("data dir initialised", { data_dir: config.dataDir });
     }
-    deps = buildDeps(config, hooks.buildOptions);
+    deps = await buildDeps(config, hooks.buildOptions);
   } catch (err) {
     lock.release();
     throw err;
@@ -97,7 +97,7 @@ export async function runServer(config: Config, io: Io, hooks: ServerHooks = {})
   const { log } = deps;
   let app: ReturnType<typeof createApp>;
   try {
-    verifyVault(deps);
+    await verifyVault(deps);
     if (needsBootstrap(deps)) {
       throw new CliError(
         `heimdall: refusing to open the data dir: ${config.dbFile} holds no workspace (it was never initialised, or its data is gone): ` +
@@ -105,8 +105,8 @@ export async function runServer(config: Config, io: Io, hooks: ServerHooks = {})
         EXIT_FAILURE,
       );
     }
-    deps.keys.load();
-    reviewAdminLaneEnforcement(deps);
+    await deps.keys.load();
+    await reviewAdminLaneEnforcement(deps);
     await hooks.beforeListen?.(deps);
     app = createApp(deps).listen({
       hostname: config.host,
@@ -166,7 +166,7 @@ async function shutdown(deps: Deps, server: Bun.Server<unknown>, signal: string)
   }
   await deps.scheduler.stop();
   // Rate-limit counters are written behind; the last second of them goes to disk before the database closes.
-  deps.rateLimiter.flush();
+  await deps.rateLimiter.flush();
   deps.db.$client.close();
   log.info("stopped");
 }

@@ -49,7 +49,7 @@ async function create(args: Parsed, io: Io): Promise<number> {
   if (!(ROLES as readonly string[]).includes(role)) {
     throw new CliError(`--role must be one of ${ROLES.join(", ")}`, EXIT_USAGE);
   }
-  return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
+  return await withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
     const result = await deps.provisioning.createUser({
       email,
       password: optionalString(args.values, "password"),

@@ -95,14 +95,14 @@ function checkReadable(path: string): void {
   }
 }
 
-function findApp(deps: Deps, ref: string, workspace: string | undefined) {
-  const app = deps.apps.find(ref);
+async function findApp(deps: Deps, ref: string, workspace: string | undefined) {
+  const app = await deps.apps.find(ref);
   if (!app) throw new CliError(`heimdall users import: no app with id or slug "${ref}"`, EXIT_FAILURE);
   const local: LocalOperatorPrincipal = { kind: "local", workspaceId: app.workspaceId };
   if (workspace !== undefined) {
     let slug: string | undefined;
     try {
-      slug = deps.workspaces.getWorkspace(local, workspace).slug;
+      slug = (await deps.workspaces.getWorkspace(local, workspace)).slug;
     } catch {
       slug = undefined;
     }
@@ -143,8 +143,8 @@ async function importUsers(args: Parsed, io: Io): Promise<number> {
       EXIT_USAGE,
     );
   checkReadable(path);
-  return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
-    const app = findApp(deps, ref, optionalString(args.values, "workspace"));
+  return await withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
+    const app = await findApp(deps, ref, optionalString(args.values, "workspace"));
     const lines: AsyncIterable<ImportLine> =
       format === "csv" ? csvRecords(fileLines(path)) : jsonlRecords(fileLines(path));
     let result: ImportResult;

@@ -56,13 +56,13 @@ const replaySpec = {
 };
 
 /** The app and the local operator of its workspace; `--workspace` must name the app's own. */
-function operatorFor(deps: Deps, ref: string, workspace: string | undefined) {
-  const app = deps.apps.find(ref);
+async function operatorFor(deps: Deps, ref: string, workspace: string | undefined) {
+  const app = await deps.apps.find(ref);
   if (!app) throw new CliError(`heimdall webhooks replay: no app with id or slug "${ref}"`, EXIT_FAILURE);
   let principal: LocalOperatorPrincipal = { kind: "local", workspaceId: app.workspaceId };
   if (workspace !== undefined) {
     try {
-      principal = deps.provisioning.localOperator(workspace);
+      principal = await deps.provisioning.localOperator(workspace);
     } catch (err) {
       if (!(err instanceof HeimdallError)) throw err;
       throw new CliError(`heimdall webhooks replay: no workspace "${workspace}"`, EXIT_FAILURE);
@@ -81,10 +81,10 @@ async function replay(args: Parsed, io: Io): Promise<number> {
   const since = requireString(args.values, "since", replaySpec);
   const given = args.values["event-type"];
   const eventTypes = Array.isArray(given) ? given : typeof given === "string" ? [given] : [];
-  return withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
-    const { app, principal } = operatorFor(deps, ref, optionalString(args.values, "workspace"));
+  return await withLockedDataDir(configFrom(args.values), io, WRITER, async (deps) => {
+    const { app, principal } = await operatorFor(deps, ref, optionalString(args.values, "workspace"));
     const meta = { requestId: cliMeta("webhooks-replay").requestId!, ip: null, userAgent: null };
-    const { queued } = deps.webhooks.replay(
+    const { queued } = await deps.webhooks.replay(
       principal,
       app.id,
       { since, ...(eventTypes.length > 0 ? { event_types: eventTypes } : {}) },

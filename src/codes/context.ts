@@ -31,13 +31,18 @@ export type CodeDispatchResult = CodeDispatchDto | Record<string, never>;
 export type VerificationDelivery = "email" | "operator";
 
 export interface CodeService {
-  requestVerification(app: AppRef, p: PlatformPrincipal, contact: ContactRef, meta: CallMeta): CodeMintResult;
+  requestVerification(
+    app: AppRef,
+    p: PlatformPrincipal,
+    contact: ContactRef,
+    meta: CallMeta,
+  ): Promise<CodeMintResult>;
   requestPasswordReset(
     app: AppRef,
     p: PlatformPrincipal,
     contact: ContactRef,
     meta: CallMeta,
-  ): CodeMintResult;
+  ): Promise<CodeMintResult>;
   /**
    * The one verification-email flow behind both surfaces: the same per-address email allowance, the same
    * outbox, the same audit rows. `{}` when there is no unverified contact of that value.
@@ -62,9 +67,9 @@ export interface CodeService {
     contact: ContactRef,
     meta: CallMeta,
   ): Promise<CodeDispatchResult>;
-  verify(app: AppRef, code: string, meta: CallMeta): VerifyResultDto;
+  verify(app: AppRef, code: string, meta: CallMeta): Promise<VerifyResultDto>;
   resetPassword(app: AppRef, code: string, newPassword: string, meta: CallMeta): Promise<void>;
-  purge(): number;
+  purge(): Promise<number>;
 }
 
 export interface CodeServiceDeps {
@@ -88,7 +93,7 @@ export interface CodeContext {
   users: ReturnType<typeof createUserStore>;
   userEvents: UserEvents;
   /** HMAC-SHA256 of `<app_id>:<purpose>:<code>` under the sealed pepper: what is stored and looked up. */
-  hashOf(appId: string, purpose: CodePurpose, code: string): string;
+  hashOf(appId: string, purpose: CodePurpose, code: string): Promise<string>;
 }
 
 export const PURPOSE_LABEL: Record<CodePurpose, string> = { verify: "verification", reset: "password_reset" };

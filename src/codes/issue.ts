@@ -45,10 +45,10 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
   const { db, clock, audit, rateLimiter } = deps;
 
   /** Who a mint for `contact` would serve, or null: the rules of the spec for each purpose. */
-  function target(appId: string, purpose: CodePurpose, ref: ContactRef): Target | null {
-    const contact = users.contactByValue(appId, ref.type, ref.value);
+  async function target(appId: string, purpose: CodePurpose, ref: ContactRef): Promise<Target | null> {
+    const contact = await users.contactByValue(appId, ref.type, ref.value);
     if (!contact) return null;
-    const user = users.byId(appId, contact.userId);
+    const user = await users.byId(appId, contact.userId);
     if (!user) return null;
     if (purpose === "verify") return contact.verifiedAt === null ? { user, contact } : null;
     // Reset: only a verified contact may push a reset onto an account, and only an active account has one.
@@ -56,20 +56,20 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
   }
 
   /** Mints a code for `t` (inside the caller's transaction); the previous unused one is gone. */
-  function issue(
+  async function issue(
     appId: string,
     purpose: CodePurpose,
     t: Target,
-  ): { id: string; code: string; expiresAt: number } {
+  ): Promise<{ id: string; code: string; expiresAt: number }> {
     const now = clock.now();
-    store.supersede(t.contact.id, purpose);
+    await store.supersede(t.contact.id, purpose);
     for (let i = 0; i < MAX_DRAWS; i++) {
       const code = String(randomInt(0, 1_000_000)).padStart(6, "0");
-      const codeHash = hashOf(appId, purpose, code);
-      if (store.liveByHash(appId, codeHash, now)) continue;
+      const codeHash = await hashOf(appId, purpose, code);
+      if (await store.liveByHash(appId, codeHash, now)) continue;
       const id = newId(clock);
       const expiresAt = now + CODE_TTL;
-      store.insert({
+      await store.insert({
         id,
         appId,
         userId: t.user.id,
@@ -87,15 +87,15 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
     });
   }
 
-  function recordIssued(
+  async function recordIssued(
     app: AppRef,
     p: PlatformPrincipal,
     purpose: CodePurpose,
     t: Target,
     delivery: { delivery: "response" } | { delivery: "email"; outbox_id: string },
     meta: CallMeta,
-  ): void {
-    audit.record({
+  ): Promise<void> {
+    await audit.record({
       appId: app.id,
       action: "code.issued",
       resourceType: "contact",
@@ -111,31 +111,31 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
     });
     // Only a code actually issued is an event: an unknown or unverified contact yields nothing to report.
     if (purpose === "reset") {
-      userEvents.passwordResetRequested(app.id, t.user.id, t.contact, delivery.delivery, actorOf(p));
+      await userEvents.passwordResetRequested(app.id, t.user.id, t.contact, delivery.delivery, actorOf(p));
     }
   }
 
-  function mint(
+  async function mint(
     app: AppRef,
     p: PlatformPrincipal,
     purpose: CodePurpose,
     ref: ContactRef,
     meta: CallMeta,
-  ): CodeMintResult {
-    return tx(db, (): CodeMintResult => {
-      const t = target(app.id, purpose, ref);
+  ): Promise<CodeMintResult> {
+    return await tx(db, async (): Promise<CodeMintResult> => {
+      const t = await target(app.id, purpose, ref);
       if (!t) return {};
-      const issued = issue(app.id, purpose, t);
-      recordIssued(app, p, purpose, t, { delivery: "response" }, meta);
+      const issued = await issue(app.id, purpose, t);
+      await recordIssued(app, p, purpose, t, { delivery: "response" }, meta);
       return { code: issued.code, expires_at: iso(issued.expiresAt) };
     });
   }
 
   /** The app's mail plan for an operator's code, or null when the app sends no email (the operator delivers). */
-  function optionalPlan(appId: string, ref: ContactRef): MailPlan | null {
+  async function optionalPlan(appId: string, ref: ContactRef): Promise<MailPlan | null> {
     if (ref.type !== "email") return null;
     try {
-      return deps.email.codeMailPlan(appId, "verification");
+      return await deps.email.codeMailPlan(appId, "verification");
     } catch (err) {
       if (!(err instanceof HeimdallError) || err.status < 412) throw err;
       return null;
@@ -158,19 +158,19 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
     ref: ContactRef,
     meta: CallMeta,
   ): Promise<CodeMintResult> {
-    const plan = optionalPlan(app.id, ref);
+    const plan = await optionalPlan(app.id, ref);
     if (plan) chargeEmail(app.id, ref);
-    const minted = tx(db, () => {
-      const t = target(app.id, "verify", ref);
+    const minted = await tx(db, async () => {
+      const t = await target(app.id, "verify", ref);
       if (!t) return null;
-      const issued = issue(app.id, "verify", t);
-      recordIssued(app, p, "verify", t, { delivery: "response" }, meta);
+      const issued = await issue(app.id, "verify", t);
+      await recordIssued(app, p, "verify", t, { delivery: "response" }, meta);
       if (!plan) return { issued, outboxId: null };
-      const outboxId = deps.email.enqueue(app.id, plan, t.contact.value, {
+      const outboxId = await deps.email.enqueue(app.id, plan, t.contact.value, {
         code: issued.code,
         expiresInMinutes: CODE_TTL / MINUTE,
       });
-      audit.record({
+      await audit.record({
         appId: app.id,
         workspaceId: app.workspaceId,
         action: "contact.verification_sent",
@@ -196,20 +196,20 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
     meta: CallMeta,
   ): Promise<CodeDispatchResult> {
     // Every precondition of the app first: their errors must not depend on whether the contact exists.
-    const plan: MailPlan = deps.email.codeMailPlan(
+    const plan: MailPlan = await deps.email.codeMailPlan(
       app.id,
       purpose === "verify" ? "verification" : "password_reset",
     );
     chargeEmail(app.id, ref);
-    const queued = tx(db, () => {
-      const t = target(app.id, purpose, ref);
+    const queued = await tx(db, async () => {
+      const t = await target(app.id, purpose, ref);
       if (!t) return null;
-      const issued = issue(app.id, purpose, t);
-      const outboxId = deps.email.enqueue(app.id, plan, t.contact.value, {
+      const issued = await issue(app.id, purpose, t);
+      const outboxId = await deps.email.enqueue(app.id, plan, t.contact.value, {
         code: issued.code,
         expiresInMinutes: CODE_TTL / MINUTE,
       });
-      recordIssued(app, p, purpose, t, { delivery: "email", outbox_id: outboxId }, meta);
+      await recordIssued(app, p, purpose, t, { delivery: "email", outbox_id: outboxId }, meta);
       return { ...issued, outboxId, contactId: t.contact.id };
     });
     if (!queued) return {};
@@ -218,9 +218,9 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
     const outcome = await deps.email.deliverNow(queued.outboxId);
     if (outcome === "failed") {
       // Refused for good: no email will ever carry this code, so it is withdrawn, and the caller may retry.
-      tx(db, () => {
-        store.consume(queued.id, clock.now());
-        audit.record({
+      await tx(db, async () => {
+        await store.consume(queued.id, clock.now());
+        await audit.record({
           appId: app.id,
           action: "code.voided",
           resourceType: "contact",
@@ -249,7 +249,7 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
     meta: CallMeta,
     delivery: "operator",
   ): Promise<CodeMintResult>;
-  function sendVerification(
+  async function sendVerification(
     app: AppRef,
     p: PlatformPrincipal,
     ref: ContactRef,
@@ -257,14 +257,15 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
     delivery: VerificationDelivery,
   ): Promise<CodeDispatchResult | CodeMintResult> {
     return delivery === "email"
-      ? mintAndSend(app, p, "verify", ref, meta)
-      : mintForOperator(app, p, ref, meta);
+      ? await mintAndSend(app, p, "verify", ref, meta)
+      : await mintForOperator(app, p, ref, meta);
   }
 
   return {
-    requestVerification: (app, p, contact, meta) => mint(app, p, "verify", contact, meta),
-    requestPasswordReset: (app, p, contact, meta) => mint(app, p, "reset", contact, meta),
+    requestVerification: async (app, p, contact, meta) => await mint(app, p, "verify", contact, meta),
+    requestPasswordReset: async (app, p, contact, meta) => await mint(app, p, "reset", contact, meta),
     sendVerification,
-    sendPasswordResetEmail: (app, p, contact, meta) => mintAndSend(app, p, "reset", contact, meta),
+    sendPasswordResetEmail: async (app, p, contact, meta) =>
+      await mintAndSend(app, p, "reset", contact, meta),
   };
 }

@@ -27,21 +27,21 @@ export const codesRoutes = (deps: CodesRoutesDeps) =>
     .use(consumerGuards(deps))
     .post(
       "/:app_slug/v1/auth/request-verification",
-      ({ app, principal, meta, body, set }) => {
+      async ({ app, principal, meta, body, set }) => {
         const contact = validate(contactRequestSchema, body);
         set.status = 201;
         noStore(set.headers);
-        return deps.codes.requestVerification(app, principal, contact, meta);
+        return await deps.codes.requestVerification(app, principal, contact, meta);
       },
       { consumerPak: "heimdall.user.verify.create", detail: PAK_ONLY },
     )
     .post(
       "/:app_slug/v1/auth/request-password-reset",
-      ({ app, principal, meta, body, set }) => {
+      async ({ app, principal, meta, body, set }) => {
         const contact = validate(contactRequestSchema, body);
         set.status = 201;
         noStore(set.headers);
-        return deps.codes.requestPasswordReset(app, principal, contact, meta);
+        return await deps.codes.requestPasswordReset(app, principal, contact, meta);
       },
       { consumerPak: "heimdall.user.password-reset.create", detail: PAK_ONLY },
     )
@@ -67,10 +67,10 @@ export const codesRoutes = (deps: CodesRoutesDeps) =>
     )
     .post(
       "/:app_slug/v1/auth/verify",
-      ({ app, meta, body, set }) => {
+      async ({ app, meta, body, set }) => {
         const { code } = validate(verifySchema, body);
         noStore(set.headers);
-        return deps.codes.verify(app, code, meta);
+        return await deps.codes.verify(app, code, meta);
       },
       { consumer: true, detail: PUBLIC },
     )

@@ -54,15 +54,15 @@ export function createCodeService(deps: CodeServiceDeps): CodeService {
     store,
     users: createUserStore(deps.db),
     userEvents: createUserEvents(deps.events),
-    hashOf: (appId, purpose, code) =>
-      hmacSha256Hex(deps.secrets.get("code_pepper"), `${appId}:${purpose}:${code}`),
+    hashOf: async (appId, purpose, code) =>
+      hmacSha256Hex(await deps.secrets.get("code_pepper"), `${appId}:${purpose}:${code}`),
   };
   return {
     ...createCodeIssuer(context),
     ...createCodeSubmitter(context),
-    purge() {
+    async purge() {
       // A day of grace keeps used and expired codes around for support questions, then they go.
-      return store.purge(deps.clock.now() - 24 * 60 * MINUTE);
+      return await store.purge(deps.clock.now() - 24 * 60 * MINUTE);
     },
   };
 }

@@ -11,7 +11,7 @@ export function createCodeStore(db: Db) {
 
   return {
     /** The app's live code with this hash (the `(app_id, code_hash)` index), if any. */
-    liveByHash(appId: string, codeHash: string, now: number): CodeRow | undefined {
+    async liveByHash(appId: string, codeHash: string, now: number): Promise<CodeRow | undefined> {
       return db
         .select()
         .from(oneTimeCodes)
@@ -19,12 +19,12 @@ export function createCodeStore(db: Db) {
         .get();
     },
 
-    insert(row: CodeRow): void {
+    async insert(row: CodeRow): Promise<void> {
       db.insert(oneTimeCodes).values(row).run();
     },
 
     /** A new code for a contact and purpose replaces the unused previous one: it is deleted. */
-    supersede(contactId: string, purpose: CodePurpose): number {
+    async supersede(contactId: string, purpose: CodePurpose): Promise<number> {
       return changes(
         db
           .delete(oneTimeCodes)
@@ -40,7 +40,7 @@ export function createCodeStore(db: Db) {
     },
 
     /** Marks a live code used; false when it was used (or expired) meanwhile — single use under concurrency. */
-    consume(id: string, now: number): boolean {
+    async consume(id: string, now: number): Promise<boolean> {
       return (
         changes(
           db
@@ -53,7 +53,7 @@ export function createCodeStore(db: Db) {
     },
 
     /** Ends every live code of `purpose` for the account (a reset makes its other reset codes pointless). */
-    consumeAllOfUser(userId: string, purpose: CodePurpose, now: number): number {
+    async consumeAllOfUser(userId: string, purpose: CodePurpose, now: number): Promise<number> {
       return changes(
         db
           .update(oneTimeCodes)
@@ -63,16 +63,16 @@ export function createCodeStore(db: Db) {
       );
     },
 
-    contactById(id: string) {
+    async contactById(id: string) {
       return db.select().from(endUserContacts).where(eq(endUserContacts.id, id)).get();
     },
 
-    markContactVerified(id: string, now: number): void {
+    async markContactVerified(id: string, now: number): Promise<void> {
       db.update(endUserContacts).set({ verifiedAt: now }).where(eq(endUserContacts.id, id)).run();
     },
 
     /** Drops codes that expired before `cutoff`; used or not, they can no longer match anything. */
-    purge(cutoff: number): number {
+    async purge(cutoff: number): Promise<number> {
       return changes(db.delete(oneTimeCodes).where(lt(oneTimeCodes.expiresAt, cutoff)).run());
     },
   };

@@ -67,8 +67,8 @@ export function createCodeSubmitter({ deps, store, users, userEvents, hashOf }: 
    * here: a refusal before the lookup would refuse the right code too, which is what a guesser spread over
    * many addresses must not be able to cause.
    */
-  function admit(appId: string, meta: CallMeta): void {
-    const lock = rateLimiter.peek(lockLimit(appId, meta));
+  async function admit(appId: string, meta: CallMeta): Promise<void> {
+    const lock = await rateLimiter.peek(lockLimit(appId, meta));
     if (lock.remaining === 0) throw locked(lock.resetSeconds);
     rateLimiter.consume([
       { key: `code-submit:${appId}:${sourceOf(meta)}`, max: SUBMISSIONS_PER_MINUTE, windowMs: MINUTE },
@@ -80,8 +80,8 @@ export function createCodeSubmitter({ deps, store, users, userEvents, hashOf }: 
    * under attack) starts its 15-minute lock. The answer is the same 410 either way, so it says nothing
    * about other codes or about the app's state; the lock shows on the address's next submission.
    */
-  function failed(appId: string, meta: CallMeta): HeimdallError {
-    const app = rateLimiter.peek(appFailLimit(appId));
+  async function failed(appId: string, meta: CallMeta): Promise<HeimdallError> {
+    const app = await rateLimiter.peek(appFailLimit(appId));
     // Past the ceiling the count stays full until its window ends: consuming further would only throw.
     const underAttack = app.remaining === 0;
     if (!underAttack) rateLimiter.consume([appFailLimit(appId)]);
@@ -89,40 +89,40 @@ export function createCodeSubmitter({ deps, store, users, userEvents, hashOf }: 
     const wrongSoFar = LOCK_AFTER_FAILURES - perSource.remaining;
     if (wrongSoFar >= (underAttack ? LOCK_AFTER_FAILURES_UNDER_ATTACK : LOCK_AFTER_FAILURES)) {
       // The lock runs from this failure, a full 15 minutes, whatever was left of the failure window.
-      rateLimiter.reset(lockKey(appId, meta));
+      await rateLimiter.reset(lockKey(appId, meta));
       rateLimiter.consume([lockLimit(appId, meta)]);
-      rateLimiter.reset(failLimit(appId, meta).key);
+      await rateLimiter.reset(failLimit(appId, meta).key);
     }
     return codeInvalid();
   }
 
   /** The live code of `purpose` matching `code`, or null; the index finds it, the MAC is compared in constant time. */
-  function lookup(appId: string, purpose: CodePurpose, code: string) {
+  async function lookup(appId: string, purpose: CodePurpose, code: string) {
     if (!/^\d{6}$/.test(code)) return null;
-    const codeHash = hashOf(appId, purpose, code);
-    const row = store.liveByHash(appId, codeHash, clock.now());
+    const codeHash = await hashOf(appId, purpose, code);
+    const row = await store.liveByHash(appId, codeHash, clock.now());
     return row && constantTimeEqual(row.codeHash, codeHash) ? row : null;
   }
 
   return {
-    verify(app, code, meta) {
-      admit(app.id, meta);
-      const row = lookup(app.id, "verify", code);
-      if (!row) throw failed(app.id, meta);
-      const welcome = deps.email.welcomePlan(app.id);
-      return tx(db, () => {
+    async verify(app, code, meta) {
+      await admit(app.id, meta);
+      const row = await lookup(app.id, "verify", code);
+      if (!row) throw await failed(app.id, meta);
+      const welcome = await deps.email.welcomePlan(app.id);
+      return await tx(db, async () => {
         const now = clock.now();
-        if (!store.consume(row.id, now)) throw codeInvalid();
-        const contact = store.contactById(row.contactId);
+        if (!(await store.consume(row.id, now))) throw codeInvalid();
+        const contact = await store.contactById(row.contactId);
         if (!contact) throw codeInvalid();
         const firstTime = contact.verifiedAt === null;
         const verifiedAt = contact.verifiedAt ?? now;
-        if (firstTime) store.markContactVerified(contact.id, now);
+        if (firstTime) await store.markContactVerified(contact.id, now);
         const welcomeId =
           firstTime && welcome && contact.type === "email"
-            ? deps.email.enqueue(app.id, welcome, contact.value, {})
+            ? await deps.email.enqueue(app.id, welcome, contact.value, {})
             : null;
-        audit.record({
+        await audit.record({
           appId: app.id,
           action: "contact.verified",
           resourceType: "contact",
@@ -136,7 +136,7 @@ export function createCodeSubmitter({ deps, store, users, userEvents, hashOf }: 
           meta,
         });
         // Reported the first time only: a second code for a verified contact changes nothing.
-        if (firstTime) userEvents.contactVerified(app.id, row.userId, contact);
+        if (firstTime) await userEvents.contactVerified(app.id, row.userId, contact);
         return {
           account_id: row.userId,
           contact_id: contact.id,
@@ -148,25 +148,25 @@ export function createCodeSubmitter({ deps, store, users, userEvents, hashOf }: 
     },
 
     async resetPassword(app, code, newPassword, meta) {
-      admit(app.id, meta);
-      const row = lookup(app.id, "reset", code);
-      if (!row) throw failed(app.id, meta);
-      const user = users.byId(app.id, row.userId);
+      await admit(app.id, meta);
+      const row = await lookup(app.id, "reset", code);
+      if (!row) throw await failed(app.id, meta);
+      const user = await users.byId(app.id, row.userId);
       // The account was suspended or removed since the code was minted: the code is dead, not wrong.
       if (user?.status !== "active") throw codeInvalid();
-      checkPassword(newPassword, deps.apps.authConfigOf(app.id), {
+      checkPassword(newPassword, await deps.apps.authConfigOf(app.id), {
         username: user.username,
-        email: users.primaryEmail(user.id)?.value ?? null,
+        email: (await users.primaryEmail(user.id))?.value ?? null,
       });
       // argon2 is async: hashed before the synchronous transaction.
       const passwordHash = await deps.passwords.hash(newPassword, meta.signal);
-      tx(db, () => {
+      await tx(db, async () => {
         const now = clock.now();
-        if (!store.consume(row.id, now)) throw codeInvalid();
-        const current = users.byId(app.id, user.id);
+        if (!(await store.consume(row.id, now))) throw codeInvalid();
+        const current = await users.byId(app.id, user.id);
         if (current?.status !== "active") throw codeInvalid();
-        store.consumeAllOfUser(user.id, "reset", now);
-        users.updateUser(user.id, {
+        await store.consumeAllOfUser(user.id, "reset", now);
+        await users.updateUser(user.id, {
           passwordHash,
           passwordChangedAt: now,
           failedLoginCount: 0,
@@ -174,10 +174,10 @@ export function createCodeSubmitter({ deps, store, users, userEvents, hashOf }: 
           updatedAt: now,
         });
         // A reset means the old password may be known to someone else: every session ends now.
-        const revoked = deps.sessions.revokeAllOfUser(user.id, "password_reset");
+        const revoked = await deps.sessions.revokeAllOfUser(user.id, "password_reset");
         // The owner hears of it even when someone else held the reset code; no mail if the app sends none.
-        noticePasswordChanged(deps.email, users, app.id, user.id, now);
-        audit.record({
+        await noticePasswordChanged(deps.email, users, app.id, user.id, now);
+        await audit.record({
           appId: app.id,
           action: "user.password_reset",
           resourceType: "user",
@@ -186,7 +186,7 @@ export function createCodeSubmitter({ deps, store, users, userEvents, hashOf }: 
           details: { contact_id: row.contactId, sessions_revoked: revoked },
           meta,
         });
-        userEvents.passwordResetCompleted(app.id, user.id, revoked);
+        await userEvents.passwordResetCompleted(app.id, user.id, revoked);
       });
     },
   };

@@ -1,5 +1,6 @@
 /** @module SQLite connection with the pragmas of docs/architecture.md ("Storage"), drizzle on top, the embedded migrator, and a tx helper. */
 import { Database } from "bun:sqlite";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { sql } from "drizzle-orm";
@@ -170,12 +171,117 @@ export function migrate(db: Db): void {
 }
 
 /**
- * Runs `fn` in a write transaction (BEGIN IMMEDIATE, so concurrent writers queue on the lock
- * instead of failing at commit). Synchronous on purpose: bun:sqlite is synchronous, and an await
- * inside a transaction would let other requests interleave their statements into it.
+ * The transaction the current async context runs inside, and the one open on each connection: a `tx` nests as a
+ * savepoint only in its own transaction, never in another request's that happens to be open (a timer or
+ * callback scheduled from inside a transaction keeps its context after that transaction ends).
  */
-export function tx<T>(db: Db, fn: () => T): T {
-  return db.$client.transaction(fn).immediate();
+const inside = new AsyncLocalStorage<object>();
+const open = new WeakMap<Database, object>();
+/** Per connection, the tail of the queue of transactions waiting for it (one writer at a time, first come first served). */
+const queues = new WeakMap<Database, Promise<void>>();
+let savepoints = 0;
+
+/**
+ * Runs `fn` in a write transaction (BEGIN IMMEDIATE, so another process's writer waits on the lock rather than
+ * failing at commit) and resolves with its result; a throw rolls everything back. `fn` may await: transactions on one connection queue behind each other, and a
+ * `tx` called from inside another (in the same async context) is a savepoint of it.
+ *
+ * What the queue does not cover: a statement run outside any `tx` while another context's transaction is open
+ * on the connection joins that transaction (SQLite has one per connection). Writes therefore belong in a
+ * `tx`; the per-context executor that PostgreSQL needs will route them to their own connection (issue 20).
+ */
+export async function tx<T>(db: Db, fn: () => T | Promise<T>): Promise<T> {
+  const client = db.$client;
+  const current = inside.getStore();
+  if (current !== undefined && current === open.get(client)) return savepoint(client, fn);
+  const release = await queued(client);
+  try {
+    await begin(client);
+    const token = {};
+    open.set(client, token);
+    try {
+      const result = await inside.run(token, fn);
+      client.run("COMMIT");
+      return result;
+    } catch (err) {
+      if (client.inTransaction) client.run("ROLLBACK");
+      throw err;
+    }
+  } finally {
+    open.delete(client);
+    release();
+  }
+}
+
+/** Waits for this connection's turn; resolves with the function that hands the turn on. */
+async function queued(client: Database): Promise<() => void> {
+  const before = queues.get(client) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((r) => {
+    done = r;
+  });
+  queues.set(client, mine);
+  await before;
+  return () => {
+    if (queues.get(client) === mine) queues.delete(client);
+    done();
+  };
+}
+
+/**
+ * Runs `fn`, synchronous and in charge of its own BEGIN/COMMIT, in this connection's turn: when no `tx` is open
+ * on it, so raw statements (the readiness probe's lock-and-roll-back) never land inside another's transaction.
+ */
+export async function inTurn<T>(db: Db, fn: () => T): Promise<T> {
+  const release = await queued(db.$client);
+  try {
+    return fn();
+  } finally {
+    release();
+  }
+}
+
+/** How long a transaction waits for another process's writer (the connection's `busy_timeout` for statements). */
+const BEGIN_TIMEOUT_MS = 5000;
+
+/**
+ * BEGIN IMMEDIATE without blocking the event loop: SQLite's busy handler would sleep in the calling thread for
+ * as long as another connection (another process, or a second connection in this one) holds the write lock,
+ * and that holder may be waiting for this very loop. So the lock is tried without waiting and, while busy,
+ * tried again after a short timer, up to the same five seconds.
+ */
+async function begin(client: Database): Promise<void> {
+  const started = performance.now();
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    client.run("PRAGMA busy_timeout = 0");
+    try {
+      client.run("BEGIN IMMEDIATE");
+      return;
+    } catch (err) {
+      if (
+        (err as { code?: string }).code !== "SQLITE_BUSY" ||
+        performance.now() - started >= BEGIN_TIMEOUT_MS
+      )
+        throw err;
+    } finally {
+      client.run(`PRAGMA busy_timeout = ${BEGIN_TIMEOUT_MS}`);
+    }
+    await Bun.sleep(delay);
+  }
+}
+
+async function savepoint<T>(client: Database, fn: () => T | Promise<T>): Promise<T> {
+  const name = `hd_sp${++savepoints}`;
+  client.run(`SAVEPOINT ${name}`);
+  try {
+    const result = await fn();
+    client.run(`RELEASE ${name}`);
+    return result;
+  } catch (err) {
+    client.run(`ROLLBACK TO ${name}`);
+    client.run(`RELEASE ${name}`);
+    throw err;
+  }
 }
 
 /**
@@ -188,13 +294,13 @@ export function preparedInsert<T extends SQLiteTable>(
   db: Db,
   table: T,
   columns: readonly (keyof T["$inferInsert"] & string)[],
-): (row: T["$inferInsert"]) => void {
+): (row: T["$inferInsert"]) => Promise<void> {
   const placeholders = Object.fromEntries(columns.map((c) => [c, sql.placeholder(c)]));
   const statement = db
     .insert(table)
     .values(placeholders as T["$inferInsert"])
     .prepare();
-  return (row) => {
+  return async (row) => {
     const values: Record<string, unknown> = {};
     for (const c of columns) values[c] = (row as Record<string, unknown>)[c] ?? null;
     statement.run(values);

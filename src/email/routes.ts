@@ -21,13 +21,13 @@ export const emailRoutes = (deps: EmailRoutesDeps) =>
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps/:app_id/notification-settings",
-      ({ params, principal }) => deps.email.getSettings(principal, params.app_id),
+      async ({ params, principal }) => await deps.email.getSettings(principal, params.app_id),
       { platform: "any" },
     )
     .patch(
       "/v1/apps/:app_id/notification-settings",
-      ({ params, body, principal, meta }) =>
-        deps.email.updateSettings(
+      async ({ params, body, principal, meta }) =>
+        await deps.email.updateSettings(
           principal,
           params.app_id,
           validate(notificationSettingsPatchSchema, body),
@@ -37,7 +37,8 @@ export const emailRoutes = (deps: EmailRoutesDeps) =>
     )
     .get(
       "/v1/apps/:app_id/outbox",
-      ({ params, query, principal, meta }) => deps.email.listOutbox(principal, params.app_id, query, meta),
+      async ({ params, query, principal, meta }) =>
+        await deps.email.listOutbox(principal, params.app_id, query, meta),
       {
         platform: "any",
         detail: {

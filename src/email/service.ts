@@ -99,34 +99,34 @@ export type DeliveryOutcome = "sent" | "queued" | "failed";
 
 export interface EmailService {
   readonly transport: MailTransport;
-  getSettings(p: PlatformPrincipal, ref: string): NotificationSettingsDto;
+  getSettings(p: PlatformPrincipal, ref: string): Promise<NotificationSettingsDto>;
   updateSettings(
     p: PlatformPrincipal,
     ref: string,
     patch: NotificationSettingsPatch,
     meta: CallMeta,
-  ): NotificationSettingsDto;
+  ): Promise<NotificationSettingsDto>;
   /** The operator's view of an app's outbox (dev only; docs/decisions.md, "Outbox route"); it shows codes, so minting rights are required. */
   listOutbox(
     p: PlatformPrincipal,
     ref: string,
     query: Record<string, unknown>,
     meta: CallMeta,
-  ): Page<OutboxEntryDto>;
+  ): Promise<Page<OutboxEntryDto>>;
   /** The plan of a code email, or the 412/503 precondition error; reveals nothing about any contact. */
-  codeMailPlan(appId: string, kind: CodeMailKind): MailPlan;
+  codeMailPlan(appId: string, kind: CodeMailKind): Promise<MailPlan>;
   /** The plan of the welcome email, or null when the app sends none. */
-  welcomePlan(appId: string): MailPlan | null;
+  welcomePlan(appId: string): Promise<MailPlan | null>;
   /**
    * The plan of a security notice, or null when the app sends no email. Never throws for a disabled
    * channel: the change a notice reports goes ahead whether or not it can be told.
    */
-  noticePlan(appId: string, kind: NoticeKind): MailPlan | null;
+  noticePlan(appId: string, kind: NoticeKind): Promise<MailPlan | null>;
   /**
    * The plan of an end-user invitation, or null when the app sends no email (or has no sender): the invite
    * is made all the same and the operator hands its code over.
    */
-  invitePlan(appId: string): MailPlan | null;
+  invitePlan(appId: string): Promise<MailPlan | null>;
   /**
    * Renders `plan` for `to` and queues it, the body sealed and the row holding a redacted copy;
    * synchronous, call it inside the change's transaction.
@@ -136,12 +136,12 @@ export interface EmailService {
     plan: MailPlan,
     to: string,
     vars: Omit<TemplateVars, "appName" | "webOrigin">,
-  ): string;
+  ): Promise<string>;
   /** One attempt at a just-queued message, waiting at most DELIVER_NOW_BUDGET_MS. */
   deliverNow(id: string): Promise<DeliveryOutcome>;
   /** The delivery job: every due pending message, one attempt each. */
   deliverDue(): Promise<{ sent: number; queued: number; failed: number }>;
-  purge(): number;
+  purge(): Promise<number>;
 }
 
 export interface EmailServiceDeps {
@@ -168,39 +168,44 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
   const aadOf = (id: string) => `email_outbox:${id}`;
 
   /** The body to send: the sealed one while it exists (rows queued before sealing carry their own). */
-  function bodyOf(row: OutboxRow): { text: string; html: string | null } {
+  async function bodyOf(row: OutboxRow): Promise<{ text: string; html: string | null }> {
     if (!row.bodySecretId) return { text: row.text, html: row.html };
-    const body = JSON.parse(new TextDecoder().decode(vault.open(row.bodySecretId, aadOf(row.id))));
+    const body = JSON.parse(new TextDecoder().decode(await vault.open(row.bodySecretId, aadOf(row.id))));
     return { text: String(body.text), html: typeof body.html === "string" ? body.html : null };
   }
 
   /** Ends a message's sealed body with the status change that ends the message; call inside its tx. */
-  function shred(row: OutboxRow): void {
-    if (row.bodySecretId) vault.destroy([row.bodySecretId]);
+  async function shred(row: OutboxRow): Promise<void> {
+    if (row.bodySecretId) await vault.destroy([row.bodySecretId]);
   }
   const store = createEmailStore(db);
 
   const appNotFound = () => fail("APP_NOT_FOUND");
 
-  function settingsOf(appId: string): NotificationSettingsRow {
-    const row = store.settings(appId);
+  async function settingsOf(appId: string): Promise<NotificationSettingsRow> {
+    const row = await store.settings(appId);
     if (row) return row;
-    return defaultSettings(appId, apps.find(appId)?.createdAt ?? clock.now());
+    return defaultSettings(appId, (await apps.find(appId))?.createdAt ?? clock.now());
   }
 
-  function plan(appId: string, s: NotificationSettingsRow, template: string): MailPlan | null {
+  async function plan(appId: string, s: NotificationSettingsRow, template: string): Promise<MailPlan | null> {
     const from = s.defaultSenderAddress ?? config.emailFrom;
     if (!from) return null;
-    return { from, template, webOrigin: s.webOrigin, appName: apps.find(appId)?.displayName ?? "your app" };
+    return {
+      from,
+      template,
+      webOrigin: s.webOrigin,
+      appName: (await apps.find(appId))?.displayName ?? "your app",
+    };
   }
 
   async function attempt(row: OutboxRow): Promise<DeliveryOutcome | "skipped"> {
     const start = clock.now();
-    if (!store.claim(row.id, start, start + DELIVERY_LEASE)) return "skipped";
+    if (!(await store.claim(row.id, start, start + DELIVERY_LEASE))) return "skipped";
     const attempts = row.attempts + 1;
     let body: { text: string; html: string | null } | null = null;
     try {
-      body = bodyOf(row);
+      body = await bodyOf(row);
     } catch (err) {
       // The sealed body is gone or undecryptable: no later attempt can do better, and the job must not
       // trip over the row every 15 seconds.
@@ -211,18 +216,18 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
       : { ok: false, permanent: true, error: "the sealed message body cannot be opened" };
     const now = clock.now();
     if (result.ok) {
-      tx(db, () => {
-        store.markSent(row.id, now);
-        shred(row);
+      await tx(db, async () => {
+        await store.markSent(row.id, now);
+        await shred(row);
       });
       return "sent";
     }
     const next = now + backoff(attempts);
     if (result.permanent || next > row.createdAt + GIVE_UP_AFTER) {
-      tx(db, () => {
-        store.markFailed(row.id, result.error);
-        shred(row);
-        audit.record({
+      await tx(db, async () => {
+        await store.markFailed(row.id, result.error);
+        await shred(row);
+        await audit.record({
           appId: row.appId,
           action: "email.failed",
           resourceType: "email",
@@ -239,7 +244,7 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
       });
       return "failed";
     }
-    store.markRetry(row.id, next, result.error);
+    await store.markRetry(row.id, next, result.error);
     log.warn("email delivery deferred", {
       outbox_id: row.id,
       app_id: row.appId,
@@ -262,16 +267,16 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
   return {
     transport,
 
-    getSettings(p, ref) {
-      const app = apps.authorizeApp(p, ref, "heimdall.read");
-      return toSettingsDto(settingsOf(app.id));
+    async getSettings(p, ref) {
+      const app = await apps.authorizeApp(p, ref, "heimdall.read");
+      return toSettingsDto(await settingsOf(app.id));
     },
 
-    updateSettings(p, ref, patch, meta) {
-      const app = apps.authorizeApp(p, ref, "heimdall.update");
+    async updateSettings(p, ref, patch, meta) {
+      const app = await apps.authorizeApp(p, ref, "heimdall.update");
       if (app.status === "archived") throw fail("APP_ARCHIVED");
-      return tx(db, () => {
-        const current = store.settings(app.id);
+      return await tx(db, async () => {
+        const current = await store.settings(app.id);
         const base = current ?? { ...defaultSettings(app.id, app.createdAt), createdAt: clock.now() };
         const next: NotificationSettingsRow = { ...base };
         const changed: string[] = [];
@@ -285,8 +290,8 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
         // Nothing changes: no write, no audit row, `updated_at` untouched.
         if (changed.length === 0) return toSettingsDto(current ?? defaultSettings(app.id, app.createdAt));
         next.updatedAt = clock.now();
-        store.putSettings(next);
-        audit.record({
+        await store.putSettings(next);
+        await audit.record({
           appId: app.id,
           workspaceId: app.workspaceId,
           action: "notification_settings.updated",
@@ -300,15 +305,15 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
       });
     },
 
-    listOutbox(p, ref, query, meta) {
+    async listOutbox(p, ref, query, meta) {
       const limit = parseLimit(queryParam(query, "limit"));
       const after = decodeCursor(queryParam(query, "cursor"), isPosition);
-      const app = apps.authorizeApp(p, ref, "heimdall.read");
+      const app = await apps.authorizeApp(p, ref, "heimdall.read");
       for (const action of OUTBOX_ACTIONS)
         authorize(p, app.workspaceId, action, appResource(app.id), appNotFound);
-      const rows = store.listForApp(app.id, after, limit + 1);
+      const rows = await store.listForApp(app.id, after, limit + 1);
       // A read that hands out codes and addresses is itself worth a trace (docs/architecture.md, "Audit").
-      audit.record({
+      await audit.record({
         appId: app.id,
         workspaceId: app.workspaceId,
         action: "outbox.read",
@@ -326,12 +331,12 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
       );
     },
 
-    codeMailPlan(appId, kind) {
+    async codeMailPlan(appId, kind) {
       // Each refusal names the one setting to change and how (docs/decisions.md, "Email in one step"):
       // the sender defaults to HEIMDALL_EMAIL_FROM and an empty code slot to the built-in template, so
       // in log mode switching notifications on is all a fresh app needs.
       const settingsRoute = `PATCH /v1/apps/${appId}/notification-settings`;
-      const s = settingsOf(appId);
+      const s = await settingsOf(appId);
       if (!s.notificationsViaEnvoi) {
         throw fail("ENVOI_NOT_ENABLED", {
           message: `Email notifications are off for this app: ${settingsRoute} {"notifications_via_envoi": true}`,
@@ -358,29 +363,29 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
       if (transport.kind === "unwired") {
         throw fail("ENVOI_NOT_WIRED");
       }
-      return plan(appId, s, template)!;
+      return (await plan(appId, s, template))!;
     },
 
-    welcomePlan(appId) {
-      const s = settingsOf(appId);
+    async welcomePlan(appId) {
+      const s = await settingsOf(appId);
       if (!s.notificationsViaEnvoi || !s.welcomeTemplateName || transport.kind === "unwired") return null;
-      return plan(appId, s, s.welcomeTemplateName);
+      return await plan(appId, s, s.welcomeTemplateName);
     },
 
-    noticePlan(appId, kind) {
+    async noticePlan(appId, kind) {
       // The same switch as every other email of the app; no template slot: the built-in notice is used.
-      const s = settingsOf(appId);
+      const s = await settingsOf(appId);
       if (!s.notificationsViaEnvoi || transport.kind === "unwired") return null;
-      return plan(appId, s, NOTICE_TEMPLATES[kind]);
+      return await plan(appId, s, NOTICE_TEMPLATES[kind]);
     },
 
-    invitePlan(appId) {
-      const s = settingsOf(appId);
+    async invitePlan(appId) {
+      const s = await settingsOf(appId);
       if (!s.notificationsViaEnvoi || transport.kind === "unwired") return null;
-      return plan(appId, s, INVITE_TEMPLATE);
+      return await plan(appId, s, INVITE_TEMPLATE);
     },
 
-    enqueue(appId, p, to, vars) {
+    async enqueue(appId, p, to, vars) {
       const common = { appName: p.appName, webOrigin: p.webOrigin };
       const rendered = renderTemplate(p.template, { ...vars, ...common });
       // The same message with the code masked: the row's copy, for the outbox listing and the operator.
@@ -389,11 +394,11 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
         : rendered;
       const id = newId(clock);
       const now = clock.now();
-      const bodySecretId = vault.seal(
+      const bodySecretId = await vault.seal(
         aadOf(id),
         new TextEncoder().encode(JSON.stringify({ text: rendered.text, html: rendered.html })),
       );
-      store.insertOutbox({
+      await store.insertOutbox({
         id,
         appId,
         to,
@@ -411,7 +416,7 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
     },
 
     async deliverNow(id) {
-      const row = store.outboxById(id);
+      const row = await store.outboxById(id);
       if (!row) throw new Error(`outbox row ${id} does not exist`);
       if (row.status !== "pending") return row.status;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -432,15 +437,15 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
       const counts = { sent: 0, queued: 0, failed: 0 };
       // Sequential on purpose: one SMTP conversation at a time is plenty for an appliance and keeps
       // a flaky server from being hammered by a burst.
-      for (const row of store.due(clock.now(), BATCH)) {
+      for (const row of await store.due(clock.now(), BATCH)) {
         const outcome = await safeAttempt(row);
         if (outcome !== "skipped") counts[outcome]++;
       }
       return counts;
     },
 
-    purge() {
-      return store.purge(clock.now() - OUTBOX_RETENTION);
+    async purge() {
+      return await store.purge(clock.now() - OUTBOX_RETENTION);
     },
   };
 }

@@ -9,11 +9,11 @@ export type OutboxRow = typeof emailOutbox.$inferSelect;
 
 export function createEmailStore(db: Db) {
   return {
-    settings(appId: string): NotificationSettingsRow | undefined {
+    async settings(appId: string): Promise<NotificationSettingsRow | undefined> {
       return db.select().from(notificationSettings).where(eq(notificationSettings.appId, appId)).get();
     },
 
-    putSettings(row: NotificationSettingsRow): void {
+    async putSettings(row: NotificationSettingsRow): Promise<void> {
       const { appId: _, createdAt: __, ...set } = row;
       db.insert(notificationSettings)
         .values(row)
@@ -21,16 +21,16 @@ export function createEmailStore(db: Db) {
         .run();
     },
 
-    insertOutbox(row: typeof emailOutbox.$inferInsert): void {
+    async insertOutbox(row: typeof emailOutbox.$inferInsert): Promise<void> {
       db.insert(emailOutbox).values(row).run();
     },
 
-    outboxById(id: string): OutboxRow | undefined {
+    async outboxById(id: string): Promise<OutboxRow | undefined> {
       return db.select().from(emailOutbox).where(eq(emailOutbox.id, id)).get();
     },
 
     /** Pending rows whose attempt is due, oldest due first. */
-    due(now: number, limit: number): OutboxRow[] {
+    async due(now: number, limit: number): Promise<OutboxRow[]> {
       return db
         .select()
         .from(emailOutbox)
@@ -45,7 +45,7 @@ export function createEmailStore(db: Db) {
      * so neither the delivery job nor a request retries it meanwhile. A process that dies mid-send
      * leaves the row to be picked up again once the lease has passed. False when someone else has it.
      */
-    claim(id: string, now: number, leaseUntil: number): boolean {
+    async claim(id: string, now: number, leaseUntil: number): Promise<boolean> {
       const row = db.$client
         .query<{ attempts: number }, [number, string, number]>(
           `UPDATE email_outbox SET attempts = attempts + 1, next_attempt_at = ?1
@@ -56,18 +56,18 @@ export function createEmailStore(db: Db) {
     },
 
     /** Ends the message: its sealed body (destroyed by the caller in the same tx) is no longer referenced. */
-    markSent(id: string, now: number): void {
+    async markSent(id: string, now: number): Promise<void> {
       db.update(emailOutbox)
         .set({ status: "sent", sentAt: now, lastError: null, bodySecretId: null })
         .where(eq(emailOutbox.id, id))
         .run();
     },
 
-    markRetry(id: string, nextAttemptAt: number, error: string): void {
+    async markRetry(id: string, nextAttemptAt: number, error: string): Promise<void> {
       db.update(emailOutbox).set({ nextAttemptAt, lastError: error }).where(eq(emailOutbox.id, id)).run();
     },
 
-    markFailed(id: string, error: string): void {
+    async markFailed(id: string, error: string): Promise<void> {
       db.update(emailOutbox)
         .set({ status: "failed", lastError: error, bodySecretId: null })
         .where(eq(emailOutbox.id, id))
@@ -75,7 +75,7 @@ export function createEmailStore(db: Db) {
     },
 
     /** An app's outbox, newest first, keyset-paginated over `(created_at, id)`. */
-    listForApp(appId: string, after: Position | undefined, limit: number): OutboxRow[] {
+    async listForApp(appId: string, after: Position | undefined, limit: number): Promise<OutboxRow[]> {
       const before = after
         ? or(
             lt(emailOutbox.createdAt, after.c),
@@ -92,7 +92,7 @@ export function createEmailStore(db: Db) {
     },
 
     /** Drops delivered and abandoned rows created before `cutoff`: they still hold addresses (codes are masked). */
-    purge(cutoff: number): number {
+    async purge(cutoff: number): Promise<number> {
       return changes(
         db
           .delete(emailOutbox)

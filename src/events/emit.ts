@@ -17,11 +17,11 @@ export interface DomainEvent {
 
 export interface EventEmitter {
   /** Inserts the event; call inside the transaction of the change it reports. Returns the event id. */
-  emit(event: DomainEvent): string;
+  emit(event: DomainEvent): Promise<string>;
 }
 
 /** What else happens, in the same transaction, when an event is written (webhook deliveries are queued). */
-export type EventSubscriber = (event: { id: string; appId: string | null; type: string }) => void;
+export type EventSubscriber = (event: { id: string; appId: string | null; type: string }) => Promise<void>;
 
 export function createEventEmitter({
   db,
@@ -33,10 +33,10 @@ export function createEventEmitter({
   subscribers?: readonly EventSubscriber[];
 }): EventEmitter {
   return {
-    emit({ type, appId, data }) {
+    async emit({ type, appId, data }) {
       const id = newId(clock);
       db.insert(events).values({ id, appId, type, data, createdAt: clock.now() }).run();
-      for (const subscriber of subscribers) subscriber({ id, appId, type });
+      for (const subscriber of subscribers) await subscriber({ id, appId, type });
       return id;
     },
   };

@@ -72,8 +72,14 @@ export function createFederatedAccounts(deps: AccountDeps) {
   const store = createFederationStore(db);
   const userEvents = createUserEvents(deps.events);
 
-  function refused(app: AppRef, userId: string | null, provider: ProviderId, reason: string, meta: CallMeta) {
-    audit.record({
+  async function refused(
+    app: AppRef,
+    userId: string | null,
+    provider: ProviderId,
+    reason: string,
+    meta: CallMeta,
+  ) {
+    await audit.record({
       appId: app.id,
       action: "user.signin_failed",
       resourceType: "end_user",
@@ -84,20 +90,20 @@ export function createFederatedAccounts(deps: AccountDeps) {
     });
   }
 
-  function active(
+  async function active(
     app: AppRef,
     user: EndUserRow | undefined,
     provider: ProviderId,
     meta: CallMeta,
-  ): EndUserRow {
+  ): Promise<EndUserRow> {
     if (user?.status !== "active") {
-      refused(app, user?.id ?? null, provider, "account_suspended", meta);
+      await refused(app, user?.id ?? null, provider, "account_suspended", meta);
       throw fail("ACCOUNT_SUSPENDED");
     }
     return user;
   }
 
-  function attach(
+  async function attach(
     app: AppRef,
     userId: string,
     provider: ProviderId,
@@ -106,7 +112,7 @@ export function createFederatedAccounts(deps: AccountDeps) {
     meta: CallMeta,
   ) {
     const now = clock.now();
-    store.insertIdentity({
+    await store.insertIdentity({
       id: newId(clock),
       appId: app.id,
       userId,
@@ -117,7 +123,7 @@ export function createFederatedAccounts(deps: AccountDeps) {
       createdAt: now,
       lastUsedAt: now,
     });
-    audit.record({
+    await audit.record({
       appId: app.id,
       action: "user.identity_linked",
       resourceType: "end_user",
@@ -128,7 +134,7 @@ export function createFederatedAccounts(deps: AccountDeps) {
     });
   }
 
-  function usernameFor(appId: string, provider: ProviderId, facts: ProviderFacts): string {
+  async function usernameFor(appId: string, provider: ProviderId, facts: ProviderFacts): Promise<string> {
     const login = facts.login
       ?.toLowerCase()
       .replace(/[^a-z0-9._-]+/g, "-")
@@ -138,42 +144,48 @@ export function createFederatedAccounts(deps: AccountDeps) {
       : login && USERNAME_PATTERN.test(login)
         ? login
         : `${provider}-user`;
-    return freeUsernameFor(base, (u) => users.byUsername(appId, u) !== undefined);
+    return await freeUsernameFor(base, async (u) => (await users.byUsername(appId, u)) !== undefined);
   }
 
   return {
     /** The account for these facts, linking or creating one as the policy says; refusals throw. */
-    resolve(
+    async resolve(
       app: AppRef,
       provider: ProviderId,
       facts: ProviderFacts,
       config: AuthConfig,
       meta: CallMeta,
-    ): AccountOutcome {
-      const linked = store.identity(app.id, provider, facts.subject);
+    ): Promise<AccountOutcome> {
+      const linked = await store.identity(app.id, provider, facts.subject);
       if (linked) {
-        const user = active(app, users.byId(app.id, linked.userId), provider, meta);
-        store.touchIdentity(linked.id, facts.email, facts.emailVerified, clock.now());
+        const user = await active(app, await users.byId(app.id, linked.userId), provider, meta);
+        await store.touchIdentity(linked.id, facts.email, facts.emailVerified, clock.now());
         return { kind: "user", user };
       }
-      const holder = facts.email ? users.contactByValue(app.id, "email", facts.email) : undefined;
+      const holder = facts.email ? await users.contactByValue(app.id, "email", facts.email) : undefined;
       if (holder) {
         // Linking needs both sides verified: the provider's claim and the account's own proof of the address.
         // Otherwise whoever registered the address first (or a provider that does not check it) takes over.
         const linkable = facts.emailVerified && holder.verifiedAt !== null;
         const policy = config.oauth_link_policy;
         if (!linkable || policy === "reject") {
-          refused(app, holder.userId, provider, linkable ? "link_policy_reject" : "email_unverified", meta);
+          await refused(
+            app,
+            holder.userId,
+            provider,
+            linkable ? "link_policy_reject" : "email_unverified",
+            meta,
+          );
           throw fail("ACCOUNT_EXISTS_WITH_DIFFERENT_PROVIDER");
         }
-        const user = active(app, users.byId(app.id, holder.userId), provider, meta);
+        const user = await active(app, await users.byId(app.id, holder.userId), provider, meta);
         if (policy === "confirm") return { kind: "link_required", userId: user.id };
-        attach(app, user.id, provider, facts, "auto", meta);
+        await attach(app, user.id, provider, facts, "auto", meta);
         return { kind: "user", user };
       }
 
       if (!config.signup_enabled || config.signup_requires_pak) {
-        refused(app, null, provider, "signup_disabled", meta);
+        await refused(app, null, provider, "signup_disabled", meta);
         throw fail("SIGNUP_DISABLED", {
           ...(config.signup_requires_pak && {
             message: "Sign-up on this app needs an API key; federated sign-up is off",
@@ -187,8 +199,8 @@ export function createFederatedAccounts(deps: AccountDeps) {
       const now = clock.now();
       const userId = newId(clock);
       const role = config.signup_default_role;
-      const username = usernameFor(app.id, provider, facts);
-      users.insertUser({
+      const username = await usernameFor(app.id, provider, facts);
+      await users.insertUser({
         id: userId,
         appId: app.id,
         username,
@@ -206,7 +218,7 @@ export function createFederatedAccounts(deps: AccountDeps) {
       // Only a verified address becomes a contact: an unverified one could be anyone's, and holding it would
       // keep its real owner from signing up (the identity row still records what the provider said).
       if (facts.email && facts.emailVerified) {
-        users.insertContact({
+        await users.insertContact({
           id: newId(clock),
           appId: app.id,
           userId,
@@ -217,8 +229,8 @@ export function createFederatedAccounts(deps: AccountDeps) {
           createdAt: now,
         });
       }
-      attach(app, userId, provider, facts, "signup", meta);
-      audit.record({
+      await attach(app, userId, provider, facts, "signup", meta);
+      await audit.record({
         appId: app.id,
         action: "user.signed_up",
         resourceType: "end_user",
@@ -227,7 +239,7 @@ export function createFederatedAccounts(deps: AccountDeps) {
         details: { username, role, provider },
         meta,
       });
-      userEvents.signedUp(
+      await userEvents.signedUp(
         app.id,
         // The account's email, not the provider's claim: an unverified address was not kept as a contact.
         { id: userId, username, email: facts.email && facts.emailVerified ? facts.email : null, role },
@@ -237,7 +249,7 @@ export function createFederatedAccounts(deps: AccountDeps) {
           provider,
         },
       );
-      return { kind: "user", user: users.byId(app.id, userId)! };
+      return { kind: "user", user: (await users.byId(app.id, userId))! };
     },
 
     /**
@@ -245,22 +257,22 @@ export function createFederatedAccounts(deps: AccountDeps) {
      * password sign-in does, the MFA challenge (an enrolment one when the app requires MFA of an account
      * without a factor), whose completion adds the factor to that `amr`.
      */
-    signIn(
+    async signIn(
       app: AppRef,
       userId: string,
       provider: ProviderId,
       config: AuthConfig,
       meta: CallMeta,
-    ): SigninOutcome {
-      const user = active(app, users.byId(app.id, userId), provider, meta);
+    ): Promise<SigninOutcome> {
+      const user = await active(app, await users.byId(app.id, userId), provider, meta);
       const amr = ["oauth", provider];
-      const factors = mfa.enabledFactors(app.id, user.id);
+      const factors = await mfa.enabledFactors(app.id, user.id);
       const mustEnroll =
         factors.length === 0 && (config.mfa_required || config.mfa_required_roles.includes(user.role));
       if (factors.length > 0 || mustEnroll) {
         const purpose = mustEnroll ? "enroll" : "signin";
-        const challenge = mfaSignin.challenge(app, user.id, factors, purpose, null, amr);
-        audit.record({
+        const challenge = await mfaSignin.challenge(app, user.id, factors, purpose, null, amr);
+        await audit.record({
           appId: app.id,
           action: "user.signin_mfa_challenged",
           resourceType: "end_user",
@@ -271,7 +283,7 @@ export function createFederatedAccounts(deps: AccountDeps) {
         });
         return { kind: "challenge", challenge };
       }
-      const opened = sessions.create({
+      const opened = await sessions.create({
         appId: app.id,
         userId: user.id,
         amr,
@@ -279,7 +291,7 @@ export function createFederatedAccounts(deps: AccountDeps) {
         maxSessions: config.max_sessions,
         meta,
       });
-      audit.record({
+      await audit.record({
         appId: app.id,
         action: "user.signed_in",
         resourceType: "end_user",
@@ -288,16 +300,22 @@ export function createFederatedAccounts(deps: AccountDeps) {
         details: { session_id: opened.session.id, amr, provider },
         meta,
       });
-      userEvents.signedIn(app.id, user.id, opened.session, { provider });
+      await userEvents.signedIn(app.id, user.id, opened.session, { provider });
       return { kind: "session", ...opened, role: user.role };
     },
 
     /** Attaches a pending identity to the account that proved it owns the email (the `confirm` policy's end). */
-    link(app: AppRef, userId: string, provider: ProviderId, facts: ProviderFacts, meta: CallMeta): void {
-      const linked = store.identity(app.id, provider, facts.subject);
+    async link(
+      app: AppRef,
+      userId: string,
+      provider: ProviderId,
+      facts: ProviderFacts,
+      meta: CallMeta,
+    ): Promise<void> {
+      const linked = await store.identity(app.id, provider, facts.subject);
       if (linked && linked.userId !== userId) throw fail("IDENTITY_LINKED_ELSEWHERE");
       if (linked) return;
-      attach(app, userId, provider, facts, "confirm", meta);
+      await attach(app, userId, provider, facts, "confirm", meta);
     },
   };
 }

@@ -138,7 +138,7 @@ export function createProviderClients(deps: { clock: Clock; log: Pick<Logger, "w
       id_token_signing_alg_values_supported: metadata.id_token_signing_alg_values_supported ?? ID_TOKEN_ALGS,
     };
     // Apple's key signs the redirect flow's client secret; a native-only config has none (and needs none).
-    const opened = r.secret();
+    const opened = await r.secret();
     const secret =
       r.provider === "apple"
         ? opened
@@ -160,7 +160,7 @@ export function createProviderClients(deps: { clock: Clock; log: Pick<Logger, "w
   }
 
   return {
-    client(r) {
+    async client(r) {
       const key = `${r.appId}:${r.provider}`;
       const hit = cache.get(key);
       if (hit && hit.version === r.version && hit.until > clock.now()) return hit.client;

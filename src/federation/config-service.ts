@@ -33,14 +33,14 @@ export interface ResolvedProvider {
   readonly config: Readonly<Record<string, unknown>>;
   readonly hasSecret: boolean;
   /** Opens the sealed secret; called only when a provider client is built, not on every sign-in request. */
-  secret(): string | null;
+  secret(): Promise<string | null>;
   /** Changes with every write, so caches keyed on it never serve a replaced config. */
   readonly version: number;
 }
 
 export interface ProviderConfigService {
-  list(p: PlatformPrincipal, appRef: string): ProviderListEntryDto[];
-  get(p: PlatformPrincipal, appRef: string, provider: ProviderId): ProviderDetailDto;
+  list(p: PlatformPrincipal, appRef: string): Promise<ProviderListEntryDto[]>;
+  get(p: PlatformPrincipal, appRef: string, provider: ProviderId): Promise<ProviderDetailDto>;
   put(
     p: PlatformPrincipal,
     appRef: string,
@@ -48,9 +48,9 @@ export interface ProviderConfigService {
     input: UpsertProviderInput,
     meta: CallMeta,
   ): Promise<ProviderDetailDto>;
-  remove(p: PlatformPrincipal, appRef: string, provider: ProviderId, meta: CallMeta): void;
+  remove(p: PlatformPrincipal, appRef: string, provider: ProviderId, meta: CallMeta): Promise<void>;
   /** The enabled provider of an app for sign-in; 503 PROVIDER_DISABLED when unconfigured or disabled. */
-  resolve(appId: string, provider: ProviderId): ResolvedProvider;
+  resolve(appId: string, provider: ProviderId): Promise<ResolvedProvider>;
 }
 
 export interface ProviderConfigDeps {
@@ -87,30 +87,30 @@ export function createProviderConfigService(deps: ProviderConfigDeps): ProviderC
   };
 
   return {
-    list(p, appRef) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.read");
-      const rows = new Map(store.providersOf(app.id).map((r) => [r.provider, r]));
+    async list(p, appRef) {
+      const app = await apps.authorizeApp(p, appRef, "heimdall.read");
+      const rows = new Map((await store.providersOf(app.id)).map((r) => [r.provider, r]));
       return PROVIDERS.map((id) => toListEntry(id, rows.get(id)));
     },
 
-    get(p, appRef, provider) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.read");
-      const row = store.provider(app.id, provider);
+    async get(p, appRef, provider) {
+      const app = await apps.authorizeApp(p, appRef, "heimdall.read");
+      const row = await store.provider(app.id, provider);
       if (!row) throw fail("PROVIDER_NOT_CONFIGURED");
       return toDetailDto(row);
     },
 
     async put(p, appRef, provider, input, meta) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.update");
+      const app = await apps.authorizeApp(p, appRef, "heimdall.update");
       writable(app.status);
       const { field } = SECRET_FIELD[provider];
       const { [field]: rawSecret, ...publicConfig } = input.config as Record<string, unknown>;
       const secret = typeof rawSecret === "string" ? rawSecret.trim() : undefined;
       if (provider === "apple" && secret !== undefined) await checkApplePrivateKey(secret);
 
-      const row = tx(db, () => {
+      const row = await tx(db, async () => {
         const now = clock.now();
-        const existing = store.provider(app.id, provider);
+        const existing = await store.provider(app.id, provider);
         // The secret may be left out of a later write (to flip `enabled` or change a client id): it stays.
         // Apple's key signs only the redirect flow's client secret: a native-only config has none.
         const keeps = secret !== undefined || Boolean(existing?.secretId);
@@ -124,13 +124,18 @@ export function createProviderConfigService(deps: ProviderConfigDeps): ProviderC
         const secretId =
           secret === undefined
             ? (existing?.secretId ?? null)
-            : vault.seal(aad, new TextEncoder().encode(secret));
-        if (existing?.secretId && secret !== undefined) vault.destroy([existing.secretId]);
+            : await vault.seal(aad, new TextEncoder().encode(secret));
+        if (existing?.secretId && secret !== undefined) await vault.destroy([existing.secretId]);
         const enabled = input.enabled ?? false;
         if (existing) {
-          store.updateProvider(existing.id, { config: publicConfig, enabled, secretId, updatedAt: now });
+          await store.updateProvider(existing.id, {
+            config: publicConfig,
+            enabled,
+            secretId,
+            updatedAt: now,
+          });
         } else {
-          store.insertProvider({
+          await store.insertProvider({
             id: newId(clock),
             appId: app.id,
             provider,
@@ -141,7 +146,7 @@ export function createProviderConfigService(deps: ProviderConfigDeps): ProviderC
             updatedAt: now,
           });
         }
-        audit.record({
+        await audit.record({
           appId: app.id,
           workspaceId: app.workspaceId,
           action: existing ? "identity_provider.updated" : "identity_provider.created",
@@ -157,22 +162,22 @@ export function createProviderConfigService(deps: ProviderConfigDeps): ProviderC
           },
           meta,
         });
-        return store.provider(app.id, provider)!;
+        return (await store.provider(app.id, provider))!;
       });
       deps.onChange?.(app.id, provider);
       return toDetailDto(row);
     },
 
-    remove(p, appRef, provider, meta) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.update");
+    async remove(p, appRef, provider, meta) {
+      const app = await apps.authorizeApp(p, appRef, "heimdall.update");
       writable(app.status);
-      tx(db, () => {
-        const existing = store.provider(app.id, provider);
+      await tx(db, async () => {
+        const existing = await store.provider(app.id, provider);
         if (!existing) return;
-        store.deleteProvider(existing.id);
-        if (existing.secretId) vault.destroy([existing.secretId]);
+        await store.deleteProvider(existing.id);
+        if (existing.secretId) await vault.destroy([existing.secretId]);
         // The federated identities stay (the contract): the people keep their accounts, not this sign-in.
-        audit.record({
+        await audit.record({
           appId: app.id,
           workspaceId: app.workspaceId,
           action: "identity_provider.deleted",
@@ -186,12 +191,14 @@ export function createProviderConfigService(deps: ProviderConfigDeps): ProviderC
       deps.onChange?.(app.id, provider);
     },
 
-    resolve(appId, provider) {
-      const row = store.provider(appId, provider);
+    async resolve(appId, provider) {
+      const row = await store.provider(appId, provider);
       if (!row?.enabled) throw fail("PROVIDER_DISABLED");
       const { secretId } = row;
-      const secret = () =>
-        secretId ? new TextDecoder().decode(vault.open(secretId, providerSecretAad(appId, provider))) : null;
+      const secret = async () =>
+        secretId
+          ? new TextDecoder().decode(await vault.open(secretId, providerSecretAad(appId, provider)))
+          : null;
       return {
         appId,
         provider,

@@ -23,20 +23,20 @@ export const providerAdminRoutes = (deps: ProviderAdminRoutesDeps) =>
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps/:app_id/auth-config/providers",
-      ({ params, principal }) => deps.providerConfigs.list(principal, params.app_id),
+      async ({ params, principal }) => await deps.providerConfigs.list(principal, params.app_id),
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/auth-config/providers/:provider",
-      ({ params, principal }) =>
-        deps.providerConfigs.get(principal, params.app_id, providerId(params.provider)),
+      async ({ params, principal }) =>
+        await deps.providerConfigs.get(principal, params.app_id, providerId(params.provider)),
       { platform: "any" },
     )
     .put(
       "/v1/apps/:app_id/auth-config/providers/:provider",
-      ({ params, body, principal, meta }) => {
+      async ({ params, body, principal, meta }) => {
         const provider = providerId(params.provider);
-        return deps.providerConfigs.put(
+        return await deps.providerConfigs.put(
           principal,
           params.app_id,
           provider,
@@ -48,8 +48,8 @@ export const providerAdminRoutes = (deps: ProviderAdminRoutesDeps) =>
     )
     .delete(
       "/v1/apps/:app_id/auth-config/providers/:provider",
-      ({ params, principal, meta, set }) => {
-        deps.providerConfigs.remove(principal, params.app_id, providerId(params.provider), meta);
+      async ({ params, principal, meta, set }) => {
+        await deps.providerConfigs.remove(principal, params.app_id, providerId(params.provider), meta);
         set.status = 204;
       },
       { platform: "any" },
@@ -94,8 +94,8 @@ export const federationRoutes = (deps: FederationRoutesDeps) =>
     )
     .post(
       "/:app_slug/v1/auth/oauth/link",
-      ({ app, body, meta, endUser }) =>
-        deps.federation.link(app, endUser.userId, validate(linkSchema, body).link_token, meta),
+      async ({ app, body, meta, endUser }) =>
+        await deps.federation.link(app, endUser.userId, validate(linkSchema, body).link_token, meta),
       { endUser: true },
     )
     .post(

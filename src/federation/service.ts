@@ -86,8 +86,8 @@ export interface FederationService {
     userId: string,
     linkToken: string,
     meta: CallMeta,
-  ): { provider: ProviderId; linked: true };
-  purge(): number;
+  ): Promise<{ provider: ProviderId; linked: true }>;
+  purge(): Promise<number>;
 }
 
 const opaque = () => randomBytes(32).toString("base64url");
@@ -104,20 +104,22 @@ export function createFederationService(deps: FederationServiceDeps): Federation
 
   const redirectUri = (app: AppRef, provider: ProviderId) =>
     `${publicUrl}/${app.slug}/v1/auth/oauth/${provider}/callback`;
-  const derive = (label: string, state: string) =>
-    createHmac("sha256", secrets.get("oauth_flow")).update(`${label}:${state}`).digest("base64url");
+  const derive = async (label: string, state: string) =>
+    createHmac("sha256", await secrets.get("oauth_flow"))
+      .update(`${label}:${state}`)
+      .digest("base64url");
 
   function throttle(app: AppRef, meta: CallMeta) {
     rateLimiter.consume([{ key: `oauth:ip:${app.id}:${meta.ip ?? "unknown"}`, ...FEDERATION_PER_IP }]);
   }
 
-  function signinAllowed(app: AppRef) {
-    const config = apps.authConfigOf(app.id);
+  async function signinAllowed(app: AppRef) {
+    const config = await apps.authConfigOf(app.id);
     if (!config.signin_enabled) throw fail("SIGNIN_DISABLED");
     return config;
   }
 
-  function grant(
+  async function grant(
     app: AppRef,
     kind: GrantKind,
     provider: ProviderId,
@@ -127,10 +129,10 @@ export function createFederationService(deps: FederationServiceDeps): Federation
       userId?: string;
       data?: Record<string, unknown>;
     },
-  ): string {
+  ): Promise<string> {
     const value = opaque();
     const now = clock.now();
-    store.insertGrant({
+    await store.insertGrant({
       id: newId(clock),
       appId: app.id,
       kind,
@@ -161,16 +163,16 @@ export function createFederationService(deps: FederationServiceDeps): Federation
    * The account for verified facts. `confirm` answers 409 link_required with a link token, written in its
    * own transaction first so the refusal does not roll it back.
    */
-  function resolveAccount(app: AppRef, provider: ProviderId, facts: ProviderFacts, meta: CallMeta) {
-    const config = signinAllowed(app);
-    const outcome = tx(db, () => {
-      const o = accounts.resolve(app, provider, facts, config, meta);
+  async function resolveAccount(app: AppRef, provider: ProviderId, facts: ProviderFacts, meta: CallMeta) {
+    const config = await signinAllowed(app);
+    const outcome = await tx(db, async () => {
+      const o = await accounts.resolve(app, provider, facts, config, meta);
       if (o.kind === "user") return { ...o, linkToken: null };
-      const linkToken = grant(app, "link", provider, LINK_TTL, {
+      const linkToken = await grant(app, "link", provider, LINK_TTL, {
         userId: o.userId,
         data: { ...facts },
       });
-      deps.audit.record({
+      await deps.audit.record({
         appId: app.id,
         action: "user.identity_link_requested",
         resourceType: "end_user",
@@ -238,9 +240,9 @@ export function createFederationService(deps: FederationServiceDeps): Federation
     let result: Awaited<ReturnType<typeof authorizationCodeGrant>>;
     try {
       result = await authorizationCodeGrant(client.config, current, {
-        pkceCodeVerifier: derive("pkce", state),
+        pkceCodeVerifier: await derive("pkce", state),
         expectedState: state,
-        ...(oidc ? { expectedNonce: derive("nonce", state), idTokenExpected: true } : {}),
+        ...(oidc ? { expectedNonce: await derive("nonce", state), idTokenExpected: true } : {}),
       });
     } catch (err) {
       const code = (err as { code?: string }).code ?? (err instanceof Error ? err.name : "unknown");
@@ -269,11 +271,14 @@ export function createFederationService(deps: FederationServiceDeps): Federation
   return {
     async authorize(app, provider, returnTo, meta) {
       throttle(app, meta);
-      const config = signinAllowed(app);
-      const r = redirectable(providers.resolve(app.id, provider));
+      const config = await signinAllowed(app);
+      const r = redirectable(await providers.resolve(app.id, provider));
       const target = checkReturnTo(returnTo, config.allowed_redirect_origins);
       const client = await clients.client(r);
-      const state = tx(db, () => grant(app, "state", provider, STATE_TTL, { returnTo: target.href }));
+      const state = await tx(
+        db,
+        async () => await grant(app, "state", provider, STATE_TTL, { returnTo: target.href }),
+      );
       const scopes = Array.isArray(r.config.scopes)
         ? (r.config.scopes as string[]).join(" ")
         : SCOPES[provider];
@@ -282,10 +287,10 @@ export function createFederationService(deps: FederationServiceDeps): Federation
         response_type: "code",
         scope: scopes,
         state,
-        code_challenge: await calculatePKCECodeChallenge(derive("pkce", state)),
+        code_challenge: await calculatePKCECodeChallenge(await derive("pkce", state)),
         code_challenge_method: "S256",
       };
-      if (provider !== "github") params.nonce = derive("nonce", state);
+      if (provider !== "github") params.nonce = await derive("nonce", state);
       if (provider === "apple") params.response_mode = "form_post";
       return buildAuthorizationUrl(client.config, params).href;
     },
@@ -293,11 +298,12 @@ export function createFederationService(deps: FederationServiceDeps): Federation
     async callback(app, provider, params, meta) {
       throttle(app, meta);
       const state = params.state ?? "";
-      const row = state ? store.grant("state", sha256Hex(state)) : undefined;
+      const row = state ? await store.grant("state", sha256Hex(state)) : undefined;
       // Unknown, another app's or provider's, used or expired: the return_to is not trusted, so no redirect.
       if (!row || row.appId !== app.id || row.provider !== provider || !row.returnTo)
         throw fail("OAUTH_STATE_INVALID");
-      if (!tx(db, () => store.consumeGrant(row.id, clock.now()))) throw fail("OAUTH_STATE_INVALID");
+      if (!(await tx(db, async () => await store.consumeGrant(row.id, clock.now()))))
+        throw fail("OAUTH_STATE_INVALID");
       const returnTo = row.returnTo;
       if (params.error) {
         const code = /^[a-z_]{1,64}$/.test(params.error) ? params.error : "provider_error";
@@ -305,10 +311,13 @@ export function createFederationService(deps: FederationServiceDeps): Federation
       }
       if (!params.code) return withParams(returnTo, { heimdall_error: "invalid_request" });
       try {
-        const r = redirectable(providers.resolve(app.id, provider));
+        const r = redirectable(await providers.resolve(app.id, provider));
         const facts = await codeFacts(app, r, await clients.client(r), state, params);
-        const { user } = resolveAccount(app, provider, facts, meta);
-        const code = tx(db, () => grant(app, "code", provider, CODE_TTL, { userId: user.id }));
+        const { user } = await resolveAccount(app, provider, facts, meta);
+        const code = await tx(
+          db,
+          async () => await grant(app, "code", provider, CODE_TTL, { userId: user.id }),
+        );
         return withParams(returnTo, { heimdall_code: code });
       } catch (err) {
         if (!(err instanceof HeimdallError)) {
@@ -329,13 +338,13 @@ export function createFederationService(deps: FederationServiceDeps): Federation
 
     async exchange(app, code, meta) {
       throttle(app, meta);
-      const row = store.grant("code", sha256Hex(code));
+      const row = await store.grant("code", sha256Hex(code));
       if (!row) throw fail("OAUTH_CODE_INVALID");
       if (row.appId !== app.id) throw fail("OAUTH_CODE_OTHER_APP");
-      const config = signinAllowed(app);
-      const opened = tx(db, () => {
-        if (!store.consumeGrant(row.id, clock.now()) || !row.userId) throw fail("OAUTH_CODE_INVALID");
-        return accounts.signIn(app, row.userId, row.provider as ProviderId, config, meta);
+      const config = await signinAllowed(app);
+      const opened = await tx(db, async () => {
+        if (!(await store.consumeGrant(row.id, clock.now())) || !row.userId) throw fail("OAUTH_CODE_INVALID");
+        return await accounts.signIn(app, row.userId, row.provider as ProviderId, config, meta);
       });
       return answer(app, opened);
     },
@@ -343,8 +352,8 @@ export function createFederationService(deps: FederationServiceDeps): Federation
     async native(app, provider, input, meta) {
       if (provider === "github") throw fail("NATIVE_FLOW_UNSUPPORTED");
       throttle(app, meta);
-      signinAllowed(app);
-      const r = providers.resolve(app.id, provider);
+      await signinAllowed(app);
+      const r = await providers.resolve(app.id, provider);
       const client = await clients.client(r);
       const meta_ = client.config.serverMetadata();
       if (!client.jwks) throw fail("PROVIDER_UNAVAILABLE");
@@ -375,40 +384,40 @@ export function createFederationService(deps: FederationServiceDeps): Federation
       if (provider !== "apple") accepted.push(raw);
       if (typeof claims.nonce !== "string" || !accepted.includes(claims.nonce)) throw fail("NONCE_MISMATCH");
       const exp = typeof claims.exp === "number" ? claims.exp * SECOND : clock.now() + STATE_TTL;
-      tx(db, () => {
-        if (store.grant("nonce", sha256Hex(raw))) throw fail("NONCE_REPLAYED");
-        grantNonce(app, provider, raw, Math.max(exp, clock.now() + STATE_TTL));
+      await tx(db, async () => {
+        if (await store.grant("nonce", sha256Hex(raw))) throw fail("NONCE_REPLAYED");
+        await grantNonce(app, provider, raw, Math.max(exp, clock.now() + STATE_TTL));
       });
       const facts = factsOf(claims);
       if (!facts.name && input.user?.name) facts.name = input.user.name.slice(0, 128);
-      const { user, config } = resolveAccount(app, provider, facts, meta);
-      const opened = tx(db, () => accounts.signIn(app, user.id, provider, config, meta));
+      const { user, config } = await resolveAccount(app, provider, facts, meta);
+      const opened = await tx(db, async () => await accounts.signIn(app, user.id, provider, config, meta));
       return answer(app, opened);
     },
 
-    link(app, userId, linkToken, meta) {
-      return tx(db, () => {
-        const row = store.grant("link", sha256Hex(linkToken));
+    async link(app, userId, linkToken, meta) {
+      return await tx(db, async () => {
+        const row = await store.grant("link", sha256Hex(linkToken));
         if (!row || row.appId !== app.id || !row.userId || !row.data) throw fail("LINK_TOKEN_INVALID");
         if (row.consumedAt !== null || row.expiresAt <= clock.now()) throw fail("LINK_TOKEN_INVALID");
         // The token names the account that holds the email; only that account's holder completes it.
         if (row.userId !== userId) throw fail("LINK_EMAIL_MISMATCH");
-        store.consumeGrant(row.id, clock.now());
+        await store.consumeGrant(row.id, clock.now());
         const provider = row.provider as ProviderId;
-        accounts.link(app, userId, provider, row.data as unknown as ProviderFacts, meta);
+        await accounts.link(app, userId, provider, row.data as unknown as ProviderFacts, meta);
         return { provider, linked: true as const };
       });
     },
 
-    purge() {
-      return store.purgeGrants(clock.now() - MINUTE);
+    async purge() {
+      return await store.purgeGrants(clock.now() - MINUTE);
     },
   };
 
   /** A native sign-in's nonce, kept (hashed) until its token would have expired anyway. */
-  function grantNonce(app: AppRef, provider: ProviderId, raw: string, until: number) {
+  async function grantNonce(app: AppRef, provider: ProviderId, raw: string, until: number) {
     const now = clock.now();
-    store.insertGrant({
+    await store.insertGrant({
       id: newId(clock),
       appId: app.id,
       kind: "nonce",

@@ -10,11 +10,11 @@ export type GrantKind = GrantRow["kind"];
 
 export function createFederationStore(db: Db) {
   return {
-    providersOf(appId: string): ProviderRow[] {
+    async providersOf(appId: string): Promise<ProviderRow[]> {
       return db.select().from(identityProviders).where(eq(identityProviders.appId, appId)).all();
     },
 
-    provider(appId: string, provider: string): ProviderRow | undefined {
+    async provider(appId: string, provider: string): Promise<ProviderRow | undefined> {
       return db
         .select()
         .from(identityProviders)
@@ -22,19 +22,19 @@ export function createFederationStore(db: Db) {
         .get();
     },
 
-    insertProvider(row: ProviderRow): void {
+    async insertProvider(row: ProviderRow): Promise<void> {
       db.insert(identityProviders).values(row).run();
     },
 
-    updateProvider(id: string, patch: Partial<ProviderRow>): void {
+    async updateProvider(id: string, patch: Partial<ProviderRow>): Promise<void> {
       db.update(identityProviders).set(patch).where(eq(identityProviders.id, id)).run();
     },
 
-    deleteProvider(id: string): number {
+    async deleteProvider(id: string): Promise<number> {
       return changes(db.delete(identityProviders).where(eq(identityProviders.id, id)).run());
     },
 
-    identity(appId: string, provider: string, subject: string): IdentityRow | undefined {
+    async identity(appId: string, provider: string, subject: string): Promise<IdentityRow | undefined> {
       return db
         .select()
         .from(federatedIdentities)
@@ -48,22 +48,27 @@ export function createFederationStore(db: Db) {
         .get();
     },
 
-    insertIdentity(row: IdentityRow): void {
+    async insertIdentity(row: IdentityRow): Promise<void> {
       db.insert(federatedIdentities).values(row).run();
     },
 
-    touchIdentity(id: string, email: string | null, emailVerified: boolean, now: number): void {
+    async touchIdentity(
+      id: string,
+      email: string | null,
+      emailVerified: boolean,
+      now: number,
+    ): Promise<void> {
       db.update(federatedIdentities)
         .set({ email, emailVerified, lastUsedAt: now })
         .where(eq(federatedIdentities.id, id))
         .run();
     },
 
-    insertGrant(row: GrantRow): void {
+    async insertGrant(row: GrantRow): Promise<void> {
       db.insert(oauthGrants).values(row).run();
     },
 
-    grant(kind: GrantKind, valueHash: string): GrantRow | undefined {
+    async grant(kind: GrantKind, valueHash: string): Promise<GrantRow | undefined> {
       return db
         .select()
         .from(oauthGrants)
@@ -72,7 +77,7 @@ export function createFederationStore(db: Db) {
     },
 
     /** Marks a live grant used; false when it was used already (the loser of a race) or has expired. */
-    consumeGrant(id: string, now: number): boolean {
+    async consumeGrant(id: string, now: number): Promise<boolean> {
       return (
         changes(
           db
@@ -86,7 +91,7 @@ export function createFederationStore(db: Db) {
       );
     },
 
-    purgeGrants(before: number): number {
+    async purgeGrants(before: number): Promise<number> {
       return changes(db.delete(oauthGrants).where(lt(oauthGrants.expiresAt, before)).run());
     },
   };

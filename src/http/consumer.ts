@@ -55,13 +55,16 @@ export function consumerGuards(deps: ConsumerGuardDeps) {
   const resolver = deps.consumerResolver;
   return new Elysia().macro({
     consumer: {
-      resolve({ params, request }) {
-        return { app: resolver.app((params as { app_slug: string }).app_slug), meta: callMeta(request) };
+      async resolve({ params, request }) {
+        return {
+          app: await resolver.app((params as { app_slug: string }).app_slug),
+          meta: callMeta(request),
+        };
       },
     },
     endUser: {
       async resolve({ params, request }) {
-        const app = resolver.app((params as { app_slug: string }).app_slug);
+        const app = await resolver.app((params as { app_slug: string }).app_slug);
         const token = bearerToken(request);
         if (!token) throw fail("UNAUTHORIZED", { message: "An EndUser access token is required" });
         return { app, meta: callMeta(request), endUser: await resolver.endUser(app, token) };
@@ -76,13 +79,13 @@ export function consumerGuards(deps: ConsumerGuardDeps) {
       return {
         detail: { "x-required-permission": permission } as DocumentDecoration,
         async resolve({ params, request }) {
-          const app = resolver.app((params as { app_slug: string }).app_slug);
+          const app = await resolver.app((params as { app_slug: string }).app_slug);
           const token = bearerToken(request);
           if (!token) throw fail("UNAUTHORIZED", { message: "An EndUser access token is required" });
           const endUser = await resolver.endUser(app, token);
           if (
-            deps.apps.authConfigOf(app.id).enforce_app_permissions &&
-            !deps.permissions.forEndUser(app.id, endUser.role, endUser.tenantRole).has(permission)
+            (await deps.apps.authConfigOf(app.id)).enforce_app_permissions &&
+            !(await deps.permissions.forEndUser(app.id, endUser.role, endUser.tenantRole)).has(permission)
           ) {
             throw permissionDenied(app, { type: "end_user", id: endUser.userId }, permission);
           }
@@ -92,7 +95,7 @@ export function consumerGuards(deps: ConsumerGuardDeps) {
     },
     consumerPak: (action: string) => ({
       async resolve({ params, request }) {
-        const app = resolver.app((params as { app_slug: string }).app_slug);
+        const app = await resolver.app((params as { app_slug: string }).app_slug);
         const token = bearerToken(request);
         if (!token?.startsWith("pcft_live_"))
           throw fail("UNAUTHORIZED", { message: "A platform API key is required" });
@@ -114,11 +117,11 @@ export function consumerGuards(deps: ConsumerGuardDeps) {
       return {
         detail: { "x-required-permission": permission } as DocumentDecoration,
         async resolve({ params, request }) {
-          const app = resolver.app((params as { app_slug: string }).app_slug);
+          const app = await resolver.app((params as { app_slug: string }).app_slug);
           const meta = callMeta(request);
           const caller = await resolver.adminCaller(app, bearerToken(request), meta);
           const enforced =
-            caller.kind === "api_key" || deps.apps.authConfigOf(app.id).enforce_app_permissions;
+            caller.kind === "api_key" || (await deps.apps.authConfigOf(app.id)).enforce_app_permissions;
           if (enforced && !caller.held.has(permission)) {
             throw permissionDenied(app, { type: caller.kind, id: caller.id }, permission);
           }

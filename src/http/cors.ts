@@ -107,14 +107,14 @@ function preflight(request: Request, headers: Record<string, string>, allowed: R
 
 export function corsPlugin(deps: CorsDeps) {
   /** The app's allow-list holds `origin` exactly (entries are stored normalised, as browsers send them). */
-  const allows = (slug: string, origin: string): boolean => {
+  const allows = async (slug: string, origin: string): Promise<boolean> => {
     if (origin === "null") return false;
-    const app = deps.directory.bySlug(slug) ?? deps.directory.byAlias(slug);
+    const app = (await deps.directory.bySlug(slug)) ?? (await deps.directory.byAlias(slug));
     if (!app || app.status === "archived") return false;
-    return deps.apps.authConfigOf(app.id).allowed_redirect_origins.includes(origin);
+    return (await deps.apps.authConfigOf(app.id)).allowed_redirect_origins.includes(origin);
   };
 
-  return new Elysia().onRequest(({ request, set }) => {
+  return new Elysia().onRequest(async ({ request, set }) => {
     const origin = request.headers.get("origin");
     const options = request.method === "OPTIONS";
     if (origin === null && !options) return;
@@ -143,7 +143,7 @@ export function corsPlugin(deps: CorsDeps) {
     const slug = origin === null ? null : consumerSlug(path);
     if (slug === null || origin === null) return;
     // The answer depends on Origin whether or not it is listed: shared caches must keep them apart.
-    if (!allows(slug, origin)) {
+    if (!(await allows(slug, origin))) {
       if (!options) set.headers.vary = "Origin";
       // An unlisted origin's preflight goes on to the router (404, or the route's own 405): no grant.
       return;

@@ -2,7 +2,7 @@
 import { Elysia } from "elysia";
 import { type Clock, MINUTE, SECOND } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
-import type { Db } from "../db/client.ts";
+import { type Db, inTurn } from "../db/client.ts";
 import type { KeyService } from "../keys/service.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { Metrics } from "./metrics.ts";
@@ -72,7 +72,9 @@ export function healthRoutes(deps: HealthDeps) {
    * tens of microseconds and no fsync. At most every DB_WRITE_CHECK_TTL the change is committed instead,
    * so a disk that stopped taking writes (full, read-only remount) shows within seconds.
    */
-  const dbCheck = (): Outcome => {
+  // Synchronous between BEGIN and its end, and run in the connection's turn: nothing can interleave.
+  const dbCheck = (): Promise<Outcome> => inTurn(db, probe);
+  const probe = (): Outcome => {
     let stage = "read";
     try {
       readProbe();
@@ -108,20 +110,20 @@ export function healthRoutes(deps: HealthDeps) {
     }
   };
 
-  const cachedCheck = (
+  const cachedCheck = async (
     prev: (Outcome & { at: number }) | undefined,
     ttl: number,
-    run: () => Outcome,
-  ): Outcome & { at: number } => {
+    run: () => Promise<Outcome>,
+  ): Promise<Outcome & { at: number }> => {
     const now = clock.now();
     if (prev && now - prev.at < ttl) return prev;
-    return { ...run(), at: now };
+    return { ...(await run()), at: now };
   };
 
   // The master key still opens every stored secret (DEKs only: cheap per secret, but there may be many).
-  const runVaultCheck = (): Outcome => {
+  const runVaultCheck = async (): Promise<Outcome> => {
     try {
-      vault.verifyAll();
+      await vault.verifyAll();
       return { result: "ok" };
     } catch (err) {
       log.warn("readiness: stored secrets cannot be decrypted", { err });
@@ -130,9 +132,9 @@ export function healthRoutes(deps: HealthDeps) {
   };
 
   // Every active app can sign: its active key exists and its sealed private half opens.
-  const runSigningCheck = (): Outcome => {
+  const runSigningCheck = async (): Promise<Outcome> => {
     try {
-      const { apps, failing } = keys.signingHealth();
+      const { apps, failing } = await keys.signingHealth();
       if (failing.length === 0) return { result: "ok" };
       log.warn("readiness: signing keys cannot be used", { failing });
       return {
@@ -145,9 +147,9 @@ export function healthRoutes(deps: HealthDeps) {
     }
   };
 
-  const keysCheck = (): Outcome => {
-    signingCheck = cachedCheck(signingCheck, SIGNING_CHECK_TTL, runSigningCheck);
-    vaultCheck = cachedCheck(vaultCheck, KEYS_CHECK_TTL, runVaultCheck);
+  const keysCheck = async (): Promise<Outcome> => {
+    signingCheck = await cachedCheck(signingCheck, SIGNING_CHECK_TTL, runSigningCheck);
+    vaultCheck = await cachedCheck(vaultCheck, KEYS_CHECK_TTL, runVaultCheck);
     const reasons = [signingCheck.reason, vaultCheck.reason].filter(Boolean);
     return signingCheck.result === "ok" && vaultCheck.result === "ok"
       ? { result: "ok" }
@@ -160,9 +162,9 @@ export function healthRoutes(deps: HealthDeps) {
         Object.assign(set.headers, NO_STORE);
         return { status: "ok" };
       })
-      .get("/readyz", ({ set }) => {
-        const store = dbCheck();
-        const signing = keysCheck();
+      .get("/readyz", async ({ set }) => {
+        const store = await dbCheck();
+        const signing = await keysCheck();
         const ready = store.result === "ok" && signing.result === "ok";
         set.status = ready ? 200 : 503;
         Object.assign(set.headers, NO_STORE);
@@ -175,9 +177,9 @@ export function healthRoutes(deps: HealthDeps) {
       })
       // Strings plus `set.headers`, not Response objects: Elysia rebuilds a returned Response to merge
       // the request-id header into it, which costs more than the work these handlers do.
-      .get("/metrics", ({ set }) => {
+      .get("/metrics", async ({ set }) => {
         Object.assign(set.headers, PROMETHEUS);
-        return metrics.render();
+        return await metrics.render();
       })
   );
 }

@@ -4,7 +4,7 @@ import { type Clock, DAY } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
 import { fail, validationError } from "../core/errors.ts";
 import type { PlatformPrincipal } from "../core/principal.ts";
-import { changes, type Db } from "../db/client.ts";
+import { changes, type Db, tx } from "../db/client.ts";
 import { idempotencyKeys } from "../db/schema.ts";
 import type { Vault } from "../vault/vault.ts";
 
@@ -33,7 +33,7 @@ export interface Idempotency {
     fn: () => Promise<StoredResponse>,
     opts?: RunOptions,
   ): Promise<StoredResponse & { replayed: boolean }>;
-  purge(): number;
+  purge(): Promise<number>;
 }
 
 const IN_FLIGHT = 0;
@@ -53,21 +53,21 @@ export function createIdempotency({
   vault?: Vault;
 }): Idempotency {
   const aadOf = (scope: string, key: string) => `idempotency:${scope}:${key}`;
-  const sealBody = (scope: string, key: string, body: unknown): string => {
+  const sealBody = async (scope: string, key: string, body: unknown): Promise<string> => {
     if (!vault) throw new Error("idempotency: sealed responses need a vault");
-    const id = vault.seal(aadOf(scope, key), new TextEncoder().encode(JSON.stringify(body)));
+    const id = await vault.seal(aadOf(scope, key), new TextEncoder().encode(JSON.stringify(body)));
     return JSON.stringify({ $vault: id });
   };
-  const openBody = (scope: string, key: string, stored: string): unknown => {
+  const openBody = async (scope: string, key: string, stored: string): Promise<unknown> => {
     const ref = sealedRef(stored);
     if (ref === null) return JSON.parse(stored);
     if (!vault) throw new Error("idempotency: sealed responses need a vault");
-    return JSON.parse(new TextDecoder().decode(vault.open(ref, aadOf(scope, key))));
+    return JSON.parse(new TextDecoder().decode(await vault.open(ref, aadOf(scope, key))));
   };
   /** Shreds the sealed copy of a stored response that is being dropped or overwritten. */
-  const release = (stored: string | undefined): void => {
+  const release = async (stored: string | undefined): Promise<void> => {
     const ref = stored === undefined ? null : sealedRef(stored);
-    if (ref !== null) vault?.destroy([ref]);
+    if (ref !== null) await vault?.destroy([ref]);
   };
 
   return {
@@ -78,29 +78,33 @@ export function createIdempotency({
       }
       const requestHash = sha256Hex(JSON.stringify(body ?? null));
       const where = and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key));
-      const existing = db.select().from(idempotencyKeys).where(where).get();
-      if (existing && existing.createdAt > clock.now() - DAY) {
-        if (existing.requestHash !== requestHash) {
-          throw fail("IDEMPOTENCY_KEY_REUSE");
+      // Read and reserve in one transaction, so a concurrent duplicate cannot run the work twice.
+      const replay = await tx(db, async () => {
+        const existing = db.select().from(idempotencyKeys).where(where).get();
+        if (existing && existing.createdAt > clock.now() - DAY) {
+          if (existing.requestHash !== requestHash) {
+            throw fail("IDEMPOTENCY_KEY_REUSE");
+          }
+          if (existing.status === IN_FLIGHT) {
+            throw fail("IDEMPOTENCY_KEY_IN_USE");
+          }
+          return { status: existing.status, body: await openBody(scope, key, existing.body), replayed: true };
         }
-        if (existing.status === IN_FLIGHT) {
-          throw fail("IDEMPOTENCY_KEY_IN_USE");
-        }
-        return { status: existing.status, body: openBody(scope, key, existing.body), replayed: true };
-      }
-      release(existing?.body);
-      // Reserve the key before doing the work, so a concurrent duplicate cannot run it twice.
-      db.insert(idempotencyKeys)
-        .values({ scope, key, requestHash, status: IN_FLIGHT, body: "null", createdAt: clock.now() })
-        .onConflictDoUpdate({
-          target: [idempotencyKeys.scope, idempotencyKeys.key],
-          set: { requestHash, status: IN_FLIGHT, body: "null", createdAt: clock.now() },
-        })
-        .run();
+        await release(existing?.body);
+        db.insert(idempotencyKeys)
+          .values({ scope, key, requestHash, status: IN_FLIGHT, body: "null", createdAt: clock.now() })
+          .onConflictDoUpdate({
+            target: [idempotencyKeys.scope, idempotencyKeys.key],
+            set: { requestHash, status: IN_FLIGHT, body: "null", createdAt: clock.now() },
+          })
+          .run();
+        return null;
+      });
+      if (replay) return replay;
       try {
         const res = await fn();
         if (res.status >= 200 && res.status < 300) {
-          const stored = opts.seal ? sealBody(scope, key, res.body) : JSON.stringify(res.body);
+          const stored = opts.seal ? await sealBody(scope, key, res.body) : JSON.stringify(res.body);
           db.update(idempotencyKeys).set({ status: res.status, body: stored }).where(where).run();
         } else {
           db.delete(idempotencyKeys).where(where).run();
@@ -112,14 +116,14 @@ export function createIdempotency({
         throw err;
       }
     },
-    purge() {
+    async purge() {
       const expired = lt(idempotencyKeys.createdAt, clock.now() - DAY);
       const sealed = db
         .select({ body: idempotencyKeys.body })
         .from(idempotencyKeys)
         .where(and(expired, like(idempotencyKeys.body, `${SEALED_MARK}%`)))
         .all();
-      for (const r of sealed) release(r.body);
+      for (const r of sealed) await release(r.body);
       return changes(db.delete(idempotencyKeys).where(expired).run());
     },
   };
@@ -144,7 +148,7 @@ export async function idempotentCreate(
     /** The response holds a secret shown once: stored sealed so a replay can show it again. */
     seal?: boolean;
   },
-  create: () => unknown,
+  create: () => Promise<unknown>,
 ): Promise<unknown> {
   const res = await idempotency.run(
     idempotencyScope(o.principal, o.route),

@@ -8,10 +8,12 @@ interface Histogram {
   count: number;
 }
 
+type Samples = Array<{ labels: Record<string, string>; value: number }>;
+
 export interface Gauge {
   name: string;
   help: string;
-  collect(): Array<{ labels: Record<string, string>; value: number }>;
+  collect(): Samples | Promise<Samples>;
 }
 
 export class Metrics {
@@ -59,7 +61,7 @@ export class Metrics {
     this.gauges.push(g);
   }
 
-  render(): string {
+  async render(): Promise<string> {
     const out: string[] = [
       "# HELP heimdall_http_requests_total HTTP requests by method, route and status.",
       "# TYPE heimdall_http_requests_total counter",
@@ -88,7 +90,7 @@ export class Metrics {
     }
     for (const g of this.gauges) {
       out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
-      for (const { labels, value } of g.collect()) {
+      for (const { labels, value } of await g.collect()) {
         const l = Object.entries(labels)
           .map(([k, v]) => `${k}="${esc(v)}"`)
           .join(",");

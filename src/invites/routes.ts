@@ -31,15 +31,15 @@ export interface InviteAdminRoutesDeps extends PlatformGuardDeps {
  * `…/end-users/{user_id}` of an account called "invites".
  */
 export const inviteAdminRoutes = (deps: InviteAdminRoutesDeps) => {
-  const scoped = (p: PlatformPrincipal, ref: string, action: AppAction) =>
-    adminScope(deps.apps.authorizeApp(p, ref, action), p);
+  const scoped = async (p: PlatformPrincipal, ref: string, action: AppAction) =>
+    adminScope(await deps.apps.authorizeApp(p, ref, action), p);
   return new Elysia({ name: "heimdall.admin.invites" })
     .use(guards({ platformAuth: deps.platformAuth }))
     .post(
       "/v1/apps/:app_id/end-users/invites",
       async ({ params, body, request, principal, meta, set }) => {
         const input = validate(createInviteSchema, body);
-        const scope = scoped(principal, params.app_id, "heimdall.create");
+        const scope = await scoped(principal, params.app_id, "heimdall.create");
         noStore(set.headers);
         // The response holds the code, shown once: a replay within 24 h shows it again, sealed meanwhile.
         return idempotentCreate(
@@ -52,28 +52,32 @@ export const inviteAdminRoutes = (deps: InviteAdminRoutesDeps) => {
             set,
             seal: true,
           },
-          () => deps.invites.create(scope, input, meta),
+          async () => await deps.invites.create(scope, input, meta),
         );
       },
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/end-users/invites",
-      ({ params, query, principal, meta }) => {
+      async ({ params, query, principal, meta }) => {
         const q = validate(listInvitesQuerySchema, {
           limit: queryParam(query, "limit"),
           cursor: queryParam(query, "cursor"),
           email: queryParam(query, "email"),
           status: queryParam(query, "status"),
         });
-        return deps.invites.list(scoped(principal, params.app_id, "heimdall.read"), q, meta);
+        return await deps.invites.list(await scoped(principal, params.app_id, "heimdall.read"), q, meta);
       },
       { platform: "any" },
     )
     .delete(
       "/v1/apps/:app_id/end-users/invites/:invite_id",
-      ({ params, principal, meta, set }) => {
-        deps.invites.revoke(scoped(principal, params.app_id, "heimdall.delete"), params.invite_id, meta);
+      async ({ params, principal, meta, set }) => {
+        await deps.invites.revoke(
+          await scoped(principal, params.app_id, "heimdall.delete"),
+          params.invite_id,
+          meta,
+        );
         set.status = 204;
       },
       { platform: "any" },
@@ -90,7 +94,7 @@ export const acceptInviteRoutes = (deps: AcceptInviteRoutesDeps) =>
     async ({ app, meta, body, set }) => {
       const input = validate(acceptInviteSchema, body);
       noStore(set.headers);
-      return deps.invites.accept(app, input, meta);
+      return await deps.invites.accept(app, input, meta);
     },
     // Public: the invite code is the authority.
     { consumer: true, detail: { security: [] } },

@@ -72,9 +72,9 @@ const PASSWORD_AMR = ["pwd"];
 
 export interface InviteService {
   create(scope: UserScope, input: CreateInviteInput, meta: CallMeta): Promise<InviteDto>;
-  list(scope: UserScope, query: ListInvitesQuery, meta: CallMeta): Page<InviteDto>;
+  list(scope: UserScope, query: ListInvitesQuery, meta: CallMeta): Promise<Page<InviteDto>>;
   /** Revokes the invite; revoking a revoked one changes nothing and is no error. */
-  revoke(scope: UserScope, inviteId: string, meta: CallMeta): void;
+  revoke(scope: UserScope, inviteId: string, meta: CallMeta): Promise<void>;
   accept(app: AppRef, input: AcceptInviteInput, meta: CallMeta): Promise<TokenResponse>;
 }
 
@@ -106,15 +106,15 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
   const store = createInviteStore(db);
   const users = createUserStore(db);
 
-  function record(
+  async function record(
     scope: Pick<UserScope, "appId" | "workspaceId" | "actor">,
     meta: CallMeta,
     action: string,
     resourceType: string,
     resourceId: string | null,
     details: Record<string, unknown>,
-  ): void {
-    audit.record({
+  ): Promise<void> {
+    await audit.record({
       appId: scope.appId,
       workspaceId: scope.workspaceId,
       action,
@@ -127,20 +127,20 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
   }
 
   /** Ends an open invite: the row, its audit row and its event, in the caller's transaction. */
-  function revokeRow(
+  async function revokeRow(
     scope: Pick<UserScope, "appId" | "workspaceId" | "actor">,
     row: InviteRow,
     meta: CallMeta,
     supersededBy: string | null,
-  ): boolean {
-    if (!store.revoke(row.id, clock.now(), supersededBy)) return false;
+  ): Promise<boolean> {
+    if (!(await store.revoke(row.id, clock.now(), supersededBy))) return false;
     const reason = supersededBy ? "superseded" : "revoked";
-    record(scope, meta, "invite.revoked", "invite", row.id, {
+    await record(scope, meta, "invite.revoked", "invite", row.id, {
       email: row.email,
       reason,
       ...(supersededBy ? { superseded_by: supersededBy } : {}),
     });
-    events.emit({
+    await events.emit({
       type: "invite.revoked",
       appId: scope.appId,
       data: { invite_id: row.id, email: row.email, reason, superseded_by: supersededBy },
@@ -162,8 +162,8 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
     windowMs: ACCEPT_LOCK_DURATION,
   });
 
-  function admit(appId: string, meta: CallMeta): void {
-    const lock = rateLimiter.peek(lockLimit(appId, meta));
+  async function admit(appId: string, meta: CallMeta): Promise<void> {
+    const lock = await rateLimiter.peek(lockLimit(appId, meta));
     if (lock.remaining === 0) {
       throw fail("RATE_LIMITED", {
         message: "Too many unknown invite codes; retry later",
@@ -176,21 +176,21 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
   }
 
   /** An unknown code counts against its address; the fifth starts a 15-minute lock. Always the same 404. */
-  function unknownCode(appId: string, meta: CallMeta): HeimdallError {
-    const left = rateLimiter.hit(failLimit(appId, meta));
+  async function unknownCode(appId: string, meta: CallMeta): Promise<HeimdallError> {
+    const left = await rateLimiter.hit(failLimit(appId, meta));
     if (left.remaining === 0) {
-      rateLimiter.reset(lockKey(appId, meta));
-      rateLimiter.hit(lockLimit(appId, meta));
-      rateLimiter.reset(failLimit(appId, meta).key);
+      await rateLimiter.reset(lockKey(appId, meta));
+      await rateLimiter.hit(lockLimit(appId, meta));
+      await rateLimiter.reset(failLimit(appId, meta).key);
     }
     return inviteNotFound();
   }
 
   /** The app's invite holding `code`, or null (malformed, unknown, or another app's: one answer). */
-  function lookup(appId: string, code: string): InviteRow | null {
+  async function lookup(appId: string, code: string): Promise<InviteRow | null> {
     if (!INVITE_CODE_PATTERN.test(code)) return null;
     const codeHash = sha256Hex(code);
-    const row = store.byCodeHash(codeHash);
+    const row = await store.byCodeHash(codeHash);
     return row && row.appId === appId && constantTimeEqual(row.codeHash, codeHash) ? row : null;
   }
 
@@ -202,24 +202,23 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
   return {
     async create(scope, input, meta) {
       if (scope.archived) throw fail("APP_ARCHIVED");
-      const role = store.role(scope.appId, input.role_name ?? DEFAULT_INVITE_ROLE);
+      const role = await store.role(scope.appId, input.role_name ?? DEFAULT_INVITE_ROLE);
       if (!role) {
         throw fail("UNKNOWN_ROLE", {
           message: `This app has no role named ${input.role_name ?? DEFAULT_INVITE_ROLE}`,
         });
       }
       // Any account holding the address (primary or not, verified or not) would make the accept fail.
-      if (users.contactByValue(scope.appId, "email", input.email)) throw fail("EMAIL_TAKEN");
-      const plan = email.invitePlan(scope.appId);
+      if (await users.contactByValue(scope.appId, "email", input.email)) throw fail("EMAIL_TAKEN");
+      const plan = await email.invitePlan(scope.appId);
       const code = randomToken(INVITE_CODE_PREFIX, 32);
 
-      const { dto, outboxId } = tx(db, () => {
-        if (users.contactByValue(scope.appId, "email", input.email)) throw fail("EMAIL_TAKEN");
+      const { dto, outboxId } = await tx(db, async () => {
+        if (await users.contactByValue(scope.appId, "email", input.email)) throw fail("EMAIL_TAKEN");
         const now = clock.now();
         const id = newId(clock);
-        const superseded = store
-          .liveFor(scope.appId, input.email, now)
-          .filter((old) => revokeRow(scope, old, meta, id))
+        const superseded = (await store.liveFor(scope.appId, input.email, now))
+          .filter(async (old) => await revokeRow(scope, old, meta, id))
           .map((old) => old.id);
         const row: InviteRow = {
           id,
@@ -237,16 +236,16 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
           createdBy: scope.actor.id,
           createdAt: now,
         };
-        store.insert(row);
+        await store.insert(row);
         // The code goes into the sealed body only; the outbox row keeps a masked copy.
         const outboxId = plan
-          ? email.enqueue(scope.appId, plan, input.email, {
+          ? await email.enqueue(scope.appId, plan, input.email, {
               code,
               inviteeName: row.name,
               expiresAt: iso(row.expiresAt),
             })
           : null;
-        record(scope, meta, "invite.created", "invite", id, {
+        await record(scope, meta, "invite.created", "invite", id, {
           email: row.email,
           role: row.role,
           max_uses: row.maxUses,
@@ -255,7 +254,7 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
           ...(outboxId ? { outbox_id: outboxId } : {}),
           ...(superseded.length > 0 ? { superseded } : {}),
         });
-        events.emit({
+        await events.emit({
           type: "invite.created",
           appId: scope.appId,
           data: {
@@ -273,18 +272,18 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
       return dto;
     },
 
-    list(scope, query, meta) {
+    async list(scope, query, meta) {
       const limit = parseLimit(query.limit);
       const after = decodeCursor(query.cursor, isPosition);
-      return tx(db, () => {
-        const rows = store.page(
+      return await tx(db, async () => {
+        const rows = await store.page(
           scope.appId,
           { email: query.email, status: query.status },
           clock.now(),
           after,
           limit + 1,
         );
-        const roleIds = store.roleIds(scope.appId);
+        const roleIds = await store.roleIds(scope.appId);
         const page = pageOf(
           rows,
           limit,
@@ -292,7 +291,7 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
           (r) => toInviteDto(r, roleIds.get(r.role) ?? null),
         );
         // Invites name people's addresses: who read them is worth a trace, like the end-user list.
-        record(scope, meta, "invite.listed", "invite", null, {
+        await record(scope, meta, "invite.listed", "invite", null, {
           count: page.data.length,
           status: query.status ?? null,
           email: query.email ?? null,
@@ -301,60 +300,63 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
       });
     },
 
-    revoke(scope, inviteId, meta) {
+    async revoke(scope, inviteId, meta) {
       // Revoking takes access away, so an archived app allows it.
-      tx(db, () => {
-        const row = isUuid(inviteId) ? store.byId(scope.appId, inviteId) : undefined;
+      await tx(db, async () => {
+        const row = isUuid(inviteId) ? await store.byId(scope.appId, inviteId) : undefined;
         if (!row) throw inviteNotFound();
         if (row.revokedAt !== null) return;
-        revokeRow(scope, row, meta, null);
+        await revokeRow(scope, row, meta, null);
       });
     },
 
     async accept(app, input, meta) {
-      admit(app.id, meta);
-      const row = lookup(app.id, input.code);
-      if (!row) throw unknownCode(app.id, meta);
+      await admit(app.id, meta);
+      const row = await lookup(app.id, input.code);
+      if (!row) throw await unknownCode(app.id, meta);
       rateLimiter.consume([
         { key: `invite-code:${row.id}`, max: ACCEPTS_PER_CODE, windowMs: ACCEPT_LOCK_DURATION },
       ]);
       assertOpen(row);
-      if (users.contactByValue(app.id, "email", row.email)) throw fail("EMAIL_TAKEN");
-      const freeUsername = () =>
-        freeUsernameFor(usernameFromEmail(row.email), (u) => users.byUsername(app.id, u) !== undefined);
-      if (input.username !== undefined && users.byUsername(app.id, input.username)) {
+      if (await users.contactByValue(app.id, "email", row.email)) throw fail("EMAIL_TAKEN");
+      const freeUsername = async () =>
+        await freeUsernameFor(
+          usernameFromEmail(row.email),
+          async (u) => (await users.byUsername(app.id, u)) !== undefined,
+        );
+      if (input.username !== undefined && (await users.byUsername(app.id, input.username))) {
         throw fail("USERNAME_TAKEN");
       }
-      const config = apps.authConfigOf(app.id);
+      const config = await apps.authConfigOf(app.id);
       checkPassword(input.password, config, {
-        username: input.username ?? freeUsername(),
+        username: input.username ?? (await freeUsername()),
         email: row.email,
       });
       // argon2 is async: hashed before the synchronous transaction, which re-checks everything.
       const passwordHash = await passwords.hash(input.password, meta.signal);
 
-      const opened = tx(db, () => {
+      const opened = await tx(db, async () => {
         const now = clock.now();
         // The use is counted first: of two accepts racing for the last use, the loser hears 410.
-        if (!store.useOnce(row.id, now)) {
-          const current = store.byId(app.id, row.id);
+        if (!(await store.useOnce(row.id, now))) {
+          const current = await store.byId(app.id, row.id);
           const status = current ? statusOf(current, now) : "revoked";
           throw inviteExpired(status === "live" ? "exhausted" : status);
         }
-        const role = store.role(app.id, row.role);
+        const role = await store.role(app.id, row.role);
         // The role was deleted since the invite was made: no account with a role the app no longer has.
         if (!role)
           throw fail("INVITE_EXPIRED", { message: "The invite's role no longer exists; ask for a new one" });
-        if (users.contactByValue(app.id, "email", row.email)) throw fail("EMAIL_TAKEN");
+        if (await users.contactByValue(app.id, "email", row.email)) throw fail("EMAIL_TAKEN");
         let username: string;
         if (input.username !== undefined) {
-          if (users.byUsername(app.id, input.username)) throw fail("USERNAME_TAKEN");
+          if (await users.byUsername(app.id, input.username)) throw fail("USERNAME_TAKEN");
           username = input.username;
         } else {
-          username = freeUsername();
+          username = await freeUsername();
         }
         const userId = newId(clock);
-        users.insertUser({
+        await users.insertUser({
           id: userId,
           appId: app.id,
           username,
@@ -370,7 +372,7 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
           updatedAt: now,
         });
         // Verified: the code proved the address (it was mailed there, or the operator vouched for it).
-        users.insertContact({
+        await users.insertContact({
           id: newId(clock),
           appId: app.id,
           userId,
@@ -380,7 +382,7 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
           verifiedAt: now,
           createdAt: now,
         });
-        const session = sessions.create({
+        const session = await sessions.create({
           appId: app.id,
           userId,
           amr: PASSWORD_AMR,
@@ -390,20 +392,20 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
         });
         const actor: AuditActor = { type: "end_user", id: userId };
         const by = { appId: app.id, workspaceId: null, actor };
-        record(by, meta, "user.signed_up", "end_user", userId, {
+        await record(by, meta, "user.signed_up", "end_user", userId, {
           username,
           role: role.name,
           session_id: session.session.id,
           via: "invite",
           invite_id: row.id,
         });
-        record(by, meta, "invite.accepted", "invite", row.id, {
+        await record(by, meta, "invite.accepted", "invite", row.id, {
           user_id: userId,
           use_count: row.useCount + 1,
           max_uses: row.maxUses,
         });
         // The invitee signs itself up with the code: the actor is the new account, as in a self sign-up.
-        userEvents.signedUp(
+        await userEvents.signedUp(
           app.id,
           { id: userId, username, email: row.email, role: role.name },
           "invite",

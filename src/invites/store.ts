@@ -36,7 +36,7 @@ export function createInviteStore(db: Db) {
   );
 
   return {
-    byId(appId: string, id: string): InviteRow | undefined {
+    async byId(appId: string, id: string): Promise<InviteRow | undefined> {
       return db
         .select()
         .from(t)
@@ -45,15 +45,15 @@ export function createInviteStore(db: Db) {
     },
 
     /** Any app's invite with this code hash (the index is global); the caller checks the app. */
-    byCodeHash(codeHash: string): InviteRow | undefined {
+    async byCodeHash(codeHash: string): Promise<InviteRow | undefined> {
       return db.select().from(t).where(eq(t.codeHash, codeHash)).get();
     },
 
-    insert(row: typeof endUserInvites.$inferInsert): void {
+    async insert(row: typeof endUserInvites.$inferInsert): Promise<void> {
       db.insert(t).values(row).run();
     },
 
-    page(appId: string, f: InviteFilter, now: number, after: Position | undefined, limit: number) {
+    async page(appId: string, f: InviteFilter, now: number, after: Position | undefined, limit: number) {
       const before = after
         ? or(lt(t.createdAt, after.c), and(eq(t.createdAt, after.c), lt(t.id, after.i)))
         : undefined;
@@ -74,7 +74,7 @@ export function createInviteStore(db: Db) {
     },
 
     /** The app's live invites for an address (normally at most one). */
-    liveFor(appId: string, email: string, now: number): InviteRow[] {
+    async liveFor(appId: string, email: string, now: number): Promise<InviteRow[]> {
       return db
         .select()
         .from(t)
@@ -83,7 +83,7 @@ export function createInviteStore(db: Db) {
     },
 
     /** Revokes an open invite; false when it already was revoked. */
-    revoke(id: string, now: number, supersededBy: string | null = null): boolean {
+    async revoke(id: string, now: number, supersededBy: string | null = null): Promise<boolean> {
       return (
         changes(
           db
@@ -96,12 +96,12 @@ export function createInviteStore(db: Db) {
     },
 
     /** Counts one use if the invite is still open at `now`; false otherwise. */
-    useOnce(id: string, now: number): boolean {
+    async useOnce(id: string, now: number): Promise<boolean> {
       return useOnce.run(id, now).changes === 1;
     },
 
     /** The app's role called `name` in any case: its id and canonical name, or undefined. */
-    role(appId: string, name: string): { id: string; name: string } | undefined {
+    async role(appId: string, name: string): Promise<{ id: string; name: string } | undefined> {
       return db
         .select({ id: roles.id, name: roles.name })
         .from(roles)
@@ -110,7 +110,7 @@ export function createInviteStore(db: Db) {
     },
 
     /** Role name → id for the app (a handful of rows), for a page of invites. */
-    roleIds(appId: string): Map<string, string> {
+    async roleIds(appId: string): Promise<Map<string, string>> {
       return new Map(
         db
           .select({ id: roles.id, name: roles.name })

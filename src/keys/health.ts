@@ -42,14 +42,14 @@ export function createKeyHealth({ db, vault, store }: KeyHealthDeps) {
     );
 
   return {
-    signingHealth(): SigningHealth {
+    async signingHealth(): Promise<SigningHealth> {
       const rows = activeSigners().all();
       const failing: SigningHealth["failing"] = [];
       for (const r of rows) {
         try {
           if (r.kid === null) throw new Error("no active signing key");
           if (r.vault_secret_id === null) throw new Error("the active key's private half is destroyed");
-          vault.open(r.vault_secret_id, signingKeyAad(r.app_id, r.kid)).fill(0);
+          (await vault.open(r.vault_secret_id, signingKeyAad(r.app_id, r.kid))).fill(0);
         } catch (err) {
           failing.push({ appId: r.app_id, kid: r.kid, error: (err as Error).message });
         }
@@ -57,37 +57,38 @@ export function createKeyHealth({ db, vault, store }: KeyHealthDeps) {
       return { apps: rows.length, failing };
     },
 
-    diagnose(): AppKeyDiagnosis[] {
+    async diagnose(): Promise<AppKeyDiagnosis[]> {
       const apps = db.$client
         .query<{ id: string; slug: string; status: string }, []>(
           "SELECT id, slug, status FROM apps ORDER BY slug",
         )
         .all();
-      return apps.map((app) => ({
-        appId: app.id,
-        slug: app.slug,
-        status: app.status,
-        keys: store.all(app.id).map((k) => {
+      const out: AppKeyDiagnosis[] = [];
+      for (const app of apps) {
+        const keys: AppKeyDiagnosis["keys"] = [];
+        for (const k of await store.all(app.id)) {
           let error: string | null = null;
           if (k.vaultSecretId !== null) {
             try {
-              vault.open(k.vaultSecretId, signingKeyAad(app.id, k.kid)).fill(0);
+              (await vault.open(k.vaultSecretId, signingKeyAad(app.id, k.kid))).fill(0);
             } catch (err) {
               error = (err as Error).message;
             }
           } else if (k.state !== "retired") {
             error = "its private key is missing (no sealed secret)";
           }
-          return {
+          keys.push({
             kid: k.kid,
             state: k.state,
             createdAt: k.createdAt,
             activatesAt: k.activatesAt,
             retireAt: k.retireAt,
             error,
-          };
-        }),
-      }));
+          });
+        }
+        out.push({ appId: app.id, slug: app.slug, status: app.status, keys });
+      }
+      return out;
     },
   };
 }

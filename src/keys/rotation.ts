@@ -103,12 +103,12 @@ export interface KeyRotationDeps {
   rsaBits: number;
   log: Logger;
   /** Called inside the rotation's transaction, so the audit row commits or rolls back with it. */
-  audit?: (event: KeyAuditEvent) => void;
+  audit?: (event: KeyAuditEvent) => Promise<void>;
   store: ReturnType<typeof createKeyStore>;
   /** Rebuilds one app's keys in memory after a rotation. */
-  refresh(appId: string): void;
+  refresh(appId: string): Promise<unknown>;
   /** Reloads every app's keys in memory. */
-  load(): void;
+  load(): Promise<void>;
 }
 
 export function createKeyRotation(deps: KeyRotationDeps) {
@@ -116,10 +116,16 @@ export function createKeyRotation(deps: KeyRotationDeps) {
 
   // ─── Writes (synchronous, inside a transaction) ───────────────────────────
 
-  function insertKey(appId: string, m: Material, state: KeyState, activatesAt: number, now: number): string {
+  async function insertKey(
+    appId: string,
+    m: Material,
+    state: KeyState,
+    activatesAt: number,
+    now: number,
+  ): Promise<string> {
     const id = newId(clock);
-    const vaultSecretId = vault.seal(signingKeyAad(appId, m.kid), Material.privateKeyDer(m));
-    store.insert({
+    const vaultSecretId = await vault.seal(signingKeyAad(appId, m.kid), Material.privateKeyDer(m));
+    await store.insert({
       id,
       appId,
       kid: m.kid,
@@ -134,31 +140,31 @@ export function createKeyRotation(deps: KeyRotationDeps) {
     return id;
   }
 
-  function recordRotation(
+  async function recordRotation(
     appId: string,
     details: KeyAuditEvent["details"],
     who: Omit<RotateOptions, "emergency"> = {},
-  ): void {
-    audit?.({ appId, action: "app.key_rotated", details, ...who });
+  ): Promise<void> {
+    await audit?.({ appId, action: "app.key_rotated", details, ...who });
     log.info("signing key rotated", { app_id: appId, ...details });
   }
 
   /** The algorithm an app's new keys take: that of its key latest in line to sign (see `store.newestAlg`). */
-  const algFor = (appId: string): SigningAlg => {
-    const alg = store.newestAlg(appId);
+  const algFor = async (appId: string): Promise<SigningAlg> => {
+    const alg = await store.newestAlg(appId);
     return isSigningAlg(alg) ? alg : "RS256";
   };
 
   /** Creates the missing next key of one app; false when someone else created it while we generated. */
   async function addNextKey(appId: string): Promise<boolean> {
-    const material = await generateKeyMaterial(clock, rsaBits, algFor(appId));
-    return tx(db, () => {
-      if (store.inState(appId, "next")) return false;
-      const active = store.inState(appId, "active");
+    const material = await generateKeyMaterial(clock, rsaBits, await algFor(appId));
+    return await tx(db, async () => {
+      if (await store.inState(appId, "next")) return false;
+      const active = await store.inState(appId, "active");
       if (!active) return false;
       const now = clock.now();
       const activatesAt = nextActivatesAt(now, active.activatesAt);
-      insertKey(appId, material, "next", activatesAt, now);
+      await insertKey(appId, material, "next", activatesAt, now);
       log.info("next signing key published", {
         app_id: appId,
         kid: material.kid,
@@ -178,19 +184,19 @@ export function createKeyRotation(deps: KeyRotationDeps) {
      * refetched the JWKS by then) when the active key has another algorithm, or on the ordinary schedule
      * when the active key already has `m`'s (a switch back before the new key ever signed).
      */
-    scheduleAlgorithm(appId: string, m: Material): AlgorithmSchedule {
+    async scheduleAlgorithm(appId: string, m: Material): Promise<AlgorithmSchedule> {
       const now = clock.now();
-      const active = store.inState(appId, "active");
-      const next = store.inState(appId, "next");
+      const active = await store.inState(appId, "active");
+      const next = await store.inState(appId, "next");
       if (!active)
         throw fail("SIGNING_KEYS_NOT_FOUND", { message: `app ${appId} has no active signing key` });
       if (next?.alg === m.alg)
         return { nextKid: next.kid, activatesAt: next.activatesAt, withdrawnKid: null };
-      const withdrawnKid = next && store.withdrawNext(next.id, now) ? next.kid : null;
+      const withdrawnKid = next && (await store.withdrawNext(next.id, now)) ? next.kid : null;
       const activatesAt =
         active.alg === m.alg ? nextActivatesAt(now, active.activatesAt) : earliestPromotion(now);
-      insertKey(appId, m, "next", activatesAt, now);
-      vault.destroy(store.detachRetiredSecrets());
+      await insertKey(appId, m, "next", activatesAt, now);
+      await vault.destroy(await store.detachRetiredSecrets());
       log.info("next signing key published", {
         app_id: appId,
         kid: m.kid,
@@ -207,13 +213,13 @@ export function createKeyRotation(deps: KeyRotationDeps) {
     ): Promise<RotationResult> {
       // Keygen takes ~100 ms of CPU on the thread pool: done before the transaction, never inside it.
       // The algorithm is read again inside: a switch committed meanwhile means generating once more.
-      let fresh = await generateKeyMaterial(clock, rsaBits, algFor(appId));
-      for (let i = 0; i < 3 && fresh.alg !== algFor(appId); i++)
-        fresh = await generateKeyMaterial(clock, rsaBits, algFor(appId));
-      const outcome = tx(db, (): RotationResult | { tooSoon: KeyRow } => {
+      let fresh = await generateKeyMaterial(clock, rsaBits, await algFor(appId));
+      for (let i = 0; i < 3 && fresh.alg !== (await algFor(appId)); i++)
+        fresh = await generateKeyMaterial(clock, rsaBits, await algFor(appId));
+      const outcome = await tx(db, async (): Promise<RotationResult | { tooSoon: KeyRow }> => {
         const now = clock.now();
-        const next = store.inState(appId, "next");
-        const active = store.inState(appId, "active");
+        const next = await store.inState(appId, "next");
+        const active = await store.inState(appId, "active");
         if (!next && !active) {
           throw fail("SIGNING_KEYS_NOT_FOUND", { message: `app ${appId} has no signing keys` });
         }
@@ -222,8 +228,8 @@ export function createKeyRotation(deps: KeyRotationDeps) {
           // "Rotation never outruns verifier caches"). Without a next key the fresh one is published
           // now, as the scheduler would, so the refusal can name the moment the rotation becomes possible.
           if (!next) {
-            insertKey(appId, fresh, "next", nextActivatesAt(now, active!.activatesAt), now);
-            return { tooSoon: store.byKid(fresh.kid)! };
+            await insertKey(appId, fresh, "next", nextActivatesAt(now, active!.activatesAt), now);
+            return { tooSoon: (await store.byKid(fresh.kid))! };
           }
           if (now < earliestPromotion(next.createdAt)) return { tooSoon: next };
         }
@@ -234,17 +240,22 @@ export function createKeyRotation(deps: KeyRotationDeps) {
         let promoted: { kid: string; createdAt: number };
         let nextKid: string | null = null;
         if (next) {
-          store.promote(next.id, now);
-          insertKey(appId, fresh, "next", nextActivatesAt(now, now), now);
+          await store.promote(next.id, now);
+          await insertKey(appId, fresh, "next", nextActivatesAt(now, now), now);
           [activeId, promoted, nextKid] = [next.id, next, fresh.kid];
         } else {
-          activeId = insertKey(appId, fresh, "active", now, now);
+          activeId = await insertKey(appId, fresh, "active", now, now);
           promoted = { kid: fresh.kid, createdAt: now };
         }
         // Emergency drops the old key from the JWKS at once (tokens it signed stop verifying, which is
         // the point after a compromise). The next key is kept: it never signed, and replacing it too
         // would leave verifiers nothing pre-published.
-        const [oldKid = null] = store.demoteActive(appId, activeId, now, emergency ? "now" : now + OVERLAP);
+        const [oldKid = null] = await store.demoteActive(
+          appId,
+          activeId,
+          now,
+          emergency ? "now" : now + OVERLAP,
+        );
         const details = {
           old_kid: oldKid,
           new_kid: promoted.kid,
@@ -252,8 +263,8 @@ export function createKeyRotation(deps: KeyRotationDeps) {
           emergency,
           trigger: "manual" as const,
         };
-        recordRotation(appId, details, { actor, meta });
-        vault.destroy(store.detachRetiredSecrets());
+        await recordRotation(appId, details, { actor, meta });
+        await vault.destroy(await store.detachRetiredSecrets());
         return {
           oldKid,
           newKid: promoted.kid,
@@ -262,7 +273,7 @@ export function createKeyRotation(deps: KeyRotationDeps) {
           warning: emergency ? emergencyWarning(oldKid, promoted, now) : null,
         };
       });
-      refresh(appId);
+      await refresh(appId);
       if ("tooSoon" in outcome) throw rotationTooSoon(outcome.tooSoon, clock.now());
       return outcome;
     },
@@ -271,14 +282,14 @@ export function createKeyRotation(deps: KeyRotationDeps) {
       const now = clock.now();
       // One BEGIN IMMEDIATE transaction that re-reads state; the conditional promote makes a racing
       // tick (another connection or process) a no-op rather than a double rotation.
-      const { rotated, retired } = tx(db, () => {
-        const retired = store.retireDue(now);
+      const { rotated, retired } = await tx(db, async () => {
+        const retired = await store.retireDue(now);
         let rotated = 0;
-        for (const next of store.dueNext(now)) {
-          if (!store.promote(next.id, now, now)) continue;
-          const [oldKid = null] = store.demoteActive(next.appId, next.id, now, now + OVERLAP);
+        for (const next of await store.dueNext(now)) {
+          if (!(await store.promote(next.id, now, now))) continue;
+          const [oldKid = null] = await store.demoteActive(next.appId, next.id, now, now + OVERLAP);
           rotated++;
-          recordRotation(next.appId, {
+          await recordRotation(next.appId, {
             old_kid: oldKid,
             new_kid: next.kid,
             next_kid: null,
@@ -287,12 +298,12 @@ export function createKeyRotation(deps: KeyRotationDeps) {
           });
         }
         // A retired key never signs again, and what it signed has expired: its private half is destroyed.
-        vault.destroy(store.detachRetiredSecrets());
+        await vault.destroy(await store.detachRetiredSecrets());
         return { rotated, retired };
       });
       // One app at a time: keygen is CPU-bound, and a burst after downtime should not starve requests.
       let created = 0;
-      for (const appId of store.appsWithoutNext()) {
+      for (const appId of await store.appsWithoutNext()) {
         try {
           if (await addNextKey(appId)) created++;
         } catch (err) {
@@ -301,7 +312,7 @@ export function createKeyRotation(deps: KeyRotationDeps) {
       }
       // A full reload, not only the apps touched here: a backstop for what another process changed
       // (`reloadIfChanged` normally picks that up within half a second). Unchanged apps keep their document.
-      load();
+      await load();
       return { rotated, retired, created };
     },
   };

@@ -90,18 +90,15 @@ function cached(request: Request, body: string | Uint8Array, etag: string, reque
  * suspended apps keep publishing so that tokens already issued stay verifiable.
  */
 export interface JwksDeps {
-  readonly directory: Pick<AppDirectory, "bySlug" | "byAlias">;
-  readonly keys: Pick<KeyService, "jwks">;
+  readonly directory: Pick<AppDirectory, "bySlug" | "byAlias" | "peek">;
+  readonly keys: Pick<KeyService, "jwks" | "jwksIfLoaded">;
 }
 
 export function createJwksResponder(deps: JwksDeps) {
   // Encoded once per document (the keys cache hands out the same object until the keys change).
   const encoded = new WeakMap<object, Uint8Array>();
   const utf8 = new TextEncoder();
-  return (request: Request, slug: string, requestId?: string): Response | null => {
-    const app = deps.directory.bySlug(slug) ?? deps.directory.byAlias(slug);
-    if (!app || app.status === "archived") return null;
-    const doc = deps.keys.jwks(app.id);
+  const answer = (request: Request, doc: JwksDocument | null, requestId?: string): Response | null => {
     if (!doc) return null;
     let bytes = encoded.get(doc);
     if (!bytes) {
@@ -109,6 +106,19 @@ export function createJwksResponder(deps: JwksDeps) {
       encoded.set(doc, bytes);
     }
     return cached(request, bytes, doc.etag, requestId);
+  };
+  const slow = async (request: Request, slug: string, requestId?: string): Promise<Response | null> => {
+    const app = (await deps.directory.bySlug(slug)) ?? (await deps.directory.byAlias(slug));
+    if (!app || app.status === "archived") return null;
+    return answer(request, await deps.keys.jwks(app.id), requestId);
+  };
+  // Answered without a promise when the app and its keys are in memory (every request but the first).
+  return (request: Request, slug: string, requestId?: string): Response | null | Promise<Response | null> => {
+    const app = deps.directory.peek(slug);
+    if (!app) return slow(request, slug, requestId);
+    if (app.status === "archived") return null;
+    const doc = deps.keys.jwksIfLoaded(app.id);
+    return doc === undefined ? slow(request, slug, requestId) : answer(request, doc, requestId);
   };
 }
 
@@ -124,14 +134,17 @@ export function jwksNativeRoute(
 ) {
   const respond = createJwksResponder(deps);
   const record = deps.metrics.series("GET", route);
+  const done = (request: Request, res: Response | null, start: number): Response | Promise<Response> => {
+    if (!res) return fallback(request);
+    record(res.status, (performance.now() - start) / 1000);
+    return res;
+  };
   return (request: Request & { params: Record<string, string> }): Response | Promise<Response> => {
     const start = performance.now();
     const sent = request.headers.get("x-request-id");
     const id = sent && /^[A-Za-z0-9._:-]{1,128}$/.test(sent) ? sent : crypto.randomUUID();
     const res = respond(request, request.params.app_slug ?? "", id);
-    if (!res) return fallback(request);
-    record(res.status, (performance.now() - start) / 1000);
-    return res;
+    return res instanceof Promise ? res.then((r) => done(request, r, start)) : done(request, res, start);
   };
 }
 
@@ -147,8 +160,8 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps) {
   // Rebuilt when the app's key set changes (its algorithms are in it); the keys cache hands out the same
   // JWKS object until then, so an identity check is enough.
   const discovery = new Map<string, { keys: JwksDocument | null; body: string; etag: string }>();
-  const metadata = (slug: string, appId: string) => {
-    const keys = deps.keys.jwks(appId);
+  const metadata = async (slug: string, appId: string) => {
+    const keys = await deps.keys.jwks(appId);
     let doc = discovery.get(slug);
     if (doc?.keys !== keys) {
       const body = JSON.stringify(discoveryDocument(config.publicUrl, slug, keys?.algs));
@@ -158,15 +171,15 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps) {
     return doc;
   };
   // Metadata follows the live slug only: its issuer names the slug.
-  const metadataResponse = (request: Request, slug: string) => {
-    const app = directory.bySlug(slug);
+  const metadataResponse = async (request: Request, slug: string) => {
+    const app = await directory.bySlug(slug);
     if (!app || app.status === "archived") throw noApp(slug);
-    const doc = metadata(slug, app.id);
+    const doc = await metadata(slug, app.id);
     return cached(request, doc.body, doc.etag);
   };
   // In-process requests (`app.handle`) and anything the native routes hand back land here.
-  const keySet = ({ request, params }: { request: Request; params: { app_slug: string } }) => {
-    const res = jwks(request, params.app_slug);
+  const keySet = async ({ request, params }: { request: Request; params: { app_slug: string } }) => {
+    const res = await jwks(request, params.app_slug);
     if (!res) throw noApp(params.app_slug);
     return res;
   };
@@ -174,18 +187,22 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps) {
   const routes = new Elysia()
     .get(JWKS_ROUTE, keySet)
     .get(JWKS_AT_ISSUER_ROUTE, keySet)
-    .get("/:app_slug/v1/.well-known/openid-configuration", ({ request, params }) =>
-      metadataResponse(request, params.app_slug),
+    .get(
+      "/:app_slug/v1/.well-known/openid-configuration",
+      async ({ request, params }) => await metadataResponse(request, params.app_slug),
     )
     // Where stock clients look for an issuer `PUBLIC_URL/slug`: OIDC Discovery §4 and RFC 8414 §3.
-    .get("/:app_slug/.well-known/openid-configuration", ({ request, params }) =>
-      metadataResponse(request, params.app_slug),
+    .get(
+      "/:app_slug/.well-known/openid-configuration",
+      async ({ request, params }) => await metadataResponse(request, params.app_slug),
     )
-    .get(RFC8414_ROUTE, ({ request, params }) => metadataResponse(request, params.app_slug));
+    .get(RFC8414_ROUTE, async ({ request, params }) => await metadataResponse(request, params.app_slug));
   // Behind a proxy at a path, the proxy forwards this host-level location unchanged (operations.md).
   return prefixed
-    ? routes.get(prefixed, ({ request, params }) =>
-        metadataResponse(request, (params as { app_slug: string }).app_slug),
+    ? routes.get(
+        prefixed,
+        async ({ request, params }) =>
+          await metadataResponse(request, (params as { app_slug: string }).app_slug),
       )
     : routes;
 }
@@ -207,16 +224,16 @@ export function keysAdminRoutes(deps: KeysAdminRoutesDeps) {
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps/:app_id/keys",
-      ({ params, principal }) => {
-        const app = apps.authorizeApp(principal, params.app_id, "heimdall.read");
-        return { data: keys.list(app.id) };
+      async ({ params, principal }) => {
+        const app = await apps.authorizeApp(principal, params.app_id, "heimdall.read");
+        return { data: await keys.list(app.id) };
       },
       { platform: "any" },
     )
     .post(
       "/v1/apps/:app_id/keys/rotate",
       async ({ params, body, principal, meta }) => {
-        const app = apps.authorizeApp(principal, params.app_id, "heimdall.rotate-secret");
+        const app = await apps.authorizeApp(principal, params.app_id, "heimdall.rotate-secret");
         const { emergency = false } = validate(rotateSchema, body) ?? {};
         const r = await keys.rotate(app.id, { emergency, actor: actorOf(principal), meta });
         return {
@@ -226,7 +243,7 @@ export function keysAdminRoutes(deps: KeysAdminRoutesDeps) {
           emergency,
           new_key_published_at: new Date(r.newKeyPublishedAt).toISOString(),
           warning: r.warning,
-          keys: keys.list(app.id),
+          keys: await keys.list(app.id),
         };
       },
       { platform: "any" },

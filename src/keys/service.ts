@@ -27,7 +27,7 @@ export interface KeyServiceDeps {
   rsaBits: number;
   log: Logger;
   /** Called inside the rotation's transaction, so the audit row commits or rolls back with it. */
-  audit?: (event: KeyAuditEvent) => void;
+  audit?: (event: KeyAuditEvent) => Promise<void>;
 }
 
 export interface KeyListItem {
@@ -44,21 +44,23 @@ export interface KeyListItem {
 export interface KeyService {
   /** Off the event loop; RS256 (`rsaBits`) unless another algorithm is asked for. */
   generateKeyMaterial(alg?: SigningAlg): Promise<Material>;
-  insertInitialKeys(appId: string, active: Material, next: Material): void;
+  insertInitialKeys(appId: string, active: Material, next: Material): Promise<void>;
   /**
    * Publishes `next` (of the app's new algorithm) as the app's next key in place of one of another
    * algorithm. Synchronous: call it inside the transaction that changes the app's `signing_alg`.
    */
-  scheduleAlgorithm(appId: string, next: Material): AlgorithmSchedule;
+  scheduleAlgorithm(appId: string, next: Material): Promise<AlgorithmSchedule>;
   sign(appId: string, claims: JWTPayload, opts?: SignOptions): Promise<string>;
-  jwks(appId: string): JwksDocument | null;
+  jwks(appId: string): Promise<JwksDocument | null>;
   verifyKey(appId: string, kid: string): Promise<CryptoKey | null>;
   /** The verification key if it is already imported (the hot path: no promise, no await). */
   verifyKeySync(appId: string, kid: string): CryptoKey | undefined;
-  activeKid(appId: string): string | null;
+  /** The JWKS if the app's keys are in memory already (`undefined` when they must be read first). */
+  jwksIfLoaded(appId: string): JwksDocument | null | undefined;
+  activeKid(appId: string): Promise<string | null>;
   /** For the key-age gauge: every cached app's active key and how long it has been signing. */
   activeKeyAges(): { appId: string; kid: string; ageSeconds: number }[];
-  list(appId: string): KeyListItem[];
+  list(appId: string): Promise<KeyListItem[]>;
   rotate(appId: string, opts?: RotateOptions): Promise<RotationResult>;
   tick(): Promise<TickResult>;
   invalidate(appId: string): void;
@@ -67,24 +69,24 @@ export interface KeyService {
    * committed to the database since the last load; true when it reloaded. Cheap enough to poll twice a
    * second: one `PRAGMA data_version`, which SQLite bumps only for commits by other connections.
    */
-  reloadIfChanged(): boolean;
+  reloadIfChanged(): Promise<boolean>;
   /**
    * Deletes every key of an app together with its sealed private key (crypto-shredding). Synchronous:
    * call it inside the app's delete transaction, before the app row goes.
    */
-  deleteApp(appId: string): void;
-  load(): void;
+  deleteApp(appId: string): Promise<void>;
+  load(): Promise<void>;
   /**
    * For readiness: opens the sealed private key of every active app's active signing key, bypassing the
    * in-memory signers (a key imported before its vault row went bad would still sign here, but not in a
    * restarted or second process). `failing` lists the apps that could not sign now, for the log.
    */
-  signingHealth(): SigningHealth;
+  signingHealth(): Promise<SigningHealth>;
   /**
    * For `heimdall doctor`: every app's keys with their timings, each unretired key's sealed private half
    * opened through the vault (`error` says why it does not open). Reads only.
    */
-  diagnose(): AppKeyDiagnosis[];
+  diagnose(): Promise<AppKeyDiagnosis[]>;
 }
 
 export function createKeyService(deps: KeyServiceDeps): KeyService {
@@ -110,19 +112,19 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
   return {
     generateKeyMaterial: (alg = "RS256") => generateKeyMaterial(clock, rsaBits, alg),
 
-    insertInitialKeys(appId, active, next) {
-      if (store.countForApp(appId) > 0) {
+    async insertInitialKeys(appId, active, next) {
+      if ((await store.countForApp(appId)) > 0) {
         throw fail("SIGNING_KEYS_EXIST", { message: `app ${appId} already has signing keys` });
       }
       const now = clock.now();
-      rotation.insertKey(appId, active, "active", now, now);
-      rotation.insertKey(appId, next, "next", nextActivatesAt(now, now), now);
+      await rotation.insertKey(appId, active, "active", now, now);
+      await rotation.insertKey(appId, next, "next", nextActivatesAt(now, now), now);
       // Dropped rather than rebuilt: the caller's transaction may still roll back. First use reloads.
       signing.forget(appId);
     },
 
-    scheduleAlgorithm(appId, next) {
-      const r = rotation.scheduleAlgorithm(appId, next);
+    async scheduleAlgorithm(appId, next) {
+      const r = await rotation.scheduleAlgorithm(appId, next);
       signing.forget(appId);
       return r;
     },
@@ -131,11 +133,12 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
     jwks: signing.jwks,
     verifyKey: signing.verifyKey,
     verifyKeySync: signing.verifyKeySync,
+    jwksIfLoaded: signing.jwksIfLoaded,
     activeKid: signing.activeKid,
     activeKeyAges: signing.activeKeyAges,
 
-    list(appId) {
-      return store.all(appId).map((r) => ({
+    async list(appId) {
+      return (await store.all(appId)).map((r) => ({
         kid: r.kid,
         alg: r.alg,
         state: r.state,
@@ -154,10 +157,10 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
     signingHealth: health.signingHealth,
     diagnose: health.diagnose,
 
-    deleteApp(appId) {
-      const secretIds = store.all(appId).flatMap((k) => (k.vaultSecretId ? [k.vaultSecretId] : []));
-      store.deleteForApp(appId);
-      deps.vault.destroy(secretIds);
+    async deleteApp(appId) {
+      const secretIds = (await store.all(appId)).flatMap((k) => (k.vaultSecretId ? [k.vaultSecretId] : []));
+      await store.deleteForApp(appId);
+      await deps.vault.destroy(secretIds);
     },
 
     load: signing.load,

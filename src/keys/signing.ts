@@ -81,19 +81,19 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
     return next;
   }
 
-  const refresh = (appId: string) => install(appId, store.published(appId));
-  const cached = (appId: string) => apps.get(appId) ?? refresh(appId);
+  const refresh = async (appId: string) => install(appId, await store.published(appId));
+  const cached = async (appId: string) => apps.get(appId) ?? (await refresh(appId));
 
   // `PRAGMA data_version` changes only when another connection commits, never for this one's writes.
-  const dataVersion = () =>
+  const dataVersion = async () =>
     db.$client.query<{ data_version: number }, []>("PRAGMA data_version").get()?.data_version ?? 0;
   /** The data version the cache reflects; read before the keys, so a commit in between reloads again. */
   let loadedVersion: number | null = null;
 
-  function load(): void {
-    loadedVersion = dataVersion();
+  async function load(): Promise<void> {
+    loadedVersion = await dataVersion();
     const byApp = new Map<string, KeyRow[]>();
-    for (const row of store.published()) {
+    for (const row of await store.published()) {
       const rows = byApp.get(row.appId);
       if (rows) rows.push(row);
       else byApp.set(row.appId, [row]);
@@ -104,7 +104,7 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
     for (const kid of signers.keys()) if (!active.has(kid)) signers.delete(kid);
   }
 
-  function signer(appId: string, kid: string): Promise<CryptoKey> {
+  async function signer(appId: string, kid: string): Promise<CryptoKey> {
     let key = signers.get(kid);
     if (!key) {
       const pending = importSigner(appId, kid);
@@ -117,11 +117,11 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
   }
 
   async function importSigner(appId: string, kid: string): Promise<CryptoKey> {
-    const row = store.byKid(kid);
+    const row = await store.byKid(kid);
     if (row?.appId !== appId) throw new Error(`signing key ${kid} does not belong to app ${appId}`);
     if (row.vaultSecretId === null)
       throw new Error(`signing key ${kid} is retired; its private key is destroyed`);
-    const der = vault.open(row.vaultSecretId, signingKeyAad(appId, kid));
+    const der = await vault.open(row.vaultSecretId, signingKeyAad(appId, kid));
     try {
       return await crypto.subtle.importKey("pkcs8", der, IMPORT_PARAMS[algOf(row)], false, ["sign"]);
     } finally {
@@ -136,7 +136,7 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
     forget: (appId: string) => void apps.delete(appId),
 
     async sign(appId: string, claims: JWTPayload, opts: SignOptions = {}): Promise<string> {
-      const keys = cached(appId);
+      const keys = await cached(appId);
       const kid = keys?.activeKid;
       if (!kid) throw fail("SIGNING_KEY_MISSING", { message: `app ${appId} has no active signing key` });
       const alg = keys.activeAlg;
@@ -149,10 +149,10 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
       return jwt.sign(key);
     },
 
-    jwks: (appId: string): JwksDocument | null => cached(appId)?.jwks ?? null,
+    jwks: async (appId: string): Promise<JwksDocument | null> => (await cached(appId))?.jwks ?? null,
 
-    verifyKey(appId: string, kid: string): Promise<CryptoKey | null> {
-      const entry = cached(appId)?.published.get(kid);
+    async verifyKey(appId: string, kid: string): Promise<CryptoKey | null> {
+      const entry = (await cached(appId))?.published.get(kid);
       if (!entry) return Promise.resolve(null);
       entry.verifier ??= (importJWK({ ...entry.jwk, alg: entry.alg }, entry.alg) as Promise<CryptoKey>).then(
         (k) => {
@@ -164,9 +164,15 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
     },
 
     verifyKeySync: (appId: string, kid: string): CryptoKey | undefined =>
-      cached(appId)?.published.get(kid)?.ready,
+      apps.get(appId)?.published.get(kid)?.ready,
 
-    activeKid: (appId: string): string | null => cached(appId)?.activeKid ?? null,
+    /** The app's JWKS when its keys are loaded already (the JWKS route's answer without a promise). */
+    jwksIfLoaded: (appId: string): JwksDocument | null | undefined => {
+      const keys = apps.get(appId);
+      return keys === undefined ? undefined : (keys?.jwks ?? null);
+    },
+
+    activeKid: async (appId: string): Promise<string | null> => (await cached(appId))?.activeKid ?? null,
 
     activeKeyAges() {
       const now = clock.now();
@@ -182,9 +188,9 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
       install(appId, []);
     },
 
-    reloadIfChanged(): boolean {
-      if (loadedVersion !== null && dataVersion() === loadedVersion) return false;
-      load();
+    async reloadIfChanged(): Promise<boolean> {
+      if (loadedVersion !== null && (await dataVersion()) === loadedVersion) return false;
+      await load();
       return true;
     },
   };

@@ -13,7 +13,7 @@ export const PUBLISHED: KeyState[] = ["next", "active", "retiring"];
 export function createKeyStore(db: Db) {
   return {
     /** Published keys of one app, or of every app when `appId` is omitted (start-up warm-up, tick reload). */
-    published(appId?: string): KeyRow[] {
+    async published(appId?: string): Promise<KeyRow[]> {
       const inJwks = inArray(signingKeys.state, PUBLISHED);
       return db
         .select()
@@ -22,7 +22,7 @@ export function createKeyStore(db: Db) {
         .all();
     },
 
-    all(appId: string): KeyRow[] {
+    async all(appId: string): Promise<KeyRow[]> {
       return db
         .select()
         .from(signingKeys)
@@ -31,15 +31,15 @@ export function createKeyStore(db: Db) {
         .all();
     },
 
-    countForApp(appId: string): number {
+    async countForApp(appId: string): Promise<number> {
       return db.select({ n: count() }).from(signingKeys).where(eq(signingKeys.appId, appId)).get()?.n ?? 0;
     },
 
-    byKid(kid: string): KeyRow | undefined {
+    async byKid(kid: string): Promise<KeyRow | undefined> {
       return db.select().from(signingKeys).where(eq(signingKeys.kid, kid)).get();
     },
 
-    inState(appId: string, state: KeyState): KeyRow | undefined {
+    async inState(appId: string, state: KeyState): Promise<KeyRow | undefined> {
       return db
         .select()
         .from(signingKeys)
@@ -53,7 +53,7 @@ export function createKeyStore(db: Db) {
      * its new keys take. Every change of the app's `signing_alg` publishes a next key of the new algorithm,
      * so that key carries it. Retired keys (a withdrawn next key among them) no longer count.
      */
-    newestAlg(appId: string): string | undefined {
+    async newestAlg(appId: string): Promise<string | undefined> {
       return db
         .select({ alg: signingKeys.alg })
         .from(signingKeys)
@@ -63,7 +63,7 @@ export function createKeyStore(db: Db) {
     },
 
     /** A published next key that never signed leaves the JWKS at once (replaced by one of another algorithm). */
-    withdrawNext(id: string, now: number): boolean {
+    async withdrawNext(id: string, now: number): Promise<boolean> {
       return (
         db
           .update(signingKeys)
@@ -74,16 +74,16 @@ export function createKeyStore(db: Db) {
       );
     },
 
-    deleteForApp(appId: string): void {
+    async deleteForApp(appId: string): Promise<void> {
       db.delete(signingKeys).where(eq(signingKeys.appId, appId)).run();
     },
 
-    insert(row: typeof signingKeys.$inferInsert): void {
+    async insert(row: typeof signingKeys.$inferInsert): Promise<void> {
       db.insert(signingKeys).values(row).run();
     },
 
     /** Next keys whose time has come, oldest first. */
-    dueNext(now: number): KeyRow[] {
+    async dueNext(now: number): Promise<KeyRow[]> {
       return db
         .select()
         .from(signingKeys)
@@ -96,7 +96,7 @@ export function createKeyStore(db: Db) {
      * next → active, only if it is still `next` and (for the scheduler) due: a racing tick that got
      * there first makes this a no-op instead of a second rotation. `activates_at` becomes the real start.
      */
-    promote(id: string, now: number, dueBy?: number): boolean {
+    async promote(id: string, now: number, dueBy?: number): Promise<boolean> {
       const due = dueBy === undefined ? undefined : lte(signingKeys.activatesAt, dueBy);
       const changed = db
         .update(signingKeys)
@@ -108,7 +108,12 @@ export function createKeyStore(db: Db) {
     },
 
     /** Every other active key of the app stops signing: retiring for OVERLAP, or retired at once. */
-    demoteActive(appId: string, exceptId: string, now: number, retireAt: number | "now"): string[] {
+    async demoteActive(
+      appId: string,
+      exceptId: string,
+      now: number,
+      retireAt: number | "now",
+    ): Promise<string[]> {
       const set =
         retireAt === "now"
           ? { state: "retired" as const, rotatedAt: now, retireAt: now, retiredAt: now }
@@ -125,7 +130,7 @@ export function createKeyStore(db: Db) {
     },
 
     /** retiring → retired once the overlap is over; returns how many left the JWKS. */
-    retireDue(now: number): number {
+    async retireDue(now: number): Promise<number> {
       return db
         .update(signingKeys)
         .set({ state: "retired", retiredAt: now })
@@ -138,7 +143,7 @@ export function createKeyStore(db: Db) {
      * Detaches the sealed private keys of retired keys and returns their vault ids, for the caller to
      * destroy in the same transaction: a key that can never sign again should not be recoverable.
      */
-    detachRetiredSecrets(): string[] {
+    async detachRetiredSecrets(): Promise<string[]> {
       // RETURNING would report the new (null) value, so the ids are read first, in the same transaction.
       const retired = and(eq(signingKeys.state, "retired"), isNotNull(signingKeys.vaultSecretId));
       const ids = db
@@ -152,7 +157,7 @@ export function createKeyStore(db: Db) {
     },
 
     /** Apps that sign (have an active key) but have nothing pre-published to rotate to. */
-    appsWithoutNext(): string[] {
+    async appsWithoutNext(): Promise<string[]> {
       const next = alias(signingKeys, "next_key");
       return db
         .selectDistinct({ appId: signingKeys.appId })

@@ -64,7 +64,7 @@ export interface M2mGrant {
     req: TokenRequest,
     meta: CallMeta,
     endpoint: ClientAuthEndpoint,
-  ): AuthenticatedClient;
+  ): Promise<AuthenticatedClient>;
 }
 
 export interface M2mGrantDeps {
@@ -170,7 +170,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
       ...err.headers,
     });
 
-  const failureRow = (
+  const failureRow = async (
     app: AppRef,
     reason: string,
     creds: ClientCredentials,
@@ -179,7 +179,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
     extra: Record<string, unknown> = {},
   ) => {
     const actor: AuditActor = { type: "m2m", id: client?.clientId ?? null };
-    audit.record({
+    await audit.record({
       appId: app.id,
       action: "m2m.token_failed",
       resourceType: "m2m_client",
@@ -194,14 +194,14 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
    * A failed authentication: counted against the address and (for a real client of this app) the
    * client; audited while under the limits. Past them the answer is 429 and nothing more is written.
    */
-  const authFailed = (
+  const authFailed = async (
     app: AppRef,
     creds: ClientCredentials,
     client: ClientLookup | null,
     meta: CallMeta,
     reason: string | undefined,
     where: Record<string, unknown>,
-  ): never => {
+  ): Promise<never> => {
     const limits = [];
     if (meta.ip) limits.push(ipLimit(app.id, meta.ip));
     if (client) limits.push(clientLimit(app.id, client.id));
@@ -211,8 +211,17 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
       if (err instanceof HeimdallError && err.status === 429) throw tooMany(err);
       throw err;
     }
-    tx(db, () =>
-      failureRow(app, reason ?? (client ? "invalid_secret" : "unknown_client"), creds, client, meta, where),
+    await tx(
+      db,
+      async () =>
+        await failureRow(
+          app,
+          reason ?? (client ? "invalid_secret" : "unknown_client"),
+          creds,
+          client,
+          meta,
+          where,
+        ),
     );
     throw new OAuthError(401, "invalid_client", "Client authentication failed", {
       "www-authenticate": `Basic realm="${app.slug}"`,
@@ -252,17 +261,17 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
    * The client behind `creds`, if it is one of `app` and the secret (current, or previous within its grace
    * window) matches; otherwise counted, audited and refused. Whether the client is active is the caller's.
    */
-  const authenticate = (
+  const authenticate = async (
     app: AppRef,
     creds: ClientCredentials,
     meta: CallMeta,
     endpoint: ClientAuthEndpoint,
-  ): { client: ClientLookup; secretUsed: "current" | "previous" } => {
+  ): Promise<{ client: ClientLookup; secretUsed: "current" | "previous" }> => {
     // Token-endpoint rows stay as they always were; another endpoint says which it was.
     const where = endpoint === "token" ? {} : { endpoint };
     if (meta.ip) {
       // Spent once the address has used up its allowance of failures (the next one would be refused).
-      const s = rateLimiter.peek(ipLimit(app.id, meta.ip));
+      const s = await rateLimiter.peek(ipLimit(app.id, meta.ip));
       if (s.remaining === 0) {
         throw new OAuthError(
           429,
@@ -278,7 +287,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
       }
     }
 
-    const found = creds.clientId.length <= 128 ? store.lookup(creds.clientId) : null;
+    const found = creds.clientId.length <= 128 ? await store.lookup(creds.clientId) : null;
     // Another app's client is as unknown here as a client that does not exist.
     const client = found && found.appId === app.id ? found : null;
     const hash = sha256Hex(creds.secret);
@@ -289,7 +298,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
     const secretUsed = currentOk ? "current" : previousMatch && previousLive ? "previous" : null;
     if (!client || secretUsed === null) {
       const reason = client && previousMatch && client.prevSecretHash ? "previous_secret_expired" : undefined;
-      return authFailed(app, creds, client, meta, reason, where);
+      return await authFailed(app, creds, client, meta, reason, where);
     }
     return { client, secretUsed };
   };
@@ -303,10 +312,10 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
         throw new OAuthError(400, "unsupported_grant_type", `Only ${GRANT_TYPE} is supported`);
       }
 
-      const { client, secretUsed } = authenticate(app, creds, meta, "token");
+      const { client, secretUsed } = await authenticate(app, creds, meta, "token");
 
       if (!client.isActive) {
-        tx(db, () => failureRow(app, "client_inactive", creds, client, meta));
+        await tx(db, async () => await failureRow(app, "client_inactive", creds, client, meta));
         throw new OAuthError(400, "unauthorized_client", "This client is deactivated");
       }
 
@@ -316,8 +325,10 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
         const requested = [...new Set(params.scope.split(" ").filter(Boolean))];
         const unknown = requested.filter((s) => !allowed.includes(s));
         if (unknown.length > 0) {
-          tx(db, () =>
-            failureRow(app, "invalid_scope", creds, client, meta, { scopes: unknown.slice(0, 20) }),
+          await tx(
+            db,
+            async () =>
+              await failureRow(app, "invalid_scope", creds, client, meta, { scopes: unknown.slice(0, 20) }),
           );
           throw new OAuthError(400, "invalid_scope", "The requested scope exceeds the client's scopes");
         }
@@ -327,10 +338,12 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
       // RFC 8707 §2: a target the token will not be valid for is refused, not silently ignored.
       const target = requestedTarget(req.body, app);
       if (target !== undefined) {
-        tx(db, () =>
-          failureRow(app, "invalid_target", creds, client, meta, {
-            [target.param]: target.value.slice(0, 256),
-          }),
+        await tx(
+          db,
+          async () =>
+            await failureRow(app, "invalid_target", creds, client, meta, {
+              [target.param]: target.value.slice(0, 256),
+            }),
         );
         throw new OAuthError(
           400,
@@ -345,9 +358,9 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
       await audit.recordDurably({
         alongside: {
           key: client.id,
-          write: (now) => {
+          write: async (now) => {
             if (client.lastUsedAt === null || client.lastUsedAt <= now - CLIENT_USE_DEBOUNCE_MS) {
-              store.touch(client.id, now, CLIENT_USE_DEBOUNCE_MS);
+              await store.touch(client.id, now, CLIENT_USE_DEBOUNCE_MS);
             }
           },
         },
@@ -376,11 +389,11 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
       };
     },
 
-    authenticateClient(app, req, meta, endpoint) {
+    async authenticateClient(app, req, meta, endpoint) {
       const creds = credentialsOf(app, req, bodyParams(req.body));
-      const { client } = authenticate(app, creds, meta, endpoint);
+      const { client } = await authenticate(app, creds, meta, endpoint);
       if (!client.isActive) {
-        tx(db, () => failureRow(app, "client_inactive", creds, client, meta, { endpoint }));
+        await tx(db, async () => await failureRow(app, "client_inactive", creds, client, meta, { endpoint }));
         // Not the token endpoint's 400 unauthorized_client: here the client is the caller, and a
         // deactivated caller is not authenticated (RFC 7662 §2.1 requires an authenticated caller).
         throw new OAuthError(401, "invalid_client", "This client is deactivated", {

@@ -57,8 +57,8 @@ export const credentialsRoutes = (deps: CredentialsRoutesDeps) =>
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps/:app_id/credentials",
-      ({ params, query, principal, meta }) =>
-        deps.m2m.list(
+      async ({ params, query, principal, meta }) =>
+        await deps.m2m.list(
           principal,
           params.app_id,
           { limit: queryParam(query, "limit"), cursor: queryParam(query, "cursor") },
@@ -71,24 +71,25 @@ export const credentialsRoutes = (deps: CredentialsRoutesDeps) =>
       async ({ params, body, request, principal, meta, set }) => {
         const input = validate(createM2mClientSchema, body);
         // Checked before a replay too: a caller who lost the right must not be shown the stored secret again.
-        deps.apps.authorizeApp(principal, params.app_id, "heimdall.create");
+        await deps.apps.authorizeApp(principal, params.app_id, "heimdall.create");
         return idempotentCreate(
           deps.idempotency,
           { principal, route: `POST /v1/apps/${params.app_id}/credentials`, request, body, set, seal: true },
-          () => deps.m2m.create(principal, params.app_id, input, meta),
+          async () => await deps.m2m.create(principal, params.app_id, input, meta),
         );
       },
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/credentials/:client_id",
-      ({ params, principal, meta }) => deps.m2m.get(principal, params.app_id, params.client_id, meta),
+      async ({ params, principal, meta }) =>
+        await deps.m2m.get(principal, params.app_id, params.client_id, meta),
       { platform: "any" },
     )
     .patch(
       "/v1/apps/:app_id/credentials/:client_id",
-      ({ params, body, principal, meta, set }) => {
-        deps.m2m.update(
+      async ({ params, body, principal, meta, set }) => {
+        await deps.m2m.update(
           principal,
           params.app_id,
           params.client_id,
@@ -102,15 +103,15 @@ export const credentialsRoutes = (deps: CredentialsRoutesDeps) =>
     )
     .delete(
       "/v1/apps/:app_id/credentials/:client_id",
-      ({ params, principal, meta, set }) => {
-        deps.m2m.remove(principal, params.app_id, params.client_id, meta);
+      async ({ params, principal, meta, set }) => {
+        await deps.m2m.remove(principal, params.app_id, params.client_id, meta);
         set.status = 204;
       },
       { platform: "any" },
     )
     .post(
       "/v1/apps/:app_id/credentials/:client_id/rotate",
-      ({ params, query, body, principal, meta }) => {
+      async ({ params, query, body, principal, meta }) => {
         // The grace period may come as a body field or, for clients that send no body, a query parameter.
         const fromBody = validate(rotateSecretSchema, body).grace_period_seconds;
         const fromQuery = validate(rotateSecretQuerySchema, {
@@ -121,7 +122,7 @@ export const credentialsRoutes = (deps: CredentialsRoutesDeps) =>
             { field: "grace_period_seconds", reason: "the body and the query disagree" },
           ]);
         }
-        return deps.m2m.rotateSecret(
+        return await deps.m2m.rotateSecret(
           principal,
           params.app_id,
           params.client_id,
@@ -139,8 +140,14 @@ export const credentialsRoutes = (deps: CredentialsRoutesDeps) =>
     )
     .put(
       "/v1/apps/:app_id/credentials/:client_id/scopes",
-      ({ params, body, principal, meta, set }) => {
-        deps.m2m.setScopes(principal, params.app_id, params.client_id, validate(setScopesSchema, body), meta);
+      async ({ params, body, principal, meta, set }) => {
+        await deps.m2m.setScopes(
+          principal,
+          params.app_id,
+          params.client_id,
+          validate(setScopesSchema, body),
+          meta,
+        );
         set.status = 200;
         return "";
       },

@@ -43,7 +43,7 @@ export interface M2mClientService {
     appRef: string,
     query: { limit?: string; cursor?: string },
     meta: CallMeta,
-  ): Page<M2mClientSummaryDto>;
+  ): Promise<Page<M2mClientSummaryDto>>;
   /** `given` is the local operator's (seed files): a secret it keeps itself instead of a generated one. */
   create(
     p: PlatformPrincipal,
@@ -51,15 +51,15 @@ export interface M2mClientService {
     input: CreateM2mClientInput,
     meta: CallMeta,
     given?: GivenSecret,
-  ): M2mClientCreateResponseDto;
-  get(p: PlatformPrincipal, appRef: string, clientRef: string, meta: CallMeta): M2mClientDetailDto;
+  ): Promise<M2mClientCreateResponseDto>;
+  get(p: PlatformPrincipal, appRef: string, clientRef: string, meta: CallMeta): Promise<M2mClientDetailDto>;
   update(
     p: PlatformPrincipal,
     appRef: string,
     clientRef: string,
     input: UpdateM2mClientInput,
     meta: CallMeta,
-  ): void;
+  ): Promise<void>;
   rotateSecret(
     p: PlatformPrincipal,
     appRef: string,
@@ -67,20 +67,20 @@ export interface M2mClientService {
     input: RotateSecretInput,
     meta: CallMeta,
     given?: GivenSecret,
-  ): M2mRotateSecretResponseDto;
+  ): Promise<M2mRotateSecretResponseDto>;
   setScopes(
     p: PlatformPrincipal,
     appRef: string,
     clientRef: string,
     input: SetScopesInput,
     meta: CallMeta,
-  ): void;
-  remove(p: PlatformPrincipal, appRef: string, clientRef: string, meta: CallMeta): void;
+  ): Promise<void>;
+  remove(p: PlatformPrincipal, appRef: string, clientRef: string, meta: CallMeta): Promise<void>;
   /**
    * Whether `secret` is the current secret of the active client `clientId` of app `appId`: `heimdall dev`
    * checking the credentials file it keeps. Discloses nothing, so it writes no audit row.
    */
-  secretMatches(appId: string, clientId: string, secret: string): boolean;
+  secretMatches(appId: string, clientId: string, secret: string): Promise<boolean>;
 }
 
 /** A client secret chosen by the operator on the machine, never over HTTP (the routes always generate one). */
@@ -113,7 +113,7 @@ export function createM2mClientService({
   const store = createM2mStore(db);
 
   /** A credential event: the public facts of the client and who acted; call inside the change's tx. */
-  const credentialEvent = (
+  const credentialEvent = async (
     type: "created" | "rotated" | "deleted",
     p: PlatformPrincipal,
     app: AppRow,
@@ -121,7 +121,7 @@ export function createM2mClientService({
     extra: Record<string, unknown> = {},
   ) => {
     const actor = actorOf(p);
-    events.emit({
+    await events.emit({
       type: `m2m.credential.${type}`,
       appId: app.id,
       data: {
@@ -134,23 +134,23 @@ export function createM2mClientService({
     });
   };
 
-  const writableApp = (
+  const writableApp = async (
     p: PlatformPrincipal,
     ref: string,
     action: "heimdall.create" | "heimdall.update" | "heimdall.rotate-secret",
   ) => {
-    const app = apps.authorizeApp(p, ref, action);
+    const app = await apps.authorizeApp(p, ref, action);
     if (app.status === "archived") throw archived();
     return app;
   };
 
-  const clientOf = (app: AppRow, ref: string): M2mClientRow => {
-    const row = store.byRef(app.id, ref);
+  const clientOf = async (app: AppRow, ref: string): Promise<M2mClientRow> => {
+    const row = await store.byRef(app.id, ref);
     if (!row) throw clientNotFound();
     return row;
   };
 
-  const record = (
+  const record = async (
     p: PlatformPrincipal,
     app: AppRow,
     action: string,
@@ -158,7 +158,7 @@ export function createM2mClientService({
     details: Record<string, unknown>,
     meta: CallMeta,
   ) =>
-    audit.record({
+    await audit.record({
       appId: app.id,
       workspaceId: app.workspaceId,
       action,
@@ -173,39 +173,40 @@ export function createM2mClientService({
    * A change to one client, re-read inside the write transaction so a concurrent delete is a 404 rather
    * than a silent no-op; `change` returns the audit details, or null when there is nothing to write.
    */
-  const mutate = (
+  const mutate = async (
     p: PlatformPrincipal,
     app: AppRow,
     ref: string,
     action: string,
     meta: CallMeta,
-    change: (row: M2mClientRow) => Record<string, unknown> | null,
-  ): M2mClientRow =>
-    tx(db, () => {
-      const row = clientOf(app, ref);
-      const details = change(row);
-      if (details !== null) record(p, app, action, row.id, { client_id: row.clientId, ...details }, meta);
+    change: (row: M2mClientRow) => Promise<Record<string, unknown> | null>,
+  ): Promise<M2mClientRow> =>
+    await tx(db, async () => {
+      const row = await clientOf(app, ref);
+      const details = await change(row);
+      if (details !== null)
+        await record(p, app, action, row.id, { client_id: row.clientId, ...details }, meta);
       return row;
     });
 
   return {
-    list(p, appRef, query, meta) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.read");
+    async list(p, appRef, query, meta) {
+      const app = await apps.authorizeApp(p, appRef, "heimdall.read");
       const limit = parseLimit(query.limit);
       const after = decodeCursor<Position>(query.cursor, isPosition);
-      const rows = store.list(app.id, after, limit + 1);
+      const rows = await store.list(app.id, after, limit + 1);
       // Credential listings are secrets-bearing reads (docs/architecture.md, "Audit"), even though no secret is shown.
-      record(p, app, "m2m_client.listed", null, { count: Math.min(rows.length, limit) }, meta);
+      await record(p, app, "m2m_client.listed", null, { count: Math.min(rows.length, limit) }, meta);
       return pageOf(rows, limit, (r): Position => ({ c: r.createdAt, i: r.id }), toClientSummary);
     },
 
-    create(p, appRef, input, meta, given) {
-      const app = writableApp(p, appRef, "heimdall.create");
+    async create(p, appRef, input, meta, given) {
+      const app = await writableApp(p, appRef, "heimdall.create");
       const secret = given?.secret ?? newClientSecret();
       const scopes = input.scopes ?? [];
-      const row = tx(db, () => {
+      const row = await tx(db, async () => {
         const now = clock.now();
-        const inserted = store.insert({
+        const inserted = await store.insert({
           id: newId(clock),
           appId: app.id,
           clientId: newClientId(),
@@ -216,7 +217,7 @@ export function createM2mClientService({
           createdAt: now,
           updatedAt: now,
         });
-        record(
+        await record(
           p,
           app,
           "m2m_client.created",
@@ -224,7 +225,7 @@ export function createM2mClientService({
           { client_id: inserted.clientId, name: input.name, scopes },
           meta,
         );
-        credentialEvent("created", p, app, inserted);
+        await credentialEvent("created", p, app, inserted);
         return inserted;
       });
       return {
@@ -236,26 +237,26 @@ export function createM2mClientService({
       };
     },
 
-    get(p, appRef, clientRef, meta) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.read");
-      const row = clientOf(app, clientRef);
-      record(p, app, "m2m_client.viewed", row.id, { client_id: row.clientId }, meta);
+    async get(p, appRef, clientRef, meta) {
+      const app = await apps.authorizeApp(p, appRef, "heimdall.read");
+      const row = await clientOf(app, clientRef);
+      await record(p, app, "m2m_client.viewed", row.id, { client_id: row.clientId }, meta);
       return toClientDetail(row);
     },
 
-    update(p, appRef, clientRef, input, meta) {
-      const app = writableApp(p, appRef, "heimdall.update");
-      mutate(p, app, clientRef, "m2m_client.updated", meta, (row) => {
+    async update(p, appRef, clientRef, input, meta) {
+      const app = await writableApp(p, appRef, "heimdall.update");
+      await mutate(p, app, clientRef, "m2m_client.updated", meta, async (row) => {
         // Nothing to change: no write, no audit row, `updated_at` untouched.
         if (input.is_active === undefined || input.is_active === row.isActive) return null;
         if (input.is_active) {
-          store.update(row.id, { isActive: true, updatedAt: clock.now() });
+          await store.update(row.id, { isActive: true, updatedAt: clock.now() });
           return { is_active: { from: row.isActive, to: true } };
         }
         // Deactivation also ends a rotation's grace window for good: turning the client back on must
         // not revive a secret that was on its way out.
         const graceEnded = row.prevSecretHash !== null;
-        store.update(row.id, {
+        await store.update(row.id, {
           isActive: false,
           prevSecretHash: null,
           prevSecretExpiresAt: null,
@@ -268,25 +269,25 @@ export function createM2mClientService({
       });
     },
 
-    rotateSecret(p, appRef, clientRef, input, meta, given) {
-      const app = writableApp(p, appRef, "heimdall.rotate-secret");
+    async rotateSecret(p, appRef, clientRef, input, meta, given) {
+      const app = await writableApp(p, appRef, "heimdall.rotate-secret");
       const secret = given?.secret ?? newClientSecret();
       const requested = input.grace_period_seconds ?? 0;
       let previousUntil: number | null = null;
-      const row = mutate(p, app, clientRef, "m2m_client.secret_rotated", meta, (r) => {
+      const row = await mutate(p, app, clientRef, "m2m_client.secret_rotated", meta, async (r) => {
         const now = clock.now();
         // Only one previous secret is kept: the one this rotation replaces. A secret replaced earlier
         // and still in its grace window ends here. A deactivated client keeps none (see `update`).
         const grace = r.isActive ? requested : 0;
         previousUntil = grace > 0 ? now + grace * SECOND : null;
-        store.update(r.id, {
+        await store.update(r.id, {
           secretHash: sha256Hex(secret),
           prevSecretHash: previousUntil === null ? null : r.secretHash,
           prevSecretExpiresAt: previousUntil,
           updatedAt: now,
         });
         // Named apart from the response's field: event data keys never mention secrets (docs/webhooks.md).
-        credentialEvent("rotated", p, app, r, {
+        await credentialEvent("rotated", p, app, r, {
           grace_period_seconds: grace,
           grace_ends_at: iso(previousUntil),
         });
@@ -305,28 +306,28 @@ export function createM2mClientService({
       };
     },
 
-    setScopes(p, appRef, clientRef, input, meta) {
-      const app = writableApp(p, appRef, "heimdall.update");
-      mutate(p, app, clientRef, "m2m_client.scopes_set", meta, (row) => {
+    async setScopes(p, appRef, clientRef, input, meta) {
+      const app = await writableApp(p, appRef, "heimdall.update");
+      await mutate(p, app, clientRef, "m2m_client.scopes_set", meta, async (row) => {
         if (JSON.stringify(row.scopes) === JSON.stringify(input.permissions)) return null;
-        store.update(row.id, { scopes: input.permissions, updatedAt: clock.now() });
+        await store.update(row.id, { scopes: input.permissions, updatedAt: clock.now() });
         return { from: row.scopes, to: input.permissions };
       });
     },
 
-    remove(p, appRef, clientRef, meta) {
+    async remove(p, appRef, clientRef, meta) {
       // Deleting stays possible on an archived app: taking a credential away never widens access.
-      const app = apps.authorizeApp(p, appRef, "heimdall.delete");
-      tx(db, () => {
-        const row = clientOf(app, clientRef);
-        if (!store.delete(row.id)) throw clientNotFound();
-        record(p, app, "m2m_client.deleted", row.id, { client_id: row.clientId, name: row.name }, meta);
-        credentialEvent("deleted", p, app, row);
+      const app = await apps.authorizeApp(p, appRef, "heimdall.delete");
+      await tx(db, async () => {
+        const row = await clientOf(app, clientRef);
+        if (!(await store.delete(row.id))) throw clientNotFound();
+        await record(p, app, "m2m_client.deleted", row.id, { client_id: row.clientId, name: row.name }, meta);
+        await credentialEvent("deleted", p, app, row);
       });
     },
 
-    secretMatches(appId, clientId, secret) {
-      const row = store.lookup(clientId);
+    async secretMatches(appId, clientId, secret) {
+      const row = await store.lookup(clientId);
       return (
         row !== null &&
         row.appId === appId &&

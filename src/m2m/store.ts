@@ -41,17 +41,17 @@ export function createM2mStore(db: Db) {
     );
 
   return {
-    lookup: (clientId: string): ClientLookup | null => byClientId.get(clientId),
+    lookup: async (clientId: string): Promise<ClientLookup | null> => byClientId.get(clientId),
 
-    touch: (id: string, now: number, debounceMs: number): boolean =>
+    touch: async (id: string, now: number, debounceMs: number): Promise<boolean> =>
       touch.run(now, id, now - debounceMs).changes > 0,
 
-    byRef(appId: string, ref: string): M2mClientRow | undefined {
+    async byRef(appId: string, ref: string): Promise<M2mClientRow | undefined> {
       return db.select().from(m2mClients).where(refWhere(appId, ref)).get();
     },
 
     /** Newest first, strictly after `after`. */
-    list(appId: string, after: Position | undefined, limit: number): M2mClientRow[] {
+    async list(appId: string, after: Position | undefined, limit: number): Promise<M2mClientRow[]> {
       const older = after
         ? or(
             lt(m2mClients.createdAt, after.c),
@@ -67,11 +67,11 @@ export function createM2mStore(db: Db) {
         .all();
     },
 
-    insert(row: typeof m2mClients.$inferInsert): M2mClientRow {
+    async insert(row: typeof m2mClients.$inferInsert): Promise<M2mClientRow> {
       return db.insert(m2mClients).values(row).returning().get();
     },
 
-    update(
+    async update(
       id: string,
       set: Partial<
         Pick<
@@ -79,11 +79,11 @@ export function createM2mStore(db: Db) {
           "isActive" | "scopes" | "secretHash" | "prevSecretHash" | "prevSecretExpiresAt" | "updatedAt"
         >
       >,
-    ): M2mClientRow {
+    ): Promise<M2mClientRow> {
       return db.update(m2mClients).set(set).where(eq(m2mClients.id, id)).returning().get()!;
     },
 
-    delete(id: string): boolean {
+    async delete(id: string): Promise<boolean> {
       return changes(db.delete(m2mClients).where(eq(m2mClients.id, id)).run()) > 0;
     },
   };

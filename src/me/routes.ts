@@ -33,26 +33,30 @@ export const meRoutes = (deps: MeRoutesDeps) => {
       .get("/:app_slug/v1/me", ({ endUser }) => toProfileDto(endUser.account), { endUser: true })
       .patch(
         "/:app_slug/v1/me",
-        ({ app, endUser, body, meta }) =>
-          me.update(callerOf(app, endUser), validate(updateMeSchema, body), meta),
+        async ({ app, endUser, body, meta }) =>
+          await me.update(callerOf(app, endUser), validate(updateMeSchema, body), meta),
         { endUser: true },
       )
       .delete(
         "/:app_slug/v1/me",
-        ({ app, endUser, meta, set }) => {
-          me.deleteAccount(callerOf(app, endUser), meta);
+        async ({ app, endUser, meta, set }) => {
+          await me.deleteAccount(callerOf(app, endUser), meta);
           set.status = 204;
         },
         { endUser: true },
       )
-      .get("/:app_slug/v1/me/sessions", ({ app, endUser }) => me.sessions(callerOf(app, endUser)), {
-        endUser: true,
-      })
+      .get(
+        "/:app_slug/v1/me/sessions",
+        async ({ app, endUser }) => await me.sessions(callerOf(app, endUser)),
+        {
+          endUser: true,
+        },
+      )
       // The spec: revoking a session needs `session.revoke` when the app enforces its permissions.
       .delete(
         "/:app_slug/v1/me/sessions/:id",
-        ({ app, endUser, params, meta, set }) => {
-          me.revokeSession(callerOf(app, endUser), params.id, meta);
+        async ({ app, endUser, params, meta, set }) => {
+          await me.revokeSession(callerOf(app, endUser), params.id, meta);
           set.status = 204;
         },
         { endUserWith: "session.revoke" },
@@ -68,17 +72,21 @@ export const meRoutes = (deps: MeRoutesDeps) => {
       // Appliance addition (documented in http/openapi-known.ts): what unlocks the changes that need a recent sign-in.
       .post(
         "/:app_slug/v1/me/reauthenticate",
-        ({ app, endUser, body, meta }) =>
-          me.reauthenticate(callerOf(app, endUser), validate(reauthenticateSchema, body), meta),
+        async ({ app, endUser, body, meta }) =>
+          await me.reauthenticate(callerOf(app, endUser), validate(reauthenticateSchema, body), meta),
         { endUser: true },
       )
-      .get("/:app_slug/v1/me/contacts", ({ app, endUser }) => me.contacts(callerOf(app, endUser)), {
-        endUser: true,
-      })
+      .get(
+        "/:app_slug/v1/me/contacts",
+        async ({ app, endUser }) => await me.contacts(callerOf(app, endUser)),
+        {
+          endUser: true,
+        },
+      )
       .post(
         "/:app_slug/v1/me/contacts",
-        ({ app, endUser, body, meta, set }) => {
-          const contact = me.addContact(callerOf(app, endUser), validate(addContactSchema, body), meta);
+        async ({ app, endUser, body, meta, set }) => {
+          const contact = await me.addContact(callerOf(app, endUser), validate(addContactSchema, body), meta);
           set.status = 201;
           return contact;
         },
@@ -86,24 +94,24 @@ export const meRoutes = (deps: MeRoutesDeps) => {
       )
       .delete(
         "/:app_slug/v1/me/contacts/:id",
-        ({ app, endUser, params, meta, set }) => {
-          me.deleteContact(callerOf(app, endUser), params.id, meta);
+        async ({ app, endUser, params, meta, set }) => {
+          await me.deleteContact(callerOf(app, endUser), params.id, meta);
           set.status = 204;
         },
         { endUser: true },
       )
       .post(
         "/:app_slug/v1/me/contacts/:id/promote",
-        ({ app, endUser, params, meta, set }) => {
-          me.promoteContact(callerOf(app, endUser), params.id, meta);
+        async ({ app, endUser, params, meta, set }) => {
+          await me.promoteContact(callerOf(app, endUser), params.id, meta);
           set.status = 204;
         },
         { endUser: true },
       )
       .get(
         "/:app_slug/v1/me/activity",
-        ({ app, endUser, query }) =>
-          me.activity(callerOf(app, endUser), {
+        async ({ app, endUser, query }) =>
+          await me.activity(callerOf(app, endUser), {
             limit: queryParam(query, "limit"),
             cursor: queryParam(query, "cursor"),
           }),

@@ -58,18 +58,18 @@ export interface MeCaller {
 }
 
 export interface MeService {
-  update(caller: MeCaller, input: UpdateMeInput, meta: CallMeta): MeProfileDto;
-  deleteAccount(caller: MeCaller, meta: CallMeta): void;
-  sessions(caller: MeCaller): Page<MeSessionDto>;
-  revokeSession(caller: MeCaller, sessionId: string, meta: CallMeta): void;
+  update(caller: MeCaller, input: UpdateMeInput, meta: CallMeta): Promise<MeProfileDto>;
+  deleteAccount(caller: MeCaller, meta: CallMeta): Promise<void>;
+  sessions(caller: MeCaller): Promise<Page<MeSessionDto>>;
+  revokeSession(caller: MeCaller, sessionId: string, meta: CallMeta): Promise<void>;
   changePassword(caller: MeCaller, input: ChangePasswordInput, meta: CallMeta): Promise<void>;
   /** Proves the password again: the session counts as freshly authenticated (see the module comment). */
   reauthenticate(caller: MeCaller, input: ReauthenticateInput, meta: CallMeta): Promise<ReauthenticationDto>;
-  contacts(caller: MeCaller): { data: MeContactDto[] };
-  addContact(caller: MeCaller, input: AddContactInput, meta: CallMeta): MeContactDto;
-  deleteContact(caller: MeCaller, contactId: string, meta: CallMeta): void;
-  promoteContact(caller: MeCaller, contactId: string, meta: CallMeta): void;
-  activity(caller: MeCaller, query: { limit?: string; cursor?: string }): Page<MeActivityEntryDto>;
+  contacts(caller: MeCaller): Promise<{ data: MeContactDto[] }>;
+  addContact(caller: MeCaller, input: AddContactInput, meta: CallMeta): Promise<MeContactDto>;
+  deleteContact(caller: MeCaller, contactId: string, meta: CallMeta): Promise<void>;
+  promoteContact(caller: MeCaller, contactId: string, meta: CallMeta): Promise<void>;
+  activity(caller: MeCaller, query: { limit?: string; cursor?: string }): Promise<Page<MeActivityEntryDto>>;
 }
 
 /** What the rules read and write, nothing more: the service never sees the whole graph. */
@@ -119,45 +119,47 @@ export function createMeService(deps: MeDeps): MeService {
   });
 
   /** 403 REAUTHENTICATION_REQUIRED unless the session proved the password within the window. */
-  const requireRecentAuth = (caller: MeCaller) => {
-    const at = store.authenticatedAt(caller.sessionId);
+  const requireRecentAuth = async (caller: MeCaller) => {
+    const at = await store.authenticatedAt(caller.sessionId);
     if (at === undefined || clock.now() - at >= REAUTH_WINDOW_MS) throw reauthenticationRequired();
   };
 
   /** The account as `GET /me` shows it, read by the same statement that authenticates EndUser requests. */
-  const profile = (caller: MeCaller): MeProfileDto => {
-    const account = deps.sessions.facts(caller.sessionId)?.account;
+  const profile = async (caller: MeCaller): Promise<MeProfileDto> => {
+    const account = (await deps.sessions.facts(caller.sessionId))?.account;
     if (!account) throw userNotFound();
     return toProfileDto(account);
   };
 
   /** A wrong current password is counted and recorded; the counter, not argon2's cost, bounds guessing. */
-  const recordWrongPassword = (caller: MeCaller, reason: string, meta: CallMeta) => {
+  const recordWrongPassword = async (caller: MeCaller, reason: string, meta: CallMeta) => {
     deps.rateLimiter.consume([failureLimit(caller.userId)]);
-    tx(db, () =>
-      audit.record({
-        appId: caller.appId,
-        action: "user.password_change_failed",
-        resourceType: "user",
-        resourceId: caller.userId,
-        actor: actor(caller),
-        details: { reason },
-        meta,
-      }),
+    await tx(
+      db,
+      async () =>
+        await audit.record({
+          appId: caller.appId,
+          action: "user.password_change_failed",
+          resourceType: "user",
+          resourceId: caller.userId,
+          actor: actor(caller),
+          details: { reason },
+          meta,
+        }),
     );
   };
 
   return {
-    update(caller, input, meta) {
-      if (input.display_name === undefined) return profile(caller);
+    async update(caller, input, meta) {
+      if (input.display_name === undefined) return await profile(caller);
       // Surrounding blanks are never meant; a name of only blanks is no name.
       const displayName = input.display_name.trim() || null;
-      tx(db, () => {
-        const current = users.byId(caller.appId, caller.userId);
+      await tx(db, async () => {
+        const current = await users.byId(caller.appId, caller.userId);
         if (!current) throw userNotFound();
         if (current.displayName === displayName) return;
-        users.updateUser(caller.userId, { displayName, updatedAt: clock.now() });
-        audit.record({
+        await users.updateUser(caller.userId, { displayName, updatedAt: clock.now() });
+        await audit.record({
           appId: caller.appId,
           action: "user.updated",
           resourceType: "user",
@@ -167,14 +169,14 @@ export function createMeService(deps: MeDeps): MeService {
           meta,
         });
       });
-      return profile(caller);
+      return await profile(caller);
     },
 
-    deleteAccount(caller, meta) {
-      tx(db, () => {
-        if (!users.byId(caller.appId, caller.userId)) throw userNotFound();
+    async deleteAccount(caller, meta) {
+      await tx(db, async () => {
+        if (!(await users.byId(caller.appId, caller.userId))) throw userNotFound();
         // Written first and kept: audit rows outlive the account (docs/architecture.md, "Audit"); the id is all they hold of it.
-        audit.record({
+        await audit.record({
           appId: caller.appId,
           action: "user.deleted",
           resourceType: "user",
@@ -183,30 +185,30 @@ export function createMeService(deps: MeDeps): MeService {
           details: { session_id: caller.sessionId },
           meta,
         });
-        userEvents.deleted(caller.appId, caller.userId, "self", actor(caller));
+        await userEvents.deleted(caller.appId, caller.userId, "self", actor(caller));
         // Contacts, sessions (and their refresh tokens) and one-time codes go with it by cascade; the
         // caller's token dies with its session, since every guard looks the session up. MFA factors are
         // removed first: their sealed secrets would outlive a cascade.
         deps.mfa.forgetUser(caller.appId, caller.userId);
-        users.deleteUser(caller.userId);
-        deps.rateLimiter.reset(passwordKey(caller.userId));
+        await users.deleteUser(caller.userId);
+        await deps.rateLimiter.reset(passwordKey(caller.userId));
       });
     },
 
-    sessions(caller) {
+    async sessions(caller) {
       return {
-        data: deps.sessions.liveOfUser(caller.userId).map((s) => toSessionDto(s, caller.sessionId)),
+        data: (await deps.sessions.liveOfUser(caller.userId)).map((s) => toSessionDto(s, caller.sessionId)),
         // Live sessions are capped by max_sessions, so one page always holds them all.
         pagination: { has_more: false, next_cursor: null },
       };
     },
 
-    revokeSession(caller, sessionId, meta) {
-      tx(db, () => {
+    async revokeSession(caller, sessionId, meta) {
+      await tx(db, async () => {
         // Someone else's session, an ended one and a made-up id all look the same.
-        if (!store.liveSessionOf(caller.userId, sessionId, clock.now())) throw sessionNotFound();
-        if (!deps.sessions.revoke(sessionId, "user_revoked")) throw sessionNotFound();
-        audit.record({
+        if (!(await store.liveSessionOf(caller.userId, sessionId, clock.now()))) throw sessionNotFound();
+        if (!(await deps.sessions.revoke(sessionId, "user_revoked"))) throw sessionNotFound();
+        await audit.record({
           appId: caller.appId,
           action: "session.revoked",
           resourceType: "session",
@@ -224,17 +226,21 @@ export function createMeService(deps: MeDeps): MeService {
 
     async changePassword(caller, input, meta) {
       // First, before the password is even looked at: a stale session gets no guess at it here either.
-      requireRecentAuth(caller);
+      await requireRecentAuth(caller);
       const limit = failureLimit(caller.userId);
-      const state = deps.rateLimiter.peek(limit);
+      const state = await deps.rateLimiter.peek(limit);
       if (state.remaining === 0) throw tooManyWrong(state);
-      const user = users.byId(caller.appId, caller.userId);
+      const user = await users.byId(caller.appId, caller.userId);
       if (!user) throw userNotFound();
 
-      const failures: string[] = passwordFailures(input.new_password, deps.apps.authConfigOf(caller.appId), {
-        username: user.username,
-        email: users.primaryEmail(user.id)?.value ?? null,
-      });
+      const failures: string[] = passwordFailures(
+        input.new_password,
+        await deps.apps.authConfigOf(caller.appId),
+        {
+          username: user.username,
+          email: (await users.primaryEmail(user.id))?.value ?? null,
+        },
+      );
       // Equal inputs: if the current password is right, the "new" one changes nothing.
       if (input.new_password === input.current_password) failures.push("same_as_current");
       if (failures.length > 0) {
@@ -249,19 +255,24 @@ export function createMeService(deps: MeDeps): MeService {
         ? await deps.passwords.verify(user.passwordHash, input.current_password, meta.signal)
         : await deps.passwords.dummyVerify(input.current_password, meta.signal);
       if (!ok || !user.passwordHash) {
-        recordWrongPassword(caller, user.passwordHash ? "invalid_current_password" : "no_password", meta);
+        await recordWrongPassword(
+          caller,
+          user.passwordHash ? "invalid_current_password" : "no_password",
+          meta,
+        );
         throw invalidCurrent();
       }
 
       const newHash = await deps.passwords.hash(input.new_password, meta.signal);
-      const changed = tx(db, () => {
+      const changed = await tx(db, async () => {
         // Another change may have landed while argon2 ran; the current password it proved is then stale.
-        if (!store.replacePasswordHash(user.id, user.passwordHash!, newHash, clock.now())) return false;
-        const revoked = deps.sessions.revokeAllOfUser(user.id, "password_changed", caller.sessionId);
+        if (!(await store.replacePasswordHash(user.id, user.passwordHash!, newHash, clock.now())))
+          return false;
+        const revoked = await deps.sessions.revokeAllOfUser(user.id, "password_changed", caller.sessionId);
         const now = clock.now();
         // The caller just proved the password (the old one, and chose the new): its session is fresh.
-        store.markAuthenticated(caller.sessionId, user.id, newHash, now);
-        audit.record({
+        await store.markAuthenticated(caller.sessionId, user.id, newHash, now);
+        await audit.record({
           appId: caller.appId,
           action: "user.password_changed",
           resourceType: "user",
@@ -270,20 +281,20 @@ export function createMeService(deps: MeDeps): MeService {
           details: { revoked_sessions: revoked },
           meta,
         });
-        noticePasswordChanged(deps.email, users, caller.appId, user.id, now);
+        await noticePasswordChanged(deps.email, users, caller.appId, user.id, now);
         return true;
       });
       if (!changed) throw invalidCurrent();
-      deps.rateLimiter.reset(limit.key);
+      await deps.rateLimiter.reset(limit.key);
     },
 
     async reauthenticate(caller, input, meta) {
       const limits = [failureLimit(caller.userId), addressLimit(caller, meta)];
       for (const limit of limits) {
-        const state = deps.rateLimiter.peek(limit);
+        const state = await deps.rateLimiter.peek(limit);
         if (state.remaining === 0) throw tooManyWrong(state);
       }
-      const user = users.byId(caller.appId, caller.userId);
+      const user = await users.byId(caller.appId, caller.userId);
       if (!user) throw userNotFound();
       // Accounts without a password (provisioned by an operator) set one through the reset flow first.
       const ok = user.passwordHash
@@ -291,27 +302,30 @@ export function createMeService(deps: MeDeps): MeService {
         : await deps.passwords.dummyVerify(input.password, meta.signal);
       if (!ok || !user.passwordHash) {
         deps.rateLimiter.consume(limits);
-        tx(db, () =>
-          audit.record({
-            appId: caller.appId,
-            action: "session.reauthentication_failed",
-            resourceType: "session",
-            resourceId: caller.sessionId,
-            actor: actor(caller),
-            details: {
-              user_id: caller.userId,
-              reason: user.passwordHash ? "invalid_password" : "no_password",
-            },
-            meta,
-          }),
+        await tx(
+          db,
+          async () =>
+            await audit.record({
+              appId: caller.appId,
+              action: "session.reauthentication_failed",
+              resourceType: "session",
+              resourceId: caller.sessionId,
+              actor: actor(caller),
+              details: {
+                user_id: caller.userId,
+                reason: user.passwordHash ? "invalid_password" : "no_password",
+              },
+              meta,
+            }),
         );
         throw invalidPassword();
       }
       const now = clock.now();
-      const done = tx(db, () => {
+      const done = await tx(db, async () => {
         // The session ended or the password changed while argon2 ran: what was proved no longer counts.
-        if (!store.markAuthenticated(caller.sessionId, user.id, user.passwordHash!, now)) return false;
-        audit.record({
+        if (!(await store.markAuthenticated(caller.sessionId, user.id, user.passwordHash!, now)))
+          return false;
+        await audit.record({
           appId: caller.appId,
           action: "session.reauthenticated",
           resourceType: "session",
@@ -323,15 +337,15 @@ export function createMeService(deps: MeDeps): MeService {
         return true;
       });
       if (!done) throw invalidPassword();
-      deps.rateLimiter.reset(failureLimit(caller.userId).key);
+      await deps.rateLimiter.reset(failureLimit(caller.userId).key);
       return { authenticated_at: iso(now) };
     },
 
-    contacts(caller) {
-      return { data: users.contactsOf(caller.userId).map(toContactDto) };
+    async contacts(caller) {
+      return { data: (await users.contactsOf(caller.userId)).map(toContactDto) };
     },
 
-    addContact(caller, input, meta) {
+    async addContact(caller, input, meta) {
       const value = input.type === "email" ? normalizeEmail(input.value) : normalizePhone(input.value);
       const valid = input.type === "email" ? isEmail(value) : isPhone(value);
       if (!valid) {
@@ -345,13 +359,13 @@ export function createMeService(deps: MeDeps): MeService {
       // A new contact is unverified, and an unverified primary would let whoever typed the address
       // receive the account's reset codes; verify first, then promote.
       if (input.is_primary === true) throw contactNotVerified();
-      return tx(db, () => {
-        if (users.contactCount(caller.userId) >= MAX_CONTACTS_PER_USER) {
+      return await tx(db, async () => {
+        if ((await users.contactCount(caller.userId)) >= MAX_CONTACTS_PER_USER) {
           throw fail("CONTACT_LIMIT", {
             message: `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`,
           });
         }
-        if (users.contactByValue(caller.appId, input.type, value)) {
+        if (await users.contactByValue(caller.appId, input.type, value)) {
           throw fail("CONTACT_TAKEN", { message: `This ${input.type} is already in use` });
         }
         const row = {
@@ -364,8 +378,8 @@ export function createMeService(deps: MeDeps): MeService {
           verifiedAt: null,
           createdAt: clock.now(),
         };
-        users.insertContact(row);
-        audit.record({
+        await users.insertContact(row);
+        await audit.record({
           appId: caller.appId,
           action: "contact.added",
           resourceType: "contact",
@@ -378,14 +392,14 @@ export function createMeService(deps: MeDeps): MeService {
       });
     },
 
-    deleteContact(caller, contactId, meta) {
-      tx(db, () => {
-        const c = contactOf(users, caller.userId, contactId);
+    async deleteContact(caller, contactId, meta) {
+      await tx(db, async () => {
+        const c = await contactOf(users, caller.userId, contactId);
         // A verified contact is a way back into the account for its owner; an unverified one is not yet.
-        deleteContact(users, c, () => {
-          if (c.verifiedAt !== null) requireRecentAuth(caller);
+        await deleteContact(users, c, async () => {
+          if (c.verifiedAt !== null) await requireRecentAuth(caller);
         });
-        audit.record({
+        await audit.record({
           appId: caller.appId,
           action: "contact.deleted",
           resourceType: "contact",
@@ -397,14 +411,14 @@ export function createMeService(deps: MeDeps): MeService {
       });
     },
 
-    promoteContact(caller, contactId, meta) {
-      tx(db, () => {
-        const c = contactOf(users, caller.userId, contactId);
-        const promoted = promoteContact(users, c, () => requireRecentAuth(caller));
+    async promoteContact(caller, contactId, meta) {
+      await tx(db, async () => {
+        const c = await contactOf(users, caller.userId, contactId);
+        const promoted = await promoteContact(users, c, async () => await requireRecentAuth(caller));
         if (!promoted) return; // already primary: nothing changes, nothing to record
-        const former = promoted.previous ? users.contactOf(caller.userId, promoted.previous) : null;
-        noticePrimaryEmailChanged(deps.email, caller.appId, former, clock.now());
-        audit.record({
+        const former = promoted.previous ? await users.contactOf(caller.userId, promoted.previous) : null;
+        await noticePrimaryEmailChanged(deps.email, caller.appId, former, clock.now());
+        await audit.record({
           appId: caller.appId,
           action: "contact.promoted",
           resourceType: "contact",
@@ -416,10 +430,10 @@ export function createMeService(deps: MeDeps): MeService {
       });
     },
 
-    activity(caller, query) {
+    async activity(caller, query) {
       const limit = parseLimit(query.limit);
       const cursor = decodeCursor(query.cursor, isSeqCursor);
-      const rows = store.activity(caller.appId, caller.userId, cursor?.s, limit + 1);
+      const rows = await store.activity(caller.appId, caller.userId, cursor?.s, limit + 1);
       return pageOf(
         rows,
         limit,

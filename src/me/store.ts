@@ -8,7 +8,7 @@ import type { SessionRow } from "../sessions/store.ts";
 export function createMeStore(db: Db) {
   return {
     /** One of the user's sessions that is still live; another user's id reads as absent. */
-    liveSessionOf(userId: string, sessionId: string, now: number): SessionRow | undefined {
+    async liveSessionOf(userId: string, sessionId: string, now: number): Promise<SessionRow | undefined> {
       return db
         .select()
         .from(endUserSessions)
@@ -24,7 +24,7 @@ export function createMeStore(db: Db) {
     },
 
     /** When the session last proved a credential: `authenticated_at`, or its creation for older rows. */
-    authenticatedAt(sessionId: string): number | undefined {
+    async authenticatedAt(sessionId: string): Promise<number | undefined> {
       return db
         .select({
           at: sql<number>`coalesce(${endUserSessions.authenticatedAt}, ${endUserSessions.createdAt})`,
@@ -38,7 +38,12 @@ export function createMeStore(db: Db) {
      * Stamps a live session as authenticated at `now`, only while the account's password hash is still
      * `passwordHash` (the one just proved): a change that landed meanwhile makes the proof stale.
      */
-    markAuthenticated(sessionId: string, userId: string, passwordHash: string, now: number): boolean {
+    async markAuthenticated(
+      sessionId: string,
+      userId: string,
+      passwordHash: string,
+      now: number,
+    ): Promise<boolean> {
       const r = db
         .update(endUserSessions)
         .set({ authenticatedAt: now })
@@ -56,7 +61,12 @@ export function createMeStore(db: Db) {
     },
 
     /** Swaps the hash only if it is still the one the caller verified (a concurrent change wins, not both). */
-    replacePasswordHash(userId: string, fromHash: string, toHash: string, now: number): boolean {
+    async replacePasswordHash(
+      userId: string,
+      fromHash: string,
+      toHash: string,
+      now: number,
+    ): Promise<boolean> {
       const r = db
         .update(endUsers)
         .set({ passwordHash: toHash, passwordChangedAt: now, updatedAt: now })
@@ -69,7 +79,12 @@ export function createMeStore(db: Db) {
      * Audit rows of the app that the user did or that were done to the account, newest first, strictly
      * before `beforeSeq`. Other users' rows never match: both columns hold this user's own UUID.
      */
-    activity(appId: string, userId: string, beforeSeq: number | undefined, limit: number): AuditRow[] {
+    async activity(
+      appId: string,
+      userId: string,
+      beforeSeq: number | undefined,
+      limit: number,
+    ): Promise<AuditRow[]> {
       return db
         .select()
         .from(auditLog)

@@ -28,7 +28,7 @@ export const mfaRoutes = (deps: MfaRoutesDeps) => {
   const { mfa } = deps;
   return new Elysia({ name: "heimdall.mfa" })
     .use(consumerGuards(deps))
-    .get("/:app_slug/v1/me/mfa/factors", ({ app, endUser }) => mfa.list(callerOf(app, endUser)), {
+    .get("/:app_slug/v1/me/mfa/factors", async ({ app, endUser }) => await mfa.list(callerOf(app, endUser)), {
       endUser: true,
     })
     .post(
@@ -47,8 +47,8 @@ export const mfaRoutes = (deps: MfaRoutesDeps) => {
     )
     .post(
       "/:app_slug/v1/me/mfa/factors/:id/verify",
-      ({ app, endUser, params, body, meta, set }) => {
-        const res = mfa.confirmEnrollment(
+      async ({ app, endUser, params, body, meta, set }) => {
+        const res = await mfa.confirmEnrollment(
           callerOf(app, endUser),
           params.id,
           validate(ConfirmEnrollmentSchema, body),
@@ -61,16 +61,16 @@ export const mfaRoutes = (deps: MfaRoutesDeps) => {
     )
     .delete(
       "/:app_slug/v1/me/mfa/factors/:id",
-      ({ app, endUser, params, meta, set }) => {
-        mfa.disable(callerOf(app, endUser), params.id, meta);
+      async ({ app, endUser, params, meta, set }) => {
+        await mfa.disable(callerOf(app, endUser), params.id, meta);
         set.status = 204;
       },
       { endUser: true },
     )
     .post(
       "/:app_slug/v1/me/mfa/recovery-codes/regenerate",
-      ({ app, endUser, meta, set }) => {
-        const res = mfa.regenerateRecoveryCodes(callerOf(app, endUser), meta);
+      async ({ app, endUser, meta, set }) => {
+        const res = await mfa.regenerateRecoveryCodes(callerOf(app, endUser), meta);
         Object.assign(set.headers, NO_STORE);
         return res;
       },
@@ -78,7 +78,7 @@ export const mfaRoutes = (deps: MfaRoutesDeps) => {
     )
     .get(
       "/:app_slug/v1/users/:user_id/factors",
-      ({ app, caller, params }) => mfa.adminList(consumerScope(app, caller), params.user_id),
+      async ({ app, caller, params }) => await mfa.adminList(consumerScope(app, caller), params.user_id),
       { consumerAdmin: "factor.read" },
     )
     .post(
@@ -94,8 +94,8 @@ export const mfaRoutes = (deps: MfaRoutesDeps) => {
     )
     .delete(
       "/:app_slug/v1/users/:user_id/factors/:factor_id",
-      ({ app, caller, params, meta, set }) => {
-        mfa.adminDisable(consumerScope(app, caller), params.user_id, params.factor_id, meta);
+      async ({ app, caller, params, meta, set }) => {
+        await mfa.adminDisable(consumerScope(app, caller), params.user_id, params.factor_id, meta);
         set.status = 204;
       },
       { consumerAdmin: "factor.delete" },

@@ -60,21 +60,21 @@ export interface MfaCaller {
 export interface MfaService {
   // ─── What the sign-in challenge and step-up call ────────────────────────────
   /** The account's enabled factors, oldest first. */
-  enabledFactors(appId: string, userId: string): PublicFactorDto[];
-  hasEnabledFactor(appId: string, userId: string): boolean;
+  enabledFactors(appId: string, userId: string): Promise<PublicFactorDto[]>;
+  hasEnabledFactor(appId: string, userId: string): Promise<boolean>;
   /**
    * Checks `code` against every enabled factor; refuses a replay (a step at or before the factor's last
    * accepted one) and on success stores the step. Writes; call inside the caller's transaction.
    */
-  verifyTotp(appId: string, userId: string, code: string): { factorId: string } | null;
+  verifyTotp(appId: string, userId: string, code: string): Promise<{ factorId: string } | null>;
   /**
    * Spends one recovery code (hyphens, spaces and case ignored): marks it used, audits
    * `mfa.recovery_code_used` and emits `user.mfa.recovery_code_used`. Call inside a transaction.
    */
-  useRecoveryCode(appId: string, userId: string, code: string, meta?: Partial<CallMeta>): boolean;
+  useRecoveryCode(appId: string, userId: string, code: string, meta?: Partial<CallMeta>): Promise<boolean>;
 
   // ─── /me/mfa/* ─────────────────────────────────────────────────────────────
-  list(caller: MfaCaller): { data: PublicFactorDto[] };
+  list(caller: MfaCaller): Promise<{ data: PublicFactorDto[] }>;
   startEnrollment(
     caller: MfaCaller,
     input: StartEnrollmentInput,
@@ -85,24 +85,24 @@ export interface MfaService {
     factorId: string,
     input: ConfirmEnrollmentInput,
     meta: CallMeta,
-  ): ConfirmEnrollmentResponseDto;
-  disable(caller: MfaCaller, factorId: string, meta: CallMeta): void;
-  regenerateRecoveryCodes(caller: MfaCaller, meta: CallMeta): { recovery_codes: string[] };
+  ): Promise<ConfirmEnrollmentResponseDto>;
+  disable(caller: MfaCaller, factorId: string, meta: CallMeta): Promise<void>;
+  regenerateRecoveryCodes(caller: MfaCaller, meta: CallMeta): Promise<{ recovery_codes: string[] }>;
 
   // ─── Admin lane ────────────────────────────────────────────────────────────
-  adminList(admin: UserScope, userId: string): { data: PublicFactorDto[] };
+  adminList(admin: UserScope, userId: string): Promise<{ data: PublicFactorDto[] }>;
   adminProvision(
     admin: UserScope,
     userId: string,
     input: StartEnrollmentInput,
     meta: CallMeta,
   ): Promise<AdminProvisionFactorResponseDto>;
-  adminDisable(admin: UserScope, userId: string, factorId: string, meta: CallMeta): void;
+  adminDisable(admin: UserScope, userId: string, factorId: string, meta: CallMeta): Promise<void>;
 
   /** Destroys the account's factor secrets and deletes its factors; call in the account's delete transaction. */
-  forgetUser(appId: string, userId: string): void;
+  forgetUser(appId: string, userId: string): Promise<void>;
   /** The same for every account of the app; call in the app's delete transaction. */
-  forgetApp(appId: string): void;
+  forgetApp(appId: string): Promise<void>;
 }
 
 interface MfaDeps {
@@ -124,13 +124,13 @@ export function createMfaService(deps: MfaDeps): MfaService {
   const store = createMfaStore(db);
   const users = createUserStore(db);
 
-  const recoveryHash = (appId: string, userId: string, normalized: string) =>
-    hmacSha256Hex(deps.secrets.get("code_pepper"), `mfa_recovery:${appId}:${userId}:${normalized}`);
+  const recoveryHash = async (appId: string, userId: string, normalized: string) =>
+    hmacSha256Hex(await deps.secrets.get("code_pepper"), `mfa_recovery:${appId}:${userId}:${normalized}`);
 
-  const secretOf = (f: MfaFactorRow) => vault.open(f.secretId, aadOf(f.appId, f.id));
+  const secretOf = async (f: MfaFactorRow) => await vault.open(f.secretId, aadOf(f.appId, f.id));
 
   /** A new set of recovery codes replaces the old one; returns them formatted, the only time they exist. */
-  function mintRecoveryCodes(appId: string, userId: string): string[] {
+  async function mintRecoveryCodes(appId: string, userId: string): Promise<string[]> {
     const now = clock.now();
     const plain: string[] = [];
     const rows = [];
@@ -141,17 +141,17 @@ export function createMfaService(deps: MfaDeps): MfaService {
         id: newId(clock),
         appId,
         userId,
-        codeHash: recoveryHash(appId, userId, hex),
+        codeHash: await recoveryHash(appId, userId, hex),
         createdAt: now,
       });
     }
-    store.deleteRecoveryCodes(appId, userId);
-    store.insertRecoveryCodes(rows);
+    await store.deleteRecoveryCodes(appId, userId);
+    await store.insertRecoveryCodes(rows);
     return plain;
   }
 
-  function requireUser(appId: string, userId: string) {
-    const user = users.byId(appId, userId);
+  async function requireUser(appId: string, userId: string) {
+    const user = await users.byId(appId, userId);
     if (!user) throw fail("USER_NOT_FOUND");
     return user;
   }
@@ -164,10 +164,10 @@ export function createMfaService(deps: MfaDeps): MfaService {
 
   /** A fresh secret and the enrolment payload for the authenticator app; nothing is stored yet. */
   async function newFactor(appId: string, userId: string, label: string | undefined): Promise<NewFactor> {
-    const user = requireUser(appId, userId);
+    const user = await requireUser(appId, userId);
     const secret = generateTotpSecret();
-    const account = users.primaryEmail(userId)?.value ?? user.username;
-    const issuer = store.appDisplayName(appId) ?? "Heimdall";
+    const account = (await users.primaryEmail(userId))?.value ?? user.username;
+    const issuer = (await store.appDisplayName(appId)) ?? "Heimdall";
     const uri = otpauthUri(secret, issuer, account);
     // The QR is drawn before the transaction (qrcode is async); the secret only lands with the row.
     const qr = await QRCode.toDataURL(uri);
@@ -193,27 +193,32 @@ export function createMfaService(deps: MfaDeps): MfaService {
   }
 
   /** Seals the secret under the factor's aad and inserts the row; inside the caller's transaction. */
-  function insertFactor(n: NewFactor, enabledAt: number | null): MfaFactorRow {
-    const secretId = vault.seal(aadOf(n.row.appId, n.row.id), n.secret);
+  async function insertFactor(n: NewFactor, enabledAt: number | null): Promise<MfaFactorRow> {
+    const secretId = await vault.seal(aadOf(n.row.appId, n.row.id), n.secret);
     const stored: MfaFactorRow = { ...n.row, secretId, enabledAt };
-    store.insertFactor(stored);
+    await store.insertFactor(stored);
     return stored;
   }
 
   /** Drops pending factors older than the TTL (their secrets too): an abandoned enrolment does not linger. */
-  function dropStalePending(appId: string, userId: string) {
-    const stale = store.stalePending(appId, userId, clock.now() - PENDING_FACTOR_TTL_MS);
-    for (const f of stale) store.deleteFactor(f.id);
-    if (stale.length > 0) vault.destroy(stale.map((f) => f.secretId));
+  async function dropStalePending(appId: string, userId: string) {
+    const stale = await store.stalePending(appId, userId, clock.now() - PENDING_FACTOR_TTL_MS);
+    for (const f of stale) await store.deleteFactor(f.id);
+    if (stale.length > 0) await vault.destroy(stale.map((f) => f.secretId));
   }
 
   /** Deletes a factor and its secret; the last enabled one takes the recovery codes with it. */
-  function removeFactor(f: MfaFactorRow, actor: AuditActor, meta: Partial<CallMeta>, via: "self" | "admin") {
-    store.deleteFactor(f.id);
-    vault.destroy([f.secretId]);
-    const remaining = store.enabledFactors(f.appId, f.userId).length;
-    if (f.enabledAt !== null && remaining === 0) store.deleteRecoveryCodes(f.appId, f.userId);
-    audit.record({
+  async function removeFactor(
+    f: MfaFactorRow,
+    actor: AuditActor,
+    meta: Partial<CallMeta>,
+    via: "self" | "admin",
+  ) {
+    await store.deleteFactor(f.id);
+    await vault.destroy([f.secretId]);
+    const remaining = (await store.enabledFactors(f.appId, f.userId)).length;
+    if (f.enabledAt !== null && remaining === 0) await store.deleteRecoveryCodes(f.appId, f.userId);
+    await audit.record({
       appId: f.appId,
       action: "mfa.factor_disabled",
       resourceType: "mfa_factor",
@@ -223,7 +228,7 @@ export function createMfaService(deps: MfaDeps): MfaService {
       meta,
     });
     if (f.enabledAt !== null) {
-      events.emit({
+      await events.emit({
         type: "user.mfa.factor_disabled",
         appId: f.appId,
         data: { user_id: f.userId, factor_id: f.id, type: f.type, remaining_factors: remaining },
@@ -231,8 +236,8 @@ export function createMfaService(deps: MfaDeps): MfaService {
     }
   }
 
-  function requireRecentAuth(caller: MfaCaller) {
-    const s = store.sessionRecency(caller.sessionId);
+  async function requireRecentAuth(caller: MfaCaller) {
+    const s = await store.sessionRecency(caller.sessionId);
     const now = clock.now();
     const recent = (at: number | null | undefined) => at != null && now - at < MFA_RECENT_AUTH_MS;
     if (!s || !(recent(s.authenticatedAt) || recent(s.mfaAt))) throw fail("REAUTHENTICATION_REQUIRED");
@@ -241,35 +246,35 @@ export function createMfaService(deps: MfaDeps): MfaService {
   const selfActor = (c: MfaCaller): AuditActor => ({ type: "end_user", id: c.userId });
 
   const service: MfaService = {
-    enabledFactors(appId, userId) {
-      return store.enabledFactors(appId, userId).map(toFactorDto);
+    async enabledFactors(appId, userId) {
+      return (await store.enabledFactors(appId, userId)).map(toFactorDto);
     },
-    hasEnabledFactor(appId, userId) {
-      return store.enabledFactors(appId, userId).length > 0;
+    async hasEnabledFactor(appId, userId) {
+      return (await store.enabledFactors(appId, userId)).length > 0;
     },
-    verifyTotp(appId, userId, code) {
+    async verifyTotp(appId, userId, code) {
       if (!isTotpCode(code)) return null;
       const now = clock.now();
-      for (const f of store.enabledFactors(appId, userId)) {
-        const step = verifyTotp(secretOf(f), code, now);
+      for (const f of await store.enabledFactors(appId, userId)) {
+        const step = verifyTotp(await secretOf(f), code, now);
         if (step === null) continue;
         if (f.lastUsedStep !== null && step <= f.lastUsedStep) continue;
-        store.markUsed(f.id, step, now);
+        await store.markUsed(f.id, step, now);
         return { factorId: f.id };
       }
       return null;
     },
-    useRecoveryCode(appId, userId, code, meta = {}) {
+    async useRecoveryCode(appId, userId, code, meta = {}) {
       const n = normalizeRecoveryCode(code);
       if (n === null) return false;
-      const hash = recoveryHash(appId, userId, n);
+      const hash = await recoveryHash(appId, userId, n);
       // Every unused row is compared (no early exit), each in constant time.
       let match: string | null = null;
-      const unused = store.unusedRecoveryCodes(appId, userId);
+      const unused = await store.unusedRecoveryCodes(appId, userId);
       for (const r of unused) if (constantTimeEqual(r.codeHash, hash)) match = r.id;
-      if (match === null || !store.useRecoveryCode(match, clock.now())) return false;
+      if (match === null || !(await store.useRecoveryCode(match, clock.now()))) return false;
       const remaining = unused.length - 1;
-      audit.record({
+      await audit.record({
         appId,
         action: "mfa.recovery_code_used",
         resourceType: "end_user",
@@ -278,19 +283,19 @@ export function createMfaService(deps: MfaDeps): MfaService {
         details: { remaining },
         meta,
       });
-      events.emit({ type: "user.mfa.recovery_code_used", appId, data: { user_id: userId, remaining } });
+      await events.emit({ type: "user.mfa.recovery_code_used", appId, data: { user_id: userId, remaining } });
       return true;
     },
 
-    list(caller) {
-      return { data: store.factors(caller.appId, caller.userId).map(toFactorDto) };
+    async list(caller) {
+      return { data: (await store.factors(caller.appId, caller.userId)).map(toFactorDto) };
     },
     async startEnrollment(caller, input, meta) {
       const n = await newFactor(caller.appId, caller.userId, input.label);
-      const stored = tx(db, () => {
-        dropStalePending(caller.appId, caller.userId);
-        const f = insertFactor(n, null);
-        audit.record({
+      const stored = await tx(db, async () => {
+        await dropStalePending(caller.appId, caller.userId);
+        const f = await insertFactor(n, null);
+        await audit.record({
           appId: caller.appId,
           action: "mfa.enrollment_started",
           resourceType: "mfa_factor",
@@ -303,24 +308,24 @@ export function createMfaService(deps: MfaDeps): MfaService {
       });
       return { factor: toFactorDto(stored), enrollment: n.enrollment };
     },
-    confirmEnrollment(caller, factorId, input, meta) {
+    async confirmEnrollment(caller, factorId, input, meta) {
       const [first, second] = input.codes as [string, string];
       const bad = input.codes.flatMap((c, i) =>
         isTotpCode(c) ? [] : [{ field: `codes.${i}`, reason: "must be 6 digits" }],
       );
       if (bad.length > 0) throw validationError(bad);
-      const outcome = tx(db, () => {
-        const f = store.factor(caller.appId, caller.userId, factorId);
+      const outcome = await tx(db, async () => {
+        const f = await store.factor(caller.appId, caller.userId, factorId);
         if (!f) throw factorNotFound();
         if (f.enabledAt !== null) throw fail("MFA_FACTOR_ALREADY_ENABLED");
         const now = clock.now();
-        const secret = secretOf(f);
+        const secret = await secretOf(f);
         const s1 = verifyTotp(secret, first, now);
         const s2 = verifyTotp(secret, second, now);
         // Two codes from consecutive steps prove the authenticator holds the secret and keeps time.
         if (s1 === null || s2 === null || s2 !== s1 + 1) {
           // Committed, then refused: a throw here would roll the audit row back.
-          audit.record({
+          await audit.record({
             appId: caller.appId,
             action: "mfa.enrollment_failed",
             resourceType: "mfa_factor",
@@ -334,10 +339,10 @@ export function createMfaService(deps: MfaDeps): MfaService {
           });
           return null;
         }
-        const firstFactor = store.enabledFactors(caller.appId, caller.userId).length === 0;
-        store.enableFactor(f.id, now, s2);
-        const recovery = firstFactor ? mintRecoveryCodes(caller.appId, caller.userId) : [];
-        audit.record({
+        const firstFactor = (await store.enabledFactors(caller.appId, caller.userId)).length === 0;
+        await store.enableFactor(f.id, now, s2);
+        const recovery = firstFactor ? await mintRecoveryCodes(caller.appId, caller.userId) : [];
+        await audit.record({
           appId: caller.appId,
           action: "mfa.factor_enrolled",
           resourceType: "mfa_factor",
@@ -346,7 +351,7 @@ export function createMfaService(deps: MfaDeps): MfaService {
           details: { user_id: caller.userId, type: f.type, recovery_codes_minted: recovery.length },
           meta,
         });
-        events.emit({
+        await events.emit({
           type: "user.mfa.factor_enrolled",
           appId: caller.appId,
           data: { user_id: caller.userId, factor_id: f.id, type: f.type, via: "self" },
@@ -359,21 +364,22 @@ export function createMfaService(deps: MfaDeps): MfaService {
       if (outcome === null) throw fail("MFA_ENROLLMENT_CODES_INVALID");
       return outcome;
     },
-    disable(caller, factorId, meta) {
-      tx(db, () => {
-        const f = store.factor(caller.appId, caller.userId, factorId);
+    async disable(caller, factorId, meta) {
+      await tx(db, async () => {
+        const f = await store.factor(caller.appId, caller.userId, factorId);
         if (!f) throw factorNotFound();
         // A pending factor guards nothing yet: dropping it needs no fresh proof.
-        if (f.enabledAt !== null) requireRecentAuth(caller);
-        removeFactor(f, selfActor(caller), meta, "self");
+        if (f.enabledAt !== null) await requireRecentAuth(caller);
+        await removeFactor(f, selfActor(caller), meta, "self");
       });
     },
-    regenerateRecoveryCodes(caller, meta) {
-      return tx(db, () => {
-        requireRecentAuth(caller);
-        if (store.enabledFactors(caller.appId, caller.userId).length === 0) throw fail("MFA_NOT_ENABLED");
-        const codes = mintRecoveryCodes(caller.appId, caller.userId);
-        audit.record({
+    async regenerateRecoveryCodes(caller, meta) {
+      return await tx(db, async () => {
+        await requireRecentAuth(caller);
+        if ((await store.enabledFactors(caller.appId, caller.userId)).length === 0)
+          throw fail("MFA_NOT_ENABLED");
+        const codes = await mintRecoveryCodes(caller.appId, caller.userId);
+        await audit.record({
           appId: caller.appId,
           action: "mfa.recovery_codes_regenerated",
           resourceType: "end_user",
@@ -386,22 +392,22 @@ export function createMfaService(deps: MfaDeps): MfaService {
       });
     },
 
-    adminList(admin, userId) {
-      deps.rules.userOf(admin, userId);
-      return { data: store.factors(admin.appId, userId).map(toFactorDto) };
+    async adminList(admin, userId) {
+      await deps.rules.userOf(admin, userId);
+      return { data: (await store.factors(admin.appId, userId)).map(toFactorDto) };
     },
     async adminProvision(admin, userId, input, meta) {
-      deps.rules.mayActOn(admin, deps.rules.userOf(admin, userId));
+      await deps.rules.mayActOn(admin, await deps.rules.userOf(admin, userId));
       const n = await newFactor(admin.appId, userId, input.label);
-      return tx(db, () => {
-        deps.rules.userOf(admin, userId);
-        dropStalePending(admin.appId, userId);
+      return await tx(db, async () => {
+        await deps.rules.userOf(admin, userId);
+        await dropStalePending(admin.appId, userId);
         const now = clock.now();
         // Enabled at once: the operator hands the secret and the recovery codes over together.
-        const f = insertFactor(n, now);
-        const first = store.enabledFactors(admin.appId, userId).length === 1;
-        const codes = mintRecoveryCodes(admin.appId, userId);
-        audit.record({
+        const f = await insertFactor(n, now);
+        const first = (await store.enabledFactors(admin.appId, userId)).length === 1;
+        const codes = await mintRecoveryCodes(admin.appId, userId);
+        await audit.record({
           appId: admin.appId,
           action: "mfa.factor_provisioned",
           resourceType: "mfa_factor",
@@ -415,7 +421,7 @@ export function createMfaService(deps: MfaDeps): MfaService {
           },
           meta,
         });
-        events.emit({
+        await events.emit({
           type: "user.mfa.factor_enrolled",
           appId: admin.appId,
           data: { user_id: userId, factor_id: f.id, type: f.type, via: "admin" },
@@ -423,25 +429,25 @@ export function createMfaService(deps: MfaDeps): MfaService {
         return { factor: toFactorDto(f), enrollment: n.enrollment, recovery_codes: codes };
       });
     },
-    adminDisable(admin, userId, factorId, meta) {
-      tx(db, () => {
-        deps.rules.mayActOn(admin, deps.rules.userOf(admin, userId));
-        const f = store.factor(admin.appId, userId, factorId);
+    async adminDisable(admin, userId, factorId, meta) {
+      await tx(db, async () => {
+        await deps.rules.mayActOn(admin, await deps.rules.userOf(admin, userId));
+        const f = await store.factor(admin.appId, userId, factorId);
         if (!f) throw factorNotFound();
-        removeFactor(f, admin.actor, meta, "admin");
+        await removeFactor(f, admin.actor, meta, "admin");
       });
     },
 
-    forgetUser(appId, userId) {
-      const ids = store.secretIdsOfUser(appId, userId);
-      store.deleteFactorsOfUser(appId, userId);
-      store.deleteRecoveryCodes(appId, userId);
-      if (ids.length > 0) vault.destroy(ids);
+    async forgetUser(appId, userId) {
+      const ids = await store.secretIdsOfUser(appId, userId);
+      await store.deleteFactorsOfUser(appId, userId);
+      await store.deleteRecoveryCodes(appId, userId);
+      if (ids.length > 0) await vault.destroy(ids);
     },
-    forgetApp(appId) {
-      const ids = store.secretIdsOfApp(appId);
-      store.deleteFactorsOfApp(appId);
-      if (ids.length > 0) vault.destroy(ids);
+    async forgetApp(appId) {
+      const ids = await store.secretIdsOfApp(appId);
+      await store.deleteFactorsOfApp(appId);
+      if (ids.length > 0) await vault.destroy(ids);
     },
   };
   return service;

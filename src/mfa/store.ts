@@ -8,7 +8,7 @@ export type MfaRecoveryCodeRow = typeof mfaRecoveryCodes.$inferSelect;
 
 export function createMfaStore(db: Db) {
   return {
-    factors(appId: string, userId: string): MfaFactorRow[] {
+    async factors(appId: string, userId: string): Promise<MfaFactorRow[]> {
       return db
         .select()
         .from(mfaFactors)
@@ -16,7 +16,7 @@ export function createMfaStore(db: Db) {
         .orderBy(asc(mfaFactors.createdAt), asc(mfaFactors.id))
         .all();
     },
-    enabledFactors(appId: string, userId: string): MfaFactorRow[] {
+    async enabledFactors(appId: string, userId: string): Promise<MfaFactorRow[]> {
       return db
         .select()
         .from(mfaFactors)
@@ -26,7 +26,7 @@ export function createMfaStore(db: Db) {
         .orderBy(asc(mfaFactors.createdAt), asc(mfaFactors.id))
         .all();
     },
-    factor(appId: string, userId: string, id: string): MfaFactorRow | undefined {
+    async factor(appId: string, userId: string, id: string): Promise<MfaFactorRow | undefined> {
       return db
         .select()
         .from(mfaFactors)
@@ -34,7 +34,7 @@ export function createMfaStore(db: Db) {
         .get();
     },
     /** Pending factors of the user created before `before`. */
-    stalePending(appId: string, userId: string, before: number): MfaFactorRow[] {
+    async stalePending(appId: string, userId: string, before: number): Promise<MfaFactorRow[]> {
       return db
         .select()
         .from(mfaFactors)
@@ -48,23 +48,23 @@ export function createMfaStore(db: Db) {
         )
         .all();
     },
-    insertFactor(row: typeof mfaFactors.$inferInsert): void {
+    async insertFactor(row: typeof mfaFactors.$inferInsert): Promise<void> {
       db.insert(mfaFactors).values(row).run();
     },
-    enableFactor(id: string, at: number, step: number): void {
+    async enableFactor(id: string, at: number, step: number): Promise<void> {
       db.update(mfaFactors)
         .set({ enabledAt: at, lastUsedStep: step, lastUsedAt: at })
         .where(eq(mfaFactors.id, id))
         .run();
     },
-    markUsed(id: string, step: number, at: number): void {
+    async markUsed(id: string, step: number, at: number): Promise<void> {
       db.update(mfaFactors).set({ lastUsedStep: step, lastUsedAt: at }).where(eq(mfaFactors.id, id)).run();
     },
-    deleteFactor(id: string): void {
+    async deleteFactor(id: string): Promise<void> {
       db.delete(mfaFactors).where(eq(mfaFactors.id, id)).run();
     },
     /** Every factor's sealed secret id of a user, for destroying them with the account. */
-    secretIdsOfUser(appId: string, userId: string): string[] {
+    async secretIdsOfUser(appId: string, userId: string): Promise<string[]> {
       return db
         .select({ secretId: mfaFactors.secretId })
         .from(mfaFactors)
@@ -72,7 +72,7 @@ export function createMfaStore(db: Db) {
         .all()
         .map((r) => r.secretId);
     },
-    secretIdsOfApp(appId: string): string[] {
+    async secretIdsOfApp(appId: string): Promise<string[]> {
       return db
         .select({ secretId: mfaFactors.secretId })
         .from(mfaFactors)
@@ -80,15 +80,15 @@ export function createMfaStore(db: Db) {
         .all()
         .map((r) => r.secretId);
     },
-    deleteFactorsOfApp(appId: string): void {
+    async deleteFactorsOfApp(appId: string): Promise<void> {
       db.delete(mfaFactors).where(eq(mfaFactors.appId, appId)).run();
     },
-    deleteFactorsOfUser(appId: string, userId: string): void {
+    async deleteFactorsOfUser(appId: string, userId: string): Promise<void> {
       db.delete(mfaFactors)
         .where(and(eq(mfaFactors.appId, appId), eq(mfaFactors.userId, userId)))
         .run();
     },
-    unusedRecoveryCodes(appId: string, userId: string): MfaRecoveryCodeRow[] {
+    async unusedRecoveryCodes(appId: string, userId: string): Promise<MfaRecoveryCodeRow[]> {
       return db
         .select()
         .from(mfaRecoveryCodes)
@@ -101,7 +101,7 @@ export function createMfaStore(db: Db) {
         )
         .all();
     },
-    useRecoveryCode(id: string, at: number): boolean {
+    async useRecoveryCode(id: string, at: number): Promise<boolean> {
       const r = db
         .update(mfaRecoveryCodes)
         .set({ usedAt: at })
@@ -109,17 +109,19 @@ export function createMfaStore(db: Db) {
         .run();
       return changes(r) === 1;
     },
-    deleteRecoveryCodes(appId: string, userId: string): void {
+    async deleteRecoveryCodes(appId: string, userId: string): Promise<void> {
       db.delete(mfaRecoveryCodes)
         .where(and(eq(mfaRecoveryCodes.appId, appId), eq(mfaRecoveryCodes.userId, userId)))
         .run();
     },
     /** The app's display name: the issuer an authenticator app shows. */
-    appDisplayName(appId: string): string | undefined {
+    async appDisplayName(appId: string): Promise<string | undefined> {
       return db.select({ n: apps.displayName }).from(apps).where(eq(apps.id, appId)).get()?.n;
     },
     /** When the session last proved the password (sign-in or re-authentication) and MFA. */
-    sessionRecency(sessionId: string): { authenticatedAt: number | null; mfaAt: number | null } | undefined {
+    async sessionRecency(
+      sessionId: string,
+    ): Promise<{ authenticatedAt: number | null; mfaAt: number | null } | undefined> {
       return db
         .select({
           authenticatedAt: sql<
@@ -131,7 +133,7 @@ export function createMfaStore(db: Db) {
         .where(eq(endUserSessions.id, sessionId))
         .get();
     },
-    insertRecoveryCodes(rows: (typeof mfaRecoveryCodes.$inferInsert)[]): void {
+    async insertRecoveryCodes(rows: (typeof mfaRecoveryCodes.$inferInsert)[]): Promise<void> {
       db.insert(mfaRecoveryCodes).values(rows).run();
     },
   };

@@ -46,8 +46,8 @@ export interface RateLimiter {
   /** Forgets a counter (e.g. failed sign-ins after a success). */
   reset(key: string): void;
   /** Writes the counters changed since the last flush, in one transaction. */
-  flush(): number;
-  purge(): number;
+  flush(): Promise<number>;
+  purge(): Promise<number>;
 }
 
 export interface Strikes {
@@ -91,11 +91,11 @@ export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): Rate
     }
     return c;
   };
-  // Windows are at most a day long: older counters can be dropped from memory (after being written).
+  // Windows are at most a day long: older counters can be dropped from memory once written. Synchronous, so a
+  // count and its check stay atomic: the unwritten ones stay until the next flush.
   const evictStale = () => {
     const horizon = clock.now() - 24 * 3600 * 1000;
-    flushNow();
-    for (const [k, c] of counters) if (c.windowStart < horizon) counters.delete(k);
+    for (const [k, c] of counters) if (c.windowStart < horizon && !dirty.has(k)) counters.delete(k);
   };
   const state = (l: Limit, c: Counter, now: number): LimitState => ({
     allowed: c.count <= l.max,
@@ -103,11 +103,11 @@ export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): Rate
     remaining: Math.max(0, l.max - c.count),
     resetSeconds: Math.max(1, Math.ceil((c.windowStart + l.windowMs - now) / 1000)),
   });
-  const flushNow = (): number => {
+  const flushNow = async (): Promise<number> => {
     if (dirty.size === 0) return 0;
     const keys = [...dirty];
     dirty.clear();
-    tx(db, () => {
+    await tx(db, () => {
       for (const k of keys) {
         const c = counters.get(k);
         if (c) write.run(k, c.windowStart, c.count);
@@ -181,8 +181,8 @@ export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): Rate
       del.run(key);
     },
     flush: flushNow,
-    purge() {
-      flushNow();
+    async purge() {
+      await flushNow();
       const horizon = clock.now() - 24 * 3600 * 1000;
       for (const [k, c] of counters) if (c.windowStart < horizon) counters.delete(k);
       return changes(db.delete(rateLimits).where(lt(rateLimits.windowStart, horizon)).run());

@@ -31,7 +31,7 @@ export interface PermissionResolver {
    * The permissions `role` holds in the app; an unknown role holds none. With `tenantRole` (the role the
    * session holds in the tenant it acts in), the union of both roles' permissions.
    */
-  forEndUser(appId: string, role: string | null, tenantRole?: string | null): ReadonlySet<string>;
+  forEndUser(appId: string, role: string | null, tenantRole?: string | null): Promise<ReadonlySet<string>>;
   /** Drops what is cached for the app, after its roles or permissions changed. */
   invalidate(appId: string): void;
 }
@@ -48,21 +48,25 @@ export function createPermissionResolver({ db, clock }: { db: Db; clock: Clock }
   const cache = new Map<string, Map<string, Entry>>();
   let size = 0;
 
-  const load = (appId: string, role: string): ReadonlySet<string> => {
+  const load = async (appId: string, role: string): Promise<ReadonlySet<string>> => {
     if (role === "owner") {
-      const custom = store.customPermissionKeys(appId);
+      const custom = await store.customPermissionKeys(appId);
       return custom.length ? new Set([...SYSTEM_PERMISSION_KEYS, ...custom]) : SYSTEM_PERMISSION_KEYS;
     }
-    const keys = store.rolePermissionKeys(appId, role);
+    const keys = await store.rolePermissionKeys(appId, role);
     return keys.length ? new Set(keys) : NONE;
   };
 
   /** The app's cache entry `key`, computed by `compute` when missing or stale. */
-  function cached(appId: string, key: string, compute: () => ReadonlySet<string>): ReadonlySet<string> {
+  async function cached(
+    appId: string,
+    key: string,
+    compute: () => Promise<ReadonlySet<string>>,
+  ): Promise<ReadonlySet<string>> {
     const now = clock.now();
     const hit = cache.get(appId)?.get(key);
     if (hit && hit.until > now) return hit.held;
-    const held = compute();
+    const held = await compute();
     // Read after computing: a union's compute fills (and may restart) the cache itself.
     let perApp = cache.get(appId);
     if (size >= PERMISSION_CACHE_MAX_ENTRIES) {
@@ -79,15 +83,16 @@ export function createPermissionResolver({ db, clock }: { db: Db; clock: Clock }
     return held;
   }
 
-  const ofRole = (appId: string, role: string) => cached(appId, role, () => load(appId, role));
+  const ofRole = async (appId: string, role: string) =>
+    await cached(appId, role, async () => await load(appId, role));
 
   return {
-    forEndUser(appId, role, tenantRole) {
-      if (tenantRole == null || tenantRole === role) return role === null ? NONE : ofRole(appId, role);
+    async forEndUser(appId, role, tenantRole) {
+      if (tenantRole == null || tenantRole === role) return role === null ? NONE : await ofRole(appId, role);
       // Its own entry, so a tenant-scoped request costs one lookup too; NUL never appears in a role name.
-      return cached(appId, `${role ?? ""}\u0000${tenantRole}`, () => {
-        const a = role === null ? NONE : ofRole(appId, role);
-        const b = ofRole(appId, tenantRole);
+      return await cached(appId, `${role ?? ""}\u0000${tenantRole}`, async () => {
+        const a = role === null ? NONE : await ofRole(appId, role);
+        const b = await ofRole(appId, tenantRole);
         if (b.size === 0) return a;
         if (a.size === 0) return b;
         return new Set([...a, ...b]);

@@ -20,7 +20,7 @@ export const ROLE_DESCRIPTIONS: Record<(typeof SYSTEM_ROLES)[number], string> = 
 };
 
 /** Inserts the system permissions that are missing (app_id null, is_system). */
-export function seedSystemPermissions(db: Db, clock: Clock): number {
+export async function seedSystemPermissions(db: Db, clock: Clock): Promise<number> {
   const present = new Set(
     db
       .select({ key: permissions.key })
@@ -54,7 +54,7 @@ export function seedSystemPermissions(db: Db, clock: Clock): number {
  * The app's `owner`, `admin` and `member` roles with their system permission bindings. `owner` is bound
  * to every system permission; custom permissions reach it through the resolver, not through rows.
  */
-export function seedAppRoles(db: Db, clock: Clock, appId: string): void {
+export async function seedAppRoles(db: Db, clock: Clock, appId: string): Promise<void> {
   const systemIds = new Map(
     db
       .select({ id: permissions.id, key: permissions.key })
@@ -91,12 +91,12 @@ export function seedAppRoles(db: Db, clock: Clock, appId: string): void {
 }
 
 /** Seeds the system roles of every app that has none yet. */
-export function backfillAppRoles(db: Db, clock: Clock): number {
+export async function backfillAppRoles(db: Db, clock: Clock): Promise<number> {
   const missing = db
     .select({ id: apps.id })
     .from(apps)
     .where(notExists(db.select({ one: roles.id }).from(roles).where(eq(roles.appId, apps.id))))
     .all();
-  for (const a of missing) seedAppRoles(db, clock, a.id);
+  for (const a of missing) await seedAppRoles(db, clock, a.id);
   return missing.length;
 }

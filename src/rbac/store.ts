@@ -21,10 +21,10 @@ export function createRbacStore(db: Db) {
   );
   return {
     /** Keys bound to the app's role `name` through `role_permissions`; none when the role does not exist. */
-    rolePermissionKeys: (appId: string, name: string): string[] =>
+    rolePermissionKeys: async (appId: string, name: string): Promise<string[]> =>
       roleKeys.all(appId, name).map((r) => r.key),
     /** Keys of the permissions an app defined itself (system rows have no app). */
-    customPermissionKeys: (appId: string): string[] => customKeys.all(appId).map((r) => r.key),
+    customPermissionKeys: async (appId: string): Promise<string[]> => customKeys.all(appId).map((r) => r.key),
   };
 }
 

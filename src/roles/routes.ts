@@ -48,16 +48,19 @@ export const adminRbacRoutes = (deps: AdminRbacRoutesDeps) => {
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps/:app_id/roles",
-      ({ params, principal, query }) =>
-        roles.listRoles(roles.forPlatform(principal, params.app_id, "heimdall.read"), pageQuery(query)),
+      async ({ params, principal, query }) =>
+        await roles.listRoles(
+          await roles.forPlatform(principal, params.app_id, "heimdall.read"),
+          pageQuery(query),
+        ),
       { platform: "any" },
     )
     .post(
       "/v1/apps/:app_id/roles",
-      ({ params, principal, body, meta, set }) => {
+      async ({ params, principal, body, meta, set }) => {
         const input = validate(createRoleSchema, body);
-        const role = roles.createRole(
-          roles.forPlatform(principal, params.app_id, "heimdall.create"),
+        const role = await roles.createRole(
+          await roles.forPlatform(principal, params.app_id, "heimdall.create"),
           input,
           meta,
         );
@@ -68,31 +71,38 @@ export const adminRbacRoutes = (deps: AdminRbacRoutesDeps) => {
     )
     .get(
       "/v1/apps/:app_id/roles/permissions",
-      ({ params, principal }) =>
-        roles.catalogue(roles.forPlatform(principal, params.app_id, "heimdall.read")),
+      async ({ params, principal }) =>
+        await roles.catalogue(await roles.forPlatform(principal, params.app_id, "heimdall.read")),
       { platform: "any" },
     )
     .post(
       "/v1/apps/:app_id/roles/assign",
-      ({ params, principal, body, meta }) => {
+      async ({ params, principal, body, meta }) => {
         const input = validate(assignRoleSchema, body);
         // Giving an existing account another role changes it rather than creating anything.
-        return roles.assignRole(roles.forPlatform(principal, params.app_id, "heimdall.update"), input, meta);
+        return await roles.assignRole(
+          await roles.forPlatform(principal, params.app_id, "heimdall.update"),
+          input,
+          meta,
+        );
       },
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/roles/:role_name",
-      ({ params, principal }) =>
-        roles.getRole(roles.forPlatform(principal, params.app_id, "heimdall.read"), params.role_name),
+      async ({ params, principal }) =>
+        await roles.getRole(
+          await roles.forPlatform(principal, params.app_id, "heimdall.read"),
+          params.role_name,
+        ),
       { platform: "any" },
     )
     .patch(
       "/v1/apps/:app_id/roles/:role_name",
-      ({ params, principal, body, meta }) => {
+      async ({ params, principal, body, meta }) => {
         const input = validate(updateRoleSchema, body);
-        return roles.updateRole(
-          roles.forPlatform(principal, params.app_id, "heimdall.update"),
+        return await roles.updateRole(
+          await roles.forPlatform(principal, params.app_id, "heimdall.update"),
           params.role_name,
           input,
           meta,
@@ -102,9 +112,9 @@ export const adminRbacRoutes = (deps: AdminRbacRoutesDeps) => {
     )
     .delete(
       "/v1/apps/:app_id/roles/:role_name",
-      ({ params, principal, meta, set }) => {
-        roles.deleteRole(
-          roles.forPlatform(principal, params.app_id, "heimdall.delete"),
+      async ({ params, principal, meta, set }) => {
+        await roles.deleteRole(
+          await roles.forPlatform(principal, params.app_id, "heimdall.delete"),
           params.role_name,
           meta,
         );
@@ -114,10 +124,10 @@ export const adminRbacRoutes = (deps: AdminRbacRoutesDeps) => {
     )
     .put(
       "/v1/apps/:app_id/roles/:role_name/permissions",
-      ({ params, principal, body, meta }) => {
+      async ({ params, principal, body, meta }) => {
         const input = validate(setPermissionsSchema, body);
-        roles.setRolePermissions(
-          roles.forPlatform(principal, params.app_id, "heimdall.update"),
+        await roles.setRolePermissions(
+          await roles.forPlatform(principal, params.app_id, "heimdall.update"),
           params.role_name,
           input,
           meta,
@@ -128,16 +138,16 @@ export const adminRbacRoutes = (deps: AdminRbacRoutesDeps) => {
     )
     .get(
       "/v1/apps/:app_id/permissions",
-      ({ params, principal }) =>
-        roles.listPermissions(roles.forPlatform(principal, params.app_id, "heimdall.read")),
+      async ({ params, principal }) =>
+        await roles.listPermissions(await roles.forPlatform(principal, params.app_id, "heimdall.read")),
       { platform: "any" },
     )
     .post(
       "/v1/apps/:app_id/permissions",
-      ({ params, principal, body, meta, set }) => {
+      async ({ params, principal, body, meta, set }) => {
         const input = validate(createPermissionSchema, body);
-        const p = roles.createPermission(
-          roles.forPlatform(principal, params.app_id, "heimdall.create"),
+        const p = await roles.createPermission(
+          await roles.forPlatform(principal, params.app_id, "heimdall.create"),
           input,
           meta,
         );
@@ -148,18 +158,18 @@ export const adminRbacRoutes = (deps: AdminRbacRoutesDeps) => {
     )
     .get(
       "/v1/apps/:app_id/permissions/enforcement",
-      ({ params, principal }) => {
+      async ({ params, principal }) => {
         // App-agnostic answer, but still only for callers who may read this app.
-        roles.forPlatform(principal, params.app_id, "heimdall.read");
+        await roles.forPlatform(principal, params.app_id, "heimdall.read");
         return roles.enforced();
       },
       { platform: "any" },
     )
     .delete(
       "/v1/apps/:app_id/permissions/:permission_key",
-      ({ params, principal, meta, set }) => {
-        roles.deletePermission(
-          roles.forPlatform(principal, params.app_id, "heimdall.delete"),
+      async ({ params, principal, meta, set }) => {
+        await roles.deletePermission(
+          await roles.forPlatform(principal, params.app_id, "heimdall.delete"),
           params.permission_key,
           meta,
         );
@@ -181,13 +191,13 @@ export const consumerAdminRbacRoutes = (deps: ConsumerRbacRoutesDeps) => {
     .use(consumerGuards(deps))
     .get(
       "/:app_slug/v1/admin/roles",
-      ({ app, caller, query }) => roles.listRoles(laneScope(app, caller), pageQuery(query)),
+      async ({ app, caller, query }) => await roles.listRoles(laneScope(app, caller), pageQuery(query)),
       { consumerAdmin: "role.read" },
     )
     .post(
       "/:app_slug/v1/admin/roles",
-      ({ app, caller, body, meta, set }) => {
-        const role = roles.createRole(laneScope(app, caller), validate(createRoleSchema, body), meta);
+      async ({ app, caller, body, meta, set }) => {
+        const role = await roles.createRole(laneScope(app, caller), validate(createRoleSchema, body), meta);
         set.status = 201;
         return role;
       },
@@ -195,27 +205,32 @@ export const consumerAdminRbacRoutes = (deps: ConsumerRbacRoutesDeps) => {
     )
     .get(
       "/:app_slug/v1/admin/roles/:role_name",
-      ({ app, caller, params }) => roles.getRole(laneScope(app, caller), params.role_name),
+      async ({ app, caller, params }) => await roles.getRole(laneScope(app, caller), params.role_name),
       { consumerAdmin: "role.read" },
     )
     .patch(
       "/:app_slug/v1/admin/roles/:role_name",
-      ({ app, caller, params, body, meta }) =>
-        roles.updateRole(laneScope(app, caller), params.role_name, validate(updateRoleSchema, body), meta),
+      async ({ app, caller, params, body, meta }) =>
+        await roles.updateRole(
+          laneScope(app, caller),
+          params.role_name,
+          validate(updateRoleSchema, body),
+          meta,
+        ),
       { consumerAdmin: "role.update" },
     )
     .delete(
       "/:app_slug/v1/admin/roles/:role_name",
-      ({ app, caller, params, meta, set }) => {
-        roles.deleteRole(laneScope(app, caller), params.role_name, meta);
+      async ({ app, caller, params, meta, set }) => {
+        await roles.deleteRole(laneScope(app, caller), params.role_name, meta);
         set.status = 204;
       },
       { consumerAdmin: "role.delete" },
     )
     .put(
       "/:app_slug/v1/admin/roles/:role_name/permissions",
-      ({ app, caller, params, body, meta }) => {
-        roles.setRolePermissions(
+      async ({ app, caller, params, body, meta }) => {
+        await roles.setRolePermissions(
           laneScope(app, caller),
           params.role_name,
           validate(setPermissionsSchema, body),
@@ -225,13 +240,17 @@ export const consumerAdminRbacRoutes = (deps: ConsumerRbacRoutesDeps) => {
       },
       { consumerAdmin: "role.update" },
     )
-    .get("/:app_slug/v1/admin/permissions", ({ app, caller }) => roles.catalogue(laneScope(app, caller)), {
-      consumerAdmin: "permission.read",
-    })
+    .get(
+      "/:app_slug/v1/admin/permissions",
+      async ({ app, caller }) => await roles.catalogue(laneScope(app, caller)),
+      {
+        consumerAdmin: "permission.read",
+      },
+    )
     .post(
       "/:app_slug/v1/admin/permissions",
-      ({ app, caller, body, meta, set }) => {
-        const p = roles.createPermission(
+      async ({ app, caller, body, meta, set }) => {
+        const p = await roles.createPermission(
           laneScope(app, caller),
           validate(createPermissionSchema, body),
           meta,
@@ -243,8 +262,8 @@ export const consumerAdminRbacRoutes = (deps: ConsumerRbacRoutesDeps) => {
     )
     .delete(
       "/:app_slug/v1/admin/permissions/:permission_key",
-      ({ app, caller, params, meta, set }) => {
-        roles.deletePermission(laneScope(app, caller), params.permission_key, meta);
+      async ({ app, caller, params, meta, set }) => {
+        await roles.deletePermission(laneScope(app, caller), params.permission_key, meta);
         set.status = 204;
       },
       { consumerAdmin: "permission.delete" },
@@ -255,10 +274,10 @@ export const consumerAdminRbacRoutes = (deps: ConsumerRbacRoutesDeps) => {
 export const mePermissionsRoutes = (deps: ConsumerRbacRoutesDeps) =>
   new Elysia({ name: "heimdall.me.permissions" }).use(consumerGuards(deps)).get(
     "/:app_slug/v1/me/permissions",
-    ({ app, endUser, set }) => {
+    async ({ app, endUser, set }) => {
       // Per-caller and changes with role edits: never served from a shared cache.
       set.headers["cache-control"] = "no-store";
-      return deps.roles.mePermissions(app.id, endUser.role, endUser.tenantRole);
+      return await deps.roles.mePermissions(app.id, endUser.role, endUser.tenantRole);
     },
     { endUser: true },
   );

@@ -66,24 +66,24 @@ export interface RbacScope {
 
 export interface RoleService {
   /** The Admin API's scope: the app the principal may act on with `action` (writes refuse archived apps). */
-  forPlatform(p: PlatformPrincipal, appRef: string, action: AppAction): RbacScope;
-  listRoles(s: RbacScope, query: { limit?: string; cursor?: string }): Page<RoleDto>;
-  getRole(s: RbacScope, name: string): RoleWithPermissionsDto;
-  createRole(s: RbacScope, input: CreateRoleInput, meta: CallMeta): RoleDto;
-  updateRole(s: RbacScope, name: string, input: UpdateRoleInput, meta: CallMeta): RoleDto;
-  deleteRole(s: RbacScope, name: string, meta: CallMeta): void;
-  setRolePermissions(s: RbacScope, name: string, input: SetPermissionsInput, meta: CallMeta): void;
+  forPlatform(p: PlatformPrincipal, appRef: string, action: AppAction): Promise<RbacScope>;
+  listRoles(s: RbacScope, query: { limit?: string; cursor?: string }): Promise<Page<RoleDto>>;
+  getRole(s: RbacScope, name: string): Promise<RoleWithPermissionsDto>;
+  createRole(s: RbacScope, input: CreateRoleInput, meta: CallMeta): Promise<RoleDto>;
+  updateRole(s: RbacScope, name: string, input: UpdateRoleInput, meta: CallMeta): Promise<RoleDto>;
+  deleteRole(s: RbacScope, name: string, meta: CallMeta): Promise<void>;
+  setRolePermissions(s: RbacScope, name: string, input: SetPermissionsInput, meta: CallMeta): Promise<void>;
   /** Admin API only: platform callers may give any role (the Consumer lane's role change lives in users/). */
-  assignRole(s: RbacScope, input: AssignRoleInput, meta: CallMeta): AppMembershipDto;
+  assignRole(s: RbacScope, input: AssignRoleInput, meta: CallMeta): Promise<AppMembershipDto>;
   /** The catalogue as `PermissionDto` (the Admin `/permissions` list). */
-  listPermissions(s: RbacScope): PermissionDto[];
+  listPermissions(s: RbacScope): Promise<PermissionDto[]>;
   /** The catalogue with `is_system` (role editors pick from it). */
-  catalogue(s: RbacScope): PermissionCatalogEntryDto[];
-  createPermission(s: RbacScope, input: CreatePermissionInput, meta: CallMeta): PermissionDto;
-  deletePermission(s: RbacScope, key: string, meta: CallMeta): void;
+  catalogue(s: RbacScope): Promise<PermissionCatalogEntryDto[]>;
+  createPermission(s: RbacScope, input: CreatePermissionInput, meta: CallMeta): Promise<PermissionDto>;
+  deletePermission(s: RbacScope, key: string, meta: CallMeta): Promise<void>;
   /** `GET /me/permissions`: what the account's current role grants, sorted. */
   /** The EndUser's effective permissions: its app role's, with its tenant role's when it acts in a tenant. */
-  mePermissions(appId: string, role: string | null, tenantRole?: string | null): MePermissionsDto;
+  mePermissions(appId: string, role: string | null, tenantRole?: string | null): Promise<MePermissionsDto>;
   /** Permissions some Consumer route checks, as registered by the routes themselves. */
   enforced(): { data: string[] };
 }
@@ -114,13 +114,13 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
   const users = createUserStore(db);
   const userEvents = createUserEvents(deps.events);
 
-  const roleOf = (s: RbacScope, name: string): RoleRow => {
-    const role = store.roleByName(s.appId, roleKey(name));
+  const roleOf = async (s: RbacScope, name: string): Promise<RoleRow> => {
+    const role = await store.roleByName(s.appId, roleKey(name));
     if (!role) throw roleNotFound(name);
     return role;
   };
 
-  const record = (
+  const record = async (
     s: RbacScope,
     action: string,
     resourceType: string,
@@ -128,7 +128,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
     details: Record<string, unknown>,
     meta: CallMeta,
   ) =>
-    audit.record({
+    await audit.record({
       appId: s.appId,
       workspaceId: s.workspaceId,
       action,
@@ -140,40 +140,41 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
     });
 
   /** Runs a catalogue or role write, then drops the app's cached permission sets (after commit, never before). */
-  const write = <T>(s: RbacScope, fn: () => T): T => {
-    const out = tx(db, fn);
+  const write = async <T>(s: RbacScope, fn: () => Promise<T>): Promise<T> => {
+    const out = await tx(db, fn);
     resolver.invalidate(s.appId);
     return out;
   };
 
   return {
-    forPlatform(p, appRef, action) {
-      const app = apps.authorizeApp(p, appRef, action);
+    async forPlatform(p, appRef, action) {
+      const app = await apps.authorizeApp(p, appRef, action);
       if (action !== "heimdall.read" && app.status === "archived") throw archived();
       return { appId: app.id, workspaceId: app.workspaceId, actor: actorOf(p), held: null };
     },
 
-    listRoles(s, query) {
+    async listRoles(s, query) {
       const limit = parseLimit(query.limit);
       const after = decodeCursor<Position>(query.cursor, isPosition);
-      const rows = store.listRoles(s.appId, after, limit + 1);
+      const rows = await store.listRoles(s.appId, after, limit + 1);
       return pageOf(rows, limit, (r): Position => ({ c: r.createdAt, i: r.id }), toRoleDto);
     },
 
-    getRole(s, name) {
-      const role = roleOf(s, name);
+    async getRole(s, name) {
+      const role = await roleOf(s, name);
       // The owner's set is implicit: the whole catalogue, custom permissions included.
-      const bound = role.name === "owner" ? store.catalogue(s.appId) : store.permissionsOfRole(role.id);
+      const bound =
+        role.name === "owner" ? await store.catalogue(s.appId) : await store.permissionsOfRole(role.id);
       const sorted = [...bound].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       return { ...toRoleDto(role), permissions: sorted.map(toRolePermissionEntry) };
     },
 
-    createRole(s, input, meta) {
-      const row = write(s, () => {
-        if (store.roleByName(s.appId, input.name))
+    async createRole(s, input, meta) {
+      const row = await write(s, async () => {
+        if (await store.roleByName(s.appId, input.name))
           throw fail("ROLE_EXISTS", { message: `A role named ${input.name} already exists` });
         const now = clock.now();
-        const inserted = store.insertRole({
+        const inserted = await store.insertRole({
           id: newId(clock),
           appId: s.appId,
           name: input.name,
@@ -182,7 +183,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
           createdAt: now,
           updatedAt: now,
         });
-        record(
+        await record(
           s,
           "role.created",
           "role",
@@ -195,17 +196,17 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       return toRoleDto(row);
     },
 
-    updateRole(s, name, input, meta) {
+    async updateRole(s, name, input, meta) {
       return toRoleDto(
-        write(s, () => {
-          const role = roleOf(s, name);
+        await write(s, async () => {
+          const role = await roleOf(s, name);
           // Nothing to change: no write, no audit row, `updated_at` untouched.
           if (input.description === undefined || input.description === role.description) return role;
-          const updated = store.updateRole(role.id, {
+          const updated = await store.updateRole(role.id, {
             description: input.description,
             updatedAt: clock.now(),
           });
-          record(
+          await record(
             s,
             "role.updated",
             "role",
@@ -223,40 +224,40 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       );
     },
 
-    deleteRole(s, name, meta) {
-      write(s, () => {
-        const role = roleOf(s, name);
+    async deleteRole(s, name, meta) {
+      await write(s, async () => {
+        const role = await roleOf(s, name);
         if (role.isSystem)
           throw fail("SYSTEM_ROLE", { message: `The system role ${role.name} cannot be deleted` });
-        if (store.roleInUse(s.appId, role.name))
+        if (await store.roleInUse(s.appId, role.name))
           throw fail("ROLE_IN_USE", {
             message: `The role ${role.name} is held by at least one user or tenant member; reassign them first`,
           });
         // An accepted invite would otherwise create an account holding a role that no longer exists.
-        if (store.roleInvited(s.appId, role.name, clock.now()))
+        if (await store.roleInvited(s.appId, role.name, clock.now()))
           throw fail("ROLE_IN_USE", {
             message: `The role ${role.name} is granted by a live invite; revoke it first`,
           });
         // Sign-ups would otherwise be given a role that no longer exists.
-        if (apps.authConfigOf(s.appId).signup_default_role === role.name)
+        if ((await apps.authConfigOf(s.appId)).signup_default_role === role.name)
           throw fail("ROLE_IN_USE", {
             message: `The role ${role.name} is the app's sign-up default role; change that first`,
           });
-        const bindings = store.permissionsOfRole(role.id).map((p) => p.key);
-        store.deleteRole(role.id);
-        record(s, "role.deleted", "role", role.id, { name: role.name, permissions: bindings }, meta);
+        const bindings = (await store.permissionsOfRole(role.id)).map((p) => p.key);
+        await store.deleteRole(role.id);
+        await record(s, "role.deleted", "role", role.id, { name: role.name, permissions: bindings }, meta);
       });
     },
 
-    setRolePermissions(s, name, input, meta) {
+    async setRolePermissions(s, name, input, meta) {
       const requested = [...new Set(input.permissions)];
-      write(s, () => {
-        const role = roleOf(s, name);
+      await write(s, async () => {
+        const role = await roleOf(s, name);
         if (role.name === "owner")
           throw fail("SYSTEM_ROLE", {
             message: "The owner role always holds every permission; its set cannot be changed",
           });
-        const rows = store.permissionsByKeys(s.appId, requested);
+        const rows = await store.permissionsByKeys(s.appId, requested);
         const known = new Set(rows.map((r) => r.key));
         const unknown = input.permissions.map((key, i) => ({ key, i })).filter(({ key }) => !known.has(key));
         if (unknown.length)
@@ -270,18 +271,18 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
             "Unknown permission(s) in the request",
           );
         assertCanGrant(s.held, requested, s);
-        const before = store.permissionsOfRole(role.id).map((p) => p.key);
+        const before = (await store.permissionsOfRole(role.id)).map((p) => p.key);
         const after = [...known].sort();
         const added = after.filter((k) => !before.includes(k));
         const removed = before.filter((k) => !known.has(k));
         // The same set again changes nothing: no write and no audit row.
         if (!added.length && !removed.length) return;
-        store.setRolePermissions(
+        await store.setRolePermissions(
           role.id,
           rows.map((r) => r.id),
         );
-        store.updateRole(role.id, { updatedAt: clock.now() });
-        record(
+        await store.updateRole(role.id, { updatedAt: clock.now() });
+        await record(
           s,
           "role.permissions_set",
           "role",
@@ -292,15 +293,22 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       });
     },
 
-    assignRole(s, input, meta) {
-      return write(s, () => {
-        const user = users.byId(s.appId, input.account_id);
+    async assignRole(s, input, meta) {
+      return await write(s, async () => {
+        const user = await users.byId(s.appId, input.account_id);
         if (!user) throw fail("USER_NOT_FOUND", { message: "No such account in this app" });
-        const role = roleOf(s, input.role);
+        const role = await roleOf(s, input.role);
         if (user.role !== role.name) {
-          users.updateUser(user.id, { role: role.name, updatedAt: clock.now() });
-          record(s, "role.assigned", "user", user.id, { role: role.name, previous_role: user.role }, meta);
-          userEvents.roleChanged(s.appId, user.id, user.role, role.name, s.actor);
+          await users.updateUser(user.id, { role: role.name, updatedAt: clock.now() });
+          await record(
+            s,
+            "role.assigned",
+            "user",
+            user.id,
+            { role: role.name, previous_role: user.role },
+            meta,
+          );
+          await userEvents.roleChanged(s.appId, user.id, user.role, role.name, s.actor);
         }
         return {
           // An account belongs to exactly one app, so the account is its own membership.
@@ -313,18 +321,18 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       });
     },
 
-    listPermissions(s) {
-      return store.catalogue(s.appId).map(toPermissionDto);
+    async listPermissions(s) {
+      return (await store.catalogue(s.appId)).map(toPermissionDto);
     },
 
-    catalogue(s) {
-      return store.catalogue(s.appId).map(toCatalogEntry);
+    async catalogue(s) {
+      return (await store.catalogue(s.appId)).map(toCatalogEntry);
     },
 
-    createPermission(s, input, meta) {
+    async createPermission(s, input, meta) {
       const key = `${input.resource}.${input.action}`;
-      const row = write(s, () => {
-        const existing = store.permissionByKey(s.appId, key);
+      const row = await write(s, async () => {
+        const existing = await store.permissionByKey(s.appId, key);
         if (existing || SYSTEM_PERMISSION_KEYS.has(key))
           throw fail("PERMISSION_EXISTS", {
             message:
@@ -332,7 +340,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
                 ? `${key} is a system permission`
                 : `The permission ${key} already exists in this app`,
           });
-        const inserted = store.insertPermission({
+        const inserted = await store.insertPermission({
           id: newId(clock),
           appId: s.appId,
           key,
@@ -342,7 +350,7 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
           isSystem: false,
           createdAt: clock.now(),
         });
-        record(
+        await record(
           s,
           "permission.created",
           "permission",
@@ -355,26 +363,26 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
       return toPermissionDto(row);
     },
 
-    deletePermission(s, key, meta) {
+    async deletePermission(s, key, meta) {
       if (!PERMISSION_PATTERN.test(key))
         throw validationError([{ field: "permission_key", reason: "must be resource.action (lowercase)" }]);
       if (SYSTEM_PERMISSION_KEYS.has(key))
         throw fail("SYSTEM_PERMISSION", { message: `${key} is a system permission and cannot be deleted` });
-      write(s, () => {
-        const row = store.permissionByKey(s.appId, key);
+      await write(s, async () => {
+        const row = await store.permissionByKey(s.appId, key);
         if (!row) throw permissionNotFound(key);
         if (row.isSystem)
           throw fail("SYSTEM_PERMISSION", { message: `${key} is a system permission and cannot be deleted` });
-        const unbound = store.deletePermission(row.id);
-        record(s, "permission.deleted", "permission", row.id, { key, unbound_roles: unbound }, meta);
+        const unbound = await store.deletePermission(row.id);
+        await record(s, "permission.deleted", "permission", row.id, { key, unbound_roles: unbound }, meta);
       });
     },
 
-    mePermissions(appId, role, tenantRole = null) {
+    async mePermissions(appId, role, tenantRole = null) {
       return {
         role,
         org_role: tenantRole,
-        permissions: [...resolver.forEndUser(appId, role, tenantRole)].sort(),
+        permissions: [...(await resolver.forEndUser(appId, role, tenantRole))].sort(),
       };
     },
 

@@ -23,7 +23,7 @@ const visibleTo = (appId: string) =>
 
 export function createRolesStore(db: Db) {
   return {
-    roleByName(appId: string, name: string): RoleRow | undefined {
+    async roleByName(appId: string, name: string): Promise<RoleRow | undefined> {
       return db
         .select()
         .from(roles)
@@ -32,7 +32,7 @@ export function createRolesStore(db: Db) {
     },
 
     /** Newest first over `(created_at, id)`, strictly after `after`. */
-    listRoles(appId: string, after: Position | undefined, limit: number): RoleRow[] {
+    async listRoles(appId: string, after: Position | undefined, limit: number): Promise<RoleRow[]> {
       const older = after
         ? or(lt(roles.createdAt, after.c), and(eq(roles.createdAt, after.c), lt(roles.id, after.i)))
         : undefined;
@@ -45,21 +45,21 @@ export function createRolesStore(db: Db) {
         .all();
     },
 
-    insertRole(row: typeof roles.$inferInsert): RoleRow {
+    async insertRole(row: typeof roles.$inferInsert): Promise<RoleRow> {
       return db.insert(roles).values(row).returning().get();
     },
 
-    updateRole(id: string, set: Partial<Pick<RoleRow, "description" | "updatedAt">>): RoleRow {
+    async updateRole(id: string, set: Partial<Pick<RoleRow, "description" | "updatedAt">>): Promise<RoleRow> {
       return db.update(roles).set(set).where(eq(roles.id, id)).returning().get()!;
     },
 
     /** Its `role_permissions` rows go with it (FK cascade). */
-    deleteRole(id: string): boolean {
+    async deleteRole(id: string): Promise<boolean> {
       return changes(db.delete(roles).where(eq(roles.id, id)).run()) > 0;
     },
 
     /** True when at least one account of the app holds the role: as its app role, or as a tenant role. */
-    roleInUse(appId: string, name: string): boolean {
+    async roleInUse(appId: string, name: string): Promise<boolean> {
       return (
         db
           .select({ id: endUsers.id })
@@ -77,7 +77,7 @@ export function createRolesStore(db: Db) {
     },
 
     /** True when an invite that can still be accepted (not revoked, not expired, uses left) grants the role. */
-    roleInvited(appId: string, name: string, now: number): boolean {
+    async roleInvited(appId: string, name: string, now: number): Promise<boolean> {
       return (
         db
           .select({ id: endUserInvites.id })
@@ -97,7 +97,7 @@ export function createRolesStore(db: Db) {
     },
 
     /** The permission rows bound to a role, by key. */
-    permissionsOfRole(roleId: string): PermissionRow[] {
+    async permissionsOfRole(roleId: string): Promise<PermissionRow[]> {
       return db
         .select({ p: permissions })
         .from(rolePermissions)
@@ -109,7 +109,7 @@ export function createRolesStore(db: Db) {
     },
 
     /** System rows first, then the app's own, each by key. */
-    catalogue(appId: string): PermissionRow[] {
+    async catalogue(appId: string): Promise<PermissionRow[]> {
       return db
         .select()
         .from(permissions)
@@ -119,7 +119,7 @@ export function createRolesStore(db: Db) {
     },
 
     /** The system or app permission with `key`, as the app sees it. */
-    permissionByKey(appId: string, key: string): PermissionRow | undefined {
+    async permissionByKey(appId: string, key: string): Promise<PermissionRow | undefined> {
       return db
         .select()
         .from(permissions)
@@ -127,12 +127,12 @@ export function createRolesStore(db: Db) {
         .get();
     },
 
-    insertPermission(row: typeof permissions.$inferInsert): PermissionRow {
+    async insertPermission(row: typeof permissions.$inferInsert): Promise<PermissionRow> {
       return db.insert(permissions).values(row).returning().get();
     },
 
     /** Number of roles the permission was bound to; the bindings go with it (FK cascade). */
-    deletePermission(id: string): number {
+    async deletePermission(id: string): Promise<number> {
       const bound = db
         .select({ roleId: rolePermissions.roleId })
         .from(rolePermissions)
@@ -143,7 +143,7 @@ export function createRolesStore(db: Db) {
     },
 
     /** Replaces the role's bindings wholesale. */
-    setRolePermissions(roleId: string, permissionIds: readonly string[]): void {
+    async setRolePermissions(roleId: string, permissionIds: readonly string[]): Promise<void> {
       db.delete(rolePermissions).where(eq(rolePermissions.roleId, roleId)).run();
       if (permissionIds.length)
         db.insert(rolePermissions)
@@ -152,7 +152,7 @@ export function createRolesStore(db: Db) {
     },
 
     /** The rows of `keys` the app can see (unknown keys are simply absent). */
-    permissionsByKeys(appId: string, keys: readonly string[]): PermissionRow[] {
+    async permissionsByKeys(appId: string, keys: readonly string[]): Promise<PermissionRow[]> {
       if (!keys.length) return [];
       return db
         .select()

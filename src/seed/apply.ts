@@ -4,6 +4,7 @@
  * the same file writes nothing; deletions happen only with `prune`.
  */
 import type { CallMeta, LocalOperatorPrincipal } from "../core/principal.ts";
+import { tx } from "../db/client.ts";
 import { planApp } from "./plan.ts";
 import { type SeedDeps, SeedPlanError, type SeedSecret, type Step } from "./plan-context.ts";
 import type { SeedFile } from "./schema.ts";
@@ -49,7 +50,7 @@ export async function applySeed(deps: SeedDeps, seed: SeedFile, opts: SeedOption
   const touched: string[] = [];
 
   for (const [a, app] of seed.apps.entries()) {
-    const existing = deps.apps.find(app.slug);
+    const existing = await deps.apps.find(app.slug);
     if (existing && existing.workspaceId !== opts.workspaceId) {
       problems.push(`apps[${a}].slug: "${app.slug}" is taken by an app of another workspace`);
       continue;
@@ -82,25 +83,23 @@ export async function applySeed(deps: SeedDeps, seed: SeedFile, opts: SeedOption
   if (opts.dryRun || steps.length === 0) return result;
 
   // One transaction for the whole file: the services' own `tx` calls nest as savepoints inside it, and an
-  // await between them (RSA key generation, argon2) is safe because the caller holds the data-dir lock.
-  const client = deps.db.$client;
-  client.run("BEGIN IMMEDIATE");
+  // await between them (RSA key generation, argon2) holds the transaction open while other writers queue.
   try {
-    for (const step of steps) {
-      try {
-        await step.run();
-      } catch (err) {
-        throw err instanceof SeedPlanError ? err : new SeedStepError(step.line, err);
+    await tx(deps.db, async () => {
+      for (const step of steps) {
+        try {
+          await step.run();
+        } catch (err) {
+          throw err instanceof SeedPlanError ? err : new SeedStepError(step.line, err);
+        }
       }
-    }
-    client.run("COMMIT");
+    });
   } catch (err) {
-    client.run("ROLLBACK");
     secrets.length = 0;
     // The services refreshed their caches after each (now undone) write: drop them so nothing stale is served.
     deps.directory.invalidate();
     for (const app of seed.apps) {
-      const row = deps.apps.find(app.slug);
+      const row = await deps.apps.find(app.slug);
       if (row) {
         deps.permissions.invalidate(row.id);
         deps.keys.invalidate(row.id);

@@ -52,79 +52,88 @@ const NOTIFICATION_FIELDS = [
   "web_origin",
 ] as const;
 
-export function exportSeed(deps: SeedExportDeps, opts: ExportOptions): SeedExport {
+export async function exportSeed(deps: SeedExportDeps, opts: ExportOptions): Promise<SeedExport> {
   const store = createSeedStore(deps.db);
   const principal: LocalOperatorPrincipal = { kind: "local", workspaceId: opts.workspaceId };
   const warnings: string[] = [];
-  let rows = store.appsOf(opts.workspaceId);
+  let rows = await store.appsOf(opts.workspaceId);
   if (opts.app !== undefined) {
     rows = rows.filter((a) => a.slug === opts.app);
     if (rows.length === 0) throw new ExportAppNotFound(opts.app);
   }
   const now = deps.clock.now();
-  const apps = rows.map((app) => {
-    const settings = deps.email.getSettings(principal, app.id) as unknown as Record<string, unknown>;
-    const out: Record<string, unknown> = { slug: app.slug, display_name: app.displayName };
-    if (app.metadata && Object.keys(app.metadata).length) out.metadata = app.metadata;
-    out.auth_config = { ...deps.apps.authConfigOf(app.id) };
-    out.notification_settings = Object.fromEntries(NOTIFICATION_FIELDS.map((k) => [k, settings[k]]));
-    out.permissions = store
-      .customPermissions(app.id)
-      .map((p) => (p.description === null ? { name: p.key } : { name: p.key, description: p.description }));
-    // Every role, system ones included: that their sets equal the catalogue's is then the apply's business,
-    // and an operator who re-bound `admin` gets that back.
-    out.roles = store
-      .roles(app.id)
-      .map((r) =>
+  const apps = await Promise.all(
+    rows.map(async (app) => {
+      const settings = (await deps.email.getSettings(principal, app.id)) as unknown as Record<
+        string,
+        unknown
+      >;
+      const out: Record<string, unknown> = { slug: app.slug, display_name: app.displayName };
+      if (app.metadata && Object.keys(app.metadata).length) out.metadata = app.metadata;
+      out.auth_config = { ...(await deps.apps.authConfigOf(app.id)) };
+      out.notification_settings = Object.fromEntries(NOTIFICATION_FIELDS.map((k) => [k, settings[k]]));
+      out.permissions = (await store.customPermissions(app.id)).map((p) =>
+        p.description === null ? { name: p.key } : { name: p.key, description: p.description },
+      );
+      // Every role, system ones included: that their sets equal the catalogue's is then the apply's business,
+      // and an operator who re-bound `admin` gets that back.
+      out.roles = (await store.roles(app.id)).map((r) =>
         r.name === "owner"
           ? { name: r.name, description: r.description }
           : { name: r.name, description: r.description, permissions: r.permissions },
       );
-    out.m2m_clients = store
-      .m2mClients(app.id)
-      .map((c) => ({ name: c.name, scopes: c.scopes, is_active: c.isActive }));
-    out.api_keys = store.apiKeys(app.id).flatMap((k) => {
-      if (k.expiresAt !== null && k.expiresAt <= now) {
-        warnings.push(`api key ${app.slug}/${k.name} has expired; left out`);
-        return [];
-      }
-      return [
-        k.expiresAt === null
-          ? { name: k.name, permissions: k.permissions }
-          : { name: k.name, permissions: k.permissions, expires_at: new Date(k.expiresAt).toISOString() },
-      ];
-    });
-    if (opts.withUsers) {
-      out.users = store.users(app.id).flatMap((u) => {
-        if (u.email === null) {
-          warnings.push(`account ${app.slug}/${u.username} has no email address; left out`);
+      out.m2m_clients = (await store.m2mClients(app.id)).map((c) => ({
+        name: c.name,
+        scopes: c.scopes,
+        is_active: c.isActive,
+      }));
+      out.api_keys = (await store.apiKeys(app.id)).flatMap((k) => {
+        if (k.expiresAt !== null && k.expiresAt <= now) {
+          warnings.push(`api key ${app.slug}/${k.name} has expired; left out`);
           return [];
         }
-        const user: Record<string, unknown> = { email: u.email, username: u.username };
-        if (u.displayName !== null) user.display_name = u.displayName;
-        user.role = u.role;
-        user.email_verified = u.emailVerified;
-        if (u.passwordHash !== null) user.password_hash = u.passwordHash;
-        return [user];
+        return [
+          k.expiresAt === null
+            ? { name: k.name, permissions: k.permissions }
+            : { name: k.name, permissions: k.permissions, expires_at: new Date(k.expiresAt).toISOString() },
+        ];
       });
-    }
-    // Members name accounts by email, so they come with the accounts (--with-users); without them a tenant
-    // has no `members`, which on apply leaves its members as they are.
-    out.tenants = store.tenants(app.id).map((t) => {
-      const tenant: Record<string, unknown> = { slug: t.slug, display_name: t.displayName, status: t.status };
-      if (Object.keys(t.metadata).length) tenant.metadata = t.metadata;
-      if (opts.withUsers)
-        tenant.members = t.members.flatMap((m) => {
-          if (m.email !== null) return [{ email: m.email, role: m.role }];
-          warnings.push(`a member of tenant ${app.slug}/${t.slug} has no email address; left out`);
-          return [];
+      if (opts.withUsers) {
+        out.users = (await store.users(app.id)).flatMap((u) => {
+          if (u.email === null) {
+            warnings.push(`account ${app.slug}/${u.username} has no email address; left out`);
+            return [];
+          }
+          const user: Record<string, unknown> = { email: u.email, username: u.username };
+          if (u.displayName !== null) user.display_name = u.displayName;
+          user.role = u.role;
+          user.email_verified = u.emailVerified;
+          if (u.passwordHash !== null) user.password_hash = u.passwordHash;
+          return [user];
         });
-      return tenant;
-    });
-    const hook = store.webhook(app.id);
-    out.webhook = hook ? { url: hook.url, event_types: hook.eventTypes } : null;
-    return out;
-  });
+      }
+      // Members name accounts by email, so they come with the accounts (--with-users); without them a tenant
+      // has no `members`, which on apply leaves its members as they are.
+      out.tenants = (await store.tenants(app.id)).map((t) => {
+        const tenant: Record<string, unknown> = {
+          slug: t.slug,
+          display_name: t.displayName,
+          status: t.status,
+        };
+        if (Object.keys(t.metadata).length) tenant.metadata = t.metadata;
+        if (opts.withUsers)
+          tenant.members = t.members.flatMap((m) => {
+            if (m.email !== null) return [{ email: m.email, role: m.role }];
+            warnings.push(`a member of tenant ${app.slug}/${t.slug} has no email address; left out`);
+            return [];
+          });
+        return tenant;
+      });
+      const hook = await store.webhook(app.id);
+      out.webhook = hook ? { url: hook.url, event_types: hook.eventTypes } : null;
+      return out;
+    }),
+  );
   return { document: { version: SEED_VERSION, apps }, warnings };
 }
 

@@ -10,18 +10,20 @@ import type { SeedTenantRow } from "./store.ts";
 type MemberChange = { promotes: boolean; line: string; run: Step["run"] };
 
 /** The tenants' steps; a member role the app will not have, or an email no account holds, is a problem at its path. */
-export function planTenants(c: AppPlanContext, rolesAfter: ReadonlySet<string>): Step[] {
+export async function planTenants(c: AppPlanContext, rolesAfter: ReadonlySet<string>): Promise<Step[]> {
   const { deps, store, principal: p, meta, at, app, existing, prune, problems } = c;
   if (app.tenants === undefined) return [];
   const slug = app.slug;
   const steps: Step[] = [];
   const add = adder(steps);
   // Resolved when the step runs: a new app, or a tenant created a step earlier, has no id at plan time.
-  const scope = () => deps.tenants.forPlatform(p, slug, "heimdall.update");
-  const tenantRef = (tenantSlug: string) => store.tenantId(deps.apps.find(slug)!.id, tenantSlug)!;
-  const accountOf = (email: string) => (existing ? store.accountByEmail(existing.id, email) : undefined);
+  const scope = async () => await deps.tenants.forPlatform(p, slug, "heimdall.update");
+  const tenantRef = async (tenantSlug: string) =>
+    (await store.tenantId((await deps.apps.find(slug))!.id, tenantSlug))!;
+  const accountOf = async (email: string) =>
+    existing ? await store.accountByEmail(existing.id, email) : undefined;
   const fileEmails = new Set((app.users ?? []).map((u) => u.email));
-  const current = existing ? store.tenants(existing.id) : [];
+  const current = existing ? await store.tenants(existing.id) : [];
   const bySlug = new Map<string, SeedTenantRow>(current.map((t) => [t.slug, t]));
 
   for (const [i, tenant] of app.tenants.entries()) {
@@ -29,27 +31,32 @@ export function planTenants(c: AppPlanContext, rolesAfter: ReadonlySet<string>):
     const who = `${slug}/${tenant.slug}`;
     for (const [j, m] of (tenant.members ?? []).entries()) {
       if (!rolesAfter.has(m.role)) problems.push(`${where}.members[${j}].role: unknown role "${m.role}"`);
-      if (!fileEmails.has(m.email) && accountOf(m.email) === undefined)
+      if (!fileEmails.has(m.email) && (await accountOf(m.email)) === undefined)
         problems.push(
           `${where}.members[${j}].email: no account of ${slug} has the email ${m.email}, and the file's users do not list it`,
         );
     }
     const addMember = (m: { email: string; role: string }) =>
-      add("+", `+ tenant_member ${who} ${m.email} (${m.role})`, () => {
-        deps.tenants.addMember(scope(), tenantRef(tenant.slug), { email: m.email, role_name: m.role }, meta);
+      add("+", `+ tenant_member ${who} ${m.email} (${m.role})`, async () => {
+        await deps.tenants.addMember(
+          await scope(),
+          await tenantRef(tenant.slug),
+          { email: m.email, role_name: m.role },
+          meta,
+        );
       });
 
     const row = bySlug.get(tenant.slug);
     if (!row) {
-      add("+", `+ tenant ${who}`, () => {
-        const s = scope();
-        const created = deps.tenants.create(
+      add("+", `+ tenant ${who}`, async () => {
+        const s = await scope();
+        const created = await deps.tenants.create(
           s,
           { slug: tenant.slug, display_name: tenant.display_name, metadata: tenant.metadata },
           meta,
         );
         if (tenant.status !== undefined && tenant.status !== created.status)
-          deps.tenants.update(s, created.id, { status: tenant.status }, meta);
+          await deps.tenants.update(s, created.id, { status: tenant.status }, meta);
       });
       for (const m of tenant.members ?? []) addMember(m);
       continue;
@@ -74,7 +81,8 @@ export function planTenants(c: AppPlanContext, rolesAfter: ReadonlySet<string>):
     field("status", row.status, tenant.status);
     field("metadata", row.metadata, tenant.metadata);
     if (Object.keys(patch).length)
-      steps[steps.length - 1]!.run = () => void deps.tenants.update(scope(), row.id, patch, meta);
+      steps[steps.length - 1]!.run = async () =>
+        void (await deps.tenants.update(await scope(), row.id, patch, meta));
 
     if (tenant.members === undefined) continue;
     // Members: new ones first, then role changes (promotions to owner before the rest), then removals, so a
@@ -83,7 +91,7 @@ export function planTenants(c: AppPlanContext, rolesAfter: ReadonlySet<string>):
     const listedUsers = new Set<string>();
     const changes: MemberChange[] = [];
     for (const m of tenant.members) {
-      const userId = accountOf(m.email);
+      const userId = await accountOf(m.email);
       const held = userId === undefined ? undefined : currentByUser.get(userId);
       if (userId !== undefined) listedUsers.add(userId);
       if (!held) {
@@ -92,8 +100,14 @@ export function planTenants(c: AppPlanContext, rolesAfter: ReadonlySet<string>):
         changes.push({
           promotes: m.role === TENANT_OWNER_ROLE,
           line: `~ tenant_member ${who} ${m.email} role: ${show(held.role)} → ${show(m.role)}`,
-          run: () => {
-            deps.tenants.updateMemberRole(scope(), row.id, held.userId, { role_name: m.role }, meta);
+          run: async () => {
+            await deps.tenants.updateMemberRole(
+              await scope(),
+              row.id,
+              held.userId,
+              { role_name: m.role },
+              meta,
+            );
           },
         });
       }
@@ -103,8 +117,8 @@ export function planTenants(c: AppPlanContext, rolesAfter: ReadonlySet<string>):
     if (prune)
       for (const m of row.members)
         if (!listedUsers.has(m.userId))
-          add("-", `- tenant_member ${who} ${m.email ?? m.userId} (${m.role})`, () => {
-            deps.tenants.removeMember(scope(), row.id, m.userId, meta);
+          add("-", `- tenant_member ${who} ${m.email ?? m.userId} (${m.role})`, async () => {
+            await deps.tenants.removeMember(await scope(), row.id, m.userId, meta);
           });
   }
 
@@ -115,7 +129,7 @@ export function planTenants(c: AppPlanContext, rolesAfter: ReadonlySet<string>):
         add(
           "-",
           `- tenant ${slug}/${t.slug} — DELETES the organisation and its ${t.members.length} membership(s)`,
-          () => deps.tenants.remove(scope(), t.id, meta),
+          async () => await deps.tenants.remove(await scope(), t.id, meta),
         );
   return steps;
 }

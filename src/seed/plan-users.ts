@@ -22,7 +22,7 @@ export async function planUsers(c: AppPlanContext, rolesAfter: ReadonlySet<strin
   const slug = app.slug;
   const steps: Step[] = [];
   const add = adder(steps);
-  const accounts = existing ? store.users(existing.id) : [];
+  const accounts = existing ? await store.users(existing.id) : [];
   const byEmail = new Map<string, SeedUserRow>(accounts.filter((u) => u.email).map((u) => [u.email!, u]));
   const records: ImportLine[] = [];
   for (const [i, user] of (app.users ?? []).entries()) {
@@ -34,9 +34,9 @@ export async function planUsers(c: AppPlanContext, rolesAfter: ReadonlySet<strin
     for (const line of planned.lines) add(planned.op, line, () => {});
   }
   if (records.length) {
-    steps[steps.length - 1]!.run = () => {
-      const appId = deps.apps.find(slug)!.id;
-      const result = deps.userImport.importRecords(appId, records, { source: "seed", meta });
+    steps[steps.length - 1]!.run = async () => {
+      const appId = (await deps.apps.find(slug))!.id;
+      const result = await deps.userImport.importRecords(appId, records, { source: "seed", meta });
       if (result.errors.length)
         throw new SeedPlanError(result.errors.map((e) => `${at}.users[${e.line}]: ${e.error}`));
     };

@@ -20,21 +20,21 @@ function normalUrl(raw: string): string {
   }
 }
 
-export function planWebhook(c: AppPlanContext): Step[] {
+export async function planWebhook(c: AppPlanContext): Promise<Step[]> {
   const { deps, store, principal: p, meta, app, existing, prune } = c;
   const hook = app.webhook;
   if (hook === undefined) return [];
   const slug = app.slug;
   const steps: Step[] = [];
   const add = adder(steps);
-  const current = existing ? store.webhook(existing.id) : undefined;
+  const current = existing ? await store.webhook(existing.id) : undefined;
 
   if (hook === null) {
     if (current && prune)
       add(
         "-",
         `- webhook ${slug} ${current.url} (deliveries stop; its signing secret is destroyed)`,
-        () => void deps.webhooks.remove(p, slug, meta),
+        async () => void (await deps.webhooks.remove(p, slug, meta)),
       );
     return steps;
   }
@@ -42,8 +42,8 @@ export function planWebhook(c: AppPlanContext): Step[] {
   const input = { url: hook.url, event_types: hook.event_types };
   const given = hook.signing_secret === undefined ? undefined : { secret: hook.signing_secret };
   if (!current) {
-    add("+", `+ webhook ${slug} ${normalUrl(hook.url)}`, () => {
-      const made = deps.webhooks.put(p, slug, input, meta, given);
+    add("+", `+ webhook ${slug} ${normalUrl(hook.url)}`, async () => {
+      const made = await deps.webhooks.put(p, slug, input, meta, given);
       if (!given)
         c.secrets.push({ kind: "webhook", app: slug, name: "webhook", secret: made.signing_secret });
     });
@@ -56,10 +56,11 @@ export function planWebhook(c: AppPlanContext): Step[] {
   if (!same(types, current.eventTypes))
     add("~", `~ webhook ${slug} event_types: ${show(current.eventTypes)} → ${show(types)}`, () => {});
   // A replace keeps the secret and re-enables a destination disabled after failures, as PUT does.
-  if (steps.length) steps[steps.length - 1]!.run = () => void deps.webhooks.put(p, slug, input, meta);
-  if (given && !deps.webhooks.secretMatches(p, slug, given.secret))
-    add("~", `~ webhook ${slug} signing_secret (from ${hook.signing_secret_env})`, () => {
-      deps.webhooks.rotateSecret(p, slug, meta, given);
+  if (steps.length)
+    steps[steps.length - 1]!.run = async () => void (await deps.webhooks.put(p, slug, input, meta));
+  if (given && !(await deps.webhooks.secretMatches(p, slug, given.secret)))
+    add("~", `~ webhook ${slug} signing_secret (from ${hook.signing_secret_env})`, async () => {
+      await deps.webhooks.rotateSecret(p, slug, meta, given);
     });
   return steps;
 }

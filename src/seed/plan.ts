@@ -27,7 +27,7 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
   const slug = app.slug;
   const steps: Step[] = [];
   const add = adder(steps);
-  const scope = () => deps.roles.forPlatform(p, slug, "heimdall.update");
+  const scope = async () => await deps.roles.forPlatform(p, slug, "heimdall.update");
 
   // The app itself.
   if (!existing) {
@@ -35,8 +35,8 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
       await deps.apps.create(p, { slug, display_name: app.display_name, workspace_id: p.workspaceId }, meta);
     });
     if (app.metadata !== undefined && Object.keys(app.metadata).length > 0)
-      add("~", `~ app ${slug} metadata: {} → ${show(app.metadata)}`, () => {
-        deps.apps.update(p, slug, { metadata: app.metadata }, meta);
+      add("~", `~ app ${slug} metadata: {} → ${show(app.metadata)}`, async () => {
+        await deps.apps.update(p, slug, { metadata: app.metadata }, meta);
       });
   } else {
     const patch: { display_name?: string; metadata?: Record<string, unknown> } = {};
@@ -53,14 +53,14 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
       add("~", `~ app ${slug} metadata: ${show(existing.metadata ?? {})} → ${show(app.metadata)}`, () => {});
     }
     if (Object.keys(patch).length)
-      steps[steps.length - 1]!.run = () => void deps.apps.update(p, slug, patch, meta);
+      steps[steps.length - 1]!.run = async () => void (await deps.apps.update(p, slug, patch, meta));
   }
 
   // What exists now (nothing for a new app: its system roles come with it).
-  const currentPermissions = existing ? store.customPermissions(existing.id) : [];
+  const currentPermissions = existing ? await store.customPermissions(existing.id) : [];
   // A new app starts with the catalogue's system roles (rbac/seed.ts); owner's rows are never compared.
   const currentRoles: SeedRoleRow[] = existing
-    ? store.roles(existing.id)
+    ? await store.roles(existing.id)
     : SYSTEM_ROLES.map((name) => ({
         name,
         description: ROLE_DESCRIPTIONS[name],
@@ -88,8 +88,12 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
     const current = permissionByKey.get(perm.name);
     if (!current) {
       const [resource, action] = perm.name.split(".") as [string, string];
-      add("+", `+ permission ${slug}/${perm.name}`, () => {
-        deps.roles.createPermission(scope(), { resource, action, description: perm.description }, meta);
+      add("+", `+ permission ${slug}/${perm.name}`, async () => {
+        await deps.roles.createPermission(
+          await scope(),
+          { resource, action, description: perm.description },
+          meta,
+        );
       });
     } else if (perm.description !== undefined && perm.description !== (current.description ?? undefined)) {
       problems.push(
@@ -107,13 +111,26 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
     });
     const current = roleByName.get(role.name);
     if (!current) {
-      add("+", `+ role ${slug}/${role.name}`, () => {
-        deps.roles.createRole(scope(), { name: role.name, description: role.description ?? undefined }, meta);
+      add("+", `+ role ${slug}/${role.name}`, async () => {
+        await deps.roles.createRole(
+          await scope(),
+          { name: role.name, description: role.description ?? undefined },
+          meta,
+        );
       });
       if (role.permissions?.length)
-        add("~", `~ role ${slug}/${role.name} permissions: [] → ${show(sorted(role.permissions))}`, () => {
-          deps.roles.setRolePermissions(scope(), role.name, { permissions: role.permissions! }, meta);
-        });
+        add(
+          "~",
+          `~ role ${slug}/${role.name} permissions: [] → ${show(sorted(role.permissions))}`,
+          async () => {
+            await deps.roles.setRolePermissions(
+              await scope(),
+              role.name,
+              { permissions: role.permissions! },
+              meta,
+            );
+          },
+        );
       continue;
     }
     if (role.description !== undefined && role.description !== current.description) {
@@ -121,8 +138,8 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
       add(
         "~",
         `~ role ${slug}/${role.name} description: ${show(current.description)} → ${show(after)}`,
-        () => {
-          deps.roles.updateRole(scope(), role.name, { description: after }, meta);
+        async () => {
+          await deps.roles.updateRole(await scope(), role.name, { description: after }, meta);
         },
       );
     }
@@ -132,8 +149,8 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
         add(
           "~",
           `~ role ${slug}/${role.name} permissions: ${show(current.permissions)} → ${show(want)}`,
-          () => {
-            deps.roles.setRolePermissions(scope(), role.name, { permissions: want }, meta);
+          async () => {
+            await deps.roles.setRolePermissions(await scope(), role.name, { permissions: want }, meta);
           },
         );
       }
@@ -145,7 +162,9 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
     const signupRole = app.auth_config.signup_default_role;
     if (signupRole !== undefined && !rolesAfter.has(signupRole))
       problems.push(`${at}.auth_config.signup_default_role: unknown role "${signupRole}"`);
-    const current: AuthConfig = existing ? deps.apps.authConfigOf(existing.id) : { ...AUTH_CONFIG_DEFAULTS };
+    const current: AuthConfig = existing
+      ? await deps.apps.authConfigOf(existing.id)
+      : { ...AUTH_CONFIG_DEFAULTS };
     const patch: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(app.auth_config)) {
       if (v === undefined || same(v, current[k as keyof AuthConfig])) continue;
@@ -166,7 +185,7 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
   // Notification settings: only the fields the file sets.
   if (app.notification_settings) {
     const current: Record<string, unknown> = existing
-      ? { ...deps.email.getSettings(p, existing.id) }
+      ? { ...(await deps.email.getSettings(p, existing.id)) }
       : {
           notifications_via_envoi: false,
           default_sender_address: null,
@@ -182,12 +201,12 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
       add("~", `~ app ${slug} notification_settings.${k}: ${show(current[k])} → ${show(v)}`, () => {});
     }
     if (Object.keys(patch).length)
-      steps[steps.length - 1]!.run = () =>
-        void deps.email.updateSettings(p, slug, patch as NotificationSettingsPatch, meta);
+      steps[steps.length - 1]!.run = async () =>
+        void (await deps.email.updateSettings(p, slug, patch as NotificationSettingsPatch, meta));
   }
 
   // M2M clients (identity: the name).
-  const clients = existing ? store.m2mClients(existing.id) : [];
+  const clients = existing ? await store.m2mClients(existing.id) : [];
   const clientsByName = groupBy(clients, (x) => x.name);
   for (const [i, client] of (app.m2m_clients ?? []).entries()) {
     const found = clientsByName.get(client.name) ?? [];
@@ -200,8 +219,8 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
     const row = found[0];
     const scopes = client.scopes;
     if (!row) {
-      add("+", `+ m2m ${slug}/${client.name}`, () => {
-        const created = deps.m2m.create(
+      add("+", `+ m2m ${slug}/${client.name}`, async () => {
+        const created = await deps.m2m.create(
           p,
           slug,
           { name: client.name, scopes },
@@ -217,26 +236,26 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
             secret: created.client_secret,
           });
         if (client.is_active === false)
-          deps.m2m.update(p, slug, created.client_id, { is_active: false }, meta);
+          await deps.m2m.update(p, slug, created.client_id, { is_active: false }, meta);
       });
       continue;
     }
     if (scopes !== undefined && !same(scopes, row.scopes))
-      add("~", `~ m2m ${slug}/${client.name} scopes: ${show(row.scopes)} → ${show(scopes)}`, () => {
-        deps.m2m.setScopes(p, slug, row.clientId, { permissions: scopes }, meta);
+      add("~", `~ m2m ${slug}/${client.name} scopes: ${show(row.scopes)} → ${show(scopes)}`, async () => {
+        await deps.m2m.setScopes(p, slug, row.clientId, { permissions: scopes }, meta);
       });
     if (client.is_active !== undefined && client.is_active !== row.isActive)
-      add("~", `~ m2m ${slug}/${client.name} is_active: ${row.isActive} → ${client.is_active}`, () => {
-        deps.m2m.update(p, slug, row.clientId, { is_active: client.is_active }, meta);
+      add("~", `~ m2m ${slug}/${client.name} is_active: ${row.isActive} → ${client.is_active}`, async () => {
+        await deps.m2m.update(p, slug, row.clientId, { is_active: client.is_active }, meta);
       });
     if (client.client_secret !== undefined && sha256Hex(client.client_secret) !== row.secretHash)
-      add("~", `~ m2m ${slug}/${client.name} client_secret (from ${client.client_secret_env})`, () => {
-        deps.m2m.rotateSecret(p, slug, row.clientId, {}, meta, { secret: client.client_secret! });
+      add("~", `~ m2m ${slug}/${client.name} client_secret (from ${client.client_secret_env})`, async () => {
+        await deps.m2m.rotateSecret(p, slug, row.clientId, {}, meta, { secret: client.client_secret! });
       });
   }
 
   // App API keys (identity: the name). Their permissions and expiry cannot change: a different one is replaced.
-  const keys = existing ? store.apiKeys(existing.id) : [];
+  const keys = existing ? await store.apiKeys(existing.id) : [];
   const keysByName = groupBy(keys, (x) => x.name);
   for (const [i, key] of (app.api_keys ?? []).entries()) {
     const found = keysByName.get(key.name) ?? [];
@@ -249,8 +268,8 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
     const row = found[0];
     const wantPermissions = [...new Set(key.permissions)];
     const wantExpiry = key.expires_at ? Date.parse(key.expires_at) : null;
-    const create = () => {
-      const created = deps.apiKeys.create(
+    const create = async () => {
+      const created = await deps.apiKeys.create(
         p,
         slug,
         { name: key.name, permissions: wantPermissions, expires_at: key.expires_at },
@@ -272,9 +291,9 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
         ]
           .filter((x) => x !== null)
           .join(", ")}`,
-        () => {
-          deps.apiKeys.remove(p, slug, row.id, meta);
-          create();
+        async () => {
+          await deps.apiKeys.remove(p, slug, row.id, meta);
+          await create();
         },
       );
     }
@@ -283,25 +302,33 @@ export async function planApp(c: AppPlanContext): Promise<Step[]> {
   // Accounts (identity: the email), then tenants and their members (which may name those accounts), then the
   // webhook: a destination the apply creates is sent the events of later changes only, not of its own seeding.
   steps.push(...(await planUsers(c, rolesAfter)));
-  steps.push(...planTenants(c, rolesAfter));
-  steps.push(...planWebhook(c));
+  steps.push(...(await planTenants(c, rolesAfter)));
+  steps.push(...(await planWebhook(c)));
 
   // Prune: what the file does not list, within this app.
   if (prune && existing) {
     const listedKeys = new Set((app.api_keys ?? []).map((k) => k.name));
     for (const k of keys)
       if (!listedKeys.has(k.name))
-        add("-", `- api_key ${slug}/${k.name}`, () => deps.apiKeys.remove(p, slug, k.id, meta));
+        add("-", `- api_key ${slug}/${k.name}`, async () => await deps.apiKeys.remove(p, slug, k.id, meta));
     const listedClients = new Set((app.m2m_clients ?? []).map((k) => k.name));
     for (const k of clients)
       if (!listedClients.has(k.name))
-        add("-", `- m2m ${slug}/${k.name}`, () => deps.m2m.remove(p, slug, k.clientId, meta));
+        add("-", `- m2m ${slug}/${k.name}`, async () => await deps.m2m.remove(p, slug, k.clientId, meta));
     for (const r of currentRoles)
       if (!r.isSystem && !listedRoles.has(r.name))
-        add("-", `- role ${slug}/${r.name}`, () => deps.roles.deleteRole(scope(), r.name, meta));
+        add(
+          "-",
+          `- role ${slug}/${r.name}`,
+          async () => await deps.roles.deleteRole(await scope(), r.name, meta),
+        );
     for (const x of currentPermissions)
       if (!listedPermissions.has(x.key))
-        add("-", `- permission ${slug}/${x.key}`, () => deps.roles.deletePermission(scope(), x.key, meta));
+        add(
+          "-",
+          `- permission ${slug}/${x.key}`,
+          async () => await deps.roles.deletePermission(await scope(), x.key, meta),
+        );
   }
   return steps;
 }

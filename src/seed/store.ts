@@ -56,11 +56,11 @@ const list = (v: unknown): string[] =>
 export function createSeedStore(db: Db) {
   return {
     /** Apps of the workspace, by slug. */
-    appsOf(workspaceId: string) {
+    async appsOf(workspaceId: string) {
       return db.select().from(apps).where(eq(apps.workspaceId, workspaceId)).orderBy(asc(apps.slug)).all();
     },
 
-    customPermissions(appId: string) {
+    async customPermissions(appId: string) {
       return db
         .select({ key: permissions.key, description: permissions.description })
         .from(permissions)
@@ -69,7 +69,7 @@ export function createSeedStore(db: Db) {
         .all();
     },
 
-    roles(appId: string): SeedRoleRow[] {
+    async roles(appId: string): Promise<SeedRoleRow[]> {
       const rows = db.select().from(roles).where(eq(roles.appId, appId)).orderBy(asc(roles.name)).all();
       if (rows.length === 0) return [];
       const bindings = db
@@ -94,7 +94,7 @@ export function createSeedStore(db: Db) {
       }));
     },
 
-    m2mClients(appId: string) {
+    async m2mClients(appId: string) {
       return db
         .select()
         .from(m2mClients)
@@ -104,7 +104,7 @@ export function createSeedStore(db: Db) {
         .map((r) => ({ ...r, scopes: list(r.scopes) }));
     },
 
-    apiKeys(appId: string) {
+    async apiKeys(appId: string) {
       return db
         .select()
         .from(appApiKeys)
@@ -115,7 +115,7 @@ export function createSeedStore(db: Db) {
     },
 
     /** Accounts with their primary email and whether it is verified, by email then username. */
-    users(appId: string): SeedUserRow[] {
+    async users(appId: string): Promise<SeedUserRow[]> {
       const rows = db
         .select({
           id: endUsers.id,
@@ -151,7 +151,7 @@ export function createSeedStore(db: Db) {
     },
 
     /** The app's tenants by slug, each with its members and their accounts' primary email. */
-    tenants(appId: string): SeedTenantRow[] {
+    async tenants(appId: string): Promise<SeedTenantRow[]> {
       const rows = db.select().from(tenants).where(eq(tenants.appId, appId)).orderBy(asc(tenants.slug)).all();
       if (rows.length === 0) return [];
       const members = db
@@ -191,7 +191,7 @@ export function createSeedStore(db: Db) {
     },
 
     /** The account holding this email address (any of its addresses, as the tenant service finds members). */
-    accountByEmail(appId: string, email: string): string | undefined {
+    async accountByEmail(appId: string, email: string): Promise<string | undefined> {
       return db
         .select({ userId: endUserContacts.userId })
         .from(endUserContacts)
@@ -205,7 +205,7 @@ export function createSeedStore(db: Db) {
         .get()?.userId;
     },
 
-    tenantId(appId: string, slug: string): string | undefined {
+    async tenantId(appId: string, slug: string): Promise<string | undefined> {
       return db
         .select({ id: tenants.id })
         .from(tenants)
@@ -214,7 +214,7 @@ export function createSeedStore(db: Db) {
     },
 
     /** The app's webhook destination (one at most), without its secret. */
-    webhook(appId: string) {
+    async webhook(appId: string) {
       return db
         .select({ url: webhookConfigs.url, eventTypes: webhookConfigs.eventTypes })
         .from(webhookConfigs)

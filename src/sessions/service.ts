@@ -41,13 +41,13 @@ export interface NewSession {
 
 export interface SessionService {
   /** Opens a session and evicts the oldest beyond `maxSessions`. Synchronous: call inside the caller's tx. */
-  create(input: NewSession): { session: SessionRow; refreshToken: string };
+  create(input: NewSession): Promise<{ session: SessionRow; refreshToken: string }>;
   /** Exchanges a refresh token for its successor; 401 INVALID_REFRESH_TOKEN otherwise (reuse revokes the session). */
   rotate(
     appId: string,
     presented: string,
     meta: Partial<CallMeta>,
-  ): { session: SessionRow; refreshToken: string };
+  ): Promise<{ session: SessionRow; refreshToken: string }>;
   /**
    * Moves a live session of `appId` into `tenantId` (null: app scope) and rotates its refresh token, the
    * previous one entering the retry window. Synchronous: call inside the caller's tx. Undefined when the
@@ -57,19 +57,19 @@ export interface SessionService {
     appId: string,
     sessionId: string,
     tenantId: string | null,
-  ): { session: SessionRow; refreshToken: string } | undefined;
+  ): Promise<{ session: SessionRow; refreshToken: string } | undefined>;
   /** Ends the session that owns `token` (any token of its history); false when none is live. */
-  revokeByRefreshToken(appId: string, token: string, reason: string): SessionRow | undefined;
-  revoke(sessionId: string, reason: string): boolean;
-  revokeAllOfUser(userId: string, reason: string, exceptSessionId?: string): number;
+  revokeByRefreshToken(appId: string, token: string, reason: string): Promise<SessionRow | undefined>;
+  revoke(sessionId: string, reason: string): Promise<boolean>;
+  revokeAllOfUser(userId: string, reason: string, exceptSessionId?: string): Promise<number>;
   /** Session and account facts for a request's `sid`, or undefined. */
-  facts(sessionId: string): LiveSessionFacts | undefined;
+  facts(sessionId: string): Promise<LiveSessionFacts | undefined>;
   /** Moves a live session into a tenant, or back to app scope with null; false when it is not live. */
-  setTenant(sessionId: string, tenantId: string | null): boolean;
+  setTenant(sessionId: string, tenantId: string | null): Promise<boolean>;
   isLive(facts: LiveSessionFacts | undefined): boolean;
-  liveOfUser(userId: string): SessionRow[];
-  touch(sessionId: string): void;
-  purge(): number;
+  liveOfUser(userId: string): Promise<SessionRow[]>;
+  touch(sessionId: string): Promise<void>;
+  purge(): Promise<number>;
 }
 
 const invalidRefresh = () => fail("INVALID_REFRESH_TOKEN");
@@ -106,14 +106,14 @@ export function createSessionService({
 }): SessionService {
   const store = createSessionStore(db);
   const touched = new Map<string, number>();
-  const successorOf = (token: string) =>
+  const successorOf = async (token: string) =>
     REFRESH_PREFIX +
-    Buffer.from(hmacSha256Hex(secrets.get("refresh_token_hmac"), token), "hex").toString("base64url");
+    Buffer.from(hmacSha256Hex(await secrets.get("refresh_token_hmac"), token), "hex").toString("base64url");
   // Domain-separated from `successorOf`: the input is a token's hash, which a switch has instead of the token.
-  const switchSuccessorOf = (tokenHash: string) => successorOf(`switch:${tokenHash}`);
+  const switchSuccessorOf = async (tokenHash: string) => await successorOf(`switch:${tokenHash}`);
 
   const service: SessionService = {
-    create(input) {
+    async create(input) {
       const now = clock.now();
       const refreshToken = REFRESH_PREFIX + randomBytes(32).toString("base64url");
       const session = {
@@ -135,11 +135,11 @@ export function createSessionService({
         mfaAt: input.mfaAt ?? null,
         tenantId: input.tenantId ?? null,
       } satisfies SessionRow;
-      store.insert(session);
-      const live = store.oldestLiveOfUser(input.userId, now);
+      await store.insert(session);
+      const live = await store.oldestLiveOfUser(input.userId, now);
       for (const old of live.slice(0, Math.max(0, live.length - input.maxSessions))) {
-        store.revoke(old.id, "evicted", now);
-        audit.record({
+        await store.revoke(old.id, "evicted", now);
+        await audit.record({
           appId: input.appId,
           action: "session.evicted",
           resourceType: "session",
@@ -152,19 +152,19 @@ export function createSessionService({
       return { session, refreshToken };
     },
 
-    rotate(appId, presented, meta) {
+    async rotate(appId, presented, meta) {
       if (!presented.startsWith(REFRESH_PREFIX) || presented.length > 128) throw invalidRefresh();
       const hash = sha256Hex(presented);
-      let successor = successorOf(presented);
+      let successor = await successorOf(presented);
       let successorHash = sha256Hex(successor);
-      const result = tx(db, () => {
+      const result = await tx(db, async () => {
         const now = clock.now();
-        const session = store.byTokenHash(hash);
+        const session = await store.byTokenHash(hash);
         if (!session || session.appId !== appId || session.revokedAt !== null || session.expiresAt <= now) {
           throw invalidRefresh();
         }
         if (session.refreshHash === hash) {
-          store.rotate(session.id, hash, successorHash, now);
+          await store.rotate(session.id, hash, successorHash, now);
           return {
             session: { ...session, refreshHash: successorHash, lastUsedAt: now },
             refreshToken: successor,
@@ -172,7 +172,7 @@ export function createSessionService({
         }
         if (session.prevRefreshHash === hash && session.refreshHash !== successorHash) {
           // The presented token may have been rotated by a tenant switch rather than a refresh.
-          const switched = switchSuccessorOf(hash);
+          const switched = await switchSuccessorOf(hash);
           if (session.refreshHash === sha256Hex(switched)) {
             successor = switched;
             successorHash = session.refreshHash;
@@ -185,8 +185,8 @@ export function createSessionService({
           now - session.prevRotatedAt <= REFRESH_RETRY_WINDOW;
         if (isRetry) return { session, refreshToken: successor };
         // Reuse: commit the revocation, then refuse.
-        store.revoke(session.id, "refresh_reuse", now);
-        audit.record({
+        await store.revoke(session.id, "refresh_reuse", now);
+        await audit.record({
           appId,
           action: "session.refresh_reuse_detected",
           resourceType: "session",
@@ -201,16 +201,16 @@ export function createSessionService({
       return result;
     },
 
-    switchTenant(appId, sessionId, tenantId) {
+    async switchTenant(appId, sessionId, tenantId) {
       const now = clock.now();
-      const session = store.byId(sessionId);
+      const session = await store.byId(sessionId);
       if (!session || session.appId !== appId || session.revokedAt !== null || session.expiresAt <= now) {
         return undefined;
       }
-      const refreshToken = switchSuccessorOf(session.refreshHash);
+      const refreshToken = await switchSuccessorOf(session.refreshHash);
       const refreshHash = sha256Hex(refreshToken);
-      if (!store.rotate(session.id, session.refreshHash, refreshHash, now)) return undefined;
-      store.setTenant(session.id, tenantId);
+      if (!(await store.rotate(session.id, session.refreshHash, refreshHash, now))) return undefined;
+      await store.setTenant(session.id, tenantId);
       return {
         session: {
           ...session,
@@ -224,30 +224,30 @@ export function createSessionService({
       };
     },
 
-    revokeByRefreshToken(appId, token, reason) {
+    async revokeByRefreshToken(appId, token, reason) {
       if (!token.startsWith(REFRESH_PREFIX) || token.length > 128) return undefined;
-      const session = store.byTokenHash(sha256Hex(token));
+      const session = await store.byTokenHash(sha256Hex(token));
       if (!session || session.appId !== appId) return undefined;
-      return store.revoke(session.id, reason, clock.now()) ? session : undefined;
+      return (await store.revoke(session.id, reason, clock.now())) ? session : undefined;
     },
 
-    revoke: (sessionId, reason) => store.revoke(sessionId, reason, clock.now()),
-    revokeAllOfUser: (userId, reason, exceptSessionId) =>
-      store.revokeAllOfUser(userId, reason, clock.now(), exceptSessionId),
-    facts: (sessionId) => store.facts(sessionId),
-    setTenant: (sessionId, tenantId) => store.setTenant(sessionId, tenantId),
+    revoke: async (sessionId, reason) => await store.revoke(sessionId, reason, clock.now()),
+    revokeAllOfUser: async (userId, reason, exceptSessionId) =>
+      await store.revokeAllOfUser(userId, reason, clock.now(), exceptSessionId),
+    facts: async (sessionId) => await store.facts(sessionId),
+    setTenant: async (sessionId, tenantId) => await store.setTenant(sessionId, tenantId),
     isLive: (f) =>
       f !== undefined && f.revokedAt === null && f.expiresAt > clock.now() && f.status === "active",
-    liveOfUser: (userId) => store.liveOfUser(userId, clock.now()),
-    touch(sessionId) {
+    liveOfUser: async (userId) => await store.liveOfUser(userId, clock.now()),
+    async touch(sessionId) {
       // Remembered in memory too, so a busy session costs no statement at all between writes.
       const now = clock.now();
       if ((touched.get(sessionId) ?? 0) > now - TOUCH_DEBOUNCE) return;
       if (touched.size > 100_000) touched.clear();
       touched.set(sessionId, now);
-      store.touch(sessionId, now, TOUCH_DEBOUNCE);
+      await store.touch(sessionId, now, TOUCH_DEBOUNCE);
     },
-    purge: () => store.purge(clock.now() - 30 * 24 * 60 * MINUTE),
+    purge: async () => await store.purge(clock.now() - 30 * 24 * 60 * MINUTE),
   };
   return service;
 }

@@ -108,7 +108,7 @@ export function createSessionStore(db: Db) {
   );
 
   return {
-    facts: (sessionId: string): LiveSessionFacts | undefined => {
+    facts: async (sessionId: string): Promise<LiveSessionFacts | undefined> => {
       const f = facts.get(sessionId);
       // A session whose user is gone (deleted mid-request) has no facts.
       if (!f || f.status === null) return undefined;
@@ -133,12 +133,12 @@ export function createSessionStore(db: Db) {
       };
     },
 
-    byId(id: string): SessionRow | undefined {
+    async byId(id: string): Promise<SessionRow | undefined> {
       return db.select().from(endUserSessions).where(eq(endUserSessions.id, id)).get();
     },
 
     /** The session that was ever issued `tokenHash`, with the app it belongs to. */
-    byTokenHash(tokenHash: string): SessionRow | undefined {
+    async byTokenHash(tokenHash: string): Promise<SessionRow | undefined> {
       const t = db
         .select()
         .from(endUserRefreshTokens)
@@ -149,13 +149,13 @@ export function createSessionStore(db: Db) {
         : undefined;
     },
 
-    insert(row: typeof endUserSessions.$inferInsert): void {
-      insertSession(row);
-      insertToken({ tokenHash: row.refreshHash, sessionId: row.id, issuedAt: row.createdAt });
+    async insert(row: typeof endUserSessions.$inferInsert): Promise<void> {
+      await insertSession(row);
+      await insertToken({ tokenHash: row.refreshHash, sessionId: row.id, issuedAt: row.createdAt });
     },
 
     /** Moves the session to its successor token, only if `fromHash` is still the live one (a racing rotation loses). */
-    rotate(id: string, fromHash: string, toHash: string, now: number): boolean {
+    async rotate(id: string, fromHash: string, toHash: string, now: number): Promise<boolean> {
       const r = db
         .update(endUserSessions)
         .set({ refreshHash: toHash, prevRefreshHash: fromHash, prevRotatedAt: now, lastUsedAt: now })
@@ -176,15 +176,15 @@ export function createSessionStore(db: Db) {
     },
 
     /** Moves a live session into `tenantId` (null: back to app scope); false when it is not live. */
-    setTenant(id: string, tenantId: string | null): boolean {
+    async setTenant(id: string, tenantId: string | null): Promise<boolean> {
       return setTenant.run(tenantId, id).changes === 1;
     },
 
-    revoke(id: string, reason: string, now: number): boolean {
+    async revoke(id: string, reason: string, now: number): Promise<boolean> {
       return revokeOne.run(now, reason, id).changes === 1;
     },
 
-    revokeAllOfUser(userId: string, reason: string, now: number, exceptId?: string): number {
+    async revokeAllOfUser(userId: string, reason: string, now: number, exceptId?: string): Promise<number> {
       return changes(
         db
           .update(endUserSessions)
@@ -195,7 +195,7 @@ export function createSessionStore(db: Db) {
     },
 
     /** Live sessions, newest first. */
-    liveOfUser(userId: string, now: number): SessionRow[] {
+    async liveOfUser(userId: string, now: number): Promise<SessionRow[]> {
       return db
         .select()
         .from(endUserSessions)
@@ -205,16 +205,16 @@ export function createSessionStore(db: Db) {
     },
 
     /** Live sessions oldest first: eviction order for `max_sessions`. */
-    oldestLiveOfUser(userId: string, now: number): SessionRow[] {
+    async oldestLiveOfUser(userId: string, now: number): Promise<SessionRow[]> {
       return oldestLive.all({ userId, now });
     },
 
-    touch(id: string, now: number, debounceMs: number): void {
+    async touch(id: string, now: number, debounceMs: number): Promise<void> {
       touch.run(now, id, now - debounceMs);
     },
 
     /** Sessions ended (revoked or expired) more than `olderThan` ago, with their token history. */
-    purge(olderThan: number): number {
+    async purge(olderThan: number): Promise<number> {
       return changes(
         db
           .delete(endUserSessions)

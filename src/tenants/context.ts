@@ -30,24 +30,29 @@ export interface TenantScope {
 
 export interface TenantService {
   /** The Admin API's (and the seed file's) scope: the app `p` may act on with `action`; writes refuse an archived app. */
-  forPlatform(p: PlatformPrincipal, appRef: string, action: AppAction): TenantScope;
+  forPlatform(p: PlatformPrincipal, appRef: string, action: AppAction): Promise<TenantScope>;
   /** The Consumer PAK lane's scope: the guard already checked the key's action on the app. */
   forConsumer(app: AppRef, p: PakPrincipal): TenantScope;
-  list(s: TenantScope, query: ListTenantsQuery): Page<TenantDto>;
-  get(s: TenantScope, tenantRef: string): TenantDto;
-  create(s: TenantScope, input: CreateTenantInput, meta: CallMeta): TenantDto;
-  update(s: TenantScope, tenantRef: string, input: UpdateTenantInput, meta: CallMeta): TenantDto;
-  remove(s: TenantScope, tenantRef: string, meta: CallMeta): void;
-  listMembers(s: TenantScope, tenantRef: string, query: ListMembersQuery): Page<TenantMembershipDto>;
-  addMember(s: TenantScope, tenantRef: string, input: AddMemberInput, meta: CallMeta): AddMemberResultDto;
-  removeMember(s: TenantScope, tenantRef: string, accountId: string, meta: CallMeta): void;
+  list(s: TenantScope, query: ListTenantsQuery): Promise<Page<TenantDto>>;
+  get(s: TenantScope, tenantRef: string): Promise<TenantDto>;
+  create(s: TenantScope, input: CreateTenantInput, meta: CallMeta): Promise<TenantDto>;
+  update(s: TenantScope, tenantRef: string, input: UpdateTenantInput, meta: CallMeta): Promise<TenantDto>;
+  remove(s: TenantScope, tenantRef: string, meta: CallMeta): Promise<void>;
+  listMembers(s: TenantScope, tenantRef: string, query: ListMembersQuery): Promise<Page<TenantMembershipDto>>;
+  addMember(
+    s: TenantScope,
+    tenantRef: string,
+    input: AddMemberInput,
+    meta: CallMeta,
+  ): Promise<AddMemberResultDto>;
+  removeMember(s: TenantScope, tenantRef: string, accountId: string, meta: CallMeta): Promise<void>;
   updateMemberRole(
     s: TenantScope,
     tenantRef: string,
     accountId: string,
     input: UpdateMemberRoleInput,
     meta: CallMeta,
-  ): TenantMembershipDto;
+  ): Promise<TenantMembershipDto>;
 }
 
 export interface TenantServiceDeps {
@@ -63,7 +68,7 @@ export interface TenantContext {
   deps: TenantServiceDeps;
   store: ReturnType<typeof createTenantStore>;
   /** The scope's tenant by UUID or `tnt_…` display id; another app's tenant is TENANT_NOT_FOUND. */
-  tenantOf(s: TenantScope, ref: string): TenantRow;
+  tenantOf(s: TenantScope, ref: string): Promise<TenantRow>;
   /** The audit row of a change, written by the caller inside the change's transaction. */
   record(
     s: TenantScope,
@@ -72,5 +77,5 @@ export interface TenantContext {
     resourceType: "tenant" | "tenant_member" | "user",
     resourceId: string,
     details: Record<string, unknown>,
-  ): string;
+  ): Promise<string>;
 }

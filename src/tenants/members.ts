@@ -33,8 +33,8 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
   const users = createUserStore(db);
 
   /** Role names are lower-case by construction, so the lookup folds case; an unknown one is a bad value (400). */
-  const roleOf = (s: TenantScope, name: string): RoleRow => {
-    const role = roles.roleByName(s.appId, name.toLowerCase());
+  const roleOf = async (s: TenantScope, name: string): Promise<RoleRow> => {
+    const role = await roles.roleByName(s.appId, name.toLowerCase());
     if (!role) throw fail("UNKNOWN_ROLE", { message: `This app has no role named ${name}` });
     return role;
   };
@@ -44,37 +44,37 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
 
   const userEvents = createUserEvents(events);
 
-  const memberEvent = (s: TenantScope, t: TenantRow, type: string, data: Record<string, unknown>) =>
-    events.emit({
+  const memberEvent = async (s: TenantScope, t: TenantRow, type: string, data: Record<string, unknown>) =>
+    await events.emit({
       type,
       appId: s.appId,
       data: { tenant_id: t.id, tenant_display_id: t.displayId, ...data },
     });
 
   /** An account in the app with this email (any of its addresses, as uniqueness counts them), or a new one. */
-  const accountForEmail = (
+  const accountForEmail = async (
     s: TenantScope,
     t: TenantRow,
     input: AddMemberInput & { email: string },
     meta: CallMeta,
-  ): { userId: string; created: boolean } => {
-    const holder = users.contactByValue(s.appId, "email", input.email);
+  ): Promise<{ userId: string; created: boolean }> => {
+    const holder = await users.contactByValue(s.appId, "email", input.email);
     if (holder) return { userId: holder.userId, created: false };
     let username: string;
     if (input.username !== undefined) {
-      if (users.byUsername(s.appId, input.username)) throw fail("USERNAME_TAKEN");
+      if (await users.byUsername(s.appId, input.username)) throw fail("USERNAME_TAKEN");
       username = input.username;
     } else {
-      username = freeUsernameFor(
+      username = await freeUsernameFor(
         usernameFromEmail(input.email),
-        (u) => users.byUsername(s.appId, u) !== undefined,
+        async (u) => (await users.byUsername(s.appId, u)) !== undefined,
       );
     }
     // The account's app role is the app's sign-up default; what it may do in the tenant is its membership.
-    const role = apps.authConfigOf(s.appId).signup_default_role;
+    const role = (await apps.authConfigOf(s.appId)).signup_default_role;
     const now = clock.now();
     const id = newId(clock);
-    users.insertUser({
+    await users.insertUser({
       id,
       appId: s.appId,
       username,
@@ -91,7 +91,7 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
     });
     // Unverified and without a password, as an admin-created account: the customer starts verification
     // or a password reset (or sends an invite) to let the person in.
-    users.insertContact({
+    await users.insertContact({
       id: newId(clock),
       appId: s.appId,
       userId: id,
@@ -101,25 +101,25 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
       verifiedAt: null,
       createdAt: now,
     });
-    record(s, meta, "user.created", "user", id, {
+    await record(s, meta, "user.created", "user", id, {
       username,
       role,
       has_password: false,
       via: "tenant_member",
     });
     // An account an operator or backend made is a sign-up for receivers that keep their own copy of users.
-    userEvents.signedUp(s.appId, { id, username, email: input.email, role }, "admin", s.actor, {
+    await userEvents.signedUp(s.appId, { id, username, email: input.email, role }, "admin", s.actor, {
       tenant_id: t.id,
     });
     return { userId: id, created: true };
   };
 
   return {
-    listMembers(s, tenantRef, query) {
+    async listMembers(s, tenantRef, query) {
       const limit = parseLimit(query.limit);
       const after = decodeCursor<Position>(query.cursor, isPosition);
-      const t = tenantOf(s, tenantRef);
-      const rows = store.members(t.id, after, limit + 1);
+      const t = await tenantOf(s, tenantRef);
+      const rows = await store.members(t.id, after, limit + 1);
       return pageOf(
         rows,
         limit,
@@ -128,21 +128,21 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
       );
     },
 
-    addMember(s, tenantRef, input, meta) {
-      return tx(db, () => {
-        const t = tenantOf(s, tenantRef);
-        const role = roleOf(s, input.role_name);
+    async addMember(s, tenantRef, input, meta) {
+      return await tx(db, async () => {
+        const t = await tenantOf(s, tenantRef);
+        const role = await roleOf(s, input.role_name);
         let account: { userId: string; created: boolean };
         if (input.email !== undefined) {
-          account = accountForEmail(s, t, { ...input, email: input.email }, meta);
+          account = await accountForEmail(s, t, { ...input, email: input.email }, meta);
         } else {
-          const user = users.byId(s.appId, input.account_id!);
+          const user = await users.byId(s.appId, input.account_id!);
           if (!user) throw fail("USER_NOT_FOUND");
           account = { userId: user.id, created: false };
         }
-        if (store.member(t.id, account.userId)) throw fail("TENANT_MEMBER_EXISTS");
+        if (await store.member(t.id, account.userId)) throw fail("TENANT_MEMBER_EXISTS");
         const id = newId(clock);
-        store.insertMember({
+        await store.insertMember({
           id,
           appId: s.appId,
           tenantId: t.id,
@@ -151,40 +151,40 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
           invitedBy: inviter(s),
           joinedAt: clock.now(),
         });
-        record(s, meta, "tenant.member.added", "tenant_member", id, {
+        await record(s, meta, "tenant.member.added", "tenant_member", id, {
           tenant_id: t.id,
           account_id: account.userId,
           role: role.name,
           created_account: account.created,
         });
-        memberEvent(s, t, "tenant.member.added", {
+        await memberEvent(s, t, "tenant.member.added", {
           membership_id: id,
           account_id: account.userId,
           role_name: role.name,
           created_account: account.created,
         });
         return {
-          membership: toMembershipDto(store.member(t.id, account.userId)!),
+          membership: toMembershipDto((await store.member(t.id, account.userId))!),
           account_id: account.userId,
           created_account: account.created,
         };
       });
     },
 
-    removeMember(s, tenantRef, accountId, meta) {
-      tx(db, () => {
-        const t = tenantOf(s, tenantRef);
-        const m = store.member(t.id, accountId)?.member;
+    async removeMember(s, tenantRef, accountId, meta) {
+      await tx(db, async () => {
+        const t = await tenantOf(s, tenantRef);
+        const m = (await store.member(t.id, accountId))?.member;
         if (!m) throw memberNotFound();
-        if (m.role === TENANT_OWNER_ROLE && store.countWithRole(t.id, TENANT_OWNER_ROLE) <= 1)
+        if (m.role === TENANT_OWNER_ROLE && (await store.countWithRole(t.id, TENANT_OWNER_ROLE)) <= 1)
           throw lastOwner();
-        store.deleteMember(m.id);
-        record(s, meta, "tenant.member.removed", "tenant_member", m.id, {
+        await store.deleteMember(m.id);
+        await record(s, meta, "tenant.member.removed", "tenant_member", m.id, {
           tenant_id: t.id,
           account_id: m.userId,
           role: m.role,
         });
-        memberEvent(s, t, "tenant.member.removed", {
+        await memberEvent(s, t, "tenant.member.removed", {
           membership_id: m.id,
           account_id: m.userId,
           role_name: m.role,
@@ -192,31 +192,31 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
       });
     },
 
-    updateMemberRole(s, tenantRef, accountId, input, meta) {
-      return tx(db, () => {
-        const t = tenantOf(s, tenantRef);
-        const view = store.member(t.id, accountId);
+    async updateMemberRole(s, tenantRef, accountId, input, meta) {
+      return await tx(db, async () => {
+        const t = await tenantOf(s, tenantRef);
+        const view = await store.member(t.id, accountId);
         if (!view) throw memberNotFound();
-        const role = roleOf(s, input.role_name);
+        const role = await roleOf(s, input.role_name);
         const m = view.member;
         // The same role again changes nothing: no write, no audit row, no event.
         if (role.name === m.role) return toMembershipDto(view);
-        if (m.role === TENANT_OWNER_ROLE && store.countWithRole(t.id, TENANT_OWNER_ROLE) <= 1)
+        if (m.role === TENANT_OWNER_ROLE && (await store.countWithRole(t.id, TENANT_OWNER_ROLE)) <= 1)
           throw lastOwner();
-        store.setMemberRole(m.id, role.name);
-        record(s, meta, "tenant.member.role_changed", "tenant_member", m.id, {
+        await store.setMemberRole(m.id, role.name);
+        await record(s, meta, "tenant.member.role_changed", "tenant_member", m.id, {
           tenant_id: t.id,
           account_id: m.userId,
           role: role.name,
           previous_role: m.role,
         });
-        memberEvent(s, t, "tenant.member.role_changed", {
+        await memberEvent(s, t, "tenant.member.role_changed", {
           membership_id: m.id,
           account_id: m.userId,
           role_name: role.name,
           previous_role_name: m.role,
         });
-        return toMembershipDto(store.member(t.id, accountId)!);
+        return toMembershipDto((await store.member(t.id, accountId))!);
       });
     },
   };

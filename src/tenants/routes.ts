@@ -45,8 +45,11 @@ export const adminTenantRoutes = (deps: AdminTenantRoutesDeps) => {
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps/:app_id/tenants",
-      ({ params, principal, query }) =>
-        tenants.list(tenants.forPlatform(principal, params.app_id, "heimdall.read"), tenantsQuery(query)),
+      async ({ params, principal, query }) =>
+        await tenants.list(
+          await tenants.forPlatform(principal, params.app_id, "heimdall.read"),
+          tenantsQuery(query),
+        ),
       { platform: "any" },
     )
     .post(
@@ -54,27 +57,30 @@ export const adminTenantRoutes = (deps: AdminTenantRoutesDeps) => {
       async ({ params, body, request, principal, meta, set }) => {
         const input = validate(createTenantSchema, body);
         // Checked before a replay too: a caller who lost the right is not shown the stored answer.
-        const scope = tenants.forPlatform(principal, params.app_id, "heimdall.create");
+        const scope = await tenants.forPlatform(principal, params.app_id, "heimdall.create");
         return idempotentCreate(
           deps.idempotency,
           { principal, route: `POST /v1/apps/${scope.appId}/tenants`, request, body, set },
-          () => tenants.create(scope, input, meta),
+          async () => await tenants.create(scope, input, meta),
         );
       },
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/tenants/:tenant_id",
-      ({ params, principal }) =>
-        tenants.get(tenants.forPlatform(principal, params.app_id, "heimdall.read"), params.tenant_id),
+      async ({ params, principal }) =>
+        await tenants.get(
+          await tenants.forPlatform(principal, params.app_id, "heimdall.read"),
+          params.tenant_id,
+        ),
       { platform: "any" },
     )
     .patch(
       "/v1/apps/:app_id/tenants/:tenant_id",
-      ({ params, body, principal, meta }) => {
+      async ({ params, body, principal, meta }) => {
         const input = validate(updateTenantSchema, body);
-        return tenants.update(
-          tenants.forPlatform(principal, params.app_id, "heimdall.update"),
+        return await tenants.update(
+          await tenants.forPlatform(principal, params.app_id, "heimdall.update"),
           params.tenant_id,
           input,
           meta,
@@ -84,9 +90,9 @@ export const adminTenantRoutes = (deps: AdminTenantRoutesDeps) => {
     )
     .delete(
       "/v1/apps/:app_id/tenants/:tenant_id",
-      ({ params, principal, meta, set }) => {
-        tenants.remove(
-          tenants.forPlatform(principal, params.app_id, "heimdall.delete"),
+      async ({ params, principal, meta, set }) => {
+        await tenants.remove(
+          await tenants.forPlatform(principal, params.app_id, "heimdall.delete"),
           params.tenant_id,
           meta,
         );
@@ -96,9 +102,9 @@ export const adminTenantRoutes = (deps: AdminTenantRoutesDeps) => {
     )
     .get(
       "/v1/apps/:app_id/tenants/:tenant_id/members",
-      ({ params, principal, query }) =>
-        tenants.listMembers(
-          tenants.forPlatform(principal, params.app_id, "heimdall.read"),
+      async ({ params, principal, query }) =>
+        await tenants.listMembers(
+          await tenants.forPlatform(principal, params.app_id, "heimdall.read"),
           params.tenant_id,
           membersQuery(query),
         ),
@@ -106,10 +112,10 @@ export const adminTenantRoutes = (deps: AdminTenantRoutesDeps) => {
     )
     .post(
       "/v1/apps/:app_id/tenants/:tenant_id/members",
-      ({ params, body, principal, meta, set }) => {
+      async ({ params, body, principal, meta, set }) => {
         const input = validate(addMemberSchema, body);
-        const added = tenants.addMember(
-          tenants.forPlatform(principal, params.app_id, "heimdall.create"),
+        const added = await tenants.addMember(
+          await tenants.forPlatform(principal, params.app_id, "heimdall.create"),
           params.tenant_id,
           input,
           meta,
@@ -121,10 +127,10 @@ export const adminTenantRoutes = (deps: AdminTenantRoutesDeps) => {
     )
     .patch(
       "/v1/apps/:app_id/tenants/:tenant_id/members/:account_id",
-      ({ params, body, principal, meta }) => {
+      async ({ params, body, principal, meta }) => {
         const input = validate(updateMemberRoleSchema, body);
-        return tenants.updateMemberRole(
-          tenants.forPlatform(principal, params.app_id, "heimdall.update"),
+        return await tenants.updateMemberRole(
+          await tenants.forPlatform(principal, params.app_id, "heimdall.update"),
           params.tenant_id,
           params.account_id,
           input,
@@ -135,9 +141,9 @@ export const adminTenantRoutes = (deps: AdminTenantRoutesDeps) => {
     )
     .delete(
       "/v1/apps/:app_id/tenants/:tenant_id/members/:account_id",
-      ({ params, principal, meta, set }) => {
-        tenants.removeMember(
-          tenants.forPlatform(principal, params.app_id, "heimdall.delete"),
+      async ({ params, principal, meta, set }) => {
+        await tenants.removeMember(
+          await tenants.forPlatform(principal, params.app_id, "heimdall.delete"),
           params.tenant_id,
           params.account_id,
           meta,
@@ -163,13 +169,14 @@ export const consumerTenantRoutes = (deps: ConsumerTenantRoutesDeps) => {
     .use(consumerGuards(deps))
     .get(
       "/:app_slug/v1/tenants",
-      ({ app, principal, query }) => tenants.list(tenants.forConsumer(app, principal), tenantsQuery(query)),
+      async ({ app, principal, query }) =>
+        await tenants.list(tenants.forConsumer(app, principal), tenantsQuery(query)),
       { consumerPak: "heimdall.tenant.read" },
     )
     .post(
       "/:app_slug/v1/tenants",
-      ({ app, principal, body, meta, set }) => {
-        const created = tenants.create(
+      async ({ app, principal, body, meta, set }) => {
+        const created = await tenants.create(
           tenants.forConsumer(app, principal),
           validate(createTenantSchema, body),
           meta,
@@ -181,13 +188,14 @@ export const consumerTenantRoutes = (deps: ConsumerTenantRoutesDeps) => {
     )
     .get(
       "/:app_slug/v1/tenants/:tenant_id",
-      ({ app, principal, params }) => tenants.get(tenants.forConsumer(app, principal), params.tenant_id),
+      async ({ app, principal, params }) =>
+        await tenants.get(tenants.forConsumer(app, principal), params.tenant_id),
       { consumerPak: "heimdall.tenant.read" },
     )
     .patch(
       "/:app_slug/v1/tenants/:tenant_id",
-      ({ app, principal, params, body, meta }) =>
-        tenants.update(
+      async ({ app, principal, params, body, meta }) =>
+        await tenants.update(
           tenants.forConsumer(app, principal),
           params.tenant_id,
           validate(updateTenantSchema, body),
@@ -197,22 +205,22 @@ export const consumerTenantRoutes = (deps: ConsumerTenantRoutesDeps) => {
     )
     .delete(
       "/:app_slug/v1/tenants/:tenant_id",
-      ({ app, principal, params, meta, set }) => {
-        tenants.remove(tenants.forConsumer(app, principal), params.tenant_id, meta);
+      async ({ app, principal, params, meta, set }) => {
+        await tenants.remove(tenants.forConsumer(app, principal), params.tenant_id, meta);
         set.status = 204;
       },
       { consumerPak: "heimdall.tenant.delete" },
     )
     .get(
       "/:app_slug/v1/tenants/:tenant_id/members",
-      ({ app, principal, params, query }) =>
-        tenants.listMembers(tenants.forConsumer(app, principal), params.tenant_id, membersQuery(query)),
+      async ({ app, principal, params, query }) =>
+        await tenants.listMembers(tenants.forConsumer(app, principal), params.tenant_id, membersQuery(query)),
       { consumerPak: "heimdall.tenant.read" },
     )
     .post(
       "/:app_slug/v1/tenants/:tenant_id/members",
-      ({ app, principal, params, body, meta, set }) => {
-        const added = tenants.addMember(
+      async ({ app, principal, params, body, meta, set }) => {
+        const added = await tenants.addMember(
           tenants.forConsumer(app, principal),
           params.tenant_id,
           validate(addMemberSchema, body),
@@ -225,8 +233,8 @@ export const consumerTenantRoutes = (deps: ConsumerTenantRoutesDeps) => {
     )
     .patch(
       "/:app_slug/v1/tenants/:tenant_id/members/:account_id",
-      ({ app, principal, params, body, meta }) =>
-        tenants.updateMemberRole(
+      async ({ app, principal, params, body, meta }) =>
+        await tenants.updateMemberRole(
           tenants.forConsumer(app, principal),
           params.tenant_id,
           params.account_id,
@@ -237,8 +245,13 @@ export const consumerTenantRoutes = (deps: ConsumerTenantRoutesDeps) => {
     )
     .delete(
       "/:app_slug/v1/tenants/:tenant_id/members/:account_id",
-      ({ app, principal, params, meta, set }) => {
-        tenants.removeMember(tenants.forConsumer(app, principal), params.tenant_id, params.account_id, meta);
+      async ({ app, principal, params, meta, set }) => {
+        await tenants.removeMember(
+          tenants.forConsumer(app, principal),
+          params.tenant_id,
+          params.account_id,
+          meta,
+        );
         set.status = 204;
       },
       { consumerPak: "heimdall.tenant.members.remove" },

@@ -36,14 +36,14 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
   const { db, clock, audit, events, apps } = deps;
   const store = createTenantStore(db);
 
-  const tenantOf: TenantContext["tenantOf"] = (s, ref) => {
-    const t = ref.length <= 64 ? store.byRef(s.appId, ref) : undefined;
+  const tenantOf: TenantContext["tenantOf"] = async (s, ref) => {
+    const t = ref.length <= 64 ? await store.byRef(s.appId, ref) : undefined;
     if (!t) throw tenantNotFound();
     return t;
   };
 
-  const record: TenantContext["record"] = (s, meta, action, resourceType, resourceId, details) =>
-    audit.record({
+  const record: TenantContext["record"] = async (s, meta, action, resourceType, resourceId, details) =>
+    await audit.record({
       appId: s.appId,
       workspaceId: s.workspaceId,
       action,
@@ -54,27 +54,27 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
       meta,
     });
 
-  const freeDisplayId = (): string => {
+  const freeDisplayId = async (): Promise<string> => {
     // 48 random bits: a clash is all but impossible, but a unique index refusal would be a 500.
     for (;;) {
       const id = newDisplayId();
-      if (!store.displayIdTaken(id)) return id;
+      if (!(await store.displayIdTaken(id))) return id;
     }
   };
 
   /** A derived slug, with a random suffix while it collides (only ever the tenant's own app counts). */
-  const freeSlug = (appId: string, base: string): string => {
-    if (!store.bySlug(appId, base)) return base;
+  const freeSlug = async (appId: string, base: string): Promise<string> => {
+    if (!(await store.bySlug(appId, base))) return base;
     for (let i = 0; i < SLUG_SUFFIX_TRIES; i++) {
       const candidate = suffixedSlug(base);
-      if (!store.bySlug(appId, candidate)) return candidate;
+      if (!(await store.bySlug(appId, candidate))) return candidate;
     }
     throw slugTaken(base);
   };
 
   return {
-    forPlatform(p, appRef, action) {
-      const app = apps.authorizeApp(p, appRef, action);
+    async forPlatform(p, appRef, action) {
+      const app = await apps.authorizeApp(p, appRef, action);
       if (action !== "heimdall.read" && app.status === "archived") throw fail("APP_ARCHIVED");
       return { appId: app.id, workspaceId: app.workspaceId, actor: actorOf(p) };
     },
@@ -83,31 +83,31 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
       return { appId: app.id, workspaceId: app.workspaceId, actor: actorOf(p) };
     },
 
-    list(s, query) {
+    async list(s, query) {
       const limit = parseLimit(query.limit);
       const after = decodeCursor<Position>(query.cursor, isPosition);
-      const rows = store.list(s.appId, query.status, after, limit + 1);
+      const rows = await store.list(s.appId, query.status, after, limit + 1);
       return pageOf(rows, limit, (r): Position => ({ c: r.createdAt, i: r.id }), toTenantDto);
     },
 
-    get(s, tenantRef) {
-      return toTenantDto(tenantOf(s, tenantRef));
+    async get(s, tenantRef) {
+      return toTenantDto(await tenantOf(s, tenantRef));
     },
 
-    create(s, input, meta) {
-      return tx(db, () => {
+    async create(s, input, meta) {
+      return await tx(db, async () => {
         let slug: string;
         if (input.slug !== undefined) {
-          if (store.bySlug(s.appId, input.slug)) throw slugTaken(input.slug);
+          if (await store.bySlug(s.appId, input.slug)) throw slugTaken(input.slug);
           slug = input.slug;
         } else {
-          slug = freeSlug(s.appId, slugFromName(input.display_name));
+          slug = await freeSlug(s.appId, slugFromName(input.display_name));
         }
         const now = clock.now();
-        const row = store.insert({
+        const row = await store.insert({
           id: newId(clock),
           appId: s.appId,
-          displayId: freeDisplayId(),
+          displayId: await freeDisplayId(),
           slug,
           displayName: input.display_name,
           status: "active",
@@ -116,20 +116,20 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
           updatedAt: now,
         });
         const dto = toTenantDto(row);
-        record(s, meta, "tenant.created", "tenant", row.id, {
+        await record(s, meta, "tenant.created", "tenant", row.id, {
           display_id: row.displayId,
           slug,
           display_name: row.displayName,
           slug_derived: input.slug === undefined,
         });
-        events.emit({ type: "tenant.created", appId: s.appId, data: { tenant: dto } });
+        await events.emit({ type: "tenant.created", appId: s.appId, data: { tenant: dto } });
         return dto;
       });
     },
 
-    update(s, tenantRef, input, meta) {
-      return tx(db, () => {
-        const t = tenantOf(s, tenantRef);
+    async update(s, tenantRef, input, meta) {
+      return await tx(db, async () => {
+        const t = await tenantOf(s, tenantRef);
         const set: Partial<TenantRow> = {};
         const changes: string[] = [];
         const details: Record<string, unknown> = {};
@@ -139,7 +139,7 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
           details.previous_display_name = t.displayName;
         }
         if (input.slug !== undefined && input.slug !== t.slug) {
-          const holder = store.bySlug(s.appId, input.slug);
+          const holder = await store.bySlug(s.appId, input.slug);
           if (holder && holder.id !== t.id) throw slugTaken(input.slug);
           set.slug = input.slug;
           changes.push("slug");
@@ -160,30 +160,30 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
         }
         // Nothing to change: no write, no audit row, no event, `updated_at` untouched.
         if (changes.length === 0) return toTenantDto(t);
-        const updated = store.update(t.id, { ...set, updatedAt: clock.now() });
+        const updated = await store.update(t.id, { ...set, updatedAt: clock.now() });
         const dto = toTenantDto(updated);
-        record(s, meta, "tenant.updated", "tenant", t.id, {
+        await record(s, meta, "tenant.updated", "tenant", t.id, {
           display_id: t.displayId,
           changes,
           ...details,
         });
-        events.emit({ type: "tenant.updated", appId: s.appId, data: { tenant: dto, changes } });
+        await events.emit({ type: "tenant.updated", appId: s.appId, data: { tenant: dto, changes } });
         return dto;
       });
     },
 
-    remove(s, tenantRef, meta) {
-      tx(db, () => {
-        const t = tenantOf(s, tenantRef);
-        const members = store.memberCount(t.id);
-        store.delete(t.id);
-        record(s, meta, "tenant.deleted", "tenant", t.id, {
+    async remove(s, tenantRef, meta) {
+      await tx(db, async () => {
+        const t = await tenantOf(s, tenantRef);
+        const members = await store.memberCount(t.id);
+        await store.delete(t.id);
+        await record(s, meta, "tenant.deleted", "tenant", t.id, {
           display_id: t.displayId,
           slug: t.slug,
           display_name: t.displayName,
           members_removed: members,
         });
-        events.emit({
+        await events.emit({
           type: "tenant.deleted",
           appId: s.appId,
           data: { tenant_id: t.id, display_id: t.displayId, slug: t.slug, members_removed: members },

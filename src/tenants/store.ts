@@ -18,7 +18,7 @@ export function createTenantStore(db: Db) {
 
   return {
     /** The app's tenant with this UUID or `tnt_…` display id; another app's tenant reads as absent. */
-    byRef(appId: string, ref: string): TenantRow | undefined {
+    async byRef(appId: string, ref: string): Promise<TenantRow | undefined> {
       const column = ref.startsWith("tnt_") ? tenants.displayId : tenants.id;
       return db
         .select()
@@ -27,7 +27,7 @@ export function createTenantStore(db: Db) {
         .get();
     },
 
-    bySlug(appId: string, slug: string): TenantRow | undefined {
+    async bySlug(appId: string, slug: string): Promise<TenantRow | undefined> {
       return db
         .select()
         .from(tenants)
@@ -35,7 +35,7 @@ export function createTenantStore(db: Db) {
         .get();
     },
 
-    displayIdTaken(displayId: string): boolean {
+    async displayIdTaken(displayId: string): Promise<boolean> {
       return (
         db.select({ id: tenants.id }).from(tenants).where(eq(tenants.displayId, displayId)).get() !==
         undefined
@@ -43,12 +43,12 @@ export function createTenantStore(db: Db) {
     },
 
     /** Newest first over `(created_at, id)`, strictly after `after`, optionally of one status. */
-    list(
+    async list(
       appId: string,
       status: TenantStatus | undefined,
       after: Position | undefined,
       limit: number,
-    ): TenantRow[] {
+    ): Promise<TenantRow[]> {
       const older = after
         ? or(lt(tenants.createdAt, after.c), and(eq(tenants.createdAt, after.c), lt(tenants.id, after.i)))
         : undefined;
@@ -63,35 +63,35 @@ export function createTenantStore(db: Db) {
         .all();
     },
 
-    insert(row: TenantRow): TenantRow {
+    async insert(row: TenantRow): Promise<TenantRow> {
       db.insert(tenants).values(row).run();
       return row;
     },
 
-    update(id: string, set: Partial<typeof tenants.$inferInsert>): TenantRow {
+    async update(id: string, set: Partial<typeof tenants.$inferInsert>): Promise<TenantRow> {
       return db.update(tenants).set(set).where(eq(tenants.id, id)).returning().get()!;
     },
 
     /** Memberships go with it (FK cascade); sessions acting in it fall back to app scope (FK set null). */
-    delete(id: string): void {
+    async delete(id: string): Promise<void> {
       db.delete(tenants).where(eq(tenants.id, id)).run();
     },
 
-    memberCount(tenantId: string): number {
+    async memberCount(tenantId: string): Promise<number> {
       return (
         db.select({ n: count() }).from(tenantMembers).where(eq(tenantMembers.tenantId, tenantId)).get()?.n ??
         0
       );
     },
 
-    member(tenantId: string, userId: string): MemberView | undefined {
+    async member(tenantId: string, userId: string): Promise<MemberView | undefined> {
       return withRole()
         .where(and(eq(tenantMembers.tenantId, tenantId), eq(tenantMembers.userId, userId)))
         .get();
     },
 
     /** Newest first over `(joined_at, id)`, strictly after `after`. */
-    members(tenantId: string, after: Position | undefined, limit: number): MemberView[] {
+    async members(tenantId: string, after: Position | undefined, limit: number): Promise<MemberView[]> {
       const older = after
         ? or(
             lt(tenantMembers.joinedAt, after.c),
@@ -106,7 +106,7 @@ export function createTenantStore(db: Db) {
     },
 
     /** How many members hold `role` in the tenant (the last-owner rule). */
-    countWithRole(tenantId: string, role: string): number {
+    async countWithRole(tenantId: string, role: string): Promise<number> {
       return (
         db
           .select({ n: count() })
@@ -116,15 +116,15 @@ export function createTenantStore(db: Db) {
       );
     },
 
-    insertMember(row: TenantMemberRow): void {
+    async insertMember(row: TenantMemberRow): Promise<void> {
       db.insert(tenantMembers).values(row).run();
     },
 
-    setMemberRole(id: string, role: string): void {
+    async setMemberRole(id: string, role: string): Promise<void> {
       db.update(tenantMembers).set({ role }).where(eq(tenantMembers.id, id)).run();
     },
 
-    deleteMember(id: string): void {
+    async deleteMember(id: string): Promise<void> {
       db.delete(tenantMembers).where(eq(tenantMembers.id, id)).run();
     },
   };

@@ -54,7 +54,7 @@ function chunks<T>(all: readonly T[]): T[][] {
 }
 
 export function createUserAdminStore(db: Db) {
-  const q = <R>(text: string, params: SQLQueryBindings[]) =>
+  const q = async <R>(text: string, params: SQLQueryBindings[]) =>
     db.$client.query<R, SQLQueryBindings[]>(text).all(...params);
 
   /**
@@ -62,7 +62,7 @@ export function createUserAdminStore(db: Db) {
    * time. The outer table is named in full: drizzle renders a lone column unqualified, which inside the
    * subquery would bind to the inner table.
    */
-  const view = (appId: string, ids: readonly string[], now: number): UserViewRow[] =>
+  const view = async (appId: string, ids: readonly string[], now: number): Promise<UserViewRow[]> =>
     ids.length === 0
       ? []
       : db
@@ -83,13 +83,18 @@ export function createUserAdminStore(db: Db) {
 
   return {
     /** The accounts `ids` in the given order (missing ones dropped). */
-    viewOf(appId: string, ids: readonly string[], now: number): UserViewRow[] {
-      const rows = new Map(view(appId, ids, now).map((r) => [r.user.id, r]));
+    async viewOf(appId: string, ids: readonly string[], now: number): Promise<UserViewRow[]> {
+      const rows = new Map((await view(appId, ids, now)).map((r) => [r.user.id, r]));
       return ids.flatMap((id) => rows.get(id) ?? []);
     },
 
     /** Newest first over `(created_at, id)`, strictly after `after`. */
-    newestIds(appId: string, f: ListFilter, after: Position | undefined, limit: number): string[] {
+    async newestIds(
+      appId: string,
+      f: ListFilter,
+      after: Position | undefined,
+      limit: number,
+    ): Promise<string[]> {
       const params: SQLQueryBindings[] = [appId];
       let where = "app_id = ?";
       if (f.status !== undefined) {
@@ -101,9 +106,11 @@ export function createUserAdminStore(db: Db) {
         params.push(after.c, after.i);
       }
       params.push(limit);
-      return q<{ id: string }>(
-        `SELECT id FROM end_users WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ?`,
-        params,
+      return (
+        await q<{ id: string }>(
+          `SELECT id FROM end_users WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ?`,
+          params,
+        )
       ).map((r) => r.id);
     },
 
@@ -111,13 +118,13 @@ export function createUserAdminStore(db: Db) {
      * Accounts whose username starts with `prefix`, in username order, after the key `after`. The status
      * is a residual filter (`+status`), so SQLite keeps walking the username index rather than the status one.
      */
-    usernameMatches(
+    async usernameMatches(
       appId: string,
       prefix: string,
       f: ListFilter,
       after: SearchCursor | undefined,
       limit: number,
-    ): KeyedId[] {
+    ): Promise<KeyedId[]> {
       const params: SQLQueryBindings[] = [appId];
       let where = "app_id = ?";
       if (after !== undefined && atOrAfter(after.k, prefix)) {
@@ -134,7 +141,7 @@ export function createUserAdminStore(db: Db) {
         params.push(f.status);
       }
       params.push(limit);
-      return q<KeyedId>(
+      return await q<KeyedId>(
         `SELECT username AS k, id FROM end_users WHERE ${where} ORDER BY username LIMIT ?`,
         params,
       );
@@ -145,14 +152,14 @@ export function createUserAdminStore(db: Db) {
      * under their username), in email order, after `after` and up to `upTo` inclusive. CROSS JOIN keeps
      * the contacts range as the outer loop.
      */
-    emailMatches(
+    async emailMatches(
       appId: string,
       prefix: string,
       f: ListFilter,
       after: SearchCursor | undefined,
       upTo: string | undefined,
       limit: number,
-    ): KeyedId[] {
+    ): Promise<KeyedId[]> {
       const params: SQLQueryBindings[] = [appId];
       let where = "c.app_id = ? AND c.type = 'email'";
       if (after !== undefined && atOrAfter(after.k, prefix)) {
@@ -175,7 +182,7 @@ export function createUserAdminStore(db: Db) {
         params.push(f.status);
       }
       params.push(limit);
-      return q<KeyedId>(
+      return await q<KeyedId>(
         `SELECT c.value AS k, c.user_id AS id
            FROM end_user_contacts c CROSS JOIN end_users u ON u.id = c.user_id
           WHERE ${where}
@@ -185,7 +192,7 @@ export function createUserAdminStore(db: Db) {
     },
 
     /** Ids of the app's accounts among `ids` (others' and unknown ones dropped), deduplicated. */
-    existingIds(appId: string, ids: readonly string[]): string[] {
+    async existingIds(appId: string, ids: readonly string[]): Promise<string[]> {
       return chunks([...new Set(ids)]).flatMap((part) =>
         db
           .select({ id: endUsers.id })
@@ -197,7 +204,7 @@ export function createUserAdminStore(db: Db) {
     },
 
     /** Every account matching the list filters, unordered: the target of a bulk write by filter. */
-    matchingIds(appId: string, f: ListFilter & { search?: string }): string[] {
+    async matchingIds(appId: string, f: ListFilter & { search?: string }): Promise<string[]> {
       if (f.search === undefined) {
         const params: SQLQueryBindings[] = [appId];
         let where = "app_id = ?";
@@ -205,24 +212,29 @@ export function createUserAdminStore(db: Db) {
           where += " AND status = ?";
           params.push(f.status);
         }
-        return q<{ id: string }>(`SELECT id FROM end_users WHERE ${where}`, params).map((r) => r.id);
+        return (await q<{ id: string }>(`SELECT id FROM end_users WHERE ${where}`, params)).map((r) => r.id);
       }
       // Two index ranges joined by UNION: an OR of them would make SQLite walk the whole app.
       const end = prefixEnd(f.search);
       const status = f.status === undefined ? "" : " AND +u.status = ?";
       const statusParam = f.status === undefined ? [] : [f.status];
-      return q<{ id: string }>(
-        `SELECT u.id FROM end_users u
+      return (
+        await q<{ id: string }>(
+          `SELECT u.id FROM end_users u
           WHERE u.app_id = ? AND u.username >= ? AND u.username < ?${status}
          UNION
          SELECT u.id FROM end_user_contacts c CROSS JOIN end_users u ON u.id = c.user_id
           WHERE c.app_id = ? AND c.type = 'email' AND c.value >= ? AND c.value < ? AND c.is_primary = 1${status}`,
-        [appId, f.search, end, ...statusParam, appId, f.search, end, ...statusParam],
+          [appId, f.search, end, ...statusParam, appId, f.search, end, ...statusParam],
+        )
       ).map((r) => r.id);
     },
 
     /** `(id, value)` of `column` for the accounts `ids`: what a bulk write is about to change. */
-    currentOf(ids: readonly string[], column: "role" | "status"): { id: string; value: string }[] {
+    async currentOf(
+      ids: readonly string[],
+      column: "role" | "status",
+    ): Promise<{ id: string; value: string }[]> {
       return chunks(ids).flatMap((part) =>
         db
           .select({ id: endUsers.id, value: endUsers[column] })
@@ -232,7 +244,11 @@ export function createUserAdminStore(db: Db) {
       );
     },
 
-    setColumn(ids: readonly string[], set: { role?: string; status?: EndUserStatus }, now: number): void {
+    async setColumn(
+      ids: readonly string[],
+      set: { role?: string; status?: EndUserStatus },
+      now: number,
+    ): Promise<void> {
       for (const part of chunks(ids))
         db.update(endUsers)
           .set({ ...set, updatedAt: now })
@@ -241,7 +257,7 @@ export function createUserAdminStore(db: Db) {
     },
 
     /** Contacts, sessions, refresh tokens and codes go with the accounts (FK cascades). */
-    deleteUsers(ids: readonly string[]): number {
+    async deleteUsers(ids: readonly string[]): Promise<number> {
       let n = 0;
       for (const part of chunks(ids))
         n += changes(db.delete(endUsers).where(inArray(endUsers.id, part)).run());
@@ -249,7 +265,11 @@ export function createUserAdminStore(db: Db) {
     },
 
     /** Ends every live session of the accounts; the number of sessions ended per account. */
-    revokeSessionsOf(ids: readonly string[], reason: string, now: number): Map<string, number> {
+    async revokeSessionsOf(
+      ids: readonly string[],
+      reason: string,
+      now: number,
+    ): Promise<Map<string, number>> {
       const out = new Map<string, number>();
       for (const part of chunks(ids)) {
         const ended = db
@@ -269,7 +289,7 @@ export function createUserAdminStore(db: Db) {
       return out;
     },
 
-    roleByName(appId: string, name: string): RoleRow | undefined {
+    async roleByName(appId: string, name: string): Promise<RoleRow | undefined> {
       return db
         .select()
         .from(roles)
@@ -278,7 +298,7 @@ export function createUserAdminStore(db: Db) {
     },
 
     /** The account's tenant memberships, oldest first, whatever each tenant's status. */
-    tenantsOf(appId: string, userId: string): UserTenantRow[] {
+    async tenantsOf(appId: string, userId: string): Promise<UserTenantRow[]> {
       return db
         .select({
           tenantId: tenants.id,
@@ -297,7 +317,7 @@ export function createUserAdminStore(db: Db) {
     },
 
     /** Role name → id for the app (a handful of rows). */
-    roleIds(appId: string): Map<string, string> {
+    async roleIds(appId: string): Promise<Map<string, string>> {
       return new Map(
         db
           .select({ id: roles.id, name: roles.name })

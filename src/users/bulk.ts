@@ -23,7 +23,7 @@ export interface UserBulkService {
     kind: BulkKind,
     input: BulkInput & { roleName?: string; status?: EndUserStatus },
     meta: CallMeta,
-  ): { affected_users: number };
+  ): Promise<{ affected_users: number }>;
 }
 
 export interface UserBulkDeps {
@@ -46,13 +46,13 @@ export function createUserBulkService({ db, clock, rules, mfa, events }: UserBul
   const userEvents = createUserEvents(events);
 
   /** The ids a bulk write targets, read inside its transaction. */
-  const selected = (scope: UserScope, s: BulkSelection): string[] =>
+  const selected = async (scope: UserScope, s: BulkSelection): Promise<string[]> =>
     s.mode === "ids"
       ? store.existingIds(scope.appId, s.ids)
-      : store.matchingIds(scope.appId, { status: s.status, search: s.search });
+      : await store.matchingIds(scope.appId, { status: s.status, search: s.search });
 
   return {
-    bulk(scope, kind, input, meta) {
+    async bulk(scope, kind, input, meta) {
       const s = input.selection;
       if (s.mode === "filter" && s.status === undefined && s.search === undefined && !input.confirmAll) {
         throw validationError(
@@ -64,45 +64,45 @@ export function createUserBulkService({ db, clock, rules, mfa, events }: UserBul
       if (kind === "update_role" || (kind === "update_status" && input.status === "active")) {
         rules.writable(scope);
       }
-      if (kind === "update_role") rules.requireRole(scope, input.roleName!);
-      return tx(db, () => {
-        const ids = selected(scope, s);
+      if (kind === "update_role") await rules.requireRole(scope, input.roleName!);
+      return await tx(db, async () => {
+        const ids = await selected(scope, s);
         const operation = newId(clock);
         const now = clock.now();
         const summary: Record<string, unknown> = { operation_id: operation, selection: selectionDetails(s) };
-        const perUser = (id: string, action: string, details: Record<string, unknown>) =>
-          rules.record(scope, meta, action, "user", id, { ...details, bulk_operation_id: operation });
+        const perUser = async (id: string, action: string, details: Record<string, unknown>) =>
+          await rules.record(scope, meta, action, "user", id, { ...details, bulk_operation_id: operation });
         if (kind === "delete") {
           for (const id of ids) {
-            perUser(id, "user.deleted", { via: "bulk" });
-            userEvents.deleted(scope.appId, id, "bulk", scope.actor, { bulk_operation_id: operation });
+            await perUser(id, "user.deleted", { via: "bulk" });
+            await userEvents.deleted(scope.appId, id, "bulk", scope.actor, { bulk_operation_id: operation });
           }
           // MFA factors first: their sealed secrets would outlive the cascade.
           for (const id of ids) mfa.forgetUser(scope.appId, id);
-          store.deleteUsers(ids);
+          await store.deleteUsers(ids);
         } else if (kind === "revoke_sessions") {
-          const revoked = store.revokeSessionsOf(ids, "admin_revoked", now);
-          for (const [id, n] of revoked) perUser(id, "user.sessions_revoked", { sessions_revoked: n });
+          const revoked = await store.revokeSessionsOf(ids, "admin_revoked", now);
+          for (const [id, n] of revoked) await perUser(id, "user.sessions_revoked", { sessions_revoked: n });
           summary.sessions_revoked = [...revoked.values()].reduce((a, b) => a + b, 0);
         } else if (kind === "update_role") {
-          rules.requireRole(scope, input.roleName!);
-          const changed = store.currentOf(ids, "role").filter((r) => r.value !== input.roleName);
-          store.setColumn(
+          await rules.requireRole(scope, input.roleName!);
+          const changed = (await store.currentOf(ids, "role")).filter((r) => r.value !== input.roleName);
+          await store.setColumn(
             changed.map((r) => r.id),
             { role: input.roleName },
             now,
           );
           for (const r of changed) {
-            perUser(r.id, "user.role_changed", { from: r.value, to: input.roleName });
-            userEvents.roleChanged(scope.appId, r.id, r.value, input.roleName!, scope.actor, {
+            await perUser(r.id, "user.role_changed", { from: r.value, to: input.roleName });
+            await userEvents.roleChanged(scope.appId, r.id, r.value, input.roleName!, scope.actor, {
               bulk_operation_id: operation,
             });
           }
           summary.role = input.roleName;
         } else {
           const status = input.status!;
-          const changed = store.currentOf(ids, "status").filter((r) => r.value !== status);
-          store.setColumn(
+          const changed = (await store.currentOf(ids, "status")).filter((r) => r.value !== status);
+          await store.setColumn(
             changed.map((r) => r.id),
             { status },
             now,
@@ -110,20 +110,20 @@ export function createUserBulkService({ db, clock, rules, mfa, events }: UserBul
           const revoked =
             status === "active"
               ? new Map<string, number>()
-              : store.revokeSessionsOf(ids, `account_${status}`, now);
+              : await store.revokeSessionsOf(ids, `account_${status}`, now);
           for (const r of changed) {
-            perUser(r.id, "user.status_changed", {
+            await perUser(r.id, "user.status_changed", {
               from: r.value,
               to: status,
               sessions_revoked: revoked.get(r.id) ?? 0,
             });
-            userEvents.statusChanged(scope.appId, r.id, r.value as EndUserStatus, status, scope.actor, {
+            await userEvents.statusChanged(scope.appId, r.id, r.value as EndUserStatus, status, scope.actor, {
               bulk_operation_id: operation,
             });
           }
           summary.status = status;
         }
-        rules.record(scope, meta, `end_user.bulk_${kind}`, "user", null, {
+        await rules.record(scope, meta, `end_user.bulk_${kind}`, "user", null, {
           ...summary,
           affected_users: ids.length,
         });

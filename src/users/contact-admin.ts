@@ -27,10 +27,10 @@ import type { UserRules, UserScope } from "./scope.ts";
 import { createUserStore } from "./store.ts";
 
 export interface UserContactService {
-  contacts(scope: UserScope, userId: string): { data: MeContactDto[] };
-  addContact(scope: UserScope, userId: string, input: AddContactInput, meta: CallMeta): MeContactDto;
-  deleteContact(scope: UserScope, userId: string, contactId: string, meta: CallMeta): void;
-  promoteContact(scope: UserScope, userId: string, contactId: string, meta: CallMeta): void;
+  contacts(scope: UserScope, userId: string): Promise<{ data: MeContactDto[] }>;
+  addContact(scope: UserScope, userId: string, input: AddContactInput, meta: CallMeta): Promise<MeContactDto>;
+  deleteContact(scope: UserScope, userId: string, contactId: string, meta: CallMeta): Promise<void>;
+  promoteContact(scope: UserScope, userId: string, contactId: string, meta: CallMeta): Promise<void>;
   /**
    * A fresh verification code for the contact (`null`: the primary email), returned to the operator and,
    * when the app sends email, also emailed to the address.
@@ -72,12 +72,12 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
   const users = createUserStore(db);
 
   return {
-    contacts(scope, userId) {
-      const user = rules.userOf(scope, userId);
-      return { data: users.contactsOf(user.id).map(toContactDto) };
+    async contacts(scope, userId) {
+      const user = await rules.userOf(scope, userId);
+      return { data: (await users.contactsOf(user.id)).map(toContactDto) };
     },
 
-    addContact(scope, userId, input, meta) {
+    async addContact(scope, userId, input, meta) {
       rules.writable(scope);
       const value =
         input.type === "email"
@@ -91,21 +91,21 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
           },
         ]);
       }
-      return tx(db, () => {
-        const user = rules.userOf(scope, userId);
-        if (users.contactCount(user.id) >= MAX_CONTACTS_PER_USER) {
+      return await tx(db, async () => {
+        const user = await rules.userOf(scope, userId);
+        if ((await users.contactCount(user.id)) >= MAX_CONTACTS_PER_USER) {
           throw fail("CONTACT_LIMIT", {
             message: `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`,
           });
         }
-        if (users.contactByValue(scope.appId, input.type, value)) {
+        if (await users.contactByValue(scope.appId, input.type, value)) {
           throw fail("CONTACT_TAKEN", { message: `This ${input.type} is already in use` });
         }
         // The spec lets an operator make the new (unverified) contact primary; the previous one is demoted.
         const isPrimary = input.is_primary === true;
-        const former = isPrimary ? users.primaryOf(user.id, input.type, null) : undefined;
-        const previous = isPrimary ? demotePrimary(users, user.id, input.type, null) : null;
-        noticePrimaryEmailChanged(deps.email, scope.appId, former, clock.now());
+        const former = isPrimary ? await users.primaryOf(user.id, input.type, null) : undefined;
+        const previous = isPrimary ? await demotePrimary(users, user.id, input.type, null) : null;
+        await noticePrimaryEmailChanged(deps.email, scope.appId, former, clock.now());
         const row = {
           id: newId(clock),
           appId: scope.appId,
@@ -116,8 +116,8 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
           verifiedAt: null,
           createdAt: clock.now(),
         };
-        users.insertContact(row);
-        rules.record(scope, meta, "contact.added", "contact", row.id, {
+        await users.insertContact(row);
+        await rules.record(scope, meta, "contact.added", "contact", row.id, {
           user_id: user.id,
           type: row.type,
           is_primary: isPrimary,
@@ -127,12 +127,12 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
       });
     },
 
-    deleteContact(scope, userId, contactId, meta) {
-      tx(db, () => {
-        const user = rules.userOf(scope, userId);
-        const c = contactOf(users, user.id, contactId);
-        deleteContact(users, c);
-        rules.record(scope, meta, "contact.deleted", "contact", c.id, {
+    async deleteContact(scope, userId, contactId, meta) {
+      await tx(db, async () => {
+        const user = await rules.userOf(scope, userId);
+        const c = await contactOf(users, user.id, contactId);
+        await deleteContact(users, c);
+        await rules.record(scope, meta, "contact.deleted", "contact", c.id, {
           user_id: user.id,
           type: c.type,
           was_primary: c.isPrimary,
@@ -140,16 +140,16 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
       });
     },
 
-    promoteContact(scope, userId, contactId, meta) {
+    async promoteContact(scope, userId, contactId, meta) {
       rules.writable(scope);
-      tx(db, () => {
-        const user = rules.userOf(scope, userId);
-        const c = contactOf(users, user.id, contactId);
-        const promoted = promoteContact(users, c);
+      await tx(db, async () => {
+        const user = await rules.userOf(scope, userId);
+        const c = await contactOf(users, user.id, contactId);
+        const promoted = await promoteContact(users, c);
         if (!promoted) return;
-        const former = promoted.previous ? users.contactOf(user.id, promoted.previous) : null;
-        noticePrimaryEmailChanged(deps.email, scope.appId, former, clock.now());
-        rules.record(scope, meta, "contact.promoted", "contact", c.id, {
+        const former = promoted.previous ? await users.contactOf(user.id, promoted.previous) : null;
+        await noticePrimaryEmailChanged(deps.email, scope.appId, former, clock.now());
+        await rules.record(scope, meta, "contact.promoted", "contact", c.id, {
           user_id: user.id,
           type: c.type,
           previous_contact_id: promoted.previous,
@@ -159,8 +159,9 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
 
     async resendVerification(scope, app, principal, userId, contactId, meta) {
       rules.writable(scope);
-      const user = rules.userOf(scope, userId);
-      const contact = contactId === null ? users.primaryEmail(user.id) : contactOf(users, user.id, contactId);
+      const user = await rules.userOf(scope, userId);
+      const contact =
+        contactId === null ? await users.primaryEmail(user.id) : await contactOf(users, user.id, contactId);
       if (!contact) throw contactNotFound();
       if (contact.verifiedAt !== null) throw alreadyVerified();
       // The codes module mints (HMAC under the pepper, supersedes the previous code), emails it when the app
@@ -179,11 +180,11 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
 
     async sendPasswordReset(scope, app, principal, userId, meta) {
       rules.writable(scope);
-      const user = rules.userOf(scope, userId);
+      const user = await rules.userOf(scope, userId);
       // A reset only reaches an active account (a code could not be redeemed by another one).
       if (user.status !== "active")
         throw fail("ACCOUNT_SUSPENDED", { message: "A password reset is sent only to an active account" });
-      const email = users.primaryEmail(user.id);
+      const email = await users.primaryEmail(user.id);
       if (!email) throw fail("CONTACT_NOT_FOUND", { message: "The account has no email address" });
       if (email.verifiedAt === null)
         throw fail("CONTACT_NOT_VERIFIED", {

@@ -35,21 +35,21 @@ export const contactNotFound = () => fail("CONTACT_NOT_FOUND");
 export const contactNotVerified = () => fail("CONTACT_NOT_VERIFIED");
 
 /** The user's contact, or 404 CONTACT_NOT_FOUND (another user's contact included). */
-export function contactOf(users: UserStore, userId: string, contactId: string): ContactRow {
-  const c = users.contactOf(userId, contactId);
+export async function contactOf(users: UserStore, userId: string, contactId: string): Promise<ContactRow> {
+  const c = await users.contactOf(userId, contactId);
   if (!c) throw contactNotFound();
   return c;
 }
 
 /** Demotes the user's current primary of `type` (other than `exceptId`); its id, or null when there was none. */
-export function demotePrimary(
+export async function demotePrimary(
   users: UserStore,
   userId: string,
   type: ContactRow["type"],
   exceptId: string | null,
-): string | null {
-  const previous = users.primaryOf(userId, type, exceptId);
-  if (previous) users.setPrimary(previous.id, false);
+): Promise<string | null> {
+  const previous = await users.primaryOf(userId, type, exceptId);
+  if (previous) await users.setPrimary(previous.id, false);
   return previous?.id ?? null;
 }
 
@@ -58,12 +58,16 @@ export function demotePrimary(
  * email sign-in identifier: it can be replaced (promote another) but not dropped. A primary phone can go.
  * `beforeChange` runs once the rules allow the delete and before it happens (the caller's own checks).
  */
-export function deleteContact(users: UserStore, c: ContactRow, beforeChange?: () => void): void {
+export async function deleteContact(
+  users: UserStore,
+  c: ContactRow,
+  beforeChange?: () => Promise<void>,
+): Promise<void> {
   if (c.isPrimary && c.type === "email") {
     throw fail("CONTACT_IS_PRIMARY");
   }
-  beforeChange?.();
-  users.deleteContact(c.id);
+  await beforeChange?.();
+  await users.deleteContact(c.id);
 }
 
 /**
@@ -71,15 +75,15 @@ export function deleteContact(users: UserStore, c: ContactRow, beforeChange?: ()
  * primary (nothing changed, nothing to record); otherwise the demoted contact's id, if any. `beforeChange`
  * runs only when something is about to change.
  */
-export function promoteContact(
+export async function promoteContact(
   users: UserStore,
   c: ContactRow,
-  beforeChange?: () => void,
-): { previous: string | null } | null {
+  beforeChange?: () => Promise<void>,
+): Promise<{ previous: string | null } | null> {
   if (c.verifiedAt === null) throw contactNotVerified();
   if (c.isPrimary) return null;
-  beforeChange?.();
-  const previous = demotePrimary(users, c.userId, c.type, c.id);
-  users.setPrimary(c.id, true);
+  await beforeChange?.();
+  const previous = await demotePrimary(users, c.userId, c.type, c.id);
+  await users.setPrimary(c.id, true);
   return { previous };
 }

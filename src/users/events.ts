@@ -34,20 +34,20 @@ export interface UserEvents {
     actor: AuditActor,
     /** Extra facts, e.g. the `provider` of a federated sign-up. */
     extra?: Record<string, unknown>,
-  ): void;
+  ): Promise<void>;
   /** A session opened by proving the password (and a second factor), or by a provider (`extra.provider`). */
   signedIn(
     appId: string,
     userId: string,
     session: { id: string; amr: readonly string[] },
     extra?: Record<string, unknown>,
-  ): void;
+  ): Promise<void>;
   /** A contact proved by its code; an email also yields `user.email_verified`. */
   contactVerified(
     appId: string,
     userId: string,
     contact: { id: string; type: string; value: string; isPrimary: boolean },
-  ): void;
+  ): Promise<void>;
   /** A reset code was issued (and, for `email`, queued) for a verified contact of an active account. */
   passwordResetRequested(
     appId: string,
@@ -55,8 +55,8 @@ export interface UserEvents {
     contact: { id: string; type: string },
     delivery: "response" | "email",
     actor: AuditActor,
-  ): void;
-  passwordResetCompleted(appId: string, userId: string, sessionsRevoked: number): void;
+  ): Promise<void>;
+  passwordResetCompleted(appId: string, userId: string, sessionsRevoked: number): Promise<void>;
   statusChanged(
     appId: string,
     userId: string,
@@ -64,7 +64,7 @@ export interface UserEvents {
     status: EndUserStatus,
     actor: AuditActor,
     extra?: Record<string, unknown>,
-  ): void;
+  ): Promise<void>;
   roleChanged(
     appId: string,
     userId: string,
@@ -72,20 +72,20 @@ export interface UserEvents {
     role: string,
     actor: AuditActor,
     extra?: Record<string, unknown>,
-  ): void;
+  ): Promise<void>;
   deleted(
     appId: string,
     userId: string,
     via: DeletedVia,
     actor: AuditActor,
     extra?: Record<string, unknown>,
-  ): void;
+  ): Promise<void>;
 }
 
 export function createUserEvents(events: Pick<EventEmitter, "emit">): UserEvents {
   return {
-    signedUp(appId, user, via, actor, extra = {}) {
-      events.emit({
+    async signedUp(appId, user, via, actor, extra = {}) {
+      await events.emit({
         type: "user.signup",
         appId,
         data: {
@@ -99,8 +99,8 @@ export function createUserEvents(events: Pick<EventEmitter, "emit">): UserEvents
         },
       });
     },
-    signedIn(appId, userId, session, extra = {}) {
-      events.emit({
+    async signedIn(appId, userId, session, extra = {}) {
+      await events.emit({
         type: "user.signin",
         appId,
         data: {
@@ -112,22 +112,22 @@ export function createUserEvents(events: Pick<EventEmitter, "emit">): UserEvents
         },
       });
     },
-    contactVerified(appId, userId, contact) {
+    async contactVerified(appId, userId, contact) {
       const facts = { user_id: userId, contact_id: contact.id, is_primary: contact.isPrimary };
-      events.emit({
+      await events.emit({
         type: "user.contact_verified",
         appId,
         data: { ...facts, contact_type: contact.type, value: contact.value, actor: self(userId) },
       });
       if (contact.type !== "email") return;
-      events.emit({
+      await events.emit({
         type: "user.email_verified",
         appId,
         data: { ...facts, email: contact.value, actor: self(userId) },
       });
     },
-    passwordResetRequested(appId, userId, contact, delivery, actor) {
-      events.emit({
+    async passwordResetRequested(appId, userId, contact, delivery, actor) {
+      await events.emit({
         type: "user.password_reset.requested",
         appId,
         data: {
@@ -139,31 +139,31 @@ export function createUserEvents(events: Pick<EventEmitter, "emit">): UserEvents
         },
       });
     },
-    passwordResetCompleted(appId, userId, sessionsRevoked) {
-      events.emit({
+    async passwordResetCompleted(appId, userId, sessionsRevoked) {
+      await events.emit({
         type: "user.password_reset.completed",
         appId,
         data: { user_id: userId, sessions_revoked: sessionsRevoked, actor: self(userId) },
       });
     },
-    statusChanged(appId, userId, previous, status, actor, extra = {}) {
+    async statusChanged(appId, userId, previous, status, actor, extra = {}) {
       if (previous === status) return;
-      events.emit({
+      await events.emit({
         type: STATUS_EVENT[status],
         appId,
         data: { user_id: userId, previous_status: previous, status, actor: actorData(actor), ...extra },
       });
     },
-    roleChanged(appId, userId, previousRole, role, actor, extra = {}) {
+    async roleChanged(appId, userId, previousRole, role, actor, extra = {}) {
       if (previousRole === role) return;
-      events.emit({
+      await events.emit({
         type: "user.role_changed",
         appId,
         data: { user_id: userId, previous_role: previousRole, role, actor: actorData(actor), ...extra },
       });
     },
-    deleted(appId, userId, via, actor, extra = {}) {
-      events.emit({
+    async deleted(appId, userId, via, actor, extra = {}) {
+      await events.emit({
         type: "user.deleted",
         appId,
         data: { user_id: userId, via, actor: actorData(actor), ...extra },

@@ -56,13 +56,14 @@ export function createUserImportStore(db: Db) {
   ]);
 
   return {
-    contactByEmail: (appId: string, email: string): ContactRow | undefined =>
+    contactByEmail: async (appId: string, email: string): Promise<ContactRow | undefined> =>
       contactByEmail.get({ appId, email }),
-    userById: (appId: string, id: string): EndUserRow | undefined => userById.get({ appId, id }),
-    usernameHolder: (appId: string, username: string): string | undefined =>
+    userById: async (appId: string, id: string): Promise<EndUserRow | undefined> =>
+      userById.get({ appId, id }),
+    usernameHolder: async (appId: string, username: string): Promise<string | undefined> =>
       usernameHolder.get({ appId, username })?.id,
     /** The app's role names (a handful of rows). */
-    roleNames(appId: string): string[] {
+    async roleNames(appId: string): Promise<string[]> {
       return db
         .select({ name: roles.name })
         .from(roles)
@@ -72,10 +73,10 @@ export function createUserImportStore(db: Db) {
     },
     insertUser,
     insertContact,
-    updateUser(id: string, set: Partial<typeof endUsers.$inferInsert>): void {
+    async updateUser(id: string, set: Partial<typeof endUsers.$inferInsert>): Promise<void> {
       db.update(endUsers).set(set).where(eq(endUsers.id, id)).run();
     },
-    setVerified(contactId: string, verifiedAt: number | null): void {
+    async setVerified(contactId: string, verifiedAt: number | null): Promise<void> {
       db.update(endUserContacts).set({ verifiedAt }).where(eq(endUserContacts.id, contactId)).run();
     },
   };

@@ -69,7 +69,7 @@ export interface UserImportService {
    * changed, the `users.imported` audit row, and opens no transaction of its own. Synchronous, so a record with a
    * plain `password` is refused: hash it first (`deps.passwords.hash`) and pass it as `password_hash`.
    */
-  importRecords(appId: string, lines: readonly ImportLine[], opts?: ImportOptions): ImportResult;
+  importRecords(appId: string, lines: readonly ImportLine[], opts?: ImportOptions): Promise<ImportResult>;
 }
 
 export interface UserImportDeps {
@@ -96,11 +96,11 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
   const { db, clock } = deps;
   const store = createUserImportStore(db);
 
-  function startRun(appId: string): Run {
+  async function startRun(appId: string): Promise<Run> {
     return {
       appId,
-      roles: new Set(store.roleNames(appId)),
-      defaultRole: deps.apps.authConfigOf(appId).signup_default_role,
+      roles: new Set(await store.roleNames(appId)),
+      defaultRole: (await deps.apps.authConfigOf(appId)).signup_default_role,
       seen: new Map(),
       result: { created: 0, updated: 0, unchanged: 0, failed: 0, passwords_hashed: 0, errors: [] },
     };
@@ -127,7 +127,7 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
   }
 
   /** Writes one row, or returns why it cannot; every check comes before the first write of the row. */
-  function writeRow(run: Run, { line, record: r }: ImportRow, now: number): string | null {
+  async function writeRow(run: Run, { line, record: r }: ImportRow, now: number): Promise<string | null> {
     const { appId } = run;
     const first = run.seen.get(r.email);
     if (first !== undefined) return `duplicate email in the file (first on line ${first})`;
@@ -135,22 +135,22 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
     if (r.password !== undefined) return "a plain password must be hashed before importRecords";
     if (r.role !== undefined && !run.roles.has(r.role)) return `this app has no role named ${r.role}`;
     const verifiedAt = r.email_verified ? now : null;
-    const contact = store.contactByEmail(appId, r.email);
+    const contact = await store.contactByEmail(appId, r.email);
     if (!contact) {
       let username: string;
       if (r.username !== undefined) {
-        if (store.usernameHolder(appId, r.username) !== undefined)
+        if ((await store.usernameHolder(appId, r.username)) !== undefined)
           return `username ${r.username} is taken by another account`;
         username = r.username;
       } else {
-        username = freeUsernameFor(
+        username = await freeUsernameFor(
           usernameFromEmail(r.email),
-          (u) => store.usernameHolder(appId, u) !== undefined,
+          async (u) => (await store.usernameHolder(appId, u)) !== undefined,
         );
       }
       const id = newId(clock);
       const hash = r.password_hash ?? null;
-      store.insertUser({
+      await store.insertUser({
         id,
         appId,
         username,
@@ -163,7 +163,7 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
         createdAt: now,
         updatedAt: now,
       });
-      store.insertContact({
+      await store.insertContact({
         id: newId(clock),
         appId,
         userId: id,
@@ -176,10 +176,10 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
       run.result.created++;
       return null;
     }
-    const user = store.userById(appId, contact.userId)!;
+    const user = (await store.userById(appId, contact.userId))!;
     const set: Partial<EndUserRow> = {};
     if (r.username !== undefined && r.username !== user.username) {
-      const holder = store.usernameHolder(appId, r.username);
+      const holder = await store.usernameHolder(appId, r.username);
       if (holder !== undefined && holder !== user.id)
         return `username ${r.username} is taken by another account`;
       set.username = r.username;
@@ -195,26 +195,26 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
       run.result.unchanged++;
       return null;
     }
-    if (Object.keys(set).length > 0) store.updateUser(user.id, { ...set, updatedAt: now });
-    if (verify) store.setVerified(contact.id, verifiedAt);
+    if (Object.keys(set).length > 0) await store.updateUser(user.id, { ...set, updatedAt: now });
+    if (verify) await store.setVerified(contact.id, verifiedAt);
     // A new password ends the sessions opened with the old one, as a reset does.
-    if (set.passwordHash !== undefined) deps.sessions.revokeAllOfUser(user.id, "password_imported");
+    if (set.passwordHash !== undefined) await deps.sessions.revokeAllOfUser(user.id, "password_imported");
     run.result.updated++;
     return null;
   }
 
-  function writeRows(run: Run, rows: readonly ImportRow[]): void {
+  async function writeRows(run: Run, rows: readonly ImportRow[]): Promise<void> {
     const now = clock.now();
     for (const row of rows) {
-      const problem = writeRow(run, row, now);
+      const problem = await writeRow(run, row, now);
       if (problem !== null) refuse(run, row.line, problem, row.record.email);
     }
   }
 
-  function recordSummary(run: Run, opts: ImportOptions): void {
+  async function recordSummary(run: Run, opts: ImportOptions): Promise<void> {
     const r = run.result;
     // Counts only: the rows hold no address and no hash (docs/decisions.md, "User import").
-    deps.audit.record({
+    await deps.audit.record({
       appId: run.appId,
       action: "users.imported",
       resourceType: "user",
@@ -242,14 +242,14 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
    * account whose stored hash already matches keeps it, so importing the same file twice changes nothing.
    */
   async function hashPlain(run: Run, rows: ImportRow[], opts: ImportOptions): Promise<ImportRow[]> {
-    const policy = deps.apps.authConfigOf(run.appId);
+    const policy = await deps.apps.authConfigOf(run.appId);
     const out: (ImportRow | null)[] = [...rows];
     const plain = rows.flatMap((row, i) => (row.record.password === undefined ? [] : [i]));
     const one = async (i: number) => {
       const { line, record } = rows[i]!;
       const { password, ...rest } = record as ImportRecord & { password: string };
-      const contact = store.contactByEmail(run.appId, record.email);
-      const stored = contact ? store.userById(run.appId, contact.userId)?.passwordHash : null;
+      const contact = await store.contactByEmail(run.appId, record.email);
+      const stored = contact ? (await store.userById(run.appId, contact.userId))?.passwordHash : null;
       if (stored && (await deps.passwords.verify(stored, password, opts.meta?.signal))) {
         out[i] = { line, record: rest };
         return;
@@ -274,7 +274,7 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
 
   return {
     async importUsers(appId, lines, opts = {}) {
-      const run = startRun(appId);
+      const run = await startRun(appId);
       const size = opts.chunkSize ?? IMPORT_CHUNK;
       let chunk: ImportRow[] = [];
       let wrote = false;
@@ -283,9 +283,9 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
           ? await hashPlain(run, chunk, opts)
           : chunk;
         chunk = [];
-        tx(db, () => {
-          writeRows(run, rows);
-          if (last && (wrote || run.result.created + run.result.updated > 0)) recordSummary(run, opts);
+        await tx(db, async () => {
+          await writeRows(run, rows);
+          if (last && (wrote || run.result.created + run.result.updated > 0)) await recordSummary(run, opts);
         });
         wrote ||= run.result.created + run.result.updated > 0;
       };
@@ -300,7 +300,11 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
         // The chunks before this one are committed: their summary row is still written, marked as cut short.
         if (wrote) {
           try {
-            tx(db, () => recordSummary(run, { ...opts, source: `${opts.source ?? "import"} (interrupted)` }));
+            await tx(
+              db,
+              async () =>
+                await recordSummary(run, { ...opts, source: `${opts.source ?? "import"} (interrupted)` }),
+            );
           } catch {
             // the original error is the one to report
           }
@@ -310,11 +314,11 @@ export function createUserImportService(deps: UserImportDeps): UserImportService
       return finish(run);
     },
 
-    importRecords(appId, lines, opts = {}) {
-      const run = startRun(appId);
+    async importRecords(appId, lines, opts = {}) {
+      const run = await startRun(appId);
       const rows = lines.flatMap((item) => validated(run, item) ?? []);
-      writeRows(run, rows);
-      if (run.result.created + run.result.updated > 0) recordSummary(run, opts);
+      await writeRows(run, rows);
+      if (run.result.created + run.result.updated > 0) await recordSummary(run, opts);
       return finish(run);
     },
   };

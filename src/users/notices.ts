@@ -19,30 +19,30 @@ const reachable = (c: ContactRow | undefined | null): c is ContactRow =>
   !!c && c.type === "email" && c.verifiedAt !== null;
 
 /** Tells the account's verified primary email that the password changed; the outbox id, or null. */
-export function noticePasswordChanged(
+export async function noticePasswordChanged(
   email: NoticeMailer,
   users: Pick<UserStore, "primaryEmail">,
   appId: string,
   userId: string,
   now: number,
-): string | null {
-  const to = users.primaryEmail(userId);
+): Promise<string | null> {
+  const to = await users.primaryEmail(userId);
   if (!reachable(to)) return null;
-  const plan = email.noticePlan(appId, "password_changed");
-  return plan ? email.enqueue(appId, plan, to.value, { changedAt: iso(now) }) : null;
+  const plan = await email.noticePlan(appId, "password_changed");
+  return plan ? await email.enqueue(appId, plan, to.value, { changedAt: iso(now) }) : null;
 }
 
 /**
  * Tells the former primary email (demoted or replaced) that it no longer is one, so that a takeover
  * reaches the owner's inbox; the outbox id, or null. The new address is not named in it.
  */
-export function noticePrimaryEmailChanged(
+export async function noticePrimaryEmailChanged(
   email: NoticeMailer,
   appId: string,
   former: ContactRow | undefined | null,
   now: number,
-): string | null {
+): Promise<string | null> {
   if (!reachable(former)) return null;
-  const plan = email.noticePlan(appId, "primary_email_changed");
-  return plan ? email.enqueue(appId, plan, former.value, { changedAt: iso(now) }) : null;
+  const plan = await email.noticePlan(appId, "primary_email_changed");
+  return plan ? await email.enqueue(appId, plan, former.value, { changedAt: iso(now) }) : null;
 }

@@ -63,11 +63,11 @@ export interface EndUserAdminRoutesDeps extends PlatformGuardDeps {
 
 export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
   const { users, userContacts, userBulk } = deps;
-  const scoped = (p: PlatformPrincipal, ref: string, action: AppAction) =>
-    adminScope(deps.apps.authorizeApp(p, ref, action), p);
+  const scoped = async (p: PlatformPrincipal, ref: string, action: AppAction) =>
+    adminScope(await deps.apps.authorizeApp(p, ref, action), p);
   /** Handing out a verification code is what the code-minting action guards, on top of the route's create. */
-  const codeMinter = (p: PlatformPrincipal, ref: string) => {
-    const app = deps.apps.authorizeApp(p, ref, "heimdall.create");
+  const codeMinter = async (p: PlatformPrincipal, ref: string) => {
+    const app = await deps.apps.authorizeApp(p, ref, "heimdall.create");
     authorize(p, app.workspaceId, "heimdall.user.verify.create", appResource(app.id), () =>
       fail("APP_NOT_FOUND"),
     );
@@ -76,8 +76,8 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
   // The per-user sessions, tenants, factors and password-reset routes are appliance additions
   // (http/openapi-known.ts): what the console's end-user page shows and does.
   /** Sending a reset email is what the PAK lane's send-email action guards, on top of the route's update. */
-  const resetSender = (p: PlatformPrincipal, ref: string) => {
-    const app = deps.apps.authorizeApp(p, ref, "heimdall.update");
+  const resetSender = async (p: PlatformPrincipal, ref: string) => {
+    const app = await deps.apps.authorizeApp(p, ref, "heimdall.update");
     authorize(p, app.workspaceId, "heimdall.user.password-reset.send-email", appResource(app.id), () =>
       fail("APP_NOT_FOUND"),
     );
@@ -89,24 +89,29 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     .use(guards({ platformAuth: deps.platformAuth }))
     .get(
       "/v1/apps/:app_id/end-users",
-      ({ params, query, principal, meta }) =>
-        users.list(scoped(principal, params.app_id, "heimdall.read"), listQuery(query), meta),
+      async ({ params, query, principal, meta }) =>
+        await users.list(await scoped(principal, params.app_id, "heimdall.read"), listQuery(query), meta),
       { platform: "any" },
     )
     .post(
       BULK.delete,
-      ({ params, body, principal, meta }) => {
+      async ({ params, body, principal, meta }) => {
         const input = validate(bulkSchema, body);
-        return userBulk.bulk(scoped(principal, params.app_id, "heimdall.delete"), "delete", input, meta);
+        return await userBulk.bulk(
+          await scoped(principal, params.app_id, "heimdall.delete"),
+          "delete",
+          input,
+          meta,
+        );
       },
       { platform: "any" },
     )
     .post(
       BULK.revokeSessions,
-      ({ params, body, principal, meta }) => {
+      async ({ params, body, principal, meta }) => {
         const input = validate(bulkSchema, body);
-        return userBulk.bulk(
-          scoped(principal, params.app_id, "heimdall.update"),
+        return await userBulk.bulk(
+          await scoped(principal, params.app_id, "heimdall.update"),
           "revoke_sessions",
           input,
           meta,
@@ -116,18 +121,23 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     )
     .post(
       BULK.updateRole,
-      ({ params, body, principal, meta }) => {
+      async ({ params, body, principal, meta }) => {
         const input = validate(bulkRoleSchema, body);
-        return userBulk.bulk(scoped(principal, params.app_id, "heimdall.update"), "update_role", input, meta);
+        return await userBulk.bulk(
+          await scoped(principal, params.app_id, "heimdall.update"),
+          "update_role",
+          input,
+          meta,
+        );
       },
       { platform: "any" },
     )
     .post(
       BULK.updateStatus,
-      ({ params, body, principal, meta }) => {
+      async ({ params, body, principal, meta }) => {
         const input = validate(bulkStatusSchema, body);
-        return userBulk.bulk(
-          scoped(principal, params.app_id, "heimdall.update"),
+        return await userBulk.bulk(
+          await scoped(principal, params.app_id, "heimdall.update"),
           "update_status",
           input,
           meta,
@@ -137,31 +147,37 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     )
     .get(
       "/v1/apps/:app_id/end-users/:user_id",
-      ({ params, principal }) => users.get(scoped(principal, params.app_id, "heimdall.read"), params.user_id),
+      async ({ params, principal }) =>
+        await users.get(await scoped(principal, params.app_id, "heimdall.read"), params.user_id),
       { platform: "any" },
     )
     .patch(
       "/v1/apps/:app_id/end-users/:user_id",
-      ({ params, body, principal, meta }) => {
+      async ({ params, body, principal, meta }) => {
         const input = validate(updateUserSchema, body);
-        return users.update(scoped(principal, params.app_id, "heimdall.update"), params.user_id, input, meta);
+        return await users.update(
+          await scoped(principal, params.app_id, "heimdall.update"),
+          params.user_id,
+          input,
+          meta,
+        );
       },
       { platform: "any" },
     )
     .delete(
       "/v1/apps/:app_id/end-users/:user_id",
-      ({ params, principal, meta, set }) => {
-        users.remove(scoped(principal, params.app_id, "heimdall.delete"), params.user_id, meta);
+      async ({ params, principal, meta, set }) => {
+        await users.remove(await scoped(principal, params.app_id, "heimdall.delete"), params.user_id, meta);
         set.status = 204;
       },
       { platform: "any" },
     )
     .patch(
       "/v1/apps/:app_id/end-users/:user_id/role",
-      ({ params, body, principal, meta, set }) => {
+      async ({ params, body, principal, meta, set }) => {
         const input = validate(updateRoleSchema, body);
-        users.setRole(
-          scoped(principal, params.app_id, "heimdall.update"),
+        await users.setRole(
+          await scoped(principal, params.app_id, "heimdall.update"),
           params.user_id,
           input.role_name,
           meta,
@@ -173,10 +189,10 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     )
     .patch(
       "/v1/apps/:app_id/end-users/:user_id/status",
-      ({ params, body, principal, meta }) => {
+      async ({ params, body, principal, meta }) => {
         const input = validate(updateStatusSchema, body);
-        return users.setStatus(
-          scoped(principal, params.app_id, "heimdall.update"),
+        return await users.setStatus(
+          await scoped(principal, params.app_id, "heimdall.update"),
           params.user_id,
           input.status,
           meta,
@@ -186,25 +202,29 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     )
     .post(
       "/v1/apps/:app_id/end-users/:user_id/sessions/revoke-all",
-      ({ params, principal, meta, set }) => {
-        users.revokeSessions(scoped(principal, params.app_id, "heimdall.update"), params.user_id, meta);
+      async ({ params, principal, meta, set }) => {
+        await users.revokeSessions(
+          await scoped(principal, params.app_id, "heimdall.update"),
+          params.user_id,
+          meta,
+        );
         set.status = 204;
       },
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/end-users/:user_id/sessions",
-      ({ params, principal, set }) => {
+      async ({ params, principal, set }) => {
         set.headers["cache-control"] = "no-store";
-        return users.sessions(scoped(principal, params.app_id, "heimdall.read"), params.user_id);
+        return await users.sessions(await scoped(principal, params.app_id, "heimdall.read"), params.user_id);
       },
       { platform: "any" },
     )
     .delete(
       "/v1/apps/:app_id/end-users/:user_id/sessions/:session_id",
-      ({ params, principal, meta, set }) => {
-        users.revokeSession(
-          scoped(principal, params.app_id, "heimdall.update"),
+      async ({ params, principal, meta, set }) => {
+        await users.revokeSession(
+          await scoped(principal, params.app_id, "heimdall.update"),
           params.user_id,
           params.session_id,
           meta,
@@ -215,20 +235,20 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     )
     .get(
       "/v1/apps/:app_id/end-users/:user_id/tenants",
-      ({ params, principal }) =>
-        users.tenants(scoped(principal, params.app_id, "heimdall.read"), params.user_id),
+      async ({ params, principal }) =>
+        await users.tenants(await scoped(principal, params.app_id, "heimdall.read"), params.user_id),
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/end-users/:user_id/factors",
-      ({ params, principal }) =>
-        deps.mfa.adminList(scoped(principal, params.app_id, "heimdall.read"), params.user_id),
+      async ({ params, principal }) =>
+        await deps.mfa.adminList(await scoped(principal, params.app_id, "heimdall.read"), params.user_id),
       { platform: "any" },
     )
     .post(
       "/v1/apps/:app_id/end-users/:user_id/password-reset",
       async ({ params, principal, meta, set }) => {
-        const app = resetSender(principal, params.app_id);
+        const app = await resetSender(principal, params.app_id);
         await userContacts.sendPasswordReset(
           adminScope(app, principal),
           app,
@@ -243,7 +263,7 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     .post(
       "/v1/apps/:app_id/end-users/:user_id/resend-verification",
       async ({ params, principal, meta, set }) => {
-        const app = codeMinter(principal, params.app_id);
+        const app = await codeMinter(principal, params.app_id);
         const res = await userContacts.resendVerification(
           adminScope(app, principal),
           app,
@@ -260,16 +280,16 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     )
     .get(
       "/v1/apps/:app_id/end-users/:user_id/contacts",
-      ({ params, principal }) =>
-        userContacts.contacts(scoped(principal, params.app_id, "heimdall.read"), params.user_id),
+      async ({ params, principal }) =>
+        await userContacts.contacts(await scoped(principal, params.app_id, "heimdall.read"), params.user_id),
       { platform: "any" },
     )
     .post(
       "/v1/apps/:app_id/end-users/:user_id/contacts",
-      ({ params, body, principal, meta, set }) => {
+      async ({ params, body, principal, meta, set }) => {
         const input = validate(addContactSchema, body);
-        const res = userContacts.addContact(
-          scoped(principal, params.app_id, "heimdall.create"),
+        const res = await userContacts.addContact(
+          await scoped(principal, params.app_id, "heimdall.create"),
           params.user_id,
           input,
           meta,
@@ -281,9 +301,9 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     )
     .delete(
       "/v1/apps/:app_id/end-users/:user_id/contacts/:contact_id",
-      ({ params, principal, meta, set }) => {
-        userContacts.deleteContact(
-          scoped(principal, params.app_id, "heimdall.delete"),
+      async ({ params, principal, meta, set }) => {
+        await userContacts.deleteContact(
+          await scoped(principal, params.app_id, "heimdall.delete"),
           params.user_id,
           params.contact_id,
           meta,
@@ -294,9 +314,9 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     )
     .post(
       "/v1/apps/:app_id/end-users/:user_id/contacts/:contact_id/promote",
-      ({ params, principal, meta, set }) => {
-        userContacts.promoteContact(
-          scoped(principal, params.app_id, "heimdall.update"),
+      async ({ params, principal, meta, set }) => {
+        await userContacts.promoteContact(
+          await scoped(principal, params.app_id, "heimdall.update"),
           params.user_id,
           params.contact_id,
           meta,
@@ -308,7 +328,7 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     .post(
       "/v1/apps/:app_id/end-users/:user_id/contacts/:contact_id/resend-verification",
       async ({ params, principal, meta, set }) => {
-        const app = codeMinter(principal, params.app_id);
+        const app = await codeMinter(principal, params.app_id);
         const res = await userContacts.resendVerification(
           adminScope(app, principal),
           app,
@@ -325,20 +345,25 @@ export const endUserAdminRoutes = (deps: EndUserAdminRoutesDeps) => {
     )
     .get(
       "/v1/apps/:app_id/members",
-      ({ params, query, principal, meta }) => {
+      async ({ params, query, principal, meta }) => {
         const q = validate(listMembersQuerySchema, {
           limit: queryParam(query, "limit"),
           cursor: queryParam(query, "cursor"),
         });
-        return users.members(scoped(principal, params.app_id, "heimdall.read"), q, meta);
+        return await users.members(await scoped(principal, params.app_id, "heimdall.read"), q, meta);
       },
       { platform: "any" },
     )
     .delete(
       "/v1/apps/:app_id/members/:account_id",
-      ({ params, principal, meta, set }) => {
+      async ({ params, principal, meta, set }) => {
         // An account belongs to one app here: ending its membership is deleting it.
-        users.remove(scoped(principal, params.app_id, "heimdall.delete"), params.account_id, meta, "members");
+        await users.remove(
+          await scoped(principal, params.app_id, "heimdall.delete"),
+          params.account_id,
+          meta,
+          "members",
+        );
         set.status = 204;
       },
       { platform: "any" },
@@ -355,7 +380,8 @@ export const consumerAdminUserRoutes = (deps: ConsumerAdminUserRoutesDeps) => {
     .use(consumerGuards(deps))
     .get(
       "/:app_slug/v1/admin/users",
-      ({ app, caller, query, meta }) => users.list(consumerScope(app, caller), listQuery(query), meta),
+      async ({ app, caller, query, meta }) =>
+        await users.list(consumerScope(app, caller), listQuery(query), meta),
       { consumerAdmin: "user.list" },
     )
     .post(
@@ -370,30 +396,30 @@ export const consumerAdminUserRoutes = (deps: ConsumerAdminUserRoutesDeps) => {
     )
     .get(
       "/:app_slug/v1/admin/users/:user_id",
-      ({ app, caller, params }) => users.get(consumerScope(app, caller), params.user_id),
+      async ({ app, caller, params }) => await users.get(consumerScope(app, caller), params.user_id),
       { consumerAdmin: "user.read" },
     )
     .patch(
       "/:app_slug/v1/admin/users/:user_id",
-      ({ app, caller, params, body, meta }) => {
+      async ({ app, caller, params, body, meta }) => {
         const input = validate(updateUserSchema, body);
-        return users.update(consumerScope(app, caller), params.user_id, input, meta);
+        return await users.update(consumerScope(app, caller), params.user_id, input, meta);
       },
       { consumerAdmin: "user.update" },
     )
     .delete(
       "/:app_slug/v1/admin/users/:user_id",
-      ({ app, caller, params, meta, set }) => {
-        users.remove(consumerScope(app, caller), params.user_id, meta);
+      async ({ app, caller, params, meta, set }) => {
+        await users.remove(consumerScope(app, caller), params.user_id, meta);
         set.status = 204;
       },
       { consumerAdmin: "user.delete" },
     )
     .patch(
       "/:app_slug/v1/admin/users/:user_id/role",
-      ({ app, caller, params, body, meta, set }) => {
+      async ({ app, caller, params, body, meta, set }) => {
         const input = validate(updateRoleSchema, body);
-        users.setRole(consumerScope(app, caller), params.user_id, input.role_name, meta);
+        await users.setRole(consumerScope(app, caller), params.user_id, input.role_name, meta);
         set.status = 200;
         return "";
       },
@@ -401,9 +427,9 @@ export const consumerAdminUserRoutes = (deps: ConsumerAdminUserRoutesDeps) => {
     )
     .patch(
       "/:app_slug/v1/admin/users/:user_id/status",
-      ({ app, caller, params, body, meta }) => {
+      async ({ app, caller, params, body, meta }) => {
         const input = validate(updateStatusSchema, body);
-        return users.setStatus(consumerScope(app, caller), params.user_id, input.status, meta);
+        return await users.setStatus(consumerScope(app, caller), params.user_id, input.status, meta);
       },
       { consumerAdmin: "user.status" },
     );

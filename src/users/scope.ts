@@ -86,19 +86,19 @@ export interface UserRules {
     resourceType: string,
     resourceId: string | null,
     details: Record<string, unknown>,
-  ): void;
+  ): Promise<void>;
   /** Refuses a write that gives access on an archived app. */
   writable(scope: UserScope): void;
-  userOf(scope: UserScope, userId: string): EndUserRow;
-  viewOf(scope: UserScope, userId: string): UserViewRow;
-  requireRole(scope: UserScope, name: string): void;
+  userOf(scope: UserScope, userId: string): Promise<EndUserRow>;
+  viewOf(scope: UserScope, userId: string): Promise<UserViewRow>;
+  requireRole(scope: UserScope, name: string): Promise<void>;
   /** An EndUser admin may hand out only a role it could have granted itself (the spec's caller-narrowing). */
-  narrow(scope: UserScope, role: string): void;
+  narrow(scope: UserScope, role: string): Promise<void>;
   /**
    * The caller may act on this account only if its role holds nothing the caller lacks: without this, a
    * member of an app with enforcement off could delete the owner (docs/architecture.md, "Lanes").
    */
-  mayActOn(scope: UserScope, user: EndUserRow): void;
+  mayActOn(scope: UserScope, user: EndUserRow): Promise<void>;
 }
 
 export interface UserRulesDeps {
@@ -113,8 +113,8 @@ export function createUserRules(deps: UserRulesDeps): UserRules {
   const users = createUserStore(db);
   const store = createUserAdminStore(db);
   return {
-    record(scope, meta, action, resourceType, resourceId, details) {
-      audit.record({
+    async record(scope, meta, action, resourceType, resourceId, details) {
+      await audit.record({
         appId: scope.appId,
         workspaceId: scope.workspaceId,
         action,
@@ -128,26 +128,26 @@ export function createUserRules(deps: UserRulesDeps): UserRules {
     writable(scope) {
       if (scope.archived) throw archived();
     },
-    userOf(scope, userId) {
-      const u = users.byId(scope.appId, userId);
+    async userOf(scope, userId) {
+      const u = await users.byId(scope.appId, userId);
       if (!u) throw userNotFound();
       return u;
     },
-    viewOf(scope, userId) {
-      const row = store.viewOf(scope.appId, [userId], clock.now())[0];
+    async viewOf(scope, userId) {
+      const row = (await store.viewOf(scope.appId, [userId], clock.now()))[0];
       if (!row) throw userNotFound();
       return row;
     },
-    requireRole(scope, name) {
-      if (!store.roleByName(scope.appId, name)) throw roleNotFound(name);
+    async requireRole(scope, name) {
+      if (!(await store.roleByName(scope.appId, name))) throw roleNotFound(name);
     },
-    narrow(scope, role) {
+    async narrow(scope, role) {
       if (scope.grantable !== null)
-        assertCanAssign(scope.grantable, permissions.forEndUser(scope.appId, role), scope);
+        assertCanAssign(scope.grantable, await permissions.forEndUser(scope.appId, role), scope);
     },
-    mayActOn(scope, user) {
+    async mayActOn(scope, user) {
       if (scope.held !== null)
-        assertCanActOn(scope.held, permissions.forEndUser(scope.appId, user.role), scope);
+        assertCanActOn(scope.held, await permissions.forEndUser(scope.appId, user.role), scope);
     },
   };
 }

@@ -47,22 +47,27 @@ import { emailTaken, type UserRules, type UserScope } from "./scope.ts";
 import { createUserStore } from "./store.ts";
 
 export interface UserAdminService {
-  list(scope: UserScope, query: ListUsersQuery, meta: CallMeta): Page<AdminEndUserDto>;
-  get(scope: UserScope, userId: string): AdminEndUserDto;
+  list(scope: UserScope, query: ListUsersQuery, meta: CallMeta): Promise<Page<AdminEndUserDto>>;
+  get(scope: UserScope, userId: string): Promise<AdminEndUserDto>;
   create(scope: UserScope, input: CreateUserInput, meta: CallMeta): Promise<CreatedUserDto>;
-  update(scope: UserScope, userId: string, input: UpdateUserInput, meta: CallMeta): AdminEndUserDto;
-  setRole(scope: UserScope, userId: string, roleName: string, meta: CallMeta): void;
-  setStatus(scope: UserScope, userId: string, status: EndUserStatus, meta: CallMeta): AdminEndUserDto;
+  update(scope: UserScope, userId: string, input: UpdateUserInput, meta: CallMeta): Promise<AdminEndUserDto>;
+  setRole(scope: UserScope, userId: string, roleName: string, meta: CallMeta): Promise<void>;
+  setStatus(
+    scope: UserScope,
+    userId: string,
+    status: EndUserStatus,
+    meta: CallMeta,
+  ): Promise<AdminEndUserDto>;
   /** Deletes the account; its audit rows stay. `via` names the route in the audit row. */
-  remove(scope: UserScope, userId: string, meta: CallMeta, via?: "end_users" | "members"): void;
-  revokeSessions(scope: UserScope, userId: string, meta: CallMeta): void;
+  remove(scope: UserScope, userId: string, meta: CallMeta, via?: "end_users" | "members"): Promise<void>;
+  revokeSessions(scope: UserScope, userId: string, meta: CallMeta): Promise<void>;
   /** The account's live sessions (appliance addition): capped by `max_sessions`, so one unpaged list. */
-  sessions(scope: UserScope, userId: string): { data: AdminSessionDto[] };
+  sessions(scope: UserScope, userId: string): Promise<{ data: AdminSessionDto[] }>;
   /** Ends one live session of the account; another account's, an ended or an unknown one is 404. */
-  revokeSession(scope: UserScope, userId: string, sessionId: string, meta: CallMeta): void;
+  revokeSession(scope: UserScope, userId: string, sessionId: string, meta: CallMeta): Promise<void>;
   /** The account's tenant memberships (appliance addition). */
-  tenants(scope: UserScope, userId: string): { data: UserTenantDto[] };
-  members(scope: UserScope, query: ListMembersQuery, meta: CallMeta): Page<AppMemberDto>;
+  tenants(scope: UserScope, userId: string): Promise<{ data: UserTenantDto[] }>;
+  members(scope: UserScope, query: ListMembersQuery, meta: CallMeta): Promise<Page<AppMemberDto>>;
 }
 
 export interface UserAdminDeps {
@@ -98,11 +103,14 @@ export function usernameFromEmail(email: string): string {
 }
 
 /** A free username for a derived base: `base`, `base-2` … then a random suffix; the one rule for every account made without a chosen username (admin create, import, federation, tenant members, invites). */
-export function freeUsernameFor(base: string, taken: (username: string) => boolean): string {
-  if (!taken(base)) return base;
+export async function freeUsernameFor(
+  base: string,
+  taken: (username: string) => Promise<boolean>,
+): Promise<string> {
+  if (!(await taken(base))) return base;
   for (let n = 2; n < DERIVED_USERNAME_TRIES + 2; n++) {
     const candidate = `${base}-${n}`;
-    if (!taken(candidate)) return candidate;
+    if (!(await taken(candidate))) return candidate;
   }
   return `${base}-${crypto.randomUUID().slice(0, 8)}`;
 }
@@ -113,20 +121,20 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
   const store = createUserAdminStore(db);
   const userEvents = createUserEvents(deps.events);
 
-  const freeUsername = (appId: string, base: string): string =>
-    freeUsernameFor(base, (u) => users.byUsername(appId, u) !== undefined);
+  const freeUsername = async (appId: string, base: string): Promise<string> =>
+    await freeUsernameFor(base, async (u) => (await users.byUsername(appId, u)) !== undefined);
 
-  function searchPage(scope: UserScope, search: string, query: ListUsersQuery, limit: number) {
+  async function searchPage(scope: UserScope, search: string, query: ListUsersQuery, limit: number) {
     const after = decodeCursor<SearchCursor>(query.cursor, isSearchCursor);
     const f = { status: query.status };
     const need = limit + 1;
-    const byName = store.usernameMatches(scope.appId, search, f, after, need);
+    const byName = await store.usernameMatches(scope.appId, search, f, after, need);
     // When the usernames fill a page, no email beyond the last of them can make it onto this page.
     const upTo = byName.length === need ? byName[need - 1]!.k : undefined;
-    const byEmail = store.emailMatches(scope.appId, search, f, after, upTo, need);
+    const byEmail = await store.emailMatches(scope.appId, search, f, after, upTo, need);
     const keyed: KeyedId[] = [...byName, ...byEmail].sort(byKey).slice(0, need);
     const keyOf = new Map(keyed.map((e) => [e.id, e.k]));
-    const rows = store.viewOf(
+    const rows = await store.viewOf(
       scope.appId,
       keyed.map((e) => e.id),
       clock.now(),
@@ -134,34 +142,34 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
     return pageOf(rows, limit, (r): SearchCursor => ({ k: keyOf.get(r.user.id)! }), toAdminEndUserDto);
   }
 
-  function newestPage(
+  async function newestPage(
     scope: UserScope,
     status: EndUserStatus | undefined,
     cursor: string | undefined,
     limit: number,
   ) {
     const after = decodeCursor(cursor, isPosition);
-    const ids = store.newestIds(scope.appId, { status }, after, limit + 1);
+    const ids = await store.newestIds(scope.appId, { status }, after, limit + 1);
     return {
-      rows: store.viewOf(scope.appId, ids, clock.now()),
+      rows: await store.viewOf(scope.appId, ids, clock.now()),
       position: (r: UserViewRow) => ({ c: r.user.createdAt, i: r.user.id }),
     };
   }
 
   return {
-    list(scope, query, meta) {
+    async list(scope, query, meta) {
       const limit = parseLimit(query.limit);
       const search = normalizeSearch(query.search);
-      return tx(db, () => {
+      return await tx(db, async () => {
         let page: Page<AdminEndUserDto>;
         if (search === undefined) {
-          const { rows, position } = newestPage(scope, query.status, query.cursor, limit);
+          const { rows, position } = await newestPage(scope, query.status, query.cursor, limit);
           page = pageOf(rows, limit, position, toAdminEndUserDto);
         } else {
-          page = searchPage(scope, search, query, limit);
+          page = await searchPage(scope, search, query, limit);
         }
         // Who looked at the user base, and how (docs/architecture.md, "Audit"); the rows themselves are not repeated.
-        rules.record(scope, meta, "end_user.listed", "user", null, {
+        await rules.record(scope, meta, "end_user.listed", "user", null, {
           count: page.data.length,
           status: query.status ?? null,
           search: search ?? null,
@@ -170,20 +178,20 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
       });
     },
 
-    get(scope, userId) {
-      return toAdminEndUserDto(rules.viewOf(scope, userId));
+    async get(scope, userId) {
+      return toAdminEndUserDto(await rules.viewOf(scope, userId));
     },
 
     async create(scope, input, meta) {
-      const config = deps.apps.authConfigOf(scope.appId);
+      const config = await deps.apps.authConfigOf(scope.appId);
       const role = input.role_name ?? config.signup_default_role;
       // Every refusal that costs nothing comes before argon2.
-      rules.requireRole(scope, role);
-      rules.narrow(scope, role);
-      if (input.username !== undefined && users.byUsername(scope.appId, input.username)) {
+      await rules.requireRole(scope, role);
+      await rules.narrow(scope, role);
+      if (input.username !== undefined && (await users.byUsername(scope.appId, input.username))) {
         throw fail("USERNAME_TAKEN");
       }
-      if (users.contactByValue(scope.appId, "email", input.email)) throw emailTaken();
+      if (await users.contactByValue(scope.appId, "email", input.email)) throw emailTaken();
       let passwordHash: string | null = null;
       if (input.password !== undefined) {
         checkPassword(input.password, config, {
@@ -192,22 +200,22 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         });
         passwordHash = await deps.passwords.hash(input.password, meta.signal);
       }
-      return tx(db, () => {
+      return await tx(db, async () => {
         // Again under the write lock: the checks above ran before an await.
-        rules.requireRole(scope, role);
-        if (users.contactByValue(scope.appId, "email", input.email)) throw emailTaken();
+        await rules.requireRole(scope, role);
+        if (await users.contactByValue(scope.appId, "email", input.email)) throw emailTaken();
         let username: string;
         if (input.username !== undefined) {
-          if (users.byUsername(scope.appId, input.username)) {
+          if (await users.byUsername(scope.appId, input.username)) {
             throw fail("USERNAME_TAKEN");
           }
           username = input.username;
         } else {
-          username = freeUsername(scope.appId, usernameFromEmail(input.email));
+          username = await freeUsername(scope.appId, usernameFromEmail(input.email));
         }
         const now = clock.now();
         const id = newId(clock);
-        users.insertUser({
+        await users.insertUser({
           id,
           appId: scope.appId,
           username,
@@ -224,7 +232,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         });
         // Unverified: the customer starts the verification flow (the spec); until then the address
         // neither signs in nor receives reset codes.
-        users.insertContact({
+        await users.insertContact({
           id: newId(clock),
           appId: scope.appId,
           userId: id,
@@ -234,12 +242,17 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
           verifiedAt: null,
           createdAt: now,
         });
-        rules.record(scope, meta, "user.created", "user", id, {
+        await rules.record(scope, meta, "user.created", "user", id, {
           username,
           role,
           has_password: passwordHash !== null,
         });
-        userEvents.signedUp(scope.appId, { id, username, email: input.email, role }, "admin", scope.actor);
+        await userEvents.signedUp(
+          scope.appId,
+          { id, username, email: input.email, role },
+          "admin",
+          scope.actor,
+        );
         return {
           id,
           username,
@@ -253,28 +266,28 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
       });
     },
 
-    update(scope, userId, input, meta) {
+    async update(scope, userId, input, meta) {
       rules.writable(scope);
-      tx(db, () => {
-        const user = rules.userOf(scope, userId);
-        rules.mayActOn(scope, user);
+      await tx(db, async () => {
+        const user = await rules.userOf(scope, userId);
+        await rules.mayActOn(scope, user);
         const fields: string[] = [];
         const details: Record<string, unknown> = {};
         const now = clock.now();
         if (input.display_name !== undefined && input.display_name !== user.displayName) {
-          users.updateUser(user.id, { displayName: input.display_name, updatedAt: now });
+          await users.updateUser(user.id, { displayName: input.display_name, updatedAt: now });
           fields.push("display_name");
         }
         if (input.email !== undefined) {
-          const current = users.primaryEmail(user.id);
+          const current = await users.primaryEmail(user.id);
           if (current?.value !== input.email) {
-            const holder = users.contactByValue(scope.appId, "email", input.email);
+            const holder = await users.contactByValue(scope.appId, "email", input.email);
             if (holder && holder.userId !== user.id) throw emailTaken();
             if (holder) {
               // One of the account's own addresses: promoted as it is (verified or not), the old primary kept.
-              const previous = demotePrimary(users, user.id, "email", holder.id);
-              users.setPrimary(holder.id, true);
-              if (previous) noticePrimaryEmailChanged(deps.email, scope.appId, current, now);
+              const previous = await demotePrimary(users, user.id, "email", holder.id);
+              await users.setPrimary(holder.id, true);
+              if (previous) await noticePrimaryEmailChanged(deps.email, scope.appId, current, now);
               Object.assign(details, {
                 email_change: "promoted",
                 contact_id: holder.id,
@@ -284,15 +297,15 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
               // A new address replaces the primary contact, unverified. A new row rather than an edited one:
               // codes minted for the old address die with its row instead of verifying the new one.
               if (current) {
-                users.deleteContact(current.id);
-                noticePrimaryEmailChanged(deps.email, scope.appId, current, now);
-              } else if (users.contactCount(user.id) >= MAX_CONTACTS_PER_USER) {
+                await users.deleteContact(current.id);
+                await noticePrimaryEmailChanged(deps.email, scope.appId, current, now);
+              } else if ((await users.contactCount(user.id)) >= MAX_CONTACTS_PER_USER) {
                 throw fail("CONTACT_LIMIT", {
                   message: `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`,
                 });
               }
               const contactId = newId(clock);
-              users.insertContact({
+              await users.insertContact({
                 id: contactId,
                 appId: scope.appId,
                 userId: user.id,
@@ -308,103 +321,110 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
                 previous_contact_id: current?.id ?? null,
               });
             }
-            users.updateUser(user.id, { updatedAt: now });
+            await users.updateUser(user.id, { updatedAt: now });
             fields.push("email");
           }
         }
         if (fields.length > 0)
-          rules.record(scope, meta, "user.updated", "user", user.id, { fields, ...details });
+          await rules.record(scope, meta, "user.updated", "user", user.id, { fields, ...details });
       });
-      return toAdminEndUserDto(rules.viewOf(scope, userId));
+      return toAdminEndUserDto(await rules.viewOf(scope, userId));
     },
 
-    setRole(scope, userId, roleName, meta) {
+    async setRole(scope, userId, roleName, meta) {
       rules.writable(scope);
-      tx(db, () => {
-        const user = rules.userOf(scope, userId);
+      await tx(db, async () => {
+        const user = await rules.userOf(scope, userId);
         // Narrowed on both sides: nobody strips a role it could not have granted (demoting an owner is
         // taking away what the caller does not hold), and an admin cannot raise someone above itself.
-        rules.mayActOn(scope, user);
-        rules.requireRole(scope, roleName);
+        await rules.mayActOn(scope, user);
+        await rules.requireRole(scope, roleName);
         if (user.role === roleName) return;
-        rules.narrow(scope, roleName);
-        users.updateUser(user.id, { role: roleName, updatedAt: clock.now() });
-        rules.record(scope, meta, "user.role_changed", "user", user.id, { from: user.role, to: roleName });
-        userEvents.roleChanged(scope.appId, user.id, user.role, roleName, scope.actor);
+        await rules.narrow(scope, roleName);
+        await users.updateUser(user.id, { role: roleName, updatedAt: clock.now() });
+        await rules.record(scope, meta, "user.role_changed", "user", user.id, {
+          from: user.role,
+          to: roleName,
+        });
+        await userEvents.roleChanged(scope.appId, user.id, user.role, roleName, scope.actor);
       });
     },
 
-    setStatus(scope, userId, status, meta) {
+    async setStatus(scope, userId, status, meta) {
       // Suspending an account of an archived app only takes access away, so it stays possible.
       if (status === "active") rules.writable(scope);
-      tx(db, () => {
-        const user = rules.userOf(scope, userId);
-        rules.mayActOn(scope, user);
+      await tx(db, async () => {
+        const user = await rules.userOf(scope, userId);
+        await rules.mayActOn(scope, user);
         if (user.status === status) return;
-        users.updateUser(user.id, { status, updatedAt: clock.now() });
-        const revoked = status === "active" ? 0 : deps.sessions.revokeAllOfUser(user.id, `account_${status}`);
-        rules.record(scope, meta, "user.status_changed", "user", user.id, {
+        await users.updateUser(user.id, { status, updatedAt: clock.now() });
+        const revoked =
+          status === "active" ? 0 : await deps.sessions.revokeAllOfUser(user.id, `account_${status}`);
+        await rules.record(scope, meta, "user.status_changed", "user", user.id, {
           from: user.status,
           to: status,
           sessions_revoked: revoked,
         });
-        userEvents.statusChanged(scope.appId, user.id, user.status, status, scope.actor);
+        await userEvents.statusChanged(scope.appId, user.id, user.status, status, scope.actor);
       });
-      return toAdminEndUserDto(rules.viewOf(scope, userId));
+      return toAdminEndUserDto(await rules.viewOf(scope, userId));
     },
 
-    remove(scope, userId, meta, via = "end_users") {
-      tx(db, () => {
-        const user = rules.userOf(scope, userId);
-        rules.mayActOn(scope, user);
+    async remove(scope, userId, meta, via = "end_users") {
+      await tx(db, async () => {
+        const user = await rules.userOf(scope, userId);
+        await rules.mayActOn(scope, user);
         // Written first and kept: audit rows outlive the account (docs/architecture.md, "Audit"); the id is all they hold of it.
-        rules.record(scope, meta, "user.deleted", "user", user.id, { via });
-        userEvents.deleted(scope.appId, user.id, "admin", scope.actor);
+        await rules.record(scope, meta, "user.deleted", "user", user.id, { via });
+        await userEvents.deleted(scope.appId, user.id, "admin", scope.actor);
         // Contacts, sessions, refresh tokens and codes go with it (FK cascades); MFA factors first, since
         // their sealed secrets would outlive a cascade.
         deps.mfa.forgetUser(scope.appId, user.id);
-        users.deleteUser(user.id);
+        await users.deleteUser(user.id);
       });
     },
 
-    revokeSessions(scope, userId, meta) {
-      tx(db, () => {
-        const user = rules.userOf(scope, userId);
-        const revoked = deps.sessions.revokeAllOfUser(user.id, "admin_revoked");
-        rules.record(scope, meta, "user.sessions_revoked", "user", user.id, { sessions_revoked: revoked });
+    async revokeSessions(scope, userId, meta) {
+      await tx(db, async () => {
+        const user = await rules.userOf(scope, userId);
+        const revoked = await deps.sessions.revokeAllOfUser(user.id, "admin_revoked");
+        await rules.record(scope, meta, "user.sessions_revoked", "user", user.id, {
+          sessions_revoked: revoked,
+        });
       });
     },
 
-    sessions(scope, userId) {
-      const user = rules.userOf(scope, userId);
-      return { data: deps.sessions.liveOfUser(user.id).map(toAdminSessionDto) };
+    async sessions(scope, userId) {
+      const user = await rules.userOf(scope, userId);
+      return { data: (await deps.sessions.liveOfUser(user.id)).map(toAdminSessionDto) };
     },
 
-    revokeSession(scope, userId, sessionId, meta) {
-      tx(db, () => {
-        const user = rules.userOf(scope, userId);
+    async revokeSession(scope, userId, sessionId, meta) {
+      await tx(db, async () => {
+        const user = await rules.userOf(scope, userId);
         // Another account's session, an ended one and a made-up id all look the same.
-        const live = deps.sessions.liveOfUser(user.id).some((s) => s.id === sessionId);
-        if (!live || !deps.sessions.revoke(sessionId, "admin_revoked")) throw fail("SESSION_NOT_FOUND");
-        rules.record(scope, meta, "session.revoked", "session", sessionId, {
+        const live = (await deps.sessions.liveOfUser(user.id)).some((s) => s.id === sessionId);
+        if (!live || !(await deps.sessions.revoke(sessionId, "admin_revoked")))
+          throw fail("SESSION_NOT_FOUND");
+        await rules.record(scope, meta, "session.revoked", "session", sessionId, {
           user_id: user.id,
           reason: "admin_revoked",
         });
       });
     },
 
-    tenants(scope, userId) {
-      const user = rules.userOf(scope, userId);
-      return { data: store.tenantsOf(scope.appId, user.id).map(toUserTenantDto) };
+    async tenants(scope, userId) {
+      const user = await rules.userOf(scope, userId);
+      return { data: (await store.tenantsOf(scope.appId, user.id)).map(toUserTenantDto) };
     },
 
-    members(scope, query, meta) {
+    async members(scope, query, meta) {
       const limit = parseLimit(query.limit);
-      return tx(db, () => {
-        const { rows, position } = newestPage(scope, undefined, query.cursor, limit);
-        const roleIds = store.roleIds(scope.appId);
+      return await tx(db, async () => {
+        const { rows, position } = await newestPage(scope, undefined, query.cursor, limit);
+        const roleIds = await store.roleIds(scope.appId);
         const page = pageOf(rows, limit, position, (r) => toAppMemberDto(r, roleIds));
-        rules.record(scope, meta, "end_user.listed", "user", null, {
+        await rules.record(scope, meta, "end_user.listed", "user", null, {
           count: page.data.length,
           view: "members",
         });

@@ -38,11 +38,11 @@ export function createUserStore(db: Db) {
     .prepare();
 
   /** The user's current primary of `type`, other than `exceptId` when given. */
-  const primaryOf = (
+  const primaryOf = async (
     userId: string,
     type: ContactRow["type"],
     exceptId: string | null,
-  ): ContactRow | undefined =>
+  ): Promise<ContactRow | undefined> =>
     db
       .select()
       .from(endUserContacts)
@@ -57,16 +57,20 @@ export function createUserStore(db: Db) {
       .get();
 
   return {
-    byId(appId: string, id: string): EndUserRow | undefined {
+    async byId(appId: string, id: string): Promise<EndUserRow | undefined> {
       return byIdQuery.get({ appId, id });
     },
 
-    byUsername(appId: string, username: string): EndUserRow | undefined {
+    async byUsername(appId: string, username: string): Promise<EndUserRow | undefined> {
       return byUsernameQuery.get({ appId, username });
     },
 
     /** The contact holding `value` in the app, whoever owns it. */
-    contactByValue(appId: string, type: ContactRow["type"], value: string): ContactRow | undefined {
+    async contactByValue(
+      appId: string,
+      type: ContactRow["type"],
+      value: string,
+    ): Promise<ContactRow | undefined> {
       return db
         .select()
         .from(endUserContacts)
@@ -81,12 +85,12 @@ export function createUserStore(db: Db) {
     },
 
     /** Sign-in by email: only a verified primary email authenticates. */
-    byVerifiedPrimaryEmail(appId: string, email: string): EndUserRow | undefined {
+    async byVerifiedPrimaryEmail(appId: string, email: string): Promise<EndUserRow | undefined> {
       const c = verifiedPrimaryEmailQuery.get({ appId, email });
       return c ? byIdQuery.get({ appId, id: c.userId }) : undefined;
     },
 
-    contactsOf(userId: string): ContactRow[] {
+    async contactsOf(userId: string): Promise<ContactRow[]> {
       return db
         .select()
         .from(endUserContacts)
@@ -95,7 +99,7 @@ export function createUserStore(db: Db) {
         .all();
     },
 
-    contactCount(userId: string): number {
+    async contactCount(userId: string): Promise<number> {
       return (
         db.select({ n: count() }).from(endUserContacts).where(eq(endUserContacts.userId, userId)).get()?.n ??
         0
@@ -103,7 +107,7 @@ export function createUserStore(db: Db) {
     },
 
     /** One of the user's contacts; another user's contact reads as absent. */
-    contactOf(userId: string, contactId: string): ContactRow | undefined {
+    async contactOf(userId: string, contactId: string): Promise<ContactRow | undefined> {
       return db
         .select()
         .from(endUserContacts)
@@ -113,30 +117,31 @@ export function createUserStore(db: Db) {
 
     primaryOf,
 
-    primaryEmail: (userId: string): ContactRow | undefined => primaryOf(userId, "email", null),
+    primaryEmail: async (userId: string): Promise<ContactRow | undefined> =>
+      await primaryOf(userId, "email", null),
 
-    insertUser(row: typeof endUsers.$inferInsert): void {
+    async insertUser(row: typeof endUsers.$inferInsert): Promise<void> {
       db.insert(endUsers).values(row).run();
     },
 
-    insertContact(row: typeof endUserContacts.$inferInsert): void {
+    async insertContact(row: typeof endUserContacts.$inferInsert): Promise<void> {
       db.insert(endUserContacts).values(row).run();
     },
 
-    setPrimary(contactId: string, isPrimary: boolean): void {
+    async setPrimary(contactId: string, isPrimary: boolean): Promise<void> {
       db.update(endUserContacts).set({ isPrimary }).where(eq(endUserContacts.id, contactId)).run();
     },
 
     /** Codes minted for the contact go with it (FK cascade). */
-    deleteContact(contactId: string): void {
+    async deleteContact(contactId: string): Promise<void> {
       db.delete(endUserContacts).where(eq(endUserContacts.id, contactId)).run();
     },
 
-    updateUser(id: string, set: Partial<typeof endUsers.$inferInsert>): void {
+    async updateUser(id: string, set: Partial<typeof endUsers.$inferInsert>): Promise<void> {
       db.update(endUsers).set(set).where(eq(endUsers.id, id)).run();
     },
 
-    deleteUser(id: string): void {
+    async deleteUser(id: string): Promise<void> {
       db.delete(endUsers).where(eq(endUsers.id, id)).run();
     },
   };

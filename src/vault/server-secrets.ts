@@ -10,7 +10,7 @@ export type ServerSecretName = "refresh_token_hmac" | "code_pepper" | "oauth_flo
 
 export interface ServerSecrets {
   /** The key named `name`, created and sealed on first use; decrypted once per process. */
-  get(name: ServerSecretName): Uint8Array;
+  get(name: ServerSecretName): Promise<Uint8Array>;
 }
 
 export function createServerSecrets({
@@ -25,14 +25,14 @@ export function createServerSecrets({
   const cache = new Map<ServerSecretName, Uint8Array>();
   const aad = (name: string) => `server_secret:${name}`;
   return {
-    get(name) {
+    async get(name) {
       const hit = cache.get(name);
       if (hit) return hit;
-      const key = tx(db, () => {
+      const key = await tx(db, async () => {
         const row = db.select().from(serverSecrets).where(eq(serverSecrets.name, name)).get();
-        if (row) return vault.open(row.vaultSecretId, aad(name));
+        if (row) return await vault.open(row.vaultSecretId, aad(name));
         const fresh = randomBytes(32);
-        const vaultSecretId = vault.seal(aad(name), fresh);
+        const vaultSecretId = await vault.seal(aad(name), fresh);
         db.insert(serverSecrets).values({ name, vaultSecretId, createdAt: clock.now() }).run();
         return new Uint8Array(fresh);
       });

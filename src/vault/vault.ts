@@ -11,18 +11,18 @@ export { VaultError } from "./master-key.ts";
 
 export interface Vault {
   /** Encrypts `plaintext` bound to `aad` (`<purpose>:<owner…>`), stores it, returns the row id. Safe inside a caller's tx. */
-  seal(aad: string, plaintext: Uint8Array): string;
+  seal(aad: string, plaintext: Uint8Array): Promise<string>;
   /** Decrypts a sealed secret; the caller must name the same `aad`, so a row can't be replayed as another owner's secret. */
-  open(id: string, aad: string): Uint8Array<ArrayBuffer>;
+  open(id: string, aad: string): Promise<Uint8Array<ArrayBuffer>>;
   /** Re-wraps every DEK not yet under the active master key, in one transaction; returns how many changed. */
-  rewrapAll(): number;
+  rewrapAll(): Promise<number>;
   /** Proves every DEK unwraps with the loaded master keys; throws a VaultError naming how many do not. */
-  verifyAll(): void;
-  hasSecrets(): boolean;
+  verifyAll(): Promise<void>;
+  hasSecrets(): Promise<boolean>;
   /** The master key ids that sealed secrets still depend on (ids only), for `retireOldMasterKeys`. */
-  kekIdsInUse(): string[];
+  kekIdsInUse(): Promise<string[]>;
   /** Deletes sealed secrets for good (crypto-shredding); call inside the owner's delete transaction. */
-  destroy(ids: readonly string[]): number;
+  destroy(ids: readonly string[]): Promise<number>;
 }
 
 type Row = typeof vaultSecrets.$inferSelect;
@@ -53,7 +53,7 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
   };
 
   return {
-    seal(aad, plaintext) {
+    async seal(aad, plaintext) {
       const dek = randomBytes(32);
       const data = encrypt(dek, plaintext, aad);
       const wrapped = encrypt(keys.active.key, dek, aad);
@@ -74,7 +74,7 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
       return id;
     },
 
-    open(id, aad) {
+    async open(id, aad) {
       const row = db.select().from(vaultSecrets).where(eq(vaultSecrets.id, id)).get();
       if (!row) throw new VaultError(`secret ${id} does not exist`);
       // Checked before decrypting for a clear message; GCM would reject the mismatch anyway.
@@ -89,10 +89,10 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
       }
     },
 
-    rewrapAll() {
+    async rewrapAll() {
       // One transaction: a row we cannot unwrap throws and rolls back every row, so the key file
       // and the table never disagree halfway. Rows already under the active key are left alone.
-      return tx(db, () => {
+      return await tx(db, async () => {
         const rows = db.select().from(vaultSecrets).where(ne(vaultSecrets.kekId, keys.active.id)).all();
         for (const row of rows) {
           const dek = unwrapDek(row);
@@ -107,7 +107,7 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
       });
     },
 
-    verifyAll() {
+    async verifyAll() {
       const rows = db.select().from(vaultSecrets).all();
       const failedKeks = new Set<string>();
       let failed = 0;
@@ -127,11 +127,11 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
       }
     },
 
-    hasSecrets() {
+    async hasSecrets() {
       return db.select({ id: vaultSecrets.id }).from(vaultSecrets).limit(1).get() !== undefined;
     },
 
-    destroy(ids) {
+    async destroy(ids) {
       if (ids.length === 0) return 0;
       return changes(
         db
@@ -141,7 +141,7 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
       );
     },
 
-    kekIdsInUse() {
+    async kekIdsInUse() {
       return db
         .selectDistinct({ kekId: vaultSecrets.kekId })
         .from(vaultSecrets)

@@ -29,7 +29,7 @@ export interface EndUserPrincipal {
 
 export interface ConsumerResolver {
   /** Archived apps leave the Consumer API (404); suspended apps refuse it (403). */
-  app(slug: string): AppRef;
+  app(slug: string): Promise<AppRef>;
   /** Verifies an EndUser access token of `app` and that its session is live right now. */
   endUser(app: AppRef, token: string): Promise<EndUserPrincipal>;
   /**
@@ -67,8 +67,8 @@ export function createConsumerResolver(deps: {
 }): ConsumerResolver {
   const { directory, tokens, sessions, apiKeys, permissions, inspector } = deps;
   return {
-    app(slug) {
-      const a = directory.bySlug(slug);
+    async app(slug) {
+      const a = await directory.bySlug(slug);
       if (!a || a.status === "archived") throw appNotFound(slug);
       if (a.status === "suspended") throw fail("APP_SUSPENDED");
       return a;
@@ -83,13 +83,13 @@ export function createConsumerResolver(deps: {
         throw err;
       }
       if (claims.type !== "end_user") throw tokenError("TOKEN_INVALID");
-      const facts = sessions.facts(claims.sid);
+      const facts = await sessions.facts(claims.sid);
       if (!facts || facts.userId !== claims.sub || facts.appId !== a.id) throw tokenError("TOKEN_INVALID");
       if (facts.status !== "active") throw fail("ACCOUNT_SUSPENDED");
       if (!sessions.isLive(facts)) {
         throw fail("TOKEN_REVOKED");
       }
-      sessions.touch(claims.sid);
+      await sessions.touch(claims.sid);
       return {
         kind: "end_user",
         userId: claims.sub,
@@ -104,7 +104,7 @@ export function createConsumerResolver(deps: {
     async adminCaller(a, token, meta) {
       if (!token) throw fail("UNAUTHORIZED", { message: "An access token or app API key is required" });
       if (token.startsWith(API_KEY_PREFIX)) {
-        const key = apiKeys.authenticate(a.id, token, meta);
+        const key = await apiKeys.authenticate(a.id, token, meta);
         if (!key) throw tokenError("TOKEN_INVALID");
         return { kind: "api_key", id: key.id, held: new Set(key.permissions) };
       }
@@ -112,8 +112,8 @@ export function createConsumerResolver(deps: {
       if (!r.ok) throw adminLaneError(r.error);
       const p = r.principal;
       if (p.type === "m2m") return { kind: "m2m", id: p.clientId, held: new Set(p.scopes) };
-      sessions.touch(p.sessionId);
-      return { kind: "end_user", id: p.sub, held: permissions.forEndUser(a.id, p.role, p.tenantRole) };
+      await sessions.touch(p.sessionId);
+      return { kind: "end_user", id: p.sub, held: await permissions.forEndUser(a.id, p.role, p.tenantRole) };
     },
   };
 }

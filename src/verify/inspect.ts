@@ -71,7 +71,7 @@ export function createTokenInspector({
         throw err;
       }
       if (claims.type === "m2m") {
-        const client = store.m2mClient(claims.sub);
+        const client = await store.m2mClient(claims.sub);
         // A deleted client, or a deactivated one, takes its outstanding tokens with it.
         if (!client || client.appId !== app.id || !client.isActive) return fail("TOKEN_REVOKED");
         return {
@@ -79,7 +79,7 @@ export function createTokenInspector({
           principal: { type: "m2m", sub: claims.sub, clientId: claims.sub, scopes: claims.scopes, claims },
         };
       }
-      const facts = sessions.facts(claims.sid);
+      const facts = await sessions.facts(claims.sid);
       // A signed token whose session row is gone: the account was deleted with its sessions.
       if (!facts) return fail("TOKEN_REVOKED");
       if (facts.userId !== claims.sub || facts.appId !== app.id) return fail("TOKEN_INVALID");

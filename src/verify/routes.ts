@@ -18,9 +18,9 @@ export const verifyRoutes = (deps: VerifyRoutesDeps) => {
     .use(consumerGuards(deps))
     .post(
       "/:app_slug/v1/oauth/introspect",
-      ({ app, meta, request, body, set }) => {
+      async ({ app, meta, request, body, set }) => {
         Object.assign(set.headers, NO_STORE);
-        return verifier.introspect(
+        return await verifier.introspect(
           app,
           {
             authorization: request.headers.get("authorization"),
@@ -48,17 +48,17 @@ export const verifyRoutes = (deps: VerifyRoutesDeps) => {
     )
     .post(
       "/:app_slug/v1/authorize",
-      ({ app, request, body, set }) => {
+      async ({ app, request, body, set }) => {
         Object.assign(set.headers, NO_STORE);
-        return verifier.authorize(app, bearerToken(request), validate(authorizeSchema, body));
+        return await verifier.authorize(app, bearerToken(request), validate(authorizeSchema, body));
       },
       { consumer: true },
     )
     .post(
       "/:app_slug/v1/authorize/batch",
-      ({ app, request, body, set }) => {
+      async ({ app, request, body, set }) => {
         Object.assign(set.headers, NO_STORE);
-        return verifier.authorizeBatch(app, bearerToken(request), validate(authorizeBatchSchema, body));
+        return await verifier.authorizeBatch(app, bearerToken(request), validate(authorizeBatchSchema, body));
       },
       { consumer: true },
     );

@@ -38,7 +38,7 @@ export interface ClientAuthenticator {
     req: { authorization: string | null; body: unknown },
     meta: CallMeta,
     endpoint: "introspection",
-  ): { clientId: string };
+  ): Promise<{ clientId: string }>;
 }
 
 export interface VerifyService {
@@ -103,8 +103,8 @@ export function createVerifyService({
   permissions: PermissionResolver;
   clients: ClientAuthenticator;
 }): VerifyService {
-  const heldBy = (app: AppRef, p: TokenPrincipal): ReadonlySet<string> =>
-    p.type === "m2m" ? new Set(p.scopes) : permissions.forEndUser(app.id, p.role, p.tenantRole);
+  const heldBy = async (app: AppRef, p: TokenPrincipal): Promise<ReadonlySet<string>> =>
+    p.type === "m2m" ? new Set(p.scopes) : await permissions.forEndUser(app.id, p.role, p.tenantRole);
 
   const missingOf = (held: ReadonlySet<string>, required: string[]) => required.filter((r) => !held.has(r));
 
@@ -114,7 +114,7 @@ export function createVerifyService({
       const bodyClient = body?.client_id !== undefined || body?.client_secret !== undefined;
       if (scheme === "basic" || (scheme !== "bearer" && bodyClient)) {
         // RFC 7662 §2.1: the caller authenticates as a client and names the token in the body.
-        clients.authenticateClient(app, { authorization, body }, meta, "introspection");
+        await clients.authenticateClient(app, { authorization, body }, meta, "introspection");
         if (typeof body?.token !== "string" || body.token === "") {
           throw new OAuthError(400, "invalid_request", "token is required");
         }
@@ -161,13 +161,13 @@ export function createVerifyService({
       const required = requiredOf(body);
       const r = await inspector.inspect(app, tokenOf(bearer, body));
       if (!r.ok) return { authorized: false, error: r.error, missing_permissions: required };
-      const missing = missingOf(heldBy(app, r.principal), required);
+      const missing = missingOf(await heldBy(app, r.principal), required);
       return { authorized: missing.length === 0, missing_permissions: missing };
     },
 
     async authorizeBatch(app, bearer, body) {
       const r = await inspector.inspect(app, tokenOf(bearer, body));
-      const held = r.ok ? heldBy(app, r.principal) : null;
+      const held = r.ok ? await heldBy(app, r.principal) : null;
       const results = body.checks.map((c) => {
         const required = requiredOf(c);
         const missing = held ? missingOf(held, required) : required;

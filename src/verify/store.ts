@@ -12,7 +12,7 @@ export function createVerifyStore(db: Db) {
     "SELECT app_id AS appId, is_active AS isActive FROM m2m_clients WHERE client_id = ?",
   );
   return {
-    m2mClient(clientId: string): M2mClientState | undefined {
+    async m2mClient(clientId: string): Promise<M2mClientState | undefined> {
       const row = client.get(clientId);
       return row ? { appId: row.appId, isActive: row.isActive === 1 } : undefined;
     },

@@ -57,7 +57,7 @@ export interface WebhookDelivery {
   /** One tick: sends what is due; resolves when every request of the tick has settled. */
   deliverDue(): Promise<{ delivered: number; failed: number }>;
   /** Deliveries waiting (due or backing off), for `/metrics`. */
-  pending(): number;
+  pending(): Promise<number>;
   /** Attempts since start by outcome, for `/metrics`. */
   counters(): { succeeded: number; failed: number; disabled: number };
   /** Retention: attempts and finished deliveries older than 30 days, and events nothing still needs. */
@@ -115,10 +115,10 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
    * never stale; it is replaced at the next delivery.
    */
   const secrets = new Map<string, { secretId: string; secret: string }>();
-  const secretOf = (d: DueDelivery): string => {
+  const secretOf = async (d: DueDelivery): Promise<string> => {
     const hit = secrets.get(d.configId);
     if (hit?.secretId === d.secretId) return hit.secret;
-    const secret = new TextDecoder().decode(vault.open(d.secretId, secretAad(d.appId, d.configId)));
+    const secret = new TextDecoder().decode(await vault.open(d.secretId, secretAad(d.appId, d.configId)));
     secrets.set(d.configId, { secretId: d.secretId, secret });
     return secret;
   };
@@ -135,7 +135,7 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
       };
     let secret: string;
     try {
-      secret = secretOf(d);
+      secret = await secretOf(d);
     } catch {
       // Rotated between the read and now: the next tick reads the new secret.
       return {
@@ -194,11 +194,11 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
   }
 
   /** Records the attempt and its consequences in one transaction. */
-  function settle(d: DueDelivery, o: Outcome): void {
-    tx(db, () => {
+  async function settle(d: DueDelivery, o: Outcome): Promise<void> {
+    await tx(db, async () => {
       const now = clock.now();
       const attempt = d.attempts + 1;
-      store.insertAttempt({
+      await store.insertAttempt({
         id: newId(clock),
         appId: d.appId,
         eventId: d.eventId,
@@ -211,22 +211,22 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
         responseBody: o.body,
         attemptedAt: now,
       });
-      const config = store.configOf(d.appId);
+      const config = await store.configOf(d.appId);
       // The destination was deleted or replaced while the request was out: nothing more to do.
       const current = config?.id === d.configId ? config : undefined;
       // A deleted destination's secret is not kept in memory past its last delivery.
       if (!current) secrets.delete(d.configId);
       if (o.ok) {
         totals.succeeded++;
-        store.updateDelivery(d.id, { status: "delivered", attempts: attempt, lastAttemptAt: now });
+        await store.updateDelivery(d.id, { status: "delivered", attempts: attempt, lastAttemptAt: now });
         if (current && current.consecutiveFailures !== 0)
-          store.updateConfig(current.id, { consecutiveFailures: 0 });
+          await store.updateConfig(current.id, { consecutiveFailures: 0 });
         return;
       }
       totals.failed++;
       const next = now + retryDelay(attempt, random);
       const expired = next > d.createdAt + RETRY_WINDOW_MS;
-      store.updateDelivery(d.id, {
+      await store.updateDelivery(d.id, {
         status: expired ? "failed" : "pending",
         attempts: attempt,
         lastAttemptAt: now,
@@ -238,17 +238,17 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
       if (d.attempts > 0) return;
       const failures = current.consecutiveFailures + 1;
       if (failures < DISABLE_AFTER_FAILURES) {
-        store.updateConfig(current.id, { consecutiveFailures: failures });
+        await store.updateConfig(current.id, { consecutiveFailures: failures });
         return;
       }
       const reason = `${failures} consecutive events could not be delivered (last: ${o.error ?? "unknown"})`;
-      store.updateConfig(current.id, {
+      await store.updateConfig(current.id, {
         consecutiveFailures: failures,
         disabledAt: now,
         disabledReason: reason,
       });
       totals.disabled++;
-      audit.record({
+      await audit.record({
         appId: d.appId,
         action: "webhook.disabled",
         resourceType: "webhook",
@@ -265,8 +265,8 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
    * tick's read and this delivery's turn is honoured (the new secret signs; a deleted or disabled
    * destination is sent nothing).
    */
-  function current(d: DueDelivery): DueDelivery | null {
-    const config = store.configOf(d.appId);
+  async function current(d: DueDelivery): Promise<DueDelivery | null> {
+    const config = await store.configOf(d.appId);
     if (!config || config.id !== d.configId || config.disabledAt !== null) return null;
     return { ...d, url: config.url, secretId: config.secretId };
   }
@@ -277,13 +277,13 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
     let failed = 0;
     // Each app takes its own batch, so one app's backlog (a replay of a month) never starves the others.
     await Promise.all(
-      store.dueApps(now).map(async (appId) => {
-        for (const due of store.due(now, BATCH, appId)) {
-          const d = current(due);
+      (await store.dueApps(now)).map(async (appId) => {
+        for (const due of await store.due(now, BATCH, appId)) {
+          const d = await current(due);
           if (!d) break;
           const outcome = await send(d);
           try {
-            settle(d, outcome);
+            await settle(d, outcome);
           } catch (err) {
             // The app was deleted meanwhile (its rows are gone): nothing to record.
             log.debug("webhook attempt not recorded", { app_id: d.appId, err });
@@ -306,15 +306,15 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
   let running: Promise<{ delivered: number; failed: number }> | null = null;
 
   return {
-    deliverDue() {
+    async deliverDue() {
       // One tick at a time, also when called beside the scheduler (tests, `heimdall dev`): joined, not doubled.
       running ??= tick().finally(() => {
         running = null;
       });
       return running;
     },
-    pending: () => store.pendingCount(),
+    pending: async () => await store.pendingCount(),
     counters: () => ({ ...totals }),
-    prune: () => store.prune(clock.now() - EVENT_RETENTION_MS),
+    prune: async () => await store.prune(clock.now() - EVENT_RETENTION_MS),
   };
 }

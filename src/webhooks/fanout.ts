@@ -14,18 +14,18 @@ export interface EmittedEvent {
   readonly type: string;
 }
 
-export type EventFanout = (event: EmittedEvent) => void;
+export type EventFanout = (event: EmittedEvent) => Promise<void>;
 
 export function createWebhookFanout({ db, clock }: { db: Db; clock: Clock }): EventFanout {
   const store = createWebhookStore(db);
-  return ({ id, appId, type }) => {
+  return async ({ id, appId, type }) => {
     if (appId === null) return;
-    const config = store.configOf(appId);
+    const config = await store.configOf(appId);
     // A disabled destination is owed nothing new; a replay re-sends what it missed (docs/webhooks.md).
     if (!config || config.disabledAt !== null) return;
     if (config.eventTypes.length > 0 && !config.eventTypes.includes(type)) return;
     const now = clock.now();
-    store.insertDelivery({
+    await store.insertDelivery({
       id: newId(clock),
       appId,
       configId: config.id,

@@ -17,28 +17,28 @@ export const webhookRoutes = (deps: WebhookRoutesDeps) =>
     .get(
       "/v1/apps/:app_id/webhook",
       // No destination is the JSON `null` the contract describes, not an empty body (Elysia's rendering of null).
-      ({ params, principal }) =>
-        deps.webhooks.get(principal, params.app_id) ?? Response.json(null, { status: 200 }),
+      async ({ params, principal }) =>
+        (await deps.webhooks.get(principal, params.app_id)) ?? Response.json(null, { status: 200 }),
       { platform: "any" },
     )
     .put(
       "/v1/apps/:app_id/webhook",
-      ({ params, body, principal, meta }) =>
-        deps.webhooks.put(principal, params.app_id, validate(upsertWebhookSchema, body), meta),
+      async ({ params, body, principal, meta }) =>
+        await deps.webhooks.put(principal, params.app_id, validate(upsertWebhookSchema, body), meta),
       { platform: "any" },
     )
     .delete(
       "/v1/apps/:app_id/webhook",
-      ({ params, principal, meta, set }) => {
-        deps.webhooks.remove(principal, params.app_id, meta);
+      async ({ params, principal, meta, set }) => {
+        await deps.webhooks.remove(principal, params.app_id, meta);
         set.status = 204;
       },
       { platform: "any" },
     )
     .get(
       "/v1/apps/:app_id/webhook/attempts",
-      ({ params, query, principal }) =>
-        deps.webhooks.attempts(
+      async ({ params, query, principal }) =>
+        await deps.webhooks.attempts(
           principal,
           params.app_id,
           Math.min(parseLimit(queryParam(query, "limit")), MAX_ATTEMPTS_LISTED),
@@ -47,12 +47,17 @@ export const webhookRoutes = (deps: WebhookRoutesDeps) =>
     )
     .post(
       "/v1/apps/:app_id/webhook/rotate-secret",
-      ({ params, principal, meta }) => deps.webhooks.rotateSecret(principal, params.app_id, meta),
+      async ({ params, principal, meta }) => await deps.webhooks.rotateSecret(principal, params.app_id, meta),
       { platform: "any" },
     )
     .post(
       "/v1/apps/:app_id/webhook/replay",
-      ({ params, body, principal, meta }) =>
-        deps.webhooks.replay(principal, params.app_id, validate(webhookReplayRequestSchema, body), meta),
+      async ({ params, body, principal, meta }) =>
+        await deps.webhooks.replay(
+          principal,
+          params.app_id,
+          validate(webhookReplayRequestSchema, body),
+          meta,
+        ),
       { platform: "any" },
     );

@@ -46,7 +46,7 @@ export interface GivenSecret {
 }
 
 export interface WebhookService {
-  get(p: PlatformPrincipal, appRef: string): WebhookConfigDto | null;
+  get(p: PlatformPrincipal, appRef: string): Promise<WebhookConfigDto | null>;
   /** `given` is the secret of a new destination (a replace keeps the current one; `rotateSecret` changes it). */
   put(
     p: PlatformPrincipal,
@@ -54,19 +54,24 @@ export interface WebhookService {
     input: UpsertWebhookInput,
     meta: CallMeta,
     given?: GivenSecret,
-  ): WebhookConfigWithSecretDto;
-  remove(p: PlatformPrincipal, appRef: string, meta: CallMeta): void;
+  ): Promise<WebhookConfigWithSecretDto>;
+  remove(p: PlatformPrincipal, appRef: string, meta: CallMeta): Promise<void>;
   rotateSecret(
     p: PlatformPrincipal,
     appRef: string,
     meta: CallMeta,
     given?: GivenSecret,
-  ): WebhookConfigWithSecretDto;
+  ): Promise<WebhookConfigWithSecretDto>;
   /** Whether `secret` is the app's current signing secret (a seed file converging); discloses nothing, no audit row. */
-  secretMatches(p: PlatformPrincipal, appRef: string, secret: string): boolean;
-  attempts(p: PlatformPrincipal, appRef: string, limit: number): WebhookAttemptDto[];
+  secretMatches(p: PlatformPrincipal, appRef: string, secret: string): Promise<boolean>;
+  attempts(p: PlatformPrincipal, appRef: string, limit: number): Promise<WebhookAttemptDto[]>;
   /** Queues the app's events since `since` for delivery again (to the current destination); returns how many. */
-  replay(p: PlatformPrincipal, appRef: string, input: ReplayInput, meta: CallMeta): { queued: number };
+  replay(
+    p: PlatformPrincipal,
+    appRef: string,
+    input: ReplayInput,
+    meta: CallMeta,
+  ): Promise<{ queued: number }>;
 }
 
 export interface WebhookServiceDeps {
@@ -84,27 +89,27 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
   const { db, clock, audit, vault, apps, policy } = deps;
   const store = createWebhookStore(db);
 
-  const newSecret = (appId: string, configId: string, given?: GivenSecret) => {
+  const newSecret = async (appId: string, configId: string, given?: GivenSecret) => {
     const secret = given?.secret ?? SECRET_PREFIX + randomBytes(32).toString("base64");
-    const secretId = vault.seal(secretAad(appId, configId), new TextEncoder().encode(secret));
+    const secretId = await vault.seal(secretAad(appId, configId), new TextEncoder().encode(secret));
     return { secret, secretId, hint: secret.slice(-4) };
   };
 
   /** A change to an archived app's destination is refused like every other write to it (read-only). */
-  const writableApp = (
+  const writableApp = async (
     p: PlatformPrincipal,
     appRef: string,
     action: "heimdall.update" | "heimdall.delete" | "heimdall.rotate-secret",
-  ): AppRow => {
-    const app = apps.authorizeApp(p, appRef, action);
+  ): Promise<AppRow> => {
+    const app = await apps.authorizeApp(p, appRef, action);
     if (app.status === "archived") throw fail("APP_ARCHIVED");
     return app;
   };
 
-  const openSecret = (row: WebhookConfigRow) =>
-    new TextDecoder().decode(vault.open(row.secretId, secretAad(row.appId, row.id)));
+  const openSecret = async (row: WebhookConfigRow) =>
+    new TextDecoder().decode(await vault.open(row.secretId, secretAad(row.appId, row.id)));
 
-  const record = (
+  const record = async (
     p: PlatformPrincipal,
     appId: string,
     action: string,
@@ -112,7 +117,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     details: Record<string, unknown>,
     meta: CallMeta,
   ) =>
-    audit.record({
+    await audit.record({
       appId,
       action,
       resourceType: "webhook",
@@ -123,30 +128,30 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     });
 
   return {
-    get(p, appRef) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.read");
-      const row = store.configOf(app.id);
+    async get(p, appRef) {
+      const app = await apps.authorizeApp(p, appRef, "heimdall.read");
+      const row = await store.configOf(app.id);
       return row ? toConfigDto(row) : null;
     },
 
-    secretMatches(p, appRef, secret) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.read");
-      const row = store.configOf(app.id);
-      return row !== undefined && constantTimeEqual(openSecret(row), secret);
+    async secretMatches(p, appRef, secret) {
+      const app = await apps.authorizeApp(p, appRef, "heimdall.read");
+      const row = await store.configOf(app.id);
+      return row !== undefined && constantTimeEqual(await openSecret(row), secret);
     },
 
-    put(p, appRef, input, meta, given) {
-      const app = writableApp(p, appRef, "heimdall.update");
+    async put(p, appRef, input, meta, given) {
+      const app = await writableApp(p, appRef, "heimdall.update");
       const url = checkWebhookUrl(input.url, policy);
       const eventTypes = [...new Set(input.event_types)].sort(
         (a, b) => EVENT_TYPES.indexOf(a) - EVENT_TYPES.indexOf(b),
       );
-      return tx(db, () => {
+      return await tx(db, async () => {
         const now = clock.now();
-        const existing = store.configOf(app.id);
+        const existing = await store.configOf(app.id);
         if (!existing) {
           const id = newId(clock);
-          const { secret, secretId, hint } = newSecret(app.id, id, given);
+          const { secret, secretId, hint } = await newSecret(app.id, id, given);
           const row: WebhookConfigRow = {
             id,
             appId: app.id,
@@ -160,8 +165,8 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
             createdAt: now,
             updatedAt: now,
           };
-          store.insertConfig(row);
-          record(p, app.id, "webhook.created", id, { url, event_types: eventTypes }, meta);
+          await store.insertConfig(row);
+          await record(p, app.id, "webhook.created", id, { url, event_types: eventTypes }, meta);
           return { ...toConfigDto(row), signing_secret: secret };
         }
         // A replace keeps the secret, so receivers keep verifying; `rotate-secret` is how it changes.
@@ -173,8 +178,8 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
           disabledReason: null,
           updatedAt: now,
         };
-        store.updateConfig(existing.id, patch);
-        record(
+        await store.updateConfig(existing.id, patch);
+        await record(
           p,
           app.id,
           "webhook.updated",
@@ -186,34 +191,34 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
           },
           meta,
         );
-        return { ...toConfigDto({ ...existing, ...patch }), signing_secret: openSecret(existing) };
+        return { ...toConfigDto({ ...existing, ...patch }), signing_secret: await openSecret(existing) };
       });
     },
 
-    remove(p, appRef, meta) {
-      const app = writableApp(p, appRef, "heimdall.delete");
-      tx(db, () => {
-        const existing = store.configOf(app.id);
+    async remove(p, appRef, meta) {
+      const app = await writableApp(p, appRef, "heimdall.delete");
+      await tx(db, async () => {
+        const existing = await store.configOf(app.id);
         // Idempotent: a destination that is already gone is what the caller asked for (docs/webhooks.md).
         if (!existing) return;
-        store.deleteConfig(existing.id);
-        vault.destroy([existing.secretId]);
-        record(p, app.id, "webhook.deleted", existing.id, { url: existing.url }, meta);
+        await store.deleteConfig(existing.id);
+        await vault.destroy([existing.secretId]);
+        await record(p, app.id, "webhook.deleted", existing.id, { url: existing.url }, meta);
       });
     },
 
-    rotateSecret(p, appRef, meta, given) {
+    async rotateSecret(p, appRef, meta, given) {
       // A secret rotation for policy purposes, like M2M secrets and signing keys (architecture.md, "Lanes").
-      const app = writableApp(p, appRef, "heimdall.rotate-secret");
-      return tx(db, () => {
-        const existing = store.configOf(app.id);
+      const app = await writableApp(p, appRef, "heimdall.rotate-secret");
+      return await tx(db, async () => {
+        const existing = await store.configOf(app.id);
         if (!existing) throw webhookNotFound();
-        const { secret, secretId, hint } = newSecret(app.id, existing.id, given);
+        const { secret, secretId, hint } = await newSecret(app.id, existing.id, given);
         const now = clock.now();
-        store.updateConfig(existing.id, { secretId, secretHint: hint, updatedAt: now });
+        await store.updateConfig(existing.id, { secretId, secretHint: hint, updatedAt: now });
         // The old secret stops at once (the contract): it is destroyed, not kept for an overlap.
-        vault.destroy([existing.secretId]);
-        record(p, app.id, "webhook.secret_rotated", existing.id, { secret_hint: hint }, meta);
+        await vault.destroy([existing.secretId]);
+        await record(p, app.id, "webhook.secret_rotated", existing.id, { secret_hint: hint }, meta);
         return {
           ...toConfigDto({ ...existing, secretId, secretHint: hint, updatedAt: now }),
           signing_secret: secret,
@@ -221,13 +226,13 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
       });
     },
 
-    attempts(p, appRef, limit) {
-      const app = apps.authorizeApp(p, appRef, "heimdall.read");
-      return store.attempts(app.id, limit).map(toAttemptDto);
+    async attempts(p, appRef, limit) {
+      const app = await apps.authorizeApp(p, appRef, "heimdall.read");
+      return (await store.attempts(app.id, limit)).map(toAttemptDto);
     },
 
-    replay(p, appRef, input, meta) {
-      const app = writableApp(p, appRef, "heimdall.update");
+    async replay(p, appRef, input, meta) {
+      const app = await writableApp(p, appRef, "heimdall.update");
       const since = Date.parse(input.since);
       if (!Number.isFinite(since) || !/^\d{4}-\d{2}-\d{2}/.test(input.since)) {
         throw validationError([{ field: "since", reason: "must be an ISO 8601 date-time" }]);
@@ -235,8 +240,8 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
       const types = input.event_types ?? [];
       const unknown = types.find((t) => !EVENT_TYPES.includes(t));
       if (unknown) throw validationError([{ field: "event_types", reason: `unknown event type ${unknown}` }]);
-      return tx(db, () => {
-        const config = store.configOf(app.id);
+      return await tx(db, async () => {
+        const config = await store.configOf(app.id);
         if (!config) throw webhookNotFound();
         if (config.disabledAt !== null) {
           throw fail("WEBHOOK_DISABLED", {
@@ -253,10 +258,11 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
               : types.filter((t) => subscribed.includes(t));
         const now = clock.now();
         let queued = 0;
-        const due = types.length > 0 && wanted.length === 0 ? [] : store.eventsSince(app.id, since, wanted);
+        const due =
+          types.length > 0 && wanted.length === 0 ? [] : await store.eventsSince(app.id, since, wanted);
         for (const event of due) {
-          if (!store.requeue(config.id, event.id, now)) {
-            store.insertDelivery({
+          if (!(await store.requeue(config.id, event.id, now))) {
+            await store.insertDelivery({
               id: newId(clock),
               appId: app.id,
               configId: config.id,
@@ -270,7 +276,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
           }
           queued++;
         }
-        record(
+        await record(
           p,
           app.id,
           "webhook.replayed",

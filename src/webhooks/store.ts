@@ -26,26 +26,26 @@ export function createWebhookStore(db: Db) {
     .prepare();
 
   return {
-    configOf: (appId: string): WebhookConfigRow | undefined => configByApp.get({ appId }),
+    configOf: async (appId: string): Promise<WebhookConfigRow | undefined> => configByApp.get({ appId }),
 
-    insertConfig(row: WebhookConfigRow): void {
+    async insertConfig(row: WebhookConfigRow): Promise<void> {
       db.insert(webhookConfigs).values(row).run();
     },
 
-    updateConfig(id: string, patch: Partial<WebhookConfigRow>): void {
+    async updateConfig(id: string, patch: Partial<WebhookConfigRow>): Promise<void> {
       db.update(webhookConfigs).set(patch).where(eq(webhookConfigs.id, id)).run();
     },
 
-    deleteConfig(id: string): number {
+    async deleteConfig(id: string): Promise<number> {
       return changes(db.delete(webhookConfigs).where(eq(webhookConfigs.id, id)).run());
     },
 
-    insertDelivery(row: typeof webhookDeliveries.$inferInsert): void {
+    async insertDelivery(row: typeof webhookDeliveries.$inferInsert): Promise<void> {
       db.insert(webhookDeliveries).values(row).onConflictDoNothing().run();
     },
 
     /** Apps with a delivery due now to an enabled destination. */
-    dueApps(now: number): string[] {
+    async dueApps(now: number): Promise<string[]> {
       return db
         .selectDistinct({ appId: webhookDeliveries.appId })
         .from(webhookDeliveries)
@@ -62,7 +62,7 @@ export function createWebhookStore(db: Db) {
     },
 
     /** One app's pending deliveries whose time has come, to an enabled destination, oldest event first. */
-    due(now: number, limit: number, appId: string): DueDelivery[] {
+    async due(now: number, limit: number, appId: string): Promise<DueDelivery[]> {
       return db
         .select({
           id: webhookDeliveries.id,
@@ -93,15 +93,15 @@ export function createWebhookStore(db: Db) {
         .all();
     },
 
-    updateDelivery(id: string, patch: Partial<typeof webhookDeliveries.$inferInsert>): void {
+    async updateDelivery(id: string, patch: Partial<typeof webhookDeliveries.$inferInsert>): Promise<void> {
       db.update(webhookDeliveries).set(patch).where(eq(webhookDeliveries.id, id)).run();
     },
 
-    insertAttempt(row: WebhookAttemptRow): void {
+    async insertAttempt(row: WebhookAttemptRow): Promise<void> {
       db.insert(webhookAttempts).values(row).run();
     },
 
-    attempts(appId: string, limit: number): WebhookAttemptRow[] {
+    async attempts(appId: string, limit: number): Promise<WebhookAttemptRow[]> {
       return db
         .select()
         .from(webhookAttempts)
@@ -111,7 +111,7 @@ export function createWebhookStore(db: Db) {
         .all();
     },
 
-    pendingCount(): number {
+    async pendingCount(): Promise<number> {
       return (
         db
           .select({ n: sql<number>`count(*)` })
@@ -122,7 +122,7 @@ export function createWebhookStore(db: Db) {
     },
 
     /** Events of the app from `since` on (oldest first), for a replay. */
-    eventsSince(appId: string, since: number, types: readonly string[]): { id: string }[] {
+    async eventsSince(appId: string, since: number, types: readonly string[]): Promise<{ id: string }[]> {
       const typed = types.length > 0 ? inArray(events.type, [...types]) : undefined;
       return db
         .select({ id: events.id })
@@ -133,7 +133,7 @@ export function createWebhookStore(db: Db) {
     },
 
     /** Marks an existing delivery of the event pending again (a replay), or says there is none. */
-    requeue(configId: string, eventId: string, now: number): boolean {
+    async requeue(configId: string, eventId: string, now: number): Promise<boolean> {
       return (
         changes(
           db
@@ -145,11 +145,11 @@ export function createWebhookStore(db: Db) {
       );
     },
 
-    appExists: (appId: string) =>
+    appExists: async (appId: string) =>
       db.select({ id: apps.id }).from(apps).where(eq(apps.id, appId)).get() !== undefined,
 
     /** Retention: attempts and finished deliveries before `cutoff`, and events no delivery still needs. */
-    prune(cutoff: number): { attempts: number; deliveries: number; events: number } {
+    async prune(cutoff: number): Promise<{ attempts: number; deliveries: number; events: number }> {
       const attempts = changes(
         db.delete(webhookAttempts).where(lt(webhookAttempts.attemptedAt, cutoff)).run(),
       );

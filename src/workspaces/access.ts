@@ -32,8 +32,8 @@ function grantable(p: PlatformPrincipal, workspaceId: string): PolicyStatement[]
 
 export function createWorkspaceAccess(store: WorkspaceStore) {
   /** The workspace named by the path, if the caller can see it; otherwise a 404 that reveals nothing. */
-  function visibleWorkspace(p: PlatformPrincipal, slug: string): WorkspaceRow {
-    const w = store.workspaceBySlug(slug);
+  async function visibleWorkspace(p: PlatformPrincipal, slug: string): Promise<WorkspaceRow> {
+    const w = await store.workspaceBySlug(slug);
     if (!w || !visibleWorkspaces(p).includes(w.id)) throw workspaceNotFound();
     return w;
   }
@@ -42,8 +42,8 @@ export function createWorkspaceAccess(store: WorkspaceStore) {
     visibleWorkspace,
 
     /** Resolves the workspace and checks `action` on its workspace-level resource. */
-    workspaceFor(p: PlatformPrincipal, slug: string, action: string): WorkspaceRow {
-      const w = visibleWorkspace(p, slug);
+    async workspaceFor(p: PlatformPrincipal, slug: string, action: string): Promise<WorkspaceRow> {
+      const w = await visibleWorkspace(p, slug);
       authorize(p, w.id, action, workspaceResource(w.id), workspaceNotFound);
       return w;
     },

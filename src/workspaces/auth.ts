@@ -16,7 +16,7 @@ export interface PlatformAuth {
   /** Resolves the caller or throws 401 (no/invalid credential) or 403 (PAK on a human-only route, CSRF). */
   authenticate(request: Request, opts: { allowPak: boolean; meta: CallMeta }): Promise<PlatformPrincipal>;
   /** Deletes sessions that expired or were revoked more than 30 days ago; returns how many. */
-  purge(): number;
+  purge(): Promise<number>;
 }
 
 export interface PlatformAuthDeps {
@@ -127,12 +127,12 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
     "DELETE FROM platform_sessions WHERE expires_at < ? OR (revoked_at IS NOT NULL AND revoked_at < ?)",
   );
 
-  function pakPrincipal(
+  async function pakPrincipal(
     request: Request,
     token: string,
     allowPak: boolean,
     meta: CallMeta,
-  ): PlatformPrincipal {
+  ): Promise<PlatformPrincipal> {
     const hash = sha256Hex(token);
     const row = pakByHash.get(hash);
     // An expired key is refused exactly like a revoked one: same code, no hint which it was.
@@ -150,16 +150,16 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
     const statements = pakStatements
       .all(row.id)
       .flatMap((r) => JSON.parse(r.statements) as PolicyStatement[]);
-    if (isStale(row.lastUsedAt, clock.now())) recordUse(request, row, meta);
+    if (isStale(row.lastUsedAt, clock.now())) await recordUse(request, row, meta);
     return { kind: "pak", pakId: row.id, workspaceId: row.workspaceId, statements };
   }
 
   /** `last_used_at` and the `pak.used` audit row, at most once per debounce window (the guarded UPDATE decides). */
-  function recordUse(request: Request, row: PakLookup, meta: CallMeta): void {
+  async function recordUse(request: Request, row: PakLookup, meta: CallMeta): Promise<void> {
     const now = clock.now();
-    tx(db, () => {
+    await tx(db, async () => {
       if (touchPak.run(now, row.id, now - USE_DEBOUNCE_MS).changes === 0) return;
-      audit.record({
+      await audit.record({
         workspaceId: row.workspaceId,
         action: "pak.used",
         resourceType: "pak",
@@ -171,7 +171,11 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
     });
   }
 
-  function sessionPrincipal(request: Request, token: string, via: "cookie" | "bearer"): PlatformPrincipal {
+  async function sessionPrincipal(
+    request: Request,
+    token: string,
+    via: "cookie" | "bearer",
+  ): Promise<PlatformPrincipal> {
     if (!token.startsWith(SESSION_PREFIX)) throw invalid();
     const hash = sha256Hex(token);
     const row = sessionByHash.get(hash);
@@ -207,10 +211,10 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
       const cred = requestCredential(request);
       if (!cred) throw missing();
       if (cred.via === "bearer" && cred.token.startsWith(PAK_PREFIX))
-        return pakPrincipal(request, cred.token, allowPak, meta);
-      return sessionPrincipal(request, cred.token, cred.via);
+        return await pakPrincipal(request, cred.token, allowPak, meta);
+      return await sessionPrincipal(request, cred.token, cred.via);
     },
-    purge() {
+    async purge() {
       const cutoff = clock.now() - PURGE_AFTER_MS;
       const n = purgeSessions.run(cutoff, cutoff).changes;
       if (n > 0) log.debug("purged platform sessions", { count: n });

@@ -26,26 +26,26 @@ export function createPakService({ db, clock, audit }: PakServiceDeps) {
   const records = createWorkspaceRecords({ store, clock, audit });
 
   return {
-    listPaks(p: PlatformPrincipal, slug: string) {
-      const ws = access.workspaceFor(p, slug, "heimdall.read");
-      const rows = store.paksOf(ws.id);
-      const bound = store.boundPolicies(rows.map((r) => r.id));
+    async listPaks(p: PlatformPrincipal, slug: string) {
+      const ws = await access.workspaceFor(p, slug, "heimdall.read");
+      const rows = await store.paksOf(ws.id);
+      const bound = await store.boundPolicies(rows.map((r) => r.id));
       return rows.map((r) => pakDto(r, bound.get(r.id) ?? []));
     },
 
-    getPak(p: PlatformPrincipal, slug: string, id: string) {
-      const ws = access.workspaceFor(p, slug, "heimdall.read");
-      const row = store.pakById(ws.id, id);
+    async getPak(p: PlatformPrincipal, slug: string, id: string) {
+      const ws = await access.workspaceFor(p, slug, "heimdall.read");
+      const row = await store.pakById(ws.id, id);
       if (!row) throw pakNotFound();
-      return records.pakRecord(row);
+      return await records.pakRecord(row);
     },
 
     /** Human-only (the route refuses PAKs); the bound policies must stay within the minter's own rights. */
-    mintPak(p: PlatformPrincipal, slug: string, body: z.infer<typeof createPakSchema>, meta: CallMeta) {
+    async mintPak(p: PlatformPrincipal, slug: string, body: z.infer<typeof createPakSchema>, meta: CallMeta) {
       if (p.kind !== "platform_user") throw pakNotAllowed();
-      const ws = access.visibleWorkspace(p, slug);
+      const ws = await access.visibleWorkspace(p, slug);
       const ids = [...new Set(body.policy_ids)];
-      const policies = store.policiesByIds(ws.id, ids);
+      const policies = await store.policiesByIds(ws.id, ids);
       const found = new Set(policies.map((x) => x.id));
       const unknown = body.policy_ids.flatMap((id, i) =>
         found.has(id) ? [] : [{ field: `policy_ids.${i}`, reason: "no such policy in this workspace" }],
@@ -58,46 +58,48 @@ export function createPakService({ db, clock, audit }: PakServiceDeps) {
       );
       const expiresAt = resolveExpiry(body.expires_at, clock.now());
       const token = randomToken(PAK_PREFIX);
-      const row = tx(db, () =>
-        records.insertPak(
-          ws,
-          {
-            name: body.name,
-            description: body.description ?? null,
-            token,
-            createdBy: p.userId,
-            expiresAt,
-          },
-          ids,
-          actorOf(p),
-          meta,
-        ),
+      const row = await tx(
+        db,
+        async () =>
+          await records.insertPak(
+            ws,
+            {
+              name: body.name,
+              description: body.description ?? null,
+              token,
+              createdBy: p.userId,
+              expiresAt,
+            },
+            ids,
+            actorOf(p),
+            meta,
+          ),
       );
-      return { token, record: records.pakRecord(row) };
+      return { token, record: await records.pakRecord(row) };
     },
 
-    updatePak(
+    async updatePak(
       p: PlatformPrincipal,
       slug: string,
       id: string,
       body: z.infer<typeof updatePakSchema>,
       meta: CallMeta,
     ) {
-      const ws = access.workspaceFor(p, slug, "heimdall.update");
-      const row = tx(db, () => {
-        const current = store.pakById(ws.id, id);
+      const ws = await access.workspaceFor(p, slug, "heimdall.update");
+      const row = await tx(db, async () => {
+        const current = await store.pakById(ws.id, id);
         if (!current) throw pakNotFound();
         const changed: string[] = [];
         if (body.name !== undefined && body.name !== current.name) changed.push("name");
         if (body.description !== undefined && body.description !== current.description)
           changed.push("description");
         if (changed.length === 0) return current;
-        store.updatePak(current.id, {
+        await store.updatePak(current.id, {
           name: body.name ?? current.name,
           description: body.description === undefined ? current.description : body.description,
           updatedAt: clock.now(),
         });
-        audit.record({
+        await audit.record({
           workspaceId: ws.id,
           action: "pak.updated",
           resourceType: "pak",
@@ -106,19 +108,19 @@ export function createPakService({ db, clock, audit }: PakServiceDeps) {
           details: { changed },
           meta,
         });
-        return store.pakById(ws.id, id)!;
+        return (await store.pakById(ws.id, id))!;
       });
-      return records.pakRecord(row);
+      return await records.pakRecord(row);
     },
 
     /** Keeps the row (revoked_at set) so listings and audit keep their meaning; revoking twice is a no-op. */
-    revokePak(p: PlatformPrincipal, slug: string, id: string, meta: CallMeta): void {
-      const ws = access.workspaceFor(p, slug, "heimdall.delete");
-      tx(db, () => {
-        const row = store.pakById(ws.id, id);
+    async revokePak(p: PlatformPrincipal, slug: string, id: string, meta: CallMeta): Promise<void> {
+      const ws = await access.workspaceFor(p, slug, "heimdall.delete");
+      await tx(db, async () => {
+        const row = await store.pakById(ws.id, id);
         if (!row) throw pakNotFound();
-        if (!store.revokePak(row.id, clock.now())) return;
-        audit.record({
+        if (!(await store.revokePak(row.id, clock.now()))) return;
+        await audit.record({
           workspaceId: ws.id,
           action: "pak.revoked",
           resourceType: "pak",

@@ -25,58 +25,60 @@ export function createPolicyService({ db, clock, audit }: PolicyServiceDeps) {
   const records = createWorkspaceRecords({ store, clock, audit });
 
   return {
-    listPolicies(p: PlatformPrincipal, slug: string) {
-      const ws = access.workspaceFor(p, slug, "heimdall.read");
+    async listPolicies(p: PlatformPrincipal, slug: string) {
+      const ws = await access.workspaceFor(p, slug, "heimdall.read");
       const reveal = access.mayReadAudit(p, ws.id);
-      return { data: store.policiesOf(ws.id).map((r) => policyDto(r, reveal)) };
+      return { data: (await store.policiesOf(ws.id)).map((r) => policyDto(r, reveal)) };
     },
 
-    getPolicy(p: PlatformPrincipal, slug: string, id: string) {
-      const ws = access.workspaceFor(p, slug, "heimdall.read");
-      const row = store.policyById(ws.id, id);
+    async getPolicy(p: PlatformPrincipal, slug: string, id: string) {
+      const ws = await access.workspaceFor(p, slug, "heimdall.read");
+      const row = await store.policyById(ws.id, id);
       if (!row) throw policyNotFound();
-      return policyDetailDto(row, access.mayReadAudit(p, ws.id), store.pakBindingCount(row.id));
+      return policyDetailDto(row, access.mayReadAudit(p, ws.id), await store.pakBindingCount(row.id));
     },
 
-    catalog(p: PlatformPrincipal, slug: string) {
-      access.workspaceFor(p, slug, "heimdall.read");
+    async catalog(p: PlatformPrincipal, slug: string) {
+      await access.workspaceFor(p, slug, "heimdall.read");
       return { actions: [...HEIMDALL_ACTIONS] };
     },
 
-    createPolicy(
+    async createPolicy(
       p: PlatformPrincipal,
       slug: string,
       body: z.infer<typeof createPolicySchema>,
       meta: CallMeta,
     ) {
-      const ws = access.workspaceFor(p, slug, "heimdall.create");
+      const ws = await access.workspaceFor(p, slug, "heimdall.create");
       access.assertGrantable(p, ws.id, body.policy);
       const createdBy = p.kind === "platform_user" ? p.userId : null;
-      const row = tx(db, () =>
-        records.insertPolicy(
-          ws,
-          { name: body.name, description: body.description ?? null, statements: body.policy, createdBy },
-          actorOf(p),
-          meta,
-        ),
+      const row = await tx(
+        db,
+        async () =>
+          await records.insertPolicy(
+            ws,
+            { name: body.name, description: body.description ?? null, statements: body.policy, createdBy },
+            actorOf(p),
+            meta,
+          ),
       );
       return policyDto(row, access.mayReadAudit(p, ws.id));
     },
 
-    updatePolicy(
+    async updatePolicy(
       p: PlatformPrincipal,
       slug: string,
       id: string,
       body: z.infer<typeof updatePolicySchema>,
       meta: CallMeta,
     ) {
-      const ws = access.workspaceFor(p, slug, "heimdall.update");
+      const ws = await access.workspaceFor(p, slug, "heimdall.update");
       if (body.policy) access.assertGrantable(p, ws.id, body.policy);
-      const row = tx(db, () => {
-        const current = store.policyById(ws.id, id);
+      const row = await tx(db, async () => {
+        const current = await store.policyById(ws.id, id);
         if (!current) throw policyNotFound();
         if (body.name !== undefined && body.name !== current.name) {
-          const other = store.policyByName(ws.id, body.name);
+          const other = await store.policyByName(ws.id, body.name);
           if (other && other.id !== current.id) throw policyNameTaken(body.name);
         }
         const changed: string[] = [];
@@ -87,13 +89,13 @@ export function createPolicyService({ db, clock, audit }: PolicyServiceDeps) {
           changed.push("policy");
         }
         if (changed.length === 0) return current;
-        store.updatePolicy(current.id, {
+        await store.updatePolicy(current.id, {
           name: body.name ?? current.name,
           description: body.description === undefined ? current.description : body.description,
           statements: body.policy ?? current.statements,
           updatedAt: clock.now(),
         });
-        audit.record({
+        await audit.record({
           workspaceId: ws.id,
           action: "policy.updated",
           resourceType: "policy",
@@ -102,20 +104,20 @@ export function createPolicyService({ db, clock, audit }: PolicyServiceDeps) {
           details: { changed },
           meta,
         });
-        return store.policyById(ws.id, id)!;
+        return (await store.policyById(ws.id, id))!;
       });
-      return policyDetailDto(row, access.mayReadAudit(p, ws.id), store.pakBindingCount(row.id));
+      return policyDetailDto(row, access.mayReadAudit(p, ws.id), await store.pakBindingCount(row.id));
     },
 
     /** Bindings go with the policy (FK cascade): a PAK left with no policy is denied everything. */
-    deletePolicy(p: PlatformPrincipal, slug: string, id: string, meta: CallMeta): void {
-      const ws = access.workspaceFor(p, slug, "heimdall.delete");
-      tx(db, () => {
-        const row = store.policyById(ws.id, id);
+    async deletePolicy(p: PlatformPrincipal, slug: string, id: string, meta: CallMeta): Promise<void> {
+      const ws = await access.workspaceFor(p, slug, "heimdall.delete");
+      await tx(db, async () => {
+        const row = await store.policyById(ws.id, id);
         if (!row) throw policyNotFound();
-        const bindings = store.pakBindingCount(row.id);
-        store.deletePolicy(row.id);
-        audit.record({
+        const bindings = await store.pakBindingCount(row.id);
+        await store.deletePolicy(row.id);
+        await audit.record({
           workspaceId: ws.id,
           action: "policy.deleted",
           resourceType: "policy",

@@ -93,12 +93,12 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
   const store = createWorkspaceStore(db);
   const records = createWorkspaceRecords({ store, clock, audit });
 
-  function uniqueUsername(email: string): string {
+  async function uniqueUsername(email: string): Promise<string> {
     const base = usernameBase(email);
-    if (!store.usernameTaken(base)) return base;
+    if (!(await store.usernameTaken(base))) return base;
     for (let i = 2; ; i++) {
       const candidate = `${base}-${i}`;
-      if (!store.usernameTaken(candidate)) return candidate;
+      if (!(await store.usernameTaken(candidate))) return candidate;
     }
   }
 
@@ -115,18 +115,19 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
   }
 
   /** A policy name not yet used in the workspace, derived from `wanted` and kept within the name pattern. */
-  function freePolicyName(workspaceId: string, wanted: string): string {
+  async function freePolicyName(workspaceId: string, wanted: string): Promise<string> {
     const base = wanted.replace(/[^A-Za-z0-9 _-]+/g, "-").slice(0, 56) || "pak";
     for (let i = 1; ; i++) {
       const candidate = i === 1 ? base : `${base} ${i}`;
-      if (POLICY_NAME.test(candidate) && !store.policyByName(workspaceId, candidate)) return candidate;
+      if (POLICY_NAME.test(candidate) && !(await store.policyByName(workspaceId, candidate)))
+        return candidate;
     }
   }
 
   return {
     /** First start on an empty database: workspace `default`, its owner, `heimdall-admin` and one PAK. */
     async bootstrap(input: BootstrapInput = {}): Promise<BootstrapResult> {
-      if (store.hasAnyWorkspace()) {
+      if (await store.hasAnyWorkspace()) {
         throw fail("ALREADY_BOOTSTRAPPED");
       }
       const email = parseEmail(input.email ?? DEFAULT_BOOTSTRAP_EMAIL);
@@ -137,9 +138,9 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
       }
       const pakToken = input.pak ?? randomToken(PAK_PREFIX);
       const passwordHash = await passwords.hash(password);
-      return tx(db, () => {
+      return await tx(db, async () => {
         // Checked again under the write lock: two concurrent first starts must not both bootstrap.
-        if (store.hasAnyWorkspace()) {
+        if (await store.hasAnyWorkspace()) {
           throw fail("ALREADY_BOOTSTRAPPED");
         }
         const now = clock.now();
@@ -154,11 +155,11 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           createdAt: now,
           updatedAt: now,
         };
-        store.insertWorkspace(ws);
-        store.insertUser({
+        await store.insertWorkspace(ws);
+        await store.insertUser({
           id: userId,
           email,
-          username: uniqueUsername(email),
+          username: await uniqueUsername(email),
           displayName: null,
           passwordHash,
           status: "active",
@@ -166,8 +167,14 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           createdAt: now,
           updatedAt: now,
         });
-        store.insertMember({ id: newId(clock), workspaceId: ws.id, userId, role: "owner", createdAt: now });
-        audit.record({
+        await store.insertMember({
+          id: newId(clock),
+          workspaceId: ws.id,
+          userId,
+          role: "owner",
+          createdAt: now,
+        });
+        await audit.record({
           workspaceId: ws.id,
           action: "workspace.bootstrapped",
           resourceType: "workspace",
@@ -175,7 +182,7 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           actor: SYSTEM_ACTOR,
           details: { slug: ws.slug, owner_id: userId },
         });
-        const policy = records.insertPolicy(
+        const policy = await records.insertPolicy(
           ws,
           {
             name: ADMIN_POLICY_NAME,
@@ -185,7 +192,7 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           },
           SYSTEM_ACTOR,
         );
-        records.insertPak(
+        await records.insertPak(
           ws,
           { name: "bootstrap", description: "Created on first start", token: pakToken, createdBy: userId },
           [policy.id],
@@ -212,20 +219,20 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
       const password = input.password ?? generatePassword();
       checkPassword(password);
       const slug = input.workspace ?? DEFAULT_WORKSPACE_SLUG;
-      if (!store.workspaceBySlug(slug)) throw workspaceNotFound();
-      if (store.emailTaken(email))
+      if (!(await store.workspaceBySlug(slug))) throw workspaceNotFound();
+      if (await store.emailTaken(email))
         throw fail("EMAIL_TAKEN", { message: "A platform user with this email already exists" });
       const passwordHash = await passwords.hash(password);
-      return tx(db, () => {
-        const ws = store.workspaceBySlug(slug);
+      return await tx(db, async () => {
+        const ws = await store.workspaceBySlug(slug);
         if (!ws) throw workspaceNotFound();
-        if (store.emailTaken(email))
+        if (await store.emailTaken(email))
           throw fail("EMAIL_TAKEN", { message: "A platform user with this email already exists" });
         const now = clock.now();
         const user = {
           id: newId(clock),
           email,
-          username: uniqueUsername(email),
+          username: await uniqueUsername(email),
           displayName: input.displayName ?? null,
           passwordHash,
           status: "active",
@@ -233,10 +240,10 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           createdAt: now,
           updatedAt: now,
         };
-        store.insertUser(user);
+        await store.insertUser(user);
         const memberId = newId(clock);
-        store.insertMember({ id: memberId, workspaceId: ws.id, userId: user.id, role, createdAt: now });
-        audit.record({
+        await store.insertMember({ id: memberId, workspaceId: ws.id, userId: user.id, role, createdAt: now });
+        await audit.record({
           workspaceId: ws.id,
           action: "member.added",
           resourceType: "platform_user",
@@ -258,14 +265,14 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
      * The command line on this machine acting in workspace `slug` (`heimdall dev`, seeds): a
      * `LocalOperatorPrincipal`, for the services' own checks and system-actor audit rows.
      */
-    localOperator(slug: string = DEFAULT_WORKSPACE_SLUG): LocalOperatorPrincipal {
-      const ws = store.workspaceBySlug(slug);
+    async localOperator(slug: string = DEFAULT_WORKSPACE_SLUG): Promise<LocalOperatorPrincipal> {
+      const ws = await store.workspaceBySlug(slug);
       if (!ws) throw workspaceNotFound();
       return { kind: "local", workspaceId: ws.id };
     },
 
     /** `heimdall pak create`: a policy file's statements (bound as a new managed policy) or `heimdall-admin`. */
-    createPak(input: CreatePakInput) {
+    async createPak(input: CreatePakInput) {
       const name = input.name.trim();
       if (name.length < 1 || name.length > 120) {
         throw validationError([{ field: "name", reason: "must be 1-120 characters" }]);
@@ -291,15 +298,15 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           ? resolveExpiry(new Date(now + input.expiresInMs).toISOString(), now, "expires_in")
           : resolveExpiry(input.expiresAt, now);
       const token = randomToken(PAK_PREFIX);
-      return tx(db, () => {
-        const ws = store.workspaceBySlug(input.workspaceSlug);
+      return await tx(db, async () => {
+        const ws = await store.workspaceBySlug(input.workspaceSlug);
         if (!ws) throw workspaceNotFound();
         let policy: PolicyRow;
         if (statements) {
-          policy = records.insertPolicy(
+          policy = await records.insertPolicy(
             ws,
             {
-              name: freePolicyName(ws.id, `pak ${name}`),
+              name: await freePolicyName(ws.id, `pak ${name}`),
               description: `Created for API key "${name}"`,
               statements,
               createdBy: null,
@@ -308,8 +315,8 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           );
         } else {
           policy =
-            store.policyByName(ws.id, ADMIN_POLICY_NAME) ??
-            records.insertPolicy(
+            (await store.policyByName(ws.id, ADMIN_POLICY_NAME)) ??
+            (await records.insertPolicy(
               ws,
               {
                 name: ADMIN_POLICY_NAME,
@@ -318,15 +325,15 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
                 createdBy: null,
               },
               SYSTEM_ACTOR,
-            );
+            ));
         }
-        const row = records.insertPak(
+        const row = await records.insertPak(
           ws,
           { name, description: input.description ?? null, token, createdBy: null, expiresAt },
           [policy.id],
           SYSTEM_ACTOR,
         );
-        return { token, record: records.pakRecord(row), workspace: { id: ws.id, slug: ws.slug } };
+        return { token, record: await records.pakRecord(row), workspace: { id: ws.id, slug: ws.slug } };
       });
     },
   };

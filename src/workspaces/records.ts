@@ -20,12 +20,12 @@ export const policyNameTaken = (name: string) =>
 export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecordsDeps) {
   return {
     /** The PAK's wire record with its bound policies. */
-    pakRecord(row: PakRow) {
-      return pakDto(row, store.boundPolicies([row.id]).get(row.id) ?? []);
+    async pakRecord(row: PakRow) {
+      return pakDto(row, (await store.boundPolicies([row.id])).get(row.id) ?? []);
     },
 
     /** Inserts a PAK and its bindings; call inside a transaction. */
-    insertPak(
+    async insertPak(
       ws: WorkspaceRow,
       input: {
         name: string;
@@ -37,7 +37,7 @@ export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecords
       policyIds: string[],
       actor: AuditActor,
       meta?: Partial<CallMeta>,
-    ): PakRow {
+    ): Promise<PakRow> {
       const now = clock.now();
       const row: PakRow = {
         id: newId(clock),
@@ -53,8 +53,8 @@ export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecords
         createdAt: now,
         updatedAt: now,
       };
-      store.insertPak(row, policyIds);
-      audit.record({
+      await store.insertPak(row, policyIds);
+      await audit.record({
         workspaceId: ws.id,
         action: "pak.created",
         resourceType: "pak",
@@ -72,7 +72,7 @@ export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecords
     },
 
     /** Inserts a managed policy; call inside a transaction. */
-    insertPolicy(
+    async insertPolicy(
       ws: WorkspaceRow,
       input: {
         name: string;
@@ -82,8 +82,8 @@ export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecords
       },
       actor: AuditActor,
       meta?: Partial<CallMeta>,
-    ): PolicyRow {
-      if (store.policyByName(ws.id, input.name)) throw policyNameTaken(input.name);
+    ): Promise<PolicyRow> {
+      if (await store.policyByName(ws.id, input.name)) throw policyNameTaken(input.name);
       const now = clock.now();
       const row: PolicyRow = {
         id: newId(clock),
@@ -95,8 +95,8 @@ export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecords
         createdAt: now,
         updatedAt: now,
       };
-      store.insertPolicy(row);
-      audit.record({
+      await store.insertPolicy(row);
+      await audit.record({
         workspaceId: ws.id,
         action: "policy.created",
         resourceType: "policy",

@@ -54,12 +54,12 @@ export function platformRoutes(deps: PlatformRoutesDeps) {
         const cred = requestCredential(request);
         try {
           if (token !== undefined) {
-            platformSessions.logoutToken(token, callMeta(request));
+            await platformSessions.logoutToken(token, callMeta(request));
           } else {
             if (!cred) {
               throw fail("VALIDATION_ERROR", { details: [{ field: "refresh_token", reason: "required" }] });
             }
-            platformSessions.logoutCurrent(
+            await platformSessions.logoutCurrent(
               await platformAuth.authenticate(request, { allowPak: false, meta: callMeta(request) }),
               callMeta(request),
             );
@@ -81,40 +81,46 @@ export function platformRoutes(deps: PlatformRoutesDeps) {
         }
         set.status = 204;
       })
-      .get("/v1/session", ({ principal }) => platformSessions.sessions(principal), { platform: "user" })
-      .get("/v1/me", ({ principal }) => platformSessions.me(principal), { platform: "user" })
-      // ─── Workspaces ────────────────────────────────────────────────────────
-      .get("/v1/workspaces", ({ principal, query }) => workspaces.listWorkspaces(principal, query as Query), {
-        platform: "any",
+      .get("/v1/session", async ({ principal }) => await platformSessions.sessions(principal), {
+        platform: "user",
       })
+      .get("/v1/me", async ({ principal }) => await platformSessions.me(principal), { platform: "user" })
+      // ─── Workspaces ────────────────────────────────────────────────────────
+      .get(
+        "/v1/workspaces",
+        async ({ principal, query }) => await workspaces.listWorkspaces(principal, query as Query),
+        {
+          platform: "any",
+        },
+      )
       .get(
         "/v1/workspaces/:workspace_slug",
-        ({ principal, params }) => workspaces.getWorkspace(principal, params.workspace_slug),
+        async ({ principal, params }) => await workspaces.getWorkspace(principal, params.workspace_slug),
         {
           platform: "any",
         },
       )
       .get(
         "/v1/workspaces/:workspace_slug/members",
-        ({ principal, params, query, meta }) =>
-          workspaces.listMembers(principal, params.workspace_slug, query as Query, meta),
+        async ({ principal, params, query, meta }) =>
+          await workspaces.listMembers(principal, params.workspace_slug, query as Query, meta),
         { platform: "any" },
       )
       // ─── Platform API keys ─────────────────────────────────────────────────
       .get(
         "/v1/workspaces/:workspace_slug/api-keys",
-        ({ principal, params }) => paks.listPaks(principal, params.workspace_slug),
+        async ({ principal, params }) => await paks.listPaks(principal, params.workspace_slug),
         {
           platform: "any",
         },
       )
       .post(
         "/v1/workspaces/:workspace_slug/api-keys",
-        ({ principal, params, body, meta, set }) => {
+        async ({ principal, params, body, meta, set }) => {
           const input = validate(createPakSchema, body);
           set.status = 201;
           set.headers["cache-control"] = "no-store";
-          return paks.mintPak(principal, params.workspace_slug, input, meta);
+          return await paks.mintPak(principal, params.workspace_slug, input, meta);
         },
         {
           platform: "user",
@@ -126,19 +132,25 @@ export function platformRoutes(deps: PlatformRoutesDeps) {
       )
       .get(
         "/v1/workspaces/:workspace_slug/api-keys/:id",
-        ({ principal, params }) => paks.getPak(principal, params.workspace_slug, params.id),
+        async ({ principal, params }) => await paks.getPak(principal, params.workspace_slug, params.id),
         { platform: "any" },
       )
       .patch(
         "/v1/workspaces/:workspace_slug/api-keys/:id",
-        ({ principal, params, body, meta }) =>
-          paks.updatePak(principal, params.workspace_slug, params.id, validate(updatePakSchema, body), meta),
+        async ({ principal, params, body, meta }) =>
+          await paks.updatePak(
+            principal,
+            params.workspace_slug,
+            params.id,
+            validate(updatePakSchema, body),
+            meta,
+          ),
         { platform: "any" },
       )
       .delete(
         "/v1/workspaces/:workspace_slug/api-keys/:id",
-        ({ principal, params, meta, set }) => {
-          paks.revokePak(principal, params.workspace_slug, params.id, meta);
+        async ({ principal, params, meta, set }) => {
+          await paks.revokePak(principal, params.workspace_slug, params.id, meta);
           set.status = 204;
         },
         { platform: "any" },
@@ -146,34 +158,35 @@ export function platformRoutes(deps: PlatformRoutesDeps) {
       // ─── Managed policies ──────────────────────────────────────────────────
       .get(
         "/v1/workspaces/:workspace_slug/policies/actions/catalog",
-        ({ principal, params }) => policies.catalog(principal, params.workspace_slug),
+        async ({ principal, params }) => await policies.catalog(principal, params.workspace_slug),
         { platform: "any" },
       )
       .get(
         "/v1/workspaces/:workspace_slug/policies",
-        ({ principal, params }) => policies.listPolicies(principal, params.workspace_slug),
+        async ({ principal, params }) => await policies.listPolicies(principal, params.workspace_slug),
         {
           platform: "any",
         },
       )
       .post(
         "/v1/workspaces/:workspace_slug/policies",
-        ({ principal, params, body, meta, set }) => {
+        async ({ principal, params, body, meta, set }) => {
           const input = validate(createPolicySchema, body);
           set.status = 201;
-          return policies.createPolicy(principal, params.workspace_slug, input, meta);
+          return await policies.createPolicy(principal, params.workspace_slug, input, meta);
         },
         { platform: "user" },
       )
       .get(
         "/v1/workspaces/:workspace_slug/policies/:policy_id",
-        ({ principal, params }) => policies.getPolicy(principal, params.workspace_slug, params.policy_id),
+        async ({ principal, params }) =>
+          await policies.getPolicy(principal, params.workspace_slug, params.policy_id),
         { platform: "any" },
       )
       .patch(
         "/v1/workspaces/:workspace_slug/policies/:policy_id",
-        ({ principal, params, body, meta }) =>
-          policies.updatePolicy(
+        async ({ principal, params, body, meta }) =>
+          await policies.updatePolicy(
             principal,
             params.workspace_slug,
             params.policy_id,
@@ -184,8 +197,8 @@ export function platformRoutes(deps: PlatformRoutesDeps) {
       )
       .delete(
         "/v1/workspaces/:workspace_slug/policies/:policy_id",
-        ({ principal, params, meta, set }) => {
-          policies.deletePolicy(principal, params.workspace_slug, params.policy_id, meta);
+        async ({ principal, params, meta, set }) => {
+          await policies.deletePolicy(principal, params.workspace_slug, params.policy_id, meta);
           set.status = 204;
         },
         { platform: "user" },

@@ -51,11 +51,11 @@ export function createPlatformSessionService({
   const store = createWorkspaceStore(db);
   const throttle = createSigninThrottle({ rateLimiter, clock });
 
-  function revokeSession(sessionId: string, userId: string, meta: CallMeta): void {
-    tx(db, () => {
-      if (!store.revokeSession(sessionId, clock.now())) return;
-      audit.record({
-        workspaceId: store.firstWorkspaceIdOfUser(userId) ?? null,
+  async function revokeSession(sessionId: string, userId: string, meta: CallMeta): Promise<void> {
+    await tx(db, async () => {
+      if (!(await store.revokeSession(sessionId, clock.now()))) return;
+      await audit.record({
+        workspaceId: (await store.firstWorkspaceIdOfUser(userId)) ?? null,
         action: "platform.logout",
         resourceType: "platform_session",
         resourceId: sessionId,
@@ -80,15 +80,15 @@ export function createPlatformSessionService({
         ip,
         maxFailures: PLATFORM_SIGNIN.maxFailures,
       };
-      const signinFailed = (
+      const signinFailed = async (
         user: UserRow | undefined,
         details: Record<string, unknown>,
         trips: ThrottleTrip[],
       ) => {
-        const chain = user ? (store.firstWorkspaceIdOfUser(user.id) ?? null) : null;
+        const chain = user ? ((await store.firstWorkspaceIdOfUser(user.id)) ?? null) : null;
         const actor: AuditActor = user ? { type: "platform_user", id: user.id } : SYSTEM_ACTOR;
-        tx(db, () => {
-          audit.record({
+        await tx(db, async () => {
+          await audit.record({
             workspaceId: chain,
             action: "platform.signin_failed",
             resourceType: "platform_user",
@@ -98,7 +98,7 @@ export function createPlatformSessionService({
             meta,
           });
           for (const trip of trips) {
-            audit.record({
+            await audit.record({
               workspaceId: chain,
               action: "platform.signin_throttled",
               resourceType: "platform_user",
@@ -115,30 +115,30 @@ export function createPlatformSessionService({
         });
       };
 
-      const refused = throttle.begin(throttled);
+      const refused = await throttle.begin(throttled);
       if (refused) {
         // Decided before the account is read; the lookup is for the audit row only.
-        const user = store.userByIdentifier(input.identifier);
-        signinFailed(user, { reason: "throttled", throttle: refused.kind }, []);
+        const user = await store.userByIdentifier(input.identifier);
+        await signinFailed(user, { reason: "throttled", throttle: refused.kind }, []);
         throw refused.error;
       }
-      const user = store.userByIdentifier(input.identifier);
+      const user = await store.userByIdentifier(input.identifier);
       const ok = user
         ? await passwords.verify(user.passwordHash, input.password, meta.signal)
         : await passwords.dummyVerify(input.password, meta.signal);
       if (!user || !ok || user.status !== "active") {
         const reason = !user ? "unknown_user" : !ok ? "wrong_password" : "user_inactive";
-        signinFailed(user, { reason }, throttle.failed(throttled));
+        await signinFailed(user, { reason }, await throttle.failed(throttled));
         throw invalidCredentials();
       }
-      throttle.succeeded(throttled);
-      const chain = store.firstWorkspaceIdOfUser(user.id);
+      await throttle.succeeded(throttled);
+      const chain = await store.firstWorkspaceIdOfUser(user.id);
       const seconds = sessionSeconds(input.session_duration);
       const token = randomToken(SESSION_PREFIX);
       const now = clock.now();
       const sessionId = newId(clock);
-      tx(db, () => {
-        store.insertSession({
+      await tx(db, async () => {
+        await store.insertSession({
           id: sessionId,
           userId: user.id,
           tokenHash: sha256Hex(token),
@@ -149,7 +149,7 @@ export function createPlatformSessionService({
           lastUsedAt: null,
           revokedAt: null,
         });
-        audit.record({
+        await audit.record({
           workspaceId: chain ?? null,
           action: "platform.signin",
           resourceType: "platform_session",
@@ -163,30 +163,30 @@ export function createPlatformSessionService({
     },
 
     /** Revokes the session whose token is given (logout body) — possession of the token is the authority. */
-    logoutToken(token: string, meta: CallMeta): void {
-      const s = store.sessionByTokenHash(sha256Hex(token));
+    async logoutToken(token: string, meta: CallMeta): Promise<void> {
+      const s = await store.sessionByTokenHash(sha256Hex(token));
       if (!s || s.revokedAt !== null || s.expiresAt <= clock.now()) {
         // 400 INVALID_SESSION_TOKEN, not 401 INVALID_TOKEN: the token is the body's data, not this
         // request's credential (the contract's 400 "invalid token"; docs/errors.md).
         throw fail("INVALID_SESSION_TOKEN");
       }
-      revokeSession(s.id, s.userId, meta);
+      await revokeSession(s.id, s.userId, meta);
     },
 
     /** Revokes the caller's own session (cookie or Bearer logout). */
-    logoutCurrent(p: PlatformPrincipal, meta: CallMeta): void {
+    async logoutCurrent(p: PlatformPrincipal, meta: CallMeta): Promise<void> {
       if (p.kind !== "platform_user") return;
-      revokeSession(p.sessionId, p.userId, meta);
+      await revokeSession(p.sessionId, p.userId, meta);
     },
 
-    sessions(p: PlatformPrincipal) {
+    async sessions(p: PlatformPrincipal) {
       if (p.kind !== "platform_user") throw pakNotAllowed();
-      return store.liveSessionsOf(p.userId, clock.now()).map(sessionDto);
+      return (await store.liveSessionsOf(p.userId, clock.now())).map(sessionDto);
     },
 
-    me(p: PlatformPrincipal) {
+    async me(p: PlatformPrincipal) {
       if (p.kind !== "platform_user") throw pakNotAllowed();
-      const user = store.userById(p.userId);
+      const user = await store.userById(p.userId);
       if (!user) throw fail("ACCOUNT_NOT_FOUND");
       return meDto(user);
     },

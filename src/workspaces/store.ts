@@ -29,20 +29,20 @@ const before = (createdAt: Column, id: Column, p: Position | undefined) =>
 export function createWorkspaceStore(db: Db) {
   return {
     // ─── Workspaces ──────────────────────────────────────────────────────────
-    hasAnyWorkspace(): boolean {
+    async hasAnyWorkspace(): Promise<boolean> {
       return db.select({ id: workspaces.id }).from(workspaces).limit(1).get() !== undefined;
     },
-    workspaceBySlug(slug: string): WorkspaceRow | undefined {
+    async workspaceBySlug(slug: string): Promise<WorkspaceRow | undefined> {
       return db.select().from(workspaces).where(eq(workspaces.slug, slug)).get();
     },
-    workspaceById(id: string): WorkspaceRow | undefined {
+    async workspaceById(id: string): Promise<WorkspaceRow | undefined> {
       return db.select().from(workspaces).where(eq(workspaces.id, id)).get();
     },
-    insertWorkspace(row: WorkspaceRow): void {
+    async insertWorkspace(row: WorkspaceRow): Promise<void> {
       db.insert(workspaces).values(row).run();
     },
     /** The workspaces a user belongs to with the user's role, newest first. */
-    workspacesOfUser(userId: string, limit: number, after?: Position) {
+    async workspacesOfUser(userId: string, limit: number, after?: Position) {
       return db
         .select({ workspace: workspaces, role: workspaceMembers.role })
         .from(workspaceMembers)
@@ -53,7 +53,7 @@ export function createWorkspaceStore(db: Db) {
         .all();
     },
     /** The user's oldest membership: the audit chain for events about the user. */
-    firstWorkspaceIdOfUser(userId: string): string | undefined {
+    async firstWorkspaceIdOfUser(userId: string): Promise<string | undefined> {
       return db
         .select({ id: workspaceMembers.workspaceId })
         .from(workspaceMembers)
@@ -64,18 +64,18 @@ export function createWorkspaceStore(db: Db) {
     },
 
     // ─── Users and members ───────────────────────────────────────────────────
-    userById(id: string): UserRow | undefined {
+    async userById(id: string): Promise<UserRow | undefined> {
       return db.select().from(platformUsers).where(eq(platformUsers.id, id)).get();
     },
     /** Email match is case-insensitive (emails are stored lower-case); username match is exact. */
-    userByIdentifier(identifier: string): UserRow | undefined {
+    async userByIdentifier(identifier: string): Promise<UserRow | undefined> {
       return db
         .select()
         .from(platformUsers)
         .where(or(eq(platformUsers.email, identifier.toLowerCase()), eq(platformUsers.username, identifier)))
         .get();
     },
-    emailTaken(email: string): boolean {
+    async emailTaken(email: string): Promise<boolean> {
       return (
         db
           .select({ id: platformUsers.id })
@@ -84,7 +84,7 @@ export function createWorkspaceStore(db: Db) {
           .get() !== undefined
       );
     },
-    usernameTaken(username: string): boolean {
+    async usernameTaken(username: string): Promise<boolean> {
       return (
         db
           .select({ id: platformUsers.id })
@@ -93,19 +93,19 @@ export function createWorkspaceStore(db: Db) {
           .get() !== undefined
       );
     },
-    insertUser(row: UserRow): void {
+    async insertUser(row: UserRow): Promise<void> {
       db.insert(platformUsers).values(row).run();
     },
-    insertMember(row: {
+    async insertMember(row: {
       id: string;
       workspaceId: string;
       userId: string;
       role: WorkspaceRole;
       createdAt: number;
-    }): void {
+    }): Promise<void> {
       db.insert(workspaceMembers).values(row).run();
     },
-    membersOf(workspaceId: string, limit: number, after?: Position): MemberRow[] {
+    async membersOf(workspaceId: string, limit: number, after?: Position): Promise<MemberRow[]> {
       return db
         .select({
           id: workspaceMembers.id,
@@ -130,13 +130,13 @@ export function createWorkspaceStore(db: Db) {
     },
 
     // ─── Sessions ────────────────────────────────────────────────────────────
-    insertSession(row: SessionRow): void {
+    async insertSession(row: SessionRow): Promise<void> {
       db.insert(platformSessions).values(row).run();
     },
-    sessionByTokenHash(tokenHash: string): SessionRow | undefined {
+    async sessionByTokenHash(tokenHash: string): Promise<SessionRow | undefined> {
       return db.select().from(platformSessions).where(eq(platformSessions.tokenHash, tokenHash)).get();
     },
-    revokeSession(id: string, now: number): boolean {
+    async revokeSession(id: string, now: number): Promise<boolean> {
       const r = db
         .update(platformSessions)
         .set({ revokedAt: now })
@@ -144,7 +144,7 @@ export function createWorkspaceStore(db: Db) {
         .run();
       return changes(r) > 0;
     },
-    liveSessionsOf(userId: string, now: number): SessionRow[] {
+    async liveSessionsOf(userId: string, now: number): Promise<SessionRow[]> {
       return db
         .select()
         .from(platformSessions)
@@ -160,10 +160,10 @@ export function createWorkspaceStore(db: Db) {
     },
 
     // ─── Policies ────────────────────────────────────────────────────────────
-    insertPolicy(row: PolicyRow): void {
+    async insertPolicy(row: PolicyRow): Promise<void> {
       db.insert(workspacePolicies).values(row).run();
     },
-    policiesOf(workspaceId: string): PolicyRow[] {
+    async policiesOf(workspaceId: string): Promise<PolicyRow[]> {
       return db
         .select()
         .from(workspacePolicies)
@@ -171,21 +171,21 @@ export function createWorkspaceStore(db: Db) {
         .orderBy(desc(workspacePolicies.createdAt), desc(workspacePolicies.id))
         .all();
     },
-    policyById(workspaceId: string, id: string): PolicyRow | undefined {
+    async policyById(workspaceId: string, id: string): Promise<PolicyRow | undefined> {
       return db
         .select()
         .from(workspacePolicies)
         .where(and(eq(workspacePolicies.workspaceId, workspaceId), eq(workspacePolicies.id, id)))
         .get();
     },
-    policyByName(workspaceId: string, name: string): PolicyRow | undefined {
+    async policyByName(workspaceId: string, name: string): Promise<PolicyRow | undefined> {
       return db
         .select()
         .from(workspacePolicies)
         .where(and(eq(workspacePolicies.workspaceId, workspaceId), eq(workspacePolicies.name, name)))
         .get();
     },
-    policiesByIds(workspaceId: string, ids: string[]): PolicyRow[] {
+    async policiesByIds(workspaceId: string, ids: string[]): Promise<PolicyRow[]> {
       if (ids.length === 0) return [];
       return db
         .select()
@@ -193,30 +193,30 @@ export function createWorkspaceStore(db: Db) {
         .where(and(eq(workspacePolicies.workspaceId, workspaceId), inArray(workspacePolicies.id, ids)))
         .all();
     },
-    updatePolicy(
+    async updatePolicy(
       id: string,
       set: Partial<Pick<PolicyRow, "name" | "description" | "statements" | "updatedAt">>,
-    ): void {
+    ): Promise<void> {
       db.update(workspacePolicies).set(set).where(eq(workspacePolicies.id, id)).run();
     },
-    deletePolicy(id: string): void {
+    async deletePolicy(id: string): Promise<void> {
       db.delete(workspacePolicies).where(eq(workspacePolicies.id, id)).run();
     },
-    pakBindingCount(policyId: string): number {
+    async pakBindingCount(policyId: string): Promise<number> {
       return (
         db.select({ n: count() }).from(pakPolicies).where(eq(pakPolicies.policyId, policyId)).get()?.n ?? 0
       );
     },
 
     // ─── PAKs ────────────────────────────────────────────────────────────────
-    insertPak(row: PakRow, policyIds: string[]): void {
+    async insertPak(row: PakRow, policyIds: string[]): Promise<void> {
       db.insert(paks).values(row).run();
       if (policyIds.length)
         db.insert(pakPolicies)
           .values(policyIds.map((policyId) => ({ pakId: row.id, policyId })))
           .run();
     },
-    paksOf(workspaceId: string): PakRow[] {
+    async paksOf(workspaceId: string): Promise<PakRow[]> {
       return db
         .select()
         .from(paks)
@@ -224,17 +224,20 @@ export function createWorkspaceStore(db: Db) {
         .orderBy(desc(paks.createdAt), desc(paks.id))
         .all();
     },
-    pakById(workspaceId: string, id: string): PakRow | undefined {
+    async pakById(workspaceId: string, id: string): Promise<PakRow | undefined> {
       return db
         .select()
         .from(paks)
         .where(and(eq(paks.workspaceId, workspaceId), eq(paks.id, id)))
         .get();
     },
-    updatePak(id: string, set: Partial<Pick<PakRow, "name" | "description" | "updatedAt">>): void {
+    async updatePak(
+      id: string,
+      set: Partial<Pick<PakRow, "name" | "description" | "updatedAt">>,
+    ): Promise<void> {
       db.update(paks).set(set).where(eq(paks.id, id)).run();
     },
-    revokePak(id: string, now: number): boolean {
+    async revokePak(id: string, now: number): Promise<boolean> {
       const r = db
         .update(paks)
         .set({ revokedAt: now, updatedAt: now })
@@ -243,7 +246,7 @@ export function createWorkspaceStore(db: Db) {
       return changes(r) > 0;
     },
     /** Bound policy summaries for each PAK id, in policy name order. */
-    boundPolicies(pakIds: string[]): Map<string, BoundPolicy[]> {
+    async boundPolicies(pakIds: string[]): Promise<Map<string, BoundPolicy[]>> {
       const out = new Map<string, BoundPolicy[]>(pakIds.map((id) => [id, []]));
       if (pakIds.length === 0) return out;
       const rows = db

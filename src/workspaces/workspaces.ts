@@ -22,11 +22,11 @@ export function createWorkspaceService({ db, audit }: WorkspaceServiceDeps) {
 
   return {
     /** A PAK sees its own workspace only; a user sees every workspace it is a member of. */
-    listWorkspaces(p: PlatformPrincipal, q: ListQuery) {
+    async listWorkspaces(p: PlatformPrincipal, q: ListQuery) {
       const limit = parseLimit(q.limit);
       const after = parseCursor(q.cursor);
       if (p.kind !== "platform_user") {
-        const w = store.workspaceById(p.workspaceId);
+        const w = await store.workspaceById(p.workspaceId);
         const rows =
           w && (!after || w.createdAt < after.c || (w.createdAt === after.c && w.id < after.i))
             ? [{ workspace: w, role: null }]
@@ -38,7 +38,7 @@ export function createWorkspaceService({ db, audit }: WorkspaceServiceDeps) {
           (r) => workspaceListItemDto(r.workspace, r.role),
         );
       }
-      const rows = store.workspacesOfUser(p.userId, limit + 1, after);
+      const rows = await store.workspacesOfUser(p.userId, limit + 1, after);
       return pageOf(
         rows,
         limit,
@@ -47,26 +47,28 @@ export function createWorkspaceService({ db, audit }: WorkspaceServiceDeps) {
       );
     },
 
-    getWorkspace(p: PlatformPrincipal, slug: string) {
-      return workspaceDto(access.visibleWorkspace(p, slug));
+    async getWorkspace(p: PlatformPrincipal, slug: string) {
+      return workspaceDto(await access.visibleWorkspace(p, slug));
     },
 
     /** A user-listing read, so it is audited (docs/architecture.md, "Audit"). */
-    listMembers(p: PlatformPrincipal, slug: string, q: ListQuery, meta: CallMeta) {
+    async listMembers(p: PlatformPrincipal, slug: string, q: ListQuery, meta: CallMeta) {
       const limit = parseLimit(q.limit);
       const after = parseCursor(q.cursor);
-      const ws = access.workspaceFor(p, slug, "heimdall.read");
-      const rows = store.membersOf(ws.id, limit + 1, after);
-      tx(db, () =>
-        audit.record({
-          workspaceId: ws.id,
-          action: "workspace.members_listed",
-          resourceType: "workspace",
-          resourceId: ws.id,
-          actor: actorOf(p),
-          details: { count: Math.min(rows.length, limit) },
-          meta,
-        }),
+      const ws = await access.workspaceFor(p, slug, "heimdall.read");
+      const rows = await store.membersOf(ws.id, limit + 1, after);
+      await tx(
+        db,
+        async () =>
+          await audit.record({
+            workspaceId: ws.id,
+            action: "workspace.members_listed",
+            resourceType: "workspace",
+            resourceId: ws.id,
+            actor: actorOf(p),
+            details: { count: Math.min(rows.length, limit) },
+            meta,
+          }),
       );
       return pageOf(rows, limit, (r) => ({ c: r.createdAt, i: r.id }), memberDto);
     },

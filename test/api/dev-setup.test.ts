@@ -29,7 +29,7 @@ const meta: CallMeta = { requestId: "test-dev", ip: null, userAgent: "test" };
 
 beforeAll(async () => {
   ctx = await createTestContext();
-  p = ctx.deps.provisioning.localOperator();
+  p = await ctx.deps.provisioning.localOperator();
   tmp = mkdtempSync(join(tmpdir(), "heimdall-dev-unit-"));
 });
 
@@ -66,7 +66,7 @@ describe("apps and the dev client", () => {
     expect(displayNameOf("my-shop")).toBe("My Shop");
     const app = await ensureApp(ctx.deps, p, "dev-demo", meta);
     expect(app).toMatchObject({ slug: "dev-demo", displayName: "Dev Demo", workspaceId: ctx.workspaceId });
-    expect(ctx.deps.email.getSettings(p, app.id).notifications_via_envoi).toBe(true);
+    expect((await ctx.deps.email.getSettings(p, app.id)).notifications_via_envoi).toBe(true);
     const again = await ensureApp(ctx.deps, p, "dev-demo", meta);
     expect(again.id).toBe(app.id);
     expect(auditRows(ctx, { app_id: app.id, action: "app.created" })).toEqual([
@@ -77,8 +77,8 @@ describe("apps and the dev client", () => {
   test("ensureDevClient keeps a working secret, repairs a stale one, re-creates a deleted client", async () => {
     const app = await ensureApp(ctx.deps, p, "dev-m2m", meta);
     const file: DevCredentialsFile = { apps: {} };
-    const first = ensureDevClient(ctx.deps, p, app, file, meta);
-    expect(ctx.deps.m2m.secretMatches(app.id, first.m2mClientId, first.m2mClientSecret)).toBe(true);
+    const first = await ensureDevClient(ctx.deps, p, app, file, meta);
+    expect(await ctx.deps.m2m.secretMatches(app.id, first.m2mClientId, first.m2mClientSecret)).toBe(true);
     expect(file.apps[app.id]).toEqual({
       slug: "dev-m2m",
       m2m_client_id: first.m2mClientId,
@@ -94,29 +94,35 @@ describe("apps and the dev client", () => {
 
     // The same file: nothing written.
     const rowsBefore = auditRows(ctx, { app_id: app.id }).length;
-    expect(ensureDevClient(ctx.deps, p, app, file, meta)).toEqual(first);
+    expect(await ensureDevClient(ctx.deps, p, app, file, meta)).toEqual(first);
     expect(auditRows(ctx, { app_id: app.id })).toHaveLength(rowsBefore);
 
     // A secret that no longer opens the client (wrong, or for another app): rotated, same client.
-    expect(ctx.deps.m2m.secretMatches("another-app", first.m2mClientId, first.m2mClientSecret)).toBe(false);
+    expect(await ctx.deps.m2m.secretMatches("another-app", first.m2mClientId, first.m2mClientSecret)).toBe(
+      false,
+    );
     file.apps[app.id]!.m2m_client_secret = "hcs_stale";
-    const rotated = ensureDevClient(ctx.deps, p, app, file, meta);
+    const rotated = await ensureDevClient(ctx.deps, p, app, file, meta);
     expect(rotated.m2mClientId).toBe(first.m2mClientId);
     expect(rotated.m2mClientSecret).not.toBe(first.m2mClientSecret);
-    expect(ctx.deps.m2m.secretMatches(app.id, rotated.m2mClientId, rotated.m2mClientSecret)).toBe(true);
+    expect(await ctx.deps.m2m.secretMatches(app.id, rotated.m2mClientId, rotated.m2mClientSecret)).toBe(true);
     expect(auditRows(ctx, { app_id: app.id, action: "m2m_client.secret_rotated" })).toHaveLength(1);
 
     // Deactivated through the API: the secret no longer counts; rotated and switched back on.
-    ctx.deps.m2m.update(p, app.id, first.m2mClientId, { is_active: false }, meta);
-    expect(ctx.deps.m2m.secretMatches(app.id, rotated.m2mClientId, rotated.m2mClientSecret)).toBe(false);
-    const revived = ensureDevClient(ctx.deps, p, app, file, meta);
-    expect(ctx.deps.m2m.secretMatches(app.id, revived.m2mClientId, revived.m2mClientSecret)).toBe(true);
+    await ctx.deps.m2m.update(p, app.id, first.m2mClientId, { is_active: false }, meta);
+    expect(await ctx.deps.m2m.secretMatches(app.id, rotated.m2mClientId, rotated.m2mClientSecret)).toBe(
+      false,
+    );
+    const revived = await ensureDevClient(ctx.deps, p, app, file, meta);
+    expect(await ctx.deps.m2m.secretMatches(app.id, revived.m2mClientId, revived.m2mClientSecret)).toBe(true);
 
     // Deleted: a new `dev` client.
-    ctx.deps.m2m.remove(p, app.id, first.m2mClientId, meta);
-    const recreated = ensureDevClient(ctx.deps, p, app, file, meta);
+    await ctx.deps.m2m.remove(p, app.id, first.m2mClientId, meta);
+    const recreated = await ensureDevClient(ctx.deps, p, app, file, meta);
     expect(recreated.m2mClientId).not.toBe(first.m2mClientId);
-    expect(ctx.deps.m2m.secretMatches(app.id, recreated.m2mClientId, recreated.m2mClientSecret)).toBe(true);
+    expect(await ctx.deps.m2m.secretMatches(app.id, recreated.m2mClientId, recreated.m2mClientSecret)).toBe(
+      true,
+    );
   });
 
   test("the credentials file is private and a damaged one reads as empty", () => {

@@ -269,7 +269,7 @@ describe("denials are audited", () => {
     // The refused change did not happen.
     const after = await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: app.id } });
     expect(after.body.display_name).toBe("guarded");
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 
   test("a CSRF refusal is recorded against the user's workspace", async () => {

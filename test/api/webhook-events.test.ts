@@ -101,8 +101,8 @@ const lane = (method: string, path: string, params: Record<string, string>, body
 let n = 0;
 const unique = (stem: string) => `${stem}${++n}`;
 /** An active account with a verified email, written directly (no event): the subject of an admin action. */
-const subject = (opts: Parameters<typeof insertEndUser>[3] = {}) =>
-  insertEndUser(ctx, app, unique("subject"), opts);
+const subject = async (opts: Parameters<typeof insertEndUser>[3] = {}) =>
+  await insertEndUser(ctx, app, unique("subject"), opts);
 
 beforeAll(async () => {
   ctx = await createTestContext();

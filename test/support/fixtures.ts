@@ -169,7 +169,7 @@ export async function insertEndUser(
   const passwordHash = opts.password ? await ctx.deps.passwords.hash(opts.password) : null;
   const emailContactId = email ? newId(ctx.clock) : null;
   const phoneContactId = phone ? newId(ctx.clock) : null;
-  tx(ctx.deps.db, () => {
+  await tx(ctx.deps.db, () => {
     ctx.deps.db
       .insert(endUsers)
       .values({
@@ -214,15 +214,17 @@ export async function openSession(
   userId: string,
   opts: { role?: string; minutes?: number; ip?: string; userAgent?: string } = {},
 ): Promise<{ sessionId: string; refreshToken: string; token: string }> {
-  const { session, refreshToken } = tx(ctx.deps.db, () =>
-    ctx.deps.sessions.create({
-      appId: app.id,
-      userId,
-      amr: ["pwd"],
-      durationMinutes: opts.minutes ?? 7 * 24 * 60,
-      maxSessions: 5,
-      meta: { ip: opts.ip ?? "203.0.113.7", userAgent: opts.userAgent ?? "test-client/1.0" },
-    }),
+  const { session, refreshToken } = await tx(
+    ctx.deps.db,
+    async () =>
+      await ctx.deps.sessions.create({
+        appId: app.id,
+        userId,
+        amr: ["pwd"],
+        durationMinutes: opts.minutes ?? 7 * 24 * 60,
+        maxSessions: 5,
+        meta: { ip: opts.ip ?? "203.0.113.7", userAgent: opts.userAgent ?? "test-client/1.0" },
+      }),
   );
   const { token } = await ctx.deps.tokens.issueEndUser(app, {
     sub: userId,

@@ -71,7 +71,7 @@ export async function createTestContext(
   );
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
   const log = memoryLogger("warn");
-  const deps = buildDeps(config, { clock, log, db: openDatabase(":memory:") });
+  const deps = await buildDeps(config, { clock, log, db: openDatabase(":memory:") });
   const boot = await deps.provisioning.bootstrap({
     email: BOOT_EMAIL,
     password: BOOT_PASSWORD,

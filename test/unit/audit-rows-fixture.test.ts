@@ -12,10 +12,16 @@ beforeAll(async () => {
   app = await createApp(ctx, "rows-app");
   other = await createApp(ctx, "rows-other");
   const actor = { type: "system" as const, id: null };
-  ctx.deps.audit.record({ appId: app.id, action: "probe.one", resourceId: "r1", actor, details: { n: 1 } });
-  ctx.deps.audit.record({ appId: app.id, action: "probe.one", resourceId: "r2", actor });
-  ctx.deps.audit.record({ appId: other.id, action: "probe.one", resourceId: "r1", actor });
-  ctx.deps.audit.record({ workspaceId: ctx.workspaceId, action: "probe.one", resourceId: "r1", actor });
+  await ctx.deps.audit.record({
+    appId: app.id,
+    action: "probe.one",
+    resourceId: "r1",
+    actor,
+    details: { n: 1 },
+  });
+  await ctx.deps.audit.record({ appId: app.id, action: "probe.one", resourceId: "r2", actor });
+  await ctx.deps.audit.record({ appId: other.id, action: "probe.one", resourceId: "r1", actor });
+  await ctx.deps.audit.record({ workspaceId: ctx.workspaceId, action: "probe.one", resourceId: "r1", actor });
 });
 
 describe("auditRows", () => {

@@ -30,13 +30,13 @@ test("rows recorded in one turn commit together, in order, and each caller resol
   expect(rows()).toEqual([]);
   await Promise.all(waits);
   expect(rows()).toEqual(["a", "b", "c"]);
-  expect(audit.verify()).toMatchObject({ ok: true, rows: 3 });
+  expect(await audit.verify()).toMatchObject({ ok: true, rows: 3 });
 });
 
 test("a side write runs once per key per batch, inside the batch, at the batch's time", async () => {
   const { audit, clock } = setup();
   const calls: [string, number][] = [];
-  const side = (key: string) => ({ key, write: (now: number) => void calls.push([key, now]) });
+  const side = (key: string) => ({ key, write: async (now: number) => void calls.push([key, now]) });
   await Promise.all([
     audit.recordDurably({ entry: entry("t1"), alongside: side("client-1") }),
     audit.recordDurably({ entry: entry("t2"), alongside: side("client-1") }),
@@ -72,12 +72,12 @@ test("a failing batch rolls back every row of it and rejects every caller; the n
 test("a batch over several chains links each row to the one before it in its chain, as rows recorded one by one do", async () => {
   const { db, audit } = setup();
   // A row recorded on its own first, so the batch's first row of that chain reads its head from the database.
-  audit.record(entry("before"));
+  await audit.record(entry("before"));
   const other = (action: string): AuditEntry => ({ ...entry(action), appId: "app-2" });
   await Promise.all(
     ["t1", "t2", "t3", "t4"].map((a, i) => audit.recordDurably({ entry: i % 2 ? other(a) : entry(a) })),
   );
-  audit.record(entry("after"));
+  await audit.record(entry("after"));
   const chain = (appId: string) =>
     db.$client
       .query<{ action: string; prev_hash: string; hash: string }, [string]>(
@@ -94,5 +94,5 @@ test("a batch over several chains links each row to the one before it in its cha
       expect(r.prev_hash).toBe(i === 0 ? "0".repeat(64) : rows[i - 1]!.hash);
     });
   }
-  expect(audit.verify()).toMatchObject({ ok: true, rows: 6, chains: 2 });
+  expect(await audit.verify()).toMatchObject({ ok: true, rows: 6, chains: 2 });
 });

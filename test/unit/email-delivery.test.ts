@@ -73,7 +73,7 @@ const serviceWith = (v: Vault) =>
       authorizeApp: () => {
         throw new Error("unused");
       },
-      find: () => undefined,
+      find: async () => undefined,
     },
     transport,
     vault: v,
@@ -91,8 +91,11 @@ beforeEach(() => {
 
 /** A code no id, timestamp or ciphertext of these tests contains by chance. */
 const CODE = "482913";
-const queue = () =>
-  tx(db, () => email.enqueue("app-1", PLAN, "user@example.test", { code: CODE, expiresInMinutes: 10 }));
+const queue = async () =>
+  await tx(
+    db,
+    async () => await email.enqueue("app-1", PLAN, "user@example.test", { code: CODE, expiresInMinutes: 10 }),
+  );
 const row = (id: string) =>
   db
     .select()
@@ -118,7 +121,7 @@ describe("backoff", () => {
 
 describe("deliverNow", () => {
   test("sent at once: status sent, one attempt, the rendered message went out", async () => {
-    const id = queue();
+    const id = await queue();
     expect(await email.deliverNow(id)).toBe("sent");
     expect(row(id)).toMatchObject({ status: "sent", attempts: 1, sentAt: clock.now(), lastError: null });
     expect(transport.sent[0]).toMatchObject({ id, to: "user@example.test", from: "no-reply@acme.test" });
@@ -129,7 +132,7 @@ describe("deliverNow", () => {
 
   test("a transient failure is queued with a retry in 1 minute; the job delivers it when due", async () => {
     transport.next.push({ ok: false, permanent: false, error: "421 try later" });
-    const id = queue();
+    const id = await queue();
     expect(await email.deliverNow(id)).toBe("queued");
     expect(row(id)).toMatchObject({
       status: "pending",
@@ -146,7 +149,7 @@ describe("deliverNow", () => {
 
   test("a permanent refusal fails the row at once and is audited", async () => {
     transport.next.push({ ok: false, permanent: true, error: "550 no such user" });
-    const id = queue();
+    const id = await queue();
     expect(await email.deliverNow(id)).toBe("failed");
     expect(row(id)).toMatchObject({ status: "failed", attempts: 1, lastError: "550 no such user" });
     const audit = db.$client.query("SELECT action, resource_id, details FROM audit_log").all();
@@ -160,7 +163,7 @@ describe("deliverNow", () => {
 
 describe("deliverDue", () => {
   test("retries with backoff for 24 h, then gives up", async () => {
-    const id = queue();
+    const id = await queue();
     const created = clock.now();
     let attempts = 0;
     while (row(id).status === "pending") {
@@ -181,7 +184,7 @@ describe("deliverDue", () => {
   });
 
   test("a row being sent is claimed: a concurrent job run does not send it twice", async () => {
-    const id = queue();
+    const id = await queue();
     let release!: () => void;
     transport.hold = new Promise<void>((r) => {
       release = r;
@@ -196,7 +199,7 @@ describe("deliverDue", () => {
   });
 
   test("a send that crashed mid-way (lease expired, row still pending) is retried", async () => {
-    const id = queue();
+    const id = await queue();
     db.$client
       .query("UPDATE email_outbox SET attempts = 1, next_attempt_at = ? WHERE id = ?")
       .run(clock.now() + DELIVERY_LEASE, id);
@@ -209,16 +212,16 @@ describe("deliverDue", () => {
 
 describe("purge", () => {
   test("drops sent and failed rows after 7 days, never pending ones", async () => {
-    const sent = queue();
+    const sent = await queue();
     await email.deliverNow(sent);
     transport.next.push({ ok: false, permanent: true, error: "550" });
-    const failed = queue();
+    const failed = await queue();
     await email.deliverNow(failed);
-    const pending = queue();
+    const pending = await queue();
     clock.advance(7 * DAY - 1);
-    expect(email.purge()).toBe(0);
+    expect(await email.purge()).toBe(0);
     clock.advance(2);
-    expect(email.purge()).toBe(2);
+    expect(await email.purge()).toBe(2);
     expect(
       db
         .select()
@@ -275,8 +278,8 @@ function everyStoredValue(): string {
 const sealedRows = () => db.select().from(vaultSecrets).all();
 
 describe("sealed bodies", () => {
-  test("a queued message stores no code: the row holds a masked copy, the real body is sealed for it", () => {
-    const id = queue();
+  test("a queued message stores no code: the row holds a masked copy, the real body is sealed for it", async () => {
+    const id = await queue();
     const r = row(id);
     expect(r.text).toContain("Your code: ******");
     expect(r.html).toContain("******");
@@ -285,13 +288,15 @@ describe("sealed bodies", () => {
       expect.objectContaining({ id: r.bodySecretId, aad: `email_outbox:${id}` }),
     ]);
     expect(everyStoredValue()).not.toContain(CODE);
-    const opened = JSON.parse(new TextDecoder().decode(vault.open(r.bodySecretId!, `email_outbox:${id}`)));
+    const opened = JSON.parse(
+      new TextDecoder().decode(await vault.open(r.bodySecretId!, `email_outbox:${id}`)),
+    );
     expect(opened.text).toContain(`Your code: ${CODE}`);
     expect(opened.html).toContain(CODE);
   });
 
   test("delivery sends the sealed body, then destroys it with the status change", async () => {
-    const id = queue();
+    const id = await queue();
     expect(await email.deliverNow(id)).toBe("sent");
     expect(transport.sent[0]!.text).toContain(`Your code: ${CODE}`);
     expect(transport.sent[0]!.html).toContain(CODE);
@@ -303,7 +308,7 @@ describe("sealed bodies", () => {
 
   test("a transient failure keeps the sealed body for the retry, which sends the real code", async () => {
     transport.next.push({ ok: false, permanent: false, error: "421 try later" });
-    const id = queue();
+    const id = await queue();
     expect(await email.deliverNow(id)).toBe("queued");
     expect(sealedRows()).toHaveLength(1);
     clock.advance(MINUTE);
@@ -314,7 +319,7 @@ describe("sealed bodies", () => {
 
   test("a message that fails for good has its sealed body destroyed too", async () => {
     transport.next.push({ ok: false, permanent: true, error: "550 no such user" });
-    const id = queue();
+    const id = await queue();
     expect(await email.deliverNow(id)).toBe("failed");
     expect(row(id)).toMatchObject({ status: "failed", bodySecretId: null });
     expect(sealedRows()).toEqual([]);
@@ -323,7 +328,7 @@ describe("sealed bodies", () => {
 
   test("a message without a code is sealed all the same, and its row keeps the whole text", async () => {
     const welcome: MailPlan = { ...PLAN, template: "heimdall-welcome" };
-    const id = tx(db, () => email.enqueue("app-1", welcome, "user@example.test", {}));
+    const id = await tx(db, async () => await email.enqueue("app-1", welcome, "user@example.test", {}));
     expect(row(id).text).toContain("Welcome to Acme");
     expect(row(id).bodySecretId).not.toBeNull();
     expect(await email.deliverNow(id)).toBe("sent");
@@ -332,7 +337,7 @@ describe("sealed bodies", () => {
   });
 
   test("a sealed body that cannot be opened fails the message for good instead of crashing the job", async () => {
-    const id = queue();
+    const id = await queue();
     // Its sealed row lost, as after restoring a database without the matching secrets.
     db.$client.exec("PRAGMA foreign_keys = OFF");
     db.delete(vaultSecrets).run();
@@ -344,11 +349,11 @@ describe("sealed bodies", () => {
   });
 
   test("master-key rotation re-wraps a pending body like any vault secret, and it still delivers", async () => {
-    const id = queue();
+    const id = await queue();
     const before = sealedRows()[0]!;
     const newKek = appendMasterKey(keyFile, clock);
     const rotated = createVault({ db, keys: loadMasterKeys(keyFile), clock });
-    expect(rotated.rewrapAll()).toBe(1);
+    expect(await rotated.rewrapAll()).toBe(1);
     expect(sealedRows()[0]).toMatchObject({ id: before.id, kekId: newKek, ciphertext: before.ciphertext });
     expect(sealedRows()[0]!.wrappedDek).not.toBe(before.wrappedDek);
     expect(await serviceWith(rotated).deliverNow(id)).toBe("sent");

@@ -15,20 +15,20 @@ const MEMBERS: Record<SigningAlg, { kty: string; crv?: string; members: string[]
   EdDSA: { kty: "OKP", crv: "Ed25519", members: ["crv", "kty", "x"], prefix: "eddsa-" },
 };
 
-const jwksKeys = (ctx: KeysContext, appId: string) =>
-  JSON.parse(ctx.svc.jwks(appId)!.body).keys as (JWK & { kid: string; alg: string })[];
+const jwksKeys = async (ctx: KeysContext, appId: string) =>
+  JSON.parse((await ctx.svc.jwks(appId))!.body).keys as (JWK & { kid: string; alg: string })[];
 
 async function verifyWithJwks(ctx: KeysContext, appId: string, token: string, alg: SigningAlg) {
-  const jwks = createLocalJWKSet({ keys: jwksKeys(ctx, appId) });
+  const jwks = createLocalJWKSet({ keys: await jwksKeys(ctx, appId) });
   return jwtVerify(token, jwks, { currentDate: new Date(ctx.clock.now()), algorithms: [alg] });
 }
 
 /** An app whose initial keys are of `alg` (as `insertInitialKeys` takes whatever material it is given). */
 async function appWith(ctx: KeysContext, alg: SigningAlg): Promise<string> {
   const [active, next] = [await ctx.svc.generateKeyMaterial(alg), await ctx.svc.generateKeyMaterial(alg)];
-  return tx(ctx.db, () => {
+  return await tx(ctx.db, async () => {
     const appId = insertApp(ctx.db, ctx.clock);
-    ctx.svc.insertInitialKeys(appId, active, next);
+    await ctx.svc.insertInitialKeys(appId, active, next);
     return appId;
   });
 }
@@ -36,7 +36,7 @@ async function appWith(ctx: KeysContext, alg: SigningAlg): Promise<string> {
 /** Switches an app's keys to `alg` as the auth-config write does: material first, then the synchronous schedule. */
 async function switchTo(ctx: KeysContext, appId: string, alg: SigningAlg) {
   const m = await ctx.svc.generateKeyMaterial(alg);
-  return tx(ctx.db, () => ctx.svc.scheduleAlgorithm(appId, m));
+  return await tx(ctx.db, async () => await ctx.svc.scheduleAlgorithm(appId, m));
 }
 
 const row = (ctx: KeysContext, kid: string) =>
@@ -68,7 +68,7 @@ describe("signing, sealing and the JWKS per algorithm", () => {
       const appId = await appWith(ctx, alg);
       const token = await ctx.svc.sign(appId, { sub: "u1" }, { ttlSeconds: 60 });
       const header = decodeProtectedHeader(token);
-      expect(header).toEqual({ alg, kid: ctx.svc.activeKid(appId)!, typ: "at+jwt" });
+      expect(header).toEqual({ alg, kid: (await ctx.svc.activeKid(appId))!, typ: "at+jwt" });
       const { payload } = await verifyWithJwks(ctx, appId, token, alg);
       expect(payload.sub).toBe("u1");
       // The same token through the service's own verification keys.
@@ -77,14 +77,14 @@ describe("signing, sealing and the JWKS per algorithm", () => {
         "u1",
       );
 
-      const keys = jwksKeys(ctx, appId);
+      const keys = await jwksKeys(ctx, appId);
       expect(keys).toHaveLength(2);
       for (const k of keys) {
         expect(Object.keys(k).sort()).toEqual([...MEMBERS[alg].members, "alg", "kid", "use"].sort());
         expect(k.alg).toBe(alg);
         expect(k.use).toBe("sig");
       }
-      expect(ctx.svc.jwks(appId)!.algs).toEqual([alg]);
+      expect((await ctx.svc.jwks(appId))!.algs).toEqual([alg]);
 
       // Rows: alg and bits recorded; the private half only as a vault ciphertext that opens under its AAD.
       const r = row(ctx, header.kid!);
@@ -92,9 +92,9 @@ describe("signing, sealing and the JWKS per algorithm", () => {
       expect(r.bits).toBe(256);
       const sealed = ctx.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, r.vaultSecretId!)).get()!;
       expect(JSON.stringify(sealed)).not.toContain(r.publicJwk.x!);
-      const der = ctx.vault.open(r.vaultSecretId!, signingKeyAad(appId, r.kid));
+      const der = await ctx.vault.open(r.vaultSecretId!, signingKeyAad(appId, r.kid));
       expect(der.length).toBeGreaterThan(40);
-      expect(() => ctx.vault.open(r.vaultSecretId!, signingKeyAad(appId, "other-kid"))).toThrow();
+      expect(async () => await ctx.vault.open(r.vaultSecretId!, signingKeyAad(appId, "other-kid"))).toThrow();
     });
   }
 });
@@ -103,8 +103,8 @@ describe("switching an app's algorithm", () => {
   test("RS256 → ES256: the next key is replaced, signs PREPUBLISH later, the old key verifies through the overlap", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const oldActive = ctx.svc.activeKid(appId)!;
-    const oldNext = states(ctx.svc, appId).next![0]!;
+    const oldActive = (await ctx.svc.activeKid(appId))!;
+    const oldNext = (await states(ctx.svc, appId)).next![0]!;
     const before = await ctx.svc.sign(appId, { sub: "before" }, { ttlSeconds: 3 * 3600 });
 
     const s = await switchTo(ctx, appId, "ES256");
@@ -112,11 +112,11 @@ describe("switching an app's algorithm", () => {
     expect(s.nextKid!.startsWith("es256-")).toBe(true);
     expect(s.activatesAt).toBe(ctx.clock.now() + PREPUBLISH);
     // Published at once beside the RSA key; the withdrawn next key (never signed) is gone with its private half.
-    expect(jwksKeys(ctx, appId).map((k) => [k.kid, k.alg])).toEqual([
+    expect((await jwksKeys(ctx, appId)).map((k) => [k.kid, k.alg])).toEqual([
       [oldActive, "RS256"],
       [s.nextKid!, "ES256"],
     ]);
-    expect(ctx.svc.jwks(appId)!.algs).toEqual(["RS256", "ES256"]);
+    expect((await ctx.svc.jwks(appId))!.algs).toEqual(["RS256", "ES256"]);
     expect(row(ctx, oldNext).state).toBe("retired");
     expect(row(ctx, oldNext).vaultSecretId).toBeNull();
 
@@ -134,9 +134,9 @@ describe("switching an app's algorithm", () => {
     expect(row(ctx, oldActive).state).toBe("retiring");
     expect((await verifyWithJwks(ctx, appId, before, "RS256")).payload.sub).toBe("before");
     // The tick published the next key in the new algorithm; discovery's list puts the active one first.
-    const next = states(ctx.svc, appId).next![0]!;
+    const next = (await states(ctx.svc, appId)).next![0]!;
     expect(row(ctx, next).alg).toBe("ES256");
-    expect(ctx.svc.jwks(appId)!.algs).toEqual(["ES256", "RS256"]);
+    expect((await ctx.svc.jwks(appId))!.algs).toEqual(["ES256", "RS256"]);
     expect(ctx.audits.map((a) => a.details.trigger)).toEqual(["scheduled"]);
   });
 
@@ -149,7 +149,7 @@ describe("switching an app's algorithm", () => {
     expect(row(ctx, r.nextKid!).alg).toBe("EdDSA");
     const token = await ctx.svc.sign(appId, { sub: "x" }, { ttlSeconds: 60 });
     expect(decodeProtectedHeader(token).alg).toBe("EdDSA");
-    expect(jwksKeys(ctx, appId).map((k) => k.alg)).toEqual(["EdDSA", "EdDSA"]);
+    expect((await jwksKeys(ctx, appId)).map((k) => k.alg)).toEqual(["EdDSA", "EdDSA"]);
     // Without a next key, an emergency rotation signs at once with a fresh key of the app's algorithm.
     const again = await ctx.svc.rotate(appId, { emergency: true });
     expect(row(ctx, again.newKid).alg).toBe("EdDSA");
@@ -158,14 +158,14 @@ describe("switching an app's algorithm", () => {
   test("switching back before the new key ever signed keeps the active key and the ordinary schedule", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const active = row(ctx, ctx.svc.activeKid(appId)!);
+    const active = row(ctx, (await ctx.svc.activeKid(appId))!);
     const es = await switchTo(ctx, appId, "ES256");
     const back = await switchTo(ctx, appId, "RS256");
     expect(back.withdrawnKid).toBe(es.nextKid);
     expect(row(ctx, back.nextKid!).alg).toBe("RS256");
     // Not PREPUBLISH from now: the active key already has the algorithm, so nothing needs to hurry.
     expect(back.activatesAt).toBe(active.activatesAt + 90 * 86_400_000);
-    expect(jwksKeys(ctx, appId).map((k) => k.alg)).toEqual(["RS256", "RS256"]);
+    expect((await jwksKeys(ctx, appId)).map((k) => k.alg)).toEqual(["RS256", "RS256"]);
     // Asking for the algorithm the next key already has changes nothing.
     const same = await switchTo(ctx, appId, "RS256");
     expect(same).toEqual({ nextKid: back.nextKid, activatesAt: back.activatesAt, withdrawnKid: null });

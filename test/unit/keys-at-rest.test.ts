@@ -11,9 +11,9 @@ test("heimdall.db and its WAL contain no PEM, no private JWK members, no raw pri
   const file = join(tempDir(), "heimdall.db");
   const ctx = setupKeys({ dbFile: file });
   const materials = [await ctx.svc.generateKeyMaterial(), await ctx.svc.generateKeyMaterial()];
-  const appId = tx(ctx.db, () => {
+  const appId = await tx(ctx.db, async () => {
     const id = insertApp(ctx.db, ctx.clock);
-    ctx.svc.insertInitialKeys(id, materials[0]!, materials[1]!);
+    await ctx.svc.insertInitialKeys(id, materials[0]!, materials[1]!);
     return id;
   });
   await ctx.svc.sign(appId, { sub: "u" });

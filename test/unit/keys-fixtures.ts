@@ -45,7 +45,14 @@ export function setupKeys(opts: { dbFile?: string; wrapVault?: (v: Vault) => Vau
   const vault = opts.wrapVault ? opts.wrapVault(base) : base;
   const log = memoryLogger("warn");
   const audits: KeyAuditEvent[] = [];
-  const svc = createKeyService({ db, vault, clock, rsaBits: 2048, log, audit: (e) => audits.push(e) });
+  const svc = createKeyService({
+    db,
+    vault,
+    clock,
+    rsaBits: 2048,
+    log,
+    audit: async (e) => void audits.push(e),
+  });
   return { dir, keyFile, db, clock, vault, svc, log, audits };
 }
 
@@ -76,21 +83,21 @@ export function insertApp(db: Db, clock: FakeClock, slug = `app-${newId(clock).s
 /** An app with its initial active + next keys, created in one transaction like the app service does. */
 export async function createAppWithKeys(ctx: Pick<KeysContext, "db" | "clock" | "svc">): Promise<string> {
   const [active, next] = await Promise.all([ctx.svc.generateKeyMaterial(), ctx.svc.generateKeyMaterial()]);
-  return tx(ctx.db, () => {
+  return await tx(ctx.db, async () => {
     const appId = insertApp(ctx.db, ctx.clock);
-    ctx.svc.insertInitialKeys(appId, active, next);
+    await ctx.svc.insertInitialKeys(appId, active, next);
     return appId;
   });
 }
 
-export function jwksKids(svc: KeyService, appId: string): string[] {
-  const doc = svc.jwks(appId);
+export async function jwksKids(svc: KeyService, appId: string): Promise<string[]> {
+  const doc = await svc.jwks(appId);
   return doc ? (JSON.parse(doc.body).keys as { kid: string }[]).map((k) => k.kid) : [];
 }
 
-export function states(svc: KeyService, appId: string): Record<string, string[]> {
+export async function states(svc: KeyService, appId: string): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
-  for (const k of svc.list(appId)) {
+  for (const k of await svc.list(appId)) {
     out[k.state] ??= [];
     out[k.state]!.push(k.kid);
   }

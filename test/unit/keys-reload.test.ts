@@ -12,7 +12,7 @@ import { createAppWithKeys, jwksKids, setupKeys, tempDir } from "./keys-fixtures
 async function twoProcesses() {
   const server = setupKeys({ dbFile: `${tempDir()}/heimdall.db` });
   const appId = await createAppWithKeys(server);
-  server.svc.load();
+  await server.svc.load();
   const db = openDatabase(server.db.$client.filename);
   const cli = createKeyService({
     db,
@@ -31,23 +31,23 @@ async function twoProcesses() {
 test("an emergency rotation by another connection: the next poll reloads, the old key neither signs nor verifies", async () => {
   const { server, cli, appId, close } = await twoProcesses();
   try {
-    const [oldKid, nextKid] = jwksKids(server.svc, appId);
+    const [oldKid, nextKid] = await jwksKids(server.svc, appId);
     expect(await server.svc.verifyKey(appId, oldKid!)).not.toBeNull();
     // Nothing changed yet: the poll is a no-op, and the server's own writes never count as a change.
-    expect(server.svc.reloadIfChanged()).toBe(false);
+    expect(await server.svc.reloadIfChanged()).toBe(false);
     await server.svc.tick();
-    expect(server.svc.reloadIfChanged()).toBe(false);
+    expect(await server.svc.reloadIfChanged()).toBe(false);
 
     const r = await cli.rotate(appId, { emergency: true });
     expect(r).toMatchObject({ oldKid, newKid: nextKid });
     // Until the poll, the server's memory still has the withdrawn key: this is the window the poll bounds.
-    expect(server.svc.activeKid(appId)).toBe(oldKid!);
-    expect(server.svc.reloadIfChanged()).toBe(true);
-    expect(server.svc.activeKid(appId)).toBe(nextKid!);
-    expect(jwksKids(server.svc, appId)).not.toContain(oldKid);
+    expect(await server.svc.activeKid(appId)).toBe(oldKid!);
+    expect(await server.svc.reloadIfChanged()).toBe(true);
+    expect(await server.svc.activeKid(appId)).toBe(nextKid!);
+    expect(await jwksKids(server.svc, appId)).not.toContain(oldKid);
     expect(await server.svc.verifyKey(appId, oldKid!)).toBeNull();
     expect(decodeProtectedHeader(await server.svc.sign(appId, { sub: "u" })).kid).toBe(nextKid!);
-    expect(server.svc.reloadIfChanged()).toBe(false);
+    expect(await server.svc.reloadIfChanged()).toBe(false);
   } finally {
     close();
   }
@@ -58,11 +58,11 @@ test("every commit by another connection is picked up by the next poll", async (
   try {
     server.clock.advance(2 * 60 * 60 * 1000);
     await cli.rotate(appId);
-    expect(server.svc.reloadIfChanged()).toBe(true);
-    const after = server.svc.activeKid(appId);
+    expect(await server.svc.reloadIfChanged()).toBe(true);
+    const after = await server.svc.activeKid(appId);
     await cli.rotate(appId, { emergency: true });
-    expect(server.svc.reloadIfChanged()).toBe(true);
-    expect(server.svc.activeKid(appId)).not.toBe(after);
+    expect(await server.svc.reloadIfChanged()).toBe(true);
+    expect(await server.svc.activeKid(appId)).not.toBe(after);
   } finally {
     close();
   }

@@ -36,9 +36,9 @@ test("a year of hourly ticks, with 10- and 120-day outages, keeps every invarian
     if (outage && result.rotated > 0) ticksAfterOutage++;
     const now = ctx.clock.now();
 
-    const published = new Set(jwksKids(ctx.svc, appId));
+    const published = new Set(await jwksKids(ctx.svc, appId));
     for (const kid of published) if (!publishedAt.has(kid)) publishedAt.set(kid, now);
-    const signing = ctx.svc.activeKid(appId)!;
+    const signing = (await ctx.svc.activeKid(appId))!;
     if (!activatedAt.has(signing)) activatedAt.set(signing, now);
 
     // (1) the signing key is published
@@ -79,7 +79,7 @@ test("a year of hourly ticks, with 10- and 120-day outages, keeps every invarian
   expect(activations[0]).toBe(start);
 
   // Keys are generated only at creation and at rotations, never per tick.
-  const list = ctx.svc.list(appId);
+  const list = await ctx.svc.list(appId);
   expect(list).toHaveLength(2 + activations.length - 1);
   expect(list.filter((k) => k.state === "active")).toHaveLength(1);
   expect(list.filter((k) => k.state === "next")).toHaveLength(1);

@@ -22,7 +22,7 @@ import {
 } from "./keys-fixtures.ts";
 
 async function verify(ctx: KeysContext, appId: string, token: string) {
-  const jwks = createLocalJWKSet(JSON.parse(ctx.svc.jwks(appId)!.body));
+  const jwks = createLocalJWKSet(JSON.parse((await ctx.svc.jwks(appId))!.body));
   return jwtVerify(token, jwks, {
     currentDate: new Date(ctx.clock.now()),
     typ: "at+jwt",
@@ -42,7 +42,7 @@ describe("signing and JWKS", () => {
     const appId = await createAppWithKeys(ctx);
     const token = await ctx.svc.sign(appId, { sub: "user_1", aud: "app" }, { ttlSeconds: 600 });
     const header = decodeProtectedHeader(token);
-    expect(header).toEqual({ alg: "RS256", kid: ctx.svc.activeKid(appId)!, typ: "at+jwt" });
+    expect(header).toEqual({ alg: "RS256", kid: (await ctx.svc.activeKid(appId))!, typ: "at+jwt" });
     const { payload } = await verify(ctx, appId, token);
     const iat = Math.floor(ctx.clock.now() / 1000);
     expect(payload).toMatchObject({ sub: "user_1", iat, exp: iat + 600 });
@@ -52,7 +52,7 @@ describe("signing and JWKS", () => {
   test("JWKS has exactly kty,n,e,kid,alg,use for the active and next keys, active first", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const { keys } = JSON.parse(ctx.svc.jwks(appId)!.body);
+    const { keys } = JSON.parse((await ctx.svc.jwks(appId))!.body);
     expect(keys).toHaveLength(2);
     for (const k of keys) {
       expect(Object.keys(k)).toEqual(["kty", "n", "e", "kid", "alg", "use"]);
@@ -60,28 +60,28 @@ describe("signing and JWKS", () => {
       expect(k.kid).toMatch(/^rs256-[0-9a-z]+-[0-9a-f]{8}$/);
       expect(Buffer.from(k.n, "base64url").length).toBe(256);
     }
-    expect(keys[0].kid).toBe(ctx.svc.activeKid(appId));
-    expect(states(ctx.svc, appId)).toEqual({ active: [keys[0].kid], next: [keys[1].kid] });
-    expect(ctx.svc.jwks(crypto.randomUUID())).toBeNull();
+    expect(keys[0].kid).toBe(await ctx.svc.activeKid(appId));
+    expect(await states(ctx.svc, appId)).toEqual({ active: [keys[0].kid], next: [keys[1].kid] });
+    expect(await ctx.svc.jwks(crypto.randomUUID())).toBeNull();
   });
 
   test("ETag is stable while keys do not change, and changes when they do", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const first = ctx.svc.jwks(appId)!;
+    const first = (await ctx.svc.jwks(appId))!;
     expect(first.etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
-    expect(ctx.svc.jwks(appId)).toBe(first); // served from memory: the very same object
+    expect(await ctx.svc.jwks(appId)).toBe(first); // served from memory: the very same object
     await ctx.svc.tick();
-    ctx.svc.load();
+    await ctx.svc.load();
     ctx.svc.invalidate(appId);
-    expect(ctx.svc.jwks(appId)!.etag).toBe(first.etag);
+    expect((await ctx.svc.jwks(appId))!.etag).toBe(first.etag);
     ctx.clock.advance(PREPUBLISH);
     await ctx.svc.rotate(appId);
-    const second = ctx.svc.jwks(appId)!;
+    const second = (await ctx.svc.jwks(appId))!;
     expect(second.etag).not.toBe(first.etag);
     ctx.clock.advance(OVERLAP);
     await ctx.svc.tick();
-    expect(ctx.svc.jwks(appId)!.etag).not.toBe(second.etag);
+    expect((await ctx.svc.jwks(appId))!.etag).not.toBe(second.etag);
   });
 
   test("the private key is decrypted once per kid, not per token", async () => {
@@ -89,14 +89,14 @@ describe("signing and JWKS", () => {
     const ctx = setupKeys({
       wrapVault: (v) => ({
         ...v,
-        open: (id, aad) => {
+        open: async (id, aad) => {
           opens++;
-          return v.open(id, aad);
+          return await v.open(id, aad);
         },
       }),
     });
     const appId = await createAppWithKeys(ctx);
-    await Promise.all(Array.from({ length: 5 }, () => ctx.svc.sign(appId, { sub: "u" })));
+    await Promise.all(Array.from({ length: 5 }, async () => await ctx.svc.sign(appId, { sub: "u" })));
     await ctx.svc.sign(appId, { sub: "u" });
     expect(opens).toBe(1);
     ctx.clock.advance(PREPUBLISH);
@@ -110,7 +110,7 @@ describe("signing and JWKS", () => {
     const ctx = setupKeys();
     const [a, b] = [await createAppWithKeys(ctx), await createAppWithKeys(ctx)];
     const token = await ctx.svc.sign(a, { sub: "u" });
-    const kid = ctx.svc.activeKid(a)!;
+    const kid = (await ctx.svc.activeKid(a))!;
     const key = await ctx.svc.verifyKey(a, kid);
     expect(key).not.toBeNull();
     expect((await jwtVerify(token, key!, { currentDate: new Date(ctx.clock.now()) })).payload.sub).toBe("u");
@@ -124,7 +124,7 @@ describe("signing and JWKS", () => {
   test("list shows lifecycle timestamps as ISO strings and nothing private", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const rows = ctx.svc.list(appId);
+    const rows = await ctx.svc.list(appId);
     expect(rows).toHaveLength(2);
     for (const r of rows) {
       expect(Object.keys(r).sort()).toEqual(
@@ -140,19 +140,20 @@ describe("signing and JWKS", () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
     const [m1, m2] = [await ctx.svc.generateKeyMaterial(), await ctx.svc.generateKeyMaterial()];
-    expect(() => ctx.svc.insertInitialKeys(appId, m1, m2)).toThrow(HeimdallError);
+    expect(async () => await ctx.svc.insertInitialKeys(appId, m1, m2)).toThrow(HeimdallError);
     let other = "";
-    expect(() =>
-      tx(ctx.db, () => {
-        other = insertApp(ctx.db, ctx.clock);
-        ctx.svc.insertInitialKeys(other, m1, m2);
-        expect(ctx.svc.jwks(other)).not.toBeNull();
-        throw new Error("app creation failed later");
-      }),
+    expect(
+      async () =>
+        await tx(ctx.db, async () => {
+          other = insertApp(ctx.db, ctx.clock);
+          await ctx.svc.insertInitialKeys(other, m1, m2);
+          expect(await ctx.svc.jwks(other)).not.toBeNull();
+          throw new Error("app creation failed later");
+        }),
     ).toThrow("app creation failed later");
     ctx.svc.invalidate(other);
-    expect(ctx.svc.jwks(other)).toBeNull();
-    expect(ctx.svc.list(other)).toEqual([]);
+    expect(await ctx.svc.jwks(other)).toBeNull();
+    expect(await ctx.svc.list(other)).toEqual([]);
   });
 
   test("Material never shows its private key through JSON or spreading", async () => {
@@ -168,7 +169,7 @@ describe("manual rotation", () => {
   test("active → retiring, next → active, a fresh next; audit written; old tokens still verify", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const [a, b] = jwksKids(ctx.svc, appId);
+    const [a, b] = await jwksKids(ctx.svc, appId);
     const oldToken = await ctx.svc.sign(appId, { sub: "u" }, { ttlSeconds: 3 * 3600 });
     const published = ctx.clock.now();
     ctx.clock.advance(PREPUBLISH);
@@ -177,14 +178,14 @@ describe("manual rotation", () => {
     const res = await ctx.svc.rotate(appId, { actor, meta: { requestId: "req_1", ip: "10.0.0.1" } });
     const c = res.nextKid!;
     expect(res).toEqual({ oldKid: a!, newKid: b!, nextKid: c, newKeyPublishedAt: published, warning: null });
-    expect(states(ctx.svc, appId)).toEqual({ active: [b!], next: [c], retiring: [a!] });
-    expect(jwksKids(ctx.svc, appId)).toEqual([b!, c, a!]);
-    expect(ctx.svc.activeKid(appId)).toBe(b!);
+    expect(await states(ctx.svc, appId)).toEqual({ active: [b!], next: [c], retiring: [a!] });
+    expect(await jwksKids(ctx.svc, appId)).toEqual([b!, c, a!]);
+    expect(await ctx.svc.activeKid(appId)).toBe(b!);
     expect(decodeProtectedHeader(await ctx.svc.sign(appId, {})).kid).toBe(b!);
     expect((await verify(ctx, appId, oldToken)).payload.sub).toBe("u");
 
     const now = ctx.clock.now();
-    const byKid = new Map(ctx.svc.list(appId).map((r) => [r.kid, r]));
+    const byKid = new Map((await ctx.svc.list(appId)).map((r) => [r.kid, r]));
     expect(byKid.get(a!)).toMatchObject({
       rotated_at: new Date(now).toISOString(),
       retire_at: new Date(now + OVERLAP).toISOString(),
@@ -205,19 +206,21 @@ describe("manual rotation", () => {
     // After the overlap the old key leaves the JWKS.
     ctx.clock.advance(OVERLAP);
     expect(await ctx.svc.tick()).toEqual({ rotated: 0, retired: 1, created: 0 });
-    expect(jwksKids(ctx.svc, appId)).toEqual([b!, c]);
+    expect(await jwksKids(ctx.svc, appId)).toEqual([b!, c]);
   });
 
   test("emergency: the old active key leaves the JWKS at once and its tokens stop verifying", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const [a, b] = jwksKids(ctx.svc, appId);
+    const [a, b] = await jwksKids(ctx.svc, appId);
     const oldToken = await ctx.svc.sign(appId, { sub: "u" }, { ttlSeconds: 3600 });
     const res = await ctx.svc.rotate(appId, { emergency: true });
     expect(res.oldKid).toBe(a!);
-    expect(jwksKids(ctx.svc, appId)).toEqual([b!, res.nextKid!]);
-    expect(states(ctx.svc, appId)).toEqual({ active: [b!], next: [res.nextKid!], retired: [a!] });
-    await expect(verify(ctx, appId, oldToken)).rejects.toMatchObject({ code: "ERR_JWKS_NO_MATCHING_KEY" });
+    expect(await jwksKids(ctx.svc, appId)).toEqual([b!, res.nextKid!]);
+    expect(await states(ctx.svc, appId)).toEqual({ active: [b!], next: [res.nextKid!], retired: [a!] });
+    await expect(verify(ctx, appId, oldToken)).rejects.toMatchObject({
+      code: "ERR_JWKS_NO_MATCHING_KEY",
+    });
     const fresh = await ctx.svc.sign(appId, { sub: "u" }, { ttlSeconds: 3600 });
     expect((await verify(ctx, appId, fresh)).protectedHeader.kid).toBe(b!);
     expect(ctx.audits.map((e) => e.details)).toEqual([
@@ -236,7 +239,7 @@ describe("manual rotation", () => {
   test("a key retired by the scheduler loses its private half; keys still published keep theirs", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const [a] = jwksKids(ctx.svc, appId);
+    const [a] = await jwksKids(ctx.svc, appId);
     ctx.clock.advance(ROTATION_INTERVAL);
     await ctx.svc.tick();
     const sealed = () =>
@@ -275,16 +278,16 @@ describe("manual rotation", () => {
   test("without a next key a rotation publishes one and is refused until it is PREPUBLISH old", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const [a, b] = jwksKids(ctx.svc, appId);
+    const [a, b] = await jwksKids(ctx.svc, appId);
     ctx.db.delete(signingKeys).where(eq(signingKeys.kid, b!)).run();
     ctx.svc.invalidate(appId);
     const refused = await ctx.svc.rotate(appId).catch((e) => e);
     expect(refused).toMatchObject({ status: 409, code: "ROTATION_TOO_SOON" });
     expect(refused.headers).toEqual({ "retry-after": String(PREPUBLISH / 1000) });
-    const next = states(ctx.svc, appId).next!;
+    const next = (await states(ctx.svc, appId)).next!;
     expect(next).toHaveLength(1);
-    expect(jwksKids(ctx.svc, appId)).toEqual([a!, next[0]!]);
-    expect(ctx.svc.activeKid(appId)).toBe(a!);
+    expect(await jwksKids(ctx.svc, appId)).toEqual([a!, next[0]!]);
+    expect(await ctx.svc.activeKid(appId)).toBe(a!);
     expect(ctx.audits).toEqual([]);
     ctx.clock.advance(PREPUBLISH);
     expect(await ctx.svc.rotate(appId)).toMatchObject({ oldKid: a!, newKid: next[0]! });
@@ -293,14 +296,14 @@ describe("manual rotation", () => {
   test("an emergency rotation without a next key signs with a fresh key at once, and the next tick publishes a next key", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const [a, b] = jwksKids(ctx.svc, appId);
+    const [a, b] = await jwksKids(ctx.svc, appId);
     ctx.db.delete(signingKeys).where(eq(signingKeys.kid, b!)).run();
     const res = await ctx.svc.rotate(appId, { emergency: true });
     expect(res).toMatchObject({ oldKid: a!, nextKid: null, newKeyPublishedAt: ctx.clock.now() });
     expect(res.warning).toContain(`${res.newKid} was published just now`);
-    expect(ctx.svc.activeKid(appId)).toBe(res.newKid);
+    expect(await ctx.svc.activeKid(appId)).toBe(res.newKid);
     expect(await ctx.svc.tick()).toEqual({ rotated: 0, retired: 0, created: 1 });
-    expect(states(ctx.svc, appId).next).toHaveLength(1);
+    expect((await states(ctx.svc, appId)).next).toHaveLength(1);
   });
 });
 
@@ -308,14 +311,14 @@ describe("scheduled rotation (tick)", () => {
   test("is a no-op before the deadline and idempotent at it", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const [a, b] = jwksKids(ctx.svc, appId);
+    const [a, b] = await jwksKids(ctx.svc, appId);
     ctx.clock.advance(ROTATION_INTERVAL - 1);
     expect(await ctx.svc.tick()).toEqual({ rotated: 0, retired: 0, created: 0 });
     ctx.clock.advance(1);
     const first = await ctx.svc.tick();
     expect(first).toEqual({ rotated: 1, retired: 0, created: 1 });
     expect(await ctx.svc.tick()).toEqual({ rotated: 0, retired: 0, created: 0 });
-    const s = states(ctx.svc, appId);
+    const s = await states(ctx.svc, appId);
     expect(s).toMatchObject({ active: [b!], retiring: [a!] });
     expect(ctx.audits.map((e) => e.details)).toEqual([
       { old_kid: a!, new_kid: b!, next_kid: null, emergency: false, trigger: "scheduled" },
@@ -330,7 +333,7 @@ describe("scheduled rotation (tick)", () => {
     const results = await Promise.all([ctx.svc.tick(), ctx.svc.tick()]);
     expect(results.reduce((n, r) => n + r.rotated, 0)).toBe(1);
     expect(results.reduce((n, r) => n + r.created, 0)).toBe(1);
-    const s = states(ctx.svc, appId);
+    const s = await states(ctx.svc, appId);
     expect([s.active?.length, s.retiring?.length, s.next?.length]).toEqual([1, 1, 1]);
     expect(ctx.audits).toHaveLength(1);
   });
@@ -348,17 +351,17 @@ describe("scheduled rotation (tick)", () => {
       clock: a.clock,
       rsaBits: 2048,
       log: memoryLogger("warn"),
-      audit: (e) => audits2.push(e),
+      audit: async (e) => void audits2.push(e),
     });
     a.clock.advance(ROTATION_INTERVAL + HOUR);
     const results = await Promise.all([a.svc.tick(), svc2.tick()]);
     expect(results.reduce((n, r) => n + r.rotated, 0)).toBe(1);
     expect(results.reduce((n, r) => n + r.created, 0)).toBe(1);
     expect(a.audits.length + audits2.length).toBe(1);
-    const s = states(a.svc, appId);
+    const s = await states(a.svc, appId);
     expect([s.active?.length, s.retiring?.length, s.next?.length]).toEqual([1, 1, 1]);
     // Both processes serve the same JWKS after their tick.
-    expect(svc2.jwks(appId)!.body).toBe(a.svc.jwks(appId)!.body);
+    expect((await svc2.jwks(appId))!.body).toBe((await a.svc.jwks(appId))!.body);
     db2.$client.close();
     a.db.$client.close();
   });
@@ -366,25 +369,25 @@ describe("scheduled rotation (tick)", () => {
   test("a missing next key after long downtime is published now and signs no sooner than PREPUBLISH later", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const [a, b] = jwksKids(ctx.svc, appId);
+    const [a, b] = await jwksKids(ctx.svc, appId);
     ctx.db.delete(signingKeys).where(eq(signingKeys.kid, b!)).run(); // as if keygen failed before a crash
     ctx.clock.advance(200 * DAY);
     expect(await ctx.svc.tick()).toEqual({ rotated: 0, retired: 0, created: 1 });
-    const next = ctx.svc.list(appId).find((r) => r.state === "next")!;
+    const next = (await ctx.svc.list(appId)).find((r) => r.state === "next")!;
     expect(next.activates_at).toBe(new Date(ctx.clock.now() + PREPUBLISH).toISOString());
-    expect(jwksKids(ctx.svc, appId)).toContain(next.kid);
+    expect(await jwksKids(ctx.svc, appId)).toContain(next.kid);
     ctx.clock.advance(PREPUBLISH - 1);
     expect((await ctx.svc.tick()).rotated).toBe(0);
-    expect(ctx.svc.activeKid(appId)).toBe(a!);
+    expect(await ctx.svc.activeKid(appId)).toBe(a!);
     ctx.clock.advance(1);
     expect((await ctx.svc.tick()).rotated).toBe(1);
-    expect(ctx.svc.activeKid(appId)).toBe(next.kid);
+    expect(await ctx.svc.activeKid(appId)).toBe(next.kid);
   });
 
   test("a keygen failure for one app is logged and does not stop the tick", async () => {
     const ctx = setupKeys();
     const appId = await createAppWithKeys(ctx);
-    const [, b] = jwksKids(ctx.svc, appId);
+    const [, b] = await jwksKids(ctx.svc, appId);
     ctx.db.delete(signingKeys).where(eq(signingKeys.kid, b!)).run();
     const failing = createKeyService({
       db: ctx.db,
@@ -400,7 +403,7 @@ describe("scheduled rotation (tick)", () => {
     });
     expect(await failing.tick()).toEqual({ rotated: 0, retired: 0, created: 0 });
     expect(ctx.log.lines.join("\n")).toContain("could not create the next signing key");
-    expect(failing.jwks(appId)).not.toBeNull();
+    expect(await failing.jwks(appId)).not.toBeNull();
   });
 
   test("load() warms the cache for every app; activeKeyAges reads it", async () => {
@@ -414,7 +417,7 @@ describe("scheduled rotation (tick)", () => {
       log: ctx.log,
     });
     expect(fresh.activeKeyAges()).toEqual([]);
-    fresh.load();
+    await fresh.load();
     ctx.clock.advance(10 * 1000);
     expect(
       fresh
@@ -422,6 +425,6 @@ describe("scheduled rotation (tick)", () => {
         .map((a) => [a.appId, a.ageSeconds])
         .sort(),
     ).toEqual(ids.map((id) => [id, 10]).sort());
-    expect(fresh.jwks(ids[0]!)!.body).toBe(ctx.svc.jwks(ids[0]!)!.body);
+    expect((await fresh.jwks(ids[0]!))!.body).toBe((await ctx.svc.jwks(ids[0]!))!.body);
   });
 });

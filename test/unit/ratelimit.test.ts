@@ -32,58 +32,58 @@ test("allows max hits per window, then refuses with 429 and Retry-After", () => 
   expect(limiter.consume([l]).allowed).toBe(true);
 });
 
-test("peek does not count; reset forgets; flushed limits survive a new limiter on the same database", () => {
+test("peek does not count; reset forgets; flushed limits survive a new limiter on the same database", async () => {
   const { db, clock, limiter } = setup();
   const l = { key: "p", max: 2, windowMs: 60_000 };
   limiter.consume([l]);
-  expect(limiter.peek(l).remaining).toBe(1);
-  expect(limiter.peek(l).remaining).toBe(1);
+  expect((await limiter.peek(l)).remaining).toBe(1);
+  expect((await limiter.peek(l)).remaining).toBe(1);
   // Counted in memory, written behind: nothing is on disk until a flush, then one row.
   expect(db.$client.query("SELECT count(*) AS n FROM rate_limits").get()).toEqual({ n: 0 });
-  expect(limiter.flush()).toBe(1);
+  expect(await limiter.flush()).toBe(1);
   expect(db.$client.query("SELECT key, count FROM rate_limits").all()).toEqual([{ key: "p", count: 1 }]);
   const again = createRateLimiter({ db, clock });
   again.consume([l]);
   expect(() => again.consume([l])).toThrow(HeimdallError);
-  again.reset("p");
-  expect(again.peek(l).remaining).toBe(2);
-  expect(createRateLimiter({ db, clock }).peek(l).remaining).toBe(2);
+  await again.reset("p");
+  expect((await again.peek(l)).remaining).toBe(2);
+  expect((await createRateLimiter({ db, clock }).peek(l)).remaining).toBe(2);
 });
 
-test("every limit in a call counts; a refused call counts nowhere (one transaction)", () => {
+test("every limit in a call counts; a refused call counts nowhere (one transaction)", async () => {
   const { limiter } = setup();
   const perIp = { key: "ip", max: 10, windowMs: 60_000 };
   const perUser = { key: "user", max: 1, windowMs: 60_000 };
   limiter.consume([perIp, perUser]);
-  expect(limiter.peek(perIp).remaining).toBe(9);
+  expect((await limiter.peek(perIp)).remaining).toBe(9);
   expect(() => limiter.consume([perIp, perUser])).toThrow(HeimdallError);
-  expect(limiter.peek(perIp).remaining).toBe(9);
-  expect(limiter.peek(perUser).remaining).toBe(0);
+  expect((await limiter.peek(perIp)).remaining).toBe(9);
+  expect((await limiter.peek(perUser)).remaining).toBe(0);
 });
 
-test("hit counts without refusing; peek then shows the window exhausted", () => {
+test("hit counts without refusing; peek then shows the window exhausted", async () => {
   const { limiter, clock } = setup();
   const l = { key: "h", max: 2, windowMs: 60_000 };
-  expect(limiter.hit(l).remaining).toBe(1);
-  expect(limiter.hit(l).remaining).toBe(0);
-  expect(limiter.hit(l)).toMatchObject({ allowed: false, remaining: 0 });
-  expect(limiter.peek(l).remaining).toBe(0);
+  expect((await limiter.hit(l)).remaining).toBe(1);
+  expect((await limiter.hit(l)).remaining).toBe(0);
+  expect(await limiter.hit(l)).toMatchObject({ allowed: false, remaining: 0 });
+  expect((await limiter.peek(l)).remaining).toBe(0);
   clock.advance(60_000);
-  expect(limiter.hit(l).remaining).toBe(1);
+  expect((await limiter.hit(l)).remaining).toBe(1);
 });
 
-test("strikes last until a window passes with none, keep the last strike's time, and survive a new limiter", () => {
+test("strikes last until a window passes with none, keep the last strike's time, and survive a new limiter", async () => {
   const { db, limiter, clock } = setup();
-  expect(limiter.strikes("s", 10_000)).toEqual({ count: 0, last: 0 });
-  limiter.strike("s", 10_000);
+  expect(await limiter.strikes("s", 10_000)).toEqual({ count: 0, last: 0 });
+  await limiter.strike("s", 10_000);
   clock.advance(9_000);
   // Each strike restarts the window: a steady trickle keeps the count.
-  expect(limiter.strike("s", 10_000)).toEqual({ count: 2, last: clock.now() });
+  expect(await limiter.strike("s", 10_000)).toEqual({ count: 2, last: clock.now() });
   clock.advance(9_000);
-  expect(limiter.strikes("s", 10_000)).toEqual({ count: 2, last: clock.now() - 9_000 });
-  limiter.flush();
-  expect(createRateLimiter({ db, clock }).strikes("s", 10_000).count).toBe(2);
+  expect(await limiter.strikes("s", 10_000)).toEqual({ count: 2, last: clock.now() - 9_000 });
+  await limiter.flush();
+  expect((await createRateLimiter({ db, clock }).strikes("s", 10_000)).count).toBe(2);
   clock.advance(1_000);
-  expect(limiter.strikes("s", 10_000)).toEqual({ count: 0, last: 0 });
-  expect(limiter.strike("s", 10_000).count).toBe(1);
+  expect(await limiter.strikes("s", 10_000)).toEqual({ count: 0, last: 0 });
+  expect((await limiter.strike("s", 10_000)).count).toBe(1);
 });

@@ -103,7 +103,7 @@ const roleRow = (db: Db, roleId: string) =>
     .get(roleId)!;
 
 describe("migration 0012_rbac_catalogue", () => {
-  test("untouched system roles get the documented bindings; edited ones and custom roles stay as they were", () => {
+  test("untouched system roles get the documented bindings; edited ones and custom roles stay as they were", async () => {
     const db = oldDatabase();
     const owner = { bindings: OLD_CATALOGUE };
     // Created after members were seeded with session.revoke (or adopted the secure default): untouched.
@@ -203,7 +203,7 @@ describe("migration 0012_rbac_catalogue", () => {
     expect(bindingsOf(db, "admin-restored-member")).toEqual(newMember);
 
     // Start-up seeding finds nothing left to add, and the migration is recorded: a second run changes nothing.
-    expect(seedSystemPermissions(db, new FakeClock())).toBe(0);
+    expect(await seedSystemPermissions(db, new FakeClock())).toBe(0);
     const before = db.$client.query("SELECT * FROM role_permissions ORDER BY role_id, permission_id").all();
     migrate(db);
     expect(db.$client.query("SELECT * FROM role_permissions ORDER BY role_id, permission_id").all()).toEqual(
@@ -212,12 +212,12 @@ describe("migration 0012_rbac_catalogue", () => {
     db.$client.close();
   });
 
-  test("a database without a catalogue yet gets none from the migration (start-up seeds the whole one)", () => {
+  test("a database without a catalogue yet gets none from the migration (start-up seeds the whole one)", async () => {
     const db = oldDatabase();
     db.$client.run("DELETE FROM permissions");
     migrate(db);
     expect(db.$client.query("SELECT count(*) AS n FROM permissions").get()).toEqual({ n: 0 });
-    expect(seedSystemPermissions(db, new FakeClock())).toBe(SYSTEM_PERMISSION_KEYS.size);
+    expect(await seedSystemPermissions(db, new FakeClock())).toBe(SYSTEM_PERMISSION_KEYS.size);
     db.$client.close();
   });
 });

@@ -113,7 +113,7 @@ describe("PAK policy", () => {
       expect(errCode(res)).toBe("POLICY_DENIED");
       // The refusal changes nothing but is itself recorded, once (issue 10: denials are audited).
       expect(auditCount(ctx)).toBe(before + 1);
-      expectLastAudit(ctx, app.id, "access.denied", "pak");
+      await expectLastAudit(ctx, app.id, "access.denied", "pak");
     },
   );
 

@@ -52,7 +52,7 @@ describe("creating a key with expires_at", () => {
     expectResponseMatches("heimdall", "POST", BASE, 201, contractPart, { strict: true });
     expect(expires_at).toBe(expiresAt);
     expect(rowOf(res.body.id)!.expiresAt).toBe(Date.parse(expiresAt));
-    const audit = expectLastAudit(ctx, app.id, "api_key.created", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "api_key.created", "pak");
     expect(audit.details).toMatchObject({ expires_at: expiresAt });
 
     const list = await ctx.call("GET", BASE, { params: { app_id: app.id } });
@@ -110,7 +110,7 @@ describe("using an expiring key on the Consumer admin lane", () => {
     const expired = await useOnLane(key);
     expect(expired.status).toBe(401);
     expect(errCode(expired)).toBe("INVALID_TOKEN");
-    expect(ctx.deps.apiKeys.authenticate(app.id, key)).toBeNull();
+    expect(await ctx.deps.apiKeys.authenticate(app.id, key)).toBeNull();
 
     // The same answer, status, code and challenge, as a key that was deleted.
     const gone = await mint({});

@@ -69,7 +69,7 @@ describe("POST /api-keys", () => {
       keyHash: sha256Hex(res.body.key),
     });
     expect(JSON.stringify(row)).not.toContain(res.body.key);
-    const audit = expectLastAudit(ctx, app.id, "api_key.created", "pak", bootstrapPakId(ctx));
+    const audit = await expectLastAudit(ctx, app.id, "api_key.created", "pak", bootstrapPakId(ctx));
     expect(audit.resource_id).toBe(res.body.id);
     expect(JSON.stringify(audit.details)).not.toContain(res.body.key);
   });
@@ -152,7 +152,7 @@ describe("GET /api-keys", () => {
       created_at: made[2]!.created_at,
     });
     expect(p1.body.data.map((k: Created) => k.name)).toEqual(["c", "b"]);
-    expectLastAudit(ctx, listApp.id, "api_key.listed", "pak");
+    await expectLastAudit(ctx, listApp.id, "api_key.listed", "pak");
     const p2 = await ctx.call("GET", BASE, {
       params: { app_id: listApp.id },
       query: { limit: 2, cursor: p1.body.pagination.next_cursor },
@@ -176,8 +176,8 @@ describe("authenticate (the Consumer admin lane's key check)", () => {
     key = (await mint(app.id, { name: "lane", permissions: ["user.read", "user.list"] })).body;
   });
 
-  test("the right app's key → its id and exactly its permissions", () => {
-    expect(ctx.deps.apiKeys.authenticate(app.id, key.key)).toEqual({
+  test("the right app's key → its id and exactly its permissions", async () => {
+    expect(await ctx.deps.apiKeys.authenticate(app.id, key.key)).toEqual({
       id: key.id,
       permissions: ["user.read", "user.list"],
     });
@@ -189,29 +189,29 @@ describe("authenticate (the Consumer admin lane's key check)", () => {
     ["a truncated key", () => [app.id, key.key.slice(0, -1)]],
     ["a PAK", () => [app.id, ctx.pak]],
     ["empty", () => [app.id, ""]],
-  ] as [string, () => [string, string]][])("%s → null", (_n, args) => {
+  ] as [string, () => [string, string]][])("%s → null", async (_n, args) => {
     const [appId, token] = args();
-    expect(ctx.deps.apiKeys.authenticate(appId, token)).toBeNull();
+    expect(await ctx.deps.apiKeys.authenticate(appId, token)).toBeNull();
   });
 
-  test("last_used_at and the api_key.used row are written at most once a minute", () => {
+  test("last_used_at and the api_key.used row are written at most once a minute", async () => {
     const uses = () => auditRows(ctx, { app_id: app.id, action: "api_key.used", resource_id: key.id }).length;
     ctx.clock.advance(API_KEY_USE_DEBOUNCE_MS + 1);
     const before = uses();
-    ctx.deps.apiKeys.authenticate(app.id, key.key, { requestId: "r1", ip: "10.0.0.1" });
+    await ctx.deps.apiKeys.authenticate(app.id, key.key, { requestId: "r1", ip: "10.0.0.1" });
     const stamped = rowOf(key.id)!.lastUsedAt;
     expect(stamped).toBe(ctx.clock.now());
     ctx.clock.advance(30_000);
-    ctx.deps.apiKeys.authenticate(app.id, key.key);
+    await ctx.deps.apiKeys.authenticate(app.id, key.key);
     expect(rowOf(key.id)!.lastUsedAt).toBe(stamped);
     expect(uses()).toBe(before + 1);
     ctx.clock.advance(API_KEY_USE_DEBOUNCE_MS);
-    ctx.deps.apiKeys.authenticate(app.id, key.key);
+    await ctx.deps.apiKeys.authenticate(app.id, key.key);
     expect(rowOf(key.id)!.lastUsedAt).toBe(ctx.clock.now());
     expect(uses()).toBe(before + 2);
     const row = auditRows(ctx, { app_id: app.id, action: "api_key.used" }).at(-2)!;
     expect(row).toMatchObject({ actor_type: "api_key", actor_id: key.id, ip: "10.0.0.1", request_id: "r1" });
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 
   test("the list shows last_used_at once used", async () => {
@@ -224,13 +224,13 @@ describe("authenticate (the Consumer admin lane's key check)", () => {
 describe("DELETE /api-keys/{key_id}", () => {
   test("204; the key stops authenticating at once; audited; again → 404 API_KEY_NOT_FOUND", async () => {
     const key = (await mint(app.id, { name: "short-lived", permissions: ["user.read"] })).body;
-    expect(ctx.deps.apiKeys.authenticate(app.id, key.key)).not.toBeNull();
+    expect(await ctx.deps.apiKeys.authenticate(app.id, key.key)).not.toBeNull();
     const res = await ctx.call("DELETE", ONE, { params: { app_id: app.id, key_id: key.id } });
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
     expect(rowOf(key.id)).toBeUndefined();
-    expect(ctx.deps.apiKeys.authenticate(app.id, key.key)).toBeNull();
-    const audit = expectLastAudit(ctx, app.id, "api_key.deleted", "pak");
+    expect(await ctx.deps.apiKeys.authenticate(app.id, key.key)).toBeNull();
+    const audit = await expectLastAudit(ctx, app.id, "api_key.deleted", "pak");
     expect(audit.resource_id).toBe(key.id);
     const again = await ctx.call("DELETE", ONE, { params: { app_id: app.id, key_id: key.id } });
     expect(again.status).toBe(404);
@@ -294,7 +294,7 @@ describe("access", () => {
       // Nothing is written but, for a 403, the refusal itself (access.denied); a 401 or 404 leaves no row.
       expect(auditCount(ctx)).toBe(before + (status === 403 ? 1 : 0));
       if (status === 403)
-        expectLastAudit(ctx, app.id, "access.denied", auth && "pak" in auth ? "pak" : "platform_user");
+        await expectLastAudit(ctx, app.id, "access.denied", auth && "pak" in auth ? "pak" : "platform_user");
     }
     expect(rowOf(target.id)).toBeDefined();
   });

@@ -38,9 +38,9 @@ describe("POST /v1/apps", () => {
     const keys = db.select().from(signingKeys).where(eq(signingKeys.appId, app.id)).all();
     expect(keys.map((k) => k.state).sort()).toEqual(["active", "next"]);
     expect(db.select().from(authConfigs).where(eq(authConfigs.appId, app.id)).get()).toBeDefined();
-    expect(JSON.parse(ctx.deps.keys.jwks(app.id)!.body).keys).toHaveLength(2);
+    expect(JSON.parse((await ctx.deps.keys.jwks(app.id))!.body).keys).toHaveLength(2);
 
-    const row = expectLastAudit(ctx, app.id, "app.created", "pak", pakId);
+    const row = await expectLastAudit(ctx, app.id, "app.created", "pak", pakId);
     expect(row.resource_type).toBe("app");
     expect(row.resource_id).toBe(app.id);
     expect(row.workspace_id).toBe(ctx.workspaceId);
@@ -56,7 +56,7 @@ describe("POST /v1/apps", () => {
     expect(res.body.created_by).toBe(ctx.ownerId);
     expect(res.body.workspace_id).toBe(ctx.workspaceId);
     expect(res.body.display_name).toBe("Cookie App");
-    expectLastAudit(ctx, res.body.id, "app.created", "platform_user", ctx.ownerId);
+    await expectLastAudit(ctx, res.body.id, "app.created", "platform_user", ctx.ownerId);
   });
 });
 
@@ -99,7 +99,7 @@ describe("PATCH /v1/apps/{app_id}", () => {
     });
     expect(res.body.updated_at).toBe(new Date(ctx.clock.now()).toISOString());
     expect(res.body.created_at).toBe(app.created_at);
-    const row = expectLastAudit(ctx, app.id, "app.updated", "pak", pakId);
+    const row = await expectLastAudit(ctx, app.id, "app.updated", "pak", pakId);
     expect(row.details).toEqual({ changed: ["display_name", "metadata"] });
   });
 
@@ -112,7 +112,7 @@ describe("PATCH /v1/apps/{app_id}", () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.slug).toBe("cookie-renamed");
-    const row = expectLastAudit(ctx, app.id, "app.updated", "platform_user", ctx.ownerId);
+    const row = await expectLastAudit(ctx, app.id, "app.updated", "platform_user", ctx.ownerId);
     expect(row.details).toEqual({ changed: ["slug"], previous_slug: "cookie-app", slug: "cookie-renamed" });
     expect((await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: "cookie-app" } })).status).toBe(
       404,
@@ -191,7 +191,7 @@ describe("PATCH /v1/apps/{app_id}/status", () => {
     let res = await setStatus("suspended");
     expect(res.status).toBe(200);
     expect(res.body.status).toBe("suspended");
-    expect(expectLastAudit(ctx, app.id, "app.status_changed", "pak").details).toEqual({
+    expect((await expectLastAudit(ctx, app.id, "app.status_changed", "pak")).details).toEqual({
       from: "active",
       to: "suspended",
     });
@@ -199,7 +199,7 @@ describe("PATCH /v1/apps/{app_id}/status", () => {
     res = await setStatus("active", { cookie });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe("active");
-    expect(expectLastAudit(ctx, app.id, "app.status_changed", "platform_user").details).toEqual({
+    expect((await expectLastAudit(ctx, app.id, "app.status_changed", "platform_user")).details).toEqual({
       from: "suspended",
       to: "active",
     });
@@ -226,7 +226,7 @@ describe("PATCH /v1/apps/{app_id}/status", () => {
     const res = await setStatus("archived");
     expect(res.status).toBe(200);
     expect(res.body.status).toBe("archived");
-    expect(expectLastAudit(ctx, app.id, "app.status_changed", "pak").details).toEqual({
+    expect((await expectLastAudit(ctx, app.id, "app.status_changed", "pak")).details).toEqual({
       from: "suspended",
       to: "archived",
     });
@@ -306,14 +306,14 @@ describe("DELETE /v1/apps/{app_id}", () => {
       expect(db.select().from(apps).where(eq(apps.id, app.id)).get()).toBeUndefined();
       expect(db.select().from(signingKeys).where(eq(signingKeys.appId, app.id)).all()).toEqual([]);
       expect(db.select().from(authConfigs).where(eq(authConfigs.appId, app.id)).all()).toEqual([]);
-      expect(ctx.deps.keys.jwks(app.id)).toBeNull();
+      expect(await ctx.deps.keys.jwks(app.id)).toBeNull();
 
       expect(auditRows(ctx, { app_id: app.id }).map((r) => r.action)).toEqual([
         "app.created",
         "app.updated",
         "app.deleted",
       ]);
-      const last = expectLastAudit(ctx, app.id, "app.deleted", actorType);
+      const last = await expectLastAudit(ctx, app.id, "app.deleted", actorType);
       expect(last.details).toMatchObject({ slug: app.slug });
 
       for (const [method, path] of [

@@ -52,7 +52,7 @@ beforeAll(async () => {
   await ctx.call("PATCH", path, { params, body: { display_name: "Three" } });
   // Rows of another app must never show up here.
   const other = insertBareApp(ctx, ctx.workspaceId, "other-app");
-  ctx.deps.audit.record({
+  await ctx.deps.audit.record({
     appId: other,
     action: "app.updated",
     actor: { type: "pak", id: pakId },
@@ -182,7 +182,7 @@ describe("GET /v1/apps/{app_id}/audit-logs", () => {
     expect((await list({ limit: 200 })).status).toBe(200);
   });
 
-  test("the hash chain of every app is intact", () => {
-    expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
+  test("the hash chain of every app is intact", async () => {
+    expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 });

@@ -68,7 +68,7 @@ describe("audit.retention (default 90 days)", () => {
         updatedAt: ctx.clock.now(),
       });
     }
-    expect(ctx.deps.audit.verify()).toEqual({
+    expect(await ctx.deps.audit.verify()).toEqual({
       ok: true,
       rows: after.length,
       chains: new Set(before.map((r) => r.chain)).size,
@@ -106,7 +106,7 @@ describe("audit.retention (default 90 days)", () => {
     expect(moved.prunedThroughSeq).toBe(keptBefore.at(-1)!.seq);
     expect(moved.hash).toBe(keptBefore.at(-1)!.hash);
     expect(moved.prunedCount).toBe(appAnchor.prunedCount + keptBefore.length);
-    expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
+    expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 
   test("a chain pruned to nothing continues from its anchor: new rows still verify", async () => {
@@ -117,7 +117,7 @@ describe("audit.retention (default 90 days)", () => {
     await rename(ctx, app, "After the cut");
     const [row] = auditRows(ctx, { app_id: app.id });
     expect(row?.prev_hash).toBe(anchors(ctx).get(app.id)!.hash);
-    expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
+    expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 
   test("small batches give the same result as one, in several transactions", async () => {
@@ -136,7 +136,7 @@ describe("audit.retention (default 90 days)", () => {
     const cut = anchors(ctx);
     for (const chain of new Set(old.map((r) => r.chain)))
       expect(cut.get(chain)?.prunedCount).toBe(old.filter((r) => r.chain === chain).length);
-    expect(ctx.deps.audit.verify()).toMatchObject({ ok: true, pruned: old.length });
+    expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true, pruned: old.length });
   });
 
   test("pruning stops at the first young row: an older row behind it (clock stepped back) waits", async () => {
@@ -148,7 +148,7 @@ describe("audit.retention (default 90 days)", () => {
     await ctx.deps.auditRetention.prune();
     const kept = auditRows(ctx);
     expect(kept.some((r) => r.created_at < cutoff)).toBe(true);
-    expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
+    expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 });
 
@@ -164,7 +164,7 @@ describe("verify after pruning still catches tampering", () => {
   test("an altered kept row", async () => {
     const { ctx, app, kept } = await pruned();
     ctx.deps.db.update(auditLog).set({ action: "tampered" }).where(eq(auditLog.seq, kept[1]!.seq)).run();
-    expect(ctx.deps.audit.verify()).toEqual({
+    expect(await ctx.deps.audit.verify()).toEqual({
       ok: false,
       chain: app.id,
       seq: kept[1]!.seq,
@@ -175,7 +175,7 @@ describe("verify after pruning still catches tampering", () => {
   test("a deleted first kept row", async () => {
     const { ctx, app, kept } = await pruned();
     ctx.deps.db.delete(auditLog).where(eq(auditLog.seq, kept[0]!.seq)).run();
-    expect(ctx.deps.audit.verify()).toEqual({
+    expect(await ctx.deps.audit.verify()).toEqual({
       ok: false,
       chain: app.id,
       seq: kept[1]!.seq,
@@ -193,16 +193,16 @@ describe("verify after pruning still catches tampering", () => {
       .set({ hash: "f".repeat(64) })
       .where(where)
       .run();
-    expect(ctx.deps.audit.verify()).toMatchObject({ ok: false, chain: app.id, seq: kept[0]!.seq });
+    expect(await ctx.deps.audit.verify()).toMatchObject({ ok: false, chain: app.id, seq: kept[0]!.seq });
 
     ctx.deps.db.delete(auditAnchors).where(where).run();
-    expect(ctx.deps.audit.verify()).toMatchObject({ ok: false, chain: app.id, seq: kept[0]!.seq });
+    expect(await ctx.deps.audit.verify()).toMatchObject({ ok: false, chain: app.id, seq: kept[0]!.seq });
 
     ctx.deps.db
       .insert(auditAnchors)
       .values({ ...anchor, prunedThroughSeq: kept[0]!.seq })
       .run();
-    expect(ctx.deps.audit.verify()).toEqual({
+    expect(await ctx.deps.audit.verify()).toEqual({
       ok: false,
       chain: app.id,
       seq: kept[0]!.seq,
@@ -210,7 +210,7 @@ describe("verify after pruning still catches tampering", () => {
     });
 
     ctx.deps.db.update(auditAnchors).set({ prunedThroughSeq: anchor.prunedThroughSeq }).where(where).run();
-    expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
+    expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 });
 
@@ -222,13 +222,13 @@ describe("audit_retention_days = 0 keeps everything", () => {
     expect(await ctx.deps.auditRetention.prune()).toEqual({ pruned: 0, chains: 0, batches: 0 });
     expect(auditRows(ctx).map((r) => r.id)).toEqual(before.map((r) => r.id));
     expect(anchors(ctx).size).toBe(0);
-    expect(ctx.deps.audit.verify()).toMatchObject({ ok: true, pruned: 0 });
+    expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true, pruned: 0 });
   });
 
   test("a shorter retention cuts more: 30 days prunes the day-60 rows too", async () => {
     const { ctx, app } = await agedLog({ HEIMDALL_AUDIT_RETENTION_DAYS: "30" });
     await ctx.deps.auditRetention.prune();
     expect(auditRows(ctx, { app_id: app.id })).toEqual([]);
-    expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
+    expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 });

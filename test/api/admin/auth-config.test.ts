@@ -65,7 +65,7 @@ describe("PATCH", () => {
     expect(res.status).toBe(200);
     current = { ...current, signup_enabled: false, max_sessions: 3, oauth_link_policy: "auto" };
     expect(res.body).toEqual(current);
-    const row = expectLastAudit(ctx, app.id, "auth_config.updated", "pak");
+    const row = await expectLastAudit(ctx, app.id, "auth_config.updated", "pak");
     expect(row.resource_type).toBe("auth_config");
     expect(row.details).toEqual({ changed: ["signup_enabled", "max_sessions", "oauth_link_policy"] });
     const again = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", { params: { app_id: app.id } });
@@ -98,7 +98,7 @@ describe("PATCH", () => {
     ]);
     expect(res.body.signup_requires_pak).toBe(true);
     expect(res.body.signup_default_role).toBe("end_user-2");
-    const row = expectLastAudit(ctx, app.id, "auth_config.updated", "platform_user", ctx.ownerId);
+    const row = await expectLastAudit(ctx, app.id, "auth_config.updated", "platform_user", ctx.ownerId);
     expect(row.details).toEqual({
       changed: [
         "signup_allowed_email_domains",

@@ -250,15 +250,15 @@ describe("all or nothing", () => {
       configs: before.configs + 1,
       audit: before.audit + 1,
     });
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 
   test("a failure after the app row, config and keys are written rolls all of them back", async () => {
     const { deps } = ctx;
     const failingKeys = {
       ...deps.keys,
-      insertInitialKeys(...args: Parameters<typeof deps.keys.insertInitialKeys>) {
-        deps.keys.insertInitialKeys(...args);
+      async insertInitialKeys(...args: Parameters<typeof deps.keys.insertInitialKeys>) {
+        await deps.keys.insertInitialKeys(...args);
         throw new Error("simulated failure after the keys were inserted");
       },
     };
@@ -296,6 +296,6 @@ describe("all or nothing", () => {
     // Nothing half-made blocks the slug.
     const ok = await createApp(ctx, "doomed-app");
     expect(ok.slug).toBe("doomed-app");
-    expect(deps.audit.verify().ok).toBe(true);
+    expect((await deps.audit.verify()).ok).toBe(true);
   });
 });

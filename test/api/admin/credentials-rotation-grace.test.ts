@@ -88,7 +88,7 @@ describe("rotation with a grace period", () => {
     const row = rowOf(client.client_id);
     expect(row.secretHash).toBe(sha256Hex(res.body.client_secret));
     expect(row.prevSecretHash).toBe(sha256Hex(client.client_secret));
-    const audit = expectLastAudit(ctx, app.id, "m2m_client.secret_rotated", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "m2m_client.secret_rotated", "pak");
     expect(audit.details).toMatchObject({ grace_period_seconds: 3600, previous_secret_expires_at: until });
     expect(JSON.stringify(audit.details)).not.toContain(res.body.client_secret);
 
@@ -121,7 +121,7 @@ describe("rotation with a grace period", () => {
     expect(zero.status).toBe(200);
     expect(zero.body.previous_secret_expires_at).toBeNull();
     expect(await grant(client.client_id, res.body.client_secret)).toBe(401);
-    expect(expectLastAudit(ctx, app.id, "m2m.token_failed", "m2m").details).toMatchObject({
+    expect((await expectLastAudit(ctx, app.id, "m2m.token_failed", "m2m")).details).toMatchObject({
       reason: "invalid_secret",
     });
   });
@@ -148,7 +148,7 @@ describe("rotation with a grace period", () => {
     const first = await rotate(client, { body: { grace_period_seconds: 3600 } });
     const second = await rotate(client, { body: { grace_period_seconds: 3600 } });
     expect(second.status).toBe(200);
-    expect(expectLastAudit(ctx, app.id, "m2m_client.secret_rotated", "pak").details).toMatchObject({
+    expect((await expectLastAudit(ctx, app.id, "m2m_client.secret_rotated", "pak")).details).toMatchObject({
       earlier_secret_ended: true,
     });
     expect(await grant(client.client_id, client.client_secret)).toBe(401);
@@ -162,7 +162,7 @@ describe("rotation with a grace period", () => {
     const rotated = await rotate(client, { body: { grace_period_seconds: 3600 } });
     const params = { app_id: app.id, client_id: client.client_id };
     expect((await ctx.call("PATCH", ONE, { params, body: { is_active: false } })).status).toBe(200);
-    expect(expectLastAudit(ctx, app.id, "m2m_client.updated", "pak").details).toMatchObject({
+    expect((await expectLastAudit(ctx, app.id, "m2m_client.updated", "pak")).details).toMatchObject({
       previous_secret_ended: true,
     });
     expect(rowOf(client.client_id)).toMatchObject({ prevSecretHash: null, prevSecretExpiresAt: null });

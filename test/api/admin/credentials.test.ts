@@ -59,7 +59,7 @@ describe("POST /credentials", () => {
     expect(row.isActive).toBe(true);
     expect(row.scopes).toEqual(["user.read", "user.list"]);
     expect(JSON.stringify(row)).not.toContain(res.body.client_secret);
-    const audit = expectLastAudit(ctx, app.id, "m2m_client.created", "pak", bootstrapPakId(ctx));
+    const audit = await expectLastAudit(ctx, app.id, "m2m_client.created", "pak", bootstrapPakId(ctx));
     expect(audit.resource_id).toBe(res.body.id);
     expect(JSON.stringify(audit.details)).not.toContain(res.body.client_secret);
   });
@@ -78,7 +78,7 @@ describe("POST /credentials", () => {
       auth: { cookie },
     });
     expect(res.status).toBe(201);
-    expectLastAudit(ctx, app.id, "m2m_client.created", "platform_user", ctx.ownerId);
+    await expectLastAudit(ctx, app.id, "m2m_client.created", "platform_user", ctx.ownerId);
   });
 
   const INVALID: [string, unknown, string][] = [
@@ -173,7 +173,7 @@ describe("Idempotency-Key on POST /credentials", () => {
     const vaultId = (JSON.parse(stored.body) as { $vault: string }).$vault;
     expect(ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, vaultId)).all()).toHaveLength(1);
     ctx.clock.advance(25 * HOUR);
-    expect(ctx.deps.idempotency.purge()).toBeGreaterThanOrEqual(1);
+    expect(await ctx.deps.idempotency.purge()).toBeGreaterThanOrEqual(1);
     expect(ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, vaultId)).all()).toEqual([]);
     expect(
       ctx.deps.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, "ci-client-1")).all(),
@@ -209,7 +209,7 @@ describe("GET /credentials", () => {
       last_used_at: null,
       created_at: made[2]!.created_at,
     });
-    expectLastAudit(ctx, listApp.id, "m2m_client.listed", "pak");
+    await expectLastAudit(ctx, listApp.id, "m2m_client.listed", "pak");
     const page2 = await ctx.call("GET", BASE, {
       params: { app_id: listApp.id },
       query: { limit: 2, cursor: page1.body.pagination.next_cursor },
@@ -257,7 +257,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
           { resource: "app", action: "read" },
         ],
       });
-      expectLastAudit(ctx, app.id, "m2m_client.viewed", "pak");
+      await expectLastAudit(ctx, app.id, "m2m_client.viewed", "pak");
     }
   });
 
@@ -295,7 +295,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     expect(res.status).toBe(200);
     expect(res.text).toBe("");
     expect(rowOf(client.client_id)!.isActive).toBe(false);
-    const audit = expectLastAudit(ctx, app.id, "m2m_client.updated", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "m2m_client.updated", "pak");
     expect(audit.details).toMatchObject({ is_active: { from: true, to: false } });
 
     const before = auditCount(ctx);
@@ -339,7 +339,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     expect(res.body.client_secret).toMatch(/^hcs_[A-Za-z0-9_-]{43}$/);
     expect(res.body.client_secret).not.toBe(client.client_secret);
     expect(rowOf(client.client_id)!.secretHash).toBe(sha256Hex(res.body.client_secret));
-    const audit = expectLastAudit(ctx, app.id, "m2m_client.secret_rotated", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "m2m_client.secret_rotated", "pak");
     expect(JSON.stringify(audit.details)).not.toContain(res.body.client_secret);
   });
 
@@ -352,7 +352,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     expect(res.status).toBe(200);
     expect(res.text).toBe("");
     expect(rowOf(client.client_id)!.scopes).toEqual(["billing.charge", "user.list"]);
-    const audit = expectLastAudit(ctx, app.id, "m2m_client.scopes_set", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "m2m_client.scopes_set", "pak");
     expect(audit.details).toMatchObject({
       from: ["user.read", "app.read"],
       to: ["billing.charge", "user.list"],
@@ -393,7 +393,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
     expect(rowOf(client.client_id)).toBeUndefined();
-    const audit = expectLastAudit(ctx, app.id, "m2m_client.deleted", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "m2m_client.deleted", "pak");
     expect(audit.resource_id).toBe(client.id);
     const again = await ctx.call("DELETE", ONE, { params });
     expect(again.status).toBe(404);
@@ -449,7 +449,7 @@ describe("access", () => {
       expect(errCode(res)).toBe("POLICY_DENIED");
       // The only row is the refusal itself.
       expect(auditCount(ctx)).toBe(before + 1);
-      expectLastAudit(ctx, app.id, "access.denied", "pak");
+      await expectLastAudit(ctx, app.id, "access.denied", "pak");
     },
   );
 

@@ -44,7 +44,7 @@ describe("GET …/sessions", () => {
     const u = await insertEndUser(ctx, app, "sess-list");
     const a = await openSession(ctx, app, u.id, { ip: "198.51.100.4", userAgent: "Firefox/130" });
     const b = await openSession(ctx, app, u.id);
-    ctx.deps.sessions.revoke(b.sessionId, "test");
+    await ctx.deps.sessions.revoke(b.sessionId, "test");
     const res = await get("/sessions", u.id);
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -109,7 +109,7 @@ describe("DELETE …/sessions/{session_id}", () => {
     const someoneElse = await insertEndUser(ctx, app, "sess-revoke-other");
     const theirs = await openSession(ctx, app, someoneElse.id);
     const ended = await openSession(ctx, app, u.id);
-    ctx.deps.sessions.revoke(ended.sessionId, "test");
+    await ctx.deps.sessions.revoke(ended.sessionId, "test");
     const before = auditRows(ctx, { app_id: app.id, action: "session.revoked" }).length;
     for (const id of [theirs.sessionId, ended.sessionId, "nope"]) {
       const res = await revoke(u.id, id);

@@ -93,7 +93,7 @@ describe("selection by ids", () => {
     expect(auditRows(ctx, { app_id: app.id, action: "user.deleted" }).map((r) => r.resource_id)).toEqual([
       users.carl!.id,
     ]);
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 
   test("update-role: a changed account gets a from → to row, an unchanged one none", async () => {

@@ -56,7 +56,7 @@ beforeAll(async () => {
     `INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, verified_at, created_at)
      VALUES (?, ?, ?, 'email', ?, ?, NULL, ?)`,
   );
-  tx(ctx.deps.db, () => {
+  await tx(ctx.deps.db, () => {
     for (let i = 0; i < N; i++) {
       // Seven accounts share each millisecond, so the id breaks ties in the newest-first order.
       const createdAt = base + Math.floor(i / 7) * 1000;

@@ -113,7 +113,7 @@ export function auditCount(ctx: TestContext): number {
 }
 
 /** The newest audit row of an app must be `action` by `actorType`, and every chain must still verify. */
-export function expectLastAudit(
+export async function expectLastAudit(
   ctx: TestContext,
   appId: string,
   action: string,
@@ -124,7 +124,7 @@ export function expectLastAudit(
   expect(last?.action).toBe(action);
   expect(last?.actor_type).toBe(actorType);
   if (actorId !== undefined) expect(last?.actor_id).toBe(actorId);
-  expect(ctx.deps.audit.verify().ok).toBe(true);
+  expect((await ctx.deps.audit.verify()).ok).toBe(true);
   return last!;
 }
 

@@ -20,9 +20,10 @@ beforeEach(async () => {
 const rotate = (body?: { emergency: boolean }) =>
   ctx.call("POST", "/v1/apps/{app_id}/keys/rotate", { params: { app_id: app.id }, body, unchecked: true });
 
-const keyStates = () => Object.fromEntries(ctx.deps.keys.list(app.id).map((k) => [k.kid, k.state] as const));
+const keyStates = async () =>
+  Object.fromEntries((await ctx.deps.keys.list(app.id)).map((k) => [k.kid, k.state] as const));
 
-const nextKey = () => ctx.deps.keys.list(app.id).find((k) => k.state === "next")!;
+const nextKey = async () => (await ctx.deps.keys.list(app.id)).find((k) => k.state === "next")!;
 
 const rotatedRows = () => auditRows(ctx, { app_id: app.id, action: "app.key_rotated" });
 
@@ -69,13 +70,14 @@ function cachingVerifier(slug: string) {
   };
 }
 
-const mint = () => ctx.deps.keys.sign(app.id, { sub: "user_1", aid: app.id }, { ttlSeconds: 900 });
+const mint = async () =>
+  await ctx.deps.keys.sign(app.id, { sub: "user_1", aid: app.id }, { ttlSeconds: 900 });
 
 describe("a non-emergency rotation never promotes a next key published under 2 h ago", () => {
   test("right after app creation: 409 ROTATION_TOO_SOON with Retry-After and the time; nothing changes", async () => {
-    const before = keyStates();
-    const etag = ctx.deps.keys.jwks(app.id)!.etag;
-    const next = nextKey();
+    const before = await keyStates();
+    const etag = (await ctx.deps.keys.jwks(app.id))!.etag;
+    const next = await nextKey();
     ctx.clock.advance(5 * 1000);
     const res = await rotate();
     expect(res.status).toBe(409);
@@ -86,13 +88,13 @@ describe("a non-emergency rotation never promotes a next key published under 2 h
     expect(res.body.message).toContain(next.kid);
     expect(res.body.message).toContain(possibleAt);
     expect(res.body.message).toContain("emergency");
-    expect(keyStates()).toEqual(before);
-    expect(ctx.deps.keys.jwks(app.id)!.etag).toBe(etag);
+    expect(await keyStates()).toEqual(before);
+    expect((await ctx.deps.keys.jwks(app.id))!.etag).toBe(etag);
     expect(rotatedRows()).toEqual([]);
   });
 
   test("one millisecond before the 2 h it is refused (Retry-After 1); at 2 h it rotates and says when the key was published", async () => {
-    const next = nextKey();
+    const next = await nextKey();
     ctx.clock.advance(PREPUBLISH - 1);
     const early = await rotate();
     expect(early.status).toBe(409);
@@ -106,7 +108,7 @@ describe("a non-emergency rotation never promotes a next key published under 2 h
       new_key_published_at: next.created_at,
       warning: null,
     });
-    expect(keyStates()[next.kid]).toBe("active");
+    expect((await keyStates())[next.kid]).toBe("active");
     expect(rotatedRows()).toHaveLength(1);
   });
 
@@ -117,7 +119,7 @@ describe("a non-emergency rotation never promotes a next key published under 2 h
     ctx.clock.advance(PREPUBLISH);
     const first = await rotate();
     expect(first.status).toBe(200);
-    const published = nextKey();
+    const published = await nextKey();
     expect(published.kid).toBe(first.body.next_kid);
 
     ctx.clock.advance(MINUTE);
@@ -125,7 +127,7 @@ describe("a non-emergency rotation never promotes a next key published under 2 h
     expect(second.status).toBe(409);
     expect(second.body.code).toBe("ROTATION_TOO_SOON");
     expect(Number(second.headers.get("retry-after"))).toBe((PREPUBLISH - MINUTE) / 1000);
-    expect(ctx.deps.keys.activeKid(app.id)).toBe(first.body.new_kid);
+    expect(await ctx.deps.keys.activeKid(app.id)).toBe(first.body.new_kid);
 
     // Every 5 minutes for the next 3 h: a token minted now always verifies against the cached JWKS;
     // whenever the refused rotation becomes possible it is done, and tokens keep verifying.
@@ -143,36 +145,36 @@ describe("a non-emergency rotation never promotes a next key published under 2 h
       }
       const token = await mint();
       const { protectedHeader } = await verifier.verify(token);
-      expect(protectedHeader.kid).toBe(ctx.deps.keys.activeKid(app.id)!);
+      expect(protectedHeader.kid).toBe((await ctx.deps.keys.activeKid(app.id))!);
     }
     expect(rotatedAgain).toBe(true);
     expect(rotatedRows().map((r) => r.details.emergency)).toEqual([false, false]);
   });
 
   test("an app without a next key gets one published, and the rotation is refused until it is 2 h old", async () => {
-    const next = nextKey();
+    const next = await nextKey();
     ctx.deps.db.delete(signingKeys).where(eq(signingKeys.kid, next.kid)).run();
     ctx.deps.keys.invalidate(app.id);
-    const active = ctx.deps.keys.activeKid(app.id)!;
+    const active = (await ctx.deps.keys.activeKid(app.id))!;
     const res = await rotate();
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("ROTATION_TOO_SOON");
     expect(res.headers.get("retry-after")).toBe(String(PREPUBLISH / 1000));
-    const published = nextKey();
+    const published = await nextKey();
     expect(res.body.message).toContain(published.kid);
     const jwks = await ctx.call("GET", "/{app_slug}/v1/.well-known/jwks.json", {
       params: { app_slug: app.slug },
       auth: null,
     });
     expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toEqual([active, published.kid]);
-    expect(ctx.deps.keys.activeKid(app.id)).toBe(active);
+    expect(await ctx.deps.keys.activeKid(app.id)).toBe(active);
     expect(rotatedRows()).toEqual([]);
   });
 });
 
 describe("emergency rotation stays immediate", () => {
   test("right after creation it promotes the next key, withdraws the old one and warns about verifier caches", async () => {
-    const [oldKid, next] = [ctx.deps.keys.activeKid(app.id)!, nextKey()];
+    const [oldKid, next] = [(await ctx.deps.keys.activeKid(app.id))!, await nextKey()];
     ctx.clock.advance(10 * MINUTE);
     const res = await rotate({ emergency: true });
     expect(res.status).toBe(200);
@@ -186,7 +188,7 @@ describe("emergency rotation stays immediate", () => {
     expect(res.body.warning).toContain("keep accepting its tokens until they refetch");
     expect(res.body.warning).toContain(`${next.kid} was published only 10 min ago`);
     expect(res.body.warning).toContain("reject new tokens until they refetch");
-    expect(keyStates()[oldKid]).toBe("retired");
+    expect((await keyStates())[oldKid]).toBe("retired");
     expect(decodeProtectedHeader(await mint()).kid).toBe(next.kid);
     expect(rotatedRows().map((r) => r.details)).toEqual([
       { old_kid: oldKid, new_kid: next.kid, next_kid: res.body.next_kid, emergency: true, trigger: "manual" },
@@ -216,7 +218,7 @@ describe("scheduled rotation and a verifier that caches the JWKS for its full ma
 
   test("at the 90-day boundary no token is rejected", async () => {
     const verifier = cachingVerifier(app.slug);
-    const [first, next] = [ctx.deps.keys.activeKid(app.id)!, nextKey().kid];
+    const [first, next] = [(await ctx.deps.keys.activeKid(app.id))!, (await nextKey()).kid];
     ctx.clock.advance(ROTATION_INTERVAL - 3 * JWKS_MAX_AGE);
     await verifier.verify(await mint());
     const kids = await walk(verifier, 72, 5 * MINUTE);
@@ -226,8 +228,11 @@ describe("scheduled rotation and a verifier that caches the JWKS for its full ma
 
   test("after a lost next key and downtime, the catch-up key waits out the verifier's cache: no token is rejected", async () => {
     const verifier = cachingVerifier(app.slug);
-    const first = ctx.deps.keys.activeKid(app.id)!;
-    ctx.deps.db.delete(signingKeys).where(eq(signingKeys.kid, nextKey().kid)).run();
+    const first = (await ctx.deps.keys.activeKid(app.id))!;
+    ctx.deps.db
+      .delete(signingKeys)
+      .where(eq(signingKeys.kid, (await nextKey()).kid))
+      .run();
     ctx.deps.keys.invalidate(app.id);
     ctx.clock.advance(ROTATION_INTERVAL + 30 * MINUTE);
     // Cached just before the catch-up key exists: this verifier will not see it for an hour.
@@ -235,7 +240,7 @@ describe("scheduled rotation and a verifier that caches the JWKS for its full ma
     expect(verifier.cachedKids()).toEqual([first]);
     const kids = await walk(verifier, 48, 5 * MINUTE);
     expect(kids.size).toBe(2);
-    expect(ctx.deps.keys.activeKid(app.id)).not.toBe(first);
+    expect(await ctx.deps.keys.activeKid(app.id)).not.toBe(first);
     expect(verifier.fetches).toBeGreaterThan(1);
   });
 });

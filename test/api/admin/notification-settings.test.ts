@@ -81,7 +81,7 @@ describe("PATCH", () => {
       created_at: now,
       updated_at: now,
     });
-    const row = expectLastAudit(ctx, app.id, "notification_settings.updated", "pak");
+    const row = await expectLastAudit(ctx, app.id, "notification_settings.updated", "pak");
     expect(row.details).toEqual({
       changed: [
         "notifications_via_envoi",
@@ -108,7 +108,13 @@ describe("PATCH", () => {
     expect(res.body.welcome_template_name).toBe("heimdall-welcome");
     expect(res.body.updated_at).toBe(new Date(ctx.clock.now()).toISOString());
     expect(res.body.created_at).not.toBe(res.body.updated_at);
-    const row = expectLastAudit(ctx, app.id, "notification_settings.updated", "platform_user", ctx.ownerId);
+    const row = await expectLastAudit(
+      ctx,
+      app.id,
+      "notification_settings.updated",
+      "platform_user",
+      ctx.ownerId,
+    );
     expect(row.details).toEqual({ changed: ["verification_template_name", "welcome_template_name"] });
   });
 
@@ -286,7 +292,7 @@ describe("GET /v1/apps/{app_id}/outbox (appliance addition)", () => {
     expect(m.text).toContain("Your code: ******");
     expect(m.text).not.toMatch(/\d{6}/);
     expect(res.body.pagination).toEqual({ has_more: false, next_cursor: null });
-    const row = expectLastAudit(ctx, mailApp.id, "outbox.read", "pak");
+    const row = await expectLastAudit(ctx, mailApp.id, "outbox.read", "pak");
     expect(row.details).toEqual({ count: 3 });
   });
 

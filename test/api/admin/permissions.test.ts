@@ -50,7 +50,7 @@ describe("POST /permissions", () => {
     expect(q("SELECT key, is_system FROM permissions WHERE id = ?", res.body.id)).toEqual([
       { key: "invoice.read", is_system: 0 },
     ]);
-    const audit = expectLastAudit(ctx, app.id, "permission.created", "pak", bootstrapPakId(ctx));
+    const audit = await expectLastAudit(ctx, app.id, "permission.created", "pak", bootstrapPakId(ctx));
     expect(audit.resource_id).toBe(res.body.id);
     expect(audit.details).toMatchObject({ key: "invoice.read" });
   });
@@ -136,7 +136,7 @@ describe("DELETE /permissions/{permission_key}", () => {
       body: { permissions: ["report.export", "user.read"] },
     });
     expect(put.status).toBe(200);
-    expect(ctx.deps.permissions.forEndUser(app.id, "owner").has("report.export")).toBe(true);
+    expect((await ctx.deps.permissions.forEndUser(app.id, "owner")).has("report.export")).toBe(true);
     const id = q<{ id: string }>(
       "SELECT id FROM permissions WHERE app_id = ? AND key = 'report.export'",
       app.id,
@@ -153,9 +153,9 @@ describe("DELETE /permissions/{permission_key}", () => {
       params: { app_id: app.id, role_name: "analyst" },
     });
     expect(keysOf(role.body.permissions)).toEqual(["user.read"]);
-    expect(ctx.deps.permissions.forEndUser(app.id, "owner").has("report.export")).toBe(false);
-    expect(ctx.deps.permissions.forEndUser(app.id, "analyst")).toEqual(new Set(["user.read"]));
-    const audit = expectLastAudit(ctx, app.id, "permission.deleted", "pak");
+    expect((await ctx.deps.permissions.forEndUser(app.id, "owner")).has("report.export")).toBe(false);
+    expect(await ctx.deps.permissions.forEndUser(app.id, "analyst")).toEqual(new Set(["user.read"]));
+    const audit = await expectLastAudit(ctx, app.id, "permission.deleted", "pak");
     expect(audit.resource_id).toBe(id);
     expect(audit.details).toEqual({ key: "report.export", unbound_roles: 1 });
   });
@@ -247,7 +247,7 @@ describe("who may call", () => {
       auth: { cookie },
     });
     expect(res.status).toBe(201);
-    expectLastAudit(ctx, app.id, "permission.created", "platform_user", ctx.ownerId);
+    await expectLastAudit(ctx, app.id, "permission.created", "platform_user", ctx.ownerId);
     const del = await ctx.call("DELETE", ONE, {
       params: { app_id: app.id, permission_key: "ticket.close" },
       auth: { cookie },

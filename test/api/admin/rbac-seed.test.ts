@@ -11,13 +11,13 @@ beforeAll(async () => {
 
 const q = <T>(sql: string, ...args: string[]) => ctx.deps.db.$client.query(sql).all(...args) as T[];
 
-test("the system permission catalogue exists once, shared by every app", () => {
+test("the system permission catalogue exists once, shared by every app", async () => {
   const rows = q<{ key: string }>(
     "SELECT key FROM permissions WHERE app_id IS NULL AND is_system = 1 ORDER BY key",
   );
   expect(rows.map((r) => r.key)).toEqual(SYSTEM_PERMISSIONS.map((p) => p.key).sort());
   // Seeding again adds nothing.
-  expect(seedSystemPermissions(ctx.deps.db, ctx.clock)).toBe(0);
+  expect(await seedSystemPermissions(ctx.deps.db, ctx.clock)).toBe(0);
 });
 
 test("creating an app seeds owner, admin and member with their bindings, in the same transaction", async () => {
@@ -38,9 +38,9 @@ test("creating an app seeds owner, admin and member with their bindings, in the 
 test("apps without roles (from before roles existed) are backfilled, and only they", async () => {
   const res = await ctx.call("POST", "/v1/apps", { body: { slug: "legacy-app", display_name: "Legacy" } });
   ctx.deps.db.$client.query("DELETE FROM roles WHERE app_id = ?").run(res.body.id);
-  expect(backfillAppRoles(ctx.deps.db, ctx.clock)).toBe(1);
+  expect(await backfillAppRoles(ctx.deps.db, ctx.clock)).toBe(1);
   expect(q<{ n: number }>("SELECT count(*) AS n FROM roles WHERE app_id = ?", res.body.id)).toEqual([
     { n: 3 },
   ]);
-  expect(backfillAppRoles(ctx.deps.db, ctx.clock)).toBe(0);
+  expect(await backfillAppRoles(ctx.deps.db, ctx.clock)).toBe(0);
 });

@@ -122,7 +122,7 @@ describe("POST /roles", () => {
       app_id: app.id,
     });
     expect(boundKeys(app.id, "editor")).toEqual([]);
-    const audit = expectLastAudit(ctx, app.id, "role.created", "pak", bootstrapPakId(ctx));
+    const audit = await expectLastAudit(ctx, app.id, "role.created", "pak", bootstrapPakId(ctx));
     expect(audit.resource_id).toBe(res.body.id);
   });
 
@@ -227,7 +227,7 @@ describe("PATCH /roles/{role_name}", () => {
     expectResponseMatches("heimdall", "PATCH", ROLE, 200, res.body, { strict: true });
     expect(res.body.description).toBe("new");
     expect(res.body.updated_at > res.body.created_at).toBe(true);
-    const audit = expectLastAudit(ctx, app.id, "role.updated", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "role.updated", "pak");
     expect(audit.details).toMatchObject({ previous_description: "old", description: "new" });
   });
 
@@ -287,7 +287,7 @@ describe("DELETE /roles/{role_name}", () => {
     expect(res.text).toBe("");
     expect(q("SELECT 1 FROM roles WHERE id = ?", roleId)).toHaveLength(0);
     expect(q("SELECT 1 FROM role_permissions WHERE role_id = ?", roleId)).toHaveLength(0);
-    const audit = expectLastAudit(ctx, app.id, "role.deleted", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "role.deleted", "pak");
     expect(audit.resource_id).toBe(roleId);
     expect(audit.details).toMatchObject({ name: "temp", permissions: ["invoice.read", "user.read"] });
   });
@@ -377,7 +377,7 @@ describe("PUT /roles/{role_name}/permissions", () => {
     });
     expect(res.status).toBe(200);
     expect(boundKeys(app.id, "reviewer")).toEqual(["invoice.read", "user.read"]);
-    const audit = expectLastAudit(ctx, app.id, "role.permissions_set", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "role.permissions_set", "pak");
     expect(audit.details).toMatchObject({
       name: "reviewer",
       permissions: ["invoice.read", "user.read"],
@@ -494,7 +494,7 @@ describe("POST /roles/assign", () => {
     expect(q<{ role: string }>("SELECT role FROM end_users WHERE id = ?", u.id)).toEqual([
       { role: "editor" },
     ]);
-    const audit = expectLastAudit(ctx, app.id, "role.assigned", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "role.assigned", "pak");
     expect(audit.resource_id).toBe(u.id);
     expect(audit.details).toEqual({ role: "editor", previous_role: "member" });
   });
@@ -567,7 +567,7 @@ describe("who may call", () => {
       auth: { cookie },
     });
     expect(created.status).toBe(201);
-    expectLastAudit(ctx, app.id, "role.created", "platform_user", ctx.ownerId);
+    await expectLastAudit(ctx, app.id, "role.created", "platform_user", ctx.ownerId);
     const put = await ctx.call("PUT", ROLE_PERMS, {
       params: { app_id: app.id, role_name: "cookie-made" },
       body: { permissions: ["user.read"] },

@@ -20,19 +20,15 @@ afterAll(() => {
 const seed = (signing_alg: string) =>
   parseSeed({ version: 1, apps: [{ slug: "fast", display_name: "Fast", auth_config: { signing_alg } }] }, {});
 
-const keysOf = (ctx: TestContext, slug: string) =>
-  ctx.deps.keys.list(ctx.deps.apps.find(slug)!.id).filter((k) => k.state !== "retired");
+const keysOf = async (ctx: TestContext, slug: string) =>
+  (await ctx.deps.keys.list((await ctx.deps.apps.find(slug))!.id)).filter((k) => k.state !== "retired");
 
 test("apply with signing_alg ES256: the config says so and an ES256 next key is published; a second apply changes nothing", async () => {
   const r = await applySeed(a.deps, seed("ES256"), { workspaceId: a.workspaceId });
   expect(r.changes).toContain(`~ app fast auth_config.signing_alg: "RS256" → "ES256"`);
-  const app = a.deps.apps.find("fast")!;
-  expect(a.deps.apps.authConfigOf(app.id).signing_alg).toBe("ES256");
-  expect(
-    keysOf(a, "fast")
-      .map((k) => [k.state, k.alg])
-      .sort(),
-  ).toEqual([
+  const app = (await a.deps.apps.find("fast"))!;
+  expect((await a.deps.apps.authConfigOf(app.id)).signing_alg).toBe("ES256");
+  expect((await keysOf(a, "fast")).map((k) => [k.state, k.alg]).sort()).toEqual([
     ["active", "RS256"],
     ["next", "ES256"],
   ]);
@@ -44,14 +40,14 @@ test("apply with signing_alg ES256: the config says so and an ES256 next key is 
 });
 
 test("export names signing_alg; applying the export on a fresh database gives the same algorithm", async () => {
-  const doc = exportSeed(a.deps, { workspaceId: a.workspaceId }).document as {
+  const doc = (await exportSeed(a.deps, { workspaceId: a.workspaceId })).document as {
     apps: { slug: string; auth_config: Record<string, unknown> }[];
   };
   expect(doc.apps.find((x) => x.slug === "fast")!.auth_config.signing_alg).toBe("ES256");
   await applySeed(b.deps, parseSeed(doc, {}), { workspaceId: b.workspaceId });
-  expect(b.deps.apps.authConfigOf(b.deps.apps.find("fast")!.id).signing_alg).toBe("ES256");
-  expect(keysOf(b, "fast").find((k) => k.state === "next")!.alg).toBe("ES256");
-  const second = exportSeed(b.deps, { workspaceId: b.workspaceId }).document;
+  expect((await b.deps.apps.authConfigOf((await b.deps.apps.find("fast"))!.id)).signing_alg).toBe("ES256");
+  expect((await keysOf(b, "fast")).find((k) => k.state === "next")!.alg).toBe("ES256");
+  const second = (await exportSeed(b.deps, { workspaceId: b.workspaceId })).document;
   expect(second).toEqual(doc);
 });
 

@@ -199,7 +199,7 @@ describe("seed file: tenants and webhook, apply", () => {
       'apps[0].tenants[1].members[0].role: unknown role "ownr"',
       "apps[0].tenants[1].members[1].email: no account of demo has the email nobody@example.com, and the file's users do not list it",
     ]);
-    expect(ctx.deps.apps.find("demo")).toBeUndefined();
+    expect(await ctx.deps.apps.find("demo")).toBeUndefined();
     expect(count(ctx, "audit_log")).toBe(audits);
   });
 
@@ -217,7 +217,7 @@ describe("seed file: tenants and webhook, apply", () => {
     ]);
     // The given secret is not printed.
     expect(r.secrets).toEqual([]);
-    const app = ctx.deps.apps.find("demo")!;
+    const app = (await ctx.deps.apps.find("demo"))!;
     expect(memberships(ctx, app.id)).toEqual({
       acme: [
         ["alice@example.com", "owner"],
@@ -234,7 +234,7 @@ describe("seed file: tenants and webhook, apply", () => {
       event_types: JSON.stringify(["user.signup", "tenant.created"]),
       secret_hint: SECRET.slice(-4),
     });
-    expect(ctx.deps.webhooks.secretMatches(local(ctx), "demo", SECRET)).toBe(true);
+    expect(await ctx.deps.webhooks.secretMatches(local(ctx), "demo", SECRET)).toBe(true);
 
     const rows = auditRows(ctx, { app_id: app.id });
     const actions = rows.map((x) => x.action);
@@ -281,13 +281,13 @@ describe("seed file: tenants and webhook, apply", () => {
       '~ webhook demo event_types: ["user.signup","tenant.created"] → ["user.signup","tenant.created","tenant.member.added"]',
     ]);
     expect(r).toMatchObject({ created: 0, updated: 3, deleted: 0 });
-    const app = ctx.deps.apps.find("demo")!;
+    const app = (await ctx.deps.apps.find("demo"))!;
     expect(memberships(ctx, app.id).acme).toContainEqual(["bob@example.com", "admin"]);
     expect(tenantRow(ctx, "acme")!.display_name).toBe("Acme Corp");
     expect(auditRows(ctx, { app_id: app.id, action: "tenant.member.role_changed" })).toHaveLength(1);
     expect(auditRows(ctx, { app_id: app.id, action: "webhook.updated" })).toHaveLength(1);
     // The replace kept the secret.
-    expect(ctx.deps.webhooks.secretMatches(local(ctx), "demo", SECRET)).toBe(true);
+    expect(await ctx.deps.webhooks.secretMatches(local(ctx), "demo", SECRET)).toBe(true);
     // And back to the first file: converges again, then holds still.
     expect((await applySeed(ctx.deps, seedOf([demo()]), opts(ctx))).updated).toBe(3);
     expect((await applySeed(ctx.deps, seedOf([demo()]), opts(ctx))).changes).toEqual([]);
@@ -314,9 +314,9 @@ describe("seed file: tenants and webhook, apply", () => {
       '~ tenant_member demo/acme alice@example.com role: "owner" → "member"',
       "~ webhook demo signing_secret (from DEMO_WEBHOOK_SECRET)",
     ]);
-    const app = ctx.deps.apps.find("demo")!;
-    expect(ctx.deps.webhooks.secretMatches(local(ctx), "demo", OTHER_SECRET)).toBe(true);
-    expect(ctx.deps.webhooks.secretMatches(local(ctx), "demo", SECRET)).toBe(false);
+    const app = (await ctx.deps.apps.find("demo"))!;
+    expect(await ctx.deps.webhooks.secretMatches(local(ctx), "demo", OTHER_SECRET)).toBe(true);
+    expect(await ctx.deps.webhooks.secretMatches(local(ctx), "demo", SECRET)).toBe(false);
     expect(auditRows(ctx, { app_id: app.id, action: "webhook.secret_rotated" })).toHaveLength(1);
     expect(JSON.stringify(auditRows(ctx, { app_id: app.id }))).not.toContain(OTHER_SECRET);
     expect((await applySeed(ctx.deps, seedOf([demo()]), opts(ctx))).updated).toBe(3);
@@ -332,7 +332,7 @@ describe("seed file: tenants and webhook, apply", () => {
     expect(r.secrets).toHaveLength(1);
     expect(r.secrets[0]).toMatchObject({ kind: "webhook", app: "gen" });
     expect(r.secrets[0]!.secret).toMatch(/^whsec_/);
-    expect(ctx.deps.webhooks.secretMatches(local(ctx), "gen", r.secrets[0]!.secret)).toBe(true);
+    expect(await ctx.deps.webhooks.secretMatches(local(ctx), "gen", r.secrets[0]!.secret)).toBe(true);
     const again = await applySeed(
       ctx.deps,
       seedOf([{ slug: "gen", display_name: "Gen", webhook: { url: HOOK_URL, event_types: [] } }]),
@@ -376,11 +376,11 @@ describe("seed file: tenants and webhook, apply", () => {
     expect(failure.step).toBe("+ webhook doomed http://hooks.example.com/x");
     expect(failure.cause).toMatchObject({ code: "VALIDATION_ERROR" });
     expect(Object.fromEntries(tables.map((t) => [t, count(ctx, t)]))).toEqual(before);
-    expect(ctx.deps.apps.find("doomed")).toBeUndefined();
+    expect(await ctx.deps.apps.find("doomed")).toBeUndefined();
   });
 
   test("prune: members and tenants only where the app lists tenants; the webhook only when set to null", async () => {
-    const app = ctx.deps.apps.find("demo")!;
+    const app = (await ctx.deps.apps.find("demo"))!;
     // Sections left out are not managed, even with --prune.
     const unmanaged = demo();
     delete unmanaged.tenants;
@@ -416,8 +416,9 @@ describe("seed file: tenants and webhook, apply", () => {
 
   test("export: tenants by slug with members by email (with users only), the webhook without its secret", async () => {
     expect((await applySeed(ctx.deps, seedOf([demo()]), opts(ctx))).created).toBe(3);
-    const withUsers = exportSeed(ctx.deps, { workspaceId: ctx.workspaceId, app: "demo", withUsers: true })
-      .document as { apps: Record<string, unknown>[] };
+    const withUsers = (
+      await exportSeed(ctx.deps, { workspaceId: ctx.workspaceId, app: "demo", withUsers: true })
+    ).document as { apps: Record<string, unknown>[] };
     expect(withUsers.apps[0]!.tenants).toEqual([
       {
         slug: "acme",
@@ -435,13 +436,13 @@ describe("seed file: tenants and webhook, apply", () => {
       event_types: ["user.signup", "tenant.created"],
     });
     expect(JSON.stringify(withUsers)).not.toContain(SECRET);
-    const without = exportSeed(ctx.deps, { workspaceId: ctx.workspaceId, app: "demo" }).document as {
+    const without = (await exportSeed(ctx.deps, { workspaceId: ctx.workspaceId, app: "demo" })).document as {
       apps: { tenants: Record<string, unknown>[] }[];
     };
     expect(without.apps[0]!.tenants.map((t) => t.members)).toEqual([undefined, undefined]);
     // An app without tenants or a destination says so: an empty list, and null (JSON).
     await applySeed(ctx.deps, seedOf([{ slug: "plain", display_name: "Plain" }]), opts(ctx));
-    const plain = exportSeed(ctx.deps, { workspaceId: ctx.workspaceId, app: "plain" }).document as {
+    const plain = (await exportSeed(ctx.deps, { workspaceId: ctx.workspaceId, app: "plain" })).document as {
       apps: Record<string, unknown>[];
     };
     expect(plain.apps[0]).toMatchObject({ tenants: [], webhook: null });

@@ -162,7 +162,7 @@ describe("seed apply", () => {
       'apps[0].auth_config.signup_default_role: unknown role "nobody"',
       'apps[0].users[0].role: unknown role "auditor"',
     ]);
-    expect(ctx.deps.apps.find("demo")).toBeUndefined();
+    expect(await ctx.deps.apps.find("demo")).toBeUndefined();
     expect(count(ctx, "audit_log")).toBe(before);
   });
 
@@ -193,9 +193,9 @@ describe("seed apply", () => {
     expect(r.secrets[0]!.secret).toMatch(/^hcs_/);
     expect(r.secrets[1]!.secret).toMatch(/^hdk_live_/);
 
-    const app = ctx.deps.apps.find("demo")!;
+    const app = (await ctx.deps.apps.find("demo"))!;
     expect(app.workspaceId).toBe(ctx.workspaceId);
-    expect(ctx.deps.apps.authConfigOf(app.id)).toMatchObject({
+    expect(await ctx.deps.apps.authConfigOf(app.id)).toMatchObject({
       signup_enabled: false,
       password_min_length: 14,
     });
@@ -206,7 +206,8 @@ describe("seed apply", () => {
     expect(
       billing.body.permissions.map((x: { resource: string; action: string }) => `${x.resource}.${x.action}`),
     ).toEqual(["invoice.read", "user.read"]);
-    const users = exportSeed(ctx.deps, { workspaceId: ctx.workspaceId, withUsers: true }).document as {
+    const users = (await exportSeed(ctx.deps, { workspaceId: ctx.workspaceId, withUsers: true }))
+      .document as {
       apps: { users: Record<string, unknown>[] }[];
     };
     expect(users.apps[0]!.users).toEqual([
@@ -264,14 +265,14 @@ describe("seed apply", () => {
   });
 
   test("a second apply of the same file changes nothing: no audit row, no updated_at", async () => {
-    const app = ctx.deps.apps.find("demo")!;
+    const app = (await ctx.deps.apps.find("demo"))!;
     const audits = count(ctx, "audit_log");
     const stamps = ctx.deps.db.$client.query("SELECT updated_at FROM roles ORDER BY id").all();
     ctx.clock.advance(60_000);
     const r = await applySeed(ctx.deps, seedOf([demo()]), opts(ctx));
     expect(r).toMatchObject({ created: 0, updated: 0, deleted: 0, changes: [], secrets: [] });
     expect(count(ctx, "audit_log")).toBe(audits);
-    expect(ctx.deps.apps.find("demo")!.updatedAt).toBe(app.updatedAt);
+    expect((await ctx.deps.apps.find("demo"))!.updatedAt).toBe(app.updatedAt);
     expect(ctx.deps.db.$client.query("SELECT updated_at FROM roles ORDER BY id").all()).toEqual(stamps);
   });
 
@@ -291,8 +292,8 @@ describe("seed apply", () => {
       '~ user demo/bob@example.com role: "admin" → "billing"',
     ]);
     expect(r).toMatchObject({ created: 0, updated: 3, deleted: 0 });
-    const app = ctx.deps.apps.find("demo")!;
-    expect(ctx.deps.apps.authConfigOf(app.id).signup_enabled).toBe(true);
+    const app = (await ctx.deps.apps.find("demo"))!;
+    expect((await ctx.deps.apps.authConfigOf(app.id)).signup_enabled).toBe(true);
     // And back to the first file: converges again.
     const back = await applySeed(ctx.deps, seedOf([demo()]), opts(ctx));
     expect(back.updated).toBe(3);
@@ -327,7 +328,7 @@ describe("seed apply", () => {
       '~ api_key demo/ci replaced (a new key): permissions ["user.list"] → ["user.list","user.read"]',
     ]);
     expect(r.secrets.map((x) => `${x.kind} ${x.name}`)).toEqual(["api_key ci"]);
-    const app = ctx.deps.apps.find("demo")!;
+    const app = (await ctx.deps.apps.find("demo"))!;
     expect(auditRows(ctx, { app_id: app.id, action: "m2m_client.secret_rotated" })).toHaveLength(1);
     expect(auditRows(ctx, { app_id: app.id, action: "api_key.deleted" })).toHaveLength(1);
     // Back to the first file: the secret and the key's permissions converge again.
@@ -352,8 +353,8 @@ describe("seed apply", () => {
     );
     expect(r.secrets).toEqual([]);
     expect(count(ctx, "audit_log")).toBe(audits);
-    expect(ctx.deps.apps.find("other")).toBeUndefined();
-    expect(ctx.deps.apps.find("demo")!.displayName).toBe("Demo");
+    expect(await ctx.deps.apps.find("other")).toBeUndefined();
+    expect((await ctx.deps.apps.find("demo"))!.displayName).toBe("Demo");
   });
 
   test("without --prune nothing is deleted; with it, unlisted custom permissions, roles and credentials go", async () => {
@@ -380,7 +381,7 @@ describe("seed apply", () => {
       "- role demo/billing",
       "- permission demo/invoice.write",
     ]);
-    const app = ctx.deps.apps.find("demo")!;
+    const app = (await ctx.deps.apps.find("demo"))!;
     expect(auditRows(ctx, { app_id: app.id, action: "role.deleted" })).toHaveLength(1);
     // Accounts and system roles stay.
     expect(count(ctx, "end_users")).toBe(2);
@@ -419,8 +420,8 @@ describe("seed apply", () => {
     expect(failure.step).toBe("+ api_key doomed/old");
     expect(failure.cause).toMatchObject({ code: "VALIDATION_ERROR" });
     expect(Object.fromEntries(tables.map((t) => [t, count(ctx, t)]))).toEqual(before);
-    expect(ctx.deps.apps.find("doomed")).toBeUndefined();
-    expect(ctx.deps.directory.bySlug("doomed")).toBeUndefined();
+    expect(await ctx.deps.apps.find("doomed")).toBeUndefined();
+    expect(await ctx.deps.directory.bySlug("doomed")).toBeUndefined();
     // The connection is usable afterwards and nothing of the failed apply lingers in a transaction.
     expect(ctx.deps.db.$client.inTransaction).toBe(false);
     const r = await applySeed(ctx.deps, seedOf([{ slug: "doomed", display_name: "Doomed" }]), opts(ctx));
@@ -478,10 +479,10 @@ describe("export round trip", () => {
         })
       ).status,
     ).toBe(200);
-    const first = exportSeed(a.deps, { workspaceId: a.workspaceId, withUsers: true }).document;
+    const first = (await exportSeed(a.deps, { workspaceId: a.workspaceId, withUsers: true })).document;
     const r = await applySeed(b.deps, parseSeed(first, {}), opts(b));
     expect(r.created).toBeGreaterThan(0);
-    const second = exportSeed(b.deps, { workspaceId: b.workspaceId, withUsers: true }).document;
+    const second = (await exportSeed(b.deps, { workspaceId: b.workspaceId, withUsers: true })).document;
     expect(second).toEqual(first);
     // Tenants with their members and the webhook (a new secret) came across too.
     expect((second.apps as Record<string, unknown>[])[0]).toMatchObject({
@@ -493,8 +494,8 @@ describe("export round trip", () => {
     expect(again.changes).toEqual([]);
   });
 
-  test("--app exports one app, deterministic order", () => {
-    const one = exportSeed(a.deps, { workspaceId: a.workspaceId, app: "demo" }).document as {
+  test("--app exports one app, deterministic order", async () => {
+    const one = (await exportSeed(a.deps, { workspaceId: a.workspaceId, app: "demo" })).document as {
       apps: { slug: string; roles: { name: string }[]; users?: unknown }[];
     };
     expect(one.apps.map((x) => x.slug)).toEqual(["demo"]);

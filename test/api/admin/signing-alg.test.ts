@@ -117,7 +117,7 @@ describe("PATCH /v1/apps/{app_id}/auth-config signing_alg", () => {
     expect(after.keys[1]!.crv).toBe("P-256");
     const esKid = after.keys[1]!.kid!;
     expect(await discoveryAlgs(app)).toEqual(["RS256", "ES256"]);
-    const next = ctx.deps.keys.list(app.id).find((k) => k.state === "next")!;
+    const next = (await ctx.deps.keys.list(app.id)).find((k) => k.state === "next")!;
     expect(next).toMatchObject({ kid: esKid, alg: "ES256" });
     expect(Date.parse(next.activates_at)).toBe(ctx.clock.now() + PREPUBLISH);
 
@@ -206,11 +206,11 @@ describe("PATCH /v1/apps/{app_id}/auth-config signing_alg", () => {
 
   test("the same value again changes nothing and writes no audit row", async () => {
     const app = await createApp(ctx, "alg-same");
-    const kids = ctx.deps.keys.list(app.id).map((k) => k.kid);
+    const kids = (await ctx.deps.keys.list(app.id)).map((k) => k.kid);
     const res = await patchAlg(app, "RS256");
     expect(res.status).toBe(200);
     expect(res.body.signing_alg).toBe("RS256");
-    expect(ctx.deps.keys.list(app.id).map((k) => k.kid)).toEqual(kids);
+    expect((await ctx.deps.keys.list(app.id)).map((k) => k.kid)).toEqual(kids);
     expect(auditRows(ctx, { app_id: app.id, action: "app.signing_alg_changed" })).toHaveLength(0);
     expect(auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).toHaveLength(0);
   });
@@ -219,12 +219,12 @@ describe("PATCH /v1/apps/{app_id}/auth-config signing_alg", () => {
     "signing_alg %p is 400 VALIDATION_ERROR and changes nothing",
     async (value) => {
       const app = await createApp(ctx, `alg-bad-${crypto.randomUUID().slice(0, 6)}`);
-      const kids = ctx.deps.keys.list(app.id).map((k) => k.kid);
+      const kids = (await ctx.deps.keys.list(app.id)).map((k) => k.kid);
       const res = await patchAlg(app, value);
       expect(res.status).toBe(400);
       expectErrorShape(res.body, "VALIDATION_ERROR");
       expect(res.body.details.map((d: { field: string }) => d.field)).toEqual(["signing_alg"]);
-      expect(ctx.deps.keys.list(app.id).map((k) => k.kid)).toEqual(kids);
+      expect((await ctx.deps.keys.list(app.id)).map((k) => k.kid)).toEqual(kids);
       expect(auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).toHaveLength(0);
     },
   );

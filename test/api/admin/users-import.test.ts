@@ -40,7 +40,7 @@ const jsonl = (...records: unknown[]) =>
   jsonlRecords(records.map((r) => (typeof r === "string" ? r : JSON.stringify(r))));
 
 async function run(lines: AsyncIterable<ImportLine> | Iterable<ImportLine>, opts = {}) {
-  return ctx.deps.userImport.importUsers(app.id, lines, { source: "test", ...opts });
+  return await ctx.deps.userImport.importUsers(app.id, lines, { source: "test", ...opts });
 }
 
 interface AccountRow {
@@ -327,39 +327,42 @@ describe("importRecords (the seed file's users)", () => {
   test("writes inside the caller's transaction: a rollback leaves nothing, not even the audit row", () => {
     const before = accountCount();
     const rows = imported().length;
-    expect(() =>
-      tx(ctx.deps.db, () => {
-        const r = ctx.deps.userImport.importRecords(
-          app.id,
-          [{ line: 1, record: { email: "seed1@example.test", password_hash: argon } }],
-          { source: "seed" },
-        );
-        expect(r.created).toBe(1);
-        throw new Error("the seed failed later");
-      }),
+    expect(
+      async () =>
+        await tx(ctx.deps.db, async () => {
+          const r = await ctx.deps.userImport.importRecords(
+            app.id,
+            [{ line: 1, record: { email: "seed1@example.test", password_hash: argon } }],
+            { source: "seed" },
+          );
+          expect(r.created).toBe(1);
+          throw new Error("the seed failed later");
+        }),
     ).toThrow("the seed failed later");
     expect(accountCount()).toBe(before);
     expect(imported()).toHaveLength(rows);
   });
 
-  test("commits with the caller; a plain password is refused (hash it first)", () => {
-    const result = tx(ctx.deps.db, () =>
-      ctx.deps.userImport.importRecords(
-        app.id,
-        [
-          {
-            line: 1,
-            record: {
-              email: "seed2@example.test",
-              role: "auditor",
-              email_verified: true,
-              password_hash: argon,
+  test("commits with the caller; a plain password is refused (hash it first)", async () => {
+    const result = await tx(
+      ctx.deps.db,
+      async () =>
+        await ctx.deps.userImport.importRecords(
+          app.id,
+          [
+            {
+              line: 1,
+              record: {
+                email: "seed2@example.test",
+                role: "auditor",
+                email_verified: true,
+                password_hash: argon,
+              },
             },
-          },
-          { line: 2, record: { email: "seed3@example.test", password: PASSWORD } },
-        ],
-        { source: "seed" },
-      ),
+            { line: 2, record: { email: "seed3@example.test", password: PASSWORD } },
+          ],
+          { source: "seed" },
+        ),
     );
     expect(result).toMatchObject({ created: 1, failed: 1 });
     expect(result.errors[0]!.error).toContain("hashed before");

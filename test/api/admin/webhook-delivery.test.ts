@@ -150,8 +150,8 @@ async function configure(app: AppBody, eventTypes: string[] = [], path = "/hook"
 }
 
 /** Emits an event the way features do: inside a transaction, through the one emit function. */
-function emit(app: AppBody, type: string, data: Record<string, unknown> = {}): string {
-  return tx(ctx.deps.db, () => ctx.deps.events.emit({ type, appId: app.id, data }));
+async function emit(app: AppBody, type: string, data: Record<string, unknown> = {}): Promise<string> {
+  return await tx(ctx.deps.db, async () => await ctx.deps.events.emit({ type, appId: app.id, data }));
 }
 
 /** Moves the clock to the app's next due delivery (a failed receiver gets one attempt per tick). */
@@ -193,9 +193,9 @@ describe("a healthy receiver", () => {
   });
 
   test("gets each subscribed event once, signed in both forms, with the documented payload and headers", async () => {
-    const signup = emit(app, "user.signup", { user: { id: "u1" } });
-    emit(app, "user.deleted", { user_id: "u1" }); // not subscribed
-    const tenant = emit(app, "tenant.created", { tenant: { id: "t1" } });
+    const signup = await emit(app, "user.signup", { user: { id: "u1" } });
+    await emit(app, "user.deleted", { user_id: "u1" }); // not subscribed
+    const tenant = await emit(app, "tenant.created", { tenant: { id: "t1" } });
     const row = ctx.deps.db.select().from(events).where(eq(events.id, signup)).get()!;
 
     expect(await delivery.deliverDue()).toEqual({ delivered: 2, failed: 0 });
@@ -229,10 +229,11 @@ describe("a healthy receiver", () => {
   });
 
   test("events arrive in the order they happened", async () => {
-    const ids = Array.from({ length: 25 }, (_, i) => {
+    const ids: (string | null)[] = [];
+    for (let i = 0; i < 25; i++) {
       advance(1);
-      return emit(app, i % 2 ? "user.signup" : "tenant.created", { n: i });
-    });
+      ids.push(await emit(app, i % 2 ? "user.signup" : "tenant.created", { n: i }));
+    }
     await delivery.deliverDue();
     expect(received.map((r) => r.id)).toEqual(ids);
   });
@@ -242,9 +243,10 @@ describe("a healthy receiver", () => {
     const quiet = await createApp(ctx, "deliver-quiet");
     await configure(busy);
     await configure(quiet);
-    const backlog = Array.from({ length: 150 }, () => emit(busy, "user.signup"));
+    const backlog: (string | null)[] = [];
+    for (let i = 0; i < 150; i++) backlog.push(await emit(busy, "user.signup"));
     advance(1);
-    const prompt = emit(quiet, "user.signup");
+    const prompt = await emit(quiet, "user.signup");
     await delivery.deliverDue();
     expect(receivedFor(quiet).map((r) => r.id)).toEqual([prompt]);
     expect(receivedFor(busy).map((r) => r.id)).toEqual(backlog.slice(0, 100));
@@ -257,7 +259,7 @@ describe("a healthy receiver", () => {
     expect(rotated.status).toBe(200);
     const fresh: string = rotated.body.signing_secret;
     secrets = [...secrets, fresh];
-    const id = emit(app, "user.signup");
+    const id = await emit(app, "user.signup");
     await delivery.deliverDue();
     expect(received.map((r) => r.id)).toEqual([id]);
     expect(received[0]!.verifiedBy).toEqual([fresh]);
@@ -267,11 +269,12 @@ describe("a healthy receiver", () => {
 
   test("a rolled-back transaction's event is never stored nor delivered", async () => {
     let id = "";
-    expect(() =>
-      tx(ctx.deps.db, () => {
-        id = ctx.deps.events.emit({ type: "user.signup", appId: app.id, data: {} });
-        throw new Error("the change failed");
-      }),
+    expect(
+      async () =>
+        await tx(ctx.deps.db, async () => {
+          id = await ctx.deps.events.emit({ type: "user.signup", appId: app.id, data: {} });
+          throw new Error("the change failed");
+        }),
     ).toThrow("the change failed");
     expect(id).not.toBe("");
     expect(ctx.deps.db.select().from(events).where(eq(events.id, id)).get()).toBeUndefined();
@@ -283,9 +286,9 @@ describe("a healthy receiver", () => {
   test("after DELETE nothing more is sent, also what was still queued", async () => {
     const other = await createApp(ctx, "deliver-deleted");
     await configure(other);
-    const queued = emit(other, "user.signup");
+    const queued = await emit(other, "user.signup");
     expect((await ctx.call("DELETE", HOOK, { params: { app_id: other.id } })).status).toBe(204);
-    emit(other, "user.signup");
+    await emit(other, "user.signup");
     await delivery.deliverDue();
     expect(received).toEqual([]);
     expect(deliveryOf(queued)).toBeUndefined();
@@ -294,8 +297,8 @@ describe("a healthy receiver", () => {
   test("/metrics shows the pending gauge and the attempts by outcome", async () => {
     const metricsApp = await createApp(ctx, "deliver-metrics");
     await configure(metricsApp);
-    emit(metricsApp, "user.signup");
-    emit(metricsApp, "user.signup");
+    await emit(metricsApp, "user.signup");
+    await emit(metricsApp, "user.signup");
     const before = (await ctx.call("GET", "/metrics", { auth: null, unchecked: true })).text;
     expect(before).toMatch(/^heimdall_webhook_deliveries_pending(\{\})? 2$/m);
     // The server's own worker (10 s timeout, real jitter) this time.
@@ -318,7 +321,7 @@ describe("failures", () => {
       ++calls <= 3
         ? new Response("x".repeat(5 * 1024), { status: 500 })
         : new Response("ok", { status: 200 });
-    const id = emit(app, "user.signup");
+    const id = await emit(app, "user.signup");
 
     expect(await delivery.deliverDue()).toEqual({ delivered: 0, failed: 1 });
     for (const wait of RETRY_SCHEDULE_MS.slice(0, 3)) {
@@ -348,7 +351,7 @@ describe("failures", () => {
     const app = await createApp(ctx, "deliver-timeout");
     await configure(app);
     behaviour = () => new Promise<Response>(() => {});
-    const id = emit(app, "user.signup");
+    const id = await emit(app, "user.signup");
     expect(await delivery.deliverDue()).toEqual({ delivered: 0, failed: 1 });
     const [first] = await attempts(app);
     expect(first).toMatchObject({
@@ -370,7 +373,7 @@ describe("failures", () => {
       r.path === "/hook"
         ? new Response(null, { status: 302, headers: { location: hookUrl("/elsewhere") } })
         : new Response(null, { status: 204 });
-    const id = emit(app, "user.signup");
+    const id = await emit(app, "user.signup");
     expect(await delivery.deliverDue()).toEqual({ delivered: 0, failed: 1 });
     expect(received.map((r) => r.path)).toEqual(["/hook"]);
     expect((await attempts(app))[0]).toMatchObject({ status_code: 302, error_message: "HTTP 302" });
@@ -384,7 +387,7 @@ describe("failures", () => {
     const since = new Date(ctx.clock.now() - 1).toISOString();
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) {
-      ids.push(emit(app, i % 2 ? "tenant.created" : "user.signup"));
+      ids.push(await emit(app, i % 2 ? "tenant.created" : "user.signup"));
       advance(1);
     }
     const second = ids[1]!;
@@ -404,7 +407,7 @@ describe("failures", () => {
     expect(ctx.log.lines.some((l) => l.includes("webhook disabled after consecutive failures"))).toBe(true);
 
     // Disabled: nothing is sent, and an event meanwhile is not queued for it.
-    const during = emit(app, "user.signup");
+    const during = await emit(app, "user.signup");
     expect(deliveryOf(during)).toBeUndefined();
     advance(HOUR);
     expect(await delivery.deliverDue()).toEqual({ delivered: 0, failed: 0 });
@@ -445,7 +448,7 @@ describe("failures", () => {
     const app = await createApp(ctx, "deliver-poison");
     await configure(app);
     behaviour = () => new Response("no", { status: 500 });
-    const id = emit(app, "user.signup");
+    const id = await emit(app, "user.signup");
     for (let i = 0; i < 12; i++) {
       await delivery.deliverDue();
       advanceToNextAttempt(app);
@@ -457,7 +460,7 @@ describe("failures", () => {
   test("a delivery still failing 24 h after it was queued is marked failed and not retried", async () => {
     const app = await createApp(ctx, "deliver-window");
     await configure(app);
-    const doomed = emit(app, "user.signup", { doomed: true });
+    const doomed = await emit(app, "user.signup", { doomed: true });
     // Other events succeed in between, so the destination is never disabled: only the window ends it.
     behaviour = (r) =>
       (r.payload.data as { doomed?: boolean }).doomed
@@ -465,7 +468,7 @@ describe("failures", () => {
         : new Response(null, { status: 204 });
     for (let i = 0; i < 20 && deliveryOf(doomed)!.status === "pending"; i++) {
       await delivery.deliverDue();
-      emit(app, "tenant.created");
+      await emit(app, "tenant.created");
       await delivery.deliverDue();
       advanceToNextAttempt(app);
     }
@@ -484,9 +487,9 @@ describe("failures", () => {
     const app = await createApp(ctx, "deliver-replay");
     await configure(app, ["user.signup", "tenant.created"]);
     const since = new Date(ctx.clock.now()).toISOString();
-    const signup = emit(app, "user.signup");
-    emit(app, "tenant.created");
-    emit(app, "user.deleted");
+    const signup = await emit(app, "user.signup");
+    await emit(app, "tenant.created");
+    await emit(app, "user.deleted");
     await delivery.deliverDue();
     expect(received.length).toBe(2);
     received = [];
@@ -511,8 +514,8 @@ describe("retention", () => {
   test("after 30 days attempts, finished deliveries and events nothing needs are pruned; an event still owed stays", async () => {
     const app = await createApp(ctx, "deliver-retention");
     await configure(app, ["user.signup"]);
-    const done = emit(app, "user.signup");
-    const unsubscribed = emit(app, "user.deleted");
+    const done = await emit(app, "user.signup");
+    const unsubscribed = await emit(app, "user.deleted");
     await delivery.deliverDue();
     expect(deliveryOf(done)!.status).toBe("delivered");
     const eventIds = () =>
@@ -524,19 +527,19 @@ describe("retention", () => {
           .map((e) => e.id),
       );
     advance(29 * DAY);
-    delivery.prune();
+    await delivery.prune();
     expect(eventIds().has(done)).toBe(true);
     expect(deliveryOf(done)).toBeDefined();
     expect(await attempts(app)).toHaveLength(1);
     advance(2 * DAY);
     // Owed (pending, as a disabled or backing-off destination's would be) when retention runs.
-    const owed = emit(app, "user.signup");
+    const owed = await emit(app, "user.signup");
     ctx.deps.db
       .update(events)
       .set({ createdAt: ctx.clock.now() - 31 * DAY })
       .where(eq(events.id, owed))
       .run();
-    const pruned = delivery.prune();
+    const pruned = await delivery.prune();
     expect(pruned.attempts).toBeGreaterThanOrEqual(1);
     expect(pruned.deliveries).toBeGreaterThanOrEqual(1);
     expect(pruned.events).toBeGreaterThanOrEqual(2);
@@ -590,8 +593,9 @@ describe("docs/webhooks.md receiver recipes", () => {
       stderr: "pipe",
     });
     try {
-      const good = tx(real.deps.db, () =>
-        real.deps.events.emit({ type: "user.signup", appId: app.id, data: {} }),
+      const good = await tx(
+        real.deps.db,
+        async () => await real.deps.events.emit({ type: "user.signup", appId: app.id, data: {} }),
       );
       const worker = createWebhookDelivery({ ...real.deps, policy: policyOf(real), timeoutMs: 2_000 });
       // Until the receiver listens: a refused connection is a failed attempt; the next one goes at once.

@@ -73,7 +73,7 @@ describe("configuration", () => {
     expect(sealed).toBeDefined();
     expect(JSON.stringify(sealed)).not.toContain(secret.slice(6, 20));
 
-    const audit = expectLastAudit(ctx, app.id, "webhook.created", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "webhook.created", "pak");
     expect(audit.resource_id).toBe(res.body.id);
     expect(audit.details).toEqual({ url: URL_OK, event_types: ["user.signup", "tenant.created"] });
     expect(JSON.stringify(auditRows(ctx))).not.toContain(secret.slice(6));
@@ -104,7 +104,7 @@ describe("configuration", () => {
     });
     expect(res.body.updated_at).not.toBe(res.body.created_at);
     expect(configRow(app.id)!.secretId).toBe(before.secretId);
-    const audit = expectLastAudit(ctx, app.id, "webhook.updated", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "webhook.updated", "pak");
     expect(audit.details).toEqual({ url: "https://other.example.com/in", event_types: [], re_enabled: true });
   });
 
@@ -118,8 +118,10 @@ describe("configuration", () => {
     expect((await get()).body.signing_secret_hint).toBe(res.body.signing_secret.slice(-4));
     const row = configRow(app.id)!;
     expect(row.secretId).not.toBe(old.secretId);
-    expect(() => ctx.deps.vault.open(old.secretId, `webhook_secret:${app.id}:${old.id}`)).toThrow();
-    const audit = expectLastAudit(ctx, app.id, "webhook.secret_rotated", "pak");
+    expect(
+      async () => await ctx.deps.vault.open(old.secretId, `webhook_secret:${app.id}:${old.id}`),
+    ).toThrow();
+    const audit = await expectLastAudit(ctx, app.id, "webhook.secret_rotated", "pak");
     expect(audit.details).toEqual({ secret_hint: res.body.signing_secret_hint });
     // A later PUT hands back the rotated secret, not the first one.
     expect((await put({ url: URL_OK, event_types: [] })).body.signing_secret).toBe(res.body.signing_secret);
@@ -139,7 +141,7 @@ describe("configuration", () => {
     expect(
       ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, row.secretId)).get(),
     ).toBeUndefined();
-    const audit = expectLastAudit(ctx, app.id, "webhook.deleted", "pak");
+    const audit = await expectLastAudit(ctx, app.id, "webhook.deleted", "pak");
     expect(audit.details).toEqual({ url: URL_OK });
     const rows = auditRows(ctx, { app_id: app.id }).length;
     const again = await del();

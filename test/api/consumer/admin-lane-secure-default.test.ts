@@ -301,7 +301,7 @@ describe("enforcement explicitly off", () => {
   test("the server names the app at start-up, at every start", async () => {
     for (let run = 0; run < 2; run++) {
       const log = memoryLogger("warn");
-      reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
+      await reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
       const named = log.lines
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .filter((l) => String(l.msg).startsWith("enforce_app_permissions is off"));
@@ -355,7 +355,7 @@ describe("apps from before the secure default", () => {
   test("start-up stores it as on, audited as the system and logged once; the next start changes nothing", async () => {
     const before = auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" }).length;
     const log = memoryLogger("warn");
-    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
+    await reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
     expect(storedConfig(legacy.id).enforce_app_permissions).toBe(true);
     const rows = auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" });
     expect(rows).toHaveLength(before + 1);
@@ -378,10 +378,10 @@ describe("apps from before the secure default", () => {
     expect(perms.body.permissions).toEqual([]);
 
     const again = memoryLogger("warn");
-    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log: again });
+    await reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log: again });
     expect(again.lines.filter((l) => l.includes(legacy.id))).toEqual([]);
     expect(auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" })).toHaveLength(before + 1);
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 
   test("its operator can still choose off, and that choice is kept", async () => {
@@ -397,7 +397,7 @@ describe("apps from before the secure default", () => {
     });
     expect(other.body.enforce_app_permissions).toBe(false);
     const log = memoryLogger("warn");
-    reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
+    await reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
     expect(storedConfig(legacy.id).enforce_app_permissions).toBe(false);
     expect(
       (await ctx.call("GET", USERS, { params: { app_slug: legacy.slug }, auth: as(member.token) })).status,

@@ -47,17 +47,19 @@ describe("GET /admin/users", () => {
     setUser(ctx, users.yann!.id, { status: "suspended" });
     setUser(ctx, users.walt!.id, { status: "deactivated" });
     // A second live session for zed, and a dead one for x_man.
-    tx(ctx.deps.db, () =>
-      ctx.deps.sessions.create({
-        appId: app.id,
-        userId: users.zed!.id,
-        amr: ["pwd"],
-        durationMinutes: 60,
-        maxSessions: 5,
-        meta: {},
-      }),
+    await tx(
+      ctx.deps.db,
+      async () =>
+        await ctx.deps.sessions.create({
+          appId: app.id,
+          userId: users.zed!.id,
+          amr: ["pwd"],
+          durationMinutes: 60,
+          maxSessions: 5,
+          meta: {},
+        }),
     );
-    ctx.deps.sessions.revoke(users.x_man!.sessionId, "logout");
+    await ctx.deps.sessions.revoke(users.x_man!.sessionId, "logout");
     await createEndUser(ctx, other, "zed-elsewhere");
   });
 

@@ -152,7 +152,7 @@ describe("Consumer admin lane", () => {
         "a revoked session",
         async () => {
           const u = await createEndUser(ctx, app, "logged-off", { role: "owner" });
-          ctx.deps.sessions.revoke(u.sessionId, "admin");
+          await ctx.deps.sessions.revoke(u.sessionId, "admin");
           return u.token;
         },
         401,

@@ -32,5 +32,5 @@ test("m2m.token_issued names the client once (actor_id), with the granted scopes
     secret: "current",
     expires_in: res.body.expires_in,
   });
-  expect(ctx.deps.audit.verify()).toMatchObject({ ok: true });
+  expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
 });

@@ -155,8 +155,8 @@ test("the re-hash is a compare-and-set: a hash changed in the meantime is not ov
   ctx.deps.db.$client
     .query("UPDATE end_users SET password_hash = ? WHERE id = ?")
     .run("changed-by-reset", userId);
-  expect(store.replacePasswordHash(userId, imported, "$argon2id$new")).toBe(false);
+  expect(await store.replacePasswordHash(userId, imported, "$argon2id$new")).toBe(false);
   expect(hashOf(userId)).toBe("changed-by-reset");
-  expect(store.replacePasswordHash(userId, "changed-by-reset", "$argon2id$new")).toBe(true);
+  expect(await store.replacePasswordHash(userId, "changed-by-reset", "$argon2id$new")).toBe(true);
   expect(hashOf(userId)).toBe("$argon2id$new");
 });

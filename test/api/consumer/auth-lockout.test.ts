@@ -232,15 +232,16 @@ describe("sign-ups authorised by a PAK", () => {
       headers: { ...headers, ...from(ip) },
       auth: null,
     });
-  const perAddress = (ip: string) =>
-    ctx.deps.rateLimiter.peek({ key: `signup:ip:${app.id}:${ip}`, max: 30, windowMs: 10 * MINUTE }).remaining;
+  const perAddress = async (ip: string) =>
+    (await ctx.deps.rateLimiter.peek({ key: `signup:ip:${app.id}:${ip}`, max: 30, windowMs: 10 * MINUTE }))
+      .remaining;
 
   test("on an app that does not require one, PAK sign-ups from one address exceed the per-address limit", async () => {
     const results = [];
     for (let i = 0; i < 35; i++)
       results.push(await signup(`bulk-${i}`, { authorization: `Bearer ${granted}` }));
     expect(results.map((r) => r.status)).toEqual(Array(35).fill(200));
-    expect(perAddress("198.51.103.1")).toBe(30);
+    expect(await perAddress("198.51.103.1")).toBe(30);
     const rows = auditRows(ctx, { app_id: app.id, action: "user.signed_up" }).filter((r) =>
       String(r.details.username).startsWith("pak-signup-bulk-"),
     );
@@ -260,7 +261,7 @@ describe("sign-ups authorised by a PAK", () => {
     const weak = await signup("weak-pak", { authorization: `Bearer ${denied}` });
     expect(weak.status).toBe(403);
     expect(queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id)).toHaveLength(before);
-    expect(perAddress("198.51.103.1")).toBe(30);
+    expect(await perAddress("198.51.103.1")).toBe(30);
   });
 
   test("a bearer token that is not a PAK is no PAK: the sign-up is anonymous and counted", async () => {
@@ -270,6 +271,6 @@ describe("sign-ups authorised by a PAK", () => {
       "198.51.103.2",
     );
     expect(res.status).toBe(200);
-    expect(perAddress("198.51.103.2")).toBe(29);
+    expect(await perAddress("198.51.103.2")).toBe(29);
   });
 });

@@ -115,7 +115,7 @@ describe("rotation", () => {
     expect(a.status).toBe(200);
     expect(b.status).toBe(200);
     expect(a.body.refresh_token).toBe(b.body.refresh_token);
-    expect(ctx.deps.sessions.liveOfUser(userId).some((s) => s.id === t0.sessionId)).toBe(true);
+    expect((await ctx.deps.sessions.liveOfUser(userId)).some((s) => s.id === t0.sessionId)).toBe(true);
   });
 
   test("the predecessor replayed after 60 s revokes the session (audit session.refresh_reuse_detected)", async () => {
@@ -246,7 +246,7 @@ describe("logout", () => {
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
     expect(sessionRow(t.sessionId)).toMatchObject({ revoke_reason: "logout" });
-    expect(ctx.deps.sessions.isLive(ctx.deps.sessions.facts(t.sessionId))).toBe(false);
+    expect(ctx.deps.sessions.isLive(await ctx.deps.sessions.facts(t.sessionId))).toBe(false);
     const after = await refresh(t.refresh_token);
     expect(after.status).toBe(401);
     expect(after.body.code).toBe("INVALID_REFRESH_TOKEN");

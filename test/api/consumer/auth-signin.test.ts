@@ -43,8 +43,9 @@ const userRow = (id: string) => queryRow(ctx, "SELECT * FROM end_users WHERE id 
 const lastFailure = () => auditRows(ctx, { app_id: app.id, action: "user.signin_failed" }).at(-1)!;
 
 /** Failures the sign-in throttle holds for `identifier` from the in-process address ("unknown"). */
-const failuresOf = (identifier: string) =>
-  ctx.deps.rateLimiter.strikes(`signin-fail:app:${app.id}:${sha256Hex(identifier)}:unknown`, DAY).count;
+const failuresOf = async (identifier: string) =>
+  (await ctx.deps.rateLimiter.strikes(`signin-fail:app:${app.id}:${sha256Hex(identifier)}:unknown`, DAY))
+    .count;
 
 beforeAll(async () => {
   ctx = await createTestContext();
@@ -133,9 +134,9 @@ describe("failures look alike", () => {
     expect(unknownAudit).toMatchObject({ resource_id: null, actor_type: "system" });
     expect(unknownAudit.details).toEqual({ reason: "unknown_identifier" });
     // Both counted alike, by the identifier typed; a success clears the one it was for.
-    expect([failuresOf("alice"), failuresOf("nobody-here")]).toEqual([1, 1]);
+    expect([await failuresOf("alice"), await failuresOf("nobody-here")]).toEqual([1, 1]);
     await signIn(ctx, app.slug, "alice", GOOD_PASSWORD);
-    expect([failuresOf("alice"), failuresOf("nobody-here")]).toEqual([0, 1]);
+    expect([await failuresOf("alice"), await failuresOf("nobody-here")]).toEqual([0, 1]);
   });
 
   const inactive = ["suspended", "deactivated"] as const;
@@ -147,13 +148,13 @@ describe("failures look alike", () => {
         password: GOOD_PASSWORD,
       });
       ctx.deps.db.$client.query("UPDATE end_users SET status = ? WHERE id = ?").run(status, t.userId);
-      const sessionsBefore = ctx.deps.sessions.liveOfUser(t.userId).length;
+      const sessionsBefore = (await ctx.deps.sessions.liveOfUser(t.userId)).length;
       const res = await signin({ identifier: `acct-${status}`, password: GOOD_PASSWORD });
       expect(res.status).toBe(401);
       expect(res.body.code).toBe("INVALID_CREDENTIALS");
       expect(lastFailure()).toMatchObject({ resource_id: t.userId });
       expect(lastFailure().details).toEqual({ reason: "account_suspended", status });
-      expect(ctx.deps.sessions.liveOfUser(t.userId).length).toBe(sessionsBefore);
+      expect((await ctx.deps.sessions.liveOfUser(t.userId)).length).toBe(sessionsBefore);
     });
   }
 
@@ -167,7 +168,7 @@ describe("failures look alike", () => {
     const res = await signin({ identifier: "no-password", password: GOOD_PASSWORD });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
-    expect(failuresOf("no-password")).toBe(failuresOf("no-such-account-either") + 1);
+    expect(await failuresOf("no-password")).toBe((await failuresOf("no-such-account-either")) + 1);
   });
 
   test("signin_enabled false → 403 SIGNIN_DISABLED; audit reason signin_disabled", async () => {
@@ -225,7 +226,7 @@ describe("lockout", () => {
     ctx.clock.advance(1000);
     const t = await signIn(ctx, app.slug, "carol", GOOD_PASSWORD);
     expect(t.userId).toBe(carol.userId);
-    expect(failuresOf("carol")).toBe(0);
+    expect(await failuresOf("carol")).toBe(0);
   });
 
   test("each failure after a back-off doubles the next one", async () => {
@@ -247,9 +248,9 @@ describe("lockout", () => {
   test("a success resets the count: failures must be consecutive", async () => {
     for (let i = 0; i < 2; i++)
       expect((await signin({ identifier: "carol", password: "nope nope nope" })).status).toBe(401);
-    expect(failuresOf("carol")).toBe(2);
+    expect(await failuresOf("carol")).toBe(2);
     await signIn(ctx, app.slug, "carol", GOOD_PASSWORD);
-    expect(failuresOf("carol")).toBe(0);
+    expect(await failuresOf("carol")).toBe(0);
     for (let i = 0; i < 2; i++)
       expect((await signin({ identifier: "carol", password: "nope nope nope" })).status).toBe(401);
     expect((await signin({ identifier: "carol", password: GOOD_PASSWORD })).status).toBe(200);
@@ -274,10 +275,7 @@ describe("max_sessions", () => {
       });
       const second = await signIn(ctx, app.slug, "dave", GOOD_PASSWORD);
       const third = await signIn(ctx, app.slug, "dave", GOOD_PASSWORD);
-      const live = ctx.deps.sessions
-        .liveOfUser(dave.userId)
-        .map((s) => s.id)
-        .sort();
+      const live = (await ctx.deps.sessions.liveOfUser(dave.userId)).map((s) => s.id).sort();
       expect(live).toEqual([second.sessionId, third.sessionId].sort());
       const evicted = queryRow(
         ctx,

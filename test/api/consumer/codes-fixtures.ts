@@ -25,13 +25,13 @@ export const NEW_PASSWORD = "Tangerine-Orbit-47-Lantern";
  * An account with an email and/or a phone contact, inserted directly (no argon2 unless a password is asked
  * for). Unlike `insertEndUser`'s, its contacts start unverified: these tests are about verifying them.
  */
-export function insertUser(
+export async function insertUser(
   ctx: TestContext,
   app: CodesApp,
   username: string,
   opts: InsertEndUserOptions = {},
 ): Promise<CodesUser> {
-  return insertEndUser(ctx, app, username, { ...opts, emailVerified: opts.emailVerified ?? false });
+  return await insertEndUser(ctx, app, username, { ...opts, emailVerified: opts.emailVerified ?? false });
 }
 
 export function codeRows(ctx: TestContext, appId: string) {

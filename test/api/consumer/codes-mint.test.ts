@@ -57,7 +57,7 @@ describe("request-verification", () => {
     expect(row.purpose).toBe("verify");
     expect(row.userId).toBe(alice.id);
     expect(row.codeHash).toBe(
-      hmacSha256Hex(ctx.deps.secrets.get("code_pepper"), `${app.id}:verify:${res.body.code}`),
+      hmacSha256Hex(await ctx.deps.secrets.get("code_pepper"), `${app.id}:verify:${res.body.code}`),
     );
     // No column of any code row holds the plaintext.
     const dump = JSON.stringify(codeRows(ctx, app.id));
@@ -72,7 +72,7 @@ describe("request-verification", () => {
       delivery: "response",
     });
     expect(JSON.stringify(audit).includes(res.body.code)).toBe(false);
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 
   test("a phone contact, written in any format, gets a code; the email lookup is normalised too", async () => {

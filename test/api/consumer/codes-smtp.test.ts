@@ -164,7 +164,7 @@ describe("a server that refuses", () => {
       reason: "dispatch_failed",
       outbox_id: row.id,
     });
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
 
     // Once the server accepts again, a retry of the call goes through.
     rcptReply = null;

@@ -32,7 +32,7 @@ let n = 0;
 /** A fresh account with an unverified email and a verified phone. */
 async function freshUser(target: CodesApp = app, opts: { password?: string } = {}) {
   n++;
-  return insertUser(ctx, target, `user${n}`, {
+  return await insertUser(ctx, target, `user${n}`, {
     phone: `+1555100${String(n).padStart(4, "0")}`,
     phoneVerified: true,
     ...opts,
@@ -240,7 +240,7 @@ describe("reset-password", () => {
     expect(row.failedLoginCount).toBe(0);
     expect(row.lockedUntil).toBeNull();
     expect(await ctx.deps.passwords.verify(row.passwordHash!, NEW_PASSWORD)).toBe(true);
-    expect(ctx.deps.sessions.liveOfUser(u.id)).toHaveLength(0);
+    expect(await ctx.deps.sessions.liveOfUser(u.id)).toHaveLength(0);
     for (const s of [s1, s2]) {
       const refresh = await ctx.call("POST", "/{app_slug}/v1/auth/refresh", {
         params: { app_slug: app.slug },
@@ -259,7 +259,7 @@ describe("reset-password", () => {
     expect(audit.actor_type).toBe("end_user");
     expect(audit.resource_id).toBe(u.id);
     expect(audit.details).toMatchObject({ sessions_revoked: 2, contact_id: u.phoneContactId });
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
 
     expect((await signin(NEW_PASSWORD)).status).toBe(200);
     const old = await signin(PASSWORD);

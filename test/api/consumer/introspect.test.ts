@@ -150,7 +150,7 @@ describe("POST /oauth/introspect", () => {
 
     test("a token whose session was revoked", async () => {
       const u = await createEndUser(ctx, app, "revoked");
-      ctx.deps.sessions.revoke(u.sessionId, "admin");
+      await ctx.deps.sessions.revoke(u.sessionId, "admin");
       await expectInactive(u.token);
     });
 
@@ -482,7 +482,7 @@ describe("POST /oauth/introspect as an authenticated client (RFC 7662)", () => {
 
     test("a revoked session's token and a deactivated client's token", async () => {
       const u = await createEndUser(ctx, app, "rfc-revoked");
-      ctx.deps.sessions.revoke(u.sessionId, "admin");
+      await ctx.deps.sessions.revoke(u.sessionId, "admin");
       await expectInactive(u.token);
       const c = await createM2mClient(ctx, app, ["user.read"]);
       setM2mClientActive(ctx, c.clientId, false);

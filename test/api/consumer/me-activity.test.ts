@@ -60,7 +60,7 @@ beforeAll(async () => {
   ).toBe(401);
   ctx.clock.advance(SECOND);
   // An operator acting on the account: shown, but without the operator's id.
-  ctx.deps.audit.record({
+  await ctx.deps.audit.record({
     appId: app.id,
     action: "user.suspended",
     resourceType: "user",
@@ -77,7 +77,7 @@ beforeAll(async () => {
     (await act(elsewhere, "PATCH", "/{app_slug}/v1/me", { display_name: "Elsewhere" }, elsewhereApp)).status,
   ).toBe(200);
   // A row that mentions the user only in its details is not theirs.
-  ctx.deps.audit.record({
+  await ctx.deps.audit.record({
     appId: app.id,
     action: "user.updated",
     resourceType: "user",

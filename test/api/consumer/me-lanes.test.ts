@@ -46,7 +46,7 @@ beforeAll(async () => {
 
   const outsider = await createUser(ctx, other, "outsider");
   const revoked = await createUser(ctx, app, "revoked");
-  ctx.deps.sessions.revoke(revoked.sessionId, "test");
+  await ctx.deps.sessions.revoke(revoked.sessionId, "test");
   const suspended = await createUser(ctx, app, "suspended");
   ctx.deps.db.update(endUsers).set({ status: "suspended" }).where(eq(endUsers.id, suspended.id)).run();
   const m2m = await ctx.deps.tokens.issueM2m(app, { clientId: "svc", scopes: ["users:read"] });
@@ -154,6 +154,6 @@ describe("an expired token", () => {
       expect(res.status).toBe(401);
       expect(res.body.code).toBe("TOKEN_EXPIRED");
     }
-    expect(ctx.deps.sessions.isLive(ctx.deps.sessions.facts(fresh.sessionId))).toBe(true);
+    expect(ctx.deps.sessions.isLive(await ctx.deps.sessions.facts(fresh.sessionId))).toBe(true);
   });
 });

@@ -123,7 +123,7 @@ describe("refused callers", () => {
 
   test("a revoked session → 401 TOKEN_REVOKED", async () => {
     const u = await createEndUser(ctx, app, "revokee", { role: "admin" });
-    ctx.deps.sessions.revoke(u.sessionId, "logout");
+    await ctx.deps.sessions.revoke(u.sessionId, "logout");
     const res = await me(u.token);
     expect([res.status, res.body.code]).toEqual([401, "TOKEN_REVOKED"]);
   });

@@ -219,7 +219,7 @@ describe("DELETE /{app_slug}/v1/me", () => {
     const deleted = auditRows(ctx, { app_id: app.id, action: "user.deleted", resource_id: alan.id });
     expect(deleted).toHaveLength(1);
     expect(deleted[0]).toMatchObject({ actor_type: "end_user", actor_id: alan.id, resource_type: "user" });
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
 
     for (const token of [alan.token, second.token]) {
       const after = await ctx.call("GET", "/{app_slug}/v1/me", {

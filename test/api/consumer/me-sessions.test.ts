@@ -39,7 +39,7 @@ describe("GET /{app_slug}/v1/me/sessions", () => {
     const laptop = await openSession(ctx, app, u.id, { ip: "198.51.100.4", userAgent: "Laptop/2" });
     ctx.clock.advance(MINUTE);
     const ended = await openSession(ctx, app, u.id);
-    ctx.deps.sessions.revoke(ended.sessionId, "test");
+    await ctx.deps.sessions.revoke(ended.sessionId, "test");
     const stranger = await createUser(ctx, app, "stranger");
 
     const res = await list(laptop);
@@ -99,20 +99,22 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id}", () => {
   });
 
   test("the refresh token of a revoked session no longer refreshes", async () => {
-    const { session, refreshToken } = tx(ctx.deps.db, () =>
-      ctx.deps.sessions.create({
-        appId: app.id,
-        userId: u.id,
-        amr: ["pwd"],
-        durationMinutes: 60,
-        maxSessions: 5,
-        meta: {},
-      }),
+    const { session, refreshToken } = await tx(
+      ctx.deps.db,
+      async () =>
+        await ctx.deps.sessions.create({
+          appId: app.id,
+          userId: u.id,
+          amr: ["pwd"],
+          durationMinutes: 60,
+          maxSessions: 5,
+          meta: {},
+        }),
     );
     expect((await revoke(u, session.id)).status).toBe(204);
     let code: string | undefined;
     try {
-      ctx.deps.sessions.rotate(app.id, refreshToken, {});
+      await ctx.deps.sessions.rotate(app.id, refreshToken, {});
     } catch (err) {
       code = (err as { code?: string }).code;
     }
@@ -129,7 +131,7 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id}", () => {
       "a session already revoked",
       async () => {
         const s = await openSession(ctx, app, u.id);
-        ctx.deps.sessions.revoke(s.sessionId, "test");
+        await ctx.deps.sessions.revoke(s.sessionId, "test");
         return s.sessionId;
       },
     ],

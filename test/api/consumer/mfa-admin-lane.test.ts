@@ -81,12 +81,17 @@ describe("POST /users/{user_id}/factors (provision)", () => {
     const code = new TOTP({ secret: Secret.fromBase32(enrollment.secret) }).generate({
       timestamp: ctx.clock.now(),
     });
-    expect(tx(ctx.deps.db, () => ctx.deps.mfa.verifyTotp(app.id, target.id, code))).toEqual({
-      factorId: factor.id,
-    });
-    expect(tx(ctx.deps.db, () => ctx.deps.mfa.useRecoveryCode(app.id, target.id, recovery_codes[0]))).toBe(
-      true,
+    expect(await tx(ctx.deps.db, async () => await ctx.deps.mfa.verifyTotp(app.id, target.id, code))).toEqual(
+      {
+        factorId: factor.id,
+      },
     );
+    expect(
+      await tx(
+        ctx.deps.db,
+        async () => await ctx.deps.mfa.useRecoveryCode(app.id, target.id, recovery_codes[0]),
+      ),
+    ).toBe(true);
 
     const audit = auditRows(ctx, { app_id: app.id, action: "mfa.factor_provisioned" });
     expect(audit).toHaveLength(1);
@@ -114,13 +119,19 @@ describe("POST /users/{user_id}/factors (provision)", () => {
     const a = await provision();
     const b = await provision();
     expect(queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", target.id)).toHaveLength(10);
-    expect(tx(ctx.deps.db, () => ctx.deps.mfa.useRecoveryCode(app.id, target.id, a.recovery_codes[0]!))).toBe(
-      false,
-    );
-    expect(tx(ctx.deps.db, () => ctx.deps.mfa.useRecoveryCode(app.id, target.id, b.recovery_codes[0]!))).toBe(
-      true,
-    );
-    expect(ctx.deps.mfa.enabledFactors(app.id, target.id)).toHaveLength(2);
+    expect(
+      await tx(
+        ctx.deps.db,
+        async () => await ctx.deps.mfa.useRecoveryCode(app.id, target.id, a.recovery_codes[0]!),
+      ),
+    ).toBe(false);
+    expect(
+      await tx(
+        ctx.deps.db,
+        async () => await ctx.deps.mfa.useRecoveryCode(app.id, target.id, b.recovery_codes[0]!),
+      ),
+    ).toBe(true);
+    expect(await ctx.deps.mfa.enabledFactors(app.id, target.id)).toHaveLength(2);
   });
 
   test("bad bodies are 400; an unknown account or one of another app is 404", async () => {
@@ -200,7 +211,7 @@ describe("the lane's rules", () => {
     const del = await call("DELETE", ONE, admin.token, { userId: promoted.id, factorId: f.factor.id });
     expect(del.status).toBe(403);
     expect(del.body.code).toBe("PERMISSION_GRANT_DENIED");
-    expect(ctx.deps.mfa.enabledFactors(app.id, promoted.id)).toHaveLength(1);
+    expect(await ctx.deps.mfa.enabledFactors(app.id, promoted.id)).toHaveLength(1);
   });
 });
 
@@ -232,7 +243,7 @@ describe("DELETE /users/{user_id}/factors/{factor_id}", () => {
     const res = await call("DELETE", ONE, m2m, { factorId: f.factor.id });
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("MFA_FACTOR_NOT_FOUND");
-    expect(ctx.deps.mfa.enabledFactors(app.id, other.id)).toHaveLength(1);
+    expect(await ctx.deps.mfa.enabledFactors(app.id, other.id)).toHaveLength(1);
   });
 
   test("deleting the account through the lane destroys its factors' secrets", async () => {

@@ -194,8 +194,8 @@ describe("POST /me/mfa/factors/{id}/verify (confirm)", () => {
     expect(audit[0]!.actor_id).toBe(user.userId);
     for (const c of codes) expect(JSON.stringify(audit[0])).not.toContain(c);
 
-    expect(ctx.deps.mfa.hasEnabledFactor(app.id, user.userId)).toBe(true);
-    expect(ctx.deps.mfa.enabledFactors(app.id, user.userId)).toEqual([res.body.factor]);
+    expect(await ctx.deps.mfa.hasEnabledFactor(app.id, user.userId)).toBe(true);
+    expect(await ctx.deps.mfa.enabledFactors(app.id, user.userId)).toEqual([res.body.factor]);
 
     const again = await call("POST", CONFIRM, user, {
       id: s.factor.id,
@@ -216,9 +216,12 @@ describe("POST /me/mfa/factors/{id}/verify (confirm)", () => {
     expect(res.status).toBe(200);
     expect(res.body.recovery_codes).toEqual([]);
     // The first set still works.
-    expect(tx(ctx.deps.db, () => ctx.deps.mfa.useRecoveryCode(app.id, user.userId, first.recovery[0]!))).toBe(
-      true,
-    );
+    expect(
+      await tx(
+        ctx.deps.db,
+        async () => await ctx.deps.mfa.useRecoveryCode(app.id, user.userId, first.recovery[0]!),
+      ),
+    ).toBe(true);
   });
 
   test("wrong, repeated or non-consecutive codes are 400 and audited; malformed ones are a validation error", async () => {
@@ -278,46 +281,51 @@ describe("POST /me/mfa/factors/{id}/verify (confirm)", () => {
 describe("verifyTotp and useRecoveryCode (what the sign-in challenge and step-up call)", () => {
   test("±1 step of drift, not 2; a code of a used step (or an earlier one) is a replay", async () => {
     const f = await enrol(user);
-    const verify = (code: string) =>
-      tx(ctx.deps.db, () => ctx.deps.mfa.verifyTotp(app.id, user.userId, code));
+    const verify = async (code: string) =>
+      await tx(ctx.deps.db, async () => await ctx.deps.mfa.verifyTotp(app.id, user.userId, code));
     // Enrolment consumed the current step: its code is refused, including the confirmation's own.
-    expect(verify(codeAt(f.secret, ctx.clock.now()))).toBeNull();
+    expect(await verify(codeAt(f.secret, ctx.clock.now()))).toBeNull();
     ctx.clock.advance(5 * MINUTE);
     const now = ctx.clock.now();
-    expect(verify(codeAt(f.secret, now - 60 * SECOND))).toBeNull();
-    expect(verify(codeAt(f.secret, now + 60 * SECOND))).toBeNull();
-    expect(verify(codeAt(f.secret, now - 30 * SECOND))).toEqual({ factorId: f.id });
+    expect(await verify(codeAt(f.secret, now - 60 * SECOND))).toBeNull();
+    expect(await verify(codeAt(f.secret, now + 60 * SECOND))).toBeNull();
+    expect(await verify(codeAt(f.secret, now - 30 * SECOND))).toEqual({ factorId: f.id });
     expect(factorRow(f.id)!.last_used_at).toBe(now);
     // Replay of the same code, and the step before it, are refused; the next window is fine.
-    expect(verify(codeAt(f.secret, now - 30 * SECOND))).toBeNull();
-    expect(verify(codeAt(f.secret, now))).toEqual({ factorId: f.id });
-    expect(verify(codeAt(f.secret, now))).toBeNull();
-    expect(verify(codeAt(f.secret, now + 30 * SECOND))).toEqual({ factorId: f.id });
-    expect(verify("12345")).toBeNull();
-    expect(verify("abcdef")).toBeNull();
+    expect(await verify(codeAt(f.secret, now - 30 * SECOND))).toBeNull();
+    expect(await verify(codeAt(f.secret, now))).toEqual({ factorId: f.id });
+    expect(await verify(codeAt(f.secret, now))).toBeNull();
+    expect(await verify(codeAt(f.secret, now + 30 * SECOND))).toEqual({ factorId: f.id });
+    expect(await verify("12345")).toBeNull();
+    expect(await verify("abcdef")).toBeNull();
   });
 
   test("a pending factor does not verify; another user's code does not verify", async () => {
     const s = await start(user);
     const code = codeAt(s.enrollment.secret, ctx.clock.now());
-    expect(tx(ctx.deps.db, () => ctx.deps.mfa.verifyTotp(app.id, user.userId, code))).toBeNull();
-    expect(ctx.deps.mfa.hasEnabledFactor(app.id, user.userId)).toBe(false);
+    expect(
+      await tx(ctx.deps.db, async () => await ctx.deps.mfa.verifyTotp(app.id, user.userId, code)),
+    ).toBeNull();
+    expect(await ctx.deps.mfa.hasEnabledFactor(app.id, user.userId)).toBe(false);
   });
 
   test("a recovery code works once, hyphens, spaces and case ignored; the event and audit row name no code", async () => {
     const f = await enrol(user);
-    const use = (code: string) =>
-      tx(ctx.deps.db, () => ctx.deps.mfa.useRecoveryCode(app.id, user.userId, code));
+    const use = async (code: string) =>
+      await tx(ctx.deps.db, async () => await ctx.deps.mfa.useRecoveryCode(app.id, user.userId, code));
     const [a, b] = f.recovery as [string, string];
-    expect(use(a.replaceAll("-", "").toUpperCase())).toBe(true);
-    expect(use(a)).toBe(false);
-    expect(use(` ${b.slice(0, 9)} ${b.slice(10)} `)).toBe(true);
-    expect(use("not-a-code")).toBe(false);
-    expect(use("0000-0000-0000-0000")).toBe(false);
+    expect(await use(a.replaceAll("-", "").toUpperCase())).toBe(true);
+    expect(await use(a)).toBe(false);
+    expect(await use(` ${b.slice(0, 9)} ${b.slice(10)} `)).toBe(true);
+    expect(await use("not-a-code")).toBe(false);
+    expect(await use("0000-0000-0000-0000")).toBe(false);
     const other = await newUser();
-    expect(tx(ctx.deps.db, () => ctx.deps.mfa.useRecoveryCode(app.id, other.userId, f.recovery[2]!))).toBe(
-      false,
-    );
+    expect(
+      await tx(
+        ctx.deps.db,
+        async () => await ctx.deps.mfa.useRecoveryCode(app.id, other.userId, f.recovery[2]!),
+      ),
+    ).toBe(false);
 
     const used = queryRows(
       ctx,
@@ -363,7 +371,7 @@ describe("DELETE /me/mfa/factors/{id} and POST /me/mfa/recovery-codes/regenerate
     expect(factorRow(f.id)).toBeUndefined();
     expect(vaultRow(secretId)).toBeUndefined();
     expect(queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", user.userId)).toHaveLength(0);
-    expect(ctx.deps.mfa.hasEnabledFactor(app.id, user.userId)).toBe(false);
+    expect(await ctx.deps.mfa.hasEnabledFactor(app.id, user.userId)).toBe(false);
 
     expect(events("user.mfa.factor_disabled").map((e) => e.data)).toEqual([
       { user_id: user.userId, factor_id: f.id, type: "totp", remaining_factors: 0 },
@@ -429,10 +437,10 @@ describe("DELETE /me/mfa/factors/{id} and POST /me/mfa/recovery-codes/regenerate
     expect(queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", user.userId)).toHaveLength(
       10,
     );
-    const use = (code: string) =>
-      tx(ctx.deps.db, () => ctx.deps.mfa.useRecoveryCode(app.id, user.userId, code));
-    expect(use(f.recovery[0]!)).toBe(false);
-    expect(use(fresh[0]!)).toBe(true);
+    const use = async (code: string) =>
+      await tx(ctx.deps.db, async () => await ctx.deps.mfa.useRecoveryCode(app.id, user.userId, code));
+    expect(await use(f.recovery[0]!)).toBe(false);
+    expect(await use(fresh[0]!)).toBe(true);
     const audit = auditRows(ctx, { app_id: app.id, action: "mfa.recovery_codes_regenerated" });
     expect(audit).toHaveLength(1);
     for (const c of fresh) expect(JSON.stringify(audit[0])).not.toContain(c);

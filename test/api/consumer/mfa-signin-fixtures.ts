@@ -34,7 +34,7 @@ export async function userWithFactor(ctx: TestContext, app: TestApp, username: s
   const started = await ctx.deps.mfa.startEnrollment(caller, { type: "totp" }, META);
   const secret = Secret.fromBase32(started.enrollment.secret);
   const now = ctx.clock.now();
-  const confirmed = ctx.deps.mfa.confirmEnrollment(
+  const confirmed = await ctx.deps.mfa.confirmEnrollment(
     caller,
     started.factor.id,
     { codes: [codeAt(secret, now - STEP), codeAt(secret, now)] },

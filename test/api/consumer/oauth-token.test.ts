@@ -187,7 +187,7 @@ describe("successful grants", () => {
       form: { grant_type: "client_credentials" },
     });
     expect(rowOf(client.client_id).lastUsedAt).toBe(ctx.clock.now());
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 });
 
@@ -208,7 +208,7 @@ describe("group commit of issuance rows", () => {
     const rows = issued(app.id).slice(before);
     expect(rows).toHaveLength(8);
     expect(rows.filter((r) => (r.details as { scopes: string[] }).scopes[0] === "user.read")).toHaveLength(4);
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 });
 
@@ -422,7 +422,7 @@ describe("RFC 6749 errors", () => {
       scopes: ["admin.all"],
     });
     expect(JSON.stringify(failures(app.id))).not.toContain(client.client_secret);
-    expect(ctx.deps.audit.verify().ok).toBe(true);
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 
   test("malformed JSON → 400 invalid_request (RFC 6749 shape); unknown app → 404; suspended app → 403", async () => {

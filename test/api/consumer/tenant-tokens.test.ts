@@ -93,7 +93,7 @@ const sessionsOf = (userId: string) =>
   queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", userId).length;
 const sorted = (s: Iterable<string>) => [...s].sort();
 /** What a role holds in the app, as the resolver reads it (independent of the seeded catalogue). */
-const held = (role: string) => ctx.deps.permissions.forEndUser(app.id, role);
+const held = async (role: string) => await ctx.deps.permissions.forEndUser(app.id, role);
 
 /** Signs alice in (optionally into a tenant) and returns the token pair with its session id. */
 async function aliceIn(tenantId?: string) {
@@ -287,7 +287,7 @@ describe("effective permissions: app role ∪ tenant role, read live", () => {
       expect(res.body).toEqual({
         role: "member",
         org_role: "admin",
-        permissions: sorted(new Set([...held("member"), ...held("admin")])),
+        permissions: sorted(new Set([...(await held("member")), ...(await held("admin"))])),
       });
     } finally {
       removeTenantMember(ctx, t3.id, alice.id);
@@ -303,7 +303,7 @@ describe("effective permissions: app role ∪ tenant role, read live", () => {
       expect(perms.body).toEqual({
         role: "member",
         org_role: "support",
-        permissions: sorted(new Set([...held("member"), "invoice.read", "user.list"])),
+        permissions: sorted(new Set([...(await held("member")), "invoice.read", "user.list"])),
       });
       expect((await verifyToken(access)).body.principal).toMatchObject({ tid: t1.id, trole: "support" });
       expect((await authorize(access, ["user.list"])).body).toEqual({
@@ -332,7 +332,11 @@ describe("effective permissions: app role ∪ tenant role, read live", () => {
       // A suspended tenant grants nothing, even before the next refresh.
       setTenantStatus(ctx, t1.id, "suspended");
       perms = await mePermissions(access);
-      expect(perms.body).toEqual({ role: "member", org_role: null, permissions: sorted(held("member")) });
+      expect(perms.body).toEqual({
+        role: "member",
+        org_role: null,
+        permissions: sorted(await held("member")),
+      });
       const principal = (await verifyToken(access)).body.principal;
       expect(principal.tid).toBeUndefined();
       expect((await introspect(access)).body.trole).toBeUndefined();
@@ -347,7 +351,7 @@ describe("effective permissions: app role ∪ tenant role, read live", () => {
   test("without a tenant the app role alone counts", async () => {
     const { access } = await aliceIn();
     const res = await mePermissions(access);
-    expect(res.body).toEqual({ role: "member", org_role: null, permissions: sorted(held("member")) });
+    expect(res.body).toEqual({ role: "member", org_role: null, permissions: sorted(await held("member")) });
   });
 });
 

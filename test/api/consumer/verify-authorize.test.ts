@@ -145,7 +145,7 @@ describe("POST /authorize and /authorize/batch", () => {
         "TOKEN_REVOKED",
         async () => {
           const u = await createEndUser(ctx, app, "gone", { role: "owner" });
-          ctx.deps.sessions.revoke(u.sessionId, "admin");
+          await ctx.deps.sessions.revoke(u.sessionId, "admin");
           return u.token;
         },
       ],

@@ -112,7 +112,7 @@ describe("POST /verify", () => {
         "TOKEN_REVOKED",
         async () => {
           const u = await createEndUser(ctx, app, "revoked");
-          ctx.deps.sessions.revoke(u.sessionId, "admin");
+          await ctx.deps.sessions.revoke(u.sessionId, "admin");
           return u.token;
         },
       ],

@@ -149,7 +149,7 @@ async function enrolFactor(target: AppBody, accessToken: string) {
   const started = await ctx.deps.mfa.startEnrollment(caller, { type: "totp" }, META);
   const secret = Secret.fromBase32(started.enrollment.secret);
   const now = ctx.clock.now();
-  const confirmed = ctx.deps.mfa.confirmEnrollment(
+  const confirmed = await ctx.deps.mfa.confirmEnrollment(
     caller,
     started.factor.id,
     { codes: [codeAt(secret, now - STEP), codeAt(secret, now)] },

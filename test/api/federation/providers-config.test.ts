@@ -112,7 +112,7 @@ describe("writing a config", () => {
       configured: true,
       enabled: true,
     });
-    expect(ctx.deps.providerConfigs.resolve(app.id, "github").secret()).toBe(SECRET);
+    expect(await (await ctx.deps.providerConfigs.resolve(app.id, "github")).secret()).toBe(SECRET);
     expect(auditRows(ctx, { app_id: app.id, action: "identity_provider.updated" })).toHaveLength(1);
   });
 

@@ -16,11 +16,11 @@ import { createMasterKeyFile } from "../../../src/vault/master-key.ts";
 import { auditRows } from "../../support/fixtures.ts";
 import { BOOT_PAK, createTestContext, type TestContext } from "../../support/harness.ts";
 
-function freshDeps() {
+async function freshDeps() {
   const dir = mkdtempSync(join(tmpdir(), "heimdall-test-"));
   createMasterKeyFile(join(dir, "master.key"));
   const config = loadConfig({ "data-dir": dir }, {});
-  return buildDeps(config, {
+  return await buildDeps(config, {
     clock: new FakeClock(),
     log: memoryLogger("error"),
     db: openDatabase(":memory:"),
@@ -39,7 +39,7 @@ async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | u
 
 describe("bootstrap", () => {
   test("with nothing given, generates the password and the PAK, and seeds the admin policy", async () => {
-    const deps = freshDeps();
+    const deps = await freshDeps();
     const r = await deps.provisioning.bootstrap({});
     expect(r.generated).toEqual({ password: true, pak: true });
     expect(r.password.length).toBeGreaterThanOrEqual(24);
@@ -57,11 +57,11 @@ describe("bootstrap", () => {
     const pak = deps.db.select().from(paks).get()!;
     expect(pak.name).toBe("bootstrap");
     expect(JSON.stringify(pak)).not.toContain(r.pakToken);
-    expect(deps.audit.verify()).toMatchObject({ ok: true });
+    expect(await deps.audit.verify()).toMatchObject({ ok: true });
   });
 
   test("runs once: a second bootstrap fails and changes nothing", async () => {
-    const deps = freshDeps();
+    const deps = await freshDeps();
     await deps.provisioning.bootstrap({ email: "a@example.test", password: "long enough password" });
     expect(await codeOf(deps.provisioning.bootstrap({}))).toBe("ALREADY_BOOTSTRAPPED");
     expect(deps.db.select().from(platformUsers).all()).toHaveLength(1);
@@ -72,7 +72,7 @@ describe("bootstrap", () => {
     ["a short password", { password: "short" }],
     ["a malformed email", { email: "not-an-email" }],
   ])("rejects %s", async (_name, input) => {
-    const deps = freshDeps();
+    const deps = await freshDeps();
     expect(await codeOf(deps.provisioning.bootstrap(input))).toBe("VALIDATION_ERROR");
     expect(deps.db.select().from(platformUsers).all()).toHaveLength(0);
   });
@@ -106,7 +106,7 @@ describe("CLI calls on a bootstrapped instance", () => {
   });
 
   test("pak create without a policy file binds heimdall-admin; the key works", async () => {
-    const r = ctx.deps.provisioning.createPak({ workspaceSlug: "default", name: "ci" });
+    const r = await ctx.deps.provisioning.createPak({ workspaceSlug: "default", name: "ci" });
     expect(r.record.policies.map((p) => p.name)).toEqual(["heimdall-admin"]);
     expect(r.record.created_by).toBeNull();
     const res = await ctx.call("GET", "/v1/workspaces/{workspace_slug}/api-keys", {
@@ -125,7 +125,7 @@ describe("CLI calls on a bootstrapped instance", () => {
       file,
       JSON.stringify({ policy: [{ effect: "allow", actions: ["heimdall.read"], resources: ["*"] }] }),
     );
-    const r = ctx.deps.provisioning.createPak({
+    const r = await ctx.deps.provisioning.createPak({
       workspaceSlug: "default",
       name: "reader/ci",
       policy: readPolicyFile(file),
@@ -147,7 +147,7 @@ describe("CLI calls on a bootstrapped instance", () => {
     });
     expect(write.status).toBe(403);
     // The same name again gets a distinct policy name rather than a conflict.
-    const again = ctx.deps.provisioning.createPak({
+    const again = await ctx.deps.provisioning.createPak({
       workspaceSlug: "default",
       name: "reader/ci",
       policy: readPolicyFile(file),
@@ -170,17 +170,18 @@ describe("CLI calls on a bootstrapped instance", () => {
       writeFileSync(file, content);
     }
     expect(
-      await codeOf(() =>
-        ctx.deps.provisioning.createPak({
-          workspaceSlug: "default",
-          name: "k",
-          policy: readPolicyFile(file),
-        }),
+      await codeOf(
+        async () =>
+          await ctx.deps.provisioning.createPak({
+            workspaceSlug: "default",
+            name: "k",
+            policy: readPolicyFile(file),
+          }),
       ),
     ).toBe("VALIDATION_ERROR");
-    expect(await codeOf(() => ctx.deps.provisioning.createPak({ workspaceSlug: "nope", name: "k" }))).toBe(
-      "WORKSPACE_NOT_FOUND",
-    );
+    expect(
+      await codeOf(async () => await ctx.deps.provisioning.createPak({ workspaceSlug: "nope", name: "k" })),
+    ).toBe("WORKSPACE_NOT_FOUND");
     expect(ctx.deps.db.select().from(paks).all()).toHaveLength(1);
   });
 

@@ -123,7 +123,7 @@ describe("POST /v1/auth/signin", () => {
     const dir = mkdtempSync(join(tmpdir(), "heimdall-test-"));
     createMasterKeyFile(join(dir, "master.key"));
     const config = loadConfig({ "data-dir": dir, "public-url": "https://id.example.test" }, {});
-    const deps = buildDeps(config, {
+    const deps = await buildDeps(config, {
       clock: new FakeClock(),
       log: memoryLogger("error"),
       db: openDatabase(":memory:"),
@@ -200,9 +200,9 @@ describe("sessions and /v1/me", () => {
     const expired = await ctx.call("GET", "/v1/me", { auth: { bearer: token } });
     expect(expired.status).toBe(401);
     expect(expired.body.code).toBe("INVALID_TOKEN");
-    expect(ctx.deps.platformAuth.purge()).toBe(0);
+    expect(await ctx.deps.platformAuth.purge()).toBe(0);
     ctx.clock.advance(30 * DAY + 1);
-    expect(ctx.deps.platformAuth.purge()).toBe(1);
+    expect(await ctx.deps.platformAuth.purge()).toBe(1);
   });
 });
 
