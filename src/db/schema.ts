@@ -1,5 +1,5 @@
 /**
- * @module Drizzle schema: the single source for tables; drizzle-kit generates `migrations/` from it.
+ * @module Drizzle schema: the single source for tables; drizzle-kit generates `migrations/sqlite/` from it (`schema.pg.ts` is its PostgreSQL twin).
  *
  * Longer than the 450-line rule on purpose: it is declarations only (no logic), its foreign keys cross
  * every feature, and one file is what a reviewer diffs against a generated migration.
