@@ -17,6 +17,7 @@ import type { Config } from "./config/index.ts";
 import { type Clock, DAY, HOUR, MINUTE, systemClock } from "./core/clock.ts";
 import { createLogger, type Logger } from "./core/logger.ts";
 import { type Db, migrate, openDatabase, tx } from "./db/client.ts";
+import { migratePostgres, openPostgresDatabase } from "./db/postgres.ts";
 import { createDevInbox } from "./email/dev-inbox.ts";
 import { createEmailService, type EmailService } from "./email/service.ts";
 import { createMailTransport, type MailEcho } from "./email/transport.ts";
@@ -169,9 +170,11 @@ export interface BuildOptions {
 export async function buildDeps(config: Config, opts: BuildOptions = {}): Promise<Deps> {
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.logLevel);
-  const db = opts.db ?? openDatabase(config.dbFile);
+  const db =
+    opts.db ?? (config.databaseUrl ? openPostgresDatabase(config.databaseUrl) : openDatabase(config.dbFile));
   if (!opts.readOnly) {
-    migrate(db);
+    if (db.engine === "postgres") await migratePostgres(db);
+    else migrate(db);
     // Catalogue rows the code defines: inserted once, and apps from before roles existed catch up.
     await tx(db, async () => {
       await seedSystemPermissions(db, clock);

@@ -16,7 +16,7 @@ import { basename, dirname, join } from "node:path";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import type { Clock } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
-import { type Db, unreadable } from "../db/client.ts";
+import { type Db, sqliteDb, unreadable } from "../db/client.ts";
 import { JOURNAL } from "../db/migrations.ts";
 import * as schema from "../db/schema.ts";
 import { type MasterKeys, VaultError } from "../vault/master-key.ts";
@@ -164,7 +164,7 @@ function kekIds(db: Db): string[] {
 async function withBackupDb<T>(file: string, fn: (db: Db) => T | Promise<T>): Promise<T> {
   const client = new Database(file, { readonly: true, strict: true });
   try {
-    return await fn(drizzle({ client, schema }) as Db);
+    return await fn(sqliteDb(drizzle({ client, schema })));
   } finally {
     client.close();
   }

@@ -58,6 +58,11 @@ export interface CommandSpec {
 const CONFIG_OPTIONS: Options = {
   config: { type: "string", arg: "<file>", help: "JSON or TOML config file (HEIMDALL_CONFIG)" },
   "data-dir": { type: "string", arg: "<dir>", help: "data directory (HEIMDALL_DATA_DIR, default ./data)" },
+  "database-url": {
+    type: "string",
+    arg: "<url>",
+    help: "PostgreSQL instead of SQLite (HEIMDALL_DATABASE_URL, postgres://…)",
+  },
   "master-key-file": {
     type: "string",
     arg: "<file>",

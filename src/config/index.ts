@@ -25,6 +25,11 @@ const schema = z
     port: z.coerce.number().int().min(1).max(65535).default(8080),
     public_url: z.url({ protocol: /^https?$/ }).optional(),
     data_dir: z.string().min(1).default("./data"),
+    // PostgreSQL instead of the SQLite file in the data dir (several instances on one database, issue 20).
+    database_url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+      .optional(),
     master_key_file: z.string().min(1).optional(),
     log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
     bootstrap_email: z.email().optional(),
@@ -79,6 +84,8 @@ export interface Config {
   readonly publicUrl: string;
   readonly dataDir: string;
   readonly dbFile: string;
+  /** PostgreSQL's URL when it is the store (the SQLite file `dbFile` is then not used). */
+  readonly databaseUrl: string | undefined;
   readonly masterKeyFile: string;
   readonly logLevel: "debug" | "info" | "warn" | "error";
   readonly bootstrap: { readonly email?: string; readonly password?: string; readonly pak?: string };
@@ -116,6 +123,7 @@ export const CONFIG_FLAGS = [
   "port",
   "public-url",
   "data-dir",
+  "database-url",
   "master-key-file",
   "config",
   "log-level",
@@ -128,6 +136,7 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   HEIMDALL_PORT: "port",
   HEIMDALL_PUBLIC_URL: "public_url",
   HEIMDALL_DATA_DIR: "data_dir",
+  HEIMDALL_DATABASE_URL: "database_url",
   HEIMDALL_MASTER_KEY_FILE: "master_key_file",
   HEIMDALL_LOG_LEVEL: "log_level",
   HEIMDALL_BOOTSTRAP_EMAIL: "bootstrap_email",
@@ -162,6 +171,7 @@ const EXPECTED: Partial<Record<string, string>> = {
   port: "an integer 1–65535",
   public_url: "an http:// or https:// URL, e.g. https://id.example.com",
   data_dir: "a directory path",
+  database_url: "a postgres://user:password@host:5432/database URL",
   master_key_file: "a file path",
   log_level: "one of debug, info, warn, error",
   bootstrap_email: "an email address",
@@ -184,7 +194,7 @@ const EXPECTED: Partial<Record<string, string>> = {
 };
 
 /** Values never echoed in a refusal: they are credentials, or may carry one (smtp://user:password@…). */
-const SECRET_KEYS = new Set(["bootstrap_password", "bootstrap_pak", "smtp_url"]);
+const SECRET_KEYS = new Set(["database_url", "bootstrap_password", "bootstrap_pak", "smtp_url"]);
 
 const shown = (key: string, value: unknown) =>
   SECRET_KEYS.has(key)
@@ -285,6 +295,7 @@ export function loadConfig(
     publicUrl,
     dataDir,
     dbFile: join(dataDir, "heimdall.db"),
+    databaseUrl: c.database_url,
     masterKeyFile: c.master_key_file ?? join(dataDir, "master.key"),
     logLevel: c.log_level,
     bootstrap: Object.freeze({

@@ -10,7 +10,30 @@ import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { EMBEDDED_MIGRATIONS, JOURNAL } from "./migrations.ts";
 import * as schema from "./schema.ts";
 
-export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+/** The database engine behind a {@link Db}. */
+export type Engine = "sqlite" | "postgres";
+
+/** The tables of one dialect: `schema.ts`'s for SQLite, `schema.pg.ts`'s twins for PostgreSQL (same names and row types). */
+export type Tables = typeof schema;
+
+/**
+ * The database as stores see it: drizzle's query builders (typed with the SQLite schema; on PostgreSQL the same
+ * calls build PostgreSQL), plus which `engine` it is and that engine's `tables`. Portable code awaits builders
+ * and uses `tables`; `.get()`/`.all()`/`.run()` and `$client` exist on SQLite only (`src/db/query.ts` has the
+ * portable forms).
+ */
+export type Db = BunSQLiteDatabase<typeof schema> & {
+  $client: Database;
+  readonly engine: Engine;
+  readonly tables: Tables;
+  /** PostgreSQL only: runs `fn` in a transaction on one pooled connection (see `tx`). */
+  readonly $transaction?: <T>(fn: () => T | Promise<T>) => Promise<T>;
+};
+
+/** Attaches `engine` and `tables` to a drizzle SQLite database (a backup copy, a test database). */
+export function sqliteDb(orm: BunSQLiteDatabase<typeof schema> & { $client: Database }): Db {
+  return Object.assign(orm, { engine: "sqlite" as const, tables: schema });
+}
 
 export function openDatabase(file: string): Db {
   const sqlite = new Database(file, { create: true, strict: true });
@@ -18,7 +41,7 @@ export function openDatabase(file: string): Db {
   sqlite.exec("PRAGMA synchronous = FULL");
   sqlite.exec("PRAGMA foreign_keys = ON");
   sqlite.exec("PRAGMA busy_timeout = 5000");
-  return drizzle({ client: sqlite, schema }) as Db;
+  return sqliteDb(drizzle({ client: sqlite, schema }));
 }
 
 const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
@@ -191,6 +214,7 @@ let savepoints = 0;
  * `tx`; the per-context executor that PostgreSQL needs will route them to their own connection (issue 20).
  */
 export async function tx<T>(db: Db, fn: () => T | Promise<T>): Promise<T> {
+  if (db.$transaction) return db.$transaction(fn);
   const client = db.$client;
   const current = inside.getStore();
   if (current !== undefined && current === open.get(client)) return savepoint(client, fn);

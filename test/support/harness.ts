@@ -6,7 +6,8 @@ import { createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { FakeClock } from "../../src/core/clock.ts";
 import { memoryLogger } from "../../src/core/logger.ts";
-import { openDatabase } from "../../src/db/client.ts";
+import { type Db, openDatabase } from "../../src/db/client.ts";
+import { openPostgresDatabase } from "../../src/db/postgres.ts";
 import { buildDeps, type Deps } from "../../src/deps.ts";
 import { createMasterKeyFile } from "../../src/vault/master-key.ts";
 import { expectResponseMatches, operationExists } from "./openapi.ts";
@@ -58,6 +59,16 @@ function specFor(template: string): "heimdall" | "platform" {
   return /^\/v1\/(auth|session|me|workspaces)(\/|$)/.test(template) ? "platform" : "heimdall";
 }
 
+/**
+ * The database a test context runs on: in-memory SQLite, or a fresh database on the throwaway PostgreSQL server
+ * when `HEIMDALL_TEST_DB=postgres` (the README's test command runs the API suite both ways).
+ */
+export async function testDatabase(): Promise<Db> {
+  if (process.env.HEIMDALL_TEST_DB !== "postgres") return openDatabase(":memory:");
+  const { freshPostgresDatabase } = await import("./postgres.ts");
+  return openPostgresDatabase(await freshPostgresDatabase(), { max: 4 });
+}
+
 /** `publicUrl` sets the advertised public URL (e.g. one with a path); requests still go to PUBLIC_URL's paths. */
 export async function createTestContext(
   env: Record<string, string> = {},
@@ -71,7 +82,7 @@ export async function createTestContext(
   );
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
   const log = memoryLogger("warn");
-  const deps = await buildDeps(config, { clock, log, db: openDatabase(":memory:") });
+  const deps = await buildDeps(config, { clock, log, db: await testDatabase() });
   const boot = await deps.provisioning.bootstrap({
     email: BOOT_EMAIL,
     password: BOOT_PASSWORD,
