@@ -1,6 +1,7 @@
 /** @module The migrations compiled into the binary, one set per database dialect; `test/unit/migrations.test.ts` checks each against its journal. */
 
 import p0000 from "../../migrations/postgres/0000_init.sql" with { type: "text" };
+import p0001 from "../../migrations/postgres/0001_scale_out.sql" with { type: "text" };
 import postgresJournal from "../../migrations/postgres/meta/_journal.json" with { type: "json" };
 import m0000 from "../../migrations/sqlite/0000_init.sql" with { type: "text" };
 import m0001 from "../../migrations/sqlite/0001_slug_aliases.sql" with { type: "text" };
@@ -17,6 +18,7 @@ import m0011 from "../../migrations/sqlite/0011_webhooks.sql" with { type: "text
 import m0012 from "../../migrations/sqlite/0012_rbac_catalogue.sql" with { type: "text" };
 import m0013 from "../../migrations/sqlite/0013_federated_signin.sql" with { type: "text" };
 import m0014 from "../../migrations/sqlite/0014_federated_mfa.sql" with { type: "text" };
+import m0015 from "../../migrations/sqlite/0015_scale_out.sql" with { type: "text" };
 import journal from "../../migrations/sqlite/meta/_journal.json" with { type: "json" };
 
 /** Tag (as in the journal) → SQL text. Append a line here for every migration drizzle-kit generates. */
@@ -36,6 +38,7 @@ export const EMBEDDED_MIGRATIONS: Record<string, string> = {
   "0012_rbac_catalogue": m0012,
   "0013_federated_signin": m0013,
   "0014_federated_mfa": m0014,
+  "0015_scale_out": m0015,
 };
 
 export const JOURNAL: { entries: { idx: number; tag: string; when: number; breakpoints: boolean }[] } =
@@ -44,6 +47,7 @@ export const JOURNAL: { entries: { idx: number; tag: string; when: number; break
 /** PostgreSQL's set (`migrations/postgres/`, from `schema.pg.ts`); a line here for each one, as above. */
 export const POSTGRES_MIGRATIONS: Record<string, string> = {
   "0000_init": p0000,
+  "0001_scale_out": p0001,
 };
 
 export const POSTGRES_JOURNAL: typeof JOURNAL = postgresJournal;

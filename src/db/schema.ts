@@ -915,3 +915,20 @@ export const oauthGrants = sqliteTable(
     index("oauth_grants_expires").on(t.expiresAt),
   ],
 );
+
+// ─── Several instances on one database (issue 20) ───────────────────────────
+
+/** Leadership among instances sharing one database: the holder of a lease runs its jobs until `expires_at`. */
+export const leases = sqliteTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  /** Bumped at every change of holder: a fencing token, so a deposed leader's late write can be told apart. */
+  fencing: integer("fencing").notNull(),
+  expiresAt: ms("expires_at").notNull(),
+});
+
+/** Bumped by every change that other instances' caches must drop (the fallback for a missed notification). */
+export const cacheEpochs = sqliteTable("cache_epochs", {
+  scope: text("scope").primaryKey(),
+  version: integer("version").notNull(),
+});
