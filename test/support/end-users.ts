@@ -1,7 +1,8 @@
 /** @module Test helpers for end users: sign up and sign in through the real Consumer API, and read the results. */
-import type { SQLQueryBindings } from "bun:sqlite";
 import { expect } from "bun:test";
+import { type SQL, sql } from "drizzle-orm";
 import { decodeJwt } from "jose";
+import { exec, rows } from "../../src/db/query.ts";
 import type { TestContext } from "./harness.ts";
 
 export interface EndUserTokens {
@@ -63,24 +64,54 @@ export async function signIn(
 }
 
 /** Marks the account's primary email verified, as the verification flow would. */
-export function verifyPrimaryEmail(ctx: TestContext, userId: string): void {
-  ctx.deps.db.$client
-    .query(
-      "UPDATE end_user_contacts SET verified_at = ? WHERE user_id = ? AND type = 'email' AND is_primary = 1",
-    )
-    .run(ctx.clock.now(), userId);
+export async function verifyPrimaryEmail(ctx: TestContext, userId: string): Promise<void> {
+  await exec(
+    ctx.deps.db,
+    sql`UPDATE end_user_contacts SET verified_at = ${ctx.clock.now()}
+        WHERE user_id = ${userId} AND type = 'email' AND is_primary = ${true}`,
+  );
 }
 
-/** One row of a raw SQL query, keyed by SQLite column name. */
+/**
+ * One row of a raw SQL query, keyed by column name, as the engine returns it: on PostgreSQL bigint columns
+ * and `count(*)` arrive as strings, booleans as true/false (SQLite: 1/0) and jsonb parsed (SQLite: JSON text).
+ * Wrap such values in `Number()`/`Boolean()` or select them with a builder.
+ */
 export type DbRow = Record<string, unknown>;
 
-/** The first row of `sql`, or undefined. */
-export function queryRow(ctx: TestContext, sql: string, ...params: SQLQueryBindings[]): DbRow | undefined {
-  return (ctx.deps.db.$client.query(sql).get(...params) as DbRow | null) ?? undefined;
+/** A value bound to a `?` of a raw query string. */
+export type QueryParam = string | number | boolean | null;
+
+/** `query` as a drizzle `sql` template: a string's `?` placeholders bind `params` in order (none may be quoted). */
+function toSql(query: SQL | string, params: QueryParam[]): SQL {
+  if (typeof query !== "string") return query;
+  const parts = query.split("?");
+  if (parts.length - 1 !== params.length)
+    throw new Error(`query has ${parts.length - 1} placeholders but ${params.length} params`);
+  const out = sql.empty();
+  parts.forEach((part, i) => {
+    out.append(sql.raw(part));
+    if (i < params.length) out.append(sql`${params[i]}`);
+  });
+  return out;
 }
 
-export function queryRows(ctx: TestContext, sql: string, ...params: SQLQueryBindings[]): DbRow[] {
-  return ctx.deps.db.$client.query(sql).all(...params) as DbRow[];
+/** The first row of `query` (a `sql` template, or a string with `?` placeholders), or undefined. */
+export async function queryRow(
+  ctx: TestContext,
+  query: SQL | string,
+  ...params: QueryParam[]
+): Promise<DbRow | undefined> {
+  return (await rows<DbRow>(ctx.deps.db, toSql(query, params)))[0];
+}
+
+/** Every row of `query` (a `sql` template, or a string with `?` placeholders). */
+export async function queryRows(
+  ctx: TestContext,
+  query: SQL | string,
+  ...params: QueryParam[]
+): Promise<DbRow[]> {
+  return rows<DbRow>(ctx.deps.db, toSql(query, params));
 }
 
 /** Patches the app's auth config through the Admin API. */

@@ -1,9 +1,9 @@
 /** @module Shared test factories: an app through the Admin API, audit rows by any column, and workspaces, end users and sessions written directly. */
-import { eq } from "drizzle-orm";
+import { eq, type SQL, sql } from "drizzle-orm";
 import { newId } from "../../src/core/ids.ts";
 import type { WorkspaceRole } from "../../src/core/principal.ts";
 import { tx } from "../../src/db/client.ts";
-import { endUserContacts, endUsers, workspaceMembers, workspaces } from "../../src/db/schema.ts";
+import { first, rows } from "../../src/db/query.ts";
 import type { Auth, TestContext } from "./harness.ts";
 
 /** What most tests need of an app: enough to build a path or a token. */
@@ -83,50 +83,62 @@ const AUDIT_FILTER_COLUMNS = new Set<string>([
 ]);
 
 /** The audit rows matching `filter`, oldest first: the one audit-row query of the test tree. */
-export function auditRows(ctx: TestContext, filter: AuditFilter = {}): AuditRowView[] {
-  const where: string[] = [];
-  const params: string[] = [];
+export async function auditRows(ctx: TestContext, filter: AuditFilter = {}): Promise<AuditRowView[]> {
+  const where: SQL[] = [];
   for (const [column, value] of Object.entries(filter)) {
     // A column named with no value is a test bug (an unset id): reading every row would pass it silently.
     if (value === undefined) throw new Error(`auditRows: ${column} is undefined`);
     if (!AUDIT_FILTER_COLUMNS.has(column)) throw new Error(`auditRows cannot filter on ${column}`);
-    if (value === null) where.push(`${column} IS NULL`);
-    else {
-      where.push(`${column} = ?`);
-      params.push(value);
-    }
+    where.push(
+      value === null ? sql`${sql.identifier(column)} IS NULL` : sql`${sql.identifier(column)} = ${value}`,
+    );
   }
-  const sql = `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY seq`;
-  // The writer stores "no details" as JSON null; `{}` lets a test read a field without a null check.
-  return ctx.deps.db.$client
-    .query<Omit<AuditRowView, "details"> & { details: string | null }, string[]>(sql)
-    .all(...params)
-    .map((r) => ({ ...r, details: (r.details ? JSON.parse(r.details) : null) ?? {} }));
+  const query = sql`SELECT * FROM audit_log${where.length ? sql` WHERE ${sql.join(where, sql` AND `)}` : sql``} ORDER BY seq`;
+  type Raw = Omit<AuditRowView, "details" | "seq" | "created_at"> & {
+    seq: number | string;
+    created_at: number | string;
+    details: unknown;
+  };
+  // PostgreSQL returns bigints as strings and jsonb parsed, SQLite numbers and JSON text. The writer stores
+  // "no details" as JSON null; `{}` lets a test read a field without a null check.
+  return (await rows<Raw>(ctx.deps.db, query)).map((r) => {
+    const details = typeof r.details === "string" ? JSON.parse(r.details) : r.details;
+    return {
+      ...r,
+      seq: Number(r.seq),
+      created_at: Number(r.created_at),
+      details: (details as Record<string, unknown> | null) ?? {},
+    };
+  });
 }
 
 /** A workspace written straight to the database; the bootstrap owner joins it only when `ownerRole` is given. */
-export function insertWorkspace(ctx: TestContext, slug: string, ownerRole?: WorkspaceRole): string {
+export async function insertWorkspace(
+  ctx: TestContext,
+  slug: string,
+  ownerRole?: WorkspaceRole,
+): Promise<string> {
+  const { workspaces } = ctx.deps.db.tables;
   const id = newId(ctx.clock);
   const now = ctx.clock.now();
-  ctx.deps.db
+  await ctx.deps.db
     .insert(workspaces)
-    .values({ id, slug, displayName: slug, createdBy: ctx.ownerId, createdAt: now, updatedAt: now })
-    .run();
-  if (ownerRole) addMembership(ctx, id, ctx.ownerId, ownerRole);
+    .values({ id, slug, displayName: slug, createdBy: ctx.ownerId, createdAt: now, updatedAt: now });
+  if (ownerRole) await addMembership(ctx, id, ctx.ownerId, ownerRole);
   return id;
 }
 
 /** `userId` joins the workspace with `role`, written straight to the database. */
-export function addMembership(
+export async function addMembership(
   ctx: TestContext,
   workspaceId: string,
   userId: string,
   role: WorkspaceRole,
-): void {
-  ctx.deps.db
+): Promise<void> {
+  const { workspaceMembers } = ctx.deps.db.tables;
+  await ctx.deps.db
     .insert(workspaceMembers)
-    .values({ id: newId(ctx.clock), workspaceId, userId, role, createdAt: ctx.clock.now() })
-    .run();
+    .values({ id: newId(ctx.clock), workspaceId, userId, role, createdAt: ctx.clock.now() });
 }
 
 /** The ids `insertEndUser` wrote. */
@@ -169,37 +181,32 @@ export async function insertEndUser(
   const passwordHash = opts.password ? await ctx.deps.passwords.hash(opts.password) : null;
   const emailContactId = email ? newId(ctx.clock) : null;
   const phoneContactId = phone ? newId(ctx.clock) : null;
-  await tx(ctx.deps.db, () => {
-    ctx.deps.db
-      .insert(endUsers)
-      .values({
-        id,
-        appId: app.id,
-        username,
-        displayName: opts.displayName ?? null,
-        passwordHash,
-        role: opts.role ?? "member",
-        status: opts.status ?? "active",
-        createdAt: now,
-        updatedAt: now,
-      })
-      .run();
+  const { endUserContacts, endUsers } = ctx.deps.db.tables;
+  await tx(ctx.deps.db, async () => {
+    await ctx.deps.db.insert(endUsers).values({
+      id,
+      appId: app.id,
+      username,
+      displayName: opts.displayName ?? null,
+      passwordHash,
+      role: opts.role ?? "member",
+      status: opts.status ?? "active",
+      createdAt: now,
+      updatedAt: now,
+    });
     const contact = (contactId: string, type: "email" | "phone", value: string, verified: boolean) =>
-      ctx.deps.db
-        .insert(endUserContacts)
-        .values({
-          id: contactId,
-          appId: app.id,
-          userId: id,
-          type,
-          value,
-          isPrimary: type === "email",
-          verifiedAt: verified ? now : null,
-          createdAt: now,
-        })
-        .run();
-    if (email && emailContactId) contact(emailContactId, "email", email, opts.emailVerified !== false);
-    if (phone && phoneContactId) contact(phoneContactId, "phone", phone, opts.phoneVerified === true);
+      ctx.deps.db.insert(endUserContacts).values({
+        id: contactId,
+        appId: app.id,
+        userId: id,
+        type,
+        value,
+        isPrimary: type === "email",
+        verifiedAt: verified ? now : null,
+        createdAt: now,
+      });
+    if (email && emailContactId) await contact(emailContactId, "email", email, opts.emailVerified !== false);
+    if (phone && phoneContactId) await contact(phoneContactId, "phone", phone, opts.phoneVerified === true);
   });
   return { id, username, emailContactId, phoneContactId };
 }
@@ -237,10 +244,12 @@ export async function openSession(
 
 /** The `end_users` row, or undefined once it is gone. */
 export function userRow(ctx: TestContext, id: string) {
-  return ctx.deps.db.select().from(endUsers).where(eq(endUsers.id, id)).get();
+  const { endUsers } = ctx.deps.db.tables;
+  return first(ctx.deps.db.select().from(endUsers).where(eq(endUsers.id, id)).limit(1));
 }
 
 /** The `end_user_contacts` row, or undefined once it is gone. */
 export function contactRow(ctx: TestContext, id: string) {
-  return ctx.deps.db.select().from(endUserContacts).where(eq(endUserContacts.id, id)).get();
+  const { endUserContacts } = ctx.deps.db.tables;
+  return first(ctx.deps.db.select().from(endUserContacts).where(eq(endUserContacts.id, id)).limit(1));
 }

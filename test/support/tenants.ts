@@ -1,5 +1,6 @@
 /** @module Test helpers for tenants: tenant and membership rows written straight to the database, as the tenant service would leave them. */
 import { randomBytes } from "node:crypto";
+import { and, eq } from "drizzle-orm";
 import { newId } from "../../src/core/ids.ts";
 import type { TestContext } from "./harness.ts";
 
@@ -14,11 +15,12 @@ export interface TestTenant {
 }
 
 /** Inserts a tenant of `appId`: active, no metadata, slug and display name derived from `slug` unless given. */
-export function insertTenant(
+export async function insertTenant(
   ctx: TestContext,
   appId: string,
   opts: { slug: string; displayName?: string; status?: TenantStatus },
-): TestTenant {
+): Promise<TestTenant> {
+  const { tenants } = ctx.deps.db.tables;
   const now = ctx.clock.now();
   const t: TestTenant = {
     id: newId(ctx.clock),
@@ -26,47 +28,64 @@ export function insertTenant(
     slug: opts.slug.toLowerCase(),
     displayName: opts.displayName ?? `Tenant ${opts.slug}`,
   };
-  ctx.deps.db.$client
-    .query(
-      `INSERT INTO tenants (id, app_id, display_id, slug, display_name, status, metadata, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?)`,
-    )
-    .run(t.id, appId, t.displayId, t.slug, t.displayName, opts.status ?? "active", now, now);
+  await ctx.deps.db.insert(tenants).values({
+    id: t.id,
+    appId,
+    displayId: t.displayId,
+    slug: t.slug,
+    displayName: t.displayName,
+    status: opts.status ?? "active",
+    metadata: {},
+    createdAt: now,
+    updatedAt: now,
+  });
   return t;
 }
 
 /** Makes the account a member of the tenant with `role` (an app role name); returns the membership id. */
-export function addTenantMember(
+export async function addTenantMember(
   ctx: TestContext,
   appId: string,
   tenantId: string,
   userId: string,
   role: string,
-): string {
+): Promise<string> {
+  const { tenantMembers } = ctx.deps.db.tables;
   const id = newId(ctx.clock);
-  ctx.deps.db.$client
-    .query(
-      `INSERT INTO tenant_members (id, app_id, tenant_id, user_id, role, invited_by, joined_at)
-       VALUES (?, ?, ?, ?, ?, NULL, ?)`,
-    )
-    .run(id, appId, tenantId, userId, role, ctx.clock.now());
+  await ctx.deps.db
+    .insert(tenantMembers)
+    .values({ id, appId, tenantId, userId, role, invitedBy: null, joinedAt: ctx.clock.now() });
   return id;
 }
 
-export function setTenantMemberRole(ctx: TestContext, tenantId: string, userId: string, role: string): void {
-  ctx.deps.db.$client
-    .query("UPDATE tenant_members SET role = ? WHERE tenant_id = ? AND user_id = ?")
-    .run(role, tenantId, userId);
+export async function setTenantMemberRole(
+  ctx: TestContext,
+  tenantId: string,
+  userId: string,
+  role: string,
+): Promise<void> {
+  const { tenantMembers } = ctx.deps.db.tables;
+  await ctx.deps.db
+    .update(tenantMembers)
+    .set({ role })
+    .where(and(eq(tenantMembers.tenantId, tenantId), eq(tenantMembers.userId, userId)));
 }
 
-export function removeTenantMember(ctx: TestContext, tenantId: string, userId: string): void {
-  ctx.deps.db.$client
-    .query("DELETE FROM tenant_members WHERE tenant_id = ? AND user_id = ?")
-    .run(tenantId, userId);
+export async function removeTenantMember(ctx: TestContext, tenantId: string, userId: string): Promise<void> {
+  const { tenantMembers } = ctx.deps.db.tables;
+  await ctx.deps.db
+    .delete(tenantMembers)
+    .where(and(eq(tenantMembers.tenantId, tenantId), eq(tenantMembers.userId, userId)));
 }
 
-export function setTenantStatus(ctx: TestContext, tenantId: string, status: TenantStatus): void {
-  ctx.deps.db.$client
-    .query("UPDATE tenants SET status = ?, updated_at = ? WHERE id = ?")
-    .run(status, ctx.clock.now(), tenantId);
+export async function setTenantStatus(
+  ctx: TestContext,
+  tenantId: string,
+  status: TenantStatus,
+): Promise<void> {
+  const { tenants } = ctx.deps.db.tables;
+  await ctx.deps.db
+    .update(tenants)
+    .set({ status, updatedAt: ctx.clock.now() })
+    .where(eq(tenants.id, tenantId));
 }
