@@ -3,6 +3,7 @@
  * memberships (role id and name, primary email), paginated and audited; removing a member deletes the account.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
 import { SECOND } from "../../../src/core/clock.ts";
 import { queryRow, queryRows } from "../../support/end-users.ts";
 import { auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
@@ -30,17 +31,22 @@ beforeAll(async () => {
     ["mia", "member", "mia@example.test"],
   ] as const) {
     ids[name] = (await insertUser(ctx, app, name, { email })).id;
-    ctx.deps.db.$client
-      .query("UPDATE end_users SET role = ?, display_name = ? WHERE id = ?")
-      .run(role, name.toUpperCase(), ids[name]!);
+    const { endUsers } = ctx.deps.db.tables;
+    await ctx.deps.db
+      .update(endUsers)
+      .set({ role, displayName: name.toUpperCase() })
+      .where(eq(endUsers.id, ids[name]!));
     joined[name] = new Date(ctx.clock.now()).toISOString();
     ctx.clock.advance(SECOND);
   }
   await createEndUser(ctx, other, "elsewhere");
+  for (const name of ["owner", "admin", "member"])
+    roleIds[name] = (await queryRow(ctx, "SELECT id FROM roles WHERE app_id = ? AND name = ?", app.id, name))!
+      .id as string;
 });
 
-const roleId = (name: string) =>
-  queryRow(ctx, "SELECT id FROM roles WHERE app_id = ? AND name = ?", app.id, name)!.id;
+const roleIds: Record<string, string> = {};
+const roleId = (name: string) => roleIds[name];
 
 describe("GET /members", () => {
   test("each account as a membership, newest first", async () => {
@@ -82,7 +88,7 @@ describe("GET /members", () => {
 
   test("the read is audited as a user listing", async () => {
     await ctx.call("GET", MEMBERS, { params: { app_id: app.id } });
-    expect(auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).at(-1)).toMatchObject({
       actor_type: "pak",
       details: { count: 3, view: "members" },
     });
@@ -104,21 +110,22 @@ describe("DELETE /members/{account_id}", () => {
     const u = await createEndUser(ctx, app, "departing");
     const res = await ctx.call("DELETE", MEMBER, { params: { app_id: app.id, account_id: u.id } });
     expect(res.status).toBe(204);
-    expect(queryRows(ctx, "SELECT id FROM end_users WHERE id = ?", u.id)).toEqual([]);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.deleted" }).at(-1)).toMatchObject({
+    expect(await queryRows(ctx, "SELECT id FROM end_users WHERE id = ?", u.id)).toEqual([]);
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.deleted" })).at(-1)).toMatchObject({
       resource_id: u.id,
       details: { via: "members" },
     });
   });
 
   test.each([
-    ["an unknown account", () => "0190d8c4-0000-7000-8000-0000000000aa"],
+    ["an unknown account", async () => "0190d8c4-0000-7000-8000-0000000000aa"],
     [
       "an account of another app",
-      () => queryRow(ctx, "SELECT id FROM end_users WHERE username = 'elsewhere'")!.id as string,
+      async () =>
+        (await queryRow(ctx, "SELECT id FROM end_users WHERE username = 'elsewhere'"))!.id as string,
     ],
   ])("%s → 404 USER_NOT_FOUND", async (_name, id) => {
-    const res = await ctx.call("DELETE", MEMBER, { params: { app_id: app.id, account_id: id() } });
+    const res = await ctx.call("DELETE", MEMBER, { params: { app_id: app.id, account_id: await id() } });
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("USER_NOT_FOUND");
   });
@@ -134,15 +141,15 @@ describe("access", () => {
   });
 
   test("an app of another workspace → 404 APP_NOT_FOUND", async () => {
-    const ws = insertWorkspace(ctx, "members-elsewhere");
-    const foreign = insertBareApp(ctx, ws, "members-foreign");
+    const ws = await insertWorkspace(ctx, "members-elsewhere");
+    const foreign = await insertBareApp(ctx, ws, "members-foreign");
     const res = await ctx.call("GET", MEMBERS, { params: { app_id: foreign } });
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("APP_NOT_FOUND");
   });
 
   test("a read-only PAK lists but cannot remove → 403 POLICY_DENIED", async () => {
-    const pak = insertPak(ctx, [allow(["heimdall.read"])]).token;
+    const pak = (await insertPak(ctx, [allow(["heimdall.read"])])).token;
     expect((await ctx.call("GET", MEMBERS, { params: { app_id: app.id }, auth: { pak } })).status).toBe(200);
     const res = await ctx.call("DELETE", MEMBER, {
       params: { app_id: app.id, account_id: ids.mia! },
@@ -164,7 +171,7 @@ describe("access", () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("FORBIDDEN");
-    expect(auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).at(-1)!.actor_type).toBe(
+    expect((await auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).at(-1)!.actor_type).toBe(
       "platform_user",
     );
   });
