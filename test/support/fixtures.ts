@@ -82,8 +82,11 @@ const AUDIT_FILTER_COLUMNS = new Set<string>([
   "resource_id",
 ]);
 
-/** The audit rows matching `filter`, oldest first: the one audit-row query of the test tree. */
-export async function auditRows(ctx: TestContext, filter: AuditFilter = {}): Promise<AuditRowView[]> {
+/**
+ * The audit rows matching `filter`, oldest first: the one audit-row query of the test tree. A bad filter throws
+ * at once (not as a rejected promise), so a test sees it even where it forgot to await.
+ */
+export function auditRows(ctx: TestContext, filter: AuditFilter = {}): Promise<AuditRowView[]> {
   const where: SQL[] = [];
   for (const [column, value] of Object.entries(filter)) {
     // A column named with no value is a test bug (an unset id): reading every row would pass it silently.
@@ -93,6 +96,10 @@ export async function auditRows(ctx: TestContext, filter: AuditFilter = {}): Pro
       value === null ? sql`${sql.identifier(column)} IS NULL` : sql`${sql.identifier(column)} = ${value}`,
     );
   }
+  return readAuditRows(ctx, where);
+}
+
+async function readAuditRows(ctx: TestContext, where: SQL[]): Promise<AuditRowView[]> {
   const query = sql`SELECT * FROM audit_log${where.length ? sql` WHERE ${sql.join(where, sql` AND `)}` : sql``} ORDER BY seq`;
   type Raw = Omit<AuditRowView, "details" | "seq" | "created_at"> & {
     seq: number | string;

@@ -7,7 +7,7 @@ import { loadConfig } from "../../src/config/index.ts";
 import { FakeClock } from "../../src/core/clock.ts";
 import { memoryLogger } from "../../src/core/logger.ts";
 import { type Db, openDatabase } from "../../src/db/client.ts";
-import { openPostgresDatabase } from "../../src/db/postgres.ts";
+import { closePostgres, openPostgresDatabase } from "../../src/db/postgres.ts";
 import { buildDeps, type Deps } from "../../src/deps.ts";
 import { createMasterKeyFile } from "../../src/vault/master-key.ts";
 import { expectResponseMatches, operationExists } from "./openapi.ts";
@@ -67,6 +67,12 @@ export async function testDatabase(): Promise<Db> {
   if (process.env.HEIMDALL_TEST_DB !== "postgres") return openDatabase(":memory:");
   const { freshPostgresDatabase } = await import("./postgres.ts");
   return openPostgresDatabase(await freshPostgresDatabase(), { max: 4 });
+}
+
+/** Closes a test context's database (SQLite's handle, or PostgreSQL's pool). */
+export async function closeTestContext(ctx: Pick<TestContext, "deps">): Promise<void> {
+  if (ctx.deps.db.engine === "postgres") await closePostgres(ctx.deps.db);
+  else ctx.deps.db.$client.close();
 }
 
 /** `publicUrl` sets the advertised public URL (e.g. one with a path); requests still go to PUBLIC_URL's paths. */

@@ -25,28 +25,28 @@ beforeAll(async () => {
 });
 
 describe("auditRows", () => {
-  test("every column given must match; rows come oldest first, as stored, with details parsed", () => {
-    const rows = auditRows(ctx, { app_id: app.id, action: "probe.one" });
+  test("every column given must match; rows come oldest first, as stored, with details parsed", async () => {
+    const rows = await auditRows(ctx, { app_id: app.id, action: "probe.one" });
     expect(rows.map((r) => r.resource_id)).toEqual(["r1", "r2"]);
     expect(rows[0]).toMatchObject({ app_id: app.id, actor_type: "system", chain: app.id, details: { n: 1 } });
     expect(rows[0]!.seq).toBeLessThan(rows[1]!.seq);
     expect(rows[1]!.details).toEqual({});
-    expect(auditRows(ctx, { app_id: app.id, action: "probe.one", resource_id: "r1" })).toHaveLength(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: "probe.one", resource_id: "r1" })).toHaveLength(1);
   });
 
-  test("null matches NULL: app_id null is the platform rows", () => {
-    const rows = auditRows(ctx, { app_id: null, action: "probe.one" });
+  test("null matches NULL: app_id null is the platform rows", async () => {
+    const rows = await auditRows(ctx, { app_id: null, action: "probe.one" });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ workspace_id: ctx.workspaceId, chain: `workspace:${ctx.workspaceId}` });
-    expect(auditRows(ctx, { action: "probe.one", resource_id: "r1" }).map((r) => r.app_id)).toEqual([
+    expect((await auditRows(ctx, { action: "probe.one", resource_id: "r1" })).map((r) => r.app_id)).toEqual([
       app.id,
       other.id,
       null,
     ]);
   });
 
-  test("the empty filter reads every row", () => {
-    const all = auditRows(ctx);
+  test("the empty filter reads every row", async () => {
+    const all = await auditRows(ctx);
     expect(all.length).toBeGreaterThan(4);
     expect(all.map((r) => r.seq)).toEqual([...all.map((r) => r.seq)].sort((a, b) => a - b));
   });
