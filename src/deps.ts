@@ -388,18 +388,22 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     publicUrl: config.publicUrl,
   });
   const webhookDelivery = createWebhookDelivery({ db, clock, vault, audit, log, policy: webhookPolicy });
-  const backups = config.backupDir
-    ? createBackupJob({
-        db,
-        clock,
-        log,
-        schedule: {
-          dir: config.backupDir,
-          intervalMs: config.backupIntervalHours * HOUR,
-          keep: config.backupKeep,
-        },
-      })
-    : null;
+  // Scheduled backups copy the SQLite file; a PostgreSQL store is backed up by PostgreSQL's own tools.
+  if (config.backupDir && db.engine === "postgres")
+    log.warn("backup_dir ignored: the store is PostgreSQL; back it up with pg_dump or the service's backups");
+  const backups =
+    config.backupDir && db.engine === "sqlite"
+      ? createBackupJob({
+          db,
+          clock,
+          log,
+          schedule: {
+            dir: config.backupDir,
+            intervalMs: config.backupIntervalHours * HOUR,
+            keep: config.backupKeep,
+          },
+        })
+      : null;
   const scheduler = createScheduler({
     clock,
     log,

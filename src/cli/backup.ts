@@ -15,7 +15,7 @@ import {
   optionalString,
   simpleCommand,
 } from "./args.ts";
-import { checkDataDir, inspectDataDir } from "./data-dir.ts";
+import { checkDataDir, inspectDataDir, onPostgres } from "./data-dir.ts";
 
 const spec: CommandSpec = {
   name: "backup",
@@ -25,6 +25,7 @@ const spec: CommandSpec = {
     "taken with SQLite's VACUUM INTO (a snapshot of committed data), checked with PRAGMA integrity_check,",
     "and only then renamed into place. The command only reads the data dir: it takes no lock and runs",
     "beside a running server. The master key is never inside a backup: keep the key file with it.",
+    "SQLite only: with HEIMDALL_DATABASE_URL it is refused (use pg_dump or the PostgreSQL service's backups).",
   ],
   options: { dir: { type: "string", arg: "<dir>", help: "directory for the default file name" } },
   config: true,
@@ -33,6 +34,12 @@ const spec: CommandSpec = {
 
 export const command = simpleCommand(spec, async (args, io) => {
   const config = configFrom(args.values);
+  if (onPostgres(config))
+    throw new CliError(
+      "heimdall backup: the store is PostgreSQL (HEIMDALL_DATABASE_URL), not a file this command can copy; " +
+        "back it up with pg_dump or the PostgreSQL service's own backups, and keep the master key file beside them",
+      EXIT_FAILURE,
+    );
   const dir = optionalString(args.values, "dir");
   const [file] = args.positionals;
   if (file !== undefined && dir !== undefined)

@@ -4,8 +4,15 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSy
 import { dirname, join, resolve, sep } from "node:path";
 import type { Config } from "../config/index.ts";
 import { createLogger, type Logger } from "../core/logger.ts";
-import { databaseFileProblem, newerDatabaseMessage, openDatabase, pendingMigrations } from "../db/client.ts";
-import { workspaces } from "../db/schema.ts";
+import {
+  type Db,
+  databaseFileProblem,
+  newerDatabaseMessage,
+  openDatabase,
+  pendingMigrations,
+} from "../db/client.ts";
+import { closePostgres, migratePostgres, openPostgresDatabase } from "../db/postgres.ts";
+import { first } from "../db/query.ts";
 import { buildDeps, type Deps } from "../deps.ts";
 import { createMasterKeyFile, loadMasterKeys, VaultError } from "../vault/master-key.ts";
 import { CliError, EXIT_FAILURE, type Io } from "./args.ts";
@@ -126,7 +133,7 @@ export async function initialiseDataDir(config: Config, log: Logger): Promise<Bo
     const [row] = deps.db.$client.query<{ busy: number }, []>("PRAGMA wal_checkpoint(TRUNCATE)").all();
     if (row?.busy !== 0) throw new Error("could not checkpoint the new database");
   } finally {
-    deps.db.$client.close();
+    await closeDb(deps.db);
   }
   if (!state.keyOutside) {
     mkdirSync(dirname(config.masterKeyFile), { recursive: true, mode: 0o700 });
@@ -167,8 +174,72 @@ export async function verifyVault(deps: Pick<Deps, "vault">): Promise<void> {
  * A database without a workspace has not been initialised: either it was just created, or a
  * previous first run died before its (single-transaction) bootstrap committed.
  */
-export function needsBootstrap(deps: Pick<Deps, "db">): boolean {
-  return deps.db.select({ id: workspaces.id }).from(workspaces).limit(1).get() === undefined;
+export async function needsBootstrap(deps: Pick<Deps, "db">): Promise<boolean> {
+  const { workspaces } = deps.db.tables;
+  return (await first(deps.db.select({ id: workspaces.id }).from(workspaces).limit(1))) === undefined;
+}
+
+/** Closes the database: SQLite's file handle, or PostgreSQL's pool. */
+export async function closeDb(db: Db): Promise<void> {
+  if (db.engine === "postgres") await closePostgres(db);
+  else db.$client.close();
+}
+
+/** The store is PostgreSQL (`HEIMDALL_DATABASE_URL`): no database file in the data dir, no data-dir lock. */
+export const onPostgres = (config: Config) => config.databaseUrl !== undefined;
+
+/**
+ * The master key on PostgreSQL: it stays a file (each instance mounts the same one). It must exist and open,
+ * unless `create` (a first start on an empty database) may make it.
+ */
+function checkMasterKeyFile(config: Config, create: boolean): void {
+  const key = config.masterKeyFile;
+  if (!existsSync(key)) {
+    if (!create)
+      throw refuse(
+        `the master key file ${key} does not exist; every instance on a PostgreSQL store needs the same key (--master-key-file)`,
+      );
+    mkdirSync(dirname(key), { recursive: true, mode: 0o700 });
+    createMasterKeyFile(key);
+    return;
+  }
+  try {
+    loadMasterKeys(key);
+  } catch (err) {
+    if (err instanceof VaultError) throw refuse(err.message);
+    throw err;
+  }
+}
+
+/**
+ * First start on PostgreSQL (`init`, `serve`): the migrations (run once, under an advisory lock) and, when the
+ * database holds no workspace yet, the bootstrap, with a new master key file if there is none. Returns the
+ * bootstrap result, or null when the database was initialised already. A key is made only for an empty
+ * database, never beside one whose sealed secrets another key opens.
+ */
+export async function initialisePostgres(config: Config, log: Logger): Promise<BootstrapResult | null> {
+  if (!existsSync(config.masterKeyFile)) {
+    const db = openPostgresDatabase(config.databaseUrl!);
+    try {
+      await migratePostgres(db);
+      if (!(await needsBootstrap({ db })))
+        throw refuse(
+          `the master key file ${config.masterKeyFile} does not exist but the PostgreSQL database is initialised; ` +
+            "point --master-key-file at the key its other instances use",
+        );
+    } finally {
+      await closeDb(db);
+    }
+  }
+  checkMasterKeyFile(config, true);
+  const deps = await buildDeps(config, { log });
+  try {
+    await verifyVault(deps);
+    if (!(await needsBootstrap(deps))) return null;
+    return await deps.provisioning.bootstrap(config.bootstrap);
+  } finally {
+    await closeDb(deps.db);
+  }
 }
 
 export type BootstrapResult = Awaited<ReturnType<Deps["provisioning"]["bootstrap"]>>;
@@ -238,6 +309,7 @@ export async function withDataDir<T>(
   fn: (deps: Deps) => Promise<T>,
   writer?: Writer,
 ): Promise<T> {
+  if (onPostgres(config)) return await withPostgres(config, io, fn);
   const state = inspectDataDir(config);
   if (!state.dbExists) {
     throw new CliError(
@@ -275,9 +347,31 @@ export async function withDataDir<T>(
       await verifyVault(deps);
       return await fn(deps);
     } finally {
-      deps.db.$client.close();
+      await closeDb(deps.db);
     }
   } finally {
     lock?.release();
+  }
+}
+
+/**
+ * `withDataDir` on PostgreSQL: no database file to check and no data-dir lock (instances share the database by
+ * design; what must not interleave runs in a transaction). The master key file must open; the migrations are
+ * applied as every instance's start applies them (once, under an advisory lock); an uninitialised database is
+ * refused.
+ */
+async function withPostgres<T>(config: Config, io: Io, fn: (deps: Deps) => Promise<T>): Promise<T> {
+  checkMasterKeyFile(config, false);
+  const deps = await buildDeps(config, { log: createLogger(config.logLevel, (line) => io.err(line)) });
+  try {
+    await verifyVault(deps);
+    if (await needsBootstrap(deps))
+      throw new CliError(
+        "heimdall: the PostgreSQL database (HEIMDALL_DATABASE_URL) holds no workspace; run `heimdall init` first",
+        EXIT_FAILURE,
+      );
+    return await fn(deps);
+  } finally {
+    await closeDb(deps.db);
   }
 }

@@ -4,8 +4,10 @@ import { CliError, type CommandSpec, configFrom, EXIT_FAILURE, EXIT_OK, simpleCo
 import {
   checkDataDir,
   initialiseDataDir,
+  initialisePostgres,
   inspectDataDir,
   lockForWriting,
+  onPostgres,
   printCredentials,
 } from "./data-dir.ts";
 
@@ -16,6 +18,8 @@ const spec: CommandSpec = {
     "Owner email/password and the PAK come from HEIMDALL_BOOTSTRAP_EMAIL/_PASSWORD/_PAK, else they are generated.",
     "A master key file outside the data dir (--master-key-file, e.g. a mounted secret) is used as it is.",
     "Refuses (exit 1, nothing changed) when the data dir already holds a database or a master key.",
+    "With HEIMDALL_DATABASE_URL: migrates and bootstraps that PostgreSQL database (refused when it holds a",
+    "workspace already); the master key file is made only for an empty database.",
   ],
   options: {},
   config: true,
@@ -23,6 +27,19 @@ const spec: CommandSpec = {
 
 export const command = simpleCommand(spec, async (args, io) => {
   const config = configFrom(args.values);
+  if (onPostgres(config)) {
+    const result = await initialisePostgres(
+      config,
+      createLogger(config.logLevel, (l) => io.err(l)),
+    );
+    if (!result)
+      throw new CliError(
+        "heimdall: the PostgreSQL database (HEIMDALL_DATABASE_URL) is already initialised; nothing was changed",
+        EXIT_FAILURE,
+      );
+    printCredentials(io, result, config);
+    return EXIT_OK;
+  }
   const lock = lockForWriting(config, "init", "a data dir in use is initialised already");
   try {
     const state = inspectDataDir(config);

@@ -1,11 +1,12 @@
 /** @module `heimdall master-key rotate`: a new active master key, every DEK re-wrapped in one transaction, old keys retired on request. */
 import type { Config } from "../config/index.ts";
 import { systemClock } from "../core/clock.ts";
-import { migrate, openDatabase } from "../db/client.ts";
+import { type Db, migrate, openDatabase } from "../db/client.ts";
+import { migratePostgres, openPostgresDatabase } from "../db/postgres.ts";
 import { appendMasterKey, loadMasterKeys, retireOldMasterKeys, VaultError } from "../vault/master-key.ts";
 import { createVault } from "../vault/vault.ts";
 import { CliError, commandGroup, configFrom, EXIT_FAILURE, EXIT_OK, type Io, type Parsed } from "./args.ts";
-import { checkDataDir, inspectDataDir } from "./data-dir.ts";
+import { checkDataDir, closeDb, inspectDataDir, onPostgres } from "./data-dir.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 
 const rotateSpec = {
@@ -23,6 +24,16 @@ const rotateSpec = {
 
 async function rotate(args: Parsed, io: Io): Promise<number> {
   const config = configFrom(args.values);
+  // PostgreSQL: no database file and no data-dir lock to hold, so stopping every instance is the operator's
+  // part (docs/operations.md); the re-wrap is the same one transaction.
+  if (onPostgres(config)) {
+    const db = openPostgresDatabase(config.databaseUrl!);
+    await migratePostgres(db).catch(async (err) => {
+      await closeDb(db);
+      throw err;
+    });
+    return await rotateLocked(args, io, config, db);
+  }
   const state = inspectDataDir(config);
   if (!state.dbExists)
     throw new CliError(`heimdall: no database at ${config.dbFile}; nothing to re-wrap`, EXIT_FAILURE);
@@ -35,17 +46,17 @@ async function rotate(args: Parsed, io: Io): Promise<number> {
   );
   try {
     checkDataDir(config, state);
-    return await rotateLocked(args, io, config);
+    const db = openDatabase(config.dbFile);
+    migrate(db);
+    return await rotateLocked(args, io, config, db);
   } finally {
     lock.release();
   }
 }
 
-async function rotateLocked(args: Parsed, io: Io, config: Config): Promise<number> {
+async function rotateLocked(args: Parsed, io: Io, config: Config, db: Db): Promise<number> {
   const path = config.masterKeyFile;
-  const db = openDatabase(config.dbFile);
   try {
-    migrate(db);
     // Prove the current file opens everything before changing it: never rotate on top of a wrong key.
     try {
       await createVault({ db, keys: loadMasterKeys(path), clock: systemClock }).verifyAll();
@@ -74,7 +85,7 @@ async function rotateLocked(args: Parsed, io: Io, config: Config): Promise<numbe
     }
     io.out(`back up ${path} now`);
   } finally {
-    db.$client.close();
+    await closeDb(db);
   }
   return EXIT_OK;
 }

@@ -1,8 +1,11 @@
 /** @module `heimdall migrate`: applies the embedded migrations to an existing database and says how many ran. */
 import { existsSync } from "node:fs";
-import { migrate, openDatabase } from "../db/client.ts";
+import { sql } from "drizzle-orm";
+import { type Db, migrate, openDatabase } from "../db/client.ts";
+import { migratePostgres, openPostgresDatabase } from "../db/postgres.ts";
+import { row } from "../db/query.ts";
 import { CliError, type CommandSpec, configFrom, EXIT_FAILURE, EXIT_OK, simpleCommand } from "./args.ts";
-import { checkDataDir, inspectDataDir } from "./data-dir.ts";
+import { checkDataDir, closeDb, inspectDataDir, onPostgres } from "./data-dir.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 
 const spec: CommandSpec = {
@@ -17,6 +20,19 @@ const spec: CommandSpec = {
 
 export const command = simpleCommand(spec, async (args, io) => {
   const config = configFrom(args.values);
+  // PostgreSQL: several instances may run this at once; the advisory lock makes it run once.
+  if (onPostgres(config)) {
+    const db = openPostgresDatabase(config.databaseUrl!);
+    try {
+      const before = await postgresAppliedCount(db);
+      await migratePostgres(db);
+      const after = await postgresAppliedCount(db);
+      io.out(`applied ${after - before} migration(s); ${after} in total`);
+    } finally {
+      await closeDb(db);
+    }
+    return EXIT_OK;
+  }
   // Creating a database here would leave one without a master key, which `serve` then refuses.
   if (!existsSync(config.dbFile)) {
     throw new CliError(
@@ -46,6 +62,20 @@ export const command = simpleCommand(spec, async (args, io) => {
   }
   return EXIT_OK;
 });
+
+/** drizzle's PostgreSQL migrator records its migrations in `drizzle.__drizzle_migrations`. */
+async function postgresAppliedCount(db: Db): Promise<number> {
+  const table = await row<{ t: string | null }>(
+    db,
+    sql`SELECT to_regclass('drizzle.__drizzle_migrations') AS t`,
+  );
+  if (!table?.t) return 0;
+  const n = await row<{ n: number }>(
+    db,
+    sql`SELECT CAST(count(*) AS INTEGER) AS n FROM drizzle.__drizzle_migrations`,
+  );
+  return Number(n?.n ?? 0);
+}
 
 function appliedCount(db: ReturnType<typeof openDatabase>): number {
   const table = db.$client

@@ -24,7 +24,7 @@ import {
   helpText,
   simpleCommand,
 } from "./args.ts";
-import { lockForWriting } from "./data-dir.ts";
+import { lockForWriting, onPostgres } from "./data-dir.ts";
 
 const spec: CommandSpec = {
   name: "restore",
@@ -35,6 +35,7 @@ const spec: CommandSpec = {
     "backup from another key file is refused, naming the key id it needs). The replaced database is kept",
     "as heimdall.db.replaced-<timestamp> (with its -wal/-shm, if any); then pending migrations are applied.",
     "On a fresh machine: copy the master key file into place first (--master-key-file, or <data dir>/master.key).",
+    "SQLite only: with HEIMDALL_DATABASE_URL it is refused (use pg_restore or the PostgreSQL service's backups).",
   ],
   options: {},
   config: true,
@@ -45,6 +46,11 @@ const refuse = (why: string) => new CliError(`heimdall restore: not restoring: $
 
 export const command = simpleCommand(spec, async (args, io) => {
   const config = configFrom(args.values);
+  if (onPostgres(config))
+    throw refuse(
+      "the store is PostgreSQL (HEIMDALL_DATABASE_URL), and FILE would replace a database file it does not use; " +
+        "restore with pg_restore or the PostgreSQL service's own backups",
+    );
   const [given] = args.positionals;
   if (given === undefined) throw new CliError(`FILE is required\n\n${helpText(spec)}`, EXIT_USAGE);
   const file = resolve(given);

@@ -19,11 +19,14 @@ import {
 import {
   type BootstrapResult,
   checkDataDir,
+  closeDb,
   initialiseDataDir,
+  initialisePostgres,
   inspectDataDir,
   isFirstStart,
   lockForWriting,
   needsBootstrap,
+  onPostgres,
   printCredentials,
   verifyVault,
 } from "./data-dir.ts";
@@ -71,23 +74,36 @@ export interface ServerHooks {
  * start, build the graph, listen, run the jobs, then wait for SIGTERM/SIGINT and shut down cleanly.
  */
 export async function runServer(config: Config, io: Io, hooks: ServerHooks = {}): Promise<number> {
-  // Held for the life of the process; the kernel releases it when the process dies, however it dies.
-  const lock = lockForWriting(
-    config,
-    "serve",
-    "stop that server first: two servers on one data dir would each cache what the other changes",
-  );
+  // Held for the life of the process; the kernel releases it when the process dies, however it dies. On
+  // PostgreSQL there is no store in the data dir, and several instances share the database by design.
+  const lock = onPostgres(config)
+    ? { release: () => {} }
+    : lockForWriting(
+        config,
+        "serve",
+        "stop that server first: two servers on one data dir would each cache what the other changes",
+      );
   let deps: Deps;
   try {
     hooks.locked?.();
-    const state = inspectDataDir(config);
-    checkDataDir(config, state);
-    if (isFirstStart(state)) {
+    if (onPostgres(config)) {
       const log = createLogger(config.logLevel);
-      const result = await initialiseDataDir(config, log);
-      if (hooks.initialised) hooks.initialised(result);
-      else printCredentials(io, result, config);
-      log.info("data dir initialised", { data_dir: config.dataDir });
+      const result = await initialisePostgres(config, log);
+      if (result) {
+        if (hooks.initialised) hooks.initialised(result);
+        else printCredentials(io, result, config);
+        log.info("database initialised", { database: "postgres" });
+      }
+    } else {
+      const state = inspectDataDir(config);
+      checkDataDir(config, state);
+      if (isFirstStart(state)) {
+        const log = createLogger(config.logLevel);
+        const result = await initialiseDataDir(config, log);
+        if (hooks.initialised) hooks.initialised(result);
+        else printCredentials(io, result, config);
+        log.info("data dir initialised", { data_dir: config.dataDir });
+      }
     }
     deps = await buildDeps(config, hooks.buildOptions);
   } catch (err) {
@@ -98,7 +114,7 @@ export async function runServer(config: Config, io: Io, hooks: ServerHooks = {})
   let app: ReturnType<typeof createApp>;
   try {
     await verifyVault(deps);
-    if (needsBootstrap(deps)) {
+    if (await needsBootstrap(deps)) {
       throw new CliError(
         `heimdall: refusing to open the data dir: ${config.dbFile} holds no workspace (it was never initialised, or its data is gone): ` +
           `restore it from a backup, or move it and ${config.masterKeyFile} away to start fresh`,
@@ -119,7 +135,7 @@ export async function runServer(config: Config, io: Io, hooks: ServerHooks = {})
       development: false,
     });
   } catch (err) {
-    deps.db.$client.close();
+    await closeDb(deps.db);
     lock.release();
     throw err;
   }
@@ -167,6 +183,6 @@ async function shutdown(deps: Deps, server: Bun.Server<unknown>, signal: string)
   await deps.scheduler.stop();
   // Rate-limit counters are written behind; the last second of them goes to disk before the database closes.
   await deps.rateLimiter.flush();
-  deps.db.$client.close();
+  await closeDb(deps.db);
   log.info("stopped");
 }

@@ -1,0 +1,97 @@
+/**
+ * @module The CLI on a PostgreSQL store (`--database-url`): `init` bootstraps it, the commands that go through
+ * the services (seed apply, export, users import) work on it, and the file commands (backup, restore) refuse it.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Io } from "../../src/cli/args.ts";
+import { runCli } from "../../src/cli/index.ts";
+import { freshPostgresDatabase } from "../support/postgres.ts";
+
+let dir: string;
+let url: string;
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
+  const [name, ...rest] = argv;
+  const code = await runCli([name!, ...rest, "--data-dir", dir, "--database-url", url], io);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "heimdall-cli-pg-"));
+  url = await freshPostgresDatabase();
+});
+
+describe("heimdall on PostgreSQL", () => {
+  test("init bootstraps the database once and makes the master key file", async () => {
+    const first = await cli("init");
+    expect(first.err).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.out).toContain("pcft_live_");
+    expect(readFileSync(join(dir, "master.key"), "utf8").length).toBeGreaterThan(0);
+    const again = await cli("init");
+    expect(again.code).toBe(1);
+    expect(again.err).toContain("already initialised");
+  });
+
+  test("seed apply, then export shows the app", async () => {
+    const seed = join(dir, "seed.json");
+    writeFileSync(
+      seed,
+      JSON.stringify({
+        version: 1,
+        apps: [{ slug: "demo", display_name: "Demo", roles: [{ name: "editor" }] }],
+      }),
+    );
+    const applied = await cli("seed", "apply", seed);
+    expect(applied.code).toBe(0);
+    const again = await cli("seed", "apply", seed, "--json");
+    expect(again.code).toBe(0);
+    const file = join(dir, "export.json");
+    const exported = await cli("export", file);
+    expect(exported.code).toBe(0);
+    const body = JSON.parse(readFileSync(file, "utf8"));
+    expect(body.apps.map((a: { slug: string }) => a.slug)).toContain("demo");
+    const demo = body.apps.find((a: { slug: string }) => a.slug === "demo");
+    expect(demo.roles.map((r: { name: string }) => r.name)).toContain("editor");
+  });
+
+  test("users import writes the users through the service", async () => {
+    const file = join(dir, "users.jsonl");
+    writeFileSync(
+      file,
+      [
+        { email: "ada@example.com", username: "ada", email_verified: true },
+        { email: "grace@example.com", username: "grace" },
+      ]
+        .map((u) => JSON.stringify(u))
+        .join("\n"),
+    );
+    const imported = await cli("users", "import", "--app", "demo", file, "--json");
+    expect(imported.code).toBe(0);
+    const result = JSON.parse(imported.out);
+    expect(result.imported).toBe(2);
+    const twice = await cli("users", "import", "--app", "demo", file, "--json");
+    expect(twice.code).toBe(1);
+  });
+
+  test("backup and restore refuse: the store is not a file", async () => {
+    const backup = await cli("backup", join(dir, "b.db"));
+    expect(backup.code).toBe(1);
+    expect(backup.err).toContain("pg_dump");
+    const restore = await cli("restore", join(dir, "b.db"));
+    expect(restore.code).toBe(1);
+    expect(restore.err).toContain("pg_restore");
+  });
+
+  test("migrate reports nothing left to apply", async () => {
+    const migrated = await cli("migrate");
+    expect(migrated.code).toBe(0);
+    expect(migrated.out).toMatch(/^applied 0 migration\(s\); [1-9]\d* in total$/);
+  });
+});
