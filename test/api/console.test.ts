@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
 import { CONSOLE_CSP } from "../../src/console/routes.ts";
-import { createTestContext, type TestContext } from "../support/harness.ts";
+import { closeTestContext, createTestContext, type TestContext } from "../support/harness.ts";
 
 /** First load: every script the index pulls in, gzip-compressed, stays under this (docs/console.md). */
 const FIRST_LOAD_JS_BUDGET = 150 * 1024;
@@ -18,9 +18,9 @@ beforeAll(async () => {
   ctx = await createTestContext();
   off = await createTestContext({ HEIMDALL_CONSOLE: "off" });
 });
-afterAll(() => {
-  ctx.deps.db.$client.close();
-  off.deps.db.$client.close();
+afterAll(async () => {
+  await closeTestContext(ctx);
+  await closeTestContext(off);
 });
 
 const get = (c: TestContext, path: string, headers: Record<string, string> = {}) =>

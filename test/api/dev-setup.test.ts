@@ -69,7 +69,7 @@ describe("apps and the dev client", () => {
     expect((await ctx.deps.email.getSettings(p, app.id)).notifications_via_envoi).toBe(true);
     const again = await ensureApp(ctx.deps, p, "dev-demo", meta);
     expect(again.id).toBe(app.id);
-    expect(auditRows(ctx, { app_id: app.id, action: "app.created" })).toEqual([
+    expect(await auditRows(ctx, { app_id: app.id, action: "app.created" })).toEqual([
       expect.objectContaining({ actor_type: "system", actor_id: null }),
     ]);
   });
@@ -84,18 +84,18 @@ describe("apps and the dev client", () => {
       m2m_client_id: first.m2mClientId,
       m2m_client_secret: first.m2mClientSecret,
     });
-    const created = auditRows(ctx, { app_id: app.id, action: "m2m_client.created" });
+    const created = await auditRows(ctx, { app_id: app.id, action: "m2m_client.created" });
     expect(created).toHaveLength(1);
     expect(created[0]).toMatchObject({
       actor_type: "system",
       details: { name: "dev", client_id: first.m2mClientId },
     });
-    expect(JSON.stringify(auditRows(ctx, { app_id: app.id }))).not.toContain(first.m2mClientSecret);
+    expect(JSON.stringify(await auditRows(ctx, { app_id: app.id }))).not.toContain(first.m2mClientSecret);
 
     // The same file: nothing written.
-    const rowsBefore = auditRows(ctx, { app_id: app.id }).length;
+    const rowsBefore = (await auditRows(ctx, { app_id: app.id })).length;
     expect(await ensureDevClient(ctx.deps, p, app, file, meta)).toEqual(first);
-    expect(auditRows(ctx, { app_id: app.id })).toHaveLength(rowsBefore);
+    expect(await auditRows(ctx, { app_id: app.id })).toHaveLength(rowsBefore);
 
     // A secret that no longer opens the client (wrong, or for another app): rotated, same client.
     expect(await ctx.deps.m2m.secretMatches("another-app", first.m2mClientId, first.m2mClientSecret)).toBe(
@@ -106,7 +106,7 @@ describe("apps and the dev client", () => {
     expect(rotated.m2mClientId).toBe(first.m2mClientId);
     expect(rotated.m2mClientSecret).not.toBe(first.m2mClientSecret);
     expect(await ctx.deps.m2m.secretMatches(app.id, rotated.m2mClientId, rotated.m2mClientSecret)).toBe(true);
-    expect(auditRows(ctx, { app_id: app.id, action: "m2m_client.secret_rotated" })).toHaveLength(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: "m2m_client.secret_rotated" })).toHaveLength(1);
 
     // Deactivated through the API: the secret no longer counts; rotated and switched back on.
     await ctx.deps.m2m.update(p, app.id, first.m2mClientId, { is_active: false }, meta);

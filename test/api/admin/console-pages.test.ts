@@ -82,7 +82,7 @@ describe("GET /v1/apps/{app_id}/audit-logs/verify", () => {
   });
 
   test("needs heimdall.audit.read, as reading the log does", async () => {
-    const reader = insertPak(ctx, [allow(["heimdall.read"])]);
+    const reader = await insertPak(ctx, [allow(["heimdall.read"])]);
     const refused = await verify(other.id, { pak: reader.token });
     expect(refused.status).toBe(403);
     const list = await ctx.call("GET", "/v1/apps/{app_id}/audit-logs", {
@@ -91,7 +91,7 @@ describe("GET /v1/apps/{app_id}/audit-logs/verify", () => {
     });
     expect(list.status).toBe(403);
     expect(errCode(refused)).toBe(errCode(list));
-    const auditor = insertPak(ctx, [allow(["heimdall.read", "heimdall.audit.read"])]);
+    const auditor = await insertPak(ctx, [allow(["heimdall.read", "heimdall.audit.read"])]);
     expect((await verify(other.id, { pak: auditor.token })).status).toBe(200);
   });
 
