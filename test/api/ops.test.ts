@@ -1,7 +1,8 @@
 /** @module Operations endpoints and the HTTP plumbing every route shares: request ids, 404, malformed JSON, body cap. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { and, eq } from "drizzle-orm";
-import { rateLimits, signingKeys, vaultSecrets } from "../../src/db/schema.ts";
+import { and, eq, sql } from "drizzle-orm";
+import { tx } from "../../src/db/client.ts";
+import { exec, first } from "../../src/db/query.ts";
 import {
   DB_WRITE_CHECK_TTL,
   KEYS_CHECK_TTL,
@@ -10,8 +11,12 @@ import {
 } from "../../src/http/health.ts";
 import { keyRotationSchema, readinessSchema, signingKeyListSchema } from "../../src/http/openapi-schemas.ts";
 import { PREPUBLISH } from "../../src/keys/rotation-schedule.ts";
-import { createTestContext, type TestContext } from "../support/harness.ts";
+import { closeTestContext, createTestContext, type TestContext } from "../support/harness.ts";
 import { expectErrorShape } from "../support/openapi.ts";
+
+// The tests that break the store from the side (an open transaction on the one connection, a TEMP trigger,
+// `PRAGMA query_only`) act on SQLite's single connection; PostgreSQL has a pool and no such switches.
+const sqliteOnly = test.skipIf(process.env.HEIMDALL_TEST_DB === "postgres");
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -34,7 +39,7 @@ describe("GET /readyz", () => {
     expect(res.body).toEqual({ status: "ready", checks: { db: "ok", keys: "ok" } });
   });
 
-  test("503 naming the db check when the write lock cannot be taken", async () => {
+  sqliteOnly("503 naming the db check when the write lock cannot be taken", async () => {
     // An open transaction on the one connection makes BEGIN IMMEDIATE fail, as a stuck writer would.
     ctx.deps.db.$client.exec("BEGIN");
     try {
@@ -54,19 +59,17 @@ describe("GET /readyz", () => {
   test("503 naming the keys check once a secret is undecryptable; the vault result is reused for a minute", async () => {
     const own = await createTestContext();
     expect((await own.call("GET", "/readyz", { auth: null })).status).toBe(200);
-    own.deps.db
-      .insert(vaultSecrets)
-      .values({
-        id: "bogus",
-        aad: "test:bogus",
-        kekId: "mk-unknown",
-        wrappedDek: "AAAA",
-        dekNonce: "AAAA",
-        dataNonce: "AAAA",
-        ciphertext: "AAAA",
-        createdAt: own.clock.now(),
-      })
-      .run();
+    const { vaultSecrets } = own.deps.db.tables;
+    await own.deps.db.insert(vaultSecrets).values({
+      id: "bogus",
+      aad: "test:bogus",
+      kekId: "mk-unknown",
+      wrappedDek: "AAAA",
+      dekNonce: "AAAA",
+      dataNonce: "AAAA",
+      ciphertext: "AAAA",
+      createdAt: own.clock.now(),
+    });
     // Still within the cache window: the last vault check stands.
     own.clock.advance(KEYS_CHECK_TTL - 1);
     expect((await own.call("GET", "/readyz", { auth: null })).status).toBe(200);
@@ -91,7 +94,7 @@ describe("GET /readyz tells the truth about the store and the signing keys", () 
     return res;
   };
 
-  test("a store that takes the lock but fails the write is not ready", async () => {
+  sqliteOnly("a store that takes the lock but fails the write is not ready", async () => {
     const own = await createTestContext();
     // As a full disk would: the lock is granted, the change is refused.
     own.deps.db.$client.exec(
@@ -110,7 +113,7 @@ describe("GET /readyz tells the truth about the store and the signing keys", () 
     expect((await ready(own)).status).toBe(200);
   });
 
-  test("a store that reads but refuses writes is not ready (read-only connection)", async () => {
+  sqliteOnly("a store that reads but refuses writes is not ready (read-only connection)", async () => {
     const own = await createTestContext();
     own.deps.db.$client.exec("PRAGMA query_only = ON");
     try {
@@ -132,7 +135,7 @@ describe("GET /readyz tells the truth about the store and the signing keys", () 
   test("a closed store is not ready, and says so for both checks without leaking anything", async () => {
     const own = await createTestContext();
     const file = own.deps.config.dbFile;
-    own.deps.db.$client.close();
+    await closeTestContext(own);
     const res = await ready(own);
     expect(res.status).toBe(503);
     const body = res.body as { checks: unknown; reasons: { db: string; keys: string } };
@@ -145,18 +148,23 @@ describe("GET /readyz tells the truth about the store and the signing keys", () 
 
   test("the write probe commits at most every DB_WRITE_CHECK_TTL, and rolls back in between", async () => {
     const own = await createTestContext();
-    const probe = () =>
-      own.deps.db.select().from(rateLimits).where(eq(rateLimits.key, READYZ_PROBE_KEY)).get()?.windowStart;
-    expect(probe()).toBeUndefined();
+    const { rateLimits } = own.deps.db.tables;
+    const probe = async () =>
+      (
+        await first(
+          own.deps.db.select().from(rateLimits).where(eq(rateLimits.key, READYZ_PROBE_KEY)).limit(1),
+        )
+      )?.windowStart;
+    expect(await probe()).toBeUndefined();
     await ready(own);
-    const first = own.clock.now();
-    expect(probe()).toBe(first);
+    const committed = own.clock.now();
+    expect(await probe()).toBe(committed);
     own.clock.advance(DB_WRITE_CHECK_TTL - 1);
     await ready(own);
-    expect(probe()).toBe(first);
+    expect(await probe()).toBe(committed);
     own.clock.advance(1);
     await ready(own);
-    expect(probe()).toBe(own.clock.now());
+    expect(await probe()).toBe(own.clock.now());
   });
 
   describe("an active app whose signing key cannot be opened", () => {
@@ -169,20 +177,29 @@ describe("GET /readyz tells the truth about the store and the signing keys", () 
       const appId = created.body.id as string;
       // A token is signed once, so the key service holds the imported private key in memory.
       expect(await own.deps.keys.sign(appId, { sub: "x" })).toBeString();
-      const key = own.deps.db
-        .select()
-        .from(signingKeys)
-        .where(and(eq(signingKeys.appId, appId), eq(signingKeys.state, "active")))
-        .get()!;
+      const { signingKeys } = own.deps.db.tables;
+      const key = (await first(
+        own.deps.db
+          .select()
+          .from(signingKeys)
+          .where(and(eq(signingKeys.appId, appId), eq(signingKeys.state, "active")))
+          .limit(1),
+      ))!;
       expect((await ready(own)).status).toBe(200);
       return { own, appId, key };
     }
 
     test("its vault row deleted: 503 within SIGNING_CHECK_TTL, though the in-memory signer still works", async () => {
       const { own, appId, key } = await withApp();
-      own.deps.db.$client.exec("PRAGMA foreign_keys = OFF");
-      own.deps.db.delete(vaultSecrets).where(eq(vaultSecrets.id, key.vaultSecretId!)).run();
-      own.deps.db.$client.exec("PRAGMA foreign_keys = ON");
+      const { db } = own.deps;
+      const { vaultSecrets } = db.tables;
+      // The signing key's row still names it: the foreign key is switched off for the delete.
+      if (db.engine === "sqlite") db.$client.exec("PRAGMA foreign_keys = OFF");
+      await tx(db, async () => {
+        if (db.engine === "postgres") await exec(db, sql`SET LOCAL session_replication_role = replica`);
+        await db.delete(vaultSecrets).where(eq(vaultSecrets.id, key.vaultSecretId!));
+      });
+      if (db.engine === "sqlite") db.$client.exec("PRAGMA foreign_keys = ON");
       own.clock.advance(SIGNING_CHECK_TTL);
       const res = await ready(own);
       expect(res.status).toBe(503);
@@ -197,11 +214,11 @@ describe("GET /readyz tells the truth about the store and the signing keys", () 
 
     test("its sealed private key altered (the master key opens the DEK, not the data): 503", async () => {
       const { own, key } = await withApp();
-      own.deps.db
+      const { vaultSecrets } = own.deps.db.tables;
+      await own.deps.db
         .update(vaultSecrets)
         .set({ ciphertext: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })
-        .where(eq(vaultSecrets.id, key.vaultSecretId!))
-        .run();
+        .where(eq(vaultSecrets.id, key.vaultSecretId!));
       // The vault-wide check (DEKs only) still passes; the signing check does not.
       own.clock.advance(SIGNING_CHECK_TTL);
       const res = await ready(own);
@@ -211,7 +228,8 @@ describe("GET /readyz tells the truth about the store and the signing keys", () 
 
     test("a suspended app does not count; an app with no active key does", async () => {
       const { own, appId, key } = await withApp();
-      own.deps.db.update(signingKeys).set({ state: "retired" }).where(eq(signingKeys.id, key.id)).run();
+      const { signingKeys } = own.deps.db.tables;
+      await own.deps.db.update(signingKeys).set({ state: "retired" }).where(eq(signingKeys.id, key.id));
       own.clock.advance(SIGNING_CHECK_TTL);
       expect((await ready(own)).status).toBe(503);
       const suspended = await own.call("PATCH", "/v1/apps/{app_id}/status", {
