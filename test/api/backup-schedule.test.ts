@@ -28,59 +28,69 @@ const metric = async (ctx: TestContext, name: string): Promise<number | null> =>
 
 const files = (dir: string) => readdirSync(dir).sort();
 
+// Scheduled backups copy the SQLite file (VACUUM INTO); a PostgreSQL store has none and skips them (last test).
+const onPostgres = process.env.HEIMDALL_TEST_DB === "postgres";
+const sqliteOnly = test.skipIf(onPostgres);
+
 describe("scheduled backups", () => {
-  test("writes a checked backup when due, skips when not, prunes beyond backup_keep and reports the last success", async () => {
-    const dir = backupDir();
-    const ctx = await createTestContext({ HEIMDALL_BACKUP_DIR: dir, HEIMDALL_BACKUP_KEEP: "3" });
-    expect(await metric(ctx, "heimdall_backup_last_success_timestamp_seconds")).toBe(0);
+  sqliteOnly(
+    "writes a checked backup when due, skips when not, prunes beyond backup_keep and reports the last success",
+    async () => {
+      const dir = backupDir();
+      const ctx = await createTestContext({ HEIMDALL_BACKUP_DIR: dir, HEIMDALL_BACKUP_KEEP: "3" });
+      expect(await metric(ctx, "heimdall_backup_last_success_timestamp_seconds")).toBe(0);
 
-    const first = ctx.clock.now();
-    await ctx.deps.scheduler.runOnce("backup");
-    expect(files(dir)).toEqual([backupFileName(first)]);
-    const copy = new Database(join(dir, backupFileName(first)), { readonly: true });
-    try {
-      expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
-      // A copy of this server's database: the bootstrap workspace is in it.
-      expect(copy.query<{ id: string }, []>("SELECT id FROM workspaces").all()).toEqual([
-        { id: ctx.workspaceId },
-      ]);
-    } finally {
-      copy.close();
-    }
-    expect(await metric(ctx, "heimdall_backup_last_success_timestamp_seconds")).toBe(
-      Math.floor(first / 1000),
-    );
-
-    // Within the interval (24 h by default) nothing is written, however often the job runs.
-    ctx.clock.advance(23 * HOUR);
-    await ctx.deps.scheduler.runOnce("backup");
-    expect(files(dir)).toHaveLength(1);
-
-    // A file of another name in the dir is the operator's: never pruned.
-    writeFileSync(join(dir, "keep-me.db"), "mine");
-    const times: number[] = [first];
-    for (let i = 0; i < 4; i++) {
-      ctx.clock.advance(24 * HOUR);
-      times.push(ctx.clock.now());
+      const first = ctx.clock.now();
       await ctx.deps.scheduler.runOnce("backup");
-    }
-    expect(files(dir)).toEqual([...times.slice(-3).map(backupFileName), "keep-me.db"].sort());
-    expect(await metric(ctx, "heimdall_backup_last_success_timestamp_seconds")).toBe(
-      Math.floor(times.at(-1)! / 1000),
-    );
-    expect(await metric(ctx, "heimdall_backup_failures")).toBe(0);
-  });
+      expect(files(dir)).toEqual([backupFileName(first)]);
+      const copy = new Database(join(dir, backupFileName(first)), { readonly: true });
+      try {
+        expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+        // A copy of this server's database: the bootstrap workspace is in it.
+        expect(copy.query<{ id: string }, []>("SELECT id FROM workspaces").all()).toEqual([
+          { id: ctx.workspaceId },
+        ]);
+      } finally {
+        copy.close();
+      }
+      expect(await metric(ctx, "heimdall_backup_last_success_timestamp_seconds")).toBe(
+        Math.floor(first / 1000),
+      );
 
-  test("a backup that cannot be written counts as a failure and is logged; the last success stays", async () => {
-    const dir = backupDir();
-    // The backup dir's path is taken by a file: nothing can be written there.
-    writeFileSync(dir, "in the way");
-    const ctx = await createTestContext({ HEIMDALL_BACKUP_DIR: dir });
-    await ctx.deps.scheduler.runOnce("backup");
-    expect(await metric(ctx, "heimdall_backup_failures")).toBe(1);
-    expect(await metric(ctx, "heimdall_backup_last_success_timestamp_seconds")).toBe(0);
-    expect(ctx.log.lines.some((l) => l.includes("backup failed"))).toBe(true);
-  });
+      // Within the interval (24 h by default) nothing is written, however often the job runs.
+      ctx.clock.advance(23 * HOUR);
+      await ctx.deps.scheduler.runOnce("backup");
+      expect(files(dir)).toHaveLength(1);
+
+      // A file of another name in the dir is the operator's: never pruned.
+      writeFileSync(join(dir, "keep-me.db"), "mine");
+      const times: number[] = [first];
+      for (let i = 0; i < 4; i++) {
+        ctx.clock.advance(24 * HOUR);
+        times.push(ctx.clock.now());
+        await ctx.deps.scheduler.runOnce("backup");
+      }
+      expect(files(dir)).toEqual([...times.slice(-3).map(backupFileName), "keep-me.db"].sort());
+      expect(await metric(ctx, "heimdall_backup_last_success_timestamp_seconds")).toBe(
+        Math.floor(times.at(-1)! / 1000),
+      );
+      expect(await metric(ctx, "heimdall_backup_failures")).toBe(0);
+    },
+  );
+
+  sqliteOnly(
+    "a backup that cannot be written counts as a failure and is logged; the last success stays",
+    async () => {
+      const dir = backupDir();
+      // The backup dir's path is taken by a file: nothing can be written there.
+      writeFileSync(dir, "in the way");
+      const ctx = await createTestContext({ HEIMDALL_BACKUP_DIR: dir });
+      await ctx.deps.scheduler.runOnce("backup");
+      expect(await metric(ctx, "heimdall_backup_failures")).toBe(1);
+      expect(await metric(ctx, "heimdall_backup_last_success_timestamp_seconds")).toBe(0);
+      expect(ctx.log.lines.some((l) => l.includes("backup failed"))).toBe(true);
+    },
+  );
 
   test("off unless backup_dir is set: no job, no metrics", async () => {
     const ctx = await createTestContext();
@@ -88,6 +98,16 @@ describe("scheduled backups", () => {
     await expect(ctx.deps.scheduler.runOnce("backup")).rejects.toThrow("unknown job backup");
     expect(await metric(ctx, "heimdall_backup_last_success_timestamp_seconds")).toBeNull();
   });
+
+  test.skipIf(!onPostgres)(
+    "on PostgreSQL backup_dir is ignored with a warning: no job, no metrics",
+    async () => {
+      const ctx = await createTestContext({ HEIMDALL_BACKUP_DIR: backupDir() });
+      expect(ctx.deps.backups).toBeNull();
+      expect(ctx.log.lines.some((l) => l.includes("backup_dir ignored"))).toBe(true);
+      expect(await metric(ctx, "heimdall_backup_last_success_timestamp_seconds")).toBeNull();
+    },
+  );
 
   test("backup_interval_hours and backup_keep default to 24 and 7 and refuse values below 1", () => {
     const c = loadConfig({ "backup-dir": "/var/backups/heimdall" }, {});
