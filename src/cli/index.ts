@@ -12,6 +12,7 @@ import { command as init } from "./init.ts";
 import { command as keys } from "./keys.ts";
 import { command as masterKey } from "./master-key.ts";
 import { command as migrate } from "./migrate.ts";
+import { command as migrateStore } from "./migrate-store.ts";
 import { command as pak } from "./pak.ts";
 import { command as restore } from "./restore.ts";
 import { command as seed } from "./seed.ts";
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   dev,
   init,
   migrate,
+  migrateStore,
   healthcheck,
   keys,
   masterKey,
@@ -49,7 +51,7 @@ export function usage(): string {
     "Heimdall: a self-hosted identity appliance (one binary, one SQLite file).",
     "",
     "Commands:",
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(13)} ${c.summary}`),
     "",
     "Run `heimdall <command> --help` for a command's options. Configuration: flags > HEIMDALL_* env > --config file > defaults.",
   ].join("\n");
