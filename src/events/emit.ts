@@ -7,7 +7,6 @@
 import type { Clock } from "../core/clock.ts";
 import { newId } from "../core/ids.ts";
 import type { Db } from "../db/client.ts";
-import { events } from "../db/schema.ts";
 
 export interface DomainEvent {
   readonly type: string;
@@ -32,10 +31,11 @@ export function createEventEmitter({
   clock: Clock;
   subscribers?: readonly EventSubscriber[];
 }): EventEmitter {
+  const { events } = db.tables;
   return {
     async emit({ type, appId, data }) {
       const id = newId(clock);
-      db.insert(events).values({ id, appId, type, data, createdAt: clock.now() }).run();
+      await db.insert(events).values({ id, appId, type, data, createdAt: clock.now() });
       for (const subscriber of subscribers) await subscriber({ id, appId, type });
       return id;
     },

@@ -1,11 +1,11 @@
 /** @module Idempotency-Key (docs/decisions.md, "Wire and HTTP"): same key + same body replays for 24 h; a different body is a 409. */
-import { and, eq, like, lt } from "drizzle-orm";
+import { and, eq, like, lt, lte } from "drizzle-orm";
 import { type Clock, DAY } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
 import { fail, validationError } from "../core/errors.ts";
 import type { PlatformPrincipal } from "../core/principal.ts";
-import { changes, type Db, tx } from "../db/client.ts";
-import { idempotencyKeys } from "../db/schema.ts";
+import { type Db, tx } from "../db/client.ts";
+import { affected, first } from "../db/query.ts";
 import type { Vault } from "../vault/vault.ts";
 
 export interface StoredResponse {
@@ -52,6 +52,7 @@ export function createIdempotency({
   clock: Clock;
   vault?: Vault;
 }): Idempotency {
+  const { idempotencyKeys } = db.tables;
   const aadOf = (scope: string, key: string) => `idempotency:${scope}:${key}`;
   const sealBody = async (scope: string, key: string, body: unknown): Promise<string> => {
     if (!vault) throw new Error("idempotency: sealed responses need a vault");
@@ -78,53 +79,67 @@ export function createIdempotency({
       }
       const requestHash = sha256Hex(JSON.stringify(body ?? null));
       const where = and(eq(idempotencyKeys.scope, scope), eq(idempotencyKeys.key, key));
-      // Read and reserve in one transaction, so a concurrent duplicate cannot run the work twice.
+      // The insert decides, not a read: a fresh key, or one whose 24 h are over, is reserved by exactly one
+      // request, even with several instances on one PostgreSQL (the primary key serialises the conflict).
       const replay = await tx(db, async () => {
-        const existing = db.select().from(idempotencyKeys).where(where).get();
-        if (existing && existing.createdAt > clock.now() - DAY) {
-          if (existing.requestHash !== requestHash) {
-            throw fail("IDEMPOTENCY_KEY_REUSE");
-          }
-          if (existing.status === IN_FLIGHT) {
-            throw fail("IDEMPOTENCY_KEY_IN_USE");
-          }
-          return { status: existing.status, body: await openBody(scope, key, existing.body), replayed: true };
-        }
-        await release(existing?.body);
-        db.insert(idempotencyKeys)
-          .values({ scope, key, requestHash, status: IN_FLIGHT, body: "null", createdAt: clock.now() })
+        const now = clock.now();
+        const previous = await first(db.select().from(idempotencyKeys).where(where).limit(1));
+        const reserved = await db
+          .insert(idempotencyKeys)
+          .values({ scope, key, requestHash, status: IN_FLIGHT, body: "null", createdAt: now })
           .onConflictDoUpdate({
             target: [idempotencyKeys.scope, idempotencyKeys.key],
-            set: { requestHash, status: IN_FLIGHT, body: "null", createdAt: clock.now() },
+            set: { requestHash, status: IN_FLIGHT, body: "null", createdAt: now },
+            setWhere: lte(idempotencyKeys.createdAt, now - DAY),
           })
-          .run();
-        return null;
+          .returning({ key: idempotencyKeys.key });
+        if (reserved.length > 0) {
+          // Only the request that took the expired row over shreds the response it held.
+          if (previous && previous.createdAt <= now - DAY) await release(previous.body);
+          return null;
+        }
+        const existing = await first(db.select().from(idempotencyKeys).where(where).limit(1));
+        if (!existing) throw fail("IDEMPOTENCY_KEY_IN_USE");
+        if (existing.requestHash !== requestHash) {
+          throw fail("IDEMPOTENCY_KEY_REUSE");
+        }
+        if (existing.status === IN_FLIGHT) {
+          throw fail("IDEMPOTENCY_KEY_IN_USE");
+        }
+        return { status: existing.status, body: await openBody(scope, key, existing.body), replayed: true };
       });
       if (replay) return replay;
       try {
         const res = await fn();
         if (res.status >= 200 && res.status < 300) {
-          const stored = opts.seal ? await sealBody(scope, key, res.body) : JSON.stringify(res.body);
-          db.update(idempotencyKeys).set({ status: res.status, body: stored }).where(where).run();
+          await tx(db, async () => {
+            const stored = opts.seal ? await sealBody(scope, key, res.body) : JSON.stringify(res.body);
+            await db.update(idempotencyKeys).set({ status: res.status, body: stored }).where(where);
+          });
         } else {
-          db.delete(idempotencyKeys).where(where).run();
+          await tx(db, async () => {
+            await db.delete(idempotencyKeys).where(where);
+          });
         }
         return { ...res, replayed: false };
       } catch (err) {
         // A failed attempt does not consume the key: the client may retry it.
-        db.delete(idempotencyKeys).where(where).run();
+        await tx(db, async () => {
+          await db.delete(idempotencyKeys).where(where);
+        });
         throw err;
       }
     },
     async purge() {
       const expired = lt(idempotencyKeys.createdAt, clock.now() - DAY);
-      const sealed = db
-        .select({ body: idempotencyKeys.body })
-        .from(idempotencyKeys)
-        .where(and(expired, like(idempotencyKeys.body, `${SEALED_MARK}%`)))
-        .all();
-      for (const r of sealed) await release(r.body);
-      return changes(db.delete(idempotencyKeys).where(expired).run());
+      return await tx(db, async () => {
+        const sealed = await db
+          .select({ body: idempotencyKeys.body })
+          .from(idempotencyKeys)
+          .where(and(expired, like(idempotencyKeys.body, `${SEALED_MARK}%`)));
+        for (const r of sealed) await release(r.body);
+        return affected(await db.delete(idempotencyKeys).where(expired));
+      });
     },
   };
 }

@@ -3,8 +3,9 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { eq, inArray, ne } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";
 import { newId } from "../core/ids.ts";
-import { changes, type Db, tx } from "../db/client.ts";
-import { vaultSecrets } from "../db/schema.ts";
+import { type Db, tx } from "../db/client.ts";
+import { affected, first } from "../db/query.ts";
+import type { vaultSecrets } from "../db/schema.ts";
 import { type MasterKeys, VaultError } from "./master-key.ts";
 
 export { VaultError } from "./master-key.ts";
@@ -33,6 +34,7 @@ const TAG_BYTES = 16;
 
 export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): Vault {
   const { db, keys, clock } = deps;
+  const { vaultSecrets } = db.tables;
 
   const kek = (row: Pick<Row, "id" | "kekId">): Buffer => {
     const key = keys.all.get(row.kekId);
@@ -59,23 +61,21 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
       const wrapped = encrypt(keys.active.key, dek, aad);
       dek.fill(0);
       const id = newId(clock);
-      db.insert(vaultSecrets)
-        .values({
-          id,
-          aad,
-          kekId: keys.active.id,
-          wrappedDek: wrapped.ciphertext,
-          dekNonce: wrapped.nonce,
-          dataNonce: data.nonce,
-          ciphertext: data.ciphertext,
-          createdAt: clock.now(),
-        })
-        .run();
+      await db.insert(vaultSecrets).values({
+        id,
+        aad,
+        kekId: keys.active.id,
+        wrappedDek: wrapped.ciphertext,
+        dekNonce: wrapped.nonce,
+        dataNonce: data.nonce,
+        ciphertext: data.ciphertext,
+        createdAt: clock.now(),
+      });
       return id;
     },
 
     async open(id, aad) {
-      const row = db.select().from(vaultSecrets).where(eq(vaultSecrets.id, id)).get();
+      const row = await first(db.select().from(vaultSecrets).where(eq(vaultSecrets.id, id)).limit(1));
       if (!row) throw new VaultError(`secret ${id} does not exist`);
       // Checked before decrypting for a clear message; GCM would reject the mismatch anyway.
       if (row.aad !== aad) throw new VaultError(`secret ${id} belongs to another purpose or owner`);
@@ -93,22 +93,22 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
       // One transaction: a row we cannot unwrap throws and rolls back every row, so the key file
       // and the table never disagree halfway. Rows already under the active key are left alone.
       return await tx(db, async () => {
-        const rows = db.select().from(vaultSecrets).where(ne(vaultSecrets.kekId, keys.active.id)).all();
+        const rows = await db.select().from(vaultSecrets).where(ne(vaultSecrets.kekId, keys.active.id));
         for (const row of rows) {
           const dek = unwrapDek(row);
           const wrapped = encrypt(keys.active.key, dek, row.aad);
           dek.fill(0);
-          db.update(vaultSecrets)
+          await db
+            .update(vaultSecrets)
             .set({ kekId: keys.active.id, wrappedDek: wrapped.ciphertext, dekNonce: wrapped.nonce })
-            .where(eq(vaultSecrets.id, row.id))
-            .run();
+            .where(eq(vaultSecrets.id, row.id));
         }
         return rows.length;
       });
     },
 
     async verifyAll() {
-      const rows = db.select().from(vaultSecrets).all();
+      const rows = await db.select().from(vaultSecrets);
       const failedKeks = new Set<string>();
       let failed = 0;
       for (const row of rows) {
@@ -128,25 +128,16 @@ export function createVault(deps: { db: Db; keys: MasterKeys; clock: Clock }): V
     },
 
     async hasSecrets() {
-      return db.select({ id: vaultSecrets.id }).from(vaultSecrets).limit(1).get() !== undefined;
+      return (await first(db.select({ id: vaultSecrets.id }).from(vaultSecrets).limit(1))) !== undefined;
     },
 
     async destroy(ids) {
       if (ids.length === 0) return 0;
-      return changes(
-        db
-          .delete(vaultSecrets)
-          .where(inArray(vaultSecrets.id, [...ids]))
-          .run(),
-      );
+      return affected(await db.delete(vaultSecrets).where(inArray(vaultSecrets.id, [...ids])));
     },
 
     async kekIdsInUse() {
-      return db
-        .selectDistinct({ kekId: vaultSecrets.kekId })
-        .from(vaultSecrets)
-        .all()
-        .map((r) => r.kekId);
+      return (await db.selectDistinct({ kekId: vaultSecrets.kekId }).from(vaultSecrets)).map((r) => r.kekId);
     },
   };
 }

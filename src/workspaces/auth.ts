@@ -1,5 +1,6 @@
 /** @module Platform credential check (docs/architecture.md, "Lanes"; CSRF in docs/decisions.md, "Platform subset"): PAK or platform session, CSRF for the cookie, no caching. */
-
+import type { Database } from "bun:sqlite";
+import { sql } from "drizzle-orm";
 import type { AuditWriter } from "../audit/writer.ts";
 import type { Config } from "../config/index.ts";
 import { AccessDenied } from "../core/access-denied.ts";
@@ -10,6 +11,7 @@ import { isExpired } from "../core/expiry.ts";
 import type { Logger } from "../core/logger.ts";
 import type { CallMeta, PlatformPrincipal, PolicyStatement, WorkspaceRole } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import { exec, row, rows } from "../db/query.ts";
 import { PAK_PREFIX, SESSION_COOKIE, SESSION_PREFIX } from "./model.ts";
 
 export interface PlatformAuth {
@@ -97,35 +99,145 @@ interface SessionLookup {
   userStatus: string;
 }
 
-export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAuthDeps): PlatformAuth {
-  const publicOrigin = new URL(config.publicUrl).origin;
-  const sql = db.$client;
-  // Every request reads the rows afresh (one indexed lookup), so a revocation takes effect on the next call.
-  const pakByHash = sql.query<PakLookup, [string]>(
+/** The statements a request's credential check runs, prepared once on SQLite (the Admin API's hot path). */
+interface AuthQueries {
+  pakByHash(hash: string): Promise<PakLookup | undefined>;
+  pakStatements(pakId: string): Promise<PolicyStatement[]>;
+  /** Conditional on the previous write being old enough: the row itself is the debounce state. Rows changed. */
+  touchPak(now: number, id: string, cutoff: number): Promise<number>;
+  sessionByHash(hash: string): Promise<SessionLookup | undefined>;
+  membershipsOf(userId: string): Promise<{ workspaceId: string; role: WorkspaceRole }[]>;
+  touchSession(now: number, id: string, cutoff: number): Promise<number>;
+  purgeSessions(cutoff: number): Promise<number>;
+}
+
+function sqliteAuthQueries(client: Database): AuthQueries {
+  const pakByHash = client.query<PakLookup, [string]>(
     "SELECT id, workspace_id AS workspaceId, token_hash AS tokenHash, revoked_at AS revokedAt, expires_at AS expiresAt, last_used_at AS lastUsedAt FROM paks WHERE token_hash = ?",
   );
-  const pakStatements = sql.query<{ statements: string }, [string]>(
+  const pakStatements = client.query<{ statements: string }, [string]>(
     "SELECT wp.statements FROM pak_policies pp JOIN workspace_policies wp ON wp.id = pp.policy_id WHERE pp.pak_id = ?",
   );
-  // Conditional on the previous write being old enough: the row itself is the debounce state.
-  const touchPak = sql.query<never, [number, string, number]>(
+  const touchPak = client.query<never, [number, string, number]>(
     "UPDATE paks SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
   );
-  const sessionByHash = sql.query<SessionLookup, [string]>(
+  const sessionByHash = client.query<SessionLookup, [string]>(
     `SELECT s.id, s.user_id AS userId, s.token_hash AS tokenHash, s.expires_at AS expiresAt,
             s.revoked_at AS revokedAt, s.last_used_at AS lastUsedAt, u.status AS userStatus
        FROM platform_sessions s JOIN platform_users u ON u.id = s.user_id
       WHERE s.token_hash = ?`,
   );
-  const membershipsOf = sql.query<{ workspaceId: string; role: WorkspaceRole }, [string]>(
+  const membershipsOf = client.query<{ workspaceId: string; role: WorkspaceRole }, [string]>(
     "SELECT workspace_id AS workspaceId, role FROM workspace_members WHERE user_id = ? ORDER BY created_at, id",
   );
-  const touchSession = sql.query<never, [number, string, number]>(
+  const touchSession = client.query<never, [number, string, number]>(
     "UPDATE platform_sessions SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
   );
-  const purgeSessions = sql.query<never, [number, number]>(
+  const purgeSessions = client.query<never, [number, number]>(
     "DELETE FROM platform_sessions WHERE expires_at < ? OR (revoked_at IS NOT NULL AND revoked_at < ?)",
   );
+  return {
+    async pakByHash(hash) {
+      return pakByHash.get(hash) ?? undefined;
+    },
+    async pakStatements(pakId) {
+      return pakStatements.all(pakId).flatMap((r) => JSON.parse(r.statements) as PolicyStatement[]);
+    },
+    async touchPak(now, id, cutoff) {
+      return touchPak.run(now, id, cutoff).changes;
+    },
+    async sessionByHash(hash) {
+      return sessionByHash.get(hash) ?? undefined;
+    },
+    async membershipsOf(userId) {
+      return membershipsOf.all(userId);
+    },
+    async touchSession(now, id, cutoff) {
+      return touchSession.run(now, id, cutoff).changes;
+    },
+    async purgeSessions(cutoff) {
+      return purgeSessions.run(cutoff, cutoff).changes;
+    },
+  };
+}
+
+/** The same statements on PostgreSQL (its client prepares them per connection): bigint columns as numbers, jsonb as objects. */
+function portableAuthQueries(db: Db): AuthQueries {
+  const ms = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+  return {
+    async pakByHash(hash) {
+      const r = await row<PakLookup>(
+        db,
+        sql`SELECT id, workspace_id AS "workspaceId", token_hash AS "tokenHash", revoked_at AS "revokedAt",
+                   expires_at AS "expiresAt", last_used_at AS "lastUsedAt"
+              FROM paks WHERE token_hash = ${hash}`,
+      );
+      return (
+        r && { ...r, revokedAt: ms(r.revokedAt), expiresAt: ms(r.expiresAt), lastUsedAt: ms(r.lastUsedAt) }
+      );
+    },
+    async pakStatements(pakId) {
+      const found = await rows<{ statements: PolicyStatement[] | string }>(
+        db,
+        sql`SELECT wp.statements FROM pak_policies pp JOIN workspace_policies wp ON wp.id = pp.policy_id
+             WHERE pp.pak_id = ${pakId}`,
+      );
+      return found.flatMap((r) =>
+        typeof r.statements === "string" ? (JSON.parse(r.statements) as PolicyStatement[]) : r.statements,
+      );
+    },
+    async touchPak(now, id, cutoff) {
+      return await exec(
+        db,
+        sql`UPDATE paks SET last_used_at = ${now}
+             WHERE id = ${id} AND (last_used_at IS NULL OR last_used_at <= ${cutoff})`,
+      );
+    },
+    async sessionByHash(hash) {
+      const r = await row<SessionLookup>(
+        db,
+        sql`SELECT s.id, s.user_id AS "userId", s.token_hash AS "tokenHash", s.expires_at AS "expiresAt",
+                   s.revoked_at AS "revokedAt", s.last_used_at AS "lastUsedAt", u.status AS "userStatus"
+              FROM platform_sessions s JOIN platform_users u ON u.id = s.user_id
+             WHERE s.token_hash = ${hash}`,
+      );
+      return (
+        r && {
+          ...r,
+          expiresAt: Number(r.expiresAt),
+          revokedAt: ms(r.revokedAt),
+          lastUsedAt: ms(r.lastUsedAt),
+        }
+      );
+    },
+    async membershipsOf(userId) {
+      return await rows<{ workspaceId: string; role: WorkspaceRole }>(
+        db,
+        sql`SELECT workspace_id AS "workspaceId", role FROM workspace_members
+             WHERE user_id = ${userId} ORDER BY created_at, id`,
+      );
+    },
+    async touchSession(now, id, cutoff) {
+      return await exec(
+        db,
+        sql`UPDATE platform_sessions SET last_used_at = ${now}
+             WHERE id = ${id} AND (last_used_at IS NULL OR last_used_at <= ${cutoff})`,
+      );
+    },
+    async purgeSessions(cutoff) {
+      return await exec(
+        db,
+        sql`DELETE FROM platform_sessions
+             WHERE expires_at < ${cutoff} OR (revoked_at IS NOT NULL AND revoked_at < ${cutoff})`,
+      );
+    },
+  };
+}
+
+export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAuthDeps): PlatformAuth {
+  const publicOrigin = new URL(config.publicUrl).origin;
+  // Every request reads the rows afresh (one indexed lookup), so a revocation takes effect on the next call.
+  const q = db.engine === "sqlite" ? sqliteAuthQueries(db.$client) : portableAuthQueries(db);
 
   async function pakPrincipal(
     request: Request,
@@ -134,7 +246,7 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
     meta: CallMeta,
   ): Promise<PlatformPrincipal> {
     const hash = sha256Hex(token);
-    const row = pakByHash.get(hash);
+    const row = await q.pakByHash(hash);
     // An expired key is refused exactly like a revoked one: same code, no hint which it was.
     if (
       !row ||
@@ -147,9 +259,7 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
     if (!allowPak) {
       throw fail("PAK_NOT_ALLOWED");
     }
-    const statements = pakStatements
-      .all(row.id)
-      .flatMap((r) => JSON.parse(r.statements) as PolicyStatement[]);
+    const statements = await q.pakStatements(row.id);
     if (isStale(row.lastUsedAt, clock.now())) await recordUse(request, row, meta);
     return { kind: "pak", pakId: row.id, workspaceId: row.workspaceId, statements };
   }
@@ -158,7 +268,7 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
   async function recordUse(request: Request, row: PakLookup, meta: CallMeta): Promise<void> {
     const now = clock.now();
     await tx(db, async () => {
-      if (touchPak.run(now, row.id, now - USE_DEBOUNCE_MS).changes === 0) return;
+      if ((await q.touchPak(now, row.id, now - USE_DEBOUNCE_MS)) === 0) return;
       await audit.record({
         workspaceId: row.workspaceId,
         action: "pak.used",
@@ -178,7 +288,7 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
   ): Promise<PlatformPrincipal> {
     if (!token.startsWith(SESSION_PREFIX)) throw invalid();
     const hash = sha256Hex(token);
-    const row = sessionByHash.get(hash);
+    const row = await q.sessionByHash(hash);
     const now = clock.now();
     if (!row || !constantTimeEqual(row.tokenHash, hash) || row.revokedAt !== null || row.expiresAt <= now) {
       throw invalid();
@@ -192,17 +302,17 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
         {
           reason: "csrf",
           actor: { type: "platform_user", id: row.userId },
-          workspaceId: membershipsOf.get(row.userId)?.workspaceId ?? null,
+          workspaceId: (await q.membershipsOf(row.userId))[0]?.workspaceId ?? null,
         },
       );
     }
-    if (isStale(row.lastUsedAt, now)) touchSession.run(now, row.id, now - USE_DEBOUNCE_MS);
+    if (isStale(row.lastUsedAt, now)) await q.touchSession(now, row.id, now - USE_DEBOUNCE_MS);
     return {
       kind: "platform_user",
       userId: row.userId,
       sessionId: row.id,
       via,
-      memberships: membershipsOf.all(row.userId),
+      memberships: await q.membershipsOf(row.userId),
     };
   }
 
@@ -216,7 +326,7 @@ export function createPlatformAuth({ db, clock, config, log, audit }: PlatformAu
     },
     async purge() {
       const cutoff = clock.now() - PURGE_AFTER_MS;
-      const n = purgeSessions.run(cutoff, cutoff).changes;
+      const n = await q.purgeSessions(cutoff);
       if (n > 0) log.debug("purged platform sessions", { count: n });
       return n;
     },

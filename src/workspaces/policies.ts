@@ -8,7 +8,7 @@ import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principa
 import { type Db, tx } from "../db/client.ts";
 import { createWorkspaceAccess } from "./access.ts";
 import { type createPolicySchema, policyDetailDto, policyDto, type updatePolicySchema } from "./model.ts";
-import { createWorkspaceRecords, policyNameTaken } from "./records.ts";
+import { createWorkspaceRecords, isPolicyNameConflict, policyNameTaken } from "./records.ts";
 import { createWorkspaceStore } from "./store.ts";
 
 export interface PolicyServiceDeps {
@@ -89,12 +89,17 @@ export function createPolicyService({ db, clock, audit }: PolicyServiceDeps) {
           changed.push("policy");
         }
         if (changed.length === 0) return current;
-        await store.updatePolicy(current.id, {
-          name: body.name ?? current.name,
-          description: body.description === undefined ? current.description : body.description,
-          statements: body.policy ?? current.statements,
-          updatedAt: clock.now(),
-        });
+        try {
+          await store.updatePolicy(current.id, {
+            name: body.name ?? current.name,
+            description: body.description === undefined ? current.description : body.description,
+            statements: body.policy ?? current.statements,
+            updatedAt: clock.now(),
+          });
+        } catch (err) {
+          if (isPolicyNameConflict(err)) throw policyNameTaken(body.name ?? current.name);
+          throw err;
+        }
         await audit.record({
           workspaceId: ws.id,
           action: "policy.updated",

@@ -22,7 +22,7 @@ import {
   policyFileSchema,
   type WorkspaceRow,
 } from "./model.ts";
-import { createWorkspaceRecords } from "./records.ts";
+import { createWorkspaceRecords, isConflictOn } from "./records.ts";
 import { createWorkspaceStore } from "./store.ts";
 
 export interface ProvisioningServiceDeps {
@@ -155,7 +155,14 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           createdAt: now,
           updatedAt: now,
         };
-        await store.insertWorkspace(ws);
+        try {
+          await store.insertWorkspace(ws);
+        } catch (err) {
+          // Another instance bootstrapped the same empty PostgreSQL database at the same moment.
+          if (isConflictOn(err, { sqlite: "workspaces.slug", postgres: "workspaces_slug_unique" }))
+            throw fail("ALREADY_BOOTSTRAPPED");
+          throw err;
+        }
         await store.insertUser({
           id: userId,
           email,
@@ -240,7 +247,13 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           createdAt: now,
           updatedAt: now,
         };
-        await store.insertUser(user);
+        try {
+          await store.insertUser(user);
+        } catch (err) {
+          if (isConflictOn(err, { sqlite: "platform_users.email", postgres: "platform_users_email_unique" }))
+            throw fail("EMAIL_TAKEN", { message: "A platform user with this email already exists" });
+          throw err;
+        }
         const memberId = newId(clock);
         await store.insertMember({ id: memberId, workspaceId: ws.id, userId: user.id, role, createdAt: now });
         await audit.record({

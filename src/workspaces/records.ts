@@ -5,6 +5,7 @@ import { sha256Hex } from "../core/crypto.ts";
 import { fail } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { AuditActor, CallMeta, PolicyStatement } from "../core/principal.ts";
+import { isUniqueViolation } from "../db/query.ts";
 import { PAK_SHOWN_PREFIX_LENGTH, type PakRow, type PolicyRow, pakDto, type WorkspaceRow } from "./model.ts";
 import type { WorkspaceStore } from "./store.ts";
 
@@ -16,6 +17,21 @@ export interface WorkspaceRecordsDeps {
 
 export const policyNameTaken = (name: string) =>
   fail("POLICY_NAME_TAKEN", { message: `A policy named "${name}" already exists` });
+
+/**
+ * A unique-index failure of `constraint`, also when drizzle wraps the driver's error (its `cause`): with several
+ * writers on PostgreSQL the index, not the pre-check, is what finally refuses a duplicate.
+ */
+export function isConflictOn(err: unknown, constraint: { sqlite: string; postgres: string }): boolean {
+  return (
+    isUniqueViolation(err, constraint) ||
+    isUniqueViolation((err as { cause?: unknown } | null)?.cause, constraint)
+  );
+}
+
+/** Two policies of one workspace with the same name (the pre-check loses a race with another writer). */
+export const isPolicyNameConflict = (err: unknown) =>
+  isConflictOn(err, { sqlite: "workspace_policies.name", postgres: "workspace_policies_ws_name" });
 
 export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecordsDeps) {
   return {
@@ -95,7 +111,12 @@ export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecords
         createdAt: now,
         updatedAt: now,
       };
-      await store.insertPolicy(row);
+      try {
+        await store.insertPolicy(row);
+      } catch (err) {
+        if (isPolicyNameConflict(err)) throw policyNameTaken(input.name);
+        throw err;
+      }
       await audit.record({
         workspaceId: ws.id,
         action: "policy.created",
