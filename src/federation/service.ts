@@ -21,6 +21,7 @@ import { newId } from "../core/ids.ts";
 import type { Logger } from "../core/logger.ts";
 import type { CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import { isUniqueViolation } from "../db/query.ts";
 import type { EventEmitter } from "../events/emit.ts";
 import type { RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -386,7 +387,17 @@ export function createFederationService(deps: FederationServiceDeps): Federation
       const exp = typeof claims.exp === "number" ? claims.exp * SECOND : clock.now() + STATE_TTL;
       await tx(db, async () => {
         if (await store.grant("nonce", sha256Hex(raw))) throw fail("NONCE_REPLAYED");
-        await grantNonce(app, provider, raw, Math.max(exp, clock.now() + STATE_TTL));
+        try {
+          await grantNonce(app, provider, raw, Math.max(exp, clock.now() + STATE_TTL));
+        } catch (err) {
+          // The same nonce recorded by a concurrent sign-in (another instance) since the check: the index decides.
+          const index = {
+            sqlite: "oauth_grants.kind, oauth_grants.value_hash",
+            postgres: "oauth_grants_value",
+          };
+          if (isUniqueViolation(err, index)) throw fail("NONCE_REPLAYED");
+          throw err;
+        }
       });
       const facts = factsOf(claims);
       if (!facts.name && input.user?.name) facts.name = input.user.name.slice(0, 128);
@@ -402,7 +413,8 @@ export function createFederationService(deps: FederationServiceDeps): Federation
         if (row.consumedAt !== null || row.expiresAt <= clock.now()) throw fail("LINK_TOKEN_INVALID");
         // The token names the account that holds the email; only that account's holder completes it.
         if (row.userId !== userId) throw fail("LINK_EMAIL_MISMATCH");
-        await store.consumeGrant(row.id, clock.now());
+        // The read above may be stale with several writers: the conditional update is the single use.
+        if (!(await store.consumeGrant(row.id, clock.now()))) throw fail("LINK_TOKEN_INVALID");
         const provider = row.provider as ProviderId;
         await accounts.link(app, userId, provider, row.data as unknown as ProviderFacts, meta);
         return { provider, linked: true as const };

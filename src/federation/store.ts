@@ -1,7 +1,8 @@
 /** @module Federated sign-in rows: provider configs, federated identities and the single-use grants (stored hashed). */
 import { and, eq, gt, isNull, lt } from "drizzle-orm";
-import { changes, type Db } from "../db/client.ts";
-import { federatedIdentities, identityProviders, oauthGrants } from "../db/schema.ts";
+import type { Db } from "../db/client.ts";
+import { affected, first } from "../db/query.ts";
+import type { federatedIdentities, oauthGrants } from "../db/schema.ts";
 import type { ProviderRow } from "./model.ts";
 
 export type IdentityRow = typeof federatedIdentities.$inferSelect;
@@ -9,47 +10,52 @@ export type GrantRow = typeof oauthGrants.$inferSelect;
 export type GrantKind = GrantRow["kind"];
 
 export function createFederationStore(db: Db) {
+  const { federatedIdentities, identityProviders, oauthGrants } = db.tables;
   return {
     async providersOf(appId: string): Promise<ProviderRow[]> {
-      return db.select().from(identityProviders).where(eq(identityProviders.appId, appId)).all();
+      return await db.select().from(identityProviders).where(eq(identityProviders.appId, appId));
     },
 
     async provider(appId: string, provider: string): Promise<ProviderRow | undefined> {
-      return db
-        .select()
-        .from(identityProviders)
-        .where(and(eq(identityProviders.appId, appId), eq(identityProviders.provider, provider)))
-        .get();
+      return first(
+        db
+          .select()
+          .from(identityProviders)
+          .where(and(eq(identityProviders.appId, appId), eq(identityProviders.provider, provider)))
+          .limit(1),
+      );
     },
 
     async insertProvider(row: ProviderRow): Promise<void> {
-      db.insert(identityProviders).values(row).run();
+      await db.insert(identityProviders).values(row);
     },
 
     async updateProvider(id: string, patch: Partial<ProviderRow>): Promise<void> {
-      db.update(identityProviders).set(patch).where(eq(identityProviders.id, id)).run();
+      await db.update(identityProviders).set(patch).where(eq(identityProviders.id, id));
     },
 
     async deleteProvider(id: string): Promise<number> {
-      return changes(db.delete(identityProviders).where(eq(identityProviders.id, id)).run());
+      return affected(await db.delete(identityProviders).where(eq(identityProviders.id, id)));
     },
 
     async identity(appId: string, provider: string, subject: string): Promise<IdentityRow | undefined> {
-      return db
-        .select()
-        .from(federatedIdentities)
-        .where(
-          and(
-            eq(federatedIdentities.appId, appId),
-            eq(federatedIdentities.provider, provider),
-            eq(federatedIdentities.subject, subject),
-          ),
-        )
-        .get();
+      return first(
+        db
+          .select()
+          .from(federatedIdentities)
+          .where(
+            and(
+              eq(federatedIdentities.appId, appId),
+              eq(federatedIdentities.provider, provider),
+              eq(federatedIdentities.subject, subject),
+            ),
+          )
+          .limit(1),
+      );
     },
 
     async insertIdentity(row: IdentityRow): Promise<void> {
-      db.insert(federatedIdentities).values(row).run();
+      await db.insert(federatedIdentities).values(row);
     },
 
     async touchIdentity(
@@ -58,41 +64,42 @@ export function createFederationStore(db: Db) {
       emailVerified: boolean,
       now: number,
     ): Promise<void> {
-      db.update(federatedIdentities)
+      await db
+        .update(federatedIdentities)
         .set({ email, emailVerified, lastUsedAt: now })
-        .where(eq(federatedIdentities.id, id))
-        .run();
+        .where(eq(federatedIdentities.id, id));
     },
 
     async insertGrant(row: GrantRow): Promise<void> {
-      db.insert(oauthGrants).values(row).run();
+      await db.insert(oauthGrants).values(row);
     },
 
     async grant(kind: GrantKind, valueHash: string): Promise<GrantRow | undefined> {
-      return db
-        .select()
-        .from(oauthGrants)
-        .where(and(eq(oauthGrants.kind, kind), eq(oauthGrants.valueHash, valueHash)))
-        .get();
+      return first(
+        db
+          .select()
+          .from(oauthGrants)
+          .where(and(eq(oauthGrants.kind, kind), eq(oauthGrants.valueHash, valueHash)))
+          .limit(1),
+      );
     },
 
     /** Marks a live grant used; false when it was used already (the loser of a race) or has expired. */
     async consumeGrant(id: string, now: number): Promise<boolean> {
       return (
-        changes(
-          db
+        affected(
+          await db
             .update(oauthGrants)
             .set({ consumedAt: now })
             .where(
               and(eq(oauthGrants.id, id), isNull(oauthGrants.consumedAt), gt(oauthGrants.expiresAt, now)),
-            )
-            .run(),
+            ),
         ) === 1
       );
     },
 
     async purgeGrants(before: number): Promise<number> {
-      return changes(db.delete(oauthGrants).where(lt(oauthGrants.expiresAt, before)).run());
+      return affected(await db.delete(oauthGrants).where(lt(oauthGrants.expiresAt, before)));
     },
   };
 }

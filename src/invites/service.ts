@@ -30,6 +30,7 @@ import {
 } from "../core/pagination.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import { isUniqueViolation } from "../db/query.ts";
 import type { EmailService } from "../email/service.ts";
 import type { EventEmitter } from "../events/emit.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
@@ -56,6 +57,12 @@ import {
   toInviteDto,
 } from "./model.ts";
 import { createInviteStore } from "./store.ts";
+
+const CONTACT_INDEX = {
+  sqlite: "end_user_contacts.app_id, end_user_contacts.type, end_user_contacts.value",
+  postgres: "end_user_contacts_app_value",
+};
+const USERNAME_INDEX = { sqlite: "end_users.app_id, end_users.username", postgres: "end_users_app_username" };
 
 /** Wrong codes from one address before it is locked out of the app's accept route (as for 6-digit codes). */
 export const ACCEPT_LOCK_AFTER_FAILURES = 5;
@@ -356,32 +363,40 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
           username = await freeUsername();
         }
         const userId = newId(clock);
-        await users.insertUser({
-          id: userId,
-          appId: app.id,
-          username,
-          displayName: input.display_name ?? null,
-          passwordHash,
-          status: "active",
-          role: role.name,
-          failedLoginCount: 0,
-          lockedUntil: null,
-          passwordChangedAt: now,
-          lastUsedAt: now,
-          createdAt: now,
-          updatedAt: now,
-        });
-        // Verified: the code proved the address (it was mailed there, or the operator vouched for it).
-        await users.insertContact({
-          id: newId(clock),
-          appId: app.id,
-          userId,
-          type: "email",
-          value: row.email,
-          isPrimary: true,
-          verifiedAt: now,
-          createdAt: now,
-        });
+        try {
+          await users.insertUser({
+            id: userId,
+            appId: app.id,
+            username,
+            displayName: input.display_name ?? null,
+            passwordHash,
+            status: "active",
+            role: role.name,
+            failedLoginCount: 0,
+            lockedUntil: null,
+            passwordChangedAt: now,
+            lastUsedAt: now,
+            createdAt: now,
+            updatedAt: now,
+          });
+          // Verified: the code proved the address (it was mailed there, or the operator vouched for it).
+          await users.insertContact({
+            id: newId(clock),
+            appId: app.id,
+            userId,
+            type: "email",
+            value: row.email,
+            isPrimary: true,
+            verifiedAt: now,
+            createdAt: now,
+          });
+        } catch (err) {
+          // A concurrent accept of a multi-use invite (or a sign-up) on another instance took the address or
+          // the name between the checks above and these inserts: the unique indexes have the last word.
+          if (isUniqueViolation(err, CONTACT_INDEX)) throw fail("EMAIL_TAKEN");
+          if (isUniqueViolation(err, USERNAME_INDEX)) throw fail("USERNAME_TAKEN");
+          throw err;
+        }
         const session = await sessions.create({
           appId: app.id,
           userId,

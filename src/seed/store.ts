@@ -5,19 +5,7 @@
  */
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import {
-  appApiKeys,
-  apps,
-  endUserContacts,
-  endUsers,
-  m2mClients,
-  permissions,
-  rolePermissions,
-  roles,
-  tenantMembers,
-  tenants,
-  webhookConfigs,
-} from "../db/schema.ts";
+import { first } from "../db/query.ts";
 
 export interface SeedRoleRow {
   name: string;
@@ -49,30 +37,57 @@ export interface SeedTenantRow {
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/**
+ * By name, then age, then id, compared as SQLite's binary collation does: PostgreSQL's ORDER BY on text
+ * follows the database's locale, and a seed export must read the same from either engine.
+ */
+const byNameThenAge = <T extends { name: string; createdAt: number; id: string }>(a: T, b: T) =>
+  byString(a.name, b.name) || a.createdAt - b.createdAt || byString(a.id, b.id);
+
 /** The stored list is JSON text in older rows and an array in newer ones. */
 const list = (v: unknown): string[] =>
   typeof v === "string" ? (JSON.parse(v) as string[]) : (v as string[]);
 
 export function createSeedStore(db: Db) {
+  const {
+    appApiKeys,
+    apps,
+    endUserContacts,
+    endUsers,
+    m2mClients,
+    permissions,
+    rolePermissions,
+    roles,
+    tenantMembers,
+    tenants,
+    webhookConfigs,
+  } = db.tables;
   return {
     /** Apps of the workspace, by slug. */
     async appsOf(workspaceId: string) {
-      return db.select().from(apps).where(eq(apps.workspaceId, workspaceId)).orderBy(asc(apps.slug)).all();
+      const rows = await db
+        .select()
+        .from(apps)
+        .where(eq(apps.workspaceId, workspaceId))
+        .orderBy(asc(apps.slug));
+      return rows.sort((a, b) => byString(a.slug, b.slug));
     },
 
     async customPermissions(appId: string) {
-      return db
+      const rows = await db
         .select({ key: permissions.key, description: permissions.description })
         .from(permissions)
         .where(and(eq(permissions.appId, appId), eq(permissions.isSystem, false)))
-        .orderBy(asc(permissions.key))
-        .all();
+        .orderBy(asc(permissions.key));
+      return rows.sort((a, b) => byString(a.key, b.key));
     },
 
     async roles(appId: string): Promise<SeedRoleRow[]> {
-      const rows = db.select().from(roles).where(eq(roles.appId, appId)).orderBy(asc(roles.name)).all();
+      const rows = (
+        await db.select().from(roles).where(eq(roles.appId, appId)).orderBy(asc(roles.name))
+      ).sort((a, b) => byString(a.name, b.name));
       if (rows.length === 0) return [];
-      const bindings = db
+      const bindings = await db
         .select({ roleId: rolePermissions.roleId, key: permissions.key })
         .from(rolePermissions)
         .innerJoin(permissions, eq(permissions.id, rolePermissions.permissionId))
@@ -81,8 +96,7 @@ export function createSeedStore(db: Db) {
             rolePermissions.roleId,
             rows.map((r) => r.id),
           ),
-        )
-        .all();
+        );
       return rows.map((r) => ({
         name: r.name,
         description: r.description,
@@ -95,28 +109,26 @@ export function createSeedStore(db: Db) {
     },
 
     async m2mClients(appId: string) {
-      return db
+      const rows = await db
         .select()
         .from(m2mClients)
         .where(eq(m2mClients.appId, appId))
-        .orderBy(asc(m2mClients.name), asc(m2mClients.createdAt))
-        .all()
-        .map((r) => ({ ...r, scopes: list(r.scopes) }));
+        .orderBy(asc(m2mClients.name), asc(m2mClients.createdAt));
+      return rows.sort(byNameThenAge).map((r) => ({ ...r, scopes: list(r.scopes) }));
     },
 
     async apiKeys(appId: string) {
-      return db
+      const rows = await db
         .select()
         .from(appApiKeys)
         .where(eq(appApiKeys.appId, appId))
-        .orderBy(asc(appApiKeys.name), asc(appApiKeys.createdAt))
-        .all()
-        .map((r) => ({ ...r, permissions: list(r.permissions) }));
+        .orderBy(asc(appApiKeys.name), asc(appApiKeys.createdAt));
+      return rows.sort(byNameThenAge).map((r) => ({ ...r, permissions: list(r.permissions) }));
     },
 
     /** Accounts with their primary email and whether it is verified, by email then username. */
     async users(appId: string): Promise<SeedUserRow[]> {
-      const rows = db
+      const rows = await db
         .select({
           id: endUsers.id,
           username: endUsers.username,
@@ -135,8 +147,7 @@ export function createSeedStore(db: Db) {
             eq(endUserContacts.isPrimary, true),
           ),
         )
-        .where(eq(endUsers.appId, appId))
-        .all();
+        .where(eq(endUsers.appId, appId));
       return rows
         .map((r) => ({
           id: r.id,
@@ -152,9 +163,11 @@ export function createSeedStore(db: Db) {
 
     /** The app's tenants by slug, each with its members and their accounts' primary email. */
     async tenants(appId: string): Promise<SeedTenantRow[]> {
-      const rows = db.select().from(tenants).where(eq(tenants.appId, appId)).orderBy(asc(tenants.slug)).all();
+      const rows = (
+        await db.select().from(tenants).where(eq(tenants.appId, appId)).orderBy(asc(tenants.slug))
+      ).sort((a, b) => byString(a.slug, b.slug));
       if (rows.length === 0) return [];
-      const members = db
+      const members = await db
         .select({
           tenantId: tenantMembers.tenantId,
           userId: tenantMembers.userId,
@@ -170,8 +183,7 @@ export function createSeedStore(db: Db) {
             eq(endUserContacts.isPrimary, true),
           ),
         )
-        .where(eq(tenantMembers.appId, appId))
-        .all();
+        .where(eq(tenantMembers.appId, appId));
       return rows.map((t) => ({
         id: t.id,
         slug: t.slug,
@@ -192,34 +204,42 @@ export function createSeedStore(db: Db) {
 
     /** The account holding this email address (any of its addresses, as the tenant service finds members). */
     async accountByEmail(appId: string, email: string): Promise<string | undefined> {
-      return db
-        .select({ userId: endUserContacts.userId })
-        .from(endUserContacts)
-        .where(
-          and(
-            eq(endUserContacts.appId, appId),
-            eq(endUserContacts.type, "email"),
-            eq(endUserContacts.value, email),
-          ),
-        )
-        .get()?.userId;
+      const hit = await first(
+        db
+          .select({ userId: endUserContacts.userId })
+          .from(endUserContacts)
+          .where(
+            and(
+              eq(endUserContacts.appId, appId),
+              eq(endUserContacts.type, "email"),
+              eq(endUserContacts.value, email),
+            ),
+          )
+          .limit(1),
+      );
+      return hit?.userId;
     },
 
     async tenantId(appId: string, slug: string): Promise<string | undefined> {
-      return db
-        .select({ id: tenants.id })
-        .from(tenants)
-        .where(and(eq(tenants.appId, appId), eq(tenants.slug, slug)))
-        .get()?.id;
+      const hit = await first(
+        db
+          .select({ id: tenants.id })
+          .from(tenants)
+          .where(and(eq(tenants.appId, appId), eq(tenants.slug, slug)))
+          .limit(1),
+      );
+      return hit?.id;
     },
 
     /** The app's webhook destination (one at most), without its secret. */
     async webhook(appId: string) {
-      return db
-        .select({ url: webhookConfigs.url, eventTypes: webhookConfigs.eventTypes })
-        .from(webhookConfigs)
-        .where(eq(webhookConfigs.appId, appId))
-        .get();
+      return first(
+        db
+          .select({ url: webhookConfigs.url, eventTypes: webhookConfigs.eventTypes })
+          .from(webhookConfigs)
+          .where(eq(webhookConfigs.appId, appId))
+          .limit(1),
+      );
     },
   };
 }

@@ -8,6 +8,7 @@ import { newId } from "../core/ids.ts";
 import { decodeCursor, isPosition, type Position, pageOf, parseLimit } from "../core/pagination.ts";
 import type { CallMeta } from "../core/principal.ts";
 import { tx } from "../db/client.ts";
+import { isUniqueViolation } from "../db/query.ts";
 import type { RoleRow } from "../roles/model.ts";
 import { createRolesStore } from "../roles/store.ts";
 import { createUserEvents } from "../users/events.ts";
@@ -142,15 +143,25 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
         }
         if (await store.member(t.id, account.userId)) throw fail("TENANT_MEMBER_EXISTS");
         const id = newId(clock);
-        await store.insertMember({
-          id,
-          appId: s.appId,
-          tenantId: t.id,
-          userId: account.userId,
-          role: role.name,
-          invitedBy: inviter(s),
-          joinedAt: clock.now(),
-        });
+        try {
+          await store.insertMember({
+            id,
+            appId: s.appId,
+            tenantId: t.id,
+            userId: account.userId,
+            role: role.name,
+            invitedBy: inviter(s),
+            joinedAt: clock.now(),
+          });
+        } catch (err) {
+          // Added by a concurrent request (another instance) between the check and the insert.
+          const index = {
+            sqlite: "tenant_members.tenant_id, tenant_members.user_id",
+            postgres: "tenant_members_tenant_user",
+          };
+          if (isUniqueViolation(err, index)) throw fail("TENANT_MEMBER_EXISTS");
+          throw err;
+        }
         await record(s, meta, "tenant.member.added", "tenant_member", id, {
           tenant_id: t.id,
           account_id: account.userId,
@@ -174,6 +185,7 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
     async removeMember(s, tenantRef, accountId, meta) {
       await tx(db, async () => {
         const t = await tenantOf(s, tenantRef);
+        await store.lockMembers(t.id);
         const m = (await store.member(t.id, accountId))?.member;
         if (!m) throw memberNotFound();
         if (m.role === TENANT_OWNER_ROLE && (await store.countWithRole(t.id, TENANT_OWNER_ROLE)) <= 1)
@@ -195,6 +207,7 @@ export function createTenantMembers({ deps, store, tenantOf, record }: TenantCon
     async updateMemberRole(s, tenantRef, accountId, input, meta) {
       return await tx(db, async () => {
         const t = await tenantOf(s, tenantRef);
+        await store.lockMembers(t.id);
         const view = await store.member(t.id, accountId);
         if (!view) throw memberNotFound();
         const role = await roleOf(s, input.role_name);

@@ -17,6 +17,7 @@ import { newId } from "../core/ids.ts";
 import { decodeCursor, isPosition, type Position, pageOf, parseLimit } from "../core/pagination.ts";
 import { actorOf } from "../core/principal.ts";
 import { tx } from "../db/client.ts";
+import { isUniqueViolation } from "../db/query.ts";
 import type { TenantContext, TenantService, TenantServiceDeps } from "./context.ts";
 import { createTenantMembers } from "./members.ts";
 import { newDisplayId, slugFromName, suffixedSlug, type TenantRow, toTenantDto } from "./model.ts";
@@ -31,6 +32,18 @@ const SLUG_SUFFIX_TRIES = 8;
 const tenantNotFound = () => fail("TENANT_NOT_FOUND");
 const slugTaken = (slug: string) =>
   fail("TENANT_SLUG_TAKEN", { message: `Another tenant of this app has the slug ${slug}` });
+/** The unique index behind the slug check: a concurrent writer on another instance can pass the check too. */
+const SLUG_INDEX = { sqlite: "tenants.app_id, tenants.slug", postgres: "tenants_app_slug" };
+
+/** Runs a write that may take a slug, turning the unique index's refusal into TENANT_SLUG_TAKEN. */
+async function takingSlug<T>(slug: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (isUniqueViolation(err, SLUG_INDEX)) throw slugTaken(slug);
+    throw err;
+  }
+}
 
 export function createTenantService(deps: TenantServiceDeps): TenantService {
   const { db, clock, audit, events, apps } = deps;
@@ -104,17 +117,20 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
           slug = await freeSlug(s.appId, slugFromName(input.display_name));
         }
         const now = clock.now();
-        const row = await store.insert({
-          id: newId(clock),
-          appId: s.appId,
-          displayId: await freeDisplayId(),
-          slug,
-          displayName: input.display_name,
-          status: "active",
-          metadata: input.metadata ?? {},
-          createdAt: now,
-          updatedAt: now,
-        });
+        const displayId = await freeDisplayId();
+        const row = await takingSlug(slug, () =>
+          store.insert({
+            id: newId(clock),
+            appId: s.appId,
+            displayId,
+            slug,
+            displayName: input.display_name,
+            status: "active",
+            metadata: input.metadata ?? {},
+            createdAt: now,
+            updatedAt: now,
+          }),
+        );
         const dto = toTenantDto(row);
         await record(s, meta, "tenant.created", "tenant", row.id, {
           display_id: row.displayId,
@@ -160,7 +176,9 @@ export function createTenantService(deps: TenantServiceDeps): TenantService {
         }
         // Nothing to change: no write, no audit row, no event, `updated_at` untouched.
         if (changes.length === 0) return toTenantDto(t);
-        const updated = await store.update(t.id, { ...set, updatedAt: clock.now() });
+        const updated = await takingSlug(set.slug ?? t.slug, () =>
+          store.update(t.id, { ...set, updatedAt: clock.now() }),
+        );
         const dto = toTenantDto(updated);
         await record(s, meta, "tenant.updated", "tenant", t.id, {
           display_id: t.displayId,

@@ -2,10 +2,12 @@
 import { and, count, desc, eq, lt, or } from "drizzle-orm";
 import type { Position } from "../core/pagination.ts";
 import type { Db } from "../db/client.ts";
-import { roles, tenantMembers, tenants } from "../db/schema.ts";
+import { first } from "../db/query.ts";
+import type { tenants as tenantsTable } from "../db/schema.ts";
 import type { MemberView, TenantMemberRow, TenantRow, TenantStatus } from "./model.ts";
 
 export function createTenantStore(db: Db) {
+  const { roles, tenantMembers, tenants } = db.tables;
   const memberView = {
     member: tenantMembers,
     roleId: roles.id,
@@ -20,26 +22,30 @@ export function createTenantStore(db: Db) {
     /** The app's tenant with this UUID or `tnt_…` display id; another app's tenant reads as absent. */
     async byRef(appId: string, ref: string): Promise<TenantRow | undefined> {
       const column = ref.startsWith("tnt_") ? tenants.displayId : tenants.id;
-      return db
-        .select()
-        .from(tenants)
-        .where(and(eq(tenants.appId, appId), eq(column, ref)))
-        .get();
+      return first(
+        db
+          .select()
+          .from(tenants)
+          .where(and(eq(tenants.appId, appId), eq(column, ref)))
+          .limit(1),
+      );
     },
 
     async bySlug(appId: string, slug: string): Promise<TenantRow | undefined> {
-      return db
-        .select()
-        .from(tenants)
-        .where(and(eq(tenants.appId, appId), eq(tenants.slug, slug)))
-        .get();
+      return first(
+        db
+          .select()
+          .from(tenants)
+          .where(and(eq(tenants.appId, appId), eq(tenants.slug, slug)))
+          .limit(1),
+      );
     },
 
     async displayIdTaken(displayId: string): Promise<boolean> {
-      return (
-        db.select({ id: tenants.id }).from(tenants).where(eq(tenants.displayId, displayId)).get() !==
-        undefined
+      const hit = await first(
+        db.select({ id: tenants.id }).from(tenants).where(eq(tenants.displayId, displayId)).limit(1),
       );
+      return hit !== undefined;
     },
 
     /** Newest first over `(created_at, id)`, strictly after `after`, optionally of one status. */
@@ -59,35 +65,48 @@ export function createTenantStore(db: Db) {
           and(eq(tenants.appId, appId), status === undefined ? undefined : eq(tenants.status, status), older),
         )
         .orderBy(desc(tenants.createdAt), desc(tenants.id))
-        .limit(limit)
-        .all();
+        .limit(limit);
     },
 
     async insert(row: TenantRow): Promise<TenantRow> {
-      db.insert(tenants).values(row).run();
+      await db.insert(tenants).values(row);
       return row;
     },
 
-    async update(id: string, set: Partial<typeof tenants.$inferInsert>): Promise<TenantRow> {
-      return db.update(tenants).set(set).where(eq(tenants.id, id)).returning().get()!;
+    async update(id: string, set: Partial<typeof tenantsTable.$inferInsert>): Promise<TenantRow> {
+      return (await db.update(tenants).set(set).where(eq(tenants.id, id)).returning())[0]!;
     },
 
     /** Memberships go with it (FK cascade); sessions acting in it fall back to app scope (FK set null). */
     async delete(id: string): Promise<void> {
-      db.delete(tenants).where(eq(tenants.id, id)).run();
+      await db.delete(tenants).where(eq(tenants.id, id));
+    },
+
+    /**
+     * Serialises membership changes of one tenant until the transaction ends, so the last-owner count and the
+     * change it allows cannot interleave with another writer's (PostgreSQL: the tenant row's lock; SQLite's
+     * single writer already does this).
+     */
+    async lockMembers(tenantId: string): Promise<void> {
+      if (db.engine !== "postgres") return;
+      const q = db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId));
+      // `for` exists on PostgreSQL's builder only (the type is SQLite's).
+      await (q as unknown as { for(strength: "update"): typeof q }).for("update");
     },
 
     async memberCount(tenantId: string): Promise<number> {
-      return (
-        db.select({ n: count() }).from(tenantMembers).where(eq(tenantMembers.tenantId, tenantId)).get()?.n ??
-        0
+      const hit = await first(
+        db.select({ n: count() }).from(tenantMembers).where(eq(tenantMembers.tenantId, tenantId)),
       );
+      return Number(hit?.n ?? 0);
     },
 
     async member(tenantId: string, userId: string): Promise<MemberView | undefined> {
-      return withRole()
-        .where(and(eq(tenantMembers.tenantId, tenantId), eq(tenantMembers.userId, userId)))
-        .get();
+      return first(
+        withRole()
+          .where(and(eq(tenantMembers.tenantId, tenantId), eq(tenantMembers.userId, userId)))
+          .limit(1),
+      );
     },
 
     /** Newest first over `(joined_at, id)`, strictly after `after`. */
@@ -101,31 +120,30 @@ export function createTenantStore(db: Db) {
       return withRole()
         .where(and(eq(tenantMembers.tenantId, tenantId), older))
         .orderBy(desc(tenantMembers.joinedAt), desc(tenantMembers.id))
-        .limit(limit)
-        .all();
+        .limit(limit);
     },
 
     /** How many members hold `role` in the tenant (the last-owner rule). */
     async countWithRole(tenantId: string, role: string): Promise<number> {
-      return (
+      const hit = await first(
         db
           .select({ n: count() })
           .from(tenantMembers)
-          .where(and(eq(tenantMembers.tenantId, tenantId), eq(tenantMembers.role, role)))
-          .get()?.n ?? 0
+          .where(and(eq(tenantMembers.tenantId, tenantId), eq(tenantMembers.role, role))),
       );
+      return Number(hit?.n ?? 0);
     },
 
     async insertMember(row: TenantMemberRow): Promise<void> {
-      db.insert(tenantMembers).values(row).run();
+      await db.insert(tenantMembers).values(row);
     },
 
     async setMemberRole(id: string, role: string): Promise<void> {
-      db.update(tenantMembers).set({ role }).where(eq(tenantMembers.id, id)).run();
+      await db.update(tenantMembers).set({ role }).where(eq(tenantMembers.id, id));
     },
 
     async deleteMember(id: string): Promise<void> {
-      db.delete(tenantMembers).where(eq(tenantMembers.id, id)).run();
+      await db.delete(tenantMembers).where(eq(tenantMembers.id, id));
     },
   };
 }
