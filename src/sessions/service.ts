@@ -159,7 +159,8 @@ export function createSessionService({
       let successorHash = sha256Hex(successor);
       const result = await tx(db, async () => {
         const now = clock.now();
-        const session = await store.byTokenHash(hash);
+        // Locked: a concurrent refresh of the same token waits here and then sees this one's rotation (a retry).
+        const session = await store.byTokenHash(hash, true);
         if (!session || session.appId !== appId || session.revokedAt !== null || session.expiresAt <= now) {
           throw invalidRefresh();
         }
