@@ -1,52 +1,58 @@
 /** @module Sign-in MFA challenges (`mfa_challenges`) and the session's MFA recency: queries only. */
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { endUserSessions, mfaChallenges } from "../db/schema.ts";
+import { first } from "../db/query.ts";
+import type { mfaChallenges as ChallengesTable } from "../db/schema.ts";
 
-export type MfaChallengeRow = typeof mfaChallenges.$inferSelect;
+export type MfaChallengeRow = typeof ChallengesTable.$inferSelect;
 
 export function createMfaChallengeStore(db: Db) {
+  const { endUserSessions, mfaChallenges } = db.tables;
   return {
     async insert(row: typeof mfaChallenges.$inferInsert): Promise<void> {
-      db.insert(mfaChallenges).values(row).run();
+      await db.insert(mfaChallenges).values(row);
     },
 
     async byTokenHash(tokenHash: string): Promise<MfaChallengeRow | undefined> {
-      return db.select().from(mfaChallenges).where(eq(mfaChallenges.tokenHash, tokenHash)).get();
+      return await first(
+        db.select().from(mfaChallenges).where(eq(mfaChallenges.tokenHash, tokenHash)).limit(1),
+      );
     },
 
     /** Counts one wrong code; returns the new count. */
     async addAttempt(id: string): Promise<number> {
-      const row = db.$client
-        .query<{ attempts: number }, [string]>(
-          "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE id = ?1 RETURNING attempts",
-        )
-        .get(id);
+      const [row] = await db
+        .update(mfaChallenges)
+        .set({ attempts: sql`${mfaChallenges.attempts} + 1` })
+        .where(eq(mfaChallenges.id, id))
+        .returning({ attempts: mfaChallenges.attempts });
       return row?.attempts ?? 0;
     },
 
     /** Marks the challenge used; false when it already was (a racing request won). */
     async consume(id: string, now: number): Promise<boolean> {
-      const r = db
+      const r = await db
         .update(mfaChallenges)
         .set({ consumedAt: now })
         .where(and(eq(mfaChallenges.id, id), isNull(mfaChallenges.consumedAt)))
-        .returning({ id: mfaChallenges.id })
-        .all();
+        .returning({ id: mfaChallenges.id });
       return r.length === 1;
     },
 
     async sessionAmr(sessionId: string): Promise<string[] | undefined> {
-      return db
-        .select({ amr: endUserSessions.amr })
-        .from(endUserSessions)
-        .where(eq(endUserSessions.id, sessionId))
-        .get()?.amr;
+      const row = await first(
+        db
+          .select({ amr: endUserSessions.amr })
+          .from(endUserSessions)
+          .where(eq(endUserSessions.id, sessionId))
+          .limit(1),
+      );
+      return row?.amr;
     },
 
     /** Records a proved second factor on a session: its new `amr` and `mfa_at`. */
     async stepUp(sessionId: string, amr: string[], mfaAt: number): Promise<void> {
-      db.update(endUserSessions).set({ amr, mfaAt }).where(eq(endUserSessions.id, sessionId)).run();
+      await db.update(endUserSessions).set({ amr, mfaAt }).where(eq(endUserSessions.id, sessionId));
     },
   };
 }

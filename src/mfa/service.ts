@@ -259,7 +259,8 @@ export function createMfaService(deps: MfaDeps): MfaService {
         const step = verifyTotp(await secretOf(f), code, now);
         if (step === null) continue;
         if (f.lastUsedStep !== null && step <= f.lastUsedStep) continue;
-        await store.markUsed(f.id, step, now);
+        // Conditional: of two concurrent sign-ins with one code, only one uses it.
+        if (!(await store.markUsed(f.id, step, now))) continue;
         return { factorId: f.id };
       }
       return null;
@@ -340,7 +341,7 @@ export function createMfaService(deps: MfaDeps): MfaService {
           return null;
         }
         const firstFactor = (await store.enabledFactors(caller.appId, caller.userId)).length === 0;
-        await store.enableFactor(f.id, now, s2);
+        if (!(await store.enableFactor(f.id, now, s2))) throw fail("MFA_FACTOR_ALREADY_ENABLED");
         const recovery = firstFactor ? await mintRecoveryCodes(caller.appId, caller.userId) : [];
         await audit.record({
           appId: caller.appId,

@@ -1,41 +1,42 @@
 /** @module MFA queries: factors, recovery codes. No decisions here. */
-import { and, asc, eq, isNotNull, isNull, lt, sql } from "drizzle-orm";
-import { changes, type Db } from "../db/client.ts";
-import { apps, endUserSessions, mfaFactors, mfaRecoveryCodes } from "../db/schema.ts";
+import { and, asc, eq, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { affected, first } from "../db/query.ts";
+import type { mfaFactors as FactorsTable, mfaRecoveryCodes as RecoveryCodesTable } from "../db/schema.ts";
 
-export type MfaFactorRow = typeof mfaFactors.$inferSelect;
-export type MfaRecoveryCodeRow = typeof mfaRecoveryCodes.$inferSelect;
+export type MfaFactorRow = typeof FactorsTable.$inferSelect;
+export type MfaRecoveryCodeRow = typeof RecoveryCodesTable.$inferSelect;
 
 export function createMfaStore(db: Db) {
+  const { apps, endUserSessions, mfaFactors, mfaRecoveryCodes } = db.tables;
   return {
     async factors(appId: string, userId: string): Promise<MfaFactorRow[]> {
-      return db
+      return await db
         .select()
         .from(mfaFactors)
         .where(and(eq(mfaFactors.appId, appId), eq(mfaFactors.userId, userId)))
-        .orderBy(asc(mfaFactors.createdAt), asc(mfaFactors.id))
-        .all();
+        .orderBy(asc(mfaFactors.createdAt), asc(mfaFactors.id));
     },
     async enabledFactors(appId: string, userId: string): Promise<MfaFactorRow[]> {
-      return db
+      return await db
         .select()
         .from(mfaFactors)
         .where(
           and(eq(mfaFactors.appId, appId), eq(mfaFactors.userId, userId), isNotNull(mfaFactors.enabledAt)),
         )
-        .orderBy(asc(mfaFactors.createdAt), asc(mfaFactors.id))
-        .all();
+        .orderBy(asc(mfaFactors.createdAt), asc(mfaFactors.id));
     },
     async factor(appId: string, userId: string, id: string): Promise<MfaFactorRow | undefined> {
-      return db
+      return await db
         .select()
         .from(mfaFactors)
         .where(and(eq(mfaFactors.appId, appId), eq(mfaFactors.userId, userId), eq(mfaFactors.id, id)))
-        .get();
+        .limit(1)
+        .then((rows) => rows[0]);
     },
     /** Pending factors of the user created before `before`. */
     async stalePending(appId: string, userId: string, before: number): Promise<MfaFactorRow[]> {
-      return db
+      return await db
         .select()
         .from(mfaFactors)
         .where(
@@ -45,51 +46,55 @@ export function createMfaStore(db: Db) {
             isNull(mfaFactors.enabledAt),
             lt(mfaFactors.createdAt, before),
           ),
-        )
-        .all();
+        );
     },
     async insertFactor(row: typeof mfaFactors.$inferInsert): Promise<void> {
-      db.insert(mfaFactors).values(row).run();
+      await db.insert(mfaFactors).values(row);
     },
-    async enableFactor(id: string, at: number, step: number): Promise<void> {
-      db.update(mfaFactors)
+    /** Enables a pending factor; false when it was enabled meanwhile (a racing confirmation won). */
+    async enableFactor(id: string, at: number, step: number): Promise<boolean> {
+      const r = await db
+        .update(mfaFactors)
         .set({ enabledAt: at, lastUsedStep: step, lastUsedAt: at })
-        .where(eq(mfaFactors.id, id))
-        .run();
+        .where(and(eq(mfaFactors.id, id), isNull(mfaFactors.enabledAt)));
+      return affected(r) === 1;
     },
-    async markUsed(id: string, step: number, at: number): Promise<void> {
-      db.update(mfaFactors).set({ lastUsedStep: step, lastUsedAt: at }).where(eq(mfaFactors.id, id)).run();
+    /** Records `step` as used; false when it (or a later step) already was — a code counts once under concurrency. */
+    async markUsed(id: string, step: number, at: number): Promise<boolean> {
+      const r = await db
+        .update(mfaFactors)
+        .set({ lastUsedStep: step, lastUsedAt: at })
+        .where(
+          and(eq(mfaFactors.id, id), or(isNull(mfaFactors.lastUsedStep), lt(mfaFactors.lastUsedStep, step))),
+        );
+      return affected(r) === 1;
     },
     async deleteFactor(id: string): Promise<void> {
-      db.delete(mfaFactors).where(eq(mfaFactors.id, id)).run();
+      await db.delete(mfaFactors).where(eq(mfaFactors.id, id));
     },
     /** Every factor's sealed secret id of a user, for destroying them with the account. */
     async secretIdsOfUser(appId: string, userId: string): Promise<string[]> {
-      return db
+      return await db
         .select({ secretId: mfaFactors.secretId })
         .from(mfaFactors)
         .where(and(eq(mfaFactors.appId, appId), eq(mfaFactors.userId, userId)))
-        .all()
-        .map((r) => r.secretId);
+        .then((rows) => rows.map((r) => r.secretId));
     },
     async secretIdsOfApp(appId: string): Promise<string[]> {
-      return db
+      return await db
         .select({ secretId: mfaFactors.secretId })
         .from(mfaFactors)
         .where(eq(mfaFactors.appId, appId))
-        .all()
-        .map((r) => r.secretId);
+        .then((rows) => rows.map((r) => r.secretId));
     },
     async deleteFactorsOfApp(appId: string): Promise<void> {
-      db.delete(mfaFactors).where(eq(mfaFactors.appId, appId)).run();
+      await db.delete(mfaFactors).where(eq(mfaFactors.appId, appId));
     },
     async deleteFactorsOfUser(appId: string, userId: string): Promise<void> {
-      db.delete(mfaFactors)
-        .where(and(eq(mfaFactors.appId, appId), eq(mfaFactors.userId, userId)))
-        .run();
+      await db.delete(mfaFactors).where(and(eq(mfaFactors.appId, appId), eq(mfaFactors.userId, userId)));
     },
     async unusedRecoveryCodes(appId: string, userId: string): Promise<MfaRecoveryCodeRow[]> {
-      return db
+      return await db
         .select()
         .from(mfaRecoveryCodes)
         .where(
@@ -98,43 +103,47 @@ export function createMfaStore(db: Db) {
             eq(mfaRecoveryCodes.userId, userId),
             isNull(mfaRecoveryCodes.usedAt),
           ),
-        )
-        .all();
+        );
     },
     async useRecoveryCode(id: string, at: number): Promise<boolean> {
-      const r = db
+      const r = await db
         .update(mfaRecoveryCodes)
         .set({ usedAt: at })
-        .where(and(eq(mfaRecoveryCodes.id, id), isNull(mfaRecoveryCodes.usedAt)))
-        .run();
-      return changes(r) === 1;
+        .where(and(eq(mfaRecoveryCodes.id, id), isNull(mfaRecoveryCodes.usedAt)));
+      return affected(r) === 1;
     },
     async deleteRecoveryCodes(appId: string, userId: string): Promise<void> {
-      db.delete(mfaRecoveryCodes)
-        .where(and(eq(mfaRecoveryCodes.appId, appId), eq(mfaRecoveryCodes.userId, userId)))
-        .run();
+      await db
+        .delete(mfaRecoveryCodes)
+        .where(and(eq(mfaRecoveryCodes.appId, appId), eq(mfaRecoveryCodes.userId, userId)));
     },
     /** The app's display name: the issuer an authenticator app shows. */
     async appDisplayName(appId: string): Promise<string | undefined> {
-      return db.select({ n: apps.displayName }).from(apps).where(eq(apps.id, appId)).get()?.n;
+      const row = await first(
+        db.select({ n: apps.displayName }).from(apps).where(eq(apps.id, appId)).limit(1),
+      );
+      return row?.n;
     },
     /** When the session last proved the password (sign-in or re-authentication) and MFA. */
     async sessionRecency(
       sessionId: string,
     ): Promise<{ authenticatedAt: number | null; mfaAt: number | null } | undefined> {
-      return db
-        .select({
-          authenticatedAt: sql<
-            number | null
-          >`coalesce(${endUserSessions.authenticatedAt}, ${endUserSessions.createdAt})`,
-          mfaAt: endUserSessions.mfaAt,
-        })
-        .from(endUserSessions)
-        .where(eq(endUserSessions.id, sessionId))
-        .get();
+      return await first(
+        db
+          .select({
+            // A raw bigint arrives as a string on PostgreSQL.
+            authenticatedAt: sql<
+              number | null
+            >`coalesce(${endUserSessions.authenticatedAt}, ${endUserSessions.createdAt})`.mapWith(Number),
+            mfaAt: endUserSessions.mfaAt,
+          })
+          .from(endUserSessions)
+          .where(eq(endUserSessions.id, sessionId))
+          .limit(1),
+      );
     },
     async insertRecoveryCodes(rows: (typeof mfaRecoveryCodes.$inferInsert)[]): Promise<void> {
-      db.insert(mfaRecoveryCodes).values(rows).run();
+      await db.insert(mfaRecoveryCodes).values(rows);
     },
   };
 }
