@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { memoryLogger } from "../../src/core/logger.ts";
 import { createChangeFeed } from "../../src/db/changes.ts";
 import type { Db } from "../../src/db/client.ts";
 import { openDatabase, tx } from "../../src/db/client.ts";
 import { createLease } from "../../src/db/lease.ts";
 import { closePostgres, migratePostgres, openPostgresDatabase } from "../../src/db/postgres.ts";
+import { exec } from "../../src/db/query.ts";
 import { freshPostgresDatabase } from "../support/postgres.ts";
 
 let a: Db;
@@ -71,34 +73,43 @@ describe("lease (PostgreSQL)", () => {
 });
 
 describe("change feed (PostgreSQL)", () => {
-  test("a change announced in a transaction reaches the other instance at commit, never the publisher", async () => {
+  test("a committed write to a cached table reaches every listening instance; a rolled-back one never does", async () => {
     const feedA = createChangeFeed({ db: a, log: memoryLogger("warn") });
     const feedB = createChangeFeed({ db: b, log: memoryLogger("warn") });
     const gotA: string[] = [];
     const gotB: string[] = [];
-    feedA.onChange((s) => gotA.push(s));
-    feedB.onChange((s) => gotB.push(s));
+    feedA.onChange((t) => gotA.push(t));
+    feedB.onChange((t) => gotB.push(t));
     await feedA.start();
     await feedB.start();
     try {
       await tx(a, async () => {
-        await feedA.publish("app:1");
+        await exec(
+          a,
+          sql`INSERT INTO workspaces (id, slug, display_name, created_by, created_at, updated_at) VALUES ('w1', 'w1', 'w', 't', 0, 0)`,
+        );
+        await exec(
+          a,
+          sql`INSERT INTO apps (id, workspace_id, slug, display_name, created_by, created_at, updated_at) VALUES ('a1', 'w1', 'one', 'a', 't', 0, 0)`,
+        );
         // Not before the commit.
         await Bun.sleep(50);
         expect(gotB).toEqual([]);
       });
-      await eventually(() => gotB.length === 1);
-      expect(gotB).toEqual(["app:1"]);
-      // A rolled-back change is never announced.
+      await eventually(() => gotA.length === 1 && gotB.length === 1);
+      expect(gotB).toEqual(["apps"]);
       await tx(a, async () => {
-        await feedA.publish("app:2");
+        await exec(a, sql`UPDATE apps SET display_name = 'b' WHERE id = 'a1'`);
         throw new Error("roll back");
       }).catch(() => {});
-      await tx(a, async () => feedA.publish("apps"));
-      await eventually(() => gotB.length === 2);
-      expect(gotB).toEqual(["app:1", "apps"]);
-      expect(gotA).toEqual([]);
-      // Nothing left for the fallback check: every change was seen.
+      await exec(b, sql`UPDATE apps SET display_name = 'c' WHERE id = 'a1'`);
+      await eventually(() => gotA.length === 2 && gotB.length === 2);
+      expect(gotA).toEqual(["apps", "apps"]);
+      // A table no instance caches says nothing.
+      await exec(a, sql`UPDATE workspaces SET display_name = 'x' WHERE id = 'w1'`);
+      await Bun.sleep(100);
+      expect(gotB).toHaveLength(2);
+      // Every change was seen: nothing left for the fallback check.
       expect(await feedB.check()).toBe(0);
     } finally {
       await feedA.stop();
@@ -107,17 +118,16 @@ describe("change feed (PostgreSQL)", () => {
   });
 
   test("a notification missed while not listening is caught by the periodic check", async () => {
-    const feedA = createChangeFeed({ db: a, log: memoryLogger("warn") });
     const feedB = createChangeFeed({ db: b, log: memoryLogger("warn") });
     const gotB: string[] = [];
-    feedB.onChange((s) => gotB.push(s));
+    feedB.onChange((t) => gotB.push(t));
     await feedB.start();
     await feedB.stop();
-    await tx(a, async () => feedA.publish("app:missed"));
+    await exec(a, sql`UPDATE apps SET display_name = 'd' WHERE id = 'a1'`);
     await Bun.sleep(50);
     expect(gotB).toEqual([]);
     expect(await feedB.check()).toBe(1);
-    expect(gotB).toEqual(["app:missed"]);
+    expect(gotB).toEqual(["apps"]);
     expect(await feedB.check()).toBe(0);
   });
 });
