@@ -3,6 +3,8 @@ import { Elysia } from "elysia";
 import { type Clock, MINUTE, SECOND } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 import { type Db, inTurn } from "../db/client.ts";
+import { REACHABLE_WITHIN_MS } from "../db/pg-connect.ts";
+import { postgresOf } from "../db/postgres.ts";
 import type { KeyService } from "../keys/service.ts";
 import type { Vault } from "../vault/vault.ts";
 import type { Metrics } from "./metrics.ts";
@@ -33,6 +35,33 @@ interface Outcome {
 const sqliteCode = (err: unknown): string => {
   const code = (err as { code?: unknown }).code;
   return typeof code === "string" && /^SQLITE_[A-Z_]+$/.test(code) ? code : "error";
+};
+
+/** SQLSTATEs a probe meets when the database, not Heimdall, is the problem, in words. */
+const SQLSTATE_WORDS: Readonly<Record<string, string>> = {
+  "25006": "read-only transaction: a standby, not the primary",
+  "53100": "disk full",
+  "53300": "too many connections",
+  "57P01": "server shutting down",
+  "57P03": "server starting up or in recovery",
+  "57014": "statement timeout",
+  "3D000": "database does not exist",
+  "28P01": "password authentication failed",
+  "28000": "authentication refused",
+  "42P01": "table missing: migrations not applied",
+};
+
+/**
+ * What a PostgreSQL error says, from its codes only: Bun's client code in words (`ERR_POSTGRES_CONNECTION_REFUSED`
+ * → "connection refused") or the server's SQLSTATE. Messages are never used: they may name hosts, users or URLs.
+ */
+const postgresCode = (err: unknown): string => {
+  const { code, errno } = err as { code?: unknown; errno?: unknown };
+  if (typeof code === "string" && code.startsWith("ERR_POSTGRES_") && code !== "ERR_POSTGRES_SERVER_ERROR")
+    return code.slice("ERR_POSTGRES_".length).toLowerCase().replaceAll("_", " ");
+  const state = typeof errno === "string" ? errno : typeof code === "string" ? code : "";
+  if (/^[0-9A-Z]{5}$/.test(state)) return SQLSTATE_WORDS[state] ?? `SQLSTATE ${state}`;
+  return "error";
 };
 
 /** What the probes read: the database, the vault and signing keys they check, and the metrics they render. */
@@ -73,7 +102,7 @@ export function healthRoutes(deps: HealthDeps) {
    * so a disk that stopped taking writes (full, read-only remount) shows within seconds.
    */
   // Synchronous between BEGIN and its end, and run in the connection's turn: nothing can interleave.
-  const dbCheck = (): Promise<Outcome> => inTurn(db, probe);
+  const dbCheck = (): Promise<Outcome> => (db.engine === "postgres" ? postgresProbe() : inTurn(db, probe));
   const probe = (): Outcome => {
     let stage = "read";
     try {
@@ -110,6 +139,48 @@ export function healthRoutes(deps: HealthDeps) {
     }
   };
 
+  /**
+   * PostgreSQL: `select 1` on the pool, then a transaction of its own that reads a table, upserts the probe row
+   * and is rolled back by a thrown sentinel. A standby (read-only), a full disk, a closed or unreachable server
+   * each fail a stage; PostgreSQL commits are the server's business, so nothing is ever committed here. A server
+   * that does not answer within REACHABLE_WITHIN_MS fails the probe rather than holding a load balancer's check.
+   */
+  const ROLLED_BACK = new Error("readiness probe: rolled back");
+  const postgresProbe = async (): Promise<Outcome> => {
+    const client = postgresOf(db).$client;
+    let stage = "connect";
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Error("readiness probe: no answer");
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(timedOut), REACHABLE_WITHIN_MS);
+    });
+    const run = async () => {
+      await client`select 1`;
+      stage = "read";
+      await client
+        .begin(async (t) => {
+          await t`select 1 from apps limit 1`;
+          stage = "write";
+          await t`insert into rate_limits (key, window_start, count) values (${READYZ_PROBE_KEY}, ${clock.now()}, 0)
+                  on conflict (key) do update set window_start = excluded.window_start`;
+          throw ROLLED_BACK;
+        })
+        .catch((err: unknown) => {
+          if (err !== ROLLED_BACK) throw err;
+        });
+    };
+    try {
+      await Promise.race([run(), late]);
+      return { result: "ok" };
+    } catch (err) {
+      const why = err === timedOut ? `no answer within ${REACHABLE_WITHIN_MS / 1000} s` : postgresCode(err);
+      log.warn("readiness: database check failed", { stage, reason: why });
+      return { result: "failed", reason: `${stage} failed (${why})` };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   const cachedCheck = async (
     prev: (Outcome & { at: number }) | undefined,
     ttl: number,
@@ -143,7 +214,8 @@ export function healthRoutes(deps: HealthDeps) {
       };
     } catch (err) {
       log.warn("readiness: signing keys cannot be checked", { err });
-      return { result: "failed", reason: `signing keys cannot be read (${sqliteCode(err)})` };
+      const code = db.engine === "postgres" ? postgresCode(err) : sqliteCode(err);
+      return { result: "failed", reason: `signing keys cannot be read (${code})` };
     }
   };
 
