@@ -22,6 +22,11 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
+/** Fails with the command's stderr unless it exited 0. */
+function ok(r: { code: number; err: string }): void {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.err}`);
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "heimdall-cli-pg-"));
   url = await freshPostgresDatabase();
@@ -49,12 +54,12 @@ describe("heimdall on PostgreSQL", () => {
       }),
     );
     const applied = await cli("seed", "apply", seed);
-    expect(applied.code).toBe(0);
+    ok(applied);
     const again = await cli("seed", "apply", seed, "--json");
-    expect(again.code).toBe(0);
+    ok(again);
     const file = join(dir, "export.json");
     const exported = await cli("export", file);
-    expect(exported.code).toBe(0);
+    ok(exported);
     const body = JSON.parse(readFileSync(file, "utf8"));
     expect(body.apps.map((a: { slug: string }) => a.slug)).toContain("demo");
     const demo = body.apps.find((a: { slug: string }) => a.slug === "demo");
@@ -73,7 +78,7 @@ describe("heimdall on PostgreSQL", () => {
         .join("\n"),
     );
     const imported = await cli("users", "import", "--app", "demo", file, "--json");
-    expect(imported.code).toBe(0);
+    ok(imported);
     const result = JSON.parse(imported.out);
     expect(result.imported).toBe(2);
     const twice = await cli("users", "import", "--app", "demo", file, "--json");
@@ -91,7 +96,7 @@ describe("heimdall on PostgreSQL", () => {
 
   test("migrate reports nothing left to apply", async () => {
     const migrated = await cli("migrate");
-    expect(migrated.code).toBe(0);
+    ok(migrated);
     expect(migrated.out).toMatch(/^applied 0 migration\(s\); [1-9]\d* in total$/);
   });
 });
