@@ -1,4 +1,9 @@
-/** @module In-process periodic jobs: run at start then every interval, one run per job at a time, drained on stop(). */
+/**
+ * @module In-process periodic jobs: run at start then every interval, one run per job at a time, drained on
+ * stop(). With several instances on one database, a job marked `leaderOnly` (key rotation, cleanup, retention)
+ * runs only on the instance that holds the scheduler lease (`isLeader`); the others skip its beats and take
+ * over when the leader's lease lapses. Outbox jobs run on every instance (their claims never hand one row out twice).
+ */
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/logger.ts";
 
@@ -6,6 +11,8 @@ export interface Job {
   name: string;
   intervalMs: number;
   run: () => Promise<unknown>;
+  /** Runs only while this instance leads (default: on every instance). */
+  leaderOnly?: boolean;
 }
 
 export interface Scheduler {
@@ -16,7 +23,13 @@ export interface Scheduler {
   runOnce(name: string): Promise<void>;
 }
 
-export function createScheduler(deps: { clock: Clock; log: Logger; jobs: Job[] }): Scheduler {
+export function createScheduler(deps: {
+  clock: Clock;
+  log: Logger;
+  jobs: Job[];
+  /** Whether this instance leads now (the scheduler lease); always, when absent. */
+  isLeader?: () => boolean;
+}): Scheduler {
   const { clock, log } = deps;
   const jobs = new Map(deps.jobs.map((j) => [j.name, j]));
   if (jobs.size !== deps.jobs.length) throw new Error("scheduler job names must be unique");
@@ -29,6 +42,7 @@ export function createScheduler(deps: { clock: Clock; log: Logger; jobs: Job[] }
   function trigger(job: Job): Promise<void> {
     const inFlight = running.get(job.name);
     if (inFlight) return inFlight;
+    if (job.leaderOnly && deps.isLeader && !deps.isLeader()) return Promise.resolve();
     const started = clock.now();
     const run = (async () => {
       try {

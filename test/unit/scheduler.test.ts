@@ -133,3 +133,24 @@ test("job names must be unique", () => {
   const job = { name: "x", intervalMs: 1000, run: async () => {} };
   expect(() => createScheduler({ clock: systemClock, log: memoryLogger(), jobs: [job, job] })).toThrow();
 });
+
+test("a leader-only job runs only while this instance leads; the others run everywhere", async () => {
+  let leading = false;
+  const ran: string[] = [];
+  const s = createScheduler({
+    clock: systemClock,
+    log: memoryLogger(),
+    isLeader: () => leading,
+    jobs: [
+      { name: "rotate", intervalMs: 60_000, leaderOnly: true, run: async () => void ran.push("rotate") },
+      { name: "deliver", intervalMs: 60_000, run: async () => void ran.push("deliver") },
+    ],
+  });
+  await s.runOnce("rotate");
+  await s.runOnce("deliver");
+  expect(ran).toEqual(["deliver"]);
+  leading = true;
+  await s.runOnce("rotate");
+  expect(ran).toEqual(["deliver", "rotate"]);
+  await s.stop();
+});
