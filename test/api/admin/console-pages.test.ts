@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { WEBHOOK_EVENT_TYPES } from "../../../src/console/ui/webhook-events.ts";
 import { MINUTE } from "../../../src/core/clock.ts";
+import { exec, rows } from "../../../src/db/query.ts";
 import { createDevInbox, DEV_INBOX_MAX } from "../../../src/email/dev-inbox.ts";
 import contract from "../../../src/http/openapi-contract.json" with { type: "json" };
 import { auditChainStatusSchema } from "../../../src/http/openapi-schemas.ts";
@@ -54,21 +55,29 @@ describe("GET /v1/apps/{app_id}/audit-logs/verify", () => {
         return res;
       });
 
-  const rowsOf = (appId: string) =>
-    ctx.deps.db.all<{ seq: number }>(sql`SELECT seq FROM audit_log WHERE app_id = ${appId} ORDER BY seq`);
+  // seq is a bigint: a string on PostgreSQL.
+  const rowsOf = async (appId: string) =>
+    (
+      await rows<{ seq: number | string }>(
+        ctx.deps.db,
+        sql`SELECT seq FROM audit_log WHERE app_id = ${appId} ORDER BY seq`,
+      )
+    ).map((r) => ({ seq: Number(r.seq) }));
 
   test("an intact chain: ok with the number of the app's rows walked, and no audit row for the read", async () => {
-    const before = rowsOf(app.id).length;
+    const before = (await rowsOf(app.id)).length;
     const res = await verify(app.id);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ ok: true, rows: before, pruned: 0, first_break: null });
-    expect(rowsOf(app.id).length).toBe(before);
+    expect((await rowsOf(app.id)).length).toBe(before);
   });
 
   test("an edited row breaks the chain at that row; another app's chain stays intact", async () => {
-    const rows = rowsOf(app.id);
-    const victim = rows[1]!.seq;
-    ctx.deps.db.run(sql`UPDATE audit_log SET details = '{"display_name":"forged"}' WHERE seq = ${victim}`);
+    const victim = (await rowsOf(app.id))[1]!.seq;
+    await exec(
+      ctx.deps.db,
+      sql`UPDATE audit_log SET details = '{"display_name":"forged"}' WHERE seq = ${victim}`,
+    );
     const res = await verify(app.id);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -131,7 +140,10 @@ describe("the dev inbox: the outbox's delivered_text", () => {
     expect(m.delivered_text).toMatch(/\b\d{6}\b/);
     expect(m.delivered_text).not.toContain("******");
     // The row in the database never had the code.
-    const stored = ctx.deps.db.all<{ text: string }>(sql`SELECT text FROM email_outbox WHERE id = ${m.id}`);
+    const stored = await rows<{ text: string }>(
+      ctx.deps.db,
+      sql`SELECT text FROM email_outbox WHERE id = ${m.id}`,
+    );
     expect(stored[0]!.text).not.toMatch(/\b\d{6}\b/);
     ctx.clock.advance(61 * MINUTE);
     const later = await outbox(ctx, app.id);
