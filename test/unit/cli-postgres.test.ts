@@ -79,10 +79,11 @@ describe("heimdall on PostgreSQL", () => {
     );
     const imported = await cli("users", "import", "--app", "demo", file, "--json");
     ok(imported);
-    const result = JSON.parse(imported.out);
-    expect(result.imported).toBe(2);
+    expect(JSON.parse(imported.out)).toMatchObject({ created: 2, updated: 0, failed: 0 });
+    // Applied twice, the same file changes nothing.
     const twice = await cli("users", "import", "--app", "demo", file, "--json");
-    expect(twice.code).toBe(1);
+    ok(twice);
+    expect(JSON.parse(twice.out)).toMatchObject({ created: 0, unchanged: 2, failed: 0 });
   });
 
   test("backup and restore refuse: the store is not a file", async () => {
@@ -98,5 +99,13 @@ describe("heimdall on PostgreSQL", () => {
     const migrated = await cli("migrate");
     ok(migrated);
     expect(migrated.out).toMatch(/^applied 0 migration\(s\); [1-9]\d* in total$/);
+  });
+
+  test("master-key rotate re-wraps the secrets in the database; the commands open them with the new key", async () => {
+    const rotated = await cli("master-key", "rotate", "--retire-old");
+    ok(rotated);
+    expect(rotated.out).toMatch(/re-wrapped [1-9]\d* secret\(s\)/);
+    expect(rotated.out).toContain("retired 1 old master key(s)");
+    ok(await cli("export", join(dir, "after-rotation.json")));
   });
 });
