@@ -1,14 +1,7 @@
 /** @module Admin API tenants (`/v1/apps/{app_id}/tenants…`): tenants, slugs, memberships, the last-owner rule, lanes, audit and events. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import {
-  endUserContacts,
-  endUserSessions,
-  events,
-  roles,
-  tenantMembers,
-  tenants,
-} from "../../../src/db/schema.ts";
+import type { Tables } from "../../../src/db/client.ts";
 import {
   auditRows,
   createApp,
@@ -19,11 +12,13 @@ import {
   type TestApp,
   userRow,
 } from "../../support/fixtures.ts";
-import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
+import { type Auth, closeTestContext, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import { allow, bootstrapPakId, insertMember, insertPak } from "./fixtures.ts";
 
 let ctx: TestContext;
+// The context's tables (PostgreSQL's twins on a PostgreSQL run), taken once the context exists.
+let { endUserContacts, endUserSessions, events, roles, tenantMembers, tenants } = {} as Tables;
 let app: TestApp;
 let other: TestApp;
 let pakId: string;
@@ -39,23 +34,23 @@ const MEMBER = `${MEMBERS}/{account_id}`;
 
 beforeAll(async () => {
   ctx = await createTestContext();
+  ({ endUserContacts, endUserSessions, events, roles, tenantMembers, tenants } = ctx.deps.db.tables);
   app = await createApp(ctx, "tenants-app");
   other = await createApp(ctx, "tenants-other");
-  pakId = bootstrapPakId(ctx);
+  pakId = await bootstrapPakId(ctx);
   alice = await insertEndUser(ctx, app, "alice");
   bob = await insertEndUser(ctx, app, "bob");
   carol = await insertEndUser(ctx, app, "carol");
   stranger = await insertEndUser(ctx, other, "stranger");
 });
 
-afterAll(() => ctx.deps.db.$client.close());
+afterAll(() => closeTestContext(ctx));
 
-const eventsOf = (type: string, appId = app.id) =>
-  ctx.deps.db
+const eventsOf = async (type: string, appId = app.id) =>
+  await ctx.deps.db
     .select()
     .from(events)
-    .where(and(eq(events.appId, appId), eq(events.type, type)))
-    .all();
+    .where(and(eq(events.appId, appId), eq(events.type, type)));
 
 async function newTenant(body: Record<string, unknown>, target: TestApp = app) {
   const res = await ctx.call("POST", T, { params: { app_id: target.id }, body });
@@ -83,14 +78,20 @@ describe("create", () => {
       created_at: new Date(ctx.clock.now()).toISOString(),
     });
     expect(res.body.display_id).toMatch(/^tnt_[0-9a-f]{12}$/);
-    const row = ctx.deps.db.select().from(tenants).where(eq(tenants.id, res.body.id)).get()!;
+    const row = (await ctx.deps.db.select().from(tenants).where(eq(tenants.id, res.body.id)).limit(1))[0]!;
     expect(row).toMatchObject({ appId: app.id, slug: "acme-co", displayId: res.body.display_id });
 
-    const audit = auditRows(ctx, { app_id: app.id, action: "tenant.created", resource_id: res.body.id });
+    const audit = await auditRows(ctx, {
+      app_id: app.id,
+      action: "tenant.created",
+      resource_id: res.body.id,
+    });
     expect(audit).toHaveLength(1);
     expect(audit[0]!).toMatchObject({ actor_type: "pak", actor_id: pakId, resource_type: "tenant" });
     expect(audit[0]!.details).toMatchObject({ slug: "acme-co", slug_derived: true });
-    const ev = eventsOf("tenant.created").find((e) => (e.data.tenant as { id: string }).id === res.body.id);
+    const ev = (await eventsOf("tenant.created")).find(
+      (e) => (e.data.tenant as { id: string }).id === res.body.id,
+    );
     expect(ev?.data.tenant).toEqual(res.body);
   });
 
@@ -116,7 +117,7 @@ describe("create", () => {
 
   test("an explicit slug is unique per app, case-insensitively: 409 TENANT_SLUG_TAKEN and no row", async () => {
     await newTenant({ display_name: "Explicit", slug: "explicit-one" });
-    const before = ctx.deps.db.select().from(tenants).all().length;
+    const before = (await ctx.deps.db.select().from(tenants)).length;
     for (const slug of ["explicit-one", "EXPLICIT-One"]) {
       const res = await ctx.call("POST", T, {
         params: { app_id: app.id },
@@ -125,7 +126,7 @@ describe("create", () => {
       expect(res.status).toBe(409);
       expect(res.body.code).toBe("TENANT_SLUG_TAKEN");
     }
-    expect(ctx.deps.db.select().from(tenants).all()).toHaveLength(before);
+    expect(await ctx.deps.db.select().from(tenants)).toHaveLength(before);
     // Another app may use it.
     expect((await newTenant({ display_name: "Elsewhere", slug: "explicit-one" }, other)).slug).toBe(
       "explicit-one",
@@ -159,7 +160,7 @@ describe("create", () => {
     expect(again.status).toBe(201);
     expect(again.headers.get("idempotent-replayed")).toBe("true");
     expect(again.body).toEqual(first.body);
-    expect(ctx.deps.db.select().from(tenants).where(eq(tenants.displayName, "Idem Org")).all()).toHaveLength(
+    expect(await ctx.deps.db.select().from(tenants).where(eq(tenants.displayName, "Idem Org"))).toHaveLength(
       1,
     );
   });
@@ -244,28 +245,30 @@ describe("update", () => {
       slug: "patched-org",
       updated_at: new Date(ctx.clock.now()).toISOString(),
     });
-    const audit = auditRows(ctx, { action: "tenant.updated", resource_id: t.id });
+    const audit = await auditRows(ctx, { action: "tenant.updated", resource_id: t.id });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.details).toMatchObject({
       changes: ["display_name", "slug", "status", "metadata"],
       previous_status: "active",
       previous_slug: "patch-org",
     });
-    const ev = eventsOf("tenant.updated").filter((e) => (e.data.tenant as { id: string }).id === t.id);
+    const ev = (await eventsOf("tenant.updated")).filter(
+      (e) => (e.data.tenant as { id: string }).id === t.id,
+    );
     expect(ev).toHaveLength(1);
     expect(ev[0]!.data.tenant).toEqual(res.body);
   });
 
   test("a patch that changes nothing writes no audit row and no event", async () => {
     const t = await newTenant({ display_name: "Same Org", slug: "same-org" });
-    const before = eventsOf("tenant.updated").length;
+    const before = (await eventsOf("tenant.updated")).length;
     const res = await ctx.call("PATCH", ONE, {
       params: { app_id: app.id, tenant_id: t.id },
       body: { display_name: "Same Org", slug: "SAME-ORG", status: "active", metadata: {} },
     });
     expect(res.status).toBe(200);
-    expect(auditRows(ctx, { action: "tenant.updated", resource_id: t.id })).toHaveLength(0);
-    expect(eventsOf("tenant.updated")).toHaveLength(before);
+    expect(await auditRows(ctx, { action: "tenant.updated", resource_id: t.id })).toHaveLength(0);
+    expect(await eventsOf("tenant.updated")).toHaveLength(before);
   });
 
   test("another tenant's slug → 409 TENANT_SLUG_TAKEN; a bad status → 400; unknown tenant → 404", async () => {
@@ -300,11 +303,13 @@ describe("members", () => {
     const res = await addMember(tenant.display_id, { account_id: alice.id, role_name: "OWNER" });
     expect(res.status).toBe(201);
     expectResponseMatches("heimdall", "POST", MEMBERS, 201, res.body, { strict: true });
-    const ownerRole = ctx.deps.db
-      .select()
-      .from(roles)
-      .where(and(eq(roles.appId, app.id), eq(roles.name, "owner")))
-      .get()!;
+    const ownerRole = (
+      await ctx.deps.db
+        .select()
+        .from(roles)
+        .where(and(eq(roles.appId, app.id), eq(roles.name, "owner")))
+        .limit(1)
+    )[0]!;
     expect(res.body).toEqual({
       account_id: alice.id,
       created_account: false,
@@ -318,9 +323,14 @@ describe("members", () => {
         invited_by: pakId,
       },
     });
-    const audit = auditRows(ctx, { action: "tenant.member.added", resource_id: res.body.membership.id });
+    const audit = await auditRows(ctx, {
+      action: "tenant.member.added",
+      resource_id: res.body.membership.id,
+    });
     expect(audit[0]!.details).toMatchObject({ tenant_id: tenant.id, account_id: alice.id, role: "owner" });
-    const ev = eventsOf("tenant.member.added").find((e) => e.data.membership_id === res.body.membership.id);
+    const ev = (await eventsOf("tenant.member.added")).find(
+      (e) => e.data.membership_id === res.body.membership.id,
+    );
     expect(ev?.data).toMatchObject({ tenant_id: tenant.id, account_id: alice.id, created_account: false });
   });
 
@@ -340,25 +350,23 @@ describe("members", () => {
     });
     expect(res.status).toBe(201);
     expect(res.body.created_account).toBe(true);
-    const user = userRow(ctx, res.body.account_id)!;
+    const user = (await userRow(ctx, res.body.account_id))!;
     expect(user).toMatchObject({
       appId: app.id,
       username: "new.person-x",
       displayName: "New Person",
       passwordHash: null,
     });
-    const contact = ctx.deps.db
-      .select()
-      .from(endUserContacts)
-      .where(eq(endUserContacts.userId, user.id))
-      .get()!;
+    const contact = (
+      await ctx.deps.db.select().from(endUserContacts).where(eq(endUserContacts.userId, user.id)).limit(1)
+    )[0]!;
     expect(contact).toMatchObject({ value: "new.person+x@example.test", isPrimary: true, verifiedAt: null });
-    const created = auditRows(ctx, { action: "user.created", resource_id: user.id });
+    const created = await auditRows(ctx, { action: "user.created", resource_id: user.id });
     expect(created[0]!.details).toMatchObject({ has_password: false, via: "tenant_member" });
-    const ev = eventsOf("tenant.member.added").find((e) => e.data.account_id === user.id);
+    const ev = (await eventsOf("tenant.member.added")).find((e) => e.data.account_id === user.id);
     expect(ev?.data.created_account).toBe(true);
     // A new account is a sign-up for webhook receivers, as accounts an operator creates are.
-    const signups = eventsOf("user.signup").filter((e) => e.data.user_id === user.id);
+    const signups = (await eventsOf("user.signup")).filter((e) => e.data.user_id === user.id);
     expect(signups).toHaveLength(1);
     expect(signups[0]!.data).toMatchObject({ via: "admin", tenant_id: tenant.id, role: user.role });
   });
@@ -397,13 +405,13 @@ describe("members", () => {
     const body = { ...raw } as Record<string, unknown>;
     if (body.account_id === "STRANGER") body.account_id = stranger.id;
     if (body.account_id === "ALICE") body.account_id = alice.id;
-    const members = ctx.deps.db.select().from(tenantMembers).all().length;
-    const accounts = ctx.deps.db.select().from(endUserContacts).all().length;
+    const members = (await ctx.deps.db.select().from(tenantMembers)).length;
+    const accounts = (await ctx.deps.db.select().from(endUserContacts)).length;
     const res = await addMember(tenant.id, body);
     expect(res.status).toBe(status);
     expect(res.body.code).toBe(code);
-    expect(ctx.deps.db.select().from(tenantMembers).all()).toHaveLength(members);
-    expect(ctx.deps.db.select().from(endUserContacts).all()).toHaveLength(accounts);
+    expect(await ctx.deps.db.select().from(tenantMembers)).toHaveLength(members);
+    expect(await ctx.deps.db.select().from(endUserContacts)).toHaveLength(accounts);
   });
 
   test("members list newest first with a cursor", async () => {
@@ -442,9 +450,14 @@ describe("members", () => {
     });
     expect(promote.status).toBe(200);
     expect(promote.body).toMatchObject({ account_id: bob.id, role_name: "owner" });
-    const audit = auditRows(ctx, { action: "tenant.member.role_changed", resource_id: promote.body.id });
+    const audit = await auditRows(ctx, {
+      action: "tenant.member.role_changed",
+      resource_id: promote.body.id,
+    });
     expect(audit[0]!.details).toMatchObject({ role: "owner", previous_role: "member" });
-    const ev = eventsOf("tenant.member.role_changed").find((e) => e.data.membership_id === promote.body.id);
+    const ev = (await eventsOf("tenant.member.role_changed")).find(
+      (e) => e.data.membership_id === promote.body.id,
+    );
     expect(ev?.data).toMatchObject({ role_name: "owner", previous_role_name: "member" });
 
     const demoted = await ctx.call("PATCH", MEMBER, {
@@ -456,13 +469,13 @@ describe("members", () => {
   });
 
   test("the same role again changes nothing: no audit row, no event", async () => {
-    const before = auditRows(ctx, { action: "tenant.member.role_changed" }).length;
+    const before = (await auditRows(ctx, { action: "tenant.member.role_changed" })).length;
     const res = await ctx.call("PATCH", MEMBER, {
       params: { app_id: app.id, tenant_id: tenant.id, account_id: alice.id },
       body: { role_name: "ADMIN" },
     });
     expect(res.status).toBe(200);
-    expect(auditRows(ctx, { action: "tenant.member.role_changed" })).toHaveLength(before);
+    expect(await auditRows(ctx, { action: "tenant.member.role_changed" })).toHaveLength(before);
   });
 
   test("role change refusals: unknown role 400, not a member 404, unknown tenant 404", async () => {
@@ -489,20 +502,24 @@ describe("members", () => {
 
   test("remove: 204, the membership row goes, the account stays; audit and event; again → 404", async () => {
     const params = { app_id: app.id, tenant_id: tenant.id, account_id: alice.id };
-    const membership = ctx.deps.db
-      .select()
-      .from(tenantMembers)
-      .where(and(eq(tenantMembers.tenantId, tenant.id), eq(tenantMembers.userId, alice.id)))
-      .get()!;
+    const membership = (
+      await ctx.deps.db
+        .select()
+        .from(tenantMembers)
+        .where(and(eq(tenantMembers.tenantId, tenant.id), eq(tenantMembers.userId, alice.id)))
+        .limit(1)
+    )[0]!;
     const res = await ctx.call("DELETE", MEMBER, { params });
     expect(res.status).toBe(204);
     expect(
-      ctx.deps.db.select().from(tenantMembers).where(eq(tenantMembers.id, membership.id)).get(),
+      (await ctx.deps.db.select().from(tenantMembers).where(eq(tenantMembers.id, membership.id)).limit(1))[0],
     ).toBeUndefined();
-    expect(userRow(ctx, alice.id)).toBeDefined();
-    const audit = auditRows(ctx, { action: "tenant.member.removed", resource_id: membership.id });
+    expect(await userRow(ctx, alice.id)).toBeDefined();
+    const audit = await auditRows(ctx, { action: "tenant.member.removed", resource_id: membership.id });
     expect(audit[0]!.details).toMatchObject({ account_id: alice.id, role: "admin" });
-    expect(eventsOf("tenant.member.removed").some((e) => e.data.membership_id === membership.id)).toBe(true);
+    expect(
+      (await eventsOf("tenant.member.removed")).some((e) => e.data.membership_id === membership.id),
+    ).toBe(true);
     const again = await ctx.call("DELETE", MEMBER, { params });
     expect(again.status).toBe(404);
     expect(again.body.code).toBe("TENANT_MEMBER_NOT_FOUND");
@@ -530,27 +547,24 @@ describe("delete", () => {
     const t = await newTenant({ display_name: "Doomed Org" });
     await addMember(t.id, { account_id: carol.id, role_name: "member" });
     const { sessionId } = await openSession(ctx, app, carol.id);
-    ctx.deps.db
+    await ctx.deps.db
       .update(endUserSessions)
       .set({ tenantId: t.id })
-      .where(eq(endUserSessions.id, sessionId))
-      .run();
+      .where(eq(endUserSessions.id, sessionId));
 
     const res = await ctx.call("DELETE", ONE, { params: { app_id: app.id, tenant_id: t.display_id } });
     expect(res.status).toBe(204);
-    expect(ctx.deps.db.select().from(tenantMembers).where(eq(tenantMembers.tenantId, t.id)).all()).toEqual(
+    expect(await ctx.deps.db.select().from(tenantMembers).where(eq(tenantMembers.tenantId, t.id))).toEqual(
       [],
     );
-    const session = ctx.deps.db
-      .select()
-      .from(endUserSessions)
-      .where(eq(endUserSessions.id, sessionId))
-      .get()!;
+    const session = (
+      await ctx.deps.db.select().from(endUserSessions).where(eq(endUserSessions.id, sessionId)).limit(1)
+    )[0]!;
     expect(session.tenantId).toBeNull();
-    expect(userRow(ctx, carol.id)).toBeDefined();
-    const audit = auditRows(ctx, { action: "tenant.deleted", resource_id: t.id });
+    expect(await userRow(ctx, carol.id)).toBeDefined();
+    const audit = await auditRows(ctx, { action: "tenant.deleted", resource_id: t.id });
     expect(audit[0]!.details).toMatchObject({ display_id: t.display_id, members_removed: 1 });
-    expect(eventsOf("tenant.deleted").some((e) => e.data.tenant_id === t.id)).toBe(true);
+    expect((await eventsOf("tenant.deleted")).some((e) => e.data.tenant_id === t.id)).toBe(true);
 
     const gone = await ctx.call("GET", ONE, { params: { app_id: app.id, tenant_id: t.id } });
     expect(gone.status).toBe(404);
@@ -582,23 +596,23 @@ describe("lanes", () => {
         code: "TENANT_NOT_FOUND",
       });
     }
-    expect(ctx.deps.db.select().from(tenants).where(eq(tenants.id, t.id)).get()?.displayName).toBe(
-      "Isolated Org",
-    );
+    expect(
+      (await ctx.deps.db.select().from(tenants).where(eq(tenants.id, t.id)).limit(1))[0]?.displayName,
+    ).toBe("Isolated Org");
   });
 
   test("no credential → 401; a PAK of another workspace → 404 APP_NOT_FOUND", async () => {
     const none = await ctx.call("GET", T, { params: { app_id: app.id }, auth: null });
     expect(none.status).toBe(401);
-    const ws = insertWorkspace(ctx, "tenants-foreign-ws");
-    const foreign = insertPak(ctx, [allow(["*"])], ws);
+    const ws = await insertWorkspace(ctx, "tenants-foreign-ws");
+    const foreign = await insertPak(ctx, [allow(["*"])], ws);
     const res = await ctx.call("GET", T, { params: { app_id: app.id }, auth: { pak: foreign.token } });
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("APP_NOT_FOUND");
   });
 
   test("a PAK allowed only heimdall.read reads but cannot write (403 POLICY_DENIED)", async () => {
-    const reader = insertPak(ctx, [allow(["heimdall.read"])]);
+    const reader = await insertPak(ctx, [allow(["heimdall.read"])]);
     const auth = { pak: reader.token };
     expect((await ctx.call("GET", T, { params: { app_id: app.id }, auth })).status).toBe(200);
     const cases: [string, string, unknown][] = [
@@ -639,9 +653,9 @@ describe("lanes", () => {
       auth: { cookie },
     });
     expect(added.body.membership.invited_by).toBe(ctx.ownerId);
-    expect(auditRows(ctx, { action: "tenant.created", resource_id: created.body.id })[0]!.actor_type).toBe(
-      "platform_user",
-    );
+    expect(
+      (await auditRows(ctx, { action: "tenant.created", resource_id: created.body.id }))[0]!.actor_type,
+    ).toBe("platform_user");
 
     const viewer = await insertMember(ctx, "tenant-viewer@example.test", "viewer");
     const viewerCookie = await ctx.signIn("tenant-viewer@example.test", viewer.password);

@@ -1,7 +1,7 @@
 /** @module Consumer API tenants (`/{app_slug}/v1/tenants…`): the PAK lane, one `heimdall.tenant.*` action per route, isolation, audit and events. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { and, eq } from "drizzle-orm";
-import { events, tenantMembers, tenants } from "../../../src/db/schema.ts";
+import type { Tables } from "../../../src/db/client.ts";
 import {
   auditRows,
   createApp,
@@ -12,11 +12,13 @@ import {
   type TestApp,
   userRow,
 } from "../../support/fixtures.ts";
-import { createTestContext, type TestContext } from "../../support/harness.ts";
+import { closeTestContext, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
 import { allow, deny, insertPak } from "../admin/fixtures.ts";
 
 let ctx: TestContext;
+// The context's tables (PostgreSQL's twins on a PostgreSQL run), taken once the context exists.
+let { events, tenantMembers, tenants } = {} as Tables;
 let app: TestApp;
 let other: TestApp;
 let alice: InsertedEndUser;
@@ -30,23 +32,23 @@ const MEMBER = `${MEMBERS}/{account_id}`;
 
 beforeAll(async () => {
   ctx = await createTestContext();
+  ({ events, tenantMembers, tenants } = ctx.deps.db.tables);
   app = await createApp(ctx, "ct-app");
   other = await createApp(ctx, "ct-other");
   alice = await insertEndUser(ctx, app, "alice");
   bob = await insertEndUser(ctx, app, "bob");
-  pak = insertPak(ctx, [allow(["heimdall.tenant.*"])]);
+  pak = await insertPak(ctx, [allow(["heimdall.tenant.*"])]);
 });
 
-afterAll(() => ctx.deps.db.$client.close());
+afterAll(() => closeTestContext(ctx));
 
 const auth = () => ({ pak: pak.token });
 
-const eventsOf = (type: string) =>
-  ctx.deps.db
+const eventsOf = async (type: string) =>
+  await ctx.deps.db
     .select()
     .from(events)
-    .where(and(eq(events.appId, app.id), eq(events.type, type)))
-    .all();
+    .where(and(eq(events.appId, app.id), eq(events.type, type)));
 
 async function newTenant(display_name: string, target: TestApp = app) {
   const res = await ctx.call("POST", T, {
@@ -70,7 +72,7 @@ describe("every route, with a PAK allowed heimdall.tenant.*", () => {
     expect(created.body).toMatchObject({ app_id: app.id, slug: "globex-corp", status: "active" });
     const id = created.body.id as string;
     const displayId = created.body.display_id as string;
-    const created0 = auditRows(ctx, { action: "tenant.created", resource_id: id });
+    const created0 = await auditRows(ctx, { action: "tenant.created", resource_id: id });
     expect(created0[0]!).toMatchObject({ actor_type: "pak", actor_id: pak.id, app_id: app.id });
 
     const got = await ctx.call("GET", ONE, {
@@ -95,7 +97,9 @@ describe("every route, with a PAK allowed heimdall.tenant.*", () => {
     });
     expect(patched.status).toBe(200);
     expect(patched.body.status).toBe("suspended");
-    expect(eventsOf("tenant.updated").some((e) => (e.data.tenant as { id: string }).id === id)).toBe(true);
+    expect((await eventsOf("tenant.updated")).some((e) => (e.data.tenant as { id: string }).id === id)).toBe(
+      true,
+    );
 
     const added = await ctx.call("POST", MEMBERS, {
       params: { app_slug: app.slug, tenant_id: displayId },
@@ -113,9 +117,9 @@ describe("every route, with a PAK allowed heimdall.tenant.*", () => {
     });
     expect(byEmail.status).toBe(201);
     expect(byEmail.body.created_account).toBe(true);
-    expect(userRow(ctx, byEmail.body.account_id)).toMatchObject({ appId: app.id, username: "dana" });
+    expect(await userRow(ctx, byEmail.body.account_id)).toMatchObject({ appId: app.id, username: "dana" });
     expect(
-      auditRows(ctx, { action: "user.created", resource_id: byEmail.body.account_id })[0]!.actor_type,
+      (await auditRows(ctx, { action: "user.created", resource_id: byEmail.body.account_id }))[0]!.actor_type,
     ).toBe("pak");
 
     const members = await ctx.call("GET", MEMBERS, {
@@ -148,7 +152,7 @@ describe("every route, with a PAK allowed heimdall.tenant.*", () => {
       auth: auth(),
     });
     expect(removed.status).toBe(204);
-    expect(auditRows(ctx, { action: "tenant.member.removed" }).at(-1)!.details).toMatchObject({
+    expect((await auditRows(ctx, { action: "tenant.member.removed" })).at(-1)!.details).toMatchObject({
       account_id: byEmail.body.account_id,
     });
 
@@ -157,8 +161,8 @@ describe("every route, with a PAK allowed heimdall.tenant.*", () => {
       auth: auth(),
     });
     expect(deleted.status).toBe(204);
-    expect(ctx.deps.db.select().from(tenants).where(eq(tenants.id, id)).get()).toBeUndefined();
-    expect(ctx.deps.db.select().from(tenantMembers).where(eq(tenantMembers.tenantId, id)).all()).toEqual([]);
+    expect((await ctx.deps.db.select().from(tenants).where(eq(tenants.id, id)).limit(1))[0]).toBeUndefined();
+    expect(await ctx.deps.db.select().from(tenantMembers).where(eq(tenantMembers.tenantId, id))).toEqual([]);
     for (const action of [
       "tenant.created",
       "tenant.updated",
@@ -167,8 +171,8 @@ describe("every route, with a PAK allowed heimdall.tenant.*", () => {
       "tenant.member.removed",
       "tenant.deleted",
     ]) {
-      expect({ action, events: eventsOf(action).length > 0 }).toEqual({ action, events: true });
-      const rows = auditRows(ctx, { app_id: app.id, action });
+      expect({ action, events: (await eventsOf(action)).length > 0 }).toEqual({ action, events: true });
+      const rows = await auditRows(ctx, { app_id: app.id, action });
       expect({ action, actor: rows.at(-1)?.actor_type }).toEqual({ action, actor: "pak" });
     }
   });
@@ -258,9 +262,9 @@ describe("the lane", () => {
       body: { account_id: alice.id, role_name: "member" },
       auth: auth(),
     });
-    const before = JSON.stringify(ctx.deps.db.select().from(tenants).all());
+    const before = JSON.stringify(await ctx.deps.db.select().from(tenants));
     for (const [action, method, path, params, body] of routes(t.id)) {
-      const denied = insertPak(ctx, [allow(["*"]), deny([action])]);
+      const denied = await insertPak(ctx, [allow(["*"]), deny([action])]);
       const res = await ctx.call(method, path, {
         params: { app_slug: app.slug, ...params },
         body,
@@ -274,9 +278,9 @@ describe("the lane", () => {
         code: "POLICY_DENIED",
       });
     }
-    expect(JSON.stringify(ctx.deps.db.select().from(tenants).all())).toBe(before);
+    expect(JSON.stringify(await ctx.deps.db.select().from(tenants))).toBe(before);
     // The Admin lane's actions do not open the Consumer lane.
-    const adminOnly = insertPak(ctx, [allow(["heimdall.read", "heimdall.create"])]);
+    const adminOnly = await insertPak(ctx, [allow(["heimdall.read", "heimdall.create"])]);
     const res = await ctx.call("GET", T, { params: { app_slug: app.slug }, auth: { pak: adminOnly.token } });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("POLICY_DENIED");
@@ -285,8 +289,8 @@ describe("the lane", () => {
   test("no credential, or an EndUser token, is 401; a PAK of another workspace is the app's 404", async () => {
     const t = await newTenant("Lane Corp");
     const { token } = await openSession(ctx, app, alice.id);
-    const ws = insertWorkspace(ctx, "ct-foreign-ws");
-    const foreign = insertPak(ctx, [allow(["*"])], ws);
+    const ws = await insertWorkspace(ctx, "ct-foreign-ws");
+    const foreign = await insertPak(ctx, [allow(["*"])], ws);
     for (const [, method, path, params, body] of routes(t.id)) {
       const p = { app_slug: app.slug, ...params };
       const none = await ctx.call(method, path, { params: p, body, auth: null });
@@ -328,8 +332,8 @@ describe("the lane", () => {
     // App B's list does not show it either.
     const list = await ctx.call("GET", T, { params: { app_slug: other.slug }, auth: auth() });
     expect(list.body.data.map((x: { id: string }) => x.id)).not.toContain(t.id);
-    expect(ctx.deps.db.select().from(tenants).where(eq(tenants.id, t.id)).get()?.displayName).toBe(
-      "Isolated Ltd",
-    );
+    expect(
+      (await ctx.deps.db.select().from(tenants).where(eq(tenants.id, t.id)).limit(1))[0]?.displayName,
+    ).toBe("Isolated Ltd");
   });
 });
