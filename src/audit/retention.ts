@@ -2,7 +2,7 @@
 import { sql } from "drizzle-orm";
 import { type Clock, DAY } from "../core/clock.ts";
 import { type Db, tx } from "../db/client.ts";
-import { auditAnchors } from "../db/schema.ts";
+import { exec, row, rows } from "../db/query.ts";
 
 /**
  * Rows deleted per write transaction. Each row also leaves six indexes; measured on a file database
@@ -46,21 +46,31 @@ export function createAuditRetention(deps: {
   batchSize?: number;
 }): AuditRetention {
   const { db, clock, retentionDays } = deps;
+  const { auditAnchors } = db.tables;
   const batchSize = deps.batchSize ?? AUDIT_PRUNE_BATCH;
-  // The oldest rows by `seq` (the rowid): a walk of the table's b-tree from its start, no index needed.
-  const oldest = db.$client.query<Candidate, [number]>(
-    "SELECT seq, chain, hash, created_at FROM audit_log ORDER BY seq LIMIT ?",
-  );
-  const oldestCreatedAt = db.$client.query<{ created_at: number }, []>(
-    "SELECT created_at FROM audit_log ORDER BY seq LIMIT 1",
-  );
-  const deleteThrough = db.$client.query<unknown, [number]>("DELETE FROM audit_log WHERE seq <= ?");
+  // The oldest rows by `seq` (SQLite's rowid: a walk of the table's b-tree from its start, no index needed;
+  // PostgreSQL's primary key). Raw bigints arrive as strings from PostgreSQL.
+  const oldest = async (limit: number): Promise<Candidate[]> =>
+    (
+      await rows<Candidate>(
+        db,
+        sql`SELECT seq, chain, hash, created_at FROM audit_log ORDER BY seq LIMIT ${limit}`,
+      )
+    ).map((r) => ({ ...r, seq: Number(r.seq), created_at: Number(r.created_at) }));
+  const oldestCreatedAt = async (): Promise<number | undefined> => {
+    const r = await row<{ created_at: number }>(
+      db,
+      sql`SELECT created_at FROM audit_log ORDER BY seq LIMIT 1`,
+    );
+    return r ? Number(r.created_at) : undefined;
+  };
+  const deleteThrough = (seq: number) => exec(db, sql`DELETE FROM audit_log WHERE seq <= ${seq}`);
   let total = 0;
 
   /** One transaction: the next prefix of old rows goes, and every chain it touched moves its anchor. */
   async function pruneBatch(cutoff: number): Promise<{ pruned: number; chains: string[]; more: boolean }> {
     return await tx(db, async () => {
-      const rows = oldest.all(batchSize);
+      const rows = await oldest(batchSize);
       // Pruning follows `seq`, and stops at the first row young enough to keep: what goes is always a
       // prefix of the log, hence a prefix of every chain, so each chain stays one unbroken run from its
       // anchor. A row written under a clock that stepped back simply waits for a later run.
@@ -72,10 +82,11 @@ export function createAuditRetention(deps: {
         const prev = last.get(r.chain);
         last.set(r.chain, { seq: r.seq, hash: r.hash, count: (prev?.count ?? 0) + 1 });
       }
-      deleteThrough.run(rows[n - 1]!.seq);
+      await deleteThrough(rows[n - 1]!.seq);
       const now = clock.now();
       for (const [chain, cut] of last) {
-        db.insert(auditAnchors)
+        await db
+          .insert(auditAnchors)
           .values({
             chain,
             prunedThroughSeq: cut.seq,
@@ -91,8 +102,7 @@ export function createAuditRetention(deps: {
               prunedCount: sql`${auditAnchors.prunedCount} + ${cut.count}`,
               updatedAt: now,
             },
-          })
-          .run();
+          });
       }
       return { pruned: n, chains: [...last.keys()], more: n === rows.length };
     });
@@ -121,8 +131,8 @@ export function createAuditRetention(deps: {
     },
     prunedTotal: () => total,
     async oldestRowAgeSeconds() {
-      const row = oldestCreatedAt.get();
-      return row ? Math.max(0, (clock.now() - row.created_at) / 1000) : 0;
+      const createdAt = await oldestCreatedAt();
+      return createdAt !== undefined ? Math.max(0, (clock.now() - createdAt) / 1000) : 0;
     },
   };
 }

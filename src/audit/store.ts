@@ -2,7 +2,7 @@
 import { and, desc, eq, lt } from "drizzle-orm";
 import { iso } from "../core/clock.ts";
 import type { Db } from "../db/client.ts";
-import { auditLog } from "../db/schema.ts";
+import type { auditLog } from "../db/schema.ts";
 
 export type AuditRow = typeof auditLog.$inferSelect;
 
@@ -43,6 +43,7 @@ export function toAuditLogDto(r: AuditRow): AuditLogEntryDto {
 }
 
 export function createAuditStore(db: Db) {
+  const { auditLog } = db.tables;
   return {
     /** Rows of one app, newest first (by `seq`, the chain order), strictly before `beforeSeq`. */
     async listForApp(
@@ -51,7 +52,7 @@ export function createAuditStore(db: Db) {
       beforeSeq: number | undefined,
       limit: number,
     ): Promise<AuditRow[]> {
-      return db
+      return await db
         .select()
         .from(auditLog)
         .where(
@@ -63,8 +64,7 @@ export function createAuditStore(db: Db) {
           ),
         )
         .orderBy(desc(auditLog.seq))
-        .limit(limit)
-        .all();
+        .limit(limit);
     },
   };
 }

@@ -1,11 +1,12 @@
 /** @module The append-only audit log (docs/architecture.md, "Audit"): one writer, a SHA-256 hash chain per app, and its verifier. */
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
 import { newId } from "../core/ids.ts";
 import type { AuditActor, CallMeta } from "../core/principal.ts";
 import { type Db, preparedInsert, tx } from "../db/client.ts";
-import { auditAnchors, auditLog } from "../db/schema.ts";
+import { exec, row as rowOf } from "../db/query.ts";
+import type { auditLog } from "../db/schema.ts";
 
 export interface AuditEntry {
   /** Set for app events; the chain is then the app id. */
@@ -25,6 +26,37 @@ export const GENESIS_HASH = "0".repeat(64);
 type Row = typeof auditLog.$inferSelect;
 
 const VERIFY_PAGE = 5000;
+
+/**
+ * `details` with every object's keys in code-unit order, the form that is stored and hashed. PostgreSQL's jsonb
+ * hands keys back in its own order, so the verifier sorts what it reads there; writing them sorted makes a
+ * row hash the same on both engines (and lets a SQLite log move to PostgreSQL). Returns the value itself when
+ * it is already sorted, which an audit row's flat details usually are not worth copying for.
+ */
+export function sortedDetails<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    let changed = false;
+    const out = value.map((v) => {
+      const s = sortedDetails(v);
+      if (s !== v) changed = true;
+      return s;
+    });
+    return (changed ? out : value) as T;
+  }
+  const keys = Object.keys(value);
+  let sorted = true;
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) sorted = false;
+  const out: Record<string, unknown> = {};
+  let changed = !sorted;
+  for (const k of sorted ? keys : [...keys].sort()) {
+    const v = (value as Record<string, unknown>)[k];
+    const s = sortedDetails(v);
+    if (s !== v) changed = true;
+    out[k] = s;
+  }
+  return (changed ? out : value) as T;
+}
 
 /** The bytes that are hashed: every column but seq and hash, in a fixed order. */
 function canonical(r: Omit<Row, "seq" | "hash">): string {
@@ -79,36 +111,59 @@ export type AuditVerifyResult =
   | { ok: false; chain: string; seq: number; reason: string };
 
 export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): AuditWriter {
+  const { auditAnchors, auditLog } = db.tables;
+  const postgres = db.engine === "postgres";
   // The chain's head: its newest row, or, when retention pruned every row of it, the anchor that
   // holds the last pruned row's hash (coalesce evaluates lazily: the anchor is read only then).
-  const lastHash = db.$client.query<{ hash: string | null }, [string]>(
-    `SELECT coalesce(
+  const headQuery = (chain: string) =>
+    sql`SELECT coalesce(
+       (SELECT hash FROM audit_log WHERE chain = ${chain} ORDER BY seq DESC LIMIT 1),
+       (SELECT hash FROM audit_anchors WHERE chain = ${chain})
+     ) AS "hash"`;
+  const sqliteHead = postgres
+    ? null
+    : db.$client.query<{ hash: string | null }, [string]>(
+        `SELECT coalesce(
        (SELECT hash FROM audit_log WHERE chain = ?1 ORDER BY seq DESC LIMIT 1),
        (SELECT hash FROM audit_anchors WHERE chain = ?1)
      ) AS hash`,
-  );
-  // Every audited action runs this; compiled once.
-  const insert = preparedInsert(db, auditLog, [
-    "id",
-    "chain",
-    "appId",
-    "workspaceId",
-    "action",
-    "resourceType",
-    "resourceId",
-    "actorType",
-    "actorId",
-    "details",
-    "ip",
-    "requestId",
-    "createdAt",
-    "prevHash",
-    "hash",
-  ]);
+      );
+  /**
+   * The chain's head, read under the chain's lock on PostgreSQL: several writers (instances, pooled
+   * connections) append at once there, and the lock, held to the end of the writing transaction, makes the
+   * read and the insert one step per chain. SQLite has one writer (BEGIN IMMEDIATE) and needs none.
+   */
+  const lastHash = async (chain: string): Promise<string | null> => {
+    if (sqliteHead) return sqliteHead.get(chain)?.hash ?? null;
+    await exec(db, sql`SELECT pg_advisory_xact_lock(hashtext(${chain}))`);
+    return (await rowOf<{ hash: string | null }>(db, headQuery(chain)))?.hash ?? null;
+  };
+  // Every audited action runs this; compiled once on SQLite. PostgreSQL assigns `seq` (an identity column).
+  const insert = postgres
+    ? async (r: typeof auditLog.$inferInsert) => {
+        await db.insert(auditLog).values(r);
+      }
+    : preparedInsert(db, auditLog, [
+        "id",
+        "chain",
+        "appId",
+        "workspaceId",
+        "action",
+        "resourceType",
+        "resourceId",
+        "actorType",
+        "actorId",
+        "details",
+        "ip",
+        "requestId",
+        "createdAt",
+        "prevHash",
+        "hash",
+      ]);
   async function* pages(chain?: string): AsyncGenerator<Row> {
     let after = 0;
     for (;;) {
-      const page = db
+      const page = await db
         .select()
         .from(auditLog)
         .where(
@@ -117,40 +172,58 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
             : and(eq(auditLog.chain, chain), gt(auditLog.seq, after)),
         )
         .orderBy(asc(auditLog.seq))
-        .limit(VERIFY_PAGE)
-        .all();
+        .limit(VERIFY_PAGE);
       yield* page;
       if (page.length < VERIFY_PAGE) return;
       after = page[page.length - 1]!.seq;
     }
   }
 
-  /**
-   * Chain heads written by the batch whose transaction is running, or null outside one. A batch holds the
-   * write lock from its first statement (BEGIN IMMEDIATE), so no other connection or process can extend a
-   * chain under it: after a chain's first row the head is known without reading it back (under load a batch
-   * holds a dozen rows of one app's chain, and the read costs as much as the insert).
-   */
-  let batchHeads: Map<string, string> | null = null;
+  /** Appends one row; `heads` carries the chain heads a batch already wrote (see `flush`). */
+  async function append(entry: AuditEntry, heads: Map<string, string> | null): Promise<string> {
+    const chain = entry.appId ?? (entry.workspaceId ? `workspace:${entry.workspaceId}` : "platform");
+    const prevHash = heads?.get(chain) ?? (await lastHash(chain)) ?? GENESIS_HASH;
+    const row = {
+      id: newId(clock),
+      chain,
+      appId: entry.appId ?? null,
+      workspaceId: entry.workspaceId ?? null,
+      action: entry.action,
+      resourceType: entry.resourceType ?? null,
+      resourceId: entry.resourceId ?? null,
+      actorType: entry.actor.type,
+      actorId: entry.actor.id,
+      details: entry.details ? sortedDetails(entry.details) : null,
+      ip: entry.meta?.ip ?? null,
+      requestId: entry.meta?.requestId ?? null,
+      createdAt: clock.now(),
+      prevHash,
+    };
+    const hash = sha256Hex(canonical(row));
+    await insert({ ...row, hash });
+    heads?.set(chain, hash);
+    return row.id;
+  }
+
   let pending: (DurableEntry & { done: (err?: unknown) => void })[] = [];
   const flush = async () => {
     const batch = pending;
     pending = [];
     try {
       await tx(db, async () => {
-        batchHeads = new Map();
-        try {
-          const now = clock.now();
-          const ran = new Set<string>();
-          for (const { entry, alongside } of batch) {
-            if (alongside && !ran.has(alongside.key)) {
-              await alongside.write(now);
-              ran.add(alongside.key);
-            }
-            await writer.record(entry);
+        // Chain heads written by this batch. A batch holds the write lock from its first statement (BEGIN
+        // IMMEDIATE; on PostgreSQL each chain's lock from its first row), so no other connection or process
+        // can extend a chain under it: after a chain's first row the head is known without reading it back
+        // (under load a batch holds a dozen rows of one app's chain, and the read costs as much as the insert).
+        const heads = new Map<string, string>();
+        const now = clock.now();
+        const ran = new Set<string>();
+        for (const { entry, alongside } of batch) {
+          if (alongside && !ran.has(alongside.key)) {
+            await alongside.write(now);
+            ran.add(alongside.key);
           }
-        } finally {
-          batchHeads = null;
+          await append(entry, heads);
         }
       });
     } catch (err) {
@@ -168,35 +241,13 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
         if (pending.length === 0) setImmediate(() => setImmediate(flush));
         pending.push({ ...item, done: (err) => (err === undefined ? resolve() : reject(err)) });
       }),
-    async record(entry) {
-      const chain = entry.appId ?? (entry.workspaceId ? `workspace:${entry.workspaceId}` : "platform");
-      const prevHash = batchHeads?.get(chain) ?? lastHash.get(chain)?.hash ?? GENESIS_HASH;
-      const row = {
-        id: newId(clock),
-        chain,
-        appId: entry.appId ?? null,
-        workspaceId: entry.workspaceId ?? null,
-        action: entry.action,
-        resourceType: entry.resourceType ?? null,
-        resourceId: entry.resourceId ?? null,
-        actorType: entry.actor.type,
-        actorId: entry.actor.id,
-        details: entry.details ?? null,
-        ip: entry.meta?.ip ?? null,
-        requestId: entry.meta?.requestId ?? null,
-        createdAt: clock.now(),
-        prevHash,
-      };
-      const hash = sha256Hex(canonical(row));
-      await insert({ ...row, hash });
-      batchHeads?.set(chain, hash);
-      return row.id;
-    },
+    // On PostgreSQL the chain lock lasts as long as the transaction, so a row recorded outside one gets its own.
+    record: postgres ? (entry) => tx(db, () => append(entry, null)) : (entry) => append(entry, null),
     async verify(only) {
       const anchors = new Map(
         (only === undefined
-          ? db.select().from(auditAnchors).all()
-          : db.select().from(auditAnchors).where(eq(auditAnchors.chain, only)).all()
+          ? await db.select().from(auditAnchors)
+          : await db.select().from(auditAnchors).where(eq(auditAnchors.chain, only))
         ).map((a) => [a.chain, a]),
       );
       const heads = new Map<string, string>();
@@ -222,6 +273,8 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
               : "prev_hash does not continue from the chain's start",
           };
         const { seq: _s, hash, ...rest } = r;
+        // jsonb keeps no key order: the row was hashed with its keys sorted (`sortedDetails`), so sort again.
+        if (postgres) rest.details = sortedDetails(rest.details);
         if (sha256Hex(canonical(rest)) !== hash)
           return { ok: false, chain: r.chain, seq: r.seq, reason: "hash mismatch" };
         heads.set(r.chain, hash);

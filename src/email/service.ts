@@ -201,7 +201,7 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
 
   async function attempt(row: OutboxRow): Promise<DeliveryOutcome | "skipped"> {
     const start = clock.now();
-    if (!(await store.claim(row.id, start, start + DELIVERY_LEASE))) return "skipped";
+    if (!(await tx(db, () => store.claim(row.id, start, start + DELIVERY_LEASE)))) return "skipped";
     const attempts = row.attempts + 1;
     let body: { text: string; html: string | null } | null = null;
     try {
@@ -244,7 +244,7 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
       });
       return "failed";
     }
-    await store.markRetry(row.id, next, result.error);
+    await tx(db, () => store.markRetry(row.id, next, result.error));
     log.warn("email delivery deferred", {
       outbox_id: row.id,
       app_id: row.appId,
@@ -445,7 +445,7 @@ export function createEmailService(deps: EmailServiceDeps): EmailService {
     },
 
     async purge() {
-      return await store.purge(clock.now() - OUTBOX_RETENTION);
+      return await tx(db, () => store.purge(clock.now() - OUTBOX_RETENTION));
     },
   };
 }

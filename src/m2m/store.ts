@@ -1,9 +1,10 @@
 /** @module Drizzle and prepared queries for M2M clients: keyset listing, CRUD, and the token endpoint's hot lookups. */
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, lte, or, sql } from "drizzle-orm";
 import { isUuid } from "../core/ids.ts";
 import type { Position } from "../core/pagination.ts";
-import { changes, type Db } from "../db/client.ts";
-import { m2mClients } from "../db/schema.ts";
+import type { Db } from "../db/client.ts";
+import { affected, first } from "../db/query.ts";
+import type { m2mClients } from "../db/schema.ts";
 import type { M2mClientRow } from "./model.ts";
 
 /** The columns the token endpoint reads on every grant. */
@@ -21,17 +22,23 @@ export interface ClientLookup {
 }
 
 export function createM2mStore(db: Db) {
-  const sql = db.$client;
-  const byClientId = sql.query<ClientLookup, [string]>(
-    `SELECT id, app_id AS appId, client_id AS clientId, secret_hash AS secretHash,
+  const { m2mClients } = db.tables;
+  // SQLite: statements compiled once, run on every grant at the token endpoint (measured hot path).
+  const sqlite =
+    db.engine === "sqlite"
+      ? {
+          byClientId: db.$client.query<ClientLookup, [string]>(
+            `SELECT id, app_id AS appId, client_id AS clientId, secret_hash AS secretHash,
             prev_secret_hash AS prevSecretHash, prev_secret_expires_at AS prevSecretExpiresAt, is_active AS isActive,
             scopes, last_used_at AS lastUsedAt
        FROM m2m_clients WHERE client_id = ?`,
-  );
-  // Conditional on the previous write being old enough: the row itself is the debounce state.
-  const touch = sql.query<never, [number, string, number]>(
-    "UPDATE m2m_clients SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
-  );
+          ),
+          // Conditional on the previous write being old enough: the row itself is the debounce state.
+          touch: db.$client.query<never, [number, string, number]>(
+            "UPDATE m2m_clients SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
+          ),
+        }
+      : null;
 
   /** `ref` is the public `client_id` or the row UUID; either way it must belong to `appId`. */
   const refWhere = (appId: string, ref: string) =>
@@ -41,13 +48,45 @@ export function createM2mStore(db: Db) {
     );
 
   return {
-    lookup: async (clientId: string): Promise<ClientLookup | null> => byClientId.get(clientId),
+    async lookup(clientId: string): Promise<ClientLookup | null> {
+      if (sqlite) return sqlite.byClientId.get(clientId);
+      const found = await first(
+        db
+          .select({
+            id: m2mClients.id,
+            appId: m2mClients.appId,
+            clientId: m2mClients.clientId,
+            secretHash: m2mClients.secretHash,
+            prevSecretHash: m2mClients.prevSecretHash,
+            prevSecretExpiresAt: m2mClients.prevSecretExpiresAt,
+            // As SQLite stores them: 1/0 and the JSON text.
+            isActive: sql<number>`${m2mClients.isActive}::int`,
+            scopes: sql<string>`${m2mClients.scopes}::text`,
+            lastUsedAt: m2mClients.lastUsedAt,
+          })
+          .from(m2mClients)
+          .where(eq(m2mClients.clientId, clientId))
+          .limit(1),
+      );
+      return found ?? null;
+    },
 
-    touch: async (id: string, now: number, debounceMs: number): Promise<boolean> =>
-      touch.run(now, id, now - debounceMs).changes > 0,
+    async touch(id: string, now: number, debounceMs: number): Promise<boolean> {
+      if (sqlite) return sqlite.touch.run(now, id, now - debounceMs).changes > 0;
+      const result = await db
+        .update(m2mClients)
+        .set({ lastUsedAt: now })
+        .where(
+          and(
+            eq(m2mClients.id, id),
+            or(isNull(m2mClients.lastUsedAt), lte(m2mClients.lastUsedAt, now - debounceMs)),
+          ),
+        );
+      return affected(result) > 0;
+    },
 
     async byRef(appId: string, ref: string): Promise<M2mClientRow | undefined> {
-      return db.select().from(m2mClients).where(refWhere(appId, ref)).get();
+      return await first(db.select().from(m2mClients).where(refWhere(appId, ref)).limit(1));
     },
 
     /** Newest first, strictly after `after`. */
@@ -58,17 +97,16 @@ export function createM2mStore(db: Db) {
             and(eq(m2mClients.createdAt, after.c), lt(m2mClients.id, after.i)),
           )
         : undefined;
-      return db
+      return await db
         .select()
         .from(m2mClients)
         .where(and(eq(m2mClients.appId, appId), older))
         .orderBy(desc(m2mClients.createdAt), desc(m2mClients.id))
-        .limit(limit)
-        .all();
+        .limit(limit);
     },
 
     async insert(row: typeof m2mClients.$inferInsert): Promise<M2mClientRow> {
-      return db.insert(m2mClients).values(row).returning().get();
+      return (await db.insert(m2mClients).values(row).returning())[0]!;
     },
 
     async update(
@@ -80,11 +118,11 @@ export function createM2mStore(db: Db) {
         >
       >,
     ): Promise<M2mClientRow> {
-      return db.update(m2mClients).set(set).where(eq(m2mClients.id, id)).returning().get()!;
+      return (await db.update(m2mClients).set(set).where(eq(m2mClients.id, id)).returning())[0]!;
     },
 
     async delete(id: string): Promise<boolean> {
-      return changes(db.delete(m2mClients).where(eq(m2mClients.id, id)).run()) > 0;
+      return affected(await db.delete(m2mClients).where(eq(m2mClients.id, id))) > 0;
     },
   };
 }

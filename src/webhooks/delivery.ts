@@ -5,8 +5,10 @@
  * refused target) is retried with exponential back-off and jitter until 24 h after the event; ten events
  * in a row that fail (each counted once, at its first failed attempt) disable the destination. At least once: a delivery stays pending until its attempt is
  * recorded, so a crash mid-request sends it again at the next start, and the `webhook-id` lets receivers drop
- * the repeat. One process owns the database (the data-dir lock) and its ticks never overlap, so nothing needs
- * a lease in the database: one would hold a crashed process's deliveries back after the restart.
+ * the repeat. On SQLite one process owns the database (the data-dir lock) and its ticks never overlap, so
+ * nothing needs a lease in the database: one would hold a crashed process's deliveries back after the restart.
+ * On PostgreSQL every instance runs the job, so each delivery is claimed before it is sent (a conditional
+ * UPDATE that pushes `next_attempt_at` past the request's timeout): two runs never send one delivery.
  */
 import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
@@ -39,6 +41,8 @@ export const REQUEST_TIMEOUT_MS = 10 * SECOND;
 export const RESPONSE_BODY_LIMIT = 1024;
 /** Deliveries taken per app per tick; the rest wait for the next one. */
 const BATCH = 100;
+/** How long a claimed delivery is left to the instance that claimed it, beyond the request's timeout. */
+const CLAIM_MARGIN_MS = MINUTE;
 
 export interface WebhookDeliveryDeps {
   db: Db;
@@ -108,6 +112,7 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
   const store = createWebhookStore(db);
   const timeoutMs = deps.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const random = deps.random ?? Math.random;
+  const claims = db.engine === "postgres";
   const totals = { succeeded: 0, failed: 0, disabled: 0 };
   /**
    * Each destination's opened secret, by the vault id it was sealed under: the vault (an unwrap and a
@@ -281,6 +286,12 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
         for (const due of await store.due(now, BATCH, appId)) {
           const d = await current(due);
           if (!d) break;
+          // Another instance took it (and, to keep the app's event order, the rest of this app's queue).
+          if (
+            claims &&
+            !(await tx(db, () => store.claim(d.id, now, clock.now() + timeoutMs + CLAIM_MARGIN_MS)))
+          )
+            break;
           const outcome = await send(d);
           try {
             await settle(d, outcome);
@@ -315,6 +326,6 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps): WebhookDeliver
     },
     pending: async () => await store.pendingCount(),
     counters: () => ({ ...totals }),
-    prune: async () => await store.prune(clock.now() - EVENT_RETENTION_MS),
+    prune: async () => await tx(db, () => store.prune(clock.now() - EVENT_RETENTION_MS)),
   };
 }

@@ -1,7 +1,8 @@
 /** @module Webhook rows: the per-app destination, the deliveries owed to it, and the attempts made. */
 import { and, asc, desc, eq, gte, inArray, isNull, lt, lte, sql } from "drizzle-orm";
-import { changes, type Db } from "../db/client.ts";
-import { apps, events, webhookAttempts, webhookConfigs, webhookDeliveries } from "../db/schema.ts";
+import type { Db } from "../db/client.ts";
+import { affected, first } from "../db/query.ts";
+import type { webhookDeliveries } from "../db/schema.ts";
 import type { WebhookAttemptRow, WebhookConfigRow } from "./model.ts";
 
 export interface DueDelivery {
@@ -19,51 +20,59 @@ export interface DueDelivery {
 }
 
 export function createWebhookStore(db: Db) {
-  const configByApp = db
-    .select()
-    .from(webhookConfigs)
-    .where(eq(webhookConfigs.appId, sql.placeholder("appId")))
-    .prepare();
+  const { apps, events, webhookAttempts, webhookConfigs, webhookDeliveries } = db.tables;
+  // Every emitted event reads it (the fan-out); compiled once on SQLite.
+  const configByApp =
+    db.engine === "sqlite"
+      ? db
+          .select()
+          .from(webhookConfigs)
+          .where(eq(webhookConfigs.appId, sql.placeholder("appId")))
+          .prepare()
+      : null;
 
   return {
-    configOf: async (appId: string): Promise<WebhookConfigRow | undefined> => configByApp.get({ appId }),
+    configOf: async (appId: string): Promise<WebhookConfigRow | undefined> =>
+      configByApp
+        ? configByApp.get({ appId })
+        : await first(db.select().from(webhookConfigs).where(eq(webhookConfigs.appId, appId)).limit(1)),
 
     async insertConfig(row: WebhookConfigRow): Promise<void> {
-      db.insert(webhookConfigs).values(row).run();
+      await db.insert(webhookConfigs).values(row);
     },
 
     async updateConfig(id: string, patch: Partial<WebhookConfigRow>): Promise<void> {
-      db.update(webhookConfigs).set(patch).where(eq(webhookConfigs.id, id)).run();
+      await db.update(webhookConfigs).set(patch).where(eq(webhookConfigs.id, id));
     },
 
     async deleteConfig(id: string): Promise<number> {
-      return changes(db.delete(webhookConfigs).where(eq(webhookConfigs.id, id)).run());
+      return affected(await db.delete(webhookConfigs).where(eq(webhookConfigs.id, id)));
     },
 
     async insertDelivery(row: typeof webhookDeliveries.$inferInsert): Promise<void> {
-      db.insert(webhookDeliveries).values(row).onConflictDoNothing().run();
+      await db.insert(webhookDeliveries).values(row).onConflictDoNothing();
     },
 
     /** Apps with a delivery due now to an enabled destination. */
     async dueApps(now: number): Promise<string[]> {
-      return db
-        .selectDistinct({ appId: webhookDeliveries.appId })
-        .from(webhookDeliveries)
-        .innerJoin(webhookConfigs, eq(webhookConfigs.id, webhookDeliveries.configId))
-        .where(
-          and(
-            eq(webhookDeliveries.status, "pending"),
-            lte(webhookDeliveries.nextAttemptAt, now),
-            isNull(webhookConfigs.disabledAt),
-          ),
-        )
-        .all()
-        .map((r) => r.appId);
+      return (
+        await db
+          .selectDistinct({ appId: webhookDeliveries.appId })
+          .from(webhookDeliveries)
+          .innerJoin(webhookConfigs, eq(webhookConfigs.id, webhookDeliveries.configId))
+          .where(
+            and(
+              eq(webhookDeliveries.status, "pending"),
+              lte(webhookDeliveries.nextAttemptAt, now),
+              isNull(webhookConfigs.disabledAt),
+            ),
+          )
+      ).map((r) => r.appId);
     },
 
     /** One app's pending deliveries whose time has come, to an enabled destination, oldest event first. */
     async due(now: number, limit: number, appId: string): Promise<DueDelivery[]> {
-      return db
+      return await db
         .select({
           id: webhookDeliveries.id,
           appId: webhookDeliveries.appId,
@@ -88,91 +97,109 @@ export function createWebhookStore(db: Db) {
             isNull(webhookConfigs.disabledAt),
           ),
         )
-        .orderBy(asc(webhookDeliveries.nextAttemptAt), asc(events.createdAt), asc(events.id))
-        .limit(limit)
-        .all();
+        .orderBy(
+          asc(webhookDeliveries.nextAttemptAt),
+          asc(events.createdAt),
+          asc(events.id),
+          asc(webhookDeliveries.id),
+        )
+        .limit(limit);
+    },
+
+    /**
+     * Takes a due delivery for one attempt by pushing `next_attempt_at` to `leaseUntil`, if it is still
+     * pending and due: of several runs (instances) that read it, exactly one changes the row and sends it.
+     */
+    async claim(id: string, now: number, leaseUntil: number): Promise<boolean> {
+      const result = await db
+        .update(webhookDeliveries)
+        .set({ nextAttemptAt: leaseUntil })
+        .where(
+          and(
+            eq(webhookDeliveries.id, id),
+            eq(webhookDeliveries.status, "pending"),
+            lte(webhookDeliveries.nextAttemptAt, now),
+          ),
+        );
+      return affected(result) > 0;
     },
 
     async updateDelivery(id: string, patch: Partial<typeof webhookDeliveries.$inferInsert>): Promise<void> {
-      db.update(webhookDeliveries).set(patch).where(eq(webhookDeliveries.id, id)).run();
+      await db.update(webhookDeliveries).set(patch).where(eq(webhookDeliveries.id, id));
     },
 
     async insertAttempt(row: WebhookAttemptRow): Promise<void> {
-      db.insert(webhookAttempts).values(row).run();
+      await db.insert(webhookAttempts).values(row);
     },
 
     async attempts(appId: string, limit: number): Promise<WebhookAttemptRow[]> {
-      return db
+      return await db
         .select()
         .from(webhookAttempts)
         .where(eq(webhookAttempts.appId, appId))
         .orderBy(desc(webhookAttempts.attemptedAt), desc(webhookAttempts.id))
-        .limit(limit)
-        .all();
+        .limit(limit);
     },
 
     async pendingCount(): Promise<number> {
-      return (
+      const found = await first(
         db
           .select({ n: sql<number>`count(*)` })
           .from(webhookDeliveries)
-          .where(eq(webhookDeliveries.status, "pending"))
-          .get()?.n ?? 0
+          .where(eq(webhookDeliveries.status, "pending")),
       );
+      // PostgreSQL's count is a bigint, which arrives as a string.
+      return Number(found?.n ?? 0);
     },
 
     /** Events of the app from `since` on (oldest first), for a replay. */
     async eventsSince(appId: string, since: number, types: readonly string[]): Promise<{ id: string }[]> {
       const typed = types.length > 0 ? inArray(events.type, [...types]) : undefined;
-      return db
+      return await db
         .select({ id: events.id })
         .from(events)
         .where(and(eq(events.appId, appId), gte(events.createdAt, since), typed))
-        .orderBy(asc(events.createdAt), asc(events.id))
-        .all();
+        .orderBy(asc(events.createdAt), asc(events.id));
     },
 
     /** Marks an existing delivery of the event pending again (a replay), or says there is none. */
     async requeue(configId: string, eventId: string, now: number): Promise<boolean> {
       return (
-        changes(
-          db
+        affected(
+          await db
             .update(webhookDeliveries)
             .set({ status: "pending", nextAttemptAt: now, attempts: 0, createdAt: now })
-            .where(and(eq(webhookDeliveries.configId, configId), eq(webhookDeliveries.eventId, eventId)))
-            .run(),
+            .where(and(eq(webhookDeliveries.configId, configId), eq(webhookDeliveries.eventId, eventId))),
         ) > 0
       );
     },
 
     appExists: async (appId: string) =>
-      db.select({ id: apps.id }).from(apps).where(eq(apps.id, appId)).get() !== undefined,
+      (await first(db.select({ id: apps.id }).from(apps).where(eq(apps.id, appId)).limit(1))) !== undefined,
 
     /** Retention: attempts and finished deliveries before `cutoff`, and events no delivery still needs. */
     async prune(cutoff: number): Promise<{ attempts: number; deliveries: number; events: number }> {
-      const attempts = changes(
-        db.delete(webhookAttempts).where(lt(webhookAttempts.attemptedAt, cutoff)).run(),
+      const attempts = affected(
+        await db.delete(webhookAttempts).where(lt(webhookAttempts.attemptedAt, cutoff)),
       );
-      const deliveries = changes(
-        db
+      const deliveries = affected(
+        await db
           .delete(webhookDeliveries)
           .where(
             and(
               inArray(webhookDeliveries.status, ["delivered", "failed"]),
               lt(webhookDeliveries.createdAt, cutoff),
             ),
-          )
-          .run(),
+          ),
       );
       const pendingEvents = db
         .select({ id: webhookDeliveries.eventId })
         .from(webhookDeliveries)
         .where(eq(webhookDeliveries.status, "pending"));
-      const removed = changes(
-        db
+      const removed = affected(
+        await db
           .delete(events)
-          .where(and(lt(events.createdAt, cutoff), sql`${events.id} NOT IN ${pendingEvents}`))
-          .run(),
+          .where(and(lt(events.createdAt, cutoff), sql`${events.id} NOT IN ${pendingEvents}`)),
       );
       return { attempts, deliveries, events: removed };
     },
