@@ -22,7 +22,14 @@ import type { PasswordHasher } from "../passwords/hasher.ts";
 import { passwordFailures } from "../passwords/password-policy.ts";
 import { headersOf, type Limit, type LimitState, type RateLimiter } from "../ratelimit/limiter.ts";
 import type { SessionService } from "../sessions/service.ts";
-import { contactNotVerified, contactOf, deleteContact, promoteContact } from "../users/contacts.ts";
+import {
+  contactNotVerified,
+  contactOf,
+  contactTaken,
+  contactTakenError,
+  deleteContact,
+  promoteContact,
+} from "../users/contacts.ts";
 import { createUserEvents } from "../users/events.ts";
 import { isEmail, isPhone, normalizeEmail, normalizePhone } from "../users/normalize.ts";
 import { type NoticeMailer, noticePasswordChanged, noticePrimaryEmailChanged } from "../users/notices.ts";
@@ -155,7 +162,7 @@ export function createMeService(deps: MeDeps): MeService {
       // Surrounding blanks are never meant; a name of only blanks is no name.
       const displayName = input.display_name.trim() || null;
       await tx(db, async () => {
-        const current = await users.byId(caller.appId, caller.userId);
+        const current = await users.lockUser(caller.appId, caller.userId);
         if (!current) throw userNotFound();
         if (current.displayName === displayName) return;
         await users.updateUser(caller.userId, { displayName, updatedAt: clock.now() });
@@ -174,7 +181,7 @@ export function createMeService(deps: MeDeps): MeService {
 
     async deleteAccount(caller, meta) {
       await tx(db, async () => {
-        if (!(await users.byId(caller.appId, caller.userId))) throw userNotFound();
+        if (!(await users.lockUser(caller.appId, caller.userId))) throw userNotFound();
         // Written first and kept: audit rows outlive the account (docs/architecture.md, "Audit"); the id is all they hold of it.
         await audit.record({
           appId: caller.appId,
@@ -322,7 +329,9 @@ export function createMeService(deps: MeDeps): MeService {
       }
       const now = clock.now();
       const done = await tx(db, async () => {
-        // The session ended or the password changed while argon2 ran: what was proved no longer counts.
+        // The session ended or the password changed while argon2 ran: what was proved no longer counts. The
+        // account's row is locked first, so a password change committing meanwhile is seen (PostgreSQL).
+        if (!(await users.lockUser(caller.appId, caller.userId))) return false;
         if (!(await store.markAuthenticated(caller.sessionId, user.id, user.passwordHash!, now)))
           return false;
         await audit.record({
@@ -360,13 +369,15 @@ export function createMeService(deps: MeDeps): MeService {
       // receive the account's reset codes; verify first, then promote.
       if (input.is_primary === true) throw contactNotVerified();
       return await tx(db, async () => {
+        // Locked: the count and the insert it allows hold with several writers.
+        if (!(await users.lockUser(caller.appId, caller.userId))) throw userNotFound();
         if ((await users.contactCount(caller.userId)) >= MAX_CONTACTS_PER_USER) {
           throw fail("CONTACT_LIMIT", {
             message: `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`,
           });
         }
         if (await users.contactByValue(caller.appId, input.type, value)) {
-          throw fail("CONTACT_TAKEN", { message: `This ${input.type} is already in use` });
+          throw contactTaken(input.type);
         }
         const row = {
           id: newId(clock),
@@ -389,11 +400,14 @@ export function createMeService(deps: MeDeps): MeService {
           meta,
         });
         return toContactDto(row);
+      }).catch((err) => {
+        throw contactTakenError(err, input.type);
       });
     },
 
     async deleteContact(caller, contactId, meta) {
       await tx(db, async () => {
+        if (!(await users.lockUser(caller.appId, caller.userId))) throw userNotFound();
         const c = await contactOf(users, caller.userId, contactId);
         // A verified contact is a way back into the account for its owner; an unverified one is not yet.
         await deleteContact(users, c, async () => {
@@ -413,6 +427,8 @@ export function createMeService(deps: MeDeps): MeService {
 
     async promoteContact(caller, contactId, meta) {
       await tx(db, async () => {
+        // Locked: one primary of a type, however many promotions run at once.
+        if (!(await users.lockUser(caller.appId, caller.userId))) throw userNotFound();
         const c = await contactOf(users, caller.userId, contactId);
         const promoted = await promoteContact(users, c, async () => await requireRecentAuth(caller));
         if (!promoted) return; // already primary: nothing changes, nothing to record

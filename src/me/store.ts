@@ -1,37 +1,46 @@
 /** @module Queries behind `/me*` of its own: sessions (and their authentication time), the password swap and the activity (contacts use the shared users store; the profile comes with the session lookup). */
 import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import type { AuditRow } from "../audit/store.ts";
-import { changes, type Db } from "../db/client.ts";
-import { auditLog, endUserSessions, endUsers } from "../db/schema.ts";
+import type { Db } from "../db/client.ts";
+import { affected, first } from "../db/query.ts";
 import type { SessionRow } from "../sessions/store.ts";
 
 export function createMeStore(db: Db) {
+  const { auditLog, endUserSessions, endUsers } = db.tables;
   return {
     /** One of the user's sessions that is still live; another user's id reads as absent. */
     async liveSessionOf(userId: string, sessionId: string, now: number): Promise<SessionRow | undefined> {
-      return db
-        .select()
-        .from(endUserSessions)
-        .where(
-          and(
-            eq(endUserSessions.id, sessionId),
-            eq(endUserSessions.userId, userId),
-            isNull(endUserSessions.revokedAt),
-            gt(endUserSessions.expiresAt, now),
-          ),
-        )
-        .get();
+      return await first(
+        db
+          .select()
+          .from(endUserSessions)
+          .where(
+            and(
+              eq(endUserSessions.id, sessionId),
+              eq(endUserSessions.userId, userId),
+              isNull(endUserSessions.revokedAt),
+              gt(endUserSessions.expiresAt, now),
+            ),
+          )
+          .limit(1),
+      );
     },
 
     /** When the session last proved a credential: `authenticated_at`, or its creation for older rows. */
     async authenticatedAt(sessionId: string): Promise<number | undefined> {
-      return db
-        .select({
-          at: sql<number>`coalesce(${endUserSessions.authenticatedAt}, ${endUserSessions.createdAt})`,
-        })
-        .from(endUserSessions)
-        .where(eq(endUserSessions.id, sessionId))
-        .get()?.at;
+      const r = await first(
+        db
+          .select({
+            // A raw expression over bigint columns: PostgreSQL hands it back as a string.
+            at: sql<number>`coalesce(${endUserSessions.authenticatedAt}, ${endUserSessions.createdAt})`.mapWith(
+              Number,
+            ),
+          })
+          .from(endUserSessions)
+          .where(eq(endUserSessions.id, sessionId))
+          .limit(1),
+      );
+      return r?.at;
     },
 
     /**
@@ -44,7 +53,7 @@ export function createMeStore(db: Db) {
       passwordHash: string,
       now: number,
     ): Promise<boolean> {
-      const r = db
+      const r = await db
         .update(endUserSessions)
         .set({ authenticatedAt: now })
         .where(
@@ -55,9 +64,8 @@ export function createMeStore(db: Db) {
             gt(endUserSessions.expiresAt, now),
             sql`(SELECT password_hash FROM end_users WHERE id = ${userId}) = ${passwordHash}`,
           ),
-        )
-        .run();
-      return changes(r) === 1;
+        );
+      return affected(r) === 1;
     },
 
     /** Swaps the hash only if it is still the one the caller verified (a concurrent change wins, not both). */
@@ -67,12 +75,11 @@ export function createMeStore(db: Db) {
       toHash: string,
       now: number,
     ): Promise<boolean> {
-      const r = db
+      const r = await db
         .update(endUsers)
         .set({ passwordHash: toHash, passwordChangedAt: now, updatedAt: now })
-        .where(and(eq(endUsers.id, userId), eq(endUsers.passwordHash, fromHash)))
-        .run();
-      return changes(r) === 1;
+        .where(and(eq(endUsers.id, userId), eq(endUsers.passwordHash, fromHash)));
+      return affected(r) === 1;
     },
 
     /**
@@ -85,7 +92,7 @@ export function createMeStore(db: Db) {
       beforeSeq: number | undefined,
       limit: number,
     ): Promise<AuditRow[]> {
-      return db
+      return await db
         .select()
         .from(auditLog)
         .where(
@@ -96,8 +103,7 @@ export function createMeStore(db: Db) {
           ),
         )
         .orderBy(desc(auditLog.seq))
-        .limit(limit)
-        .all();
+        .limit(limit);
     },
   };
 }

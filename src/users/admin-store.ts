@@ -14,19 +14,19 @@
  *   and since no username contains `@` and every email does, keys are unique and the cursor is the key.
  * Page rows are read by id afterwards, so the per-row columns (email, live sessions) cost one page.
  */
-import type { SQLQueryBindings } from "bun:sqlite";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Position } from "../core/pagination.ts";
-import { changes, type Db } from "../db/client.ts";
-import { endUserSessions, endUsers, roles, tenantMembers, tenants } from "../db/schema.ts";
+import type { Db } from "../db/client.ts";
+import { affected, first, rows } from "../db/query.ts";
 import type { EndUserStatus, RoleRow, SearchCursor, UserTenantRow, UserViewRow } from "./model.ts";
 
 /** Bound parameters per `IN (…)` list: far below SQLite's limit, and each statement stays small. */
 const CHUNK = 1000;
 
 /**
- * The exclusive upper end of the prefix range of `p`. SQLite compares TEXT bytewise (UTF-8), and no
- * valid UTF-8 character sorts above U+10FFFF, so every string starting with `p` lies in [p, p + U+10FFFF).
+ * The exclusive upper end of the prefix range of `p`. SQLite compares TEXT bytewise (UTF-8), as PostgreSQL
+ * does under the "C" collation, and no valid UTF-8 character sorts above U+10FFFF, so every string starting
+ * with `p` lies in [p, p + U+10FFFF).
  */
 export const prefixEnd = (p: string) => `${p}\u{10FFFF}`;
 
@@ -54,8 +54,25 @@ function chunks<T>(all: readonly T[]): T[][] {
 }
 
 export function createUserAdminStore(db: Db) {
-  const q = async <R>(text: string, params: SQLQueryBindings[]) =>
-    db.$client.query<R, SQLQueryBindings[]>(text).all(...params);
+  const { endUserSessions, endUsers, roles, tenantMembers, tenants } = db.tables;
+  const sqlite = db.engine === "sqlite";
+  /**
+   * A column as a residual filter: SQLite's `+column` keeps it from choosing that column's index (measured,
+   * docs/benchmarks.md); PostgreSQL plans from its statistics and has no such hint.
+   */
+  const residual = (column: SQL | string) => {
+    const c = typeof column === "string" ? sql.raw(column) : column;
+    return sqlite ? sql`+${c}` : c;
+  };
+  /**
+   * A search key compared and ordered bytewise, as `byKey` merges the streams: SQLite's BINARY collation
+   * already is; PostgreSQL's database collation may be a locale's, so the key takes "C".
+   */
+  const key = (column: string) => sql.raw(sqlite ? column : `${column} COLLATE "C"`);
+  /** SQLite's CROSS JOIN fixes the join order (the contacts range stays the outer loop); PostgreSQL plans its own. */
+  const joinUsers = sql.raw(
+    sqlite ? "CROSS JOIN end_users u ON u.id = c.user_id" : "JOIN end_users u ON u.id = c.user_id",
+  );
 
   /**
    * Account rows with their primary email and live-session count; correlated subqueries, one page at a
@@ -65,21 +82,24 @@ export function createUserAdminStore(db: Db) {
   const view = async (appId: string, ids: readonly string[], now: number): Promise<UserViewRow[]> =>
     ids.length === 0
       ? []
-      : db
+      : await db
           .select({
             user: endUsers,
             email: sql<string | null>`(SELECT c.value FROM end_user_contacts c
-              WHERE c.user_id = "end_users"."id" AND c.type = 'email' AND c.is_primary = 1)`,
+              WHERE c.user_id = "end_users"."id" AND c.type = 'email' AND c.is_primary = ${true})`,
             emailVerifiedAt: sql<number | null>`(SELECT c.verified_at FROM end_user_contacts c
-              WHERE c.user_id = "end_users"."id" AND c.type = 'email' AND c.is_primary = 1)`,
-            activeSessions: sql<number>`(SELECT count(*) FROM end_user_sessions s
-              WHERE s.user_id = "end_users"."id" AND s.revoked_at IS NULL AND s.expires_at > ${now})`,
+              WHERE c.user_id = "end_users"."id" AND c.type = 'email' AND c.is_primary = ${true})`.mapWith(
+              Number,
+            ),
+            activeSessions: sql<number>`(SELECT CAST(count(*) AS INTEGER) FROM end_user_sessions s
+              WHERE s.user_id = "end_users"."id" AND s.revoked_at IS NULL AND s.expires_at > ${now})`.mapWith(
+              Number,
+            ),
           })
           .from(endUsers)
           // `+app_id`: a residual check, so SQLite looks the ids up by primary key instead of walking an
           // app_id index over the whole app (which it would pick without ANALYZE statistics).
-          .where(and(inArray(endUsers.id, [...ids]), sql`+${endUsers.appId} = ${appId}`))
-          .all();
+          .where(and(inArray(endUsers.id, [...ids]), sql`${residual(sql`${endUsers.appId}`)} = ${appId}`));
 
   return {
     /** The accounts `ids` in the given order (missing ones dropped). */
@@ -95,21 +115,14 @@ export function createUserAdminStore(db: Db) {
       after: Position | undefined,
       limit: number,
     ): Promise<string[]> {
-      const params: SQLQueryBindings[] = [appId];
-      let where = "app_id = ?";
-      if (f.status !== undefined) {
-        where += " AND status = ?";
-        params.push(f.status);
-      }
-      if (after !== undefined) {
-        where += " AND (created_at, id) < (?, ?)";
-        params.push(after.c, after.i);
-      }
-      params.push(limit);
+      const where: SQL[] = [sql`app_id = ${appId}`];
+      if (f.status !== undefined) where.push(sql`status = ${f.status}`);
+      if (after !== undefined) where.push(sql`(created_at, id) < (${after.c}, ${after.i})`);
       return (
-        await q<{ id: string }>(
-          `SELECT id FROM end_users WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ?`,
-          params,
+        await rows<{ id: string }>(
+          db,
+          sql`SELECT id FROM end_users WHERE ${sql.join(where, sql` AND `)}
+               ORDER BY created_at DESC, id DESC LIMIT ${limit}`,
         )
       ).map((r) => r.id);
     },
@@ -125,25 +138,16 @@ export function createUserAdminStore(db: Db) {
       after: SearchCursor | undefined,
       limit: number,
     ): Promise<KeyedId[]> {
-      const params: SQLQueryBindings[] = [appId];
-      let where = "app_id = ?";
-      if (after !== undefined && atOrAfter(after.k, prefix)) {
-        where += " AND username > ?";
-        params.push(after.k);
-      } else {
-        where += " AND username >= ?";
-        params.push(prefix);
-      }
-      where += " AND username < ?";
-      params.push(prefixEnd(prefix));
-      if (f.status !== undefined) {
-        where += " AND +status = ?";
-        params.push(f.status);
-      }
-      params.push(limit);
-      return await q<KeyedId>(
-        `SELECT username AS k, id FROM end_users WHERE ${where} ORDER BY username LIMIT ?`,
-        params,
+      const username = key("username");
+      const where: SQL[] = [sql`app_id = ${appId}`];
+      if (after !== undefined && atOrAfter(after.k, prefix)) where.push(sql`${username} > ${after.k}`);
+      else where.push(sql`${username} >= ${prefix}`);
+      where.push(sql`${username} < ${prefixEnd(prefix)}`);
+      if (f.status !== undefined) where.push(sql`${residual("status")} = ${f.status}`);
+      return await rows<KeyedId>(
+        db,
+        sql`SELECT username AS k, id FROM end_users WHERE ${sql.join(where, sql` AND `)}
+             ORDER BY ${username} LIMIT ${limit}`,
       );
     },
 
@@ -160,72 +164,62 @@ export function createUserAdminStore(db: Db) {
       upTo: string | undefined,
       limit: number,
     ): Promise<KeyedId[]> {
-      const params: SQLQueryBindings[] = [appId];
-      let where = "c.app_id = ? AND c.type = 'email'";
-      if (after !== undefined && atOrAfter(after.k, prefix)) {
-        where += " AND c.value > ?";
-        params.push(after.k);
-      } else {
-        where += " AND c.value >= ?";
-        params.push(prefix);
-      }
-      where += " AND c.value < ?";
-      params.push(prefixEnd(prefix));
-      if (upTo !== undefined) {
-        where += " AND c.value <= ?";
-        params.push(upTo);
-      }
-      where += " AND c.is_primary = 1 AND NOT (u.username >= ? AND u.username < ?)";
-      params.push(prefix, prefixEnd(prefix));
-      if (f.status !== undefined) {
-        where += " AND u.status = ?";
-        params.push(f.status);
-      }
-      params.push(limit);
-      return await q<KeyedId>(
-        `SELECT c.value AS k, c.user_id AS id
-           FROM end_user_contacts c CROSS JOIN end_users u ON u.id = c.user_id
-          WHERE ${where}
-          ORDER BY c.value LIMIT ?`,
-        params,
+      const value = key("c.value");
+      const username = key("u.username");
+      const where: SQL[] = [sql`c.app_id = ${appId} AND c.type = 'email'`];
+      if (after !== undefined && atOrAfter(after.k, prefix)) where.push(sql`${value} > ${after.k}`);
+      else where.push(sql`${value} >= ${prefix}`);
+      where.push(sql`${value} < ${prefixEnd(prefix)}`);
+      if (upTo !== undefined) where.push(sql`${value} <= ${upTo}`);
+      where.push(
+        sql`c.is_primary = ${true} AND NOT (${username} >= ${prefix} AND ${username} < ${prefixEnd(prefix)})`,
+      );
+      if (f.status !== undefined) where.push(sql`u.status = ${f.status}`);
+      return await rows<KeyedId>(
+        db,
+        sql`SELECT c.value AS k, c.user_id AS id
+              FROM end_user_contacts c ${joinUsers}
+             WHERE ${sql.join(where, sql` AND `)}
+             ORDER BY ${value} LIMIT ${limit}`,
       );
     },
 
     /** Ids of the app's accounts among `ids` (others' and unknown ones dropped), deduplicated. */
     async existingIds(appId: string, ids: readonly string[]): Promise<string[]> {
-      return chunks([...new Set(ids)]).flatMap((part) =>
-        db
+      const out: string[] = [];
+      for (const part of chunks([...new Set(ids)])) {
+        const found = await db
           .select({ id: endUsers.id })
           .from(endUsers)
-          .where(and(inArray(endUsers.id, part), sql`+${endUsers.appId} = ${appId}`))
-          .all()
-          .map((r) => r.id),
-      );
+          .where(and(inArray(endUsers.id, part), sql`${residual(sql`${endUsers.appId}`)} = ${appId}`));
+        for (const r of found) out.push(r.id);
+      }
+      return out;
     },
 
     /** Every account matching the list filters, unordered: the target of a bulk write by filter. */
     async matchingIds(appId: string, f: ListFilter & { search?: string }): Promise<string[]> {
       if (f.search === undefined) {
-        const params: SQLQueryBindings[] = [appId];
-        let where = "app_id = ?";
-        if (f.status !== undefined) {
-          where += " AND status = ?";
-          params.push(f.status);
-        }
-        return (await q<{ id: string }>(`SELECT id FROM end_users WHERE ${where}`, params)).map((r) => r.id);
+        const status = f.status === undefined ? sql`` : sql` AND status = ${f.status}`;
+        return (
+          await rows<{ id: string }>(db, sql`SELECT id FROM end_users WHERE app_id = ${appId}${status}`)
+        ).map((r) => r.id);
       }
       // Two index ranges joined by UNION: an OR of them would make SQLite walk the whole app.
+      const start = f.search;
       const end = prefixEnd(f.search);
-      const status = f.status === undefined ? "" : " AND +u.status = ?";
-      const statusParam = f.status === undefined ? [] : [f.status];
+      const status = f.status === undefined ? sql`` : sql` AND ${residual("u.status")} = ${f.status}`;
+      const username = key("u.username");
+      const value = key("c.value");
       return (
-        await q<{ id: string }>(
-          `SELECT u.id FROM end_users u
-          WHERE u.app_id = ? AND u.username >= ? AND u.username < ?${status}
-         UNION
-         SELECT u.id FROM end_user_contacts c CROSS JOIN end_users u ON u.id = c.user_id
-          WHERE c.app_id = ? AND c.type = 'email' AND c.value >= ? AND c.value < ? AND c.is_primary = 1${status}`,
-          [appId, f.search, end, ...statusParam, appId, f.search, end, ...statusParam],
+        await rows<{ id: string }>(
+          db,
+          sql`SELECT u.id FROM end_users u
+               WHERE u.app_id = ${appId} AND ${username} >= ${start} AND ${username} < ${end}${status}
+              UNION
+              SELECT u.id FROM end_user_contacts c ${joinUsers}
+               WHERE c.app_id = ${appId} AND c.type = 'email' AND ${value} >= ${start} AND ${value} < ${end}
+                 AND c.is_primary = ${true}${status}`,
         )
       ).map((r) => r.id);
     },
@@ -235,13 +229,15 @@ export function createUserAdminStore(db: Db) {
       ids: readonly string[],
       column: "role" | "status",
     ): Promise<{ id: string; value: string }[]> {
-      return chunks(ids).flatMap((part) =>
-        db
-          .select({ id: endUsers.id, value: endUsers[column] })
-          .from(endUsers)
-          .where(inArray(endUsers.id, part))
-          .all(),
-      );
+      const out: { id: string; value: string }[] = [];
+      for (const part of chunks(ids))
+        out.push(
+          ...(await db
+            .select({ id: endUsers.id, value: endUsers[column] })
+            .from(endUsers)
+            .where(inArray(endUsers.id, part))),
+        );
+      return out;
     },
 
     async setColumn(
@@ -250,17 +246,17 @@ export function createUserAdminStore(db: Db) {
       now: number,
     ): Promise<void> {
       for (const part of chunks(ids))
-        db.update(endUsers)
+        await db
+          .update(endUsers)
           .set({ ...set, updatedAt: now })
-          .where(inArray(endUsers.id, part))
-          .run();
+          .where(inArray(endUsers.id, part));
     },
 
     /** Contacts, sessions, refresh tokens and codes go with the accounts (FK cascades). */
     async deleteUsers(ids: readonly string[]): Promise<number> {
       let n = 0;
       for (const part of chunks(ids))
-        n += changes(db.delete(endUsers).where(inArray(endUsers.id, part)).run());
+        n += affected(await db.delete(endUsers).where(inArray(endUsers.id, part)));
       return n;
     },
 
@@ -272,7 +268,7 @@ export function createUserAdminStore(db: Db) {
     ): Promise<Map<string, number>> {
       const out = new Map<string, number>();
       for (const part of chunks(ids)) {
-        const ended = db
+        const ended = await db
           .update(endUserSessions)
           .set({ revokedAt: now, revokeReason: reason })
           .where(
@@ -282,19 +278,20 @@ export function createUserAdminStore(db: Db) {
               sql`${endUserSessions.expiresAt} > ${now}`,
             ),
           )
-          .returning({ userId: endUserSessions.userId })
-          .all();
+          .returning({ userId: endUserSessions.userId });
         for (const r of ended) out.set(r.userId, (out.get(r.userId) ?? 0) + 1);
       }
       return out;
     },
 
     async roleByName(appId: string, name: string): Promise<RoleRow | undefined> {
-      return db
-        .select()
-        .from(roles)
-        .where(and(eq(roles.appId, appId), eq(roles.name, name)))
-        .get();
+      return await first(
+        db
+          .select()
+          .from(roles)
+          .where(and(eq(roles.appId, appId), eq(roles.name, name)))
+          .limit(1),
+      );
     },
 
     /** The account's tenant memberships, oldest first, whatever each tenant's status. */
@@ -312,20 +309,16 @@ export function createUserAdminStore(db: Db) {
         .from(tenantMembers)
         .innerJoin(tenants, eq(tenants.id, tenantMembers.tenantId))
         .where(and(eq(tenantMembers.appId, appId), eq(tenantMembers.userId, userId)))
-        .orderBy(tenantMembers.joinedAt, tenants.id)
-        .all();
+        .orderBy(tenantMembers.joinedAt, tenants.id);
     },
 
     /** Role name → id for the app (a handful of rows). */
     async roleIds(appId: string): Promise<Map<string, string>> {
-      return new Map(
-        db
-          .select({ id: roles.id, name: roles.name })
-          .from(roles)
-          .where(eq(roles.appId, appId))
-          .all()
-          .map((r) => [r.name, r.id]),
-      );
+      const found = await db
+        .select({ id: roles.id, name: roles.name })
+        .from(roles)
+        .where(eq(roles.appId, appId));
+      return new Map(found.map((r) => [r.name, r.id]));
     },
   };
 }

@@ -13,6 +13,8 @@ import { type Db, tx } from "../db/client.ts";
 import {
   contactNotFound,
   contactOf,
+  contactTaken,
+  contactTakenError,
   deleteContact,
   demotePrimary,
   MAX_CONTACTS_PER_USER,
@@ -92,14 +94,14 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
         ]);
       }
       return await tx(db, async () => {
-        const user = await rules.userOf(scope, userId);
+        const user = await rules.lockedUserOf(scope, userId);
         if ((await users.contactCount(user.id)) >= MAX_CONTACTS_PER_USER) {
           throw fail("CONTACT_LIMIT", {
             message: `An account holds at most ${MAX_CONTACTS_PER_USER} contacts`,
           });
         }
         if (await users.contactByValue(scope.appId, input.type, value)) {
-          throw fail("CONTACT_TAKEN", { message: `This ${input.type} is already in use` });
+          throw contactTaken(input.type);
         }
         // The spec lets an operator make the new (unverified) contact primary; the previous one is demoted.
         const isPrimary = input.is_primary === true;
@@ -124,12 +126,14 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
           previous_primary_id: previous,
         });
         return toContactDto(row);
+      }).catch((err) => {
+        throw contactTakenError(err, input.type);
       });
     },
 
     async deleteContact(scope, userId, contactId, meta) {
       await tx(db, async () => {
-        const user = await rules.userOf(scope, userId);
+        const user = await rules.lockedUserOf(scope, userId);
         const c = await contactOf(users, user.id, contactId);
         await deleteContact(users, c);
         await rules.record(scope, meta, "contact.deleted", "contact", c.id, {
@@ -143,7 +147,7 @@ export function createUserContactService(deps: UserContactDeps): UserContactServ
     async promoteContact(scope, userId, contactId, meta) {
       rules.writable(scope);
       await tx(db, async () => {
-        const user = await rules.userOf(scope, userId);
+        const user = await rules.lockedUserOf(scope, userId);
         const c = await contactOf(users, user.id, contactId);
         const promoted = await promoteContact(users, c);
         if (!promoted) return;

@@ -5,6 +5,7 @@
  */
 import { iso } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
+import { isUniqueViolation } from "../db/query.ts";
 import type { ContactRow, UserStore } from "./store.ts";
 
 /** At most this many contacts per account: enough for real people, bounded against abuse of the unique index. */
@@ -33,6 +34,24 @@ export function toContactDto(c: ContactRow): MeContactDto {
 
 export const contactNotFound = () => fail("CONTACT_NOT_FOUND");
 export const contactNotVerified = () => fail("CONTACT_NOT_VERIFIED");
+/** The contacts' unique index (one holder per value in an app), as each engine names it in a refusal. */
+export const CONTACT_INDEX = { sqlite: "end_user_contacts.value", postgres: "end_user_contacts_app_value" };
+
+export const contactTaken = (type: ContactRow["type"]) =>
+  fail("CONTACT_TAKEN", { message: `This ${type} is already in use` });
+
+/**
+ * `err`, or CONTACT_TAKEN when it is the contacts' unique index refusing a value: with several writers
+ * (PostgreSQL) another one may add it between the check and the insert.
+ */
+export function contactTakenError(err: unknown, type: ContactRow["type"]): unknown {
+  return isUniqueViolation(err, {
+    sqlite: "end_user_contacts.value",
+    postgres: "end_user_contacts_app_value",
+  })
+    ? contactTaken(type)
+    : err;
+}
 
 /** The user's contact, or 404 CONTACT_NOT_FOUND (another user's contact included). */
 export async function contactOf(users: UserStore, userId: string, contactId: string): Promise<ContactRow> {

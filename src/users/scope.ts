@@ -23,9 +23,11 @@ import {
   type PlatformPrincipal,
 } from "../core/principal.ts";
 import type { Db } from "../db/client.ts";
+import { isUniqueViolation } from "../db/query.ts";
 import { assertCanActOn, assertCanAssign } from "../rbac/narrowing.ts";
 import type { PermissionResolver } from "../rbac/resolver.ts";
 import { createUserAdminStore } from "./admin-store.ts";
+import { CONTACT_INDEX } from "./contacts.ts";
 import type { UserViewRow } from "./model.ts";
 import { createUserStore, type EndUserRow } from "./store.ts";
 
@@ -70,6 +72,16 @@ export function consumerScope(app: AppRef, caller: ConsumerAdminCaller): UserSco
 
 export const userNotFound = () => fail("USER_NOT_FOUND");
 export const emailTaken = () => fail("EMAIL_TAKEN");
+
+/** The unique indexes behind "taken": with several writers (PostgreSQL) they, not the check before, decide the race. */
+export const USERNAME_INDEX = { sqlite: "end_users.username", postgres: "end_users_app_username" };
+
+/** A unique index's refusal as the error its check gives: another writer took the name or address meanwhile. */
+export function takenError(err: unknown): unknown {
+  if (isUniqueViolation(err, USERNAME_INDEX)) return fail("USERNAME_TAKEN");
+  if (isUniqueViolation(err, CONTACT_INDEX)) return emailTaken();
+  return err;
+}
 // 400 UNKNOWN_ROLE, not 404 ROLE_NOT_FOUND: the role is a value in the body, not the resource the route
 // acts on (docs/errors.md; the contract's invite route answers 400 "Unknown role").
 const roleNotFound = (name: string) =>
@@ -90,6 +102,8 @@ export interface UserRules {
   /** Refuses a write that gives access on an archived app. */
   writable(scope: UserScope): void;
   userOf(scope: UserScope, userId: string): Promise<EndUserRow>;
+  /** `userOf`, the row locked until the transaction ends (see `lockUser`): for a check that guards a write. */
+  lockedUserOf(scope: UserScope, userId: string): Promise<EndUserRow>;
   viewOf(scope: UserScope, userId: string): Promise<UserViewRow>;
   requireRole(scope: UserScope, name: string): Promise<void>;
   /** An EndUser admin may hand out only a role it could have granted itself (the spec's caller-narrowing). */
@@ -130,6 +144,11 @@ export function createUserRules(deps: UserRulesDeps): UserRules {
     },
     async userOf(scope, userId) {
       const u = await users.byId(scope.appId, userId);
+      if (!u) throw userNotFound();
+      return u;
+    },
+    async lockedUserOf(scope, userId) {
+      const u = await users.lockUser(scope.appId, userId);
       if (!u) throw userNotFound();
       return u;
     },

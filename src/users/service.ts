@@ -15,6 +15,7 @@ import { newId } from "../core/ids.ts";
 import { decodeCursor, isPosition, type Page, pageOf, parseLimit } from "../core/pagination.ts";
 import type { CallMeta } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import { isUniqueViolation } from "../db/query.ts";
 import type { EventEmitter } from "../events/emit.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
 import { checkPassword } from "../passwords/password-policy.ts";
@@ -43,7 +44,7 @@ import {
   type UserViewRow,
 } from "./model.ts";
 import { type NoticeMailer, noticePrimaryEmailChanged } from "./notices.ts";
-import { emailTaken, type UserRules, type UserScope } from "./scope.ts";
+import { emailTaken, takenError, USERNAME_INDEX, type UserRules, type UserScope } from "./scope.ts";
 import { createUserStore } from "./store.ts";
 
 export interface UserAdminService {
@@ -200,76 +201,88 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         });
         passwordHash = await deps.passwords.hash(input.password, meta.signal);
       }
-      return await tx(db, async () => {
-        // Again under the write lock: the checks above ran before an await.
-        await rules.requireRole(scope, role);
-        if (await users.contactByValue(scope.appId, "email", input.email)) throw emailTaken();
-        let username: string;
-        if (input.username !== undefined) {
-          if (await users.byUsername(scope.appId, input.username)) {
-            throw fail("USERNAME_TAKEN");
+      const write = async () =>
+        await tx(db, async () => {
+          // Again under the write lock: the checks above ran before an await.
+          await rules.requireRole(scope, role);
+          if (await users.contactByValue(scope.appId, "email", input.email)) throw emailTaken();
+          let username: string;
+          if (input.username !== undefined) {
+            if (await users.byUsername(scope.appId, input.username)) {
+              throw fail("USERNAME_TAKEN");
+            }
+            username = input.username;
+          } else {
+            username = await freeUsername(scope.appId, usernameFromEmail(input.email));
           }
-          username = input.username;
-        } else {
-          username = await freeUsername(scope.appId, usernameFromEmail(input.email));
+          const now = clock.now();
+          const id = newId(clock);
+          await users.insertUser({
+            id,
+            appId: scope.appId,
+            username,
+            displayName: input.display_name ?? null,
+            passwordHash,
+            status: "active",
+            role,
+            failedLoginCount: 0,
+            lockedUntil: null,
+            passwordChangedAt: passwordHash ? now : null,
+            lastUsedAt: null,
+            createdAt: now,
+            updatedAt: now,
+          });
+          // Unverified: the customer starts the verification flow (the spec); until then the address
+          // neither signs in nor receives reset codes.
+          await users.insertContact({
+            id: newId(clock),
+            appId: scope.appId,
+            userId: id,
+            type: "email",
+            value: input.email,
+            isPrimary: true,
+            verifiedAt: null,
+            createdAt: now,
+          });
+          await rules.record(scope, meta, "user.created", "user", id, {
+            username,
+            role,
+            has_password: passwordHash !== null,
+          });
+          await userEvents.signedUp(
+            scope.appId,
+            { id, username, email: input.email, role },
+            "admin",
+            scope.actor,
+          );
+          return {
+            id,
+            username,
+            display_name: input.display_name ?? null,
+            email: input.email,
+            email_verified: false,
+            role,
+            status: "active",
+            created_at: iso(now),
+          };
+        });
+      // The checks above decide on one writer; with several (PostgreSQL) the unique indexes settle a race: a
+      // derived username taken meanwhile is derived again, a chosen one or the address is refused as taken.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await write();
+        } catch (err) {
+          if (input.username === undefined && attempt < 3 && isUniqueViolation(err, USERNAME_INDEX)) continue;
+          throw takenError(err);
         }
-        const now = clock.now();
-        const id = newId(clock);
-        await users.insertUser({
-          id,
-          appId: scope.appId,
-          username,
-          displayName: input.display_name ?? null,
-          passwordHash,
-          status: "active",
-          role,
-          failedLoginCount: 0,
-          lockedUntil: null,
-          passwordChangedAt: passwordHash ? now : null,
-          lastUsedAt: null,
-          createdAt: now,
-          updatedAt: now,
-        });
-        // Unverified: the customer starts the verification flow (the spec); until then the address
-        // neither signs in nor receives reset codes.
-        await users.insertContact({
-          id: newId(clock),
-          appId: scope.appId,
-          userId: id,
-          type: "email",
-          value: input.email,
-          isPrimary: true,
-          verifiedAt: null,
-          createdAt: now,
-        });
-        await rules.record(scope, meta, "user.created", "user", id, {
-          username,
-          role,
-          has_password: passwordHash !== null,
-        });
-        await userEvents.signedUp(
-          scope.appId,
-          { id, username, email: input.email, role },
-          "admin",
-          scope.actor,
-        );
-        return {
-          id,
-          username,
-          display_name: input.display_name ?? null,
-          email: input.email,
-          email_verified: false,
-          role,
-          status: "active",
-          created_at: iso(now),
-        };
-      });
+      }
     },
 
     async update(scope, userId, input, meta) {
       rules.writable(scope);
+      // The address goes to the unique index when another writer takes it meanwhile (PostgreSQL).
       await tx(db, async () => {
-        const user = await rules.userOf(scope, userId);
+        const user = await rules.lockedUserOf(scope, userId);
         await rules.mayActOn(scope, user);
         const fields: string[] = [];
         const details: Record<string, unknown> = {};
@@ -327,6 +340,8 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         }
         if (fields.length > 0)
           await rules.record(scope, meta, "user.updated", "user", user.id, { fields, ...details });
+      }).catch((err) => {
+        throw takenError(err);
       });
       return toAdminEndUserDto(await rules.viewOf(scope, userId));
     },
@@ -334,7 +349,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
     async setRole(scope, userId, roleName, meta) {
       rules.writable(scope);
       await tx(db, async () => {
-        const user = await rules.userOf(scope, userId);
+        const user = await rules.lockedUserOf(scope, userId);
         // Narrowed on both sides: nobody strips a role it could not have granted (demoting an owner is
         // taking away what the caller does not hold), and an admin cannot raise someone above itself.
         await rules.mayActOn(scope, user);
@@ -354,7 +369,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
       // Suspending an account of an archived app only takes access away, so it stays possible.
       if (status === "active") rules.writable(scope);
       await tx(db, async () => {
-        const user = await rules.userOf(scope, userId);
+        const user = await rules.lockedUserOf(scope, userId);
         await rules.mayActOn(scope, user);
         if (user.status === status) return;
         await users.updateUser(user.id, { status, updatedAt: clock.now() });
@@ -372,7 +387,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
 
     async remove(scope, userId, meta, via = "end_users") {
       await tx(db, async () => {
-        const user = await rules.userOf(scope, userId);
+        const user = await rules.lockedUserOf(scope, userId);
         await rules.mayActOn(scope, user);
         // Written first and kept: audit rows outlive the account (docs/architecture.md, "Audit"); the id is all they hold of it.
         await rules.record(scope, meta, "user.deleted", "user", user.id, { via });
