@@ -1,15 +1,12 @@
 /** @module Refresh rotation (retry window, reuse detection), logout, cross-app isolation, and the access token's wire form. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { eq, sql } from "drizzle-orm";
 import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
-import {
-  type EndUserTokens,
-  GOOD_PASSWORD,
-  queryRow,
-  setAuthConfig,
-  signIn,
-  signUp,
-} from "../../support/end-users.ts";
+import { sha256Hex } from "../../../src/core/crypto.ts";
+import { exec, first } from "../../../src/db/query.ts";
+import { createSessionService } from "../../../src/sessions/service.ts";
+import { type EndUserTokens, GOOD_PASSWORD, setAuthConfig, signIn, signUp } from "../../support/end-users.ts";
 import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 
@@ -23,7 +20,12 @@ const post = (slug: string, op: "refresh" | "logout", body: unknown) =>
 const refresh = (token: string, slug = app.slug) => post(slug, "refresh", { refresh_token: token });
 const logout = (token: string, slug = app.slug) => post(slug, "logout", { refresh_token: token });
 const fresh = () => signIn(ctx, app.slug, "erin", GOOD_PASSWORD);
-const sessionRow = (id: string) => queryRow(ctx, "SELECT * FROM end_user_sessions WHERE id = ?", id)!;
+const sessionRow = async (id: string) => {
+  const { endUserSessions } = ctx.deps.db.tables;
+  return (await first(
+    ctx.deps.db.select().from(endUserSessions).where(eq(endUserSessions.id, id)).limit(1),
+  ))!;
+};
 
 beforeAll(async () => {
   ctx = await createTestContext();
@@ -105,7 +107,7 @@ describe("rotation", () => {
     expect(retry.status).toBe(200);
     expect(retry.body.refresh_token).toBe(first.body.refresh_token);
     expect(decodeJwt(retry.body.access_token).jti).not.toBe(decodeJwt(first.body.access_token).jti);
-    expect(sessionRow(t0.sessionId).revoked_at).toBeNull();
+    expect((await sessionRow(t0.sessionId)).revokedAt).toBeNull();
     expect((await refresh(first.body.refresh_token)).status).toBe(200);
   });
 
@@ -118,6 +120,24 @@ describe("rotation", () => {
     expect((await ctx.deps.sessions.liveOfUser(userId)).some((s) => s.id === t0.sessionId)).toBe(true);
   });
 
+  // Two instances on one database (on PostgreSQL each refresh runs on its own pooled connection): the session
+  // row is locked in the refresh's transaction, so whichever comes second sees the first's rotation as a retry.
+  test("concurrent refreshes of one token through two services on one database all get the same successor", async () => {
+    const t0 = await fresh();
+    const { db, secrets, audit } = ctx.deps;
+    const other = createSessionService({ db, clock: ctx.clock, secrets, audit });
+    const results = await Promise.all(
+      [ctx.deps.sessions, other, ctx.deps.sessions, other].map((s) => s.rotate(app.id, t0.refresh_token, {})),
+    );
+    expect(new Set(results.map((r) => r.refreshToken)).size).toBe(1);
+    expect(results.every((r) => r.session.id === t0.sessionId)).toBe(true);
+    const row = await sessionRow(t0.sessionId);
+    expect(row.revokedAt).toBeNull();
+    expect(row.refreshHash).toBe(sha256Hex(results[0]!.refreshToken));
+    expect(row.prevRefreshHash).toBe(sha256Hex(t0.refresh_token));
+    expect((await refresh(results[0]!.refreshToken)).status).toBe(200);
+  });
+
   test("the predecessor replayed after 60 s revokes the session (audit session.refresh_reuse_detected)", async () => {
     const t0 = await fresh();
     const t1 = await refresh(t0.refresh_token);
@@ -125,9 +145,9 @@ describe("rotation", () => {
     const replay = await refresh(t0.refresh_token);
     expect(replay.status).toBe(401);
     expect(replay.body.code).toBe("INVALID_REFRESH_TOKEN");
-    expect(sessionRow(t0.sessionId)).toMatchObject({ revoke_reason: "refresh_reuse" });
+    expect(await sessionRow(t0.sessionId)).toMatchObject({ revokeReason: "refresh_reuse" });
     expect(
-      auditRows(ctx, { app_id: app.id, action: "session.refresh_reuse_detected" }).some(
+      (await auditRows(ctx, { app_id: app.id, action: "session.refresh_reuse_detected" })).some(
         (r) => r.resource_id === t0.sessionId,
       ),
     ).toBe(true);
@@ -144,7 +164,7 @@ describe("rotation", () => {
     expect(t2.status).toBe(200);
     const replay = await refresh(t0.refresh_token);
     expect(replay.status).toBe(401);
-    expect(sessionRow(t0.sessionId).revoked_at).not.toBeNull();
+    expect((await sessionRow(t0.sessionId)).revokedAt).not.toBeNull();
     expect((await refresh(t2.body.refresh_token)).status).toBe(401);
   });
 
@@ -154,11 +174,12 @@ describe("rotation", () => {
     const t2 = await refresh(t1.body.refresh_token);
     const t3 = await refresh(t2.body.refresh_token);
     expect(t3.status).toBe(200);
-    const before = auditRows(ctx, { app_id: app.id, action: "session.refresh_reuse_detected" }).length;
+    const before = (await auditRows(ctx, { app_id: app.id, action: "session.refresh_reuse_detected" }))
+      .length;
     const replay = await refresh(t0.refresh_token);
     expect(replay.status).toBe(401);
     expect(replay.body.code).toBe("INVALID_REFRESH_TOKEN");
-    const rows = auditRows(ctx, { app_id: app.id, action: "session.refresh_reuse_detected" });
+    const rows = await auditRows(ctx, { app_id: app.id, action: "session.refresh_reuse_detected" });
     expect(rows).toHaveLength(before + 1);
     expect(rows.at(-1)).toMatchObject({
       resource_id: t0.sessionId,
@@ -170,12 +191,12 @@ describe("rotation", () => {
 
   test("a role change shows in the next access token", async () => {
     const t0 = await fresh();
-    ctx.deps.db.$client.query("UPDATE end_users SET role = 'editor' WHERE id = ?").run(userId);
+    await exec(ctx.deps.db, sql`UPDATE end_users SET role = 'editor' WHERE id = ${userId}`);
     try {
       const r = await refresh(t0.refresh_token);
       expect(decodeJwt(r.body.access_token).role).toBe("editor");
     } finally {
-      ctx.deps.db.$client.query("UPDATE end_users SET role = 'member' WHERE id = ?").run(userId);
+      await exec(ctx.deps.db, sql`UPDATE end_users SET role = 'member' WHERE id = ${userId}`);
     }
   });
 
@@ -185,7 +206,7 @@ describe("rotation", () => {
       email: "frank@example.com",
       password: GOOD_PASSWORD,
     });
-    ctx.deps.db.$client.query("UPDATE end_users SET status = 'suspended' WHERE id = ?").run(frank.userId);
+    await exec(ctx.deps.db, sql`UPDATE end_users SET status = 'suspended' WHERE id = ${frank.userId}`);
     const res = await refresh(frank.refresh_token);
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("ACCOUNT_SUSPENDED");
@@ -245,7 +266,7 @@ describe("logout", () => {
     const res = await logout(t.refresh_token);
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect(sessionRow(t.sessionId)).toMatchObject({ revoke_reason: "logout" });
+    expect(await sessionRow(t.sessionId)).toMatchObject({ revokeReason: "logout" });
     expect(ctx.deps.sessions.isLive(await ctx.deps.sessions.facts(t.sessionId))).toBe(false);
     const after = await refresh(t.refresh_token);
     expect(after.status).toBe(401);
@@ -253,7 +274,11 @@ describe("logout", () => {
 
     // Idempotent: the same token again is still 204, and nothing more is recorded.
     expect((await logout(t.refresh_token)).status).toBe(204);
-    const rows = auditRows(ctx, { app_id: app.id, action: "session.revoked", resource_id: t.sessionId });
+    const rows = await auditRows(ctx, {
+      app_id: app.id,
+      action: "session.revoked",
+      resource_id: t.sessionId,
+    });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ actor_type: "end_user", actor_id: userId });
     expect(rows[0]!.details).toEqual({ reason: "logout", user_id: userId });
@@ -274,10 +299,10 @@ describe("logout", () => {
   });
 
   test("an unknown or malformed token → 204, nothing recorded", async () => {
-    const before = auditRows(ctx, { app_id: app.id, action: "session.revoked" }).length;
+    const before = (await auditRows(ctx, { app_id: app.id, action: "session.revoked" })).length;
     expect((await logout(`hrt_${"B".repeat(43)}`)).status).toBe(204);
     expect((await logout("garbage")).status).toBe(204);
-    expect(auditRows(ctx, { app_id: app.id, action: "session.revoked" })).toHaveLength(before);
+    expect(await auditRows(ctx, { app_id: app.id, action: "session.revoked" })).toHaveLength(before);
   });
 });
 
@@ -291,13 +316,15 @@ describe("cross-app isolation", () => {
     const res = await refresh(t.refresh_token, other.slug);
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_REFRESH_TOKEN");
-    expect(sessionRow(t.sessionId).revoked_at).toBeNull();
-    expect(auditRows(ctx, { app_id: other.id, action: "session.refresh_reuse_detected" })).toHaveLength(0);
+    expect((await sessionRow(t.sessionId)).revokedAt).toBeNull();
+    expect(await auditRows(ctx, { app_id: other.id, action: "session.refresh_reuse_detected" })).toHaveLength(
+      0,
+    );
   });
 
   test("app A's refresh token cannot log out of app B, nor end A's session from there", async () => {
     expect((await logout(t.refresh_token, other.slug)).status).toBe(204);
-    expect(sessionRow(t.sessionId).revoked_at).toBeNull();
+    expect((await sessionRow(t.sessionId)).revokedAt).toBeNull();
     const res = await refresh(t.refresh_token);
     expect(res.status).toBe(200);
   });
