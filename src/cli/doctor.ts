@@ -2,8 +2,19 @@
 import { Database } from "bun:sqlite";
 import { systemClock } from "../core/clock.ts";
 import { createLogger } from "../core/logger.ts";
+import { closePostgres, openPostgresDatabase } from "../db/postgres.ts";
 import { buildDeps, type Deps } from "../deps.ts";
-import { checkClock, checkDatabaseFile, checkFiles, checkMigrations, type Finding } from "../ops/doctor.ts";
+import {
+  checkClock,
+  checkDatabaseFile,
+  checkFiles,
+  checkMigrations,
+  checkPostgresClock,
+  checkPostgresConnection,
+  checkPostgresMigrations,
+  type Finding,
+  sqliteNotInUse,
+} from "../ops/doctor.ts";
 import { checkEmailConfig, sendTestEmail } from "../ops/doctor-email.ts";
 import { checkDiskSpace, checkLastBackup, checkPublicUrl, checkTrustedProxies } from "../ops/doctor-host.ts";
 import { checkMasterKeys, checkSigningKeys } from "../ops/doctor-keys.ts";
@@ -22,6 +33,8 @@ const spec: CommandSpec = {
   name: "doctor",
   summary: "Check the data dir, database, keys, email and host; print each problem with its fix.",
   notes: [
+    "With --database-url (HEIMDALL_DATABASE_URL) the database checks are PostgreSQL's: the connection and the",
+    "applied migrations; the data dir's SQLite file is not checked.",
     "Each line is `ok|warn|fail  <check>: <finding> — <fix>`. Exit 0 when nothing fails (warnings are printed",
     "but do not fail), 1 otherwise. Read-only: it runs beside a running server, applies no migrations and",
     "sends nothing unless --send-test-email is given. The last backup is looked for in --backup-dir",
@@ -92,23 +105,52 @@ export const command = simpleCommand(spec, async (args, io) => {
     }
   }
 
-  const database = checkDatabaseFile(config.dbFile);
-  findings.push(database);
-  const dbSound = database.status === "ok";
-  if (dbSound) {
-    // A read-only connection of its own: doctor must not change the schema or checkpoint beside a server.
-    const raw = new Database(config.dbFile, { readonly: true });
+  // With a database URL the store is PostgreSQL: its connection and migrations replace the SQLite file's checks.
+  let dbSound: boolean;
+  if (config.databaseUrl) {
+    findings.push(sqliteNotInUse(config.dbFile, config.databaseUrl));
+    const pg = openPostgresDatabase(config.databaseUrl, { max: 1, applicationName: "heimdall doctor" });
     try {
-      findings.push(checkMigrations({ $client: raw }), checkClock({ $client: raw }, clock));
+      const connection = await checkPostgresConnection(pg, config.databaseUrl);
+      findings.push(connection);
+      if (connection.status === "ok") {
+        const migrations = await checkPostgresMigrations(pg);
+        findings.push(migrations);
+        findings.push(
+          ...(migrations.status === "ok"
+            ? await guarded("clock", async () => [await checkPostgresClock(pg, clock)])
+            : [skipped("clock", "the migrations are not as this binary expects")]),
+        );
+        dbSound = migrations.status === "ok";
+      } else {
+        findings.push(skipped("migrations", "the database cannot be reached"));
+        dbSound = false;
+      }
     } finally {
-      raw.close();
+      await closePostgres(pg);
     }
   } else {
-    findings.push(skipped("migrations", "the database cannot be read"));
+    const database = checkDatabaseFile(config.dbFile);
+    findings.push(database);
+    dbSound = database.status === "ok";
+    if (dbSound) {
+      // A read-only connection of its own: doctor must not change the schema or checkpoint beside a server.
+      const raw = new Database(config.dbFile, { readonly: true });
+      try {
+        findings.push(checkMigrations({ $client: raw }), checkClock({ $client: raw }, clock));
+      } finally {
+        raw.close();
+      }
+    } else {
+      findings.push(skipped("migrations", "the database cannot be read"));
+    }
   }
 
   let deps: Deps | null = null;
-  let depsProblem = !dbSound ? "the database cannot be read" : keysProblem;
+  const dbProblem = config.databaseUrl
+    ? "the database cannot be reached, or its migrations are not as this binary expects"
+    : "the database cannot be read";
+  let depsProblem = !dbSound ? dbProblem : keysProblem;
   if (dbSound && keys) {
     try {
       deps = await buildDeps(config, {
@@ -150,7 +192,8 @@ export const command = simpleCommand(spec, async (args, io) => {
   } finally {
     if (deps) {
       deps.email.transport.close();
-      deps.db.$client.close();
+      if (deps.db.engine === "postgres") await closePostgres(deps.db);
+      else deps.db.$client.close();
     }
   }
   findings.push(checkTrustedProxies(config.trustedProxies));

@@ -1,10 +1,14 @@
 /** @module The checks of `heimdall doctor` (docs/operations.md, "heimdall doctor"): each looks at one thing, read-only, and returns findings with a fix. Here: the finding shape, the files, the database and the clock; keys, email and host in `doctor-keys.ts`, `doctor-email.ts`, `doctor-host.ts`. */
 
 import { existsSync, statSync } from "node:fs";
+import { sql } from "drizzle-orm";
 import type { Config } from "../config/index.ts";
 import { type Clock, iso, MINUTE } from "../core/clock.ts";
 import { type Db, databaseFileProblem } from "../db/client.ts";
-import { JOURNAL } from "../db/migrations.ts";
+import { JOURNAL, POSTGRES_JOURNAL } from "../db/migrations.ts";
+import { pgReachable, redactDatabaseUrl } from "../db/pg-connect.ts";
+import { postgresOf } from "../db/postgres.ts";
+import { rows } from "../db/query.ts";
 
 export type Status = "ok" | "warn" | "fail";
 
@@ -145,14 +149,28 @@ export function checkDatabaseFile(dbFile: string): Finding {
  * this binary does not know (a database from a newer Heimdall).
  */
 export function checkMigrations(db: Pick<Db, "$client">): Finding {
-  const check = "migrations";
-  const applied = new Set(
-    db.$client
-      .query<{ at: number }, []>("SELECT created_at AS at FROM __drizzle_migrations")
-      .all()
-      .map((r) => Number(r.at)),
+  const applied = db.$client
+    .query<{ at: number }, []>("SELECT created_at AS at FROM __drizzle_migrations")
+    .all()
+    .map((r) => Number(r.at));
+  return compareMigrations(
+    applied,
+    JOURNAL,
+    "stop the server and run `heimdall migrate` (or start the server, which migrates at start-up)",
+    "restore the database from a backup; `heimdall migrate` only applies migrations newer than the last recorded one",
   );
-  const known = new Set(JOURNAL.entries.map((e) => e.when));
+}
+
+/** The recorded migrations against a journal's (see checkMigrations for the three ways they differ). */
+function compareMigrations(
+  at: readonly number[],
+  journal: typeof JOURNAL,
+  pendingFix: string,
+  holeFix: string,
+): Finding {
+  const check = "migrations";
+  const applied = new Set(at);
+  const known = new Set(journal.entries.map((e) => e.when));
   const newest = Math.max(-1, ...applied);
   const unknown = [...applied].filter((at) => !known.has(at));
   if (unknown.length > 0)
@@ -161,21 +179,86 @@ export function checkMigrations(db: Pick<Db, "$client">): Finding {
       `the database has ${unknown.length} migration(s) this binary does not know: it was written by a newer Heimdall`,
       "run the newer Heimdall binary (or restore a backup taken before the upgrade)",
     );
-  const missing = JOURNAL.entries.filter((e) => !applied.has(e.when));
+  const missing = journal.entries.filter((e) => !applied.has(e.when));
   const holes = missing.filter((e) => e.when < newest);
   if (holes.length > 0)
     return fail(
       check,
       `migration(s) ${holes.map((e) => e.tag).join(", ")} are not recorded although later ones are: the migrations table was edited`,
-      "restore the database from a backup; `heimdall migrate` only applies migrations newer than the last recorded one",
+      holeFix,
     );
   if (missing.length > 0)
     return fail(
       check,
       `${missing.length} pending migration(s): ${missing.map((e) => e.tag).join(", ")}`,
-      "stop the server and run `heimdall migrate` (or start the server, which migrates at start-up)",
+      pendingFix,
     );
-  return ok(check, `all ${JOURNAL.entries.length} migrations applied`);
+  return ok(check, `all ${journal.entries.length} migrations applied`);
+}
+
+// ─── PostgreSQL ────────────────────────────────────────────────────────────
+
+/** The PostgreSQL server answers `select 1` (within 2 s); the finding names the URL without its password. */
+export async function checkPostgresConnection(db: Db, url: string): Promise<Finding> {
+  const where = redactDatabaseUrl(url);
+  const problem = await pgReachable(postgresOf(db).$client);
+  if (problem)
+    return fail(
+      "database",
+      `${where} cannot be reached: ${problem}`,
+      "check the URL (--database-url, HEIMDALL_DATABASE_URL), that the server runs and accepts this host and user",
+    );
+  return ok("database", `${where}: connected (PostgreSQL)`);
+}
+
+/**
+ * The migrations recorded in `drizzle.__drizzle_migrations` against the PostgreSQL set embedded in this binary.
+ * Servers apply pending ones at start-up, once (an advisory lock keeps several instances from racing).
+ */
+export async function checkPostgresMigrations(db: Db): Promise<Finding> {
+  const [table] = await rows<{ present: boolean }>(
+    db,
+    sql`SELECT to_regclass('drizzle.__drizzle_migrations') IS NOT NULL AS present`,
+  );
+  const pendingFix =
+    "start one instance of this version (it applies them at start-up under an advisory lock), or `heimdall migrate-store` to fill an empty database from a SQLite data dir";
+  if (!table?.present)
+    return fail(
+      "migrations",
+      `none applied: the database holds no Heimdall schema (all ${POSTGRES_JOURNAL.entries.length} pending)`,
+      pendingFix,
+    );
+  const applied = await rows<{ at: string | number }>(
+    db,
+    sql`SELECT created_at AS at FROM drizzle.__drizzle_migrations`,
+  );
+  return compareMigrations(
+    applied.map((r) => Number(r.at)),
+    POSTGRES_JOURNAL,
+    pendingFix,
+    "restore the database from a backup (pg_dump); the migrator only applies migrations newer than the last recorded one",
+  );
+}
+
+/** What doctor says about the data dir's SQLite file when the store is PostgreSQL: its checks do not apply. */
+export function sqliteNotInUse(dbFile: string, url: string): Finding {
+  const left = existsSync(dbFile)
+    ? ` ${dbFile} is there but not read (left from before \`heimdall migrate-store\`?); keep it as a fallback or archive it`
+    : "";
+  return ok(
+    "data dir database",
+    `the SQLite checks (quick_check, migrations, clock) do not apply: the store is ${redactDatabaseUrl(url)}.${left}`,
+  );
+}
+
+/** checkClock's comparison on PostgreSQL: the newest audit row, signing key and secret against the system clock. */
+export async function checkPostgresClock(db: Db, clock: Clock): Promise<Finding> {
+  const [r] = await rows<{ at: string | number | null }>(
+    db,
+    sql`SELECT greatest((SELECT max(created_at) FROM audit_log), (SELECT max(created_at) FROM signing_keys),
+               (SELECT max(created_at) FROM vault_secrets)) AS at`,
+  );
+  return clockFinding(Number(r?.at ?? 0), clock);
 }
 
 /**
@@ -183,7 +266,6 @@ export function checkMigrations(db: Pick<Db, "$client">): Finding {
  * tokens that are not valid yet and reorders audit rows and rotations.
  */
 export function checkClock(db: Pick<Db, "$client">, clock: Clock): Finding {
-  const check = "clock";
   const newest = Math.max(
     0,
     ...["audit_log", "signing_keys", "vault_secrets"].map((table) =>
@@ -193,6 +275,11 @@ export function checkClock(db: Pick<Db, "$client">, clock: Clock): Finding {
       ),
     ),
   );
+  return clockFinding(newest, clock);
+}
+
+function clockFinding(newest: number, clock: Clock): Finding {
+  const check = "clock";
   const now = clock.now();
   if (newest === 0) return ok(check, `${iso(now)}; the database holds no timestamps to compare with`);
   const behind = newest - now;
