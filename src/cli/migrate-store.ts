@@ -2,7 +2,7 @@
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { databaseFileProblem } from "../db/client.ts";
-import { CopyRefused, copySqliteToPostgres } from "../db/copy.ts";
+import { COORDINATION_TABLES, CopyRefused, copySqliteToPostgres } from "../db/copy.ts";
 import { pgReachable, redactDatabaseUrl } from "../db/pg-connect.ts";
 import { closePostgres, openPostgresDatabase, postgresOf } from "../db/postgres.ts";
 import {
@@ -75,6 +75,8 @@ export const command = simpleCommand(spec, async (args, io) => {
             io.out(`  ${table.padEnd(28)} ${String(rows).padStart(9)}`);
           },
         });
+        for (const table of COORDINATION_TABLES)
+          io.out(`  ${table.padEnd(28)} not copied (instance coordination, rebuilt by the servers)`);
         io.out(
           `copied ${total} row(s) in ${copied.length} tables; ${config.dbFile} is unchanged. ` +
             `Serve with --database-url and the same master key file (${config.masterKeyFile}).`,

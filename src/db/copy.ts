@@ -17,6 +17,13 @@ import * as schema from "./schema.ts";
 export const COPY_BATCH_ROWS = 500;
 const MAX_PARAMETERS = 30_000;
 
+/**
+ * Tables that coordinate the instances sharing a PostgreSQL database rather than hold data: not copied. A single
+ * SQLite process has nothing in them worth keeping, and on PostgreSQL triggers write `cache_epochs` during the
+ * copy itself (every insert into a cached table bumps its epoch).
+ */
+export const COORDINATION_TABLES: readonly string[] = ["cache_epochs", "leases"];
+
 /** A refusal in words: nothing was written to the target. */
 export class CopyRefused extends Error {
   override readonly name = "CopyRefused";
@@ -35,11 +42,14 @@ interface TablePair {
   readonly target: PgTable;
 }
 
-/** Both schemas' tables, paired by export name, parents before the tables whose foreign keys point at them. */
+/**
+ * Both schemas' tables that are copied, paired by export name, parents before the tables whose foreign keys
+ * point at them.
+ */
 export function tablesInCopyOrder(): TablePair[] {
   const pairs = new Map<string, TablePair>();
   for (const [key, value] of Object.entries(schema)) {
-    if (!is(value, SQLiteTable)) continue;
+    if (!is(value, SQLiteTable) || COORDINATION_TABLES.includes(getTableName(value))) continue;
     const target = (pgSchema as Record<string, unknown>)[key];
     if (!is(target, PgTable)) throw new Error(`schema.pg.ts has no twin of table ${key}`);
     pairs.set(getTableName(target), { key, name: getTableName(target), source: value, target });
@@ -75,7 +85,7 @@ export function sourceProblem(source: Database): string | null {
   const pending = pendingMigrations(db);
   if (pending > 0)
     return `the SQLite database lacks ${pending} migration(s) of this binary: run \`heimdall migrate\` on it first`;
-  const known = new Set(tablesInCopyOrder().map((t) => t.name));
+  const known = new Set([...tablesInCopyOrder().map((t) => t.name), ...COORDINATION_TABLES]);
   const unknown = source
     .query<{ name: string }, []>(
       "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '__drizzle_migrations'",

@@ -182,6 +182,49 @@ describe("migrate-store", () => {
     }
   });
 
+  test("doctor on the copy checks PostgreSQL: connected, every migration applied, the SQLite checks set aside", async () => {
+    const res = await cli("doctor", "--data-dir", dir, "--database-url", url, "--json");
+    const { checks } = JSON.parse(res.out) as {
+      checks: { status: string; check: string; finding: string }[];
+    };
+    const by = (name: string) => checks.find((c) => c.check === name);
+    expect(by("database")?.status).toBe("ok");
+    expect(by("database")?.finding).toContain("PostgreSQL");
+    expect(by("migrations")).toMatchObject({ status: "ok" });
+    expect(by("migrations")?.finding).toMatch(/^all \d+ migrations applied$/);
+    expect(by("data dir database")?.status).toBe("ok");
+    expect(by("clock")?.status).toBe("ok");
+  });
+
+  test("doctor on an empty PostgreSQL database: migrations fail; on an unreachable one: database fails, no password", async () => {
+    const empty = await cli(
+      "doctor",
+      "--data-dir",
+      dir,
+      "--database-url",
+      await freshPostgresDatabase(),
+      "--json",
+    );
+    expect(empty.code).toBe(1);
+    const checks = (JSON.parse(empty.out) as { checks: { status: string; check: string }[] }).checks;
+    expect(checks.find((c) => c.check === "migrations")?.status).toBe("fail");
+    const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+    const port = closed.port;
+    closed.stop(true);
+    const gone = await cli(
+      "doctor",
+      "--data-dir",
+      dir,
+      "--database-url",
+      `postgres://heimdall:doctor-s3cret@127.0.0.1:${port}/heimdall`,
+    );
+    expect(gone.code).toBe(1);
+    expect(gone.out).toMatch(
+      /^fail {2}database: postgres:\/\/heimdall:\*\*\*@127\.0\.0\.1:\d+\/heimdall cannot be reached/m,
+    );
+    expect(gone.out + gone.err).not.toContain("doctor-s3cret");
+  });
+
   test("a target that holds Heimdall rows is refused and nothing is written to it", async () => {
     const before = await postgresCounts(url);
     const again = await cli("migrate-store", "--data-dir", dir, "--to", url);
