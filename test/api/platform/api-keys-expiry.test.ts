@@ -8,7 +8,6 @@ import type { Io } from "../../../src/cli/args.ts";
 import { runCli } from "../../../src/cli/index.ts";
 import { DAY, HOUR, SECOND } from "../../../src/core/clock.ts";
 import { MAX_KEY_LIFETIME_MS } from "../../../src/core/expiry.ts";
-import { paks } from "../../../src/db/schema.ts";
 import { auditRows } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 
@@ -29,7 +28,11 @@ beforeEach(async () => {
 });
 
 const at = (ms: number) => new Date(ms).toISOString();
-const rowOf = (id: string) => ctx.deps.db.select().from(paks).where(eq(paks.id, id)).get();
+const rowOf = async (id: string) => {
+  const { paks } = ctx.deps.db.tables;
+  return (await ctx.deps.db.select().from(paks).where(eq(paks.id, id)).limit(1))[0];
+};
+const pakCount = async () => (await ctx.deps.db.select().from(ctx.deps.db.tables.paks)).length;
 
 function mint(body: Record<string, unknown>) {
   return ctx.call("POST", KEYS, {
@@ -48,8 +51,8 @@ describe("minting a PAK with expires_at", () => {
     expect(res.status).toBe(201);
     expect(res.body.record.expires_at).toBe(expiresAt);
     const id = res.body.record.id;
-    expect(rowOf(id)!.expiresAt).toBe(Date.parse(expiresAt));
-    expect(auditRows(ctx, { action: "pak.created", resource_id: id }).at(-1)!.details).toMatchObject({
+    expect((await rowOf(id))!.expiresAt).toBe(Date.parse(expiresAt));
+    expect((await auditRows(ctx, { action: "pak.created", resource_id: id })).at(-1)!.details).toMatchObject({
       expires_at: expiresAt,
     });
 
@@ -63,7 +66,7 @@ describe("minting a PAK with expires_at", () => {
     const res = await mint({});
     expect(res.status).toBe(201);
     expect(res.body.record.expires_at).toBeNull();
-    expect(rowOf(res.body.record.id)!.expiresAt).toBeNull();
+    expect((await rowOf(res.body.record.id))!.expiresAt).toBeNull();
   });
 
   test.each([
@@ -73,12 +76,12 @@ describe("minting a PAK with expires_at", () => {
   ] as [string, () => unknown][])(
     "expires_at %s → 400 VALIDATION_ERROR, nothing minted",
     async (_n, value) => {
-      const before = ctx.deps.db.select().from(paks).all().length;
+      const before = await pakCount();
       const res = await mint({ expires_at: value() });
       expect(res.status).toBe(400);
       expect(res.body.code).toBe("VALIDATION_ERROR");
       expect(res.body.details.map((d: { field: string }) => d.field)).toEqual(["expires_at"]);
-      expect(ctx.deps.db.select().from(paks).all().length).toBe(before);
+      expect(await pakCount()).toBe(before);
     },
   );
 });

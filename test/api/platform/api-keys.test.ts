@@ -3,7 +3,6 @@ import { beforeEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { SECOND } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
-import { pakPolicies, paks } from "../../../src/db/schema.ts";
 import { auditRows, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { userWithRole } from "./helpers.ts";
@@ -19,6 +18,11 @@ beforeEach(async () => {
   ctx = await createTestContext();
   cookie = await ctx.signIn();
 });
+
+async function pakRow(id: string) {
+  const { paks } = ctx.deps.db.tables;
+  return (await ctx.deps.db.select().from(paks).where(eq(paks.id, id)).limit(1))[0];
+}
 
 async function policy(name: string, statements: unknown[]): Promise<string> {
   const res = await ctx.call("POST", POLICIES, {
@@ -59,7 +63,7 @@ describe("minting", () => {
     });
     expect(record.policies).toEqual([{ id: readOnly, name: "read only", description: null }]);
 
-    const row = ctx.deps.db.select().from(paks).where(eq(paks.id, record.id)).get()!;
+    const row = (await pakRow(record.id))!;
     expect(row.tokenHash).toBe(sha256Hex(token));
     expect(JSON.stringify(row)).not.toContain(token);
     expect(JSON.stringify(row)).not.toContain(token.slice(14));
@@ -70,7 +74,7 @@ describe("minting", () => {
     expect(got.body).toEqual(record);
     expect(list.body.map((k: { id: string }) => k.id)).toContain(record.id);
 
-    const audit = auditRows(ctx, { action: "pak.created", resource_id: record.id });
+    const audit = await auditRows(ctx, { action: "pak.created", resource_id: record.id });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.actor_type).toBe("platform_user");
     expect(JSON.stringify(audit[0])).not.toContain(token);
@@ -135,7 +139,7 @@ describe("minting", () => {
   });
 
   test("policy_ids must name policies of this workspace", async () => {
-    const otherWs = insertWorkspace(ctx, "other", "owner");
+    const otherWs = await insertWorkspace(ctx, "other", "owner");
     const otherCookie = await ctx.signIn(); // memberships are read per request, a new session is not needed
     const foreign = await ctx.call("POST", POLICIES, {
       params: { workspace_slug: "other" },
@@ -148,7 +152,7 @@ describe("minting", () => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("VALIDATION_ERROR");
     expect(res.body.details).toEqual([{ field: "policy_ids.1", reason: expect.any(String) }]);
-    expect(ctx.deps.db.select().from(paks).all()).toHaveLength(1); // only the bootstrap key
+    expect(await ctx.deps.db.select().from(ctx.deps.db.tables.paks)).toHaveLength(1); // only the bootstrap key
   });
 });
 
@@ -166,14 +170,16 @@ describe("revoking and updating", () => {
     expect(
       (await ctx.call("DELETE", KEY, { params: { ...WS, id: record.id }, auth: { cookie } })).status,
     ).toBe(204);
-    expect(auditRows(ctx, { action: "pak.revoked", resource_id: record.id })).toHaveLength(1);
+    expect(await auditRows(ctx, { action: "pak.revoked", resource_id: record.id })).toHaveLength(1);
   });
 
   test("a PAK with heimdall.delete may revoke itself, and is refused from then on", async () => {
     const boot = (await ctx.call("GET", KEYS, { params: WS })).body[0];
     expect((await ctx.call("DELETE", KEY, { params: { ...WS, id: boot.id } })).status).toBe(204);
     expect((await ctx.call("GET", KEYS, { params: WS })).status).toBe(401);
-    expect(auditRows(ctx, { action: "pak.revoked", resource_id: boot.id })[0]!.actor_type).toBe("pak");
+    expect((await auditRows(ctx, { action: "pak.revoked", resource_id: boot.id }))[0]!.actor_type).toBe(
+      "pak",
+    );
   });
 
   test("PATCH changes name and description only, and is audited", async () => {
@@ -189,7 +195,7 @@ describe("revoking and updating", () => {
     expect(refused.status).toBe(400);
     expect(refused.body.code).toBe("VALIDATION_ERROR");
     expect(refused.body.details).toEqual([{ field: "token_prefix", reason: "unknown field" }]);
-    expect(auditRows(ctx, { action: "pak.updated", resource_id: record.id })).toEqual([]);
+    expect(await auditRows(ctx, { action: "pak.updated", resource_id: record.id })).toEqual([]);
     const res = await ctx.call("PATCH", KEY, {
       params: { ...WS, id: record.id },
       body: { name: "new", description: null },
@@ -199,7 +205,7 @@ describe("revoking and updating", () => {
     expect(res.body).toMatchObject({ name: "new", description: null, token_prefix: record.token_prefix });
     expect(res.body.updated_at).not.toBe(record.updated_at);
     expect(res.body.policies).toEqual(record.policies);
-    expect(auditRows(ctx, { action: "pak.updated", resource_id: record.id })[0]!.details).toEqual({
+    expect((await auditRows(ctx, { action: "pak.updated", resource_id: record.id }))[0]!.details).toEqual({
       changed: ["name", "description"],
     });
   });
@@ -248,14 +254,14 @@ describe("last use", () => {
       expect((await ctx.call("GET", "/v1/workspaces", { auth: { pak: token } })).status).toBe(200);
       ctx.clock.advance(10 * SECOND);
     }
-    let row = ctx.deps.db.select().from(paks).where(eq(paks.id, record.id)).get()!;
+    let row = (await pakRow(record.id))!;
     expect(row.lastUsedAt).toBe(t0);
-    expect(auditRows(ctx, { action: "pak.used", resource_id: record.id })).toHaveLength(1);
+    expect(await auditRows(ctx, { action: "pak.used", resource_id: record.id })).toHaveLength(1);
     ctx.clock.set(t0 + 60 * SECOND);
     await ctx.call("GET", "/v1/workspaces", { auth: { pak: token } });
-    row = ctx.deps.db.select().from(paks).where(eq(paks.id, record.id)).get()!;
+    row = (await pakRow(record.id))!;
     expect(row.lastUsedAt).toBe(t0 + 60 * SECOND);
-    const used = auditRows(ctx, { action: "pak.used", resource_id: record.id });
+    const used = await auditRows(ctx, { action: "pak.used", resource_id: record.id });
     expect(used).toHaveLength(2);
     expect(used[1]!).toMatchObject({
       chain: `workspace:${ctx.workspaceId}`,
@@ -267,10 +273,10 @@ describe("last use", () => {
   });
 
   test("a refused PAK call (human-only route) records no use", async () => {
-    const before = auditRows(ctx, { action: "pak.used" }).length;
+    const before = (await auditRows(ctx, { action: "pak.used" })).length;
     ctx.clock.advance(120 * SECOND);
     await ctx.call("GET", "/v1/me");
-    expect(auditRows(ctx, { action: "pak.used" })).toHaveLength(before);
+    expect(await auditRows(ctx, { action: "pak.used" })).toHaveLength(before);
   });
 });
 
@@ -282,7 +288,8 @@ describe("policy bindings", () => {
     ]);
     const { token, record } = (await mint({ name: "both", policy_ids: [reads, deletes, reads] })).body;
     expect(record.policies.map((p: { name: string }) => p.name)).toEqual(["deletes", "reads"]);
-    expect(ctx.deps.db.select().from(pakPolicies).where(eq(pakPolicies.pakId, record.id)).all()).toHaveLength(
+    const { pakPolicies } = ctx.deps.db.tables;
+    expect(await ctx.deps.db.select().from(pakPolicies).where(eq(pakPolicies.pakId, record.id))).toHaveLength(
       2,
     );
     expect((await ctx.call("GET", KEYS, { params: WS, auth: { pak: token } })).status).toBe(200);

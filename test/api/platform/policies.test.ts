@@ -60,7 +60,7 @@ describe("CRUD", () => {
     expect(gone.body.code).toBe("POLICY_NOT_FOUND");
 
     for (const action of ["policy.created", "policy.updated", "policy.deleted"]) {
-      const rows = auditRows(ctx, { action, resource_id: id });
+      const rows = await auditRows(ctx, { action, resource_id: id });
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({
         chain: `workspace:${ctx.workspaceId}`,
@@ -68,7 +68,7 @@ describe("CRUD", () => {
         actor_id: ctx.ownerId,
       });
     }
-    expect(auditRows(ctx, { action: "policy.updated", resource_id: id })[0]!.details).toEqual({
+    expect((await auditRows(ctx, { action: "policy.updated", resource_id: id }))[0]!.details).toEqual({
       changed: ["name", "description", "policy"],
     });
   });

@@ -9,12 +9,10 @@ import { loadConfig } from "../../../src/config/index.ts";
 import { FakeClock } from "../../../src/core/clock.ts";
 import { HeimdallError } from "../../../src/core/errors.ts";
 import { memoryLogger } from "../../../src/core/logger.ts";
-import { openDatabase } from "../../../src/db/client.ts";
-import { paks, platformUsers, workspacePolicies } from "../../../src/db/schema.ts";
 import { buildDeps } from "../../../src/deps.ts";
 import { createMasterKeyFile } from "../../../src/vault/master-key.ts";
 import { auditRows } from "../../support/fixtures.ts";
-import { BOOT_PAK, createTestContext, type TestContext } from "../../support/harness.ts";
+import { BOOT_PAK, createTestContext, type TestContext, testDatabase } from "../../support/harness.ts";
 
 async function freshDeps() {
   const dir = mkdtempSync(join(tmpdir(), "heimdall-test-"));
@@ -23,7 +21,7 @@ async function freshDeps() {
   return await buildDeps(config, {
     clock: new FakeClock(),
     log: memoryLogger("error"),
-    db: openDatabase(":memory:"),
+    db: await testDatabase(),
   });
 }
 
@@ -45,16 +43,17 @@ describe("bootstrap", () => {
     expect(r.password.length).toBeGreaterThanOrEqual(24);
     expect(r.pakToken).toMatch(/^pcft_live_[A-Za-z0-9_-]{43}$/);
     expect(r.workspace.slug).toBe("default");
-    const user = deps.db.select().from(platformUsers).get()!;
+    const { paks, platformUsers, workspacePolicies } = deps.db.tables;
+    const user = (await deps.db.select().from(platformUsers))[0]!;
     expect(user.email).toBe(r.email);
     expect(user.passwordHash).toStartWith("$argon2id$v=19$m=19456,t=2,p=1$");
     expect(JSON.stringify(user)).not.toContain(r.password);
-    const policy = deps.db.select().from(workspacePolicies).get()!;
+    const policy = (await deps.db.select().from(workspacePolicies))[0]!;
     expect(policy).toMatchObject({
       name: "heimdall-admin",
       statements: [{ effect: "allow", actions: ["heimdall.*"], resources: ["*"] }],
     });
-    const pak = deps.db.select().from(paks).get()!;
+    const pak = (await deps.db.select().from(paks))[0]!;
     expect(pak.name).toBe("bootstrap");
     expect(JSON.stringify(pak)).not.toContain(r.pakToken);
     expect(await deps.audit.verify()).toMatchObject({ ok: true });
@@ -64,7 +63,7 @@ describe("bootstrap", () => {
     const deps = await freshDeps();
     await deps.provisioning.bootstrap({ email: "a@example.test", password: "long enough password" });
     expect(await codeOf(deps.provisioning.bootstrap({}))).toBe("ALREADY_BOOTSTRAPPED");
-    expect(deps.db.select().from(platformUsers).all()).toHaveLength(1);
+    expect(await deps.db.select().from(deps.db.tables.platformUsers)).toHaveLength(1);
   });
 
   test.each([
@@ -74,7 +73,7 @@ describe("bootstrap", () => {
   ])("rejects %s", async (_name, input) => {
     const deps = await freshDeps();
     expect(await codeOf(deps.provisioning.bootstrap(input))).toBe("VALIDATION_ERROR");
-    expect(deps.db.select().from(platformUsers).all()).toHaveLength(0);
+    expect(await deps.db.select().from(deps.db.tables.platformUsers)).toHaveLength(0);
   });
 });
 
@@ -91,7 +90,7 @@ describe("CLI calls on a bootstrapped instance", () => {
     const cookie = await ctx.signIn("ops@example.test", r.password);
     const list = await ctx.call("GET", "/v1/workspaces", { auth: { cookie } });
     expect(list.body.data[0].member_role).toBe("viewer");
-    expect(auditRows(ctx, { action: "member.added" })).toHaveLength(1);
+    expect(await auditRows(ctx, { action: "member.added" })).toHaveLength(1);
 
     expect(await codeOf(ctx.deps.provisioning.createUser({ email: "ops@example.test" }))).toBe("EMAIL_TAKEN");
     expect(
@@ -115,7 +114,7 @@ describe("CLI calls on a bootstrapped instance", () => {
     });
     expect(res.status).toBe(200);
     expect(res.body).toHaveLength(2);
-    expect(auditRows(ctx, { action: "pak.created" }).at(-1)!.actor_type).toBe("system");
+    expect((await auditRows(ctx, { action: "pak.created" })).at(-1)!.actor_type).toBe("system");
   });
 
   test("pak create with a policy file binds a new policy holding exactly those statements", async () => {
@@ -130,11 +129,13 @@ describe("CLI calls on a bootstrapped instance", () => {
       name: "reader/ci",
       policy: readPolicyFile(file),
     });
-    const bound = ctx.deps.db
-      .select()
-      .from(workspacePolicies)
-      .where(eq(workspacePolicies.id, r.record.policies[0]!.id))
-      .get()!;
+    const { workspacePolicies } = ctx.deps.db.tables;
+    const bound = (
+      await ctx.deps.db
+        .select()
+        .from(workspacePolicies)
+        .where(eq(workspacePolicies.id, r.record.policies[0]!.id))
+    )[0]!;
     expect(bound.statements).toEqual([{ effect: "allow", actions: ["heimdall.read"], resources: ["*"] }]);
     const read = await ctx.call("GET", "/v1/workspaces/{workspace_slug}/api-keys", {
       params: { workspace_slug: "default" },
@@ -182,11 +183,11 @@ describe("CLI calls on a bootstrapped instance", () => {
     expect(
       await codeOf(async () => await ctx.deps.provisioning.createPak({ workspaceSlug: "nope", name: "k" })),
     ).toBe("WORKSPACE_NOT_FOUND");
-    expect(ctx.deps.db.select().from(paks).all()).toHaveLength(1);
+    expect(await ctx.deps.db.select().from(ctx.deps.db.tables.paks)).toHaveLength(1);
   });
 
   test("the harness bootstrap PAK is the configured one", async () => {
-    const row = ctx.deps.db.select().from(paks).get()!;
+    const row = (await ctx.deps.db.select().from(ctx.deps.db.tables.paks))[0]!;
     expect(row.tokenPrefix).toBe(BOOT_PAK.slice(0, 14));
   });
 });

@@ -47,13 +47,13 @@ describe("POST /v1/auth/signin under attack", () => {
     expect(refused.at(-1)!.headers.get("ratelimit-limit")).toBe("30");
 
     // Audited: the failures, the start of the back-off, the refusals.
-    const failed = auditRows(ctx, { action: "platform.signin_failed" });
+    const failed = await auditRows(ctx, { action: "platform.signin_failed" });
     expect(failed.filter((r) => r.details?.reason === "wrong_password")).toHaveLength(5);
     const throttledRows = failed.filter((r) => r.details?.reason === "throttled");
     expect(throttledRows).toHaveLength(25);
     expect(throttledRows[0]).toMatchObject({ resource_id: ctx.ownerId, ip: ATTACKER });
     expect(throttledRows[0]!.details).toEqual({ reason: "throttled", throttle: "address" });
-    const started = auditRows(ctx, { action: "platform.signin_throttled" });
+    const started = await auditRows(ctx, { action: "platform.signin_throttled" });
     expect(started).toHaveLength(1);
     expect(started[0]).toMatchObject({ resource_id: ctx.ownerId, ip: ATTACKER, actor_type: "system" });
     expect(started[0]!.details).toMatchObject({ throttle: "address", failures: 5 });
@@ -68,7 +68,7 @@ describe("POST /v1/auth/signin under attack", () => {
     expect(during.headers.get("retry-after")).toBe("120");
     const elsewhere = await signin(BOOT_EMAIL, BOOT_PASSWORD, OPERATOR);
     expect(elsewhere.status).toBe(200);
-    expect(auditRows(ctx, { action: "platform.signin" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { action: "platform.signin" })).at(-1)).toMatchObject({
       ip: OPERATOR,
       actor_id: ctx.ownerId,
     });
@@ -118,7 +118,7 @@ describe("POST /v1/auth/signin under attack", () => {
         expect(res.status).toBe(401);
       }
     }
-    const ceiling = auditRows(ctx, { action: "platform.signin_throttled" }).filter(
+    const ceiling = (await auditRows(ctx, { action: "platform.signin_throttled" })).filter(
       (r) => r.details?.throttle === "identifier",
     );
     expect(ceiling).toHaveLength(1);

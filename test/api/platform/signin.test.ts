@@ -9,12 +9,16 @@ import { loadConfig } from "../../../src/config/index.ts";
 import { DAY, FakeClock, HOUR } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { memoryLogger } from "../../../src/core/logger.ts";
-import { openDatabase } from "../../../src/db/client.ts";
-import { platformSessions } from "../../../src/db/schema.ts";
 import { buildDeps } from "../../../src/deps.ts";
 import { createMasterKeyFile } from "../../../src/vault/master-key.ts";
 import { auditRows } from "../../support/fixtures.ts";
-import { BOOT_EMAIL, BOOT_PASSWORD, createTestContext, type TestContext } from "../../support/harness.ts";
+import {
+  BOOT_EMAIL,
+  BOOT_PASSWORD,
+  createTestContext,
+  type TestContext,
+  testDatabase,
+} from "../../support/harness.ts";
 import { USER_PASSWORD, userWithRole } from "./helpers.ts";
 
 let ctx: TestContext;
@@ -38,14 +42,14 @@ describe("POST /v1/auth/signin", () => {
       expect(cookie.split("; ")).toContain(attr);
     }
     expect(cookie).not.toContain("Secure"); // PUBLIC_URL is http in the harness
-    const row = ctx.deps.db
+    const { platformSessions } = ctx.deps.db.tables;
+    const [row] = await ctx.deps.db
       .select()
       .from(platformSessions)
-      .where(eq(platformSessions.tokenHash, sha256Hex(res.body.access_token)))
-      .get();
+      .where(eq(platformSessions.tokenHash, sha256Hex(res.body.access_token)));
     expect(row?.userId).toBe(ctx.ownerId);
     expect(JSON.stringify(row)).not.toContain(res.body.access_token);
-    const audit = auditRows(ctx, { action: "platform.signin" });
+    const audit = await auditRows(ctx, { action: "platform.signin" });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.chain).toBe(`workspace:${ctx.workspaceId}`);
     expect(audit[0]!.actor_id).toBe(ctx.ownerId);
@@ -80,7 +84,7 @@ describe("POST /v1/auth/signin", () => {
     }
     expect(Object.keys(wrong.body).sort()).toEqual(Object.keys(unknown.body).sort());
     expect(wrong.body.message).toBe(unknown.body.message);
-    const rows = auditRows(ctx, { action: "platform.signin_failed" });
+    const rows = await auditRows(ctx, { action: "platform.signin_failed" });
     expect(rows.map((r) => [r.chain, r.details?.reason])).toEqual([
       [`workspace:${ctx.workspaceId}`, "wrong_password"],
       ["platform", "unknown_user"],
@@ -126,7 +130,7 @@ describe("POST /v1/auth/signin", () => {
     const deps = await buildDeps(config, {
       clock: new FakeClock(),
       log: memoryLogger("error"),
-      db: openDatabase(":memory:"),
+      db: await testDatabase(),
     });
     await deps.provisioning.bootstrap({ email: BOOT_EMAIL, password: BOOT_PASSWORD });
     const res = await createApp(deps).handle(
@@ -215,7 +219,7 @@ describe("POST /v1/auth/logout", () => {
     const me = await ctx.call("GET", "/v1/me", { auth: { cookie } });
     expect(me.status).toBe(401);
     expect(me.body.code).toBe("INVALID_TOKEN");
-    expect(auditRows(ctx, { action: "platform.logout" })).toHaveLength(1);
+    expect(await auditRows(ctx, { action: "platform.logout" })).toHaveLength(1);
   });
 
   test("with the token in the body (LogoutDto.refresh_token) and no other credential", async () => {

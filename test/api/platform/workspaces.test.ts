@@ -15,8 +15,8 @@ beforeEach(async () => {
 describe("GET /v1/workspaces", () => {
   test("a user sees its workspaces with its role; a PAK sees only its own, with no role", async () => {
     ctx.clock.advance(SECOND);
-    insertWorkspace(ctx, "second", "viewer");
-    insertWorkspace(ctx, "not-mine");
+    await insertWorkspace(ctx, "second", "viewer");
+    await insertWorkspace(ctx, "not-mine");
     const mine = await ctx.call("GET", "/v1/workspaces", { auth: { cookie } });
     expect(mine.status).toBe(200);
     expect(mine.body.data.map((w: { slug: string; member_role: string }) => [w.slug, w.member_role])).toEqual(
@@ -45,7 +45,7 @@ describe("GET /v1/workspaces", () => {
       // Two workspaces per millisecond exercise the id tie-break of the (created_at, id) cursor.
       if (i % 2 === 0) ctx.clock.advance(1);
       slugs.push(`ws-${i}`);
-      insertWorkspace(ctx, `ws-${i}`, "admin");
+      await insertWorkspace(ctx, `ws-${i}`, "admin");
     }
     const seen: string[] = [];
     let cursor: string | undefined;
@@ -102,7 +102,7 @@ describe("cross-workspace isolation", () => {
   test.each(PATHS)(
     "%s %s of a workspace I am not in → 404 WORKSPACE_NOT_FOUND (user and PAK)",
     async (method, path) => {
-      insertWorkspace(ctx, "hidden");
+      await insertWorkspace(ctx, "hidden");
       // Each POST gets a body of its own shape: a field of the other route's body would be refused first.
       const body =
         method === "GET"
@@ -134,7 +134,7 @@ describe("cross-workspace isolation", () => {
   );
 
   test("a policy id from another workspace is not found through mine", async () => {
-    insertWorkspace(ctx, "theirs", "owner");
+    await insertWorkspace(ctx, "theirs", "owner");
     const theirs = await ctx.call("POST", "/v1/workspaces/{workspace_slug}/policies", {
       params: { workspace_slug: "theirs" },
       body: { name: "secret", policy: [] },
@@ -186,7 +186,7 @@ describe("GET /v1/workspaces/{workspace_slug}/members", () => {
       ["owner@example.test", "owner", "owner"],
     ]);
     expect(res.body.data.every((m: { role_is_system: boolean }) => m.role_is_system)).toBe(true);
-    const rows = auditRows(ctx, { action: "workspace.members_listed" });
+    const rows = await auditRows(ctx, { action: "workspace.members_listed" });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       actor_type: "platform_user",
