@@ -224,9 +224,11 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
         if (await users.contactByValue(scope.appId, "email", input.email)) throw fail("EMAIL_TAKEN");
         const now = clock.now();
         const id = newId(clock);
-        const superseded = (await store.liveFor(scope.appId, input.email, now))
-          .filter(async (old) => await revokeRow(scope, old, meta, id))
-          .map((old) => old.id);
+        // One after another: statements of one transaction share its connection, and an async filter
+        // predicate would neither be awaited nor filter anything.
+        const superseded: string[] = [];
+        for (const old of await store.liveFor(scope.appId, input.email, now))
+          if (await revokeRow(scope, old, meta, id)) superseded.push(old.id);
         const row: InviteRow = {
           id,
           appId: scope.appId,

@@ -41,23 +41,38 @@ const list = (query: Record<string, string> = {}, appId = app.id) =>
 const revoke = (inviteId: string, appId = app.id) =>
   ctx.call("DELETE", INVITE, { params: { app_id: appId, invite_id: inviteId } });
 
-function inviteRow(id: string) {
-  return queryRow(ctx, "SELECT * FROM end_user_invites WHERE id = ?", id)!;
+/** A raw row with its epoch-millisecond columns as numbers (PostgreSQL's bigints arrive as strings). */
+function withTimes(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [k, k.endsWith("_at") && v !== null ? Number(v) : v]),
+  );
 }
-function eventsOf(type: string, appId = app.id) {
-  return queryRows(
+async function inviteRow(id: string) {
+  return withTimes((await queryRow(ctx, "SELECT * FROM end_user_invites WHERE id = ?", id))!);
+}
+async function eventsOf(type: string, appId = app.id) {
+  const rows = await queryRows(
     ctx,
-    "SELECT data FROM events WHERE app_id = ? AND type = ? ORDER BY created_at",
+    "SELECT data FROM events WHERE app_id = ? AND type = ? ORDER BY created_at, id",
     appId,
     type,
-  ).map((r) => JSON.parse(String(r.data)) as Record<string, unknown>);
+  );
+  // jsonb arrives parsed on PostgreSQL, as text on SQLite.
+  return rows.map(
+    (r) => (typeof r.data === "string" ? JSON.parse(r.data) : r.data) as Record<string, unknown>,
+  );
 }
 /** Every row of every table, as text: a code must appear in none of them. */
-function everyRowMentions(needle: string): string[] {
-  const tables = queryRows(ctx, "SELECT name FROM sqlite_master WHERE type = 'table'").map((r) =>
-    String(r.name),
-  );
-  return tables.filter((t) => JSON.stringify(queryRows(ctx, `SELECT * FROM "${t}"`)).includes(needle));
+async function everyRowMentions(needle: string): Promise<string[]> {
+  const catalogue =
+    ctx.deps.db.engine === "postgres"
+      ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
+      : "SELECT name FROM sqlite_master WHERE type = 'table'";
+  const tables = (await queryRows(ctx, catalogue)).map((r) => String(r.name));
+  const found: string[] = [];
+  for (const t of tables)
+    if (JSON.stringify(await queryRows(ctx, `SELECT * FROM "${t}"`)).includes(needle)) found.push(t);
+  return found;
 }
 
 describe("POST /end-users/invites", () => {
@@ -65,7 +80,11 @@ describe("POST /end-users/invites", () => {
     const res = await create({ email: "  Alice@Example.TEST " });
     expect(res.status).toBe(201);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    const member = queryRow(ctx, "SELECT id FROM roles WHERE app_id = ? AND name = 'member'", app.id)!;
+    const member = (await queryRow(
+      ctx,
+      "SELECT id FROM roles WHERE app_id = ? AND name = 'member'",
+      app.id,
+    ))!;
     const now = ctx.clock.now();
     expect(res.body).toEqual({
       id: expect.any(String),
@@ -80,7 +99,7 @@ describe("POST /end-users/invites", () => {
       created_at: new Date(now).toISOString(),
     });
     const code: string = res.body.code;
-    const row = inviteRow(res.body.id);
+    const row = await inviteRow(res.body.id);
     expect(row).toMatchObject({
       app_id: app.id,
       code_hash: sha256Hex(code),
@@ -93,15 +112,15 @@ describe("POST /end-users/invites", () => {
       revoked_at: null,
       superseded_by: null,
     });
-    expect(everyRowMentions(code)).toEqual([]);
-    const [audit] = auditRows(ctx, { action: "invite.created", resource_id: res.body.id });
+    expect(await everyRowMentions(code)).toEqual([]);
+    const [audit] = await auditRows(ctx, { action: "invite.created", resource_id: res.body.id });
     expect(audit).toMatchObject({ app_id: app.id, actor_type: "pak", resource_type: "invite" });
     expect(audit!.details).toMatchObject({
       email: "alice@example.test",
       role: "member",
       delivery: "operator",
     });
-    expect(eventsOf("invite.created").at(-1)).toEqual({
+    expect((await eventsOf("invite.created")).at(-1)).toEqual({
       invite_id: res.body.id,
       email: "alice@example.test",
       role: "member",
@@ -119,10 +138,14 @@ describe("POST /end-users/invites", () => {
       name: "Bob Builder",
     });
     expect(res.status).toBe(201);
-    const adminRole = queryRow(ctx, "SELECT id FROM roles WHERE app_id = ? AND name = 'admin'", app.id)!;
+    const adminRole = (await queryRow(
+      ctx,
+      "SELECT id FROM roles WHERE app_id = ? AND name = 'admin'",
+      app.id,
+    ))!;
     expect(res.body).toMatchObject({ role_name: "admin", role_id: adminRole.id, max_uses: 10000 });
     expect(res.body.expires_at).toBe(new Date(ctx.clock.now() + HOUR).toISOString());
-    expect(inviteRow(res.body.id)).toMatchObject({ role: "admin", name: "Bob Builder" });
+    expect(await inviteRow(res.body.id)).toMatchObject({ role: "admin", name: "Bob Builder" });
   });
 
   test("an unknown role → 400 UNKNOWN_ROLE, and nothing is written", async () => {
@@ -130,7 +153,7 @@ describe("POST /end-users/invites", () => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("UNKNOWN_ROLE");
     expect(
-      queryRow(ctx, "SELECT id FROM end_user_invites WHERE email = 'carol@example.test'"),
+      await queryRow(ctx, "SELECT id FROM end_user_invites WHERE email = 'carol@example.test'"),
     ).toBeUndefined();
   });
 
@@ -163,19 +186,19 @@ describe("POST /end-users/invites", () => {
     const first = await create({ email: "dave@example.test" });
     const second = await create({ email: "dave@example.test", role_name: "admin" });
     expect(second.status).toBe(201);
-    expect(inviteRow(first.body.id)).toMatchObject({
+    expect(await inviteRow(first.body.id)).toMatchObject({
       revoked_at: ctx.clock.now(),
       superseded_by: second.body.id,
     });
-    expect(inviteRow(second.body.id).revoked_at).toBeNull();
-    const [revoked] = auditRows(ctx, { action: "invite.revoked", resource_id: first.body.id });
+    expect((await inviteRow(second.body.id)).revoked_at).toBeNull();
+    const [revoked] = await auditRows(ctx, { action: "invite.revoked", resource_id: first.body.id });
     expect(revoked!.details).toMatchObject({ reason: "superseded", superseded_by: second.body.id });
     expect(
-      auditRows(ctx, { action: "invite.created", resource_id: second.body.id })[0]!.details,
+      (await auditRows(ctx, { action: "invite.created", resource_id: second.body.id }))[0]!.details,
     ).toMatchObject({
       superseded: [first.body.id],
     });
-    expect(eventsOf("invite.revoked").at(-1)).toMatchObject({
+    expect((await eventsOf("invite.revoked")).at(-1)).toMatchObject({
       invite_id: first.body.id,
       reason: "superseded",
       superseded_by: second.body.id,
@@ -189,11 +212,11 @@ describe("POST /end-users/invites", () => {
     expect(replay.status).toBe(201);
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
     expect(replay.body).toEqual(first.body);
-    expect(queryRows(ctx, "SELECT id FROM end_user_invites WHERE email = 'erin@example.test'")).toHaveLength(
-      1,
-    );
+    expect(
+      await queryRows(ctx, "SELECT id FROM end_user_invites WHERE email = 'erin@example.test'"),
+    ).toHaveLength(1);
     // The stored response is sealed: the code is in no row.
-    expect(everyRowMentions(first.body.code)).toEqual([]);
+    expect(await everyRowMentions(first.body.code)).toEqual([]);
     const reuse = await create({ email: "other-erin@example.test" }, { headers });
     expect(reuse.status).toBe(409);
     expect(reuse.body.code).toBe("IDEMPOTENCY_KEY_REUSE");
@@ -206,7 +229,7 @@ describe("POST /end-users/invites", () => {
       auth: null,
     });
     expect(anonymous.status).toBe(401);
-    const reader = insertPak(ctx, [allow(["heimdall.read"])]);
+    const reader = await insertPak(ctx, [allow(["heimdall.read"])]);
     const refused = await create({ email: "x@example.test" }, { pak: reader.token });
     expect(refused.status).toBe(403);
     expect((await list({}, app.id)).status).toBe(200);
@@ -227,7 +250,7 @@ describe("the invitation email", () => {
     const res = await create({ email: "frank@example.test", name: "Frank <F>" }, { appId: mailApp.id });
     expect(res.status).toBe(201);
     const code: string = res.body.code;
-    const [row] = outboxRows(ctx, mailApp.id);
+    const [row] = await outboxRows(ctx, mailApp.id);
     expect(row).toMatchObject({ to: "frank@example.test", from: "no-reply@acme.test", status: "sent" });
     expect(row!.subject).toBe("You're invited to Mail & Co");
     expect(row!.bodySecretId).toBeNull();
@@ -238,8 +261,10 @@ describe("the invitation email", () => {
     expect(mail.html).toContain("Frank &lt;F&gt;");
     expect(mail.html).toContain(`href="https://portal.example.test/accept-invite?code=${code}"`);
     // Delivered: neither the outbox row nor any other keeps the code.
-    expect(everyRowMentions(code)).toEqual([]);
-    expect(auditRows(ctx, { action: "invite.created", resource_id: res.body.id })[0]!.details).toMatchObject({
+    expect(await everyRowMentions(code)).toEqual([]);
+    expect(
+      (await auditRows(ctx, { action: "invite.created", resource_id: res.body.id }))[0]!.details,
+    ).toMatchObject({
       delivery: "email",
       outbox_id: row!.id,
     });
@@ -248,7 +273,7 @@ describe("the invitation email", () => {
   test("without a web_origin the email carries the code only", async () => {
     await enableEmail(ctx, mailApp.id, { web_origin: null });
     const res = await create({ email: "gina@example.test" }, { appId: mailApp.id });
-    const row = outboxRows(ctx, mailApp.id).find((r) => r.to === "gina@example.test")!;
+    const row = (await outboxRows(ctx, mailApp.id)).find((r) => r.to === "gina@example.test")!;
     const mail = deliveredMail(ctx, row.id);
     expect(mail.text).toContain(`Your invite code: ${res.body.code}`);
     expect(mail.text).not.toContain("accept-invite");
@@ -257,7 +282,7 @@ describe("the invitation email", () => {
   test("an app that sends no email queues nothing: the operator hands the code over", async () => {
     const res = await create({ email: "hank@example.test" });
     expect(res.status).toBe(201);
-    expect(outboxRows(ctx, app.id)).toEqual([]);
+    expect(await outboxRows(ctx, app.id)).toEqual([]);
   });
 });
 
@@ -281,7 +306,9 @@ describe("GET /end-users/invites", () => {
     expect(res.body.data.map((i: { id: string }) => i.id)).toEqual([...ids].reverse());
     expect(res.body.data[0].code).toBe(`inv_…${codes[2]!.slice(-4)}`);
     expect(res.body.pagination).toEqual({ has_more: false, next_cursor: null });
-    expect(auditRows(ctx, { action: "invite.listed", app_id: listApp.id }).at(-1)!.details).toMatchObject({
+    expect(
+      (await auditRows(ctx, { action: "invite.listed", app_id: listApp.id })).at(-1)!.details,
+    ).toMatchObject({
       count: 3,
     });
   });
@@ -310,7 +337,7 @@ describe("GET /end-users/invites", () => {
     ctx.clock.advance(73 * HOUR);
     expect(await idsOf("expired")).toEqual([ids[2], ids[1]]);
     expect(await idsOf("live")).toEqual([]);
-    ctx.deps.db.$client.query("UPDATE end_user_invites SET use_count = max_uses WHERE id = ?").run(ids[2]!);
+    await queryRows(ctx, "UPDATE end_user_invites SET use_count = max_uses WHERE id = ?", ids[2]!);
     expect(await idsOf("exhausted")).toEqual([ids[2]]);
     const bad = await list({ status: "pending" }, listApp.id);
     expect(bad.status).toBe(400);
@@ -322,13 +349,16 @@ describe("DELETE /end-users/invites/{invite_id}", () => {
     const { body } = await create({ email: "ivy@example.test" });
     const res = await revoke(body.id);
     expect(res.status).toBe(204);
-    expect(inviteRow(body.id)).toMatchObject({ revoked_at: ctx.clock.now(), superseded_by: null });
-    expect(auditRows(ctx, { action: "invite.revoked", resource_id: body.id })).toHaveLength(1);
-    expect(eventsOf("invite.revoked").at(-1)).toMatchObject({ invite_id: body.id, reason: "revoked" });
+    expect(await inviteRow(body.id)).toMatchObject({ revoked_at: ctx.clock.now(), superseded_by: null });
+    expect(await auditRows(ctx, { action: "invite.revoked", resource_id: body.id })).toHaveLength(1);
+    expect((await eventsOf("invite.revoked")).at(-1)).toMatchObject({
+      invite_id: body.id,
+      reason: "revoked",
+    });
     ctx.clock.advance(1000);
     expect((await revoke(body.id)).status).toBe(204);
-    expect(inviteRow(body.id).revoked_at).toBe(ctx.clock.now() - 1000);
-    expect(auditRows(ctx, { action: "invite.revoked", resource_id: body.id })).toHaveLength(1);
+    expect((await inviteRow(body.id)).revoked_at).toBe(ctx.clock.now() - 1000);
+    expect(await auditRows(ctx, { action: "invite.revoked", resource_id: body.id })).toHaveLength(1);
     const [listed] = (await list({ email: "ivy@example.test" })).body.data;
     expect(listed.revoked_at).toBe(new Date(ctx.clock.now() - 1000).toISOString());
   });
@@ -347,6 +377,6 @@ describe("DELETE /end-users/invites/{invite_id}", () => {
     const res = await revoke(body.id, app.id);
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("INVITE_NOT_FOUND");
-    expect(inviteRow(body.id).revoked_at).toBeNull();
+    expect((await inviteRow(body.id)).revoked_at).toBeNull();
   });
 });

@@ -4,6 +4,7 @@
  * (404, 410 revoked/expired/used up, 409, 400), the throttles, and the audit rows and event.
  */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { HOUR, MINUTE } from "../../../src/core/clock.ts";
 import { ACCEPT_LOCK_AFTER_FAILURES, ACCEPTS_PER_CODE } from "../../../src/invites/service.ts";
@@ -44,13 +45,17 @@ async function invite(body: Record<string, unknown>, appId = app.id): Promise<{ 
 const accept = (body: Record<string, unknown>, slug = app.slug) =>
   ctx.call("POST", ACCEPT, { params: { app_slug: slug }, body, auth: null });
 
-function eventsOf(type: string) {
-  return queryRows(
+async function eventsOf(type: string) {
+  const rows = await queryRows(
     ctx,
-    "SELECT data FROM events WHERE app_id = ? AND type = ? ORDER BY created_at",
+    "SELECT data FROM events WHERE app_id = ? AND type = ? ORDER BY created_at, id",
     app.id,
     type,
-  ).map((r) => JSON.parse(String(r.data)) as Record<string, unknown>);
+  );
+  // jsonb arrives parsed on PostgreSQL, as text on SQLite.
+  return rows.map(
+    (r) => (typeof r.data === "string" ? JSON.parse(r.data) : r.data) as Record<string, unknown>,
+  );
 }
 
 describe("accepting an invite", () => {
@@ -62,7 +67,7 @@ describe("accepting an invite", () => {
     expect(res.body).toMatchObject({ token_type: "Bearer", expires_in: expect.any(Number) });
     const claims = decodeJwt(res.body.access_token);
     expect(claims).toMatchObject({ type: "end_user", role: "admin", amr: ["pwd"] });
-    const user = queryRow(ctx, "SELECT * FROM end_users WHERE id = ?", claims.sub as string)!;
+    const user = (await queryRow(ctx, "SELECT * FROM end_users WHERE id = ?", claims.sub as string))!;
     // No username given: derived from the address's local part, as the Admin API's create does.
     expect(user).toMatchObject({
       app_id: app.id,
@@ -71,15 +76,21 @@ describe("accepting an invite", () => {
       role: "admin",
       status: "active",
     });
+    const { endUserContacts } = ctx.deps.db.tables;
     expect(
-      queryRow(ctx, "SELECT * FROM end_user_contacts WHERE user_id = ?", user.id as string),
+      (
+        await ctx.deps.db
+          .select()
+          .from(endUserContacts)
+          .where(eq(endUserContacts.userId, user.id as string))
+      )[0],
     ).toMatchObject({
       type: "email",
       value: "ada@example.test",
-      is_primary: 1,
-      verified_at: ctx.clock.now(),
+      isPrimary: true,
+      verifiedAt: ctx.clock.now(),
     });
-    expect(queryRow(ctx, "SELECT use_count FROM end_user_invites WHERE id = ?", inv.id)).toEqual({
+    expect(await queryRow(ctx, "SELECT use_count FROM end_user_invites WHERE id = ?", inv.id)).toEqual({
       use_count: 1,
     });
     // The session is live: the access token works on /me, and the refresh token refreshes.
@@ -97,7 +108,7 @@ describe("accepting an invite", () => {
     // The email was proven: it signs in at once.
     expect((await signIn(ctx, app.slug, "ada@example.test", GOOD_PASSWORD)).userId).toBe(user.id as string);
 
-    const [signedUp] = auditRows(ctx, { action: "user.signed_up", resource_id: user.id as string });
+    const [signedUp] = await auditRows(ctx, { action: "user.signed_up", resource_id: user.id as string });
     expect(signedUp).toMatchObject({ actor_type: "end_user", actor_id: user.id });
     expect(signedUp!.details).toMatchObject({
       username: "ada",
@@ -105,9 +116,9 @@ describe("accepting an invite", () => {
       via: "invite",
       invite_id: inv.id,
     });
-    const [accepted] = auditRows(ctx, { action: "invite.accepted", resource_id: inv.id });
+    const [accepted] = await auditRows(ctx, { action: "invite.accepted", resource_id: inv.id });
     expect(accepted!.details).toEqual({ user_id: user.id, use_count: 1, max_uses: 1 });
-    expect(eventsOf("user.signup").at(-1)).toEqual({
+    expect((await eventsOf("user.signup")).at(-1)).toEqual({
       user_id: user.id,
       username: "ada",
       email: "ada@example.test",
@@ -116,7 +127,7 @@ describe("accepting an invite", () => {
       actor: { type: "end_user", id: user.id },
       invite_id: inv.id,
     });
-    expect(JSON.stringify([signedUp, accepted, eventsOf("user.signup")])).not.toContain(inv.code);
+    expect(JSON.stringify([signedUp, accepted, await eventsOf("user.signup")])).not.toContain(inv.code);
   });
 
   test("a username may be chosen; sign-up being off does not stop an invite", async () => {
@@ -127,7 +138,7 @@ describe("accepting an invite", () => {
       expect(res.status).toBe(200);
       const claims = decodeJwt(res.body.access_token);
       expect(
-        queryRow(ctx, "SELECT username, role FROM end_users WHERE id = ?", claims.sub as string),
+        await queryRow(ctx, "SELECT username, role FROM end_users WHERE id = ?", claims.sub as string),
       ).toEqual({
         username: "grace_h",
         role: "member",
@@ -150,7 +161,7 @@ describe("accepting an invite", () => {
     for (const n of [1, 2]) {
       const res = await accept({ code: inv.code, password: GOOD_PASSWORD });
       expect(res.status).toBe(200);
-      expect(queryRow(ctx, "SELECT use_count FROM end_user_invites WHERE id = ?", inv.id)).toEqual({
+      expect(await queryRow(ctx, "SELECT use_count FROM end_user_invites WHERE id = ?", inv.id)).toEqual({
         use_count: n,
       });
       const del = await ctx.call("DELETE", "/v1/apps/{app_id}/end-users/{user_id}", {
@@ -171,10 +182,10 @@ describe("accepting an invite", () => {
     ]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 410]);
     expect(results.find((r) => r.status === 410)!.body.code).toBe("INVITE_EXPIRED");
-    expect(queryRows(ctx, "SELECT id FROM end_user_contacts WHERE value = 'race@example.test'")).toHaveLength(
-      1,
-    );
-    expect(queryRow(ctx, "SELECT use_count FROM end_user_invites WHERE id = ?", inv.id)).toEqual({
+    expect(
+      await queryRows(ctx, "SELECT id FROM end_user_contacts WHERE value = 'race@example.test'"),
+    ).toHaveLength(1);
+    expect(await queryRow(ctx, "SELECT use_count FROM end_user_invites WHERE id = ?", inv.id)).toEqual({
       use_count: 1,
     });
   });
@@ -195,7 +206,7 @@ describe("refusals", () => {
     expect(revoked.status).toBe(410);
     expect(revoked.body.code).toBe("INVITE_EXPIRED");
     expect(
-      queryRow(ctx, "SELECT id FROM end_user_contacts WHERE value = 'revoked@example.test'"),
+      await queryRow(ctx, "SELECT id FROM end_user_contacts WHERE value = 'revoked@example.test'"),
     ).toBeUndefined();
   });
 
@@ -221,7 +232,7 @@ describe("refusals", () => {
     const res = await accept({ code: inv.code, password: GOOD_PASSWORD });
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("INVITE_NOT_FOUND");
-    expect(queryRow(ctx, "SELECT use_count FROM end_user_invites WHERE id = ?", inv.id)).toEqual({
+    expect(await queryRow(ctx, "SELECT use_count FROM end_user_invites WHERE id = ?", inv.id)).toEqual({
       use_count: 0,
     });
     expect((await accept({ code: inv.code, password: GOOD_PASSWORD }, other.slug)).status).toBe(200);
@@ -233,7 +244,7 @@ describe("refusals", () => {
     const res = await accept({ code: inv.code, password: GOOD_PASSWORD, username: "quick-2" });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("EMAIL_TAKEN");
-    expect(queryRow(ctx, "SELECT use_count FROM end_user_invites WHERE id = ?", inv.id)).toEqual({
+    expect(await queryRow(ctx, "SELECT use_count FROM end_user_invites WHERE id = ?", inv.id)).toEqual({
       use_count: 0,
     });
   });

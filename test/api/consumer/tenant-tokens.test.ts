@@ -87,10 +87,10 @@ const expectError = (res: CallResult, status: number, code: string) => {
   expect(res.status).toBe(status);
   expectErrorShape(res.body, code);
 };
-const sessionTenant = (sessionId: string) =>
-  queryRow(ctx, "SELECT tenant_id FROM end_user_sessions WHERE id = ?", sessionId)?.tenant_id;
-const sessionsOf = (userId: string) =>
-  queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", userId).length;
+const sessionTenant = async (sessionId: string) =>
+  (await queryRow(ctx, "SELECT tenant_id FROM end_user_sessions WHERE id = ?", sessionId))?.tenant_id;
+const sessionsOf = async (userId: string) =>
+  (await queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", userId)).length;
 const sorted = (s: Iterable<string>) => [...s].sort();
 /** What a role holds in the app, as the resolver reads it (independent of the seeded catalogue). */
 const held = async (role: string) => await ctx.deps.permissions.forEndUser(app.id, role);
@@ -147,16 +147,16 @@ beforeAll(async () => {
   });
   alice = { id: a.userId, username: "alice" };
   bob = { id: b.userId, username: "bob" };
-  t1 = insertTenant(ctx, app.id, { slug: "acme" });
-  t2 = insertTenant(ctx, app.id, { slug: "globex" });
-  suspended = insertTenant(ctx, app.id, { slug: "initech", status: "suspended" });
-  archived = insertTenant(ctx, app.id, { slug: "umbrella", status: "archived" });
-  foreign = insertTenant(ctx, other.id, { slug: "acme" });
-  addTenantMember(ctx, app.id, t1.id, alice.id, "support");
+  t1 = await insertTenant(ctx, app.id, { slug: "acme" });
+  t2 = await insertTenant(ctx, app.id, { slug: "globex" });
+  suspended = await insertTenant(ctx, app.id, { slug: "initech", status: "suspended" });
+  archived = await insertTenant(ctx, app.id, { slug: "umbrella", status: "archived" });
+  foreign = await insertTenant(ctx, other.id, { slug: "acme" });
+  await addTenantMember(ctx, app.id, t1.id, alice.id, "support");
   ctx.clock.advance(SECOND);
-  addTenantMember(ctx, app.id, t2.id, alice.id, "billing");
-  addTenantMember(ctx, app.id, suspended.id, alice.id, "owner");
-  addTenantMember(ctx, app.id, archived.id, alice.id, "owner");
+  await addTenantMember(ctx, app.id, t2.id, alice.id, "billing");
+  await addTenantMember(ctx, app.id, suspended.id, alice.id, "owner");
+  await addTenantMember(ctx, app.id, archived.id, alice.id, "owner");
 });
 
 // The per-address sign-in limit (30 a minute) is not what these tests are about.
@@ -167,8 +167,8 @@ describe("sign-in with tenant_id", () => {
     for (const ref of [t1.id, t1.displayId]) {
       const { access, sid } = await aliceIn(ref);
       expect(claims(access)).toMatchObject({ tid: t1.id, trole: "support", role: "member" });
-      expect(sessionTenant(sid)).toBe(t1.id);
-      const [row] = auditRows(ctx, { action: "user.signed_in", resource_id: alice.id }).slice(-1);
+      expect(await sessionTenant(sid)).toBe(t1.id);
+      const [row] = (await auditRows(ctx, { action: "user.signed_in", resource_id: alice.id })).slice(-1);
       expect(row!.details).toMatchObject({ session_id: sid, tenant_id: t1.id, tenant_role: "support" });
     }
   });
@@ -179,7 +179,7 @@ describe("sign-in with tenant_id", () => {
     expect(c.tid).toBeUndefined();
     expect(c.trole).toBeUndefined();
     expect(c).not.toHaveProperty("org_id");
-    expect(sessionTenant(sid)).toBeNull();
+    expect(await sessionTenant(sid)).toBeNull();
   });
 
   test("unknown, another app's, suspended or archived tenant, or no membership: one 403, no session", async () => {
@@ -194,15 +194,16 @@ describe("sign-in with tenant_id", () => {
     const bodies: unknown[] = [];
     for (const [name, who, ref] of cases) {
       const userId = who === bob.username ? bob.id : alice.id;
-      const before = sessionsOf(userId);
-      const deniedBefore = auditRows(ctx, { action: "user.signin_failed", resource_id: userId }).length;
+      const before = await sessionsOf(userId);
+      const deniedBefore = (await auditRows(ctx, { action: "user.signin_failed", resource_id: userId }))
+        .length;
       const res = await signin(who, ref);
       expect([name, res.status]).toEqual([name, 403]);
       expectError(res, 403, "TENANT_ACCESS_DENIED");
       const { request_id: _, ...rest } = res.body;
       bodies.push(rest);
-      expect(sessionsOf(userId)).toBe(before);
-      const rows = auditRows(ctx, { action: "user.signin_failed", resource_id: userId });
+      expect(await sessionsOf(userId)).toBe(before);
+      const rows = await auditRows(ctx, { action: "user.signin_failed", resource_id: userId });
       expect(rows).toHaveLength(deniedBefore + 1);
       expect(rows.at(-1)!.details).toMatchObject({ reason: "tenant_access_denied", requested_tenant: ref });
     }
@@ -227,19 +228,19 @@ describe("sign-in with tenant_id", () => {
 describe("refresh re-reads the tenant", () => {
   test("keeps tid with the current tenant role", async () => {
     const { refresh: rt } = await aliceIn(t1.id);
-    setTenantMemberRole(ctx, t1.id, alice.id, "billing");
+    await setTenantMemberRole(ctx, t1.id, alice.id, "billing");
     try {
       const res = await refresh(rt);
       expect(res.status).toBe(200);
       expect(claims(res.body.access_token)).toMatchObject({ tid: t1.id, trole: "billing" });
     } finally {
-      setTenantMemberRole(ctx, t1.id, alice.id, "support");
+      await setTenantMemberRole(ctx, t1.id, alice.id, "support");
     }
   });
 
   test("a removed member's next refresh has no tenant; the session row's tenant_id is cleared", async () => {
     const { refresh: rt, sid } = await aliceIn(t1.id);
-    removeTenantMember(ctx, t1.id, alice.id);
+    await removeTenantMember(ctx, t1.id, alice.id);
     try {
       const res = await refresh(rt);
       expect(res.status).toBe(200);
@@ -247,39 +248,39 @@ describe("refresh re-reads the tenant", () => {
       expect(c.sid).toBe(sid);
       expect(c.tid).toBeUndefined();
       expect(c.trole).toBeUndefined();
-      expect(sessionTenant(sid)).toBeNull();
-      const [row] = auditRows(ctx, { action: "session.tenant_scope_ended", resource_id: sid });
+      expect(await sessionTenant(sid)).toBeNull();
+      const [row] = await auditRows(ctx, { action: "session.tenant_scope_ended", resource_id: sid });
       expect(row!.details).toMatchObject({ tenant_id: t1.id, user_id: alice.id, reason: "membership_ended" });
       // Back to app scope for good: a new membership does not bring the session back into the tenant.
-      addTenantMember(ctx, app.id, t1.id, alice.id, "support");
+      await addTenantMember(ctx, app.id, t1.id, alice.id, "support");
       const again = await refresh(res.body.refresh_token);
       expect(claims(again.body.access_token).tid).toBeUndefined();
     } finally {
-      removeTenantMember(ctx, t1.id, alice.id);
-      addTenantMember(ctx, app.id, t1.id, alice.id, "support");
+      await removeTenantMember(ctx, t1.id, alice.id);
+      await addTenantMember(ctx, app.id, t1.id, alice.id, "support");
     }
   });
 
   test("an archived tenant's sessions lose the tenant at their next refresh", async () => {
     const { refresh: rt, sid } = await aliceIn(t2.id);
-    setTenantStatus(ctx, t2.id, "archived");
+    await setTenantStatus(ctx, t2.id, "archived");
     try {
       const res = await refresh(rt);
       expect(res.status).toBe(200);
       expect(claims(res.body.access_token).tid).toBeUndefined();
-      expect(sessionTenant(sid)).toBeNull();
-      const [row] = auditRows(ctx, { action: "session.tenant_scope_ended", resource_id: sid });
+      expect(await sessionTenant(sid)).toBeNull();
+      const [row] = await auditRows(ctx, { action: "session.tenant_scope_ended", resource_id: sid });
       expect(row!.details).toMatchObject({ tenant_id: t2.id, reason: "tenant_archived" });
     } finally {
-      setTenantStatus(ctx, t2.id, "active");
+      await setTenantStatus(ctx, t2.id, "active");
     }
   });
 });
 
 describe("effective permissions: app role ∪ tenant role, read live", () => {
   test("union: an app-role member acting in a tenant as admin holds both roles' permissions", async () => {
-    const t3 = insertTenant(ctx, app.id, { slug: "hooli" });
-    addTenantMember(ctx, app.id, t3.id, alice.id, "admin");
+    const t3 = await insertTenant(ctx, app.id, { slug: "hooli" });
+    await addTenantMember(ctx, app.id, t3.id, alice.id, "admin");
     try {
       const { access } = await aliceIn(t3.id);
       const res = await mePermissions(access);
@@ -290,7 +291,7 @@ describe("effective permissions: app role ∪ tenant role, read live", () => {
         permissions: sorted(new Set([...(await held("member")), ...(await held("admin"))])),
       });
     } finally {
-      removeTenantMember(ctx, t3.id, alice.id);
+      await removeTenantMember(ctx, t3.id, alice.id);
     }
   });
 
@@ -317,7 +318,7 @@ describe("effective permissions: app role ∪ tenant role, read live", () => {
       });
 
       // billing: invoice.* but no user.list, with the same access token.
-      setTenantMemberRole(ctx, t1.id, alice.id, "billing");
+      await setTenantMemberRole(ctx, t1.id, alice.id, "billing");
       perms = await mePermissions(access);
       expect(perms.body.org_role).toBe("billing");
       expect(perms.body.permissions).toContain("invoice.delete");
@@ -330,7 +331,7 @@ describe("effective permissions: app role ∪ tenant role, read live", () => {
       expectError(await listUsers(access), 403, "PERMISSION_DENIED");
 
       // A suspended tenant grants nothing, even before the next refresh.
-      setTenantStatus(ctx, t1.id, "suspended");
+      await setTenantStatus(ctx, t1.id, "suspended");
       perms = await mePermissions(access);
       expect(perms.body).toEqual({
         role: "member",
@@ -342,8 +343,8 @@ describe("effective permissions: app role ∪ tenant role, read live", () => {
       expect((await introspect(access)).body.trole).toBeUndefined();
       expect((await authorize(access, ["invoice.read"])).body.authorized).toBe(false);
     } finally {
-      setTenantStatus(ctx, t1.id, "active");
-      setTenantMemberRole(ctx, t1.id, alice.id, "support");
+      await setTenantStatus(ctx, t1.id, "active");
+      await setTenantMemberRole(ctx, t1.id, alice.id, "support");
       await setAuthConfig(ctx, app.id, { enforce_app_permissions: false });
     }
   });
@@ -363,9 +364,9 @@ describe("POST /auth/switch-tenant", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
     const c = claims(res.body.access_token);
     expect(c).toMatchObject({ sub: alice.id, sid: first.sid, tid: t2.id, trole: "billing", role: "member" });
-    expect(sessionTenant(first.sid)).toBe(t2.id);
-    expect(sessionsOf(alice.id)).toBeGreaterThan(0);
-    const [row] = auditRows(ctx, { action: "session.tenant_switched", resource_id: first.sid });
+    expect(await sessionTenant(first.sid)).toBe(t2.id);
+    expect(await sessionsOf(alice.id)).toBeGreaterThan(0);
+    const [row] = await auditRows(ctx, { action: "session.tenant_switched", resource_id: first.sid });
     expect(row!.details).toMatchObject({ tenant_id: t2.id, tenant_role: "billing", user_id: alice.id });
     expect(row!.actor_type).toBe("end_user");
 
@@ -382,7 +383,9 @@ describe("POST /auth/switch-tenant", () => {
     expect(claims(next.body.access_token)).toMatchObject({ tid: t2.id, trole: "billing" });
     const reuse = await refresh(first.refresh);
     expectError(reuse, 401, "INVALID_REFRESH_TOKEN");
-    expect(queryRow(ctx, "SELECT revoke_reason FROM end_user_sessions WHERE id = ?", first.sid)).toEqual({
+    expect(
+      await queryRow(ctx, "SELECT revoke_reason FROM end_user_sessions WHERE id = ?", first.sid),
+    ).toEqual({
       revoke_reason: "refresh_reuse",
     });
   });
@@ -424,9 +427,9 @@ describe("POST /auth/switch-tenant", () => {
       bodies.push(rest);
     }
     for (const b of bodies) expect(b).toEqual(bodies[0]!);
-    expect(sessionTenant(signedIn.sid)).toBe(t1.id);
+    expect(await sessionTenant(signedIn.sid)).toBe(t1.id);
     expect(
-      auditRows(ctx, { action: "session.tenant_switch_denied", resource_id: signedIn.sid }),
+      await auditRows(ctx, { action: "session.tenant_switch_denied", resource_id: signedIn.sid }),
     ).toHaveLength(4);
     // The refresh token was not rotated: it still refreshes normally.
     expect((await refresh(signedIn.refresh)).status).toBe(200);
@@ -469,10 +472,10 @@ describe("GET /auth/me/tenants", () => {
 describe("sign-in through an MFA challenge", () => {
   test("the challenge keeps the tenant; completing it issues tokens carrying it", async () => {
     const u = await userWithFactor(ctx, app, "mfa-carol");
-    addTenantMember(ctx, app.id, t1.id, u.userId, "billing");
+    await addTenantMember(ctx, app.id, t1.id, u.userId, "billing");
     const res = await signin(u.username, t1.displayId);
     expect(res.body.mfa_required).toBe(true);
-    const row = queryRow(
+    const row = await queryRow(
       ctx,
       "SELECT tenant_id FROM mfa_challenges WHERE user_id = ? ORDER BY created_at DESC",
       u.userId,
@@ -482,20 +485,20 @@ describe("sign-in through an MFA challenge", () => {
     expect(done.status).toBe(200);
     const c = claims(done.body.access_token);
     expect(c).toMatchObject({ tid: t1.id, trole: "billing", amr: ["pwd", "totp"] });
-    expect(sessionTenant(c.sid as string)).toBe(t1.id);
+    expect(await sessionTenant(c.sid as string)).toBe(t1.id);
   });
 
   test("a membership that ended before the challenge completes: 403, the challenge spent, no session", async () => {
     const u = await userWithFactor(ctx, app, "mfa-dave");
-    addTenantMember(ctx, app.id, t2.id, u.userId, "billing");
+    await addTenantMember(ctx, app.id, t2.id, u.userId, "billing");
     const res = await signin(u.username, t2.id);
     const token = res.body.mfa_token as string;
-    removeTenantMember(ctx, t2.id, u.userId);
-    const before = sessionsOf(u.userId);
+    await removeTenantMember(ctx, t2.id, u.userId);
+    const before = await sessionsOf(u.userId);
     const done = await verify(ctx, app, token, codeAt(u.secret, ctx.clock.now()));
     expectError(done, 403, "TENANT_ACCESS_DENIED");
-    expect(sessionsOf(u.userId)).toBe(before);
-    const rows = auditRows(ctx, { action: "user.signin_failed", resource_id: u.userId });
+    expect(await sessionsOf(u.userId)).toBe(before);
+    const rows = await auditRows(ctx, { action: "user.signin_failed", resource_id: u.userId });
     expect(rows.at(-1)!.details).toMatchObject({ reason: "tenant_access_denied", stage: "mfa" });
     // Spent: the same token is dead now.
     ctx.clock.advance(30 * SECOND);
