@@ -42,6 +42,8 @@ export function createAppAuthConfigRules(ctx: AppContext): AppAuthConfigRules {
           ? await keys.generateKeyMaterial(wanted)
           : null;
       const result = await tx(db, async () => {
+        // Concurrent patches of one app (other instances on PostgreSQL) take turns: each reads what the last wrote.
+        await store.byIdForUpdate(app.id);
         const stored = await store.authConfig(app.id);
         const current = resolveAuthConfig(stored);
         const { next, changed } = applyAuthConfigPatch(current, patch);

@@ -2,9 +2,12 @@
  * @module Slug → app, from memory: the Consumer surface resolves `/{app_slug}` on every request, and
  * JWKS requests must not pay a database read. The apps service invalidates it on every app write.
  */
+
+import { sql } from "drizzle-orm";
 import type { AppRef } from "../core/app-ref.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Db } from "../db/client.ts";
+import { row } from "../db/query.ts";
 
 export interface AppDirectory {
   /** The app whose live slug is `slug`. */
@@ -20,13 +23,36 @@ export interface AppDirectory {
 const MAX_NEGATIVE = 10_000;
 
 export function createAppDirectory({ db, clock }: { db: Db; clock: Clock }): AppDirectory {
-  const bySlugQuery = db.$client.query<AppRef, [string]>(
-    "SELECT id, slug, workspace_id AS workspaceId, status FROM apps WHERE slug = ?",
-  );
-  const byAliasQuery = db.$client.query<AppRef & { expiresAt: number }, [string]>(
-    `SELECT a.id, a.slug, a.workspace_id AS workspaceId, a.status, s.expires_at AS expiresAt
-       FROM app_slug_aliases s JOIN apps a ON a.id = s.app_id WHERE s.slug = ?`,
-  );
+  type AliasRef = AppRef & { expiresAt: number };
+  // Misses only (the maps below answer the rest): prepared once on SQLite; PostgreSQL binds per call.
+  let bySlugQuery: (slug: string) => Promise<AppRef | undefined>;
+  let byAliasQuery: (slug: string) => Promise<AliasRef | undefined>;
+  if (db.engine === "sqlite") {
+    const bySlug = db.$client.query<AppRef, [string]>(
+      "SELECT id, slug, workspace_id AS workspaceId, status FROM apps WHERE slug = ?",
+    );
+    const byAlias = db.$client.query<AliasRef, [string]>(
+      `SELECT a.id, a.slug, a.workspace_id AS workspaceId, a.status, s.expires_at AS expiresAt
+         FROM app_slug_aliases s JOIN apps a ON a.id = s.app_id WHERE s.slug = ?`,
+    );
+    bySlugQuery = async (slug) => bySlug.get(slug) ?? undefined;
+    byAliasQuery = async (slug) => byAlias.get(slug) ?? undefined;
+  } else {
+    bySlugQuery = (slug) =>
+      row<AppRef>(
+        db,
+        sql`SELECT id, slug, workspace_id AS "workspaceId", status FROM apps WHERE slug = ${slug}`,
+      );
+    byAliasQuery = async (slug) => {
+      const hit = await row<AliasRef>(
+        db,
+        sql`SELECT a.id, a.slug, a.workspace_id AS "workspaceId", a.status, s.expires_at AS "expiresAt"
+              FROM app_slug_aliases s JOIN apps a ON a.id = s.app_id WHERE s.slug = ${slug}`,
+      );
+      // bigint arrives as a string from a raw query.
+      return hit && { ...hit, expiresAt: Number(hit.expiresAt) };
+    };
+  }
   const live = new Map<string, AppRef | null>();
   const aliases = new Map<string, (AppRef & { expiresAt: number }) | null>();
   // Unknown slugs are remembered too (a scanner must not turn into a query per request), but boundedly.
@@ -38,7 +64,7 @@ export function createAppDirectory({ db, clock }: { db: Db; clock: Clock }): App
     async bySlug(slug) {
       let hit = live.get(slug);
       if (hit === undefined) {
-        hit = bySlugQuery.get(slug) ?? null;
+        hit = (await bySlugQuery(slug)) ?? null;
         remember(live, slug, hit);
       }
       return hit ?? undefined;
@@ -47,7 +73,7 @@ export function createAppDirectory({ db, clock }: { db: Db; clock: Clock }): App
     async byAlias(slug) {
       let hit = aliases.get(slug);
       if (hit === undefined) {
-        hit = byAliasQuery.get(slug) ?? null;
+        hit = (await byAliasQuery(slug)) ?? null;
         remember(aliases, slug, hit);
       }
       return hit && hit.expiresAt > clock.now() ? hit : undefined;

@@ -208,7 +208,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
       if (changed.length === 0) return await dto(app);
       try {
         const row = await tx(db, async () => {
-          const current = await store.byId(app.id);
+          const current = await store.byIdForUpdate(app.id);
           if (!current) throw appNotFound();
           writable(current);
           if (set.slug !== undefined) {
@@ -253,7 +253,7 @@ export function createAppService(deps: AppServiceDeps): AppService {
       if (app.status === status) return await dto(app);
       if (!STATUS_TRANSITIONS[app.status].includes(status)) throw invalidTransition(app.status, status);
       const row = await tx(db, async () => {
-        const current = await store.byId(app.id);
+        const current = await store.byIdForUpdate(app.id);
         if (!current) throw appNotFound();
         if (current.status === status) return current;
         if (!STATUS_TRANSITIONS[current.status].includes(status))

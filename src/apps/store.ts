@@ -1,49 +1,75 @@
 /** @module Drizzle queries for apps, their auth config, and the counts behind the caller's stats. */
-import { and, count, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
-import { changes, type Db } from "../db/client.ts";
-import { appApiKeys, appSlugAliases, apps, authConfigs, endUsers, workspaces } from "../db/schema.ts";
+import { and, count, desc, eq, gt, inArray, isNull, lt, or, type Placeholder, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { affected, first, isUniqueViolation } from "../db/query.ts";
+import type { apps as appsTable } from "../db/schema.ts";
 import type { AppCursor, AppRow } from "./model.ts";
 
+/**
+ * PostgreSQL's row lock for a select built with the SQLite-typed builders (PostgreSQL's have `.for`). `NO KEY`:
+ * the id never changes, so rows that reference the app (sign-ups, sessions) are not held up meanwhile.
+ */
+const forUpdate = <Q>(q: Q): Q => (q as unknown as { for(s: "no key update"): Q }).for("no key update");
+
 export function createAppStore(db: Db) {
+  const { appApiKeys, appSlugAliases, apps, authConfigs, endUsers, workspaces } = db.tables;
   // Read on every permission-gated Consumer request, every browser request's CORS check and once per
-  // app in a list: compiled once.
-  const configOf = db
-    .select({ config: authConfigs.config })
-    .from(authConfigs)
-    .where(eq(authConfigs.appId, sql.placeholder("appId")))
-    .prepare();
+  // app in a list: compiled once on SQLite; PostgreSQL runs the builder with the value bound.
+  const configOf = (() => {
+    const where = (appId: string | Placeholder) =>
+      db
+        .select({ config: authConfigs.config })
+        .from(authConfigs)
+        .where(eq(authConfigs.appId, appId))
+        .limit(1);
+    if (db.engine === "sqlite") {
+      const prepared = where(sql.placeholder("appId")).prepare();
+      return async (appId: string) => prepared.get({ appId })?.config;
+    }
+    return async (appId: string) => (await first(where(appId)))?.config;
+  })();
   return {
     async byId(id: string): Promise<AppRow | undefined> {
-      return db.select().from(apps).where(eq(apps.id, id)).get();
+      return await first(db.select().from(apps).where(eq(apps.id, id)).limit(1));
+    },
+
+    /** `byId` inside a transaction that will write the row: on PostgreSQL the row stays locked until it ends. */
+    async byIdForUpdate(id: string): Promise<AppRow | undefined> {
+      const q = db.select().from(apps).where(eq(apps.id, id)).limit(1);
+      return await first(db.engine === "postgres" ? forUpdate(q) : q);
     },
 
     async bySlug(slug: string): Promise<AppRow | undefined> {
-      return db.select().from(apps).where(eq(apps.slug, slug)).get();
+      return await first(db.select().from(apps).where(eq(apps.slug, slug)).limit(1));
     },
 
     /** In use by an app, or held as a live alias of another app than `forAppId`. */
     async slugTaken(slug: string, now: number, forAppId?: string): Promise<boolean> {
-      if (db.select({ id: apps.id }).from(apps).where(eq(apps.slug, slug)).get()) return true;
-      const alias = db.select().from(appSlugAliases).where(eq(appSlugAliases.slug, slug)).get();
+      if (await first(db.select({ id: apps.id }).from(apps).where(eq(apps.slug, slug)).limit(1))) return true;
+      const alias = await first(
+        db.select().from(appSlugAliases).where(eq(appSlugAliases.slug, slug)).limit(1),
+      );
       return alias !== undefined && alias.expiresAt > now && alias.appId !== forAppId;
     },
 
     /** Keeps `slug` resolving to the app until `expiresAt`; taking an alias back as the live slug drops it. */
     async renameSlug(appId: string, oldSlug: string, newSlug: string, expiresAt: number): Promise<void> {
-      db.delete(appSlugAliases).where(eq(appSlugAliases.slug, newSlug)).run();
-      db.insert(appSlugAliases)
+      await db.delete(appSlugAliases).where(eq(appSlugAliases.slug, newSlug));
+      await db
+        .insert(appSlugAliases)
         .values({ slug: oldSlug, appId, expiresAt })
-        .onConflictDoUpdate({ target: appSlugAliases.slug, set: { appId, expiresAt } })
-        .run();
+        .onConflictDoUpdate({ target: appSlugAliases.slug, set: { appId, expiresAt } });
     },
 
     async purgeAliases(now: number): Promise<number> {
-      return changes(db.delete(appSlugAliases).where(lt(appSlugAliases.expiresAt, now)).run());
+      return affected(await db.delete(appSlugAliases).where(lt(appSlugAliases.expiresAt, now)));
     },
 
     async workspaceExists(id: string): Promise<boolean> {
       return (
-        db.select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.id, id)).get() !== undefined
+        (await first(
+          db.select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.id, id)).limit(1),
+        )) !== undefined
       );
     },
 
@@ -59,8 +85,7 @@ export function createAppStore(db: Db) {
         .from(apps)
         .where(and(inWs, older))
         .orderBy(desc(apps.createdAt), desc(apps.id))
-        .limit(limit)
-        .all();
+        .limit(limit);
     },
 
     /** Ids of every app in the given workspaces (for counting under a per-app policy). */
@@ -69,28 +94,27 @@ export function createAppStore(db: Db) {
       return db
         .select({ id: apps.id, workspaceId: apps.workspaceId })
         .from(apps)
-        .where(inArray(apps.workspaceId, workspaceIds))
-        .all();
+        .where(inArray(apps.workspaceId, workspaceIds));
     },
 
-    async insert(row: typeof apps.$inferInsert): Promise<void> {
-      db.insert(apps).values(row).run();
+    async insert(row: typeof appsTable.$inferInsert): Promise<void> {
+      await db.insert(apps).values(row);
     },
 
     async update(
       id: string,
       set: Partial<Pick<AppRow, "displayName" | "slug" | "metadata" | "status" | "updatedAt">>,
     ): Promise<AppRow> {
-      return db.update(apps).set(set).where(eq(apps.id, id)).returning().get()!;
+      return (await db.update(apps).set(set).where(eq(apps.id, id)).returning())[0]!;
     },
 
     /** Removes the app; its keys and auth config go with it by FK cascade, audit rows have no FK and stay. */
     async delete(id: string): Promise<boolean> {
-      return db.delete(apps).where(eq(apps.id, id)).returning({ id: apps.id }).all().length === 1;
+      return (await db.delete(apps).where(eq(apps.id, id)).returning({ id: apps.id })).length === 1;
     },
 
     async authConfig(appId: string): Promise<Record<string, unknown> | undefined> {
-      return configOf.get({ appId })?.config;
+      return await configOf(appId);
     },
 
     /** Every app with its stored config (start-up review of the admin-lane setting). */
@@ -99,15 +123,14 @@ export function createAppStore(db: Db) {
         .select({ app: apps, config: authConfigs.config })
         .from(apps)
         .leftJoin(authConfigs, eq(authConfigs.appId, apps.id))
-        .orderBy(apps.createdAt, apps.id)
-        .all();
+        .orderBy(apps.createdAt, apps.id);
     },
 
     async putAuthConfig(appId: string, config: Record<string, unknown>, now: number): Promise<void> {
-      db.insert(authConfigs)
+      await db
+        .insert(authConfigs)
         .values({ appId, config, updatedAt: now })
-        .onConflictDoUpdate({ target: authConfigs.appId, set: { config, updatedAt: now } })
-        .run();
+        .onConflictDoUpdate({ target: authConfigs.appId, set: { config, updatedAt: now } });
     },
 
     /**
@@ -117,36 +140,30 @@ export function createAppStore(db: Db) {
      */
     async activeApiKeyCount(appIds: string[], now: number): Promise<number> {
       if (appIds.length === 0) return 0;
-      return (
-        db
-          .select({ n: count() })
-          .from(appApiKeys)
-          .where(
-            and(
-              inArray(appApiKeys.appId, appIds),
-              or(isNull(appApiKeys.expiresAt), gt(appApiKeys.expiresAt, now)),
-            ),
-          )
-          .get()?.n ?? 0
-      );
+      const [r] = await db
+        .select({ n: count() })
+        .from(appApiKeys)
+        .where(
+          and(
+            inArray(appApiKeys.appId, appIds),
+            or(isNull(appApiKeys.expiresAt), gt(appApiKeys.expiresAt, now)),
+          ),
+        );
+      return r?.n ?? 0;
     },
 
     /** End users across the given apps, whatever their status: a suspended account is still one of the app's users. */
     async endUserCount(appIds: string[]): Promise<number> {
       if (appIds.length === 0) return 0;
-      return db.select({ n: count() }).from(endUsers).where(inArray(endUsers.appId, appIds)).get()?.n ?? 0;
+      const [r] = await db.select({ n: count() }).from(endUsers).where(inArray(endUsers.appId, appIds));
+      return r?.n ?? 0;
     },
   };
 }
 
 export type AppStore = ReturnType<typeof createAppStore>;
 
-/** SQLite's unique-constraint failure on `apps.slug`: the race the pre-check cannot close. */
+/** The unique-constraint failure on `apps.slug`: the race the pre-check cannot close. */
 export function isSlugConflict(err: unknown): boolean {
-  const e = err as { code?: string; message?: string } | null;
-  return (
-    !!e &&
-    (e.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(e.message ?? "")) &&
-    /apps\.slug/.test(e.message ?? "")
-  );
+  return isUniqueViolation(err, { sqlite: "apps.slug", postgres: "apps_slug_unique" });
 }

@@ -1,5 +1,7 @@
 /** @module Signing-key health: whether every active app can sign now (readiness) and every key's timings and sealed half (`heimdall doctor`). */
+import { sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { rows } from "../db/query.ts";
 import type { Vault } from "../vault/vault.ts";
 import { signingKeyAad } from "./signing.ts";
 import type { createKeyStore, KeyState } from "./store.ts";
@@ -33,19 +35,21 @@ export interface KeyHealthDeps {
 }
 
 export function createKeyHealth({ db, vault, store }: KeyHealthDeps) {
-  // Compiled on first use (readiness only), so building the service needs no more than its own table.
+  type Signer = { app_id: string; kid: string | null; vault_secret_id: string | null };
   const activeSigners = () =>
-    db.$client.query<{ app_id: string; kid: string | null; vault_secret_id: string | null }, []>(
-      `SELECT a.id AS app_id, k.kid, k.vault_secret_id FROM apps a
-       LEFT JOIN signing_keys k ON k.app_id = a.id AND k.state = 'active'
-       WHERE a.status = 'active'`,
+    rows<Signer>(
+      db,
+      sql`SELECT a.id AS app_id, k.kid, k.vault_secret_id FROM apps a
+          LEFT JOIN signing_keys k ON k.app_id = a.id AND k.state = 'active'
+          WHERE a.status = 'active'
+          ORDER BY a.id`,
     );
 
   return {
     async signingHealth(): Promise<SigningHealth> {
-      const rows = activeSigners().all();
+      const signers = await activeSigners();
       const failing: SigningHealth["failing"] = [];
-      for (const r of rows) {
+      for (const r of signers) {
         try {
           if (r.kid === null) throw new Error("no active signing key");
           if (r.vault_secret_id === null) throw new Error("the active key's private half is destroyed");
@@ -54,15 +58,14 @@ export function createKeyHealth({ db, vault, store }: KeyHealthDeps) {
           failing.push({ appId: r.app_id, kid: r.kid, error: (err as Error).message });
         }
       }
-      return { apps: rows.length, failing };
+      return { apps: signers.length, failing };
     },
 
     async diagnose(): Promise<AppKeyDiagnosis[]> {
-      const apps = db.$client
-        .query<{ id: string; slug: string; status: string }, []>(
-          "SELECT id, slug, status FROM apps ORDER BY slug",
-        )
-        .all();
+      const apps = await rows<{ id: string; slug: string; status: string }>(
+        db,
+        sql`SELECT id, slug, status FROM apps ORDER BY slug`,
+      );
       const out: AppKeyDiagnosis[] = [];
       for (const app of apps) {
         const keys: AppKeyDiagnosis["keys"] = [];

@@ -159,6 +159,7 @@ export function createKeyRotation(deps: KeyRotationDeps) {
   async function addNextKey(appId: string): Promise<boolean> {
     const material = await generateKeyMaterial(clock, rsaBits, await algFor(appId));
     return await tx(db, async () => {
+      await store.lockApp(appId);
       if (await store.inState(appId, "next")) return false;
       const active = await store.inState(appId, "active");
       if (!active) return false;
@@ -185,6 +186,7 @@ export function createKeyRotation(deps: KeyRotationDeps) {
      * when the active key already has `m`'s (a switch back before the new key ever signed).
      */
     async scheduleAlgorithm(appId: string, m: Material): Promise<AlgorithmSchedule> {
+      await store.lockApp(appId);
       const now = clock.now();
       const active = await store.inState(appId, "active");
       const next = await store.inState(appId, "next");
@@ -217,6 +219,8 @@ export function createKeyRotation(deps: KeyRotationDeps) {
       for (let i = 0; i < 3 && fresh.alg !== (await algFor(appId)); i++)
         fresh = await generateKeyMaterial(clock, rsaBits, await algFor(appId));
       const outcome = await tx(db, async (): Promise<RotationResult | { tooSoon: KeyRow }> => {
+        // Another instance rotating the same app waits, then reads what this one wrote.
+        await store.lockApp(appId);
         const now = clock.now();
         const next = await store.inState(appId, "next");
         const active = await store.inState(appId, "active");
@@ -286,6 +290,7 @@ export function createKeyRotation(deps: KeyRotationDeps) {
         const retired = await store.retireDue(now);
         let rotated = 0;
         for (const next of await store.dueNext(now)) {
+          await store.lockApp(next.appId);
           if (!(await store.promote(next.id, now, now))) continue;
           const [oldKid = null] = await store.demoteActive(next.appId, next.id, now, now + OVERLAP);
           rotated++;

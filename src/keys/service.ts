@@ -67,7 +67,8 @@ export interface KeyService {
   /**
    * Reloads every app's keys when another connection (a `heimdall keys rotate` beside the server) has
    * committed to the database since the last load; true when it reloaded. Cheap enough to poll twice a
-   * second: one `PRAGMA data_version`, which SQLite bumps only for commits by other connections.
+   * second: one `PRAGMA data_version` on SQLite (bumped only for commits by other connections), one
+   * fingerprint of `signing_keys` on PostgreSQL.
    */
   reloadIfChanged(): Promise<boolean>;
   /**

@@ -1,8 +1,11 @@
 /** @module Per-app signing keys in memory: sign JWTs, serve the JWKS and the verify keys, reload what another connection committed. */
+
+import { sql } from "drizzle-orm";
 import { importJWK, type JWTPayload, SignJWT } from "jose";
 import type { Clock } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
 import type { Db } from "../db/client.ts";
+import { row } from "../db/query.ts";
 import type { Vault } from "../vault/vault.ts";
 import { buildJwks, type JwksDocument } from "./jwks.ts";
 import type { PublicJwk, SigningAlg } from "./material.ts";
@@ -84,11 +87,23 @@ export function createKeySigning({ db, vault, clock, store }: KeySigningDeps) {
   const refresh = async (appId: string) => install(appId, await store.published(appId));
   const cached = async (appId: string) => apps.get(appId) ?? (await refresh(appId));
 
-  // `PRAGMA data_version` changes only when another connection commits, never for this one's writes.
-  const dataVersion = async () =>
-    db.$client.query<{ data_version: number }, []>("PRAGMA data_version").get()?.data_version ?? 0;
+  // SQLite: `PRAGMA data_version` changes only when another connection commits, never for this one's writes.
+  // PostgreSQL has no such counter: a fingerprint of `signing_keys` (one scan of a small table) changes with
+  // every insert, delete and state change, since each of those sets a timestamp; this instance's own writes
+  // change it too, which costs one needless reload. Other instances' changes may also arrive by notification.
+  const dataVersion = async (): Promise<string | number> => {
+    if (db.engine === "sqlite")
+      return db.$client.query<{ data_version: number }, []>("PRAGMA data_version").get()?.data_version ?? 0;
+    const v = await row<Record<string, unknown>>(
+      db,
+      sql`SELECT count(*) AS n, max(created_at) AS c, count(*) FILTER (WHERE state = 'active') AS a,
+                 sum(activates_at + coalesce(rotated_at, 0) + coalesce(retire_at, 0) + coalesce(retired_at, 0)) AS t
+            FROM signing_keys`,
+    );
+    return `${v?.n}:${v?.c}:${v?.a}:${v?.t}`;
+  };
   /** The data version the cache reflects; read before the keys, so a commit in between reloads again. */
-  let loadedVersion: number | null = null;
+  let loadedVersion: string | number | null = null;
 
   async function load(): Promise<void> {
     loadedVersion = await dataVersion();

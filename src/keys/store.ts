@@ -2,24 +2,36 @@
 import { and, asc, count, desc, eq, inArray, isNotNull, lte, ne, notExists } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client.ts";
-import { signingKeys } from "../db/schema.ts";
+import { first } from "../db/query.ts";
+import type { signingKeys as signingKeysTable } from "../db/schema.ts";
 
-export type KeyRow = typeof signingKeys.$inferSelect;
+export type KeyRow = typeof signingKeysTable.$inferSelect;
 export type KeyState = KeyRow["state"];
 
 /** States whose public key is in the JWKS. */
 export const PUBLISHED: KeyState[] = ["next", "active", "retiring"];
 
 export function createKeyStore(db: Db) {
+  const { apps, signingKeys } = db.tables;
   return {
+    /**
+     * Inside a transaction, makes other transactions that change the app's keys wait for this one: on PostgreSQL
+     * the app's row is locked until it ends (several instances may rotate at once); SQLite's single writer
+     * already serialises them.
+     */
+    async lockApp(appId: string): Promise<void> {
+      if (db.engine !== "postgres") return;
+      const q = db.select({ id: apps.id }).from(apps).where(eq(apps.id, appId));
+      await (q as unknown as { for(s: "no key update"): Promise<unknown> }).for("no key update");
+    },
+
     /** Published keys of one app, or of every app when `appId` is omitted (start-up warm-up, tick reload). */
     async published(appId?: string): Promise<KeyRow[]> {
       const inJwks = inArray(signingKeys.state, PUBLISHED);
       return db
         .select()
         .from(signingKeys)
-        .where(appId === undefined ? inJwks : and(eq(signingKeys.appId, appId), inJwks))
-        .all();
+        .where(appId === undefined ? inJwks : and(eq(signingKeys.appId, appId), inJwks));
     },
 
     async all(appId: string): Promise<KeyRow[]> {
@@ -27,25 +39,27 @@ export function createKeyStore(db: Db) {
         .select()
         .from(signingKeys)
         .where(eq(signingKeys.appId, appId))
-        .orderBy(desc(signingKeys.createdAt), desc(signingKeys.kid))
-        .all();
+        .orderBy(desc(signingKeys.createdAt), desc(signingKeys.kid));
     },
 
     async countForApp(appId: string): Promise<number> {
-      return db.select({ n: count() }).from(signingKeys).where(eq(signingKeys.appId, appId)).get()?.n ?? 0;
+      const [r] = await db.select({ n: count() }).from(signingKeys).where(eq(signingKeys.appId, appId));
+      return r?.n ?? 0;
     },
 
     async byKid(kid: string): Promise<KeyRow | undefined> {
-      return db.select().from(signingKeys).where(eq(signingKeys.kid, kid)).get();
+      return await first(db.select().from(signingKeys).where(eq(signingKeys.kid, kid)).limit(1));
     },
 
     async inState(appId: string, state: KeyState): Promise<KeyRow | undefined> {
-      return db
-        .select()
-        .from(signingKeys)
-        .where(and(eq(signingKeys.appId, appId), eq(signingKeys.state, state)))
-        .orderBy(desc(signingKeys.activatesAt))
-        .get();
+      return await first(
+        db
+          .select()
+          .from(signingKeys)
+          .where(and(eq(signingKeys.appId, appId), eq(signingKeys.state, state)))
+          .orderBy(desc(signingKeys.activatesAt), desc(signingKeys.kid))
+          .limit(1),
+      );
     },
 
     /**
@@ -54,32 +68,33 @@ export function createKeyStore(db: Db) {
      * so that key carries it. Retired keys (a withdrawn next key among them) no longer count.
      */
     async newestAlg(appId: string): Promise<string | undefined> {
-      return db
-        .select({ alg: signingKeys.alg })
-        .from(signingKeys)
-        .where(and(eq(signingKeys.appId, appId), inArray(signingKeys.state, PUBLISHED)))
-        .orderBy(desc(signingKeys.activatesAt), desc(signingKeys.createdAt))
-        .get()?.alg;
+      const r = await first(
+        db
+          .select({ alg: signingKeys.alg })
+          .from(signingKeys)
+          .where(and(eq(signingKeys.appId, appId), inArray(signingKeys.state, PUBLISHED)))
+          .orderBy(desc(signingKeys.activatesAt), desc(signingKeys.createdAt), desc(signingKeys.kid))
+          .limit(1),
+      );
+      return r?.alg;
     },
 
     /** A published next key that never signed leaves the JWKS at once (replaced by one of another algorithm). */
     async withdrawNext(id: string, now: number): Promise<boolean> {
-      return (
-        db
-          .update(signingKeys)
-          .set({ state: "retired", retireAt: now, retiredAt: now })
-          .where(and(eq(signingKeys.id, id), eq(signingKeys.state, "next")))
-          .returning({ id: signingKeys.id })
-          .all().length === 1
-      );
+      const withdrawn = await db
+        .update(signingKeys)
+        .set({ state: "retired", retireAt: now, retiredAt: now })
+        .where(and(eq(signingKeys.id, id), eq(signingKeys.state, "next")))
+        .returning({ id: signingKeys.id });
+      return withdrawn.length === 1;
     },
 
     async deleteForApp(appId: string): Promise<void> {
-      db.delete(signingKeys).where(eq(signingKeys.appId, appId)).run();
+      await db.delete(signingKeys).where(eq(signingKeys.appId, appId));
     },
 
-    async insert(row: typeof signingKeys.$inferInsert): Promise<void> {
-      db.insert(signingKeys).values(row).run();
+    async insert(row: typeof signingKeysTable.$inferInsert): Promise<void> {
+      await db.insert(signingKeys).values(row);
     },
 
     /** Next keys whose time has come, oldest first. */
@@ -88,8 +103,7 @@ export function createKeyStore(db: Db) {
         .select()
         .from(signingKeys)
         .where(and(eq(signingKeys.state, "next"), lte(signingKeys.activatesAt, now)))
-        .orderBy(asc(signingKeys.activatesAt))
-        .all();
+        .orderBy(asc(signingKeys.activatesAt), asc(signingKeys.kid));
     },
 
     /**
@@ -98,12 +112,11 @@ export function createKeyStore(db: Db) {
      */
     async promote(id: string, now: number, dueBy?: number): Promise<boolean> {
       const due = dueBy === undefined ? undefined : lte(signingKeys.activatesAt, dueBy);
-      const changed = db
+      const changed = await db
         .update(signingKeys)
         .set({ state: "active", activatesAt: now })
         .where(and(eq(signingKeys.id, id), eq(signingKeys.state, "next"), due))
-        .returning({ id: signingKeys.id })
-        .all();
+        .returning({ id: signingKeys.id });
       return changed.length === 1;
     },
 
@@ -118,25 +131,24 @@ export function createKeyStore(db: Db) {
         retireAt === "now"
           ? { state: "retired" as const, rotatedAt: now, retireAt: now, retiredAt: now }
           : { state: "retiring" as const, rotatedAt: now, retireAt };
-      return db
+      const demoted = await db
         .update(signingKeys)
         .set(set)
         .where(
           and(eq(signingKeys.appId, appId), eq(signingKeys.state, "active"), ne(signingKeys.id, exceptId)),
         )
-        .returning({ kid: signingKeys.kid })
-        .all()
-        .map((r) => r.kid);
+        .returning({ kid: signingKeys.kid });
+      return demoted.map((r) => r.kid);
     },
 
     /** retiring → retired once the overlap is over; returns how many left the JWKS. */
     async retireDue(now: number): Promise<number> {
-      return db
+      const retired = await db
         .update(signingKeys)
         .set({ state: "retired", retiredAt: now })
         .where(and(eq(signingKeys.state, "retiring"), lte(signingKeys.retireAt, now)))
-        .returning({ id: signingKeys.id })
-        .all().length;
+        .returning({ id: signingKeys.id });
+      return retired.length;
     },
 
     /**
@@ -146,20 +158,22 @@ export function createKeyStore(db: Db) {
     async detachRetiredSecrets(): Promise<string[]> {
       // RETURNING would report the new (null) value, so the ids are read first, in the same transaction.
       const retired = and(eq(signingKeys.state, "retired"), isNotNull(signingKeys.vaultSecretId));
-      const ids = db
-        .select({ secret: signingKeys.vaultSecretId })
-        .from(signingKeys)
-        .where(retired)
-        .all()
-        .flatMap((r) => (r.secret ? [r.secret] : []));
-      if (ids.length) db.update(signingKeys).set({ vaultSecretId: null }).where(retired).run();
+      const ids = (
+        await db.select({ secret: signingKeys.vaultSecretId }).from(signingKeys).where(retired)
+      ).flatMap((r) => (r.secret ? [r.secret] : []));
+      // Only the secrets read (a key retired meanwhile by another transaction keeps its id for the next pass).
+      if (ids.length)
+        await db
+          .update(signingKeys)
+          .set({ vaultSecretId: null })
+          .where(and(retired, inArray(signingKeys.vaultSecretId, ids)));
       return ids;
     },
 
     /** Apps that sign (have an active key) but have nothing pre-published to rotate to. */
     async appsWithoutNext(): Promise<string[]> {
       const next = alias(signingKeys, "next_key");
-      return db
+      const rows = await db
         .selectDistinct({ appId: signingKeys.appId })
         .from(signingKeys)
         .where(
@@ -172,9 +186,8 @@ export function createKeyStore(db: Db) {
                 .where(and(eq(next.appId, signingKeys.appId), eq(next.state, "next"))),
             ),
           ),
-        )
-        .all()
-        .map((r) => r.appId);
+        );
+      return rows.map((r) => r.appId);
     },
   };
 }

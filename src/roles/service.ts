@@ -28,6 +28,7 @@ import {
 } from "../core/pagination.ts";
 import { type AuditActor, actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import { isUniqueViolation } from "../db/query.ts";
 import type { EventEmitter } from "../events/emit.ts";
 import { SYSTEM_PERMISSION_KEYS } from "../rbac/catalog.ts";
 import type { EnforcementRegistry } from "../rbac/enforced.ts";
@@ -171,18 +172,26 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
 
     async createRole(s, input, meta) {
       const row = await write(s, async () => {
-        if (await store.roleByName(s.appId, input.name))
-          throw fail("ROLE_EXISTS", { message: `A role named ${input.name} already exists` });
+        const roleExists = () =>
+          fail("ROLE_EXISTS", { message: `A role named ${input.name} already exists` });
+        if (await store.roleByName(s.appId, input.name)) throw roleExists();
         const now = clock.now();
-        const inserted = await store.insertRole({
-          id: newId(clock),
-          appId: s.appId,
-          name: input.name,
-          description: input.description ?? null,
-          isSystem: false,
-          createdAt: now,
-          updatedAt: now,
-        });
+        // The unique index settles a race the check cannot see (another instance creating the same name).
+        const inserted = await store
+          .insertRole({
+            id: newId(clock),
+            appId: s.appId,
+            name: input.name,
+            description: input.description ?? null,
+            isSystem: false,
+            createdAt: now,
+            updatedAt: now,
+          })
+          .catch((err) => {
+            throw isUniqueViolation(err, { sqlite: "roles.app_id, roles.name", postgres: "roles_app_name" })
+              ? roleExists()
+              : err;
+          });
         await record(
           s,
           "role.created",
@@ -340,16 +349,23 @@ export function createRoleService(deps: RoleServiceDeps): RoleService {
                 ? `${key} is a system permission`
                 : `The permission ${key} already exists in this app`,
           });
-        const inserted = await store.insertPermission({
-          id: newId(clock),
-          appId: s.appId,
-          key,
-          resource: input.resource,
-          action: input.action,
-          description: input.description ?? null,
-          isSystem: false,
-          createdAt: clock.now(),
-        });
+        const inserted = await store
+          .insertPermission({
+            id: newId(clock),
+            appId: s.appId,
+            key,
+            resource: input.resource,
+            action: input.action,
+            description: input.description ?? null,
+            isSystem: false,
+            createdAt: clock.now(),
+          })
+          .catch((err) => {
+            const taken = { sqlite: "permissions.app_id, permissions.key", postgres: "permissions_app_key" };
+            throw isUniqueViolation(err, taken)
+              ? fail("PERMISSION_EXISTS", { message: `The permission ${key} already exists in this app` })
+              : err;
+          });
         await record(
           s,
           "permission.created",

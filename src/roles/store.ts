@@ -6,29 +6,25 @@
  */
 import { and, asc, desc, eq, gt, inArray, isNull, lt, or } from "drizzle-orm";
 import type { Position } from "../core/pagination.ts";
-import { changes, type Db } from "../db/client.ts";
-import {
-  endUserInvites,
-  endUsers,
-  permissions,
-  rolePermissions,
-  roles,
-  tenantMembers,
-} from "../db/schema.ts";
+import type { Db } from "../db/client.ts";
+import { affected, first } from "../db/query.ts";
+import type { permissions as permissionsTable, roles as rolesTable } from "../db/schema.ts";
 import type { PermissionRow, RoleRow } from "./model.ts";
 
-/** The permissions an app can use: the shared system rows and its own. */
-const visibleTo = (appId: string) =>
-  or(and(isNull(permissions.appId), eq(permissions.isSystem, true)), eq(permissions.appId, appId));
-
 export function createRolesStore(db: Db) {
+  const { endUserInvites, endUsers, permissions, rolePermissions, roles, tenantMembers } = db.tables;
+  /** The permissions an app can use: the shared system rows and its own. */
+  const visibleTo = (appId: string) =>
+    or(and(isNull(permissions.appId), eq(permissions.isSystem, true)), eq(permissions.appId, appId));
   return {
     async roleByName(appId: string, name: string): Promise<RoleRow | undefined> {
-      return db
-        .select()
-        .from(roles)
-        .where(and(eq(roles.appId, appId), eq(roles.name, name)))
-        .get();
+      return await first(
+        db
+          .select()
+          .from(roles)
+          .where(and(eq(roles.appId, appId), eq(roles.name, name)))
+          .limit(1),
+      );
     },
 
     /** Newest first over `(created_at, id)`, strictly after `after`. */
@@ -41,71 +37,72 @@ export function createRolesStore(db: Db) {
         .from(roles)
         .where(and(eq(roles.appId, appId), older))
         .orderBy(desc(roles.createdAt), desc(roles.id))
-        .limit(limit)
-        .all();
+        .limit(limit);
     },
 
-    async insertRole(row: typeof roles.$inferInsert): Promise<RoleRow> {
-      return db.insert(roles).values(row).returning().get();
+    async insertRole(row: typeof rolesTable.$inferInsert): Promise<RoleRow> {
+      return (await db.insert(roles).values(row).returning())[0]!;
     },
 
     async updateRole(id: string, set: Partial<Pick<RoleRow, "description" | "updatedAt">>): Promise<RoleRow> {
-      return db.update(roles).set(set).where(eq(roles.id, id)).returning().get()!;
+      return (await db.update(roles).set(set).where(eq(roles.id, id)).returning())[0]!;
     },
 
     /** Its `role_permissions` rows go with it (FK cascade). */
     async deleteRole(id: string): Promise<boolean> {
-      return changes(db.delete(roles).where(eq(roles.id, id)).run()) > 0;
+      return affected(await db.delete(roles).where(eq(roles.id, id))) > 0;
     },
 
     /** True when at least one account of the app holds the role: as its app role, or as a tenant role. */
     async roleInUse(appId: string, name: string): Promise<boolean> {
       return (
-        db
-          .select({ id: endUsers.id })
-          .from(endUsers)
-          .where(and(eq(endUsers.appId, appId), eq(endUsers.role, name)))
-          .limit(1)
-          .get() !== undefined ||
-        db
-          .select({ id: tenantMembers.id })
-          .from(tenantMembers)
-          .where(and(eq(tenantMembers.appId, appId), eq(tenantMembers.role, name)))
-          .limit(1)
-          .get() !== undefined
+        (await first(
+          db
+            .select({ id: endUsers.id })
+            .from(endUsers)
+            .where(and(eq(endUsers.appId, appId), eq(endUsers.role, name)))
+            .limit(1),
+        )) !== undefined ||
+        (await first(
+          db
+            .select({ id: tenantMembers.id })
+            .from(tenantMembers)
+            .where(and(eq(tenantMembers.appId, appId), eq(tenantMembers.role, name)))
+            .limit(1),
+        )) !== undefined
       );
     },
 
     /** True when an invite that can still be accepted (not revoked, not expired, uses left) grants the role. */
     async roleInvited(appId: string, name: string, now: number): Promise<boolean> {
       return (
-        db
-          .select({ id: endUserInvites.id })
-          .from(endUserInvites)
-          .where(
-            and(
-              eq(endUserInvites.appId, appId),
-              eq(endUserInvites.role, name),
-              isNull(endUserInvites.revokedAt),
-              gt(endUserInvites.expiresAt, now),
-              lt(endUserInvites.useCount, endUserInvites.maxUses),
-            ),
-          )
-          .limit(1)
-          .get() !== undefined
+        (await first(
+          db
+            .select({ id: endUserInvites.id })
+            .from(endUserInvites)
+            .where(
+              and(
+                eq(endUserInvites.appId, appId),
+                eq(endUserInvites.role, name),
+                isNull(endUserInvites.revokedAt),
+                gt(endUserInvites.expiresAt, now),
+                lt(endUserInvites.useCount, endUserInvites.maxUses),
+              ),
+            )
+            .limit(1),
+        )) !== undefined
       );
     },
 
     /** The permission rows bound to a role, by key. */
     async permissionsOfRole(roleId: string): Promise<PermissionRow[]> {
-      return db
+      const bound = await db
         .select({ p: permissions })
         .from(rolePermissions)
         .innerJoin(permissions, eq(permissions.id, rolePermissions.permissionId))
         .where(eq(rolePermissions.roleId, roleId))
-        .orderBy(asc(permissions.key))
-        .all()
-        .map((r) => r.p);
+        .orderBy(asc(permissions.key), asc(permissions.id));
+      return bound.map((r) => r.p);
     },
 
     /** System rows first, then the app's own, each by key. */
@@ -114,41 +111,42 @@ export function createRolesStore(db: Db) {
         .select()
         .from(permissions)
         .where(visibleTo(appId))
-        .orderBy(desc(permissions.isSystem), asc(permissions.key))
-        .all();
+        .orderBy(desc(permissions.isSystem), asc(permissions.key), asc(permissions.id));
     },
 
     /** The system or app permission with `key`, as the app sees it. */
     async permissionByKey(appId: string, key: string): Promise<PermissionRow | undefined> {
-      return db
-        .select()
-        .from(permissions)
-        .where(and(eq(permissions.key, key), visibleTo(appId)))
-        .get();
+      return await first(
+        db
+          .select()
+          .from(permissions)
+          .where(and(eq(permissions.key, key), visibleTo(appId)))
+          .orderBy(desc(permissions.isSystem), asc(permissions.id))
+          .limit(1),
+      );
     },
 
-    async insertPermission(row: typeof permissions.$inferInsert): Promise<PermissionRow> {
-      return db.insert(permissions).values(row).returning().get();
+    async insertPermission(row: typeof permissionsTable.$inferInsert): Promise<PermissionRow> {
+      return (await db.insert(permissions).values(row).returning())[0]!;
     },
 
     /** Number of roles the permission was bound to; the bindings go with it (FK cascade). */
     async deletePermission(id: string): Promise<number> {
-      const bound = db
+      const bound = await db
         .select({ roleId: rolePermissions.roleId })
         .from(rolePermissions)
-        .where(eq(rolePermissions.permissionId, id))
-        .all().length;
-      db.delete(permissions).where(eq(permissions.id, id)).run();
-      return bound;
+        .where(eq(rolePermissions.permissionId, id));
+      await db.delete(permissions).where(eq(permissions.id, id));
+      return bound.length;
     },
 
     /** Replaces the role's bindings wholesale. */
     async setRolePermissions(roleId: string, permissionIds: readonly string[]): Promise<void> {
-      db.delete(rolePermissions).where(eq(rolePermissions.roleId, roleId)).run();
+      await db.delete(rolePermissions).where(eq(rolePermissions.roleId, roleId));
       if (permissionIds.length)
-        db.insert(rolePermissions)
-          .values(permissionIds.map((permissionId) => ({ roleId, permissionId })))
-          .run();
+        await db
+          .insert(rolePermissions)
+          .values(permissionIds.map((permissionId) => ({ roleId, permissionId })));
     },
 
     /** The rows of `keys` the app can see (unknown keys are simply absent). */
@@ -158,7 +156,7 @@ export function createRolesStore(db: Db) {
         .select()
         .from(permissions)
         .where(and(inArray(permissions.key, [...keys]), visibleTo(appId)))
-        .all();
+        .orderBy(asc(permissions.key), asc(permissions.id));
     },
   };
 }
