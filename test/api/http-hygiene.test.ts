@@ -1,7 +1,9 @@
 /** @module HTTP hygiene (issue 10): generic 500s, the Bearer challenge of every 401, audited denials, repeated form fields. */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { sha256Hex } from "../../src/core/crypto.ts";
 import { newId } from "../../src/core/ids.ts";
+import { exec, row } from "../../src/db/query.ts";
 import { auditRows, createApp } from "../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../support/harness.ts";
 import { allow, insertPak } from "./admin/fixtures.ts";
@@ -10,16 +12,21 @@ import { createApiKey, createEndUser, type TestApp, type TestEndUser } from "./c
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 
 /** An M2M client row with a known secret, for the token endpoint. */
-function insertClient(ctx: TestContext, app: TestApp, scopes: string[] = []) {
+async function insertClient(ctx: TestContext, app: TestApp, scopes: string[] = []) {
   const clientId = `m2m_${crypto.randomUUID().replaceAll("-", "")}`;
   const secret = `sec_${crypto.randomUUID()}`;
   const now = ctx.clock.now();
-  ctx.deps.db.$client
-    .query(
-      `INSERT INTO m2m_clients (id, app_id, client_id, name, secret_hash, is_active, scopes, created_at, updated_at)
-       VALUES (?, ?, ?, 'hygiene', ?, 1, ?, ?, ?)`,
-    )
-    .run(newId(ctx.clock), app.id, clientId, sha256Hex(secret), JSON.stringify(scopes), now, now);
+  await ctx.deps.db.insert(ctx.deps.db.tables.m2mClients).values({
+    id: newId(ctx.clock),
+    appId: app.id,
+    clientId,
+    name: "hygiene",
+    secretHash: sha256Hex(secret),
+    isActive: true,
+    scopes,
+    createdAt: now,
+    updatedAt: now,
+  });
   return { clientId, secret };
 }
 
@@ -40,16 +47,16 @@ describe("unexpected failures answer a generic 500", () => {
   });
 
   test("a vault failure behind the signing key: no secret id in the body, the detail in the log", async () => {
-    const client = insertClient(ctx, app);
-    const secretId = ctx.deps.db.$client
-      .query<{ id: string }, [string]>(
-        "SELECT vault_secret_id AS id FROM signing_keys WHERE app_id = ? AND state = 'active'",
-      )
-      .get(app.id)!.id;
+    const client = await insertClient(ctx, app);
+    const secretId = (await row<{ id: string }>(
+      ctx.deps.db,
+      sql`SELECT vault_secret_id AS id FROM signing_keys WHERE app_id = ${app.id} AND state = 'active'`,
+    ))!.id;
     // Corrupt the ciphertext: the key still exists, but it no longer authenticates.
-    ctx.deps.db.$client
-      .query("UPDATE vault_secrets SET ciphertext = 'AAAA' || substr(ciphertext, 5) WHERE id = ?")
-      .run(secretId);
+    await exec(
+      ctx.deps.db,
+      sql`UPDATE vault_secrets SET ciphertext = 'AAAA' || substr(ciphertext, 5) WHERE id = ${secretId}`,
+    );
 
     const res = await ctx.call("POST", "/{app_slug}/v1/oauth/token", {
       params: { app_slug: app.slug },
@@ -90,8 +97,8 @@ describe("unexpected failures answer a generic 500", () => {
     }
   });
 
-  test("a SQLite error (a table gone)", async () => {
-    ctx.deps.db.$client.run("ALTER TABLE app_api_keys RENAME TO app_api_keys_gone");
+  test("a database error (a table gone)", async () => {
+    await exec(ctx.deps.db, sql`ALTER TABLE app_api_keys RENAME TO app_api_keys_gone`);
     try {
       const res = await ctx.call("GET", "/v1/apps/{app_id}/api-keys", {
         params: { app_id: app.id },
@@ -102,7 +109,7 @@ describe("unexpected failures answer a generic 500", () => {
       expect(res.text).not.toContain("app_api_keys");
       expect(JSON.stringify(logOf(ctx, "req-sql-1")[0]!.err)).toContain("app_api_keys");
     } finally {
-      ctx.deps.db.$client.run("ALTER TABLE app_api_keys_gone RENAME TO app_api_keys");
+      await exec(ctx.deps.db, sql`ALTER TABLE app_api_keys_gone RENAME TO app_api_keys`);
     }
   });
 });
@@ -227,7 +234,7 @@ describe("denials are audited", () => {
     const res = await list();
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("PERMISSION_DENIED");
-    const rows = auditRows(ctx, { app_id: app.id, action: "access.denied" });
+    const rows = await auditRows(ctx, { app_id: app.id, action: "access.denied" });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       actor_type: "api_key",
@@ -242,15 +249,15 @@ describe("denials are audited", () => {
 
     // A flood of the same refusal writes nothing more within the minute ...
     for (let i = 0; i < 5; i++) expect((await list()).status).toBe(403);
-    expect(auditRows(ctx, { app_id: app.id, action: "access.denied" })).toHaveLength(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: "access.denied" })).toHaveLength(1);
     // ... and one row again after it.
     ctx.clock.advance(60_000);
     expect((await list()).status).toBe(403);
-    expect(auditRows(ctx, { app_id: app.id, action: "access.denied" })).toHaveLength(2);
+    expect(await auditRows(ctx, { app_id: app.id, action: "access.denied" })).toHaveLength(2);
   });
 
   test("a PAK policy denial lands in the app's chain", async () => {
-    const pak = insertPak(ctx, [allow(["heimdall.read"])]);
+    const pak = await insertPak(ctx, [allow(["heimdall.read"])]);
     const res = await ctx.call("PATCH", "/v1/apps/{app_id}", {
       params: { app_id: app.id },
       body: { display_name: "Renamed" },
@@ -258,7 +265,7 @@ describe("denials are audited", () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("POLICY_DENIED");
-    const rows = auditRows(ctx, { app_id: app.id, action: "access.denied" }).filter(
+    const rows = (await auditRows(ctx, { app_id: app.id, action: "access.denied" })).filter(
       (r) => r.actor_type === "pak",
     );
     expect(rows).toHaveLength(1);
@@ -282,7 +289,7 @@ describe("denials are audited", () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("CSRF_REJECTED");
-    const rows = auditRows(ctx, { action: "access.denied", app_id: null });
+    const rows = await auditRows(ctx, { action: "access.denied", app_id: null });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       actor_type: "platform_user",
@@ -304,7 +311,7 @@ describe("a repeated form parameter is refused", () => {
   beforeAll(async () => {
     ctx = await createTestContext();
     app = await createApp(ctx, "formal");
-    client = insertClient(ctx, app, ["user.read"]);
+    client = await insertClient(ctx, app, ["user.read"]);
   });
 
   const token = (raw: string) =>
@@ -337,7 +344,7 @@ describe("a repeated form parameter is refused", () => {
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: "invalid_request" });
     expect(res.body.access_token).toBeUndefined();
-    expect(auditRows(ctx, { app_id: app.id, action: "m2m.token_issued" })).toHaveLength(0);
+    expect(await auditRows(ctx, { app_id: app.id, action: "m2m.token_issued" })).toHaveLength(0);
   });
 
   test("token endpoint: each parameter once still works", async () => {

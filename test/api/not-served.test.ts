@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp, type TestApp } from "../support/fixtures.ts";
-import { createTestContext, type TestContext } from "../support/harness.ts";
+import { closeTestContext, createTestContext, type TestContext } from "../support/harness.ts";
 import { expectErrorShape, listOperations } from "../support/openapi.ts";
 
 interface Group {
@@ -40,7 +40,7 @@ beforeAll(async () => {
   app = await createApp(ctx, "unserved");
 });
 
-afterAll(() => ctx.deps.db.$client.close());
+afterAll(() => closeTestContext(ctx));
 
 describe('README "Not served yet"', () => {
   test("lists each operation once, under a tag whose count is its number of entries", () => {

@@ -1,13 +1,20 @@
 /** @module GET /openapi.json is a valid OpenAPI 3.1 document of exactly the served routes, and real answers fit it. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { sql } from "drizzle-orm";
 import { Secret } from "otpauth";
+import { exec } from "../../src/db/query.ts";
 import { isHidden, openApiPath } from "../../src/http/openapi.ts";
 import serverContract from "../../src/http/openapi-contract.json" with { type: "json" };
 import { JWKS_ROUTE } from "../../src/keys/routes.ts";
 import { GOOD_PASSWORD, signUp } from "../support/end-users.ts";
 import { createApp, insertEndUser, openSession } from "../support/fixtures.ts";
-import { type CallResult, createTestContext, type TestContext } from "../support/harness.ts";
+import {
+  type CallResult,
+  closeTestContext,
+  createTestContext,
+  type TestContext,
+} from "../support/harness.ts";
 import { loadContract } from "../support/openapi.ts";
 import { expectServedFit, servedMismatches } from "../support/served-openapi.ts";
 import { addTenantMember, insertTenant } from "../support/tenants.ts";
@@ -27,7 +34,7 @@ beforeAll(async () => {
   raw = res.text;
   doc = res.body;
 });
-afterAll(() => ctx.deps.db.$client.close());
+afterAll(() => closeTestContext(ctx));
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 const SUCCESS = /^[23]\d\d$/;
@@ -390,7 +397,7 @@ describe("real answers fit the document's response schemas", () => {
     const mine = { app_id: app.id, user_id: user.id };
     const notMine = { app_id: app.id, user_id: foreign.id };
     const session = await openSession(ctx, app, user.id);
-    const tenant = insertTenant(ctx, app.id, { slug: "fit-tenant" });
+    const tenant = await insertTenant(ctx, app.id, { slug: "fit-tenant" });
     addTenantMember(ctx, app.id, tenant.id, user.id, "member");
     const withFactor = await userWithFactor(ctx, app, "details_factor");
     for (const [suffix, params] of [
@@ -422,12 +429,22 @@ describe("real answers fit the document's response schemas", () => {
 
   test("the ops routes' documented answers: readiness ready and unavailable, metrics as text", async () => {
     await fitsReadyz(200);
-    // An open transaction on the one connection makes the write check fail, as a stuck writer would.
-    ctx.deps.db.$client.exec("BEGIN");
-    try {
-      await fitsReadyz(503);
-    } finally {
-      ctx.deps.db.$client.exec("ROLLBACK");
+    if (ctx.deps.db.engine === "sqlite") {
+      // An open transaction on the one connection makes the write check fail, as a stuck writer would.
+      ctx.deps.db.$client.exec("BEGIN");
+      try {
+        await fitsReadyz(503);
+      } finally {
+        ctx.deps.db.$client.exec("ROLLBACK");
+      }
+    } else {
+      // PostgreSQL has no one connection to block: the probe's write fails on a table gone instead.
+      await exec(ctx.deps.db, sql`ALTER TABLE rate_limits RENAME TO rate_limits_gone`);
+      try {
+        await fitsReadyz(503);
+      } finally {
+        await exec(ctx.deps.db, sql`ALTER TABLE rate_limits_gone RENAME TO rate_limits`);
+      }
     }
     const metrics = await ctx.call("GET", "/metrics", { auth: null, unchecked: true });
     expect(metrics.status).toBe(200);

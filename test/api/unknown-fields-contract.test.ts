@@ -4,6 +4,7 @@
  * refuses only what the contract does not define. A probe field proves each served route really checks.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
 import { type AppBody, createApp } from "../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../support/harness.ts";
 import { loadContract, type Operation, type Schema, type SpecName } from "../support/openapi.ts";
@@ -93,10 +94,12 @@ beforeAll(async () => {
   const owner = await createEndUser(ctx, app, "sweeper", { role: "owner" });
   const cookie = await ctx.signIn();
   auths = [{ pak: ctx.pak }, { cookie }, { bearer: owner.token }, null];
-  const workspace = ctx.deps.db.$client
-    .query<{ slug: string }, [string]>("SELECT slug FROM workspaces WHERE id = ?")
-    .get(ctx.workspaceId)!;
-  params = { app_id: app.id, app_slug: app.slug, workspace_slug: workspace.slug, provider: "google" };
+  const { workspaces } = ctx.deps.db.tables;
+  const [workspace] = await ctx.deps.db
+    .select({ slug: workspaces.slug })
+    .from(workspaces)
+    .where(eq(workspaces.id, ctx.workspaceId));
+  params = { app_id: app.id, app_slug: app.slug, workspace_slug: workspace!.slug, provider: "google" };
 });
 
 const unknownOf = (body: { details?: Detail[] }): Detail[] =>

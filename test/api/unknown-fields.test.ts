@@ -4,7 +4,8 @@
  * `metadata` objects take any key, and the OAuth token and introspection endpoints still ignore extras.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type AppBody, auditRows, createApp } from "../support/fixtures.ts";
+import { eq } from "drizzle-orm";
+import { type AppBody, auditRows, createApp, userRow } from "../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../support/harness.ts";
 import { expectErrorShape } from "../support/openapi.ts";
 import { createEndUser, type TestEndUser } from "./consumer/verify-fixtures.ts";
@@ -38,7 +39,7 @@ describe("the SDK README's authConfig.update({ passwordMinLength: 12 })", () => 
     ]);
     expect(res.body.message).toBe("Unknown field: passwordMinLength");
     expect(await authConfig()).toEqual(before);
-    expect(auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).toEqual([]);
+    expect(await auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).toEqual([]);
   });
 
   test("a known field beside an unknown one is not applied either: the request is refused whole", async () => {
@@ -62,7 +63,7 @@ describe("the SDK README's authConfig.update({ passwordMinLength: 12 })", () => 
     });
     expect(res.status).toBe(200);
     expect(res.body.password_min_length).toBe(14);
-    expect(auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).toHaveLength(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).toHaveLength(1);
   });
 });
 
@@ -90,8 +91,7 @@ describe("what is named", () => {
     expect(res.status).toBe(400);
     expect(res.body.details).toEqual([{ field: "selection.searchText", reason: "unknown field" }]);
     // Not applied to anyone.
-    const row = ctx.deps.db.$client.query("SELECT status FROM end_users WHERE id = ?").get(user.id);
-    expect(row).toEqual({ status: "active" });
+    expect((await userRow(ctx, user.id))?.status).toBe("active");
   });
 
   test("fields inside array items are named by their index", async () => {
@@ -168,7 +168,8 @@ describe("every surface", () => {
     expect(res.body.details).toEqual([
       { field: "displayName", reason: "unknown field; did you mean display_name?" },
     ]);
-    expect(ctx.deps.db.$client.query("SELECT id FROM end_users WHERE username = 'camel'").get()).toBeNull();
+    const { endUsers } = ctx.deps.db.tables;
+    expect(await ctx.deps.db.select().from(endUsers).where(eq(endUsers.username, "camel"))).toEqual([]);
   });
 
   test("a form body on a JSON route is checked the same way", async () => {
@@ -180,7 +181,7 @@ describe("every surface", () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.details).toEqual([{ field: "remember_me", reason: "unknown field" }]);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.signin_failed" })).toEqual([]);
+    expect(await auditRows(ctx, { app_id: app.id, action: "user.signin_failed" })).toEqual([]);
   });
 
   test("platform sign-in: sessionDuration points at session_duration and no session starts", async () => {

@@ -154,7 +154,12 @@ describe("Consumer API: the app's allowed_redirect_origins, exactly", () => {
     });
     expect(res.headers.get("vary")).toBe("Origin");
     expect(
-      queryRow(ctx, "SELECT username FROM end_users WHERE app_id = ? AND username = ?", app.id, "corsy"),
+      await queryRow(
+        ctx,
+        "SELECT username FROM end_users WHERE app_id = ? AND username = ?",
+        app.id,
+        "corsy",
+      ),
     ).toEqual({
       username: "corsy",
     });
@@ -225,7 +230,12 @@ describe("Consumer API: the app's allowed_redirect_origins, exactly", () => {
       // The answer depends on Origin either way, so shared caches must keep the two apart.
       expect(res.headers.get("vary")).toBe("Origin");
       expect(
-        queryRow(ctx, "SELECT 1 AS n FROM end_users WHERE app_id = ? AND username = ?", app.id, username),
+        await queryRow(
+          ctx,
+          "SELECT 1 AS n FROM end_users WHERE app_id = ? AND username = ?",
+          app.id,
+          username,
+        ),
       ).toEqual({
         n: 1,
       });

@@ -40,11 +40,15 @@ describe("POST /authorize and /authorize/batch", () => {
       [other.id, "invoice.delete"],
     ] as const) {
       const [resource, action] = key.split(".");
-      ctx.deps.db.$client
-        .query(
-          "INSERT INTO permissions (id, app_id, key, resource, action, is_system, created_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
-        )
-        .run(newId(ctx.clock), appId, key, resource!, action!, ctx.clock.now());
+      await ctx.deps.db.insert(ctx.deps.db.tables.permissions).values({
+        id: newId(ctx.clock),
+        appId,
+        key,
+        resource: resource!,
+        action: action!,
+        isSystem: false,
+        createdAt: ctx.clock.now(),
+      });
     }
     ctx.deps.permissions.invalidate(app.id);
   });
@@ -95,7 +99,7 @@ describe("POST /authorize and /authorize/batch", () => {
     test("the account's current role counts, not the role in the token", async () => {
       const u = await createEndUser(ctx, app, "promoted", { role: "member" });
       expect((await post(ONE, { permission: "user.list" }, u.token)).body.authorized).toBe(false);
-      setUser(ctx, u.id, { role: "admin" });
+      await setUser(ctx, u.id, { role: "admin" });
       expect((await post(ONE, { permission: "user.list" }, u.token)).body).toEqual({
         authorized: true,
         missing_permissions: [],
@@ -154,7 +158,7 @@ describe("POST /authorize and /authorize/batch", () => {
         "TOKEN_REVOKED",
         async () => {
           const c = await createM2mClient(ctx, app, ["user.read"]);
-          setM2mClientActive(ctx, c.clientId, false);
+          await setM2mClientActive(ctx, c.clientId, false);
           return c.token;
         },
       ],
@@ -163,7 +167,7 @@ describe("POST /authorize and /authorize/batch", () => {
         "ACCOUNT_SUSPENDED",
         async () => {
           const u = await createEndUser(ctx, app, "benched", { role: "owner" });
-          setUser(ctx, u.id, { status: "suspended" });
+          await setUser(ctx, u.id, { status: "suspended" });
           return u.token;
         },
       ],

@@ -1,5 +1,6 @@
 /** @module Fixtures for the introspection, verify/authorize and admin-lane tests: accounts, sessions, M2M clients and tokens made directly. */
 import { expect } from "bun:test";
+import { eq } from "drizzle-orm";
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId } from "../../../src/core/ids.ts";
@@ -47,10 +48,19 @@ export async function reissue(
   return token;
 }
 
-export function setUser(ctx: TestContext, userId: string, set: { status?: string; role?: string }): void {
+export async function setUser(
+  ctx: TestContext,
+  userId: string,
+  set: { status?: string; role?: string },
+): Promise<void> {
+  const { endUsers } = ctx.deps.db.tables;
+  type Status = (typeof endUsers.$inferInsert)["status"];
   if (set.status)
-    ctx.deps.db.$client.query("UPDATE end_users SET status = ? WHERE id = ?").run(set.status, userId);
-  if (set.role) ctx.deps.db.$client.query("UPDATE end_users SET role = ? WHERE id = ?").run(set.role, userId);
+    await ctx.deps.db
+      .update(endUsers)
+      .set({ status: set.status as Status })
+      .where(eq(endUsers.id, userId));
+  if (set.role) await ctx.deps.db.update(endUsers).set({ role: set.role }).where(eq(endUsers.id, userId));
 }
 
 export interface TestM2mClient {
@@ -66,33 +76,29 @@ export async function createM2mClient(
 ): Promise<TestM2mClient> {
   const clientId = `m2m_${crypto.randomUUID().replaceAll("-", "")}`;
   const now = ctx.clock.now();
-  ctx.deps.db.$client
-    .query(
-      `INSERT INTO m2m_clients (id, app_id, client_id, name, secret_hash, is_active, scopes, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
-    )
-    .run(
-      newId(ctx.clock),
-      app.id,
-      clientId,
-      "test client",
-      sha256Hex(crypto.randomUUID()),
-      JSON.stringify(scopes),
-      now,
-      now,
-    );
+  await ctx.deps.db.insert(ctx.deps.db.tables.m2mClients).values({
+    id: newId(ctx.clock),
+    appId: app.id,
+    clientId,
+    name: "test client",
+    secretHash: sha256Hex(crypto.randomUUID()),
+    isActive: true,
+    scopes,
+    createdAt: now,
+    updatedAt: now,
+  });
   const { token } = await ctx.deps.tokens.issueM2m(app, { clientId, scopes });
   return { clientId, token };
 }
 
-export function setM2mClientActive(ctx: TestContext, clientId: string, active: boolean): void {
-  ctx.deps.db.$client
-    .query("UPDATE m2m_clients SET is_active = ? WHERE client_id = ?")
-    .run(active ? 1 : 0, clientId);
+export async function setM2mClientActive(ctx: TestContext, clientId: string, active: boolean): Promise<void> {
+  const { m2mClients } = ctx.deps.db.tables;
+  await ctx.deps.db.update(m2mClients).set({ isActive: active }).where(eq(m2mClients.clientId, clientId));
 }
 
-export function deleteM2mClient(ctx: TestContext, clientId: string): void {
-  ctx.deps.db.$client.query("DELETE FROM m2m_clients WHERE client_id = ?").run(clientId);
+export async function deleteM2mClient(ctx: TestContext, clientId: string): Promise<void> {
+  const { m2mClients } = ctx.deps.db.tables;
+  await ctx.deps.db.delete(m2mClients).where(eq(m2mClients.clientId, clientId));
 }
 
 /** The same header and claims as `genuine`, signed by a key the app never had. */

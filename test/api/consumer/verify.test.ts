@@ -1,5 +1,6 @@
 /** @module `POST /{app_slug}/v1/verify`: token sources, principals, and every failure as a 200 answer. */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
 import { HOUR, MINUTE } from "../../../src/core/clock.ts";
 import { createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -36,7 +37,7 @@ describe("POST /verify", () => {
   describe("valid", () => {
     test("an EndUser bearer: principal with the account's current role, no permissions", async () => {
       const u = await createEndUser(ctx, app, "alice");
-      setUser(ctx, u.id, { role: "admin" });
+      await setUser(ctx, u.id, { role: "admin" });
       const res = await verify({ bearer: u.token, body: {} });
       expect(res.status).toBe(200);
       expect(res.headers.get("cache-control")).toBe("no-store");
@@ -130,7 +131,8 @@ describe("POST /verify", () => {
         "TOKEN_REVOKED",
         async () => {
           const u = await createEndUser(ctx, app, "deleted");
-          ctx.deps.db.$client.query("DELETE FROM end_users WHERE id = ?").run(u.id);
+          const { endUsers } = ctx.deps.db.tables;
+          await ctx.deps.db.delete(endUsers).where(eq(endUsers.id, u.id));
           return u.token;
         },
       ],
@@ -139,7 +141,7 @@ describe("POST /verify", () => {
         "TOKEN_REVOKED",
         async () => {
           const c = await createM2mClient(ctx, app, ["user.read"]);
-          setM2mClientActive(ctx, c.clientId, false);
+          await setM2mClientActive(ctx, c.clientId, false);
           return c.token;
         },
       ],
@@ -148,7 +150,7 @@ describe("POST /verify", () => {
         "TOKEN_REVOKED",
         async () => {
           const c = await createM2mClient(ctx, app, ["user.read"]);
-          deleteM2mClient(ctx, c.clientId);
+          await deleteM2mClient(ctx, c.clientId);
           return c.token;
         },
       ],
@@ -157,7 +159,7 @@ describe("POST /verify", () => {
         "ACCOUNT_SUSPENDED",
         async () => {
           const u = await createEndUser(ctx, app, "suspended");
-          setUser(ctx, u.id, { status: "suspended" });
+          await setUser(ctx, u.id, { status: "suspended" });
           return u.token;
         },
       ],
@@ -166,7 +168,7 @@ describe("POST /verify", () => {
         "ACCOUNT_SUSPENDED",
         async () => {
           const u = await createEndUser(ctx, app, "deactivated");
-          setUser(ctx, u.id, { status: "deactivated" });
+          await setUser(ctx, u.id, { status: "deactivated" });
           return u.token;
         },
       ],
