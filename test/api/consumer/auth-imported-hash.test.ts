@@ -1,12 +1,14 @@
 /** @module POST /{app_slug}/v1/auth/signin with a password hash imported from another system: verified, then re-hashed to argon2id once. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { createApp as createHttpApp } from "../../../src/app.ts";
 import { createAuthService } from "../../../src/auth/service.ts";
 import { createAuthStore } from "../../../src/auth/store.ts";
 import { MINUTE } from "../../../src/core/clock.ts";
+import { exec } from "../../../src/db/query.ts";
 import type { PasswordHasher } from "../../../src/passwords/hasher.ts";
-import { GOOD_PASSWORD, queryRow, setAuthConfig } from "../../support/end-users.ts";
-import { auditRows, createApp, insertEndUser, type TestApp } from "../../support/fixtures.ts";
+import { GOOD_PASSWORD, setAuthConfig } from "../../support/end-users.ts";
+import { auditRows, createApp, insertEndUser, type TestApp, userRow } from "../../support/fixtures.ts";
 import { passlibHash } from "../../support/foreign-hashes.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 
@@ -30,16 +32,17 @@ const signin = (slug: string, identifier: string, password: string) =>
     auth: null,
   });
 
-const hashOf = (userId: string) =>
-  queryRow(ctx, "SELECT password_hash FROM end_users WHERE id = ?", userId)!.password_hash as string;
+const hashOf = async (userId: string) => String((await userRow(ctx, userId))!.passwordHash);
 
-const passwordChangedAt = (userId: string) =>
-  queryRow(ctx, "SELECT password_changed_at FROM end_users WHERE id = ?", userId)!.password_changed_at;
+const passwordChangedAt = async (userId: string) => (await userRow(ctx, userId))!.passwordChangedAt;
+
+const setHash = async (id: string, hash: string) =>
+  await exec(ctx.deps.db, sql`UPDATE end_users SET password_hash = ${hash} WHERE id = ${id}`);
 
 /** An end user whose stored hash came from elsewhere, as `heimdall users import` writes it. */
 async function importedUser(target: TestApp, username: string, hash: string): Promise<string> {
   const { id } = await insertEndUser(ctx, target, username);
-  ctx.deps.db.$client.query("UPDATE end_users SET password_hash = ? WHERE id = ?").run(hash, id);
+  await setHash(id, hash);
   return id;
 }
 
@@ -56,23 +59,23 @@ describe("a user with a passlib pbkdf2_sha256 hash", () => {
     const res = await signin(app.slug, "migrated", `${GOOD_PASSWORD}!`);
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
-    expect(hashOf(userId)).toBe(imported);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.password_rehashed" })).toHaveLength(0);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.signin_failed" }).at(-1)).toMatchObject({
+    expect(await hashOf(userId)).toBe(imported);
+    expect(await auditRows(ctx, { app_id: app.id, action: "user.password_rehashed" })).toHaveLength(0);
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.signin_failed" })).at(-1)).toMatchObject({
       resource_id: userId,
       details: { reason: "wrong_password" },
     });
   });
 
   test("the right password signs in, the hash becomes Heimdall's argon2id, and the change is audited without a hash", async () => {
-    const changedAt = passwordChangedAt(userId);
+    const changedAt = await passwordChangedAt(userId);
     const res = await signin(app.slug, "migrated@example.test", GOOD_PASSWORD);
     expect(res.status).toBe(200);
     expect(typeof res.body.access_token).toBe("string");
-    const now = hashOf(userId);
+    const now = await hashOf(userId);
     expect(now).toMatch(HEIMDALL_PREFIX);
-    expect(passwordChangedAt(userId)).toBe(changedAt);
-    const rows = auditRows(ctx, { app_id: app.id, action: "user.password_rehashed" });
+    expect(await passwordChangedAt(userId)).toBe(changedAt);
+    const rows = await auditRows(ctx, { app_id: app.id, action: "user.password_rehashed" });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       resource_type: "end_user",
@@ -87,11 +90,11 @@ describe("a user with a passlib pbkdf2_sha256 hash", () => {
   });
 
   test("the next sign-in verifies against the new hash and re-hashes nothing", async () => {
-    const before = hashOf(userId);
+    const before = await hashOf(userId);
     const res = await signin(app.slug, "migrated", GOOD_PASSWORD);
     expect(res.status).toBe(200);
-    expect(hashOf(userId)).toBe(before);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.password_rehashed" })).toHaveLength(1);
+    expect(await hashOf(userId)).toBe(before);
+    expect(await auditRows(ctx, { app_id: app.id, action: "user.password_rehashed" })).toHaveLength(1);
     const wrong = await signin(app.slug, "migrated", `${GOOD_PASSWORD}!`);
     expect(wrong.status).toBe(401);
     expect(wrong.body.code).toBe("INVALID_CREDENTIALS");
@@ -111,8 +114,8 @@ test("when an MFA challenge follows, the password is proven all the same: the ha
   expect(res.status).toBe(200);
   expect(res.body.mfa_required).toBe(true);
   expect(res.body.access_token).toBeUndefined();
-  expect(hashOf(userId)).toMatch(HEIMDALL_PREFIX);
-  expect(auditRows(ctx, { app_id: strict.id, action: "user.password_rehashed" })).toMatchObject([
+  expect(await hashOf(userId)).toMatch(HEIMDALL_PREFIX);
+  expect(await auditRows(ctx, { app_id: strict.id, action: "user.password_rehashed" })).toMatchObject([
     { resource_id: userId, details: { previous_format: "scrypt" } },
   ]);
 });
@@ -135,9 +138,9 @@ test("a re-hash that fails is logged and leaves the imported hash; the sign-in s
   );
   expect(res.status).toBe(200);
   expect(typeof ((await res.json()) as { access_token: string }).access_token).toBe("string");
-  expect(hashOf(userId)).toBe(imported);
+  expect(await hashOf(userId)).toBe(imported);
   expect(
-    auditRows(ctx, { app_id: app.id, action: "user.password_rehashed" }).filter(
+    (await auditRows(ctx, { app_id: app.id, action: "user.password_rehashed" })).filter(
       (r) => r.resource_id === userId,
     ),
   ).toHaveLength(0);
@@ -152,11 +155,9 @@ test("the re-hash is a compare-and-set: a hash changed in the meantime is not ov
   const imported = passlibHash("pbkdf2_sha512", GOOD_PASSWORD);
   const userId = await importedUser(app, "raced", imported);
   const store = createAuthStore(ctx.deps.db);
-  ctx.deps.db.$client
-    .query("UPDATE end_users SET password_hash = ? WHERE id = ?")
-    .run("changed-by-reset", userId);
+  await setHash(userId, "changed-by-reset");
   expect(await store.replacePasswordHash(userId, imported, "$argon2id$new")).toBe(false);
-  expect(hashOf(userId)).toBe("changed-by-reset");
+  expect(await hashOf(userId)).toBe("changed-by-reset");
   expect(await store.replacePasswordHash(userId, "changed-by-reset", "$argon2id$new")).toBe(true);
-  expect(hashOf(userId)).toBe("$argon2id$new");
+  expect(await hashOf(userId)).toBe("$argon2id$new");
 });

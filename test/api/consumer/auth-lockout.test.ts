@@ -34,7 +34,7 @@ const signin = (identifier: string, password: string, ip: string) =>
 const account = (username: string) =>
   signUp(ctx, app.slug, { username, email: `${username}@example.com`, password: GOOD_PASSWORD });
 
-const lockRows = () => auditRows(ctx, { app_id: app.id, action: "user.locked" });
+const lockRows = async () => await auditRows(ctx, { app_id: app.id, action: "user.locked" });
 
 /**
  * The app over the same database and counters, with a hasher that counts its work and, when `fast` is on,
@@ -96,14 +96,14 @@ describe("back-off per (identifier, address)", () => {
     expect(res.status).toBe(200);
 
     // One user.locked row per address that started a back-off, naming the account and the address.
-    const rows = lockRows().filter((r) => r.resource_id === owner.userId);
+    const rows = (await lockRows()).filter((r) => r.resource_id === owner.userId);
     expect(rows.map((r) => r.ip)).toEqual(Array.from({ length: 9 }, (_, i) => `198.51.100.${i + 1}`));
     expect(rows[0]!.details).toMatchObject({
       throttle: "address",
       failures: 5,
       max_failed_login_attempts: 5,
     });
-    const refusals = auditRows(ctx, { app_id: app.id, action: "user.signin_failed" }).filter(
+    const refusals = (await auditRows(ctx, { app_id: app.id, action: "user.signin_failed" })).filter(
       (r) => r.resource_id === owner.userId && r.details.reason === "account_locked",
     );
     expect(refusals).toHaveLength(9);
@@ -144,7 +144,7 @@ describe("per-identifier ceiling", () => {
       for (let i = 0; i < 5; i++)
         expect((await attempt("owner-four", `spread ${i}`, `198.51.101.${a}`)).status).toBe(401);
     }
-    const ceiling = lockRows().filter(
+    const ceiling = (await lockRows()).filter(
       (r) => r.resource_id === owner.userId && r.details.throttle === "identifier",
     );
     expect(ceiling).toHaveLength(1);
@@ -157,7 +157,7 @@ describe("per-identifier ceiling", () => {
     const wait = Number(refused.headers.get("retry-after"));
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(HOUR / 1000);
-    const last = auditRows(ctx, { app_id: app.id, action: "user.signin_failed" }).at(-1)!;
+    const last = (await auditRows(ctx, { app_id: app.id, action: "user.signin_failed" })).at(-1)!;
     expect(last).toMatchObject({ resource_id: owner.userId, ip: "203.0.113.40" });
     expect(last.details).toEqual({ reason: "account_locked", throttle: "identifier" });
 
@@ -212,7 +212,9 @@ describe("no account oracle", () => {
     expect(ceiling.headers.get("ratelimit-limit")).toBe(String(SIGNIN_THROTTLE.identifierCeiling));
 
     // The audit trail, read only by operators, does tell them apart.
-    const locks = lockRows().filter((r) => r.details.throttle === "identifier" && r.ip === "198.51.102.20");
+    const locks = (await lockRows()).filter(
+      (r) => r.details.throttle === "identifier" && r.ip === "198.51.102.20",
+    );
     expect(locks.map((r) => r.resource_id === null).sort()).toEqual([false, true]);
   });
 });
@@ -220,9 +222,10 @@ describe("no account oracle", () => {
 describe("sign-ups authorised by a PAK", () => {
   let granted: string;
   let denied: string;
-  beforeAll(() => {
-    granted = insertPak(ctx, [allow(["heimdall.signup.create"], [`pcft:heimdall:app/${app.id}`])]).token;
-    denied = insertPak(ctx, [allow(["heimdall.read"])]).token;
+  beforeAll(async () => {
+    granted = (await insertPak(ctx, [allow(["heimdall.signup.create"], [`pcft:heimdall:app/${app.id}`])]))
+      .token;
+    denied = (await insertPak(ctx, [allow(["heimdall.read"])])).token;
   });
 
   const signup = (n: string, headers: Record<string, string>, ip = "198.51.103.1") =>
@@ -242,7 +245,7 @@ describe("sign-ups authorised by a PAK", () => {
       results.push(await signup(`bulk-${i}`, { authorization: `Bearer ${granted}` }));
     expect(results.map((r) => r.status)).toEqual(Array(35).fill(200));
     expect(await perAddress("198.51.103.1")).toBe(30);
-    const rows = auditRows(ctx, { app_id: app.id, action: "user.signed_up" }).filter((r) =>
+    const rows = (await auditRows(ctx, { app_id: app.id, action: "user.signed_up" })).filter((r) =>
       String(r.details.username).startsWith("pak-signup-bulk-"),
     );
     expect(rows).toHaveLength(35);
@@ -255,12 +258,12 @@ describe("sign-ups authorised by a PAK", () => {
   });
 
   test("a PAK presented where none is required is still checked: unknown → 401, not allowed → 403, never anonymous", async () => {
-    const before = queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id).length;
+    const before = (await queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id)).length;
     const unknown = await signup("bad-pak", { authorization: `Bearer pcft_live_${"x".repeat(40)}` });
     expect(unknown.status).toBe(401);
     const weak = await signup("weak-pak", { authorization: `Bearer ${denied}` });
     expect(weak.status).toBe(403);
-    expect(queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id)).toHaveLength(before);
+    expect(await queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id)).toHaveLength(before);
     expect(await perAddress("198.51.103.1")).toBe(30);
   });
 

@@ -1,11 +1,13 @@
 /** @module POST /{app_slug}/v1/auth/signin: identifiers, indistinguishable failures, back-off, session cap, rate limits, argon2 queue. */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { createApp as createHttpApp } from "../../../src/app.ts";
 import { createAuthService } from "../../../src/auth/service.ts";
 import { DAY, MINUTE } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId } from "../../../src/core/ids.ts";
+import { exec } from "../../../src/db/query.ts";
 import { createPasswordHasher } from "../../../src/passwords/hasher.ts";
 import {
   type EndUserTokens,
@@ -16,7 +18,7 @@ import {
   signUp,
   verifyPrimaryEmail,
 } from "../../support/end-users.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { auditRows, createApp, userRow as fixtureUserRow } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 
 let ctx: TestContext;
@@ -38,9 +40,10 @@ const refresh = (token: string) =>
     auth: null,
   });
 
-const userRow = (id: string) => queryRow(ctx, "SELECT * FROM end_users WHERE id = ?", id)!;
+const userRow = async (id: string) => (await fixtureUserRow(ctx, id))!;
 
-const lastFailure = () => auditRows(ctx, { app_id: app.id, action: "user.signin_failed" }).at(-1)!;
+const lastFailure = async () =>
+  (await auditRows(ctx, { app_id: app.id, action: "user.signin_failed" })).at(-1)!;
 
 /** Failures the sign-in throttle holds for `identifier` from the in-process address ("unknown"). */
 const failuresOf = async (identifier: string) =>
@@ -68,8 +71,8 @@ describe("identifiers", () => {
     const claims = decodeJwt(res.body.access_token);
     expect(claims).toMatchObject({ sub: alice.userId, type: "end_user", role: "member", amr: ["pwd"] });
     expect(claims.sid).not.toBe(alice.sessionId);
-    expect(userRow(alice.userId).last_used_at).toBe(ctx.clock.now());
-    const row = auditRows(ctx, { app_id: app.id, action: "user.signed_in" }).at(-1)!;
+    expect((await userRow(alice.userId)).lastUsedAt).toBe(ctx.clock.now());
+    const row = (await auditRows(ctx, { app_id: app.id, action: "user.signed_in" })).at(-1)!;
     expect(row).toMatchObject({ actor_type: "end_user", actor_id: alice.userId, resource_id: alice.userId });
     expect(row.details).toMatchObject({ session_id: claims.sid, identifier_type: "username" });
   });
@@ -78,24 +81,30 @@ describe("identifiers", () => {
     const res = await signin({ identifier: "alice@example.com", password: GOOD_PASSWORD });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
-    expect(lastFailure().details).toEqual({ reason: "unknown_identifier" });
+    expect((await lastFailure()).details).toEqual({ reason: "unknown_identifier" });
   });
 
   test("the verified primary email, in any case → 200", async () => {
     verifyPrimaryEmail(ctx, alice.userId);
     const t = await signIn(ctx, app.slug, "ALICE@example.COM", GOOD_PASSWORD);
     expect(t.userId).toBe(alice.userId);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.signed_in" }).at(-1)!.details.identifier_type).toBe(
-      "email",
-    );
+    expect(
+      (await auditRows(ctx, { app_id: app.id, action: "user.signed_in" })).at(-1)!.details.identifier_type,
+    ).toBe("email");
   });
 
   test("a verified secondary email does not authenticate", async () => {
-    ctx.deps.db.$client
-      .query(
-        "INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, verified_at, created_at) VALUES (?, ?, ?, 'email', ?, 0, ?, ?)",
-      )
-      .run(newId(ctx.clock), app.id, alice.userId, "alice.alt@example.com", ctx.clock.now(), ctx.clock.now());
+    const { endUserContacts } = ctx.deps.db.tables;
+    await ctx.deps.db.insert(endUserContacts).values({
+      id: newId(ctx.clock),
+      appId: app.id,
+      userId: alice.userId,
+      type: "email",
+      value: "alice.alt@example.com",
+      isPrimary: false,
+      verifiedAt: ctx.clock.now(),
+      createdAt: ctx.clock.now(),
+    });
     const res = await signin({ identifier: "alice.alt@example.com", password: GOOD_PASSWORD });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
@@ -120,9 +129,9 @@ describe("identifiers", () => {
 describe("failures look alike", () => {
   test("wrong password and unknown account: same status, code, message and body keys; audit tells them apart", async () => {
     const wrong = await signin({ identifier: "alice", password: "not the password at all" });
-    const wrongAudit = lastFailure();
+    const wrongAudit = await lastFailure();
     const unknown = await signin({ identifier: "nobody-here", password: "not the password at all" });
-    const unknownAudit = lastFailure();
+    const unknownAudit = await lastFailure();
     for (const r of [wrong, unknown]) {
       expect(r.status).toBe(401);
       expect(r.body.code).toBe("INVALID_CREDENTIALS");
@@ -147,13 +156,13 @@ describe("failures look alike", () => {
         email: `${status}@example.com`,
         password: GOOD_PASSWORD,
       });
-      ctx.deps.db.$client.query("UPDATE end_users SET status = ? WHERE id = ?").run(status, t.userId);
+      await exec(ctx.deps.db, sql`UPDATE end_users SET status = ${status} WHERE id = ${t.userId}`);
       const sessionsBefore = (await ctx.deps.sessions.liveOfUser(t.userId)).length;
       const res = await signin({ identifier: `acct-${status}`, password: GOOD_PASSWORD });
       expect(res.status).toBe(401);
       expect(res.body.code).toBe("INVALID_CREDENTIALS");
-      expect(lastFailure()).toMatchObject({ resource_id: t.userId });
-      expect(lastFailure().details).toEqual({ reason: "account_suspended", status });
+      expect(await lastFailure()).toMatchObject({ resource_id: t.userId });
+      expect((await lastFailure()).details).toEqual({ reason: "account_suspended", status });
       expect((await ctx.deps.sessions.liveOfUser(t.userId)).length).toBe(sessionsBefore);
     });
   }
@@ -164,7 +173,7 @@ describe("failures look alike", () => {
       email: "nopw@example.com",
       password: GOOD_PASSWORD,
     });
-    ctx.deps.db.$client.query("UPDATE end_users SET password_hash = NULL WHERE id = ?").run(t.userId);
+    await exec(ctx.deps.db, sql`UPDATE end_users SET password_hash = NULL WHERE id = ${t.userId}`);
     const res = await signin({ identifier: "no-password", password: GOOD_PASSWORD });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
@@ -177,7 +186,7 @@ describe("failures look alike", () => {
       const res = await signin({ identifier: "alice", password: GOOD_PASSWORD });
       expect(res.status).toBe(403);
       expect(res.body.code).toBe("SIGNIN_DISABLED");
-      expect(lastFailure().details).toEqual({ reason: "signin_disabled" });
+      expect((await lastFailure()).details).toEqual({ reason: "signin_disabled" });
     } finally {
       await setAuthConfig(ctx, app.id, { signin_enabled: true });
     }
@@ -203,12 +212,12 @@ describe("lockout", () => {
       expect(res.status).toBe(401);
       expect(res.body.code).toBe("INVALID_CREDENTIALS");
     }
-    expect(lastFailure().details).toEqual({ reason: "wrong_password", locked: true });
-    const lock = auditRows(ctx, { app_id: app.id, action: "user.locked" }).at(-1)!;
+    expect((await lastFailure()).details).toEqual({ reason: "wrong_password", locked: true });
+    const lock = (await auditRows(ctx, { app_id: app.id, action: "user.locked" })).at(-1)!;
     expect(lock).toMatchObject({ resource_id: carol.userId, actor_type: "system" });
     expect(lock.details).toMatchObject({ throttle: "address", failures: 3, max_failed_login_attempts: 3 });
     // The account row no longer carries a lock: the back-off is the address's, not the account's.
-    expect(userRow(carol.userId).locked_until).toBeNull();
+    expect((await userRow(carol.userId)).lockedUntil).toBeNull();
 
     const locked = await signin({ identifier: "carol", password: GOOD_PASSWORD });
     expect(locked.status).toBe(429);
@@ -216,7 +225,7 @@ describe("lockout", () => {
     expect(Number(locked.headers.get("retry-after"))).toBe(60);
     expect(locked.headers.get("ratelimit-limit")).toBe("3");
     expect(locked.headers.get("ratelimit-remaining")).toBe("0");
-    expect(lastFailure().details).toEqual({ reason: "account_locked", throttle: "address" });
+    expect((await lastFailure()).details).toEqual({ reason: "account_locked", throttle: "address" });
 
     ctx.clock.advance(59_000);
     const still = await signin({ identifier: "carol", password: GOOD_PASSWORD });
@@ -277,14 +286,14 @@ describe("max_sessions", () => {
       const third = await signIn(ctx, app.slug, "dave", GOOD_PASSWORD);
       const live = (await ctx.deps.sessions.liveOfUser(dave.userId)).map((s) => s.id).sort();
       expect(live).toEqual([second.sessionId, third.sessionId].sort());
-      const evicted = queryRow(
+      const evicted = (await queryRow(
         ctx,
         "SELECT revoke_reason FROM end_user_sessions WHERE id = ?",
         dave.sessionId,
-      )!;
+      ))!;
       expect(evicted.revoke_reason).toBe("evicted");
       expect(
-        auditRows(ctx, { app_id: app.id, action: "session.evicted" }).some(
+        (await auditRows(ctx, { app_id: app.id, action: "session.evicted" })).some(
           (r) => r.resource_id === dave.sessionId,
         ),
       ).toBe(true);

@@ -1,10 +1,11 @@
 /** @module POST /{app_slug}/v1/auth/signup: the account, its contact, session and audit row; policy, config and input refusals. */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import { MINUTE } from "../../../src/core/clock.ts";
 import { newId } from "../../../src/core/ids.ts";
-import { GOOD_PASSWORD, queryRow, queryRows, setAuthConfig, signUp } from "../../support/end-users.ts";
-import { auditRows, createApp } from "../../support/fixtures.ts";
+import { GOOD_PASSWORD, queryRow, setAuthConfig, signUp } from "../../support/end-users.ts";
+import { auditRows, createApp, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { allow, insertPak } from "../admin/fixtures.ts";
 
@@ -23,12 +24,10 @@ const signup = (
     auth: opts.auth ?? null,
   });
 
-const countUsers = () =>
-  (
-    ctx.deps.db.$client.query("SELECT COUNT(*) AS n FROM end_users WHERE app_id = ?").get(app.id) as {
-      n: number;
-    }
-  ).n;
+const countUsers = async () =>
+  Number(
+    (await queryRow(ctx, "SELECT CAST(count(*) AS INTEGER) AS n FROM end_users WHERE app_id = ?", app.id))!.n,
+  );
 
 beforeAll(async () => {
   ctx = await createTestContext();
@@ -54,33 +53,37 @@ describe("successful sign-up", () => {
 
     const claims = decodeJwt(res.body.access_token);
     const userId = claims.sub as string;
-    const user = queryRow(ctx, "SELECT * FROM end_users WHERE id = ?", userId)!;
+    const user = (await userRow(ctx, userId))!;
     expect(user).toMatchObject({
-      app_id: app.id,
+      appId: app.id,
       username: "jane_doe",
-      display_name: "Jane Doe",
+      displayName: "Jane Doe",
       status: "active",
       role: "member",
-      failed_login_count: 0,
-      locked_until: null,
+      failedLoginCount: 0,
+      lockedUntil: null,
     });
-    expect(String(user.password_hash)).toStartWith("$argon2id$v=19$m=19456,t=2,p=1$");
+    expect(String(user.passwordHash)).toStartWith("$argon2id$v=19$m=19456,t=2,p=1$");
     expect(claims).toMatchObject({ type: "end_user", role: "member", amr: ["pwd"], aid: app.id });
 
-    const contacts = queryRows(ctx, "SELECT * FROM end_user_contacts WHERE user_id = ?", userId);
+    const { endUserContacts } = ctx.deps.db.tables;
+    const contacts = await ctx.deps.db
+      .select()
+      .from(endUserContacts)
+      .where(eq(endUserContacts.userId, userId));
     expect(contacts).toHaveLength(1);
     expect(contacts[0]).toMatchObject({
       type: "email",
       value: "jane.doe@example.com",
-      is_primary: 1,
-      verified_at: null,
+      isPrimary: true,
+      verifiedAt: null,
     });
 
-    const session = queryRow(ctx, "SELECT * FROM end_user_sessions WHERE id = ?", claims.sid as string)!;
-    expect(session).toMatchObject({ user_id: userId, app_id: app.id, revoked_at: null, amr: '["pwd"]' });
-    expect(Number(session.expires_at) - Number(session.created_at)).toBe(10080 * MINUTE);
+    const session = (await ctx.deps.sessions.liveOfUser(userId)).find((s) => s.id === claims.sid)!;
+    expect(session).toMatchObject({ userId, appId: app.id, revokedAt: null, amr: ["pwd"] });
+    expect(session.expiresAt - session.createdAt).toBe(10080 * MINUTE);
 
-    const audit = auditRows(ctx, { app_id: app.id, action: "user.signed_up", resource_id: userId });
+    const audit = await auditRows(ctx, { app_id: app.id, action: "user.signed_up", resource_id: userId });
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ actor_type: "end_user", actor_id: userId, resource_type: "end_user" });
     expect(audit[0]!.details).toMatchObject({ username: "jane_doe", role: "member", session_id: session.id });
@@ -97,7 +100,7 @@ describe("successful sign-up", () => {
         password: GOOD_PASSWORD,
       });
       expect(decodeJwt(t.access_token).role).toBe("customer");
-      const row = queryRow(ctx, "SELECT role FROM end_users WHERE id = ?", t.userId)!;
+      const row = (await queryRow(ctx, "SELECT role FROM end_users WHERE id = ?", t.userId))!;
       expect(row.role).toBe("customer");
     } finally {
       await setAuthConfig(ctx, app.id, { signup_default_role: "member" });
@@ -128,12 +131,12 @@ describe("successful sign-up", () => {
     ]);
     expect([a.status, b.status].sort()).toEqual([200, 409]);
     expect([a, b].find((r) => r.status === 409)!.body.code).toBe("USERNAME_TAKEN");
-    const n = queryRow(
+    const n = (await queryRow(
       ctx,
-      "SELECT COUNT(*) AS n FROM end_users WHERE app_id = ? AND username = 'racer'",
+      "SELECT CAST(count(*) AS INTEGER) AS n FROM end_users WHERE app_id = ? AND username = 'racer'",
       app.id,
-    )!;
-    expect(n.n).toBe(1);
+    ))!;
+    expect(Number(n.n)).toBe(1);
   });
 });
 
@@ -164,7 +167,7 @@ describe("password policy", () => {
   ];
   for (const c of cases) {
     test(`${c.name} → 400 WEAK_PASSWORD`, async () => {
-      const before = countUsers();
+      const before = await countUsers();
       const res = await signup({
         username: c.username ?? "policy-user",
         email: c.email ?? "policy-user@example.com",
@@ -173,7 +176,7 @@ describe("password policy", () => {
       expect(res.status).toBe(400);
       expect(res.body.code).toBe("WEAK_PASSWORD");
       expect(res.body.details).toEqual(c.reasons.map((reason) => ({ field: "password", reason })));
-      expect(countUsers()).toBe(before);
+      expect(await countUsers()).toBe(before);
     });
   }
 
@@ -227,11 +230,11 @@ describe("app configuration", () => {
   test("signup_enabled false → 403 SIGNUP_DISABLED, nothing written", async () => {
     await setAuthConfig(ctx, app.id, { signup_enabled: false });
     try {
-      const before = countUsers();
+      const before = await countUsers();
       const res = await signup({ username: "closed", email: "closed@example.com", password: GOOD_PASSWORD });
       expect(res.status).toBe(403);
       expect(res.body.code).toBe("SIGNUP_DISABLED");
-      expect(countUsers()).toBe(before);
+      expect(await countUsers()).toBe(before);
     } finally {
       await setAuthConfig(ctx, app.id, { signup_enabled: true });
     }
@@ -261,11 +264,12 @@ describe("app configuration", () => {
     let otherApp: string;
     beforeAll(async () => {
       await setAuthConfig(ctx, app.id, { signup_requires_pak: true });
-      granted = insertPak(ctx, [allow(["heimdall.signup.create"], [`pcft:heimdall:app/${app.id}`])]).token;
-      denied = insertPak(ctx, [allow(["heimdall.read", "heimdall.user.verify.create"])]).token;
-      otherApp = insertPak(ctx, [
-        allow(["heimdall.signup.create"], [`pcft:heimdall:app/${newId(ctx.clock)}`]),
-      ]).token;
+      granted = (await insertPak(ctx, [allow(["heimdall.signup.create"], [`pcft:heimdall:app/${app.id}`])]))
+        .token;
+      denied = (await insertPak(ctx, [allow(["heimdall.read", "heimdall.user.verify.create"])])).token;
+      otherApp = (
+        await insertPak(ctx, [allow(["heimdall.signup.create"], [`pcft:heimdall:app/${newId(ctx.clock)}`])])
+      ).token;
     });
     afterAll(() => setAuthConfig(ctx, app.id, { signup_requires_pak: false }));
 
@@ -309,7 +313,7 @@ describe("app configuration", () => {
       const res = await signup(body("ok"), { auth: { pak: granted } });
       expect(res.status).toBe(200);
       const sub = decodeJwt(res.body.access_token).sub;
-      const row = auditRows(ctx, { app_id: app.id, action: "user.signed_up", resource_id: sub })[0]!;
+      const row = (await auditRows(ctx, { app_id: app.id, action: "user.signed_up", resource_id: sub }))[0]!;
       expect(row.details.pak_id).toBeString();
     });
 
@@ -351,12 +355,22 @@ describe("uniqueness", () => {
   }
 
   test("an email held as another account's secondary contact → 409 EMAIL_TAKEN", async () => {
-    const owner = queryRow(ctx, "SELECT id FROM end_users WHERE app_id = ? AND username = 'taken'", app.id)!;
-    ctx.deps.db.$client
-      .query(
-        "INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, verified_at, created_at) VALUES (?, ?, ?, 'email', ?, 0, NULL, ?)",
-      )
-      .run(newId(ctx.clock), app.id, String(owner.id), "second@example.com", ctx.clock.now());
+    const owner = (await queryRow(
+      ctx,
+      "SELECT id FROM end_users WHERE app_id = ? AND username = 'taken'",
+      app.id,
+    ))!;
+    const { endUserContacts } = ctx.deps.db.tables;
+    await ctx.deps.db.insert(endUserContacts).values({
+      id: newId(ctx.clock),
+      appId: app.id,
+      userId: String(owner.id),
+      type: "email",
+      value: "second@example.com",
+      isPrimary: false,
+      verifiedAt: null,
+      createdAt: ctx.clock.now(),
+    });
     const res = await signup({ username: "fresh5", email: "second@example.com", password: GOOD_PASSWORD });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("EMAIL_TAKEN");
@@ -486,18 +500,18 @@ describe("malformed requests", () => {
   ];
   for (const c of cases) {
     test(`${c.name} → ${c.status} ${c.code}`, async () => {
-      const before = countUsers();
+      const before = await countUsers();
       const res = await signup(c.body, { raw: c.raw });
       expect(res.status).toBe(c.status);
       expect(res.body.code).toBe(c.code);
       if (c.fields)
         expect(res.body.details.map((d: { field: string }) => d.field).sort()).toEqual([...c.fields].sort());
-      expect(countUsers()).toBe(before);
+      expect(await countUsers()).toBe(before);
     });
   }
 
   test("unknown fields → 400 VALIDATION_ERROR naming each; no account is created", async () => {
-    const before = countUsers();
+    const before = await countUsers();
     const res = await signup({
       username: "extra-fields",
       email: "extra@example.com",
@@ -511,7 +525,7 @@ describe("malformed requests", () => {
       { field: "role", reason: "unknown field" },
       { field: "displayName", reason: "unknown field; did you mean display_name?" },
     ]);
-    expect(countUsers()).toBe(before);
+    expect(await countUsers()).toBe(before);
   });
 
   test("an unknown app → 404 APP_NOT_FOUND", async () => {
