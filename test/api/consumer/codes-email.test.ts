@@ -3,8 +3,12 @@
  * (checked before any contact lookup), the `{}` branches, lanes, the outbox row written with the code, the
  * per-address cap, the portal link, the welcome email, and 503 ENVOI_NOT_WIRED.
  */
+
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { ConfigError } from "../../../src/config/index.ts";
+import { exec } from "../../../src/db/query.ts";
+import { queryRows } from "../../support/end-users.ts";
 import { auditRows, createApp } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
@@ -93,7 +97,7 @@ describe("preconditions, in order, whatever the contact; each refusal names its 
     expect(verification.status).toBe(201);
     const reset = await sendFor("password-reset", "resetter@example.test");
     expect(reset.status).toBe(201);
-    const rows = outboxRows(ctx, fresh.id);
+    const rows = await outboxRows(ctx, fresh.id);
     expect(rows.map((r) => ({ to: r.to, from: r.from, subject: r.subject, status: r.status }))).toEqual([
       {
         to: "newcomer@example.test",
@@ -111,17 +115,16 @@ describe("preconditions, in order, whatever the contact; each refusal names its 
     // The code in the first email verifies the address.
     const code = codeIn(deliveredMail(ctx, rows[0]!.id).text);
     expect((await submitVerify(ctx, fresh, code)).status).toBe(200);
-    expect(codeRows(ctx, fresh.id)).toHaveLength(2);
+    expect(await codeRows(ctx, fresh.id)).toHaveLength(2);
   });
 
   test("a slot naming a template this server does not ship → 412 ENVOI_TEMPLATE_NOT_CONFIGURED naming the slot and the fix", async () => {
     expect((await settings({ notifications_via_envoi: true })).status).toBe(200);
     // Only a row written by another version (or by hand) can hold such a name: the PATCH refuses it.
-    ctx.deps.db.$client
-      .query(
-        "UPDATE notification_settings SET password_reset_template_name = 'acme-reset-v0' WHERE app_id = ?",
-      )
-      .run(app.id);
+    await exec(
+      ctx.deps.db,
+      sql`UPDATE notification_settings SET password_reset_template_name = 'acme-reset-v0' WHERE app_id = ${app.id}`,
+    );
     for (const email of contacts) {
       const res = await send("password-reset", email);
       expect(res.status).toBe(412);
@@ -131,8 +134,8 @@ describe("preconditions, in order, whatever the contact; each refusal names its 
           `PATCH /v1/apps/${app.id}/notification-settings {"password_reset_template_name": null} to use heimdall-password-reset`,
       );
     }
-    expect(outboxRows(ctx, app.id)).toHaveLength(0);
-    expect(codeRows(ctx, app.id)).toHaveLength(0);
+    expect(await outboxRows(ctx, app.id)).toHaveLength(0);
+    expect(await codeRows(ctx, app.id)).toHaveLength(0);
     // The fix the message gives works.
     expect((await settings({ password_reset_template_name: null })).status).toBe(200);
     expect((await send("password-reset", "verified@example.test")).status).toBe(201);
@@ -159,8 +162,8 @@ describe("EMAIL_MODE=smtp without HEIMDALL_EMAIL_FROM", () => {
       "No sender address: set HEIMDALL_EMAIL_FROM on the server (email_from in the config file), " +
         `or PATCH /v1/apps/${a.id}/notification-settings {"default_sender_address": "no-reply@example.com"}`,
     );
-    expect(outboxRows(smtp, a.id)).toHaveLength(0);
-    expect(codeRows(smtp, a.id)).toHaveLength(0);
+    expect(await outboxRows(smtp, a.id)).toHaveLength(0);
+    expect(await codeRows(smtp, a.id)).toHaveLength(0);
   });
 });
 
@@ -174,7 +177,7 @@ describe("sending", () => {
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ expires_at: new Date(ctx.clock.now() + 10 * 60_000).toISOString() });
 
-    const row = outboxRows(ctx, app.id).at(-1)!;
+    const row = (await outboxRows(ctx, app.id)).at(-1)!;
     expect(row).toMatchObject({
       to: "unverified@example.test",
       from: "no-reply@acme.test",
@@ -192,13 +195,14 @@ describe("sending", () => {
     // The stored copy has the message's shape, not its code; the sealed original is gone with delivery.
     expect(row.text).toBe(sent.text.replace(code, "******"));
     expect(row.bodySecretId).toBeNull();
-    const stored = ["email_outbox", "vault_secrets"].map((t) =>
-      JSON.stringify(ctx.deps.db.$client.query(`SELECT * FROM ${t}`).all()),
-    );
+    const stored = [
+      JSON.stringify(await queryRows(ctx, "SELECT * FROM email_outbox")),
+      JSON.stringify(await queryRows(ctx, "SELECT * FROM vault_secrets")),
+    ];
     for (const dump of stored) expect(dump).not.toContain(code);
     expect(stored[1]).not.toContain(`email_outbox:${row.id}`);
 
-    const audit = auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!;
+    const audit = (await auditRows(ctx, { app_id: app.id, action: "code.issued" })).at(-1)!;
     expect(audit.details).toMatchObject({ purpose: "verification", delivery: "email", outbox_id: row.id });
     expect(JSON.stringify(audit).includes(code)).toBe(false);
 
@@ -211,11 +215,11 @@ describe("sending", () => {
     const res = await send("password-reset", "verified@example.test");
     expect(res.status).toBe(201);
     expect(Object.keys(res.body)).toEqual(["expires_at"]);
-    const row = outboxRows(ctx, app.id).at(-1)!;
+    const row = (await outboxRows(ctx, app.id)).at(-1)!;
     expect(row.subject).toBe(`Reset your Acme <b>"Portal"</b> password`);
     expect((await submitReset(ctx, app, codeIn(deliveredMail(ctx, row.id).text))).status).toBe(204);
     // The owner is told, by a notice without any code, queued with the change; the job delivers it.
-    const notice = outboxRows(ctx, app.id).at(-1)!;
+    const notice = (await outboxRows(ctx, app.id)).at(-1)!;
     expect(notice).toMatchObject({
       to: "verified@example.test",
       status: "pending",
@@ -232,25 +236,25 @@ describe("sending", () => {
     ["password-reset", "fresh-unverified@example.test", "unverified"],
   ] as const)("%s to %s (%s) → {} and nothing queued", async (kind, email) => {
     if (email.startsWith("fresh")) await insertUser(ctx, app, "fresh-unverified");
-    const before = outboxRows(ctx, app.id).length;
+    const before = (await outboxRows(ctx, app.id)).length;
     const res = await send(kind, email, { unchecked: true });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({});
-    expect(outboxRows(ctx, app.id)).toHaveLength(before);
+    expect(await outboxRows(ctx, app.id)).toHaveLength(before);
   });
 
   test("with a web_origin the email links to the portal's /verify and /reset-password", async () => {
     expect((await settings({ web_origin: "https://portal.acme.test/" })).status).toBe(200);
     await insertUser(ctx, app, "linked", { emailVerified: false });
     await send("verification", "linked@example.test");
-    const verifyRow = outboxRows(ctx, app.id).at(-1)!;
+    const verifyRow = (await outboxRows(ctx, app.id)).at(-1)!;
     const verifyMail = deliveredMail(ctx, verifyRow.id);
     const code = codeIn(verifyMail.text);
     expect(verifyMail.text).toContain(`https://portal.acme.test/verify?code=${code}`);
     expect(verifyMail.html).toContain(`href="https://portal.acme.test/verify?code=${code}"`);
     expect(verifyRow.text).toContain("https://portal.acme.test/verify?code=******");
     await send("password-reset", "verified@example.test");
-    const resetRow = outboxRows(ctx, app.id).at(-1)!;
+    const resetRow = (await outboxRows(ctx, app.id)).at(-1)!;
     const resetText = deliveredMail(ctx, resetRow.id).text;
     expect(resetText).toContain(`https://portal.acme.test/reset-password?code=${codeIn(resetText)}`);
     expect((await settings({ web_origin: null })).status).toBe(200);
@@ -260,20 +264,21 @@ describe("sending", () => {
     expect((await settings({ welcome_template_name: "heimdall-welcome" })).status).toBe(200);
     await insertUser(ctx, app, "welcomed");
     await send("verification", "welcomed@example.test");
-    const code = codeIn(deliveredMail(ctx, outboxRows(ctx, app.id).at(-1)!.id).text);
+    const code = codeIn(deliveredMail(ctx, (await outboxRows(ctx, app.id)).at(-1)!.id).text);
     expect((await submitVerify(ctx, app, code)).status).toBe(200);
-    const welcome = outboxRows(ctx, app.id).at(-1)!;
+    const welcome = (await outboxRows(ctx, app.id)).at(-1)!;
     expect(welcome).toMatchObject({
       to: "welcomed@example.test",
       status: "pending",
       subject: `Welcome to Acme <b>"Portal"</b>`,
     });
     expect(
-      auditRows(ctx, { app_id: app.id, action: "contact.verified" }).at(-1)!.details?.welcome_outbox_id,
+      (await auditRows(ctx, { app_id: app.id, action: "contact.verified" })).at(-1)!.details
+        ?.welcome_outbox_id,
     ).toBe(welcome.id);
     // The delivery job sends it.
     expect(await ctx.deps.email.deliverDue()).toEqual({ sent: 1, queued: 0, failed: 0 });
-    expect(outboxRows(ctx, app.id).find((r) => r.id === welcome.id)?.status).toBe("sent");
+    expect((await outboxRows(ctx, app.id)).find((r) => r.id === welcome.id)?.status).toBe("sent");
     expect((await settings({ welcome_template_name: null })).status).toBe(200);
   });
 
@@ -284,9 +289,9 @@ describe("sending", () => {
       params: { app_slug: app.slug },
       body: { phone: "+15553334444" },
     });
-    const before = outboxRows(ctx, app.id).length;
+    const before = (await outboxRows(ctx, app.id)).length;
     expect((await submitVerify(ctx, app, mint.body.code)).status).toBe(200);
-    expect(outboxRows(ctx, app.id)).toHaveLength(before);
+    expect(await outboxRows(ctx, app.id)).toHaveLength(before);
     expect((await settings({ welcome_template_name: null })).status).toBe(200);
   });
 
@@ -327,18 +332,20 @@ describe("lanes", () => {
     ["verification", ["heimdall.user.password-reset.send-email"]],
     ["password-reset", ["heimdall.user.verify.send-email"]],
   ] as const)("send-%s-email with a PAK allowed only %p → 403 POLICY_DENIED", async (kind, actions) => {
-    const pak = insertPak(ctx, [allow([...actions])]);
+    const pak = await insertPak(ctx, [allow([...actions])]);
     const res = await send(kind, "verified@example.test", { auth: { pak: pak.token } });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("POLICY_DENIED");
   });
 
   test("a PAK allowed exactly the send action passes", async () => {
-    const pak = insertPak(ctx, [allow(["heimdall.user.verify.send-email"], [`pcft:heimdall:app/${app.id}`])]);
+    const pak = await insertPak(ctx, [
+      allow(["heimdall.user.verify.send-email"], [`pcft:heimdall:app/${app.id}`]),
+    ]);
     await insertUser(ctx, app, "narrow");
     const res = await send("verification", "narrow@example.test", { auth: { pak: pak.token } });
     expect(res.status).toBe(201);
-    expect(auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!.actor_id).toBe(pak.id);
+    expect((await auditRows(ctx, { app_id: app.id, action: "code.issued" })).at(-1)!.actor_id).toBe(pak.id);
   });
 });
 

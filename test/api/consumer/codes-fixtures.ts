@@ -2,7 +2,6 @@
 import { expect } from "bun:test";
 import { eq } from "drizzle-orm";
 import { MINUTE } from "../../../src/core/clock.ts";
-import { emailOutbox, oneTimeCodes } from "../../../src/db/schema.ts";
 import type { OutgoingEmail } from "../../../src/email/transport.ts";
 import {
   type InsertEndUserOptions,
@@ -34,12 +33,14 @@ export async function insertUser(
   return await insertEndUser(ctx, app, username, { ...opts, emailVerified: opts.emailVerified ?? false });
 }
 
-export function codeRows(ctx: TestContext, appId: string) {
-  return ctx.deps.db.select().from(oneTimeCodes).where(eq(oneTimeCodes.appId, appId)).all();
+export async function codeRows(ctx: TestContext, appId: string) {
+  const { oneTimeCodes } = ctx.deps.db.tables;
+  return await ctx.deps.db.select().from(oneTimeCodes).where(eq(oneTimeCodes.appId, appId));
 }
 
-export function outboxRows(ctx: TestContext, appId: string) {
-  return ctx.deps.db.select().from(emailOutbox).where(eq(emailOutbox.appId, appId)).all();
+export async function outboxRows(ctx: TestContext, appId: string) {
+  const { emailOutbox } = ctx.deps.db.tables;
+  return await ctx.deps.db.select().from(emailOutbox).where(eq(emailOutbox.appId, appId));
 }
 
 /** `POST request-verification` or `request-password-reset` expecting a code; returns it. */

@@ -1,6 +1,8 @@
 /** @module request-verification and request-password-reset: who gets a code, the `{}` branches, lanes, validation, storage. */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { hmacSha256Hex } from "../../../src/core/crypto.ts";
+import { exec } from "../../../src/db/query.ts";
 import { auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
@@ -51,7 +53,7 @@ describe("request-verification", () => {
     expect(res.body.code).toMatch(/^\d{6}$/);
     expect(res.body.expires_at).toBe(new Date(ctx.clock.now() + 10 * 60_000).toISOString());
 
-    const rows = codeRows(ctx, app.id).filter((r) => r.contactId === alice.emailContactId);
+    const rows = (await codeRows(ctx, app.id)).filter((r) => r.contactId === alice.emailContactId);
     expect(rows).toHaveLength(1);
     const row = rows[0]!;
     expect(row.purpose).toBe("verify");
@@ -60,10 +62,10 @@ describe("request-verification", () => {
       hmacSha256Hex(await ctx.deps.secrets.get("code_pepper"), `${app.id}:verify:${res.body.code}`),
     );
     // No column of any code row holds the plaintext.
-    const dump = JSON.stringify(codeRows(ctx, app.id));
+    const dump = JSON.stringify(await codeRows(ctx, app.id));
     expect(dump.includes(res.body.code)).toBe(false);
 
-    const audit = auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!;
+    const audit = (await auditRows(ctx, { app_id: app.id, action: "code.issued" })).at(-1)!;
     expect(audit.actor_type).toBe("pak");
     expect(audit.resource_id).toBe(alice.emailContactId);
     expect(audit.details).toMatchObject({
@@ -78,7 +80,7 @@ describe("request-verification", () => {
   test("a phone contact, written in any format, gets a code; the email lookup is normalised too", async () => {
     const code = await mintCode(ctx, app, "verification", { phone: "+1 (555) 000-1111" });
     expect(
-      codeRows(ctx, app.id).some(
+      (await codeRows(ctx, app.id)).some(
         (r) => r.contactId === alice.phoneContactId && r.expiresAt > ctx.clock.now(),
       ),
     ).toBe(true);
@@ -89,7 +91,7 @@ describe("request-verification", () => {
   test("a new code supersedes the contact's previous one", async () => {
     await mintCode(ctx, app, "verification", { email: "alice@example.test" });
     await mintCode(ctx, app, "verification", { email: "alice@example.test" });
-    const live = codeRows(ctx, app.id).filter(
+    const live = (await codeRows(ctx, app.id)).filter(
       (r) => r.contactId === alice.emailContactId && r.consumedAt === null,
     );
     expect(live).toHaveLength(1);
@@ -101,11 +103,11 @@ describe("request-verification", () => {
     ["an already verified email", { email: "bob@example.test" }],
     ["an already verified phone", { phone: "+15550002222" }],
   ])("%s gets {} and no code row", async (_name, body) => {
-    const before = codeRows(ctx, app.id).length;
+    const before = (await codeRows(ctx, app.id)).length;
     const res = await call("verification", body, { unchecked: true });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({});
-    expect(codeRows(ctx, app.id)).toHaveLength(before);
+    expect(await codeRows(ctx, app.id)).toHaveLength(before);
   });
 
   test("a contact verified only in another app is no match here, and vice versa", async () => {
@@ -124,11 +126,11 @@ describe("request-password-reset", () => {
     const res = await call("password-reset", { email: "bob@example.test" });
     expect(res.status).toBe(201);
     expect(res.body.code).toMatch(/^\d{6}$/);
-    const row = codeRows(ctx, app.id).find(
+    const row = (await codeRows(ctx, app.id)).find(
       (r) => r.contactId === bob.emailContactId && r.purpose === "reset",
     );
     expect(row?.userId).toBe(bob.id);
-    expect(auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!.details).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "code.issued" })).at(-1)!.details).toMatchObject({
       purpose: "password_reset",
     });
     await mintCode(ctx, app, "password-reset", { phone: "+15550002222" });
@@ -149,11 +151,12 @@ describe("request-password-reset", () => {
     const dora = await insertUser(ctx, app, "dora");
     await mintCode(ctx, app, "verification", { email: "dora@example.test" });
     // Verified meanwhile by another channel: a reset code is minted, and it does not supersede the verify code.
-    ctx.deps.db.$client
-      .query("UPDATE end_user_contacts SET verified_at = ? WHERE id = ?")
-      .run(ctx.clock.now(), dora.emailContactId);
+    await exec(
+      ctx.deps.db,
+      sql`UPDATE end_user_contacts SET verified_at = ${ctx.clock.now()} WHERE id = ${dora.emailContactId}`,
+    );
     await mintCode(ctx, app, "password-reset", { email: "dora@example.test" });
-    const live = codeRows(ctx, app.id).filter((r) => r.consumedAt === null && r.userId === dora.id);
+    const live = (await codeRows(ctx, app.id)).filter((r) => r.consumedAt === null && r.userId === dora.id);
     expect(live.map((r) => r.purpose).sort()).toEqual(["reset", "verify"]);
   });
 });
@@ -214,14 +217,14 @@ describe("lanes", () => {
       [allow(["heimdall.*"]), deny(["heimdall.user.verify.create"])],
     ],
   ] as const)("%s → 403 POLICY_DENIED", async (_name, kind, statements) => {
-    const pak = insertPak(ctx, [...statements]);
+    const pak = await insertPak(ctx, [...statements]);
     const res = await call(kind, { email: "alice@example.test" }, { auth: { pak: pak.token } });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("POLICY_DENIED");
   });
 
   test("a PAK narrowed to another app's URN → 403; narrowed to this app → 201", async () => {
-    const elsewhere = insertPak(ctx, [
+    const elsewhere = await insertPak(ctx, [
       allow(["heimdall.user.verify.create"], [`pcft:heimdall:app/${other.id}`]),
     ]);
     const denied = await call(
@@ -231,15 +234,17 @@ describe("lanes", () => {
     );
     expect(denied.status).toBe(403);
     expect(denied.body.code).toBe("POLICY_DENIED");
-    const here = insertPak(ctx, [allow(["heimdall.user.verify.create"], [`pcft:heimdall:app/${app.id}`])]);
+    const here = await insertPak(ctx, [
+      allow(["heimdall.user.verify.create"], [`pcft:heimdall:app/${app.id}`]),
+    ]);
     const ok = await call("verification", { email: "alice@example.test" }, { auth: { pak: here.token } });
     expect(ok.status).toBe(201);
-    expect(auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!.actor_id).toBe(here.id);
+    expect((await auditRows(ctx, { app_id: app.id, action: "code.issued" })).at(-1)!.actor_id).toBe(here.id);
   });
 
   test("a PAK of another workspace sees no app (404); an unknown slug is 404 too", async () => {
-    const ws = insertWorkspace(ctx, "elsewhere-ws");
-    const foreign = insertPak(ctx, [allow(["*"])], ws);
+    const ws = await insertWorkspace(ctx, "elsewhere-ws");
+    const foreign = await insertPak(ctx, [allow(["*"])], ws);
     const res = await call("verification", { email: "alice@example.test" }, { auth: { pak: foreign.token } });
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("APP_NOT_FOUND");

@@ -106,7 +106,7 @@ describe("a server that accepts", () => {
     expect(mail.from).toBe("no-reply@heimdall.test");
     expect(mail.raw).toMatch(/^Subject: Reset your Acme password\r?$/m);
     const code = codeIn(mail.raw);
-    expect(outboxRows(ctx, app.id).at(-1)).toMatchObject({ status: "sent", attempts: 1 });
+    expect((await outboxRows(ctx, app.id)).at(-1)).toMatchObject({ status: "sent", attempts: 1 });
 
     expect((await submitReset(ctx, app, code)).status).toBe(204);
     expect((await signin("erin@example.test", NEW_PASSWORD)).status).toBe(200);
@@ -128,7 +128,7 @@ describe("a server that refuses", () => {
     const before = received.length;
     const res = await sendReset("frank@example.test");
     expect(res.status).toBe(201);
-    const row = outboxRows(ctx, app.id).at(-1)!;
+    const row = (await outboxRows(ctx, app.id)).at(-1)!;
     expect(row).toMatchObject({ to: "frank@example.test", status: "pending", attempts: 1 });
     expect(row.nextAttemptAt).toBe(ctx.clock.now() + MINUTE);
     expect(row.lastError).toContain("451");
@@ -138,7 +138,7 @@ describe("a server that refuses", () => {
     expect(await ctx.deps.email.deliverDue()).toEqual({ sent: 0, queued: 0, failed: 0 });
     ctx.clock.advance(MINUTE);
     await ctx.deps.scheduler.runOnce("email.deliver");
-    expect(outboxRows(ctx, app.id).find((r) => r.id === row.id)).toMatchObject({
+    expect((await outboxRows(ctx, app.id)).find((r) => r.id === row.id)).toMatchObject({
       status: "sent",
       attempts: 2,
     });
@@ -153,14 +153,16 @@ describe("a server that refuses", () => {
     const res = await sendReset("gina@example.test");
     expect(res.status).toBe(503);
     expect(res.body.code).toBe("ENVOI_DISPATCH_FAILED");
-    const row = outboxRows(ctx, app.id).at(-1)!;
+    const row = (await outboxRows(ctx, app.id)).at(-1)!;
     expect(row).toMatchObject({ to: "gina@example.test", status: "failed", attempts: 1 });
     expect(row.lastError).toContain("550");
-    const codes = codeRows(ctx, app.id).filter((c) => c.contactId === gina.emailContactId);
+    const codes = (await codeRows(ctx, app.id)).filter((c) => c.contactId === gina.emailContactId);
     expect(codes).toHaveLength(1);
     expect(codes[0]!.consumedAt).not.toBeNull();
-    expect(auditRows(ctx, { app_id: app.id, action: "email.failed" }).at(-1)!.resource_id).toBe(row.id);
-    expect(auditRows(ctx, { app_id: app.id, action: "code.voided" }).at(-1)!.details).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "email.failed" })).at(-1)!.resource_id).toBe(
+      row.id,
+    );
+    expect((await auditRows(ctx, { app_id: app.id, action: "code.voided" })).at(-1)!.details).toMatchObject({
       reason: "dispatch_failed",
       outbox_id: row.id,
     });
@@ -187,7 +189,7 @@ describe("a server that refuses", () => {
       body: { email: "hank@example.test" },
     });
     expect(res.status).toBe(201);
-    expect(outboxRows(closed, a.id)[0]).toMatchObject({ status: "pending", attempts: 1 });
-    expect(outboxRows(closed, a.id)[0]!.lastError).toBeTruthy();
+    expect((await outboxRows(closed, a.id))[0]).toMatchObject({ status: "pending", attempts: 1 });
+    expect((await outboxRows(closed, a.id))[0]!.lastError).toBeTruthy();
   });
 });

@@ -1,6 +1,8 @@
 /** @module verify and reset-password: single use, expiry, supersession, app and purpose binding, the IP lock, session revocation. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { MINUTE } from "../../../src/core/clock.ts";
+import { exec } from "../../../src/db/query.ts";
 import { auditRows, contactRow, createApp, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
@@ -53,11 +55,11 @@ describe("verify", () => {
       value: `${u.username}@example.test`,
       verified_at: now,
     });
-    expect(contactRow(ctx, u.emailContactId!)!.verifiedAt).toBe(ctx.clock.now());
-    expect(codeRows(ctx, app.id).find((r) => r.contactId === u.emailContactId)?.consumedAt).toBe(
+    expect((await contactRow(ctx, u.emailContactId!))!.verifiedAt).toBe(ctx.clock.now());
+    expect((await codeRows(ctx, app.id)).find((r) => r.contactId === u.emailContactId)?.consumedAt).toBe(
       ctx.clock.now(),
     );
-    const audit = auditRows(ctx, { app_id: app.id, action: "contact.verified" }).at(-1)!;
+    const audit = (await auditRows(ctx, { app_id: app.id, action: "contact.verified" })).at(-1)!;
     expect(audit.actor_type).toBe("end_user");
     expect(audit.actor_id).toBe(u.id);
     expect(audit.resource_id).toBe(u.emailContactId);
@@ -82,7 +84,7 @@ describe("verify", () => {
     const res = await submitVerify(ctx, app, code);
     expect(res.status).toBe(410);
     expect(res.body.code).toBe("CODE_INVALID");
-    expect(contactRow(ctx, u.emailContactId!)!.verifiedAt).toBeNull();
+    expect((await contactRow(ctx, u.emailContactId!))!.verifiedAt).toBeNull();
   });
 
   test("a code used just before its expiry still works", async () => {
@@ -158,7 +160,7 @@ describe("verify", () => {
 });
 
 async function contactPhone(contactId: string): Promise<string> {
-  return contactRow(ctx, contactId)!.value;
+  return (await contactRow(ctx, contactId))!.value;
 }
 
 describe("lock after 5 wrong codes", () => {
@@ -226,16 +228,17 @@ describe("reset-password", () => {
     const s2 = await signin(PASSWORD);
     expect(s1.status).toBe(200);
     expect(s2.status).toBe(200);
-    ctx.deps.db.$client
-      .query("UPDATE end_users SET failed_login_count = 3, locked_until = ? WHERE id = ?")
-      .run(ctx.clock.now() + 10 * MINUTE, u.id);
+    await exec(
+      ctx.deps.db,
+      sql`UPDATE end_users SET failed_login_count = 3, locked_until = ${ctx.clock.now() + 10 * MINUTE} WHERE id = ${u.id}`,
+    );
 
     const code = await mintCode(ctx, app, "password-reset", { phone });
     const res = await submitReset(ctx, app, code);
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
 
-    const row = userRow(ctx, u.id)!;
+    const row = (await userRow(ctx, u.id))!;
     expect(row.passwordChangedAt).toBe(ctx.clock.now());
     expect(row.failedLoginCount).toBe(0);
     expect(row.lockedUntil).toBeNull();
@@ -255,7 +258,7 @@ describe("reset-password", () => {
       });
       expect(me.status).toBe(401);
     }
-    const audit = auditRows(ctx, { app_id: app.id, action: "user.password_reset" }).at(-1)!;
+    const audit = (await auditRows(ctx, { app_id: app.id, action: "user.password_reset" })).at(-1)!;
     expect(audit.actor_type).toBe("end_user");
     expect(audit.resource_id).toBe(u.id);
     expect(audit.details).toMatchObject({ sessions_revoked: 2, contact_id: u.phoneContactId });
@@ -295,16 +298,18 @@ describe("reset-password", () => {
     expect((await submitReset(ctx, app, byEmail)).status).toBe(204);
     const res = await submitReset(ctx, app, byPhone, "Yet-Another-Passphrase-77");
     expect(res.status).toBe(410);
-    expect(codeRows(ctx, app.id).filter((r) => r.userId === u.id && r.consumedAt === null)).toHaveLength(0);
+    expect(
+      (await codeRows(ctx, app.id)).filter((r) => r.userId === u.id && r.consumedAt === null),
+    ).toHaveLength(0);
   });
 
   test("an account suspended after the mint → 410 and the password is unchanged", async () => {
     const u = await freshUser();
     const code = await mintCode(ctx, app, "password-reset", { phone: await contactPhone(u.phoneContactId!) });
-    ctx.deps.db.$client.query("UPDATE end_users SET status = 'suspended' WHERE id = ?").run(u.id);
+    await exec(ctx.deps.db, sql`UPDATE end_users SET status = 'suspended' WHERE id = ${u.id}`);
     const res = await submitReset(ctx, app, code);
     expect(res.status).toBe(410);
-    expect(userRow(ctx, u.id)!.passwordHash).toBeNull();
+    expect((await userRow(ctx, u.id))!.passwordHash).toBeNull();
   });
 
   test.each([
