@@ -4,7 +4,7 @@ import { applySeed } from "../../../src/seed/apply.ts";
 import { exportSeed } from "../../../src/seed/export.ts";
 import { parseSeed, SeedFileError } from "../../../src/seed/schema.ts";
 import { auditRows } from "../../support/fixtures.ts";
-import { createTestContext, type TestContext } from "../../support/harness.ts";
+import { closeTestContext, createTestContext, type TestContext } from "../../support/harness.ts";
 
 let a: TestContext;
 let b: TestContext;
@@ -12,9 +12,9 @@ let b: TestContext;
 beforeAll(async () => {
   [a, b] = await Promise.all([createTestContext(), createTestContext()]);
 });
-afterAll(() => {
-  a.deps.db.$client.close();
-  b.deps.db.$client.close();
+afterAll(async () => {
+  await closeTestContext(a);
+  await closeTestContext(b);
 });
 
 const seed = (signing_alg: string) =>
@@ -32,11 +32,11 @@ test("apply with signing_alg ES256: the config says so and an ES256 next key is 
     ["active", "RS256"],
     ["next", "ES256"],
   ]);
-  expect(auditRows(a, { app_id: app.id, action: "app.signing_alg_changed" })).toHaveLength(1);
+  expect(await auditRows(a, { app_id: app.id, action: "app.signing_alg_changed" })).toHaveLength(1);
 
   const again = await applySeed(a.deps, seed("ES256"), { workspaceId: a.workspaceId });
   expect(again.changes).toEqual([]);
-  expect(auditRows(a, { app_id: app.id, action: "app.signing_alg_changed" })).toHaveLength(1);
+  expect(await auditRows(a, { app_id: app.id, action: "app.signing_alg_changed" })).toHaveLength(1);
 });
 
 test("export names signing_alg; applying the export on a fresh database gives the same algorithm", async () => {

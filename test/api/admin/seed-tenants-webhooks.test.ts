@@ -1,8 +1,10 @@
 /** Seed files' tenants and webhook sections in process (docs/seed.md): validation by path, apply, idempotence, convergence, prune, dry run, rollback, export. */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { applySeed, SeedPlanError, SeedStepError } from "../../../src/seed/apply.ts";
 import { exportSeed } from "../../../src/seed/export.ts";
 import { parseSeed, type SeedFile, SeedFileError } from "../../../src/seed/schema.ts";
+import { queryRow, queryRows } from "../../support/end-users.ts";
 import { auditRows } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 
@@ -62,8 +64,8 @@ async function planProblems(p: Promise<unknown>): Promise<string[]> {
   throw new Error("expected a SeedPlanError");
 }
 
-const count = (ctx: TestContext, table: string) =>
-  ctx.deps.db.$client.query<{ n: number }, []>(`SELECT count(*) AS n FROM ${table}`).get()!.n;
+const count = async (ctx: TestContext, table: string) =>
+  Number((await queryRow(ctx, `SELECT CAST(count(*) AS INTEGER) AS n FROM ${table}`))!.n);
 
 const opts = (ctx: TestContext, more: { dryRun?: boolean; prune?: boolean } = {}) => ({
   workspaceId: ctx.workspaceId,
@@ -71,33 +73,49 @@ const opts = (ctx: TestContext, more: { dryRun?: boolean; prune?: boolean } = {}
 });
 
 /** Tenant slug → [email, role] of its members, from the tables. */
-function memberships(ctx: TestContext, appId: string): Record<string, string[][]> {
-  const rows = ctx.deps.db.$client
-    .query<{ slug: string; email: string; role: string }, [string]>(
-      `SELECT t.slug, c.value AS email, m.role FROM tenant_members m
+async function memberships(ctx: TestContext, appId: string): Promise<Record<string, string[][]>> {
+  const rows = await queryRows(
+    ctx,
+    sql`SELECT t.slug, c.value AS email, m.role FROM tenant_members m
        JOIN tenants t ON t.id = m.tenant_id
-       JOIN end_user_contacts c ON c.user_id = m.user_id AND c.type = 'email' AND c.is_primary = 1
-       WHERE m.app_id = ? ORDER BY t.slug, c.value`,
-    )
-    .all(appId);
+       JOIN end_user_contacts c ON c.user_id = m.user_id AND c.type = 'email' AND c.is_primary = ${true}
+       WHERE m.app_id = ${appId} ORDER BY t.slug, c.value`,
+  );
   const out: Record<string, string[][]> = {};
-  for (const r of rows) out[r.slug] = [...(out[r.slug] ?? []), [r.email, r.role]];
+  for (const r of rows) {
+    const slug = String(r.slug);
+    out[slug] = [...(out[slug] ?? []), [String(r.email), String(r.role)]];
+  }
   return out;
 }
 
-const tenantRow = (ctx: TestContext, slug: string) =>
-  ctx.deps.db.$client
-    .query<{ display_name: string; status: string; metadata: string; updated_at: number }, [string]>(
-      "SELECT display_name, status, metadata, updated_at FROM tenants WHERE slug = ?",
-    )
-    .get(slug);
+/** A raw JSON column as SQLite stores it (text): PostgreSQL's jsonb arrives parsed. */
+const jsonText = (v: unknown) => (typeof v === "string" || v === null ? v : JSON.stringify(v));
 
-const hookRow = (ctx: TestContext, appId: string) =>
-  ctx.deps.db.$client
-    .query<{ url: string; event_types: string; secret_hint: string }, [string]>(
-      "SELECT url, event_types, secret_hint FROM webhook_configs WHERE app_id = ?",
-    )
-    .get(appId);
+const tenantRow = async (ctx: TestContext, slug: string) => {
+  const r = await queryRow(
+    ctx,
+    "SELECT display_name, status, metadata, updated_at FROM tenants WHERE slug = ?",
+    slug,
+  );
+  return r
+    ? {
+        display_name: r.display_name as string,
+        status: r.status as string,
+        metadata: jsonText(r.metadata),
+        updated_at: Number(r.updated_at),
+      }
+    : null;
+};
+
+const hookRow = async (ctx: TestContext, appId: string) => {
+  const r = await queryRow(
+    ctx,
+    "SELECT url, event_types, secret_hint FROM webhook_configs WHERE app_id = ?",
+    appId,
+  );
+  return r ? { url: r.url, event_types: jsonText(r.event_types), secret_hint: r.secret_hint } : null;
+};
 
 const local = (ctx: TestContext) => ({ kind: "local" as const, workspaceId: ctx.workspaceId });
 
@@ -181,7 +199,7 @@ describe("seed file: tenants and webhook, apply", () => {
   });
 
   test("unknown member roles and emails no account holds: by path, nothing applied", async () => {
-    const audits = count(ctx, "audit_log");
+    const audits = await count(ctx, "audit_log");
     const file = demo({
       tenants: [
         { slug: "acme", display_name: "Acme", members: [{ email: "alice@example.com", role: "owner" }] },
@@ -200,7 +218,7 @@ describe("seed file: tenants and webhook, apply", () => {
       "apps[0].tenants[1].members[1].email: no account of demo has the email nobody@example.com, and the file's users do not list it",
     ]);
     expect(await ctx.deps.apps.find("demo")).toBeUndefined();
-    expect(count(ctx, "audit_log")).toBe(audits);
+    expect(await count(ctx, "audit_log")).toBe(audits);
   });
 
   test("creates tenants, members (of accounts the same file seeds) and the webhook with the given secret", async () => {
@@ -218,25 +236,25 @@ describe("seed file: tenants and webhook, apply", () => {
     // The given secret is not printed.
     expect(r.secrets).toEqual([]);
     const app = (await ctx.deps.apps.find("demo"))!;
-    expect(memberships(ctx, app.id)).toEqual({
+    expect(await memberships(ctx, app.id)).toEqual({
       acme: [
         ["alice@example.com", "owner"],
         ["bob@example.com", "member"],
       ],
     });
-    expect(tenantRow(ctx, "globex")).toMatchObject({
+    expect(await tenantRow(ctx, "globex")).toMatchObject({
       display_name: "Globex",
       status: "suspended",
       metadata: JSON.stringify({ plan: "pro" }),
     });
-    expect(hookRow(ctx, app.id)).toEqual({
+    expect(await hookRow(ctx, app.id)).toEqual({
       url: HOOK_URL,
       event_types: JSON.stringify(["user.signup", "tenant.created"]),
       secret_hint: SECRET.slice(-4),
     });
     expect(await ctx.deps.webhooks.secretMatches(local(ctx), "demo", SECRET)).toBe(true);
 
-    const rows = auditRows(ctx, { app_id: app.id });
+    const rows = await auditRows(ctx, { app_id: app.id });
     const actions = rows.map((x) => x.action);
     for (const a of ["tenant.created", "tenant.updated", "tenant.member.added", "webhook.created"])
       expect(actions).toContain(a);
@@ -246,13 +264,13 @@ describe("seed file: tenants and webhook, apply", () => {
   });
 
   test("a second apply changes nothing: no audit row, no updated_at", async () => {
-    const audits = count(ctx, "audit_log");
-    const stamp = tenantRow(ctx, "acme")!.updated_at;
+    const audits = await count(ctx, "audit_log");
+    const stamp = (await tenantRow(ctx, "acme"))!.updated_at;
     ctx.clock.advance(60_000);
     const r = await applySeed(ctx.deps, seedOf([demo()]), opts(ctx));
     expect(r).toMatchObject({ created: 0, updated: 0, deleted: 0, changes: [], secrets: [] });
-    expect(count(ctx, "audit_log")).toBe(audits);
-    expect(tenantRow(ctx, "acme")!.updated_at).toBe(stamp);
+    expect(await count(ctx, "audit_log")).toBe(audits);
+    expect((await tenantRow(ctx, "acme"))!.updated_at).toBe(stamp);
   });
 
   test("converges: a member's role, a tenant's display name and the webhook's event types", async () => {
@@ -282,10 +300,10 @@ describe("seed file: tenants and webhook, apply", () => {
     ]);
     expect(r).toMatchObject({ created: 0, updated: 3, deleted: 0 });
     const app = (await ctx.deps.apps.find("demo"))!;
-    expect(memberships(ctx, app.id).acme).toContainEqual(["bob@example.com", "admin"]);
-    expect(tenantRow(ctx, "acme")!.display_name).toBe("Acme Corp");
-    expect(auditRows(ctx, { app_id: app.id, action: "tenant.member.role_changed" })).toHaveLength(1);
-    expect(auditRows(ctx, { app_id: app.id, action: "webhook.updated" })).toHaveLength(1);
+    expect((await memberships(ctx, app.id)).acme).toContainEqual(["bob@example.com", "admin"]);
+    expect((await tenantRow(ctx, "acme"))!.display_name).toBe("Acme Corp");
+    expect(await auditRows(ctx, { app_id: app.id, action: "tenant.member.role_changed" })).toHaveLength(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: "webhook.updated" })).toHaveLength(1);
     // The replace kept the secret.
     expect(await ctx.deps.webhooks.secretMatches(local(ctx), "demo", SECRET)).toBe(true);
     // And back to the first file: converges again, then holds still.
@@ -317,8 +335,8 @@ describe("seed file: tenants and webhook, apply", () => {
     const app = (await ctx.deps.apps.find("demo"))!;
     expect(await ctx.deps.webhooks.secretMatches(local(ctx), "demo", OTHER_SECRET)).toBe(true);
     expect(await ctx.deps.webhooks.secretMatches(local(ctx), "demo", SECRET)).toBe(false);
-    expect(auditRows(ctx, { app_id: app.id, action: "webhook.secret_rotated" })).toHaveLength(1);
-    expect(JSON.stringify(auditRows(ctx, { app_id: app.id }))).not.toContain(OTHER_SECRET);
+    expect(await auditRows(ctx, { app_id: app.id, action: "webhook.secret_rotated" })).toHaveLength(1);
+    expect(JSON.stringify(await auditRows(ctx, { app_id: app.id }))).not.toContain(OTHER_SECRET);
     expect((await applySeed(ctx.deps, seedOf([demo()]), opts(ctx))).updated).toBe(3);
   });
 
@@ -342,7 +360,7 @@ describe("seed file: tenants and webhook, apply", () => {
   });
 
   test("--dry-run prints the plan and changes nothing", async () => {
-    const audits = count(ctx, "audit_log");
+    const audits = await count(ctx, "audit_log");
     const file = demo({
       tenants: [{ slug: "acme", display_name: "Acme Two", members: [] }],
       webhook: null,
@@ -355,14 +373,16 @@ describe("seed file: tenants and webhook, apply", () => {
       "- tenant demo/globex — DELETES the organisation and its 0 membership(s)",
       `- webhook demo ${HOOK_URL} (deliveries stop; its signing secret is destroyed)`,
     ]);
-    expect(count(ctx, "audit_log")).toBe(audits);
-    expect(tenantRow(ctx, "acme")!.display_name).toBe("Acme");
-    expect(count(ctx, "webhook_configs")).toBe(2);
+    expect(await count(ctx, "audit_log")).toBe(audits);
+    expect((await tenantRow(ctx, "acme"))!.display_name).toBe("Acme");
+    expect(await count(ctx, "webhook_configs")).toBe(2);
   });
 
   test("rollback: a change the service refuses late leaves tenants, members and the webhook as they were", async () => {
     const tables = ["tenants", "tenant_members", "webhook_configs", "end_users", "audit_log"];
-    const before = Object.fromEntries(tables.map((t) => [t, count(ctx, t)]));
+    const before = Object.fromEntries(
+      await Promise.all(tables.map(async (t) => [t, await count(ctx, t)] as const)),
+    );
     const file = {
       slug: "doomed",
       display_name: "Doomed",
@@ -375,7 +395,9 @@ describe("seed file: tenants and webhook, apply", () => {
     expect(failure).toBeInstanceOf(SeedStepError);
     expect(failure.step).toBe("+ webhook doomed http://hooks.example.com/x");
     expect(failure.cause).toMatchObject({ code: "VALIDATION_ERROR" });
-    expect(Object.fromEntries(tables.map((t) => [t, count(ctx, t)]))).toEqual(before);
+    expect(
+      Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await count(ctx, t)] as const))),
+    ).toEqual(before);
     expect(await ctx.deps.apps.find("doomed")).toBeUndefined();
   });
 
@@ -401,16 +423,20 @@ describe("seed file: tenants and webhook, apply", () => {
       "- tenant demo/globex — DELETES the organisation and its 0 membership(s)",
       `- webhook demo ${HOOK_URL} (deliveries stop; its signing secret is destroyed)`,
     ]);
-    expect(memberships(ctx, app.id)).toEqual({ acme: [["alice@example.com", "owner"]] });
-    expect(tenantRow(ctx, "globex")).toBeNull();
-    expect(hookRow(ctx, app.id)).toBeNull();
+    expect(await memberships(ctx, app.id)).toEqual({ acme: [["alice@example.com", "owner"]] });
+    expect(await tenantRow(ctx, "globex")).toBeNull();
+    expect(await hookRow(ctx, app.id)).toBeNull();
     for (const action of ["tenant.member.removed", "tenant.deleted", "webhook.deleted"])
-      expect(auditRows(ctx, { app_id: app.id, action })).toHaveLength(1);
+      expect(await auditRows(ctx, { app_id: app.id, action })).toHaveLength(1);
     // Accounts are never pruned.
     expect(
-      ctx.deps.db.$client
-        .query<{ n: number }, [string]>("SELECT count(*) AS n FROM end_users WHERE app_id = ?")
-        .get(app.id)!.n,
+      Number(
+        (await queryRow(
+          ctx,
+          "SELECT CAST(count(*) AS INTEGER) AS n FROM end_users WHERE app_id = ?",
+          app.id,
+        ))!.n,
+      ),
     ).toBe(2);
   });
 

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { applySeed, type SeedDeps, SeedPlanError, SeedStepError } from "../../../src/seed/apply.ts";
 import { exportSeed } from "../../../src/seed/export.ts";
 import { parseSeed, type SeedFile, SeedFileError } from "../../../src/seed/schema.ts";
+import { queryRow, queryRows } from "../../support/end-users.ts";
 import { auditRows } from "../../support/fixtures.ts";
-import { createTestContext, type TestContext } from "../../support/harness.ts";
+import { closeTestContext, createTestContext, type TestContext } from "../../support/harness.ts";
 
 const ENV = { DEMO_BACKEND_SECRET: "s".repeat(40), DEMO_ALICE_PASSWORD: "alice's long passphrase 1" };
 
@@ -68,8 +69,11 @@ async function planProblems(p: Promise<unknown>): Promise<string[]> {
   throw new Error("expected a SeedPlanError");
 }
 
-const count = (ctx: TestContext, table: string) =>
-  ctx.deps.db.$client.query<{ n: number }, []>(`SELECT count(*) AS n FROM ${table}`).get()!.n;
+const count = async (ctx: TestContext, table: string) =>
+  Number((await queryRow(ctx, `SELECT CAST(count(*) AS INTEGER) AS n FROM ${table}`))!.n);
+/** Row counts of `tables`, by table name. */
+const counts = async (ctx: TestContext, tables: string[]) =>
+  Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await count(ctx, t)] as const)));
 
 const opts = (ctx: TestContext, more: { dryRun?: boolean; prune?: boolean } = {}) => ({
   workspaceId: ctx.workspaceId,
@@ -148,7 +152,7 @@ describe("seed apply", () => {
   });
 
   test("references that do not resolve against the workspace: every problem by path, nothing applied", async () => {
-    const before = count(ctx, "audit_log");
+    const before = await count(ctx, "audit_log");
     const file = seedOf([
       demo({
         roles: [{ name: "billing", permissions: ["invoice.read", "invoce.read"] }],
@@ -163,7 +167,7 @@ describe("seed apply", () => {
       'apps[0].users[0].role: unknown role "auditor"',
     ]);
     expect(await ctx.deps.apps.find("demo")).toBeUndefined();
-    expect(count(ctx, "audit_log")).toBe(before);
+    expect(await count(ctx, "audit_log")).toBe(before);
   });
 
   test("creates everything through the services, prints new secrets once, audits as system", async () => {
@@ -225,7 +229,7 @@ describe("seed apply", () => {
     );
 
     // Audit rows are the API's own, attributed to the system actor; no secret in any of them.
-    const rows = auditRows(ctx, { app_id: app.id });
+    const rows = await auditRows(ctx, { app_id: app.id });
     const actions = rows.map((x) => x.action);
     for (const a of [
       "app.created",
@@ -246,9 +250,9 @@ describe("seed apply", () => {
   });
 
   test("the given M2M secret works at the token endpoint", async () => {
-    const clientId = ctx.deps.db.$client
-      .query<{ client_id: string }, []>("SELECT client_id FROM m2m_clients WHERE name = 'backend'")
-      .get()!.client_id;
+    const clientId = String(
+      (await queryRow(ctx, "SELECT client_id FROM m2m_clients WHERE name = 'backend'"))!.client_id,
+    );
     const res = await ctx.call("POST", "/{app_slug}/v1/oauth/token", {
       params: { app_slug: "demo" },
       auth: null,
@@ -266,14 +270,14 @@ describe("seed apply", () => {
 
   test("a second apply of the same file changes nothing: no audit row, no updated_at", async () => {
     const app = (await ctx.deps.apps.find("demo"))!;
-    const audits = count(ctx, "audit_log");
-    const stamps = ctx.deps.db.$client.query("SELECT updated_at FROM roles ORDER BY id").all();
+    const audits = await count(ctx, "audit_log");
+    const stamps = await queryRows(ctx, "SELECT updated_at FROM roles ORDER BY id");
     ctx.clock.advance(60_000);
     const r = await applySeed(ctx.deps, seedOf([demo()]), opts(ctx));
     expect(r).toMatchObject({ created: 0, updated: 0, deleted: 0, changes: [], secrets: [] });
-    expect(count(ctx, "audit_log")).toBe(audits);
+    expect(await count(ctx, "audit_log")).toBe(audits);
     expect((await ctx.deps.apps.find("demo"))!.updatedAt).toBe(app.updatedAt);
-    expect(ctx.deps.db.$client.query("SELECT updated_at FROM roles ORDER BY id").all()).toEqual(stamps);
+    expect(await queryRows(ctx, "SELECT updated_at FROM roles ORDER BY id")).toEqual(stamps);
   });
 
   test("converges: changed role permissions, auth config and user role are updated, nothing else", async () => {
@@ -329,15 +333,15 @@ describe("seed apply", () => {
     ]);
     expect(r.secrets.map((x) => `${x.kind} ${x.name}`)).toEqual(["api_key ci"]);
     const app = (await ctx.deps.apps.find("demo"))!;
-    expect(auditRows(ctx, { app_id: app.id, action: "m2m_client.secret_rotated" })).toHaveLength(1);
-    expect(auditRows(ctx, { app_id: app.id, action: "api_key.deleted" })).toHaveLength(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: "m2m_client.secret_rotated" })).toHaveLength(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: "api_key.deleted" })).toHaveLength(1);
     // Back to the first file: the secret and the key's permissions converge again.
     const back = await applySeed(ctx.deps, seedOf([demo()]), opts(ctx));
     expect(back.updated).toBe(2);
   });
 
   test("--dry-run prints the plan and changes nothing", async () => {
-    const audits = count(ctx, "audit_log");
+    const audits = await count(ctx, "audit_log");
     const file = seedOf([
       demo({ display_name: "Demo 2", api_keys: [] }),
       { slug: "other", display_name: "Other" },
@@ -352,7 +356,7 @@ describe("seed apply", () => {
       ]),
     );
     expect(r.secrets).toEqual([]);
-    expect(count(ctx, "audit_log")).toBe(audits);
+    expect(await count(ctx, "audit_log")).toBe(audits);
     expect(await ctx.deps.apps.find("other")).toBeUndefined();
     expect((await ctx.deps.apps.find("demo"))!.displayName).toBe("Demo");
   });
@@ -382,14 +386,14 @@ describe("seed apply", () => {
       "- permission demo/invoice.write",
     ]);
     const app = (await ctx.deps.apps.find("demo"))!;
-    expect(auditRows(ctx, { app_id: app.id, action: "role.deleted" })).toHaveLength(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: "role.deleted" })).toHaveLength(1);
     // Accounts and system roles stay.
-    expect(count(ctx, "end_users")).toBe(2);
-    expect(
-      ctx.deps.db.$client
-        .query<{ name: string }, [string]>("SELECT name FROM roles WHERE app_id = ? ORDER BY name")
-        .all(app.id),
-    ).toEqual([{ name: "admin" }, { name: "member" }, { name: "owner" }]);
+    expect(await count(ctx, "end_users")).toBe(2);
+    expect(await queryRows(ctx, "SELECT name FROM roles WHERE app_id = ? ORDER BY name", app.id)).toEqual([
+      { name: "admin" },
+      { name: "member" },
+      { name: "owner" },
+    ]);
   });
 
   test("atomic: a failure late in the apply leaves the database exactly as before", async () => {
@@ -403,7 +407,7 @@ describe("seed apply", () => {
       "audit_log",
       "signing_keys",
     ];
-    const before = Object.fromEntries(tables.map((t) => [t, count(ctx, t)]));
+    const before = await counts(ctx, tables);
     const file = seedOf([
       {
         slug: "doomed",
@@ -419,11 +423,12 @@ describe("seed apply", () => {
     expect(failure).toBeInstanceOf(SeedStepError);
     expect(failure.step).toBe("+ api_key doomed/old");
     expect(failure.cause).toMatchObject({ code: "VALIDATION_ERROR" });
-    expect(Object.fromEntries(tables.map((t) => [t, count(ctx, t)]))).toEqual(before);
+    expect(await counts(ctx, tables)).toEqual(before);
     expect(await ctx.deps.apps.find("doomed")).toBeUndefined();
     expect(await ctx.deps.directory.bySlug("doomed")).toBeUndefined();
     // The connection is usable afterwards and nothing of the failed apply lingers in a transaction.
-    expect(ctx.deps.db.$client.inTransaction).toBe(false);
+    // (SQLite's one connection says so itself; PostgreSQL's transaction ended with its own pooled connection.)
+    if (ctx.deps.db.engine === "sqlite") expect(ctx.deps.db.$client.inTransaction).toBe(false);
     const r = await applySeed(ctx.deps, seedOf([{ slug: "doomed", display_name: "Doomed" }]), opts(ctx));
     expect(r.changes).toEqual(["+ app doomed"]);
   });
@@ -444,9 +449,9 @@ describe("export round trip", () => {
   beforeAll(async () => {
     [a, b] = await Promise.all([createTestContext(), createTestContext()]);
   });
-  afterAll(() => {
-    a.deps.db.$client.close();
-    b.deps.db.$client.close();
+  afterAll(async () => {
+    await closeTestContext(a);
+    await closeTestContext(b);
   });
 
   test("export → apply on a fresh database → the same export, field by field", async () => {
