@@ -42,17 +42,25 @@ export async function first<T>(query: PromiseLike<T[]>): Promise<T | undefined> 
  * SQLite says `UNIQUE constraint failed: apps.slug`, PostgreSQL raises SQLSTATE 23505 naming the index.
  */
 export function isUniqueViolation(err: unknown, constraint?: { sqlite: string; postgres: string }): boolean {
-  const e = err as { code?: string; errno?: string; message?: string; constraint?: string } | null;
-  if (!e) return false;
-  const sqlite = e.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(e.message ?? "");
-  if (sqlite) return !constraint || (e.message ?? "").includes(constraint.sqlite);
-  const pg =
-    e.errno === "23505" ||
-    e.code === "23505" ||
-    /duplicate key value violates unique constraint/.test(e.message ?? "");
-  if (pg)
-    return (
-      !constraint || (e.message ?? "").includes(constraint.postgres) || e.constraint === constraint.postgres
-    );
+  // drizzle wraps the driver's error: the SQLSTATE and the constraint are on its cause.
+  for (let e = err as UniqueErrorShape | null | undefined, depth = 0; e && depth < 3; e = e.cause, depth++) {
+    const text = e.message ?? "";
+    if (e.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(text))
+      return !constraint || text.includes(constraint.sqlite);
+    if (
+      e.errno === "23505" ||
+      e.code === "23505" ||
+      /duplicate key value violates unique constraint/.test(text)
+    )
+      return !constraint || e.constraint === constraint.postgres || text.includes(constraint.postgres);
+  }
   return false;
 }
+
+type UniqueErrorShape = {
+  code?: string;
+  errno?: string;
+  message?: string;
+  constraint?: string;
+  cause?: UniqueErrorShape;
+};

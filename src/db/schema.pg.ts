@@ -11,9 +11,9 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
+  customType,
   index,
   integer,
-  jsonb,
   pgTable,
   primaryKey,
   text,
@@ -23,7 +23,16 @@ import type { PolicyStatement } from "../core/principal.ts";
 
 // Epoch milliseconds pass 2^31, so timestamps are bigint, read as JS numbers (exact up to 2^53).
 const ms = (name: string) => bigint(name, { mode: "number" });
-const json = <T>(name: string) => jsonb(name).$type<T>();
+/**
+ * `jsonb` whose values reach Bun's client as they are: drizzle's own `jsonb` stringifies them first, and the
+ * client then stores that string as a JSON string (`jsonb_typeof` = 'string') rather than the object.
+ */
+const jsonbValue = customType<{ data: unknown; driverData: unknown }>({
+  dataType: () => "jsonb",
+  toDriver: (value) => value,
+  fromDriver: (value) => value,
+});
+const json = <T>(name: string) => jsonbValue(name).$type<T>();
 
 // ─── Platform subset (docs/decisions.md) ────────────────────────────────────
 
