@@ -55,19 +55,20 @@ beforeAll(async () => {
   cookie = await ctx.signIn();
   app = await createApp(ctx, "guarded");
   sibling = await createApp(ctx, "sibling");
-  foreignWs = insertWorkspace(ctx, "elsewhere");
-  foreignAppId = insertBareApp(ctx, foreignWs, "foreign-app");
+  foreignWs = await insertWorkspace(ctx, "elsewhere");
+  foreignAppId = await insertBareApp(ctx, foreignWs, "foreign-app");
   const viewer = await insertMember(ctx, "viewer@example.test", "viewer");
   viewerCookie = await ctx.signIn("viewer@example.test", viewer.password);
-  paks.readOnly = insertPak(ctx, [allow(["heimdall.read"])]).token;
-  paks.noAudit = insertPak(ctx, [allow(["heimdall.*"]), deny(["heimdall.audit.read"])]).token;
-  paks.siblingOnly = insertPak(ctx, [allow(["heimdall.*"], [`pcft:heimdall:app/${sibling.id}`])]).token;
-  paks.noDelete = insertPak(ctx, [
-    allow(["*"]),
-    deny(["heimdall.delete"], [`pcft:heimdall:app/${app.id}`]),
-  ]).token;
-  paks.foreign = insertPak(ctx, [allow(["heimdall.*"])], foreignWs).token;
-  paks.empty = insertPak(ctx, []).token;
+  paks.readOnly = (await insertPak(ctx, [allow(["heimdall.read"])])).token;
+  paks.noAudit = (await insertPak(ctx, [allow(["heimdall.*"]), deny(["heimdall.audit.read"])])).token;
+  paks.siblingOnly = (
+    await insertPak(ctx, [allow(["heimdall.*"], [`pcft:heimdall:app/${sibling.id}`])])
+  ).token;
+  paks.noDelete = (
+    await insertPak(ctx, [allow(["*"]), deny(["heimdall.delete"], [`pcft:heimdall:app/${app.id}`])])
+  ).token;
+  paks.foreign = (await insertPak(ctx, [allow(["heimdall.*"])], foreignWs)).token;
+  paks.empty = (await insertPak(ctx, [])).token;
 });
 
 function call(route: (typeof ROUTES)[number], appId: string, auth?: Auth) {
@@ -107,12 +108,12 @@ describe("PAK policy", () => {
   test.each(WRITES.map((r) => [`read-only PAK: ${r.method} ${r.path}`, r] as const))(
     "%s → 403 POLICY_DENIED",
     async (_n, route) => {
-      const before = auditCount(ctx);
+      const before = await auditCount(ctx);
       const res = await call(route, app.id, { pak: paks.readOnly! });
       expect(res.status).toBe(403);
       expect(errCode(res)).toBe("POLICY_DENIED");
       // The refusal changes nothing but is itself recorded, once (issue 10: denials are audited).
-      expect(auditCount(ctx)).toBe(before + 1);
+      expect(await auditCount(ctx)).toBe(before + 1);
       await expectLastAudit(ctx, app.id, "access.denied", "pak");
     },
   );

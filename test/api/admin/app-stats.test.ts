@@ -53,7 +53,7 @@ describe("GET /v1/apps/{app_id}/stats", () => {
     // Another app's users and sign-ins are not counted here.
     await signUp(ctx, other.slug, { username: "eve", email: "eve@example.com", password: GOOD_PASSWORD });
 
-    const signedIn = auditRows(ctx, { app_id: app.id, action: "user.signed_in" }).length;
+    const signedIn = (await auditRows(ctx, { app_id: app.id, action: "user.signed_in" })).length;
     const res = await stats(app.slug);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
@@ -80,9 +80,9 @@ describe("GET /v1/apps/{app_id}/stats", () => {
   });
 
   test("a read, not audited; unknown app 404; no credential 401; a platform session cookie reads it too", async () => {
-    const before = auditRows(ctx, { app_id: app.id }).length;
+    const before = (await auditRows(ctx, { app_id: app.id })).length;
     await stats(app.id);
-    expect(auditRows(ctx, { app_id: app.id }).length).toBe(before);
+    expect((await auditRows(ctx, { app_id: app.id })).length).toBe(before);
 
     const missing = await stats("00000000-0000-4000-8000-000000000000");
     expect(missing.status).toBe(404);

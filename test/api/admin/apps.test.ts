@@ -1,8 +1,8 @@
 /** @module Admin API apps: create, read, update, status, delete through both lanes, with their DB and audit effects. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { MINUTE } from "../../../src/core/clock.ts";
-import { apps, authConfigs, signingKeys } from "../../../src/db/schema.ts";
+import { row } from "../../../src/db/query.ts";
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { auditCount, bootstrapPakId, detailFields, errCode, expectLastAudit } from "./fixtures.ts";
@@ -14,7 +14,7 @@ let pakId: string;
 beforeAll(async () => {
   ctx = await createTestContext();
   cookie = await ctx.signIn();
-  pakId = bootstrapPakId(ctx);
+  pakId = await bootstrapPakId(ctx);
 });
 
 describe("POST /v1/apps", () => {
@@ -35,9 +35,10 @@ describe("POST /v1/apps", () => {
     expect(app.created_at).toBe(new Date(ctx.clock.now()).toISOString());
 
     const { db } = ctx.deps;
-    const keys = db.select().from(signingKeys).where(eq(signingKeys.appId, app.id)).all();
+    const { authConfigs, signingKeys } = db.tables;
+    const keys = await db.select().from(signingKeys).where(eq(signingKeys.appId, app.id));
     expect(keys.map((k) => k.state).sort()).toEqual(["active", "next"]);
-    expect(db.select().from(authConfigs).where(eq(authConfigs.appId, app.id)).get()).toBeDefined();
+    expect(await db.select().from(authConfigs).where(eq(authConfigs.appId, app.id))).toHaveLength(1);
     expect(JSON.parse((await ctx.deps.keys.jwks(app.id))!.body).keys).toHaveLength(2);
 
     const row = await expectLastAudit(ctx, app.id, "app.created", "pak", pakId);
@@ -77,9 +78,9 @@ describe("GET /v1/apps/{app_id}", () => {
   });
 
   test("reads write no audit rows", async () => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: "acme-app" } });
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 });
 
@@ -133,14 +134,14 @@ describe("PATCH /v1/apps/{app_id}", () => {
 
   test("a patch that changes nothing writes nothing and keeps updated_at", async () => {
     const app = await appBySlug("acme-app");
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     ctx.clock.advance(MINUTE);
     for (const body of [{}, { display_name: app.display_name, slug: app.slug, metadata: app.metadata }]) {
       const res = await ctx.call<AppBody>("PATCH", "/v1/apps/{app_id}", { params: { app_id: app.id }, body });
       expect(res.status).toBe(200);
       expect(res.body).toEqual(app);
     }
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test.each([
@@ -159,12 +160,12 @@ describe("PATCH /v1/apps/{app_id}", () => {
       ["metadata"],
     ],
   ] as const)("%s → %i %s", async (_name, body, status, code, fields) => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await ctx.call("PATCH", "/v1/apps/{app_id}", { params: { app_id: "acme-app" }, body });
     expect(res.status).toBe(status);
     expect(errCode(res)).toBe(code);
     expect(detailFields(res)).toEqual([...fields]);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test("missing body → 400 VALIDATION_ERROR", async () => {
@@ -206,11 +207,11 @@ describe("PATCH /v1/apps/{app_id}/status", () => {
   });
 
   test("same status is a 200 no-op without an audit row", async () => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await setStatus("active");
     expect(res.status).toBe(200);
     expect(res.body.status).toBe("active");
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test("a suspended app can still be edited", async () => {
@@ -231,7 +232,7 @@ describe("PATCH /v1/apps/{app_id}/status", () => {
       to: "archived",
     });
 
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     for (const to of ["active", "suspended"]) {
       const r = await setStatus(to);
       expect(r.status).toBe(400);
@@ -250,7 +251,7 @@ describe("PATCH /v1/apps/{app_id}/status", () => {
       expect(r.status).toBe(409);
       expect(errCode(r)).toBe("APP_ARCHIVED");
     }
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
     // Reads still work.
     expect((await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: app.id } })).status).toBe(200);
     expect(
@@ -294,21 +295,26 @@ describe("DELETE /v1/apps/{app_id}", () => {
       });
       const auth = lane === "cookie" ? { cookie } : undefined;
 
-      const sealed = ctx.deps.db.$client.query("SELECT count(*) AS n FROM vault_secrets WHERE aad LIKE ?");
-      expect(sealed.get(`signing_key:${app.id}:%`)).toEqual({ n: 2 });
+      const sealed = async () =>
+        await row<{ n: number }>(
+          ctx.deps.db,
+          sql`SELECT CAST(count(*) AS INTEGER) AS n FROM vault_secrets WHERE aad LIKE ${`signing_key:${app.id}:%`}`,
+        );
+      expect(await sealed()).toEqual({ n: 2 });
       const res = await ctx.call("DELETE", "/v1/apps/{app_id}", { params: { app_id: app.slug }, auth });
       expect(res.status).toBe(204);
       expect(res.text).toBe("");
 
       const { db } = ctx.deps;
+      const { apps, authConfigs, signingKeys } = db.tables;
       // The sealed private keys are shredded with the app.
-      expect(sealed.get(`signing_key:${app.id}:%`)).toEqual({ n: 0 });
-      expect(db.select().from(apps).where(eq(apps.id, app.id)).get()).toBeUndefined();
-      expect(db.select().from(signingKeys).where(eq(signingKeys.appId, app.id)).all()).toEqual([]);
-      expect(db.select().from(authConfigs).where(eq(authConfigs.appId, app.id)).all()).toEqual([]);
+      expect(await sealed()).toEqual({ n: 0 });
+      expect(await db.select().from(apps).where(eq(apps.id, app.id))).toEqual([]);
+      expect(await db.select().from(signingKeys).where(eq(signingKeys.appId, app.id))).toEqual([]);
+      expect(await db.select().from(authConfigs).where(eq(authConfigs.appId, app.id))).toEqual([]);
       expect(await ctx.deps.keys.jwks(app.id)).toBeNull();
 
-      expect(auditRows(ctx, { app_id: app.id }).map((r) => r.action)).toEqual([
+      expect((await auditRows(ctx, { app_id: app.id })).map((r) => r.action)).toEqual([
         "app.created",
         "app.updated",
         "app.deleted",

@@ -135,24 +135,24 @@ describe("PATCH", () => {
   });
 
   test("a patch that changes nothing (or is empty) writes no audit row", async () => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     for (const body of [{}, { max_sessions: current.max_sessions, signup_enabled: current.signup_enabled }]) {
       const res = await patch(body);
       expect(res.status).toBe(200);
       expect(res.body).toEqual(current);
     }
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test("an unknown field → 400 VALIDATION_ERROR naming it; nothing changes, no audit row", async () => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await patch({ unknown_field: 1, max_sessions: 7 });
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(res.body.details).toEqual([{ field: "unknown_field", reason: "unknown field" }]);
     const after = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", { params: { app_id: app.id } });
     expect(after.body).toEqual(current);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   const cases: [string, Record<string, unknown>, string][] = [
@@ -229,12 +229,12 @@ describe("PATCH", () => {
   ];
 
   test.each(cases)("%s → 400 VALIDATION_ERROR naming the field", async (_n, body, field) => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await patch(body);
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toEqual([field]);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
     const after = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", { params: { app_id: app.id } });
     expect(after.body).toEqual(current);
   });

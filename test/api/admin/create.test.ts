@@ -4,14 +4,6 @@ import { eq } from "drizzle-orm";
 import { createApp as createHttpApp } from "../../../src/app.ts";
 import { createAppService } from "../../../src/apps/service.ts";
 import { HOUR } from "../../../src/core/clock.ts";
-import {
-  apps,
-  type auditLog,
-  authConfigs,
-  idempotencyKeys,
-  signingKeys,
-  vaultSecrets,
-} from "../../../src/db/schema.ts";
 import { type AppBody, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
@@ -26,17 +18,18 @@ beforeAll(async () => {
   await createApp(ctx, "taken");
 });
 
-const count = (
-  table: typeof apps | typeof signingKeys | typeof vaultSecrets | typeof authConfigs | typeof auditLog,
-) => ctx.deps.db.select().from(table).all().length;
+const tables = () => ctx.deps.db.tables;
 
-function snapshot() {
+type Counted = "apps" | "signingKeys" | "vaultSecrets" | "authConfigs";
+const count = async (name: Counted) => (await ctx.deps.db.select().from(tables()[name])).length;
+
+async function snapshot() {
   return {
-    apps: count(apps),
-    keys: count(signingKeys),
-    secrets: count(vaultSecrets),
-    configs: count(authConfigs),
-    audit: auditCount(ctx),
+    apps: await count("apps"),
+    keys: await count("signingKeys"),
+    secrets: await count("vaultSecrets"),
+    configs: await count("authConfigs"),
+    audit: await auditCount(ctx),
   };
 }
 
@@ -64,12 +57,12 @@ describe("validation", () => {
     ["workspace_id not a string", { ...ok, workspace_id: 5 }, ["workspace_id"]],
     ["both bad", { slug: "A", display_name: "" }, ["slug", "display_name"]],
   ] as const)("%s → 400 VALIDATION_ERROR", async (_name, body, fields) => {
-    const before = snapshot();
+    const before = await snapshot();
     const res = await ctx.call("POST", "/v1/apps", { body });
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toEqual([...fields]);
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   test("boundary values are accepted: 3- and 64-character slugs, 120-character name", async () => {
@@ -90,7 +83,7 @@ describe("validation", () => {
   });
 
   test("unknown fields → 400 VALIDATION_ERROR naming each, nothing written", async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const res = await ctx.call("POST", "/v1/apps", {
       body: { slug: "extra-fields", display_name: "X", colour: "blue", status: "archived", displayName: "Y" },
     });
@@ -101,17 +94,17 @@ describe("validation", () => {
       { field: "status", reason: "unknown field" },
       { field: "displayName", reason: "unknown field; did you mean display_name?" },
     ]);
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 });
 
 describe("workspace resolution", () => {
   test("duplicate slug → 409 SLUG_TAKEN, nothing written", async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const res = await ctx.call("POST", "/v1/apps", { body: { slug: "taken", display_name: "Again" } });
     expect(res.status).toBe(409);
     expect(errCode(res)).toBe("SLUG_TAKEN");
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   test.each([
@@ -122,7 +115,7 @@ describe("workspace resolution", () => {
     ["an unknown workspace", () => "00000000-0000-7000-8000-00000000abcd"],
     ["a non-UUID", () => "default"],
   ])("workspace_id of %s → 404 WORKSPACE_NOT_FOUND (both lanes)", async (_name, ws) => {
-    const id = ws();
+    const id = await ws();
     for (const auth of [undefined, { cookie }]) {
       const res = await ctx.call("POST", "/v1/apps", {
         body: { slug: "nowhere", display_name: "X", workspace_id: id },
@@ -136,7 +129,7 @@ describe("workspace resolution", () => {
   test("a member of several workspaces must name one", async () => {
     const ctx2 = await createTestContext();
     const cookie2 = await ctx2.signIn();
-    const second = insertWorkspace(ctx2, "second", "admin");
+    const second = await insertWorkspace(ctx2, "second", "admin");
     const res = await ctx2.call("POST", "/v1/apps", {
       body: { slug: "which-one", display_name: "X" },
       auth: { cookie: cookie2 },
@@ -167,21 +160,22 @@ describe("Idempotency-Key", () => {
     const first = await ctx.call<AppBody>("POST", "/v1/apps", { body, headers });
     expect(first.status).toBe(201);
     expect(first.headers.get("idempotent-replayed")).toBeNull();
-    const before = snapshot();
+    const before = await snapshot();
     const again = await ctx.call<AppBody>("POST", "/v1/apps", { body, headers });
     expect(again.status).toBe(201);
     expect(again.body).toEqual(first.body);
     expect(again.headers.get("idempotent-replayed")).toBe("true");
-    expect(snapshot()).toEqual(before);
-    expect(ctx.deps.db.select().from(apps).where(eq(apps.slug, "idem-app")).all()).toHaveLength(1);
+    expect(await snapshot()).toEqual(before);
+    const { apps } = tables();
+    expect(await ctx.deps.db.select().from(apps).where(eq(apps.slug, "idem-app"))).toHaveLength(1);
   });
 
   test("same key with another body → 409 IDEMPOTENCY_KEY_REUSE", async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const res = await ctx.call("POST", "/v1/apps", { body: { ...body, display_name: "Different" }, headers });
     expect(res.status).toBe(409);
     expect(errCode(res)).toBe("IDEMPOTENCY_KEY_REUSE");
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
   });
 
   test("keys are per caller: the same key from a person runs afresh (and meets the taken slug)", async () => {
@@ -197,8 +191,9 @@ describe("Idempotency-Key", () => {
       headers: key,
     });
     expect(bad.status).toBe(409);
+    const { idempotencyKeys } = tables();
     expect(
-      ctx.deps.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, "retry-after-failure")).all(),
+      await ctx.deps.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, "retry-after-failure")),
     ).toEqual([]);
   });
 
@@ -217,7 +212,8 @@ describe("Idempotency-Key", () => {
     const [a, b] = await Promise.all([ctx.call("POST", "/v1/apps", req), ctx.call("POST", "/v1/apps", req)]);
     expect([a!.status, b!.status].sort()).toEqual([201, 409]);
     expect(errCode(a!.status === 409 ? a! : b!)).toBe("IDEMPOTENCY_KEY_IN_USE");
-    expect(ctx.deps.db.select().from(apps).where(eq(apps.slug, "in-flight")).all()).toHaveLength(1);
+    const { apps } = tables();
+    expect(await ctx.deps.db.select().from(apps).where(eq(apps.slug, "in-flight"))).toHaveLength(1);
   });
 
   test("an overlong key → 400 VALIDATION_ERROR", async () => {
@@ -232,7 +228,7 @@ describe("Idempotency-Key", () => {
 
 describe("all or nothing", () => {
   test("two concurrent creates of one slug: one 201, one 409, one app with exactly two keys", async () => {
-    const before = snapshot();
+    const before = await snapshot();
     const [a, b] = await Promise.all([
       ctx.call("POST", "/v1/apps", { body: { slug: "race-app", display_name: "A" } }),
       ctx.call("POST", "/v1/apps", { body: { slug: "race-app", display_name: "B" }, auth: { cookie } }),
@@ -240,10 +236,11 @@ describe("all or nothing", () => {
     expect([a!.status, b!.status].sort()).toEqual([201, 409]);
     expect(errCode(a!.status === 409 ? a! : b!)).toBe("SLUG_TAKEN");
     const winner = (a!.status === 201 ? a! : b!).body as AppBody;
-    expect(ctx.deps.db.select().from(signingKeys).where(eq(signingKeys.appId, winner.id)).all()).toHaveLength(
+    const { signingKeys } = tables();
+    expect(await ctx.deps.db.select().from(signingKeys).where(eq(signingKeys.appId, winner.id))).toHaveLength(
       2,
     );
-    expect(snapshot()).toEqual({
+    expect(await snapshot()).toEqual({
       apps: before.apps + 1,
       keys: before.keys + 2,
       secrets: before.secrets + 2,
@@ -275,7 +272,7 @@ describe("all or nothing", () => {
         events: deps.events,
       }),
     });
-    const before = snapshot();
+    const before = await snapshot();
     const res = await broken.handle(
       new Request(`${PUBLIC_URL}/v1/apps`, {
         method: "POST",
@@ -289,8 +286,9 @@ describe("all or nothing", () => {
     );
     expect(res.status).toBe(500);
     expectErrorShape(await res.json(), "INTERNAL_ERROR");
-    expect(snapshot()).toEqual(before);
-    expect(deps.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, "doomed-key")).all()).toEqual(
+    expect(await snapshot()).toEqual(before);
+    const { idempotencyKeys } = deps.db.tables;
+    expect(await deps.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, "doomed-key"))).toEqual(
       [],
     );
     // Nothing half-made blocks the slug.

@@ -3,7 +3,6 @@ import { beforeEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { MINUTE } from "../../../src/core/clock.ts";
-import { signingKeys } from "../../../src/db/schema.ts";
 import { JWKS_MAX_AGE, PREPUBLISH, ROTATION_INTERVAL } from "../../../src/keys/rotation-schedule.ts";
 import { auditRows, createApp, type TestApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -90,7 +89,7 @@ describe("a non-emergency rotation never promotes a next key published under 2 h
     expect(res.body.message).toContain("emergency");
     expect(await keyStates()).toEqual(before);
     expect((await ctx.deps.keys.jwks(app.id))!.etag).toBe(etag);
-    expect(rotatedRows()).toEqual([]);
+    expect(await rotatedRows()).toEqual([]);
   });
 
   test("one millisecond before the 2 h it is refused (Retry-After 1); at 2 h it rotates and says when the key was published", async () => {
@@ -109,7 +108,7 @@ describe("a non-emergency rotation never promotes a next key published under 2 h
       warning: null,
     });
     expect((await keyStates())[next.kid]).toBe("active");
-    expect(rotatedRows()).toHaveLength(1);
+    expect(await rotatedRows()).toHaveLength(1);
   });
 
   test("two rotations a minute apart: the second is refused, and a verifier caching the JWKS for its max-age rejects no token", async () => {
@@ -148,12 +147,13 @@ describe("a non-emergency rotation never promotes a next key published under 2 h
       expect(protectedHeader.kid).toBe((await ctx.deps.keys.activeKid(app.id))!);
     }
     expect(rotatedAgain).toBe(true);
-    expect(rotatedRows().map((r) => r.details.emergency)).toEqual([false, false]);
+    expect((await rotatedRows()).map((r) => r.details.emergency)).toEqual([false, false]);
   });
 
   test("an app without a next key gets one published, and the rotation is refused until it is 2 h old", async () => {
     const next = await nextKey();
-    ctx.deps.db.delete(signingKeys).where(eq(signingKeys.kid, next.kid)).run();
+    const { signingKeys } = ctx.deps.db.tables;
+    await ctx.deps.db.delete(signingKeys).where(eq(signingKeys.kid, next.kid));
     ctx.deps.keys.invalidate(app.id);
     const active = (await ctx.deps.keys.activeKid(app.id))!;
     const res = await rotate();
@@ -168,7 +168,7 @@ describe("a non-emergency rotation never promotes a next key published under 2 h
     });
     expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toEqual([active, published.kid]);
     expect(await ctx.deps.keys.activeKid(app.id)).toBe(active);
-    expect(rotatedRows()).toEqual([]);
+    expect(await rotatedRows()).toEqual([]);
   });
 });
 
@@ -190,7 +190,7 @@ describe("emergency rotation stays immediate", () => {
     expect(res.body.warning).toContain("reject new tokens until they refetch");
     expect((await keyStates())[oldKid]).toBe("retired");
     expect(decodeProtectedHeader(await mint()).kid).toBe(next.kid);
-    expect(rotatedRows().map((r) => r.details)).toEqual([
+    expect((await rotatedRows()).map((r) => r.details)).toEqual([
       { old_kid: oldKid, new_kid: next.kid, next_kid: res.body.next_kid, emergency: true, trigger: "manual" },
     ]);
   });
@@ -223,16 +223,14 @@ describe("scheduled rotation and a verifier that caches the JWKS for its full ma
     await verifier.verify(await mint());
     const kids = await walk(verifier, 72, 5 * MINUTE);
     expect([...kids]).toEqual([first, next]);
-    expect(rotatedRows().map((r) => r.details.trigger)).toEqual(["scheduled"]);
+    expect((await rotatedRows()).map((r) => r.details.trigger)).toEqual(["scheduled"]);
   });
 
   test("after a lost next key and downtime, the catch-up key waits out the verifier's cache: no token is rejected", async () => {
     const verifier = cachingVerifier(app.slug);
     const first = (await ctx.deps.keys.activeKid(app.id))!;
-    ctx.deps.db
-      .delete(signingKeys)
-      .where(eq(signingKeys.kid, (await nextKey()).kid))
-      .run();
+    const { signingKeys } = ctx.deps.db.tables;
+    await ctx.deps.db.delete(signingKeys).where(eq(signingKeys.kid, (await nextKey()).kid));
     ctx.deps.keys.invalidate(app.id);
     ctx.clock.advance(ROTATION_INTERVAL + 30 * MINUTE);
     // Cached just before the catch-up key exists: this verifier will not see it for an hour.

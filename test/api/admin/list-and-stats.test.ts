@@ -23,16 +23,18 @@ beforeAll(async () => {
   realApp = await createApp(ctx, "real-app");
   const t0 = ctx.clock.now() - 10_000;
   // Seven apps, two pairs with equal created_at so the id tie-break is exercised.
-  const inserted = [0, 1, 1, 2, 3, 3, 4].map((d, i) => ({
-    id: insertBareApp(ctx, ctx.workspaceId, `bare-${i}`, t0 + d * 1000),
-    at: t0 + d * 1000,
-  }));
+  const inserted: { id: string; at: number }[] = [];
+  for (const [i, d] of [0, 1, 1, 2, 3, 3, 4].entries())
+    inserted.push({
+      id: await insertBareApp(ctx, ctx.workspaceId, `bare-${i}`, t0 + d * 1000),
+      at: t0 + d * 1000,
+    });
   const all = [...inserted, { id: realApp.id, at: Date.parse(realApp.created_at) }];
   defaultIds = all.sort((a, b) => b.at - a.at || (a.id < b.id ? 1 : -1)).map((a) => a.id);
-  sharedWs = insertWorkspace(ctx, "shared", "viewer");
-  sharedAppId = insertBareApp(ctx, sharedWs, "shared-app");
-  foreignWs = insertWorkspace(ctx, "foreign");
-  insertBareApp(ctx, foreignWs, "foreign-app");
+  sharedWs = await insertWorkspace(ctx, "shared", "viewer");
+  sharedAppId = await insertBareApp(ctx, sharedWs, "shared-app");
+  foreignWs = await insertWorkspace(ctx, "foreign");
+  await insertBareApp(ctx, foreignWs, "foreign-app");
 });
 
 async function walk(
@@ -105,7 +107,7 @@ describe("GET /v1/apps", () => {
 
   test("a PAK limited to some apps lists only those, and pages stay full", async () => {
     const picked = [defaultIds[1]!, defaultIds[4]!, defaultIds[6]!];
-    const pak = insertPak(ctx, [
+    const pak = await insertPak(ctx, [
       allow(
         ["heimdall.read"],
         picked.map((id) => `pcft:heimdall:app/${id}`),
@@ -113,7 +115,7 @@ describe("GET /v1/apps", () => {
     ]);
     const { ids } = await walk(2, {}, { pak: pak.token });
     expect(ids).toEqual(picked);
-    const none = insertPak(ctx, [allow(["heimdall.update"])]);
+    const none = await insertPak(ctx, [allow(["heimdall.update"])]);
     const res = await ctx.call<ListBody>("GET", "/v1/apps", { auth: { pak: none.token } });
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual([]);
@@ -148,7 +150,7 @@ describe("GET /v1/stats/me", () => {
     expect(res.body).toEqual({ apps: defaultIds.length, end_users: 0, api_keys_active: 0 });
 
     // Another live PAK in the workspace changes nothing (test/api/admin/stats.test.ts counts the real keys).
-    insertPak(ctx, [allow(["heimdall.read"])]);
+    await insertPak(ctx, [allow(["heimdall.read"])]);
     expect((await ctx.call<StatsBody>("GET", "/v1/stats/me")).body.api_keys_active).toBe(0);
   });
 
@@ -164,7 +166,7 @@ describe("GET /v1/stats/me", () => {
   });
 
   test("a PAK limited to one app counts that app only", async () => {
-    const pak = insertPak(ctx, [allow(["heimdall.read"], [`pcft:heimdall:app/${realApp.id}`])]);
+    const pak = await insertPak(ctx, [allow(["heimdall.read"], [`pcft:heimdall:app/${realApp.id}`])]);
     const res = await ctx.call<StatsBody>("GET", "/v1/stats/me", { auth: { pak: pak.token } });
     expect(res.status).toBe(200);
     expect(res.body.apps).toBe(1);

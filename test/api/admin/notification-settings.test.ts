@@ -120,18 +120,18 @@ describe("PATCH", () => {
 
   test("a patch that changes nothing writes nothing", async () => {
     const before = (await get()).body;
-    const audits = auditCount(ctx);
+    const audits = await auditCount(ctx);
     ctx.clock.advance(MINUTE);
     const res = await patch({ notifications_via_envoi: true, web_origin: "https://portal.acme.test:8443" });
     expect(res.status).toBe(200);
     expect(res.body).toEqual(before);
     expect((await patch({})).body).toEqual(before);
-    expect(auditCount(ctx)).toBe(audits);
+    expect(await auditCount(ctx)).toBe(audits);
   });
 
   test("an unknown field → 400 VALIDATION_ERROR naming it and the field meant; nothing changes", async () => {
     const before = (await get()).body;
-    const audits = auditCount(ctx);
+    const audits = await auditCount(ctx);
     const res = await patch({ notifications_via_envoi: false, webOrigin: "https://other.acme.test" });
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
@@ -139,7 +139,7 @@ describe("PATCH", () => {
       { field: "webOrigin", reason: "unknown field; did you mean web_origin?" },
     ]);
     expect((await get()).body).toEqual(before);
-    expect(auditCount(ctx)).toBe(audits);
+    expect(await auditCount(ctx)).toBe(audits);
   });
 
   test.each([
@@ -208,8 +208,8 @@ describe("access", () => {
   ] as const)("%s: %s → %d %s", async (_name, method, who, status, code) => {
     let auth: Auth = null;
     if (who === "viewer") auth = { cookie: viewerCookie };
-    if (who === "read-pak") auth = { pak: insertPak(ctx, [allow(["heimdall.read"])]).token };
-    if (who === "update-pak") auth = { pak: insertPak(ctx, [allow(["heimdall.update"])]).token };
+    if (who === "read-pak") auth = { pak: (await insertPak(ctx, [allow(["heimdall.read"])])).token };
+    if (who === "update-pak") auth = { pak: (await insertPak(ctx, [allow(["heimdall.update"])])).token };
     const res = method === "GET" ? await get(auth) : await patch({ notifications_via_envoi: false }, auth);
     expect(res.status).toBe(status);
     expect(errCode(res)).toBe(code);
@@ -324,11 +324,14 @@ describe("GET /v1/apps/{app_id}/outbox (appliance addition)", () => {
   ] as const)("%s → %d", async (_name, who, status, code) => {
     let auth: Auth = null;
     if (who === "viewer") auth = { cookie: viewerCookie };
-    if (who === "read-pak") auth = { pak: insertPak(ctx, [allow(["heimdall.read"])]).token };
+    if (who === "read-pak") auth = { pak: (await insertPak(ctx, [allow(["heimdall.read"])])).token };
     if (who === "mint-pak") {
       auth = {
-        pak: insertPak(ctx, [allow(["heimdall.user.verify.create", "heimdall.user.password-reset.create"])])
-          .token,
+        pak: (
+          await insertPak(ctx, [
+            allow(["heimdall.user.verify.create", "heimdall.user.password-reset.create"]),
+          ])
+        ).token,
       };
     }
     const res = await list({}, auth);
@@ -337,7 +340,7 @@ describe("GET /v1/apps/{app_id}/outbox (appliance addition)", () => {
   });
 
   test("a PAK with read and both minting actions may read it", async () => {
-    const pak = insertPak(ctx, [
+    const pak = await insertPak(ctx, [
       allow(["heimdall.read", "heimdall.user.verify.create", "heimdall.user.password-reset.create"]),
     ]);
     const res = await list({}, { pak: pak.token });

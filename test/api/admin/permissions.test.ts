@@ -1,5 +1,8 @@
 /** @module Admin API permissions: the catalogue (system + custom), create, delete with cascade, and the enforced list. */
+
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { rows } from "../../../src/db/query.ts";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { type AppBody, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -23,7 +26,15 @@ let ctx: TestContext;
 let app: AppBody;
 let other: AppBody;
 
-const q = <T>(sql: string, ...args: string[]) => ctx.deps.db.$client.query(sql).all(...args) as T[];
+/** A raw read on either engine: `?` binds the next argument; booleans read as SQLite's 1/0. */
+const q = async <T>(text: string, ...args: unknown[]): Promise<T[]> => {
+  const parts = text.split("?");
+  const query = sql.join(parts.map((p, i) => (i < args.length ? sql`${sql.raw(p)}${args[i]}` : sql.raw(p))));
+  return (await rows<Record<string, unknown>>(ctx.deps.db, query)).map(
+    (r) =>
+      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "boolean" ? Number(v) : v])) as T,
+  );
+};
 const keysOf = (body: { resource: string; action: string }[]) => body.map((p) => `${p.resource}.${p.action}`);
 
 async function create(appId: string, body: Record<string, unknown>) {
@@ -47,10 +58,10 @@ describe("POST /permissions", () => {
       action: "read",
       description: "View invoices",
     });
-    expect(q("SELECT key, is_system FROM permissions WHERE id = ?", res.body.id)).toEqual([
+    expect(await q("SELECT key, is_system FROM permissions WHERE id = ?", res.body.id)).toEqual([
       { key: "invoice.read", is_system: 0 },
     ]);
-    const audit = await expectLastAudit(ctx, app.id, "permission.created", "pak", bootstrapPakId(ctx));
+    const audit = await expectLastAudit(ctx, app.id, "permission.created", "pak", await bootstrapPakId(ctx));
     expect(audit.resource_id).toBe(res.body.id);
     expect(audit.details).toMatchObject({ key: "invoice.read" });
   });
@@ -65,11 +76,11 @@ describe("POST /permissions", () => {
     ["a system permission", { resource: "user", action: "read" }],
     ["an existing custom permission", { resource: "invoice", action: "read" }],
   ])("%s → 409 PERMISSION_EXISTS", async (_n, body) => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await create(app.id, body);
     expect(res.status).toBe(409);
     expect(errCode(res)).toBe("PERMISSION_EXISTS");
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test("the same key in another app is that app's own permission", async () => {
@@ -94,12 +105,12 @@ describe("POST /permissions", () => {
     ],
   ];
   test.each(INVALID)("%s → 400 VALIDATION_ERROR", async (_n, body, field) => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await create(app.id, body);
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toContain(field);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 });
 
@@ -137,9 +148,8 @@ describe("DELETE /permissions/{permission_key}", () => {
     });
     expect(put.status).toBe(200);
     expect((await ctx.deps.permissions.forEndUser(app.id, "owner")).has("report.export")).toBe(true);
-    const id = q<{ id: string }>(
-      "SELECT id FROM permissions WHERE app_id = ? AND key = 'report.export'",
-      app.id,
+    const id = (
+      await q<{ id: string }>("SELECT id FROM permissions WHERE app_id = ? AND key = 'report.export'", app.id)
     )[0]!.id;
 
     const res = await ctx.call("DELETE", ONE, {
@@ -147,8 +157,8 @@ describe("DELETE /permissions/{permission_key}", () => {
     });
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect(q("SELECT 1 FROM permissions WHERE id = ?", id)).toHaveLength(0);
-    expect(q("SELECT 1 FROM role_permissions WHERE permission_id = ?", id)).toHaveLength(0);
+    expect(await q("SELECT 1 FROM permissions WHERE id = ?", id)).toHaveLength(0);
+    expect(await q("SELECT 1 FROM role_permissions WHERE permission_id = ?", id)).toHaveLength(0);
     const role = await ctx.call("GET", "/v1/apps/{app_id}/roles/{role_name}", {
       params: { app_id: app.id, role_name: "analyst" },
     });
@@ -166,7 +176,7 @@ describe("DELETE /permissions/{permission_key}", () => {
       const res = await ctx.call("DELETE", ONE, { params: { app_id: app.id, permission_key: key } });
       expect(res.status).toBe(403);
       expect(errCode(res)).toBe("SYSTEM_PERMISSION");
-      expect(q("SELECT 1 FROM permissions WHERE app_id IS NULL AND key = ?", key)).toHaveLength(1);
+      expect(await q("SELECT 1 FROM permissions WHERE app_id IS NULL AND key = ?", key)).toHaveLength(1);
     },
   );
 
@@ -184,7 +194,9 @@ describe("DELETE /permissions/{permission_key}", () => {
       params: { app_id: other.id, permission_key: "invoice.read" },
     });
     expect(res.status).toBe(204);
-    expect(q("SELECT 1 FROM permissions WHERE app_id = ? AND key = 'invoice.read'", app.id)).toHaveLength(1);
+    expect(
+      await q("SELECT 1 FROM permissions WHERE app_id = ? AND key = 'invoice.read'", app.id),
+    ).toHaveLength(1);
   });
 
   test.each(["invoice", "Invoice.Read", "a.b", "invoice.read.all"])(
@@ -231,7 +243,7 @@ describe("GET /permissions/enforcement", () => {
     const a = await ctx.call("GET", ENFORCED, { params: { app_id: app.id } });
     const b = await ctx.call("GET", ENFORCED, { params: { app_id: other.id } });
     expect(b.body).toEqual(a.body);
-    const foreign = insertBareApp(ctx, insertWorkspace(ctx, "enf-foreign"), "enf-foreign-app");
+    const foreign = await insertBareApp(ctx, await insertWorkspace(ctx, "enf-foreign"), "enf-foreign-app");
     const res = await ctx.call("GET", ENFORCED, { params: { app_id: foreign } });
     expect(res.status).toBe(404);
     expect(errCode(res)).toBe("APP_NOT_FOUND");
@@ -256,7 +268,7 @@ describe("who may call", () => {
   });
 
   test("a PAK allowed only heimdall.read lists but cannot create or delete", async () => {
-    const auth = { pak: insertPak(ctx, [allow(["heimdall.read"])]).token };
+    const auth = { pak: (await insertPak(ctx, [allow(["heimdall.read"])])).token };
     expect((await ctx.call("GET", LIST, { params: { app_id: app.id }, auth })).status).toBe(200);
     expect((await ctx.call("GET", ENFORCED, { params: { app_id: app.id }, auth })).status).toBe(200);
     const post = await ctx.call("POST", LIST, {
@@ -273,7 +285,9 @@ describe("who may call", () => {
   });
 
   test("a PAK scoped to another app → 403 POLICY_DENIED here", async () => {
-    const auth = { pak: insertPak(ctx, [allow(["heimdall.*"], [`pcft:heimdall:app/${other.id}`])]).token };
+    const auth = {
+      pak: (await insertPak(ctx, [allow(["heimdall.*"], [`pcft:heimdall:app/${other.id}`])])).token,
+    };
     expect((await ctx.call("GET", LIST, { params: { app_id: other.id }, auth })).status).toBe(200);
     const res = await ctx.call("GET", LIST, { params: { app_id: app.id }, auth });
     expect([res.status, errCode(res)]).toEqual([403, "POLICY_DENIED"]);

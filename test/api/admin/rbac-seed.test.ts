@@ -1,5 +1,8 @@
 /** @module RBAC seeding: system permissions once per database, three system roles per app, backfill at start-up. */
+
 import { beforeAll, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { rows } from "../../../src/db/query.ts";
 import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { backfillAppRoles, seedSystemPermissions } from "../../../src/rbac/seed.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -9,11 +12,20 @@ beforeAll(async () => {
   ctx = await createTestContext();
 });
 
-const q = <T>(sql: string, ...args: string[]) => ctx.deps.db.$client.query(sql).all(...args) as T[];
+/** A raw read on either engine: `?` binds the next argument; booleans read as SQLite's 1/0. */
+const q = async <T>(text: string, ...args: unknown[]): Promise<T[]> => {
+  const parts = text.split("?");
+  const query = sql.join(parts.map((p, i) => (i < args.length ? sql`${sql.raw(p)}${args[i]}` : sql.raw(p))));
+  return (await rows<Record<string, unknown>>(ctx.deps.db, query)).map(
+    (r) =>
+      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "boolean" ? Number(v) : v])) as T,
+  );
+};
 
 test("the system permission catalogue exists once, shared by every app", async () => {
-  const rows = q<{ key: string }>(
-    "SELECT key FROM permissions WHERE app_id IS NULL AND is_system = 1 ORDER BY key",
+  const rows = await q<{ key: string }>(
+    "SELECT key FROM permissions WHERE app_id IS NULL AND is_system = ? ORDER BY key",
+    true,
   );
   expect(rows.map((r) => r.key)).toEqual(SYSTEM_PERMISSIONS.map((p) => p.key).sort());
   // Seeding again adds nothing.
@@ -23,8 +35,8 @@ test("the system permission catalogue exists once, shared by every app", async (
 test("creating an app seeds owner, admin and member with their bindings, in the same transaction", async () => {
   const res = await ctx.call("POST", "/v1/apps", { body: { slug: "seeded-app", display_name: "Seeded" } });
   expect(res.status).toBe(201);
-  const roles = q<{ name: string; n: number; is_system: number }>(
-    `SELECT r.name, r.is_system, (SELECT count(*) FROM role_permissions rp WHERE rp.role_id = r.id) AS n
+  const roles = await q<{ name: string; n: number; is_system: number }>(
+    `SELECT r.name, r.is_system, (SELECT CAST(count(*) AS INTEGER) FROM role_permissions rp WHERE rp.role_id = r.id) AS n
        FROM roles r WHERE r.app_id = ? ORDER BY r.name`,
     res.body.id,
   );
@@ -37,10 +49,10 @@ test("creating an app seeds owner, admin and member with their bindings, in the 
 
 test("apps without roles (from before roles existed) are backfilled, and only they", async () => {
   const res = await ctx.call("POST", "/v1/apps", { body: { slug: "legacy-app", display_name: "Legacy" } });
-  ctx.deps.db.$client.query("DELETE FROM roles WHERE app_id = ?").run(res.body.id);
+  await q("DELETE FROM roles WHERE app_id = ?", res.body.id);
   expect(await backfillAppRoles(ctx.deps.db, ctx.clock)).toBe(1);
-  expect(q<{ n: number }>("SELECT count(*) AS n FROM roles WHERE app_id = ?", res.body.id)).toEqual([
-    { n: 3 },
-  ]);
+  expect(
+    await q<{ n: number }>("SELECT CAST(count(*) AS INTEGER) AS n FROM roles WHERE app_id = ?", res.body.id),
+  ).toEqual([{ n: 3 }]);
   expect(await backfillAppRoles(ctx.deps.db, ctx.clock)).toBe(0);
 });

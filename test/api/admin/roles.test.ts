@@ -1,5 +1,8 @@
 /** @module Admin API roles: list, create, read, describe, delete, set permissions, assign, the catalogue; both platform lanes. */
+
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { rows } from "../../../src/db/query.ts";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { type AppBody, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -29,13 +32,23 @@ let other: AppBody;
 /** Accounts made once: one in the app, one in the other app. */
 const ids = { local: "", foreign: "" };
 
-const q = <T>(sql: string, ...args: string[]) => ctx.deps.db.$client.query(sql).all(...args) as T[];
-const boundKeys = (appId: string, role: string) =>
-  q<{ key: string }>(
-    `SELECT p.key FROM roles r JOIN role_permissions rp ON rp.role_id = r.id JOIN permissions p ON p.id = rp.permission_id
+/** A raw read on either engine: `?` binds the next argument; booleans read as SQLite's 1/0. */
+const q = async <T>(text: string, ...args: unknown[]): Promise<T[]> => {
+  const parts = text.split("?");
+  const query = sql.join(parts.map((p, i) => (i < args.length ? sql`${sql.raw(p)}${args[i]}` : sql.raw(p))));
+  return (await rows<Record<string, unknown>>(ctx.deps.db, query)).map(
+    (r) =>
+      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "boolean" ? Number(v) : v])) as T,
+  );
+};
+const boundKeys = async (appId: string, role: string) =>
+  (
+    await q<{ key: string }>(
+      `SELECT p.key FROM roles r JOIN role_permissions rp ON rp.role_id = r.id JOIN permissions p ON p.id = rp.permission_id
       WHERE r.app_id = ? AND r.name = ? ORDER BY p.key`,
-    appId,
-    role,
+      appId,
+      role,
+    )
   ).map((r) => r.key);
 
 async function createRole(appId: string, name: string, description?: string) {
@@ -121,8 +134,8 @@ describe("POST /roles", () => {
       is_system: false,
       app_id: app.id,
     });
-    expect(boundKeys(app.id, "editor")).toEqual([]);
-    const audit = await expectLastAudit(ctx, app.id, "role.created", "pak", bootstrapPakId(ctx));
+    expect(await boundKeys(app.id, "editor")).toEqual([]);
+    const audit = await expectLastAudit(ctx, app.id, "role.created", "pak", await bootstrapPakId(ctx));
     expect(audit.resource_id).toBe(res.body.id);
   });
 
@@ -132,11 +145,11 @@ describe("POST /roles", () => {
   });
 
   test.each(["editor", "owner", "member"])("an existing name (%s) → 409 ROLE_EXISTS", async (name) => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await ctx.call("POST", ROLES, { params: { app_id: app.id }, body: { name } });
     expect(res.status).toBe(409);
     expect(errCode(res)).toBe("ROLE_EXISTS");
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test("the same name in another app is another role", async () => {
@@ -158,12 +171,12 @@ describe("POST /roles", () => {
     ["description not a string", { name: "numdesc", description: 5 }, "description"],
   ];
   test.each(INVALID)("%s → 400 VALIDATION_ERROR, nothing written", async (_n, body, field) => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await ctx.call("POST", ROLES, { params: { app_id: app.id }, body });
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toContain(field);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test("a 48-character name is accepted", async () => {
@@ -241,13 +254,13 @@ describe("PATCH /roles/{role_name}", () => {
   });
 
   test("the same description, or none, writes nothing", async () => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     for (const body of [{ description: "new" }, {}]) {
       const res = await ctx.call("PATCH", ROLE, { params: { app_id: app.id, role_name: "describer" }, body });
       expect(res.status).toBe(200);
       expect(res.body.description).toBe("new");
     }
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test.each([
@@ -259,7 +272,7 @@ describe("PATCH /roles/{role_name}", () => {
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toEqual([field]);
-    expect(q("SELECT 1 FROM roles WHERE app_id = ? AND name = 'renamed'", app.id)).toHaveLength(0);
+    expect(await q("SELECT 1 FROM roles WHERE app_id = ? AND name = 'renamed'", app.id)).toHaveLength(0);
   });
 
   test("an unknown role → 404 ROLE_NOT_FOUND", async () => {
@@ -280,13 +293,14 @@ describe("DELETE /roles/{role_name}", () => {
       body: { permissions: ["user.read", "invoice.read"] },
     });
     expect(put.status).toBe(200);
-    const roleId = q<{ id: string }>("SELECT id FROM roles WHERE app_id = ? AND name = 'temp'", app.id)[0]!
-      .id;
+    const roleId = (
+      await q<{ id: string }>("SELECT id FROM roles WHERE app_id = ? AND name = 'temp'", app.id)
+    )[0]!.id;
     const res = await ctx.call("DELETE", ROLE, { params: { app_id: app.id, role_name: "temp" } });
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect(q("SELECT 1 FROM roles WHERE id = ?", roleId)).toHaveLength(0);
-    expect(q("SELECT 1 FROM role_permissions WHERE role_id = ?", roleId)).toHaveLength(0);
+    expect(await q("SELECT 1 FROM roles WHERE id = ?", roleId)).toHaveLength(0);
+    expect(await q("SELECT 1 FROM role_permissions WHERE role_id = ?", roleId)).toHaveLength(0);
     const audit = await expectLastAudit(ctx, app.id, "role.deleted", "pak");
     expect(audit.resource_id).toBe(roleId);
     expect(audit.details).toMatchObject({ name: "temp", permissions: ["invoice.read", "user.read"] });
@@ -296,7 +310,7 @@ describe("DELETE /roles/{role_name}", () => {
     const res = await ctx.call("DELETE", ROLE, { params: { app_id: app.id, role_name: name } });
     expect(res.status).toBe(403);
     expect(errCode(res)).toBe("SYSTEM_ROLE");
-    expect(q("SELECT 1 FROM roles WHERE app_id = ? AND name = ?", app.id, name)).toHaveLength(1);
+    expect(await q("SELECT 1 FROM roles WHERE app_id = ? AND name = ?", app.id, name)).toHaveLength(1);
   });
 
   test("a role an account holds → 409 ROLE_IN_USE; once reassigned it can go", async () => {
@@ -325,7 +339,7 @@ describe("DELETE /roles/{role_name}", () => {
     const res = await ctx.call("DELETE", ROLE, { params: { app_id: app.id, role_name: "invited" } });
     expect(res.status).toBe(409);
     expect(errCode(res)).toBe("ROLE_IN_USE");
-    expect(q("SELECT 1 FROM roles WHERE app_id = ? AND name = ?", app.id, "invited")).toHaveLength(1);
+    expect(await q("SELECT 1 FROM roles WHERE app_id = ? AND name = ?", app.id, "invited")).toHaveLength(1);
     const revoked = await ctx.call("DELETE", "/v1/apps/{app_id}/end-users/invites/{invite_id}", {
       params: { app_id: app.id, invite_id: inv.body.id },
     });
@@ -370,13 +384,13 @@ describe("PUT /roles/{role_name}/permissions", () => {
     });
     expect(first.status).toBe(200);
     expect(first.text).toBe("");
-    expect(boundKeys(app.id, "reviewer")).toEqual(["user.list", "user.read"]);
+    expect(await boundKeys(app.id, "reviewer")).toEqual(["user.list", "user.read"]);
     const res = await ctx.call("PUT", ROLE_PERMS, {
       params: { app_id: app.id, role_name: "reviewer" },
       body: { permissions: ["user.read", "invoice.read"] },
     });
     expect(res.status).toBe(200);
-    expect(boundKeys(app.id, "reviewer")).toEqual(["invoice.read", "user.read"]);
+    expect(await boundKeys(app.id, "reviewer")).toEqual(["invoice.read", "user.read"]);
     const audit = await expectLastAudit(ctx, app.id, "role.permissions_set", "pak");
     expect(audit.details).toMatchObject({
       name: "reviewer",
@@ -389,19 +403,19 @@ describe("PUT /roles/{role_name}/permissions", () => {
   });
 
   test("the same set again writes nothing; an empty list clears the role", async () => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const same = await ctx.call("PUT", ROLE_PERMS, {
       params: { app_id: app.id, role_name: "reviewer" },
       body: { permissions: ["invoice.read", "user.read"] },
     });
     expect(same.status).toBe(200);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
     const cleared = await ctx.call("PUT", ROLE_PERMS, {
       params: { app_id: app.id, role_name: "reviewer" },
       body: { permissions: [] },
     });
     expect(cleared.status).toBe(200);
-    expect(boundKeys(app.id, "reviewer")).toEqual([]);
+    expect(await boundKeys(app.id, "reviewer")).toEqual([]);
   });
 
   test("system roles other than owner can be re-bound", async () => {
@@ -410,7 +424,7 @@ describe("PUT /roles/{role_name}/permissions", () => {
       body: { permissions: ["user.read"] },
     });
     expect(res.status).toBe(200);
-    expect(boundKeys(other.id, "member")).toEqual(["user.read"]);
+    expect(await boundKeys(other.id, "member")).toEqual(["user.read"]);
   });
 
   test("a platform caller may grant anything in the catalogue (it administers the app)", async () => {
@@ -428,11 +442,11 @@ describe("PUT /roles/{role_name}/permissions", () => {
     });
     expect(res.status).toBe(403);
     expect(errCode(res)).toBe("SYSTEM_ROLE");
-    expect(boundKeys(app.id, "owner")).toHaveLength(SYSTEM_PERMISSIONS.length);
+    expect(await boundKeys(app.id, "owner")).toHaveLength(SYSTEM_PERMISSIONS.length);
   });
 
   test("unknown permissions → 400 VALIDATION_ERROR naming each, nothing changed", async () => {
-    const before = boundKeys(app.id, "reviewer");
+    const before = await boundKeys(app.id, "reviewer");
     const res = await ctx.call("PUT", ROLE_PERMS, {
       params: { app_id: app.id, role_name: "reviewer" },
       // invoice.delete exists only in no app; `nope` is not even a key; another app's custom key is unknown here.
@@ -441,7 +455,7 @@ describe("PUT /roles/{role_name}/permissions", () => {
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toEqual(["permissions.1", "permissions.2", "permissions.3"]);
-    expect(boundKeys(app.id, "reviewer")).toEqual(before);
+    expect(await boundKeys(app.id, "reviewer")).toEqual(before);
   });
 
   test("another app's custom permission is unknown here", async () => {
@@ -488,10 +502,11 @@ describe("POST /roles/assign", () => {
     });
     expect(res.status).toBe(200);
     expectResponseMatches("heimdall", "POST", ASSIGN, 200, res.body, { strict: true });
-    const roleId = q<{ id: string }>("SELECT id FROM roles WHERE app_id = ? AND name = 'editor'", app.id)[0]!
-      .id;
+    const roleId = (
+      await q<{ id: string }>("SELECT id FROM roles WHERE app_id = ? AND name = 'editor'", app.id)
+    )[0]!.id;
     expect(res.body).toMatchObject({ id: u.id, app_id: app.id, account_id: u.id, role_id: roleId });
-    expect(q<{ role: string }>("SELECT role FROM end_users WHERE id = ?", u.id)).toEqual([
+    expect(await q<{ role: string }>("SELECT role FROM end_users WHERE id = ?", u.id)).toEqual([
       { role: "editor" },
     ]);
     const audit = await expectLastAudit(ctx, app.id, "role.assigned", "pak");
@@ -501,13 +516,13 @@ describe("POST /roles/assign", () => {
 
   test("the same role again writes nothing", async () => {
     const u = await createEndUser(ctx, { id: app.id, slug: app.slug }, "steady", { role: "admin" });
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await ctx.call("POST", ASSIGN, {
       params: { app_id: app.id },
       body: { account_id: u.id, role: "Admin" },
     });
     expect(res.status).toBe(200);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test.each([
@@ -603,7 +618,7 @@ describe("who may call", () => {
   });
 
   test("a read-only PAK → 403 POLICY_DENIED on each write, 200 on reads", async () => {
-    const pak = insertPak(ctx, [allow(["heimdall.read"])]).token;
+    const pak = (await insertPak(ctx, [allow(["heimdall.read"])])).token;
     const auth = { pak };
     expect((await ctx.call("GET", ROLES, { params: { app_id: app.id }, auth })).status).toBe(200);
     expect((await ctx.call("GET", CATALOGUE, { params: { app_id: app.id }, auth })).status).toBe(200);
@@ -621,8 +636,8 @@ describe("who may call", () => {
   });
 
   test("an app of a workspace the caller is not in → 404 APP_NOT_FOUND", async () => {
-    const ws = insertWorkspace(ctx, "foreign-ws");
-    const foreign = insertBareApp(ctx, ws, "foreign-roles");
+    const ws = await insertWorkspace(ctx, "foreign-ws");
+    const foreign = await insertBareApp(ctx, ws, "foreign-roles");
     for (const [method, path, params] of [
       ["GET", ROLES, { app_id: foreign }],
       ["GET", ROLE, { app_id: foreign, role_name: "owner" }],
@@ -644,7 +659,7 @@ describe("who may call", () => {
 
   test("an archived app is read-only: writes → 409 APP_ARCHIVED, reads answer", async () => {
     const archivedApp = await createApp(ctx, "roles-archived");
-    ctx.deps.db.$client.query("UPDATE apps SET status = 'archived' WHERE id = ?").run(archivedApp.id);
+    await q("UPDATE apps SET status = 'archived' WHERE id = ?", archivedApp.id);
     expect((await ctx.call("GET", ROLES, { params: { app_id: archivedApp.id } })).status).toBe(200);
     const res = await ctx.call("POST", ROLES, { params: { app_id: archivedApp.id }, body: { name: "late" } });
     expect(res.status).toBe(409);

@@ -96,7 +96,7 @@ describe("PATCH /v1/apps/{app_id}/auth-config signing_alg", () => {
     const app = await createApp(ctx, "alg-es");
     const email = "ada@example.com";
     const signedUp = await signUp(ctx, app.slug, { username: "ada", email, password: GOOD_PASSWORD });
-    verifyPrimaryEmail(ctx, signedUp.userId);
+    await verifyPrimaryEmail(ctx, signedUp.userId);
     const m2m = await m2mToken(app);
     const before = await jwks(app);
     expect(before.keys.map((k) => k.alg)).toEqual(["RS256", "RS256"]);
@@ -121,7 +121,7 @@ describe("PATCH /v1/apps/{app_id}/auth-config signing_alg", () => {
     expect(next).toMatchObject({ kid: esKid, alg: "ES256" });
     expect(Date.parse(next.activates_at)).toBe(ctx.clock.now() + PREPUBLISH);
 
-    const [changed] = auditRows(ctx, { app_id: app.id, action: "app.signing_alg_changed" });
+    const [changed] = await auditRows(ctx, { app_id: app.id, action: "app.signing_alg_changed" });
     expect(changed).toMatchObject({ resource_type: "app", resource_id: app.id, actor_type: "pak" });
     expect(changed!.details).toEqual({
       from: "RS256",
@@ -130,9 +130,11 @@ describe("PATCH /v1/apps/{app_id}/auth-config signing_alg", () => {
       activates_at: next.activates_at,
       withdrawn_kid: before.keys[1]!.kid,
     });
-    expect(auditRows(ctx, { app_id: app.id, action: "auth_config.updated" }).at(-1)!.details).toEqual({
-      changed: ["signing_alg"],
-    });
+    expect((await auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).at(-1)!.details).toEqual(
+      {
+        changed: ["signing_alg"],
+      },
+    );
 
     // Until the ES256 key activates, every token is RS256 and verifies as before.
     ctx.clock.advance(PREPUBLISH - 10 * MINUTE);
@@ -211,8 +213,8 @@ describe("PATCH /v1/apps/{app_id}/auth-config signing_alg", () => {
     expect(res.status).toBe(200);
     expect(res.body.signing_alg).toBe("RS256");
     expect((await ctx.deps.keys.list(app.id)).map((k) => k.kid)).toEqual(kids);
-    expect(auditRows(ctx, { app_id: app.id, action: "app.signing_alg_changed" })).toHaveLength(0);
-    expect(auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).toHaveLength(0);
+    expect(await auditRows(ctx, { app_id: app.id, action: "app.signing_alg_changed" })).toHaveLength(0);
+    expect(await auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).toHaveLength(0);
   });
 
   test.each([["HS256"], ["rs256"], ["none"], [256], [null]])(
@@ -225,7 +227,7 @@ describe("PATCH /v1/apps/{app_id}/auth-config signing_alg", () => {
       expectErrorShape(res.body, "VALIDATION_ERROR");
       expect(res.body.details.map((d: { field: string }) => d.field)).toEqual(["signing_alg"]);
       expect((await ctx.deps.keys.list(app.id)).map((k) => k.kid)).toEqual(kids);
-      expect(auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).toHaveLength(0);
+      expect(await auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).toHaveLength(0);
     },
   );
 });

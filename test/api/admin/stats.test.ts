@@ -3,7 +3,6 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { count, eq, inArray } from "drizzle-orm";
 import { HOUR } from "../../../src/core/clock.ts";
 import { newId } from "../../../src/core/ids.ts";
-import { appApiKeys, endUsers, m2mClients } from "../../../src/db/schema.ts";
 import { type AppBody, createApp, insertEndUser, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { allow, insertBareApp, insertPak } from "./fixtures.ts";
@@ -45,24 +44,22 @@ beforeAll(async () => {
   alpha = await createApp(ctx, "stats-alpha");
   beta = await createApp(ctx, "stats-beta");
   // A second workspace of the owner's, with its own app: in the cookie's totals, outside the PAK's.
-  otherWs = insertWorkspace(ctx, "stats-other", "admin");
+  otherWs = await insertWorkspace(ctx, "stats-other", "admin");
   other = await createApp(ctx, "stats-other-app", { auth: { cookie }, workspace_id: otherWs });
   // A workspace the owner is not in: its rows never count, on any lane.
-  const foreignWs = insertWorkspace(ctx, "stats-foreign");
-  const foreign = { id: insertBareApp(ctx, foreignWs, "stats-foreign-app"), slug: "stats-foreign-app" };
+  const foreignWs = await insertWorkspace(ctx, "stats-foreign");
+  const foreign = { id: await insertBareApp(ctx, foreignWs, "stats-foreign-app"), slug: "stats-foreign-app" };
   await insertEndUser(ctx, foreign, "zed");
-  ctx.deps.db
-    .insert(appApiKeys)
-    .values({
-      id: newId(ctx.clock),
-      appId: foreign.id,
-      name: "foreign",
-      keyPrefix: "hdk_live_foreign",
-      keyHash: "0".repeat(64),
-      permissions: ["user.list"],
-      createdAt: ctx.clock.now(),
-    })
-    .run();
+  const { appApiKeys } = ctx.deps.db.tables;
+  await ctx.deps.db.insert(appApiKeys).values({
+    id: newId(ctx.clock),
+    appId: foreign.id,
+    name: "foreign",
+    keyPrefix: "hdk_live_foreign",
+    keyHash: "0".repeat(64),
+    permissions: ["user.list"],
+    createdAt: ctx.clock.now(),
+  });
 });
 
 describe("GET /v1/stats/me counts real rows", () => {
@@ -75,9 +72,10 @@ describe("GET /v1/stats/me counts real rows", () => {
     await insertEndUser(ctx, alpha, "bob", { status: "suspended" });
     await insertEndUser(ctx, beta, "cyd", { status: "deactivated" });
     await insertEndUser(ctx, other, "dee");
-    const rows = (ids: string[]) =>
-      ctx.deps.db.select({ n: count() }).from(endUsers).where(inArray(endUsers.appId, ids)).get()!.n;
-    expect(rows([alpha.id, beta.id])).toBe(3);
+    const { endUsers } = ctx.deps.db.tables;
+    const rows = async (ids: string[]) =>
+      (await ctx.deps.db.select({ n: count() }).from(endUsers).where(inArray(endUsers.appId, ids)))[0]!.n;
+    expect(await rows([alpha.id, beta.id])).toBe(3);
 
     expect((await stats()).end_users).toBe(3);
     expect((await stats({ auth: { cookie } })).end_users).toBe(4);
@@ -92,13 +90,14 @@ describe("GET /v1/stats/me counts real rows", () => {
     });
     expect(expiring.status).toBe(201);
     expect((await mintKey(other)).status).toBe(201);
-    expect(ctx.deps.db.select({ n: count() }).from(appApiKeys).get()!.n).toBe(4);
+    const { appApiKeys, m2mClients } = ctx.deps.db.tables;
+    expect((await ctx.deps.db.select({ n: count() }).from(appApiKeys))[0]!.n).toBe(4);
 
     // Neither a workspace PAK nor an M2M client is one of the apps' API keys.
-    insertPak(ctx, [allow(["heimdall.read"])]);
+    await insertPak(ctx, [allow(["heimdall.read"])]);
     expect((await mintM2m(alpha)).status).toBe(201);
     expect(
-      ctx.deps.db.select({ n: count() }).from(m2mClients).where(eq(m2mClients.appId, alpha.id)).get()!.n,
+      (await ctx.deps.db.select({ n: count() }).from(m2mClients).where(eq(m2mClients.appId, alpha.id)))[0]!.n,
     ).toBe(1);
 
     expect((await stats()).api_keys_active).toBe(2);
@@ -107,7 +106,7 @@ describe("GET /v1/stats/me counts real rows", () => {
     // Past its expiry a key no longer authenticates, so it no longer counts (the row is still there).
     ctx.clock.advance(HOUR);
     expect((await stats()).api_keys_active).toBe(1);
-    const expiredRow = ctx.deps.db.select().from(appApiKeys).where(eq(appApiKeys.appId, beta.id)).get();
+    const [expiredRow] = await ctx.deps.db.select().from(appApiKeys).where(eq(appApiKeys.appId, beta.id));
     expect(expiredRow).toBeDefined();
 
     // Revoking deletes the row.
@@ -122,7 +121,7 @@ describe("GET /v1/stats/me counts real rows", () => {
   test("a PAK limited to one app sees that app's figures only", async () => {
     await mintKey(beta);
     await insertEndUser(ctx, beta, "eve");
-    const pak = insertPak(ctx, [allow(["heimdall.read"], [`pcft:heimdall:app/${beta.id}`])]);
+    const pak = await insertPak(ctx, [allow(["heimdall.read"], [`pcft:heimdall:app/${beta.id}`])]);
     expect(await stats({ auth: { pak: pak.token } })).toEqual({ apps: 1, end_users: 2, api_keys_active: 1 });
   });
 });

@@ -2,7 +2,10 @@
  * @module Consumer admin lane `/{app_slug}/v1/admin/permissions*`: the catalogue, custom permissions created
  * and deleted (with their bindings) through each credential kind, and the refusals.
  */
+
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { rows } from "../../../src/db/query.ts";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -42,11 +45,12 @@ const call = (
     body: opts.body,
   });
 
-const customKeys = (appId: string) =>
+const customKeys = async (appId: string) =>
   (
-    ctx.deps.db.$client.query("SELECT key FROM permissions WHERE app_id = ? ORDER BY key").all(appId) as {
-      key: string;
-    }[]
+    await rows<{ key: string }>(
+      ctx.deps.db,
+      sql`SELECT key FROM permissions WHERE app_id = ${appId} ORDER BY key`,
+    )
   ).map((r) => r.key);
 
 beforeAll(async () => {
@@ -76,7 +80,7 @@ describe("POST /admin/permissions (permission.create)", () => {
       expect(res.status).toBe(201);
       expectResponseMatches("heimdall", "POST", LIST, 201, res.body, { strict: true });
       expect(res.body).toMatchObject({ app_id: app.id, resource, action: "approve", description: "Approve" });
-      expect(auditRows(ctx, { app_id: app.id, action: "permission.created" }).at(-1)).toMatchObject({
+      expect((await auditRows(ctx, { app_id: app.id, action: "permission.created" })).at(-1)).toMatchObject({
         actor_type: actorType,
         actor_id: actorId(),
         resource_id: res.body.id,
@@ -109,7 +113,7 @@ describe("POST /admin/permissions (permission.create)", () => {
   ])("%s → 403 PERMISSION_DENIED", async (_n, bearer) => {
     const res = await call("POST", LIST, bearer(), { body: { resource: "sneaky", action: "add" } });
     expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
-    expect(customKeys(app.id)).not.toContain("sneaky.add");
+    expect(await customKeys(app.id)).not.toContain("sneaky.add");
   });
 });
 
@@ -181,13 +185,13 @@ describe("DELETE /admin/permissions/{permission_key} (permission.delete)", () =>
 
     const res = await call("DELETE", ONE, key.key, { key: "ticket.approve" });
     expect(res.status).toBe(204);
-    expect(customKeys(app.id)).not.toContain("ticket.approve");
+    expect(await customKeys(app.id)).not.toContain("ticket.approve");
     expect((await authorize(approver.token)).body).toEqual({
       authorized: false,
       missing_permissions: ["ticket.approve"],
     });
     expect((await authorize(owner.token)).body.authorized).toBe(false);
-    expect(auditRows(ctx, { app_id: app.id, action: "permission.deleted" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "permission.deleted" })).at(-1)).toMatchObject({
       actor_type: "api_key",
       actor_id: key.id,
       details: { key: "ticket.approve", unbound_roles: 1 },
@@ -216,7 +220,7 @@ describe("DELETE /admin/permissions/{permission_key} (permission.delete)", () =>
       const res = await call("DELETE", ONE, owner.token, { key: k });
       expect([k, res.status, res.body.code]).toEqual([k, status, code]);
     }
-    expect(customKeys(other.id)).toEqual(["theirs.only"]);
+    expect(await customKeys(other.id)).toEqual(["theirs.only"]);
   });
 
   test.each([
@@ -225,7 +229,7 @@ describe("DELETE /admin/permissions/{permission_key} (permission.delete)", () =>
   ])("%s → 403 PERMISSION_DENIED", async (_n, bearer) => {
     const res = await call("DELETE", ONE, bearer(), { key: "report.approve" });
     expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
-    expect(customKeys(app.id)).toContain("report.approve");
+    expect(await customKeys(app.id)).toContain("report.approve");
   });
 
   test("a token of another app → 401 INVALID_TOKEN", async () => {

@@ -2,7 +2,10 @@
  * @module Consumer admin lane `/{app_slug}/v1/admin/roles*`: every route through EndUser, M2M and API-key
  * callers, the permission each route checks, caller-narrowing of permission grants, and the refusals.
  */
+
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { rows } from "../../../src/db/query.ts";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -63,14 +66,13 @@ const call = (
     query: opts.query,
   });
 
-const boundKeys = (role: string) =>
+const boundKeys = async (role: string) =>
   (
-    ctx.deps.db.$client
-      .query(
-        `SELECT p.key FROM roles r JOIN role_permissions rp ON rp.role_id = r.id JOIN permissions p ON p.id = rp.permission_id
-          WHERE r.app_id = ? AND r.name = ? ORDER BY p.key`,
-      )
-      .all(app.id, role) as { key: string }[]
+    await rows<{ key: string }>(
+      ctx.deps.db,
+      sql`SELECT p.key FROM roles r JOIN role_permissions rp ON rp.role_id = r.id JOIN permissions p ON p.id = rp.permission_id
+          WHERE r.app_id = ${app.id} AND r.name = ${role} ORDER BY p.key`,
+    )
   ).map((r) => r.key);
 
 beforeAll(async () => {
@@ -161,7 +163,7 @@ describe("POST /admin/roles (role.create)", () => {
         is_system: false,
         description: "made on the lane",
       });
-      const row = auditRows(ctx, { app_id: app.id, action: "role.created" }).at(-1)!;
+      const row = (await auditRows(ctx, { app_id: app.id, action: "role.created" })).at(-1)!;
       expect(row).toMatchObject({ actor_type: actorType, actor_id: actorId(), resource_id: res.body.id });
     },
   );
@@ -189,8 +191,8 @@ describe("POST /admin/roles (role.create)", () => {
     const res = await call("POST", ROLES, bearer(), { body: { name: "refused" } });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("PERMISSION_DENIED");
-    expect(boundKeys("refused")).toEqual([]);
-    expect(ctx.deps.db.$client.query("SELECT 1 FROM roles WHERE name = 'refused'").all()).toHaveLength(0);
+    expect(await boundKeys("refused")).toEqual([]);
+    expect(await rows(ctx.deps.db, sql`SELECT 1 FROM roles WHERE name = 'refused'`)).toHaveLength(0);
   });
 });
 
@@ -237,7 +239,7 @@ describe("PATCH /admin/roles/{role_name} (role.update)", () => {
     expect(res.status).toBe(200);
     expectResponseMatches("heimdall", "PATCH", ROLE, 200, res.body, { strict: true });
     expect(res.body.description).toBe("edited");
-    expect(auditRows(ctx, { app_id: app.id, action: "role.updated" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "role.updated" })).at(-1)).toMatchObject({
       actor_type: "m2m",
       actor_id: m2mNarrow.clientId,
     });
@@ -266,7 +268,7 @@ describe("DELETE /admin/roles/{role_name} (role.delete)", () => {
   ] as [string, Bearer, string][])("%s deletes a custom role → 204", async (_n, bearer, role) => {
     const res = await call("DELETE", ROLE, bearer(), { role });
     expect(res.status).toBe(204);
-    expect(auditRows(ctx, { app_id: app.id, action: "role.deleted" }).at(-1)?.details).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "role.deleted" })).at(-1)?.details).toMatchObject({
       name: role,
     });
   });
@@ -313,8 +315,8 @@ describe("PUT /admin/roles/{role_name}/permissions (role.update, caller-narrowed
     });
     expect(res.status).toBe(200);
     expect(res.text).toBe("");
-    expect(boundKeys("curator")).toEqual(["invoice.approve", "role.delete", "user.read"]);
-    expect(auditRows(ctx, { app_id: app.id, action: "role.permissions_set" }).at(-1)).toMatchObject({
+    expect(await boundKeys("curator")).toEqual(["invoice.approve", "role.delete", "user.read"]);
+    expect((await auditRows(ctx, { app_id: app.id, action: "role.permissions_set" })).at(-1)).toMatchObject({
       actor_type: "end_user",
       actor_id: owner.id,
     });
@@ -328,13 +330,13 @@ describe("PUT /admin/roles/{role_name}/permissions (role.update, caller-narrowed
     ["an API key granting beyond its permissions", () => keyAll.key, ["user.read", "user.list"]],
   ];
   test.each(REFUSED)("%s → 403 PERMISSION_GRANT_DENIED, nothing changed", async (_n, bearer, permissions) => {
-    const before = boundKeys("clerk");
-    const audits = auditRows(ctx, { app_id: app.id, action: "role.permissions_set" }).length;
+    const before = await boundKeys("clerk");
+    const audits = (await auditRows(ctx, { app_id: app.id, action: "role.permissions_set" })).length;
     const res = await call("PUT", ROLE_PERMS, bearer(), { role: "clerk", body: { permissions } });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("PERMISSION_GRANT_DENIED");
-    expect(boundKeys("clerk")).toEqual(before);
-    expect(auditRows(ctx, { app_id: app.id, action: "role.permissions_set" })).toHaveLength(audits);
+    expect(await boundKeys("clerk")).toEqual(before);
+    expect(await auditRows(ctx, { app_id: app.id, action: "role.permissions_set" })).toHaveLength(audits);
   });
 
   const ALLOWED: Narrowed[] = [
@@ -345,7 +347,7 @@ describe("PUT /admin/roles/{role_name}/permissions (role.update, caller-narrowed
   test.each(ALLOWED)("%s → 200", async (_n, bearer, permissions) => {
     const res = await call("PUT", ROLE_PERMS, bearer(), { role: "clerk", body: { permissions } });
     expect(res.status).toBe(200);
-    expect(boundKeys("clerk")).toEqual([...permissions].sort());
+    expect(await boundKeys("clerk")).toEqual([...permissions].sort());
   });
 
   test("unknown permissions → 400 VALIDATION_ERROR (before narrowing)", async () => {

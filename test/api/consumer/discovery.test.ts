@@ -1,6 +1,9 @@
 /** @module Consumer discovery: per-app JWKS and OpenID/OAuth metadata, their caching headers and locations. */
+
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { createLocalJWKSet, jwtVerify } from "jose";
+import { rows } from "../../../src/db/query.ts";
 import { PREPUBLISH } from "../../../src/keys/rotation-schedule.ts";
 import { auditRows } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
@@ -180,7 +183,7 @@ describe("Admin key routes (appliance additions)", () => {
     });
     expect(after.headers.get("etag")).not.toBe(before.headers.get("etag"));
     expect(after.body.keys.map((k: { kid: string }) => k.kid)).toContain(res.body.old_kid);
-    const rows = auditRows(ctx, { app_id: appId, action: "app.key_rotated" });
+    const rows = await auditRows(ctx, { app_id: appId, action: "app.key_rotated" });
     expect(rows.map((r) => r.actor_type)).toEqual(["pak"]);
   });
 
@@ -274,7 +277,7 @@ describe("slug rename alias", () => {
       body: { slug: "ping-app" },
     });
     expect(back.status).toBe(200);
-    const rows = ctx.deps.db.$client.query("SELECT slug FROM app_slug_aliases WHERE app_id = ?").all(id);
-    expect(rows).toEqual([{ slug: "pong-app" }]);
+    const aliases = await rows(ctx.deps.db, sql`SELECT slug FROM app_slug_aliases WHERE app_id = ${id}`);
+    expect(aliases).toEqual([{ slug: "pong-app" }]);
   });
 });

@@ -2,8 +2,12 @@
  * @module `GET /{app_slug}/v1/me/permissions` and how role edits reach it: at once in this process (every
  * writer invalidates), within the 60 s cache TTL for a writer in another process.
  */
+
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
 import { SECOND } from "../../../src/core/clock.ts";
+import { tx } from "../../../src/db/client.ts";
+import { exec, row } from "../../../src/db/query.ts";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { PERMISSION_CACHE_TTL } from "../../../src/rbac/resolver.ts";
 import { createApp } from "../../support/fixtures.ts";
@@ -180,16 +184,18 @@ describe("role edits reach live tokens", () => {
   test("an edit by another process (straight to the database) shows within the 60 s cache TTL", async () => {
     expect((await me(auditor.token)).body.permissions).toEqual(["user.list"]);
     // Another process binds invoice.pay to the role: this process has no invalidation to go by.
-    const db = ctx.deps.db.$client;
-    const roleId = (
-      db.query("SELECT id FROM roles WHERE app_id = ? AND name = 'auditor'").get(app.id) as { id: string }
-    ).id;
-    const permId = (
-      db.query("SELECT id FROM permissions WHERE app_id = ? AND key = 'invoice.pay'").get(app.id) as {
-        id: string;
-      }
-    ).id;
-    db.query("INSERT INTO role_permissions (role_id, permission_id) VALUES (?, ?)").run(roleId, permId);
+    const { db } = ctx.deps;
+    const roleId = (await row<{ id: string }>(
+      db,
+      sql`SELECT id FROM roles WHERE app_id = ${app.id} AND name = 'auditor'`,
+    ))!.id;
+    const permId = (await row<{ id: string }>(
+      db,
+      sql`SELECT id FROM permissions WHERE app_id = ${app.id} AND key = 'invoice.pay'`,
+    ))!.id;
+    await tx(db, () =>
+      exec(db, sql`INSERT INTO role_permissions (role_id, permission_id) VALUES (${roleId}, ${permId})`),
+    );
     expect((await me(auditor.token)).body.permissions).toEqual(["user.list"]);
     ctx.clock.advance(PERMISSION_CACHE_TTL - SECOND);
     expect((await authorize(auditor.token, ["invoice.pay"])).body.authorized).toBe(false);
