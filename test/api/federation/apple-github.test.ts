@@ -9,7 +9,7 @@ import { type LocalApple, startApple } from "../../support/apple.ts";
 import { queryRows, setAuthConfig } from "../../support/end-users.ts";
 import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { DEFAULT_GITHUB_USERS, type LocalGithub, startGithub } from "../../support/github.ts";
-import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
+import { closeTestContext, createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { hashNonce, type LocalIdp, rawNonce, startIdp } from "../../support/idp.ts";
 
 const ORIGIN = "https://app.example.com";
@@ -71,7 +71,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([apple.stop(), github.stop(), idp.stop()]);
-  ctx.deps.db.$client.close();
+  await closeTestContext(ctx);
 });
 
 const authorize = async (provider: string) => {
@@ -119,7 +119,11 @@ describe("apple", () => {
     });
     expect(tokens.status).toBe(200);
     expect(decodeJwt(tokens.body.access_token).amr).toEqual(["oauth", "apple"]);
-    const [identity] = queryRows(ctx, "SELECT * FROM federated_identities WHERE provider = 'apple'");
+    // The boolean as SQLite holds it (PostgreSQL's is a boolean): the cast reads 1/0 from either.
+    const [identity] = await queryRows(
+      ctx,
+      "SELECT subject, CAST(email_verified AS INTEGER) AS email_verified FROM federated_identities WHERE provider = 'apple'",
+    );
     expect(identity).toMatchObject({ subject: "001234.apple-user", email_verified: 1 });
   });
 
@@ -160,10 +164,10 @@ describe("apple", () => {
     expect(decodeJwt(ok.body.access_token).amr).toEqual(["oauth", "apple"]);
     // The verified token's name and email win over the client's hint (used only where the token has none).
     const userId = String(decodeJwt(ok.body.access_token).sub);
-    expect(queryRows(ctx, "SELECT display_name FROM end_users WHERE id = ?", userId)).toEqual([
+    expect(await queryRows(ctx, "SELECT display_name FROM end_users WHERE id = ?", userId)).toEqual([
       { display_name: "Ada Lovelace" },
     ]);
-    expect(queryRows(ctx, "SELECT value FROM end_user_contacts WHERE user_id = ?", userId)).toEqual([
+    expect(await queryRows(ctx, "SELECT value FROM end_user_contacts WHERE user_id = ?", userId)).toEqual([
       { value: "native@privaterelay.appleid.com" },
     ]);
   });
@@ -206,15 +210,13 @@ describe("github", () => {
     expect(tokens.status).toBe(200);
     expect(decodeJwt(tokens.body.access_token).amr).toEqual(["oauth", "github"]);
     const userId = String(decodeJwt(tokens.body.access_token).sub);
-    const contacts = queryRows(
-      ctx,
-      "SELECT value, verified_at FROM end_user_contacts WHERE user_id = ?",
-      userId,
-    );
+    const contacts = (
+      await queryRows(ctx, "SELECT value, verified_at FROM end_user_contacts WHERE user_id = ?", userId)
+    ).map((c) => ({ ...c, verified_at: c.verified_at === null ? null : Number(c.verified_at) }));
     expect(contacts).toEqual([{ value: "linus@gh.example", verified_at: expect.any(Number) }]);
-    expect(queryRows(ctx, "SELECT subject FROM federated_identities WHERE user_id = ?", userId)).toEqual([
-      { subject: String(user.id) },
-    ]);
+    expect(
+      await queryRows(ctx, "SELECT subject FROM federated_identities WHERE user_id = ?", userId),
+    ).toEqual([{ subject: String(user.id) }]);
     expect(github.seen).toEqual(expect.arrayContaining(["GET /user", "GET /user/emails"]));
   });
 });

@@ -9,7 +9,7 @@ import { exportPKCS8, generateKeyPair } from "jose";
 import { Secret } from "otpauth";
 import { queryRow, queryRows, setAuthConfig } from "../../support/end-users.ts";
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
-import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
+import { closeTestContext, createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import {
   browseIdp,
   DEFAULT_USERS,
@@ -84,7 +84,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await idp.stop();
-  ctx.deps.db.$client.close();
+  await closeTestContext(ctx);
 });
 
 const native = (target: AppBody, provider: string, body: Record<string, unknown>) =>
@@ -169,35 +169,52 @@ function expectChallenge(res: { status: number; body: Record<string, unknown> })
   return res.body.mfa_token as string;
 }
 
-const challengeRow = (appId: string, userId: string) =>
-  queryRow(
+/** The newest challenge of the account, its JSON as text and its time as a number on either engine. */
+const challengeRow = async (appId: string, userId: string) => {
+  const r = await queryRow(
     ctx,
-    "SELECT purpose, first_factor_amr, consumed_at FROM mfa_challenges WHERE app_id = ? AND user_id = ? ORDER BY created_at DESC, rowid DESC",
+    "SELECT purpose, first_factor_amr, consumed_at FROM mfa_challenges WHERE app_id = ? AND user_id = ? ORDER BY created_at DESC, id DESC",
     appId,
     userId,
   );
-const sessionCount = (userId: string) =>
-  Number(queryRow(ctx, "SELECT count(*) AS n FROM end_user_sessions WHERE user_id = ?", userId)!.n);
+  if (!r) return r;
+  const amr = r.first_factor_amr;
+  return {
+    ...r,
+    first_factor_amr: typeof amr === "string" || amr === null ? amr : JSON.stringify(amr),
+    consumed_at: r.consumed_at === null ? null : Number(r.consumed_at),
+  };
+};
+const sessionCount = async (userId: string) =>
+  Number(
+    (await queryRow(
+      ctx,
+      "SELECT CAST(count(*) AS INTEGER) AS n FROM end_user_sessions WHERE user_id = ?",
+      userId,
+    ))!.n,
+  );
 
 describe("MFA after a federated first factor", () => {
   test("native: an account with a TOTP factor gets the challenge; auth/mfa/verify completes it with amr [oauth, oidc, totp]", async () => {
     const first = await nativeSignin(app, "mfa-native-1", "mfa-native@idp.example");
     expect(first.status).toBe(200);
     const factor = await enrolFactor(app, first.body.access_token);
-    const sessionsBefore = sessionCount(factor.userId);
+    const sessionsBefore = await sessionCount(factor.userId);
 
     const res = await nativeSignin(app, "mfa-native-1", "mfa-native@idp.example");
     const token = expectChallenge(res);
     expect(res.body.factors).toEqual([{ id: factor.factorId, type: "totp", label: null }]);
     expect(res.body.enrollment_required).toBeUndefined();
     // The provider proved the first factor only: no session yet, and the challenge remembers how.
-    expect(sessionCount(factor.userId)).toBe(sessionsBefore);
-    expect(challengeRow(app.id, factor.userId)).toMatchObject({
+    expect(await sessionCount(factor.userId)).toBe(sessionsBefore);
+    expect(await challengeRow(app.id, factor.userId)).toMatchObject({
       purpose: "signin",
       first_factor_amr: JSON.stringify(["oauth", "oidc"]),
       consumed_at: null,
     });
-    const challenged = auditRows(ctx, { app_id: app.id, action: "user.signin_mfa_challenged" }).at(-1)!;
+    const challenged = (await auditRows(ctx, { app_id: app.id, action: "user.signin_mfa_challenged" })).at(
+      -1,
+    )!;
     expect(challenged).toMatchObject({ resource_id: factor.userId, actor_type: "end_user" });
     expect(challenged.details).toMatchObject({ provider: "oidc", purpose: "signin", factors: 1 });
 
@@ -213,15 +230,20 @@ describe("MFA after a federated first factor", () => {
     const claims = claimsOf(done.body.access_token);
     expect(claims.sub).toBe(factor.userId);
     expect(claims.amr).toEqual(["oauth", "oidc", "totp"]);
-    expect(sessionCount(factor.userId)).toBe(sessionsBefore + 1);
-    const session = queryRow(
+    expect(await sessionCount(factor.userId)).toBe(sessionsBefore + 1);
+    const session = (await queryRow(
       ctx,
       "SELECT amr, mfa_at FROM end_user_sessions WHERE id = ?",
       String(claims.sid),
-    )!;
-    expect(JSON.parse(String(session.amr))).toEqual(["oauth", "oidc", "totp"]);
+    ))!;
+    // jsonb arrives parsed on PostgreSQL, as text on SQLite.
+    expect(typeof session.amr === "string" ? JSON.parse(session.amr) : session.amr).toEqual([
+      "oauth",
+      "oidc",
+      "totp",
+    ]);
     expect(session.mfa_at).not.toBeNull();
-    const signedIn = auditRows(ctx, { app_id: app.id, action: "user.signed_in" }).at(-1)!;
+    const signedIn = (await auditRows(ctx, { app_id: app.id, action: "user.signed_in" })).at(-1)!;
     expect(signedIn.details).toMatchObject({ session_id: claims.sid, amr: ["oauth", "oidc", "totp"] });
   });
 
@@ -234,7 +256,9 @@ describe("MFA after a federated first factor", () => {
     const res = await redirectSignin(app);
     const token = expectChallenge(res);
     expect(res.body.factors).toEqual([{ id: factor.factorId, type: "totp", label: null }]);
-    expect(challengeRow(app.id, factor.userId)!.first_factor_amr).toBe(JSON.stringify(["oauth", "oidc"]));
+    expect((await challengeRow(app.id, factor.userId))!.first_factor_amr).toBe(
+      JSON.stringify(["oauth", "oidc"]),
+    );
     const done = await consumerPost(app, "mfa/verify", {
       mfa_token: token,
       code: codeAt(factor.secret, ctx.clock.now()),
@@ -266,21 +290,22 @@ describe("MFA after a federated first factor", () => {
     const token = expectChallenge(res);
     expect(res.body).toMatchObject({ factors: [], enrollment_required: true });
     // The account exists (sign-up happened), without a session until the factor is enrolled.
-    const user = queryRow(
+    const user = (await queryRow(
       ctx,
       "SELECT u.id FROM end_users u JOIN federated_identities f ON f.user_id = u.id WHERE f.app_id = ? AND f.subject = ?",
       strict.id,
       "mfa-required-1",
-    )!;
+    ))!;
     const userId = String(user.id);
-    expect(sessionCount(userId)).toBe(0);
-    expect(challengeRow(strict.id, userId)).toMatchObject({
+    expect(await sessionCount(userId)).toBe(0);
+    expect(await challengeRow(strict.id, userId)).toMatchObject({
       purpose: "enroll",
       first_factor_amr: JSON.stringify(["oauth", "oidc"]),
     });
     expect(
-      auditRows(ctx, { app_id: strict.id, action: "user.signin_mfa_challenged", resource_id: userId })[0]!
-        .details,
+      (
+        await auditRows(ctx, { app_id: strict.id, action: "user.signin_mfa_challenged", resource_id: userId })
+      )[0]!.details,
     ).toMatchObject({ provider: "oidc", purpose: "enroll", factors: 0 });
 
     const started = await consumerPost(strict, "mfa/enroll", { mfa_token: token }, true);
@@ -300,7 +325,7 @@ describe("MFA after a federated first factor", () => {
     expect(done.status).toBe(200);
     expect(done.body.recovery_codes).toHaveLength(10);
     expect(claimsOf(done.body.access_token)).toMatchObject({ sub: userId, amr: ["oauth", "oidc", "totp"] });
-    expect(sessionCount(userId)).toBe(1);
+    expect(await sessionCount(userId)).toBe(1);
     ctx.clock.advance(STEP);
   });
 
@@ -337,10 +362,8 @@ describe("apple for the native flow only (no private key)", () => {
     expect(ok.status).toBe(200);
     expect(claimsOf(ok.body.access_token).amr).toEqual(["oauth", "apple"]);
 
-    const grantsBefore = queryRows(
-      ctx,
-      "SELECT id FROM oauth_grants WHERE app_id = ?",
-      nativeApple.id,
+    const grantsBefore = (
+      await queryRows(ctx, "SELECT id FROM oauth_grants WHERE app_id = ?", nativeApple.id)
     ).length;
     const redirect = await ctx.call("GET", "/{app_slug}/v1/auth/oauth/{provider}/authorize", {
       params: { app_slug: nativeApple.slug, provider: "apple" },
@@ -349,7 +372,7 @@ describe("apple for the native flow only (no private key)", () => {
     expect(redirect.status).toBe(503);
     expect(redirect.body.code).toBe("REDIRECT_FLOW_UNCONFIGURED");
     expect(redirect.headers.get("location")).toBeNull();
-    expect(queryRows(ctx, "SELECT id FROM oauth_grants WHERE app_id = ?", nativeApple.id)).toHaveLength(
+    expect(await queryRows(ctx, "SELECT id FROM oauth_grants WHERE app_id = ?", nativeApple.id)).toHaveLength(
       grantsBefore,
     );
   });
@@ -376,7 +399,7 @@ describe("google with overridden endpoints", () => {
     expect(res.status).toBe(200);
     expectResponseMatches("heimdall", "POST", "/{app_slug}/v1/auth/oauth/exchange", 200, res.body);
     expect(claimsOf(res.body.access_token).amr).toEqual(["oauth", "google"]);
-    expect(queryRows(ctx, "SELECT subject FROM federated_identities WHERE app_id = ?", es.id)).toEqual([
+    expect(await queryRows(ctx, "SELECT subject FROM federated_identities WHERE app_id = ?", es.id)).toEqual([
       { subject: ADA.sub },
     ]);
   });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportPKCS8, generateKeyPair } from "jose";
 import { queryRows } from "../../support/end-users.ts";
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
-import { createTestContext, type TestContext } from "../../support/harness.ts";
+import { closeTestContext, createTestContext, type TestContext } from "../../support/harness.ts";
 import { allow, insertPak } from "../admin/fixtures.ts";
 
 const LIST = "/v1/apps/{app_id}/auth-config/providers";
@@ -23,7 +23,7 @@ beforeAll(async () => {
   const { privateKey } = await generateKeyPair("ES256", { extractable: true });
   applePem = await exportPKCS8(privateKey);
 });
-afterAll(() => ctx.deps.db.$client.close());
+afterAll(() => closeTestContext(ctx));
 
 /** The `oidc` kind is an appliance addition: its path is outside the contract's provider enum. */
 const put = (
@@ -41,14 +41,21 @@ const get = (provider: string, unchecked = false) =>
   ctx.call("GET", ONE, { params: { app_id: app.id, provider }, unchecked });
 
 /** Every text column of every row of the app's database, to prove a secret is nowhere in plain text. */
-function everyStoredText(): string {
-  const tables = queryRows(ctx, "SELECT name FROM sqlite_master WHERE type = 'table'").map((r) =>
-    String(r.name),
-  );
-  return tables
-    .flatMap((t) => queryRows(ctx, `SELECT * FROM "${t}"`))
-    .flatMap((row) => Object.values(row).filter((v) => typeof v === "string"))
-    .join("\n");
+async function everyStoredText(): Promise<string> {
+  const catalogue =
+    ctx.deps.db.engine === "postgres"
+      ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
+      : "SELECT name FROM sqlite_master WHERE type = 'table'";
+  const tables = (await queryRows(ctx, catalogue)).map((r) => String(r.name));
+  const texts: string[] = [];
+  // jsonb arrives parsed on PostgreSQL: its text is what SQLite would hold.
+  for (const t of tables)
+    for (const row of await queryRows(ctx, `SELECT * FROM "${t}"`))
+      for (const v of Object.values(row))
+        if (typeof v === "string") texts.push(v);
+        else if (v !== null && typeof v === "object" && !(v instanceof Uint8Array))
+          texts.push(JSON.stringify(v));
+  return texts.join("\n");
 }
 
 describe("the provider list", () => {
@@ -77,15 +84,13 @@ describe("writing a config", () => {
     expect(res.body.enabled).toBe(false);
     expect(res.body.config).toEqual({ client_id: "Iv1.abc", client_secret_present: true });
     expect(res.text).not.toContain(SECRET);
-    expect(everyStoredText()).not.toContain(SECRET);
-    const row = queryRows(
-      ctx,
-      "SELECT secret_id, config FROM identity_providers WHERE app_id = ?",
-      app.id,
+    expect(await everyStoredText()).not.toContain(SECRET);
+    const row = (
+      await queryRows(ctx, "SELECT secret_id, config FROM identity_providers WHERE app_id = ?", app.id)
     )[0]!;
     expect(row.secret_id).toBeString();
     expect(String(row.config)).not.toContain("client_secret");
-    const audit = auditRows(ctx, { app_id: app.id, action: "identity_provider.created" });
+    const audit = await auditRows(ctx, { app_id: app.id, action: "identity_provider.created" });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.details).toEqual({
       provider: "github",
@@ -113,7 +118,7 @@ describe("writing a config", () => {
       enabled: true,
     });
     expect(await (await ctx.deps.providerConfigs.resolve(app.id, "github")).secret()).toBe(SECRET);
-    expect(auditRows(ctx, { app_id: app.id, action: "identity_provider.updated" })).toHaveLength(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: "identity_provider.updated" })).toHaveLength(1);
   });
 
   test("google with native client ids and an issuer override", async () => {
@@ -151,7 +156,7 @@ describe("writing a config", () => {
     expect(res.status).toBe(200);
     expect(res.body.config).toEqual({ ...config, private_key_present: true });
     expect(res.text).not.toContain("PRIVATE KEY");
-    expect(everyStoredText()).not.toContain(applePem.split("\n")[1]!);
+    expect(await everyStoredText()).not.toContain(applePem.split("\n")[1]!);
   });
 
   test("oidc (appliance kind): issuer, scopes and display name; the display name shows in the list", async () => {
@@ -236,24 +241,26 @@ describe("unknown providers, absent configs, delete", () => {
   });
 
   test("delete: 204, the sealed secret destroyed, audited; again 204 with no second row", async () => {
-    const before = queryRows(
-      ctx,
-      "SELECT secret_id FROM identity_providers WHERE app_id = ? AND provider = 'github'",
-      app.id,
+    const before = (
+      await queryRows(
+        ctx,
+        "SELECT secret_id FROM identity_providers WHERE app_id = ? AND provider = 'github'",
+        app.id,
+      )
     )[0]!;
     const res = await ctx.call("DELETE", ONE, { params: { app_id: app.id, provider: "github" } });
     expect(res.status).toBe(204);
     expect(
-      queryRows(ctx, "SELECT id FROM vault_secrets WHERE id = ?", String(before.secret_id)),
+      await queryRows(ctx, "SELECT id FROM vault_secrets WHERE id = ?", String(before.secret_id)),
     ).toHaveLength(0);
     expect((await get("github")).status).toBe(404);
     const again = await ctx.call("DELETE", ONE, { params: { app_id: app.id, provider: "github" } });
     expect(again.status).toBe(204);
-    expect(auditRows(ctx, { app_id: app.id, action: "identity_provider.deleted" })).toHaveLength(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: "identity_provider.deleted" })).toHaveLength(1);
   });
 
   test("a PAK allowed only heimdall.read may list and read but not write or delete", async () => {
-    const { token: pak } = insertPak(ctx, [allow(["heimdall.read"])]);
+    const { token: pak } = await insertPak(ctx, [allow(["heimdall.read"])]);
     const list = await ctx.call("GET", LIST, { params: { app_id: app.id }, auth: { pak } });
     expect(list.status).toBe(200);
     const write = await put("github", { config: { client_id: "x", client_secret: "y" } }, { auth: { pak } });

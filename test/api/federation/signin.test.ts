@@ -14,7 +14,7 @@ import {
   verifyPrimaryEmail,
 } from "../../support/end-users.ts";
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
-import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
+import { closeTestContext, createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { browseIdp, DEFAULT_USERS, hashNonce, type LocalIdp, rawNonce, startIdp } from "../../support/idp.ts";
 import { expectServedFit, servedDocument } from "../../support/served-openapi.ts";
 
@@ -59,7 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await idp.stop();
-  ctx.deps.db.$client.close();
+  await closeTestContext(ctx);
 });
 
 const authorize = (target: AppBody, returnTo: string | undefined, provider = "oidc") =>
@@ -101,9 +101,17 @@ async function redirectFlow(target: AppBody, user = ADA): Promise<URL> {
   return new URL(res.headers.get("location")!);
 }
 
-const eventsOf = (appId: string, type: string) =>
-  queryRows(ctx, "SELECT data FROM events WHERE app_id = ? AND type = ? ORDER BY rowid", appId, type).map(
-    (r) => JSON.parse(String(r.data)) as Record<string, unknown>,
+const eventsOf = async (appId: string, type: string) =>
+  (
+    await queryRows(
+      ctx,
+      "SELECT data FROM events WHERE app_id = ? AND type = ? ORDER BY created_at, id",
+      appId,
+      type,
+    )
+  ).map(
+    // jsonb arrives parsed on PostgreSQL, as text on SQLite.
+    (r) => (typeof r.data === "string" ? JSON.parse(r.data) : r.data) as Record<string, unknown>,
   );
 
 describe("authorize", () => {
@@ -123,7 +131,11 @@ describe("authorize", () => {
     expect(q.get("state")).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(q.get("nonce")).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // The state is stored hashed only, bound to the app, provider and return_to.
-    const rows = queryRows(ctx, "SELECT * FROM oauth_grants WHERE kind = 'state' AND app_id = ?", app.id);
+    const rows = await queryRows(
+      ctx,
+      "SELECT * FROM oauth_grants WHERE kind = 'state' AND app_id = ?",
+      app.id,
+    );
     expect(rows.some((r) => r.value_hash === q.get("state"))).toBe(false);
     expect(rows.at(-1)).toMatchObject({ provider: "oidc", return_to: RETURN_TO, consumed_at: null });
   });
@@ -149,12 +161,12 @@ describe("authorize", () => {
     ["leading space", " https://app.example.com/cb"],
   ];
   test.each(tricks)("return_to %s → 400 RETURN_TO_NOT_ALLOWED, no state issued", async (_name, returnTo) => {
-    const before = queryRows(ctx, "SELECT id FROM oauth_grants WHERE kind = 'state'").length;
+    const before = (await queryRows(ctx, "SELECT id FROM oauth_grants WHERE kind = 'state'")).length;
     const res = await authorize(app, returnTo);
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("RETURN_TO_NOT_ALLOWED");
     expect(res.headers.get("location")).toBeNull();
-    expect(queryRows(ctx, "SELECT id FROM oauth_grants WHERE kind = 'state'")).toHaveLength(before);
+    expect(await queryRows(ctx, "SELECT id FROM oauth_grants WHERE kind = 'state'")).toHaveLength(before);
   });
 
   test("an app without allowed_redirect_origins has the web flow off (400)", async () => {
@@ -198,24 +210,41 @@ describe("the redirect flow against the local IdP", () => {
     expect(landed.hash).toBe("#top");
     code = landed.searchParams.get("heimdall_code")!;
     expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const [user] = queryRows(ctx, "SELECT * FROM end_users WHERE app_id = ? AND username = 'ada'", app.id);
+    const [user] = await queryRows(
+      ctx,
+      "SELECT * FROM end_users WHERE app_id = ? AND username = 'ada'",
+      app.id,
+    );
     expect(user).toMatchObject({
       password_hash: null,
       status: "active",
       role: "member",
       display_name: ADA.name,
     });
-    const contacts = queryRows(ctx, "SELECT * FROM end_user_contacts WHERE user_id = ?", String(user!.id));
+    const contacts = await queryRows(
+      ctx,
+      "SELECT type, value, CAST(is_primary AS INTEGER) AS is_primary, verified_at FROM end_user_contacts WHERE user_id = ?",
+      String(user!.id),
+    );
     expect(contacts).toHaveLength(1);
     expect(contacts[0]).toMatchObject({ type: "email", value: ADA.email, is_primary: 1 });
     expect(contacts[0]!.verified_at).not.toBeNull();
-    const ids = queryRows(ctx, "SELECT * FROM federated_identities WHERE user_id = ?", String(user!.id));
+    const ids = await queryRows(
+      ctx,
+      "SELECT provider, subject, CAST(email_verified AS INTEGER) AS email_verified FROM federated_identities WHERE user_id = ?",
+      String(user!.id),
+    );
     expect(ids).toEqual([expect.objectContaining({ provider: "oidc", subject: ADA.sub, email_verified: 1 })]);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.signed_up" }).at(-1)!.details).toMatchObject({
+    expect(
+      (await auditRows(ctx, { app_id: app.id, action: "user.signed_up" })).at(-1)!.details,
+    ).toMatchObject({
       provider: "oidc",
       username: "ada",
     });
-    expect(eventsOf(app.id, "user.signup").at(-1)).toMatchObject({ user_id: user!.id, provider: "oidc" });
+    expect((await eventsOf(app.id, "user.signup")).at(-1)).toMatchObject({
+      user_id: user!.id,
+      provider: "oidc",
+    });
   });
 
   test("exchange: the token pair with amr [oauth, oidc]; /me shows the federated user; audited", async () => {
@@ -230,11 +259,13 @@ describe("the redirect flow against the local IdP", () => {
     });
     expect(me.status).toBe(200);
     expect(me.body.username).toBe("ada");
-    expect(auditRows(ctx, { app_id: app.id, action: "user.signed_in" }).at(-1)!.details).toMatchObject({
+    expect(
+      (await auditRows(ctx, { app_id: app.id, action: "user.signed_in" })).at(-1)!.details,
+    ).toMatchObject({
       amr: ["oauth", "oidc"],
       provider: "oidc",
     });
-    expect(eventsOf(app.id, "user.signin").at(-1)).toMatchObject({
+    expect((await eventsOf(app.id, "user.signin")).at(-1)).toMatchObject({
       provider: "oidc",
       amr: ["oauth", "oidc"],
     });
@@ -265,11 +296,11 @@ describe("the redirect flow against the local IdP", () => {
   });
 
   test("the second sign-in of the same identity opens the same account (no new user)", async () => {
-    const before = queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id).length;
+    const before = (await queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id)).length;
     const landed = await redirectFlow(app);
     const res = await exchange(app, landed.searchParams.get("heimdall_code")!);
     expect(res.status).toBe(200);
-    expect(queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id)).toHaveLength(before);
+    expect(await queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id)).toHaveLength(before);
   });
 });
 
@@ -358,7 +389,7 @@ describe("the native flow", () => {
     expect(replay.status).toBe(401);
     expect(replay.body.code).toBe("NONCE_REPLAYED");
     // Stored as a hash only.
-    expect(queryRows(ctx, "SELECT id FROM oauth_grants WHERE value_hash = ?", nonce)).toHaveLength(0);
+    expect(await queryRows(ctx, "SELECT id FROM oauth_grants WHERE value_hash = ?", nonce)).toHaveLength(0);
   });
 
   test("a native client id is an accepted audience; the raw nonce is accepted for oidc too", async () => {
@@ -370,8 +401,9 @@ describe("the native flow", () => {
   test("every bad token is 401 with a stable code, and opens no session", async () => {
     const nonce = rawNonce();
     const bad = await idp.badIdTokens(claims(nonce));
-    const sessions = () => queryRows(ctx, "SELECT id FROM end_user_sessions WHERE app_id = ?", app.id).length;
-    const before = sessions();
+    const sessions = async () =>
+      (await queryRows(ctx, "SELECT id FROM end_user_sessions WHERE app_id = ?", app.id)).length;
+    const before = await sessions();
     for (const [kind, id_token] of Object.entries(bad)) {
       const res = await native(app, { id_token, nonce });
       const expected = kind === "wrong_nonce" ? "NONCE_MISMATCH" : "ID_TOKEN_INVALID";
@@ -381,7 +413,7 @@ describe("the native flow", () => {
         code: expected,
       });
     }
-    expect(sessions()).toBe(before);
+    expect(await sessions()).toBe(before);
   });
 
   test("github has no native flow (400); a malformed body is 400", async () => {
@@ -402,7 +434,7 @@ describe("accounts and linking", () => {
     n++;
     const username = `holder${n}`;
     const user = await signUp(ctx, target.slug, { username, email, password: GOOD_PASSWORD });
-    verifyPrimaryEmail(ctx, user.userId);
+    await verifyPrimaryEmail(ctx, user.userId);
     return { userId: user.userId, username };
   }
   const nativeFor = async (target: AppBody, sub: string, email: string, emailVerified = true) => {
@@ -416,12 +448,14 @@ describe("accounts and linking", () => {
     });
     return native(target, { id_token, nonce });
   };
-  const identityOwner = (target: AppBody, sub: string) =>
-    queryRows(
-      ctx,
-      "SELECT user_id FROM federated_identities WHERE app_id = ? AND subject = ?",
-      target.id,
-      sub,
+  const identityOwner = async (target: AppBody, sub: string) =>
+    (
+      await queryRows(
+        ctx,
+        "SELECT user_id FROM federated_identities WHERE app_id = ? AND subject = ?",
+        target.id,
+        sub,
+      )
     )[0]?.user_id;
 
   test("auto: a verified email of an account links and signs in to it", async () => {
@@ -430,9 +464,9 @@ describe("accounts and linking", () => {
     const res = await nativeFor(other, "sub-auto", "auto@example.com");
     expect(res.status).toBe(200);
     expect(decodeJwt(res.body.access_token).sub).toBe(user.userId);
-    expect(identityOwner(other, "sub-auto")).toBe(user.userId);
+    expect(await identityOwner(other, "sub-auto")).toBe(user.userId);
     expect(
-      auditRows(ctx, { app_id: other.id, action: "user.identity_linked" }).at(-1)!.details,
+      (await auditRows(ctx, { app_id: other.id, action: "user.identity_linked" })).at(-1)!.details,
     ).toMatchObject({
       provider: "oidc",
       via: "auto",
@@ -444,14 +478,16 @@ describe("accounts and linking", () => {
     const res = await nativeFor(other, "sub-unverified", "unverified@example.com", false);
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("account_exists_with_different_provider");
-    expect(identityOwner(other, "sub-unverified")).toBeUndefined();
+    expect(await identityOwner(other, "sub-unverified")).toBeUndefined();
   });
 
   test("an unverified provider email with no account: a new account without that email as a contact", async () => {
     const res = await nativeFor(other, "sub-fresh-unverified", "fresh@example.com", false);
     expect(res.status).toBe(200);
-    const userId = String(identityOwner(other, "sub-fresh-unverified"));
-    expect(queryRows(ctx, "SELECT id FROM end_user_contacts WHERE user_id = ?", userId)).toHaveLength(0);
+    const userId = String(await identityOwner(other, "sub-fresh-unverified"));
+    expect(await queryRows(ctx, "SELECT id FROM end_user_contacts WHERE user_id = ?", userId)).toHaveLength(
+      0,
+    );
   });
 
   test("confirm: 409 link_required with a link token; the owner links after a password sign-in", async () => {
@@ -462,7 +498,7 @@ describe("accounts and linking", () => {
     expect(res.body.code).toBe("link_required");
     const linkToken = res.body.link_token as string;
     expect(linkToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(identityOwner(other, "sub-confirm")).toBeUndefined();
+    expect(await identityOwner(other, "sub-confirm")).toBeUndefined();
 
     const link = (bearer: string, token = linkToken) =>
       ctx.call("POST", "/{app_slug}/v1/auth/oauth/link", {
@@ -488,7 +524,7 @@ describe("accounts and linking", () => {
     expect(done.status).toBe(200);
     expect(done.body).toEqual({ provider: "oidc", linked: true });
     expectServedFit(doc, "POST", LINK, done);
-    expect(identityOwner(other, "sub-confirm")).toBe(user.userId);
+    expect(await identityOwner(other, "sub-confirm")).toBe(user.userId);
     const reused = await link(own.access_token);
     expect(reused.status).toBe(400);
     expect(reused.body.code).toBe("LINK_TOKEN_INVALID");
@@ -522,7 +558,7 @@ describe("accounts and linking", () => {
       const res = await nativeFor(other, "sub-new-blocked", "blocked@example.com");
       expect(res.status).toBe(403);
       expect(res.body.code).toBe("SIGNUP_DISABLED");
-      expect(identityOwner(other, "sub-new-blocked")).toBeUndefined();
+      expect(await identityOwner(other, "sub-new-blocked")).toBeUndefined();
       expect((await nativeFor(other, "sub-auto", "auto@example.com")).status).toBe(200);
     } finally {
       await setAuthConfig(ctx, other.id, { signup_enabled: true });
@@ -530,27 +566,28 @@ describe("accounts and linking", () => {
   });
 
   test("a suspended account's identity is refused", async () => {
-    const userId = String(identityOwner(other, "sub-auto"));
-    ctx.deps.db.$client.run("UPDATE end_users SET status = 'suspended' WHERE id = ?", [userId]);
+    const userId = String(await identityOwner(other, "sub-auto"));
+    await queryRows(ctx, "UPDATE end_users SET status = 'suspended' WHERE id = ?", userId);
     try {
       const res = await nativeFor(other, "sub-auto", "auto@example.com");
       expect(res.status).toBe(403);
       expect(res.body.code).toBe("ACCOUNT_SUSPENDED");
     } finally {
-      ctx.deps.db.$client.run("UPDATE end_users SET status = 'active' WHERE id = ?", [userId]);
+      await queryRows(ctx, "UPDATE end_users SET status = 'active' WHERE id = ?", userId);
     }
   });
 
   test("deleting the provider config keeps the identity rows but stops sign-in (503)", async () => {
-    const before = queryRows(ctx, "SELECT id FROM federated_identities WHERE app_id = ?", other.id).length;
+    const before = (await queryRows(ctx, "SELECT id FROM federated_identities WHERE app_id = ?", other.id))
+      .length;
     const del = await ctx.call("DELETE", PROVIDER_PATH, {
       params: { app_id: other.id, provider: "oidc" },
       unchecked: true,
     });
     expect(del.status).toBe(204);
-    expect(queryRows(ctx, "SELECT id FROM federated_identities WHERE app_id = ?", other.id)).toHaveLength(
-      before,
-    );
+    expect(
+      await queryRows(ctx, "SELECT id FROM federated_identities WHERE app_id = ?", other.id),
+    ).toHaveLength(before);
     const res = await nativeFor(other, "sub-auto", "auto@example.com");
     expect(res.status).toBe(503);
     expect(res.body.code).toBe("PROVIDER_DISABLED");
@@ -561,8 +598,8 @@ test("Grace (unverified at the IdP) signs up through the redirect flow without a
   const landed = await redirectFlow(app, GRACE);
   const code = landed.searchParams.get("heimdall_code");
   expect(code).toBeString();
-  const [row] = queryRows(ctx, "SELECT user_id FROM federated_identities WHERE subject = ?", GRACE.sub);
+  const [row] = await queryRows(ctx, "SELECT user_id FROM federated_identities WHERE subject = ?", GRACE.sub);
   expect(
-    queryRows(ctx, "SELECT id FROM end_user_contacts WHERE user_id = ?", String(row!.user_id)),
+    await queryRows(ctx, "SELECT id FROM end_user_contacts WHERE user_id = ?", String(row!.user_id)),
   ).toHaveLength(0);
 });
