@@ -34,16 +34,23 @@ let pakId: string;
 /** Every secret a test handled: none may appear in any event's data. */
 const secrets = new Set<string>([GOOD_PASSWORD, NEW_PASSWORD]);
 
-const lastRowid = () => Number(queryRow(ctx, "SELECT coalesce(max(rowid), 0) AS n FROM events")?.n ?? 0);
+/** Ids of every event so far: what a later read leaves out to see only the new ones (no rowid on PostgreSQL). */
+const eventIds = async () =>
+  new Set((await queryRows(ctx, "SELECT id FROM events")).map((r) => String(r.id)));
 
 /** The events `action` wrote, oldest first (every app's, so a stray event elsewhere shows too). */
 async function during(action: () => Promise<unknown>): Promise<EventRow[]> {
-  const mark = lastRowid();
+  const mark = await eventIds();
   await action();
-  return queryRows(ctx, "SELECT * FROM events WHERE rowid > ? ORDER BY rowid", mark).map((r) => ({
-    ...(r as unknown as EventRow),
-    data: JSON.parse(r.data as string),
-  }));
+  // Event ids are time-ordered UUIDv7s, so id order is write order.
+  return (await queryRows(ctx, "SELECT * FROM events ORDER BY id"))
+    .filter((r) => !mark.has(String(r.id)))
+    .map((r) => ({
+      ...(r as unknown as EventRow),
+      created_at: Number(r.created_at),
+      // jsonb arrives parsed from PostgreSQL, SQLite's JSON as text.
+      data: typeof r.data === "string" ? JSON.parse(r.data) : r.data,
+    }));
 }
 
 const SECRET_KEY = /password|code|token|secret|hash/i;
@@ -73,21 +80,21 @@ function expectNoSecrets(value: unknown, path = "data"): void {
  * Exactly the events of `types`, in order, all of `app`, none secret-bearing, each with its delivery queued
  * to the app's webhook (the fan-out runs in the emitting transaction). Returns their data by type.
  */
-function expectEvents(events: EventRow[], types: string[], of: { id: string } = app) {
+async function expectEvents(events: EventRow[], types: string[], of: { id: string } = app) {
   expect(events.map((e) => e.type)).toEqual(types);
   for (const e of events) {
     expect(e.app_id).toBe(of.id);
     expect(e.created_at).toBe(ctx.clock.now());
     expectNoSecrets(e.data);
-    expect(queryRows(ctx, "SELECT status FROM webhook_deliveries WHERE event_id = ?", e.id)).toEqual([
+    expect(await queryRows(ctx, "SELECT status FROM webhook_deliveries WHERE event_id = ?", e.id)).toEqual([
       { status: "pending" },
     ]);
   }
   return events.map((e) => e.data);
 }
 
-const one = (events: EventRow[], type: string, of: { id: string } = app) =>
-  expectEvents(events, [type], of)[0]!;
+const one = async (events: EventRow[], type: string, of: { id: string } = app) =>
+  (await expectEvents(events, [type], of))[0]!;
 
 const pakActor = () => ({ type: "pak", id: pakId });
 const selfActor = (userId: string) => ({ type: "end_user", id: userId });
@@ -131,7 +138,7 @@ beforeAll(async () => {
   machineClientId = m2m.clientId;
   secrets.add(machine);
   secrets.add(ctx.pak);
-  pakId = String(queryRow(ctx, "SELECT id FROM paks LIMIT 1")?.id ?? "");
+  pakId = String((await queryRow(ctx, "SELECT id FROM paks LIMIT 1"))?.id ?? "");
 });
 
 afterAll(() => {
@@ -149,7 +156,7 @@ describe("user.signup", () => {
       });
     });
     secrets.add(tokens.access_token).add(tokens.refresh_token);
-    expect(one(events, "user.signup")).toEqual({
+    expect(await one(events, "user.signup")).toEqual({
       user_id: tokens.userId,
       username: "ada",
       email: "ada@example.test",
@@ -181,7 +188,7 @@ describe("user.signup", () => {
       );
     });
     secrets.add(tokens.access_token).add(tokens.refresh_token);
-    expect(one(events, "user.signup")).toEqual({
+    expect(await one(events, "user.signup")).toEqual({
       user_id: tokens.userId,
       username: "backend-made",
       email: "backend-made@example.test",
@@ -198,7 +205,7 @@ describe("user.signup", () => {
       expect(res.status).toBe(201);
       id = res.body.id;
     });
-    expect(one(events, "user.signup")).toEqual({
+    expect(await one(events, "user.signup")).toEqual({
       user_id: id,
       username: "made",
       email: "made@example.test",
@@ -217,7 +224,7 @@ describe("user.signin", () => {
       tokens = await signIn(ctx, app.slug, user.username, GOOD_PASSWORD);
     });
     secrets.add(tokens.access_token).add(tokens.refresh_token);
-    expect(one(events, "user.signin")).toEqual({
+    expect(await one(events, "user.signin")).toEqual({
       user_id: user.id,
       session_id: tokens.sessionId,
       amr: ["pwd"],
@@ -265,13 +272,21 @@ describe("user.signin", () => {
       expect(res.status).toBe(200);
       secrets.add(res.body.access_token).add(res.body.refresh_token);
       sessionId = String(
-        queryRow(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ? ORDER BY created_at DESC", u.userId)
-          ?.id,
+        (
+          await queryRow(
+            ctx,
+            "SELECT id FROM end_user_sessions WHERE user_id = ? ORDER BY created_at DESC",
+            u.userId,
+          )
+        )?.id,
       );
     });
-    const data = one(events, "user.signin");
+    const data = await one(events, "user.signin");
     const amr = JSON.parse(
-      String(queryRow(ctx, "SELECT amr FROM end_user_sessions WHERE id = ?", data.session_id as string)?.amr),
+      String(
+        (await queryRow(ctx, "SELECT amr FROM end_user_sessions WHERE id = ?", data.session_id as string))
+          ?.amr,
+      ),
     );
     expect(data).toEqual({ user_id: u.userId, session_id: sessionId, amr, actor: selfActor(u.userId) });
     expect(amr).toContain("pwd");
@@ -288,7 +303,7 @@ describe("user.contact_verified and user.email_verified", () => {
       const res = await submitVerify(ctx, app, code);
       expect(res.status).toBe(200);
     });
-    const [contact, email] = expectEvents(events, ["user.contact_verified", "user.email_verified"]);
+    const [contact, email] = await expectEvents(events, ["user.contact_verified", "user.email_verified"]);
     const facts = { user_id: user.id, contact_id: user.emailContactId, is_primary: true };
     expect(contact).toEqual({
       ...facts,
@@ -303,7 +318,7 @@ describe("user.contact_verified and user.email_verified", () => {
     const phone = await during(async () => {
       expect((await submitVerify(ctx, app, phoneCode)).status).toBe(200);
     });
-    expect(one(phone, "user.contact_verified")).toEqual({
+    expect(await one(phone, "user.contact_verified")).toEqual({
       user_id: user.id,
       contact_id: user.phoneContactId,
       is_primary: false,
@@ -331,7 +346,7 @@ describe("user.password_reset.requested and .completed", () => {
       code = await mintCode(ctx, app, "password-reset", { email: `${user.username}@example.test` });
     });
     secrets.add(code);
-    expect(one(requested, "user.password_reset.requested")).toEqual({
+    expect(await one(requested, "user.password_reset.requested")).toEqual({
       user_id: user.id,
       contact_id: user.emailContactId,
       contact_type: "email",
@@ -342,7 +357,7 @@ describe("user.password_reset.requested and .completed", () => {
     const completed = await during(async () => {
       expect((await submitReset(ctx, app, code)).status).toBe(204);
     });
-    expect(one(completed, "user.password_reset.completed")).toEqual({
+    expect(await one(completed, "user.password_reset.completed")).toEqual({
       user_id: user.id,
       sessions_revoked: 1,
       actor: selfActor(user.id),
@@ -379,18 +394,18 @@ describe("user.suspended, user.deactivated, user.reinstated", () => {
         expect((await admin("PATCH", STATUS, { user_id: user.id }, { status })).status).toBe(200);
       });
     const base = { user_id: user.id, actor: pakActor() };
-    expect(one(await step("suspended"), "user.suspended")).toEqual({
+    expect(await one(await step("suspended"), "user.suspended")).toEqual({
       ...base,
       previous_status: "active",
       status: "suspended",
     });
     expect(await step("suspended")).toEqual([]);
-    expect(one(await step("deactivated"), "user.deactivated")).toEqual({
+    expect(await one(await step("deactivated"), "user.deactivated")).toEqual({
       ...base,
       previous_status: "suspended",
       status: "deactivated",
     });
-    expect(one(await step("active"), "user.reinstated")).toEqual({
+    expect(await one(await step("active"), "user.reinstated")).toEqual({
       ...base,
       previous_status: "deactivated",
       status: "active",
@@ -408,7 +423,7 @@ describe("user.suspended, user.deactivated, user.reinstated", () => {
       );
       expect(res.status).toBe(200);
     });
-    expect(one(events, "user.suspended")).toEqual({
+    expect(await one(events, "user.suspended")).toEqual({
       user_id: user.id,
       previous_status: "active",
       status: "suspended",
@@ -429,7 +444,7 @@ describe("user.suspended, user.deactivated, user.reinstated", () => {
       expect(res.status).toBe(200);
     });
     // b was suspended already: nothing changed for it, so nothing to report.
-    const data = one(events, "user.suspended");
+    const data = await one(events, "user.suspended");
     expect(data).toEqual({
       user_id: a.id,
       previous_status: "active",
@@ -437,7 +452,7 @@ describe("user.suspended, user.deactivated, user.reinstated", () => {
       actor: pakActor(),
       bulk_operation_id: expect.any(String),
     });
-    const summary = queryRow(
+    const summary = await queryRow(
       ctx,
       "SELECT details FROM audit_log WHERE action = 'end_user.bulk_update_status' ORDER BY seq DESC",
     );
@@ -453,17 +468,15 @@ describe("user.suspended, user.deactivated, user.reinstated", () => {
       expect(res.status).toBe(200);
     });
     expect(
-      expectEvents(back, ["user.reinstated", "user.reinstated"])
-        .map((d) => d.user_id)
-        .sort(),
+      (await expectEvents(back, ["user.reinstated", "user.reinstated"])).map((d) => d.user_id).sort(),
     ).toEqual([a.id, b.id].sort());
   });
 });
 
 describe("user.role_changed", () => {
   test("every path that changes a role emits it with both roles; an unknown or unchanged role none", async () => {
-    const expectChange = (events: EventRow[], userId: string, actor: unknown) =>
-      expect(one(events, "user.role_changed")).toMatchObject({
+    const expectChange = async (events: EventRow[], userId: string, actor: unknown) =>
+      expect(await one(events, "user.role_changed")).toMatchObject({
         user_id: userId,
         previous_role: "member",
         role: "admin",
@@ -472,7 +485,7 @@ describe("user.role_changed", () => {
 
     const viaAdmin = await subject();
     const path = "/v1/apps/{app_id}/end-users/{user_id}/role";
-    expectChange(
+    await expectChange(
       await during(async () => {
         expect((await admin("PATCH", path, { user_id: viaAdmin.id }, { role_name: "admin" })).status).toBe(
           200,
@@ -490,7 +503,7 @@ describe("user.role_changed", () => {
     expect(unchanged).toEqual([]);
 
     const viaAssign = await subject();
-    expectChange(
+    await expectChange(
       await during(async () => {
         const res = await admin(
           "POST",
@@ -508,7 +521,7 @@ describe("user.role_changed", () => {
     );
 
     const viaLane = await subject();
-    expectChange(
+    await expectChange(
       await during(async () => {
         const res = await lane(
           "PATCH",
@@ -532,7 +545,7 @@ describe("user.role_changed", () => {
       );
       expect(res.status).toBe(200);
     });
-    expectChange(bulk, viaBulk.id, pakActor());
+    await expectChange(bulk, viaBulk.id, pakActor());
     expect(bulk[0]!.data.bulk_operation_id).toEqual(expect.any(String));
   });
 });
@@ -541,7 +554,7 @@ describe("user.deleted", () => {
   test("the Admin API, the admin lane, bulk and DELETE /me each emit it once, naming the route", async () => {
     const viaAdmin = await subject();
     expect(
-      one(
+      await one(
         await during(async () => {
           const res = await admin("DELETE", "/v1/apps/{app_id}/end-users/{user_id}", {
             user_id: viaAdmin.id,
@@ -554,7 +567,7 @@ describe("user.deleted", () => {
 
     const viaLane = await subject();
     expect(
-      one(
+      await one(
         await during(async () => {
           const res = await lane("DELETE", "/{app_slug}/v1/admin/users/{user_id}", { user_id: viaLane.id });
           expect(res.status).toBe(204);
@@ -565,7 +578,7 @@ describe("user.deleted", () => {
 
     const viaBulk = await subject();
     expect(
-      one(
+      await one(
         await during(async () => {
           const res = await admin(
             "POST",
@@ -583,7 +596,7 @@ describe("user.deleted", () => {
     const tokens = await signIn(ctx, app.slug, self.username, GOOD_PASSWORD);
     secrets.add(tokens.access_token).add(tokens.refresh_token);
     expect(
-      one(
+      await one(
         await during(async () => {
           const res = await ctx.call("DELETE", "/{app_slug}/v1/me", {
             params: { app_slug: app.slug },
@@ -611,8 +624,8 @@ describe("user.deleted", () => {
         },
       }),
     });
-    const mark = lastRowid();
-    const deliveries = Number(queryRow(ctx, "SELECT count(*) AS n FROM webhook_deliveries")?.n);
+    const mark = await eventIds();
+    const deliveries = Number((await queryRow(ctx, "SELECT count(*) AS n FROM webhook_deliveries"))?.n);
     const res = await broken.handle(
       new Request(`${PUBLIC_URL}/v1/apps/${app.id}/end-users/${user.id}`, {
         method: "DELETE",
@@ -620,9 +633,11 @@ describe("user.deleted", () => {
       }),
     );
     expect(res.status).toBe(500);
-    expect(queryRows(ctx, "SELECT id FROM events WHERE rowid > ?", mark)).toEqual([]);
-    expect(Number(queryRow(ctx, "SELECT count(*) AS n FROM webhook_deliveries")?.n)).toBe(deliveries);
-    expect(userRow(ctx, user.id)?.id).toBe(user.id);
+    expect((await queryRows(ctx, "SELECT id FROM events")).filter((r) => !mark.has(String(r.id)))).toEqual(
+      [],
+    );
+    expect(Number((await queryRow(ctx, "SELECT count(*) AS n FROM webhook_deliveries"))?.n)).toBe(deliveries);
+    expect((await userRow(ctx, user.id))?.id).toBe(user.id);
   });
 });
 
@@ -639,7 +654,9 @@ describe("app.slug_changed", () => {
     // No webhook on this app: the event is written all the same, with nothing to deliver.
     expect(events.map((e) => [e.type, e.app_id])).toEqual([["app.slug_changed", renamed.id]]);
     expect(events[0]!.data).toEqual({ previous_slug: "evt-rename", slug: "evt-renamed", actor: pakActor() });
-    expect(queryRows(ctx, "SELECT id FROM webhook_deliveries WHERE event_id = ?", events[0]!.id)).toEqual([]);
+    expect(
+      await queryRows(ctx, "SELECT id FROM webhook_deliveries WHERE event_id = ?", events[0]!.id),
+    ).toEqual([]);
 
     const none = await during(async () => {
       const taken = await ctx.call("PATCH", "/v1/apps/{app_id}", {
@@ -669,14 +686,14 @@ describe("m2m.credential.created, .rotated, .deleted", () => {
       secrets.add(res.body.client_secret);
     });
     const facts = { client_id: clientId, name: "ci pipeline", scopes: [], actor: pakActor() };
-    expect(one(created, "m2m.credential.created")).toEqual(facts);
+    expect(await one(created, "m2m.credential.created")).toEqual(facts);
 
     const rotated = await during(async () => {
       const res = await admin("POST", `${ONE}/rotate`, { client_id: clientId }, { grace_period_seconds: 60 });
       expect(res.status).toBe(200);
       secrets.add(res.body.client_secret);
     });
-    expect(one(rotated, "m2m.credential.rotated")).toEqual({
+    expect(await one(rotated, "m2m.credential.rotated")).toEqual({
       ...facts,
       grace_period_seconds: 60,
       grace_ends_at: new Date(ctx.clock.now() + 60_000).toISOString(),
@@ -688,6 +705,6 @@ describe("m2m.credential.created, .rotated, .deleted", () => {
       expect(again.status).toBe(404);
       expect(again.body.code).toBe("M2M_CLIENT_NOT_FOUND");
     });
-    expect(one(deleted, "m2m.credential.deleted")).toEqual(facts);
+    expect(await one(deleted, "m2m.credential.deleted")).toEqual(facts);
   });
 });

@@ -82,12 +82,12 @@ describe("creating a key with expires_at", () => {
     ["a date without a time", () => "2027-01-01"],
     ["a number", () => ctx.clock.now() + DAY],
   ] as [string, () => unknown][])("expires_at %s → 400 VALIDATION_ERROR, no key", async (_n, value) => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await mint({ expires_at: value() });
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toEqual(["expires_at"]);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test("the maximum, 730 days ahead, is accepted", async () => {

@@ -69,7 +69,7 @@ describe("POST /api-keys", () => {
       keyHash: sha256Hex(res.body.key),
     });
     expect(JSON.stringify(row)).not.toContain(res.body.key);
-    const audit = await expectLastAudit(ctx, app.id, "api_key.created", "pak", bootstrapPakId(ctx));
+    const audit = await expectLastAudit(ctx, app.id, "api_key.created", "pak", await bootstrapPakId(ctx));
     expect(audit.resource_id).toBe(res.body.id);
     expect(JSON.stringify(audit.details)).not.toContain(res.body.key);
   });
@@ -86,12 +86,12 @@ describe("POST /api-keys", () => {
     ["permission not a string", { name: "k", permissions: [{ resource: "user" }] }, "permissions.0"],
   ];
   test.each(INVALID)("%s → 400 VALIDATION_ERROR, nothing written", async (_n, body, field) => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await ctx.call("POST", BASE, { params: { app_id: app.id }, body });
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toContain(field);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test("Idempotency-Key: a replay shows the same key again, from a sealed copy; another body → 409", async () => {
@@ -195,21 +195,22 @@ describe("authenticate (the Consumer admin lane's key check)", () => {
   });
 
   test("last_used_at and the api_key.used row are written at most once a minute", async () => {
-    const uses = () => auditRows(ctx, { app_id: app.id, action: "api_key.used", resource_id: key.id }).length;
+    const uses = async () =>
+      (await auditRows(ctx, { app_id: app.id, action: "api_key.used", resource_id: key.id })).length;
     ctx.clock.advance(API_KEY_USE_DEBOUNCE_MS + 1);
-    const before = uses();
+    const before = await uses();
     await ctx.deps.apiKeys.authenticate(app.id, key.key, { requestId: "r1", ip: "10.0.0.1" });
     const stamped = rowOf(key.id)!.lastUsedAt;
     expect(stamped).toBe(ctx.clock.now());
     ctx.clock.advance(30_000);
     await ctx.deps.apiKeys.authenticate(app.id, key.key);
     expect(rowOf(key.id)!.lastUsedAt).toBe(stamped);
-    expect(uses()).toBe(before + 1);
+    expect(await uses()).toBe(before + 1);
     ctx.clock.advance(API_KEY_USE_DEBOUNCE_MS);
     await ctx.deps.apiKeys.authenticate(app.id, key.key);
     expect(rowOf(key.id)!.lastUsedAt).toBe(ctx.clock.now());
-    expect(uses()).toBe(before + 2);
-    const row = auditRows(ctx, { app_id: app.id, action: "api_key.used" }).at(-2)!;
+    expect(await uses()).toBe(before + 2);
+    const row = (await auditRows(ctx, { app_id: app.id, action: "api_key.used" })).at(-2)!;
     expect(row).toMatchObject({ actor_type: "api_key", actor_id: key.id, ip: "10.0.0.1", request_id: "r1" });
     expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
@@ -255,9 +256,11 @@ describe("access", () => {
 
   beforeAll(async () => {
     target = (await mint(app.id, { name: "guarded", permissions: ["user.read"] })).body;
-    paks.readOnly = insertPak(ctx, [allow(["heimdall.read"])]).token;
-    paks.foreign = insertPak(ctx, [allow(["heimdall.*"])], insertWorkspace(ctx, "keys-elsewhere")).token;
-    paks.otherApp = insertPak(ctx, [allow(["heimdall.*"], [`pcft:heimdall:app/${other.id}`])]).token;
+    paks.readOnly = (await insertPak(ctx, [allow(["heimdall.read"])])).token;
+    paks.foreign = (
+      await insertPak(ctx, [allow(["heimdall.*"])], await insertWorkspace(ctx, "keys-elsewhere"))
+    ).token;
+    paks.otherApp = (await insertPak(ctx, [allow(["heimdall.*"], [`pcft:heimdall:app/${other.id}`])])).token;
     const viewer = await insertMember(ctx, "keys-viewer@example.test", "viewer");
     viewerCookie = await ctx.signIn("keys-viewer@example.test", viewer.password);
   });
@@ -287,12 +290,12 @@ describe("access", () => {
       );
     }
     for (const [auth, status, code] of cases) {
-      const before = auditCount(ctx);
+      const before = await auditCount(ctx);
       const res = await call(r, auth);
       expect(res.status).toBe(status);
       expect(errCode(res)).toBe(code);
       // Nothing is written but, for a 403, the refusal itself (access.denied); a 401 or 404 leaves no row.
-      expect(auditCount(ctx)).toBe(before + (status === 403 ? 1 : 0));
+      expect(await auditCount(ctx)).toBe(before + (status === 403 ? 1 : 0));
       if (status === 403)
         await expectLastAudit(ctx, app.id, "access.denied", auth && "pak" in auth ? "pak" : "platform_user");
     }

@@ -30,7 +30,7 @@ let expected: string[];
 beforeAll(async () => {
   ctx = await createTestContext();
   cookie = await ctx.signIn();
-  pakId = bootstrapPakId(ctx);
+  pakId = await bootstrapPakId(ctx);
   app = await createApp(ctx, "audited");
   const path = "/v1/apps/{app_id}";
   const params = { app_id: app.id };
@@ -51,16 +51,14 @@ beforeAll(async () => {
   await ctx.call("PATCH", `${path}/status`, { params, body: { status: "active" }, auth: { cookie } });
   await ctx.call("PATCH", path, { params, body: { display_name: "Three" } });
   // Rows of another app must never show up here.
-  const other = insertBareApp(ctx, ctx.workspaceId, "other-app");
+  const other = await insertBareApp(ctx, ctx.workspaceId, "other-app");
   await ctx.deps.audit.record({
     appId: other,
     action: "app.updated",
     actor: { type: "pak", id: pakId },
     details: {},
   });
-  expected = auditRows(ctx, { app_id: app.id })
-    .map((r) => r.id)
-    .reverse();
+  expected = (await auditRows(ctx, { app_id: app.id })).map((r) => r.id).reverse();
 });
 
 const list = (query: Record<string, string | number | undefined> = {}, auth?: { cookie: string }) =>
@@ -126,9 +124,9 @@ describe("GET /v1/apps/{app_id}/audit-logs", () => {
   });
 
   test("reading the log writes nothing to it", async () => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     await list();
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test.each([1, 2, 3, 7, 50])("limit=%i pages through every row exactly once", async (limit) => {

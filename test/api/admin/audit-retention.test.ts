@@ -37,7 +37,7 @@ async function agedLog(env: Record<string, string> = {}) {
   await rename(ctx, app, "Kept one");
   await rename(ctx, app, "Kept two");
   ctx.clock.advance(31 * DAY);
-  const before = auditRows(ctx);
+  const before = await auditRows(ctx);
   const cutoff = ctx.clock.now() - 90 * DAY;
   return { ctx, app, before, cutoff };
 }
@@ -52,7 +52,7 @@ describe("audit.retention (default 90 days)", () => {
 
     await ctx.deps.scheduler.runOnce("audit.retention");
 
-    const after = auditRows(ctx);
+    const after = await auditRows(ctx);
     expect(after.map((r) => r.id)).toEqual(young.map((r) => r.id));
     const cut = anchors(ctx);
     const chains = [...new Set(old.map((r) => r.chain))];
@@ -113,9 +113,9 @@ describe("audit.retention (default 90 days)", () => {
     const { ctx, app } = await agedLog();
     ctx.clock.advance(365 * DAY);
     await ctx.deps.auditRetention.prune();
-    expect(auditRows(ctx, { app_id: app.id })).toEqual([]);
+    expect(await auditRows(ctx, { app_id: app.id })).toEqual([]);
     await rename(ctx, app, "After the cut");
-    const [row] = auditRows(ctx, { app_id: app.id });
+    const [row] = await auditRows(ctx, { app_id: app.id });
     expect(row?.prev_hash).toBe(anchors(ctx).get(app.id)!.hash);
     expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
@@ -132,7 +132,7 @@ describe("audit.retention (default 90 days)", () => {
     const result = await retention.prune();
     expect(result.pruned).toBe(old.length);
     expect(result.batches).toBe(Math.ceil(old.length / 2));
-    expect(auditRows(ctx).length).toBe(before.length - old.length);
+    expect((await auditRows(ctx)).length).toBe(before.length - old.length);
     const cut = anchors(ctx);
     for (const chain of new Set(old.map((r) => r.chain)))
       expect(cut.get(chain)?.prunedCount).toBe(old.filter((r) => r.chain === chain).length);
@@ -146,7 +146,7 @@ describe("audit.retention (default 90 days)", () => {
     await rename(ctx, app, "Back in time");
     ctx.clock.advance(200 * DAY);
     await ctx.deps.auditRetention.prune();
-    const kept = auditRows(ctx);
+    const kept = await auditRows(ctx);
     expect(kept.some((r) => r.created_at < cutoff)).toBe(true);
     expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
@@ -156,7 +156,7 @@ describe("verify after pruning still catches tampering", () => {
   async function pruned() {
     const aged = await agedLog();
     await aged.ctx.deps.auditRetention.prune();
-    const kept = auditRows(aged.ctx, { app_id: aged.app.id });
+    const kept = await auditRows(aged.ctx, { app_id: aged.app.id });
     expect(kept.length).toBe(2);
     return { ...aged, kept };
   }
@@ -220,7 +220,7 @@ describe("audit_retention_days = 0 keeps everything", () => {
     ctx.clock.advance(3650 * DAY);
     await ctx.deps.scheduler.runOnce("audit.retention");
     expect(await ctx.deps.auditRetention.prune()).toEqual({ pruned: 0, chains: 0, batches: 0 });
-    expect(auditRows(ctx).map((r) => r.id)).toEqual(before.map((r) => r.id));
+    expect((await auditRows(ctx)).map((r) => r.id)).toEqual(before.map((r) => r.id));
     expect(anchors(ctx).size).toBe(0);
     expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true, pruned: 0 });
   });
@@ -228,7 +228,7 @@ describe("audit_retention_days = 0 keeps everything", () => {
   test("a shorter retention cuts more: 30 days prunes the day-60 rows too", async () => {
     const { ctx, app } = await agedLog({ HEIMDALL_AUDIT_RETENTION_DAYS: "30" });
     await ctx.deps.auditRetention.prune();
-    expect(auditRows(ctx, { app_id: app.id })).toEqual([]);
+    expect(await auditRows(ctx, { app_id: app.id })).toEqual([]);
     expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 });

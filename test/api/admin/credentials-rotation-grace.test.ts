@@ -61,8 +61,8 @@ async function grant(clientId: string, secret: string): Promise<number> {
   return res.status;
 }
 
-const lastDetails = (clientRowId: string, action: string) =>
-  auditRows(ctx, { resource_id: clientRowId, action }).at(-1)?.details;
+const lastDetails = async (clientRowId: string, action: string) =>
+  (await auditRows(ctx, { resource_id: clientRowId, action })).at(-1)?.details;
 
 const rowOf = (clientId: string) =>
   ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.clientId, clientId)).get()!;
@@ -79,7 +79,7 @@ describe("rotation with a grace period", () => {
   test("the old secret works until the window ends, then is refused; the response and audit say when", async () => {
     const client = await createClient("graceful");
     expect(await grant(client.client_id, client.client_secret)).toBe(200);
-    expect(lastDetails(client.id, "m2m.token_issued")).toMatchObject({ secret: "current" });
+    expect(await lastDetails(client.id, "m2m.token_issued")).toMatchObject({ secret: "current" });
 
     const res = await rotate(client, { body: { grace_period_seconds: 3600 } });
     expect(res.status).toBe(200);
@@ -94,16 +94,18 @@ describe("rotation with a grace period", () => {
 
     // Both secrets work during the window, and the issuance rows say which one was used.
     expect(await grant(client.client_id, client.client_secret)).toBe(200);
-    expect(lastDetails(client.id, "m2m.token_issued")).toMatchObject({ secret: "previous" });
+    expect(await lastDetails(client.id, "m2m.token_issued")).toMatchObject({ secret: "previous" });
     expect(await grant(client.client_id, res.body.client_secret)).toBe(200);
-    expect(lastDetails(client.id, "m2m.token_issued")).toMatchObject({ secret: "current" });
+    expect(await lastDetails(client.id, "m2m.token_issued")).toMatchObject({ secret: "current" });
 
     ctx.clock.advance(HOUR - SECOND);
     expect(await grant(client.client_id, client.client_secret)).toBe(200);
 
     ctx.clock.advance(SECOND);
     expect(await grant(client.client_id, client.client_secret)).toBe(401);
-    expect(lastDetails(client.id, "m2m.token_failed")).toMatchObject({ reason: "previous_secret_expired" });
+    expect(await lastDetails(client.id, "m2m.token_failed")).toMatchObject({
+      reason: "previous_secret_expired",
+    });
     expect(await grant(client.client_id, res.body.client_secret)).toBe(200);
   });
 
@@ -114,7 +116,7 @@ describe("rotation with a grace period", () => {
     expect(expectRotateShape(res.body)).toBeNull();
     expect(rowOf(client.client_id).prevSecretHash).toBeNull();
     expect(await grant(client.client_id, client.client_secret)).toBe(401);
-    expect(lastDetails(client.id, "m2m.token_failed")).toMatchObject({ reason: "invalid_secret" });
+    expect(await lastDetails(client.id, "m2m.token_failed")).toMatchObject({ reason: "invalid_secret" });
     expect(await grant(client.client_id, res.body.client_secret)).toBe(200);
 
     const zero = await rotate(client, { body: { grace_period_seconds: 0 } });
@@ -153,7 +155,7 @@ describe("rotation with a grace period", () => {
     });
     expect(await grant(client.client_id, client.client_secret)).toBe(401);
     expect(await grant(client.client_id, first.body.client_secret)).toBe(200);
-    expect(lastDetails(client.id, "m2m.token_issued")).toMatchObject({ secret: "previous" });
+    expect(await lastDetails(client.id, "m2m.token_issued")).toMatchObject({ secret: "previous" });
     expect(await grant(client.client_id, second.body.client_secret)).toBe(200);
   });
 

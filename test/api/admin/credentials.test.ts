@@ -59,7 +59,7 @@ describe("POST /credentials", () => {
     expect(row.isActive).toBe(true);
     expect(row.scopes).toEqual(["user.read", "user.list"]);
     expect(JSON.stringify(row)).not.toContain(res.body.client_secret);
-    const audit = await expectLastAudit(ctx, app.id, "m2m_client.created", "pak", bootstrapPakId(ctx));
+    const audit = await expectLastAudit(ctx, app.id, "m2m_client.created", "pak", await bootstrapPakId(ctx));
     expect(audit.resource_id).toBe(res.body.id);
     expect(JSON.stringify(audit.details)).not.toContain(res.body.client_secret);
   });
@@ -100,12 +100,12 @@ describe("POST /credentials", () => {
     ],
   ];
   test.each(INVALID)("%s → 400 VALIDATION_ERROR, nothing written", async (_n, body, field) => {
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const res = await ctx.call("POST", BASE, { params: { app_id: app.id }, body });
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toContain(field);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
   });
 
   test("malformed JSON → 400 INVALID_JSON; unknown app → 404 APP_NOT_FOUND", async () => {
@@ -125,11 +125,11 @@ describe("Idempotency-Key on POST /credentials", () => {
 
   test("a replay returns the same client and the same secret; one row; the stored copy is sealed", async () => {
     first = (await createClient(app.id, body, headers)).body;
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     const again = await createClient(app.id, body, headers);
     expect(again.headers.get("idempotent-replayed")).toBe("true");
     expect(again.body).toEqual(first);
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
     expect(ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.name, "IaC client")).all()).toHaveLength(
       1,
     );
@@ -153,7 +153,7 @@ describe("Idempotency-Key on POST /credentials", () => {
   });
 
   test("a caller that lost the create right is not shown the stored secret again", async () => {
-    const pak = insertPak(ctx, [allow(["heimdall.read"])]);
+    const pak = await insertPak(ctx, [allow(["heimdall.read"])]);
     const res = await ctx.call("POST", BASE, {
       params: { app_id: app.id },
       body,
@@ -273,14 +273,14 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     "%s of an unknown client or another app's client → 404 M2M_CLIENT_NOT_FOUND",
     async (_n, route) => {
       for (const ref of ["m2m_00000000000000000000000000000000", foreign.client_id, foreign.id, "garbage"]) {
-        const before = auditCount(ctx);
+        const before = await auditCount(ctx);
         const res = await ctx.call(route.method, route.path, {
           params: { app_id: app.id, client_id: ref },
           body: "body" in route ? route.body : undefined,
         });
         expect(res.status).toBe(404);
         expect(errCode(res)).toBe("M2M_CLIENT_NOT_FOUND");
-        expect(auditCount(ctx)).toBe(before);
+        expect(await auditCount(ctx)).toBe(before);
       }
       // The foreign client is untouched.
       expect(rowOf(foreign.client_id)!.isActive).toBe(true);
@@ -298,7 +298,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     const audit = await expectLastAudit(ctx, app.id, "m2m_client.updated", "pak");
     expect(audit.details).toMatchObject({ is_active: { from: true, to: false } });
 
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     for (const body of [{ is_active: false }, {}]) {
       const again = await ctx.call("PATCH", ONE, {
         params: { app_id: app.id, client_id: client.client_id },
@@ -306,7 +306,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
       });
       expect(again.status).toBe(200);
     }
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
 
     await ctx.call("PATCH", ONE, {
       params: { app_id: app.id, client_id: client.client_id },
@@ -362,12 +362,12 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
       { resource: "billing", action: "charge" },
       { resource: "user", action: "list" },
     ]);
-    const before = auditCount(ctx);
+    const before = await auditCount(ctx);
     await ctx.call("PUT", `${ONE}/scopes`, {
       params,
       body: { permissions: ["billing.charge", "user.list"] },
     });
-    expect(auditCount(ctx)).toBe(before);
+    expect(await auditCount(ctx)).toBe(before);
     const cleared = await ctx.call("PUT", `${ONE}/scopes`, { params, body: { permissions: [] } });
     expect(cleared.status).toBe(200);
     expect(rowOf(client.client_id)!.scopes).toEqual([]);
@@ -408,9 +408,11 @@ describe("access", () => {
 
   beforeAll(async () => {
     target = (await createClient(app.id, { name: "guarded" })).body;
-    paks.readOnly = insertPak(ctx, [allow(["heimdall.read"])]).token;
-    paks.noRotate = insertPak(ctx, [allow(["heimdall.*"]), deny(["heimdall.rotate-secret"])]).token;
-    paks.foreign = insertPak(ctx, [allow(["heimdall.*"])], insertWorkspace(ctx, "creds-elsewhere")).token;
+    paks.readOnly = (await insertPak(ctx, [allow(["heimdall.read"])])).token;
+    paks.noRotate = (await insertPak(ctx, [allow(["heimdall.*"]), deny(["heimdall.rotate-secret"])])).token;
+    paks.foreign = (
+      await insertPak(ctx, [allow(["heimdall.*"])], await insertWorkspace(ctx, "creds-elsewhere"))
+    ).token;
     const viewer = await insertMember(ctx, "creds-viewer@example.test", "viewer");
     viewerCookie = await ctx.signIn("creds-viewer@example.test", viewer.password);
   });
@@ -443,12 +445,12 @@ describe("access", () => {
   test.each(ROUTES.filter((r) => r.method !== "GET").map((r) => [`${r.method} ${r.path}`, r] as const))(
     "read-only PAK: %s → 403 POLICY_DENIED, nothing written",
     async (_n, r) => {
-      const before = auditCount(ctx);
+      const before = await auditCount(ctx);
       const res = await call(r, { pak: paks.readOnly! });
       expect(res.status).toBe(403);
       expect(errCode(res)).toBe("POLICY_DENIED");
       // The only row is the refusal itself.
-      expect(auditCount(ctx)).toBe(before + 1);
+      expect(await auditCount(ctx)).toBe(before + 1);
       await expectLastAudit(ctx, app.id, "access.denied", "pak");
     },
   );
@@ -507,6 +509,6 @@ describe("archived app", () => {
     }
     expect((await ctx.call("GET", ONE, { params })).status).toBe(200);
     expect((await ctx.call("DELETE", ONE, { params })).status).toBe(204);
-    expect(auditRows(ctx, { app_id: doomed.id }).at(-1)?.action).toBe("m2m_client.deleted");
+    expect((await auditRows(ctx, { app_id: doomed.id })).at(-1)?.action).toBe("m2m_client.deleted");
   });
 });

@@ -401,7 +401,7 @@ describe("failures", () => {
     const read = await ctx.call("GET", HOOK, { params: { app_id: app.id } });
     expect(read.body.disabled_at).toBe(new Date(disabled.disabledAt!).toISOString());
     expect(read.body.disabled_reason).toBe(disabled.disabledReason);
-    const audit = auditRows(ctx, { app_id: app.id, action: "webhook.disabled" });
+    const audit = await auditRows(ctx, { app_id: app.id, action: "webhook.disabled" });
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ actor_type: "system", resource_id: configId });
     expect(ctx.log.lines.some((l) => l.includes("webhook disabled after consecutive failures"))).toBe(true);
@@ -435,7 +435,7 @@ describe("failures", () => {
     });
     expect(replay.status).toBe(200);
     expect(replay.body).toEqual({ queued: 11 });
-    const replayed = auditRows(ctx, { app_id: app.id, action: "webhook.replayed" });
+    const replayed = await auditRows(ctx, { app_id: app.id, action: "webhook.replayed" });
     expect(replayed.at(-1)!.details).toMatchObject({ since, queued: 11 });
     for (let i = 0; i < 11; i++) await delivery.deliverDue();
     const got = new Set(receivedFor(app).map((r) => r.id));

@@ -76,7 +76,7 @@ describe("configuration", () => {
     const audit = await expectLastAudit(ctx, app.id, "webhook.created", "pak");
     expect(audit.resource_id).toBe(res.body.id);
     expect(audit.details).toEqual({ url: URL_OK, event_types: ["user.signup", "tenant.created"] });
-    expect(JSON.stringify(auditRows(ctx))).not.toContain(secret.slice(6));
+    expect(JSON.stringify(await auditRows(ctx))).not.toContain(secret.slice(6));
   });
 
   test("PUT again replaces url and types, keeps the secret and the id, and clears the disabled state", async () => {
@@ -143,11 +143,11 @@ describe("configuration", () => {
     ).toBeUndefined();
     const audit = await expectLastAudit(ctx, app.id, "webhook.deleted", "pak");
     expect(audit.details).toEqual({ url: URL_OK });
-    const rows = auditRows(ctx, { app_id: app.id }).length;
+    const rows = (await auditRows(ctx, { app_id: app.id })).length;
     const again = await del();
     expect(again.status).toBe(204);
     // Nothing happened, so nothing is audited.
-    expect(auditRows(ctx, { app_id: app.id }).length).toBe(rows);
+    expect((await auditRows(ctx, { app_id: app.id })).length).toBe(rows);
     await getNone();
   });
 
@@ -205,13 +205,13 @@ describe("bad input: 400 naming the field, nothing stored", () => {
   ];
 
   test.each(cases)("%s", async (_name, body, field) => {
-    const before = auditRows(ctx, { app_id: target.id }).length;
+    const before = (await auditRows(ctx, { app_id: target.id })).length;
     const res = await put(body, target.id);
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toContain(field);
     expect(configRow(target.id)).toBeUndefined();
-    expect(auditRows(ctx, { app_id: target.id }).length).toBe(before);
+    expect((await auditRows(ctx, { app_id: target.id })).length).toBe(before);
   });
 
   test("loopback over plain http is allowed (a receiver on the same machine), but not Heimdall's listen port", async () => {
@@ -274,9 +274,9 @@ describe("scoping and permissions", () => {
   beforeAll(async () => {
     guarded = await createApp(ctx, "hook-guarded");
     expect((await put({ url: URL_OK, event_types: [] }, guarded.id)).status).toBe(200);
-    foreign = insertPak(ctx, [allow(["heimdall.*"])], insertWorkspace(ctx, "hooks-elsewhere"));
-    readOnly = insertPak(ctx, [allow(["heimdall.read"])]);
-    noRotate = insertPak(ctx, [allow(["heimdall.*"]), deny(["heimdall.rotate-secret"])]);
+    foreign = await insertPak(ctx, [allow(["heimdall.*"])], await insertWorkspace(ctx, "hooks-elsewhere"));
+    readOnly = await insertPak(ctx, [allow(["heimdall.read"])]);
+    noRotate = await insertPak(ctx, [allow(["heimdall.*"]), deny(["heimdall.rotate-secret"])]);
   });
 
   test("another workspace's PAK gets 404 on every webhook route, and changes nothing", async () => {

@@ -30,11 +30,13 @@ beforeAll(async () => {
 });
 
 const as = (bearer: string) => ({ bearer });
-const userRow = (id: string) => queryRow(ctx, "SELECT role, status FROM end_users WHERE id = ?", id);
-const storedConfig = (appId: string) =>
-  JSON.parse(
-    queryRow(ctx, "SELECT config FROM auth_configs WHERE app_id = ?", appId)!.config as string,
-  ) as Record<string, unknown>;
+const userRow = async (id: string) =>
+  await queryRow(ctx, "SELECT role, status FROM end_users WHERE id = ?", id);
+const storedConfig = async (appId: string) => {
+  const config = (await queryRow(ctx, "SELECT config FROM auth_configs WHERE app_id = ?", appId))!.config;
+  // jsonb arrives parsed from PostgreSQL, SQLite's JSON as text.
+  return (typeof config === "string" ? JSON.parse(config) : config) as Record<string, unknown>;
+};
 const warnings = () => ctx.log.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /** Writes of the lane that act on one account, with a body that passes validation. */
@@ -60,10 +62,14 @@ const editEmail = (app: TestApp, userId: string, email: string, bearer: string) 
   });
 
 /** Audit rows of the writes a refused call must not have made, for one account. */
-const writesOn = (appId: string, userId: string) =>
-  ["user.status_changed", "user.deleted", "user.role_changed", "user.updated"].flatMap((a) =>
-    auditRows(ctx, { app_id: appId, action: a, resource_id: userId }),
-  );
+const writesOn = async (appId: string, userId: string) =>
+  (
+    await Promise.all(
+      ["user.status_changed", "user.deleted", "user.role_changed", "user.updated"].map((a) =>
+        auditRows(ctx, { app_id: appId, action: a, resource_id: userId }),
+      ),
+    )
+  ).flat();
 
 describe("a new app", () => {
   let app: TestApp;
@@ -84,21 +90,21 @@ describe("a new app", () => {
     const config = await ctx.call("GET", "/v1/apps/{app_id}/auth-config", { params: { app_id: app.id } });
     expect(config.status).toBe(200);
     expect(config.body.enforce_app_permissions).toBe(true);
-    expect(storedConfig(app.id).enforce_app_permissions).toBe(true);
+    expect((await storedConfig(app.id)).enforce_app_permissions).toBe(true);
     const got = await ctx.call("GET", "/v1/apps/{app_id}", { params: { app_id: app.id } });
     expect(got.status).toBe(200);
     expect(got.body.security_warnings).toEqual([]);
   });
 
   test("a freshly signed-up member cannot list users → 403 PERMISSION_DENIED, nothing audited", async () => {
-    expect(userRow(member.userId)).toEqual({ role: "member", status: "active" });
-    const before = auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).length;
+    expect(await userRow(member.userId)).toEqual({ role: "member", status: "active" });
+    const before = (await auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).length;
     const res = await ctx.call("GET", USERS, {
       params: { app_slug: app.slug },
       auth: as(member.access_token),
     });
     expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
-    expect(auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).toHaveLength(before);
+    expect(await auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).toHaveLength(before);
   });
 
   test("nor suspend, delete or re-role the owner → 403 PERMISSION_DENIED, the owner untouched", async () => {
@@ -109,8 +115,8 @@ describe("a new app", () => {
     ]) {
       expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
     }
-    expect(userRow(owner.id)).toEqual({ role: "owner", status: "active" });
-    expect(writesOn(app.id, owner.id)).toEqual([]);
+    expect(await userRow(owner.id)).toEqual({ role: "owner", status: "active" });
+    expect(await writesOn(app.id, owner.id)).toEqual([]);
   });
 
   test("nor create a permission → 403 PERMISSION_DENIED, the catalogue unchanged", async () => {
@@ -121,7 +127,7 @@ describe("a new app", () => {
     });
     expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
     expect(
-      queryRow(
+      await queryRow(
         ctx,
         "SELECT count(*) AS n FROM permissions WHERE app_id = ? AND key = ?",
         app.id,
@@ -134,8 +140,8 @@ describe("a new app", () => {
     const bare = await createM2mClient(ctx, app, []);
     const res = await suspend(app, member.userId, bare.token);
     expect([res.status, res.body.code]).toEqual([403, "PERMISSION_DENIED"]);
-    expect(userRow(member.userId)).toEqual({ role: "member", status: "active" });
-    expect(writesOn(app.id, member.userId)).toEqual([]);
+    expect(await userRow(member.userId)).toEqual({ role: "member", status: "active" });
+    expect(await writesOn(app.id, member.userId)).toEqual([]);
   });
 
   test("a role holding user.status still cannot suspend the owner: it lacks what the owner's holds", async () => {
@@ -158,11 +164,11 @@ describe("a new app", () => {
     const res = await suspend(app, owner.id, admin.token);
     expect([res.status, res.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
     expect(res.body.message).toContain("permission.create");
-    expect(userRow(owner.id)).toEqual({ role: "owner", status: "active" });
+    expect(await userRow(owner.id)).toEqual({ role: "owner", status: "active" });
     // The owner holds everything the admin does: it may act on the admin.
     const back = await suspend(app, admin.id, owner.token);
     expect(back.status).toBe(200);
-    expect(userRow(admin.id)!.status).toBe("suspended");
+    expect((await userRow(admin.id))!.status).toBe("suspended");
   });
 
   test("an API key holding user.status suspends a member but not an admin", async () => {
@@ -171,10 +177,10 @@ describe("a new app", () => {
     const peer = await createEndUser(ctx, app, "key-target-member", { role: "member" });
     const refused = await suspend(app, admin.id, key.key);
     expect([refused.status, refused.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
-    expect(userRow(admin.id)!.status).toBe("active");
+    expect((await userRow(admin.id))!.status).toBe("active");
     const done = await suspend(app, peer.id, key.key);
     expect(done.status).toBe(200);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.status_changed" })).at(-1)).toMatchObject({
       actor_type: "api_key",
       resource_id: peer.id,
     });
@@ -204,7 +210,7 @@ describe("enforcement explicitly off", () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.enforce_app_permissions).toBe(false);
-    expect(auditRows(ctx, { app_id: app.id, action: "auth_config.updated" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "auth_config.updated" })).at(-1)).toMatchObject({
       actor_type: "pak",
       details: { changed: ["enforce_app_permissions"] },
     });
@@ -247,41 +253,45 @@ describe("enforcement explicitly off", () => {
       expect([res.status, res.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
       expect(res.body.message).toContain("user.delete");
     }
-    expect(userRow(owner.id)).toEqual({ role: "owner", status: "active" });
+    expect(await userRow(owner.id)).toEqual({ role: "owner", status: "active" });
     expect(
-      queryRow(ctx, "SELECT value FROM end_user_contacts WHERE user_id = ? AND is_primary = 1", owner.id),
+      await queryRow(
+        ctx,
+        "SELECT value FROM end_user_contacts WHERE user_id = ? AND is_primary = 1",
+        owner.id,
+      ),
     ).toEqual({ value: "open-owner@example.test" });
-    expect(writesOn(app.id, owner.id)).toEqual([]);
+    expect(await writesOn(app.id, owner.id)).toEqual([]);
   });
 
   test("nor raise itself: making itself owner is still narrowed", async () => {
     const res = await setRole(app, member.userId, "owner", member.access_token);
     expect([res.status, res.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
-    expect(userRow(member.userId)!.role).toBe("member");
+    expect((await userRow(member.userId))!.role).toBe("member");
   });
 
   test("an M2M token without scopes cannot suspend the owner, but may suspend a member", async () => {
     const bare = await createM2mClient(ctx, app, []);
     const refused = await suspend(app, owner.id, bare.token);
     expect([refused.status, refused.body.code]).toEqual([403, "PERMISSION_GRANT_DENIED"]);
-    expect(userRow(owner.id)!.status).toBe("active");
+    expect((await userRow(owner.id))!.status).toBe("active");
     const peer = await createEndUser(ctx, app, "m2m-peer", { role: "member" });
     expect((await suspend(app, peer.id, bare.token)).status).toBe(200);
-    expect(userRow(peer.id)!.status).toBe("suspended");
+    expect((await userRow(peer.id))!.status).toBe("suspended");
   });
 
   test("a member may act on a peer whose role holds no more than its own", async () => {
     const peer = await createEndUser(ctx, app, "open-peer", { role: "member" });
     const res = await suspend(app, peer.id, member.access_token);
     expect(res.status).toBe(200);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.status_changed" })).at(-1)).toMatchObject({
       actor_type: "end_user",
       actor_id: member.userId,
       resource_id: peer.id,
       details: { from: "active", to: "suspended" },
     });
     expect((await remove(app, peer.id, member.access_token)).status).toBe(204);
-    expect(userRow(peer.id)).toBeUndefined();
+    expect(await userRow(peer.id)).toBeUndefined();
   });
 
   test("the Admin API is exempt: an operator suspends and reinstates the owner", async () => {
@@ -290,7 +300,7 @@ describe("enforcement explicitly off", () => {
       body: { status: "suspended" },
     });
     expect(res.status).toBe(200);
-    expect(userRow(owner.id)!.status).toBe("suspended");
+    expect((await userRow(owner.id))!.status).toBe("suspended");
     const back = await ctx.call("PATCH", "/v1/apps/{app_id}/end-users/{user_id}/status", {
       params: { app_id: app.id, user_id: owner.id },
       body: { status: "active" },
@@ -308,7 +318,7 @@ describe("enforcement explicitly off", () => {
       expect(named).toEqual([expect.objectContaining({ level: "warn", app_id: app.id, slug: app.slug })]);
     }
     // Its explicit off survives the review.
-    expect(storedConfig(app.id).enforce_app_permissions).toBe(false);
+    expect((await storedConfig(app.id)).enforce_app_permissions).toBe(false);
   });
 
   test("turning it back on logs nothing and clears the flag", async () => {
@@ -353,11 +363,11 @@ describe("apps from before the secure default", () => {
   });
 
   test("start-up stores it as on, audited as the system and logged once; the next start changes nothing", async () => {
-    const before = auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" }).length;
+    const before = (await auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" })).length;
     const log = memoryLogger("warn");
     await reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
-    expect(storedConfig(legacy.id).enforce_app_permissions).toBe(true);
-    const rows = auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" });
+    expect((await storedConfig(legacy.id)).enforce_app_permissions).toBe(true);
+    const rows = await auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" });
     expect(rows).toHaveLength(before + 1);
     expect(rows.at(-1)).toMatchObject({
       actor_type: "system",
@@ -380,13 +390,15 @@ describe("apps from before the secure default", () => {
     const again = memoryLogger("warn");
     await reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log: again });
     expect(again.lines.filter((l) => l.includes(legacy.id))).toEqual([]);
-    expect(auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" })).toHaveLength(before + 1);
+    expect(await auditRows(ctx, { app_id: legacy.id, action: "auth_config.updated" })).toHaveLength(
+      before + 1,
+    );
     expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 
   test("its operator can still choose off, and that choice is kept", async () => {
     await setEnforcement(ctx, legacy, false);
-    expect(storedConfig(legacy.id)).toMatchObject({
+    expect(await storedConfig(legacy.id)).toMatchObject({
       enforce_app_permissions: false,
       enforce_app_permissions_chosen: true,
     });
@@ -398,7 +410,7 @@ describe("apps from before the secure default", () => {
     expect(other.body.enforce_app_permissions).toBe(false);
     const log = memoryLogger("warn");
     await reviewAdminLaneEnforcement({ apps: ctx.deps.apps, permissions: ctx.deps.permissions, log });
-    expect(storedConfig(legacy.id).enforce_app_permissions).toBe(false);
+    expect((await storedConfig(legacy.id)).enforce_app_permissions).toBe(false);
     expect(
       (await ctx.call("GET", USERS, { params: { app_slug: legacy.slug }, auth: as(member.token) })).status,
     ).toBe(200);

@@ -209,11 +209,11 @@ describe("Consumer admin lane", () => {
 
   describe("audit", () => {
     test("each listing is recorded with the caller's kind and id", async () => {
-      const before = auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).length;
+      const before = (await auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).length;
       await list(owner.token);
       await list(listClient.token);
       await list(listKey.key);
-      const rows = auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).slice(before);
+      const rows = (await auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).slice(before);
       expect(rows.map((r) => [r.actor_type, r.actor_id])).toEqual([
         ["end_user", owner.id],
         ["m2m", listClient.clientId],
@@ -222,9 +222,9 @@ describe("Consumer admin lane", () => {
     });
 
     test("a refused call lists nothing and records no listing", async () => {
-      const before = auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).length;
+      const before = (await auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).length;
       expect((await list(readKey.key)).status).toBe(403);
-      expect(auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).length).toBe(before);
+      expect((await auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).length).toBe(before);
     });
   });
 });

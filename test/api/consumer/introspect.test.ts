@@ -254,11 +254,11 @@ describe("POST /oauth/introspect", () => {
 
     test("introspection writes nothing to the audit log", async () => {
       const u = await createEndUser(ctx, app, "quiet");
-      const count = () => auditRows(ctx).length;
-      const before = count();
+      const count = async () => (await auditRows(ctx)).length;
+      const before = await count();
       await introspect(u.token);
       await introspect("garbage");
-      expect(count()).toBe(before);
+      expect(await count()).toBe(before);
     });
   });
 });
@@ -453,10 +453,10 @@ describe("POST /oauth/introspect as an authenticated client (RFC 7662)", () => {
 
     test("a successful introspection writes no audit row (as the Bearer mode)", async () => {
       const u = await createEndUser(ctx, app, "rfc-quiet");
-      const before = auditRows(ctx, { app_id: app.id }).length;
+      const before = (await auditRows(ctx, { app_id: app.id })).length;
       expect((await asRs({ token: u.token })).body.active).toBe(true);
       expect((await asRs({ token: "garbage" })).body).toEqual({ active: false });
-      expect(auditRows(ctx, { app_id: app.id }).length).toBe(before);
+      expect((await auditRows(ctx, { app_id: app.id })).length).toBe(before);
     });
   });
 
@@ -524,7 +524,7 @@ describe("POST /oauth/introspect as an authenticated client (RFC 7662)", () => {
         { authorization: basic(rs.client_id, "hcs_wrong"), unchecked: true },
       );
       expectInvalidClient(res);
-      const rows = auditRows(ctx, { app_id: app.id, action: "m2m.token_failed", resource_id: rs.id });
+      const rows = await auditRows(ctx, { app_id: app.id, action: "m2m.token_failed", resource_id: rs.id });
       expect(rows.at(-1)?.details).toMatchObject({
         reason: "invalid_secret",
         client_id: rs.client_id,
@@ -569,7 +569,7 @@ describe("POST /oauth/introspect as an authenticated client (RFC 7662)", () => {
         { authorization: basic(off.client_id, off.client_secret), unchecked: true },
       );
       expectInvalidClient(res);
-      const rows = auditRows(ctx, { app_id: app.id, action: "m2m.token_failed", resource_id: off.id });
+      const rows = await auditRows(ctx, { app_id: app.id, action: "m2m.token_failed", resource_id: off.id });
       expect(rows.map((r) => r.details)).toEqual([
         expect.objectContaining({ reason: "client_inactive", endpoint: "introspection" }),
       ]);

@@ -74,8 +74,8 @@ function expectOAuthError(body: unknown) {
   expect((body as { error: string }).error).toMatch(/^[a-z_]+$/);
 }
 
-const failures = (appId: string) => auditRows(ctx, { app_id: appId, action: "m2m.token_failed" });
-const issued = (appId: string) => auditRows(ctx, { app_id: appId, action: "m2m.token_issued" });
+const failures = async (appId: string) => await auditRows(ctx, { app_id: appId, action: "m2m.token_failed" });
+const issued = async (appId: string) => await auditRows(ctx, { app_id: appId, action: "m2m.token_issued" });
 const rowOf = (clientId: string) =>
   ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.clientId, clientId)).get()!;
 
@@ -153,7 +153,7 @@ describe("successful grants", () => {
   });
 
   test("every issuance is audited with its method and scopes; last_used_at is debounced", async () => {
-    const before = issued(app.id).length;
+    const before = (await issued(app.id)).length;
     ctx.clock.advance(CLIENT_USE_DEBOUNCE_MS + 1);
     await token({
       authorization: basic(client.client_id, client.client_secret),
@@ -171,7 +171,7 @@ describe("successful grants", () => {
       },
     });
     expect(rowOf(client.client_id).lastUsedAt).toBe(stamped);
-    const rows = issued(app.id);
+    const rows = await issued(app.id);
     expect(rows.length).toBe(before + 2);
     expect(rows.at(-2)).toMatchObject({
       actor_type: "m2m",
@@ -193,19 +193,19 @@ describe("successful grants", () => {
 
 describe("group commit of issuance rows", () => {
   test("concurrent grants: every one is audited by the time it answers; the chain stays intact", async () => {
-    const before = issued(app.id).length;
+    const before = (await issued(app.id)).length;
     const grants = Array.from({ length: 8 }, (_, i) =>
       token({
         authorization: basic(client.client_id, client.client_secret),
         form: { grant_type: "client_credentials", scope: i % 2 ? "user.read" : "app.read" },
-      }).then((res) => ({ res, auditedBy: issued(app.id).length })),
+      }).then(async (res) => ({ res, auditedBy: (await issued(app.id)).length })),
     );
     const results = await Promise.all(grants);
     for (const { res, auditedBy } of results) {
       expect(res.status).toBe(200);
       expect(auditedBy).toBeGreaterThan(before);
     }
-    const rows = issued(app.id).slice(before);
+    const rows = (await issued(app.id)).slice(before);
     expect(rows).toHaveLength(8);
     expect(rows.filter((r) => (r.details as { scopes: string[] }).scopes[0] === "user.read")).toHaveLength(4);
     expect((await ctx.deps.audit.verify()).ok).toBe(true);
@@ -385,14 +385,14 @@ describe("RFC 6749 errors", () => {
   ];
 
   test.each(CASES)("%s → %i %s", async (_n, req, status, error) => {
-    const before = issued(app.id).length;
+    const before = (await issued(app.id)).length;
     const res = await token(req());
     expect(res.status).toBe(status);
     expect(res.body.error).toBe(error);
     expect(res.headers.get("cache-control")).toBe("no-store");
     if (status === 401) expect(res.headers.get("www-authenticate")).toBe(`Basic realm="${app.slug}"`);
     else expect(res.headers.get("www-authenticate")).toBeNull();
-    expect(issued(app.id).length).toBe(before);
+    expect((await issued(app.id)).length).toBe(before);
   });
 
   test("failed authentications are audited with the reason, never the secret", async () => {
@@ -400,14 +400,14 @@ describe("RFC 6749 errors", () => {
     await token({
       form: { grant_type: "client_credentials", client_id: client.client_id, client_secret: wrong },
     });
-    expect(failures(app.id).at(-1)).toMatchObject({
+    expect((await failures(app.id)).at(-1)).toMatchObject({
       actor_type: "m2m",
       actor_id: client.client_id,
       resource_id: client.id,
       details: { reason: "invalid_secret", client_id: client.client_id, auth_method: "client_secret_post" },
     });
     await token({ form: { grant_type: "client_credentials" }, authorization: basic("m2m_nobody", "x") });
-    expect(failures(app.id).at(-1)).toMatchObject({
+    expect((await failures(app.id)).at(-1)).toMatchObject({
       actor_type: "m2m",
       actor_id: null,
       resource_id: null,
@@ -417,11 +417,11 @@ describe("RFC 6749 errors", () => {
       form: { grant_type: "client_credentials", scope: "admin.all" },
       authorization: basic(client.client_id, client.client_secret),
     });
-    expect(failures(app.id).at(-1)!.details).toMatchObject({
+    expect((await failures(app.id)).at(-1)!.details).toMatchObject({
       reason: "invalid_scope",
       scopes: ["admin.all"],
     });
-    expect(JSON.stringify(failures(app.id))).not.toContain(client.client_secret);
+    expect(JSON.stringify(await failures(app.id))).not.toContain(client.client_secret);
     expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 
@@ -536,7 +536,7 @@ describe("lifecycle: rotation, deactivation, deletion", () => {
     const res = await grantWith(c.client_secret);
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("unauthorized_client");
-    expect(failures(app.id).at(-1)!.details).toMatchObject({
+    expect((await failures(app.id)).at(-1)!.details).toMatchObject({
       reason: "client_inactive",
       client_id: c.client_id,
     });
@@ -595,14 +595,14 @@ describe("failed-authentication limits", () => {
         authorization: basic(c.client_id, "hcs_guess"),
       });
     for (let i = 0; i < FAILED_AUTH_LIMITS.perClient.max; i++) expect((await wrong()).status).toBe(401);
-    const audited = failures(limited.id).length;
+    const audited = (await failures(limited.id)).length;
     expect(audited).toBe(FAILED_AUTH_LIMITS.perClient.max);
     const res = await wrong();
     expect(res.status).toBe(429);
     expect(res.body.error).toBe("temporarily_unavailable");
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(res.headers.get("ratelimit-remaining")).toBe("0");
-    expect(failures(limited.id).length).toBe(audited);
+    expect((await failures(limited.id)).length).toBe(audited);
     // Someone who merely knows the client_id cannot lock the real client out.
     const ok = await token({
       slug: limited.slug,
@@ -619,7 +619,7 @@ describe("other methods: 405 with Allow: POST (RFC 6749 §3.2)", () => {
   test.each(["GET", "PUT", "PATCH", "DELETE"])(
     "%s → 405 invalid_request, Allow: POST, no-store",
     async (method) => {
-      const before = failures(app.id).length + issued(app.id).length;
+      const before = (await failures(app.id)).length + (await issued(app.id)).length;
       const res = await ctx.call(method, TOKEN, {
         params: { app_slug: app.slug },
         query: method === "GET" ? { grant_type: "client_credentials", client_id: client.client_id } : {},
@@ -632,7 +632,7 @@ describe("other methods: 405 with Allow: POST (RFC 6749 §3.2)", () => {
       expectOAuthError(res.body);
       expect(res.body.error).toBe("invalid_request");
       // Nothing was attempted: no grant, no failed authentication.
-      expect(failures(app.id).length + issued(app.id).length).toBe(before);
+      expect((await failures(app.id)).length + (await issued(app.id)).length).toBe(before);
     },
   );
 
@@ -689,14 +689,14 @@ describe("resource / audience (RFC 8707): only the app's own audience", () => {
     ["audience", "https://api.example.com"],
     ["audience", "OAUTH-APP"],
   ])("%s=%s → 400 invalid_target, no token, a failure row", async (param, value) => {
-    const before = issued(app.id).length;
+    const before = (await issued(app.id)).length;
     const res = await grant({ [param]: value });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_target");
     expect(res.body.error_description).toContain(app.slug);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect(issued(app.id).length).toBe(before);
-    const row = failures(app.id).at(-1)!;
+    expect((await issued(app.id)).length).toBe(before);
+    const row = (await failures(app.id)).at(-1)!;
     expect(row.details).toMatchObject({
       reason: "invalid_target",
       [param]: value,
