@@ -1,5 +1,6 @@
 /** @module The Consumer admin lane's `/{app_slug}/v1/users/{user_id}/factors`: list, provision and disable another account's factors. */
 import { beforeEach, describe, expect, test } from "bun:test";
+import { and, asc, eq } from "drizzle-orm";
 import { Secret, TOTP } from "otpauth";
 import { tx } from "../../../src/db/client.ts";
 import { queryRow, queryRows } from "../../support/end-users.ts";
@@ -52,10 +53,15 @@ const provision = async (bearer = m2m, userId = target.id) => {
   };
 };
 
-const events = (type: string) =>
-  queryRows(ctx, "SELECT * FROM events WHERE type = ? AND app_id = ?", type, app.id).map((r) =>
-    JSON.parse(r.data as string),
-  );
+const events = async (type: string) => {
+  const { events } = ctx.deps.db.tables;
+  const rows = await ctx.deps.db
+    .select()
+    .from(events)
+    .where(and(eq(events.type, type), eq(events.appId, app.id)))
+    .orderBy(asc(events.createdAt), asc(events.id));
+  return rows.map((r) => r.data);
+};
 
 beforeEach(async () => {
   ctx = await createTestContext();
@@ -93,7 +99,7 @@ describe("POST /users/{user_id}/factors (provision)", () => {
       ),
     ).toBe(true);
 
-    const audit = auditRows(ctx, { app_id: app.id, action: "mfa.factor_provisioned" });
+    const audit = await auditRows(ctx, { app_id: app.id, action: "mfa.factor_provisioned" });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.actor_type).toBe("m2m");
     expect(audit[0]!.resource_id).toBe(factor.id);
@@ -101,7 +107,7 @@ describe("POST /users/{user_id}/factors (provision)", () => {
     const dump = JSON.stringify(audit[0]);
     expect(dump).not.toContain(enrollment.secret);
     for (const c of recovery_codes) expect(dump).not.toContain(c);
-    expect(events("user.mfa.factor_enrolled")).toEqual([
+    expect(await events("user.mfa.factor_enrolled")).toEqual([
       { user_id: target.id, factor_id: factor.id, type: "totp", via: "admin" },
     ]);
 
@@ -118,7 +124,9 @@ describe("POST /users/{user_id}/factors (provision)", () => {
   test("a second provision replaces the recovery codes", async () => {
     const a = await provision();
     const b = await provision();
-    expect(queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", target.id)).toHaveLength(10);
+    expect(
+      await queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", target.id),
+    ).toHaveLength(10);
     expect(
       await tx(
         ctx.deps.db,
@@ -149,7 +157,7 @@ describe("POST /users/{user_id}/factors (provision)", () => {
     const res = await call("POST", LIST, m2m, { userId: stranger.id, body: { type: "totp" } });
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("USER_NOT_FOUND");
-    expect(queryRows(ctx, "SELECT * FROM mfa_factors")).toHaveLength(0);
+    expect(await queryRows(ctx, "SELECT * FROM mfa_factors")).toHaveLength(0);
   });
 });
 
@@ -218,18 +226,20 @@ describe("the lane's rules", () => {
 describe("DELETE /users/{user_id}/factors/{factor_id}", () => {
   test("disables the factor: its secret and (last one) the recovery codes go, audited and emitted", async () => {
     const f = await provision();
-    const secretId = queryRow(ctx, "SELECT secret_id FROM mfa_factors WHERE id = ?", f.factor.id)!
+    const secretId = (await queryRow(ctx, "SELECT secret_id FROM mfa_factors WHERE id = ?", f.factor.id))!
       .secret_id as string;
     const res = await call("DELETE", ONE, m2m, { factorId: f.factor.id });
     expect(res.status).toBe(204);
-    expect(queryRow(ctx, "SELECT id FROM mfa_factors WHERE id = ?", f.factor.id)).toBeUndefined();
-    expect(queryRow(ctx, "SELECT id FROM vault_secrets WHERE id = ?", secretId)).toBeUndefined();
-    expect(queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", target.id)).toHaveLength(0);
-    const audit = auditRows(ctx, { app_id: app.id, action: "mfa.factor_disabled" });
+    expect(await queryRow(ctx, "SELECT id FROM mfa_factors WHERE id = ?", f.factor.id)).toBeUndefined();
+    expect(await queryRow(ctx, "SELECT id FROM vault_secrets WHERE id = ?", secretId)).toBeUndefined();
+    expect(
+      await queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", target.id),
+    ).toHaveLength(0);
+    const audit = await auditRows(ctx, { app_id: app.id, action: "mfa.factor_disabled" });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.actor_type).toBe("m2m");
     expect(audit[0]!.details).toMatchObject({ user_id: target.id, via: "admin", remaining: 0 });
-    expect(events("user.mfa.factor_disabled")).toEqual([
+    expect(await events("user.mfa.factor_disabled")).toEqual([
       { user_id: target.id, factor_id: f.factor.id, type: "totp", remaining_factors: 0 },
     ]);
     const again = await call("DELETE", ONE, m2m, { factorId: f.factor.id });
@@ -248,9 +258,9 @@ describe("DELETE /users/{user_id}/factors/{factor_id}", () => {
 
   test("deleting the account through the lane destroys its factors' secrets", async () => {
     await provision();
-    const secretIds = queryRows(ctx, "SELECT secret_id FROM mfa_factors WHERE user_id = ?", target.id).map(
-      (r) => r.secret_id as string,
-    );
+    const secretIds = (
+      await queryRows(ctx, "SELECT secret_id FROM mfa_factors WHERE user_id = ?", target.id)
+    ).map((r) => r.secret_id as string);
     const deleter = (await createM2mClient(ctx, app, ["user.delete"])).token;
     const res = await ctx.call("DELETE", "/{app_slug}/v1/admin/users/{user_id}", {
       params: { app_slug: app.slug, user_id: target.id },
@@ -258,21 +268,21 @@ describe("DELETE /users/{user_id}/factors/{factor_id}", () => {
     });
     expect(res.status).toBe(204);
     for (const id of secretIds)
-      expect(queryRow(ctx, "SELECT id FROM vault_secrets WHERE id = ?", id)).toBeUndefined();
+      expect(await queryRow(ctx, "SELECT id FROM vault_secrets WHERE id = ?", id)).toBeUndefined();
   });
 
   test("bulk deletion through the Admin API destroys them too", async () => {
     await provision();
-    const secretIds = queryRows(ctx, "SELECT secret_id FROM mfa_factors WHERE user_id = ?", target.id).map(
-      (r) => r.secret_id as string,
-    );
+    const secretIds = (
+      await queryRows(ctx, "SELECT secret_id FROM mfa_factors WHERE user_id = ?", target.id)
+    ).map((r) => r.secret_id as string);
     const res = await ctx.call("POST", "/v1/apps/{app_id}/end-users/bulk-delete", {
       params: { app_id: app.id },
       body: { selection: { mode: "ids", ids: [target.id] } },
     });
     expect(res.status).toBe(200);
     for (const id of secretIds)
-      expect(queryRow(ctx, "SELECT id FROM vault_secrets WHERE id = ?", id)).toBeUndefined();
+      expect(await queryRow(ctx, "SELECT id FROM vault_secrets WHERE id = ?", id)).toBeUndefined();
   });
 });
 
@@ -281,11 +291,18 @@ describe("deleting the app", () => {
     await provision();
     const member = await createEndUser(ctx, app, "milo");
     await provision(m2m, member.id);
-    const sealed = ctx.deps.db.$client.query("SELECT count(*) AS n FROM vault_secrets WHERE aad LIKE ?");
-    expect(sealed.get(`mfa_factor:${app.id}:%`)).toEqual({ n: 2 });
+    const sealed = async () =>
+      Number(
+        (await queryRow(
+          ctx,
+          "SELECT CAST(count(*) AS INTEGER) AS n FROM vault_secrets WHERE aad LIKE ?",
+          `mfa_factor:${app.id}:%`,
+        ))!.n,
+      );
+    expect(await sealed()).toBe(2);
     const res = await ctx.call("DELETE", "/v1/apps/{app_id}", { params: { app_id: app.id } });
     expect(res.status).toBe(204);
-    expect(sealed.get(`mfa_factor:${app.id}:%`)).toEqual({ n: 0 });
-    expect(queryRows(ctx, "SELECT * FROM mfa_factors WHERE app_id = ?", app.id)).toHaveLength(0);
+    expect(await sealed()).toBe(0);
+    expect(await queryRows(ctx, "SELECT * FROM mfa_factors WHERE app_id = ?", app.id)).toHaveLength(0);
   });
 });

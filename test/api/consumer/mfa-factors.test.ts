@@ -1,8 +1,10 @@
 /** @module `/{app_slug}/v1/me/mfa/*`: TOTP enrolment, confirmation, recovery codes, disabling, and the checks sign-in calls. */
 import { beforeEach, describe, expect, test } from "bun:test";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { Secret, TOTP } from "otpauth";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
 import { tx } from "../../../src/db/client.ts";
+import { exec, first } from "../../../src/db/query.ts";
 import { type EndUserTokens, GOOD_PASSWORD, queryRow, queryRows, signUp } from "../../support/end-users.ts";
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -55,12 +57,19 @@ async function enrol(u: EndUserTokens) {
   return { id: s.factor.id, secret: s.enrollment.secret, recovery: res.body.recovery_codes as string[] };
 }
 
-const events = (type: string) =>
-  queryRows(ctx, "SELECT * FROM events WHERE type = ? AND app_id = ? ORDER BY created_at", type, app.id).map(
-    (r) => ({ ...r, data: JSON.parse(r.data as string) }),
-  );
-const vaultRow = (id: string) => queryRow(ctx, "SELECT id FROM vault_secrets WHERE id = ?", id);
-const factorRow = (id: string) => queryRow(ctx, "SELECT * FROM mfa_factors WHERE id = ?", id);
+const events = async (type: string) => {
+  const { events } = ctx.deps.db.tables;
+  return await ctx.deps.db
+    .select()
+    .from(events)
+    .where(and(eq(events.type, type), eq(events.appId, app.id)))
+    .orderBy(asc(events.createdAt), asc(events.id));
+};
+const vaultRow = async (id: string) => await queryRow(ctx, "SELECT id FROM vault_secrets WHERE id = ?", id);
+const factorRow = async (id: string) => {
+  const { mfaFactors } = ctx.deps.db.tables;
+  return await first(ctx.deps.db.select().from(mfaFactors).where(eq(mfaFactors.id, id)).limit(1));
+};
 
 beforeEach(async () => {
   n = 0;
@@ -99,14 +108,14 @@ describe("POST /me/mfa/factors (start enrolment)", () => {
     expect(uri.searchParams.get("issuer")).toBe("Acme Notes");
     expect(uri.searchParams.get("secret")).toBe(enrollment.secret);
 
-    const row = factorRow(factor.id)!;
-    expect(row.enabled_at).toBeNull();
-    expect(row.user_id).toBe(user.userId);
+    const row = (await factorRow(factor.id))!;
+    expect(row.enabledAt).toBeNull();
+    expect(row.userId).toBe(user.userId);
     // Sealed, not stored in the clear: the factor row holds only the vault id.
-    expect(vaultRow(row.secret_id as string)).toBeDefined();
+    expect(await vaultRow(row.secretId)).toBeDefined();
     expect(JSON.stringify(row)).not.toContain(enrollment.secret);
 
-    const audit = auditRows(ctx, { app_id: app.id, action: "mfa.enrollment_started" });
+    const audit = await auditRows(ctx, { app_id: app.id, action: "mfa.enrollment_started" });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.resource_id).toBe(factor.id);
     expect(JSON.stringify(audit[0])).not.toContain(enrollment.secret);
@@ -121,7 +130,7 @@ describe("POST /me/mfa/factors (start enrolment)", () => {
     expect(bad.body.code).toBe("VALIDATION_ERROR");
     const long = await call("POST", FACTORS, user, { body: { type: "totp", label: "x".repeat(65) } });
     expect(long.status).toBe(400);
-    ctx.deps.db.$client.query("DELETE FROM end_user_contacts WHERE user_id = ?").run(user.userId);
+    await exec(ctx.deps.db, sql`DELETE FROM end_user_contacts WHERE user_id = ${user.userId}`);
     const s = await start(user);
     expect(decodeURIComponent(new URL(s.enrollment.otpauth_uri).pathname)).toBe("/Acme Notes:mfa1");
   });
@@ -131,14 +140,14 @@ describe("POST /me/mfa/factors (start enrolment)", () => {
     ctx.clock.advance(10 * MINUTE);
     const b = await start(user);
     // Both younger than 15 minutes: two phones being set up at once is allowed.
-    expect(factorRow(a.factor.id)).toBeDefined();
-    const aSecret = factorRow(a.factor.id)!.secret_id as string;
+    expect(await factorRow(a.factor.id)).toBeDefined();
+    const aSecret = (await factorRow(a.factor.id))!.secretId;
     ctx.clock.advance(6 * MINUTE);
     const c = await start(user);
-    expect(factorRow(a.factor.id)).toBeUndefined();
-    expect(vaultRow(aSecret)).toBeUndefined();
-    expect(factorRow(b.factor.id)).toBeDefined();
-    expect(factorRow(c.factor.id)).toBeDefined();
+    expect(await factorRow(a.factor.id)).toBeUndefined();
+    expect(await vaultRow(aSecret)).toBeUndefined();
+    expect(await factorRow(b.factor.id)).toBeDefined();
+    expect(await factorRow(c.factor.id)).toBeDefined();
   });
 
   test("the lane: no token is 401, another app's token is 401", async () => {
@@ -172,16 +181,16 @@ describe("POST /me/mfa/factors/{id}/verify (confirm)", () => {
     for (const c of codes) expect(c).toMatch(RECOVERY_SHAPE);
     expect(new Set(codes).size).toBe(10);
 
-    const stored = queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", user.userId);
+    const stored = await queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", user.userId);
     expect(stored).toHaveLength(10);
     const dump = JSON.stringify(stored);
     for (const c of codes) {
       expect(dump).not.toContain(c);
       expect(dump).not.toContain(c.replaceAll("-", ""));
     }
-    expect(factorRow(s.factor.id)!.enabled_at).toBe(ctx.clock.now());
+    expect((await factorRow(s.factor.id))!.enabledAt).toBe(ctx.clock.now());
 
-    const enrolled = events("user.mfa.factor_enrolled");
+    const enrolled = await events("user.mfa.factor_enrolled");
     expect(enrolled).toHaveLength(1);
     expect(enrolled[0]!.data).toEqual({
       user_id: user.userId,
@@ -189,7 +198,7 @@ describe("POST /me/mfa/factors/{id}/verify (confirm)", () => {
       type: "totp",
       via: "self",
     });
-    const audit = auditRows(ctx, { app_id: app.id, action: "mfa.factor_enrolled" });
+    const audit = await auditRows(ctx, { app_id: app.id, action: "mfa.factor_enrolled" });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.actor_id).toBe(user.userId);
     for (const c of codes) expect(JSON.stringify(audit[0])).not.toContain(c);
@@ -243,7 +252,7 @@ describe("POST /me/mfa/factors/{id}/verify (confirm)", () => {
         code: "MFA_ENROLLMENT_CODES_INVALID",
       });
     }
-    const failed = auditRows(ctx, { app_id: app.id, action: "mfa.enrollment_failed" });
+    const failed = await auditRows(ctx, { app_id: app.id, action: "mfa.enrollment_failed" });
     expect(failed.map((r) => r.details.reason)).toEqual([
       "invalid_code",
       "not_consecutive",
@@ -251,7 +260,7 @@ describe("POST /me/mfa/factors/{id}/verify (confirm)", () => {
       "not_consecutive",
     ]);
     for (const r of failed) expect(JSON.stringify(r)).not.toContain(codeAt(secret, now));
-    expect(factorRow(s.factor.id)!.enabled_at).toBeNull();
+    expect((await factorRow(s.factor.id))!.enabledAt).toBeNull();
 
     for (const body of [{ codes: ["12345", "123456"] }, { codes: ["123456"] }, { codes: "123456" }, {}]) {
       const res = await call("POST", CONFIRM, user, { id: s.factor.id, body });
@@ -274,7 +283,7 @@ describe("POST /me/mfa/factors/{id}/verify (confirm)", () => {
     expect(del.body.code).toBe("MFA_FACTOR_NOT_FOUND");
     const unknown = await call("DELETE", FACTOR, user, { id: "00000000-0000-0000-0000-000000000000" });
     expect(unknown.status).toBe(404);
-    expect(factorRow(s.factor.id)).toBeDefined();
+    expect(await factorRow(s.factor.id)).toBeDefined();
   });
 });
 
@@ -290,7 +299,7 @@ describe("verifyTotp and useRecoveryCode (what the sign-in challenge and step-up
     expect(await verify(codeAt(f.secret, now - 60 * SECOND))).toBeNull();
     expect(await verify(codeAt(f.secret, now + 60 * SECOND))).toBeNull();
     expect(await verify(codeAt(f.secret, now - 30 * SECOND))).toEqual({ factorId: f.id });
-    expect(factorRow(f.id)!.last_used_at).toBe(now);
+    expect((await factorRow(f.id))!.lastUsedAt).toBe(now);
     // Replay of the same code, and the step before it, are refused; the next window is fine.
     expect(await verify(codeAt(f.secret, now - 30 * SECOND))).toBeNull();
     expect(await verify(codeAt(f.secret, now))).toEqual({ factorId: f.id });
@@ -327,18 +336,18 @@ describe("verifyTotp and useRecoveryCode (what the sign-in challenge and step-up
       ),
     ).toBe(false);
 
-    const used = queryRows(
+    const used = await queryRows(
       ctx,
       "SELECT * FROM mfa_recovery_codes WHERE user_id = ? AND used_at IS NOT NULL",
       user.userId,
     );
     expect(used).toHaveLength(2);
-    const ev = events("user.mfa.recovery_code_used");
+    const ev = await events("user.mfa.recovery_code_used");
     expect(ev.map((e) => e.data)).toEqual([
       { user_id: user.userId, remaining: 9 },
       { user_id: user.userId, remaining: 8 },
     ]);
-    const audit = auditRows(ctx, { app_id: app.id, action: "mfa.recovery_code_used" });
+    const audit = await auditRows(ctx, { app_id: app.id, action: "mfa.recovery_code_used" });
     expect(audit).toHaveLength(2);
     for (const row of [...audit, ...ev]) {
       expect(JSON.stringify(row)).not.toContain(a);
@@ -355,28 +364,31 @@ describe("DELETE /me/mfa/factors/{id} and POST /me/mfa/recovery-codes/regenerate
 
   test("disabling needs a recent password or MFA; the last factor takes its secret and recovery codes with it", async () => {
     const f = await enrol(user);
-    const secretId = factorRow(f.id)!.secret_id as string;
+    const secretId = (await factorRow(f.id))!.secretId;
     stale();
     const refused = await call("DELETE", FACTOR, user, { id: f.id });
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe("REAUTHENTICATION_REQUIRED");
-    expect(factorRow(f.id)).toBeDefined();
+    expect(await factorRow(f.id)).toBeDefined();
 
     // A recent MFA proof (sign-in challenge or step-up) counts as much as the password.
-    ctx.deps.db.$client
-      .query("UPDATE end_user_sessions SET mfa_at = ? WHERE id = ?")
-      .run(ctx.clock.now(), user.sessionId);
+    await exec(
+      ctx.deps.db,
+      sql`UPDATE end_user_sessions SET mfa_at = ${ctx.clock.now()} WHERE id = ${user.sessionId}`,
+    );
     const res = await call("DELETE", FACTOR, user, { id: f.id });
     expect(res.status).toBe(204);
-    expect(factorRow(f.id)).toBeUndefined();
-    expect(vaultRow(secretId)).toBeUndefined();
-    expect(queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", user.userId)).toHaveLength(0);
+    expect(await factorRow(f.id)).toBeUndefined();
+    expect(await vaultRow(secretId)).toBeUndefined();
+    expect(
+      await queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", user.userId),
+    ).toHaveLength(0);
     expect(await ctx.deps.mfa.hasEnabledFactor(app.id, user.userId)).toBe(false);
 
-    expect(events("user.mfa.factor_disabled").map((e) => e.data)).toEqual([
+    expect((await events("user.mfa.factor_disabled")).map((e) => e.data)).toEqual([
       { user_id: user.userId, factor_id: f.id, type: "totp", remaining_factors: 0 },
     ]);
-    const audit = auditRows(ctx, { app_id: app.id, action: "mfa.factor_disabled" });
+    const audit = await auditRows(ctx, { app_id: app.id, action: "mfa.factor_disabled" });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.details).toMatchObject({
       user_id: user.userId,
@@ -392,7 +404,7 @@ describe("DELETE /me/mfa/factors/{id} and POST /me/mfa/recovery-codes/regenerate
     stale();
     const p = await call("DELETE", FACTOR, user, { id: pending.factor.id });
     expect(p.status).toBe(204);
-    expect(events("user.mfa.factor_disabled")).toHaveLength(0);
+    expect(await events("user.mfa.factor_disabled")).toHaveLength(0);
     const reauth = await call("POST", "/{app_slug}/v1/me/reauthenticate", user, {
       body: { password: GOOD_PASSWORD },
     });
@@ -408,10 +420,10 @@ describe("DELETE /me/mfa/factors/{id} and POST /me/mfa/recovery-codes/regenerate
     await call("POST", CONFIRM, user, { id: b.factor.id, body: { codes: pair(b.enrollment.secret) } });
     const res = await call("DELETE", FACTOR, user, { id: a.id });
     expect(res.status).toBe(204);
-    expect(queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", user.userId)).toHaveLength(
-      10,
-    );
-    expect(events("user.mfa.factor_disabled")[0]!.data.remaining_factors).toBe(1);
+    expect(
+      await queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", user.userId),
+    ).toHaveLength(10);
+    expect((await events("user.mfa.factor_disabled"))[0]!.data.remaining_factors).toBe(1);
   });
 
   test("regenerating replaces the set (old codes stop working) and needs a recent authentication", async () => {
@@ -425,23 +437,24 @@ describe("DELETE /me/mfa/factors/{id} and POST /me/mfa/recovery-codes/regenerate
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe("REAUTHENTICATION_REQUIRED");
 
-    ctx.deps.db.$client
-      .query("UPDATE end_user_sessions SET mfa_at = ? WHERE id = ?")
-      .run(ctx.clock.now(), user.sessionId);
+    await exec(
+      ctx.deps.db,
+      sql`UPDATE end_user_sessions SET mfa_at = ${ctx.clock.now()} WHERE id = ${user.sessionId}`,
+    );
     const res = await call("POST", REGENERATE, user);
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     const fresh: string[] = res.body.recovery_codes;
     expect(fresh).toHaveLength(10);
     for (const c of fresh) expect(c).toMatch(RECOVERY_SHAPE);
-    expect(queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", user.userId)).toHaveLength(
-      10,
-    );
+    expect(
+      await queryRows(ctx, "SELECT * FROM mfa_recovery_codes WHERE user_id = ?", user.userId),
+    ).toHaveLength(10);
     const use = async (code: string) =>
       await tx(ctx.deps.db, async () => await ctx.deps.mfa.useRecoveryCode(app.id, user.userId, code));
     expect(await use(f.recovery[0]!)).toBe(false);
     expect(await use(fresh[0]!)).toBe(true);
-    const audit = auditRows(ctx, { app_id: app.id, action: "mfa.recovery_codes_regenerated" });
+    const audit = await auditRows(ctx, { app_id: app.id, action: "mfa.recovery_codes_regenerated" });
     expect(audit).toHaveLength(1);
     for (const c of fresh) expect(JSON.stringify(audit[0])).not.toContain(c);
   });
@@ -449,10 +462,10 @@ describe("DELETE /me/mfa/factors/{id} and POST /me/mfa/recovery-codes/regenerate
   test("deleting the account destroys its factors' sealed secrets", async () => {
     const f = await enrol(user);
     const pending = await start(user);
-    const ids = [f.id, pending.factor.id].map((id) => factorRow(id)!.secret_id as string);
+    const ids = [(await factorRow(f.id))!.secretId, (await factorRow(pending.factor.id))!.secretId];
     const res = await call("DELETE", "/{app_slug}/v1/me", user);
     expect(res.status).toBe(204);
-    for (const id of ids) expect(vaultRow(id)).toBeUndefined();
-    expect(queryRows(ctx, "SELECT * FROM mfa_factors WHERE user_id = ?", user.userId)).toHaveLength(0);
+    for (const id of ids) expect(await vaultRow(id)).toBeUndefined();
+    expect(await queryRows(ctx, "SELECT * FROM mfa_factors WHERE user_id = ?", user.userId)).toHaveLength(0);
   });
 });

@@ -5,12 +5,18 @@
  * stored hashed; five wrong codes kill a challenge, ten per account in 15 minutes stop fresh ones too.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import { Secret } from "otpauth";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
-import { endUserSessions, events, mfaChallenges, mfaRecoveryCodes } from "../../../src/db/schema.ts";
-import { GOOD_PASSWORD, setAuthConfig, signUp, verifyPrimaryEmail } from "../../support/end-users.ts";
+import { exec, first } from "../../../src/db/query.ts";
+import {
+  GOOD_PASSWORD,
+  queryRows,
+  setAuthConfig,
+  signUp,
+  verifyPrimaryEmail,
+} from "../../support/end-users.ts";
 import { auditRows, createApp, type TestApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectErrorShape } from "../../support/openapi.ts";
@@ -39,15 +45,28 @@ beforeAll(async () => {
   other = await createApp(ctx, "mfa-signin-other");
 });
 
-const sessionsOf = (userId: string) =>
-  ctx.deps.db.select().from(endUserSessions).where(eq(endUserSessions.userId, userId)).all();
-const challengeRow = (token: string) =>
-  ctx.deps.db
+const sessionsOf = async (userId: string) => {
+  const { endUserSessions } = ctx.deps.db.tables;
+  return await ctx.deps.db.select().from(endUserSessions).where(eq(endUserSessions.userId, userId));
+};
+const challengeRow = async (token: string) => {
+  const { mfaChallenges } = ctx.deps.db.tables;
+  return await first(
+    ctx.deps.db
+      .select()
+      .from(mfaChallenges)
+      .where(eq(mfaChallenges.tokenHash, sha256Hex(token)))
+      .limit(1),
+  );
+};
+const eventsOf = async (type: string) => {
+  const { events } = ctx.deps.db.tables;
+  return await ctx.deps.db
     .select()
-    .from(mfaChallenges)
-    .where(eq(mfaChallenges.tokenHash, sha256Hex(token)))
-    .get();
-const eventsOf = (type: string) => ctx.deps.db.select().from(events).where(eq(events.type, type)).all();
+    .from(events)
+    .where(eq(events.type, type))
+    .orderBy(asc(events.createdAt), asc(events.id));
+};
 
 describe("the challenge", () => {
   test("an account without a factor still gets tokens, without mfa_at", async () => {
@@ -62,7 +81,7 @@ describe("the challenge", () => {
 
   test("a correct password on an account with a factor answers the challenge, and opens no session", async () => {
     const u = await userWithFactor(ctx, app, "chal");
-    const before = sessionsOf(u.userId).length;
+    const before = (await sessionsOf(u.userId)).length;
     const res = await signinRaw(ctx, app, "chal");
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
@@ -71,10 +90,10 @@ describe("the challenge", () => {
     expect(res.body.mfa_token).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.body.expires_at).toBe(new Date(ctx.clock.now() + 5 * MINUTE).toISOString());
     expect(res.body.factors).toEqual([{ id: u.factorId, type: "totp", label: null }]);
-    expect(sessionsOf(u.userId)).toHaveLength(before);
+    expect(await sessionsOf(u.userId)).toHaveLength(before);
 
     // Stored hashed, bound to the app and account.
-    const row = challengeRow(res.body.mfa_token);
+    const row = await challengeRow(res.body.mfa_token);
     expect(row).toMatchObject({
       appId: app.id,
       userId: u.userId,
@@ -82,10 +101,10 @@ describe("the challenge", () => {
       attempts: 0,
       consumedAt: null,
     });
-    const raw = ctx.deps.db.$client.query("SELECT * FROM mfa_challenges").all();
+    const raw = await queryRows(ctx, "SELECT * FROM mfa_challenges");
     expect(JSON.stringify(raw)).not.toContain(res.body.mfa_token);
 
-    const audit = auditRows(ctx, {
+    const audit = await auditRows(ctx, {
       app_id: app.id,
       action: "user.signin_mfa_challenged",
       resource_id: u.userId,
@@ -133,11 +152,15 @@ describe("auth/mfa/verify", () => {
     expect(claims.sub).toBe(u.userId);
     expect(claims.amr).toEqual(["pwd", "totp"]);
     expect(claims.mfa_at).toBe(Math.floor(now / SECOND));
-    const session = sessionsOf(u.userId).find((s) => s.id === claims.sid)!;
+    const session = (await sessionsOf(u.userId)).find((s) => s.id === claims.sid)!;
     expect(session.amr).toEqual(["pwd", "totp"]);
     expect(session.mfaAt).toBe(now);
-    expect(challengeRow(token)!.consumedAt).toBe(now);
-    const signedIn = auditRows(ctx, { app_id: app.id, action: "user.signed_in", resource_id: u.userId });
+    expect((await challengeRow(token))!.consumedAt).toBe(now);
+    const signedIn = await auditRows(ctx, {
+      app_id: app.id,
+      action: "user.signed_in",
+      resource_id: u.userId,
+    });
     expect(signedIn.at(-1)!.details).toMatchObject({ session_id: claims.sid, amr: ["pwd", "totp"] });
 
     // Single use.
@@ -217,7 +240,7 @@ describe("auth/mfa/verify", () => {
     expect(foreign.status).toBe(401);
     expect(foreign.body.code).toBe("MFA_TOKEN_INVALID");
     expect(foreign.body.message).toBe(unknown.body.message);
-    expect(challengeRow(token)!.consumedAt).toBeNull();
+    expect((await challengeRow(token))!.consumedAt).toBeNull();
   });
 
   test("a malformed code or a missing token is 400", async () => {
@@ -234,7 +257,7 @@ describe("auth/mfa/verify", () => {
     });
     expect(missing.status).toBe(400);
     // Malformed input is not a guess.
-    expect(challengeRow(token)!.attempts).toBe(0);
+    expect((await challengeRow(token))!.attempts).toBe(0);
   });
 });
 
@@ -255,11 +278,15 @@ describe("guessing", () => {
     const right = await verify(ctx, app, token, codeAt(u.secret, ctx.clock.now()));
     expect(right.status).toBe(429);
     expect(right.body.code).toBe("MFA_LOCKED");
-    expect(challengeRow(token)!.attempts).toBe(5);
+    expect((await challengeRow(token))!.attempts).toBe(5);
     expect(
-      auditRows(ctx, { app_id: app.id, action: "user.mfa.challenge_locked", resource_id: u.userId }),
+      await auditRows(ctx, { app_id: app.id, action: "user.mfa.challenge_locked", resource_id: u.userId }),
     ).toHaveLength(1);
-    const failed = auditRows(ctx, { app_id: app.id, action: "user.signin_failed", resource_id: u.userId });
+    const failed = await auditRows(ctx, {
+      app_id: app.id,
+      action: "user.signin_failed",
+      resource_id: u.userId,
+    });
     expect(failed).toHaveLength(5);
     expect(failed[0]!.details).toMatchObject({ reason: "wrong_mfa_code", method: "totp" });
     expect(JSON.stringify(failed)).not.toContain(bad);
@@ -278,7 +305,7 @@ describe("guessing", () => {
     expect(res.body.code).toBe("MFA_LOCKED");
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
     // The refusal spent nothing: the challenge still has all its attempts once the window has passed.
-    expect(challengeRow(token)!.attempts).toBe(0);
+    expect((await challengeRow(token))!.attempts).toBe(0);
 
     ctx.clock.advance(15 * MINUTE);
     const later = await challenge(ctx, app, "patient");
@@ -298,14 +325,14 @@ describe("auth/mfa/recover", () => {
     const claims = claimsOf(res.body.access_token);
     expect(claims.amr).toEqual(["pwd", "recovery_code"]);
     expect(claims.mfa_at).toBe(Math.floor(now / SECOND));
-    const used = ctx.deps.db
-      .select()
-      .from(mfaRecoveryCodes)
-      .where(eq(mfaRecoveryCodes.userId, u.userId))
-      .all()
-      .filter((r) => r.usedAt !== null);
+    const { mfaRecoveryCodes } = ctx.deps.db.tables;
+    const used = (
+      await ctx.deps.db.select().from(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, u.userId))
+    ).filter((r) => r.usedAt !== null);
     expect(used).toHaveLength(1);
-    const emitted = eventsOf("user.mfa.recovery_code_used").filter((e) => e.data.user_id === u.userId);
+    const emitted = (await eventsOf("user.mfa.recovery_code_used")).filter(
+      (e) => e.data.user_id === u.userId,
+    );
     expect(emitted).toHaveLength(1);
     expect(JSON.stringify(emitted[0]!.data)).not.toContain(first.replaceAll("-", ""));
 
@@ -335,7 +362,7 @@ describe("auth/mfa/recover", () => {
 describe("no bypass", () => {
   test("a password reset leaves the factor: the next sign-in is still challenged", async () => {
     const u = await userWithFactor(ctx, app, "resetter");
-    verifyPrimaryEmail(ctx, u.userId);
+    await verifyPrimaryEmail(ctx, u.userId);
     const code = await mintCode(ctx, app, "password-reset", { email: u.email });
     const reset = await submitReset(ctx, app, code, "A-brand-new-Passphrase-93");
     expect(reset.status).toBeLessThan(300);
@@ -348,13 +375,17 @@ describe("no bypass", () => {
   test("an account suspended after its challenge gets nothing at verify", async () => {
     const u = await userWithFactor(ctx, app, "suspendee");
     const token = await challenge(ctx, app, "suspendee");
-    const before = sessionsOf(u.userId).length;
-    ctx.deps.db.$client.query("UPDATE end_users SET status = 'suspended' WHERE id = ?").run(u.userId);
+    const before = (await sessionsOf(u.userId)).length;
+    await exec(ctx.deps.db, sql`UPDATE end_users SET status = 'suspended' WHERE id = ${u.userId}`);
     const res = await verify(ctx, app, token, codeAt(u.secret, ctx.clock.now()));
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("MFA_TOKEN_INVALID");
-    expect(sessionsOf(u.userId)).toHaveLength(before);
-    const failed = auditRows(ctx, { app_id: app.id, action: "user.signin_failed", resource_id: u.userId });
+    expect(await sessionsOf(u.userId)).toHaveLength(before);
+    const failed = await auditRows(ctx, {
+      app_id: app.id,
+      action: "user.signin_failed",
+      resource_id: u.userId,
+    });
     expect(failed.at(-1)!.details).toMatchObject({ reason: "account_suspended", stage: "mfa" });
   });
 });
@@ -409,11 +440,11 @@ describe("MFA required by the app (mfa_required, mfa_required_roles)", () => {
       email: "boss@example.test",
       password: GOOD_PASSWORD,
     });
-    ctx.deps.db.$client.query("UPDATE end_users SET role = 'admin' WHERE id = ?").run(boss.userId);
+    await exec(ctx.deps.db, sql`UPDATE end_users SET role = 'admin' WHERE id = ${boss.userId}`);
     const res = await signinRaw(ctx, strict, "boss");
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ mfa_required: true, factors: [], enrollment_required: true });
-    expect(challengeRow(res.body.mfa_token)!.purpose).toBe("enroll");
+    expect((await challengeRow(res.body.mfa_token))!.purpose).toBe("enroll");
   });
 
   test("mfa_required: enrol with the challenge, confirm with two codes, get tokens and recovery codes", async () => {
@@ -423,7 +454,7 @@ describe("MFA required by the app (mfa_required, mfa_required_roles)", () => {
       email: "newbie@example.test",
       password: GOOD_PASSWORD,
     });
-    const sessionsBefore = sessionsOf(u.userId).length;
+    const sessionsBefore = (await sessionsOf(u.userId)).length;
     const signin = await signinRaw(ctx, strict, "newbie");
     expect(signin.body).toMatchObject({ mfa_required: true, factors: [], enrollment_required: true });
     const token = signin.body.mfa_token as string;
@@ -447,7 +478,7 @@ describe("MFA required by the app (mfa_required, mfa_required_roles)", () => {
     });
     expect(wrong.status).toBe(400);
     expect(wrong.body.code).toBe("MFA_ENROLLMENT_CODES_INVALID");
-    expect(challengeRow(token)!.attempts).toBe(1);
+    expect((await challengeRow(token))!.attempts).toBe(1);
 
     const done = await confirm({
       mfa_token: token,
@@ -460,7 +491,7 @@ describe("MFA required by the app (mfa_required, mfa_required_roles)", () => {
     expect(claims.sub).toBe(u.userId);
     expect(claims.amr).toEqual(["pwd", "totp"]);
     expect(claims.mfa_at).toBe(Math.floor(now / SECOND));
-    expect(sessionsOf(u.userId)).toHaveLength(sessionsBefore + 1);
+    expect(await sessionsOf(u.userId)).toHaveLength(sessionsBefore + 1);
 
     // Spent; and the next sign-in is an ordinary challenge against the new factor.
     const reuse = await enroll({ mfa_token: token });

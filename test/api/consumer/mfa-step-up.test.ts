@@ -4,9 +4,9 @@
  * on the session for 15 minutes (429 with Retry-After). Audited, with `user.mfa.step_up_*` events.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
-import { endUserSessions, events } from "../../../src/db/schema.ts";
+import { first } from "../../../src/db/query.ts";
 import { GOOD_PASSWORD, signUp } from "../../support/end-users.ts";
 import { auditRows, createApp, type TestApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -23,34 +23,40 @@ beforeAll(async () => {
   other = await createApp(ctx, "mfa-stepup-other");
 });
 
-const session = (id: string) =>
-  ctx.deps.db.select().from(endUserSessions).where(eq(endUserSessions.id, id)).get()!;
-const eventsFor = (type: string, sessionId: string) =>
-  ctx.deps.db
+const session = async (id: string) => {
+  const { endUserSessions } = ctx.deps.db.tables;
+  return (await first(
+    ctx.deps.db.select().from(endUserSessions).where(eq(endUserSessions.id, id)).limit(1),
+  ))!;
+};
+const eventsFor = async (type: string, sessionId: string) => {
+  const { events } = ctx.deps.db.tables;
+  const rows = await ctx.deps.db
     .select()
     .from(events)
     .where(eq(events.type, type))
-    .all()
-    .filter((e) => e.data.session_id === sessionId);
+    .orderBy(asc(events.createdAt), asc(events.id));
+  return rows.filter((e) => e.data.session_id === sessionId);
+};
 
 describe("step-up", () => {
   test("a current TOTP code bumps the session's mfa_at and amr; refresh puts them in the token", async () => {
     const u = await userWithFactor(ctx, app, "stepper");
-    expect(session(u.sessionId).mfaAt).toBeNull();
+    expect((await session(u.sessionId)).mfaAt).toBeNull();
     const now = ctx.clock.now();
     const res = await stepUp(ctx, app, u.access_token, codeAt(u.secret, now));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ amr: ["pwd", "totp"], mfa_at: new Date(now).toISOString() });
-    expect(session(u.sessionId)).toMatchObject({ amr: ["pwd", "totp"], mfaAt: now });
+    expect(await session(u.sessionId)).toMatchObject({ amr: ["pwd", "totp"], mfaAt: now });
 
-    const audit = auditRows(ctx, {
+    const audit = await auditRows(ctx, {
       app_id: app.id,
       action: "user.mfa.step_up_succeeded",
       resource_id: u.sessionId,
     });
     expect(audit).toHaveLength(1);
     expect(audit[0]!.details).toMatchObject({ method: "totp" });
-    const emitted = eventsFor("user.mfa.step_up_succeeded", u.sessionId);
+    const emitted = await eventsFor("user.mfa.step_up_succeeded", u.sessionId);
     expect(emitted).toHaveLength(1);
     expect(emitted[0]!.data).toEqual({ user_id: u.userId, session_id: u.sessionId, method: "totp" });
 
@@ -88,7 +94,7 @@ describe("step-up", () => {
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("MFA_CODE_INVALID");
     expectErrorShape(res.body);
-    expect(session(plain.sessionId).mfaAt).toBeNull();
+    expect((await session(plain.sessionId)).mfaAt).toBeNull();
 
     for (const bad of ["12345", "abc", "0123456789abcdeg", 123456]) {
       const r = await stepUp(ctx, app, plain.access_token, bad);
@@ -123,18 +129,18 @@ describe("step-up", () => {
     expect(right.status).toBe(429);
     expect(right.body.code).toBe("MFA_LOCKED");
     expect(Number(right.headers.get("retry-after"))).toBe(5 * 60);
-    expect(session(u.sessionId).mfaAt).toBeNull();
+    expect((await session(u.sessionId)).mfaAt).toBeNull();
 
-    const locked = auditRows(ctx, {
+    const locked = await auditRows(ctx, {
       app_id: app.id,
       action: "user.mfa.step_up_locked",
       resource_id: u.sessionId,
     });
     expect(locked).toHaveLength(1);
     expect(
-      auditRows(ctx, { app_id: app.id, action: "user.mfa.step_up_failed", resource_id: u.sessionId }),
+      await auditRows(ctx, { app_id: app.id, action: "user.mfa.step_up_failed", resource_id: u.sessionId }),
     ).toHaveLength(5);
-    const emitted = eventsFor("user.mfa.step_up_locked", u.sessionId);
+    const emitted = await eventsFor("user.mfa.step_up_locked", u.sessionId);
     expect(emitted).toHaveLength(1);
     expect(JSON.stringify(emitted[0]!.data)).not.toContain(bad);
 
