@@ -85,7 +85,7 @@ describe("identifiers", () => {
   });
 
   test("the verified primary email, in any case → 200", async () => {
-    verifyPrimaryEmail(ctx, alice.userId);
+    await verifyPrimaryEmail(ctx, alice.userId);
     const t = await signIn(ctx, app.slug, "ALICE@example.COM", GOOD_PASSWORD);
     expect(t.userId).toBe(alice.userId);
     expect(
