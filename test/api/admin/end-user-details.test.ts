@@ -95,7 +95,7 @@ describe("DELETE …/sessions/{session_id}", () => {
       auth: { bearer: a.token },
     });
     expect(me.status).toBe(401);
-    expect(auditRows(ctx, { app_id: app.id, action: "session.revoked", resource_id: a.sessionId })).toEqual([
+    expect(await auditRows(ctx, { app_id: app.id, action: "session.revoked", resource_id: a.sessionId })).toEqual([
       expect.objectContaining({
         actor_type: "pak",
         resource_type: "session",
@@ -110,13 +110,13 @@ describe("DELETE …/sessions/{session_id}", () => {
     const theirs = await openSession(ctx, app, someoneElse.id);
     const ended = await openSession(ctx, app, u.id);
     await ctx.deps.sessions.revoke(ended.sessionId, "test");
-    const before = auditRows(ctx, { app_id: app.id, action: "session.revoked" }).length;
+    const before = (await auditRows(ctx, { app_id: app.id, action: "session.revoked" })).length;
     for (const id of [theirs.sessionId, ended.sessionId, "nope"]) {
       const res = await revoke(u.id, id);
       expect(res.status).toBe(404);
       expect(res.body.code).toBe("SESSION_NOT_FOUND");
     }
-    expect(auditRows(ctx, { app_id: app.id, action: "session.revoked" })).toHaveLength(before);
+    expect(await auditRows(ctx, { app_id: app.id, action: "session.revoked" })).toHaveLength(before);
     expect((await get("/sessions", someoneElse.id)).body.data).toHaveLength(1);
   });
 });
@@ -124,11 +124,11 @@ describe("DELETE …/sessions/{session_id}", () => {
 describe("GET …/tenants", () => {
   test("→ 200 every membership with the role there and the tenant's status, oldest first", async () => {
     const u = await insertEndUser(ctx, app, "tenant-member");
-    const t1 = insertTenant(ctx, app.id, { slug: "acme-det" });
-    addTenantMember(ctx, app.id, t1.id, u.id, "member");
+    const t1 = await insertTenant(ctx, app.id, { slug: "acme-det" });
+    await addTenantMember(ctx, app.id, t1.id, u.id, "member");
     ctx.clock.advance(1000);
-    const t2 = insertTenant(ctx, app.id, { slug: "globex-det", status: "suspended" });
-    addTenantMember(ctx, app.id, t2.id, u.id, "admin");
+    const t2 = await insertTenant(ctx, app.id, { slug: "globex-det", status: "suspended" });
+    await addTenantMember(ctx, app.id, t2.id, u.id, "admin");
     const res = await get("/tenants", u.id);
     expect(res.status).toBe(200);
     const body = endUserTenantListSchema.parse(res.body);
@@ -195,17 +195,17 @@ describe("POST …/password-reset", () => {
   test("→ 204 with no body: a reset code emailed to the verified primary address, redeemable; audited", async () => {
     freshWindows(ctx);
     const u = await insertEndUser(ctx, app, "reset-me");
-    const before = outboxRows(ctx, app.id).length;
+    const before = (await outboxRows(ctx, app.id)).length;
     const res = await send(u.id);
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    const rows = outboxRows(ctx, app.id);
+    const rows = await outboxRows(ctx, app.id);
     expect(rows).toHaveLength(before + 1);
     const mail = deliveredMail(ctx, rows.at(-1)!.id);
     expect(mail.to).toBe("reset-me@example.test");
     const code = codeIn(mail.text);
-    expect(codeRows(ctx, app.id).filter((c) => c.userId === u.id && c.purpose === "reset")).toHaveLength(1);
-    const issued = auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!;
+    expect((await codeRows(ctx, app.id)).filter((c) => c.userId === u.id && c.purpose === "reset")).toHaveLength(1);
+    const issued = (await auditRows(ctx, { app_id: app.id, action: "code.issued" })).at(-1)!;
     expect(issued).toMatchObject({
       actor_type: "pak",
       details: { purpose: "password_reset", delivery: "email" },
@@ -226,11 +226,11 @@ describe("POST …/password-reset", () => {
   ])("%s → refused with its code, nothing sent", async (_name, opts, status, code) => {
     freshWindows(ctx);
     const u = await insertEndUser(ctx, app, `reset-${Math.random().toString(36).slice(2, 8)}`, opts);
-    const before = outboxRows(ctx, app.id).length;
+    const before = (await outboxRows(ctx, app.id)).length;
     const res = await send(u.id);
     expect(res.status).toBe(status);
     expect(res.body.code).toBe(code);
-    expect(outboxRows(ctx, app.id)).toHaveLength(before);
+    expect(await outboxRows(ctx, app.id)).toHaveLength(before);
   });
 
   test("an app that sends no email → the Consumer route's email error, nothing minted", async () => {
@@ -239,15 +239,15 @@ describe("POST …/password-reset", () => {
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
     expect(typeof res.body.code).toBe("string");
-    expect(codeRows(ctx, other.id)).toHaveLength(0);
+    expect(await codeRows(ctx, other.id)).toHaveLength(0);
   });
 
   test("a PAK that may update but not send reset emails → 403 POLICY_DENIED", async () => {
     const u = await insertEndUser(ctx, app, "reset-guarded");
-    const pak = insertPak(ctx, [
+    const pak = (await insertPak(ctx, [
       allow(["heimdall.*"]),
       deny(["heimdall.user.password-reset.send-email"]),
-    ]).token;
+    ])).token;
     const res = await send(u.id, { pak });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("POLICY_DENIED");
@@ -258,7 +258,7 @@ describe("access", () => {
   test("reads need heimdall.read; writes heimdall.update; a viewer reads but may not write; no credential → 401", async () => {
     const u = await insertEndUser(ctx, app, "access-details");
     const s = await openSession(ctx, app, u.id);
-    const readOnly = insertPak(ctx, [allow(["heimdall.read"])]).token;
+    const readOnly = (await insertPak(ctx, [allow(["heimdall.read"])])).token;
     const viewer = await insertMember(ctx, "details-viewer@example.test", "viewer");
     const viewerCookie = await ctx.signIn("details-viewer@example.test", viewer.password);
     for (const suffix of ["/sessions", "/tenants", "/factors"]) {
@@ -297,7 +297,7 @@ describe("access", () => {
       unchecked: true,
     });
     expect(res.status).toBe(204);
-    expect(auditRows(ctx, { app_id: app.id, action: "session.revoked", resource_id: s.sessionId })).toEqual([
+    expect(await auditRows(ctx, { app_id: app.id, action: "session.revoked", resource_id: s.sessionId })).toEqual([
       expect.objectContaining({ actor_type: "platform_user", actor_id: ctx.ownerId }),
     ]);
   });

@@ -3,6 +3,8 @@
  * `affected_users`, one transaction and one summary audit row per operation, and the refusals.
  */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { exec } from "../../../src/db/query.ts";
 import { queryRow, queryRows } from "../../support/end-users.ts";
 import { auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -26,17 +28,18 @@ beforeAll(async () => {
 const bulk = (app: TestApp, op: Op, body: unknown, auth?: { pak: string }) =>
   ctx.call("POST", BULK.replace("{op}", op), { params: { app_id: app.id }, body, auth });
 
-const liveSessions = (userId: string) =>
+const liveSessions = async (userId: string) =>
   Number(
-    queryRow(
+    (await queryRow(
       ctx,
       "SELECT count(*) AS n FROM end_user_sessions WHERE user_id = ? AND revoked_at IS NULL",
       userId,
-    )!.n,
+    ))!.n,
   );
-const statusOf = (userId: string) =>
-  queryRow(ctx, "SELECT status FROM end_users WHERE id = ?", userId)?.status;
-const roleOf = (userId: string) => queryRow(ctx, "SELECT role FROM end_users WHERE id = ?", userId)?.role;
+const statusOf = async (userId: string) =>
+  (await queryRow(ctx, "SELECT status FROM end_users WHERE id = ?", userId))?.status;
+const roleOf = async (userId: string) =>
+  (await queryRow(ctx, "SELECT role FROM end_users WHERE id = ?", userId))?.role;
 
 /** A fresh app per test: bulk writes change many rows at once. */
 async function population(slug: string) {
@@ -67,17 +70,17 @@ describe("selection by ids", () => {
     const res = await bulk(app, "revoke-sessions", { selection: { mode: "ids", ids } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ affected_users: 2 });
-    expect(liveSessions(users.anna!.id)).toBe(0);
-    expect(liveSessions(users.bert!.id)).toBe(0);
-    expect(liveSessions(users.carl!.id)).toBe(1);
-    expect(liveSessions(outsider.id)).toBe(1);
-    const summary = auditRows(ctx, { app_id: app.id, action: "end_user.bulk_revoke_sessions" });
+    expect(await liveSessions(users.anna!.id)).toBe(0);
+    expect(await liveSessions(users.bert!.id)).toBe(0);
+    expect(await liveSessions(users.carl!.id)).toBe(1);
+    expect(await liveSessions(outsider.id)).toBe(1);
+    const summary = await auditRows(ctx, { app_id: app.id, action: "end_user.bulk_revoke_sessions" });
     expect(summary).toHaveLength(1);
     expect(summary[0]).toMatchObject({
       actor_type: "pak",
       details: { selection: { mode: "ids", requested: 4 }, affected_users: 2, sessions_revoked: 2 },
     });
-    const perUser = auditRows(ctx, { app_id: app.id, action: "user.sessions_revoked" });
+    const perUser = await auditRows(ctx, { app_id: app.id, action: "user.sessions_revoked" });
     expect(perUser.map((r) => r.resource_id).sort()).toEqual([users.anna!.id, users.bert!.id].sort());
     expect(perUser[0]!.details!.bulk_operation_id).toBe(summary[0]!.details!.operation_id);
   });
@@ -87,26 +90,28 @@ describe("selection by ids", () => {
     const res = await bulk(app, "delete", { selection: { mode: "ids", ids: [users.carl!.id, outsider.id] } });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ affected_users: 1 });
-    expect(statusOf(users.carl!.id)).toBeUndefined();
-    expect(statusOf(outsider.id)).toBe("active");
-    expect(queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", users.carl!.id)).toEqual([]);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.deleted" }).map((r) => r.resource_id)).toEqual([
-      users.carl!.id,
-    ]);
+    expect(await statusOf(users.carl!.id)).toBeUndefined();
+    expect(await statusOf(outsider.id)).toBe("active");
+    expect(
+      await queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", users.carl!.id),
+    ).toEqual([]);
+    expect(
+      (await auditRows(ctx, { app_id: app.id, action: "user.deleted" })).map((r) => r.resource_id),
+    ).toEqual([users.carl!.id]);
     expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 
   test("update-role: a changed account gets a from → to row, an unchanged one none", async () => {
     const { app, users } = await population(nextSlug());
-    ctx.deps.db.$client.query("UPDATE end_users SET role = 'admin' WHERE id = ?").run(users.bert!.id);
+    await exec(ctx.deps.db, sql`UPDATE end_users SET role = 'admin' WHERE id = ${users.bert!.id}`);
     const res = await bulk(app, "update-role", {
       selection: { mode: "ids", ids: [users.anna!.id, users.bert!.id] },
       role_name: "admin",
     });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ affected_users: 2 });
-    expect(roleOf(users.anna!.id)).toBe("admin");
-    expect(auditRows(ctx, { app_id: app.id, action: "user.role_changed" })).toEqual([
+    expect(await roleOf(users.anna!.id)).toBe("admin");
+    expect(await auditRows(ctx, { app_id: app.id, action: "user.role_changed" })).toEqual([
       expect.objectContaining({
         resource_id: users.anna!.id,
         details: expect.objectContaining({ from: "member", to: "admin" }),
@@ -136,19 +141,19 @@ describe("selection by filter", () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ affected_users: 3 });
     for (const u of [users.anna!, users.annie!]) {
-      expect(statusOf(u.id)).toBe("suspended");
-      expect(liveSessions(u.id)).toBe(0);
+      expect(await statusOf(u.id)).toBe("suspended");
+      expect(await liveSessions(u.id)).toBe(0);
     }
-    expect(statusOf(users.bert!.id)).toBe("active");
-    expect(liveSessions(users.bert!.id)).toBe(1);
+    expect(await statusOf(users.bert!.id)).toBe("active");
+    expect(await liveSessions(users.bert!.id)).toBe(1);
     // sam was already suspended: selected (counted), but not changed.
     expect(
-      auditRows(ctx, { app_id: app.id, action: "user.status_changed" })
+      (await auditRows(ctx, { app_id: app.id, action: "user.status_changed" }))
         .map((r) => r.resource_id)
         .sort(),
     ).toEqual([users.anna!.id, users.annie!.id].sort());
     expect(
-      auditRows(ctx, { app_id: app.id, action: "end_user.bulk_update_status" })[0]!.details,
+      (await auditRows(ctx, { app_id: app.id, action: "end_user.bulk_update_status" }))[0]!.details,
     ).toMatchObject({
       selection: { mode: "filter", status: null, search: "ann" },
       status: "suspended",
@@ -160,7 +165,7 @@ describe("selection by filter", () => {
       status: "active",
     });
     expect(back.body).toEqual({ affected_users: 3 });
-    expect(statusOf(suspended.id)).toBe("active");
+    expect(await statusOf(suspended.id)).toBe("active");
   });
 
   test("update-role by search and status together", async () => {
@@ -170,11 +175,11 @@ describe("selection by filter", () => {
       role_name: "admin",
     });
     expect(res.body).toEqual({ affected_users: 2 });
-    expect([roleOf(users.bert!.id), roleOf(users.berta!.id), roleOf(users.anna!.id)]).toEqual([
-      "admin",
-      "admin",
-      "member",
-    ]);
+    expect([
+      await roleOf(users.bert!.id),
+      await roleOf(users.berta!.id),
+      await roleOf(users.anna!.id),
+    ]).toEqual(["admin", "admin", "member"]);
   });
 
   test("a whole-app selection needs confirm_all_in_app, then takes exactly this app's accounts", async () => {
@@ -185,8 +190,8 @@ describe("selection by filter", () => {
     expect(refused.body.details[0].field).toBe("confirm_all_in_app");
     const res = await bulk(app, "delete", { selection: { mode: "filter" }, confirm_all_in_app: true });
     expect(res.body).toEqual({ affected_users: 6 });
-    expect(queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id)).toEqual([]);
-    expect(statusOf(outsider.id)).toBe("active");
+    expect(await queryRows(ctx, "SELECT id FROM end_users WHERE app_id = ?", app.id)).toEqual([]);
+    expect(await statusOf(outsider.id)).toBe("active");
   });
 
   test.each([
@@ -200,8 +205,10 @@ describe("selection by filter", () => {
     const res = await bulk(app, op, { selection: { mode: "filter" }, ...extra });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("VALIDATION_ERROR");
-    expect(liveSessions(users.anna!.id)).toBe(1);
-    expect(auditRows(ctx, { app_id: app.id, action: `end_user.bulk_${op.replace("-", "_")}` })).toEqual([]);
+    expect(await liveSessions(users.anna!.id)).toBe(1);
+    expect(await auditRows(ctx, { app_id: app.id, action: `end_user.bulk_${op.replace("-", "_")}` })).toEqual(
+      [],
+    );
   });
 });
 
@@ -215,8 +222,8 @@ describe("refusals", () => {
     anna = p.users.anna!.id;
   });
 
-  beforeEach(() => {
-    expect(statusOf(anna)).toBe("active");
+  beforeEach(async () => {
+    expect(await statusOf(anna)).toBe("active");
   });
 
   test.each([
@@ -288,7 +295,7 @@ describe("refusals", () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("UNKNOWN_ROLE");
-    expect(roleOf(anna)).toBe("member");
+    expect(await roleOf(anna)).toBe("member");
   });
 
   test.each([
@@ -296,7 +303,7 @@ describe("refusals", () => {
     ["no delete", [allow(["heimdall.*"]), deny(["heimdall.delete"])], "delete"],
     ["no update", [allow(["heimdall.*"]), deny(["heimdall.update"])], "update-status"],
   ] as const)("a %s PAK → 403 POLICY_DENIED on %s", async (_name, statements, op) => {
-    const pak = insertPak(ctx, [...statements]).token;
+    const pak = (await insertPak(ctx, [...statements])).token;
     // `status` belongs to update-status only: the other bulk bodies do not define it.
     const body = {
       selection: { mode: "ids", ids: [anna] },

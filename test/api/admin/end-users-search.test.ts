@@ -47,38 +47,57 @@ beforeAll(async () => {
   m2m = (await createM2mClient(ctx, app, ["user.list"])).token;
   const pick = rng(42);
   const base = ctx.clock.now() - N * 1000;
-  const sql = ctx.deps.db.$client;
-  const insUser = sql.query(
-    `INSERT INTO end_users (id, app_id, username, status, role, failed_login_count, created_at, updated_at)
-     VALUES (?, ?, ?, ?, 'member', 0, ?, ?)`,
-  );
-  const insContact = sql.query(
-    `INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, verified_at, created_at)
-     VALUES (?, ?, ?, 'email', ?, ?, NULL, ?)`,
-  );
-  await tx(ctx.deps.db, () => {
-    for (let i = 0; i < N; i++) {
-      // Seven accounts share each millisecond, so the id breaks ties in the newest-first order.
-      const createdAt = base + Math.floor(i / 7) * 1000;
-      const id = Bun.randomUUIDv7("hex", createdAt + pick(1000));
-      const username = `${SYLLABLES[pick(12)]}${SYLLABLES[pick(12)]}${["", ".", "_", "-"][pick(4)]}${i}`;
-      const status = (["active", "active", "active", "suspended", "deactivated"] as const)[pick(5)]!;
-      const kind = pick(10);
-      // Mostly an email unlike the username, sometimes none, sometimes one that starts like another's username.
-      const email =
-        kind === 0
-          ? null
-          : `${kind < 3 ? username : `${SYLLABLES[pick(12)]}${pick(100)}x${i}`}@${DOMAINS[pick(3)]}`;
-      const secondary = kind === 9 ? `${SYLLABLES[pick(12)]}-second${i}@example.test` : null;
-      insUser.run(id, app.id, username, status, createdAt, createdAt);
-      if (email) insContact.run(Bun.randomUUIDv7(), app.id, id, email, 1, createdAt);
-      if (secondary) insContact.run(Bun.randomUUIDv7(), app.id, id, secondary, 0, createdAt);
-      users.push({ id, username, email, secondary, status, createdAt });
-    }
-    // Accounts of another app never show.
-    for (let i = 0; i < 20; i++) {
-      insUser.run(Bun.randomUUIDv7(), other.id, `an${i}`, "active", base, base);
-    }
+  const { endUserContacts, endUsers } = ctx.deps.db.tables;
+  const userRows: (typeof endUsers.$inferInsert)[] = [];
+  const contactRows: (typeof endUserContacts.$inferInsert)[] = [];
+  const user = (id: string, appId: string, username: string, status: Seeded["status"], createdAt: number) =>
+    userRows.push({
+      id,
+      appId,
+      username,
+      status,
+      role: "member",
+      failedLoginCount: 0,
+      createdAt,
+      updatedAt: createdAt,
+    });
+  const contact = (appId: string, userId: string, value: string, isPrimary: boolean, createdAt: number) =>
+    contactRows.push({
+      id: Bun.randomUUIDv7(),
+      appId,
+      userId,
+      type: "email",
+      value,
+      isPrimary,
+      verifiedAt: null,
+      createdAt,
+    });
+  for (let i = 0; i < N; i++) {
+    // Seven accounts share each millisecond, so the id breaks ties in the newest-first order.
+    const createdAt = base + Math.floor(i / 7) * 1000;
+    const id = Bun.randomUUIDv7("hex", createdAt + pick(1000));
+    const username = `${SYLLABLES[pick(12)]}${SYLLABLES[pick(12)]}${["", ".", "_", "-"][pick(4)]}${i}`;
+    const status = (["active", "active", "active", "suspended", "deactivated"] as const)[pick(5)]!;
+    const kind = pick(10);
+    // Mostly an email unlike the username, sometimes none, sometimes one that starts like another's username.
+    const email =
+      kind === 0
+        ? null
+        : `${kind < 3 ? username : `${SYLLABLES[pick(12)]}${pick(100)}x${i}`}@${DOMAINS[pick(3)]}`;
+    const secondary = kind === 9 ? `${SYLLABLES[pick(12)]}-second${i}@example.test` : null;
+    user(id, app.id, username, status, createdAt);
+    if (email) contact(app.id, id, email, true, createdAt);
+    if (secondary) contact(app.id, id, secondary, false, createdAt);
+    users.push({ id, username, email, secondary, status, createdAt });
+  }
+  // Accounts of another app never show.
+  for (let i = 0; i < 20; i++) user(Bun.randomUUIDv7(), other.id, `an${i}`, "active", base);
+  // In batches: one statement's bound parameters stay under either engine's limit.
+  await tx(ctx.deps.db, async () => {
+    for (let i = 0; i < userRows.length; i += 500)
+      await ctx.deps.db.insert(endUsers).values(userRows.slice(i, i + 500));
+    for (let i = 0; i < contactRows.length; i += 500)
+      await ctx.deps.db.insert(endUserContacts).values(contactRows.slice(i, i + 500));
   });
 });
 

@@ -4,6 +4,7 @@
  */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { EMAILS_PER_ADDRESS } from "../../../src/codes/service.ts";
+import { queryRow } from "../../support/end-users.ts";
 import { auditRows, createApp, type TestApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import {
@@ -30,10 +31,8 @@ beforeAll(async () => {
 
 beforeEach(() => freshWindows(ctx));
 
-const workspaceOf = (appId: string) =>
-  ctx.deps.db.$client
-    .query<{ workspace_id: string }, [string]>("SELECT workspace_id FROM apps WHERE id = ?")
-    .get(appId)!.workspace_id;
+const workspaceOf = async (appId: string) =>
+  String((await queryRow(ctx, "SELECT workspace_id FROM apps WHERE id = ?", appId))!.workspace_id);
 
 const resend = (userId: string) =>
   ctx.call("POST", RESEND, { params: { app_id: app.id, user_id: userId }, unchecked: true });
@@ -59,17 +58,17 @@ describe("one allowance per address", () => {
     for (let i = 0; i < EMAILS_PER_ADDRESS; i++) {
       expect((await consumerSend("shared-cap-2@example.test")).status).toBe(201);
     }
-    const before = codeRows(ctx, app.id).length;
+    const before = (await codeRows(ctx, app.id)).length;
     const capped = await resend(u.id);
     expect(capped.status).toBe(429);
     expect(capped.body.code).toBe("RATE_LIMITED");
-    expect(codeRows(ctx, app.id)).toHaveLength(before);
+    expect(await codeRows(ctx, app.id)).toHaveLength(before);
   });
 
   test("a phone contact is never emailed, so its resends spend no email allowance", async () => {
     const u = await insertUser(ctx, app, "phone-only", { phone: "+14155550199", emailVerified: true });
     const params = { app_id: app.id, user_id: u.id, contact_id: u.phoneContactId! };
-    const outbox = outboxRows(ctx, app.id).length;
+    const outbox = (await outboxRows(ctx, app.id)).length;
     for (let i = 0; i <= EMAILS_PER_ADDRESS; i++) {
       const res = await ctx.call(
         "POST",
@@ -79,9 +78,13 @@ describe("one allowance per address", () => {
       expect(res.status).toBe(201);
       expect(res.body.code).toMatch(/^\d{6}$/);
     }
-    expect(outboxRows(ctx, app.id)).toHaveLength(outbox);
+    expect(await outboxRows(ctx, app.id)).toHaveLength(outbox);
     expect(
-      auditRows(ctx, { app_id: app.id, action: "contact.verification_sent", resource_id: u.phoneContactId }),
+      await auditRows(ctx, {
+        app_id: app.id,
+        action: "contact.verification_sent",
+        resource_id: u.phoneContactId,
+      }),
     ).toHaveLength(0);
   });
 });
@@ -91,9 +94,9 @@ describe("the rows of an operator's emailed code", () => {
     const u = await insertUser(ctx, app, "rows");
     const res = await resend(u.id);
     expect(res.status).toBe(201);
-    const issued = auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)!;
-    const sent = auditRows(ctx, { app_id: app.id, action: "contact.verification_sent" }).at(-1)!;
-    const mail = outboxRows(ctx, app.id).at(-1)!;
+    const issued = (await auditRows(ctx, { app_id: app.id, action: "code.issued" })).at(-1)!;
+    const sent = (await auditRows(ctx, { app_id: app.id, action: "contact.verification_sent" })).at(-1)!;
+    const mail = (await outboxRows(ctx, app.id)).at(-1)!;
     expect(issued).toMatchObject({
       actor_type: "pak",
       resource_id: u.emailContactId,
@@ -101,7 +104,7 @@ describe("the rows of an operator's emailed code", () => {
     });
     expect(sent).toMatchObject({
       chain: app.id,
-      workspace_id: workspaceOf(app.id),
+      workspace_id: await workspaceOf(app.id),
       actor_type: "pak",
       actor_id: issued.actor_id,
       resource_id: u.emailContactId,

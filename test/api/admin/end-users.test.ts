@@ -3,6 +3,8 @@
  * sessions, deletion, contacts and verification codes — effects, audit rows and every refusal.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { exec } from "../../../src/db/query.ts";
 import { GOOD_PASSWORD, queryRows, signIn, signUp } from "../../support/end-users.ts";
 import { auditRows, contactRow, createApp, insertWorkspace, userRow } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
@@ -85,7 +87,7 @@ describe("PATCH /end-users/{user_id}", () => {
     const res = await patch(u.id, { display_name: "  Ren Amed " });
     expect(res.status).toBe(200);
     expect(res.body.display_name).toBe("Ren Amed");
-    const row = auditRows(ctx, { app_id: app.id, action: "user.updated" }).at(-1)!;
+    const row = (await auditRows(ctx, { app_id: app.id, action: "user.updated" })).at(-1)!;
     expect(row).toMatchObject({
       actor_type: "pak",
       resource_id: u.id,
@@ -99,20 +101,20 @@ describe("PATCH /end-users/{user_id}", () => {
     const res = await patch(u.id, { email: " Mover@New.Example " });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ email: "mover@new.example", email_verified_at: null });
-    const contacts = queryRows(
+    const contacts = await queryRows(
       ctx,
       "SELECT id, value, is_primary FROM end_user_contacts WHERE user_id = ?",
       u.id,
     );
     expect(contacts).toEqual([{ id: expect.any(String), value: "mover@new.example", is_primary: 1 }]);
     expect(contacts[0]!.id).not.toBe(u.emailContactId);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.updated" }).at(-1)!.details).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.updated" })).at(-1)!.details).toMatchObject({
       fields: ["email"],
       email_change: "replaced",
       previous_contact_id: u.emailContactId,
     });
     // An unverified primary does not sign in: the username still does.
-    expect(userRow(ctx, u.id)!.status).toBe("active");
+    expect((await userRow(ctx, u.id))!.status).toBe("active");
   });
 
   test("an email the account already holds is promoted as it is", async () => {
@@ -125,17 +127,17 @@ describe("PATCH /end-users/{user_id}", () => {
     const res = await patch(u.id, { email: "second@example.test" });
     expect(res.status).toBe(200);
     expect(res.body.email).toBe("second@example.test");
-    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(false);
-    expect(contactRow(ctx, added.body.id)!.isPrimary).toBe(true);
+    expect((await contactRow(ctx, u.emailContactId!))!.isPrimary).toBe(false);
+    expect((await contactRow(ctx, added.body.id))!.isPrimary).toBe(true);
   });
 
   test("the same email again changes nothing and writes no audit row", async () => {
     const u = await insertUser(ctx, app, "steady", { emailVerified: true });
-    const before = auditRows(ctx, { app_id: app.id, action: "user.updated" }).length;
+    const before = (await auditRows(ctx, { app_id: app.id, action: "user.updated" })).length;
     const res = await patch(u.id, { email: "steady@example.test" });
     expect(res.status).toBe(200);
     expect(res.body.email_verified_at).not.toBeNull();
-    expect(auditRows(ctx, { app_id: app.id, action: "user.updated" }).length).toBe(before);
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.updated" })).length).toBe(before);
   });
 
   test("an email of another account → 409 EMAIL_TAKEN", async () => {
@@ -167,9 +169,9 @@ describe("PATCH /end-users/{user_id}/role", () => {
     const u = await insertUser(ctx, app, "promoted");
     const res = await setRole(u.id, { role_name: "admin" });
     expect(res.status).toBe(200);
-    expect(userRow(ctx, u.id)!.role).toBe("admin");
+    expect((await userRow(ctx, u.id))!.role).toBe("admin");
     expect((await get(u.id)).body.role).toBe("admin");
-    expect(auditRows(ctx, { app_id: app.id, action: "user.role_changed" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.role_changed" })).at(-1)).toMatchObject({
       actor_type: "pak",
       resource_id: u.id,
       details: { from: "member", to: "admin" },
@@ -189,7 +191,7 @@ describe("PATCH /end-users/{user_id}/role", () => {
     const res = await setRole(u.id, body);
     expect(res.status).toBe(status);
     expect(res.body.code).toBe(code);
-    expect(userRow(ctx, u.id)!.role).toBe("member");
+    expect((await userRow(ctx, u.id))!.role).toBe("member");
   });
 
   test("an unknown account → 404 USER_NOT_FOUND", async () => {
@@ -224,7 +226,7 @@ describe("PATCH /end-users/{user_id}/status and sessions/revoke-all", () => {
       const res = await setStatus(t.userId, status);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ id: t.userId, status, active_session_count: 0 });
-      expect(auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).at(-1)).toMatchObject({
+      expect((await auditRows(ctx, { app_id: app.id, action: "user.status_changed" })).at(-1)).toMatchObject({
         resource_id: t.userId,
         details: { from: "active", to: status, sessions_revoked: 2 },
       });
@@ -256,9 +258,9 @@ describe("PATCH /end-users/{user_id}/status and sessions/revoke-all", () => {
 
   test("setting the current status again changes nothing", async () => {
     const u = await insertUser(ctx, app, "already-active");
-    const before = auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).length;
+    const before = (await auditRows(ctx, { app_id: app.id, action: "user.status_changed" })).length;
     expect((await setStatus(u.id, "active")).status).toBe(200);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).length).toBe(before);
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.status_changed" })).length).toBe(before);
   });
 
   test.each([["banned"], [null], [""]])("status %p → 400 VALIDATION_ERROR", async (status) => {
@@ -279,7 +281,7 @@ describe("PATCH /end-users/{user_id}/status and sessions/revoke-all", () => {
     expect(meRes.status).toBe(401);
     expect(meRes.body.code).toBe("TOKEN_REVOKED");
     expect((await get(u.id)).body).toMatchObject({ status: "active", active_session_count: 0 });
-    expect(auditRows(ctx, { app_id: app.id, action: "user.sessions_revoked" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.sessions_revoked" })).at(-1)).toMatchObject({
       resource_id: u.id,
       details: { sessions_revoked: 1 },
     });
@@ -293,12 +295,12 @@ describe("DELETE /end-users/{user_id}", () => {
     const res = await ctx.call("DELETE", USER, { params: { app_id: app.id, user_id: u.id } });
     expect(res.status).toBe(204);
     expect((await get(u.id)).status).toBe(404);
-    expect(queryRows(ctx, "SELECT id FROM end_user_contacts WHERE user_id = ?", u.id)).toEqual([]);
-    expect(queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", u.id)).toEqual([]);
-    const rows = auditRows(ctx, { resource_id: u.id });
+    expect(await queryRows(ctx, "SELECT id FROM end_user_contacts WHERE user_id = ?", u.id)).toEqual([]);
+    expect(await queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", u.id)).toEqual([]);
+    const rows = await auditRows(ctx, { resource_id: u.id });
     expect(rows.map((r) => r.action)).toEqual(["user.updated", "user.deleted"]);
     // The id is all the kept rows hold of the account.
-    expect(auditRows(ctx, { app_id: app.id, action: "user.deleted" }).at(-1)!.details).toEqual({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.deleted" })).at(-1)!.details).toEqual({
       via: "end_users",
     });
     expect((await ctx.deps.audit.verify()).ok).toBe(true);
@@ -326,7 +328,7 @@ describe("contacts", () => {
       is_primary: false,
       verified_at: null,
     });
-    expect(auditRows(ctx, { app_id: app.id, action: "contact.added" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "contact.added" })).at(-1)).toMatchObject({
       actor_type: "pak",
       resource_id: phone.body.id,
       details: { user_id: u.id, type: "phone", is_primary: false },
@@ -343,21 +345,22 @@ describe("contacts", () => {
     expect(early.status).toBe(409);
     expect(early.body.code).toBe("CONTACT_NOT_VERIFIED");
 
-    ctx.deps.db.$client
-      .query("UPDATE end_user_contacts SET verified_at = ? WHERE id = ?")
-      .run(ctx.clock.now(), phone.body.id);
+    await exec(
+      ctx.deps.db,
+      sql`UPDATE end_user_contacts SET verified_at = ${ctx.clock.now()} WHERE id = ${phone.body.id}`,
+    );
     const promoted = await ctx.call("POST", `${CONTACT}/promote`, {
       params: { ...params, contact_id: phone.body.id },
     });
     expect(promoted.status).toBe(204);
-    expect(contactRow(ctx, phone.body.id)!.isPrimary).toBe(true);
-    expect(auditRows(ctx, { app_id: app.id, action: "contact.promoted" }).at(-1)!.resource_id).toBe(
+    expect((await contactRow(ctx, phone.body.id))!.isPrimary).toBe(true);
+    expect((await auditRows(ctx, { app_id: app.id, action: "contact.promoted" })).at(-1)!.resource_id).toBe(
       phone.body.id,
     );
 
     const del = await ctx.call("DELETE", CONTACT, { params: { ...params, contact_id: phone.body.id } });
     expect(del.status).toBe(204);
-    expect(auditRows(ctx, { app_id: app.id, action: "contact.deleted" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "contact.deleted" })).at(-1)).toMatchObject({
       resource_id: phone.body.id,
       details: { was_primary: true },
     });
@@ -372,7 +375,7 @@ describe("contacts", () => {
     });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ value: "switched@example.test", is_primary: true, verified_at: null });
-    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(false);
+    expect((await contactRow(ctx, u.emailContactId!))!.isPrimary).toBe(false);
     expect((await get(u.id)).body).toMatchObject({ email: "switched@example.test", email_verified_at: null });
   });
 
@@ -406,7 +409,7 @@ describe("contacts", () => {
     expect(res.body.code).toBe("CONTACT_LIMIT");
     expect((await ctx.call("GET", CONTACTS, { params })).body.data).toHaveLength(10);
     // The refused primary did not demote the current one.
-    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(true);
+    expect((await contactRow(ctx, u.emailContactId!))!.isPrimary).toBe(true);
   });
 
   test("the primary email cannot be deleted → 409 CONTACT_IS_PRIMARY", async () => {
@@ -458,15 +461,15 @@ describe("resend-verification", () => {
     expect(res.body.code).toMatch(/^\d{6}$/);
     expect(Date.parse(res.body.expires_at)).toBe(ctx.clock.now() + 10 * 60 * 1000);
     // Email is off for this app: nothing queued, the operator delivers the code.
-    expect(outboxRows(ctx, app.id)).toHaveLength(0);
-    expect(auditRows(ctx, { app_id: app.id, action: "code.issued" }).at(-1)).toMatchObject({
+    expect(await outboxRows(ctx, app.id)).toHaveLength(0);
+    expect((await auditRows(ctx, { app_id: app.id, action: "code.issued" })).at(-1)).toMatchObject({
       actor_type: "pak",
       resource_id: u.emailContactId,
       details: { purpose: "verification", delivery: "response" },
     });
     const verified = await submitVerify(ctx, app, res.body.code);
     expect(verified.status).toBe(200);
-    expect(contactRow(ctx, u.emailContactId!)!.verifiedAt).not.toBeNull();
+    expect((await contactRow(ctx, u.emailContactId!))!.verifiedAt).not.toBeNull();
   });
 
   test("with email on, the same code is also emailed", async () => {
@@ -476,11 +479,13 @@ describe("resend-verification", () => {
       params: { app_id: mailApp.id, user_id: u.id },
     });
     expect(res.status).toBe(201);
-    const mail = outboxRows(ctx, mailApp.id).at(-1)!;
+    const mail = (await outboxRows(ctx, mailApp.id)).at(-1)!;
     expect(mail.to).toBe("mailed@example.test");
     expect(codeIn(deliveredMail(ctx, mail.id).text)).toBe(res.body.code);
     expect(mail.text).not.toContain(res.body.code);
-    expect(auditRows(ctx, { app_id: mailApp.id, action: "contact.verification_sent" }).at(-1)).toMatchObject({
+    expect(
+      (await auditRows(ctx, { app_id: mailApp.id, action: "contact.verification_sent" })).at(-1),
+    ).toMatchObject({
       resource_id: u.emailContactId,
       details: { user_id: u.id, outbox_id: mail.id },
     });
@@ -498,7 +503,7 @@ describe("resend-verification", () => {
       expect((await submitVerify(ctx, app, first.body.code)).status).toBe(410);
     }
     expect((await submitVerify(ctx, app, second.body.code)).status).toBe(200);
-    expect(contactRow(ctx, u.phoneContactId!)!.verifiedAt).not.toBeNull();
+    expect((await contactRow(ctx, u.phoneContactId!))!.verifiedAt).not.toBeNull();
   });
 
   test.each([
@@ -515,7 +520,7 @@ describe("resend-verification", () => {
 
   test("a PAK that may create but not mint codes → 403 POLICY_DENIED", async () => {
     const u = await insertUser(ctx, app, "guarded-code");
-    const pak = insertPak(ctx, [allow(["heimdall.*"]), deny(["heimdall.user.verify.create"])]).token;
+    const pak = (await insertPak(ctx, [allow(["heimdall.*"]), deny(["heimdall.user.verify.create"])])).token;
     const res = await ctx.call("POST", `${USER}/resend-verification`, {
       params: { app_id: app.id, user_id: u.id },
       auth: { pak },
@@ -564,11 +569,11 @@ describe("access", () => {
     const u = await insertUser(ctx, app, "access-target", { phone: "+14155550150" });
     target = u.id;
     contactId = u.phoneContactId!;
-    const ws = insertWorkspace(ctx, "eu-elsewhere");
-    foreignAppId = insertBareApp(ctx, ws, "eu-foreign");
-    paks.readOnly = insertPak(ctx, [allow(["heimdall.read"])]).token;
-    paks.foreign = insertPak(ctx, [allow(["heimdall.*"])], ws).token;
-    paks.otherApp = insertPak(ctx, [allow(["heimdall.*"], [`pcft:heimdall:app/${other.id}`])]).token;
+    const ws = await insertWorkspace(ctx, "eu-elsewhere");
+    foreignAppId = await insertBareApp(ctx, ws, "eu-foreign");
+    paks.readOnly = (await insertPak(ctx, [allow(["heimdall.read"])])).token;
+    paks.foreign = (await insertPak(ctx, [allow(["heimdall.*"])], ws)).token;
+    paks.otherApp = (await insertPak(ctx, [allow(["heimdall.*"], [`pcft:heimdall:app/${other.id}`])])).token;
     const viewer = await insertMember(ctx, "eu-viewer@example.test", "viewer");
     viewerCookie = await ctx.signIn("eu-viewer@example.test", viewer.password);
   });
@@ -635,7 +640,7 @@ describe("access", () => {
       auth: { cookie },
     });
     expect(res.status).toBe(200);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.updated" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.updated" })).at(-1)).toMatchObject({
       actor_type: "platform_user",
       actor_id: ctx.ownerId,
     });

@@ -11,9 +11,9 @@ import {
   type ImportLine,
   jsonlRecords,
 } from "../../../src/users/import-model.ts";
-import { signIn, signUp } from "../../support/end-users.ts";
+import { queryRow, signIn, signUp } from "../../support/end-users.ts";
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
-import { createTestContext, type TestContext } from "../../support/harness.ts";
+import { closeTestContext, createTestContext, type TestContext } from "../../support/harness.ts";
 
 let ctx: TestContext;
 let app: AppBody;
@@ -34,7 +34,9 @@ beforeAll(async () => {
   bcrypt = await Bun.password.hash(PASSWORD, { algorithm: "bcrypt", cost: 4 });
 });
 
-afterAll(() => ctx?.deps.db.$client.close());
+afterAll(async () => {
+  if (ctx) await closeTestContext(ctx);
+});
 
 const jsonl = (...records: unknown[]) =>
   jsonlRecords(records.map((r) => (typeof r === "string" ? r : JSON.stringify(r))));
@@ -52,22 +54,25 @@ interface AccountRow {
   verified_at: number | null;
 }
 
-function account(email: string): AccountRow | null {
-  return ctx.deps.db.$client
-    .query<AccountRow, [string, string]>(
-      `SELECT u.id, u.username, u.display_name, u.password_hash, u.role, c.verified_at
-         FROM end_user_contacts c JOIN end_users u ON u.id = c.user_id
-        WHERE c.app_id = ? AND c.type = 'email' AND c.value = ?`,
-    )
-    .get(app.id, email);
+async function account(email: string): Promise<AccountRow | null> {
+  const r = await queryRow(
+    ctx,
+    `SELECT u.id, u.username, u.display_name, u.password_hash, u.role, c.verified_at
+       FROM end_user_contacts c JOIN end_users u ON u.id = c.user_id
+      WHERE c.app_id = ? AND c.type = 'email' AND c.value = ?`,
+    app.id,
+    email,
+  );
+  // verified_at is a bigint on PostgreSQL, which hands it back as a string.
+  return r
+    ? ({ ...r, verified_at: r.verified_at === null ? null : Number(r.verified_at) } as AccountRow)
+    : null;
 }
 
-const accountCount = () =>
-  ctx.deps.db.$client
-    .query<{ n: number }, [string]>("SELECT count(*) AS n FROM end_users WHERE app_id = ?")
-    .get(app.id)!.n;
+const accountCount = async () =>
+  Number((await queryRow(ctx, "SELECT count(*) AS n FROM end_users WHERE app_id = ?", app.id))!.n);
 
-const imported = () => auditRows(ctx, { app_id: app.id, action: "users.imported" });
+const imported = async () => await auditRows(ctx, { app_id: app.id, action: "users.imported" });
 
 describe("JSON lines", () => {
   const file = () =>
@@ -86,7 +91,7 @@ describe("JSON lines", () => {
     );
 
   test("creates accounts: emails normalised, usernames derived, role in any case, verified flag, hashes as given", async () => {
-    const before = accountCount();
+    const before = await accountCount();
     const result = await run(file());
     expect(result).toEqual({
       created: 4,
@@ -96,9 +101,9 @@ describe("JSON lines", () => {
       passwords_hashed: 1,
       errors: [],
     });
-    expect(accountCount()).toBe(before + 4);
+    expect(await accountCount()).toBe(before + 4);
 
-    const ada = account("ada@example.test")!;
+    const ada = (await account("ada@example.test"))!;
     expect(ada).toMatchObject({
       username: "ada",
       display_name: "Ada Lovelace",
@@ -106,7 +111,7 @@ describe("JSON lines", () => {
       role: "member",
     });
     expect(ada.verified_at).toBe(ctx.clock.now());
-    const grace = account("grace@example.test")!;
+    const grace = (await account("grace@example.test"))!;
     expect(grace).toMatchObject({
       username: "grace",
       role: "auditor",
@@ -114,17 +119,17 @@ describe("JSON lines", () => {
       verified_at: null,
     });
     // No password: the account uses the reset flow; the app's signup default role.
-    expect(account("edsger@example.test")).toMatchObject({
+    expect(await account("edsger@example.test")).toMatchObject({
       username: "edsger",
       password_hash: null,
       role: "member",
     });
-    const barbara = account("barbara@example.test")!;
+    const barbara = (await account("barbara@example.test"))!;
     expect(barbara.role).toBe("auditor");
     expect(barbara.password_hash).toStartWith("$argon2id$v=19$m=19456,t=2,p=1$");
     expect(await ctx.deps.passwords.verify(barbara.password_hash!, PASSWORD)).toBe(true);
 
-    const rows = imported();
+    const rows = await imported();
     expect(rows).toHaveLength(1);
     expect(rows[0]!).toMatchObject({ actor_type: "system", resource_type: "user", resource_id: null });
     expect(rows[0]!.details).toEqual({
@@ -144,11 +149,11 @@ describe("JSON lines", () => {
 
   test("an imported verified account signs in with its password (Heimdall's own hash)", async () => {
     const tokens = await signIn(ctx, app.slug, "ada@example.test", PASSWORD);
-    expect(tokens.userId).toBe(account("ada@example.test")!.id);
+    expect(tokens.userId).toBe((await account("ada@example.test"))!.id);
   });
 
   test("the same file again: every line unchanged, no duplicate, no audit row (nothing changed)", async () => {
-    const before = accountCount();
+    const before = await accountCount();
     const result = await run(file());
     expect(result).toEqual({
       created: 0,
@@ -158,8 +163,8 @@ describe("JSON lines", () => {
       passwords_hashed: 0,
       errors: [],
     });
-    expect(accountCount()).toBe(before);
-    expect(imported()).toHaveLength(1);
+    expect(await accountCount()).toBe(before);
+    expect(await imported()).toHaveLength(1);
   });
 
   test("changed fields update the existing account; a new hash ends its sessions", async () => {
@@ -181,7 +186,7 @@ describe("JSON lines", () => {
       ),
     );
     expect(result).toMatchObject({ created: 0, updated: 2, unchanged: 0, failed: 0 });
-    const alan = account("alan@example.test")!;
+    const alan = (await account("alan@example.test"))!;
     expect(alan).toMatchObject({
       id: signed.userId,
       username: "alan",
@@ -190,16 +195,23 @@ describe("JSON lines", () => {
       password_hash: bcrypt,
     });
     expect(alan.verified_at).not.toBeNull();
-    expect(account("ada@example.test")!.verified_at).toBeNull();
-    const session = ctx.deps.db.$client
-      .query<{ revoked_at: number | null }, [string]>("SELECT revoked_at FROM end_user_sessions WHERE id = ?")
-      .get(signed.sessionId)!;
+    expect((await account("ada@example.test"))!.verified_at).toBeNull();
+    const session = (await queryRow(
+      ctx,
+      "SELECT revoked_at FROM end_user_sessions WHERE id = ?",
+      signed.sessionId,
+    ))!;
     expect(session.revoked_at).not.toBeNull();
-    expect(imported().at(-1)!.details).toMatchObject({ created: 0, updated: 2, unchanged: 0, failed: 0 });
+    expect((await imported()).at(-1)!.details).toMatchObject({
+      created: 0,
+      updated: 2,
+      unchanged: 0,
+      failed: 0,
+    });
   });
 
   test("every per-line refusal is reported with its line; the other lines are imported", async () => {
-    const taken = account("grace@example.test")!.username;
+    const taken = (await account("grace@example.test"))!.username;
     const result = await run(
       jsonl(
         "{not json",
@@ -236,8 +248,8 @@ describe("JSON lines", () => {
     expect(byLine.get(10)!.error).toBe(`username ${taken} is taken by another account`);
     expect(byLine.get(11)!.error).toStartWith("password:");
     expect(byLine.get(12)!.error).toBe("email: is required");
-    expect(account("ok1@example.test")!.display_name).toBeNull();
-    expect(account("ok2@example.test")!.username).toBe("ok-two");
+    expect((await account("ok1@example.test"))!.display_name).toBeNull();
+    expect((await account("ok2@example.test"))!.username).toBe("ok-two");
     for (const email of [
       "hash@example.test",
       "both@example.test",
@@ -246,24 +258,24 @@ describe("JSON lines", () => {
       "taken@example.test",
       "weak@example.test",
     ])
-      expect(account(email)).toBeNull();
-    expect(imported().at(-1)!.details).toMatchObject({ created: 2, failed: 11 });
+      expect(await account(email)).toBeNull();
+    expect((await imported()).at(-1)!.details).toMatchObject({ created: 2, failed: 11 });
   });
 
   test("a username derived from an email that another account holds gets a suffix", async () => {
     // `ada` is taken by ada@example.test.
     const result = await run(jsonl({ email: "ada@elsewhere.test" }));
     expect(result.created).toBe(1);
-    expect(account("ada@elsewhere.test")!.username).toBe("ada-2");
+    expect((await account("ada@elsewhere.test"))!.username).toBe("ada-2");
   });
 
   test("chunks: every chunk is written, duplicates are found across chunks, one audit row for the run", async () => {
-    const rowsBefore = imported().length;
+    const rowsBefore = (await imported()).length;
     const records = Array.from({ length: 7 }, (_, i) => ({ email: `chunk${i}@example.test` }));
     const result = await run(jsonl(...records, { email: "chunk0@example.test" }), { chunkSize: 3 });
     expect(result).toMatchObject({ created: 7, failed: 1 });
     expect(result.errors[0]!.error).toBe("duplicate email in the file (first on line 1)");
-    expect(imported()).toHaveLength(rowsBefore + 1);
+    expect(await imported()).toHaveLength(rowsBefore + 1);
   });
 });
 
@@ -286,18 +298,18 @@ describe("CSV", () => {
     expect(result.errors[0]!.error).toContain("email_verified");
     expect(result.errors[1]!.error).toContain("fields");
     expect(result.errors[2]!.error).toContain("malformed");
-    expect(account("csv1@example.test")).toMatchObject({
+    expect(await account("csv1@example.test")).toMatchObject({
       display_name: "Lovelace, Ada",
       role: "auditor",
       password_hash: argon,
     });
-    expect(account("csv1@example.test")!.verified_at).not.toBeNull();
-    expect(account("csv2@example.test")).toMatchObject({
+    expect((await account("csv1@example.test"))!.verified_at).not.toBeNull();
+    expect(await account("csv2@example.test")).toMatchObject({
       display_name: 'The "Countess"',
       verified_at: null,
       password_hash: null,
     });
-    expect(account("csv3@example.test")!.display_name).toBe("two\nlines");
+    expect((await account("csv3@example.test"))!.display_name).toBe("two\nlines");
     // The same rows again, from JSON lines this time: the same accounts, unchanged.
     const again = await run(
       jsonl(
@@ -315,32 +327,31 @@ describe("CSV", () => {
   });
 
   test("a header naming an unknown column, or no email column, refuses the file before any row", async () => {
-    const before = accountCount();
+    const before = await accountCount();
     for (const header of ["email,nickname", "username,display_name", "email,email"]) {
       await expect(run(csvRecords([header, "x@example.test,y"]))).rejects.toBeInstanceOf(ImportFileError);
     }
-    expect(accountCount()).toBe(before);
+    expect(await accountCount()).toBe(before);
   });
 });
 
 describe("importRecords (the seed file's users)", () => {
-  test("writes inside the caller's transaction: a rollback leaves nothing, not even the audit row", () => {
-    const before = accountCount();
-    const rows = imported().length;
-    expect(
-      async () =>
-        await tx(ctx.deps.db, async () => {
-          const r = await ctx.deps.userImport.importRecords(
-            app.id,
-            [{ line: 1, record: { email: "seed1@example.test", password_hash: argon } }],
-            { source: "seed" },
-          );
-          expect(r.created).toBe(1);
-          throw new Error("the seed failed later");
-        }),
-    ).toThrow("the seed failed later");
-    expect(accountCount()).toBe(before);
-    expect(imported()).toHaveLength(rows);
+  test("writes inside the caller's transaction: a rollback leaves nothing, not even the audit row", async () => {
+    const before = await accountCount();
+    const rows = (await imported()).length;
+    await expect(
+      tx(ctx.deps.db, async () => {
+        const r = await ctx.deps.userImport.importRecords(
+          app.id,
+          [{ line: 1, record: { email: "seed1@example.test", password_hash: argon } }],
+          { source: "seed" },
+        );
+        expect(r.created).toBe(1);
+        throw new Error("the seed failed later");
+      }),
+    ).rejects.toThrow("the seed failed later");
+    expect(await accountCount()).toBe(before);
+    expect(await imported()).toHaveLength(rows);
   });
 
   test("commits with the caller; a plain password is refused (hash it first)", async () => {
@@ -366,7 +377,7 @@ describe("importRecords (the seed file's users)", () => {
     );
     expect(result).toMatchObject({ created: 1, failed: 1 });
     expect(result.errors[0]!.error).toContain("hashed before");
-    expect(account("seed2@example.test")).toMatchObject({ role: "auditor", password_hash: argon });
-    expect(imported().at(-1)!.details).toMatchObject({ source: "seed", created: 1, failed: 1 });
+    expect(await account("seed2@example.test")).toMatchObject({ role: "auditor", password_hash: argon });
+    expect((await imported()).at(-1)!.details).toMatchObject({ source: "seed", created: 1, failed: 1 });
   });
 });

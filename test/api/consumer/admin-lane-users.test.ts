@@ -159,7 +159,7 @@ describe("GET /admin/users", () => {
 
   test("the listing is audited with its filters and count", async () => {
     await list({ status: "active", search: "ZE" });
-    const row = auditRows(ctx, { app_id: app.id, action: "end_user.listed" }).at(-1)!;
+    const row = (await auditRows(ctx, { app_id: app.id, action: "end_user.listed" })).at(-1)!;
     expect(row.details).toEqual({ count: 2, status: "active", search: "ze" });
     expect(row.resource_type).toBe("user");
     expect(row.actor_type).toBe("m2m");

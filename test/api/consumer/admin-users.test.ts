@@ -57,7 +57,8 @@ beforeAll(async () => {
 });
 
 const as = (bearer: string) => ({ bearer });
-const roleOf = (id: string) => queryRow(ctx, "SELECT role FROM end_users WHERE id = ?", id)?.role;
+const roleOf = async (id: string) =>
+  (await queryRow(ctx, "SELECT role FROM end_users WHERE id = ?", id))?.role;
 let n = 0;
 const unique = (stem: string) => `${stem}${++n}`;
 
@@ -83,14 +84,20 @@ describe("POST /admin/users", () => {
       status: "active",
       created_at: at,
     });
-    expect(queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", res.body.id)).toEqual([]);
+    expect(await queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", res.body.id)).toEqual(
+      [],
+    );
     expect(
-      queryRow(ctx, "SELECT is_primary, verified_at FROM end_user_contacts WHERE user_id = ?", res.body.id),
+      await queryRow(
+        ctx,
+        "SELECT is_primary, verified_at FROM end_user_contacts WHERE user_id = ?",
+        res.body.id,
+      ),
     ).toEqual({
       is_primary: 1,
       verified_at: null,
     });
-    expect(auditRows(ctx, { app_id: app.id, action: "user.created" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.created" })).at(-1)).toMatchObject({
       actor_type: "m2m",
       resource_id: res.body.id,
       details: { username: "jane.doe-news", role: "member", has_password: false },
@@ -137,11 +144,11 @@ describe("POST /admin/users", () => {
     ["a taken email in another case", { email: "JANE.DOE+NEWS@example.test" }, 409, "EMAIL_TAKEN"],
     ["a taken username", { email: "u4@example.test", username: "the-admin" }, 409, "USERNAME_TAKEN"],
   ])("%s → %d %s", async (_name, body, status, code) => {
-    const before = auditRows(ctx, { app_id: app.id, action: "user.created" }).length;
+    const before = (await auditRows(ctx, { app_id: app.id, action: "user.created" })).length;
     const res = await create(body);
     expect(res.status).toBe(status);
     expect(res.body.code).toBe(code);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.created" }).length).toBe(before);
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.created" })).length).toBe(before);
   });
 
   test("an EndUser admin cannot create an account in a role above its own", async () => {
@@ -150,7 +157,7 @@ describe("POST /admin/users", () => {
     expect(res.body.code).toBe("PERMISSION_GRANT_DENIED");
     const ok = await create({ email: "helper@example.test", role_name: "admin" }, admin.token);
     expect(ok.status).toBe(201);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.created" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.created" })).at(-1)).toMatchObject({
       actor_type: "end_user",
       actor_id: admin.id,
     });
@@ -207,7 +214,7 @@ describe("GET, PATCH, DELETE /admin/users/{user_id}", () => {
       email: "edited-new@example.test",
       email_verified_at: null,
     });
-    expect(auditRows(ctx, { app_id: app.id, action: "user.updated" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.updated" })).at(-1)).toMatchObject({
       actor_type: "end_user",
       actor_id: owner.id,
       details: { fields: ["display_name", "email"], email_change: "replaced" },
@@ -221,8 +228,8 @@ describe("GET, PATCH, DELETE /admin/users/{user_id}", () => {
       auth: as(machine),
     });
     expect(res.status).toBe(204);
-    expect(queryRow(ctx, "SELECT id FROM end_users WHERE id = ?", u.id)).toBeUndefined();
-    expect(auditRows(ctx, { app_id: app.id, action: "user.deleted" }).at(-1)).toMatchObject({
+    expect(await queryRow(ctx, "SELECT id FROM end_users WHERE id = ?", u.id)).toBeUndefined();
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.deleted" })).at(-1)).toMatchObject({
       actor_type: "m2m",
       resource_id: u.id,
     });
@@ -246,8 +253,8 @@ describe("PATCH /admin/users/{user_id}/role", () => {
     const u = await createEndUser(ctx, app, unique("raised"));
     const res = await setRole(u.id, "owner", (await createM2mClient(ctx, app, ["role.assign"])).token);
     expect(res.status).toBe(200);
-    expect(roleOf(u.id)).toBe("owner");
-    expect(auditRows(ctx, { app_id: app.id, action: "user.role_changed" }).at(-1)).toMatchObject({
+    expect(await roleOf(u.id)).toBe("owner");
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.role_changed" })).at(-1)).toMatchObject({
       actor_type: "m2m",
       details: { from: "member", to: "owner" },
     });
@@ -290,7 +297,7 @@ describe("PATCH /admin/users/{user_id}/role", () => {
     const res = await setRole(u.id, to, caller());
     expect(res.status).toBe(status);
     if (code) expect(res.body.code).toBe(code);
-    expect(roleOf(u.id)).toBe(status === 200 ? to : from);
+    expect(await roleOf(u.id)).toBe(status === 200 ? to : from);
   });
 
   test("the new role applies to the account's live token at once", async () => {
@@ -338,7 +345,7 @@ describe("PATCH /admin/users/{user_id}/status", () => {
     const res = await setStatus(t.userId, "suspended");
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: t.userId, status: "suspended", active_session_count: 0 });
-    expect(auditRows(ctx, { app_id: app.id, action: "user.status_changed" }).at(-1)).toMatchObject({
+    expect((await auditRows(ctx, { app_id: app.id, action: "user.status_changed" })).at(-1)).toMatchObject({
       actor_type: "m2m",
       details: { from: "active", to: "suspended", sessions_revoked: 1 },
     });

@@ -23,7 +23,7 @@ test("m2m.token_issued names the client once (actor_id), with the granted scopes
     auth: null,
   });
   expect(res.status).toBe(200);
-  const row = auditRows(ctx, { app_id: app.id, action: "m2m.token_issued" })[0]!;
+  const row = (await auditRows(ctx, { app_id: app.id, action: "m2m.token_issued" }))[0]!;
   expect(row.actor_id).toBe(client.client_id);
   expect(row.resource_id).toBe(client.id);
   expect(row.details).toEqual({

@@ -51,7 +51,7 @@ describe("GET /{app_slug}/v1/me/contacts", () => {
         type: "email",
         value: "lister@example.test",
         is_primary: true,
-        verified_at: new Date(contactRow(ctx, u.emailContactId!)!.verifiedAt!).toISOString(),
+        verified_at: new Date((await contactRow(ctx, u.emailContactId!))!.verifiedAt!).toISOString(),
         created_at: expect.any(String),
       },
       phone.body,
@@ -81,13 +81,15 @@ describe("POST /{app_slug}/v1/me/contacts", () => {
       verified_at: null,
       created_at: new Date(ctx.clock.now()).toISOString(),
     });
-    expect(contactRow(ctx, res.body.id)).toMatchObject({
+    expect(await contactRow(ctx, res.body.id)).toMatchObject({
       userId: u.id,
       appId: app.id,
       isPrimary: false,
       verifiedAt: null,
     });
-    const row = auditRows(ctx, { app_id: app.id, action: "contact.added", resource_id: res.body.id })[0];
+    const row = (
+      await auditRows(ctx, { app_id: app.id, action: "contact.added", resource_id: res.body.id })
+    )[0];
     expect(row).toMatchObject({
       actor_type: "end_user",
       actor_id: u.id,
@@ -195,8 +197,10 @@ describe("DELETE /{app_slug}/v1/me/contacts/{id}", () => {
     const res = await remove(u, c.body.id);
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect(contactRow(ctx, c.body.id)).toBeUndefined();
-    const row = auditRows(ctx, { app_id: app.id, action: "contact.deleted", resource_id: c.body.id })[0];
+    expect(await contactRow(ctx, c.body.id)).toBeUndefined();
+    const row = (
+      await auditRows(ctx, { app_id: app.id, action: "contact.deleted", resource_id: c.body.id })
+    )[0];
     expect(row).toMatchObject({
       actor_id: u.id,
       details: { user_id: u.id, type: "email", was_primary: false },
@@ -209,7 +213,7 @@ describe("DELETE /{app_slug}/v1/me/contacts/{id}", () => {
     const res = await remove(u, u.emailContactId!);
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("CONTACT_IS_PRIMARY");
-    expect(contactRow(ctx, u.emailContactId!)).toBeDefined();
+    expect(await contactRow(ctx, u.emailContactId!)).toBeDefined();
   });
 
   test("a primary phone can be deleted", async () => {
@@ -217,7 +221,7 @@ describe("DELETE /{app_slug}/v1/me/contacts/{id}", () => {
     markVerified(p.body.id);
     expect((await promote(u, p.body.id)).status).toBe(204);
     expect((await remove(u, p.body.id)).status).toBe(204);
-    expect(contactRow(ctx, p.body.id)).toBeUndefined();
+    expect(await contactRow(ctx, p.body.id)).toBeUndefined();
   });
 
   test("another user's contact is 404 CONTACT_NOT_FOUND and stays", async () => {
@@ -228,7 +232,7 @@ describe("DELETE /{app_slug}/v1/me/contacts/{id}", () => {
       expect(res.status).toBe(404);
       expect(res.body.code).toBe("CONTACT_NOT_FOUND");
     }
-    expect(contactRow(ctx, extra.body.id)).toBeDefined();
+    expect(await contactRow(ctx, extra.body.id)).toBeDefined();
   });
 });
 
@@ -243,8 +247,8 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
     const res = await promote(u, c.body.id);
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("CONTACT_NOT_VERIFIED");
-    expect(contactRow(ctx, c.body.id)!.isPrimary).toBe(false);
-    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(true);
+    expect((await contactRow(ctx, c.body.id))!.isPrimary).toBe(false);
+    expect((await contactRow(ctx, u.emailContactId!))!.isPrimary).toBe(true);
   });
 
   test("a verified contact becomes primary, the previous primary of its type is demoted, in one step", async () => {
@@ -257,17 +261,19 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
     const res = await promote(u, c.body.id);
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect(contactRow(ctx, c.body.id)!.isPrimary).toBe(true);
-    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(false);
+    expect((await contactRow(ctx, c.body.id))!.isPrimary).toBe(true);
+    expect((await contactRow(ctx, u.emailContactId!))!.isPrimary).toBe(false);
     // Another type's primary is untouched.
-    expect(contactRow(ctx, phone.body.id)!.isPrimary).toBe(true);
+    expect((await contactRow(ctx, phone.body.id))!.isPrimary).toBe(true);
 
     const me = await ctx.call("GET", "/{app_slug}/v1/me", {
       params: { app_slug: app.slug },
       auth: bearer(u),
     });
     expect(me.body.email).toBe("new-primary@example.test");
-    const row = auditRows(ctx, { app_id: app.id, action: "contact.promoted", resource_id: c.body.id })[0];
+    const row = (
+      await auditRows(ctx, { app_id: app.id, action: "contact.promoted", resource_id: c.body.id })
+    )[0];
     expect(row).toMatchObject({
       actor_id: u.id,
       details: { user_id: u.id, type: "email", previous_contact_id: u.emailContactId },
@@ -279,10 +285,10 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
 
   test("promoting the current primary changes and records nothing", async () => {
     const p = await createUser(ctx, app, "already-primary");
-    const before = auditRows(ctx, { app_id: app.id, action: "contact.promoted" }).length;
+    const before = (await auditRows(ctx, { app_id: app.id, action: "contact.promoted" })).length;
     expect((await promote(p, p.emailContactId!)).status).toBe(204);
-    expect(contactRow(ctx, p.emailContactId!)!.isPrimary).toBe(true);
-    expect(auditRows(ctx, { app_id: app.id, action: "contact.promoted" })).toHaveLength(before);
+    expect((await contactRow(ctx, p.emailContactId!))!.isPrimary).toBe(true);
+    expect(await auditRows(ctx, { app_id: app.id, action: "contact.promoted" })).toHaveLength(before);
   });
 
   test("another user's contact is 404 CONTACT_NOT_FOUND", async () => {
@@ -292,6 +298,6 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
     const res = await promote(u, extra.body.id);
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("CONTACT_NOT_FOUND");
-    expect(contactRow(ctx, extra.body.id)!.isPrimary).toBe(false);
+    expect((await contactRow(ctx, extra.body.id))!.isPrimary).toBe(false);
   });
 });

@@ -48,7 +48,7 @@ describe("a successful change", () => {
   });
 
   test("stores a new hash that verifies the new password only, and stamps password_changed_at", async () => {
-    const row = userRow(ctx, u.id)!;
+    const row = (await userRow(ctx, u.id))!;
     expect(row.passwordChangedAt).toBe(ctx.clock.now());
     expect(await ctx.deps.passwords.verify(row.passwordHash!, NEW_PASSWORD)).toBe(true);
     expect(await ctx.deps.passwords.verify(row.passwordHash!, DEFAULT_PASSWORD)).toBe(false);
@@ -69,8 +69,8 @@ describe("a successful change", () => {
     expect((await profile(stranger)).status).toBe(200);
   });
 
-  test("records user.password_changed with the number of sessions ended", () => {
-    const rows = auditRows(ctx, { app_id: app.id, action: "user.password_changed", resource_id: u.id });
+  test("records user.password_changed with the number of sessions ended", async () => {
+    const rows = await auditRows(ctx, { app_id: app.id, action: "user.password_changed", resource_id: u.id });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       actor_type: "end_user",
@@ -97,12 +97,16 @@ describe("refusals", () => {
   });
 
   test("a wrong current password is 401 INVALID_CREDENTIALS, changes nothing and is recorded", async () => {
-    const before = userRow(ctx, u.id)!.passwordHash;
+    const before = (await userRow(ctx, u.id))!.passwordHash;
     const res = await change(u, { current_password: "not my password at all", new_password: NEW_PASSWORD });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
-    expect(userRow(ctx, u.id)!.passwordHash).toBe(before);
-    const rows = auditRows(ctx, { app_id: app.id, action: "user.password_change_failed", resource_id: u.id });
+    expect((await userRow(ctx, u.id))!.passwordHash).toBe(before);
+    const rows = await auditRows(ctx, {
+      app_id: app.id,
+      action: "user.password_change_failed",
+      resource_id: u.id,
+    });
     expect(rows.at(-1)).toMatchObject({ actor_id: u.id, details: { reason: "invalid_current_password" } });
   });
 
@@ -111,7 +115,7 @@ describe("refusals", () => {
     const res = await change(p, { current_password: "anything goes here", new_password: NEW_PASSWORD });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
-    expect(userRow(ctx, p.id)!.passwordHash).toBeNull();
+    expect((await userRow(ctx, p.id))!.passwordHash).toBeNull();
   });
 
   const weak: [string, string, string[]][] = [
@@ -121,12 +125,12 @@ describe("refusals", () => {
     ["over the length cap", "x".repeat(300), ["too_long"]],
   ];
   test.each(weak)("a new password %s is 400 WEAK_PASSWORD", async (_name, newPassword, reasons) => {
-    const before = userRow(ctx, u.id)!.passwordHash;
+    const before = (await userRow(ctx, u.id))!.passwordHash;
     const res = await change(u, { current_password: DEFAULT_PASSWORD, new_password: newPassword });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("WEAK_PASSWORD");
     expect(res.body.details).toEqual(reasons.map((reason) => ({ field: "new_password", reason })));
-    expect(userRow(ctx, u.id)!.passwordHash).toBe(before);
+    expect((await userRow(ctx, u.id))!.passwordHash).toBe(before);
   });
 
   test("a new password equal to the username is refused as common_password", async () => {

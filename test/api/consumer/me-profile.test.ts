@@ -32,7 +32,7 @@ describe("GET /{app_slug}/v1/me", () => {
   test("returns the caller's account with its primary email", async () => {
     const res = await me(ada);
     expect(res.status).toBe(200);
-    const created = new Date(userRow(ctx, ada.id)!.createdAt).toISOString();
+    const created = new Date((await userRow(ctx, ada.id))!.createdAt).toISOString();
     expect(res.body).toEqual({
       id: ada.id,
       username: "ada",
@@ -97,12 +97,12 @@ describe("PATCH /{app_slug}/v1/me", () => {
   });
 
   test("sets the display name, answers with the profile and records user.updated", async () => {
-    const before = auditRows(ctx, { app_id: app.id, action: "user.updated" }).length;
+    const before = (await auditRows(ctx, { app_id: app.id, action: "user.updated" })).length;
     const res = await me(grace, "PATCH", { display_name: "  Grace Hopper " });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: grace.id, username: "grace", display_name: "Grace Hopper" });
-    expect(userRow(ctx, grace.id)!.displayName).toBe("Grace Hopper");
-    const rows = auditRows(ctx, { app_id: app.id, action: "user.updated" });
+    expect((await userRow(ctx, grace.id))!.displayName).toBe("Grace Hopper");
+    const rows = await auditRows(ctx, { app_id: app.id, action: "user.updated" });
     expect(rows).toHaveLength(before + 1);
     expect(rows.at(-1)).toMatchObject({
       actor_type: "end_user",
@@ -115,10 +115,10 @@ describe("PATCH /{app_slug}/v1/me", () => {
   });
 
   test("the same name again changes nothing and records nothing", async () => {
-    const before = auditRows(ctx, { app_id: app.id, action: "user.updated" }).length;
+    const before = (await auditRows(ctx, { app_id: app.id, action: "user.updated" })).length;
     const res = await me(grace, "PATCH", { display_name: "Grace Hopper" });
     expect(res.status).toBe(200);
-    expect(auditRows(ctx, { app_id: app.id, action: "user.updated" })).toHaveLength(before);
+    expect(await auditRows(ctx, { app_id: app.id, action: "user.updated" })).toHaveLength(before);
   });
 
   test("an omitted display_name leaves it unchanged", async () => {
@@ -136,7 +136,7 @@ describe("PATCH /{app_slug}/v1/me", () => {
       { field: "role", reason: "unknown field" },
       { field: "displayName", reason: "unknown field; did you mean display_name?" },
     ]);
-    expect(userRow(ctx, grace.id)).toMatchObject({
+    expect(await userRow(ctx, grace.id)).toMatchObject({
       username: "grace",
       role: "member",
       displayName: "Grace Hopper",
@@ -148,7 +148,7 @@ describe("PATCH /{app_slug}/v1/me", () => {
     const res = await me(grace, "PATCH", { display_name: value });
     expect(res.status).toBe(200);
     expect(res.body.display_name).toBeNull();
-    expect(userRow(ctx, grace.id)!.displayName).toBeNull();
+    expect((await userRow(ctx, grace.id))!.displayName).toBeNull();
   });
 
   test("120 characters are accepted", async () => {
@@ -205,7 +205,7 @@ describe("DELETE /{app_slug}/v1/me", () => {
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
 
-    expect(userRow(ctx, alan.id)).toBeUndefined();
+    expect(await userRow(ctx, alan.id)).toBeUndefined();
     const db = ctx.deps.db;
     expect(db.select().from(endUserContacts).where(eq(endUserContacts.userId, alan.id)).all()).toEqual([]);
     expect(db.select().from(endUserSessions).where(eq(endUserSessions.userId, alan.id)).all()).toEqual([]);
@@ -216,7 +216,7 @@ describe("DELETE /{app_slug}/v1/me", () => {
     }
     expect(db.select().from(oneTimeCodes).where(eq(oneTimeCodes.userId, alan.id)).all()).toEqual([]);
 
-    const deleted = auditRows(ctx, { app_id: app.id, action: "user.deleted", resource_id: alan.id });
+    const deleted = await auditRows(ctx, { app_id: app.id, action: "user.deleted", resource_id: alan.id });
     expect(deleted).toHaveLength(1);
     expect(deleted[0]).toMatchObject({ actor_type: "end_user", actor_id: alan.id, resource_type: "user" });
     expect((await ctx.deps.audit.verify()).ok).toBe(true);

@@ -101,26 +101,28 @@ describe("a session that proved its password more than 10 minutes ago", () => {
     const res = await promote(u, app, email);
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("REAUTHENTICATION_REQUIRED");
-    expect(contactRow(ctx, email)!.isPrimary).toBe(false);
-    expect(contactRow(ctx, u.emailContactId!)!.isPrimary).toBe(true);
-    expect(auditRows(ctx, { app_id: app.id, action: "contact.promoted", resource_id: email })).toEqual([]);
+    expect((await contactRow(ctx, email))!.isPrimary).toBe(false);
+    expect((await contactRow(ctx, u.emailContactId!))!.isPrimary).toBe(true);
+    expect(await auditRows(ctx, { app_id: app.id, action: "contact.promoted", resource_id: email })).toEqual(
+      [],
+    );
     expect(outboxTo("stale-promoter@example.test")).toEqual([]);
   });
 
   test("change-password is 403 before the password is even checked; nothing changes", async () => {
     const u = await createUser(ctx, app, "stale-changer");
     const other = await openSession(ctx, app, u.id);
-    const before = userRow(ctx, u.id)!.passwordHash;
+    const before = (await userRow(ctx, u.id))!.passwordHash;
     ctx.clock.advance(WINDOW + SECOND);
     for (const current of [DEFAULT_PASSWORD, "a wrong guess at it"]) {
       const res = await change(u, app, current);
       expect(res.status).toBe(403);
       expect(res.body.code).toBe("REAUTHENTICATION_REQUIRED");
     }
-    expect(userRow(ctx, u.id)!.passwordHash).toBe(before);
+    expect((await userRow(ctx, u.id))!.passwordHash).toBe(before);
     expect(sessionRow(ctx, other.sessionId)!.revokedAt).toBeNull();
     expect(
-      auditRows(ctx, { app_id: app.id, action: "user.password_change_failed", resource_id: u.id }),
+      await auditRows(ctx, { app_id: app.id, action: "user.password_change_failed", resource_id: u.id }),
     ).toEqual([]);
     expect(outboxTo("stale-changer@example.test")).toEqual([]);
   });
@@ -133,7 +135,7 @@ describe("a session that proved its password more than 10 minutes ago", () => {
       const res = await remove(u, app, id);
       expect(res.status).toBe(403);
       expect(res.body.code).toBe("REAUTHENTICATION_REQUIRED");
-      expect(contactRow(ctx, id)).toBeDefined();
+      expect(await contactRow(ctx, id)).toBeDefined();
     }
   });
 
@@ -142,7 +144,7 @@ describe("a session that proved its password more than 10 minutes ago", () => {
     const typo = await addContact(u, app, "email", "stale-tidier.typo@example.test");
     ctx.clock.advance(WINDOW);
     expect((await remove(u, app, typo)).status).toBe(204);
-    expect(contactRow(ctx, typo)).toBeUndefined();
+    expect(await contactRow(ctx, typo)).toBeUndefined();
   });
 
   test("the rules of the contacts come first: the primary email is still 409, an unverified one still 409", async () => {
@@ -159,7 +161,7 @@ describe("a session that proved its password more than 10 minutes ago", () => {
     const { u, email } = await userWithContacts(app, "in-time");
     ctx.clock.advance(WINDOW - SECOND);
     expect((await promote(u, app, email)).status).toBe(204);
-    expect(contactRow(ctx, email)!.isPrimary).toBe(true);
+    expect((await contactRow(ctx, email))!.isPrimary).toBe(true);
   });
 });
 
@@ -173,11 +175,13 @@ describe("POST /{app_slug}/v1/me/reauthenticate", () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ authenticated_at: new Date(ctx.clock.now()).toISOString() });
     expect(sessionRow(ctx, u.sessionId)!.authenticatedAt).toBe(ctx.clock.now());
-    const row = auditRows(ctx, {
-      app_id: app.id,
-      action: "session.reauthenticated",
-      resource_id: u.sessionId,
-    })[0];
+    const row = (
+      await auditRows(ctx, {
+        app_id: app.id,
+        action: "session.reauthenticated",
+        resource_id: u.sessionId,
+      })
+    )[0];
     expect(row).toMatchObject({ actor_type: "end_user", actor_id: u.id, details: { user_id: u.id } });
 
     expect((await promote(u, app, email)).status).toBe(204);
@@ -193,7 +197,7 @@ describe("POST /{app_slug}/v1/me/reauthenticate", () => {
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
     expect(sessionRow(ctx, u.sessionId)!.authenticatedAt).toBe(before);
-    const rows = auditRows(ctx, {
+    const rows = await auditRows(ctx, {
       app_id: app.id,
       action: "session.reauthentication_failed",
       resource_id: u.sessionId,
@@ -201,7 +205,7 @@ describe("POST /{app_slug}/v1/me/reauthenticate", () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ actor_id: u.id, details: { user_id: u.id, reason: "invalid_password" } });
     expect(
-      auditRows(ctx, { app_id: app.id, action: "session.reauthenticated", resource_id: u.sessionId }),
+      await auditRows(ctx, { app_id: app.id, action: "session.reauthenticated", resource_id: u.sessionId }),
     ).toEqual([]);
     expect((await promote(u, app, email)).status).toBe(403);
   });
@@ -211,11 +215,13 @@ describe("POST /{app_slug}/v1/me/reauthenticate", () => {
     const res = await reauth(p, app, { password: "anything at all here" });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
-    const row = auditRows(ctx, {
-      app_id: app.id,
-      action: "session.reauthentication_failed",
-      resource_id: p.sessionId,
-    })[0];
+    const row = (
+      await auditRows(ctx, {
+        app_id: app.id,
+        action: "session.reauthentication_failed",
+        resource_id: p.sessionId,
+      })
+    )[0];
     expect(row?.details).toEqual({ user_id: p.id, reason: "no_password" });
   });
 
@@ -354,7 +360,7 @@ describe("security notices", () => {
       },
     );
     expect(res.status).toBe(204);
-    expect(contactRow(ctx, email)!.isPrimary).toBe(true);
+    expect((await contactRow(ctx, email))!.isPrimary).toBe(true);
     expect(outboxTo("operated@example.test")).toEqual([
       expect.objectContaining({ subject: "The email address of your reauth-app account was changed" }),
     ]);
@@ -384,7 +390,7 @@ describe("security notices", () => {
     freshWindows(ctx);
     const code = await mintCode(ctx, app, "password-reset", { email: "reset-notified@example.test" });
     expect((await submitReset(ctx, app, code, NEW_PASSWORD)).status).toBe(204);
-    expect(userRow(ctx, u.id)!.passwordChangedAt).toBe(ctx.clock.now());
+    expect((await userRow(ctx, u.id))!.passwordChangedAt).toBe(ctx.clock.now());
     expect(outboxTo("reset-notified@example.test").map((r) => r.subject)).toEqual([
       "Your reauth-app password was changed",
     ]);

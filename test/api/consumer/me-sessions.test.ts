@@ -85,11 +85,13 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id}", () => {
     expect(dead.body.code).toBe("TOKEN_REVOKED");
     expect((await list(u)).body.data.map((s: { id: string }) => s.id)).toEqual([u.sessionId]);
 
-    const row = auditRows(ctx, {
-      app_id: app.id,
-      action: "session.revoked",
-      resource_id: phone.sessionId,
-    })[0];
+    const row = (
+      await auditRows(ctx, {
+        app_id: app.id,
+        action: "session.revoked",
+        resource_id: phone.sessionId,
+      })
+    )[0];
     expect(row).toMatchObject({
       actor_type: "end_user",
       actor_id: u.id,
@@ -151,12 +153,12 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id}", () => {
 
   test("revoking the current session is allowed and ends the caller's own token", async () => {
     const self = await createUser(ctx, app, "self-revoker");
-    const before = auditRows(ctx, { app_id: app.id, action: "session.revoked" }).length;
+    const before = (await auditRows(ctx, { app_id: app.id, action: "session.revoked" })).length;
     expect((await revoke(self, self.sessionId)).status).toBe(204);
     const after = await list(self);
     expect(after.status).toBe(401);
     expect(after.body.code).toBe("TOKEN_REVOKED");
-    const rows = auditRows(ctx, { app_id: app.id, action: "session.revoked" });
+    const rows = await auditRows(ctx, { app_id: app.id, action: "session.revoked" });
     expect(rows).toHaveLength(before + 1);
     expect(rows.at(-1)!.details).toMatchObject({ current: true });
   });

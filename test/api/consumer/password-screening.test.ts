@@ -1,6 +1,7 @@
 /** @module Guessable passwords (listed words dressed up, repetitive or sequential shapes) refused at sign-up, change-password and reset-password alike. */
 import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { MINUTE } from "../../../src/core/clock.ts";
+import { queryRow } from "../../support/end-users.ts";
 import { createApp, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { insertUser, mintCode, submitReset } from "./codes-fixtures.ts";
@@ -28,19 +29,15 @@ const WEAK: Array<[string, string]> = [
   ["qwertyuiopas", "repetitive_or_sequential"],
 ];
 
-const countUsers = () =>
-  (
-    ctx.deps.db.$client.query("SELECT COUNT(*) AS n FROM end_users WHERE app_id = ?").get(app.id) as {
-      n: number;
-    }
-  ).n;
+const countUsers = async () =>
+  Number((await queryRow(ctx, "SELECT COUNT(*) AS n FROM end_users WHERE app_id = ?", app.id))!.n);
 
 let n = 0;
 
 describe.each(WEAK)("%s", (password, reason) => {
   test(`sign-up → 400 WEAK_PASSWORD (${reason}); no account`, async () => {
     n++;
-    const before = countUsers();
+    const before = await countUsers();
     const res = await ctx.call("POST", "/{app_slug}/v1/auth/signup", {
       params: { app_slug: app.slug },
       body: { username: `screened${n}`, email: `screened${n}@example.com`, password },
@@ -49,13 +46,13 @@ describe.each(WEAK)("%s", (password, reason) => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("WEAK_PASSWORD");
     expect(res.body.details).toEqual([{ field: "password", reason }]);
-    expect(countUsers()).toBe(before);
+    expect(await countUsers()).toBe(before);
   });
 
   test(`change-password → 400 WEAK_PASSWORD (${reason}); the hash is unchanged`, async () => {
     n++;
     const u = await createUser(ctx, app, `changer${n}`);
-    const before = userRow(ctx, u.id)!.passwordHash;
+    const before = (await userRow(ctx, u.id))!.passwordHash;
     const res = await ctx.call("POST", "/{app_slug}/v1/me/change-password", {
       params: { app_slug: app.slug },
       auth: bearer(u),
@@ -64,7 +61,7 @@ describe.each(WEAK)("%s", (password, reason) => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("WEAK_PASSWORD");
     expect(res.body.details).toEqual([{ field: "new_password", reason }]);
-    expect(userRow(ctx, u.id)!.passwordHash).toBe(before);
+    expect((await userRow(ctx, u.id))!.passwordHash).toBe(before);
   });
 
   test(`reset-password → 400 WEAK_PASSWORD (${reason}); no password set, the code stays usable`, async () => {
@@ -76,7 +73,7 @@ describe.each(WEAK)("%s", (password, reason) => {
     expect(res.status).toBe(400);
     expect(res.body.code).toBe("WEAK_PASSWORD");
     expect(res.body.details).toEqual([{ field: "password", reason }]);
-    expect(userRow(ctx, u.id)!.passwordHash).toBeNull();
+    expect((await userRow(ctx, u.id))!.passwordHash).toBeNull();
     expect((await submitReset(ctx, app, code)).status).toBe(204);
   });
 });
