@@ -16,7 +16,9 @@ import { type CodeService, createCodeService } from "./codes/service.ts";
 import type { Config } from "./config/index.ts";
 import { type Clock, DAY, HOUR, MINUTE, systemClock } from "./core/clock.ts";
 import { createLogger, type Logger } from "./core/logger.ts";
+import { type ChangeFeed, createChangeFeed } from "./db/changes.ts";
 import { type Db, migrate, openDatabase, tx } from "./db/client.ts";
+import { createLease, type Lease } from "./db/lease.ts";
 import { migratePostgres, openPostgresDatabase } from "./db/postgres.ts";
 import { createDevInbox } from "./email/dev-inbox.ts";
 import { createEmailService, type EmailService } from "./email/service.ts";
@@ -108,6 +110,10 @@ export interface Deps {
   readonly idempotency: Idempotency;
   readonly rateLimiter: RateLimiter;
   readonly scheduler: Scheduler;
+  /** Which instance runs the leader-only jobs (several instances on PostgreSQL; always this one on SQLite). */
+  readonly lease: Lease;
+  /** Other instances' writes to cached tables, delivered to this instance's caches (PostgreSQL). */
+  readonly changes: ChangeFeed;
   /** Scheduled backups (`backup_dir`); null when they are off. */
   readonly backups: BackupJob | null;
   readonly permissions: PermissionResolver;
@@ -404,21 +410,46 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
           },
         })
       : null;
+  // Several instances on PostgreSQL: one leads the jobs that must run once (rotation, cleanup, retention), and
+  // every instance drops its caches when another commits a change to what they hold (docs/operations.md).
+  const lease = createLease(db, { name: "scheduler", ttlMs: config.schedulerLeaseMs });
+  const changes = createChangeFeed({ db, log });
+  changes.onChange((table) => {
+    if (table === "apps" || table === "app_slug_aliases") directory.invalidate();
+    else if (table === "roles" || table === "role_permissions" || table === "permissions")
+      permissions.invalidateAll();
+    else if (table === "signing_keys")
+      void keys.load().catch((err) => log.warn("signing keys reload failed", { err }));
+  });
+  const shared =
+    db.engine === "postgres"
+      ? [
+          {
+            name: "lease",
+            intervalMs: Math.floor(config.schedulerLeaseMs / 3),
+            run: async () => await lease.tick(),
+          },
+          { name: "cache.check", intervalMs: 1_000, run: async () => await changes.check() },
+        ]
+      : [];
   const scheduler = createScheduler({
     clock,
     log,
+    isLeader: () => lease.isLeader(),
     jobs: [
+      ...shared,
       // Checked hourly (and at start); the job decides from the newest file whether a backup is due.
       ...(backups
         ? [
             {
               name: "backup",
+              leaderOnly: true,
               intervalMs: Math.min(HOUR, config.backupIntervalHours * HOUR),
               run: backups.run,
             },
           ]
         : []),
-      { name: "keys.rotate", intervalMs: MINUTE, run: async () => await keys.tick() },
+      { name: "keys.rotate", intervalMs: MINUTE, leaderOnly: true, run: async () => await keys.tick() },
       // A `heimdall keys rotate` beside the server commits on another connection: picked up within
       // half a second (one PRAGMA per beat), so a withdrawn key stops signing and verifying at once.
       { name: "keys.watch", intervalMs: 500, run: async () => await keys.reloadIfChanged() },
@@ -428,9 +459,15 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
       { name: "ratelimit.flush", intervalMs: 1_000, run: async () => await rateLimiter.flush() },
       // Daily, and once at start: a server that was down past its run catches up then (the cutoff is
       // absolute, so one run removes every day missed).
-      { name: "audit.retention", intervalMs: DAY, run: async () => await auditRetention.prune() },
+      {
+        name: "audit.retention",
+        intervalMs: DAY,
+        leaderOnly: true,
+        run: async () => await auditRetention.prune(),
+      },
       {
         name: "cleanup",
+        leaderOnly: true,
         intervalMs: HOUR,
         run: async () => ({
           idempotency: await idempotency.purge(),
@@ -445,6 +482,11 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
         }),
       },
     ],
+  });
+  metrics.addGauge({
+    name: "heimdall_scheduler_leader",
+    help: "1 while this instance holds the scheduler lease and runs the leader-only jobs (always 1 on SQLite).",
+    collect: () => [{ labels: {}, value: lease.isLeader() ? 1 : 0 }],
   });
   metrics.addGauge({
     name: "heimdall_password_checks",
@@ -534,6 +576,8 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     idempotency,
     rateLimiter,
     scheduler,
+    lease,
+    changes,
     backups,
     apiKeys,
     m2m,

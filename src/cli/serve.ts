@@ -139,6 +139,10 @@ export async function runServer(config: Config, io: Io, hooks: ServerHooks = {})
     lock.release();
     throw err;
   }
+  // The first beat of the leader-only jobs needs to know whether this instance leads, and the caches must hear
+  // of other instances' changes from the first request on.
+  await deps.lease.tick();
+  await deps.changes.start();
   deps.scheduler.start();
   // The breached-password list is indexed on first use (a few ms); do it now that /readyz answers, after
   // the first readiness probes, so the first sign-up does not pay for it.
@@ -181,6 +185,9 @@ async function shutdown(deps: Deps, server: Bun.Server<unknown>, signal: string)
     await server.stop(true);
   }
   await deps.scheduler.stop();
+  await deps.changes.stop();
+  // Another instance takes the leader-only jobs over at its next beat instead of after the lease's TTL.
+  await deps.lease.release();
   // Rate-limit counters are written behind; the last second of them goes to disk before the database closes.
   await deps.rateLimiter.flush();
   await closeDb(deps.db);

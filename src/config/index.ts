@@ -63,6 +63,9 @@ const schema = z
     backup_dir: z.string().min(1).optional(),
     backup_interval_hours: z.coerce.number().int().min(1).max(8_760).default(24),
     backup_keep: z.coerce.number().int().min(1).max(10_000).default(7),
+    // Several instances on PostgreSQL: how long the scheduler leader's lease lasts without renewal, i.e. how soon
+    // another instance takes over the leader-only jobs after the leader dies.
+    scheduler_lease_seconds: z.coerce.number().int().min(2).max(300).default(15),
     // Webhook targets (docs/operations.md, "Webhooks"): plain http beyond loopback, and private ranges.
     webhook_allow_http: flag.default(false),
     webhook_allow_private: flag.default(false),
@@ -105,6 +108,8 @@ export interface Config {
   readonly backupIntervalHours: number;
   /** How many scheduled backups to keep in `backupDir`; older ones are deleted after each new one. */
   readonly backupKeep: number;
+  /** The scheduler lease's time to live (several instances on PostgreSQL). */
+  readonly schedulerLeaseMs: number;
   /** Webhook URLs may use plain http on any host, not only on loopback (an explicit, logged choice). */
   readonly webhookAllowHttp: boolean;
   /** Webhook URLs may resolve to private ranges (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10). */
@@ -153,6 +158,7 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   HEIMDALL_BACKUP_DIR: "backup_dir",
   HEIMDALL_BACKUP_INTERVAL_HOURS: "backup_interval_hours",
   HEIMDALL_BACKUP_KEEP: "backup_keep",
+  HEIMDALL_SCHEDULER_LEASE_SECONDS: "scheduler_lease_seconds",
   HEIMDALL_WEBHOOK_ALLOW_HTTP: "webhook_allow_http",
   HEIMDALL_WEBHOOK_ALLOW_PRIVATE: "webhook_allow_private",
   HEIMDALL_CONSOLE: "console",
@@ -188,6 +194,7 @@ const EXPECTED: Partial<Record<string, string>> = {
   backup_dir: "a directory path (scheduled backups are off when it is unset)",
   backup_interval_hours: "a whole number of hours 1–8760",
   backup_keep: "a whole number of backups to keep, 1–10000",
+  scheduler_lease_seconds: "a whole number of seconds, 2–300",
   webhook_allow_http: "true or false",
   webhook_allow_private: "true or false",
   console: "on or off (the admin console at /console)",
@@ -314,6 +321,7 @@ export function loadConfig(
     backupDir: c.backup_dir,
     backupIntervalHours: c.backup_interval_hours,
     backupKeep: c.backup_keep,
+    schedulerLeaseMs: c.scheduler_lease_seconds * 1000,
     webhookAllowHttp: c.webhook_allow_http,
     webhookAllowPrivate: c.webhook_allow_private,
     console: c.console,

@@ -34,6 +34,8 @@ export interface PermissionResolver {
   forEndUser(appId: string, role: string | null, tenantRole?: string | null): Promise<ReadonlySet<string>>;
   /** Drops what is cached for the app, after its roles or permissions changed. */
   invalidate(appId: string): void;
+  /** Drops everything: another instance changed roles or permissions (which apps' is not said). */
+  invalidateAll(): void;
 }
 
 const NONE: ReadonlySet<string> = Object.freeze(new Set<string>());
@@ -103,6 +105,10 @@ export function createPermissionResolver({ db, clock }: { db: Db; clock: Clock }
       if (!perApp) return;
       size -= perApp.size;
       cache.delete(appId);
+    },
+    invalidateAll() {
+      cache.clear();
+      size = 0;
     },
   };
 }
