@@ -90,7 +90,7 @@ interface MeDeps {
   apps: Pick<AppService, "authConfigOf">;
   email: NoticeMailer;
   /** The account's MFA factors: their sealed secrets are destroyed with it (crypto-shredding). */
-  mfa: { forgetUser(appId: string, userId: string): void };
+  mfa: { forgetUser(appId: string, userId: string): Promise<void> };
   /** `user.deleted` when the account deletes itself, as for an operator's deletion (docs/webhooks.md). */
   events: Pick<EventEmitter, "emit">;
 }
@@ -196,7 +196,7 @@ export function createMeService(deps: MeDeps): MeService {
         // Contacts, sessions (and their refresh tokens) and one-time codes go with it by cascade; the
         // caller's token dies with its session, since every guard looks the session up. MFA factors are
         // removed first: their sealed secrets would outlive a cascade.
-        deps.mfa.forgetUser(caller.appId, caller.userId);
+        await deps.mfa.forgetUser(caller.appId, caller.userId);
         await users.deleteUser(caller.userId);
         await deps.rateLimiter.reset(passwordKey(caller.userId));
       });

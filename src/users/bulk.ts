@@ -31,7 +31,7 @@ export interface UserBulkDeps {
   clock: Clock;
   rules: UserRules;
   /** The accounts' MFA factors: their sealed secrets are destroyed with them (crypto-shredding). */
-  mfa: { forgetUser(appId: string, userId: string): void };
+  mfa: { forgetUser(appId: string, userId: string): Promise<void> };
   /** One event per affected account, as the single-account routes emit (docs/webhooks.md). */
   events: Pick<EventEmitter, "emit">;
 }
@@ -78,7 +78,7 @@ export function createUserBulkService({ db, clock, rules, mfa, events }: UserBul
             await userEvents.deleted(scope.appId, id, "bulk", scope.actor, { bulk_operation_id: operation });
           }
           // MFA factors first: their sealed secrets would outlive the cascade.
-          for (const id of ids) mfa.forgetUser(scope.appId, id);
+          for (const id of ids) await mfa.forgetUser(scope.appId, id);
           await store.deleteUsers(ids);
         } else if (kind === "revoke_sessions") {
           const revoked = await store.revokeSessionsOf(ids, "admin_revoked", now);

@@ -81,7 +81,7 @@ export interface UserAdminDeps {
   /** Security notices to a replaced primary address. */
   email: NoticeMailer;
   /** The account's MFA factors: their sealed secrets are destroyed with it (crypto-shredding). */
-  mfa: { forgetUser(appId: string, userId: string): void };
+  mfa: { forgetUser(appId: string, userId: string): Promise<void> };
   /** Webhook events of the changes (docs/webhooks.md): an account an operator creates is a `user.signup` too. */
   events: Pick<EventEmitter, "emit">;
 }
@@ -394,7 +394,7 @@ export function createUserAdminService(deps: UserAdminDeps): UserAdminService {
         await userEvents.deleted(scope.appId, user.id, "admin", scope.actor);
         // Contacts, sessions, refresh tokens and codes go with it (FK cascades); MFA factors first, since
         // their sealed secrets would outlive a cascade.
-        deps.mfa.forgetUser(scope.appId, user.id);
+        await deps.mfa.forgetUser(scope.appId, user.id);
         await users.deleteUser(user.id);
       });
     },
