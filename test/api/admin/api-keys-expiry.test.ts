@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { DAY, HOUR, SECOND } from "../../../src/core/clock.ts";
 import { MAX_KEY_LIFETIME_MS } from "../../../src/core/expiry.ts";
-import { appApiKeys } from "../../../src/db/schema.ts";
+import type { Tables } from "../../../src/db/client.ts";
 import { type AppBody, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
@@ -20,16 +20,20 @@ type Created = {
 };
 
 let ctx: TestContext;
+// The context's tables (PostgreSQL's twins on a PostgreSQL run), taken once the context exists.
+let { appApiKeys } = {} as Tables;
 let app: AppBody;
 
 const BASE = "/v1/apps/{app_id}/api-keys";
 const LANE = "/{app_slug}/v1/admin/users";
 
 const at = (ms: number) => new Date(ms).toISOString();
-const rowOf = (id: string) => ctx.deps.db.select().from(appApiKeys).where(eq(appApiKeys.id, id)).get();
+const rowOf = async (id: string) =>
+  (await ctx.deps.db.select().from(appApiKeys).where(eq(appApiKeys.id, id)).limit(1))[0];
 
 beforeAll(async () => {
   ctx = await createTestContext();
+  ({ appApiKeys } = ctx.deps.db.tables);
   app = await createApp(ctx, "key-expiry");
 });
 
@@ -51,7 +55,7 @@ describe("creating a key with expires_at", () => {
     const { expires_at, ...contractPart } = res.body;
     expectResponseMatches("heimdall", "POST", BASE, 201, contractPart, { strict: true });
     expect(expires_at).toBe(expiresAt);
-    expect(rowOf(res.body.id)!.expiresAt).toBe(Date.parse(expiresAt));
+    expect((await rowOf(res.body.id))!.expiresAt).toBe(Date.parse(expiresAt));
     const audit = await expectLastAudit(ctx, app.id, "api_key.created", "pak");
     expect(audit.details).toMatchObject({ expires_at: expiresAt });
 
@@ -70,7 +74,7 @@ describe("creating a key with expires_at", () => {
       const res = await mint(body);
       expect(res.status).toBe(201);
       expect(res.body.expires_at).toBeNull();
-      expect(rowOf(res.body.id)!.expiresAt).toBeNull();
+      expect((await rowOf(res.body.id))!.expiresAt).toBeNull();
     }
   });
 
@@ -122,6 +126,6 @@ describe("using an expiring key on the Consumer admin lane", () => {
     expect(errCode(deleted)).toBe(errCode(expired));
     expect(expired.headers.get("www-authenticate")).toBe(deleted.headers.get("www-authenticate"));
     // The row stays (it shows when the key expired) and still lists.
-    expect(rowOf(created.body.id)).toBeDefined();
+    expect(await rowOf(created.body.id)).toBeDefined();
   });
 });

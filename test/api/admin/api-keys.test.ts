@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { API_KEY_USE_DEBOUNCE_MS } from "../../../src/api-keys/service.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
-import { appApiKeys, idempotencyKeys } from "../../../src/db/schema.ts";
+import type { Tables } from "../../../src/db/client.ts";
 import { type AppBody, auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
@@ -28,6 +28,8 @@ type Created = {
 };
 
 let ctx: TestContext;
+// The context's tables (PostgreSQL's twins on a PostgreSQL run), taken once the context exists.
+let { appApiKeys, idempotencyKeys } = {} as Tables;
 let app: AppBody;
 let other: AppBody;
 
@@ -40,10 +42,12 @@ async function mint(appId: string, body: Record<string, unknown>, headers?: Reco
   return res;
 }
 
-const rowOf = (id: string) => ctx.deps.db.select().from(appApiKeys).where(eq(appApiKeys.id, id)).get();
+const rowOf = async (id: string) =>
+  (await ctx.deps.db.select().from(appApiKeys).where(eq(appApiKeys.id, id)).limit(1))[0];
 
 beforeAll(async () => {
   ctx = await createTestContext();
+  ({ appApiKeys, idempotencyKeys } = ctx.deps.db.tables);
   app = await createApp(ctx, "keys-app");
   other = await createApp(ctx, "keys-other");
 });
@@ -61,7 +65,7 @@ describe("POST /api-keys", () => {
     expect(res.body.key).toMatch(/^hdk_live_[A-Za-z0-9_-]{43}$/);
     expect(res.body.key_prefix).toBe(res.body.key.slice(0, 16));
     expect(res.body.permissions).toEqual(["user.read", "user.list"]);
-    const row = rowOf(res.body.id)!;
+    const row = (await rowOf(res.body.id))!;
     expect(row).toMatchObject({
       appId: app.id,
       name: "CI deploy bot",
@@ -101,14 +105,12 @@ describe("POST /api-keys", () => {
     const again = await mint(app.id, body, headers);
     expect(again.headers.get("idempotent-replayed")).toBe("true");
     expect(again.body).toEqual(first.body);
-    expect(ctx.deps.db.select().from(appApiKeys).where(eq(appApiKeys.name, "terraform")).all()).toHaveLength(
+    expect(await ctx.deps.db.select().from(appApiKeys).where(eq(appApiKeys.name, "terraform"))).toHaveLength(
       1,
     );
-    const stored = ctx.deps.db
-      .select()
-      .from(idempotencyKeys)
-      .where(eq(idempotencyKeys.key, "tf-key-1"))
-      .get()!;
+    const stored = (
+      await ctx.deps.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, "tf-key-1")).limit(1)
+    )[0]!;
     expect(stored.body).not.toContain(first.body.key);
     const reuse = await ctx.call("POST", BASE, {
       params: { app_id: app.id },
@@ -200,15 +202,15 @@ describe("authenticate (the Consumer admin lane's key check)", () => {
     ctx.clock.advance(API_KEY_USE_DEBOUNCE_MS + 1);
     const before = await uses();
     await ctx.deps.apiKeys.authenticate(app.id, key.key, { requestId: "r1", ip: "10.0.0.1" });
-    const stamped = rowOf(key.id)!.lastUsedAt;
+    const stamped = (await rowOf(key.id))!.lastUsedAt;
     expect(stamped).toBe(ctx.clock.now());
     ctx.clock.advance(30_000);
     await ctx.deps.apiKeys.authenticate(app.id, key.key);
-    expect(rowOf(key.id)!.lastUsedAt).toBe(stamped);
+    expect((await rowOf(key.id))!.lastUsedAt).toBe(stamped);
     expect(await uses()).toBe(before + 1);
     ctx.clock.advance(API_KEY_USE_DEBOUNCE_MS);
     await ctx.deps.apiKeys.authenticate(app.id, key.key);
-    expect(rowOf(key.id)!.lastUsedAt).toBe(ctx.clock.now());
+    expect((await rowOf(key.id))!.lastUsedAt).toBe(ctx.clock.now());
     expect(await uses()).toBe(before + 2);
     const row = (await auditRows(ctx, { app_id: app.id, action: "api_key.used" })).at(-2)!;
     expect(row).toMatchObject({ actor_type: "api_key", actor_id: key.id, ip: "10.0.0.1", request_id: "r1" });
@@ -218,7 +220,7 @@ describe("authenticate (the Consumer admin lane's key check)", () => {
   test("the list shows last_used_at once used", async () => {
     const res = await ctx.call("GET", BASE, { params: { app_id: app.id } });
     const listed = res.body.data.find((k: { id: string }) => k.id === key.id);
-    expect(listed.last_used_at).toBe(new Date(rowOf(key.id)!.lastUsedAt!).toISOString());
+    expect(listed.last_used_at).toBe(new Date((await rowOf(key.id))!.lastUsedAt!).toISOString());
   });
 });
 
@@ -229,7 +231,7 @@ describe("DELETE /api-keys/{key_id}", () => {
     const res = await ctx.call("DELETE", ONE, { params: { app_id: app.id, key_id: key.id } });
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect(rowOf(key.id)).toBeUndefined();
+    expect(await rowOf(key.id)).toBeUndefined();
     expect(await ctx.deps.apiKeys.authenticate(app.id, key.key)).toBeNull();
     const audit = await expectLastAudit(ctx, app.id, "api_key.deleted", "pak");
     expect(audit.resource_id).toBe(key.id);
@@ -245,7 +247,7 @@ describe("DELETE /api-keys/{key_id}", () => {
       expect(res.status).toBe(404);
       expect(errCode(res)).toBe("API_KEY_NOT_FOUND");
     }
-    expect(rowOf(foreign.id)).toBeDefined();
+    expect(await rowOf(foreign.id)).toBeDefined();
   });
 });
 
@@ -299,7 +301,7 @@ describe("access", () => {
       if (status === 403)
         await expectLastAudit(ctx, app.id, "access.denied", auth && "pak" in auth ? "pak" : "platform_user");
     }
-    expect(rowOf(target.id)).toBeDefined();
+    expect(await rowOf(target.id)).toBeDefined();
   });
 
   test("a read-only PAK and a viewer may list", async () => {

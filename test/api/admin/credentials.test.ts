@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { HOUR } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
-import { idempotencyKeys, m2mClients, vaultSecrets } from "../../../src/db/schema.ts";
+import type { Tables } from "../../../src/db/client.ts";
 import { type AppBody, auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
@@ -22,6 +22,8 @@ import {
 type Created = { id: string; client_id: string; client_secret: string; name: string; created_at: string };
 
 let ctx: TestContext;
+// The context's tables (PostgreSQL's twins on a PostgreSQL run), taken once the context exists.
+let { idempotencyKeys, m2mClients, vaultSecrets } = {} as Tables;
 let app: AppBody;
 let other: AppBody;
 
@@ -34,11 +36,12 @@ async function createClient(appId: string, body: Record<string, unknown>, header
   return res;
 }
 
-const rowOf = (clientId: string) =>
-  ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.clientId, clientId)).get();
+const rowOf = async (clientId: string) =>
+  (await ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.clientId, clientId)).limit(1))[0];
 
 beforeAll(async () => {
   ctx = await createTestContext();
+  ({ idempotencyKeys, m2mClients, vaultSecrets } = ctx.deps.db.tables);
   app = await createApp(ctx, "creds-app");
   other = await createApp(ctx, "creds-other");
 });
@@ -53,7 +56,7 @@ describe("POST /credentials", () => {
     expect(res.body.client_id).toMatch(/^m2m_[0-9a-f]{32}$/);
     expect(res.body.client_secret).toMatch(/^hcs_[A-Za-z0-9_-]{43}$/);
     expect(res.body.name).toBe("CI Pipeline");
-    const row = rowOf(res.body.client_id)!;
+    const row = (await rowOf(res.body.client_id))!;
     expect(row.id).toBe(res.body.id);
     expect(row.secretHash).toBe(sha256Hex(res.body.client_secret));
     expect(row.isActive).toBe(true);
@@ -66,8 +69,8 @@ describe("POST /credentials", () => {
 
   test("scopes are optional (none by default); the slug addresses the app too", async () => {
     const res = await createClient(app.slug, { name: "No scopes" });
-    expect(rowOf(res.body.client_id)!.scopes).toEqual([]);
-    expect(rowOf(res.body.client_id)!.appId).toBe(app.id);
+    expect((await rowOf(res.body.client_id))!.scopes).toEqual([]);
+    expect((await rowOf(res.body.client_id))!.appId).toBe(app.id);
   });
 
   test("a platform user's session (cookie) may create too", async () => {
@@ -130,14 +133,12 @@ describe("Idempotency-Key on POST /credentials", () => {
     expect(again.headers.get("idempotent-replayed")).toBe("true");
     expect(again.body).toEqual(first);
     expect(await auditCount(ctx)).toBe(before);
-    expect(ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.name, "IaC client")).all()).toHaveLength(
+    expect(await ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.name, "IaC client"))).toHaveLength(
       1,
     );
-    const stored = ctx.deps.db
-      .select()
-      .from(idempotencyKeys)
-      .where(eq(idempotencyKeys.key, "ci-client-1"))
-      .get()!;
+    const stored = (
+      await ctx.deps.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, "ci-client-1")).limit(1)
+    )[0]!;
     expect(stored.body).not.toContain(first.client_secret);
     expect(stored.body).toMatch(/^\{"\$vault":"/);
   });
@@ -165,18 +166,16 @@ describe("Idempotency-Key on POST /credentials", () => {
   });
 
   test("after 24 h the purge shreds the sealed response with the key", async () => {
-    const stored = ctx.deps.db
-      .select()
-      .from(idempotencyKeys)
-      .where(eq(idempotencyKeys.key, "ci-client-1"))
-      .get()!;
+    const stored = (
+      await ctx.deps.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, "ci-client-1")).limit(1)
+    )[0]!;
     const vaultId = (JSON.parse(stored.body) as { $vault: string }).$vault;
-    expect(ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, vaultId)).all()).toHaveLength(1);
+    expect(await ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, vaultId))).toHaveLength(1);
     ctx.clock.advance(25 * HOUR);
     expect(await ctx.deps.idempotency.purge()).toBeGreaterThanOrEqual(1);
-    expect(ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, vaultId)).all()).toEqual([]);
+    expect(await ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, vaultId))).toEqual([]);
     expect(
-      ctx.deps.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, "ci-client-1")).all(),
+      await ctx.deps.db.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, "ci-client-1")),
     ).toEqual([]);
   });
 });
@@ -283,7 +282,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
         expect(await auditCount(ctx)).toBe(before);
       }
       // The foreign client is untouched.
-      expect(rowOf(foreign.client_id)!.isActive).toBe(true);
+      expect((await rowOf(foreign.client_id))!.isActive).toBe(true);
     },
   );
 
@@ -294,7 +293,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     });
     expect(res.status).toBe(200);
     expect(res.text).toBe("");
-    expect(rowOf(client.client_id)!.isActive).toBe(false);
+    expect((await rowOf(client.client_id))!.isActive).toBe(false);
     const audit = await expectLastAudit(ctx, app.id, "m2m_client.updated", "pak");
     expect(audit.details).toMatchObject({ is_active: { from: true, to: false } });
 
@@ -312,7 +311,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
       params: { app_id: app.id, client_id: client.client_id },
       body: { is_active: true },
     });
-    expect(rowOf(client.client_id)!.isActive).toBe(true);
+    expect((await rowOf(client.client_id))!.isActive).toBe(true);
   });
 
   test("PATCH with a non-boolean is_active → 400 VALIDATION_ERROR", async () => {
@@ -334,11 +333,11 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     const { previous_secret_expires_at, ...contractPart } = res.body;
     expectResponseMatches("heimdall", "POST", `${ONE}/rotate`, 200, contractPart, { strict: true });
     expect(previous_secret_expires_at).toBeNull();
-    expect(rowOf(client.client_id)!.prevSecretHash).toBeNull();
+    expect((await rowOf(client.client_id))!.prevSecretHash).toBeNull();
     expect(res.body.client_id).toBe(client.client_id);
     expect(res.body.client_secret).toMatch(/^hcs_[A-Za-z0-9_-]{43}$/);
     expect(res.body.client_secret).not.toBe(client.client_secret);
-    expect(rowOf(client.client_id)!.secretHash).toBe(sha256Hex(res.body.client_secret));
+    expect((await rowOf(client.client_id))!.secretHash).toBe(sha256Hex(res.body.client_secret));
     const audit = await expectLastAudit(ctx, app.id, "m2m_client.secret_rotated", "pak");
     expect(JSON.stringify(audit.details)).not.toContain(res.body.client_secret);
   });
@@ -351,7 +350,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     });
     expect(res.status).toBe(200);
     expect(res.text).toBe("");
-    expect(rowOf(client.client_id)!.scopes).toEqual(["billing.charge", "user.list"]);
+    expect((await rowOf(client.client_id))!.scopes).toEqual(["billing.charge", "user.list"]);
     const audit = await expectLastAudit(ctx, app.id, "m2m_client.scopes_set", "pak");
     expect(audit.details).toMatchObject({
       from: ["user.read", "app.read"],
@@ -370,7 +369,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     expect(await auditCount(ctx)).toBe(before);
     const cleared = await ctx.call("PUT", `${ONE}/scopes`, { params, body: { permissions: [] } });
     expect(cleared.status).toBe(200);
-    expect(rowOf(client.client_id)!.scopes).toEqual([]);
+    expect((await rowOf(client.client_id))!.scopes).toEqual([]);
   });
 
   test.each([
@@ -392,7 +391,7 @@ describe("one client: detail, PATCH, rotate, scopes, DELETE", () => {
     const res = await ctx.call("DELETE", ONE, { params });
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect(rowOf(client.client_id)).toBeUndefined();
+    expect(await rowOf(client.client_id)).toBeUndefined();
     const audit = await expectLastAudit(ctx, app.id, "m2m_client.deleted", "pak");
     expect(audit.resource_id).toBe(client.id);
     const again = await ctx.call("DELETE", ONE, { params });
@@ -459,7 +458,7 @@ describe("access", () => {
     const rotate = await call(ROUTES[4], { pak: paks.noRotate! });
     expect(rotate.status).toBe(403);
     expect(errCode(rotate)).toBe("POLICY_DENIED");
-    expect(rowOf(target.client_id)!.secretHash).toBe(sha256Hex(target.client_secret));
+    expect((await rowOf(target.client_id))!.secretHash).toBe(sha256Hex(target.client_secret));
     expect((await call(ROUTES[2], { pak: paks.noRotate! })).status).toBe(200);
   });
 

@@ -1,7 +1,7 @@
 /** @module The app-outbound-webhooks routes (GET/PUT/DELETE …/webhook, …/attempts, …/rotate-secret) and the replay route: shapes, URL rules, scoping and audit rows. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { apps, vaultSecrets, webhookConfigs } from "../../../src/db/schema.ts";
+import type { Tables } from "../../../src/db/client.ts";
 import { type AppBody, auditRows, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
 import { allow, deny, detailFields, errCode, expectLastAudit, insertPak } from "./fixtures.ts";
@@ -10,10 +10,13 @@ const HOOK = "/v1/apps/{app_id}/webhook";
 const URL_OK = "https://hooks.example.com/heimdall";
 
 let ctx: TestContext;
+// The context's tables (PostgreSQL's twins on a PostgreSQL run), taken once the context exists.
+let { apps, vaultSecrets, webhookConfigs } = {} as Tables;
 let app: AppBody;
 
 beforeAll(async () => {
   ctx = await createTestContext();
+  ({ apps, vaultSecrets, webhookConfigs } = ctx.deps.db.tables);
   app = await createApp(ctx, "hooked");
 });
 
@@ -33,8 +36,8 @@ const rotate = (ref = app.id, auth?: Auth) =>
 const attempts = (ref = app.id, auth?: Auth) =>
   ctx.call("GET", `${HOOK}/attempts`, { params: { app_id: ref }, auth });
 
-const configRow = (appId: string) =>
-  ctx.deps.db.select().from(webhookConfigs).where(eq(webhookConfigs.appId, appId)).get();
+const configRow = async (appId: string) =>
+  (await ctx.deps.db.select().from(webhookConfigs).where(eq(webhookConfigs.appId, appId)).limit(1))[0];
 
 describe("configuration", () => {
   let secret = "";
@@ -68,8 +71,10 @@ describe("configuration", () => {
     expect(read.text).not.toContain(secret.slice(6));
 
     // Sealed by the vault: the plaintext is nowhere in the database.
-    const row = configRow(app.id)!;
-    const sealed = ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, row.secretId)).get();
+    const row = (await configRow(app.id))!;
+    const sealed = (
+      await ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, row.secretId)).limit(1)
+    )[0];
     expect(sealed).toBeDefined();
     expect(JSON.stringify(sealed)).not.toContain(secret.slice(6, 20));
 
@@ -80,16 +85,15 @@ describe("configuration", () => {
   });
 
   test("PUT again replaces url and types, keeps the secret and the id, and clears the disabled state", async () => {
-    const before = configRow(app.id)!;
-    ctx.deps.db
+    const before = (await configRow(app.id))!;
+    await ctx.deps.db
       .update(webhookConfigs)
       .set({
         disabledAt: ctx.clock.now(),
         disabledReason: "10 consecutive failed delivery attempts",
         consecutiveFailures: 10,
       })
-      .where(eq(webhookConfigs.id, before.id))
-      .run();
+      .where(eq(webhookConfigs.id, before.id));
     ctx.clock.advance(1000);
     const res = await put({ url: "https://other.example.com/in", event_types: [] });
     expect(res.status).toBe(200);
@@ -103,20 +107,20 @@ describe("configuration", () => {
       consecutive_failures: 0,
     });
     expect(res.body.updated_at).not.toBe(res.body.created_at);
-    expect(configRow(app.id)!.secretId).toBe(before.secretId);
+    expect((await configRow(app.id))!.secretId).toBe(before.secretId);
     const audit = await expectLastAudit(ctx, app.id, "webhook.updated", "pak");
     expect(audit.details).toEqual({ url: "https://other.example.com/in", event_types: [], re_enabled: true });
   });
 
   test("rotate-secret returns a new secret once; the old one is destroyed", async () => {
-    const old = configRow(app.id)!;
+    const old = (await configRow(app.id))!;
     const res = await rotate();
     expect(res.status).toBe(200);
     expect(res.body.signing_secret).toMatch(/^whsec_/);
     expect(res.body.signing_secret).not.toBe(secret);
     expect(res.body.signing_secret_hint).toBe(res.body.signing_secret.slice(-4));
     expect((await get()).body.signing_secret_hint).toBe(res.body.signing_secret.slice(-4));
-    const row = configRow(app.id)!;
+    const row = (await configRow(app.id))!;
     expect(row.secretId).not.toBe(old.secretId);
     expect(
       async () => await ctx.deps.vault.open(old.secretId, `webhook_secret:${app.id}:${old.id}`),
@@ -134,12 +138,12 @@ describe("configuration", () => {
   });
 
   test("DELETE answers 204, removes the row and its secret, and is idempotent", async () => {
-    const row = configRow(app.id)!;
+    const row = (await configRow(app.id))!;
     const res = await del();
     expect(res.status).toBe(204);
-    expect(configRow(app.id)).toBeUndefined();
+    expect(await configRow(app.id)).toBeUndefined();
     expect(
-      ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, row.secretId)).get(),
+      (await ctx.deps.db.select().from(vaultSecrets).where(eq(vaultSecrets.id, row.secretId)).limit(1))[0],
     ).toBeUndefined();
     const audit = await expectLastAudit(ctx, app.id, "webhook.deleted", "pak");
     expect(audit.details).toEqual({ url: URL_OK });
@@ -210,7 +214,7 @@ describe("bad input: 400 naming the field, nothing stored", () => {
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toContain(field);
-    expect(configRow(target.id)).toBeUndefined();
+    expect(await configRow(target.id)).toBeUndefined();
     expect((await auditRows(ctx, { app_id: target.id })).length).toBe(before);
   });
 
@@ -223,7 +227,7 @@ describe("bad input: 400 naming the field, nothing stored", () => {
     );
     expect(self.status).toBe(400);
     expect(detailFields(self)).toEqual(["url"]);
-    expect(configRow(target.id)!.url).toBe("http://127.0.0.1:9911/hook");
+    expect((await configRow(target.id))!.url).toBe("http://127.0.0.1:9911/hook");
   });
 
   test("replay: a since that is not a date, or an unknown event type, is a 400 naming it", async () => {
@@ -281,7 +285,7 @@ describe("scoping and permissions", () => {
 
   test("another workspace's PAK gets 404 on every webhook route, and changes nothing", async () => {
     const auth = { pak: foreign.token };
-    const before = configRow(guarded.id)!;
+    const before = (await configRow(guarded.id))!;
     for (const res of [
       await get(guarded.id, auth),
       await put({ url: "https://evil.example.com/in", event_types: [] }, guarded.id, auth),
@@ -292,7 +296,7 @@ describe("scoping and permissions", () => {
       expect(res.status).toBe(404);
       expect(errCode(res)).toBe("APP_NOT_FOUND");
     }
-    expect(configRow(guarded.id)).toEqual(before);
+    expect(await configRow(guarded.id)).toEqual(before);
   });
 
   test("no credential: 401", async () => {
@@ -315,7 +319,7 @@ describe("scoping and permissions", () => {
   test("an archived app's webhook is read-only: 409 APP_ARCHIVED", async () => {
     const archived = await createApp(ctx, "hook-archived");
     expect((await put({ url: URL_OK, event_types: [] }, archived.id)).status).toBe(200);
-    ctx.deps.db.update(apps).set({ status: "archived" }).where(eq(apps.id, archived.id)).run();
+    await ctx.deps.db.update(apps).set({ status: "archived" }).where(eq(apps.id, archived.id));
     expect((await get(archived.id)).status).toBe(200);
     for (const res of [
       await put({ url: URL_OK, event_types: [] }, archived.id),
@@ -325,6 +329,6 @@ describe("scoping and permissions", () => {
       expect(res.status).toBe(409);
       expect(errCode(res)).toBe("APP_ARCHIVED");
     }
-    expect(configRow(archived.id)).toBeDefined();
+    expect(await configRow(archived.id)).toBeDefined();
   });
 });
