@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { HOUR, SECOND } from "../../../src/core/clock.ts";
 import { sha256Hex } from "../../../src/core/crypto.ts";
-import { m2mClients } from "../../../src/db/schema.ts";
+import type { Tables } from "../../../src/db/client.ts";
 import { MAX_ROTATION_GRACE_SECONDS } from "../../../src/m2m/model.ts";
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -14,6 +14,8 @@ type Client = { id: string; client_id: string; client_secret: string };
 type Rotated = { client_id: string; client_secret: string; previous_secret_expires_at: string | null };
 
 let ctx: TestContext;
+// The context's tables (PostgreSQL's twins on a PostgreSQL run), taken once the context exists.
+let { m2mClients } = {} as Tables;
 let app: AppBody;
 
 const BASE = "/v1/apps/{app_id}/credentials";
@@ -23,6 +25,7 @@ const TOKEN = "/{app_slug}/v1/oauth/token";
 
 beforeAll(async () => {
   ctx = await createTestContext();
+  ({ m2mClients } = ctx.deps.db.tables);
   app = await createApp(ctx, "grace-app");
 });
 
@@ -64,8 +67,8 @@ async function grant(clientId: string, secret: string): Promise<number> {
 const lastDetails = async (clientRowId: string, action: string) =>
   (await auditRows(ctx, { resource_id: clientRowId, action })).at(-1)?.details;
 
-const rowOf = (clientId: string) =>
-  ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.clientId, clientId)).get()!;
+const rowOf = async (clientId: string) =>
+  (await ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.clientId, clientId)).limit(1))[0]!;
 
 /** The rotate response: the contract's fields exactly (strict), plus the one documented addition. */
 function expectRotateShape(body: Rotated) {
@@ -85,7 +88,7 @@ describe("rotation with a grace period", () => {
     expect(res.status).toBe(200);
     const until = new Date(ctx.clock.now() + HOUR).toISOString();
     expect(expectRotateShape(res.body)).toBe(until);
-    const row = rowOf(client.client_id);
+    const row = await rowOf(client.client_id);
     expect(row.secretHash).toBe(sha256Hex(res.body.client_secret));
     expect(row.prevSecretHash).toBe(sha256Hex(client.client_secret));
     const audit = await expectLastAudit(ctx, app.id, "m2m_client.secret_rotated", "pak");
@@ -114,7 +117,7 @@ describe("rotation with a grace period", () => {
     const res = await rotate(client);
     expect(res.status).toBe(200);
     expect(expectRotateShape(res.body)).toBeNull();
-    expect(rowOf(client.client_id).prevSecretHash).toBeNull();
+    expect((await rowOf(client.client_id)).prevSecretHash).toBeNull();
     expect(await grant(client.client_id, client.client_secret)).toBe(401);
     expect(await lastDetails(client.id, "m2m.token_failed")).toMatchObject({ reason: "invalid_secret" });
     expect(await grant(client.client_id, res.body.client_secret)).toBe(200);
@@ -167,7 +170,7 @@ describe("rotation with a grace period", () => {
     expect((await expectLastAudit(ctx, app.id, "m2m_client.updated", "pak")).details).toMatchObject({
       previous_secret_ended: true,
     });
-    expect(rowOf(client.client_id)).toMatchObject({ prevSecretHash: null, prevSecretExpiresAt: null });
+    expect(await rowOf(client.client_id)).toMatchObject({ prevSecretHash: null, prevSecretExpiresAt: null });
     expect((await ctx.call("PATCH", ONE, { params, body: { is_active: true } })).status).toBe(200);
     expect(await grant(client.client_id, client.client_secret)).toBe(401);
     expect(await grant(client.client_id, rotated.body.client_secret)).toBe(200);
@@ -197,12 +200,12 @@ describe("invalid grace periods → 400 VALIDATION_ERROR, nothing rotated", () =
     ],
   ])("%s", async (_name, opts) => {
     const client = await createClient(`bad ${_name}`);
-    const before = rowOf(client.client_id);
+    const before = await rowOf(client.client_id);
     const res = await rotate(client, opts as { body?: unknown; query?: Record<string, string> });
     expect(res.status).toBe(400);
     expect(errCode(res)).toBe("VALIDATION_ERROR");
     expect(detailFields(res)).toEqual(["grace_period_seconds"]);
-    expect(rowOf(client.client_id)).toEqual(before);
+    expect(await rowOf(client.client_id)).toEqual(before);
     expect(await grant(client.client_id, client.client_secret)).toBe(200);
   });
 });

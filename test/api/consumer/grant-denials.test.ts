@@ -1,5 +1,6 @@
 /** @module Caller-narrowing refusals (403 PERMISSION_GRANT_DENIED) are audited access denials like the other RBAC refusals. */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { queryRow, queryRows } from "../../support/end-users.ts";
 import { createApp, type TestApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { createApiKey, createEndUser } from "./verify-fixtures.ts";
@@ -7,13 +8,18 @@ import { createApiKey, createEndUser } from "./verify-fixtures.ts";
 let ctx: TestContext;
 let app: TestApp;
 
-const denials = () =>
-  ctx.deps.db.$client
-    .query<{ actor_type: string; actor_id: string; details: string }, [string]>(
+const denials = async () =>
+  (
+    await queryRows(
+      ctx,
       "SELECT actor_type, actor_id, details FROM audit_log WHERE app_id = ? AND action = 'access.denied' ORDER BY seq",
+      app.id,
     )
-    .all(app.id)
-    .map((r) => ({ ...r, details: JSON.parse(r.details) as Record<string, unknown> }));
+  ).map((r) => ({
+    ...r,
+    // jsonb arrives parsed from PostgreSQL, SQLite's JSON as text.
+    details: (typeof r.details === "string" ? JSON.parse(r.details) : r.details) as Record<string, unknown>,
+  }));
 
 beforeAll(async () => {
   ctx = await createTestContext();
@@ -31,11 +37,9 @@ describe("PERMISSION_GRANT_DENIED leaves an access.denied row", () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("PERMISSION_GRANT_DENIED");
-    const status = ctx.deps.db.$client
-      .query<{ status: string }, [string]>("SELECT status FROM end_users WHERE id = ?")
-      .get(owner.id);
+    const status = await queryRow(ctx, "SELECT status FROM end_users WHERE id = ?", owner.id);
     expect(status?.status).toBe("active");
-    const rows = denials();
+    const rows = await denials();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       actor_type: "api_key",
@@ -47,7 +51,7 @@ describe("PERMISSION_GRANT_DENIED leaves an access.denied row", () => {
 
   test("granting a role's permissions the caller lacks: 403 and a row", async () => {
     const key = await createApiKey(ctx, app, ["role.update", "role.read"]);
-    const before = denials().length;
+    const before = (await denials()).length;
     const res = await ctx.call("PUT", "/{app_slug}/v1/admin/roles/{role_name}/permissions", {
       params: { app_slug: app.slug, role_name: "member" },
       body: { permissions: ["user.delete"] },
@@ -55,7 +59,7 @@ describe("PERMISSION_GRANT_DENIED leaves an access.denied row", () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("PERMISSION_GRANT_DENIED");
-    const rows = denials();
+    const rows = await denials();
     expect(rows).toHaveLength(before + 1);
     expect(rows.at(-1)).toMatchObject({
       actor_id: key.id,
