@@ -4,6 +4,7 @@
  * suspends, deletes, edits or re-roles an account whose role holds permissions the caller lacks.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
 import { reviewAdminLaneEnforcement } from "../../../src/apps/enforcement.ts";
 import { memoryLogger } from "../../../src/core/logger.ts";
 import { GOOD_PASSWORD, queryRow, signUp } from "../../support/end-users.ts";
@@ -257,8 +258,9 @@ describe("enforcement explicitly off", () => {
     expect(
       await queryRow(
         ctx,
-        "SELECT value FROM end_user_contacts WHERE user_id = ? AND is_primary = 1",
+        "SELECT value FROM end_user_contacts WHERE user_id = ? AND is_primary = ?",
         owner.id,
+        true,
       ),
     ).toEqual({ value: "open-owner@example.test" });
     expect(await writesOn(app.id, owner.id)).toEqual([]);
@@ -343,16 +345,15 @@ describe("apps from before the secure default", () => {
     legacy = await createApp(ctx, "secure-legacy");
     member = await createEndUser(ctx, legacy, "legacy-member", { role: "member" });
     // Every config row used to be written whole with the then-default false, chosen by nobody.
-    const stored = { ...storedConfig(legacy.id), enforce_app_permissions: false };
-    ctx.deps.db.$client
-      .query("UPDATE auth_configs SET config = ? WHERE app_id = ?")
-      .run(JSON.stringify(stored), legacy.id);
+    const stored = { ...(await storedConfig(legacy.id)), enforce_app_permissions: false };
+    const { authConfigs } = ctx.deps.db.tables;
+    await ctx.deps.db.update(authConfigs).set({ config: stored }).where(eq(authConfigs.appId, legacy.id));
     // Members held no permission at all before the secure default.
-    ctx.deps.db.$client
-      .query(
-        "DELETE FROM role_permissions WHERE role_id = (SELECT id FROM roles WHERE app_id = ? AND name = 'member')",
-      )
-      .run(legacy.id);
+    await queryRow(
+      ctx,
+      "DELETE FROM role_permissions WHERE role_id = (SELECT id FROM roles WHERE app_id = ? AND name = 'member')",
+      legacy.id,
+    );
   });
 
   test("a stored false that no operator chose reads as enforced", async () => {

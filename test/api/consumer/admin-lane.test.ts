@@ -100,7 +100,7 @@ describe("Consumer admin lane", () => {
     test("a role change applies to a live token at once", async () => {
       const u = await createEndUser(ctx, app, "climber", { role: "member" });
       expect((await list(u.token)).status).toBe(403);
-      setUser(ctx, u.id, { role: "admin" });
+      await setUser(ctx, u.id, { role: "admin" });
       expect((await list(u.token)).status).toBe(200);
     });
   });
@@ -162,7 +162,7 @@ describe("Consumer admin lane", () => {
         "a deactivated M2M client",
         async () => {
           const c = await createM2mClient(ctx, app, ["user.list"]);
-          setM2mClientActive(ctx, c.clientId, false);
+          await setM2mClientActive(ctx, c.clientId, false);
           return c.token;
         },
         401,
@@ -172,7 +172,7 @@ describe("Consumer admin lane", () => {
         "a suspended account",
         async () => {
           const u = await createEndUser(ctx, app, "on-hold", { role: "owner" });
-          setUser(ctx, u.id, { status: "suspended" });
+          await setUser(ctx, u.id, { status: "suspended" });
           return u.token;
         },
         403,

@@ -76,7 +76,7 @@ describe("POST /oauth/introspect", () => {
 
     test("an EndUser token reports a role changed after it was issued", async () => {
       const u = await createEndUser(ctx, app, "bob");
-      setUser(ctx, u.id, { role: "owner" });
+      await setUser(ctx, u.id, { role: "owner" });
       const res = await introspect(u.token);
       expect(res.body.active).toBe(true);
       expect(res.body.role).toBe("owner");
@@ -180,19 +180,19 @@ describe("POST /oauth/introspect", () => {
 
     test.each(["suspended", "deactivated"])("a token of a %s account", async (status) => {
       const u = await createEndUser(ctx, app, `acct-${status}`);
-      setUser(ctx, u.id, { status });
+      await setUser(ctx, u.id, { status });
       await expectInactive(u.token);
     });
 
     test("a token of a deactivated M2M client", async () => {
       const c = await createM2mClient(ctx, app, ["user.read"]);
-      setM2mClientActive(ctx, c.clientId, false);
+      await setM2mClientActive(ctx, c.clientId, false);
       await expectInactive(c.token);
     });
 
     test("a token of a deleted M2M client", async () => {
       const c = await createM2mClient(ctx, app, ["user.read"]);
-      deleteM2mClient(ctx, c.clientId);
+      await deleteM2mClient(ctx, c.clientId);
       await expectInactive(c.token);
     });
 
@@ -485,7 +485,7 @@ describe("POST /oauth/introspect as an authenticated client (RFC 7662)", () => {
       await ctx.deps.sessions.revoke(u.sessionId, "admin");
       await expectInactive(u.token);
       const c = await createM2mClient(ctx, app, ["user.read"]);
-      setM2mClientActive(ctx, c.clientId, false);
+      await setM2mClientActive(ctx, c.clientId, false);
       await expectInactive(c.token);
     });
 
@@ -563,7 +563,7 @@ describe("POST /oauth/introspect as an authenticated client (RFC 7662)", () => {
 
     test("a deactivated client: 401 invalid_client, audited as client_inactive", async () => {
       const off = await newClient(app);
-      setM2mClientActive(ctx, off.client_id, false);
+      await setM2mClientActive(ctx, off.client_id, false);
       const res = await introspect(
         { token: "x" },
         { authorization: basic(off.client_id, off.client_secret), unchecked: true },
