@@ -130,7 +130,7 @@ describe("a new app", () => {
     expect(
       await queryRow(
         ctx,
-        "SELECT count(*) AS n FROM permissions WHERE app_id = ? AND key = ?",
+        "SELECT CAST(count(*) AS INTEGER) AS n FROM permissions WHERE app_id = ? AND key = ?",
         app.id,
         "billing.refund",
       ),

@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { sha256Hex } from "../../../src/core/crypto.ts";
 import { newId } from "../../../src/core/ids.ts";
-import { m2mClients } from "../../../src/db/schema.ts";
+import type { Tables } from "../../../src/db/client.ts";
 import { CLIENT_USE_DEBOUNCE_MS, FAILED_AUTH_LIMITS } from "../../../src/m2m/grant.ts";
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, PUBLIC_URL, type TestContext } from "../../support/harness.ts";
@@ -14,6 +14,8 @@ import { errCode } from "../admin/fixtures.ts";
 type Client = { id: string; client_id: string; client_secret: string };
 
 let ctx: TestContext;
+// The context's tables (PostgreSQL's twins on a PostgreSQL run), taken once the context exists.
+let { m2mClients } = {} as Tables;
 let app: AppBody;
 let other: AppBody;
 let client: Client;
@@ -76,11 +78,12 @@ function expectOAuthError(body: unknown) {
 
 const failures = async (appId: string) => await auditRows(ctx, { app_id: appId, action: "m2m.token_failed" });
 const issued = async (appId: string) => await auditRows(ctx, { app_id: appId, action: "m2m.token_issued" });
-const rowOf = (clientId: string) =>
-  ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.clientId, clientId)).get()!;
+const rowOf = async (clientId: string) =>
+  (await ctx.deps.db.select().from(m2mClients).where(eq(m2mClients.clientId, clientId)).limit(1))[0]!;
 
 beforeAll(async () => {
   ctx = await createTestContext();
+  ({ m2mClients } = ctx.deps.db.tables);
   app = await createApp(ctx, "oauth-app");
   other = await createApp(ctx, "oauth-other");
   client = await createClient(app.id, "worker", SCOPES);
@@ -159,7 +162,7 @@ describe("successful grants", () => {
       authorization: basic(client.client_id, client.client_secret),
       form: { grant_type: "client_credentials" },
     });
-    const stamped = rowOf(client.client_id).lastUsedAt;
+    const stamped = (await rowOf(client.client_id)).lastUsedAt;
     expect(stamped).toBe(ctx.clock.now());
     ctx.clock.advance(10_000);
     await token({
@@ -170,7 +173,7 @@ describe("successful grants", () => {
         scope: "user.read",
       },
     });
-    expect(rowOf(client.client_id).lastUsedAt).toBe(stamped);
+    expect((await rowOf(client.client_id)).lastUsedAt).toBe(stamped);
     const rows = await issued(app.id);
     expect(rows.length).toBe(before + 2);
     expect(rows.at(-2)).toMatchObject({
@@ -186,7 +189,7 @@ describe("successful grants", () => {
       authorization: basic(client.client_id, client.client_secret),
       form: { grant_type: "client_credentials" },
     });
-    expect(rowOf(client.client_id).lastUsedAt).toBe(ctx.clock.now());
+    expect((await rowOf(client.client_id)).lastUsedAt).toBe(ctx.clock.now());
     expect((await ctx.deps.audit.verify()).ok).toBe(true);
   });
 });
@@ -464,21 +467,18 @@ describe("client secrets with characters Basic must escape (RFC 6749 §2.3.1)", 
   const secret = "p%ss:w+rd &é=/?";
   const clientId = "m2m_with:colon+plus";
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const now = ctx.clock.now();
-    ctx.deps.db
-      .insert(m2mClients)
-      .values({
-        id: newId(ctx.clock),
-        appId: app.id,
-        clientId,
-        name: "special",
-        secretHash: sha256Hex(secret),
-        scopes: ["user.read"],
-        createdAt: now,
-        updatedAt: now,
-      })
-      .run();
+    await ctx.deps.db.insert(m2mClients).values({
+      id: newId(ctx.clock),
+      appId: app.id,
+      clientId,
+      name: "special",
+      secretHash: sha256Hex(secret),
+      scopes: ["user.read"],
+      createdAt: now,
+      updatedAt: now,
+    });
   });
 
   test("Basic with both parts form-urlencoded → 200", async () => {
