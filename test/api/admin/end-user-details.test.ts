@@ -95,7 +95,9 @@ describe("DELETE …/sessions/{session_id}", () => {
       auth: { bearer: a.token },
     });
     expect(me.status).toBe(401);
-    expect(await auditRows(ctx, { app_id: app.id, action: "session.revoked", resource_id: a.sessionId })).toEqual([
+    expect(
+      await auditRows(ctx, { app_id: app.id, action: "session.revoked", resource_id: a.sessionId }),
+    ).toEqual([
       expect.objectContaining({
         actor_type: "pak",
         resource_type: "session",
@@ -204,7 +206,9 @@ describe("POST …/password-reset", () => {
     const mail = deliveredMail(ctx, rows.at(-1)!.id);
     expect(mail.to).toBe("reset-me@example.test");
     const code = codeIn(mail.text);
-    expect((await codeRows(ctx, app.id)).filter((c) => c.userId === u.id && c.purpose === "reset")).toHaveLength(1);
+    expect(
+      (await codeRows(ctx, app.id)).filter((c) => c.userId === u.id && c.purpose === "reset"),
+    ).toHaveLength(1);
     const issued = (await auditRows(ctx, { app_id: app.id, action: "code.issued" })).at(-1)!;
     expect(issued).toMatchObject({
       actor_type: "pak",
@@ -244,10 +248,9 @@ describe("POST …/password-reset", () => {
 
   test("a PAK that may update but not send reset emails → 403 POLICY_DENIED", async () => {
     const u = await insertEndUser(ctx, app, "reset-guarded");
-    const pak = (await insertPak(ctx, [
-      allow(["heimdall.*"]),
-      deny(["heimdall.user.password-reset.send-email"]),
-    ])).token;
+    const pak = (
+      await insertPak(ctx, [allow(["heimdall.*"]), deny(["heimdall.user.password-reset.send-email"])])
+    ).token;
     const res = await send(u.id, { pak });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("POLICY_DENIED");
@@ -297,8 +300,8 @@ describe("access", () => {
       unchecked: true,
     });
     expect(res.status).toBe(204);
-    expect(await auditRows(ctx, { app_id: app.id, action: "session.revoked", resource_id: s.sessionId })).toEqual([
-      expect.objectContaining({ actor_type: "platform_user", actor_id: ctx.ownerId }),
-    ]);
+    expect(
+      await auditRows(ctx, { app_id: app.id, action: "session.revoked", resource_id: s.sessionId }),
+    ).toEqual([expect.objectContaining({ actor_type: "platform_user", actor_id: ctx.ownerId })]);
   });
 });

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { exec } from "../../../src/db/query.ts";
-import { GOOD_PASSWORD, queryRows, signIn, signUp } from "../../support/end-users.ts";
+import { type DbRow, GOOD_PASSWORD, queryRows, signIn, signUp } from "../../support/end-users.ts";
 import { auditRows, contactRow, createApp, insertWorkspace, userRow } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import {
@@ -106,7 +106,10 @@ describe("PATCH /end-users/{user_id}", () => {
       "SELECT id, value, is_primary FROM end_user_contacts WHERE user_id = ?",
       u.id,
     );
-    expect(contacts).toEqual([{ id: expect.any(String), value: "mover@new.example", is_primary: 1 }]);
+    // A raw boolean: 1 on SQLite, true on PostgreSQL.
+    expect(contacts.map((c): DbRow => ({ ...c, is_primary: Boolean(c.is_primary) }))).toEqual([
+      { id: expect.any(String), value: "mover@new.example", is_primary: true },
+    ]);
     expect(contacts[0]!.id).not.toBe(u.emailContactId);
     expect((await auditRows(ctx, { app_id: app.id, action: "user.updated" })).at(-1)!.details).toMatchObject({
       fields: ["email"],

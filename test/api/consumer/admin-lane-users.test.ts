@@ -44,8 +44,8 @@ describe("GET /admin/users", () => {
       createdAt[name] = new Date(ctx.clock.now()).toISOString();
       ctx.clock.advance(SECOND);
     }
-    setUser(ctx, users.yann!.id, { status: "suspended" });
-    setUser(ctx, users.walt!.id, { status: "deactivated" });
+    await setUser(ctx, users.yann!.id, { status: "suspended" });
+    await setUser(ctx, users.walt!.id, { status: "deactivated" });
     // A second live session for zed, and a dead one for x_man.
     await tx(
       ctx.deps.db,

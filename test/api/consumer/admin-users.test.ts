@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import {
+  type DbRow,
   GOOD_PASSWORD,
   queryRow,
   queryRows,
@@ -87,14 +88,14 @@ describe("POST /admin/users", () => {
     expect(await queryRows(ctx, "SELECT id FROM end_user_sessions WHERE user_id = ?", res.body.id)).toEqual(
       [],
     );
-    expect(
-      await queryRow(
-        ctx,
-        "SELECT is_primary, verified_at FROM end_user_contacts WHERE user_id = ?",
-        res.body.id,
-      ),
-    ).toEqual({
-      is_primary: 1,
+    const contact = await queryRow(
+      ctx,
+      "SELECT is_primary, verified_at FROM end_user_contacts WHERE user_id = ?",
+      res.body.id,
+    );
+    // A raw boolean: 1 on SQLite, true on PostgreSQL.
+    expect({ ...contact, is_primary: Boolean(contact?.is_primary) } as DbRow).toEqual({
+      is_primary: true,
       verified_at: null,
     });
     expect((await auditRows(ctx, { app_id: app.id, action: "user.created" })).at(-1)).toMatchObject({

@@ -1,7 +1,6 @@
 /** @module `/{app_slug}/v1/me/contacts*`: listing, adding (normalised, unverified), deleting and promoting contacts. */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { endUserContacts } from "../../../src/db/schema.ts";
 import { auditRows, contactRow, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { bearer, createUser, type TestApp, type TestUser } from "./me-fixtures.ts";
@@ -30,12 +29,11 @@ const promote = (u: TestUser, id: string) =>
   });
 
 /** Stands in for the verification flow, which another module owns. */
-const markVerified = (id: string) =>
-  ctx.deps.db
-    .update(endUserContacts)
+const markVerified = async (id: string) =>
+  await ctx.deps.db
+    .update(ctx.deps.db.tables.endUserContacts)
     .set({ verifiedAt: ctx.clock.now() })
-    .where(eq(endUserContacts.id, id))
-    .run();
+    .where(eq(ctx.deps.db.tables.endUserContacts.id, id));
 
 describe("GET /{app_slug}/v1/me/contacts", () => {
   test("lists the caller's contacts only, oldest first", async () => {
@@ -126,11 +124,10 @@ describe("POST /{app_slug}/v1/me/contacts", () => {
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("CONTACT_NOT_VERIFIED");
     expect(
-      ctx.deps.db
+      await ctx.deps.db
         .select()
-        .from(endUserContacts)
-        .where(eq(endUserContacts.value, "wants-primary@example.test"))
-        .all(),
+        .from(ctx.deps.db.tables.endUserContacts)
+        .where(eq(ctx.deps.db.tables.endUserContacts.value, "wants-primary@example.test")),
     ).toEqual([]);
   });
 
@@ -218,7 +215,7 @@ describe("DELETE /{app_slug}/v1/me/contacts/{id}", () => {
 
   test("a primary phone can be deleted", async () => {
     const p = await add(u, { type: "phone", value: "+14155550188" });
-    markVerified(p.body.id);
+    await markVerified(p.body.id);
     expect((await promote(u, p.body.id)).status).toBe(204);
     expect((await remove(u, p.body.id)).status).toBe(204);
     expect(await contactRow(ctx, p.body.id)).toBeUndefined();
@@ -253,9 +250,9 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
 
   test("a verified contact becomes primary, the previous primary of its type is demoted, in one step", async () => {
     const c = await add(u, { type: "email", value: "new-primary@example.test" });
-    markVerified(c.body.id);
+    await markVerified(c.body.id);
     const phone = await add(u, { type: "phone", value: "+14155550199" });
-    markVerified(phone.body.id);
+    await markVerified(phone.body.id);
     expect((await promote(u, phone.body.id)).status).toBe(204);
 
     const res = await promote(u, c.body.id);
@@ -294,7 +291,7 @@ describe("POST /{app_slug}/v1/me/contacts/{id}/promote", () => {
   test("another user's contact is 404 CONTACT_NOT_FOUND", async () => {
     const victim = await createUser(ctx, app, "promote-victim");
     const extra = await add(victim, { type: "email", value: "promote-victim-2@example.test" });
-    markVerified(extra.body.id);
+    await markVerified(extra.body.id);
     const res = await promote(u, extra.body.id);
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("CONTACT_NOT_FOUND");

@@ -1,7 +1,7 @@
 /** @module Fixtures for the `/me*` tests: end users with a password, a session and an access token made directly in the store. */
 
 import { eq } from "drizzle-orm";
-import { endUserSessions } from "../../../src/db/schema.ts";
+import { first } from "../../../src/db/query.ts";
 import { insertEndUser, openSession, type TestApp } from "../../support/fixtures.ts";
 import type { TestContext } from "../../support/harness.ts";
 
@@ -43,5 +43,6 @@ export async function createUser(
 export const bearer = (u: { token: string }) => ({ bearer: u.token });
 
 export function sessionRow(ctx: TestContext, id: string) {
-  return ctx.deps.db.select().from(endUserSessions).where(eq(endUserSessions.id, id)).get();
+  const { endUserSessions } = ctx.deps.db.tables;
+  return first(ctx.deps.db.select().from(endUserSessions).where(eq(endUserSessions.id, id)).limit(1));
 }

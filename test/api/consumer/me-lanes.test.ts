@@ -2,7 +2,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { HOUR, SECOND } from "../../../src/core/clock.ts";
-import { endUsers } from "../../../src/db/schema.ts";
 import { createApp, openSession } from "../../support/fixtures.ts";
 import { type Auth, createTestContext, type TestContext } from "../../support/harness.ts";
 import { createUser, type TestApp } from "./me-fixtures.ts";
@@ -48,7 +47,10 @@ beforeAll(async () => {
   const revoked = await createUser(ctx, app, "revoked");
   await ctx.deps.sessions.revoke(revoked.sessionId, "test");
   const suspended = await createUser(ctx, app, "suspended");
-  ctx.deps.db.update(endUsers).set({ status: "suspended" }).where(eq(endUsers.id, suspended.id)).run();
+  await ctx.deps.db
+    .update(ctx.deps.db.tables.endUsers)
+    .set({ status: "suspended" })
+    .where(eq(ctx.deps.db.tables.endUsers.id, suspended.id));
   const m2m = await ctx.deps.tokens.issueM2m(app, { clientId: "svc", scopes: ["users:read"] });
 
   creds["no token"] = { auth: null, status: 401, code: "UNAUTHORIZED" };

@@ -56,12 +56,12 @@ describe("a successful change", () => {
 
   test("ends every other session of the account at once, and keeps the calling one", async () => {
     for (const s of [laptop, phone]) {
-      expect(sessionRow(ctx, s.sessionId)).toMatchObject({ revokeReason: "password_changed" });
+      expect(await sessionRow(ctx, s.sessionId)).toMatchObject({ revokeReason: "password_changed" });
       const res = await profile(s);
       expect(res.status).toBe(401);
       expect(res.body.code).toBe("TOKEN_REVOKED");
     }
-    expect(sessionRow(ctx, u.sessionId)!.revokedAt).toBeNull();
+    expect((await sessionRow(ctx, u.sessionId))!.revokedAt).toBeNull();
     expect((await profile(u)).status).toBe(200);
   });
 

@@ -120,7 +120,7 @@ describe("refused callers", () => {
 
   test("a suspended account → 403 ACCOUNT_SUSPENDED", async () => {
     const u = await createEndUser(ctx, app, "suspendee", { role: "admin" });
-    setUser(ctx, u.id, { status: "suspended" });
+    await setUser(ctx, u.id, { status: "suspended" });
     const res = await me(u.token);
     expect([res.status, res.body.code]).toEqual([403, "ACCOUNT_SUSPENDED"]);
   });

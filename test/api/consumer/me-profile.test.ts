@@ -2,12 +2,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { newId } from "../../../src/core/ids.ts";
-import {
-  endUserContacts,
-  endUserRefreshTokens,
-  endUserSessions,
-  oneTimeCodes,
-} from "../../../src/db/schema.ts";
 import { auditRows, createApp, openSession, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { bearer, createUser, type TestApp, type TestUser } from "./me-fixtures.ts";
@@ -73,19 +67,16 @@ describe("GET /{app_slug}/v1/me", () => {
 
   test("a non-primary email is not the profile's email", async () => {
     const u = await createUser(ctx, app, "secondary-only", { email: null });
-    ctx.deps.db
-      .insert(endUserContacts)
-      .values({
-        id: newId(ctx.clock),
-        appId: app.id,
-        userId: u.id,
-        type: "email",
-        value: "secondary@example.test",
-        isPrimary: false,
-        verifiedAt: ctx.clock.now(),
-        createdAt: ctx.clock.now(),
-      })
-      .run();
+    await ctx.deps.db.insert(ctx.deps.db.tables.endUserContacts).values({
+      id: newId(ctx.clock),
+      appId: app.id,
+      userId: u.id,
+      type: "email",
+      value: "secondary@example.test",
+      isPrimary: false,
+      verifiedAt: ctx.clock.now(),
+      createdAt: ctx.clock.now(),
+    });
     expect((await me(u)).body.email).toBeNull();
   });
 });
@@ -186,19 +177,16 @@ describe("DELETE /{app_slug}/v1/me", () => {
   test("deletes the account with its contacts, sessions and codes; the token dies; the audit stays", async () => {
     const alan = await createUser(ctx, app, "alan");
     const second = await openSession(ctx, app, alan.id);
-    ctx.deps.db
-      .insert(oneTimeCodes)
-      .values({
-        id: newId(ctx.clock),
-        appId: app.id,
-        userId: alan.id,
-        contactId: alan.emailContactId!,
-        purpose: "verify",
-        codeHash: "h".repeat(64),
-        expiresAt: ctx.clock.now() + 600_000,
-        createdAt: ctx.clock.now(),
-      })
-      .run();
+    await ctx.deps.db.insert(ctx.deps.db.tables.oneTimeCodes).values({
+      id: newId(ctx.clock),
+      appId: app.id,
+      userId: alan.id,
+      contactId: alan.emailContactId!,
+      purpose: "verify",
+      codeHash: "h".repeat(64),
+      expiresAt: ctx.clock.now() + 600_000,
+      createdAt: ctx.clock.now(),
+    });
     const bystander = await createUser(ctx, app, "bystander");
 
     const res = await me(alan, "DELETE");
@@ -207,14 +195,32 @@ describe("DELETE /{app_slug}/v1/me", () => {
 
     expect(await userRow(ctx, alan.id)).toBeUndefined();
     const db = ctx.deps.db;
-    expect(db.select().from(endUserContacts).where(eq(endUserContacts.userId, alan.id)).all()).toEqual([]);
-    expect(db.select().from(endUserSessions).where(eq(endUserSessions.userId, alan.id)).all()).toEqual([]);
+    expect(
+      await db
+        .select()
+        .from(ctx.deps.db.tables.endUserContacts)
+        .where(eq(ctx.deps.db.tables.endUserContacts.userId, alan.id)),
+    ).toEqual([]);
+    expect(
+      await db
+        .select()
+        .from(ctx.deps.db.tables.endUserSessions)
+        .where(eq(ctx.deps.db.tables.endUserSessions.userId, alan.id)),
+    ).toEqual([]);
     for (const sid of [alan.sessionId, second.sessionId]) {
       expect(
-        db.select().from(endUserRefreshTokens).where(eq(endUserRefreshTokens.sessionId, sid)).all(),
+        await db
+          .select()
+          .from(ctx.deps.db.tables.endUserRefreshTokens)
+          .where(eq(ctx.deps.db.tables.endUserRefreshTokens.sessionId, sid)),
       ).toEqual([]);
     }
-    expect(db.select().from(oneTimeCodes).where(eq(oneTimeCodes.userId, alan.id)).all()).toEqual([]);
+    expect(
+      await db
+        .select()
+        .from(ctx.deps.db.tables.oneTimeCodes)
+        .where(eq(ctx.deps.db.tables.oneTimeCodes.userId, alan.id)),
+    ).toEqual([]);
 
     const deleted = await auditRows(ctx, { app_id: app.id, action: "user.deleted", resource_id: alan.id });
     expect(deleted).toHaveLength(1);

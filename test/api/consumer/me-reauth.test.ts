@@ -6,7 +6,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { MINUTE, SECOND } from "../../../src/core/clock.ts";
-import { emailOutbox, endUserContacts } from "../../../src/db/schema.ts";
 import { signIn, signUp } from "../../support/end-users.ts";
 import { auditRows, contactRow, createApp, openSession, userRow } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
@@ -47,13 +46,16 @@ const addContact = async (u: TestUser, a: TestApp, type: "email" | "phone", valu
   return res.body.id as string;
 };
 /** Stands in for the verification flow. */
-const markVerified = (id: string) =>
-  ctx.deps.db
-    .update(endUserContacts)
+const markVerified = async (id: string) =>
+  await ctx.deps.db
+    .update(ctx.deps.db.tables.endUserContacts)
     .set({ verifiedAt: ctx.clock.now() })
-    .where(eq(endUserContacts.id, id))
-    .run();
-const outboxTo = (to: string) => ctx.deps.db.select().from(emailOutbox).where(eq(emailOutbox.to, to)).all();
+    .where(eq(ctx.deps.db.tables.endUserContacts.id, id));
+const outboxTo = async (to: string) =>
+  await ctx.deps.db
+    .select()
+    .from(ctx.deps.db.tables.emailOutbox)
+    .where(eq(ctx.deps.db.tables.emailOutbox.to, to));
 
 const promote = (u: { token: string }, a: TestApp, id: string) =>
   ctx.call("POST", "/{app_slug}/v1/me/contacts/{id}/promote", {
@@ -89,8 +91,8 @@ async function userWithContacts(a: TestApp, name: string) {
   const u = await createUser(ctx, a, name);
   const email = await addContact(u, a, "email", `${name}.second@example.test`);
   const phone = await addContact(u, a, "phone", `+1415555${String(1000 + Math.floor(Math.random() * 8999))}`);
-  markVerified(email);
-  markVerified(phone);
+  await markVerified(email);
+  await markVerified(phone);
   return { u, email, phone };
 }
 
@@ -106,7 +108,7 @@ describe("a session that proved its password more than 10 minutes ago", () => {
     expect(await auditRows(ctx, { app_id: app.id, action: "contact.promoted", resource_id: email })).toEqual(
       [],
     );
-    expect(outboxTo("stale-promoter@example.test")).toEqual([]);
+    expect(await outboxTo("stale-promoter@example.test")).toEqual([]);
   });
 
   test("change-password is 403 before the password is even checked; nothing changes", async () => {
@@ -120,11 +122,11 @@ describe("a session that proved its password more than 10 minutes ago", () => {
       expect(res.body.code).toBe("REAUTHENTICATION_REQUIRED");
     }
     expect((await userRow(ctx, u.id))!.passwordHash).toBe(before);
-    expect(sessionRow(ctx, other.sessionId)!.revokedAt).toBeNull();
+    expect((await sessionRow(ctx, other.sessionId))!.revokedAt).toBeNull();
     expect(
       await auditRows(ctx, { app_id: app.id, action: "user.password_change_failed", resource_id: u.id }),
     ).toEqual([]);
-    expect(outboxTo("stale-changer@example.test")).toEqual([]);
+    expect(await outboxTo("stale-changer@example.test")).toEqual([]);
   });
 
   test("deleting a verified contact (email or phone, primary phone too) is 403; they stay", async () => {
@@ -174,7 +176,7 @@ describe("POST /{app_slug}/v1/me/reauthenticate", () => {
     const res = await reauth(u, app, { password: DEFAULT_PASSWORD });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ authenticated_at: new Date(ctx.clock.now()).toISOString() });
-    expect(sessionRow(ctx, u.sessionId)!.authenticatedAt).toBe(ctx.clock.now());
+    expect((await sessionRow(ctx, u.sessionId))!.authenticatedAt).toBe(ctx.clock.now());
     const row = (
       await auditRows(ctx, {
         app_id: app.id,
@@ -192,11 +194,11 @@ describe("POST /{app_slug}/v1/me/reauthenticate", () => {
   test("a wrong password: 401 INVALID_CREDENTIALS, audited, the session stays stale", async () => {
     const { u, email } = await userWithContacts(app, "misremembered");
     ctx.clock.advance(WINDOW);
-    const before = sessionRow(ctx, u.sessionId)!.authenticatedAt;
+    const before = (await sessionRow(ctx, u.sessionId))!.authenticatedAt;
     const res = await reauth(u, app, { password: "not the password at all" });
     expect(res.status).toBe(401);
     expect(res.body.code).toBe("INVALID_CREDENTIALS");
-    expect(sessionRow(ctx, u.sessionId)!.authenticatedAt).toBe(before);
+    expect((await sessionRow(ctx, u.sessionId))!.authenticatedAt).toBe(before);
     const rows = await auditRows(ctx, {
       app_id: app.id,
       action: "session.reauthentication_failed",
@@ -295,7 +297,7 @@ describe("what renews the authentication time", () => {
       password: DEFAULT_PASSWORD,
     });
     const signedUpAt = ctx.clock.now();
-    expect(sessionRow(ctx, tokens.sessionId)!.authenticatedAt).toBe(signedUpAt);
+    expect((await sessionRow(ctx, tokens.sessionId))!.authenticatedAt).toBe(signedUpAt);
     ctx.clock.advance(WINDOW + MINUTE);
     const refreshed = await ctx.call("POST", "/{app_slug}/v1/auth/refresh", {
       params: { app_slug: app.slug },
@@ -303,14 +305,14 @@ describe("what renews the authentication time", () => {
       auth: null,
     });
     expect(refreshed.status).toBe(200);
-    expect(sessionRow(ctx, tokens.sessionId)!.authenticatedAt).toBe(signedUpAt);
+    expect((await sessionRow(ctx, tokens.sessionId))!.authenticatedAt).toBe(signedUpAt);
     const res = await change({ token: refreshed.body.access_token }, app);
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("REAUTHENTICATION_REQUIRED");
 
     // A new sign-in is a new proof.
     const again = await signIn(ctx, app.slug, "refresher", DEFAULT_PASSWORD);
-    expect(sessionRow(ctx, again.sessionId)!.authenticatedAt).toBe(ctx.clock.now());
+    expect((await sessionRow(ctx, again.sessionId))!.authenticatedAt).toBe(ctx.clock.now());
     expect((await change({ token: again.access_token }, app)).status).toBe(204);
   });
 
@@ -318,7 +320,10 @@ describe("what renews the authentication time", () => {
     const u = await createUser(ctx, app, "renewed");
     ctx.clock.advance(WINDOW - MINUTE);
     expect((await change(u, app)).status).toBe(204);
-    expect(sessionRow(ctx, u.sessionId)).toMatchObject({ revokedAt: null, authenticatedAt: ctx.clock.now() });
+    expect(await sessionRow(ctx, u.sessionId)).toMatchObject({
+      revokedAt: null,
+      authenticatedAt: ctx.clock.now(),
+    });
     // Nine more minutes: stale by the sign-in, fresh by the change.
     ctx.clock.advance(WINDOW - MINUTE);
     expect((await change(u, app, NEW_PASSWORD, "yet another passphrase")).status).toBe(204);
@@ -329,13 +334,13 @@ describe("security notices", () => {
   test("promoting another email tells the old primary address, which the job then delivers; no code, no new address", async () => {
     const { u, email } = await userWithContacts(app, "moved");
     expect((await promote(u, app, email)).status).toBe(204);
-    const [notice] = outboxTo("moved@example.test");
+    const [notice] = await outboxTo("moved@example.test");
     expect(notice).toMatchObject({
       status: "pending",
       from: "no-reply@acme.test",
       subject: "The email address of your reauth-app account was changed",
     });
-    expect(outboxTo("moved.second@example.test")).toEqual([]);
+    expect(await outboxTo("moved.second@example.test")).toEqual([]);
     await ctx.deps.email.deliverDue();
     const sent = deliveredMail(ctx, notice!.id);
     expect(sent.text).toContain("no longer the primary email");
@@ -346,7 +351,7 @@ describe("security notices", () => {
   test("promoting a phone sends nothing: no email changed", async () => {
     const { u, phone } = await userWithContacts(app, "phoned");
     expect((await promote(u, app, phone)).status).toBe(204);
-    expect(outboxTo("phoned@example.test")).toEqual([]);
+    expect(await outboxTo("phoned@example.test")).toEqual([]);
   });
 
   test("an operator's promote on the Admin API needs no re-authentication and tells the old address too", async () => {
@@ -361,7 +366,7 @@ describe("security notices", () => {
     );
     expect(res.status).toBe(204);
     expect((await contactRow(ctx, email))!.isPrimary).toBe(true);
-    expect(outboxTo("operated@example.test")).toEqual([
+    expect(await outboxTo("operated@example.test")).toEqual([
       expect.objectContaining({ subject: "The email address of your reauth-app account was changed" }),
     ]);
   });
@@ -373,14 +378,14 @@ describe("security notices", () => {
       body: { email: "replaced.new@example.test" },
     });
     expect(res.status).toBe(200);
-    expect(outboxTo("replaced@example.test")).toHaveLength(1);
-    expect(outboxTo("replaced.new@example.test")).toEqual([]);
+    expect(await outboxTo("replaced@example.test")).toHaveLength(1);
+    expect(await outboxTo("replaced.new@example.test")).toEqual([]);
   });
 
   test("a password change tells the primary email", async () => {
     const u = await createUser(ctx, app, "changed");
     expect((await change(u, app)).status).toBe(204);
-    expect(outboxTo("changed@example.test")).toEqual([
+    expect(await outboxTo("changed@example.test")).toEqual([
       expect.objectContaining({ status: "pending", subject: "Your reauth-app password was changed" }),
     ]);
   });
@@ -391,7 +396,7 @@ describe("security notices", () => {
     const code = await mintCode(ctx, app, "password-reset", { email: "reset-notified@example.test" });
     expect((await submitReset(ctx, app, code, NEW_PASSWORD)).status).toBe(204);
     expect((await userRow(ctx, u.id))!.passwordChangedAt).toBe(ctx.clock.now());
-    expect(outboxTo("reset-notified@example.test").map((r) => r.subject)).toEqual([
+    expect((await outboxTo("reset-notified@example.test")).map((r) => r.subject)).toEqual([
       "Your reauth-app password was changed",
     ]);
   });
@@ -399,14 +404,19 @@ describe("security notices", () => {
   test("an unverified primary hears nothing: the address may not be the owner's", async () => {
     const u = await createUser(ctx, app, "unproven", { emailVerified: false });
     expect((await change(u, app)).status).toBe(204);
-    expect(outboxTo("unproven@example.test")).toEqual([]);
+    expect(await outboxTo("unproven@example.test")).toEqual([]);
   });
 
   test("with the app's email off, the changes go through and nothing is queued", async () => {
     const { u, email } = await userWithContacts(quiet, "quiet");
     expect((await promote(u, quiet, email)).status).toBe(204);
     expect((await change(u, quiet)).status).toBe(204);
-    expect(ctx.deps.db.select().from(emailOutbox).where(eq(emailOutbox.appId, quiet.id)).all()).toEqual([]);
+    expect(
+      await ctx.deps.db
+        .select()
+        .from(ctx.deps.db.tables.emailOutbox)
+        .where(eq(ctx.deps.db.tables.emailOutbox.appId, quiet.id)),
+    ).toEqual([]);
   });
 });
 

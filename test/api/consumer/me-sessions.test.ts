@@ -51,9 +51,9 @@ describe("GET /{app_slug}/v1/me/sessions", () => {
       id: laptop.sessionId,
       ip: "198.51.100.4",
       user_agent: "Laptop/2",
-      created_at: new Date(sessionRow(ctx, laptop.sessionId)!.createdAt).toISOString(),
+      created_at: new Date((await sessionRow(ctx, laptop.sessionId))!.createdAt).toISOString(),
       last_used_at: expect.any(String),
-      expires_at: new Date(sessionRow(ctx, laptop.sessionId)!.expiresAt).toISOString(),
+      expires_at: new Date((await sessionRow(ctx, laptop.sessionId))!.expiresAt).toISOString(),
       is_current: true,
     });
     expect(second.is_current).toBe(false);
@@ -75,7 +75,7 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id}", () => {
     const res = await revoke(u, phone.sessionId);
     expect(res.status).toBe(204);
     expect(res.text).toBe("");
-    expect(sessionRow(ctx, phone.sessionId)).toMatchObject({
+    expect(await sessionRow(ctx, phone.sessionId)).toMatchObject({
       revokeReason: "user_revoked",
       revokedAt: ctx.clock.now(),
     });
@@ -144,11 +144,11 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id}", () => {
   ];
   test.each(notFound)("%s is 404 SESSION_NOT_FOUND and stays as it was", async (_name, make) => {
     const id = await make();
-    const before = sessionRow(ctx, id);
+    const before = await sessionRow(ctx, id);
     const res = await revoke(u, id);
     expect(res.status).toBe(404);
     expect(res.body.code).toBe("SESSION_NOT_FOUND");
-    expect(sessionRow(ctx, id)).toEqual(before);
+    expect(await sessionRow(ctx, id)).toEqual(before);
   });
 
   test("revoking the current session is allowed and ends the caller's own token", async () => {
@@ -185,7 +185,7 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id} under enforce_app_permissions",
     });
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe("PERMISSION_DENIED");
-    expect(sessionRow(ctx, lost.sessionId)!.revokedAt).toBeNull();
+    expect((await sessionRow(ctx, lost.sessionId))!.revokedAt).toBeNull();
     const list = await ctx.call("GET", "/v1/apps/{app_id}/permissions/enforcement", {
       params: { app_id: enforced.id },
     });
@@ -197,8 +197,8 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id} under enforce_app_permissions",
       body: { current_password: member.password, new_password: "a new good passphrase" },
     });
     expect(changed.status).toBe(204);
-    expect(sessionRow(ctx, lost.sessionId)).toMatchObject({ revokeReason: "password_changed" });
-    expect(sessionRow(ctx, member.sessionId)!.revokedAt).toBeNull();
+    expect(await sessionRow(ctx, lost.sessionId)).toMatchObject({ revokeReason: "password_changed" });
+    expect((await sessionRow(ctx, member.sessionId))!.revokedAt).toBeNull();
   });
 
   test("an operator who binds session.revoke to member lets members sign their own devices out", async () => {
@@ -211,6 +211,6 @@ describe("DELETE /{app_slug}/v1/me/sessions/{id} under enforce_app_permissions",
       auth: bearer(member),
     });
     expect(allowed.status).toBe(204);
-    expect(sessionRow(ctx, other.sessionId)!.revokedAt).not.toBeNull();
+    expect((await sessionRow(ctx, other.sessionId))!.revokedAt).not.toBeNull();
   });
 });
