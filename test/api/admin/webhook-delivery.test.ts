@@ -13,8 +13,8 @@ import type { Server } from "bun";
 import { and, eq } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { DAY, HOUR, SECOND } from "../../../src/core/clock.ts";
+import type { Tables } from "../../../src/db/client.ts";
 import { tx } from "../../../src/db/client.ts";
-import { events, webhookConfigs, webhookDeliveries } from "../../../src/db/schema.ts";
 import {
   createWebhookDelivery,
   RESPONSE_BODY_LIMIT,
@@ -42,6 +42,8 @@ interface Received {
 type Behaviour = (r: Received) => Response | Promise<Response>;
 
 let ctx: TestContext;
+// The context's tables (PostgreSQL's twins on a PostgreSQL run), taken once the context exists.
+let { events, webhookConfigs, webhookDeliveries } = {} as Tables;
 let receiver: Server<undefined>;
 let received: Received[] = [];
 let behaviour: Behaviour = () => new Response(null, { status: 204 });
@@ -83,6 +85,7 @@ const policyOf = (c: TestContext): TargetPolicy => ({
 
 beforeAll(async () => {
   ctx = await createTestContext();
+  ({ events, webhookConfigs, webhookDeliveries } = ctx.deps.db.tables);
   setSystemTime(new Date(ctx.clock.now()));
   receiver = Bun.serve({
     hostname: "127.0.0.1",
@@ -123,15 +126,14 @@ afterAll(() => {
   setSystemTime();
 });
 
-afterEach(() => {
+afterEach(async () => {
   behaviour = () => new Response(null, { status: 204 });
   received = [];
   // A test's deliveries still owed end with it, so the next test's receiver sees only its own.
-  ctx.deps.db
+  await ctx.deps.db
     .update(webhookDeliveries)
     .set({ status: "failed" })
-    .where(eq(webhookDeliveries.status, "pending"))
-    .run();
+    .where(eq(webhookDeliveries.status, "pending"));
 });
 
 /** What the receiver got for one app (other tests' receivers may still be retrying). */
@@ -155,21 +157,24 @@ async function emit(app: AppBody, type: string, data: Record<string, unknown> = 
 }
 
 /** Moves the clock to the app's next due delivery (a failed receiver gets one attempt per tick). */
-function advanceToNextAttempt(app: AppBody) {
-  const next = ctx.deps.db
-    .select()
-    .from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.appId, app.id), eq(webhookDeliveries.status, "pending")))
-    .all()
+async function advanceToNextAttempt(app: AppBody) {
+  const next = (
+    await ctx.deps.db
+      .select()
+      .from(webhookDeliveries)
+      .where(and(eq(webhookDeliveries.appId, app.id), eq(webhookDeliveries.status, "pending")))
+  )
     .map((d) => d.nextAttemptAt)
     .sort((x, y) => x - y)[0];
   if (next !== undefined && next > ctx.clock.now()) advance(next - ctx.clock.now());
 }
 
-const config = (app: AppBody) =>
-  ctx.deps.db.select().from(webhookConfigs).where(eq(webhookConfigs.appId, app.id)).get();
-const deliveryOf = (eventId: string) =>
-  ctx.deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.eventId, eventId)).get();
+const config = async (app: AppBody) =>
+  (await ctx.deps.db.select().from(webhookConfigs).where(eq(webhookConfigs.appId, app.id)).limit(1))[0];
+const deliveryOf = async (eventId: string) =>
+  (
+    await ctx.deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.eventId, eventId)).limit(1)
+  )[0];
 const attempts = async (app: AppBody) => {
   const res = await ctx.call("GET", `${HOOK}/attempts`, { params: { app_id: app.id } });
   expect(res.status).toBe(200);
@@ -196,7 +201,7 @@ describe("a healthy receiver", () => {
     const signup = await emit(app, "user.signup", { user: { id: "u1" } });
     await emit(app, "user.deleted", { user_id: "u1" }); // not subscribed
     const tenant = await emit(app, "tenant.created", { tenant: { id: "t1" } });
-    const row = ctx.deps.db.select().from(events).where(eq(events.id, signup)).get()!;
+    const row = (await ctx.deps.db.select().from(events).where(eq(events.id, signup)).limit(1))[0]!;
 
     expect(await delivery.deliverDue()).toEqual({ delivered: 2, failed: 0 });
     expect(received.map((r) => r.id)).toEqual([signup, tenant]);
@@ -217,7 +222,7 @@ describe("a healthy receiver", () => {
 
     // Nothing is sent twice.
     expect(await delivery.deliverDue()).toEqual({ delivered: 0, failed: 0 });
-    expect(deliveryOf(signup)!.status).toBe("delivered");
+    expect((await deliveryOf(signup))!.status).toBe("delivered");
 
     const list = await attempts(app);
     expect(list.map((a) => [a.event_id, a.attempt_number, a.status_code, a.error_message])).toEqual([
@@ -277,8 +282,8 @@ describe("a healthy receiver", () => {
         }),
     ).toThrow("the change failed");
     expect(id).not.toBe("");
-    expect(ctx.deps.db.select().from(events).where(eq(events.id, id)).get()).toBeUndefined();
-    expect(deliveryOf(id)).toBeUndefined();
+    expect((await ctx.deps.db.select().from(events).where(eq(events.id, id)).limit(1))[0]).toBeUndefined();
+    expect(await deliveryOf(id)).toBeUndefined();
     await delivery.deliverDue();
     expect(received).toEqual([]);
   });
@@ -291,7 +296,7 @@ describe("a healthy receiver", () => {
     await emit(other, "user.signup");
     await delivery.deliverDue();
     expect(received).toEqual([]);
-    expect(deliveryOf(queued)).toBeUndefined();
+    expect(await deliveryOf(queued)).toBeUndefined();
   });
 
   test("/metrics shows the pending gauge and the attempts by outcome", async () => {
@@ -332,7 +337,7 @@ describe("failures", () => {
       await delivery.deliverDue();
     }
     expect(received.map((r) => r.id)).toEqual([id, id, id, id]);
-    expect(deliveryOf(id)).toMatchObject({ status: "delivered", attempts: 4 });
+    expect(await deliveryOf(id)).toMatchObject({ status: "delivered", attempts: 4 });
     const list = (await attempts(app)).reverse();
     expect(list.map((a) => [a.attempt_number, a.status_code, a.error_message])).toEqual([
       [1, 500, "HTTP 500"],
@@ -344,7 +349,7 @@ describe("failures", () => {
     expect(list[3]!.response_body).toBe("ok");
     for (const a of list) expect(a.latency_ms).toBeGreaterThanOrEqual(0);
     // Failures in a row reset on the success.
-    expect(config(app)!.consecutiveFailures).toBe(0);
+    expect((await config(app))!.consecutiveFailures).toBe(0);
   });
 
   test("a receiver that never answers is a timed-out attempt, retried", async () => {
@@ -359,11 +364,11 @@ describe("failures", () => {
       status_code: null,
       error_message: "timed out after 300 ms",
     });
-    expect(deliveryOf(id)!.status).toBe("pending");
+    expect((await deliveryOf(id))!.status).toBe("pending");
     behaviour = () => new Response(null, { status: 202 });
     advance(RETRY_SCHEDULE_MS[0]);
     expect(await delivery.deliverDue()).toEqual({ delivered: 1, failed: 0 });
-    expect(deliveryOf(id)).toMatchObject({ status: "delivered", attempts: 2 });
+    expect(await deliveryOf(id)).toMatchObject({ status: "delivered", attempts: 2 });
   });
 
   test("a redirect is a failure and is not followed", async () => {
@@ -377,7 +382,7 @@ describe("failures", () => {
     expect(await delivery.deliverDue()).toEqual({ delivered: 0, failed: 1 });
     expect(received.map((r) => r.path)).toEqual(["/hook"]);
     expect((await attempts(app))[0]).toMatchObject({ status_code: 302, error_message: "HTTP 302" });
-    expect(deliveryOf(id)!.status).toBe("pending");
+    expect((await deliveryOf(id))!.status).toBe("pending");
   });
 
   test("10 events in a row that fail disable the destination; nothing more is sent or queued until a PUT, then replay re-sends with the same ids", async () => {
@@ -393,9 +398,9 @@ describe("failures", () => {
     const second = ids[1]!;
 
     // One attempt per tick: each tick sends the next event whose time has come (the failed ones back off).
-    for (let i = 0; i < 20 && config(app)!.disabledAt === null; i++) await delivery.deliverDue();
+    for (let i = 0; i < 20 && (await config(app))!.disabledAt === null; i++) await delivery.deliverDue();
     expect(receivedFor(app).length).toBe(10);
-    const disabled = config(app)!;
+    const disabled = (await config(app))!;
     expect(disabled.consecutiveFailures).toBe(10);
     expect(disabled.disabledReason).toContain("10 consecutive events could not be delivered");
     const read = await ctx.call("GET", HOOK, { params: { app_id: app.id } });
@@ -408,7 +413,7 @@ describe("failures", () => {
 
     // Disabled: nothing is sent, and an event meanwhile is not queued for it.
     const during = await emit(app, "user.signup");
-    expect(deliveryOf(during)).toBeUndefined();
+    expect(await deliveryOf(during)).toBeUndefined();
     advance(HOUR);
     expect(await delivery.deliverDue()).toEqual({ delivered: 0, failed: 0 });
     expect(receivedFor(app).length).toBe(10);
@@ -441,7 +446,7 @@ describe("failures", () => {
     const got = new Set(receivedFor(app).map((r) => r.id));
     expect(got).toEqual(new Set([...ids, during]));
     expect(receivedFor(app).every((r) => r.verifiedBy.length === 1)).toBe(true);
-    expect(deliveryOf(second)).toMatchObject({ status: "delivered", attempts: 1 });
+    expect(await deliveryOf(second)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
   test("one event failing all its retries counts once: the destination stays enabled", async () => {
@@ -451,10 +456,10 @@ describe("failures", () => {
     const id = await emit(app, "user.signup");
     for (let i = 0; i < 12; i++) {
       await delivery.deliverDue();
-      advanceToNextAttempt(app);
+      await advanceToNextAttempt(app);
     }
-    expect(deliveryOf(id)!.attempts).toBeGreaterThanOrEqual(9);
-    expect(config(app)).toMatchObject({ disabledAt: null, consecutiveFailures: 1 });
+    expect((await deliveryOf(id))!.attempts).toBeGreaterThanOrEqual(9);
+    expect(await config(app)).toMatchObject({ disabledAt: null, consecutiveFailures: 1 });
   });
 
   test("a delivery still failing 24 h after it was queued is marked failed and not retried", async () => {
@@ -466,16 +471,16 @@ describe("failures", () => {
       (r.payload.data as { doomed?: boolean }).doomed
         ? new Response(null, { status: 500 })
         : new Response(null, { status: 204 });
-    for (let i = 0; i < 20 && deliveryOf(doomed)!.status === "pending"; i++) {
+    for (let i = 0; i < 20 && (await deliveryOf(doomed))!.status === "pending"; i++) {
       await delivery.deliverDue();
       await emit(app, "tenant.created");
       await delivery.deliverDue();
-      advanceToNextAttempt(app);
+      await advanceToNextAttempt(app);
     }
-    const row = deliveryOf(doomed)!;
+    const row = (await deliveryOf(doomed))!;
     expect(row.status).toBe("failed");
     expect(row.lastAttemptAt! - row.createdAt).toBeLessThan(24 * HOUR);
-    expect(config(app)!.disabledAt).toBeNull();
+    expect((await config(app))!.disabledAt).toBeNull();
     const tries = received.filter((r) => r.id === doomed).length;
     expect(tries).toBe(row.attempts);
     advance(24 * HOUR);
@@ -501,11 +506,10 @@ describe("failures", () => {
     expect(res.body).toEqual({ queued: 1 });
     await delivery.deliverDue();
     expect(received.map((r) => r.id)).toEqual([signup]);
-    const again = ctx.deps.db
+    const again = await ctx.deps.db
       .select()
       .from(webhookDeliveries)
-      .where(and(eq(webhookDeliveries.eventId, signup), eq(webhookDeliveries.status, "delivered")))
-      .all();
+      .where(and(eq(webhookDeliveries.eventId, signup), eq(webhookDeliveries.status, "delivered")));
     expect(again).toHaveLength(1);
   });
 });
@@ -517,38 +521,31 @@ describe("retention", () => {
     const done = await emit(app, "user.signup");
     const unsubscribed = await emit(app, "user.deleted");
     await delivery.deliverDue();
-    expect(deliveryOf(done)!.status).toBe("delivered");
-    const eventIds = () =>
-      new Set(
-        ctx.deps.db
-          .select({ id: events.id })
-          .from(events)
-          .all()
-          .map((e) => e.id),
-      );
+    expect((await deliveryOf(done))!.status).toBe("delivered");
+    const eventIds = async () =>
+      new Set((await ctx.deps.db.select({ id: events.id }).from(events)).map((e) => e.id));
     advance(29 * DAY);
     await delivery.prune();
-    expect(eventIds().has(done)).toBe(true);
-    expect(deliveryOf(done)).toBeDefined();
+    expect((await eventIds()).has(done)).toBe(true);
+    expect(await deliveryOf(done)).toBeDefined();
     expect(await attempts(app)).toHaveLength(1);
     advance(2 * DAY);
     // Owed (pending, as a disabled or backing-off destination's would be) when retention runs.
     const owed = await emit(app, "user.signup");
-    ctx.deps.db
+    await ctx.deps.db
       .update(events)
       .set({ createdAt: ctx.clock.now() - 31 * DAY })
-      .where(eq(events.id, owed))
-      .run();
+      .where(eq(events.id, owed));
     const pruned = await delivery.prune();
     expect(pruned.attempts).toBeGreaterThanOrEqual(1);
     expect(pruned.deliveries).toBeGreaterThanOrEqual(1);
     expect(pruned.events).toBeGreaterThanOrEqual(2);
-    const left = eventIds();
+    const left = await eventIds();
     expect(left.has(done)).toBe(false);
     expect(left.has(unsubscribed)).toBe(false);
     expect(left.has(owed)).toBe(true);
-    expect(deliveryOf(done)).toBeUndefined();
-    expect(deliveryOf(owed)!.status).toBe("pending");
+    expect(await deliveryOf(done)).toBeUndefined();
+    expect((await deliveryOf(owed))!.status).toBe("pending");
     expect(await attempts(app)).toEqual([]);
   });
 });
@@ -600,13 +597,18 @@ describe("docs/webhooks.md receiver recipes", () => {
       const worker = createWebhookDelivery({ ...real.deps, policy: policyOf(real), timeoutMs: 2_000 });
       // Until the receiver listens: a refused connection is a failed attempt; the next one goes at once.
       for (let i = 0; i < 100 && (await worker.deliverDue()).delivered === 0; i++) {
-        real.deps.db.update(webhookDeliveries).set({ nextAttemptAt: real.clock.now() }).run();
-        real.deps.db.update(webhookConfigs).set({ consecutiveFailures: 0 }).run();
+        await real.deps.db.update(webhookDeliveries).set({ nextAttemptAt: real.clock.now() });
+        await real.deps.db.update(webhookConfigs).set({ consecutiveFailures: 0 });
         await Bun.sleep(50);
       }
       expect(
-        real.deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.eventId, good)).get()!
-          .status,
+        (
+          await real.deps.db
+            .select()
+            .from(webhookDeliveries)
+            .where(eq(webhookDeliveries.eventId, good))
+            .limit(1)
+        )[0]!.status,
       ).toBe("delivered");
       // A forged delivery (signed with another secret) is refused with 400.
       const body = JSON.stringify({
