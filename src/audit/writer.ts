@@ -27,37 +27,6 @@ type Row = typeof auditLog.$inferSelect;
 
 const VERIFY_PAGE = 5000;
 
-/**
- * `details` with every object's keys in code-unit order, the form that is stored and hashed. PostgreSQL's jsonb
- * hands keys back in its own order, so the verifier sorts what it reads there; writing them sorted makes a
- * row hash the same on both engines (and lets a SQLite log move to PostgreSQL). Returns the value itself when
- * it is already sorted, which an audit row's flat details usually are not worth copying for.
- */
-export function sortedDetails<T>(value: T): T {
-  if (value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) {
-    let changed = false;
-    const out = value.map((v) => {
-      const s = sortedDetails(v);
-      if (s !== v) changed = true;
-      return s;
-    });
-    return (changed ? out : value) as T;
-  }
-  const keys = Object.keys(value);
-  let sorted = true;
-  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) sorted = false;
-  const out: Record<string, unknown> = {};
-  let changed = !sorted;
-  for (const k of sorted ? keys : [...keys].sort()) {
-    const v = (value as Record<string, unknown>)[k];
-    const s = sortedDetails(v);
-    if (s !== v) changed = true;
-    out[k] = s;
-  }
-  return (changed ? out : value) as T;
-}
-
 /** The bytes that are hashed: every column but seq and hash, in a fixed order. */
 function canonical(r: Omit<Row, "seq" | "hash">): string {
   return JSON.stringify([
@@ -193,7 +162,7 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
       resourceId: entry.resourceId ?? null,
       actorType: entry.actor.type,
       actorId: entry.actor.id,
-      details: entry.details ? sortedDetails(entry.details) : null,
+      details: entry.details ?? null,
       ip: entry.meta?.ip ?? null,
       requestId: entry.meta?.requestId ?? null,
       createdAt: clock.now(),
@@ -273,8 +242,6 @@ export function createAuditWriter({ db, clock }: { db: Db; clock: Clock }): Audi
               : "prev_hash does not continue from the chain's start",
           };
         const { seq: _s, hash, ...rest } = r;
-        // jsonb keeps no key order: the row was hashed with its keys sorted (`sortedDetails`), so sort again.
-        if (postgres) rest.details = sortedDetails(rest.details);
         if (sha256Hex(canonical(rest)) !== hash)
           return { ok: false, chain: r.chain, seq: r.seq, reason: "hash mismatch" };
         heads.set(r.chain, hash);

@@ -34,6 +34,17 @@ const jsonbValue = customType<{ data: unknown; driverData: unknown }>({
 });
 const json = <T>(name: string) => jsonbValue(name).$type<T>();
 
+/**
+ * JSON kept as the exact text it was written as, where those bytes matter: an audit row's `details` are hashed
+ * into its chain, and jsonb would hand the keys back in its own order (so a row copied from SQLite, hashed with
+ * the keys in insertion order, would no longer verify).
+ */
+const jsonText = customType<{ data: unknown; driverData: string | null }>({
+  dataType: () => "text",
+  toDriver: (value) => JSON.stringify(value),
+  fromDriver: (value) => (value === null ? null : JSON.parse(value)),
+});
+
 // ─── Platform subset (docs/decisions.md) ────────────────────────────────────
 
 export const workspaces = pgTable("workspaces", {
@@ -243,7 +254,7 @@ export const auditLog = pgTable(
       enum: ["platform_user", "pak", "end_user", "m2m", "api_key", "system"],
     }).notNull(),
     actorId: text("actor_id"),
-    details: json<Record<string, unknown>>("details"),
+    details: jsonText("details").$type<Record<string, unknown>>(),
     ip: text("ip"),
     requestId: text("request_id"),
     prevHash: text("prev_hash").notNull(),
