@@ -37,6 +37,7 @@ import { createMeService, type MeService } from "./me/service.ts";
 import { createMfaService, type MfaService } from "./mfa/service.ts";
 import { createPasswordHasher, type PasswordHasher } from "./passwords/hasher.ts";
 import { createRateLimiter, type RateLimiter } from "./ratelimit/limiter.ts";
+import { createSharedRateLimiter } from "./ratelimit/shared.ts";
 import { createEnforcementRegistry, type EnforcementRegistry } from "./rbac/enforced.ts";
 import { createPermissionResolver, type PermissionResolver } from "./rbac/resolver.ts";
 import { backfillAppRoles, seedSystemPermissions } from "./rbac/seed.ts";
@@ -219,7 +220,9 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
     priority: config.hashPriority,
     concurrency: config.hashThreads,
   });
-  const rateLimiter = createRateLimiter({ db, clock });
+  // One process counts in memory; several instances on PostgreSQL count in the database, so a limit is a total.
+  const rateLimiter: RateLimiter =
+    db.engine === "postgres" ? createSharedRateLimiter({ db, clock }) : createRateLimiter({ db, clock });
   const provisioning = createProvisioningService({ db, clock, audit, passwords });
   const platformSessions = createPlatformSessionService({ db, clock, audit, passwords, rateLimiter });
   const workspaces = createWorkspaceService({ db, audit });

@@ -58,7 +58,7 @@ export function createAuthService(deps: AuthServiceDeps): AuthService {
     ...createSignin(ctx, createPasswordRehash(ctx)),
 
     async refresh(app, refreshToken, meta) {
-      rateLimiter.consume([limit("refresh:ip", app.id, ipOf(meta), AUTH_LIMITS.refreshPerIp)]);
+      await rateLimiter.consume([limit("refresh:ip", app.id, ipOf(meta), AUTH_LIMITS.refreshPerIp)]);
       const { session, refreshToken: successor } = await sessions.rotate(app.id, refreshToken, meta);
       // The role is read afresh, so a role change shows in the very next access token.
       const facts = await sessions.facts(session.id);

@@ -82,7 +82,7 @@ export function createSignin(ctx: AuthContext, rehashIfNeeded: PasswordRehash): 
       // A username never contains `@`, so the identifier's kind is unambiguous.
       const byEmail = input.identifier.includes("@");
       const identifier = byEmail ? normalizeEmail(input.identifier) : normalizeUsername(input.identifier);
-      rateLimiter.consume([limit("signin:ip", app.id, ipOf(meta), AUTH_LIMITS.signinPerIp)]);
+      await rateLimiter.consume([limit("signin:ip", app.id, ipOf(meta), AUTH_LIMITS.signinPerIp)]);
       if (!config.signin_enabled) {
         await tx(db, async () => await signinFailed(app.id, undefined, "signin_disabled", meta));
         throw fail("SIGNIN_DISABLED");

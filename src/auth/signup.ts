@@ -32,7 +32,7 @@ export function createSignup(ctx: AuthContext): Pick<AuthService, "signup"> {
       // quietly demoted to an anonymous sign-up. A good one exempts the sign-up from the per-address limit.
       let pakId: string | null = null;
       if (config.signup_requires_pak || pak.presented) pakId = (await pak.check()).pakId;
-      else rateLimiter.consume([limit("signup:ip", app.id, ipOf(meta), AUTH_LIMITS.signupPerIp)]);
+      else await rateLimiter.consume([limit("signup:ip", app.id, ipOf(meta), AUTH_LIMITS.signupPerIp)]);
 
       const allowed = config.signup_allowed_email_domains;
       if (allowed.length > 0 && !allowed.includes(emailDomain(input.email))) {

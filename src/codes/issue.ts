@@ -143,8 +143,8 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
   }
 
   /** Counts one code email to the address: Heimdall must not become a mail cannon, whoever asks. */
-  const chargeEmail = (appId: string, ref: ContactRef) =>
-    rateLimiter.consume([
+  const chargeEmail = async (appId: string, ref: ContactRef) =>
+    await rateLimiter.consume([
       { key: `code-email:${appId}:${ref.value}`, max: EMAILS_PER_ADDRESS, windowMs: EMAIL_WINDOW },
     ]);
 
@@ -159,7 +159,7 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
     meta: CallMeta,
   ): Promise<CodeMintResult> {
     const plan = await optionalPlan(app.id, ref);
-    if (plan) chargeEmail(app.id, ref);
+    if (plan) await chargeEmail(app.id, ref);
     const minted = await tx(db, async () => {
       const t = await target(app.id, "verify", ref);
       if (!t) return null;
@@ -200,7 +200,7 @@ export function createCodeIssuer({ deps, store, users, userEvents, hashOf }: Cod
       app.id,
       purpose === "verify" ? "verification" : "password_reset",
     );
-    chargeEmail(app.id, ref);
+    await chargeEmail(app.id, ref);
     const queued = await tx(db, async () => {
       const t = await target(app.id, purpose, ref);
       if (!t) return null;

@@ -70,7 +70,7 @@ export function createCodeSubmitter({ deps, store, users, userEvents, hashOf }: 
   async function admit(appId: string, meta: CallMeta): Promise<void> {
     const lock = await rateLimiter.peek(lockLimit(appId, meta));
     if (lock.remaining === 0) throw locked(lock.resetSeconds);
-    rateLimiter.consume([
+    await rateLimiter.consume([
       { key: `code-submit:${appId}:${sourceOf(meta)}`, max: SUBMISSIONS_PER_MINUTE, windowMs: MINUTE },
     ]);
   }
@@ -84,13 +84,13 @@ export function createCodeSubmitter({ deps, store, users, userEvents, hashOf }: 
     const app = await rateLimiter.peek(appFailLimit(appId));
     // Past the ceiling the count stays full until its window ends: consuming further would only throw.
     const underAttack = app.remaining === 0;
-    if (!underAttack) rateLimiter.consume([appFailLimit(appId)]);
-    const perSource = rateLimiter.consume([failLimit(appId, meta)]);
+    if (!underAttack) await rateLimiter.consume([appFailLimit(appId)]);
+    const perSource = await rateLimiter.consume([failLimit(appId, meta)]);
     const wrongSoFar = LOCK_AFTER_FAILURES - perSource.remaining;
     if (wrongSoFar >= (underAttack ? LOCK_AFTER_FAILURES_UNDER_ATTACK : LOCK_AFTER_FAILURES)) {
       // The lock runs from this failure, a full 15 minutes, whatever was left of the failure window.
       await rateLimiter.reset(lockKey(appId, meta));
-      rateLimiter.consume([lockLimit(appId, meta)]);
+      await rateLimiter.consume([lockLimit(appId, meta)]);
       await rateLimiter.reset(failLimit(appId, meta).key);
     }
     return codeInvalid();

@@ -110,8 +110,8 @@ export function createFederationService(deps: FederationServiceDeps): Federation
       .update(`${label}:${state}`)
       .digest("base64url");
 
-  function throttle(app: AppRef, meta: CallMeta) {
-    rateLimiter.consume([{ key: `oauth:ip:${app.id}:${meta.ip ?? "unknown"}`, ...FEDERATION_PER_IP }]);
+  async function throttle(app: AppRef, meta: CallMeta): Promise<void> {
+    await rateLimiter.consume([{ key: `oauth:ip:${app.id}:${meta.ip ?? "unknown"}`, ...FEDERATION_PER_IP }]);
   }
 
   async function signinAllowed(app: AppRef) {
@@ -271,7 +271,7 @@ export function createFederationService(deps: FederationServiceDeps): Federation
 
   return {
     async authorize(app, provider, returnTo, meta) {
-      throttle(app, meta);
+      await throttle(app, meta);
       const config = await signinAllowed(app);
       const r = redirectable(await providers.resolve(app.id, provider));
       const target = checkReturnTo(returnTo, config.allowed_redirect_origins);
@@ -297,7 +297,7 @@ export function createFederationService(deps: FederationServiceDeps): Federation
     },
 
     async callback(app, provider, params, meta) {
-      throttle(app, meta);
+      await throttle(app, meta);
       const state = params.state ?? "";
       const row = state ? await store.grant("state", sha256Hex(state)) : undefined;
       // Unknown, another app's or provider's, used or expired: the return_to is not trusted, so no redirect.
@@ -338,7 +338,7 @@ export function createFederationService(deps: FederationServiceDeps): Federation
     },
 
     async exchange(app, code, meta) {
-      throttle(app, meta);
+      await throttle(app, meta);
       const row = await store.grant("code", sha256Hex(code));
       if (!row) throw fail("OAUTH_CODE_INVALID");
       if (row.appId !== app.id) throw fail("OAUTH_CODE_OTHER_APP");
@@ -352,7 +352,7 @@ export function createFederationService(deps: FederationServiceDeps): Federation
 
     async native(app, provider, input, meta) {
       if (provider === "github") throw fail("NATIVE_FLOW_UNSUPPORTED");
-      throttle(app, meta);
+      await throttle(app, meta);
       await signinAllowed(app);
       const r = await providers.resolve(app.id, provider);
       const client = await clients.client(r);

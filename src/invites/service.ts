@@ -177,7 +177,7 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
         headers: { "retry-after": String(lock.resetSeconds) },
       });
     }
-    rateLimiter.consume([
+    await rateLimiter.consume([
       { key: `invite-accept:${appId}:${sourceOf(meta)}`, max: ACCEPTS_PER_MINUTE, windowMs: MINUTE },
     ]);
   }
@@ -323,7 +323,7 @@ export function createInviteService(deps: InviteServiceDeps): InviteService {
       await admit(app.id, meta);
       const row = await lookup(app.id, input.code);
       if (!row) throw await unknownCode(app.id, meta);
-      rateLimiter.consume([
+      await rateLimiter.consume([
         { key: `invite-code:${row.id}`, max: ACCEPTS_PER_CODE, windowMs: ACCEPT_LOCK_DURATION },
       ]);
       assertOpen(row);

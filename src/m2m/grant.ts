@@ -206,7 +206,7 @@ export function createM2mGrant({ db, clock, audit, tokens, rateLimiter }: M2mGra
     if (meta.ip) limits.push(ipLimit(app.id, meta.ip));
     if (client) limits.push(clientLimit(app.id, client.id));
     try {
-      rateLimiter.consume(limits);
+      await rateLimiter.consume(limits);
     } catch (err) {
       if (err instanceof HeimdallError && err.status === 429) throw tooMany(err);
       throw err;

@@ -140,7 +140,7 @@ export function createMeService(deps: MeDeps): MeService {
 
   /** A wrong current password is counted and recorded; the counter, not argon2's cost, bounds guessing. */
   const recordWrongPassword = async (caller: MeCaller, reason: string, meta: CallMeta) => {
-    deps.rateLimiter.consume([failureLimit(caller.userId)]);
+    await deps.rateLimiter.consume([failureLimit(caller.userId)]);
     await tx(
       db,
       async () =>
@@ -308,7 +308,7 @@ export function createMeService(deps: MeDeps): MeService {
         ? await deps.passwords.verify(user.passwordHash, input.password, meta.signal)
         : await deps.passwords.dummyVerify(input.password, meta.signal);
       if (!ok || !user.passwordHash) {
-        deps.rateLimiter.consume(limits);
+        await deps.rateLimiter.consume(limits);
         await tx(
           db,
           async () =>

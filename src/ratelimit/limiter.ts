@@ -32,26 +32,46 @@ export interface LimitState {
   resetSeconds: number;
 }
 
+/**
+ * The limiter's contract. The in-memory one answers synchronously (its check and count are atomic because
+ * nothing can interleave); the one shared by several instances on PostgreSQL (`shared.ts`) answers with
+ * promises. Callers await either.
+ */
 export interface RateLimiter {
   /** Counts one hit against every limit; refuses with 429 `RATE_LIMITED` (and Retry-After) when any is exhausted. */
-  consume(limits: readonly Limit[]): LimitState;
+  consume(limits: readonly Limit[]): LimitState | Promise<LimitState>;
   /** Reads without counting (e.g. "is this address locked?"). */
-  peek(limit: Limit): LimitState;
+  peek(limit: Limit): LimitState | Promise<LimitState>;
   /** Counts one hit and never refuses (e.g. a failure that only a later call is refused for). */
-  hit(limit: Limit): LimitState;
+  hit(limit: Limit): LimitState | Promise<LimitState>;
   /**
    * A back-off counter: counts one strike and restarts its window, so the count lasts until `windowMs`
    * (at most a day: older counters are purged) passes with no strike. The caller turns count and time
    * into a delay; the limiter only remembers them.
    */
-  strike(key: string, windowMs: number): Strikes;
+  strike(key: string, windowMs: number): Strikes | Promise<Strikes>;
   /** Reads a back-off counter without counting; `count` is 0 once it has lapsed. */
-  strikes(key: string, windowMs: number): Strikes;
+  strikes(key: string, windowMs: number): Strikes | Promise<Strikes>;
   /** Forgets a counter (e.g. failed sign-ins after a success). */
-  reset(key: string): void;
+  reset(key: string): void | Promise<void>;
+  /**
+   * Runs `fn` so that no other `serialized` call for `key` runs at the same time on any instance (the shared
+   * limiter: a transaction-scoped advisory lock). Absent on the in-memory limiter, whose calls never interleave.
+   */
+  serialized?<T>(key: string, fn: () => Promise<T>): Promise<T>;
   /** Writes the counters changed since the last flush, in one transaction. */
   flush(): Promise<number>;
   purge(): Promise<number>;
+}
+
+/** The in-memory limiter: every answer synchronous (see `RateLimiter`). */
+export interface MemoryRateLimiter extends RateLimiter {
+  consume(limits: readonly Limit[]): LimitState;
+  peek(limit: Limit): LimitState;
+  hit(limit: Limit): LimitState;
+  strike(key: string, windowMs: number): Strikes;
+  strikes(key: string, windowMs: number): Strikes;
+  reset(key: string): void;
 }
 
 export interface Strikes {
@@ -78,7 +98,7 @@ const MAX_COUNTERS = 200_000;
 /** Rows per INSERT when PostgreSQL flushes (3 parameters each, well under its 65535). */
 const FLUSH_CHUNK = 1000;
 
-export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): RateLimiter {
+export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): MemoryRateLimiter {
   const { rateLimits } = db.tables;
   const lite =
     db.engine === "sqlite"

@@ -22,6 +22,7 @@ export interface SharedRateLimiter {
   strike(key: string, windowMs: number): Promise<Strikes>;
   strikes(key: string, windowMs: number): Promise<Strikes>;
   reset(key: string): Promise<void>;
+  serialized<T>(key: string, fn: () => Promise<T>): Promise<T>;
   /** Nothing is held back: every count is written when it is made. */
   flush(): Promise<number>;
   purge(): Promise<number>;
@@ -123,6 +124,12 @@ export function createSharedRateLimiter({ db, clock }: { db: Db; clock: Clock })
     async reset(key) {
       await exec(db, sql`DELETE FROM rate_limits WHERE key = ${key}`);
     },
+
+    serialized: (key, fn) =>
+      tx(db, async () => {
+        await exec(db, sql`SELECT pg_advisory_xact_lock(hashtext(${`ratelimit:${key}`}))`);
+        return fn();
+      }),
 
     flush: async () => 0,
 

@@ -12,7 +12,7 @@
 import { type Clock, DAY, HOUR, MINUTE } from "../core/clock.ts";
 import { sha256Hex } from "../core/crypto.ts";
 import { fail, type HeimdallError } from "../core/errors.ts";
-import { headersOf, type Limit, type RateLimiter } from "./limiter.ts";
+import { headersOf, type Limit, type RateLimiter, type Strikes } from "./limiter.ts";
 
 export const SIGNIN_THROTTLE = {
   /** The first back-off of a pair; each further failure after one doubles it. */
@@ -59,11 +59,11 @@ export interface SigninThrottle {
    * ceiling; otherwise counts this attempt as a failure of the pair up front (so concurrent guesses
    * cannot all slip in before the first is counted) and returns null. Settle with `failed` or `succeeded`.
    */
-  begin(s: ThrottleScope): ThrottleRefusal | null;
+  begin(s: ThrottleScope): Promise<ThrottleRefusal | null>;
   /** The attempt failed: counts it against the identifier's ceiling; returns what this failure started. */
-  failed(s: ThrottleScope): ThrottleTrip[];
+  failed(s: ThrottleScope): Promise<ThrottleTrip[]>;
   /** The attempt succeeded: forgets this address's failures for the identifier (and only those). */
-  succeeded(s: ThrottleScope): void;
+  succeeded(s: ThrottleScope): Promise<void>;
 }
 
 /** The back-off a pair with `failures` failures is refused for after its last one. */
@@ -98,37 +98,42 @@ export function createSigninThrottle({
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
   /** When the pair's current back-off ends (0 when there is none). */
-  const pairUntil = (s: ThrottleScope) => {
-    const { count, last } = rateLimiter.strikes(pairKey(s), SIGNIN_THROTTLE.pairMemory);
+  const pairOf = ({ count, last }: Strikes, s: ThrottleScope) => {
     const backoff = backoffMs(count, s.maxFailures);
     return { count, until: backoff > 0 ? last + backoff : 0 };
   };
 
-  return {
-    begin(s) {
-      const now = clock.now();
-      const all = rateLimiter.peek(ceiling(s));
-      if (all.remaining === 0) {
-        return {
-          kind: "identifier",
-          retryAfter: all.resetSeconds,
-          error: locked(all.limit, all.resetSeconds),
-        };
-      }
-      const pair = pairUntil(s);
-      if (pair.until > now) {
-        const retryAfter = seconds(pair.until - now);
-        return { kind: "address", retryAfter, error: locked(s.maxFailures, retryAfter) };
-      }
-      rateLimiter.strike(pairKey(s), SIGNIN_THROTTLE.pairMemory);
-      return null;
-    },
+  // The check and the up-front count must not interleave with another attempt of the same pair. The in-memory
+  // limiter answers synchronously and nothing here awaits a plain value, so `begin` runs to its end without
+  // yielding; the shared limiter (several instances) serialises the pair across instances instead.
+  const begin = async (s: ThrottleScope): Promise<ThrottleRefusal | null> => {
+    const now = clock.now();
+    const peeked = rateLimiter.peek(ceiling(s));
+    const all = peeked instanceof Promise ? await peeked : peeked;
+    if (all.remaining === 0) {
+      return {
+        kind: "identifier",
+        retryAfter: all.resetSeconds,
+        error: locked(all.limit, all.resetSeconds),
+      };
+    }
+    const struck = rateLimiter.strikes(pairKey(s), SIGNIN_THROTTLE.pairMemory);
+    const pair = pairOf(struck instanceof Promise ? await struck : struck, s);
+    if (pair.until > now) {
+      const retryAfter = seconds(pair.until - now);
+      return { kind: "address", retryAfter, error: locked(s.maxFailures, retryAfter) };
+    }
+    await rateLimiter.strike(pairKey(s), SIGNIN_THROTTLE.pairMemory);
+    return null;
+  };
 
-    failed(s) {
+  return {
+    begin: (s) => (rateLimiter.serialized ? rateLimiter.serialized(pairKey(s), () => begin(s)) : begin(s)),
+    async failed(s) {
       const trips: ThrottleTrip[] = [];
-      const pair = pairUntil(s);
+      const pair = pairOf(await rateLimiter.strikes(pairKey(s), SIGNIN_THROTTLE.pairMemory), s);
       if (pair.until > 0) trips.push({ kind: "address", until: pair.until, failures: pair.count });
-      const all = rateLimiter.hit(ceiling(s));
+      const all = await rateLimiter.hit(ceiling(s));
       if (all.remaining === 0) {
         trips.push({
           kind: "identifier",
@@ -139,8 +144,8 @@ export function createSigninThrottle({
       return trips;
     },
 
-    succeeded(s) {
-      rateLimiter.reset(pairKey(s));
+    async succeeded(s) {
+      await rateLimiter.reset(pairKey(s));
     },
   };
 }

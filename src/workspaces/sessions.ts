@@ -72,7 +72,7 @@ export function createPlatformSessionService({
      */
     async signIn(input: z.infer<typeof signInSchema>, meta: CallMeta) {
       const ip = meta.ip ?? "unknown";
-      rateLimiter.consume([{ key: `platform-signin:ip:${ip}`, ...PLATFORM_SIGNIN.perIp }]);
+      await rateLimiter.consume([{ key: `platform-signin:ip:${ip}`, ...PLATFORM_SIGNIN.perIp }]);
       // Counted by what was typed (emails match case-insensitively), never by the account found.
       const throttled: ThrottleScope = {
         scope: "platform",
