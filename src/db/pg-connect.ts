@@ -9,6 +9,8 @@ export type PgClient = SQL;
 export interface PgClientOptions {
   /** Pool size (connections opened on demand). Default 10. */
   readonly max?: number;
+  /** Seconds an unused pooled connection stays open. Default 30: a quiet instance gives its connections back. */
+  readonly idleTimeoutSeconds?: number;
   /** `application_name`, as `pg_stat_activity` shows it. Default `heimdall`. */
   readonly applicationName?: string;
 }
@@ -20,6 +22,7 @@ type SslMode = (typeof SSL_MODES)[number];
 export const DEFAULT_POOL_SIZE = 10;
 export const STATEMENT_TIMEOUT_MS = 30_000;
 export const CONNECT_TIMEOUT_S = 10;
+export const IDLE_TIMEOUT_S = 30;
 export const REACHABLE_WITHIN_MS = 2_000;
 
 /** Where each client opened here connects (for reasons in words) and its password (kept out of them). */
@@ -58,6 +61,7 @@ export function openPostgresClient(url: string, opts: PgClientOptions = {}): PgC
     database: decodeURIComponent(u.pathname.slice(1)) || username,
     tls: sslmode as SslMode,
     max: opts.max ?? DEFAULT_POOL_SIZE,
+    idleTimeout: opts.idleTimeoutSeconds ?? IDLE_TIMEOUT_S,
     connectionTimeout: CONNECT_TIMEOUT_S,
     prepare: true,
     connection: {

@@ -66,7 +66,9 @@ function specFor(template: string): "heimdall" | "platform" {
 export async function testDatabase(): Promise<Db> {
   if (process.env.HEIMDALL_TEST_DB !== "postgres") return openDatabase(":memory:");
   const { freshPostgresDatabase } = await import("./postgres.ts");
-  return openPostgresDatabase(await freshPostgresDatabase(), { max: 4 });
+  // Test contexts are never closed: their connections go back after a second unused, so the server's
+  // max_connections is never reached however many contexts a run makes.
+  return openPostgresDatabase(await freshPostgresDatabase(), { max: 4, idleTimeoutSeconds: 1 });
 }
 
 /** Closes a test context's database (SQLite's handle, or PostgreSQL's pool). */

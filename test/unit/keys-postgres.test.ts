@@ -56,27 +56,23 @@ async function appWithKeys(): Promise<string> {
     keysA.generateKeyMaterial("ES256"),
   ]);
   await tx(a, async () => {
-    await a
-      .insert(workspaces)
-      .values({
-        id: workspaceId,
-        slug,
-        displayName: slug,
-        createdBy: "test",
-        createdAt: now,
-        updatedAt: now,
-      });
-    await a
-      .insert(apps)
-      .values({
-        id: appId,
-        workspaceId,
-        slug,
-        displayName: slug,
-        createdBy: "test",
-        createdAt: now,
-        updatedAt: now,
-      });
+    await a.insert(workspaces).values({
+      id: workspaceId,
+      slug,
+      displayName: slug,
+      createdBy: "test",
+      createdAt: now,
+      updatedAt: now,
+    });
+    await a.insert(apps).values({
+      id: appId,
+      workspaceId,
+      slug,
+      displayName: slug,
+      createdBy: "test",
+      createdAt: now,
+      updatedAt: now,
+    });
     await keysA.insertInitialKeys(appId, active, next);
   });
   return appId;

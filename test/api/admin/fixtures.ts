@@ -43,16 +43,14 @@ export async function insertPak(
   const { db } = ctx.deps;
   const { pakPolicies, paks, workspacePolicies } = db.tables;
   await tx(db, async () => {
-    await db
-      .insert(workspacePolicies)
-      .values({
-        id: policyId,
-        workspaceId,
-        name: `p-${policyId}`,
-        statements,
-        createdAt: now,
-        updatedAt: now,
-      });
+    await db.insert(workspacePolicies).values({
+      id: policyId,
+      workspaceId,
+      name: `p-${policyId}`,
+      statements,
+      createdAt: now,
+      updatedAt: now,
+    });
     await db.insert(paks).values({
       id,
       workspaceId,
