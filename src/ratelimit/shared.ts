@@ -42,6 +42,7 @@ export function createSharedRateLimiter({ db, clock }: { db: Db; clock: Clock })
 
   return {
     async consume(limits) {
+      if (limits.length === 0) return { allowed: true, limit: 0, remaining: 0, resetSeconds: 0 };
       const now = clock.now();
       const keys = [...new Set(limits.map((l) => l.key))].sort();
       return tx(db, async () => {

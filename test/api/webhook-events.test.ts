@@ -282,12 +282,11 @@ describe("user.signin", () => {
       );
     });
     const data = await one(events, "user.signin");
-    const amr = JSON.parse(
-      String(
-        (await queryRow(ctx, "SELECT amr FROM end_user_sessions WHERE id = ?", data.session_id as string))
-          ?.amr,
-      ),
-    );
+    // A JSON column read raw: text on SQLite, already parsed on PostgreSQL.
+    const stored = (
+      await queryRow(ctx, "SELECT amr FROM end_user_sessions WHERE id = ?", data.session_id as string)
+    )?.amr;
+    const amr = typeof stored === "string" ? JSON.parse(stored) : stored;
     expect(data).toEqual({ user_id: u.userId, session_id: sessionId, amr, actor: selfActor(u.userId) });
     expect(amr).toContain("pwd");
     expect(amr.length).toBeGreaterThan(1);

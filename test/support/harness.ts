@@ -91,6 +91,8 @@ export async function createTestContext(
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
   const log = memoryLogger("warn");
   const deps = await buildDeps(config, { clock, log, db: await testDatabase() });
+  // One instance: it leads the scheduler's leader-only jobs, as `serve` makes sure before its first beat.
+  await deps.lease.tick();
   const boot = await deps.provisioning.bootstrap({
     email: BOOT_EMAIL,
     password: BOOT_PASSWORD,

@@ -3,18 +3,11 @@ import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { createAuditRetention } from "../../../src/audit/retention.ts";
 import { DAY } from "../../../src/core/clock.ts";
-import { auditAnchors, auditLog } from "../../../src/db/schema.ts";
 import { type AppBody, auditRows, createApp } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 
-const anchors = (ctx: TestContext) =>
-  new Map(
-    ctx.deps.db
-      .select()
-      .from(auditAnchors)
-      .all()
-      .map((a) => [a.chain, a]),
-  );
+const anchors = async (ctx: TestContext) =>
+  new Map((await ctx.deps.db.select().from(ctx.deps.db.tables.auditAnchors)).map((a) => [a.chain, a]));
 
 async function rename(ctx: TestContext, app: AppBody, name: string) {
   const res = await ctx.call("PATCH", "/v1/apps/{app_id}", {
@@ -54,7 +47,7 @@ describe("audit.retention (default 90 days)", () => {
 
     const after = await auditRows(ctx);
     expect(after.map((r) => r.id)).toEqual(young.map((r) => r.id));
-    const cut = anchors(ctx);
+    const cut = await anchors(ctx);
     const chains = [...new Set(old.map((r) => r.chain))];
     expect([...cut.keys()].sort()).toEqual(chains.sort());
     for (const chain of chains) {
@@ -96,12 +89,12 @@ describe("audit.retention (default 90 days)", () => {
     const first = await ctx.deps.auditRetention.prune();
     expect(first.pruned).toBe(before.filter((r) => r.created_at < cutoff).length);
     expect(await ctx.deps.auditRetention.prune()).toEqual({ pruned: 0, chains: 0, batches: 0 });
-    const appAnchor = anchors(ctx).get(app.id)!;
+    const appAnchor = (await anchors(ctx)).get(app.id)!;
 
     ctx.clock.advance(60 * DAY);
     const second = await ctx.deps.auditRetention.prune();
     expect(second.pruned).toBeGreaterThanOrEqual(2);
-    const moved = anchors(ctx).get(app.id)!;
+    const moved = (await anchors(ctx)).get(app.id)!;
     const keptBefore = before.filter((r) => r.app_id === app.id && r.created_at >= cutoff);
     expect(moved.prunedThroughSeq).toBe(keptBefore.at(-1)!.seq);
     expect(moved.hash).toBe(keptBefore.at(-1)!.hash);
@@ -116,7 +109,7 @@ describe("audit.retention (default 90 days)", () => {
     expect(await auditRows(ctx, { app_id: app.id })).toEqual([]);
     await rename(ctx, app, "After the cut");
     const [row] = await auditRows(ctx, { app_id: app.id });
-    expect(row?.prev_hash).toBe(anchors(ctx).get(app.id)!.hash);
+    expect(row?.prev_hash).toBe((await anchors(ctx)).get(app.id)!.hash);
     expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 
@@ -133,7 +126,7 @@ describe("audit.retention (default 90 days)", () => {
     expect(result.pruned).toBe(old.length);
     expect(result.batches).toBe(Math.ceil(old.length / 2));
     expect((await auditRows(ctx)).length).toBe(before.length - old.length);
-    const cut = anchors(ctx);
+    const cut = await anchors(ctx);
     for (const chain of new Set(old.map((r) => r.chain)))
       expect(cut.get(chain)?.prunedCount).toBe(old.filter((r) => r.chain === chain).length);
     expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true, pruned: old.length });
@@ -163,7 +156,8 @@ describe("verify after pruning still catches tampering", () => {
 
   test("an altered kept row", async () => {
     const { ctx, app, kept } = await pruned();
-    ctx.deps.db.update(auditLog).set({ action: "tampered" }).where(eq(auditLog.seq, kept[1]!.seq)).run();
+    const { auditLog } = ctx.deps.db.tables;
+    await ctx.deps.db.update(auditLog).set({ action: "tampered" }).where(eq(auditLog.seq, kept[1]!.seq));
     expect(await ctx.deps.audit.verify()).toEqual({
       ok: false,
       chain: app.id,
@@ -174,7 +168,8 @@ describe("verify after pruning still catches tampering", () => {
 
   test("a deleted first kept row", async () => {
     const { ctx, app, kept } = await pruned();
-    ctx.deps.db.delete(auditLog).where(eq(auditLog.seq, kept[0]!.seq)).run();
+    const { auditLog } = ctx.deps.db.tables;
+    await ctx.deps.db.delete(auditLog).where(eq(auditLog.seq, kept[0]!.seq));
     expect(await ctx.deps.audit.verify()).toEqual({
       ok: false,
       chain: app.id,
@@ -185,23 +180,20 @@ describe("verify after pruning still catches tampering", () => {
 
   test("a forged anchor hash, a deleted anchor, an anchor claiming rows that are still there", async () => {
     const { ctx, app, kept } = await pruned();
-    const anchor = anchors(ctx).get(app.id)!;
+    const anchor = (await anchors(ctx)).get(app.id)!;
+    const { auditAnchors } = ctx.deps.db.tables;
     const where = eq(auditAnchors.chain, app.id);
 
-    ctx.deps.db
+    await ctx.deps.db
       .update(auditAnchors)
       .set({ hash: "f".repeat(64) })
-      .where(where)
-      .run();
+      .where(where);
     expect(await ctx.deps.audit.verify()).toMatchObject({ ok: false, chain: app.id, seq: kept[0]!.seq });
 
-    ctx.deps.db.delete(auditAnchors).where(where).run();
+    await ctx.deps.db.delete(auditAnchors).where(where);
     expect(await ctx.deps.audit.verify()).toMatchObject({ ok: false, chain: app.id, seq: kept[0]!.seq });
 
-    ctx.deps.db
-      .insert(auditAnchors)
-      .values({ ...anchor, prunedThroughSeq: kept[0]!.seq })
-      .run();
+    await ctx.deps.db.insert(auditAnchors).values({ ...anchor, prunedThroughSeq: kept[0]!.seq });
     expect(await ctx.deps.audit.verify()).toEqual({
       ok: false,
       chain: app.id,
@@ -209,7 +201,7 @@ describe("verify after pruning still catches tampering", () => {
       reason: "row at or before the retention anchor",
     });
 
-    ctx.deps.db.update(auditAnchors).set({ prunedThroughSeq: anchor.prunedThroughSeq }).where(where).run();
+    await ctx.deps.db.update(auditAnchors).set({ prunedThroughSeq: anchor.prunedThroughSeq }).where(where);
     expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true });
   });
 });
@@ -221,7 +213,7 @@ describe("audit_retention_days = 0 keeps everything", () => {
     await ctx.deps.scheduler.runOnce("audit.retention");
     expect(await ctx.deps.auditRetention.prune()).toEqual({ pruned: 0, chains: 0, batches: 0 });
     expect((await auditRows(ctx)).map((r) => r.id)).toEqual(before.map((r) => r.id));
-    expect(anchors(ctx).size).toBe(0);
+    expect((await anchors(ctx)).size).toBe(0);
     expect(await ctx.deps.audit.verify()).toMatchObject({ ok: true, pruned: 0 });
   });
 
