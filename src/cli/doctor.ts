@@ -12,6 +12,7 @@ import {
   checkPostgresClock,
   checkPostgresConnection,
   checkPostgresMigrations,
+  checkSchedulerLease,
   type Finding,
   sqliteNotInUse,
 } from "../ops/doctor.ts";
@@ -118,7 +119,10 @@ export const command = simpleCommand(spec, async (args, io) => {
         findings.push(migrations);
         findings.push(
           ...(migrations.status === "ok"
-            ? await guarded("clock", async () => [await checkPostgresClock(pg, clock)])
+            ? await guarded("clock", async () => [
+                await checkPostgresClock(pg, clock),
+                await checkSchedulerLease(pg),
+              ])
             : [skipped("clock", "the migrations are not as this binary expects")]),
         );
         dbSound = migrations.status === "ok";

@@ -240,6 +240,31 @@ export async function checkPostgresMigrations(db: Db): Promise<Finding> {
   );
 }
 
+/**
+ * Which instance leads the scheduler (key rotation, cleanup, retention), by the `scheduler` lease row and the
+ * database's clock. Informational: no leader is normal while no instance runs, and a lapsed lease is taken
+ * over by the next instance's renewal beat.
+ */
+export async function checkSchedulerLease(db: Db): Promise<Finding> {
+  const [lease] = await rows<{ holder: string; fencing: number | string; left: number | string }>(
+    db,
+    sql`SELECT holder, fencing,
+               expires_at - CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS "left"
+          FROM leases WHERE name = 'scheduler'`,
+  );
+  if (!lease) return ok("scheduler lease", "never taken: no instance has served from this database yet");
+  const left = Number(lease.left);
+  return left > 0
+    ? ok(
+        "scheduler lease",
+        `held by ${lease.holder} (tenure ${lease.fencing}), ${Math.ceil(left / 1000)} s left before renewal is due`,
+      )
+    : ok(
+        "scheduler lease",
+        `free (last held by ${lease.holder}, tenure ${lease.fencing}, lapsed ${Math.ceil(-left / 1000)} s ago): the next running instance takes it`,
+      );
+}
+
 /** What doctor says about the data dir's SQLite file when the store is PostgreSQL: its checks do not apply. */
 export function sqliteNotInUse(dbFile: string, url: string): Finding {
   const left = existsSync(dbFile)
