@@ -5,8 +5,9 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
+import { SQL, type Subprocess } from "bun";
 import { buildBinary } from "../scripts/build.ts";
+import { type PostgresCluster, startPostgresCluster } from "../test/support/postgres.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const BENCH_PAK = `pcft_live_${"B".repeat(43)}`;
@@ -19,6 +20,7 @@ export function track<T extends Subprocess>(p: T): T {
 }
 export function cleanup(): void {
   for (const c of children) c.kill("SIGTERM");
+  cluster?.stop();
   rmSync(work, { recursive: true, force: true });
 }
 process.on("SIGINT", () => {
@@ -96,10 +98,30 @@ export interface Heimdall {
   proc: Subprocess;
 }
 
+/**
+ * `HEIMDALL_BENCH_DB=postgres`: every Heimdall the bench starts stores in its own database on one PostgreSQL
+ * cluster the bench starts with durable settings (fsync on, the defaults of a real deployment), pinned to the
+ * server's CPU like Heimdall; the default is each Heimdall's SQLite file.
+ */
+export const benchEngine = process.env.HEIMDALL_BENCH_DB === "postgres" ? "postgres" : "sqlite";
+let cluster: PostgresCluster | undefined;
+let databases = 0;
+
+async function benchDatabaseUrl(): Promise<string | undefined> {
+  if (benchEngine !== "postgres") return undefined;
+  cluster ??= await startPostgresCluster({ max_connections: "200" }, { cpu: serverCpu });
+  const name = `bench_${process.pid}_${++databases}`;
+  const admin = new SQL(cluster.url("postgres"), { max: 1 });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.close();
+  return cluster.url(name);
+}
+
 export async function startHeimdall(
   env: Record<string, string> = {},
   { pinned = true } = {},
 ): Promise<Heimdall> {
+  const databaseUrl = await benchDatabaseUrl();
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   const dataDir = join(work, `data-${port}`);
@@ -122,6 +144,7 @@ export async function startHeimdall(
           HEIMDALL_BOOTSTRAP_PAK: BENCH_PAK,
           HEIMDALL_PUBLIC_URL: url,
           HEIMDALL_LOG_LEVEL: "info",
+          ...(databaseUrl ? { HEIMDALL_DATABASE_URL: databaseUrl } : {}),
           ...env,
         },
         stdout: "ignore",
@@ -203,7 +226,7 @@ export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor
 
 export function machineLine(): string {
   const cpu = cpus();
-  return `${cpu[0]?.model ?? "?"} × ${cpu.length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Bun ${Bun.version}`;
+  return `${cpu[0]?.model ?? "?"} × ${cpu.length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Bun ${Bun.version}, store: ${benchEngine}`;
 }
 
 export const verdict = (x: number, target: number) =>
