@@ -95,6 +95,8 @@ export async function cpuMicros(pid: number): Promise<number | null> {
 export interface Heimdall {
   url: string;
   dataDir: string;
+  /** Where its store is: the SQLite file in `dataDir`, or its PostgreSQL database's URL. */
+  store: string;
   proc: Subprocess;
 }
 
@@ -153,7 +155,7 @@ export async function startHeimdall(
     ),
   );
   await waitFor(`${url}/healthz`);
-  return { url, dataDir, proc };
+  return { url, dataDir, store: databaseUrl ?? join(dataDir, "heimdall.db"), proc };
 }
 
 export async function createApp(h: Heimdall, slug: string): Promise<{ id: string }> {

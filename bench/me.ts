@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { signinScript, signUpUsers } from "./end-users.ts";
 import {
+  benchEngine,
   cleanup,
   createApp,
   freePort,
@@ -70,7 +71,7 @@ try {
         `${h.url}/${SLUG}/v1/.well-known/jwks.json`,
         `${h.url}/${SLUG}`,
         SLUG,
-        join(h.dataDir, "heimdall.db"),
+        h.store,
       ],
       { stdout: "inherit", stderr: "inherit" },
     ),
@@ -229,7 +230,9 @@ try {
   console.log(
     `| GET /me, Heimdall | ${median(heimdallRps).toFixed(0)} req/s (wrk -c${connections}, ${seconds} s × ${rounds}, median) |`,
   );
-  console.log(`| bare Bun.serve + jose verify + 1 SQLite lookup | ${median(bareRps).toFixed(0)} req/s |`);
+  console.log(
+    `| bare Bun.serve + jose verify + 1 ${benchEngine === "postgres" ? "PostgreSQL" : "SQLite"} lookup | ${median(bareRps).toFixed(0)} req/s |`,
+  );
   console.log(`| throughput ratio | ${verdict(ratio, 0.75)} |`);
   console.log(
     `| better-auth GET /api/auth/get-session (${peer.runtime}, bun:sqlite) | ${median(peerRps).toFixed(0)} req/s; Heimdall / better-auth ${(median(heimdallRps) / median(peerRps)).toFixed(2)} |`,
