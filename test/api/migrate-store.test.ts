@@ -195,7 +195,10 @@ describe("migrate-store", () => {
     expect(by("data dir database")?.status).toBe("ok");
     expect(by("clock")?.status).toBe("ok");
     // No instance has served from the copy yet.
-    expect(by("scheduler lease")).toMatchObject({ status: "ok", finding: expect.stringContaining("never taken") });
+    expect(by("scheduler lease")).toMatchObject({
+      status: "ok",
+      finding: expect.stringContaining("never taken"),
+    });
   });
 
   test("doctor on an empty PostgreSQL database: migrations fail; on an unreachable one: database fails, no password", async () => {
