@@ -165,9 +165,9 @@ export function pendingMigrations(db: Db): number {
 }
 
 /** The migrations in journal order, built from the embedded SQL (hash as drizzle's file reader computes it). */
-export function embeddedMigrations(): MigrationMeta[] {
-  return JOURNAL.entries.map((entry) => {
-    const query = EMBEDDED_MIGRATIONS[entry.tag];
+export function embeddedMigrations(journal = JOURNAL, migrations = EMBEDDED_MIGRATIONS): MigrationMeta[] {
+  return journal.entries.map((entry) => {
+    const query = migrations[entry.tag];
     if (query === undefined) throw new Error(`migration ${entry.tag} is in the journal but not embedded`);
     return {
       sql: query.split("--> statement-breakpoint"),

@@ -4,11 +4,9 @@
  * pool), and the embedded PostgreSQL migrations.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { createHash } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { type BunSQLDatabase, drizzle } from "drizzle-orm/bun-sql";
-import type { MigrationMeta } from "drizzle-orm/migrator";
-import type { Db } from "./client.ts";
+import { type Db, embeddedMigrations } from "./client.ts";
 import { POSTGRES_JOURNAL, POSTGRES_MIGRATIONS } from "./migrations.ts";
 import { openPostgresClient, type PgClient, type PgClientOptions } from "./pg-connect.ts";
 import * as pgSchema from "./schema.pg.ts";
@@ -62,20 +60,6 @@ export function postgresOf(db: Db): PgOrm {
   return base;
 }
 
-/** The embedded PostgreSQL migrations in journal order (hash as drizzle's file reader computes it). */
-function postgresMigrations(): MigrationMeta[] {
-  return POSTGRES_JOURNAL.entries.map((entry) => {
-    const query = POSTGRES_MIGRATIONS[entry.tag];
-    if (query === undefined) throw new Error(`migration ${entry.tag} is in the journal but not embedded`);
-    return {
-      sql: query.split("--> statement-breakpoint"),
-      bps: entry.breakpoints,
-      folderMillis: entry.when,
-      hash: createHash("sha256").update(query).digest("hex"),
-    };
-  });
-}
-
 /**
  * Applies pending PostgreSQL migrations (drizzle's migrator: one transaction, recorded in
  * `drizzle.__drizzle_migrations`). Several instances may start at once: an advisory lock held on one reserved
@@ -88,7 +72,7 @@ export async function migratePostgres(db: Db): Promise<void> {
     try {
       // biome-ignore lint/suspicious/noExplicitAny: drizzle exposes the dialect migrator only untyped.
       const d = drizzle({ client: reserved as unknown as PgClient }) as any;
-      await d.dialect.migrate(postgresMigrations(), d.session, {});
+      await d.dialect.migrate(embeddedMigrations(POSTGRES_JOURNAL, POSTGRES_MIGRATIONS), d.session, {});
     } finally {
       await reserved`SELECT pg_advisory_unlock(hashtext('heimdall:migrate'))`;
     }

@@ -1,9 +1,8 @@
 /** @module The migrations compiled into the binary are exactly drizzle-kit's files (both dialects), and applying SQLite's is idempotent. */
 import { describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type MigrationMeta, readMigrationFiles } from "drizzle-orm/migrator";
+import { readMigrationFiles } from "drizzle-orm/migrator";
 import { getTableConfig, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { embeddedMigrations, migrate, openDatabase } from "../../src/db/client.ts";
 import {
@@ -16,18 +15,6 @@ import * as schema from "../../src/db/schema.ts";
 
 const MIGRATIONS = join(import.meta.dir, "../../migrations");
 const FOLDER = join(MIGRATIONS, "sqlite");
-
-/** What a migrator builds from an embedded set: drizzle's own recipe, in `embeddedMigrations` for SQLite. */
-const toMigrationMeta = (embedded: Record<string, string>, journal: typeof JOURNAL): MigrationMeta[] =>
-  journal.entries.map((entry) => {
-    const query = embedded[entry.tag] ?? "";
-    return {
-      sql: query.split("--> statement-breakpoint"),
-      bps: entry.breakpoints,
-      folderMillis: entry.when,
-      hash: createHash("sha256").update(query).digest("hex"),
-    };
-  });
 
 const dialects = [
   {
@@ -42,7 +29,7 @@ const dialects = [
     folder: join(MIGRATIONS, "postgres"),
     embedded: POSTGRES_MIGRATIONS,
     journal: POSTGRES_JOURNAL,
-    built: () => toMigrationMeta(POSTGRES_MIGRATIONS, POSTGRES_JOURNAL),
+    built: () => embeddedMigrations(POSTGRES_JOURNAL, POSTGRES_MIGRATIONS),
   },
 ];
 
