@@ -126,7 +126,12 @@ try {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   const serve = [binary(), "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir];
-  const env = { HEIMDALL_PUBLIC_URL: url, HEIMDALL_LOG_LEVEL: "warn" };
+  const env: Record<string, string> = {
+    HEIMDALL_PUBLIC_URL: url,
+    HEIMDALL_LOG_LEVEL: "warn",
+    // On PostgreSQL the store is the same database again, not a file in the data dir.
+    ...(h.store.startsWith("postgres") ? { HEIMDALL_DATABASE_URL: h.store } : {}),
+  };
   await timeToReady(serve, `${url}/readyz`, env); // the page cache now holds the binary and the database
   const coldStarts: number[] = [];
   for (let i = 0; i < starts; i++) coldStarts.push(await timeToReady(serve, `${url}/readyz`, env));
