@@ -14,15 +14,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { eq } from "drizzle-orm";
 import { createApp } from "../src/app.ts";
+import { closeDb } from "../src/cli/data-dir.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { systemClock } from "../src/core/clock.ts";
 import { sha256Hex } from "../src/core/crypto.ts";
 import { memoryLogger } from "../src/core/logger.ts";
-import { openDatabase } from "../src/db/client.ts";
+import { openDatabase, tx } from "../src/db/client.ts";
+import { openPostgresDatabase } from "../src/db/postgres.ts";
 import { buildDeps } from "../src/deps.ts";
 import { createMasterKeyFile } from "../src/vault/master-key.ts";
-import { BENCH_PAK, machineLine } from "./lib.ts";
+import { BENCH_PAK, benchDatabaseUrl, cleanup, machineLine } from "./lib.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -88,8 +91,12 @@ const DOMAINS = ["example.com", "mail.test", "corp.example", "inbox.test"];
 const dir = mkdtempSync(join(tmpdir(), "heimdall-1m-"));
 try {
   createMasterKeyFile(join(dir, "master.key"));
-  const config = loadConfig({ "data-dir": dir, "public-url": PUBLIC_URL }, { HEIMDALL_LOG_LEVEL: "warn" });
-  const db = openDatabase(config.dbFile);
+  const databaseUrl = await benchDatabaseUrl();
+  const config = loadConfig(
+    { "data-dir": dir, "public-url": PUBLIC_URL, ...(databaseUrl ? { "database-url": databaseUrl } : {}) },
+    { HEIMDALL_LOG_LEVEL: "warn" },
+  );
+  const db = databaseUrl ? openPostgresDatabase(databaseUrl) : openDatabase(config.dbFile);
   const deps = await buildDeps(config, { clock: systemClock, log: memoryLogger("warn"), db });
   await deps.provisioning.bootstrap({
     email: "bench@example.test",
@@ -117,47 +124,110 @@ try {
   if (key.status !== 201) throw new Error(`api key: ${key.status} ${JSON.stringify(key.body)}`);
   const apiKey: string = key.body.key;
 
-  // ── Seeding: one transaction, prepared inserts ────────────────────────────
+  // ── Seeding: one transaction, prepared inserts (PostgreSQL: multi-row inserts of the same rows) ──
   const t0 = performance.now();
-  const sqlite = db.$client;
-  const insUser = sqlite.prepare(
-    `INSERT INTO end_users (id, app_id, username, display_name, status, role, failed_login_count, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, 'member', 0, ?, ?)`,
-  );
-  const insContact = sqlite.prepare(
-    `INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, verified_at, created_at)
-     VALUES (?, ?, ?, 'email', ?, 1, ?, ?)`,
-  );
-  const insSession = sqlite.prepare(
-    `INSERT INTO end_user_sessions (id, app_id, user_id, refresh_hash, amr, created_at, expires_at)
-     VALUES (?, ?, ?, ?, '["pwd"]', ?, ?)`,
-  );
   const start = Date.now() - N * 1000 - 60_000;
   const farFuture = Date.now() + 365 * 24 * 3600 * 1000;
-  sqlite.transaction(() => {
-    for (let n = 1; n <= N; n++) {
-      const at = start + n * 1000;
-      const id = Bun.randomUUIDv7("hex", at);
-      const status = n % 100 < 2 ? "suspended" : n % 100 === 2 ? "deactivated" : "active";
-      const first = FIRST[n % FIRST.length]!;
-      const last = LAST[Math.floor(n / FIRST.length) % LAST.length]!;
-      insUser.run(id, appId, `user${n}`, `${first} ${last}`, status, at, at);
-      insContact.run(
-        Bun.randomUUIDv7("hex", at),
-        appId,
-        id,
-        `${first}.${last}${n}@${DOMAINS[n % DOMAINS.length]}`,
-        n % 3 === 0 ? null : at,
-        at,
-      );
-      if (n % 20 === 0)
-        insSession.run(Bun.randomUUIDv7("hex", at), appId, id, sha256Hex(`s${n}`), at, farFuture);
-    }
-  })();
+  const account = (n: number) => {
+    const at = start + n * 1000;
+    const first = FIRST[n % FIRST.length]!;
+    const last = LAST[Math.floor(n / FIRST.length) % LAST.length]!;
+    return {
+      at,
+      id: Bun.randomUUIDv7("hex", at),
+      status: (n % 100 < 2 ? "suspended" : n % 100 === 2 ? "deactivated" : "active") as "active",
+      displayName: `${first} ${last}`,
+      email: `${first}.${last}${n}@${DOMAINS[n % DOMAINS.length]}`,
+    };
+  };
+  if (db.engine === "postgres") {
+    const { endUsers, endUserContacts, endUserSessions } = db.tables;
+    await tx(db, async () => {
+      for (let from = 1; from <= N; from += 1000) {
+        const batch = Array.from({ length: Math.min(1000, N - from + 1) }, (_, i) => ({
+          n: from + i,
+          ...account(from + i),
+        }));
+        await db.insert(endUsers).values(
+          batch.map((a) => ({
+            id: a.id,
+            appId,
+            username: `user${a.n}`,
+            displayName: a.displayName,
+            status: a.status,
+            role: "member",
+            failedLoginCount: 0,
+            createdAt: a.at,
+            updatedAt: a.at,
+          })),
+        );
+        await db.insert(endUserContacts).values(
+          batch.map((a) => ({
+            id: Bun.randomUUIDv7("hex", a.at),
+            appId,
+            userId: a.id,
+            type: "email" as const,
+            value: a.email,
+            isPrimary: true,
+            verifiedAt: a.n % 3 === 0 ? null : a.at,
+            createdAt: a.at,
+          })),
+        );
+        const sessions = batch.filter((a) => a.n % 20 === 0);
+        if (sessions.length)
+          await db.insert(endUserSessions).values(
+            sessions.map((a) => ({
+              id: Bun.randomUUIDv7("hex", a.at),
+              appId,
+              userId: a.id,
+              refreshHash: sha256Hex(`s${a.n}`),
+              amr: ["pwd"],
+              createdAt: a.at,
+              expiresAt: farFuture,
+            })),
+          );
+      }
+    });
+  }
+  const sqlite = db.$client;
+  if (db.engine === "sqlite") {
+    const insUser = sqlite.prepare(
+      `INSERT INTO end_users (id, app_id, username, display_name, status, role, failed_login_count, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 'member', 0, ?, ?)`,
+    );
+    const insContact = sqlite.prepare(
+      `INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, verified_at, created_at)
+     VALUES (?, ?, ?, 'email', ?, 1, ?, ?)`,
+    );
+    const insSession = sqlite.prepare(
+      `INSERT INTO end_user_sessions (id, app_id, user_id, refresh_hash, amr, created_at, expires_at)
+     VALUES (?, ?, ?, ?, '["pwd"]', ?, ?)`,
+    );
+    sqlite.transaction(() => {
+      for (let n = 1; n <= N; n++) {
+        const at = start + n * 1000;
+        const id = Bun.randomUUIDv7("hex", at);
+        const status = n % 100 < 2 ? "suspended" : n % 100 === 2 ? "deactivated" : "active";
+        const first = FIRST[n % FIRST.length]!;
+        const last = LAST[Math.floor(n / FIRST.length) % LAST.length]!;
+        insUser.run(id, appId, `user${n}`, `${first} ${last}`, status, at, at);
+        insContact.run(
+          Bun.randomUUIDv7("hex", at),
+          appId,
+          id,
+          `${first}.${last}${n}@${DOMAINS[n % DOMAINS.length]}`,
+          n % 3 === 0 ? null : at,
+          at,
+        );
+        if (n % 20 === 0)
+          insSession.run(Bun.randomUUIDv7("hex", at), appId, id, sha256Hex(`s${n}`), at, farFuture);
+      }
+    })();
+  }
   const seedSeconds = (performance.now() - t0) / 1000;
   console.error(`seeded ${N} accounts in ${seedSeconds.toFixed(1)} s`);
 
-  if (opts.explain) {
+  if (opts.explain && db.engine === "sqlite") {
     for (const [name, text] of [
       [
         "newest",
@@ -186,7 +256,7 @@ try {
     }
   }
 
-  if (opts.compare) {
+  if (opts.compare && db.engine === "sqlite") {
     // The rejected shape: newest first over the created index, filtering every row by the prefix. Fast
     // when matches are dense among the newest accounts, a walk of the whole app when they are old or absent.
     const naive = sqlite.query(
@@ -287,8 +357,9 @@ try {
   ] as const) {
     let payload: unknown = body;
     if (payload === null) {
+      const { endUsers } = db.tables;
       const ids = (
-        sqlite.query("SELECT id FROM end_users WHERE app_id = ? LIMIT 1500").all(appId) as { id: string }[]
+        await db.select({ id: endUsers.id }).from(endUsers).where(eq(endUsers.appId, appId)).limit(1500)
       ).map((r) => r.id);
       payload = { selection: { mode: "ids", ids } };
     }
@@ -301,8 +372,9 @@ try {
   console.log("\n| bulk write | affected_users | ms |\n|---|---:|---:|");
   for (const r of bulkRows) console.log(r);
   await deps.scheduler.stop();
-  db.$client.close();
+  await closeDb(db);
 } finally {
+  cleanup();
   if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   else console.error(`kept ${dir}`);
 }

@@ -3,22 +3,25 @@
  * hashes, computed once and reused; some without a password), imports them into a fresh data dir through
  * `deps.userImport` reading the file as `heimdall users import` does, then imports the same file again (every
  * line unchanged). The baseline inserts the same rows (user and email contact) into another fresh database with
- * raw prepared `INSERT`s in transactions of the same size: no parsing, no validation, no lookups.
- * Run by hand: `node_modules/.bin/bun bench/import.ts [--users 100000] [--rounds 3]`.
+ * raw prepared `INSERT`s in transactions of the same size: no parsing, no validation, no lookups. With
+ * `HEIMDALL_BENCH_DB=postgres` both go to fresh databases on a durable PostgreSQL cluster (the baseline through
+ * Bun's client). Run by hand: `node_modules/.bin/bun bench/import.ts [--users 100000] [--rounds 3]`.
  */
 import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { closeDb } from "../src/cli/data-dir.ts";
 import { fileLines } from "../src/cli/users.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { systemClock } from "../src/core/clock.ts";
 import { memoryLogger } from "../src/core/logger.ts";
 import { openDatabase } from "../src/db/client.ts";
+import { postgresOf } from "../src/db/postgres.ts";
 import { buildDeps } from "../src/deps.ts";
 import { jsonlRecords } from "../src/users/import-model.ts";
 import { createMasterKeyFile } from "../src/vault/master-key.ts";
-import { BENCH_PAK, cleanup, machineLine, work } from "./lib.ts";
+import { BENCH_PAK, benchDatabaseUrl, cleanup, machineLine, work } from "./lib.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -54,14 +57,19 @@ async function freshDeps(name: string) {
   const dir = join(work, name);
   const keyFile = join(dir, "master.key");
   createMasterKeyFile(keyFile);
+  const databaseUrl = await benchDatabaseUrl();
   const config = loadConfig(
-    { "data-dir": dir, "public-url": "http://localhost:8080" },
+    {
+      "data-dir": dir,
+      "public-url": "http://localhost:8080",
+      ...(databaseUrl ? { "database-url": databaseUrl } : {}),
+    },
     { HEIMDALL_LOG_LEVEL: "warn" },
   );
   return await buildDeps(config, {
     clock: systemClock,
     log: memoryLogger("warn"),
-    db: openDatabase(config.dbFile),
+    ...(databaseUrl ? {} : { db: openDatabase(config.dbFile) }),
   });
 }
 
@@ -111,11 +119,34 @@ try {
     });
     results.again.push((performance.now() - t) / 1000);
     if (again.unchanged !== N) throw new Error("expected every line unchanged on the second run");
-    deps.db.$client.close();
+    await closeDb(deps.db);
 
     // Baseline: the same rows, raw prepared INSERTs into a fresh, migrated database, same transaction size.
     const bare = await freshDeps(`raw-${round}`);
     const rawApp = await freshApp(bare);
+    if (bare.db.engine === "postgres") {
+      const pg = postgresOf(bare.db).$client;
+      t = performance.now();
+      for (let start = 0; start < N; start += CHUNK) {
+        await pg.begin(async (q) => {
+          const now = Date.now();
+          for (let n = start; n < Math.min(N, start + CHUNK); n++) {
+            const r = records[n]!;
+            const id = Bun.randomUUIDv7("hex", now);
+            await q`INSERT INTO end_users (id, app_id, username, display_name, password_hash, status, role, failed_login_count, created_at, updated_at)
+                    VALUES (${id}, ${rawApp}, ${`user${n}`}, ${r.display_name}, ${r.password_hash ?? null}, 'active', 'member', 0, ${now}, ${now})`;
+            await q`INSERT INTO end_user_contacts (id, app_id, user_id, type, value, is_primary, verified_at, created_at)
+                    VALUES (${Bun.randomUUIDv7("hex", now)}, ${rawApp}, ${id}, 'email', ${r.email}, true, ${r.email_verified ? now : null}, ${now})`;
+          }
+        });
+      }
+      results.raw.push((performance.now() - t) / 1000);
+      await closeDb(bare.db);
+      console.error(
+        `round ${round + 1}: import ${results.first.at(-1)!.toFixed(2)} s, again ${results.again.at(-1)!.toFixed(2)} s, raw ${results.raw.at(-1)!.toFixed(2)} s`,
+      );
+      continue;
+    }
     const sqlite = bare.db.$client;
     const insUser = sqlite.prepare(
       `INSERT INTO end_users (id, app_id, username, display_name, password_hash, status, role, failed_login_count, created_at, updated_at)

@@ -109,7 +109,8 @@ export const benchEngine = process.env.HEIMDALL_BENCH_DB === "postgres" ? "postg
 let cluster: PostgresCluster | undefined;
 let databases = 0;
 
-async function benchDatabaseUrl(): Promise<string | undefined> {
+/** A fresh database on the bench's PostgreSQL cluster when `HEIMDALL_BENCH_DB=postgres`, else undefined. */
+export async function benchDatabaseUrl(): Promise<string | undefined> {
   if (benchEngine !== "postgres") return undefined;
   cluster ??= await startPostgresCluster({ max_connections: "200" }, { cpu: serverCpu });
   const name = `bench_${process.pid}_${++databases}`;
