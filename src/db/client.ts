@@ -178,11 +178,6 @@ export function embeddedMigrations(journal = JOURNAL, migrations = EMBEDDED_MIGR
   });
 }
 
-/** Rows affected by a drizzle `.run()`: bun:sqlite reports them, drizzle's bun-sqlite typings declare `void`. */
-export function changes(result: unknown): number {
-  return (result as { changes: number }).changes;
-}
-
 /** Applies pending migrations in one transaction; a no-op when the database is current; refuses one from a newer Heimdall. */
 export function migrate(db: Db): void {
   // Before drizzle, which would apply nothing to a newer database and let this binary run on it.

@@ -7,11 +7,9 @@
  * SQLite in one transaction every second and at shutdown: limits hold across restarts, losing at most
  * the last second of counts on a crash. One process owns the database, so memory is the truth.
  *
- * On PostgreSQL the counters cannot be read on first use (that read is synchronous, atomic with its check), so
- * the live ones are loaded once in the background when the limiter is made; the writes queue behind each other
- * so a reset's delete never lands before an earlier flush. Sharing counters between instances is a later step.
+ * Several instances on PostgreSQL share their counts instead (`shared.ts`): this limiter is for one process.
  */
-import { eq, gte, lt, sql } from "drizzle-orm";
+import { lt } from "drizzle-orm";
 import type { Clock } from "../core/clock.ts";
 import { fail } from "../core/errors.ts";
 import { type Db, tx } from "../db/client.ts";
@@ -95,60 +93,29 @@ interface Counter {
 
 const MAX_COUNTERS = 200_000;
 
-/** Rows per INSERT when PostgreSQL flushes (3 parameters each, well under its 65535). */
-const FLUSH_CHUNK = 1000;
-
 export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): MemoryRateLimiter {
+  if (db.engine !== "sqlite")
+    throw new Error("the in-memory rate limiter is for SQLite; PostgreSQL shares its counts (shared.ts)");
   const { rateLimits } = db.tables;
-  const lite =
-    db.engine === "sqlite"
-      ? {
-          read: db.$client.query<Counter, [string]>(
-            "SELECT window_start AS windowStart, count FROM rate_limits WHERE key = ?",
-          ),
-          write: db.$client.query<never, [string, number, number]>(
-            "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET window_start = ?2, count = ?3",
-          ),
-          del: db.$client.query<never, [string]>("DELETE FROM rate_limits WHERE key = ?"),
-        }
-      : undefined;
+  const read = db.$client.query<Counter, [string]>(
+    "SELECT window_start AS windowStart, count FROM rate_limits WHERE key = ?",
+  );
+  const write = db.$client.query<never, [string, number, number]>(
+    "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET window_start = ?2, count = ?3",
+  );
+  const del = db.$client.query<never, [string]>("DELETE FROM rate_limits WHERE key = ?");
   const counters = new Map<string, Counter>();
   const dirty = new Set<string>();
-  // PostgreSQL's writes, one after another (a failed one does not stop the next).
-  let writes: Promise<unknown> = Promise.resolve();
-  const queueWrite = <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = writes.then(fn, fn);
-    writes = next.catch(() => undefined);
-    return next;
-  };
 
   const counter = (key: string): Counter => {
     let c = counters.get(key);
     if (!c) {
       if (counters.size >= MAX_COUNTERS) evictStale();
-      c = lite?.read.get(key) ?? { windowStart: 0, count: 0 };
+      c = read.get(key) ?? { windowStart: 0, count: 0 };
       counters.set(key, c);
     }
     return c;
   };
-  if (!lite) {
-    // A counter counted before the load arrives keeps its own count: the stored one is older.
-    const horizon = clock.now() - 24 * 3600 * 1000;
-    void db
-      .select({ key: rateLimits.key, windowStart: rateLimits.windowStart, count: rateLimits.count })
-      .from(rateLimits)
-      .where(gte(rateLimits.windowStart, horizon))
-      .then(
-        (stored) => {
-          for (const r of stored) {
-            if (counters.size >= MAX_COUNTERS) break;
-            if (!counters.has(r.key)) counters.set(r.key, { windowStart: r.windowStart, count: r.count });
-          }
-        },
-        // Limits then start from zero, as on a first start; the next flush writes them again.
-        () => undefined,
-      );
-  }
   // Windows are at most a day long: older counters can be dropped from memory once written. Synchronous, so a
   // count and its check stay atomic: the unwritten ones stay until the next flush.
   const evictStale = () => {
@@ -165,33 +132,12 @@ export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): Memo
     if (dirty.size === 0) return 0;
     const keys = [...dirty];
     dirty.clear();
-    if (lite) {
-      await tx(db, () => {
-        for (const k of keys) {
-          const c = counters.get(k);
-          if (c) lite.write.run(k, c.windowStart, c.count);
-        }
-      });
-      return keys.length;
-    }
-    const values = keys.flatMap((key) => {
-      const c = counters.get(key);
-      return c ? [{ key, windowStart: c.windowStart, count: c.count }] : [];
+    await tx(db, () => {
+      for (const k of keys) {
+        const c = counters.get(k);
+        if (c) write.run(k, c.windowStart, c.count);
+      }
     });
-    await queueWrite(
-      async () =>
-        await tx(db, async () => {
-          for (let i = 0; i < values.length; i += FLUSH_CHUNK) {
-            await db
-              .insert(rateLimits)
-              .values(values.slice(i, i + FLUSH_CHUNK))
-              .onConflictDoUpdate({
-                target: rateLimits.key,
-                set: { windowStart: sql`excluded.window_start`, count: sql`excluded.count` },
-              });
-          }
-        }),
-    );
     return keys.length;
   };
 
@@ -257,23 +203,16 @@ export function createRateLimiter({ db, clock }: { db: Db; clock: Clock }): Memo
     reset(key) {
       counters.delete(key);
       dirty.delete(key);
-      if (lite) lite.del.run(key);
-      // Not awaited (reset is synchronous); a failed delete leaves a counter the next flush or purge replaces.
-      else
-        queueWrite(
-          async () => await tx(db, async () => await db.delete(rateLimits).where(eq(rateLimits.key, key))),
-        ).catch(() => undefined);
+      del.run(key);
     },
     flush: flushNow,
     async purge() {
       await flushNow();
       const horizon = clock.now() - 24 * 3600 * 1000;
       for (const [k, c] of counters) if (c.windowStart < horizon) counters.delete(k);
-      const purged = async () =>
-        affected(
-          await tx(db, async () => await db.delete(rateLimits).where(lt(rateLimits.windowStart, horizon))),
-        );
-      return lite ? await purged() : await queueWrite(purged);
+      return affected(
+        await tx(db, async () => await db.delete(rateLimits).where(lt(rateLimits.windowStart, horizon))),
+      );
     },
   };
 }
