@@ -114,6 +114,18 @@ export async function queryRows(
   return rows<DbRow>(ctx.deps.db, toSql(query, params));
 }
 
+/** Every row of `query`, with booleans as SQLite gives them (1/0), so one expectation holds on both engines. */
+export async function queryRowsAsSqlite<T = DbRow>(
+  ctx: TestContext,
+  query: SQL | string,
+  ...params: QueryParam[]
+): Promise<T[]> {
+  return (await queryRows(ctx, query, ...params)).map(
+    (r) =>
+      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "boolean" ? Number(v) : v])) as T,
+  );
+}
+
 /** Patches the app's auth config through the Admin API. */
 export async function setAuthConfig(
   ctx: TestContext,

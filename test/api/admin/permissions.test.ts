@@ -1,9 +1,8 @@
 /** @module Admin API permissions: the catalogue (system + custom), create, delete with cascade, and the enforced list. */
 
 import { beforeAll, describe, expect, test } from "bun:test";
-import { sql } from "drizzle-orm";
-import { rows } from "../../../src/db/query.ts";
 import { SYSTEM_PERMISSIONS } from "../../../src/rbac/catalog.ts";
+import { type QueryParam, queryRowsAsSqlite } from "../../support/end-users.ts";
 import { type AppBody, createApp, insertWorkspace } from "../../support/fixtures.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 import { expectResponseMatches } from "../../support/openapi.ts";
@@ -27,14 +26,7 @@ let app: AppBody;
 let other: AppBody;
 
 /** A raw read on either engine: `?` binds the next argument; booleans read as SQLite's 1/0. */
-const q = async <T>(text: string, ...args: unknown[]): Promise<T[]> => {
-  const parts = text.split("?");
-  const query = sql.join(parts.map((p, i) => (i < args.length ? sql`${sql.raw(p)}${args[i]}` : sql.raw(p))));
-  return (await rows<Record<string, unknown>>(ctx.deps.db, query)).map(
-    (r) =>
-      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "boolean" ? Number(v) : v])) as T,
-  );
-};
+const q = <T>(text: string, ...args: QueryParam[]) => queryRowsAsSqlite<T>(ctx, text, ...args);
 const keysOf = (body: { resource: string; action: string }[]) => body.map((p) => `${p.resource}.${p.action}`);
 
 async function create(appId: string, body: Record<string, unknown>) {

@@ -1,10 +1,9 @@
 /** @module RBAC seeding: system permissions once per database, three system roles per app, backfill at start-up. */
 
 import { beforeAll, expect, test } from "bun:test";
-import { sql } from "drizzle-orm";
-import { rows } from "../../../src/db/query.ts";
 import { SYSTEM_PERMISSIONS, SYSTEM_ROLE_PERMISSIONS } from "../../../src/rbac/catalog.ts";
 import { backfillAppRoles, seedSystemPermissions } from "../../../src/rbac/seed.ts";
+import { type QueryParam, queryRowsAsSqlite } from "../../support/end-users.ts";
 import { createTestContext, type TestContext } from "../../support/harness.ts";
 
 let ctx: TestContext;
@@ -13,14 +12,7 @@ beforeAll(async () => {
 });
 
 /** A raw read on either engine: `?` binds the next argument; booleans read as SQLite's 1/0. */
-const q = async <T>(text: string, ...args: unknown[]): Promise<T[]> => {
-  const parts = text.split("?");
-  const query = sql.join(parts.map((p, i) => (i < args.length ? sql`${sql.raw(p)}${args[i]}` : sql.raw(p))));
-  return (await rows<Record<string, unknown>>(ctx.deps.db, query)).map(
-    (r) =>
-      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "boolean" ? Number(v) : v])) as T,
-  );
-};
+const q = <T>(text: string, ...args: QueryParam[]) => queryRowsAsSqlite<T>(ctx, text, ...args);
 
 test("the system permission catalogue exists once, shared by every app", async () => {
   const rows = await q<{ key: string }>(
