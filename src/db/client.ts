@@ -1,12 +1,12 @@
 /** @module SQLite connection with the pragmas of docs/architecture.md ("Storage"), drizzle on top, the embedded migrator, and a tx helper. */
-import { Database } from "bun:sqlite";
+import { Database, type SQLQueryBindings } from "bun:sqlite";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
-import { sql } from "drizzle-orm";
+import { getTableName } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import type { MigrationMeta } from "drizzle-orm/migrator";
-import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { EMBEDDED_MIGRATIONS, JOURNAL } from "./migrations.ts";
 import * as schema from "./schema.ts";
 
@@ -304,25 +304,30 @@ async function savepoint<T>(client: Database, fn: () => T | Promise<T>): Promise
 }
 
 /**
- * An INSERT of the listed columns, built and compiled once. Hot paths use it instead of building the statement
- * per call: drizzle's builder plus SQLite's prepare cost tens of microseconds per statement, more than the
- * insert itself. Values still go through the columns' encoders (JSON, booleans, timestamps); a listed column the
- * row leaves out is written as NULL.
+ * An INSERT of the listed columns, built and compiled once, on SQLite. Hot paths use it instead of building the
+ * statement per call: drizzle's builder plus SQLite's prepare cost tens of microseconds per statement, more than
+ * the insert itself, and even drizzle's prepared form spends a few more per row naming and filling its
+ * placeholders, so the statement is bun:sqlite's own with positional parameters. Values still go through the
+ * columns' encoders (JSON, booleans, timestamps) exactly as drizzle would apply them, NULL included; a listed
+ * column the row leaves out is written as NULL.
  */
 export function preparedInsert<T extends SQLiteTable>(
   db: Db,
   table: T,
   columns: readonly (keyof T["$inferInsert"] & string)[],
 ): (row: T["$inferInsert"]) => Promise<void> {
-  const placeholders = Object.fromEntries(columns.map((c) => [c, sql.placeholder(c)]));
-  const statement = db
-    .insert(table)
-    .values(placeholders as T["$inferInsert"])
-    .prepare();
+  const cols = columns.map((c) => (table as unknown as Record<string, SQLiteColumn>)[c]!);
+  const statement = db.$client.prepare<never, SQLQueryBindings[]>(
+    `INSERT INTO "${getTableName(table)}" (${cols.map((c) => `"${c.name}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`,
+  );
   return async (row) => {
-    const values: Record<string, unknown> = {};
-    for (const c of columns) values[c] = (row as Record<string, unknown>)[c] ?? null;
-    statement.run(values);
+    const values: SQLQueryBindings[] = new Array(cols.length);
+    for (let i = 0; i < cols.length; i++) {
+      values[i] = cols[i]!.mapToDriverValue(
+        (row as Record<string, unknown>)[columns[i]!] ?? null,
+      ) as SQLQueryBindings;
+    }
+    statement.run(...values);
   };
 }
 
