@@ -27,7 +27,7 @@ import {
   jwksNativeRoute,
   keysAdminRoutes,
 } from "./keys/routes.ts";
-import { credentialsRoutes, oauthTokenRoutes } from "./m2m/routes.ts";
+import { credentialsRoutes, oauthTokenNativeRoute, oauthTokenRoutes, TOKEN_PATH } from "./m2m/routes.ts";
 import { meRoutes } from "./me/routes.ts";
 import { mfaRoutes } from "./mfa/routes.ts";
 import { rbacRoutes } from "./roles/routes.ts";
@@ -67,8 +67,48 @@ export function createApp(deps: Deps) {
     }
   };
   const { config, log, denials } = deps;
+  /**
+   * The API's answer to an error thrown while serving `route` (`code` is Elysia's; "UNKNOWN" for an error a
+   * native route caught): the global error hook's, and the token endpoint's native route's.
+   */
+  const errorResponse = async (
+    error: unknown,
+    code: string | number,
+    request: Request,
+    route: string,
+  ): Promise<Response> => {
+    const state = requestState(request);
+    // Errors thrown while parsing reach us wrapped in Elysia's ParseError.
+    const cause = (error as { cause?: unknown }).cause;
+    let err = cause instanceof HeimdallError ? cause : error;
+    if (err instanceof AccessDenied) {
+      const path = new URL(request.url).pathname;
+      // Never let the audit write turn a 403 into a 500: the refusal is what the client must see.
+      try {
+        await denials.record(
+          err.denial,
+          { method: request.method, path, route: route || path },
+          callMeta(request),
+        );
+      } catch (auditErr) {
+        log.error("denial audit failed", { request_id: state.id, err: auditErr });
+      }
+    }
+    // A route with its own error shape (the token endpoint's RFC 6749 errors) says so in routeRules.
+    const rewrite = routeRulesOf(request).rewriteError;
+    if (rewrite && err instanceof HeimdallError) err = rewrite(err);
+    // RFC 7235 §3.1 / RFC 6750 §3: every 401 names its scheme.
+    const challenge =
+      err instanceof HeimdallError && err.status === 401 ? bearerChallenge(err.code, request) : undefined;
+    return mapError(err, code, state.id, log, challenge ? { "www-authenticate": challenge } : {});
+  };
   const jwksNative = jwksNativeRoute(deps, (request): Response | Promise<Response> => app.fetch(request));
   const jwksAtIssuer = jwksNativeRoute(deps, (request) => app.fetch(request), JWKS_AT_ISSUER_ROUTE);
+  const tokenNative = oauthTokenNativeRoute(deps, {
+    fallback: (request) => app.fetch(request),
+    error: errorResponse,
+    observe,
+  });
   // /openapi.json documents the composed app's routes, which exist only once every module is mounted below.
   const app = new Elysia({
     normalize: false,
@@ -76,6 +116,8 @@ export function createApp(deps: Deps) {
     // reaches the same responder through the ordinary route).
     serve: {
       routes: {
+        // The token endpoint's plain requests, which are most of an M2M deployment's traffic (m2m/routes.ts).
+        [TOKEN_PATH]: { POST: tokenNative },
         [JWKS_ROUTE]: {
           // A NUL-bearing URL takes the full pipeline, which refuses it in the API's error shape.
           GET: (request: Request & { params: Record<string, string> }): Response | Promise<Response> =>
@@ -108,30 +150,7 @@ export function createApp(deps: Deps) {
     })
     .onParse({ as: "global" }, ({ request, contentType }) => parseBody(request, contentType))
     .onError({ as: "global" }, async ({ error, code, request, route }) => {
-      const state = requestState(request);
-      // Errors thrown while parsing reach us wrapped in Elysia's ParseError.
-      const cause = (error as { cause?: unknown }).cause;
-      let err = cause instanceof HeimdallError ? cause : error;
-      if (err instanceof AccessDenied) {
-        const path = new URL(request.url).pathname;
-        // Never let the audit write turn a 403 into a 500: the refusal is what the client must see.
-        try {
-          await denials.record(
-            err.denial,
-            { method: request.method, path, route: route || path },
-            callMeta(request),
-          );
-        } catch (auditErr) {
-          log.error("denial audit failed", { request_id: state.id, err: auditErr });
-        }
-      }
-      // A route with its own error shape (the token endpoint's RFC 6749 errors) says so in routeRules.
-      const rewrite = routeRulesOf(request).rewriteError;
-      if (rewrite && err instanceof HeimdallError) err = rewrite(err);
-      // RFC 7235 §3.1 / RFC 6750 §3: every 401 names its scheme.
-      const challenge =
-        err instanceof HeimdallError && err.status === 401 ? bearerChallenge(err.code, request) : undefined;
-      const res = mapError(err, code, state.id, log, challenge ? { "www-authenticate": challenge } : {});
+      const res = await errorResponse(error, code, request, route);
       // No route matched: the one case that does not pass through mapResponse.
       if (code === "NOT_FOUND") observe(request, "", res.status);
       return res;

@@ -40,11 +40,14 @@ export function pathOf(url: string): string {
   return q === -1 ? url.slice(start) : url.slice(start, q);
 }
 
+/** Gives `rules` to `request`: what the plugin below does, for a route answered outside the pipeline. */
+export const tagRouteRules = (request: Request, rules: RouteRules): void => void tagged.set(request, rules);
+
 /** A plugin that gives `rules` to every request whose path matches one of `templates`. */
 export function routeRules(name: string, templates: readonly string[], rules: RouteRules) {
   const patterns = templates.map(templateToRegExp);
   return new Elysia({ name: `heimdall.route-rules.${name}` }).onRequest(({ request }) => {
     const path = pathOf(request.url);
-    if (patterns.some((p) => p.test(path))) tagged.set(request, rules);
+    if (patterns.some((p) => p.test(path))) tagRouteRules(request, rules);
   });
 }

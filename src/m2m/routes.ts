@@ -1,13 +1,16 @@
 /** @module M2M routes: the Admin credentials API and the Consumer token endpoint (RFC 6749 §4.4); thin handlers. */
+import type { BunRequest, Server } from "bun";
 import { Elysia } from "elysia";
 import type { AppService } from "../apps/service.ts";
+import type { Config } from "../config/index.ts";
 import { type ErrorCode, type HeimdallError, OAuthError, validationError } from "../core/errors.ts";
 import { queryParam } from "../core/pagination.ts";
-import { NO_BODY, validate } from "../http/body.ts";
+import { NO_BODY, parseBody, validate } from "../http/body.ts";
 import { type ConsumerGuardDeps, consumerGuards } from "../http/consumer.ts";
-import { guards, type PlatformGuardDeps } from "../http/guards.ts";
+import { callMeta, guards, type PlatformGuardDeps } from "../http/guards.ts";
 import { type Idempotency, idempotentCreate } from "../http/idempotency.ts";
-import { routeRules } from "../http/route-rules.ts";
+import { beginRequest } from "../http/request-state.ts";
+import { routeRules, tagRouteRules } from "../http/route-rules.ts";
 import type { M2mGrant } from "./grant.ts";
 import {
   createM2mClientSchema,
@@ -33,7 +36,7 @@ export interface OAuthTokenRoutesDeps extends ConsumerGuardDeps {
 /** RFC 6749 §5.1: token responses must not be cached anywhere. */
 const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
 
-const TOKEN_PATH = "/:app_slug/v1/oauth/token";
+export const TOKEN_PATH = "/:app_slug/v1/oauth/token";
 
 /**
  * Refusals made before the route runs (the body parser, a repeated form field, the NUL check), which the
@@ -51,6 +54,67 @@ const asOAuthError = (err: HeimdallError): HeimdallError | OAuthError =>
   BODY_ERRORS.has(err.code)
     ? new OAuthError(err.status === 413 ? 413 : 400, "invalid_request", err.message)
     : err;
+
+/** The token endpoint's exceptions to the global hooks: RFC 6749 errors even for refused bodies. */
+const TOKEN_RULES = { rewriteError: asOAuthError };
+
+/** What the native token route adds to the Elysia route's: the trusted proxies, read for the client address. */
+export interface OAuthTokenNativeDeps extends OAuthTokenRoutesDeps {
+  readonly config: Pick<Config, "trustedProxies">;
+}
+
+/** The pipeline's parts the native route shares, so both answer alike (app.ts builds them). */
+export interface NativeRouteHooks {
+  /** The full pipeline, for a request the native route leaves to it. */
+  fallback: (request: Request) => Response | Promise<Response>;
+  /** The global error hook's renderer. */
+  error: (error: unknown, code: string, request: Request, route: string) => Promise<Response>;
+  /** Metrics (and the debug request log) of one answered request. */
+  observe: (request: Request, route: string, status: number) => void;
+}
+
+/**
+ * The token endpoint as a Bun native route, like the JWKS: a plain grant skips the framework's pipeline,
+ * about a sixth of a grant's CPU (docs/benchmarks.md, "client_credentials grants"). It runs the same parser,
+ * grant, error renderer and metrics as the Elysia route below, which `app.handle` and every request the
+ * native route hands over still take: a browser's (the CORS hook answers those), a body that is not a form,
+ * a percent-encoded slug or NUL. The hand-over happens before the body is read.
+ */
+export function oauthTokenNativeRoute(deps: OAuthTokenNativeDeps, hooks: NativeRouteHooks) {
+  const { consumerResolver, m2mGrant, config } = deps;
+  return async (request: BunRequest<string>, server: Server<unknown>): Promise<Response> => {
+    const type = request.headers.get("content-type")?.toLowerCase();
+    if (
+      request.headers.has("origin") ||
+      !type?.startsWith(FORM) ||
+      request.url.includes("%") ||
+      (type.length > FORM.length && type[FORM.length] !== ";")
+    ) {
+      return hooks.fallback(request);
+    }
+    const state = beginRequest(request, server, config.trustedProxies);
+    tagRouteRules(request, TOKEN_RULES);
+    let res: Response;
+    try {
+      // The pipeline's order: the body is parsed before the route resolves the app.
+      const body = await parseBody(request, type);
+      const app = await consumerResolver.app(request.params.app_slug ?? "");
+      const token = await m2mGrant.token(
+        app,
+        { authorization: request.headers.get("authorization"), body: body === NO_BODY ? undefined : body },
+        callMeta(request),
+      );
+      res = Response.json(token, { headers: { ...NO_STORE, "x-request-id": state.id } });
+    } catch (err) {
+      res = await hooks.error(err, "UNKNOWN", request, TOKEN_PATH);
+      res.headers.set("x-request-id", state.id);
+    }
+    hooks.observe(request, TOKEN_PATH, res.status);
+    return res;
+  };
+}
+
+const FORM = "application/x-www-form-urlencoded";
 
 export const credentialsRoutes = (deps: CredentialsRoutesDeps) =>
   new Elysia({ name: "heimdall.m2m.credentials" })
@@ -156,7 +220,7 @@ export const credentialsRoutes = (deps: CredentialsRoutesDeps) =>
 
 export const oauthTokenRoutes = (deps: OAuthTokenRoutesDeps) =>
   new Elysia({ name: "heimdall.m2m.token" })
-    .use(routeRules("oauth-token", [TOKEN_PATH], { rewriteError: asOAuthError }))
+    .use(routeRules("oauth-token", [TOKEN_PATH], TOKEN_RULES))
     .use(consumerGuards(deps))
     .post(
       TOKEN_PATH,
