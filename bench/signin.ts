@@ -3,7 +3,7 @@
  * default: the `auto` count and every core), against raw argon2id verifications at the same parameters and
  * concurrency (target ≥ 0.85) and against better-auth doing the same argon2id work per sign-in, in the same
  * run (target ≥ 1.0 with every core). Run by hand:
- * `node_modules/.bin/bun bench/signin.ts [--duration 10] [--connections 8] [--hash-threads auto,2]`.
+ * `node_modules/.bin/bun bench/signin.ts [--duration 10] [--connections 8] [--hash-threads auto,2] [--hash-priority idle|low|normal]`.
  */
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,8 @@ const { values: opts } = parseArgs({
     duration: { type: "string", default: "10" },
     connections: { type: "string", default: "8" },
     "hash-threads": { type: "string", default: `auto,${cores}` },
+    // HEIMDALL_HASH_PRIORITY of the hashing threads: idle (the default, SCHED_IDLE), low (nice 19), normal.
+    "hash-priority": { type: "string", default: "idle" },
   },
 });
 const seconds = Number(opts.duration);
@@ -48,7 +50,11 @@ try {
   const peerRates: number[] = [];
   for (const threads of threadCounts) {
     const h = await startHeimdall(
-      { HEIMDALL_TRUSTED_PROXIES: "127.0.0.1", HEIMDALL_HASH_THREADS: String(threads) },
+      {
+        HEIMDALL_TRUSTED_PROXIES: "127.0.0.1",
+        HEIMDALL_HASH_THREADS: String(threads),
+        HEIMDALL_HASH_PRIORITY: opts["hash-priority"],
+      },
       { pinned: false },
     );
     await createApp(h, SLUG);
@@ -75,7 +81,7 @@ try {
   console.log("");
   console.log(`machine: ${machineLine()}; better-auth ${peer.runtime}, bun:sqlite, argon2id m=19456 t=2 p=1`);
   console.log(
-    `load: wrk -c${connections}, ${seconds} s after 2 s warm-up, correct passwords over ${USERS} accounts`,
+    `load: wrk -c${connections}, ${seconds} s after 2 s warm-up, correct passwords over ${USERS} accounts; HEIMDALL_HASH_PRIORITY=${opts["hash-priority"]}`,
   );
   console.log("");
   console.log(
