@@ -52,10 +52,14 @@ export function binary(): string {
   } catch {
     // no ./heimdall yet
   }
-  const out = join(work, "heimdall");
-  buildBinary(out);
-  return out;
+  // Built once per run: callers ask for the binary each time they start or time it.
+  if (!built) {
+    built = join(work, "heimdall");
+    buildBinary(built);
+  }
+  return built;
 }
+let built: string | undefined;
 
 export function freePort(): number {
   const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
