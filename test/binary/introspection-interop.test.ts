@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as oauth from "oauth4webapi";
 import * as oidc from "openid-client";
-import { type Appliance, startAppliance } from "./support.ts";
+import { type Appliance, adminCall, startAppliance } from "./support.ts";
 
 const TIMEOUT = 60_000;
 const PAK = `pcft_live_${"K".repeat(43)}`;
@@ -29,15 +29,9 @@ let service: Client;
 let serviceToken = "";
 let work = "";
 
-async function admin<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${PAK}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+/** The Admin API with the bootstrap PAK (throws on any status from 300 up). */
+const admin = <T>(method: string, path: string, body?: unknown): Promise<T> =>
+  adminCall<T>(PAK, `${baseUrl}${path}`, method, body);
 
 const issuer = () => `${baseUrl}/${SLUG}`;
 const introspectionEndpoint = () => `${issuer()}/v1/oauth/introspect`;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import * as oidc from "openid-client";
 import { FAILED_AUTH_LIMITS } from "../../src/m2m/grant.ts";
-import { type Appliance, startAppliance } from "./support.ts";
+import { type Appliance, adminCall, startAppliance } from "./support.ts";
 
 const TIMEOUT = 60_000;
 const PAK = `pcft_live_${"I".repeat(43)}`;
@@ -18,15 +18,9 @@ let appliance: Appliance;
 let baseUrl = "";
 let client: { client_id: string; client_secret: string };
 
-async function admin<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${PAK}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+/** The Admin API with the bootstrap PAK (throws on any status from 300 up). */
+const admin = <T>(method: string, path: string, body?: unknown): Promise<T> =>
+  adminCall<T>(PAK, `${baseUrl}${path}`, method, body);
 
 beforeAll(async () => {
   appliance = await startAppliance("interop", PAK);

@@ -115,3 +115,15 @@ export async function startAppliance(
     },
   };
 }
+
+/** A JSON call to the Admin API with `pak` as the bearer; resolves with the body, throws on any status from 300 up. */
+export async function adminCall<T>(pak: string, url: string, method: string, body?: unknown): Promise<T> {
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${pak}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status >= 300)
+    throw new Error(`${method} ${new URL(url).pathname}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decodeJwt, decodeProtectedHeader } from "jose";
-import { type Appliance, startAppliance } from "./support.ts";
+import { type Appliance, adminCall, startAppliance } from "./support.ts";
 
 const TIMEOUT = 60_000;
 const PAK = `pcft_live_${"N".repeat(43)}`;
@@ -17,15 +17,9 @@ let base = "";
 let appId = "";
 let client: { client_id: string; client_secret: string };
 
-async function admin<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${PAK}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+/** The Admin API with the bootstrap PAK (throws on any status from 300 up). */
+const admin = <T>(method: string, path: string, body?: unknown): Promise<T> =>
+  adminCall<T>(PAK, `${base}${path}`, method, body);
 
 const tokenUrl = (slug = SLUG) => `${base}/${slug}/v1/oauth/token`;
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
