@@ -1,5 +1,6 @@
 /** @module Shared test factories: an app through the Admin API, audit rows by any column, and workspaces, end users and sessions written directly. */
 import { eq, type SQL, sql } from "drizzle-orm";
+import { HeimdallError } from "../../src/core/errors.ts";
 import { newId } from "../../src/core/ids.ts";
 import type { WorkspaceRole } from "../../src/core/principal.ts";
 import { tx } from "../../src/db/client.ts";
@@ -259,4 +260,15 @@ export function userRow(ctx: TestContext, id: string) {
 export function contactRow(ctx: TestContext, id: string) {
   const { endUserContacts } = ctx.deps.db.tables;
   return first(ctx.deps.db.select().from(endUserContacts).where(eq(endUserContacts.id, id)).limit(1));
+}
+
+/** The API error code a call fails with (a promise, or a function that may throw), or undefined when it succeeds. */
+export async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    if (e instanceof HeimdallError) return e.code;
+    throw e;
+  }
+  return undefined;
 }

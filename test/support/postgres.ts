@@ -18,6 +18,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
+import type { Db } from "../../src/db/client.ts";
+import { closePostgres, migratePostgres, openPostgresDatabase } from "../../src/db/postgres.ts";
 
 export interface PostgresServer {
   /** The URL of database `db` on this server, as the `heimdall` superuser. */
@@ -229,4 +231,23 @@ export async function freshPostgresDatabase(): Promise<string> {
     await admin.close();
   }
   return server.url(name);
+}
+
+/**
+ * Two instances' connection pools on one fresh, migrated database, as two processes behind a load balancer
+ * would have; `close` ends both.
+ */
+export async function twoInstances(max: number): Promise<{ a: Db; b: Db; close(): Promise<void> }> {
+  const url = await freshPostgresDatabase();
+  const a = openPostgresDatabase(url, { max });
+  const b = openPostgresDatabase(url, { max });
+  await migratePostgres(a);
+  return {
+    a,
+    b,
+    async close() {
+      await closePostgres(a);
+      await closePostgres(b);
+    },
+  };
 }

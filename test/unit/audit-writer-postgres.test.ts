@@ -8,28 +8,24 @@ import { sql } from "drizzle-orm";
 import { type AuditEntry, type AuditWriter, createAuditWriter } from "../../src/audit/writer.ts";
 import { FakeClock } from "../../src/core/clock.ts";
 import { type Db, tx } from "../../src/db/client.ts";
-import { closePostgres, migratePostgres, openPostgresDatabase } from "../../src/db/postgres.ts";
 import { rows } from "../../src/db/query.ts";
-import { freshPostgresDatabase } from "../support/postgres.ts";
+import { twoInstances } from "../support/postgres.ts";
 
 let a: Db;
 let b: Db;
+let closeInstances: () => Promise<void>;
 let writerA: AuditWriter;
 let writerB: AuditWriter;
 
 beforeAll(async () => {
-  const url = await freshPostgresDatabase();
-  a = openPostgresDatabase(url, { max: 4 });
-  b = openPostgresDatabase(url, { max: 4 });
-  await migratePostgres(a);
+  ({ a, b, close: closeInstances } = await twoInstances(4));
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
   writerA = createAuditWriter({ db: a, clock });
   writerB = createAuditWriter({ db: b, clock });
 });
 
 afterAll(async () => {
-  await closePostgres(a);
-  await closePostgres(b);
+  await closeInstances();
 });
 
 const entry = (appId: string, action: string, n: number): AuditEntry => ({

@@ -4,40 +4,26 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/core/clock.ts";
-import { HeimdallError } from "../../src/core/errors.ts";
 import type { Db } from "../../src/db/client.ts";
-import { closePostgres, migratePostgres, openPostgresDatabase } from "../../src/db/postgres.ts";
 import { createIdempotency, type StoredResponse } from "../../src/http/idempotency.ts";
 import { loadMasterKeys } from "../../src/vault/master-key.ts";
 import { createServerSecrets } from "../../src/vault/server-secrets.ts";
 import { createVault } from "../../src/vault/vault.ts";
-import { freshPostgresDatabase } from "../support/postgres.ts";
+import { codeOf } from "../support/fixtures.ts";
+import { twoInstances } from "../support/postgres.ts";
 import { newKeyFile, START } from "./keys-fixtures.ts";
 
 let a: Db;
 let b: Db;
+let closeInstances: () => Promise<void>;
 const clock = new FakeClock(START);
 
 beforeAll(async () => {
-  const url = await freshPostgresDatabase();
-  a = openPostgresDatabase(url, { max: 2 });
-  b = openPostgresDatabase(url, { max: 2 });
-  await migratePostgres(a);
+  ({ a, b, close: closeInstances } = await twoInstances(2));
 });
 afterAll(async () => {
-  await closePostgres(a);
-  await closePostgres(b);
+  await closeInstances();
 });
-
-const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof HeimdallError) return err.code;
-    throw err;
-  }
-  return undefined;
-};
 
 describe("Idempotency-Key across instances", () => {
   test("concurrent first uses of one key: one runs the work, the other is refused; then both replay it", async () => {

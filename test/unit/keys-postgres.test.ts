@@ -7,16 +7,16 @@ import { FakeClock } from "../../src/core/clock.ts";
 import { newId } from "../../src/core/ids.ts";
 import { memoryLogger } from "../../src/core/logger.ts";
 import { type Db, tx } from "../../src/db/client.ts";
-import { closePostgres, migratePostgres, openPostgresDatabase } from "../../src/db/postgres.ts";
 import { createKeyService, type KeyService } from "../../src/keys/service.ts";
 import { loadMasterKeys } from "../../src/vault/master-key.ts";
 import { createVault } from "../../src/vault/vault.ts";
-import { freshPostgresDatabase } from "../support/postgres.ts";
+import { twoInstances } from "../support/postgres.ts";
 import { newKeyFile } from "./keys-fixtures.ts";
 
 const clock = new FakeClock(Date.UTC(2026, 10, 1, 12));
 let a: Db;
 let b: Db;
+let closeInstances: () => Promise<void>;
 let keysA: KeyService;
 let keysB: KeyService;
 
@@ -31,18 +31,14 @@ function keyService(db: Db, keyFile: string): KeyService {
 }
 
 beforeAll(async () => {
-  const url = await freshPostgresDatabase();
-  a = openPostgresDatabase(url, { max: 4 });
-  b = openPostgresDatabase(url, { max: 4 });
-  await migratePostgres(a);
+  ({ a, b, close: closeInstances } = await twoInstances(4));
   const keyFile = newKeyFile();
   keysA = keyService(a, keyFile);
   keysB = keyService(b, keyFile);
 });
 
 afterAll(async () => {
-  await closePostgres(a);
-  await closePostgres(b);
+  await closeInstances();
 });
 
 async function appWithKeys(): Promise<string> {

@@ -5,23 +5,19 @@ import { createChangeFeed } from "../../src/db/changes.ts";
 import type { Db } from "../../src/db/client.ts";
 import { openDatabase, tx } from "../../src/db/client.ts";
 import { createLease } from "../../src/db/lease.ts";
-import { closePostgres, migratePostgres, openPostgresDatabase } from "../../src/db/postgres.ts";
 import { exec } from "../../src/db/query.ts";
-import { freshPostgresDatabase } from "../support/postgres.ts";
+import { twoInstances } from "../support/postgres.ts";
 
 let a: Db;
 let b: Db;
+let closeInstances: () => Promise<void>;
 
 beforeAll(async () => {
-  const url = await freshPostgresDatabase();
-  a = openPostgresDatabase(url, { max: 3 });
-  b = openPostgresDatabase(url, { max: 3 });
-  await migratePostgres(a);
+  ({ a, b, close: closeInstances } = await twoInstances(3));
 });
 
 afterAll(async () => {
-  await closePostgres(a);
-  await closePostgres(b);
+  await closeInstances();
 });
 
 /** Waits until `check` holds (polling), or fails after `ms`. */

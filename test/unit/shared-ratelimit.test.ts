@@ -2,24 +2,20 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { FakeClock } from "../../src/core/clock.ts";
 import { HeimdallError } from "../../src/core/errors.ts";
 import type { Db } from "../../src/db/client.ts";
-import { closePostgres, migratePostgres, openPostgresDatabase } from "../../src/db/postgres.ts";
 import { createSharedRateLimiter } from "../../src/ratelimit/shared.ts";
-import { freshPostgresDatabase } from "../support/postgres.ts";
+import { twoInstances } from "../support/postgres.ts";
 
 let a: Db;
 let b: Db;
+let closeInstances: () => Promise<void>;
 const clock = new FakeClock(Date.UTC(2026, 11, 1));
 
 beforeAll(async () => {
-  const url = await freshPostgresDatabase();
-  a = openPostgresDatabase(url, { max: 6 });
-  b = openPostgresDatabase(url, { max: 6 });
-  await migratePostgres(a);
+  ({ a, b, close: closeInstances } = await twoInstances(6));
 });
 
 afterAll(async () => {
-  await closePostgres(a);
-  await closePostgres(b);
+  await closeInstances();
 });
 
 const outcome = (p: Promise<unknown>) =>

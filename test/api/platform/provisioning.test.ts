@@ -7,11 +7,10 @@ import { eq } from "drizzle-orm";
 import { readPolicyFile } from "../../../src/cli/pak.ts";
 import { loadConfig } from "../../../src/config/index.ts";
 import { FakeClock } from "../../../src/core/clock.ts";
-import { HeimdallError } from "../../../src/core/errors.ts";
 import { memoryLogger } from "../../../src/core/logger.ts";
 import { buildDeps } from "../../../src/deps.ts";
 import { createMasterKeyFile } from "../../../src/vault/master-key.ts";
-import { auditRows } from "../../support/fixtures.ts";
+import { auditRows, codeOf } from "../../support/fixtures.ts";
 import { BOOT_PAK, createTestContext, type TestContext, testDatabase } from "../../support/harness.ts";
 
 async function freshDeps() {
@@ -23,16 +22,6 @@ async function freshDeps() {
     log: memoryLogger("error"),
     db: await testDatabase(),
   });
-}
-
-async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (e) {
-    if (e instanceof HeimdallError) return e.code;
-    throw e;
-  }
-  return undefined;
 }
 
 describe("bootstrap", () => {
