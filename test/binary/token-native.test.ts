@@ -6,11 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decodeJwt, decodeProtectedHeader } from "jose";
+import { expectResponseMatches } from "../support/openapi.ts";
 import { type Appliance, adminCall, startAppliance } from "./support.ts";
 
 const TIMEOUT = 60_000;
 const PAK = `pcft_live_${"N".repeat(43)}`;
 const SLUG = "native-token";
+const TOKEN_TEMPLATE = "/{app_slug}/v1/oauth/token";
 
 let appliance: Appliance;
 let base = "";
@@ -83,6 +85,7 @@ describe("the token endpoint's native route", () => {
       expect(res.headers.get("x-request-id")).toBe("native-grant-1");
       expect(res.headers.get("vary")).toBeNull();
       const body = (await res.json()) as Record<string, unknown>;
+      expectResponseMatches("heimdall", "POST", TOKEN_TEMPLATE, 200, body, { strict: true });
       expect(Object.keys(body).sort()).toEqual(["access_token", "expires_in", "scope", "token_type"]);
       expect(body.token_type).toBe("Bearer");
       expect(body.scope).toBe("user.read");
@@ -116,7 +119,9 @@ describe("the token endpoint's native route", () => {
       body: "grant_type=client_credentials",
     });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { scope: string }).scope).toBe("user.read");
+    const body = (await res.json()) as { scope: string };
+    expectResponseMatches("heimdall", "POST", TOKEN_TEMPLATE, 200, body, { strict: true });
+    expect(body.scope).toBe("user.read");
   });
 
   test("a wrong secret: 401 invalid_client with the Basic challenge, audited, counted as a 401", async () => {
@@ -157,6 +162,7 @@ describe("the token endpoint's native route", () => {
     const res = await fetch(tokenUrl("no-such-app"), { method: "POST", headers: FORM, body: grantForm() });
     expect(res.status).toBe(404);
     const body = (await res.json()) as { code: string; request_id: string };
+    expectResponseMatches("heimdall", "POST", TOKEN_TEMPLATE, 404, body);
     expect(body.code).toBe("APP_NOT_FOUND");
     expect(body.request_id).toBe(res.headers.get("x-request-id")!);
   });
