@@ -28,6 +28,8 @@ export interface KeyServiceDeps {
   log: Logger;
   /** Called inside the rotation's transaction, so the audit row commits or rolls back with it. */
   audit?: (event: KeyAuditEvent) => Promise<void>;
+  /** RSA signatures on WebCrypto's thread pool (`signing.ts`); by default when there is more than one core. */
+  rsaOffLoop?: boolean;
 }
 
 export interface KeyListItem {
@@ -96,7 +98,7 @@ export function createKeyService(deps: KeyServiceDeps): KeyService {
     throw new Error(`rsaBits must be an integer ≥ 2048, got ${rsaBits}`);
   }
   const store = createKeyStore(db);
-  const signing = createKeySigning({ db, vault, clock, store });
+  const signing = createKeySigning({ db, vault, clock, store, rsaOffLoop: deps.rsaOffLoop });
   const rotation = createKeyRotation({
     db,
     vault,

@@ -1,7 +1,14 @@
 /** @module Per-app signing algorithms: key material, sealing and JWKS members per algorithm, and switching an app's algorithm through the rotation path. */
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from "jose";
+import {
+  CompactSign,
+  compactVerify,
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  type JWK,
+  jwtVerify,
+} from "jose";
 import { tx } from "../../src/db/client.ts";
 import { signingKeys, vaultSecrets } from "../../src/db/schema.ts";
 import { Material, SIGNING_ALGS, type SigningAlg } from "../../src/keys/material.ts";
@@ -95,6 +102,58 @@ describe("signing, sealing and the JWKS per algorithm", () => {
       const der = await ctx.vault.open(r.vaultSecretId!, signingKeyAad(appId, r.kid));
       expect(der.length).toBeGreaterThan(40);
       expect(async () => await ctx.vault.open(r.vaultSecretId!, signingKeyAad(appId, "other-kid"))).toThrow();
+    });
+  }
+});
+
+/** WebCrypto parameters of each algorithm's private key, for signing the same input with jose. */
+const WEBCRYPTO: Record<SigningAlg, Parameters<typeof crypto.subtle.importKey>[2]> = {
+  RS256: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+  ES256: { name: "ECDSA", namedCurve: "P-256" },
+  EdDSA: { name: "Ed25519" },
+};
+
+describe("the JWS each algorithm makes", () => {
+  const cases = [
+    { alg: "RS256", rsaOffLoop: true },
+    { alg: "RS256", rsaOffLoop: false },
+    { alg: "ES256", rsaOffLoop: true },
+    { alg: "EdDSA", rsaOffLoop: true },
+  ] as const;
+  for (const { alg, rsaOffLoop } of cases) {
+    test(`${alg}${alg === "RS256" ? (rsaOffLoop ? ", on WebCrypto's pool" : ", on the event loop") : ""}: what jose's CompactSign makes of the same input, and it verifies`, async () => {
+      const ctx = setupKeys({ rsaOffLoop });
+      const appId = await appWith(ctx, alg);
+      const claims = { sub: "u1", name: "Zoë Ünïcode ✓", scope: "a b", n: [1, 2] };
+      const token = await ctx.svc.sign(appId, claims, { ttlSeconds: 60, typ: "JWT" });
+      const [header, payload, signature] = token.split(".") as [string, string, string];
+      expect(JSON.parse(Buffer.from(header, "base64url").toString())).toEqual({
+        alg,
+        kid: (await ctx.svc.activeKid(appId))!,
+        typ: "JWT",
+      });
+      expect(JSON.parse(Buffer.from(payload, "base64url").toString())).toEqual({
+        ...claims,
+        iat: ctx.clock.now() / 1000,
+        exp: ctx.clock.now() / 1000 + 60,
+      });
+      // ECDSA in JWS is R ‖ S (64 bytes for P-256), never DER.
+      if (alg === "ES256") expect(Buffer.from(signature, "base64url")).toHaveLength(64);
+
+      const r = row(ctx, decodeProtectedHeader(token).kid!);
+      const der = await ctx.vault.open(r.vaultSecretId!, signingKeyAad(appId, r.kid));
+      const privateKey = await crypto.subtle.importKey("pkcs8", der, WEBCRYPTO[alg], false, ["sign"]);
+      const byJose = await new CompactSign(Buffer.from(payload, "base64url"))
+        .setProtectedHeader(JSON.parse(Buffer.from(header, "base64url").toString()))
+        .sign(privateKey);
+      // RS256 (PKCS#1 v1.5) and Ed25519 are deterministic: the very same bytes. ECDSA is randomised.
+      if (alg === "ES256") expect(byJose.split(".").slice(0, 2)).toEqual([header, payload]);
+      else expect(token).toBe(byJose);
+      const [pub] = (await jwksKeys(ctx, appId)).filter((k) => k.kid === r.kid);
+      const { payload: verified } = await compactVerify(token, createLocalJWKSet({ keys: [pub!] }), {
+        algorithms: [alg],
+      });
+      expect(JSON.parse(new TextDecoder().decode(verified)).name).toBe(claims.name);
     });
   }
 });

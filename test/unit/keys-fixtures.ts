@@ -35,7 +35,9 @@ export interface KeysContext {
   audits: KeyAuditEvent[];
 }
 
-export function setupKeys(opts: { dbFile?: string; wrapVault?: (v: Vault) => Vault } = {}): KeysContext {
+export function setupKeys(
+  opts: { dbFile?: string; wrapVault?: (v: Vault) => Vault; rsaOffLoop?: boolean } = {},
+): KeysContext {
   const dir = tempDir();
   const keyFile = newKeyFile(dir);
   const db = openDatabase(opts.dbFile ?? ":memory:");
@@ -52,6 +54,7 @@ export function setupKeys(opts: { dbFile?: string; wrapVault?: (v: Vault) => Vau
     rsaBits: 2048,
     log,
     audit: async (e) => void audits.push(e),
+    rsaOffLoop: opts.rsaOffLoop,
   });
   return { dir, keyFile, db, clock, vault, svc, log, audits };
 }
