@@ -57,6 +57,24 @@ export function isUniqueViolation(err: unknown, constraint?: { sqlite: string; p
   return false;
 }
 
+/**
+ * Runs `write`, a transaction that reads a row and inserts it when there is none, once more when its insert
+ * lost to a concurrent one on `constraint`: on PostgreSQL (READ COMMITTED) two such transactions can both read
+ * "none yet" before either commits. The second run reads the winner's row and takes the update path, as it
+ * would have a moment later. SQLite serialises its writers, so there it never repeats.
+ */
+export async function retryLostInsert<T>(
+  constraint: { sqlite: string; postgres: string },
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!isUniqueViolation(err, constraint)) throw err;
+    return await write();
+  }
+}
+
 type UniqueErrorShape = {
   code?: string;
   errno?: string;

@@ -10,6 +10,7 @@ import { fail, validationError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import { retryLostInsert } from "../db/query.ts";
 import type { Vault } from "../vault/vault.ts";
 import {
   PROVIDERS,
@@ -22,6 +23,12 @@ import {
   type UpsertProviderInput,
 } from "./model.ts";
 import { createFederationStore } from "./store.ts";
+
+/** The unique index a concurrent first write of a provider can lose on (`retryLostInsert`). */
+const PROVIDER_PER_APP = {
+  sqlite: "identity_providers.app_id, identity_providers.provider",
+  postgres: "identity_providers_app_provider",
+};
 
 export const providerSecretAad = (appId: string, provider: string) =>
   `identity_provider:${appId}:${provider}`;
@@ -108,62 +115,64 @@ export function createProviderConfigService(deps: ProviderConfigDeps): ProviderC
       const secret = typeof rawSecret === "string" ? rawSecret.trim() : undefined;
       if (provider === "apple" && secret !== undefined) await checkApplePrivateKey(secret);
 
-      const row = await tx(db, async () => {
-        const now = clock.now();
-        const existing = await store.provider(app.id, provider);
-        // The secret may be left out of a later write (to flip `enabled` or change a client id): it stays.
-        // Apple's key signs only the redirect flow's client secret: a native-only config has none.
-        const keeps = secret !== undefined || Boolean(existing?.secretId);
-        if (!keeps && provider !== "apple") {
-          throw validationError([{ field: `config.${field}`, reason: "required" }]);
-        }
-        if (provider === "apple" && keeps && publicConfig.key_id === undefined) {
-          throw validationError([{ field: "config.key_id", reason: "required" }]);
-        }
-        const aad = providerSecretAad(app.id, provider);
-        const secretId =
-          secret === undefined
-            ? (existing?.secretId ?? null)
-            : await vault.seal(aad, new TextEncoder().encode(secret));
-        if (existing?.secretId && secret !== undefined) await vault.destroy([existing.secretId]);
-        const enabled = input.enabled ?? false;
-        if (existing) {
-          await store.updateProvider(existing.id, {
-            config: publicConfig,
-            enabled,
-            secretId,
-            updatedAt: now,
-          });
-        } else {
-          await store.insertProvider({
-            id: newId(clock),
+      const row = await retryLostInsert(PROVIDER_PER_APP, () =>
+        tx(db, async () => {
+          const now = clock.now();
+          const existing = await store.provider(app.id, provider);
+          // The secret may be left out of a later write (to flip `enabled` or change a client id): it stays.
+          // Apple's key signs only the redirect flow's client secret: a native-only config has none.
+          const keeps = secret !== undefined || Boolean(existing?.secretId);
+          if (!keeps && provider !== "apple") {
+            throw validationError([{ field: `config.${field}`, reason: "required" }]);
+          }
+          if (provider === "apple" && keeps && publicConfig.key_id === undefined) {
+            throw validationError([{ field: "config.key_id", reason: "required" }]);
+          }
+          const aad = providerSecretAad(app.id, provider);
+          const secretId =
+            secret === undefined
+              ? (existing?.secretId ?? null)
+              : await vault.seal(aad, new TextEncoder().encode(secret));
+          if (existing?.secretId && secret !== undefined) await vault.destroy([existing.secretId]);
+          const enabled = input.enabled ?? false;
+          if (existing) {
+            await store.updateProvider(existing.id, {
+              config: publicConfig,
+              enabled,
+              secretId,
+              updatedAt: now,
+            });
+          } else {
+            await store.insertProvider({
+              id: newId(clock),
+              appId: app.id,
+              provider,
+              enabled,
+              config: publicConfig,
+              secretId,
+              createdAt: now,
+              updatedAt: now,
+            });
+          }
+          await audit.record({
             appId: app.id,
-            provider,
-            enabled,
-            config: publicConfig,
-            secretId,
-            createdAt: now,
-            updatedAt: now,
+            workspaceId: app.workspaceId,
+            action: existing ? "identity_provider.updated" : "identity_provider.created",
+            resourceType: "identity_provider",
+            resourceId: provider,
+            actor: actorOf(p),
+            // Which fields, never their values: a client id is public, but the secret's field is named only.
+            details: {
+              provider,
+              enabled,
+              fields: Object.keys(publicConfig).sort(),
+              secret_replaced: secret !== undefined,
+            },
+            meta,
           });
-        }
-        await audit.record({
-          appId: app.id,
-          workspaceId: app.workspaceId,
-          action: existing ? "identity_provider.updated" : "identity_provider.created",
-          resourceType: "identity_provider",
-          resourceId: provider,
-          actor: actorOf(p),
-          // Which fields, never their values: a client id is public, but the secret's field is named only.
-          details: {
-            provider,
-            enabled,
-            fields: Object.keys(publicConfig).sort(),
-            secret_replaced: secret !== undefined,
-          },
-          meta,
-        });
-        return (await store.provider(app.id, provider))!;
-      });
+          return (await store.provider(app.id, provider))!;
+        }),
+      );
       deps.onChange?.(app.id, provider);
       return toDetailDto(row);
     },

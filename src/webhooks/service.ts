@@ -12,6 +12,7 @@ import { fail, validationError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { actorOf, type CallMeta, type PlatformPrincipal } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import { retryLostInsert } from "../db/query.ts";
 import type { Vault } from "../vault/vault.ts";
 import {
   EVENT_TYPES,
@@ -25,6 +26,9 @@ import {
 } from "./model.ts";
 import { createWebhookStore } from "./store.ts";
 import { checkWebhookUrl, type TargetPolicy } from "./targets.ts";
+
+/** The unique index a concurrent first write can lose on (`retryLostInsert`). */
+const CONFIG_PER_APP = { sqlite: "webhook_configs.app_id", postgres: "webhook_configs_app" };
 
 export const SECRET_PREFIX = "whsec_";
 /** How far back a replay may reach: events are kept this long (docs/webhooks.md, "Retention"). */
@@ -146,53 +150,55 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
       const eventTypes = [...new Set(input.event_types)].sort(
         (a, b) => EVENT_TYPES.indexOf(a) - EVENT_TYPES.indexOf(b),
       );
-      return await tx(db, async () => {
-        const now = clock.now();
-        const existing = await store.configOf(app.id);
-        if (!existing) {
-          const id = newId(clock);
-          const { secret, secretId, hint } = await newSecret(app.id, id, given);
-          const row: WebhookConfigRow = {
-            id,
-            appId: app.id,
+      return await retryLostInsert(CONFIG_PER_APP, () =>
+        tx(db, async () => {
+          const now = clock.now();
+          const existing = await store.configOf(app.id);
+          if (!existing) {
+            const id = newId(clock);
+            const { secret, secretId, hint } = await newSecret(app.id, id, given);
+            const row: WebhookConfigRow = {
+              id,
+              appId: app.id,
+              url,
+              eventTypes,
+              secretId,
+              secretHint: hint,
+              consecutiveFailures: 0,
+              disabledAt: null,
+              disabledReason: null,
+              createdAt: now,
+              updatedAt: now,
+            };
+            await store.insertConfig(row);
+            await record(p, app.id, "webhook.created", id, { url, event_types: eventTypes }, meta);
+            return { ...toConfigDto(row), signing_secret: secret };
+          }
+          // A replace keeps the secret, so receivers keep verifying; `rotate-secret` is how it changes.
+          const patch = {
             url,
             eventTypes,
-            secretId,
-            secretHint: hint,
             consecutiveFailures: 0,
             disabledAt: null,
             disabledReason: null,
-            createdAt: now,
             updatedAt: now,
           };
-          await store.insertConfig(row);
-          await record(p, app.id, "webhook.created", id, { url, event_types: eventTypes }, meta);
-          return { ...toConfigDto(row), signing_secret: secret };
-        }
-        // A replace keeps the secret, so receivers keep verifying; `rotate-secret` is how it changes.
-        const patch = {
-          url,
-          eventTypes,
-          consecutiveFailures: 0,
-          disabledAt: null,
-          disabledReason: null,
-          updatedAt: now,
-        };
-        await store.updateConfig(existing.id, patch);
-        await record(
-          p,
-          app.id,
-          "webhook.updated",
-          existing.id,
-          {
-            url,
-            event_types: eventTypes,
-            re_enabled: existing.disabledAt !== null,
-          },
-          meta,
-        );
-        return { ...toConfigDto({ ...existing, ...patch }), signing_secret: await openSecret(existing) };
-      });
+          await store.updateConfig(existing.id, patch);
+          await record(
+            p,
+            app.id,
+            "webhook.updated",
+            existing.id,
+            {
+              url,
+              event_types: eventTypes,
+              re_enabled: existing.disabledAt !== null,
+            },
+            meta,
+          );
+          return { ...toConfigDto({ ...existing, ...patch }), signing_secret: await openSecret(existing) };
+        }),
+      );
     },
 
     async remove(p, appRef, meta) {

@@ -332,3 +332,24 @@ describe("scoping and permissions", () => {
     expect(await configRow(archived.id)).toBeDefined();
   });
 });
+
+describe("first writes racing", () => {
+  // On PostgreSQL each PUT's transaction reads "none yet" before either commits; the loser's insert must not
+  // surface as a 500, but land as the update it would have been a moment later.
+  test("concurrent PUTs on an app without a webhook all succeed: one row, one secret, one created row", async () => {
+    const raced = await createApp(ctx, "hook-race");
+    const results = await Promise.all(
+      [0, 1, 2, 3].map((i) => put({ url: `${URL_OK}/${i}`, event_types: ["user.signup"] }, raced.id)),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    // Every answer carries the secret, and it is the one secret the surviving row holds.
+    expect(new Set(results.map((r) => r.body.signing_secret)).size).toBe(1);
+    const rows = await ctx.deps.db.select().from(webhookConfigs).where(eq(webhookConfigs.appId, raced.id));
+    expect(rows).toHaveLength(1);
+    const actions = (await auditRows(ctx, { app_id: raced.id }))
+      .map((r) => r.action)
+      .filter((a) => a.startsWith("webhook."))
+      .sort();
+    expect(actions).toEqual(["webhook.created", "webhook.updated", "webhook.updated", "webhook.updated"]);
+  });
+});

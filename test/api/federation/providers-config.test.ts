@@ -273,3 +273,38 @@ describe("unknown providers, absent configs, delete", () => {
     expect((await get("google")).status).toBe(200);
   });
 });
+
+describe("first writes racing", () => {
+  // On PostgreSQL each PUT's transaction reads "not configured" before either commits; the loser's insert
+  // must not surface as a 500, but land as the update it would have been a moment later.
+  test("concurrent PUTs of one provider all succeed: one row, one sealed secret, one created row", async () => {
+    const raced = await createApp(ctx, "fedcfg-race");
+    const results = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        put(
+          "github",
+          { config: { client_id: `Iv1.race${i}`, client_secret: `${SECRET}-${i}` } },
+          { appId: raced.id },
+        ),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const rows = await queryRows(
+      ctx,
+      `SELECT secret_id FROM identity_providers WHERE app_id = '${raced.id}' AND provider = 'github'`,
+    );
+    expect(rows).toHaveLength(1);
+    // Every replaced secret was destroyed: only the surviving row's is still in the vault.
+    const sealed = await queryRows(ctx, `SELECT id FROM vault_secrets WHERE id = '${rows[0]!.secret_id}'`);
+    expect(sealed).toHaveLength(1);
+    const actions = (await auditRows(ctx, { app_id: raced.id }))
+      .map((r) => r.action)
+      .filter((a) => a.startsWith("identity_provider."));
+    expect(actions.sort()).toEqual([
+      "identity_provider.created",
+      "identity_provider.updated",
+      "identity_provider.updated",
+      "identity_provider.updated",
+    ]);
+  });
+});
