@@ -3,6 +3,7 @@ import { Database } from "bun:sqlite";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import type { Config } from "../config/index.ts";
+import { HeimdallError } from "../core/errors.ts";
 import { createLogger, type Logger } from "../core/logger.ts";
 import {
   type Db,
@@ -218,15 +219,17 @@ function checkMasterKeyFile(config: Config, create: boolean): void {
  * database, never beside one whose sealed secrets another key opens.
  */
 export async function initialisePostgres(config: Config, log: Logger): Promise<BootstrapResult | null> {
-  if (!existsSync(config.masterKeyFile)) {
+  const keyMissing = !existsSync(config.masterKeyFile);
+  const sharedKeyNeeded = () =>
+    refuse(
+      `the master key file ${config.masterKeyFile} does not exist but the PostgreSQL database is initialised; ` +
+        "point --master-key-file at the key its other instances use",
+    );
+  if (keyMissing) {
     const db = openPostgresDatabase(config.databaseUrl!);
     try {
       await migratePostgres(db);
-      if (!(await needsBootstrap({ db })))
-        throw refuse(
-          `the master key file ${config.masterKeyFile} does not exist but the PostgreSQL database is initialised; ` +
-            "point --master-key-file at the key its other instances use",
-        );
+      if (!(await needsBootstrap({ db }))) throw sharedKeyNeeded();
     } finally {
       await closeDb(db);
     }
@@ -234,9 +237,25 @@ export async function initialisePostgres(config: Config, log: Logger): Promise<B
   checkMasterKeyFile(config, true);
   const deps = await buildDeps(config, { log });
   try {
-    await verifyVault(deps);
-    if (!(await needsBootstrap(deps))) return null;
-    return await deps.provisioning.bootstrap(config.bootstrap);
+    // Initialised already, by this instance's past or by another instance started at the same moment: this one
+    // starts as an ordinary instance of it, with the key the others use. A key it has just made is not that key:
+    // gone again, so the next start meets the refusal above instead of serving beside a key nothing else opens.
+    const initialisedElsewhere = async (): Promise<null> => {
+      if (keyMissing) {
+        rmSync(config.masterKeyFile, { force: true });
+        throw sharedKeyNeeded();
+      }
+      await verifyVault(deps);
+      return null;
+    };
+    if (!(await needsBootstrap(deps))) return await initialisedElsewhere();
+    try {
+      return await deps.provisioning.bootstrap(config.bootstrap);
+    } catch (err) {
+      if (!(err instanceof HeimdallError && err.code === "ALREADY_BOOTSTRAPPED")) throw err;
+      log.info("another instance initialised the database first; starting on it");
+      return await initialisedElsewhere();
+    }
   } finally {
     await closeDb(deps.db);
   }

@@ -3,11 +3,15 @@
  * the services (seed apply, export, users import) work on it, and the file commands (backup, restore) refuse it.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Io } from "../../src/cli/args.ts";
+import { initialisePostgres } from "../../src/cli/data-dir.ts";
 import { runCli } from "../../src/cli/index.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { memoryLogger } from "../../src/core/logger.ts";
+import { createMasterKeyFile } from "../../src/vault/master-key.ts";
 import { freshPostgresDatabase } from "../support/postgres.ts";
 
 let dir: string;
@@ -107,5 +111,75 @@ describe("heimdall on PostgreSQL", () => {
     expect(rotated.out).toMatch(/re-wrapped [1-9]\d* secret\(s\)/);
     expect(rotated.out).toContain("retired 1 old master key(s)");
     ok(await cli("export", join(dir, "after-rotation.json")));
+  });
+
+  test("instances started together on one empty database: one bootstraps, the others start on it", async () => {
+    // As a deployment runs them: each instance its own data dir, all the same master key file.
+    const raceUrl = await freshPostgresDatabase();
+    const keyFile = join(mkdtempSync(join(tmpdir(), "heimdall-race-key-")), "master.key");
+    createMasterKeyFile(keyFile);
+    const logs = [0, 1, 2].map(() => memoryLogger("info"));
+    const results = await Promise.all(
+      logs.map((log) =>
+        initialisePostgres(
+          loadConfig(
+            {
+              "data-dir": mkdtempSync(join(tmpdir(), "heimdall-race-")),
+              "database-url": raceUrl,
+              "master-key-file": keyFile,
+            },
+            {},
+          ),
+          log,
+        ),
+      ),
+    );
+    // None failed; exactly one shows first-run credentials, the others start as instances of what it made.
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    const workspaces = await runCli(
+      [
+        "export",
+        join(mkdtempSync(join(tmpdir(), "heimdall-race-export-")), "x.json"),
+        "--data-dir",
+        dir,
+        "--database-url",
+        raceUrl,
+        "--master-key-file",
+        keyFile,
+      ],
+      { out: () => {}, err: () => {} },
+    );
+    expect(workspaces).toBe(0);
+  });
+
+  test("instances started together without a shared key: the ones that lost refuse, and leave no key behind", async () => {
+    const raceUrl = await freshPostgresDatabase();
+    const keyFiles = [0, 1, 2].map((i) =>
+      join(mkdtempSync(join(tmpdir(), `heimdall-own-key-${i}-`)), "master.key"),
+    );
+    const settled = await Promise.allSettled(
+      keyFiles.map((keyFile) =>
+        initialisePostgres(
+          loadConfig(
+            {
+              "data-dir": mkdtempSync(join(tmpdir(), "heimdall-race-")),
+              "database-url": raceUrl,
+              "master-key-file": keyFile,
+            },
+            {},
+          ),
+          memoryLogger("info"),
+        ),
+      ),
+    );
+    const won = settled.findIndex((r) => r.status === "fulfilled" && r.value !== null);
+    expect(won).toBeGreaterThanOrEqual(0);
+    settled.forEach((r, i) => {
+      if (i === won) return;
+      expect(r.status).toBe("rejected");
+      expect(String((r as PromiseRejectedResult).reason)).toContain("point --master-key-file at the key");
+      expect(existsSync(keyFiles[i]!)).toBe(false);
+    });
+    expect(existsSync(keyFiles[won]!)).toBe(true);
   });
 });
