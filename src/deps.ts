@@ -223,7 +223,7 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
   // One process counts in memory; several instances on PostgreSQL count in the database, so a limit is a total.
   const rateLimiter: RateLimiter =
     db.engine === "postgres" ? createSharedRateLimiter({ db, clock }) : createRateLimiter({ db, clock });
-  const provisioning = createProvisioningService({ db, clock, audit, passwords });
+  const provisioning = createProvisioningService({ db, clock, audit, passwords, vault });
   const platformSessions = createPlatformSessionService({ db, clock, audit, passwords, rateLimiter });
   const workspaces = createWorkspaceService({ db, audit });
   const paks = createPakService({ db, clock, audit });

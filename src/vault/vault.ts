@@ -26,6 +26,12 @@ export interface Vault {
   destroy(ids: readonly string[]): Promise<number>;
 }
 
+/**
+ * The AAD of the secret the first start seals only so that a vault is never empty: `verifyAll` then refuses a
+ * wrong master key file even before any app, webhook or factor has sealed anything of its own.
+ */
+export const KEY_CHECK_AAD = "master_key_check";
+
 type Row = typeof vaultSecrets.$inferSelect;
 
 const ALG = "aes-256-gcm";

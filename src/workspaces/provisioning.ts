@@ -10,6 +10,7 @@ import type { LocalOperatorPrincipal, PolicyStatement } from "../core/principal.
 import { SYSTEM_ACTOR, type WorkspaceRole } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
+import { KEY_CHECK_AAD, type Vault } from "../vault/vault.ts";
 import { workspaceNotFound } from "./access.ts";
 import {
   ADMIN_POLICY,
@@ -30,6 +31,7 @@ export interface ProvisioningServiceDeps {
   clock: Clock;
   audit: AuditWriter;
   passwords: PasswordHasher;
+  vault: Pick<Vault, "seal">;
 }
 
 export interface BootstrapInput {
@@ -89,7 +91,7 @@ function usernameBase(email: string): string {
   return cleaned || "user";
 }
 
-export function createProvisioningService({ db, clock, audit, passwords }: ProvisioningServiceDeps) {
+export function createProvisioningService({ db, clock, audit, passwords, vault }: ProvisioningServiceDeps) {
   const store = createWorkspaceStore(db);
   const records = createWorkspaceRecords({ store, clock, audit });
 
@@ -205,6 +207,8 @@ export function createProvisioningService({ db, clock, audit, passwords }: Provi
           [policy.id],
           SYSTEM_ACTOR,
         );
+        // Random bytes nobody reads: an instance whose master key cannot open them is refused at start.
+        await vault.seal(KEY_CHECK_AAD, randomBytes(32));
         return {
           workspace: { id: ws.id, slug: ws.slug },
           user: { id: userId, email },

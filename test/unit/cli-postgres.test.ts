@@ -150,6 +150,20 @@ describe("heimdall on PostgreSQL", () => {
       { out: () => {}, err: () => {} },
     );
     expect(workspaces).toBe(0);
+    // Nothing but the first start has sealed anything yet, and still another key file is refused.
+    const otherKey = join(mkdtempSync(join(tmpdir(), "heimdall-other-key-")), "master.key");
+    createMasterKeyFile(otherKey);
+    const config = loadConfig(
+      {
+        "data-dir": mkdtempSync(join(tmpdir(), "heimdall-race-")),
+        "database-url": raceUrl,
+        "master-key-file": otherKey,
+      },
+      {},
+    );
+    await expect(initialisePostgres(config, memoryLogger("info"))).rejects.toThrow(
+      /cannot be decrypted with the master key file/,
+    );
   });
 
   test("instances started together without a shared key: the ones that lost refuse, and leave no key behind", async () => {
