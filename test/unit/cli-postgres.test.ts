@@ -36,6 +36,27 @@ beforeAll(async () => {
   url = await freshPostgresDatabase();
 });
 
+/** The first start of one instance of a deployment on `url`: its own data dir, the given master key file. */
+const startInstance = (url: string, keyFile: string) =>
+  initialisePostgres(
+    loadConfig(
+      {
+        "data-dir": mkdtempSync(join(tmpdir(), "heimdall-instance-")),
+        "database-url": url,
+        "master-key-file": keyFile,
+      },
+      {},
+    ),
+    memoryLogger("info"),
+  );
+
+/** A new master key file, made the way `init` makes one. */
+function newKeyFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), "heimdall-key-")), "master.key");
+  createMasterKeyFile(file);
+  return file;
+}
+
 describe("heimdall on PostgreSQL", () => {
   test("init bootstraps the database once and makes the master key file", async () => {
     const first = await cli("init");
@@ -116,27 +137,11 @@ describe("heimdall on PostgreSQL", () => {
   test("instances started together on one empty database: one bootstraps, the others start on it", async () => {
     // As a deployment runs them: each instance its own data dir, all the same master key file.
     const raceUrl = await freshPostgresDatabase();
-    const keyFile = join(mkdtempSync(join(tmpdir(), "heimdall-race-key-")), "master.key");
-    createMasterKeyFile(keyFile);
-    const logs = [0, 1, 2].map(() => memoryLogger("info"));
-    const results = await Promise.all(
-      logs.map((log) =>
-        initialisePostgres(
-          loadConfig(
-            {
-              "data-dir": mkdtempSync(join(tmpdir(), "heimdall-race-")),
-              "database-url": raceUrl,
-              "master-key-file": keyFile,
-            },
-            {},
-          ),
-          log,
-        ),
-      ),
-    );
+    const keyFile = newKeyFile();
+    const results = await Promise.all([0, 1, 2].map(() => startInstance(raceUrl, keyFile)));
     // None failed; exactly one shows first-run credentials, the others start as instances of what it made.
     expect(results.filter((r) => r !== null)).toHaveLength(1);
-    const workspaces = await runCli(
+    const exported = await runCli(
       [
         "export",
         join(mkdtempSync(join(tmpdir(), "heimdall-race-export-")), "x.json"),
@@ -149,19 +154,9 @@ describe("heimdall on PostgreSQL", () => {
       ],
       { out: () => {}, err: () => {} },
     );
-    expect(workspaces).toBe(0);
+    expect(exported).toBe(0);
     // Nothing but the first start has sealed anything yet, and still another key file is refused.
-    const otherKey = join(mkdtempSync(join(tmpdir(), "heimdall-other-key-")), "master.key");
-    createMasterKeyFile(otherKey);
-    const config = loadConfig(
-      {
-        "data-dir": mkdtempSync(join(tmpdir(), "heimdall-race-")),
-        "database-url": raceUrl,
-        "master-key-file": otherKey,
-      },
-      {},
-    );
-    await expect(initialisePostgres(config, memoryLogger("info"))).rejects.toThrow(
+    await expect(startInstance(raceUrl, newKeyFile())).rejects.toThrow(
       /cannot be decrypted with the master key file/,
     );
   });
@@ -171,21 +166,7 @@ describe("heimdall on PostgreSQL", () => {
     const keyFiles = [0, 1, 2].map((i) =>
       join(mkdtempSync(join(tmpdir(), `heimdall-own-key-${i}-`)), "master.key"),
     );
-    const settled = await Promise.allSettled(
-      keyFiles.map((keyFile) =>
-        initialisePostgres(
-          loadConfig(
-            {
-              "data-dir": mkdtempSync(join(tmpdir(), "heimdall-race-")),
-              "database-url": raceUrl,
-              "master-key-file": keyFile,
-            },
-            {},
-          ),
-          memoryLogger("info"),
-        ),
-      ),
-    );
+    const settled = await Promise.allSettled(keyFiles.map((keyFile) => startInstance(raceUrl, keyFile)));
     const won = settled.findIndex((r) => r.status === "fulfilled" && r.value !== null);
     expect(won).toBeGreaterThanOrEqual(0);
     settled.forEach((r, i) => {
