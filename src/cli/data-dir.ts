@@ -240,21 +240,21 @@ export async function initialisePostgres(config: Config, log: Logger): Promise<B
     // Initialised already, by this instance's past or by another instance started at the same moment: this one
     // starts as an ordinary instance of it, with the key the others use. A key it has just made is not that key:
     // gone again, so the next start meets the refusal above instead of serving beside a key nothing else opens.
-    const initialisedElsewhere = async (): Promise<null> => {
+    const initialisedElsewhere = async (lostTheRace: boolean): Promise<null> => {
       if (keyMissing) {
         rmSync(config.masterKeyFile, { force: true });
         throw sharedKeyNeeded();
       }
       await verifyVault(deps);
+      if (lostTheRace) log.info("another instance initialised the database first; starting on it");
       return null;
     };
-    if (!(await needsBootstrap(deps))) return await initialisedElsewhere();
+    if (!(await needsBootstrap(deps))) return await initialisedElsewhere(false);
     try {
       return await deps.provisioning.bootstrap(config.bootstrap);
     } catch (err) {
       if (!(err instanceof HeimdallError && err.code === "ALREADY_BOOTSTRAPPED")) throw err;
-      log.info("another instance initialised the database first; starting on it");
-      return await initialisedElsewhere();
+      return await initialisedElsewhere(true);
     }
   } finally {
     await closeDb(deps.db);
