@@ -1,5 +1,5 @@
 /** @module The vendored contract as OpenAPI 3.1: the served routes it describes take their parameters, bodies and responses from it. */
-import vendored from "./openapi-contract.json" with { type: "json" };
+import VENDORED_TEXT from "./openapi-contract.json" with { type: "text" };
 import { errorResponses, introspectFormSchema, type OperationDoc, ref } from "./openapi-schemas.ts";
 import { INTROSPECTION, TOKEN_ENDPOINT } from "./openapi-security.ts";
 
@@ -15,7 +15,10 @@ interface VendoredContract {
   paths: Record<string, Record<string, VendoredOperation>>;
   schemas: Record<string, VendoredSchema>;
 }
-const CONTRACTS = vendored as unknown as Record<"heimdall" | "platform", VendoredContract>;
+type Contracts = Record<"heimdall" | "platform", VendoredContract>;
+let parsed: Contracts | undefined;
+/** Parsed on first use (building /openapi.json), not at start: a process that never serves the document never holds it. */
+const contracts = (): Contracts => (parsed ??= JSON.parse(VENDORED_TEXT as unknown as string) as Contracts);
 const REF = "#/components/schemas/";
 
 /**
@@ -23,8 +26,8 @@ const REF = "#/components/schemas/";
  * differs from a heimdall one of the same name becomes `Platform<Name>`.
  */
 const platformName = (name: string) => {
-  const h = CONTRACTS.heimdall.schemas[name];
-  const p = CONTRACTS.platform.schemas[name];
+  const h = contracts().heimdall.schemas[name];
+  const p = contracts().platform.schemas[name];
   return h === undefined || JSON.stringify(h) === JSON.stringify(p) ? name : `Platform${name}`;
 };
 const NAMERS = { heimdall: (n: string) => n, platform: platformName };
@@ -56,10 +59,12 @@ function toJsonSchema(s: VendoredSchema, name: (n: string) => string): Record<st
 const shapeOf = (path: string) => path.replace(/\{[^}]+\}/g, "{}");
 
 /** Contract operations by `METHOD shape`; where both specs have one, the spec the harness would pick wins. */
-const contractIndex = (() => {
+let index: ReturnType<typeof indexContracts> | undefined;
+const contractIndex = () => (index ??= indexContracts());
+function indexContracts() {
   const index = new Map<string, { spec: "heimdall" | "platform"; path: string; op: VendoredOperation }>();
   for (const spec of ["platform", "heimdall"] as const) {
-    for (const [path, ops] of Object.entries(CONTRACTS[spec].paths)) {
+    for (const [path, ops] of Object.entries(contracts()[spec].paths)) {
       const platformPath = /^\/v1\/(auth|session|me|workspaces)(\/|$)/.test(path);
       for (const [method, op] of Object.entries(ops)) {
         const key = `${method.toUpperCase()} ${shapeOf(path)}`;
@@ -69,7 +74,7 @@ const contractIndex = (() => {
     }
   }
   return index;
-})();
+}
 
 /** Served paths that answer exactly what a contract operation answers (stock clients' discovery locations). */
 const CONTRACT_ALIASES: Record<string, { of: string; operationId: string }> = {
@@ -123,7 +128,7 @@ const STATUS_TEXT: Record<string, string> = {
 export function fromContract(key: string, path: string): OperationDoc | undefined {
   const alias = CONTRACT_ALIASES[key] ?? (PREFIXED_METADATA.test(key) ? PREFIXED_METADATA_ALIAS : undefined);
   const [method] = key.split(" ");
-  const found = contractIndex.get(alias?.of ?? `${method} ${shapeOf(path)}`);
+  const found = contractIndex().get(alias?.of ?? `${method} ${shapeOf(path)}`);
   if (!found) return undefined;
   const { spec, path: contractPath, op } = found;
   const name = NAMERS[spec];
@@ -186,7 +191,7 @@ export function fromContract(key: string, path: string): OperationDoc | undefine
 export function contractSchemas(doc: unknown): Record<string, unknown> {
   const byName = new Map<string, () => Record<string, unknown>>();
   for (const spec of ["heimdall", "platform"] as const)
-    for (const [n, s] of Object.entries(CONTRACTS[spec].schemas)) {
+    for (const [n, s] of Object.entries(contracts()[spec].schemas)) {
       const name = NAMERS[spec](n);
       if (!byName.has(name)) byName.set(name, () => toJsonSchema(s, NAMERS[spec]));
     }

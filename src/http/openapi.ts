@@ -18,14 +18,13 @@ export interface MountedRoute {
 export const isHidden = (route: MountedRoute): boolean =>
   (route.hooks?.detail as { hide?: unknown } | undefined)?.hide === true;
 
-/** How long after the server starts listening the document is built: after the first readiness probes. */
-const AFTER_START_MS = 200;
-
 const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
 
 /**
  * `routes` returns the composed app's route list; it is called on the first /openapi.json request,
  * once every module is mounted, and the document is then kept (routes do not change at runtime).
+ * Built on that request (~25 ms, once), not ahead of it: most processes are never asked for it, and
+ * building it, with the vendored contract it reads, kept 4–7 MiB more resident (docs/benchmarks.md).
  */
 export function openApiRoutes(config: Pick<Config, "publicUrl">, routes: () => readonly MountedRoute[]) {
   let openapi: string | undefined;
@@ -33,19 +32,10 @@ export function openApiRoutes(config: Pick<Config, "publicUrl">, routes: () => r
     openapi ??= JSON.stringify(buildOpenApi(routes(), config));
     return openapi;
   };
-  return (
-    new Elysia()
-      // Built just after the server starts listening (not before: it takes ~25 ms that `/readyz` need not
-      // wait for), so the first request does not pay for it either (in-process tests, which never listen,
-      // build it on the first request instead).
-      .onStart(() => {
-        setTimeout(serialized, AFTER_START_MS).unref();
-      })
-      .get("/openapi.json", ({ set }) => {
-        Object.assign(set.headers, JSON_TYPE);
-        return serialized();
-      })
-  );
+  return new Elysia().get("/openapi.json", ({ set }) => {
+    Object.assign(set.headers, JSON_TYPE);
+    return serialized();
+  });
 }
 
 const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE"]);
