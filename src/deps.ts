@@ -42,6 +42,7 @@ import { createEnforcementRegistry, type EnforcementRegistry } from "./rbac/enfo
 import { createPermissionResolver, type PermissionResolver } from "./rbac/resolver.ts";
 import { backfillAppRoles, seedSystemPermissions } from "./rbac/seed.ts";
 import { createRoleService, type RoleService } from "./roles/service.ts";
+import { createMemoryReducer } from "./scheduler/memory-reducer.ts";
 import { createScheduler, type Scheduler } from "./scheduler/scheduler.ts";
 import { createSessionService, type SessionService } from "./sessions/service.ts";
 import { createTenantService, type TenantService } from "./tenants/service.ts";
@@ -435,6 +436,15 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
           { name: "cache.check", intervalMs: 1_000, run: async () => await changes.check() },
         ]
       : [];
+  const memoryReducer = createMemoryReducer({
+    cpuMicros: () => {
+      const used = process.cpuUsage();
+      return used.user + used.system;
+    },
+    reduce: () => Bun.shrink(),
+    rss: () => process.memoryUsage.rss(),
+    log,
+  });
   const scheduler = createScheduler({
     clock,
     log,
@@ -460,6 +470,8 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
       // Events are queued in the transaction of their change; this sends them within about a second.
       { name: "webhooks.deliver", intervalMs: 1_000, run: async () => await webhookDelivery.deliverDue() },
       { name: "ratelimit.flush", intervalMs: 1_000, run: async () => await rateLimiter.flush() },
+      // After a burst, once the process is quiet, the grown heap and compiled code go back to the OS.
+      { name: "memory.reduce", intervalMs: 1_000, run: async () => memoryReducer.tick() },
       // Daily, and once at start: a server that was down past its run catches up then (the cutoff is
       // absolute, so one run removes every day missed).
       {
