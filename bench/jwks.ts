@@ -177,7 +177,10 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const h = median(results.heimdall.map((x) => x.rps));
   const b = median(results.bare.map((x) => x.rps));
-  const ratio = h / b;
+  // Each round's Heimdall run against the bare run minutes apart, then the median of those pairs: a host
+  // whose speed drifts during the script moves both sides of a pair, not one side of a median.
+  const ratios = results.heimdall.map((x, i) => x.rps / results.bare[i]!.rps);
+  const ratio = median(ratios);
   const hCpu = results.heimdall.every((x) => x.cpuUs !== null)
     ? median(results.heimdall.map((x) => x.cpuUs!))
     : null;
@@ -197,9 +200,15 @@ try {
   console.log(
     `| bare Bun.serve | ${b.toFixed(0)} req/s${bCpu === null ? "" : `, ${bCpu.toFixed(2)} µs CPU/req`} |`,
   );
-  console.log(`| throughput ratio | ${verdict(ratio)} |`);
-  if (hCpu !== null && bCpu !== null)
-    console.log(`| CPU-cost ratio (bare/Heimdall) | ${verdict(bCpu / hCpu)} |`);
+  console.log(
+    `| throughput ratio, median of the rounds' | ${verdict(ratio)} (rounds: ${ratios.map((r) => r.toFixed(3)).join(", ")}) |`,
+  );
+  if (hCpu !== null && bCpu !== null) {
+    const cpuRatios = results.heimdall.map((x, i) => results.bare[i]!.cpuUs! / x.cpuUs!);
+    console.log(
+      `| CPU-cost ratio (bare/Heimdall), median of the rounds' | ${verdict(median(cpuRatios))} (rounds: ${cpuRatios.map((r) => r.toFixed(3)).join(", ")}) |`,
+    );
+  }
   const p = median(results["oidc-provider"].map((x) => x.rps));
   console.log(`| oidc-provider /jwks (${peerRuntime}) | ${p.toFixed(0)} req/s |`);
   console.log(`| Heimdall / oidc-provider | ${(h / p).toFixed(2)} |`);
