@@ -61,6 +61,11 @@ const shapeOf = (path: string) => path.replace(/\{[^}]+\}/g, "{}");
 /** Contract operations by `METHOD shape`; where both specs have one, the spec the harness would pick wins. */
 let index: ReturnType<typeof indexContracts> | undefined;
 const contractIndex = () => (index ??= indexContracts());
+/** Once the document is built and kept as text, the parsed contract is garbage: parsed again if ever needed. */
+export function releaseContract(): void {
+  parsed = undefined;
+  index = undefined;
+}
 function indexContracts() {
   const index = new Map<string, { spec: "heimdall" | "platform"; path: string; op: VendoredOperation }>();
   for (const spec of ["platform", "heimdall"] as const) {

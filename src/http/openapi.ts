@@ -1,7 +1,7 @@
 /** @module GET /openapi.json: an OpenAPI 3.1 document of the mounted routes, with the contract's schemas and the appliance additions'. */
 import { Elysia } from "elysia";
 import type { Config } from "../config/index.ts";
-import { contractSchemas, fromContract } from "./openapi-from-contract.ts";
+import { contractSchemas, fromContract, releaseContract } from "./openapi-from-contract.ts";
 import { KNOWN } from "./openapi-known.ts";
 import { componentSchemas, ERROR_RESPONSES, errorResponses, type OperationDoc } from "./openapi-schemas.ts";
 import { defaultSecurity, INTROSPECTION, surfaceOf, TOKEN_ENDPOINT } from "./openapi-security.ts";
@@ -29,7 +29,10 @@ const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
 export function openApiRoutes(config: Pick<Config, "publicUrl">, routes: () => readonly MountedRoute[]) {
   let openapi: string | undefined;
   const serialized = () => {
-    openapi ??= JSON.stringify(buildOpenApi(routes(), config));
+    if (openapi === undefined) {
+      openapi = JSON.stringify(buildOpenApi(routes(), config));
+      releaseContract();
+    }
     return openapi;
   };
   return new Elysia().get("/openapi.json", ({ set }) => {
