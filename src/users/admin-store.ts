@@ -225,6 +225,25 @@ export function createUserAdminStore(db: Db) {
     },
 
     /** `(id, value)` of `column` for the accounts `ids`: what a bulk write is about to change. */
+    /**
+     * Locks the selected accounts for the rest of the transaction and returns those that still exist, in id
+     * order. On PostgreSQL a concurrent bulk write on the same accounts waits here until the first commits,
+     * then sees its changes (its deletions too: a deleted account is not returned); taking the locks in id
+     * order keeps two such writes from deadlocking. SQLite's transaction already holds the one write lock.
+     */
+    async lockIds(ids: readonly string[]): Promise<string[]> {
+      const sorted = [...ids].sort();
+      if (sqlite) return sorted;
+      const out: string[] = [];
+      for (const part of chunks(sorted))
+        for (const r of await rows<{ id: string }>(
+          db,
+          sql`SELECT id FROM end_users WHERE ${inArray(endUsers.id, part)} ORDER BY id FOR UPDATE`,
+        ))
+          out.push(r.id);
+      return out;
+    },
+
     async currentOf(
       ids: readonly string[],
       column: "role" | "status",

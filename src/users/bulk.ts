@@ -45,11 +45,13 @@ export function createUserBulkService({ db, clock, rules, mfa, events }: UserBul
   const store = createUserAdminStore(db);
   const userEvents = createUserEvents(events);
 
-  /** The ids a bulk write targets, read inside its transaction. */
+  /** The ids a bulk write targets, read and locked inside its transaction. */
   const selected = async (scope: UserScope, s: BulkSelection): Promise<string[]> =>
-    s.mode === "ids"
-      ? store.existingIds(scope.appId, s.ids)
-      : await store.matchingIds(scope.appId, { status: s.status, search: s.search });
+    await store.lockIds(
+      s.mode === "ids"
+        ? await store.existingIds(scope.appId, s.ids)
+        : await store.matchingIds(scope.appId, { status: s.status, search: s.search }),
+    );
 
   return {
     async bulk(scope, kind, input, meta) {

@@ -331,3 +331,47 @@ describe("refusals", () => {
     expect(res.status).toBe(401);
   });
 });
+
+describe("bulk writes racing on the same accounts", () => {
+  // On PostgreSQL two bulk transactions run side by side; each must see the other's committed change to an
+  // account before it writes its own, so the history it records is the history that happened.
+  test("two status changes: each account's rows chain (from = the previous to), ending at its stored status", async () => {
+    const { app, users } = await population(nextSlug());
+    const ids = Object.values(users).map((u) => u.id);
+    const results = await Promise.all(
+      (["suspended", "deactivated", "suspended", "deactivated"] as const).map((status) =>
+        bulk(app, "update-status", { selection: { mode: "ids", ids }, status }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const changed = await auditRows(ctx, { app_id: app.id, action: "user.status_changed" });
+    for (const id of ids) {
+      const chain = changed
+        .filter((r) => r.resource_id === id)
+        .map((r) => r.details as { from: string; to: string });
+      expect(chain.length).toBeGreaterThan(0);
+      expect(chain[0]!.from).toBe("active");
+      for (let i = 1; i < chain.length; i++) expect(chain[i]!.from).toBe(chain[i - 1]!.to);
+      expect(await statusOf(id)).toBe(chain.at(-1)!.to);
+    }
+    expect((await ctx.deps.audit.verify()).ok).toBe(true);
+  });
+
+  test("two deletes of the same accounts: each account is deleted, audited and announced once", async () => {
+    const { app, users } = await population(nextSlug());
+    const ids = [users.anna!.id, users.bert!.id, users.carl!.id];
+    const results = await Promise.all(
+      [0, 1, 2].map(() => bulk(app, "delete", { selection: { mode: "ids", ids } })),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(results.map((r) => r.body.affected_users).reduce((a, b) => a + b, 0)).toBe(3);
+    const deleted = await auditRows(ctx, { app_id: app.id, action: "user.deleted" });
+    expect(deleted.map((r) => r.resource_id).sort()).toEqual([...ids].sort());
+    const events = await queryRows(
+      ctx,
+      "SELECT data FROM events WHERE app_id = ? AND type = 'user.deleted'",
+      app.id,
+    );
+    expect(events).toHaveLength(3);
+  });
+});
