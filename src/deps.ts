@@ -464,8 +464,11 @@ export async function buildDeps(config: Config, opts: BuildOptions = {}): Promis
         : []),
       { name: "keys.rotate", intervalMs: MINUTE, leaderOnly: true, run: async () => await keys.tick() },
       // A `heimdall keys rotate` beside the server commits on another connection: picked up within
-      // half a second (one PRAGMA per beat), so a withdrawn key stops signing and verifying at once.
-      { name: "keys.watch", intervalMs: 500, run: async () => await keys.reloadIfChanged() },
+      // half a second (one PRAGMA per beat), so a withdrawn key stops signing and verifying at once. On
+      // PostgreSQL the change feed above reloads the keys on any instance's or command's commit instead.
+      ...(db.engine === "sqlite"
+        ? [{ name: "keys.watch", intervalMs: 500, run: async () => await keys.reloadIfChanged() }]
+        : []),
       { name: "email.deliver", intervalMs: 15_000, run: async () => await email.deliverDue() },
       // Events are queued in the transaction of their change; this sends them within about a second.
       { name: "webhooks.deliver", intervalMs: 1_000, run: async () => await webhookDelivery.deliverDue() },
