@@ -9,6 +9,7 @@ import { newId, randomToken } from "../core/ids.ts";
 import type { LocalOperatorPrincipal, PolicyStatement } from "../core/principal.ts";
 import { SYSTEM_ACTOR, type WorkspaceRole } from "../core/principal.ts";
 import { type Db, tx } from "../db/client.ts";
+import { isUniqueViolation } from "../db/query.ts";
 import type { PasswordHasher } from "../passwords/hasher.ts";
 import { KEY_CHECK_AAD, type Vault } from "../vault/vault.ts";
 import { workspaceNotFound } from "./access.ts";
@@ -23,7 +24,7 @@ import {
   policyFileSchema,
   type WorkspaceRow,
 } from "./model.ts";
-import { createWorkspaceRecords, isConflictOn } from "./records.ts";
+import { createWorkspaceRecords } from "./records.ts";
 import { createWorkspaceStore } from "./store.ts";
 
 export interface ProvisioningServiceDeps {
@@ -161,7 +162,7 @@ export function createProvisioningService({ db, clock, audit, passwords, vault }
           await store.insertWorkspace(ws);
         } catch (err) {
           // Another instance bootstrapped the same empty PostgreSQL database at the same moment.
-          if (isConflictOn(err, { sqlite: "workspaces.slug", postgres: "workspaces_slug_unique" }))
+          if (isUniqueViolation(err, { sqlite: "workspaces.slug", postgres: "workspaces_slug_unique" }))
             throw fail("ALREADY_BOOTSTRAPPED");
           throw err;
         }
@@ -254,7 +255,12 @@ export function createProvisioningService({ db, clock, audit, passwords, vault }
         try {
           await store.insertUser(user);
         } catch (err) {
-          if (isConflictOn(err, { sqlite: "platform_users.email", postgres: "platform_users_email_unique" }))
+          if (
+            isUniqueViolation(err, {
+              sqlite: "platform_users.email",
+              postgres: "platform_users_email_unique",
+            })
+          )
             throw fail("EMAIL_TAKEN", { message: "A platform user with this email already exists" });
           throw err;
         }

@@ -18,20 +18,9 @@ export interface WorkspaceRecordsDeps {
 export const policyNameTaken = (name: string) =>
   fail("POLICY_NAME_TAKEN", { message: `A policy named "${name}" already exists` });
 
-/**
- * A unique-index failure of `constraint`, also when drizzle wraps the driver's error (its `cause`): with several
- * writers on PostgreSQL the index, not the pre-check, is what finally refuses a duplicate.
- */
-export function isConflictOn(err: unknown, constraint: { sqlite: string; postgres: string }): boolean {
-  return (
-    isUniqueViolation(err, constraint) ||
-    isUniqueViolation((err as { cause?: unknown } | null)?.cause, constraint)
-  );
-}
-
 /** Two policies of one workspace with the same name (the pre-check loses a race with another writer). */
 export const isPolicyNameConflict = (err: unknown) =>
-  isConflictOn(err, { sqlite: "workspace_policies.name", postgres: "workspace_policies_ws_name" });
+  isUniqueViolation(err, { sqlite: "workspace_policies.name", postgres: "workspace_policies_ws_name" });
 
 export function createWorkspaceRecords({ store, clock, audit }: WorkspaceRecordsDeps) {
   return {
