@@ -4,6 +4,7 @@ import p0000 from "../../migrations/postgres/0000_init.sql" with { type: "text" 
 import p0001 from "../../migrations/postgres/0001_scale_out.sql" with { type: "text" };
 import p0002 from "../../migrations/postgres/0002_cache_triggers.sql" with { type: "text" };
 import p0003 from "../../migrations/postgres/0003_audit_details_text.sql" with { type: "text" };
+import p0004 from "../../migrations/postgres/0004_search_indexes.sql" with { type: "text" };
 import postgresJournal from "../../migrations/postgres/meta/_journal.json" with { type: "json" };
 import m0000 from "../../migrations/sqlite/0000_init.sql" with { type: "text" };
 import m0001 from "../../migrations/sqlite/0001_slug_aliases.sql" with { type: "text" };
@@ -52,6 +53,7 @@ export const POSTGRES_MIGRATIONS: Record<string, string> = {
   "0001_scale_out": p0001,
   "0002_cache_triggers": p0002,
   "0003_audit_details_text": p0003,
+  "0004_search_indexes": p0004,
 };
 
 export const POSTGRES_JOURNAL: typeof JOURNAL = postgresJournal;

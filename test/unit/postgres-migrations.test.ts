@@ -145,8 +145,35 @@ describe("the PostgreSQL migrations on a fresh database", () => {
       }));
       return [...primary, ...uniqueColumns, ...uniques, ...indexes];
     });
+    // PostgreSQL-only, from the custom migration 0004_search_indexes: the search's bytewise ranges.
+    expected.push(
+      {
+        table: "end_users",
+        name: "end_users_app_username_bytes",
+        columns: ["app_id", "username"],
+        unique: false,
+        primary: false,
+        where: null,
+      },
+      {
+        table: "end_user_contacts",
+        name: "end_user_contacts_app_value_bytes",
+        columns: ["app_id", "type", "value"],
+        unique: false,
+        primary: false,
+        where: null,
+      },
+    );
     const actual = rows.map((r) => ({ ...r, columns: [...r.columns], where: r.where ? "<partial>" : null }));
     expect(sorted(actual, (r) => r.name)).toEqual(sorted(expected, (r) => r.name));
+    // ... and those two compare their last column bytewise, as the search does.
+    const defs = await client<{ def: string }[]>`
+      SELECT indexdef AS def FROM pg_indexes
+       WHERE indexname IN ('end_users_app_username_bytes', 'end_user_contacts_app_value_bytes') ORDER BY indexname`;
+    expect(defs.map((d) => d.def.replace(/^.* USING btree /, ""))).toEqual([
+      '(app_id, type, value COLLATE "C")',
+      '(app_id, username COLLATE "C")',
+    ]);
   });
 
   test("with the schema's foreign keys: name, columns, target, on delete, on update", async () => {
