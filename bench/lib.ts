@@ -173,6 +173,26 @@ export async function createApp(h: Heimdall, slug: string): Promise<{ id: string
   return (await res.json()) as { id: string };
 }
 
+/**
+ * Switches the app's `signing_alg` and promotes the new key at once (it would sign 2 h from now; nothing
+ * verifies a bench app's tokens yet, so an emergency rotation is safe here).
+ */
+export async function useSigningAlg(h: Heimdall, appId: string, alg: string): Promise<void> {
+  const admin = { authorization: `Bearer ${BENCH_PAK}`, "content-type": "application/json" };
+  const set = await fetch(`${h.url}/v1/apps/${appId}/auth-config`, {
+    method: "PATCH",
+    headers: admin,
+    body: JSON.stringify({ signing_alg: alg }),
+  });
+  if (set.status !== 200) throw new Error(`signing_alg: ${set.status} ${await set.text()}`);
+  const rotated = await fetch(`${h.url}/v1/apps/${appId}/keys/rotate`, {
+    method: "POST",
+    headers: admin,
+    body: JSON.stringify({ emergency: true }),
+  });
+  if (rotated.status !== 200) throw new Error(`rotate: ${rotated.status} ${await rotated.text()}`);
+}
+
 export interface WrkResult {
   rps: number;
   requests: number;

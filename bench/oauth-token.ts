@@ -23,6 +23,7 @@ import {
   serverCpu,
   startHeimdall,
   track,
+  useSigningAlg,
   verdict,
   type WrkResult,
   work,
@@ -69,22 +70,7 @@ const fmt = (r: WrkResult) =>
 try {
   const h = await startHeimdall({}, { pinned });
   const app = await createApp(h, SLUG);
-  if (alg !== "RS256") {
-    const admin = { authorization: `Bearer ${BENCH_PAK}`, "content-type": "application/json" };
-    const set = await fetch(`${h.url}/v1/apps/${app.id}/auth-config`, {
-      method: "PATCH",
-      headers: admin,
-      body: JSON.stringify({ signing_alg: alg }),
-    });
-    if (set.status !== 200) throw new Error(`signing_alg: ${set.status} ${await set.text()}`);
-    // The new key would sign 2 h from now; nothing verifies this app yet, so promote it at once.
-    const rotated = await fetch(`${h.url}/v1/apps/${app.id}/keys/rotate`, {
-      method: "POST",
-      headers: admin,
-      body: JSON.stringify({ emergency: true }),
-    });
-    if (rotated.status !== 200) throw new Error(`rotate: ${rotated.status} ${await rotated.text()}`);
-  }
+  if (alg !== "RS256") await useSigningAlg(h, app.id, alg);
   const created = await fetch(`${h.url}/v1/apps/${app.id}/credentials`, {
     method: "POST",
     headers: { authorization: `Bearer ${BENCH_PAK}`, "content-type": "application/json" },

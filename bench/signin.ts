@@ -12,7 +12,16 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { autoHashThreads } from "../src/passwords/argon2-params.ts";
 import { signinScript, signUpUsers } from "./end-users.ts";
-import { cleanup, createApp, machineLine, median, startHeimdall, verdict, wrk } from "./lib.ts";
+import {
+  cleanup,
+  createApp,
+  machineLine,
+  median,
+  startHeimdall,
+  useSigningAlg,
+  verdict,
+  wrk,
+} from "./lib.ts";
 import { betterAuthSigninScript, startBetterAuth } from "./peers.ts";
 
 const cores = availableParallelism();
@@ -20,6 +29,8 @@ const { values: opts } = parseArgs({
   options: {
     duration: { type: "string", default: "10" },
     rounds: { type: "string", default: "3" },
+    // The app's signing algorithm: the access token each sign-in returns is signed with it.
+    alg: { type: "string", default: "RS256" },
     connections: { type: "string", default: "8" },
     "hash-threads": { type: "string", default: `auto,${cores}` },
     // HEIMDALL_HASH_PRIORITY of the hashing threads: idle (the default, SCHED_IDLE), low (nice 19), normal.
@@ -60,7 +71,8 @@ try {
       },
       { pinned: false },
     );
-    await createApp(h, SLUG);
+    const app = await createApp(h, SLUG);
+    if (opts.alg !== "RS256") await useSigningAlg(h, app.id, opts.alg);
     await signUpUsers(h, SLUG, USERS);
     const script = await signinScript(SLUG, USERS);
     const measureHeimdall = async () => {
@@ -106,7 +118,7 @@ try {
   console.log("");
   console.log(`machine: ${machineLine()}; better-auth ${peer.runtime}, bun:sqlite, argon2id m=19456 t=2 p=1`);
   console.log(
-    `load: wrk -c${connections}, ${seconds} s after 2 s warm-up, ${rounds} alternated round(s), medians; correct passwords over ${USERS} accounts; HEIMDALL_HASH_PRIORITY=${opts["hash-priority"]}`,
+    `load: wrk -c${connections}, ${seconds} s after 2 s warm-up, ${rounds} alternated round(s), medians; correct passwords over ${USERS} accounts; HEIMDALL_HASH_PRIORITY=${opts["hash-priority"]}; access tokens ${opts.alg}`,
   );
   console.log("");
   console.log(
