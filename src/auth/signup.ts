@@ -10,6 +10,7 @@ import { newId } from "../core/ids.ts";
 import { tx } from "../db/client.ts";
 import { checkPassword } from "../passwords/password-policy.ts";
 import { emailDomain } from "../users/normalize.ts";
+import { takenError } from "../users/scope.ts";
 import { AUTH_LIMITS, type AuthContext, type AuthService, endUserActor, PASSWORD_AMR } from "./context.ts";
 import { tokenResponse } from "./model.ts";
 
@@ -43,6 +44,8 @@ export function createSignup(ctx: AuthContext): Pick<AuthService, "signup"> {
       await assertAvailable(app.id, input.username, input.email);
       const passwordHash = await passwords.hash(input.password, meta.signal);
 
+      // On PostgreSQL two sign-ups for one name can both pass the check before either commits: the unique
+      // index refuses the second, and that refusal is the same 409 the check gives.
       const { session, refreshToken, role } = await tx(db, async () => {
         await assertAvailable(app.id, input.username, input.email);
         const now = clock.now();
@@ -102,6 +105,8 @@ export function createSignup(ctx: AuthContext): Pick<AuthService, "signup"> {
           endUserActor(userId),
         );
         return { ...opened, role };
+      }).catch((err: unknown) => {
+        throw takenError(err);
       });
       return tokenResponse(await accessFor(app, session, role), refreshToken);
     },
